@@ -1,0 +1,100 @@
+import { Command, Option } from 'commander';
+import type { Invocation } from './invocation.js';
+
+/** What a leaf command module exports. Loaded only when its command runs. */
+export interface CommandModule {
+  run(inv: Invocation): Promise<void>;
+}
+export type Loader = () => Promise<CommandModule>;
+/** Runs a leaf command: main.ts supplies the real one. */
+export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>) => Promise<void>;
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    success
+  1    unexpected internal error
+  2    usage error or invalid input
+  3    not found (user, realm)
+  4    conflict or refused by policy
+  5    authentication failed (wrong password or code, replay, locked out)
+  6    store unavailable, damaged or from a newer tfactl
+  130  cancelled`;
+
+/** The command tree, nothing else: names, arguments, options and help. */
+export function buildProgram(version: string, runLeaf: LeafRunner): Command {
+  const program = new Command('tfactl')
+    // Set first: subcommands copy these when they are created. Errors are printed by main.ts.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .description('Manage users, realms and second factors in a local SQLite store.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand(false)
+    .option('--db <path>', 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
+    .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
+    .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
+    .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
+    .option('--debug', 'show stack traces on errors')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const leaf = (parent: Command, name: string, description: string, load: Loader): Command =>
+    parent
+      .command(name)
+      .description(description)
+      .action(async (...params: unknown[]) => {
+        const cmd = params.at(-1) as Command;
+        await runLeaf(load, cmd.args, cmd.optsWithGlobals());
+      });
+
+  leaf(program, 'init', 'create the store and its key file if missing (idempotent)', () => import('./commands/init.js'));
+
+  const user = program.command('user').description('manage users');
+  leaf(user, 'add', 'add a user', () => import('./commands/user/add.js'))
+    .argument('<userid>', 'name@realm, or a bare name in realm local')
+    .option('--no-password', 'create the user without a password (cannot sign in until one is set)')
+    .option('--admin', 'make the user an admin')
+    .option('--email <email>', 'email address')
+    .option('--comment <text>', 'free text')
+    .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
+    .option('--disabled', 'create the account disabled');
+  leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
+  leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>');
+  leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
+    .argument('<userid>')
+    .option('--admin', 'make the user an admin')
+    .option('--no-admin', 'take admin rights away')
+    .option('--email <email>', 'email address (empty to clear)')
+    .option('--comment <text>', 'free text (empty to clear)')
+    .option('--expire <date>', "last day the account may be used (YYYY-MM-DD, UTC), or 'never'")
+    .addOption(new Option('--disabled', 'disable the account').conflicts('enable'))
+    .option('--enable', 'enable the account');
+  leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>');
+  leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>');
+
+  const realm = program.command('realm').description('manage realms');
+  leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
+    .argument('<name>')
+    .option('--comment <text>', 'free text');
+  leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
+  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<name>');
+  leaf(realm, 'delete', 'delete a realm', () => import('./commands/realm/delete.js'))
+    .argument('<name>')
+    .option('--force', 'also delete the users of the realm');
+  leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
+    import('./commands/realm/set-enforce.js'),
+  )
+    .argument('<realm>')
+    .addArgument(new Command().createArgument('<type>', 'none or totp').choices(['none', 'totp']))
+    .option('--digits <n>', 'TOTP digits: 6 or 8 (default 6)')
+    .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
+    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+
+  leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
+    .option('--user <userid>', 'only entries where this user acted or was acted on')
+    .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
+    .option('--limit <n>', 'only the newest N entries');
+
+  return program;
+}

@@ -1,0 +1,12 @@
+import { parseRealmName } from '../../domain/userid.js';
+import type { Invocation } from '../../invocation.js';
+import { showRealm } from '../../services/realms.js';
+import { openSession } from '../../services/session.js';
+import { arg } from '../options.js';
+import { realmFields } from '../render.js';
+
+export async function run(inv: Invocation): Promise<void> {
+  const name = parseRealmName(arg(inv, 0));
+  const session = await openSession(inv);
+  inv.out.result(await showRealm(session, name), realmFields);
+}

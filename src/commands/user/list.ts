@@ -1,0 +1,14 @@
+import { parseRealmName } from '../../domain/userid.js';
+import type { Invocation } from '../../invocation.js';
+import { openSession } from '../../services/session.js';
+import { listUsers } from '../../services/users.js';
+import { stringOpt } from '../options.js';
+import { userTable } from '../render.js';
+
+export async function run(inv: Invocation): Promise<void> {
+  const realmText = stringOpt(inv, 'realm');
+  const realm = realmText === undefined ? undefined : parseRealmName(realmText);
+  const session = await openSession(inv);
+  const users = await listUsers(session, realm === undefined ? {} : { realm });
+  inv.out.result(users, userTable);
+}

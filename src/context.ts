@@ -1,0 +1,44 @@
+import type { Store } from './store/types.js';
+
+/** The terminal, as tfactl uses it. Tests give a fake one; main.ts gives the process's. */
+export interface Io {
+  readonly stdout: { write(text: string): unknown; readonly isTTY: boolean; readonly columns: number | undefined };
+  readonly stderr: { write(text: string): unknown; readonly isTTY: boolean };
+  readonly stdinIsTTY: boolean;
+  /** All of standard input, read once on first call. */
+  readStdin(): Promise<string>;
+}
+
+/** Interactive questions; only ever used when standard input is a TTY. Ctrl-C throws CancelledError. */
+export interface Prompter {
+  password(message: string): Promise<string>;
+  input(message: string, defaultValue?: string): Promise<string>;
+  confirm(message: string, defaultValue: boolean): Promise<boolean>;
+}
+
+export interface Clock {
+  nowSeconds(): number;
+}
+
+export interface Random {
+  bytes(n: number): Buffer;
+}
+
+export interface OpenedStore {
+  readonly store: Store;
+  readonly created: boolean;
+}
+
+/** Everything that reaches outside the process. The seams tests replace. */
+export interface Ctx {
+  readonly io: Io;
+  readonly prompter: Prompter;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The OS user running tfactl. */
+  readonly uid: number;
+  readonly home: string;
+  readonly hostname: string;
+  openStore(path: string, now: number): Promise<OpenedStore>;
+}

@@ -1,0 +1,40 @@
+import { UsageError } from '../errors.js';
+import { quote } from './userid.js';
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Parses a calendar date `YYYY-MM-DD` (a real date, 1970 to 9999) and returns it unchanged. */
+export function parseDate(input: string, what = 'date'): string {
+  const m = DATE_RE.exec(input);
+  if (m) {
+    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const t = new Date(Date.UTC(y, mo - 1, d));
+    if (y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d) {
+      return input;
+    }
+  }
+  throw new UsageError(`invalid ${what} ${quote(input)}: expected a date as YYYY-MM-DD`, 'invalid_date');
+}
+
+/** The UTC calendar date of an epoch time, as `YYYY-MM-DD`. */
+export function dateOf(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().slice(0, 10);
+}
+
+/** Epoch seconds at the start (00:00 UTC) of a `YYYY-MM-DD` date. */
+export function startOfDate(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) / 1000;
+}
+
+/**
+ * An account with expiry date D may act through the whole of D (UTC) and is expired from the day
+ * after.
+ */
+export function isExpired(expire: string | null, nowSeconds: number): boolean {
+  return expire !== null && dateOf(nowSeconds) > expire;
+}
+
+/** Formats epoch seconds for people: `2026-11-27 20:52:17Z`. */
+export function formatTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,70 @@
+import { ROOT_USERID } from './userid.js';
+
+/** Who is acting, as far as permissions go. */
+export interface Principal {
+  readonly userid: string;
+  readonly admin: boolean;
+}
+
+/**
+ * Everything an actor may try. `*.read` operations look, the others change something.
+ * `user.modify-self` covers the fields a user may change on their own account (email, comment);
+ * `user.modify` covers the rest (admin flag, expiry, enabled state).
+ */
+export type Operation =
+  | 'user.read'
+  | 'user.create'
+  | 'user.modify'
+  | 'user.modify-self'
+  | 'user.passwd'
+  | 'user.delete'
+  | 'realm.read'
+  | 'realm.manage'
+  | 'audit.read-all'
+  | 'tfa.read'
+  | 'tfa.manage'
+  | 'tfa.unlock'
+  | 'store.manage';
+
+export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+const SELF_SERVICE: ReadonlySet<Operation> = new Set<Operation>([
+  'user.read',
+  'user.modify-self',
+  'user.passwd',
+  'tfa.read',
+  'tfa.manage',
+]);
+
+const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all']);
+
+export function isRoot(p: Principal): boolean {
+  return p.userid === ROOT_USERID;
+}
+
+/**
+ * The permission matrix, in one place:
+ * - root@local may do everything;
+ * - only root@local may change root@local's account or factors (admins may look at it);
+ * - admins may do everything else;
+ * - ordinary users may only look at and manage themselves (email, comment, password, factors).
+ * `target` is the user id acted on, when the operation has one.
+ */
+export function decide(actor: Principal, op: Operation, target?: string): Decision {
+  if (isRoot(actor)) return { allowed: true };
+  if (target === ROOT_USERID && !READS.has(op)) {
+    return { allowed: false, reason: `only ${ROOT_USERID} may change ${ROOT_USERID} or its factors` };
+  }
+  if (actor.admin) return { allowed: true };
+  if (target !== undefined && target === actor.userid && SELF_SERVICE.has(op)) return { allowed: true };
+  if (op === 'user.modify' && target === actor.userid) {
+    return { allowed: false, reason: 'only an admin may change admin rights, expiry or enabled state' };
+  }
+  return {
+    allowed: false,
+    reason:
+      target !== undefined && target !== actor.userid
+        ? `${actor.userid} may not act on ${target}: only admins manage other users`
+        : `${actor.userid} may not do this: admins only`,
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The error hierarchy. Commands and services throw these; main.ts alone turns them into one line on
+ * stderr, the JSON envelope and the exit code. The exit code table is part of the interface (README).
+ */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  notFound: 3,
+  refused: 4,
+  authFailed: 5,
+  store: 6,
+  cancelled: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class TfaError extends Error {
+  override name = 'TfaError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitCode: ExitCodeValue,
+  ) {
+    super(message);
+  }
+}
+
+/** Invalid arguments, options or input values (exit 2). */
+export class UsageError extends TfaError {
+  override name = 'UsageError';
+  constructor(message: string, code = 'usage') {
+    super(message, code, ExitCode.usage);
+  }
+}
+
+/** A user, realm or factor that does not exist (exit 3). */
+export class NotFoundError extends TfaError {
+  override name = 'NotFoundError';
+  constructor(message: string, code = 'not_found') {
+    super(message, code, ExitCode.notFound);
+  }
+}
+
+/** Refused by policy or in conflict with what exists (exit 4). */
+export class RefusedError extends TfaError {
+  override name = 'RefusedError';
+  constructor(message: string, code = 'refused') {
+    super(message, code, ExitCode.refused);
+  }
+}
+
+/** Wrong password or code, replay, lockout (exit 5). Messages never say which part was wrong. */
+export class AuthError extends TfaError {
+  override name = 'AuthError';
+  constructor(message = 'authentication failed', code = 'auth_failed') {
+    super(message, code, ExitCode.authFailed);
+  }
+}
+
+/** Store missing, unreadable, corrupt or from a newer tfactl (exit 6). */
+export class StoreError extends TfaError {
+  override name = 'StoreError';
+  constructor(message: string, code = 'store') {
+    super(message, code, ExitCode.store);
+  }
+}
+
+/** The user cancelled at a prompt (exit 130). */
+export class CancelledError extends TfaError {
+  override name = 'CancelledError';
+  constructor(message = 'cancelled') {
+    super(message, 'cancelled', ExitCode.cancelled);
+  }
+}

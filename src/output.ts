@@ -1,0 +1,127 @@
+import type { Io } from './context.js';
+import { TfaError } from './errors.js';
+
+/** The one JSON envelope every command prints with --json. */
+export type Envelope =
+  | { readonly ok: true; readonly result: unknown; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+type Paint = (text: string) => string;
+
+export interface Style {
+  readonly bold: Paint;
+  readonly dim: Paint;
+  readonly red: Paint;
+  readonly green: Paint;
+  readonly yellow: Paint;
+}
+
+const PLAIN: Style = { bold: (t) => t, dim: (t) => t, red: (t) => t, green: (t) => t, yellow: (t) => t };
+
+/** Loads chalk only when some stream will show colour: scripts and pipes never pay for it. */
+async function colourStyle(): Promise<Style> {
+  const { Chalk } = await import('chalk');
+  // chalk ignores NO_COLOR and guesses from stdout alone; the caller has already decided.
+  const c = new Chalk({ level: 1 });
+  return { bold: c.bold, dim: c.dim, red: c.red, green: c.green, yellow: c.yellow };
+}
+
+/** Builds the Output for one run, loading colour support only when a TTY will show it. */
+export async function createOutput(io: Io, options: OutputOptions): Promise<Output> {
+  const noColor = options.env.NO_COLOR !== undefined && options.env.NO_COLOR !== '';
+  const wantOut = !noColor && io.stdout.isTTY;
+  const wantErr = !noColor && io.stderr.isTTY;
+  const colour = wantOut || wantErr ? await colourStyle() : PLAIN;
+  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN);
+}
+
+export interface OutputOptions {
+  readonly json: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The only writer of command output. With --json: exactly one envelope on stdout. Without: human
+ * text on stdout, warnings and errors on stderr; colour only on a TTY and never with NO_COLOR.
+ */
+export class Output {
+  private readonly warnings: string[] = [];
+  private written = false;
+
+  constructor(
+    private readonly io: Io,
+    readonly json: boolean,
+    /** Styling for stdout text. */
+    readonly style: Style = PLAIN,
+    private readonly errStyle: Style = PLAIN,
+  ) {}
+
+  get isTTY(): boolean {
+    return this.io.stdout.isTTY;
+  }
+
+  get columns(): number {
+    return this.io.stdout.columns ?? 80;
+  }
+
+  /** Prints a command's result: the envelope with --json, else what `human` makes of it. */
+  result<T>(value: T, human: (value: T, style: Style) => string): void {
+    if (this.written) throw new Error('a command printed two results');
+    this.written = true;
+    if (this.json) {
+      this.io.stdout.write(`${JSON.stringify({ ok: true, result: value, warnings: this.warnings } satisfies Envelope)}\n`);
+      return;
+    }
+    const text = human(value, this.style);
+    if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
+  warn(message: string): void {
+    this.warnings.push(message);
+    this.io.stderr.write(`${this.errStyle.yellow('warning:')} ${message}\n`);
+  }
+
+  /** Progress and hints for people; never part of the result. */
+  note(message: string): void {
+    if (!this.json) this.io.stderr.write(`${message}\n`);
+  }
+
+  /** Prints an error: one line on stderr (plus the stack with --debug), and the envelope with --json. */
+  error(err: unknown, debug: boolean): void {
+    const { code, message } = describeError(err);
+    if (this.json && !this.written) {
+      this.written = true;
+      this.io.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } } satisfies Envelope)}\n`);
+    }
+    this.io.stderr.write(`${this.errStyle.red('error:')} ${message}\n`);
+    if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);
+  }
+}
+
+function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof TfaError) return { code: err.code, message: oneLine(err.message) };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'internal', message: `internal error: ${oneLine(message)} (run with --debug for details)` };
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Lays out rows under headers in aligned columns. Cells are plain text; the header is bold. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[], style: Style): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [style.bold(line(headers)), ...rows.map(line)].join('\n');
+}
+
+/** `key: value` lines with aligned values, for one record. */
+export function fields(pairs: readonly (readonly [string, string])[], style: Style): string {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${style.bold(`${k}:`.padEnd(width + 1))} ${v}`).join('\n');
+}

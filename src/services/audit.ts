@@ -1,0 +1,17 @@
+import { isRoot } from '../domain/permissions.js';
+import type { AuditFilter, AuditRecord } from '../store/types.js';
+import { authorize } from './authz.js';
+import type { Session } from './session.js';
+
+/**
+ * The audit trail the actor may read: everything for admins; for other users only entries where
+ * they acted or were acted on (asking for someone else is refused).
+ */
+export async function readAudit(session: Session, filter: AuditFilter): Promise<AuditRecord[]> {
+  const { actor } = session;
+  if (actor.admin || isRoot(actor)) return session.store.listAudit(filter);
+  if (filter.user !== undefined && filter.user !== actor.userid) {
+    await authorize(session, 'audit.read-all', 'audit.read', filter.user);
+  }
+  return session.store.listAudit({ ...filter, user: actor.userid });
+}

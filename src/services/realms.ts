@@ -1,0 +1,77 @@
+import { LOCAL_REALM } from '../domain/userid.js';
+import { NotFoundError } from '../errors.js';
+import type { EnforceType, RealmRecord, TotpOptions } from '../store/types.js';
+import { authorize, refuse } from './authz.js';
+import type { Session } from './session.js';
+
+/** Adds a realm. Admins only; a taken name is refused (exit 4). */
+export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmRecord> {
+  await authorize(session, 'realm.manage', 'realm.add');
+  const created = await session.store.transaction(async (tx) => {
+    if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
+    await session.audit({ action: 'realm.add', target: name, outcome: 'ok' });
+    return tx.getRealm(name);
+  });
+  return created ?? refuse(session, 'realm.add', name, `realm ${name} already exists`, 'exists');
+}
+
+export async function listRealms(session: Session): Promise<RealmRecord[]> {
+  await authorize(session, 'realm.read', 'realm.list');
+  return session.store.listRealms();
+}
+
+export async function showRealm(session: Session, name: string): Promise<RealmRecord> {
+  await authorize(session, 'realm.read', 'realm.show');
+  return requireRealm(session, name);
+}
+
+async function requireRealm(session: Session, name: string): Promise<RealmRecord> {
+  const realm = await session.store.getRealm(name);
+  if (!realm) throw new NotFoundError(`realm ${name} does not exist`);
+  return realm;
+}
+
+/**
+ * Deletes a realm. Refused for the built-in realm, and while it has users unless `force`, which
+ * deletes them with it (never root@local, who lives in the built-in realm). The check and the
+ * deletion happen in one transaction, so a user added meanwhile is never orphaned.
+ */
+export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: string[] }> {
+  await authorize(session, 'realm.manage', 'realm.delete');
+  const realm = await requireRealm(session, name);
+  if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
+  const outcome = await session.store.transaction(async (tx) => {
+    const current = await tx.getRealm(name);
+    if (!current) throw new NotFoundError(`realm ${name} does not exist`);
+    if (current.userCount > 0 && !force) return { refusedUsers: current.userCount };
+    const deletedUsers = await tx.deleteRealm(name);
+    await session.audit({ action: 'realm.delete', target: name, outcome: 'ok', detail: { deletedUsers } });
+    return { deletedUsers };
+  });
+  if ('refusedUsers' in outcome) {
+    const n = outcome.refusedUsers;
+    return refuse(
+      session,
+      'realm.delete',
+      name,
+      `realm ${name} still has ${n} user${n === 1 ? '' : 's'}: delete them first, or use --force to delete them with it`,
+      'realm_in_use',
+    );
+  }
+  return outcome;
+}
+
+/** Sets what second factor a realm requires. Admins only. */
+export async function setRealmEnforcement(
+  session: Session,
+  name: string,
+  enforce: EnforceType,
+  totp: TotpOptions | null,
+): Promise<RealmRecord> {
+  await authorize(session, 'realm.manage', 'realm.set-enforce');
+  return session.store.transaction(async (tx) => {
+    if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
+    await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail: { enforce, ...(totp ?? {}) } });
+    return (await tx.getRealm(name)) as RealmRecord;
+  });
+}

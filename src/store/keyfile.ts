@@ -1,0 +1,63 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../errors.js';
+
+const PREFIX = 'tfactl-key-v1:';
+const KEY_BYTES = 32;
+
+/**
+ * Creates the key file (0600) unless it exists. The key is written to a temporary file and linked
+ * into place, so a process racing to create it never reads a half-written key. Returns true when
+ * this call created it.
+ */
+export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${PREFIX}${randomBytes(KEY_BYTES).toString('base64')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Reads and checks the key file. */
+export function readKeyFile(path: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StoreError(
+      code === 'ENOENT'
+        ? `key file ${path} is missing: the secrets in this store cannot be read without it (restore it, or set TFACTL_KEY_FILE)`
+        : `cannot read key file ${path}: ${code ?? 'error'}`,
+      'key_file',
+    );
+  }
+  const line = text.trim();
+  const key = line.startsWith(PREFIX) ? Buffer.from(line.slice(PREFIX.length), 'base64') : Buffer.alloc(0);
+  if (key.length !== KEY_BYTES) throw new StoreError(`key file ${path} is damaged`, 'key_file');
+  return key;
+}
+
+/** A fingerprint stored in the store so that a key file from another store is recognised. */
+export function keyFingerprint(key: Buffer): string {
+  return createHmac('sha256', key).update('tfactl key fingerprint v1').digest('hex');
+}
+
+export function fingerprintMatches(key: Buffer, fingerprint: string): boolean {
+  const a = Buffer.from(keyFingerprint(key), 'hex');
+  const b = Buffer.from(fingerprint, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

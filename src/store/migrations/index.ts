@@ -1,0 +1,51 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../../errors.js';
+import { initial } from './001_initial.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Runs inside the runner's transaction; `now` is epoch seconds. */
+  up(db: Database.Database, now: number): void;
+}
+
+/** Every migration, oldest first. Append only; never edit one that has shipped. */
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+/** Throws unless versions start at 1 and go up by one. */
+export function checkMigrationOrder(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
+  });
+}
+
+/**
+ * Brings the store up to date. Refuses a store from a newer tfactl. Pending steps run in one
+ * IMMEDIATE transaction and the version is re-read inside it, so processes racing to migrate a new
+ * store apply each step exactly once.
+ */
+export function migrate(db: Database.Database, now: number, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = migrations.at(-1)?.version ?? 0;
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  const refuseNewer = (version: number) => {
+    if (version > latest) {
+      throw new StoreError(
+        `the store was written by a newer tfactl (schema ${version}; this tfactl knows up to ${latest}): upgrade tfactl`,
+        'store_too_new',
+      );
+    }
+  };
+  const seen = current();
+  refuseNewer(seen);
+  if (seen === latest) return;
+  db.transaction(() => {
+    const version = current();
+    refuseNewer(version);
+    for (const m of migrations) {
+      if (m.version > version) m.up(db, now);
+    }
+    db.pragma(`user_version = ${latest}`);
+  }).immediate();
+}

@@ -1,0 +1,359 @@
+import Database from 'better-sqlite3';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError, TfaError } from '../errors.js';
+import { migrate } from './migrations/index.js';
+import type {
+  AuditEntry,
+  AuditFilter,
+  AuditRecord,
+  EnforceType,
+  NewRealm,
+  NewUser,
+  RealmRecord,
+  Store,
+  TotpOptions,
+  UserPatch,
+  UserRecord,
+} from './types.js';
+
+/** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */
+const BUSY_TIMEOUT_MS = 30_000;
+
+export interface OpenOptions {
+  /** Epoch seconds, for the rows a new store starts with. */
+  readonly now: number;
+}
+
+export interface OpenedStore {
+  readonly store: Store;
+  /** True when this call created the store file. */
+  readonly created: boolean;
+}
+
+/**
+ * Opens (creating on first use) the SQLite store at `path`. A new directory is made 0700 and the
+ * file 0600 before SQLite touches it; SQLite gives its WAL and shared-memory files the same mode.
+ */
+export function openSqliteStore(path: string, options: OpenOptions): OpenedStore {
+  const created = createFileIfMissing(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  } catch (e) {
+    throw storeError(e, path);
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, options.now);
+  } catch (e) {
+    db.close();
+    throw storeError(e, path);
+  }
+  return { store: new SqliteStore(db, path), created };
+}
+
+function createFileIfMissing(path: string): boolean {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'wx', 0o600));
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    throw new StoreError(`cannot create the store at ${path}: ${code ?? String(e)}`, 'store_unavailable');
+  }
+}
+
+/** Turns SQLite and file system failures into one clear StoreError. */
+function storeError(e: unknown, path: string): Error {
+  if (e instanceof TfaError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new StoreError(`the store at ${path} is damaged or not a tfactl store`, 'store_corrupt');
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StoreError(`the store at ${path} stayed locked by another process for too long`, 'store_busy');
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM')) {
+    return new StoreError(`cannot write the store at ${path} (${code})`, 'store_unavailable');
+  }
+  if (code.startsWith('SQLITE_')) return new StoreError(`store error at ${path}: ${code}`, 'store_error');
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+interface UserRow {
+  userid: string;
+  realm: string;
+  admin: number;
+  enabled: number;
+  email: string | null;
+  comment: string | null;
+  expire: string | null;
+  created: number;
+  modified: number;
+  has_password: number;
+}
+
+interface RealmRow {
+  name: string;
+  comment: string | null;
+  builtin: number;
+  enforce: EnforceType;
+  totp_digits: number | null;
+  totp_step: number | null;
+  totp_algorithm: TotpOptions['algorithm'] | null;
+  created: number;
+  user_count: number;
+}
+
+interface AuditRow {
+  id: number;
+  ts: number;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  outcome: AuditRecord['outcome'];
+  detail: string | null;
+}
+
+const USER_COLUMNS = `userid, realm, admin, enabled, email, comment, expire, created, modified,
+  password_hash IS NOT NULL AS has_password`;
+
+const toUser = (r: UserRow): UserRecord => ({
+  userid: r.userid,
+  realm: r.realm,
+  admin: r.admin === 1,
+  enabled: r.enabled === 1,
+  email: r.email,
+  comment: r.comment,
+  expire: r.expire,
+  created: r.created,
+  modified: r.modified,
+  hasPassword: r.has_password === 1,
+});
+
+const toRealm = (r: RealmRow): RealmRecord => ({
+  name: r.name,
+  comment: r.comment,
+  builtin: r.builtin === 1,
+  enforce: r.enforce,
+  totp:
+    r.enforce === 'totp' && r.totp_digits !== null && r.totp_step !== null && r.totp_algorithm !== null
+      ? { digits: r.totp_digits as 6 | 8, step: r.totp_step, algorithm: r.totp_algorithm }
+      : null,
+  created: r.created,
+  userCount: r.user_count,
+});
+
+const REALM_SELECT = `SELECT r.*, (SELECT count(*) FROM users u WHERE u.realm = r.name) AS user_count FROM realms r`;
+
+const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
+  admin: 'admin',
+  enabled: 'enabled',
+  email: 'email',
+  comment: 'comment',
+  expire: 'expire',
+  passwordHash: 'password_hash',
+};
+
+class SqliteStore implements Store {
+  private inTransaction = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+  ) {}
+
+  /** Runs a statement, turning driver errors into StoreErrors. */
+  private run<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(storeError(e, this.path));
+    }
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) throw new Error('store transactions do not nest');
+    await this.run(() => this.db.exec('BEGIN IMMEDIATE'));
+    this.inTransaction = true;
+    try {
+      const result = await fn(this);
+      await this.run(() => this.db.exec('COMMIT'));
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    } finally {
+      this.inTransaction = false;
+    }
+  }
+
+  getUser(userid: string) {
+    return this.run(() => {
+      const row = this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE userid = ?`).get(userid) as UserRow | undefined;
+      return row && toUser(row);
+    });
+  }
+
+  getPasswordHash(userid: string) {
+    return this.run(() => {
+      const row = this.db.prepare('SELECT password_hash FROM users WHERE userid = ?').get(userid) as
+        | { password_hash: string | null }
+        | undefined;
+      return row?.password_hash;
+    });
+  }
+
+  listUsers(filter: { realm?: string; userid?: string } = {}) {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT ${USER_COLUMNS} FROM users
+           WHERE (@realm IS NULL OR realm = @realm) AND (@userid IS NULL OR userid = @userid)
+           ORDER BY realm, userid`,
+        )
+        .all({ realm: filter.realm ?? null, userid: filter.userid ?? null }) as UserRow[];
+      return rows.map(toUser);
+    });
+  }
+
+  insertUser(u: NewUser) {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            `INSERT INTO users (userid, realm, password_hash, admin, enabled, email, comment, expire, created, modified)
+             VALUES (@userid, @realm, @passwordHash, @admin, @enabled, @email, @comment, @expire, @created, @created)
+             ON CONFLICT (userid) DO NOTHING`,
+          )
+          .run({ ...u, admin: u.admin ? 1 : 0, enabled: u.enabled ? 1 : 0 }).changes === 1,
+    );
+  }
+
+  updateUser(userid: string, patch: UserPatch, modified: number) {
+    return this.run(() => {
+      const keys = (Object.keys(patch) as (keyof UserPatch)[]).filter((k) => patch[k] !== undefined);
+      const sets = keys.map((k) => `${PATCH_COLUMNS[k]} = @${k}`);
+      const values: Record<string, unknown> = { userid, modified };
+      for (const k of keys) {
+        const v = patch[k];
+        values[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+      }
+      return (
+        this.db.prepare(`UPDATE users SET ${[...sets, 'modified = @modified'].join(', ')} WHERE userid = @userid`).run(values)
+          .changes === 1
+      );
+    });
+  }
+
+  replacePasswordHash(userid: string, oldHash: string, newHash: string) {
+    return this.run(
+      () =>
+        this.db
+          .prepare('UPDATE users SET password_hash = ? WHERE userid = ? AND password_hash = ?')
+          .run(newHash, userid, oldHash).changes === 1,
+    );
+  }
+
+  deleteUser(userid: string) {
+    return this.run(() => this.db.prepare('DELETE FROM users WHERE userid = ?').run(userid).changes === 1);
+  }
+
+  getRealm(name: string) {
+    return this.run(() => {
+      const row = this.db.prepare(`${REALM_SELECT} WHERE r.name = ?`).get(name) as RealmRow | undefined;
+      return row && toRealm(row);
+    });
+  }
+
+  listRealms() {
+    return this.run(() => (this.db.prepare(`${REALM_SELECT} ORDER BY r.name`).all() as RealmRow[]).map(toRealm));
+  }
+
+  insertRealm(r: NewRealm) {
+    return this.run(
+      () =>
+        this.db
+          .prepare('INSERT INTO realms (name, comment, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
+          .run(r.name, r.comment, r.created).changes === 1,
+    );
+  }
+
+  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpOptions | null) {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            'UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ? WHERE name = ?',
+          )
+          .run(enforce, totp?.digits ?? null, totp?.step ?? null, totp?.algorithm ?? null, name).changes === 1,
+    );
+  }
+
+  deleteRealm(name: string) {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const users = (this.db.prepare('SELECT userid FROM users WHERE realm = ? ORDER BY userid').pluck().all(name) as string[]);
+        this.db.prepare('DELETE FROM users WHERE realm = ?').run(name);
+        this.db.prepare('DELETE FROM realms WHERE name = ? AND builtin = 0').run(name);
+        return users;
+      })(),
+    );
+  }
+
+  getSettings() {
+    return this.run(() => {
+      const rows = this.db.prepare('SELECT key, value FROM settings').all() as { key: string; value: string }[];
+      return new Map(rows.map((r) => [r.key, r.value]));
+    });
+  }
+
+  setSetting(key: string, value: string) {
+    return this.run(() => {
+      this.db
+        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(key, value);
+    });
+  }
+
+  appendAudit(e: AuditEntry) {
+    return this.run(() => {
+      this.db
+        .prepare('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.ts, e.actor, e.action, e.target, e.outcome, e.detail ? JSON.stringify(e.detail) : null);
+    });
+  }
+
+  listAudit(filter: AuditFilter) {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM (
+             SELECT * FROM audit
+             WHERE (@user IS NULL OR actor = @user OR target = @user) AND (@since IS NULL OR ts >= @since)
+             ORDER BY id DESC LIMIT @limit
+           ) ORDER BY id`,
+        )
+        .all({ user: filter.user ?? null, since: filter.since ?? null, limit: filter.limit ?? -1 }) as AuditRow[];
+      return rows.map(
+        (r): AuditRecord => ({
+          id: r.id,
+          ts: r.ts,
+          actor: r.actor,
+          action: r.action,
+          target: r.target,
+          outcome: r.outcome,
+          ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+        }),
+      );
+    });
+  }
+
+  close() {
+    this.db.close();
+  }
+}
