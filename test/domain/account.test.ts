@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseComment, parseEmail, parsePositiveInt, parseTotpOptions } from '../../src/domain/account.js';
+import { UsageError } from '../../src/errors.js';
+
+describe('parseTotpOptions', () => {
+  it('fills in the Proxmox defaults', () => {
+    expect(parseTotpOptions({})).toEqual({ digits: 6, step: 30, algorithm: 'SHA1' });
+  });
+
+  it('accepts 8 digits, steps from 10 to 300 s and SHA-256/512 in any case', () => {
+    expect(parseTotpOptions({ digits: '8', step: '10', algorithm: 'sha-256' })).toEqual({ digits: 8, step: 10, algorithm: 'SHA256' });
+    expect(parseTotpOptions({ step: '300', algorithm: 'SHA512' })).toMatchObject({ step: 300, algorithm: 'SHA512' });
+  });
+
+  it.each([{ digits: '7' }, { digits: '6.0' }, { step: '9' }, { step: '301' }, { step: '030' + '0' }, { algorithm: 'MD5' }])(
+    'rejects %j',
+    (input) => expect(() => parseTotpOptions(input)).toThrow(UsageError),
+  );
+
+  it('never throws anything but a UsageError', () => {
+    fc.assert(
+      fc.property(fc.record({ digits: fc.string(), step: fc.string(), algorithm: fc.string() }, { requiredKeys: [] }), (input) => {
+        try {
+          const o = parseTotpOptions(input);
+          expect([6, 8]).toContain(o.digits);
+          expect(o.step).toBeGreaterThanOrEqual(10);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+        }
+      }),
+    );
+  });
+});
+
+describe('parseEmail and parseComment', () => {
+  it('treats empty as none', () => {
+    expect(parseEmail('')).toBeNull();
+    expect(parseComment('')).toBeNull();
+  });
+
+  it('accepts ordinary addresses and rejects malformed ones', () => {
+    expect(parseEmail('a.b+c@example.co.uk')).toBe('a.b+c@example.co.uk');
+    for (const bad of ['a', 'a@b', 'a b@c.d', '@c.d', 'a@@c.d']) expect(() => parseEmail(bad)).toThrow(UsageError);
+  });
+
+  it('rejects multi-line and overlong comments', () => {
+    expect(() => parseComment('a\nb')).toThrow(UsageError);
+    expect(() => parseComment('x'.repeat(257))).toThrow(UsageError);
+  });
+
+  it('never throws anything but a UsageError', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (input) => {
+        for (const parse of [parseEmail, parseComment]) {
+          try {
+            parse(input);
+          } catch (e) {
+            expect(e).toBeInstanceOf(UsageError);
+          }
+        }
+      }),
+    );
+  });
+});
+
+describe('parsePositiveInt', () => {
+  it('accepts whole numbers from 1 up', () => {
+    expect(parsePositiveInt('1', 'n')).toBe(1);
+    expect(parsePositiveInt('250', 'n')).toBe(250);
+  });
+  it.each(['0', '-1', '1.5', '1e3', '', ' 1', 'x'])('rejects %j', (input) => expect(() => parsePositiveInt(input, 'n')).toThrow(UsageError));
+});

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type Operation, type Principal } from '../../src/domain/permissions.js';
+
+const root: Principal = { userid: 'root@local', admin: true };
+const admin: Principal = { userid: 'admin@local', admin: true };
+const user: Principal = { userid: 'user@local', admin: false };
+
+const changes: Operation[] = ['user.modify', 'user.modify-self', 'user.passwd', 'user.delete', 'tfa.manage', 'tfa.unlock'];
+
+describe('decide', () => {
+  it('allows root@local everything, including on itself', () => {
+    for (const op of [...changes, 'user.read', 'realm.manage', 'store.manage'] as Operation[]) {
+      expect(decide(root, op, 'root@local').allowed).toBe(true);
+      expect(decide(root, op, 'x@local').allowed).toBe(true);
+    }
+  });
+
+  it.each(changes)('refuses an admin %s on root@local', (op) => {
+    expect(decide(admin, op, 'root@local')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
+  });
+
+  it('lets an admin look at root@local and manage everyone else', () => {
+    expect(decide(admin, 'user.read', 'root@local').allowed).toBe(true);
+    expect(decide(admin, 'tfa.read', 'root@local').allowed).toBe(true);
+    for (const op of changes) expect(decide(admin, op, 'other@corp').allowed).toBe(true);
+    expect(decide(admin, 'realm.manage').allowed).toBe(true);
+  });
+
+  it.each([
+    ['user.read', true],
+    ['user.modify-self', true],
+    ['user.passwd', true],
+    ['tfa.read', true],
+    ['tfa.manage', true],
+    ['user.modify', false],
+    ['user.delete', false],
+    ['tfa.unlock', false],
+  ] as [Operation, boolean][])('lets an ordinary user %s on themselves: %s', (op, allowed) => {
+    expect(decide(user, op, 'user@local').allowed).toBe(allowed);
+  });
+
+  it('refuses an ordinary user anything on others or store-wide', () => {
+    for (const op of [...changes, 'user.read', 'tfa.read'] as Operation[]) {
+      expect(decide(user, op, 'other@local').allowed).toBe(false);
+      expect(decide(user, op, 'root@local').allowed).toBe(false);
+    }
+    for (const op of ['user.create', 'realm.read', 'realm.manage', 'audit.read-all', 'store.manage'] as Operation[]) {
+      expect(decide(user, op).allowed).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+
+/** One shell process adding `count` users one tfactl process at a time; resolves with its output. */
+function adder(worker: number, count: number): Promise<{ code: number | null; out: string }> {
+  const script = `for i in $(seq 1 ${count}); do node "$BIN" user add "w${worker}u$i@local" --no-password --json || exit 1; done`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], {
+      env: { ...process.env, BIN, TFACTL_DB: store.db },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe('concurrent tfactl processes on one store', () => {
+  it('8 processes adding 25 users each, starting from no store, end with 200 users and no lock errors', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, w) => adder(w, 25)));
+    for (const r of results) {
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).not.toMatch(/SQLITE_BUSY|locked|error/i);
+    }
+    const [count] = store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid != 'root@local'");
+    expect(count?.n).toBe(200);
+    const [audited] = store.query<{ n: number }>("SELECT count(*) AS n FROM audit WHERE action = 'user.add' AND outcome = 'ok'");
+    expect(audited?.n).toBe(200);
+    // The store was created once: one root, one built-in realm, one key fingerprint.
+    expect(store.query("SELECT * FROM users WHERE userid = 'root@local'")).toHaveLength(1);
+    expect(store.query("SELECT * FROM realms WHERE name = 'local'")).toHaveLength(1);
+  }, 180_000);
+});

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.js');
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout parsed as the JSON envelope (throws when it is not JSON). */
+  json<T = any>(): { ok: boolean; result: T; warnings: string[]; error: { code: string; message: string } };
+}
+
+export interface RunOptions {
+  readonly input?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The environment of the test process without anything that would point tfactl elsewhere. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('TFACTL_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR') env[k] = v;
+  }
+  return env;
+}
+
+/** Spawns the built binary. Standard input is a pipe (closed after `input`), never a TTY. */
+export function runBin(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env = { ...baseEnv() };
+    for (const [k, v] of Object.entries(options.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolvePromise({
+        code,
+        stdout,
+        stderr,
+        json: () => JSON.parse(stdout),
+      }),
+    );
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A fresh temporary store for one test file. */
+export class TempStore {
+  readonly dir = mkdtempSync(join(tmpdir(), 'tfactl-test-'));
+  readonly db = join(this.dir, 'store', 'tfactl.db');
+
+  run(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return runBin(args, { ...options, env: { TFACTL_DB: this.db, ...options.env } });
+  }
+
+  /** Runs as `userid` authenticated by `password` on standard input (plus any further lines). */
+  runAs(userid: string, password: string, args: readonly string[], moreInput: readonly string[] = []): Promise<RunResult> {
+    return this.run(['--as', userid, '--password-stdin', ...args], { input: [password, ...moreInput].join('\n') + '\n' });
+  }
+
+  /** Reads the store directly with SQLite (read-only). */
+  query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
+    const db = new Database(this.db, { readonly: true });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Everything but the audit trail, to prove a refused or invalid command changed nothing. */
+  snapshot(): string {
+    return JSON.stringify({
+      users: this.query('SELECT * FROM users ORDER BY userid'),
+      realms: this.query('SELECT * FROM realms ORDER BY name'),
+      settings: this.query('SELECT * FROM settings ORDER BY key'),
+    });
+  }
+
+  auditRows(): { actor: string | null; action: string; target: string | null; outcome: string; detail: string | null }[] {
+    return this.query('SELECT actor, action, target, outcome, detail FROM audit ORDER BY id');
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Asserts the shape every failure must have: one line on stderr, nothing but the envelope on stdout. */
+export function oneLineError(r: RunResult): string {
+  const lines = r.stderr.trimEnd().split('\n');
+  if (lines.length !== 1 || !lines[0]?.startsWith('error: ')) {
+    throw new Error(`expected one error line on stderr, got: ${JSON.stringify(r.stderr)}`);
+  }
+  return lines[0];
+}

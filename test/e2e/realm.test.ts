@@ -1,0 +1,85 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+
+describe('tfactl realm', () => {
+  it('has the built-in realm local', async () => {
+    const r = await store.run(['realm', 'list', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json().result).toEqual([expect.objectContaining({ name: 'local', builtin: true, enforce: 'none', userCount: 1 })]);
+  });
+
+  it('adds, shows and lists a realm', async () => {
+    const add = await store.run(['realm', 'add', 'corp', '--comment', 'Corporate', '--json']);
+    expect(add.code).toBe(0);
+    expect(add.json().result).toMatchObject({ name: 'corp', comment: 'Corporate', builtin: false, enforce: 'none', userCount: 0 });
+    const show = await store.run(['realm', 'show', 'corp']);
+    expect(show.stdout).toMatch(/^realm: +corp$/m);
+    const list = await store.run(['realm', 'list']);
+    expect(list.stdout).toMatch(/^corp +none +0 +Corporate$/m);
+  });
+
+  it('refuses a realm that exists (exit 4)', async () => {
+    const r = await store.run(['realm', 'add', 'corp']);
+    expect(r.code).toBe(4);
+    expect(oneLineError(r)).toBe('error: realm corp already exists');
+  });
+
+  it('enforces TOTP with the realm\'s digits, step and algorithm', async () => {
+    const r = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--digits', '8', '--step', '60', '--algorithm', 'sha256', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, step: 60, algorithm: 'SHA256' } });
+    const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
+    expect(defaults.json().result.totp).toEqual({ digits: 6, step: 30, algorithm: 'SHA1' });
+    const none = await store.run(['realm', 'set-enforce', 'corp', 'none', '--json']);
+    expect(none.json().result).toMatchObject({ enforce: 'none', totp: null });
+    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(3);
+  });
+
+  it.each([
+    [['realm', 'set-enforce', 'corp', 'totp', '--digits', '7'], 2],
+    [['realm', 'set-enforce', 'corp', 'totp', '--step', '5'], 2],
+    [['realm', 'set-enforce', 'corp', 'totp', '--algorithm', 'MD5'], 2],
+    [['realm', 'set-enforce', 'corp', 'none', '--digits', '8'], 2],
+    [['realm', 'set-enforce', 'corp', 'sms'], 2],
+    [['realm', 'set-enforce', 'nowhere', 'totp'], 3],
+    [['realm', 'add', '1corp'], 2],
+    [['realm', 'add', 'c'], 2],
+    [['realm', 'show', 'nowhere'], 3],
+  ])('rejects %j with exit %i and changes nothing', async (args, code) => {
+    const before = store.snapshot();
+    const r = await store.run(args);
+    expect(r.code).toBe(code);
+    oneLineError(r);
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('refuses to delete a realm with users unless --force, which says what it removed', async () => {
+    await store.run(['user', 'add', 'bob@corp', '--no-password']);
+    await store.run(['user', 'add', 'amy@corp', '--no-password']);
+    const before = store.snapshot();
+    const refused = await store.run(['realm', 'delete', 'corp']);
+    expect(refused.code).toBe(4);
+    expect(oneLineError(refused)).toContain('still has 2 users');
+    expect(store.snapshot()).toBe(before);
+    const forced = await store.run(['realm', 'delete', 'corp', '--force', '--json']);
+    expect(forced.code).toBe(0);
+    expect(forced.json().result).toEqual({ realm: 'corp', deleted: true, deletedUsers: ['amy@corp', 'bob@corp'] });
+    expect(store.query("SELECT * FROM users WHERE realm = 'corp'")).toEqual([]);
+  });
+
+  it('never deletes the built-in realm', async () => {
+    const r = await store.run(['realm', 'delete', 'local', '--force']);
+    expect(r.code).toBe(4);
+    expect(store.query("SELECT name FROM realms WHERE name = 'local'")).toHaveLength(1);
+    expect(store.query("SELECT userid FROM users WHERE userid = 'root@local'")).toHaveLength(1);
+  });
+
+  it('deletes an empty realm', async () => {
+    await store.run(['realm', 'add', 'tmp']);
+    const r = await store.run(['realm', 'delete', 'tmp', '--json']);
+    expect(r.json().result).toEqual({ realm: 'tmp', deleted: true, deletedUsers: [] });
+  });
+});

@@ -1,0 +1,136 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, oneLineError, runBin, TempStore } from './harness.js';
+
+const stores: TempStore[] = [];
+const fresh = () => {
+  const s = new TempStore();
+  stores.push(s);
+  return s;
+};
+afterAll(() => stores.forEach((s) => s.remove()));
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe('the store on disk', () => {
+  it('is created on first use with a 0700 directory, a 0600 file and a 0600 key file', async () => {
+    const s = fresh();
+    const r = await s.run(['user', 'list']);
+    expect(r.code).toBe(0);
+    expect(mode(join(s.dir, 'store'))).toBe(0o700);
+    expect(mode(s.db)).toBe(0o600);
+    expect(mode(`${s.db}.key`)).toBe(0o600);
+    expect(readFileSync(`${s.db}.key`, 'utf8')).toMatch(/^tfactl-key-v1:[A-Za-z0-9+/]{43}=\n$/);
+  });
+
+  it('keeps WAL and shared-memory files at 0600 while in use', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const db = new Database(s.db);
+    db.prepare('SELECT count(*) FROM users').get();
+    db.prepare("UPDATE settings SET value = value WHERE key = 'x'").run();
+    expect(mode(`${s.db}-wal`)).toBe(0o600);
+    expect(mode(`${s.db}-shm`)).toBe(0o600);
+    db.close();
+  });
+
+  it('init is idempotent and keeps the key', async () => {
+    const s = fresh();
+    const first = await s.run(['init', '--json']);
+    expect(first.json().result).toMatchObject({ store: s.db, keyFile: `${s.db}.key`, created: true, keyCreated: true });
+    const key = readFileSync(`${s.db}.key`, 'utf8');
+    const second = await s.run(['init', '--json']);
+    expect(second.json().result).toMatchObject({ created: false, keyCreated: false });
+    expect(readFileSync(`${s.db}.key`, 'utf8')).toBe(key);
+  });
+
+  it('honours --db over TFACTL_DB and TFACTL_KEY_FILE for the key', async () => {
+    const s = fresh();
+    const other = join(s.dir, 'other.db');
+    const keyFile = join(s.dir, 'keys', 'k');
+    const r = await s.run(['--db', other, 'init', '--json'], { env: { TFACTL_KEY_FILE: keyFile } });
+    expect(r.json().result).toMatchObject({ store: other, keyFile });
+    expect(existsSync(other)).toBe(true);
+    expect(existsSync(s.db)).toBe(false);
+    expect(mode(keyFile)).toBe(0o600);
+  });
+
+  it('uses $XDG_DATA_HOME/tfactl/tfactl.db for users other than root when nothing else is set', async () => {
+    const s = fresh();
+    const xdg = join(s.dir, 'xdg');
+    const env = { ...process.env, XDG_DATA_HOME: xdg, HOME: s.dir };
+    delete env.TFACTL_DB;
+    // As root, run as another OS user so the real system store is never touched.
+    const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    if (asOther.uid !== undefined) chmodSync(s.dir, 0o777);
+    const r = spawnSync(process.execPath, [BIN, 'init', '--json'], { ...asOther, env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).result.store).toBe(join(xdg, 'tfactl', 'tfactl.db'));
+    expect(mode(join(xdg, 'tfactl'))).toBe(0o700);
+  });
+
+  it('refuses a store written by a newer tfactl (exit 6) and leaves it alone', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const db = new Database(s.db);
+    db.pragma('user_version = 999');
+    db.close();
+    const r = await s.run(['user', 'list', '--json']);
+    expect(r.code).toBe(6);
+    expect(r.json().error).toEqual({ code: 'store_too_new', message: expect.stringContaining('newer tfactl') });
+    oneLineError(r);
+    const check = new Database(s.db, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(999);
+    check.close();
+  });
+
+  it('refuses a file that is not a store (exit 6) with one line', async () => {
+    const s = fresh();
+    mkdirSync(join(s.dir, 'store'), { recursive: true });
+    writeFileSync(s.db, 'this is not a database, just some text that is long enough to look like a header'.repeat(20));
+    const r = await s.run(['user', 'list']);
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toContain('damaged or not a tfactl store');
+  });
+
+  it('refuses a store it cannot create (exit 6)', async () => {
+    const s = fresh();
+    writeFileSync(join(s.dir, 'file'), '');
+    const r = await s.run(['--db', join(s.dir, 'file', 'sub', 'x.db'), 'user', 'list']);
+    expect(r.code).toBe(6);
+    oneLineError(r);
+  });
+
+  it('refuses a key file from another store', async () => {
+    const a = fresh();
+    const b = fresh();
+    await a.run(['init']);
+    await b.run(['init']);
+    const r = await a.run(['init'], { env: { TFACTL_KEY_FILE: `${b.db}.key` } });
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toContain('belongs to another store');
+  });
+
+  it('refuses to act as root@local for an OS user who does not own the store, unless --as', async () => {
+    const s = fresh();
+    await s.run(['user', 'add', 'alice', '--password-stdin'], { input: 'alice password 1\n' });
+    if (process.getuid?.() !== 0) {
+      // Only root can run a process as another OS user; as the owner we act as root@local.
+      expect((await s.run(['user', 'list'])).code).toBe(0);
+      return;
+    }
+    // Let another OS user reach the file, as a careless chmod would.
+    for (const p of [s.dir, join(s.dir, 'store')]) chmodSync(p, 0o777);
+    for (const p of [s.db, `${s.db}.key`]) chmodSync(p, 0o666);
+    const asNobody = (args: string[], input = '') =>
+      spawnSync(process.execPath, [BIN, ...args], { uid: 65534, gid: 65534, input, env: { ...process.env, TFACTL_DB: s.db }, encoding: 'utf8' });
+    const refused = asNobody(['user', 'list']);
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toContain('--as');
+    const allowed = asNobody(['--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], 'alice password 1\n');
+    expect(allowed.status, allowed.stderr).toBe(0);
+  });
+});
