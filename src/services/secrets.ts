@@ -38,7 +38,7 @@ export class SecretSource {
     }
     const first = await this.ctx.prompter.password(`Enter ${purpose}:`);
     if (options.confirm) {
-      const again = await this.ctx.prompter.password(`Repeat ${purpose}:`);
+      const again = await this.ctx.prompter.password(`Repeat ${purpose.replace(/^an? /, 'the ')}:`);
       if (again !== first) throw new UsageError('the two entries do not match', 'mismatch');
     }
     return first;

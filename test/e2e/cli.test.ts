@@ -1,0 +1,138 @@
+import fc from 'fast-check';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../dist/cli.js';
+import { oneLineError, runBin, TempStore } from './harness.js';
+
+const store = new TempStore();
+beforeAll(async () => {
+  await store.run(['init']);
+});
+afterAll(() => store.remove());
+
+function leaves(cmd: Command, path: string[] = []): string[][] {
+  const subs = cmd.commands as Command[];
+  if (subs.length === 0) return [path];
+  return subs.flatMap((c) => leaves(c, [...path, c.name()]));
+}
+
+describe('the command line', () => {
+  it('prints its version and exits 0', async () => {
+    const r = await runBin(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('documents the exit codes in --help', async () => {
+    const r = await runBin(['--help']);
+    expect(r.code).toBe(0);
+    for (const line of ['0    success', '2    usage error', '3    not found', '4    conflict or refused', '5    authentication failed', '6    store unavailable', '130  cancelled']) {
+      expect(r.stdout).toContain(line);
+    }
+  });
+
+  it('offers --json on every command', async () => {
+    const program = buildProgram('0', async () => undefined);
+    const paths = leaves(program);
+    expect(paths.length).toBeGreaterThan(10);
+    for (const path of paths) {
+      const r = await runBin([...path, '--help']);
+      expect(r.code, path.join(' ')).toBe(0);
+      expect(r.stdout, path.join(' ')).toContain('--json');
+    }
+  });
+
+  it('exits 2 with help when a command is missing', async () => {
+    const r = await runBin(['user']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: tfactl user');
+  });
+
+  it('rejects an unknown command or option in one line (exit 2), also as JSON', async () => {
+    const cmd = await store.run(['frobnicate']);
+    expect(cmd.code).toBe(2);
+    expect(oneLineError(cmd)).toBe("error: unknown command 'frobnicate'");
+    const opt = await store.run(['user', 'list', '--frob', '--json']);
+    expect(opt.code).toBe(2);
+    expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" } });
+  });
+
+  it('shows a stack trace only with --debug', async () => {
+    const s = new TempStore();
+    mkdirSync(join(s.dir, 'store'));
+    writeFileSync(s.db, 'x'.repeat(4096));
+    const plain = await s.run(['user', 'list']);
+    expect(plain.code).toBe(6);
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+    const debug = await s.run(['user', 'list', '--debug']);
+    expect(debug.code).toBe(6);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+    s.remove();
+  });
+
+  it('rejects arbitrary bad user ids with exit 2, one line, and no change to the store', async () => {
+    const before = store.snapshot();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom('a b', 'x@', '@y', 'a:b', 'a/b', 'é@1x'), fc.string({ minLength: 1, maxLength: 12 }).map((s) => `${s} ${s}`)),
+        async (bad) => {
+          const r = await store.run(['user', 'add', bad, '--no-password', '--json']);
+          expect(r.code).toBe(2);
+          expect(r.json().error.code).toBe('invalid_userid');
+          oneLineError(r);
+        },
+      ),
+      { numRuns: 12 },
+    );
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it.each([
+    [['user', 'add', 'x', '--no-password', '--expire', '2024-02-30'], 2, 'invalid_date'],
+    [['user', 'add', 'x', '--no-password', '--email', 'nope'], 2, 'invalid_email'],
+    [['user', 'add', 'x', '--password-stdin'], 2, 'missing_secret'],
+    [['user', 'show', 'nobody'], 3, 'not_found'],
+    [['user', 'modify', 'nobody', '--comment', 'x'], 3, 'not_found'],
+    [['user', 'passwd', 'nobody', '--password-stdin'], 3, 'not_found'],
+    [['user', 'list', '--realm', 'nowhere'], 3, 'not_found'],
+    [['audit', '--since', 'yesterday'], 2, 'invalid_date'],
+    [['audit', '--limit', '0'], 2, 'invalid_number'],
+  ])('rejects %j with exit %i and error code %s, changing nothing', async (args, code, errorCode) => {
+    const before = store.snapshot();
+    const r = await store.run([...args, '--json']);
+    expect(r.code).toBe(code);
+    expect(r.json().error.code).toBe(errorCode);
+    oneLineError(r);
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('rejects weak passwords without echoing them', async () => {
+    const before = store.snapshot();
+    const r = await store.run(['user', 'add', 'weak', '--password-stdin', '--json'], { input: 'short\n' });
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe('weak_password');
+    expect(r.stdout + r.stderr).not.toContain('short\n');
+    expect(store.snapshot()).toBe(before);
+  });
+});
+
+describe('tfactl audit', () => {
+  it('filters by user, date and count', async () => {
+    await store.run(['user', 'add', 'aud1', '--no-password']);
+    await store.run(['user', 'add', 'aud2', '--no-password']);
+    await store.run(['user', 'modify', 'aud1', '--comment', 'hello']);
+    const forUser = (await store.run(['audit', '--user', 'aud1', '--json'])).json().result as { action: string; target: string }[];
+    expect(forUser.map((e) => e.action)).toEqual(['user.add', 'user.modify']);
+    const last = (await store.run(['audit', '--limit', '1', '--json'])).json().result as { action: string }[];
+    expect(last).toEqual([expect.objectContaining({ action: 'user.modify', target: 'aud1@local', actor: 'root@local', outcome: 'ok' })]);
+    const future = (await store.run(['audit', '--since', '2999-01-01', '--json'])).json().result;
+    expect(future).toEqual([]);
+    const today = new Date().toISOString().slice(0, 10);
+    const since = (await store.run(['audit', '--since', today, '--json'])).json().result as unknown[];
+    expect(since.length).toBeGreaterThanOrEqual(3);
+    const human = await store.run(['audit', '--user', 'aud1']);
+    expect(human.stdout.split('\n')[0]).toMatch(/^TIME +ACTOR +ACTION +TARGET +OUTCOME/);
+  });
+});

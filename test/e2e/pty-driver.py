@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Runs a command on a real pseudo-terminal, answering prompts like a person would.
+
+Usage: pty-driver.py JSON  where JSON is {"argv": [...], "env": {...}, "steps": [{"expect": REGEX, "send": TEXT}],
+"timeout": SECONDS, "cols": N}. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
+"unmatched": the first expectation not seen, or null} as JSON.
+"""
+import json, os, pty, re, select, signal, struct, sys, time, fcntl, termios
+
+spec = json.loads(sys.argv[1])
+deadline = time.time() + spec.get("timeout", 20)
+pid, fd = pty.fork()
+if pid == 0:
+    env = dict(os.environ)
+    env.update(spec.get("env", {}))
+    for k in [k for k, v in env.items() if v is None]:
+        del env[k]
+    os.execvpe(spec["argv"][0], spec["argv"], env)
+
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, spec.get("cols", 120), 0, 0))
+output = b""
+unmatched = None
+
+def read_some(wait):
+    global output
+    r, _, _ = select.select([fd], [], [], wait)
+    if not r:
+        return True
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        return False
+    if not data:
+        return False
+    output += data
+    return True
+
+alive = True
+pos = 0
+for step in spec.get("steps", []):
+    pattern = re.compile(step["expect"].encode())
+    while alive and not pattern.search(output, pos) and time.time() < deadline:
+        alive = read_some(0.1)
+    m = pattern.search(output, pos)
+    if not m:
+        unmatched = step["expect"]
+        break
+    pos = m.end()
+    time.sleep(step.get("delay", 0.05))
+    os.write(fd, step["send"].encode())
+
+# Read until the terminal closes (the program exited) or time runs out, then collect the status.
+while alive and time.time() < deadline:
+    alive = read_some(0.1)
+if alive:
+    os.kill(pid, signal.SIGKILL)
+    unmatched = unmatched or "timeout"
+_, status = os.waitpid(pid, 0)
+
+code = os.waitstatus_to_exitcode(status)
+print(json.dumps({"status": code if code >= 0 else 128 - code, "output": output.decode("utf-8", "replace"), "unmatched": unmatched}))
