@@ -1,5 +1,10 @@
-import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type { Command as CommandType } from 'commander';
 import type { Invocation } from './invocation.js';
+
+// Loaded through require: commander is CommonJS, and its ESM wrapper costs start-up time.
+const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
+type Command = CommandType;
 
 /** What a leaf command module exports. Loaded only when its command runs. */
 export interface CommandModule {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { CommanderError } from 'commander';
+import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
@@ -21,13 +21,17 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;
   } catch (e) {
-    const err = e instanceof CommanderError ? fromCommander(e) : e;
+    const err = isCommanderError(e) ? fromCommander(e) : e;
     if (err === null) return ExitCode.ok;
     out.error(err, debug);
     return err instanceof TfaError ? err.exitCode : ExitCode.internal;
   } finally {
     for (const fn of exits.reverse()) fn();
   }
+}
+
+function isCommanderError(e: unknown): e is CommanderError {
+  return e instanceof Error && e.name === 'CommanderError' && typeof (e as CommanderError).code === 'string';
 }
 
 /** Help and version end well; every other parse problem is a usage error (exit 2). */

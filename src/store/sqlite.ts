@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { migrate } from './migrations/index.js';
@@ -16,6 +17,10 @@ import type {
   UserPatch,
   UserRecord,
 } from './types.js';
+
+// Loaded through require: the driver is CommonJS, and importing it as ESM costs start-up time.
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+type Database = BetterSqlite3.Database;
 
 /** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -37,7 +42,7 @@ export interface OpenedStore {
  */
 export function openSqliteStore(path: string, options: OpenOptions): OpenedStore {
   const created = createFileIfMissing(path);
-  let db: Database.Database;
+  let db: Database;
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   } catch (e) {
@@ -163,7 +168,7 @@ class SqliteStore implements Store {
   private inTransaction = false;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: Database,
     readonly path: string,
   ) {}
 
