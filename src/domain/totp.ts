@@ -1,0 +1,110 @@
+import { createGuardrails, NobleCryptoPlugin, ScureBase32Plugin, verifySync, generateSync } from 'otplib';
+import { UsageError } from '../errors.js';
+import type { TotpAlgorithm } from '../store/types.js';
+
+/**
+ * TOTP (RFC 6238) over otplib. Pure: the time is always a parameter. Codes are accepted one step
+ * back, in the current step and one step forward, as Proxmox does.
+ */
+
+export interface TotpParams {
+  readonly algorithm: TotpAlgorithm;
+  readonly digits: 6 | 8;
+  readonly period: number;
+}
+
+/** 80 bits: the shortest secret in use (Proxmox realm keys from oathkeygen). */
+const MIN_SECRET_BYTES = 10;
+const MAX_SECRET_BYTES = 64;
+/** The size of a secret tfactl generates: 160 bits, 32 base32 characters. */
+export const GENERATED_SECRET_BYTES = 20;
+
+const crypto = new NobleCryptoPlugin();
+const base32 = new ScureBase32Plugin();
+const guardrails = createGuardrails({ MIN_SECRET_BYTES });
+
+/** Encodes secret bytes as unpadded base32 (A-Z, 2-7). */
+export function encodeSecret(bytes: Uint8Array): string {
+  return base32.encode(bytes, { padding: false });
+}
+
+/**
+ * Parses a base32 secret as people type it (any case, spaces and padding ignored) into its
+ * canonical unpadded upper-case form, 80 to 512 bits. Never repeats the secret in an error.
+ */
+export function parseSecret(input: string): string {
+  const text = input.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
+  if (!/^[A-Z2-7]+$/.test(text)) {
+    throw new UsageError('invalid TOTP secret: use base32 (letters A-Z and digits 2-7)', 'invalid_secret');
+  }
+  const bits = text.length * 5;
+  if ([1, 3, 6].includes(text.length % 8) || bits < MIN_SECRET_BYTES * 8 || Math.floor(bits / 8) > MAX_SECRET_BYTES) {
+    throw new UsageError(
+      `invalid TOTP secret: it must be ${MIN_SECRET_BYTES * 8} to ${MAX_SECRET_BYTES * 8} bits (16 to 103 base32 characters)`,
+      'invalid_secret',
+    );
+  }
+  return encodeSecret(base32.decode(text));
+}
+
+/** The time step (counter) of an epoch time. */
+export function stepAt(epochSeconds: number, period: number): number {
+  return Math.floor(epochSeconds / period);
+}
+
+/** The code for a secret at a time. */
+export function totpCode(secret: string, params: TotpParams, epochSeconds: number): string {
+  return generateSync({
+    strategy: 'totp',
+    secret,
+    crypto,
+    base32,
+    guardrails,
+    algorithm: hashName(params.algorithm),
+    digits: params.digits,
+    period: params.period,
+    epoch: epochSeconds,
+  });
+}
+
+export type TotpMatch = { readonly valid: true; readonly step: number } | { readonly valid: false };
+
+/** Whether `token` is the code of the step before, at or after `epochSeconds`; which step if so. */
+export function matchTotp(secret: string, token: string, params: TotpParams, epochSeconds: number): TotpMatch {
+  if (!new RegExp(`^[0-9]{${params.digits}}$`).test(token)) return { valid: false };
+  const result = verifySync({
+    strategy: 'totp',
+    secret,
+    token,
+    crypto,
+    base32,
+    guardrails,
+    algorithm: hashName(params.algorithm),
+    digits: params.digits,
+    period: params.period,
+    epoch: epochSeconds,
+    epochTolerance: params.period,
+  });
+  return result.valid && 'timeStep' in result ? { valid: true, step: result.timeStep } : { valid: false };
+}
+
+function hashName(a: TotpAlgorithm): 'sha1' | 'sha256' | 'sha512' {
+  return a === 'SHA1' ? 'sha1' : a === 'SHA256' ? 'sha256' : 'sha512';
+}
+
+/**
+ * The provisioning URI authenticator apps read:
+ * `otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...&algorithm=...&digits=...&period=...`,
+ * issuer and account percent-encoded.
+ */
+export function otpauthUri(input: { issuer: string; account: string; secret: string } & TotpParams): string {
+  const issuer = encodeURIComponent(input.issuer);
+  const query = [
+    `secret=${input.secret}`,
+    `issuer=${issuer}`,
+    `algorithm=${input.algorithm}`,
+    `digits=${input.digits}`,
+    `period=${input.period}`,
+  ].join('&');
+  return `otpauth://totp/${issuer}:${encodeURIComponent(input.account)}?${query}`;
+}
