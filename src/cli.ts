@@ -38,6 +38,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--db <path>', 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
+    .option('--auth-code <code>', 'second factor of the --as user (TOTP code or recovery key), when they have one')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -63,7 +64,11 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--email <email>', 'email address')
     .option('--comment <text>', 'free text')
     .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
-    .option('--disabled', 'create the account disabled');
+    .option('--disabled', 'create the account disabled')
+    .option('--tfa <type>', 'second factor to enrol now: totp or none (default: what the realm enforces)')
+    .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one')
+    .option('--code <code>', 'TOTP verification code (asked on a terminal)')
+    .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
   leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>');
   leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
@@ -95,6 +100,45 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--digits <n>', 'TOTP digits: 6 or 8 (default 6)')
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
     .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+
+  const tfa = program.command('tfa').description('manage second factors');
+  const tfaAdd = tfa.command('add').description('add a second factor');
+  leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
+    .argument('<userid>')
+    .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
+    .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
+    .option('--secret <base32>', 'secret to use instead of 160 random bits')
+    .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
+    .option('--digits <n>', '6 or 8 (default 6, or the realm\'s)')
+    .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
+    .option('--code <code>', 'verification code from the app (asked on a terminal)')
+    .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
+    .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
+  leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
+    .argument('<userid>')
+    .option('--output <file>', 'also write the keys to this new file (mode 0600)')
+    .option('--regenerate', 'replace the existing keys')
+    .option('--yes', 'do not ask before replacing');
+  leaf(tfa, 'list', 'list second factors (never secrets) and lock state', () => import('./commands/tfa/list.js')).argument(
+    '[userid]',
+    'only this user (default: everyone you may see)',
+  );
+  leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
+    .argument('<userid>')
+    .argument('[id]', 'factor id (see tfa list)')
+    .option('--all', 'delete every factor of the user');
+  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js')).argument('<userid>').argument('<id>');
+  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js')).argument('<userid>').argument('<id>');
+  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts', () => import('./commands/tfa/unlock.js')).argument('<userid>');
+
+  leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
+    .argument('<userid>')
+    .option('--code <code>', 'second factor: a TOTP code or a recovery key (asked on a terminal)')
+    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery']));
+
+  const settings = program.command('settings').description('store-wide settings (admins)');
+  leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
+  leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js')).argument('<key>').argument('<value>');
 
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on')

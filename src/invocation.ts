@@ -18,6 +18,7 @@ export interface GlobalOptions {
   readonly db?: string;
   readonly as?: string;
   readonly passwordStdin?: boolean;
+  readonly authCode?: string;
   readonly json?: boolean;
   readonly debug?: boolean;
 }

@@ -32,7 +32,7 @@ export async function createOutput(io: Io, options: OutputOptions): Promise<Outp
   const wantOut = !noColor && io.stdout.isTTY;
   const wantErr = !noColor && io.stderr.isTTY;
   const colour = wantOut || wantErr ? await colourStyle() : PLAIN;
-  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN);
+  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut);
 }
 
 export interface OutputOptions {
@@ -54,7 +54,17 @@ export class Output {
     /** Styling for stdout text. */
     readonly style: Style = PLAIN,
     private readonly errStyle: Style = PLAIN,
+    /** Whether stdout may carry colour (a TTY without NO_COLOR). */
+    readonly colour = false,
   ) {}
+
+  /**
+   * Shows something to a person while a command is still running (a QR code before asking for its
+   * code). Nothing with --json: the result carries what scripts need.
+   */
+  display(text: string): void {
+    if (!this.json) this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
 
   get isTTY(): boolean {
     return this.io.stdout.isTTY;

@@ -1,4 +1,5 @@
 import { formatTime } from '../domain/dates.js';
+import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, table, type Style } from '../output.js';
 import type { AuditRecord, RealmRecord, UserRecord } from '../store/types.js';
 
@@ -45,7 +46,7 @@ export function userTable(users: readonly UserRecord[], style: Style): string {
 }
 
 export function enforcement(r: RealmRecord): string {
-  if (r.enforce === 'totp' && r.totp) return `totp (${r.totp.digits} digits, ${r.totp.step}s, ${r.totp.algorithm})`;
+  if (r.enforce === 'totp' && r.totp) return `totp (${describeTotpParams(r.totp)})`;
   return r.enforce;
 }
 

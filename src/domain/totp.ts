@@ -1,17 +1,11 @@
 import { createGuardrails, NobleCryptoPlugin, ScureBase32Plugin, verifySync, generateSync } from 'otplib';
 import { UsageError } from '../errors.js';
-import type { TotpAlgorithm } from '../store/types.js';
+import type { TotpAlgorithm, TotpParams } from './totp-params.js';
 
 /**
  * TOTP (RFC 6238) over otplib. Pure: the time is always a parameter. Codes are accepted one step
  * back, in the current step and one step forward, as Proxmox does.
  */
-
-export interface TotpParams {
-  readonly algorithm: TotpAlgorithm;
-  readonly digits: 6 | 8;
-  readonly period: number;
-}
 
 /** 80 bits: the shortest secret in use (Proxmox realm keys from oathkeygen). */
 const MIN_SECRET_BYTES = 10;

@@ -1,7 +1,9 @@
 import { LOCAL_REALM } from '../domain/userid.js';
 import { NotFoundError } from '../errors.js';
-import type { EnforceType, RealmRecord, TotpOptions } from '../store/types.js';
+import type { TotpParams } from '../domain/totp-params.js';
+import type { EnforceType, RealmRecord } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
+import { requireRealm } from './lookup.js';
 import type { Session } from './session.js';
 
 /** Adds a realm. Admins only; a taken name is refused (exit 4). */
@@ -22,14 +24,9 @@ export async function listRealms(session: Session): Promise<RealmRecord[]> {
 
 export async function showRealm(session: Session, name: string): Promise<RealmRecord> {
   await authorize(session, 'realm.read', 'realm.show');
-  return requireRealm(session, name);
+  return requireRealm(session.store, name);
 }
 
-async function requireRealm(session: Session, name: string): Promise<RealmRecord> {
-  const realm = await session.store.getRealm(name);
-  if (!realm) throw new NotFoundError(`realm ${name} does not exist`);
-  return realm;
-}
 
 /**
  * Deletes a realm. Refused for the built-in realm, and while it has users unless `force`, which
@@ -38,7 +35,7 @@ async function requireRealm(session: Session, name: string): Promise<RealmRecord
  */
 export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: string[] }> {
   await authorize(session, 'realm.manage', 'realm.delete');
-  const realm = await requireRealm(session, name);
+  const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
   const outcome = await session.store.transaction(async (tx) => {
     const current = await tx.getRealm(name);
@@ -66,7 +63,7 @@ export async function setRealmEnforcement(
   session: Session,
   name: string,
   enforce: EnforceType,
-  totp: TotpOptions | null,
+  totp: TotpParams | null,
 ): Promise<RealmRecord> {
   await authorize(session, 'realm.manage', 'realm.set-enforce');
   return session.store.transaction(async (tx) => {

@@ -1,14 +1,14 @@
 import { statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { isExpired } from '../domain/dates.js';
+import { describeOffer } from '../domain/second-factor.js';
 import type { Principal } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { AuthError, RefusedError, StoreError } from '../errors.js';
+import { RefusedError, StoreError, UsageError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import { createKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } from '../store/keyfile.js';
 import { resolveKeyPath, resolveStorePath } from '../store/location.js';
 import type { AuditEntry, Store } from '../store/types.js';
-import { checkPassword } from './passwords.js';
+import { authenticate, type Credentials } from './authenticate.js';
 import { SecretSource } from './secrets.js';
 
 /** The user a command runs as. */
@@ -24,6 +24,8 @@ export interface Session {
   readonly actor: Actor;
   readonly secrets: SecretSource;
   now(): number;
+  /** The store's key for sealing and opening secrets; read from the key file on first use. */
+  secretKey(): Promise<Buffer>;
   /** Appends to the audit trail as the acting user. */
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
@@ -77,10 +79,26 @@ export async function ensureKeyFile(ctx: Ctx, store: Store, keyPath: string): Pr
   return { created };
 }
 
+/** Reads the key file once, checking it belongs to this store. */
+export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Buffer> {
+  let key: Promise<Buffer> | undefined;
+  return () => {
+    key ??= (async () => {
+      const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
+      const loaded = readKeyFile(keyPath);
+      if (fingerprint !== undefined && !fingerprintMatches(loaded, fingerprint)) {
+        throw new StoreError(`key file ${keyPath} belongs to another store`, 'key_mismatch');
+      }
+      return loaded;
+    })();
+    return key;
+  };
+}
+
 /**
  * Opens the store and establishes who is acting:
- * - `--as USERID` (or TFACTL_AS): that user, after their password (and, once they have any, a
- *   second factor) checks out; failures are audited and exit 5;
+ * - `--as USERID` (or TFACTL_AS): that user, signed in exactly as `tfactl login` does (password,
+ *   then a second factor if they have one); failures are audited and exit 5;
  * - otherwise the OS user owning the store file, or uid 0, acts as root@local: whoever can write the
  *   file already holds everything in it;
  * - anyone else is refused (exit 4) before the store is touched.
@@ -93,17 +111,20 @@ export async function openSession(inv: Invocation): Promise<Session> {
   const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
   if (asId === undefined) refuseNonOwner(path, ctx.uid);
 
-  const { store } = await openStore(inv);
+  const { store, keyPath } = await openStore(inv);
   const secrets = new SecretSource(ctx, globals.passwordStdin === true);
   const now = () => ctx.clock.nowSeconds();
   const auditAs = (actor: string | null) => (entry: Omit<AuditEntry, 'ts' | 'actor'>) =>
     store.appendAudit({ ...entry, ts: now(), actor });
 
-  const actor =
-    asId === undefined
-      ? { userid: ROOT_USERID, admin: true, viaOwnership: true }
-      : await authenticateActor({ store, secrets, now, audit: auditAs(asId) }, asId);
-  return { ctx, store, actor, secrets, now, audit: auditAs(actor.userid) };
+  const secretKey = secretKeyLoader(store, keyPath);
+  let actor: Actor = { userid: ROOT_USERID, admin: true, viaOwnership: true };
+  if (asId !== undefined) {
+    const creds = actorCredentials(ctx, secrets, asId, globals.authCode);
+    const signedIn = await authenticate({ store, now, secretKey, audit: auditAs(asId) }, asId, creds, 'auth');
+    actor = { userid: asId, admin: signedIn.user.admin, viaOwnership: false };
+  }
+  return { ctx, store, actor, secrets, now, secretKey, audit: auditAs(actor.userid) };
 }
 
 function refuseNonOwner(path: string, uid: number): void {
@@ -122,30 +143,19 @@ function refuseNonOwner(path: string, uid: number): void {
   }
 }
 
-interface AuthDeps {
-  readonly store: Store;
-  readonly secrets: SecretSource;
-  now(): number;
-  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
-}
-
 /**
- * Verifies that the person at the keyboard is `userid`: password first. Says nothing about which
- * part failed; the audit trail records why.
+ * Where an acting user's credentials come from: the password from --password-stdin or a prompt;
+ * the second factor, once they have one, from --auth-code or a prompt.
  */
-async function authenticateActor(deps: AuthDeps, userid: string): Promise<Actor> {
-  const password = await deps.secrets.read(`the password of ${userid}`);
-  const hash = await deps.store.getPasswordHash(userid);
-  const check = await checkPassword(hash, password);
-  const fail = async (reason: string, message?: string): Promise<never> => {
-    await deps.audit({ action: 'auth', target: userid, outcome: 'failed', detail: { reason } });
-    throw new AuthError(message);
+function actorCredentials(ctx: Ctx, secrets: SecretSource, userid: string, authCode: string | undefined): Credentials {
+  return {
+    password: () => secrets.read(`the password of ${userid}`),
+    secondFactor: async (offer) => {
+      if (authCode !== undefined) return { code: authCode };
+      if (!ctx.io.stdinIsTTY) {
+        throw new UsageError(`${userid} has second factors: give one with --auth-code (a ${describeOffer(offer)})`, 'no_tty');
+      }
+      return { code: await ctx.prompter.password(`Second factor for ${userid} (${describeOffer(offer)}):`) };
+    },
   };
-  if (!check.ok) return fail(hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password');
-  const user = await deps.store.getUser(userid);
-  if (!user) return fail('unknown user');
-  if (!user.enabled) return fail('account disabled', `authentication failed: ${userid} is disabled`);
-  if (isExpired(user.expire, deps.now())) return fail('account expired', `authentication failed: ${userid} has expired`);
-  if (check.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.rehash);
-  return { userid, admin: user.admin, viaOwnership: false };
 }

@@ -1,10 +1,23 @@
 import { isRoot } from '../domain/permissions.js';
-import { checkPassword as checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from '../domain/password-policy.js';
+import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
-import { NotFoundError } from '../errors.js';
-import type { Store, UserPatch, UserRecord } from '../store/types.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import type { NewTotpFactor, UserPatch, UserRecord } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
+import {
+  checkRealmAllows,
+  confirmTotp,
+  type EnrolledTotp,
+  enrolled,
+  type PreparedTotp,
+  prepareTotp,
+  type TotpEnrolmentIo,
+  totpFactorRow,
+  type TotpRequest,
+} from './factors.js';
+import { requireRealm, requireUser } from './lookup.js';
 import { hashPassword } from './passwords.js';
+import { passwordPolicy } from './settings.js';
 import type { Session } from './session.js';
 
 export interface NewUserRequest {
@@ -18,35 +31,49 @@ export interface NewUserRequest {
   readonly expire: string | null;
 }
 
-/** The password policy from the store's settings, falling back to the defaults. */
-export async function passwordPolicy(store: Store): Promise<PasswordPolicy> {
-  const settings = await store.getSettings();
-  const num = (key: string, fallback: number) => {
-    const v = Number(settings.get(key));
-    return Number.isInteger(v) && v > 0 ? v : fallback;
-  };
-  return {
-    minLength: num('password.min-length', DEFAULT_PASSWORD_POLICY.minLength),
-    maxLength: num('password.max-length', DEFAULT_PASSWORD_POLICY.maxLength),
-  };
+/** Second factor to set up with a new user. `auto`: TOTP when the realm enforces it, else none. */
+export type NewUserTfa =
+  | { readonly type: 'auto' | 'totp'; readonly totp: TotpRequest; readonly verify: boolean; readonly io: TotpEnrolmentIo }
+  | { readonly type: 'none' };
+
+export interface AddedUser {
+  readonly user: UserRecord;
+  readonly totp: EnrolledTotp | null;
+  readonly warnings: readonly string[];
 }
 
 /**
- * Creates a user. Caller: a session. Checks permission, realm and password policy before hashing;
- * the insert and its audit entry commit together. A taken user id is refused (exit 4).
+ * Creates a user, with a TOTP factor when asked or when the realm enforces TOTP, so that a user in
+ * an enforcing realm can sign in from the start. Checks permission, realm and password policy
+ * first; the TOTP code (if verified) is checked before anything is stored; user, factor and audit
+ * entry commit together. A taken user id is refused (exit 4).
  */
-export async function addUser(session: Session, req: NewUserRequest): Promise<UserRecord> {
+export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
-  if (!(await session.store.getRealm(req.userid.realm))) {
-    throw new NotFoundError(`realm ${req.userid.realm} does not exist: add it with 'tfactl realm add ${req.userid.realm}'`);
-  }
+  const realm = await requireRealm(session.store, req.userid.realm);
   if (await session.store.getUser(id)) await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
+  const warnings: string[] = [];
+  const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');
+  if (tfa.type === 'totp') await checkRealmAllows(session, realm, id, 'totp');
+  if (!wantTotp && realm.enforce !== 'none') {
+    if (tfa.type !== 'none') {
+      throw new UsageError(`realm ${realm.name} enforces ${realm.enforce}: give the user's key now, or --tfa none to add them without one`);
+    }
+    warnings.push(`${id} cannot sign in until a ${realm.enforce} factor is added (realm ${realm.name} enforces ${realm.enforce})`);
+  }
   let passwordHash: string | null = null;
   if (req.password !== null) {
     const password = await req.password();
     checkPasswordPolicy(password, await passwordPolicy(session.store));
     passwordHash = await hashPassword(password);
+  }
+  let totp: { prepared: PreparedTotp; row: NewTotpFactor } | null = null;
+  if (wantTotp) {
+    const prepared = await prepareTotp(session, id, realm, tfa.totp);
+    await tfa.io.present(prepared);
+    const step = tfa.verify ? await confirmTotp(session, prepared, await tfa.io.readCode(prepared), 'user.add') : null;
+    totp = { prepared, row: await totpFactorRow(session, prepared, step) };
   }
   const now = session.now();
   const created = await session.store.transaction(async (tx) => {
@@ -63,16 +90,24 @@ export async function addUser(session: Session, req: NewUserRequest): Promise<Us
       created: now,
     });
     if (!inserted) return undefined;
+    if (totp) await tx.insertTotpFactor(totp.row);
     await session.audit({
       action: 'user.add',
       target: id,
       outcome: 'ok',
-      detail: { admin: req.admin, enabled: req.enabled, password: req.password !== null, expire: req.expire },
+      detail: {
+        admin: req.admin,
+        enabled: req.enabled,
+        password: req.password !== null,
+        expire: req.expire,
+        ...(totp && { totp: totp.row.id, verified: totp.row.verified }),
+      },
     });
     return tx.getUser(id);
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
-  return created ?? refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
+  const user = created ?? (await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists'));
+  return { user, totp: totp && enrolled(totp.prepared, totp.row.verified), warnings };
 }
 
 /** Users the actor may see: everyone for admins, only themselves otherwise. */
@@ -88,12 +123,6 @@ export async function listUsers(session: Session, filter: { realm?: string }): P
 export async function showUser(session: Session, userid: string): Promise<UserRecord> {
   await authorize(session, 'user.read', 'user.show', userid);
   return requireUser(session.store, userid);
-}
-
-export async function requireUser(store: Store, userid: string): Promise<UserRecord> {
-  const user = await store.getUser(userid);
-  if (!user) throw new NotFoundError(`user ${userid} does not exist`);
-  return user;
 }
 
 /**

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
+import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import { migrate } from './migrations/index.js';
 import type {
   AuditEntry,
@@ -12,8 +13,15 @@ import type {
   NewRealm,
   NewUser,
   RealmRecord,
+  FactorRecord,
+  FactorType,
+  LockoutLimits,
+  LockState,
+  NewRecoverySet,
+  NewTotpFactor,
+  RecoverySetRecord,
   Store,
-  TotpOptions,
+  TotpSecretRecord,
   UserPatch,
   UserRecord,
 } from './types.js';
@@ -109,7 +117,7 @@ interface RealmRow {
   enforce: EnforceType;
   totp_digits: number | null;
   totp_step: number | null;
-  totp_algorithm: TotpOptions['algorithm'] | null;
+  totp_algorithm: TotpAlgorithm | null;
   created: number;
   user_count: number;
 }
@@ -147,11 +155,58 @@ const toRealm = (r: RealmRow): RealmRecord => ({
   enforce: r.enforce,
   totp:
     r.enforce === 'totp' && r.totp_digits !== null && r.totp_step !== null && r.totp_algorithm !== null
-      ? { digits: r.totp_digits as 6 | 8, step: r.totp_step, algorithm: r.totp_algorithm }
+      ? { digits: r.totp_digits as 6 | 8, period: r.totp_step, algorithm: r.totp_algorithm }
       : null,
   created: r.created,
   userCount: r.user_count,
 });
+
+interface FactorRow {
+  id: string;
+  userid: string;
+  type: FactorType;
+  description: string;
+  enabled: number;
+  verified: number;
+  created: number;
+  last_used: number | null;
+  algorithm: TotpAlgorithm | null;
+  digits: number | null;
+  period: number | null;
+  recovery_left: number | null;
+}
+
+const toFactor = (r: FactorRow): FactorRecord => ({
+  id: r.id,
+  userid: r.userid,
+  type: r.type,
+  description: r.description,
+  enabled: r.enabled === 1,
+  verified: r.verified === 1,
+  created: r.created,
+  lastUsed: r.last_used,
+  totp:
+    r.type === 'totp' && r.algorithm !== null && r.digits !== null && r.period !== null
+      ? { algorithm: r.algorithm, digits: r.digits as 6 | 8, period: r.period }
+      : null,
+  recoveryLeft: r.type === 'recovery' ? (r.recovery_left ?? 0) : null,
+});
+
+interface LockRow {
+  totp_failures: number;
+  totp_locked: number;
+  tfa_failures: number;
+  tfa_locked_until: number;
+}
+
+const toLock = (r: LockRow): LockState => ({
+  totpFailures: r.totp_failures,
+  totpLocked: r.totp_locked === 1,
+  failures: r.tfa_failures,
+  lockedUntil: r.tfa_locked_until,
+});
+
+const LOCK_COLUMNS = 'totp_failures, totp_locked, tfa_failures, tfa_locked_until';
 
 const REALM_SELECT = `SELECT r.*, (SELECT count(*) FROM users u WHERE u.realm = r.name) AS user_count FROM realms r`;
 
@@ -288,14 +343,14 @@ class SqliteStore implements Store {
     );
   }
 
-  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpOptions | null) {
+  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null) {
     return this.run(
       () =>
         this.db
           .prepare(
             'UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ? WHERE name = ?',
           )
-          .run(enforce, totp?.digits ?? null, totp?.step ?? null, totp?.algorithm ?? null, name).changes === 1,
+          .run(enforce, totp?.digits ?? null, totp?.period ?? null, totp?.algorithm ?? null, name).changes === 1,
     );
   }
 
@@ -323,6 +378,174 @@ class SqliteStore implements Store {
         .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
         .run(key, value);
     });
+  }
+
+  listFactors(userid?: string) {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT f.*, (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS recovery_left
+           FROM factors f WHERE (@userid IS NULL OR f.userid = @userid) ORDER BY f.userid, f.created, f.rowid`,
+        )
+        .all({ userid: userid ?? null }) as FactorRow[];
+      return rows.map(toFactor);
+    });
+  }
+
+  getTotpSecrets(userid: string) {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT id, secret, algorithm, digits, period, last_step FROM factors
+           WHERE userid = ? AND type = 'totp' AND enabled = 1 ORDER BY created, rowid`,
+        )
+        .all(userid) as { id: string; secret: Buffer; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
+      return rows.map(
+        (r): TotpSecretRecord => ({
+          id: r.id,
+          sealedSecret: r.secret,
+          params: { algorithm: r.algorithm, digits: r.digits as 6 | 8, period: r.period } satisfies TotpParams,
+          lastStep: r.last_step,
+        }),
+      );
+    });
+  }
+
+  insertTotpFactor(f: NewTotpFactor) {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret, algorithm, digits, period, last_step)
+           VALUES (?, ?, 'totp', ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(f.id, f.userid, f.description, f.verified ? 1 : 0, f.created, f.sealedSecret, f.params.algorithm, f.params.digits, f.params.period, f.lastStep);
+    });
+  }
+
+  advanceTotpStep(factorId: string, step: number, now: number) {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE factors SET last_step = @step, last_used = @now, verified = 1
+             WHERE id = @id AND type = 'totp' AND (last_step IS NULL OR last_step < @step)`,
+          )
+          .run({ id: factorId, step, now }).changes === 1,
+    );
+  }
+
+  getRecoverySet(userid: string) {
+    return this.run(() => {
+      const set = this.db
+        .prepare(`SELECT id, secret, enabled FROM factors WHERE userid = ? AND type = 'recovery'`)
+        .get(userid) as { id: string; secret: Buffer; enabled: number } | undefined;
+      if (!set) return undefined;
+      const slots = this.db
+        .prepare('SELECT slot, hash FROM recovery_slots WHERE factor_id = ? ORDER BY slot')
+        .all(set.id) as { slot: number; hash: string | null }[];
+      const bySlot: (string | null)[] = [];
+      for (const s of slots) bySlot[s.slot] = s.hash;
+      return { id: set.id, sealedSecret: set.secret, enabled: set.enabled === 1, slots: Array.from(bySlot, (h) => h ?? null) } satisfies RecoverySetRecord & {
+        enabled: boolean;
+      };
+    });
+  }
+
+  putRecoverySet(set: NewRecoverySet, replace: boolean) {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const existing = this.db.prepare(`SELECT id FROM factors WHERE userid = ? AND type = 'recovery'`).get(set.userid);
+        if (existing && !replace) return false;
+        this.db.prepare(`DELETE FROM factors WHERE userid = ? AND type = 'recovery'`).run(set.userid);
+        this.db
+          .prepare(
+            `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret)
+             VALUES (?, ?, 'recovery', ?, 1, 1, ?, ?)`,
+          )
+          .run(set.id, set.userid, set.description, set.created, set.sealedSecret);
+        const insert = this.db.prepare('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, ?, ?)');
+        set.hashes.forEach((hash, slot) => insert.run(set.id, slot, hash));
+        return true;
+      })(),
+    );
+  }
+
+  consumeRecoverySlot(factorId: string, slot: number, hash: string, now: number) {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const used =
+          this.db.prepare('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ? AND hash = ?').run(factorId, slot, hash)
+            .changes === 1;
+        if (used) this.db.prepare('UPDATE factors SET last_used = ? WHERE id = ?').run(now, factorId);
+        return used;
+      })(),
+    );
+  }
+
+  setFactorEnabled(userid: string, factorId: string, enabled: boolean) {
+    return this.run(
+      () => this.db.prepare('UPDATE factors SET enabled = ? WHERE userid = ? AND id = ?').run(enabled ? 1 : 0, userid, factorId).changes === 1,
+    );
+  }
+
+  deleteFactor(userid: string, factorId: string) {
+    return this.run(() => this.db.prepare('DELETE FROM factors WHERE userid = ? AND id = ?').run(userid, factorId).changes === 1);
+  }
+
+  deleteFactors(userid: string) {
+    return this.run(() => this.db.prepare('DELETE FROM factors WHERE userid = ?').run(userid).changes);
+  }
+
+  getLockState(userid: string) {
+    return this.run(() => {
+      const row = this.db.prepare(`SELECT ${LOCK_COLUMNS} FROM users WHERE userid = ?`).get(userid) as LockRow | undefined;
+      return row && toLock(row);
+    });
+  }
+
+  recordFailure(userid: string, totp: boolean, limits: LockoutLimits, now: number) {
+    return this.run(() => {
+      // One statement: the right-hand sides see the old values, so concurrent failures all count.
+      const row = this.db
+        .prepare(
+          `UPDATE users SET
+             tfa_failures = tfa_failures + 1,
+             tfa_locked_until = CASE WHEN tfa_failures + 1 >= @failures THEN @until ELSE tfa_locked_until END,
+             totp_failures = totp_failures + @totp,
+             totp_locked = CASE WHEN @totp = 1 AND totp_failures + 1 >= @totpFailures THEN 1 ELSE totp_locked END
+           WHERE userid = @userid
+           RETURNING ${LOCK_COLUMNS}`,
+        )
+        .get({
+          userid,
+          totp: totp ? 1 : 0,
+          failures: limits.failures,
+          totpFailures: limits.totpFailures,
+          until: now + limits.lockSeconds,
+        }) as LockRow | undefined;
+      return row && toLock(row);
+    });
+  }
+
+  recordSuccess(userid: string, unlockTotp: boolean) {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `UPDATE users SET tfa_failures = 0, totp_failures = CASE WHEN @unlock = 1 OR totp_locked = 0 THEN 0 ELSE totp_failures END,
+             totp_locked = CASE WHEN @unlock = 1 THEN 0 ELSE totp_locked END
+           WHERE userid = @userid`,
+        )
+        .run({ userid, unlock: unlockTotp ? 1 : 0 });
+    });
+  }
+
+  unlock(userid: string) {
+    return this.run(
+      () =>
+        this.db
+          .prepare('UPDATE users SET tfa_failures = 0, totp_failures = 0, totp_locked = 0, tfa_locked_until = 0 WHERE userid = ?')
+          .run(userid).changes === 1,
+    );
   }
 
   appendAudit(e: AuditEntry) {

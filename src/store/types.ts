@@ -1,12 +1,80 @@
 /** What the store keeps, as the rest of tfactl sees it. No SQL types leak past this file. */
 
-export type EnforceType = 'none' | 'totp' | 'yubico';
-export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
+import type { TotpParams } from '../domain/totp-params.js';
 
-export interface TotpOptions {
-  readonly digits: 6 | 8;
-  readonly step: number;
-  readonly algorithm: TotpAlgorithm;
+export type EnforceType = 'none' | 'totp' | 'yubico';
+
+export type FactorType = 'totp' | 'recovery' | 'yubico' | 'webauthn' | 'u2f';
+
+/** A factor as listed: never its secret. */
+export interface FactorRecord {
+  readonly id: string;
+  readonly userid: string;
+  readonly type: FactorType;
+  readonly description: string;
+  readonly enabled: boolean;
+  /** False when it was added with --no-verify and no code has confirmed it yet. */
+  readonly verified: boolean;
+  readonly created: number;
+  readonly lastUsed: number | null;
+  /** TOTP parameters, for TOTP factors. */
+  readonly totp: TotpParams | null;
+  /** Unused keys left, for a recovery set. */
+  readonly recoveryLeft: number | null;
+}
+
+/** What verifying a TOTP code needs: the sealed secret and the replay guard. */
+export interface TotpSecretRecord {
+  readonly id: string;
+  readonly sealedSecret: Buffer;
+  readonly params: TotpParams;
+  readonly lastStep: number | null;
+}
+
+export interface NewTotpFactor {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly created: number;
+  readonly sealedSecret: Buffer;
+  readonly params: TotpParams;
+  /** The step of the code that confirmed enrolment, so that code cannot sign in; null if unverified. */
+  readonly lastStep: number | null;
+  readonly verified: boolean;
+}
+
+export interface RecoverySetRecord {
+  readonly id: string;
+  readonly sealedSecret: Buffer;
+  /** Stored hashes by slot; null for used keys. */
+  readonly slots: readonly (string | null)[];
+}
+
+export interface NewRecoverySet {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly created: number;
+  readonly sealedSecret: Buffer;
+  readonly hashes: readonly string[];
+}
+
+/** Consecutive second-factor failures and the locks they caused. */
+export interface LockState {
+  readonly totpFailures: number;
+  readonly totpLocked: boolean;
+  readonly failures: number;
+  /** Epoch seconds until which every factor is refused (0: not locked). */
+  readonly lockedUntil: number;
+}
+
+export interface LockoutLimits {
+  /** Consecutive TOTP failures that lock TOTP. */
+  readonly totpFailures: number;
+  /** Consecutive failures of any kind that lock every factor... */
+  readonly failures: number;
+  /** ...for this many seconds. */
+  readonly lockSeconds: number;
 }
 
 export interface UserRecord {
@@ -50,7 +118,7 @@ export interface RealmRecord {
   readonly builtin: boolean;
   readonly enforce: EnforceType;
   /** Present when `enforce` is `totp`. */
-  readonly totp: TotpOptions | null;
+  readonly totp: TotpParams | null;
   readonly created: number;
   readonly userCount: number;
 }
@@ -117,12 +185,44 @@ export interface Store {
   listRealms(): Promise<RealmRecord[]>;
   /** Inserts a realm; false when the name is taken. */
   insertRealm(realm: NewRealm): Promise<boolean>;
-  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpOptions | null): Promise<boolean>;
+  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null): Promise<boolean>;
   /** Deletes a realm and returns the user ids deleted with it. */
   deleteRealm(name: string): Promise<string[]>;
 
   getSettings(): Promise<ReadonlyMap<string, string>>;
   setSetting(key: string, value: string): Promise<void>;
+
+  /** Factors of one user, or of everyone, ordered by user and creation. */
+  listFactors(userid?: string): Promise<FactorRecord[]>;
+  /** The enabled TOTP factors of a user with their sealed secrets. */
+  getTotpSecrets(userid: string): Promise<TotpSecretRecord[]>;
+  insertTotpFactor(factor: NewTotpFactor): Promise<void>;
+  /**
+   * Accepts TOTP step `step` for a factor only if it is newer than the last accepted one, in one
+   * conditional statement: of two racing sign-ins with the same code exactly one gets true.
+   */
+  advanceTotpStep(factorId: string, step: number, now: number): Promise<boolean>;
+  /** The user's recovery set (enabled or not), with its slots. */
+  getRecoverySet(userid: string): Promise<(RecoverySetRecord & { readonly enabled: boolean }) | undefined>;
+  /** Adds a recovery set, replacing an existing one when `replace`; false if one exists and not `replace`. */
+  putRecoverySet(set: NewRecoverySet, replace: boolean): Promise<boolean>;
+  /**
+   * Marks a recovery key used only if its slot still holds `hash`, in one conditional statement:
+   * a key works once however many sign-ins race with it.
+   */
+  consumeRecoverySlot(factorId: string, slot: number, hash: string, now: number): Promise<boolean>;
+  setFactorEnabled(userid: string, factorId: string, enabled: boolean): Promise<boolean>;
+  deleteFactor(userid: string, factorId: string): Promise<boolean>;
+  /** Deletes every factor of a user; returns how many. */
+  deleteFactors(userid: string): Promise<number>;
+
+  getLockState(userid: string): Promise<LockState | undefined>;
+  /** Counts one failure atomically (TOTP failures also count toward the TOTP lock) and returns the new state. */
+  recordFailure(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | undefined>;
+  /** Resets the failure counters after a success; `unlockTotp` also lifts the TOTP lock (recovery key used). */
+  recordSuccess(userid: string, unlockTotp: boolean): Promise<void>;
+  /** Lifts every lock and resets the counters. */
+  unlock(userid: string): Promise<boolean>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(filter: AuditFilter): Promise<AuditRecord[]>;

@@ -1,37 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseComment, parseEmail, parsePositiveInt, parseTotpOptions } from '../../src/domain/account.js';
+import { parseComment, parseEmail, parsePositiveInt } from '../../src/domain/account.js';
+import { parseTotpParams } from '../../src/domain/totp-params.js';
 import { UsageError } from '../../src/errors.js';
-
-describe('parseTotpOptions', () => {
-  it('fills in the Proxmox defaults', () => {
-    expect(parseTotpOptions({})).toEqual({ digits: 6, step: 30, algorithm: 'SHA1' });
-  });
-
-  it('accepts 8 digits, steps from 10 to 300 s and SHA-256/512 in any case', () => {
-    expect(parseTotpOptions({ digits: '8', step: '10', algorithm: 'sha-256' })).toEqual({ digits: 8, step: 10, algorithm: 'SHA256' });
-    expect(parseTotpOptions({ step: '300', algorithm: 'SHA512' })).toMatchObject({ step: 300, algorithm: 'SHA512' });
-  });
-
-  it.each([{ digits: '7' }, { digits: '6.0' }, { step: '9' }, { step: '301' }, { step: '030' + '0' }, { algorithm: 'MD5' }])(
-    'rejects %j',
-    (input) => expect(() => parseTotpOptions(input)).toThrow(UsageError),
-  );
-
-  it('never throws anything but a UsageError', () => {
-    fc.assert(
-      fc.property(fc.record({ digits: fc.string(), step: fc.string(), algorithm: fc.string() }, { requiredKeys: [] }), (input) => {
-        try {
-          const o = parseTotpOptions(input);
-          expect([6, 8]).toContain(o.digits);
-          expect(o.step).toBeGreaterThanOrEqual(10);
-        } catch (e) {
-          expect(e).toBeInstanceOf(UsageError);
-        }
-      }),
-    );
-  });
-});
 
 describe('parseEmail and parseComment', () => {
   it('treats empty as none', () => {
@@ -71,3 +42,34 @@ describe('parsePositiveInt', () => {
   });
   it.each(['0', '-1', '1.5', '1e3', '', ' 1', 'x'])('rejects %j', (input) => expect(() => parsePositiveInt(input, 'n')).toThrow(UsageError));
 });
+
+describe('parseTotpParams', () => {
+  it('fills in the Proxmox defaults', () => {
+    expect(parseTotpParams({})).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
+  });
+
+  it('accepts 8 digits, steps from 10 to 300 s and SHA-256/512 in any case', () => {
+    expect(parseTotpParams({ digits: '8', period: '10', algorithm: 'sha-256' })).toEqual({ digits: 8, period: 10, algorithm: 'SHA256' });
+    expect(parseTotpParams({ period: '300', algorithm: 'SHA512' })).toMatchObject({ period: 300, algorithm: 'SHA512' });
+  });
+
+  it.each([{ digits: '7' }, { digits: '6.0' }, { period: '9' }, { period: '301' }, { period: '030' + '0' }, { algorithm: 'MD5' }])(
+    'rejects %j',
+    (input) => expect(() => parseTotpParams(input)).toThrow(UsageError),
+  );
+
+  it('never throws anything but a UsageError', () => {
+    fc.assert(
+      fc.property(fc.record({ digits: fc.string(), period: fc.string(), algorithm: fc.string() }, { requiredKeys: [] }), (input) => {
+        try {
+          const o = parseTotpParams(input);
+          expect([6, 8]).toContain(o.digits);
+          expect(o.period).toBeGreaterThanOrEqual(10);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+        }
+      }),
+    );
+  });
+});
+

@@ -30,9 +30,9 @@ describe('tfactl realm', () => {
   it('enforces TOTP with the realm\'s digits, step and algorithm', async () => {
     const r = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--digits', '8', '--step', '60', '--algorithm', 'sha256', '--json']);
     expect(r.code).toBe(0);
-    expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, step: 60, algorithm: 'SHA256' } });
+    expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, period: 60, algorithm: 'SHA256' } });
     const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
-    expect(defaults.json().result.totp).toEqual({ digits: 6, step: 30, algorithm: 'SHA1' });
+    expect(defaults.json().result.totp).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
     const none = await store.run(['realm', 'set-enforce', 'corp', 'none', '--json']);
     expect(none.json().result).toMatchObject({ enforce: 'none', totp: null });
     expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(3);

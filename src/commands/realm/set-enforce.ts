@@ -1,4 +1,4 @@
-import { parseTotpOptions } from '../../domain/account.js';
+import { parseTotpParams } from '../../domain/totp-params.js';
 import { parseRealmName } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
@@ -11,12 +11,12 @@ import { realmFields } from '../render.js';
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
   const type = arg(inv, 1) as EnforceType;
-  const totpInput = { digits: stringOpt(inv, 'digits'), step: stringOpt(inv, 'step'), algorithm: stringOpt(inv, 'algorithm') };
+  const totpInput = { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'step'), algorithm: stringOpt(inv, 'algorithm') };
   const given = Object.entries(totpInput).filter(([, v]) => v !== undefined);
   if (type !== 'totp' && given.length > 0) {
-    throw new UsageError(`--${given[0]?.[0]} only applies to totp enforcement`);
+    throw new UsageError('--digits, --step and --algorithm only apply to totp enforcement');
   }
-  const totp = type === 'totp' ? parseTotpOptions(totpInput) : null;
+  const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
   const session = await openSession(inv);
   const realm = await setRealmEnforcement(session, name, type, totp);
   inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);

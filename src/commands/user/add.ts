@@ -1,11 +1,13 @@
 import { parseComment, parseEmail } from '../../domain/account.js';
 import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
+import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession } from '../../services/session.js';
-import { addUser } from '../../services/users.js';
+import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
+import { parseTotpRequestOptions, totpIo } from '../tfa/totp-io.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
@@ -14,17 +16,44 @@ export async function run(inv: Invocation): Promise<void> {
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
   const expireText = stringOpt(inv, 'expire');
   const expire = expireText === undefined ? null : parseDate(expireText, 'expiry date');
+  const tfaType = stringOpt(inv, 'tfa') ?? 'auto';
+  if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'none') {
+    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp or none`);
+  }
+  if (tfaType === 'none' && stringOpt(inv, 'totpSecret') !== undefined) throw new UsageError('--totp-secret needs --tfa totp');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
+  // Provisioning for someone else: the code is checked when given or when a person is at the terminal.
+  const verify = stringOpt(inv, 'code') !== undefined || (inv.ctx.io.stdinIsTTY && !inv.out.json);
+  const tfa: NewUserTfa =
+    tfaType === 'none'
+      ? { type: 'none' }
+      : {
+          type: tfaType,
+          totp: { ...(await parseTotpRequestOptions(inv, 'totpSecret')), description: 'TOTP' },
+          verify,
+          io: totpIo(inv, { verify, codeFlag: '--code' }),
+        };
 
   const session = await openSession(inv);
-  const user = await addUser(session, {
-    userid,
-    password: withPassword ? () => session.secrets.read(`a new password for ${userid.id}`, { confirm: true }) : null,
-    admin: boolOpt(inv, 'admin') === true,
-    enabled: boolOpt(inv, 'disabled') !== true,
-    email,
-    comment,
-    expire,
-  });
-  inv.out.result(user, (u, style) => `${style.green('added')} ${u.userid}\n${userFields(u, style)}`);
+  const added = await addUser(
+    session,
+    {
+      userid,
+      password: withPassword ? () => session.secrets.read(`a new password for ${userid.id}`, { confirm: true }) : null,
+      admin: boolOpt(inv, 'admin') === true,
+      enabled: boolOpt(inv, 'disabled') !== true,
+      email,
+      comment,
+      expire,
+    },
+    tfa,
+  );
+  for (const w of added.warnings) inv.out.warn(w);
+  inv.out.result({ ...added.user, totp: added.totp }, (u, style) =>
+    [
+      `${style.green('added')} ${u.userid}`,
+      userFields(u, style),
+      ...(u.totp ? [`${style.bold('totp:')}     ${u.totp.id}${u.totp.verified ? '' : ' (not verified)'}`] : []),
+    ].join('\n'),
+  );
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../../errors.js';
 import { initial } from './001_initial.js';
+import { factors } from './002_factors.js';
 
 export interface Migration {
   readonly version: number;
@@ -10,7 +11,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, factors];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 

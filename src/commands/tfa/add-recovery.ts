@@ -1,0 +1,39 @@
+import { parseUserId } from '../../domain/userid.js';
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import { writeNewPrivateFile } from '../../qr.js';
+import { addRecoveryKeys } from '../../services/factors.js';
+import { openSession } from '../../services/session.js';
+import { CancelledError } from '../../errors.js';
+import { arg, boolOpt, stringOpt } from '../options.js';
+
+const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
+
+export async function run(inv: Invocation): Promise<void> {
+  const userid = parseUserId(arg(inv, 0)).id;
+  const regenerate = boolOpt(inv, 'regenerate') === true;
+  const output = stringOpt(inv, 'output');
+  const yes = boolOpt(inv, 'yes') === true;
+  if (regenerate && !yes && !inv.ctx.io.stdinIsTTY) {
+    throw new UsageError('--regenerate makes the current recovery keys useless: confirm with --yes', 'confirm');
+  }
+  const session = await openSession(inv);
+  if (regenerate && !yes) {
+    const sure = await inv.ctx.prompter.confirm(`Replace the recovery keys of ${userid}? The current ones stop working.`, false);
+    if (!sure) throw new CancelledError();
+  }
+  const result = await addRecoveryKeys(session, userid, regenerate);
+  if (output !== undefined) {
+    writeNewPrivateFile(output, `Recovery keys for ${userid}\n${ADVICE}\n\n${result.keys.join('\n')}\n`);
+    inv.out.note(`wrote the keys to ${output} (mode 0600)`);
+  }
+  inv.out.result({ ...result, ...(output !== undefined && { output }) }, (r, style) =>
+    [
+      `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,
+      '',
+      ...r.keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`),
+      '',
+      ADVICE,
+    ].join('\n'),
+  );
+}

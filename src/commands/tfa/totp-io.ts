@@ -1,0 +1,62 @@
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
+import { parseComment } from '../../domain/account.js';
+import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/factors.js';
+import { stringOpt } from '../options.js';
+
+export interface TotpIoOptions {
+  /** Whether a verification code will be asked for (false with --no-verify or when provisioning). */
+  readonly verify: boolean;
+  /** The option that carries the code, for error messages. */
+  readonly codeFlag: string;
+}
+
+/**
+ * Reads --qr and --code and fails early (before any prompt or store change) when the code cannot be
+ * had: never wait on a pipe, and with --json nothing is drawn to scan.
+ */
+export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo {
+  const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal');
+  const code = stringOpt(inv, 'code');
+  const { out, ctx } = inv;
+  if (options.verify && code === undefined) {
+    if (out.json) throw new UsageError(`with --json give the verification code with ${options.codeFlag} (nothing is drawn to scan)`);
+    if (!ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; use ${options.codeFlag}`, 'no_tty');
+  }
+  return {
+    async present(p: PreparedTotp) {
+      if (qr.kind === 'png' || qr.kind === 'svg') {
+        await writeQrFile(qr.kind, qr.path, p.uri);
+        out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret)`);
+      }
+      if (out.json) return;
+      if (qr.kind === 'terminal') {
+        const matrix = await qrMatrix(p.uri);
+        if (terminalWidth(matrix) > out.columns) {
+          out.display(`The terminal is too narrow for the QR code (it needs ${terminalWidth(matrix)} columns): enter the secret or the URI in your app, or use --qr png:FILE.`);
+        } else {
+          out.display(`Scan this QR code with your authenticator app:\n\n${renderTerminal(matrix, out.colour)}\n`);
+          if (!out.colour) out.display('(drawn without colour: it scans on dark terminal themes; on a light theme use --qr png:FILE)');
+        }
+      }
+      out.display(`Secret: ${p.secret}\nURI:    ${p.uri}\nType:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);
+    },
+    async readCode() {
+      if (code !== undefined) return code;
+      return ctx.prompter.input('Verification code shown by the app:');
+    },
+  };
+}
+
+/** The TOTP options shared by `tfa add totp` and `user add --tfa totp`, parsed. */
+export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'secret'): Promise<Omit<TotpRequest, 'description'>> {
+  const secretText = stringOpt(inv, secretFlag);
+  const issuer = stringOpt(inv, 'issuer');
+  const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
+  return {
+    issuer: issuer === undefined ? undefined : (parseComment(issuer) ?? undefined),
+    secret,
+    params: { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') },
+  };
+}

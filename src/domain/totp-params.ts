@@ -1,0 +1,44 @@
+import { UsageError } from '../errors.js';
+import { quote } from './userid.js';
+
+export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
+
+export interface TotpParams {
+  readonly algorithm: TotpAlgorithm;
+  readonly digits: 6 | 8;
+  /** Seconds per step. */
+  readonly period: number;
+}
+
+/** What authenticator apps assume; Google Authenticator ignores anything else. */
+export const DEFAULT_TOTP_PARAMS: TotpParams = { algorithm: 'SHA1', digits: 6, period: 30 };
+const ALGORITHMS: readonly TotpAlgorithm[] = ['SHA1', 'SHA256', 'SHA512'];
+
+export interface TotpParamsInput {
+  readonly digits?: string | undefined;
+  readonly period?: string | undefined;
+  readonly algorithm?: string | undefined;
+}
+
+/** Parses TOTP parameters (digits 6 or 8, period 10 to 300 s, SHA1/SHA256/SHA512); missing ones from `base`. */
+export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAULT_TOTP_PARAMS): TotpParams {
+  const digits = input.digits ?? String(base.digits);
+  if (digits !== '6' && digits !== '8') throw new UsageError(`invalid digits ${quote(digits)}: expected 6 or 8`, 'invalid_totp');
+  const periodText = input.period ?? String(base.period);
+  if (!/^[0-9]{2,3}$/.test(periodText) || Number(periodText) < 10 || Number(periodText) > 300) {
+    throw new UsageError(`invalid step ${quote(periodText)}: expected 10 to 300 seconds`, 'invalid_totp');
+  }
+  const algorithm = (input.algorithm ?? base.algorithm).toUpperCase().replace('-', '');
+  if (!ALGORITHMS.includes(algorithm as TotpAlgorithm)) {
+    throw new UsageError(`invalid algorithm ${quote(input.algorithm ?? '')}: expected SHA1, SHA256 or SHA512`, 'invalid_totp');
+  }
+  return { digits: digits === '6' ? 6 : 8, period: Number(periodText), algorithm: algorithm as TotpAlgorithm };
+}
+
+export function describeTotpParams(p: TotpParams): string {
+  return `${p.digits} digits, ${p.period}s, ${p.algorithm}`;
+}
+
+export function sameTotpParams(a: TotpParams, b: TotpParams): boolean {
+  return a.algorithm === b.algorithm && a.digits === b.digits && a.period === b.period;
+}

@@ -1,0 +1,189 @@
+import { formatTime, isExpired } from '../domain/dates.js';
+import { findRecoverySlot, hashRecoveryKey, parseRecoveryKey, RECOVERY_LOW_WATER } from '../domain/recovery.js';
+import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
+import { open, secretContext } from '../domain/secret-box.js';
+import { AuthError, StoreError } from '../errors.js';
+import type { AuditEntry, FactorRecord, RealmRecord, Store, UserRecord } from '../store/types.js';
+import { checkPassword } from './passwords.js';
+import { lockoutLimits } from './settings.js';
+
+export interface AuthDeps {
+  readonly store: Store;
+  now(): number;
+  /** The store's key, for opening sealed secrets. */
+  secretKey(): Promise<Buffer>;
+  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
+}
+
+/** Where the credentials come from: stdin lines, flags or prompts, decided by the caller. */
+export interface Credentials {
+  password(): Promise<string>;
+  secondFactor(offer: SecondFactorOffer): Promise<{ readonly code: string; readonly kind?: CodeKind | undefined }>;
+}
+
+export type SignInMethod = 'password' | CodeKind;
+
+export interface SignedIn {
+  readonly user: UserRecord;
+  readonly method: SignInMethod;
+  /** Recovery keys left after this sign-in, when the user has a set. */
+  readonly recoveryLeft: number | null;
+  readonly warnings: readonly string[];
+}
+
+/** What the user must present after the password, by the realm's rule and their factors. */
+export interface Requirement {
+  /** False: the password alone signs in. */
+  readonly required: boolean;
+  /** Kinds the user can use now (enabled, of an accepted type, keys left). */
+  readonly usable: readonly CodeKind[];
+  readonly recoveryLeft: number | null;
+}
+
+/**
+ * The sign-in rule: a user in a realm that enforces a type must present that type or a recovery
+ * key; elsewhere a user with any enabled factor must present one. Disabled factors never count, so
+ * disabling them cannot bypass enforcement.
+ */
+export function requirement(realm: RealmRecord | undefined, factors: readonly FactorRecord[]): Requirement {
+  const enforce = realm?.enforce ?? 'none';
+  const enabled = factors.filter((f) => f.enabled);
+  const accepted = enforce === 'none' ? enabled : enabled.filter((f) => f.type === enforce || f.type === 'recovery');
+  const recovery = accepted.find((f) => f.type === 'recovery');
+  const usable: CodeKind[] = [];
+  if (accepted.some((f) => f.type === 'totp')) usable.push('totp');
+  if (recovery && (recovery.recoveryLeft ?? 0) > 0) usable.push('recovery');
+  return { required: enforce !== 'none' || enabled.length > 0, usable, recoveryLeft: recovery?.recoveryLeft ?? null };
+}
+
+/**
+ * Signs a user in: password, then a second factor when the user or realm requires one. Every
+ * outcome is audited under `action`. Failures throw AuthError (exit 5) with a message that does not
+ * tell an unknown user from a wrong password; second-factor failures count toward lockout.
+ * Single use holds under concurrent callers: a TOTP step and a recovery key are each accepted by
+ * one conditional write, so of several racing sign-ins exactly one succeeds.
+ */
+export async function authenticate(deps: AuthDeps, userid: string, creds: Credentials, action: string): Promise<SignedIn> {
+  const fail = async (reason: string, message?: string, detail: Record<string, unknown> = {}): Promise<never> => {
+    await deps.audit({ action, target: userid, outcome: 'failed', detail: { reason, ...detail } });
+    throw new AuthError(message);
+  };
+
+  const password = await creds.password();
+  const hash = await deps.store.getPasswordHash(userid);
+  const check = await checkPassword(hash, password);
+  if (!check.ok) return fail(hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password');
+  const user = await deps.store.getUser(userid);
+  if (!user) return fail('unknown user');
+  if (!user.enabled) return fail('account disabled', `authentication failed: ${userid} is disabled`);
+  if (isExpired(user.expire, deps.now())) return fail('account expired', `authentication failed: ${userid} has expired`);
+  if (check.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.rehash);
+
+  const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
+  const need = requirement(realm, factors);
+  if (!need.required) {
+    await deps.audit({ action, target: userid, outcome: 'ok', detail: { method: 'password' } });
+    return { user, method: 'password', recoveryLeft: null, warnings: [] };
+  }
+  if (need.usable.length === 0) {
+    return fail('no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
+  }
+
+  const lock = await deps.store.getLockState(userid);
+  const now = deps.now();
+  if (lock && lock.lockedUntil > now) {
+    return fail(
+      'locked',
+      `authentication failed: too many failed attempts; second factors are locked until ${formatTime(lock.lockedUntil)} (an admin can run 'tfactl tfa unlock ${userid}')`,
+    );
+  }
+  const totpLocked = lock?.totpLocked === true;
+  const kinds = need.usable.filter((k) => !(k === 'totp' && totpLocked));
+  if (kinds.length === 0) {
+    return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
+  }
+
+  const answer = await creds.secondFactor({ userid, kinds, recoveryLeft: need.recoveryLeft });
+  const kind = answer.kind ?? inferCodeKind(answer.code);
+  if (kind === 'totp' && totpLocked) {
+    return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
+  }
+
+  const verified =
+    kind === 'totp' && kinds.includes('totp')
+      ? await verifyTotp(deps, userid, answer.code.trim())
+      : kind === 'recovery' && kinds.includes('recovery')
+        ? await verifyRecovery(deps, userid, answer.code)
+        : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
+
+  if (!verified.ok) {
+    const limits = await lockoutLimits(deps.store);
+    const after = await deps.store.recordFailure(userid, kind === 'totp', limits, deps.now());
+    const locked = after && after.lockedUntil > now ? 'all' : after?.totpLocked && !totpLocked ? 'totp' : null;
+    return fail(
+      verified.reason,
+      locked === 'all'
+        ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
+        : locked === 'totp'
+          ? 'authentication failed: too many failed TOTP codes; TOTP is now locked (use a recovery key or ask an admin)'
+          : 'authentication failed: invalid or already used code',
+      { method: kind, failures: after?.failures },
+    );
+  }
+
+  await deps.store.recordSuccess(userid, kind === 'recovery');
+  await deps.audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
+  const warnings: string[] = [];
+  const left = kind === 'recovery' ? verified.recoveryLeft : need.recoveryLeft;
+  if (left !== null && left !== undefined && left < RECOVERY_LOW_WATER) {
+    warnings.push(
+      left === 0
+        ? `no recovery keys left for ${userid}: generate new ones with 'tfactl tfa add recovery ${userid} --regenerate'`
+        : `only ${left} recovery key${left === 1 ? '' : 's'} left for ${userid}: consider 'tfactl tfa add recovery ${userid} --regenerate'`,
+    );
+  }
+  return { user, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
+}
+
+type Verification =
+  | { readonly ok: true; readonly factorId: string; readonly recoveryLeft?: number }
+  | { readonly ok: false; readonly reason: string };
+
+async function verifyTotp(deps: AuthDeps, userid: string, code: string): Promise<Verification> {
+  const { matchTotp } = await import('../domain/totp.js');
+  const key = await deps.secretKey();
+  const now = deps.now();
+  let replayed = false;
+  for (const factor of await deps.store.getTotpSecrets(userid)) {
+    const secret = open(key, factor.sealedSecret, secretContext(userid, factor.id, 'totp'));
+    if (secret === null) throw new StoreError(`the TOTP secret of factor ${factor.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
+    const match = matchTotp(secret, code, factor.params, now);
+    if (!match.valid) continue;
+    if (factor.lastStep !== null && match.step <= factor.lastStep) {
+      replayed = true;
+      continue;
+    }
+    if (await deps.store.advanceTotpStep(factor.id, match.step, now)) return { ok: true, factorId: factor.id };
+    replayed = true; // Another sign-in took this step first.
+  }
+  return { ok: false, reason: replayed ? 'totp code reused' : 'wrong totp code' };
+}
+
+async function verifyRecovery(deps: AuthDeps, userid: string, input: string): Promise<Verification> {
+  let key: string;
+  try {
+    key = parseRecoveryKey(input);
+  } catch {
+    return { ok: false, reason: 'malformed recovery key' };
+  }
+  const set = await deps.store.getRecoverySet(userid);
+  if (!set || !set.enabled) return { ok: false, reason: 'no recovery keys' };
+  const secret = open(await deps.secretKey(), set.sealedSecret, secretContext(userid, set.id, 'recovery'));
+  if (secret === null) throw new StoreError('the recovery key set cannot be decrypted: is this the store\'s key file?', 'key_mismatch');
+  const slot = findRecoverySlot(secret, key, set.slots);
+  if (slot === null) return { ok: false, reason: 'wrong or used recovery key' };
+  if (!(await deps.store.consumeRecoverySlot(set.id, slot, hashRecoveryKey(secret, key), deps.now()))) {
+    return { ok: false, reason: 'recovery key used concurrently' };
+  }
+  return { ok: true, factorId: set.id, recoveryLeft: set.slots.filter((h) => h !== null).length - 1 };
+}

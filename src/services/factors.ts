@@ -1,0 +1,311 @@
+import { isRoot } from '../domain/permissions.js';
+import { newRecoverySet, hashRecoveryKey } from '../domain/recovery.js';
+import { seal, secretContext } from '../domain/secret-box.js';
+import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../domain/totp-params.js';
+import { AuthError, NotFoundError, UsageError } from '../errors.js';
+import type { FactorRecord, FactorType, LockState, NewTotpFactor, RealmRecord, Store, UserRecord } from '../store/types.js';
+import { authorize, refuse } from './authz.js';
+import type { Session } from './session.js';
+import { totpIssuer } from './settings.js';
+import { requireUser } from './lookup.js';
+
+/** A TOTP factor about to be enrolled: nothing is stored until it is confirmed. */
+export interface PreparedTotp {
+  readonly factorId: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly issuer: string;
+  readonly secret: string;
+  readonly uri: string;
+  readonly params: TotpParams;
+}
+
+export interface TotpRequest {
+  readonly description: string;
+  readonly issuer?: string | undefined;
+  /** A base32 secret already parsed, or undefined to generate 160 random bits. */
+  readonly secret?: string | undefined;
+  readonly params: TotpParamsInput;
+}
+
+/** A new factor id: a random (version 4) UUID from the session's randomness. */
+export function newFactorId(session: Session): string {
+  const b = session.ctx.random.bytes(16);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * Refuses factor types the user's realm rules out: where a realm enforces YubiKey OTP only YubiKeys
+ * and recovery keys may be added.
+ */
+export async function checkRealmAllows(session: Session, realm: RealmRecord | undefined, userid: string, type: FactorType): Promise<void> {
+  if (realm?.enforce === 'yubico' && type !== 'yubico' && type !== 'recovery') {
+    await refuse(session, 'tfa.add', userid, `realm ${realm.name} enforces YubiKey OTP: ${type} factors cannot be added there`, 'realm_policy');
+  }
+}
+
+/**
+ * Works out secret, parameters, issuer and URI for a new TOTP factor. In a realm that enforces TOTP
+ * the realm's parameters apply, and asking for others is a usage error.
+ */
+export async function prepareTotp(session: Session, userid: string, realm: RealmRecord | undefined, req: TotpRequest): Promise<PreparedTotp> {
+  const { encodeSecret, GENERATED_SECRET_BYTES, otpauthUri } = await import('../domain/totp.js');
+  const realmParams = realm?.enforce === 'totp' ? realm.totp : null;
+  const params = parseTotpParams(req.params, realmParams ?? undefined);
+  if (realmParams && !sameTotpParams(params, realmParams)) {
+    throw new UsageError(`realm ${realm?.name} enforces TOTP with ${describeTotpParams(realmParams)}: leave out --digits, --period and --algorithm`);
+  }
+  const secret = req.secret ?? encodeSecret(session.ctx.random.bytes(GENERATED_SECRET_BYTES));
+  const issuer = req.issuer ?? (await totpIssuer(session.store, session.ctx.hostname));
+  return {
+    factorId: newFactorId(session),
+    userid,
+    description: req.description,
+    issuer,
+    secret,
+    uri: otpauthUri({ issuer, account: userid, secret, ...params }),
+    params,
+  };
+}
+
+/**
+ * Checks the code a person read off their authenticator (one step either side) and returns its
+ * step, to be stored so the same code cannot sign in later. A wrong code is audited, exit 5.
+ */
+export async function confirmTotp(session: Session, prepared: PreparedTotp, code: string, action: string): Promise<number> {
+  const { matchTotp } = await import('../domain/totp.js');
+  const match = matchTotp(prepared.secret, code.trim(), prepared.params, session.now());
+  if (match.valid) return match.step;
+  await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code' } });
+  throw new AuthError('the verification code does not match: check the clock of the device and try again');
+}
+
+/** The row for a prepared factor, its secret sealed to this user and factor. */
+export async function totpFactorRow(session: Session, prepared: PreparedTotp, step: number | null): Promise<NewTotpFactor> {
+  const key = await session.secretKey();
+  return {
+    id: prepared.factorId,
+    userid: prepared.userid,
+    description: prepared.description,
+    created: session.now(),
+    sealedSecret: seal(key, session.ctx.random.bytes(12), prepared.secret, secretContext(prepared.userid, prepared.factorId, 'totp')),
+    params: prepared.params,
+    lastStep: step,
+    verified: step !== null,
+  };
+}
+
+/** Only root and admins may skip verification (provisioning for someone else). */
+export async function authorizeNoVerify(session: Session, action: string, userid: string): Promise<void> {
+  if (!session.actor.admin && !isRoot(session.actor)) {
+    await refuse(session, action, userid, '--no-verify is for admins provisioning accounts', 'permission_denied');
+  }
+}
+
+export interface TotpEnrolmentIo {
+  /** Shows the QR code, secret and URI (or nothing, with --json). */
+  present(prepared: PreparedTotp): Promise<void>;
+  /** Reads the verification code; not called with --no-verify. */
+  readCode(prepared: PreparedTotp): Promise<string>;
+}
+
+export interface EnrolledTotp {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly issuer: string;
+  readonly secret: string;
+  readonly uri: string;
+  readonly algorithm: TotpParams['algorithm'];
+  readonly digits: TotpParams['digits'];
+  readonly period: number;
+  readonly verified: boolean;
+}
+
+export function enrolled(prepared: PreparedTotp, verified: boolean): EnrolledTotp {
+  return {
+    id: prepared.factorId,
+    userid: prepared.userid,
+    description: prepared.description,
+    issuer: prepared.issuer,
+    secret: prepared.secret,
+    uri: prepared.uri,
+    ...prepared.params,
+    verified,
+  };
+}
+
+/**
+ * Enrols a TOTP factor for an existing user: shown, then confirmed with a code (unless an admin
+ * skips it with `verify: false`), then stored with that code's step as used. The acting user's
+ * password (and second factor) was checked when the session opened.
+ */
+export async function enrolTotp(session: Session, userid: string, req: TotpRequest & { verify: boolean }, io: TotpEnrolmentIo): Promise<EnrolledTotp> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  const user = await requireUser(session.store, userid);
+  const realm = await session.store.getRealm(user.realm);
+  await checkRealmAllows(session, realm, userid, 'totp');
+  if (!req.verify) await authorizeNoVerify(session, 'tfa.add', userid);
+  const prepared = await prepareTotp(session, userid, realm, req);
+  await io.present(prepared);
+  const step = req.verify ? await confirmTotp(session, prepared, await io.readCode(prepared), 'tfa.add') : null;
+  const row = await totpFactorRow(session, prepared, step);
+  await session.store.transaction(async (tx) => {
+    if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
+    await tx.insertTotpFactor(row);
+    await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } });
+  });
+  return enrolled(prepared, step !== null);
+}
+
+export interface RecoveryKeys {
+  readonly id: string;
+  readonly userid: string;
+  readonly keys: readonly string[];
+  readonly regenerated: boolean;
+}
+
+/**
+ * Creates the user's recovery key set (one per user), or replaces it with `regenerate`. The keys
+ * are returned once and stored only as keyed hashes. Allowed whatever the realm enforces.
+ */
+export async function addRecoveryKeys(session: Session, userid: string, regenerate: boolean): Promise<RecoveryKeys> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  await requireUser(session.store, userid);
+  const existing = await session.store.getRecoverySet(userid);
+  if (existing && !regenerate) {
+    await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
+  }
+  const set = newRecoverySet((n) => session.ctx.random.bytes(n));
+  const id = newFactorId(session);
+  const key = await session.secretKey();
+  const stored = await session.store.transaction(async (tx) => {
+    const ok = await tx.putRecoverySet(
+      {
+        id,
+        userid,
+        description: 'recovery keys',
+        created: session.now(),
+        sealedSecret: seal(key, session.ctx.random.bytes(12), set.secret, secretContext(userid, id, 'recovery')),
+        hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)),
+      },
+      regenerate,
+    );
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } });
+    return ok;
+  });
+  if (!stored) await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
+  return { id, userid, keys: set.keys, regenerated: existing !== undefined };
+}
+
+export interface UserFactors {
+  readonly userid: string;
+  readonly totpLocked: boolean;
+  /** Epoch seconds until which every factor is locked, or null. */
+  readonly lockedUntil: number | null;
+  readonly failures: number;
+  readonly factors: readonly FactorRecord[];
+}
+
+/** Factors (never secrets) with lock state: of one user, or of every user the actor may see. */
+export async function listUserFactors(session: Session, userid: string | undefined): Promise<UserFactors[]> {
+  const everyone = userid === undefined && (session.actor.admin || isRoot(session.actor));
+  const target = userid ?? session.actor.userid;
+  if (!everyone) {
+    await authorize(session, 'tfa.read', 'tfa.list', target);
+    await requireUser(session.store, target);
+  }
+  const factors = await session.store.listFactors(everyone ? undefined : target);
+  const ids = everyone ? [...new Set(factors.map((f) => f.userid))] : [target];
+  const now = session.now();
+  return Promise.all(
+    ids.map(async (id) => {
+      const lock = (await session.store.getLockState(id)) as LockState;
+      return {
+        userid: id,
+        totpLocked: lock.totpLocked,
+        lockedUntil: lock.lockedUntil > now ? lock.lockedUntil : null,
+        failures: lock.failures,
+        factors: factors.filter((f) => f.userid === id),
+      };
+    }),
+  );
+}
+
+async function requireFactor(store: Store, userid: string, factorId: string): Promise<FactorRecord> {
+  const factor = (await store.listFactors(userid)).find((f) => f.id === factorId);
+  if (!factor) throw new NotFoundError(`${userid} has no factor ${factorId}`);
+  return factor;
+}
+
+/**
+ * Whether taking `removed` away leaves the user without an enabled factor of the type their realm
+ * enforces. A user may not do that to themselves; an admin may, and is warned.
+ */
+async function checkEnforcement(
+  session: Session,
+  user: UserRecord,
+  removed: readonly FactorRecord[],
+  action: string,
+): Promise<string[]> {
+  const realm = await session.store.getRealm(user.realm);
+  if (!realm || realm.enforce === 'none') return [];
+  const enforced = realm.enforce;
+  const remaining = (await session.store.listFactors(user.userid)).filter(
+    (f) => f.enabled && f.type === enforced && !removed.some((r) => r.id === f.id),
+  );
+  const removesEnforced = removed.some((f) => f.enabled && f.type === enforced);
+  if (!removesEnforced || remaining.length > 0) return [];
+  if (!session.actor.admin && !isRoot(session.actor)) {
+    await refuse(
+      session,
+      action,
+      user.userid,
+      `realm ${realm.name} enforces ${enforced}: you cannot remove or disable your last enabled ${enforced} factor (add another first)`,
+      'realm_policy',
+    );
+  }
+  return [`${user.userid} has no enabled ${enforced} factor left and cannot sign in until one is added (realm ${realm.name} enforces ${enforced})`];
+}
+
+/** Deletes one factor, or all of a user's factors. Returns warnings for the caller to show. */
+export async function deleteFactors(session: Session, userid: string, factorId: string | 'all'): Promise<{ deleted: string[]; warnings: string[] }> {
+  await authorize(session, 'tfa.manage', 'tfa.delete', userid);
+  const user = await requireUser(session.store, userid);
+  const targets = factorId === 'all' ? await session.store.listFactors(userid) : [await requireFactor(session.store, userid, factorId)];
+  const warnings = await checkEnforcement(session, user, targets, 'tfa.delete');
+  await session.store.transaction(async (tx) => {
+    for (const f of targets) await tx.deleteFactor(userid, f.id);
+    await session.audit({ action: 'tfa.delete', target: userid, outcome: 'ok', detail: { ids: targets.map((f) => f.id) } });
+  });
+  return { deleted: targets.map((f) => f.id), warnings };
+}
+
+/** Enables or disables one factor. Returns warnings for the caller to show. */
+export async function setFactorEnabled(session: Session, userid: string, factorId: string, enabled: boolean): Promise<{ factor: FactorRecord; warnings: string[] }> {
+  const action = enabled ? 'tfa.enable' : 'tfa.disable';
+  await authorize(session, 'tfa.manage', action, userid);
+  const user = await requireUser(session.store, userid);
+  const factor = await requireFactor(session.store, userid, factorId);
+  const warnings = enabled ? [] : await checkEnforcement(session, user, [factor], action);
+  await session.store.transaction(async (tx) => {
+    await tx.setFactorEnabled(userid, factorId, enabled);
+    await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } });
+  });
+  return { factor: await requireFactor(session.store, userid, factorId), warnings };
+}
+
+/** Lifts TOTP and all-factor locks and resets failure counters. Admins only. */
+export async function unlockUser(session: Session, userid: string): Promise<LockState> {
+  await authorize(session, 'tfa.unlock', 'tfa.unlock', userid);
+  const before = await session.store.getLockState(userid);
+  if (!before) throw new NotFoundError(`user ${userid} does not exist`);
+  await session.store.transaction(async (tx) => {
+    await tx.unlock(userid);
+    await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail: { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil } });
+  });
+  return before;
+}
