@@ -8,94 +8,149 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm audit'
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            cmds='init user realm tfa login settings audit'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'init')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user')
-            cmds='add list show modify passwd delete help'
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            cmds='add list show modify passwd delete'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --no-password --admin --email --comment --expire --disabled'
-            vopts='--db --as --email --comment --expire'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --code --qr'
+            vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --code --qr'
             args=() vararg=0 ;;
         'user list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --realm'
-            vopts='--db --as --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --realm'
             args=() vararg=0 ;;
         'user show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user modify')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
-            vopts='--db --as --email --comment --expire'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
+            vopts='--db --as --auth-code --email --comment --expire'
             args=() vararg=0 ;;
         'user passwd')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
-            args=() vararg=0 ;;
-        'user help')
-            cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm')
-            cmds='add list show delete set-enforce help'
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            cmds='add list show delete set-enforce'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --comment'
-            vopts='--db --as --comment'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --comment'
+            vopts='--db --as --auth-code --comment'
             args=() vararg=0 ;;
         'realm list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --force'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm set-enforce')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --digits --step --algorithm'
-            vopts='--db --as --digits --step --algorithm'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --algorithm'
+            vopts='--db --as --auth-code --digits --step --algorithm'
             args=('' 'none totp') vararg=0 ;;
-        'realm help')
+        'tfa')
+            cmds='add list delete enable disable unlock'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa add')
+            cmds='totp recovery'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa add totp')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help'
-            vopts='--db --as'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
+            vopts='--db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr'
+            args=() vararg=0 ;;
+        'tfa add recovery')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --output --regenerate --yes'
+            vopts='--db --as --auth-code --output'
+            args=() vararg=0 ;;
+        'tfa list')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa delete')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --all'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa enable')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa disable')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'tfa unlock')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'login')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type'
+            vopts='--db --as --auth-code --code --type'
+            args=() vararg=0 ;;
+        'settings')
+            cmds='list set'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'settings list')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'settings set')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --json --debug -h --help --user --since --limit'
-            vopts='--db --as --user --since --limit'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit'
+            vopts='--db --as --auth-code --user --since --limit'
             args=() vararg=0 ;;
     esac
 }
@@ -106,6 +161,9 @@ _tfactl_child() {
         '/init') child='init' ;;
         '/user') child='user' ;;
         '/realm') child='realm' ;;
+        '/tfa') child='tfa' ;;
+        '/login') child='login' ;;
+        '/settings') child='settings' ;;
         '/audit') child='audit' ;;
         'user/add') child='user add' ;;
         'user/list') child='user list' ;;
@@ -113,13 +171,21 @@ _tfactl_child() {
         'user/modify') child='user modify' ;;
         'user/passwd') child='user passwd' ;;
         'user/delete') child='user delete' ;;
-        'user/help') child='user help' ;;
         'realm/add') child='realm add' ;;
         'realm/list') child='realm list' ;;
         'realm/show') child='realm show' ;;
         'realm/delete') child='realm delete' ;;
         'realm/set-enforce') child='realm set-enforce' ;;
-        'realm/help') child='realm help' ;;
+        'tfa/add') child='tfa add' ;;
+        'tfa/list') child='tfa list' ;;
+        'tfa/delete') child='tfa delete' ;;
+        'tfa/enable') child='tfa enable' ;;
+        'tfa/disable') child='tfa disable' ;;
+        'tfa/unlock') child='tfa unlock' ;;
+        'tfa add/totp') child='tfa add totp' ;;
+        'tfa add/recovery') child='tfa add recovery' ;;
+        'settings/list') child='settings list' ;;
+        'settings/set') child='settings set' ;;
         *) return 1 ;;
     esac
 }
@@ -136,14 +202,27 @@ _tfactl_value() {
         'user modify/--db') files=1 ;;
         'user passwd/--db') files=1 ;;
         'user delete/--db') files=1 ;;
-        'user help/--db') files=1 ;;
         'realm/--db') files=1 ;;
         'realm add/--db') files=1 ;;
         'realm list/--db') files=1 ;;
         'realm show/--db') files=1 ;;
         'realm delete/--db') files=1 ;;
         'realm set-enforce/--db') files=1 ;;
-        'realm help/--db') files=1 ;;
+        'tfa/--db') files=1 ;;
+        'tfa add/--db') files=1 ;;
+        'tfa add totp/--db') files=1 ;;
+        'tfa add recovery/--db') files=1 ;;
+        'tfa add recovery/--output') files=1 ;;
+        'tfa list/--db') files=1 ;;
+        'tfa delete/--db') files=1 ;;
+        'tfa enable/--db') files=1 ;;
+        'tfa disable/--db') files=1 ;;
+        'tfa unlock/--db') files=1 ;;
+        'login/--db') files=1 ;;
+        'login/--type') choices='totp recovery' ;;
+        'settings/--db') files=1 ;;
+        'settings list/--db') files=1 ;;
+        'settings set/--db') files=1 ;;
         'audit/--db') files=1 ;;
     esac
 }

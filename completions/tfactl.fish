@@ -10,6 +10,12 @@ function __tfactl_child --argument-names path word
             echo 'user'
         case '/realm'
             echo 'realm'
+        case '/tfa'
+            echo 'tfa'
+        case '/login'
+            echo 'login'
+        case '/settings'
+            echo 'settings'
         case '/audit'
             echo 'audit'
         case 'user/add'
@@ -24,8 +30,6 @@ function __tfactl_child --argument-names path word
             echo 'passwd'
         case 'user/delete'
             echo 'delete'
-        case 'user/help'
-            echo 'help'
         case 'realm/add'
             echo 'add'
         case 'realm/list'
@@ -36,8 +40,26 @@ function __tfactl_child --argument-names path word
             echo 'delete'
         case 'realm/set-enforce'
             echo 'set-enforce'
-        case 'realm/help'
-            echo 'help'
+        case 'tfa/add'
+            echo 'add'
+        case 'tfa/list'
+            echo 'list'
+        case 'tfa/delete'
+            echo 'delete'
+        case 'tfa/enable'
+            echo 'enable'
+        case 'tfa/disable'
+            echo 'disable'
+        case 'tfa/unlock'
+            echo 'unlock'
+        case 'tfa add/totp'
+            echo 'totp'
+        case 'tfa add/recovery'
+            echo 'recovery'
+        case 'settings/list'
+            echo 'list'
+        case 'settings/set'
+            echo 'set'
     end
 end
 
@@ -45,41 +67,63 @@ end
 function __tfactl_value_options --argument-names path
     switch "$path"
         case ''
-            echo --db --as
+            echo --db --as --auth-code
         case 'init'
-            echo --db --as
+            echo --db --as --auth-code
         case 'user'
-            echo --db --as
+            echo --db --as --auth-code
         case 'user add'
-            echo --db --as --email --comment --expire
+            echo --db --as --auth-code --email --comment --expire --tfa --totp-secret --code --qr
         case 'user list'
-            echo --db --as --realm
+            echo --db --as --auth-code --realm
         case 'user show'
-            echo --db --as
+            echo --db --as --auth-code
         case 'user modify'
-            echo --db --as --email --comment --expire
+            echo --db --as --auth-code --email --comment --expire
         case 'user passwd'
-            echo --db --as
+            echo --db --as --auth-code
         case 'user delete'
-            echo --db --as
-        case 'user help'
-            echo --db --as
+            echo --db --as --auth-code
         case 'realm'
-            echo --db --as
+            echo --db --as --auth-code
         case 'realm add'
-            echo --db --as --comment
+            echo --db --as --auth-code --comment
         case 'realm list'
-            echo --db --as
+            echo --db --as --auth-code
         case 'realm show'
-            echo --db --as
+            echo --db --as --auth-code
         case 'realm delete'
-            echo --db --as
+            echo --db --as --auth-code
         case 'realm set-enforce'
-            echo --db --as --digits --step --algorithm
-        case 'realm help'
-            echo --db --as
+            echo --db --as --auth-code --digits --step --algorithm
+        case 'tfa'
+            echo --db --as --auth-code
+        case 'tfa add'
+            echo --db --as --auth-code
+        case 'tfa add totp'
+            echo --db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr
+        case 'tfa add recovery'
+            echo --db --as --auth-code --output
+        case 'tfa list'
+            echo --db --as --auth-code
+        case 'tfa delete'
+            echo --db --as --auth-code
+        case 'tfa enable'
+            echo --db --as --auth-code
+        case 'tfa disable'
+            echo --db --as --auth-code
+        case 'tfa unlock'
+            echo --db --as --auth-code
+        case 'login'
+            echo --db --as --auth-code --code --type
+        case 'settings'
+            echo --db --as --auth-code
+        case 'settings list'
+            echo --db --as --auth-code
+        case 'settings set'
+            echo --db --as --auth-code
         case 'audit'
-            echo --db --as --user --since --limit
+            echo --db --as --auth-code --user --since --limit
     end
 end
 
@@ -146,12 +190,16 @@ complete -c tfactl -s V -l version -d 'print the version'
 complete -c tfactl -l db -r -F -d 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)'
 complete -c tfactl -l as -x -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
+complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code or recovery key), when they have one'
 complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
 complete -c tfactl -l debug -d 'show stack traces on errors'
 complete -c tfactl -s h -l help -d 'show help'
 complete -c tfactl -n '__tfactl_needs_command ""' -a init -d 'create the store and its key file if missing (idempotent)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a user -d 'manage users'
 complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
+complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
+complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
+complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
 
 # tfactl init
@@ -163,7 +211,6 @@ complete -c tfactl -n '__tfactl_needs_command "user"' -a show -d 'show one user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a modify -d 'change a user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a passwd -d 'set a user\'s password'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a delete -d 'delete a user'
-complete -c tfactl -n '__tfactl_needs_command "user"' -a help -d 'display help for command'
 
 # tfactl user add
 complete -c tfactl -n '__tfactl_using "user add"' -l no-password -d 'create the user without a password (cannot sign in until one is set)'
@@ -172,6 +219,10 @@ complete -c tfactl -n '__tfactl_using "user add"' -l email -x -d 'email address'
 complete -c tfactl -n '__tfactl_using "user add"' -l comment -x -d 'free text'
 complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC)'
 complete -c tfactl -n '__tfactl_using "user add"' -l disabled -d 'create the account disabled'
+complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -d 'second factor to enrol now: totp or none (default: what the realm enforces)'
+complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one'
+complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
 # tfactl user list
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -d 'only users of this realm'
@@ -191,15 +242,12 @@ complete -c tfactl -n '__tfactl_using "user modify"' -l enable -d 'enable the ac
 
 # tfactl user delete
 
-# tfactl user help
-
 # tfactl realm
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a add -d 'add a realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a list -d 'list realms'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a show -d 'show one realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a delete -d 'delete a realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-enforce -d 'require a second factor type for every user of a realm'
-complete -c tfactl -n '__tfactl_needs_command "realm"' -a help -d 'display help for command'
 
 # tfactl realm add
 complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
@@ -217,7 +265,56 @@ complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP p
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
 complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp' -d 'none or totp'
 
-# tfactl realm help
+# tfactl tfa
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a list -d 'list second factors (never secrets) and lock state'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a delete -d 'delete a second factor'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a enable -d 'enable a second factor'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a disable -d 'disable a second factor'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and second-factor lockouts'
+
+# tfactl tfa add
+complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a totp -d 'enrol a TOTP authenticator app (QR code, then a verification code)'
+complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a recovery -d 'create the single-use recovery keys (10, shown once)'
+
+# tfactl tfa add totp
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l description -x -d 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l issuer -x -d 'issuer shown in the app (default: the totp.issuer setting)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to use instead of 160 random bits'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6 or 8 (default 6, or the realm\'s)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -d 'terminal, none, png:FILE or svg:FILE'
+
+# tfactl tfa add recovery
+complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'also write the keys to this new file (mode 0600)'
+complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l regenerate -d 'replace the existing keys'
+complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask before replacing'
+
+# tfactl tfa list
+
+# tfactl tfa delete
+complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every factor of the user'
+
+# tfactl tfa enable
+
+# tfactl tfa disable
+
+# tfactl tfa unlock
+
+# tfactl login
+complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code or a recovery key (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery' -d 'what --code is (default: told from its shape)'
+
+# tfactl settings
+complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'
+complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a setting'
+
+# tfactl settings list
+
+# tfactl settings set
 
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on'

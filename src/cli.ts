@@ -54,9 +54,13 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
         await runLeaf(load, cmd.args, cmd.optsWithGlobals());
       });
 
+  // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand).
+  const group = (parent: Command, name: string, description: string): Command =>
+    parent.command(name).description(description).helpCommand(false);
+
   leaf(program, 'init', 'create the store and its key file if missing (idempotent)', () => import('./commands/init.js'));
 
-  const user = program.command('user').description('manage users');
+  const user = group(program, 'user', 'manage users');
   leaf(user, 'add', 'add a user', () => import('./commands/user/add.js'))
     .argument('<userid>', 'name@realm, or a bare name in realm local')
     .option('--no-password', 'create the user without a password (cannot sign in until one is set)')
@@ -83,7 +87,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
   leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>');
   leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>');
 
-  const realm = program.command('realm').description('manage realms');
+  const realm = group(program, 'realm', 'manage realms');
   leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
     .argument('<name>')
     .option('--comment <text>', 'free text');
@@ -101,8 +105,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
     .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
 
-  const tfa = program.command('tfa').description('manage second factors');
-  const tfaAdd = tfa.command('add').description('add a second factor');
+  const tfa = group(program, 'tfa', 'manage second factors');
+  const tfaAdd = group(tfa, 'add', 'add a second factor');
   leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
     .argument('<userid>')
     .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
@@ -136,7 +140,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--code <code>', 'second factor: a TOTP code or a recovery key (asked on a terminal)')
     .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery']));
 
-  const settings = program.command('settings').description('store-wide settings (admins)');
+  const settings = group(program, 'settings', 'store-wide settings (admins)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
   leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js')).argument('<key>').argument('<value>');
 
