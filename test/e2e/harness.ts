@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -85,6 +85,8 @@ export class TempStore {
       users: this.query('SELECT * FROM users ORDER BY userid'),
       realms: this.query('SELECT * FROM realms ORDER BY name'),
       settings: this.query('SELECT * FROM settings ORDER BY key'),
+      factors: this.query('SELECT * FROM factors ORDER BY id'),
+      recovery: this.query('SELECT * FROM recovery_slots ORDER BY factor_id, slot'),
     });
   }
 
@@ -105,3 +107,19 @@ export function oneLineError(r: RunResult): string {
   }
   return lines[0];
 }
+
+/** A TOTP code from Debian's oathtool, an implementation independent of ours. */
+export function oathtool(
+  secret: string,
+  options: { epoch?: number; algorithm?: 'SHA1' | 'SHA256' | 'SHA512'; digits?: number; period?: number } = {},
+): string {
+  const args = [`--totp=${(options.algorithm ?? 'SHA1').toLowerCase()}`, '-b', secret];
+  if (options.digits) args.push('-d', String(options.digits));
+  if (options.period) args.push('-s', `${options.period}s`);
+  if (options.epoch !== undefined) args.push('--now', `@${options.epoch}`);
+  const r = spawnSync('oathtool', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`oathtool failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);

@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'totp test password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+});
+
+/** Adds a user with a password and returns nothing; fails the test if it cannot. */
+async function addUser(userid: string, extra: string[] = []) {
+  const r = await store.run(['user', 'add', userid, '--password-stdin', ...extra], { input: `${PW}\n` });
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+/** Enrols TOTP (as root) with a code from oathtool; returns the secret and factor id. */
+async function enrol(userid: string, extra: string[] = []) {
+  const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'.split('').reverse().join('').replace(/[^A-Z2-7]/g, 'A');
+  const options = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
+  const code = oathtool(secret, options);
+  const r = await store.run(['tfa', 'add', 'totp', userid, '--secret', secret, '--code', code, '--description', 'pixel-7 authy', '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return { secret, code, id: r.json().result.id as string, result: r.json().result };
+}
+
+const login = (userid: string, code?: string, extra: string[] = []) =>
+  store.run(['login', userid, '--password-stdin', ...(code === undefined ? [] : ['--code', code]), '--json', ...extra], { input: `${PW}\n` });
+
+describe('TOTP enrolment', () => {
+  it('accepts a code from oathtool and stores the secret encrypted, the code\'s step as used', async () => {
+    await addUser('tom');
+    const { secret, result } = await enrol('tom');
+    expect(result).toMatchObject({ userid: 'tom@local', description: 'pixel-7 authy', algorithm: 'SHA1', digits: 6, period: 30, verified: true });
+    expect(result.uri).toBe(
+      `otpauth://totp/${encodeURIComponent(result.issuer)}:tom%40local?secret=${secret}&issuer=${encodeURIComponent(result.issuer)}&algorithm=SHA1&digits=6&period=30`,
+    );
+    const [row] = store.query<{ secret: Buffer; last_step: number }>("SELECT secret, last_step FROM factors WHERE userid = 'tom@local'");
+    expect(Buffer.from(row!.secret).toString('latin1')).not.toContain(secret);
+    expect(row!.last_step).toBeGreaterThanOrEqual(Math.floor(nowSeconds() / 30) - 1);
+  });
+
+  it('does not let the enrolment code sign in again', async () => {
+    await addUser('una');
+    const { code } = await enrol('una');
+    const r = await login('una', code);
+    expect(r.code).toBe(5);
+  });
+
+  it('refuses a wrong verification code and stores nothing (exit 5, audited)', async () => {
+    await addUser('vera');
+    const r = await store.run(['tfa', 'add', 'totp', 'vera', '--code', '000000', '--json']);
+    expect(r.code).toBe(5);
+    expect(r.json().error.message).toContain('verification code does not match');
+    expect(store.query("SELECT * FROM factors WHERE userid = 'vera@local'")).toEqual([]);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'vera@local', outcome: 'failed' });
+  });
+
+  it('generates a 160-bit secret when none is given, and honours SHA256 with 8 digits', async () => {
+    await addUser('walt');
+    const r = await store.run(['tfa', 'add', 'totp', 'walt', '--no-verify', '--algorithm', 'SHA256', '--digits', '8', '--period', '60', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { secret, verified } = r.json().result;
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(verified).toBe(false);
+    const code = oathtool(secret, { algorithm: 'SHA256', digits: 8, period: 60 });
+    const ok = await login('walt', code);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().result).toMatchObject({ userid: 'walt@local', method: 'totp' });
+  });
+
+  it('refuses --no-verify from an ordinary user and a TOTP code asked for without a terminal', async () => {
+    await addUser('xena');
+    const self = await store.runAs('xena', PW, ['tfa', 'add', 'totp', 'xena', '--no-verify']);
+    expect(self.code).toBe(4);
+    const noCode = await store.run(['tfa', 'add', 'totp', 'xena']);
+    expect(noCode.code).toBe(2);
+    expect(oneLineError(noCode)).toContain('--code');
+    const jsonNoCode = await store.run(['tfa', 'add', 'totp', 'xena', '--json']);
+    expect(jsonNoCode.code).toBe(2);
+    expect(store.query("SELECT * FROM factors WHERE userid = 'xena@local'")).toEqual([]);
+  });
+
+  it.each([
+    [['--secret', 'not base32!'], 'invalid_secret'],
+    [['--secret', 'JBSWY3DP'], 'invalid_secret'],
+    [['--digits', '7'], 'invalid_totp'],
+    [['--period', '5'], 'invalid_totp'],
+    [['--algorithm', 'md5'], 'invalid_totp'],
+    [['--qr', 'jpeg:x'], 'usage'],
+  ])('rejects %j with exit 2 and changes nothing', async (args, code) => {
+    const before = store.snapshot();
+    const r = await store.run(['tfa', 'add', 'totp', 'tom', '--no-verify', ...args, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe(code);
+    expect(r.stderr).not.toContain('not base32!');
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('keeps several TOTP factors per user; any of them signs in', async () => {
+    await addUser('yuri');
+    await enrol('yuri');
+    const second = await store.run(['tfa', 'add', 'totp', 'yuri', '--no-verify', '--json']);
+    const secret2 = second.json().result.secret;
+    const r = await login('yuri', oathtool(secret2));
+    expect(r.code, r.stderr).toBe(0);
+    const list = await store.run(['tfa', 'list', 'yuri', '--json']);
+    expect(list.json().result[0].factors).toHaveLength(2);
+  });
+});
+
+describe('sign-in with TOTP', () => {
+  let secret = '';
+  beforeAll(async () => {
+    await addUser('zoe');
+    secret = (await enrol('zoe')).secret;
+  });
+
+  it('accepts the next code from oathtool, then refuses it replayed', async () => {
+    const next = oathtool(secret, { epoch: nowSeconds() + 30 });
+    const first = await login('zoe', next);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json()).toEqual({ ok: true, result: { userid: 'zoe@local', method: 'totp', recoveryKeysLeft: null }, warnings: [] });
+    const again = await login('zoe', next);
+    expect(again.code).toBe(5);
+    oneLineError(again);
+  });
+
+  it('refuses a code two steps old and a wrong code', async () => {
+    expect((await login('zoe', oathtool(secret, { epoch: nowSeconds() - 60 }))).code).toBe(5);
+    expect((await login('zoe', '123456')).code).toBe(5);
+  });
+
+  it('asks for --code instead of waiting when there is no terminal', async () => {
+    const r = await login('zoe');
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toContain('--code');
+  });
+
+  it('audits every sign-in, good or bad, without the code', async () => {
+    const rows = store.auditRows().filter((a) => a.action === 'login' && a.target === 'zoe@local');
+    expect(rows.map((r) => r.outcome)).toEqual(['ok', 'failed', 'failed', 'failed']);
+    expect(JSON.stringify(rows)).not.toMatch(/"\d{6}"/);
+  });
+
+  it('does not tell an unknown user from a wrong password', async () => {
+    const unknown = await store.run(['login', 'nobody', '--password-stdin', '--json'], { input: 'whatever pw\n' });
+    const wrong = await store.run(['login', 'zoe', '--password-stdin', '--json'], { input: 'whatever pw\n' });
+    expect(unknown.code).toBe(5);
+    expect(wrong.code).toBe(5);
+    expect(unknown.json().error).toEqual(wrong.json().error);
+  });
+
+  it('lets a user without factors in a realm that enforces nothing sign in with the password', async () => {
+    await addUser('plain');
+    const r = await login('plain');
+    expect(r.code).toBe(0);
+    expect(r.json().result.method).toBe('password');
+  });
+});
+
+describe('acting as a user who has TOTP (--as)', () => {
+  it('needs the second factor too: a password alone never changes factors', async () => {
+    await addUser('ava');
+    const { secret, id } = await enrol('ava');
+    const factors = () => JSON.stringify(store.query("SELECT * FROM factors WHERE userid = 'ava@local'"));
+    const before = factors();
+    const noCode = await store.runAs('ava', PW, ['tfa', 'delete', 'ava', id]);
+    expect(noCode.code).toBe(2);
+    expect(oneLineError(noCode)).toContain('--auth-code');
+    const wrongCode = await store.runAs('ava', PW, ['--auth-code', '000000', 'tfa', 'delete', 'ava', id]);
+    expect(wrongCode.code).toBe(5);
+    expect(factors()).toBe(before);
+    const ok = await store.runAs('ava', PW, ['--auth-code', oathtool(secret, { epoch: nowSeconds() + 30 }), 'tfa', 'delete', 'ava', id]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(store.query("SELECT * FROM factors WHERE userid = 'ava@local'")).toEqual([]);
+  });
+});
+
+describe('the store on disk', () => {
+  it('holds no secret in readable form', async () => {
+    await addUser('sam');
+    const { secret } = await enrol('sam');
+    const keys = (await store.run(['tfa', 'add', 'recovery', 'sam', '--json'])).json().result.keys as string[];
+    const raw = ['', '-wal'].map((suffix) => {
+      try {
+        return readFileSync(`${store.db}${suffix}`).toString('latin1');
+      } catch {
+        return '';
+      }
+    });
+    const dump = JSON.stringify(store.query("SELECT * FROM factors")) + JSON.stringify(store.query('SELECT * FROM recovery_slots')) + JSON.stringify(store.query('SELECT * FROM audit'));
+    for (const text of [...raw, dump]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain(PW);
+      for (const k of keys) {
+        expect(text).not.toContain(k);
+        expect(text).not.toContain(k.replace(/-/g, ''));
+      }
+    }
+  });
+});
