@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'enforcement password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.run(['realm', 'add', 'corp']);
+  expect((await store.run(['realm', 'set-enforce', 'corp', 'totp', '--digits', '8'])).code).toBe(0);
+  await store.run(['user', 'add', 'boss', '--admin', '--password-stdin'], { input: `${PW}\n` });
+});
+
+const login = (userid: string, code?: string) =>
+  store.run(['login', userid, '--password-stdin', ...(code ? ['--code', code] : []), '--json'], { input: `${PW}\n` });
+
+async function addCorpUser(name: string) {
+  const r = await store.run(['user', 'add', `${name}@corp`, '--password-stdin', '--json'], { input: `${PW}\n` });
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result;
+}
+
+describe('a realm that enforces TOTP', () => {
+  it('enrols TOTP when a user is added, with the realm\'s parameters, and hands out secret and URI with --json', async () => {
+    const user = await addCorpUser('bob');
+    expect(user.totp).toMatchObject({ userid: 'bob@corp', digits: 8, period: 30, algorithm: 'SHA1', verified: false });
+    expect(user.totp.uri).toContain('digits=8');
+    const code = oathtool(user.totp.secret, { digits: 8 });
+    const r = await login('bob@corp', code);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('takes a given secret with --totp-secret and checks --code when given', async () => {
+    const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    const bad = await store.run(['user', 'add', 'cy@corp', '--no-password', '--totp-secret', secret, '--code', '00000000']);
+    expect(bad.code).toBe(5);
+    expect(store.query("SELECT * FROM users WHERE userid = 'cy@corp'")).toEqual([]);
+    const r = await store.run(['user', 'add', 'cy@corp', '--no-password', '--totp-secret', secret, '--code', oathtool(secret, { digits: 8 }), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.totp).toMatchObject({ secret, verified: true });
+  });
+
+  it('creates a user with --tfa none, warning that they cannot sign in', async () => {
+    const r = await store.run(['user', 'add', 'dan@corp', '--password-stdin', '--tfa', 'none', '--json'], { input: `${PW}\n` });
+    expect(r.code).toBe(0);
+    expect(r.json().warnings).toEqual([expect.stringContaining('cannot sign in until a totp factor is added')]);
+    const signIn = await login('dan@corp');
+    expect(signIn.code).toBe(5);
+    expect(signIn.json().error.message).toContain('no second factor configured for dan@corp; ask an admin');
+  });
+
+  it('refuses TOTP parameters other than the realm\'s', async () => {
+    const r = await store.run(['tfa', 'add', 'totp', 'dan@corp', '--digits', '6', '--no-verify']);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toContain('enforces TOTP with 8 digits');
+  });
+
+  it('is not bypassed by disabling every factor', async () => {
+    const user = await addCorpUser('eve');
+    const id = user.totp.id;
+    const r = await store.run(['tfa', 'disable', 'eve@corp', id, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json().warnings).toEqual([expect.stringContaining('no enabled totp factor left')]);
+    const signIn = await login('eve@corp');
+    expect(signIn.code).toBe(5);
+    expect(signIn.json().error.message).toContain('no second factor configured');
+  });
+
+  it('accepts a recovery key instead of the realm\'s type', async () => {
+    await addCorpUser('fay');
+    const keys = (await store.run(['tfa', 'add', 'recovery', 'fay@corp', '--json'])).json().result.keys;
+    const r = await login('fay@corp', keys[0]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.method).toBe('recovery');
+  });
+
+  it('does not let users delete or disable their own last TOTP factor; admins may, with a warning', async () => {
+    const user = await addCorpUser('gus');
+    const keys = (await store.run(['tfa', 'add', 'recovery', 'gus@corp', '--json'])).json().result.keys as string[];
+    const factors = () => JSON.stringify(store.query("SELECT id, enabled FROM factors WHERE userid = 'gus@corp'"));
+    const before = factors();
+    const del = await store.runAs('gus@corp', PW, ['--auth-code', keys[0]!, 'tfa', 'delete', 'gus@corp', user.totp.id]);
+    expect(del.code, del.stderr).toBe(4);
+    expect(oneLineError(del)).toContain('last enabled totp factor');
+    expect(factors()).toBe(before);
+    const disable = await store.runAs('gus@corp', PW, ['--auth-code', keys[1]!, 'tfa', 'disable', 'gus@corp', user.totp.id]);
+    expect(disable.code, disable.stderr).toBe(4);
+    expect(factors()).toBe(before);
+    const admin = await store.runAs('boss', PW, ['tfa', 'delete', 'gus@corp', user.totp.id, '--json']);
+    expect(admin.code, admin.stderr).toBe(0);
+    expect(admin.json().warnings).toEqual([expect.stringContaining('cannot sign in until one is added')]);
+  });
+});
+
+describe('root protection for second factors', () => {
+  const attempts: [string, string[]][] = [
+    ['tfa add totp', ['tfa', 'add', 'totp', 'root@local', '--no-verify']],
+    ['tfa add recovery', ['tfa', 'add', 'recovery', 'root@local']],
+    ['tfa delete', ['tfa', 'delete', 'root@local', '--all']],
+    ['tfa enable', ['tfa', 'enable', 'root@local', 'x']],
+    ['tfa disable', ['tfa', 'disable', 'root@local', 'x']],
+    ['tfa unlock', ['tfa', 'unlock', 'root@local']],
+  ];
+
+  it.each(attempts)('refuses an admin %s on root@local (exit 4, audited, nothing changed)', async (_name, args) => {
+    const before = store.snapshot();
+    const r = await store.runAs('boss', PW, [...args, '--json']);
+    expect(r.code).toBe(4);
+    expect(r.json().error.code).toBe('permission_denied');
+    expect(store.snapshot()).toBe(before);
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'boss@local', target: 'root@local', outcome: 'refused' });
+  });
+
+  it('lets an admin look at root@local\'s factors and root manage its own', async () => {
+    expect((await store.runAs('boss', PW, ['tfa', 'list', 'root@local'])).code).toBe(0);
+    const own = await store.run(['tfa', 'add', 'recovery', 'root@local', '--json']);
+    expect(own.code, own.stderr).toBe(0);
+    expect((await store.run(['tfa', 'delete', 'root@local', '--all'])).code).toBe(0);
+  });
+
+  it('refuses an ordinary user every tfa command on others', async () => {
+    await store.run(['user', 'add', 'joe', '--password-stdin'], { input: `${PW}\n` });
+    for (const [, args] of attempts) {
+      const onOther = args.map((a) => (a === 'root@local' ? 'boss' : a));
+      const r = await store.runAs('joe', PW, onOther);
+      expect(r.code, onOther.join(' ')).toBe(4);
+    }
+    expect((await store.runAs('joe', PW, ['tfa', 'list', 'boss'])).code).toBe(4);
+    const own = await store.runAs('joe', PW, ['tfa', 'list', '--json']);
+    expect(own.json().result).toEqual([expect.objectContaining({ userid: 'joe@local', factors: [] })]);
+  });
+});
+
+describe('settings', () => {
+  it('lists defaults and changes a value (admins only), rejecting bad values', async () => {
+    const list = await store.run(['settings', 'list', '--json']);
+    expect(list.json().result).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'lockout.totp-failures', value: '8', isDefault: true }),
+        expect.objectContaining({ key: 'lockout.failures', value: '100' }),
+        expect.objectContaining({ key: 'lockout.seconds', value: '3600' }),
+        expect.objectContaining({ key: 'totp.issuer', value: expect.stringMatching(/^tfactl@/) }),
+      ]),
+    );
+    const set = await store.run(['settings', 'set', 'totp.issuer', 'ACME VPN', '--json']);
+    expect(set.json().result).toMatchObject({ key: 'totp.issuer', value: 'ACME VPN', isDefault: false });
+    const r = await store.run(['tfa', 'add', 'totp', 'joe', '--no-verify', '--json']);
+    expect(r.json().result.uri).toMatch(/^otpauth:\/\/totp\/ACME%20VPN:joe%40local\?.*issuer=ACME%20VPN/);
+    for (const bad of [['lockout.failures', '0'], ['nope', '1'], ['password.min-length', '999']]) {
+      const b = await store.run(['settings', 'set', ...bad]);
+      expect(b.code, bad.join(' ')).toBe(2);
+    }
+    expect((await store.runAs('joe', PW, ['--auth-code', 'x', 'settings', 'list'])).code).toBe(5);
+  });
+});

@@ -1,0 +1,152 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'recovery test password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+});
+
+async function addUser(userid: string, extra: string[] = []) {
+  const r = await store.run(['user', 'add', userid, '--password-stdin', ...extra], { input: `${PW}\n` });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+async function addRecovery(userid: string): Promise<string[]> {
+  const r = await store.run(['tfa', 'add', 'recovery', userid, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result.keys;
+}
+
+async function addTotp(userid: string): Promise<string> {
+  const r = await store.run(['tfa', 'add', 'totp', userid, '--no-verify', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result.secret;
+}
+
+const login = (userid: string, code: string) =>
+  store.run(['login', userid, '--password-stdin', '--code', code, '--json'], { input: `${PW}\n` });
+
+describe('recovery keys', () => {
+  it('are ten keys shown once, stored as keyed hashes, each working exactly once', async () => {
+    await addUser('rita');
+    const keys = await addRecovery('rita');
+    expect(keys).toHaveLength(10);
+    for (const k of keys) expect(k).toMatch(/^[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}$/);
+    const first = await login('rita', keys[0]!);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json().result).toEqual({ userid: 'rita@local', method: 'recovery', recoveryKeysLeft: 9 });
+    expect((await login('rita', keys[0]!)).code).toBe(5);
+    const upper = await login('rita', keys[1]!.toUpperCase().replace(/-/g, ''));
+    expect(upper.code, upper.stderr).toBe(0);
+    const list = await store.run(['tfa', 'list', 'rita', '--json']);
+    expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryLeft: 8 });
+    expect(list.stdout).not.toContain(keys[2]);
+  });
+
+  it('warn when fewer than four are left, and say when none are', async () => {
+    await addUser('lowe');
+    const keys = await addRecovery('lowe');
+    for (const k of keys.slice(0, 6)) expect((await login('lowe', k)).code).toBe(0);
+    const seventh = await login('lowe', keys[6]!);
+    expect(seventh.json().warnings).toEqual([expect.stringContaining('only 3 recovery keys left')]);
+    expect(seventh.stderr).toContain('warning: only 3 recovery keys left');
+    for (const k of keys.slice(7, 9)) await login('lowe', k);
+    const last = await login('lowe', keys[9]!);
+    expect(last.json().warnings).toEqual([expect.stringContaining('no recovery keys left')]);
+    const none = await login('lowe', keys[9]!);
+    expect(none.code).toBe(5);
+    expect(oneLineError(none)).toContain('no second factor');
+  });
+
+  it('are one set per user: adding again is refused, --regenerate replaces with --yes', async () => {
+    await addUser('reg');
+    const old = await addRecovery('reg');
+    const again = await store.run(['tfa', 'add', 'recovery', 'reg']);
+    expect(again.code).toBe(4);
+    expect(oneLineError(again)).toContain('--regenerate');
+    const noYes = await store.run(['tfa', 'add', 'recovery', 'reg', '--regenerate']);
+    expect(noYes.code).toBe(2);
+    expect(oneLineError(noYes)).toContain('--yes');
+    const fresh = await store.run(['tfa', 'add', 'recovery', 'reg', '--regenerate', '--yes', '--json']);
+    expect(fresh.json().result.regenerated).toBe(true);
+    expect((await login('reg', old[0]!)).code).toBe(5);
+    expect((await login('reg', fresh.json().result.keys[0])).code).toBe(0);
+  });
+
+  it('can be written to a new 0600 file, never over an existing one', async () => {
+    await addUser('filer');
+    const file = join(store.dir, 'keys.txt');
+    const r = await store.run(['tfa', 'add', 'recovery', 'filer', '--output', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    for (const k of r.json().result.keys) expect(readFileSync(file, 'utf8')).toContain(k);
+    const again = await store.run(['tfa', 'add', 'recovery', 'filer', '--regenerate', '--yes', '--output', file]);
+    expect(again.code).toBe(4);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('work once even when ten sign-ins race with the same key', async () => {
+    await addUser('race');
+    const [key] = await addRecovery('race');
+    const results = await Promise.all(Array.from({ length: 10 }, () => login('race', key!)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(results.filter((r) => r.code === 5)).toHaveLength(9);
+  });
+});
+
+describe('TOTP under concurrent sign-ins', () => {
+  it('accepts one valid code exactly once when ten sign-ins race with it', async () => {
+    await addUser('racer');
+    const secret = await addTotp('racer');
+    const code = oathtool(secret);
+    const results = await Promise.all(Array.from({ length: 10 }, () => login('racer', code)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(results.filter((r) => r.code === 5)).toHaveLength(9);
+  });
+});
+
+describe('lockout', () => {
+  it('locks TOTP after 8 consecutive TOTP failures until a recovery key succeeds', async () => {
+    await addUser('lock1');
+    const secret = await addTotp('lock1');
+    const keys = await addRecovery('lock1');
+    for (let i = 0; i < 8; i++) expect((await login('lock1', '000000')).code).toBe(5);
+    const list = await store.run(['tfa', 'list', 'lock1', '--json']);
+    expect(list.json().result[0]).toMatchObject({ totpLocked: true });
+    const locked = await login('lock1', oathtool(secret));
+    expect(locked.code).toBe(5);
+    expect(oneLineError(locked)).toContain('TOTP is locked');
+    expect((await login('lock1', keys[0]!)).code).toBe(0);
+    const unlocked = await login('lock1', oathtool(secret, { epoch: nowSeconds() + 30 }));
+    expect(unlocked.code, unlocked.stderr).toBe(0);
+  });
+
+  it('locks every factor after the configured number of failures, until an admin unlocks', async () => {
+    expect((await store.run(['settings', 'set', 'lockout.failures', '3'])).code).toBe(0);
+    await addUser('lock2');
+    const keys = await addRecovery('lock2');
+    for (let i = 0; i < 3; i++) expect((await login('lock2', 'ffff-ffff-ffff-ffff')).code).toBe(5);
+    const refused = await login('lock2', keys[0]!);
+    expect(refused.code).toBe(5);
+    expect(oneLineError(refused)).toContain('locked until');
+    await addUser('bystander');
+    const byUser = await store.runAs('bystander', PW, ['tfa', 'unlock', 'lock2']);
+    expect(byUser.code).toBe(4);
+    const self = await store.runAs('lock2', PW, ['tfa', 'unlock', 'lock2']);
+    expect(self.code).toBe(5);
+    const unlock = await store.run(['tfa', 'unlock', 'lock2', '--json']);
+    expect(unlock.json().result).toMatchObject({ userid: 'lock2@local', wasTotpLocked: false });
+    expect(unlock.json().result.wasLockedUntil).toBeGreaterThan(nowSeconds());
+    expect((await login('lock2', keys[0]!)).code).toBe(0);
+    expect(store.auditRows().filter((a) => a.action === 'tfa.unlock').map((a) => [a.actor, a.outcome])).toEqual([
+      ['bystander@local', 'refused'],
+      ['root@local', 'ok'],
+    ]);
+    await store.run(['settings', 'set', 'lockout.failures', '100']);
+  });
+});
