@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, TempStore } from './harness.js';
+import { terminalToPgm } from './terminal-image.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.run(['user', 'add', 'quinn', '--no-password']);
+});
+
+/** Decodes a QR code image with Debian's zbarimg. */
+function zbar(path: string): string {
+  const r = spawnSync('zbarimg', ['--raw', '-q', path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`zbarimg found no QR code in ${path} (exit ${r.status})`);
+  return r.stdout.trim();
+}
+
+const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
+function onTerminal(args: string[], env: Record<string, string | null>, cols = 120) {
+  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: null, ...env }, steps: [], timeout: 30, cols };
+  const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
+  return JSON.parse(r.stdout) as { status: number; output: string };
+}
+
+/** The QR block of a terminal transcript: lines of half blocks, or of explicitly white cells (the quiet zone). */
+function qrLines(output: string): string {
+  return output
+    .split(/\r?\n/)
+    .filter((l) => /[█▀▄]/.test(l) || l.includes('\u001b[30;47m'))
+    .join('\n');
+}
+
+describe('TOTP QR codes', () => {
+  it('writes a PNG that decodes to exactly the URI --json reports, mode 0600', async () => {
+    const file = join(store.dir, 'quinn.png');
+    const r = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--qr', `png:${file}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(zbar(file)).toBe(r.json().result.uri);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes an SVG that decodes to the URI once rasterised', async () => {
+    const svg = join(store.dir, 'quinn.svg');
+    const png = join(store.dir, 'quinn-svg.png');
+    const r = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--qr', `svg:${svg}`, '--json']);
+    expect(readFileSync(svg, 'utf8')).toContain('<svg');
+    const raster = spawnSync('rsvg-convert', ['-w', '400', '-b', 'white', '-o', png, svg]);
+    expect(raster.status).toBe(0);
+    expect(zbar(png)).toBe(r.json().result.uri);
+  });
+
+  it('draws in the terminal so that it scans on dark and on light themes', () => {
+    const r = onTerminal(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--description', 'phone'], {});
+    expect(r.status).toBe(0);
+    const uri = /URI:\s+(otpauth:\S+)/.exec(r.output)?.[1];
+    expect(uri).toMatch(/^otpauth:\/\/totp\//);
+    const qr = qrLines(r.output);
+    for (const theme of ['dark', 'light'] as const) {
+      const file = join(store.dir, `terminal-${theme}.pgm`);
+      terminalToPgm(qr, theme, file);
+      expect(zbar(file), theme).toBe(uri);
+    }
+  });
+
+  it('draws without colour under NO_COLOR, readable on a dark theme, and says so', () => {
+    const r = onTerminal(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--description', 'phone'], { NO_COLOR: '1' });
+    expect(r.status).toBe(0);
+    expect(r.output).not.toContain('\u001b[');
+    expect(r.output).toContain('scans on dark terminal themes');
+    const uri = /URI:\s+(otpauth:\S+)/.exec(r.output)?.[1];
+    const file = join(store.dir, 'nocolour.pgm');
+    terminalToPgm(qrLines(r.output), 'dark', file);
+    expect(zbar(file)).toBe(uri);
+  });
+
+  it('gives the URI and a note instead when the terminal is too narrow', () => {
+    const r = onTerminal(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--description', 'phone'], {}, 40);
+    expect(r.status).toBe(0);
+    expect(qrLines(r.output)).toBe('');
+    expect(r.output).toContain('too narrow for the QR code');
+    expect(r.output).toMatch(/URI:\s+otpauth:/);
+  });
+
+  it('draws nothing with --json or --qr none', async () => {
+    const json = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--json']);
+    expect(json.stdout.trim().split('\n')).toHaveLength(1);
+    const none = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--qr', 'none']);
+    expect(qrLines(none.stdout)).toBe('');
+    expect(none.stdout).toContain('Secret:');
+  });
+});
