@@ -19,7 +19,7 @@ Exit codes:
   0    success
   1    unexpected internal error
   2    usage error or invalid input
-  3    not found (user, realm)
+  3    not found (user, realm, factor)
   4    conflict or refused by policy
   5    authentication failed (wrong password or code, replay, locked out)
   6    store unavailable, damaged or from a newer tfactl

@@ -2,10 +2,11 @@
 """Runs a command on a real pseudo-terminal, answering prompts like a person would.
 
 Usage: pty-driver.py JSON  where JSON is {"argv": [...], "env": {...}, "steps": [{"expect": REGEX, "send": TEXT}],
-"timeout": SECONDS, "cols": N}. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
+"timeout": SECONDS, "cols": N, "cwd": DIR}. A step may instead have "send_totp": {"secret": REGEX} to answer with
+the current code (from oathtool) of the base32 secret REGEX's first group finds in the output so far. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
 "unmatched": the first expectation not seen, or null} as JSON.
 """
-import json, os, pty, re, select, signal, struct, sys, time, fcntl, termios
+import json, os, pty, re, select, signal, struct, subprocess, sys, time, fcntl, termios
 
 spec = json.loads(sys.argv[1])
 deadline = time.time() + spec.get("timeout", 20)
@@ -15,6 +16,8 @@ if pid == 0:
     env.update(spec.get("env", {}))
     for k in [k for k, v in env.items() if v is None]:
         del env[k]
+    if spec.get("cwd"):
+        os.chdir(spec["cwd"])
     os.execvpe(spec["argv"][0], spec["argv"], env)
 
 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, spec.get("cols", 120), 0, 0))
@@ -47,7 +50,13 @@ for step in spec.get("steps", []):
         break
     pos = m.end()
     time.sleep(step.get("delay", 0.05))
-    os.write(fd, step["send"].encode())
+    if "send_totp" in step:
+        found = re.search(step["send_totp"]["secret"].encode(), output)
+        secret = found.group(1).decode() if found else "MISSING"
+        code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True).stdout.strip()
+        os.write(fd, (code + "\r").encode())
+    else:
+        os.write(fd, step["send"].encode())
 
 # Read until the terminal closes (the program exited) or time runs out, then collect the status.
 while alive and time.time() < deadline:
