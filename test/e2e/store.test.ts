@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,14 @@ const fresh = () => {
 afterAll(() => stores.forEach((s) => s.remove()));
 
 const mode = (path: string) => statSync(path).mode & 0o777;
+
+/**
+ * Runs node as another OS user (uid 1000) in a user namespace. Unlike setuid this keeps access to
+ * the checkout wherever it lives (the real uid is unchanged), and works without root.
+ */
+function asOtherUid(args: string[], env: NodeJS.ProcessEnv, input = '') {
+  return spawnSync('unshare', ['--user', '--map-user=1000', '--map-group=1000', process.execPath, ...args], { env, input, encoding: 'utf8' });
+}
 
 describe('the store on disk', () => {
   it('is created on first use with a 0700 directory, a 0600 file and a 0600 key file', async () => {
@@ -63,10 +71,8 @@ describe('the store on disk', () => {
     const xdg = join(s.dir, 'xdg');
     const env = { ...process.env, XDG_DATA_HOME: xdg, HOME: s.dir };
     delete env.TFACTL_DB;
-    // As root, run as another OS user so the real system store is never touched.
-    const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    if (asOther.uid !== undefined) chmodSync(s.dir, 0o777);
-    const r = spawnSync(process.execPath, [BIN, 'init', '--json'], { ...asOther, env, encoding: 'utf8' });
+    // In a user namespace tfactl runs as uid 1000, so even under root the real system store is never touched.
+    const r = asOtherUid([BIN, 'init', '--json'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).result.store).toBe(join(xdg, 'tfactl', 'tfactl.db'));
     expect(mode(join(xdg, 'tfactl'))).toBe(0o700);
@@ -118,19 +124,20 @@ describe('the store on disk', () => {
     const s = fresh();
     await s.run(['user', 'add', 'alice', '--password-stdin'], { input: 'alice password 1\n' });
     if (process.getuid?.() !== 0) {
-      // Only root can run a process as another OS user; as the owner we act as root@local.
+      // Only root can give the store another owner; as the owner we act as root@local.
       expect((await s.run(['user', 'list'])).code).toBe(0);
       return;
     }
-    // Let another OS user reach the file, as a careless chmod would.
+    // Another owner, and modes that let anyone reach the file, as a careless chmod would.
+    chownSync(s.db, 65534, 65534);
     for (const p of [s.dir, join(s.dir, 'store')]) chmodSync(p, 0o777);
     for (const p of [s.db, `${s.db}.key`]) chmodSync(p, 0o666);
-    const asNobody = (args: string[], input = '') =>
-      spawnSync(process.execPath, [BIN, ...args], { uid: 65534, gid: 65534, input, env: { ...process.env, TFACTL_DB: s.db }, encoding: 'utf8' });
-    const refused = asNobody(['user', 'list']);
-    expect(refused.status).toBe(4);
+    const env = { ...process.env, TFACTL_DB: s.db };
+    const refused = asOtherUid([BIN, 'user', 'list'], env);
+    expect(refused.status, refused.stderr).toBe(4);
     expect(refused.stderr).toContain('--as');
-    const allowed = asNobody(['--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], 'alice password 1\n');
+    const allowed = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], env, 'alice password 1\n');
     expect(allowed.status, allowed.stderr).toBe(0);
   });
+
 });
