@@ -24,8 +24,8 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --code --qr'
-            vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
+            vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
             args=() vararg=0 ;;
         'user list')
             cmds=''
@@ -79,16 +79,16 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'realm set-enforce')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --algorithm'
-            vopts='--db --as --auth-code --digits --step --algorithm'
-            args=('' 'none totp') vararg=0 ;;
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --algorithm --api-id --api-key --url --offline'
+            vopts='--db --as --auth-code --digits --step --algorithm --api-id --api-key --url'
+            args=('' 'none totp yubico') vararg=0 ;;
         'tfa')
             cmds='add list delete enable disable unlock'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'tfa add')
-            cmds='totp recovery'
+            cmds='totp yubico recovery'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
@@ -96,6 +96,11 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
             vopts='--db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr'
+            args=() vararg=0 ;;
+        'tfa add yubico')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --otp --aes-key --private-id --description'
+            vopts='--db --as --auth-code --otp --aes-key --private-id --description'
             args=() vararg=0 ;;
         'tfa add recovery')
             cmds=''
@@ -183,6 +188,7 @@ _tfactl_child() {
         'tfa/disable') child='tfa disable' ;;
         'tfa/unlock') child='tfa unlock' ;;
         'tfa add/totp') child='tfa add totp' ;;
+        'tfa add/yubico') child='tfa add yubico' ;;
         'tfa add/recovery') child='tfa add recovery' ;;
         'settings/list') child='settings list' ;;
         'settings/set') child='settings set' ;;
@@ -211,6 +217,7 @@ _tfactl_value() {
         'tfa/--db') files=1 ;;
         'tfa add/--db') files=1 ;;
         'tfa add totp/--db') files=1 ;;
+        'tfa add yubico/--db') files=1 ;;
         'tfa add recovery/--db') files=1 ;;
         'tfa add recovery/--output') files=1 ;;
         'tfa list/--db') files=1 ;;
@@ -219,7 +226,7 @@ _tfactl_value() {
         'tfa disable/--db') files=1 ;;
         'tfa unlock/--db') files=1 ;;
         'login/--db') files=1 ;;
-        'login/--type') choices='totp recovery' ;;
+        'login/--type') choices='totp recovery yubico' ;;
         'settings/--db') files=1 ;;
         'settings list/--db') files=1 ;;
         'settings set/--db') files=1 ;;

@@ -54,6 +54,8 @@ function __tfactl_child --argument-names path word
             echo 'unlock'
         case 'tfa add/totp'
             echo 'totp'
+        case 'tfa add/yubico'
+            echo 'yubico'
         case 'tfa add/recovery'
             echo 'recovery'
         case 'settings/list'
@@ -73,7 +75,7 @@ function __tfactl_value_options --argument-names path
         case 'user'
             echo --db --as --auth-code
         case 'user add'
-            echo --db --as --auth-code --email --comment --expire --tfa --totp-secret --code --qr
+            echo --db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr
         case 'user list'
             echo --db --as --auth-code --realm
         case 'user show'
@@ -95,13 +97,15 @@ function __tfactl_value_options --argument-names path
         case 'realm delete'
             echo --db --as --auth-code
         case 'realm set-enforce'
-            echo --db --as --auth-code --digits --step --algorithm
+            echo --db --as --auth-code --digits --step --algorithm --api-id --api-key --url
         case 'tfa'
             echo --db --as --auth-code
         case 'tfa add'
             echo --db --as --auth-code
         case 'tfa add totp'
             echo --db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr
+        case 'tfa add yubico'
+            echo --db --as --auth-code --otp --aes-key --private-id --description
         case 'tfa add recovery'
             echo --db --as --auth-code --output
         case 'tfa list'
@@ -219,8 +223,11 @@ complete -c tfactl -n '__tfactl_using "user add"' -l email -x -d 'email address'
 complete -c tfactl -n '__tfactl_using "user add"' -l comment -x -d 'free text'
 complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC)'
 complete -c tfactl -n '__tfactl_using "user add"' -l disabled -d 'create the account disabled'
-complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -d 'second factor to enrol now: totp or none (default: what the realm enforces)'
+complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -d 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)'
 complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one'
+complete -c tfactl -n '__tfactl_using "user add"' -l yubico-otp -x -d 'an OTP from the user\'s YubiKey (touch it), to register the key'
+complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, for offline validation'
+complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
@@ -263,7 +270,11 @@ complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete t
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6 or 8 (default 6)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
-complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp' -d 'none or totp'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'YubiKey validation service client id'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key (stored encrypted)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
+complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp yubico' -d 'none, totp or yubico'
 
 # tfactl tfa
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'
@@ -275,6 +286,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and
 
 # tfactl tfa add
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a totp -d 'enrol a TOTP authenticator app (QR code, then a verification code)'
+complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a yubico -d 'register a YubiKey from one OTP (touch the key)'
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a recovery -d 'create the single-use recovery keys (10, shown once)'
 
 # tfactl tfa add totp
@@ -287,6 +299,12 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -d 'terminal, none, png:FILE or svg:FILE'
+
+# tfactl tfa add yubico
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l otp -x -d 'an OTP from the key'
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the key\'s AES key (32 hex digits), for offline validation; stored encrypted'
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), for offline validation; stored encrypted'
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l description -x -d 'name of the key (default "YubiKey")'
 
 # tfactl tfa add recovery
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'also write the keys to this new file (mode 0600)'
@@ -305,8 +323,8 @@ complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every fact
 # tfactl tfa unlock
 
 # tfactl login
-complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code or a recovery key (asked on a terminal)'
-complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery' -d 'what --code is (default: told from its shape)'
+complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery yubico' -d 'what --code is (default: told from its shape)'
 
 # tfactl settings
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'

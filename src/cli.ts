@@ -69,8 +69,11 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--comment <text>', 'free text')
     .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
     .option('--disabled', 'create the account disabled')
-    .option('--tfa <type>', 'second factor to enrol now: totp or none (default: what the realm enforces)')
+    .option('--tfa <type>', 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)')
     .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one')
+    .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
+    .option('--aes-key <hex>', 'the YubiKey\'s AES key, for offline validation')
+    .option('--private-id <hex>', 'the YubiKey\'s private id, for offline validation')
     .option('--code <code>', 'TOTP verification code (asked on a terminal)')
     .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
@@ -100,10 +103,14 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     import('./commands/realm/set-enforce.js'),
   )
     .argument('<realm>')
-    .addArgument(new Command().createArgument('<type>', 'none or totp').choices(['none', 'totp']))
+    .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
     .option('--digits <n>', 'TOTP digits: 6 or 8 (default 6)')
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
-    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)')
+    .option('--api-id <id>', 'YubiKey validation service client id')
+    .option('--api-key <base64>', 'YubiKey validation service API key (stored encrypted)')
+    .option('--url <url>', 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)', (v: string, all: string[] = []) => [...all, v])
+    .option('--offline', 'validate YubiKey OTPs offline with each key\'s AES key');
 
   const tfa = group(program, 'tfa', 'manage second factors');
   const tfaAdd = group(tfa, 'add', 'add a second factor');
@@ -118,6 +125,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--code <code>', 'verification code from the app (asked on a terminal)')
     .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
     .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
+  leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
+    .argument('<userid>')
+    .requiredOption('--otp <otp>', 'an OTP from the key')
+    .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), for offline validation; stored encrypted')
+    .option('--private-id <hex>', 'the key\'s private id (12 hex digits), for offline validation; stored encrypted')
+    .option('--description <text>', 'name of the key (default "YubiKey")');
   leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
     .argument('<userid>')
     .option('--output <file>', 'also write the keys to this new file (mode 0600)')
@@ -137,8 +150,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
 
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
     .argument('<userid>')
-    .option('--code <code>', 'second factor: a TOTP code or a recovery key (asked on a terminal)')
-    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery']));
+    .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP (asked on a terminal)')
+    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']));
 
   const settings = group(program, 'settings', 'store-wide settings (admins)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));

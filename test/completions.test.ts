@@ -238,7 +238,7 @@ describe('bash completion', () => {
       ['tfactl', 'realm', 'set-enforce', '--digits', '8', 'corp', 't'],
       ['tfactl', 'realm', 'set-enforce', ''],
     );
-    expect(afterRealm).toEqual(['none', 'totp']);
+    expect(afterRealm).toEqual(['none', 'totp', 'yubico']);
     expect(partial).toEqual(['totp']);
     expect(forRealm).toEqual([]); // the first argument is a realm name: nothing to offer
   });
@@ -302,7 +302,7 @@ describe('zsh completion', () => {
       // No zsh here: check what the listing would be made of.
       expect(zshText).toContain(`'add:add a user'`);
       expect(zshText).toContain(`'--admin[make the user an admin]'`);
-      expect(zshText).toContain(`':type:(none totp)'`);
+      expect(zshText).toContain(`':type:(none totp yubico)'`);
       return;
     }
     const [us, user, admin, choices, db] = zshComplete(
@@ -316,7 +316,7 @@ describe('zsh completion', () => {
     expect(user).toMatch(/^add +-- add a user$/m);
     expect(user).toMatch(/^passwd +-- set a user's password$/m);
     expect(admin).toMatch(/^--admin +-- make the user an admin$/m);
-    expect(choices).toMatch(/\bnone +totp\b/);
+    expect(choices).toMatch(/\bnone +totp +yubico\b/);
     expect(db).toMatch(/(^|\s)home\/(\s|$)/m);
   });
 
@@ -357,7 +357,7 @@ describe('fish completion', () => {
   it('offers subcommands, flags, argument choices and file names for --db', () => {
     if (!HAS_FISH) {
       expect(fishText).toContain(`complete -c tfactl -n '__tfactl_needs_command "user"' -a add -d 'add a user'`);
-      expect(fishText).toContain(`-a 'none totp'`);
+      expect(fishText).toContain(`-a 'none totp yubico'`);
       expect(fishText).toMatch(/^complete -c tfactl -l db -r -F /m);
       return;
     }
@@ -377,7 +377,7 @@ describe('fish completion', () => {
     expect(us).toEqual(['user']);
     expect(user).toEqual(expect.arrayContaining(['add', 'list', 'show', 'modify', 'passwd', 'delete']));
     expect(admin).toEqual(['--admin']);
-    expect(choices).toEqual(['none', 'totp']);
+    expect(choices).toEqual(['none', 'totp', 'yubico']);
     expect(forRealm).toEqual([]);
     expect(db).toEqual([`${dir}/store.db`]);
     expect(as).toEqual([]);

@@ -12,7 +12,7 @@ export async function run(inv: Invocation): Promise<void> {
   const code = stringOpt(inv, 'code');
   const typeText = stringOpt(inv, 'type');
   const kind = typeText === undefined ? undefined : (typeText as CodeKind);
-  if (kind !== undefined && !CODE_KINDS.includes(kind)) throw new UsageError(`invalid --type ${JSON.stringify(typeText)}: expected totp or recovery`);
+  if (kind !== undefined && !CODE_KINDS.includes(kind)) throw new UsageError(`invalid --type ${JSON.stringify(typeText)}: expected totp, recovery or yubico`);
   requireSecretInput(inv, `the password of ${userid}`);
 
   const { ctx, out } = inv;
@@ -23,6 +23,7 @@ export async function run(inv: Invocation): Promise<void> {
       store,
       now: () => ctx.clock.nowSeconds(),
       secretKey: secretKeyLoader(store, keyPath),
+      randomBytes: (n) => ctx.random.bytes(n),
       audit: (entry) => store.appendAudit({ ...entry, ts: ctx.clock.nowSeconds(), actor: userid }),
     },
     userid,
@@ -39,6 +40,6 @@ export async function run(inv: Invocation): Promise<void> {
   );
   for (const w of signedIn.warnings) out.warn(w);
   out.result({ userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft }, (r, style) =>
-    `${style.green('signed in')} as ${r.userid} (${r.method === 'password' ? 'password only' : r.method === 'totp' ? 'TOTP' : 'recovery key'})`,
+    `${style.green('signed in')} as ${r.userid} (${r.method === 'password' ? 'password only' : r.method === 'totp' ? 'TOTP' : r.method === 'yubico' ? 'YubiKey' : 'recovery key'})`,
   );
 }

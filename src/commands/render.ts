@@ -47,6 +47,7 @@ export function userTable(users: readonly UserRecord[], style: Style): string {
 
 export function enforcement(r: RealmRecord): string {
   if (r.enforce === 'totp' && r.totp) return `totp (${describeTotpParams(r.totp)})`;
+  if (r.enforce === 'yubico' && r.yubico) return r.yubico.mode === 'offline' ? 'yubico (offline)' : `yubico (client ${r.yubico.apiId}, ${r.yubico.urls.join(', ')})`;
   return r.enforce;
 }
 

@@ -1,14 +1,19 @@
 import { looksLikeRecoveryKey } from './recovery.js';
+import { looksLikeYubicoOtp } from './yubico.js';
 
 /** The kinds of second factor a person can type at a prompt or pass with --code. */
-export type CodeKind = 'totp' | 'recovery';
-export const CODE_KINDS: readonly CodeKind[] = ['totp', 'recovery'];
+export type CodeKind = 'totp' | 'recovery' | 'yubico';
+export const CODE_KINDS: readonly CodeKind[] = ['totp', 'recovery', 'yubico'];
 
-/** Tells a TOTP code (6 to 8 digits) from a recovery key (16 hex digits, dashes optional). */
+/**
+ * Tells a TOTP code (6 to 8 digits) from a recovery key (16 hex digits, dashes optional) and a
+ * YubiKey OTP (32 to 64 modhex characters).
+ */
 export function inferCodeKind(code: string): CodeKind | null {
   const text = code.trim();
   if (/^[0-9]{6,8}$/.test(text)) return 'totp';
   if (looksLikeRecoveryKey(text)) return 'recovery';
+  if (looksLikeYubicoOtp(text)) return 'yubico';
   return null;
 }
 
@@ -20,6 +25,8 @@ export interface SecondFactorOffer {
 }
 
 export function describeOffer(offer: SecondFactorOffer): string {
-  const parts = offer.kinds.map((k) => (k === 'totp' ? 'TOTP code' : `recovery key (${offer.recoveryLeft ?? 0} left)`));
+  const parts = offer.kinds.map((k) =>
+    k === 'totp' ? 'TOTP code' : k === 'yubico' ? 'YubiKey OTP (touch the key)' : `recovery key (${offer.recoveryLeft ?? 0} left)`,
+  );
   return parts.join(' or ');
 }

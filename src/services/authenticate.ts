@@ -12,6 +12,8 @@ export interface AuthDeps {
   now(): number;
   /** The store's key, for opening sealed secrets. */
   secretKey(): Promise<Buffer>;
+  /** Random bytes (nonces for YubiKey validation requests). */
+  randomBytes(n: number): Buffer;
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export function requirement(realm: RealmRecord | undefined, factors: readonly Fa
   const recovery = accepted.find((f) => f.type === 'recovery');
   const usable: CodeKind[] = [];
   if (accepted.some((f) => f.type === 'totp')) usable.push('totp');
+  if (accepted.some((f) => f.type === 'yubico')) usable.push('yubico');
   if (recovery && (recovery.recoveryLeft ?? 0) > 0) usable.push('recovery');
   return { required: enforce !== 'none' || enabled.length > 0, usable, recoveryLeft: recovery?.recoveryLeft ?? null };
 }
@@ -109,13 +112,19 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
     return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
   }
 
-  const verified =
+  const verified: Verification =
     kind === 'totp' && kinds.includes('totp')
       ? await verifyTotp(deps, userid, answer.code.trim())
       : kind === 'recovery' && kinds.includes('recovery')
         ? await verifyRecovery(deps, userid, answer.code)
-        : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
+        : kind === 'yubico' && kinds.includes('yubico')
+          ? await verifyYubico(deps, user, realm, answer.code)
+          : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
 
+  if (!verified.ok && verified.unavailable) {
+    // Not the person's fault: audited and refused, but not counted toward lockout.
+    return fail(verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
+  }
   if (!verified.ok) {
     const limits = await lockoutLimits(deps.store);
     const after = await deps.store.recordFailure(userid, kind === 'totp', limits, deps.now());
@@ -147,7 +156,42 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
 
 type Verification =
   | { readonly ok: true; readonly factorId: string; readonly recoveryLeft?: number }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly unavailable?: boolean };
+
+async function verifyYubico(deps: AuthDeps, user: UserRecord, realm: RealmRecord | undefined, code: string): Promise<Verification> {
+  const { parseYubicoOtp } = await import('../domain/yubico.js');
+  const yubico = await import('./yubico.js');
+  let otp;
+  try {
+    otp = parseYubicoOtp(code);
+  } catch {
+    return { ok: false, reason: 'malformed yubikey otp' };
+  }
+  const factor = (await deps.store.getYubicoFactors(user.userid)).find((f) => f.publicId === otp.publicId);
+  if (!factor) return { ok: false, reason: 'unknown yubikey' };
+  const now = deps.now();
+  if (factor.sealedSecret) {
+    const key = yubico.openOfflineKey(factor.sealedSecret, await deps.secretKey(), user.userid, factor.id);
+    const check = yubico.checkOffline(key, otp);
+    if (!check.ok) return { ok: false, reason: check.reason };
+    if (!(await deps.store.advanceYubicoCounter(factor.id, check.counter, now))) return { ok: false, reason: 'yubikey otp replayed or older' };
+    return { ok: true, factorId: factor.id };
+  }
+  const config = await yubico.onlineConfig(deps.store, user.realm, realm?.yubico ?? null, deps.secretKey);
+  if (!config) return { ok: false, unavailable: true, reason: `realm ${user.realm} has no YubiKey validation service configured` };
+  const { yubicoTimeoutSeconds } = await import('./settings.js');
+  const result = await yubico.validateOnline({
+    ...config,
+    otp: otp.otp,
+    nonce: deps.randomBytes(16).toString('hex'),
+    timeoutMs: (await yubicoTimeoutSeconds(deps.store)) * 1000,
+  });
+  if (result.ok) {
+    await deps.store.touchFactor(factor.id, now);
+    return { ok: true, factorId: factor.id };
+  }
+  return result.rejected ? { ok: false, reason: `validation service: ${result.status}` } : { ok: false, unavailable: true, reason: result.reason };
+}
 
 async function verifyTotp(deps: AuthDeps, userid: string, code: string): Promise<Verification> {
   const { matchTotp } = await import('../domain/totp.js');

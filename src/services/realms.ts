@@ -1,7 +1,8 @@
 import { LOCAL_REALM } from '../domain/userid.js';
 import { NotFoundError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
-import type { EnforceType, RealmRecord } from '../store/types.js';
+import { seal } from '../domain/secret-box.js';
+import type { EnforceType, RealmRecord, Store } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import { requireRealm } from './lookup.js';
 import type { Session } from './session.js';
@@ -58,17 +59,30 @@ export async function deleteRealm(session: Session, name: string, force: boolean
   return outcome;
 }
 
-/** Sets what second factor a realm requires. Admins only. */
+/** YubiKey validation for a realm: offline, or a service with its API id and (base64) key. */
+export type YubicoEnforcement = { readonly mode: 'offline' } | { readonly mode: 'online'; readonly apiId: string; readonly apiKey: string; readonly urls: readonly string[] };
+
+/** Sets what second factor a realm requires. Admins only. The API key is sealed with the store key. */
 export async function setRealmEnforcement(
   session: Session,
   name: string,
   enforce: EnforceType,
   totp: TotpParams | null,
+  yubico: YubicoEnforcement | null = null,
 ): Promise<RealmRecord> {
   await authorize(session, 'realm.manage', 'realm.set-enforce');
+  await requireRealm(session.store, name);
+  let yubicoRow: Parameters<Store['setRealmEnforcement']>[3] = null;
+  if (yubico?.mode === 'offline') yubicoRow = { config: { mode: 'offline' }, sealedApiKey: null };
+  if (yubico?.mode === 'online') {
+    const { realmKeyContext } = await import('./yubico.js');
+    const sealedApiKey = seal(await session.secretKey(), session.ctx.random.bytes(12), yubico.apiKey, realmKeyContext(name));
+    yubicoRow = { config: { mode: 'online', apiId: yubico.apiId, urls: yubico.urls }, sealedApiKey };
+  }
+  const detail = { enforce, ...(totp ?? {}), ...(yubico && { mode: yubico.mode, ...(yubico.mode === 'online' && { apiId: yubico.apiId, urls: yubico.urls }) }) };
   return session.store.transaction(async (tx) => {
-    if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
-    await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail: { enforce, ...(totp ?? {}) } });
+    if (!(await tx.setRealmEnforcement(name, enforce, totp, yubicoRow))) throw new NotFoundError(`realm ${name} does not exist`);
+    await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail });
     return (await tx.getRealm(name)) as RealmRecord;
   });
 }

@@ -121,7 +121,7 @@ export async function openSession(inv: Invocation): Promise<Session> {
   let actor: Actor = { userid: ROOT_USERID, admin: true, viaOwnership: true };
   if (asId !== undefined) {
     const creds = actorCredentials(ctx, secrets, asId, globals.authCode);
-    const signedIn = await authenticate({ store, now, secretKey, audit: auditAs(asId) }, asId, creds, 'auth');
+    const signedIn = await authenticate({ store, now, secretKey, randomBytes: (n) => ctx.random.bytes(n), audit: auditAs(asId) }, asId, creds, 'auth');
     actor = { userid: asId, admin: signedIn.user.admin, viaOwnership: false };
   }
   return { ctx, store, actor, secrets, now, secretKey, audit: auditAs(actor.userid) };

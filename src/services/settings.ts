@@ -34,6 +34,11 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     parse: positive('count', 100_000),
   },
   'lockout.seconds': { description: 'how long that lock lasts', defaultValue: () => '3600', parse: positive('seconds', 31_536_000) },
+  'yubico.timeout-seconds': {
+    description: 'how long to wait for YubiKey validation servers',
+    defaultValue: () => '5',
+    parse: positive('seconds', 60),
+  },
 };
 
 export interface EffectiveSetting {
@@ -68,6 +73,10 @@ export async function lockoutLimits(store: Store): Promise<LockoutLimits> {
   const settings = await readSettings(store, '');
   const num = (key: string) => Number(settings.find((s) => s.key === key)?.value);
   return { totpFailures: num('lockout.totp-failures'), failures: num('lockout.failures'), lockSeconds: num('lockout.seconds') };
+}
+
+export async function yubicoTimeoutSeconds(store: Store): Promise<number> {
+  return Number(await settingValue(store, 'yubico.timeout-seconds'));
 }
 
 export function totpIssuer(store: Store, hostname: string): Promise<string> {

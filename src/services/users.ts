@@ -11,6 +11,8 @@ import {
   enrolled,
   type PreparedTotp,
   prepareTotp,
+  prepareYubico,
+  type YubicoRequest,
   type TotpEnrolmentIo,
   totpFactorRow,
   type TotpRequest,
@@ -34,11 +36,13 @@ export interface NewUserRequest {
 /** Second factor to set up with a new user. `auto`: TOTP when the realm enforces it, else none. */
 export type NewUserTfa =
   | { readonly type: 'auto' | 'totp'; readonly totp: TotpRequest; readonly verify: boolean; readonly io: TotpEnrolmentIo }
+  | { readonly type: 'yubico'; readonly yubico: YubicoRequest }
   | { readonly type: 'none' };
 
 export interface AddedUser {
   readonly user: UserRecord;
   readonly totp: EnrolledTotp | null;
+  readonly yubico: { readonly id: string; readonly publicId: string; readonly mode: 'online' | 'offline' } | null;
   readonly warnings: readonly string[];
 }
 
@@ -56,7 +60,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   const warnings: string[] = [];
   const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');
   if (tfa.type === 'totp') await checkRealmAllows(session, realm, id, 'totp');
-  if (!wantTotp && realm.enforce !== 'none') {
+  if (!wantTotp && tfa.type !== 'yubico' && realm.enforce !== 'none') {
     if (tfa.type !== 'none') {
       throw new UsageError(`realm ${realm.name} enforces ${realm.enforce}: give the user's key now, or --tfa none to add them without one`);
     }
@@ -75,6 +79,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     const step = tfa.verify ? await confirmTotp(session, prepared, await tfa.io.readCode(prepared), 'user.add') : null;
     totp = { prepared, row: await totpFactorRow(session, prepared, step) };
   }
+  const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;
   const now = session.now();
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.getRealm(req.userid.realm))) throw new NotFoundError(`realm ${req.userid.realm} does not exist`);
@@ -91,6 +96,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     });
     if (!inserted) return undefined;
     if (totp) await tx.insertTotpFactor(totp.row);
+    if (yubico && tfa.type === 'yubico') await tx.insertYubicoFactor({ ...yubico, userid: id, description: tfa.yubico.description, created: now });
     await session.audit({
       action: 'user.add',
       target: id,
@@ -101,13 +107,19 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
         password: req.password !== null,
         expire: req.expire,
         ...(totp && { totp: totp.row.id, verified: totp.row.verified }),
+        ...(yubico && { yubico: yubico.id, publicId: yubico.publicId }),
       },
     });
     return tx.getUser(id);
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
   const user = created ?? (await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists'));
-  return { user, totp: totp && enrolled(totp.prepared, totp.row.verified), warnings };
+  return {
+    user,
+    totp: totp && enrolled(totp.prepared, totp.row.verified),
+    yubico: yubico && { id: yubico.id, publicId: yubico.publicId, mode: yubico.mode },
+    warnings,
+  };
 }
 
 /** Users the actor may see: everyone for admins, only themselves otherwise. */

@@ -22,7 +22,10 @@ import type {
   RecoverySetRecord,
   Store,
   TotpSecretRecord,
+  NewYubicoFactor,
   UserPatch,
+  YubicoFactorRecord,
+  YubicoRealmConfig,
   UserRecord,
 } from './types.js';
 
@@ -118,6 +121,9 @@ interface RealmRow {
   totp_digits: number | null;
   totp_step: number | null;
   totp_algorithm: TotpAlgorithm | null;
+  yubico_mode: 'online' | 'offline' | null;
+  yubico_api_id: string | null;
+  yubico_urls: string | null;
   created: number;
   user_count: number;
 }
@@ -157,6 +163,12 @@ const toRealm = (r: RealmRow): RealmRecord => ({
     r.enforce === 'totp' && r.totp_digits !== null && r.totp_step !== null && r.totp_algorithm !== null
       ? { digits: r.totp_digits as 6 | 8, period: r.totp_step, algorithm: r.totp_algorithm }
       : null,
+  yubico:
+    r.enforce !== 'yubico' || r.yubico_mode === null
+      ? null
+      : r.yubico_mode === 'offline'
+        ? { mode: 'offline' }
+        : { mode: 'online', apiId: r.yubico_api_id ?? '', urls: JSON.parse(r.yubico_urls ?? '[]') as string[] },
   created: r.created,
   userCount: r.user_count,
 });
@@ -174,6 +186,7 @@ interface FactorRow {
   digits: number | null;
   period: number | null;
   recovery_left: number | null;
+  public_id: string | null;
 }
 
 const toFactor = (r: FactorRow): FactorRecord => ({
@@ -190,6 +203,7 @@ const toFactor = (r: FactorRow): FactorRecord => ({
       ? { algorithm: r.algorithm, digits: r.digits as 6 | 8, period: r.period }
       : null,
   recoveryLeft: r.type === 'recovery' ? (r.recovery_left ?? 0) : null,
+  publicId: r.public_id,
 });
 
 interface LockRow {
@@ -343,15 +357,81 @@ class SqliteStore implements Store {
     );
   }
 
-  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null) {
+  setRealmEnforcement(
+    name: string,
+    enforce: EnforceType,
+    totp: TotpParams | null,
+    yubico: { config: YubicoRealmConfig; sealedApiKey: Buffer | null } | null,
+  ) {
+    const online = yubico?.config.mode === 'online' ? yubico.config : null;
     return this.run(
       () =>
         this.db
           .prepare(
-            'UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ? WHERE name = ?',
+            `UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ?,
+               yubico_mode = ?, yubico_api_id = ?, yubico_api_key = ?, yubico_urls = ?
+             WHERE name = ?`,
           )
-          .run(enforce, totp?.digits ?? null, totp?.period ?? null, totp?.algorithm ?? null, name).changes === 1,
+          .run(
+            enforce,
+            totp?.digits ?? null,
+            totp?.period ?? null,
+            totp?.algorithm ?? null,
+            yubico?.config.mode ?? null,
+            online?.apiId ?? null,
+            yubico?.sealedApiKey ?? null,
+            online ? JSON.stringify(online.urls) : null,
+            name,
+          ).changes === 1,
     );
+  }
+
+  getRealmYubicoApiKey(name: string) {
+    return this.run(() => {
+      const row = this.db.prepare('SELECT yubico_api_key FROM realms WHERE name = ?').get(name) as { yubico_api_key: Buffer | null } | undefined;
+      return row?.yubico_api_key ?? null;
+    });
+  }
+
+  getYubicoFactors(userid: string) {
+    return this.run(() =>
+      (
+        this.db
+          .prepare(`SELECT id, public_id, secret, last_counter FROM factors WHERE userid = ? AND type = 'yubico' AND enabled = 1 ORDER BY created, rowid`)
+          .all(userid) as { id: string; public_id: string; secret: Buffer | null; last_counter: number | null }[]
+      ).map((r): YubicoFactorRecord => ({ id: r.id, publicId: r.public_id, sealedSecret: r.secret, lastCounter: r.last_counter })),
+    );
+  }
+
+  insertYubicoFactor(f: NewYubicoFactor) {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            `INSERT INTO factors (id, userid, type, description, enabled, verified, created, public_id, secret, last_counter)
+             VALUES (?, ?, 'yubico', ?, 1, 1, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING`,
+          )
+          .run(f.id, f.userid, f.description, f.created, f.publicId, f.sealedSecret, f.lastCounter).changes === 1,
+    );
+  }
+
+  advanceYubicoCounter(factorId: string, counter: number, now: number) {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE factors SET last_counter = @counter, last_used = @now
+             WHERE id = @id AND type = 'yubico' AND (last_counter IS NULL OR last_counter < @counter)`,
+          )
+          .run({ id: factorId, counter, now }).changes === 1,
+    );
+  }
+
+  touchFactor(factorId: string, now: number) {
+    return this.run(() => {
+      this.db.prepare('UPDATE factors SET last_used = ? WHERE id = ?').run(now, factorId);
+    });
   }
 
   deleteRealm(name: string) {

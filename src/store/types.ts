@@ -21,6 +21,8 @@ export interface FactorRecord {
   readonly totp: TotpParams | null;
   /** Unused keys left, for a recovery set. */
   readonly recoveryLeft: number | null;
+  /** The key's public id, for YubiKeys. */
+  readonly publicId: string | null;
 }
 
 /** What verifying a TOTP code needs: the sealed secret and the replay guard. */
@@ -29,6 +31,24 @@ export interface TotpSecretRecord {
   readonly sealedSecret: Buffer;
   readonly params: TotpParams;
   readonly lastStep: number | null;
+}
+
+export interface YubicoFactorRecord {
+  readonly id: string;
+  readonly publicId: string;
+  /** Sealed AES key and private id, for keys validated offline; null for keys validated online. */
+  readonly sealedSecret: Buffer | null;
+  readonly lastCounter: number | null;
+}
+
+export interface NewYubicoFactor {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly created: number;
+  readonly publicId: string;
+  readonly sealedSecret: Buffer | null;
+  readonly lastCounter: number | null;
 }
 
 export interface NewTotpFactor {
@@ -112,6 +132,11 @@ export interface UserPatch {
   readonly passwordHash?: string | null;
 }
 
+/** How a realm that enforces YubiKey OTP validates: offline (keys' AES secrets) or a validation service. */
+export type YubicoRealmConfig =
+  | { readonly mode: 'offline' }
+  | { readonly mode: 'online'; readonly apiId: string; readonly urls: readonly string[] };
+
 export interface RealmRecord {
   readonly name: string;
   readonly comment: string | null;
@@ -119,6 +144,8 @@ export interface RealmRecord {
   readonly enforce: EnforceType;
   /** Present when `enforce` is `totp`. */
   readonly totp: TotpParams | null;
+  /** Present when `enforce` is `yubico`. */
+  readonly yubico: YubicoRealmConfig | null;
   readonly created: number;
   readonly userCount: number;
 }
@@ -185,7 +212,15 @@ export interface Store {
   listRealms(): Promise<RealmRecord[]>;
   /** Inserts a realm; false when the name is taken. */
   insertRealm(realm: NewRealm): Promise<boolean>;
-  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null): Promise<boolean>;
+  /** Sets what a realm enforces; `yubico` carries the validation config and the sealed API key (online). */
+  setRealmEnforcement(
+    name: string,
+    enforce: EnforceType,
+    totp: TotpParams | null,
+    yubico: { readonly config: YubicoRealmConfig; readonly sealedApiKey: Buffer | null } | null,
+  ): Promise<boolean>;
+  /** The sealed API key of a realm's validation service, if it has one. */
+  getRealmYubicoApiKey(name: string): Promise<Buffer | null>;
   /** Deletes a realm and returns the user ids deleted with it. */
   deleteRealm(name: string): Promise<string[]>;
 
@@ -202,6 +237,17 @@ export interface Store {
    * conditional statement: of two racing sign-ins with the same code exactly one gets true.
    */
   advanceTotpStep(factorId: string, step: number, now: number): Promise<boolean>;
+  /** The enabled YubiKey factors of a user. */
+  getYubicoFactors(userid: string): Promise<YubicoFactorRecord[]>;
+  /** Adds a YubiKey; false when the user already has this key. */
+  insertYubicoFactor(factor: NewYubicoFactor): Promise<boolean>;
+  /**
+   * Accepts counter value `counter` for a YubiKey only if it is newer than the last accepted one, in
+   * one conditional statement: of two racing sign-ins with one OTP exactly one gets true.
+   */
+  advanceYubicoCounter(factorId: string, counter: number, now: number): Promise<boolean>;
+  /** Records a use of a key validated online (the service guards against replay). */
+  touchFactor(factorId: string, now: number): Promise<void>;
   /** The user's recovery set (enabled or not), with its slots. */
   getRecoverySet(userid: string): Promise<(RecoverySetRecord & { readonly enabled: boolean }) | undefined>;
   /** Adds a recovery set, replacing an existing one when `replace`; false if one exists and not `replace`. */

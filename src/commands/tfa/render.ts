@@ -13,6 +13,7 @@ export function describeEnrolled(r: EnrolledTotp, style: Style): string {
 function factorDetail(f: FactorRecord): string {
   if (f.type === 'totp' && f.totp) return describeTotpParams(f.totp) + (f.verified ? '' : ', not verified');
   if (f.type === 'recovery') return `${f.recoveryLeft ?? 0} keys left`;
+  if (f.type === 'yubico') return `key ${f.publicId ?? '?'}`;
   return '';
 }
 

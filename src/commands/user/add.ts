@@ -8,6 +8,8 @@ import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
 import { parseTotpRequestOptions, totpIo } from '../tfa/totp-io.js';
+import { yubicoRequest } from '../tfa/yubico-options.js';
+import { parseYubicoOtp } from '../../domain/yubico.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
@@ -16,10 +18,13 @@ export async function run(inv: Invocation): Promise<void> {
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
   const expireText = stringOpt(inv, 'expire');
   const expire = expireText === undefined ? null : parseDate(expireText, 'expiry date');
-  const tfaType = stringOpt(inv, 'tfa') ?? 'auto';
-  if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'none') {
-    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp or none`);
+  const yubicoOtp = stringOpt(inv, 'yubicoOtp');
+  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : 'auto');
+  if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'yubico' && tfaType !== 'none') {
+    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp, yubico or none`);
   }
+  if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
+  if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
   if (tfaType === 'none' && stringOpt(inv, 'totpSecret') !== undefined) throw new UsageError('--totp-secret needs --tfa totp');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Provisioning for someone else: the code is checked when given or when a person is at the terminal.
@@ -27,7 +32,9 @@ export async function run(inv: Invocation): Promise<void> {
   const tfa: NewUserTfa =
     tfaType === 'none'
       ? { type: 'none' }
-      : {
+      : tfaType === 'yubico'
+        ? { type: 'yubico', yubico: yubicoRequest(inv, parseYubicoOtp(yubicoOtp ?? '').otp) }
+        : {
           type: tfaType,
           totp: { ...(await parseTotpRequestOptions(inv, 'totpSecret')), description: 'TOTP' },
           verify,
@@ -49,11 +56,12 @@ export async function run(inv: Invocation): Promise<void> {
     tfa,
   );
   for (const w of added.warnings) inv.out.warn(w);
-  inv.out.result({ ...added.user, totp: added.totp }, (u, style) =>
+  inv.out.result({ ...added.user, totp: added.totp, yubico: added.yubico }, (u, style) =>
     [
       `${style.green('added')} ${u.userid}`,
       userFields(u, style),
       ...(u.totp ? [`${style.bold('totp:')}     ${u.totp.id}${u.totp.verified ? '' : ' (not verified)'}`] : []),
+      ...(u.yubico ? [`${style.bold('yubikey:')}  ${u.yubico.publicId} (${u.yubico.id})`] : []),
     ].join('\n'),
   );
 }

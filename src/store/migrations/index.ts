@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../../errors.js';
 import { initial } from './001_initial.js';
 import { factors } from './002_factors.js';
+import { yubico } from './003_yubico.js';
 
 export interface Migration {
   readonly version: number;
@@ -11,7 +12,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [initial, factors];
+export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
