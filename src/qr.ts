@@ -1,5 +1,5 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { RefusedError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
+import { writeNewPrivateFile } from './files.js';
 
 /**
  * QR codes for TOTP enrolment. The terminal rendering paints every cell with an explicit black
@@ -64,21 +64,4 @@ export async function writeQrFile(kind: 'png' | 'svg', path: string, text: strin
       ? await QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: QUIET_ZONE, scale: 8 })
       : Buffer.from(await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: QUIET_ZONE }));
   writeNewPrivateFile(path, data);
-}
-
-/** Creates `path` with mode 0600 and writes `data`; refuses (exit 4) when it exists. */
-export function writeNewPrivateFile(path: string, data: Buffer | string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
-    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
-  }
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -2,7 +2,7 @@ import { formatTime, isExpired } from '../domain/dates.js';
 import { findRecoverySlot, hashRecoveryKey, parseRecoveryKey, RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { open, secretContext } from '../domain/secret-box.js';
-import { AuthError, StoreError } from '../errors.js';
+import { AuthError, StoreError, UsageError } from '../errors.js';
 import type { AuditEntry, FactorRecord, RealmRecord, Store, UserRecord } from '../store/types.js';
 import { checkPassword } from './passwords.js';
 import { lockoutLimits } from './settings.js';
@@ -106,10 +106,25 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
     return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
   }
 
-  const answer = await creds.secondFactor({ userid, kinds, recoveryLeft: need.recoveryLeft });
+  let answer: { readonly code: string; readonly kind?: CodeKind | undefined };
+  try {
+    answer = await creds.secondFactor({ userid, kinds, recoveryLeft: need.recoveryLeft });
+  } catch (e) {
+    // The password was right but no second factor came: still a failed sign-in, audited, exit 5.
+    if (e instanceof UsageError && e.code === 'no_tty') return fail('no second factor given', e.message);
+    throw e;
+  }
   const kind = answer.kind ?? inferCodeKind(answer.code);
-  if (kind === 'totp' && totpLocked) {
-    return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
+  const totpLockedMessage = 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock';
+  if (kind === 'totp' && totpLocked) return fail('totp locked', totpLockedMessage);
+
+  // Counted before it is checked: see Store.reserveAttempt.
+  const limits = await lockoutLimits(deps.store);
+  const state = await deps.store.reserveAttempt(userid, kind === 'totp', limits, now);
+  if (!state) {
+    return kind === 'totp'
+      ? fail('totp locked', totpLockedMessage)
+      : fail('locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run 'tfactl tfa unlock ${userid}')`);
   }
 
   const verified: Verification =
@@ -121,26 +136,18 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
           ? await verifyYubico(deps, user, realm, answer.code)
           : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
 
-  if (!verified.ok && verified.unavailable) {
-    // Not the person's fault: audited and refused, but not counted toward lockout.
-    return fail(verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
-  }
   if (!verified.ok) {
-    const limits = await lockoutLimits(deps.store);
-    const after = await deps.store.recordFailure(userid, kind === 'totp', limits, deps.now());
-    const locked = after && after.lockedUntil > now ? 'all' : after?.totpLocked && !totpLocked ? 'totp' : null;
-    return fail(
-      verified.reason,
-      locked === 'all'
+    const message = verified.unavailable
+      ? `authentication failed: YubiKey validation service unavailable (${verified.reason})`
+      : state.lockedUntil > now
         ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
-        : locked === 'totp'
+        : state.totpLocked && !totpLocked
           ? 'authentication failed: too many failed TOTP codes; TOTP is now locked (use a recovery key or ask an admin)'
-          : 'authentication failed: invalid or already used code',
-      { method: kind, failures: after?.failures },
-    );
+          : 'authentication failed: invalid or already used code';
+    return fail(verified.reason, message, { method: kind, failures: state.failures });
   }
 
-  await deps.store.recordSuccess(userid, kind === 'recovery');
+  await deps.store.recordSuccess(userid, kind === 'recovery' || kind === 'totp');
   await deps.audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
   const warnings: string[] = [];
   const left = kind === 'recovery' ? verified.recoveryLeft : need.recoveryLeft;

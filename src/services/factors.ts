@@ -1,6 +1,6 @@
 import { isRoot } from '../domain/permissions.js';
 import { newRecoverySet, hashRecoveryKey } from '../domain/recovery.js';
-import { seal, secretContext } from '../domain/secret-box.js';
+import { open, seal, secretContext } from '../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../domain/totp-params.js';
 import { AuthError, NotFoundError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, LockState, NewTotpFactor, RealmRecord, Store, UserRecord } from '../store/types.js';
@@ -98,6 +98,19 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
   };
 }
 
+/**
+ * Refuses a secret the user already has on another TOTP factor: replay protection is per factor, so
+ * two factors with one secret would accept each code twice.
+ */
+async function refuseKnownSecret(session: Session, prepared: PreparedTotp): Promise<void> {
+  const key = await session.secretKey();
+  for (const f of await session.store.getTotpSecrets(prepared.userid, true)) {
+    if (open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')) === prepared.secret) {
+      await refuse(session, 'tfa.add', prepared.userid, `${prepared.userid} already has a TOTP factor with this secret (${f.id})`, 'exists');
+    }
+  }
+}
+
 /** Only root and admins may skip verification (provisioning for someone else). */
 export async function authorizeNoVerify(session: Session, action: string, userid: string): Promise<void> {
   if (!session.actor.admin && !isRoot(session.actor)) {
@@ -150,6 +163,7 @@ export async function enrolTotp(session: Session, userid: string, req: TotpReque
   await checkRealmAllows(session, realm, userid, 'totp');
   if (!req.verify) await authorizeNoVerify(session, 'tfa.add', userid);
   const prepared = await prepareTotp(session, userid, realm, req);
+  await refuseKnownSecret(session, prepared);
   await io.present(prepared);
   const step = req.verify ? await confirmTotp(session, prepared, await io.readCode(prepared), 'tfa.add') : null;
   const row = await totpFactorRow(session, prepared, step);
@@ -243,45 +257,52 @@ async function requireFactor(store: Store, userid: string, factorId: string): Pr
 
 /**
  * Whether taking `removed` away leaves the user without an enabled factor of the type their realm
- * enforces. A user may not do that to themselves; an admin may, and is warned.
+ * enforces: a user may not do that to themselves (a refusal reason), an admin may (a warning).
+ * Precondition: `store` is a transaction, so the check and the change cannot be split.
  */
-async function checkEnforcement(
-  session: Session,
+async function enforcementCheck(
+  store: Store,
+  actorIsAdmin: boolean,
   user: UserRecord,
   removed: readonly FactorRecord[],
-  action: string,
-): Promise<string[]> {
-  const realm = await session.store.getRealm(user.realm);
-  if (!realm || realm.enforce === 'none') return [];
+): Promise<{ refusal: string | null; warnings: string[] }> {
+  const realm = await store.getRealm(user.realm);
+  if (!realm || realm.enforce === 'none') return { refusal: null, warnings: [] };
   const enforced = realm.enforce;
-  const remaining = (await session.store.listFactors(user.userid)).filter(
-    (f) => f.enabled && f.type === enforced && !removed.some((r) => r.id === f.id),
-  );
-  const removesEnforced = removed.some((f) => f.enabled && f.type === enforced);
-  if (!removesEnforced || remaining.length > 0) return [];
-  if (!session.actor.admin && !isRoot(session.actor)) {
-    await refuse(
-      session,
-      action,
-      user.userid,
-      `realm ${realm.name} enforces ${enforced}: you cannot remove or disable your last enabled ${enforced} factor (add another first)`,
-      'realm_policy',
-    );
+  const factors = await store.listFactors(user.userid);
+  const remaining = factors.filter((f) => f.enabled && f.type === enforced && !removed.some((r) => r.id === f.id));
+  const removesEnforced = removed.some((r) => factors.some((f) => f.id === r.id && f.enabled && f.type === enforced));
+  if (!removesEnforced || remaining.length > 0) return { refusal: null, warnings: [] };
+  if (!actorIsAdmin) {
+    return {
+      refusal: `realm ${realm.name} enforces ${enforced}: you cannot remove or disable your last enabled ${enforced} factor (add another first)`,
+      warnings: [],
+    };
   }
-  return [`${user.userid} has no enabled ${enforced} factor left and cannot sign in until one is added (realm ${realm.name} enforces ${enforced})`];
+  return {
+    refusal: null,
+    warnings: [`${user.userid} has no enabled ${enforced} factor left and cannot sign in until one is added (realm ${realm.name} enforces ${enforced})`],
+  };
 }
+
+const isAdmin = (session: Session) => session.actor.admin || isRoot(session.actor);
 
 /** Deletes one factor, or all of a user's factors. Returns warnings for the caller to show. */
 export async function deleteFactors(session: Session, userid: string, factorId: string | 'all'): Promise<{ deleted: string[]; warnings: string[] }> {
   await authorize(session, 'tfa.manage', 'tfa.delete', userid);
   const user = await requireUser(session.store, userid);
-  const targets = factorId === 'all' ? await session.store.listFactors(userid) : [await requireFactor(session.store, userid, factorId)];
-  const warnings = await checkEnforcement(session, user, targets, 'tfa.delete');
-  await session.store.transaction(async (tx) => {
+  if (factorId !== 'all') await requireFactor(session.store, userid, factorId);
+  const outcome = await session.store.transaction(async (tx) => {
+    const targets = (await tx.listFactors(userid)).filter((f) => factorId === 'all' || f.id === factorId);
+    if (factorId !== 'all' && targets.length === 0) throw new NotFoundError(`${userid} has no factor ${factorId}`);
+    const check = await enforcementCheck(tx, isAdmin(session), user, targets);
+    if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     for (const f of targets) await tx.deleteFactor(userid, f.id);
     await session.audit({ action: 'tfa.delete', target: userid, outcome: 'ok', detail: { ids: targets.map((f) => f.id) } });
+    return { refused: false as const, deleted: targets.map((f) => f.id), warnings: check.warnings };
   });
-  return { deleted: targets.map((f) => f.id), warnings };
+  if (outcome.refused) return refuse(session, 'tfa.delete', userid, outcome.reason, 'realm_policy');
+  return { deleted: outcome.deleted, warnings: outcome.warnings };
 }
 
 /** Enables or disables one factor. Returns warnings for the caller to show. */
@@ -289,13 +310,17 @@ export async function setFactorEnabled(session: Session, userid: string, factorI
   const action = enabled ? 'tfa.enable' : 'tfa.disable';
   await authorize(session, 'tfa.manage', action, userid);
   const user = await requireUser(session.store, userid);
-  const factor = await requireFactor(session.store, userid, factorId);
-  const warnings = enabled ? [] : await checkEnforcement(session, user, [factor], action);
-  await session.store.transaction(async (tx) => {
+  await requireFactor(session.store, userid, factorId);
+  const outcome = await session.store.transaction(async (tx) => {
+    const factor = await requireFactor(tx, userid, factorId);
+    const check: { refusal: string | null; warnings: string[] } = enabled ? { refusal: null, warnings: [] } : await enforcementCheck(tx, isAdmin(session), user, [factor]);
+    if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     await tx.setFactorEnabled(userid, factorId, enabled);
     await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } });
+    return { refused: false as const, warnings: check.warnings };
   });
-  return { factor: await requireFactor(session.store, userid, factorId), warnings };
+  if (outcome.refused) return refuse(session, action, userid, outcome.reason, 'realm_policy');
+  return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings };
 }
 
 /** Lifts TOTP and all-factor locks and resets failure counters. Admins only. */

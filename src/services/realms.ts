@@ -1,4 +1,5 @@
-import { LOCAL_REALM } from '../domain/userid.js';
+import { isRoot } from '../domain/permissions.js';
+import { LOCAL_REALM, ROOT_USERID } from '../domain/userid.js';
 import { NotFoundError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
@@ -69,9 +70,12 @@ export async function setRealmEnforcement(
   enforce: EnforceType,
   totp: TotpParams | null,
   yubico: YubicoEnforcement | null = null,
-): Promise<RealmRecord> {
+): Promise<{ realm: RealmRecord; warnings: string[] }> {
   await authorize(session, 'realm.manage', 'realm.set-enforce');
   await requireRealm(session.store, name);
+  if (name === LOCAL_REALM && enforce !== 'none' && !isRoot(session.actor)) {
+    await refuse(session, 'realm.set-enforce', name, `only ${ROOT_USERID} may enforce a second factor in the built-in realm ${LOCAL_REALM}`, 'permission_denied');
+  }
   let yubicoRow: Parameters<Store['setRealmEnforcement']>[3] = null;
   if (yubico?.mode === 'offline') yubicoRow = { config: { mode: 'offline' }, sealedApiKey: null };
   if (yubico?.mode === 'online') {
@@ -80,9 +84,21 @@ export async function setRealmEnforcement(
     yubicoRow = { config: { mode: 'online', apiId: yubico.apiId, urls: yubico.urls }, sealedApiKey };
   }
   const detail = { enforce, ...(totp ?? {}), ...(yubico && { mode: yubico.mode, ...(yubico.mode === 'online' && { apiId: yubico.apiId, urls: yubico.urls }) }) };
-  return session.store.transaction(async (tx) => {
+  const realm = await session.store.transaction(async (tx) => {
     if (!(await tx.setRealmEnforcement(name, enforce, totp, yubicoRow))) throw new NotFoundError(`realm ${name} does not exist`);
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail });
     return (await tx.getRealm(name)) as RealmRecord;
   });
+  return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
+}
+
+/** A warning naming the users of a realm who have no enabled factor of the enforced type. */
+async function usersWithout(session: Session, realm: string, type: EnforceType): Promise<string[]> {
+  const users = await session.store.listUsers({ realm });
+  const factors = await session.store.listFactors();
+  const covered = new Set(factors.filter((f) => f.enabled && f.type === type).map((f) => f.userid));
+  const missing = users.map((u) => u.userid).filter((u) => !covered.has(u));
+  if (missing.length === 0) return [];
+  const names = missing.length > 10 ? `${missing.slice(0, 10).join(', ')} and ${missing.length - 10} more` : missing.join(', ');
+  return [`${missing.length} user(s) of realm ${realm} have no enabled ${type} factor and cannot sign in until one is added: ${names}`];
 }

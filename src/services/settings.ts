@@ -95,12 +95,13 @@ export async function changeSetting(session: Session, key: string, value: string
   if (!spec) throw new UsageError(`unknown setting ${JSON.stringify(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
   const parsed = spec.parse(value);
   await authorize(session, 'store.manage', 'settings.set');
-  if (key.startsWith('password.')) {
-    const policy = await passwordPolicy(session.store);
-    const next = { ...policy, [key === 'password.min-length' ? 'minLength' : 'maxLength']: Number(parsed) };
-    if (next.minLength > next.maxLength) throw new UsageError('password.min-length cannot exceed password.max-length', 'invalid_setting');
-  }
   await session.store.transaction(async (tx) => {
+    // Checked inside the transaction so two concurrent changes cannot leave min above max.
+    if (key.startsWith('password.')) {
+      const policy = await passwordPolicy(tx);
+      const next = { ...policy, [key === 'password.min-length' ? 'minLength' : 'maxLength']: Number(parsed) };
+      if (next.minLength > next.maxLength) throw new UsageError('password.min-length cannot exceed password.max-length', 'invalid_setting');
+    }
     await tx.setSetting(key, parsed);
     await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed } });
   });

@@ -472,14 +472,14 @@ class SqliteStore implements Store {
     });
   }
 
-  getTotpSecrets(userid: string) {
+  getTotpSecrets(userid: string, includeDisabled = false) {
     return this.run(() => {
       const rows = this.db
         .prepare(
           `SELECT id, secret, algorithm, digits, period, last_step FROM factors
-           WHERE userid = ? AND type = 'totp' AND enabled = 1 ORDER BY created, rowid`,
+           WHERE userid = ? AND type = 'totp' AND (enabled = 1 OR ?) ORDER BY created, rowid`,
         )
-        .all(userid) as { id: string; secret: Buffer; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
+        .all(userid, includeDisabled ? 1 : 0) as { id: string; secret: Buffer; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
       return rows.map(
         (r): TotpSecretRecord => ({
           id: r.id,
@@ -583,39 +583,43 @@ class SqliteStore implements Store {
     });
   }
 
-  recordFailure(userid: string, totp: boolean, limits: LockoutLimits, now: number) {
+  reserveAttempt(userid: string, totp: boolean, limits: LockoutLimits, now: number) {
     return this.run(() => {
-      // One statement: the right-hand sides see the old values, so concurrent failures all count.
+      // One statement: right-hand sides see the old row, and the WHERE clause refuses locked users,
+      // so concurrent attempts are each counted once and none slips past a lock.
+      const previous = 'CASE WHEN tfa_locked_until > 0 THEN 0 ELSE tfa_failures END';
       const row = this.db
         .prepare(
           `UPDATE users SET
-             tfa_failures = tfa_failures + 1,
-             tfa_locked_until = CASE WHEN tfa_failures + 1 >= @failures THEN @until ELSE tfa_locked_until END,
+             tfa_failures = ${previous} + 1,
+             tfa_locked_until = CASE WHEN ${previous} + 1 >= @failures THEN @until ELSE 0 END,
              totp_failures = totp_failures + @totp,
              totp_locked = CASE WHEN @totp = 1 AND totp_failures + 1 >= @totpFailures THEN 1 ELSE totp_locked END
-           WHERE userid = @userid
+           WHERE userid = @userid AND tfa_locked_until <= @now AND (@totp = 0 OR totp_locked = 0)
            RETURNING ${LOCK_COLUMNS}`,
         )
         .get({
           userid,
+          now,
           totp: totp ? 1 : 0,
           failures: limits.failures,
           totpFailures: limits.totpFailures,
           until: now + limits.lockSeconds,
         }) as LockRow | undefined;
-      return row && toLock(row);
+      return row ? toLock(row) : null;
     });
   }
 
-  recordSuccess(userid: string, unlockTotp: boolean) {
+  recordSuccess(userid: string, resetTotp: boolean) {
     return this.run(() => {
       this.db
         .prepare(
-          `UPDATE users SET tfa_failures = 0, totp_failures = CASE WHEN @unlock = 1 OR totp_locked = 0 THEN 0 ELSE totp_failures END,
-             totp_locked = CASE WHEN @unlock = 1 THEN 0 ELSE totp_locked END
+          `UPDATE users SET tfa_failures = 0, tfa_locked_until = 0,
+             totp_failures = CASE WHEN @reset = 1 THEN 0 ELSE totp_failures END,
+             totp_locked = CASE WHEN @reset = 1 THEN 0 ELSE totp_locked END
            WHERE userid = @userid`,
         )
-        .run({ userid, unlock: unlockTotp ? 1 : 0 });
+        .run({ userid, reset: resetTotp ? 1 : 0 });
     });
   }
 

@@ -229,8 +229,8 @@ export interface Store {
 
   /** Factors of one user, or of everyone, ordered by user and creation. */
   listFactors(userid?: string): Promise<FactorRecord[]>;
-  /** The enabled TOTP factors of a user with their sealed secrets. */
-  getTotpSecrets(userid: string): Promise<TotpSecretRecord[]>;
+  /** The TOTP factors of a user with their sealed secrets: enabled ones, or all with `includeDisabled`. */
+  getTotpSecrets(userid: string, includeDisabled?: boolean): Promise<TotpSecretRecord[]>;
   insertTotpFactor(factor: NewTotpFactor): Promise<void>;
   /**
    * Accepts TOTP step `step` for a factor only if it is newer than the last accepted one, in one
@@ -263,10 +263,15 @@ export interface Store {
   deleteFactors(userid: string): Promise<number>;
 
   getLockState(userid: string): Promise<LockState | undefined>;
-  /** Counts one failure atomically (TOTP failures also count toward the TOTP lock) and returns the new state. */
-  recordFailure(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | undefined>;
-  /** Resets the failure counters after a success; `unlockTotp` also lifts the TOTP lock (recovery key used). */
-  recordSuccess(userid: string, unlockTotp: boolean): Promise<void>;
+  /**
+   * Counts one second-factor attempt before it is checked, in one conditional statement, and
+   * returns the new state; null when the user is locked (every factor, or TOTP for a TOTP attempt),
+   * in which case nothing is counted. Counting first means racing attempts can never check more
+   * codes than the limits allow. An expired all-factor lock starts the count afresh.
+   */
+  reserveAttempt(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | null>;
+  /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
+  recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
   /** Lifts every lock and resets the counters. */
   unlock(userid: string): Promise<boolean>;
 

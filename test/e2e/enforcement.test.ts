@@ -31,6 +31,13 @@ describe('a realm that enforces TOTP', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('enrols TOTP in any realm when --totp-secret or --code is given', async () => {
+    const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
+    const r = await store.run(['user', 'add', 'greg', '--no-password', '--totp-secret', secret, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.totp).toMatchObject({ secret, userid: 'greg@local' });
+  });
+
   it('takes a given secret with --totp-secret and checks --code when given', async () => {
     const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
     const bad = await store.run(['user', 'add', 'cy@corp', '--no-password', '--totp-secret', secret, '--code', '00000000']);
@@ -90,6 +97,23 @@ describe('a realm that enforces TOTP', () => {
     const admin = await store.runAs('boss', PW, ['tfa', 'delete', 'gus@corp', user.totp.id, '--json']);
     expect(admin.code, admin.stderr).toBe(0);
     expect(admin.json().warnings).toEqual([expect.stringContaining('cannot sign in until one is added')]);
+  });
+});
+
+describe('changing what a realm enforces', () => {
+  it('warns about users who cannot sign in afterwards', async () => {
+    await store.run(['realm', 'add', 'ops']);
+    await store.run(['user', 'add', 'ann@ops', '--no-password']);
+    const r = await store.run(['realm', 'set-enforce', 'ops', 'totp', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json().warnings).toEqual([expect.stringContaining('have no enabled totp factor and cannot sign in until one is added: ann@ops')]);
+  });
+
+  it('leaves enforcement in the built-in realm to root@local', async () => {
+    const before = store.snapshot();
+    const r = await store.runAs('boss', PW, ['realm', 'set-enforce', 'local', 'totp']);
+    expect(r.code).toBe(4);
+    expect(store.snapshot()).toBe(before);
   });
 });
 

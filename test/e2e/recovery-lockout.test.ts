@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
@@ -78,6 +78,16 @@ describe('recovery keys', () => {
     expect((await login('reg', fresh.json().result.keys[0])).code).toBe(0);
   });
 
+  it('stores nothing when the --output file cannot be created', async () => {
+    await addUser('nofile');
+    const file = join(store.dir, 'taken.txt');
+    writeFileSync(file, 'already here');
+    const r = await store.run(['tfa', 'add', 'recovery', 'nofile', '--output', file]);
+    expect(r.code).toBe(4);
+    expect(readFileSync(file, 'utf8')).toBe('already here');
+    expect(store.query("SELECT * FROM factors WHERE userid = 'nofile@local'")).toEqual([]);
+  });
+
   it('can be written to a new 0600 file, never over an existing one', async () => {
     await addUser('filer');
     const file = join(store.dir, 'keys.txt');
@@ -111,6 +121,33 @@ describe('TOTP under concurrent sign-ins', () => {
 });
 
 describe('lockout', () => {
+  it('checks no more than 8 TOTP codes even when 20 wrong codes race, then refuses the right one', async () => {
+    await addUser('burst');
+    const secret = await addTotp('burst');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => login('burst', String(100000 + i))));
+    expect(results.every((r) => r.code === 5)).toBe(true);
+    const checked = store.auditRows().filter((a) => a.target === 'burst@local' && a.action === 'login' && a.detail?.includes('wrong totp code'));
+    expect(checked).toHaveLength(8);
+    const right = await login('burst', oathtool(secret));
+    expect(right.code).toBe(5);
+    expect(oneLineError(right)).toContain('TOTP is locked');
+  });
+
+  it('starts counting afresh when an all-factor lock has expired', async () => {
+    await store.run(['settings', 'set', 'lockout.failures', '2']);
+    await store.run(['settings', 'set', 'lockout.seconds', '1']);
+    await addUser('expiry');
+    const keys = await addRecovery('expiry');
+    for (let i = 0; i < 2; i++) await login('expiry', 'ffff-ffff-ffff-ffff');
+    expect(oneLineError(await login('expiry', keys[0]!))).toContain('locked');
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await login('expiry', 'ffff-ffff-ffff-ffff')).code).toBe(5);
+    const ok = await login('expiry', keys[0]!);
+    expect(ok.code, ok.stderr).toBe(0);
+    await store.run(['settings', 'set', 'lockout.failures', '100']);
+    await store.run(['settings', 'set', 'lockout.seconds', '3600']);
+  });
+
   it('locks TOTP after 8 consecutive TOTP failures until a recovery key succeeds', async () => {
     await addUser('lock1');
     const secret = await addTotp('lock1');

@@ -100,6 +100,14 @@ describe('TOTP enrolment', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('refuses a secret the user already has on another factor (a code would work twice)', async () => {
+    await addUser('dup');
+    const { secret } = await enrol('dup');
+    const r = await store.run(['tfa', 'add', 'totp', 'dup', '--secret', secret, '--no-verify']);
+    expect(r.code).toBe(4);
+    expect(oneLineError(r)).toContain('already has a TOTP factor with this secret');
+  });
+
   it('keeps several TOTP factors per user; any of them signs in', async () => {
     await addUser('yuri');
     await enrol('yuri');
@@ -134,15 +142,16 @@ describe('sign-in with TOTP', () => {
     expect((await login('zoe', '123456')).code).toBe(5);
   });
 
-  it('asks for --code instead of waiting when there is no terminal', async () => {
+  it('fails (exit 5, audited) naming --code instead of waiting when there is no terminal', async () => {
     const r = await login('zoe');
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(5);
     expect(oneLineError(r)).toContain('--code');
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'zoe@local', outcome: 'failed' });
   });
 
   it('audits every sign-in, good or bad, without the code', async () => {
     const rows = store.auditRows().filter((a) => a.action === 'login' && a.target === 'zoe@local');
-    expect(rows.map((r) => r.outcome)).toEqual(['ok', 'failed', 'failed', 'failed']);
+    expect(rows.map((r) => r.outcome)).toEqual(['ok', 'failed', 'failed', 'failed', 'failed']);
     expect(JSON.stringify(rows)).not.toMatch(/"\d{6}"/);
   });
 
@@ -169,7 +178,7 @@ describe('acting as a user who has TOTP (--as)', () => {
     const factors = () => JSON.stringify(store.query("SELECT * FROM factors WHERE userid = 'ava@local'"));
     const before = factors();
     const noCode = await store.runAs('ava', PW, ['tfa', 'delete', 'ava', id]);
-    expect(noCode.code).toBe(2);
+    expect(noCode.code).toBe(5);
     expect(oneLineError(noCode)).toContain('--auth-code');
     const wrongCode = await store.runAs('ava', PW, ['--auth-code', '000000', 'tfa', 'delete', 'ava', id]);
     expect(wrongCode.code).toBe(5);

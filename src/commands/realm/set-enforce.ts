@@ -57,6 +57,7 @@ export async function run(inv: Invocation): Promise<void> {
   const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
   const yubico = yubicoEnforcement(inv, type);
   const session = await openSession(inv);
-  const realm = await setRealmEnforcement(session, name, type, totp, yubico);
+  const { realm, warnings } = await setRealmEnforcement(session, name, type, totp, yubico);
+  for (const w of warnings) inv.out.warn(w);
   inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);
 }

@@ -1,7 +1,7 @@
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { writeNewPrivateFile } from '../../qr.js';
+import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/factors.js';
 import { openSession } from '../../services/session.js';
 import { CancelledError } from '../../errors.js';
@@ -22,9 +22,17 @@ export async function run(inv: Invocation): Promise<void> {
     const sure = await inv.ctx.prompter.confirm(`Replace the recovery keys of ${userid}? The current ones stop working.`, false);
     if (!sure) throw new CancelledError();
   }
-  const result = await addRecoveryKeys(session, userid, regenerate);
-  if (output !== undefined) {
-    writeNewPrivateFile(output, `Recovery keys for ${userid}\n${ADVICE}\n\n${result.keys.join('\n')}\n`);
+  // Claimed before the keys are stored, so a file that cannot be written changes nothing.
+  const file = output === undefined ? undefined : createPrivateFile(output);
+  let result;
+  try {
+    result = await addRecoveryKeys(session, userid, regenerate);
+  } catch (e) {
+    file?.discard();
+    throw e;
+  }
+  if (file) {
+    file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${result.keys.join('\n')}\n`);
     inv.out.note(`wrote the keys to ${output} (mode 0600)`);
   }
   inv.out.result({ ...result, ...(output !== undefined && { output }) }, (r, style) =>

@@ -19,13 +19,14 @@ export async function run(inv: Invocation): Promise<void> {
   const expireText = stringOpt(inv, 'expire');
   const expire = expireText === undefined ? null : parseDate(expireText, 'expiry date');
   const yubicoOtp = stringOpt(inv, 'yubicoOtp');
-  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : 'auto');
+  const totpGiven = stringOpt(inv, 'totpSecret') !== undefined || stringOpt(inv, 'code') !== undefined;
+  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : totpGiven ? 'totp' : 'auto');
   if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'yubico' && tfaType !== 'none') {
     throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp, yubico or none`);
   }
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
-  if (tfaType === 'none' && stringOpt(inv, 'totpSecret') !== undefined) throw new UsageError('--totp-secret needs --tfa totp');
+  if (tfaType !== 'totp' && tfaType !== 'auto' && totpGiven) throw new UsageError('--totp-secret and --code go with --tfa totp');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Provisioning for someone else: the code is checked when given or when a person is at the terminal.
   const verify = stringOpt(inv, 'code') !== undefined || (inv.ctx.io.stdinIsTTY && !inv.out.json);
