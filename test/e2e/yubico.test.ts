@@ -1,0 +1,253 @@
+import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptToken } from '../../src/domain/yubico.js';
+import { oneLineError, TempStore } from './harness.js';
+
+/**
+ * YubiKey OTP through the binary. OTPs come from Debian's python3-yubiotp, which simulates a
+ * YubiKey; online validation runs against a validation protocol 2.0 server on loopback.
+ */
+const store = new TempStore();
+const PW = 'yubikey test password';
+afterAll(() => store.remove());
+
+/** A simulated YubiKey (python3-yubiotp's `yubikey`), its state in a file of its own. */
+class SimulatedKey {
+  readonly config: string;
+  constructor(
+    name: string,
+    readonly publicId: string,
+    readonly aesKey: string,
+    readonly privateId: string,
+  ) {
+    this.config = join(store.dir, `${name}.yubikey`);
+    this.sim(['init', '-p', publicId, '-k', aesKey, '-u', privateId]);
+  }
+  private sim(args: string[]): string {
+    const r = spawnSync('/usr/bin/yubikey', ['-f', this.config, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`yubikey ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+  /** The next OTP, as a touch would type it. */
+  otp(): string {
+    return this.sim(['gen']);
+  }
+}
+
+const login = (userid: string, code: string, extra: string[] = []) =>
+  store.run(['login', userid, '--password-stdin', '--code', code, '--json', ...extra], { input: `${PW}\n` });
+
+async function addUser(userid: string) {
+  const r = await store.run(['user', 'add', userid, '--password-stdin', '--tfa', 'none'], { input: `${PW}\n` });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.run(['realm', 'add', 'keys']);
+  expect((await store.run(['realm', 'set-enforce', 'keys', 'yubico', '--offline'])).code).toBe(0);
+});
+
+describe('YubiKey OTP validated offline', () => {
+  const key = new SimulatedKey('k1', 'cccjgjgkhcbb', '000102030405060708090a0b0c0d0e0f', '010203040506');
+  const offline = ['--aes-key', key.aesKey, '--private-id', key.privateId];
+
+  it('registers a key at user creation and signs in with later OTPs', async () => {
+    const r = await store.run(['user', 'add', 'yan@keys', '--password-stdin', '--yubico-otp', key.otp(), ...offline, '--json'], { input: `${PW}\n` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.yubico).toMatchObject({ publicId: 'cccjgjgkhcbb', mode: 'offline' });
+    const ok = await login('yan@keys', key.otp());
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().result.method).toBe('yubico');
+  });
+
+  it('refuses a replayed OTP and an older one', async () => {
+    const older = key.otp();
+    const newer = key.otp();
+    expect((await login('yan@keys', newer)).code).toBe(0);
+    expect((await login('yan@keys', newer)).code).toBe(5);
+    expect((await login('yan@keys', older)).code).toBe(5);
+  });
+
+  it('refuses a corrupted OTP and another key\'s OTP', async () => {
+    const good = key.otp();
+    const corrupted = good.slice(0, -1) + (good.endsWith('c') ? 'b' : 'c');
+    expect((await login('yan@keys', corrupted)).code).toBe(5);
+    const other = new SimulatedKey('k2', 'cccjgjgkhcbb', 'ffeeddccbbaa99887766554433221100', 'aabbccddeeff');
+    expect((await login('yan@keys', other.otp())).code).toBe(5);
+    const stranger = new SimulatedKey('k3', 'cccccccccccd', '000102030405060708090a0b0c0d0e0f', '010203040506');
+    expect((await login('yan@keys', stranger.otp())).code).toBe(5);
+    expect((await login('yan@keys', good)).code).toBe(0);
+  });
+
+  it('accepts one OTP exactly once when ten sign-ins race with it', async () => {
+    const otp = key.otp();
+    const results = await Promise.all(Array.from({ length: 10 }, () => login('yan@keys', otp)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+  });
+
+  it('counts YubiKey failures toward the lockout of every factor', async () => {
+    await store.run(['settings', 'set', 'lockout.failures', '3']);
+    const key4 = new SimulatedKey('k4', 'cccccccccccf', '00112233445566778899aabbccddeeff', '112233445566');
+    const add = await store.run(['user', 'add', 'lou@keys', '--password-stdin', '--yubico-otp', key4.otp(), '--aes-key', key4.aesKey, '--private-id', key4.privateId], { input: `${PW}\n` });
+    expect(add.code, add.stderr).toBe(0);
+    const stale = key4.otp();
+    expect((await login('lou@keys', key4.otp())).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await login('lou@keys', stale)).code).toBe(5);
+    const locked = await login('lou@keys', key4.otp());
+    expect(locked.code).toBe(5);
+    expect(oneLineError(locked)).toContain('locked');
+    await store.run(['settings', 'set', 'lockout.failures', '100']);
+  });
+
+  it('refuses a registration OTP that does not match the key material, storing nothing', async () => {
+    await addUser('zed@keys');
+    const r = await store.run(['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp(), '--aes-key', 'ffeeddccbbaa99887766554433221100', '--private-id', key.privateId]);
+    expect(r.code).toBe(5);
+    expect(store.query("SELECT * FROM factors WHERE userid = 'zed@keys'")).toEqual([]);
+  });
+
+  it('asks for the key material in a realm that validates offline, and refuses TOTP there', async () => {
+    const noKey = await store.run(['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp()]);
+    expect(noKey.code).toBe(2);
+    expect(oneLineError(noKey)).toContain('--aes-key');
+    const totp = await store.run(['tfa', 'add', 'totp', 'zed@keys', '--no-verify']);
+    expect(totp.code).toBe(4);
+    expect(oneLineError(totp)).toContain('enforces YubiKey OTP');
+    const recovery = await store.run(['tfa', 'add', 'recovery', 'zed@keys']);
+    expect(recovery.code).toBe(0);
+  });
+
+  it('rejects malformed input with exit 2 and changes nothing', async () => {
+    const before = store.snapshot();
+    for (const args of [
+      ['tfa', 'add', 'yubico', 'zed@keys', '--otp', 'not-an-otp'],
+      ['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp(), '--aes-key', 'xyz', '--private-id', key.privateId],
+      ['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp(), '--aes-key', key.aesKey],
+      ['realm', 'set-enforce', 'keys', 'yubico'],
+      ['realm', 'set-enforce', 'keys', 'yubico', '--api-id', '1', '--api-key', 'short'],
+      ['realm', 'set-enforce', 'keys', 'yubico', '--offline', '--api-id', '1'],
+      ['realm', 'set-enforce', 'keys', 'totp', '--offline'],
+      ['user', 'add', 'nokey@keys', '--no-password'],
+    ]) {
+      const r = await store.run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      oneLineError(r);
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+});
+
+describe('YubiKey OTP validated by a validation service', () => {
+  const API_ID = '4711';
+  const API_KEY = Buffer.from('0123456789abcdef0123456789abcdef01234567', 'hex');
+  const key = new SimulatedKey('online', 'ccccccccccch', '0f0e0d0c0b0a09080706050403020100', '665544332211');
+  let mode: 'normal' | 'bad-signature' | 'nonce-mismatch' | 'replayed' | 'slow' | 'backend-error' = 'normal';
+  const seen = new Map<string, number>();
+  let server: Server;
+  let url = '';
+  let deadUrl = '';
+
+  const sign = (fields: Record<string, string>, k: Buffer) =>
+    createHmac('sha1', k)
+      .update(Object.keys(fields).sort().map((f) => `${f}=${fields[f]}`).join('&'))
+      .digest('base64');
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const params = Object.fromEntries([...q].filter(([k]) => k !== 'h'));
+      const otp = q.get('otp') ?? '';
+      let status = 'OK';
+      if (q.get('id') !== API_ID) status = 'NO_SUCH_CLIENT';
+      else if (q.get('h') !== sign(params, API_KEY)) status = 'BAD_SIGNATURE';
+      else {
+        const token = decryptToken(Buffer.from(key.aesKey, 'hex'), otp.slice(-32));
+        const counter = token ? token.useCounter * 256 + token.sessionCounter : -1;
+        if (!token || otp.slice(0, -32) !== key.publicId) status = 'BAD_OTP';
+        else if (counter <= (seen.get(otp.slice(0, -32)) ?? -1)) status = 'REPLAYED_OTP';
+        else seen.set(otp.slice(0, -32), counter);
+      }
+      if (mode === 'replayed') status = 'REPLAYED_OTP';
+      if (mode === 'backend-error') status = 'BACKEND_ERROR';
+      const fields: Record<string, string> = {
+        t: new Date().toISOString(),
+        otp,
+        nonce: mode === 'nonce-mismatch' ? 'x'.repeat(32) : (q.get('nonce') ?? ''),
+        sl: '100',
+        status,
+      };
+      fields.h = sign(fields, mode === 'bad-signature' ? Buffer.from('another key') : API_KEY);
+      const body = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('\r\n') + '\r\n';
+      setTimeout(() => res.end(body), mode === 'slow' ? 3000 : 0);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/wsapi/2.0/verify`;
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/wsapi/2.0/verify`;
+    await new Promise((r) => dead.close(r));
+    await store.run(['realm', 'add', 'cloud']);
+    const set = await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', url, '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json().result.yubico).toEqual({ mode: 'online', apiId: API_ID, urls: [url] });
+    await store.run(['settings', 'set', 'yubico.timeout-seconds', '1']);
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it('stores the API key encrypted', () => {
+    const [row] = store.query<{ yubico_api_key: Buffer }>("SELECT yubico_api_key FROM realms WHERE name = 'cloud'");
+    expect(Buffer.from(row!.yubico_api_key).toString('latin1')).not.toContain(API_KEY.toString('base64'));
+  });
+
+  it('registers a key and signs in when the service answers OK', async () => {
+    const add = await store.run(['user', 'add', 'ola@cloud', '--password-stdin', '--yubico-otp', key.otp(), '--json'], { input: `${PW}\n` });
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.json().result.yubico).toMatchObject({ publicId: key.publicId, mode: 'online' });
+    const ok = await login('ola@cloud', key.otp());
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('refuses an OTP the service calls replayed', async () => {
+    const otp = key.otp();
+    expect((await login('ola@cloud', otp)).code).toBe(0);
+    const again = await login('ola@cloud', otp);
+    expect(again.code).toBe(5);
+    expect(store.auditRows().at(-1)?.detail).toContain('REPLAYED_OTP');
+  });
+
+  it.each([
+    ['bad-signature', 'not signed with the API key'],
+    ['nonce-mismatch', 'another request'],
+    ['slow', 'no answer within 1 s'],
+    ['backend-error', 'BACKEND_ERROR'],
+  ] as const)('refuses with a clear error when the answer is %s (exit 5, audited)', async (m, text) => {
+    mode = m;
+    try {
+      const r = await login('ola@cloud', key.otp());
+      expect(r.code).toBe(5);
+      expect(oneLineError(r)).toContain('validation service unavailable');
+      expect(r.json().error.message).toContain(text);
+      expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', outcome: 'failed' });
+    } finally {
+      mode = 'normal';
+    }
+  });
+
+  it('refuses with a clear error when no server can be reached', async () => {
+    await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', deadUrl]);
+    const r = await login('ola@cloud', key.otp());
+    expect(r.code).toBe(5);
+    expect(r.json().error.message).toMatch(/unavailable.*ECONNREFUSED/);
+  });
+
+  it('takes the first good answer when several servers are asked', async () => {
+    await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', deadUrl, '--url', url]);
+    const r = await login('ola@cloud', key.otp());
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
