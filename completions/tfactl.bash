@@ -8,7 +8,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login settings audit'
+            cmds='init user realm tfa login settings backup restore export audit'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
@@ -152,6 +152,31 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
+        'backup')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'restore')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'export')
+            cmds='totp users'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'export totp')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --format --output'
+            vopts='--db --as --auth-code --format --output'
+            args=() vararg=0 ;;
+        'export users')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
         'audit')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit'
@@ -169,6 +194,9 @@ _tfactl_child() {
         '/tfa') child='tfa' ;;
         '/login') child='login' ;;
         '/settings') child='settings' ;;
+        '/backup') child='backup' ;;
+        '/restore') child='restore' ;;
+        '/export') child='export' ;;
         '/audit') child='audit' ;;
         'user/add') child='user add' ;;
         'user/list') child='user list' ;;
@@ -192,6 +220,8 @@ _tfactl_child() {
         'tfa add/recovery') child='tfa add recovery' ;;
         'settings/list') child='settings list' ;;
         'settings/set') child='settings set' ;;
+        'export/totp') child='export totp' ;;
+        'export/users') child='export users' ;;
         *) return 1 ;;
     esac
 }
@@ -230,6 +260,13 @@ _tfactl_value() {
         'settings/--db') files=1 ;;
         'settings list/--db') files=1 ;;
         'settings set/--db') files=1 ;;
+        'backup/--db') files=1 ;;
+        'restore/--db') files=1 ;;
+        'export/--db') files=1 ;;
+        'export totp/--db') files=1 ;;
+        'export totp/--format') choices='csv uri png-dir' ;;
+        'export totp/--output') files=1 ;;
+        'export users/--db') files=1 ;;
         'audit/--db') files=1 ;;
     esac
 }

@@ -16,6 +16,12 @@ function __tfactl_child --argument-names path word
             echo 'login'
         case '/settings'
             echo 'settings'
+        case '/backup'
+            echo 'backup'
+        case '/restore'
+            echo 'restore'
+        case '/export'
+            echo 'export'
         case '/audit'
             echo 'audit'
         case 'user/add'
@@ -62,6 +68,10 @@ function __tfactl_child --argument-names path word
             echo 'list'
         case 'settings/set'
             echo 'set'
+        case 'export/totp'
+            echo 'totp'
+        case 'export/users'
+            echo 'users'
     end
 end
 
@@ -125,6 +135,16 @@ function __tfactl_value_options --argument-names path
         case 'settings list'
             echo --db --as --auth-code
         case 'settings set'
+            echo --db --as --auth-code
+        case 'backup'
+            echo --db --as --auth-code
+        case 'restore'
+            echo --db --as --auth-code
+        case 'export'
+            echo --db --as --auth-code
+        case 'export totp'
+            echo --db --as --auth-code --format --output
+        case 'export users'
             echo --db --as --auth-code
         case 'audit'
             echo --db --as --auth-code --user --since --limit
@@ -204,6 +224,9 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
 complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
 complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
 complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the store with a checked backup (root@local only)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
 
 # tfactl init
@@ -333,6 +356,21 @@ complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a se
 # tfactl settings list
 
 # tfactl settings set
+
+# tfactl backup
+
+# tfactl restore
+complete -c tfactl -n '__tfactl_using "restore"' -l yes -d 'do not ask before replacing the store'
+
+# tfactl export
+complete -c tfactl -n '__tfactl_needs_command "export"' -a totp -d 'export TOTP secrets in plain text (audited)'
+complete -c tfactl -n '__tfactl_needs_command "export"' -a users -d 'export realms, users and factor metadata as JSON, without secrets'
+
+# tfactl export totp
+complete -c tfactl -n '__tfactl_using "export totp"' -l format -x -a 'csv uri png-dir' -d 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)'
+complete -c tfactl -n '__tfactl_using "export totp"' -l output -r -F -d 'a new file (mode 0600), or a new directory for png-dir (default: standard output)'
+
+# tfactl export users
 
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on'

@@ -157,6 +157,19 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
   leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js')).argument('<key>').argument('<value>');
 
+  leaf(program, 'backup', 'write a consistent snapshot of the store to a new file (keep the key file with it)', () =>
+    import('./commands/backup.js'),
+  ).argument('<file>');
+  leaf(program, 'restore', 'replace the store with a checked backup (root@local only)', () => import('./commands/restore.js'))
+    .argument('<file>')
+    .option('--yes', 'do not ask before replacing the store');
+
+  const exporting = group(program, 'export', 'export for other systems (admins)');
+  leaf(exporting, 'totp', 'export TOTP secrets in plain text (audited)', () => import('./commands/export/totp.js'))
+    .addOption(new Option('--format <format>', 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)').choices(['csv', 'uri', 'png-dir']).default('csv'))
+    .option('--output <path>', 'a new file (mode 0600), or a new directory for png-dir (default: standard output)');
+  leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
+
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')

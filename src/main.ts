@@ -110,6 +110,7 @@ export async function runProcess(): Promise<void> {
     home: homedir(),
     hostname: hostname(),
     openStore: async (path, now) => (await import('./store/sqlite.js')).openSqliteStore(path, { now }),
+    inspectBackup: async (path) => (await import('./store/sqlite.js')).inspectBackup(path),
   };
   process.exitCode = await main(process.argv.slice(2), ctx);
 }

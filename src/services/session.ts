@@ -26,6 +26,8 @@ export interface Session {
   now(): number;
   /** The store's key for sealing and opening secrets; read from the key file on first use. */
   secretKey(): Promise<Buffer>;
+  /** Where that key file is. */
+  readonly keyPath: string;
   /** Appends to the audit trail as the acting user. */
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
@@ -124,7 +126,7 @@ export async function openSession(inv: Invocation): Promise<Session> {
     const signedIn = await authenticate({ store, now, secretKey, randomBytes: (n) => ctx.random.bytes(n), audit: auditAs(asId) }, asId, creds, 'auth');
     actor = { userid: asId, admin: signedIn.user.admin, viaOwnership: false };
   }
-  return { ctx, store, actor, secrets, now, secretKey, audit: auditAs(actor.userid) };
+  return { ctx, store, actor, secrets, now, secretKey, keyPath, audit: auditAs(actor.userid) };
 }
 
 function refuseNonOwner(path: string, uid: number): void {

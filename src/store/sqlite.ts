@@ -4,11 +4,12 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
-import { migrate } from './migrations/index.js';
+import { LATEST_VERSION, migrate } from './migrations/index.js';
 import type {
   AuditEntry,
   AuditFilter,
   AuditRecord,
+  BackupInspection,
   EnforceType,
   NewRealm,
   NewUser,
@@ -665,7 +666,57 @@ class SqliteStore implements Store {
     });
   }
 
+  async backupTo(path: string) {
+    try {
+      await this.db.backup(path);
+    } catch (e) {
+      throw storeError(e, path);
+    }
+  }
+
+  async restoreFrom(path: string, now: number) {
+    const source = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      // The backup API copies page by page under the destination's locks, so other processes see
+      // either the old store or the restored one, never a mixture.
+      await source.backup(this.path);
+    } catch (e) {
+      throw storeError(e, this.path);
+    } finally {
+      source.close();
+    }
+    await this.run(() => migrate(this.db, now));
+  }
+
   close() {
     this.db.close();
+  }
+}
+
+/**
+ * Checks a file before it is restored: a SQLite database that passes integrity_check, with
+ * tfactl's tables, from this or an older tfactl. Never throws for bad files: says why instead.
+ */
+export function inspectBackup(path: string): BackupInspection {
+  let db: Database | undefined;
+  const bad = (problem: string): BackupInspection => ({ ok: false, problem, version: 0, keyFingerprint: null, users: 0 });
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const integrity = db.pragma('integrity_check', { simple: true });
+    if (integrity !== 'ok') return bad(`it is damaged (integrity check: ${String(integrity)})`);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
+    if (version < 1 || !['users', 'realms', 'settings', 'audit'].every((t) => tables.has(t))) return bad('it is not a tfactl store');
+    if (version > LATEST_VERSION) return bad(`it was written by a newer tfactl (schema ${version})`);
+    const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
+    const users = db.prepare('SELECT count(*) FROM users').pluck().get() as number;
+    return { ok: true, version, keyFingerprint: fingerprint ?? null, users };
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return bad('it is damaged or not a SQLite database');
+    if (code === 'SQLITE_CANTOPEN') return bad('it cannot be opened');
+    return bad(`it cannot be read (${code || String(e)})`);
+  } finally {
+    db?.close();
   }
 }

@@ -278,5 +278,23 @@ export interface Store {
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(filter: AuditFilter): Promise<AuditRecord[]>;
 
+  /**
+   * Writes a consistent snapshot to `path` (a new, empty 0600 file the caller created) while other
+   * processes keep reading and writing: SQLite's online backup.
+   */
+  backupTo(path: string): Promise<void>;
+  /** Replaces the whole store with the (already checked) store file at `path`, then migrates it. */
+  restoreFrom(path: string, now: number): Promise<void>;
+
   close(): void;
+}
+
+/** What a backup file holds, as far as restoring it goes. */
+export interface BackupInspection {
+  readonly ok: boolean;
+  /** Why it cannot be restored, when not ok. */
+  readonly problem?: string;
+  readonly version: number;
+  readonly keyFingerprint: string | null;
+  readonly users: number;
 }

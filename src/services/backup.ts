@@ -1,0 +1,59 @@
+import { createPrivateFile } from '../files.js';
+import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
+import { RefusedError, StoreError } from '../errors.js';
+import { authorize, refuse } from './authz.js';
+import type { Session } from './session.js';
+
+export interface BackupResult {
+  readonly file: string;
+  readonly keyFile: string;
+}
+
+/**
+ * Writes a consistent snapshot of the store to a new 0600 file while other tfactl processes keep
+ * working. Secrets stay sealed: the backup is useless without the key file. Admins only.
+ */
+export async function backupStore(session: Session, file: string): Promise<BackupResult> {
+  const keyFile = session.keyPath;
+  await authorize(session, 'store.manage', 'store.backup');
+  const target = createPrivateFile(file);
+  target.write('');
+  try {
+    await session.store.backupTo(file);
+  } catch (e) {
+    target.discard();
+    throw e;
+  }
+  await session.audit({ action: 'store.backup', target: null, outcome: 'ok', detail: { file } });
+  return { file, keyFile };
+}
+
+export interface RestoreResult {
+  readonly file: string;
+  readonly users: number;
+}
+
+/**
+ * Replaces the store with a backup after checking it: integrity, tfactl's schema from this or an
+ * older version, and a key fingerprint matching this store's key file (a foreign backup's secrets
+ * could never be opened). root@local only: it replaces every account, root's included.
+ */
+export async function restoreStore(session: Session, file: string): Promise<RestoreResult> {
+  const keyFile = session.keyPath;
+  await authorize(session, 'store.manage', 'store.restore');
+  if (session.actor.userid !== 'root@local') {
+    await refuse(session, 'store.restore', null, 'only root@local may restore the store', 'permission_denied');
+  }
+  const inspection = await session.ctx.inspectBackup(file);
+  if (!inspection.ok) {
+    await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: inspection.problem } });
+    throw new StoreError(`refusing to restore ${file}: ${inspection.problem}`, 'backup_invalid');
+  }
+  if (inspection.keyFingerprint !== null && !fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
+    await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: 'key mismatch' } });
+    throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
+  }
+  await session.store.restoreFrom(file, session.now());
+  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users } });
+  return { file, users: inspection.users };
+}

@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'backup test password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.run(['user', 'add', 'adm', '--admin', '--password-stdin'], { input: `${PW}\n` });
+  await store.run(['user', 'add', 'bea', '--no-password', '--tfa', 'totp', '--totp-secret', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP']);
+});
+
+describe('backup and restore', () => {
+  it('takes a consistent 0600 snapshot while other processes keep writing, and says to keep the key file', async () => {
+    const file = join(store.dir, 'snap.db');
+    const writers = Promise.all(Array.from({ length: 10 }, (_, i) => store.run(['user', 'add', `w${i}`, '--no-password'])));
+    const r = await store.run(['backup', file, '--json']);
+    await writers;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().warnings[0]).toContain(`${store.db}.key`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+    const again = await store.run(['backup', file]);
+    expect(again.code).toBe(4);
+  });
+
+  it('restores the snapshot, replacing what changed since', async () => {
+    const file = join(store.dir, 'before-cleo.db');
+    await store.run(['backup', file]);
+    await store.run(['user', 'add', 'cleo', '--no-password']);
+    const r = await store.run(['restore', file, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(store.query("SELECT userid FROM users WHERE userid = 'cleo@local'")).toEqual([]);
+    expect(store.query("SELECT userid FROM users WHERE userid = 'bea@local'")).toHaveLength(1);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'store.restore', outcome: 'ok' });
+    const login = await store.run(['login', 'adm', '--password-stdin'], { input: `${PW}\n` });
+    expect(login.code).toBe(0);
+  });
+
+  it('refuses a damaged file, a foreign store and a non-root actor, changing nothing', async () => {
+    const before = store.snapshot();
+    const junk = join(store.dir, 'junk.db');
+    writeFileSync(junk, 'not a database'.repeat(500));
+    const damaged = await store.run(['restore', junk, '--yes']);
+    expect(damaged.code).toBe(6);
+    expect(oneLineError(damaged)).toContain('damaged');
+    const other = new TempStore();
+    await other.run(['init']);
+    const foreign = await store.run(['restore', other.db, '--yes']);
+    expect(foreign.code).toBe(4);
+    expect(oneLineError(foreign)).toContain('another key file');
+    other.remove();
+    const asAdmin = await store.runAs('adm', PW, ['restore', join(store.dir, 'snap.db'), '--yes']);
+    expect(asAdmin.code).toBe(4);
+    const noYes = await store.run(['restore', join(store.dir, 'snap.db')]);
+    expect(noYes.code).toBe(2);
+    expect(store.snapshot()).toBe(before);
+  });
+});
+
+describe('export', () => {
+  it('exports TOTP secrets as CSV and URIs that oathtool agrees with, audited', async () => {
+    const csv = await store.run(['export', 'totp']);
+    expect(csv.code).toBe(0);
+    const [header, ...rows] = csv.stdout.trim().split('\n');
+    expect(header).toBe('userid,id,description,enabled,secret,algorithm,digits,period,uri');
+    expect(rows).toEqual([expect.stringMatching(/^bea@local,[0-9a-f-]{36},TOTP,true,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP,SHA1,6,30,otpauth:/)]);
+    expect(csv.stderr).toContain('plain text');
+    const uri = await store.run(['export', 'totp', '--format', 'uri']);
+    expect(uri.stdout).toMatch(/^otpauth:\/\/totp\/.*:bea%40local\?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&/);
+    expect(store.auditRows().filter((a) => a.action === 'export.totp')).toHaveLength(2);
+  });
+
+  it('writes one decodable QR code a factor with png-dir', async () => {
+    const dir = join(store.dir, 'qr');
+    const r = await store.run(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const decoded = spawnSync('zbarimg', ['--raw', '-q', join(dir, files[0]!)], { encoding: 'utf8' }).stdout.trim();
+    expect(decoded).toBe(r.json().result[0].uri);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('keeps root@local\'s secrets from admins and everything from ordinary users', async () => {
+    await store.run(['tfa', 'add', 'totp', 'root@local', '--no-verify']);
+    const root = await store.run(['export', 'totp', '--json']);
+    expect(root.json().result.map((e: { userid: string }) => e.userid)).toContain('root@local');
+    const admin = await store.runAs('adm', PW, ['export', 'totp', '--json']);
+    expect(admin.json().result.map((e: { userid: string }) => e.userid)).toEqual(['bea@local']);
+    await store.run(['user', 'add', 'plain', '--password-stdin'], { input: `${PW}\n` });
+    expect((await store.runAs('plain', PW, ['export', 'totp'])).code).toBe(4);
+  });
+
+  it('exports users and factor metadata without hashes or secrets', async () => {
+    const r = await store.run(['export', 'users', '--json']);
+    expect(r.code).toBe(0);
+    const text = r.stdout;
+    expect(text).not.toContain('argon2');
+    expect(text).not.toContain('JBSWY3DP');
+    const bea = r.json().result.users.find((u: { userid: string }) => u.userid === 'bea@local');
+    expect(bea.factors).toEqual([expect.objectContaining({ type: 'totp', enabled: true })]);
+    const file = join(store.dir, 'out.csv');
+    await store.run(['export', 'totp', '--output', file]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toContain('bea@local');
+  });
+});
