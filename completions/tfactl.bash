@@ -18,7 +18,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user')
-            cmds='add list show modify passwd delete'
+            cmds='add list show modify import passwd delete'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
@@ -41,6 +41,11 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
             vopts='--db --as --auth-code --email --comment --expire'
+            args=() vararg=0 ;;
+        'user import')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --update --atomic'
+            vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'user passwd')
             cmds=''
@@ -202,6 +207,7 @@ _tfactl_child() {
         'user/list') child='user list' ;;
         'user/show') child='user show' ;;
         'user/modify') child='user modify' ;;
+        'user/import') child='user import' ;;
         'user/passwd') child='user passwd' ;;
         'user/delete') child='user delete' ;;
         'realm/add') child='realm add' ;;
@@ -236,6 +242,7 @@ _tfactl_value() {
         'user list/--db') files=1 ;;
         'user show/--db') files=1 ;;
         'user modify/--db') files=1 ;;
+        'user import/--db') files=1 ;;
         'user passwd/--db') files=1 ;;
         'user delete/--db') files=1 ;;
         'realm/--db') files=1 ;;

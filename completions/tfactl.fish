@@ -32,6 +32,8 @@ function __tfactl_child --argument-names path word
             echo 'show'
         case 'user/modify'
             echo 'modify'
+        case 'user/import'
+            echo 'import'
         case 'user/passwd'
             echo 'passwd'
         case 'user/delete'
@@ -92,6 +94,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code
         case 'user modify'
             echo --db --as --auth-code --email --comment --expire
+        case 'user import'
+            echo --db --as --auth-code
         case 'user passwd'
             echo --db --as --auth-code
         case 'user delete'
@@ -236,6 +240,7 @@ complete -c tfactl -n '__tfactl_needs_command "user"' -a add -d 'add a user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a list -d 'list users'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a show -d 'show one user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a modify -d 'change a user'
+complete -c tfactl -n '__tfactl_needs_command "user"' -a import -d 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a passwd -d 'set a user\'s password'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a delete -d 'delete a user'
 
@@ -267,6 +272,10 @@ complete -c tfactl -n '__tfactl_using "user modify"' -l comment -x -d 'free text
 complete -c tfactl -n '__tfactl_using "user modify"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC), or \'never\''
 complete -c tfactl -n '__tfactl_using "user modify"' -l disabled -d 'disable the account'
 complete -c tfactl -n '__tfactl_using "user modify"' -l enable -d 'enable the account'
+
+# tfactl user import
+complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
+complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothing: any bad row imports nothing'
 
 # tfactl user passwd
 

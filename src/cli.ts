@@ -87,6 +87,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--expire <date>', "last day the account may be used (YYYY-MM-DD, UTC), or 'never'")
     .addOption(new Option('--disabled', 'disable the account').conflicts('enable'))
     .option('--enable', 'enable the account');
+  leaf(user, 'import', 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input', () =>
+    import('./commands/user/import.js'),
+  )
+    .argument('<file>', 'fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)')
+    .option('--update', 'update existing users instead of skipping them')
+    .option('--atomic', 'all or nothing: any bad row imports nothing');
   leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>');
   leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>');
 

@@ -235,8 +235,6 @@ const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
 };
 
 class SqliteStore implements Store {
-  private inTransaction = false;
-
   constructor(
     private readonly db: Database,
     readonly path: string,
@@ -251,10 +249,17 @@ class SqliteStore implements Store {
     }
   }
 
-  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    if (this.inTransaction) throw new Error('store transactions do not nest');
+  /** Transactions of this connection, one after another (several tasks of one process may ask at once). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => this.runTransaction(fn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runTransaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     await this.run(() => this.db.exec('BEGIN IMMEDIATE'));
-    this.inTransaction = true;
     try {
       const result = await fn(this);
       await this.run(() => this.db.exec('COMMIT'));
@@ -262,8 +267,6 @@ class SqliteStore implements Store {
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw e;
-    } finally {
-      this.inTransaction = false;
     }
   }
 

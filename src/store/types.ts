@@ -192,7 +192,8 @@ export interface Store {
   /**
    * Runs `fn` in a write transaction and commits when it resolves; rolls back when it throws.
    * `fn` must only use the store it is given and must not wait on anything slow (hashing, prompts,
-   * network): other processes wait for the lock meanwhile. Not re-entrant.
+   * network): other processes wait for the lock meanwhile. Concurrent calls from one process run one
+   * after another; a call from inside `fn` would wait for itself.
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 

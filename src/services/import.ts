@@ -1,0 +1,202 @@
+import { availableParallelism } from 'node:os';
+import { isRoot } from '../domain/permissions.js';
+import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
+import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
+import { seal, secretContext } from '../domain/secret-box.js';
+import type { ImportRow, ParsedRow } from '../domain/import-rows.js';
+import { ROOT_USERID } from '../domain/userid.js';
+import { TfaError } from '../errors.js';
+import type { NewRecoverySet, NewTotpFactor, RealmRecord, Store, UserPatch } from '../store/types.js';
+import { authorize } from './authz.js';
+import { newFactorId, prepareTotp, totpFactorRow } from './factors.js';
+import { hashPassword } from './passwords.js';
+import type { Session } from './session.js';
+import { passwordPolicy } from './settings.js';
+
+export interface ImportResult {
+  readonly line: number;
+  readonly userid: string | null;
+  readonly status: 'created' | 'updated' | 'skipped' | 'failed';
+  readonly error?: string;
+  /** Generated or given TOTP secret and URI, for CI to hand out. */
+  readonly totp?: { readonly id: string; readonly secret: string; readonly uri: string };
+  readonly recoveryKeys?: readonly string[];
+}
+
+export interface ImportSummary {
+  readonly created: number;
+  readonly updated: number;
+  readonly skipped: number;
+  readonly failed: number;
+  readonly results: readonly ImportResult[];
+}
+
+export interface ImportOptions {
+  /** Update existing users (password, admin, email, comment, expiry, missing factors) instead of skipping them. */
+  readonly update: boolean;
+  /** All or nothing: one transaction, and any bad row writes nothing. */
+  readonly atomic: boolean;
+  /** Called as rows finish. */
+  readonly progress?: (done: number, total: number) => void;
+}
+
+/** What one row will write, worked out (and its password hashed) before any transaction. */
+interface PreparedRow {
+  readonly row: ImportRow;
+  readonly exists: boolean;
+  readonly passwordHash: string | null;
+  readonly totp: { readonly row: NewTotpFactor; readonly result: NonNullable<ImportResult['totp']> } | null;
+  readonly recovery: { readonly set: NewRecoverySet; readonly keys: readonly string[] } | null;
+}
+
+class RowError extends Error {}
+
+/**
+ * Creates (or with `update` changes) users in bulk. Admins only. Passwords are hashed in parallel
+ * on every core; each user commits in its own transaction as soon as its hash is ready, so an
+ * import killed midway leaves whole users only, and running it again skips those and completes the
+ * rest. With `atomic` everything commits in one transaction, or nothing if any row fails.
+ */
+export async function importUsers(session: Session, parsed: readonly ParsedRow[], options: ImportOptions): Promise<ImportSummary> {
+  await authorize(session, 'user.create', 'user.import');
+  const policy = await passwordPolicy(session.store);
+  const realms = new Map((await session.store.listRealms()).map((r) => [r.name, r]));
+  const results: ImportResult[] = new Array(parsed.length);
+  let done = 0;
+  const finish = (index: number, result: ImportResult) => {
+    results[index] = result;
+    options.progress?.(++done, parsed.length);
+  };
+  const prepared: (PreparedRow | null)[] = new Array(parsed.length).fill(null);
+
+  const work = async (index: number): Promise<void> => {
+    const item = parsed[index] as ParsedRow;
+    if (!item.ok) return finish(index, { line: item.line, userid: item.userid, status: 'failed', error: item.error });
+    try {
+      const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update);
+      if (p === 'skip') return finish(index, { line: item.row.line, userid: item.row.userid, status: 'skipped' });
+      if (options.atomic) {
+        prepared[index] = p;
+        return;
+      }
+      const changed = await session.store.transaction((tx) => commitRow(session, tx, p));
+      finish(index, changed ? resultOf(p) : { line: item.row.line, userid: item.row.userid, status: 'skipped' });
+    } catch (e) {
+      if (!(e instanceof RowError) && !(e instanceof TfaError && e.exitCode === 2)) throw e;
+      finish(index, { line: item.row.line, userid: item.row.userid, status: 'failed', error: `line ${item.row.line}: ${e.message}` });
+    }
+  };
+
+  // As many rows at once as there are cores: argon2 runs on libuv's thread pool.
+  let next = 0;
+  const lanes = Math.max(1, Math.min(availableParallelism(), parsed.length));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < parsed.length) await work(next++);
+    }),
+  );
+
+  if (options.atomic) {
+    const failed = results.some((r) => r?.status === 'failed');
+    if (!failed) {
+      await session.store.transaction(async (tx) => {
+        for (const p of prepared) if (p) await commitRow(session, tx, p);
+      });
+    }
+    prepared.forEach((p, index) => {
+      if (!p) return;
+      results[index] = failed
+        ? { line: p.row.line, userid: p.row.userid, status: 'failed', error: `line ${p.row.line}: not imported (--atomic, and another row failed)` }
+        : resultOf(p);
+      options.progress?.(++done, parsed.length);
+    });
+  }
+
+  const count = (status: ImportResult['status']) => results.filter((r) => r.status === status).length;
+  const summary = { created: count('created'), updated: count('updated'), skipped: count('skipped'), failed: count('failed') };
+  await session.audit({ action: 'user.import', target: null, outcome: summary.failed ? 'failed' : 'ok', detail: summary });
+  return { ...summary, results };
+}
+
+function resultOf(p: PreparedRow): ImportResult {
+  return {
+    line: p.row.line,
+    userid: p.row.userid,
+    status: p.exists ? 'updated' : 'created',
+    ...(p.totp && { totp: p.totp.result }),
+    ...(p.recovery && { recoveryKeys: p.recovery.keys }),
+  };
+}
+
+async function prepareRow(
+  session: Session,
+  row: ImportRow,
+  realm: RealmRecord | undefined,
+  policy: Awaited<ReturnType<typeof passwordPolicy>>,
+  update: boolean,
+): Promise<PreparedRow | 'skip'> {
+  if (!realm) throw new RowError(`realm ${row.realm} does not exist`);
+  const existing = await session.store.getUser(row.userid);
+  if (existing && !update) return 'skip';
+  if (row.userid === ROOT_USERID && !isRoot(session.actor)) throw new RowError(`only ${ROOT_USERID} may change ${ROOT_USERID}`);
+  if (row.userid === ROOT_USERID && (!row.admin || row.expire !== null)) throw new RowError(`${ROOT_USERID} cannot be demoted or expired`);
+  if (realm.enforce === 'yubico') throw new RowError(`realm ${realm.name} enforces YubiKey OTP: add users there with 'tfactl user add --yubico-otp'`);
+  if (row.password !== null) checkPasswordPolicy(row.password, policy);
+  const factors = existing ? await session.store.listFactors(row.userid) : [];
+  const wantTotp = row.totp ?? (realm.enforce === 'totp' && !factors.some((f) => f.type === 'totp') ? { secret: null } : null);
+  let totp: PreparedRow['totp'] = null;
+  if (wantTotp && !factors.some((f) => f.type === 'totp')) {
+    const secret = wantTotp.secret === null ? undefined : (await import('../domain/totp.js')).parseSecret(wantTotp.secret);
+    const p = await prepareTotp(session, row.userid, realm, { description: 'TOTP', secret, params: {} });
+    totp = { row: await totpFactorRow(session, p, null), result: { id: p.factorId, secret: p.secret, uri: p.uri } };
+  }
+  let recovery: PreparedRow['recovery'] = null;
+  if (row.recovery && !factors.some((f) => f.type === 'recovery')) {
+    const set = newRecoverySet((n) => session.ctx.random.bytes(n));
+    const id = newFactorId(session);
+    const sealedSecret = seal(await session.secretKey(), session.ctx.random.bytes(12), set.secret, secretContext(row.userid, id, 'recovery'));
+    recovery = {
+      set: { id, userid: row.userid, description: 'recovery keys', created: session.now(), sealedSecret, hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)) },
+      keys: set.keys,
+    };
+  }
+  const passwordHash = row.password === null ? null : await hashPassword(row.password);
+  return { row, exists: existing !== undefined, passwordHash, totp, recovery };
+}
+
+/** Writes one prepared row; false when a concurrent import created the user first. */
+async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<boolean> {
+  const { row } = p;
+  if (p.exists) {
+    const patch: UserPatch = {
+      admin: row.admin,
+      email: row.email,
+      comment: row.comment,
+      expire: row.expire,
+      ...(p.passwordHash !== null && { passwordHash: p.passwordHash }),
+    };
+    if (!(await tx.updateUser(row.userid, patch, session.now()))) return false;
+  } else {
+    const inserted = await tx.insertUser({
+      userid: row.userid,
+      realm: row.realm,
+      admin: row.admin,
+      enabled: true,
+      email: row.email,
+      comment: row.comment,
+      expire: row.expire,
+      passwordHash: p.passwordHash,
+      created: session.now(),
+    });
+    if (!inserted) return false;
+  }
+  if (p.totp) await tx.insertTotpFactor(p.totp.row);
+  if (p.recovery) await tx.putRecoverySet(p.recovery.set, false);
+  await session.audit({
+    action: p.exists ? 'user.modify' : 'user.add',
+    target: row.userid,
+    outcome: 'ok',
+    detail: { via: 'import', line: row.line, password: row.password !== null, totp: p.totp !== null, recovery: p.recovery !== null },
+  });
+  return true;
+}

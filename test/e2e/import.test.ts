@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
+
+const store = new TempStore();
+afterAll(() => store.remove());
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.run(['realm', 'add', 'corp']);
+});
+
+function file(name: string, text: string): string {
+  const path = join(store.dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const login = (userid: string, password: string, code?: string) =>
+  store.run(['login', userid, '--password-stdin', ...(code ? ['--code', code] : []), '--json'], { input: `${password}\n` });
+
+describe('user import', () => {
+  it('creates users with passwords, TOTP and recovery keys, handing out secrets with --json', async () => {
+    const csv = file(
+      'a.csv',
+      'userid,password,admin,email,comment,expire,tfa\n' +
+        'ima,ima password 1,false,ima@example.org,"Ima, from CSV",2099-12-31,totp+recovery\n' +
+        'jon@corp,jon password 1,true,,,,totp:JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n' +
+        'kim,,,,,,\n',
+    );
+    const r = await store.run(['user', 'import', csv, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { result } = r.json();
+    expect(result).toMatchObject({ created: 3, updated: 0, skipped: 0, failed: 0 });
+    const ima = result.results.find((x: { userid: string }) => x.userid === 'ima@local');
+    expect(ima.recoveryKeys).toHaveLength(10);
+    expect(ima.totp.uri).toContain(ima.totp.secret);
+    const signIn = await login('ima', 'ima password 1', oathtool(ima.totp.secret));
+    expect(signIn.code, signIn.stderr).toBe(0);
+    expect((await login('jon@corp', 'jon password 1', oathtool('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'))).code).toBe(0);
+    const shown = await store.run(['user', 'show', 'ima', '--json']);
+    expect(shown.json().result).toMatchObject({ email: 'ima@example.org', comment: 'Ima, from CSV', expire: '2099-12-31' });
+  });
+
+  it('is idempotent: existing users are skipped, or updated with --update', async () => {
+    const csv = file('b.csv', 'userid,password,comment\nkim,kim password 1,now with a password\nlee,lee password 1,\n');
+    const first = await store.run(['user', 'import', csv, '--json']);
+    expect(first.json().result).toMatchObject({ created: 1, skipped: 1 });
+    expect((await login('kim', 'kim password 1')).code).toBe(5);
+    const updated = await store.run(['user', 'import', csv, '--update', '--json']);
+    expect(updated.json().result).toMatchObject({ created: 0, updated: 2 });
+    expect((await login('kim', 'kim password 1')).code).toBe(0);
+  });
+
+  it('reports bad rows by line, imports the rest, and exits 2', async () => {
+    const csv = file('c.csv', 'userid,password\nmo,mo password 1\nbad user,whatever1\nnia,short\nodo@nowhere,odo password 1\npia,pia password 1\n');
+    const r = await store.run(['user', 'import', csv, '--json']);
+    expect(r.code).toBe(2);
+    const { result } = r.json();
+    expect(result).toMatchObject({ created: 2, failed: 3 });
+    expect(result.results.filter((x: { status: string }) => x.status === 'failed').map((x: { error: string }) => x.error.slice(0, 7))).toEqual([
+      'line 3:',
+      'line 4:',
+      'line 5:',
+    ]);
+    expect(r.stderr).toContain('3 rows could not be imported');
+  });
+
+  it('imports nothing with --atomic when any row is bad', async () => {
+    const before = store.snapshot();
+    const csv = file('d.csv', 'userid,password\nqua,qua password 1\nbad user,x\n');
+    const r = await store.run(['user', 'import', csv, '--atomic', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().result.created).toBe(0);
+    expect(store.snapshot()).toBe(before);
+    const good = file('e.csv', 'userid,password\nqua,qua password 1\nrex,rex password 1\n');
+    const ok = await store.run(['user', 'import', good, '--atomic', '--json']);
+    expect(ok.json().result.created).toBe(2);
+  });
+
+  it('reads JSON Lines from standard input', async () => {
+    const r = await store.run(['user', 'import', '-', '--json'], { input: '{"userid":"sue","password":"sue password 1","tfa":"recovery"}\n{"userid":"tim"}\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.created).toBe(2);
+  });
+
+  it('refuses a file with unknown columns whole (exit 2) and changes nothing', async () => {
+    const before = store.snapshot();
+    const r = await store.run(['user', 'import', file('f.csv', 'userid,shoe\numa,42\n')]);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toContain('unknown column "shoe"');
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('leaves a consistent store when killed midway, and the same command completes it', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => `bulk${i},bulk password ${i},totp+recovery`).join('\n');
+    const csv = file('bulk.csv', `userid,password,tfa\n${rows}\n`);
+    const child = spawn(process.execPath, [BIN, 'user', 'import', csv, '--json'], { env: { ...process.env, TFACTL_DB: store.db }, stdio: 'ignore' });
+    // Kill it once a few users are in: mid-import, with hashing and commits in flight.
+    const count = () => {
+      try {
+        return store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid LIKE 'bulk%'")[0]?.n ?? 0;
+      } catch {
+        return 0;
+      }
+    };
+    for (let waited = 0; count() < 3 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const partial = store.query<{ userid: string; totp: number; recovery: number }>(
+      `SELECT u.userid,
+         (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.type = 'totp') AS totp,
+         (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.type = 'recovery') AS recovery
+       FROM users u WHERE u.userid LIKE 'bulk%'`,
+    );
+    expect(partial.length).toBeGreaterThanOrEqual(3);
+    expect(partial.length).toBeLessThan(40);
+    for (const u of partial) expect([u.totp, u.recovery]).toEqual([1, 1]);
+    const again = await store.run(['user', 'import', csv, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().result).toMatchObject({ created: 40 - partial.length, skipped: partial.length });
+    expect(store.query("SELECT userid FROM users WHERE userid LIKE 'bulk%'")).toHaveLength(40);
+  }, 120_000);
+});
