@@ -1,0 +1,417 @@
+#!/usr/bin/env node
+// Benchmarks for the goals in issue 5 ("Benchmarks"), run against the real binary (bin/tfactl.js,
+// so `npm run build` first; `npm run bench` does both):
+//
+//   1. Start-up: wall time of common commands as a ratio to a bare `node -e ''` in the same run.
+//      Goals: `--version` and `tfa list` below 1.5x; `login` below 1.5x plus one argon2 verification.
+//   2. Sign-in latency with 100,000 users and 300,000 factors in the store versus an empty store:
+//      within 10%.
+//   3. Import throughput versus the argon2 bound (hashes per second this machine's cores give with
+//      the same parameters): at least 90%.
+//
+//   node scripts/bench.mjs            full run (a few minutes)
+//   node scripts/bench.mjs --quick    fewer repetitions and a smaller store: a smoke run
+//   node scripts/bench.mjs --json     one JSON document on standard output (progress on stderr)
+//
+// Every timed command is checked (exit status, and for sign-ins the method in the JSON result), so a
+// failing command can never pass for a fast one. Commands measured against each other run
+// interleaved, round after round in a rotating order, so drift (thermal, other load) hits them all
+// alike; the figure reported is the median of the rounds, with the interquartile range beside it.
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'tfactl.js');
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3');
+const argon2 = await import('argon2');
+
+// Same parameters as src/services/passwords.ts (ARGON2_PARAMS).
+const ARGON2_PARAMS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+const args = process.argv.slice(2);
+for (const a of args) {
+  if (a !== '--quick' && a !== '--json') {
+    process.stderr.write(`usage: node scripts/bench.mjs [--quick] [--json]\nunknown argument: ${a}\n`);
+    process.exit(2);
+  }
+}
+const QUICK = args.includes('--quick');
+const JSON_OUT = args.includes('--json');
+
+const CONFIG = QUICK
+  ? { startupRounds: 8, signinRounds: 6, bigUsers: 10_000, bigFactors: 30_000, argonVerifies: 5, boundSeconds: 1.5, importSeconds: 2 }
+  : { startupRounds: 40, signinRounds: 40, bigUsers: 100_000, bigFactors: 300_000, argonVerifies: 20, boundSeconds: 3, importSeconds: 8 };
+
+const PASSWORD = 'bench-password-1';
+// Human-readable progress and report: stdout normally, stderr with --json (stdout is the document).
+const say = (line = '') => (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const tmpDirs = [];
+function tempDir() {
+  const d = mkdtempSync(join(os.tmpdir(), 'tfactl-bench-'));
+  tmpDirs.push(d);
+  return d;
+}
+function cleanup() {
+  for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+/** Runs a command to completion; returns its wall time in ms. Throws unless it exits 0 (and passes `check`). */
+function run(cmd, argv, { env = {}, input, check } = {}) {
+  const childEnv = { ...process.env, NO_COLOR: '1', ...env };
+  delete childEnv.TFACTL_AS;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { env: childEnv, input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}${r.stderr}`);
+  }
+  if (check) check(r.stdout);
+  return { ms, stdout: r.stdout };
+}
+
+/** Runs tfactl against the store at `db`. */
+const tfactl = (db, argv, opts = {}) => run(process.execPath, [BIN, ...argv], { ...opts, env: { TFACTL_DB: db, ...opts.env } });
+const tfactlJson = (db, argv, opts = {}) => JSON.parse(tfactl(db, [...argv, '--json'], opts).stdout).result;
+
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+const stats = (xs) => ({ n: xs.length, median: quantile(xs, 0.5), p25: quantile(xs, 0.25), p75: quantile(xs, 0.75), min: Math.min(...xs) });
+
+/**
+ * Runs each task once per round, in an order that rotates every round, after one discarded warm-up
+ * round. Tasks return their own time in ms (so set-up outside the timed part is not counted).
+ */
+function interleave(tasks, rounds, label) {
+  const times = Object.fromEntries(tasks.map((t) => [t.name, []]));
+  for (let r = -1; r < rounds; r++) {
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[(i + Math.max(r, 0)) % tasks.length];
+      const ms = t.run();
+      if (r >= 0) times[t.name].push(ms);
+    }
+    if (!JSON_OUT && process.stdout.isTTY) process.stdout.write(`\r  ${label}: round ${r + 1}/${rounds}`);
+  }
+  if (!JSON_OUT && process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, stats(v)]));
+}
+
+const fmtMs = (ms) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const fmtX = (x) => `${x.toFixed(2)}x`;
+const fmtPct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+const fmtStat = (s) => `${fmtMs(s.median)} (IQR ${s.p25.toFixed(1)}–${s.p75.toFixed(1)}, n=${s.n})`;
+const yesNo = (b) => (b ? 'yes' : '**no**');
+
+/** A small store: init, a password-only user, a user with a TOTP factor and recovery keys. */
+function smallStore(dir) {
+  const db = join(dir, 'tfactl.db');
+  tfactl(db, ['init']);
+  tfactl(db, ['user', 'add', 'bob', '--password-stdin'], { input: `${PASSWORD}\n` });
+  tfactl(db, ['user', 'add', 'carol', '--password-stdin'], { input: `${PASSWORD}\n` });
+  tfactl(db, ['tfa', 'add', 'totp', 'carol', '--no-verify']);
+  tfactl(db, ['user', 'add', 'dave', '--password-stdin'], { input: `${PASSWORD}\n` });
+  const keys = tfactlJson(db, ['tfa', 'add', 'recovery', 'dave']).keys;
+  return { db, recoveryKeys: [...keys] };
+}
+
+/** The next unused recovery key for dave; a fresh set is made (untimed) when the last is spent. */
+function nextRecoveryKey(store) {
+  if (store.recoveryKeys.length === 0) {
+    store.recoveryKeys = [...tfactlJson(store.db, ['tfa', 'add', 'recovery', 'dave', '--regenerate', '--yes']).keys];
+  }
+  return store.recoveryKeys.shift();
+}
+
+const expectMethod = (method) => (stdout) => {
+  const res = JSON.parse(stdout).result;
+  if (res.method !== method) throw new Error(`expected a ${method} sign-in, got ${stdout}`);
+};
+const loginPassword = (store) =>
+  tfactl(store.db, ['login', 'bob', '--password-stdin', '--json'], { input: `${PASSWORD}\n`, check: expectMethod('password') }).ms;
+function loginRecovery(store) {
+  const key = nextRecoveryKey(store);
+  return tfactl(store.db, ['login', 'dave', '--password-stdin', '--code', key, '--type', 'recovery', '--json'], {
+    input: `${PASSWORD}\n`,
+    check: expectMethod('recovery'),
+  }).ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine
+
+const machine = {
+  cpu: os.cpus()[0]?.model?.trim() ?? 'unknown CPU',
+  cores: os.availableParallelism(),
+  memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  node: process.version,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+};
+const machineLine = `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, Node ${machine.node} (${machine.platform})`;
+const version = tfactl(join(tempDir(), 'unused.db'), ['--version']).stdout.trim();
+say(`tfactl ${version} benchmark${QUICK ? ' (--quick: fewer rounds, smaller store; not for the README)' : ''}`);
+say(`Machine: ${machineLine}`);
+say();
+const started = Date.now();
+const rows = []; // the final Markdown table
+const results = { machine, quick: QUICK, version };
+
+// ---------------------------------------------------------------------------------------------
+// 1. Start-up
+
+say(`1. Start-up (median of ${CONFIG.startupRounds} interleaved rounds, ratio to bare node)`);
+const small = smallStore(tempDir());
+const startupTasks = [
+  { name: 'node', label: "node -e ''", run: () => run(process.execPath, ['-e', '']).ms },
+  { name: 'version', label: 'tfactl --version', run: () => tfactl(small.db, ['--version']).ms },
+  { name: 'tfaList', label: 'tfactl tfa list', run: () => tfactl(small.db, ['tfa', 'list']).ms },
+  { name: 'userList', label: 'tfactl user list', run: () => tfactl(small.db, ['user', 'list']).ms },
+  {
+    name: 'login',
+    label: 'tfactl login USER --password-stdin',
+    run: () => tfactl(small.db, ['login', 'bob', '--password-stdin'], { input: `${PASSWORD}\n` }).ms,
+  },
+];
+const startup = interleave(startupTasks, CONFIG.startupRounds, 'start-up');
+
+// One argon2 verification of a hash with the store's parameters, in this (warm) process.
+const hash = await argon2.hash(PASSWORD, ARGON2_PARAMS);
+await argon2.verify(hash, PASSWORD); // warm-up
+const verifyTimes = [];
+for (let i = 0; i < CONFIG.argonVerifies; i++) {
+  const t0 = process.hrtime.bigint();
+  if (!(await argon2.verify(hash, PASSWORD))) throw new Error('argon2 verify failed');
+  verifyTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+const argonVerify = stats(verifyTimes);
+
+const base = startup.node.median;
+const ratio = (name) => startup[name].median / base;
+const loginMinusArgon = (startup.login.median - argonVerify.median) / base;
+const startupGoals = {
+  version: { goal: '< 1.5x', met: ratio('version') < 1.5 },
+  tfaList: { goal: '< 1.5x', met: ratio('tfaList') < 1.5 },
+  userList: { goal: '—', met: null },
+  login: { goal: '< 1.5x + 1 argon2', met: loginMinusArgon < 1.5 },
+};
+for (const t of startupTasks) {
+  const s = startup[t.name];
+  const extra = t.name === 'node' ? '' : `  ${fmtX(ratio(t.name))}`;
+  say(`   ${t.label.padEnd(36)} ${fmtStat(s)}${extra}`);
+}
+say(`   ${'one argon2 verification (in-process)'.padEnd(36)} ${fmtStat(argonVerify)}`);
+say(`   ${'login minus one argon2 verification'.padEnd(36)} ${fmtMs(startup.login.median - argonVerify.median)}  ${fmtX(loginMinusArgon)}`);
+say();
+
+rows.push([`\`node -e ''\``, fmtMs(base), 'baseline', '']);
+rows.push(['`tfactl --version`', `${fmtMs(startup.version.median)} (${fmtX(ratio('version'))})`, '< 1.5x', yesNo(startupGoals.version.met)]);
+rows.push(['`tfactl tfa list` (small store)', `${fmtMs(startup.tfaList.median)} (${fmtX(ratio('tfaList'))})`, '< 1.5x', yesNo(startupGoals.tfaList.met)]);
+rows.push(['`tfactl user list` (small store)', `${fmtMs(startup.userList.median)} (${fmtX(ratio('userList'))})`, '', '']);
+rows.push(['`tfactl login` (password only)', `${fmtMs(startup.login.median)} (${fmtX(ratio('login'))})`, '', '']);
+rows.push(['one argon2id verification (m=19456, t=2, p=1)', fmtMs(argonVerify.median), '', '']);
+rows.push(['`tfactl login` minus one argon2 verification', `${fmtMs(startup.login.median - argonVerify.median)} (${fmtX(loginMinusArgon)})`, '< 1.5x', yesNo(startupGoals.login.met)]);
+results.startup = {
+  rounds: CONFIG.startupRounds,
+  ms: startup,
+  ratios: Object.fromEntries(startupTasks.filter((t) => t.name !== 'node').map((t) => [t.name, ratio(t.name)])),
+  argon2VerifyMs: argonVerify,
+  loginMinusArgon2Ratio: loginMinusArgon,
+  goalsMet: { version: startupGoals.version.met, tfaList: startupGoals.tfaList.met, login: startupGoals.login.met },
+};
+
+// ---------------------------------------------------------------------------------------------
+// 2. Sign-in latency: empty store versus a big one
+
+const nf = (n) => n.toLocaleString('en-US');
+say(`2. Sign-in latency: empty store (root plus 3 users) vs ${nf(CONFIG.bigUsers)} users / ${nf(CONFIG.bigFactors)} factors`);
+const emptyStore = smallStore(tempDir());
+const bigStore = smallStore(tempDir());
+const fillSeconds = fillStore(bigStore.db, CONFIG.bigUsers, CONFIG.bigFactors);
+say(`   filled in ${fillSeconds.toFixed(1)} s`);
+
+/**
+ * Brings the store to `users` users and `factors` factors in total. The real users and factors
+ * made through the CLI above stay as they are; the filler rows are INSERTed directly with
+ * better-sqlite3 in one transaction, for speed (making 100,000 users through the CLI would take an
+ * argon2 hash and a process each). Their columns are copied from the real rows: every filler user
+ * has bob's password hash, and its factors copy carol's sealed TOTP secret or dave's sealed
+ * recovery-set secret with ten slot hashes. The seals are bound to the original user and factor id,
+ * so the copies would not open, which does not matter: nobody signs in as a filler user.
+ * Filler user k gets a TOTP factor, then a recovery set, then more TOTP factors, round-robin until
+ * the factor total is reached (100,000 / 300,000: one recovery set and two TOTP factors each).
+ */
+function fillStore(path, users, factors) {
+  const t0 = Date.now();
+  const db = new Database(path);
+  db.pragma('foreign_keys = ON');
+  const realUsers = db.prepare('SELECT count(*) AS n FROM users').get().n;
+  const realFactors = db.prepare('SELECT count(*) AS n FROM factors').get().n;
+  const userTpl = db.prepare(`SELECT * FROM users WHERE userid = 'bob@local'`).get();
+  const totpTpl = db.prepare(`SELECT * FROM factors WHERE userid = 'carol@local' AND type = 'totp'`).get();
+  const recTpl = db.prepare(`SELECT * FROM factors WHERE userid = 'dave@local' AND type = 'recovery'`).get();
+  const slotTpl = db.prepare('SELECT slot, hash FROM recovery_slots WHERE factor_id = ? ORDER BY slot').all(recTpl.id);
+  if (!userTpl || !totpTpl || !recTpl || slotTpl.length === 0) throw new Error('template rows missing');
+
+  const insertRow = (table, row) => {
+    const cols = Object.keys(row);
+    return db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+  };
+  const insUser = insertRow('users', userTpl);
+  const insFactor = insertRow('factors', totpTpl);
+  const insSlot = db.prepare('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, ?, ?)');
+
+  const nUsers = users - realUsers;
+  const nFactors = factors - realFactors;
+  if (nUsers <= 0 || nFactors < 0) throw new Error('store already larger than the target');
+  const ids = [];
+  db.transaction(() => {
+    for (let k = 0; k < nUsers; k++) {
+      const userid = `filler${String(k).padStart(6, '0')}@local`;
+      ids.push(userid);
+      insUser.run({ ...userTpl, userid });
+    }
+    for (let f = 0; f < nFactors; f++) {
+      const userid = ids[f % nUsers];
+      const round = Math.floor(f / nUsers);
+      const id = randomUUID();
+      if (round === 1) {
+        insFactor.run({ ...recTpl, id, userid });
+        for (const s of slotTpl) insSlot.run(id, s.slot, randomBytes(32).toString('hex'));
+      } else {
+        insFactor.run({ ...totpTpl, id, userid });
+      }
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const got = {
+    users: db.prepare('SELECT count(*) AS n FROM users').get().n,
+    factors: db.prepare('SELECT count(*) AS n FROM factors').get().n,
+  };
+  db.close();
+  if (got.users !== users || got.factors !== factors) throw new Error(`filled to ${JSON.stringify(got)}`);
+  return (Date.now() - t0) / 1000;
+}
+
+const signin = interleave(
+  [
+    { name: 'passwordEmpty', run: () => loginPassword(emptyStore) },
+    { name: 'passwordBig', run: () => loginPassword(bigStore) },
+    { name: 'recoveryEmpty', run: () => loginRecovery(emptyStore) },
+    { name: 'recoveryBig', run: () => loginRecovery(bigStore) },
+  ],
+  CONFIG.signinRounds,
+  'sign-in',
+);
+const signinResults = {};
+for (const [kind, label] of [
+  ['password', 'password only'],
+  ['recovery', 'password + recovery key'],
+]) {
+  const e = signin[`${kind}Empty`];
+  const b = signin[`${kind}Big`];
+  const change = b.median / e.median - 1;
+  const met = Math.abs(change) <= 0.1;
+  signinResults[kind] = { emptyMs: e, bigMs: b, change, met };
+  say(`   ${label.padEnd(24)} empty ${fmtStat(e)}`);
+  say(`   ${''.padEnd(24)} big   ${fmtStat(b)}  ${fmtPct(change)}`);
+  rows.push([
+    `sign-in, ${label}: empty store → ${nf(CONFIG.bigUsers)} users / ${nf(CONFIG.bigFactors)} factors`,
+    `${fmtMs(e.median)} → ${fmtMs(b.median)} (${fmtPct(change)})`,
+    'within 10%',
+    yesNo(met),
+  ]);
+}
+say();
+results.signin = { rounds: CONFIG.signinRounds, users: CONFIG.bigUsers, factors: CONFIG.bigFactors, fillSeconds, ...signinResults };
+
+// ---------------------------------------------------------------------------------------------
+// 3. Import throughput versus the argon2 bound
+
+say('3. Import throughput vs the argon2 bound');
+const workers = os.availableParallelism();
+// argon2's native calls run on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says more).
+const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+if (poolSize < workers) say(`   note: UV_THREADPOOL_SIZE=${poolSize} < ${workers} cores limits the bound measured here`);
+let hashes = 0;
+const tBound0 = process.hrtime.bigint();
+const deadline = tBound0 + BigInt(Math.round(CONFIG.boundSeconds * 1e9));
+await Promise.all(
+  Array.from({ length: workers }, async () => {
+    while (process.hrtime.bigint() < deadline) {
+      await argon2.hash(PASSWORD, ARGON2_PARAMS);
+      hashes++;
+    }
+  }),
+);
+const boundSeconds = Number(process.hrtime.bigint() - tBound0) / 1e9;
+const bound = hashes / boundSeconds;
+say(`   argon2 bound: ${bound.toFixed(1)} hashes/s (${hashes} hashes on ${workers} concurrent calls in ${boundSeconds.toFixed(1)} s)`);
+rows.push([`argon2 bound (${workers} concurrent argon2id hashes)`, `${bound.toFixed(1)} hashes/s`, '', '']);
+results.import = { argon2BoundPerSecond: bound, concurrency: workers };
+
+// `user import --help` alone is not proof: commander answers an unknown subcommand's --help with
+// the parent's help and exit 0, so the help must be the import command's own.
+const importHelp = spawnSync(process.execPath, [BIN, 'user', 'import', '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+const importAvailable = importHelp.status === 0 && /Usage: tfactl user import\b/.test(importHelp.stdout);
+if (importAvailable) {
+  const n = Math.max(20, Math.round(bound * CONFIG.importSeconds));
+  const dir = tempDir();
+  const db = join(dir, 'tfactl.db');
+  tfactl(db, ['init']);
+  const csv = join(dir, 'users.csv');
+  const lines = ['userid,password'];
+  for (let i = 0; i < n; i++) lines.push(`imported${i}@local,${PASSWORD}-${i}`);
+  writeFileSync(csv, `${lines.join('\n')}\n`, { mode: 0o600 });
+  const { ms } = tfactl(db, ['user', 'import', csv, '--json']);
+  const count = new Database(db, { readonly: true }).prepare(`SELECT count(*) AS n FROM users WHERE userid LIKE 'imported%'`).get().n;
+  if (count !== n) throw new Error(`user import created ${count} of ${n} users`);
+  const rate = n / (ms / 1000);
+  const share = rate / bound;
+  say(`   user import: ${n} users in ${(ms / 1000).toFixed(1)} s = ${rate.toFixed(1)} users/s, ${(share * 100).toFixed(1)}% of the bound`);
+  rows.push([`\`tfactl user import\` (${n} users, CSV)`, `${rate.toFixed(1)} users/s (${(share * 100).toFixed(1)}% of bound)`, '≥ 90%', yesNo(share >= 0.9)]);
+  Object.assign(results.import, { available: true, users: n, ms, perSecond: rate, shareOfBound: share, met: share >= 0.9 });
+} else {
+  say('   user import: not available yet');
+  rows.push(['`tfactl user import`', 'not available yet', '≥ 90% of bound', '—']);
+  Object.assign(results.import, { available: false });
+}
+say();
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const total = (Date.now() - started) / 1000;
+say(`Finished in ${total.toFixed(0)} s.`);
+say();
+const table = [
+  `Machine: ${machineLine}${QUICK ? ' — --quick run' : ''}`,
+  '',
+  '| measurement | result | goal | met |',
+  '|---|---|---|---|',
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+];
+results.seconds = total;
+results.table = table.join('\n');
+if (JSON_OUT) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+else say(table.join('\n'));
