@@ -1,7 +1,7 @@
 import { formatTime } from '../domain/dates.js';
 import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, table, type Style } from '../output.js';
-import type { AuditRecord, RealmRecord, UserRecord } from '../store/types.js';
+import type { AuditRecord, RealmRecord, RealmSummary, UserRecord } from '../store/types.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
@@ -51,7 +51,7 @@ export function enforcement(r: RealmRecord): string {
   return r.enforce;
 }
 
-export function realmFields(r: RealmRecord, style: Style): string {
+export function realmFields(r: RealmSummary, style: Style): string {
   return fields(
     [
       ['realm', r.name],
@@ -65,7 +65,7 @@ export function realmFields(r: RealmRecord, style: Style): string {
   );
 }
 
-export function realmTable(realms: readonly RealmRecord[], style: Style): string {
+export function realmTable(realms: readonly RealmSummary[], style: Style): string {
   return table(
     ['REALM', 'ENFORCES', 'USERS', 'COMMENT'],
     realms.map((r) => [r.name, enforcement(r), String(r.userCount), orDash(r.comment)]),

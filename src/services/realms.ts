@@ -3,30 +3,31 @@ import { LOCAL_REALM, ROOT_USERID } from '../domain/userid.js';
 import { NotFoundError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
-import type { EnforceType, RealmRecord, Store } from '../store/types.js';
+import type { EnforceType, RealmSummary, Store } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import { requireRealm } from './lookup.js';
 import type { Session } from './session.js';
 
 /** Adds a realm. Admins only; a taken name is refused (exit 4). */
-export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmRecord> {
+export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmSummary> {
   await authorize(session, 'realm.manage', 'realm.add');
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
     await session.audit({ action: 'realm.add', target: name, outcome: 'ok' });
-    return tx.getRealm(name);
+    return tx.getRealmSummary(name);
   });
   return created ?? refuse(session, 'realm.add', name, `realm ${name} already exists`, 'exists');
 }
 
-export async function listRealms(session: Session): Promise<RealmRecord[]> {
+export async function listRealms(session: Session): Promise<RealmSummary[]> {
   await authorize(session, 'realm.read', 'realm.list');
   return session.store.listRealms();
 }
 
-export async function showRealm(session: Session, name: string): Promise<RealmRecord> {
+export async function showRealm(session: Session, name: string): Promise<RealmSummary> {
   await authorize(session, 'realm.read', 'realm.show');
-  return requireRealm(session.store, name);
+  await requireRealm(session.store, name);
+  return (await session.store.getRealmSummary(name)) as RealmSummary;
 }
 
 
@@ -40,7 +41,7 @@ export async function deleteRealm(session: Session, name: string, force: boolean
   const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
   const outcome = await session.store.transaction(async (tx) => {
-    const current = await tx.getRealm(name);
+    const current = await tx.getRealmSummary(name);
     if (!current) throw new NotFoundError(`realm ${name} does not exist`);
     if (current.userCount > 0 && !force) return { refusedUsers: current.userCount };
     const deletedUsers = await tx.deleteRealm(name);
@@ -70,7 +71,7 @@ export async function setRealmEnforcement(
   enforce: EnforceType,
   totp: TotpParams | null,
   yubico: YubicoEnforcement | null = null,
-): Promise<{ realm: RealmRecord; warnings: string[] }> {
+): Promise<{ realm: RealmSummary; warnings: string[] }> {
   await authorize(session, 'realm.manage', 'realm.set-enforce');
   await requireRealm(session.store, name);
   if (name === LOCAL_REALM && enforce !== 'none' && !isRoot(session.actor)) {
@@ -87,7 +88,7 @@ export async function setRealmEnforcement(
   const realm = await session.store.transaction(async (tx) => {
     if (!(await tx.setRealmEnforcement(name, enforce, totp, yubicoRow))) throw new NotFoundError(`realm ${name} does not exist`);
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail });
-    return (await tx.getRealm(name)) as RealmRecord;
+    return (await tx.getRealmSummary(name)) as RealmSummary;
   });
   return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
 }

@@ -14,6 +14,7 @@ import type {
   NewRealm,
   NewUser,
   RealmRecord,
+  RealmSummary,
   FactorRecord,
   FactorType,
   LockoutLimits,
@@ -126,7 +127,7 @@ interface RealmRow {
   yubico_api_id: string | null;
   yubico_urls: string | null;
   created: number;
-  user_count: number;
+  user_count?: number;
 }
 
 interface AuditRow {
@@ -155,7 +156,7 @@ const toUser = (r: UserRow): UserRecord => ({
   hasPassword: r.has_password === 1,
 });
 
-const toRealm = (r: RealmRow): RealmRecord => ({
+const toRealm = (r: RealmRow): RealmSummary => ({
   name: r.name,
   comment: r.comment,
   builtin: r.builtin === 1,
@@ -171,7 +172,7 @@ const toRealm = (r: RealmRow): RealmRecord => ({
         ? { mode: 'offline' }
         : { mode: 'online', apiId: r.yubico_api_id ?? '', urls: JSON.parse(r.yubico_urls ?? '[]') as string[] },
   created: r.created,
-  userCount: r.user_count,
+  userCount: r.user_count ?? 0,
 });
 
 interface FactorRow {
@@ -223,7 +224,7 @@ const toLock = (r: LockRow): LockState => ({
 
 const LOCK_COLUMNS = 'totp_failures, totp_locked, tfa_failures, tfa_locked_until';
 
-const REALM_SELECT = `SELECT r.*, (SELECT count(*) FROM users u WHERE u.realm = r.name) AS user_count FROM realms r`;
+const REALM_SUMMARY_SELECT = `SELECT r.*, (SELECT count(*) FROM users u WHERE u.realm = r.name) AS user_count FROM realms r`;
 
 const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
   admin: 'admin',
@@ -288,13 +289,14 @@ class SqliteStore implements Store {
 
   listUsers(filter: { realm?: string; userid?: string } = {}) {
     return this.run(() => {
+      // Only the conditions in use go into the query, so SQLite can look rows up by index
+      // instead of scanning every user (an `@x IS NULL OR` condition defeats the index).
+      const where: string[] = [];
+      if (filter.realm !== undefined) where.push('realm = @realm');
+      if (filter.userid !== undefined) where.push('userid = @userid');
       const rows = this.db
-        .prepare(
-          `SELECT ${USER_COLUMNS} FROM users
-           WHERE (@realm IS NULL OR realm = @realm) AND (@userid IS NULL OR userid = @userid)
-           ORDER BY realm, userid`,
-        )
-        .all({ realm: filter.realm ?? null, userid: filter.userid ?? null }) as UserRow[];
+        .prepare(`SELECT ${USER_COLUMNS} FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY realm, userid`)
+        .all({ ...(filter.realm !== undefined && { realm: filter.realm }), ...(filter.userid !== undefined && { userid: filter.userid }) }) as UserRow[];
       return rows.map(toUser);
     });
   }
@@ -343,13 +345,23 @@ class SqliteStore implements Store {
 
   getRealm(name: string) {
     return this.run(() => {
-      const row = this.db.prepare(`${REALM_SELECT} WHERE r.name = ?`).get(name) as RealmRow | undefined;
+      // No user count here: sign-in reads the realm, and counting would scan its users.
+      const row = this.db.prepare('SELECT r.* FROM realms r WHERE r.name = ?').get(name) as RealmRow | undefined;
+      if (!row) return undefined;
+      const { userCount: _omitted, ...realm } = toRealm(row);
+      return realm satisfies RealmRecord;
+    });
+  }
+
+  getRealmSummary(name: string) {
+    return this.run(() => {
+      const row = this.db.prepare(`${REALM_SUMMARY_SELECT} WHERE r.name = ?`).get(name) as RealmRow | undefined;
       return row && toRealm(row);
     });
   }
 
   listRealms() {
-    return this.run(() => (this.db.prepare(`${REALM_SELECT} ORDER BY r.name`).all() as RealmRow[]).map(toRealm));
+    return this.run(() => (this.db.prepare(`${REALM_SUMMARY_SELECT} ORDER BY r.name`).all() as RealmRow[]).map(toRealm));
   }
 
   insertRealm(r: NewRealm) {
@@ -469,9 +481,9 @@ class SqliteStore implements Store {
       const rows = this.db
         .prepare(
           `SELECT f.*, (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS recovery_left
-           FROM factors f WHERE (@userid IS NULL OR f.userid = @userid) ORDER BY f.userid, f.created, f.rowid`,
+           FROM factors f ${userid === undefined ? '' : 'WHERE f.userid = @userid'} ORDER BY f.userid, f.created, f.rowid`,
         )
-        .all({ userid: userid ?? null }) as FactorRow[];
+        .all(userid === undefined ? {} : { userid }) as FactorRow[];
       return rows.map(toFactor);
     });
   }
@@ -646,15 +658,22 @@ class SqliteStore implements Store {
 
   listAudit(filter: AuditFilter) {
     return this.run(() => {
+      // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
+      const where: string[] = [];
+      if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
+      if (filter.since !== undefined) where.push('ts >= @since');
       const rows = this.db
         .prepare(
           `SELECT * FROM (
-             SELECT * FROM audit
-             WHERE (@user IS NULL OR actor = @user OR target = @user) AND (@since IS NULL OR ts >= @since)
+             SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
              ORDER BY id DESC LIMIT @limit
            ) ORDER BY id`,
         )
-        .all({ user: filter.user ?? null, since: filter.since ?? null, limit: filter.limit ?? -1 }) as AuditRow[];
+        .all({
+          ...(filter.user !== undefined && { user: filter.user }),
+          ...(filter.since !== undefined && { since: filter.since }),
+          limit: filter.limit ?? -1,
+        }) as AuditRow[];
       return rows.map(
         (r): AuditRecord => ({
           id: r.id,

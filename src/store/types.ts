@@ -147,6 +147,10 @@ export interface RealmRecord {
   /** Present when `enforce` is `yubico`. */
   readonly yubico: YubicoRealmConfig | null;
   readonly created: number;
+}
+
+/** A realm with how many users it has (counting costs a scan of the realm's users). */
+export interface RealmSummary extends RealmRecord {
   readonly userCount: number;
 }
 
@@ -210,7 +214,9 @@ export interface Store {
   deleteUser(userid: string): Promise<boolean>;
 
   getRealm(name: string): Promise<RealmRecord | undefined>;
-  listRealms(): Promise<RealmRecord[]>;
+  /** A realm with its user count. */
+  getRealmSummary(name: string): Promise<RealmSummary | undefined>;
+  listRealms(): Promise<RealmSummary[]>;
   /** Inserts a realm; false when the name is taken. */
   insertRealm(realm: NewRealm): Promise<boolean>;
   /** Sets what a realm enforces; `yubico` carries the validation config and the sealed API key (online). */
