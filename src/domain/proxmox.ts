@@ -253,15 +253,14 @@ function parseTotpUri(uri: string): ParsedTotpUri {
   const params = parseTotpParams({ algorithm: query.get('algorithm'), digits: query.get('digits'), period: query.get('period') });
   // A literal ':' separates issuer and account, so an issuer may hold an encoded one (%3A); some
   // writers encode the separator itself, so without a literal ':' the decoded label is split.
+  const decodeLabel = (text: string): string => percentDecode(text, 'the URI label');
   const rawColon = rawLabel.indexOf(':');
-  const label = rawColon < 0 ? percentDecode(rawLabel, 'the URI label') : '';
-  const colon = label.indexOf(':');
+  const decoded = decodeLabel(rawLabel);
+  const colon = rawColon >= 0 ? -1 : decoded.indexOf(':');
   const [issuerPart, accountPart] =
     rawColon >= 0
-      ? [percentDecode(rawLabel.slice(0, rawColon), 'the URI label'), percentDecode(rawLabel.slice(rawColon + 1), 'the URI label')]
-      : colon >= 0
-        ? [label.slice(0, colon), label.slice(colon + 1)]
-        : ['', label];
+      ? [decodeLabel(rawLabel.slice(0, rawColon)), decodeLabel(rawLabel.slice(rawColon + 1))]
+      : [colon >= 0 ? decoded.slice(0, colon) : '', decoded.slice(colon + 1)];
   const labelIssuer = issuerPart.trim();
   const account = accountPart.trim();
   const issuer = query.get('issuer') ?? labelIssuer;

@@ -1,0 +1,507 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseDomainsCfg, parseTfaCfg, parseUserCfg, PROXMOX_YUBICO_URL } from '../../src/domain/proxmox.js';
+import { findRecoverySlot } from '../../src/domain/recovery.js';
+import { UsageError } from '../../src/errors.js';
+
+/** Asserts that `parse` throws a one-line UsageError and returns its message. */
+function usageErrorOf(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    const message = (e as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error('expected a UsageError');
+}
+
+/** Runs a parser on arbitrary input: it may succeed or throw a one-line UsageError, nothing else. */
+function onlyUsageErrors(parse: () => unknown): void {
+  try {
+    parse();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).not.toMatch(/[\r\n]/);
+  }
+}
+
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const RECOVERY_SECRET = '0011223344556677';
+// Proxmox's published example: HMAC of key 0123-4567-89ab-cdef under the secret above.
+const RECOVERY_HASH = '6ddff9ef3a11c7a64439faffddf663ac89b4a5e6bf5b14bd7189211ce71003a7';
+const OTHER_HASH = 'a'.repeat(64);
+
+function tfaCfg(users: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...extra, users }, null, 2);
+}
+
+function entry(id: string, value: unknown, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, description: `factor ${id}`, created: 1700000000, entry: value, ...more };
+}
+
+describe('parseTfaCfg', () => {
+  const uri = `otpauth://totp/Proxmox%20VE%20-%20pve1:alice%40pve?secret=${SECRET}&digits=6&algorithm=SHA1&period=30&issuer=Proxmox%20VE%20-%20pve1`;
+
+  it('reads a user with every kind of factor and lock state', () => {
+    const text = tfaCfg(
+      {
+        'alice@pve': {
+          totp: [entry('t1', uri), entry('t2', { totp: uri, 'last-count': 56666666 }, { enable: false })],
+          webauthn: [entry('w1', { cred: { type: 'ES256', key: 'abc' }, counter: 3 })],
+          u2f: [entry('u1', { 'key-handle': 'kh', 'public-key': 'pk' })],
+          yubico: [entry('y1', 'cccccccbcjdk')],
+          recovery: { secret: RECOVERY_SECRET, entries: [RECOVERY_HASH, null, OTHER_HASH], created: 1700000100 },
+          'totp-locked': true,
+          'tfa-locked-until': 1700003700,
+        },
+      },
+      { webauthn: { rp: 'pve1', origin: 'https://pve1:8006', id: 'pve1' } },
+    );
+    const cfg = parseTfaCfg(text);
+    expect(cfg.webauthnConfig).toEqual({ rp: 'pve1', origin: 'https://pve1:8006', id: 'pve1' });
+    expect(cfg.u2fConfig).toBeNull();
+    expect(cfg.users).toHaveLength(1);
+    const alice = cfg.users[0]!;
+    expect(alice.userid).toBe('alice@pve');
+    expect(alice.totp).toEqual([
+      {
+        id: 't1',
+        description: 'factor t1',
+        created: 1700000000,
+        enabled: true,
+        secret: SECRET,
+        params: { algorithm: 'SHA1', digits: 6, period: 30 },
+        issuer: 'Proxmox VE - pve1',
+        account: 'alice@pve',
+        lastCount: null,
+      },
+      expect.objectContaining({ id: 't2', enabled: false, secret: SECRET, lastCount: 56666666 }),
+    ]);
+    expect(alice.webauthn[0]).toEqual({
+      id: 'w1',
+      description: 'factor w1',
+      created: 1700000000,
+      enabled: true,
+      entry: { cred: { type: 'ES256', key: 'abc' }, counter: 3 },
+    });
+    expect(alice.u2f[0]?.entry).toEqual({ 'key-handle': 'kh', 'public-key': 'pk' });
+    expect(alice.yubico).toEqual([{ id: 'y1', description: 'factor y1', created: 1700000000, enabled: true, publicId: 'cccccccbcjdk' }]);
+    expect(alice.recovery).toEqual({ secret: RECOVERY_SECRET, slots: [RECOVERY_HASH, null, OTHER_HASH], created: 1700000100 });
+    expect(alice.totpLocked).toBe(true);
+    expect(alice.tfaLockedUntil).toBe(1700003700);
+  });
+
+  it('keeps imported recovery hashes working with tfactl recovery keys', () => {
+    const cfg = parseTfaCfg(tfaCfg({ 'bob@pam': { recovery: { secret: RECOVERY_SECRET, entries: [null, RECOVERY_HASH], created: 1 } } }));
+    const set = cfg.users[0]!.recovery!;
+    expect(findRecoverySlot(set.secret, '0123-4567-89ab-cdef', set.slots)).toBe(1);
+  });
+
+  it('takes the defaults SHA1, 6 digits and 30 s when the URI gives only the secret', () => {
+    const cfg = parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/a?secret=${SECRET.toLowerCase()}`)] } }));
+    expect(cfg.users[0]!.totp[0]).toMatchObject({
+      secret: SECRET,
+      params: { algorithm: 'SHA1', digits: 6, period: 30 },
+      issuer: null,
+      account: 'a',
+    });
+  });
+
+  it('reads other algorithms, digits and periods, and an issuer only in the label', () => {
+    const cfg = parseTfaCfg(
+      tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/ACME%3Aa%40pve?period=60&algorithm=SHA256&digits=8&secret=${SECRET}&image=x`)] } }),
+    );
+    expect(cfg.users[0]!.totp[0]).toMatchObject({ params: { algorithm: 'SHA256', digits: 8, period: 60 }, issuer: 'ACME', account: 'a@pve' });
+  });
+
+  it('splits the label at the literal colon, so an issuer may contain an encoded one', () => {
+    const cfg = parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/Lab%3A%20East:a%40pve?secret=${SECRET}`)] } }));
+    expect(cfg.users[0]!.totp[0]).toMatchObject({ issuer: 'Lab: East', account: 'a@pve' });
+  });
+
+  it('ignores the spare bits of a secret\'s last character, as authenticator apps do', () => {
+    const cfg = parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', 'otpauth://totp/a?secret=AAAAAAAAAAAAAAAAA3')] } }));
+    expect(cfg.users[0]!.totp[0]?.secret).toBe('AAAAAAAAAAAAAAAAAY');
+  });
+
+  it('treats an empty file or a user without factors as nothing to import', () => {
+    expect(parseTfaCfg('')).toEqual({ users: [], webauthnConfig: null, u2fConfig: null });
+    expect(parseTfaCfg('{"users":{"c@pve":{}}}').users[0]).toEqual({
+      userid: 'c@pve',
+      totp: [],
+      webauthn: [],
+      u2f: [],
+      yubico: [],
+      recovery: null,
+      totpLocked: false,
+      tfaLockedUntil: null,
+    });
+  });
+
+  it('reports broken JSON with its line but never the text around it', () => {
+    const text = `{"users": {\n"a@pve": {"totp": [\n{"id": "t", "created": 1, "entry": "otpauth://totp/a?secret=${SECRET}" ,, ]}}}`;
+    const message = usageErrorOf(() => parseTfaCfg(text));
+    expect(message).toMatch(/^tfa\.cfg is not valid JSON/);
+    expect(message).not.toContain(SECRET);
+    expect(message).not.toContain('otpauth');
+  });
+
+  it('names the user, never the secret, when a TOTP secret is damaged', () => {
+    const damaged = 'JBSWY3DPEH1K3PXP';
+    const message = usageErrorOf(() => parseTfaCfg(tfaCfg({ 'alice@pve': { totp: [entry('t', `otpauth://totp/a?secret=${damaged}`)] } })));
+    expect(message).toContain('"alice@pve"');
+    expect(message).toContain('totp entry #1');
+    expect(message).not.toContain(damaged);
+  });
+
+  it.each([
+    ['an unknown factor type', { 'a@pve': { totp: [], sms: [] } }, 'unknown field "sms"'],
+    ['a user id without realm', { alice: {} }, 'has no @realm'],
+    ['an invalid user id', { 'a b@pve': {} }, 'invalid user id'],
+    ['a URI that is not TOTP', { 'a@pve': { totp: [entry('t', `otpauth://hotp/a?secret=${SECRET}`)] } }, 'otpauth://totp/'],
+    ['a URI without secret', { 'a@pve': { totp: [entry('t', 'otpauth://totp/a?digits=6')] } }, 'no secret'],
+    ['7 digits', { 'a@pve': { totp: [entry('t', `otpauth://totp/a?secret=${SECRET}&digits=7`)] } }, 'invalid digits "7"'],
+    ['a broken percent-encoding', { 'a@pve': { totp: [entry('t', `otpauth://totp/a%E0?secret=${SECRET}`)] } }, 'percent-encoding'],
+    ['a last-count that is not a number', { 'a@pve': { totp: [entry('t', { totp: `otpauth://totp/a?secret=${SECRET}`, 'last-count': '5' })] } }, 'last-count'],
+    ['an entry without id', { 'a@pve': { totp: [{ created: 1, entry: `otpauth://totp/a?secret=${SECRET}` }] } }, '"id"'],
+    ['an entry without created', { 'a@pve': { yubico: [{ id: 'y', entry: 'cccccccbcjdk' }] } }, '"created"'],
+    ['a bad YubiKey id', { 'a@pve': { yubico: [entry('y', 'cccccccbcjd')] } }, 'YubiKey public id'],
+    ['two entries with one id', { 'a@pve': { yubico: [entry('y', 'cccccccbcjdk'), entry('y', 'cccccccbcjdl')] } }, 'share the id'],
+    ['a damaged recovery hash', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: ['abc'], created: 1 } } }, 'entry #1'],
+    ['a damaged recovery secret', { 'a@pve': { recovery: { secret: 'xyz', entries: [null], created: 1 } } }, '"secret"'],
+    ['a lock time that is not a number', { 'a@pve': { 'tfa-locked-until': 'soon' } }, 'tfa-locked-until'],
+  ])('refuses %s, naming the user', (_, users, expected) => {
+    const message = usageErrorOf(() => parseTfaCfg(tfaCfg(users)));
+    expect(message).toContain(expected);
+    expect(message).toMatch(/^tfa\.cfg: /);
+  });
+
+  it('refuses a file that is JSON but not a tfa.cfg', () => {
+    expect(usageErrorOf(() => parseTfaCfg('[1,2]'))).toContain('expected a JSON object');
+    expect(usageErrorOf(() => parseTfaCfg('{"users":[]}'))).toContain('"users" must be an object');
+    expect(usageErrorOf(() => parseTfaCfg('{"users":{},"oath":{}}'))).toContain('unknown field "oath"');
+  });
+
+  it('never throws anything but a UsageError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => onlyUsageErrors(() => parseTfaCfg(text))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws anything but a UsageError on arbitrary JSON', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => onlyUsageErrors(() => parseTfaCfg(JSON.stringify(value)))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws anything but a UsageError on near-valid files', () => {
+    const anything = fc.jsonValue({ maxDepth: 3 });
+    const uriText = fc.oneof(
+      fc.constant(uri),
+      fc
+        .tuple(fc.string({ maxLength: 12 }), fc.string({ unit: fc.constantFrom(...'ABCXYZ234567=%a1'), maxLength: 40 }), fc.string({ maxLength: 20 }))
+        .map(([label, secret, tail]) => `otpauth://totp/${label}?secret=${secret}&${tail}`),
+    );
+    const entryValue = fc.oneof(uriText, fc.record({ totp: uriText, 'last-count': fc.oneof(fc.integer(), anything) }), anything);
+    const oneEntry = fc.record(
+      {
+        id: fc.oneof(fc.uuid(), anything),
+        description: fc.oneof(fc.string(), anything),
+        created: fc.oneof(fc.integer(), anything),
+        enable: fc.oneof(fc.boolean(), anything),
+        entry: entryValue,
+      },
+      { requiredKeys: [] },
+    );
+    const userTfa = fc.record(
+      {
+        totp: fc.array(oneEntry, { maxLength: 3 }),
+        webauthn: fc.array(oneEntry, { maxLength: 2 }),
+        yubico: fc.array(fc.oneof(oneEntry, fc.constant(entry('y', 'cccccccbcjdk'))), { maxLength: 2 }),
+        recovery: fc.oneof(
+          anything,
+          fc.record({
+            secret: fc.oneof(fc.constant(RECOVERY_SECRET), anything),
+            entries: fc.array(fc.oneof(fc.constant(RECOVERY_HASH), fc.constant(null), anything)),
+            created: fc.integer(),
+          }),
+        ),
+        'totp-locked': fc.oneof(fc.boolean(), anything),
+        'tfa-locked-until': fc.oneof(fc.integer(), anything),
+      },
+      { requiredKeys: [] },
+    );
+    const users = fc.dictionary(fc.oneof(fc.constantFrom('alice@pve', 'root@pam', 'x@corp'), fc.string({ maxLength: 12 })), userTfa, { maxKeys: 3 });
+    fc.assert(
+      fc.property(users, (u) => onlyUsageErrors(() => parseTfaCfg(tfaCfg(u)))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never repeats a TOTP secret it refuses', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ2345670189'), minLength: 8, maxLength: 120 }), (secret) => {
+        try {
+          parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/a?secret=${secret}`)] } }));
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+          expect((e as Error).message).not.toContain(secret);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('parseUserCfg', () => {
+  it('reads the reference user line: factors in tfa.cfg', () => {
+    expect(parseUserCfg('user:joe@pve:1:0:Joe:Doe:joe@x.y::x:\n').users).toEqual([
+      {
+        userid: 'joe@pve',
+        enabled: true,
+        expire: null,
+        firstname: 'Joe',
+        lastname: 'Doe',
+        email: 'joe@x.y',
+        comment: null,
+        keys: { kind: 'in-tfa-cfg' },
+        line: 1,
+      },
+    ]);
+  });
+
+  it('reads a whole user.cfg, skipping groups, pools, roles, ACLs and tokens', () => {
+    const text = [
+      'user:root@pam:1:0:::root@example.com:::',
+      'user:anna@pve:0:1767225599:Anna:M%C3%BCller:anna@example.com:Ops%3A on call %E2%80%94 EU:x!oath:',
+      'token:root@pam!ci:0:1::',
+      '',
+      'group:admins:root@pam,anna@pve::',
+      '',
+      'pool:lab::vm:100:',
+      'role:Auditor2:VM.Audit:',
+      '',
+      'acl:1:/:@admins:Administrator:',
+      '',
+    ].join('\n');
+    const { users } = parseUserCfg(text);
+    expect(users.map((u) => u.userid)).toEqual(['root@pam', 'anna@pve']);
+    expect(users[0]).toMatchObject({ enabled: true, expire: null, firstname: null, email: 'root@example.com', keys: { kind: 'none' } });
+    expect(users[1]).toEqual({
+      userid: 'anna@pve',
+      enabled: false,
+      expire: '2025-12-31',
+      firstname: 'Anna',
+      lastname: 'Müller',
+      email: 'anna@example.com',
+      comment: 'Ops: on call — EU',
+      keys: { kind: 'in-tfa-cfg' },
+      line: 2,
+    });
+  });
+
+  it('reads legacy realm keys: base32 and hex TOTP secrets and YubiKey ids', () => {
+    const line = 'user:bob@corp:1:0:::::JBSWY3DPEHPK3PXP,3132333435363738393031323334353637383930 cccccccbcjdk;CCCCCCBCJDKF:';
+    expect(parseUserCfg(line).users[0]?.keys).toEqual({
+      kind: 'legacy',
+      totpSecrets: ['JBSWY3DPEHPK3PXP', 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'],
+      yubicoIds: ['cccccccbcjdk', 'ccccccbcjdkf'],
+    });
+  });
+
+  it('accepts CRLF line ends, surrounding white space and comments', () => {
+    const { users } = parseUserCfg('# exported\r\n  user: carl@pve : 1 : 0 : Carl ::::\r\n');
+    expect(users[0]).toMatchObject({ userid: 'carl@pve', enabled: true, firstname: 'Carl', line: 2 });
+  });
+
+  it.each([
+    ['an unknown line type', 'user:a@pve:1:0::::::\nfoo:bar\n', 'line 2: not a user'],
+    ['a user id without realm', 'user:alice:1:0::::::', 'line 1: user id "alice" has no @realm'],
+    ['an enable flag that is not 0 or 1', 'user:a@pve:yes:0::::::', 'line 1: enable must be 0 or 1'],
+    ['an expiry that is not epoch seconds', 'user:a@pve:1:2025-01-01::::::', 'line 1: expire must be epoch seconds'],
+    ['an expiry past year 9999', 'user:a@pve:1:99999999999999::::::', 'line 1: expire'],
+    ['too many fields', 'user:a@pve:1:0:a:b:c:d:e:f:', 'line 1: too many fields'],
+    ['a user defined twice', 'user:a@pve:1:0::::::\n\nuser:a@pve:0:0::::::', 'line 3: user "a@pve" is already defined on line 1'],
+    ['a key of unknown shape', 'user:a@pve:1:0:::::x1y2z3!:', 'line 1: key #1 is neither'],
+    ['a base32 key too short', 'user:a@pve:1:0:::::cccccccbcjdk,ABCDEFGH:', 'line 1: key #2: invalid TOTP secret'],
+  ])('refuses %s, naming the line', (_, text, expected) => {
+    const message = usageErrorOf(() => parseUserCfg(text));
+    expect(message).toContain(`user.cfg ${expected}`);
+  });
+
+  it('never repeats a key it refuses', () => {
+    const message = usageErrorOf(() => parseUserCfg('user:a@pve:1:0:::::JBSWY3DPEHPK3PX!:'));
+    expect(message).not.toContain('JBSWY3DPEHPK3PX');
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'ABCXYZ2345670189abcdefcbdlnrtuv!='), minLength: 6, maxLength: 60 }), (key) => {
+        try {
+          parseUserCfg(`user:a@pve:1:0:::::${key}:`);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+          expect((e as Error).message).not.toContain(key);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('decodes names and comments exactly as Proxmox encoded them', () => {
+    // PVE::Tools::encode_text: uri_escape of the UTF-8 bytes outside 0x20-0x7e, and of ':'.
+    const encodeText = (text: string): string =>
+      [...new TextEncoder().encode(text)]
+        .map((b) => (b >= 0x20 && b <= 0x7e && b !== 0x3a ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+        .join('');
+    // encode_text leaves '%' alone, so text with '%' does not survive the trip, in Proxmox either;
+    // the line parser trims spaces at the ends of fields.
+    const freeText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((s) => !s.includes('%') && s.trim() === s && s !== '');
+    fc.assert(
+      fc.property(freeText, freeText, freeText, (first, last, comment) => {
+        const line = `user:u@pve:1:0:${encodeText(first)}:${encodeText(last)}:u@x.y:${encodeText(comment)}::`;
+        expect(parseUserCfg(line).users[0]).toMatchObject({ firstname: first, lastname: last, comment });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never throws anything but a UsageError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => onlyUsageErrors(() => parseUserCfg(text))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws anything but a UsageError on lines made of user.cfg pieces', () => {
+    const field = fc.oneof(
+      fc.constantFrom('user', 'group', 'x', 'x!oath', '1', '0', '', 'a@pve', '1767225599', '%C3%BC', '%E0%'),
+      fc.constantFrom('JBSWY3DPEHPK3PXP', 'cccccccbcjdk', '3132333435363738393031323334353637383930', 'JBSWY3DP,cccccccbcjdk'),
+      fc.string({ maxLength: 10 }),
+    );
+    const line = fc.array(field, { maxLength: 11 }).map((fields) => fields.join(':'));
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 6 }), (lines) => onlyUsageErrors(() => parseUserCfg(lines.join('\n')))),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseDomainsCfg', () => {
+  const API_KEY = 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==';
+
+  it('reads realms with their types, comments and TFA enforcement', () => {
+    const text = [
+      'pam: pam',
+      '\tcomment Linux PAM standard authentication',
+      '',
+      '# the default realm',
+      'pve: pve',
+      '\tcomment Proxmox VE authentication server',
+      '\tdefault 1',
+      '\ttfa type=oath,digits=8,step=60',
+      '',
+      'ad: corp',
+      '\tdomain corp.example',
+      '\tserver1 10.0.0.1',
+      `\ttfa type=yubico,id=12345,key=${API_KEY},url=https://yubico.corp.example/wsapi/2.0/verify`,
+      '',
+      'ldap: lab',
+      '\tbase_dn dc=lab',
+      '\tuser_attr uid',
+      '',
+    ].join('\n');
+    expect(parseDomainsCfg(text)).toEqual([
+      { name: 'pam', type: 'pam', comment: 'Linux PAM standard authentication', enforcement: { kind: 'none' }, line: 1 },
+      {
+        name: 'pve',
+        type: 'pve',
+        comment: 'Proxmox VE authentication server',
+        enforcement: { kind: 'totp', params: { algorithm: 'SHA1', digits: 8, period: 60 } },
+        line: 5,
+      },
+      {
+        name: 'corp',
+        type: 'ad',
+        comment: null,
+        enforcement: { kind: 'yubico', apiId: '12345', apiKey: API_KEY, url: 'https://yubico.corp.example/wsapi/2.0/verify' },
+        line: 10,
+      },
+      { name: 'lab', type: 'ldap', comment: null, enforcement: { kind: 'none' }, line: 15 },
+    ]);
+  });
+
+  it('reads the reference tfa line, and fills in Proxmox defaults', () => {
+    expect(parseDomainsCfg('pve: pve\n\ttfa type=oath,digits=6,step=30\n')[0]?.enforcement).toEqual({
+      kind: 'totp',
+      params: { algorithm: 'SHA1', digits: 6, period: 30 },
+    });
+    expect(parseDomainsCfg('pve: pve\n  tfa type=oath\n')[0]?.enforcement).toEqual({
+      kind: 'totp',
+      params: { algorithm: 'SHA1', digits: 6, period: 30 },
+    });
+    expect(parseDomainsCfg('pve: pve\n\ttfa oath,step=45,algorithm=SHA512\n')[0]?.enforcement).toEqual({
+      kind: 'totp',
+      params: { algorithm: 'SHA512', digits: 6, period: 45 },
+    });
+    expect(parseDomainsCfg(`pve: pve\n\ttfa type=yubico,id=1,key="${API_KEY}"\n`)[0]?.enforcement).toEqual({
+      kind: 'yubico',
+      apiId: '1',
+      apiKey: API_KEY,
+      url: PROXMOX_YUBICO_URL,
+    });
+  });
+
+  it('ignores options of the other factor type, as Proxmox does', () => {
+    expect(parseDomainsCfg(`pve: pve\n\ttfa type=oath,id=1,key=${API_KEY},digits=6\n`)[0]?.enforcement).toMatchObject({ kind: 'totp' });
+  });
+
+  it.each([
+    ['an unknown realm type', 'pve: pve\n\nradius: r1\n', 'line 3: unknown realm type "radius"'],
+    ['an invalid realm name', 'pve: 1pve\n', 'line 1: invalid realm name'],
+    ['a realm defined twice', 'pve: pve\n\npve: pve\n', 'line 3: realm "pve" is already defined on line 1'],
+    ['a property outside a section', 'pve: pve\n\n\tcomment x\n', 'line 3: a "key value" line outside'],
+    ['a line that is neither header nor property', 'pve: pve\ncomment x\n', 'line 2: expected a "type: name" section header'],
+    ['a property set twice', 'pve: pve\n\ttfa type=oath\n\ttfa type=oath\n', 'line 3: "tfa" is already set on line 2'],
+    ['an unknown tfa type', 'pve: pve\n\ttfa type=sms\n', 'line 2: tfa type must be oath or yubico'],
+    ['an unknown tfa option', 'pve: pve\n\ttfa type=oath,window=2\n', 'line 2: unknown tfa option "window"'],
+    ['7 digits', 'pve: pve\n\ttfa type=oath,digits=7\n', 'line 2: invalid digits "7"'],
+    ['a step below 10 s', 'pve: pve\n\ttfa type=oath,step=5\n', 'line 2: invalid step "5"'],
+    ['a tfa option given twice', 'pve: pve\n\ttfa type=oath,step=30,step=60\n', 'line 2: tfa option "step" is given twice'],
+    ['a yubico realm without id', `pve: pve\n\ttfa type=yubico,key=${API_KEY}\n`, 'line 2: tfa type=yubico needs the API id'],
+    ['a malformed option list', 'pve: pve\n\ttfa type="oath"x\n', 'line 2: the tfa option list is malformed'],
+  ])('refuses %s, naming the line', (_, text, expected) => {
+    expect(usageErrorOf(() => parseDomainsCfg(text))).toContain(`domains.cfg ${expected}`);
+  });
+
+  it('never repeats a Yubico API key it refuses', () => {
+    const message = usageErrorOf(() => parseDomainsCfg('ad: corp\n\ttfa type=yubico,id=1,key=c2VjcmV0!\n'));
+    expect(message).toContain('base64 API key');
+    expect(message).not.toContain('c2VjcmV0');
+  });
+
+  it('never throws anything but a UsageError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => onlyUsageErrors(() => parseDomainsCfg(text))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws anything but a UsageError on lines made of domains.cfg pieces', () => {
+    const option = fc.oneof(
+      fc.constantFrom('type=oath', 'type=yubico', 'oath', 'digits=6', 'digits=9', 'step=30', 'step=x', 'algorithm=SHA256'),
+      fc.constantFrom('id=1', `key=${API_KEY}`, 'url=https://x', 'url="https://x/a,b"', '"', '=', ''),
+      fc.string({ maxLength: 8 }),
+    );
+    const line = fc.oneof(
+      fc.constantFrom('pve: pve', 'pam: pam', 'ad: corp', 'openid: sso', '', '# comment', '\tcomment hello'),
+      fc.array(option, { maxLength: 6 }).map((options) => `\ttfa ${options.join(',')}`),
+      fc.string({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), (lines) => onlyUsageErrors(() => parseDomainsCfg(lines.join('\n')))),
+      { numRuns: 1000 },
+    );
+  });
+});
