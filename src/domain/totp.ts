@@ -38,7 +38,14 @@ export function parseSecret(input: string): string {
       'invalid_secret',
     );
   }
-  return encodeSecret(base32.decode(text));
+  let bytes: Uint8Array;
+  try {
+    bytes = base32.decode(text);
+  } catch {
+    // e.g. a last character whose spare bits are not zero: not something a generator writes.
+    throw new UsageError('invalid TOTP secret: it is not valid base32 (check the last characters)', 'invalid_secret');
+  }
+  return encodeSecret(bytes);
 }
 
 /** The time step (counter) of an epoch time. */
