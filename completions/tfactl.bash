@@ -8,7 +8,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login settings backup restore export audit'
+            cmds='init user realm tfa login settings backup restore export import audit'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
@@ -182,6 +182,16 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
+        'import')
+            cmds='proxmox'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=() vararg=0 ;;
+        'import proxmox')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --dry-run'
+            vopts='--db --as --auth-code --tfa-cfg --user-cfg --domains-cfg'
+            args=() vararg=0 ;;
         'audit')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit'
@@ -202,6 +212,7 @@ _tfactl_child() {
         '/backup') child='backup' ;;
         '/restore') child='restore' ;;
         '/export') child='export' ;;
+        '/import') child='import' ;;
         '/audit') child='audit' ;;
         'user/add') child='user add' ;;
         'user/list') child='user list' ;;
@@ -228,6 +239,7 @@ _tfactl_child() {
         'settings/set') child='settings set' ;;
         'export/totp') child='export totp' ;;
         'export/users') child='export users' ;;
+        'import/proxmox') child='import proxmox' ;;
         *) return 1 ;;
     esac
 }
@@ -274,6 +286,11 @@ _tfactl_value() {
         'export totp/--format') choices='csv uri png-dir' ;;
         'export totp/--output') files=1 ;;
         'export users/--db') files=1 ;;
+        'import/--db') files=1 ;;
+        'import proxmox/--db') files=1 ;;
+        'import proxmox/--tfa-cfg') files=1 ;;
+        'import proxmox/--user-cfg') files=1 ;;
+        'import proxmox/--domains-cfg') files=1 ;;
         'audit/--db') files=1 ;;
     esac
 }

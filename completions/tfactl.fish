@@ -22,6 +22,8 @@ function __tfactl_child --argument-names path word
             echo 'restore'
         case '/export'
             echo 'export'
+        case '/import'
+            echo 'import'
         case '/audit'
             echo 'audit'
         case 'user/add'
@@ -74,6 +76,8 @@ function __tfactl_child --argument-names path word
             echo 'totp'
         case 'export/users'
             echo 'users'
+        case 'import/proxmox'
+            echo 'proxmox'
     end
 end
 
@@ -150,6 +154,10 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --format --output
         case 'export users'
             echo --db --as --auth-code
+        case 'import'
+            echo --db --as --auth-code
+        case 'import proxmox'
+            echo --db --as --auth-code --tfa-cfg --user-cfg --domains-cfg
         case 'audit'
             echo --db --as --auth-code --user --since --limit
     end
@@ -231,6 +239,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide set
 complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the store with a checked backup (root@local only)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
 
 # tfactl init
@@ -380,6 +389,15 @@ complete -c tfactl -n '__tfactl_using "export totp"' -l format -x -a 'csv uri pn
 complete -c tfactl -n '__tfactl_using "export totp"' -l output -r -F -d 'a new file (mode 0600), or a new directory for png-dir (default: standard output)'
 
 # tfactl export users
+
+# tfactl import
+complete -c tfactl -n '__tfactl_needs_command "import"' -a proxmox -d 'import realms, users and factors from Proxmox VE (all or nothing)'
+
+# tfactl import proxmox
+complete -c tfactl -n '__tfactl_using "import proxmox"' -l tfa-cfg -r -F -d 'Proxmox\'s /etc/pve/priv/tfa.cfg'
+complete -c tfactl -n '__tfactl_using "import proxmox"' -l user-cfg -r -F -d 'Proxmox\'s /etc/pve/user.cfg'
+complete -c tfactl -n '__tfactl_using "import proxmox"' -l domains-cfg -r -F -d 'Proxmox\'s /etc/pve/domains.cfg (realms and what they enforce)'
+complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
 
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on'

@@ -176,6 +176,13 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--output <path>', 'a new file (mode 0600), or a new directory for png-dir (default: standard output)');
   leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
 
+  const importing = group(program, 'import', 'import from other systems (admins)');
+  leaf(importing, 'proxmox', 'import realms, users and factors from Proxmox VE (all or nothing)', () => import('./commands/import/proxmox.js'))
+    .requiredOption('--tfa-cfg <file>', "Proxmox's /etc/pve/priv/tfa.cfg")
+    .requiredOption('--user-cfg <file>', "Proxmox's /etc/pve/user.cfg")
+    .option('--domains-cfg <file>', "Proxmox's /etc/pve/domains.cfg (realms and what they enforce)")
+    .option('--dry-run', 'show what would be imported, change nothing');
+
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')

@@ -20,6 +20,7 @@ import type {
   LockoutLimits,
   LockState,
   NewRecoverySet,
+  NewOpaqueFactor,
   NewTotpFactor,
   RecoverySetRecord,
   Store,
@@ -636,6 +637,20 @@ class SqliteStore implements Store {
            WHERE userid = @userid`,
         )
         .run({ userid, reset: resetTotp ? 1 : 0 });
+    });
+  }
+
+  insertOpaqueFactor(f: NewOpaqueFactor) {
+    return this.run(() => {
+      this.db
+        .prepare(`INSERT INTO factors (id, userid, type, description, enabled, verified, created, data) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`)
+        .run(f.id, f.userid, f.type, f.description, f.enabled ? 1 : 0, f.created, f.data);
+    });
+  }
+
+  setLockState(userid: string, totpLocked: boolean, lockedUntil: number) {
+    return this.run(() => {
+      this.db.prepare('UPDATE users SET totp_locked = ?, tfa_locked_until = ? WHERE userid = ?').run(totpLocked ? 1 : 0, lockedUntil, userid);
     });
   }
 

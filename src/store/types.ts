@@ -76,7 +76,19 @@ export interface NewRecoverySet {
   readonly description: string;
   readonly created: number;
   readonly sealedSecret: Buffer;
-  readonly hashes: readonly string[];
+  /** One hash a slot; null for a key already used (imported sets keep their slot numbers). */
+  readonly hashes: readonly (string | null)[];
+}
+
+/** A factor kept as its JSON entry until tfactl can check it (WebAuthn, U2F). */
+export interface NewOpaqueFactor {
+  readonly id: string;
+  readonly userid: string;
+  readonly type: 'webauthn' | 'u2f';
+  readonly description: string;
+  readonly enabled: boolean;
+  readonly created: number;
+  readonly data: string;
 }
 
 /** Consecutive second-factor failures and the locks they caused. */
@@ -279,6 +291,10 @@ export interface Store {
   reserveAttempt(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | null>;
   /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
+  /** Stores a factor tfactl cannot check yet. */
+  insertOpaqueFactor(factor: NewOpaqueFactor): Promise<void>;
+  /** Sets the lock state carried over from another system. */
+  setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
   /** Lifts every lock and resets the counters. */
   unlock(userid: string): Promise<boolean>;
 

@@ -3,6 +3,7 @@ import { StoreError } from '../../errors.js';
 import { initial } from './001_initial.js';
 import { factors } from './002_factors.js';
 import { yubico } from './003_yubico.js';
+import { opaqueFactors } from './004_opaque_factors.js';
 
 export interface Migration {
   readonly version: number;
@@ -12,7 +13,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico];
+export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico, opaqueFactors];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 

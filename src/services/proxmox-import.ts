@@ -1,0 +1,227 @@
+import type { ProxmoxRealm, ProxmoxTfa, ProxmoxUser, ProxmoxUserCfg, ProxmoxUserTfa } from '../domain/proxmox.js';
+import { seal, secretContext } from '../domain/secret-box.js';
+import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
+import { RefusedError, UsageError } from '../errors.js';
+import type { EnforceType, NewOpaqueFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
+import { authorize } from './authz.js';
+import { newFactorId } from './factors.js';
+import type { Session } from './session.js';
+import { realmKeyContext } from './yubico.js';
+
+export interface ProxmoxImportInput {
+  readonly tfa: ProxmoxTfa;
+  readonly userCfg: ProxmoxUserCfg;
+  /** Realms from domains.cfg; null when it was not given (realms then enforce nothing). */
+  readonly realms: readonly ProxmoxRealm[] | null;
+}
+
+export interface PlannedRealm {
+  readonly name: string;
+  readonly action: 'create' | 'exists';
+  readonly enforce: EnforceType;
+}
+
+export interface PlannedUser {
+  readonly userid: string;
+  readonly enabled: boolean;
+  readonly totp: number;
+  readonly yubico: number;
+  readonly recoveryKeysLeft: number | null;
+  readonly webauthn: number;
+  readonly u2f: number;
+  readonly totpLocked: boolean;
+  readonly lockedUntil: number | null;
+}
+
+export interface ProxmoxImportPlan {
+  readonly dryRun: boolean;
+  readonly realms: readonly PlannedRealm[];
+  readonly users: readonly PlannedUser[];
+  readonly warnings: readonly string[];
+}
+
+/** Everything one user brings, ready to insert. */
+interface UserRows {
+  readonly user: ProxmoxUser;
+  readonly tfa: ProxmoxUserTfa | undefined;
+  readonly totp: { readonly row: NewTotpFactor; readonly enabled: boolean }[];
+  readonly yubico: { readonly row: NewYubicoFactor; readonly enabled: boolean }[];
+  readonly recovery: NewRecoverySet | null;
+  readonly opaque: NewOpaqueFactor[];
+}
+
+/**
+ * Imports realms, users and their factors from Proxmox VE's user.cfg, tfa.cfg and domains.cfg, all
+ * in one transaction: on any problem nothing is imported. Recovery key hashes are kept as they are
+ * (tfactl hashes keys the Proxmox way), TOTP last-counts stay replay guards, lock state carries
+ * over. Passwords are not in these files: imported users get one with `user passwd`. Admins only.
+ */
+export async function importProxmox(session: Session, input: ProxmoxImportInput, dryRun: boolean): Promise<ProxmoxImportPlan> {
+  await authorize(session, 'store.manage', 'import.proxmox');
+  const warnings: string[] = [];
+  const cfgUsers = new Map(input.userCfg.users.map((u) => [u.userid, u]));
+  for (const t of input.tfa.users) {
+    if (!cfgUsers.has(t.userid)) warnings.push(`tfa.cfg has factors for ${t.userid}, who is not in user.cfg: skipped`);
+  }
+
+  // Realms: those of domains.cfg, and any realm a user needs.
+  const realmNames = new Set<string>([...(input.realms ?? []).map((r) => r.name), ...input.userCfg.users.map((u) => u.userid.slice(u.userid.lastIndexOf('@') + 1))]);
+  const plannedRealms: PlannedRealm[] = [];
+  for (const name of [...realmNames].sort()) {
+    const fromCfg = input.realms?.find((r) => r.name === name);
+    if (input.realms && !fromCfg) {
+      const user = input.userCfg.users.find((u) => u.userid.endsWith(`@${name}`));
+      throw new UsageError(`user.cfg line ${user?.line}: realm ${name} of ${user?.userid} is not in domains.cfg`, 'invalid_proxmox_config');
+    }
+    const enforce: EnforceType = fromCfg?.enforcement.kind === 'totp' ? 'totp' : fromCfg?.enforcement.kind === 'yubico' ? 'yubico' : 'none';
+    const existing = await session.store.getRealm(name);
+    if (existing && existing.enforce !== enforce) warnings.push(`realm ${name} exists and enforces ${existing.enforce}; Proxmox's ${enforce} is not applied`);
+    plannedRealms.push({ name, action: existing ? 'exists' : 'create', enforce });
+  }
+
+  // Users must all be new: merging into existing accounts could silently change them.
+  const taken = [];
+  for (const u of input.userCfg.users) if (await session.store.getUser(u.userid)) taken.push(u.userid);
+  if (taken.length > 0) {
+    throw new RefusedError(`already in the store: ${taken.slice(0, 5).join(', ')}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing imported`, 'exists');
+  }
+
+  const key = await session.secretKey();
+  const now = session.now();
+  const realmParams = (name: string): TotpParams => {
+    const e = input.realms?.find((r) => r.name === name)?.enforcement;
+    return e?.kind === 'totp' ? e.params : DEFAULT_TOTP_PARAMS;
+  };
+  const rows: UserRows[] = input.userCfg.users.map((user) => {
+    const realm = user.userid.slice(user.userid.lastIndexOf('@') + 1);
+    const tfa = input.tfa.users.find((t) => t.userid === user.userid);
+    const totp = (tfa?.totp ?? []).map((t) => {
+      const id = newFactorId(session);
+      const row: NewTotpFactor = {
+        id,
+        userid: user.userid,
+        description: t.description || 'TOTP (Proxmox)',
+        created: t.created,
+        sealedSecret: seal(key, session.ctx.random.bytes(12), t.secret, secretContext(user.userid, id, 'totp')),
+        params: t.params,
+        lastStep: t.lastCount,
+        verified: true,
+      };
+      return { row, enabled: t.enabled };
+    });
+    const yubico = (tfa?.yubico ?? []).map((y) => ({
+      row: { id: newFactorId(session), userid: user.userid, description: y.description || 'YubiKey (Proxmox)', created: y.created, publicId: y.publicId, sealedSecret: null, lastCounter: null },
+      enabled: y.enabled,
+    }));
+    if (user.keys.kind === 'legacy') {
+      // Realm keys from before tfa.cfg: TOTP secrets with the realm's parameters, or YubiKey ids.
+      for (const secret of user.keys.totpSecrets) {
+        const id = newFactorId(session);
+        totp.push({
+          row: {
+            id,
+            userid: user.userid,
+            description: 'realm key (Proxmox user.cfg)',
+            created: now,
+            sealedSecret: seal(key, session.ctx.random.bytes(12), secret, secretContext(user.userid, id, 'totp')),
+            params: realmParams(realm),
+            lastStep: null,
+            verified: true,
+          },
+          enabled: true,
+        });
+      }
+      for (const publicId of user.keys.yubicoIds) {
+        yubico.push({
+          row: { id: newFactorId(session), userid: user.userid, description: 'realm key (Proxmox user.cfg)', created: now, publicId, sealedSecret: null, lastCounter: null },
+          enabled: true,
+        });
+      }
+    }
+    let recovery: NewRecoverySet | null = null;
+    if (tfa?.recovery) {
+      const id = newFactorId(session);
+      recovery = {
+        id,
+        userid: user.userid,
+        description: 'recovery keys (Proxmox)',
+        created: tfa.recovery.created,
+        sealedSecret: seal(key, session.ctx.random.bytes(12), tfa.recovery.secret, secretContext(user.userid, id, 'recovery')),
+        hashes: tfa.recovery.slots,
+      };
+    }
+    const opaque: NewOpaqueFactor[] = [
+      ...(tfa?.webauthn ?? []).map((e) => ({ type: 'webauthn' as const, e })),
+      ...(tfa?.u2f ?? []).map((e) => ({ type: 'u2f' as const, e })),
+    ].map(({ type, e }) => ({
+      id: newFactorId(session),
+      userid: user.userid,
+      type,
+      description: e.description || `${type} (Proxmox)`,
+      enabled: e.enabled,
+      created: e.created,
+      data: JSON.stringify(e.entry),
+    }));
+    if (opaque.length > 0) warnings.push(`${user.userid}: ${opaque.length} WebAuthn/U2F registration(s) kept for later; tfactl cannot check them yet`);
+    return { user, tfa, totp, yubico, recovery, opaque };
+  });
+  if (rows.length > 0) warnings.push(`passwords are not in Proxmox's files: set them with 'tfactl user passwd' (${rows.length} user(s))`);
+
+  const plan: ProxmoxImportPlan = {
+    dryRun,
+    realms: plannedRealms,
+    users: rows.map((r) => ({
+      userid: r.user.userid,
+      enabled: r.user.enabled,
+      totp: r.totp.length,
+      yubico: r.yubico.length,
+      recoveryKeysLeft: r.tfa?.recovery ? r.tfa.recovery.slots.filter((s) => s !== null).length : null,
+      webauthn: r.opaque.filter((o) => o.type === 'webauthn').length,
+      u2f: r.opaque.filter((o) => o.type === 'u2f').length,
+      totpLocked: r.tfa?.totpLocked ?? false,
+      lockedUntil: r.tfa?.tfaLockedUntil ?? null,
+    })),
+    warnings,
+  };
+  if (dryRun) return plan;
+
+  await session.store.transaction(async (tx) => {
+    for (const realm of plannedRealms) await createRealm(session, tx, realm, input.realms?.find((r) => r.name === realm.name), key);
+    for (const r of rows) await insertUser(session, tx, r);
+    await session.audit({ action: 'import.proxmox', target: null, outcome: 'ok', detail: { realms: plannedRealms.length, users: rows.length } });
+  });
+  return plan;
+}
+
+async function createRealm(session: Session, tx: Store, planned: PlannedRealm, fromCfg: ProxmoxRealm | undefined, key: Buffer): Promise<void> {
+  if (planned.action === 'exists') return;
+  await tx.insertRealm({ name: planned.name, comment: fromCfg?.comment ?? `imported from Proxmox (${fromCfg?.type ?? 'realm'})`, created: session.now() });
+  const e = fromCfg?.enforcement;
+  if (e?.kind === 'totp') await tx.setRealmEnforcement(planned.name, 'totp', e.params, null);
+  if (e?.kind === 'yubico') {
+    const config: YubicoRealmConfig = { mode: 'online', apiId: e.apiId, urls: [e.url] };
+    const sealedApiKey = seal(key, session.ctx.random.bytes(12), e.apiKey, realmKeyContext(planned.name));
+    await tx.setRealmEnforcement(planned.name, 'yubico', null, { config, sealedApiKey });
+  }
+  await session.audit({ action: 'realm.add', target: planned.name, outcome: 'ok', detail: { via: 'import.proxmox', enforce: planned.enforce } });
+}
+
+async function insertUser(session: Session, tx: Store, r: UserRows): Promise<void> {
+  const { user } = r;
+  const realm = user.userid.slice(user.userid.lastIndexOf('@') + 1);
+  const name = [user.firstname, user.lastname].filter(Boolean).join(' ');
+  const comment = [name, user.comment].filter(Boolean).join(', ').slice(0, 256) || null;
+  await tx.insertUser({ userid: user.userid, realm, admin: false, enabled: user.enabled, email: user.email, comment, expire: user.expire, passwordHash: null, created: session.now() });
+  for (const t of r.totp) {
+    await tx.insertTotpFactor(t.row);
+    if (!t.enabled) await tx.setFactorEnabled(user.userid, t.row.id, false);
+  }
+  for (const y of r.yubico) {
+    await tx.insertYubicoFactor(y.row);
+    if (!y.enabled) await tx.setFactorEnabled(user.userid, y.row.id, false);
+  }
+  if (r.recovery) await tx.putRecoverySet(r.recovery, false);
+  for (const o of r.opaque) await tx.insertOpaqueFactor(o);
+  if (r.tfa && (r.tfa.totpLocked || r.tfa.tfaLockedUntil)) await tx.setLockState(user.userid, r.tfa.totpLocked, r.tfa.tfaLockedUntil ?? 0);
+  await session.audit({ action: 'user.add', target: user.userid, outcome: 'ok', detail: { via: 'import.proxmox', totp: r.totp.length, yubico: r.yubico.length, recovery: r.recovery !== null } });
+}
