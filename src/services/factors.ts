@@ -215,40 +215,6 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
   return { id, userid, keys: set.keys, regenerated: existing !== undefined };
 }
 
-export interface UserFactors {
-  readonly userid: string;
-  readonly totpLocked: boolean;
-  /** Epoch seconds until which every factor is locked, or null. */
-  readonly lockedUntil: number | null;
-  readonly failures: number;
-  readonly factors: readonly FactorRecord[];
-}
-
-/** Factors (never secrets) with lock state: of one user, or of every user the actor may see. */
-export async function listUserFactors(session: Session, userid: string | undefined): Promise<UserFactors[]> {
-  const everyone = userid === undefined && (session.actor.admin || isRoot(session.actor));
-  const target = userid ?? session.actor.userid;
-  if (!everyone) {
-    await authorize(session, 'tfa.read', 'tfa.list', target);
-    await requireUser(session.store, target);
-  }
-  const factors = await session.store.listFactors(everyone ? undefined : target);
-  const ids = everyone ? [...new Set(factors.map((f) => f.userid))] : [target];
-  const now = session.now();
-  return Promise.all(
-    ids.map(async (id) => {
-      const lock = (await session.store.getLockState(id)) as LockState;
-      return {
-        userid: id,
-        totpLocked: lock.totpLocked,
-        lockedUntil: lock.lockedUntil > now ? lock.lockedUntil : null,
-        failures: lock.failures,
-        factors: factors.filter((f) => f.userid === id),
-      };
-    }),
-  );
-}
-
 async function requireFactor(store: Store, userid: string, factorId: string): Promise<FactorRecord> {
   const factor = (await store.listFactors(userid)).find((f) => f.id === factorId);
   if (!factor) throw new NotFoundError(`${userid} has no factor ${factorId}`);

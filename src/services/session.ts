@@ -1,14 +1,12 @@
 import { statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { describeOffer } from '../domain/second-factor.js';
 import type { Principal } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { RefusedError, StoreError, UsageError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
-import { createKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } from '../store/keyfile.js';
 import { resolveKeyPath, resolveStorePath } from '../store/location.js';
 import type { AuditEntry, Store } from '../store/types.js';
-import { authenticate, type Credentials } from './authenticate.js';
+import type { Credentials } from './authenticate.js';
 import { SecretSource } from './secrets.js';
 
 /** The user a command runs as. */
@@ -62,6 +60,7 @@ export async function openStore(inv: Invocation): Promise<OpenedStore> {
  * silently orphan every secret in it.
  */
 export async function ensureKeyFile(ctx: Ctx, store: Store, keyPath: string): Promise<{ created: boolean }> {
+  const { createKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } = await import('../store/keyfile.js');
   const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
   if (fingerprint !== undefined) {
     const key = readKeyFile(keyPath);
@@ -86,6 +85,7 @@ export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Bu
   let key: Promise<Buffer> | undefined;
   return () => {
     key ??= (async () => {
+      const { fingerprintMatches, readKeyFile } = await import('../store/keyfile.js');
       const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
       const loaded = readKeyFile(keyPath);
       if (fingerprint !== undefined && !fingerprintMatches(loaded, fingerprint)) {
@@ -122,7 +122,9 @@ export async function openSession(inv: Invocation): Promise<Session> {
   const secretKey = secretKeyLoader(store, keyPath);
   let actor: Actor = { userid: ROOT_USERID, admin: true, viaOwnership: true };
   if (asId !== undefined) {
-    const creds = actorCredentials(ctx, secrets, asId, globals.authCode);
+    // Loaded only for --as: commands run by the store's owner never sign anyone in.
+    const [{ authenticate }, { describeOffer }] = await Promise.all([import('./authenticate.js'), import('../domain/second-factor.js')]);
+    const creds = actorCredentials(ctx, secrets, asId, globals.authCode, describeOffer);
     const signedIn = await authenticate({ store, now, secretKey, randomBytes: (n) => ctx.random.bytes(n), audit: auditAs(asId) }, asId, creds, 'auth');
     actor = { userid: asId, admin: signedIn.user.admin, viaOwnership: false };
   }
@@ -149,7 +151,13 @@ function refuseNonOwner(path: string, uid: number): void {
  * Where an acting user's credentials come from: the password from --password-stdin or a prompt;
  * the second factor, once they have one, from --auth-code or a prompt.
  */
-function actorCredentials(ctx: Ctx, secrets: SecretSource, userid: string, authCode: string | undefined): Credentials {
+function actorCredentials(
+  ctx: Ctx,
+  secrets: SecretSource,
+  userid: string,
+  authCode: string | undefined,
+  describeOffer: (offer: Parameters<Credentials['secondFactor']>[0]) => string,
+): Credentials {
   return {
     password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {

@@ -1,6 +1,6 @@
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { listUserFactors } from '../../services/factors.js';
+import { listUserFactors } from '../../services/factor-list.js';
 import { openSession } from '../../services/session.js';
 import { factorTable } from './render.js';
 

@@ -1,7 +1,8 @@
 import { formatTime } from '../../domain/dates.js';
 import { describeTotpParams } from '../../domain/totp-params.js';
 import { table, type Style } from '../../output.js';
-import type { EnrolledTotp, UserFactors } from '../../services/factors.js';
+import type { UserFactors } from '../../services/factor-list.js';
+import type { EnrolledTotp } from '../../services/factors.js';
 import type { FactorRecord } from '../../store/types.js';
 
 export function describeEnrolled(r: EnrolledTotp, style: Style): string {
