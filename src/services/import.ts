@@ -87,9 +87,10 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
     }
   };
 
-  // As many rows at once as there are cores: argon2 runs on libuv's thread pool.
+  // argon2 hashes on libuv's thread pool. Twice as many rows in flight as cores keeps every core
+  // hashing while the main thread parses, seals and commits the rows that are done.
   let next = 0;
-  const lanes = Math.max(1, Math.min(availableParallelism(), parsed.length));
+  const lanes = Math.max(1, Math.min(2 * availableParallelism(), parsed.length));
   await Promise.all(
     Array.from({ length: lanes }, async () => {
       while (next < parsed.length) await work(next++);
