@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
-import { LATEST_VERSION, migrate } from './migrations/index.js';
+import { LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
 import type {
   AuditEntry,
   AuditFilter,
@@ -54,7 +54,7 @@ export interface OpenedStore {
  * Opens (creating on first use) the SQLite store at `path`. A new directory is made 0700 and the
  * file 0600 before SQLite touches it; SQLite gives its WAL and shared-memory files the same mode.
  */
-export function openSqliteStore(path: string, options: OpenOptions): OpenedStore {
+export async function openSqliteStore(path: string, options: OpenOptions): Promise<OpenedStore> {
   const created = createFileIfMissing(path);
   let db: Database;
   try {
@@ -66,7 +66,8 @@ export function openSqliteStore(path: string, options: OpenOptions): OpenedStore
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    migrate(db, options.now);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current !== LATEST_VERSION) migrate(db, options.now, await loadMigrations());
   } catch (e) {
     db.close();
     throw storeError(e, path);
@@ -722,7 +723,8 @@ class SqliteStore implements Store {
     } finally {
       source.close();
     }
-    await this.run(() => migrate(this.db, now));
+    const migrations = await loadMigrations();
+    await this.run(() => migrate(this.db, now, migrations));
   }
 
   close() {

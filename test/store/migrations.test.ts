@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
-import { checkMigrationOrder, LATEST_VERSION, migrate, MIGRATIONS, type Migration } from '../../src/store/migrations/index.js';
+import { MIGRATIONS } from '../../src/store/migrations/all.js';
+import { checkMigrationOrder, LATEST_VERSION, migrate, type Migration } from '../../src/store/migrations/index.js';
 
 let dir: string | undefined;
 const openTemp = () => {
@@ -18,13 +19,14 @@ afterEach(() => {
 describe('migrations', () => {
   it('are numbered 1, 2, 3... in order', () => {
     expect(() => checkMigrationOrder(MIGRATIONS)).not.toThrow();
+    expect(MIGRATIONS.at(-1)?.version).toBe(LATEST_VERSION);
     const bad: Migration[] = [{ version: 2, name: 'x', up: () => undefined }];
     expect(() => checkMigrationOrder(bad)).toThrow(/expected 1/);
   });
 
   it('bring a new store to the latest version with root@local and realm local', () => {
     const db = openTemp();
-    migrate(db, 1000);
+    migrate(db, 1000, MIGRATIONS);
     expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
     expect(db.prepare('SELECT userid, admin, created FROM users').all()).toEqual([{ userid: 'root@local', admin: 1, created: 1000 }]);
     expect(db.prepare('SELECT name, builtin FROM realms').all()).toEqual([{ name: 'local', builtin: 1 }]);
@@ -63,8 +65,8 @@ describe('migrations', () => {
   it('refuse a store from a newer tfactl', () => {
     const db = openTemp();
     db.pragma(`user_version = ${LATEST_VERSION + 1}`);
-    expect(() => migrate(db, 1)).toThrow(StoreError);
-    expect(() => migrate(db, 1)).toThrow(/newer tfactl/);
+    expect(() => migrate(db, 1, MIGRATIONS)).toThrow(StoreError);
+    expect(() => migrate(db, 1, MIGRATIONS)).toThrow(/newer tfactl/);
     db.close();
   });
 });
