@@ -123,3 +123,25 @@ describe('user import', () => {
     expect(store.query("SELECT userid FROM users WHERE userid LIKE 'bulk%'")).toHaveLength(40);
   }, 120_000);
 });
+
+describe('user import on a terminal', () => {
+  it('shows a progress bar on a TTY and none in a pipe or with --json', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { resolve } = await import('node:path');
+    const rows = Array.from({ length: 6 }, (_, i) => `tty${i},tty password ${i}`).join('\n');
+    const csv = file('tty.csv', `userid,password\n${rows}\n`);
+    const spec = {
+      argv: [process.execPath, BIN, 'user', 'import', csv],
+      env: { TFACTL_DB: store.db, NO_COLOR: null },
+      steps: [],
+      timeout: 60,
+    };
+    const driver = resolve(import.meta.dirname, 'pty-driver.py');
+    const r = JSON.parse(spawnSync('python3', [driver, JSON.stringify(spec)], { encoding: 'utf8' }).stdout);
+    expect(r.status).toBe(0);
+    expect(r.output).toMatch(/importing \[[^\]]*\] \d+\/6 users/);
+    expect(r.output).toContain('6 created');
+    const piped = await store.run(['user', 'import', csv]);
+    expect(piped.stderr).not.toContain('importing [');
+  });
+});
