@@ -58,7 +58,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm')
-            cmds='add list show delete set-enforce'
+            cmds='add list show delete set-enforce set-yubico'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
@@ -87,6 +87,11 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --algorithm --api-id --api-key --url --offline'
             vopts='--db --as --auth-code --digits --step --algorithm --api-id --api-key --url'
             args=('' 'none totp yubico') vararg=0 ;;
+        'realm set-yubico')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --api-id --api-key --url --offline --none'
+            vopts='--db --as --auth-code --api-id --api-key --url'
+            args=() vararg=0 ;;
         'tfa')
             cmds='add list delete enable disable unlock'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
@@ -226,6 +231,7 @@ _tfactl_child() {
         'realm/show') child='realm show' ;;
         'realm/delete') child='realm delete' ;;
         'realm/set-enforce') child='realm set-enforce' ;;
+        'realm/set-yubico') child='realm set-yubico' ;;
         'tfa/add') child='tfa add' ;;
         'tfa/list') child='tfa list' ;;
         'tfa/delete') child='tfa delete' ;;
@@ -263,6 +269,7 @@ _tfactl_value() {
         'realm show/--db') files=1 ;;
         'realm delete/--db') files=1 ;;
         'realm set-enforce/--db') files=1 ;;
+        'realm set-yubico/--db') files=1 ;;
         'tfa/--db') files=1 ;;
         'tfa add/--db') files=1 ;;
         'tfa add totp/--db') files=1 ;;

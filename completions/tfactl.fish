@@ -50,6 +50,8 @@ function __tfactl_child --argument-names path word
             echo 'delete'
         case 'realm/set-enforce'
             echo 'set-enforce'
+        case 'realm/set-yubico'
+            echo 'set-yubico'
         case 'tfa/add'
             echo 'add'
         case 'tfa/list'
@@ -116,6 +118,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code
         case 'realm set-enforce'
             echo --db --as --auth-code --digits --step --algorithm --api-id --api-key --url
+        case 'realm set-yubico'
+            echo --db --as --auth-code --api-id --api-key --url
         case 'tfa'
             echo --db --as --auth-code
         case 'tfa add'
@@ -296,6 +300,7 @@ complete -c tfactl -n '__tfactl_needs_command "realm"' -a list -d 'list realms'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a show -d 'show one realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a delete -d 'delete a realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-enforce -d 'require a second factor type for every user of a realm'
+complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-yubico -d 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)'
 
 # tfactl realm add
 complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
@@ -316,6 +321,13 @@ complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'Yub
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
 complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp yubico' -d 'none, totp or yubico'
+
+# tfactl realm set-yubico
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-id -x -d 'YubiKey validation service client id'
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-key -x -d 'YubiKey validation service API key (stored encrypted)'
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l none -d 'remove the realm\'s YubiKey validation'
 
 # tfactl tfa
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'

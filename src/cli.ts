@@ -58,6 +58,13 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
   const group = (parent: Command, name: string, description: string): Command =>
     parent.command(name).description(description).helpCommand(false);
 
+  const yubicoOptions = (cmd: Command): Command =>
+    cmd
+      .option('--api-id <id>', 'YubiKey validation service client id')
+      .option('--api-key <base64>', 'YubiKey validation service API key (stored encrypted)')
+      .option('--url <url>', 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)', (v: string, all: string[] = []) => [...all, v])
+      .option('--offline', 'validate YubiKey OTPs offline with each key\'s AES key');
+
   leaf(program, 'init', 'create the store and its key file if missing (idempotent)', () => import('./commands/init.js'));
 
   const user = group(program, 'user', 'manage users');
@@ -105,18 +112,20 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
   leaf(realm, 'delete', 'delete a realm', () => import('./commands/realm/delete.js'))
     .argument('<name>')
     .option('--force', 'also delete the users of the realm');
-  leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
+  const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
     import('./commands/realm/set-enforce.js'),
   )
     .argument('<realm>')
     .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
     .option('--digits <n>', 'TOTP digits: 6 or 8 (default 6)')
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
-    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)')
-    .option('--api-id <id>', 'YubiKey validation service client id')
-    .option('--api-key <base64>', 'YubiKey validation service API key (stored encrypted)')
-    .option('--url <url>', 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)', (v: string, all: string[] = []) => [...all, v])
-    .option('--offline', 'validate YubiKey OTPs offline with each key\'s AES key');
+    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+  yubicoOptions(realmSetEnforce);
+  yubicoOptions(
+    leaf(realm, 'set-yubico', 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)', () =>
+      import('./commands/realm/set-yubico.js'),
+    ).argument('<realm>'),
+  ).option('--none', 'remove the realm\'s YubiKey validation');
 
   const tfa = group(program, 'tfa', 'manage second factors');
   const tfaAdd = group(tfa, 'add', 'add a second factor');

@@ -7,6 +7,11 @@ export interface Io {
   readonly stdinIsTTY: boolean;
   /** All of standard input, read once on first call. */
   readStdin(): Promise<string>;
+  /**
+   * Calls `fn` on the first Ctrl-C or SIGTERM instead of dying at once (a second one ends the
+   * process); returns a function that restores the default.
+   */
+  onInterrupt(fn: () => void): () => void;
 }
 
 /** Interactive questions; only ever used when standard input is a TTY. Ctrl-C throws CancelledError. */

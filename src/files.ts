@@ -1,5 +1,5 @@
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
-import { RefusedError, UsageError } from './errors.js';
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { RefusedError, StoreError, UsageError } from './errors.js';
 
 /** Creates `path` with mode 0600 and writes `data`; refuses (exit 4) when it exists. */
 export function writeNewPrivateFile(path: string, data: Buffer | string): void {
@@ -7,9 +7,15 @@ export function writeNewPrivateFile(path: string, data: Buffer | string): void {
 }
 
 export interface PrivateFile {
-  /** Writes the content and closes the file. */
+  /**
+   * Writes all of `data`, flushes it to disk and closes the file. On any failure (a full disk) the
+   * file is removed and a StoreError (exit 6) thrown: a half-written export of secrets is worse
+   * than none.
+   */
   write(data: Buffer | string): void;
-  /** Closes and removes the (still empty) file: the command failed. */
+  /** Closes the still empty file so something else (SQLite's backup) can fill it. */
+  close(): void;
+  /** Closes (if still open) and removes the file: the command failed. */
   discard(): void;
 }
 
@@ -18,7 +24,7 @@ export interface PrivateFile {
  * output file before it changes the store. Refuses (exit 4) when the file exists.
  */
 export function createPrivateFile(path: string): PrivateFile {
-  let fd: number;
+  let fd: number | null;
   try {
     fd = openSync(path, 'wx', 0o600);
   } catch (e) {
@@ -26,17 +32,35 @@ export function createPrivateFile(path: string): PrivateFile {
     if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
     throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
   }
+  const close = () => {
+    if (fd !== null) closeSync(fd);
+    fd = null;
+  };
+  const discard = () => {
+    try {
+      close();
+    } finally {
+      rmSync(path, { force: true });
+    }
+  };
   return {
     write(data) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       try {
-        writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      } finally {
-        closeSync(fd);
+        // writeSync may write less than asked (a full disk): keep going until all of it is out.
+        for (let done = 0; done < bytes.length; ) {
+          const n = writeSync(fd as number, bytes, done, bytes.length - done);
+          if (n <= 0) throw Object.assign(new Error('no progress'), { code: 'EIO' });
+          done += n;
+        }
+        fsyncSync(fd as number);
+        close();
+      } catch (e) {
+        discard();
+        throw new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (nothing was kept)`, 'file_error');
       }
     },
-    discard() {
-      closeSync(fd);
-      rmSync(path, { force: true });
-    },
+    close,
+    discard,
   };
 }

@@ -63,6 +63,20 @@ function processIo(): Io {
     },
     stderr: { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY === true },
     stdinIsTTY: process.stdin.isTTY === true,
+    onInterrupt: (fn) => {
+      let seen = false;
+      const handler = () => {
+        if (seen) process.exit(130);
+        seen = true;
+        fn();
+      };
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
+      return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+      };
+    },
     readStdin: () => {
       stdin ??= new Promise<string>((resolve, reject) => {
         const chunks: Buffer[] = [];

@@ -4,7 +4,7 @@ import { TfaError } from './errors.js';
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
   | { readonly ok: true; readonly result: unknown; readonly warnings: readonly string[] }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string; readonly details?: unknown } };
 
 type Paint = (text: string) => string;
 
@@ -102,7 +102,10 @@ export class Output {
     const { code, message } = describeError(err);
     if (this.json && !this.written) {
       this.written = true;
-      this.io.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } } satisfies Envelope)}\n`);
+      // Errors may carry details for scripts (the per-row results of a partial import).
+      const details = err instanceof TfaError ? (err as TfaError & { details?: unknown }).details : undefined;
+      const error = details === undefined ? { code, message } : { code, message, details };
+      this.io.stdout.write(`${JSON.stringify({ ok: false, error } satisfies Envelope)}\n`);
     }
     this.io.stderr.write(`${this.errStyle.red('error:')} ${message}\n`);
     if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);

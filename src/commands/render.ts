@@ -47,8 +47,12 @@ export function userTable(users: readonly UserRecord[], style: Style): string {
 
 export function enforcement(r: RealmRecord): string {
   if (r.enforce === 'totp' && r.totp) return `totp (${describeTotpParams(r.totp)})`;
-  if (r.enforce === 'yubico' && r.yubico) return r.yubico.mode === 'offline' ? 'yubico (offline)' : `yubico (client ${r.yubico.apiId}, ${r.yubico.urls.join(', ')})`;
   return r.enforce;
+}
+
+function yubicoValidation(r: RealmRecord): string {
+  if (!r.yubico) return '-';
+  return r.yubico.mode === 'offline' ? 'offline (keys\' AES secrets)' : `service: client ${r.yubico.apiId}, ${r.yubico.urls.join(', ')}`;
 }
 
 export function realmFields(r: RealmSummary, style: Style): string {
@@ -57,6 +61,7 @@ export function realmFields(r: RealmSummary, style: Style): string {
       ['realm', r.name],
       ['built in', yesNo(r.builtin)],
       ['enforces', enforcement(r)],
+      ['yubikeys', yubicoValidation(r)],
       ['users', String(r.userCount)],
       ['comment', orDash(r.comment)],
       ['created', formatTime(r.created)],

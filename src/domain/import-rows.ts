@@ -11,16 +11,20 @@ import { parseUserId, quote } from './userid.js';
 export const IMPORT_FIELDS = ['userid', 'password', 'admin', 'email', 'comment', 'expire', 'tfa'] as const;
 type Field = (typeof IMPORT_FIELDS)[number];
 
+/**
+ * One row. A field is undefined when its column (or JSON key) is absent: an update then leaves it
+ * as it is, while an empty value clears it.
+ */
 export interface ImportRow {
   readonly line: number;
   readonly userid: string;
   readonly realm: string;
-  /** null: an account without a password. */
-  readonly password: string | null;
-  readonly admin: boolean;
-  readonly email: string | null;
-  readonly comment: string | null;
-  readonly expire: string | null;
+  /** null or undefined: no password (an update keeps the current one). */
+  readonly password: string | null | undefined;
+  readonly admin: boolean | undefined;
+  readonly email: string | null | undefined;
+  readonly comment: string | null | undefined;
+  readonly expire: string | null | undefined;
   /** A TOTP factor to create: with a given secret, or a generated one (secret null). */
   readonly totp: { readonly secret: string | null } | null;
   readonly recovery: boolean;
@@ -159,6 +163,7 @@ function parseRecord(r: RawRecord): ParsedRow {
   const f = (name: Field) => (r.fields[name] ?? '').trim();
   const useridText = f('userid');
   if (r.fields.__error) return { ok: false, line: r.line, userid: useridText || null, error: `line ${r.line} ${r.fields.__error}` };
+  const given = (name: Field) => Object.hasOwn(r.fields, name);
   try {
     const id = parseUserId(useridText);
     const adminText = f('admin').toLowerCase();
@@ -172,11 +177,11 @@ function parseRecord(r: RawRecord): ParsedRow {
         line: r.line,
         userid: id.id,
         realm: id.realm,
-        password: password === '' ? null : password,
-        admin: ['true', 'yes', '1'].includes(adminText),
-        email: parseEmail(f('email')),
-        comment: parseComment(r.fields.comment ?? ''),
-        expire: expire === '' ? null : parseDate(expire, 'expiry date'),
+        password: password === '' ? (given('password') ? null : undefined) : password,
+        admin: given('admin') ? ['true', 'yes', '1'].includes(adminText) : undefined,
+        email: given('email') ? parseEmail(f('email')) : undefined,
+        comment: given('comment') ? parseComment(r.fields.comment ?? '') : undefined,
+        expire: given('expire') ? (expire === '' ? null : parseDate(expire, 'expiry date')) : undefined,
         ...tfa,
       },
     };

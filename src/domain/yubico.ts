@@ -88,13 +88,16 @@ export function decryptToken(aesKey: Buffer, token: string): YubicoToken | null 
 
 /** Whether (use, session) comes strictly after the last accepted pair. */
 export function isNewer(token: { useCounter: number; sessionCounter: number }, last: { useCounter: number; sessionCounter: number } | null): boolean {
-  if (last === null) return true;
-  return token.useCounter > last.useCounter || (token.useCounter === last.useCounter && token.sessionCounter > last.sessionCounter);
+  return last === null || counterValue(token) > counterValue(last);
 }
 
-/** The counter pair as one number, ordered like the pair: what the store compares atomically. */
+/**
+ * The counter pair as one number, ordered like the pair: what the store compares atomically. Bit 15
+ * of the use counter is a flag (caps lock was on when the key was used), not part of the count:
+ * libyubikey masks it too, or one such OTP would make every later one look older.
+ */
 export function counterValue(token: { useCounter: number; sessionCounter: number }): number {
-  return token.useCounter * 256 + token.sessionCounter;
+  return (token.useCounter & 0x7fff) * 256 + token.sessionCounter;
 }
 
 /** Validation protocol 2.0 signature: base64 HMAC-SHA1 over `k=v&...` of every field but `h`, sorted by key. */

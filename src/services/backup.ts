@@ -1,6 +1,7 @@
 import { createPrivateFile } from '../files.js';
 import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
-import { RefusedError, StoreError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { NotFoundError, RefusedError, StoreError } from '../errors.js';
 import { authorize, refuse } from './authz.js';
 import type { Session } from './session.js';
 
@@ -11,13 +12,17 @@ export interface BackupResult {
 
 /**
  * Writes a consistent snapshot of the store to a new 0600 file while other tfactl processes keep
- * working. Secrets stay sealed: the backup is useless without the key file. Admins only.
+ * working. Secrets stay sealed: the backup is useless without the key file. root@local only.
  */
 export async function backupStore(session: Session, file: string): Promise<BackupResult> {
   const keyFile = session.keyPath;
   await authorize(session, 'store.manage', 'store.backup');
+  // A backup holds root@local's account and secrets too: like restore, root's alone.
+  if (session.actor.userid !== 'root@local') {
+    await refuse(session, 'store.backup', null, 'only root@local may back up the store (it holds root@local\'s secrets)', 'permission_denied');
+  }
   const target = createPrivateFile(file);
-  target.write('');
+  target.close();
   try {
     await session.store.backupTo(file);
   } catch (e) {
@@ -44,6 +49,7 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   if (session.actor.userid !== 'root@local') {
     await refuse(session, 'store.restore', null, 'only root@local may restore the store', 'permission_denied');
   }
+  if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
   const inspection = await session.ctx.inspectBackup(file);
   if (!inspection.ok) {
     await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: inspection.problem } });

@@ -331,6 +331,10 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'failed', detail: { type: 'yubico', reason } });
     throw new AuthError(message);
   };
+  if (req.offline && realm?.yubico?.mode === 'online') {
+    // Otherwise anyone could register a software key and sidestep the service (and revocations there).
+    throw new UsageError(`realm ${realm.name} validates YubiKeys with its validation service: leave out --aes-key and --private-id`);
+  }
   if (req.offline) {
     const token = decryptToken(req.offline.aesKey, otp.token);
     if (!token || token.privateId !== req.offline.privateId.toString('hex')) {
@@ -350,7 +354,7 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
   const config = await yubico.onlineConfig(session.store, realm?.name ?? '', realm?.yubico ?? null, () => session.secretKey());
   if (!config) {
     throw new UsageError(
-      `no YubiKey validation service for realm ${realm?.name}: give --aes-key and --private-id to validate offline, or configure one with 'tfactl realm set-enforce'`,
+      `no YubiKey validation service for realm ${realm?.name}: give --aes-key and --private-id to validate offline, or configure one with 'tfactl realm set-yubico'`,
     );
   }
   const { yubicoTimeoutSeconds } = await import('./settings.js');

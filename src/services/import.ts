@@ -38,6 +38,8 @@ export interface ImportOptions {
   readonly atomic: boolean;
   /** Called as rows finish. */
   readonly progress?: (done: number, total: number) => void;
+  /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
+  readonly stopped?: () => boolean;
 }
 
 /** What one row will write, worked out (and its password hashed) before any transaction. */
@@ -79,8 +81,8 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
         prepared[index] = p;
         return;
       }
-      const changed = await session.store.transaction((tx) => commitRow(session, tx, p));
-      finish(index, changed ? resultOf(p) : { line: item.row.line, userid: item.row.userid, status: 'skipped' });
+      const written = await session.store.transaction((tx) => commitRow(session, tx, p));
+      finish(index, written ? resultOf(p, written) : { line: item.row.line, userid: item.row.userid, status: 'skipped' });
     } catch (e) {
       if (!(e instanceof RowError) && !(e instanceof TfaError && e.exitCode === 2)) throw e;
       finish(index, { line: item.row.line, userid: item.row.userid, status: 'failed', error: `line ${item.row.line}: ${e.message}` });
@@ -93,22 +95,31 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
   const lanes = Math.max(1, Math.min(2 * availableParallelism(), parsed.length));
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      while (next < parsed.length) await work(next++);
+      while (next < parsed.length && !options.stopped?.()) await work(next++);
     }),
   );
+  // Rows never started after an interruption: the same command later picks them up.
+  for (let index = next; index < parsed.length; index++) {
+    const item = parsed[index] as ParsedRow;
+    results[index] = { line: item.ok ? item.row.line : item.line, userid: item.ok ? item.row.userid : item.userid, status: 'skipped', error: 'interrupted before this row' };
+  }
 
   if (options.atomic) {
     const failed = results.some((r) => r?.status === 'failed');
+    const written = new Map<PreparedRow, Written | false>();
     if (!failed) {
       await session.store.transaction(async (tx) => {
-        for (const p of prepared) if (p) await commitRow(session, tx, p);
+        for (const p of prepared) if (p) written.set(p, await commitRow(session, tx, p));
       });
     }
     prepared.forEach((p, index) => {
       if (!p) return;
+      const w = written.get(p);
       results[index] = failed
         ? { line: p.row.line, userid: p.row.userid, status: 'failed', error: `line ${p.row.line}: not imported (--atomic, and another row failed)` }
-        : resultOf(p);
+        : w
+          ? resultOf(p, w)
+          : { line: p.row.line, userid: p.row.userid, status: 'skipped' };
       options.progress?.(++done, parsed.length);
     });
   }
@@ -119,13 +130,19 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
   return { ...summary, results };
 }
 
-function resultOf(p: PreparedRow): ImportResult {
+/** Which of a row's factors were written (a concurrent run may have added them first). */
+interface Written {
+  readonly totp: boolean;
+  readonly recovery: boolean;
+}
+
+function resultOf(p: PreparedRow, written: Written): ImportResult {
   return {
     line: p.row.line,
     userid: p.row.userid,
     status: p.exists ? 'updated' : 'created',
-    ...(p.totp && { totp: p.totp.result }),
-    ...(p.recovery && { recoveryKeys: p.recovery.keys }),
+    ...(p.totp && written.totp && { totp: p.totp.result }),
+    ...(p.recovery && written.recovery && { recoveryKeys: p.recovery.keys }),
   };
 }
 
@@ -140,9 +157,9 @@ async function prepareRow(
   const existing = await session.store.getUser(row.userid);
   if (existing && !update) return 'skip';
   if (row.userid === ROOT_USERID && !isRoot(session.actor)) throw new RowError(`only ${ROOT_USERID} may change ${ROOT_USERID}`);
-  if (row.userid === ROOT_USERID && (!row.admin || row.expire !== null)) throw new RowError(`${ROOT_USERID} cannot be demoted or expired`);
+  if (row.userid === ROOT_USERID && (row.admin === false || (row.expire ?? null) !== null)) throw new RowError(`${ROOT_USERID} cannot be demoted or expired`);
   if (realm.enforce === 'yubico') throw new RowError(`realm ${realm.name} enforces YubiKey OTP: add users there with 'tfactl user add --yubico-otp'`);
-  if (row.password !== null) checkPasswordPolicy(row.password, policy);
+  if (typeof row.password === 'string') checkPasswordPolicy(row.password, policy);
   const factors = existing ? await session.store.listFactors(row.userid) : [];
   const wantTotp = row.totp ?? (realm.enforce === 'totp' && !factors.some((f) => f.type === 'totp') ? { secret: null } : null);
   let totp: PreparedRow['totp'] = null;
@@ -161,19 +178,23 @@ async function prepareRow(
       keys: set.keys,
     };
   }
-  const passwordHash = row.password === null ? null : await hashPassword(row.password);
+  const passwordHash = typeof row.password === 'string' ? await hashPassword(row.password) : null;
   return { row, exists: existing !== undefined, passwordHash, totp, recovery };
 }
 
-/** Writes one prepared row; false when a concurrent import created the user first. */
-async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<boolean> {
+/**
+ * Writes one prepared row; false when a concurrent import created the user first. Precondition:
+ * `tx` is a transaction, so the checks of existing factors here cannot be overtaken.
+ */
+async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<Written | false> {
   const { row } = p;
   if (p.exists) {
+    // Only what the file says: an absent column leaves the field alone.
     const patch: UserPatch = {
-      admin: row.admin,
-      email: row.email,
-      comment: row.comment,
-      expire: row.expire,
+      ...(row.admin !== undefined && { admin: row.admin }),
+      ...(row.email !== undefined && { email: row.email }),
+      ...(row.comment !== undefined && { comment: row.comment }),
+      ...(row.expire !== undefined && { expire: row.expire }),
       ...(p.passwordHash !== null && { passwordHash: p.passwordHash }),
     };
     if (!(await tx.updateUser(row.userid, patch, session.now()))) return false;
@@ -181,23 +202,25 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<b
     const inserted = await tx.insertUser({
       userid: row.userid,
       realm: row.realm,
-      admin: row.admin,
+      admin: row.admin ?? false,
       enabled: true,
-      email: row.email,
-      comment: row.comment,
-      expire: row.expire,
+      email: row.email ?? null,
+      comment: row.comment ?? null,
+      expire: row.expire ?? null,
       passwordHash: p.passwordHash,
       created: session.now(),
     });
     if (!inserted) return false;
   }
-  if (p.totp) await tx.insertTotpFactor(p.totp.row);
-  if (p.recovery) await tx.putRecoverySet(p.recovery.set, false);
+  const factors = p.exists ? await tx.listFactors(row.userid) : [];
+  const totp = p.totp !== null && !factors.some((f) => f.type === 'totp');
+  if (totp && p.totp) await tx.insertTotpFactor(p.totp.row);
+  const recovery = p.recovery !== null && (await tx.putRecoverySet(p.recovery.set, false));
   await session.audit({
     action: p.exists ? 'user.modify' : 'user.add',
     target: row.userid,
     outcome: 'ok',
-    detail: { via: 'import', line: row.line, password: row.password !== null, totp: p.totp !== null, recovery: p.recovery !== null },
+    detail: { via: 'import', line: row.line, password: p.passwordHash !== null, totp, recovery },
   });
-  return true;
+  return { totp, recovery };
 }

@@ -188,6 +188,10 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
   await session.store.transaction(async (tx) => {
     for (const realm of plannedRealms) await createRealm(session, tx, realm, input.realms?.find((r) => r.name === realm.name), key);
     for (const r of rows) await insertUser(session, tx, r);
+    // The cluster's WebAuthn/U2F settings: the kept registrations only work with the rp and origin
+    // they were made for.
+    if (input.tfa.webauthnConfig !== null) await tx.setSetting('proxmox.webauthn', JSON.stringify(input.tfa.webauthnConfig));
+    if (input.tfa.u2fConfig !== null) await tx.setSetting('proxmox.u2f', JSON.stringify(input.tfa.u2fConfig));
     await session.audit({ action: 'import.proxmox', target: null, outcome: 'ok', detail: { realms: plannedRealms.length, users: rows.length } });
   });
   return plan;
@@ -195,13 +199,15 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
 
 async function createRealm(session: Session, tx: Store, planned: PlannedRealm, fromCfg: ProxmoxRealm | undefined, key: Buffer): Promise<void> {
   if (planned.action === 'exists') return;
-  await tx.insertRealm({ name: planned.name, comment: fromCfg?.comment ?? `imported from Proxmox (${fromCfg?.type ?? 'realm'})`, created: session.now() });
+  // Another process may have created it since the plan was made: then it stays as it is.
+  if (!(await tx.insertRealm({ name: planned.name, comment: fromCfg?.comment ?? `imported from Proxmox (${fromCfg?.type ?? 'realm'})`, created: session.now() }))) return;
   const e = fromCfg?.enforcement;
-  if (e?.kind === 'totp') await tx.setRealmEnforcement(planned.name, 'totp', e.params, null);
+  if (e?.kind === 'totp') await tx.setRealmEnforcement(planned.name, 'totp', e.params);
   if (e?.kind === 'yubico') {
     const config: YubicoRealmConfig = { mode: 'online', apiId: e.apiId, urls: [e.url] };
     const sealedApiKey = seal(key, session.ctx.random.bytes(12), e.apiKey, realmKeyContext(planned.name));
-    await tx.setRealmEnforcement(planned.name, 'yubico', null, { config, sealedApiKey });
+    await tx.setRealmEnforcement(planned.name, 'yubico', null);
+    await tx.setRealmYubico(planned.name, { config, sealedApiKey });
   }
   await session.audit({ action: 'realm.add', target: planned.name, outcome: 'ok', detail: { via: 'import.proxmox', enforce: planned.enforce } });
 }
@@ -211,7 +217,10 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
   const realm = user.userid.slice(user.userid.lastIndexOf('@') + 1);
   const name = [user.firstname, user.lastname].filter(Boolean).join(' ');
   const comment = [name, user.comment].filter(Boolean).join(', ').slice(0, 256) || null;
-  await tx.insertUser({ userid: user.userid, realm, admin: false, enabled: user.enabled, email: user.email, comment, expire: user.expire, passwordHash: null, created: session.now() });
+  const inserted = await tx.insertUser({ userid: user.userid, realm, admin: false, enabled: user.enabled, email: user.email, comment, expire: user.expire, passwordHash: null, created: session.now() });
+  // Checked again here, inside the transaction: a concurrent import may have added the user since
+  // the plan was made. Throwing rolls everything back, so nothing is half-imported.
+  if (!inserted) throw new RefusedError(`${user.userid} was added to the store meanwhile; nothing imported`, 'exists');
   for (const t of r.totp) {
     await tx.insertTotpFactor(t.row);
     if (!t.enabled) await tx.setFactorEnabled(user.userid, t.row.id, false);

@@ -1,6 +1,6 @@
 import { isRoot } from '../domain/permissions.js';
 import { LOCAL_REALM, ROOT_USERID } from '../domain/userid.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
 import type { EnforceType, RealmSummary, Store } from '../store/types.js';
@@ -64,7 +64,22 @@ export async function deleteRealm(session: Session, name: string, force: boolean
 /** YubiKey validation for a realm: offline, or a service with its API id and (base64) key. */
 export type YubicoEnforcement = { readonly mode: 'offline' } | { readonly mode: 'online'; readonly apiId: string; readonly apiKey: string; readonly urls: readonly string[] };
 
-/** Sets what second factor a realm requires. Admins only. The API key is sealed with the store key. */
+/** The store row for a validation setting, the API key sealed with the store key. */
+async function yubicoRow(session: Session, name: string, yubico: YubicoEnforcement): Promise<Parameters<Store['setRealmYubico']>[1]> {
+  if (yubico.mode === 'offline') return { config: { mode: 'offline' }, sealedApiKey: null };
+  const { realmKeyContext } = await import('./yubico.js');
+  const sealedApiKey = seal(await session.secretKey(), session.ctx.random.bytes(12), yubico.apiKey, realmKeyContext(name));
+  return { config: { mode: 'online', apiId: yubico.apiId, urls: yubico.urls }, sealedApiKey };
+}
+
+const yubicoDetail = (yubico: YubicoEnforcement | null) =>
+  yubico && { mode: yubico.mode, ...(yubico.mode === 'online' && { apiId: yubico.apiId, urls: yubico.urls }) };
+
+/**
+ * Sets what second factor a realm requires. Admins only; in the built-in realm root@local only.
+ * `yubico` (given with `yubico`) also sets how keys are validated; a realm's validation setting
+ * survives later changes of enforcement, so keys registered under it keep working.
+ */
 export async function setRealmEnforcement(
   session: Session,
   name: string,
@@ -73,24 +88,37 @@ export async function setRealmEnforcement(
   yubico: YubicoEnforcement | null = null,
 ): Promise<{ realm: RealmSummary; warnings: string[] }> {
   await authorize(session, 'realm.manage', 'realm.set-enforce');
-  await requireRealm(session.store, name);
+  const current = await requireRealm(session.store, name);
   if (name === LOCAL_REALM && enforce !== 'none' && !isRoot(session.actor)) {
     await refuse(session, 'realm.set-enforce', name, `only ${ROOT_USERID} may enforce a second factor in the built-in realm ${LOCAL_REALM}`, 'permission_denied');
   }
-  let yubicoRow: Parameters<Store['setRealmEnforcement']>[3] = null;
-  if (yubico?.mode === 'offline') yubicoRow = { config: { mode: 'offline' }, sealedApiKey: null };
-  if (yubico?.mode === 'online') {
-    const { realmKeyContext } = await import('./yubico.js');
-    const sealedApiKey = seal(await session.secretKey(), session.ctx.random.bytes(12), yubico.apiKey, realmKeyContext(name));
-    yubicoRow = { config: { mode: 'online', apiId: yubico.apiId, urls: yubico.urls }, sealedApiKey };
+  if (enforce === 'yubico' && !yubico && !current.yubico) {
+    throw new UsageError('yubico enforcement needs --api-id and --api-key of a validation service, or --offline');
   }
-  const detail = { enforce, ...(totp ?? {}), ...(yubico && { mode: yubico.mode, ...(yubico.mode === 'online' && { apiId: yubico.apiId, urls: yubico.urls }) }) };
+  const row = yubico && (await yubicoRow(session, name, yubico));
+  const detail = { enforce, ...(totp ?? {}), ...yubicoDetail(yubico) };
   const realm = await session.store.transaction(async (tx) => {
-    if (!(await tx.setRealmEnforcement(name, enforce, totp, yubicoRow))) throw new NotFoundError(`realm ${name} does not exist`);
+    if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
+    if (row) await tx.setRealmYubico(name, row);
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail });
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });
   return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
+}
+
+/** Sets how a realm validates YubiKeys without enforcing them (opt-in keys), or clears it. Admins only. */
+export async function setRealmYubico(session: Session, name: string, yubico: YubicoEnforcement | null): Promise<RealmSummary> {
+  await authorize(session, 'realm.manage', 'realm.set-yubico');
+  const current = await requireRealm(session.store, name);
+  if (!yubico && current.enforce === 'yubico') {
+    throw new UsageError(`realm ${name} enforces YubiKey OTP: change that with 'realm set-enforce' before removing its validation`);
+  }
+  const row = yubico && (await yubicoRow(session, name, yubico));
+  return session.store.transaction(async (tx) => {
+    await tx.setRealmYubico(name, row);
+    await session.audit({ action: 'realm.set-yubico', target: name, outcome: 'ok', detail: yubicoDetail(yubico) ?? { mode: 'none' } });
+    return (await tx.getRealmSummary(name)) as RealmSummary;
+  });
 }
 
 /** A warning naming the users of a realm who have no enabled factor of the enforced type. */

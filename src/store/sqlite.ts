@@ -168,7 +168,7 @@ const toRealm = (r: RealmRow): RealmSummary => ({
       ? { digits: r.totp_digits as 6 | 8, period: r.totp_step, algorithm: r.totp_algorithm }
       : null,
   yubico:
-    r.enforce !== 'yubico' || r.yubico_mode === null
+    r.yubico_mode === null
       ? null
       : r.yubico_mode === 'offline'
         ? { mode: 'offline' }
@@ -375,26 +375,22 @@ class SqliteStore implements Store {
     );
   }
 
-  setRealmEnforcement(
-    name: string,
-    enforce: EnforceType,
-    totp: TotpParams | null,
-    yubico: { config: YubicoRealmConfig; sealedApiKey: Buffer | null } | null,
-  ) {
+  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null) {
+    return this.run(
+      () =>
+        this.db
+          .prepare('UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ? WHERE name = ?')
+          .run(enforce, totp?.digits ?? null, totp?.period ?? null, totp?.algorithm ?? null, name).changes === 1,
+    );
+  }
+
+  setRealmYubico(name: string, yubico: { config: YubicoRealmConfig; sealedApiKey: Buffer | null } | null) {
     const online = yubico?.config.mode === 'online' ? yubico.config : null;
     return this.run(
       () =>
         this.db
-          .prepare(
-            `UPDATE realms SET enforce = ?, totp_digits = ?, totp_step = ?, totp_algorithm = ?,
-               yubico_mode = ?, yubico_api_id = ?, yubico_api_key = ?, yubico_urls = ?
-             WHERE name = ?`,
-          )
+          .prepare('UPDATE realms SET yubico_mode = ?, yubico_api_id = ?, yubico_api_key = ?, yubico_urls = ? WHERE name = ?')
           .run(
-            enforce,
-            totp?.digits ?? null,
-            totp?.period ?? null,
-            totp?.algorithm ?? null,
             yubico?.config.mode ?? null,
             online?.apiId ?? null,
             yubico?.sealedApiKey ?? null,
@@ -713,6 +709,15 @@ class SqliteStore implements Store {
   }
 
   async restoreFrom(path: string, now: number) {
+    // What must outlive the restore: the replay guards (a code or key used since the backup must
+    // not work again) and the audit trail (the record of what happened since).
+    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM factors').all() as {
+      id: string;
+      last_step: number | null;
+      last_counter: number | null;
+    }[];
+    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
+    const audit = this.db.prepare('SELECT * FROM audit ORDER BY id').all() as AuditRow[];
     const source = new Database(path, { readonly: true, fileMustExist: true });
     try {
       // The backup API copies page by page under the destination's locks, so other processes see
@@ -725,6 +730,24 @@ class SqliteStore implements Store {
     }
     const migrations = await loadMigrations();
     await this.run(() => migrate(this.db, now, migrations));
+    await this.run(() =>
+      this.db.transaction(() => {
+        const step = this.db.prepare(
+          `UPDATE factors SET
+             last_step = CASE WHEN @step IS NOT NULL AND (last_step IS NULL OR last_step < @step) THEN @step ELSE last_step END,
+             last_counter = CASE WHEN @counter IS NOT NULL AND (last_counter IS NULL OR last_counter < @counter) THEN @counter ELSE last_counter END
+           WHERE id = @id`,
+        );
+        for (const g of guards) step.run({ id: g.id, step: g.last_step, counter: g.last_counter });
+        const used = this.db.prepare('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
+        for (const u of usedSlots) used.run(u.factor_id, u.slot);
+        const known = this.db.prepare(
+          'SELECT 1 FROM audit WHERE id = @id AND ts = @ts AND action = @action AND actor IS @actor AND target IS @target AND outcome = @outcome',
+        );
+        const append = this.db.prepare('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
+        for (const a of audit) if (!known.get(a)) append.run(a);
+      })(),
+    );
   }
 
   close() {

@@ -156,7 +156,7 @@ export interface RealmRecord {
   readonly enforce: EnforceType;
   /** Present when `enforce` is `totp`. */
   readonly totp: TotpParams | null;
-  /** Present when `enforce` is `yubico`. */
+  /** How the realm validates YubiKeys, whether or not it enforces them; null when not configured. */
   readonly yubico: YubicoRealmConfig | null;
   readonly created: number;
 }
@@ -231,13 +231,10 @@ export interface Store {
   listRealms(): Promise<RealmSummary[]>;
   /** Inserts a realm; false when the name is taken. */
   insertRealm(realm: NewRealm): Promise<boolean>;
-  /** Sets what a realm enforces; `yubico` carries the validation config and the sealed API key (online). */
-  setRealmEnforcement(
-    name: string,
-    enforce: EnforceType,
-    totp: TotpParams | null,
-    yubico: { readonly config: YubicoRealmConfig; readonly sealedApiKey: Buffer | null } | null,
-  ): Promise<boolean>;
+  /** Sets what a realm enforces (and TOTP parameters); its YubiKey validation stays as it is. */
+  setRealmEnforcement(name: string, enforce: EnforceType, totp: TotpParams | null): Promise<boolean>;
+  /** Sets how a realm validates YubiKeys (null: not at all), with the sealed API key when online. */
+  setRealmYubico(name: string, yubico: { readonly config: YubicoRealmConfig; readonly sealedApiKey: Buffer | null } | null): Promise<boolean>;
   /** The sealed API key of a realm's validation service, if it has one. */
   getRealmYubicoApiKey(name: string): Promise<Buffer | null>;
   /** Deletes a realm and returns the user ids deleted with it. */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  counterValue,
   crc16,
   CRC_RESIDUE,
   decryptToken,
@@ -67,6 +68,11 @@ describe('Yubico OTP tokens', () => {
     expect(isNewer({ useCounter: 2, sessionCounter: 0 }, { useCounter: 1, sessionCounter: 9 })).toBe(true);
     expect(isNewer({ useCounter: 1, sessionCounter: 1 }, { useCounter: 1, sessionCounter: 1 })).toBe(false);
     expect(isNewer({ useCounter: 0, sessionCounter: 9 }, { useCounter: 1, sessionCounter: 0 })).toBe(false);
+  });
+
+  it('ignore the caps-lock flag in bit 15 of the use counter', () => {
+    expect(counterValue({ useCounter: 0x8005, sessionCounter: 1 })).toBe(counterValue({ useCounter: 5, sessionCounter: 1 }));
+    expect(isNewer({ useCounter: 6, sessionCounter: 0 }, { useCounter: 0x8005, sessionCounter: 9 })).toBe(true);
   });
 });
 

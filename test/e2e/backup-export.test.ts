@@ -82,10 +82,13 @@ describe('export', () => {
     const dir = join(store.dir, 'qr');
     const r = await store.run(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result).toEqual({ output: dir, format: 'png-dir', factors: 1 });
+    expect(r.stdout).not.toContain('JBSWY3DP');
     const files = readdirSync(dir);
     expect(files).toHaveLength(1);
     const decoded = spawnSync('zbarimg', ['--raw', '-q', join(dir, files[0]!)], { encoding: 'utf8' }).stdout.trim();
-    expect(decoded).toBe(r.json().result[0].uri);
+    const uri = (await store.run(['export', 'totp', '--format', 'uri'])).stdout.trim();
+    expect(decoded).toBe(uri);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 
@@ -111,5 +114,34 @@ describe('export', () => {
     await store.run(['export', 'totp', '--output', file]);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toContain('bea@local');
+  });
+});
+
+describe('restore after use', () => {
+  it('keeps codes and keys used since the backup used, and keeps the audit trail since', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['user', 'add', 'rui', '--password-stdin'], { input: `${PW}\n` });
+      const keys = (await s.run(['tfa', 'add', 'recovery', 'rui', '--json'])).json().result.keys as string[];
+      const file = join(s.dir, 'before-use.db');
+      expect((await s.run(['backup', file])).code).toBe(0);
+      const use = () => s.run(['login', 'rui', '--password-stdin', '--code', keys[0]!], { input: `${PW}\n` });
+      expect((await use()).code).toBe(0);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      expect((await use()).code).toBe(5);
+      const logins = s.auditRows().filter((a) => a.action === 'login' && a.target === 'rui@local').map((a) => a.outcome);
+      expect(logins).toEqual(['ok', 'failed']);
+    } finally {
+      s.remove();
+    }
+  });
+
+  it('is refused to admins, like restore', async () => {
+    const r = await store.runAs('adm', PW, ['backup', join(store.dir, 'by-admin.db')]);
+    expect(r.code).toBe(4);
+  });
+
+  it('says a backup file that does not exist is not found (exit 3)', async () => {
+    expect((await store.run(['restore', join(store.dir, 'nope.db'), '--yes'])).code).toBe(3);
   });
 });

@@ -57,7 +57,11 @@ describe('user import', () => {
     const csv = file('c.csv', 'userid,password\nmo,mo password 1\nbad user,whatever1\nnia,short\nodo@nowhere,odo password 1\npia,pia password 1\n');
     const r = await store.run(['user', 'import', csv, '--json']);
     expect(r.code).toBe(2);
-    const { result } = r.json();
+    // One envelope: ok false, with every row's result in the error's details.
+    const { ok, error } = r.json();
+    expect(ok).toBe(false);
+    expect(error.code).toBe('import_incomplete');
+    const result = error.details;
     expect(result).toMatchObject({ created: 2, failed: 3 });
     expect(result.results.filter((x: { status: string }) => x.status === 'failed').map((x: { error: string }) => x.error.slice(0, 7))).toEqual([
       'line 3:',
@@ -65,6 +69,8 @@ describe('user import', () => {
       'line 5:',
     ]);
     expect(r.stderr).toContain('3 rows could not be imported');
+    const human = await store.run(['user', 'import', csv]);
+    expect(human.stdout).toMatch(/0 created, 0 updated, 2 skipped, 3 failed/);
   });
 
   it('imports nothing with --atomic when any row is bad', async () => {
@@ -72,7 +78,7 @@ describe('user import', () => {
     const csv = file('d.csv', 'userid,password\nqua,qua password 1\nbad user,x\n');
     const r = await store.run(['user', 'import', csv, '--atomic', '--json']);
     expect(r.code).toBe(2);
-    expect(r.json().result.created).toBe(0);
+    expect(r.json().error.details.created).toBe(0);
     expect(store.snapshot()).toBe(before);
     const good = file('e.csv', 'userid,password\nqua,qua password 1\nrex,rex password 1\n');
     const ok = await store.run(['user', 'import', good, '--atomic', '--json']);
@@ -144,4 +150,37 @@ describe('user import on a terminal', () => {
     const piped = await store.run(['user', 'import', csv]);
     expect(piped.stderr).not.toContain('importing [');
   });
+});
+
+describe('user import --update', () => {
+  it('changes only the fields the file has', async () => {
+    await store.run(['user', 'add', 'vic', '--admin', '--no-password', '--email', 'vic@example.org', '--comment', 'keep me', '--expire', '2099-01-01']);
+    const r = await store.run(['user', 'import', file('upd.csv', 'userid,password\nvic,vic password 1\n'), '--update', '--json']);
+    expect(r.json().result.updated).toBe(1);
+    const shown = (await store.run(['user', 'show', 'vic', '--json'])).json().result;
+    expect(shown).toMatchObject({ admin: true, email: 'vic@example.org', comment: 'keep me', expire: '2099-01-01', hasPassword: true });
+    const cleared = await store.run(['user', 'import', '-', '--update', '--json'], { input: '{"userid":"vic","comment":null}\n' });
+    expect(cleared.code).toBe(0);
+    expect((await store.run(['user', 'show', 'vic', '--json'])).json().result).toMatchObject({ comment: null, admin: true });
+  });
+
+  it('prints the secrets already stored when interrupted, and the same command completes the rest', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => `int${i},int password ${i},totp`).join('\n');
+    const csv = file('int.csv', `userid,password,tfa\n${rows}\n`);
+    const child = spawn(process.execPath, [BIN, 'user', 'import', csv, '--json'], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const count = () => store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid LIKE 'int%'")[0]?.n ?? 0;
+    for (let waited = 0; count() < 3 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(130);
+    const results = JSON.parse(out).result.results as { userid: string; status: string; totp?: { secret: string } }[];
+    const created = results.filter((r) => r.status === 'created');
+    expect(created.length).toBe(count());
+    for (const r of created) expect(r.totp?.secret).toMatch(/^[A-Z2-7]{32}$/);
+    const again = await store.run(['user', 'import', csv, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().result.created).toBe(40 - created.length);
+  }, 120_000);
 });

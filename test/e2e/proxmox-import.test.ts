@@ -112,3 +112,18 @@ describe('import proxmox', () => {
     expect(store.snapshot()).toBe(before);
   });
 });
+
+describe('import proxmox under concurrency', () => {
+  it('lets exactly one of two concurrent imports through, without duplicate factors', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const args = ['import', 'proxmox', '--tfa-cfg', files.tfa, '--user-cfg', files.user, '--domains-cfg', files.domains];
+      const results = await Promise.all([s.run(args), s.run(args), s.run(args)]);
+      expect(results.map((r) => r.code).sort()).toEqual([0, 4, 4]);
+      expect(s.query("SELECT * FROM factors WHERE userid = 'alice@pve' AND type = 'totp'")).toHaveLength(1);
+    } finally {
+      s.remove();
+    }
+  });
+});

@@ -128,7 +128,7 @@ describe('YubiKey OTP validated offline', () => {
       ['tfa', 'add', 'yubico', 'zed@keys', '--otp', 'not-an-otp'],
       ['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp(), '--aes-key', 'xyz', '--private-id', key.privateId],
       ['tfa', 'add', 'yubico', 'zed@keys', '--otp', key.otp(), '--aes-key', key.aesKey],
-      ['realm', 'set-enforce', 'keys', 'yubico'],
+      ['realm', 'set-yubico', 'keys'],
       ['realm', 'set-enforce', 'keys', 'yubico', '--api-id', '1', '--api-key', 'short'],
       ['realm', 'set-enforce', 'keys', 'yubico', '--offline', '--api-id', '1'],
       ['realm', 'set-enforce', 'keys', 'totp', '--offline'],
@@ -249,5 +249,32 @@ describe('YubiKey OTP validated by a validation service', () => {
     await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', deadUrl, '--url', url]);
     const r = await login('ola@cloud', key.otp());
     expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe('YubiKey validation setting of a realm', () => {
+  it('refuses offline key material where the realm validates with a service', async () => {
+    await store.run(['realm', 'add', 'svc']);
+    const key = Buffer.alloc(20, 7).toString('base64');
+    expect((await store.run(['realm', 'set-yubico', 'svc', '--api-id', '9', '--api-key', key, '--url', 'http://127.0.0.1:9/none'])).code).toBe(0);
+    await addUser('sid@svc');
+    const self = new SimulatedKey('selfmade', 'ccccccccccdb', '11111111111111111111111111111111', '222222222222');
+    const r = await store.run(['tfa', 'add', 'yubico', 'sid@svc', '--otp', self.otp(), '--aes-key', self.aesKey, '--private-id', self.privateId]);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toContain('validation service');
+  });
+
+  it('lets YubiKeys be opt-in in a realm that enforces nothing, and keeps them working when enforcement is lifted', async () => {
+    await store.run(['realm', 'add', 'opt']);
+    expect((await store.run(['realm', 'set-yubico', 'opt', '--offline', '--json'])).json().result).toMatchObject({ enforce: 'none', yubico: { mode: 'offline' } });
+    await addUser('ola@opt');
+    const key = new SimulatedKey('optin', 'ccccccccccdc', '33333333333333333333333333333333', '444444444444');
+    const add = await store.run(['tfa', 'add', 'yubico', 'ola@opt', '--otp', key.otp(), '--aes-key', key.aesKey, '--private-id', key.privateId]);
+    expect(add.code, add.stderr).toBe(0);
+    expect((await login('ola@opt', key.otp())).code).toBe(0);
+    await store.run(['realm', 'set-enforce', 'opt', 'yubico']);
+    await store.run(['realm', 'set-enforce', 'opt', 'none']);
+    expect((await store.run(['realm', 'show', 'opt', '--json'])).json().result.yubico).toEqual({ mode: 'offline' });
+    expect((await login('ola@opt', key.otp())).code).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeNewPrivateFile } from '../../files.js';
+import { createPrivateFile, type PrivateFile } from '../../files.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
@@ -26,24 +26,38 @@ export async function run(inv: Invocation): Promise<void> {
   const output = stringOpt(inv, 'output');
   if (format === 'png-dir' && output === undefined) throw new UsageError('--format png-dir needs --output DIR');
   const session = await openSession(inv);
-  const entries = await exportTotp(session);
+  // The destination is claimed before any secret is decrypted or the export audited.
+  let file: PrivateFile | undefined;
+  if (format === 'png-dir') {
+    try {
+      mkdirSync(output as string, { mode: 0o700 });
+    } catch (e) {
+      throw new UsageError(`cannot create directory ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (it must not exist yet)`, 'file_error');
+    }
+  } else if (output !== undefined) {
+    file = createPrivateFile(output);
+  }
+  let entries: TotpExportEntry[];
+  try {
+    entries = await exportTotp(session);
+  } catch (e) {
+    file?.discard();
+    if (format === 'png-dir') rmSync(output as string, { recursive: true, force: true });
+    throw e;
+  }
   inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
   if (format === 'png-dir') {
-    const dir = output as string;
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (e) {
-      throw new UsageError(`cannot create directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (it must not exist yet)`, 'file_error');
-    }
     const { writeQrFile } = await import('../../qr.js');
-    for (const e of entries) await writeQrFile('png', join(dir, `${e.userid}-${e.id}.png`), e.uri);
+    for (const e of entries) await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
   } else {
     const text = format === 'csv' ? totpCsv(entries) : entries.map((e) => e.uri).join('\n') + (entries.length ? '\n' : '');
-    if (output !== undefined) writeNewPrivateFile(output, text);
-    else if (!inv.out.json) {
+    if (!file) {
+      // To standard output: the secrets are the result (with --json, as the envelope's result).
       inv.out.result(entries, () => text);
       return;
     }
+    file.write(text);
   }
-  inv.out.result(entries, () => `exported ${entries.length} TOTP factor(s) to ${output}`);
+  // Written to a file: the result says where, and never repeats the secrets.
+  inv.out.result({ output, format, factors: entries.length }, (r) => `exported ${r.factors} TOTP factor(s) to ${r.output}`);
 }

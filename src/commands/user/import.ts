@@ -1,17 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { parseImport } from '../../domain/import-rows.js';
-import { TfaError, UsageError } from '../../errors.js';
+import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { importUsers, type ImportSummary } from '../../services/import.js';
 import { openSession } from '../../services/session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt } from '../options.js';
 
-/** Some rows failed: the summary was printed; the exit code says so. */
+/**
+ * Some rows failed (exit 2). With --json the envelope is an error whose `details` hold the whole
+ * summary, secrets of the rows that did go in included; without, the summary was printed first.
+ */
 class ImportIncomplete extends TfaError {
   override name = 'ImportIncomplete';
-  constructor(failed: number) {
-    super(`${failed} row${failed === 1 ? '' : 's'} could not be imported (see above)`, 'import_incomplete', 2);
+  constructor(
+    readonly details: ImportSummary,
+    interrupted: boolean,
+  ) {
+    const n = details.failed;
+    super(
+      `${n} row${n === 1 ? '' : 's'} could not be imported${interrupted ? ', and the import was interrupted' : ''} (see the results)`,
+      'import_incomplete',
+      2,
+    );
   }
 }
 
@@ -30,18 +41,26 @@ export async function run(inv: Invocation): Promise<void> {
   const rows = parseImport(text);
   const session = await openSession(inv);
   const bar = inv.ctx.io.stdinIsTTY && !inv.out.json ? await progressBar(rows.length) : undefined;
+  // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
+  // nothing is created that nobody has seen. The same command later completes the import.
+  let interrupted = false;
+  const restore = inv.ctx.io.onInterrupt(() => (interrupted = true));
   let summary: ImportSummary;
   try {
     summary = await importUsers(session, rows, {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
+      stopped: () => interrupted,
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
   } finally {
     bar?.stop();
+    restore();
   }
+  if (inv.out.json && summary.failed > 0) throw new ImportIncomplete(summary, interrupted);
   inv.out.result(summary, describe);
-  if (summary.failed > 0) throw new ImportIncomplete(summary.failed);
+  if (interrupted) throw new CancelledError('interrupted: run the same command again to import the rest');
+  if (summary.failed > 0) throw new ImportIncomplete(summary, false);
 }
 
 async function progressBar(total: number) {

@@ -1,0 +1,38 @@
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import type { YubicoEnforcement } from '../../services/realms.js';
+import { DEFAULT_VALIDATION_URLS } from '../../services/yubico.js';
+import { boolOpt, stringOpt } from '../options.js';
+
+/** Reads --offline or --api-id/--api-key/--url...; null when none of them is given. */
+export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
+  const apiId = stringOpt(inv, 'apiId');
+  const apiKey = stringOpt(inv, 'apiKey');
+  const urls = (inv.opts.url as string[] | undefined) ?? [];
+  const offline = boolOpt(inv, 'offline') === true;
+  if (!offline && apiId === undefined && apiKey === undefined && urls.length === 0) return null;
+  if (offline) {
+    if (apiId !== undefined || apiKey !== undefined || urls.length > 0) throw new UsageError('--offline does not take --api-id, --api-key or --url');
+    return { mode: 'offline' };
+  }
+  if (apiId === undefined || apiKey === undefined) {
+    throw new UsageError('a validation service needs both --api-id and --api-key (or use --offline)');
+  }
+  if (!/^[0-9A-Za-z._-]{1,64}$/.test(apiId)) throw new UsageError('invalid --api-id: a client id such as 12345');
+  const key = Buffer.from(apiKey, 'base64');
+  if (key.length < 16 || key.toString('base64').replace(/=+$/, '') !== apiKey.replace(/=+$/, '')) {
+    throw new UsageError('invalid --api-key: expected the base64 key the validation service issued');
+  }
+  for (const url of urls) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+      throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
+    }
+  }
+  return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };
+}
