@@ -53,10 +53,10 @@ export function stepAt(epochSeconds: number, period: number): number {
   return Math.floor(epochSeconds / period);
 }
 
-/** The code for a secret at a time. */
-export function totpCode(secret: string, params: TotpParams, epochSeconds: number): string {
-  return generateSync({
-    strategy: 'totp',
+/** What otplib needs for one secret at one time, the same for generating and verifying. */
+function otpOptions(secret: string, params: TotpParams, epochSeconds: number) {
+  return {
+    strategy: 'totp' as const,
     secret,
     crypto,
     base32,
@@ -65,7 +65,12 @@ export function totpCode(secret: string, params: TotpParams, epochSeconds: numbe
     digits: params.digits,
     period: params.period,
     epoch: epochSeconds,
-  });
+  };
+}
+
+/** The code for a secret at a time. */
+export function totpCode(secret: string, params: TotpParams, epochSeconds: number): string {
+  return generateSync(otpOptions(secret, params, epochSeconds));
 }
 
 export type TotpMatch = { readonly valid: true; readonly step: number } | { readonly valid: false };
@@ -73,19 +78,7 @@ export type TotpMatch = { readonly valid: true; readonly step: number } | { read
 /** Whether `token` is the code of the step before, at or after `epochSeconds`; which step if so. */
 export function matchTotp(secret: string, token: string, params: TotpParams, epochSeconds: number): TotpMatch {
   if (!new RegExp(`^[0-9]{${params.digits}}$`).test(token)) return { valid: false };
-  const result = verifySync({
-    strategy: 'totp',
-    secret,
-    token,
-    crypto,
-    base32,
-    guardrails,
-    algorithm: hashName(params.algorithm),
-    digits: params.digits,
-    period: params.period,
-    epoch: epochSeconds,
-    epochTolerance: params.period,
-  });
+  const result = verifySync({ ...otpOptions(secret, params, epochSeconds), token, epochTolerance: params.period });
   return result.valid && 'timeStep' in result ? { valid: true, step: result.timeStep } : { valid: false };
 }
 
