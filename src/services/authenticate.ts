@@ -136,10 +136,14 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
           ? await verifyYubico(deps, user, realm, answer.code)
           : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
 
+  if (!verified.ok && verified.unavailable) {
+    // Nothing was checked: audited and refused, but it does not count toward lockout.
+    await deps.store.releaseAttempt(userid, kind === 'totp');
+    return fail(verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
+  }
   if (!verified.ok) {
-    const message = verified.unavailable
-      ? `authentication failed: YubiKey validation service unavailable (${verified.reason})`
-      : state.lockedUntil > now
+    const message =
+      state.lockedUntil > now
         ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
         : state.totpLocked && !totpLocked
           ? 'authentication failed: too many failed TOTP codes; TOTP is now locked (use a recovery key or ask an admin)'

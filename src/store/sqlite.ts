@@ -624,6 +624,18 @@ class SqliteStore implements Store {
     });
   }
 
+  releaseAttempt(userid: string, totp: boolean) {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `UPDATE users SET tfa_failures = max(tfa_failures - 1, 0),
+             totp_failures = CASE WHEN @totp = 1 THEN max(totp_failures - 1, 0) ELSE totp_failures END
+           WHERE userid = @userid`,
+        )
+        .run({ userid, totp: totp ? 1 : 0 });
+    });
+  }
+
   recordSuccess(userid: string, resetTotp: boolean) {
     return this.run(() => {
       this.db

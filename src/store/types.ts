@@ -286,6 +286,11 @@ export interface Store {
    * codes than the limits allow. An expired all-factor lock starts the count afresh.
    */
   reserveAttempt(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | null>;
+  /**
+   * Takes back one reserved attempt that could not be checked at all (the validation service was
+   * down): not the person's failure. Never below zero; a lock already set stays.
+   */
+  releaseAttempt(userid: string, totp: boolean): Promise<void>;
   /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
   /** Stores a factor tfactl cannot check yet. */

@@ -227,9 +227,13 @@ describe('YubiKey OTP validated by a validation service', () => {
     ['backend-error', 'BACKEND_ERROR'],
   ] as const)('refuses with a clear error when the answer is %s (exit 5, audited)', async (m, text) => {
     mode = m;
+    const failures = () => store.query<{ n: number }>("SELECT tfa_failures AS n FROM users WHERE userid = 'ola@cloud'")[0]?.n;
+    const before = failures();
     try {
       const r = await login('ola@cloud', key.otp());
       expect(r.code).toBe(5);
+      // The service could not be asked: not the person's failure, so no step toward lockout.
+      expect(failures()).toBe(before);
       expect(oneLineError(r)).toContain('validation service unavailable');
       expect(r.json().error.message).toContain(text);
       expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', outcome: 'failed' });
