@@ -38,7 +38,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
     .option('--db <path>', 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
-    .option('--auth-code <code>', 'second factor of the --as user (TOTP code or recovery key), when they have one')
+    .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
