@@ -44,8 +44,8 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'user import')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --update --atomic'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --update --atomic --results'
+            vopts='--db --as --auth-code --results'
             args=() vararg=0 ;;
         'user passwd')
             cmds=''
@@ -261,6 +261,7 @@ _tfactl_value() {
         'user show/--db') files=1 ;;
         'user modify/--db') files=1 ;;
         'user import/--db') files=1 ;;
+        'user import/--results') files=1 ;;
         'user passwd/--db') files=1 ;;
         'user delete/--db') files=1 ;;
         'realm/--db') files=1 ;;

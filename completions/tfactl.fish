@@ -101,7 +101,7 @@ function __tfactl_value_options --argument-names path
         case 'user modify'
             echo --db --as --auth-code --email --comment --expire
         case 'user import'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --results
         case 'user passwd'
             echo --db --as --auth-code
         case 'user delete'
@@ -289,6 +289,7 @@ complete -c tfactl -n '__tfactl_using "user modify"' -l enable -d 'enable the ac
 # tfactl user import
 complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
 complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothing: any bad row imports nothing'
+complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each'
 
 # tfactl user passwd
 

@@ -99,7 +99,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner): Command {
   )
     .argument('<file>', 'fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)')
     .option('--update', 'update existing users instead of skipping them')
-    .option('--atomic', 'all or nothing: any bad row imports nothing');
+    .option('--atomic', 'all or nothing: any bad row imports nothing')
+    .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
   leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>');
   leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>');
 

@@ -64,3 +64,38 @@ export function createPrivateFile(path: string): PrivateFile {
     discard,
   };
 }
+
+export interface PrivateLog {
+  /** Appends one line and flushes it to disk before returning. */
+  append(line: string): void;
+  close(): void;
+}
+
+/**
+ * A new 0600 file written line by line, each line on disk before the next step: what a long job
+ * has done survives the job being killed. Refuses (exit 4) when the file exists.
+ */
+export function createPrivateLog(path: string): PrivateLog {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
+    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
+  }
+  return {
+    append(line) {
+      const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
+      try {
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+        fsyncSync(fd);
+      } catch (e) {
+        throw new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
+      }
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}

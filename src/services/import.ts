@@ -38,6 +38,8 @@ export interface ImportOptions {
   readonly atomic: boolean;
   /** Called as rows finish. */
   readonly progress?: (done: number, total: number) => void;
+  /** Called with each row's result as soon as it is final (a user's secrets right after its commit). */
+  readonly onResult?: (result: ImportResult) => void;
   /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
   readonly stopped?: () => boolean;
 }
@@ -67,6 +69,7 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
   let done = 0;
   const finish = (index: number, result: ImportResult) => {
     results[index] = result;
+    options.onResult?.(result);
     options.progress?.(++done, parsed.length);
   };
   const prepared: (PreparedRow | null)[] = new Array(parsed.length).fill(null);
@@ -115,12 +118,12 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
     prepared.forEach((p, index) => {
       if (!p) return;
       const w = written.get(p);
-      results[index] = failed
+      const result: ImportResult = failed
         ? { line: p.row.line, userid: p.row.userid, status: 'failed', error: `line ${p.row.line}: not imported (--atomic, and another row failed)` }
         : w
           ? resultOf(p, w)
           : { line: p.row.line, userid: p.row.userid, status: 'skipped' };
-      options.progress?.(++done, parsed.length);
+      finish(index, result);
     });
   }
 

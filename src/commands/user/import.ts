@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parseImport } from '../../domain/import-rows.js';
 import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { importUsers, type ImportSummary } from '../../services/import.js';
+import { createPrivateLog } from '../../files.js';
+import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
 import { openSession } from '../../services/session.js';
 import { table, type Style } from '../../output.js';
-import { arg, boolOpt } from '../options.js';
+import { arg, boolOpt, stringOpt } from '../options.js';
 
 /**
  * Some rows failed (exit 2). With --json the envelope is an error whose `details` hold the whole
@@ -40,6 +41,10 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const rows = parseImport(text);
   const session = await openSession(inv);
+  const resultsPath = stringOpt(inv, 'results');
+  // Each row's result (secrets included) is on disk right after its user commits: even a killed
+  // import leaves nobody with secrets no one has seen.
+  const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
   const bar = inv.ctx.io.stdinIsTTY && !inv.out.json ? await progressBar(rows.length) : undefined;
   // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
   // nothing is created that nobody has seen. The same command later completes the import.
@@ -51,11 +56,13 @@ export async function run(inv: Invocation): Promise<void> {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
       stopped: () => interrupted,
+      ...(log && { onResult: (r: ImportResult) => log.append(JSON.stringify(r)) }),
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
   } finally {
     bar?.stop();
     restore();
+    log?.close();
   }
   if (inv.out.json && summary.failed > 0) throw new ImportIncomplete(summary, interrupted);
   inv.out.result(summary, describe);
