@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Ctx, Prompter } from '../../src/context.js';
+import { CancelledError } from '../../src/errors.js';
+import { main } from '../../src/main.js';
+import { inspectBackup, openSqliteStore } from '../../src/store/sqlite.js';
+
+/**
+ * main() in-process with a fake terminal and prompter (the Ctx seam), against a real SQLite file:
+ * the same paths as the binary, without spawning it.
+ */
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function fakeCtx(options: { tty: boolean; answers?: string[]; env?: Record<string, string>; now?: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tfactl-unit-'));
+  dirs.push(dir);
+  const out: string[] = [];
+  const err: string[] = [];
+  const asked: string[] = [];
+  const answers = [...(options.answers ?? [])];
+  const answer = async (message: string) => {
+    asked.push(message);
+    const next = answers.shift();
+    if (next === undefined) throw new CancelledError();
+    return next;
+  };
+  const prompter: Prompter = { password: answer, input: answer, confirm: async (m) => (asked.push(m), true) };
+  const ctx: Ctx = {
+    io: {
+      stdout: { write: (t) => out.push(t), isTTY: options.tty, columns: 100 },
+      stderr: { write: (t) => err.push(t), isTTY: options.tty },
+      stdinIsTTY: options.tty,
+      readStdin: async () => '',
+      onInterrupt: () => () => undefined,
+    },
+    prompter,
+    clock: { nowSeconds: () => options.now ?? 1_800_000_000 },
+    random: { bytes: (n) => randomBytes(n) },
+    env: { TFACTL_DB: join(dir, 'store.db'), ...options.env },
+    uid: process.getuid?.() ?? 0,
+    home: dir,
+    hostname: 'unit',
+    openStore: (path, now) => openSqliteStore(path, { now }),
+    inspectBackup: async (path) => inspectBackup(path),
+  };
+  return { ctx, out: () => out.join(''), err: () => err.join(''), asked };
+}
+
+describe('main with a fake terminal', () => {
+  it('asks for a new password twice on a TTY and adds the user', async () => {
+    const t = fakeCtx({ tty: true, answers: ['unit password 1', 'unit password 1'], env: { NO_COLOR: '1' } });
+    expect(await main(['user', 'add', 'una'], t.ctx)).toBe(0);
+    expect(t.asked).toEqual(['Enter a new password for una@local:', 'Repeat the new password for una@local:']);
+    expect(t.out()).toMatch(/^added una@local$/m);
+    expect(t.out()).not.toContain('\u001b[');
+  });
+
+  it('exits 130 when the person cancels at a prompt, saving nothing', async () => {
+    const t = fakeCtx({ tty: true, answers: [] });
+    expect(await main(['user', 'add', 'vic'], t.ctx)).toBe(130);
+    expect(t.err()).toContain('cancelled');
+    const json = fakeCtx({ tty: false, env: { TFACTL_DB: t.ctx.env.TFACTL_DB as string } });
+    await main(['user', 'list', '--json'], json.ctx);
+    expect(JSON.parse(json.out()).result.map((u: { userid: string }) => u.userid)).toEqual(['root@local']);
+  });
+
+  it('colours on a TTY unless NO_COLOR, and prints exactly one envelope with --json', async () => {
+    const tty = fakeCtx({ tty: true });
+    await main(['realm', 'list'], tty.ctx);
+    expect(tty.out()).toContain('\u001b[1mREALM');
+    const json = fakeCtx({ tty: true });
+    expect(await main(['realm', 'show', 'nowhere', '--json'], json.ctx)).toBe(3);
+    expect(json.out().trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(json.out())).toEqual({ ok: false, error: { code: 'not_found', message: "realm nowhere does not exist: add it with 'tfactl realm add nowhere'" } });
+  });
+
+  it('uses the clock it is given for what it stores', async () => {
+    const t = fakeCtx({ tty: false, now: 1_234_567_890 });
+    await main(['user', 'add', 'tim', '--no-password', '--json'], t.ctx);
+    expect(JSON.parse(t.out()).result.created).toBe(1_234_567_890);
+  });
+});
