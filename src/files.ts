@@ -1,6 +1,30 @@
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { RefusedError, StoreError, UsageError } from './errors.js';
 
+/** Opens a new file with mode 0600; refuses (exit 4) when it exists: files that hold secrets are never overwritten. */
+function openNewPrivate(path: string): number {
+  try {
+    return openSync(path, 'wx', 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
+    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
+  }
+}
+
+/** Writes all of `bytes` (writeSync may write less than asked, on a full disk) and flushes them to disk. */
+function writeAllAndFlush(fd: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length; ) {
+    const n = writeSync(fd, bytes, done, bytes.length - done);
+    if (n <= 0) throw Object.assign(new Error('no progress'), { code: 'EIO' });
+    done += n;
+  }
+  fsyncSync(fd);
+}
+
+const writeFailed = (path: string, e: unknown, kept: string) =>
+  new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${kept})`, 'file_error');
+
 /** Creates `path` with mode 0600 and writes `data`; refuses (exit 4) when it exists. */
 export function writeNewPrivateFile(path: string, data: Buffer | string): void {
   createPrivateFile(path).write(data);
@@ -24,14 +48,7 @@ export interface PrivateFile {
  * output file before it changes the store. Refuses (exit 4) when the file exists.
  */
 export function createPrivateFile(path: string): PrivateFile {
-  let fd: number | null;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
-    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
-  }
+  let fd: number | null = openNewPrivate(path);
   const close = () => {
     if (fd !== null) closeSync(fd);
     fd = null;
@@ -45,19 +62,12 @@ export function createPrivateFile(path: string): PrivateFile {
   };
   return {
     write(data) {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       try {
-        // writeSync may write less than asked (a full disk): keep going until all of it is out.
-        for (let done = 0; done < bytes.length; ) {
-          const n = writeSync(fd as number, bytes, done, bytes.length - done);
-          if (n <= 0) throw Object.assign(new Error('no progress'), { code: 'EIO' });
-          done += n;
-        }
-        fsyncSync(fd as number);
+        writeAllAndFlush(fd as number, typeof data === 'string' ? Buffer.from(data) : data);
         close();
       } catch (e) {
         discard();
-        throw new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (nothing was kept)`, 'file_error');
+        throw writeFailed(path, e, 'nothing was kept');
       }
     },
     close,
@@ -76,22 +86,13 @@ export interface PrivateLog {
  * has done survives the job being killed. Refuses (exit 4) when the file exists.
  */
 export function createPrivateLog(path: string): PrivateLog {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
-    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
-  }
+  const fd = openNewPrivate(path);
   return {
     append(line) {
-      const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
       try {
-        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-        fsyncSync(fd);
+        writeAllAndFlush(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
       } catch (e) {
-        throw new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
+        throw writeFailed(path, e, 'the lines before are kept');
       }
     },
     close() {

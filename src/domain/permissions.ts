@@ -24,7 +24,9 @@ export type Operation =
   | 'tfa.read'
   | 'tfa.manage'
   | 'tfa.unlock'
-  | 'store.manage';
+  | 'store.manage'
+  /** Backing up or restoring the whole store: it holds root@local's account and secrets. */
+  | 'store.whole';
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
@@ -44,7 +46,7 @@ export function isRoot(p: Principal): boolean {
 
 /**
  * The permission matrix, in one place:
- * - root@local may do everything;
+ * - root@local may do everything, and alone may back up or restore the whole store;
  * - only root@local may change root@local's account or factors (admins may look at it);
  * - admins may do everything else;
  * - ordinary users may only look at and manage themselves (email, comment, password, factors).
@@ -52,6 +54,9 @@ export function isRoot(p: Principal): boolean {
  */
 export function decide(actor: Principal, op: Operation, target?: string): Decision {
   if (isRoot(actor)) return { allowed: true };
+  if (op === 'store.whole') {
+    return { allowed: false, reason: `only ${ROOT_USERID} may back up or restore the whole store (it holds ${ROOT_USERID}'s secrets)` };
+  }
   if (target === ROOT_USERID && !READS.has(op)) {
     return { allowed: false, reason: `only ${ROOT_USERID} may change ${ROOT_USERID} or its factors` };
   }

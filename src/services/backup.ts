@@ -2,7 +2,7 @@ import { createPrivateFile } from '../files.js';
 import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
 import { existsSync } from 'node:fs';
 import { NotFoundError, RefusedError, StoreError } from '../errors.js';
-import { authorize, refuse } from './authz.js';
+import { authorize } from './authz.js';
 import type { Session } from './session.js';
 
 export interface BackupResult {
@@ -16,11 +16,7 @@ export interface BackupResult {
  */
 export async function backupStore(session: Session, file: string): Promise<BackupResult> {
   const keyFile = session.keyPath;
-  await authorize(session, 'store.manage', 'store.backup');
-  // A backup holds root@local's account and secrets too: like restore, root's alone.
-  if (session.actor.userid !== 'root@local') {
-    await refuse(session, 'store.backup', null, 'only root@local may back up the store (it holds root@local\'s secrets)', 'permission_denied');
-  }
+  await authorize(session, 'store.whole', 'store.backup');
   const target = createPrivateFile(file);
   target.close();
   try {
@@ -45,10 +41,7 @@ export interface RestoreResult {
  */
 export async function restoreStore(session: Session, file: string): Promise<RestoreResult> {
   const keyFile = session.keyPath;
-  await authorize(session, 'store.manage', 'store.restore');
-  if (session.actor.userid !== 'root@local') {
-    await refuse(session, 'store.restore', null, 'only root@local may restore the store', 'permission_denied');
-  }
+  await authorize(session, 'store.whole', 'store.restore');
   if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
   const inspection = await session.ctx.inspectBackup(file);
   if (!inspection.ok) {

@@ -15,6 +15,12 @@ describe('decide', () => {
     }
   });
 
+  it('leaves backing up and restoring the whole store to root@local', () => {
+    expect(decide(root, 'store.whole').allowed).toBe(true);
+    expect(decide(admin, 'store.whole')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
+    expect(decide(user, 'store.whole').allowed).toBe(false);
+  });
+
   it.each(changes)('refuses an admin %s on root@local', (op) => {
     expect(decide(admin, op, 'root@local')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
   });
