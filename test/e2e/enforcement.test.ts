@@ -12,8 +12,7 @@ beforeAll(async () => {
   await store.run(['user', 'add', 'boss', '--admin', '--password-stdin'], { input: `${PW}\n` });
 });
 
-const login = (userid: string, code?: string) =>
-  store.run(['login', userid, '--password-stdin', ...(code ? ['--code', code] : []), '--json'], { input: `${PW}\n` });
+const login = (userid: string, code?: string) => store.login(userid, PW, code);
 
 async function addCorpUser(name: string) {
   const r = await store.run(['user', 'add', `${name}@corp`, '--password-stdin', '--json'], { input: `${PW}\n` });

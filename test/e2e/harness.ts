@@ -69,6 +69,20 @@ export class TempStore {
     return this.run(['--as', userid, '--password-stdin', ...args], { input: [password, ...moreInput].join('\n') + '\n' });
   }
 
+  /** `tfactl user add USERID --password-stdin [extra]`; throws with tfactl's error unless it succeeds. */
+  async addUser(userid: string, password: string, extra: readonly string[] = []): Promise<RunResult> {
+    const r = await this.run(['user', 'add', userid, '--password-stdin', ...extra], { input: `${password}\n` });
+    if (r.code !== 0) throw new Error(`user add ${userid} exited ${r.code}: ${r.stderr}`);
+    return r;
+  }
+
+  /** `tfactl login USERID --password-stdin [--code CODE] --json [extra]`. */
+  login(userid: string, password: string, code?: string, extra: readonly string[] = []): Promise<RunResult> {
+    return this.run(['login', userid, '--password-stdin', ...(code === undefined ? [] : ['--code', code]), '--json', ...extra], {
+      input: `${password}\n`,
+    });
+  }
+
   /** Reads the store directly with SQLite (read-only). */
   query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
     const db = new Database(this.db, { readonly: true });

@@ -17,8 +17,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-const login = (userid: string, password: string, code?: string) =>
-  store.run(['login', userid, '--password-stdin', ...(code ? ['--code', code] : []), '--json'], { input: `${password}\n` });
+const login = (userid: string, password: string, code?: string) => store.login(userid, password, code);
 
 describe('user import', () => {
   it('creates users with passwords, TOTP and recovery keys, handing out secrets with --json', async () => {

@@ -11,10 +11,7 @@ beforeAll(async () => {
   await store.run(['init']);
 });
 
-async function addUser(userid: string, extra: string[] = []) {
-  const r = await store.run(['user', 'add', userid, '--password-stdin', ...extra], { input: `${PW}\n` });
-  expect(r.code, r.stderr).toBe(0);
-}
+const addUser = (userid: string) => store.addUser(userid, PW);
 
 async function addRecovery(userid: string): Promise<string[]> {
   const r = await store.run(['tfa', 'add', 'recovery', userid, '--json']);
@@ -28,8 +25,7 @@ async function addTotp(userid: string): Promise<string> {
   return r.json().result.secret;
 }
 
-const login = (userid: string, code: string) =>
-  store.run(['login', userid, '--password-stdin', '--code', code, '--json'], { input: `${PW}\n` });
+const login = (userid: string, code: string) => store.login(userid, PW, code);
 
 describe('recovery keys', () => {
   it('are ten keys shown once, stored as keyed hashes, each working exactly once', async () => {

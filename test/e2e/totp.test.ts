@@ -11,11 +11,7 @@ beforeAll(async () => {
 });
 
 /** Adds a user with a password and returns nothing; fails the test if it cannot. */
-async function addUser(userid: string, extra: string[] = []) {
-  const r = await store.run(['user', 'add', userid, '--password-stdin', ...extra], { input: `${PW}\n` });
-  expect(r.code, r.stderr).toBe(0);
-  return r;
-}
+const addUser = (userid: string) => store.addUser(userid, PW);
 
 /** Enrols TOTP (as root) with a code from oathtool; returns the secret and factor id. */
 async function enrol(userid: string, extra: string[] = []) {
@@ -27,8 +23,7 @@ async function enrol(userid: string, extra: string[] = []) {
   return { secret, code, id: r.json().result.id as string, result: r.json().result };
 }
 
-const login = (userid: string, code?: string, extra: string[] = []) =>
-  store.run(['login', userid, '--password-stdin', ...(code === undefined ? [] : ['--code', code]), '--json', ...extra], { input: `${PW}\n` });
+const login = (userid: string, code?: string) => store.login(userid, PW, code);
 
 describe('TOTP enrolment', () => {
   it('accepts a code from oathtool and stores the secret encrypted, the code\'s step as used', async () => {

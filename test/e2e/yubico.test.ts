@@ -38,13 +38,8 @@ class SimulatedKey {
   }
 }
 
-const login = (userid: string, code: string, extra: string[] = []) =>
-  store.run(['login', userid, '--password-stdin', '--code', code, '--json', ...extra], { input: `${PW}\n` });
-
-async function addUser(userid: string) {
-  const r = await store.run(['user', 'add', userid, '--password-stdin', '--tfa', 'none'], { input: `${PW}\n` });
-  expect(r.code, r.stderr).toBe(0);
-}
+const login = (userid: string, code: string) => store.login(userid, PW, code);
+const addUser = (userid: string) => store.addUser(userid, PW, ['--tfa', 'none']);
 
 beforeAll(async () => {
   await store.run(['init']);
