@@ -1,4 +1,4 @@
-import { CODE_KINDS, type CodeKind, describeOffer } from '../domain/second-factor.js';
+import { type CodeKind, describeOffer } from '../domain/second-factor.js';
 import { parseUserId } from '../domain/userid.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
@@ -10,9 +10,8 @@ import { requireSecretInput, stringOpt } from './options.js';
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(inv.args[0] ?? '').id;
   const code = stringOpt(inv, 'code');
-  const typeText = stringOpt(inv, 'type');
-  const kind = typeText === undefined ? undefined : (typeText as CodeKind);
-  if (kind !== undefined && !CODE_KINDS.includes(kind)) throw new UsageError(`invalid --type ${JSON.stringify(typeText)}: expected totp, recovery or yubico`);
+  // commander has checked --type against its choices (cli.ts).
+  const kind = stringOpt(inv, 'type') as CodeKind | undefined;
   requireSecretInput(inv, `the password of ${userid}`);
 
   const { ctx, out } = inv;

@@ -3,7 +3,6 @@ import { looksLikeYubicoOtp } from './yubico.js';
 
 /** The kinds of second factor a person can type at a prompt or pass with --code. */
 export type CodeKind = 'totp' | 'recovery' | 'yubico';
-export const CODE_KINDS: readonly CodeKind[] = ['totp', 'recovery', 'yubico'];
 
 /**
  * Tells a TOTP code (6 to 8 digits) from a recovery key (16 hex digits, dashes optional) and a
