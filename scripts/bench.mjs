@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmarks for the goals in issue 5 ("Benchmarks"), run against the real binary (bin/tfactl.js,
+// Benchmarks for the goals in issue 5 ("Benchmarks"), run against the real binary (bin/tfactl.cjs,
 // so `npm run build` first; `npm run bench` does both):
 //
 //   1. Start-up: wall time of common commands as a ratio to a bare `node -e ''` in the same run.
@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'tfactl.js');
+const BIN = join(ROOT, 'bin', 'tfactl.cjs');
 const require = createRequire(import.meta.url);
 const Database = require('better-sqlite3');
 const argon2 = await import('argon2');

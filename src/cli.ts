@@ -1,10 +1,6 @@
-import { createRequire } from 'node:module';
-import type { Command as CommandType } from 'commander';
+import { Command, Option } from 'commander';
+import type { Io } from './context.js';
 import type { Invocation } from './invocation.js';
-
-// Loaded through require: commander is CommonJS, and its ESM wrapper costs start-up time.
-const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
-type Command = CommandType;
 
 /** What a leaf command module exports. Loaded only when its command runs. */
 export interface CommandModule {
@@ -25,12 +21,27 @@ Exit codes:
   6    store unavailable, damaged or from a newer tfactl
   130  cancelled`;
 
-/** The command tree, nothing else: names, arguments, options and help. */
-export function buildProgram(version: string, runLeaf: LeafRunner): Command {
+/**
+ * The command tree, nothing else: names, arguments, options and help. Help and the version are
+ * written to `io` (main.ts gives its own), else to the process's streams.
+ */
+export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io, 'stdout' | 'stderr'>): Command {
   const program = new Command('tfactl')
     // Set first: subcommands copy these when they are created. Errors are printed by main.ts.
     .exitOverride()
-    .configureOutput({ outputError: () => undefined })
+    .configureOutput({
+      outputError: () => undefined,
+      ...(io && {
+        writeOut: (text: string) => void io.stdout.write(text),
+        writeErr: (text: string) => void io.stderr.write(text),
+        // As commander's own: the terminal's width, else its default of 80 columns.
+        getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) as number,
+        getErrHelpWidth: () => undefined as unknown as number,
+        // tfactl's help has no colours of its own to keep.
+        getOutHasColors: () => false,
+        getErrHasColors: () => false,
+      }),
+    })
     .description('Manage users, realms and second factors in a local SQLite store.')
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')

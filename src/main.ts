@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { createOutput } from './output.js';
+import { fdWriter, readAllStdin, stdinIsTerminal } from './stdio.js';
+import pkg from '../package.json' with { type: 'json' };
 
 /** Runs tfactl with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
@@ -14,10 +14,10 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const out = await createOutput(ctx.io, { json, env: ctx.env });
   const exits: (() => void)[] = [];
   try {
-    const program = buildProgram(version(), async (load, args, opts) => {
+    const program = buildProgram(pkg.version, async (load, args, opts) => {
       const command = await load();
       await command.run({ ctx, out, args, opts, onExit: (fn) => exits.push(fn) });
-    });
+    }, ctx.io);
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;
   } catch (e) {
@@ -30,8 +30,10 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   }
 }
 
+/** By its code, not its name: a bundler may rename the class, and commander names errors after it. */
 function isCommanderError(e: unknown): e is CommanderError {
-  return e instanceof Error && e.name === 'CommanderError' && typeof (e as CommanderError).code === 'string';
+  const code = (e as Partial<CommanderError> | null)?.code;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
 /** Help and version end well; every other parse problem is a usage error (exit 2). */
@@ -43,26 +45,27 @@ function fromCommander(e: CommanderError): TfaError | null {
   return new UsageError(e.message.replace(/^error: /, ''));
 }
 
-let cachedVersion: string | undefined;
-function version(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-    .version;
-  return cachedVersion;
-}
-
 /** The real terminal. */
 function processIo(): Io {
   let stdin: Promise<string> | undefined;
+  const stdout = fdWriter(1, () => process.stdout);
+  const stderr = fdWriter(2, () => process.stderr);
+  let stdinTTY: boolean | undefined;
   return {
     stdout: {
-      write: (t) => process.stdout.write(t),
-      isTTY: process.stdout.isTTY === true,
+      write: (t) => stdout.write(t),
+      get isTTY() {
+        return stdout.isTTY;
+      },
       get columns() {
-        return process.stdout.columns;
+        return stdout.isTTY ? process.stdout.columns : undefined;
       },
     },
-    stderr: { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY === true },
-    stdinIsTTY: process.stdin.isTTY === true,
+    stderr,
+    get stdinIsTTY() {
+      stdinTTY ??= stdinIsTerminal(() => process.stdin);
+      return stdinTTY;
+    },
     onInterrupt: (fn) => {
       let seen = false;
       const handler = () => {
@@ -78,12 +81,7 @@ function processIo(): Io {
       };
     },
     readStdin: () => {
-      stdin ??= new Promise<string>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        process.stdin.on('data', (c: Buffer) => chunks.push(c));
-        process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-        process.stdin.on('error', reject);
-      });
+      stdin ??= readAllStdin(() => process.stdin).then((b) => b.toString('utf8'));
       return stdin;
     },
   };
@@ -91,34 +89,23 @@ function processIo(): Io {
 
 /** Prompts on the terminal; @inquirer/prompts is loaded only when a question is asked. */
 function terminalPrompter(): Prompter {
-  const context = { output: process.stderr, clearPromptOnDone: false };
-  const ask = async <T>(fn: (p: typeof import('@inquirer/prompts')) => Promise<T>): Promise<T> => {
-    const prompts = await import('@inquirer/prompts');
-    try {
-      return await fn(prompts);
-    } catch (e) {
-      if (e instanceof Error && e.name === 'ExitPromptError') {
-        const { CancelledError } = await import('./errors.js');
-        throw new CancelledError();
-      }
-      throw e;
-    }
-  };
-  return {
-    password: (message) => ask((p) => p.password({ message, mask: '*' }, context)),
-    input: (message, defaultValue) =>
-      ask((p) => p.input(defaultValue === undefined ? { message } : { message, default: defaultValue }, context)),
-    confirm: (message, defaultValue) => ask((p) => p.confirm({ message, default: defaultValue }, context)),
-  };
+  const ask =
+    <K extends keyof Prompter>(kind: K) =>
+    async (...args: Parameters<Prompter[K]>): Promise<Awaited<ReturnType<Prompter[K]>>> => {
+      const { ask: askTerminal } = await import('./terminal-prompts.js');
+      return askTerminal(kind, args);
+    };
+  return { password: ask('password'), input: ask('input'), confirm: ask('confirm') };
 }
 
-/** Builds the real context and runs tfactl as this process. */
-export async function runProcess(): Promise<void> {
-  const ctx: Ctx = {
+/** The real context: this process's terminal, clock, randomness, environment and store. */
+export function processContext(): Ctx {
+  return {
     io: processIo(),
     prompter: terminalPrompter(),
     clock: { nowSeconds: () => Math.floor(Date.now() / 1000) },
-    random: { bytes: (n) => randomBytes(n) },
+    // node:crypto only when needed: loading it costs start-up time that `tfa list` never uses.
+    random: { bytes: (n) => process.getBuiltinModule('node:crypto').randomBytes(n) },
     env: process.env,
     uid: process.getuid?.() ?? -1,
     home: homedir(),
@@ -126,5 +113,12 @@ export async function runProcess(): Promise<void> {
     openStore: async (path, now) => (await import('./store/sqlite.js')).openSqliteStore(path, { now }),
     inspectBackup: async (path) => (await import('./store/sqlite.js')).inspectBackup(path),
   };
-  process.exitCode = await main(process.argv.slice(2), ctx);
 }
+
+/** Runs tfactl as this process. */
+export async function runProcess(): Promise<void> {
+  process.exitCode = await main(process.argv.slice(2), processContext());
+}
+
+// The bundle's other exports: scripts/completions.mjs reads the command tree.
+export { buildProgram } from './cli.js';

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Command, Option } from 'commander';
-// @ts-ignore: the built JavaScript has no declarations; its types are those of src/cli.ts
-import { buildProgram as builtBuildProgram } from '../dist/cli.js';
+import { createRequire } from 'node:module';
 import type { buildProgram as BuildProgram } from '../src/cli.js';
 // @ts-ignore: plain JavaScript, no declarations
 import { generate } from '../scripts/completions.mjs';
 
-const buildProgram = builtBuildProgram as typeof BuildProgram;
+// The command tree of the built bundle (what ships), typed as src/cli.ts's.
+const buildProgram = (createRequire(import.meta.url)('../dist/tfactl.cjs') as { buildProgram: typeof BuildProgram }).buildProgram;
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SCRIPT = join(ROOT, 'scripts/completions.mjs');

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-
 /**
  * Password hashing with argon2id. The parameters travel inside each hash, so a hash made with older
  * parameters still verifies and is replaced on the next successful sign-in. argon2 is loaded only
@@ -7,8 +5,7 @@ import { createRequire } from 'node:module';
  */
 export const ARGON2_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-// Through require: argon2 is CommonJS, and Node's ESM wrapper costs a few milliseconds per sign-in.
-const load = async () => createRequire(import.meta.url)('argon2') as typeof import('argon2');
+const load = async () => await import('argon2');
 
 export async function hashPassword(password: string): Promise<string> {
   const argon2 = await load();

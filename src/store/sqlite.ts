@@ -1,6 +1,5 @@
-import type BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
@@ -32,8 +31,7 @@ import type {
   UserRecord,
 } from './types.js';
 
-// Loaded through require: the driver is CommonJS, and importing it as ESM costs start-up time.
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+const Database = BetterSqlite3;
 type Database = BetterSqlite3.Database;
 
 /** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */

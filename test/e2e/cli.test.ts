@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram } from '../../dist/cli.js';
+import { buildProgram } from '../../src/cli.js';
 import { oneLineError, runBin, TempStore } from './harness.js';
 
 const store = new TempStore();

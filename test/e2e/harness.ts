@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
-export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.js');
+export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
 
 export interface RunResult {
   readonly code: number | null;

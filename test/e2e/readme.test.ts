@@ -37,7 +37,7 @@ afterAll(() => stores.forEach((s) => s.remove()));
 describe('the README', () => {
   it('quick start: the main job enrols a user\'s TOTP with a QR code on the terminal', () => {
     const [install, test] = block('## Quick start');
-    expect(install).toMatch(/^npm ci && \.\/bin\/tfactl\.js /);
+    expect(install).toMatch(/^npm ci && \.\/bin\/tfactl\.cjs /);
     expect(test).toBe('npm test');
     const store = new TempStore();
     stores.push(store);

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Builds what bin/tfactl.cjs runs (`npm run build` type-checks with tsc first):
+//
+//   dist/tfactl.cjs        src/ and its JavaScript dependencies in one CommonJS file (esbuild).
+//                          Node's module loader costs about half a millisecond per module, and an
+//                          ESM graph more; one file read once is the cheapest start.
+//   dist/tfactl.cjs.cache  V8's code cache for it, made by running common commands once
+//                          (scripts/warm-cache.cjs), so a run skips parsing and compiling them.
+//
+// Native addons (better-sqlite3's, argon2's) stay in node_modules and are loaded by path (see the
+// shims below).
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'dist', 'tfactl.cjs');
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Where a package's native addon is, relative to its package.json, as its own locator finds it on
+ * this machine at build time (npm ci builds on the machine that runs tfactl). At run time the
+ * bundle loads that file directly and falls back to the locator if it fails (a moved or copied
+ * install): the locators walk directories, read package.json files and try paths on every start.
+ */
+function addonShim(pkg, addonPath, fallback) {
+  const rel = relative(dirname(require.resolve(`${pkg}/package.json`)), addonPath);
+  return `
+    module.exports = (...args) => {
+      const pkg = require.resolve(${JSON.stringify(`${pkg}/package.json`)});
+      try {
+        return require(require('node:path').join(pkg, '..', ${JSON.stringify(rel)}));
+      } catch (e) {
+        if (e.code !== 'MODULE_NOT_FOUND' && e.code !== 'ERR_DLOPEN_FAILED') throw e;
+        return (${fallback})(require('node:module').createRequire(pkg), require('node:path').dirname(pkg), ...args);
+      }
+    };`;
+}
+
+const SHIMS = {
+  // better-sqlite3 finds its addon with `bindings`, which also walks the call stack (in a bundle it
+  // would search beside dist/).
+  bindings: addonShim(
+    'better-sqlite3',
+    join(dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node'),
+    '(req, root, name) => req("bindings")({ bindings: name, module_root: root })',
+  ),
+  // argon2 finds its addon (a prebuilt one, or one compiled on install) with node-gyp-build.
+  'node-gyp-build': addonShim(
+    'argon2',
+    createRequire(require.resolve('argon2/package.json'))('node-gyp-build').path(dirname(require.resolve('argon2/package.json'))),
+    '(req, root) => req("node-gyp-build")(root)',
+  ),
+  // commander requires child_process (and with it net, dgram and the streams: about 2 ms) for
+  // stand-alone executable subcommands, which tfactl does not have. Load it only if used.
+  child_process: `module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });`,
+};
+
+const shims = {
+  name: 'tfactl-shims',
+  setup(build) {
+    build.onResolve({ filter: /^(bindings|node-gyp-build|(node:)?child_process)$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      const owner = { bindings: 'better-sqlite3', 'node-gyp-build': 'argon2', child_process: 'commander' }[name];
+      return new RegExp(`[\\\\/]node_modules[\\\\/]${owner}[\\\\/]`).test(args.importer) ? { path: name, namespace: 'shim' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'shim' }, (args) => ({ contents: SHIMS[args.path], loader: 'js' }));
+  },
+};
+
+const buildId = randomBytes(16).toString('hex');
+await esbuild.build({
+  entryPoints: [join(ROOT, 'src', 'main.ts')],
+  outfile: OUT,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // `import()` becomes require(): the bundle runs through vm.Script (for the code cache), where
+  // a dynamic import() has no loader. Everything is inside the bundle anyway.
+  supported: { 'dynamic-import': false },
+  external: ['better-sqlite3/package.json', 'argon2/package.json'],
+  // Pure ASCII, so bin/tfactl.cjs can read it as latin1 (no UTF-8 decoding) and get the same text.
+  charset: 'ascii',
+  // Smaller to read and hash on every start. Names are kept, so --debug stack traces stay legible.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  banner: { js: `/* tfactl build ${buildId} */` },
+  plugins: [shims],
+  logLevel: 'warning',
+});
+
+const text = readFileSync(OUT);
+if (text.some((b) => b > 0x7f)) throw new Error(`${OUT} is not pure ASCII`);
+
+// The cache is made by a process of its own, started the way bin/tfactl.cjs is (same Node, same
+// flags), so V8 accepts it. A failing command there fails the build: it also smoke-tests the bundle.
+rmSync(`${OUT}.cache`, { force: true });
+const warm = spawnSync(process.execPath, [join(ROOT, 'scripts', 'warm-cache.cjs')], { stdio: 'inherit' });
+if (warm.status !== 0) process.exit(warm.status ?? 1);

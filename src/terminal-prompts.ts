@@ -1,0 +1,27 @@
+import { confirm, input, password } from '@inquirer/prompts';
+import type { Prompter } from './context.js';
+import { CancelledError } from './errors.js';
+
+// Static imports of the three prompts used, so the bundler leaves the rest of @inquirer/prompts out.
+const context = { output: process.stderr, clearPromptOnDone: false };
+
+const prompts: Prompter = {
+  password: (message) => password({ message, mask: '*' }, context),
+  input: (message, defaultValue) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, context),
+  confirm: (message, defaultValue) => confirm({ message, default: defaultValue }, context),
+};
+
+/** Asks one question on the terminal; Ctrl-C becomes CancelledError. */
+export async function ask<K extends keyof Prompter>(
+  kind: K,
+  args: Parameters<Prompter[K]>,
+): Promise<Awaited<ReturnType<Prompter[K]>>> {
+  try {
+    return (await (prompts[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args)) as Awaited<
+      ReturnType<Prompter[K]>
+    >;
+  } catch (e) {
+    if (e instanceof Error && e.name === 'ExitPromptError') throw new CancelledError();
+    throw e;
+  }
+}

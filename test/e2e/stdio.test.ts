@@ -1,0 +1,154 @@
+// Standard input and output without Node's streams (src/stdio.ts), through the real binary: pipes
+// and files are read and written with plain system calls, and the cases where that cannot work
+// (a reader gone, a non-blocking descriptor) are driven for real from python3.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, TempStore } from './harness.js';
+
+const store = new TempStore();
+const PASSWORD = 'stdio-password-1';
+const USERS = 900;
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('alice', PASSWORD);
+  // Enough users for `user list --json` to overflow a pipe's 64 KiB buffer (no passwords: fast).
+  const csv = join(store.dir, 'users.csv');
+  const rows = Array.from({ length: USERS }, (_, i) => `user${String(i).padStart(4, '0')},,false,u${i}@example.org,${'c'.repeat(80)}`);
+  writeFileSync(csv, ['userid,password,admin,email,comment', ...rows].join('\n') + '\n');
+  const r = await store.run(['user', 'import', csv, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(() => store.remove());
+
+interface PyResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs tfactl from python3 so the descriptors can be set up as a shell or another program might:
+ * `setup` is python code that defines `stdin` and `stdout` (file descriptors or subprocess
+ * constants) and may define `feed()` (called after start) and `drain(proc)` (returns the output).
+ */
+function py(args: readonly string[], setup: string): PyResult {
+  const script = `
+import json, os, subprocess, sys, time
+args = json.loads(sys.argv[1])
+env = dict(os.environ, TFACTL_DB=${JSON.stringify(store.db)})
+env.pop('TFACTL_AS', None)
+feed = None
+drain = None
+${setup}
+p = subprocess.Popen([${JSON.stringify(process.execPath)}, ${JSON.stringify(BIN)}] + args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env)
+for fd in (stdin, stdout):
+    if isinstance(fd, int) and fd >= 0: os.close(fd)
+if feed: feed()
+out = drain(p) if drain else b''
+err = p.stderr.read()
+p.wait()
+print(json.dumps({'code': p.returncode, 'stdout': out.decode(), 'stderr': err.decode()}))
+`;
+  const r = spawnSync('python3', ['-c', script, JSON.stringify(args)], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as PyResult;
+}
+
+describe('standard output', () => {
+  it('a pipe that would block (non-blocking, full) still gets every byte, in order', async () => {
+    const expected = await store.run(['user', 'list', '--json']);
+    expect(expected.code).toBe(0);
+    expect(expected.stdout.length).toBeGreaterThan(3 * 65536);
+    // The write end is non-blocking and nobody reads for a second: the first 64 KiB fit, the next
+    // write fails with EAGAIN and the rest must go through Node's stream after what was written.
+    const r = py(
+      ['user', 'list', '--json'],
+      `
+r, w = os.pipe()
+os.set_blocking(w, False)
+stdin, stdout = subprocess.DEVNULL, w
+def drain(p):
+    time.sleep(1.0)
+    chunks = []
+    while True:
+        c = os.read(r, 65536)
+        if not c: return b''.join(chunks)
+        chunks.append(c)
+`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(expected.stdout);
+    expect(JSON.parse(r.stdout).result).toHaveLength(USERS + 2);
+  });
+
+  it('a reader that has gone away (EPIPE) ends the output quietly, with the command\'s own exit code', () => {
+    const before = store.query('SELECT count(*) AS n FROM audit')[0];
+    const r = py(
+      ['tfa', 'list'],
+      `
+r, w = os.pipe()
+os.close(r)
+stdin, stdout = subprocess.DEVNULL, w
+`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(store.query('SELECT count(*) AS n FROM audit')[0]).toEqual(before);
+  });
+
+  it('a regular file gets the same output as a pipe', async () => {
+    const file = join(store.dir, 'out.json');
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user show alice --json > "${file}"`], {
+      env: { ...process.env, TFACTL_DB: store.db },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const viaPipe = await store.run(['user', 'show', 'alice', '--json']);
+    expect(readFileSync(file, 'utf8')).toBe(viaPipe.stdout);
+  });
+});
+
+describe('standard input', () => {
+  it('--password-stdin reads a regular file', () => {
+    const file = join(store.dir, 'password.txt');
+    writeFileSync(file, `${PASSWORD}\n`);
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" login alice --password-stdin --json < "${file}"`], {
+      env: { ...process.env, TFACTL_DB: store.db },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).result.userid).toBe('alice@local');
+  });
+
+  it('--password-stdin reads a non-blocking pipe whose writer is slow', () => {
+    // The first read fails with EAGAIN: Node's stream takes over and waits for the password.
+    const r = py(
+      ['login', 'alice', '--password-stdin', '--json'],
+      `
+r, w = os.pipe()
+os.set_blocking(r, False)
+stdin, stdout = r, subprocess.PIPE
+def feed():
+    time.sleep(0.5)
+    os.write(w, b'${PASSWORD}\\n')
+    os.close(w)
+def drain(p):
+    return p.stdout.read()
+`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).result.userid).toBe('alice@local');
+  });
+
+  it('--password-stdin with /dev/null as standard input is a usage error, not a hang', () => {
+    const r = py(['login', 'alice', '--password-stdin'], 'stdin, stdout = subprocess.DEVNULL, subprocess.PIPE\ndef drain(p): return p.stdout.read()');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: /);
+  });
+});
