@@ -50,8 +50,15 @@ async function main() {
       await run(['login', 'alice', '--password-stdin', ...json], `${PASSWORD}\n`);
       await run(['login', 'bob', '--password-stdin', '--code', keys.pop(), ...json], `${PASSWORD}\n`);
     }
+    // Written whole and flushed before it takes the cache's name: never a half-written cache.
     const tmp = `${CACHE}.${process.pid}`;
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeFileSync(fd, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, CACHE);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
