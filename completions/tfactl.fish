@@ -265,10 +265,10 @@ complete -c tfactl -n '__tfactl_using "user add"' -l comment -x -d 'free text'
 complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC)'
 complete -c tfactl -n '__tfactl_using "user add"' -l disabled -d 'create the account disabled'
 complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -d 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)'
-complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one'
+complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one, or @FILE to read it from a file'
 complete -c tfactl -n '__tfactl_using "user add"' -l yubico-otp -x -d 'an OTP from the user\'s YubiKey (touch it), to register the key'
-complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, for offline validation'
-complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, for offline validation'
+complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, or @FILE, for offline validation'
+complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
@@ -318,14 +318,14 @@ complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'YubiKey validation service client id'
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key (stored encrypted)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
 complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp yubico' -d 'none, totp or yubico'
 
 # tfactl realm set-yubico
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-id -x -d 'YubiKey validation service client id'
-complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-key -x -d 'YubiKey validation service API key (stored encrypted)'
+complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l none -d 'remove the realm\'s YubiKey validation'
@@ -346,7 +346,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a recovery -d 'create 
 # tfactl tfa add totp
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l description -x -d 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l issuer -x -d 'issuer shown in the app (default: the totp.issuer setting)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to use instead of 160 random bits'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to use instead of 160 random bits, or @FILE to read it from a file'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6 or 8 (default 6, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
@@ -356,8 +356,8 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -d 'terminal, non
 
 # tfactl tfa add yubico
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l otp -x -d 'an OTP from the key'
-complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the key\'s AES key (32 hex digits), for offline validation; stored encrypted'
-complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), for offline validation; stored encrypted'
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted'
+complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l description -x -d 'name of the key (default "YubiKey")'
 
 # tfactl tfa add recovery

@@ -72,7 +72,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   const yubicoOptions = (cmd: Command): Command =>
     cmd
       .option('--api-id <id>', 'YubiKey validation service client id')
-      .option('--api-key <base64>', 'YubiKey validation service API key (stored encrypted)')
+      .option('--api-key <base64>', 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)')
       .option('--url <url>', 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)', (v: string, all: string[] = []) => [...all, v])
       .option('--offline', 'validate YubiKey OTPs offline with each key\'s AES key');
 
@@ -88,10 +88,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
     .option('--disabled', 'create the account disabled')
     .option('--tfa <type>', 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)')
-    .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one')
+    .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one, or @FILE to read it from a file')
     .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
-    .option('--aes-key <hex>', 'the YubiKey\'s AES key, for offline validation')
-    .option('--private-id <hex>', 'the YubiKey\'s private id, for offline validation')
+    .option('--aes-key <hex>', 'the YubiKey\'s AES key, or @FILE, for offline validation')
+    .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
     .option('--code <code>', 'TOTP verification code (asked on a terminal)')
     .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
@@ -145,7 +145,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .argument('<userid>')
     .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
     .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
-    .option('--secret <base32>', 'secret to use instead of 160 random bits')
+    .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
     .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
     .option('--digits <n>', '6 or 8 (default 6, or the realm\'s)')
     .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
@@ -155,8 +155,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
     .argument('<userid>')
     .requiredOption('--otp <otp>', 'an OTP from the key')
-    .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), for offline validation; stored encrypted')
-    .option('--private-id <hex>', 'the key\'s private id (12 hex digits), for offline validation; stored encrypted')
+    .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted')
+    .option('--private-id <hex>', 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted')
     .option('--description <text>', 'name of the key (default "YubiKey")');
   leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
     .argument('<userid>')

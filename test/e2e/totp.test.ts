@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
 
@@ -205,5 +205,51 @@ describe('the store on disk', () => {
         expect(text).not.toContain(k.replace(/-/g, ''));
       }
     }
+  });
+});
+
+describe('secrets from a file (@FILE), out of sight of ps', () => {
+  const SECRET = 'KRUGS4ZANFZSAYJAONSWG4TFOQQGM4TPNUQGCIDGNFWGKIBB';
+  const secretFile = (name: string, text: string) => {
+    const file = `${store.dir}/${name}`;
+    writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+
+  it('tfa add totp --secret @FILE enrols the secret in the file (checked with oathtool)', async () => {
+    await addUser('fay');
+    const file = secretFile('fay.secret', `${SECRET}\n`);
+    const add = await store.run(['tfa', 'add', 'totp', 'fay', '--secret', `@${file}`, '--code', oathtool(SECRET), '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.json().result.uri).toContain(`secret=${SECRET}&`);
+  });
+
+  it('user add --totp-secret @FILE does the same at creation', async () => {
+    const file = secretFile('gil.secret', SECRET);
+    const add = await store.run(['user', 'add', 'gil', '--password-stdin', '--totp-secret', `@${file}`, '--json'], { input: `${PW}\n` });
+    expect(add.code, add.stderr).toBe(0);
+    const ok = await store.login('gil', PW, oathtool(SECRET));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().result.method).toBe('totp');
+  });
+
+  it('a missing, empty, many-line or bad file is a usage error that names the flag, never the secret, and changes nothing', async () => {
+    await addUser('hal');
+    const before = store.snapshot();
+    const cases: [string, RegExp][] = [
+      [`@${store.dir}/no-such-file`, /^error: cannot read the --secret file .*no-such-file: ENOENT$/],
+      [`@${secretFile('empty', '\n')}`, /^error: the --secret file .*empty is empty$/],
+      [`@${secretFile('two-lines', `${SECRET}\n${SECRET}\n`)}`, /^error: the --secret file .*two-lines must hold one line$/],
+      ['@', /^error: --secret @FILE needs a file name$/],
+      [`@${secretFile('bad', 'NOT-BASE32-SECRET-1!\n')}`, /^error: .*secret/i],
+    ];
+    for (const [value, message] of cases) {
+      const r = await store.run(['tfa', 'add', 'totp', 'hal', '--secret', value, '--no-verify']);
+      expect(r.code, value).toBe(2);
+      expect(oneLineError(r)).toMatch(message);
+      expect(r.stderr).not.toContain(SECRET);
+      expect(r.stderr).not.toContain('NOT-BASE32-SECRET-1');
+    }
+    expect(store.snapshot()).toBe(before);
   });
 });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +51,20 @@ beforeAll(async () => {
 describe('YubiKey OTP validated offline', () => {
   const key = new SimulatedKey('k1', 'cccjgjgkhcbb', '000102030405060708090a0b0c0d0e0f', '010203040506');
   const offline = ['--aes-key', key.aesKey, '--private-id', key.privateId];
+
+  it('takes the AES key and private id from files (@FILE), and the key then signs in', async () => {
+    const other = new SimulatedKey('k-files', 'cccjgjgkhcbf', '0f0e0d0c0b0a09080706050403020100', '060504030201');
+    const aesFile = join(store.dir, 'k-files.aes');
+    const idFile = join(store.dir, 'k-files.id');
+    writeFileSync(aesFile, `${other.aesKey}\n`, { mode: 0o600 });
+    writeFileSync(idFile, other.privateId, { mode: 0o600 });
+    await addUser('fil@keys');
+    const add = await store.run(['tfa', 'add', 'yubico', 'fil@keys', '--otp', other.otp(), '--aes-key', `@${aesFile}`, '--private-id', `@${idFile}`]);
+    expect(add.code, add.stderr).toBe(0);
+    const ok = await login('fil@keys', other.otp());
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().result.method).toBe('yubico');
+  });
 
   it('registers a key at user creation and signs in with later OTPs', async () => {
     const r = await store.run(['user', 'add', 'yan@keys', '--password-stdin', '--yubico-otp', key.otp(), ...offline, '--json'], { input: `${PW}\n` });
@@ -187,7 +202,10 @@ describe('YubiKey OTP validated by a validation service', () => {
     deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/wsapi/2.0/verify`;
     await new Promise((r) => dead.close(r));
     await store.run(['realm', 'add', 'cloud']);
-    const set = await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', url, '--json']);
+    // The API key from a file (@FILE): every signed request and response below proves it was read right.
+    const keyFile = join(store.dir, 'api-key');
+    writeFileSync(keyFile, `${API_KEY.toString('base64')}\n`, { mode: 0o600 });
+    const set = await store.run(['realm', 'set-enforce', 'cloud', 'yubico', '--api-id', API_ID, '--api-key', `@${keyFile}`, '--url', url, '--json']);
     expect(set.code, set.stderr).toBe(0);
     expect(set.json().result.yubico).toEqual({ mode: 'online', apiId: API_ID, urls: [url] });
     await store.run(['settings', 'set', 'yubico.timeout-seconds', '1']);

@@ -3,7 +3,7 @@ import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
 import { parseComment } from '../../domain/account.js';
 import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/factors.js';
-import { stringOpt } from '../options.js';
+import { secretOpt, stringOpt } from '../options.js';
 
 export interface TotpIoOptions {
   /** Whether a verification code will be asked for (false with --no-verify or when provisioning). */
@@ -51,7 +51,7 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
 
 /** The TOTP options shared by `tfa add totp` and `user add --tfa totp`, parsed. */
 export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'secret'): Promise<Omit<TotpRequest, 'description'>> {
-  const secretText = stringOpt(inv, secretFlag);
+  const secretText = secretOpt(inv, secretFlag, secretFlag === 'secret' ? '--secret' : '--totp-secret');
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
   return {

@@ -3,12 +3,12 @@ import { parseHexBytes } from '../../domain/yubico.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import type { YubicoRequest } from '../../services/factors.js';
-import { stringOpt } from '../options.js';
+import { secretOpt, stringOpt } from '../options.js';
 
 /** The YubiKey options shared by `tfa add yubico` and `user add --tfa yubico`, checked. */
 export function yubicoRequest(inv: Invocation, otp: string): YubicoRequest {
-  const aesKey = stringOpt(inv, 'aesKey');
-  const privateId = stringOpt(inv, 'privateId');
+  const aesKey = secretOpt(inv, 'aesKey', '--aes-key');
+  const privateId = secretOpt(inv, 'privateId', '--private-id');
   if ((aesKey === undefined) !== (privateId === undefined)) throw new UsageError('offline validation needs both --aes-key and --private-id');
   return {
     otp,
