@@ -13,14 +13,21 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const debug = argv.includes('--debug');
   const out = await createOutput(ctx.io, { json, env: ctx.env });
   const exits: (() => void)[] = [];
+  // With --json, the help or version commander prints becomes the result of the one envelope.
+  let shown = '';
+  const programIo = json ? { stdout: { write: (t: string) => void (shown += t), isTTY: false, columns: undefined }, stderr: ctx.io.stderr } : ctx.io;
   try {
     const program = buildProgram(pkg.version, async (load, args, opts) => {
       const command = await load();
       await command.run({ ctx, out, args, opts, onExit: (fn) => exits.push(fn) });
-    }, ctx.io);
+    }, programIo);
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;
   } catch (e) {
+    if (json && isCommanderError(e) && (e.code === 'commander.version' || e.code === 'commander.helpDisplayed')) {
+      out.result(e.code === 'commander.version' ? { version: pkg.version } : { help: shown }, () => shown);
+      return ExitCode.ok;
+    }
     const err = isCommanderError(e) ? fromCommander(e) : e;
     if (err === null) return ExitCode.ok;
     out.error(err, debug);

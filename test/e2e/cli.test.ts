@@ -25,6 +25,18 @@ describe('the command line', () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('with --json, the version and help are the result of the one envelope', async () => {
+    const version = await runBin(['--version', '--json']);
+    expect(version.code).toBe(0);
+    expect(version.stderr).toBe('');
+    const plain = (await runBin(['--version'])).stdout.trim();
+    expect(version.json()).toEqual({ ok: true, result: { version: plain }, warnings: [] });
+    const help = await runBin(['--json', 'tfa', 'add', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.json()).toEqual({ ok: true, result: { help: (await runBin(['tfa', 'add', '--help'])).stdout }, warnings: [] });
+    expect(help.json().result.help).toContain('Usage: tfactl tfa add');
+  });
+
   it('documents the exit codes in --help', async () => {
     const r = await runBin(['--help']);
     expect(r.code).toBe(0);
