@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import { LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
@@ -719,44 +719,79 @@ class SqliteStore implements Store {
   }
 
   async restoreFrom(path: string, now: number) {
-    // What must outlive the restore: the replay guards (a code or key used since the backup must
-    // not work again) and the audit trail (the record of what happened since).
-    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM factors').all() as {
+    // The backup is first copied and brought up to this tfactl's schema in a private staging file
+    // beside the store. Then one IMMEDIATE transaction on this connection replaces the contents:
+    // no other process writes in between, so a code or key used a moment before is seen and kept
+    // used, and other processes see the old store or the restored one, never a mixture.
+    const staging = mkdtempSync(join(dirname(this.path), '.restore-'));
+    const staged = join(staging, 'restore.db');
+    try {
+      const source = new Database(path, { readonly: true, fileMustExist: true });
+      try {
+        await source.backup(staged);
+      } catch (e) {
+        throw storeError(e, path);
+      } finally {
+        source.close();
+      }
+      const migrations = await loadMigrations();
+      const stagedDb = new Database(staged);
+      try {
+        migrate(stagedDb, now, migrations);
+      } finally {
+        stagedDb.close();
+      }
+      await this.run(() => {
+        this.db.prepare('ATTACH DATABASE ? AS restored').run(staged);
+        try {
+          this.db.transaction(() => this.replaceWithRestored()).immediate();
+        } finally {
+          this.db.exec('DETACH DATABASE restored');
+        }
+      });
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Inside restoreFrom's transaction: the attached `restored` database's rows replace this store's,
+   * except what must outlive a restore. The replay guards stay (a TOTP step, YubiKey counter or
+   * recovery key used since the backup must not work again) and the audit trail stays, with any
+   * entries only the backup has added after it.
+   */
+  private replaceWithRestored(): void {
+    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM main.factors').all() as {
       id: string;
       last_step: number | null;
       last_counter: number | null;
     }[];
-    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
-    const audit = this.db.prepare('SELECT * FROM audit ORDER BY id').all() as AuditRow[];
-    const source = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-      // The backup API copies page by page under the destination's locks, so other processes see
-      // either the old store or the restored one, never a mixture.
-      await source.backup(this.path);
-    } catch (e) {
-      throw storeError(e, this.path);
-    } finally {
-      source.close();
+    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM main.recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
+    // Parents first when filling, children first when emptying; the users' realm references are
+    // checked at commit, when both sides are in place.
+    const tables = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
+    this.db.pragma('defer_foreign_keys = ON');
+    for (const t of [...tables].reverse()) this.db.exec(`DELETE FROM main.${t}`);
+    for (const t of tables) {
+      const columns = (this.db.pragma(`main.table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
+      this.db.exec(`INSERT INTO main.${t} (${columns}) SELECT ${columns} FROM restored.${t}`);
     }
-    const migrations = await loadMigrations();
-    await this.run(() => migrate(this.db, now, migrations));
-    await this.run(() =>
-      this.db.transaction(() => {
-        const step = this.db.prepare(
-          `UPDATE factors SET
-             last_step = CASE WHEN @step IS NOT NULL AND (last_step IS NULL OR last_step < @step) THEN @step ELSE last_step END,
-             last_counter = CASE WHEN @counter IS NOT NULL AND (last_counter IS NULL OR last_counter < @counter) THEN @counter ELSE last_counter END
-           WHERE id = @id`,
-        );
-        for (const g of guards) step.run({ id: g.id, step: g.last_step, counter: g.last_counter });
-        const used = this.db.prepare('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
-        for (const u of usedSlots) used.run(u.factor_id, u.slot);
-        const known = this.db.prepare(
-          'SELECT 1 FROM audit WHERE id = @id AND ts = @ts AND action = @action AND actor IS @actor AND target IS @target AND outcome = @outcome',
-        );
-        const append = this.db.prepare('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
-        for (const a of audit) if (!known.get(a)) append.run(a);
-      })(),
+    const step = this.db.prepare(
+      `UPDATE main.factors SET
+         last_step = CASE WHEN @step IS NOT NULL AND (last_step IS NULL OR last_step < @step) THEN @step ELSE last_step END,
+         last_counter = CASE WHEN @counter IS NOT NULL AND (last_counter IS NULL OR last_counter < @counter) THEN @counter ELSE last_counter END
+       WHERE id = @id`,
+    );
+    for (const g of guards) step.run({ id: g.id, step: g.last_step, counter: g.last_counter });
+    const used = this.db.prepare('UPDATE main.recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
+    for (const u of usedSlots) used.run(u.factor_id, u.slot);
+    this.db.exec(
+      `INSERT INTO main.audit (ts, actor, action, target, outcome, detail)
+         SELECT r.ts, r.actor, r.action, r.target, r.outcome, r.detail FROM restored.audit r
+         WHERE NOT EXISTS (
+           SELECT 1 FROM main.audit a WHERE a.id = r.id AND a.ts = r.ts AND a.action = r.action
+             AND a.actor IS r.actor AND a.target IS r.target AND a.outcome = r.outcome)
+         ORDER BY r.id`,
     );
   }
 

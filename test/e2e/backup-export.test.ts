@@ -136,6 +136,31 @@ describe('restore after use', () => {
     }
   });
 
+  it('never lets a recovery key work twice when sign-ins race with the restore', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['user', 'add', 'rio', '--password-stdin'], { input: `${PW}\n` });
+      const keys = (await s.run(['tfa', 'add', 'recovery', 'rio', '--json'])).json().result.keys as string[];
+      const file = join(s.dir, 'race.db');
+      expect((await s.run(['backup', file])).code).toBe(0);
+      const use = (key: string) => s.run(['login', 'rio', '--password-stdin', '--code', key], { input: `${PW}\n` });
+      // Six sign-ins, each with its own key, started around a restore from before any was used.
+      const racing = keys.slice(0, 6);
+      const [restore, ...logins] = await Promise.all([
+        new Promise<Awaited<ReturnType<typeof use>>>((r) => setTimeout(() => r(s.run(['restore', file, '--yes'])), 40)),
+        ...racing.map((k, i) => new Promise<Awaited<ReturnType<typeof use>>>((r) => setTimeout(() => r(use(k)), i * 15))),
+      ]);
+      expect(restore!.code, restore!.stderr).toBe(0);
+      const succeeded = racing.filter((_, i) => logins[i]!.code === 0);
+      expect(succeeded.length).toBeGreaterThan(0);
+      // Whatever landed before, during or after the restore: a key that signed in is spent.
+      for (const key of succeeded) expect((await use(key)).code, key).toBe(5);
+      expect(readdirSync(join(s.dir, 'store')).filter((f) => f.startsWith('.restore-'))).toEqual([]);
+    } finally {
+      s.remove();
+    }
+  });
+
   it('is refused to admins, like restore', async () => {
     const r = await store.runAs('adm', PW, ['backup', join(store.dir, 'by-admin.db')]);
     expect(r.code).toBe(4);
