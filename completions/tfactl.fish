@@ -314,7 +314,7 @@ complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
 complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete the users of the realm'
 
 # tfactl realm set-enforce
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6 or 8 (default 6)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'YubiKey validation service client id'
@@ -348,7 +348,7 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l description -x -d 'name
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l issuer -x -d 'issuer shown in the app (default: the totp.issuer setting)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to use instead of 160 random bits, or @FILE to read it from a file'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6 or 8 (default 6, or the realm\'s)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6, 7 or 8 (default 6, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'

@@ -129,7 +129,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   )
     .argument('<realm>')
     .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
-    .option('--digits <n>', 'TOTP digits: 6 or 8 (default 6)')
+    .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
     .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
   yubicoOptions(realmSetEnforce);
@@ -147,7 +147,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
     .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
     .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
-    .option('--digits <n>', '6 or 8 (default 6, or the realm\'s)')
+    .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')
     .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
     .option('--code <code>', 'verification code from the app (asked on a terminal)')
     .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')

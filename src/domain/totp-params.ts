@@ -5,7 +5,8 @@ export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 
 export interface TotpParams {
   readonly algorithm: TotpAlgorithm;
-  readonly digits: 6 | 8;
+  /** Proxmox allows 6 to 8; authenticator apps commonly show 6 or 8. */
+  readonly digits: 6 | 7 | 8;
   /** Seconds per step. */
   readonly period: number;
 }
@@ -20,10 +21,10 @@ export interface TotpParamsInput {
   readonly algorithm?: string | undefined;
 }
 
-/** Parses TOTP parameters (digits 6 or 8, period 10 to 300 s, SHA1/SHA256/SHA512); missing ones from `base`. */
+/** Parses TOTP parameters (digits 6 to 8, period 10 to 300 s, SHA1/SHA256/SHA512); missing ones from `base`. */
 export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAULT_TOTP_PARAMS): TotpParams {
   const digits = input.digits ?? String(base.digits);
-  if (digits !== '6' && digits !== '8') throw new UsageError(`invalid digits ${quote(digits)}: expected 6 or 8`, 'invalid_totp');
+  if (digits !== '6' && digits !== '7' && digits !== '8') throw new UsageError(`invalid digits ${quote(digits)}: expected 6, 7 or 8`, 'invalid_totp');
   const periodText = input.period ?? String(base.period);
   if (!/^[0-9]{2,3}$/.test(periodText) || Number(periodText) < 10 || Number(periodText) > 300) {
     throw new UsageError(`invalid step ${quote(periodText)}: expected 10 to 300 seconds`, 'invalid_totp');
@@ -32,7 +33,7 @@ export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAU
   if (!ALGORITHMS.includes(algorithm as TotpAlgorithm)) {
     throw new UsageError(`invalid algorithm ${quote(input.algorithm ?? '')}: expected SHA1, SHA256 or SHA512`, 'invalid_totp');
   }
-  return { digits: digits === '6' ? 6 : 8, period: Number(periodText), algorithm: algorithm as TotpAlgorithm };
+  return { digits: Number(digits) as TotpParams['digits'], period: Number(periodText), algorithm: algorithm as TotpAlgorithm };
 }
 
 export function describeTotpParams(p: TotpParams): string {

@@ -163,7 +163,7 @@ const toRealm = (r: RealmRow): RealmSummary => ({
   enforce: r.enforce,
   totp:
     r.enforce === 'totp' && r.totp_digits !== null && r.totp_step !== null && r.totp_algorithm !== null
-      ? { digits: r.totp_digits as 6 | 8, period: r.totp_step, algorithm: r.totp_algorithm }
+      ? { digits: r.totp_digits as TotpParams['digits'], period: r.totp_step, algorithm: r.totp_algorithm }
       : null,
   yubico:
     r.yubico_mode === null
@@ -202,7 +202,7 @@ const toFactor = (r: FactorRow): FactorRecord => ({
   lastUsed: r.last_used,
   totp:
     r.type === 'totp' && r.algorithm !== null && r.digits !== null && r.period !== null
-      ? { algorithm: r.algorithm, digits: r.digits as 6 | 8, period: r.period }
+      ? { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period }
       : null,
   recoveryLeft: r.type === 'recovery' ? (r.recovery_left ?? 0) : null,
   publicId: r.public_id,
@@ -496,7 +496,7 @@ class SqliteStore implements Store {
         (r): TotpSecretRecord => ({
           id: r.id,
           sealedSecret: r.secret,
-          params: { algorithm: r.algorithm, digits: r.digits as 6 | 8, period: r.period } satisfies TotpParams,
+          params: { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period } satisfies TotpParams,
           lastStep: r.last_step,
         }),
       );

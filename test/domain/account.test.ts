@@ -48,12 +48,13 @@ describe('parseTotpParams', () => {
     expect(parseTotpParams({})).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
   });
 
-  it('accepts 8 digits, steps from 10 to 300 s and SHA-256/512 in any case', () => {
+  it('accepts 7 and 8 digits (Proxmox allows 6 to 8), steps from 10 to 300 s and SHA-256/512 in any case', () => {
     expect(parseTotpParams({ digits: '8', period: '10', algorithm: 'sha-256' })).toEqual({ digits: 8, period: 10, algorithm: 'SHA256' });
+    expect(parseTotpParams({ digits: '7' })).toEqual({ digits: 7, period: 30, algorithm: 'SHA1' });
     expect(parseTotpParams({ period: '300', algorithm: 'SHA512' })).toMatchObject({ period: 300, algorithm: 'SHA512' });
   });
 
-  it.each([{ digits: '7' }, { digits: '6.0' }, { period: '9' }, { period: '301' }, { period: '030' + '0' }, { algorithm: 'MD5' }])(
+  it.each([{ digits: '5' }, { digits: '9' }, { digits: '07' }, { digits: '6.0' }, { period: '9' }, { period: '301' }, { period: '030' + '0' }, { algorithm: 'MD5' }])(
     'rejects %j',
     (input) => expect(() => parseTotpParams(input)).toThrow(UsageError),
   );
@@ -63,7 +64,7 @@ describe('parseTotpParams', () => {
       fc.property(fc.record({ digits: fc.string(), period: fc.string(), algorithm: fc.string() }, { requiredKeys: [] }), (input) => {
         try {
           const o = parseTotpParams(input);
-          expect([6, 8]).toContain(o.digits);
+          expect([6, 7, 8]).toContain(o.digits);
           expect(o.period).toBeGreaterThanOrEqual(10);
         } catch (e) {
           expect(e).toBeInstanceOf(UsageError);

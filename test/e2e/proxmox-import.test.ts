@@ -127,3 +127,30 @@ describe('import proxmox under concurrency', () => {
     }
   });
 });
+
+describe('import proxmox with 7-digit TOTP (Proxmox allows 6 to 8)', () => {
+  it('imports a 7-digit realm and entry, and the entry signs in with oathtool -d 7 codes', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const seven = `otpauth://totp/Proxmox%20VE:dan%40seven?secret=${SECRET}&digits=7&algorithm=SHA1&period=30`;
+      const tfa = join(s.dir, 'tfa.cfg');
+      const user = join(s.dir, 'user.cfg');
+      const domains = join(s.dir, 'domains.cfg');
+      writeFileSync(tfa, JSON.stringify({ users: { 'dan@seven': { totp: [{ id: 'd1', description: 'token', created: 1700000000, entry: seven }] } } }));
+      writeFileSync(user, 'user:dan@seven:1:0:::::\n');
+      writeFileSync(domains, 'ldap: seven\n\tbase_dn dc=example,dc=org\n\tuser_attr uid\n\ttfa type=oath,digits=7,step=30\n');
+      const r = await s.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', user, '--domains-cfg', domains, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await s.run(['realm', 'show', 'seven', '--json'])).json().result).toMatchObject({ enforce: 'totp', totp: { digits: 7 } });
+      expect((await s.run(['user', 'passwd', 'dan@seven', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+      const code = oathtool(SECRET, { digits: 7 });
+      expect(code).toMatch(/^[0-9]{7}$/);
+      const ok = await s.login('dan@seven', PW, code);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.json().result.method).toBe('totp');
+    } finally {
+      s.remove();
+    }
+  });
+});

@@ -39,7 +39,7 @@ describe('tfactl realm', () => {
   });
 
   it.each([
-    [['realm', 'set-enforce', 'corp', 'totp', '--digits', '7'], 2],
+    [['realm', 'set-enforce', 'corp', 'totp', '--digits', '9'], 2],
     [['realm', 'set-enforce', 'corp', 'totp', '--step', '5'], 2],
     [['realm', 'set-enforce', 'corp', 'totp', '--algorithm', 'MD5'], 2],
     [['realm', 'set-enforce', 'corp', 'none', '--digits', '8'], 2],

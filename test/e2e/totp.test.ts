@@ -82,7 +82,7 @@ describe('TOTP enrolment', () => {
   it.each([
     [['--secret', 'not base32!'], 'invalid_secret'],
     [['--secret', 'JBSWY3DP'], 'invalid_secret'],
-    [['--digits', '7'], 'invalid_totp'],
+    [['--digits', '9'], 'invalid_totp'],
     [['--period', '5'], 'invalid_totp'],
     [['--algorithm', 'md5'], 'invalid_totp'],
     [['--qr', 'jpeg:x'], 'usage'],
@@ -205,6 +205,23 @@ describe('the store on disk', () => {
         expect(text).not.toContain(k.replace(/-/g, ''));
       }
     }
+  });
+});
+
+describe('7-digit TOTP (Proxmox allows 6 to 8)', () => {
+  it('enrols and signs in with oathtool -d 7 codes, also under a realm that enforces 7 digits', async () => {
+    await addUser('sev');
+    const SEVEN = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    const add = await store.run(['tfa', 'add', 'totp', 'sev', '--secret', SEVEN, '--digits', '7', '--code', oathtool(SEVEN, { digits: 7 }), '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.json().result.uri).toContain('digits=7');
+    const later = oathtool(SEVEN, { digits: 7, epoch: nowSeconds() + 30 });
+    const ok = await store.login('sev', PW, later);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await store.run(['realm', 'add', 'seven'])).code).toBe(0);
+    const set = await store.run(['realm', 'set-enforce', 'seven', 'totp', '--digits', '7', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json().result.totp).toMatchObject({ digits: 7 });
   });
 });
 

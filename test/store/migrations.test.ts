@@ -70,3 +70,32 @@ describe('migrations', () => {
     db.close();
   });
 });
+
+describe('migration 5 (seven-digits)', () => {
+  it('widens a version-4 store\'s realm digits to 6, 7 or 8 and keeps its rows', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.slice(0, 4));
+    db.prepare("INSERT INTO realms (name, enforce, totp_digits, totp_step, totp_algorithm, created) VALUES ('corp', 'totp', 8, 30, 'SHA1', 1)").run();
+    expect(() => db.prepare("UPDATE realms SET totp_digits = 7 WHERE name = 'corp'").run()).toThrow(/CHECK/);
+    migrate(db, 2, MIGRATIONS);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.prepare("SELECT name, totp_digits FROM realms ORDER BY name").all()).toEqual([
+      { name: 'corp', totp_digits: 8 },
+      { name: 'local', totp_digits: null },
+    ]);
+    db.prepare("UPDATE realms SET totp_digits = 7 WHERE name = 'corp'").run();
+    expect(() => db.prepare("UPDATE realms SET totp_digits = 9 WHERE name = 'corp'").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE realms SET totp_digits = 5 WHERE name = 'corp'").run()).toThrow(/CHECK/);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    // The users' references to realms are untouched.
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    db.close();
+  });
+
+  it('leaves the schema read-only again afterwards', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS);
+    expect(() => db.prepare("UPDATE sqlite_schema SET sql = sql WHERE name = 'realms'").run()).toThrow();
+    db.close();
+  });
+});
