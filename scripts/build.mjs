@@ -9,9 +9,9 @@
 //
 // Native addons (better-sqlite3's, argon2's) stay in node_modules and are loaded by path (see the
 // shims below).
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,14 +30,23 @@ const require = createRequire(import.meta.url);
  */
 function addonShim(pkg, addonPath, fallback) {
   const rel = relative(dirname(require.resolve(`${pkg}/package.json`)), addonPath);
+  // The path is only good for the Node ABI, platform and architecture it was found for: another
+  // Node (an upgrade without a rebuild) goes straight to the locator, whose error says what to do.
+  const abi = `${process.platform}-${process.arch}-${process.versions.modules}`;
   return `
     module.exports = (...args) => {
       const pkg = require.resolve(${JSON.stringify(`${pkg}/package.json`)});
+      const locate = () => (${fallback})(require('node:module').createRequire(pkg), require('node:path').dirname(pkg), ...args);
+      if (\`\${process.platform}-\${process.arch}-\${process.versions.modules}\` !== ${JSON.stringify(abi)}) return locate();
       try {
         return require(require('node:path').join(pkg, '..', ${JSON.stringify(rel)}));
       } catch (e) {
         if (e.code !== 'MODULE_NOT_FOUND' && e.code !== 'ERR_DLOPEN_FAILED') throw e;
-        return (${fallback})(require('node:module').createRequire(pkg), require('node:path').dirname(pkg), ...args);
+        try {
+          return locate();
+        } catch {
+          throw e;
+        }
       }
     };`;
 }
@@ -73,8 +82,7 @@ const shims = {
   },
 };
 
-const buildId = randomBytes(16).toString('hex');
-await esbuild.build({
+const result = await esbuild.build({
   entryPoints: [join(ROOT, 'src', 'main.ts')],
   outfile: OUT,
   bundle: true,
@@ -90,13 +98,19 @@ await esbuild.build({
   // Smaller to read and hash on every start. Names are kept, so --debug stack traces stay legible.
   minifyWhitespace: true,
   minifySyntax: true,
-  banner: { js: `/* tfactl build ${buildId} */` },
   plugins: [shims],
   logLevel: 'warning',
+  write: false,
 });
 
-const text = readFileSync(OUT);
-if (text.some((b) => b > 0x7f)) throw new Error(`${OUT} is not pure ASCII`);
+// The build id on the first line is a hash of the rest, so the same sources give the same bundle,
+// and a cache made for other contents is never offered to V8 (bin/tfactl.cjs compares the ids).
+const [output] = result.outputFiles;
+const body = Buffer.from(output.contents);
+if (body.some((b) => b > 0x7f)) throw new Error(`${OUT} is not pure ASCII`);
+const buildId = createHash('sha256').update(body).digest('hex').slice(0, 32);
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(OUT, Buffer.concat([Buffer.from(`/* tfactl build ${buildId} */\n`), body]));
 
 // The cache is made by a process of its own, started the way bin/tfactl.cjs is (same Node, same
 // flags), so V8 accepts it. A failing command there fails the build: it also smoke-tests the bundle.

@@ -36,7 +36,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
         writeErr: (text: string) => void io.stderr.write(text),
         // As commander's own: the terminal's width, else its default of 80 columns.
         getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) as number,
-        getErrHelpWidth: () => undefined as unknown as number,
+        getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) as number,
         // tfactl's help has no colours of its own to keep.
         getOutHasColors: () => false,
         getErrHasColors: () => false,

@@ -3,7 +3,7 @@ import type { Store } from './store/types.js';
 /** The terminal, as tfactl uses it. Tests give a fake one; main.ts gives the process's. */
 export interface Io {
   readonly stdout: { write(text: string): unknown; readonly isTTY: boolean; readonly columns: number | undefined };
-  readonly stderr: { write(text: string): unknown; readonly isTTY: boolean };
+  readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;
   /** All of standard input, read once on first call. */
   readStdin(): Promise<string>;

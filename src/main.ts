@@ -65,7 +65,7 @@ function processIo(): Io {
         return stdout.isTTY;
       },
       get columns() {
-        return stdout.isTTY ? process.stdout.columns : undefined;
+        return stdout.columns;
       },
     },
     stderr,

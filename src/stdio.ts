@@ -23,6 +23,8 @@ export function fdKind(fd: number): FdKind {
 export interface Writer {
   write(text: string): void;
   readonly isTTY: boolean;
+  /** The terminal's width; undefined when not a terminal. */
+  readonly columns: number | undefined;
 }
 
 /**
@@ -35,9 +37,20 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
   const kind = fdKind(fd);
   let direct = kind === 'pipe-or-file';
   let closed = kind === 'closed';
+  /** Hands the rest of the output to Node's stream, which also ends quietly on EPIPE. */
+  const takeOver = () => {
+    direct = false;
+    stream().on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      closed = true;
+    });
+  };
   return {
     get isTTY() {
       return !direct && !closed && stream().isTTY === true;
+    },
+    get columns() {
+      return this.isTTY ? stream().columns : undefined;
     },
     write(text) {
       if (closed) return;
@@ -54,7 +67,7 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
         if (code === 'EPIPE') {
           closed = true;
         } else if (code === 'EAGAIN') {
-          direct = false;
+          takeOver();
           stream().write(data.subarray(off));
         } else {
           throw e;
@@ -79,12 +92,14 @@ export async function readAllStdin(stream: () => NodeJS.ReadStream): Promise<Buf
   const kind = fdKind(0);
   if (kind === 'closed') return Buffer.alloc(0);
   if (kind === 'pipe-or-file') {
+    // One buffer for every read, and a copy of each chunk's bytes: a slow writer sending a line at
+    // a time must not pin 64 KiB per line.
+    const buf = Buffer.allocUnsafe(64 * 1024);
     try {
       for (;;) {
-        const buf = Buffer.allocUnsafe(64 * 1024);
         const n = readSync(0, buf, 0, buf.length, null);
         if (n === 0) return Buffer.concat(chunks);
-        chunks.push(buf.subarray(0, n));
+        chunks.push(Buffer.from(buf.subarray(0, n)));
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;

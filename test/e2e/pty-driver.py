@@ -12,6 +12,8 @@ spec = json.loads(sys.argv[1])
 deadline = time.time() + spec.get("timeout", 20)
 pid, fd = pty.fork()
 if pid == 0:
+    # The size is set before the command starts, so it never reads a default one.
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, spec.get("cols", 120), 0, 0))
     env = dict(os.environ)
     env.update(spec.get("env", {}))
     for k in [k for k, v in env.items() if v is None]:

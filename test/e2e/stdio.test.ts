@@ -57,6 +57,17 @@ print(json.dumps({'code': p.returncode, 'stdout': out.decode(), 'stderr': err.de
   return JSON.parse(r.stdout) as PyResult;
 }
 
+/** Python set-up: stdout is a non-blocking pipe `r` that nobody reads for a second (so it fills). */
+const NON_BLOCKING_STDOUT = `
+r, w = os.pipe()
+os.set_blocking(w, False)
+stdin, stdout = subprocess.DEVNULL, w
+def wait_then(after):
+    def drain(p):
+        time.sleep(1.0)
+        return after()
+    return drain`;
+
 describe('standard output', () => {
   it('a pipe that would block (non-blocking, full) still gets every byte, in order', async () => {
     const expected = await store.run(['user', 'list', '--json']);
@@ -66,17 +77,14 @@ describe('standard output', () => {
     // write fails with EAGAIN and the rest must go through Node's stream after what was written.
     const r = py(
       ['user', 'list', '--json'],
-      `
-r, w = os.pipe()
-os.set_blocking(w, False)
-stdin, stdout = subprocess.DEVNULL, w
-def drain(p):
-    time.sleep(1.0)
+      `${NON_BLOCKING_STDOUT}
+def read_all():
     chunks = []
     while True:
         c = os.read(r, 65536)
         if not c: return b''.join(chunks)
         chunks.append(c)
+drain = wait_then(read_all)
 `,
     );
     expect(r.stderr).toBe('');
@@ -98,6 +106,22 @@ stdin, stdout = subprocess.DEVNULL, w
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(store.query('SELECT count(*) AS n FROM audit')[0]).toEqual(before);
+  });
+
+  it('a reader that goes away after a write would have blocked also ends the output quietly', () => {
+    // Past the EAGAIN hand-over, the rest goes through Node's stream: its EPIPE must end as quietly.
+    const r = py(
+      ['user', 'list', '--json'],
+      `${NON_BLOCKING_STDOUT}
+def go_away():
+    os.read(r, 1000)
+    os.close(r)
+    return b''
+drain = wait_then(go_away)
+`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('a regular file gets the same output as a pipe', async () => {

@@ -9,8 +9,8 @@ interface Step {
   send: string;
 }
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
-function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: null, ...env }, steps, timeout: 30 };
+function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120) {
+  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`pty driver failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
@@ -24,6 +24,17 @@ beforeAll(async () => {
 afterAll(() => store.remove());
 
 describe('on a terminal', () => {
+  it('wraps help to the terminal\'s width, also the help shown for a missing command (on stderr)', () => {
+    const widest = (output: string) => Math.max(...output.split(/\r?\n/).map((l) => l.length));
+    for (const args of [['user', '--help'], ['user']]) {
+      const wide = runPty(store, args, [], {}, 160);
+      const narrow = runPty(store, args, [], {}, 90);
+      expect(wide.output, args.join(' ')).toContain('Usage: tfactl user');
+      expect(widest(wide.output), args.join(' ')).toBeGreaterThan(90);
+      expect(widest(narrow.output), args.join(' ')).toBeLessThanOrEqual(90);
+    }
+  });
+
   it('asks for a new password twice and creates the user', () => {
     const r = runPty(store, ['user', 'add', 'tina'], [
       { expect: 'Enter a new password for tina@local', send: 'tina password 1\r' },
