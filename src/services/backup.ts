@@ -52,7 +52,14 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
     await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: 'key mismatch' } });
     throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
   }
-  await session.store.restoreFrom(file, session.now());
+  try {
+    await session.store.restoreFrom(file, session.now());
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'backup_invalid') {
+      await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: e.message } });
+    }
+    throw e;
+  }
   await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users } });
   return { file, users: inspection.users };
 }

@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import { LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
@@ -32,6 +32,12 @@ import type {
 } from './types.js';
 
 const Database = BetterSqlite3;
+
+/**
+ * The tables a restore replaces, parents before children. The audit trail is merged instead, and
+ * sqlite_sequence is SQLite's own; a test checks that no other table exists.
+ */
+export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
 type Database = BetterSqlite3.Database;
 
 /** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */
@@ -719,80 +725,76 @@ class SqliteStore implements Store {
   }
 
   async restoreFrom(path: string, now: number) {
-    // The backup is first copied and brought up to this tfactl's schema in a private staging file
-    // beside the store. Then one IMMEDIATE transaction on this connection replaces the contents:
-    // no other process writes in between, so a code or key used a moment before is seen and kept
-    // used, and other processes see the old store or the restored one, never a mixture.
-    const staging = mkdtempSync(join(dirname(this.path), '.restore-'));
-    const staged = join(staging, 'restore.db');
+    // The backup is copied into memory (never a second copy of the secrets on disk, not even for a
+    // moment) and brought up to this tfactl's schema there. Then one IMMEDIATE transaction on this
+    // connection replaces the contents: no other process writes in between, so a code or key used a
+    // moment before stays used, and other processes see the old store or the restored one.
+    let image: Buffer;
+    const source = new Database(path, { readonly: true, fileMustExist: true });
     try {
-      const source = new Database(path, { readonly: true, fileMustExist: true });
-      try {
-        await source.backup(staged);
-      } catch (e) {
-        throw storeError(e, path);
-      } finally {
-        source.close();
-      }
-      const migrations = await loadMigrations();
-      const stagedDb = new Database(staged);
-      try {
-        migrate(stagedDb, now, migrations);
-      } finally {
-        stagedDb.close();
-      }
-      await this.run(() => {
-        this.db.prepare('ATTACH DATABASE ? AS restored').run(staged);
-        try {
-          this.db.transaction(() => this.replaceWithRestored()).immediate();
-        } finally {
-          this.db.exec('DETACH DATABASE restored');
-        }
-      });
+      image = source.serialize();
+    } catch (e) {
+      throw storeError(e, path);
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      source.close();
+    }
+    // Bytes 18 and 19 of the header say "WAL"; an in-memory database cannot be one.
+    image[18] = 1;
+    image[19] = 1;
+    const staged = new Database(image);
+    try {
+      migrate(staged, now, await loadMigrations());
+      const broken = staged.pragma('foreign_key_check') as { table: string }[];
+      if (broken.length > 0) {
+        throw new StoreError(`refusing to restore ${path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
+      }
+      await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
+    } finally {
+      staged.close();
     }
   }
 
   /**
-   * Inside restoreFrom's transaction: the attached `restored` database's rows replace this store's,
-   * except what must outlive a restore. The replay guards stay (a TOTP step, YubiKey counter or
-   * recovery key used since the backup must not work again) and the audit trail stays, with any
-   * entries only the backup has added after it.
+   * Inside restoreFrom's transaction: `staged`'s rows replace this store's, except what must
+   * outlive a restore. Replay guards stay (a TOTP step, YubiKey counter or recovery key used since
+   * the backup must not work again), lockouts stay (a restore never lifts one), and the audit trail
+   * stays, with any entries only the backup has added after it.
    */
-  private replaceWithRestored(): void {
-    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM main.factors').all() as {
+  private replaceWith(staged: Database): void {
+    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM factors').all() as {
       id: string;
       last_step: number | null;
       last_counter: number | null;
     }[];
-    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM main.recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
-    // Parents first when filling, children first when emptying; the users' realm references are
-    // checked at commit, when both sides are in place.
-    const tables = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
-    this.db.pragma('defer_foreign_keys = ON');
-    for (const t of [...tables].reverse()) this.db.exec(`DELETE FROM main.${t}`);
-    for (const t of tables) {
-      const columns = (this.db.pragma(`main.table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
-      this.db.exec(`INSERT INTO main.${t} (${columns}) SELECT ${columns} FROM restored.${t}`);
+    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
+    const locks = this.db.prepare('SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users').all();
+    // Children first when emptying, parents first when filling.
+    for (const t of [...RESTORED_TABLES].reverse()) this.db.exec(`DELETE FROM ${t}`);
+    for (const t of RESTORED_TABLES) {
+      const columns = (this.db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`);
+      const insert = this.db.prepare(`INSERT INTO ${t} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+      for (const row of staged.prepare(`SELECT ${columns.join(', ')} FROM ${t}`).raw().iterate()) insert.run(...(row as unknown[]));
     }
     const step = this.db.prepare(
-      `UPDATE main.factors SET
+      `UPDATE factors SET
          last_step = CASE WHEN @step IS NOT NULL AND (last_step IS NULL OR last_step < @step) THEN @step ELSE last_step END,
          last_counter = CASE WHEN @counter IS NOT NULL AND (last_counter IS NULL OR last_counter < @counter) THEN @counter ELSE last_counter END
        WHERE id = @id`,
     );
     for (const g of guards) step.run({ id: g.id, step: g.last_step, counter: g.last_counter });
-    const used = this.db.prepare('UPDATE main.recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
+    const used = this.db.prepare('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
     for (const u of usedSlots) used.run(u.factor_id, u.slot);
-    this.db.exec(
-      `INSERT INTO main.audit (ts, actor, action, target, outcome, detail)
-         SELECT r.ts, r.actor, r.action, r.target, r.outcome, r.detail FROM restored.audit r
-         WHERE NOT EXISTS (
-           SELECT 1 FROM main.audit a WHERE a.id = r.id AND a.ts = r.ts AND a.action = r.action
-             AND a.actor IS r.actor AND a.target IS r.target AND a.outcome = r.outcome)
-         ORDER BY r.id`,
+    const lock = this.db.prepare(
+      `UPDATE users SET tfa_failures = max(tfa_failures, @tfa_failures), tfa_locked_until = max(tfa_locked_until, @tfa_locked_until),
+         totp_failures = max(totp_failures, @totp_failures), totp_locked = max(totp_locked, @totp_locked)
+       WHERE userid = @userid`,
     );
+    for (const l of locks) lock.run(l);
+    const known = this.db.prepare(
+      'SELECT 1 FROM audit WHERE id = @id AND ts = @ts AND action = @action AND actor IS @actor AND target IS @target AND outcome = @outcome',
+    );
+    const append = this.db.prepare('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
+    for (const a of staged.prepare('SELECT * FROM audit ORDER BY id').iterate() as IterableIterator<AuditRow>) if (!known.get(a)) append.run(a);
   }
 
   close() {

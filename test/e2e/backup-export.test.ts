@@ -118,31 +118,38 @@ describe('export', () => {
 });
 
 describe('restore after use', () => {
-  it('keeps codes and keys used since the backup used, and keeps the audit trail since', async () => {
+  /** A fresh store with `userid` (password PW) for `fn`, which calls `backup()` when it is set up. */
+  const afterBackup = async (userid: string, name: string, fn: (s: TempStore, backup: () => Promise<string>) => Promise<void>) => {
     const s = new TempStore();
     try {
-      await s.run(['user', 'add', 'rui', '--password-stdin'], { input: `${PW}\n` });
+      await s.addUser(userid, PW);
+      await fn(s, async () => {
+        const file = join(s.dir, name);
+        expect((await s.run(['backup', file])).code).toBe(0);
+        return file;
+      });
+    } finally {
+      s.remove();
+    }
+  };
+
+  it('keeps codes and keys used since the backup used, and keeps the audit trail since', async () => {
+    await afterBackup('rui', 'before-use.db', async (s, backup) => {
       const keys = (await s.run(['tfa', 'add', 'recovery', 'rui', '--json'])).json().result.keys as string[];
-      const file = join(s.dir, 'before-use.db');
-      expect((await s.run(['backup', file])).code).toBe(0);
+      const file = await backup();
       const use = () => s.run(['login', 'rui', '--password-stdin', '--code', keys[0]!], { input: `${PW}\n` });
       expect((await use()).code).toBe(0);
       expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
       expect((await use()).code).toBe(5);
       const logins = s.auditRows().filter((a) => a.action === 'login' && a.target === 'rui@local').map((a) => a.outcome);
       expect(logins).toEqual(['ok', 'failed']);
-    } finally {
-      s.remove();
-    }
+    });
   });
 
   it('never lets a recovery key work twice when sign-ins race with the restore', async () => {
-    const s = new TempStore();
-    try {
-      await s.run(['user', 'add', 'rio', '--password-stdin'], { input: `${PW}\n` });
+    await afterBackup('rio', 'race.db', async (s, backup) => {
       const keys = (await s.run(['tfa', 'add', 'recovery', 'rio', '--json'])).json().result.keys as string[];
-      const file = join(s.dir, 'race.db');
-      expect((await s.run(['backup', file])).code).toBe(0);
+      const file = await backup();
       const use = (key: string) => s.run(['login', 'rio', '--password-stdin', '--code', key], { input: `${PW}\n` });
       // Six sign-ins, each with its own key, started around a restore from before any was used.
       const racing = keys.slice(0, 6);
@@ -155,10 +162,63 @@ describe('restore after use', () => {
       expect(succeeded.length).toBeGreaterThan(0);
       // Whatever landed before, during or after the restore: a key that signed in is spent.
       for (const key of succeeded) expect((await use(key)).code, key).toBe(5);
-      expect(readdirSync(join(s.dir, 'store')).filter((f) => f.startsWith('.restore-'))).toEqual([]);
-    } finally {
-      s.remove();
-    }
+      // Nothing beside the store but its key and SQLite's own files: no copy of the backup left.
+      expect(readdirSync(join(s.dir, 'store')).filter((f) => !/^tfactl\.db(\.key|-wal|-shm)?$/.test(f))).toEqual([]);
+    });
+  });
+
+  it('refuses a backup whose rows refer to rows it does not have, naming the backup, audited, changing nothing', async () => {
+    await afterBackup('ray', 'broken.db', async (s, backup) => {
+      const file = await backup();
+      const db = new Database(file);
+      db.pragma('foreign_keys = OFF');
+      db.prepare("UPDATE users SET realm = 'nowhere' WHERE userid = 'ray@local'").run();
+      db.close();
+      const before = s.snapshot();
+      const r = await s.run(['restore', file, '--yes', '--json']);
+      expect(r.code).toBe(6);
+      expect(r.json().error.code).toBe('backup_invalid');
+      expect(r.json().error.message).toContain(file);
+      expect(s.snapshot()).toBe(before);
+      expect(s.auditRows().at(-1)).toMatchObject({ action: 'store.restore', outcome: 'refused' });
+    });
+  });
+
+  it('restores a backup from an older tfactl (schema 4), bringing it up to date in memory', async () => {
+    await afterBackup('old', 'schema4.db', async (s, backup) => {
+      const file = await backup();
+      // What tfactl 4 wrote: the realms check before migration 5, and user_version 4.
+      const db = new Database(file);
+      db.unsafeMode(true);
+      db.pragma('writable_schema = ON');
+      db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'IN (6, 7, 8)', 'IN (6, 8)') WHERE name = 'realms'").run();
+      db.pragma(`schema_version = ${(db.pragma('schema_version', { simple: true }) as number) + 1}`);
+      db.pragma('writable_schema = OFF');
+      db.pragma('user_version = 4');
+      db.close();
+      expect((await s.run(['user', 'delete', 'old'])).code).toBe(0);
+      expect((await s.login('old', PW)).code).toBe(5);
+      const r = await s.run(['restore', file, '--yes']);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await s.login('old', PW)).code).toBe(0);
+      expect(s.query("SELECT sql FROM sqlite_schema WHERE name = 'realms'")[0]).toEqual({ sql: expect.stringContaining('IN (6, 7, 8)') });
+      expect(s.query('PRAGMA user_version')).toEqual([{ user_version: 5 }]);
+      // The backup file itself is left as it was.
+      expect(new Database(file, { readonly: true }).pragma('user_version', { simple: true })).toBe(4);
+    });
+  });
+
+  it('never lifts a lockout that happened since the backup', async () => {
+    await afterBackup('liz', 'before-lock.db', async (s, backup) => {
+      await s.run(['tfa', 'add', 'recovery', 'liz']);
+      await s.run(['settings', 'set', 'lockout.failures', '2']);
+      const file = await backup();
+      for (let i = 0; i < 3; i++) await s.run(['login', 'liz', '--password-stdin', '--code', '0000-0000-0000-0000'], { input: `${PW}\n` });
+      const locked = s.query<{ tfa_locked_until: number }>("SELECT tfa_locked_until FROM users WHERE userid = 'liz@local'")[0]!.tfa_locked_until;
+      expect(locked).toBeGreaterThan(Date.now() / 1000);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      expect(s.query("SELECT tfa_locked_until FROM users WHERE userid = 'liz@local'")).toEqual([{ tfa_locked_until: locked }]);
+    });
   });
 
   it('is refused to admins, like restore', async () => {

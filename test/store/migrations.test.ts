@@ -99,3 +99,47 @@ describe('migration 5 (seven-digits)', () => {
     db.close();
   });
 });
+
+describe('migration 5 on a store not quite as tfactl made it', () => {
+  const v4 = () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.slice(0, 4));
+    return db;
+  };
+  const editRealmsSql = (db: Database.Database, from: string, to: string) => {
+    db.unsafeMode(true);
+    db.pragma('writable_schema = ON');
+    db.prepare("UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE name = 'realms'").run(from, to);
+    db.pragma(`schema_version = ${(db.pragma('schema_version', { simple: true }) as number) + 1}`);
+    db.pragma('writable_schema = OFF');
+    db.unsafeMode(false);
+  };
+
+  it('does nothing when the check is already wide', () => {
+    const db = v4();
+    editRealmsSql(db, 'IN (6, 8)', 'IN (6, 7, 8)');
+    migrate(db, 2, MIGRATIONS);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    db.close();
+  });
+
+  it('refuses a realms table it does not recognise with a store error, changing nothing', () => {
+    const db = v4();
+    editRealmsSql(db, 'IN (6, 8)', 'IN (6,8)');
+    expect(() => migrate(db, 2, MIGRATIONS)).toThrow(StoreError);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(() => db.prepare("UPDATE sqlite_schema SET sql = sql WHERE name = 'realms'").run()).toThrow();
+    db.close();
+  });
+});
+
+describe('restore', () => {
+  it('replaces every table but the audit trail (merged) and sqlite_sequence (SQLite\'s own)', async () => {
+    const { RESTORED_TABLES } = await import('../../src/store/sqlite.js');
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS);
+    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    expect(tables.sort()).toEqual([...RESTORED_TABLES, 'audit', 'sqlite_sequence'].sort());
+    db.close();
+  });
+});

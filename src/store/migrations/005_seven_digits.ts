@@ -1,3 +1,4 @@
+import { StoreError } from '../../errors.js';
 import type { Migration } from './index.js';
 
 const OLD_CHECK = 'CHECK (totp_digits IN (6, 8))';
@@ -14,7 +15,10 @@ export const sevenDigits: Migration = {
   name: 'seven-digits',
   up(db) {
     const { sql } = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'realms'").get() as { sql: string };
-    if (!sql.includes(OLD_CHECK)) throw new Error(`migration seven-digits: realms has no "${OLD_CHECK}"`);
+    if (sql.includes(NEW_CHECK)) return;
+    if (!sql.includes(OLD_CHECK)) {
+      throw new StoreError(`the store's realms table is not as tfactl made it (no "${OLD_CHECK}"): restore it from a backup`, 'store_corrupt');
+    }
     const version = db.pragma('schema_version', { simple: true }) as number;
     // better-sqlite3 runs SQLite in defensive mode, which forbids writing the schema: lifted for
     // this one statement.
@@ -23,8 +27,8 @@ export const sevenDigits: Migration = {
       db.pragma('writable_schema = ON');
       db.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'realms'").run(sql.replace(OLD_CHECK, NEW_CHECK));
       db.pragma(`schema_version = ${version + 1}`);
-      db.pragma('writable_schema = OFF');
     } finally {
+      db.pragma('writable_schema = OFF');
       db.unsafeMode(false);
     }
     const check = db.pragma('quick_check', { simple: true });
