@@ -84,8 +84,8 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'realm set-enforce')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --algorithm --api-id --api-key --url --offline'
-            vopts='--db --as --auth-code --digits --step --algorithm --api-id --api-key --url'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
+            vopts='--db --as --auth-code --digits --step --period --algorithm --api-id --api-key --url'
             args=('' 'none totp yubico') vararg=0 ;;
         'realm set-yubico')
             cmds=''

@@ -117,7 +117,7 @@ function __tfactl_value_options --argument-names path
         case 'realm delete'
             echo --db --as --auth-code
         case 'realm set-enforce'
-            echo --db --as --auth-code --digits --step --algorithm --api-id --api-key --url
+            echo --db --as --auth-code --digits --step --period --algorithm --api-id --api-key --url
         case 'realm set-yubico'
             echo --db --as --auth-code --api-id --api-key --url
         case 'tfa'
@@ -315,7 +315,8 @@ complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete t
 
 # tfactl realm set-enforce
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l period -x -d 'the same as --step, by the name `tfa add totp` uses'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'YubiKey validation service client id'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'

@@ -130,7 +130,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .argument('<realm>')
     .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
     .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
-    .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30)')
+    .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
+    .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')
     .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
   yubicoOptions(realmSetEnforce);
   yubicoOptions(

@@ -31,16 +31,20 @@ describe('tfactl realm', () => {
     const r = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--digits', '8', '--step', '60', '--algorithm', 'sha256', '--json']);
     expect(r.code).toBe(0);
     expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, period: 60, algorithm: 'SHA256' } });
+    const byPeriod = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--period', '45', '--json']);
+    expect(byPeriod.json().result.totp).toEqual({ digits: 6, period: 45, algorithm: 'SHA1' });
     const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
     expect(defaults.json().result.totp).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
     const none = await store.run(['realm', 'set-enforce', 'corp', 'none', '--json']);
     expect(none.json().result).toMatchObject({ enforce: 'none', totp: null });
-    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(3);
+    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(4);
   });
 
   it.each([
     [['realm', 'set-enforce', 'corp', 'totp', '--digits', '9'], 2],
     [['realm', 'set-enforce', 'corp', 'totp', '--step', '5'], 2],
+    [['realm', 'set-enforce', 'corp', 'totp', '--step', '30', '--period', '60'], 2],
+    [['realm', 'set-enforce', 'corp', 'none', '--period', '60'], 2],
     [['realm', 'set-enforce', 'corp', 'totp', '--algorithm', 'MD5'], 2],
     [['realm', 'set-enforce', 'corp', 'none', '--digits', '8'], 2],
     [['realm', 'set-enforce', 'corp', 'sms'], 2],

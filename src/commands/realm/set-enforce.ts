@@ -12,10 +12,13 @@ import { realmFields } from '../render.js';
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
   const type = arg(inv, 1) as EnforceType;
-  const totpInput = { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'step'), algorithm: stringOpt(inv, 'algorithm') };
+  const step = stringOpt(inv, 'step');
+  const period = stringOpt(inv, 'period');
+  if (step !== undefined && period !== undefined && step !== period) throw new UsageError('--step and --period are one setting: give one of them');
+  const totpInput = { digits: stringOpt(inv, 'digits'), period: step ?? period, algorithm: stringOpt(inv, 'algorithm') };
   const given = Object.entries(totpInput).filter(([, v]) => v !== undefined);
   if (type !== 'totp' && given.length > 0) {
-    throw new UsageError('--digits, --step and --algorithm only apply to totp enforcement');
+    throw new UsageError('--digits, --step (--period) and --algorithm only apply to totp enforcement');
   }
   const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
   const yubico = yubicoValidation(inv);
