@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 
@@ -28,10 +28,13 @@ export function secretOpt(inv: Invocation, name: string, flag: string): string |
   let text = '';
   let fd: number | undefined;
   try {
-    // Non-blocking, so that opening a FIFO does not wait for a writer before fstat can refuse it.
+    // Checked before it is opened: opening a FIFO waits for a writer, and opening some devices
+    // does something (a tape rewinds). Then the file opened must be the file checked.
+    const checked = statSync(path);
+    if (!checked.isFile()) fail('is not a regular file');
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const st = fstatSync(fd);
-    if (!st.isFile()) fail('is not a regular file');
+    if (!st.isFile() || st.dev !== checked.dev || st.ino !== checked.ino) fail('changed while it was being read');
     if (st.size > SECRET_FILE_MAX) fail(`is larger than ${SECRET_FILE_MAX} bytes`);
     const buf = Buffer.alloc(SECRET_FILE_MAX + 1);
     const n = readSync(fd, buf, 0, buf.length, 0);

@@ -27,7 +27,7 @@ export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAU
   if (digits !== '6' && digits !== '7' && digits !== '8') throw new UsageError(`invalid digits ${quote(digits)}: expected 6, 7 or 8`, 'invalid_totp');
   const periodText = input.period ?? String(base.period);
   if (!/^[0-9]{2,3}$/.test(periodText) || Number(periodText) < 10 || Number(periodText) > 300) {
-    throw new UsageError(`invalid step ${quote(periodText)}: expected 10 to 300 seconds`, 'invalid_totp');
+    throw new UsageError(`invalid period ${quote(periodText)}: expected 10 to 300 seconds`, 'invalid_totp');
   }
   const algorithm = (input.algorithm ?? base.algorithm).toUpperCase().replace('-', '');
   if (!ALGORITHMS.includes(algorithm as TotpAlgorithm)) {

@@ -53,7 +53,7 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
     throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
   }
   try {
-    await session.store.restoreFrom(file, session.now());
+    await session.store.restoreFrom(file, session.now(), inspection.keyFingerprint);
   } catch (e) {
     if (e instanceof StoreError && e.code === 'backup_invalid') {
       await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: e.message } });

@@ -724,30 +724,21 @@ class SqliteStore implements Store {
     }
   }
 
-  async restoreFrom(path: string, now: number) {
-    // The backup is copied into memory (never a second copy of the secrets on disk, not even for a
-    // moment) and brought up to this tfactl's schema there. Then one IMMEDIATE transaction on this
-    // connection replaces the contents: no other process writes in between, so a code or key used a
-    // moment before stays used, and other processes see the old store or the restored one.
-    let image: Buffer;
-    const source = new Database(path, { readonly: true, fileMustExist: true });
+  async restoreFrom(path: string, now: number, expectedKeyFingerprint: string | null) {
+    // The backup is read once, into memory (never a second copy of the secrets on disk, not even
+    // for a moment); the checks run again on that copy, so a file changed since it was inspected
+    // cannot slip through. It is brought up to this tfactl's schema there. Then one IMMEDIATE
+    // transaction on this connection replaces the contents: no other process writes in between, so
+    // a code or key used a moment before stays used, and others see the old store or the restored one.
+    const staged = readIntoMemory(path);
     try {
-      image = source.serialize();
-    } catch (e) {
-      throw storeError(e, path);
-    } finally {
-      source.close();
-    }
-    // Bytes 18 and 19 of the header say "WAL"; an in-memory database cannot be one.
-    image[18] = 1;
-    image[19] = 1;
-    const staged = new Database(image);
-    try {
+      const refuse = (problem: string) => new StoreError(`refusing to restore ${path}: ${problem}`, 'backup_invalid');
+      const inspection = inspectDatabase(staged);
+      if (!inspection.ok) throw refuse(inspection.problem ?? 'it cannot be read');
+      if (inspection.keyFingerprint !== expectedKeyFingerprint) throw refuse('it changed while it was being restored');
       migrate(staged, now, await loadMigrations());
       const broken = staged.pragma('foreign_key_check') as { table: string }[];
-      if (broken.length > 0) {
-        throw new StoreError(`refusing to restore ${path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
-      }
+      if (broken.length > 0) throw refuse(`${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`);
       await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
     } finally {
       staged.close();
@@ -808,24 +799,58 @@ class SqliteStore implements Store {
  */
 export function inspectBackup(path: string): BackupInspection {
   let db: Database | undefined;
-  const bad = (problem: string): BackupInspection => ({ ok: false, problem, version: 0, keyFingerprint: null, users: 0 });
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
+    return inspectDatabase(db);
+  } catch (e) {
+    return unreadable(e);
+  } finally {
+    db?.close();
+  }
+}
+
+const badBackup = (problem: string): BackupInspection => ({ ok: false, problem, version: 0, keyFingerprint: null, users: 0 });
+
+function unreadable(e: unknown): BackupInspection {
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return badBackup('it is damaged or not a SQLite database');
+  if (code === 'SQLITE_CANTOPEN') return badBackup('it cannot be opened');
+  return badBackup(`it cannot be read (${code || String(e)})`);
+}
+
+/** inspectBackup's checks, on an open database (the file, or restore's copy of it in memory). */
+function inspectDatabase(db: Database): BackupInspection {
+  try {
     const integrity = db.pragma('integrity_check', { simple: true });
-    if (integrity !== 'ok') return bad(`it is damaged (integrity check: ${String(integrity)})`);
+    if (integrity !== 'ok') return badBackup(`it is damaged (integrity check: ${String(integrity)})`);
     const version = db.pragma('user_version', { simple: true }) as number;
     const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
-    if (version < 1 || !['users', 'realms', 'settings', 'audit'].every((t) => tables.has(t))) return bad('it is not a tfactl store');
-    if (version > LATEST_VERSION) return bad(`it was written by a newer tfactl (schema ${version})`);
+    if (version < 1 || !['users', 'realms', 'settings', 'audit'].every((t) => tables.has(t))) return badBackup('it is not a tfactl store');
+    if (version > LATEST_VERSION) return badBackup(`it was written by a newer tfactl (schema ${version})`);
     const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
     const users = db.prepare('SELECT count(*) FROM users').pluck().get() as number;
     return { ok: true, version, keyFingerprint: fingerprint ?? null, users };
   } catch (e) {
-    const code = (e as { code?: string }).code ?? '';
-    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return bad('it is damaged or not a SQLite database');
-    if (code === 'SQLITE_CANTOPEN') return bad('it cannot be opened');
-    return bad(`it cannot be read (${code || String(e)})`);
-  } finally {
-    db?.close();
+    return unreadable(e);
   }
+}
+
+/**
+ * A store file copied into a private in-memory database (restore's working copy). The file's
+ * header says WAL (bytes 18 and 19), which an in-memory database cannot be: it is set to rollback.
+ */
+function readIntoMemory(path: string): Database {
+  let source: Database | undefined;
+  let image: Buffer;
+  try {
+    source = new Database(path, { readonly: true, fileMustExist: true });
+    image = source.serialize();
+  } catch (e) {
+    throw storeError(e, path);
+  } finally {
+    source?.close();
+  }
+  image[18] = 1;
+  image[19] = 1;
+  return new Database(image);
 }

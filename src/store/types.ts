@@ -308,8 +308,12 @@ export interface Store {
    * processes keep reading and writing: SQLite's online backup.
    */
   backupTo(path: string): Promise<void>;
-  /** Replaces the whole store with the (already checked) store file at `path`, then migrates it. */
-  restoreFrom(path: string, now: number): Promise<void>;
+  /**
+   * Replaces the whole store with the store file at `path`, brought up to date. The caller has
+   * inspected the file and checked its key fingerprint; the checks are run again on the copy that
+   * is restored, which must still carry `expectedKeyFingerprint`.
+   */
+  restoreFrom(path: string, now: number, expectedKeyFingerprint: string | null): Promise<void>;
 
   close(): void;
 }

@@ -467,7 +467,7 @@ describe('parseDomainsCfg', () => {
     ['an unknown tfa type', 'pve: pve\n\ttfa type=sms\n', 'line 2: tfa type must be oath or yubico'],
     ['an unknown tfa option', 'pve: pve\n\ttfa type=oath,window=2\n', 'line 2: unknown tfa option "window"'],
     ['9 digits', 'pve: pve\n\ttfa type=oath,digits=9\n', 'line 2: invalid digits "9"'],
-    ['a step below 10 s', 'pve: pve\n\ttfa type=oath,step=5\n', 'line 2: invalid step "5"'],
+    ['a step below 10 s', 'pve: pve\n\ttfa type=oath,step=5\n', 'line 2: invalid period "5"'],
     ['a tfa option given twice', 'pve: pve\n\ttfa type=oath,step=30,step=60\n', 'line 2: tfa option "step" is given twice'],
     ['a yubico realm without id', `pve: pve\n\ttfa type=yubico,key=${API_KEY}\n`, 'line 2: tfa type=yubico needs the API id'],
     ['a malformed option list', 'pve: pve\n\ttfa type="oath"x\n', 'line 2: the tfa option list is malformed'],

@@ -33,11 +33,13 @@ describe('tfactl realm', () => {
     expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, period: 60, algorithm: 'SHA256' } });
     const byPeriod = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--period', '45', '--json']);
     expect(byPeriod.json().result.totp).toEqual({ digits: 6, period: 45, algorithm: 'SHA1' });
+    const both = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--step', '45', '--period', '045', '--json']);
+    expect(both.code, both.stderr).toBe(0);
     const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
     expect(defaults.json().result.totp).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
     const none = await store.run(['realm', 'set-enforce', 'corp', 'none', '--json']);
     expect(none.json().result).toMatchObject({ enforce: 'none', totp: null });
-    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(4);
+    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(5);
   });
 
   it.each([

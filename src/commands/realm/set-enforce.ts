@@ -14,7 +14,9 @@ export async function run(inv: Invocation): Promise<void> {
   const type = arg(inv, 1) as EnforceType;
   const step = stringOpt(inv, 'step');
   const period = stringOpt(inv, 'period');
-  if (step !== undefined && period !== undefined && step !== period) throw new UsageError('--step and --period are one setting: give one of them');
+  if (step !== undefined && period !== undefined && !(Number(step) === Number(period))) {
+    throw new UsageError('--step and --period are one setting: give one of them');
+  }
   const totpInput = { digits: stringOpt(inv, 'digits'), period: step ?? period, algorithm: stringOpt(inv, 'algorithm') };
   const given = Object.entries(totpInput).filter(([, v]) => v !== undefined);
   if (type !== 'totp' && given.length > 0) {
