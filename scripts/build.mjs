@@ -68,13 +68,22 @@ const SHIMS = {
   // commander requires child_process (and with it net, dgram and the streams: about 2 ms) for
   // stand-alone executable subcommands, which tfactl does not have. Load it only if used.
   child_process: `module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });`,
+  // node:crypto takes a few milliseconds to load, and a sign-in needs it only once argon2 is at
+  // work: each function here loads it on first call, so services/passwords.ts can load it on the
+  // main thread while the thread pool verifies (about 3 ms off every password sign-in). An ES
+  // module, so importing a name not listed fails the build instead of a run.
+  crypto: ['createCipheriv', 'createDecipheriv', 'createHmac', 'randomBytes', 'randomUUID', 'timingSafeEqual']
+    .map((name) => `export const ${name} = (...args) => require('node:crypto').${name}(...args);`)
+    .join('\n'),
 };
 
 const shims = {
   name: 'tfactl-shims',
   setup(build) {
-    build.onResolve({ filter: /^(bindings|node-gyp-build|(node:)?child_process)$/ }, (args) => {
+    build.onResolve({ filter: /^(bindings|node-gyp-build|(node:)?child_process|(node:)?crypto)$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
+      // Every importer of crypto gets the shim, except the shim itself.
+      if (name === 'crypto') return args.namespace === 'shim' ? undefined : { path: 'crypto', namespace: 'shim' };
       const owner = { bindings: 'better-sqlite3', 'node-gyp-build': 'argon2', child_process: 'commander' }[name];
       return new RegExp(`[\\\\/]node_modules[\\\\/]${owner}[\\\\/]`).test(args.importer) ? { path: name, namespace: 'shim' } : undefined;
     });
