@@ -8,8 +8,8 @@ const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, '..', 'dist', 'tfactl.cjs');
 const CACHE = `${BUNDLE}.cache`;
-// The bundle's first line names its build; the cache starts with the same text. A cache from
-// another build is not used (V8 itself only compares the length of the source).
+// The bundle's first line names its build (a hash of its contents); the cache starts with the same
+// text. A cache from another build is not used (V8 itself only compares the length of the source).
 const BUILD_ID = /^\/\* tfactl build [0-9a-f]{32} \*\//;
 
 /**
