@@ -46,6 +46,4 @@ export interface Ctx {
   readonly home: string;
   readonly hostname: string;
   openStore(path: string, now: number): Promise<OpenedStore>;
-  /** Checks a backup file before it is restored (see store/sqlite.ts). */
-  inspectBackup(path: string): Promise<import('./store/types.js').BackupInspection>;
 }

@@ -55,20 +55,10 @@ function fromCommander(e: CommanderError): TfaError | null {
 /** The real terminal. */
 function processIo(): Io {
   let stdin: Promise<string> | undefined;
-  const stdout = fdWriter(1, () => process.stdout);
-  const stderr = fdWriter(2, () => process.stderr);
   let stdinTTY: boolean | undefined;
   return {
-    stdout: {
-      write: (t) => stdout.write(t),
-      get isTTY() {
-        return stdout.isTTY;
-      },
-      get columns() {
-        return stdout.columns;
-      },
-    },
-    stderr,
+    stdout: fdWriter(1, () => process.stdout),
+    stderr: fdWriter(2, () => process.stderr),
     get stdinIsTTY() {
       stdinTTY ??= stdinIsTerminal(() => process.stdin);
       return stdinTTY;
@@ -118,7 +108,6 @@ export function processContext(): Ctx {
     home: homedir(),
     hostname: hostname(),
     openStore: async (path, now) => (await import('./store/sqlite.js')).openSqliteStore(path, { now }),
-    inspectBackup: async (path) => (await import('./store/sqlite.js')).inspectBackup(path),
   };
 }
 

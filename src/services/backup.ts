@@ -43,22 +43,28 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.restore');
   if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
-  const inspection = await session.ctx.inspectBackup(file);
-  if (!inspection.ok) {
-    await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: inspection.problem } });
-    throw new StoreError(`refusing to restore ${file}: ${inspection.problem}`, 'backup_invalid');
-  }
-  if (inspection.keyFingerprint !== null && !fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
-    await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: 'key mismatch' } });
-    throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
-  }
+  // Read once: what is checked here is exactly what is restored.
+  const copy = await session.store.readBackup(file);
+  const { inspection } = copy;
+  const refuse = async (reason: string) =>
+    session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason } });
   try {
-    await session.store.restoreFrom(file, session.now(), inspection.keyFingerprint);
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'backup_invalid') {
-      await session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason: e.message } });
+    if (!inspection.ok) {
+      await refuse(inspection.problem ?? 'unreadable');
+      throw new StoreError(`refusing to restore ${file}: ${inspection.problem}`, 'backup_invalid');
     }
-    throw e;
+    if (inspection.keyFingerprint !== null && !fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
+      await refuse('key mismatch');
+      throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
+    }
+    try {
+      await session.store.restoreFrom(copy, session.now());
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'backup_invalid') await refuse(e.message);
+      throw e;
+    }
+  } finally {
+    copy.close();
   }
   await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users } });
   return { file, users: inspection.users };

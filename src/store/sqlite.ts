@@ -8,6 +8,7 @@ import type {
   AuditEntry,
   AuditFilter,
   AuditRecord,
+  BackupCopy,
   BackupInspection,
   EnforceType,
   NewRealm,
@@ -724,25 +725,30 @@ class SqliteStore implements Store {
     }
   }
 
-  async restoreFrom(path: string, now: number, expectedKeyFingerprint: string | null) {
-    // The backup is read once, into memory (never a second copy of the secrets on disk, not even
-    // for a moment); the checks run again on that copy, so a file changed since it was inspected
-    // cannot slip through. It is brought up to this tfactl's schema there. Then one IMMEDIATE
-    // transaction on this connection replaces the contents: no other process writes in between, so
-    // a code or key used a moment before stays used, and others see the old store or the restored one.
-    const staged = readIntoMemory(path);
+  async readBackup(path: string): Promise<BackupCopy> {
+    let db: Database | null = null;
     try {
-      const refuse = (problem: string) => new StoreError(`refusing to restore ${path}: ${problem}`, 'backup_invalid');
-      const inspection = inspectDatabase(staged);
-      if (!inspection.ok) throw refuse(inspection.problem ?? 'it cannot be read');
-      if (inspection.keyFingerprint !== expectedKeyFingerprint) throw refuse('it changed while it was being restored');
-      migrate(staged, now, await loadMigrations());
-      const broken = staged.pragma('foreign_key_check') as { table: string }[];
-      if (broken.length > 0) throw refuse(`${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`);
-      await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
-    } finally {
-      staged.close();
+      db = readIntoMemory(path);
+      return new MemoryBackup(path, db, inspectDatabase(db));
+    } catch (e) {
+      db?.close();
+      return new MemoryBackup(path, null, unreadable(e));
     }
+  }
+
+  async restoreFrom(copy: BackupCopy, now: number) {
+    // The copy is in memory (never a second copy of the secrets on disk, not even for a moment) and
+    // is brought up to this tfactl's schema there. Then one IMMEDIATE transaction on this
+    // connection replaces the contents: no other process writes in between, so a code or key used
+    // a moment before stays used, and others see the old store or the restored one.
+    if (!(copy instanceof MemoryBackup) || copy.db === null || !copy.inspection.ok) throw new Error('restoreFrom: not an accepted backup copy');
+    const staged = copy.db;
+    migrate(staged, now, await loadMigrations());
+    const broken = staged.pragma('foreign_key_check') as { table: string }[];
+    if (broken.length > 0) {
+      throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
+    }
+    await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
   }
 
   /**
@@ -797,15 +803,16 @@ class SqliteStore implements Store {
  * Checks a file before it is restored: a SQLite database that passes integrity_check, with
  * tfactl's tables, from this or an older tfactl. Never throws for bad files: says why instead.
  */
-export function inspectBackup(path: string): BackupInspection {
-  let db: Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    return inspectDatabase(db);
-  } catch (e) {
-    return unreadable(e);
-  } finally {
-    db?.close();
+/** A backup file read into memory (Store.readBackup), with what its inspection found. */
+class MemoryBackup implements BackupCopy {
+  constructor(
+    readonly path: string,
+    readonly db: Database | null,
+    readonly inspection: BackupInspection,
+  ) {}
+
+  close(): void {
+    this.db?.close();
   }
 }
 
@@ -818,7 +825,7 @@ function unreadable(e: unknown): BackupInspection {
   return badBackup(`it cannot be read (${code || String(e)})`);
 }
 
-/** inspectBackup's checks, on an open database (the file, or restore's copy of it in memory). */
+/** What restoring `db` would mean: is it whole, a tfactl store, from this or an older tfactl, and whose key. */
 function inspectDatabase(db: Database): BackupInspection {
   try {
     const integrity = db.pragma('integrity_check', { simple: true });
@@ -844,9 +851,10 @@ function readIntoMemory(path: string): Database {
   let image: Buffer;
   try {
     source = new Database(path, { readonly: true, fileMustExist: true });
+    // Reads the header first: a file that is no database fails here with SQLITE_NOTADB, where
+    // serialize() would only report running out of memory.
+    source.pragma('schema_version');
     image = source.serialize();
-  } catch (e) {
-    throw storeError(e, path);
   } finally {
     source?.close();
   }

@@ -309,12 +309,23 @@ export interface Store {
    */
   backupTo(path: string): Promise<void>;
   /**
-   * Replaces the whole store with the store file at `path`, brought up to date. The caller has
-   * inspected the file and checked its key fingerprint; the checks are run again on the copy that
-   * is restored, which must still carry `expectedKeyFingerprint`.
+   * Reads the store file at `path` once, into a private copy in memory, and inspects that copy:
+   * what restoreFrom restores is exactly what was inspected. The caller closes it.
    */
-  restoreFrom(path: string, now: number, expectedKeyFingerprint: string | null): Promise<void>;
+  readBackup(path: string): Promise<BackupCopy>;
+  /**
+   * Replaces the whole store with `copy` (the caller has accepted its inspection), brought up to
+   * date. Refuses (backup_invalid) a copy whose rows refer to rows it does not have.
+   */
+  restoreFrom(copy: BackupCopy, now: number): Promise<void>;
 
+  close(): void;
+}
+
+/** A backup read into memory by Store.readBackup. */
+export interface BackupCopy {
+  readonly path: string;
+  readonly inspection: BackupInspection;
   close(): void;
 }
 

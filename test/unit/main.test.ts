@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Ctx, Prompter } from '../../src/context.js';
 import { CancelledError } from '../../src/errors.js';
 import { main } from '../../src/main.js';
-import { inspectBackup, openSqliteStore } from '../../src/store/sqlite.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
 
 /**
  * main() in-process with a fake terminal and prompter (the Ctx seam), against a real SQLite file:
@@ -45,7 +45,6 @@ function fakeCtx(options: { tty: boolean; answers?: string[]; env?: Record<strin
     home: dir,
     hostname: 'unit',
     openStore: (path, now) => openSqliteStore(path, { now }),
-    inspectBackup: async (path) => inspectBackup(path),
   };
   return { ctx, out: () => out.join(''), err: () => err.join(''), asked };
 }
