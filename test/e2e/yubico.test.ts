@@ -29,7 +29,7 @@ class SimulatedKey {
     this.sim(['init', '-p', publicId, '-k', aesKey, '-u', privateId]);
   }
   private sim(args: string[]): string {
-    const r = spawnSync('/usr/bin/yubikey', ['-f', this.config, ...args], { encoding: 'utf8' });
+    const r = spawnSync('yubikey', ['-f', this.config, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`yubikey ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout.trim();
   }

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// The programs the tests run besides node (their "peers": real implementations we check tfactl
+// against), and the Debian packages that have them. `npm test` runs this first, before the build:
+//
+//   node scripts/test-peers.mjs           all present: silent, exit 0. Some missing: as root with
+//                                         apt-get, install their packages (`apt-get update` once, then
+//                                         `apt-get install -y --no-install-recommends ...`; the log is
+//                                         shown only if that fails); otherwise print one line naming
+//                                         them and the command that installs them, exit 1.
+//   node scripts/test-peers.mjs --check   never install, only name what is missing.
+//   TFACTL_TEST_PEERS=check npm test      the same through npm test.
+//
+// A test that needs a new program adds a row to PEERS; test/test-peers.test.ts fails while a
+// program the tests spawn by name has no row.
+import { accessSync, constants, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * One row per program. `command` is looked up on the PATH, unless `probe` is given: an argv that
+ * must exit 0, for a peer that is not a program of its own (a python module:
+ * `probe: ['python3', '-c', 'import icu']`); `command` then only names it in messages.
+ * @typedef {{ command: string, package: string, for: string, probe?: readonly string[] }} Peer
+ * @type {readonly Peer[]}
+ */
+export const PEERS = [
+  { command: 'python3', package: 'python3', for: 'runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py) and on pipes set up as other programs do (stdio.test.ts)' },
+  { command: 'oathtool', package: 'oathtool', for: 'TOTP codes from an implementation independent of ours' },
+  { command: 'zbarimg', package: 'zbar-tools', for: 'decodes the QR codes tfactl writes as images' },
+  { command: 'rsvg-convert', package: 'librsvg2-bin', for: 'rasterises SVG QR codes for zbarimg' },
+  { command: 'yubikey', package: 'python3-yubiotp', for: 'a simulated YubiKey that types OTPs (yubico.test.ts)' },
+  { command: 'bash', package: 'bash', for: 'the bash completion; shell redirections; the README\'s commands as written' },
+  { command: 'zsh', package: 'zsh', for: 'the zsh completion, listed by a real interactive zsh' },
+  { command: 'fish', package: 'fish', for: 'the fish completion, offered by a real fish' },
+  { command: 'unshare', package: 'util-linux', for: 'runs tfactl as another OS user than the store\'s owner' },
+  { command: 'mkfifo', package: 'coreutils', for: 'a named pipe where a secret file is expected' },
+  { command: 'seq', package: 'coreutils', for: 'shell loops of concurrent tfactl processes' },
+];
+
+/** The executable regular file `command` names on `path` (a PATH value), if any. */
+export function findOnPath(command, path = process.env.PATH ?? '') {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, command);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // Not here: try the next directory.
+    }
+  }
+  return undefined;
+}
+
+/** @param {Peer} peer */
+function isPresent(peer) {
+  if (!peer.probe) return findOnPath(peer.command) !== undefined;
+  const [cmd, ...args] = peer.probe;
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+
+const missingPeers = () => PEERS.filter((p) => !isPresent(p));
+const packagesOf = (peers) => [...new Set(peers.map((p) => p.package))];
+const names = (peers) => peers.map((p) => p.command).join(', ');
+
+/** Runs apt-get quietly; its output is returned to be shown only if something fails. */
+function aptGet(args) {
+  const r = spawnSync('apt-get', ['-q', '-o', 'DPkg::Lock::Timeout=300', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { ok: r.status === 0, log: `$ apt-get ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}` };
+}
+
+/** Returns the exit code: 0 when every peer is there (or was just installed), else 1. */
+export function ensurePeers({ checkOnly }) {
+  const missing = missingPeers();
+  if (missing.length === 0) return 0;
+  const packages = packagesOf(missing);
+  const isRoot = process.getuid?.() === 0;
+  const installCommand = `${isRoot ? '' : 'sudo '}apt-get install ${packages.join(' ')}`;
+  if (checkOnly || !isRoot || findOnPath('apt-get') === undefined) {
+    process.stderr.write(`missing test peers: ${names(missing)} (install them: ${installCommand})\n`);
+    return 1;
+  }
+
+  const update = aptGet(['update']);
+  const install = update.ok ? aptGet(['install', '-y', '--no-install-recommends', ...packages]) : undefined;
+  if (!install?.ok) {
+    process.stderr.write(update.log + (install?.log ?? ''));
+    process.stderr.write(`missing test peers: ${names(missing)} (installing them failed, log above: ${installCommand})\n`);
+    return 1;
+  }
+  const still = missingPeers();
+  if (still.length > 0) {
+    process.stderr.write(`missing test peers: ${names(still)} (apt-get installed ${packagesOf(still).join(' ')} but not them: check their rows in scripts/test-peers.mjs)\n`);
+    return 1;
+  }
+  process.stderr.write(`installed test peers: ${names(missing)} (apt-get install ${packages.join(' ')})\n`);
+  return 0;
+}
+
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const mode = process.env.TFACTL_TEST_PEERS ?? '';
+  const unknown = args.find((a) => a !== '--check');
+  if (unknown !== undefined || !['', 'check'].includes(mode)) {
+    // A typo must not turn a check into an install.
+    process.stderr.write(`test-peers: ${unknown !== undefined ? `unknown argument ${unknown}` : `TFACTL_TEST_PEERS=${mode} is not known`} (only --check, TFACTL_TEST_PEERS=check)\n`);
+    process.exitCode = 2;
+  } else {
+    process.exitCode = ensurePeers({ checkOnly: args.includes('--check') || mode === 'check' });
+  }
+}
