@@ -24,7 +24,7 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
             vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
             args=() vararg=0 ;;
         'user list')

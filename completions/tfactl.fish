@@ -230,7 +230,7 @@ complete -c tfactl -s V -l version -d 'print the version'
 complete -c tfactl -l db -r -F -d 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)'
 complete -c tfactl -l as -x -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
-complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one'
+complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'
 complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
 complete -c tfactl -l debug -d 'show stack traces on errors'
 complete -c tfactl -s h -l help -d 'show help'
@@ -239,7 +239,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a user -d 'manage users'
 complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
 complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
 complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
-complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins read them; root@local changes them)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the store with a checked backup (root@local only)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
@@ -269,7 +269,8 @@ complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP sec
 complete -c tfactl -n '__tfactl_using "user add"' -l yubico-otp -x -d 'an OTP from the user\'s YubiKey (touch it), to register the key'
 complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, or @FILE, for offline validation'
-complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
 # tfactl user list
@@ -337,7 +338,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa"' -a list -d 'list second fac
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a delete -d 'delete a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a enable -d 'enable a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a disable -d 'disable a second factor'
-complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and second-factor lockouts'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and second-factor lockouts and the password ban'
 
 # tfactl tfa add
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a totp -d 'enrol a TOTP authenticator app (QR code, then a verification code)'
@@ -351,7 +352,7 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6, 7 or 8 (default 6, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -d 'terminal, none, png:FILE or svg:FILE'
 
@@ -378,7 +379,7 @@ complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every fact
 # tfactl tfa unlock
 
 # tfactl login
-complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery yubico' -d 'what --code is (default: told from its shape)'
 
 # tfactl settings

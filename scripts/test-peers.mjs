@@ -36,6 +36,9 @@ export const PEERS = [
   { command: 'unshare', package: 'util-linux', for: 'runs tfactl as another OS user than the store\'s owner' },
   { command: 'mkfifo', package: 'coreutils', for: 'a named pipe where a secret file is expected' },
   { command: 'seq', package: 'coreutils', for: 'shell loops of concurrent tfactl processes' },
+  { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts)' },
+  { command: 'yes', package: 'coreutils', for: 'standard input that never ends, one short line after another' },
+  { command: 'cat', package: 'coreutils', for: 'standard input that never ends and has no line end (cat /dev/zero)' },
 ];
 
 /** The executable regular file `command` names on `path` (a PATH value), if any. */

@@ -20,11 +20,13 @@ async function main() {
     const env = { PATH: process.env.PATH, NO_COLOR: '1', TFACTL_DB: path.join(dir, 'tfactl.db') };
     const run = async (argv, stdin = '') => {
       let out = '';
+      const lines = stdin.split('\n');
       const io = {
         stdout: { write: (t) => void (out += t), isTTY: false, columns: undefined },
         stderr: { write: (t) => void (out += t), isTTY: false },
         stdinIsTTY: false,
         readStdin: async () => stdin,
+        readLine: async () => (lines.length > 1 || lines[0] !== '' ? lines.shift() : null),
         onInterrupt: () => () => {},
       };
       const code = await tfactl.main(argv, { ...base, io, env });

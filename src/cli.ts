@@ -49,7 +49,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--db <path>', 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
-    .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one')
+    .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -92,7 +92,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
     .option('--aes-key <hex>', 'the YubiKey\'s AES key, or @FILE, for offline validation')
     .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
-    .option('--code <code>', 'TOTP verification code (asked on a terminal)')
+    .option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)')
+    .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
     .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
   leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>');
@@ -150,7 +151,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
     .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')
     .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
-    .option('--code <code>', 'verification code from the app (asked on a terminal)')
+    .option('--code <code>', 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)')
     .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
     .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
@@ -174,14 +175,14 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--all', 'delete every factor of the user');
   leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js')).argument('<userid>').argument('<id>');
   leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js')).argument('<userid>').argument('<id>');
-  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts', () => import('./commands/tfa/unlock.js')).argument('<userid>');
+  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>');
 
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
     .argument('<userid>')
-    .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP (asked on a terminal)')
+    .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)')
     .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']));
 
-  const settings = group(program, 'settings', 'store-wide settings (admins)');
+  const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
   leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js')).argument('<key>').argument('<value>');
 

@@ -1,12 +1,20 @@
+import type { Clock, Random } from './services/session.js';
 import type { Store } from './store/types.js';
+
+export type { Clock, Random };
 
 /** The terminal, as tfactl uses it. Tests give a fake one; main.ts gives the process's. */
 export interface Io {
   readonly stdout: { write(text: string): unknown; readonly isTTY: boolean; readonly columns: number | undefined };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;
-  /** All of standard input, read once on first call. */
+  /** All of standard input, read once on first call (bulk input such as `user import -`). */
   readStdin(): Promise<string>;
+  /**
+   * The next line of standard input without its line end, null at its end; reads no further than
+   * that line. A line longer than `maxBytes` throws LineTooLongError (src/stdio.ts).
+   */
+  readLine(maxBytes: number): Promise<string | null>;
   /**
    * Calls `fn` on the first Ctrl-C or SIGTERM instead of dying at once (a second one ends the
    * process); returns a function that restores the default.
@@ -19,14 +27,6 @@ export interface Prompter {
   password(message: string): Promise<string>;
   input(message: string, defaultValue?: string): Promise<string>;
   confirm(message: string, defaultValue: boolean): Promise<boolean>;
-}
-
-export interface Clock {
-  nowSeconds(): number;
-}
-
-export interface Random {
-  bytes(n: number): Buffer;
 }
 
 export interface OpenedStore {

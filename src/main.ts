@@ -4,7 +4,7 @@ import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { createOutput } from './output.js';
-import { fdWriter, readAllStdin, stdinIsTerminal } from './stdio.js';
+import { fdWriter, readAllStdin, stdinIsTerminal, stdinLineReader } from './stdio.js';
 import pkg from '../package.json' with { type: 'json' };
 
 /** Runs tfactl with `argv` (without node and script) and returns the exit code. */
@@ -56,6 +56,7 @@ function fromCommander(e: CommanderError): TfaError | null {
 function processIo(): Io {
   let stdin: Promise<string> | undefined;
   let stdinTTY: boolean | undefined;
+  let lines: ((maxBytes: number) => Promise<string | null>) | undefined;
   return {
     stdout: fdWriter(1, () => process.stdout),
     stderr: fdWriter(2, () => process.stderr),
@@ -81,6 +82,10 @@ function processIo(): Io {
       stdin ??= readAllStdin(() => process.stdin).then((b) => b.toString('utf8'));
       return stdin;
     },
+    readLine: (maxBytes) => {
+      lines ??= stdinLineReader(() => process.stdin);
+      return lines(maxBytes);
+    },
   };
 }
 
@@ -100,7 +105,7 @@ export function processContext(): Ctx {
   return {
     io: processIo(),
     prompter: terminalPrompter(),
-    clock: { nowSeconds: () => Math.floor(Date.now() / 1000) },
+    clock: { nowSeconds: () => Math.floor(Date.now() / 1000), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
     // node:crypto only when needed: loading it costs start-up time that `tfa list` never uses.
     random: { bytes: (n) => process.getBuiltinModule('node:crypto').randomBytes(n) },
     env: process.env,

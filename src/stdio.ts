@@ -82,6 +82,83 @@ export function stdinIsTerminal(stream: () => NodeJS.ReadStream): boolean {
   return fdKind(0) === 'terminal-or-device' && stream().isTTY === true;
 }
 
+/** A line of standard input was longer than the bound its reader set: never read on without end. */
+export class LineTooLongError extends Error {
+  override name = 'LineTooLongError';
+}
+
+/**
+ * Standard input one line at a time, reading only as far as the lines asked for: a writer that
+ * never stops (`yes |`, /dev/zero) costs one bounded buffer, never all of its output. From a pipe or
+ * file it reads with plain blocking reads; from a terminal, or when a read would block, through
+ * `stream` (process.stdin), paused again after each chunk so an unread terminal keeps nothing alive.
+ */
+export function stdinLineReader(stream: () => NodeJS.ReadStream): (maxBytes: number) => Promise<string | null> {
+  let pending = Buffer.alloc(0);
+  let ended = false;
+  let direct = fdKind(0) === 'pipe-or-file';
+  if (fdKind(0) === 'closed') ended = true;
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+
+  const readChunk = async (): Promise<Buffer | null> => {
+    if (direct) {
+      try {
+        const n = readSync(0, chunk, 0, chunk.length, null);
+        return n === 0 ? null : Buffer.from(chunk.subarray(0, n));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        direct = false;
+      }
+    }
+    return readStreamChunk(stream());
+  };
+
+  return async (maxBytes) => {
+    for (;;) {
+      const newline = pending.indexOf(10);
+      if (newline > maxBytes || (newline < 0 && pending.length > maxBytes)) throw new LineTooLongError(`a line of standard input is longer than ${maxBytes} bytes`);
+      if (newline >= 0) {
+        const line = pending.subarray(0, newline);
+        pending = pending.subarray(newline + 1);
+        return line.toString('utf8').replace(/\r$/, '');
+      }
+      if (ended) {
+        if (pending.length === 0) return null;
+        const last = pending;
+        pending = Buffer.alloc(0);
+        return last.toString('utf8').replace(/\r$/, '');
+      }
+      const next = await readChunk();
+      if (next === null) ended = true;
+      else pending = Buffer.concat([pending, next]);
+    }
+  };
+}
+
+/** One chunk from a readable stream, or null at its end; the stream is paused again afterwards. */
+function readStreamChunk(input: NodeJS.ReadStream): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const finish = (value: Buffer | null, error?: unknown) => {
+      input.off('readable', attempt);
+      input.off('end', ended);
+      input.off('error', failed);
+      input.pause();
+      if (error !== undefined) reject(error);
+      else resolve(value);
+    };
+    const attempt = () => {
+      const data = input.read() as Buffer | string | null;
+      if (data !== null) finish(typeof data === 'string' ? Buffer.from(data) : data);
+      else if (input.readableEnded) finish(null);
+    };
+    const ended = () => finish(null);
+    const failed = (e: unknown) => finish(null, e);
+    input.on('readable', attempt);
+    input.on('end', ended);
+    input.on('error', failed);
+  });
+}
+
 /**
  * All of standard input. From a pipe or file it is read with plain blocking reads (no stream to
  * build); from a terminal, or if a read would block, through `stream` (process.stdin), keeping what

@@ -1,10 +1,11 @@
 import type { Invocation } from '../invocation.js';
-import { ensureKeyFile, openStore } from '../services/session.js';
+import { ensureKeyFile } from '../services/session.js';
+import { openStore } from './session.js';
 
 /** Creates the store and its key file when missing; says where they are. Safe to run again. */
 export async function run(inv: Invocation): Promise<void> {
   const { store, path, keyPath, created } = await openStore(inv);
-  const key = created ? { created: true } : await ensureKeyFile(inv.ctx, store, keyPath);
+  const key = created ? { created: true } : await ensureKeyFile(inv.ctx.random, store, keyPath);
   inv.out.result({ store: path, keyFile: keyPath, created, keyCreated: key.created }, (r, style) =>
     [
       `${r.created ? style.green('created') : 'using'} store ${r.store}`,

@@ -19,7 +19,12 @@ const SECRET_FILE_MAX = 4096;
  */
 export function secretOpt(inv: Invocation, name: string, flag: string): string | undefined {
   const v = stringOpt(inv, name);
-  if (v === undefined || !v.startsWith('@')) return v;
+  return v === undefined ? undefined : secretValue(v, flag);
+}
+
+/** A secret flag's value: itself, or with `@FILE` the one line of that file (see secretOpt). */
+export function secretValue(v: string, flag: string): string {
+  if (!v.startsWith('@')) return v;
   const path = v.slice(1);
   if (path === '') throw new UsageError(`${flag} @FILE needs a file name`);
   const fail = (why: string): never => {

@@ -1,4 +1,4 @@
-import { ROOT_USERID } from './userid.js';
+import { LOCAL_REALM, ROOT_USERID } from './userid.js';
 
 /** Who is acting, as far as permissions go. */
 export interface Principal {
@@ -9,7 +9,8 @@ export interface Principal {
 /**
  * Everything an actor may try. `*.read` operations look, the others change something.
  * `user.modify-self` covers the fields a user may change on their own account (email, comment);
- * `user.modify` covers the rest (admin flag, expiry, enabled state).
+ * `user.modify` covers the rest (admin flag, expiry, enabled state). The target of `realm.*` is a
+ * realm name, of the others a user id.
  */
 export type Operation =
   | 'user.read'
@@ -25,6 +26,8 @@ export type Operation =
   | 'tfa.manage'
   | 'tfa.unlock'
   | 'store.manage'
+  /** Changing a store-wide setting: every one of them applies to root@local too. */
+  | 'settings.change'
   /** Backing up or restoring the whole store: it holds root@local's account and secrets. */
   | 'store.whole';
 
@@ -46,17 +49,27 @@ export function isRoot(p: Principal): boolean {
 
 /**
  * The permission matrix, in one place:
- * - root@local may do everything, and alone may back up or restore the whole store;
+ * - root@local may do everything; whatever decides how root@local is checked is root@local's
+ *   alone: the whole store (backup, restore), every store-wide setting (password policy, lockout
+ *   limits) and the built-in realm `local` (what it enforces, how it validates YubiKeys);
  * - only root@local may change root@local's account or factors (admins may look at it);
  * - admins may do everything else;
- * - ordinary users may only look at and manage themselves (email, comment, password, factors).
- * `target` is the user id acted on, when the operation has one.
+ * - ordinary users may only look at and manage themselves (email, comment, password, factors,
+ *   their own audit entries).
+ * `target` is the user id (or, for realm operations, the realm) acted on, when there is one.
  */
 export function decide(actor: Principal, op: Operation, target?: string): Decision {
   if (isRoot(actor)) return { allowed: true };
   if (op === 'store.whole') {
     return { allowed: false, reason: `only ${ROOT_USERID} may back up or restore the whole store (it holds ${ROOT_USERID}'s secrets)` };
   }
+  if (op === 'settings.change') {
+    return { allowed: false, reason: `only ${ROOT_USERID} may change store-wide settings: they apply to ${ROOT_USERID} too` };
+  }
+  if (op === 'realm.manage' && target === LOCAL_REALM) {
+    return { allowed: false, reason: `only ${ROOT_USERID} may change the built-in realm ${LOCAL_REALM}: it decides how ${ROOT_USERID} signs in` };
+  }
+  if (op === 'audit.read-all' && target === actor.userid) return { allowed: true };
   if (target === ROOT_USERID && !READS.has(op)) {
     return { allowed: false, reason: `only ${ROOT_USERID} may change ${ROOT_USERID} or its factors` };
   }

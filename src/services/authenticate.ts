@@ -2,18 +2,21 @@ import { formatTime, isExpired } from '../domain/dates.js';
 import { findRecoverySlot, hashRecoveryKey, parseRecoveryKey, RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { open, secretContext } from '../domain/secret-box.js';
-import { AuthError, StoreError, UsageError } from '../errors.js';
-import type { AuditEntry, FactorRecord, RealmRecord, Store, UserRecord } from '../store/types.js';
-import { checkPassword } from './passwords.js';
-import { lockoutLimits } from './settings.js';
+import type { Decision } from '../domain/permissions.js';
+import { AuthError, RefusedError, StoreError, TfaError, UsageError } from '../errors.js';
+import type { AuditEntry, FactorRecord, PasswordFailureCount, PasswordLimits, RealmRecord, Store, UserRecord } from '../store/types.js';
+import { checkPassword, type PasswordCheck } from './passwords.js';
+import { lockoutLimits, passwordLimits } from './settings.js';
 
 export interface AuthDeps {
   readonly store: Store;
   now(): number;
   /** The store's key, for opening sealed secrets. */
   secretKey(): Promise<Buffer>;
-  /** Random bytes (nonces for YubiKey validation requests). */
+  /** Random bytes (nonces for YubiKey validation requests, tokens). */
   randomBytes(n: number): Buffer;
+  /** Waits (for password checks in flight). */
+  sleep(ms: number): Promise<void>;
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
 
@@ -59,37 +62,105 @@ export function requirement(realm: RealmRecord | undefined, factors: readonly Fa
   return { required: enforce !== 'none' || enabled.length > 0, usable, recoveryLeft: recovery?.recoveryLeft ?? null };
 }
 
+/** What a sign-in is for: the audit action, and the operation the user means to do once signed in. */
+export interface SignInRequest {
+  readonly userid: string;
+  readonly credentials: Credentials;
+  /** The audit trail's name for the sign-in (`login`, `auth`). */
+  readonly action: string;
+  /**
+   * Whether the user, once known to hold the password, may do what they signed in for: checked
+   * before a second factor is asked for, so a refused command never spends one (a recovery key
+   * is gone once used). Refusals are audited under `intent.action` and thrown (exit 4).
+   */
+  readonly intent?: { readonly action: string; readonly target: string | null; permits(user: UserRecord): Decision } | undefined;
+}
+
 /**
  * Signs a user in: password, then a second factor when the user or realm requires one. Every
- * outcome is audited under `action`. Failures throw AuthError (exit 5) with a message that does not
- * tell an unknown user from a wrong password; second-factor failures count toward lockout.
- * Single use holds under concurrent callers: a TOTP step and a recovery key are each accepted by
- * one conditional write, so of several racing sign-ins exactly one succeeds.
+ * attempt is audited under `action`, including one that cannot be checked (a missing key file, a
+ * store error). Failures throw AuthError (exit 5) with a message that does not tell an unknown user
+ * from a wrong password.
+ *
+ * Guesses are bounded twice, each counted before it is checked so racing attempts cannot check
+ * more than the limits allow: password attempts per user id (known or not: the same answer and the
+ * same cost either way), and second-factor attempts per user (lockout). Single use holds under
+ * concurrent callers: a TOTP step and a recovery key are each accepted by one conditional write,
+ * so of several racing sign-ins exactly one succeeds.
  */
-export async function authenticate(deps: AuthDeps, userid: string, creds: Credentials, action: string): Promise<SignedIn> {
+export async function authenticate(deps: AuthDeps, request: SignInRequest): Promise<SignedIn> {
+  let audited = false;
+  const audit = async (entry: Omit<AuditEntry, 'ts' | 'actor'>) => {
+    audited = true;
+    await deps.audit(entry);
+  };
+  try {
+    return await signIn(deps, request, audit);
+  } catch (e) {
+    if (!audited) {
+      // Nothing recorded yet (the store or the key file failed, the prompt was cancelled): the
+      // attempt is still audited, then the error goes on as it was.
+      const reason = e instanceof TfaError ? `${e.code}: ${e.message}` : 'internal error';
+      await deps.audit({ action: request.action, target: request.userid, outcome: 'failed', detail: { reason } }).catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+const TOTP_LOCKED = 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock';
+
+async function signIn(deps: AuthDeps, request: SignInRequest, audit: AuthDeps['audit']): Promise<SignedIn> {
+  const { userid, action, credentials } = request;
   const fail = async (reason: string, message?: string, detail: Record<string, unknown> = {}): Promise<never> => {
-    await deps.audit({ action, target: userid, outcome: 'failed', detail: { reason, ...detail } });
+    await audit({ action, target: userid, outcome: 'failed', detail: { reason, ...detail } });
     throw new AuthError(message);
   };
+  const banned = (until: number): Promise<never> =>
+    fail('password sign-ins banned', `authentication failed: too many failed sign-ins for ${userid}; try again after ${formatTime(until)} (or ask an admin to run 'tfactl tfa unlock ${userid}')`, {
+      bannedUntil: until,
+    });
 
-  const password = await creds.password();
+  const regulation = await passwordLimits(deps.store);
+  const banUntil = await deps.store.getPasswordBan(userid, deps.now());
+  if (banUntil > 0) return banned(banUntil);
+  const password = await credentials.password();
   const hash = await deps.store.getPasswordHash(userid);
-  const check = await checkPassword(hash, password);
-  if (!check.ok) return fail(hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password');
+  const check = await checkRegulated(deps, userid, regulation, () => checkPassword(hash, password), banned);
+  const passwordDetail = check.count ? { passwordFailures: check.count.failures, ...(check.count.bannedUntil > 0 && { bannedUntil: check.count.bannedUntil }) } : {};
+  if (!check.result.ok) {
+    const reason = hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password';
+    const until = check.count?.bannedUntil ?? 0;
+    return until > 0 ? fail(reason, `authentication failed: too many failed sign-ins for ${userid}; try again after ${formatTime(until)}`, passwordDetail) : fail(reason, undefined, passwordDetail);
+  }
+  const notSignedIn = async (reason: string, message: string, detail: Record<string, unknown> = {}): Promise<never> => {
+    // The right password, and still no sign-in: counted as a failed one, so the password cannot
+    // be tried freely by never giving a second factor.
+    const count = await deps.store.recordPasswordFailure(userid, regulation, deps.now());
+    return fail(reason, message, { ...detail, passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: count.bannedUntil }) });
+  };
   const user = await deps.store.getUser(userid);
-  if (!user) return fail('unknown user');
-  if (!user.enabled) return fail('account disabled', `authentication failed: ${userid} is disabled`);
-  if (isExpired(user.expire, deps.now())) return fail('account expired', `authentication failed: ${userid} has expired`);
-  if (check.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.rehash);
+  if (!user) return notSignedIn('unknown user', 'authentication failed');
+  if (!user.enabled) return notSignedIn('account disabled', `authentication failed: ${userid} is disabled`);
+  if (isExpired(user.expire, deps.now())) return notSignedIn('account expired', `authentication failed: ${userid} has expired`);
+  if (check.result.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.result.rehash);
+
+  if (request.intent) {
+    const decision = request.intent.permits(user);
+    if (!decision.allowed) {
+      await audit({ action: request.intent.action, target: request.intent.target, outcome: 'refused', detail: { reason: decision.reason } });
+      throw new RefusedError(decision.reason, 'permission_denied');
+    }
+  }
 
   const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
   const need = requirement(realm, factors);
   if (!need.required) {
-    await deps.audit({ action, target: userid, outcome: 'ok', detail: { method: 'password' } });
+    await deps.store.clearPasswordFailures(userid);
+    await audit({ action, target: userid, outcome: 'ok', detail: { method: 'password' } });
     return { user, method: 'password', recoveryLeft: null, warnings: [] };
   }
   if (need.usable.length === 0) {
-    return fail('no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
+    return notSignedIn('no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
   }
 
   const lock = await deps.store.getLockState(userid);
@@ -102,28 +173,28 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
   }
   const totpLocked = lock?.totpLocked === true;
   const kinds = need.usable.filter((k) => !(k === 'totp' && totpLocked));
-  if (kinds.length === 0) {
-    return fail('totp locked', 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock');
-  }
+  if (kinds.length === 0) return fail('totp locked', TOTP_LOCKED);
 
   let answer: { readonly code: string; readonly kind?: CodeKind | undefined };
   try {
-    answer = await creds.secondFactor({ userid, kinds, recoveryLeft: need.recoveryLeft });
+    answer = await credentials.secondFactor({ userid, kinds, recoveryLeft: need.recoveryLeft });
   } catch (e) {
-    // The password was right but no second factor came: still a failed sign-in, audited, exit 5.
-    if (e instanceof UsageError && e.code === 'no_tty') return fail('no second factor given', e.message);
+    // The password was right but no second factor came: a failed sign-in all the same, counted
+    // against the password's limit (else the password could be guessed freely), audited, exit 5.
+    if (e instanceof UsageError && e.code === 'no_tty') return notSignedIn('no second factor given', e.message);
     throw e;
   }
   const kind = answer.kind ?? inferCodeKind(answer.code);
-  const totpLockedMessage = 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock';
-  if (kind === 'totp' && totpLocked) return fail('totp locked', totpLockedMessage);
+  if (kind === 'totp' && totpLocked) return fail('totp locked', TOTP_LOCKED);
+  // A missing or foreign key file is found before the attempt is counted: not the person's failure.
+  if (kind !== null) await deps.secretKey();
 
   // Counted before it is checked: see Store.reserveAttempt.
   const limits = await lockoutLimits(deps.store);
   const state = await deps.store.reserveAttempt(userid, kind === 'totp', limits, now);
   if (!state) {
     return kind === 'totp'
-      ? fail('totp locked', totpLockedMessage)
+      ? fail('totp locked', TOTP_LOCKED)
       : fail('locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run 'tfactl tfa unlock ${userid}')`);
   }
 
@@ -152,7 +223,8 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
   }
 
   await deps.store.recordSuccess(userid, kind === 'recovery' || kind === 'totp');
-  await deps.audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
+  await deps.store.clearPasswordFailures(userid);
+  await audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
   const warnings: string[] = [];
   const left = kind === 'recovery' ? verified.recoveryLeft : need.recoveryLeft;
   if (left !== null && left !== undefined && left < RECOVERY_LOW_WATER) {
@@ -163,6 +235,41 @@ export async function authenticate(deps: AuthDeps, userid: string, creds: Creden
     );
   }
   return { user, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
+}
+
+/** How long a password check waits for the checks in flight before it gives up (seconds). */
+const PASSWORD_CHECK_WAIT = 30;
+
+/**
+ * Checks a password under the regulation: the check starts only while failures plus checks in
+ * flight stay under the limit (waiting its turn behind concurrent ones, which may well be right),
+ * and a wrong password is counted as the check ends.
+ */
+async function checkRegulated<T extends PasswordCheck>(
+  deps: AuthDeps,
+  userid: string,
+  limits: PasswordLimits,
+  checkPassword: () => Promise<T>,
+  banned: (until: number) => Promise<never>,
+): Promise<{ result: T; count: PasswordFailureCount | null }> {
+  const token = deps.randomBytes(16).toString('hex');
+  const give = deps.now() + PASSWORD_CHECK_WAIT;
+  for (;;) {
+    const start = await deps.store.beginPasswordCheck(userid, token, limits, deps.now());
+    if (start.status === 'allowed') break;
+    if (start.status === 'banned') return banned(start.until);
+    if (deps.now() >= give) throw new AuthError(`authentication failed: too many sign-ins of ${userid} at once; try again`);
+    await deps.sleep(20 + Math.floor(deps.randomBytes(1)[0]! / 8));
+  }
+  let result: T;
+  try {
+    result = await checkPassword();
+  } catch (e) {
+    await deps.store.finishPasswordCheck(userid, token, false, limits, deps.now());
+    throw e;
+  }
+  const count = await deps.store.finishPasswordCheck(userid, token, !result.ok, limits, deps.now());
+  return { result, count };
 }
 
 type Verification =

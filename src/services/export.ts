@@ -27,7 +27,7 @@ export async function exportTotp(session: Session): Promise<TotpExportEntry[]> {
   await authorize(session, 'store.manage', 'export.totp');
   const { otpauthUri } = await import('../domain/totp.js');
   const key = await session.secretKey();
-  const issuer = await totpIssuer(session.store, session.ctx.hostname);
+  const issuer = await totpIssuer(session.store, session.hostname);
   const users = (await session.store.listUsers()).filter((u) => isRoot(session.actor) || u.userid !== ROOT_USERID);
   const entries: TotpExportEntry[] = [];
   for (const user of users) {

@@ -30,7 +30,7 @@ export interface TotpRequest {
 
 /** A new factor id: a random (version 4) UUID from the session's randomness. */
 export function newFactorId(session: Session): string {
-  const b = session.ctx.random.bytes(16);
+  const b = session.random.bytes(16);
   b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
   b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -58,8 +58,8 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
   if (realmParams && !sameTotpParams(params, realmParams)) {
     throw new UsageError(`realm ${realm?.name} enforces TOTP with ${describeTotpParams(realmParams)}: leave out --digits, --period and --algorithm`);
   }
-  const secret = req.secret ?? encodeSecret(session.ctx.random.bytes(GENERATED_SECRET_BYTES));
-  const issuer = req.issuer ?? (await totpIssuer(session.store, session.ctx.hostname));
+  const secret = req.secret ?? encodeSecret(session.random.bytes(GENERATED_SECRET_BYTES));
+  const issuer = req.issuer ?? (await totpIssuer(session.store, session.hostname));
   return {
     factorId: newFactorId(session),
     userid,
@@ -72,15 +72,22 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
 }
 
 /**
- * Checks the code a person read off their authenticator (one step either side) and returns its
- * step, to be stored so the same code cannot sign in later. A wrong code is audited, exit 5.
+ * Reads the code a person reads off their authenticator and checks it (one step either side);
+ * returns its step, to be stored so the same code cannot sign in later. Each wrong code is audited;
+ * the person may try `io.tries` times with the same secret (what they scanned stays valid), then
+ * it fails with exit 5.
  */
-export async function confirmTotp(session: Session, prepared: PreparedTotp, code: string, action: string): Promise<number> {
+export async function confirmTotp(session: Session, prepared: PreparedTotp, io: TotpEnrolmentIo, action: string): Promise<number> {
   const { matchTotp } = await import('../domain/totp.js');
-  const match = matchTotp(prepared.secret, code.trim(), prepared.params, session.now());
-  if (match.valid) return match.step;
-  await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code' } });
-  throw new AuthError('the verification code does not match: check the clock of the device and try again');
+  for (let attempt = 1; ; attempt++) {
+    const code = await io.readCode(prepared);
+    const match = matchTotp(prepared.secret, code.trim(), prepared.params, session.now());
+    if (match.valid) return match.step;
+    await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
+    const message = 'the verification code does not match: check the clock of the device';
+    if (attempt >= io.tries) throw new AuthError(`${message} and try again`);
+    io.retry(`${message}; try again with the next code`);
+  }
 }
 
 /** The row for a prepared factor, its secret sealed to this user and factor. */
@@ -91,7 +98,7 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
     userid: prepared.userid,
     description: prepared.description,
     created: session.now(),
-    sealedSecret: seal(key, session.ctx.random.bytes(12), prepared.secret, secretContext(prepared.userid, prepared.factorId, 'totp')),
+    sealedSecret: seal(key, session.random.bytes(12), prepared.secret, secretContext(prepared.userid, prepared.factorId, 'totp')),
     params: prepared.params,
     lastStep: step,
     verified: step !== null,
@@ -123,6 +130,10 @@ export interface TotpEnrolmentIo {
   present(prepared: PreparedTotp): Promise<void>;
   /** Reads the verification code; not called with --no-verify. */
   readCode(prepared: PreparedTotp): Promise<string>;
+  /** How many codes the person may try (a terminal asks again; a flag gives one). */
+  readonly tries: number;
+  /** Says why the code is asked for again. */
+  retry(message: string): void;
 }
 
 export interface EnrolledTotp {
@@ -165,7 +176,7 @@ export async function enrolTotp(session: Session, userid: string, req: TotpReque
   const prepared = await prepareTotp(session, userid, realm, req);
   await refuseKnownSecret(session, prepared);
   await io.present(prepared);
-  const step = req.verify ? await confirmTotp(session, prepared, await io.readCode(prepared), 'tfa.add') : null;
+  const step = req.verify ? await confirmTotp(session, prepared, io, 'tfa.add') : null;
   const row = await totpFactorRow(session, prepared, step);
   await session.store.transaction(async (tx) => {
     if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
@@ -193,7 +204,7 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
   if (existing && !regenerate) {
     await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
   }
-  const set = newRecoverySet((n) => session.ctx.random.bytes(n));
+  const set = newRecoverySet((n) => session.random.bytes(n));
   const id = newFactorId(session);
   const key = await session.secretKey();
   const stored = await session.store.transaction(async (tx) => {
@@ -203,7 +214,7 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
         userid,
         description: 'recovery keys',
         created: session.now(),
-        sealedSecret: seal(key, session.ctx.random.bytes(12), set.secret, secretContext(userid, id, 'recovery')),
+        sealedSecret: seal(key, session.random.bytes(12), set.secret, secretContext(userid, id, 'recovery')),
         hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)),
       },
       regenerate,
@@ -342,7 +353,7 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
     }
     const sealed = seal(
       await session.secretKey(),
-      session.ctx.random.bytes(12),
+      session.random.bytes(12),
       JSON.stringify({ aesKey: req.offline.aesKey.toString('hex'), privateId: req.offline.privateId.toString('hex') }),
       yubico.yubicoKeyContext(userid, id),
     );
@@ -361,7 +372,7 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
   const result = await yubico.validateOnline({
     ...config,
     otp: otp.otp,
-    nonce: session.ctx.random.bytes(16).toString('hex'),
+    nonce: session.random.bytes(16).toString('hex'),
     timeoutMs: (await yubicoTimeoutSeconds(session.store)) * 1000,
   });
   if (!result.ok) {

@@ -173,9 +173,9 @@ async function prepareRow(
   }
   let recovery: PreparedRow['recovery'] = null;
   if (row.recovery && !factors.some((f) => f.type === 'recovery')) {
-    const set = newRecoverySet((n) => session.ctx.random.bytes(n));
+    const set = newRecoverySet((n) => session.random.bytes(n));
     const id = newFactorId(session);
-    const sealedSecret = seal(await session.secretKey(), session.ctx.random.bytes(12), set.secret, secretContext(row.userid, id, 'recovery'));
+    const sealedSecret = seal(await session.secretKey(), session.random.bytes(12), set.secret, secretContext(row.userid, id, 'recovery'));
     recovery = {
       set: { id, userid: row.userid, description: 'recovery keys', created: session.now(), sealedSecret, hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)) },
       keys: set.keys,

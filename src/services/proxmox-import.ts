@@ -3,7 +3,9 @@ import { seal, secretContext } from '../domain/secret-box.js';
 import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
 import { RefusedError, UsageError } from '../errors.js';
 import type { EnforceType, NewOpaqueFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
-import { authorize } from './authz.js';
+import { authorize, refuse } from './authz.js';
+import { decide } from '../domain/permissions.js';
+import { ROOT_USERID } from '../domain/userid.js';
 import { newFactorId } from './factors.js';
 import type { Session } from './session.js';
 import { realmKeyContext } from './yubico.js';
@@ -58,6 +60,10 @@ interface UserRows {
  */
 export async function importProxmox(session: Session, input: ProxmoxImportInput, dryRun: boolean): Promise<ProxmoxImportPlan> {
   await authorize(session, 'store.manage', 'import.proxmox');
+  if ((input.tfa.webauthnConfig !== null || input.tfa.u2fConfig !== null) && !decide(session.actor, 'settings.change').allowed) {
+    // They become store-wide settings, which decide how everyone signs in, root@local too.
+    await refuse(session, 'import.proxmox', null, `tfa.cfg holds the cluster's WebAuthn/U2F settings, which become store-wide settings: only ${ROOT_USERID} may import them`, 'permission_denied');
+  }
   const warnings: string[] = [];
   const cfgUsers = new Map(input.userCfg.users.map((u) => [u.userid, u]));
   for (const t of input.tfa.users) {
@@ -102,7 +108,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         userid: user.userid,
         description: t.description || 'TOTP (Proxmox)',
         created: t.created,
-        sealedSecret: seal(key, session.ctx.random.bytes(12), t.secret, secretContext(user.userid, id, 'totp')),
+        sealedSecret: seal(key, session.random.bytes(12), t.secret, secretContext(user.userid, id, 'totp')),
         params: t.params,
         lastStep: t.lastCount,
         verified: true,
@@ -123,7 +129,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
             userid: user.userid,
             description: 'realm key (Proxmox user.cfg)',
             created: now,
-            sealedSecret: seal(key, session.ctx.random.bytes(12), secret, secretContext(user.userid, id, 'totp')),
+            sealedSecret: seal(key, session.random.bytes(12), secret, secretContext(user.userid, id, 'totp')),
             params: realmParams(realm),
             lastStep: null,
             verified: true,
@@ -146,7 +152,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         userid: user.userid,
         description: 'recovery keys (Proxmox)',
         created: tfa.recovery.created,
-        sealedSecret: seal(key, session.ctx.random.bytes(12), tfa.recovery.secret, secretContext(user.userid, id, 'recovery')),
+        sealedSecret: seal(key, session.random.bytes(12), tfa.recovery.secret, secretContext(user.userid, id, 'recovery')),
         hashes: tfa.recovery.slots,
       };
     }
@@ -205,7 +211,7 @@ async function createRealm(session: Session, tx: Store, planned: PlannedRealm, f
   if (e?.kind === 'totp') await tx.setRealmEnforcement(planned.name, 'totp', e.params);
   if (e?.kind === 'yubico') {
     const config: YubicoRealmConfig = { mode: 'online', apiId: e.apiId, urls: [e.url] };
-    const sealedApiKey = seal(key, session.ctx.random.bytes(12), e.apiKey, realmKeyContext(planned.name));
+    const sealedApiKey = seal(key, session.random.bytes(12), e.apiKey, realmKeyContext(planned.name));
     await tx.setRealmEnforcement(planned.name, 'yubico', null);
     await tx.setRealmYubico(planned.name, { config, sealedApiKey });
   }

@@ -1,5 +1,4 @@
-import { isRoot } from '../domain/permissions.js';
-import { LOCAL_REALM, ROOT_USERID } from '../domain/userid.js';
+import { LOCAL_REALM } from '../domain/userid.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
@@ -10,7 +9,7 @@ import type { Session } from './session.js';
 
 /** Adds a realm. Admins only; a taken name is refused (exit 4). */
 export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmSummary> {
-  await authorize(session, 'realm.manage', 'realm.add');
+  await authorize(session, 'realm.manage', 'realm.add', name);
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
     await session.audit({ action: 'realm.add', target: name, outcome: 'ok' });
@@ -37,7 +36,7 @@ export async function showRealm(session: Session, name: string): Promise<RealmSu
  * deletion happen in one transaction, so a user added meanwhile is never orphaned.
  */
 export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: string[] }> {
-  await authorize(session, 'realm.manage', 'realm.delete');
+  await authorize(session, 'realm.manage', 'realm.delete', name);
   const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
   const outcome = await session.store.transaction(async (tx) => {
@@ -68,7 +67,7 @@ export type YubicoEnforcement = { readonly mode: 'offline' } | { readonly mode: 
 async function yubicoRow(session: Session, name: string, yubico: YubicoEnforcement): Promise<Parameters<Store['setRealmYubico']>[1]> {
   if (yubico.mode === 'offline') return { config: { mode: 'offline' }, sealedApiKey: null };
   const { realmKeyContext } = await import('./yubico.js');
-  const sealedApiKey = seal(await session.secretKey(), session.ctx.random.bytes(12), yubico.apiKey, realmKeyContext(name));
+  const sealedApiKey = seal(await session.secretKey(), session.random.bytes(12), yubico.apiKey, realmKeyContext(name));
   return { config: { mode: 'online', apiId: yubico.apiId, urls: yubico.urls }, sealedApiKey };
 }
 
@@ -87,11 +86,8 @@ export async function setRealmEnforcement(
   totp: TotpParams | null,
   yubico: YubicoEnforcement | null = null,
 ): Promise<{ realm: RealmSummary; warnings: string[] }> {
-  await authorize(session, 'realm.manage', 'realm.set-enforce');
+  await authorize(session, 'realm.manage', 'realm.set-enforce', name);
   const current = await requireRealm(session.store, name);
-  if (name === LOCAL_REALM && enforce !== 'none' && !isRoot(session.actor)) {
-    await refuse(session, 'realm.set-enforce', name, `only ${ROOT_USERID} may enforce a second factor in the built-in realm ${LOCAL_REALM}`, 'permission_denied');
-  }
   if (enforce === 'yubico' && !yubico && !current.yubico) {
     throw new UsageError('yubico enforcement needs --api-id and --api-key of a validation service, or --offline');
   }
@@ -106,9 +102,13 @@ export async function setRealmEnforcement(
   return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
 }
 
-/** Sets how a realm validates YubiKeys without enforcing them (opt-in keys), or clears it. Admins only. */
+/**
+ * Sets how a realm validates YubiKeys without enforcing them (opt-in keys), or clears it. Admins
+ * only; in the built-in realm root@local only (a service that says yes to everything would let
+ * anyone with root's password in).
+ */
 export async function setRealmYubico(session: Session, name: string, yubico: YubicoEnforcement | null): Promise<RealmSummary> {
-  await authorize(session, 'realm.manage', 'realm.set-yubico');
+  await authorize(session, 'realm.manage', 'realm.set-yubico', name);
   const current = await requireRealm(session.store, name);
   if (!yubico && current.enforce === 'yubico') {
     throw new UsageError(`realm ${name} enforces YubiKey OTP: change that with 'realm set-enforce' before removing its validation`);

@@ -1,13 +1,17 @@
-import { statSync } from 'node:fs';
-import type { Ctx } from '../context.js';
 import type { Principal } from '../domain/permissions.js';
-import { parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { RefusedError, StoreError, UsageError } from '../errors.js';
-import type { GlobalOptions, Invocation } from '../invocation.js';
-import { resolveKeyPath, resolveStorePath } from '../store/location.js';
+import { StoreError } from '../errors.js';
 import type { AuditEntry, Store } from '../store/types.js';
-import type { Credentials } from './authenticate.js';
-import { SecretSource } from './secrets.js';
+
+/** Time as services see it: epoch seconds, and waiting. */
+export interface Clock {
+  nowSeconds(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Where services get random bytes (ids, secrets, nonces). */
+export interface Random {
+  bytes(n: number): Buffer;
+}
 
 /** The user a command runs as. */
 export interface Actor extends Principal {
@@ -15,12 +19,17 @@ export interface Actor extends Principal {
   readonly viaOwnership: boolean;
 }
 
-/** An open store, the authenticated actor and where further secrets come from. */
+/**
+ * What every service acts with: an open store, the signed-in actor and the seams for time and
+ * randomness. Built at the command boundary (commands/session.ts), so services never read the
+ * command line, prompt or touch standard input: a service (`tfactl serve`) can build one too.
+ */
 export interface Session {
-  readonly ctx: Ctx;
   readonly store: Store;
   readonly actor: Actor;
-  readonly secrets: SecretSource;
+  readonly random: Random;
+  /** This host's name (the default TOTP issuer). */
+  readonly hostname: string;
   now(): number;
   /** The store's key for sealing and opening secrets; read from the key file on first use. */
   secretKey(): Promise<Buffer>;
@@ -30,36 +39,38 @@ export interface Session {
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
 
-const KEY_FINGERPRINT = 'key.fingerprint';
-
-export interface OpenedStore {
+export interface SessionParts {
   readonly store: Store;
-  readonly path: string;
+  readonly actor: Actor;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly hostname: string;
   readonly keyPath: string;
-  readonly created: boolean;
+  secretKey(): Promise<Buffer>;
 }
 
-/**
- * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
- * first use. The store is closed when the command ends.
- */
-export async function openStore(inv: Invocation): Promise<OpenedStore> {
-  const { ctx } = inv;
-  const globals = inv.opts as GlobalOptions;
-  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-  const keyPath = resolveKeyPath(path, ctx.env);
-  const { store, created } = await ctx.openStore(path, ctx.clock.nowSeconds());
-  inv.onExit(() => store.close());
-  if (created) await ensureKeyFile(ctx, store, keyPath);
-  return { store, path, keyPath, created };
+export function createSession(parts: SessionParts): Session {
+  const { store, actor, clock } = parts;
+  return {
+    store,
+    actor,
+    random: parts.random,
+    hostname: parts.hostname,
+    keyPath: parts.keyPath,
+    secretKey: parts.secretKey,
+    now: () => clock.nowSeconds(),
+    audit: (entry) => store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid }),
+  };
 }
+
+const KEY_FINGERPRINT = 'key.fingerprint';
 
 /**
  * Makes sure the store has its key file and remembers the key's fingerprint, so a key file from
  * another store is recognised. Refuses to make a new key for a store whose key is lost: that would
  * silently orphan every secret in it.
  */
-export async function ensureKeyFile(ctx: Ctx, store: Store, keyPath: string): Promise<{ created: boolean }> {
+export async function ensureKeyFile(random: Random, store: Store, keyPath: string): Promise<{ created: boolean }> {
   const { createKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } = await import('../store/keyfile.js');
   const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
   if (fingerprint !== undefined) {
@@ -71,7 +82,7 @@ export async function ensureKeyFile(ctx: Ctx, store: Store, keyPath: string): Pr
   }
   let created: boolean;
   try {
-    created = createKeyFile(keyPath, (n) => ctx.random.bytes(n));
+    created = createKeyFile(keyPath, (n) => random.bytes(n));
   } catch (e) {
     throw new StoreError(`cannot create key file ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'key_file');
   }
@@ -94,78 +105,5 @@ export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Bu
       return loaded;
     })();
     return key;
-  };
-}
-
-/**
- * Opens the store and establishes who is acting:
- * - `--as USERID` (or TFACTL_AS): that user, signed in exactly as `tfactl login` does (password,
- *   then a second factor if they have one); failures are audited and exit 5;
- * - otherwise the OS user owning the store file, or uid 0, acts as root@local: whoever can write the
- *   file already holds everything in it;
- * - anyone else is refused (exit 4) before the store is touched.
- */
-export async function openSession(inv: Invocation): Promise<Session> {
-  const { ctx } = inv;
-  const globals = inv.opts as GlobalOptions;
-  const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
-  const asId = asOption === undefined ? undefined : parseUserId(asOption).id;
-  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-  if (asId === undefined) refuseNonOwner(path, ctx.uid);
-
-  const { store, keyPath } = await openStore(inv);
-  const secrets = new SecretSource(ctx, globals.passwordStdin === true);
-  const now = () => ctx.clock.nowSeconds();
-  const auditAs = (actor: string | null) => (entry: Omit<AuditEntry, 'ts' | 'actor'>) =>
-    store.appendAudit({ ...entry, ts: now(), actor });
-
-  const secretKey = secretKeyLoader(store, keyPath);
-  let actor: Actor = { userid: ROOT_USERID, admin: true, viaOwnership: true };
-  if (asId !== undefined) {
-    // Loaded only for --as: commands run by the store's owner never sign anyone in.
-    const [{ authenticate }, { describeOffer }] = await Promise.all([import('./authenticate.js'), import('../domain/second-factor.js')]);
-    const creds = actorCredentials(ctx, secrets, asId, globals.authCode, describeOffer);
-    const signedIn = await authenticate({ store, now, secretKey, randomBytes: (n) => ctx.random.bytes(n), audit: auditAs(asId) }, asId, creds, 'auth');
-    actor = { userid: asId, admin: signedIn.user.admin, viaOwnership: false };
-  }
-  return { ctx, store, actor, secrets, now, secretKey, keyPath, audit: auditAs(actor.userid) };
-}
-
-function refuseNonOwner(path: string, uid: number): void {
-  if (uid === 0) return;
-  let owner: number;
-  try {
-    owner = statSync(path).uid;
-  } catch {
-    return; // No store yet: this user creates it and so owns it.
-  }
-  if (owner !== uid) {
-    throw new RefusedError(
-      `you do not own the store ${path}: name the acting user with --as USERID (or TFACTL_AS)`,
-      'not_owner',
-    );
-  }
-}
-
-/**
- * Where an acting user's credentials come from: the password from --password-stdin or a prompt;
- * the second factor, once they have one, from --auth-code or a prompt.
- */
-function actorCredentials(
-  ctx: Ctx,
-  secrets: SecretSource,
-  userid: string,
-  authCode: string | undefined,
-  describeOffer: (offer: Parameters<Credentials['secondFactor']>[0]) => string,
-): Credentials {
-  return {
-    password: () => secrets.read(`the password of ${userid}`),
-    secondFactor: async (offer) => {
-      if (authCode !== undefined) return { code: authCode };
-      if (!ctx.io.stdinIsTTY) {
-        throw new UsageError(`${userid} has second factors: give one with --auth-code (a ${describeOffer(offer)})`, 'no_tty');
-      }
-      return { code: await ctx.prompter.password(`Second factor for ${userid} (${describeOffer(offer)}):`) };
-    },
   };
 }

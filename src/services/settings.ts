@@ -1,7 +1,7 @@
 import { parsePositiveInt } from '../domain/account.js';
 import type { PasswordPolicy } from '../domain/password-policy.js';
 import { UsageError } from '../errors.js';
-import type { LockoutLimits, Store } from '../store/types.js';
+import type { LockoutLimits, PasswordLimits, Store } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Session } from './session.js';
 
@@ -34,6 +34,23 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     parse: positive('count', 100_000),
   },
   'lockout.seconds': { description: 'how long that lock lasts', defaultValue: () => '3600', parse: positive('seconds', 31_536_000) },
+  // Five tries forgive a fumbled password or two; a guesser gets at most five per window and ban
+  // (about 500 a day instead of unlimited), far below NIST SP 800-63B's ceiling of 100 in a row.
+  'lockout.password-failures': {
+    description: 'failed password sign-ins of one user id within the window that ban its password sign-ins',
+    defaultValue: () => '5',
+    parse: positive('count', 1000),
+  },
+  'lockout.password-window-seconds': {
+    description: 'the window in which those failures are counted',
+    defaultValue: () => '600',
+    parse: positive('seconds', 86_400),
+  },
+  'lockout.password-ban-seconds': {
+    description: 'how long such a ban lasts (tfa unlock lifts it)',
+    defaultValue: () => '900',
+    parse: positive('seconds', 31_536_000),
+  },
   'yubico.timeout-seconds': {
     description: 'how long to wait for YubiKey validation servers',
     defaultValue: () => '5',
@@ -75,6 +92,16 @@ export async function lockoutLimits(store: Store): Promise<LockoutLimits> {
   return { totpFailures: num('lockout.totp-failures'), failures: num('lockout.failures'), lockSeconds: num('lockout.seconds') };
 }
 
+export async function passwordLimits(store: Store): Promise<PasswordLimits> {
+  const settings = await readSettings(store, '');
+  const num = (key: string) => Number(settings.find((s) => s.key === key)?.value);
+  return {
+    failures: num('lockout.password-failures'),
+    windowSeconds: num('lockout.password-window-seconds'),
+    banSeconds: num('lockout.password-ban-seconds'),
+  };
+}
+
 export async function yubicoTimeoutSeconds(store: Store): Promise<number> {
   return Number(await settingValue(store, 'yubico.timeout-seconds'));
 }
@@ -86,15 +113,15 @@ export function totpIssuer(store: Store, hostname: string): Promise<string> {
 /** Lists settings. Admins only. */
 export async function listSettings(session: Session): Promise<EffectiveSetting[]> {
   await authorize(session, 'store.manage', 'settings.list');
-  return readSettings(session.store, session.ctx.hostname);
+  return readSettings(session.store, session.hostname);
 }
 
-/** Changes a setting. Root and admins only. */
+/** Changes a setting. root@local only: every store-wide setting applies to root@local as well. */
 export async function changeSetting(session: Session, key: string, value: string): Promise<EffectiveSetting> {
   const spec = SETTINGS[key];
   if (!spec) throw new UsageError(`unknown setting ${JSON.stringify(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
   const parsed = spec.parse(value);
-  await authorize(session, 'store.manage', 'settings.set');
+  await authorize(session, 'settings.change', 'settings.set', key);
   await session.store.transaction(async (tx) => {
     // Checked inside the transaction so two concurrent changes cannot leave min above max.
     if (key.startsWith('password.')) {
@@ -105,6 +132,6 @@ export async function changeSetting(session: Session, key: string, value: string
     await tx.setSetting(key, parsed);
     await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed } });
   });
-  const all = await readSettings(session.store, session.ctx.hostname);
+  const all = await readSettings(session.store, session.hostname);
   return all.find((s) => s.key === key) as EffectiveSetting;
 }

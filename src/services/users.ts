@@ -1,4 +1,4 @@
-import { isRoot } from '../domain/permissions.js';
+import { isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -22,10 +22,16 @@ import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
 import type { Session } from './session.js';
 
+/** Reads a new password, passing it to `check` (the policy), which throws UsageError to refuse it. */
+export type NewPasswordReader = (check: (password: string) => void) => Promise<string>;
+
 export interface NewUserRequest {
   readonly userid: UserId;
-  /** Reads the new password (after permission checks), or null for an account without one. */
-  readonly password: (() => Promise<string>) | null;
+  /**
+   * Reads the new password (after permission checks) and has `check` judge it against the policy
+   * (a terminal may ask again), or null for an account without one.
+   */
+  readonly password: NewPasswordReader | null;
   readonly admin: boolean;
   readonly enabled: boolean;
   readonly email: string | null;
@@ -68,15 +74,14 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   }
   let passwordHash: string | null = null;
   if (req.password !== null) {
-    const password = await req.password();
-    checkPasswordPolicy(password, await passwordPolicy(session.store));
-    passwordHash = await hashPassword(password);
+    const policy = await passwordPolicy(session.store);
+    passwordHash = await hashPassword(await req.password((p) => checkPasswordPolicy(p, policy)));
   }
   let totp: { prepared: PreparedTotp; row: NewTotpFactor } | null = null;
   if (wantTotp) {
     const prepared = await prepareTotp(session, id, realm, tfa.totp);
     await tfa.io.present(prepared);
-    const step = tfa.verify ? await confirmTotp(session, prepared, await tfa.io.readCode(prepared), 'user.add') : null;
+    const step = tfa.verify ? await confirmTotp(session, prepared, tfa.io, 'user.add') : null;
     totp = { prepared, row: await totpFactorRow(session, prepared, step) };
   }
   const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;
@@ -137,13 +142,17 @@ export async function showUser(session: Session, userid: string): Promise<UserRe
   return requireUser(session.store, userid);
 }
 
+/** What changing these fields takes: an admin for admin rights, expiry and enabled state. */
+export function modifyOperation(patch: UserPatch): Operation {
+  return patch.admin !== undefined || patch.enabled !== undefined || patch.expire !== undefined ? 'user.modify' : 'user.modify-self';
+}
+
 /**
  * Changes account fields. Admin rights, expiry and enabled state need an admin; a user may change
  * their own email and comment. root@local can never be disabled, expired or demoted.
  */
 export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserRecord> {
-  const privileged = patch.admin !== undefined || patch.enabled !== undefined || patch.expire !== undefined;
-  await authorize(session, privileged ? 'user.modify' : 'user.modify-self', 'user.modify', userid);
+  await authorize(session, modifyOperation(patch), 'user.modify', userid);
   await requireUser(session.store, userid);
   if (userid === ROOT_USERID && (patch.admin === false || patch.enabled === false || (patch.expire ?? null) !== null)) {
     await refuse(session, 'user.modify', userid, `${ROOT_USERID} cannot be disabled, expired or demoted`, 'root_protected');
@@ -159,12 +168,11 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
  * Sets a user's password. The actor's own password was verified when the session opened (unless
  * root by ownership); the new one must pass the policy.
  */
-export async function setPassword(session: Session, userid: string, readPassword: () => Promise<string>): Promise<void> {
+export async function setPassword(session: Session, userid: string, readPassword: NewPasswordReader): Promise<void> {
   await authorize(session, 'user.passwd', 'user.passwd', userid);
   await requireUser(session.store, userid);
-  const password = await readPassword();
-  checkPasswordPolicy(password, await passwordPolicy(session.store));
-  const passwordHash = await hashPassword(password);
+  const policy = await passwordPolicy(session.store);
+  const passwordHash = await hashPassword(await readPassword((p) => checkPasswordPolicy(p, policy)));
   await session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, { passwordHash }, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
     await session.audit({ action: 'user.passwd', target: userid, outcome: 'ok' });

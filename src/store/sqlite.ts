@@ -19,6 +19,9 @@ import type {
   FactorType,
   LockoutLimits,
   LockState,
+  PasswordCheckStart,
+  PasswordFailureCount,
+  PasswordLimits,
   NewRecoverySet,
   NewOpaqueFactor,
   NewTotpFactor,
@@ -35,11 +38,16 @@ import type {
 const Database = BetterSqlite3;
 
 /**
- * The tables a restore replaces, parents before children. The audit trail is merged instead, and
- * sqlite_sequence is SQLite's own; a test checks that no other table exists.
+ * The tables a restore replaces, parents before children. The audit trail is merged instead, the
+ * password failures are kept (a restore never lifts a ban), and sqlite_sequence is SQLite's own; a
+ * test checks that no other table exists.
  */
 export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
+export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks'] as const;
 type Database = BetterSqlite3.Database;
+
+/** A password check takes well under a second; one older than this died with its process. */
+const PASSWORD_CHECK_LIFETIME = 60;
 
 /** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -654,6 +662,82 @@ class SqliteStore implements Store {
     });
   }
 
+  getPasswordBan(userid: string, now: number) {
+    return this.run(() => {
+      const until = this.db.prepare('SELECT banned_until FROM password_failures WHERE userid = ?').pluck().get(userid) as number | undefined;
+      return until !== undefined && until > now ? until : 0;
+    });
+  }
+
+  beginPasswordCheck(userid: string, token: string, limits: PasswordLimits, now: number) {
+    return this.run(() =>
+      // IMMEDIATE: the count and the insert that depends on it cannot be split by another process.
+      this.db
+        .transaction((): PasswordCheckStart => {
+          const row = this.db.prepare('SELECT failures, window_start, banned_until FROM password_failures WHERE userid = ?').get(userid) as
+            | { failures: number; window_start: number; banned_until: number }
+            | undefined;
+          if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
+          const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
+          const inFlight = this.db
+            .prepare('SELECT count(*) FROM password_checks WHERE userid = ? AND started > ?')
+            .pluck()
+            .get(userid, now - PASSWORD_CHECK_LIFETIME) as number;
+          if (failures + inFlight >= limits.failures) return { status: 'busy' };
+          if (row && failures === 0 && row.failures > 0) {
+            this.db.prepare('UPDATE password_failures SET failures = 0, window_start = ?, banned_until = 0 WHERE userid = ?').run(now, userid);
+          }
+          this.db.prepare('INSERT INTO password_checks (token, userid, started) VALUES (?, ?, ?)').run(token, userid, now);
+          // Checks that died with their process are cleared now and then, a few at a time.
+          this.db.prepare('DELETE FROM password_checks WHERE rowid IN (SELECT rowid FROM password_checks WHERE started <= ? LIMIT 20)').run(now - PASSWORD_CHECK_LIFETIME);
+          return { status: 'allowed' };
+        })
+        .immediate(),
+    );
+  }
+
+  finishPasswordCheck(userid: string, token: string, failed: boolean, limits: PasswordLimits, now: number) {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          this.db.prepare('DELETE FROM password_checks WHERE token = ?').run(token);
+          return failed ? this.countPasswordFailure(userid, limits, now) : null;
+        })
+        .immediate(),
+    );
+  }
+
+  recordPasswordFailure(userid: string, limits: PasswordLimits, now: number) {
+    return this.run(() => this.countPasswordFailure(userid, limits, now));
+  }
+
+  /** One more failure in the current window (a passed window starts afresh), banning at the limit. */
+  private countPasswordFailure(userid: string, limits: PasswordLimits, now: number): PasswordFailureCount {
+    // The right-hand sides see the old row. A ban in force stays; one that has ended, or a window
+    // that has passed, starts the count afresh.
+    const fresh = `password_failures.window_start + @window <= @now OR (password_failures.banned_until > 0 AND password_failures.banned_until <= @now)`;
+    const failures = `CASE WHEN ${fresh} THEN 1 ELSE password_failures.failures + 1 END`;
+    const row = this.db
+      .prepare(
+        `INSERT INTO password_failures (userid, failures, window_start, banned_until)
+         VALUES (@userid, 1, @now, CASE WHEN 1 >= @limit THEN @now + @ban ELSE 0 END)
+         ON CONFLICT (userid) DO UPDATE SET
+           failures = ${failures},
+           window_start = CASE WHEN ${fresh} THEN @now ELSE password_failures.window_start END,
+           banned_until = CASE WHEN password_failures.banned_until > @now THEN password_failures.banned_until
+                               WHEN ${failures} >= @limit THEN @now + @ban ELSE 0 END
+         RETURNING failures, banned_until`,
+      )
+      .get({ userid, now, limit: limits.failures, window: limits.windowSeconds, ban: limits.banSeconds }) as { failures: number; banned_until: number };
+    return { failures: row.failures, bannedUntil: row.banned_until };
+  }
+
+  clearPasswordFailures(userid: string) {
+    return this.run(() => {
+      this.db.prepare('DELETE FROM password_failures WHERE userid = ?').run(userid);
+    });
+  }
+
   insertOpaqueFactor(f: NewOpaqueFactor) {
     return this.run(() => {
       this.db
@@ -669,11 +753,14 @@ class SqliteStore implements Store {
   }
 
   unlock(userid: string) {
-    return this.run(
-      () =>
-        this.db
-          .prepare('UPDATE users SET tfa_failures = 0, totp_failures = 0, totp_locked = 0, tfa_locked_until = 0 WHERE userid = ?')
-          .run(userid).changes === 1,
+    return this.run(() =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM password_failures WHERE userid = ?').run(userid);
+        return (
+          this.db.prepare('UPDATE users SET tfa_failures = 0, totp_failures = 0, totp_locked = 0, tfa_locked_until = 0 WHERE userid = ?').run(userid)
+            .changes === 1
+        );
+      })(),
     );
   }
 

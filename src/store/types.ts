@@ -109,6 +109,27 @@ export interface LockoutLimits {
   readonly lockSeconds: number;
 }
 
+/** The password-failure regulation: this many failed password sign-ins within the window ban the user id. */
+export interface PasswordLimits {
+  readonly failures: number;
+  readonly windowSeconds: number;
+  readonly banSeconds: number;
+}
+
+/** Whether a password check may start now (Store.beginPasswordCheck). */
+export type PasswordCheckStart =
+  | { readonly status: 'allowed' }
+  /** Too many failures: nothing may be checked until `until`. */
+  | { readonly status: 'banned'; readonly until: number }
+  /** Failures and checks in flight together reach the limit: try again once those are done. */
+  | { readonly status: 'busy' };
+
+/** Failures in the current window after one more, and the ban it caused (0: none). */
+export interface PasswordFailureCount {
+  readonly failures: number;
+  readonly bannedUntil: number;
+}
+
 export interface UserRecord {
   readonly userid: string;
   readonly realm: string;
@@ -293,11 +314,30 @@ export interface Store {
   releaseAttempt(userid: string, totp: boolean): Promise<void>;
   /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
+  /** Epoch seconds until which password sign-ins of `userid` are banned; 0 when they are not. Reads only. */
+  getPasswordBan(userid: string, now: number): Promise<number>;
+  /**
+   * Starts checking a password of `userid` (known or not), as check `token`, only while the
+   * failures of the current window plus the checks in flight stay under the limit: racing guesses
+   * can never check more passwords than `limits` allow, and right passwords checked at the same
+   * time wait their turn instead of being counted. A passed window or an ended ban starts afresh.
+   * Checks older than a minute are taken to have died with their process.
+   */
+  beginPasswordCheck(userid: string, token: string, limits: PasswordLimits, now: number): Promise<PasswordCheckStart>;
+  /**
+   * Ends check `token`: a wrong password (`failed`) is counted, in the same transaction, so no
+   * other check can start in between on the old count. Returns the count when it failed.
+   */
+  finishPasswordCheck(userid: string, token: string, failed: boolean, limits: PasswordLimits, now: number): Promise<PasswordFailureCount | null>;
+  /** Counts a failed sign-in that checked no password (the right one came without its second factor). */
+  recordPasswordFailure(userid: string, limits: PasswordLimits, now: number): Promise<PasswordFailureCount>;
+  /** Forgets the password failures of `userid` (a sign-in succeeded, or an admin unlocked them). */
+  clearPasswordFailures(userid: string): Promise<void>;
   /** Stores a factor tfactl cannot check yet. */
   insertOpaqueFactor(factor: NewOpaqueFactor): Promise<void>;
   /** Sets the lock state carried over from another system. */
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
-  /** Lifts every lock and resets the counters. */
+  /** Lifts every lock (the password ban too) and resets the counters. */
   unlock(userid: string): Promise<boolean>;
 
   appendAudit(entry: AuditEntry): Promise<void>;

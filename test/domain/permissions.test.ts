@@ -54,4 +54,21 @@ describe('decide', () => {
       expect(decide(user, op).allowed).toBe(false);
     }
   });
+
+  it('leaves every store-wide setting and the built-in realm to root@local', () => {
+    expect(decide(root, 'settings.change').allowed).toBe(true);
+    expect(decide(root, 'realm.manage', 'local').allowed).toBe(true);
+    for (const p of [admin, user]) {
+      expect(decide(p, 'settings.change')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
+      expect(decide(p, 'realm.manage', 'local')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
+    }
+    expect(decide(admin, 'realm.manage', 'corp').allowed).toBe(true);
+    expect(decide(admin, 'realm.read', 'local').allowed).toBe(true);
+  });
+
+  it('lets anyone read the audit entries about themselves, and admins everyone\'s', () => {
+    expect(decide(user, 'audit.read-all', 'user@local').allowed).toBe(true);
+    expect(decide(user, 'audit.read-all', 'other@local').allowed).toBe(false);
+    expect(decide(admin, 'audit.read-all', 'other@local').allowed).toBe(true);
+  });
 });

@@ -15,7 +15,7 @@ beforeAll(async () => {
 const login = (userid: string, code?: string) => store.login(userid, PW, code);
 
 async function addCorpUser(name: string) {
-  const r = await store.run(['user', 'add', `${name}@corp`, '--password-stdin', '--json'], { input: `${PW}\n` });
+  const r = await store.run(['user', 'add', `${name}@corp`, '--password-stdin', '--no-verify', '--json'], { input: `${PW}\n` });
   expect(r.code, r.stderr).toBe(0);
   return r.json().result;
 }
@@ -32,7 +32,7 @@ describe('a realm that enforces TOTP', () => {
 
   it('enrols TOTP in any realm when --totp-secret or --code is given', async () => {
     const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
-    const r = await store.run(['user', 'add', 'greg', '--no-password', '--totp-secret', secret, '--json']);
+    const r = await store.run(['user', 'add', 'greg', '--no-password', '--totp-secret', secret, '--no-verify', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result.totp).toMatchObject({ secret, userid: 'greg@local' });
   });
@@ -174,6 +174,7 @@ describe('settings', () => {
       const b = await store.run(['settings', 'set', ...bad]);
       expect(b.code, bad.join(' ')).toBe(2);
     }
-    expect((await store.runAs('joe', PW, ['--auth-code', 'x', 'settings', 'list'])).code).toBe(5);
+    // Refused as soon as joe's password is known to be right, before the second factor is looked at.
+    expect((await store.runAs('joe', PW, ['--auth-code', 'x', 'settings', 'list'])).code).toBe(4);
   });
 });

@@ -79,6 +79,27 @@ describe('TOTP enrolment', () => {
     expect(store.query("SELECT * FROM factors WHERE userid = 'xena@local'")).toEqual([]);
   });
 
+  it('never stores an unverified TOTP factor unasked: user add and tfa add totp both name --code and --no-verify', async () => {
+    const before = store.snapshot();
+    for (const args of [
+      ['user', 'add', 'uma', '--password-stdin', '--tfa', 'totp'],
+      ['user', 'add', 'uma', '--password-stdin', '--tfa', 'totp', '--json'],
+      ['tfa', 'add', 'totp', 'xena'],
+    ]) {
+      const r = await store.run(args, { input: `${PW}\n` });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toMatch(/--code .*--no-verify/);
+    }
+    expect(store.snapshot()).toBe(before);
+    const unverified = await store.run(['user', 'add', 'uma', '--password-stdin', '--tfa', 'totp', '--no-verify', '--json'], { input: `${PW}\n` });
+    expect(unverified.code, unverified.stderr).toBe(0);
+    expect(unverified.json().result.totp.verified).toBe(false);
+    expect(unverified.json().warnings).toEqual([expect.stringMatching(/^TOTP factor .* of uma@local is stored unverified/)]);
+    expect(unverified.stderr).toContain('warning: TOTP factor');
+    const added = await store.run(['tfa', 'add', 'totp', 'xena', '--no-verify']);
+    expect(added.stderr).toMatch(/warning: TOTP factor .* of xena@local is stored unverified/);
+  });
+
   it.each([
     [['--secret', 'not base32!'], 'invalid_secret'],
     [['--secret', 'JBSWY3DP'], 'invalid_secret'],
@@ -243,7 +264,7 @@ describe('secrets from a file (@FILE), out of sight of ps', () => {
 
   it('user add --totp-secret @FILE does the same at creation', async () => {
     const file = secretFile('gil.secret', SECRET);
-    const add = await store.run(['user', 'add', 'gil', '--password-stdin', '--totp-secret', `@${file}`, '--json'], { input: `${PW}\n` });
+    const add = await store.run(['user', 'add', 'gil', '--password-stdin', '--totp-secret', `@${file}`, '--no-verify', '--json'], { input: `${PW}\n` });
     expect(add.code, add.stderr).toBe(0);
     const ok = await store.login('gil', PW, oathtool(SECRET));
     expect(ok.code, ok.stderr).toBe(0);

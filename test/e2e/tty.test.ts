@@ -60,14 +60,44 @@ describe('on a terminal', () => {
     expect(store.snapshot()).toBe(before);
   });
 
-  it('refuses two different entries with exit 2', () => {
+  it('asks again after two different entries or a weak password, and gives up after three tries with exit 2', () => {
     const r = runPty(store, ['user', 'add', 'victor'], [
       { expect: 'Enter a new password', send: 'victor password 1\r' },
       { expect: 'Repeat', send: 'victor password 2\r' },
+      { expect: 'do not match: try again[\\s\\S]*Enter a new password', send: 'short\r' },
+      { expect: 'must be 8 to 256 characters long \\(it has 5\\): try again[\\s\\S]*Enter a new password', send: 'victor password 1\r' },
+      { expect: 'Repeat', send: 'victor password 3\r' },
     ]);
+    expect(r.unmatched).toBeNull();
     expect(r.status).toBe(2);
-    expect(r.output).toContain('do not match');
+    expect(r.output).toMatch(/error:(\u001b\[[0-9;]*m)? the two entries do not match/);
     expect(store.query("SELECT userid FROM users WHERE userid = 'victor@local'")).toEqual([]);
+  });
+
+  it('asks again for a wrong verification code, keeping the secret that was scanned', () => {
+    expect(runPty(store, ['user', 'add', 'wendy', '--no-password'], []).status).toBe(0);
+    const r = runPty(store, ['tfa', 'add', 'totp', 'wendy', '--description', 'phone', '--qr', 'none'], [
+      { expect: 'Verification code', send: '000000\r' },
+      { expect: 'does not match[^\\n]*; try again with the next code[\\s\\S]*Verification code', send: '111111\r' },
+      { expect: 'try again with the next code[\\s\\S]*Verification code', send_totp: { secret: 'Secret: ([A-Z2-7]+)' } },
+    ] as unknown as Step[]);
+    expect(r.unmatched).toBeNull();
+    expect(r.status).toBe(0);
+    const secrets = [...r.output.matchAll(/Secret: ([A-Z2-7]+)/g)].map((m) => m[1]);
+    expect(new Set(secrets).size).toBe(1);
+    expect(store.query("SELECT verified FROM factors WHERE userid = 'wendy@local'")).toEqual([{ verified: 1 }]);
+  });
+
+  it('keeps the user when the second try matches', () => {
+    const r = runPty(store, ['user', 'add', 'vera'], [
+      { expect: 'Enter a new password', send: 'vera password 1\r' },
+      { expect: 'Repeat', send: 'vera password 2\r' },
+      { expect: 'try again[\\s\\S]*Enter a new password', send: 'vera password 1\r' },
+      { expect: 'Repeat', send: 'vera password 1\r' },
+    ]);
+    expect(r.unmatched).toBeNull();
+    expect(r.status).toBe(0);
+    expect(store.query("SELECT userid FROM users WHERE userid = 'vera@local'")).toHaveLength(1);
   });
 
   it('colours tables and errors on a TTY', () => {

@@ -77,7 +77,7 @@ describe('migration 5 (seven-digits)', () => {
     migrate(db, 1, MIGRATIONS.slice(0, 4));
     db.prepare("INSERT INTO realms (name, enforce, totp_digits, totp_step, totp_algorithm, created) VALUES ('corp', 'totp', 8, 30, 'SHA1', 1)").run();
     expect(() => db.prepare("UPDATE realms SET totp_digits = 7 WHERE name = 'corp'").run()).toThrow(/CHECK/);
-    migrate(db, 2, MIGRATIONS);
+    migrate(db, 2, MIGRATIONS.slice(0, 5));
     expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(db.prepare("SELECT name, totp_digits FROM realms ORDER BY name").all()).toEqual([
       { name: 'corp', totp_digits: 8 },
@@ -118,7 +118,7 @@ describe('migration 5 on a store not quite as tfactl made it', () => {
   it('does nothing when the check is already wide', () => {
     const db = v4();
     editRealmsSql(db, 'IN (6, 8)', 'IN (6, 7, 8)');
-    migrate(db, 2, MIGRATIONS);
+    migrate(db, 2, MIGRATIONS.slice(0, 5));
     expect(db.pragma('user_version', { simple: true })).toBe(5);
     db.close();
   });
@@ -134,12 +134,12 @@ describe('migration 5 on a store not quite as tfactl made it', () => {
 });
 
 describe('restore', () => {
-  it('replaces every table but the audit trail (merged) and sqlite_sequence (SQLite\'s own)', async () => {
-    const { RESTORED_TABLES } = await import('../../src/store/sqlite.js');
+  it('replaces every table but those it keeps (the audit trail, merged; password bans) and sqlite_sequence (SQLite\'s own)', async () => {
+    const { KEPT_TABLES, RESTORED_TABLES } = await import('../../src/store/sqlite.js');
     const db = openTemp();
     migrate(db, 1, MIGRATIONS);
     const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
-    expect(tables.sort()).toEqual([...RESTORED_TABLES, 'audit', 'sqlite_sequence'].sort());
+    expect(tables.sort()).toEqual([...RESTORED_TABLES, ...KEPT_TABLES, 'sqlite_sequence'].sort());
     db.close();
   });
 });

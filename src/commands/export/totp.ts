@@ -4,7 +4,7 @@ import { createPrivateFile, type PrivateFile } from '../../files.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { stringOpt } from '../options.js';
 
 const FORMATS = ['csv', 'uri', 'png-dir'] as const;
@@ -25,7 +25,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (!FORMATS.includes(format)) throw new UsageError(`invalid --format ${JSON.stringify(format)}: expected csv, uri or png-dir`);
   const output = stringOpt(inv, 'output');
   if (format === 'png-dir' && output === undefined) throw new UsageError('--format png-dir needs --output DIR');
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'store.manage', action: 'export.totp' });
   // The destination is claimed before any secret is decrypted or the export audited.
   let file: PrivateFile | undefined;
   if (format === 'png-dir') {

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { table, type Style } from '../../output.js';
 import { importProxmox, type ProxmoxImportPlan } from '../../services/proxmox-import.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
 function read(path: string, what: string): string {
@@ -26,7 +26,7 @@ export async function run(inv: Invocation): Promise<void> {
     userCfg: parseUserCfg(read(userPath, 'user.cfg')),
     realms: domainsPath === undefined ? null : parseDomainsCfg(read(domainsPath, 'domains.cfg')),
   };
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' });
   const plan = await importProxmox(session, input, boolOpt(inv, 'dryRun') === true);
   for (const w of plan.warnings) inv.out.warn(w);
   inv.out.result(plan, describe);

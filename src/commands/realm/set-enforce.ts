@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { setRealmEnforcement } from '../../services/realms.js';
 import { yubicoValidation } from './yubico-options.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import type { EnforceType } from '../../store/types.js';
 import { arg, stringOpt } from '../options.js';
 import { realmFields } from '../render.js';
@@ -25,7 +25,7 @@ export async function run(inv: Invocation): Promise<void> {
   const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
   const yubico = yubicoValidation(inv);
   if (type !== 'yubico' && yubico) throw new UsageError('--api-id, --api-key, --url and --offline only apply to yubico enforcement (or realm set-yubico)');
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-enforce', target: name });
   const { realm, warnings } = await setRealmEnforcement(session, name, type, totp, yubico);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);

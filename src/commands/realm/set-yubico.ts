@@ -2,7 +2,7 @@ import { parseRealmName } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { setRealmYubico } from '../../services/realms.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { arg, boolOpt } from '../options.js';
 import { realmFields } from '../render.js';
 import { yubicoValidation } from './yubico-options.js';
@@ -12,7 +12,7 @@ export async function run(inv: Invocation): Promise<void> {
   const yubico = yubicoValidation(inv);
   const none = boolOpt(inv, 'none') === true;
   if ((yubico === null) !== none) throw new UsageError('give --offline, --api-id with --api-key, or --none');
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-yubico', target: name });
   const realm = await setRealmYubico(session, name, yubico);
   inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} validates YubiKeys ${r.yubico ? (r.yubico.mode === 'offline' ? 'offline' : 'with its service') : 'no longer'}\n${realmFields(r, style)}`);
 }

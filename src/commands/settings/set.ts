@@ -1,12 +1,12 @@
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { changeSetting } from '../../services/settings.js';
 import { arg } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const key = arg(inv, 0);
   const value = arg(inv, 1);
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'settings.change', action: 'settings.set', target: key });
   const setting = await changeSetting(session, key, value);
   inv.out.result(setting, (s, style) => `${style.green('set')} ${s.key} = ${s.value}`);
 }

@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/factors.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { CancelledError } from '../../errors.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 
@@ -17,7 +17,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (regenerate && !yes && !inv.ctx.io.stdinIsTTY) {
     throw new UsageError('--regenerate makes the current recovery keys useless: confirm with --yes', 'confirm');
   }
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate && !yes) {
     const sure = await inv.ctx.prompter.confirm(`Replace the recovery keys of ${userid}? The current ones stop working.`, false);
     if (!sure) throw new CancelledError();

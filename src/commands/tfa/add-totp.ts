@@ -2,21 +2,23 @@ import { parseComment } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { enrolTotp } from '../../services/factors.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
-import { describeEnrolled } from './render.js';
-import { parseTotpRequestOptions, totpIo } from './totp-io.js';
+import { describeEnrolled, unverifiedWarning } from './render.js';
+import { parseTotpRequestOptions, requireVerificationCode, totpIo } from './totp-io.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const verify = boolOpt(inv, 'verify') !== false;
   const request = await parseTotpRequestOptions(inv);
   const io = totpIo(inv, { verify, codeFlag: '--code' });
-  const session = await openSession(inv);
+  requireVerificationCode(inv, { verify, codeFlag: '--code' });
+  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   let description = stringOpt(inv, 'description');
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
     description = await inv.ctx.prompter.input('Description of the device or app (e.g. "pixel-7 authy"):', 'TOTP');
   }
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '') ?? 'TOTP', verify }, io);
+  if (!result.verified) inv.out.warn(unverifiedWarning(result));
   inv.out.result(result, describeEnrolled);
 }

@@ -11,6 +11,11 @@ export function describeEnrolled(r: EnrolledTotp, style: Style): string {
   ].join('\n');
 }
 
+/** Said whenever a TOTP factor is stored without a code having confirmed it. */
+export function unverifiedWarning(t: { readonly id: string; readonly userid: string }): string {
+  return `TOTP factor ${t.id} of ${t.userid} is stored unverified (--no-verify): no code from it has been checked yet; the first sign-in with it does`;
+}
+
 function factorDetail(f: FactorRecord): string {
   if (f.type === 'totp' && f.totp) return describeTotpParams(f.totp) + (f.verified ? '' : ', not verified');
   if (f.type === 'recovery') return `${f.recoveryLeft ?? 0} keys left`;

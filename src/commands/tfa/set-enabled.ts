@@ -1,14 +1,14 @@
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { setFactorEnabled } from '../../services/factors.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { arg } from '../options.js';
 
 /** `tfa enable` and `tfa disable`: the same flags, one service call. */
 export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const id = arg(inv, 1);
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'tfa.manage', action: enabled ? 'tfa.enable' : 'tfa.disable', target: userid });
   const { factor, warnings } = await setFactorEnabled(session, userid, id, enabled);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result(factor, (f, style) => `${style.green(enabled ? 'enabled' : 'disabled')} ${f.type} factor ${f.id} of ${f.userid}`);

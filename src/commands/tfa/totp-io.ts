@@ -3,27 +3,34 @@ import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
 import { parseComment } from '../../domain/account.js';
 import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/factors.js';
+import { secondFactorValue } from '../credentials.js';
 import { secretOpt, stringOpt } from '../options.js';
+import { TERMINAL_TRIES } from '../secrets.js';
 
 export interface TotpIoOptions {
-  /** Whether a verification code will be asked for (false with --no-verify or when provisioning). */
+  /** Whether a verification code will be asked for (false with --no-verify). */
   readonly verify: boolean;
   /** The option that carries the code, for error messages. */
   readonly codeFlag: string;
 }
 
 /**
- * Reads --qr and --code and fails early (before any prompt or store change) when the code cannot be
- * had: never wait on a pipe, and with --json nothing is drawn to scan.
+ * Fails (before any prompt or store change) when a verification code is wanted but cannot be had:
+ * never wait on a pipe, and with --json nothing is drawn to scan. The message names both ways
+ * out, so an unverified factor is always asked for explicitly.
  */
+export function requireVerificationCode(inv: Invocation, options: TotpIoOptions): void {
+  if (!options.verify || stringOpt(inv, 'code') !== undefined) return;
+  const ways = `give the code the app shows with ${options.codeFlag} (- reads it from standard input), or store the factor unverified with --no-verify (admins)`;
+  if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
+  if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
+}
+
+/** Reads --qr and --code: how a TOTP factor being enrolled is shown and confirmed on the command line. */
 export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo {
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal');
   const code = stringOpt(inv, 'code');
   const { out, ctx } = inv;
-  if (options.verify && code === undefined) {
-    if (out.json) throw new UsageError(`with --json give the verification code with ${options.codeFlag} (nothing is drawn to scan)`);
-    if (!ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; use ${options.codeFlag}`, 'no_tty');
-  }
   return {
     async present(p: PreparedTotp) {
       if (qr.kind === 'png' || qr.kind === 'svg') {
@@ -43,9 +50,12 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
       out.display(`Secret: ${p.secret}\nURI:    ${p.uri}\nType:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);
     },
     async readCode() {
-      if (code !== undefined) return code;
+      requireVerificationCode(inv, options);
+      if (code !== undefined) return secondFactorValue(inv, code, options.codeFlag, 'the verification code');
       return ctx.prompter.input('Verification code shown by the app:');
     },
+    tries: code === undefined ? TERMINAL_TRIES : 1,
+    retry: (message) => out.note(message),
   };
 }
 

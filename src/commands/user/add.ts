@@ -3,11 +3,13 @@ import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../../services/session.js';
+import { secretsOf } from '../credentials.js';
+import { openSession } from '../session.js';
 import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
-import { parseTotpRequestOptions, totpIo } from '../tfa/totp-io.js';
+import { unverifiedWarning } from '../tfa/render.js';
+import { parseTotpRequestOptions, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
 
@@ -28,8 +30,8 @@ export async function run(inv: Invocation): Promise<void> {
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
   if (tfaType !== 'totp' && tfaType !== 'auto' && totpGiven) throw new UsageError('--totp-secret and --code go with --tfa totp');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
-  // Provisioning for someone else: the code is checked when given or when a person is at the terminal.
-  const verify = stringOpt(inv, 'code') !== undefined || (inv.ctx.io.stdinIsTTY && !inv.out.json);
+  const verify = boolOpt(inv, 'verify') !== false;
+  if (tfaType === 'totp') requireVerificationCode(inv, { verify, codeFlag: '--code' });
   const tfa: NewUserTfa =
     tfaType === 'none'
       ? { type: 'none' }
@@ -42,12 +44,12 @@ export async function run(inv: Invocation): Promise<void> {
           io: totpIo(inv, { verify, codeFlag: '--code' }),
         };
 
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id });
   const added = await addUser(
     session,
     {
       userid,
-      password: withPassword ? () => session.secrets.read(`a new password for ${userid.id}`, { confirm: true }) : null,
+      password: withPassword ? (check) => secretsOf(inv).readNew(`a new password for ${userid.id}`, check) : null,
       admin: boolOpt(inv, 'admin') === true,
       enabled: boolOpt(inv, 'disabled') !== true,
       email,
@@ -57,6 +59,7 @@ export async function run(inv: Invocation): Promise<void> {
     tfa,
   );
   for (const w of added.warnings) inv.out.warn(w);
+  if (added.totp && !added.totp.verified) inv.out.warn(unverifiedWarning(added.totp));
   inv.out.result({ ...added.user, totp: added.totp, yubico: added.yubico }, (u, style) =>
     [
       `${style.green('added')} ${u.userid}`,

@@ -1,12 +1,12 @@
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { deleteUser } from '../../services/users.js';
 import { arg } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'user.delete', action: 'user.delete', target: userid.id });
   await deleteUser(session, userid.id);
   inv.out.result({ userid: userid.id, deleted: true }, (r, style) => `${style.green('deleted')} ${r.userid}`);
 }

@@ -4,7 +4,7 @@ import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 
@@ -40,7 +40,7 @@ export async function run(inv: Invocation): Promise<void> {
     throw new UsageError(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
   }
   const rows = parseImport(text);
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
   const resultsPath = stringOpt(inv, 'results');
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.

@@ -1,6 +1,6 @@
 import { parseRealmName } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../../services/session.js';
+import { openSession } from '../session.js';
 import { listUsers } from '../../services/users.js';
 import { stringOpt } from '../options.js';
 import { userTable } from '../render.js';

@@ -3,8 +3,8 @@ import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../../services/session.js';
-import { modifyUser } from '../../services/users.js';
+import { openSession } from '../session.js';
+import { modifyOperation, modifyUser } from '../../services/users.js';
 import type { UserPatch } from '../../store/types.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
@@ -26,7 +26,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (Object.keys(patch).length === 0) {
     throw new UsageError('nothing to change: give at least one of --admin, --no-admin, --email, --comment, --expire, --disabled, --enable');
   }
-  const session = await openSession(inv);
+  const session = await openSession(inv, { op: modifyOperation(patch), action: 'user.modify', target: userid.id });
   const user = await modifyUser(session, userid.id, patch);
   inv.out.result(user, (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
 }

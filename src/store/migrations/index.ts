@@ -12,7 +12,7 @@ export interface Migration {
  * The schema version this tfactl writes: the last migration in ./all.ts (a test keeps them equal).
  * A constant, so that opening an up-to-date store loads no migration code.
  */
-export const LATEST_VERSION = 5;
+export const LATEST_VERSION = 6;
 
 /** Every migration, loaded only when a store needs one. */
 export async function loadMigrations(): Promise<readonly Migration[]> {

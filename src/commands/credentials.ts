@@ -1,0 +1,61 @@
+import type { CodeKind } from '../domain/second-factor.js';
+import { describeOffer } from '../domain/second-factor.js';
+import { UsageError } from '../errors.js';
+import type { GlobalOptions, Invocation } from '../invocation.js';
+import type { Credentials } from '../services/authenticate.js';
+import { secretValue } from './options.js';
+import { SecretSource } from './secrets.js';
+
+const sources = new WeakMap<Invocation, SecretSource>();
+
+/**
+ * The one SecretSource of a command run: every password and every `-` value comes from it, so the
+ * lines of standard input are taken in the order tfactl uses them.
+ */
+export function secretsOf(inv: Invocation): SecretSource {
+  let source = sources.get(inv);
+  if (!source) {
+    source = new SecretSource(inv.ctx.io, inv.ctx.prompter, (inv.opts as GlobalOptions).passwordStdin === true, (m) => inv.out.note(m));
+    sources.set(inv, source);
+  }
+  return source;
+}
+
+/**
+ * A second factor given on the command line: the value itself, `-` for the next line of standard
+ * input, or `@FILE` for the one line of a file, so a recovery key need not show in `ps`. Read only
+ * when it is asked for, so the lines of standard input keep their order.
+ */
+export async function secondFactorValue(inv: Invocation, value: string, flag: string, purpose: string): Promise<string> {
+  if (value === '-') return secretsOf(inv).nextLine(purpose, flag);
+  return secretValue(value, flag);
+}
+
+export interface SecondFactorSource {
+  /** The option that carries it: `--code` for `login`, `--auth-code` for `--as`. */
+  readonly flag: string;
+  readonly value: string | undefined;
+  readonly kind?: CodeKind | undefined;
+}
+
+/**
+ * Where a signing-in user's credentials come from on the command line, for `login` and `--as`
+ * alike: the password from --password-stdin or a prompt; the second factor, when they need one,
+ * from its flag or a prompt, and never by waiting on a pipe.
+ */
+export function commandCredentials(inv: Invocation, userid: string, second: SecondFactorSource): Credentials {
+  const secrets = secretsOf(inv);
+  return {
+    password: () => secrets.read(`the password of ${userid}`),
+    secondFactor: async (offer) => {
+      const wanted = describeOffer(offer);
+      if (second.value !== undefined) {
+        return { code: await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`), kind: second.kind };
+      }
+      if (!inv.ctx.io.stdinIsTTY) {
+        throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${wanted}; - reads it from standard input)`, 'no_tty');
+      }
+      return { code: await inv.ctx.prompter.password(`${wanted[0]?.toUpperCase()}${wanted.slice(1)} for ${userid}:`), kind: second.kind };
+    },
+  };
+}

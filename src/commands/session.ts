@@ -1,0 +1,114 @@
+import { statSync } from 'node:fs';
+import { decide, type Operation } from '../domain/permissions.js';
+import { parseUserId, ROOT_USERID } from '../domain/userid.js';
+import { RefusedError } from '../errors.js';
+import type { GlobalOptions, Invocation } from '../invocation.js';
+import type { AuthDeps } from '../services/authenticate.js';
+import { createSession, ensureKeyFile, secretKeyLoader, type Session } from '../services/session.js';
+import { resolveKeyPath, resolveStorePath } from '../store/location.js';
+import type { Store } from '../store/types.js';
+import { commandCredentials } from './credentials.js';
+
+export interface OpenedStore {
+  readonly store: Store;
+  readonly path: string;
+  readonly keyPath: string;
+  readonly created: boolean;
+}
+
+/**
+ * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
+ * first use. The store is closed when the command ends.
+ */
+export async function openStore(inv: Invocation): Promise<OpenedStore> {
+  const { ctx } = inv;
+  const globals = inv.opts as GlobalOptions;
+  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+  const keyPath = resolveKeyPath(path, ctx.env);
+  const { store, created } = await ctx.openStore(path, ctx.clock.nowSeconds());
+  inv.onExit(() => store.close());
+  if (created) await ensureKeyFile(ctx.random, store, keyPath);
+  return { store, path, keyPath, created };
+}
+
+/**
+ * What a command means to do, as far as permissions go: checked as soon as the acting user is
+ * known to hold their password, before a second factor is asked for (and spent). The service
+ * checks again, with everything it knows, before it acts.
+ */
+export interface Intent {
+  readonly op: Operation;
+  /** The audit trail's name for the command (`user.show`). */
+  readonly action: string;
+  /** The user id acted on, when there is one. */
+  readonly target?: string | undefined;
+}
+
+/**
+ * Opens the store and establishes who is acting, at the command boundary:
+ * - `--as USERID` (or TFACTL_AS): that user, signed in exactly as `tfactl login` does (password,
+ *   then a second factor from --auth-code or a prompt if they have one); failures are audited and
+ *   exit 5, and a command `intent` does not permit exits 4 before any second factor is used;
+ * - otherwise the OS user owning the store file, or uid 0, acts as root@local: whoever can write the
+ *   file already holds everything in it;
+ * - anyone else is refused (exit 4) before the store is touched.
+ */
+export async function openSession(inv: Invocation, intent?: Intent): Promise<Session> {
+  const { ctx } = inv;
+  const globals = inv.opts as GlobalOptions;
+  const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
+  const asId = asOption === undefined ? undefined : parseUserId(asOption).id;
+  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+  if (asId === undefined) refuseNonOwner(path, ctx.uid);
+
+  const { store, keyPath } = await openStore(inv);
+  const secretKey = secretKeyLoader(store, keyPath);
+  const parts = { store, clock: ctx.clock, random: ctx.random, hostname: ctx.hostname, keyPath, secretKey };
+  if (asId === undefined) return createSession({ ...parts, actor: { userid: ROOT_USERID, admin: true, viaOwnership: true } });
+
+  // Loaded only for --as: commands run by the store's owner never sign anyone in.
+  const { authenticate } = await import('../services/authenticate.js');
+  const signedIn = await authenticate(
+    authDeps(inv, store, secretKey, asId),
+    {
+      userid: asId,
+      action: 'auth',
+      credentials: commandCredentials(inv, asId, { flag: '--auth-code', value: globals.authCode }),
+      intent: intent && {
+        action: intent.action,
+        target: intent.target ?? null,
+        permits: (user) => decide({ userid: user.userid, admin: user.admin }, intent.op, intent.target),
+      },
+    },
+  );
+  return createSession({ ...parts, actor: { userid: asId, admin: signedIn.user.admin, viaOwnership: false } });
+}
+
+/** What signing `userid` in needs from this run: its store, clock, randomness, and an audit as them. */
+export function authDeps(inv: Invocation, store: Store, secretKey: () => Promise<Buffer>, userid: string): AuthDeps {
+  const { clock, random } = inv.ctx;
+  return {
+    store,
+    now: () => clock.nowSeconds(),
+    sleep: (ms) => clock.sleep(ms),
+    secretKey,
+    randomBytes: (n) => random.bytes(n),
+    audit: (entry) => store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: userid }),
+  };
+}
+
+function refuseNonOwner(path: string, uid: number): void {
+  if (uid === 0) return;
+  let owner: number;
+  try {
+    owner = statSync(path).uid;
+  } catch {
+    return; // No store yet: this user creates it and so owns it.
+  }
+  if (owner !== uid) {
+    throw new RefusedError(
+      `you do not own the store ${path}: name the acting user with --as USERID (or TFACTL_AS)`,
+      'not_owner',
+    );
+  }
+}

@@ -1,0 +1,226 @@
+import { spawn } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+
+/**
+ * When a password alone is enough, when a second factor is spent, and how password guesses are
+ * regulated: through the binary, against one store.
+ */
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'sign-in rules password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+});
+
+async function addTotp(userid: string): Promise<{ id: string; secret: string }> {
+  const r = await store.run(['tfa', 'add', 'totp', userid, '--no-verify', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return { id: r.json().result.id, secret: r.json().result.secret };
+}
+
+async function addRecovery(userid: string): Promise<string[]> {
+  const r = await store.run(['tfa', 'add', 'recovery', userid, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result.keys;
+}
+
+describe('a password alone', () => {
+  it('lets a user without factors manage their own factors (opting in)', async () => {
+    await store.addUser('opt', PW);
+    const r = await store.runAs('opt', PW, ['tfa', 'add', 'recovery', 'opt', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('lets a user whose factors are all disabled manage them, as in Proxmox', async () => {
+    await store.addUser('dis', PW);
+    const { id } = await addTotp('dis');
+    expect((await store.run(['tfa', 'disable', 'dis', id])).code).toBe(0);
+    const enable = await store.runAs('dis', PW, ['tfa', 'enable', 'dis', id, '--json']);
+    expect(enable.code, enable.stderr).toBe(0);
+    // Now enabled: the password alone no longer changes anything.
+    const again = await store.runAs('dis', PW, ['tfa', 'disable', 'dis', id]);
+    expect(again.code).toBe(5);
+    expect(oneLineError(again)).toContain('--auth-code');
+  });
+
+  it.each([
+    ['add recovery keys', (u: string) => ['tfa', 'add', 'recovery', u]],
+    ['add a TOTP factor', (u: string) => ['tfa', 'add', 'totp', u, '--no-verify']],
+    ['delete every factor', (u: string) => ['tfa', 'delete', u, '--all']],
+    ['disable a factor', (u: string) => ['tfa', 'disable', u, 'x']],
+  ])('never lets a user with an enabled factor %s (exit 5, nothing changed)', async (_what, args) => {
+    const u = `en${Math.floor(Math.random() * 1e9)}`;
+    await store.addUser(u, PW);
+    await addTotp(u);
+    const before = store.snapshot();
+    const r = await store.runAs(u, PW, args(u));
+    expect(r.code, r.stderr).toBe(5);
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('with the second factor, the same user may', async () => {
+    await store.addUser('both', PW);
+    const { secret } = await addTotp('both');
+    const r = await store.runAs('both', PW, ['--auth-code', oathtool(secret), 'tfa', 'add', 'recovery', 'both', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe('a refused command', () => {
+  it('spends no second factor: the recovery key still works afterwards', async () => {
+    await store.addUser('zed', PW);
+    await store.addUser('alice', PW);
+    const keys = await addRecovery('zed');
+    const refused = await store.runAs('zed', PW, ['--auth-code', keys[0]!, 'tfa', 'list', 'alice']);
+    expect(refused.code, refused.stderr).toBe(4);
+    expect(oneLineError(refused)).toContain('may not act on alice@local');
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'zed@local', action: 'tfa.list', target: 'alice@local', outcome: 'refused' });
+    const login = await store.login('zed', PW, keys[0]!);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.json().result.recoveryKeysLeft).toBe(9);
+  });
+});
+
+describe('second factors from standard input or a file', () => {
+  it('takes --code - from the line after the password, and --auth-code - the same way', async () => {
+    await store.addUser('sid', PW);
+    const keys = await addRecovery('sid');
+    const login = await store.run(['login', 'sid', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n${keys[0]}\n` });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.json().result.method).toBe('recovery');
+    const as = await store.run(['--as', 'sid', '--password-stdin', '--auth-code', '-', 'tfa', 'list', 'sid', '--json'], { input: `${PW}\n${keys[1]}\n` });
+    expect(as.code, as.stderr).toBe(0);
+  });
+
+  it('takes --code @FILE, and names the flag when the line is missing', async () => {
+    await store.addUser('fil', PW);
+    const keys = await addRecovery('fil');
+    const file = join(store.dir, 'code.txt');
+    writeFileSync(file, `${keys[0]}\n`);
+    const login = await store.login('fil', PW, `@${file}`);
+    expect(login.code, login.stderr).toBe(0);
+    const missing = await store.run(['login', 'fil', '--password-stdin', '--code', '-'], { input: `${PW}\n` });
+    expect(missing.code).toBe(2);
+    expect(oneLineError(missing)).toContain('--code: expected the second factor of fil@local on line 2 of standard input');
+  });
+
+  it('takes a verification code from standard input for tfa add totp', async () => {
+    await store.addUser('ver', PW);
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const r = await store.run(['tfa', 'add', 'totp', 'ver', '--secret', secret, '--code', '-', '--json'], { input: `${oathtool(secret)}\n` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.verified).toBe(true);
+  });
+});
+
+/** Spawns tfactl with standard input from `command` (a shell pipeline), failing the test after `ms`. */
+function piped(command: string, args: string[], ms: number): Promise<{ code: number | null; stderr: string; elapsed: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('sh', ['-c', `${command} | ${quoted}`], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tfactl still running after ${ms} ms`));
+    }, ms);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, elapsed: Date.now() - started });
+    });
+  });
+}
+
+describe('standard input that never ends', () => {
+  it('is read only as far as the lines needed (yes | tfactl login)', async () => {
+    const r = await piped('yes', ['login', 'nobody', '--password-stdin'], 20_000);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('authentication failed');
+  });
+
+  it('is cut off at a bound when it has no line end (/dev/zero), exit 2', async () => {
+    const r = await piped('cat /dev/zero', ['login', 'nobody', '--password-stdin'], 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/line 1 of standard input .* is longer than 65536 bytes/);
+  });
+});
+
+describe('password guesses', () => {
+  it('are banned after five failures in the window, for known and unknown users alike, with the same answer', async () => {
+    await store.addUser('pam', PW);
+    const answers: Record<string, string[]> = {};
+    for (const u of ['pam', 'ghost']) {
+      answers[u] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await store.login(u, 'wrong password!');
+        expect(r.code).toBe(5);
+        answers[u].push((r.json().error.message as string).replaceAll(`${u}@local`, 'U').replace(/after \S+ \S+Z/, 'after T'));
+      }
+    }
+    expect(answers.pam).toEqual(answers.ghost);
+    expect(answers.pam?.[0]).toBe('authentication failed');
+    expect(answers.pam?.[4]).toBe('authentication failed: too many failed sign-ins for U; try again after T');
+    // Banned: even the right password is refused, and no password is checked at all.
+    const right = await store.login('pam', PW);
+    expect(right.code).toBe(5);
+    expect(right.json().error.message).toMatch(/too many failed sign-ins/);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'pam@local', outcome: 'failed' });
+    expect(JSON.parse(store.auditRows().at(-1)?.detail ?? '{}')).toMatchObject({ reason: 'password sign-ins banned' });
+    // tfa unlock lifts the ban.
+    expect((await store.run(['tfa', 'unlock', 'pam'])).code).toBe(0);
+    expect((await store.login('pam', PW)).code).toBe(0);
+  });
+
+  it('count a right password given without its second factor', async () => {
+    await store.addUser('noc', PW);
+    await addTotp('noc');
+    for (let i = 0; i < 5; i++) {
+      const r = await store.login('noc', PW);
+      expect(r.code).toBe(5);
+    }
+    const r = await store.login('noc', PW);
+    expect(r.json().error.message).toMatch(/too many failed sign-ins/);
+  });
+
+  it('check no more than the limit when twenty wrong passwords race', async () => {
+    await store.addUser('race', PW);
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.login('race', 'not the password')));
+    expect(results.every((r) => r.code === 5)).toBe(true);
+    const checked = store.auditRows().filter((a) => a.target === 'race@local' && a.detail?.includes('"wrong password"'));
+    expect(checked).toHaveLength(5);
+  });
+
+  it('are counted per the settings, which root@local may change', async () => {
+    expect((await store.run(['settings', 'set', 'lockout.password-failures', '2'])).code).toBe(0);
+    await store.addUser('two', PW);
+    await store.login('two', 'wrong wrong wrong');
+    const second = await store.login('two', 'wrong wrong wrong');
+    expect(second.json().error.message).toMatch(/too many failed sign-ins/);
+    expect((await store.run(['settings', 'set', 'lockout.password-failures', '5'])).code).toBe(0);
+  });
+});
+
+describe('a sign-in that cannot be checked', () => {
+  it('finds a missing key file before counting a failure, and is audited', async () => {
+    await store.addUser('key', PW);
+    const { secret } = await addTotp('key');
+    const keyFile = `${store.db}.key`;
+    renameSync(keyFile, `${keyFile}.away`);
+    try {
+      const r = await store.login('key', PW, oathtool(secret, { epoch: nowSeconds() }));
+      expect(r.code).toBe(6);
+      expect(oneLineError(r)).toContain('key file');
+    } finally {
+      renameSync(`${keyFile}.away`, keyFile);
+    }
+    const lock = store.query<{ tfa_failures: number; totp_failures: number }>("SELECT tfa_failures, totp_failures FROM users WHERE userid = 'key@local'");
+    expect(lock).toEqual([{ tfa_failures: 0, totp_failures: 0 }]);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'key@local', outcome: 'failed' });
+    expect(store.auditRows().at(-1)?.detail).toContain('key_file');
+  });
+});
