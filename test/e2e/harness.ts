@@ -8,6 +8,10 @@ export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
 
 export interface RunResult {
   readonly code: number | null;
+  /** True when the process ran past RunOptions.timeoutMs and was killed. */
+  readonly timedOut: boolean;
+  /** How long the process ran, in milliseconds. */
+  readonly ms: number;
   readonly stdout: string;
   readonly stderr: string;
   /** stdout parsed as the JSON envelope (throws when it is not JSON). */
@@ -16,7 +20,16 @@ export interface RunResult {
 
 export interface RunOptions {
   readonly input?: string;
+  /** Standard input from this descriptor (a file or device opened by the test) instead of `input`. */
+  readonly stdinFd?: number;
+  /** A command that runs node (`unshare ...`, `sh -c 'umask 0; exec "$0" "$@"'`), its arguments first. */
+  readonly prefix?: readonly string[];
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Kill the process (SIGKILL) after this long: a hang then fails the test that expected an
+   * answer (timedOut, code null) instead of stalling the run.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The environment of the test process without anything that would point tfactl elsewhere. */
@@ -36,22 +49,37 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const started = performance.now();
+    const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, BIN, ...args];
+    const child = spawn(command!, commandArgs, { env, stdio: [options.stdinFd ?? 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
       resolvePromise({
         code,
+        timedOut,
+        ms: performance.now() - started,
         stdout,
         stderr,
         json: () => JSON.parse(stdout),
-      }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+      });
+    });
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input ?? '');
+    }
   });
 }
 
