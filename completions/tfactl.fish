@@ -406,7 +406,7 @@ complete -c tfactl -n '__tfactl_using "export totp"' -l output -r -F -d 'a new f
 # tfactl export users
 
 # tfactl import
-complete -c tfactl -n '__tfactl_needs_command "import"' -a proxmox -d 'import realms, users and factors from Proxmox VE (all or nothing)'
+complete -c tfactl -n '__tfactl_needs_command "import"' -a proxmox -d 'import realms, users and factors from Proxmox VE (all or nothing); each file a regular file of at most 64 MiB'
 
 # tfactl import proxmox
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l tfa-cfg -r -F -d 'Proxmox\'s /etc/pve/priv/tfa.cfg'

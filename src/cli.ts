@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Io } from './context.js';
+import { describeSize, INPUT_LIMITS } from './files.js';
 import type { Invocation } from './invocation.js';
 
 /** What a leaf command module exports. Loaded only when its command runs. */
@@ -109,7 +110,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(user, 'import', 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input', () =>
     import('./commands/user/import.js'),
   )
-    .argument('<file>', 'fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)')
+    .argument(
+      '<file>',
+      `a regular file or - (at most ${describeSize(INPUT_LIMITS.importFile)}); fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)`,
+    )
     .option('--update', 'update existing users instead of skipping them')
     .option('--atomic', 'all or nothing: any bad row imports nothing')
     .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
@@ -190,7 +194,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     import('./commands/backup.js'),
   ).argument('<file>');
   leaf(program, 'restore', 'replace the store with a checked backup (root@local only)', () => import('./commands/restore.js'))
-    .argument('<file>')
+    .argument('<file>', `a backup tfactl wrote (a regular file, at most ${describeSize(INPUT_LIMITS.backup)})`)
     .option('--yes', 'do not ask before replacing the store');
 
   const exporting = group(program, 'export', 'export for other systems (admins)');
@@ -200,7 +204,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
 
   const importing = group(program, 'import', 'import from other systems (admins)');
-  leaf(importing, 'proxmox', 'import realms, users and factors from Proxmox VE (all or nothing)', () => import('./commands/import/proxmox.js'))
+  leaf(
+    importing,
+    'proxmox',
+    `import realms, users and factors from Proxmox VE (all or nothing); each file a regular file of at most ${describeSize(INPUT_LIMITS.proxmoxFile)}`,
+    () => import('./commands/import/proxmox.js'),
+  )
     .requiredOption('--tfa-cfg <file>', "Proxmox's /etc/pve/priv/tfa.cfg")
     .requiredOption('--user-cfg <file>', "Proxmox's /etc/pve/user.cfg")
     .option('--domains-cfg <file>', "Proxmox's /etc/pve/domains.cfg (realms and what they enforce)")

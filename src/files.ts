@@ -1,5 +1,165 @@
-import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
-import { RefusedError, StoreError, UsageError } from './errors.js';
+import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+/**
+ * How much tfactl reads of each kind of input, checked before reading: a bigger file is a mistake
+ * (or /dev/zero), and reading it would only fill memory. --help and the README say these.
+ */
+export const INPUT_LIMITS = {
+  /** An @FILE secret: one line. */
+  secretFile: 4 * KiB,
+  /** A store's key file: one line. */
+  keyFile: 4 * KiB,
+  /** Each of Proxmox's tfa.cfg, user.cfg, domains.cfg: far more than any cluster's. */
+  proxmoxFile: 64 * MiB,
+  /** `user import`'s CSV or JSON Lines, from a file or standard input: hundreds of thousands of users. */
+  importFile: 64 * MiB,
+  /** Standard input, whoever reads it (passwords with --password-stdin, `user import -`). */
+  stdin: 64 * MiB,
+  /** A backup to restore: read into memory whole, and held there about three times over. */
+  backup: 2 * GiB,
+} as const;
+
+/** "4096 bytes", "64 MiB", "2 GiB": how limits are said in messages and help. */
+export function describeSize(bytes: number): string {
+  if (bytes >= GiB && bytes % GiB === 0) return `${bytes / GiB} GiB`;
+  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
+  return `${bytes} bytes`;
+}
+
+/** Why a file was refused; callers with their own error class (a store: exit 6) map it. */
+export type FileProblem = 'file_error' | 'file_too_large' | 'file_permissions';
+
+export interface CheckedFileOptions {
+  /** How messages name the file, the path following: "the --tfa-cfg file", "the backup", "the store". */
+  readonly name: string;
+  /** Refuse a file larger than this before reading a byte of it. */
+  readonly maxBytes?: number;
+  /** Open for reading and writing (a store): a file this user may only read is refused here. */
+  readonly writable?: boolean;
+  /**
+   * Refuse a file its group or others may read or write, as OpenSSH refuses such a private key:
+   * whatever is in it has been open to them, and more will be.
+   */
+  readonly private?: boolean;
+  /** The error to throw; default a usage error (exit 2). Messages name the file, never its content. */
+  readonly fail?: (message: string, problem: FileProblem) => TfaError;
+}
+
+export interface CheckedFile {
+  /** Open on exactly the regular file that was checked; the caller closes it. */
+  readonly fd: number;
+  readonly stat: Stats;
+}
+
+const usageFail = (message: string, problem: FileProblem) => new UsageError(message, problem);
+
+/**
+ * Opens `path` only if it is a regular file, and returns the open descriptor of that very file.
+ * Anything else (a FIFO, a device, a directory, a socket) is refused with one line: opening a FIFO
+ * waits for a writer, reading /dev/zero never ends, and opening some devices does something (a
+ * tape rewinds). The type is checked before opening, the open does not wait (O_NONBLOCK, in case
+ * the path was swapped in between), and the open file must be the one checked (device and inode).
+ */
+export function openCheckedFile(path: string, options: CheckedFileOptions): CheckedFile {
+  const { name, maxBytes } = options;
+  const fail = options.fail ?? usageFail;
+  const refuse = (why: string, problem: FileProblem = 'file_error'): never => {
+    throw fail(`${name} ${path} ${why}`, problem);
+  };
+  let fd: number | undefined;
+  try {
+    const checked = statSync(path);
+    if (!checked.isFile()) refuse('is not a regular file');
+    const access = options.writable ? constants.O_RDWR : constants.O_RDONLY;
+    fd = openSync(path, access | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.dev !== checked.dev || stat.ino !== checked.ino) refuse('changed while it was being opened');
+    if (options.private) refuseOpenToOthers(path, name, stat.mode, fail);
+    if (maxBytes !== undefined && stat.size > maxBytes) refuse(`is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+    return { fd, stat };
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    if (e instanceof TfaError) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${code}`, 'file_error');
+  }
+}
+
+/** Refuses a mode that lets the file's group or others in, naming the command that fixes it. */
+export function refuseOpenToOthers(path: string, name: string, mode: number, fail: CheckedFileOptions['fail'] = usageFail): void {
+  const open = mode & 0o077;
+  if (open === 0) return;
+  const who = open & 0o007 ? 'others' : 'its group';
+  const how = open & 0o044 ? 'readable' : open & 0o022 ? 'writable' : 'executable';
+  const plain = /^[\w@%+=:,./-]+$/.test(path);
+  const fix = plain ? `run 'chmod 600 ${path}'` : `run chmod 600 '${path.replaceAll("'", `'\\''`)}'`;
+  throw fail(`${name} ${path} is ${how} by ${who} (mode 0${(mode & 0o777).toString(8)}): ${fix}`, 'file_permissions');
+}
+
+/**
+ * All of a regular file, at most `maxBytes` of it: see openCheckedFile for what is refused. Reads
+ * at most maxBytes + 1 bytes even if the file grows while it is read (or says it is empty, as
+ * /proc files do), so nothing balloons.
+ */
+export function readInputFile(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): Buffer {
+  const { fd, stat } = openCheckedFile(path, options);
+  const { name, maxBytes } = options;
+  const fail = options.fail ?? usageFail;
+  try {
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(stat.size + 1, 64 * KiB)));
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) {
+        if (length > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, length);
+        buf = bigger;
+      }
+      // readSync reads at most 2 GiB - 1 bytes at a time.
+      const n = readSync(fd, buf, length, Math.min(buf.length - length, GiB), null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buf.subarray(0, length);
+  } catch (e) {
+    if (e instanceof TfaError) throw e;
+    throw fail(`cannot read ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Makes `dir` and any missing parents, each 0700. Unlike mkdirSync's `recursive`, which loops for
+ * ever where mkdir says ENOENT under a directory that exists (/proc/nope), every failure here is
+ * reported at once: each missing directory is made exactly once, parents first.
+ */
+export function makePrivateDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      statSync(d);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw e;
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      // Another process made it meanwhile.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
 
 /** Opens a new file with mode 0600; refuses (exit 4) when it exists: files that hold secrets are never overwritten. */
 function openNewPrivate(path: string): number {

@@ -3,6 +3,7 @@ import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
+import { INPUT_LIMITS } from './files.js';
 import { createOutput } from './output.js';
 import { fdWriter, readAllStdin, stdinIsTerminal, stdinLineReader } from './stdio.js';
 import pkg from '../package.json' with { type: 'json' };
@@ -79,7 +80,7 @@ function processIo(): Io {
       };
     },
     readStdin: () => {
-      stdin ??= readAllStdin(() => process.stdin).then((b) => b.toString('utf8'));
+      stdin ??= readAllStdin(() => process.stdin, INPUT_LIMITS.stdin).then((b) => b.toString('utf8'));
       return stdin;
     },
     readLine: (maxBytes) => {

@@ -1,4 +1,6 @@
 import { fstatSync, readSync, writeSync } from 'node:fs';
+import { UsageError } from './errors.js';
+import { describeSize } from './files.js';
 
 /**
  * Standard output and error without Node's stream objects where they are not needed.
@@ -160,12 +162,15 @@ function readStreamChunk(input: NodeJS.ReadStream): Promise<Buffer | null> {
 }
 
 /**
- * All of standard input. From a pipe or file it is read with plain blocking reads (no stream to
- * build); from a terminal, or if a read would block, through `stream` (process.stdin), keeping what
- * was already read.
+ * All of standard input, at most `maxBytes` of it: more is refused with one line, so an endless
+ * producer (`yes |`, `< /dev/zero`) fails instead of filling memory. From a pipe or file it is read
+ * with plain blocking reads (no stream to build); from a terminal, or if a read would block,
+ * through `stream` (process.stdin), keeping what was already read.
  */
-export async function readAllStdin(stream: () => NodeJS.ReadStream): Promise<Buffer> {
+export async function readAllStdin(stream: () => NodeJS.ReadStream, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let length = 0;
+  const tooLarge = () => new UsageError(`standard input is larger than ${describeSize(maxBytes)}`, 'file_too_large');
   const kind = fdKind(0);
   if (kind === 'closed') return Buffer.alloc(0);
   if (kind === 'pipe-or-file') {
@@ -176,6 +181,8 @@ export async function readAllStdin(stream: () => NodeJS.ReadStream): Promise<Buf
       for (;;) {
         const n = readSync(0, buf, 0, buf.length, null);
         if (n === 0) return Buffer.concat(chunks);
+        length += n;
+        if (length > maxBytes) throw tooLarge();
         chunks.push(Buffer.from(buf.subarray(0, n)));
       }
     } catch (e) {
@@ -184,7 +191,15 @@ export async function readAllStdin(stream: () => NodeJS.ReadStream): Promise<Buf
   }
   const input = stream();
   return new Promise<Buffer>((resolve, reject) => {
-    input.on('data', (c: Buffer) => chunks.push(c));
+    input.on('data', (c: Buffer) => {
+      length += c.length;
+      if (length > maxBytes) {
+        input.destroy();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
     input.on('end', () => resolve(Buffer.concat(chunks)));
     input.on('error', reject);
   });

@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { INPUT_LIMITS, readInputFile } from '../files.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 
 /** Reads a string option commander has parsed (undefined when absent). */
@@ -8,14 +8,11 @@ export function stringOpt(inv: Invocation, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Larger than any secret tfactl takes; a bigger file is a mistake (or /dev/zero). */
-const SECRET_FILE_MAX = 4096;
-
 /**
  * A secret option (a TOTP secret, an AES key, an API key). `@FILE` reads it from that file instead
  * (one line; surrounding whitespace and a byte-order mark are dropped), so it need not show in `ps`
- * or the shell's history. Only a regular file will do: a pipe, FIFO or device (`/dev/stdin`) could
- * wait for input or never end. No secret is ever put in an error message: only the flag and file.
+ * or the shell's history. Only a regular file will do (see readInputFile). No secret is ever put in
+ * an error message: only the flag and file.
  */
 export function secretOpt(inv: Invocation, name: string, flag: string): string | undefined {
   const v = stringOpt(inv, name);
@@ -27,31 +24,11 @@ export function secretValue(v: string, flag: string): string {
   if (!v.startsWith('@')) return v;
   const path = v.slice(1);
   if (path === '') throw new UsageError(`${flag} @FILE needs a file name`);
+  const text = readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile }).toString('utf8');
+  const value = text.replace(/^\uFEFF/, '').trim();
   const fail = (why: string): never => {
     throw new UsageError(`the ${flag} file ${path} ${why}`);
   };
-  let text = '';
-  let fd: number | undefined;
-  try {
-    // Checked before it is opened: opening a FIFO waits for a writer, and opening some devices
-    // does something (a tape rewinds). Then the file opened must be the file checked.
-    const checked = statSync(path);
-    if (!checked.isFile()) fail('is not a regular file');
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== checked.dev || st.ino !== checked.ino) fail('changed while it was being read');
-    if (st.size > SECRET_FILE_MAX) fail(`is larger than ${SECRET_FILE_MAX} bytes`);
-    const buf = Buffer.alloc(SECRET_FILE_MAX + 1);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    if (n > SECRET_FILE_MAX) fail(`is larger than ${SECRET_FILE_MAX} bytes`);
-    text = buf.toString('utf8', 0, n);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read the ${flag} file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  const value = text.replace(/^\uFEFF/, '').trim();
   if (value === '') fail('is empty');
   if (/[\r\n]/.test(value)) fail('must hold one line');
   return value;

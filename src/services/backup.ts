@@ -1,6 +1,6 @@
-import { createPrivateFile } from '../files.js';
+import { createPrivateFile, INPUT_LIMITS, readInputFile } from '../files.js';
 import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { NotFoundError, RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
 import type { Session } from './session.js';
@@ -43,11 +43,20 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.restore');
   if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
-  // Read once: what is checked here is exactly what is restored.
-  const copy = await session.store.readBackup(file);
-  const { inspection } = copy;
   const refuse = async (reason: string) =>
     session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason } });
+  // Read once, by us, from a checked regular file of bounded size (a FIFO or device is refused,
+  // never waited on): what is checked here is exactly what is restored.
+  const image = readInputFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup });
+  if (hasJournal(file)) {
+    await refuse('write-ahead log beside it');
+    throw new StoreError(
+      `refusing to restore ${file}: changes to it wait in ${file}-wal, beside it; open it once with sqlite3 to fold them in, or restore a file tfactl backup wrote`,
+      'backup_invalid',
+    );
+  }
+  const copy = await session.store.readBackup(image, file);
+  const { inspection } = copy;
   try {
     if (!inspection.ok) {
       await refuse(inspection.problem ?? 'unreadable');
@@ -68,4 +77,13 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   }
   await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users } });
   return { file, users: inspection.users };
+}
+
+/** Whether the backup has a non-empty WAL beside it, whose changes the file alone does not hold. */
+function hasJournal(file: string): boolean {
+  try {
+    return statSync(`${file}-wal`).size > 0;
+  } catch {
+    return false;
+  }
 }

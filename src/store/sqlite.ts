@@ -812,10 +812,10 @@ class SqliteStore implements Store {
     }
   }
 
-  async readBackup(path: string): Promise<BackupCopy> {
+  async readBackup(image: Buffer, path: string): Promise<BackupCopy> {
     let db: Database | null = null;
     try {
-      db = readIntoMemory(path);
+      db = imageDatabase(image);
       return new MemoryBackup(path, db, inspectDatabase(db));
     } catch (e) {
       db?.close();
@@ -930,22 +930,22 @@ function inspectDatabase(db: Database): BackupInspection {
 }
 
 /**
- * A store file copied into a private in-memory database (restore's working copy). The file's
- * header says WAL (bytes 18 and 19), which an in-memory database cannot be: it is set to rollback.
+ * A store file's bytes as a private in-memory database (restore's working copy; SQLite copies
+ * them). The file's header may say WAL (bytes 18 and 19), which an in-memory database cannot be:
+ * `image` is set to rollback first.
  */
-function readIntoMemory(path: string): Database {
-  let source: Database | undefined;
-  let image: Buffer;
-  try {
-    source = new Database(path, { readonly: true, fileMustExist: true });
-    // Reads the header first: a file that is no database fails here with SQLITE_NOTADB, where
-    // serialize() would only report running out of memory.
-    source.pragma('schema_version');
-    image = source.serialize();
-  } finally {
-    source?.close();
+function imageDatabase(image: Buffer): Database {
+  if (image.length >= 20) {
+    image[18] = 1;
+    image[19] = 1;
   }
-  image[18] = 1;
-  image[19] = 1;
-  return new Database(image);
+  const db = new Database(image);
+  try {
+    // Reads the header: bytes that are no database fail here with SQLITE_NOTADB.
+    db.pragma('schema_version');
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
 }

@@ -349,10 +349,11 @@ export interface Store {
    */
   backupTo(path: string): Promise<void>;
   /**
-   * Reads the store file at `path` once, into a private copy in memory, and inspects that copy:
-   * what restoreFrom restores is exactly what was inspected. The caller closes it.
+   * Makes a private in-memory database of `image`, the bytes of the backup file `path` (read once
+   * by the caller), and inspects it: what restoreFrom restores is exactly what was inspected, and
+   * SQLite never opens the file itself. The caller closes it.
    */
-  readBackup(path: string): Promise<BackupCopy>;
+  readBackup(image: Buffer, path: string): Promise<BackupCopy>;
   /**
    * Replaces the whole store with `copy` (the caller has accepted its inspection), brought up to
    * date. Refuses (backup_invalid) a copy whose rows refer to rows it does not have.

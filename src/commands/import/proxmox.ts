@@ -1,30 +1,27 @@
-import { readFileSync } from 'node:fs';
 import { parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
 import { UsageError } from '../../errors.js';
+import { INPUT_LIMITS, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { table, type Style } from '../../output.js';
 import { importProxmox, type ProxmoxImportPlan } from '../../services/proxmox-import.js';
 import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
-function read(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
-  }
-}
+const read = (path: string, flag: string) => readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }).toString('utf8');
 
 export async function run(inv: Invocation): Promise<void> {
   const tfaPath = stringOpt(inv, 'tfaCfg');
   const userPath = stringOpt(inv, 'userCfg');
   if (tfaPath === undefined || userPath === undefined) throw new UsageError('give both --tfa-cfg and --user-cfg');
   const domainsPath = stringOpt(inv, 'domainsCfg');
-  // Everything is parsed before the store is touched: a damaged file imports nothing.
+  // Everything is read, then parsed, before the store is touched: a damaged file imports nothing.
+  const tfaText = read(tfaPath, '--tfa-cfg');
+  const userText = read(userPath, '--user-cfg');
+  const domainsText = domainsPath === undefined ? null : read(domainsPath, '--domains-cfg');
   const input = {
-    tfa: parseTfaCfg(read(tfaPath, 'tfa.cfg')),
-    userCfg: parseUserCfg(read(userPath, 'user.cfg')),
-    realms: domainsPath === undefined ? null : parseDomainsCfg(read(domainsPath, 'domains.cfg')),
+    tfa: parseTfaCfg(tfaText),
+    userCfg: parseUserCfg(userText),
+    realms: domainsText === null ? null : parseDomainsCfg(domainsText),
   };
   const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' });
   const plan = await importProxmox(session, input, boolOpt(inv, 'dryRun') === true);

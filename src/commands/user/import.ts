@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseImport } from '../../domain/import-rows.js';
 import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { createPrivateLog } from '../../files.js';
+import { createPrivateLog, INPUT_LIMITS, readInputFile } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
@@ -33,12 +32,11 @@ export async function run(inv: Invocation): Promise<void> {
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
-  let text: string;
-  try {
-    text = source === '-' ? await inv.ctx.io.readStdin() : readFileSync(source, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
-  }
+  // Standard input is bounded as a whole (INPUT_LIMITS.stdin, the same size).
+  const text =
+    source === '-'
+      ? await inv.ctx.io.readStdin()
+      : readInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile }).toString('utf8');
   const rows = parseImport(text);
   const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
   const resultsPath = stringOpt(inv, 'results');
