@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
+import { INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
 
 const PREFIX = 'tfactl-key-v1:';
 const KEY_BYTES = 32;
@@ -12,7 +13,7 @@ const KEY_BYTES = 32;
  * this call created it.
  */
 export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makePrivateDirectories(dirname(path));
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
@@ -31,11 +32,13 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
   }
 }
 
-/** Reads and checks the key file. */
+/**
+ * Reads and checks the key file: a regular file of one line, which only its owner may read or
+ * write (like an OpenSSH private key; anything else is refused, exit 6).
+ */
 export function readKeyFile(path: string): Buffer {
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new StoreError(
@@ -45,6 +48,12 @@ export function readKeyFile(path: string): Buffer {
       'key_file',
     );
   }
+  const text = readInputFile(path, {
+    name: 'the key file',
+    maxBytes: INPUT_LIMITS.keyFile,
+    private: true,
+    fail: (message, problem) => new StoreError(message, problem === 'file_permissions' ? 'key_permissions' : 'key_file'),
+  }).toString('utf8');
   const line = text.trim();
   const key = line.startsWith(PREFIX) ? Buffer.from(line.slice(PREFIX.length), 'base64') : Buffer.alloc(0);
   if (key.length !== KEY_BYTES) throw new StoreError(`key file ${path} is damaged`, 'key_file');

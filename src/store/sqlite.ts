@@ -1,9 +1,10 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
+import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
-import { LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
+import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
 import type {
   AuditEntry,
   AuditFilter,
@@ -59,28 +60,34 @@ export interface OpenOptions {
 
 export interface OpenedStore {
   readonly store: Store;
-  /** True when this call created the store file. */
+  /** True when this call made a new store: the schema was created from nothing, in an empty file. */
   readonly created: boolean;
 }
 
 /**
  * Opens (creating on first use) the SQLite store at `path`. A new directory is made 0700 and the
  * file 0600 before SQLite touches it; SQLite gives its WAL and shared-memory files the same mode.
+ * Refused, each with one line and before SQLite writes a byte: what is not a regular file this
+ * user may write, a file its group or others may read or write, and a SQLite file that is not a
+ * tfactl store (see identifyStore).
  */
 export async function openSqliteStore(path: string, options: OpenOptions): Promise<OpenedStore> {
-  const created = createFileIfMissing(path);
+  checkStoreFile(path);
   let db: Database;
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   } catch (e) {
     throw storeError(e, path);
   }
+  let created = false;
   try {
+    // Decided before anything writes: setting WAL alone rewrites the header of someone else's file.
+    const marked = identifyStore(db, path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current !== LATEST_VERSION) migrate(db, options.now, await loadMigrations());
+    if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations()) === 0;
   } catch (e) {
     db.close();
     throw storeError(e, path);
@@ -88,15 +95,61 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   return { store: new SqliteStore(db, path), created };
 }
 
-function createFileIfMissing(path: string): boolean {
+/**
+ * Whether the database SQLite opened at `path` may be used as a tfactl store, from reads only:
+ * one marked with tfactl's APPLICATION_ID; one made before stores were marked (no application id,
+ * user_version from 1, tfactl's tables), which the migration runner marks; or an empty one, which
+ * becomes a new store. Anything else is refused (exit 6) and left exactly as it was. Returns true
+ * when the store is already marked.
+ */
+function identifyStore(db: Database, path: string): boolean {
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  if (applicationId === APPLICATION_ID) return true;
+  if (applicationId === 0) {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const names = new Set(db.prepare('SELECT name FROM sqlite_master').pluck().all() as string[]);
+    if (version === 0 && names.size === 0) return false;
+    if (version >= 1 && CORE_TABLES.every((t) => names.has(t))) return false;
+  }
+  throw new StoreError(`${path} is a SQLite database but not a tfactl store`, 'not_a_store');
+}
+
+const storeFileError = (message: string, problem: FileProblem) =>
+  new StoreError(message, problem === 'file_permissions' ? 'store_permissions' : 'store_unavailable');
+
+/**
+ * Creates the store file (0600, in new 0700 directories) when missing, and refuses a path SQLite
+ * must not be given: anything but a regular file this user may write (a FIFO, /dev/null, a
+ * directory), or a store file, WAL or shared-memory file that its group or others may read or
+ * write. Checked with our own calls, which fail at once, so SQLite never waits on such a path.
+ */
+function checkStoreFile(path: string): void {
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makePrivateDirectories(dirname(path));
     closeSync(openSync(path, 'wx', 0o600));
-    return true;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    throw new StoreError(`cannot create the store at ${path}: ${code ?? String(e)}`, 'store_unavailable');
+    const { code, syscall, path: where } = e as NodeJS.ErrnoException;
+    if (code !== 'EEXIST') {
+      const detail = where !== undefined && where !== path ? ` (${syscall ?? 'creating'} ${where})` : '';
+      throw new StoreError(`cannot create the store at ${path}: ${code ?? String(e)}${detail}`, 'store_unavailable');
+    }
+  }
+  closeSync(openCheckedFile(path, { name: 'the store', writable: true, private: true, fail: storeFileError }).fd);
+  for (const [side, name] of [
+    [`${path}-wal`, "the store's WAL file"],
+    [`${path}-shm`, "the store's shared-memory file"],
+  ] as const) {
+    let mode: number;
+    try {
+      const st = statSync(side);
+      if (!st.isFile()) throw storeFileError(`${name} ${side} is not a regular file`, 'file_error');
+      mode = st.mode;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      throw e instanceof TfaError ? e : new StoreError(`cannot check ${name} ${side}: ${code ?? String(e)}`, 'store_unavailable');
+    }
+    refuseOpenToOthers(side, name, mode, storeFileError);
   }
 }
 
@@ -918,8 +971,10 @@ function inspectDatabase(db: Database): BackupInspection {
     const integrity = db.pragma('integrity_check', { simple: true });
     if (integrity !== 'ok') return badBackup(`it is damaged (integrity check: ${String(integrity)})`);
     const version = db.pragma('user_version', { simple: true }) as number;
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
     const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
-    if (version < 1 || !['users', 'realms', 'settings', 'audit'].every((t) => tables.has(t))) return badBackup('it is not a tfactl store');
+    const foreign = applicationId !== 0 && applicationId !== APPLICATION_ID;
+    if (foreign || version < 1 || !CORE_TABLES.every((t) => tables.has(t))) return badBackup('it is not a tfactl store');
     if (version > LATEST_VERSION) return badBackup(`it was written by a newer tfactl (schema ${version})`);
     const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
     const users = db.prepare('SELECT count(*) FROM users').pluck().get() as number;

@@ -159,4 +159,15 @@ describe('restore', () => {
     // The backup itself, without a WAL beside it, restores.
     expect((await restore(file)).code).toBe(0);
   });
+
+  it('refuses a SQLite file marked as another application\'s, even with tfactl\'s tables', async () => {
+    const file = join(store.dir, 'foreign-app.db');
+    expect((await store.run(['backup', file])).code).toBe(0);
+    const db = new Database(file);
+    db.pragma('application_id = 1234');
+    db.close();
+    const r = await restore(file);
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toBe(`error: refusing to restore ${file}: it is not a tfactl store`);
+  });
 });

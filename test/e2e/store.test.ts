@@ -96,7 +96,7 @@ describe('the store on disk', () => {
   it('refuses a file that is not a store (exit 6) with one line', async () => {
     const s = fresh();
     mkdirSync(join(s.dir, 'store'), { recursive: true });
-    writeFileSync(s.db, 'this is not a database, just some text that is long enough to look like a header'.repeat(20));
+    writeFileSync(s.db, 'this is not a database, just some text that is long enough to look like a header'.repeat(20), { mode: 0o600 });
     const r = await s.run(['user', 'list']);
     expect(r.code).toBe(6);
     expect(oneLineError(r)).toContain('damaged or not a tfactl store');
@@ -120,7 +120,7 @@ describe('the store on disk', () => {
     expect(oneLineError(r)).toContain('belongs to another store');
   });
 
-  it('refuses to act as root@local for an OS user who does not own the store, unless --as', async () => {
+  it('refuses to act as root@local for an OS user who does not own the store, and a store others may open even with --as', async () => {
     const s = fresh();
     await s.run(['user', 'add', 'alice', '--password-stdin'], { input: 'alice password 1\n' });
     if (process.getuid?.() !== 0) {
@@ -128,16 +128,18 @@ describe('the store on disk', () => {
       expect((await s.run(['user', 'list'])).code).toBe(0);
       return;
     }
-    // Another owner, and modes that let anyone reach the file, as a careless chmod would.
+    // Another owner; the directories let anyone look up the file, which stays private.
     chownSync(s.db, 65534, 65534);
-    for (const p of [s.dir, join(s.dir, 'store')]) chmodSync(p, 0o777);
-    for (const p of [s.db, `${s.db}.key`]) chmodSync(p, 0o666);
+    for (const p of [s.dir, join(s.dir, 'store')]) chmodSync(p, 0o755);
     const env = { ...process.env, TFACTL_DB: s.db };
     const refused = asOtherUid([BIN, 'user', 'list'], env);
     expect(refused.status, refused.stderr).toBe(4);
     expect(refused.stderr).toContain('--as');
-    const allowed = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], env, 'alice password 1\n');
-    expect(allowed.status, allowed.stderr).toBe(0);
+    // A careless chmod that lets anyone reach the files: refused for everyone, --as or not.
+    for (const p of [s.db, `${s.db}.key`]) chmodSync(p, 0o666);
+    const open = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], env, 'alice password 1\n');
+    expect(open.status, open.stderr).toBe(6);
+    expect(open.stderr).toContain(`run 'chmod 600 ${s.db}'`);
   });
 
 });

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/store/migrations/all.js';
-import { checkMigrationOrder, LATEST_VERSION, migrate, type Migration } from '../../src/store/migrations/index.js';
+import { APPLICATION_ID, checkMigrationOrder, LATEST_VERSION, migrate, type Migration } from '../../src/store/migrations/index.js';
 
 let dir: string | undefined;
 const openTemp = () => {
@@ -28,8 +28,20 @@ describe('migrations', () => {
     const db = openTemp();
     migrate(db, 1000, MIGRATIONS);
     expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     expect(db.prepare('SELECT userid, admin, created FROM users').all()).toEqual([{ userid: 'root@local', admin: 1, created: 1000 }]);
     expect(db.prepare('SELECT name, builtin FROM realms').all()).toEqual([{ name: 'local', builtin: 1 }]);
+    db.close();
+  });
+
+  it('say which version they started from: 0 only for the call that made the store', () => {
+    const db = openTemp();
+    expect(migrate(db, 1, MIGRATIONS)).toBe(0);
+    expect(migrate(db, 1, MIGRATIONS)).toBe(LATEST_VERSION);
+    // A store made before stores were marked is marked, not made again.
+    db.pragma('application_id = 0');
+    expect(migrate(db, 1, MIGRATIONS)).toBe(LATEST_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     db.close();
   });
 
@@ -58,6 +70,7 @@ describe('migrations', () => {
     ];
     expect(() => migrate(db, 1, failing)).toThrow('boom');
     expect(db.pragma('user_version', { simple: true })).toBe(0);
+    expect(db.pragma('application_id', { simple: true })).toBe(0);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('users', 'half_done')").all()).toEqual([]);
     db.close();
   });

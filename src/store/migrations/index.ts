@@ -14,6 +14,15 @@ export interface Migration {
  */
 export const LATEST_VERSION = 6;
 
+/**
+ * `PRAGMA application_id` of a tfactl store ("TFA1" in ASCII), set with the schema: what tells a
+ * tfactl store from any other SQLite file, which tfactl never opens as a store.
+ */
+export const APPLICATION_ID = 0x54464131;
+
+/** The tables every tfactl store has had since schema 1; with user_version >= 1, an unmarked store. */
+export const CORE_TABLES = ['users', 'realms', 'settings', 'audit'] as const;
+
 /** Every migration, loaded only when a store needs one. */
 export async function loadMigrations(): Promise<readonly Migration[]> {
   return (await import('./all.js')).MIGRATIONS;
@@ -27,13 +36,16 @@ export function checkMigrationOrder(migrations: readonly Migration[]): void {
 }
 
 /**
- * Brings the store up to date. Refuses a store from a newer tfactl. Pending steps run in one
- * IMMEDIATE transaction and the version is re-read inside it, so processes racing to migrate a new
- * store apply each step exactly once.
+ * Brings the store up to date and marks it as tfactl's (APPLICATION_ID). Refuses a store from a
+ * newer tfactl. Pending steps run in one IMMEDIATE transaction and the version is re-read inside
+ * it, so processes racing to migrate a new store apply each step exactly once. Returns the version
+ * found inside that transaction: 0 when this call made a new store (the caller has checked the
+ * file is empty or an unmarked tfactl store, see openSqliteStore).
  */
-export function migrate(db: Database.Database, now: number, migrations: readonly Migration[]): void {
+export function migrate(db: Database.Database, now: number, migrations: readonly Migration[]): number {
   const latest = migrations.at(-1)?.version ?? 0;
   const current = () => db.pragma('user_version', { simple: true }) as number;
+  const marked = () => db.pragma('application_id', { simple: true }) === APPLICATION_ID;
   const refuseNewer = (version: number) => {
     if (version > latest) {
       throw new StoreError(
@@ -44,13 +56,15 @@ export function migrate(db: Database.Database, now: number, migrations: readonly
   };
   const seen = current();
   refuseNewer(seen);
-  if (seen === latest) return;
-  db.transaction(() => {
+  if (seen === latest && marked()) return seen;
+  return db.transaction(() => {
     const version = current();
     refuseNewer(version);
     for (const m of migrations) {
       if (m.version > version) m.up(db, now);
     }
     db.pragma(`user_version = ${latest}`);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    return version;
   }).immediate();
 }

@@ -1,0 +1,252 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, oneLineError, type RunOptions, type RunResult, TempStore } from './harness.js';
+
+/**
+ * What --db may point at. Every bad path fails at once with one line and exit 6; SQLite is never
+ * handed a path it would wait on, and never writes to a file that is not a tfactl store. Runs are
+ * killed after KILL_MS so a hang fails its test; an answer must come within ANSWER_MS (start-up
+ * included, on a busy machine; these answers take about 0.2 s).
+ */
+const KILL_MS = 10_000;
+const ANSWER_MS = 2_000;
+const TFA1 = 0x54464131;
+
+const stores: TempStore[] = [];
+const fresh = () => {
+  const s = new TempStore();
+  stores.push(s);
+  return s;
+};
+afterAll(() => stores.forEach((s) => s.remove()));
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+/** As another OS user (uid 1000 in a user namespace): root would be allowed to write anything. */
+const AS_UID_1000 = ['unshare', '--user', '--map-user=1000', '--map-group=1000'];
+
+async function withDb(s: TempStore, db: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return s.run(['--db', db, ...args], { timeoutMs: KILL_MS, ...options });
+}
+
+function failsAtOnce(r: RunResult, message: string): void {
+  expect(r.timedOut, 'the command hung and was killed').toBe(false);
+  expect(r.ms).toBeLessThan(ANSWER_MS);
+  expect(r.code, r.stderr).toBe(6);
+  expect(oneLineError(r)).toBe(`error: ${message}`);
+}
+
+describe('a --db path that cannot be a store', () => {
+  it('under /proc fails at once (Node\'s recursive mkdir loops for ever there)', async () => {
+    const s = fresh();
+    failsAtOnce(await withDb(s, '/proc/nope/x.db', ['user', 'list']), 'cannot create the store at /proc/nope/x.db: ENOENT (mkdir /proc/nope)');
+  });
+
+  it('a key file under /proc fails at once too', async () => {
+    const s = fresh();
+    const r = await s.run(['init'], { env: { TFACTL_KEY_FILE: '/proc/nope/x.key' }, timeoutMs: KILL_MS });
+    failsAtOnce(r, 'cannot create key file /proc/nope/x.key: ENOENT');
+  });
+
+  it('a directory, a FIFO or a device is refused before SQLite opens it', async () => {
+    const s = fresh();
+    const fifo = join(s.dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    failsAtOnce(await withDb(s, s.dir, ['user', 'list']), `the store ${s.dir} is not a regular file`);
+    failsAtOnce(await withDb(s, fifo, ['user', 'list']), `the store ${fifo} is not a regular file`);
+    failsAtOnce(await withDb(s, '/dev/null', ['user', 'list']), 'the store /dev/null is not a regular file');
+    expect(readdirSync(s.dir)).toEqual(['fifo']);
+  });
+
+  it('a file in a directory that cannot be created', async () => {
+    const s = fresh();
+    const file = join(s.dir, 'plain-file');
+    writeFileSync(file, '');
+    failsAtOnce(await withDb(s, join(file, 'sub', 'x.db'), ['user', 'list']), `cannot create the store at ${join(file, 'sub', 'x.db')}: ENOTDIR (stat ${join(file, 'sub')})`);
+    const locked = join(s.dir, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    const r = await withDb(s, join(locked, 'new', 'x.db'), ['user', 'list'], { prefix: AS_UID_1000 });
+    failsAtOnce(r, `cannot create the store at ${join(locked, 'new', 'x.db')}: EACCES (mkdir ${join(locked, 'new')})`);
+  });
+
+  it('a store file this user may only read', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    chmodSync(s.db, 0o400);
+    const before = sha256(s.db);
+    failsAtOnce(await s.run(['user', 'list'], { prefix: AS_UID_1000, timeoutMs: KILL_MS }), `cannot open the store ${s.db} for writing: EACCES`);
+    expect(sha256(s.db)).toBe(before);
+  });
+});
+
+describe('a SQLite file that is not a tfactl store', () => {
+  /** Another program's database, as it would make it: a table of its own, rollback or WAL journal. */
+  function foreignDb(dir: string, journal: 'delete' | 'wal'): string {
+    const path = join(dir, `notes-${journal}.db`);
+    const db = new Database(path);
+    db.pragma(`journal_mode = ${journal}`);
+    db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('remember the milk')");
+    db.close();
+    chmodSync(path, 0o600);
+    return path;
+  }
+
+  for (const journal of ['delete', 'wal'] as const) {
+    it(`is refused and left byte for byte as it was (${journal} journal), with nothing beside it`, async () => {
+      const s = fresh();
+      const db = foreignDb(s.dir, journal);
+      const before = sha256(db);
+      for (const args of [['user', 'list'], ['init'], ['user', 'add', 'bob', '--no-password']]) {
+        failsAtOnce(await withDb(s, db, args), `${db} is a SQLite database but not a tfactl store`);
+      }
+      expect(sha256(db)).toBe(before);
+      expect(readdirSync(s.dir).sort()).toEqual([`notes-${journal}.db`]);
+    });
+  }
+
+  it('is refused when marked with another application id, even with tfactl\'s tables', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const db = new Database(s.db);
+    db.pragma('application_id = 1234');
+    db.close();
+    const before = sha256(s.db);
+    failsAtOnce(await s.run(['user', 'list'], { timeoutMs: KILL_MS }), `${s.db} is a SQLite database but not a tfactl store`);
+    expect(sha256(s.db)).toBe(before);
+  });
+
+  it('is refused with user_version 0 and a schema, even one with tfactl\'s table names', async () => {
+    const s = fresh();
+    const path = join(s.dir, 'lookalike.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE users (userid TEXT); CREATE TABLE realms (name TEXT); CREATE TABLE settings (key TEXT); CREATE TABLE audit (id INTEGER)');
+    db.close();
+    chmodSync(path, 0o600);
+    const before = sha256(path);
+    failsAtOnce(await withDb(s, path, ['user', 'list']), `${path} is a SQLite database but not a tfactl store`);
+    expect(sha256(path)).toBe(before);
+  });
+});
+
+describe('marking tfactl stores', () => {
+  it('marks a new store with application_id "TFA1"', async () => {
+    const s = fresh();
+    expect((await s.run(['init'])).code).toBe(0);
+    expect(s.query('PRAGMA application_id')).toEqual([{ application_id: TFA1 }]);
+  });
+
+  it('recognises a store made before stores were marked, keeps its rows and marks it', async () => {
+    const s = fresh();
+    await s.addUser('old', 'old password 1');
+    const db = new Database(s.db);
+    db.pragma('application_id = 0');
+    db.close();
+    const r = await s.run(['user', 'show', 'old', '--json'], { timeoutMs: KILL_MS });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.userid).toBe('old@local');
+    expect(s.query('PRAGMA application_id')).toEqual([{ application_id: TFA1 }]);
+    expect((await s.login('old', 'old password 1')).code).toBe(0);
+  });
+});
+
+describe('file permissions, as OpenSSH checks private keys', () => {
+  it('refuses a store its group or others may read or write, naming the command that fixes it, changing nothing', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const before = sha256(s.db);
+    for (const [bits, how] of [
+      [0o644, 'readable by others'],
+      [0o640, 'readable by its group'],
+      [0o602, 'writable by others'],
+      [0o620, 'writable by its group'],
+    ] as const) {
+      chmodSync(s.db, bits);
+      const r = await s.run(['user', 'list'], { timeoutMs: KILL_MS });
+      failsAtOnce(r, `the store ${s.db} is ${how} (mode 0${bits.toString(8)}): run 'chmod 600 ${s.db}'`);
+    }
+    expect(sha256(s.db)).toBe(before);
+    chmodSync(s.db, 0o600);
+    expect((await s.run(['user', 'list'])).code).toBe(0);
+  });
+
+  it('quotes a path that needs it in the chmod it suggests', async () => {
+    const s = fresh();
+    const db = join(s.dir, "it's here.db");
+    await withDb(s, db, ['init']);
+    chmodSync(db, 0o604);
+    failsAtOnce(await withDb(s, db, ['user', 'list']), `the store ${db} is readable by others (mode 0604): run chmod 600 '${db.replace("'", "'\\''")}'`);
+  });
+
+  it("refuses a store's WAL file that others may read", async () => {
+    const s = fresh();
+    await s.run(['init']);
+    writeFileSync(`${s.db}-wal`, '', { mode: 0o644 });
+    chmodSync(`${s.db}-wal`, 0o644);
+    failsAtOnce(await s.run(['user', 'list'], { timeoutMs: KILL_MS }), `the store's WAL file ${s.db}-wal is readable by others (mode 0644): run 'chmod 600 ${s.db}-wal'`);
+  });
+
+  it('refuses a key file its group or others may read, whenever the key is used', async () => {
+    const s = fresh();
+    await s.addUser('kim', 'kim password 1');
+    const key = `${s.db}.key`;
+    chmodSync(key, 0o644);
+    const message = `the key file ${key} is readable by others (mode 0644): run 'chmod 600 ${key}'`;
+    failsAtOnce(await s.run(['init'], { timeoutMs: KILL_MS }), message);
+    failsAtOnce(await s.run(['tfa', 'add', 'recovery', 'kim'], { timeoutMs: KILL_MS }), message);
+    expect(s.query("SELECT count(*) AS n FROM factors WHERE userid = 'kim@local'")).toEqual([{ n: 0 }]);
+  });
+
+  it('makes every new file 0600 and directory 0700 even under umask 000, the WAL and shared-memory files too', async () => {
+    const s = fresh();
+    await s.addUser('una', 'una password 1');
+    const env = { ...process.env, TFACTL_DB: s.db };
+    // `user passwd` opens the store, then waits for the new password: meanwhile SQLite's files exist.
+    for (const side of ['-wal', '-shm']) expect(existsSync(`${s.db}${side}`)).toBe(false);
+    const child = spawn('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, BIN, 'user', 'passwd', 'una', '--password-stdin'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      for (let i = 0; i < 100 && !existsSync(`${s.db}-shm`); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(mode(`${s.db}-wal`)).toBe(0o600);
+      expect(mode(`${s.db}-shm`)).toBe(0o600);
+    } finally {
+      child.stdin.end('una password 2\n');
+    }
+    expect(await exited).toBe(0);
+
+    const fresher = join(s.dir, 'umask', 'deeper', 'new.db');
+    const r = await withDb(s, fresher, ['init'], { prefix: ['sh', '-c', 'umask 000; exec "$0" "$@"'] });
+    expect(r.code, r.stderr).toBe(0);
+    expect(mode(join(s.dir, 'umask'))).toBe(0o700);
+    expect(mode(join(s.dir, 'umask', 'deeper'))).toBe(0o700);
+    expect(mode(fresher)).toBe(0o600);
+    expect(mode(`${fresher}.key`)).toBe(0o600);
+  });
+});
+
+describe('an existing empty file', () => {
+  it('becomes a new store with its key file, so the first secret can be sealed', async () => {
+    const s = fresh();
+    const db = join(s.dir, 'empty.db');
+    writeFileSync(db, '', { mode: 0o600 });
+    const add = await withDb(s, db, ['user', 'add', 'bob', '--password-stdin'], { input: 'bob password 1\n' });
+    expect(add.code, add.stderr).toBe(0);
+    expect(mode(`${db}.key`)).toBe(0o600);
+    const recovery = await withDb(s, db, ['tfa', 'add', 'recovery', 'bob', '--json']);
+    expect(recovery.code, recovery.stderr).toBe(0);
+    expect(recovery.json().result.keys).toHaveLength(10);
+  });
+
+  it('is reported as created by init', async () => {
+    const s = fresh();
+    const db = join(s.dir, 'empty.db');
+    writeFileSync(db, '', { mode: 0o600 });
+    const r = await withDb(s, db, ['init', '--json']);
+    expect(r.json().result).toMatchObject({ created: true, keyCreated: true });
+    const again = await withDb(s, db, ['init', '--json']);
+    expect(again.json().result).toMatchObject({ created: false, keyCreated: false });
+  });
+});
