@@ -34,7 +34,7 @@ export const PEERS = [
   { command: 'zsh', package: 'zsh', for: 'the zsh completion, listed by a real interactive zsh' },
   { command: 'fish', package: 'fish', for: 'the fish completion, offered by a real fish' },
   { command: 'unshare', package: 'util-linux', for: 'runs tfactl as another OS user than the store\'s owner' },
-  { command: 'mkfifo', package: 'coreutils', for: 'a named pipe where a secret file is expected' },
+  { command: 'mkfifo', package: 'coreutils', for: 'a named pipe where a secret file, an input file, a backup or the store is expected' },
   { command: 'seq', package: 'coreutils', for: 'shell loops of concurrent tfactl processes' },
   { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts)' },
   { command: 'yes', package: 'coreutils', for: 'standard input that never ends, one short line after another' },

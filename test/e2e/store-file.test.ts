@@ -206,7 +206,7 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     const env = { ...process.env, TFACTL_DB: s.db };
     // `user passwd` opens the store, then waits for the new password: meanwhile SQLite's files exist.
     for (const side of ['-wal', '-shm']) expect(existsSync(`${s.db}${side}`)).toBe(false);
-    const child = spawn('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, BIN, 'user', 'passwd', 'una', '--password-stdin'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn('bash', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, BIN, 'user', 'passwd', 'una', '--password-stdin'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       for (let i = 0; i < 100 && !existsSync(`${s.db}-shm`); i++) await new Promise((r) => setTimeout(r, 50));
@@ -218,7 +218,7 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     expect(await exited).toBe(0);
 
     const fresher = join(s.dir, 'umask', 'deeper', 'new.db');
-    const r = await withDb(s, fresher, ['init'], { prefix: ['sh', '-c', 'umask 000; exec "$0" "$@"'] });
+    const r = await withDb(s, fresher, ['init'], { prefix: ['bash', '-c', 'umask 000; exec "$0" "$@"'] });
     expect(r.code, r.stderr).toBe(0);
     expect(mode(join(s.dir, 'umask'))).toBe(0o700);
     expect(mode(join(s.dir, 'umask', 'deeper'))).toBe(0o700);
