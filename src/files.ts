@@ -19,7 +19,7 @@ export const INPUT_LIMITS = {
   proxmoxFile: 64 * MiB,
   /** `user import`'s CSV or JSON Lines, from a file or standard input: hundreds of thousands of users. */
   importFile: 64 * MiB,
-  /** Standard input, whoever reads it (passwords with --password-stdin, `user import -`). */
+  /** Standard input read whole (`user import -`); secrets are read a bounded line at a time. */
   stdin: 64 * MiB,
   /** A backup to restore: read into memory whole, and held there about three times over. */
   backup: 2 * GiB,
