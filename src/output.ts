@@ -1,4 +1,5 @@
 import type { Io } from './context.js';
+import { escapeText, safeJson } from './domain/text.js';
 import { TfaError } from './errors.js';
 
 /** The one JSON envelope every command prints with --json. */
@@ -43,6 +44,11 @@ export interface OutputOptions {
 /**
  * The only writer of command output. With --json: exactly one envelope on stdout. Without: human
  * text on stdout, warnings and errors on stderr; colour only on a TTY and never with NO_COLOR.
+ *
+ * Data never reaches a terminal raw: control characters, bidirectional overrides, line separators
+ * and lone surrogates in it are shown escaped (`\x1b`, `\n`, `\u202e`), whatever got them into
+ * the store. The text rule keeps them out of the store; this is the second line. Our own colours
+ * are added after the data is escaped, so they still work.
  */
 export class Output {
   private readonly warnings: string[] = [];
@@ -60,7 +66,8 @@ export class Output {
 
   /**
    * Shows something to a person while a command is still running (a QR code before asking for its
-   * code). Nothing with --json: the result carries what scripts need.
+   * code). Nothing with --json: the result carries what scripts need. Written as it is (the QR
+   * code is drawn with escape sequences): callers put no stored free text in it.
    */
   display(text: string): void {
     if (!this.json) this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -79,22 +86,24 @@ export class Output {
     if (this.written) throw new Error('a command printed two results');
     this.written = true;
     if (this.json) {
-      this.io.stdout.write(`${JSON.stringify({ ok: true, result: value, warnings: this.warnings } satisfies Envelope)}\n`);
+      this.io.stdout.write(`${safeJson({ ok: true, result: value, warnings: this.warnings } satisfies Envelope)}\n`);
       return;
     }
-    const text = human(value, this.style);
+    // The renderer sees the data already escaped, so whatever it interpolates (ids in a
+    // sentence, cells it paints) is safe, and its own styling is left alone.
+    const text = human(escapeData(value), this.style);
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
   warn(message: string): void {
     this.warnings.push(message);
-    this.io.stderr.write(`${this.errStyle.yellow('warning:')} ${message}\n`);
+    this.io.stderr.write(`${this.errStyle.yellow('warning:')} ${escapeText(message)}\n`);
   }
 
   /** Progress and hints for people; never part of the result. */
   note(message: string): void {
-    if (!this.json) this.io.stderr.write(`${message}\n`);
+    if (!this.json) this.io.stderr.write(`${escapeText(message)}\n`);
   }
 
   /** Prints an error: one line on stderr (plus the stack with --debug), and the envelope with --json. */
@@ -105,9 +114,9 @@ export class Output {
       // Errors may carry details for scripts (the per-row results of a partial import).
       const details = err instanceof TfaError ? (err as TfaError & { details?: unknown }).details : undefined;
       const error = details === undefined ? { code, message } : { code, message, details };
-      this.io.stdout.write(`${JSON.stringify({ ok: false, error } satisfies Envelope)}\n`);
+      this.io.stdout.write(`${safeJson({ ok: false, error } satisfies Envelope)}\n`);
     }
-    this.io.stderr.write(`${this.errStyle.red('error:')} ${message}\n`);
+    this.io.stderr.write(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
     if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);
   }
 }
@@ -122,8 +131,22 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** Lays out rows under headers in aligned columns. Cells are plain text; the header is bold. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[], style: Style): string {
+/** A copy of a result with every string escaped (escapeText); other values as they are. */
+function escapeData<T>(value: T): T {
+  if (typeof value === 'string') return escapeText(value) as T;
+  if (Array.isArray(value)) return value.map(escapeData) as T;
+  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeData(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * Lays out rows under headers in aligned columns. Cells are plain text, shown escaped so none can
+ * break its row; the header is bold.
+ */
+export function table(headers: readonly string[], rawRows: readonly (readonly string[])[], style: Style): string {
+  const rows = rawRows.map((r) => r.map(escapeText));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -133,8 +156,11 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [style.bold(line(headers)), ...rows.map(line)].join('\n');
 }
 
-/** `key: value` lines with aligned values, for one record. */
-export function fields(pairs: readonly (readonly [string, string])[], style: Style): string {
+/**
+ * `key: value` lines with aligned values, for one record. Values are plain text, shown escaped; a
+ * third element paints the escaped value (colour is ours, never the data's).
+ */
+export function fields(pairs: readonly (readonly [string, string, Paint?])[], style: Style): string {
   const width = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `${style.bold(`${k}:`.padEnd(width + 1))} ${v}`).join('\n');
+  return pairs.map(([k, v, paint]) => `${style.bold(`${k}:`.padEnd(width + 1))} ${(paint ?? String)(escapeText(v))}`).join('\n');
 }

@@ -6,9 +6,6 @@ import type { AuditRecord, RealmRecord, RealmSummary, UserRecord } from '../stor
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
 
-function userState(u: UserRecord, style: Style): string {
-  return u.enabled ? style.green('enabled') : style.red('disabled');
-}
 
 export function userFields(u: UserRecord, style: Style): string {
   return fields(
@@ -16,7 +13,7 @@ export function userFields(u: UserRecord, style: Style): string {
       ['user', u.userid],
       ['realm', u.realm],
       ['admin', yesNo(u.admin)],
-      ['state', userState(u, style)],
+      ['state', u.enabled ? 'enabled' : 'disabled', u.enabled ? style.green : style.red],
       ['password', u.hasPassword ? 'set' : 'none'],
       ['email', orDash(u.email)],
       ['comment', orDash(u.comment)],

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { checkText } from './text.js';
 import { quote } from './userid.js';
 
 const EMAIL_RE = /^[^\s@<>"',;]+@[^\s@<>"',;]+\.[^\s@<>"',;]+$/;
@@ -6,19 +7,20 @@ const EMAIL_RE = /^[^\s@<>"',;]+@[^\s@<>"',;]+\.[^\s@<>"',;]+$/;
 /** Validates an email address loosely (something@domain.tld, no spaces); empty means none. */
 export function parseEmail(input: string): string | null {
   if (input === '') return null;
-  if (input.length > 254 || !EMAIL_RE.test(input)) {
+  checkText(input, 'email address', 254, 'invalid_email');
+  if (!EMAIL_RE.test(input)) {
     throw new UsageError(`invalid email address ${quote(input)}`, 'invalid_email');
   }
   return input;
 }
 
-/** Validates a free-text comment: one line, at most 256 characters; empty means none. */
-export function parseComment(input: string): string | null {
+/**
+ * Validates a free-text field (a comment, a factor's description, an issuer): one line of at most
+ * 256 characters under the text rule (domain/text.ts); empty means none.
+ */
+export function parseComment(input: string, what = 'comment'): string | null {
   if (input === '') return null;
-  if (/[\p{Cc}]/u.test(input) || [...input].length > 256) {
-    throw new UsageError('invalid comment: one line of at most 256 characters, without control characters', 'invalid_comment');
-  }
-  return input;
+  return checkText(input, what, 256, 'invalid_comment');
 }
 
 /** Parses a positive whole number option such as `--limit`. */

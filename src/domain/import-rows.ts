@@ -164,6 +164,9 @@ function parseRecord(r: RawRecord): ParsedRow {
   const useridText = f('userid');
   if (r.fields.__error) return { ok: false, line: r.line, userid: useridText || null, error: `line ${r.line} ${r.fields.__error}` };
   const given = (name: Field) => Object.hasOwn(r.fields, name);
+  // Bytes that were not UTF-8 (decodeUtf8) or JSON's "\udXXX": not text, whatever the field.
+  const broken = IMPORT_FIELDS.find((name) => /\p{Cs}/u.test(r.fields[name] ?? ''));
+  if (broken) return { ok: false, line: r.line, userid: null, error: `line ${r.line}: the ${broken} field is not valid UTF-8 (or holds a lone surrogate)` };
   try {
     const id = parseUserId(useridText);
     const adminText = f('admin').toLowerCase();

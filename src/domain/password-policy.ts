@@ -19,6 +19,11 @@ export function checkPassword(password: string, policy: PasswordPolicy): void {
       'weak_password',
     );
   }
+  // A lone surrogate is a byte of standard input that was not UTF-8 (decodeUtf8): a password
+  // typed in another encoding would not be the one the person thinks they set.
+  if (/\p{Cs}/u.test(password)) {
+    throw new UsageError('password rejected: it is not valid UTF-8', 'weak_password');
+  }
   if (/[\p{Cc}]/u.test(password)) {
     throw new UsageError('password rejected: it must not contain control characters', 'weak_password');
   }

@@ -19,7 +19,8 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  readonly input?: string;
+  /** Standard input: text (written as UTF-8) or raw bytes. */
+  readonly input?: string | Buffer;
   /** Standard input from this descriptor (a file or device opened by the test) instead of `input`. */
   readonly stdinFd?: number;
   /** A command that runs node (`unshare ...`, `sh -c 'umask 0; exec "$0" "$@"'`), its arguments first. */

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { escapeText } from '../../domain/text.js';
 import { createPrivateFile, type PrivateFile } from '../../files.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
@@ -10,8 +11,9 @@ import { stringOpt } from '../options.js';
 const FORMATS = ['csv', 'uri', 'png-dir'] as const;
 type Format = (typeof FORMATS)[number];
 
+/** A CSV field; text the store should never hold (domain/text.ts) is written escaped, not raw. */
 function csvField(value: string | number | boolean): string {
-  const text = String(value);
+  const text = escapeText(String(value));
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

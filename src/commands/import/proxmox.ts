@@ -1,4 +1,5 @@
 import { parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
+import { decodeUtf8, firstInvalidLine } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
@@ -7,7 +8,13 @@ import { importProxmox, type ProxmoxImportPlan } from '../../services/proxmox-im
 import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
-const read = (path: string, flag: string) => readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }).toString('utf8');
+/** A Proxmox file as text; one that is not UTF-8 (Proxmox writes UTF-8) is refused, naming the line. */
+function read(path: string, flag: string): string {
+  const text = decodeUtf8(readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }));
+  const line = firstInvalidLine(text);
+  if (line !== null) throw new UsageError(`the ${flag} file ${path}: line ${line} is not valid UTF-8`, 'invalid_proxmox_config');
+  return text;
+}
 
 export async function run(inv: Invocation): Promise<void> {
   const tfaPath = stringOpt(inv, 'tfaCfg');

@@ -1,3 +1,4 @@
+import { checkText } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import type { YubicoEnforcement } from '../../services/realms.js';
@@ -24,6 +25,8 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     throw new UsageError('invalid --api-key: expected the base64 key the validation service issued');
   }
   for (const url of urls) {
+    // The URL is stored and shown as given (the URL parser would drop tabs and newlines unseen).
+    checkText(url, '--url', Infinity);
     let parsed: URL | null = null;
     try {
       parsed = new URL(url);

@@ -18,7 +18,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
     description = await inv.ctx.prompter.input('Description of the device or app (e.g. "pixel-7 authy"):', 'TOTP');
   }
-  const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '') ?? 'TOTP', verify }, io);
+  const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
   if (!result.verified) inv.out.warn(unverifiedWarning(result));
   inv.out.result(result, describeEnrolled);
 }

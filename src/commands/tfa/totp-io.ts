@@ -65,7 +65,7 @@ export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'sec
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
   return {
-    issuer: issuer === undefined ? undefined : (parseComment(issuer) ?? undefined),
+    issuer: issuer === undefined ? undefined : (parseComment(issuer, 'issuer') ?? undefined),
     secret,
     params: { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') },
   };

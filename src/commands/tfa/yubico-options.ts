@@ -12,7 +12,7 @@ export function yubicoRequest(inv: Invocation, otp: string): YubicoRequest {
   if ((aesKey === undefined) !== (privateId === undefined)) throw new UsageError('offline validation needs both --aes-key and --private-id');
   return {
     otp,
-    description: parseComment(stringOpt(inv, 'description') ?? '') ?? 'YubiKey',
+    description: parseComment(stringOpt(inv, 'description') ?? '', 'description') ?? 'YubiKey',
     offline:
       aesKey !== undefined && privateId !== undefined
         ? { aesKey: parseHexBytes(aesKey, 16, '--aes-key'), privateId: parseHexBytes(privateId, 6, '--private-id') }

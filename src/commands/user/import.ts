@@ -1,4 +1,5 @@
 import { parseImport } from '../../domain/import-rows.js';
+import { decodeUtf8 } from '../../domain/text.js';
 import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog, INPUT_LIMITS, readInputFile } from '../../files.js';
@@ -32,11 +33,12 @@ export async function run(inv: Invocation): Promise<void> {
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
-  // Standard input is bounded as a whole (INPUT_LIMITS.stdin, the same size).
+  // Standard input is bounded as a whole (INPUT_LIMITS.stdin, the same size). decodeUtf8 keeps
+  // bytes that are not UTF-8 visible to the parser, which fails their rows.
   const text =
     source === '-'
       ? await inv.ctx.io.readStdin()
-      : readInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile }).toString('utf8');
+      : decodeUtf8(readInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile }));
   const rows = parseImport(text);
   const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
   const resultsPath = stringOpt(inv, 'results');
