@@ -274,7 +274,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOT
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
 # tfactl user list
-complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -d 'only users of this realm'
+complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -d 'only users of this realm (case does not matter)'
 
 # tfactl user show
 
@@ -415,6 +415,6 @@ complete -c tfactl -n '__tfactl_using "import proxmox"' -l domains-cfg -r -F -d 
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
 
 # tfactl audit
-complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on'
+complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'only the newest N entries'

@@ -39,6 +39,13 @@ export const PEERS = [
   { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts)' },
   { command: 'yes', package: 'coreutils', for: 'standard input that never ends, one short line after another' },
   { command: 'cat', package: 'coreutils', for: 'standard input that never ends and has no line end (cat /dev/zero)' },
+  {
+    command: 'python3-icu',
+    package: 'python3-icu',
+    for: "ICU's spoof checker, the source of the confusable-names table (scripts/confusables.py, lookalike.test.ts)",
+    // Debian's python, which the package is for (a python3 earlier on the PATH, pyenv's, may lack it).
+    probe: ['/usr/bin/python3', '-c', 'import icu'],
+  },
 ];
 
 /** The executable regular file `command` names on `path` (a PATH value), if any. */

@@ -11,6 +11,13 @@ export type Loader = () => Promise<CommandModule>;
 /** Runs a leaf command: main.ts supplies the real one. */
 export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>) => Promise<void>;
 
+/** How user ids and realm names are read: the help of every argument that takes one. */
+const USERID = 'name@realm, or a bare name in realm local; case and width do not matter (ALICE@Corp is alice@corp)';
+const NEW_USERID =
+  `${USERID}; a new name may not mix scripts or hold letters that look like ASCII ones (such as a Cyrillic o) unless the setting names.allow-confusable allows it`;
+const REALM = 'realm name; case does not matter (Corp is corp)';
+const NEW_REALM = "2 to 32 letters, digits, '.', '-' or '_', starting with a letter; kept in lower case";
+
 export const EXIT_CODES_HELP = `
 Exit codes:
   0    success
@@ -81,7 +88,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
 
   const user = group(program, 'user', 'manage users');
   leaf(user, 'add', 'add a user', () => import('./commands/user/add.js'))
-    .argument('<userid>', 'name@realm, or a bare name in realm local')
+    .argument('<userid>', NEW_USERID)
     .option('--no-password', 'create the user without a password (cannot sign in until one is set)')
     .option('--admin', 'make the user an admin')
     .option('--email <email>', 'email address')
@@ -96,10 +103,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)')
     .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
     .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
-  leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm');
-  leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>');
+  leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
+  leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>', USERID);
   leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .option('--admin', 'make the user an admin')
     .option('--no-admin', 'take admin rights away')
     .option('--email <email>', 'email address (empty to clear)')
@@ -117,22 +124,22 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--update', 'update existing users instead of skipping them')
     .option('--atomic', 'all or nothing: any bad row imports nothing')
     .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
-  leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>');
-  leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>');
+  leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>', USERID);
+  leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>', USERID);
 
   const realm = group(program, 'realm', 'manage realms');
   leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
-    .argument('<name>')
+    .argument('<name>', NEW_REALM)
     .option('--comment <text>', 'free text');
   leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
-  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<name>');
+  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<name>', REALM);
   leaf(realm, 'delete', 'delete a realm', () => import('./commands/realm/delete.js'))
-    .argument('<name>')
+    .argument('<name>', REALM)
     .option('--force', 'also delete the users of the realm');
   const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
     import('./commands/realm/set-enforce.js'),
   )
-    .argument('<realm>')
+    .argument('<realm>', REALM)
     .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
     .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
     .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
@@ -142,13 +149,13 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   yubicoOptions(
     leaf(realm, 'set-yubico', 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)', () =>
       import('./commands/realm/set-yubico.js'),
-    ).argument('<realm>'),
+    ).argument('<realm>', REALM),
   ).option('--none', 'remove the realm\'s YubiKey validation');
 
   const tfa = group(program, 'tfa', 'manage second factors');
   const tfaAdd = group(tfa, 'add', 'add a second factor');
   leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
     .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
     .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
@@ -159,30 +166,30 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
     .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
   leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .requiredOption('--otp <otp>', 'an OTP from the key')
     .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted')
     .option('--private-id <hex>', 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted')
     .option('--description <text>', 'name of the key (default "YubiKey")');
   leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .option('--output <file>', 'also write the keys to this new file (mode 0600)')
     .option('--regenerate', 'replace the existing keys')
     .option('--yes', 'do not ask before replacing');
   leaf(tfa, 'list', 'list second factors (never secrets) and lock state', () => import('./commands/tfa/list.js')).argument(
     '[userid]',
-    'only this user (default: everyone you may see)',
+    `only this user (default: everyone you may see): ${USERID}`,
   );
   leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .argument('[id]', 'factor id (see tfa list)')
     .option('--all', 'delete every factor of the user');
-  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js')).argument('<userid>').argument('<id>');
-  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js')).argument('<userid>').argument('<id>');
-  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>');
+  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js')).argument('<userid>', USERID).argument('<id>');
+  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js')).argument('<userid>', USERID).argument('<id>');
+  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
 
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
-    .argument('<userid>')
+    .argument('<userid>', USERID)
     .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)')
     .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']));
 
@@ -216,7 +223,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--dry-run', 'show what would be imported, change nothing');
 
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
-    .option('--user <userid>', 'only entries where this user acted or was acted on')
+    .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
     .option('--limit <n>', 'only the newest N entries');
 

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { dateOf } from './dates.js';
 import { parseTotpParams, type TotpParams } from './totp-params.js';
+import { checkText, decodeUtf8 } from './text.js';
 import { encodeSecret, parseSecret } from './totp.js';
 import { parseRealmName, parseUserId, quote } from './userid.js';
 import { isModhex } from './yubico.js';
@@ -64,7 +65,7 @@ export interface ProxmoxRecoverySet {
 }
 
 export interface ProxmoxUserTfa {
-  /** `name@realm`, the realm kept as Proxmox named it. */
+  /** `name@realm` in canonical form (parseUserId): as Proxmox named it, in lower case. */
   readonly userid: string;
   readonly totp: readonly ProxmoxTotpEntry[];
   readonly webauthn: readonly ProxmoxOpaqueEntry[];
@@ -108,6 +109,12 @@ export function parseTfaCfg(text: string): ProxmoxTfa {
   const usersValue = root['users'] ?? {};
   if (!isJsonObject(usersValue)) throw new UsageError('tfa.cfg: "users" must be an object keyed by user id', INVALID);
   const users = Object.entries(usersValue).map(([key, value]) => parseUserTfa(key, value));
+  // Keys are canonicalised (parseUserId): two that differ only in case or width are one user.
+  const seen = new Set<string>();
+  for (const u of users) {
+    if (seen.has(u.userid)) throw new UsageError(`tfa.cfg: two entries of "users" are the user ${quote(u.userid)} (user ids ignore case and width)`, INVALID);
+    seen.add(u.userid);
+  }
   return {
     users,
     webauthnConfig: optionalObject(root, 'webauthn', 'tfa.cfg'),
@@ -160,6 +167,7 @@ function parseEntryInfo(raw: unknown, where: string): { info: ProxmoxEntryInfo; 
     throw new UsageError(`${where}: "id" must be a non-empty single-line string`, INVALID);
   }
   if (typeof description !== 'string') throw new UsageError(`${where}: "description" must be a string`, INVALID);
+  within(where, () => checkText(description, 'description', Infinity));
   if (!Number.isSafeInteger(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
   if (typeof enable !== 'boolean') throw new UsageError(`${where}: "enable" must be true or false`, INVALID);
   if (entry === undefined) throw new UsageError(`${where}: "entry" is missing`, INVALID);
@@ -309,7 +317,7 @@ export type ProxmoxUserKeys =
   | { readonly kind: 'legacy'; readonly totpSecrets: readonly string[]; readonly yubicoIds: readonly string[] };
 
 export interface ProxmoxUser {
-  /** `name@realm`, the realm kept as Proxmox named it. */
+  /** `name@realm` in canonical form (parseUserId): as Proxmox named it, in lower case. */
   readonly userid: string;
   readonly enabled: boolean;
   /** The UTC date of Proxmox's expiry time, `YYYY-MM-DD`; null for never. */
@@ -378,11 +386,11 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
     // Proxmox reads the field as a Perl truth value: empty means disabled.
     enabled: enable === '1',
     expire: expireSeconds === 0 ? null : dateOf(expireSeconds),
-    firstname: nullIfEmpty(decodeProxmoxText(firstname)),
-    lastname: nullIfEmpty(decodeProxmoxText(lastname)),
+    firstname: nullIfEmpty(proxmoxText(decodeProxmoxText(firstname), 'first name', where)),
+    lastname: nullIfEmpty(proxmoxText(decodeProxmoxText(lastname), 'last name', where)),
     // Proxmox writes the e-mail address as is, unlike the free-text fields.
-    email: nullIfEmpty(email),
-    comment: nullIfEmpty(decodeProxmoxText(comment)),
+    email: nullIfEmpty(proxmoxText(email, 'email address', where)),
+    comment: nullIfEmpty(proxmoxText(decodeProxmoxText(comment), 'comment', where)),
     keys: parseUserKeys(keys, where),
     line,
   };
@@ -391,8 +399,9 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
 /**
  * Undoes PVE::Tools::encode_text (uri_escape of the UTF-8 bytes outside 0x20-0x7e, and of `:`) the
  * way decode_text does: every %XX becomes its byte, other characters stay, then the bytes are read
- * as UTF-8 with invalid sequences replaced. encode_text leaves `%` itself unescaped, so a literal
- * `%41` in a Proxmox comment comes back as `A`, in Proxmox too.
+ * as UTF-8. Proxmox replaces invalid sequences; here they become lone surrogates (decodeUtf8),
+ * which the text rule refuses, naming the line. encode_text leaves `%` itself unescaped, so a
+ * literal `%41` in a Proxmox comment comes back as `A`, in Proxmox too.
  */
 function decodeProxmoxText(raw: string): string {
   if (!raw.includes('%')) return raw;
@@ -408,7 +417,12 @@ function decodeProxmoxText(raw: string): string {
       bytes.push(byte);
     }
   }
-  return new TextDecoder('utf-8').decode(Uint8Array.from(bytes));
+  return decodeUtf8(Uint8Array.from(bytes));
+}
+
+/** A free-text field of a Proxmox file under tfactl's text rule (no length limit beyond Proxmox's own). */
+function proxmoxText(value: string, what: string, where: string): string {
+  return within(where, () => checkText(value, what, Infinity));
 }
 
 /**
@@ -457,7 +471,7 @@ export type ProxmoxRealmEnforcement =
   | { readonly kind: 'yubico'; readonly apiId: string; readonly apiKey: string; readonly url: string };
 
 export interface ProxmoxRealm {
-  /** The realm name, kept as Proxmox named it. */
+  /** The realm name in canonical form (parseRealmName): as Proxmox named it, in lower case. */
   readonly name: string;
   readonly type: ProxmoxRealmType;
   readonly comment: string | null;
@@ -499,10 +513,10 @@ export function parseDomainsCfg(text: string): ProxmoxRealm[] {
       if (!REALM_TYPES.includes(type as ProxmoxRealmType)) {
         throw new UsageError(`${where}: unknown realm type ${quote(type)}: expected pam, pve, ad, ldap or openid`, INVALID);
       }
-      within(where, () => parseRealmName(name));
-      const earlier = sections.find((s) => s.name === name);
-      if (earlier) throw new UsageError(`${where}: realm ${quote(name)} is already defined on line ${earlier.line}`, INVALID);
-      current = { name, type: type as ProxmoxRealmType, line, properties: new Map() };
+      const realm = within(where, () => parseRealmName(name));
+      const earlier = sections.find((s) => s.name === realm);
+      if (earlier) throw new UsageError(`${where}: realm ${quote(realm)} is already defined on line ${earlier.line}`, INVALID);
+      current = { name: realm, type: type as ProxmoxRealmType, line, properties: new Map() };
       sections.push(current);
       return;
     }
@@ -517,7 +531,8 @@ export function parseDomainsCfg(text: string): ProxmoxRealm[] {
     section.properties.set(key, { value, line });
   });
   return sections.map((section) => {
-    const comment = section.properties.get('comment')?.value ?? '';
+    const commentProperty = section.properties.get('comment');
+    const comment = commentProperty ? proxmoxText(commentProperty.value, 'comment', `domains.cfg line ${commentProperty.line}`) : '';
     const tfa = section.properties.get('tfa');
     return {
       name: section.name,
@@ -554,6 +569,7 @@ function parseRealmTfa(value: string, where: string): ProxmoxRealmEnforcement {
     if (!/^[0-9A-Za-z]+$/.test(apiId)) throw new UsageError(`${where}: tfa type=yubico needs the API id (id=…)`, INVALID);
     if (!isBase64Key(apiKey)) throw new UsageError(`${where}: tfa type=yubico needs the base64 API key (key=…)`, INVALID);
     if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`${where}: tfa url must be an http(s) URL`, INVALID);
+    proxmoxText(url, 'tfa url', where);
     return { kind: 'yubico', apiId, apiKey, url };
   }
   throw new UsageError(`${where}: tfa type must be oath or yubico`, INVALID);

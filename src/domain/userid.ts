@@ -16,22 +16,56 @@ const REALM_RE = /^[A-Za-z][A-Za-z0-9._-]{1,31}$/;
 // Printable, no whitespace, none of the characters that separate fields in ids, URIs or config files.
 const NAME_RE = /^[^\s:/@\\,;"'`<>|\p{Cc}\p{Cf}]{1,64}$/u;
 
-/** Validates a realm name: a letter, then 1 to 31 letters, digits, dots, dashes or underscores. */
+/**
+ * The canonical form of a user id or realm name: Unicode NFKC, then full case folding, so that
+ * `ROOT`, `ｒｏｏｔ` (fullwidth) and `root` are one name. JavaScript has no case folding: upper then
+ * lower case, normalised again, is full folding for all but a few characters; it is repeated until
+ * nothing changes (U+1E9E ẞ folds to ß on the first pass and to ss on the second), so folding a
+ * folded name changes nothing. ASCII, by far the common case, takes the short way.
+ */
+export function canonicalName(input: string): string {
+  if (/^[\x00-\x7f]*$/.test(input)) return input.toLowerCase();
+  let text = input.normalize('NFKC');
+  for (let pass = 0; pass < 8; pass++) {
+    const next = text.toUpperCase().toLowerCase().normalize('NFKC');
+    if (next === text) break;
+    text = next;
+  }
+  return text;
+}
+
+/**
+ * Validates a realm name (a letter, then 1 to 31 letters, digits, dots, dashes or underscores) and
+ * returns its canonical form: realm names are ASCII, so that is lower case.
+ */
 export function parseRealmName(input: string): string {
-  if (!REALM_RE.test(input)) {
+  const realm = canonicalName(input);
+  if (!REALM_RE.test(realm)) {
     throw new UsageError(
       `invalid realm name ${quote(input)}: use 2 to 32 letters, digits, '.', '-' or '_', starting with a letter`,
       'invalid_realm',
     );
   }
-  return input;
+  return realm;
 }
 
-/** Parses `name@realm`, or a bare `name` meaning realm `local`. */
+/**
+ * Parses `name@realm`, or a bare `name` meaning realm `local`, into canonical form
+ * (canonicalName) before anything else sees it: `ALICE@Corp` is `alice@corp`. Whether a new name
+ * may be created is a further question (domain/lookalike.ts).
+ */
 export function parseUserId(input: string): UserId {
-  const at = input.lastIndexOf('@');
-  const name = at < 0 ? input : input.slice(0, at);
-  const realmPart = at < 0 ? LOCAL_REALM : input.slice(at + 1);
+  if (/\p{Cs}/u.test(input)) {
+    throw new UsageError(`invalid user id ${quote(input)}: it is not valid Unicode (a lone surrogate, or bytes that were not UTF-8)`, 'invalid_userid');
+  }
+  if (input.includes('\uFFFD')) {
+    // What the command line and most decoders make of bytes that were not UTF-8.
+    throw new UsageError(`invalid user id ${quote(input)}: it holds U+FFFD, the replacement character (was the input not UTF-8?)`, 'invalid_userid');
+  }
+  const canonical = canonicalName(input);
+  const at = canonical.lastIndexOf('@');
+  const name = at < 0 ? canonical : canonical.slice(0, at);
+  const realmPart = at < 0 ? LOCAL_REALM : canonical.slice(at + 1);
   if (!NAME_RE.test(name)) {
     throw new UsageError(
       `invalid user id ${quote(input)}: the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`,
@@ -52,6 +86,6 @@ export function parseUserId(input: string): UserId {
 
 /** Quotes user input for an error message, keeping it on one line and short. */
 export function quote(input: string): string {
-  const clean = input.replace(/[\p{Cc}\p{Cf}]/gu, '?');
-  return JSON.stringify(clean.length > 80 ? `${clean.slice(0, 77)}...` : clean);
+  const clean = [...input.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, '?')];
+  return JSON.stringify(clean.length > 80 ? `${clean.slice(0, 77).join('')}...` : clean.join(''));
 }

@@ -9,6 +9,7 @@ import { TfaError } from '../errors.js';
 import type { NewRecoverySet, NewTotpFactor, RealmRecord, Store, UserPatch } from '../store/types.js';
 import { authorize } from './authz.js';
 import { newFactorId, prepareTotp, totpFactorRow } from './factors.js';
+import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import type { Session } from './session.js';
 import { passwordPolicy } from './settings.js';
@@ -159,6 +160,8 @@ async function prepareRow(
   if (!realm) throw new RowError(`realm ${row.realm} does not exist`);
   const existing = await session.store.getUser(row.userid);
   if (existing && !update) return 'skip';
+  const lookalike = existing ? null : await lookalikeReason(session.store, row.userid);
+  if (lookalike !== null) throw new RowError(lookalike);
   if (row.userid === ROOT_USERID && !isRoot(session.actor)) throw new RowError(`only ${ROOT_USERID} may change ${ROOT_USERID}`);
   if (row.userid === ROOT_USERID && (row.admin === false || (row.expire ?? null) !== null)) throw new RowError(`${ROOT_USERID} cannot be demoted or expired`);
   if (realm.enforce === 'yubico') throw new RowError(`realm ${realm.name} enforces YubiKey OTP: add users there with 'tfactl user add --yubico-otp'`);

@@ -1,5 +1,6 @@
 import type { ProxmoxRealm, ProxmoxTfa, ProxmoxUser, ProxmoxUserCfg, ProxmoxUserTfa } from '../domain/proxmox.js';
 import { seal, secretContext } from '../domain/secret-box.js';
+import { safeJson } from '../domain/text.js';
 import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
 import { RefusedError, UsageError } from '../errors.js';
 import type { EnforceType, NewOpaqueFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
@@ -7,6 +8,7 @@ import { authorize, refuse } from './authz.js';
 import { decide } from '../domain/permissions.js';
 import { ROOT_USERID } from '../domain/userid.js';
 import { newFactorId } from './factors.js';
+import { lookalikeReason } from './new-names.js';
 import type { Session } from './session.js';
 import { realmKeyContext } from './yubico.js';
 
@@ -91,6 +93,10 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
   if (taken.length > 0) {
     throw new RefusedError(`already in the store: ${taken.slice(0, 5).join(', ')}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing imported`, 'exists');
   }
+  for (const u of input.userCfg.users) {
+    const lookalike = await lookalikeReason(session.store, u.userid);
+    if (lookalike !== null) throw new RefusedError(`user.cfg line ${u.line}: ${lookalike}; nothing imported`, 'confusable_name');
+  }
 
   const key = await session.secretKey();
   const now = session.now();
@@ -166,7 +172,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
       description: e.description || `${type} (Proxmox)`,
       enabled: e.enabled,
       created: e.created,
-      data: JSON.stringify(e.entry),
+      data: safeJson(e.entry),
     }));
     if (opaque.length > 0) warnings.push(`${user.userid}: ${opaque.length} WebAuthn/U2F registration(s) kept for later; tfactl cannot check them yet`);
     return { user, tfa, totp, yubico, recovery, opaque };
@@ -196,8 +202,8 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     for (const r of rows) await insertUser(session, tx, r);
     // The cluster's WebAuthn/U2F settings: the kept registrations only work with the rp and origin
     // they were made for.
-    if (input.tfa.webauthnConfig !== null) await tx.setSetting('proxmox.webauthn', JSON.stringify(input.tfa.webauthnConfig));
-    if (input.tfa.u2fConfig !== null) await tx.setSetting('proxmox.u2f', JSON.stringify(input.tfa.u2fConfig));
+    if (input.tfa.webauthnConfig !== null) await tx.setSetting('proxmox.webauthn', safeJson(input.tfa.webauthnConfig));
+    if (input.tfa.u2fConfig !== null) await tx.setSetting('proxmox.u2f', safeJson(input.tfa.u2fConfig));
     await session.audit({ action: 'import.proxmox', target: null, outcome: 'ok', detail: { realms: plannedRealms.length, users: rows.length } });
   });
   return plan;
@@ -222,7 +228,8 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
   const { user } = r;
   const realm = user.userid.slice(user.userid.lastIndexOf('@') + 1);
   const name = [user.firstname, user.lastname].filter(Boolean).join(' ');
-  const comment = [name, user.comment].filter(Boolean).join(', ').slice(0, 256) || null;
+  // Cut by code points: cutting UTF-16 units could leave half a surrogate pair, which is not text.
+  const comment = [...[name, user.comment].filter(Boolean).join(', ')].slice(0, 256).join('') || null;
   const inserted = await tx.insertUser({ userid: user.userid, realm, admin: false, enabled: user.enabled, email: user.email, comment, expire: user.expire, passwordHash: null, created: session.now() });
   // Checked again here, inside the transaction: a concurrent import may have added the user since
   // the plan was made. Throwing rolls everything back, so nothing is half-imported.

@@ -1,5 +1,6 @@
 import { parsePositiveInt } from '../domain/account.js';
 import type { PasswordPolicy } from '../domain/password-policy.js';
+import { checkText } from '../domain/text.js';
 import { UsageError } from '../errors.js';
 import type { LockoutLimits, PasswordLimits, Store } from '../store/types.js';
 import { authorize } from './authz.js';
@@ -21,10 +22,19 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     description: 'issuer shown in authenticator apps for new TOTP factors',
     defaultValue: (hostname) => `tfactl@${hostname}`,
     parse: (v) => {
-      if (v.length === 0 || v.length > 64 || /[\p{Cc}:]/u.test(v)) {
-        throw new UsageError('invalid issuer: 1 to 64 characters, no colon or control characters', 'invalid_setting');
-      }
+      checkText(v, 'issuer', 64, 'invalid_setting');
+      if (v.length === 0 || v.includes(':')) throw new UsageError('invalid issuer: 1 to 64 characters, no colon or control characters', 'invalid_setting');
       return v;
+    },
+  },
+  'names.allow-confusable': {
+    description: 'allow new user names that mix scripts or hold characters that look like ASCII ones (such as a Cyrillic or Greek o)',
+    defaultValue: () => 'false',
+    parse: (v) => {
+      const value = v.toLowerCase();
+      if (['true', 'yes', '1'].includes(value)) return 'true';
+      if (['false', 'no', '0'].includes(value)) return 'false';
+      throw new UsageError('invalid names.allow-confusable: expected true or false', 'invalid_setting');
     },
   },
   'lockout.totp-failures': { description: 'consecutive TOTP failures that lock TOTP', defaultValue: () => '8', parse: positive('count', 1000) },
@@ -104,6 +114,11 @@ export async function passwordLimits(store: Store): Promise<PasswordLimits> {
 
 export async function yubicoTimeoutSeconds(store: Store): Promise<number> {
   return Number(await settingValue(store, 'yubico.timeout-seconds'));
+}
+
+/** Whether new user names may mix scripts or hold characters confusable with ASCII. */
+export async function allowConfusableNames(store: Store): Promise<boolean> {
+  return (await settingValue(store, 'names.allow-confusable')) === 'true';
 }
 
 export function totpIssuer(store: Store, hostname: string): Promise<string> {

@@ -18,6 +18,7 @@ import {
   type TotpRequest,
 } from './factors.js';
 import { requireRealm, requireUser } from './lookup.js';
+import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
 import type { Session } from './session.js';
@@ -56,13 +57,16 @@ export interface AddedUser {
  * Creates a user, with a TOTP factor when asked or when the realm enforces TOTP, so that a user in
  * an enforcing realm can sign in from the start. Checks permission, realm and password policy
  * first; the TOTP code (if verified) is checked before anything is stored; user, factor and audit
- * entry commit together. A taken user id is refused (exit 4).
+ * entry commit together. A taken user id is refused (exit 4), and so is a name that could pass for
+ * another (mixed scripts, characters that look like ASCII) unless names.allow-confusable allows it.
  */
 export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
   const realm = await requireRealm(session.store, req.userid.realm);
   if (await session.store.getUser(id)) await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
+  const lookalike = await lookalikeReason(session.store, id);
+  if (lookalike !== null) await refuse(session, 'user.add', id, lookalike, 'confusable_name');
   const warnings: string[] = [];
   const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');
   if (tfa.type === 'totp') await checkRealmAllows(session, realm, id, 'totp');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDomainsCfg, parseTfaCfg, parseUserCfg, PROXMOX_YUBICO_URL } from '../../src/domain/proxmox.js';
+import { unsafeCodePoint } from '../../src/domain/text.js';
 import { findRecoverySlot } from '../../src/domain/recovery.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -172,10 +173,19 @@ describe('parseTfaCfg', () => {
     ['a damaged recovery hash', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: ['abc'], created: 1 } } }, 'entry #1'],
     ['a damaged recovery secret', { 'a@pve': { recovery: { secret: 'xyz', entries: [null], created: 1 } } }, '"secret"'],
     ['a lock time that is not a number', { 'a@pve': { 'tfa-locked-until': 'soon' } }, 'tfa-locked-until'],
+    ['a description with ESC', { 'a@pve': { yubico: [{ ...entry('y', 'cccccccbcjdk'), description: 'key\u001b[2J' }] } }, 'yubico entry #1: invalid description: it holds U+001B'],
+    ['a description with a newline', { 'a@pve': { totp: [{ ...entry('t', `otpauth://totp/a?secret=${SECRET}`), description: 'a\nb' }] } }, 'totp entry #1: invalid description: it holds U+000A'],
+    ['a description with a bidi isolate', { 'a@pve': { webauthn: [{ ...entry('w', { cred: 1 }), description: '\u2066x' }] } }, 'invalid description: it holds U+2066'],
+    ['a description with a lone surrogate', { 'a@pve': { u2f: [{ ...entry('u', { key: 1 }), description: '\ud800' }] } }, 'invalid description: it holds U+D800'],
   ])('refuses %s, naming the user', (_, users, expected) => {
     const message = usageErrorOf(() => parseTfaCfg(tfaCfg(users)));
     expect(message).toContain(expected);
     expect(message).toMatch(/^tfa\.cfg: /);
+  });
+
+  it('puts user ids in canonical form, and refuses two keys that are one user', () => {
+    expect(parseTfaCfg(tfaCfg({ 'Alice@PVE': {} })).users.map((u) => u.userid)).toEqual(['alice@pve']);
+    expect(usageErrorOf(() => parseTfaCfg(tfaCfg({ 'Alice@pve': {}, 'alice@PVE': {} })))).toContain('are the user "alice@pve"');
   });
 
   it('refuses a file that is JSON but not a tfa.cfg', () => {
@@ -357,7 +367,9 @@ describe('parseUserCfg', () => {
         .join('');
     // encode_text leaves '%' alone, so text with '%' does not survive the trip, in Proxmox either;
     // the line parser trims spaces at the ends of fields.
-    const freeText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((s) => !s.includes('%') && s.trim() === s && s !== '');
+    const freeText = fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
+      .filter((s) => !s.includes('%') && s.trim() === s && s !== '' && unsafeCodePoint(s) === null);
     fc.assert(
       fc.property(freeText, freeText, freeText, (first, last, comment) => {
         const line = `user:u@pve:1:0:${encodeText(first)}:${encodeText(last)}:u@x.y:${encodeText(comment)}::`;
@@ -365,6 +377,21 @@ describe('parseUserCfg', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it.each([
+    ['a comment with ESC', 'user:u@pve:1:0:::u@x.y:red%1B[31m::', /line 1: invalid comment: it holds U\+001B/],
+    ['a comment with a newline', 'user:u@pve:1:0:::u@x.y:two%0Alines::', /line 1: invalid comment: it holds U\+000A/],
+    ['a first name with a bidi override', 'user:u@pve:1:0:%E2%80%AEevil::u@x.y:::', /line 1: invalid first name: it holds U\+202E/],
+    ['a last name that is not UTF-8', 'user:u@pve:1:0::%C3(::::', /line 1: invalid last name: it holds U\+DCC3 \(a lone surrogate/],
+    ['an email address with ESC', 'user:u@pve:1:0:::u\x1b@x.y:::', /line 1: invalid email address: it holds U\+001B/],
+  ])('refuses %s, naming the line and never echoing the text', (_what, line, message) => {
+    expect(() => parseUserCfg(line)).toThrow(message);
+    try {
+      parseUserCfg(line);
+    } catch (e) {
+      expect((e as Error).message).not.toMatch(/[\x1b\n\u202e]|red|evil|lines/);
+    }
   });
 
   it('never throws anything but a UsageError on arbitrary text', () => {
@@ -430,6 +457,17 @@ describe('parseDomainsCfg', () => {
       },
       { name: 'lab', type: 'ldap', comment: null, enforcement: { kind: 'none' }, line: 15 },
     ]);
+  });
+
+  it('puts realm names in lower case, one realm however it is spelt', () => {
+    expect(parseDomainsCfg('pve: PVE\n').map((r) => r.name)).toEqual(['pve']);
+    expect(usageErrorOf(() => parseDomainsCfg('pve: PVE\n\npam: pve\n'))).toContain('realm "pve" is already defined on line 1');
+  });
+
+  it('refuses a realm comment or a validation URL with control characters, naming the line', () => {
+    expect(usageErrorOf(() => parseDomainsCfg('pve: pve\n\tcomment a\u001b]0;pwned\u0007\n'))).toMatch(/^domains\.cfg line 2: invalid comment: it holds U\+001B/);
+    const url = `pve: pve\n\ttfa type=yubico,id=1,key=${API_KEY},url=https://x.example/\u202everify\n`;
+    expect(usageErrorOf(() => parseDomainsCfg(url))).toMatch(/^domains\.cfg line 2: invalid tfa url: it holds U\+202E/);
   });
 
   it('reads the reference tfa line, and fills in Proxmox defaults', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRealmName, parseUserId } from '../../src/domain/userid.js';
+import { canonicalName, parseRealmName, parseUserId } from '../../src/domain/userid.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseUserId', () => {
@@ -36,31 +36,123 @@ describe('parseUserId', () => {
     );
   });
 
-  it('accepts every name of safe characters in every valid realm', () => {
+  it('accepts every name of safe characters in every valid realm, in lower case', () => {
     fc.assert(
       fc.property(
-        fc.stringMatching(/^[a-z0-9._-]{1,64}$/),
+        fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/),
         fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{1,31}$/),
         (name, realm) => {
-          expect(parseUserId(`${name}@${realm}`)).toEqual({ name, realm, id: `${name}@${realm}` });
+          const lower = { name: name.toLowerCase(), realm: realm.toLowerCase() };
+          expect(parseUserId(`${name}@${realm}`)).toEqual({ ...lower, id: `${lower.name}@${lower.realm}` });
         },
       ),
+    );
+  });
+
+  it.each([
+    ['ROOT@LOCAL', 'root@local'],
+    ['ｒｏｏｔ', 'root@local'],
+    ['ｒｏｏｔ＠ＬＯＣＡＬ', 'root@local'],
+    ['Alice@PVE', 'alice@pve'],
+    ['STRASSE', 'strasse@local'],
+    ['Straße', 'strasse@local'],
+    ['\u1E9Ee', 'sse@local'],
+    ['ǅ', 'dž@local'],
+    ['Ⅻ@corp', 'xii@corp'],
+    ['e\u0301', 'é@local'],
+  ])('reads %j as %s: one user however it is spelt', (input, id) => {
+    expect(parseUserId(input).id).toBe(id);
+  });
+
+  it('keeps names that differ by more than case and width apart', () => {
+    expect(parseUserId('rооt').id).not.toBe('root@local');
+    expect(parseUserId('josé').id).toBe('josé@local');
+    expect(parseUserId('jose').id).toBe('jose@local');
+  });
+
+  it.each([
+    ['a lone surrogate', 'al\ud800ice', 'not valid Unicode'],
+    ['the replacement character of a decoder', 'al\ufffdice', 'U+FFFD'],
+    ['a bidi override', 'al\u202eice', 'the name before'],
+    ['a line separator', 'al\u2028ice', 'the name before'],
+  ])('refuses %s with a usage error that does not show it', (_what, input, message) => {
+    expect(() => parseUserId(input)).toThrow(message);
+    try {
+      parseUserId(input);
+    } catch (e) {
+      expect((e as Error).message).not.toMatch(/[\ud800-\udfff\u202e\u2028]/);
+    }
+  });
+});
+
+describe('canonicalName', () => {
+  it('is idempotent: folding a folded name changes nothing', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (input) => {
+        const once = canonicalName(input);
+        expect(canonicalName(once)).toBe(once);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('is idempotent for every single code point, and for pairs of graphemes', () => {
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const once = canonicalName(String.fromCodePoint(cp));
+      if (canonicalName(once) !== once) expect.fail(`U+${cp.toString(16)}: ${once} folds again`);
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 12 }), (a, b) => {
+        const once = canonicalName(a + b);
+        expect(canonicalName(once)).toBe(once);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('ignores case and width, as NFKC and case folding do', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 20 }), (s) => {
+        expect(canonicalName(s.toUpperCase())).toBe(canonicalName(s.toLowerCase()));
+        expect(canonicalName(s.normalize('NFKD'))).toBe(canonicalName(s));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('parses a canonical id to itself', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (input) => {
+        let id;
+        try {
+          id = parseUserId(input);
+        } catch {
+          return;
+        }
+        expect(id.id).toBe(canonicalName(id.id));
+        expect(parseUserId(id.id)).toEqual(id);
+        expect(parseUserId(id.id.toUpperCase())).toEqual(id);
+      }),
+      { numRuns: 3000 },
     );
   });
 });
 
 describe('parseRealmName', () => {
-  it('accepts names like Proxmox realm ids', () => {
+  it('accepts names like Proxmox realm ids, in lower case', () => {
     expect(parseRealmName('pve')).toBe('pve');
-    expect(parseRealmName('Corp_AD-2.eu')).toBe('Corp_AD-2.eu');
+    expect(parseRealmName('Corp_AD-2.eu')).toBe('corp_ad-2.eu');
+    expect(parseRealmName('LOCAL')).toBe('local');
+    expect(parseRealmName('ＬＯＣＡＬ')).toBe('local');
   });
 
   it('rejects anything else with a one-line usage error', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), (input) => {
         const valid = /^[A-Za-z][A-Za-z0-9._-]{1,31}$/.test(input);
-        if (valid) expect(parseRealmName(input)).toBe(input);
-        else expect(() => parseRealmName(input)).toThrow(UsageError);
+        if (valid) expect(parseRealmName(input)).toBe(input.toLowerCase());
+        else if (!/^[A-Za-z][A-Za-z0-9._-]{1,31}$/.test(canonicalName(input))) expect(() => parseRealmName(input)).toThrow(UsageError);
       }),
       { numRuns: 2000 },
     );
