@@ -45,5 +45,9 @@ export interface Ctx {
   readonly uid: number;
   readonly home: string;
   readonly hostname: string;
-  openStore(path: string, now: number): Promise<OpenedStore>;
+  /**
+   * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
+   * key file is where migrations that re-seal secrets find the key.
+   */
+  openStore(path: string, options: { readonly now: number; readonly keyPath: string }): Promise<OpenedStore>;
 }

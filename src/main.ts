@@ -2,6 +2,7 @@ import { homedir, hostname } from 'node:os';
 import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
+import { decodeUtf8 } from './domain/text.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { INPUT_LIMITS } from './files.js';
 import { createOutput } from './output.js';
@@ -80,7 +81,9 @@ function processIo(): Io {
       };
     },
     readStdin: () => {
-      stdin ??= readAllStdin(() => process.stdin, INPUT_LIMITS.stdin).then((b) => b.toString('utf8'));
+      // Bytes that are not UTF-8 become lone surrogates, which every reader refuses with a clear
+      // error, instead of U+FFFD stored unnoticed.
+      stdin ??= readAllStdin(() => process.stdin, INPUT_LIMITS.stdin).then(decodeUtf8);
       return stdin;
     },
     readLine: (maxBytes) => {
@@ -103,17 +106,18 @@ function terminalPrompter(): Prompter {
 
 /** The real context: this process's terminal, clock, randomness, environment and store. */
 export function processContext(): Ctx {
+  // node:crypto only when needed: loading it costs start-up time that `tfa list` never uses.
+  const random = { bytes: (n: number) => process.getBuiltinModule('node:crypto').randomBytes(n) };
   return {
     io: processIo(),
     prompter: terminalPrompter(),
     clock: { nowSeconds: () => Math.floor(Date.now() / 1000), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
-    // node:crypto only when needed: loading it costs start-up time that `tfa list` never uses.
-    random: { bytes: (n) => process.getBuiltinModule('node:crypto').randomBytes(n) },
+    random,
     env: process.env,
     uid: process.getuid?.() ?? -1,
     home: homedir(),
     hostname: hostname(),
-    openStore: async (path, now) => (await import('./store/sqlite.js')).openSqliteStore(path, { now }),
+    openStore: async (path, { now, keyPath }) => (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes }),
   };
 }
 

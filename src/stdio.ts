@@ -1,4 +1,5 @@
 import { fstatSync, readSync, writeSync } from 'node:fs';
+import { decodeUtf8 } from './domain/text.js';
 import { UsageError } from './errors.js';
 import { describeSize } from './files.js';
 
@@ -122,13 +123,13 @@ export function stdinLineReader(stream: () => NodeJS.ReadStream): (maxBytes: num
       if (newline >= 0) {
         const line = pending.subarray(0, newline);
         pending = pending.subarray(newline + 1);
-        return line.toString('utf8').replace(/\r$/, '');
+        return decodeUtf8(line).replace(/\r$/, '');
       }
       if (ended) {
         if (pending.length === 0) return null;
         const last = pending;
         pending = Buffer.alloc(0);
-        return last.toString('utf8').replace(/\r$/, '');
+        return decodeUtf8(last).replace(/\r$/, '');
       }
       const next = await readChunk();
       if (next === null) ended = true;

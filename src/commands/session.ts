@@ -25,7 +25,7 @@ export async function openStore(inv: Invocation): Promise<OpenedStore> {
   const globals = inv.opts as GlobalOptions;
   const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
   const keyPath = resolveKeyPath(path, ctx.env);
-  const { store, created } = await ctx.openStore(path, ctx.clock.nowSeconds());
+  const { store, created } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
   inv.onExit(() => store.close());
   if (created) await ensureKeyFile(ctx.random, store, keyPath);
   return { store, path, keyPath, created };

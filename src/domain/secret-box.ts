@@ -13,6 +13,11 @@ export function secretContext(userid: string, factorId: string, purpose: string)
   return Buffer.from(`tfactl/v1/${purpose}/${userid}/${factorId}`, 'utf8');
 }
 
+/** Where a realm's YubiKey validation service API key belongs. */
+export function realmKeyContext(realm: string): Buffer {
+  return secretContext(`realm/${realm}`, 'yubico-api-key', 'realm');
+}
+
 export function seal(key: Buffer, nonce: Buffer, plaintext: string, context: Buffer): Buffer {
   if (nonce.length !== NONCE_BYTES) throw new Error('seal: nonce must be 12 bytes');
   const cipher = createCipheriv('aes-256-gcm', key, nonce);

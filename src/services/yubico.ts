@@ -1,4 +1,4 @@
-import { open, secretContext } from '../domain/secret-box.js';
+import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { counterValue, decryptToken, parseResponse, signatureValid, signParams, type YubicoOtp } from '../domain/yubico.js';
 import { StoreError } from '../errors.js';
 import type { Store, YubicoFactorRecord, YubicoRealmConfig } from '../store/types.js';
@@ -12,9 +12,7 @@ export interface OfflineKey {
   readonly privateId: string;
 }
 
-export function realmKeyContext(realm: string): Buffer {
-  return secretContext(`realm/${realm}`, 'yubico-api-key', 'realm');
-}
+export { realmKeyContext };
 
 export function yubicoKeyContext(userid: string, factorId: string): Buffer {
   return secretContext(userid, factorId, 'yubico');

@@ -3,8 +3,10 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
+import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
+import { canonicalName } from '../domain/userid.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
-import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate } from './migrations/index.js';
+import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import type {
   AuditEntry,
   AuditFilter,
@@ -56,6 +58,12 @@ const BUSY_TIMEOUT_MS = 30_000;
 export interface OpenOptions {
   /** Epoch seconds, for the rows a new store starts with. */
   readonly now: number;
+  /**
+   * The store's key file and a source of random bytes, for migrations that re-seal secrets
+   * (MigrationContext). Without them such a migration refuses to run.
+   */
+  readonly keyPath?: string;
+  readonly randomBytes?: (n: number) => Buffer;
 }
 
 export interface OpenedStore {
@@ -87,12 +95,35 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations()) === 0;
+    if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations(), await migrationContext(db, options)) === 0;
   } catch (e) {
     db.close();
     throw storeError(e, path);
   }
-  return { store: new SqliteStore(db, path), created };
+  return { store: new SqliteStore(db, path, options), created };
+}
+
+/**
+ * What migrations of `db` may use: its key, read from the key file only if a migration asks, and
+ * checked against the fingerprint `db` keeps; undefined when no key file is known. Loaded only
+ * when a migration is pending (the key file reader needs node:crypto).
+ */
+async function migrationContext(db: Database, options: OpenOptions): Promise<MigrationContext | undefined> {
+  const { keyPath, randomBytes } = options;
+  if (keyPath === undefined || randomBytes === undefined) return undefined;
+  const { fingerprintMatches, readKeyFile } = await import('./keyfile.js');
+  return {
+    keyPath,
+    randomBytes,
+    key: () => {
+      const key = readKeyFile(keyPath);
+      const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
+      if (fingerprint !== undefined && !fingerprintMatches(key, fingerprint)) {
+        throw new StoreError(`key file ${keyPath} belongs to another store`, 'key_mismatch');
+      }
+      return key;
+    },
+  };
 }
 
 /**
@@ -307,6 +338,8 @@ class SqliteStore implements Store {
   constructor(
     private readonly db: Database,
     readonly path: string,
+    /** How this store was opened: the key file and randomness for migrating a backup being restored. */
+    private readonly options: OpenOptions,
   ) {}
 
   /** Runs a statement, turning driver errors into StoreErrors. */
@@ -883,7 +916,18 @@ class SqliteStore implements Store {
     // a moment before stays used, and others see the old store or the restored one.
     if (!(copy instanceof MemoryBackup) || copy.db === null || !copy.inspection.ok) throw new Error('restoreFrom: not an accepted backup copy');
     const staged = copy.db;
-    migrate(staged, now, await loadMigrations());
+    try {
+      migrate(staged, now, await loadMigrations(), await migrationContext(staged, this.options));
+    } catch (e) {
+      if (e instanceof StoreError) throw new StoreError(`refusing to restore ${copy.path}: ${e.message}`, 'backup_invalid');
+      throw e;
+    }
+    // Once brought up to date, every name is canonical; one that is not was written by hand, and
+    // could stand beside the user it imitates.
+    const odd = (staged.prepare('SELECT userid FROM users UNION ALL SELECT name FROM realms').pluck().all() as string[]).find((n) => canonicalName(n) !== n);
+    if (odd !== undefined) {
+      throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
+    }
     const broken = staged.pragma('foreign_key_check') as { table: string }[];
     if (broken.length > 0) {
       throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
@@ -976,12 +1020,42 @@ function inspectDatabase(db: Database): BackupInspection {
     const foreign = applicationId !== 0 && applicationId !== APPLICATION_ID;
     if (foreign || version < 1 || !CORE_TABLES.every((t) => tables.has(t))) return badBackup('it is not a tfactl store');
     if (version > LATEST_VERSION) return badBackup(`it was written by a newer tfactl (schema ${version})`);
+    const unsafe = unsafeText(db, tables);
+    if (unsafe) return badBackup(unsafe);
     const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
     const users = db.prepare('SELECT count(*) FROM users').pluck().get() as number;
     return { ok: true, version, keyFingerprint: fingerprint ?? null, users };
   } catch (e) {
     return unreadable(e);
   }
+}
+
+/** The tables whose text a restore brings back, each with the column that names a row. */
+const TEXT_CHECKED: readonly (readonly [table: string, key: string])[] = [
+  ['users', 'userid'],
+  ['realms', 'name'],
+  ['factors', 'id'],
+  ['settings', 'key'],
+];
+
+/**
+ * Says where a backup holds text tfactl never stores (domain/text.ts: controls, bidirectional
+ * overrides, line separators, lone surrogates), naming table, row and column; null when it holds
+ * none. Such a backup was doctored: it is refused whole. The audit trail is history and not checked.
+ */
+function unsafeText(db: Database, tables: ReadonlySet<string>): string | null {
+  for (const [table, key] of TEXT_CHECKED) {
+    if (!tables.has(table)) continue;
+    for (const row of db.prepare(`SELECT * FROM ${table}`).iterate() as IterableIterator<Record<string, unknown>>) {
+      for (const [column, value] of Object.entries(row)) {
+        const bad = typeof value === 'string' ? unsafeCodePoint(value) : null;
+        if (bad !== null) {
+          return `its ${table} row ${JSON.stringify(escapeText(String(row[key])))} holds ${describeUnsafe(bad)} in ${column}, which tfactl never stores`;
+        }
+      }
+    }
+  }
+  return null;
 }
 
 /**

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { open, realmKeyContext, seal, secretContext } from '../../src/domain/secret-box.js';
 import { StoreError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/store/migrations/all.js';
-import { APPLICATION_ID, checkMigrationOrder, LATEST_VERSION, migrate, type Migration } from '../../src/store/migrations/index.js';
+import { APPLICATION_ID, checkMigrationOrder, LATEST_VERSION, migrate, type Migration, type MigrationContext } from '../../src/store/migrations/index.js';
 
 let dir: string | undefined;
 const openTemp = () => {
@@ -153,6 +155,116 @@ describe('restore', () => {
     migrate(db, 1, MIGRATIONS);
     const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
     expect(tables.sort()).toEqual([...RESTORED_TABLES, ...KEPT_TABLES, 'sqlite_sequence'].sort());
+    db.close();
+  });
+});
+
+describe('migration canonical-names', () => {
+  const index = MIGRATIONS.findIndex((m) => m.name === 'canonical-names');
+  const before = MIGRATIONS.slice(0, index);
+  const key = randomBytes(32);
+  const context = (k: () => Buffer = () => key): MigrationContext => ({ key: k, keyPath: '/nowhere/s.db.key', randomBytes: (n) => randomBytes(n) });
+  const sealFor = (userid: string, id: string, purpose: string, text: string) => seal(key, randomBytes(12), text, secretContext(userid, id, purpose));
+
+  /** A store from before the migration, holding names as people typed them, with sealed secrets. */
+  const oldStore = () => {
+    const db = openTemp();
+    db.pragma('foreign_keys = ON');
+    migrate(db, 1, before);
+    db.prepare("INSERT INTO realms (name, created, yubico_mode, yubico_api_id, yubico_api_key, yubico_urls) VALUES ('PVE', 1, 'online', '1', ?, '[]')").run(
+      seal(key, randomBytes(12), 'api key', realmKeyContext('PVE')),
+    );
+    for (const [userid, realm] of [['Alice@PVE', 'PVE'], ['Bob', 'local'], ['carol@local', 'local']]) {
+      db.prepare('INSERT INTO users (userid, realm, created, modified) VALUES (?, ?, 1, 1)').run(userid, realm);
+    }
+    const factor = db.prepare('INSERT INTO factors (id, userid, type, created, secret) VALUES (?, ?, ?, 1, ?)');
+    factor.run('t1', 'Alice@PVE', 'totp', sealFor('Alice@PVE', 't1', 'totp', 'JBSWY3DPEHPK3PXP'));
+    factor.run('r1', 'Alice@PVE', 'recovery', sealFor('Alice@PVE', 'r1', 'recovery', '0011223344556677'));
+    factor.run('y1', 'Alice@PVE', 'yubico', sealFor('Alice@PVE', 'y1', 'yubico', '{"aesKey":"00","privateId":"11"}'));
+    factor.run('c1', 'carol@local', 'totp', sealFor('carol@local', 'c1', 'totp', 'carol secret'));
+    db.prepare("INSERT INTO recovery_slots (factor_id, slot, hash) VALUES ('r1', 0, 'h')").run();
+    db.prepare("INSERT INTO audit (ts, actor, action, target, outcome) VALUES (1, 'root@local', 'user.add', 'Alice@PVE', 'ok')").run();
+    return db;
+  };
+  const secretOf = (db: Database.Database, id: string) => db.prepare('SELECT userid, type, secret FROM factors WHERE id = ?').get(id) as { userid: string; type: string; secret: Buffer };
+
+  it('renames users and realms to canonical form and re-seals their secrets under the new names', () => {
+    const db = oldStore();
+    migrate(db, 50, MIGRATIONS, context());
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    expect(db.prepare('SELECT userid, realm FROM users ORDER BY userid').all()).toEqual([
+      { userid: 'alice@pve', realm: 'pve' },
+      { userid: 'bob', realm: 'local' },
+      { userid: 'carol@local', realm: 'local' },
+      { userid: 'root@local', realm: 'local' },
+    ]);
+    expect(db.prepare('SELECT name FROM realms ORDER BY name').pluck().all()).toEqual(['local', 'pve']);
+    for (const [id, purpose, plain] of [['t1', 'totp', 'JBSWY3DPEHPK3PXP'], ['r1', 'recovery', '0011223344556677'], ['y1', 'yubico', '{"aesKey":"00","privateId":"11"}']] as const) {
+      const f = secretOf(db, id);
+      expect(f.userid).toBe('alice@pve');
+      expect(open(key, f.secret, secretContext('alice@pve', id, purpose))).toBe(plain);
+      expect(open(key, f.secret, secretContext('Alice@PVE', id, purpose))).toBeNull();
+    }
+    // A user whose name did not change keeps their sealed secret byte for byte.
+    expect(open(key, secretOf(db, 'c1').secret, secretContext('carol@local', 'c1', 'totp'))).toBe('carol secret');
+    const apiKey = db.prepare("SELECT yubico_api_key FROM realms WHERE name = 'pve'").pluck().get() as Buffer;
+    expect(open(key, apiKey, realmKeyContext('pve'))).toBe('api key');
+    expect(db.prepare('SELECT count(*) FROM recovery_slots').pluck().get()).toBe(1);
+    // The audit trail keeps what happened under the old names, and says what became of them.
+    expect(db.prepare('SELECT action, target, detail FROM audit ORDER BY id').all()).toEqual([
+      { action: 'user.add', target: 'Alice@PVE', detail: null },
+      { action: 'realm.rename', target: 'PVE', detail: '{"to":"pve","via":"migration canonical-names"}' },
+      { action: 'user.rename', target: 'Alice@PVE', detail: '{"to":"alice@pve","via":"migration canonical-names"}' },
+      { action: 'user.rename', target: 'Bob', detail: '{"to":"bob","via":"migration canonical-names"}' },
+    ]);
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('needs no key when no renamed name has secrets', () => {
+    const db = openTemp();
+    migrate(db, 1, before);
+    db.prepare("INSERT INTO users (userid, realm, created, modified) VALUES ('ＤＡＶＥ@local', 'local', 1, 1)").run();
+    migrate(db, 2, MIGRATIONS);
+    expect(db.prepare("SELECT userid FROM users WHERE userid != 'root@local'").pluck().all()).toEqual(['dave@local']);
+    db.close();
+  });
+
+  it.each([
+    ['two user ids that differ only in case', ["INSERT INTO users (userid, realm, created, modified) VALUES ('alice@local', 'local', 1, 1)", "INSERT INTO users (userid, realm, created, modified) VALUES ('ALICE@local', 'local', 1, 1)"], /the user ids "ALICE@local" and "alice@local" are one name now/],
+    ['two realms that differ only in case', ["INSERT INTO realms (name, created) VALUES ('Corp', 1)", "INSERT INTO realms (name, created) VALUES ('CORP', 1)"], /the realm names "CORP" and "Corp" are one name now.*'tfactl realm delete'/],
+  ])('refuses %s, changing nothing', (_what, statements, message) => {
+    const db = openTemp();
+    migrate(db, 1, before);
+    for (const sql of statements) db.prepare(sql).run();
+    const rows = JSON.stringify(db.prepare('SELECT * FROM users').all());
+    expect(() => migrate(db, 2, MIGRATIONS, context())).toThrow(StoreError);
+    expect(() => migrate(db, 2, MIGRATIONS, context())).toThrow(message);
+    expect(db.pragma('user_version', { simple: true })).toBe(index);
+    expect(JSON.stringify(db.prepare('SELECT * FROM users').all())).toBe(rows);
+    db.close();
+  });
+
+  it('refuses to rename users with secrets when the key file is missing, naming them and what to do', () => {
+    const db = oldStore();
+    const missing = () => {
+      throw new StoreError('key file /nowhere/s.db.key is missing: the secrets in this store cannot be read without it (restore it, or set TFACTL_KEY_FILE)', 'key_file');
+    };
+    expect(() => migrate(db, 2, MIGRATIONS, context(missing))).toThrow(
+      /^cannot upgrade the store: names are now kept in canonical form, so Alice@PVE to alice@pve, Bob to bob, PVE to pve must be renamed, .*key file \/nowhere\/s\.db\.key is missing.*restore it, or set TFACTL_KEY_FILE\); then run tfactl again$/,
+    );
+    expect(() => migrate(db, 2, MIGRATIONS)).toThrow(/no key file was given/);
+    expect(db.pragma('user_version', { simple: true })).toBe(index);
+    expect(db.prepare("SELECT count(*) FROM users WHERE userid = 'Alice@PVE'").pluck().get()).toBe(1);
+    db.close();
+  });
+
+  it('refuses a key that does not open the secrets, changing nothing', () => {
+    const db = oldStore();
+    expect(() => migrate(db, 2, MIGRATIONS, context(() => randomBytes(32)))).toThrow(/does not open with the key file/);
+    expect(db.pragma('user_version', { simple: true })).toBe(index);
+    expect(db.prepare("SELECT name FROM realms ORDER BY name").pluck().all()).toEqual(['PVE', 'local']);
     db.close();
   });
 });

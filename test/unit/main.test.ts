@@ -45,7 +45,7 @@ function fakeCtx(options: { tty: boolean; answers?: string[]; env?: Record<strin
     uid: process.getuid?.() ?? 0,
     home: dir,
     hostname: 'unit',
-    openStore: (path, now) => openSqliteStore(path, { now }),
+    openStore: (path, { now, keyPath }) => openSqliteStore(path, { now, keyPath, randomBytes: (n) => randomBytes(n) }),
   };
   return { ctx, out: () => out.join(''), err: () => err.join(''), asked };
 }

@@ -1,18 +1,36 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../../errors.js';
 
+/**
+ * What a migration may need beyond the database, from whoever opens the store and knows its key
+ * file: a migration that renames rows re-seals the secrets bound to their names (secret-box.ts).
+ */
+export interface MigrationContext {
+  /**
+   * The store's key, read from the key file on the first call (most migrations never ask);
+   * throws a StoreError when it is missing, damaged or another store's.
+   */
+  key(): Buffer;
+  /** Where the key file is, for messages. */
+  readonly keyPath: string;
+  randomBytes(n: number): Buffer;
+}
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
-  /** Runs inside the runner's transaction; `now` is epoch seconds. */
-  up(db: Database.Database, now: number): void;
+  /**
+   * Runs inside the runner's transaction; `now` is epoch seconds. `context` is absent where no
+   * key file is known (a store opened without one): a migration that needs it refuses.
+   */
+  up(db: Database.Database, now: number, context?: MigrationContext): void;
 }
 
 /**
  * The schema version this tfactl writes: the last migration in ./all.ts (a test keeps them equal).
  * A constant, so that opening an up-to-date store loads no migration code.
  */
-export const LATEST_VERSION = 6;
+export const LATEST_VERSION = 7;
 
 /**
  * `PRAGMA application_id` of a tfactl store ("TFA1" in ASCII), set with the schema: what tells a
@@ -42,7 +60,7 @@ export function checkMigrationOrder(migrations: readonly Migration[]): void {
  * found inside that transaction: 0 when this call made a new store (the caller has checked the
  * file is empty or an unmarked tfactl store, see openSqliteStore).
  */
-export function migrate(db: Database.Database, now: number, migrations: readonly Migration[]): number {
+export function migrate(db: Database.Database, now: number, migrations: readonly Migration[], context?: MigrationContext): number {
   const latest = migrations.at(-1)?.version ?? 0;
   const current = () => db.pragma('user_version', { simple: true }) as number;
   const marked = () => db.pragma('application_id', { simple: true }) === APPLICATION_ID;
@@ -61,7 +79,7 @@ export function migrate(db: Database.Database, now: number, migrations: readonly
     const version = current();
     refuseNewer(version);
     for (const m of migrations) {
-      if (m.version > version) m.up(db, now);
+      if (m.version > version) m.up(db, now, context);
     }
     db.pragma(`user_version = ${latest}`);
     db.pragma(`application_id = ${APPLICATION_ID}`);
