@@ -119,8 +119,8 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'tfa list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --realm'
             args=() vararg=0 ;;
         'tfa delete')
             cmds=''
@@ -199,7 +199,7 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit --all'
             vopts='--db --as --auth-code --user --since --limit'
             args=() vararg=0 ;;
     esac

@@ -131,7 +131,7 @@ function __tfactl_value_options --argument-names path
         case 'tfa add recovery'
             echo --db --as --auth-code --output
         case 'tfa list'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --realm
         case 'tfa delete'
             echo --db --as --auth-code
         case 'tfa enable'
@@ -334,7 +334,7 @@ complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l none -d 'remove the
 
 # tfactl tfa
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'
-complete -c tfactl -n '__tfactl_needs_command "tfa"' -a list -d 'list second factors (never secrets) and lock state'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a list -d 'list second factors (never secrets), lock state, and who cannot sign in'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a delete -d 'delete a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a enable -d 'enable a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a disable -d 'disable a second factor'
@@ -368,6 +368,7 @@ complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l regenerate -d 'repl
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask before replacing'
 
 # tfactl tfa list
+complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -d 'only the users of this realm'
 
 # tfactl tfa delete
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every factor of the user'
@@ -417,4 +418,5 @@ complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
-complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'only the newest N entries'
+complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
+complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'

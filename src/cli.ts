@@ -176,10 +176,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--output <file>', 'also write the keys to this new file (mode 0600)')
     .option('--regenerate', 'replace the existing keys')
     .option('--yes', 'do not ask before replacing');
-  leaf(tfa, 'list', 'list second factors (never secrets) and lock state', () => import('./commands/tfa/list.js')).argument(
+  leaf(tfa, 'list', 'list second factors (never secrets), lock state, and who cannot sign in', () => import('./commands/tfa/list.js')).argument(
     '[userid]',
-    `only this user (default: everyone you may see): ${USERID}`,
-  );
+    `only this user (default: everyone you may see, users without factors too): ${USERID}`,
+  ).option('--realm <realm>', 'only the users of this realm');
   leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
     .argument('<userid>', USERID)
     .argument('[id]', 'factor id (see tfa list)')
@@ -225,7 +225,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
-    .option('--limit <n>', 'only the newest N entries');
+    .option('--limit <n>', 'the newest N entries (default 100)')
+    .option('--all', 'every entry, oldest first');
 
   return program;
 }

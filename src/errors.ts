@@ -17,12 +17,23 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class TfaError extends Error {
   override name = 'TfaError';
+  /**
+   * What the command did achieve before it failed, for scripts: with --json the error envelope
+   * carries it as `result` (the rows a partly failed or interrupted import did create).
+   */
+  result?: unknown;
   constructor(
     message: string,
     readonly code: string,
     readonly exitCode: ExitCodeValue,
   ) {
     super(message);
+  }
+
+  /** This error, carrying `result` (see above). */
+  withResult(result: unknown): this {
+    this.result = result;
+    return this;
   }
 }
 

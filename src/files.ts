@@ -172,13 +172,18 @@ function openNewPrivate(path: string): number {
   }
 }
 
-/** Writes all of `bytes` (writeSync may write less than asked, on a full disk) and flushes them to disk. */
-function writeAllAndFlush(fd: number, bytes: Buffer): void {
+/** Writes all of `bytes`: writeSync may write less than asked (on a full disk). */
+function writeAll(fd: number, bytes: Buffer): void {
   for (let done = 0; done < bytes.length; ) {
     const n = writeSync(fd, bytes, done, bytes.length - done);
     if (n <= 0) throw Object.assign(new Error('no progress'), { code: 'EIO' });
     done += n;
   }
+}
+
+/** Writes all of `bytes` and flushes them to disk. */
+function writeAllAndFlush(fd: number, bytes: Buffer): void {
+  writeAll(fd, bytes);
   fsyncSync(fd);
 }
 
@@ -197,6 +202,12 @@ export interface PrivateFile {
    * than none.
    */
   write(data: Buffer | string): void;
+  /**
+   * Writes `data` after what was written before, for a file written piece by piece; finish()
+   * flushes and closes it. A failure removes the file, as with write().
+   */
+  append(data: Buffer | string): void;
+  finish(): void;
   /** Closes the still empty file so something else (SQLite's backup) can fill it. */
   close(): void;
   /** Closes (if still open) and removes the file: the command failed. */
@@ -220,16 +231,27 @@ export function createPrivateFile(path: string): PrivateFile {
       rmSync(path, { force: true });
     }
   };
+  const guarded = (step: () => void) => {
+    try {
+      step();
+    } catch (e) {
+      discard();
+      throw writeFailed(path, e, 'nothing was kept');
+    }
+  };
+  const bytes = (data: Buffer | string) => (typeof data === 'string' ? Buffer.from(data) : data);
   return {
-    write(data) {
-      try {
-        writeAllAndFlush(fd as number, typeof data === 'string' ? Buffer.from(data) : data);
+    write: (data) =>
+      guarded(() => {
+        writeAllAndFlush(fd as number, bytes(data));
         close();
-      } catch (e) {
-        discard();
-        throw writeFailed(path, e, 'nothing was kept');
-      }
-    },
+      }),
+    append: (data) => guarded(() => writeAll(fd as number, bytes(data))),
+    finish: () =>
+      guarded(() => {
+        fsyncSync(fd as number);
+        close();
+      }),
     close,
     discard,
   };

@@ -5,7 +5,8 @@ import { TfaError } from './errors.js';
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
   | { readonly ok: true; readonly result: unknown; readonly warnings: readonly string[] }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string; readonly details?: unknown } };
+  /** `result`, when present, is what the command achieved before it failed (a partial import). */
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string }; readonly result?: unknown };
 
 type Paint = (text: string) => string;
 
@@ -95,6 +96,54 @@ export class Output {
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
+  /**
+   * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one
+   * envelope whose `result` is the array of `view.json(item)` (inside `view.wrap` when given), else
+   * a table of escaped cells, read twice (once for the column widths), or `view.text` of each item.
+   * An error while reading leaves the output cut short, and the exit code says so.
+   */
+  async list<T>(items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
+    if (this.written) throw new Error('a command printed two results');
+    this.written = true;
+    const out = this.io.stdout;
+    if (this.json) {
+      const wrap = view.wrap;
+      const open = wrap ? `${safeJson({ ...wrap.before, [wrap.key]: [] }).slice(0, -3)}[` : '[';
+      out.write(`{"ok":true,"result":${open}`);
+      let first = true;
+      for await (const item of items()) {
+        out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
+        first = false;
+      }
+      out.write(`]${wrap ? '}' : ''},"warnings":${safeJson(this.warnings)}}\n`);
+      return;
+    }
+    if (view.text) {
+      for await (const item of items()) {
+        const text = view.text(item);
+        if (text !== '') out.write(text.endsWith('\n') ? text : `${text}\n`);
+      }
+      return;
+    }
+    const widths = view.headers.map((h) => h.length);
+    let rows = 0;
+    for await (const item of items()) {
+      for (const row of view.rows(item)) {
+        rows++;
+        row.forEach((cell, i) => {
+          widths[i] = Math.max(widths[i] ?? 0, escapeText(cell).length);
+        });
+      }
+    }
+    if (rows === 0) {
+      out.write(`${view.empty}\n`);
+      return;
+    }
+    const line = tableLine(widths);
+    out.write(`${this.style.bold(line(view.headers))}\n`);
+    for await (const item of items()) for (const row of view.rows(item)) out.write(`${line(row.map(escapeText))}\n`);
+  }
+
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
   warn(message: string): void {
     this.warnings.push(message);
@@ -111,10 +160,9 @@ export class Output {
     const { code, message } = describeError(err);
     if (this.json && !this.written) {
       this.written = true;
-      // Errors may carry details for scripts (the per-row results of a partial import).
-      const details = err instanceof TfaError ? (err as TfaError & { details?: unknown }).details : undefined;
-      const error = details === undefined ? { code, message } : { code, message, details };
-      this.io.stdout.write(`${safeJson({ ok: false, error } satisfies Envelope)}\n`);
+      const result = err instanceof TfaError ? err.result : undefined;
+      const envelope: Envelope = result === undefined ? { ok: false, error: { code, message } } : { ok: false, error: { code, message }, result };
+      this.io.stdout.write(`${safeJson(envelope)}\n`);
     }
     this.io.stderr.write(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
     if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);
@@ -141,18 +189,40 @@ function escapeData<T>(value: T): T {
   return value;
 }
 
+/** How a list is shown: a table of rows (each item may give several, or none), or its JSON. */
+export interface ListView<T> {
+  readonly headers: readonly string[];
+  /** The table rows of one item: plain text cells (shown escaped). */
+  rows(item: T): readonly (readonly string[])[];
+  /** What a person sees when there are no rows. */
+  readonly empty: string;
+  /** With --json: the item as the result shows it. */
+  json(item: T): unknown;
+  /** Instead of a table: the text of one item (an export's lines). */
+  readonly text?: (item: T) => string;
+  /** With --json: the array goes under `key` of an object that starts with `before`. */
+  readonly wrap?: { readonly before: Readonly<Record<string, unknown>>; readonly key: string };
+}
+
+/** A function laying out one row in columns of these widths (the last column is not padded). */
+function tableLine(widths: readonly number[]): (cells: readonly string[]) => string {
+  return (cells) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+}
+
 /**
  * Lays out rows under headers in aligned columns. Cells are plain text, shown escaped so none can
  * break its row; the header is bold.
  */
 export function table(headers: readonly string[], rawRows: readonly (readonly string[])[], style: Style): string {
   const rows = rawRows.map((r) => r.map(escapeText));
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
+  // A loop, not Math.max(...cells): spreading a few hundred thousand cells overflows the stack.
+  const widths = headers.map((h) => h.length);
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const line = tableLine(widths);
   return [style.bold(line(headers)), ...rows.map(line)].join('\n');
 }
 
@@ -161,6 +231,6 @@ export function table(headers: readonly string[], rawRows: readonly (readonly st
  * third element paints the escaped value (colour is ours, never the data's).
  */
 export function fields(pairs: readonly (readonly [string, string, Paint?])[], style: Style): string {
-  const width = Math.max(...pairs.map(([k]) => k.length));
+  const width = pairs.reduce((w, [k]) => Math.max(w, k.length), 0);
   return pairs.map(([k, v, paint]) => `${style.bold(`${k}:`.padEnd(width + 1))} ${(paint ?? String)(escapeText(v))}`).join('\n');
 }

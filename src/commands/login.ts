@@ -20,7 +20,9 @@ export async function run(inv: Invocation): Promise<void> {
     { userid, action: 'login', credentials: commandCredentials(inv, userid, { flag: '--code', value: stringOpt(inv, 'code'), kind }) },
   );
   for (const w of signedIn.warnings) out.warn(w);
-  out.result({ userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft }, (r, style) =>
-    `${style.green('signed in')} as ${r.userid} (${r.method === 'password' ? 'password only' : r.method === 'totp' ? 'TOTP' : r.method === 'yubico' ? 'YubiKey' : 'recovery key'})`,
-  );
+  out.result({ userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft }, (r, style) => {
+    const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key' }[r.method];
+    const left = r.method === 'recovery' ? `; ${r.recoveryKeysLeft} recovery key${r.recoveryKeysLeft === 1 ? '' : 's'} left` : '';
+    return `${style.green('signed in')} as ${r.userid} (${how}${left})`;
+  });
 }

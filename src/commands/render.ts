@@ -1,92 +1,122 @@
 import { formatTime } from '../domain/dates.js';
+import type { EnabledFactors } from '../domain/sign-in.js';
 import { describeTotpParams } from '../domain/totp-params.js';
-import { fields, table, type Style } from '../output.js';
-import type { AuditRecord, RealmRecord, RealmSummary, UserRecord } from '../store/types.js';
+import { fields, table, type ListView, type Style } from '../output.js';
+import type { AuditRecord } from '../services/audit.js';
+import type { UserOverview } from '../services/factor-list.js';
+import { auditView, lockView, signInView, userView, type LockView, type RealmView, type UserView } from './views.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
+/** An ISO time from a view, as people read it: `2026-11-27 20:52:17Z`. */
+const human = (iso: string) => iso.replace('T', ' ');
 
+/** `totp, recovery (9 left)`: the enabled factors, or `none`. */
+export function describeFactors(f: EnabledFactors): string {
+  const parts: string[] = [];
+  const kind = (name: string, n: number) => {
+    if (n > 0) parts.push(n === 1 ? name : `${name} x${n}`);
+  };
+  kind('totp', f.totp);
+  kind('yubikey', f.yubico);
+  kind('webauthn', f.webauthn);
+  kind('u2f', f.u2f);
+  if (f.recoveryKeysLeft !== null) parts.push(`recovery (${f.recoveryKeysLeft} left)`);
+  return parts.length ? parts.join(', ') : 'none';
+}
 
-export function userFields(u: UserRecord, style: Style): string {
+/** `TOTP, all factors until ..., password until ...`, or `no`. */
+export function describeLock(l: LockView): string {
+  const parts = [
+    ...(l.totp ? ['TOTP'] : []),
+    ...(l.secondFactorsUntil ? [`all factors until ${human(l.secondFactorsUntil)}`] : []),
+    ...(l.passwordUntil ? [`password until ${human(l.passwordUntil)}`] : []),
+  ];
+  return parts.length ? parts.join(', ') : 'no';
+}
+
+export function userFields(u: UserView, style: Style): string {
   return fields(
     [
       ['user', u.userid],
       ['realm', u.realm],
       ['admin', yesNo(u.admin)],
       ['state', u.enabled ? 'enabled' : 'disabled', u.enabled ? style.green : style.red],
-      ['password', u.hasPassword ? 'set' : 'none'],
+      ['password', u.password ? 'set' : 'none'],
+      ['factors', describeFactors(u.factors)],
+      ['locked', describeLock(u.lock), u.lock.totp || u.lock.secondFactorsUntil || u.lock.passwordUntil ? style.red : undefined],
+      ['sign-in', u.signIn.possible ? 'possible' : `not possible: ${u.signIn.problem} (fix: ${u.signIn.fix})`, u.signIn.possible ? undefined : style.red],
       ['email', orDash(u.email)],
       ['comment', orDash(u.comment)],
       ['expires', u.expire ?? 'never'],
-      ['created', formatTime(u.created)],
-      ['modified', formatTime(u.modified)],
+      ['created', human(u.created)],
+      ['modified', human(u.modified)],
     ],
     style,
   );
 }
 
-export function userTable(users: readonly UserRecord[], style: Style): string {
-  if (users.length === 0) return 'no users';
-  return table(
-    ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'EXPIRES', 'EMAIL', 'COMMENT'],
-    users.map((u) => [
-      u.userid,
-      yesNo(u.admin),
-      u.enabled ? 'enabled' : 'disabled',
-      u.hasPassword ? 'set' : 'none',
-      u.expire ?? 'never',
-      orDash(u.email),
-      orDash(u.comment),
-    ]),
-    style,
-  );
+/** `user list`: one row a user, with factors and locks at a glance. */
+export function userList(now: number): ListView<UserOverview> {
+  return {
+    headers: ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'FACTORS', 'LOCKED', 'EXPIRES', 'EMAIL', 'COMMENT'],
+    empty: 'no users',
+    json: (u) => userView(u, now),
+    rows: (u) => {
+      const signIn = signInView(u, now);
+      return [
+        [
+          u.userid,
+          yesNo(u.admin),
+          u.enabled ? (signIn.possible ? 'enabled' : 'cannot sign in') : 'disabled',
+          u.hasPassword ? 'set' : 'none',
+          describeFactors(u.factors),
+          describeLock(lockView(u, now)),
+          u.expire ?? 'never',
+          orDash(u.email),
+          orDash(u.comment),
+        ],
+      ];
+    },
+  };
 }
 
-export function enforcement(r: RealmRecord): string {
+function enforcement(r: RealmView): string {
   if (r.enforce === 'totp' && r.totp) return `totp (${describeTotpParams(r.totp)})`;
   return r.enforce;
 }
 
-function yubicoValidation(r: RealmRecord): string {
+function yubicoValidation(r: RealmView): string {
   if (!r.yubico) return '-';
   return r.yubico.mode === 'offline' ? 'offline (keys\' AES secrets)' : `service: client ${r.yubico.apiId}, ${r.yubico.urls.join(', ')}`;
 }
 
-export function realmFields(r: RealmSummary, style: Style): string {
+export function realmFields(r: RealmView, style: Style): string {
   return fields(
     [
       ['realm', r.name],
       ['built in', yesNo(r.builtin)],
       ['enforces', enforcement(r)],
       ['yubikeys', yubicoValidation(r)],
-      ['users', String(r.userCount)],
+      ['users', String(r.users)],
       ['comment', orDash(r.comment)],
-      ['created', formatTime(r.created)],
+      ['created', human(r.created)],
     ],
     style,
   );
 }
 
-export function realmTable(realms: readonly RealmSummary[], style: Style): string {
+export function realmTable(realms: readonly RealmView[], style: Style): string {
   return table(
     ['REALM', 'ENFORCES', 'USERS', 'COMMENT'],
-    realms.map((r) => [r.name, enforcement(r), String(r.userCount), orDash(r.comment)]),
+    realms.map((r) => [r.name, enforcement(r), String(r.users), orDash(r.comment)]),
     style,
   );
 }
 
-export function auditTable(entries: readonly AuditRecord[], style: Style): string {
-  if (entries.length === 0) return 'no audit entries';
-  return table(
-    ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAIL'],
-    entries.map((e) => [
-      formatTime(e.ts),
-      orDash(e.actor),
-      e.action,
-      orDash(e.target),
-      e.outcome,
-      e.detail ? JSON.stringify(e.detail) : '',
-    ]),
-    style,
-  );
-}
+export const auditList: ListView<AuditRecord> = {
+  headers: ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAIL'],
+  empty: 'no audit entries',
+  json: auditView,
+  rows: (e) => [[formatTime(e.ts), orDash(e.actor), e.action, orDash(e.target), e.outcome, e.detail ? JSON.stringify(e.detail) : '']],
+};

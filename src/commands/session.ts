@@ -4,9 +4,8 @@ import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { RefusedError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
-import { createSession, ensureKeyFile, secretKeyLoader, type Session } from '../services/session.js';
-import { resolveKeyPath, resolveStorePath } from '../store/location.js';
-import type { Store } from '../store/types.js';
+import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
+import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import { commandCredentials } from './credentials.js';
 
 export interface OpenedStore {

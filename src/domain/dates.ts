@@ -38,3 +38,8 @@ export function isExpired(expire: string | null, nowSeconds: number): boolean {
 export function formatTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
+
+/** Epoch seconds as an ISO 8601 UTC time, to the second: `2026-11-27T20:52:17Z` (what --json shows). */
+export function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}

@@ -1,17 +1,19 @@
 import { isRoot } from '../domain/permissions.js';
 import type { AuditFilter, AuditRecord } from '../store/types.js';
 import { authorize } from './authz.js';
-import type { Session } from './session.js';
+import type { Listing, Session } from './session.js';
+
+export type { AuditRecord };
 
 /**
  * The audit trail the actor may read: everything for admins; for other users only entries where
- * they acted or were acted on (asking for someone else is refused).
+ * they acted or were acted on (asking for someone else is refused). Read as it is consumed.
  */
-export async function readAudit(session: Session, filter: AuditFilter): Promise<AuditRecord[]> {
+export async function readAudit(session: Session, filter: AuditFilter): Promise<Listing<AuditRecord>> {
   const { actor } = session;
-  if (actor.admin || isRoot(actor)) return session.store.listAudit(filter);
+  if (actor.admin || isRoot(actor)) return () => session.store.auditEntries(filter);
   if (filter.user !== undefined && filter.user !== actor.userid) {
     await authorize(session, 'audit.read-all', 'audit.read', filter.user);
   }
-  return session.store.listAudit({ ...filter, user: actor.userid });
+  return () => session.store.auditEntries({ ...filter, user: actor.userid });
 }

@@ -3,8 +3,9 @@ import { findRecoverySlot, hashRecoveryKey, parseRecoveryKey, RECOVERY_LOW_WATER
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { open, secretContext } from '../domain/secret-box.js';
 import type { Decision } from '../domain/permissions.js';
+import { countEnabled, requirement } from '../domain/sign-in.js';
 import { AuthError, RefusedError, StoreError, TfaError, UsageError } from '../errors.js';
-import type { AuditEntry, FactorRecord, PasswordFailureCount, PasswordLimits, RealmRecord, Store, UserRecord } from '../store/types.js';
+import type { AuditEntry, PasswordFailureCount, PasswordLimits, RealmRecord, Store, UserRecord } from '../store/types.js';
 import { checkPassword, type PasswordCheck } from './passwords.js';
 import { lockoutLimits, passwordLimits } from './settings.js';
 
@@ -34,32 +35,6 @@ export interface SignedIn {
   /** Recovery keys left after this sign-in, when the user has a set. */
   readonly recoveryLeft: number | null;
   readonly warnings: readonly string[];
-}
-
-/** What the user must present after the password, by the realm's rule and their factors. */
-export interface Requirement {
-  /** False: the password alone signs in. */
-  readonly required: boolean;
-  /** Kinds the user can use now (enabled, of an accepted type, keys left). */
-  readonly usable: readonly CodeKind[];
-  readonly recoveryLeft: number | null;
-}
-
-/**
- * The sign-in rule: a user in a realm that enforces a type must present that type or a recovery
- * key; elsewhere a user with any enabled factor must present one. Disabled factors never count, so
- * disabling them cannot bypass enforcement.
- */
-export function requirement(realm: RealmRecord | undefined, factors: readonly FactorRecord[]): Requirement {
-  const enforce = realm?.enforce ?? 'none';
-  const enabled = factors.filter((f) => f.enabled);
-  const accepted = enforce === 'none' ? enabled : enabled.filter((f) => f.type === enforce || f.type === 'recovery');
-  const recovery = accepted.find((f) => f.type === 'recovery');
-  const usable: CodeKind[] = [];
-  if (accepted.some((f) => f.type === 'totp')) usable.push('totp');
-  if (accepted.some((f) => f.type === 'yubico')) usable.push('yubico');
-  if (recovery && (recovery.recoveryLeft ?? 0) > 0) usable.push('recovery');
-  return { required: enforce !== 'none' || enabled.length > 0, usable, recoveryLeft: recovery?.recoveryLeft ?? null };
 }
 
 /** What a sign-in is for: the audit action, and the operation the user means to do once signed in. */
@@ -153,7 +128,7 @@ async function signIn(deps: AuthDeps, request: SignInRequest, audit: AuthDeps['a
   }
 
   const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
-  const need = requirement(realm, factors);
+  const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
   if (!need.required) {
     await deps.store.clearPasswordFailures(userid);
     await audit({ action, target: userid, outcome: 'ok', detail: { method: 'password' } });

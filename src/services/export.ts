@@ -2,9 +2,10 @@ import { isRoot } from '../domain/permissions.js';
 import { open, secretContext } from '../domain/secret-box.js';
 import { ROOT_USERID } from '../domain/userid.js';
 import { StoreError } from '../errors.js';
-import type { FactorRecord, RealmRecord, UserRecord } from '../store/types.js';
+import type { RealmSummary } from '../store/types.js';
+import type { UserFactors } from './factor-list.js';
 import { authorize } from './authz.js';
-import type { Session } from './session.js';
+import type { Listing, Session } from './session.js';
 import { totpIssuer } from './settings.js';
 
 export interface TotpExportEntry {
@@ -20,46 +21,48 @@ export interface TotpExportEntry {
 }
 
 /**
- * Every TOTP secret in plain text, for moving to another system. Root and admins only, audited;
- * root@local's own factors only for root@local.
+ * Every TOTP secret in plain text, for moving to another system, read as consumed. Root and admins
+ * only; root@local's own factors only for root@local. Audited when the reading ends, with how many
+ * secrets went out (and whether the export was cut short).
  */
-export async function exportTotp(session: Session): Promise<TotpExportEntry[]> {
+export async function exportTotp(session: Session): Promise<() => AsyncIterable<TotpExportEntry>> {
   await authorize(session, 'store.manage', 'export.totp');
   const { otpauthUri } = await import('../domain/totp.js');
   const key = await session.secretKey();
   const issuer = await totpIssuer(session.store, session.hostname);
-  const users = (await session.store.listUsers()).filter((u) => isRoot(session.actor) || u.userid !== ROOT_USERID);
-  const entries: TotpExportEntry[] = [];
-  for (const user of users) {
-    const factors = (await session.store.listFactors(user.userid)).filter((f) => f.type === 'totp');
-    const secrets = await session.store.getTotpSecrets(user.userid, true);
-    for (const f of factors) {
-      const sealed = secrets.find((s) => s.id === f.id);
-      const secret = sealed && open(key, sealed.sealedSecret, secretContext(user.userid, f.id, 'totp'));
-      if (!sealed || !secret || !f.totp) throw new StoreError(`the TOTP secret of factor ${f.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
-      entries.push({
-        userid: user.userid,
-        id: f.id,
-        description: f.description,
-        enabled: f.enabled,
-        secret,
-        ...f.totp,
-        uri: otpauthUri({ issuer, account: user.userid, secret, ...f.totp }),
-      });
+  const except = isRoot(session.actor) ? undefined : ROOT_USERID;
+  return async function* () {
+    let factors = 0;
+    let complete = false;
+    try {
+      for await (const { factor: f, secret: sealed } of session.store.totpFactors(except)) {
+        const secret = open(key, sealed.sealedSecret, secretContext(f.userid, f.id, 'totp'));
+        if (secret === null || !f.totp) throw new StoreError(`the TOTP secret of factor ${f.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
+        factors++;
+        yield {
+          userid: f.userid,
+          id: f.id,
+          description: f.description,
+          enabled: f.enabled,
+          secret,
+          ...f.totp,
+          uri: otpauthUri({ issuer, account: f.userid, secret, ...f.totp }),
+        };
+      }
+      complete = true;
+    } finally {
+      await session.audit({ action: 'export.totp', target: null, outcome: complete ? 'ok' : 'failed', detail: { factors, complete } });
     }
-  }
-  await session.audit({ action: 'export.totp', target: null, outcome: 'ok', detail: { factors: entries.length } });
-  return entries;
+  };
 }
 
 export interface UsersExport {
-  readonly realms: readonly RealmRecord[];
-  readonly users: readonly (UserRecord & { readonly factors: readonly FactorRecord[] })[];
+  readonly realms: readonly RealmSummary[];
+  readonly users: Listing<UserFactors>;
 }
 
-/** Realms, users and factor metadata: no password hash, no secret. Admins only. */
+/** Realms, users and factor metadata: no password hash, no secret; users read as consumed. Admins only. */
 export async function exportUsers(session: Session): Promise<UsersExport> {
   await authorize(session, 'store.manage', 'export.users');
-  const [realms, users, factors] = await Promise.all([session.store.listRealms(), session.store.listUsers(), session.store.listFactors()]);
-  return { realms, users: users.map((u) => ({ ...u, factors: factors.filter((f) => f.userid === u.userid) })) };
+  return { realms: await session.store.listRealms(), users: () => session.store.usersWithFactors({}) };
 }

@@ -1,41 +1,30 @@
 import { isRoot } from '../domain/permissions.js';
-import type { FactorRecord, LockState } from '../store/types.js';
+import { NotFoundError } from '../errors.js';
+import type { FactorRecord, UserOverview } from '../store/types.js';
 import { authorize } from './authz.js';
 import { requireUser } from './lookup.js';
-import type { Session } from './session.js';
+import type { Listing, Session } from './session.js';
 
 // Apart from factors.ts so that listing loads none of the enrolment code: start-up time.
 
+export type { FactorRecord, UserOverview };
+
 export interface UserFactors {
-  readonly userid: string;
-  readonly totpLocked: boolean;
-  /** Epoch seconds until which every factor is locked, or null. */
-  readonly lockedUntil: number | null;
-  readonly failures: number;
+  readonly user: UserOverview;
   readonly factors: readonly FactorRecord[];
 }
 
-/** Factors (never secrets) with lock state: of one user, or of every user the actor may see. */
-export async function listUserFactors(session: Session, userid: string | undefined): Promise<UserFactors[]> {
-  const everyone = userid === undefined && (session.actor.admin || isRoot(session.actor));
-  const target = userid ?? session.actor.userid;
-  if (!everyone) {
-    await authorize(session, 'tfa.read', 'tfa.list', target);
-    await requireUser(session.store, target);
+/**
+ * Factors (never secrets) with each user's locks and realm rule: of one user, of a realm's users,
+ * or of every user the actor may see; users without factors too. Read as consumed.
+ */
+export async function listUserFactors(session: Session, filter: { userid?: string | undefined; realm?: string | undefined }): Promise<Listing<UserFactors>> {
+  const admin = session.actor.admin || isRoot(session.actor);
+  if (filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw new NotFoundError(`realm ${filter.realm} does not exist`);
+  const userid = filter.userid ?? (admin ? undefined : session.actor.userid);
+  if (userid !== undefined) {
+    await authorize(session, 'tfa.read', 'tfa.list', userid);
+    await requireUser(session.store, userid);
   }
-  const factors = await session.store.listFactors(everyone ? undefined : target);
-  const ids = everyone ? [...new Set(factors.map((f) => f.userid))] : [target];
-  const now = session.now();
-  return Promise.all(
-    ids.map(async (id) => {
-      const lock = (await session.store.getLockState(id)) as LockState;
-      return {
-        userid: id,
-        totpLocked: lock.totpLocked,
-        lockedUntil: lock.lockedUntil > now ? lock.lockedUntil : null,
-        failures: lock.failures,
-        factors: factors.filter((f) => f.userid === id),
-      };
-    }),
-  );
+  return () => session.store.usersWithFactors({ userid, realm: filter.realm });
 }

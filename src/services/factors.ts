@@ -3,7 +3,7 @@ import { newRecoverySet, hashRecoveryKey } from '../domain/recovery.js';
 import { open, seal, secretContext } from '../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../domain/totp-params.js';
 import { AuthError, NotFoundError, UsageError } from '../errors.js';
-import type { FactorRecord, FactorType, LockState, NewTotpFactor, RealmRecord, Store, UserRecord } from '../store/types.js';
+import type { FactorRecord, FactorType, NewTotpFactor, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import type { Session } from './session.js';
 import { totpIssuer } from './settings.js';
@@ -300,14 +300,15 @@ export async function setFactorEnabled(session: Session, userid: string, factorI
   return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings };
 }
 
-/** Lifts TOTP and all-factor locks and resets failure counters. Admins only. */
-export async function unlockUser(session: Session, userid: string): Promise<LockState> {
+/** Lifts TOTP and all-factor locks and the password ban, and resets failure counters. Admins only. Returns the user as they were. */
+export async function unlockUser(session: Session, userid: string): Promise<UserOverview> {
   await authorize(session, 'tfa.unlock', 'tfa.unlock', userid);
-  const before = await session.store.getLockState(userid);
+  const before = await session.store.getUserOverview(userid);
   if (!before) throw new NotFoundError(`user ${userid} does not exist`);
   await session.store.transaction(async (tx) => {
     await tx.unlock(userid);
-    await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail: { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil } });
+    const detail = { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil, passwordBannedUntil: before.passwordBannedUntil };
+    await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail });
   });
   return before;
 }

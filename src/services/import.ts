@@ -8,7 +8,7 @@ import { ROOT_USERID } from '../domain/userid.js';
 import { TfaError } from '../errors.js';
 import type { NewRecoverySet, NewTotpFactor, RealmRecord, Store, UserPatch } from '../store/types.js';
 import { authorize } from './authz.js';
-import { newFactorId, prepareTotp, totpFactorRow } from './factors.js';
+import { type EnrolledTotp, enrolled, newFactorId, prepareTotp, totpFactorRow } from './factors.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import type { Session } from './session.js';
@@ -18,10 +18,12 @@ export interface ImportResult {
   readonly line: number;
   readonly userid: string | null;
   readonly status: 'created' | 'updated' | 'skipped' | 'failed';
-  readonly error?: string;
-  /** Generated or given TOTP secret and URI, for CI to hand out. */
-  readonly totp?: { readonly id: string; readonly secret: string; readonly uri: string };
-  readonly recoveryKeys?: readonly string[];
+  /** Why the row failed or was skipped; null when it went in. */
+  readonly error: string | null;
+  /** The TOTP factor created, with its secret and URI, for CI to hand out; null when none was. */
+  readonly totp: EnrolledTotp | null;
+  /** The recovery keys created, shown this once; null when none were. */
+  readonly recoveryKeys: readonly string[] | null;
 }
 
 export interface ImportSummary {
@@ -50,7 +52,7 @@ interface PreparedRow {
   readonly row: ImportRow;
   readonly exists: boolean;
   readonly passwordHash: string | null;
-  readonly totp: { readonly row: NewTotpFactor; readonly result: NonNullable<ImportResult['totp']> } | null;
+  readonly totp: { readonly row: NewTotpFactor; readonly result: EnrolledTotp } | null;
   readonly recovery: { readonly set: NewRecoverySet; readonly keys: readonly string[] } | null;
 }
 
@@ -77,19 +79,19 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
 
   const work = async (index: number): Promise<void> => {
     const item = parsed[index] as ParsedRow;
-    if (!item.ok) return finish(index, { line: item.line, userid: item.userid, status: 'failed', error: item.error });
+    if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
     try {
       const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update);
-      if (p === 'skip') return finish(index, { line: item.row.line, userid: item.row.userid, status: 'skipped' });
+      if (p === 'skip') return finish(index, outcome(item.row.line, item.row.userid, 'skipped'));
       if (options.atomic) {
         prepared[index] = p;
         return;
       }
       const written = await session.store.transaction((tx) => commitRow(session, tx, p));
-      finish(index, written ? resultOf(p, written) : { line: item.row.line, userid: item.row.userid, status: 'skipped' });
+      finish(index, written ? resultOf(p, written) : outcome(item.row.line, item.row.userid, 'skipped'));
     } catch (e) {
       if (!(e instanceof RowError) && !(e instanceof TfaError && e.exitCode === 2)) throw e;
-      finish(index, { line: item.row.line, userid: item.row.userid, status: 'failed', error: `line ${item.row.line}: ${e.message}` });
+      finish(index, outcome(item.row.line, item.row.userid, 'failed', `line ${item.row.line}: ${e.message}`));
     }
   };
 
@@ -105,7 +107,7 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
   // Rows never started after an interruption: the same command later picks them up.
   for (let index = next; index < parsed.length; index++) {
     const item = parsed[index] as ParsedRow;
-    results[index] = { line: item.ok ? item.row.line : item.line, userid: item.ok ? item.row.userid : item.userid, status: 'skipped', error: 'interrupted before this row' };
+    results[index] = outcome(item.ok ? item.row.line : item.line, item.ok ? item.row.userid : item.userid, 'skipped', 'interrupted before this row');
   }
 
   if (options.atomic) {
@@ -120,10 +122,10 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
       if (!p) return;
       const w = written.get(p);
       const result: ImportResult = failed
-        ? { line: p.row.line, userid: p.row.userid, status: 'failed', error: `line ${p.row.line}: not imported (--atomic, and another row failed)` }
+        ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: not imported (--atomic, and another row failed)`)
         : w
           ? resultOf(p, w)
-          : { line: p.row.line, userid: p.row.userid, status: 'skipped' };
+          : outcome(p.row.line, p.row.userid, 'skipped');
       finish(index, result);
     });
   }
@@ -132,6 +134,11 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
   const summary = { created: count('created'), updated: count('updated'), skipped: count('skipped'), failed: count('failed') };
   await session.audit({ action: 'user.import', target: null, outcome: summary.failed ? 'failed' : 'ok', detail: summary });
   return { ...summary, results };
+}
+
+/** A row's result that created no factor. */
+function outcome(line: number, userid: string | null, status: ImportResult['status'], error: string | null = null): ImportResult {
+  return { line, userid, status, error, totp: null, recoveryKeys: null };
 }
 
 /** Which of a row's factors were written (a concurrent run may have added them first). */
@@ -145,8 +152,9 @@ function resultOf(p: PreparedRow, written: Written): ImportResult {
     line: p.row.line,
     userid: p.row.userid,
     status: p.exists ? 'updated' : 'created',
-    ...(p.totp && written.totp && { totp: p.totp.result }),
-    ...(p.recovery && written.recovery && { recoveryKeys: p.recovery.keys }),
+    error: null,
+    totp: p.totp && written.totp ? p.totp.result : null,
+    recoveryKeys: p.recovery && written.recovery ? p.recovery.keys : null,
   };
 }
 
@@ -172,7 +180,7 @@ async function prepareRow(
   if (wantTotp && !factors.some((f) => f.type === 'totp')) {
     const secret = wantTotp.secret === null ? undefined : (await import('../domain/totp.js')).parseSecret(wantTotp.secret);
     const p = await prepareTotp(session, row.userid, realm, { description: 'TOTP', secret, params: {} });
-    totp = { row: await totpFactorRow(session, p, null), result: { id: p.factorId, secret: p.secret, uri: p.uri } };
+    totp = { row: await totpFactorRow(session, p, null), result: enrolled(p, false) };
   }
   let recovery: PreparedRow['recovery'] = null;
   if (row.recovery && !factors.some((f) => f.type === 'recovery')) {

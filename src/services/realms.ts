@@ -3,6 +3,8 @@ import { NotFoundError, UsageError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
 import type { EnforceType, RealmSummary, Store } from '../store/types.js';
+
+export type { RealmSummary };
 import { authorize, refuse } from './authz.js';
 import { requireRealm } from './lookup.js';
 import type { Session } from './session.js';
@@ -35,7 +37,7 @@ export async function showRealm(session: Session, name: string): Promise<RealmSu
  * deletes them with it (never root@local, who lives in the built-in realm). The check and the
  * deletion happen in one transaction, so a user added meanwhile is never orphaned.
  */
-export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: string[] }> {
+export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: number }> {
   await authorize(session, 'realm.manage', 'realm.delete', name);
   const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
@@ -121,13 +123,12 @@ export async function setRealmYubico(session: Session, name: string, yubico: Yub
   });
 }
 
-/** A warning naming the users of a realm who have no enabled factor of the enforced type. */
+/** A warning naming the users of a realm who have no enabled factor of the enforced type, and the fix. */
 async function usersWithout(session: Session, realm: string, type: EnforceType): Promise<string[]> {
-  const users = await session.store.listUsers({ realm });
-  const factors = await session.store.listFactors();
-  const covered = new Set(factors.filter((f) => f.enabled && f.type === type).map((f) => f.userid));
-  const missing = users.map((u) => u.userid).filter((u) => !covered.has(u));
-  if (missing.length === 0) return [];
-  const names = missing.length > 10 ? `${missing.slice(0, 10).join(', ')} and ${missing.length - 10} more` : missing.join(', ');
-  return [`${missing.length} user(s) of realm ${realm} have no enabled ${type} factor and cannot sign in until one is added: ${names}`];
+  if (type === 'none') return [];
+  const { count, first } = await session.store.usersWithout(realm, type, 10);
+  if (count === 0) return [];
+  const names = count > first.length ? `${first.join(', ')} and ${count - first.length} more` : first.join(', ');
+  const fix = type === 'totp' ? `tfactl tfa add totp USERID` : `tfactl tfa add yubico USERID --otp OTP`;
+  return [`${count} user(s) of realm ${realm} have no enabled ${type} factor and cannot sign in until one is added (run '${fix}' for each; 'tfactl tfa list --realm ${realm}' marks them): ${names}`];
 }

@@ -2,6 +2,8 @@ import type { Principal } from '../domain/permissions.js';
 import { StoreError } from '../errors.js';
 import type { AuditEntry, Store } from '../store/types.js';
 
+export type { Store };
+
 /** Time as services see it: epoch seconds, and waiting. */
 export interface Clock {
   nowSeconds(): number;
@@ -12,6 +14,13 @@ export interface Clock {
 export interface Random {
   bytes(n: number): Buffer;
 }
+
+/**
+ * A listing read from the store as it is consumed, so it works in bounded memory at any size; each
+ * call reads it afresh (a table is read twice: once for its column widths). While one is being
+ * read, the store serves nothing else.
+ */
+export type Listing<T> = () => AsyncIterable<T>;
 
 /** The user a command runs as. */
 export interface Actor extends Principal {

@@ -2,13 +2,16 @@ import { isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import type { NewTotpFactor, UserPatch, UserRecord } from '../store/types.js';
+import type { NewTotpFactor, UserOverview, UserPatch } from '../store/types.js';
+
+export type { UserOverview, UserPatch };
 import { authorize, refuse } from './authz.js';
 import {
   checkRealmAllows,
   confirmTotp,
   type EnrolledTotp,
   enrolled,
+  type AddedYubico,
   type PreparedTotp,
   prepareTotp,
   prepareYubico,
@@ -21,7 +24,7 @@ import { requireRealm, requireUser } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
-import type { Session } from './session.js';
+import type { Listing, Session } from './session.js';
 
 /** Reads a new password, passing it to `check` (the policy), which throws UsageError to refuse it. */
 export type NewPasswordReader = (check: (password: string) => void) => Promise<string>;
@@ -47,9 +50,9 @@ export type NewUserTfa =
   | { readonly type: 'none' };
 
 export interface AddedUser {
-  readonly user: UserRecord;
+  readonly user: UserOverview;
   readonly totp: EnrolledTotp | null;
-  readonly yubico: { readonly id: string; readonly publicId: string; readonly mode: 'online' | 'offline' } | null;
+  readonly yubico: AddedYubico | null;
   readonly warnings: readonly string[];
 }
 
@@ -119,31 +122,33 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
         ...(yubico && { yubico: yubico.id, publicId: yubico.publicId }),
       },
     });
-    return tx.getUser(id);
+    return tx.getUserOverview(id);
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
   const user = created ?? (await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists'));
   return {
     user,
     totp: totp && enrolled(totp.prepared, totp.row.verified),
-    yubico: yubico && { id: yubico.id, publicId: yubico.publicId, mode: yubico.mode },
+    yubico: yubico && tfa.type === 'yubico' ? { id: yubico.id, userid: id, publicId: yubico.publicId, description: tfa.yubico.description, mode: yubico.mode } : null,
     warnings,
   };
 }
 
-/** Users the actor may see: everyone for admins, only themselves otherwise. */
-export async function listUsers(session: Session, filter: { realm?: string }): Promise<UserRecord[]> {
+/** Users the actor may see: everyone for admins, only themselves otherwise. Read as consumed. */
+export async function listUsers(session: Session, filter: { realm?: string }): Promise<Listing<UserOverview>> {
   if (filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) {
     throw new NotFoundError(`realm ${filter.realm} does not exist`);
   }
   const own = session.actor.admin || isRoot(session.actor) ? {} : { userid: session.actor.userid };
-  return session.store.listUsers({ ...filter, ...own });
+  return () => session.store.users({ ...filter, ...own });
 }
 
 /** One user, if the actor may see them. Unknown users exit 3. */
-export async function showUser(session: Session, userid: string): Promise<UserRecord> {
+export async function showUser(session: Session, userid: string): Promise<UserOverview> {
   await authorize(session, 'user.read', 'user.show', userid);
-  return requireUser(session.store, userid);
+  const user = await session.store.getUserOverview(userid);
+  if (!user) throw new NotFoundError(`user ${userid} does not exist`);
+  return user;
 }
 
 /** What changing these fields takes: an admin for admin rights, expiry and enabled state. */
@@ -155,7 +160,7 @@ export function modifyOperation(patch: UserPatch): Operation {
  * Changes account fields. Admin rights, expiry and enabled state need an admin; a user may change
  * their own email and comment. root@local can never be disabled, expired or demoted.
  */
-export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserRecord> {
+export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserOverview> {
   await authorize(session, modifyOperation(patch), 'user.modify', userid);
   await requireUser(session.store, userid);
   if (userid === ROOT_USERID && (patch.admin === false || patch.enabled === false || (patch.expire ?? null) !== null)) {
@@ -164,7 +169,7 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
   return session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, patch, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
     await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch) } });
-    return (await tx.getUser(userid)) as UserRecord;
+    return (await tx.getUserOverview(userid)) as UserOverview;
   });
 }
 

@@ -5,6 +5,7 @@ import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { canonicalName } from '../domain/userid.js';
+import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import type {
@@ -32,6 +33,8 @@ import type {
   Store,
   TotpSecretRecord,
   NewYubicoFactor,
+  UserFilter,
+  UserOverview,
   UserPatch,
   YubicoFactorRecord,
   YubicoRealmConfig,
@@ -307,6 +310,69 @@ const toFactor = (r: FactorRow): FactorRecord => ({
   publicId: r.public_id,
 });
 
+/** A user row with its realm's rule, enabled factors and locks (UserOverview), `u` being users. */
+const OVERVIEW_COLUMNS = `u.userid, u.realm, u.admin, u.enabled, u.email, u.comment, u.expire, u.created, u.modified,
+  u.password_hash IS NOT NULL AS has_password, u.totp_locked, u.tfa_locked_until,
+  (SELECT r.enforce FROM realms r WHERE r.name = u.realm) AS enforce,
+  coalesce((SELECT p.banned_until FROM password_failures p WHERE p.userid = u.userid), 0) AS password_banned_until`;
+
+const ENABLED_COUNT_COLUMNS = `
+  (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'totp') AS n_totp,
+  (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'yubico') AS n_yubico,
+  (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'webauthn') AS n_webauthn,
+  (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'u2f') AS n_u2f,
+  (SELECT count(s.hash) FROM factors f JOIN recovery_slots s ON s.factor_id = f.id
+     WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') AS recovery_left,
+  EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') AS has_recovery`;
+
+interface OverviewRow extends UserRow {
+  totp_locked: number;
+  tfa_locked_until: number;
+  enforce: EnforceType | null;
+  password_banned_until: number;
+}
+
+interface CountsRow {
+  n_totp: number;
+  n_yubico: number;
+  n_webauthn: number;
+  n_u2f: number;
+  recovery_left: number;
+  has_recovery: number;
+}
+
+const toOverview = (r: OverviewRow, factors: EnabledFactors): UserOverview => ({
+  ...toUser(r),
+  enforce: r.enforce ?? 'none',
+  factors,
+  totpLocked: r.totp_locked === 1,
+  lockedUntil: r.tfa_locked_until,
+  passwordBannedUntil: r.password_banned_until,
+});
+
+const countsOf = (r: CountsRow): EnabledFactors => ({
+  totp: r.n_totp,
+  yubico: r.n_yubico,
+  webauthn: r.n_webauthn,
+  u2f: r.n_u2f,
+  recoveryKeysLeft: r.has_recovery === 1 ? r.recovery_left : null,
+});
+
+/** The WHERE clause of a user listing, with only the conditions in use (so SQLite can use indexes). */
+function userWhere(filter: UserFilter): { sql: string; params: Record<string, string> } {
+  const where: string[] = [];
+  const params: Record<string, string> = {};
+  if (filter.realm !== undefined) {
+    where.push('u.realm = @realm');
+    params.realm = filter.realm;
+  }
+  if (filter.userid !== undefined) {
+    where.push('u.userid = @userid');
+    params.userid = filter.userid;
+  }
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
 interface LockRow {
   totp_failures: number;
   totp_locked: number;
@@ -388,18 +454,96 @@ class SqliteStore implements Store {
     });
   }
 
-  listUsers(filter: { realm?: string; userid?: string } = {}) {
+  getUserOverview(userid: string) {
     return this.run(() => {
-      // Only the conditions in use go into the query, so SQLite can look rows up by index
-      // instead of scanning every user (an `@x IS NULL OR` condition defeats the index).
-      const where: string[] = [];
-      if (filter.realm !== undefined) where.push('realm = @realm');
-      if (filter.userid !== undefined) where.push('userid = @userid');
-      const rows = this.db
-        .prepare(`SELECT ${USER_COLUMNS} FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY realm, userid`)
-        .all({ ...(filter.realm !== undefined && { realm: filter.realm }), ...(filter.userid !== undefined && { userid: filter.userid }) }) as UserRow[];
-      return rows.map(toUser);
+      const row = this.db.prepare(`SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u WHERE u.userid = ?`).get(userid) as
+        | (OverviewRow & CountsRow)
+        | undefined;
+      return row && toOverview(row, countsOf(row));
     });
+  }
+
+  async *users(filter: UserFilter) {
+    const { sql, params } = userWhere(filter);
+    const rows = this.iterate<OverviewRow & CountsRow>(`SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid`, params);
+    for (const row of rows) yield toOverview(row, countsOf(row));
+  }
+
+  async *usersWithFactors(filter: UserFilter) {
+    const { sql, params } = userWhere(filter);
+    // One pass over users joined with their factors, in user order: each user's rows come
+    // together, so a user is complete when the next one starts.
+    const rows = this.iterate<OverviewRow & { f_id: string | null } & Record<string, unknown>>(
+      `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
+         f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
+         f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
+         (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
+       FROM users u LEFT JOIN factors f ON f.userid = u.userid ${sql}
+       ORDER BY u.userid, f.created, f.rowid`,
+      params,
+    );
+    let current: { row: OverviewRow; factors: FactorRecord[] } | undefined;
+    const done = (c: { row: OverviewRow; factors: FactorRecord[] }) => ({ user: toOverview(c.row, countEnabled(c.factors)), factors: c.factors });
+    for (const row of rows) {
+      if (current && current.row.userid !== row.userid) {
+        yield done(current);
+        current = undefined;
+      }
+      current ??= { row, factors: [] };
+      if (row.f_id !== null) {
+        current.factors.push(
+          toFactor({
+            id: row.f_id,
+            userid: row.userid,
+            type: row.f_type as FactorType,
+            description: row.f_description as string,
+            enabled: row.f_enabled as number,
+            verified: row.f_verified as number,
+            created: row.f_created as number,
+            last_used: row.f_last_used as number | null,
+            algorithm: row.f_algorithm as TotpAlgorithm | null,
+            digits: row.f_digits as number | null,
+            period: row.f_period as number | null,
+            recovery_left: row.f_recovery_left as number,
+            public_id: row.f_public_id as string | null,
+          }),
+        );
+      }
+    }
+    if (current) yield done(current);
+  }
+
+  usersWithout(realm: string, type: FactorType, sample: number) {
+    return this.run(() => {
+      const missing = `FROM users u WHERE u.realm = @realm
+        AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = @type)`;
+      const count = this.db.prepare(`SELECT count(*) ${missing}`).pluck().get({ realm, type }) as number;
+      const first = this.db.prepare(`SELECT u.userid ${missing} ORDER BY u.userid LIMIT @sample`).pluck().all({ realm, type, sample }) as string[];
+      return { count, first };
+    });
+  }
+
+  /**
+   * Rows of `sql`, read one at a time as the caller consumes them. SQLite errors surface as
+   * StoreErrors; the statement stays open (and the connection busy) until the iteration ends.
+   */
+  private *iterate<T>(sql: string, params: Record<string, unknown> = {}): Generator<T> {
+    let rows: IterableIterator<unknown>;
+    try {
+      rows = this.db.prepare(sql).iterate(params);
+    } catch (e) {
+      throw storeError(e, this.path);
+    }
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = rows.next();
+      } catch (e) {
+        throw storeError(e, this.path);
+      }
+      if (next.done) return;
+      yield next.value as T;
+    }
   }
 
   insertUser(u: NewUser) {
@@ -550,8 +694,7 @@ class SqliteStore implements Store {
   deleteRealm(name: string) {
     return this.run(() =>
       this.db.transaction(() => {
-        const users = (this.db.prepare('SELECT userid FROM users WHERE realm = ? ORDER BY userid').pluck().all(name) as string[]);
-        this.db.prepare('DELETE FROM users WHERE realm = ?').run(name);
+        const users = this.db.prepare('DELETE FROM users WHERE realm = ?').run(name).changes;
         this.db.prepare('DELETE FROM realms WHERE name = ? AND builtin = 0').run(name);
         return users;
       })(),
@@ -573,16 +716,31 @@ class SqliteStore implements Store {
     });
   }
 
-  listFactors(userid?: string) {
+  listFactors(userid: string) {
     return this.run(() => {
       const rows = this.db
         .prepare(
           `SELECT f.*, (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS recovery_left
-           FROM factors f ${userid === undefined ? '' : 'WHERE f.userid = @userid'} ORDER BY f.userid, f.created, f.rowid`,
+           FROM factors f WHERE f.userid = ? ORDER BY f.created, f.rowid`,
         )
-        .all(userid === undefined ? {} : { userid }) as FactorRow[];
+        .all(userid) as FactorRow[];
       return rows.map(toFactor);
     });
+  }
+
+  async *totpFactors(exceptUserid?: string) {
+    const rows = this.iterate<FactorRow & { secret: Buffer; last_step: number | null }>(
+      `SELECT f.*, 0 AS recovery_left FROM factors f WHERE f.type = 'totp' ${exceptUserid === undefined ? '' : 'AND f.userid <> @except'}
+       ORDER BY f.userid, f.created, f.rowid`,
+      exceptUserid === undefined ? {} : { except: exceptUserid },
+    );
+    for (const r of rows) {
+      const factor = toFactor(r);
+      yield {
+        factor,
+        secret: { id: r.id, sealedSecret: r.secret, params: factor.totp as TotpParams, lastStep: r.last_step } satisfies TotpSecretRecord,
+      };
+    }
   }
 
   getTotpSecrets(userid: string, includeDisabled = false) {
@@ -858,36 +1016,30 @@ class SqliteStore implements Store {
     });
   }
 
-  listAudit(filter: AuditFilter) {
-    return this.run(() => {
-      // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
-      const where: string[] = [];
-      if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
-      if (filter.since !== undefined) where.push('ts >= @since');
-      const rows = this.db
-        .prepare(
-          `SELECT * FROM (
-             SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-             ORDER BY id DESC LIMIT @limit
-           ) ORDER BY id`,
-        )
-        .all({
-          ...(filter.user !== undefined && { user: filter.user }),
-          ...(filter.since !== undefined && { since: filter.since }),
-          limit: filter.limit ?? -1,
-        }) as AuditRow[];
-      return rows.map(
-        (r): AuditRecord => ({
-          id: r.id,
-          ts: r.ts,
-          actor: r.actor,
-          action: r.action,
-          target: r.target,
-          outcome: r.outcome,
-          ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
-        }),
-      );
-    });
+  async *auditEntries(filter: AuditFilter) {
+    // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
+    const where: string[] = [];
+    if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
+    if (filter.since !== undefined) where.push('ts >= @since');
+    const matching = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    const params = {
+      ...(filter.user !== undefined && { user: filter.user }),
+      ...(filter.since !== undefined && { since: filter.since }),
+      ...(filter.limit !== undefined && { limit: filter.limit }),
+    };
+    // The newest `limit`, oldest first: SQLite sorts them (spilling to disk if it must).
+    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+    for (const r of this.iterate<AuditRow>(sql, params)) {
+      yield {
+        id: r.id,
+        ts: r.ts,
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        outcome: r.outcome,
+        ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+      } satisfies AuditRecord;
+    }
   }
 
   async backupTo(path: string) {

@@ -2,9 +2,9 @@
 
 import type { TotpParams } from '../domain/totp-params.js';
 
-export type EnforceType = 'none' | 'totp' | 'yubico';
+import type { EnabledFactors, EnforceType, FactorType } from '../domain/sign-in.js';
 
-export type FactorType = 'totp' | 'recovery' | 'yubico' | 'webauthn' | 'u2f';
+export type { EnforceType, FactorType };
 
 /** A factor as listed: never its secret. */
 export interface FactorRecord {
@@ -144,6 +144,24 @@ export interface UserRecord {
   readonly hasPassword: boolean;
 }
 
+/** A user with what admins see at a glance: their realm's rule, enabled factors and every lock. */
+export interface UserOverview extends UserRecord {
+  /** What the user's realm enforces. */
+  readonly enforce: EnforceType;
+  readonly factors: EnabledFactors;
+  readonly totpLocked: boolean;
+  /** Epoch seconds until which every second factor is locked (0: not; may be past). */
+  readonly lockedUntil: number;
+  /** Epoch seconds until which password sign-ins are banned (0: not; may be past). */
+  readonly passwordBannedUntil: number;
+}
+
+/** Which users a listing covers: all, a realm's, or one. */
+export interface UserFilter {
+  readonly realm?: string | undefined;
+  readonly userid?: string | undefined;
+}
+
 export interface NewUser {
   readonly userid: string;
   readonly realm: string;
@@ -237,7 +255,17 @@ export interface Store {
   getUser(userid: string): Promise<UserRecord | undefined>;
   /** The stored argon2 hash: undefined for no such user, null for a user without a password. */
   getPasswordHash(userid: string): Promise<string | null | undefined>;
-  listUsers(filter?: { readonly realm?: string; readonly userid?: string }): Promise<UserRecord[]>;
+  /** A user with their realm's rule, enabled factors and locks. */
+  getUserOverview(userid: string): Promise<UserOverview | undefined>;
+  /**
+   * Users in order of realm and user id, read as they are consumed (bounded memory at any size).
+   * Iterating holds the connection: do not call the store until the iteration ends.
+   */
+  users(filter: UserFilter): AsyncIterable<UserOverview>;
+  /** Users in order of user id, each with all their factors; read as consumed, like users(). */
+  usersWithFactors(filter: UserFilter): AsyncIterable<{ readonly user: UserOverview; readonly factors: readonly FactorRecord[] }>;
+  /** How many users of `realm` have no enabled factor of `type`, and the first `sample` of them. */
+  usersWithout(realm: string, type: FactorType, sample: number): Promise<{ readonly count: number; readonly first: readonly string[] }>;
   /** Inserts a user; false when the user id is taken. */
   insertUser(user: NewUser): Promise<boolean>;
   /** Changes the given fields; false when there is no such user. */
@@ -258,14 +286,19 @@ export interface Store {
   setRealmYubico(name: string, yubico: { readonly config: YubicoRealmConfig; readonly sealedApiKey: Buffer | null } | null): Promise<boolean>;
   /** The sealed API key of a realm's validation service, if it has one. */
   getRealmYubicoApiKey(name: string): Promise<Buffer | null>;
-  /** Deletes a realm and returns the user ids deleted with it. */
-  deleteRealm(name: string): Promise<string[]>;
+  /** Deletes a realm and returns how many users were deleted with it. */
+  deleteRealm(name: string): Promise<number>;
 
   getSettings(): Promise<ReadonlyMap<string, string>>;
   setSetting(key: string, value: string): Promise<void>;
 
   /** Factors of one user, or of everyone, ordered by user and creation. */
-  listFactors(userid?: string): Promise<FactorRecord[]>;
+  listFactors(userid: string): Promise<FactorRecord[]>;
+  /**
+   * Every TOTP factor with its sealed secret, in order of user id (all users, or all but
+   * `exceptUserid`); read as consumed, like users().
+   */
+  totpFactors(exceptUserid?: string): AsyncIterable<{ readonly factor: FactorRecord; readonly secret: TotpSecretRecord }>;
   /** The TOTP factors of a user with their sealed secrets: enabled ones, or all with `includeDisabled`. */
   getTotpSecrets(userid: string, includeDisabled?: boolean): Promise<TotpSecretRecord[]>;
   insertTotpFactor(factor: NewTotpFactor): Promise<void>;
@@ -341,7 +374,8 @@ export interface Store {
   unlock(userid: string): Promise<boolean>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
-  listAudit(filter: AuditFilter): Promise<AuditRecord[]>;
+  /** Audit entries, oldest first: all that match, or the newest `limit`; read as consumed, like users(). */
+  auditEntries(filter: AuditFilter): AsyncIterable<AuditRecord>;
 
   /**
    * Writes a consistent snapshot to `path` (a new, empty 0600 file the caller created) while other

@@ -109,7 +109,7 @@ describe('export', () => {
     const text = r.stdout;
     expect(text).not.toContain('argon2');
     expect(text).not.toContain('JBSWY3DP');
-    const bea = r.json().result.users.find((u: { userid: string }) => u.userid === 'bea@local');
+    const bea = r.json().result.users.find((u: { user: { userid: string } }) => u.user.userid === 'bea@local');
     expect(bea.factors).toEqual([expect.objectContaining({ type: 'totp', enabled: true })]);
     const file = join(store.dir, 'out.csv');
     await store.run(['export', 'totp', '--output', file]);

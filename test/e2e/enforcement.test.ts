@@ -105,7 +105,11 @@ describe('changing what a realm enforces', () => {
     await store.run(['user', 'add', 'ann@ops', '--no-password']);
     const r = await store.run(['realm', 'set-enforce', 'ops', 'totp', '--json']);
     expect(r.code).toBe(0);
-    expect(r.json().warnings).toEqual([expect.stringContaining('have no enabled totp factor and cannot sign in until one is added: ann@ops')]);
+    expect(r.json().warnings).toEqual([expect.stringMatching(/have no enabled totp factor and cannot sign in until one is added \(run 'tfactl tfa add totp USERID' for each; 'tfactl tfa list --realm ops' marks them\): ann@ops$/)]);
+    const marked = await store.run(['tfa', 'list', '--realm', 'ops', '--json']);
+    expect(marked.json().result).toEqual([
+      expect.objectContaining({ userid: 'ann@ops', signIn: { possible: false, problem: 'no password is set', fix: 'tfactl user passwd ann@ops' } }),
+    ]);
   });
 
   it('leaves enforcement in the built-in realm to root@local', async () => {
@@ -160,14 +164,14 @@ describe('settings', () => {
     const list = await store.run(['settings', 'list', '--json']);
     expect(list.json().result).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ key: 'lockout.totp-failures', value: '8', isDefault: true }),
+        expect.objectContaining({ key: 'lockout.totp-failures', value: '8', default: true }),
         expect.objectContaining({ key: 'lockout.failures', value: '100' }),
         expect.objectContaining({ key: 'lockout.seconds', value: '3600' }),
         expect.objectContaining({ key: 'totp.issuer', value: expect.stringMatching(/^tfactl@/) }),
       ]),
     );
     const set = await store.run(['settings', 'set', 'totp.issuer', 'ACME VPN', '--json']);
-    expect(set.json().result).toMatchObject({ key: 'totp.issuer', value: 'ACME VPN', isDefault: false });
+    expect(set.json().result).toMatchObject({ key: 'totp.issuer', value: 'ACME VPN', default: false });
     const r = await store.run(['tfa', 'add', 'totp', 'joe', '--no-verify', '--json']);
     expect(r.json().result.uri).toMatch(/^otpauth:\/\/totp\/ACME%20VPN:joe%40local\?.*issuer=ACME%20VPN/);
     for (const bad of [['lockout.failures', '0'], ['nope', '1'], ['password.min-length', '999']]) {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkJsonOutput } from '../schemas.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
 
@@ -68,6 +69,16 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      // Every --json output any test sees must match its schema (schemas/): a drifting shape
+      // fails the test that produced it.
+      if (args.includes('--json') && !timedOut && code !== null) {
+        try {
+          checkJsonOutput(args, stdout);
+        } catch (e) {
+          reject(new Error(`tfactl ${args.join(' ')}: ${(e as Error).message}\nstdout: ${stdout.slice(0, 2000)}`));
+          return;
+        }
+      }
       resolvePromise({
         code,
         timedOut,

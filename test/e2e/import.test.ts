@@ -56,11 +56,10 @@ describe('user import', () => {
     const csv = file('c.csv', 'userid,password\nmo,mo password 1\nbad user,whatever1\nnia,short\nodo@nowhere,odo password 1\npia,pia password 1\n');
     const r = await store.run(['user', 'import', csv, '--json']);
     expect(r.code).toBe(2);
-    // One envelope: ok false, with every row's result in the error's details.
-    const { ok, error } = r.json();
+    // One envelope: ok false, and every row's result under `result`, where a success puts it.
+    const { ok, error, result } = r.json();
     expect(ok).toBe(false);
     expect(error.code).toBe('import_incomplete');
-    const result = error.details;
     expect(result).toMatchObject({ created: 2, failed: 3 });
     expect(result.results.filter((x: { status: string }) => x.status === 'failed').map((x: { error: string }) => x.error.slice(0, 7))).toEqual([
       'line 3:',
@@ -77,7 +76,7 @@ describe('user import', () => {
     const csv = file('d.csv', 'userid,password\nqua,qua password 1\nbad user,x\n');
     const r = await store.run(['user', 'import', csv, '--atomic', '--json']);
     expect(r.code).toBe(2);
-    expect(r.json().error.details.created).toBe(0);
+    expect(r.json().result.created).toBe(0);
     expect(store.snapshot()).toBe(before);
     const good = file('e.csv', 'userid,password\nqua,qua password 1\nrex,rex password 1\n');
     const ok = await store.run(['user', 'import', good, '--atomic', '--json']);
@@ -157,7 +156,7 @@ describe('user import --update', () => {
     const r = await store.run(['user', 'import', file('upd.csv', 'userid,password\nvic,vic password 1\n'), '--update', '--json']);
     expect(r.json().result.updated).toBe(1);
     const shown = (await store.run(['user', 'show', 'vic', '--json'])).json().result;
-    expect(shown).toMatchObject({ admin: true, email: 'vic@example.org', comment: 'keep me', expire: '2099-01-01', hasPassword: true });
+    expect(shown).toMatchObject({ admin: true, email: 'vic@example.org', comment: 'keep me', expire: '2099-01-01', password: true });
     const cleared = await store.run(['user', 'import', '-', '--update', '--json'], { input: '{"userid":"vic","comment":null}\n' });
     expect(cleared.code).toBe(0);
     expect((await store.run(['user', 'show', 'vic', '--json'])).json().result).toMatchObject({ comment: null, admin: true });

@@ -49,12 +49,12 @@ describe('user ids and realm names in canonical form', () => {
   it('creates realms and users in canonical form', async () => {
     expect((await store.run(['realm', 'add', 'Corp.EU'])).code).toBe(0);
     const r = await store.run(['user', 'add', 'Bob@CORP.eu', '--no-password', '--json']);
-    expect(r.json().result).toMatchObject({ userid: 'bob@corp.eu', realm: 'corp.eu' });
+    expect(r.json().result.user).toMatchObject({ userid: 'bob@corp.eu', realm: 'corp.eu' });
     expect(store.query("SELECT userid, realm FROM users WHERE userid LIKE 'bob%'")).toEqual([{ userid: 'bob@corp.eu', realm: 'corp.eu' }]);
     const csv = join(store.dir, 'dupes.csv');
     writeFileSync(csv, 'userid\nCarol@corp.eu\nCAROL@Corp.EU\n');
     const imported = await store.run(['user', 'import', csv, '--json']);
-    expect(imported.json().error.details.results.map((x: { status: string; error?: string }) => x.error ?? x.status)).toEqual([
+    expect(imported.json().result.results.map((x: { status: string; error?: string }) => x.error ?? x.status)).toEqual([
       'created',
       'line 3: carol@corp.eu already appears on line 2',
     ]);
@@ -65,11 +65,11 @@ describe('user ids and realm names in canonical form', () => {
     writeFileSync(csv, Buffer.concat([Buffer.from('userid\n'), Buffer.from('j\xf6rg\n', 'latin1')]));
     const r = await store.run(['user', 'import', csv, '--json']);
     expect(r.code).toBe(2);
-    expect(r.json().error.details.results[0]).toMatchObject({ status: 'failed', error: 'line 2: the userid field is not valid UTF-8 (or holds a lone surrogate)' });
+    expect(r.json().result.results[0]).toMatchObject({ status: 'failed', error: 'line 2: the userid field is not valid UTF-8 (or holds a lone surrogate)' });
     const jsonl = join(store.dir, 'surrogate.jsonl');
     writeFileSync(jsonl, '{"userid":"al\\ud800ice"}\n');
     const lone = await store.run(['user', 'import', jsonl, '--json']);
-    expect(lone.json().error.details.results[0].status).toBe('failed');
+    expect(lone.json().result.results[0].status).toBe('failed');
     expect(store.query("SELECT userid FROM users WHERE userid LIKE 'al%ice%' OR userid LIKE 'j%rg%'")).toEqual([{ userid: 'alice@local' }]);
   });
 });
@@ -99,7 +99,7 @@ describe('new names that could pass for others', () => {
     const csv = join(store.dir, 'lookalike.csv');
     writeFileSync(csv, 'userid\nрaul\nzoe\n');
     const r = await store.run(['user', 'import', csv, '--json']);
-    expect(r.json().error.details.results.map((x: { status: string; error?: string }) => x.error ?? x.status)).toEqual([
+    expect(r.json().result.results.map((x: { status: string; error?: string }) => x.error ?? x.status)).toEqual([
       expect.stringMatching(/^line 2: the user name of рaul@local mixes scripts \(Cyrillic, Latin\)/),
       'created',
     ]);

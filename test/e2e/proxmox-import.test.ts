@@ -74,7 +74,7 @@ describe('import proxmox', () => {
     const realm = await store.run(['realm', 'show', 'corp', '--json']);
     expect(realm.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 6, period: 30, algorithm: 'SHA1' } });
     const shown = await store.run(['user', 'show', 'alice@pve', '--json']);
-    expect(shown.json().result).toMatchObject({ email: 'alice@example.org', comment: 'Alice Liddell, Wonderland', hasPassword: false });
+    expect(shown.json().result).toMatchObject({ email: 'alice@example.org', comment: 'Alice Liddell, Wonderland', password: false });
     expect(store.auditRows().some((a) => a.action === 'import.proxmox' && a.outcome === 'ok')).toBe(true);
   });
 
@@ -91,7 +91,7 @@ describe('import proxmox', () => {
     const carol = await store.run(['tfa', 'list', 'carol@corp', '--json']);
     expect(carol.json().result[0].factors).toEqual([expect.objectContaining({ type: 'totp', totp: { algorithm: 'SHA1', digits: 6, period: 30 } })]);
     const bob = await store.run(['tfa', 'list', 'bob@pve', '--json']);
-    expect(bob.json().result[0]).toMatchObject({ totpLocked: true, factors: [expect.objectContaining({ type: 'webauthn', description: 'yubikey 5' })] });
+    expect(bob.json().result[0]).toMatchObject({ lock: { totp: true }, factors: [expect.objectContaining({ type: 'webauthn', description: 'yubikey 5' })] });
   });
 
   it('refuses to import over existing users, and damaged files, importing nothing', async () => {

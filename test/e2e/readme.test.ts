@@ -84,7 +84,7 @@ describe('the README', () => {
       { expect: 'Enter the password of alice@local', send: `${PASSWORD}\r` },
       { expect: 'recovery key \\(10 left\\)', send: `${keys[4]}\r` },
     ]);
-    expect(withKey).toContain('signed in as alice@local (recovery key)');
+    expect(withKey).toContain('signed in as alice@local (recovery key; 9 recovery keys left)');
     const list = run(commands[4]!, []);
     expect(list).toMatch(/recovery .* 9 keys left/);
     expect(list).not.toContain(secret);

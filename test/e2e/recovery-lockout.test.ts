@@ -40,7 +40,7 @@ describe('recovery keys', () => {
     const upper = await login('rita', keys[1]!.toUpperCase().replace(/-/g, ''));
     expect(upper.code, upper.stderr).toBe(0);
     const list = await store.run(['tfa', 'list', 'rita', '--json']);
-    expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryLeft: 8 });
+    expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryKeysLeft: 8 });
     expect(list.stdout).not.toContain(keys[2]);
   });
 
@@ -154,7 +154,7 @@ describe('lockout', () => {
     const keys = await addRecovery('lock1');
     for (let i = 0; i < 8; i++) expect((await login('lock1', '000000')).code).toBe(5);
     const list = await store.run(['tfa', 'list', 'lock1', '--json']);
-    expect(list.json().result[0]).toMatchObject({ totpLocked: true });
+    expect(list.json().result[0]).toMatchObject({ lock: { totp: true }, signIn: { possible: true } });
     const locked = await login('lock1', oathtool(secret));
     expect(locked.code).toBe(5);
     expect(oneLineError(locked)).toContain('TOTP is locked');
@@ -179,8 +179,8 @@ describe('lockout', () => {
     const self = await store.runAs('lock2', PW, ['tfa', 'unlock', 'lock2']);
     expect(self.code).toBe(4);
     const unlock = await store.run(['tfa', 'unlock', 'lock2', '--json']);
-    expect(unlock.json().result).toMatchObject({ userid: 'lock2@local', wasTotpLocked: false });
-    expect(unlock.json().result.wasLockedUntil).toBeGreaterThan(nowSeconds());
+    expect(unlock.json().result).toMatchObject({ userid: 'lock2@local', before: { totp: false } });
+    expect(Date.parse(unlock.json().result.before.secondFactorsUntil) / 1000).toBeGreaterThan(nowSeconds());
     expect((await login('lock2', keys[0]!)).code).toBe(0);
     expect(store.auditRows().filter((a) => a.action === 'tfa.unlock').map((a) => [a.actor, a.outcome])).toEqual([
       ['bystander@local', 'refused'],

@@ -23,7 +23,7 @@ describe('tfactl user', () => {
     expect(r.code).toBe(0);
     expect(r.json()).toMatchObject({
       ok: true,
-      result: { userid: 'alice@local', realm: 'local', admin: false, enabled: true, hasPassword: true, email: 'alice@example.org' },
+      result: { user: { userid: 'alice@local', realm: 'local', admin: false, enabled: true, password: true, email: 'alice@example.org' }, totp: null, yubico: null },
       warnings: [],
     });
     const [row] = store.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE userid = 'alice@local'");

@@ -291,7 +291,7 @@ describe('YubiKey validation setting of a realm', () => {
     expect((await login('ola@opt', key.otp())).code).toBe(0);
     await store.run(['realm', 'set-enforce', 'opt', 'yubico']);
     await store.run(['realm', 'set-enforce', 'opt', 'none']);
-    expect((await store.run(['realm', 'show', 'opt', '--json'])).json().result.yubico).toEqual({ mode: 'offline' });
+    expect((await store.run(['realm', 'show', 'opt', '--json'])).json().result.yubico).toEqual({ mode: 'offline', apiId: null, urls: [] });
     expect((await login('ola@opt', key.otp())).code).toBe(0);
   });
 });

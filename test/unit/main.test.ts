@@ -81,6 +81,6 @@ describe('main with a fake terminal', () => {
   it('uses the clock it is given for what it stores', async () => {
     const t = fakeCtx({ tty: false, now: 1_234_567_890 });
     await main(['user', 'add', 'tim', '--no-password', '--json'], t.ctx);
-    expect(JSON.parse(t.out()).result.created).toBe(1_234_567_890);
+    expect(JSON.parse(t.out()).result.user.created).toBe('2009-02-13T23:31:30Z');
   });
 });

@@ -17,9 +17,11 @@ function csvField(value: string | number | boolean): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-export function totpCsv(entries: readonly TotpExportEntry[]): string {
-  const header = ['userid', 'id', 'description', 'enabled', 'secret', 'algorithm', 'digits', 'period', 'uri'] as const;
-  return [header.join(','), ...entries.map((e) => header.map((h) => csvField(e[h])).join(','))].join('\n') + '\n';
+const CSV_COLUMNS = ['userid', 'id', 'description', 'enabled', 'secret', 'algorithm', 'digits', 'period', 'uri'] as const;
+
+/** One CSV line of an exported factor, with its line end. */
+export function totpCsvLine(e: TotpExportEntry): string {
+  return `${CSV_COLUMNS.map((h) => csvField(e[h])).join(',')}\n`;
 }
 
 export async function run(inv: Invocation): Promise<void> {
@@ -39,27 +41,37 @@ export async function run(inv: Invocation): Promise<void> {
   } else if (output !== undefined) {
     file = createPrivateFile(output);
   }
-  let entries: TotpExportEntry[];
+  const line = format === 'csv' ? totpCsvLine : (e: TotpExportEntry) => `${e.uri}\n`;
+  const header = format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '';
+  let factors = 0;
   try {
-    entries = await exportTotp(session);
+    const entries = await exportTotp(session);
+    inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
+    if (format === 'png-dir') {
+      const { writeQrFile } = await import('../../qr.js');
+      for await (const e of entries()) {
+        await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
+        factors++;
+      }
+    } else if (file) {
+      file.append(header);
+      for await (const e of entries()) {
+        file.append(line(e));
+        factors++;
+      }
+      file.finish();
+    } else {
+      // To standard output: the secrets are the result (with --json, the envelope's result), read
+      // and written one factor at a time.
+      if (!inv.out.json && header !== '') inv.out.display(header);
+      await inv.out.list(entries, { headers: [], empty: '', rows: () => [], json: (e) => e, text: line });
+      return;
+    }
   } catch (e) {
     file?.discard();
     if (format === 'png-dir') rmSync(output as string, { recursive: true, force: true });
     throw e;
   }
-  inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
-  if (format === 'png-dir') {
-    const { writeQrFile } = await import('../../qr.js');
-    for (const e of entries) await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
-  } else {
-    const text = format === 'csv' ? totpCsv(entries) : entries.map((e) => e.uri).join('\n') + (entries.length ? '\n' : '');
-    if (!file) {
-      // To standard output: the secrets are the result (with --json, as the envelope's result).
-      inv.out.result(entries, () => text);
-      return;
-    }
-    file.write(text);
-  }
   // Written to a file: the result says where, and never repeats the secrets.
-  inv.out.result({ output, format, factors: entries.length }, (r) => `exported ${r.factors} TOTP factor(s) to ${r.output}`);
+  inv.out.result({ output, format, factors }, (r) => `exported ${r.factors} TOTP factor(s) to ${r.output}`);
 }

@@ -1,8 +1,28 @@
 import type { Invocation } from '../../invocation.js';
 import { exportUsers } from '../../services/export.js';
+import type { UserFactors } from '../../services/factor-list.js';
 import { openSession } from '../session.js';
+import { factorView, realmView, userView } from '../views.js';
 
+/**
+ * Realms, then every user with their factors, as JSON (no secrets): with --json as the envelope's
+ * result, else the same document alone. Users are read and written one at a time.
+ */
 export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'store.manage', action: 'export.users' });
-  inv.out.result(await exportUsers(session), (r) => JSON.stringify(r, null, 2));
+  const { realms, users } = await exportUsers(session);
+  const now = inv.ctx.clock.nowSeconds();
+  const entry = (u: UserFactors) => ({ user: userView(u.user, now), factors: u.factors.map(factorView) });
+  const before = { realms: realms.map(realmView) };
+  if (inv.out.json) {
+    await inv.out.list(users, { headers: [], empty: '', rows: () => [], json: entry, wrap: { before, key: 'users' } });
+    return;
+  }
+  inv.out.display(`${JSON.stringify(before).slice(0, -1)},"users":[`);
+  let first = true;
+  for await (const u of users()) {
+    inv.out.display(`${first ? '' : ','}${JSON.stringify(entry(u))}`);
+    first = false;
+  }
+  inv.out.display(']}');
 }

@@ -1,3 +1,4 @@
+import { isoTime } from '../../domain/dates.js';
 import { parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
 import { decodeUtf8, firstInvalidLine } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
@@ -33,10 +34,19 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' });
   const plan = await importProxmox(session, input, boolOpt(inv, 'dryRun') === true);
   for (const w of plan.warnings) inv.out.warn(w);
-  inv.out.result(plan, describe);
+  inv.out.result(planView(plan), describe);
 }
 
-function describe(plan: ProxmoxImportPlan, style: Style): string {
+/** The plan as --json shows it: times as ISO strings; the warnings are the envelope's. */
+function planView(plan: ProxmoxImportPlan) {
+  return {
+    dryRun: plan.dryRun,
+    realms: plan.realms.map((r) => ({ name: r.name, action: r.action, enforce: r.enforce })),
+    users: plan.users.map((u) => ({ ...u, lockedUntil: u.lockedUntil ? isoTime(u.lockedUntil) : null })),
+  };
+}
+
+function describe(plan: ReturnType<typeof planView>, style: Style): string {
   const verb = plan.dryRun ? 'would import' : 'imported';
   return [
     `${plan.dryRun ? style.yellow('dry run:') : style.green('done:')} ${verb} ${plan.realms.filter((r) => r.action === 'create').length} realm(s) and ${plan.users.length} user(s)`,

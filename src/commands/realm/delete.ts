@@ -9,9 +9,6 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.delete', target: name });
   const { deletedUsers } = await deleteRealm(session, name, boolOpt(inv, 'force') === true);
   inv.out.result({ realm: name, deleted: true, deletedUsers }, (r, style) =>
-    [
-      `${style.green('deleted')} realm ${r.realm}`,
-      ...(r.deletedUsers.length > 0 ? [`deleted ${r.deletedUsers.length} user(s) with it: ${r.deletedUsers.join(', ')}`] : []),
-    ].join('\n'),
+    [`${style.green('deleted')} realm ${r.realm}`, ...(r.deletedUsers > 0 ? [`deleted ${r.deletedUsers} user(s) with it`] : [])].join('\n'),
   );
 }

@@ -5,9 +5,10 @@ import type { Invocation } from '../../invocation.js';
 import { setRealmEnforcement } from '../../services/realms.js';
 import { yubicoValidation } from './yubico-options.js';
 import { openSession } from '../session.js';
-import type { EnforceType } from '../../store/types.js';
+import type { EnforceType } from '../../domain/sign-in.js';
 import { arg, stringOpt } from '../options.js';
 import { realmFields } from '../render.js';
+import { realmView } from '../views.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
@@ -28,5 +29,5 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-enforce', target: name });
   const { realm, warnings } = await setRealmEnforcement(session, name, type, totp, yubico);
   for (const w of warnings) inv.out.warn(w);
-  inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);
+  inv.out.result(realmView(realm), (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);
 }

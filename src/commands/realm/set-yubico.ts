@@ -5,6 +5,7 @@ import { setRealmYubico } from '../../services/realms.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt } from '../options.js';
 import { realmFields } from '../render.js';
+import { realmView } from '../views.js';
 import { yubicoValidation } from './yubico-options.js';
 
 export async function run(inv: Invocation): Promise<void> {
@@ -14,5 +15,5 @@ export async function run(inv: Invocation): Promise<void> {
   if ((yubico === null) !== none) throw new UsageError('give --offline, --api-id with --api-key, or --none');
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-yubico', target: name });
   const realm = await setRealmYubico(session, name, yubico);
-  inv.out.result(realm, (r, style) => `${style.green('realm')} ${r.name} validates YubiKeys ${r.yubico ? (r.yubico.mode === 'offline' ? 'offline' : 'with its service') : 'no longer'}\n${realmFields(r, style)}`);
+  inv.out.result(realmView(realm), (r, style) => `${style.green('realm')} ${r.name} validates YubiKeys ${r.yubico ? (r.yubico.mode === 'offline' ? 'offline' : 'with its service') : 'no longer'}\n${realmFields(r, style)}`);
 }

@@ -35,7 +35,7 @@ export async function run(inv: Invocation): Promise<void> {
     file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${result.keys.join('\n')}\n`);
     inv.out.note(`wrote the keys to ${output} (mode 0600)`);
   }
-  inv.out.result({ ...result, ...(output !== undefined && { output }) }, (r, style) =>
+  inv.out.result({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, (r, style) =>
     [
       `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,
       '',

@@ -5,6 +5,7 @@ import { enrolTotp } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { describeEnrolled, unverifiedWarning } from './render.js';
+import { totpEnrolmentView } from '../views.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from './totp-io.js';
 
 export async function run(inv: Invocation): Promise<void> {
@@ -20,5 +21,5 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
   if (!result.verified) inv.out.warn(unverifiedWarning(result));
-  inv.out.result(result, describeEnrolled);
+  inv.out.result(totpEnrolmentView(result), describeEnrolled);
 }

@@ -1,14 +1,15 @@
 import { formatTime } from '../../domain/dates.js';
 import { describeTotpParams } from '../../domain/totp-params.js';
-import { table, type Style } from '../../output.js';
-import type { UserFactors } from '../../services/factor-list.js';
-import type { EnrolledTotp } from '../../services/factors.js';
-import type { FactorRecord } from '../../store/types.js';
+import type { ListView, Style } from '../../output.js';
+import type { FactorRecord, UserFactors } from '../../services/factor-list.js';
+import { describeLock } from '../render.js';
+import { lockView, signInView, userFactorsView, type TotpEnrolmentView } from '../views.js';
 
-export function describeEnrolled(r: EnrolledTotp, style: Style): string {
-  return [
-    `${style.green('added')} TOTP factor ${r.id} (${r.description}) for ${r.userid}${r.verified ? '' : ' ' + style.yellow('(not verified)')}`,
-  ].join('\n');
+/** How many characters of a factor id a table shows; any unique prefix is accepted as input. */
+export const SHORT_ID = 8;
+
+export function describeEnrolled(r: TotpEnrolmentView, style: Style): string {
+  return `${style.green('added')} TOTP factor ${r.id} (${r.description}) for ${r.userid}${r.verified ? '' : ' ' + style.yellow('(not verified)')}`;
 }
 
 /** Said whenever a TOTP factor is stored without a code having confirmed it. */
@@ -23,23 +24,31 @@ function factorDetail(f: FactorRecord): string {
   return '';
 }
 
-export function factorTable(users: readonly UserFactors[], style: Style): string {
-  const rows = users.flatMap((u) =>
-    u.factors.map((f) => [
-      u.userid,
-      f.id,
-      f.type,
-      f.description,
-      f.enabled ? 'yes' : 'no',
-      formatTime(f.created),
-      f.lastUsed === null ? 'never' : formatTime(f.lastUsed),
-      factorDetail(f),
-    ]),
-  );
-  const locks = users.flatMap((u) => [
-    ...(u.lockedUntil !== null ? [style.red(`${u.userid}: every factor locked until ${formatTime(u.lockedUntil)} after ${u.failures} failures`)] : []),
-    ...(u.totpLocked ? [style.red(`${u.userid}: TOTP locked after too many failures (a recovery key or 'tfactl tfa unlock' lifts it)`)] : []),
-  ]);
-  const body = rows.length === 0 ? 'no second factors' : table(['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL'], rows, style);
-  return [body, ...locks].join('\n');
+/**
+ * `tfa list`: a row a factor, and a row for a user without any; the user's first row says whether
+ * they can sign in (locks, and what their realm enforces) and which command fixes it.
+ */
+export function factorList(now: number): ListView<UserFactors> {
+  return {
+    headers: ['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL', 'SIGN-IN'],
+    empty: 'no users',
+    json: (item) => userFactorsView(item, now),
+    rows: ({ user, factors }) => {
+      const signIn = signInView(user, now);
+      const lock = describeLock(lockView(user, now));
+      const state = signIn.possible ? (lock === 'no' ? 'ok' : `ok (locked: ${lock})`) : `NO: ${signIn.problem}; fix: ${signIn.fix}`;
+      if (factors.length === 0) return [[user.userid, '-', '-', 'no second factors', '-', '-', '-', '-', state]];
+      return factors.map((f, i) => [
+        user.userid,
+        f.id.slice(0, SHORT_ID),
+        f.type,
+        f.description,
+        f.enabled ? 'yes' : 'no',
+        formatTime(f.created),
+        f.lastUsed === null ? 'never' : formatTime(f.lastUsed),
+        factorDetail(f),
+        i === 0 ? state : '',
+      ]);
+    },
+  };
 }

@@ -3,6 +3,7 @@ import type { Invocation } from '../../invocation.js';
 import { setFactorEnabled } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg } from '../options.js';
+import { factorView } from '../views.js';
 
 /** `tfa enable` and `tfa disable`: the same flags, one service call. */
 export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<void> {
@@ -11,5 +12,5 @@ export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<
   const session = await openSession(inv, { op: 'tfa.manage', action: enabled ? 'tfa.enable' : 'tfa.disable', target: userid });
   const { factor, warnings } = await setFactorEnabled(session, userid, id, enabled);
   for (const w of warnings) inv.out.warn(w);
-  inv.out.result(factor, (f, style) => `${style.green(enabled ? 'enabled' : 'disabled')} ${f.type} factor ${f.id} of ${f.userid}`);
+  inv.out.result(factorView(factor), (f, style) => `${style.green(enabled ? 'enabled' : 'disabled')} ${f.type} factor ${f.id} of ${f.userid}`);
 }

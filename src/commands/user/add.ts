@@ -8,6 +8,7 @@ import { openSession } from '../session.js';
 import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
+import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
 import { unverifiedWarning } from '../tfa/render.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
@@ -60,12 +61,17 @@ export async function run(inv: Invocation): Promise<void> {
   );
   for (const w of added.warnings) inv.out.warn(w);
   if (added.totp && !added.totp.verified) inv.out.warn(unverifiedWarning(added.totp));
-  inv.out.result({ ...added.user, totp: added.totp, yubico: added.yubico }, (u, style) =>
+  const view = {
+    user: userView(added.user, inv.ctx.clock.nowSeconds()),
+    totp: added.totp && totpEnrolmentView(added.totp),
+    yubico: added.yubico && yubikeyView(added.yubico),
+  };
+  inv.out.result(view, (r, style) =>
     [
-      `${style.green('added')} ${u.userid}`,
-      userFields(u, style),
-      ...(u.totp ? [`${style.bold('totp:')}     ${u.totp.id}${u.totp.verified ? '' : ' (not verified)'}`] : []),
-      ...(u.yubico ? [`${style.bold('yubikey:')}  ${u.yubico.publicId} (${u.yubico.id})`] : []),
+      `${style.green('added')} ${r.user.userid}`,
+      userFields(r.user, style),
+      ...(r.totp ? [`${style.bold('totp:')}     ${r.totp.id}${r.totp.verified ? '' : ' (not verified)'}`] : []),
+      ...(r.yubico ? [`${style.bold('yubikey:')}  ${r.yubico.publicId} (${r.yubico.id})`] : []),
     ].join('\n'),
   );
 }

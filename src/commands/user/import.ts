@@ -7,24 +7,29 @@ import { type ImportResult, importUsers, type ImportSummary } from '../../servic
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
+import { totpEnrolmentView } from '../views.js';
 
-/**
- * Some rows failed (exit 2). With --json the envelope is an error whose `details` hold the whole
- * summary, secrets of the rows that did go in included; without, the summary was printed first.
- */
+/** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
 class ImportIncomplete extends TfaError {
   override name = 'ImportIncomplete';
-  constructor(
-    readonly details: ImportSummary,
-    interrupted: boolean,
-  ) {
-    const n = details.failed;
-    super(
-      `${n} row${n === 1 ? '' : 's'} could not be imported${interrupted ? ', and the import was interrupted' : ''} (see the results)`,
-      'import_incomplete',
-      2,
-    );
+  constructor(failed: number) {
+    super(`${failed} row${failed === 1 ? '' : 's'} could not be imported (see the results)`, 'import_incomplete', 2);
   }
+}
+
+/** The summary as --json shows it: every row with the same keys, secrets where users went in. */
+function summaryView(s: ImportSummary) {
+  return {
+    created: s.created,
+    updated: s.updated,
+    skipped: s.skipped,
+    failed: s.failed,
+    results: s.results.map(rowView),
+  };
+}
+
+function rowView(r: ImportResult) {
+  return { line: r.line, userid: r.userid, status: r.status, error: r.error, totp: r.totp && totpEnrolmentView(r.totp), recoveryKeys: r.recoveryKeys };
 }
 
 export async function run(inv: Invocation): Promise<void> {
@@ -56,7 +61,7 @@ export async function run(inv: Invocation): Promise<void> {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
       stopped: () => interrupted,
-      ...(log && { onResult: (r: ImportResult) => log.append(JSON.stringify(r)) }),
+      ...(log && { onResult: (r: ImportResult) => log.append(JSON.stringify(rowView(r))) }),
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
   } finally {
@@ -64,10 +69,18 @@ export async function run(inv: Invocation): Promise<void> {
     restore();
     log?.close();
   }
-  if (inv.out.json && summary.failed > 0) throw new ImportIncomplete(summary, interrupted);
-  inv.out.result(summary, describe);
-  if (interrupted) throw new CancelledError('interrupted: run the same command again to import the rest');
-  if (summary.failed > 0) throw new ImportIncomplete(summary, false);
+  const view = summaryView(summary);
+  // Interrupted or partly failed: with --json one error envelope that still holds every row
+  // (secrets of the users created included) under `result`, where a success puts them; without,
+  // the summary first, then the error line.
+  const failure = interrupted
+    ? new CancelledError('interrupted: run the same command again to import the rest')
+    : summary.failed > 0
+      ? new ImportIncomplete(summary.failed)
+      : null;
+  if (failure && inv.out.json) throw failure.withResult(view);
+  inv.out.result(view, describe);
+  if (failure) throw failure;
 }
 
 async function progressBar(total: number) {
@@ -80,7 +93,7 @@ async function progressBar(total: number) {
   return bar;
 }
 
-function describe(s: ImportSummary, style: Style): string {
+function describe(s: ReturnType<typeof summaryView>, style: Style): string {
   const problems = s.results.filter((r) => r.status === 'failed');
   const secrets = s.results.filter((r) => r.totp || r.recoveryKeys);
   return [

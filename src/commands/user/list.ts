@@ -3,12 +3,12 @@ import type { Invocation } from '../../invocation.js';
 import { openSession } from '../session.js';
 import { listUsers } from '../../services/users.js';
 import { stringOpt } from '../options.js';
-import { userTable } from '../render.js';
+import { userList } from '../render.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const realmText = stringOpt(inv, 'realm');
   const realm = realmText === undefined ? undefined : parseRealmName(realmText);
   const session = await openSession(inv);
   const users = await listUsers(session, realm === undefined ? {} : { realm });
-  inv.out.result(users, userTable);
+  await inv.out.list(users, userList(inv.ctx.clock.nowSeconds()));
 }

@@ -4,10 +4,10 @@ import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession } from '../session.js';
-import { modifyOperation, modifyUser } from '../../services/users.js';
-import type { UserPatch } from '../../store/types.js';
+import { modifyOperation, modifyUser, type UserPatch } from '../../services/users.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
+import { userView } from '../views.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
@@ -28,5 +28,5 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const session = await openSession(inv, { op: modifyOperation(patch), action: 'user.modify', target: userid.id });
   const user = await modifyUser(session, userid.id, patch);
-  inv.out.result(user, (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
+  inv.out.result(userView(user, inv.ctx.clock.nowSeconds()), (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
 }

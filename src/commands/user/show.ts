@@ -4,9 +4,10 @@ import { openSession } from '../session.js';
 import { showUser } from '../../services/users.js';
 import { arg } from '../options.js';
 import { userFields } from '../render.js';
+import { userView } from '../views.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
   const session = await openSession(inv, { op: 'user.read', action: 'user.show', target: userid.id });
-  inv.out.result(await showUser(session, userid.id), userFields);
+  inv.out.result(userView(await showUser(session, userid.id), inv.ctx.clock.nowSeconds()), userFields);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveKeyPath, resolveStorePath, SYSTEM_STORE } from '../../src/store/location.js';
+import { resolveKeyPath, resolveStorePath, SYSTEM_STORE } from '../../src/domain/store-location.js';
 
 describe('resolveStorePath', () => {
   const base = { flag: undefined, env: {}, uid: 1000, home: '/home/u' };

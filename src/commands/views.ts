@@ -1,0 +1,237 @@
+import { isoTime } from '../domain/dates.js';
+import { signInStatus, type EnabledFactors, type EnforceType, type FactorType } from '../domain/sign-in.js';
+import type { TotpParams } from '../domain/totp-params.js';
+import type { AuditRecord } from '../services/audit.js';
+import type { FactorRecord, UserOverview } from '../services/factor-list.js';
+import type { AddedYubico, EnrolledTotp } from '../services/factors.js';
+import type { RealmSummary } from '../services/realms.js';
+import type { EffectiveSetting } from '../services/settings.js';
+
+/**
+ * What commands show, designed here rather than inherited from the store's rows: the JSON shapes of
+ * `--json` (schemas/*.json describe each) and what the human tables are made from. One shape per
+ * thing wherever it appears; times are ISO 8601 UTC strings; absent values are null, never missing.
+ */
+
+export type TotpParamsView = TotpParams;
+
+/** A TOTP factor just enrolled, with what an authenticator app needs: the same from user add, tfa add totp and user import. */
+export interface TotpEnrolmentView extends TotpParamsView {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly issuer: string;
+  readonly secret: string;
+  readonly uri: string;
+  readonly verified: boolean;
+}
+
+export function totpEnrolmentView(t: EnrolledTotp): TotpEnrolmentView {
+  return {
+    id: t.id,
+    userid: t.userid,
+    description: t.description,
+    issuer: t.issuer,
+    secret: t.secret,
+    uri: t.uri,
+    algorithm: t.algorithm,
+    digits: t.digits,
+    period: t.period,
+    verified: t.verified,
+  };
+}
+
+/** A YubiKey just registered: the same from user add and tfa add yubico. */
+export interface YubikeyView {
+  readonly id: string;
+  readonly userid: string;
+  readonly publicId: string;
+  readonly description: string;
+  /** Validated offline (with its AES key) or online (by the realm's service). */
+  readonly mode: 'online' | 'offline';
+}
+
+export function yubikeyView(y: AddedYubico): YubikeyView {
+  return { id: y.id, userid: y.userid, publicId: y.publicId, description: y.description, mode: y.mode };
+}
+
+export interface LockView {
+  /** TOTP locked after too many failures (until a recovery key or `tfa unlock`). */
+  readonly totp: boolean;
+  /** Every second factor locked until then, or null. */
+  readonly secondFactorsUntil: string | null;
+  /** Password sign-ins banned until then, or null. */
+  readonly passwordUntil: string | null;
+}
+
+export interface SignInView {
+  readonly possible: boolean;
+  /** Why not, and the command that fixes it; null when possible. */
+  readonly problem: string | null;
+  readonly fix: string | null;
+}
+
+export interface UserView {
+  readonly userid: string;
+  readonly realm: string;
+  readonly admin: boolean;
+  readonly enabled: boolean;
+  readonly password: boolean;
+  readonly email: string | null;
+  readonly comment: string | null;
+  /** The last day the account may be used (YYYY-MM-DD, UTC), or null. */
+  readonly expire: string | null;
+  readonly created: string;
+  readonly modified: string;
+  /** Enabled second factors by kind. */
+  readonly factors: EnabledFactors;
+  readonly lock: LockView;
+  readonly signIn: SignInView;
+}
+
+const timeOrNull = (epoch: number, now: number) => (epoch > now ? isoTime(epoch) : null);
+
+export function lockView(u: UserOverview, now: number): LockView {
+  return { totp: u.totpLocked, secondFactorsUntil: timeOrNull(u.lockedUntil, now), passwordUntil: timeOrNull(u.passwordBannedUntil, now) };
+}
+
+export function signInView(u: UserOverview, now: number): SignInView {
+  const status = signInStatus(
+    {
+      userid: u.userid,
+      realm: u.realm,
+      enforce: u.enforce,
+      enabled: u.enabled,
+      expire: u.expire,
+      hasPassword: u.hasPassword,
+      factors: u.factors,
+      totpLocked: u.totpLocked,
+      lockedUntil: u.lockedUntil,
+      passwordBannedUntil: u.passwordBannedUntil,
+    },
+    now,
+  );
+  return status.ok ? { possible: true, problem: null, fix: null } : { possible: false, problem: status.problem, fix: status.fix };
+}
+
+export function userView(u: UserOverview, now: number): UserView {
+  return {
+    userid: u.userid,
+    realm: u.realm,
+    admin: u.admin,
+    enabled: u.enabled,
+    password: u.hasPassword,
+    email: u.email,
+    comment: u.comment,
+    expire: u.expire,
+    created: isoTime(u.created),
+    modified: isoTime(u.modified),
+    factors: u.factors,
+    lock: lockView(u, now),
+    signIn: signInView(u, now),
+  };
+}
+
+export interface FactorView {
+  readonly id: string;
+  readonly userid: string;
+  readonly type: FactorType;
+  readonly description: string;
+  readonly enabled: boolean;
+  /** False for a TOTP factor stored with --no-verify that no code has confirmed yet. */
+  readonly verified: boolean;
+  readonly created: string;
+  readonly lastUsed: string | null;
+  /** TOTP parameters, for TOTP factors. */
+  readonly totp: TotpParamsView | null;
+  /** Unused keys, for a recovery set. */
+  readonly recoveryKeysLeft: number | null;
+  /** The key's public id, for YubiKeys. */
+  readonly publicId: string | null;
+}
+
+export function factorView(f: FactorRecord): FactorView {
+  return {
+    id: f.id,
+    userid: f.userid,
+    type: f.type,
+    description: f.description,
+    enabled: f.enabled,
+    verified: f.verified,
+    created: isoTime(f.created),
+    lastUsed: f.lastUsed === null ? null : isoTime(f.lastUsed),
+    totp: f.totp && { algorithm: f.totp.algorithm, digits: f.totp.digits, period: f.totp.period },
+    recoveryKeysLeft: f.recoveryLeft,
+    publicId: f.publicId,
+  };
+}
+
+/** One user's entry in `tfa list`: whether they can sign in, their locks, and every factor. */
+export interface UserFactorsView {
+  readonly userid: string;
+  readonly realm: string;
+  readonly lock: LockView;
+  readonly signIn: SignInView;
+  readonly factors: readonly FactorView[];
+}
+
+export function userFactorsView(item: { readonly user: UserOverview; readonly factors: readonly FactorRecord[] }, now: number): UserFactorsView {
+  return {
+    userid: item.user.userid,
+    realm: item.user.realm,
+    lock: lockView(item.user, now),
+    signIn: signInView(item.user, now),
+    factors: item.factors.map(factorView),
+  };
+}
+
+export interface RealmView {
+  readonly name: string;
+  readonly comment: string | null;
+  readonly builtin: boolean;
+  readonly enforce: EnforceType;
+  /** The TOTP parameters it enforces, when it enforces TOTP. */
+  readonly totp: TotpParamsView | null;
+  /** How it validates YubiKeys, whether or not it enforces them; null when not configured. */
+  readonly yubico: { readonly mode: 'online' | 'offline'; readonly apiId: string | null; readonly urls: readonly string[] } | null;
+  readonly users: number;
+  readonly created: string;
+}
+
+export function realmView(r: RealmSummary): RealmView {
+  return {
+    name: r.name,
+    comment: r.comment,
+    builtin: r.builtin,
+    enforce: r.enforce,
+    totp: r.totp && { algorithm: r.totp.algorithm, digits: r.totp.digits, period: r.totp.period },
+    yubico: r.yubico && (r.yubico.mode === 'offline' ? { mode: 'offline', apiId: null, urls: [] } : { mode: 'online', apiId: r.yubico.apiId, urls: r.yubico.urls }),
+    users: r.userCount,
+    created: isoTime(r.created),
+  };
+}
+
+export interface AuditView {
+  readonly id: number;
+  readonly time: string;
+  readonly actor: string | null;
+  readonly action: string;
+  readonly target: string | null;
+  readonly outcome: 'ok' | 'refused' | 'failed';
+  readonly detail: Readonly<Record<string, unknown>> | null;
+}
+
+export function auditView(a: AuditRecord): AuditView {
+  return { id: a.id, time: isoTime(a.ts), actor: a.actor, action: a.action, target: a.target, outcome: a.outcome, detail: a.detail ?? null };
+}
+
+export interface SettingView {
+  readonly key: string;
+  readonly value: string;
+  readonly default: boolean;
+  readonly description: string;
+}
+
+export function settingView(s: EffectiveSetting): SettingView {
+  return { key: s.key, value: s.value, default: s.isDefault, description: s.description };
+}

@@ -1,0 +1,96 @@
+import { formatTime, isExpired } from './dates.js';
+import type { CodeKind } from './second-factor.js';
+
+/** What a realm may require after the password. */
+export type EnforceType = 'none' | 'totp' | 'yubico';
+
+/** Every kind of second factor tfactl keeps. */
+export type FactorType = 'totp' | 'recovery' | 'yubico' | 'webauthn' | 'u2f';
+
+/** A user's enabled second factors, by kind. */
+export interface EnabledFactors {
+  readonly totp: number;
+  readonly yubico: number;
+  readonly webauthn: number;
+  readonly u2f: number;
+  /** Unused keys of the enabled recovery set; null without one. */
+  readonly recoveryKeysLeft: number | null;
+}
+
+/** What the user must present after the password, by the realm's rule and their factors. */
+export interface Requirement {
+  /** False: the password alone signs in. */
+  readonly required: boolean;
+  /** Kinds the user can use now (enabled, of an accepted type, keys left). */
+  readonly usable: readonly CodeKind[];
+  readonly recoveryLeft: number | null;
+}
+
+/** Counts a user's enabled factors by kind. */
+export function countEnabled(factors: readonly { readonly type: FactorType; readonly enabled: boolean; readonly recoveryLeft: number | null }[]): EnabledFactors {
+  const enabled = factors.filter((f) => f.enabled);
+  const count = (type: FactorType) => enabled.filter((f) => f.type === type).length;
+  const recovery = enabled.find((f) => f.type === 'recovery');
+  return { totp: count('totp'), yubico: count('yubico'), webauthn: count('webauthn'), u2f: count('u2f'), recoveryKeysLeft: recovery ? (recovery.recoveryLeft ?? 0) : null };
+}
+
+/**
+ * The sign-in rule: a user in a realm that enforces a type must present that type or a recovery
+ * key; elsewhere a user with any enabled factor must present one. Disabled factors never count, so
+ * disabling them cannot bypass enforcement.
+ */
+export function requirement(enforce: EnforceType, enabled: EnabledFactors): Requirement {
+  const usable: CodeKind[] = [];
+  if (enabled.totp > 0 && (enforce === 'none' || enforce === 'totp')) usable.push('totp');
+  if (enabled.yubico > 0 && (enforce === 'none' || enforce === 'yubico')) usable.push('yubico');
+  const recoveryLeft = enabled.recoveryKeysLeft;
+  if (recoveryLeft !== null && recoveryLeft > 0) usable.push('recovery');
+  const any = enabled.totp + enabled.yubico + enabled.webauthn + enabled.u2f > 0 || recoveryLeft !== null;
+  return { required: enforce !== 'none' || any, usable, recoveryLeft };
+}
+
+/** Everything that decides whether a user can sign in now. */
+export interface SignInFacts {
+  readonly userid: string;
+  readonly realm: string;
+  readonly enforce: EnforceType;
+  readonly enabled: boolean;
+  readonly expire: string | null;
+  readonly hasPassword: boolean;
+  readonly factors: EnabledFactors;
+  readonly totpLocked: boolean;
+  /** Epoch seconds until which every second factor is locked (0: not). */
+  readonly lockedUntil: number;
+  /** Epoch seconds until which password sign-ins are banned (0: not). */
+  readonly passwordBannedUntil: number;
+}
+
+export type SignInStatus = { readonly ok: true } | { readonly ok: false; readonly problem: string; readonly fix: string };
+
+/**
+ * Whether a user can sign in right now, and if not why and which command fixes it: what `user
+ * list` and `tfa list` show admins, and what the realm warning names. Follows `requirement`.
+ */
+export function signInStatus(f: SignInFacts, now: number): SignInStatus {
+  const u = f.userid;
+  if (!f.enabled) return { ok: false, problem: 'the account is disabled', fix: `tfactl user modify ${u} --enable` };
+  if (isExpired(f.expire, now)) return { ok: false, problem: `the account expired after ${f.expire}`, fix: `tfactl user modify ${u} --expire never` };
+  if (!f.hasPassword) return { ok: false, problem: 'no password is set', fix: `tfactl user passwd ${u}` };
+  if (f.passwordBannedUntil > now) {
+    return { ok: false, problem: `password sign-ins are banned until ${formatTime(f.passwordBannedUntil)}`, fix: `tfactl tfa unlock ${u}` };
+  }
+  const need = requirement(f.enforce, f.factors);
+  if (!need.required) return { ok: true };
+  if (need.usable.length === 0) {
+    return f.enforce === 'none'
+      ? { ok: false, problem: 'none of the enabled second factors can be checked yet', fix: `tfactl tfa add totp ${u}` }
+      : {
+          ok: false,
+          problem: `realm ${f.realm} enforces ${f.enforce} and there is no enabled ${f.enforce} factor`,
+          fix: f.enforce === 'totp' ? `tfactl tfa add totp ${u}` : `tfactl tfa add yubico ${u} --otp OTP`,
+        };
+  }
+  if (f.lockedUntil > now) return { ok: false, problem: `second factors are locked until ${formatTime(f.lockedUntil)}`, fix: `tfactl tfa unlock ${u}` };
+  if (f.totpLocked && need.usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: `tfactl tfa unlock ${u}` };
+  return { ok: true };
+}

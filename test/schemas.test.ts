@@ -1,0 +1,30 @@
+import { createRequire } from 'node:module';
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { buildProgram as BuildProgram } from '../src/cli.js';
+import { commandOf, RESULT_SCHEMAS } from './schemas.js';
+
+// The command tree of the built bundle (what ships).
+const buildProgram = (createRequire(import.meta.url)('../dist/tfactl.cjs') as { buildProgram: typeof BuildProgram }).buildProgram;
+
+function leaves(cmd: Command, path: string[] = []): string[] {
+  const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
+  if (subs.length === 0) return path.length ? [path.join('-')] : [];
+  return subs.flatMap((c) => leaves(c, [...path, c.name()]));
+}
+
+describe('the JSON Schemas of command results (schemas/)', () => {
+  const commands = leaves(buildProgram('0', async () => {}));
+
+  it('describe every command, and only commands that exist', () => {
+    expect(commands.length).toBeGreaterThan(25);
+    expect([...RESULT_SCHEMAS].sort()).toEqual([...commands, 'version', 'help'].sort());
+  });
+
+  it('are found from a command line as the harness reads it', () => {
+    expect(commandOf(['--db', 'x', 'tfa', 'add', 'totp', 'bob', '--json'])).toBe('tfa-add-totp');
+    expect(commandOf(['--as', 'alice', '--auth-code', '123456', 'user', 'list', '--json'])).toBe('user-list');
+    expect(commandOf(['login', 'bob', '--json'])).toBe('login');
+    expect(commandOf(['--version', '--json'])).toBe('version');
+  });
+});
