@@ -29,7 +29,7 @@ export const PEERS = [
   { command: 'oathtool', package: 'oathtool', for: 'TOTP codes from an implementation independent of ours' },
   { command: 'zbarimg', package: 'zbar-tools', for: 'decodes the QR codes tfactl writes as images' },
   { command: 'rsvg-convert', package: 'librsvg2-bin', for: 'rasterises SVG QR codes for zbarimg' },
-  { command: 'yubikey', package: 'python3-yubiotp', for: 'a simulated YubiKey that types OTPs (yubico.test.ts)' },
+  { command: 'yubikey', package: 'python3-yubiotp', for: 'a simulated YubiKey that types OTPs (yubico.test.ts, backup-export.test.ts)' },
   { command: 'bash', package: 'bash', for: 'the bash completion; shell redirections; the README\'s commands as written' },
   { command: 'zsh', package: 'zsh', for: 'the zsh completion, listed by a real interactive zsh' },
   { command: 'fish', package: 'fish', for: 'the fish completion, offered by a real fish' },

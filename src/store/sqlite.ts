@@ -44,12 +44,12 @@ import type {
 const Database = BetterSqlite3;
 
 /**
- * The tables a restore replaces, parents before children. The audit trail is merged instead, the
- * password failures are kept (a restore never lifts a ban), and sqlite_sequence is SQLite's own; a
- * test checks that no other table exists.
+ * The tables a restore replaces, parents before children. The audit trail and the replay ledger
+ * are merged instead, the password failures are kept (a restore never lifts a ban), and
+ * sqlite_sequence is SQLite's own; a test checks that no other table exists.
  */
 export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
-export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks'] as const;
+export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger'] as const;
 type Database = BetterSqlite3.Database;
 
 /** A password check takes well under a second; one older than this died with its process. */
@@ -1089,34 +1089,28 @@ class SqliteStore implements Store {
 
   /**
    * Inside restoreFrom's transaction: `staged`'s rows replace this store's, except what must
-   * outlive a restore. Replay guards stay (a TOTP step, YubiKey counter or recovery key used since
-   * the backup must not work again), lockouts stay (a restore never lifts one), and the audit trail
-   * stays, with any entries only the backup has added after it.
+   * outlive a restore. Whatever was spent stays spent: the backup's replay ledger is merged into
+   * this one (migration 8), which holds every TOTP step, YubiKey counter and recovery key used
+   * here, of factors deleted or replaced since the backup too, and the merged ledger is then
+   * applied to the restored factors. Lockouts stay (a restore never lifts one), and the audit
+   * trail stays, with any entries only the backup has added after it.
    */
   private replaceWith(staged: Database): void {
-    const guards = this.db.prepare('SELECT id, last_step, last_counter FROM factors').all() as {
-      id: string;
-      last_step: number | null;
-      last_counter: number | null;
-    }[];
-    const usedSlots = this.db.prepare('SELECT factor_id, slot FROM recovery_slots WHERE hash IS NULL').all() as { factor_id: string; slot: number }[];
+    const merge = this.db.prepare(
+      `INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES (@factor_id, @guard, @slot, @spent, @userid, @device)
+       ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = max(spent, excluded.spent)`,
+    );
+    for (const row of staged.prepare('SELECT factor_id, guard, slot, spent, userid, device FROM replay_ledger').iterate()) merge.run(row);
     const locks = this.db.prepare('SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users').all();
-    // Children first when emptying, parents first when filling.
+    // Children first when emptying, parents first when filling. Deleting leaves the ledger alone;
+    // filling records the backup's own guards in it (its triggers).
     for (const t of [...RESTORED_TABLES].reverse()) this.db.exec(`DELETE FROM ${t}`);
     for (const t of RESTORED_TABLES) {
       const columns = (this.db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`);
       const insert = this.db.prepare(`INSERT INTO ${t} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
       for (const row of staged.prepare(`SELECT ${columns.join(', ')} FROM ${t}`).raw().iterate()) insert.run(...(row as unknown[]));
     }
-    const step = this.db.prepare(
-      `UPDATE factors SET
-         last_step = CASE WHEN @step IS NOT NULL AND (last_step IS NULL OR last_step < @step) THEN @step ELSE last_step END,
-         last_counter = CASE WHEN @counter IS NOT NULL AND (last_counter IS NULL OR last_counter < @counter) THEN @counter ELSE last_counter END
-       WHERE id = @id`,
-    );
-    for (const g of guards) step.run({ id: g.id, step: g.last_step, counter: g.last_counter });
-    const used = this.db.prepare('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ?');
-    for (const u of usedSlots) used.run(u.factor_id, u.slot);
+    this.applyReplayLedger();
     const lock = this.db.prepare(
       `UPDATE users SET tfa_failures = max(tfa_failures, @tfa_failures), tfa_locked_until = max(tfa_locked_until, @tfa_locked_until),
          totp_failures = max(totp_failures, @totp_failures), totp_locked = max(totp_locked, @totp_locked)
@@ -1128,6 +1122,37 @@ class SqliteStore implements Store {
     );
     const append = this.db.prepare('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
     for (const a of staged.prepare('SELECT * FROM audit ORDER BY id').iterate() as IterableIterator<AuditRow>) if (!known.get(a)) append.run(a);
+  }
+
+  /**
+   * Makes every factor at least as spent as the replay ledger says, never less: a TOTP factor's
+   * last step and a YubiKey's last counter rise to the highest the ledger holds, and a recovery
+   * key the ledger has seen used loses its hash. A YubiKey counter is the physical key's, so a
+   * factor also takes the counters spent by the same key (same user, same public id) under other
+   * factors: a key deleted and added again after the backup, then used, leaves the restored
+   * factor behind those OTPs. Kept to the user's own keys, so nobody can make another user's key
+   * look spent by registering its public id with key material of their own.
+   */
+  private applyReplayLedger(): void {
+    this.db.exec(`
+      UPDATE factors SET last_step = l.spent
+      FROM replay_ledger l
+      WHERE l.factor_id = factors.id AND l.guard = 'totp-step' AND l.slot = 0
+        AND factors.type = 'totp' AND (factors.last_step IS NULL OR factors.last_step < l.spent);
+
+      UPDATE factors SET last_counter = l.spent
+      FROM (
+        SELECT f.id, max(l.spent) AS spent FROM factors f
+        JOIN replay_ledger l ON l.guard = 'yubico-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.public_id))
+        WHERE f.type = 'yubico' GROUP BY f.id
+      ) l
+      WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent);
+
+      UPDATE recovery_slots SET hash = NULL
+      WHERE hash IS NOT NULL AND EXISTS (
+        SELECT 1 FROM replay_ledger l WHERE l.factor_id = recovery_slots.factor_id AND l.guard = 'recovery-key' AND l.slot = recovery_slots.slot
+      );
+    `);
   }
 
   close() {

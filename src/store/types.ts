@@ -390,7 +390,9 @@ export interface Store {
   readBackup(image: Buffer, path: string): Promise<BackupCopy>;
   /**
    * Replaces the whole store with `copy` (the caller has accepted its inspection), brought up to
-   * date. Refuses (backup_invalid) a copy whose rows refer to rows it does not have.
+   * date. Refuses (backup_invalid) a copy whose rows refer to rows it does not have. Whatever was
+   * spent here or in the copy (TOTP steps, YubiKey counters, recovery keys: the replay ledger)
+   * stays spent, whatever happened to its factor since the backup.
    */
   restoreFrom(copy: BackupCopy, now: number): Promise<void>;
 

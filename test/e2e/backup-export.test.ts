@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATEST_VERSION } from '../../src/store/migrations/index.js';
-import { oneLineError, TempStore } from './harness.js';
+import { nowSeconds, oathtool, oneLineError, SimulatedYubiKey, TempStore } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -195,8 +195,9 @@ describe('restore after use', () => {
       db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'IN (6, 7, 8)', 'IN (6, 8)') WHERE name = 'realms'").run();
       db.pragma(`schema_version = ${(db.pragma('schema_version', { simple: true }) as number) + 1}`);
       db.pragma('writable_schema = OFF');
-      // Nor had it the tables of later migrations.
-      db.exec('DROP TABLE password_failures; DROP TABLE password_checks');
+      // Nor had it the tables and triggers of later migrations (tfactl 4 had no triggers).
+      for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
+      db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger');
       db.pragma('user_version = 4');
       db.close();
       expect((await s.run(['user', 'delete', 'old'])).code).toBe(0);
@@ -221,6 +222,62 @@ describe('restore after use', () => {
       expect(locked).toBeGreaterThan(Date.now() / 1000);
       expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
       expect(s.query("SELECT tfa_locked_until FROM users WHERE userid = 'liz@local'")).toEqual([{ tfa_locked_until: locked }]);
+    });
+  });
+
+  it('keeps a recovery key used since the backup used after the set was regenerated', async () => {
+    await afterBackup('reg', 'before-regenerate.db', async (s, backup) => {
+      const keys = (await s.run(['tfa', 'add', 'recovery', 'reg', '--json'])).json().result.keys as string[];
+      const file = await backup();
+      const use = (key: string) => s.login('reg', PW, key);
+      expect((await use(keys[0]!)).code).toBe(0);
+      // The used key's set is gone from the store: only the ledger remembers the key was used.
+      expect((await s.run(['tfa', 'add', 'recovery', 'reg', '--regenerate', '--yes'])).code).toBe(0);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      const replay = await use(keys[0]!);
+      expect(replay.code).toBe(5);
+      // The backup's set is back, its other keys unused.
+      expect((await use(keys[1]!)).code).toBe(0);
+    });
+  });
+
+  it('keeps a TOTP code used since the backup used after its factor was deleted', async () => {
+    await afterBackup('tia', 'before-delete.db', async (s, backup) => {
+      const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+      const add = await s.run(['tfa', 'add', 'totp', 'tia', '--secret', secret, '--no-verify', '--json']);
+      expect(add.code, add.stderr).toBe(0);
+      const id = add.json().result.id as string;
+      const file = await backup();
+      const code = oathtool(secret);
+      expect((await s.login('tia', PW, code)).code).toBe(0);
+      expect((await s.run(['tfa', 'delete', 'tia', id])).code).toBe(0);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      // The code is still within the drift window: only the ledger refuses it.
+      const replay = await s.login('tia', PW, code);
+      expect(replay.code).toBe(5);
+      expect(replay.json().error.message).not.toContain(code);
+      // The restored factor takes the next step's code (one step of drift ahead).
+      expect((await s.login('tia', PW, oathtool(secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+    });
+  });
+
+  it('keeps YubiKey OTPs used since the backup used after the key was deleted and added again', async () => {
+    await afterBackup('yul', 'before-readd.db', async (s, backup) => {
+      const key = new SimulatedYubiKey(s.dir, 'yul', 'cccjgjgkhcrl', '1f1e1d1c1b1a19181716151413121110', '0a0b0c0d0e0f');
+      const first = await s.run(['tfa', 'add', 'yubico', 'yul', '--otp', key.otp(), ...key.material, '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      const file = await backup();
+      const used = key.otp();
+      expect((await s.login('yul', PW, used)).code).toBe(0);
+      expect((await s.run(['tfa', 'delete', 'yul', first.json().result.id])).code).toBe(0);
+      const readdedWith = key.otp();
+      expect((await s.run(['tfa', 'add', 'yubico', 'yul', '--otp', readdedWith, ...key.material])).code).toBe(0);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      // The restored factor is the one from before the deletion: the OTP it accepted after the
+      // backup, and the one the same key spent on the factor that replaced it, stay spent.
+      expect((await s.login('yul', PW, used)).code).toBe(5);
+      expect((await s.login('yul', PW, readdedWith)).code).toBe(5);
+      expect((await s.login('yul', PW, key.otp())).code).toBe(0);
     });
   });
 

@@ -177,3 +177,31 @@ export function oathtool(
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A simulated YubiKey (python3-yubiotp's `yubikey`), its state in a file of its own in `dir`. */
+export class SimulatedYubiKey {
+  readonly config: string;
+  constructor(
+    dir: string,
+    name: string,
+    readonly publicId: string,
+    readonly aesKey: string,
+    readonly privateId: string,
+  ) {
+    this.config = join(dir, `${name}.yubikey`);
+    this.sim(['init', '-p', publicId, '-k', aesKey, '-u', privateId]);
+  }
+  private sim(args: string[]): string {
+    const r = spawnSync('yubikey', ['-f', this.config, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`yubikey ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+  /** The next OTP, as a touch would type it. */
+  otp(): string {
+    return this.sim(['gen']);
+  }
+  /** The flags that give tfactl this key's AES key and private id (offline validation). */
+  get material(): string[] {
+    return ['--aes-key', this.aesKey, '--private-id', this.privateId];
+  }
+}

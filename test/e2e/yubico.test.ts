@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -6,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptToken } from '../../src/domain/yubico.js';
-import { oneLineError, TempStore } from './harness.js';
+import { oneLineError, SimulatedYubiKey, TempStore } from './harness.js';
 
 /**
  * YubiKey OTP through the binary. OTPs come from Debian's python3-yubiotp, which simulates a
@@ -16,26 +15,10 @@ const store = new TempStore();
 const PW = 'yubikey test password';
 afterAll(() => store.remove());
 
-/** A simulated YubiKey (python3-yubiotp's `yubikey`), its state in a file of its own. */
-class SimulatedKey {
-  readonly config: string;
-  constructor(
-    name: string,
-    readonly publicId: string,
-    readonly aesKey: string,
-    readonly privateId: string,
-  ) {
-    this.config = join(store.dir, `${name}.yubikey`);
-    this.sim(['init', '-p', publicId, '-k', aesKey, '-u', privateId]);
-  }
-  private sim(args: string[]): string {
-    const r = spawnSync('yubikey', ['-f', this.config, ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`yubikey ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout.trim();
-  }
-  /** The next OTP, as a touch would type it. */
-  otp(): string {
-    return this.sim(['gen']);
+/** A simulated YubiKey, its state in a file of its own in the store's directory. */
+class SimulatedKey extends SimulatedYubiKey {
+  constructor(name: string, publicId: string, aesKey: string, privateId: string) {
+    super(store.dir, name, publicId, aesKey, privateId);
   }
 }
 

@@ -149,7 +149,7 @@ describe('migration 5 on a store not quite as tfactl made it', () => {
 });
 
 describe('restore', () => {
-  it('replaces every table but those it keeps (the audit trail, merged; password bans) and sqlite_sequence (SQLite\'s own)', async () => {
+  it('replaces every table but those it keeps (the audit trail and the replay ledger, merged; password bans) and sqlite_sequence (SQLite\'s own)', async () => {
     const { KEPT_TABLES, RESTORED_TABLES } = await import('../../src/store/sqlite.js');
     const db = openTemp();
     migrate(db, 1, MIGRATIONS);
@@ -265,6 +265,72 @@ describe('migration canonical-names', () => {
     expect(() => migrate(db, 2, MIGRATIONS, context(() => randomBytes(32)))).toThrow(/does not open with the key file/);
     expect(db.pragma('user_version', { simple: true })).toBe(index);
     expect(db.prepare("SELECT name FROM realms ORDER BY name").pluck().all()).toEqual(['PVE', 'local']);
+    db.close();
+  });
+});
+
+describe('migration replay-ledger', () => {
+  const ledger = (db: Database.Database) => db.prepare('SELECT factor_id, guard, slot, spent, userid, device FROM replay_ledger ORDER BY factor_id, guard, slot').all();
+
+  it('seeds the ledger from what an existing store has spent', async () => {
+    const { replayLedger } = await import('../../src/store/migrations/008_replay_ledger.js');
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.filter((m) => m.version < replayLedger.version));
+    const factor = db.prepare(
+      `INSERT INTO factors (id, userid, type, created, last_step, last_counter, public_id) VALUES (?, 'root@local', ?, 1, ?, ?, ?)`,
+    );
+    factor.run('t-used', 'totp', 57_000_000, null, null);
+    factor.run('t-new', 'totp', null, null, null);
+    factor.run('y-used', 'yubico', null, 0x1234, 'cccjgjgkhcbb');
+    factor.run('r', 'recovery', null, null, null);
+    const slot = db.prepare('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, ?, ?)');
+    slot.run('r', 0, 'h0');
+    slot.run('r', 1, null);
+    slot.run('r', 2, 'h2');
+    migrate(db, 2, MIGRATIONS);
+    expect(ledger(db)).toEqual([
+      { factor_id: 'r', guard: 'recovery-key', slot: 1, spent: 1, userid: 'root@local', device: null },
+      { factor_id: 't-used', guard: 'totp-step', slot: 0, spent: 57_000_000, userid: 'root@local', device: null },
+      { factor_id: 'y-used', guard: 'yubico-counter', slot: 0, spent: 0x1234, userid: 'root@local', device: 'cccjgjgkhcbb' },
+    ]);
+    db.close();
+  });
+});
+
+describe('the replay ledger', () => {
+  it('records every step, counter and key as the store spends it, single use unchanged, and outlives the factor', async () => {
+    const { openSqliteStore } = await import('../../src/store/sqlite.js');
+    dir = mkdtempSync(join(tmpdir(), 'tfactl-mig-'));
+    const path = join(dir, 's.db');
+    const { store } = await openSqliteStore(path, { now: 1 });
+    const sealed = Buffer.alloc(16);
+    try {
+      const params = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
+      await store.insertTotpFactor({ id: 't', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, params, lastStep: 10, verified: true });
+      await store.insertYubicoFactor({ id: 'y', userid: 'root@local', description: '', created: 1, publicId: 'cccjgjgkhcbb', sealedSecret: sealed, lastCounter: 5 });
+      await store.putRecoverySet({ id: 'r', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, hashes: ['h0', null, 'h2'] }, false);
+      // Single use holds exactly as before: each guard moves once, forwards only.
+      expect(await store.advanceTotpStep('t', 12, 2)).toBe(true);
+      expect(await store.advanceTotpStep('t', 12, 2)).toBe(false);
+      expect(await store.advanceTotpStep('t', 11, 2)).toBe(false);
+      expect(await store.advanceYubicoCounter('y', 9, 2)).toBe(true);
+      expect(await store.advanceYubicoCounter('y', 9, 2)).toBe(false);
+      expect(await store.consumeRecoverySlot('r', 2, 'h2', 2)).toBe(true);
+      expect(await store.consumeRecoverySlot('r', 2, 'h2', 2)).toBe(false);
+      expect(await store.deleteFactors('root@local')).toBe(3);
+      await store.putRecoverySet({ id: 'r2', userid: 'root@local', description: '', created: 3, sealedSecret: sealed, hashes: ['h0'] }, true);
+    } finally {
+      store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM factors').pluck().get()).toBe(1);
+    expect(db.prepare('SELECT factor_id, guard, slot, spent, userid, device FROM replay_ledger ORDER BY factor_id, guard, slot').all()).toEqual([
+      // Slot 1 came already used (an imported set); the step and counter of enrolment are spent too.
+      { factor_id: 'r', guard: 'recovery-key', slot: 1, spent: 1, userid: 'root@local', device: null },
+      { factor_id: 'r', guard: 'recovery-key', slot: 2, spent: 1, userid: 'root@local', device: null },
+      { factor_id: 't', guard: 'totp-step', slot: 0, spent: 12, userid: 'root@local', device: null },
+      { factor_id: 'y', guard: 'yubico-counter', slot: 0, spent: 9, userid: 'root@local', device: 'cccjgjgkhcbb' },
+    ]);
     db.close();
   });
 });
