@@ -36,8 +36,10 @@ export interface RestoreResult {
 
 /**
  * Replaces the store with a backup after checking it: integrity, tfactl's schema from this or an
- * older version, and a key fingerprint matching this store's key file (a foreign backup's secrets
- * could never be opened). root@local only: it replaces every account, root's included.
+ * older version, the built-in realm `local` and `root@local`, and a key fingerprint matching this
+ * store's key file (a foreign backup's secrets could never be opened). What was spent since the
+ * backup stays spent (Store.restoreFrom). root@local only: it replaces every account, root's
+ * included.
  */
 export async function restoreStore(session: Session, file: string): Promise<RestoreResult> {
   const keyFile = session.keyPath;
@@ -62,7 +64,13 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
       await refuse(inspection.problem ?? 'unreadable');
       throw new StoreError(`refusing to restore ${file}: ${inspection.problem}`, 'backup_invalid');
     }
-    if (inspection.keyFingerprint !== null && !fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
+    if (inspection.keyFingerprint === null) {
+      // Every store tfactl writes keeps its key's fingerprint: without it nothing says whose key
+      // sealed the secrets, and the restored store would take any key file for its own.
+      await refuse('no key fingerprint');
+      throw new StoreError(`refusing to restore ${file}: it has no key fingerprint (setting key.fingerprint), so it cannot be matched to ${keyFile}`, 'backup_invalid');
+    }
+    if (!fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
       await refuse('key mismatch');
       throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
     }

@@ -1199,6 +1199,8 @@ function inspectDatabase(db: Database): BackupInspection {
     if (version > LATEST_VERSION) return badBackup(`it was written by a newer tfactl (schema ${version})`);
     const unsafe = unsafeText(db, tables);
     if (unsafe) return badBackup(unsafe);
+    const builtins = builtinsProblem(db);
+    if (builtins !== null) return badBackup(builtins);
     const fingerprint = db.prepare("SELECT value FROM settings WHERE key = 'key.fingerprint'").pluck().get() as string | undefined;
     const users = db.prepare('SELECT count(*) FROM users').pluck().get() as number;
     return { ok: true, version, keyFingerprint: fingerprint ?? null, users };
@@ -1232,6 +1234,23 @@ function unsafeText(db: Database, tables: ReadonlySet<string>): string | null {
       }
     }
   }
+  return null;
+}
+
+/**
+ * What is wrong with the built-ins of a backup, or null: every store tfactl writes has the
+ * built-in realm `local` and `root@local` in it, an enabled admin who never expires. Without them
+ * the restored store would have no superuser to act as; a file without them was not written by
+ * tfactl.
+ */
+function builtinsProblem(db: Database): string | null {
+  const realm = db.prepare("SELECT builtin FROM realms WHERE name = 'local'").pluck().get() as number | undefined;
+  if (realm !== 1) return 'it has no built-in realm local';
+  const root = db.prepare("SELECT realm, admin, enabled, expire FROM users WHERE userid = 'root@local'").get() as
+    | { realm: string; admin: number; enabled: number; expire: string | null }
+    | undefined;
+  if (root === undefined || root.realm !== 'local') return 'it has no root@local';
+  if (root.admin !== 1 || root.enabled !== 1 || root.expire !== null) return 'its root@local is disabled, expired or not an admin';
   return null;
 }
 

@@ -412,6 +412,7 @@ export interface BackupInspection {
   /** Why it cannot be restored, when not ok. */
   readonly problem?: string;
   readonly version: number;
+  /** The fingerprint of the key that sealed its secrets; null when it has none (refused). */
   readonly keyFingerprint: string | null;
   readonly users: number;
 }

@@ -281,6 +281,39 @@ describe('restore after use', () => {
     });
   });
 
+  describe('refuses a backup tfactl did not write, audited, changing nothing', () => {
+    /** Restores a copy of a fresh backup that `damage` changed, expecting the refusal `message`. */
+    const refused = (name: string, damage: (db: Database.Database) => void, message: string) =>
+      afterBackup('rex', name, async (s, backup) => {
+        const file = await backup();
+        const db = new Database(file);
+        db.pragma('foreign_keys = OFF');
+        damage(db);
+        db.close();
+        const before = s.snapshot();
+        const ledger = s.query('SELECT * FROM replay_ledger ORDER BY factor_id, guard, slot');
+        const r = await s.run(['restore', file, '--yes', '--json']);
+        expect(r.code).toBe(6);
+        expect(oneLineError(r)).toContain(message);
+        expect(r.json().error.code).toBe('backup_invalid');
+        expect(s.snapshot()).toBe(before);
+        expect(s.query('SELECT * FROM replay_ledger ORDER BY factor_id, guard, slot')).toEqual(ledger);
+        expect(s.auditRows().at(-1)).toMatchObject({ action: 'store.restore', outcome: 'refused' });
+      });
+
+    it('without root@local', () => refused('no-root.db', (db) => db.exec("DELETE FROM users WHERE userid = 'root@local'"), 'it has no root@local'));
+
+    it('without the built-in realm local', () =>
+      refused(
+        'no-local.db',
+        (db) => db.exec("UPDATE realms SET name = 'lokal' WHERE name = 'local'; UPDATE users SET realm = 'lokal' WHERE realm = 'local'"),
+        'it has no built-in realm local',
+      ));
+
+    it('without a key fingerprint', () =>
+      refused('no-fingerprint.db', (db) => db.exec("DELETE FROM settings WHERE key = 'key.fingerprint'"), 'it has no key fingerprint'));
+  });
+
   it('is refused to admins, like restore', async () => {
     const r = await store.runAs('adm', PW, ['backup', join(store.dir, 'by-admin.db')]);
     expect(r.code).toBe(4);
