@@ -1074,6 +1074,8 @@ class SqliteStore implements Store {
       if (e instanceof StoreError) throw new StoreError(`refusing to restore ${copy.path}: ${e.message}`, 'backup_invalid');
       throw e;
     }
+    const unlike = this.shapeProblem(staged);
+    if (unlike !== null) throw new StoreError(`refusing to restore ${copy.path}: ${unlike}`, 'backup_invalid');
     // Once brought up to date, every name is canonical; one that is not was written by hand, and
     // could stand beside the user it imitates.
     const odd = (staged.prepare('SELECT userid FROM users UNION ALL SELECT name FROM realms').pluck().all() as string[]).find((n) => canonicalName(n) !== n);
@@ -1085,6 +1087,20 @@ class SqliteStore implements Store {
       throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
     }
     await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
+  }
+
+  /**
+   * What `staged` (brought up to date) lacks of the tables and columns a restore reads from it, or
+   * null. A file that claims this schema but lacks them was not written by tfactl.
+   */
+  private shapeProblem(staged: Database): string | null {
+    for (const table of [...RESTORED_TABLES, 'replay_ledger', 'audit']) {
+      const has = new Set((staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+      if (has.size === 0) return `it has no table ${table}`;
+      const missing = (this.db.pragma(`table_info(${table})`) as { name: string }[]).find((c) => !has.has(c.name));
+      if (missing) return `its table ${table} has no column ${missing.name}`;
+    }
+    return null;
   }
 
   /**

@@ -312,6 +312,16 @@ describe('restore after use', () => {
 
     it('without a key fingerprint', () =>
       refused('no-fingerprint.db', (db) => db.exec("DELETE FROM settings WHERE key = 'key.fingerprint'"), 'it has no key fingerprint'));
+
+    it('of this schema without the replay ledger', () =>
+      refused(
+        'no-ledger.db',
+        (db) => {
+          for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
+          db.exec('DROP TABLE replay_ledger');
+        },
+        'it has no table replay_ledger',
+      ));
   });
 
   it('is refused to admins, like restore', async () => {
