@@ -54,7 +54,7 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'user delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm')
@@ -79,7 +79,7 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'realm delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force --yes'
             vopts='--db --as --auth-code'
             args=() vararg=0 ;;
         'realm set-enforce')
@@ -124,8 +124,8 @@ _tfactl_node() {
             args=() vararg=0 ;;
         'tfa delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --all'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --type --all --yes'
+            vopts='--db --as --auth-code --type'
             args=() vararg=0 ;;
         'tfa enable')
             cmds=''
@@ -279,6 +279,7 @@ _tfactl_value() {
         'tfa add recovery/--output') files=1 ;;
         'tfa list/--db') files=1 ;;
         'tfa delete/--db') files=1 ;;
+        'tfa delete/--type') choices='totp recovery yubico webauthn u2f' ;;
         'tfa enable/--db') files=1 ;;
         'tfa disable/--db') files=1 ;;
         'tfa unlock/--db') files=1 ;;

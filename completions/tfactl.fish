@@ -133,7 +133,7 @@ function __tfactl_value_options --argument-names path
         case 'tfa list'
             echo --db --as --auth-code --realm
         case 'tfa delete'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --type
         case 'tfa enable'
             echo --db --as --auth-code
         case 'tfa disable'
@@ -255,7 +255,7 @@ complete -c tfactl -n '__tfactl_needs_command "user"' -a show -d 'show one user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a modify -d 'change a user'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a import -d 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a passwd -d 'set a user\'s password'
-complete -c tfactl -n '__tfactl_needs_command "user"' -a delete -d 'delete a user'
+complete -c tfactl -n '__tfactl_needs_command "user"' -a delete -d 'delete a user and their factors (asks first on a terminal)'
 
 # tfactl user add
 complete -c tfactl -n '__tfactl_using "user add"' -l no-password -d 'create the user without a password (cannot sign in until one is set)'
@@ -295,12 +295,13 @@ complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also w
 # tfactl user passwd
 
 # tfactl user delete
+complete -c tfactl -n '__tfactl_using "user delete"' -l yes -d 'do not ask; needed without a terminal'
 
 # tfactl realm
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a add -d 'add a realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a list -d 'list realms'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a show -d 'show one realm'
-complete -c tfactl -n '__tfactl_needs_command "realm"' -a delete -d 'delete a realm'
+complete -c tfactl -n '__tfactl_needs_command "realm"' -a delete -d 'delete a realm (asks first on a terminal)'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-enforce -d 'require a second factor type for every user of a realm'
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-yubico -d 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)'
 
@@ -313,6 +314,7 @@ complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
 
 # tfactl realm delete
 complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete the users of the realm'
+complete -c tfactl -n '__tfactl_using "realm delete"' -l yes -d 'do not ask; needed without a terminal'
 
 # tfactl realm set-enforce
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
@@ -371,7 +373,9 @@ complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask 
 complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -d 'only the users of this realm'
 
 # tfactl tfa delete
+complete -c tfactl -n '__tfactl_using "tfa delete"' -l type -x -a 'totp recovery yubico webauthn u2f' -d 'delete every factor of this kind'
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every factor of the user'
+complete -c tfactl -n '__tfactl_using "tfa delete"' -l yes -d 'with --type or --all: do not ask; needed without a terminal'
 
 # tfactl tfa enable
 

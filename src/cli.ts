@@ -125,7 +125,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--atomic', 'all or nothing: any bad row imports nothing')
     .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
   leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>', USERID);
-  leaf(user, 'delete', 'delete a user', () => import('./commands/user/delete.js')).argument('<userid>', USERID);
+  leaf(user, 'delete', 'delete a user and their factors (asks first on a terminal)', () => import('./commands/user/delete.js'))
+    .argument('<userid>', USERID)
+    .option('--yes', 'do not ask; needed without a terminal');
 
   const realm = group(program, 'realm', 'manage realms');
   leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
@@ -133,9 +135,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--comment <text>', 'free text');
   leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
   leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<name>', REALM);
-  leaf(realm, 'delete', 'delete a realm', () => import('./commands/realm/delete.js'))
+  leaf(realm, 'delete', 'delete a realm (asks first on a terminal)', () => import('./commands/realm/delete.js'))
     .argument('<name>', REALM)
-    .option('--force', 'also delete the users of the realm');
+    .option('--force', 'also delete the users of the realm')
+    .option('--yes', 'do not ask; needed without a terminal');
   const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
     import('./commands/realm/set-enforce.js'),
   )
@@ -182,10 +185,16 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   ).option('--realm <realm>', 'only the users of this realm');
   leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
     .argument('<userid>', USERID)
-    .argument('[id]', 'factor id (see tfa list)')
-    .option('--all', 'delete every factor of the user');
-  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js')).argument('<userid>', USERID).argument('<id>');
-  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js')).argument('<userid>', USERID).argument('<id>');
+    .argument('[id]', 'factor id, or any unique start of it (see tfa list)')
+    .addOption(new Option('--type <type>', 'delete every factor of this kind').choices(['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
+    .option('--all', 'delete every factor of the user')
+    .option('--yes', 'with --type or --all: do not ask; needed without a terminal');
+  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js'))
+    .argument('<userid>', USERID)
+    .argument('<id>', 'factor id, or any unique start of it');
+  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js'))
+    .argument('<userid>', USERID)
+    .argument('<id>', 'factor id, or any unique start of it');
   leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
 
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))

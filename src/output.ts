@@ -30,11 +30,26 @@ async function colourStyle(): Promise<Style> {
 
 /** Builds the Output for one run, loading colour support only when a TTY will show it. */
 export async function createOutput(io: Io, options: OutputOptions): Promise<Output> {
-  const noColor = options.env.NO_COLOR !== undefined && options.env.NO_COLOR !== '';
-  const wantOut = !noColor && io.stdout.isTTY;
-  const wantErr = !noColor && io.stderr.isTTY;
+  const { stdout, stderr } = colourWanted(io, options.env);
+  const wantOut = stdout;
+  const wantErr = stderr;
   const colour = wantOut || wantErr ? await colourStyle() : PLAIN;
   return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut);
+}
+
+/**
+ * Whether each stream gets colour: on a terminal, or anywhere with FORCE_COLOR (1, 2, 3 or empty, as
+ * chalk and Node read it; 0 or false turn it off), and never with NO_COLOR (https://no-color.org),
+ * which wins over FORCE_COLOR.
+ */
+export function colourWanted(io: Pick<Io, 'stdout' | 'stderr'>, env: Readonly<Record<string, string | undefined>>): { stdout: boolean; stderr: boolean } {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return { stdout: false, stderr: false };
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) {
+    const on = !['0', 'false'].includes(force.toLowerCase());
+    return { stdout: on, stderr: on };
+  }
+  return { stdout: io.stdout.isTTY, stderr: io.stderr.isTTY };
 }
 
 export interface OutputOptions {
@@ -44,7 +59,7 @@ export interface OutputOptions {
 
 /**
  * The only writer of command output. With --json: exactly one envelope on stdout. Without: human
- * text on stdout, warnings and errors on stderr; colour only on a TTY and never with NO_COLOR.
+ * text on stdout, warnings and errors on stderr; colour on a TTY or with FORCE_COLOR, never with NO_COLOR.
  *
  * Data never reaches a terminal raw: control characters, bidirectional overrides, line separators
  * and lone surrogates in it are shown escaped (`\x1b`, `\n`, `\u202e`), whatever got them into
@@ -61,7 +76,7 @@ export class Output {
     /** Styling for stdout text. */
     readonly style: Style = PLAIN,
     private readonly errStyle: Style = PLAIN,
-    /** Whether stdout may carry colour (a TTY without NO_COLOR). */
+    /** Whether stdout may carry colour (see colourWanted). */
     readonly colour = false,
   ) {}
 

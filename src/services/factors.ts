@@ -167,7 +167,12 @@ export function enrolled(prepared: PreparedTotp, verified: boolean): EnrolledTot
  * skips it with `verify: false`), then stored with that code's step as used. The acting user's
  * password (and second factor) was checked when the session opened.
  */
-export async function enrolTotp(session: Session, userid: string, req: TotpRequest & { verify: boolean }, io: TotpEnrolmentIo): Promise<EnrolledTotp> {
+export async function enrolTotp(
+  session: Session,
+  userid: string,
+  req: TotpRequest & { verify: boolean },
+  io: TotpEnrolmentIo,
+): Promise<EnrolledTotp & { readonly hasRecoveryKeys: boolean }> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   const user = await requireUser(session.store, userid);
   const realm = await session.store.getRealm(user.realm);
@@ -183,7 +188,9 @@ export async function enrolTotp(session: Session, userid: string, req: TotpReque
     await tx.insertTotpFactor(row);
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } });
   });
-  return enrolled(prepared, step !== null);
+  // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
+  const recovery = await session.store.getRecoverySet(userid);
+  return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined };
 }
 
 export interface RecoveryKeys {
@@ -226,11 +233,23 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
   return { id, userid, keys: set.keys, regenerated: existing !== undefined };
 }
 
-async function requireFactor(store: Store, userid: string, factorId: string): Promise<FactorRecord> {
-  const factor = (await store.listFactors(userid)).find((f) => f.id === factorId);
-  if (!factor) throw new NotFoundError(`${userid} has no factor ${factorId}`);
-  return factor;
+/**
+ * The factor of `userid` whose id is `idOrPrefix`, or starts with it (as git takes commit ids):
+ * unknown is exit 3, a prefix of several is exit 2 naming them.
+ */
+async function requireFactor(store: Store, userid: string, idOrPrefix: string): Promise<FactorRecord> {
+  const factors = await store.listFactors(userid);
+  const exact = factors.find((f) => f.id === idOrPrefix);
+  if (exact) return exact;
+  const prefix = idOrPrefix.toLowerCase();
+  const matches = prefix === '' ? [] : factors.filter((f) => f.id.startsWith(prefix));
+  if (matches.length === 1) return matches[0] as FactorRecord;
+  if (matches.length === 0) throw new NotFoundError(`${userid} has no factor ${idOrPrefix} (see 'tfactl tfa list ${userid}')`);
+  throw new UsageError(`factor id ${idOrPrefix} is ambiguous for ${userid}: it starts ${matches.map((f) => f.id).join(', ')}; give more of it`, 'ambiguous_id');
 }
+
+/** Which factors of a user a deletion takes: one (by id or unique prefix), every one of a kind, or all. */
+export type FactorSelection = { readonly id: string } | { readonly type: FactorType } | 'all';
 
 /**
  * Whether taking `removed` away leaves the user without an enabled factor of the type their realm
@@ -265,13 +284,14 @@ async function enforcementCheck(
 const isAdmin = (session: Session) => session.actor.admin || isRoot(session.actor);
 
 /** Deletes one factor, or all of a user's factors. Returns warnings for the caller to show. */
-export async function deleteFactors(session: Session, userid: string, factorId: string | 'all'): Promise<{ deleted: string[]; warnings: string[] }> {
+export async function deleteFactors(session: Session, userid: string, which: FactorSelection): Promise<{ deleted: string[]; warnings: string[] }> {
   await authorize(session, 'tfa.manage', 'tfa.delete', userid);
   const user = await requireUser(session.store, userid);
-  if (factorId !== 'all') await requireFactor(session.store, userid, factorId);
+  const factorId = typeof which === 'object' && 'id' in which ? (await requireFactor(session.store, userid, which.id)).id : null;
+  const selected = (f: FactorRecord) => (which === 'all' ? true : factorId !== null ? f.id === factorId : 'type' in which && f.type === which.type);
   const outcome = await session.store.transaction(async (tx) => {
-    const targets = (await tx.listFactors(userid)).filter((f) => factorId === 'all' || f.id === factorId);
-    if (factorId !== 'all' && targets.length === 0) throw new NotFoundError(`${userid} has no factor ${factorId}`);
+    const targets = (await tx.listFactors(userid)).filter(selected);
+    if (factorId !== null && targets.length === 0) throw new NotFoundError(`${userid} has no factor ${factorId}`);
     const check = await enforcementCheck(tx, isAdmin(session), user, targets);
     if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     for (const f of targets) await tx.deleteFactor(userid, f.id);
@@ -283,11 +303,11 @@ export async function deleteFactors(session: Session, userid: string, factorId: 
 }
 
 /** Enables or disables one factor. Returns warnings for the caller to show. */
-export async function setFactorEnabled(session: Session, userid: string, factorId: string, enabled: boolean): Promise<{ factor: FactorRecord; warnings: string[] }> {
+export async function setFactorEnabled(session: Session, userid: string, idOrPrefix: string, enabled: boolean): Promise<{ factor: FactorRecord; warnings: string[] }> {
   const action = enabled ? 'tfa.enable' : 'tfa.disable';
   await authorize(session, 'tfa.manage', action, userid);
   const user = await requireUser(session.store, userid);
-  await requireFactor(session.store, userid, factorId);
+  const factorId = (await requireFactor(session.store, userid, idOrPrefix)).id;
   const outcome = await session.store.transaction(async (tx) => {
     const factor = await requireFactor(tx, userid, factorId);
     const check: { refusal: string | null; warnings: string[] } = enabled ? { refusal: null, warnings: [] } : await enforcementCheck(tx, isAdmin(session), user, [factor]);

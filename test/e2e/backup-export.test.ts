@@ -200,7 +200,7 @@ describe('restore after use', () => {
       db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger');
       db.pragma('user_version = 4');
       db.close();
-      expect((await s.run(['user', 'delete', 'old'])).code).toBe(0);
+      expect((await s.run(['user', 'delete', 'old', '--yes'])).code).toBe(0);
       expect((await s.login('old', PW)).code).toBe(5);
       const r = await s.run(['restore', file, '--yes']);
       expect(r.code, r.stderr).toBe(0);

@@ -124,7 +124,7 @@ describe('root protection for second factors', () => {
   const attempts: [string, string[]][] = [
     ['tfa add totp', ['tfa', 'add', 'totp', 'root@local', '--no-verify']],
     ['tfa add recovery', ['tfa', 'add', 'recovery', 'root@local']],
-    ['tfa delete', ['tfa', 'delete', 'root@local', '--all']],
+    ['tfa delete', ['tfa', 'delete', 'root@local', '--all', '--yes']],
     ['tfa enable', ['tfa', 'enable', 'root@local', 'x']],
     ['tfa disable', ['tfa', 'disable', 'root@local', 'x']],
     ['tfa unlock', ['tfa', 'unlock', 'root@local']],
@@ -143,7 +143,7 @@ describe('root protection for second factors', () => {
     expect((await store.runAs('boss', PW, ['tfa', 'list', 'root@local'])).code).toBe(0);
     const own = await store.run(['tfa', 'add', 'recovery', 'root@local', '--json']);
     expect(own.code, own.stderr).toBe(0);
-    expect((await store.run(['tfa', 'delete', 'root@local', '--all'])).code).toBe(0);
+    expect((await store.run(['tfa', 'delete', 'root@local', '--all', '--yes'])).code).toBe(0);
   });
 
   it('refuses an ordinary user every tfa command on others', async () => {

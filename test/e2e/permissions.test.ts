@@ -50,7 +50,7 @@ const ops: Record<Op, (t: string) => string[]> = {
   'modify-comment': (t) => ['user', 'modify', t, '--comment', `changed ${serial++}`],
   'modify-admin': (t) => ['user', 'modify', t, '--expire', '2099-01-01'],
   passwd: (t) => ['user', 'passwd', t, '--password-stdin'],
-  delete: (t) => ['user', 'delete', t],
+  delete: (t) => ['user', 'delete', t, '--yes'],
 };
 
 // [actor, op, target, allowed]
@@ -124,7 +124,7 @@ describe('permission matrix for store-wide commands', () => {
     ['user add', ['user', 'add', 'newbie', '--no-password'], true, false],
     ['realm add', ['realm', 'add', 'sales'], true, false],
     ['realm set-enforce', ['realm', 'set-enforce', 'corp', 'totp'], true, false],
-    ['realm delete', ['realm', 'delete', 'corp'], true, false],
+    ['realm delete', ['realm', 'delete', 'corp', '--yes'], true, false],
     ['realm list', ['realm', 'list'], true, false],
   ];
 

@@ -2,8 +2,9 @@
 """Runs a command on a real pseudo-terminal, answering prompts like a person would.
 
 Usage: pty-driver.py JSON  where JSON is {"argv": [...], "env": {...}, "steps": [{"expect": REGEX, "send": TEXT}],
-"timeout": SECONDS, "cols": N, "cwd": DIR}. A step may instead have "send_totp": {"secret": REGEX} to answer with
-the current code (from oathtool) of the base32 secret REGEX's first group finds in the output so far. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
+"timeout": SECONDS, "cols": N, "cwd": DIR}. A step may instead have "send_totp": {"secret": REGEX, "ahead": SECONDS?} to answer with
+the current code (or the one SECONDS ahead) (from oathtool) of the base32 secret REGEX's first group finds in the output so far, or
+"send_match": REGEX to answer with what REGEX's first group finds in the output so far. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
 "unmatched": the first expectation not seen, or null} as JSON.
 """
 import json, os, pty, re, select, signal, struct, subprocess, sys, time, fcntl, termios
@@ -52,10 +53,15 @@ for step in spec.get("steps", []):
         break
     pos = m.end()
     time.sleep(step.get("delay", 0.05))
-    if "send_totp" in step:
+    if "send_match" in step:
+        found = re.search(step["send_match"].encode(), output)
+        os.write(fd, (found.group(1) if found else b"MISSING") + b"\r")
+    elif "send_totp" in step:
         found = re.search(step["send_totp"]["secret"].encode(), output)
         secret = found.group(1).decode() if found else "MISSING"
-        code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True).stdout.strip()
+        # "ahead": seconds from now, for the code of a later step (the current one may be spent).
+        when = ["--now", "@%d" % (int(time.time()) + step["send_totp"]["ahead"])] if "ahead" in step["send_totp"] else []
+        code = subprocess.run(["oathtool", "--totp", "-b", secret] + when, capture_output=True, text=True).stdout.strip()
         os.write(fd, (code + "\r").encode())
     else:
         os.write(fd, step["send"].encode())

@@ -66,18 +66,18 @@ describe('tfactl realm', () => {
     await store.run(['user', 'add', 'bob@corp', '--no-password']);
     await store.run(['user', 'add', 'amy@corp', '--no-password']);
     const before = store.snapshot();
-    const refused = await store.run(['realm', 'delete', 'corp']);
+    const refused = await store.run(['realm', 'delete', 'corp', '--yes']);
     expect(refused.code).toBe(4);
     expect(oneLineError(refused)).toContain('still has 2 users');
     expect(store.snapshot()).toBe(before);
-    const forced = await store.run(['realm', 'delete', 'corp', '--force', '--json']);
+    const forced = await store.run(['realm', 'delete', 'corp', '--force', '--json', '--yes']);
     expect(forced.code).toBe(0);
     expect(forced.json().result).toEqual({ realm: 'corp', deleted: true, deletedUsers: 2 });
     expect(store.query("SELECT * FROM users WHERE realm = 'corp'")).toEqual([]);
   });
 
   it('never deletes the built-in realm', async () => {
-    const r = await store.run(['realm', 'delete', 'local', '--force']);
+    const r = await store.run(['realm', 'delete', 'local', '--force', '--yes']);
     expect(r.code).toBe(4);
     expect(store.query("SELECT name FROM realms WHERE name = 'local'")).toHaveLength(1);
     expect(store.query("SELECT userid FROM users WHERE userid = 'root@local'")).toHaveLength(1);
@@ -85,7 +85,7 @@ describe('tfactl realm', () => {
 
   it('deletes an empty realm', async () => {
     await store.run(['realm', 'add', 'tmp']);
-    const r = await store.run(['realm', 'delete', 'tmp', '--json']);
+    const r = await store.run(['realm', 'delete', 'tmp', '--json', '--yes']);
     expect(r.json().result).toEqual({ realm: 'tmp', deleted: true, deletedUsers: 0 });
   });
 });

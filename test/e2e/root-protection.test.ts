@@ -33,7 +33,7 @@ describe('an admin', () => {
     ['lift the password regulation', ['settings', 'set', 'lockout.password-failures', '1000']],
     ['weaken the password policy', ['settings', 'set', 'password.min-length', '1']],
     ['change the TOTP issuer', ['settings', 'set', 'totp.issuer', 'evil']],
-    ['delete the built-in realm', ['realm', 'delete', 'local', '--force']],
+    ['delete the built-in realm', ['realm', 'delete', 'local', '--force', '--yes']],
   ])('may not %s (exit 4, audited, nothing changed)', async (_what, args) => {
     const before = store.snapshot();
     const r = await asAdmin(args);

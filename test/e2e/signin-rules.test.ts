@@ -50,7 +50,7 @@ describe('a password alone', () => {
   it.each([
     ['add recovery keys', (u: string) => ['tfa', 'add', 'recovery', u]],
     ['add a TOTP factor', (u: string) => ['tfa', 'add', 'totp', u, '--no-verify']],
-    ['delete every factor', (u: string) => ['tfa', 'delete', u, '--all']],
+    ['delete every factor', (u: string) => ['tfa', 'delete', u, '--all', '--yes']],
     ['disable a factor', (u: string) => ['tfa', 'disable', u, 'x']],
   ])('never lets a user with an enabled factor %s (exit 5, nothing changed)', async (_what, args) => {
     const u = `en${Math.floor(Math.random() * 1e9)}`;

@@ -106,9 +106,9 @@ describe('tfactl user', () => {
   });
 
   it('deletes a user', async () => {
-    const r = await store.run(['user', 'delete', 'bob@corp', '--json']);
+    const r = await store.run(['user', 'delete', 'bob@corp', '--json', '--yes']);
     expect(r.json()).toMatchObject({ ok: true, result: { userid: 'bob@corp', deleted: true } });
-    const again = await store.run(['user', 'delete', 'bob@corp']);
+    const again = await store.run(['user', 'delete', 'bob@corp', '--yes']);
     expect(again.code).toBe(3);
     expect(oneLineError(again)).toBe('error: user bob@corp does not exist');
   });
@@ -116,7 +116,7 @@ describe('tfactl user', () => {
   it('never deletes, disables, expires or demotes root@local', async () => {
     const before = store.snapshot();
     for (const args of [
-      ['user', 'delete', 'root@local'],
+      ['user', 'delete', 'root@local', '--yes'],
       ['user', 'modify', 'root@local', '--disabled'],
       ['user', 'modify', 'root@local', '--no-admin'],
       ['user', 'modify', 'root@local', '--expire', '2030-01-01'],

@@ -2,12 +2,16 @@ import { parseRealmName } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { deleteRealm } from '../../services/realms.js';
 import { openSession } from '../session.js';
+import { confirm, requireConfirmation } from '../confirm.js';
 import { arg, boolOpt } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
+  const force = boolOpt(inv, 'force') === true;
+  requireConfirmation(inv, `this deletes realm ${name}${force ? ' and every user in it' : ''}`);
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.delete', target: name });
-  const { deletedUsers } = await deleteRealm(session, name, boolOpt(inv, 'force') === true);
+  await confirm(inv, `Delete realm ${name}${force ? ' and every user in it' : ''}?`);
+  const { deletedUsers } = await deleteRealm(session, name, force);
   inv.out.result({ realm: name, deleted: true, deletedUsers }, (r, style) =>
     [`${style.green('deleted')} realm ${r.realm}`, ...(r.deletedUsers > 0 ? [`deleted ${r.deletedUsers} user(s) with it`] : [])].join('\n'),
   );

@@ -1,10 +1,9 @@
 import { parseUserId } from '../../domain/userid.js';
-import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/factors.js';
 import { openSession } from '../session.js';
-import { CancelledError } from '../../errors.js';
+import { confirm, requireConfirmation } from '../confirm.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 
 const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
@@ -13,15 +12,9 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const regenerate = boolOpt(inv, 'regenerate') === true;
   const output = stringOpt(inv, 'output');
-  const yes = boolOpt(inv, 'yes') === true;
-  if (regenerate && !yes && !inv.ctx.io.stdinIsTTY) {
-    throw new UsageError('--regenerate makes the current recovery keys useless: confirm with --yes', 'confirm');
-  }
+  if (regenerate) requireConfirmation(inv, '--regenerate makes the current recovery keys useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
-  if (regenerate && !yes) {
-    const sure = await inv.ctx.prompter.confirm(`Replace the recovery keys of ${userid}? The current ones stop working.`, false);
-    if (!sure) throw new CancelledError();
-  }
+  if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? The current ones stop working.`);
   // Claimed before the keys are stored, so a file that cannot be written changes nothing.
   const file = output === undefined ? undefined : createPrivateFile(output);
   let result;

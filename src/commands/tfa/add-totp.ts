@@ -4,7 +4,7 @@ import type { Invocation } from '../../invocation.js';
 import { enrolTotp } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
-import { describeEnrolled, unverifiedWarning } from './render.js';
+import { describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
 import { totpEnrolmentView } from '../views.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from './totp-io.js';
 
@@ -22,4 +22,5 @@ export async function run(inv: Invocation): Promise<void> {
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
   if (!result.verified) inv.out.warn(unverifiedWarning(result));
   inv.out.result(totpEnrolmentView(result), describeEnrolled);
+  if (!result.hasRecoveryKeys) inv.out.note(recoveryHint(userid));
 }

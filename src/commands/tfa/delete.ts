@@ -1,19 +1,28 @@
+import type { FactorType } from '../../domain/sign-in.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { deleteFactors } from '../../services/factors.js';
+import { deleteFactors, type FactorSelection } from '../../services/factors.js';
+import { confirm, requireConfirmation } from '../confirm.js';
 import { openSession } from '../session.js';
-import { arg, boolOpt } from '../options.js';
+import { arg, boolOpt, stringOpt } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const id = inv.args[1];
   const all = boolOpt(inv, 'all') === true;
-  if ((id === undefined) === !all) throw new UsageError('give either a factor id or --all');
+  // commander has checked --type against its choices (cli.ts).
+  const type = stringOpt(inv, 'type') as FactorType | undefined;
+  if ([id !== undefined, all, type !== undefined].filter(Boolean).length !== 1) throw new UsageError('give one of: a factor id (or a unique start of one), --type TYPE or --all');
+  const which: FactorSelection = all ? 'all' : type !== undefined ? { type } : { id: id as string };
+  // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
+  const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
+  if (many) requireConfirmation(inv, `this deletes ${many}`);
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid });
-  const { deleted, warnings } = await deleteFactors(session, userid, all ? 'all' : (id as string));
+  if (many) await confirm(inv, `Delete ${many}?`);
+  const { deleted, warnings } = await deleteFactors(session, userid, which);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result({ userid, deleted }, (r, style) =>
-    r.deleted.length === 0 ? `${r.userid} had no factors` : `${style.green('deleted')} ${r.deleted.length} factor(s) of ${r.userid}: ${r.deleted.join(', ')}`,
+    r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${r.deleted.length} factor(s) of ${r.userid}: ${r.deleted.join(', ')}`,
   );
 }

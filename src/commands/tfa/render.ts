@@ -12,6 +12,11 @@ export function describeEnrolled(r: TotpEnrolmentView, style: Style): string {
   return `${style.green('added')} TOTP factor ${r.id} (${r.description}) for ${r.userid}${r.verified ? '' : ' ' + style.yellow('(not verified)')}`;
 }
 
+/** Said after a TOTP factor is enrolled for a user without recovery keys. */
+export function recoveryHint(userid: string): string {
+  return `next: keep a way in for when the phone is lost: 'tfactl tfa add recovery ${userid}' makes ten single-use recovery keys`;
+}
+
 /** Said whenever a TOTP factor is stored without a code having confirmed it. */
 export function unverifiedWarning(t: { readonly id: string; readonly userid: string }): string {
   return `TOTP factor ${t.id} of ${t.userid} is stored unverified (--no-verify): no code from it has been checked yet; the first sign-in with it does`;

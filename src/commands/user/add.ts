@@ -9,7 +9,7 @@ import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
-import { unverifiedWarning } from '../tfa/render.js';
+import { recoveryHint, unverifiedWarning } from '../tfa/render.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
@@ -74,4 +74,5 @@ export async function run(inv: Invocation): Promise<void> {
       ...(r.yubico ? [`${style.bold('yubikey:')}  ${r.yubico.publicId} (${r.yubico.id})`] : []),
     ].join('\n'),
   );
+  if (view.totp) inv.out.note(recoveryHint(view.user.userid));
 }
