@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import type { buildProgram as BuildProgram } from '../src/cli.js';
-// @ts-ignore: plain JavaScript, no declarations
+// @ts-expect-error: plain JavaScript, no declarations
 import { generate } from '../scripts/completions.mjs';
 
 // The command tree of the built bundle (what ships), typed as src/cli.ts's.

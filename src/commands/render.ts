@@ -4,7 +4,7 @@ import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, table, type ListView, type Style } from '../output.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { UserOverview } from '../services/factor-list.js';
-import { auditView, lockView, signInView, userView, type LockView, type RealmView, type UserView } from './views.js';
+import { auditView, userView, type LockView, type RealmView, type UserView } from './views.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
@@ -62,16 +62,16 @@ export function userList(now: number): ListView<UserOverview> {
     headers: ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'FACTORS', 'LOCKED', 'EXPIRES', 'EMAIL', 'COMMENT'],
     empty: 'no users',
     json: (u) => userView(u, now),
-    rows: (u) => {
-      const signIn = signInView(u, now);
+    rows: (overview) => {
+      const u = userView(overview, now);
       return [
         [
           u.userid,
           yesNo(u.admin),
-          u.enabled ? (signIn.possible ? 'enabled' : 'cannot sign in') : 'disabled',
-          u.hasPassword ? 'set' : 'none',
+          u.enabled ? (u.signIn.possible ? 'enabled' : 'cannot sign in') : 'disabled',
+          u.password ? 'set' : 'none',
           describeFactors(u.factors),
-          describeLock(lockView(u, now)),
+          describeLock(u.lock),
           u.expire ?? 'never',
           orDash(u.email),
           orDash(u.comment),

@@ -25,7 +25,7 @@ export async function checkPassword(hash: string | null | undefined, password: s
     await argon2.hash(password, { type: argon2.argon2id, ...ARGON2_PARAMS });
     return { ok: false };
   }
-  let ok = false;
+  let ok: boolean;
   try {
     const verifying = argon2.verify(hash, password);
     // argon2 now works on the thread pool for tens of milliseconds; meanwhile the main thread loads

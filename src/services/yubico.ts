@@ -78,7 +78,7 @@ export async function validateOnline(req: OnlineRequest): Promise<OnlineResult> 
     } catch (e) {
       const reason = controller.signal.aborted ? `${host}: no answer within ${req.timeoutMs / 1000} s` : `${host}: ${describeFetchError(e)}`;
       failures.push(reason);
-      throw new Error(reason);
+      throw new Error(reason, { cause: e });
     }
     const fields = parseResponse(body);
     if (!signatureValid(fields, req.apiKey)) return reject(`${host}: answer not signed with the API key`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+import { oathtool, oneLineError, TempStore } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());

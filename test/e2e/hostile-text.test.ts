@@ -156,7 +156,7 @@ describe('a store doctored to hold such text', () => {
     expect(r.stdout).not.toMatch(RAW);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines.find((l) => l.startsWith('eve@local'))).toMatch(/eve\\t@example\.org +x\\x1b\[31mred\\nmallory  yes    enabled  set\\r\\u202eexe\.txt\\u2028$/);
+    expect(lines.find((l) => l.startsWith('eve@local'))).toMatch(/eve\\t@example\.org +x\\x1b\[31mred\\nmallory {2}yes {4}enabled {2}set\\r\\u202eexe\.txt\\u2028$/);
     expect(lines.some((l) => l.startsWith('ev\\x1b[1mil@local'))).toBe(true);
   });
 
@@ -178,9 +178,9 @@ describe('a store doctored to hold such text', () => {
     const { openSqliteStore } = await import('../../src/store/sqlite.js');
     const out: string[] = [];
     const code = await main(['user', 'show', 'eve'], {
-      io: { stdout: { write: (t) => out.push(t), isTTY: true, columns: 200 }, stderr: { write: () => true, isTTY: true }, stdinIsTTY: false, readStdin: async () => '', onInterrupt: () => () => undefined },
+      io: { stdout: { write: (t) => out.push(t), isTTY: true, columns: 200 }, stderr: { write: () => true, isTTY: true }, stdinIsTTY: false, readStdin: async () => '', readLine: async () => null, onInterrupt: () => () => undefined },
       prompter: { password: async () => '', input: async () => '', confirm: async () => false },
-      clock: { nowSeconds: () => 1_800_000_000 },
+      clock: { nowSeconds: () => 1_800_000_000, sleep: async () => undefined },
       random: { bytes: (n) => Buffer.alloc(n) },
       env: { TFACTL_DB: doctored.db },
       uid: process.getuid?.() ?? 0,

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, wr
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, oneLineError, runBin, TempStore } from './harness.js';
+import { BIN, oneLineError, TempStore } from './harness.js';
 
 const stores: TempStore[] = [];
 const fresh = () => {
@@ -69,7 +69,7 @@ describe('the store on disk', () => {
   it('uses $XDG_DATA_HOME/tfactl/tfactl.db for users other than root when nothing else is set', async () => {
     const s = fresh();
     const xdg = join(s.dir, 'xdg');
-    const env = { ...process.env, XDG_DATA_HOME: xdg, HOME: s.dir };
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: xdg, HOME: s.dir };
     delete env.TFACTL_DB;
     // In a user namespace tfactl runs as uid 1000, so even under root the real system store is never touched.
     const r = asOtherUid([BIN, 'init', '--json'], env);

@@ -27,7 +27,7 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
   for (const url of urls) {
     // The URL is stored and shown as given (the URL parser would drop tabs and newlines unseen).
     checkText(url, '--url', Infinity);
-    let parsed: URL | null = null;
+    let parsed: URL | null;
     try {
       parsed = new URL(url);
     } catch {

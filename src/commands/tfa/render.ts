@@ -1,9 +1,8 @@
-import { formatTime } from '../../domain/dates.js';
 import { describeTotpParams } from '../../domain/totp-params.js';
 import type { ListView, Style } from '../../output.js';
-import type { FactorRecord, UserFactors } from '../../services/factor-list.js';
+import type { UserFactors } from '../../services/factor-list.js';
 import { describeLock } from '../render.js';
-import { lockView, signInView, userFactorsView, type TotpEnrolmentView } from '../views.js';
+import { userFactorsView, type FactorView, type TotpEnrolmentView } from '../views.js';
 
 /** How many characters of a factor id a table shows; any unique prefix is accepted as input. */
 export const SHORT_ID = 8;
@@ -22,12 +21,15 @@ export function unverifiedWarning(t: { readonly id: string; readonly userid: str
   return `TOTP factor ${t.id} of ${t.userid} is stored unverified (--no-verify): no code from it has been checked yet; the first sign-in with it does`;
 }
 
-function factorDetail(f: FactorRecord): string {
+function factorDetail(f: FactorView): string {
   if (f.type === 'totp' && f.totp) return describeTotpParams(f.totp) + (f.verified ? '' : ', not verified');
-  if (f.type === 'recovery') return `${f.recoveryLeft ?? 0} keys left`;
+  if (f.type === 'recovery') return `${f.recoveryKeysLeft ?? 0} keys left`;
   if (f.type === 'yubico') return `key ${f.publicId ?? '?'}`;
   return '';
 }
+
+/** An ISO time from a view, as people read it: `2026-11-27 20:52:17Z`. */
+const human = (iso: string) => iso.replace('T', ' ');
 
 /**
  * `tfa list`: a row a factor, and a row for a user without any; the user's first row says whether
@@ -38,19 +40,19 @@ export function factorList(now: number): ListView<UserFactors> {
     headers: ['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL', 'SIGN-IN'],
     empty: 'no users',
     json: (item) => userFactorsView(item, now),
-    rows: ({ user, factors }) => {
-      const signIn = signInView(user, now);
-      const lock = describeLock(lockView(user, now));
-      const state = signIn.possible ? (lock === 'no' ? 'ok' : `ok (locked: ${lock})`) : `NO: ${signIn.problem}; fix: ${signIn.fix}`;
-      if (factors.length === 0) return [[user.userid, '-', '-', 'no second factors', '-', '-', '-', '-', state]];
-      return factors.map((f, i) => [
-        user.userid,
+    rows: (item) => {
+      const u = userFactorsView(item, now);
+      const lock = describeLock(u.lock);
+      const state = u.signIn.possible ? (lock === 'no' ? 'ok' : `ok (locked: ${lock})`) : `NO: ${u.signIn.problem}; fix: ${u.signIn.fix}`;
+      if (u.factors.length === 0) return [[u.userid, '-', '-', 'no second factors', '-', '-', '-', '-', state]];
+      return u.factors.map((f, i) => [
+        u.userid,
         f.id.slice(0, SHORT_ID),
         f.type,
         f.description,
         f.enabled ? 'yes' : 'no',
-        formatTime(f.created),
-        f.lastUsed === null ? 'never' : formatTime(f.lastUsed),
+        human(f.created),
+        f.lastUsed === null ? 'never' : human(f.lastUsed),
         factorDetail(f),
         i === 0 ? state : '',
       ]);
