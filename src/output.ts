@@ -115,22 +115,31 @@ export class Output {
    * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one
    * envelope whose `result` is the array of `view.json(item)` (inside `view.wrap` when given), else
    * a table of escaped cells, read twice (once for the column widths), or `view.text` of each item.
-   * An error while reading leaves the output cut short, and the exit code says so.
+   * An error while reading cuts a table short (the error follows on stderr, with its exit code).
    */
   async list<T>(items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
     if (this.written) throw new Error('a command printed two results');
     this.written = true;
     const out = this.io.stdout;
     if (this.json) {
+      // `ok` goes last here: only the end of the listing knows it. Key order means nothing in
+      // JSON, so this is the same envelope, and it stays one valid document even when reading
+      // fails half-way: then it says ok:false with the error, and `result` holds what was read.
       const wrap = view.wrap;
       const open = wrap ? `${safeJson({ ...wrap.before, [wrap.key]: [] }).slice(0, -3)}[` : '[';
-      out.write(`{"ok":true,"result":${open}`);
+      const close = `]${wrap ? '}' : ''}`;
+      out.write(`{"result":${open}`);
       let first = true;
-      for await (const item of items()) {
-        out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
-        first = false;
+      try {
+        for await (const item of items()) {
+          out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
+          first = false;
+        }
+      } catch (e) {
+        out.write(`${close},"ok":false,"error":${safeJson(describeError(e))}}\n`);
+        throw e;
       }
-      out.write(`]${wrap ? '}' : ''},"warnings":${safeJson(this.warnings)}}\n`);
+      out.write(`${close},"warnings":${safeJson(this.warnings)},"ok":true}\n`);
       return;
     }
     if (view.text) {

@@ -534,15 +534,21 @@ class SqliteStore implements Store {
     } catch (e) {
       throw storeError(e, this.path);
     }
-    for (;;) {
-      let next: IteratorResult<unknown>;
-      try {
-        next = rows.next();
-      } catch (e) {
-        throw storeError(e, this.path);
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = rows.next();
+        } catch (e) {
+          throw storeError(e, this.path);
+        }
+        if (next.done) return;
+        yield next.value as T;
       }
-      if (next.done) return;
-      yield next.value as T;
+    } finally {
+      // A reader that stops early (an error, a closed pipe) frees the connection for what follows
+      // (an audit entry).
+      rows.return?.();
     }
   }
 

@@ -67,6 +67,29 @@ describe('backup and restore', () => {
 });
 
 describe('export', () => {
+  it('stops at a secret that does not open, says so (exit 6) and audits the export as cut short', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['user', 'add', 'ann', '--no-password']);
+      await s.run(['user', 'add', 'bob', '--no-password']);
+      expect((await s.run(['tfa', 'add', 'totp', 'ann', '--no-verify'])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'totp', 'bob', '--no-verify'])).code).toBe(0);
+      // bob's factor now holds ann's sealed secret: sealed for another user and factor, it must not open.
+      const db = new Database(s.db);
+      db.prepare("UPDATE factors SET secret = (SELECT secret FROM factors WHERE userid = 'ann@local') WHERE userid = 'bob@local'").run();
+      db.close();
+      const r = await s.run(['export', 'totp', '--json']);
+      expect(r.code).toBe(6);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^error: the TOTP secret of factor .* cannot be decrypted/);
+      // Still one JSON document: ok false, the error, and what was read before it.
+      expect(r.json()).toMatchObject({ ok: false, error: { code: 'key_mismatch' }, result: [{ userid: 'ann@local' }] });
+      expect(s.auditRows().at(-1)).toMatchObject({ action: 'export.totp', outcome: 'failed' });
+      expect(JSON.parse(s.auditRows().at(-1)?.detail ?? '{}')).toEqual({ factors: 1, complete: false });
+    } finally {
+      s.remove();
+    }
+  });
+
   it('exports TOTP secrets as CSV and URIs that oathtool agrees with, audited', async () => {
     const csv = await store.run(['export', 'totp']);
     expect(csv.code).toBe(0);
