@@ -4,204 +4,210 @@
 # _tfactl_node PATH: describe the command PATH (its names, space-separated).
 #   cmds: subcommands; opts: its options and those of the commands above it;
 #   vopts: those of opts that take a value; args: choices of each argument (empty: anything);
-#   vararg: 1 when the last argument repeats.
+#   ids: what the store offers for each argument (users, realms, factors:N for the factors of
+#   the user named by argument N); vararg: 1 when the last argument repeats.
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login settings backup restore export import audit'
+            cmds='init user realm tfa login settings backup restore export import audit completion'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'init')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'user')
             cmds='add list show modify import passwd delete'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'user add')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
             vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
-            args=() vararg=0 ;;
+            args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
             vopts='--db --as --auth-code --realm'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'user show')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'user modify')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
             vopts='--db --as --auth-code --email --comment --expire'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'user import')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --update --atomic --results'
             vopts='--db --as --auth-code --results'
-            args=() vararg=0 ;;
+            args=('') ids=('') vararg=0 ;;
         'user passwd')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'user delete')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'realm')
             cmds='add list show delete set-enforce set-yubico'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'realm add')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --comment'
             vopts='--db --as --auth-code --comment'
-            args=() vararg=0 ;;
+            args=('') ids=('') vararg=0 ;;
         'realm list')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'realm show')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('realms') vararg=0 ;;
         'realm delete')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force --yes'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('realms') vararg=0 ;;
         'realm set-enforce')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
             vopts='--db --as --auth-code --digits --step --period --algorithm --api-id --api-key --url'
-            args=('' 'none totp yubico') vararg=0 ;;
+            args=('' 'none totp yubico') ids=('realms' '') vararg=0 ;;
         'realm set-yubico')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --api-id --api-key --url --offline --none'
             vopts='--db --as --auth-code --api-id --api-key --url'
-            args=() vararg=0 ;;
+            args=('') ids=('realms') vararg=0 ;;
         'tfa')
             cmds='add list delete enable disable unlock'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'tfa add')
             cmds='totp yubico recovery'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'tfa add totp')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
             vopts='--db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'tfa add yubico')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --otp --aes-key --private-id --description'
             vopts='--db --as --auth-code --otp --aes-key --private-id --description'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'tfa add recovery')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --output --regenerate --yes'
             vopts='--db --as --auth-code --output'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'tfa list')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
             vopts='--db --as --auth-code --realm'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'tfa delete')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --type --all --yes'
             vopts='--db --as --auth-code --type'
-            args=() vararg=0 ;;
+            args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa enable')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa disable')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa unlock')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type'
             vopts='--db --as --auth-code --code --type'
-            args=() vararg=0 ;;
+            args=('') ids=('users') vararg=0 ;;
         'settings')
             cmds='list set'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'settings list')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'settings set')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('' '') ids=('' '') vararg=0 ;;
         'backup')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('') vararg=0 ;;
         'restore')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=('') ids=('') vararg=0 ;;
         'export')
             cmds='totp users'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'export totp')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --format --output'
             vopts='--db --as --auth-code --format --output'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'export users')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'import')
             cmds='proxmox'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'import proxmox')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --dry-run'
             vopts='--db --as --auth-code --tfa-cfg --user-cfg --domains-cfg'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
         'audit')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit --all'
             vopts='--db --as --auth-code --user --since --limit'
-            args=() vararg=0 ;;
+            args=() ids=() vararg=0 ;;
+        'completion')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=('bash zsh fish') ids=('') vararg=0 ;;
     esac
 }
 
@@ -219,6 +225,7 @@ _tfactl_child() {
         '/export') child='export' ;;
         '/import') child='import' ;;
         '/audit') child='audit' ;;
+        '/completion') child='completion' ;;
         'user/add') child='user add' ;;
         'user/list') child='user list' ;;
         'user/show') child='user show' ;;
@@ -250,84 +257,184 @@ _tfactl_child() {
     esac
 }
 
-# _tfactl_value PATH OPTION: set files=1 when the value of OPTION is a file name, choices to its choices.
+# _tfactl_value PATH OPTION: set files=1 when the value of OPTION is a file name, choices to its
+# choices, store to what the store offers for it.
 _tfactl_value() {
     case $1/$2 in
         '/--db') files=1 ;;
+        '/--as') store=users ;;
         'init/--db') files=1 ;;
+        'init/--as') store=users ;;
         'user/--db') files=1 ;;
+        'user/--as') store=users ;;
         'user add/--db') files=1 ;;
+        'user add/--as') store=users ;;
+        'user add/--tfa') choices='totp yubico none' ;;
+        'user add/--qr') choices='terminal none png: svg:' ;;
         'user list/--db') files=1 ;;
+        'user list/--as') store=users ;;
+        'user list/--realm') store=realms ;;
         'user show/--db') files=1 ;;
+        'user show/--as') store=users ;;
         'user modify/--db') files=1 ;;
+        'user modify/--as') store=users ;;
         'user import/--db') files=1 ;;
+        'user import/--as') store=users ;;
         'user import/--results') files=1 ;;
         'user passwd/--db') files=1 ;;
+        'user passwd/--as') store=users ;;
         'user delete/--db') files=1 ;;
+        'user delete/--as') store=users ;;
         'realm/--db') files=1 ;;
+        'realm/--as') store=users ;;
         'realm add/--db') files=1 ;;
+        'realm add/--as') store=users ;;
         'realm list/--db') files=1 ;;
+        'realm list/--as') store=users ;;
         'realm show/--db') files=1 ;;
+        'realm show/--as') store=users ;;
         'realm delete/--db') files=1 ;;
+        'realm delete/--as') store=users ;;
         'realm set-enforce/--db') files=1 ;;
+        'realm set-enforce/--as') store=users ;;
         'realm set-yubico/--db') files=1 ;;
+        'realm set-yubico/--as') store=users ;;
         'tfa/--db') files=1 ;;
+        'tfa/--as') store=users ;;
         'tfa add/--db') files=1 ;;
+        'tfa add/--as') store=users ;;
         'tfa add totp/--db') files=1 ;;
+        'tfa add totp/--as') store=users ;;
+        'tfa add totp/--qr') choices='terminal none png: svg:' ;;
         'tfa add yubico/--db') files=1 ;;
+        'tfa add yubico/--as') store=users ;;
         'tfa add recovery/--db') files=1 ;;
+        'tfa add recovery/--as') store=users ;;
         'tfa add recovery/--output') files=1 ;;
         'tfa list/--db') files=1 ;;
+        'tfa list/--as') store=users ;;
+        'tfa list/--realm') store=realms ;;
         'tfa delete/--db') files=1 ;;
+        'tfa delete/--as') store=users ;;
         'tfa delete/--type') choices='totp recovery yubico webauthn u2f' ;;
         'tfa enable/--db') files=1 ;;
+        'tfa enable/--as') store=users ;;
         'tfa disable/--db') files=1 ;;
+        'tfa disable/--as') store=users ;;
         'tfa unlock/--db') files=1 ;;
+        'tfa unlock/--as') store=users ;;
         'login/--db') files=1 ;;
+        'login/--as') store=users ;;
         'login/--type') choices='totp recovery yubico' ;;
         'settings/--db') files=1 ;;
+        'settings/--as') store=users ;;
         'settings list/--db') files=1 ;;
+        'settings list/--as') store=users ;;
         'settings set/--db') files=1 ;;
+        'settings set/--as') store=users ;;
         'backup/--db') files=1 ;;
+        'backup/--as') store=users ;;
         'restore/--db') files=1 ;;
+        'restore/--as') store=users ;;
         'export/--db') files=1 ;;
+        'export/--as') store=users ;;
         'export totp/--db') files=1 ;;
+        'export totp/--as') store=users ;;
         'export totp/--format') choices='csv uri png-dir' ;;
         'export totp/--output') files=1 ;;
         'export users/--db') files=1 ;;
+        'export users/--as') store=users ;;
         'import/--db') files=1 ;;
+        'import/--as') store=users ;;
         'import proxmox/--db') files=1 ;;
+        'import proxmox/--as') store=users ;;
         'import proxmox/--tfa-cfg') files=1 ;;
         'import proxmox/--user-cfg') files=1 ;;
         'import proxmox/--domains-cfg') files=1 ;;
         'audit/--db') files=1 ;;
+        'audit/--as') store=users ;;
+        'audit/--user') store=users ;;
+        'completion/--db') files=1 ;;
+        'completion/--as') store=users ;;
     esac
 }
 
-# _tfactl_reply COMPGEN-ARGS...: add the words compgen prints, each prefixed with $prefix, to COMPREPLY.
+# _tfactl_add WORD: add WORD, after $prefix, to COMPREPLY, less the $trim characters of the
+# current word that bash keeps (those before an @ it split the word at).
+_tfactl_add() {
+    local reply=$prefix$1
+    COMPREPLY+=("${reply:trim}")
+}
+
+# _tfactl_reply COMPGEN-ARGS...: add the words compgen prints to COMPREPLY.
 _tfactl_reply() {
     local line
     while IFS= read -r line; do
-        COMPREPLY+=("$prefix$line")
+        _tfactl_add "$line"
     done < <(compgen "$@")
 }
 
+# _tfactl_ids KIND [USERID]: add the ids starting with $cur that `tfactl __complete` prints
+# (one a line, maybe a tab and a description), quoted for the shell. It never asks anything:
+# without a store this user owns it prints nothing.
+_tfactl_ids() {
+    local line id
+    while IFS= read -r line; do
+        id=${line%%$'\t'*}
+        [[ $id == "$cur"* ]] || continue
+        printf -v id '%q' "$id"
+        _tfactl_add "$id"
+    done < <(command "$tfactl" __complete "${db[@]}" "$@" 2>/dev/null </dev/null)
+}
+
+# _tfactl_words: set words and cword from COMP_WORDS, joining what bash split at the @ of a user
+# id (@ is in COMP_WORDBREAKS): alice @ corp, typed as alice@corp, is one word again. Set trim to
+# how much of that word readline keeps: it replaces only what follows the last break, @ and all
+# (@ is one of readline's special prefixes).
+_tfactl_words() {
+    local i w rest=${COMP_LINE:0:COMP_POINT} glued last=${COMP_WORDS[COMP_CWORD]}
+    words=() cword=-1
+    for (( i = 0; i <= COMP_CWORD; i++ )); do
+        w=${COMP_WORDS[i]}
+        glued=1
+        if [[ -z $COMP_LINE || $rest == [[:space:]]* ]]; then
+            glued=
+            rest=${rest#"${rest%%[![:space:]]*}"}
+        fi
+        [[ $rest == "$w"* ]] && rest=${rest:${#w}} || glued=
+        if [[ -n $glued ]] && (( cword >= 0 )) && [[ $w == @ || ${words[cword]} == *@ ]]; then
+            words[cword]+=$w
+        else
+            words[++cword]=$w
+        fi
+    done
+    (( COMP_CWORD > 0 )) && [[ $last != @ && ${COMP_WORDS[COMP_CWORD-1]} == @ ]] && last=@$last
+    trim=$(( ${#words[cword]} - ${#last} ))
+    (( trim > 0 )) || trim=0
+}
+
 _tfactl() {
-    local cur=${COMP_WORDS[COMP_CWORD]} word i path= child= opt= npos=0 ddash= prefix=
-    local cmds opts vopts vararg files= choices=
-    local -a args
+    local -a words pos db args ids
+    local cword cur word i path= child= opt= npos=0 ddash= prefix= trim
+    local cmds opts vopts vararg files= choices= store= tfactl
     COMPREPLY=()
+    _tfactl_words
+    cur=${words[cword]}
+    tfactl=${words[0]/#\~\//$HOME/}
     _tfactl_node ''
-    for (( i = 1; i < COMP_CWORD; i++ )); do
-        word=${COMP_WORDS[i]}
+    for (( i = 1; i < cword; i++ )); do
+        word=${words[i]}
         if [[ -n $opt ]]; then
             # The value of $opt. With '=' in COMP_WORDBREAKS, --opt=value arrives as: --opt = value
-            [[ $word == = ]] || opt=
+            [[ $word == = ]] && continue
+            [[ $opt == --db ]] && _tfactl_db "$word"
+            opt=
             continue
         fi
         if [[ -z $ddash ]]; then
             case $word in
                 --) ddash=1; continue ;;
+                --db=?*) _tfactl_db "${word#--db=}"; continue ;;
                 -?*) [[ " $vopts " == *" $word "* ]] && opt=$word; continue ;;
             esac
         fi
@@ -336,7 +443,7 @@ _tfactl() {
             _tfactl_node "$path"
             continue
         fi
-        npos=$(( npos + 1 ))
+        pos[npos++]=$word
     done
 
     # --opt=value as one word (when = is not in COMP_WORDBREAKS)
@@ -351,6 +458,9 @@ _tfactl() {
             [[ -z $prefix ]] && compopt -o filenames 2>/dev/null
         elif [[ -n $choices ]]; then
             _tfactl_reply -W "$choices" -- "$cur"
+            _tfactl_nospace
+        elif [[ -n $store ]]; then
+            _tfactl_ids "$store"
         fi
         return 0
     fi
@@ -363,10 +473,36 @@ _tfactl() {
         return 0
     fi
     (( vararg && npos >= ${#args[@]} )) && npos=$(( ${#args[@]} - 1 ))
-    if (( npos < ${#args[@]} )) && [[ -n ${args[npos]} ]]; then
+    (( npos < ${#args[@]} )) || return 0
+    if [[ -n ${args[npos]} ]]; then
         _tfactl_reply -W "${args[npos]}" -- "$cur"
+    elif [[ ${ids[npos]} == factors:* ]]; then
+        _tfactl_ids factors "${pos[${ids[npos]#factors:}]}"
+    elif [[ -n ${ids[npos]} ]]; then
+        _tfactl_ids "${ids[npos]}"
     fi
     return 0
+}
+
+# _tfactl_db VALUE: the store named on the command line (--db VALUE, as typed), for _tfactl_ids.
+_tfactl_db() {
+    local v=$1
+    if [[ $v == \'*\' || $v == \"*\" ]]; then
+        v=${v:1:${#v}-2}
+    else
+        v=${v/#\~\//$HOME/}
+    fi
+    db=(--db "$v")
+}
+
+# _tfactl_nospace: no space after the reply when every one goes on (png: is followed by a file name).
+_tfactl_nospace() {
+    local reply
+    (( ${#COMPREPLY[@]} )) || return 0
+    for reply in "${COMPREPLY[@]}"; do
+        [[ $reply == *: ]] || return 0
+    done
+    compopt -o nospace 2>/dev/null
 }
 
 complete -F _tfactl tfactl

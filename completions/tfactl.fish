@@ -26,6 +26,8 @@ function __tfactl_child --argument-names path word
             echo 'import'
         case '/audit'
             echo 'audit'
+        case '/completion'
+            echo 'completion'
         case 'user/add'
             echo 'add'
         case 'user/list'
@@ -164,15 +166,18 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --tfa-cfg --user-cfg --domains-cfg
         case 'audit'
             echo --db --as --auth-code --user --since --limit
+        case 'completion'
+            echo --db --as --auth-code
     end
 end
 
-# Print the command path typed so far (after a /), then how many arguments it has been given.
+# Print the command path typed so far (after a /), how many arguments it has been given, and them.
 function __tfactl_state
     set -l words (commandline -opc)
     set -e words[1]
     set -l path ''
     set -l npos 0
+    set -l given
     set -l value 0
     set -l ddash 0
     for w in $words
@@ -198,9 +203,11 @@ function __tfactl_state
             end
         end
         set npos (math $npos + 1)
+        set -a given $w
     end
     echo "/$path"
     echo $npos
+    for w in $given; echo -- $w; end
 end
 
 # True at command PATH before any argument: offer its subcommands.
@@ -222,13 +229,39 @@ function __tfactl_argument --argument-names path n args_repeat
     test "$state[2]" = $n; or test "$args_repeat" = 1 -a "$state[2]" -gt $n
 end
 
+# Argument N (from 0) of the command typed so far.
+function __tfactl_given --argument-names n
+    set -l state (__tfactl_state)
+    set -l i (math $n + 3)
+    set -q state[$i]; and echo -- $state[$i]
+end
+
+# What `tfactl __complete KIND [USERID]` prints: an id a line, maybe a tab and a description, for
+# the store named on the command line (--db), else the default one. It never asks anything:
+# without a store this user owns it prints nothing.
+function __tfactl_ids
+    set -l words (commandline -opc)
+    set -l cmd (string replace -r -- '^~/' ~/ $words[1])
+    set -l db
+    for i in (seq 2 (count $words))
+        switch $words[$i]
+            case '--db'
+                set -l next (math $i + 1)
+                set -q words[$next]; and set db --db (string replace -r -- '^~/' ~/ $words[$next])
+            case '--db=?*'
+                set db --db (string replace -r -- '^~/' ~/ (string replace -r -- '^--db=' '' $words[$i]))
+        end
+    end
+    command $cmd __complete $db $argv 2>/dev/null </dev/null
+end
+
 # No file names unless asked for.
 complete -c tfactl -f
 
 # tfactl
 complete -c tfactl -s V -l version -d 'print the version'
 complete -c tfactl -l db -r -F -d 'store file (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)'
-complete -c tfactl -l as -x -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
+complete -c tfactl -l as -x -a '(__tfactl_ids users)' -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
 complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'
 complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
@@ -245,6 +278,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the sto
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
+complete -c tfactl -n '__tfactl_needs_command ""' -a completion -d 'print the completion script for a shell (see README "Shell completions")'
 
 # tfactl init
 
@@ -264,19 +298,20 @@ complete -c tfactl -n '__tfactl_using "user add"' -l email -x -d 'email address'
 complete -c tfactl -n '__tfactl_using "user add"' -l comment -x -d 'free text'
 complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC)'
 complete -c tfactl -n '__tfactl_using "user add"' -l disabled -d 'create the account disabled'
-complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -d 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)'
+complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -a 'totp yubico none' -d 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)'
 complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one, or @FILE to read it from a file'
 complete -c tfactl -n '__tfactl_using "user add"' -l yubico-otp -x -d 'an OTP from the user\'s YubiKey (touch it), to register the key'
 complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
-complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
+complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
 
 # tfactl user list
-complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -d 'only users of this realm (case does not matter)'
+complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'
 
 # tfactl user show
+complete -c tfactl -n '__tfactl_argument "user show" 0' -a '(__tfactl_ids users)'
 
 # tfactl user modify
 complete -c tfactl -n '__tfactl_using "user modify"' -l admin -d 'make the user an admin'
@@ -286,6 +321,7 @@ complete -c tfactl -n '__tfactl_using "user modify"' -l comment -x -d 'free text
 complete -c tfactl -n '__tfactl_using "user modify"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC), or \'never\''
 complete -c tfactl -n '__tfactl_using "user modify"' -l disabled -d 'disable the account'
 complete -c tfactl -n '__tfactl_using "user modify"' -l enable -d 'enable the account'
+complete -c tfactl -n '__tfactl_argument "user modify" 0' -a '(__tfactl_ids users)'
 
 # tfactl user import
 complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
@@ -293,9 +329,11 @@ complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothin
 complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each'
 
 # tfactl user passwd
+complete -c tfactl -n '__tfactl_argument "user passwd" 0' -a '(__tfactl_ids users)'
 
 # tfactl user delete
 complete -c tfactl -n '__tfactl_using "user delete"' -l yes -d 'do not ask; needed without a terminal'
+complete -c tfactl -n '__tfactl_argument "user delete" 0' -a '(__tfactl_ids users)'
 
 # tfactl realm
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a add -d 'add a realm'
@@ -311,10 +349,12 @@ complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
 # tfactl realm list
 
 # tfactl realm show
+complete -c tfactl -n '__tfactl_argument "realm show" 0' -a '(__tfactl_ids realms)'
 
 # tfactl realm delete
 complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete the users of the realm'
 complete -c tfactl -n '__tfactl_using "realm delete"' -l yes -d 'do not ask; needed without a terminal'
+complete -c tfactl -n '__tfactl_argument "realm delete" 0' -a '(__tfactl_ids realms)'
 
 # tfactl realm set-enforce
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
@@ -325,6 +365,7 @@ complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'Yubi
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
+complete -c tfactl -n '__tfactl_argument "realm set-enforce" 0' -a '(__tfactl_ids realms)'
 complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp yubico' -d 'none, totp or yubico'
 
 # tfactl realm set-yubico
@@ -333,6 +374,7 @@ complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-key -x -d 'Yubi
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l none -d 'remove the realm\'s YubiKey validation'
+complete -c tfactl -n '__tfactl_argument "realm set-yubico" 0' -a '(__tfactl_ids realms)'
 
 # tfactl tfa
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'
@@ -356,36 +398,48 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6, 7 or 8
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -d 'terminal, none, png:FILE or svg:FILE'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -a 'terminal none png: svg:' -d 'terminal, none, png:FILE or svg:FILE'
+complete -c tfactl -n '__tfactl_argument "tfa add totp" 0' -a '(__tfactl_ids users)'
 
 # tfactl tfa add yubico
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l otp -x -d 'an OTP from the key'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l description -x -d 'name of the key (default "YubiKey")'
+complete -c tfactl -n '__tfactl_argument "tfa add yubico" 0' -a '(__tfactl_ids users)'
 
 # tfactl tfa add recovery
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'also write the keys to this new file (mode 0600)'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l regenerate -d 'replace the existing keys'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask before replacing'
+complete -c tfactl -n '__tfactl_argument "tfa add recovery" 0' -a '(__tfactl_ids users)'
 
 # tfactl tfa list
-complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -d 'only the users of this realm'
+complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only the users of this realm'
+complete -c tfactl -n '__tfactl_argument "tfa list" 0' -a '(__tfactl_ids users)'
 
 # tfactl tfa delete
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l type -x -a 'totp recovery yubico webauthn u2f' -d 'delete every factor of this kind'
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every factor of the user'
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l yes -d 'with --type or --all: do not ask; needed without a terminal'
+complete -c tfactl -n '__tfactl_argument "tfa delete" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa delete" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
 
 # tfactl tfa enable
+complete -c tfactl -n '__tfactl_argument "tfa enable" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa enable" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
 
 # tfactl tfa disable
+complete -c tfactl -n '__tfactl_argument "tfa disable" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa disable" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
 
 # tfactl tfa unlock
+complete -c tfactl -n '__tfactl_argument "tfa unlock" 0' -a '(__tfactl_ids users)'
 
 # tfactl login
 complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery yubico' -d 'what --code is (default: told from its shape)'
+complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
 
 # tfactl settings
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'
@@ -420,7 +474,10 @@ complete -c tfactl -n '__tfactl_using "import proxmox"' -l domains-cfg -r -F -d 
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
 
 # tfactl audit
-complete -c tfactl -n '__tfactl_using "audit"' -l user -x -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
+complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids users)' -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'
+
+# tfactl completion
+complete -c tfactl -n '__tfactl_argument "completion" 0' -a 'bash zsh fish' -d 'bash, zsh or fish'

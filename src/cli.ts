@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Argument, Command, type CommandOptions, Option } from 'commander';
 import type { Io } from './context.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
 import type { Invocation } from './invocation.js';
@@ -64,9 +64,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .showSuggestionAfterError(true)
     .addHelpText('after', EXIT_CODES_HELP);
 
-  const leaf = (parent: Command, name: string, description: string, load: Loader): Command =>
+  const leaf = (parent: Command, name: string, description: string, load: Loader, options?: CommandOptions): Command =>
     parent
-      .command(name)
+      .command(name, options)
       .description(description)
       .action(async (...params: unknown[]) => {
         const cmd = params.at(-1) as Command;
@@ -134,9 +134,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .argument('<name>', NEW_REALM)
     .option('--comment <text>', 'free text');
   leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
-  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<name>', REALM);
+  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<realm>', REALM);
   leaf(realm, 'delete', 'delete a realm (asks first on a terminal)', () => import('./commands/realm/delete.js'))
-    .argument('<name>', REALM)
+    .argument('<realm>', REALM)
     .option('--force', 'also delete the users of the realm')
     .option('--yes', 'do not ask; needed without a terminal');
   const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
@@ -236,6 +236,16 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
     .option('--limit <n>', 'the newest N entries (default 100)')
     .option('--all', 'every entry, oldest first');
+
+  leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>
+    import('./commands/completion.js'),
+  ).addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']));
+  // What the completion scripts offer for user ids, factor ids and realms: never prompts, never fails.
+  leaf(program, '__complete', 'print user ids, factor ids of a user, or realms from the store', () => import('./commands/complete.js'), {
+    hidden: true,
+  })
+    .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms']))
+    .argument('[userid]', 'whose factors');
 
   return program;
 }

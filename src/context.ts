@@ -47,7 +47,8 @@ export interface Ctx {
   readonly hostname: string;
   /**
    * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
-   * key file is where migrations that re-seal secrets find the key.
+   * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an
+   * existing, up-to-date store is opened, and nothing is created, migrated or written.
    */
-  openStore(path: string, options: { readonly now: number; readonly keyPath: string }): Promise<OpenedStore>;
+  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean }): Promise<OpenedStore>;
 }

@@ -117,7 +117,8 @@ export function processContext(): Ctx {
     uid: process.getuid?.() ?? -1,
     home: homedir(),
     hostname: hostname(),
-    openStore: async (path, { now, keyPath }) => (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes }),
+    openStore: async (path, { now, keyPath, readOnly }) =>
+      (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly }),
   };
 }
 

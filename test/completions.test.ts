@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, TempStore } from './e2e/harness.js';
 import { type Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import type { buildProgram as BuildProgram } from '../src/cli.js';
 // @ts-expect-error: plain JavaScript, no declarations
-import { generate } from '../scripts/completions.mjs';
+import { generate, NEW_USER_COMMANDS, OPTION_VALUES } from '../scripts/completions.mjs';
 
 // The command tree of the built bundle (what ships), typed as src/cli.ts's.
 const buildProgram = (createRequire(import.meta.url)('../dist/tfactl.cjs') as { buildProgram: typeof BuildProgram }).buildProgram;
@@ -25,6 +26,11 @@ const fishText = readFileSync(FISH_FILE, 'utf8');
 
 const scratch = mkdtempSync(join(tmpdir(), 'tfactl-completions-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const BIN_DIR = join(scratch, 'bin');
+mkdirSync(BIN_DIR);
+symlinkSync(BIN, join(BIN_DIR, 'tfactl'));
+const SHELL_PATH = `${BIN_DIR}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+const NO_STORE = join(scratch, 'no-store', 'tfactl.db');
 
 // ------------------------------------------------------------------------------------------------
 // The command tree, read straight from commander (not through the generator).
@@ -57,14 +63,19 @@ const label = (p: CommandPath): string => ['tfactl', ...p.path].join(' ');
 // ------------------------------------------------------------------------------------------------
 // Shells
 
-/** A shell that reads no user configuration and writes nothing outside the scratch directory. */
-function shell(cmd: string, args: readonly string[]) {
+/**
+ * A shell that reads no user configuration and writes nothing outside the scratch directory.
+ * `tfactl` on its PATH is the built one, as installed, for the scripts to ask for ids; the store
+ * it reads does not exist unless `env` names one.
+ */
+function shell(cmd: string, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
   const home = join(scratch, 'home');
   mkdirSync(home, { recursive: true });
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
-    timeout: 30_000,
-    env: { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: home, XDG_DATA_HOME: home, TERM: 'xterm', LANG: 'C.UTF-8' },
+    timeout: 60_000,
+    // No store unless `env` names one (as root the default would be the machine's /var/lib/tfactl).
+    env: { PATH: SHELL_PATH, HOME: home, XDG_CONFIG_HOME: home, XDG_DATA_HOME: home, TERM: 'xterm', LANG: 'C.UTF-8', TFACTL_DB: NO_STORE, ...env },
   });
   // A missing shell fails the test: scripts/test-peers.mjs (run by npm test) installs it.
   if (r.error) throw new Error(`cannot run ${cmd} (a test peer: see scripts/test-peers.mjs): ${r.error.message}`);
@@ -74,14 +85,20 @@ function shell(cmd: string, args: readonly string[]) {
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const SEP = '--end-of-reply--';
 
-/** What bash's _tfactl puts in COMPREPLY for each command line (words, the last one being completed). */
+/**
+ * What bash's _tfactl puts in COMPREPLY for each command line (words, the last one being
+ * completed), split as given (test/completions.test.ts's interactive bash splits them as readline does).
+ */
 function bashComplete(...lines: (readonly string[])[]): string[][] {
+  return bashCompleteWith({}, ...lines);
+}
+function bashCompleteWith(options: { env?: Record<string, string>; file?: string }, ...lines: (readonly string[])[]): string[][] {
   const script = [
-    `source ${sq(BASH_FILE)}`,
+    `source ${sq(options.file ?? BASH_FILE)}`,
     'q() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _tfactl; printf "%s\\n" "${COMPREPLY[@]}"; echo ' + SEP + '; }',
     ...lines.map((words) => `q ${words.map(sq).join(' ')}`),
   ].join('\n');
-  const r = shell('bash', ['--norc', '--noprofile', '-c', script]);
+  const r = shell('bash', ['--norc', '--noprofile', '-c', script], options.env);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   return r.stdout.split(`${SEP}\n`).slice(0, lines.length).map((s) => s.split('\n').filter(Boolean));
@@ -89,15 +106,19 @@ function bashComplete(...lines: (readonly string[])[]): string[][] {
 
 /** What fish offers (first column of `complete -C`) for each command line. */
 function fishComplete(...lines: string[]): string[][] {
+  return fishCompleteWith({}, ...lines).map((reply) => reply.map((l) => l.split('\t')[0] as string));
+}
+/** What fish offers for each command line: each candidate, a tab and its description if it has one. */
+function fishCompleteWith(env: Record<string, string>, ...lines: string[]): string[][] {
   const fq = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   const script = [`source ${fq(FISH_FILE)}`, ...lines.map((l) => `complete -C ${fq(l)}; echo ${SEP}`)].join('\n');
-  const r = shell('fish', ['--no-config', '-c', script]);
+  const r = shell('fish', ['--no-config', '-c', script], env);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   return r.stdout
     .split(`${SEP}\n`)
     .slice(0, lines.length)
-    .map((s) => s.split('\n').filter(Boolean).map((l) => l.split('\t')[0] as string));
+    .map((s) => s.split('\n').filter(Boolean));
 }
 
 /**
@@ -128,11 +149,14 @@ const ZPTY = [
   'zpty -d z',
 ].join('\n');
 function zshComplete(...lines: string[]): string[] {
+  return zshCompleteWith({}, ...lines);
+}
+function zshCompleteWith(env: Record<string, string>, ...lines: string[]): string[] {
   const zdotdir = join(scratch, 'zdotdir');
   mkdirSync(zdotdir, { recursive: true });
   writeFileSync(join(zdotdir, '.zshenv'), 'unsetopt GLOBAL_RCS\n'); // no /etc/zsh/zshrc
   writeFileSync(join(zdotdir, '.zshrc'), `${ZSHRC}\n`);
-  const r = shell('zsh', ['-f', '-c', ZPTY, 'zsh', zdotdir, ...lines]);
+  const r = shell('zsh', ['-f', '-c', ZPTY, 'zsh', zdotdir, ...lines], env);
   expect(r.status).toBe(0);
   return r.stdout
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n') // cursor movements end the listing's lines
@@ -146,6 +170,20 @@ function zshComplete(...lines: string[]): string[] {
 const hasWord = (text: string, word: string): boolean =>
   new RegExp(`(?<![\\w-])${word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`).test(text);
 
+/** What a shell's script does not mention: commands (`tfactl realm add`) and flags (`tfactl audit --user`). */
+function unmentioned(shellName: 'bash' | 'zsh' | 'fish', text: string): string[] {
+  const missing: string[] = [];
+  for (const p of PATHS) {
+    if (p.path.length && !text.includes(p.path.join(' '))) missing.push(label(p));
+    for (const name of p.subcommands) if (!hasWord(text, name)) missing.push(`${label(p)} ${name}`);
+    for (const flag of p.offered) {
+      const found = shellName === 'fish' ? hasWord(text, `-l ${flag.slice(2)}`) : hasWord(text, flag);
+      if (!found) missing.push(`${label(p)} ${flag}`);
+    }
+  }
+  return missing;
+}
+
 // ------------------------------------------------------------------------------------------------
 
 describe('completion files', () => {
@@ -157,15 +195,17 @@ describe('completion files', () => {
   });
 
   it('mention every command and every long option in bash, zsh and fish', () => {
-    for (const p of PATHS) {
-      for (const [shellName, text] of [['bash', bashText], ['zsh', zshText], ['fish', fishText]] as const) {
-        if (p.path.length) expect(text.includes(p.path.join(' ')), `${shellName}: ${label(p)}`).toBe(true);
-        for (const name of p.subcommands) expect(hasWord(text, name), `${shellName}: ${label(p)} ${name}`).toBe(true);
-        for (const flag of p.offered) {
-          const found = shellName === 'fish' ? hasWord(text, `-l ${flag.slice(2)}`) : hasWord(text, flag);
-          expect(found, `${shellName}: ${label(p)} ${flag}`).toBe(true);
-        }
-      }
+    for (const [shellName, text] of [['bash', bashText], ['zsh', zshText], ['fish', fishText]] as const) {
+      expect(unmentioned(shellName, text), shellName).toEqual([]);
+    }
+  });
+
+  it('would be found lacking a command or a flag (the check bites)', () => {
+    for (const [shellName, text] of [['bash', bashText], ['zsh', zshText], ['fish', fishText]] as const) {
+      const withoutCommand = text.replaceAll('set-yubico', 'set-yubikey');
+      expect(unmentioned(shellName, withoutCommand), shellName).toContain('tfactl realm set-yubico');
+      const withoutFlag = shellName === 'fish' ? text.replaceAll('-l regenerate', '-l regen') : text.replaceAll('--regenerate', '--regen');
+      expect(unmentioned(shellName, withoutFlag), shellName).toContain('tfactl tfa add recovery --regenerate');
     }
   });
 
@@ -237,7 +277,7 @@ describe('bash completion', () => {
     );
     expect(afterRealm).toEqual(['none', 'totp', 'yubico']);
     expect(partial).toEqual(['totp']);
-    expect(forRealm).toEqual([]); // the first argument is a realm name: nothing to offer
+    expect(forRealm).toEqual([]); // a realm, from the store: there is none here
   });
 
   it('offers file names for --db, in any spelling', () => {
@@ -257,7 +297,7 @@ describe('bash completion', () => {
   });
 
   it('offers nothing for the value of other options', () => {
-    expect(bashComplete(['tfactl', '--as', ''], ['tfactl', 'user', 'add', '--email', ''], ['tfactl', 'audit', '--limit', ''])).toEqual([[], [], []]);
+    expect(bashComplete(['tfactl', '--auth-code', ''], ['tfactl', 'user', 'add', '--email', ''], ['tfactl', 'audit', '--limit', ''])).toEqual([[], [], []]);
   });
 
   it('skips option values when finding the command', () => {
@@ -336,23 +376,23 @@ describe('fish completion', () => {
     const dir = join(scratch, 'fishdb');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'store.db'), '');
-    const [us, user, admin, choices, forRealm, db, as, afterValue] = fishComplete(
+    const [us, user, admin, choices, forRealm, db, authCode, afterValue] = fishComplete(
       'tfactl us',
       'tfactl user ',
       'tfactl user add --ad',
       'tfactl realm set-enforce corp ',
       'tfactl realm set-enforce ',
       `tfactl --db ${dir}/st`,
-      'tfactl --as ',
+      'tfactl --auth-code ',
       'tfactl --db realm realm ',
     );
     expect(us).toEqual(['user']);
     expect(user).toEqual(expect.arrayContaining(['add', 'list', 'show', 'modify', 'passwd', 'delete']));
     expect(admin).toEqual(['--admin']);
     expect(choices).toEqual(['none', 'totp', 'yubico']);
-    expect(forRealm).toEqual([]);
+    expect(forRealm).toEqual([]); // a realm, from the store: there is none here
     expect(db).toEqual([`${dir}/store.db`]);
-    expect(as).toEqual([]);
+    expect(authCode).toEqual([]);
     expect(afterValue).toEqual(expect.arrayContaining(['add', 'set-enforce']));
     expect(afterValue).not.toContain('passwd');
   });
@@ -364,5 +404,232 @@ describe('fish completion', () => {
       expect(replies[2 * i], `subcommands of ${label(p)}`).toEqual(expect.arrayContaining([...p.subcommands]));
       expect(replies[2 * i + 1], `options of ${label(p)}`).toEqual(expect.arrayContaining([...p.offered]));
     });
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// Values, and ids from a real store
+
+describe('values and ids from the store', () => {
+  const store = new TempStore();
+  const other = new TempStore();
+  afterAll(() => {
+    store.remove();
+    other.remove();
+  });
+  const env = () => ({ TFACTL_DB: store.db });
+  const USERS = ['alice@local', 'bob@corp', 'root@local'];
+  const REALMS = ['corp', 'local'];
+  let factors: { id: string; type: string }[] = [];
+  let totpId = '';
+  const factorIds = () => factors.map((f) => f.id).sort();
+
+  beforeAll(async () => {
+    const ok = (r: { code: number | null; stderr: string }) => expect(r.code, r.stderr).toBe(0);
+    ok(await store.run(['realm', 'add', 'corp', '--comment', 'corporate accounts']));
+    await store.addUser('alice', 'alice password 1', ['--tfa', 'totp', '--no-verify', '--qr', 'none']);
+    await store.addUser('bob@corp', 'bob password 1');
+    ok(await store.run(['tfa', 'add', 'recovery', 'alice']));
+    factors = (await store.run(['tfa', 'list', 'alice', '--json'])).json().result[0].factors;
+    totpId = factors.find((f) => f.type === 'totp')!.id;
+    await other.addUser('carol', 'carol password 1');
+  }, 60_000);
+
+  /**
+   * What each command of the tree should offer for each of its option values and arguments, read
+   * from commander (not through the generator): choices, the values of OPTION_VALUES, and from
+   * the store user ids (<userid>, except where a user is created), factor ids (<id>, of the
+   * <userid> before it) and realms (<realm>).
+   */
+  function expectedOffers(): { words: string[]; expected: string[] }[] {
+    const offers: { words: string[]; expected: string[] }[] = [];
+    const storeValues = (name: string, path: string[]): string[] | undefined =>
+      name === 'userid' ? (NEW_USER_COMMANDS.includes(path.join(' ')) ? [] : USERS) : name === 'realm' ? REALMS : name === 'id' ? factorIds() : undefined;
+    const visit = (cmd: Command, path: string[]) => {
+      for (const o of cmd.options.filter((o) => !o.hidden && o.long && (o.required || o.optional))) {
+        const valueName = /<([^>]+)>/.exec(o.flags)?.[1] ?? '';
+        // An option's value is never a factor id (--api-id <id> is a YubiKey service's client id).
+        const expected = o.argChoices ?? (OPTION_VALUES as Record<string, string[]>)[o.long!] ?? (valueName === 'id' ? undefined : storeValues(valueName, ['--']));
+        if (expected) offers.push({ words: ['tfactl', ...path, o.long!, ''], expected });
+      }
+      const before: string[] = [];
+      for (const a of cmd.registeredArguments) {
+        const expected = a.argChoices ?? storeValues(a.name(), path);
+        if (expected) offers.push({ words: ['tfactl', ...path, ...before, ''], expected });
+        before.push(a.name() === 'userid' ? 'alice' : a.name() === 'realm' ? 'corp' : 'x');
+      }
+      for (const c of cmd.commands.filter((c) => !isHidden(c))) visit(c, [...path, c.name()]);
+    };
+    visit(program, []);
+    return offers;
+  }
+
+  it('knows what to expect (sanity check of the walk)', () => {
+    const offers = expectedOffers().map((o) => o.words.join(' '));
+    expect(offers).toEqual(
+      expect.arrayContaining([
+        'tfactl --as ',
+        'tfactl user add --tfa ',
+        'tfactl user add --qr ',
+        'tfactl user add ',
+        'tfactl user show ',
+        'tfactl user list --realm ',
+        'tfactl realm show ',
+        'tfactl realm set-enforce corp ',
+        'tfactl tfa delete alice ',
+        'tfactl login --type ',
+        'tfactl export totp --format ',
+        'tfactl audit --user ',
+      ]),
+    );
+    expect(expectedOffers().find((o) => o.words.join(' ') === 'tfactl user add ')?.expected).toEqual([]);
+  });
+
+  it('bash offers each of them, for every command of the tree', () => {
+    const offers = expectedOffers();
+    const replies = bashCompleteWith({ env: env() }, ...offers.map((o) => o.words));
+    offers.forEach((o, i) => expect([...(replies[i] ?? [])].sort(), o.words.join(' ')).toEqual([...o.expected].sort()));
+  });
+
+  it('zsh offers each of them, for every command of the tree', () => {
+    const offers = expectedOffers().filter((o) => o.expected.length > 0);
+    const listings = zshCompleteWith(env(), ...offers.map((o) => o.words.join(' ')));
+    offers.forEach((o, i) => {
+      for (const value of o.expected) expect(hasWord(listings[i] ?? '', value), `${o.words.join(' ')}: ${value}\n${listings[i]}`).toBe(true);
+    });
+  });
+
+  it('fish offers each of them, for every command of the tree', () => {
+    const offers = expectedOffers();
+    const replies = fishCompleteWith(env(), ...offers.map((o) => o.words.join(' ')));
+    offers.forEach((o, i) => {
+      const values = (replies[i] ?? []).map((l) => l.split('\t')[0]);
+      expect([...values].sort(), o.words.join(' ')).toEqual([...o.expected].sort());
+    });
+  });
+
+  it('would be found lacking an id (the check bites)', () => {
+    const broken = join(scratch, 'broken.bash');
+    writeFileSync(broken, bashText.replace(/^( +'tfa delete'\)\n(?: .*\n){3} +args=\([^)]*\) ids=\()'users' 'factors:0'/m, "$1'users' ''"));
+    expect(readFileSync(broken, 'utf8')).not.toBe(bashText);
+    const [ids] = bashCompleteWith({ env: env(), file: broken }, ['tfactl', 'tfa', 'delete', 'alice', '']);
+    expect(ids).toEqual([]);
+  });
+
+  it('bash: ids by prefix, of the user typed, from the store --db names, with descriptions dropped', () => {
+    const [b, ofAlice, ofAliceAfterFlag, partial, fromOther, fromOtherEquals, noStore] = bashCompleteWith(
+      { env: env() },
+      ['tfactl', 'user', 'show', 'b'],
+      ['tfactl', 'tfa', 'disable', 'alice@local', ''],
+      ['tfactl', 'tfa', 'delete', '--all', 'alice', ''],
+      ['tfactl', 'tfa', 'enable', 'alice', totpId.slice(0, 8)],
+      ['tfactl', '--db', other.db, 'user', 'show', ''],
+      ['tfactl', `--db=${other.db}`, 'tfa', 'list', ''],
+      ['tfactl', '--db', join(scratch, 'nowhere', 'tfactl.db'), 'user', 'show', ''],
+    );
+    expect(b).toEqual(['bob@corp']);
+    expect(ofAlice?.sort()).toEqual(factorIds());
+    expect(ofAliceAfterFlag?.sort()).toEqual(factorIds());
+    expect(partial).toEqual([totpId]);
+    expect(fromOther).toEqual(['carol@local', 'root@local']);
+    expect(fromOtherEquals).toEqual(['carol@local', 'root@local']);
+    expect(noStore).toEqual([]);
+    expect(existsSync(join(scratch, 'nowhere'))).toBe(false);
+  });
+
+  it('bash: no space after png: and svg:, which go on with a file name', () => {
+    const script = [
+      `source ${sq(BASH_FILE)}`,
+      // compopt works only inside completion: record what the script asks of it
+      'compopt() { echo "compopt $*"; }',
+      'COMP_WORDS=(tfactl user add x --qr p); COMP_CWORD=5; _tfactl; printf "%s\\n" "${COMPREPLY[@]}"',
+      'COMP_WORDS=(tfactl user add x --qr n); COMP_CWORD=5; _tfactl; printf "%s\\n" "${COMPREPLY[@]}"',
+    ].join('\n');
+    const r = shell('bash', ['--norc', '--noprofile', '-c', script], env());
+    expect(r.stdout).toBe('compopt -o nospace\npng:\nnone\n');
+  });
+
+  /**
+   * Lines typed into a real interactive bash, each completed with TAB where it says \t and run
+   * with Enter: what tfactl (a shell function here, standing in for the command) was run with.
+   * Readline splits the words as for a person, at the @ of a user id too (COMP_WORDBREAKS).
+   */
+  function bashTyped(...lines: string[]): string[] {
+    const rc = join(scratch, 'bashrc');
+    writeFileSync(rc, [`source ${sq(BASH_FILE)}`, 'tfactl() { printf "RAN:%s\\n" "$*"; }', "PS1='BASHREADY> '"].join('\n') + '\n');
+    const driver = [
+      'zmodload zsh/zpty',
+      'zpty b "bash --noprofile --rcfile ${(q)1} -i"',
+      'shift',
+      "zpty -r b out '*BASHREADY> *'",
+      'for line in "$@"; do',
+      '  zpty -w -n b "$line"',
+      "  zpty -r b out '*RAN:*BASHREADY> *'",
+      '  print -r -- $out',
+      'done',
+      'zpty -d b',
+    ].join('\n');
+    const r = shell('zsh', ['-f', '-c', driver, 'zsh', rc, ...lines], env());
+    expect(r.status, r.stderr).toBe(0);
+    return [...r.stdout.replace(/\r/g, '').matchAll(/^RAN:(.*)$/gm)].map((m) => m[1] ?? '');
+  }
+
+  it('bash, as typed: user ids that readline splits at @, and the words after them', () => {
+    const [first, second] = factorIds();
+    const unique = (id: string, from: string) => {
+      let n = 1;
+      while (from.startsWith(id.slice(0, n))) n++;
+      return id.slice(0, n);
+    };
+    const totpPrefix = unique(totpId, totpId === first ? second! : first!);
+    const ran = bashTyped(
+      'tfactl user show ali\t\n',
+      'tfactl user show alice@\t\n',
+      `tfactl tfa disable alice@lo\t${totpPrefix}\t\n`,
+      'tfactl --as=bo\t user show alice@lo\t\n',
+      'tfactl --as alice@local user li\t\n',
+      'tfactl user add x --qr p\tqr.png\n',
+    );
+    expect(ran).toEqual([
+      'user show alice@local',
+      'user show alice@local',
+      `tfa disable alice@local ${totpId}`,
+      '--as=bob@corp user show alice@local',
+      '--as alice@local user list',
+      'user add x --qr png:qr.png',
+    ]);
+  });
+
+  it('zsh: ids with descriptions, values of --tfa and --qr, the store --db names', () => {
+    const [users, ofAlice, realms, qr, tfa, fromOther] = zshCompleteWith(
+      env(),
+      'tfactl user show ',
+      'tfactl tfa delete alice ',
+      'tfactl user list --realm ',
+      'tfactl user add x --qr ',
+      'tfactl user add x --tfa ',
+      `tfactl --db ${other.db} user show `,
+    );
+    for (const u of USERS) expect(hasWord(users ?? '', u), u).toBe(true);
+    expect(ofAlice).toMatch(new RegExp(`^${totpId} +-- totp: TOTP$`, 'm'));
+    expect(ofAlice).toMatch(/ -- recovery: recovery keys$/m);
+    expect(realms).toMatch(/^corp +-- corporate accounts$/m);
+    for (const v of ['terminal', 'none', 'png:', 'svg:']) expect(hasWord(qr ?? '', v), v).toBe(true);
+    for (const v of ['totp', 'yubico', 'none']) expect(hasWord(tfa ?? '', v), v).toBe(true);
+    expect(hasWord(fromOther ?? '', 'carol@local')).toBe(true);
+    expect(hasWord(fromOther ?? '', 'alice@local')).toBe(false);
+  });
+
+  it('fish: ids with descriptions, the store --db names, nothing without a store', () => {
+    const [ofAlice, fromOther, noStore] = fishCompleteWith(
+      env(),
+      'tfactl tfa enable alice ',
+      `tfactl --db=${other.db} user show `,
+      `tfactl --db ${join(scratch, 'nowhere', 'tfactl.db')} user show `,
+    );
+    expect(ofAlice).toContain(`${totpId}\ttotp: TOTP`);
+    expect(fromOther).toEqual(['carol@local', 'root@local']);
+    expect(noStore).toEqual([]);
+    expect(existsSync(join(scratch, 'nowhere'))).toBe(false);
   });
 });

@@ -7,8 +7,9 @@ import { commandOf, RESULT_SCHEMAS } from './schemas.js';
 // The command tree of the built bundle (what ships).
 const buildProgram = (createRequire(import.meta.url)('../dist/tfactl.cjs') as { buildProgram: typeof BuildProgram }).buildProgram;
 
+/** Every leaf command, hidden ones too (__complete): whatever prints a result has a schema. */
 function leaves(cmd: Command, path: string[] = []): string[] {
-  const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
+  const subs = cmd.commands;
   if (subs.length === 0) return path.length ? [path.join('-')] : [];
   return subs.flatMap((c) => leaves(c, [...path, c.name()]));
 }

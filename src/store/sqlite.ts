@@ -67,7 +67,16 @@ export interface OpenOptions {
    */
   readonly keyPath?: string;
   readonly randomBytes?: (n: number) => Buffer;
+  /**
+   * Only read: the store must exist and be up to date (nothing is created or migrated), and a
+   * lock held by a writer is waited for only briefly. For answers that must come at once
+   * (shell completion), where nothing is better than a wait.
+   */
+  readonly readOnly?: boolean;
 }
+
+/** How long a read-only connection waits for a lock (a checkpoint) before giving up. */
+const READ_ONLY_BUSY_TIMEOUT_MS = 200;
 
 export interface OpenedStore {
   readonly store: Store;
@@ -83,7 +92,8 @@ export interface OpenedStore {
  * tfactl store (see identifyStore).
  */
 export async function openSqliteStore(path: string, options: OpenOptions): Promise<OpenedStore> {
-  checkStoreFile(path);
+  if (options.readOnly) return { store: openReadOnly(path, options), created: false };
+  checkStoreFile(path, { create: true });
   let db: Database;
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -129,6 +139,27 @@ async function migrationContext(db: Database, options: OpenOptions): Promise<Mig
   };
 }
 
+/** A store that is already there and up to date, for reading only: see OpenOptions.readOnly. */
+function openReadOnly(path: string, options: OpenOptions): Store {
+  checkStoreFile(path, { create: false });
+  let db: Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: READ_ONLY_BUSY_TIMEOUT_MS });
+  } catch (e) {
+    throw storeError(e, path);
+  }
+  try {
+    const marked = identifyStore(db, path);
+    if (!marked || db.pragma('user_version', { simple: true }) !== LATEST_VERSION) {
+      throw new StoreError(`the store at ${path} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
+    }
+  } catch (e) {
+    db.close();
+    throw storeError(e, path);
+  }
+  return new SqliteStore(db, path, options);
+}
+
 /**
  * Whether the database SQLite opened at `path` may be used as a tfactl store, from reads only:
  * one marked with tfactl's APPLICATION_ID; one made before stores were marked (no application id,
@@ -152,15 +183,18 @@ const storeFileError = (message: string, problem: FileProblem) =>
   new StoreError(message, problem === 'file_permissions' ? 'store_permissions' : 'store_unavailable');
 
 /**
- * Creates the store file (0600, in new 0700 directories) when missing, and refuses a path SQLite
- * must not be given: anything but a regular file this user may write (a FIFO, /dev/null, a
- * directory), or a store file, WAL or shared-memory file that its group or others may read or
- * write. Checked with our own calls, which fail at once, so SQLite never waits on such a path.
+ * Creates the store file (0600, in new 0700 directories) when missing and `create` is set, and
+ * refuses a path SQLite must not be given: anything but a regular file this user may write (a
+ * FIFO, /dev/null, a directory), or a store file, WAL or shared-memory file that its group or
+ * others may read or write. Checked with our own calls, which fail at once, so SQLite never waits
+ * on such a path.
  */
-function checkStoreFile(path: string): void {
+function checkStoreFile(path: string, { create }: { readonly create: boolean }): void {
   try {
-    makePrivateDirectories(dirname(path));
-    closeSync(openSync(path, 'wx', 0o600));
+    if (create) {
+      makePrivateDirectories(dirname(path));
+      closeSync(openSync(path, 'wx', 0o600));
+    }
   } catch (e) {
     const { code, syscall, path: where } = e as NodeJS.ErrnoException;
     if (code !== 'EEXIST') {

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TempStore } from './harness.js';
+import { BIN, TempStore } from './harness.js';
 
 /** The README's commands, run as written on a real terminal, answering the prompts a person would. */
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -95,5 +95,28 @@ describe('the README', () => {
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
     // tfa list never shows the secret: only the enrolment did.
     expect(r.output.slice(r.output.lastIndexOf('tfactl tfa list'))).not.toContain(secret);
+  });
+
+  it('shell completions: the commands install the scripts tfactl completion prints, the files it ships', () => {
+    const lines = block('## Shell completions');
+    expect(lines.filter((l) => !l.startsWith('#')).every((l) => /^(mkdir|tfactl|source|echo)\b/.test(l)), lines.join('\n')).toBe(true);
+    const store = new TempStore();
+    stores.push(store);
+    const home = join(store.dir, 'home');
+    const bin = join(store.dir, 'bin');
+    mkdirSync(home);
+    mkdirSync(bin);
+    symlinkSync(BIN, join(bin, 'tfactl'));
+    const r = spawnSync('bash', ['-e', '-c', lines.join('\n')], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH}`, HOME: home },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const shipped = (file: string) => readFileSync(resolve(ROOT, 'completions', file), 'utf8');
+    expect(readFileSync(join(home, '.local/share/bash-completion/completions/tfactl'), 'utf8')).toBe(shipped('tfactl.bash'));
+    expect(readFileSync(join(home, '.zsh/completions/_tfactl'), 'utf8')).toBe(shipped('_tfactl'));
+    expect(readFileSync(join(home, '.config/fish/completions/tfactl.fish'), 'utf8')).toBe(shipped('tfactl.fish'));
+    expect(readFileSync(join(home, '.zshrc'), 'utf8')).toContain('fpath=(~/.zsh/completions $fpath)');
   });
 });

@@ -1,0 +1,32 @@
+import { statSync } from 'node:fs';
+import type { GlobalOptions, Invocation } from '../invocation.js';
+import { completionCandidates, type CompletionCandidate, type CompletionKind } from '../services/completion.js';
+import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+
+/**
+ * `tfactl __complete users | factors USERID | realms`: what the completion scripts offer for user
+ * ids, factor ids and realms, one a line (a tab, then a description, where there is one).
+ * It answers at once and never fails: it never prompts, never creates or migrates a store, and
+ * prints nothing (exit 0) when the store is missing, unreadable or busy, or when this OS user does
+ * not own it. Only the owner (or root) is answered, seeing everything as root@local would: --as
+ * and TFACTL_AS are not used, so completion never signs anyone in.
+ */
+export async function run(inv: Invocation): Promise<void> {
+  const { ctx } = inv;
+  const globals = inv.opts as GlobalOptions;
+  let candidates: CompletionCandidate[] = [];
+  try {
+    const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+    if (ctx.uid === 0 || statSync(path).uid === ctx.uid) {
+      const { store } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath: resolveKeyPath(path, ctx.env), readOnly: true });
+      try {
+        candidates = await completionCandidates(store, inv.args[0] as CompletionKind, inv.args[1]);
+      } finally {
+        store.close();
+      }
+    }
+  } catch {
+    // Nothing to offer: a shell waiting for completions shows no error.
+  }
+  inv.out.result(candidates, (list) => list.map((c) => (c.description ? `${c.value}\t${c.description}` : c.value)).join('\n'));
+}
