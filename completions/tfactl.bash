@@ -9,7 +9,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login settings backup restore export import audit completion'
+            cmds='init user realm tfa login settings backup restore export import audit completion help'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() ids=() vararg=0 ;;
@@ -208,6 +208,11 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=('bash zsh fish') ids=('') vararg=0 ;;
+        'help')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            vopts='--db --as --auth-code'
+            args=('') ids=('') vararg=1 ;;
     esac
 }
 
@@ -226,6 +231,7 @@ _tfactl_child() {
         '/import') child='import' ;;
         '/audit') child='audit' ;;
         '/completion') child='completion' ;;
+        '/help') child='help' ;;
         'user/add') child='user add' ;;
         'user/list') child='user list' ;;
         'user/show') child='user show' ;;
@@ -356,6 +362,8 @@ _tfactl_value() {
         'audit/--user') store=users ;;
         'completion/--db') files=1 ;;
         'completion/--as') store=users ;;
+        'help/--db') files=1 ;;
+        'help/--as') store=users ;;
     esac
 }
 

@@ -28,6 +28,8 @@ function __tfactl_child --argument-names path word
             echo 'audit'
         case '/completion'
             echo 'completion'
+        case '/help'
+            echo 'help'
         case 'user/add'
             echo 'add'
         case 'user/list'
@@ -168,6 +170,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --user --since --limit
         case 'completion'
             echo --db --as --auth-code
+        case 'help'
+            echo --db --as --auth-code
     end
 end
 
@@ -279,6 +283,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other
 complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
 complete -c tfactl -n '__tfactl_needs_command ""' -a completion -d 'print the completion script for a shell (see README "Shell completions")'
+complete -c tfactl -n '__tfactl_needs_command ""' -a help -d 'show the help of a command, as its --help does'
 
 # tfactl init
 
@@ -481,3 +486,5 @@ complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest fi
 
 # tfactl completion
 complete -c tfactl -n '__tfactl_argument "completion" 0' -a 'bash zsh fish' -d 'bash, zsh or fish'
+
+# tfactl help

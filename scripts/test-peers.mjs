@@ -46,6 +46,7 @@ export const PEERS = [
     // Debian's python, which the package is for (a python3 earlier on the PATH, pyenv's, may lack it).
     probe: ['/usr/bin/python3', '-c', 'import icu'],
   },
+  { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },
 ];
 
 /** The executable regular file `command` names on `path` (a PATH value), if any. */

@@ -1,6 +1,7 @@
 import { Argument, Command, type CommandOptions, Option } from 'commander';
 import type { Io } from './context.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
+import { addHelp } from './help.js';
 import type { Invocation } from './invocation.js';
 
 /** What a leaf command module exports. Loaded only when its command runs. */
@@ -60,7 +61,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    // Global options are described once, in `tfactl --help`; addHelp points subcommands there.
+    .configureHelp({ showGlobalOptions: false, sortSubcommands: false })
     .showSuggestionAfterError(true)
     .addHelpText('after', EXIT_CODES_HELP);
 
@@ -247,5 +249,6 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms']))
     .argument('[userid]', 'whose factors');
 
+  addHelp(program);
   return program;
 }

@@ -127,5 +127,6 @@ export async function runProcess(): Promise<void> {
   process.exitCode = await main(process.argv.slice(2), processContext());
 }
 
-// The bundle's other exports: scripts/completions.mjs reads the command tree.
-export { buildProgram } from './cli.js';
+// The bundle's other exports: scripts/completions.mjs and scripts/manpage.mjs read the command tree.
+export { buildProgram, EXIT_CODES_HELP } from './cli.js';
+export { HELP_EXAMPLES } from './help-examples.js';

@@ -1,0 +1,91 @@
+import { type Command, CommanderError } from 'commander';
+import { UsageError } from './errors.js';
+import { HELP_EXAMPLES, type HelpExample } from './help-examples.js';
+
+/** A command's names below tfactl: `['tfa', 'add', 'totp']`; `[]` for tfactl itself. */
+export function commandPath(cmd: Command): string[] {
+  const path: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) path.unshift(c.name());
+  return path;
+}
+
+/** The examples section of a command's help. */
+export function formatExamples(examples: readonly HelpExample[]): string {
+  return `\nExamples:\n${examples.map((e) => `  # ${e.does}\n  ${e.line.replace(/\n/g, '\n  ')}`).join('\n\n')}`;
+}
+
+/**
+ * Finishes the help of the whole tree: the `help` command, and after each command's help the
+ * global options named (not described again) and its examples (src/help-examples.ts). One
+ * listener on tfactl serves every command, so start-up does no work per command.
+ */
+export function addHelp(program: Command): void {
+  program
+    .command('help')
+    .description('show the help of a command, as its --help does')
+    .argument('[command...]', 'a command, e.g. user add')
+    .action((words: string[]) => {
+      findCommand(program, words).outputHelp();
+      // As --help ends, so that main.ts treats both alike (exit 0; the result of --json).
+      throw new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)');
+    });
+
+  // After the help of tfactl or any command below it, and after what that command adds itself.
+  program.addHelpText('afterAll', ({ command }) => {
+    let text = '';
+    if (command !== program) {
+      const globals = program.options.filter((o) => o.long && o.long !== '--help' && o.long !== '--version').map((o) => o.long);
+      text += `\nGlobal options:\n  ${globals.join(', ')}: see tfactl --help`;
+    }
+    const examples = HELP_EXAMPLES[commandPath(command).join(' ')];
+    return examples ? `${text}${text ? '\n' : ''}${formatExamples(examples)}` : text;
+  });
+}
+
+/** The command `words` name (`['user', 'add']`), or a usage error that suggests a near name. */
+function findCommand(program: Command, words: readonly string[]): Command {
+  let cmd = program;
+  for (const [i, word] of words.entries()) {
+    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) {
+      const typed = words.slice(0, i + 1).join(' ');
+      const near = nearest(
+        word,
+        cmd.createHelp().visibleCommands(cmd).map((c) => c.name()),
+      );
+      const prefix = words.slice(0, i).join(' ');
+      throw new UsageError(`unknown command '${typed}'${near ? ` (Did you mean ${prefix ? `${prefix} ` : ''}${near}?)` : ''}`);
+    }
+    cmd = next;
+  }
+  return cmd;
+}
+
+/** The name closest to `word` when it is close enough to be a typo (as commander suggests). */
+function nearest(word: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const name of names) {
+    const d = editDistance(word, name);
+    if (d < bestDistance && (name.length - d) / name.length > 0.4) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
