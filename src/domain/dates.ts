@@ -36,10 +36,12 @@ export function isExpired(expire: string | null, nowSeconds: number): boolean {
 
 /** Formats epoch seconds for people: `2026-11-27 20:52:17Z`. */
 export function formatTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return isoTime(epochSeconds).replace('T', ' ');
 }
 
 /** Epoch seconds as an ISO 8601 UTC time, to the second: `2026-11-27T20:52:17Z` (what --json shows). */
 export function isoTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  // toISOString always ends in `.sssZ`; slicing is half the cost of a regular expression, which
+  // shows over a listing of 200,000 rows.
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, -5)}Z`;
 }
