@@ -8,8 +8,11 @@ export interface Io {
   readonly stdout: { write(text: string): unknown; readonly isTTY: boolean; readonly columns: number | undefined };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;
-  /** All of standard input, read once on first call (bulk input such as `user import -`). */
-  readStdin(): Promise<string>;
+  /**
+   * Standard input in pieces as it comes, for bulk input read once (`user import -`): at most
+   * INPUT_LIMITS.stdin bytes in all, more throws a UsageError (src/stdio.ts readStdinChunks).
+   */
+  stdinChunks(): AsyncIterable<Uint8Array>;
   /**
    * The next line of standard input without its line end, null at its end; reads no further than
    * that line. A line longer than `maxBytes` throws LineTooLongError (src/stdio.ts).

@@ -17,9 +17,9 @@ export const INPUT_LIMITS = {
   keyFile: 4 * KiB,
   /** Each of Proxmox's tfa.cfg, user.cfg, domains.cfg: far more than any cluster's. */
   proxmoxFile: 64 * MiB,
-  /** `user import`'s CSV or JSON Lines, from a file or standard input: hundreds of thousands of users. */
+  /** `user import`'s CSV or JSON Lines, from a file or standard input: hundreds of thousands of users, read in pieces. */
   importFile: 64 * MiB,
-  /** Standard input read whole (`user import -`); secrets are read a bounded line at a time. */
+  /** Standard input of `user import -`, read in pieces as it comes; secrets are read a bounded line at a time. */
   stdin: 64 * MiB,
   /** A backup to restore: read into memory whole, and held there about three times over. */
   backup: 2 * GiB,
@@ -133,6 +133,47 @@ export function readInputFile(path: string, options: CheckedFileOptions & { read
   } finally {
     closeSync(fd);
   }
+}
+
+/** A regular file open for reading piece by piece, as many times over as needed. */
+export interface InputFile {
+  /**
+   * The file from its start, in pieces of at most 64 KiB, each a buffer of its own; more than the
+   * file's `maxBytes` (it grew since it was opened) throws, as readInputFile does.
+   */
+  chunks(): AsyncGenerator<Buffer>;
+  close(): void;
+}
+
+/**
+ * Opens a regular file of at most `maxBytes` (see openCheckedFile for what is refused) to read it in
+ * pieces, never whole: a bulk import reads a file of hundreds of thousands of rows twice this way
+ * (its shape, then its rows) holding 64 KiB of it at a time. Every reading is of the file that was
+ * checked: the descriptor stays open until close().
+ */
+export function openInputFile(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): InputFile {
+  const { fd } = openCheckedFile(path, options);
+  const { name, maxBytes } = options;
+  const fail = options.fail ?? usageFail;
+  return {
+    async *chunks() {
+      let position = 0;
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(64 * KiB);
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, chunk.length, position);
+        } catch (e) {
+          throw fail(`cannot read ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+        }
+        if (n === 0) return;
+        position += n;
+        if (position > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+        yield chunk.subarray(0, n);
+      }
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 /**

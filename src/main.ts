@@ -2,11 +2,10 @@ import { homedir, hostname } from 'node:os';
 import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
-import { decodeUtf8 } from './domain/text.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { INPUT_LIMITS } from './files.js';
 import { createOutput } from './output.js';
-import { fdWriter, readAllStdin, stdinIsTerminal, stdinLineReader } from './stdio.js';
+import { fdWriter, readStdinChunks, stdinIsTerminal, stdinLineReader } from './stdio.js';
 import pkg from '../package.json' with { type: 'json' };
 
 /** Runs tfactl with `argv` (without node and script) and returns the exit code. */
@@ -56,7 +55,6 @@ function fromCommander(e: CommanderError): TfaError | null {
 
 /** The real terminal. */
 function processIo(): Io {
-  let stdin: Promise<string> | undefined;
   let stdinTTY: boolean | undefined;
   let lines: ((maxBytes: number) => Promise<string | null>) | undefined;
   return {
@@ -80,12 +78,7 @@ function processIo(): Io {
         process.off('SIGTERM', handler);
       };
     },
-    readStdin: () => {
-      // Bytes that are not UTF-8 become lone surrogates, which every reader refuses with a clear
-      // error, instead of U+FFFD stored unnoticed.
-      stdin ??= readAllStdin(() => process.stdin, INPUT_LIMITS.stdin).then(decodeUtf8);
-      return stdin;
-    },
+    stdinChunks: () => readStdinChunks(() => process.stdin, INPUT_LIMITS.stdin),
     readLine: (maxBytes) => {
       lines ??= stdinLineReader(() => process.stdin);
       return lines(maxBytes);

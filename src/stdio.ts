@@ -163,45 +163,40 @@ function readStreamChunk(input: NodeJS.ReadStream): Promise<Buffer | null> {
 }
 
 /**
- * All of standard input, at most `maxBytes` of it: more is refused with one line, so an endless
- * producer (`yes |`, `< /dev/zero`) fails instead of filling memory. From a pipe or file it is read
- * with plain blocking reads (no stream to build); from a terminal, or if a read would block,
- * through `stream` (process.stdin), keeping what was already read.
+ * Standard input as it comes, in pieces, at most `maxBytes` in all: more throws a UsageError (so an
+ * endless producer such as `yes |` or `< /dev/zero` fails instead of running on), after the pieces
+ * before it were handed out. From a pipe or file it is read with plain blocking reads; from a
+ * terminal, or if a read would block, through `stream` (process.stdin). Read it once.
  */
-export async function readAllStdin(stream: () => NodeJS.ReadStream, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+export async function* readStdinChunks(stream: () => NodeJS.ReadStream, maxBytes: number): AsyncGenerator<Buffer> {
   let length = 0;
-  const tooLarge = () => new UsageError(`standard input is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+  const counted = (chunk: Buffer): Buffer => {
+    length += chunk.length;
+    if (length > maxBytes) throw new UsageError(`standard input is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+    return chunk;
+  };
   const kind = fdKind(0);
-  if (kind === 'closed') return Buffer.alloc(0);
+  if (kind === 'closed') return;
   if (kind === 'pipe-or-file') {
-    // One buffer for every read, and a copy of each chunk's bytes: a slow writer sending a line at
-    // a time must not pin 64 KiB per line.
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    try {
-      for (;;) {
-        const n = readSync(0, buf, 0, buf.length, null);
-        if (n === 0) return Buffer.concat(chunks);
-        length += n;
-        if (length > maxBytes) throw tooLarge();
-        chunks.push(Buffer.from(buf.subarray(0, n)));
+    for (;;) {
+      // A buffer of its own for each piece: whoever reads them may keep a piece.
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      let n: number;
+      try {
+        n = readSync(0, chunk, 0, chunk.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        break;
       }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      if (n === 0) return;
+      // A slow writer sending a line at a time must not pin 64 KiB per line.
+      yield counted(n < chunk.length / 2 ? Buffer.from(chunk.subarray(0, n)) : chunk.subarray(0, n));
     }
   }
   const input = stream();
-  return new Promise<Buffer>((resolve, reject) => {
-    input.on('data', (c: Buffer) => {
-      length += c.length;
-      if (length > maxBytes) {
-        input.destroy();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    input.on('end', () => resolve(Buffer.concat(chunks)));
-    input.on('error', reject);
-  });
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer | string>) yield counted(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  } finally {
+    input.pause();
+  }
 }

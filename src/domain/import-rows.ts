@@ -6,7 +6,8 @@ import { parseUserId, quote } from './userid.js';
 /**
  * Rows of a bulk import: CSV with a header, or JSON Lines. Each row is checked on its own so one bad
  * row is reported with its line number without stopping the others; a file whose shape is wrong
- * (unknown or missing columns, broken quoting) is refused whole.
+ * (unknown or missing columns, broken quoting) is refused whole. Reading the bytes (csv-parse,
+ * splitting lines, decoding) is services/import-input.ts; what a record means is here.
  */
 export const IMPORT_FIELDS = ['userid', 'password', 'admin', 'email', 'comment', 'expire', 'tfa'] as const;
 type Field = (typeof IMPORT_FIELDS)[number];
@@ -32,104 +33,77 @@ export interface ImportRow {
 
 export type ParsedRow = { readonly ok: true; readonly row: ImportRow } | { readonly ok: false; readonly line: number; readonly userid: string | null; readonly error: string };
 
-/** A record of raw text fields and the line it starts on. */
-interface RawRecord {
+/**
+ * A record of raw text fields and the line it starts on. `__error` holds why the record cannot be a
+ * row (wrong number of fields, not a JSON object): its row fails with that reason.
+ */
+export interface RawRecord {
   readonly line: number;
   readonly fields: Readonly<Record<string, string>>;
 }
 
-/** Parses CSV (RFC 4180: quoted fields may hold commas, quotes as "" and line breaks). */
-export function parseCsv(text: string): RawRecord[] {
-  const records: { line: number; cells: string[] }[] = [];
-  let cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let line = 1;
-  let start = 1;
-  let atCellStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-        if (i + 1 < text.length && !',\r\n'.includes(text[i + 1] ?? '')) throw new UsageError(`CSV line ${line}: text after a closing quote`, 'invalid_import');
-      } else {
-        if (c === '\n') line++;
-        cell += c;
-      }
-      continue;
-    }
-    if (c === '"' && atCellStart) {
-      quoted = true;
-      atCellStart = false;
-    } else if (c === '"') {
-      throw new UsageError(`CSV line ${line}: a quote inside an unquoted field`, 'invalid_import');
-    } else if (c === ',') {
-      cells.push(cell);
-      cell = '';
-      atCellStart = true;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      cells.push(cell);
-      if (cells.length > 1 || cells[0] !== '') records.push({ line: start, cells });
-      cells = [];
-      cell = '';
-      atCellStart = true;
-      line++;
-      start = line;
-    } else {
-      cell += c;
-      atCellStart = false;
-    }
-  }
-  if (quoted) throw new UsageError(`CSV line ${start}: a quoted field is never closed`, 'invalid_import');
-  cells.push(cell);
-  if (cells.length > 1 || cells[0] !== '') records.push({ line: start, cells });
-  const [header, ...rows] = records;
-  if (!header) return [];
-  const names = header.cells.map((h) => h.trim().toLowerCase());
-  checkColumns(names, header.line);
-  return rows.map((r) => {
-    if (r.cells.length !== names.length) {
-      return { line: r.line, fields: { __error: `has ${r.cells.length} fields, the header ${names.length}` } };
-    }
-    return { line: r.line, fields: Object.fromEntries(names.map((n, i) => [n, r.cells[i] ?? ''])) };
-  });
+/**
+ * The two formats, told apart by the first byte of the input that is not white space: JSON Lines
+ * start with `{`, anything else is CSV. `byte` is undefined for an input of white space only.
+ */
+export function importFormat(byte: number | undefined): 'csv' | 'jsonl' {
+  return byte === 0x7b ? 'jsonl' : 'csv';
 }
 
-/** Parses JSON Lines: one object a line; values may be strings, booleans or null. */
-export function parseJsonLines(text: string): RawRecord[] {
-  const records: RawRecord[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = index + 1;
-    if (raw.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      records.push({ line, fields: { __error: 'is not valid JSON' } });
-      return;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      records.push({ line, fields: { __error: 'is not a JSON object' } });
-      return;
-    }
-    const names = Object.keys(value).map((k) => k.toLowerCase());
-    checkColumns(names, line, false);
-    const fields: Record<string, string> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') {
-        fields.__error = `field ${quote(k)} must be a string, a boolean or null`;
-      } else {
-        fields[k.toLowerCase()] = v === null ? '' : String(v);
-      }
-    }
-    records.push({ line, fields });
+/**
+ * The columns a CSV header names (trimmed, in lower case), in order. Refuses the whole file for an
+ * unknown column, a header without `userid` or a column named twice.
+ */
+export function csvColumns(header: readonly string[], line: number): string[] {
+  const names = header.map((h) => h.trim().toLowerCase());
+  checkColumns(names, line);
+  return names;
+}
+
+/** A CSV record under its header's columns; a record with another number of fields fails its row. */
+export function csvRecord(columns: readonly string[], cells: readonly string[], line: number): RawRecord {
+  if (cells.length !== columns.length) return { line, fields: { __error: `has ${cells.length} fields, the header ${columns.length}` } };
+  const fields: Record<string, string> = {};
+  columns.forEach((name, i) => {
+    fields[name] = cells[i] ?? '';
   });
-  return records;
+  return { line, fields };
+}
+
+/** Why a CSV file's quoting is broken, at a line: the whole file is refused. */
+export function csvQuotingError(problem: 'quote-in-field' | 'text-after-quote' | 'unclosed-quote', line: number): UsageError {
+  const what = {
+    'quote-in-field': 'a quote inside an unquoted field',
+    'text-after-quote': 'text after a closing quote',
+    'unclosed-quote': 'a quoted field is never closed',
+  }[problem];
+  return new UsageError(`CSV line ${line}: ${what}`, 'invalid_import');
+}
+
+/**
+ * One line of JSON Lines: an object whose values are strings, booleans or null. Null for a blank
+ * line. A line that is not such an object fails its row; an unknown key refuses the whole input.
+ */
+export function jsonLineRecord(text: string, line: number): RawRecord | null {
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { line, fields: { __error: 'is not valid JSON' } };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { line, fields: { __error: 'is not a JSON object' } };
+  const names = Object.keys(value).map((k) => k.toLowerCase());
+  checkColumns(names, line, false);
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') {
+      fields.__error = `field ${quote(k)} must be a string, a boolean or null`;
+    } else {
+      fields[k.toLowerCase()] = v === null ? '' : String(v);
+    }
+  }
+  return { line, fields };
 }
 
 function checkColumns(names: readonly string[], line: number, needUserid = true): void {
@@ -145,18 +119,21 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
   if (dup) throw new UsageError(`line ${line}: column ${quote(dup)} appears twice`, 'invalid_import');
 }
 
-/** Tells the format by its first character: JSON Lines start with `{`. */
-export function parseImport(text: string): ParsedRow[] {
-  const records = text.trimStart().startsWith('{') ? parseJsonLines(text) : parseCsv(text);
+/**
+ * Turns records into rows, in input order, each checked on its own: a user id that already
+ * appeared fails its row (naming the line it first appeared on). Remembers every user id it has
+ * seen, so its memory grows with the rows, as the import's results do, not with their text.
+ */
+export function importRowReader(): (record: RawRecord) => ParsedRow {
   const seen = new Map<string, number>();
-  return records.map((r) => {
+  return (r) => {
     const parsed = parseRecord(r);
     if (!parsed.ok) return parsed;
     const first = seen.get(parsed.row.userid);
     if (first !== undefined) return { ok: false, line: r.line, userid: parsed.row.userid, error: `line ${r.line}: ${parsed.row.userid} already appears on line ${first}` };
     seen.set(parsed.row.userid, r.line);
     return parsed;
-  });
+  };
 }
 
 function parseRecord(r: RawRecord): ParsedRow {

@@ -71,6 +71,9 @@ export function safeJson(value: unknown, space?: number): string {
   return json.replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** One decoder for every call (a bulk import decodes each field of each row), made on first use. */
+let strictUtf8: TextDecoder | undefined;
+
 /**
  * Decodes UTF-8 without losing track of bytes that are not UTF-8: each such byte becomes the lone
  * surrogate U+DC80 + byte (Python's "surrogateescape"), which the text rule and the user id parser
@@ -78,7 +81,8 @@ export function safeJson(value: unknown, space?: number): string {
  */
 export function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    strictUtf8 ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    return strictUtf8.decode(bytes);
   } catch {
     // Invalid somewhere: decoded by hand below.
   }

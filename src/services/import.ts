@@ -31,7 +31,14 @@ export interface ImportSummary {
   readonly updated: number;
   readonly skipped: number;
   readonly failed: number;
+  /** Every row read, in input order. */
   readonly results: readonly ImportResult[];
+  /**
+   * Why reading the input stopped before its end (its shape turned out wrong, it grew too large),
+   * after the rows before it were imported (with `atomic`, none were); null when it was read to its
+   * end or the import was stopped.
+   */
+  readonly inputError: TfaError | null;
 }
 
 export interface ImportOptions {
@@ -39,8 +46,8 @@ export interface ImportOptions {
   readonly update: boolean;
   /** All or nothing: one transaction, and any bad row writes nothing. */
   readonly atomic: boolean;
-  /** Called as rows finish. */
-  readonly progress?: (done: number, total: number) => void;
+  /** Called as rows finish, with how many have. */
+  readonly progress?: (done: number) => void;
   /** Called with each row's result as soon as it is final (a user's secrets right after its commit). */
   readonly onResult?: (result: ImportResult) => void;
   /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
@@ -59,26 +66,28 @@ interface PreparedRow {
 class RowError extends Error {}
 
 /**
- * Creates (or with `update` changes) users in bulk. Admins only. Passwords are hashed in parallel
- * on every core; each user commits in its own transaction as soon as its hash is ready, so an
- * import killed midway leaves whole users only, and running it again skips those and completes the
- * rest. With `atomic` everything commits in one transaction, or nothing if any row fails.
+ * Creates (or with `update` changes) users in bulk, from rows read as they come: memory grows with
+ * the results, never with the input. Admins only. Passwords are hashed in parallel on every core;
+ * each user commits in its own transaction as soon as its hash is ready, so an import killed midway
+ * leaves whole users only, and running it again skips those and completes the rest. With `atomic`
+ * everything commits in one transaction, or nothing if any row fails or the input breaks off.
+ * An input that throws a TfaError stops the reading (see ImportSummary.inputError); rows in flight
+ * still finish.
  */
-export async function importUsers(session: Session, parsed: readonly ParsedRow[], options: ImportOptions): Promise<ImportSummary> {
+export async function importUsers(session: Session, rows: AsyncIterable<ParsedRow>, options: ImportOptions): Promise<ImportSummary> {
   await authorize(session, 'user.create', 'user.import');
   const policy = await passwordPolicy(session.store);
   const realms = new Map((await session.store.listRealms()).map((r) => [r.name, r]));
-  const results: ImportResult[] = new Array(parsed.length);
+  const results: ImportResult[] = [];
   let done = 0;
   const finish = (index: number, result: ImportResult) => {
     results[index] = result;
     options.onResult?.(result);
-    options.progress?.(++done, parsed.length);
+    options.progress?.(++done);
   };
-  const prepared: (PreparedRow | null)[] = new Array(parsed.length).fill(null);
+  const prepared: (PreparedRow | undefined)[] = [];
 
-  const work = async (index: number): Promise<void> => {
-    const item = parsed[index] as ParsedRow;
+  const work = async (index: number, item: ParsedRow): Promise<void> => {
     if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
     try {
       const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update);
@@ -95,34 +104,51 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
     }
   };
 
+  // Rows are read as lanes ask for them: the input is never ahead of the import by more than what
+  // the reader holds. Interrupted, no lane asks again; the same command later picks up the rest.
+  const input = rows[Symbol.asyncIterator]();
+  let read = 0;
+  // Set by nextRow (a closure): declared wide so that TypeScript does not take it as always null.
+  let inputError = null as TfaError | null;
+  let reading = true;
+  const nextRow = async (): Promise<{ index: number; item: ParsedRow } | null> => {
+    if (!reading || options.stopped?.()) return null;
+    try {
+      const next = await input.next();
+      if (!next.done) return { index: read++, item: next.value };
+    } catch (e) {
+      if (!(e instanceof TfaError)) throw e;
+      inputError ??= e;
+    }
+    reading = false;
+    return null;
+  };
   // argon2 hashes on libuv's thread pool. Twice as many rows in flight as cores keeps every core
   // hashing while the main thread parses, seals and commits the rows that are done.
-  let next = 0;
-  const lanes = Math.max(1, Math.min(2 * availableParallelism(), parsed.length));
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < parsed.length && !options.stopped?.()) await work(next++);
-    }),
-  );
-  // Rows never started after an interruption: the same command later picks them up.
-  for (let index = next; index < parsed.length; index++) {
-    const item = parsed[index] as ParsedRow;
-    results[index] = outcome(item.ok ? item.row.line : item.line, item.ok ? item.row.userid : item.userid, 'skipped', 'interrupted before this row');
+  try {
+    await Promise.all(
+      Array.from({ length: Math.max(1, 2 * availableParallelism()) }, async () => {
+        for (let next = await nextRow(); next; next = await nextRow()) await work(next.index, next.item);
+      }),
+    );
+  } finally {
+    await input.return?.();
   }
 
   if (options.atomic) {
-    const failed = results.some((r) => r?.status === 'failed');
+    const failed = results.some((r) => r?.status === 'failed') || inputError !== null;
     const written = new Map<PreparedRow, Written | false>();
     if (!failed) {
       await session.store.transaction(async (tx) => {
         for (const p of prepared) if (p) written.set(p, await commitRow(session, tx, p));
       });
     }
+    const why = inputError ? 'the input is not valid past this row' : 'another row failed';
     prepared.forEach((p, index) => {
       if (!p) return;
       const w = written.get(p);
       const result: ImportResult = failed
-        ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: not imported (--atomic, and another row failed)`)
+        ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: not imported (--atomic, and ${why})`)
         : w
           ? resultOf(p, w)
           : outcome(p.row.line, p.row.userid, 'skipped');
@@ -130,10 +156,15 @@ export async function importUsers(session: Session, parsed: readonly ParsedRow[]
     });
   }
 
-  const count = (status: ImportResult['status']) => results.filter((r) => r.status === status).length;
-  const summary = { created: count('created'), updated: count('updated'), skipped: count('skipped'), failed: count('failed') };
-  await session.audit({ action: 'user.import', target: null, outcome: summary.failed ? 'failed' : 'ok', detail: summary });
-  return { ...summary, results };
+  const summary = { created: 0, updated: 0, skipped: 0, failed: 0 };
+  for (const r of results) summary[r.status]++;
+  await session.audit({
+    action: 'user.import',
+    target: null,
+    outcome: summary.failed || inputError ? 'failed' : 'ok',
+    detail: inputError ? { ...summary, inputError: inputError.code } : summary,
+  });
+  return { ...summary, results, inputError };
 }
 
 /** A row's result that created no factor. */

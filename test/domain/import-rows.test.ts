@@ -1,57 +1,96 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCsv, parseImport } from '../../src/domain/import-rows.js';
+import { csvColumns, csvRecord, IMPORT_FIELDS, importFormat, importRowReader, jsonLineRecord, type RawRecord } from '../../src/domain/import-rows.js';
 import { UsageError } from '../../src/errors.js';
 
-describe('parseImport', () => {
-  it('reads CSV with a header, quoted fields and line numbers', () => {
-    const rows = parseImport('userid,password,comment,tfa\nalice,secret-pw1,"Alice, ""A.""",totp+recovery\n\n"bob@corp",,"two\nlines",\n');
-    expect(rows).toEqual([
-      { ok: true, row: expect.objectContaining({ line: 2, userid: 'alice@local', password: 'secret-pw1', comment: 'Alice, "A."', totp: { secret: null }, recovery: true }) },
-      { ok: false, line: 4, userid: 'bob@corp', error: expect.stringContaining('line 4') },
+// What a record means; reading records from bytes (csv-parse, lines) is test/services/import-input.test.ts.
+
+const rows = (records: RawRecord[]) => records.map(importRowReader());
+
+describe('import records', () => {
+  it('take CSV columns case-insensitively and refuse unknown, missing or repeated ones for the whole file', () => {
+    expect(csvColumns([' UserID ', 'Password'], 1)).toEqual(['userid', 'password']);
+    expect(() => csvColumns(['userid', 'shoe_size'], 1)).toThrow(/line 1: unknown column "shoe_size"/);
+    expect(() => csvColumns(['password'], 1)).toThrow(/no userid column/);
+    expect(() => csvColumns(['userid', 'USERID'], 3)).toThrow(/line 3: column "userid" appears twice/);
+  });
+
+  it('fail a CSV row with another number of fields than the header, not the file', () => {
+    expect(csvRecord(['userid', 'comment'], ['a', 'b'], 2)).toEqual({ line: 2, fields: { userid: 'a', comment: 'b' } });
+    expect(rows([csvRecord(['userid', 'comment'], ['a', 'b', 'c'], 7)])).toEqual([
+      { ok: false, line: 7, userid: null, error: 'line 7 has 3 fields, the header 2' },
     ]);
   });
 
-  it('reads JSON Lines with booleans and nulls', () => {
-    const rows = parseImport('{"userid":"c1","admin":true,"password":null,"tfa":"totp:JBSWY3DPEHPK3PXP"}\n{"userid":"c2","expire":"2030-01-31"}\n');
-    expect(rows).toEqual([
+  it('read JSON Lines with booleans and nulls, skip blank lines and refuse unknown keys', () => {
+    const parsed = rows(
+      ['{"userid":"c1","admin":true,"password":null,"tfa":"totp:JBSWY3DPEHPK3PXP"}', '{"userid":"c2","expire":"2030-01-31"}', '  ']
+        .map((text, i) => jsonLineRecord(text, i + 1))
+        .filter((r) => r !== null),
+    );
+    expect(parsed).toEqual([
       { ok: true, row: expect.objectContaining({ line: 1, userid: 'c1@local', admin: true, password: null, totp: { secret: 'JBSWY3DPEHPK3PXP' } }) },
       { ok: true, row: expect.objectContaining({ line: 2, userid: 'c2@local', expire: '2030-01-31' }) },
     ]);
+    expect(() => jsonLineRecord('{"userid":"x","colour":"red"}', 4)).toThrow(/line 4: unknown column "colour"/);
+    expect(rows([jsonLineRecord('[1]', 5) as RawRecord, jsonLineRecord('{"userid":', 6) as RawRecord]).map((r) => !r.ok && r.error)).toEqual([
+      'line 5 is not a JSON object',
+      'line 6 is not valid JSON',
+    ]);
   });
 
-  it('refuses unknown columns and a header without userid for the whole file', () => {
-    expect(() => parseImport('userid,shoe_size\nx,42\n')).toThrow(/unknown column "shoe_size"/);
-    expect(() => parseImport('password\nx\n')).toThrow(/no userid column/);
-    expect(() => parseImport('{"userid":"x","colour":"red"}\n')).toThrow(/line 1: unknown column "colour"/);
+  it('tell JSON Lines by their first byte', () => {
+    expect(importFormat('{'.charCodeAt(0))).toBe('jsonl');
+    expect(importFormat('u'.charCodeAt(0))).toBe('csv');
+    expect(importFormat(undefined)).toBe('csv');
   });
 
-  it('reports bad rows with their line number and keeps the good ones', () => {
-    const rows = parseImport('userid,admin,expire,tfa\nok1,true,,\nbad,maybe,,\nok2,,2024-02-30,\nok3,,,sms\nok1,,,\n');
-    expect(rows.map((r) => (r.ok ? r.row.userid : r.error.slice(0, 7)))).toEqual(['ok1@local', 'line 3:', 'line 4:', 'line 5:', 'line 6:']);
+  it('report bad rows with their line number and fail a user id seen before', () => {
+    const columns = ['userid', 'admin', 'expire', 'tfa'];
+    const parsed = rows(
+      [
+        ['ok1', 'true', '', ''],
+        ['bad', 'maybe', '', ''],
+        ['ok2', '', '2024-02-30', ''],
+        ['ok3', '', '', 'sms'],
+        ['OK1', '', '', ''],
+      ].map((cells, i) => csvRecord(columns, cells, i + 2)),
+    );
+    expect(parsed.map((r) => (r.ok ? r.row.userid : r.error.slice(0, 7)))).toEqual(['ok1@local', 'line 3:', 'line 4:', 'line 5:', 'line 6:']);
+    expect(parsed[4]).toMatchObject({ ok: false, error: 'line 6: ok1@local already appears on line 2' });
   });
 
-  it('never throws anything but a UsageError, whatever the text', () => {
+  it('fail any field that holds a lone surrogate (bytes that were not UTF-8)', () => {
+    for (const field of IMPORT_FIELDS) {
+      const fields = { userid: 'sam', [field]: `a\udcf6b` };
+      expect(rows([{ line: 9, fields }])).toEqual([
+        { ok: false, line: 9, userid: null, error: `line 9: the ${field} field is not valid UTF-8 (or holds a lone surrogate)` },
+      ]);
+    }
+  });
+
+  it('never throw anything but a UsageError, and every failed row names its line, whatever the fields', () => {
+    const field = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('', 'true', 'totp', 'totp:JBSWY3DPEHPK3PXP+recovery', '2030-01-31', 'a@b.example'));
     fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), (text) => {
+      fc.property(fc.array(fc.array(field, { minLength: 4, maxLength: 4 }), { maxLength: 8 }), (records) => {
+        const read = importRowReader();
+        records.forEach((cells, i) => {
+          const r = read(csvRecord(['userid', 'admin', 'tfa', 'comment'], cells, i + 2));
+          if (!r.ok) expect(r.error).toMatch(new RegExp(`^line ${i + 2}\\b`));
+        });
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (text) => {
         try {
-          for (const r of parseImport(`userid,password,tfa\n${text}`)) {
-            if (!r.ok) expect(r.error).toMatch(/^line \d+/);
-          }
+          const r = jsonLineRecord(text, 1);
+          if (r) rows([r]);
         } catch (e) {
           expect(e).toBeInstanceOf(UsageError);
         }
       }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('round-trips any one-line comment through CSV quoting', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 60 }).filter((c) => !/[\p{Cc}]/u.test(c) && c.trim() !== ''), (comment) => {
-        const rows = parseCsv(`userid,comment\nu1,"${comment.replace(/"/g, '""')}"\n`);
-        expect(rows).toEqual([{ line: 2, fields: { userid: 'u1', comment } }]);
-      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -178,7 +178,7 @@ describe('a store doctored to hold such text', () => {
     const { openSqliteStore } = await import('../../src/store/sqlite.js');
     const out: string[] = [];
     const code = await main(['user', 'show', 'eve'], {
-      io: { stdout: { write: (t) => out.push(t), isTTY: true, columns: 200 }, stderr: { write: () => true, isTTY: true }, stdinIsTTY: false, readStdin: async () => '', readLine: async () => null, onInterrupt: () => () => undefined },
+      io: { stdout: { write: (t) => out.push(t), isTTY: true, columns: 200 }, stderr: { write: () => true, isTTY: true }, stdinIsTTY: false, stdinChunks: async function* () {}, readLine: async () => null, onInterrupt: () => () => undefined },
       prompter: { password: async () => '', input: async () => '', confirm: async () => false },
       clock: { nowSeconds: () => 1_800_000_000, sleep: async () => undefined },
       random: { bytes: (n) => Buffer.alloc(n) },

@@ -97,6 +97,37 @@ describe('user import', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('refuses a file whose quoting breaks after good rows, importing none of them', async () => {
+    const before = store.snapshot();
+    const r = await store.run(['user', 'import', file('late.csv', 'userid,comment\nlate1,fine\nlate2,fine\nlate3,"never closed\n'), '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error).toEqual({ code: 'invalid_import', message: 'CSV line 4: a quoted field is never closed' });
+    expect(oneLineError(r)).toBe('error: CSV line 4: a quoted field is never closed');
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('stops reading standard input at a line that refuses it, keeping the rows before it and their secrets', async () => {
+    const lines = '{"userid":"std1","tfa":"totp"}\n{"userid":"std2"}\n{"userid":"std3","shoe":"42"}\n{"userid":"std4"}\n';
+    const atomic = await store.run(['user', 'import', '-', '--atomic', '--json'], { input: lines });
+    expect(atomic.code).toBe(2);
+    expect(atomic.json().error.message).toBe('line 3: unknown column "shoe" (known: userid, password, admin, email, comment, expire, tfa)');
+    expect(store.query("SELECT userid FROM users WHERE userid LIKE 'std%'")).toEqual([]);
+    const r = await store.run(['user', 'import', '-', '--json'], { input: lines });
+    expect(r.code).toBe(2);
+    const { ok, error, result } = r.json();
+    expect(ok).toBe(false);
+    expect(error.code).toBe('invalid_import');
+    expect(error.message).toMatch(/^line 3: unknown column "shoe" .*\(the 2 rows before it went through as the results say: fix the input and run the same command again\)$/);
+    expect(result).toMatchObject({ created: 2, failed: 0 });
+    expect(result.results.map((x: { userid: string }) => x.userid)).toEqual(['std1@local', 'std2@local']);
+    expect(result.results[0].totp.secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(store.query("SELECT userid FROM users WHERE userid LIKE 'std%' ORDER BY userid")).toEqual([{ userid: 'std1@local' }, { userid: 'std2@local' }]);
+    const human = await store.run(['user', 'import', '-'], { input: lines });
+    expect(human.code).toBe(2);
+    expect(human.stdout).toMatch(/^0 created, 0 updated, 2 skipped, 0 failed/);
+    expect(oneLineError(human)).toMatch(/^error: line 3: unknown column "shoe"/);
+  });
+
   it('leaves a consistent store when killed midway, and the same command completes it', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `bulk${i},bulk password ${i},totp+recovery`).join('\n');
     const csv = file('bulk.csv', `userid,password,tfa\n${rows}\n`);

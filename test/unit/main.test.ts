@@ -34,7 +34,7 @@ function fakeCtx(options: { tty: boolean; answers?: string[]; env?: Record<strin
       stdout: { write: (t) => out.push(t), isTTY: options.tty, columns: 100 },
       stderr: { write: (t) => err.push(t), isTTY: options.tty },
       stdinIsTTY: options.tty,
-      readStdin: async () => '',
+      stdinChunks: async function* () {},
       readLine: async () => null,
       onInterrupt: () => () => undefined,
     },

@@ -1,9 +1,8 @@
-import { parseImport } from '../../domain/import-rows.js';
-import { decodeUtf8 } from '../../domain/text.js';
 import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { createPrivateLog, INPUT_LIMITS, readInputFile } from '../../files.js';
+import { createPrivateLog, INPUT_LIMITS, openInputFile } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
+import { countImportRecords, importRows } from '../../services/import-input.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
@@ -38,26 +37,37 @@ export async function run(inv: Invocation): Promise<void> {
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
-  // Standard input is bounded as a whole (INPUT_LIMITS.stdin, the same size). decodeUtf8 keeps
-  // bytes that are not UTF-8 visible to the parser, which fails their rows.
-  const text =
-    source === '-'
-      ? await inv.ctx.io.readStdin()
-      : decodeUtf8(readInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile }));
-  const rows = parseImport(text);
+  // A file is read twice, never held whole: first to check its shape (an unknown column or broken
+  // quoting refuses it with nothing changed) and count its rows for the progress bar, then to
+  // import them as they are read. Standard input can be read once only: its rows are imported as
+  // they come, and a shape error found past the first rows stops the import there (see below).
+  const file = source === '-' ? undefined : openInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
+  try {
+    const total = file && (await countImportRecords(file.chunks()));
+    await importFrom(inv, file ? file.chunks() : inv.ctx.io.stdinChunks(), total);
+  } finally {
+    file?.close();
+  }
+}
+
+async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined): Promise<void> {
+  const rows = importRows(chunks);
+  // Standard input's first rows are read before signing in: input that is wrong from its start is
+  // refused before anything else happens, as a file is.
+  const first = await rows.next();
   const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
   const resultsPath = stringOpt(inv, 'results');
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.
   const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
-  const bar = inv.ctx.io.stdinIsTTY && !inv.out.json ? await progressBar(rows.length) : undefined;
+  const bar = total !== undefined && inv.ctx.io.stdinIsTTY && !inv.out.json ? await progressBar(total) : undefined;
   // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
   // nothing is created that nobody has seen. The same command later completes the import.
   let interrupted = false;
   const restore = inv.ctx.io.onInterrupt(() => (interrupted = true));
   let summary: ImportSummary;
   try {
-    summary = await importUsers(session, rows, {
+    summary = await importUsers(session, withFirst(first, rows), {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
       stopped: () => interrupted,
@@ -70,17 +80,30 @@ export async function run(inv: Invocation): Promise<void> {
     log?.close();
   }
   const view = summaryView(summary);
-  // Interrupted or partly failed: with --json one error envelope that still holds every row
-  // (secrets of the users created included) under `result`, where a success puts them; without,
+  // Input that broke off where nothing was imported yet (or with --atomic, nothing at all) is
+  // refused as any bad input is: one line, nothing changed.
+  const input = summary.inputError;
+  if (input && (summary.results.length === 0 || boolOpt(inv, 'atomic') === true)) throw input;
+  // Interrupted, partly failed or broken off: with --json one error envelope that still holds every
+  // row (secrets of the users created included) under `result`, where a success puts them; without,
   // the summary first, then the error line.
-  const failure = interrupted
-    ? new CancelledError('interrupted: run the same command again to import the rest')
-    : summary.failed > 0
-      ? new ImportIncomplete(summary.failed)
-      : null;
+  const failure = input
+    ? new TfaError(`${input.message} (the ${summary.results.length} row${summary.results.length === 1 ? '' : 's'} before it went through as the results say: fix the input and run the same command again)`, input.code, input.exitCode)
+    : interrupted
+      ? new CancelledError('interrupted: run the same command again to import the rest')
+      : summary.failed > 0
+        ? new ImportIncomplete(summary.failed)
+        : null;
   if (failure && inv.out.json) throw failure.withResult(view);
   inv.out.result(view, describe);
   if (failure) throw failure;
+}
+
+/** `rows` with its first result, already read, in front again. */
+async function* withFirst<T>(first: IteratorResult<T>, rows: AsyncGenerator<T>): AsyncGenerator<T> {
+  if (first.done) return;
+  yield first.value;
+  yield* rows;
 }
 
 async function progressBar(total: number) {
