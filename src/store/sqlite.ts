@@ -445,6 +445,56 @@ const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
   passwordHash: 'password_hash',
 };
 
+/**
+ * The SQL of the listings read as they are written out (user list, tfa list, audit, the exports),
+ * with their parameters. Apart so that a test can check their query plans on a big store: each
+ * must read through indexes in the order it lists, never sort all its rows first.
+ */
+export const listingQueries = {
+  /** Users with their enabled factor counts, by realm and user id. */
+  users(filter: UserFilter) {
+    const { sql, params } = userWhere(filter);
+    return { sql: `SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid`, params };
+  },
+  /** Users joined with their factors (a row per factor, one for a user without), by user id. */
+  usersWithFactors(filter: UserFilter) {
+    const { sql, params } = userWhere(filter);
+    return {
+      sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
+         f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
+         f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
+         (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
+       FROM users u LEFT JOIN factors f ON f.userid = u.userid ${sql}
+       ORDER BY u.userid, f.created, f.rowid`,
+      params,
+    };
+  },
+  /** TOTP factors with their sealed secrets, by user. */
+  totpFactors(exceptUserid: string | undefined) {
+    return {
+      sql: `SELECT f.*, 0 AS recovery_left FROM factors f WHERE f.type = 'totp' ${exceptUserid === undefined ? '' : 'AND f.userid <> @except'}
+       ORDER BY f.userid, f.created, f.rowid`,
+      params: exceptUserid === undefined ? {} : { except: exceptUserid },
+    };
+  },
+  /** Audit entries, oldest first; with a limit, the newest that many. */
+  audit(filter: AuditFilter) {
+    // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
+    const where: string[] = [];
+    if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
+    if (filter.since !== undefined) where.push('ts >= @since');
+    const matching = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    const params = {
+      ...(filter.user !== undefined && { user: filter.user }),
+      ...(filter.since !== undefined && { since: filter.since }),
+      ...(filter.limit !== undefined && { limit: filter.limit }),
+    };
+    // The newest `limit`, oldest first: SQLite sorts them (spilling to disk if it must).
+    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+    return { sql, params };
+  },
+};
+
 class SqliteStore implements Store {
   constructor(
     private readonly db: Database,
@@ -529,24 +579,15 @@ class SqliteStore implements Store {
   }
 
   async *users(filter: UserFilter) {
-    const { sql, params } = userWhere(filter);
-    const rows = this.iterate<OverviewRow & CountsRow>(`SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid`, params);
-    for (const row of rows) yield toOverview(row, countsOf(row));
+    const { sql, params } = listingQueries.users(filter);
+    for (const row of this.iterate<OverviewRow & CountsRow>(sql, params)) yield toOverview(row, countsOf(row));
   }
 
   async *usersWithFactors(filter: UserFilter) {
-    const { sql, params } = userWhere(filter);
+    const { sql, params } = listingQueries.usersWithFactors(filter);
     // One pass over users joined with their factors, in user order: each user's rows come
     // together, so a user is complete when the next one starts.
-    const rows = this.iterate<OverviewRow & { f_id: string | null } & Record<string, unknown>>(
-      `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
-         f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
-         f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
-         (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
-       FROM users u LEFT JOIN factors f ON f.userid = u.userid ${sql}
-       ORDER BY u.userid, f.created, f.rowid`,
-      params,
-    );
+    const rows = this.iterate<OverviewRow & { f_id: string | null } & Record<string, unknown>>(sql, params);
     let current: { row: OverviewRow; factors: FactorRecord[] } | undefined;
     const done = (c: { row: OverviewRow; factors: FactorRecord[] }) => ({ user: toOverview(c.row, countEnabled(c.factors)), factors: c.factors });
     for (const row of rows) {
@@ -798,11 +839,8 @@ class SqliteStore implements Store {
   }
 
   async *totpFactors(exceptUserid?: string) {
-    const rows = this.iterate<FactorRow & { secret: Buffer; last_step: number | null }>(
-      `SELECT f.*, 0 AS recovery_left FROM factors f WHERE f.type = 'totp' ${exceptUserid === undefined ? '' : 'AND f.userid <> @except'}
-       ORDER BY f.userid, f.created, f.rowid`,
-      exceptUserid === undefined ? {} : { except: exceptUserid },
-    );
+    const { sql, params } = listingQueries.totpFactors(exceptUserid);
+    const rows = this.iterate<FactorRow & { secret: Buffer; last_step: number | null }>(sql, params);
     for (const r of rows) {
       const factor = toFactor(r);
       yield {
@@ -1073,18 +1111,7 @@ class SqliteStore implements Store {
   }
 
   async *auditEntries(filter: AuditFilter) {
-    // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
-    const where: string[] = [];
-    if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
-    if (filter.since !== undefined) where.push('ts >= @since');
-    const matching = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-    const params = {
-      ...(filter.user !== undefined && { user: filter.user }),
-      ...(filter.since !== undefined && { since: filter.since }),
-      ...(filter.limit !== undefined && { limit: filter.limit }),
-    };
-    // The newest `limit`, oldest first: SQLite sorts them (spilling to disk if it must).
-    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+    const { sql, params } = listingQueries.audit(filter);
     for (const r of this.iterate<AuditRow>(sql, params)) {
       yield {
         id: r.id,
