@@ -334,3 +334,19 @@ describe('the replay ledger', () => {
     db.close();
   });
 });
+
+describe('migration user-listing-index', () => {
+  const indexes = (db: Database.Database) => db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'users' AND sql IS NOT NULL ORDER BY name").pluck().all();
+  const index = MIGRATIONS.findIndex((m) => m.name === 'user-listing-index');
+
+  it('replaces the index on realm by one on (realm, userid), which lists a realm in user order without sorting', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.slice(0, index));
+    expect(indexes(db)).toEqual(['users_realm']);
+    migrate(db, 2, MIGRATIONS);
+    expect(indexes(db)).toEqual(['users_realm_userid']);
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT userid FROM users WHERE realm = 'local' ORDER BY realm, userid").all() as { detail: string }[];
+    expect(plan.map((r) => r.detail)).toEqual(['SEARCH users USING COVERING INDEX users_realm_userid (realm=?)']);
+    db.close();
+  });
+});

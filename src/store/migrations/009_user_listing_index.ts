@@ -11,9 +11,11 @@ export const userListingIndex: Migration = {
   version: 9,
   name: 'user-listing-index',
   up(db) {
+    // IF (NOT) EXISTS: a store that already has the new index (a backup of a newer store marked
+    // older, as a test makes one) is taken as it is.
     db.exec(`
-      CREATE INDEX users_realm_userid ON users (realm, userid);
-      DROP INDEX users_realm;
+      CREATE INDEX IF NOT EXISTS users_realm_userid ON users (realm, userid);
+      DROP INDEX IF EXISTS users_realm;
     `);
   },
 };
