@@ -3,6 +3,7 @@ import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog, INPUT_LIMITS, openInputFile } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
 import { countImportRecords, importRows } from '../../services/import-input.js';
+import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
@@ -52,6 +53,15 @@ export async function run(inv: Invocation): Promise<void> {
 
 async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined): Promise<void> {
   const rows = importRows(chunks);
+  try {
+    await importRowsFrom(inv, rows, total);
+  } finally {
+    // Whatever happened (a sign-in that failed), the reading ends here: csv-parse, the input.
+    await rows.return(undefined);
+  }
+}
+
+async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, total: number | undefined): Promise<void> {
   // Standard input's first rows are read before signing in: input that is wrong from its start is
   // refused before anything else happens, as a file is.
   const first = await rows.next();
