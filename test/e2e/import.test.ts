@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkJsonOutput } from '../schemas.js';
 import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
 
 const store = new TempStore();
@@ -204,7 +205,12 @@ describe('user import --update', () => {
     child.kill('SIGINT');
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(130);
-    const results = JSON.parse(out).result.results as { userid: string; status: string; totp?: { secret: string } }[];
+    // One envelope that says it failed (cancelled), never ok:true with exit 130, and still every
+    // row read so far under `result`, the secrets of the users created with them.
+    const envelope = JSON.parse(out);
+    expect(envelope).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    checkJsonOutput(['user', 'import', csv, '--json'], out);
+    const results = envelope.result.results as { userid: string; status: string; totp?: { secret: string } }[];
     const created = results.filter((r) => r.status === 'created');
     expect(created.length).toBe(count());
     for (const r of created) expect(r.totp?.secret).toMatch(/^[A-Z2-7]{32}$/);
