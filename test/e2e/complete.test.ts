@@ -2,19 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, oneLineError, runBin, TempStore } from './harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { asOtherUid, BIN, oneLineError, runBin, storeFactory } from './harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'complete password 1';
 
-const stores: TempStore[] = [];
-const fresh = () => {
-  const s = new TempStore();
-  stores.push(s);
-  return s;
-};
-afterAll(() => stores.forEach((s) => s.remove()));
+const fresh = storeFactory();
 
 const store = fresh();
 let aliceFactors: { id: string; type: string; description: string }[] = [];
@@ -27,11 +21,6 @@ beforeAll(async () => {
   aliceFactors = listed.json().result[0].factors;
   await store.run(['tfa', 'disable', 'alice', aliceFactors.find((f) => f.type === 'recovery')!.id]);
 });
-
-/** Runs node as another OS user (uid 1000) in a user namespace, as store.test.ts does. */
-function asOtherUid(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync('unshare', ['--user', '--map-user=1000', '--map-group=1000', process.execPath, ...args], { env, encoding: 'utf8' });
-}
 
 describe('tfactl __complete (for the completion scripts)', () => {
   it('prints the user ids, one a line', async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { afterAll } from 'vitest';
 import { checkJsonOutput } from '../schemas.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
@@ -93,6 +94,30 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
       child.stdin.end(options.input ?? '');
     }
   });
+}
+
+/**
+ * Runs as another OS user (uid 1000) in a user namespace, as a RunOptions prefix: root could write
+ * any file. Unlike setuid this keeps access to the checkout wherever it lives (the real uid is
+ * unchanged), and works without root.
+ */
+export const AS_UID_1000 = ['unshare', '--user', '--map-user=1000', '--map-group=1000'];
+
+/** Runs `node ARGS` as uid 1000 (see AS_UID_1000), synchronously. */
+export function asOtherUid(args: readonly string[], env: NodeJS.ProcessEnv, input = '') {
+  const [command, ...prefix] = AS_UID_1000;
+  return spawnSync(command as string, [...prefix, process.execPath, ...args], { env, input, encoding: 'utf8' });
+}
+
+/** Temporary stores made on demand by a test file, all removed when it ends. */
+export function storeFactory(): () => TempStore {
+  const stores: TempStore[] = [];
+  afterAll(() => stores.forEach((s) => s.remove()));
+  return () => {
+    const s = new TempStore();
+    stores.push(s);
+    return s;
+  };
 }
 
 /** A fresh temporary store for one test file. */

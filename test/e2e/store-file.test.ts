@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, oneLineError, type RunOptions, type RunResult, TempStore } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { AS_UID_1000, BIN, oneLineError, type RunOptions, type RunResult, storeFactory, type TempStore } from './harness.js';
 
 /**
  * What --db may point at. Every bad path fails at once with one line and exit 6; SQLite is never
@@ -16,18 +16,10 @@ const KILL_MS = 10_000;
 const ANSWER_MS = 2_000;
 const TFA1 = 0x54464131;
 
-const stores: TempStore[] = [];
-const fresh = () => {
-  const s = new TempStore();
-  stores.push(s);
-  return s;
-};
-afterAll(() => stores.forEach((s) => s.remove()));
+const fresh = storeFactory();
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-/** As another OS user (uid 1000 in a user namespace): root would be allowed to write anything. */
-const AS_UID_1000 = ['unshare', '--user', '--map-user=1000', '--map-group=1000'];
 
 async function withDb(s: TempStore, db: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return s.run(['--db', db, ...args], { timeoutMs: KILL_MS, ...options });

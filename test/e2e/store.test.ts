@@ -1,27 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, oneLineError, TempStore } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { asOtherUid, BIN, oneLineError, storeFactory } from './harness.js';
 
-const stores: TempStore[] = [];
-const fresh = () => {
-  const s = new TempStore();
-  stores.push(s);
-  return s;
-};
-afterAll(() => stores.forEach((s) => s.remove()));
+const fresh = storeFactory();
 
 const mode = (path: string) => statSync(path).mode & 0o777;
-
-/**
- * Runs node as another OS user (uid 1000) in a user namespace. Unlike setuid this keeps access to
- * the checkout wherever it lives (the real uid is unchanged), and works without root.
- */
-function asOtherUid(args: string[], env: NodeJS.ProcessEnv, input = '') {
-  return spawnSync('unshare', ['--user', '--map-user=1000', '--map-group=1000', process.execPath, ...args], { env, input, encoding: 'utf8' });
-}
 
 describe('the store on disk', () => {
   it('is created on first use with a 0700 directory, a 0600 file and a 0600 key file', async () => {
