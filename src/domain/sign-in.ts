@@ -1,5 +1,6 @@
 import { formatTime, isExpired } from './dates.js';
 import type { CodeKind } from './second-factor.js';
+import { ROOT_USERID } from './userid.js';
 
 /** What a realm may require after the password. */
 export type EnforceType = 'none' | 'totp' | 'yubico';
@@ -75,7 +76,8 @@ export function signInStatus(f: SignInFacts, now: number): SignInStatus {
   const u = f.userid;
   if (!f.enabled) return { ok: false, problem: 'the account is disabled', fix: `tfactl user modify ${u} --enable` };
   if (isExpired(f.expire, now)) return { ok: false, problem: `the account expired after ${f.expire}`, fix: `tfactl user modify ${u} --expire never` };
-  if (!f.hasPassword) return { ok: false, problem: 'no password is set', fix: `tfactl user passwd ${u}` };
+  // root@local needs none: the store's owner acts as root@local without signing in.
+  if (!f.hasPassword && u !== ROOT_USERID) return { ok: false, problem: 'no password is set', fix: `tfactl user passwd ${u}` };
   if (f.passwordBannedUntil > now) {
     return { ok: false, problem: `password sign-ins are banned until ${formatTime(f.passwordBannedUntil)}`, fix: `tfactl tfa unlock ${u}` };
   }
