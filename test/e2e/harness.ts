@@ -105,8 +105,7 @@ export const AS_UID_1000 = ['unshare', '--user', '--map-user=1000', '--map-group
 
 /** Runs `node ARGS` as uid 1000 (see AS_UID_1000), synchronously. */
 export function asOtherUid(args: readonly string[], env: NodeJS.ProcessEnv, input = '') {
-  const [command, ...prefix] = AS_UID_1000;
-  return spawnSync(command as string, [...prefix, process.execPath, ...args], { env, input, encoding: 'utf8' });
+  return spawnSync('unshare', [...AS_UID_1000.slice(1), process.execPath, ...args], { env, input, encoding: 'utf8' });
 }
 
 /** Temporary stores made on demand by a test file, all removed when it ends. */
