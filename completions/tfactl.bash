@@ -145,8 +145,8 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type'
-            vopts='--db --as --auth-code --code --type'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type --begin --finish --challenge --response'
+            vopts='--db --as --auth-code --code --type --challenge --response'
             args=('') ids=('users') vararg=0 ;;
         'settings')
             cmds='list set'
@@ -332,6 +332,7 @@ _tfactl_value() {
         'login/--db') files=1 ;;
         'login/--as') store=users ;;
         'login/--type') choices='totp recovery yubico' ;;
+        'login/--response') files=1 ;;
         'settings/--db') files=1 ;;
         'settings/--as') store=users ;;
         'settings list/--db') files=1 ;;

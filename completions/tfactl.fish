@@ -145,7 +145,7 @@ function __tfactl_value_options --argument-names path
         case 'tfa unlock'
             echo --db --as --auth-code
         case 'login'
-            echo --db --as --auth-code --code --type
+            echo --db --as --auth-code --code --type --challenge --response
         case 'settings'
             echo --db --as --auth-code
         case 'settings list'
@@ -444,6 +444,10 @@ complete -c tfactl -n '__tfactl_argument "tfa unlock" 0' -a '(__tfactl_ids users
 # tfactl login
 complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery yubico' -d 'what --code is (default: told from its shape)'
+complete -c tfactl -n '__tfactl_using "login"' -l begin -d 'only check the password and hand out a challenge for the second factor (for web apps; answer it with --finish within 120 s)'
+complete -c tfactl -n '__tfactl_using "login"' -l finish -d 'answer a challenge from --begin, with --response or --code'
+complete -c tfactl -n '__tfactl_using "login"' -l challenge -x -d 'the challenge --begin handed out'
+complete -c tfactl -n '__tfactl_using "login"' -l response -r -F -d 'the answer to the challenge, from a file, or - for the next line of standard input'
 complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
 
 # tfactl settings

@@ -202,7 +202,11 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
     .argument('<userid>', USERID)
     .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)')
-    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']));
+    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']))
+    .option('--begin', 'only check the password and hand out a challenge for the second factor (for web apps; answer it with --finish within 120 s)')
+    .option('--finish', 'answer a challenge from --begin, with --response or --code')
+    .option('--challenge <id>', 'the challenge --begin handed out')
+    .option('--response <file>', 'the answer to the challenge, from a file, or - for the next line of standard input');
 
   const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));

@@ -138,6 +138,10 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Sign in: the password, then the code the app shows', 'tfactl login alice'),
     ex('In a script: the password and the code on standard input', `printf '%s\\n' "$PASSWORD" "$CODE" |\n    tfactl login alice --password-stdin --code -`),
     ex('With a recovery key kept in a file', `printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --password-stdin --type recovery --code @key.txt`),
+    ex(
+      'For a web app, in two halves: the password, then the code',
+      `challenge=$(printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --begin --password-stdin --json |\n    sed 's/.*"challenge":"//; s/".*//') && \\\nprintf '%s\\n' "$CODE" |\n    tfactl login alice --finish --challenge "$challenge" --response -`,
+    ),
   ],
 
   settings: [

@@ -157,12 +157,13 @@ export function factorView(f: FactorRecord): FactorView {
     type: f.type,
     description: f.description,
     enabled: f.enabled,
-    verified: f.verified,
+    // Every kind but TOTP is verified when it is added (TOTP may be stored with --no-verify).
+    verified: f.type === 'totp' ? f.verified : true,
     created: isoTime(f.created),
     lastUsed: f.lastUsed === null ? null : isoTime(f.lastUsed),
-    totp: f.totp && { algorithm: f.totp.algorithm, digits: f.totp.digits, period: f.totp.period },
-    recoveryKeysLeft: f.recoveryLeft,
-    publicId: f.publicId,
+    totp: f.type === 'totp' ? { algorithm: f.params.algorithm, digits: f.params.digits, period: f.params.period } : null,
+    recoveryKeysLeft: f.type === 'recovery' ? f.keysLeft : null,
+    publicId: f.type === 'yubico' ? f.publicId : null,
   };
 }
 

@@ -28,11 +28,14 @@ export interface Requirement {
 }
 
 /** Counts a user's enabled factors by kind. */
-export function countEnabled(factors: readonly { readonly type: FactorType; readonly enabled: boolean; readonly recoveryLeft: number | null }[]): EnabledFactors {
+export function countEnabled(
+  factors: readonly ({ readonly type: Exclude<FactorType, 'recovery'>; readonly enabled: boolean } | { readonly type: 'recovery'; readonly enabled: boolean; readonly keysLeft: number })[],
+): EnabledFactors {
   const enabled = factors.filter((f) => f.enabled);
   const count = (type: FactorType) => enabled.filter((f) => f.type === type).length;
-  const recovery = enabled.find((f) => f.type === 'recovery');
-  return { totp: count('totp'), yubico: count('yubico'), webauthn: count('webauthn'), u2f: count('u2f'), recoveryKeysLeft: recovery ? (recovery.recoveryLeft ?? 0) : null };
+  let recoveryKeysLeft: number | null = null;
+  for (const f of enabled) if (f.type === 'recovery') recoveryKeysLeft = f.keysLeft;
+  return { totp: count('totp'), yubico: count('yubico'), webauthn: count('webauthn'), u2f: count('u2f'), recoveryKeysLeft };
 }
 
 /**

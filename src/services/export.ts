@@ -37,7 +37,7 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
     try {
       for await (const { factor: f, secret: sealed } of session.store.totpFactors(except)) {
         const secret = open(key, sealed.sealedSecret, secretContext(f.userid, f.id, 'totp'));
-        if (secret === null || !f.totp) throw new StoreError(`the TOTP secret of factor ${f.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
+        if (secret === null) throw new StoreError(`the TOTP secret of factor ${f.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
         factors++;
         yield {
           userid: f.userid,
@@ -45,8 +45,8 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
           description: f.description,
           enabled: f.enabled,
           secret,
-          ...f.totp,
-          uri: otpauthUri({ issuer, account: f.userid, secret, ...f.totp }),
+          ...f.params,
+          uri: otpauthUri({ issuer, account: f.userid, secret, ...f.params }),
         };
       }
       complete = true;

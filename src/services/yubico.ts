@@ -1,7 +1,7 @@
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { counterValue, decryptToken, parseResponse, signatureValid, signParams, type YubicoOtp } from '../domain/yubico.js';
 import { StoreError } from '../errors.js';
-import type { Store, YubicoFactorRecord, YubicoRealmConfig } from '../store/types.js';
+import type { Store, YubikeyRecord, YubicoRealmConfig } from '../store/types.js';
 
 /** Yubico's cloud, used when a realm names no validation server. */
 export const DEFAULT_VALIDATION_URLS = ['https://api.yubico.com/wsapi/2.0/verify'];
@@ -131,4 +131,4 @@ export async function onlineConfig(
   return { apiId: config.apiId, apiKey: Buffer.from(text, 'base64'), urls: config.urls };
 }
 
-export type { YubicoFactorRecord };
+export type { YubikeyRecord };

@@ -14,6 +14,8 @@ import type {
   AuditRecord,
   BackupCopy,
   BackupInspection,
+  ChallengePurpose,
+  ChallengeRecord,
   EnforceType,
   NewRealm,
   NewUser,
@@ -36,7 +38,7 @@ import type {
   UserFilter,
   UserOverview,
   UserPatch,
-  YubicoFactorRecord,
+  YubikeyRecord,
   YubicoRealmConfig,
   UserRecord,
 } from './types.js';
@@ -49,7 +51,7 @@ const Database = BetterSqlite3;
  * sqlite_sequence is SQLite's own; a test checks that no other table exists.
  */
 export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
-export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger'] as const;
+export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger', 'challenges'] as const;
 type Database = BetterSqlite3.Database;
 
 /** A password check takes well under a second; one older than this died with its process. */
@@ -327,22 +329,23 @@ interface FactorRow {
   public_id: string | null;
 }
 
-const toFactor = (r: FactorRow): FactorRecord => ({
-  id: r.id,
-  userid: r.userid,
-  type: r.type,
-  description: r.description,
-  enabled: r.enabled === 1,
-  verified: r.verified === 1,
-  created: r.created,
-  lastUsed: r.last_used,
-  totp:
-    r.type === 'totp' && r.algorithm !== null && r.digits !== null && r.period !== null
-      ? { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period }
-      : null,
-  recoveryLeft: r.type === 'recovery' ? (r.recovery_left ?? 0) : null,
-  publicId: r.public_id,
-});
+/** A factor row as the record of its kind; a row the schema's checks would not allow is damage. */
+function toFactor(r: FactorRow): FactorRecord {
+  const base = { id: r.id, userid: r.userid, description: r.description, enabled: r.enabled === 1, created: r.created, lastUsed: r.last_used };
+  switch (r.type) {
+    case 'totp':
+      if (r.algorithm === null || r.digits === null || r.period === null) throw new StoreError(`TOTP factor ${r.id} has no parameters: the store is damaged`, 'store_corrupt');
+      return { ...base, type: 'totp', verified: r.verified === 1, params: { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period } };
+    case 'recovery':
+      return { ...base, type: 'recovery', keysLeft: r.recovery_left ?? 0 };
+    case 'yubico':
+      if (r.public_id === null) throw new StoreError(`YubiKey factor ${r.id} has no public id: the store is damaged`, 'store_corrupt');
+      return { ...base, type: 'yubico', publicId: r.public_id };
+    case 'webauthn':
+    case 'u2f':
+      return { ...base, type: r.type };
+  }
+}
 
 /** A user row with its realm's rule, enabled factors and locks (UserOverview), `u` being users. */
 const OVERVIEW_COLUMNS = `u.userid, u.realm, u.admin, u.enabled, u.email, u.comment, u.expire, u.created, u.modified,
@@ -770,7 +773,7 @@ class SqliteStore implements Store {
       (
         this.statement(`SELECT id, public_id, secret, last_counter FROM factors WHERE userid = ? AND type = 'yubico' AND enabled = 1 ORDER BY created, rowid`)
           .all(userid) as { id: string; public_id: string; secret: Buffer | null; last_counter: number | null }[]
-      ).map((r): YubicoFactorRecord => ({ id: r.id, publicId: r.public_id, sealedSecret: r.secret, lastCounter: r.last_counter })),
+      ).map((r): YubikeyRecord => ({ id: r.id, publicId: r.public_id, sealedSecret: r.secret, lastCounter: r.last_counter })),
     );
   }
 
@@ -843,10 +846,8 @@ class SqliteStore implements Store {
     const rows = this.iterate<FactorRow & { secret: Buffer; last_step: number | null }>(sql, params);
     for (const r of rows) {
       const factor = toFactor(r);
-      yield {
-        factor,
-        secret: { id: r.id, sealedSecret: r.secret, params: factor.totp as TotpParams, lastStep: r.last_step } satisfies TotpSecretRecord,
-      };
+      if (factor.type !== 'totp') continue;
+      yield { factor, secret: { id: r.id, sealedSecret: r.secret, params: factor.params, lastStep: r.last_step } satisfies TotpSecretRecord };
     }
   }
 
@@ -1076,6 +1077,24 @@ class SqliteStore implements Store {
     return this.run(() => {
       this.statement('DELETE FROM password_failures WHERE userid = ?').run(userid);
     });
+  }
+
+  insertChallenge(c: ChallengeRecord, now: number) {
+    return this.run(() => {
+      this.statement('INSERT INTO challenges (id, userid, purpose, created, expires, data) VALUES (@id, @userid, @purpose, @created, @expires, @data)').run(c);
+      // Unanswered challenges are dropped a few at a time: the table never grows past what is live.
+      this.statement('DELETE FROM challenges WHERE rowid IN (SELECT rowid FROM challenges WHERE expires <= ? LIMIT 20)').run(now);
+    });
+  }
+
+  takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number) {
+    return this.run(
+      () =>
+        this.statement(
+          `DELETE FROM challenges WHERE id = @id AND userid = @userid AND purpose = @purpose AND expires > @now
+           RETURNING id, userid, purpose, created, expires, data`,
+        ).get({ id, userid, purpose, now }) as ChallengeRecord | undefined,
+    );
   }
 
   insertOpaqueFactor(f: NewOpaqueFactor) {

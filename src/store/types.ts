@@ -6,24 +6,42 @@ import type { EnabledFactors, EnforceType, FactorType } from '../domain/sign-in.
 
 export type { EnforceType, FactorType };
 
-/** A factor as listed: never its secret. */
-export interface FactorRecord {
+/** What every factor has, whatever its kind. */
+interface FactorBase {
   readonly id: string;
   readonly userid: string;
-  readonly type: FactorType;
   readonly description: string;
   readonly enabled: boolean;
-  /** False when it was added with --no-verify and no code has confirmed it yet. */
-  readonly verified: boolean;
   readonly created: number;
   readonly lastUsed: number | null;
-  /** TOTP parameters, for TOTP factors. */
-  readonly totp: TotpParams | null;
-  /** Unused keys left, for a recovery set. */
-  readonly recoveryLeft: number | null;
-  /** The key's public id, for YubiKeys. */
-  readonly publicId: string | null;
 }
+
+export interface TotpFactorRecord extends FactorBase {
+  readonly type: 'totp';
+  /** False when it was added with --no-verify and no code has confirmed it yet. */
+  readonly verified: boolean;
+  readonly params: TotpParams;
+}
+
+export interface RecoveryFactorRecord extends FactorBase {
+  readonly type: 'recovery';
+  /** Unused keys left. */
+  readonly keysLeft: number;
+}
+
+export interface YubikeyFactorRecord extends FactorBase {
+  readonly type: 'yubico';
+  /** The key's public id (modhex). */
+  readonly publicId: string;
+}
+
+/** A WebAuthn credential or a legacy U2F registration (kept as imported until they can be checked). */
+export interface CredentialFactorRecord extends FactorBase {
+  readonly type: 'webauthn' | 'u2f';
+}
+
+/** A factor as listed: never its secret. One shape per kind. */
+export type FactorRecord = TotpFactorRecord | RecoveryFactorRecord | YubikeyFactorRecord | CredentialFactorRecord;
 
 /** What verifying a TOTP code needs: the sealed secret and the replay guard. */
 export interface TotpSecretRecord {
@@ -33,7 +51,8 @@ export interface TotpSecretRecord {
   readonly lastStep: number | null;
 }
 
-export interface YubicoFactorRecord {
+/** What checking a YubiKey OTP needs: the key's secret (offline) and the replay guard. */
+export interface YubikeyRecord {
   readonly id: string;
   readonly publicId: string;
   /** Sealed AES key and private id, for keys validated offline; null for keys validated online. */
@@ -128,6 +147,21 @@ export type PasswordCheckStart =
 export interface PasswordFailureCount {
   readonly failures: number;
   readonly bannedUntil: number;
+}
+
+/** What a challenge is for: a sign-in, or a registration (a WebAuthn credential being enrolled). */
+export type ChallengePurpose = 'sign-in' | 'registration';
+
+/** A pending challenge (Store.insertChallenge, Store.takeChallenge). */
+export interface ChallengeRecord {
+  /** Unguessable: whoever knows it may answer it. */
+  readonly id: string;
+  readonly userid: string;
+  readonly purpose: ChallengePurpose;
+  readonly created: number;
+  readonly expires: number;
+  /** JSON: what it offered and what its answer is checked against; the service's own. */
+  readonly data: string;
 }
 
 export interface UserRecord {
@@ -298,7 +332,7 @@ export interface Store {
    * Every TOTP factor with its sealed secret, in order of user id (all users, or all but
    * `exceptUserid`); read as consumed, like users().
    */
-  totpFactors(exceptUserid?: string): AsyncIterable<{ readonly factor: FactorRecord; readonly secret: TotpSecretRecord }>;
+  totpFactors(exceptUserid?: string): AsyncIterable<{ readonly factor: TotpFactorRecord; readonly secret: TotpSecretRecord }>;
   /** The TOTP factors of a user with their sealed secrets: enabled ones, or all with `includeDisabled`. */
   getTotpSecrets(userid: string, includeDisabled?: boolean): Promise<TotpSecretRecord[]>;
   insertTotpFactor(factor: NewTotpFactor): Promise<void>;
@@ -308,7 +342,7 @@ export interface Store {
    */
   advanceTotpStep(factorId: string, step: number, now: number): Promise<boolean>;
   /** The enabled YubiKey factors of a user. */
-  getYubicoFactors(userid: string): Promise<YubicoFactorRecord[]>;
+  getYubicoFactors(userid: string): Promise<YubikeyRecord[]>;
   /** Adds a YubiKey; false when the user already has this key. */
   insertYubicoFactor(factor: NewYubicoFactor): Promise<boolean>;
   /**
@@ -366,6 +400,13 @@ export interface Store {
   recordPasswordFailure(userid: string, limits: PasswordLimits, now: number): Promise<PasswordFailureCount>;
   /** Forgets the password failures of `userid` (a sign-in succeeded, or an admin unlocked them). */
   clearPasswordFailures(userid: string): Promise<void>;
+  /** Keeps a new challenge (and forgets a few that have expired). */
+  insertChallenge(challenge: ChallengeRecord, now: number): Promise<void>;
+  /**
+   * Takes challenge `id` of `userid` for `purpose` if it has not expired: reads and deletes it in one
+   * statement, so of any number of racing answers exactly one gets it, and none gets it twice.
+   */
+  takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord | undefined>;
   /** Stores a factor tfactl cannot check yet. */
   insertOpaqueFactor(factor: NewOpaqueFactor): Promise<void>;
   /** Sets the lock state carried over from another system. */

@@ -19,9 +19,10 @@ describe('requirement', () => {
   });
 
   it('counts only enabled factors, and the keys left of an enabled recovery set', () => {
-    const f = (type: 'totp' | 'recovery' | 'yubico', enabled: boolean, recoveryLeft: number | null = null) => ({ type, enabled, recoveryLeft });
-    expect(countEnabled([f('totp', true), f('totp', false), f('yubico', false), f('recovery', true, 4)])).toEqual({ ...none, totp: 1, recoveryKeysLeft: 4 });
-    expect(countEnabled([f('recovery', false, 4)])).toEqual(none);
+    const f = (type: 'totp' | 'yubico', enabled: boolean) => ({ type, enabled });
+    const recovery = (enabled: boolean, keysLeft: number) => ({ type: 'recovery' as const, enabled, keysLeft });
+    expect(countEnabled([f('totp', true), f('totp', false), f('yubico', false), recovery(true, 4)])).toEqual({ ...none, totp: 1, recoveryKeysLeft: 4 });
+    expect(countEnabled([recovery(false, 4)])).toEqual(none);
   });
 });
 

@@ -220,7 +220,7 @@ describe('restore after use', () => {
       db.pragma('writable_schema = OFF');
       // Nor had it the tables and triggers of later migrations (tfactl 4 had no triggers).
       for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
-      db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger');
+      db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger; DROP TABLE challenges');
       db.pragma('user_version = 4');
       db.close();
       expect((await s.run(['user', 'delete', 'old', '--yes'])).code).toBe(0);

@@ -83,4 +83,27 @@ describe('main with a fake terminal', () => {
     await main(['user', 'add', 'tim', '--no-password', '--json'], t.ctx);
     expect(JSON.parse(t.out()).result.user.created).toBe('2009-02-13T23:31:30Z');
   });
+
+  it('refuses an answer that comes after its challenge expired (120 s), and counts it', async () => {
+    const t0 = 1_800_000_000;
+    const first = fakeCtx({ tty: true, answers: ['unit password 1', 'unit password 1'], now: t0 });
+    const db = { TFACTL_DB: first.ctx.env.TFACTL_DB as string };
+    expect(await main(['user', 'add', 'eve', '--json'], first.ctx)).toBe(0);
+    const keys = fakeCtx({ tty: false, env: db, now: t0 });
+    expect(await main(['tfa', 'add', 'recovery', 'eve', '--json'], keys.ctx)).toBe(0);
+    const key = JSON.parse(keys.out()).result.keys[0] as string;
+    const begin = fakeCtx({ tty: true, answers: ['unit password 1'], env: db, now: t0 });
+    expect(await main(['login', 'eve', '--begin', '--json'], begin.ctx)).toBe(0);
+    const challenge = JSON.parse(begin.out()).result.challenge as string;
+
+    const late = fakeCtx({ tty: false, env: db, now: t0 + 121 });
+    expect(await main(['login', 'eve', '--finish', '--challenge', challenge, '--code', key, '--json'], late.ctx)).toBe(5);
+    expect(JSON.parse(late.out()).error.message).toBe('authentication failed: the challenge is unknown, used or expired: sign in again');
+    // Just in time, a fresh challenge works with the same key: the late answer spent nothing.
+    const again = fakeCtx({ tty: true, answers: ['unit password 1'], env: db, now: t0 + 200 });
+    expect(await main(['login', 'eve', '--begin', '--json'], again.ctx)).toBe(0);
+    const fresh = JSON.parse(again.out()).result.challenge as string;
+    const onTime = fakeCtx({ tty: false, env: db, now: t0 + 319 });
+    expect(await main(['login', 'eve', '--finish', '--challenge', fresh, '--code', key, '--json'], onTime.ctx)).toBe(0);
+  });
 });

@@ -1,0 +1,42 @@
+import type { CodeKind } from '../../domain/second-factor.js';
+import type { AuditEntry, RealmRecord, Store, UserRecord } from '../../store/types.js';
+
+/** What signing a user in needs from outside: the store, time, randomness, the key, the audit. */
+export interface AuthDeps {
+  readonly store: Store;
+  now(): number;
+  /** The store's key, for opening sealed secrets. */
+  secretKey(): Promise<Buffer>;
+  /** Random bytes (challenge ids, nonces for YubiKey validation requests, tokens). */
+  randomBytes(n: number): Buffer;
+  /** Waits (for password checks in flight). */
+  sleep(ms: number): Promise<void>;
+  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
+}
+
+/** The outcome of checking one answer against one kind of factor. */
+export type Verification =
+  | { readonly ok: true; readonly factorId: string; readonly recoveryLeft?: number }
+  /** `unavailable`: nothing could be checked (a validation service down): not the person's failure. */
+  | { readonly ok: false; readonly reason: string; readonly unavailable?: boolean };
+
+/** Who is answering, for a kind's check. */
+export interface Answering {
+  readonly deps: AuthDeps;
+  readonly user: UserRecord;
+  readonly realm: RealmRecord | undefined;
+}
+
+/**
+ * One kind of second factor at sign-in: how its answer is checked, and how it stands to the TOTP
+ * lock. Each kind lives in its own module (kinds/totp.ts, ...); registry.ts finds them. A check
+ * is single use under concurrent callers: it accepts an answer only through one conditional write.
+ */
+export interface SignInKind {
+  readonly kind: CodeKind;
+  /** A failure also counts toward the TOTP lock (only TOTP does). */
+  readonly countsOnTotpLock: boolean;
+  /** A success lifts the TOTP lock and its count (TOTP itself, and a recovery key). */
+  readonly liftsTotpLock: boolean;
+  verify(who: Answering, answer: string): Promise<Verification>;
+}

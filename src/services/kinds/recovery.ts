@@ -1,0 +1,29 @@
+import { findRecoverySlot, hashRecoveryKey, parseRecoveryKey } from '../../domain/recovery.js';
+import { open, secretContext } from '../../domain/secret-box.js';
+import { StoreError } from '../../errors.js';
+import type { SignInKind } from './kind.js';
+
+/** A recovery key at sign-in: one unused key of the user's enabled set, spent by one conditional write. */
+export const recovery: SignInKind = {
+  kind: 'recovery',
+  countsOnTotpLock: false,
+  liftsTotpLock: true,
+  async verify({ deps, user }, answer) {
+    let key: string;
+    try {
+      key = parseRecoveryKey(answer);
+    } catch {
+      return { ok: false, reason: 'malformed recovery key' };
+    }
+    const set = await deps.store.getRecoverySet(user.userid);
+    if (!set || !set.enabled) return { ok: false, reason: 'no recovery keys' };
+    const secret = open(await deps.secretKey(), set.sealedSecret, secretContext(user.userid, set.id, 'recovery'));
+    if (secret === null) throw new StoreError("the recovery key set cannot be decrypted: is this the store's key file?", 'key_mismatch');
+    const slot = findRecoverySlot(secret, key, set.slots);
+    if (slot === null) return { ok: false, reason: 'wrong or used recovery key' };
+    if (!(await deps.store.consumeRecoverySlot(set.id, slot, hashRecoveryKey(secret, key), deps.now()))) {
+      return { ok: false, reason: 'recovery key used concurrently' };
+    }
+    return { ok: true, factorId: set.id, recoveryLeft: set.slots.filter((h) => h !== null).length - 1 };
+  },
+};

@@ -1,0 +1,46 @@
+import type { SignInKind } from './kind.js';
+
+/**
+ * A YubiKey OTP at sign-in: offline with the key's sealed AES key and private id (a counter that
+ * must grow, advanced by one conditional write), or online by the realm's validation service
+ * (which guards against replay itself).
+ */
+export const yubico: SignInKind = {
+  kind: 'yubico',
+  countsOnTotpLock: false,
+  liftsTotpLock: false,
+  async verify({ deps, user, realm }, answer) {
+    const { parseYubicoOtp } = await import('../../domain/yubico.js');
+    const service = await import('../yubico.js');
+    let otp;
+    try {
+      otp = parseYubicoOtp(answer);
+    } catch {
+      return { ok: false, reason: 'malformed yubikey otp' };
+    }
+    const factor = (await deps.store.getYubicoFactors(user.userid)).find((f) => f.publicId === otp.publicId);
+    if (!factor) return { ok: false, reason: 'unknown yubikey' };
+    const now = deps.now();
+    if (factor.sealedSecret) {
+      const key = service.openOfflineKey(factor.sealedSecret, await deps.secretKey(), user.userid, factor.id);
+      const check = service.checkOffline(key, otp);
+      if (!check.ok) return { ok: false, reason: check.reason };
+      if (!(await deps.store.advanceYubicoCounter(factor.id, check.counter, now))) return { ok: false, reason: 'yubikey otp replayed or older' };
+      return { ok: true, factorId: factor.id };
+    }
+    const config = await service.onlineConfig(deps.store, user.realm, realm?.yubico ?? null, deps.secretKey);
+    if (!config) return { ok: false, unavailable: true, reason: `realm ${user.realm} has no YubiKey validation service configured` };
+    const { yubicoTimeoutSeconds } = await import('../settings.js');
+    const result = await service.validateOnline({
+      ...config,
+      otp: otp.otp,
+      nonce: deps.randomBytes(16).toString('hex'),
+      timeoutMs: (await yubicoTimeoutSeconds(deps.store)) * 1000,
+    });
+    if (result.ok) {
+      await deps.store.touchFactor(factor.id, now);
+      return { ok: true, factorId: factor.id };
+    }
+    return result.rejected ? { ok: false, reason: `validation service: ${result.status}` } : { ok: false, unavailable: true, reason: result.reason };
+  },
+};

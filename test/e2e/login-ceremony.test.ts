@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+
+/**
+ * Sign-in in two halves, for web apps: `login --begin` checks the password and hands out a
+ * challenge; `login --finish --challenge ID` answers it. The challenge is single use, bound to its
+ * user, and taken before its answer is checked.
+ */
+const store = new TempStore();
+afterAll(() => store.remove());
+const PW = 'ceremony password';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('ann', PW);
+  expect((await store.run(['tfa', 'add', 'totp', 'ann', '--secret', SECRET, '--no-verify'])).code).toBe(0);
+  await store.addUser('ben', PW);
+});
+
+const begin = (userid: string, password = PW) => store.run(['login', userid, '--begin', '--password-stdin', '--json'], { input: `${password}\n` });
+const finish = (userid: string, challenge: string, answer: string) =>
+  store.run(['login', userid, '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: `${answer}\n` });
+const failures = (userid: string) => store.query<{ tfa_failures: number }>('SELECT tfa_failures FROM users WHERE userid = ?', userid)[0]?.tfa_failures;
+
+async function recoveryKeys(userid: string): Promise<string[]> {
+  const r = await store.run(['tfa', 'add', 'recovery', userid, '--regenerate', '--yes', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result.keys;
+}
+
+describe('login --begin and --finish', () => {
+  it('hand out a challenge for the password and sign in with the code that answers it', async () => {
+    const b = await begin('ann');
+    expect(b.code, b.stderr).toBe(0);
+    const { challenge, kinds, expires } = b.json().result;
+    expect(kinds).toEqual(['totp']);
+    expect(Date.parse(expires) / 1000 - nowSeconds()).toBeGreaterThan(100);
+    const f = await finish('ann', challenge, oathtool(SECRET));
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.json().result).toEqual({ userid: 'ann@local', method: 'totp', recoveryKeysLeft: null });
+  });
+
+  it('say how to answer on a terminal', async () => {
+    const b = await store.run(['login', 'ann', '--begin', '--password-stdin'], { input: `${PW}\n` });
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/^password accepted for ann@local; the second factor \(totp\) answers challenge \S+ until .*:\n {2}tfactl login ann@local --finish --challenge \S+ --code CODE\n$/);
+  });
+
+  it('sign in at once when the password alone is enough', async () => {
+    const b = await begin('ben');
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.json().result).toEqual({ userid: 'ben@local', method: 'password', recoveryKeysLeft: null });
+  });
+
+  it('count a wrong password at --begin as any wrong password', async () => {
+    const b = await begin('ann', 'not the password');
+    expect(b.code).toBe(5);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'ann@local', outcome: 'failed' });
+  });
+
+  it('take a challenge once: a second answer is refused, counted and audited', async () => {
+    const keys = await recoveryKeys('ann');
+    const { challenge } = (await begin('ann')).json().result;
+    expect((await finish('ann', challenge, keys[0]!)).code).toBe(0);
+    const before = failures('ann@local');
+    const again = await finish('ann', challenge, keys[1]!);
+    expect(again.code).toBe(5);
+    expect(again.json().error.message).toBe('authentication failed: the challenge is unknown, used or expired: sign in again');
+    expect(failures('ann@local')).toBe((before ?? 0) + 1);
+    expect(store.auditRows().at(-1)?.detail).toContain('unknown, used or expired challenge');
+    // The key that answered nothing was not spent.
+    const next = (await begin('ann')).json().result.challenge;
+    expect((await finish('ann', next, keys[1]!)).code).toBe(0);
+  });
+
+  it('refuse a challenge handed out to another user', async () => {
+    const keys = await recoveryKeys('ben');
+    const annChallenge = (await begin('ann')).json().result.challenge;
+    const r = await finish('ben', annChallenge, keys[0]!);
+    expect(r.code).toBe(5);
+    // Ann's challenge is still hers to answer.
+    expect((await finish('ann', annChallenge, oathtool(SECRET, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+  });
+
+  it('let exactly one of ten racing answers to one challenge in', async () => {
+    const keys = await recoveryKeys('ann');
+    const { challenge } = (await begin('ann')).json().result;
+    const results = await Promise.all(keys.map((k) => finish('ann', challenge, k)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(results.filter((r) => r.code === 5)).toHaveLength(9);
+    // Nine keys were never checked, so nine are left.
+    const list = await store.run(['tfa', 'list', 'ann', '--json']);
+    expect(list.json().result[0].factors.find((f: { type: string }) => f.type === 'recovery').recoveryKeysLeft).toBe(9);
+  });
+
+  it.each([
+    [['--begin', '--finish'], '--begin or --finish, not both'],
+    [['--finish', '--code', '123456'], 'give its id with --challenge'],
+    [['--challenge', 'x'], '--challenge and --response go with --finish'],
+    [['--finish', '--challenge', 'x'], '--finish needs the answer'],
+    [['--begin', '--code', '123456'], 'the code goes with --finish'],
+  ])('refuse %j with exit 2', async (args, message) => {
+    const r = await store.run(['login', 'ann', ...args]);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toContain(message);
+  });
+});
