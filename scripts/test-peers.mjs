@@ -46,6 +46,13 @@ export const PEERS = [
     // Debian's python, which the package is for (a python3 earlier on the PATH, pyenv's, may lack it).
     probe: ['/usr/bin/python3', '-c', 'import icu'],
   },
+  { command: 'perl', package: 'perl-base', for: 'runs Authen::U2F::Tester, the software U2F device (test/fixtures/u2f-tester.ts)' },
+  {
+    command: 'Authen::U2F::Tester',
+    package: 'libauthen-u2f-tester-perl',
+    for: 'a software U2F device: registrations and raw U2F sign answers for any appid and challenge (u2f.test.ts)',
+    probe: ['perl', '-MAuthen::U2F::Tester', '-e', '1'],
+  },
   { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },
 ];
 

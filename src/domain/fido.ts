@@ -1,0 +1,113 @@
+import { createHash, createPublicKey, KeyObject, verify, type JsonWebKey } from 'node:crypto';
+
+/**
+ * What legacy U2F, WebAuthn and libfido2's tools have in common: base64 text, authenticator data and
+ * assertion signatures (ES256, RS256). Pure: node:crypto only, no IO, no clock.
+ */
+
+export function sha256(data: Uint8Array | string): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * The bytes `text` encodes, or null when it is not base64 (`+/`) or base64url (`-_`) as asked.
+ * Padding is optional but, when given, must be right. Node's own decoder skips characters it does
+ * not know, so a typo or a pasted line with junk would silently decode to other bytes.
+ */
+export function decodeBase64(text: string, alphabet: 'base64' | 'base64url'): Buffer | null {
+  const body = text.replace(/={1,2}$/, '');
+  const padded = body.length !== text.length;
+  if (!(alphabet === 'base64' ? BASE64 : BASE64URL).test(body)) return null;
+  if (body.length % 4 === 1 || (padded && text.length % 4 !== 0)) return null;
+  return Buffer.from(body, alphabet);
+}
+
+export function encodeBase64Url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+/** The flags of authenticator data (WebAuthn §6.1; a U2F answer has the same first byte). */
+const USER_PRESENT = 0x01;
+const USER_VERIFIED = 0x04;
+/** RP id hash (32) | flags (1) | signature counter (4): the fixed part, and all a U2F device signs. */
+export const AUTHENTICATOR_DATA_MIN_BYTES = 37;
+
+export interface AuthenticatorData {
+  /** SHA-256 of the RP id, or of the appid for a U2F credential. */
+  readonly rpIdHash: Buffer;
+  readonly userPresent: boolean;
+  readonly userVerified: boolean;
+  /** The signature counter (big-endian 32 bits); 0 from authenticators that keep none. */
+  readonly counter: number;
+}
+
+/** Reads the fixed part of authenticator data; null when it is too short to have one. */
+export function parseAuthenticatorData(bytes: Uint8Array): AuthenticatorData | null {
+  if (bytes.length < AUTHENTICATOR_DATA_MIN_BYTES) return null;
+  const data = Buffer.from(bytes);
+  const flags = data[32] as number;
+  return {
+    rpIdHash: data.subarray(0, 32),
+    userPresent: (flags & USER_PRESENT) !== 0,
+    userVerified: (flags & USER_VERIFIED) !== 0,
+    counter: data.readUInt32BE(33),
+  };
+}
+
+/** The COSE algorithms Proxmox accepts for WebAuthn, by their names. */
+export type AssertionAlgorithm = 'ES256' | 'RS256';
+
+/** A credential's public key: a JWK as stored, or a key node:crypto already holds. */
+export type CredentialPublicKey = JsonWebKey | KeyObject;
+
+/**
+ * The public key to check `algorithm`'s signatures with, or null when `key` is not one (not a
+ * key at all, a point off the curve, an RSA key for ES256 or the reverse). Checking the key's type
+ * against the algorithm the credential was registered with keeps an RSA key from being tried as
+ * something else.
+ */
+export function assertionPublicKey(algorithm: AssertionAlgorithm, key: CredentialPublicKey): KeyObject | null {
+  let publicKey: KeyObject;
+  try {
+    if (key instanceof KeyObject) {
+      if (key.type === 'secret') return null;
+      publicKey = key.type === 'private' ? createPublicKey(key) : key;
+    } else {
+      // Only the public members: a JWK that also carries `d` must not become a private key here.
+      const { kty, crv, x, y, n, e } = key;
+      publicKey = createPublicKey({ key: { kty, crv, x, y, n, e } as JsonWebKey, format: 'jwk' });
+    }
+  } catch {
+    return null;
+  }
+  if (algorithm === 'ES256') {
+    return publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? publicKey : null;
+  }
+  return publicKey.asymmetricKeyType === 'rsa' ? publicKey : null;
+}
+
+/** The P-256 key of a U2F registration: the 65-byte uncompressed point 0x04 | x | y; null if it is not one. */
+export function u2fPublicKey(point: Uint8Array): KeyObject | null {
+  if (point.length !== 65 || point[0] !== 0x04) return null;
+  const bytes = Buffer.from(point);
+  return assertionPublicKey('ES256', { kty: 'EC', crv: 'P-256', x: encodeBase64Url(bytes.subarray(1, 33)), y: encodeBase64Url(bytes.subarray(33)) });
+}
+
+/**
+ * Whether `signature` is `key`'s signature over authenticator data | client data hash, the
+ * message of every WebAuthn assertion and (with the 37-byte authenticator data a U2F device
+ * implies) of every U2F sign response. ES256 signatures are DER, as authenticators send them;
+ * RS256 is PKCS#1 v1.5. `key` comes from assertionPublicKey or u2fPublicKey.
+ */
+export function assertionSignatureValid(key: KeyObject, authenticatorData: Uint8Array, clientDataHash: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length === 0) return false;
+  try {
+    return verify('sha256', Buffer.concat([authenticatorData, clientDataHash]), key, signature);
+  } catch {
+    // A signature node:crypto cannot even read is simply not a valid one.
+    return false;
+  }
+}
