@@ -53,6 +53,7 @@ export const PEERS = [
     for: 'a software U2F device: registrations and raw U2F sign answers for any appid and challenge (u2f.test.ts)',
     probe: ['perl', '-MAuthen::U2F::Tester', '-e', '1'],
   },
+  { command: 'fido2-assert', package: 'fido2-tools', for: "libfido2's own reading of the fido2-assert -G input and -V check of the paste format (fido2-assert.test.ts)" },
   { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },
 ];
 
