@@ -17,11 +17,31 @@ import { AUTHENTICATOR_DATA_MIN_BYTES, assertionSignatureValid, decodeBase64, pa
  * exception. Replay (the counter) and the challenge's single use and expiry are the caller's.
  */
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const base64UrlField = (record: Record<string, unknown>, field: string): Buffer | null => {
+  const value = record[field];
+  return typeof value === 'string' ? decodeBase64(value, 'base64url') : null;
+};
+
 /** A U2F registration as Proxmox keeps it (`key.keyHandle`, `public-key`), decoded to bytes. */
 export interface U2fRegistration {
   readonly keyHandle: Uint8Array;
   /** The 65-byte uncompressed P-256 point 0x04 | x | y. */
   readonly publicKey: Uint8Array;
+}
+
+/**
+ * A registration from the U2F entry Proxmox keeps in tfa.cfg (and tfactl's import stores whole):
+ * `{"key": {"keyHandle": <base64url>, "version": "U2F_V2"}, "public-key": <standard base64 of the
+ * point>}`; null when the entry is not one, or its key is not a P-256 point.
+ */
+export function u2fRegistrationFromProxmox(entry: unknown): U2fRegistration | null {
+  if (!isRecord(entry) || !isRecord(entry.key)) return null;
+  const keyHandle = base64UrlField(entry.key, 'keyHandle');
+  const point = typeof entry['public-key'] === 'string' ? decodeBase64(entry['public-key'], 'base64') : null;
+  if (!keyHandle || keyHandle.length === 0 || !point || !u2fPublicKey(point)) return null;
+  return { keyHandle, publicKey: point };
 }
 
 export interface U2fSignInCheck {
@@ -83,13 +103,6 @@ type U2fAnswer = {
 
 const U2F_TYPE = 'navigator.id.getAssertion';
 const WEBAUTHN_TYPE = 'webauthn.get';
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const base64UrlField = (record: Record<string, unknown>, field: string): Buffer | null => {
-  const value = record[field];
-  return typeof value === 'string' ? decodeBase64(value, 'base64url') : null;
-};
 
 function parseAnswer(answer: unknown): U2fAnswer | null {
   let value = answer;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { u2fAnswerKeyHandle, verifyU2fSignIn, type U2fFailure, type U2fRegistration, type U2fSignInCheck } from '../../src/domain/u2f.js';
+import { u2fAnswerKeyHandle, u2fRegistrationFromProxmox, verifyU2fSignIn, type U2fFailure, type U2fRegistration, type U2fSignInCheck } from '../../src/domain/u2f.js';
 import { U2fTester, type TesterRegistration, type TesterSignResponse, type TesterAuthentication } from '../fixtures/u2f-tester.js';
 
 const APPID = 'https://pve.example.com:8006';
@@ -173,6 +173,38 @@ describe('a raw U2F answer from a U2F device (Authen::U2F::Tester)', () => {
     offCurve[64]! ^= 0x01;
     expect(check({ ...reg, publicKey: offCurve }, answerA)).toEqual({ valid: false, reason: 'unusable-registration' });
     expect(check({ ...reg, publicKey: reg.publicKey.subarray(0, 33) }, answerA)).toEqual({ valid: false, reason: 'unusable-registration' });
+  });
+});
+
+describe("a registration as Proxmox's tfa.cfg keeps it", () => {
+  /** The `entry` of a tfa.cfg u2f entry: key handle base64url without padding, the point in standard base64. */
+  const proxmoxEntry = (r: TesterRegistration) => ({
+    key: { keyHandle: r.keyHandle, version: 'U2F_V2' },
+    'public-key': Buffer.from(r.publicKey, 'base64url').toString('base64'),
+  });
+
+  it("signs in with the device's answer", () => {
+    const registration = u2fRegistrationFromProxmox(proxmoxEntry(regA));
+    expect(registration).toEqual(registrationOf(regA));
+    expect(check(registration!, answerA)).toMatchObject({ valid: true });
+  });
+
+  it('is refused when it is not one: other fields, other encodings, a point off the curve', () => {
+    const entry = proxmoxEntry(regA);
+    const point = Buffer.from(entry['public-key'], 'base64');
+    point[64]! ^= 1;
+    for (const bad of [
+      null,
+      [],
+      { ...entry, key: undefined },
+      { ...entry, key: { keyHandle: '' } },
+      { ...entry, key: { keyHandle: `${regA.keyHandle}+` } },
+      { ...entry, 'public-key': regA.publicKey.replace(/^(.)/, '-') },
+      { ...entry, 'public-key': point.subarray(1).toString('base64') },
+      { ...entry, 'public-key': point.toString('base64') },
+    ]) {
+      expect(u2fRegistrationFromProxmox(bad), JSON.stringify(bad)).toBeNull();
+    }
   });
 });
 
