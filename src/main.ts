@@ -123,3 +123,11 @@ export async function runProcess(): Promise<void> {
 // The bundle's other exports: scripts/completions.mjs and scripts/manpage.mjs read the command tree.
 export { buildProgram, EXIT_CODES_HELP } from './cli.js';
 export { HELP_EXAMPLES } from './help-examples.js';
+
+/**
+ * The WebAuthn loopback page, loaded on demand (it brings node:http): test/e2e/webauthn-page.test.ts
+ * runs it from the built package as installed, until the commands that use it exist, with the
+ * bundle's own error classes (the page tells a TfaError from other failures).
+ */
+export const loadLoopbackCeremony = () => import('./commands/webauthn/loopback.js');
+export * as errors from './errors.js';
