@@ -55,6 +55,11 @@ export const PEERS = [
   },
   { command: 'fido2-assert', package: 'fido2-tools', for: "libfido2's own reading of the fido2-assert -G input and -V check of the paste format (fido2-assert.test.ts)" },
   { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },
+  {
+    command: 'chromium',
+    package: 'chromium',
+    for: 'a real browser, headless, with a virtual security key, for the WebAuthn loopback page (test/e2e/browser.ts runs /usr/lib/chromium/chromium)',
+  },
 ];
 
 /** The executable regular file `command` names on `path` (a PATH value), if any. */
