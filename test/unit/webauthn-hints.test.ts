@@ -23,7 +23,7 @@ afterAll(() => {
 describe('what the user reads while the page waits', () => {
   it('on a desktop: the URL, and that it is being opened', () => {
     expect(ceremonyHintLines(ceremonyHints({ url: URL, port: 43117, env: { DISPLAY: ':0' }, platform: 'linux', open: true }))).toEqual([
-      `Open ${URL} in your browser (opening it now).`,
+      `Opening ${URL} in your browser (if it does not open, go there yourself).`,
     ]);
     expect(ceremonyHintLines(ceremonyHints({ url: URL, port: 43117, env: { DISPLAY: ':0' }, platform: 'linux', open: false }))).toEqual([`Open ${URL} in your browser.`]);
   });

@@ -17,7 +17,7 @@ export function ceremonyHintLines(hints: CeremonyHints): string[] {
     if (!hints.sshTunnel.hostKnown) lines.push(`  (replace ${UNKNOWN_SSH_HOST} with the name you reach this machine by)`);
     lines.push(`then open ${hints.url} in the browser there.`);
   } else {
-    lines.push(`Open ${hints.url} in your browser${hints.browser ? ' (opening it now)' : ''}.`);
+    lines.push(hints.browser ? `Opening ${hints.url} in your browser (if it does not open, go there yourself).` : `Open ${hints.url} in your browser.`);
   }
   return lines;
 }

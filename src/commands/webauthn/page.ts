@@ -90,6 +90,7 @@ export const CEREMONY_PAGE_SCRIPT = `'use strict';
   }
   function ready() {
     button.disabled = false;
+    button.focus();
     show('Press the button, then follow your browser: touch your security key or confirm on your device.', 'ready');
   }
   button.addEventListener('click', function () {
