@@ -1,14 +1,16 @@
 import { UsageError } from '../errors.js';
 import { dateOf } from './dates.js';
+import { u2fRegistrationFromProxmox, webauthnCredentialFromProxmox, type U2fRegistration, type WebauthnCredential } from './proxmox-credentials.js';
 import { parseTotpParams, type TotpParams } from './totp-params.js';
 import { checkText, decodeUtf8 } from './text.js';
 import { encodeSecret, parseSecret } from './totp.js';
 import { parseRealmName, parseUserId, quote } from './userid.js';
+import { parseAppId, parseOrigin, parseRpId, parseRpName } from './webauthn-settings.js';
 import { isModhex } from './yubico.js';
 
 /**
- * Readers for the three Proxmox VE files an import needs: /etc/pve/priv/tfa.cfg (JSON),
- * /etc/pve/user.cfg and /etc/pve/domains.cfg. Pure: text in, typed values out; the caller reads the
+ * Readers for the Proxmox VE files an import needs: /etc/pve/priv/tfa.cfg (JSON),
+ * /etc/pve/user.cfg, /etc/pve/domains.cfg and /etc/pve/datacenter.cfg. Pure: text in, typed values out; the caller reads the
  * files and decides what to store. Anything we cannot read faithfully is refused with a UsageError
  * naming the line or the user, so an import never goes ahead on a half-understood file. Error
  * messages never repeat a secret, a key or the text around a JSON syntax error.
@@ -16,7 +18,7 @@ import { isModhex } from './yubico.js';
 
 const INVALID = 'invalid_proxmox_config';
 
-/** A JSON value kept as Proxmox wrote it (WebAuthn and U2F data, until tfactl has those factors). */
+/** A JSON value kept as Proxmox wrote it (WebAuthn and U2F entries and settings, as they were). */
 export type ProxmoxJson = null | boolean | number | string | readonly ProxmoxJson[] | { readonly [key: string]: ProxmoxJson };
 
 // ---------------------------------------------------------------------------------------------
@@ -50,9 +52,44 @@ export interface ProxmoxYubicoEntry extends ProxmoxEntryInfo {
   readonly publicId: string;
 }
 
-/** A WebAuthn or U2F registration, kept whole for when tfactl supports the factor. */
+/** A WebAuthn or U2F registration: its entry as Proxmox wrote it, checked (see below). */
 export interface ProxmoxOpaqueEntry extends ProxmoxEntryInfo {
   readonly entry: ProxmoxJson;
+}
+
+export interface ProxmoxWebauthnEntry extends ProxmoxOpaqueEntry {
+  /** The credential the entry holds, normalised whatever encoding Proxmox used. */
+  readonly credential: WebauthnCredential;
+}
+
+export interface ProxmoxU2fEntry extends ProxmoxOpaqueEntry {
+  readonly registration: U2fRegistration;
+}
+
+/**
+ * The cluster's WebAuthn settings, from datacenter.cfg's `webauthn:` line (or, from PVE 7.0 and
+ * 7.1, tfa.cfg's `webauthn` object). Values are in the forms the tfactl settings store.
+ */
+export interface ProxmoxWebauthnConfig {
+  /** `id`: the RP id the credentials were made under (parseRpId). */
+  readonly rpId: string;
+  /** `rp`: the RP name; null when not given. */
+  readonly rpName: string | null;
+  /** `origin` as a serialised origin (parseOrigin); null when not given (Proxmox then took the browser's address). */
+  readonly origin: string | null;
+  /** `allow-subdomains` when given; null when not (Proxmox then allows them). */
+  readonly allowSubdomains: boolean | null;
+  /** Where it came from, for messages: `datacenter.cfg line 3` or `tfa.cfg`. */
+  readonly source: string;
+}
+
+/** The cluster's U2F settings, from datacenter.cfg's `u2f:` line (or tfa.cfg's `u2f` object). */
+export interface ProxmoxU2fConfig {
+  /** The appid the registrations were made under, exactly as written (parseAppId). */
+  readonly appId: string;
+  /** The origin sign-ins came from; null when not given (the appid's, or the browser's address). */
+  readonly origin: string | null;
+  readonly source: string;
 }
 
 /** A recovery key set as Proxmox stores it; tfactl hashes keys the same way, so the hashes keep working. */
@@ -68,8 +105,8 @@ export interface ProxmoxUserTfa {
   /** `name@realm` in canonical form (parseUserId): as Proxmox named it, in lower case. */
   readonly userid: string;
   readonly totp: readonly ProxmoxTotpEntry[];
-  readonly webauthn: readonly ProxmoxOpaqueEntry[];
-  readonly u2f: readonly ProxmoxOpaqueEntry[];
+  readonly webauthn: readonly ProxmoxWebauthnEntry[];
+  readonly u2f: readonly ProxmoxU2fEntry[];
   readonly yubico: readonly ProxmoxYubicoEntry[];
   readonly recovery: ProxmoxRecoverySet | null;
   /** Locked after too many TOTP failures, until a recovery key succeeds or an admin unlocks. */
@@ -80,10 +117,14 @@ export interface ProxmoxUserTfa {
 
 export interface ProxmoxTfa {
   readonly users: readonly ProxmoxUserTfa[];
-  /** The cluster's WebAuthn settings (rp, origin, id), kept whole; null when not configured. */
+  /** The cluster's WebAuthn settings (rp, origin, id) as written; null when not there (since PVE 7.2 they are in datacenter.cfg). */
   readonly webauthnConfig: ProxmoxJson | null;
-  /** The cluster's U2F settings (appid, origin), kept whole; null when not configured. */
+  /** The cluster's U2F settings (appid, origin) as written; null when not there. */
   readonly u2fConfig: ProxmoxJson | null;
+  /** webauthnConfig, read. */
+  readonly webauthn: ProxmoxWebauthnConfig | null;
+  /** u2fConfig, read. */
+  readonly u2f: ProxmoxU2fConfig | null;
 }
 
 const TFA_TOP_FIELDS = ['users', 'webauthn', 'u2f'];
@@ -96,7 +137,7 @@ const TFA_ENTRY_FIELDS = ['id', 'description', 'created', 'enable', 'entry'];
  * could be factors this reader does not know.
  */
 export function parseTfaCfg(text: string): ProxmoxTfa {
-  if (text.trim() === '') return { users: [], webauthnConfig: null, u2fConfig: null };
+  if (text.trim() === '') return { users: [], webauthnConfig: null, u2fConfig: null, webauthn: null, u2f: null };
   let root: unknown;
   try {
     root = JSON.parse(text);
@@ -115,11 +156,66 @@ export function parseTfaCfg(text: string): ProxmoxTfa {
     if (seen.has(u.userid)) throw new UsageError(`tfa.cfg: two entries of "users" are the user ${quote(u.userid)} (user ids ignore case and width)`, INVALID);
     seen.add(u.userid);
   }
+  const webauthnConfig = optionalObject(root, 'webauthn', 'tfa.cfg');
+  const u2fConfig = optionalObject(root, 'u2f', 'tfa.cfg');
   return {
     users,
-    webauthnConfig: optionalObject(root, 'webauthn', 'tfa.cfg'),
-    u2fConfig: optionalObject(root, 'u2f', 'tfa.cfg'),
+    webauthnConfig,
+    u2fConfig,
+    webauthn: webauthnConfig === null ? null : tfaCfgWebauthnConfig(webauthnConfig as JsonObject),
+    u2f: u2fConfig === null ? null : tfaCfgU2fConfig(u2fConfig as JsonObject),
   };
+}
+
+/** proxmox-tfa's WebauthnConfig: `{rp, origin?, id, allow-subdomains?}`, unknown fields refused as it refuses them. */
+function tfaCfgWebauthnConfig(value: JsonObject): ProxmoxWebauthnConfig {
+  const where = 'tfa.cfg: "webauthn"';
+  refuseUnknownFields(value, ['rp', 'origin', 'id', 'allow-subdomains'], where);
+  const text = (field: string): string | null => {
+    const v = value[field];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string') throw new UsageError(`${where}: "${field}" must be a string`, INVALID);
+    return v;
+  };
+  const allow = value['allow-subdomains'] ?? null;
+  if (allow !== null && typeof allow !== 'boolean') throw new UsageError(`${where}: "allow-subdomains" must be true or false`, INVALID);
+  return webauthnConfig({ id: text('id'), rp: text('rp'), origin: text('origin'), allowSubdomains: allow as boolean | null }, 'tfa.cfg');
+}
+
+/** proxmox-tfa's U2fConfig: `{appid, origin?}`; the origin defaults to the appid. */
+function tfaCfgU2fConfig(value: JsonObject): ProxmoxU2fConfig {
+  const where = 'tfa.cfg: "u2f"';
+  refuseUnknownFields(value, ['appid', 'origin'], where);
+  const { appid, origin = null } = value;
+  if (typeof appid !== 'string') throw new UsageError(`${where}: "appid" must be a string`, INVALID);
+  if (origin !== null && typeof origin !== 'string') throw new UsageError(`${where}: "origin" must be a string`, INVALID);
+  return u2fConfig({ appid, origin: origin as string | null }, 'tfa.cfg');
+}
+
+/** Checks one source's WebAuthn settings; `id` is required: every credential is bound to it. */
+function webauthnConfig(
+  raw: { id: string | null; rp: string | null; origin: string | null; allowSubdomains: boolean | null },
+  source: string,
+): ProxmoxWebauthnConfig {
+  const where = `${source}: webauthn`;
+  if (raw.id === null || raw.id.trim() === '') {
+    throw new UsageError(`${where}: no id (the RP id its credentials were made under, e.g. id=pve.example.com)`, INVALID);
+  }
+  const rpId = within(where, () => parseRpId(raw.id as string, INVALID));
+  const rpName = raw.rp === null || raw.rp.trim() === '' ? null : within(where, () => parseRpName(raw.rp as string, INVALID));
+  const origin = raw.origin === null || raw.origin.trim() === '' ? null : within(where, () => parseOrigin(raw.origin as string, 'origin', INVALID));
+  return { rpId, rpName, origin, allowSubdomains: raw.allowSubdomains, source };
+}
+
+/** Checks one source's U2F settings; at least the appid or the origin must be there. */
+function u2fConfig(raw: { appid: string | null; origin: string | null }, source: string): ProxmoxU2fConfig {
+  const where = `${source}: u2f`;
+  const origin = raw.origin === null || raw.origin.trim() === '' ? null : within(where, () => parseOrigin(raw.origin as string, 'origin', INVALID));
+  // Proxmox uses the origin as written when there is no appid: registrations are bound to that string.
+  const appIdText = raw.appid !== null && raw.appid !== '' ? raw.appid : raw.origin !== null && raw.origin !== '' ? raw.origin : null;
+  if (appIdText === null) throw new UsageError(`${where}: neither appid nor origin is given`, INVALID);
+  const appId = within(where, () => parseAppId(appIdText, INVALID));
+  return { appId, origin, source };
 }
 
 function parseUserTfa(key: string, value: unknown): ProxmoxUserTfa {
@@ -129,8 +225,14 @@ function parseUserTfa(key: string, value: unknown): ProxmoxUserTfa {
   refuseUnknownFields(value, TFA_USER_FIELDS, where);
 
   const totp = entryList(value, 'totp', where).map((raw, i) => parseTotpEntry(raw, `${where}: totp entry #${i + 1}`));
-  const webauthn = entryList(value, 'webauthn', where).map((raw, i) => parseOpaqueEntry(raw, `${where}: webauthn entry #${i + 1}`));
-  const u2f = entryList(value, 'u2f', where).map((raw, i) => parseOpaqueEntry(raw, `${where}: u2f entry #${i + 1}`));
+  const webauthn = entryList(value, 'webauthn', where).map((raw, i): ProxmoxWebauthnEntry => {
+    const entry = parseOpaqueEntry(raw, `${where}: webauthn entry #${i + 1}`);
+    return { ...entry, credential: webauthnCredentialFromProxmox(entry.entry, `${where}: webauthn entry ${quote(entry.id)}`) };
+  });
+  const u2f = entryList(value, 'u2f', where).map((raw, i): ProxmoxU2fEntry => {
+    const entry = parseOpaqueEntry(raw, `${where}: u2f entry #${i + 1}`);
+    return { ...entry, registration: u2fRegistrationFromProxmox(entry.entry, `${where}: u2f entry ${quote(entry.id)}`) };
+  });
   const yubico = entryList(value, 'yubico', where).map((raw, i) => parseYubicoEntry(raw, `${where}: yubico entry #${i + 1}`));
 
   // Entry ids address factors (delete, enable); two alike would make one of them unreachable.
@@ -551,7 +653,7 @@ const REALM_TFA_KEYS = ['type', 'digits', 'step', 'algorithm', 'id', 'key', 'url
  * `type=yubico,id=…,key=…,url=…`. Options of the other type are ignored, as Proxmox ignores them.
  */
 function parseRealmTfa(value: string, where: string): ProxmoxRealmEnforcement {
-  const options = parsePropertyString(value, where);
+  const options = parsePropertyString(value, where, 'tfa', 'type');
   for (const key of options.keys()) {
     if (!REALM_TFA_KEYS.includes(key)) throw new UsageError(`${where}: unknown tfa option ${quote(key)}`, INVALID);
   }
@@ -584,25 +686,91 @@ function isBase64Key(text: string): boolean {
 
 /**
  * Splits a Proxmox property string (`k=v,k="quoted, with \"escapes\""`). A bare value is the
- * default key, `type`, as PVE::JSONSchema reads it. Values are never put in messages: `key` is a secret.
+ * format's default key (`type` for a realm's tfa), as PVE::JSONSchema reads it; where the format
+ * has none, a bare value is refused. Values are never put in messages: `key` is a secret.
  */
-function parsePropertyString(text: string, where: string): Map<string, string> {
+function parsePropertyString(text: string, where: string, what: string, defaultKey: string | null): Map<string, string> {
   const options = new Map<string, string>();
   const part = /\s*(?:([^=,"\s]+)=)?(?:"((?:[^"\\]|\\.)*)"|([^,"]*))\s*(?:,|$)/y;
   let pos = 0;
   while (pos < text.length) {
     part.lastIndex = pos;
     const m = part.exec(text);
-    if (!m || m[0] === '') throw new UsageError(`${where}: the tfa option list is malformed`, INVALID);
+    if (!m || m[0] === '') throw new UsageError(`${where}: the ${what} option list is malformed`, INVALID);
     pos = part.lastIndex;
     const [, key, quoted, plain] = m;
     const value = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (plain ?? '').trim();
     if (key === undefined && value === '') continue;
-    const name = key ?? 'type';
-    if (options.has(name)) throw new UsageError(`${where}: tfa option ${quote(name)} is given twice`, INVALID);
+    if (key === undefined && defaultKey === null) throw new UsageError(`${where}: a ${what} option without a name (expected name=value)`, INVALID);
+    const name = key ?? (defaultKey as string);
+    if (options.has(name)) throw new UsageError(`${where}: ${what} option ${quote(name)} is given twice`, INVALID);
     options.set(name, value);
   }
   return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// datacenter.cfg
+// ---------------------------------------------------------------------------------------------
+
+/** What an import takes from datacenter.cfg: the settings WebAuthn credentials and U2F registrations were made under. */
+export interface ProxmoxDatacenterCfg {
+  /** The `webauthn:` line; null when there is none. */
+  readonly webauthn: ProxmoxWebauthnConfig | null;
+  /** The `u2f:` line; null when there is none. */
+  readonly u2f: ProxmoxU2fConfig | null;
+}
+
+const WEBAUTHN_KEYS = ['rp', 'origin', 'id', 'allow-subdomains'];
+const U2F_KEYS = ['appid', 'origin'];
+
+/**
+ * Parses /etc/pve/datacenter.cfg as PVE::JSONSchema::parse_config reads it: one `key: value` per
+ * line, surrounding white space trimmed, `#` lines (the cluster's description) and other keys
+ * passed over. Only `webauthn: rp=…,origin=…,id=…[,allow-subdomains=0|1]` and
+ * `u2f: appid=…,origin=…` matter here; each is checked (an unknown option, a bad URL or RP id is
+ * refused, naming the line) and may be given once.
+ */
+export function parseDatacenterCfg(text: string): ProxmoxDatacenterCfg {
+  let webauthn: ProxmoxWebauthnConfig | null = null;
+  let u2f: ProxmoxU2fConfig | null = null;
+  const seen = new Map<string, number>();
+  splitLines(text).forEach((raw, index) => {
+    const line = index + 1;
+    const content = trimWhitespace(raw);
+    if (content === '' || content.startsWith('#')) return;
+    const m = /^(\S+?):\s*(.*)$/.exec(content);
+    // Proxmox warns and ignores a line that is not `key: value`; so does this reader, silently.
+    if (!m) return;
+    const [, key = '', value = ''] = m;
+    if (key !== 'webauthn' && key !== 'u2f') return;
+    const where = `datacenter.cfg line ${line}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined) throw new UsageError(`${where}: ${key} is already set on line ${earlier}`, INVALID);
+    seen.set(key, line);
+    const options = parsePropertyString(value, where, key, null);
+    for (const name of options.keys()) {
+      if (!(key === 'webauthn' ? WEBAUTHN_KEYS : U2F_KEYS).includes(name)) throw new UsageError(`${where}: unknown ${key} option ${quote(name)}`, INVALID);
+    }
+    if (key === 'webauthn') {
+      const allow = options.get('allow-subdomains');
+      const allowSubdomains = allow === undefined ? null : proxmoxBoolean(allow, `${where}: allow-subdomains`);
+      webauthn = webauthnConfig(
+        { id: options.get('id') ?? null, rp: options.get('rp') ?? null, origin: options.get('origin') ?? null, allowSubdomains },
+        where,
+      );
+    } else {
+      u2f = u2fConfig({ appid: options.get('appid') ?? null, origin: options.get('origin') ?? null }, where);
+    }
+  });
+  return { webauthn, u2f };
+}
+
+/** PVE::JSONSchema::parse_boolean: 1, on, yes, true and 0, off, no, false, in any case. */
+function proxmoxBoolean(value: string, where: string): boolean {
+  if (/^(?:1|on|yes|true)$/i.test(value)) return true;
+  if (/^(?:0|off|no|false)$/i.test(value)) return false;
+  throw new UsageError(`${where}: expected 0 or 1`, INVALID);
 }
 
 // ---------------------------------------------------------------------------------------------

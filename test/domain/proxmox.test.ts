@@ -1,6 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDomainsCfg, parseTfaCfg, parseUserCfg, PROXMOX_YUBICO_URL } from '../../src/domain/proxmox.js';
+import { parseDatacenterCfg, parseDomainsCfg, parseTfaCfg, parseUserCfg, PROXMOX_YUBICO_URL } from '../../src/domain/proxmox.js';
 import { unsafeCodePoint } from '../../src/domain/text.js';
 import { findRecoverySlot } from '../../src/domain/recovery.js';
 import { UsageError } from '../../src/errors.js';
@@ -34,6 +35,13 @@ const RECOVERY_SECRET = '0011223344556677';
 const RECOVERY_HASH = '6ddff9ef3a11c7a64439faffddf663ac89b4a5e6bf5b14bd7189211ce71003a7';
 const OTHER_HASH = 'a'.repeat(64);
 
+// A real P-256 public key, for WebAuthn and U2F entries as Proxmox writes them.
+const P256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+const POINT = Buffer.concat([Buffer.from([4]), Buffer.from(P256.x!, 'base64url'), Buffer.from(P256.y!, 'base64url')]);
+/** A PVE 9 WebAuthn entry (webauthn-rs 0.5: base64url byte strings). */
+const WEBAUTHN_ENTRY = { cred_id: 'AQIDBA', cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: P256.x, y: P256.y } } }, counter: 3 };
+const U2F_ENTRY = { key: { keyHandle: 'a2V5LWhhbmRsZQ', version: 'U2F_V2' }, 'public-key': POINT.toString('base64') };
+
 function tfaCfg(users: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ ...extra, users }, null, 2);
 }
@@ -50,8 +58,8 @@ describe('parseTfaCfg', () => {
       {
         'alice@pve': {
           totp: [entry('t1', uri), entry('t2', { totp: uri, 'last-count': 56666666 }, { enable: false })],
-          webauthn: [entry('w1', { cred: { type: 'ES256', key: 'abc' }, counter: 3 })],
-          u2f: [entry('u1', { 'key-handle': 'kh', 'public-key': 'pk' })],
+          webauthn: [entry('w1', WEBAUTHN_ENTRY)],
+          u2f: [entry('u1', U2F_ENTRY)],
           yubico: [entry('y1', 'cccccccbcjdk')],
           recovery: { secret: RECOVERY_SECRET, entries: [RECOVERY_HASH, null, OTHER_HASH], created: 1700000100 },
           'totp-locked': true,
@@ -62,7 +70,9 @@ describe('parseTfaCfg', () => {
     );
     const cfg = parseTfaCfg(text);
     expect(cfg.webauthnConfig).toEqual({ rp: 'pve1', origin: 'https://pve1:8006', id: 'pve1' });
+    expect(cfg.webauthn).toEqual({ rpId: 'pve1', rpName: 'pve1', origin: 'https://pve1:8006', allowSubdomains: null, source: 'tfa.cfg' });
     expect(cfg.u2fConfig).toBeNull();
+    expect(cfg.u2f).toBeNull();
     expect(cfg.users).toHaveLength(1);
     const alice = cfg.users[0]!;
     expect(alice.userid).toBe('alice@pve');
@@ -80,14 +90,10 @@ describe('parseTfaCfg', () => {
       },
       expect.objectContaining({ id: 't2', enabled: false, secret: SECRET, lastCount: 56666666 }),
     ]);
-    expect(alice.webauthn[0]).toEqual({
-      id: 'w1',
-      description: 'factor w1',
-      created: 1700000000,
-      enabled: true,
-      entry: { cred: { type: 'ES256', key: 'abc' }, counter: 3 },
-    });
-    expect(alice.u2f[0]?.entry).toEqual({ 'key-handle': 'kh', 'public-key': 'pk' });
+    expect(alice.webauthn[0]).toMatchObject({ id: 'w1', description: 'factor w1', created: 1700000000, enabled: true, entry: WEBAUTHN_ENTRY });
+    expect(alice.webauthn[0]?.credential).toMatchObject({ credentialId: Uint8Array.from([1, 2, 3, 4]), algorithm: -7, counter: 3 });
+    expect(alice.u2f[0]?.entry).toEqual(U2F_ENTRY);
+    expect(alice.u2f[0]?.registration).toMatchObject({ keyHandle: Uint8Array.from(Buffer.from('key-handle')), publicKey: Uint8Array.from(POINT) });
     expect(alice.yubico).toEqual([{ id: 'y1', description: 'factor y1', created: 1700000000, enabled: true, publicId: 'cccccccbcjdk' }]);
     expect(alice.recovery).toEqual({ secret: RECOVERY_SECRET, slots: [RECOVERY_HASH, null, OTHER_HASH], created: 1700000100 });
     expect(alice.totpLocked).toBe(true);
@@ -128,7 +134,7 @@ describe('parseTfaCfg', () => {
   });
 
   it('treats an empty file or a user without factors as nothing to import', () => {
-    expect(parseTfaCfg('')).toEqual({ users: [], webauthnConfig: null, u2fConfig: null });
+    expect(parseTfaCfg('')).toEqual({ users: [], webauthnConfig: null, u2fConfig: null, webauthn: null, u2f: null });
     expect(parseTfaCfg('{"users":{"c@pve":{}}}').users[0]).toEqual({
       userid: 'c@pve',
       totp: [],
@@ -192,6 +198,24 @@ describe('parseTfaCfg', () => {
     expect(usageErrorOf(() => parseTfaCfg('[1,2]'))).toContain('expected a JSON object');
     expect(usageErrorOf(() => parseTfaCfg('{"users":[]}'))).toContain('"users" must be an object');
     expect(usageErrorOf(() => parseTfaCfg('{"users":{},"oath":{}}'))).toContain('unknown field "oath"');
+  });
+
+  it('refuses a damaged WebAuthn or U2F entry, naming the user and the entry id', () => {
+    const damaged = { ...WEBAUTHN_ENTRY, cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: P256.x, y: P256.x } } } };
+    const message = usageErrorOf(() => parseTfaCfg(tfaCfg({ 'bob@pve': { webauthn: [entry('9f1c-key', damaged)] } })));
+    expect(message).toBe('tfa.cfg: user "bob@pve": webauthn entry "9f1c-key": "cred.key.EC_EC2" is not a point on the P-256 curve');
+    expect(message).not.toContain(P256.x);
+    const u2f = usageErrorOf(() => parseTfaCfg(tfaCfg({ 'bob@pve': { u2f: [entry('u-7', { ...U2F_ENTRY, 'public-key': 'AAAA' })] } })));
+    expect(u2f).toMatch(/^tfa\.cfg: user "bob@pve": u2f entry "u-7": "public-key" must be an uncompressed P-256 point/);
+  });
+
+  it("reads tfa.cfg's own WebAuthn and U2F settings (PVE 7.0 and 7.1 kept them there)", () => {
+    const cfg = parseTfaCfg(tfaCfg({}, { webauthn: { rp: 'PVE', id: 'PVE.Example.com', 'allow-subdomains': false }, u2f: { appid: 'https://pve.example.com:8006' } }));
+    expect(cfg.webauthn).toEqual({ rpId: 'pve.example.com', rpName: 'PVE', origin: null, allowSubdomains: false, source: 'tfa.cfg' });
+    expect(cfg.u2f).toEqual({ appId: 'https://pve.example.com:8006', origin: null, source: 'tfa.cfg' });
+    expect(usageErrorOf(() => parseTfaCfg(tfaCfg({}, { webauthn: { rp: 'PVE', origin: 'https://pve' } })))).toContain('tfa.cfg: webauthn: no id');
+    expect(usageErrorOf(() => parseTfaCfg(tfaCfg({}, { webauthn: { id: 'pve', extra: 1 } })))).toContain('unknown field "extra"');
+    expect(usageErrorOf(() => parseTfaCfg(tfaCfg({}, { u2f: { origin: 'https://pve' } })))).toContain('"appid" must be a string');
   });
 
   it('never throws anything but a UsageError on arbitrary text', () => {
@@ -539,6 +563,94 @@ describe('parseDomainsCfg', () => {
     );
     fc.assert(
       fc.property(fc.array(line, { maxLength: 8 }), (lines) => onlyUsageErrors(() => parseDomainsCfg(lines.join('\n')))),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseDatacenterCfg', () => {
+  const reference = [
+    'keyboard: en-us',
+    '# the description of the cluster',
+    'webauthn: rp=pve.example.com,origin=https://pve.example.com:8006,id=pve.example.com',
+    'u2f: appid=https://pve.example.com:8006,origin=https://pve.example.com:8006',
+    'migration: secure,network=10.1.2.0/24',
+    '',
+  ].join('\n');
+
+  it('reads the webauthn and u2f lines, and passes over the rest', () => {
+    expect(parseDatacenterCfg(reference)).toEqual({
+      webauthn: { rpId: 'pve.example.com', rpName: 'pve.example.com', origin: 'https://pve.example.com:8006', allowSubdomains: null, source: 'datacenter.cfg line 3' },
+      u2f: { appId: 'https://pve.example.com:8006', origin: 'https://pve.example.com:8006', source: 'datacenter.cfg line 4' },
+    });
+    expect(parseDatacenterCfg('keyboard: de\nno colon here\n')).toEqual({ webauthn: null, u2f: null });
+    expect(parseDatacenterCfg('')).toEqual({ webauthn: null, u2f: null });
+  });
+
+  it('reads quoted values, allow-subdomains and CRLF line ends; an appid defaults to the origin as written', () => {
+    const cfg = parseDatacenterCfg('  webauthn: id=PVE.example.com, rp="PVE, main", allow-subdomains=0 \r\nu2f: origin=https://pve.example.com:8006/\r\n');
+    expect(cfg.webauthn).toEqual({ rpId: 'pve.example.com', rpName: 'PVE, main', origin: null, allowSubdomains: false, source: 'datacenter.cfg line 1' });
+    // The registrations are bound to the appid string Proxmox used: the origin exactly as written.
+    expect(cfg.u2f).toEqual({ appId: 'https://pve.example.com:8006/', origin: 'https://pve.example.com:8006', source: 'datacenter.cfg line 2' });
+    expect(parseDatacenterCfg('webauthn: id=pve,allow-subdomains=yes').webauthn?.allowSubdomains).toBe(true);
+  });
+
+  it('refuses a bad webauthn or u2f line, naming its line', () => {
+    const cases: [string, string][] = [
+      ['webauthn: rp=pve,origin=https://pve', 'datacenter.cfg line 2: webauthn: no id'],
+      ['webauthn: id=pve,color=red', 'datacenter.cfg line 2: unknown webauthn option "color"'],
+      ['webauthn: id=pve,id=pve', 'datacenter.cfg line 2: webauthn option "id" is given twice'],
+      ['webauthn: pve', 'datacenter.cfg line 2: a webauthn option without a name'],
+      ['webauthn: id=https://pve', 'datacenter.cfg line 2: webauthn: invalid WebAuthn RP id'],
+      ['webauthn: id=10.0.0.1', 'an IP address cannot be an RP id'],
+      ['webauthn: id=pve,origin=http://pve:8006', 'datacenter.cfg line 2: webauthn: invalid origin "http://pve:8006": an origin must be https://'],
+      ['webauthn: id=pve,origin=https://pve/ui', 'without a path'],
+      ['webauthn: id=pve,allow-subdomains=maybe', 'datacenter.cfg line 2: allow-subdomains: expected 0 or 1'],
+      ['u2f: appid=ftp://pve', 'datacenter.cfg line 2: u2f: invalid U2F appid "ftp://pve"'],
+      ['u2f: ', 'datacenter.cfg line 2: u2f: neither appid nor origin is given'],
+      ['webauthn: id=pve,rp="unterminated', 'datacenter.cfg line 2: the webauthn option list is malformed'],
+    ];
+    for (const [line, expected] of cases) expect(usageErrorOf(() => parseDatacenterCfg(`keyboard: en-us\n${line}\n`))).toContain(expected);
+    expect(usageErrorOf(() => parseDatacenterCfg('u2f: appid=https://a\n#x\nu2f: appid=https://b\n'))).toBe('datacenter.cfg line 3: u2f is already set on line 1');
+  });
+
+  it('keeps any RP id, origin and appid it accepts in canonical form (reading it again changes nothing)', () => {
+    const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/);
+    const host = fc.tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.constantFrom('com', 'org', 'example', 'localdomain')).map(([l, tld]) => [...l, tld].join('.'));
+    const upper = (text: string, flips: boolean[]) => [...text].map((c, i) => (flips[i % flips.length] ? c.toUpperCase() : c)).join('');
+    fc.assert(
+      fc.property(host, fc.option(fc.integer({ min: 1, max: 65535 })), fc.array(fc.boolean(), { minLength: 1 }), (name, port, flips) => {
+        const origin = `https://${upper(name, flips)}${port === null ? '' : `:${port}`}`;
+        const cfg = parseDatacenterCfg(`webauthn: id=${upper(name, flips)},origin=${origin}\nu2f: appid=${origin}`);
+        expect(cfg.webauthn?.rpId).toBe(name);
+        expect(cfg.webauthn?.origin).toBe(`https://${name}${port === null || port === 443 ? '' : `:${port}`}`);
+        expect(cfg.u2f?.appId).toBe(origin);
+        const again = parseDatacenterCfg(`webauthn: id=${cfg.webauthn?.rpId},origin=${cfg.webauthn?.origin}`);
+        expect(again.webauthn).toEqual({ ...cfg.webauthn, source: 'datacenter.cfg line 1' });
+      }),
+    );
+  });
+
+  it('never throws anything but a UsageError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => onlyUsageErrors(() => parseDatacenterCfg(text))),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws anything but a UsageError on lines made of datacenter.cfg pieces', () => {
+    const option = fc.oneof(
+      fc.constantFrom('id=pve.example.com', 'rp=PVE', 'origin=https://pve:8006', 'origin=http://x', 'appid=https://pve:8006', 'allow-subdomains=1'),
+      fc.constantFrom('id=', 'id=a..b', 'origin=', 'origin="https://a,b"', '"', '=', '', 'appid=pam://x', 'origin=https://[::1]'),
+      fc.string({ maxLength: 12 }),
+    );
+    const line = fc.oneof(
+      fc.constantFrom('keyboard: en-us', '', '# comment', 'u2f:', 'webauthn:'),
+      fc.tuple(fc.constantFrom('webauthn', 'u2f'), fc.array(option, { maxLength: 5 })).map(([key, options]) => `${key}: ${options.join(',')}`),
+      fc.string({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 6 }), (lines) => onlyUsageErrors(() => parseDatacenterCfg(lines.join('\n')))),
       { numRuns: 1000 },
     );
   });
