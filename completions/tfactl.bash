@@ -195,8 +195,8 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'import proxmox')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --dry-run'
-            vopts='--db --as --auth-code --tfa-cfg --user-cfg --domains-cfg'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
+            vopts='--db --as --auth-code --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
             args=() ids=() vararg=0 ;;
         'audit')
             cmds=''
@@ -358,6 +358,7 @@ _tfactl_value() {
         'import proxmox/--tfa-cfg') files=1 ;;
         'import proxmox/--user-cfg') files=1 ;;
         'import proxmox/--domains-cfg') files=1 ;;
+        'import proxmox/--datacenter-cfg') files=1 ;;
         'audit/--db') files=1 ;;
         'audit/--as') store=users ;;
         'audit/--user') store=users ;;

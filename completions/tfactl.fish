@@ -165,7 +165,7 @@ function __tfactl_value_options --argument-names path
         case 'import'
             echo --db --as --auth-code
         case 'import proxmox'
-            echo --db --as --auth-code --tfa-cfg --user-cfg --domains-cfg
+            echo --db --as --auth-code --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
         case 'audit'
             echo --db --as --auth-code --user --since --limit
         case 'completion'
@@ -480,6 +480,7 @@ complete -c tfactl -n '__tfactl_needs_command "import"' -a proxmox -d 'import re
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l tfa-cfg -r -F -d 'Proxmox\'s /etc/pve/priv/tfa.cfg'
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l user-cfg -r -F -d 'Proxmox\'s /etc/pve/user.cfg'
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l domains-cfg -r -F -d 'Proxmox\'s /etc/pve/domains.cfg (realms and what they enforce)'
+complete -c tfactl -n '__tfactl_using "import proxmox"' -l datacenter-cfg -r -F -d 'Proxmox\'s /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store\'s WebAuthn/U2F settings (root@local only); other lines are ignored'
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
 
 # tfactl audit

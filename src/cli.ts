@@ -235,6 +235,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .requiredOption('--tfa-cfg <file>', "Proxmox's /etc/pve/priv/tfa.cfg")
     .requiredOption('--user-cfg <file>', "Proxmox's /etc/pve/user.cfg")
     .option('--domains-cfg <file>', "Proxmox's /etc/pve/domains.cfg (realms and what they enforce)")
+    .option('--datacenter-cfg <file>', "Proxmox's /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store's WebAuthn/U2F settings (root@local only); other lines are ignored")
     .option('--dry-run', 'show what would be imported, change nothing');
 
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))

@@ -15,7 +15,7 @@ export const INPUT_LIMITS = {
   secretFile: 4 * KiB,
   /** A store's key file: one line. */
   keyFile: 4 * KiB,
-  /** Each of Proxmox's tfa.cfg, user.cfg, domains.cfg: far more than any cluster's. */
+  /** Each of Proxmox's tfa.cfg, user.cfg, domains.cfg, datacenter.cfg: far more than any cluster's. */
   proxmoxFile: 64 * MiB,
   /** `user import`'s CSV or JSON Lines, from a file or standard input: hundreds of thousands of users, read in pieces. */
   importFile: 64 * MiB,

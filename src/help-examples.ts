@@ -152,6 +152,8 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   'settings set': [
     ex('The issuer authenticator apps show', "tfactl settings set totp.issuer 'Example Corp'"),
     ex('Ban password sign-ins for 30 minutes after too many failures', 'tfactl settings set lockout.password-ban-seconds 1800'),
+    ex('The domain new WebAuthn credentials are bound to', 'tfactl settings set webauthn.rp-id example.com'),
+    ex('The addresses WebAuthn answers may come from', "tfactl settings set webauthn.origin \\\n    'https://pve.example.com:8006 https://sso.example.com'"),
   ],
 
   backup: [ex("A dated snapshot while others keep working (keep the key file with it)", 'tfactl backup "tfactl-$(date +%F).db"')],
@@ -174,6 +176,10 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   'import proxmox': [
     ex('What files copied from a Proxmox VE node would bring (no changes)', 'tfactl import proxmox --tfa-cfg tfa.cfg --user-cfg user.cfg \\\n    --domains-cfg domains.cfg --dry-run'),
     ex('Import it all, or nothing if anything is wrong', 'tfactl import proxmox --tfa-cfg tfa.cfg --user-cfg user.cfg \\\n    --domains-cfg domains.cfg'),
+    ex(
+      'Also the WebAuthn/U2F settings the credentials are bound to (root only)',
+      'tfactl import proxmox --tfa-cfg tfa.cfg --user-cfg user.cfg \\\n    --domains-cfg domains.cfg --datacenter-cfg datacenter.cfg',
+    ),
   ],
 
   audit: [

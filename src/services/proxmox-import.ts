@@ -1,7 +1,17 @@
-import type { ProxmoxRealm, ProxmoxTfa, ProxmoxUser, ProxmoxUserCfg, ProxmoxUserTfa } from '../domain/proxmox.js';
+import type {
+  ProxmoxDatacenterCfg,
+  ProxmoxRealm,
+  ProxmoxTfa,
+  ProxmoxU2fConfig,
+  ProxmoxUser,
+  ProxmoxUserCfg,
+  ProxmoxUserTfa,
+  ProxmoxWebauthnConfig,
+} from '../domain/proxmox.js';
 import { seal, secretContext } from '../domain/secret-box.js';
 import { safeJson } from '../domain/text.js';
 import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
+import { formatOriginList, originFitsRpId } from '../domain/webauthn-settings.js';
 import { RefusedError, UsageError } from '../errors.js';
 import type { EnforceType, NewOpaqueFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
@@ -10,6 +20,7 @@ import { ROOT_USERID } from '../domain/userid.js';
 import { newFactorId } from './factors.js';
 import { lookalikeReason } from './new-names.js';
 import type { Session } from './session.js';
+import { readSettings } from './settings.js';
 import { realmKeyContext } from './yubico.js';
 
 export interface ProxmoxImportInput {
@@ -17,6 +28,8 @@ export interface ProxmoxImportInput {
   readonly userCfg: ProxmoxUserCfg;
   /** Realms from domains.cfg; null when it was not given (realms then enforce nothing). */
   readonly realms: readonly ProxmoxRealm[] | null;
+  /** The webauthn and u2f lines of datacenter.cfg; null when it was not given. */
+  readonly datacenter: ProxmoxDatacenterCfg | null;
 }
 
 export interface PlannedRealm {
@@ -37,10 +50,19 @@ export interface PlannedUser {
   readonly lockedUntil: number | null;
 }
 
+/** A store setting the import sets (the cluster's WebAuthn and U2F settings). */
+export interface PlannedSetting {
+  readonly key: string;
+  readonly value: string;
+  /** Where the value comes from: `datacenter.cfg line 3` or `tfa.cfg`. */
+  readonly source: string;
+}
+
 export interface ProxmoxImportPlan {
   readonly dryRun: boolean;
   readonly realms: readonly PlannedRealm[];
   readonly users: readonly PlannedUser[];
+  readonly settings: readonly PlannedSetting[];
   readonly warnings: readonly string[];
 }
 
@@ -62,11 +84,20 @@ interface UserRows {
  */
 export async function importProxmox(session: Session, input: ProxmoxImportInput, dryRun: boolean): Promise<ProxmoxImportPlan> {
   await authorize(session, 'store.manage', 'import.proxmox');
-  if ((input.tfa.webauthnConfig !== null || input.tfa.u2fConfig !== null) && !decide(session.actor, 'settings.change').allowed) {
-    // They become store-wide settings, which decide how everyone signs in, root@local too.
-    await refuse(session, 'import.proxmox', null, `tfa.cfg holds the cluster's WebAuthn/U2F settings, which become store-wide settings: only ${ROOT_USERID} may import them`, 'permission_denied');
-  }
   const warnings: string[] = [];
+  const settings = plannedSettings(input, warnings);
+  // tfa.cfg's own objects are stored too (proxmox.webauthn, proxmox.u2f), even where datacenter.cfg wins.
+  const tfaCfgSettings = input.tfa.webauthnConfig !== null || input.tfa.u2fConfig !== null;
+  if ((settings.length > 0 || tfaCfgSettings) && !decide(session.actor, 'settings.change').allowed) {
+    // They become store-wide settings, which decide how everyone signs in, root@local too.
+    const files = [...new Set([...settings.map((p) => p.source.split(' ')[0]), ...(tfaCfgSettings ? ['tfa.cfg'] : [])])].join(' and ');
+    await refuse(session, 'import.proxmox', null, `${files} hold${files.includes(' and ') ? '' : 's'} the cluster's WebAuthn/U2F settings, which become store-wide settings: only ${ROOT_USERID} may import them`, 'permission_denied');
+  }
+  const current = new Map((await readSettings(session.store, session.hostname)).map((s) => [s.key, s]));
+  for (const p of settings) {
+    const was = current.get(p.key);
+    if (was && !was.isDefault && was.value !== p.value) warnings.push(`${p.key} is ${JSON.stringify(was.value)} in the store; the import sets ${JSON.stringify(p.value)} (${p.source})`);
+  }
   const cfgUsers = new Map(input.userCfg.users.map((u) => [u.userid, u]));
   for (const t of input.tfa.users) {
     if (!cfgUsers.has(t.userid)) warnings.push(`tfa.cfg has factors for ${t.userid}, who is not in user.cfg: skipped`);
@@ -177,6 +208,15 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     if (opaque.length > 0) warnings.push(`${user.userid}: ${opaque.length} WebAuthn/U2F registration(s) kept for later; tfactl cannot check them yet`);
     return { user, tfa, totp, yubico, recovery, opaque };
   });
+  // The credentials are bound to the RP id (appid) they were made under: without it they cannot sign in.
+  const withWebauthn = rows.filter((r) => (r.tfa?.webauthn.length ?? 0) > 0).length;
+  if (withWebauthn > 0 && !settings.some((p) => p.key === 'webauthn.rp-id')) {
+    warnings.push(`${withWebauthn} user(s) have WebAuthn credentials, but the files give no RP id they were made under: give --datacenter-cfg (its webauthn line)`);
+  }
+  const withU2f = rows.filter((r) => (r.tfa?.u2f.length ?? 0) > 0).length;
+  if (withU2f > 0 && !settings.some((p) => p.key === 'u2f.appid')) {
+    warnings.push(`${withU2f} user(s) have U2F registrations, but the files give no appid they were made under: give --datacenter-cfg (its u2f line)`);
+  }
   if (rows.length > 0) warnings.push(`passwords are not in Proxmox's files: set them with 'tfactl user passwd' (${rows.length} user(s))`);
 
   const plan: ProxmoxImportPlan = {
@@ -193,6 +233,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
       totpLocked: r.tfa?.totpLocked ?? false,
       lockedUntil: r.tfa?.tfaLockedUntil ?? null,
     })),
+    settings,
     warnings,
   };
   if (dryRun) return plan;
@@ -200,13 +241,62 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
   await session.store.transaction(async (tx) => {
     for (const realm of plannedRealms) await createRealm(session, tx, realm, input.realms?.find((r) => r.name === realm.name), key);
     for (const r of rows) await insertUser(session, tx, r);
-    // The cluster's WebAuthn/U2F settings: the kept registrations only work with the rp and origin
-    // they were made for.
+    // The cluster's WebAuthn/U2F settings: the registrations only work with the RP id (appid) and
+    // origin they were made for. tfa.cfg's own objects are also kept as they were, as before.
+    for (const p of settings) await tx.setSetting(p.key, p.value);
     if (input.tfa.webauthnConfig !== null) await tx.setSetting('proxmox.webauthn', safeJson(input.tfa.webauthnConfig));
     if (input.tfa.u2fConfig !== null) await tx.setSetting('proxmox.u2f', safeJson(input.tfa.u2fConfig));
-    await session.audit({ action: 'import.proxmox', target: null, outcome: 'ok', detail: { realms: plannedRealms.length, users: rows.length } });
+    await session.audit({
+      action: 'import.proxmox',
+      target: null,
+      outcome: 'ok',
+      detail: { realms: plannedRealms.length, users: rows.length, settings: Object.fromEntries(settings.map((p) => [p.key, p.value])) },
+    });
   });
   return plan;
+}
+
+/**
+ * The store settings the cluster's WebAuthn and U2F settings become. datacenter.cfg wins over
+ * tfa.cfg's own objects (which PVE 7.0 and 7.1 kept), as in Proxmox, kind by kind; a value a
+ * source does not give is not set. Warns about what tfactl will do differently from Proxmox.
+ */
+function plannedSettings(input: ProxmoxImportInput, warnings: string[]): PlannedSetting[] {
+  const planned: PlannedSetting[] = [];
+  const webauthn = pickSource(input.datacenter?.webauthn ?? null, input.tfa.webauthn, 'webauthn', warnings);
+  if (webauthn) {
+    planned.push({ key: 'webauthn.rp-id', value: webauthn.rpId, source: webauthn.source });
+    if (webauthn.rpName !== null) planned.push({ key: 'webauthn.rp-name', value: webauthn.rpName, source: webauthn.source });
+    if (webauthn.origin !== null) {
+      planned.push({ key: 'webauthn.origin', value: formatOriginList([webauthn.origin]), source: webauthn.source });
+      if (!originFitsRpId(webauthn.origin, webauthn.rpId)) {
+        warnings.push(`${webauthn.source}: the origin ${webauthn.origin} is not on the RP id ${webauthn.rpId} or a subdomain of it: browsers refuse such a pair`);
+      }
+    } else {
+      warnings.push(`${webauthn.source}: webauthn gives no origin (Proxmox took the address in the browser): set the addresses users sign in at with 'tfactl settings set webauthn.origin URL...'`);
+    }
+    if (webauthn.allowSubdomains === true) {
+      warnings.push(`${webauthn.source}: allow-subdomains is on, but tfactl accepts only the exact origins of webauthn.origin: add the others with 'tfactl settings set webauthn.origin'`);
+    }
+  }
+  const u2f = pickSource(input.datacenter?.u2f ?? null, input.tfa.u2f, 'u2f', warnings);
+  if (u2f) {
+    planned.push({ key: 'u2f.appid', value: u2f.appId, source: u2f.source });
+    if (u2f.origin !== null) planned.push({ key: 'u2f.origin', value: u2f.origin, source: u2f.source });
+  }
+  return planned;
+}
+
+/** datacenter.cfg's settings of one kind when it gives them, else tfa.cfg's; says so when both differ. */
+function pickSource<T extends ProxmoxWebauthnConfig | ProxmoxU2fConfig>(datacenter: T | null, tfaCfg: T | null, kind: string, warnings: string[]): T | null {
+  if (datacenter && tfaCfg) {
+    const { source: _a, ...fromDatacenter } = datacenter;
+    const { source: _b, ...fromTfaCfg } = tfaCfg;
+    if (JSON.stringify(fromDatacenter) !== JSON.stringify(fromTfaCfg)) {
+      warnings.push(`tfa.cfg's ${kind} settings differ from those of ${datacenter.source}: datacenter.cfg's are imported, as Proxmox uses them`);
+    }
+  }
+  return datacenter ?? tfaCfg;
 }
 
 async function createRealm(session: Session, tx: Store, planned: PlannedRealm, fromCfg: ProxmoxRealm | undefined, key: Buffer): Promise<void> {

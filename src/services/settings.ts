@@ -1,6 +1,7 @@
 import { parsePositiveInt } from '../domain/account.js';
 import type { PasswordPolicy } from '../domain/password-policy.js';
 import { checkText } from '../domain/text.js';
+import { formatOriginList, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName } from '../domain/webauthn-settings.js';
 import { UsageError } from '../errors.js';
 import type { LockoutLimits, PasswordLimits, Store } from '../store/types.js';
 import { authorize } from './authz.js';
@@ -11,6 +12,27 @@ interface SettingSpec {
   readonly description: string;
   defaultValue(hostname: string): string;
   parse(value: string): string;
+  /**
+   * The value an import from Proxmox made before tfactl had this setting (the `proxmox.webauthn`
+   * and `proxmox.u2f` settings hold tfa.cfg's objects as they were): read while the setting itself
+   * was never set, so such stores keep their RP id and appid.
+   */
+  fromProxmox?(stored: ReadonlyMap<string, string>): string | undefined;
+}
+
+/** `value` unless it is empty: an empty value of these settings means "not configured". */
+const emptyOr = (parse: (v: string) => string) => (v: string) => (v.trim() === '' ? '' : parse(v));
+
+/** A field of the JSON object an older import stored under `key`, if it is a string a setting accepts. */
+function proxmoxField(key: string, field: string, parse: (v: string) => string) {
+  return (stored: ReadonlyMap<string, string>): string | undefined => {
+    try {
+      const value = (JSON.parse(stored.get(key) ?? 'null') as Record<string, unknown> | null)?.[field];
+      return typeof value === 'string' ? parse(value) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 const positive = (what: string, max: number) => (v: string) => String(parsePositiveInt(v, what, max));
@@ -66,6 +88,38 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     defaultValue: () => '5',
     parse: positive('seconds', 60),
   },
+  // Every WebAuthn credential is bound to the RP id it was made under; `localhost` is what the
+  // loopback enrolment page can use on any machine.
+  'webauthn.rp-id': {
+    description: 'WebAuthn relying party id: the domain name (or localhost) new credentials are bound to',
+    defaultValue: () => 'localhost',
+    parse: (v) => parseRpId(v),
+    fromProxmox: proxmoxField('proxmox.webauthn', 'id', (v) => parseRpId(v)),
+  },
+  'webauthn.rp-name': {
+    description: 'WebAuthn relying party name that browsers and authenticators show',
+    defaultValue: (hostname) => `tfactl@${hostname}`,
+    parse: (v) => parseRpName(v),
+    fromProxmox: proxmoxField('proxmox.webauthn', 'rp', (v) => parseRpName(v)),
+  },
+  'webauthn.origin': {
+    description: 'origins (https://host[:port], separated by spaces) WebAuthn answers may come from besides the loopback page; empty: none',
+    defaultValue: () => '',
+    parse: (v) => formatOriginList(parseOriginList(v)),
+    fromProxmox: proxmoxField('proxmox.webauthn', 'origin', (v) => formatOriginList(parseOriginList(v))),
+  },
+  'u2f.appid': {
+    description: 'U2F appid legacy U2F registrations were made under, byte for byte; empty: U2F is not configured',
+    defaultValue: () => '',
+    parse: emptyOr((v) => parseAppId(v)),
+    fromProxmox: proxmoxField('proxmox.u2f', 'appid', (v) => parseAppId(v)),
+  },
+  'u2f.origin': {
+    description: "origin U2F answers must come from; empty: the appid's origin",
+    defaultValue: () => '',
+    parse: emptyOr((v) => parseOrigin(v, 'U2F origin')),
+    fromProxmox: proxmoxField('proxmox.u2f', 'origin', (v) => parseOrigin(v, 'U2F origin')),
+  },
 };
 
 export interface EffectiveSetting {
@@ -79,7 +133,7 @@ export interface EffectiveSetting {
 export async function readSettings(store: Store, hostname: string): Promise<EffectiveSetting[]> {
   const stored = await store.getSettings();
   return Object.entries(SETTINGS).map(([key, spec]) => {
-    const value = stored.get(key);
+    const value = stored.get(key) ?? spec.fromProxmox?.(stored);
     return { key, value: value ?? spec.defaultValue(hostname), isDefault: value === undefined, description: spec.description };
   });
 }
@@ -87,7 +141,8 @@ export async function readSettings(store: Store, hostname: string): Promise<Effe
 async function settingValue(store: Store, key: string, hostname = ''): Promise<string> {
   const spec = SETTINGS[key];
   if (!spec) throw new Error(`unknown setting ${key}`);
-  return (await store.getSettings()).get(key) ?? spec.defaultValue(hostname);
+  const stored = await store.getSettings();
+  return stored.get(key) ?? spec.fromProxmox?.(stored) ?? spec.defaultValue(hostname);
 }
 
 export async function passwordPolicy(store: Store): Promise<PasswordPolicy> {
@@ -123,6 +178,37 @@ export async function allowConfusableNames(store: Store): Promise<boolean> {
 
 export function totpIssuer(store: Store, hostname: string): Promise<string> {
   return settingValue(store, 'totp.issuer', hostname);
+}
+
+/** The relying party WebAuthn ceremonies use, and the origins (besides the loopback page's own) answers may come from. */
+export interface WebauthnSettings {
+  readonly rpId: string;
+  readonly rpName: string;
+  /** Serialised origins (`https://host[:port]`); empty when none is configured. */
+  readonly origins: readonly string[];
+}
+
+export async function webauthnSettings(store: Store, hostname: string): Promise<WebauthnSettings> {
+  return {
+    rpId: await settingValue(store, 'webauthn.rp-id', hostname),
+    rpName: await settingValue(store, 'webauthn.rp-name', hostname),
+    origins: parseOriginList(await settingValue(store, 'webauthn.origin', hostname)),
+  };
+}
+
+/** Legacy U2F: null when no appid is configured (U2F registrations then cannot sign in). */
+export interface U2fSettings {
+  /** The appid, byte for byte as the registrations were made under. */
+  readonly appId: string;
+  /** The origin client data must name: `u2f.origin`, else the appid's origin. */
+  readonly origin: string;
+}
+
+export async function u2fSettings(store: Store): Promise<U2fSettings | null> {
+  const appId = await settingValue(store, 'u2f.appid');
+  if (appId === '') return null;
+  const origin = await settingValue(store, 'u2f.origin');
+  return { appId, origin: origin === '' ? new URL(appId).origin : origin };
 }
 
 /** Lists settings. Admins only. */

@@ -216,6 +216,7 @@ beforeAll(async () => {
       users: { 'pat@pve': { totp: [{ id: 't1', description: 'phone', created: 1700000000, entry: `otpauth://totp/pve:pat%40pve?secret=${SECRET}&issuer=pve` }] } },
     }),
     'domains.cfg': 'pve: pve\n\tcomment Proxmox VE authentication server\n\npam: pam\n',
+    'datacenter.cfg': 'keyboard: en-us\nwebauthn: rp=pve.example.com,origin=https://pve.example.com:8006,id=pve.example.com\nu2f: appid=https://pve.example.com:8006\n',
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(work, name), text, { mode: 0o600 });
 }, 120_000);

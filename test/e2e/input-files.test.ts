@@ -43,7 +43,7 @@ describe('import proxmox', () => {
   writeFileSync(tfa, '{}\n');
   const run = (args: string[]) => store.run(['import', 'proxmox', ...args], { timeoutMs: TIMEOUT_MS });
 
-  it('refuses a device, a FIFO or a directory for any of its three files, naming the flag and the file', async () => {
+  it('refuses a device, a FIFO or a directory for any of its four files, naming the flag and the file', async () => {
     refusedAtOnce(await run(['--tfa-cfg', '/dev/zero', '--user-cfg', user]), 2, 'the --tfa-cfg file /dev/zero is not a regular file');
     refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', fifo]), 2, `the --user-cfg file ${fifo} is not a regular file`);
     refusedAtOnce(
@@ -51,6 +51,7 @@ describe('import proxmox', () => {
       2,
       `the --domains-cfg file ${directory} is not a regular file`,
     );
+    refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', user, '--datacenter-cfg', fifo]), 2, `the --datacenter-cfg file ${fifo} is not a regular file`);
     // Refused before the store is opened: nothing was created.
     expect(existsSync(store.db)).toBe(false);
   });
@@ -58,6 +59,7 @@ describe('import proxmox', () => {
   it('refuses a file larger than 64 MiB before reading it', async () => {
     const big = bigFile('big-tfa.cfg', 64 * MiB + 1);
     refusedAtOnce(await run(['--tfa-cfg', big, '--user-cfg', user]), 2, `the --tfa-cfg file ${big} is larger than 64 MiB`);
+    refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', user, '--datacenter-cfg', big]), 2, `the --datacenter-cfg file ${big} is larger than 64 MiB`);
   });
 
   it('says which file is missing', async () => {

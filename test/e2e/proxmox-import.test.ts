@@ -1,5 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
 
@@ -9,6 +11,11 @@ afterAll(() => store.remove());
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const step = Math.floor(nowSeconds() / 30);
 const PW = 'imported user password';
+
+// A WebAuthn credential as PVE 7/8 wrote it (byte strings as lists of byte values), with a real P-256 key.
+const P256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+const bytesOf = (b64url: string) => [...Buffer.from(b64url, 'base64url')];
+const WEBAUTHN_ENTRY = { cred_id: [9, 8, 7, 6], cred: { type_: 'ECDSA_SHA256', key: { EC_EC2: { curve: 'SECP256R1', x: bytesOf(P256.x!), y: bytesOf(P256.y!) } } }, counter: 12 };
 
 const uri = (user: string) => `otpauth://totp/Proxmox%20VE%20-%20pve1:${encodeURIComponent(user)}?secret=${SECRET}&digits=6&algorithm=SHA1&period=30&issuer=Proxmox%20VE%20-%20pve1`;
 const tfaCfg = JSON.stringify({
@@ -22,7 +29,7 @@ const tfaCfg = JSON.stringify({
       },
     },
     'bob@pve': {
-      webauthn: [{ id: 'w1', description: 'yubikey 5', created: 1700000000, entry: { cred: { type: 'ES256' } } }],
+      webauthn: [{ id: 'w1', description: 'yubikey 5', created: 1700000000, entry: WEBAUTHN_ENTRY }],
       'totp-locked': true,
     },
     'gone@pve': { totp: [{ id: 'g1', description: 'old', created: 1700000000, entry: uri('gone@pve') }] },
@@ -152,5 +159,173 @@ describe('import proxmox with 7-digit TOTP (Proxmox allows 6 to 8)', () => {
     } finally {
       s.remove();
     }
+  });
+});
+
+describe('import proxmox --datacenter-cfg', () => {
+  const dcStore = new TempStore();
+  afterAll(() => dcStore.remove());
+  const ADMIN_PW = 'admin password here';
+  const write = (name: string, text: string): string => {
+    const path = join(dcStore.dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  const datacenterCfg = [
+    'keyboard: en-us',
+    '# Cluster of the example company',
+    'webauthn: rp=Example PVE,origin=https://PVE.example.com:8006/,id=pve.example.com',
+    'u2f: appid=https://pve.example.com:8006',
+    'migration: secure',
+    '',
+  ].join('\n');
+  let paths: { tfa: string; user: string; datacenter: string };
+  const args = (datacenter = paths.datacenter, tfa = paths.tfa) => ['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', paths.user, '--datacenter-cfg', datacenter];
+  const webauthnSettings = async () =>
+    ((await dcStore.run(['settings', 'list', '--json'])).json().result as { key: string; value: string; default: boolean }[]).filter((s) => /^(webauthn|u2f)\./.test(s.key));
+
+  beforeAll(async () => {
+    await dcStore.run(['init']);
+    await dcStore.addUser('admin1', ADMIN_PW, ['--admin']);
+    paths = {
+      // tfa.cfg also carries the settings of PVE 7.0/7.1, with another RP name: datacenter.cfg wins.
+      tfa: write('tfa.cfg', JSON.stringify({ webauthn: { rp: 'old name', id: 'pve.example.com' }, users: { 'eve@pve': { webauthn: [{ id: 'w-eve', created: 1700000000, entry: WEBAUTHN_ENTRY }] } } })),
+      user: write('user.cfg', 'user:eve@pve:1:0:::::\n'),
+      datacenter: write('datacenter.cfg', datacenterCfg),
+    };
+  });
+
+  it('shows the settings it would set in a dry run, and changes nothing', async () => {
+    const before = dcStore.snapshot();
+    const r = await dcStore.run([...args(), '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.settings).toEqual([
+      { key: 'webauthn.rp-id', value: 'pve.example.com', source: 'datacenter.cfg line 3' },
+      { key: 'webauthn.rp-name', value: 'Example PVE', source: 'datacenter.cfg line 3' },
+      { key: 'webauthn.origin', value: 'https://pve.example.com:8006', source: 'datacenter.cfg line 3' },
+      { key: 'u2f.appid', value: 'https://pve.example.com:8006', source: 'datacenter.cfg line 4' },
+    ]);
+    expect(r.json().warnings).toEqual(expect.arrayContaining([expect.stringContaining("tfa.cfg's webauthn settings differ from those of datacenter.cfg line 3: datacenter.cfg's are imported")]));
+    const human = await dcStore.run([...args(), '--dry-run']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('would import 1 realm(s), 1 user(s) and 4 setting(s)');
+    expect(human.stdout).toMatch(/webauthn\.rp-id +pve\.example\.com +datacenter\.cfg line 3/);
+    expect(human.stdout).toMatch(/u2f\.appid +https:\/\/pve\.example\.com:8006 +datacenter\.cfg line 4/);
+    expect(dcStore.snapshot()).toBe(before);
+  });
+
+  it('refuses an admin, since the settings are store-wide, changing nothing', async () => {
+    const before = dcStore.snapshot();
+    const r = await dcStore.runAs('admin1', ADMIN_PW, [...args(), '--json']);
+    expect(r.code).toBe(4);
+    expect(r.json().error.code).toBe('permission_denied');
+    expect(oneLineError(r)).toContain('datacenter.cfg and tfa.cfg hold the cluster\'s WebAuthn/U2F settings');
+    expect(dcStore.snapshot()).toBe(before);
+    expect(dcStore.auditRows().some((a) => a.actor === 'admin1@local' && a.action === 'import.proxmox' && a.outcome !== 'ok')).toBe(true);
+    // A datacenter.cfg without webauthn or u2f lines brings no settings: admins may import it.
+    const plain = write('plain-datacenter.cfg', 'keyboard: en-us\nconsole: html5\n');
+    const plainTfa = write('plain-tfa.cfg', JSON.stringify({ users: {} }));
+    const allowed = await dcStore.runAs('admin1', ADMIN_PW, [...args(plain, plainTfa), '--dry-run', '--json']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.json().result.settings).toEqual([]);
+  });
+
+  it('refuses a bad webauthn or u2f line, naming its line, changing nothing', async () => {
+    const before = dcStore.snapshot();
+    const cases: [string, RegExp][] = [
+      ['keyboard: de\nwebauthn: rp=PVE,origin=https://pve.example.com\n', /datacenter\.cfg line 2: webauthn: no id/],
+      ['\n\nu2f: appid=https://a.example,colour=red\n', /datacenter\.cfg line 3: unknown u2f option "colour"/],
+      ['webauthn: id=pve.example.com,origin=http://pve.example.com\n', /datacenter\.cfg line 1: webauthn: invalid origin "http:\/\/pve\.example\.com": an origin must be https:\/\//],
+      ['u2f: appid=https://a.example\nu2f: appid=https://b.example\n', /datacenter\.cfg line 2: u2f is already set on line 1/],
+    ];
+    for (const [i, [text, expected]] of cases.entries()) {
+      const r = await dcStore.run(args(write(`bad-${i}.cfg`, text)));
+      expect(r.code, text).toBe(2);
+      expect(oneLineError(r)).toMatch(expected);
+    }
+    const notRegular = await dcStore.run(args(dcStore.dir));
+    expect(notRegular.code).toBe(2);
+    expect(oneLineError(notRegular)).toContain('--datacenter-cfg');
+    expect(dcStore.snapshot()).toBe(before);
+  });
+
+  it('refuses a damaged WebAuthn credential in tfa.cfg, naming user and entry, never the key', async () => {
+    const before = dcStore.snapshot();
+    const damaged = { ...WEBAUTHN_ENTRY, cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: P256.x, y: P256.x } } } };
+    const tfa = write('damaged-tfa.cfg', JSON.stringify({ users: { 'eve@pve': { webauthn: [{ id: 'w-eve', created: 1700000000, entry: damaged }] } } }));
+    const r = await dcStore.run(args(paths.datacenter, tfa));
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toBe('error: tfa.cfg: user "eve@pve": webauthn entry "w-eve": "cred.key.EC_EC2" is not a point on the P-256 curve');
+    expect(dcStore.snapshot()).toBe(before);
+  });
+
+  it('stores the settings, datacenter.cfg winning over tfa.cfg, and audits them', async () => {
+    const r = await dcStore.run([...args(), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await webauthnSettings()).toEqual([
+      expect.objectContaining({ key: 'webauthn.rp-id', value: 'pve.example.com', default: false }),
+      expect.objectContaining({ key: 'webauthn.rp-name', value: 'Example PVE', default: false }),
+      expect.objectContaining({ key: 'webauthn.origin', value: 'https://pve.example.com:8006', default: false }),
+      expect.objectContaining({ key: 'u2f.appid', value: 'https://pve.example.com:8006', default: false }),
+      expect.objectContaining({ key: 'u2f.origin', value: '', default: true }),
+    ]);
+    const audit = dcStore.auditRows().find((a) => a.action === 'import.proxmox' && a.outcome === 'ok');
+    expect(JSON.parse(audit!.detail!).settings).toMatchObject({ 'webauthn.rp-id': 'pve.example.com', 'u2f.appid': 'https://pve.example.com:8006' });
+  });
+
+  it('keeps reading the settings an older import stored from tfa.cfg, until they are set', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      // What an import by an earlier tfactl left: tfa.cfg's objects as they were, no webauthn.* or u2f.*.
+      const db = new Database(s.db);
+      db.prepare('INSERT INTO settings (key, value) VALUES (?, ?), (?, ?)').run(
+        'proxmox.webauthn',
+        JSON.stringify({ rp: 'PVE', origin: 'https://pve.example.com:8006', id: 'pve.example.com' }),
+        'proxmox.u2f',
+        JSON.stringify({ appid: 'https://pve.example.com:8006/' }),
+      );
+      db.close();
+      const list = async () => ((await s.run(['settings', 'list', '--json'])).json().result as { key: string; value: string; default: boolean }[]).filter((x) => /^(webauthn|u2f)\./.test(x.key));
+      expect(await list()).toEqual([
+        expect.objectContaining({ key: 'webauthn.rp-id', value: 'pve.example.com', default: false }),
+        expect.objectContaining({ key: 'webauthn.rp-name', value: 'PVE', default: false }),
+        expect.objectContaining({ key: 'webauthn.origin', value: 'https://pve.example.com:8006', default: false }),
+        expect.objectContaining({ key: 'u2f.appid', value: 'https://pve.example.com:8006/', default: false }),
+        expect.objectContaining({ key: 'u2f.origin', value: '', default: true }),
+      ]);
+      expect((await s.run(['settings', 'set', 'webauthn.rp-id', 'Example.com'])).code).toBe(0);
+      expect((await list())[0]).toMatchObject({ key: 'webauthn.rp-id', value: 'example.com' });
+    } finally {
+      s.remove();
+    }
+  });
+});
+
+describe('settings set for WebAuthn and U2F', () => {
+  const s = new TempStore();
+  afterAll(() => s.remove());
+  beforeAll(async () => {
+    await s.run(['init']);
+  });
+
+  it('stores origins in canonical form, and refuses bad values with nothing changed', async () => {
+    const set = await s.run(['settings', 'set', 'webauthn.origin', 'https://A.example:443/  https://b.example:8006 https://a.example', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json().result).toMatchObject({ key: 'webauthn.origin', value: 'https://a.example https://b.example:8006' });
+    const before = s.snapshot();
+    for (const [key, value, expected] of [
+      ['webauthn.rp-id', 'https://example.com', 'without scheme, port or path'],
+      ['webauthn.rp-id', '10.0.0.1', 'IP address'],
+      ['webauthn.origin', 'http://example.com', 'https://'],
+      ['u2f.appid', 'https://example.com/ x', 'white space'],
+      ['u2f.origin', 'https://example.com/path', 'without a path'],
+      ['webauthn.rp-name', 'a\u202eb', 'U+202E'],
+    ]) {
+      const r = await s.run(['settings', 'set', key!, value!]);
+      expect(r.code, `${key} ${value}`).toBe(2);
+      expect(oneLineError(r)).toContain(expected!);
+    }
+    expect(s.snapshot()).toBe(before);
   });
 });

@@ -1,5 +1,5 @@
 import { isoTime } from '../../domain/dates.js';
-import { parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
+import { parseDatacenterCfg, parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
 import { decodeUtf8, firstInvalidLine } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../../files.js';
@@ -22,14 +22,17 @@ export async function run(inv: Invocation): Promise<void> {
   const userPath = stringOpt(inv, 'userCfg');
   if (tfaPath === undefined || userPath === undefined) throw new UsageError('give both --tfa-cfg and --user-cfg');
   const domainsPath = stringOpt(inv, 'domainsCfg');
+  const datacenterPath = stringOpt(inv, 'datacenterCfg');
   // Everything is read, then parsed, before the store is touched: a damaged file imports nothing.
   const tfaText = read(tfaPath, '--tfa-cfg');
   const userText = read(userPath, '--user-cfg');
   const domainsText = domainsPath === undefined ? null : read(domainsPath, '--domains-cfg');
+  const datacenterText = datacenterPath === undefined ? null : read(datacenterPath, '--datacenter-cfg');
   const input = {
     tfa: parseTfaCfg(tfaText),
     userCfg: parseUserCfg(userText),
     realms: domainsText === null ? null : parseDomainsCfg(domainsText),
+    datacenter: datacenterText === null ? null : parseDatacenterCfg(datacenterText),
   };
   const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' });
   const plan = await importProxmox(session, input, boolOpt(inv, 'dryRun') === true);
@@ -43,13 +46,18 @@ function planView(plan: ProxmoxImportPlan) {
     dryRun: plan.dryRun,
     realms: plan.realms.map((r) => ({ name: r.name, action: r.action, enforce: r.enforce })),
     users: plan.users.map((u) => ({ ...u, lockedUntil: u.lockedUntil ? isoTime(u.lockedUntil) : null })),
+    settings: plan.settings.map((s) => ({ key: s.key, value: s.value, source: s.source })),
   };
 }
 
 function describe(plan: ReturnType<typeof planView>, style: Style): string {
   const verb = plan.dryRun ? 'would import' : 'imported';
+  const settings =
+    plan.settings.length === 0
+      ? []
+      : ['', table([plan.dryRun ? 'SETTING (WOULD BE SET)' : 'SETTING (SET)', 'VALUE', 'FROM'], plan.settings.map((s) => [s.key, s.value, s.source]), style)];
   return [
-    `${plan.dryRun ? style.yellow('dry run:') : style.green('done:')} ${verb} ${plan.realms.filter((r) => r.action === 'create').length} realm(s) and ${plan.users.length} user(s)`,
+    `${plan.dryRun ? style.yellow('dry run:') : style.green('done:')} ${verb} ${plan.realms.filter((r) => r.action === 'create').length} realm(s), ${plan.users.length} user(s) and ${plan.settings.length} setting(s)`,
     '',
     table(['REALM', 'ACTION', 'ENFORCES'], plan.realms.map((r) => [r.name, r.action === 'create' ? (plan.dryRun ? 'create' : 'created') : 'exists', r.enforce]), style),
     '',
@@ -69,5 +77,6 @@ function describe(plan: ReturnType<typeof planView>, style: Style): string {
           ]),
           style,
         ),
+    ...settings,
   ].join('\n');
 }

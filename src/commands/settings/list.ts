@@ -7,6 +7,10 @@ import { settingView } from '../views.js';
 export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'store.manage', action: 'settings.list' });
   inv.out.result((await listSettings(session)).map(settingView), (settings, style) =>
-    table(['SETTING', 'VALUE', 'DESCRIPTION'], settings.map((s) => [s.key, s.default ? `${s.value} (default)` : s.value, s.description]), style),
+    table(['SETTING', 'VALUE', 'DESCRIPTION'], settings.map((s) => {
+      // An empty value (no origins, U2F not configured) would be a blank cell.
+      const value = s.value === '' ? '""' : s.value;
+      return [s.key, s.default ? `${value} (default)` : value, s.description];
+    }), style),
   );
 }
