@@ -242,10 +242,12 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     for (const realm of plannedRealms) await createRealm(session, tx, realm, input.realms?.find((r) => r.name === realm.name), key);
     for (const r of rows) await insertUser(session, tx, r);
     // The cluster's WebAuthn/U2F settings: the registrations only work with the RP id (appid) and
-    // origin they were made for. tfa.cfg's own objects are also kept as they were, as before.
+    // origin they were made for. tfa.cfg's own objects are also kept as they were, as before,
+    // unless datacenter.cfg overrides them: the settings fall back to them (services/settings.ts),
+    // and an overridden value must not come back that way.
     for (const p of settings) await tx.setSetting(p.key, p.value);
-    if (input.tfa.webauthnConfig !== null) await tx.setSetting('proxmox.webauthn', safeJson(input.tfa.webauthnConfig));
-    if (input.tfa.u2fConfig !== null) await tx.setSetting('proxmox.u2f', safeJson(input.tfa.u2fConfig));
+    if (input.tfa.webauthnConfig !== null && !input.datacenter?.webauthn) await tx.setSetting('proxmox.webauthn', safeJson(input.tfa.webauthnConfig));
+    if (input.tfa.u2fConfig !== null && !input.datacenter?.u2f) await tx.setSetting('proxmox.u2f', safeJson(input.tfa.u2fConfig));
     await session.audit({
       action: 'import.proxmox',
       target: null,

@@ -271,6 +271,28 @@ describe('import proxmox --datacenter-cfg', () => {
     ]);
     const audit = dcStore.auditRows().find((a) => a.action === 'import.proxmox' && a.outcome === 'ok');
     expect(JSON.parse(audit!.detail!).settings).toMatchObject({ 'webauthn.rp-id': 'pve.example.com', 'u2f.appid': 'https://pve.example.com:8006' });
+    // tfa.cfg's overridden object is not kept: nothing could fall back to it.
+    expect(dcStore.query("SELECT key FROM settings WHERE key LIKE 'proxmox.%'")).toEqual([]);
+  });
+
+  it("takes tfa.cfg's own settings when there is no datacenter.cfg, and keeps them as they were", async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const tfa = JSON.stringify({ webauthn: { rp: 'PVE', origin: 'https://pve.example.com:8006', id: 'pve.example.com' }, u2f: { appid: 'https://pve.example.com:8006' }, users: {} });
+      writeFileSync(join(s.dir, 'tfa.cfg'), tfa);
+      const r = await s.run(['import', 'proxmox', '--tfa-cfg', join(s.dir, 'tfa.cfg'), '--user-cfg', paths.user, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().result.settings).toEqual([
+        { key: 'webauthn.rp-id', value: 'pve.example.com', source: 'tfa.cfg' },
+        { key: 'webauthn.rp-name', value: 'PVE', source: 'tfa.cfg' },
+        { key: 'webauthn.origin', value: 'https://pve.example.com:8006', source: 'tfa.cfg' },
+        { key: 'u2f.appid', value: 'https://pve.example.com:8006', source: 'tfa.cfg' },
+      ]);
+      expect(s.query("SELECT key FROM settings WHERE key LIKE 'proxmox.%' ORDER BY key").map((row) => row['key'])).toEqual(['proxmox.u2f', 'proxmox.webauthn']);
+    } finally {
+      s.remove();
+    }
   });
 
   it('keeps reading the settings an older import stored from tfa.cfg, until they are set', async () => {
