@@ -1,5 +1,6 @@
 import { encodeCBOR } from '@levischuck/tiny-cbor';
 import { UsageError } from '../errors.js';
+import type { U2fRegistration } from './u2f.js';
 import { quote } from './userid.js';
 
 /**
@@ -54,8 +55,11 @@ export interface WebauthnCredential {
   readonly backupState: boolean | null;
 }
 
-/** A legacy U2F registration, normalised. U2F keeps no counter. */
-export interface U2fRegistration {
+/**
+ * A legacy U2F registration, normalised: what domain/u2f.ts's sign-in check takes
+ * (U2fRegistration), and the key as a JWK too. U2F keeps no counter.
+ */
+export interface U2fCredential extends U2fRegistration {
   /** The key handle (1 to 255 bytes): the credential id when signing in through WebAuthn's appid extension. */
   readonly keyHandle: Bytes;
   /** The uncompressed P-256 point, 65 bytes: 0x04 | x | y. */
@@ -111,9 +115,11 @@ export function webauthnCredentialFromProxmox(entry: unknown, where: string): We
 
 /**
  * Reads the `entry` of a Proxmox U2F factor: `{key: {keyHandle, version}, public-key, certificate?}`,
- * the key handle base64url and the public key standard base64 of the 65-byte point.
+ * the key handle base64url and the public key standard base64 of the 65-byte point. Where
+ * domain/u2f.ts's u2fRegistrationFromProxmox answers null for an entry it cannot use (at sign-in),
+ * this one says what is wrong with it (at import).
  */
-export function u2fRegistrationFromProxmox(entry: unknown, where: string): U2fRegistration {
+export function u2fCredentialFromProxmox(entry: unknown, where: string): U2fCredential {
   const fail: Fail = failAt(where);
   if (!isObject(entry)) fail('a U2F entry must be an object with key and public-key');
   const key = entry['key'];

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { dateOf } from './dates.js';
-import { u2fRegistrationFromProxmox, webauthnCredentialFromProxmox, type U2fRegistration, type WebauthnCredential } from './proxmox-credentials.js';
+import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type U2fCredential, type WebauthnCredential } from './proxmox-credentials.js';
 import { parseTotpParams, type TotpParams } from './totp-params.js';
 import { checkText, decodeUtf8 } from './text.js';
 import { encodeSecret, parseSecret } from './totp.js';
@@ -63,7 +63,8 @@ export interface ProxmoxWebauthnEntry extends ProxmoxOpaqueEntry {
 }
 
 export interface ProxmoxU2fEntry extends ProxmoxOpaqueEntry {
-  readonly registration: U2fRegistration;
+  /** The registration the entry holds, normalised. */
+  readonly registration: U2fCredential;
 }
 
 /**
@@ -231,7 +232,7 @@ function parseUserTfa(key: string, value: unknown): ProxmoxUserTfa {
   });
   const u2f = entryList(value, 'u2f', where).map((raw, i): ProxmoxU2fEntry => {
     const entry = parseOpaqueEntry(raw, `${where}: u2f entry #${i + 1}`);
-    return { ...entry, registration: u2fRegistrationFromProxmox(entry.entry, `${where}: u2f entry ${quote(entry.id)}`) };
+    return { ...entry, registration: u2fCredentialFromProxmox(entry.entry, `${where}: u2f entry ${quote(entry.id)}`) };
   });
   const yubico = entryList(value, 'yubico', where).map((raw, i) => parseYubicoEntry(raw, `${where}: yubico entry #${i + 1}`));
 

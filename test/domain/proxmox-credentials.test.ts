@@ -1,11 +1,14 @@
-import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { verify } from 'node:crypto';
 import { decodeCBOR } from '@levischuck/tiny-cbor';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { u2fRegistrationFromProxmox, webauthnCredentialFromProxmox, type WebauthnCredential } from '../../src/domain/proxmox-credentials.js';
+import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type WebauthnCredential } from '../../src/domain/proxmox-credentials.js';
+import { assertionPublicKey } from '../../src/domain/fido.js';
+import { u2fRegistrationFromProxmox, verifyU2fSignIn } from '../../src/domain/u2f.js';
 import { UsageError } from '../../src/errors.js';
+import { U2fTester, type TesterRegistration, type TesterSignResponse } from '../fixtures/u2f-tester.js';
 
 /**
  * The credentials are made from real key pairs (node:crypto), written the three ways Proxmox wrote
@@ -132,6 +135,8 @@ describe('webauthnCredentialFromProxmox', () => {
     expect(imported.export({ type: 'spki', format: 'der' })).toEqual(key.publicKey.export({ type: 'spki', format: 'der' }));
     const data = Buffer.from('signed data');
     expect(verify(key.kind === 'EDDSA' ? null : 'sha256', data, imported, sign(key.kind === 'EDDSA' ? null : 'sha256', data, key.privateKey))).toBe(true);
+    // The sign-in side's key reader (ES256 and RS256 only) takes it for its algorithm.
+    if (key.kind !== 'EDDSA') expect(assertionPublicKey(key.kind, credential.publicKeyJwk)).not.toBeNull();
   });
 
   it('writes the COSE_Key map of RFC 9053 in deterministic order', () => {
@@ -247,7 +252,7 @@ describe('webauthnCredentialFromProxmox', () => {
   });
 });
 
-describe('u2fRegistrationFromProxmox', () => {
+describe('u2fCredentialFromProxmox', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const point = publicKey.export({ type: 'spki', format: 'der' }).subarray(-65);
   const keyHandle = Uint8Array.from(createHash('sha512').update('key handle').digest());
@@ -258,7 +263,7 @@ describe('u2fRegistrationFromProxmox', () => {
   });
 
   it('reads the key handle and the 65-byte point; its JWK verifies a real U2F signature', () => {
-    const registration = u2fRegistrationFromProxmox(entry(), WHERE);
+    const registration = u2fCredentialFromProxmox(entry(), WHERE);
     expect(registration.keyHandle).toEqual(keyHandle);
     expect(registration.publicKey).toEqual(Uint8Array.from(point));
     const imported = createPublicKey({ key: registration.publicKeyJwk, format: 'jwk' });
@@ -269,6 +274,24 @@ describe('u2fRegistrationFromProxmox', () => {
       createHash('sha256').update('{"typ":"navigator.id.getAssertion"}').digest(),
     ]);
     expect(verify('sha256', signed, imported, sign('sha256', signed, privateKey))).toBe(true);
+  });
+
+  it("reads a registration of Debian's Authen::U2F::Tester as Proxmox stores it; the sign-in check takes it", () => {
+    const appId = 'https://pve.example.com:8006';
+    const challenge = randomBytes(32);
+    const device = new U2fTester();
+    const [registration] = device.run<[TesterRegistration]>([{ op: 'register', appId, challenge: b64url(randomBytes(32)) }]);
+    const [answer] = device.run<[TesterSignResponse]>([{ op: 'sign', appId, challenge: b64url(challenge), keyHandles: [registration.keyHandle] }]);
+    // Proxmox keeps the key handle base64url and the point in standard base64.
+    const stored = { key: { keyHandle: registration.keyHandle, version: 'U2F_V2' }, 'public-key': Buffer.from(registration.publicKey, 'base64url').toString('base64') };
+    const credential = u2fCredentialFromProxmox(stored, WHERE);
+    // The same bytes as the sign-in side's own reader gives, and a real answer verifies with them.
+    const lenient = u2fRegistrationFromProxmox(stored);
+    expect(lenient).not.toBeNull();
+    expect(Buffer.from(credential.keyHandle)).toEqual(Buffer.from(lenient!.keyHandle));
+    expect(Buffer.from(credential.publicKey)).toEqual(Buffer.from(lenient!.publicKey));
+    expect(verifyU2fSignIn({ registration: credential, appId, origins: [appId], challenge, answer })).toMatchObject({ valid: true, format: 'u2f' });
+    expect(verifyU2fSignIn({ registration: credential, appId: 'https://other.example.com', origins: [appId], challenge, answer })).toMatchObject({ valid: false });
   });
 
   it('refuses a damaged registration, naming the place and never the key', () => {
@@ -283,7 +306,7 @@ describe('u2fRegistrationFromProxmox', () => {
       [entry({ 'public-key': 'a!b' }), '"public-key" is not base64'],
     ];
     for (const [value, expected] of cases) {
-      const message = usageErrorOf(() => u2fRegistrationFromProxmox(value, WHERE));
+      const message = usageErrorOf(() => u2fCredentialFromProxmox(value, WHERE));
       expect(message).toContain(expected);
       expect(message).not.toContain(offCurve.toString('base64'));
     }
@@ -297,7 +320,7 @@ describe('u2fRegistrationFromProxmox', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue({ maxDepth: 4 }), near), (value) => {
         try {
-          u2fRegistrationFromProxmox(value, WHERE);
+          u2fCredentialFromProxmox(value, WHERE);
         } catch (e) {
           expect(e).toBeInstanceOf(UsageError);
         }
