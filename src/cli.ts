@@ -206,7 +206,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--begin', 'only check the password and hand out a challenge for the second factor (for web apps; answer it with --finish within 120 s)')
     .option('--finish', 'answer a challenge from --begin, with --response or --code')
     .option('--challenge <id>', 'the challenge --begin handed out')
-    .option('--response <file>', 'the answer to the challenge, from a file, or - for the next line of standard input');
+    .option('--response <file>', "the answer to the challenge (a code, a browser's AuthenticationResponseJSON, a raw U2F answer or fido2-assert's lines), from a file, or - for the next line of standard input")
+    .option('--webauthn', 'sign in with a security key on a page in your browser, also without a terminal (at a terminal it is offered anyway)')
+    .option('--no-browser', 'never offer the browser page: type a code, or paste what fido2-assert prints')
+    .option('--no-open', 'offer the page, but never start a browser here: only print its address')
+    .option('--rp-id <id>', 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)')
+    .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)', (v: string, all: string[] = []) => [...all, v]);
 
   const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));

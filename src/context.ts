@@ -27,7 +27,8 @@ export interface Io {
 
 /** Interactive questions; only ever used when standard input is a TTY. Ctrl-C throws CancelledError. */
 export interface Prompter {
-  password(message: string): Promise<string>;
+  /** A hidden answer; aborting `signal` takes the question back (the answer came another way). */
+  password(message: string, options?: { readonly signal?: AbortSignal }): Promise<string>;
   input(message: string, defaultValue?: string): Promise<string>;
   confirm(message: string, defaultValue: boolean): Promise<boolean>;
 }

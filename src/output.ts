@@ -188,6 +188,23 @@ export class Output {
     if (!this.json) this.io.stderr.write(`${escapeText(message)}\n`);
   }
 
+  /**
+   * What a person must do for the command to go on (open this page): on stderr, with --json too,
+   * since the command waits for it whoever reads its result.
+   */
+  instruct(message: string): void {
+    this.io.stderr.write(`${escapeText(message)}\n`);
+  }
+
+  /**
+   * A status line rewritten in place on a terminal (a countdown); nothing elsewhere. An empty
+   * message clears it.
+   */
+  status(message: string): void {
+    if (!this.io.stderr.isTTY) return;
+    this.io.stderr.write(message === '' ? '\r\x1b[K' : `\r\x1b[K${escapeText(message)}`);
+  }
+
   /** Prints an error: one line on stderr (plus the stack with --debug), and the envelope with --json. */
   error(err: unknown, debug: boolean): void {
     const { code, message } = describeError(err);

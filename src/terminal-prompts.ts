@@ -6,7 +6,7 @@ import { CancelledError } from './errors.js';
 const context = { output: process.stderr, clearPromptOnDone: false };
 
 const prompts: Prompter = {
-  password: (message) => password({ message, mask: '*' }, context),
+  password: (message, options) => password({ message, mask: '*' }, options?.signal ? { ...context, signal: options.signal } : context),
   input: (message, defaultValue) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, context),
   confirm: (message, defaultValue) => confirm({ message, default: defaultValue }, context),
 };
@@ -21,7 +21,7 @@ export async function ask<K extends keyof Prompter>(
       ReturnType<Prompter[K]>
     >;
   } catch (e) {
-    if (e instanceof Error && e.name === 'ExitPromptError') throw new CancelledError();
+    if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new CancelledError();
     throw e;
   }
 }

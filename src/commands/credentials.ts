@@ -36,6 +36,11 @@ export interface SecondFactorSource {
   readonly flag: string;
   readonly value: string | undefined;
   readonly kind?: CodeKind | undefined;
+  /**
+   * A security key may answer on the loopback page this process serves (the sign-in asked for RP
+   * id localhost with keys.loopback); `open`: start a browser where there is a desktop.
+   */
+  readonly page?: { readonly open: boolean; readonly required?: boolean } | undefined;
 }
 
 /**
@@ -45,6 +50,7 @@ export interface SecondFactorSource {
  */
 export function commandCredentials(inv: Invocation, userid: string, second: SecondFactorSource): Credentials {
   const secrets = secretsOf(inv);
+  let keySignIn: { settle(error?: unknown): Promise<void> } | undefined;
   return {
     password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {
@@ -52,10 +58,24 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
       if (second.value !== undefined) {
         return { code: await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`), kind: second.kind };
       }
-      if (!inv.ctx.io.stdinIsTTY) {
+      const tty = inv.ctx.io.stdinIsTTY;
+      const page = second.page !== undefined && offer.publicKey !== null;
+      if (second.page?.required && !page) {
+        throw new UsageError(`${userid} has no security key the page can sign in with (one registered with 'tfactl tfa add webauthn', RP id localhost); leave out --webauthn`, 'no_tty');
+      }
+      const prompt = `${wanted[0]?.toUpperCase()}${wanted.slice(1)} for ${userid}:`;
+      if (page || (tty && offer.fido2.length > 0)) {
+        const [{ fido2Instructions }, { startKeySignIn }] = await Promise.all([import('./webauthn/fido2-lines.js'), import('./webauthn/sign-in-page.js')]);
+        if (tty) for (const line of fido2Instructions(offer, page)) inv.out.instruct(line);
+        const started = startKeySignIn(inv, offer, { userid, page, prompt: tty ? prompt : null, open: second.page?.open ?? false });
+        keySignIn = started;
+        return started.answer;
+      }
+      if (!tty) {
         throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${wanted}; - reads it from standard input)`, 'no_tty');
       }
-      return { code: await inv.ctx.prompter.password(`${wanted[0]?.toUpperCase()}${wanted.slice(1)} for ${userid}:`), kind: second.kind };
+      return { code: await inv.ctx.prompter.password(prompt), kind: second.kind };
     },
+    settled: async (error) => keySignIn?.settle(error),
   };
 }

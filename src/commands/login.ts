@@ -1,18 +1,17 @@
 import { isoTime } from '../domain/dates.js';
 import type { CodeKind } from '../domain/second-factor.js';
 import { parseUserId } from '../domain/userid.js';
+import { parseOrigin, parseRpId } from '../domain/webauthn-settings.js';
 import { UsageError } from '../errors.js';
-import { KiB, readInputFile } from '../files.js';
 import type { Invocation } from '../invocation.js';
 import { type AuthDeps, authenticate, beginSignIn, finishSignIn, type SignedIn, type SignInChallenge } from '../services/authenticate.js';
 import { secretKeyLoader } from '../services/session.js';
 import type { Style } from '../output.js';
 import { commandCredentials, secondFactorValue, secretsOf } from './credentials.js';
-import { boolOpt, requireSecretInput, stringOpt } from './options.js';
+import { boolOpt, listOpt, requireSecretInput, stringOpt } from './options.js';
 import { authDeps, openStore } from './session.js';
-
-/** The most tfactl reads of an answer given with --response (a code now; a WebAuthn answer is a few KiB). */
-const RESPONSE_MAX_BYTES = 64 * KiB;
+import { readResponse } from './response.js';
+import { fido2Instructions } from './webauthn/fido2-lines.js';
 
 /**
  * `login USERID`: the password, then a second factor when one is required, in one go. For a web
@@ -33,46 +32,65 @@ export async function run(inv: Invocation): Promise<void> {
   if (finish && challengeId === undefined) throw new UsageError('--finish answers a challenge: give its id with --challenge (from login --begin)');
   if (finish && (response === undefined) === (code === undefined)) throw new UsageError('--finish needs the answer: --response FILE (- for standard input) or --code');
   if (begin && code !== undefined) throw new UsageError('--begin only checks the password: the code goes with --finish');
+  const rpIdOpt = stringOpt(inv, 'rpId');
+  const originOpts = listOpt(inv, 'origin');
+  if (!begin && (rpIdOpt !== undefined || originOpts.length > 0)) throw new UsageError('--rp-id and --origin go with --begin (the challenge remembers them)');
+  const keys = {
+    rpId: rpIdOpt === undefined ? undefined : parseRpId(rpIdOpt, 'invalid_rp_id'),
+    origins: originOpts.length === 0 ? undefined : originOpts.map((o) => parseOrigin(o, 'origin', 'invalid_origin')),
+  };
+  const forcePage = boolOpt(inv, 'webauthn') === true;
+  const noBrowser = boolOpt(inv, 'browser') === false;
+  const noOpen = boolOpt(inv, 'open') === false;
+  if (forcePage && noBrowser) throw new UsageError('give --webauthn or --no-browser, not both');
+  if ((begin || finish) && (forcePage || noBrowser || noOpen)) throw new UsageError('--webauthn, --no-browser and --no-open are for signing in at a terminal, not with --begin or --finish');
+  if (forcePage && code !== undefined) throw new UsageError('--webauthn signs in with a security key on the page: leave out --code');
+  // The page is offered at a terminal (or always with --webauthn), when a security key may answer.
+  const page = !begin && !finish && !noBrowser && code === undefined && (forcePage || inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
 
   const { store, keyPath } = await openStore(inv);
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
-  const context = { userid, action: 'login' };
+  const context = { userid, action: 'login', keys };
   if (finish) {
-    const answer = response !== undefined ? readResponse(inv, response) : secondFactorValue(inv, code as string, '--code', `the second factor of ${userid}`);
+    const answer = response !== undefined ? readResponse(inv, response, 'the answer to the challenge') : secondFactorValue(inv, code as string, '--code', `the second factor of ${userid}`);
     return showSignedIn(inv, await finishSignIn(deps, context, challengeId as string, { code: await answer, kind }));
   }
   if (begin) {
     const begun = await beginSignIn(deps, context, await secretsOf(inv).read(`the password of ${userid}`));
     return 'signedIn' in begun ? showSignedIn(inv, begun.signedIn) : showChallenge(inv, begun.challenge);
   }
-  const credentials = commandCredentials(inv, userid, { flag: '--code', value: code, kind });
-  return showSignedIn(inv, await authenticate(deps satisfies AuthDeps, { ...context, credentials }));
-}
-
-/** The answer --response names: one line of standard input (-), or a regular file of a few KiB. */
-async function readResponse(inv: Invocation, response: string): Promise<string> {
-  if (response === '-') return secretsOf(inv).nextLine('the answer to the challenge', '--response');
-  const text = readInputFile(response, { name: 'the --response file', maxBytes: RESPONSE_MAX_BYTES }).toString('utf8').trim();
-  if (text === '') throw new UsageError(`the --response file ${response} is empty`);
-  return text;
+  const credentials = commandCredentials(inv, userid, { flag: '--code', value: code, kind, page: page ? { open: !noOpen, required: forcePage } : undefined });
+  return showSignedIn(inv, await authenticate(deps satisfies AuthDeps, { ...context, keys: { loopback: page }, credentials }));
 }
 
 function showSignedIn(inv: Invocation, signedIn: SignedIn): void {
   for (const w of signedIn.warnings) inv.out.warn(w);
   inv.out.result({ userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft }, (r, style) => {
-    const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key' }[r.method];
+    const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key', webauthn: 'security key', u2f: 'U2F security key' }[r.method];
     const left = r.method === 'recovery' ? `; ${r.recoveryKeysLeft} recovery key${r.recoveryKeysLeft === 1 ? '' : 's'} left` : '';
     return `${style.green('signed in')} as ${r.userid} (${how}${left})`;
   });
 }
 
 function showChallenge(inv: Invocation, c: SignInChallenge): void {
-  const view = { userid: c.userid, challenge: c.id, kinds: c.kinds, recoveryKeysLeft: c.recoveryLeft, expires: isoTime(c.expires), publicKey: null };
-  inv.out.result(view, (r, style: Style) =>
-    [
+  const view = {
+    userid: c.userid,
+    challenge: c.id,
+    kinds: c.kinds,
+    recoveryKeysLeft: c.recoveryLeft,
+    expires: isoTime(c.expires),
+    publicKey: c.publicKey,
+    fido2: c.fido2.map((f) => ({ factor: f.factorId, kind: f.kind, input: f.input, options: f.options })),
+  };
+  inv.out.result(view, (r, style: Style) => {
+    const codes = r.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
+    const finish = `tfactl login ${r.userid} --finish --challenge ${r.challenge}`;
+    return [
       `${style.green('password accepted')} for ${r.userid}; the second factor (${r.kinds.join(', ')}) answers challenge ${r.challenge} until ${r.expires.replace('T', ' ')}:`,
-      `  tfactl login ${r.userid} --finish --challenge ${r.challenge} --code CODE`,
-    ].join('\n'),
-  );
+      ...(codes.length > 0 ? [`  ${finish} --code CODE`] : []),
+      ...(r.publicKey ? [`  ${finish} --response FILE   (a browser's answer to the publicKey options --json gives)`] : []),
+      ...fido2Instructions(c, false, `then: ${finish} --response -   (and paste that line)`),
+    ].join('\n');
+  });
 }

@@ -34,6 +34,12 @@ export function secretValue(v: string, flag: string): string {
   return value;
 }
 
+/** A repeatable option's values, in the order given (empty when absent). */
+export function listOpt(inv: Invocation, name: string): string[] {
+  const v = inv.opts[name];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 export function boolOpt(inv: Invocation, name: string): boolean | undefined {
   const v = inv.opts[name];
   return typeof v === 'boolean' ? v : undefined;

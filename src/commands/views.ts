@@ -148,6 +148,17 @@ export interface FactorView {
   readonly recoveryKeysLeft: number | null;
   /** The key's public id, for YubiKeys. */
   readonly publicId: string | null;
+  /** For WebAuthn credentials and U2F registrations: what identifies them publicly, never a key. */
+  readonly credential: CredentialView | null;
+}
+
+export interface CredentialView {
+  /** The credential id (U2F: the key handle), base64url; null for a registration that could not be read (it cannot sign in). */
+  readonly id: string | null;
+  /** The RP id it was made under (U2F: the appid); null when the store's setting applies. */
+  readonly rpId: string | null;
+  /** The signature counter last seen (0 for keys that do not count). */
+  readonly counter: number | null;
 }
 
 export function factorView(f: FactorRecord): FactorView {
@@ -164,6 +175,7 @@ export function factorView(f: FactorRecord): FactorView {
     totp: f.type === 'totp' ? { algorithm: f.params.algorithm, digits: f.params.digits, period: f.params.period } : null,
     recoveryKeysLeft: f.type === 'recovery' ? f.keysLeft : null,
     publicId: f.type === 'yubico' ? f.publicId : null,
+    credential: f.type === 'webauthn' || f.type === 'u2f' ? { id: f.credentialId, rpId: f.rpId, counter: f.counter } : null,
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, KeyObject, verify, type JsonWebKey } from 'node:crypto';
+import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /**
  * What legacy U2F, WebAuthn and libfido2's tools have in common: base64 text, authenticator data and
@@ -72,7 +72,7 @@ export type CredentialPublicKey = JsonWebKey | KeyObject;
 export function assertionPublicKey(algorithm: AssertionAlgorithm, key: CredentialPublicKey): KeyObject | null {
   let publicKey: KeyObject;
   try {
-    if (key instanceof KeyObject) {
+    if (isKeyObject(key)) {
       if (key.type === 'secret') return null;
       publicKey = key.type === 'private' ? createPublicKey(key) : key;
     } else {
@@ -87,6 +87,14 @@ export function assertionPublicKey(algorithm: AssertionAlgorithm, key: Credentia
     return publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? publicKey : null;
   }
   return publicKey.asymmetricKeyType === 'rsa' ? publicKey : null;
+}
+
+/**
+ * Whether `key` is a node:crypto KeyObject rather than a JWK: by shape, not `instanceof`, so that
+ * the bundle can load node:crypto lazily (scripts/build.mjs shims its functions, not its classes).
+ */
+function isKeyObject(key: CredentialPublicKey): key is KeyObject {
+  return typeof (key as Partial<KeyObject>).export === 'function' && typeof (key as Partial<KeyObject>).type === 'string';
 }
 
 /** The P-256 key of a U2F registration: the 65-byte uncompressed point 0x04 | x | y; null if it is not one. */
@@ -110,4 +118,25 @@ export function assertionSignatureValid(key: KeyObject, authenticatorData: Uint8
     // A signature node:crypto cannot even read is simply not a valid one.
     return false;
   }
+}
+
+/**
+ * What is wrong with the shape of a browser's RegistrationResponseJSON (credential.toJSON()), or
+ * null when it has one: an id and rawId in base64url, type `public-key`, and a response with
+ * clientDataJSON and attestationObject in base64url. Only the shape: the contents are checked
+ * against the challenge later.
+ */
+export function registrationResponseProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not a JSON object';
+  const v = value as Record<string, unknown>;
+  const b64 = (x: unknown) => typeof x === 'string' && x.length > 0 && BASE64URL.test(x);
+  if (!b64(v.id)) return 'its "id" is not a base64url string';
+  if (!b64(v.rawId)) return 'its "rawId" is not a base64url string';
+  if (v.type !== 'public-key') return 'its "type" is not "public-key"';
+  const r = v.response;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'it has no "response" object';
+  const response = r as Record<string, unknown>;
+  if (!b64(response.clientDataJSON)) return 'its "response.clientDataJSON" is not a base64url string';
+  if (!b64(response.attestationObject)) return 'its "response.attestationObject" is not a base64url string (is it a sign-in answer?)';
+  return null;
 }

@@ -110,11 +110,14 @@ function readUnsigned(bytes: Buffer): bigint {
 
 /**
  * Parses the output of `fido2-assert -G` as a user pastes it: four lines (blank lines before and
- * after, carriage returns and blanks around each line are ignored). Throws a UsageError that names
- * the line which is missing or wrong, never repeating what was pasted.
+ * after, carriage returns and blanks around each line are ignored), or the same four on one line
+ * separated by blanks (`fido2-assert ... | paste -sd ' '`, for a prompt that takes one line: no
+ * field has a blank in it). Throws a UsageError that names the line which is missing or wrong,
+ * never repeating what was pasted.
  */
 export function parseFido2AssertOutput(text: string): Fido2Assertion {
-  const lines = text.split('\n').map((line) => line.replace(/^[ \t\r]+|[ \t\r]+$/g, ''));
+  const trimmed = text.trim();
+  const lines = (trimmed.includes('\n') ? text.split('\n') : trimmed.split(/[ \t]+/)).map((line) => line.replace(/^[ \t\r]+|[ \t\r]+$/g, ''));
   while (lines.length > 0 && lines[0] === '') lines.shift();
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) {

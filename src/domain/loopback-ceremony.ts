@@ -18,6 +18,12 @@ export function loopbackOrigin(port: number): string {
   return `http://localhost:${port}`;
 }
 
+/** Whether `origin` is a loopback page's: exactly `http://localhost:PORT`, nothing else. */
+export function isLoopbackOrigin(origin: string): boolean {
+  const m = /^http:\/\/localhost:(\d{1,5})$/.exec(origin);
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65_535 && loopbackOrigin(Number(m[1])) === origin;
+}
+
 /** Where the page is: the origin and the secret path (with its trailing slash, for relative links). */
 export function ceremonyUrl(port: number, token: string): string {
   return `${loopbackOrigin(port)}/${token}/`;

@@ -1,12 +1,17 @@
 import { looksLikeRecoveryKey } from './recovery.js';
 import { looksLikeYubicoOtp } from './yubico.js';
 
-/** The kinds of second factor a person can type at a prompt or pass with --code. */
-export type CodeKind = 'totp' | 'recovery' | 'yubico';
+/**
+ * The kinds of second factor that can answer a sign-in: typed at a prompt or given with --code
+ * (TOTP, recovery key, YubiKey OTP), or a security key's answer (WebAuthn, legacy U2F) from a
+ * browser, a web app or libfido2's fido2-assert.
+ */
+export type CodeKind = 'totp' | 'recovery' | 'yubico' | 'webauthn' | 'u2f';
 
 /**
  * Tells a TOTP code (6 to 8 digits) from a recovery key (16 hex digits, dashes optional) and a
- * YubiKey OTP (32 to 64 modhex characters).
+ * YubiKey OTP (32 to 64 modhex characters). A security key's answer (JSON, or fido2-assert's lines)
+ * is told apart by the credential it names, which only the store knows: null here.
  */
 export function inferCodeKind(code: string): CodeKind | null {
   const text = code.trim();
@@ -25,7 +30,15 @@ export interface SecondFactorOffer {
 
 export function describeOffer(offer: SecondFactorOffer): string {
   const parts = offer.kinds.map((k) =>
-    k === 'totp' ? 'TOTP code' : k === 'yubico' ? 'YubiKey OTP (touch the key)' : `recovery key (${offer.recoveryLeft ?? 0} left)`,
+    k === 'totp'
+      ? 'TOTP code'
+      : k === 'yubico'
+        ? 'YubiKey OTP (touch the key)'
+        : k === 'webauthn'
+          ? 'security key'
+          : k === 'u2f'
+            ? 'U2F security key'
+            : `recovery key (${offer.recoveryLeft ?? 0} left)`,
   );
   return parts.join(' or ');
 }

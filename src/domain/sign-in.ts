@@ -29,9 +29,14 @@ export interface Requirement {
 
 /** Counts a user's enabled factors by kind. */
 export function countEnabled(
-  factors: readonly ({ readonly type: Exclude<FactorType, 'recovery'>; readonly enabled: boolean } | { readonly type: 'recovery'; readonly enabled: boolean; readonly keysLeft: number })[],
+  factors: readonly (
+    | { readonly type: 'totp' | 'yubico'; readonly enabled: boolean }
+    | { readonly type: 'webauthn' | 'u2f'; readonly enabled: boolean; readonly credentialId: string | null }
+    | { readonly type: 'recovery'; readonly enabled: boolean; readonly keysLeft: number }
+  )[],
 ): EnabledFactors {
-  const enabled = factors.filter((f) => f.enabled);
+  // A security key whose registration could not be read cannot answer: it does not count.
+  const enabled = factors.filter((f) => f.enabled && !((f.type === 'webauthn' || f.type === 'u2f') && f.credentialId === null));
   const count = (type: FactorType) => enabled.filter((f) => f.type === type).length;
   let recoveryKeysLeft: number | null = null;
   for (const f of enabled) if (f.type === 'recovery') recoveryKeysLeft = f.keysLeft;
@@ -47,6 +52,10 @@ export function requirement(enforce: EnforceType, enabled: EnabledFactors): Requ
   const usable: CodeKind[] = [];
   if (enabled.totp > 0 && (enforce === 'none' || enforce === 'totp')) usable.push('totp');
   if (enabled.yubico > 0 && (enforce === 'none' || enforce === 'yubico')) usable.push('yubico');
+  // Security keys answer where the realm enforces nothing: a realm that enforces TOTP or YubiKey
+  // OTP takes only its own kind and recovery keys, as Proxmox does.
+  if (enabled.webauthn > 0 && enforce === 'none') usable.push('webauthn');
+  if (enabled.u2f > 0 && enforce === 'none') usable.push('u2f');
   const recoveryLeft = enabled.recoveryKeysLeft;
   if (recoveryLeft !== null && recoveryLeft > 0) usable.push('recovery');
   const any = enabled.totp + enabled.yubico + enabled.webauthn + enabled.u2f > 0 || recoveryLeft !== null;

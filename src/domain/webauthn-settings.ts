@@ -123,3 +123,23 @@ function parseUrl(text: string, what: string, code: string): URL {
     throw new UsageError(`invalid ${what} ${quote(text)}: not a URL`, code);
   }
 }
+
+/**
+ * The origins a ceremony's answer may come from. Those asked for (`--origin`) must each be one of
+ * the allowed origins (`webauthn.origin`), or, under RP id `localhost`, an http://localhost origin
+ * (the loopback page's), and fit the RP id; without any asked for, every allowed origin that fits
+ * the RP id. Empty when none is configured: only a terminal (fido2-assert) can answer then.
+ */
+export function ceremonyOrigins(rpId: string, requested: readonly string[], allowed: readonly string[]): string[] {
+  for (const origin of requested) {
+    if (!originFitsRpId(origin, rpId)) {
+      throw new UsageError(`origin ${origin} cannot use WebAuthn RP id ${rpId}: its host must be ${rpId} or a subdomain of it`, 'invalid_origin');
+    }
+    const loopback = rpId === 'localhost' && new URL(origin).protocol === 'http:';
+    if (!loopback && !allowed.includes(origin)) {
+      throw new UsageError(`origin ${origin} is not allowed: add it to the webauthn.origin setting (tfactl settings set webauthn.origin '...')`, 'invalid_origin');
+    }
+  }
+  const origins = requested.length > 0 ? requested : allowed.filter((o) => originFitsRpId(o, rpId));
+  return [...new Set(origins)];
+}

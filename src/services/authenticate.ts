@@ -3,25 +3,33 @@ import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { countEnabled, requirement } from '../domain/sign-in.js';
+import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
+import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
 import type { PasswordFailureCount, PasswordLimits, UserRecord } from '../store/types.js';
 import type { AuthDeps } from './kinds/kind.js';
 import { signInKind } from './kinds/registry.js';
 import { checkPassword, type PasswordCheck } from './passwords.js';
-import { lockoutLimits, passwordLimits } from './settings.js';
+import type { KeyChallenge } from './kinds/credential.js';
+import { lockoutLimits, passwordLimits, u2fSettings, webauthnSettings } from './settings.js';
 
 export type { AuthDeps };
 
 /** Where the credentials come from: stdin lines, flags or prompts, decided by the caller. */
 export interface Credentials {
   password(): Promise<string>;
-  secondFactor(offer: SecondFactorOffer): Promise<SecondFactorAnswer>;
+  /** The answer to the challenge the password earned. */
+  secondFactor(offer: SignInChallenge): Promise<SecondFactorAnswer>;
+  /** Told how the answer fared (an error: why not), once it has been checked: a page shows it. */
+  settled?(error?: unknown): Promise<void>;
 }
 
 /** An answer to a sign-in challenge: a code (TOTP, recovery key, YubiKey OTP) and what it is, if said. */
 export interface SecondFactorAnswer {
   readonly code: string;
   readonly kind?: CodeKind | undefined;
+  /** The loopback page's own origin, when this process served the page the answer came from. */
+  readonly loopbackOrigin?: string | undefined;
 }
 
 export type SignInMethod = 'password' | CodeKind;
@@ -42,12 +50,31 @@ export interface SignInChallenge extends SecondFactorOffer {
   /** Unguessable; whoever holds it may answer once. */
   readonly id: string;
   readonly expires: number;
+  /**
+   * For a browser: WebAuthn request options (PublicKeyCredentialRequestOptionsJSON) for the
+   * credentials made for the RP id asked for (and U2F key handles with the appid extension); null
+   * when none fits.
+   */
+  readonly publicKey: RequestOptionsJSON | null;
+  /** For a terminal: what `fido2-assert` reads, a credential at a time (any RP id, U2F too). */
+  readonly fido2: readonly { readonly factorId: string; readonly kind: 'webauthn' | 'u2f'; readonly input: string; readonly options: readonly string[] }[];
+}
+
+/** PublicKeyCredentialRequestOptionsJSON, as --begin gives it and a browser's page takes it. */
+export interface RequestOptionsJSON {
+  readonly challenge: string;
+  readonly rpId: string;
+  readonly allowCredentials: readonly { readonly id: string; readonly type: 'public-key'; readonly transports?: readonly string[] }[];
+  readonly userVerification: 'preferred' | 'required';
+  readonly timeout: number;
+  readonly extensions?: { readonly appid: string };
 }
 
 /** What the challenge keeps in the store (Store.takeChallenge hands it back to the answer). */
 interface ChallengeData {
   readonly kinds: readonly CodeKind[];
   readonly recoveryLeft: number | null;
+  readonly key: KeyChallenge | null;
 }
 
 /** The audit trail's names for a sign-in, and what the user signs in for. */
@@ -61,6 +88,19 @@ export interface SignInContext {
    * is gone once used). Refusals are audited under `intent.action` and thrown (exit 4).
    */
   readonly intent?: { readonly action: string; readonly target: string | null; permits(user: UserRecord): Decision } | undefined;
+  /**
+   * For a security key's answer: the RP id the browser's request is for and the origins its answer
+   * may come from (the loopback page's own, a web app's: see ceremonyOrigins); default the
+   * store's settings.
+   */
+  readonly keys?:
+    | {
+        readonly rpId?: string | undefined;
+        readonly origins?: readonly string[] | undefined;
+        /** The answer may come from a loopback page this process serves (RP id localhost). */
+        readonly loopback?: boolean | undefined;
+      }
+    | undefined;
 }
 
 export interface SignInRequest extends SignInContext {
@@ -99,7 +139,14 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
       if (e instanceof UsageError && e.code === 'no_tty') return notSignedIn(deps, request, audit, 'no second factor given', e.message);
       throw e;
     }
-    return answerStep(deps, request, begun.challenge.id, answer, audit);
+    try {
+      const signedIn = await answerStep(deps, request, begun.challenge.id, answer, audit);
+      await credentials.settled?.();
+      return signedIn;
+    } catch (e) {
+      await credentials.settled?.(e);
+      throw e;
+    }
   });
 }
 
@@ -108,7 +155,12 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
  * authenticate does and, when a second factor is required, issues a challenge (120 s, single use)
  * instead of asking for it. Signs in at once when the password alone is enough.
  */
-export function beginSignIn(deps: AuthDeps, context: SignInContext, password: string): Promise<{ signedIn: SignedIn } | { challenge: SignInChallenge }> {
+export async function beginSignIn(deps: AuthDeps, context: SignInContext, password: string): Promise<{ signedIn: SignedIn } | { challenge: SignInChallenge }> {
+  // Origins asked for are checked before anything else: bad input changes nothing, not even the audit trail.
+  if (context.keys?.origins) {
+    const settings = await webauthnSettings(deps.store, '');
+    ceremonyOrigins(context.keys.rpId ?? settings.rpId, context.keys.origins, settings.origins);
+  }
   return audited(deps, context, async (audit) => {
     const banUntil = await deps.store.getPasswordBan(context.userid, deps.now());
     if (banUntil > 0) return banned(audit, context, banUntil);
@@ -211,10 +263,58 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (kinds.length === 0) return fail(audit, context, 'totp locked', TOTP_LOCKED);
 
   const id = deps.randomBytes(32).toString('base64url');
-  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft };
+  const keys = kinds.includes('webauthn') || kinds.includes('u2f') ? await keyChallenge(deps, context, userid) : null;
+  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null };
   const expires = now + CHALLENGE_SECONDS;
   await deps.store.insertChallenge({ id, userid, purpose: 'sign-in', created: now, expires, data: JSON.stringify(data) }, now);
-  return { challenge: { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires } };
+  return { challenge: { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] } };
+}
+
+/** The security-key half of a challenge: what it holds, what a browser gets, what fido2-assert reads. */
+async function keyChallenge(deps: AuthDeps, context: SignInContext, userid: string) {
+  const { credentialRpId } = await import('./kinds/credential.js');
+  const { fido2AssertGetOptions, fido2AssertInput } = await import('../domain/fido2-assert.js');
+  const settings = await webauthnSettings(deps.store, '');
+  const credentials = await deps.store.getCredentials(userid);
+  const u2f = credentials.some((c) => c.type === 'u2f') ? await u2fSettings(deps.store) : null;
+  const challengeBytes = deps.randomBytes(32);
+  const loopback = context.keys?.loopback === true;
+  const rpId = loopback ? 'localhost' : (context.keys?.rpId ?? settings.rpId);
+  const key: KeyChallenge = {
+    challenge: challengeBytes.toString('base64url'),
+    rpId,
+    origins: ceremonyOrigins(rpId, loopback ? [] : (context.keys?.origins ?? []), settings.origins),
+    userVerification: settings.userVerification,
+    u2f: u2f && { appId: u2f.appId, origin: u2f.origin },
+    loopback,
+  };
+  // A browser can answer for a WebAuthn credential made for the RP id asked for, when there is an
+  // origin to accept its answer from (or the loopback page's); a U2F registration made under the
+  // appid answers through the appid extension (not from the loopback page: a browser takes an
+  // appid only from a page of its origin), or raw (what Proxmox's API takes), to the same challenge.
+  const browsable = (c: (typeof credentials)[number]) =>
+    c.type === 'webauthn' ? (key.origins.length > 0 || key.loopback) && credentialRpId(c, key) === key.rpId : !key.loopback && key.u2f !== null && credentialRpId(c, key) === key.u2f.appId;
+  const allow = credentials
+    .filter(browsable)
+    .map((c) => ({ id: c.credentialId, type: 'public-key' as const, ...(c.transports.length > 0 && { transports: c.transports }) }));
+  const publicKey: RequestOptionsJSON | null =
+    allow.length === 0
+      ? null
+      : {
+          challenge: key.challenge,
+          rpId: key.rpId,
+          allowCredentials: allow,
+          userVerification: key.userVerification,
+          timeout: CHALLENGE_SECONDS * 1000,
+          ...(key.u2f && credentials.some((c) => c.type === 'u2f' && browsable(c)) && { extensions: { appid: key.u2f.appId } }),
+        };
+  const fido2 = credentials.flatMap((c) => {
+    const rpId = credentialRpId(c, key);
+    if (rpId === null) return [];
+    const input = fido2AssertInput({ challenge: challengeBytes, rpId, credentialId: Buffer.from(c.credentialId, 'base64url') });
+    return [{ factorId: c.id, kind: c.type, input, options: fido2AssertGetOptions(c.type) }];
+  });
+  return { key, publicKey, fido2 };
 }
 
 /** Takes the challenge, then checks the answer with its kind's module, counted before it is checked. */
@@ -235,9 +335,13 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   if (!user) return fail(audit, context, 'unknown user');
   const realm = await deps.store.getRealm(user.realm);
 
-  const kind = answer.kind ?? inferCodeKind(answer.code);
+  let kind = answer.kind ?? inferCodeKind(answer.code);
+  if (kind === null && challenge.key) {
+    const { classifyKeyAnswer } = await import('./kinds/credential.js');
+    kind = classifyKeyAnswer(answer.code, await deps.store.getCredentials(userid), challenge.key);
+  }
   const offered = kind !== null && challenge.kinds.includes(kind);
-  const module = offered ? await signInKind(kind) : null;
+  const module = offered && kind !== null ? await signInKind(kind) : null;
   if (kind === 'totp' && !offered && (await deps.store.getLockState(userid))?.totpLocked) return fail(audit, context, 'totp locked', TOTP_LOCKED);
   // A missing or foreign key file is found before the attempt is counted: not the person's failure.
   if (module) await deps.secretKey();
@@ -250,7 +354,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
       : fail(audit, context, 'locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run 'tfactl tfa unlock ${userid}')`);
   }
   const verified = module
-    ? await module.verify({ deps, user, realm }, answer.code)
+    ? await module.verify({ deps, user, realm, key: answeredKey(challenge.key, answer) }, answer.code)
     : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
 
   if (!verified.ok && verified.unavailable) {
@@ -281,6 +385,12 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     );
   }
   return { user, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
+}
+
+/** The key challenge as the answer is checked against it: a loopback page's origin added when this process served it. */
+function answeredKey(key: KeyChallenge | null, answer: SecondFactorAnswer): KeyChallenge | null {
+  if (!key?.loopback || answer.loopbackOrigin === undefined || !isLoopbackOrigin(answer.loopbackOrigin)) return key;
+  return { ...key, origins: [...key.origins, answer.loopbackOrigin] };
 }
 
 /** How long a password check waits for the checks in flight before it gives up (seconds). */

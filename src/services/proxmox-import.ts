@@ -13,7 +13,7 @@ import { safeJson } from '../domain/text.js';
 import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
 import { formatOriginList, originFitsRpId } from '../domain/webauthn-settings.js';
 import { RefusedError, UsageError } from '../errors.js';
-import type { EnforceType, NewOpaqueFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
+import type { EnforceType, NewCredentialFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import { decide } from '../domain/permissions.js';
 import { ROOT_USERID } from '../domain/userid.js';
@@ -73,7 +73,7 @@ interface UserRows {
   readonly totp: { readonly row: NewTotpFactor; readonly enabled: boolean }[];
   readonly yubico: { readonly row: NewYubicoFactor; readonly enabled: boolean }[];
   readonly recovery: NewRecoverySet | null;
-  readonly opaque: NewOpaqueFactor[];
+  readonly credentials: NewCredentialFactor[];
 }
 
 /**
@@ -135,6 +135,10 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     const e = input.realms?.find((r) => r.name === name)?.enforcement;
     return e?.kind === 'totp' ? e.params : DEFAULT_TOTP_PARAMS;
   };
+  // The RP id and appid the imported credentials were made under: what the files say, else none
+  // (the store's setting then applies at each sign-in).
+  const plannedRpId = settings.find((p) => p.key === 'webauthn.rp-id')?.value ?? null;
+  const plannedAppId = settings.find((p) => p.key === 'u2f.appid')?.value || null;
   const rows: UserRows[] = input.userCfg.users.map((user) => {
     const realm = user.userid.slice(user.userid.lastIndexOf('@') + 1);
     const tfa = input.tfa.users.find((t) => t.userid === user.userid);
@@ -193,20 +197,36 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         hashes: tfa.recovery.slots,
       };
     }
-    const opaque: NewOpaqueFactor[] = [
-      ...(tfa?.webauthn ?? []).map((e) => ({ type: 'webauthn' as const, e })),
-      ...(tfa?.u2f ?? []).map((e) => ({ type: 'u2f' as const, e })),
-    ].map(({ type, e }) => ({
+    // Each keeps the RP id (appid) it was made under; none known: the store's setting at sign-in.
+    const base = (e: { description: string; enabled: boolean; created: number; entry: unknown }, type: 'webauthn' | 'u2f') => ({
       id: newFactorId(session),
       userid: user.userid,
       type,
       description: e.description || `${type} (Proxmox)`,
       enabled: e.enabled,
       created: e.created,
+      transports: [],
       data: safeJson(e.entry),
-    }));
-    if (opaque.length > 0) warnings.push(`${user.userid}: ${opaque.length} WebAuthn/U2F registration(s) kept for later; tfactl cannot check them yet`);
-    return { user, tfa, totp, yubico, recovery, opaque };
+    });
+    const credentials: NewCredentialFactor[] = [
+      ...(tfa?.webauthn ?? []).map((e) => ({
+        ...base(e, 'webauthn'),
+        credentialId: Buffer.from(e.credential.credentialId).toString('base64url'),
+        publicKey: Buffer.from(e.credential.publicKeyCose),
+        algorithm: e.credential.algorithm,
+        rpId: plannedRpId,
+        counter: e.credential.counter,
+      })),
+      ...(tfa?.u2f ?? []).map((e) => ({
+        ...base(e, 'u2f'),
+        credentialId: Buffer.from(e.registration.keyHandle).toString('base64url'),
+        publicKey: Buffer.from(e.registration.publicKey),
+        algorithm: null,
+        rpId: plannedAppId,
+        counter: 0,
+      })),
+    ];
+    return { user, tfa, totp, yubico, recovery, credentials };
   });
   // The credentials are bound to the RP id (appid) they were made under: without it they cannot sign in.
   const withWebauthn = rows.filter((r) => (r.tfa?.webauthn.length ?? 0) > 0).length;
@@ -228,8 +248,8 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
       totp: r.totp.length,
       yubico: r.yubico.length,
       recoveryKeysLeft: r.tfa?.recovery ? r.tfa.recovery.slots.filter((s) => s !== null).length : null,
-      webauthn: r.opaque.filter((o) => o.type === 'webauthn').length,
-      u2f: r.opaque.filter((o) => o.type === 'u2f').length,
+      webauthn: r.credentials.filter((o) => o.type === 'webauthn').length,
+      u2f: r.credentials.filter((o) => o.type === 'u2f').length,
       totpLocked: r.tfa?.totpLocked ?? false,
       lockedUntil: r.tfa?.tfaLockedUntil ?? null,
     })),
@@ -335,7 +355,9 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
     if (!y.enabled) await tx.setFactorEnabled(user.userid, y.row.id, false);
   }
   if (r.recovery) await tx.putRecoverySet(r.recovery, false);
-  for (const o of r.opaque) await tx.insertOpaqueFactor(o);
+  for (const c of r.credentials) {
+    if (!(await tx.insertCredentialFactor(c))) throw new RefusedError(`${user.userid} has the same WebAuthn/U2F credential twice in tfa.cfg; nothing imported`, 'exists');
+  }
   if (r.tfa && (r.tfa.totpLocked || r.tfa.tfaLockedUntil)) await tx.setLockState(user.userid, r.tfa.totpLocked, r.tfa.tfaLockedUntil ?? 0);
   await session.audit({ action: 'user.add', target: user.userid, outcome: 'ok', detail: { via: 'import.proxmox', totp: r.totp.length, yubico: r.yubico.length, recovery: r.recovery !== null } });
 }

@@ -108,6 +108,15 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     parse: (v) => formatOriginList(parseOriginList(v)),
     fromProxmox: proxmoxField('proxmox.webauthn', 'origin', (v) => formatOriginList(parseOriginList(v))),
   },
+  // Preferred, as Proxmox asks: a key without a PIN or biometric still works; `required` refuses it.
+  'webauthn.user-verification': {
+    description: 'whether WebAuthn sign-ins and enrolments need user verification (a PIN or biometric): preferred or required',
+    defaultValue: () => 'preferred',
+    parse: (v) => {
+      if (v !== 'preferred' && v !== 'required') throw new UsageError('invalid webauthn.user-verification: expected preferred or required', 'invalid_setting');
+      return v;
+    },
+  },
   'u2f.appid': {
     description: 'U2F appid legacy U2F registrations were made under, byte for byte; empty: U2F is not configured',
     defaultValue: () => '',
@@ -186,6 +195,7 @@ export interface WebauthnSettings {
   readonly rpName: string;
   /** Serialised origins (`https://host[:port]`); empty when none is configured. */
   readonly origins: readonly string[];
+  readonly userVerification: 'preferred' | 'required';
 }
 
 export async function webauthnSettings(store: Store, hostname: string): Promise<WebauthnSettings> {
@@ -193,6 +203,7 @@ export async function webauthnSettings(store: Store, hostname: string): Promise<
     rpId: await settingValue(store, 'webauthn.rp-id', hostname),
     rpName: await settingValue(store, 'webauthn.rp-name', hostname),
     origins: parseOriginList(await settingValue(store, 'webauthn.origin', hostname)),
+    userVerification: (await settingValue(store, 'webauthn.user-verification')) === 'required' ? 'required' : 'preferred',
   };
 }
 

@@ -29,7 +29,8 @@ import type {
   PasswordFailureCount,
   PasswordLimits,
   NewRecoverySet,
-  NewOpaqueFactor,
+  NewCredentialFactor,
+  CredentialRecord,
   NewTotpFactor,
   RecoverySetRecord,
   Store,
@@ -327,6 +328,9 @@ interface FactorRow {
   period: number | null;
   recovery_left: number | null;
   public_id: string | null;
+  credential_id: string | null;
+  rp_id: string | null;
+  last_counter: number | null;
 }
 
 /** A factor row as the record of its kind; a row the schema's checks would not allow is damage. */
@@ -343,7 +347,7 @@ function toFactor(r: FactorRow): FactorRecord {
       return { ...base, type: 'yubico', publicId: r.public_id };
     case 'webauthn':
     case 'u2f':
-      return { ...base, type: r.type };
+      return { ...base, type: r.type, credentialId: r.credential_id, rpId: r.rp_id, counter: r.last_counter };
   }
 }
 
@@ -466,6 +470,7 @@ export const listingQueries = {
       sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
          f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
          f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
+         f.credential_id AS f_credential_id, f.rp_id AS f_rp_id, f.last_counter AS f_last_counter,
          (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
        FROM users u LEFT JOIN factors f ON f.userid = u.userid ${sql}
        ORDER BY u.userid, f.created, f.rowid`,
@@ -615,6 +620,9 @@ class SqliteStore implements Store {
             period: row.f_period as number | null,
             recovery_left: row.f_recovery_left as number,
             public_id: row.f_public_id as string | null,
+            credential_id: row.f_credential_id as string | null,
+            rp_id: row.f_rp_id as string | null,
+            last_counter: row.f_last_counter as number | null,
           }),
         );
       }
@@ -1097,11 +1105,65 @@ class SqliteStore implements Store {
     );
   }
 
-  insertOpaqueFactor(f: NewOpaqueFactor) {
-    return this.run(() => {
-      this.statement(`INSERT INTO factors (id, userid, type, description, enabled, verified, created, data) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`)
-        .run(f.id, f.userid, f.type, f.description, f.enabled ? 1 : 0, f.created, f.data);
-    });
+  insertCredentialFactor(f: NewCredentialFactor) {
+    return this.run(
+      () =>
+        this.statement(
+          `INSERT INTO factors (id, userid, type, description, enabled, verified, created, data, credential_id, public_key, algorithm_id, rp_id, last_counter, transports)
+           VALUES (@id, @userid, @type, @description, @enabled, 1, @created, @data, @credentialId, @publicKey, @algorithm, @rpId, @counter, @transports)
+           ON CONFLICT DO NOTHING`,
+        ).run({ ...f, enabled: f.enabled ? 1 : 0, transports: JSON.stringify(f.transports) }).changes === 1,
+    );
+  }
+
+  getCredentials(userid: string) {
+    return this.run(() =>
+      (
+        this.statement(
+          `SELECT id, type, credential_id, public_key, algorithm_id, rp_id, last_counter, transports FROM factors
+           WHERE userid = ? AND type IN ('webauthn', 'u2f') AND enabled = 1 AND credential_id IS NOT NULL AND public_key IS NOT NULL
+           ORDER BY created, rowid`,
+        ).all(userid) as {
+          id: string;
+          type: 'webauthn' | 'u2f';
+          credential_id: string;
+          public_key: Buffer;
+          algorithm_id: number | null;
+          rp_id: string | null;
+          last_counter: number | null;
+          transports: string | null;
+        }[]
+      ).map(
+        (r): CredentialRecord => ({
+          id: r.id,
+          type: r.type,
+          credentialId: r.credential_id,
+          publicKey: r.public_key,
+          algorithm: r.algorithm_id,
+          rpId: r.rp_id,
+          counter: r.last_counter ?? 0,
+          transports: r.transports ? (JSON.parse(r.transports) as string[]) : [],
+        }),
+      ),
+    );
+  }
+
+  advanceCredentialCounter(factorId: string, counter: number, now: number) {
+    return this.run(
+      () =>
+        this.statement(
+          `UPDATE factors SET last_counter = @counter, last_used = @now
+           WHERE id = @id AND type IN ('webauthn', 'u2f')
+             AND (last_counter IS NULL OR last_counter < @counter OR (last_counter = 0 AND @counter = 0))`,
+        ).run({ id: factorId, counter, now }).changes === 1,
+    );
+  }
+
+  countCredentials(rpId: string | null) {
+    return this.run(
+      () =>
+        this.statement(`SELECT count(*) FROM factors WHERE type = 'webauthn' AND rp_id IS @rpId`).pluck().get({ rpId }) as number,
+    );
   }
 
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number) {
@@ -1255,7 +1317,8 @@ class SqliteStore implements Store {
   /**
    * Makes every factor at least as spent as the replay ledger says, never less: a TOTP factor's
    * last step and a YubiKey's last counter rise to the highest the ledger holds, and a recovery
-   * key the ledger has seen used loses its hash. A YubiKey counter is the physical key's, so a
+   * key the ledger has seen used loses its hash. A WebAuthn or U2F signature counter rises the
+   * same way, by factor and by credential id. A YubiKey counter is the physical key's, so a
    * factor also takes the counters spent by the same key (same user, same public id) under other
    * factors: a key deleted and added again after the backup, then used, leaves the restored
    * factor behind those OTPs. Kept to the user's own keys, so nobody can make another user's key
@@ -1273,6 +1336,14 @@ class SqliteStore implements Store {
         SELECT f.id, max(l.spent) AS spent FROM factors f
         JOIN replay_ledger l ON l.guard = 'yubico-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.public_id))
         WHERE f.type = 'yubico' GROUP BY f.id
+      ) l
+      WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent);
+
+      UPDATE factors SET last_counter = l.spent
+      FROM (
+        SELECT f.id, max(l.spent) AS spent FROM factors f
+        JOIN replay_ledger l ON l.guard = 'webauthn-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.credential_id))
+        WHERE f.type IN ('webauthn', 'u2f') GROUP BY f.id
       ) l
       WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent);
 

@@ -35,9 +35,15 @@ export interface YubikeyFactorRecord extends FactorBase {
   readonly publicId: string;
 }
 
-/** A WebAuthn credential or a legacy U2F registration (kept as imported until they can be checked). */
+/** A WebAuthn credential or a legacy U2F registration. */
 export interface CredentialFactorRecord extends FactorBase {
   readonly type: 'webauthn' | 'u2f';
+  /** The credential id (U2F: the key handle), base64url; null for a registration that could not be read. */
+  readonly credentialId: string | null;
+  /** The RP id it was made under (U2F: the appid); null when not known: the store's setting then applies. */
+  readonly rpId: string | null;
+  /** The signature counter last seen. */
+  readonly counter: number | null;
 }
 
 /** A factor as listed: never its secret. One shape per kind. */
@@ -100,14 +106,31 @@ export interface NewRecoverySet {
 }
 
 /** A factor kept as its JSON entry until tfactl can check it (WebAuthn, U2F). */
-export interface NewOpaqueFactor {
+/** A WebAuthn credential or U2F registration to store. */
+/** What checking a WebAuthn or U2F answer needs: the public key and the replay guard. */
+export interface CredentialRecord {
   readonly id: string;
-  readonly userid: string;
   readonly type: 'webauthn' | 'u2f';
+  /** The credential id (U2F: key handle), base64url. */
+  readonly credentialId: string;
+  /** WebAuthn: the COSE_Key; U2F: the 65-byte P-256 point. */
+  readonly publicKey: Buffer;
+  /** WebAuthn: the COSE algorithm; U2F: null. */
+  readonly algorithm: number | null;
+  /** The RP id (U2F: appid) it was made under; null: the store's setting (webauthn.rp-id, u2f.appid) at each sign-in. */
+  readonly rpId: string | null;
+  readonly counter: number;
+  readonly transports: readonly string[];
+}
+
+/** A WebAuthn credential or U2F registration to store. */
+export interface NewCredentialFactor extends CredentialRecord {
+  readonly userid: string;
   readonly description: string;
   readonly enabled: boolean;
   readonly created: number;
-  readonly data: string;
+  /** The entry as another system kept it (Proxmox's tfa.cfg), for the record; null when enrolled here. */
+  readonly data: string | null;
 }
 
 /** Consecutive second-factor failures and the locks they caused. */
@@ -407,8 +430,18 @@ export interface Store {
    * statement, so of any number of racing answers exactly one gets it, and none gets it twice.
    */
   takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord | undefined>;
-  /** Stores a factor tfactl cannot check yet. */
-  insertOpaqueFactor(factor: NewOpaqueFactor): Promise<void>;
+  /** Stores a WebAuthn credential or U2F registration; false when the user already has this credential. */
+  insertCredentialFactor(factor: NewCredentialFactor): Promise<boolean>;
+  /** The user's enabled WebAuthn credentials and U2F registrations that can be checked. */
+  getCredentials(userid: string): Promise<CredentialRecord[]>;
+  /**
+   * Accepts signature counter `counter` for a credential only if it is newer than the last one (or
+   * both are 0: an authenticator without a counter), in one conditional statement: a counter that
+   * does not grow (a cloned key, or a racing replay) gets false.
+   */
+  advanceCredentialCounter(factorId: string, counter: number, now: number): Promise<boolean>;
+  /** How many WebAuthn credentials were made under `rpId` (null: under the store's setting). */
+  countCredentials(rpId: string | null): Promise<number>;
   /** Sets the lock state carried over from another system. */
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
   /** Lifts every lock (the password ban too) and resets the counters. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { assertionPublicKey, decodeBase64, parseAuthenticatorData, u2fPublicKey } from '../../src/domain/fido.js';
+import { assertionPublicKey, decodeBase64, parseAuthenticatorData, registrationResponseProblem, u2fPublicKey } from '../../src/domain/fido.js';
 
 describe('base64 as FIDO answers carry it', () => {
   it('decodes what node encodes, in either alphabet, with or without padding', () => {
@@ -75,5 +75,33 @@ describe('credential public keys', () => {
         expect(u2fPublicKey(Buffer.concat([Buffer.from([4]), xy]))).toBeNull();
       }),
     );
+  });
+});
+
+describe('registrationResponseProblem', () => {
+  const good = { id: 'AAEC', rawId: 'AAEC', type: 'public-key', response: { clientDataJSON: 'eyJ9', attestationObject: 'o2Nm' }, clientExtensionResults: {} };
+
+  it('accepts the shape of credential.toJSON()', () => {
+    expect(registrationResponseProblem(good)).toBeNull();
+  });
+
+  it.each([
+    [null, /not a JSON object/],
+    [[good], /not a JSON object/],
+    [{ ...good, id: 1 }, /"id"/],
+    [{ ...good, rawId: 'a b' }, /"rawId"/],
+    [{ ...good, type: 'password' }, /"type"/],
+    [{ ...good, response: 'x' }, /"response"/],
+    [{ ...good, response: { clientDataJSON: 'eyJ9' } }, /attestationObject.*sign-in answer/],
+    [{ ...good, response: { attestationObject: 'o2Nm', clientDataJSON: '{}' } }, /clientDataJSON/],
+  ])('names what is wrong with %j', (value, message) => {
+    expect(registrationResponseProblem(value)).toMatch(message);
+  });
+
+  it('never throws, whatever JSON it is given', () => {
+    fc.assert(fc.property(fc.jsonValue(), (value) => {
+      const problem = registrationResponseProblem(value);
+      expect(problem === null || (typeof problem === 'string' && !problem.includes('\n'))).toBe(true);
+    }));
   });
 });

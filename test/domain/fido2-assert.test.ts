@@ -289,6 +289,12 @@ describe('parsing what the user pasted', () => {
     expect(ours(pasted, es256Credential)).toMatchObject({ valid: true });
   });
 
+  it('takes the four fields on one line, as `| paste -sd " "` joins them for a one-line prompt', () => {
+    const output = good();
+    expect(parseFido2AssertOutput(` ${output.trimEnd().split('\n').join(' \t ')} \r`)).toEqual(parseFido2AssertOutput(output));
+    expect(() => parseFido2AssertOutput(output.trimEnd().split('\n').slice(0, 3).join(' '))).toThrow(/line 4 \(signature\) is missing/);
+  });
+
   it.each([
     ['nothing', '', /^fido2-assert output: nothing was pasted/],
     ['blank lines only', '\n \r\n\n', /^fido2-assert output: nothing was pasted/],

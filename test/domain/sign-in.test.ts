@@ -13,7 +13,9 @@ describe('requirement', () => {
     ['TOTP enforced: a YubiKey does not count, a recovery key does', 'totp', { ...none, yubico: 1, recoveryKeysLeft: 3 }, { required: true, usable: ['recovery'] }],
     ['YubiKey enforced: TOTP does not count', 'yubico', { ...none, totp: 2, yubico: 1 }, { required: true, usable: ['yubico'] }],
     ['a recovery set with no keys left: required, nothing usable', 'none', { ...none, recoveryKeysLeft: 0 }, { required: true, usable: [] }],
-    ['only WebAuthn (not checkable yet): required, nothing usable', 'none', { ...none, webauthn: 1 }, { required: true, usable: [] }],
+    ['only WebAuthn: required, the key usable', 'none', { ...none, webauthn: 1 }, { required: true, usable: ['webauthn'] }],
+    ['only U2F: required, the key usable', 'none', { ...none, u2f: 1 }, { required: true, usable: ['u2f'] }],
+    ['TOTP enforced: a WebAuthn key does not count', 'totp', { ...none, webauthn: 1, u2f: 1 }, { required: true, usable: [] }],
   ] as const)('%s', (_what, enforce, enabled, expected) => {
     expect(requirement(enforce, enabled)).toMatchObject(expected);
   });
@@ -23,6 +25,9 @@ describe('requirement', () => {
     const recovery = (enabled: boolean, keysLeft: number) => ({ type: 'recovery' as const, enabled, keysLeft });
     expect(countEnabled([f('totp', true), f('totp', false), f('yubico', false), recovery(true, 4)])).toEqual({ ...none, totp: 1, recoveryKeysLeft: 4 });
     expect(countEnabled([recovery(false, 4)])).toEqual(none);
+    // A security key whose registration could not be read (credential id null) cannot answer.
+    const key = (type: 'webauthn' | 'u2f', credentialId: string | null) => ({ type, enabled: true, credentialId });
+    expect(countEnabled([key('webauthn', 'AAAA'), key('webauthn', null), key('u2f', 'BBBB'), key('u2f', null)])).toEqual({ ...none, webauthn: 1, u2f: 1 });
   });
 });
 

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 /**
  * The binary itself: the /usr/bin/chromium wrapper script misbehaves headless (it adds flags
@@ -120,4 +121,15 @@ export async function addVirtualAuthenticator(page: Page, options: VirtualAuthen
       await cdp.detach();
     },
   };
+}
+
+/** Opens a loopback page, presses its button, and waits until it says it is done or failed. */
+export async function runPage(page: Page, url: string): Promise<{ state: string | null; text: string }> {
+  await page.goto(url);
+  const button = page.getByRole('button');
+  await expect.poll(() => button.isEnabled(), { timeout: 10_000 }).toBe(true);
+  await button.click();
+  const status = page.getByRole('status');
+  await expect.poll(() => status.getAttribute('data-state'), { timeout: 15_000 }).toMatch(/^(done|error)$/);
+  return { state: await status.getAttribute('data-state'), text: (await status.textContent()) ?? '' };
 }

@@ -33,6 +33,8 @@ export interface RunOptions {
    * answer (timedOut, code null) instead of stalling the run.
    */
   readonly timeoutMs?: number;
+  /** Called with all of standard error so far, whenever more comes (a URL to open while it runs). */
+  readonly onStderr?: (stderr: string) => void;
 }
 
 /** The environment of the test process without anything that would point tfactl elsewhere. */
@@ -66,7 +68,10 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
             child.kill('SIGKILL');
           }, options.timeoutMs);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(stderr);
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

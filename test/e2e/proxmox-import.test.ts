@@ -266,6 +266,7 @@ describe('import proxmox --datacenter-cfg', () => {
       expect.objectContaining({ key: 'webauthn.rp-id', value: 'pve.example.com', default: false }),
       expect.objectContaining({ key: 'webauthn.rp-name', value: 'Example PVE', default: false }),
       expect.objectContaining({ key: 'webauthn.origin', value: 'https://pve.example.com:8006', default: false }),
+      expect.objectContaining({ key: 'webauthn.user-verification', value: 'preferred', default: true }),
       expect.objectContaining({ key: 'u2f.appid', value: 'https://pve.example.com:8006', default: false }),
       expect.objectContaining({ key: 'u2f.origin', value: '', default: true }),
     ]);
@@ -313,6 +314,7 @@ describe('import proxmox --datacenter-cfg', () => {
         expect.objectContaining({ key: 'webauthn.rp-id', value: 'pve.example.com', default: false }),
         expect.objectContaining({ key: 'webauthn.rp-name', value: 'PVE', default: false }),
         expect.objectContaining({ key: 'webauthn.origin', value: 'https://pve.example.com:8006', default: false }),
+        expect.objectContaining({ key: 'webauthn.user-verification', value: 'preferred', default: true }),
         expect.objectContaining({ key: 'u2f.appid', value: 'https://pve.example.com:8006/', default: false }),
         expect.objectContaining({ key: 'u2f.origin', value: '', default: true }),
       ]);

@@ -19,7 +19,7 @@ import {
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoopbackCeremony } from '../../src/commands/webauthn/loopback.js';
-import { addVirtualAuthenticator, AUTHENTICATORS, launchBrowser, type TestBrowser, type VirtualAuthenticatorOptions } from './browser.js';
+import { addVirtualAuthenticator, AUTHENTICATORS, launchBrowser, runPage, type TestBrowser, type VirtualAuthenticatorOptions } from './browser.js';
 import { BIN } from './harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -54,16 +54,6 @@ afterAll(async () => {
 });
 
 /** Opens the ceremony's page and presses its button; returns what the page finally says. */
-async function runPage(page: Page, url: string): Promise<{ state: string | null; text: string }> {
-  await page.goto(url);
-  const button = page.getByRole('button');
-  await expect.poll(() => button.isEnabled(), { timeout: 10_000 }).toBe(true);
-  await button.click();
-  const status = page.getByRole('status');
-  await expect.poll(() => status.getAttribute('data-state'), { timeout: 15_000 }).toMatch(/^(done|error)$/);
-  return { state: await status.getAttribute('data-state'), text: (await status.textContent()) ?? '' };
-}
-
 /** Sends one raw request to the ceremony's server; `error` is set when it could not connect. */
 function raw(
   port: number,

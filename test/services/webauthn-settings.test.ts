@@ -20,7 +20,7 @@ afterEach(async () => {
 
 describe('webauthnSettings and u2fSettings', () => {
   it('give the defaults on a new store: RP id localhost, no origins, U2F not configured', async () => {
-    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'localhost', rpName: 'tfactl@node1', origins: [] });
+    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'localhost', rpName: 'tfactl@node1', origins: [], userVerification: 'preferred' });
     expect(await u2fSettings(store)).toBeNull();
   });
 
@@ -28,7 +28,7 @@ describe('webauthnSettings and u2fSettings', () => {
     await store.setSetting('webauthn.rp-id', 'example.com');
     await store.setSetting('webauthn.origin', 'https://a.example.com https://b.example.com:8006');
     await store.setSetting('u2f.appid', 'https://pve.example.com:8006/');
-    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'example.com', rpName: 'tfactl@node1', origins: ['https://a.example.com', 'https://b.example.com:8006'] });
+    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'example.com', rpName: 'tfactl@node1', origins: ['https://a.example.com', 'https://b.example.com:8006'], userVerification: 'preferred' });
     expect(await u2fSettings(store)).toEqual({ appId: 'https://pve.example.com:8006/', origin: 'https://pve.example.com:8006' });
     await store.setSetting('u2f.origin', 'https://other.example.com');
     expect((await u2fSettings(store))?.origin).toBe('https://other.example.com');
@@ -38,7 +38,7 @@ describe('webauthnSettings and u2fSettings', () => {
     await store.setSetting('proxmox.webauthn', JSON.stringify({ rp: 'PVE', origin: 'https://pve.example.com:8006', id: 'pve.example.com' }));
     await store.setSetting('proxmox.u2f', JSON.stringify({ appid: 'https://pve.example.com:8006' }));
     await store.setSetting('webauthn.rp-name', 'Set since');
-    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'pve.example.com', rpName: 'Set since', origins: ['https://pve.example.com:8006'] });
+    expect(await webauthnSettings(store, 'node1')).toEqual({ rpId: 'pve.example.com', rpName: 'Set since', origins: ['https://pve.example.com:8006'], userVerification: 'preferred' });
     expect(await u2fSettings(store)).toEqual({ appId: 'https://pve.example.com:8006', origin: 'https://pve.example.com:8006' });
     // A damaged old value is passed over, never thrown at a sign-in.
     await store.setSetting('proxmox.webauthn', '{"id": "not a domain!"');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -347,6 +347,45 @@ describe('migration user-listing-index', () => {
     expect(indexes(db)).toEqual(['users_realm_userid']);
     const plan = db.prepare("EXPLAIN QUERY PLAN SELECT userid FROM users WHERE realm = 'local' ORDER BY realm, userid").all() as { detail: string }[];
     expect(plan.map((r) => r.detail)).toEqual(['SEARCH users USING COVERING INDEX users_realm_userid (realm=?)']);
+    db.close();
+  });
+});
+
+describe('migration credentials', () => {
+  const index = MIGRATIONS.findIndex((m) => m.name === 'credentials');
+  const ES256_ENTRY = (() => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    return { cred_id: 'AQIDBA', cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: jwk.x, y: jwk.y } } }, counter: 9 };
+  })();
+  const point = (() => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  })();
+
+  it('reads the registrations an import kept as they were into columns, under the RP id and appid of the settings', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.slice(0, index));
+    const setting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)');
+    setting.run('webauthn.rp-id', 'pve.example.com');
+    setting.run('proxmox.u2f', JSON.stringify({ appid: 'https://pve.example.com:8006' }));
+    const factor = db.prepare(`INSERT INTO factors (id, userid, type, created, data) VALUES (?, 'root@local', ?, 1, ?)`);
+    factor.run('w', 'webauthn', JSON.stringify(ES256_ENTRY));
+    factor.run('u', 'u2f', JSON.stringify({ key: { keyHandle: 'BQYHCA' }, 'public-key': point.toString('base64') }));
+    factor.run('bad', 'webauthn', JSON.stringify({ cred_id: 'AQ' }));
+    migrate(db, 2, MIGRATIONS);
+    const rows = db.prepare('SELECT id, credential_id, algorithm_id, rp_id, last_counter, length(public_key) AS key_bytes FROM factors ORDER BY id').all();
+    expect(rows).toEqual([
+      { id: 'bad', credential_id: null, algorithm_id: null, rp_id: null, last_counter: null, key_bytes: null },
+      { id: 'u', credential_id: 'BQYHCA', algorithm_id: null, rp_id: 'https://pve.example.com:8006', last_counter: 0, key_bytes: 65 },
+      { id: 'w', credential_id: 'AQIDBA', algorithm_id: -7, rp_id: 'pve.example.com', last_counter: 9, key_bytes: expect.any(Number) },
+    ]);
+    // The counters are guards of the replay ledger, like a YubiKey's.
+    expect(db.prepare("SELECT factor_id, spent, device FROM replay_ledger WHERE guard = 'webauthn-counter' ORDER BY factor_id").all()).toEqual([
+      { factor_id: 'u', spent: 0, device: 'BQYHCA' },
+      { factor_id: 'w', spent: 9, device: 'AQIDBA' },
+    ]);
+    // A credential id is unique per user.
+    expect(() => factor.run('w2', 'webauthn', null) && db.prepare("UPDATE factors SET credential_id = 'AQIDBA' WHERE id = 'w2'").run()).toThrow(/UNIQUE/);
     db.close();
   });
 });

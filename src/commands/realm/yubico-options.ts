@@ -3,13 +3,13 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import type { YubicoEnforcement } from '../../services/realms.js';
 import { DEFAULT_VALIDATION_URLS } from '../../services/yubico.js';
-import { boolOpt, secretOpt, stringOpt } from '../options.js';
+import { boolOpt, listOpt, secretOpt, stringOpt } from '../options.js';
 
 /** Reads --offline or --api-id/--api-key/--url...; null when none of them is given. */
 export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
   const apiId = stringOpt(inv, 'apiId');
   const apiKey = secretOpt(inv, 'apiKey', '--api-key');
-  const urls = (inv.opts.url as string[] | undefined) ?? [];
+  const urls = listOpt(inv, 'url');
   const offline = boolOpt(inv, 'offline') === true;
   if (!offline && apiId === undefined && apiKey === undefined && urls.length === 0) return null;
   if (offline) {

@@ -25,6 +25,11 @@ function factorDetail(f: FactorView): string {
   if (f.type === 'totp' && f.totp) return describeTotpParams(f.totp) + (f.verified ? '' : ', not verified');
   if (f.type === 'recovery') return `${f.recoveryKeysLeft ?? 0} keys left`;
   if (f.type === 'yubico') return `key ${f.publicId ?? '?'}`;
+  if (f.credential) {
+    if (f.credential.id === null) return 'unreadable registration: cannot sign in';
+    const rp = f.credential.rpId ?? (f.type === 'u2f' ? 'the u2f.appid setting' : 'the webauthn.rp-id setting');
+    return f.type === 'u2f' ? `appid ${rp}` : `RP id ${rp}`;
+  }
   return '';
 }
 

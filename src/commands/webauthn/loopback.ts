@@ -1,3 +1,9 @@
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import type { CeremonyAnswerJSON, CeremonyKind, CeremonyOptionsJSON, CeremonyPrompt } from './loopback-server.js';
+import { startLoopbackCeremony } from './loopback-server.js';
+import { ceremonyHintLines, ceremonyHints, openBrowser } from './hints.js';
+
 /**
  * The WebAuthn loopback page as the command layer uses it: a command (`tfa add webauthn`, `login`)
  * loads this module lazily, starts the ceremony, prints the hints, opens a browser where there is
@@ -17,3 +23,59 @@ export {
   type LoopbackCeremonyOptions,
 } from './loopback-server.js';
 export { ceremonyHintLines, ceremonyHints, openBrowser, type CeremonyHints, type CeremonyHintsInput } from './hints.js';
+
+
+/** A --port value: 1 to 65535. */
+export function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65_535) throw new UsageError(`invalid --port ${JSON.stringify(text)}: give a port from 1 to 65535`);
+  return Number(text);
+}
+
+export interface PageRun<K extends CeremonyKind, R> {
+  readonly kind: K;
+  readonly publicKey: CeremonyOptionsJSON<K>;
+  readonly prompt: CeremonyPrompt;
+  readonly port?: number | undefined;
+  /** False with --no-open: never start a browser. */
+  readonly open: boolean;
+  readonly successMessage?: string;
+  /** Aborting it closes the page (the result: a CancelledError, unless an answer is being checked). */
+  readonly signal?: AbortSignal;
+  /** Checks the answer; `origin` is the page's own (http://localhost:PORT). */
+  finish(answer: CeremonyAnswerJSON<K>, origin: string): Promise<R>;
+}
+
+/**
+ * Runs a ceremony on the loopback page for a command: serves it, says where it is (and the SSH
+ * tunnel to it), opens the desktop's browser, counts down on a terminal, and waits for the answer
+ * (at most 120 s). Ctrl-C closes the page and cancels.
+ */
+export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation, run: PageRun<K, R>): Promise<R> {
+  let origin = '';
+  const ceremony = await startLoopbackCeremony({
+    kind: run.kind,
+    publicKey: run.publicKey,
+    prompt: run.prompt,
+    random: inv.ctx.random,
+    port: run.port,
+    successMessage: run.successMessage,
+    onCountdown: (left) => inv.out.status(`waiting for the browser: ${left} s left (Ctrl-C cancels)`),
+    finish: (answer: CeremonyAnswerJSON<K>) => run.finish(answer, origin),
+  } as Parameters<typeof startLoopbackCeremony<K, R>>[0] & { finish: (answer: CeremonyAnswerJSON<K>) => Promise<R> });
+  origin = ceremony.origin;
+  const stop = inv.ctx.io.onInterrupt(() => void ceremony.close());
+  const abort = () => void ceremony.close();
+  run.signal?.addEventListener('abort', abort);
+  if (run.signal?.aborted) abort();
+  try {
+    const hints = ceremonyHints({ url: ceremony.url, port: ceremony.port, env: inv.ctx.env, platform: process.platform, open: run.open });
+    for (const line of ceremonyHintLines(hints)) inv.out.instruct(line);
+    if (hints.browser) openBrowser(hints.browser, inv.ctx.env);
+    return await ceremony.result;
+  } finally {
+    stop();
+    run.signal?.removeEventListener('abort', abort);
+    inv.out.status('');
+    await ceremony.close();
+  }
+}

@@ -1,5 +1,6 @@
 import type { CodeKind } from '../../domain/second-factor.js';
 import type { AuditEntry, RealmRecord, Store, UserRecord } from '../../store/types.js';
+import type { KeyChallenge } from './credential.js';
 
 /** What signing a user in needs from outside: the store, time, randomness, the key, the audit. */
 export interface AuthDeps {
@@ -20,11 +21,12 @@ export type Verification =
   /** `unavailable`: nothing could be checked (a validation service down): not the person's failure. */
   | { readonly ok: false; readonly reason: string; readonly unavailable?: boolean };
 
-/** Who is answering, for a kind's check. */
+/** Who is answering, for a kind's check, and what the challenge holds for security keys. */
 export interface Answering {
   readonly deps: AuthDeps;
   readonly user: UserRecord;
   readonly realm: RealmRecord | undefined;
+  readonly key: KeyChallenge | null;
 }
 
 /**

@@ -10,6 +10,8 @@ const KINDS: Readonly<Record<CodeKind, () => Promise<SignInKind>>> = {
   totp: async () => (await import('./totp.js')).totp,
   recovery: async () => (await import('./recovery.js')).recovery,
   yubico: async () => (await import('./yubico.js')).yubico,
+  webauthn: async () => (await import('./credential.js')).webauthn,
+  u2f: async () => (await import('./credential.js')).u2f,
 };
 
 export function signInKind(kind: CodeKind): Promise<SignInKind> {
