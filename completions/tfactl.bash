@@ -99,7 +99,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code'
             args=() ids=() vararg=0 ;;
         'tfa add')
-            cmds='totp yubico recovery'
+            cmds='totp yubico webauthn recovery'
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
             vopts='--db --as --auth-code'
             args=() ids=() vararg=0 ;;
@@ -112,6 +112,11 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --otp --aes-key --private-id --description'
             vopts='--db --as --auth-code --otp --aes-key --private-id --description'
+            args=('') ids=('users') vararg=0 ;;
+        'tfa add webauthn')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
+            vopts='--db --as --auth-code --description --port --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'tfa add recovery')
             cmds=''
@@ -145,8 +150,8 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type --begin --finish --challenge --response'
-            vopts='--db --as --auth-code --code --type --challenge --response'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin'
+            vopts='--db --as --auth-code --code --type --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'settings')
             cmds='list set'
@@ -253,6 +258,7 @@ _tfactl_child() {
         'tfa/unlock') child='tfa unlock' ;;
         'tfa add/totp') child='tfa add totp' ;;
         'tfa add/yubico') child='tfa add yubico' ;;
+        'tfa add/webauthn') child='tfa add webauthn' ;;
         'tfa add/recovery') child='tfa add recovery' ;;
         'settings/list') child='settings list' ;;
         'settings/set') child='settings set' ;;
@@ -314,6 +320,9 @@ _tfactl_value() {
         'tfa add totp/--qr') choices='terminal none png: svg:' ;;
         'tfa add yubico/--db') files=1 ;;
         'tfa add yubico/--as') store=users ;;
+        'tfa add webauthn/--db') files=1 ;;
+        'tfa add webauthn/--as') store=users ;;
+        'tfa add webauthn/--response') files=1 ;;
         'tfa add recovery/--db') files=1 ;;
         'tfa add recovery/--as') store=users ;;
         'tfa add recovery/--output') files=1 ;;

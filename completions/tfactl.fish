@@ -72,6 +72,8 @@ function __tfactl_child --argument-names path word
             echo 'totp'
         case 'tfa add/yubico'
             echo 'yubico'
+        case 'tfa add/webauthn'
+            echo 'webauthn'
         case 'tfa add/recovery'
             echo 'recovery'
         case 'settings/list'
@@ -132,6 +134,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr
         case 'tfa add yubico'
             echo --db --as --auth-code --otp --aes-key --private-id --description
+        case 'tfa add webauthn'
+            echo --db --as --auth-code --description --port --challenge --response --rp-id --origin
         case 'tfa add recovery'
             echo --db --as --auth-code --output
         case 'tfa list'
@@ -145,7 +149,7 @@ function __tfactl_value_options --argument-names path
         case 'tfa unlock'
             echo --db --as --auth-code
         case 'login'
-            echo --db --as --auth-code --code --type --challenge --response
+            echo --db --as --auth-code --code --type --challenge --response --rp-id --origin
         case 'settings'
             echo --db --as --auth-code
         case 'settings list'
@@ -392,6 +396,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and
 # tfactl tfa add
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a totp -d 'enrol a TOTP authenticator app (QR code, then a verification code)'
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a yubico -d 'register a YubiKey from one OTP (touch the key)'
+complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a webauthn -d 'register a security key or passkey: on a page in your browser, or for a web app with --begin and --finish'
 complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a recovery -d 'create the single-use recovery keys (10, shown once)'
 
 # tfactl tfa add totp
@@ -412,6 +417,18 @@ complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the ke
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l description -x -d 'name of the key (default "YubiKey")'
 complete -c tfactl -n '__tfactl_argument "tfa add yubico" 0' -a '(__tfactl_ids users)'
+
+# tfactl tfa add webauthn
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l description -x -d 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l port -x -d 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l no-open -d 'never start a browser here: only print the page\'s address'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l begin -d 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l finish -d 'for a web app: answer a challenge from --begin with the browser\'s RegistrationResponseJSON (--response)'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l challenge -x -d 'the challenge --begin handed out'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l response -r -F -d 'the browser\'s RegistrationResponseJSON, from a file, or - for one line of standard input'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l rp-id -x -d 'with --begin: the RP id the credential is made for (default: the webauthn.rp-id setting)'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable'
+complete -c tfactl -n '__tfactl_argument "tfa add webauthn" 0' -a '(__tfactl_ids users)'
 
 # tfactl tfa add recovery
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'also write the keys to this new file (mode 0600)'
@@ -447,7 +464,12 @@ complete -c tfactl -n '__tfactl_using "login"' -l type -x -a 'totp recovery yubi
 complete -c tfactl -n '__tfactl_using "login"' -l begin -d 'only check the password and hand out a challenge for the second factor (for web apps; answer it with --finish within 120 s)'
 complete -c tfactl -n '__tfactl_using "login"' -l finish -d 'answer a challenge from --begin, with --response or --code'
 complete -c tfactl -n '__tfactl_using "login"' -l challenge -x -d 'the challenge --begin handed out'
-complete -c tfactl -n '__tfactl_using "login"' -l response -r -F -d 'the answer to the challenge, from a file, or - for the next line of standard input'
+complete -c tfactl -n '__tfactl_using "login"' -l response -r -F -d 'the answer to the challenge (a code, a browser\'s AuthenticationResponseJSON, a raw U2F answer or fido2-assert\'s lines), from a file, or - for the next line of standard input'
+complete -c tfactl -n '__tfactl_using "login"' -l webauthn -d 'sign in with a security key on a page in your browser, also without a terminal (at a terminal it is offered anyway)'
+complete -c tfactl -n '__tfactl_using "login"' -l no-browser -d 'never offer the browser page: type a code, or paste what fido2-assert prints'
+complete -c tfactl -n '__tfactl_using "login"' -l no-open -d 'offer the page, but never start a browser here: only print its address'
+complete -c tfactl -n '__tfactl_using "login"' -l rp-id -x -d 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)'
+complete -c tfactl -n '__tfactl_using "login"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)'
 complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
 
 # tfactl settings

@@ -176,6 +176,19 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted')
     .option('--private-id <hex>', 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted')
     .option('--description <text>', 'name of the key (default "YubiKey")');
+  leaf(tfaAdd, 'webauthn', 'register a security key or passkey: on a page in your browser, or for a web app with --begin and --finish', () =>
+    import('./commands/tfa/add-webauthn.js'),
+  )
+    .argument('<userid>', USERID)
+    .option('--description <text>', 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)')
+    .option('--port <port>', 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH')
+    .option('--no-open', 'never start a browser here: only print the page\'s address')
+    .option('--begin', 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s')
+    .option('--finish', "for a web app: answer a challenge from --begin with the browser's RegistrationResponseJSON (--response)")
+    .option('--challenge <id>', 'the challenge --begin handed out')
+    .option('--response <file>', "the browser's RegistrationResponseJSON, from a file, or - for one line of standard input")
+    .option('--rp-id <id>', 'with --begin: the RP id the credential is made for (default: the webauthn.rp-id setting)')
+    .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable', (v: string, all: string[] = []) => [...all, v]);
   leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
     .argument('<userid>', USERID)
     .option('--output <file>', 'also write the keys to this new file (mode 0600)')

@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { coseToJwk } from '../../domain/cose.js';
+import { isLoopbackOrigin } from '../../domain/loopback-ceremony.js';
+import { ceremonyOrigins } from '../../domain/webauthn-settings.js';
+import { UsageError } from '../../errors.js';
+import { authorize, refuse } from '../authz.js';
+import { checkRealmAllows, newFactorId } from '../factors.js';
+import { requireUser } from '../lookup.js';
+import type { Session } from '../session.js';
+import { webauthnSettings } from '../settings.js';
+
+/**
+ * Enrolling a WebAuthn credential: a registration challenge (120 s, single use, in the store like a
+ * sign-in's), then the browser's RegistrationResponseJSON checked with @simplewebauthn/server and
+ * stored with the RP id it was made under. ES256 and RS256 (what Proxmox accepts), attestation
+ * `none`, user verification as the `webauthn.user-verification` setting says, the user's
+ * credentials excluded. @simplewebauthn/server loads only here and at a WebAuthn sign-in.
+ */
+
+/** How long a registration challenge may be answered, as a sign-in's. */
+export const REGISTRATION_SECONDS = 120;
+/** COSE algorithms offered: ES256 and RS256. */
+const ALGORITHMS = [-7, -257];
+
+export interface WebauthnEnrolmentRequest {
+  readonly description: string;
+  /** The RP id the credential is made under (default: the webauthn.rp-id setting). */
+  readonly rpId?: string | undefined;
+  /** Origins the answer may come from (see ceremonyOrigins); default: the allowed ones that fit. */
+  readonly origins?: readonly string[] | undefined;
+  /**
+   * The loopback page serves this ceremony: RP id `localhost`, and the page's origin (known once it
+   * listens) is given by the process that serves it, at finish.
+   */
+  readonly loopback?: boolean;
+}
+
+/** What `--begin` hands out: PublicKeyCredentialCreationOptionsJSON and the challenge's id. */
+export interface RegistrationChallenge {
+  readonly id: string;
+  readonly userid: string;
+  readonly expires: number;
+  readonly rpId: string;
+  readonly publicKey: CreationOptionsJSON;
+}
+
+/** PublicKeyCredentialCreationOptionsJSON as tfactl writes it. */
+export interface CreationOptionsJSON {
+  readonly rp: { readonly name: string; readonly id: string };
+  readonly user: { readonly id: string; readonly name: string; readonly displayName: string };
+  readonly challenge: string;
+  readonly pubKeyCredParams: readonly { readonly alg: number; readonly type: 'public-key' }[];
+  readonly timeout: number;
+  readonly excludeCredentials: readonly { readonly id: string; readonly type: 'public-key'; readonly transports?: readonly string[] }[];
+  readonly authenticatorSelection: { readonly residentKey: 'discouraged'; readonly requireResidentKey: false; readonly userVerification: 'preferred' | 'required' };
+  readonly attestation: 'none';
+  readonly extensions: { readonly credProps: true };
+}
+
+/** What the challenge keeps in the store. */
+interface RegistrationData {
+  readonly challenge: string;
+  readonly rpId: string;
+  readonly origins: readonly string[];
+  readonly loopback: boolean;
+  readonly description: string;
+  readonly userVerification: 'preferred' | 'required';
+}
+
+export interface EnrolledCredential {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly credentialId: string;
+  readonly rpId: string;
+  readonly counter: number;
+  readonly algorithm: 'ES256' | 'RS256';
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The WebAuthn user handle of a user: stable (an authenticator keeps one discoverable credential a
+ * user of an RP), opaque, and the same in every store. SHA-256 of a label and the user id.
+ */
+export function webauthnUserHandle(userid: string): string {
+  return createHash('sha256').update(`tfactl webauthn user\0${userid}`).digest().subarray(0, 32).toString('base64url');
+}
+
+/**
+ * Issues a registration challenge for `userid`: checks what the realm allows and the origins before
+ * anything is stored. Who may: the user, or an admin (tfa.manage), as for every factor.
+ */
+export async function beginWebauthnEnrolment(session: Session, userid: string, req: WebauthnEnrolmentRequest): Promise<RegistrationChallenge> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  const user = await requireUser(session.store, userid);
+  const realm = await session.store.getRealm(user.realm);
+  await checkRealmAllows(session, realm, userid, 'webauthn');
+  const settings = await webauthnSettings(session.store, session.hostname);
+  const rpId = req.loopback ? 'localhost' : (req.rpId ?? settings.rpId);
+  const origins = req.loopback ? [] : ceremonyOrigins(rpId, req.origins ?? [], settings.origins);
+  if (!req.loopback && origins.length === 0) {
+    throw new UsageError(
+      `no origin may answer for WebAuthn RP id ${rpId}: give the web page's origin with --origin, or set webauthn.origin (tfactl settings set webauthn.origin https://HOST)`,
+      'invalid_origin',
+    );
+  }
+  const factors = await session.store.listFactors(userid);
+  const exclude = factors.flatMap((f) =>
+    f.type === 'webauthn' && f.credentialId !== null && (f.rpId ?? settings.rpId) === rpId ? [{ id: f.credentialId, type: 'public-key' as const }] : [],
+  );
+  const now = session.now();
+  const challenge = session.random.bytes(32).toString('base64url');
+  const id = session.random.bytes(32).toString('base64url');
+  const publicKey: CreationOptionsJSON = {
+    rp: { name: settings.rpName, id: rpId },
+    user: { id: webauthnUserHandle(userid), name: userid, displayName: user.comment ?? userid },
+    challenge,
+    pubKeyCredParams: ALGORITHMS.map((alg) => ({ alg, type: 'public-key' as const })),
+    timeout: REGISTRATION_SECONDS * 1000,
+    excludeCredentials: exclude,
+    authenticatorSelection: { residentKey: 'discouraged', requireResidentKey: false, userVerification: settings.userVerification },
+    attestation: 'none',
+    extensions: { credProps: true },
+  };
+  const data: RegistrationData = { challenge, rpId, origins, loopback: req.loopback === true, description: req.description, userVerification: settings.userVerification };
+  const expires = now + REGISTRATION_SECONDS;
+  await session.store.insertChallenge({ id, userid, purpose: 'registration', created: now, expires, data: JSON.stringify(data) }, now);
+  return { id, userid, expires, rpId, publicKey };
+}
+
+/**
+ * Checks the browser's answer to registration challenge `challengeId` and stores the credential.
+ * The challenge is taken before the answer is checked: a failed or racing answer gets no second
+ * try. Refusals are audited (exit 4); a credential already registered is refused too.
+ */
+export async function finishWebauthnEnrolment(
+  session: Session,
+  userid: string,
+  challengeId: string,
+  answer: unknown,
+  served: { readonly loopbackOrigin?: string } = {},
+): Promise<EnrolledCredential> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  const user = await requireUser(session.store, userid);
+  const fail = (reason: string, code = 'webauthn_refused') => refuse(session, 'tfa.add', userid, reason, code);
+  const taken = await session.store.takeChallenge(challengeId, userid, 'registration', session.now());
+  if (!taken) return fail('the registration challenge is unknown, used or expired: start again with --begin', 'challenge_unknown');
+  const data = JSON.parse(taken.data) as RegistrationData;
+  // Checked again: the realm may have changed in the 120 s.
+  await checkRealmAllows(session, await session.store.getRealm(user.realm), userid, 'webauthn');
+  let origins = data.origins;
+  if (data.loopback) {
+    if (served.loopbackOrigin === undefined || !isLoopbackOrigin(served.loopbackOrigin)) return fail('this challenge is answered on the loopback page only');
+    origins = [served.loopbackOrigin];
+  }
+  const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
+  let verification;
+  try {
+    verification = await verifyRegistrationResponse({
+      response: answer as Parameters<typeof verifyRegistrationResponse>[0]['response'],
+      expectedChallenge: data.challenge,
+      expectedOrigin: [...origins],
+      expectedRPID: data.rpId,
+      requireUserVerification: data.userVerification === 'required',
+      supportedAlgorithmIDs: ALGORITHMS,
+    });
+  } catch (e) {
+    return fail(`the security key's answer was refused: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+  }
+  if (!verification.verified) return fail("the security key's answer was refused: not verified");
+  const info = verification.registrationInfo;
+  const algorithm = coseToJwk(info.credential.publicKey)?.algorithm;
+  if (algorithm !== -7 && algorithm !== -257) return fail('the security key chose an algorithm tfactl does not accept (only ES256 and RS256)');
+  const id = newFactorId(session);
+  const transports = (info.credential.transports ?? []).filter((t) => typeof t === 'string');
+  const added = await session.store.transaction(async (tx) => {
+    const ok = await tx.insertCredentialFactor({
+      id,
+      userid,
+      type: 'webauthn',
+      description: data.description,
+      enabled: true,
+      created: session.now(),
+      credentialId: info.credential.id,
+      publicKey: Buffer.from(info.credential.publicKey),
+      algorithm,
+      rpId: data.rpId,
+      counter: info.credential.counter,
+      transports,
+      data: null,
+    });
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'webauthn', id, rpId: data.rpId } });
+    return ok;
+  });
+  if (!added) return fail(`this security key is already registered for ${userid}`, 'exists');
+  const realm = await session.store.getRealm(user.realm);
+  const warnings =
+    realm && realm.enforce === 'totp'
+      ? [`realm ${realm.name} enforces TOTP: sign-ins there ask for TOTP or a recovery key, not for this security key, until the realm enforces nothing`]
+      : [];
+  return { id, userid, description: data.description, credentialId: info.credential.id, rpId: data.rpId, counter: info.credential.counter, algorithm: algorithm === -7 ? 'ES256' : 'RS256', warnings };
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();

@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
+import { oneLineError, TempStore, type RunResult } from './harness.js';
+
+/**
+ * `tfa add webauthn --begin/--finish`, the JSON ceremony a web app drives, answered by a software
+ * authenticator that lets a test choose the flags, the origin and the algorithm (the browser tests
+ * in webauthn-cli.test.ts answer with Chromium's virtual authenticator). Every refusal is checked
+ * to change nothing: the user's factors are the same before and after.
+ */
+const store = new TempStore();
+const PW = 'enrolment password';
+const ORIGIN = 'https://app.example.com';
+const RP_ID = 'app.example.com';
+
+type Creation = { challenge: string; rp: { id: string; name: string }; user: { name: string }; pubKeyCredParams: { alg: number }[]; attestation: string; excludeCredentials: { id: string }[]; authenticatorSelection: { residentKey: string; userVerification: string } };
+
+beforeAll(async () => {
+  await store.run(['init']);
+  for (const s of [['webauthn.rp-id', RP_ID], ['webauthn.origin', ORIGIN], ['webauthn.rp-name', 'Example app']]) {
+    expect((await store.run(['settings', 'set', ...s])).code).toBe(0);
+  }
+  for (const u of ['ann', 'bob', 'cy', 'dee']) await store.addUser(u, PW);
+});
+afterAll(() => store.remove());
+
+const begin = async (userid: string, extra: string[] = []): Promise<{ challenge: string; publicKey: Creation }> => {
+  const r = await store.run(['tfa', 'add', 'webauthn', userid, '--begin', '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result;
+};
+const finish = (userid: string, challenge: string, answer: unknown): Promise<RunResult> =>
+  store.run(['tfa', 'add', 'webauthn', userid, '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: typeof answer === 'string' ? answer : JSON.stringify(answer) });
+const factorsOf = async (userid: string) => (await store.run(['tfa', 'list', userid, '--json'])).json().result[0].factors as { id: string; type: string; description: string; credential: { id: string; rpId: string; counter: number } | null }[];
+
+/** Asserts a refusal: its exit code, a one-line message, and the user's factors unchanged. */
+async function refusedUnchanged(userid: string, attempt: () => Promise<RunResult>, code: number, message: RegExp): Promise<void> {
+  const before = await factorsOf(userid);
+  const r = await attempt();
+  expect(r.code, r.stderr).toBe(code);
+  expect(oneLineError(r)).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(await factorsOf(userid)).toEqual(before);
+}
+
+describe('tfa add webauthn --begin', () => {
+  it('returns creation options: the RP, ES256 and RS256, attestation none, no resident key, user verification preferred', async () => {
+    const { challenge, publicKey } = await begin('ann', ['--description', 'yubikey 5']);
+    expect(challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(publicKey).toMatchObject({
+      rp: { id: RP_ID, name: 'Example app' },
+      user: { name: 'ann@local' },
+      attestation: 'none',
+      excludeCredentials: [],
+      authenticatorSelection: { residentKey: 'discouraged', userVerification: 'preferred' },
+    });
+    expect(publicKey.pubKeyCredParams.map((p) => p.alg)).toEqual([-7, -257]);
+    // The challenge is in the store: nothing of the key yet.
+    expect(await factorsOf('ann')).toEqual([]);
+  });
+
+  it('refuses an origin that is not allowed, and an RP id the origin does not fit, before storing a challenge', async () => {
+    const count = () => store.query<{ n: number }>('SELECT count(*) AS n FROM challenges')[0]!.n;
+    const before = count();
+    for (const [extra, message] of [
+      [['--origin', 'https://evil.example.net'], /origin/],
+      [['--rp-id', 'other.example.org'], /origin/],
+      [['--origin', 'not a url'], /origin/],
+    ] as const) {
+      const r = await store.run(['tfa', 'add', 'webauthn', 'ann', '--begin', '--json', ...extra]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneLineError(r)).toMatch(message);
+    }
+    expect(count()).toBe(before);
+  });
+});
+
+describe('tfa add webauthn --finish', () => {
+  it('stores an ES256 key under the RP id it was made for, and excludes it from the next enrolment', async () => {
+    const key = new SoftAuthenticator('ES256');
+    const { challenge, publicKey } = await begin('ann', ['--description', 'yubikey 5']);
+    const r = await finish('ann', challenge, key.register(publicKey, { origin: ORIGIN }));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result).toMatchObject({ userid: 'ann@local', type: 'webauthn', description: 'yubikey 5', algorithm: 'ES256', credential: { id: key.id, rpId: RP_ID } });
+    const [factor] = await factorsOf('ann');
+    expect(factor).toMatchObject({ type: 'webauthn', description: 'yubikey 5', credential: { id: key.id, rpId: RP_ID } });
+    // Public key material never shows in the listing.
+    expect(JSON.stringify(factor)).not.toContain(key.coseKey().toString('base64url'));
+    expect((await begin('ann')).publicKey.excludeCredentials).toEqual([{ id: key.id, type: 'public-key' }]);
+    expect(store.auditRows().filter((a) => a.action === 'tfa.add' && a.outcome === 'ok')).toEqual([expect.objectContaining({ target: 'ann@local' })]);
+  });
+
+  it('stores an RS256 key (a TPM), and the key signs in', async () => {
+    const key = new SoftAuthenticator('RS256');
+    const { challenge, publicKey } = await begin('bob');
+    const r = await finish('bob', challenge, key.register(publicKey, { origin: ORIGIN }));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.algorithm).toBe('RS256');
+    const login = await store.run(['login', 'bob', '--begin', '--password-stdin', '--json'], { input: `${PW}\n` });
+    const request = login.json().result;
+    const done = await store.run(['login', 'bob', '--finish', '--challenge', request.challenge, '--response', '-', '--json'], { input: JSON.stringify(key.authenticate(request.publicKey, { origin: ORIGIN })) });
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.json().result.method).toBe('webauthn');
+  });
+
+  it('refuses a key registered already (exit 4)', async () => {
+    const key = new SoftAuthenticator();
+    const first = await begin('cy');
+    expect((await finish('cy', first.challenge, key.register(first.publicKey, { origin: ORIGIN }))).code).toBe(0);
+    const again = await begin('cy');
+    await refusedUnchanged('cy', () => finish('cy', again.challenge, key.register(again.publicKey, { origin: ORIGIN })), 4, /already registered/);
+  });
+
+  it('refuses an answer without user verification when webauthn.user-verification is required', async () => {
+    expect((await store.run(['settings', 'set', 'webauthn.user-verification', 'required'])).code).toBe(0);
+    try {
+      const { challenge, publicKey } = await begin('dee');
+      expect(publicKey.authenticatorSelection.userVerification).toBe('required');
+      await refusedUnchanged('dee', () => finish('dee', challenge, new SoftAuthenticator().register(publicKey, { origin: ORIGIN, flags: UP })), 4, /user verification/i);
+      const next = await begin('dee');
+      const r = await finish('dee', next.challenge, new SoftAuthenticator().register(next.publicKey, { origin: ORIGIN, flags: UP | UV }));
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      await store.run(['settings', 'set', 'webauthn.user-verification', 'preferred']);
+    }
+  });
+
+  it.each([
+    ['another origin', { origin: 'https://evil.example.net' }, 4, /origin/],
+    ['another RP id', { origin: ORIGIN, signedRpId: 'evil.example.net' }, 4, /RP ID/i],
+    ['a sign-in answer (webauthn.get)', { origin: ORIGIN, type: 'webauthn.get' }, 4, /webauthn\.get/],
+    ['no user presence', { origin: ORIGIN, flags: 0 }, 4, /user.*present/i],
+  ] as const)('refuses an answer from %s, and the challenge is spent', async (_what, answerOptions, code, message) => {
+    const { challenge, publicKey } = await begin('dee');
+    await refusedUnchanged('dee', () => finish('dee', challenge, new SoftAuthenticator().register(publicKey, answerOptions)), code, message);
+    // Single use: the right answer to the same challenge comes too late.
+    await refusedUnchanged('dee', () => finish('dee', challenge, new SoftAuthenticator().register(publicKey, { origin: ORIGIN })), 4, /unknown, used or expired/);
+  });
+
+  it('refuses an answer after 120 s, a challenge of another user, and a sign-in challenge', async () => {
+    const late = await begin('dee');
+    const db = new Database(store.db);
+    db.prepare('UPDATE challenges SET expires = expires - 121 WHERE id = ?').run(late.challenge);
+    db.close();
+    await refusedUnchanged('dee', () => finish('dee', late.challenge, new SoftAuthenticator().register(late.publicKey, { origin: ORIGIN })), 4, /unknown, used or expired/);
+
+    const anns = await begin('ann');
+    await refusedUnchanged('dee', () => finish('dee', anns.challenge, new SoftAuthenticator().register(anns.publicKey, { origin: ORIGIN })), 4, /unknown, used or expired/);
+
+    await store.run(['tfa', 'add', 'recovery', 'cy']);
+    const signIn = await store.run(['login', 'cy', '--begin', '--password-stdin', '--json'], { input: `${PW}\n` });
+    const { challenge } = signIn.json().result;
+    await refusedUnchanged('cy', () => finish('cy', challenge, new SoftAuthenticator().register({ challenge, rp: { id: RP_ID } }, { origin: ORIGIN })), 4, /unknown, used or expired/);
+  });
+
+  it.each([
+    ['not JSON', 'this is not json', /not JSON/],
+    ['JSON of the wrong shape', '{"id": 1}', /"id" is not a base64url string/],
+    ['a sign-in answer', JSON.stringify(new SoftAuthenticator().authenticate({ challenge: 'AAAA', rpId: RP_ID }, { origin: ORIGIN })), /attestationObject/],
+    ['an empty answer', '', /empty|answer/],
+  ])('refuses %s with exit 2', async (_what, text, message) => {
+    const { challenge } = await begin('dee');
+    await refusedUnchanged('dee', () => finish('dee', challenge, text), 2, message);
+  });
+});
+
+describe('realm rules', () => {
+  it('a realm that enforces YubiKey OTP refuses WebAuthn enrolment (exit 4), at --begin and at --finish', async () => {
+    await store.run(['realm', 'add', 'keys']);
+    await store.addUser('yan@keys', PW);
+    const early = await begin('dee'); // a challenge for a user in another realm: unaffected
+    expect(early.challenge).toBeTruthy();
+    const begunBefore = await begin('yan@keys');
+    expect((await store.run(['realm', 'set-enforce', 'keys', 'yubico', '--offline'])).code).toBe(0);
+    await refusedUnchanged('yan@keys', () => store.run(['tfa', 'add', 'webauthn', 'yan@keys', '--begin', '--json']), 4, /yubico|YubiKey/i);
+    await refusedUnchanged('yan@keys', () => finish('yan@keys', begunBefore.challenge, new SoftAuthenticator().register(begunBefore.publicKey, { origin: ORIGIN })), 4, /yubico|YubiKey/i);
+  });
+
+  it('a realm that enforces TOTP accepts the key with a warning: its sign-ins ask for TOTP or a recovery key', async () => {
+    await store.run(['realm', 'add', 'ops']);
+    await store.addUser('oz@ops', PW);
+    expect((await store.run(['realm', 'set-enforce', 'ops', 'totp'])).code).toBe(0);
+    const { challenge, publicKey } = await begin('oz@ops');
+    const r = await finish('oz@ops', challenge, new SoftAuthenticator().register(publicKey, { origin: ORIGIN }));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/realm ops enforces TOTP: sign-ins there ask for TOTP or a recovery key/);
+  });
+});
+
+describe('usage errors (exit 2, nothing changed)', () => {
+  it.each([
+    [['--begin', '--finish'], /not both/],
+    [['--challenge', 'x'], /go with --finish/],
+    [['--finish', '--challenge', 'x'], /--finish needs/],
+    [['--rp-id', RP_ID], /go with --begin/],
+    [['--begin', '--port', '8080'], /for the page/],
+    [['--begin', '--no-open'], /for the page/],
+    [['--finish', '--challenge', 'x', '--response', '-', '--description', 'd'], /goes with --begin/],
+    [['--port', '80000'], /port/],
+    [['--begin', '--rp-id', 'https://x'], /RP id/],
+  ])('%j', async (extra, message) => {
+    await refusedUnchanged('dee', () => store.run(['tfa', 'add', 'webauthn', 'dee', '--json', ...extra], { input: '' }), 2, message);
+  });
+
+  it('refuses an unknown user with exit 3', async () => {
+    const r = await store.run(['tfa', 'add', 'webauthn', 'nobody', '--begin', '--json']);
+    expect(r.code).toBe(3);
+    expect(oneLineError(r)).toMatch(/nobody@local/);
+  });
+});
