@@ -165,7 +165,7 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'settings set')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
+            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force'
             vopts='--db --as --auth-code'
             args=('' '') ids=('' '') vararg=0 ;;
         'backup')

@@ -479,6 +479,7 @@ complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a se
 # tfactl settings list
 
 # tfactl settings set
+complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
 
 # tfactl backup
 

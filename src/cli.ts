@@ -228,7 +228,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
 
   const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
-  leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js')).argument('<key>').argument('<value>');
+  leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js'))
+    .argument('<key>')
+    .argument('<value>')
+    .option('--force', 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)');
 
   leaf(program, 'backup', 'write a consistent snapshot of the store to a new file (keep the key file with it)', () =>
     import('./commands/backup.js'),

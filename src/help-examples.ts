@@ -115,6 +115,12 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex("Register alice's YubiKey by its public id (touch it to type the OTP)", 'tfactl tfa add yubico alice \\\n    --otp cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut'),
     ex('For offline validation: with the AES key (from a file) and private id', 'tfactl tfa add yubico alice \\\n    --otp cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut \\\n    --aes-key @alice-yubikey.aes --private-id 8792ebfe26cc'),
   ],
+  'tfa add webauthn': [
+    ex('Register a key on a page in your browser (over SSH: run its ssh -L)', "tfactl tfa add webauthn alice --description 'yubikey 5 nfc'"),
+    ex('On a fixed port, without starting a browser here', 'tfactl tfa add webauthn alice --port 8765 --no-open'),
+    ex("For a web app: creation options for the page's navigator.credentials", 'tfactl tfa add webauthn alice --begin \\\n    --origin http://localhost:8080 --json'),
+    ex("Then store the key from the browser's RegistrationResponseJSON", 'tfactl tfa add webauthn alice --finish \\\n    --challenge "$challenge" --response answer.json'),
+  ],
   'tfa add recovery': [
     ex('Ten single-use keys, shown once: print them', 'tfactl tfa add recovery bob@corp'),
     ex('Also write them to a new 0600 file', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
@@ -138,6 +144,8 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Sign in: the password, then the code the app shows', 'tfactl login alice'),
     ex('In a script: the password and the code on standard input', `printf '%s\\n' "$PASSWORD" "$CODE" |\n    tfactl login alice --password-stdin --code -`),
     ex('With a recovery key kept in a file', `printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --password-stdin --type recovery --code @key.txt`),
+    ex('With a security key, on a page in your browser', 'tfactl login alice --webauthn'),
+    ex('Over plain SSH: paste what fido2-assert prints', 'tfactl login alice --no-browser'),
     ex(
       'For a web app, in two halves: the password, then the code',
       `challenge=$(printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --begin --password-stdin --json |\n    sed 's/.*"challenge":"//; s/".*//') && \\\nprintf '%s\\n' "$CODE" |\n    tfactl login alice --finish --challenge "$challenge" --response -`,
@@ -153,6 +161,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('The issuer authenticator apps show', "tfactl settings set totp.issuer 'Example Corp'"),
     ex('Ban password sign-ins for 30 minutes after too many failures', 'tfactl settings set lockout.password-ban-seconds 1800'),
     ex('The domain new WebAuthn credentials are bound to', 'tfactl settings set webauthn.rp-id example.com'),
+    ex('Move to another domain: keys made under the old one stop working', 'tfactl settings set webauthn.rp-id login.example.com --force'),
     ex('The addresses WebAuthn answers may come from', "tfactl settings set webauthn.origin \\\n    'https://pve.example.com:8006 https://sso.example.com'"),
   ],
 

@@ -2,7 +2,7 @@ import { parsePositiveInt } from '../domain/account.js';
 import type { PasswordPolicy } from '../domain/password-policy.js';
 import { checkText } from '../domain/text.js';
 import { formatOriginList, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName } from '../domain/webauthn-settings.js';
-import { UsageError } from '../errors.js';
+import { RefusedError, UsageError } from '../errors.js';
 import type { LockoutLimits, PasswordLimits, Store } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Session } from './session.js';
@@ -229,11 +229,28 @@ export async function listSettings(session: Session): Promise<EffectiveSetting[]
 }
 
 /** Changes a setting. root@local only: every store-wide setting applies to root@local as well. */
-export async function changeSetting(session: Session, key: string, value: string): Promise<EffectiveSetting> {
+/** The settings that name the RP id (U2F: appid) stored credentials answer for, by credential type. */
+const CREDENTIAL_SCOPES: Readonly<Record<string, { readonly type: 'webauthn' | 'u2f'; readonly noun: string }>> = {
+  'webauthn.rp-id': { type: 'webauthn', noun: 'RP id' },
+  'u2f.appid': { type: 'u2f', noun: 'appid' },
+};
+
+export interface ChangedSetting {
+  readonly setting: EffectiveSetting;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Changes a setting (root@local). Changing `webauthn.rp-id` or `u2f.appid` while credentials were
+ * made under the current value needs `force`: they stop answering the store's default ceremony.
+ * Forced, the credentials that followed the setting keep the value they were made under.
+ */
+export async function changeSetting(session: Session, key: string, value: string, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
   const spec = SETTINGS[key];
   if (!spec) throw new UsageError(`unknown setting ${JSON.stringify(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
   const parsed = spec.parse(value);
   await authorize(session, 'settings.change', 'settings.set', key);
+  const warnings: string[] = [];
   await session.store.transaction(async (tx) => {
     // Checked inside the transaction so two concurrent changes cannot leave min above max.
     if (key.startsWith('password.')) {
@@ -241,9 +258,24 @@ export async function changeSetting(session: Session, key: string, value: string
       const next = { ...policy, [key === 'password.min-length' ? 'minLength' : 'maxLength']: Number(parsed) };
       if (next.minLength > next.maxLength) throw new UsageError('password.min-length cannot exceed password.max-length', 'invalid_setting');
     }
+    const scope = CREDENTIAL_SCOPES[key];
+    let stranded = 0;
+    if (scope) {
+      const old = await settingValue(tx, key, session.hostname);
+      if (old !== '' && old !== parsed) {
+        stranded = (await tx.countCredentials(scope.type, old)) + (await tx.countCredentials(scope.type, null));
+        if (stranded > 0) {
+          const keys = `${stranded} ${scope.type === 'u2f' ? 'U2F registration' : 'security key'}${stranded === 1 ? '' : 's'}`;
+          const what = `${keys} made under ${scope.noun} ${old} stop${stranded === 1 ? 's' : ''} working for sign-ins under ${parsed === '' ? 'no ' + scope.noun : `${scope.noun} ${parsed}`}`;
+          if (!force) throw new RefusedError(`${what}: give --force to change ${key} anyway`, 'credentials_in_use');
+          await tx.pinCredentialRpIds(scope.type, old);
+          warnings.push(`${what} (a web app may still ask for ${scope.noun} ${old} with login --begin --rp-id)`);
+        }
+      }
+    }
     await tx.setSetting(key, parsed);
-    await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed } });
+    await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed, ...(stranded > 0 ? { stranded } : {}) } });
   });
   const all = await readSettings(session.store, session.hostname);
-  return all.find((s) => s.key === key) as EffectiveSetting;
+  return { setting: all.find((s) => s.key === key) as EffectiveSetting, warnings };
 }

@@ -1159,11 +1159,14 @@ class SqliteStore implements Store {
     );
   }
 
-  countCredentials(rpId: string | null) {
-    return this.run(
-      () =>
-        this.statement(`SELECT count(*) FROM factors WHERE type = 'webauthn' AND rp_id IS @rpId`).pluck().get({ rpId }) as number,
-    );
+  countCredentials(type: 'webauthn' | 'u2f', rpId: string | null) {
+    return this.run(() => this.statement('SELECT count(*) FROM factors WHERE type = @type AND rp_id IS @rpId').pluck().get({ type, rpId }) as number);
+  }
+
+  pinCredentialRpIds(type: 'webauthn' | 'u2f', rpId: string) {
+    return this.run(() => {
+      this.statement('UPDATE factors SET rp_id = @rpId WHERE type = @type AND rp_id IS NULL').run({ type, rpId });
+    });
   }
 
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number) {

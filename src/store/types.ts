@@ -440,8 +440,10 @@ export interface Store {
    * does not grow (a cloned key, or a racing replay) gets false.
    */
   advanceCredentialCounter(factorId: string, counter: number, now: number): Promise<boolean>;
-  /** How many WebAuthn credentials were made under `rpId` (null: under the store's setting). */
-  countCredentials(rpId: string | null): Promise<number>;
+  /** How many credentials of `type` were made under `rpId` (U2F: appid), or under the store's setting (null). */
+  countCredentials(type: 'webauthn' | 'u2f', rpId: string | null): Promise<number>;
+  /** Writes `rpId` into the credentials of `type` made under the store's setting, before that setting changes. */
+  pinCredentialRpIds(type: 'webauthn' | 'u2f', rpId: string): Promise<void>;
   /** Sets the lock state carried over from another system. */
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
   /** Lifts every lock (the password ban too) and resets the counters. */

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
@@ -207,5 +209,52 @@ describe('usage errors (exit 2, nothing changed)', () => {
     const r = await store.run(['tfa', 'add', 'webauthn', 'nobody', '--begin', '--json']);
     expect(r.code).toBe(3);
     expect(oneLineError(r)).toMatch(/nobody@local/);
+  });
+});
+
+describe('settings set webauthn.rp-id while keys were made under it', () => {
+  const site = new TempStore();
+  afterAll(() => site.remove());
+
+  it('needs --force, says how many stop working, and keeps each key under the RP id it was made for', async () => {
+    await site.run(['init']);
+    expect((await site.run(['settings', 'set', 'webauthn.origin', ORIGIN])).code).toBe(0);
+    expect((await site.run(['settings', 'set', 'webauthn.rp-id', RP_ID])).code).toBe(0);
+    await site.addUser('max', PW);
+    const key = new SoftAuthenticator();
+    const begun = (await site.run(['tfa', 'add', 'webauthn', 'max', '--begin', '--json'])).json().result;
+    expect((await site.run(['tfa', 'add', 'webauthn', 'max', '--finish', '--challenge', begun.challenge, '--response', '-'], { input: JSON.stringify(key.register(begun.publicKey, { origin: ORIGIN })) })).code).toBe(0);
+    // Imported without datacenter.cfg: it follows the setting.
+    const imported = new SoftAuthenticator();
+    const tfaCfg = join(site.dir, 'tfa.cfg');
+    const userCfg = join(site.dir, 'user.cfg');
+    writeFileSync(tfaCfg, JSON.stringify({ users: { 'pat@pve': { webauthn: [{ id: 'w', created: 1700000000, entry: imported.proxmoxEntry() }] } } }));
+    writeFileSync(userCfg, 'user:pat@pve:1:0:::::\n');
+    expect((await site.run(['import', 'proxmox', '--tfa-cfg', tfaCfg, '--user-cfg', userCfg])).code).toBe(0);
+    const rpIds = async () => Object.fromEntries(
+      (await site.run(['tfa', 'list', '--json'])).json().result.flatMap((u: { factors: { credential: { id: string; rpId: string } | null }[] }) => u.factors.map((f) => [f.credential!.id, f.credential!.rpId])),
+    );
+    // null: it follows the store's setting.
+    expect(await rpIds()).toEqual({ [key.id]: RP_ID, [imported.id]: null });
+
+    const refused = await site.run(['settings', 'set', 'webauthn.rp-id', 'login.example.com']);
+    expect(refused.code).toBe(4);
+    expect(oneLineError(refused)).toBe('error: 2 security keys made under RP id app.example.com stop working for sign-ins under RP id login.example.com: give --force to change webauthn.rp-id anyway');
+    expect((await site.run(['settings', 'list', '--json'])).json().result.find((x: { key: string }) => x.key === 'webauthn.rp-id').value).toBe(RP_ID);
+
+    // The same value again, or another setting, needs nothing.
+    expect((await site.run(['settings', 'set', 'webauthn.rp-id', RP_ID])).code).toBe(0);
+
+    const forced = await site.run(['settings', 'set', 'webauthn.rp-id', 'login.example.com', '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toMatch(/warning: 2 security keys made under RP id app\.example\.com stop working/);
+    expect(forced.json().result.value).toBe('login.example.com');
+    // The one that followed the setting now keeps the RP id it was made under.
+    expect(await rpIds()).toEqual({ [key.id]: RP_ID, [imported.id]: RP_ID });
+    expect(site.auditRows().at(-1)).toMatchObject({ action: 'settings.set', outcome: 'ok' });
+    expect(site.auditRows().at(-1)?.detail).toContain('"stranded":2');
+
+    // No key under the new RP id: the next change needs no --force.
+    expect((await site.run(['settings', 'set', 'webauthn.rp-id', 'sso.example.com'])).code).toBe(0);
   });
 });
