@@ -9,7 +9,8 @@ import type { WebauthnAlgorithm, WebauthnPublicKeyJwk } from './proxmox-credenti
 export function coseToJwk(cose: Uint8Array): { readonly algorithm: WebauthnAlgorithm; readonly jwk: WebauthnPublicKeyJwk } | null {
   let map: unknown;
   try {
-    map = decodeCBOR(cose);
+    // A copy: the decoder reads the whole underlying ArrayBuffer, which a pooled Buffer shares.
+    map = decodeCBOR(new Uint8Array(cose));
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, timingSafeEqual, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /**
  * What legacy U2F, WebAuthn and libfido2's tools have in common: base64 text, authenticator data and
@@ -139,4 +139,47 @@ export function registrationResponseProblem(value: unknown): string | null {
   if (!b64(response.clientDataJSON)) return 'its "response.clientDataJSON" is not a base64url string';
   if (!b64(response.attestationObject)) return 'its "response.attestationObject" is not a base64url string (is it a sign-in answer?)';
   return null;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Equal bytes, compared in constant time. */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
+
+/** A browser's AuthenticationResponseJSON (credential.toJSON()), its fields decoded. */
+export interface BrowserAssertion {
+  /** rawId, or id: when both are there they agree. */
+  readonly credentialId: Buffer;
+  /** clientDataJSON: the exact bytes whose hash was signed. */
+  readonly clientData: Buffer;
+  readonly authenticatorData: Buffer;
+  readonly signature: Buffer;
+}
+
+/** Reads a browser's sign-in answer; null when it does not have that shape. */
+export function parseBrowserAssertion(value: unknown): BrowserAssertion | null {
+  if (!isRecord(value) || value.type !== 'public-key' || !isRecord(value.response)) return null;
+  const field = (record: Record<string, unknown>, name: string) => (typeof record[name] === 'string' ? decodeBase64(record[name], 'base64url') : null);
+  const rawId = field(value, 'rawId');
+  const id = field(value, 'id');
+  const credentialId = rawId ?? id;
+  if (!credentialId || credentialId.length === 0 || (rawId && id && !rawId.equals(id)) || (value.rawId !== undefined && !rawId) || (value.id !== undefined && !id)) return null;
+  const clientData = field(value.response, 'clientDataJSON');
+  const authenticatorData = field(value.response, 'authenticatorData');
+  const signature = field(value.response, 'signature');
+  if (!clientData || !authenticatorData || !signature || authenticatorData.length < AUTHENTICATOR_DATA_MIN_BYTES) return null;
+  return { credentialId, clientData, authenticatorData, signature };
+}
+
+let strictUtf8: TextDecoder | undefined;
+
+/** Client data (UTF-8 JSON, an object); null when it is anything else. */
+export function parseClientData(bytes: Uint8Array): Record<string, unknown> | null {
+  try {
+    strictUtf8 ??= new TextDecoder('utf-8', { fatal: true });
+    const value: unknown = JSON.parse(strictUtf8.decode(bytes));
+    return isRecord(value) ? value : null;
+  } catch {
+    return null;
+  }
 }

@@ -108,3 +108,15 @@ export function signInStatus(f: SignInFacts, now: number): SignInStatus {
   if (f.totpLocked && need.usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: `tfactl tfa unlock ${u}` };
   return { ok: true };
 }
+
+/**
+ * A challenge id from 32 random bytes: base64url (43 characters) that never starts with `-`, so
+ * `--challenge ID` is never read as an option. The first byte's top bit is cleared, which makes the
+ * first character a letter (A-Z, a-f) and leaves 255 random bits.
+ */
+export function challengeId(random: Uint8Array): string {
+  if (random.length !== 32) throw new Error('a challenge id takes 32 random bytes');
+  const bytes = Buffer.from(random);
+  bytes[0] = (bytes[0] as number) & 0x7f;
+  return bytes.toString('base64url');
+}

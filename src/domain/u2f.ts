@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import { AUTHENTICATOR_DATA_MIN_BYTES, assertionSignatureValid, decodeBase64, parseAuthenticatorData, sha256, u2fPublicKey } from './fido.js';
+import { assertionSignatureValid, decodeBase64, parseAuthenticatorData, parseBrowserAssertion, parseClientData, sameBytes, sha256, u2fPublicKey } from './fido.js';
 
 /**
  * Legacy U2F sign-in (FIDO U2F raw message formats and JavaScript API, v1.2): registrations made
@@ -114,7 +113,7 @@ function parseAnswer(answer: unknown): U2fAnswer | null {
     }
   }
   if (!isRecord(value)) return null;
-  return isRecord(value.response) ? parseWebAuthnAnswer(value, value.response) : parseRawAnswer(value);
+  return isRecord(value.response) ? parseWebAuthnAnswer(value) : parseRawAnswer(value);
 }
 
 function parseRawAnswer(answer: Record<string, unknown>): U2fAnswer | null {
@@ -126,34 +125,11 @@ function parseRawAnswer(answer: Record<string, unknown>): U2fAnswer | null {
   return { format: 'u2f', keyHandle, clientData, flagsAndCounter: signatureData.subarray(0, 5), signature: signatureData.subarray(5) };
 }
 
-function parseWebAuthnAnswer(answer: Record<string, unknown>, response: Record<string, unknown>): U2fAnswer | null {
-  if (answer.type !== 'public-key') return null;
-  const rawId = base64UrlField(answer, 'rawId');
-  const id = base64UrlField(answer, 'id');
-  // Either names the credential (the key handle); when both are there they must agree.
-  const keyHandle = rawId ?? id;
-  if (!keyHandle || (rawId && id && !rawId.equals(id)) || (answer.rawId !== undefined && !rawId) || (answer.id !== undefined && !id)) return null;
-  const clientData = base64UrlField(response, 'clientDataJSON');
-  const authenticatorData = base64UrlField(response, 'authenticatorData');
-  const signature = base64UrlField(response, 'signature');
-  if (!clientData || !authenticatorData || !signature || authenticatorData.length < AUTHENTICATOR_DATA_MIN_BYTES) return null;
-  return { format: 'webauthn-appid', keyHandle, clientData, authenticatorData, signature };
+function parseWebAuthnAnswer(answer: Record<string, unknown>): U2fAnswer | null {
+  const parsed = parseBrowserAssertion(answer);
+  return parsed && { format: 'webauthn-appid', keyHandle: parsed.credentialId, clientData: parsed.clientData, authenticatorData: parsed.authenticatorData, signature: parsed.signature };
 }
 
-let strictUtf8: TextDecoder | undefined;
-
-/** The client data as a JSON object, or null when it is not UTF-8 JSON of an object. */
-function parseClientData(bytes: Buffer): Record<string, unknown> | null {
-  try {
-    strictUtf8 ??= new TextDecoder('utf-8', { fatal: true });
-    const value: unknown = JSON.parse(strictUtf8.decode(bytes));
-    return isRecord(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);
 
 /**
  * The key handle an answer was made with (a raw answer's `keyHandle`, a browser's `rawId`), to

@@ -2,7 +2,7 @@ import { formatTime, isExpired } from '../domain/dates.js';
 import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
-import { countEnabled, requirement } from '../domain/sign-in.js';
+import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
@@ -262,7 +262,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
   if (kinds.length === 0) return fail(audit, context, 'totp locked', TOTP_LOCKED);
 
-  const id = deps.randomBytes(32).toString('base64url');
+  const id = challengeId(deps.randomBytes(32));
   const keys = kinds.includes('webauthn') || kinds.includes('u2f') ? await keyChallenge(deps, context, userid) : null;
   const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null };
   const expires = now + CHALLENGE_SECONDS;

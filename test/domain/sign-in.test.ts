@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { countEnabled, requirement, type SignInFacts, signInStatus } from '../../src/domain/sign-in.js';
+import { challengeId, countEnabled, requirement, type SignInFacts, signInStatus } from '../../src/domain/sign-in.js';
 
 const NOW = 1_800_000_000;
 const none = { totp: 0, yubico: 0, webauthn: 0, u2f: 0, recoveryKeysLeft: null };
@@ -68,5 +69,20 @@ describe('signInStatus', () => {
 
   it('does not fault root@local for having no password: the store\'s owner acts as root@local', () => {
     expect(signInStatus(facts({ userid: 'root@local', realm: 'local', hasPassword: false }), NOW).ok).toBe(true);
+  });
+});
+
+describe('challengeId', () => {
+  it('is 43 base64url characters that never start with "-", so --challenge ID is never an option', () => {
+    expect(challengeId(Buffer.alloc(32, 0xff))).toMatch(/^f/);
+    expect(challengeId(Buffer.alloc(32, 0xfb))).not.toMatch(/^-/);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        const id = challengeId(bytes);
+        expect(id).toMatch(/^[A-Za-f][A-Za-z0-9_-]{42}$/);
+        // Only the first bit is given up: the rest of the bytes come through.
+        expect(Buffer.from(id, 'base64url').subarray(1)).toEqual(Buffer.from(bytes).subarray(1));
+      }),
+    );
   });
 });

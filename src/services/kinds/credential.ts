@@ -1,7 +1,8 @@
 import { coseToJwk } from '../../domain/cose.js';
-import { decodeBase64 } from '../../domain/fido.js';
+import { decodeBase64, type AssertionAlgorithm } from '../../domain/fido.js';
 import { parseFido2AssertOutput, type Fido2Assertion, verifyFido2Assertion } from '../../domain/fido2-assert.js';
 import { u2fAnswerKeyHandle, verifyU2fSignIn } from '../../domain/u2f.js';
+import { verifyWebauthnAssertion } from '../../domain/webauthn-assertion.js';
 import { TfaError } from '../../errors.js';
 import type { JsonWebKey } from 'node:crypto';
 import type { CredentialRecord } from '../../store/types.js';
@@ -94,25 +95,27 @@ export const webauthn: SignInKind = {
     const c = credentials.find((x) => x.credentialId === response.id);
     if (!c) return { ok: false, reason: 'unknown webauthn credential' };
     if (credentialRpId(c, key) !== key.rpId) return { ok: false, reason: `credential made for another RP id than ${key.rpId}` };
-    const { verifyAuthenticationResponse } = await import('@simplewebauthn/server');
-    let result;
-    try {
-      result = await verifyAuthenticationResponse({
-        response: answer.value as Parameters<typeof verifyAuthenticationResponse>[0]['response'],
-        expectedChallenge: key.challenge,
-        expectedOrigin: [...key.origins],
-        expectedRPID: key.rpId,
-        credential: { id: c.credentialId, publicKey: new Uint8Array(c.publicKey), counter: c.counter, transports: [] },
-        requireUserVerification: key.userVerification === 'required',
-      });
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      return { ok: false, reason: /counter/i.test(message) ? `${counterDidNotGrow}: ${message}` : `webauthn: ${message}` };
-    }
-    if (!result.verified) return { ok: false, reason: 'webauthn signature not valid' };
-    return advance(who, c, result.authenticationInfo.newCounter);
+    const stored = webauthnKey(c);
+    if (!stored) return { ok: false, reason: 'webauthn: the credential uses an algorithm tfactl cannot check' };
+    const result = verifyWebauthnAssertion({
+      credential: { id: Buffer.from(c.credentialId, 'base64url'), ...stored },
+      rpId: key.rpId,
+      origins: key.origins,
+      challenge: decodeBase64(key.challenge, 'base64url') ?? Buffer.alloc(0),
+      requireUserVerification: key.userVerification === 'required',
+      answer: answer.value,
+    });
+    if (!result.valid) return { ok: false, reason: `webauthn: ${result.reason}` };
+    return advance(who, c, result.counter);
   },
 };
+
+/** A WebAuthn credential's public key as the checks take it; null for an algorithm other than ES256 and RS256. */
+function webauthnKey(c: CredentialRecord): { readonly algorithm: AssertionAlgorithm; readonly publicKey: JsonWebKey } | null {
+  const parsed = coseToJwk(c.publicKey);
+  if (!parsed || (parsed.algorithm !== -7 && parsed.algorithm !== -257)) return null;
+  return { algorithm: parsed.algorithm === -7 ? 'ES256' : 'RS256', publicKey: parsed.jwk as JsonWebKey };
+}
 
 /** Checks fido2-assert's lines against each credential made for the RP id they name. */
 async function verifyPaste(who: Answering, key: KeyChallenge, credentials: readonly CredentialRecord[], assertion: Fido2Assertion): Promise<Verification> {
@@ -125,10 +128,8 @@ async function verifyPaste(who: Answering, key: KeyChallenge, credentials: reado
       c.type === 'u2f'
         ? ({ kind: 'u2f', appId: rpId, registration: { keyHandle: Buffer.from(c.credentialId, 'base64url'), publicKey: c.publicKey } } as const)
         : (() => {
-            const parsed = coseToJwk(c.publicKey);
-            return parsed && (parsed.algorithm === -7 || parsed.algorithm === -257)
-              ? ({ kind: 'webauthn', rpId, algorithm: parsed.algorithm === -7 ? 'ES256' : 'RS256', publicKey: parsed.jwk as JsonWebKey } as const)
-              : null;
+            const stored = webauthnKey(c);
+            return stored && ({ kind: 'webauthn', rpId, ...stored } as const);
           })();
     if (!credential) continue;
     const result = verifyFido2Assertion({ assertion, challenge, credential, requireUserVerification: key.userVerification === 'required' });

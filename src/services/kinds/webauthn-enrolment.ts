@@ -1,3 +1,4 @@
+import { challengeId } from '../../domain/sign-in.js';
 import { createHash } from 'node:crypto';
 import { coseToJwk } from '../../domain/cose.js';
 import { isLoopbackOrigin } from '../../domain/loopback-ceremony.js';
@@ -14,7 +15,7 @@ import { webauthnSettings } from '../settings.js';
  * sign-in's), then the browser's RegistrationResponseJSON checked with @simplewebauthn/server and
  * stored with the RP id it was made under. ES256 and RS256 (what Proxmox accepts), attestation
  * `none`, user verification as the `webauthn.user-verification` setting says, the user's
- * credentials excluded. @simplewebauthn/server loads only here and at a WebAuthn sign-in.
+ * credentials excluded. @simplewebauthn/server loads only here (sign-in checks with node:crypto alone).
  */
 
 /** How long a registration challenge may be answered, as a sign-in's. */
@@ -110,7 +111,7 @@ export async function beginWebauthnEnrolment(session: Session, userid: string, r
   );
   const now = session.now();
   const challenge = session.random.bytes(32).toString('base64url');
-  const id = session.random.bytes(32).toString('base64url');
+  const id = challengeId(session.random.bytes(32));
   const publicKey: CreationOptionsJSON = {
     rp: { name: settings.rpName, id: rpId },
     user: { id: webauthnUserHandle(userid), name: userid, displayName: user.comment ?? userid },
