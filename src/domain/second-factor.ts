@@ -29,7 +29,9 @@ export interface SecondFactorOffer {
 }
 
 export function describeOffer(offer: SecondFactorOffer): string {
-  const parts = offer.kinds.map((k) =>
+  // A WebAuthn key and a U2F registration are answered alike: one "security key".
+  const kinds = offer.kinds.includes('webauthn') ? offer.kinds.filter((k) => k !== 'u2f') : offer.kinds;
+  const parts = kinds.map((k) =>
     k === 'totp'
       ? 'TOTP code'
       : k === 'yubico'

@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
 import { U2fTester, type TesterSignResponse } from '../fixtures/u2f-tester.js';
-import { oneLineError, TempStore } from './harness.js';
+import { BIN, oneLineError, TempStore } from './harness.js';
+
+const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
+const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs');
 
 /**
  * Sign-in with security keys through the JSON ceremony (`login --begin`, then `login --finish
@@ -260,6 +263,33 @@ describe('login --begin for a web app', () => {
     // The U2F registration still answers through the appid extension.
     expect(b.publicKey!.allowCredentials.map((c) => c.id)).toEqual([u2f.keyHandle]);
     expect(b.fido2).toHaveLength(3);
+  });
+});
+
+describe('at a terminal, without a browser', () => {
+  it('login prints the fido2-assert line and takes what it prints, pasted at the prompt', () => {
+    const pem = join(store.dir, 'es256.pem');
+    writeFileSync(pem, es256.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    const counter = counterOf(es256.id) + 1;
+    const spec = {
+      argv: [process.execPath, BIN, 'login', 'kim@pve', '--no-browser'],
+      env: { TFACTL_DB: store.db, NO_COLOR: '1' },
+      timeout: 30,
+      steps: [
+        { expect: 'Enter the password of kim@pve', send: `${PW}\r` },
+        { expect: 'paste the line it prints at the prompt', send_command: [process.execPath, PASTE, pem, String(counter), RP_ID] },
+      ],
+    };
+    const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
+    const run = JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
+    expect(run.unmatched, run.output).toBeNull();
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toMatch(/printf '%s\\n' \S+ 'pve\.example\.com' \S+ \| fido2-assert -G DEVICE \| paste -sd ' '/);
+    expect(run.output).toMatch(/fido2-assert -G -u DEVICE/);
+    expect(run.output).toMatch(/Security key for kim@pve:/);
+    expect(run.output).toMatch(/signed in as kim@pve/i);
+    expect(counterOf(es256.id)).toBe(counter);
+    es256.counter = counter;
   });
 });
 
