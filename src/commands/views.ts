@@ -3,7 +3,8 @@ import { signInStatus, type EnabledFactors, type EnforceType, type FactorType } 
 import type { TotpParams } from '../domain/totp-params.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { FactorRecord, UserOverview } from '../services/factor-list.js';
-import type { AddedYubico, EnrolledTotp } from '../services/factors.js';
+import type { AddedYubico } from '../services/kinds/yubico-enrolment.js';
+import type { EnrolledTotp } from '../services/kinds/totp-enrolment.js';
 import type { RealmSummary } from '../services/realms.js';
 import type { EffectiveSetting } from '../services/settings.js';
 

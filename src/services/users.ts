@@ -6,20 +6,9 @@ import type { NewTotpFactor, UserOverview, UserPatch } from '../store/types.js';
 
 export type { UserOverview, UserPatch };
 import { authorize, refuse } from './authz.js';
-import {
-  checkRealmAllows,
-  confirmTotp,
-  type EnrolledTotp,
-  enrolled,
-  type AddedYubico,
-  type PreparedTotp,
-  prepareTotp,
-  prepareYubico,
-  type YubicoRequest,
-  type TotpEnrolmentIo,
-  totpFactorRow,
-  type TotpRequest,
-} from './factors.js';
+import { checkRealmAllows } from './factors.js';
+import { confirmTotp, type EnrolledTotp, enrolled, type PreparedTotp, prepareTotp, type TotpEnrolmentIo, totpFactorRow, type TotpRequest } from './kinds/totp-enrolment.js';
+import { type AddedYubico, prepareYubico, type YubicoRequest } from './kinds/yubico-enrolment.js';
 import { requireRealm, requireUser } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';

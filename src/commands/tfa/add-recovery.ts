@@ -1,7 +1,7 @@
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
-import { addRecoveryKeys } from '../../services/factors.js';
+import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation } from '../confirm.js';
 import { arg, boolOpt, stringOpt } from '../options.js';

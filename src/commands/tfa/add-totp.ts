@@ -1,7 +1,7 @@
 import { parseComment } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { enrolTotp } from '../../services/factors.js';
+import { enrolTotp } from '../../services/kinds/totp-enrolment.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';

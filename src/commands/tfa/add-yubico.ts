@@ -1,7 +1,7 @@
 import { parseUserId } from '../../domain/userid.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
 import type { Invocation } from '../../invocation.js';
-import { addYubicoKey } from '../../services/factors.js';
+import { addYubicoKey } from '../../services/kinds/yubico-enrolment.js';
 import { openSession } from '../session.js';
 import { arg, stringOpt } from '../options.js';
 import { yubicoRequest } from './yubico-options.js';

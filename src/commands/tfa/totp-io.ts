@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
 import { parseComment } from '../../domain/account.js';
-import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/factors.js';
+import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/kinds/totp-enrolment.js';
 import { secondFactorValue } from '../credentials.js';
 import { secretOpt, stringOpt } from '../options.js';
 import { TERMINAL_TRIES } from '../secrets.js';

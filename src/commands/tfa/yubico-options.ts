@@ -2,7 +2,7 @@ import { parseComment } from '../../domain/account.js';
 import { parseHexBytes } from '../../domain/yubico.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import type { YubicoRequest } from '../../services/factors.js';
+import type { YubicoRequest } from '../../services/kinds/yubico-enrolment.js';
 import { secretOpt, stringOpt } from '../options.js';
 
 /** The YubiKey options shared by `tfa add yubico` and `user add --tfa yubico`, checked. */

@@ -1,0 +1,52 @@
+import { newRecoverySet, hashRecoveryKey } from '../../domain/recovery.js';
+import { seal, secretContext } from '../../domain/secret-box.js';
+import { authorize, refuse } from '../authz.js';
+import type { Session } from '../session.js';
+import { requireUser } from '../lookup.js';
+import { newFactorId } from '../factors.js';
+
+/**
+ * Enrolling recovery keys (the recovery kind's enrolment; its sign-in is kinds/recovery.ts): ten
+ * single-use keys, shown once, stored as HMAC-SHA256 hashes under a sealed per-set secret.
+ */
+
+export interface RecoveryKeys {
+  readonly id: string;
+  readonly userid: string;
+  readonly keys: readonly string[];
+  readonly regenerated: boolean;
+}
+
+/**
+ * Creates the user's recovery key set (one per user), or replaces it with `regenerate`. The keys
+ * are returned once and stored only as keyed hashes. Allowed whatever the realm enforces.
+ */
+export async function addRecoveryKeys(session: Session, userid: string, regenerate: boolean): Promise<RecoveryKeys> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  await requireUser(session.store, userid);
+  const existing = await session.store.getRecoverySet(userid);
+  if (existing && !regenerate) {
+    await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
+  }
+  const set = newRecoverySet((n) => session.random.bytes(n));
+  const id = newFactorId(session);
+  const key = await session.secretKey();
+  const stored = await session.store.transaction(async (tx) => {
+    const ok = await tx.putRecoverySet(
+      {
+        id,
+        userid,
+        description: 'recovery keys',
+        created: session.now(),
+        sealedSecret: seal(key, session.random.bytes(12), set.secret, secretContext(userid, id, 'recovery')),
+        hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)),
+      },
+      regenerate,
+    );
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } });
+    return ok;
+  });
+  if (!stored) await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
+  return { id, userid, keys: set.keys, regenerated: existing !== undefined };
+}
+

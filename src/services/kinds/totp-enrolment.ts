@@ -1,0 +1,184 @@
+import { isRoot } from '../../domain/permissions.js';
+import { open, seal, secretContext } from '../../domain/secret-box.js';
+import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
+import { AuthError, NotFoundError, UsageError } from '../../errors.js';
+import type { NewTotpFactor, RealmRecord } from '../../store/types.js';
+import { authorize, refuse } from '../authz.js';
+import type { Session } from '../session.js';
+import { totpIssuer } from '../settings.js';
+import { requireUser } from '../lookup.js';
+import { checkRealmAllows, newFactorId } from '../factors.js';
+
+/**
+ * Enrolling TOTP (the TOTP kind's enrolment; its sign-in is kinds/totp.ts): secret, parameters and
+ * otpauth URI prepared without storing anything, confirmed by a code (or admitted unverified by an
+ * admin), then stored with the confirming code's step as its replay guard.
+ */
+
+/** A TOTP factor about to be enrolled: nothing is stored until it is confirmed. */
+export interface PreparedTotp {
+  readonly factorId: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly issuer: string;
+  readonly secret: string;
+  readonly uri: string;
+  readonly params: TotpParams;
+}
+
+export interface TotpRequest {
+  readonly description: string;
+  readonly issuer?: string | undefined;
+  /** A base32 secret already parsed, or undefined to generate 160 random bits. */
+  readonly secret?: string | undefined;
+  readonly params: TotpParamsInput;
+}
+
+/** A new factor id: a random (version 4) UUID from the session's randomness. */
+
+/**
+ * Works out secret, parameters, issuer and URI for a new TOTP factor. In a realm that enforces TOTP
+ * the realm's parameters apply, and asking for others is a usage error.
+ */
+export async function prepareTotp(session: Session, userid: string, realm: RealmRecord | undefined, req: TotpRequest): Promise<PreparedTotp> {
+  const { encodeSecret, GENERATED_SECRET_BYTES, otpauthUri } = await import('../../domain/totp.js');
+  const realmParams = realm?.enforce === 'totp' ? realm.totp : null;
+  const params = parseTotpParams(req.params, realmParams ?? undefined);
+  if (realmParams && !sameTotpParams(params, realmParams)) {
+    throw new UsageError(`realm ${realm?.name} enforces TOTP with ${describeTotpParams(realmParams)}: leave out --digits, --period and --algorithm`);
+  }
+  const secret = req.secret ?? encodeSecret(session.random.bytes(GENERATED_SECRET_BYTES));
+  const issuer = req.issuer ?? (await totpIssuer(session.store, session.hostname));
+  return {
+    factorId: newFactorId(session),
+    userid,
+    description: req.description,
+    issuer,
+    secret,
+    uri: otpauthUri({ issuer, account: userid, secret, ...params }),
+    params,
+  };
+}
+
+/**
+ * Reads the code a person reads off their authenticator and checks it (one step either side);
+ * returns its step, to be stored so the same code cannot sign in later. Each wrong code is audited;
+ * the person may try `io.tries` times with the same secret (what they scanned stays valid), then
+ * it fails with exit 5.
+ */
+export async function confirmTotp(session: Session, prepared: PreparedTotp, io: TotpEnrolmentIo, action: string): Promise<number> {
+  const { matchTotp } = await import('../../domain/totp.js');
+  for (let attempt = 1; ; attempt++) {
+    const code = await io.readCode(prepared);
+    const match = matchTotp(prepared.secret, code.trim(), prepared.params, session.now());
+    if (match.valid) return match.step;
+    await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
+    const message = 'the verification code does not match: check the clock of the device';
+    if (attempt >= io.tries) throw new AuthError(`${message} and try again`);
+    io.retry(`${message}; try again with the next code`);
+  }
+}
+
+/** The row for a prepared factor, its secret sealed to this user and factor. */
+export async function totpFactorRow(session: Session, prepared: PreparedTotp, step: number | null): Promise<NewTotpFactor> {
+  const key = await session.secretKey();
+  return {
+    id: prepared.factorId,
+    userid: prepared.userid,
+    description: prepared.description,
+    created: session.now(),
+    sealedSecret: seal(key, session.random.bytes(12), prepared.secret, secretContext(prepared.userid, prepared.factorId, 'totp')),
+    params: prepared.params,
+    lastStep: step,
+    verified: step !== null,
+  };
+}
+
+/**
+ * Refuses a secret the user already has on another TOTP factor: replay protection is per factor, so
+ * two factors with one secret would accept each code twice.
+ */
+async function refuseKnownSecret(session: Session, prepared: PreparedTotp): Promise<void> {
+  const key = await session.secretKey();
+  for (const f of await session.store.getTotpSecrets(prepared.userid, true)) {
+    if (open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')) === prepared.secret) {
+      await refuse(session, 'tfa.add', prepared.userid, `${prepared.userid} already has a TOTP factor with this secret (${f.id})`, 'exists');
+    }
+  }
+}
+
+/** Only root and admins may skip verification (provisioning for someone else). */
+export async function authorizeNoVerify(session: Session, action: string, userid: string): Promise<void> {
+  if (!session.actor.admin && !isRoot(session.actor)) {
+    await refuse(session, action, userid, '--no-verify is for admins provisioning accounts', 'permission_denied');
+  }
+}
+
+export interface TotpEnrolmentIo {
+  /** Shows the QR code, secret and URI (or nothing, with --json). */
+  present(prepared: PreparedTotp): Promise<void>;
+  /** Reads the verification code; not called with --no-verify. */
+  readCode(prepared: PreparedTotp): Promise<string>;
+  /** How many codes the person may try (a terminal asks again; a flag gives one). */
+  readonly tries: number;
+  /** Says why the code is asked for again. */
+  retry(message: string): void;
+}
+
+export interface EnrolledTotp {
+  readonly id: string;
+  readonly userid: string;
+  readonly description: string;
+  readonly issuer: string;
+  readonly secret: string;
+  readonly uri: string;
+  readonly algorithm: TotpParams['algorithm'];
+  readonly digits: TotpParams['digits'];
+  readonly period: number;
+  readonly verified: boolean;
+}
+
+export function enrolled(prepared: PreparedTotp, verified: boolean): EnrolledTotp {
+  return {
+    id: prepared.factorId,
+    userid: prepared.userid,
+    description: prepared.description,
+    issuer: prepared.issuer,
+    secret: prepared.secret,
+    uri: prepared.uri,
+    ...prepared.params,
+    verified,
+  };
+}
+
+/**
+ * Enrols a TOTP factor for an existing user: shown, then confirmed with a code (unless an admin
+ * skips it with `verify: false`), then stored with that code's step as used. The acting user's
+ * password (and second factor) was checked when the session opened.
+ */
+export async function enrolTotp(
+  session: Session,
+  userid: string,
+  req: TotpRequest & { verify: boolean },
+  io: TotpEnrolmentIo,
+): Promise<EnrolledTotp & { readonly hasRecoveryKeys: boolean }> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  const user = await requireUser(session.store, userid);
+  const realm = await session.store.getRealm(user.realm);
+  await checkRealmAllows(session, realm, userid, 'totp');
+  if (!req.verify) await authorizeNoVerify(session, 'tfa.add', userid);
+  const prepared = await prepareTotp(session, userid, realm, req);
+  await refuseKnownSecret(session, prepared);
+  await io.present(prepared);
+  const step = req.verify ? await confirmTotp(session, prepared, io, 'tfa.add') : null;
+  const row = await totpFactorRow(session, prepared, step);
+  await session.store.transaction(async (tx) => {
+    if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
+    await tx.insertTotpFactor(row);
+    await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } });
+  });
+  // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
+  const recovery = await session.store.getRecoverySet(userid);
+  return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined };
+}
+
