@@ -9,214 +9,234 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login settings backup restore export import audit completion help'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            cmds='init user realm tfa login token settings backup restore export import audit completion help'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'init')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'user')
             cmds='add list show modify import passwd delete'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
-            vopts='--db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
+            vopts='--db --as --auth-code --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
             args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
-            vopts='--db --as --auth-code --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --token --realm'
             args=() ids=() vararg=0 ;;
         'user show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'user modify')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
-            vopts='--db --as --auth-code --email --comment --expire'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
+            vopts='--db --as --auth-code --token --email --comment --expire'
             args=('') ids=('users') vararg=0 ;;
         'user import')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --update --atomic --results'
-            vopts='--db --as --auth-code --results'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --update --atomic --results'
+            vopts='--db --as --auth-code --token --results'
             args=('') ids=('') vararg=0 ;;
         'user passwd')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'user delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --yes'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'realm')
             cmds='add list show delete set-enforce set-yubico'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'realm add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --comment'
-            vopts='--db --as --auth-code --comment'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --comment'
+            vopts='--db --as --auth-code --token --comment'
             args=('') ids=('') vararg=0 ;;
         'realm list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'realm show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('realms') vararg=0 ;;
         'realm delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force --yes'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --force --yes'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('realms') vararg=0 ;;
         'realm set-enforce')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
-            vopts='--db --as --auth-code --digits --step --period --algorithm --api-id --api-key --url'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
+            vopts='--db --as --auth-code --token --digits --step --period --algorithm --api-id --api-key --url'
             args=('' 'none totp yubico') ids=('realms' '') vararg=0 ;;
         'realm set-yubico')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --api-id --api-key --url --offline --none'
-            vopts='--db --as --auth-code --api-id --api-key --url'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --api-id --api-key --url --offline --none'
+            vopts='--db --as --auth-code --token --api-id --api-key --url'
             args=('') ids=('realms') vararg=0 ;;
         'tfa')
             cmds='add list delete enable disable unlock'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'tfa add')
             cmds='totp yubico webauthn recovery'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'tfa add totp')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
-            vopts='--db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
+            vopts='--db --as --auth-code --token --description --issuer --secret --algorithm --digits --period --code --qr'
             args=('') ids=('users') vararg=0 ;;
         'tfa add yubico')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --otp --aes-key --private-id --description'
-            vopts='--db --as --auth-code --otp --aes-key --private-id --description'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --otp --aes-key --private-id --description'
+            vopts='--db --as --auth-code --token --otp --aes-key --private-id --description'
             args=('') ids=('users') vararg=0 ;;
         'tfa add webauthn')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
-            vopts='--db --as --auth-code --description --port --challenge --response --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
+            vopts='--db --as --auth-code --token --description --port --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'tfa add recovery')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --output --regenerate --yes'
-            vopts='--db --as --auth-code --output'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --output --regenerate --yes'
+            vopts='--db --as --auth-code --token --output'
             args=('') ids=('users') vararg=0 ;;
         'tfa list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --realm'
-            vopts='--db --as --auth-code --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --token --realm'
             args=('') ids=('users') vararg=0 ;;
         'tfa delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --type --all --yes'
-            vopts='--db --as --auth-code --type'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --type --all --yes'
+            vopts='--db --as --auth-code --token --type'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa enable')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa disable')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa unlock')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin'
-            vopts='--db --as --auth-code --code --type --challenge --response --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin'
+            vopts='--db --as --auth-code --token --code --type --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
+        'token')
+            cmds='add list delete'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
+            args=() ids=() vararg=0 ;;
+        'token add')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --privileges --expire --comment'
+            vopts='--db --as --auth-code --token --privileges --expire --comment'
+            args=('' '') ids=('users' '') vararg=0 ;;
+        'token list')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
+            args=('') ids=('users') vararg=0 ;;
+        'token delete')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
+            args=('' '') ids=('users' '') vararg=0 ;;
         'settings')
             cmds='list set'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'settings list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'settings set')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --force'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --force'
+            vopts='--db --as --auth-code --token'
             args=('' '') ids=('' '') vararg=0 ;;
         'backup')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('') vararg=0 ;;
         'restore')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --yes'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --yes'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('') vararg=0 ;;
         'export')
             cmds='totp users'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'export totp')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --format --output'
-            vopts='--db --as --auth-code --format --output'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --format --output'
+            vopts='--db --as --auth-code --token --format --output'
             args=() ids=() vararg=0 ;;
         'export users')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'import')
             cmds='proxmox'
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'import proxmox')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
-            vopts='--db --as --auth-code --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
+            vopts='--db --as --auth-code --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
             args=() ids=() vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help --user --since --limit --all'
-            vopts='--db --as --auth-code --user --since --limit'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --user --since --limit --all'
+            vopts='--db --as --auth-code --token --user --since --limit'
             args=() ids=() vararg=0 ;;
         'completion')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('bash zsh fish') ids=('') vararg=0 ;;
         'help')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --json --debug -h --help'
-            vopts='--db --as --auth-code'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('') vararg=1 ;;
     esac
 }
@@ -229,6 +249,7 @@ _tfactl_child() {
         '/realm') child='realm' ;;
         '/tfa') child='tfa' ;;
         '/login') child='login' ;;
+        '/token') child='token' ;;
         '/settings') child='settings' ;;
         '/backup') child='backup' ;;
         '/restore') child='restore' ;;
@@ -260,6 +281,9 @@ _tfactl_child() {
         'tfa add/yubico') child='tfa add yubico' ;;
         'tfa add/webauthn') child='tfa add webauthn' ;;
         'tfa add/recovery') child='tfa add recovery' ;;
+        'token/add') child='token add' ;;
+        'token/list') child='token list' ;;
+        'token/delete') child='token delete' ;;
         'settings/list') child='settings list' ;;
         'settings/set') child='settings set' ;;
         'export/totp') child='export totp' ;;
@@ -342,6 +366,15 @@ _tfactl_value() {
         'login/--as') store=users ;;
         'login/--type') choices='totp recovery yubico' ;;
         'login/--response') files=1 ;;
+        'token/--db') files=1 ;;
+        'token/--as') store=users ;;
+        'token add/--db') files=1 ;;
+        'token add/--as') store=users ;;
+        'token add/--privileges') choices='inherit read-only' ;;
+        'token list/--db') files=1 ;;
+        'token list/--as') store=users ;;
+        'token delete/--db') files=1 ;;
+        'token delete/--as') store=users ;;
         'settings/--db') files=1 ;;
         'settings/--as') store=users ;;
         'settings list/--db') files=1 ;;

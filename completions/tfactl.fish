@@ -14,6 +14,8 @@ function __tfactl_child --argument-names path word
             echo 'tfa'
         case '/login'
             echo 'login'
+        case '/token'
+            echo 'token'
         case '/settings'
             echo 'settings'
         case '/backup'
@@ -76,6 +78,12 @@ function __tfactl_child --argument-names path word
             echo 'webauthn'
         case 'tfa add/recovery'
             echo 'recovery'
+        case 'token/add'
+            echo 'add'
+        case 'token/list'
+            echo 'list'
+        case 'token/delete'
+            echo 'delete'
         case 'settings/list'
             echo 'list'
         case 'settings/set'
@@ -93,89 +101,97 @@ end
 function __tfactl_value_options --argument-names path
     switch "$path"
         case ''
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'init'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'user'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'user add'
-            echo --db --as --auth-code --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr
+            echo --db --as --auth-code --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr
         case 'user list'
-            echo --db --as --auth-code --realm
+            echo --db --as --auth-code --token --realm
         case 'user show'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'user modify'
-            echo --db --as --auth-code --email --comment --expire
+            echo --db --as --auth-code --token --email --comment --expire
         case 'user import'
-            echo --db --as --auth-code --results
+            echo --db --as --auth-code --token --results
         case 'user passwd'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'user delete'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'realm'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'realm add'
-            echo --db --as --auth-code --comment
+            echo --db --as --auth-code --token --comment
         case 'realm list'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'realm show'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'realm delete'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'realm set-enforce'
-            echo --db --as --auth-code --digits --step --period --algorithm --api-id --api-key --url
+            echo --db --as --auth-code --token --digits --step --period --algorithm --api-id --api-key --url
         case 'realm set-yubico'
-            echo --db --as --auth-code --api-id --api-key --url
+            echo --db --as --auth-code --token --api-id --api-key --url
         case 'tfa'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'tfa add'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'tfa add totp'
-            echo --db --as --auth-code --description --issuer --secret --algorithm --digits --period --code --qr
+            echo --db --as --auth-code --token --description --issuer --secret --algorithm --digits --period --code --qr
         case 'tfa add yubico'
-            echo --db --as --auth-code --otp --aes-key --private-id --description
+            echo --db --as --auth-code --token --otp --aes-key --private-id --description
         case 'tfa add webauthn'
-            echo --db --as --auth-code --description --port --challenge --response --rp-id --origin
+            echo --db --as --auth-code --token --description --port --challenge --response --rp-id --origin
         case 'tfa add recovery'
-            echo --db --as --auth-code --output
+            echo --db --as --auth-code --token --output
         case 'tfa list'
-            echo --db --as --auth-code --realm
+            echo --db --as --auth-code --token --realm
         case 'tfa delete'
-            echo --db --as --auth-code --type
+            echo --db --as --auth-code --token --type
         case 'tfa enable'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'tfa disable'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'tfa unlock'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'login'
-            echo --db --as --auth-code --code --type --challenge --response --rp-id --origin
+            echo --db --as --auth-code --token --code --type --challenge --response --rp-id --origin
+        case 'token'
+            echo --db --as --auth-code --token
+        case 'token add'
+            echo --db --as --auth-code --token --privileges --expire --comment
+        case 'token list'
+            echo --db --as --auth-code --token
+        case 'token delete'
+            echo --db --as --auth-code --token
         case 'settings'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'settings list'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'settings set'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'backup'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'restore'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'export'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'export totp'
-            echo --db --as --auth-code --format --output
+            echo --db --as --auth-code --token --format --output
         case 'export users'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'import'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'import proxmox'
-            echo --db --as --auth-code --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
+            echo --db --as --auth-code --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
         case 'audit'
-            echo --db --as --auth-code --user --since --limit
+            echo --db --as --auth-code --token --user --since --limit
         case 'completion'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
         case 'help'
-            echo --db --as --auth-code
+            echo --db --as --auth-code --token
     end
 end
 
@@ -272,6 +288,7 @@ complete -c tfactl -l db -r -F -d 'store file (default: $TFACTL_DB, else /var/li
 complete -c tfactl -l as -x -a '(__tfactl_ids users)' -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
 complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'
+complete -c tfactl -l token -x -d 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself'
 complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
 complete -c tfactl -l debug -d 'show stack traces on errors'
 complete -c tfactl -s h -l help -d 'show help'
@@ -280,6 +297,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a user -d 'manage users'
 complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
 complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
 complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
+complete -c tfactl -n '__tfactl_needs_command ""' -a token -d 'API tokens: credentials for scripts and CI jobs that act as a user'
 complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins read them; root@local changes them)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the store with a checked backup (root@local only)'
@@ -471,6 +489,23 @@ complete -c tfactl -n '__tfactl_using "login"' -l no-open -d 'offer the page, bu
 complete -c tfactl -n '__tfactl_using "login"' -l rp-id -x -d 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)'
 complete -c tfactl -n '__tfactl_using "login"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)'
 complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
+
+# tfactl token
+complete -c tfactl -n '__tfactl_needs_command "token"' -a add -d 'make an API token for a user; its value is shown once'
+complete -c tfactl -n '__tfactl_needs_command "token"' -a list -d 'list API tokens: a user\'s, or every one (admins); never their values'
+complete -c tfactl -n '__tfactl_needs_command "token"' -a delete -d 'revoke an API token at once'
+
+# tfactl token add
+complete -c tfactl -n '__tfactl_using "token add"' -l privileges -x -a 'inherit read-only' -d 'what it may do: what its user may (inherit), or only look (read-only)'
+complete -c tfactl -n '__tfactl_using "token add"' -l expire -x -d 'the last day it works, YYYY-MM-DD (default: never)'
+complete -c tfactl -n '__tfactl_using "token add"' -l comment -x -d 'what it is for'
+complete -c tfactl -n '__tfactl_argument "token add" 0' -a '(__tfactl_ids users)'
+
+# tfactl token list
+complete -c tfactl -n '__tfactl_argument "token list" 0' -a '(__tfactl_ids users)'
+
+# tfactl token delete
+complete -c tfactl -n '__tfactl_argument "token delete" 0' -a '(__tfactl_ids users)'
 
 # tfactl settings
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'

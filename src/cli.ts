@@ -59,6 +59,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
     .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')
+    .option('--token <@file>', 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
     // Global options are described once, in `tfactl --help`; addHelp points subcommands there.
@@ -225,6 +226,18 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--no-open', 'offer the page, but never start a browser here: only print its address')
     .option('--rp-id <id>', 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)')
     .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)', (v: string, all: string[] = []) => [...all, v]);
+
+  const token = group(program, 'token', 'API tokens: credentials for scripts and CI jobs that act as a user');
+  leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))
+    .argument('<userid>', USERID)
+    .argument('<name>', 'the token\'s name: 1 to 32 letters, digits, ".", "_" or "-", starting with a letter')
+    .addOption(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)').choices(['inherit', 'read-only']).default('inherit'))
+    .option('--expire <date>', 'the last day it works, YYYY-MM-DD (default: never)')
+    .option('--comment <text>', 'what it is for');
+  leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js')).argument('[userid]', USERID);
+  leaf(token, 'delete', 'revoke an API token at once', () => import('./commands/token/delete.js'))
+    .argument('<userid>', USERID)
+    .argument('<name>', 'the token\'s name');
 
   const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
   leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));

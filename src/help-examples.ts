@@ -152,6 +152,17 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ),
   ],
 
+  token: [
+    ex("An API token for alice's deploy job: its value is shown once", "tfactl token add alice deploy --comment 'deploy job'"),
+    ex('Every token, and when each was last used', 'tfactl token list'),
+  ],
+  'token add': [
+    ex('A token that stops working after 2027', "tfactl token add alice nightly --expire 2027-12-31 --comment cron"),
+    ex('A token that may only look, for monitoring', 'tfactl token add alice monitor --privileges read-only'),
+  ],
+  'token list': [ex("alice's tokens, when each was last used", 'tfactl token list alice'), ex('Every token (admins)', 'tfactl token list --json')],
+  'token delete': [ex("Revoke alice's token old-job at once", 'tfactl token delete alice old-job')],
+
   settings: [
     ex('Every setting and its value', 'tfactl settings list'),
     ex('Lock TOTP after 5 wrong codes in a row', 'tfactl settings set lockout.totp-failures 5'),

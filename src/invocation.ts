@@ -19,6 +19,7 @@ export interface GlobalOptions {
   readonly as?: string;
   readonly passwordStdin?: boolean;
   readonly authCode?: string;
+  readonly token?: string;
   readonly json?: boolean;
   readonly debug?: boolean;
 }

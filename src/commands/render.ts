@@ -4,7 +4,7 @@ import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, table, type ListView, type Style } from '../output.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { UserOverview } from '../services/factor-list.js';
-import { auditView, userView, type LockView, type RealmView, type UserView } from './views.js';
+import { auditView, userView, type LockView, type RealmView, type TokenView, type UserView } from './views.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
@@ -110,6 +110,15 @@ export function realmTable(realms: readonly RealmView[], style: Style): string {
   return table(
     ['REALM', 'ENFORCES', 'USERS', 'COMMENT'],
     realms.map((r) => [r.name, enforcement(r), String(r.users), orDash(r.comment)]),
+    style,
+  );
+}
+
+export function tokenTable(tokens: readonly TokenView[], style: Style): string {
+  if (tokens.length === 0) return 'no API tokens';
+  return table(
+    ['TOKEN', 'PRIVILEGES', 'EXPIRES', 'LAST USED', 'COMMENT'],
+    tokens.map((t) => [t.tokenid, t.privileges, orDash(t.expires), t.lastUsed === null ? 'never' : t.lastUsed.replace('T', ' '), orDash(t.comment)]),
     style,
   );
 }

@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { RefusedError } from '../errors.js';
+import { AuthError, RefusedError, UsageError } from '../errors.js';
+import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
+import { secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
@@ -55,14 +57,31 @@ export interface Intent {
 export async function openSession(inv: Invocation, intent?: Intent): Promise<Session> {
   const { ctx } = inv;
   const globals = inv.opts as GlobalOptions;
+  const presented = presentedToken(inv);
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
-  const asId = asOption === undefined ? undefined : parseUserId(asOption).id;
+  if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user');
+  const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
   const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-  if (asId === undefined) refuseNonOwner(path, ctx.uid);
+  if (asId === undefined && !presented) refuseNonOwner(path, ctx.uid);
 
   const { store, keyPath } = await openStore(inv);
   const secretKey = secretKeyLoader(store, keyPath);
   const parts = { store, clock: ctx.clock, random: ctx.random, hostname: ctx.hostname, keyPath, secretKey };
+  if (presented) {
+    const { authenticateToken } = await import('../services/tokens.js');
+    const { user, token } = await authenticateToken({ store, now: () => ctx.clock.nowSeconds() }, presented);
+    const actor = { userid: user.userid, admin: user.admin, viaOwnership: false, token: { name: token.name, privileges: token.privileges } };
+    const session = createSession({ ...parts, actor });
+    // As with --as: a command the token may not run is refused before it starts.
+    if (intent) {
+      const decision = decide(actor, intent.op, intent.target);
+      if (!decision.allowed) {
+        await session.audit({ action: intent.action, target: intent.target ?? null, outcome: 'refused', detail: { reason: decision.reason } });
+        throw new RefusedError(decision.reason, 'permission_denied');
+      }
+    }
+    return session;
+  }
   if (asId === undefined) return createSession({ ...parts, actor: { userid: ROOT_USERID, admin: true, viaOwnership: true } });
 
   // Loaded only for --as: commands run by the store's owner never sign anyone in.
@@ -94,6 +113,23 @@ export function authDeps(inv: Invocation, store: Store, secretKey: () => Promise
     randomBytes: (n) => random.bytes(n),
     audit: (entry) => store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: userid }),
   };
+}
+
+/**
+ * The API token this run acts with: `--token @FILE` (the file's one line), else $TFACTL_TOKEN.
+ * A token given on the command line itself is refused: it would show in `ps`. A value without a
+ * token's shape is refused without repeating it (exit 5).
+ */
+function presentedToken(inv: Invocation): PresentedToken | undefined {
+  const flag = (inv.opts as GlobalOptions).token;
+  if (flag !== undefined && !flag.startsWith('@')) {
+    throw new UsageError('--token takes @FILE (a file holding the token): a token on the command line would show in ps; or set TFACTL_TOKEN', 'invalid_token');
+  }
+  const text = flag !== undefined ? secretValue(flag, '--token') : inv.ctx.env.TFACTL_TOKEN || undefined;
+  if (text === undefined) return undefined;
+  const parsed = parseTokenValue(text);
+  if (!parsed) throw new AuthError(`authentication failed: ${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`);
+  return parsed;
 }
 
 function refuseNonOwner(path: string, uid: number): void {

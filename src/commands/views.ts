@@ -7,6 +7,7 @@ import type { AddedYubico } from '../services/kinds/yubico-enrolment.js';
 import type { EnrolledTotp } from '../services/kinds/totp-enrolment.js';
 import type { RealmSummary } from '../services/realms.js';
 import type { EffectiveSetting } from '../services/settings.js';
+import type { ApiTokenRecord } from '../services/tokens.js';
 
 /**
  * What commands show, designed here rather than inherited from the store's rows: the JSON shapes of
@@ -248,4 +249,29 @@ export interface SettingView {
 
 export function settingView(s: EffectiveSetting): SettingView {
   return { key: s.key, value: s.value, default: s.isDefault, description: s.description };
+}
+
+/** An API token as shown: never its secret, nor the secret's hash. */
+export interface TokenView {
+  readonly tokenid: string;
+  readonly userid: string;
+  readonly name: string;
+  readonly privileges: 'inherit' | 'read-only';
+  readonly expires: string | null;
+  readonly comment: string | null;
+  readonly created: string;
+  readonly lastUsed: string | null;
+}
+
+export function tokenView(t: ApiTokenRecord): TokenView {
+  return {
+    tokenid: `${t.userid}!${t.name}`,
+    userid: t.userid,
+    name: t.name,
+    privileges: t.privileges,
+    expires: t.expires,
+    comment: t.comment,
+    created: isoTime(t.created),
+    lastUsed: t.lastUsed === null ? null : isoTime(t.lastUsed),
+  };
 }

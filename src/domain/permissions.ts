@@ -4,6 +4,8 @@ import { LOCAL_REALM, ROOT_USERID } from './userid.js';
 export interface Principal {
   readonly userid: string;
   readonly admin: boolean;
+  /** Set when an API token acts for the user: its name and what it may do. */
+  readonly token?: { readonly name: string; readonly privileges: 'inherit' | 'read-only' } | undefined;
 }
 
 /**
@@ -25,6 +27,10 @@ export type Operation =
   | 'tfa.read'
   | 'tfa.manage'
   | 'tfa.unlock'
+  /** Looking at API tokens (names, expiry, last use: never a secret). */
+  | 'token.read'
+  /** Adding and deleting API tokens. */
+  | 'token.manage'
   | 'store.manage'
   /** Changing a store-wide setting: every one of them applies to root@local too. */
   | 'settings.change'
@@ -39,9 +45,18 @@ const SELF_SERVICE: ReadonlySet<Operation> = new Set<Operation>([
   'user.passwd',
   'tfa.read',
   'tfa.manage',
+  'token.read',
+  'token.manage',
 ]);
 
-const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all']);
+const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all', 'token.read']);
+
+/**
+ * What no API token does, whatever its privileges: change second factors (the seed asks for the
+ * user's password for that) or tokens (a token could otherwise outlive its revocation by making
+ * another); nor its own user's password (below).
+ */
+const NEVER_BY_TOKEN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'token.manage']);
 
 export function isRoot(p: Principal): boolean {
   return p.userid === ROOT_USERID;
@@ -55,10 +70,20 @@ export function isRoot(p: Principal): boolean {
  * - only root@local may change root@local's account or factors (admins may look at it);
  * - admins may do everything else;
  * - ordinary users may only look at and manage themselves (email, comment, password, factors,
- *   their own audit entries).
+ *   API tokens, their own audit entries);
+ * - an API token acts as its user, or only looks (read-only), and never changes second factors,
+ *   tokens or its own user's password.
  * `target` is the user id (or, for realm operations, the realm) acted on, when there is one.
  */
 export function decide(actor: Principal, op: Operation, target?: string): Decision {
+  if (actor.token) {
+    const id = `${actor.userid}!${actor.token.name}`;
+    if (NEVER_BY_TOKEN.has(op) || (op === 'user.passwd' && target === actor.userid)) {
+      return { allowed: false, reason: `API token ${id} may not change second factors, tokens or its own user's password: sign in as ${actor.userid}` };
+    }
+    if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
+    return decide({ userid: actor.userid, admin: actor.admin }, op, target);
+  }
   if (isRoot(actor)) return { allowed: true };
   if (op === 'store.whole') {
     return { allowed: false, reason: `only ${ROOT_USERID} may back up or restore the whole store (it holds ${ROOT_USERID}'s secrets)` };

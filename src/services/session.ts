@@ -44,7 +44,7 @@ export interface Session {
   secretKey(): Promise<Buffer>;
   /** Where that key file is. */
   readonly keyPath: string;
-  /** Appends to the audit trail as the acting user. */
+  /** Appends to the audit trail as the acting user (naming the API token, when one acts). */
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
 
@@ -68,7 +68,9 @@ export function createSession(parts: SessionParts): Session {
     keyPath: parts.keyPath,
     secretKey: parts.secretKey,
     now: () => clock.nowSeconds(),
-    audit: (entry) => store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid }),
+    // What a token does is its user's doing, by that token: the user sees it, the detail says which.
+    audit: (entry) =>
+      store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid, ...(actor.token && { detail: { ...entry.detail, token: actor.token.name } }) }),
   };
 }
 

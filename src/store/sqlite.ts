@@ -42,6 +42,7 @@ import type {
   YubikeyRecord,
   YubicoRealmConfig,
   UserRecord,
+  ApiTokenRecord,
 } from './types.js';
 
 const Database = BetterSqlite3;
@@ -51,7 +52,7 @@ const Database = BetterSqlite3;
  * are merged instead, the password failures are kept (a restore never lifts a ban), and
  * sqlite_sequence is SQLite's own; a test checks that no other table exists.
  */
-export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots'] as const;
+export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots', 'api_tokens'] as const;
 export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger', 'challenges'] as const;
 type Database = BetterSqlite3.Database;
 
@@ -1159,6 +1160,42 @@ class SqliteStore implements Store {
     );
   }
 
+  insertApiToken(t: ApiTokenRecord) {
+    return this.run(
+      () =>
+        this.statement(
+          `INSERT INTO api_tokens (userid, name, secret_hash, privileges, expires, comment, created, last_used)
+           VALUES (@userid, @name, @secretHash, @privileges, @expires, @comment, @created, @lastUsed) ON CONFLICT DO NOTHING`,
+        ).run(t).changes === 1,
+    );
+  }
+
+  getApiToken(userid: string, name: string) {
+    return this.run(() => {
+      const row = this.statement('SELECT * FROM api_tokens WHERE userid = ? AND name = ?').get(userid, name) as ApiTokenRow | undefined;
+      return row && apiTokenFromRow(row);
+    });
+  }
+
+  listApiTokens(userid?: string) {
+    return this.run(() =>
+      (userid === undefined
+        ? (this.statement('SELECT * FROM api_tokens ORDER BY userid, name').all() as ApiTokenRow[])
+        : (this.statement('SELECT * FROM api_tokens WHERE userid = ? ORDER BY name').all(userid) as ApiTokenRow[])
+      ).map(apiTokenFromRow),
+    );
+  }
+
+  deleteApiToken(userid: string, name: string) {
+    return this.run(() => this.statement('DELETE FROM api_tokens WHERE userid = ? AND name = ?').run(userid, name).changes === 1);
+  }
+
+  touchApiToken(userid: string, name: string, now: number) {
+    return this.run(() => {
+      this.statement('UPDATE api_tokens SET last_used = ? WHERE userid = ? AND name = ?').run(now, userid, name);
+    });
+  }
+
   countCredentials(type: 'webauthn' | 'u2f', rpId: string | null) {
     return this.run(() => this.statement('SELECT count(*) FROM factors WHERE type = @type AND rp_id IS @rpId').pluck().get({ type, rpId }) as number);
   }
@@ -1475,4 +1512,28 @@ function imageDatabase(image: Buffer): Database {
     throw e;
   }
   return db;
+}
+
+interface ApiTokenRow {
+  userid: string;
+  name: string;
+  secret_hash: Buffer;
+  privileges: 'inherit' | 'read-only';
+  expires: string | null;
+  comment: string | null;
+  created: number;
+  last_used: number | null;
+}
+
+function apiTokenFromRow(r: ApiTokenRow): ApiTokenRecord {
+  return {
+    userid: r.userid,
+    name: r.name,
+    secretHash: r.secret_hash,
+    privileges: r.privileges,
+    expires: r.expires,
+    comment: r.comment,
+    created: r.created,
+    lastUsed: r.last_used,
+  };
 }

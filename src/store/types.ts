@@ -133,6 +133,20 @@ export interface NewCredentialFactor extends CredentialRecord {
   readonly data: string | null;
 }
 
+/** An API token: a user's named credential for automation; the secret is kept only as its hash. */
+export interface ApiTokenRecord {
+  readonly userid: string;
+  readonly name: string;
+  /** SHA-256 of the secret. */
+  readonly secretHash: Buffer;
+  readonly privileges: 'inherit' | 'read-only';
+  /** The last day (YYYY-MM-DD, UTC) it works; null: no end. */
+  readonly expires: string | null;
+  readonly comment: string | null;
+  readonly created: number;
+  readonly lastUsed: number | null;
+}
+
 /** Consecutive second-factor failures and the locks they caused. */
 export interface LockState {
   readonly totpFailures: number;
@@ -440,6 +454,15 @@ export interface Store {
    * does not grow (a cloned key, or a racing replay) gets false.
    */
   advanceCredentialCounter(factorId: string, counter: number, now: number): Promise<boolean>;
+  /** Stores a new API token; false when the user already has one of that name. */
+  insertApiToken(token: ApiTokenRecord): Promise<boolean>;
+  getApiToken(userid: string, name: string): Promise<ApiTokenRecord | undefined>;
+  /** The tokens of `userid`, or of every user, by user id and name. */
+  listApiTokens(userid?: string): Promise<ApiTokenRecord[]>;
+  /** Deletes a token; false when there was none. */
+  deleteApiToken(userid: string, name: string): Promise<boolean>;
+  /** Records a use of a token. */
+  touchApiToken(userid: string, name: string, now: number): Promise<void>;
   /** How many credentials of `type` were made under `rpId` (U2F: appid), or under the store's setting (null). */
   countCredentials(type: 'webauthn' | 'u2f', rpId: string | null): Promise<number>;
   /** Writes `rpId` into the credentials of `type` made under the store's setting, before that setting changes. */

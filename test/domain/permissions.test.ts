@@ -72,3 +72,35 @@ describe('decide', () => {
     expect(decide(admin, 'audit.read-all', 'other@local').allowed).toBe(true);
   });
 });
+
+describe('decide, for an API token', () => {
+  const adminToken: Principal = { ...admin, token: { name: 'ci', privileges: 'inherit' } };
+  const userToken: Principal = { ...user, token: { name: 'ci', privileges: 'inherit' } };
+  const readOnly: Principal = { ...admin, token: { name: 'ro', privileges: 'read-only' } };
+  const rootToken: Principal = { ...root, token: { name: 'ci', privileges: 'inherit' } };
+
+  it('acts as its user', () => {
+    expect(decide(adminToken, 'user.create', 'bob@local').allowed).toBe(true);
+    expect(decide(adminToken, 'user.passwd', 'bob@local').allowed).toBe(true);
+    expect(decide(userToken, 'user.modify-self', 'user@local').allowed).toBe(true);
+    expect(decide(userToken, 'user.read', 'bob@local').allowed).toBe(false);
+    expect(decide(rootToken, 'store.whole').allowed).toBe(true);
+    // Not root's: it never acts for root@local.
+    expect(decide(adminToken, 'user.modify', 'root@local').allowed).toBe(false);
+  });
+
+  it('never changes second factors, tokens, or its own password, whatever its user may', () => {
+    for (const p of [adminToken, userToken, rootToken]) {
+      expect(decide(p, 'tfa.manage', p.userid)).toMatchObject({ allowed: false, reason: expect.stringMatching(/may not change second factors/) });
+      expect(decide(p, 'tfa.manage', 'bob@local').allowed).toBe(false);
+      expect(decide(p, 'token.manage', p.userid).allowed).toBe(false);
+      expect(decide(p, 'user.passwd', p.userid).allowed).toBe(false);
+    }
+  });
+
+  it('only looks when read-only', () => {
+    for (const op of ['user.read', 'realm.read', 'tfa.read', 'token.read'] as const) expect(decide(readOnly, op, 'bob@local').allowed).toBe(true);
+    for (const op of changes.filter((o) => o !== 'tfa.manage')) expect(decide(readOnly, op, 'bob@local')).toEqual({ allowed: false, reason: 'API token admin@local!ro is read-only' });
+    expect(decide(readOnly, 'user.create', 'bob@local').allowed).toBe(false);
+  });
+});

@@ -11,7 +11,7 @@ import { BIN, oathtool, runBin } from './harness.js';
 
 /**
  * The examples of every command's --help (src/help-examples.ts), run as written by bash against a
- * scratch store that has what they name: users alice (TOTP, recovery keys) and bob@corp, realms
+ * scratch store that has what they name: users alice (TOTP, recovery keys, an API token) and bob@corp, realms
  * corp and lab, and the files they read in the working directory. Those that ask questions run on
  * a real terminal, answered as a person would; only the YubiKey ones, which need a touch of a real
  * key, are parsed alone (with the real command tree, so a command or option they misspell fails).
@@ -219,6 +219,7 @@ beforeAll(async () => {
   await tfactl(base, ['user', 'add', 'bob@corp', '--password-stdin'], `${PASSWORD}\n`);
   const factors = JSON.parse(await tfactl(base, ['tfa', 'list', 'alice', '--json'])).result[0].factors as { id: string; type: string }[];
   factorId = factors.find((f) => f.type === 'totp')!.id;
+  await tfactl(base, ['token', 'add', 'alice', 'old-job']);
   await tfactl(base, ['backup', join(work, 'tfactl-backup.db')]);
 
   const files: Record<string, string> = {

@@ -84,7 +84,7 @@ describe('global options', () => {
 
   it('are not described again under any other command, which names them and points there', async () => {
     const pointer = `Global options:\n  ${GLOBALS.map((o) => o.long).join(', ')}: see tfactl --help\n`;
-    expect(pointer).toContain('--db, --as, --password-stdin, --auth-code, --json, --debug');
+    expect(pointer).toContain('--db, --as, --password-stdin, --auth-code, --token, --json, --debug');
     for (const path of PATHS.filter((p) => p.length > 0)) {
       const text = helpOf.get(path.join(' ')) ?? '';
       expect(text, path.join(' ')).toContain(pointer);

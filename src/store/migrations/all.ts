@@ -9,7 +9,8 @@ import { replayLedger } from './008_replay_ledger.js';
 import { userListingIndex } from './009_user_listing_index.js';
 import { challenges } from './010_challenges.js';
 import { credentials } from './011_credentials.js';
+import { apiTokens } from './012_api_tokens.js';
 import type { Migration } from './index.js';
 
 /** Every migration, oldest first. Append only; never edit one that has shipped; bump LATEST_VERSION. */
-export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico, opaqueFactors, sevenDigits, passwordRegulation, canonicalNames, replayLedger, userListingIndex, challenges, credentials];
+export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico, opaqueFactors, sevenDigits, passwordRegulation, canonicalNames, replayLedger, userListingIndex, challenges, credentials, apiTokens];

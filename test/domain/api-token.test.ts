@@ -1,0 +1,53 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatTokenValue, newTokenSecret, parseTokenName, parseTokenValue, tokenSecretHash, tokenSecretMatches } from '../../src/domain/api-token.js';
+import { UsageError } from '../../src/errors.js';
+
+const SECRET = newTokenSecret(new Uint8Array(32).fill(7));
+
+describe('parseTokenName', () => {
+  it.each(['ci', 'deploy-prod', 'a', 'Backup.2026_x', 'a'.repeat(32)])('accepts %s', (name) => {
+    expect(parseTokenName(name)).toBe(name);
+  });
+  it.each(['', '1ci', '-x', 'a'.repeat(33), 'a b', 'a!b', 'a=b', 'é'])('refuses %j with a usage error', (name) => {
+    expect(() => parseTokenName(name)).toThrow(UsageError);
+  });
+});
+
+describe('parseTokenValue', () => {
+  it('reads what formatTokenValue writes, in a file with a newline too', () => {
+    expect(parseTokenValue(`${formatTokenValue('alice@corp', 'ci', SECRET)}\n`)).toEqual({ userid: 'alice@corp', name: 'ci', secret: SECRET });
+    // A bare name is in realm local, and the user id is read in canonical form.
+    expect(parseTokenValue(`ALICE!ci=${SECRET}`)).toEqual({ userid: 'alice@local', name: 'ci', secret: SECRET });
+    // "!" and "=" may be in a user's name: the token's name and secret have neither.
+    expect(parseTokenValue(`a!b=c@local!ci=${SECRET}`)).toEqual({ userid: 'a!b=c@local', name: 'ci', secret: SECRET });
+  });
+
+  it.each(['', 'alice', `alice!ci`, `alice=${SECRET}`, `!ci=${SECRET}`, `alice!=${SECRET}`, `alice!ci=${SECRET}x`, `alice!ci=short`, `ali ce!ci=${SECRET}`])('is null for %j', (text) => {
+    expect(parseTokenValue(text)).toBeNull();
+  });
+
+  it('never throws, and reads back every token it could have written', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 120 }), (text) => {
+      const parsed = parseTokenValue(text);
+      if (parsed) expect(parseTokenValue(formatTokenValue(parsed.userid, parsed.name, parsed.secret))).toEqual(parsed);
+    }));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/), fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,31}$/), fc.uint8Array({ minLength: 32, maxLength: 32 }), (user, name, bytes) => {
+        const secret = newTokenSecret(bytes);
+        expect(parseTokenValue(formatTokenValue(`${user}@local`, name, secret))).toEqual({ userid: `${user}@local`, name, secret });
+      }),
+    );
+  });
+});
+
+describe('token secrets', () => {
+  it('are 43 base64url characters, kept as SHA-256 and compared whole', () => {
+    expect(SECRET).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = tokenSecretHash(SECRET);
+    expect(stored).toHaveLength(32);
+    expect(tokenSecretMatches(SECRET, stored)).toBe(true);
+    expect(tokenSecretMatches(`${SECRET.slice(0, -1)}A`, stored)).toBe(false);
+    expect(tokenSecretMatches(SECRET, stored.subarray(0, 31))).toBe(false);
+  });
+});

@@ -1,0 +1,192 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLineError, TempStore } from './harness.js';
+
+/**
+ * API tokens (`token add/list/delete`, TFACTL_TOKEN, --token @FILE) through the built CLI: a
+ * token acts as its user (or only looks), never changes second factors, tokens or its own user's
+ * password, can be revoked alone and dies with its user; its secret is shown once and never stored.
+ */
+const store = new TempStore();
+const PW = 'token user password';
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('boss', PW, ['--admin']);
+  await store.addUser('ci', PW);
+});
+afterAll(() => store.remove());
+
+async function addToken(userid: string, name: string, extra: string[] = []): Promise<string> {
+  const r = await store.run(['token', 'add', userid, name, '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json().result.value as string;
+}
+const withToken = (value: string, args: string[], extra: { input?: string } = {}) => store.run(args, { ...extra, env: { TFACTL_TOKEN: value } });
+
+describe('token add', () => {
+  it('shows the value once, in the shape USERID!NAME=SECRET, and keeps only its hash', async () => {
+    const r = await store.run(['token', 'add', 'boss', 'deploy', '--comment', 'CI deploys', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const t = r.json().result;
+    expect(t).toMatchObject({ tokenid: 'boss@local!deploy', userid: 'boss@local', name: 'deploy', privileges: 'inherit', expires: null, comment: 'CI deploys', lastUsed: null });
+    expect(t.value).toMatch(/^boss@local!deploy=[A-Za-z0-9_-]{43}$/);
+    const secret = (t.value as string).split('=')[1]!;
+    // Neither the store file nor the audit trail nor a listing holds the secret.
+    expect(readFileSync(store.db).includes(Buffer.from(secret))).toBe(false);
+    expect(JSON.stringify(store.auditRows())).not.toContain(secret);
+    const listed = await store.run(['token', 'list', '--json']);
+    expect(listed.stdout).not.toContain(secret);
+    expect(listed.json().result).toEqual([expect.objectContaining({ tokenid: 'boss@local!deploy', comment: 'CI deploys' })]);
+    expect(store.query('SELECT length(secret_hash) AS n FROM api_tokens')).toEqual([{ n: 32 }]);
+  });
+
+  it.each([
+    [['ci', '1bad'], 2, /invalid token name/],
+    [['ci', 'x', '--privileges', 'all'], 2, /privileges/],
+    [['ci', 'x', '--expire', '2020-13-01'], 2, /invalid expiry date/],
+    [['ci', 'x', '--expire', '2001-01-01'], 4, /has passed/],
+    [['nobody', 'x'], 3, /nobody@local does not exist/],
+    [['boss', 'deploy'], 4, /already has a token named deploy/],
+  ])('refuses %j (exit %i) and changes nothing', async (args, code, message) => {
+    const before = store.query('SELECT userid, name FROM api_tokens');
+    const r = await store.run(['token', 'add', ...args]);
+    expect(r.code).toBe(code);
+    expect(oneLineError(r)).toMatch(message);
+    expect(store.query('SELECT userid, name FROM api_tokens')).toEqual(before);
+  });
+});
+
+describe('acting with a token', () => {
+  it('acts as its user, audited as that user by that token, and records its last use', async () => {
+    const value = await addToken('boss', 'provision');
+    const r = await withToken(value, ['user', 'add', 'dora', '--no-password', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'boss@local', action: 'user.add', target: 'dora@local', outcome: 'ok' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ token: 'provision' });
+    const [listed] = (await store.run(['token', 'list', 'boss', '--json'])).json().result.filter((t: { name: string }) => t.name === 'provision');
+    expect(listed.lastUsed).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('reads the token from --token @FILE, and refuses one given on the command line without echoing it', async () => {
+    const value = await addToken('ci', 'file');
+    const file = join(store.dir, 'ci.token');
+    writeFileSync(file, `${value}\n`, { mode: 0o600 });
+    const ok = await store.run(['--token', `@${file}`, 'user', 'show', 'ci', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().result.userid).toBe('ci@local');
+    const bare = await store.run(['--token', value, 'user', 'show', 'ci']);
+    expect(bare.code).toBe(2);
+    expect(oneLineError(bare)).toMatch(/--token takes @FILE/);
+    expect(bare.stderr).not.toContain(value.split('=')[1]!);
+  });
+
+  it('never changes second factors, tokens or its own password, even its own user\'s', async () => {
+    const value = await addToken('ci', 'self');
+    for (const args of [
+      ['tfa', 'add', 'recovery', 'ci'],
+      ['tfa', 'add', 'totp', 'ci', '--no-verify'],
+      ['token', 'add', 'ci', 'another'],
+      ['token', 'delete', 'ci', 'self'],
+    ]) {
+      const r = await withToken(value, args);
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(oneLineError(r)).toMatch(/API token ci@local!self may not change second factors, tokens or its own user's password/);
+    }
+    const passwd = await withToken(value, ['user', 'passwd', 'ci', '--password-stdin'], { input: 'a new password 1\n' });
+    expect(passwd.code).toBe(4);
+    expect(store.query("SELECT count(*) AS n FROM factors WHERE userid = 'ci@local'")).toEqual([{ n: 0 }]);
+  });
+
+  it('only looks when read-only', async () => {
+    const value = await addToken('boss', 'audit', ['--privileges', 'read-only']);
+    expect((await withToken(value, ['user', 'list'])).code).toBe(0);
+    expect((await withToken(value, ['audit', '--limit', '1'])).code).toBe(0);
+    const r = await withToken(value, ['user', 'modify', 'ci', '--comment', 'changed']);
+    expect(r.code).toBe(4);
+    expect(oneLineError(r)).toBe('error: API token boss@local!audit is read-only');
+  });
+
+  it('is refused with --as (a token acts as its own user)', async () => {
+    const value = await addToken('boss', 'as');
+    const r = await store.run(['--as', 'ci', 'user', 'list'], { env: { TFACTL_TOKEN: value } });
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toMatch(/--as or an API token/);
+  });
+});
+
+describe('a token that does not work (exit 5, audited, one message)', () => {
+  const refused = async (value: string, target: string, reason: string) => {
+    const r = await withToken(value, ['user', 'list']);
+    expect(r.code).toBe(5);
+    expect(oneLineError(r)).toMatch(/^error: authentication failed: API token \S+ is unknown, wrong, expired, or its user may not sign in$/);
+    expect(r.stderr).not.toContain(value.split('=')[1]!);
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: null, action: 'auth.token', target, outcome: 'failed' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!).reason).toBe(reason);
+  };
+
+  it('with a wrong secret, or a name it does not have', async () => {
+    const value = await addToken('ci', 'wrong');
+    const secret = value.split('=')[1]!;
+    await refused(value.replace(secret, `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`), 'ci@local', 'wrong secret');
+    await refused(value.replace('!wrong=', '!other='), 'ci@local', 'unknown token');
+  });
+
+  it('after its last day, and once its user is disabled', async () => {
+    const value = await addToken('ci', 'dated', ['--expire', '2099-12-31']);
+    expect((await withToken(value, ['user', 'list'])).code).toBe(0);
+    const db = new Database(store.db);
+    db.prepare("UPDATE api_tokens SET expires = '2001-01-01' WHERE name = 'dated'").run();
+    db.close();
+    await refused(value, 'ci@local', 'token expired');
+
+    await store.addUser('eli', PW);
+    const eli = await addToken('eli', 'job');
+    expect((await store.run(['user', 'modify', 'eli', '--disabled'])).code).toBe(0);
+    await refused(eli, 'eli@local', 'account disabled');
+  });
+
+  it('once deleted alone, and once its user is deleted', async () => {
+    const a = await addToken('boss', 'gone');
+    const b = await addToken('boss', 'stays');
+    const deleted = await store.run(['token', 'delete', 'boss', 'gone', '--json']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.json().result).toEqual({ tokenid: 'boss@local!gone', deleted: true });
+    await refused(a, 'boss@local', 'unknown token');
+    expect((await withToken(b, ['user', 'list'])).code).toBe(0);
+    expect((await store.run(['token', 'delete', 'boss', 'gone'])).code).toBe(3);
+
+    await store.addUser('fay', PW);
+    const fay = await addToken('fay', 'job');
+    expect((await store.run(['user', 'delete', 'fay', '--yes'])).code).toBe(0);
+    expect(store.query("SELECT count(*) AS n FROM api_tokens WHERE userid = 'fay@local'")).toEqual([{ n: 0 }]);
+    await refused(fay, 'fay@local', 'unknown token');
+  });
+
+  it('when TFACTL_TOKEN does not hold a token at all', async () => {
+    const r = await withToken('not a token', ['user', 'list']);
+    expect(r.code).toBe(5);
+    expect(oneLineError(r)).toBe('error: authentication failed: TFACTL_TOKEN does not hold an API token (USERID!NAME=SECRET)');
+  });
+});
+
+describe('token list', () => {
+  it("shows a user their own tokens, and refuses others' (exit 4)", async () => {
+    const mine = await store.run(['--as', 'ci', '--password-stdin', 'token', 'list', '--json'], { input: `${PW}\n` });
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(new Set(mine.json().result.map((t: { userid: string }) => t.userid))).toEqual(new Set(['ci@local']));
+    const others = await store.run(['--as', 'ci', '--password-stdin', 'token', 'list', 'boss'], { input: `${PW}\n` });
+    expect(others.code).toBe(4);
+  });
+
+  it('lets a user make and revoke their own tokens after signing in', async () => {
+    const added = await store.run(['--as', 'ci', '--password-stdin', 'token', 'add', 'ci', 'mine', '--json'], { input: `${PW}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const removed = await store.run(['--as', 'ci', '--password-stdin', 'token', 'delete', 'ci', 'mine'], { input: `${PW}\n` });
+    expect(removed.code, removed.stderr).toBe(0);
+    const forBoss = await store.run(['--as', 'ci', '--password-stdin', 'token', 'add', 'boss', 'sneaky'], { input: `${PW}\n` });
+    expect(forBoss.code).toBe(4);
+  });
+});
