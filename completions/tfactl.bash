@@ -9,7 +9,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login token settings backup restore export import audit completion help'
+            cmds='init user realm tfa login logout token settings backup restore export import audit completion help'
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
             vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
@@ -19,7 +19,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
         'user')
-            cmds='add list show modify import passwd delete'
+            cmds='add list show modify import passwd delete logout'
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
             vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
@@ -56,6 +56,11 @@ _tfactl_node() {
         'user delete')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --yes'
+            vopts='--db --as --auth-code --token'
+            args=('') ids=('users') vararg=0 ;;
+        'user logout')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
             vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'realm')
@@ -150,8 +155,13 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin --session --no-session'
             vopts='--db --as --auth-code --token --code --type --challenge --response --rp-id --origin'
+            args=('') ids=('users') vararg=0 ;;
+        'logout')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
+            vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
         'token')
             cmds='add list delete'
@@ -249,6 +259,7 @@ _tfactl_child() {
         '/realm') child='realm' ;;
         '/tfa') child='tfa' ;;
         '/login') child='login' ;;
+        '/logout') child='logout' ;;
         '/token') child='token' ;;
         '/settings') child='settings' ;;
         '/backup') child='backup' ;;
@@ -265,6 +276,7 @@ _tfactl_child() {
         'user/import') child='user import' ;;
         'user/passwd') child='user passwd' ;;
         'user/delete') child='user delete' ;;
+        'user/logout') child='user logout' ;;
         'realm/add') child='realm add' ;;
         'realm/list') child='realm list' ;;
         'realm/show') child='realm show' ;;
@@ -321,6 +333,8 @@ _tfactl_value() {
         'user passwd/--as') store=users ;;
         'user delete/--db') files=1 ;;
         'user delete/--as') store=users ;;
+        'user logout/--db') files=1 ;;
+        'user logout/--as') store=users ;;
         'realm/--db') files=1 ;;
         'realm/--as') store=users ;;
         'realm add/--db') files=1 ;;
@@ -366,6 +380,8 @@ _tfactl_value() {
         'login/--as') store=users ;;
         'login/--type') choices='totp recovery yubico' ;;
         'login/--response') files=1 ;;
+        'logout/--db') files=1 ;;
+        'logout/--as') store=users ;;
         'token/--db') files=1 ;;
         'token/--as') store=users ;;
         'token add/--db') files=1 ;;

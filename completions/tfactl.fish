@@ -14,6 +14,8 @@ function __tfactl_child --argument-names path word
             echo 'tfa'
         case '/login'
             echo 'login'
+        case '/logout'
+            echo 'logout'
         case '/token'
             echo 'token'
         case '/settings'
@@ -46,6 +48,8 @@ function __tfactl_child --argument-names path word
             echo 'passwd'
         case 'user/delete'
             echo 'delete'
+        case 'user/logout'
+            echo 'logout'
         case 'realm/add'
             echo 'add'
         case 'realm/list'
@@ -120,6 +124,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --token
         case 'user delete'
             echo --db --as --auth-code --token
+        case 'user logout'
+            echo --db --as --auth-code --token
         case 'realm'
             echo --db --as --auth-code --token
         case 'realm add'
@@ -158,6 +164,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --token
         case 'login'
             echo --db --as --auth-code --token --code --type --challenge --response --rp-id --origin
+        case 'logout'
+            echo --db --as --auth-code --token
         case 'token'
             echo --db --as --auth-code --token
         case 'token add'
@@ -297,6 +305,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a user -d 'manage users'
 complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
 complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
 complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
+complete -c tfactl -n '__tfactl_needs_command ""' -a logout -d 'end the sessions kept here by login: the one of USERID, or every one'
 complete -c tfactl -n '__tfactl_needs_command ""' -a token -d 'API tokens: credentials for scripts and CI jobs that act as a user'
 complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins read them; root@local changes them)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
@@ -317,6 +326,7 @@ complete -c tfactl -n '__tfactl_needs_command "user"' -a modify -d 'change a use
 complete -c tfactl -n '__tfactl_needs_command "user"' -a import -d 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a passwd -d 'set a user\'s password'
 complete -c tfactl -n '__tfactl_needs_command "user"' -a delete -d 'delete a user and their factors (asks first on a terminal)'
+complete -c tfactl -n '__tfactl_needs_command "user"' -a logout -d 'end every session of a user that login --session kept, on any host'
 
 # tfactl user add
 complete -c tfactl -n '__tfactl_using "user add"' -l no-password -d 'create the user without a password (cannot sign in until one is set)'
@@ -361,6 +371,9 @@ complete -c tfactl -n '__tfactl_argument "user passwd" 0' -a '(__tfactl_ids user
 # tfactl user delete
 complete -c tfactl -n '__tfactl_using "user delete"' -l yes -d 'do not ask; needed without a terminal'
 complete -c tfactl -n '__tfactl_argument "user delete" 0' -a '(__tfactl_ids users)'
+
+# tfactl user logout
+complete -c tfactl -n '__tfactl_argument "user logout" 0' -a '(__tfactl_ids users)'
 
 # tfactl realm
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a add -d 'add a realm'
@@ -488,7 +501,12 @@ complete -c tfactl -n '__tfactl_using "login"' -l no-browser -d 'never offer the
 complete -c tfactl -n '__tfactl_using "login"' -l no-open -d 'offer the page, but never start a browser here: only print its address'
 complete -c tfactl -n '__tfactl_using "login"' -l rp-id -x -d 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)'
 complete -c tfactl -n '__tfactl_using "login"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)'
+complete -c tfactl -n '__tfactl_using "login"' -l session -d 'keep a session: later --as commands of this user need no sign-in until it expires (session.minutes) (default on a terminal)'
+complete -c tfactl -n '__tfactl_using "login"' -l no-session -d 'keep no session, also on a terminal'
 complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
+
+# tfactl logout
+complete -c tfactl -n '__tfactl_argument "logout" 0' -a '(__tfactl_ids users)'
 
 # tfactl token
 complete -c tfactl -n '__tfactl_needs_command "token"' -a add -d 'make an API token for a user; its value is shown once'

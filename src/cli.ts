@@ -131,6 +131,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(user, 'delete', 'delete a user and their factors (asks first on a terminal)', () => import('./commands/user/delete.js'))
     .argument('<userid>', USERID)
     .option('--yes', 'do not ask; needed without a terminal');
+  leaf(user, 'logout', 'end every session of a user that login --session kept, on any host', () => import('./commands/user/logout.js')).argument('<userid>', USERID);
 
   const realm = group(program, 'realm', 'manage realms');
   leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
@@ -225,7 +226,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--no-browser', 'never offer the browser page: type a code, or paste what fido2-assert prints')
     .option('--no-open', 'offer the page, but never start a browser here: only print its address')
     .option('--rp-id <id>', 'with --begin: the WebAuthn RP id the browser asks for (default: the webauthn.rp-id setting)')
-    .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)', (v: string, all: string[] = []) => [...all, v]);
+    .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)', (v: string, all: string[] = []) => [...all, v])
+    .option('--session', 'keep a session: later --as commands of this user need no sign-in until it expires (session.minutes) (default on a terminal)')
+    .option('--no-session', 'keep no session, also on a terminal');
+  leaf(program, 'logout', 'end the sessions kept here by login: the one of USERID, or every one', () => import('./commands/logout.js')).argument('[userid]', USERID);
 
   const token = group(program, 'token', 'API tokens: credentials for scripts and CI jobs that act as a user');
   leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))

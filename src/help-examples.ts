@@ -152,6 +152,9 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ),
   ],
 
+  logout: [ex('End every session kept here by login', 'tfactl logout'), ex("End alice's session here", 'tfactl logout alice')],
+  'user logout': [ex("End alice's sessions on every host (a lost laptop)", 'tfactl user logout alice')],
+
   token: [
     ex("An API token for alice's deploy job: its value is shown once", "tfactl token add alice deploy --comment 'deploy job'"),
     ex('Every token, and when each was last used', 'tfactl token list'),

@@ -9,8 +9,9 @@ import { secretKeyLoader } from '../services/session.js';
 import type { Style } from '../output.js';
 import { commandCredentials, secondFactorValue, secretsOf } from './credentials.js';
 import { boolOpt, listOpt, requireSecretInput, stringOpt } from './options.js';
-import { authDeps, openStore } from './session.js';
+import { authDeps, openStore, storePath } from './session.js';
 import { readResponse } from './response.js';
+import { ticketDir, writeTicket } from './tickets.js';
 import { fido2Instructions } from './webauthn/fido2-lines.js';
 
 /**
@@ -47,6 +48,12 @@ export async function run(inv: Invocation): Promise<void> {
   if (forcePage && code !== undefined) throw new UsageError('--webauthn signs in with a security key on the page: leave out --code');
   // The page is offered at a terminal (or always with --webauthn), when a security key may answer.
   const page = !begin && !finish && !noBrowser && code === undefined && (forcePage || inv.ctx.io.stdinIsTTY);
+  const sessionOpt = boolOpt(inv, 'session');
+  if ((begin || finish) && sessionOpt !== undefined) throw new UsageError('--session and --no-session are for signing in here, not with --begin or --finish');
+  const tickets = ticketDir(inv);
+  if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set', 'no_runtime_dir');
+  // Kept on a terminal unless --no-session; in scripts only with --session.
+  const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
 
   const { store, keyPath } = await openStore(inv);
@@ -61,15 +68,22 @@ export async function run(inv: Invocation): Promise<void> {
     return 'signedIn' in begun ? showSignedIn(inv, begun.signedIn) : showChallenge(inv, begun.challenge);
   }
   const credentials = commandCredentials(inv, userid, { flag: '--code', value: code, kind, page: page ? { open: !noOpen, required: forcePage } : undefined });
-  return showSignedIn(inv, await authenticate(deps satisfies AuthDeps, { ...context, keys: { loopback: page }, credentials }));
+  const signedIn = await authenticate(deps satisfies AuthDeps, { ...context, keys: { loopback: page }, credentials });
+  if (!keep || tickets === null) return showSignedIn(inv, signedIn);
+  const { keepSession } = await import('../services/sessions.js');
+  const kept = await keepSession(deps, signedIn.user);
+  const file = writeTicket(tickets, storePath(inv), signedIn.user.userid, kept.secret);
+  return showSignedIn(inv, signedIn, { expires: isoTime(kept.expires), file });
 }
 
-function showSignedIn(inv: Invocation, signedIn: SignedIn): void {
+function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly expires: string; readonly file: string }): void {
   for (const w of signedIn.warnings) inv.out.warn(w);
-  inv.out.result({ userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft }, (r, style) => {
+  const view = { userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft, ...(session && { session }) };
+  inv.out.result(view, (r, style) => {
     const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key', webauthn: 'security key', u2f: 'U2F security key' }[r.method];
     const left = r.method === 'recovery' ? `; ${r.recoveryKeysLeft} recovery key${r.recoveryKeysLeft === 1 ? '' : 's'} left` : '';
-    return `${style.green('signed in')} as ${r.userid} (${how}${left})`;
+    const kept = r.session ? `\nsession kept until ${r.session.expires.replace('T', ' ')}: 'tfactl --as ${r.userid} ...' uses it; 'tfactl logout' ends it` : '';
+    return `${style.green('signed in')} as ${r.userid} (${how}${left})${kept}`;
   });
 }
 

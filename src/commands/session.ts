@@ -9,6 +9,7 @@ import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
 import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import { commandCredentials } from './credentials.js';
+import { readTicket, removeTicket, ticketDir, ticketPath } from './tickets.js';
 
 export interface OpenedStore {
   readonly store: Store;
@@ -30,6 +31,12 @@ export async function openStore(inv: Invocation): Promise<OpenedStore> {
   inv.onExit(() => store.close());
   if (created) await ensureKeyFile(ctx.random, store, keyPath);
   return { store, path, keyPath, created };
+}
+
+/** The store file this run uses (--db, TFACTL_DB, or the default location). */
+export function storePath(inv: Invocation): string {
+  const { ctx } = inv;
+  return resolveStorePath({ flag: (inv.opts as GlobalOptions).db, env: ctx.env, uid: ctx.uid, home: ctx.home });
 }
 
 /**
@@ -73,16 +80,17 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
     const actor = { userid: user.userid, admin: user.admin, viaOwnership: false, token: { name: token.name, privileges: token.privileges } };
     const session = createSession({ ...parts, actor });
     // As with --as: a command the token may not run is refused before it starts.
-    if (intent) {
-      const decision = decide(actor, intent.op, intent.target);
-      if (!decision.allowed) {
-        await session.audit({ action: intent.action, target: intent.target ?? null, outcome: 'refused', detail: { reason: decision.reason } });
-        throw new RefusedError(decision.reason, 'permission_denied');
-      }
-    }
+    await checkIntent(session, intent);
     return session;
   }
   if (asId === undefined) return createSession({ ...parts, actor: { userid: ROOT_USERID, admin: true, viaOwnership: true } });
+
+  const resumed = await resumeKeptSession(inv, store, path, asId, intent);
+  if (resumed) {
+    const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false } });
+    await checkIntent(session, intent);
+    return session;
+  }
 
   // Loaded only for --as: commands run by the store's owner never sign anyone in.
   const { authenticate } = await import('../services/authenticate.js');
@@ -100,6 +108,41 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
     },
   );
   return createSession({ ...parts, actor: { userid: asId, admin: signedIn.user.admin, viaOwnership: false } });
+}
+
+/** Refuses (audited, exit 4) a command the session's actor may not run, before it starts. */
+async function checkIntent(session: Session, intent: Intent | undefined): Promise<void> {
+  if (!intent) return;
+  const decision = decide(session.actor, intent.op, intent.target);
+  if (decision.allowed) return;
+  await session.audit({ action: intent.action, target: intent.target ?? null, outcome: 'refused', detail: { reason: decision.reason } });
+  throw new RefusedError(decision.reason, 'permission_denied');
+}
+
+/**
+ * Changing one's own second factors, password or tokens needs the password even inside a session
+ * (the seed: "verify the current user password, unless logged in as root").
+ */
+const FRESH_SIGN_IN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'user.passwd', 'token.manage']);
+
+/**
+ * The user a kept session (login --session) signs in for `--as asId` on this store, or null: then
+ * the caller signs in afresh. A ticket that no longer works is removed.
+ */
+async function resumeKeptSession(inv: Invocation, store: Store, storePath: string, asId: string, intent: Intent | undefined) {
+  if (intent && FRESH_SIGN_IN.has(intent.op) && intent.target === asId) return null;
+  const dir = ticketDir(inv);
+  if (dir === null) return null;
+  const path = ticketPath(dir, storePath, asId);
+  const secret = readTicket(path);
+  if (secret === null) return null;
+  const { resumeSession } = await import('../services/sessions.js');
+  const user = await resumeSession({ store, now: () => inv.ctx.clock.nowSeconds() }, asId, secret);
+  if (user === null) {
+    removeTicket(path);
+    inv.out.warn(`the session of ${asId} has ended (expired, logged out, or the account changed): signing in again`);
+  }
+  return user;
 }
 
 /** What signing `userid` in needs from this run: its store, clock, randomness, and an audit as them. */

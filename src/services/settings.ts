@@ -59,6 +59,11 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
       throw new UsageError('invalid names.allow-confusable: expected true or false', 'invalid_setting');
     },
   },
+  'session.minutes': {
+    description: 'how long a session kept by login --session lasts',
+    defaultValue: () => '120',
+    parse: positive('minutes', 10_080),
+  },
   'lockout.totp-failures': { description: 'consecutive TOTP failures that lock TOTP', defaultValue: () => '8', parse: positive('count', 1000) },
   'lockout.failures': {
     description: 'consecutive second-factor failures that lock every factor',
@@ -174,6 +179,11 @@ export async function passwordLimits(store: Store): Promise<PasswordLimits> {
     windowSeconds: num('lockout.password-window-seconds'),
     banSeconds: num('lockout.password-ban-seconds'),
   };
+}
+
+/** How long a kept session lasts, in seconds. */
+export async function sessionSeconds(store: Store): Promise<number> {
+  return Number(await settingValue(store, 'session.minutes')) * 60;
 }
 
 export async function yubicoTimeoutSeconds(store: Store): Promise<number> {

@@ -43,6 +43,7 @@ import type {
   YubicoRealmConfig,
   UserRecord,
   ApiTokenRecord,
+  SessionRecord,
 } from './types.js';
 
 const Database = BetterSqlite3;
@@ -53,7 +54,7 @@ const Database = BetterSqlite3;
  * sqlite_sequence is SQLite's own; a test checks that no other table exists.
  */
 export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots', 'api_tokens'] as const;
-export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger', 'challenges'] as const;
+export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger', 'challenges', 'sessions'] as const;
 type Database = BetterSqlite3.Database;
 
 /** A password check takes well under a second; one older than this died with its process. */
@@ -1194,6 +1195,35 @@ class SqliteStore implements Store {
     return this.run(() => {
       this.statement('UPDATE api_tokens SET last_used = ? WHERE userid = ? AND name = ?').run(now, userid, name);
     });
+  }
+
+  insertSession(s: SessionRecord) {
+    return this.run(() => {
+      this.statement('INSERT INTO sessions (id, userid, state, created, expires, last_used) VALUES (@id, @userid, @state, @created, @expires, NULL)').run(s);
+      // Expired sessions are dropped a few at a time: the table never grows past what is live.
+      this.statement('DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires <= ? LIMIT 20)').run(s.created);
+    });
+  }
+
+  getSession(id: string) {
+    return this.run(() => {
+      const row = this.statement('SELECT id, userid, state, created, expires FROM sessions WHERE id = ?').get(id) as SessionRecord | undefined;
+      return row;
+    });
+  }
+
+  touchSession(id: string, now: number) {
+    return this.run(() => {
+      this.statement('UPDATE sessions SET last_used = ? WHERE id = ?').run(now, id);
+    });
+  }
+
+  deleteSession(id: string) {
+    return this.run(() => this.statement('DELETE FROM sessions WHERE id = ?').run(id).changes === 1);
+  }
+
+  deleteSessions(userid: string) {
+    return this.run(() => this.statement('DELETE FROM sessions WHERE userid = ?').run(userid).changes);
   }
 
   countCredentials(type: 'webauthn' | 'u2f', rpId: string | null) {

@@ -147,6 +147,17 @@ export interface ApiTokenRecord {
   readonly lastUsed: number | null;
 }
 
+/** A kept sign-in (login --session): the ticket's hash, whose it is, and what it relied on. */
+export interface SessionRecord {
+  /** SHA-256 (hex) of the ticket's secret. */
+  readonly id: string;
+  readonly userid: string;
+  /** SHA-256 of the user's sign-in state when it began (services/sessions.ts). */
+  readonly state: Buffer;
+  readonly created: number;
+  readonly expires: number;
+}
+
 /** Consecutive second-factor failures and the locks they caused. */
 export interface LockState {
   readonly totpFailures: number;
@@ -463,6 +474,14 @@ export interface Store {
   deleteApiToken(userid: string, name: string): Promise<boolean>;
   /** Records a use of a token. */
   touchApiToken(userid: string, name: string, now: number): Promise<void>;
+  /** Keeps a session (and drops a few expired ones). */
+  insertSession(session: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  touchSession(id: string, now: number): Promise<void>;
+  /** Ends a session; false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Ends every session of a user; how many there were. */
+  deleteSessions(userid: string): Promise<number>;
   /** How many credentials of `type` were made under `rpId` (U2F: appid), or under the store's setting (null). */
   countCredentials(type: 'webauthn' | 'u2f', rpId: string | null): Promise<number>;
   /** Writes `rpId` into the credentials of `type` made under the store's setting, before that setting changes. */

@@ -220,7 +220,7 @@ describe('restore after use', () => {
       db.pragma('writable_schema = OFF');
       // Nor had it the tables and triggers of later migrations (tfactl 4 had no triggers).
       for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
-      db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger; DROP TABLE challenges; DROP TABLE api_tokens');
+      db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger; DROP TABLE challenges; DROP TABLE api_tokens; DROP TABLE sessions');
       db.exec('DROP INDEX factors_credential');
       for (const column of ['credential_id', 'public_key', 'algorithm_id', 'rp_id', 'transports']) db.exec(`ALTER TABLE factors DROP COLUMN ${column}`);
       db.pragma('user_version = 4');

@@ -41,7 +41,7 @@ export interface RunOptions {
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('TFACTL_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR') env[k] = v;
+    if (v !== undefined && !k.startsWith('TFACTL_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR' && k !== 'XDG_RUNTIME_DIR') env[k] = v;
   }
   return env;
 }

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { isExpired } from '../domain/dates.js';
+import type { Store, UserRecord } from '../store/types.js';
+import { authorize } from './authz.js';
+import { requireUser } from './lookup.js';
+import type { Session } from './session.js';
+import { sessionSeconds } from './settings.js';
+
+/**
+ * Kept sign-ins (Proxmox's tickets): `login --session` starts one, and the user's later `--as`
+ * commands resume it instead of signing in again, until it expires (`session.minutes`), the user
+ * logs out, or anything the sign-in relied on changes (see migration 13). The ticket's secret is
+ * only in the user's ticket file; the store keeps its hash.
+ */
+
+const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest();
+
+/**
+ * What a sign-in relies on: the password hash, enabled state, expiry and admin flag, and the
+ * factors with whether each is enabled. Any change gives another digest, and ends the session.
+ */
+async function signInState(store: Store, user: UserRecord): Promise<Buffer> {
+  const factors = (await store.listFactors(user.userid)).map((f) => [f.id, f.enabled]).sort(([a], [b]) => String(a).localeCompare(String(b)));
+  return sha256(JSON.stringify([await store.getPasswordHash(user.userid), user.enabled, user.expire, user.admin, factors]));
+}
+
+export interface KeptSession {
+  /** The ticket's secret (base64url), for the ticket file only. */
+  readonly secret: string;
+  readonly expires: number;
+}
+
+/** Keeps a session for a user who has just signed in. */
+export async function keepSession(deps: { readonly store: Store; now(): number; randomBytes(n: number): Buffer }, user: UserRecord): Promise<KeptSession> {
+  const now = deps.now();
+  const secret = deps.randomBytes(32).toString('base64url');
+  const expires = now + (await sessionSeconds(deps.store));
+  await deps.store.insertSession({ id: sha256(secret).toString('hex'), userid: user.userid, state: await signInState(deps.store, user), created: now, expires });
+  return { secret, expires };
+}
+
+/**
+ * The user a ticket signs in, or null when it does not (unknown, another user's or store's,
+ * expired, or the user's sign-in state changed, or the user may no longer sign in): the caller
+ * then signs in afresh. A session that no longer works is ended.
+ */
+export async function resumeSession(deps: { readonly store: Store; now(): number }, userid: string, secret: string): Promise<UserRecord | null> {
+  const id = sha256(secret).toString('hex');
+  const kept = await deps.store.getSession(id);
+  if (!kept || kept.userid !== userid) return null;
+  const now = deps.now();
+  const user = await deps.store.getUser(userid);
+  const works = user !== undefined && kept.expires > now && user.enabled && !isExpired(user.expire, now) && (await signInState(deps.store, user)).equals(kept.state);
+  if (!works) {
+    await deps.store.deleteSession(id);
+    return null;
+  }
+  await deps.store.touchSession(id, now);
+  return user;
+}
+
+/** Ends the session a ticket holds (logout); false when it had ended already. */
+export async function endSession(store: Store, secret: string): Promise<boolean> {
+  return store.deleteSession(sha256(secret).toString('hex'));
+}
+
+/** Ends every session of a user, on every host (`user logout`): the user, or an admin. */
+export async function endUserSessions(session: Session, userid: string): Promise<number> {
+  await authorize(session, 'user.modify-self', 'user.logout', userid);
+  await requireUser(session.store, userid);
+  const ended = await session.store.deleteSessions(userid);
+  await session.audit({ action: 'user.logout', target: userid, outcome: 'ok', detail: { sessions: ended } });
+  return ended;
+}

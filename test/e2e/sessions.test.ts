@@ -1,0 +1,156 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLineError, TempStore, type RunOptions } from './harness.js';
+
+/**
+ * Sessions kept by `login --session` (Proxmox's tickets): later `--as` commands of the user sign
+ * in with the ticket in $XDG_RUNTIME_DIR/tfactl until it expires, `logout` or `user logout` ends
+ * it, or what the sign-in relied on changes. Changing one's own factors, password or tokens needs
+ * the password even inside a session. Time is moved by editing the session's expiry, not slept.
+ */
+const store = new TempStore();
+const runtime = join(store.dir, 'runtime');
+const PW = 'session user password';
+const env = { XDG_RUNTIME_DIR: runtime };
+const run = (args: string[], options: RunOptions = {}) => store.run(args, { ...options, env: { ...env, ...options.env } });
+const login = (userid: string, extra: string[] = []) => run(['login', userid, '--password-stdin', '--session', '--json', ...extra], { input: `${PW}\n` });
+/** A command as the user with nothing on standard input: only a session can sign them in. */
+const asUser = (userid: string, args: string[]) => run(['--as', userid, ...args]);
+const sessionsOf = (userid: string) => store.query<{ n: number }>('SELECT count(*) AS n FROM sessions WHERE userid = ?', userid)[0]!.n;
+
+beforeAll(async () => {
+  mkdirSync(runtime, { mode: 0o700 });
+  await store.run(['init']);
+  for (const u of ['amy', 'ben', 'cal', 'dot']) await store.addUser(u, PW);
+});
+afterAll(() => store.remove());
+
+describe('login --session', () => {
+  it('keeps a ticket (0600, in a 0700 directory) that later --as commands use instead of signing in', async () => {
+    const r = await login('amy');
+    expect(r.code, r.stderr).toBe(0);
+    const { session } = r.json().result;
+    expect(session.file.startsWith(join(runtime, 'tfactl'))).toBe(true);
+    expect(statSync(session.file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(runtime, 'tfactl')).mode & 0o777).toBe(0o700);
+    expect(Date.parse(session.expires) / 1000 - Date.now() / 1000).toBeGreaterThan(119 * 60);
+    const shown = await asUser('amy', ['user', 'show', 'amy', '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.json().result.userid).toBe('amy@local');
+    const modified = await asUser('amy', ['user', 'modify', 'amy', '--comment', 'from a session']);
+    expect(modified.code, modified.stderr).toBe(0);
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'amy@local', action: 'user.modify', outcome: 'ok' });
+    // The ticket's secret is not in the store: only its hash.
+    const secret = (await import('node:fs')).readFileSync(session.file, 'utf8').trim();
+    expect((await import('node:fs')).readFileSync(store.db).includes(Buffer.from(secret))).toBe(false);
+  });
+
+  it("still asks for the password to change one's own factors, password or tokens", async () => {
+    await login('ben');
+    for (const args of [
+      ['tfa', 'add', 'recovery', 'ben'],
+      ['user', 'passwd', 'ben'],
+      ['token', 'add', 'ben', 'ci'],
+    ]) {
+      const r = await asUser('ben', args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toMatch(/cannot ask for (the|a new) password/);
+    }
+    const fresh = await run(['--as', 'ben', '--password-stdin', 'tfa', 'add', 'recovery', 'ben', '--json'], { input: `${PW}\n` });
+    expect(fresh.code, fresh.stderr).toBe(0);
+  });
+
+  it('is kept on a terminal by default, never in scripts unless asked, and needs XDG_RUNTIME_DIR', async () => {
+    const plain = await run(['login', 'cal', '--password-stdin', '--json'], { input: `${PW}\n` });
+    expect(plain.code).toBe(0);
+    expect(plain.json().result.session).toBeUndefined();
+    expect(sessionsOf('cal@local')).toBe(0);
+    const noDir = await store.run(['login', 'cal', '--password-stdin', '--session'], { input: `${PW}\n` });
+    expect(noDir.code).toBe(2);
+    expect(oneLineError(noDir)).toMatch(/XDG_RUNTIME_DIR is not set/);
+    const web = await run(['login', 'cal', '--begin', '--session', '--password-stdin'], { input: `${PW}\n` });
+    expect(web.code).toBe(2);
+  });
+
+  it('lasts session.minutes', async () => {
+    expect((await store.run(['settings', 'set', 'session.minutes', '5'])).code).toBe(0);
+    try {
+      const r = await login('cal');
+      expect(Date.parse(r.json().result.session.expires) / 1000 - Date.now() / 1000).toBeLessThanOrEqual(300);
+    } finally {
+      await store.run(['settings', 'set', 'session.minutes', '120']);
+    }
+  });
+});
+
+describe('a session ends', () => {
+  /** The user's session no longer signs in: the next --as asks for the password again, and the ticket is gone. */
+  const ended = async (userid: string, file: string) => {
+    const r = await asUser(userid, ['user', 'show', userid]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`the session of ${userid}@local has ended`));
+    expect(existsSync(file)).toBe(false);
+    expect(sessionsOf(`${userid}@local`)).toBe(0);
+  };
+
+  it('when it expires', async () => {
+    const file = (await login('dot')).json().result.session.file as string;
+    const db = new Database(store.db);
+    db.prepare("UPDATE sessions SET expires = created - 1 WHERE userid = 'dot@local'").run();
+    db.close();
+    await ended('dot', file);
+  });
+
+  it('when an admin changes its password, disables it, or changes its factors', async () => {
+    for (const [userid, change] of [
+      ['eve', ['user', 'passwd', 'eve', '--password-stdin']],
+      ['ivy', ['tfa', 'add', 'recovery', 'ivy']],
+      ['jon', ['user', 'modify', 'jon', '--disabled']],
+    ] as const) {
+      await store.addUser(userid, PW);
+      const file = (await login(userid)).json().result.session.file as string;
+      expect((await asUser(userid, ['user', 'show', userid])).code).toBe(0);
+      expect((await store.run([...change], { input: `${PW}\n` })).code, change.join(' ')).toBe(0);
+      await ended(userid, file);
+    }
+  });
+
+  it('with user logout (every host), and with logout (here)', async () => {
+    await store.addUser('fin', PW);
+    const file = (await login('fin')).json().result.session.file as string;
+    const out = await store.run(['user', 'logout', 'fin', '--json']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.json().result).toEqual({ userid: 'fin@local', ended: 1 });
+    await ended('fin', file);
+
+    const again = (await login('fin')).json().result.session.file as string;
+    const local = await run(['logout', 'fin', '--json']);
+    expect(local.json().result).toEqual({ ended: ['fin@local'] });
+    expect(existsSync(again)).toBe(false);
+    expect(sessionsOf('fin@local')).toBe(0);
+    expect((await run(['logout', '--json'])).json().result.ended).not.toContain('fin@local');
+  });
+
+  it('with its user, and never opens another store', async () => {
+    await store.addUser('gil', PW);
+    const file = (await login('gil')).json().result.session.file as string;
+    // Another store with a user of the same name: the ticket, copied to its name there, is unknown.
+    const other = new TempStore();
+    try {
+      await other.run(['init']);
+      await other.addUser('gil', PW);
+      await other.run(['login', 'gil', '--password-stdin', '--session'], { input: `${PW}\n`, env });
+      const theirs = readdirSync(join(runtime, 'tfactl')).filter((n) => n.endsWith('-gil@local')).map((n) => join(runtime, 'tfactl', n)).find((p) => p !== file)!;
+      copyFileSync(file, theirs);
+      const r = await other.run(['--as', 'gil', 'user', 'show', 'gil'], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/the session of gil@local has ended/);
+    } finally {
+      other.remove();
+    }
+    expect((await store.run(['user', 'delete', 'gil', '--yes'])).code).toBe(0);
+    expect(sessionsOf('gil@local')).toBe(0);
+  });
+});
