@@ -9,7 +9,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login logout token settings backup restore export import audit completion help'
+            cmds='init user realm tfa login logout serve token settings backup restore export import audit completion help'
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
             vopts='--db --as --auth-code --token'
             args=() ids=() vararg=0 ;;
@@ -163,6 +163,11 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
             vopts='--db --as --auth-code --token'
             args=('') ids=('users') vararg=0 ;;
+        'serve')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --socket'
+            vopts='--db --as --auth-code --token --socket'
+            args=() ids=() vararg=0 ;;
         'token')
             cmds='add list delete'
             opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
@@ -260,6 +265,7 @@ _tfactl_child() {
         '/tfa') child='tfa' ;;
         '/login') child='login' ;;
         '/logout') child='logout' ;;
+        '/serve') child='serve' ;;
         '/token') child='token' ;;
         '/settings') child='settings' ;;
         '/backup') child='backup' ;;
@@ -382,6 +388,9 @@ _tfactl_value() {
         'login/--response') files=1 ;;
         'logout/--db') files=1 ;;
         'logout/--as') store=users ;;
+        'serve/--db') files=1 ;;
+        'serve/--as') store=users ;;
+        'serve/--socket') files=1 ;;
         'token/--db') files=1 ;;
         'token/--as') store=users ;;
         'token add/--db') files=1 ;;

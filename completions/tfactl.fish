@@ -16,6 +16,8 @@ function __tfactl_child --argument-names path word
             echo 'login'
         case '/logout'
             echo 'logout'
+        case '/serve'
+            echo 'serve'
         case '/token'
             echo 'token'
         case '/settings'
@@ -166,6 +168,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --token --code --type --challenge --response --rp-id --origin
         case 'logout'
             echo --db --as --auth-code --token
+        case 'serve'
+            echo --db --as --auth-code --token --socket
         case 'token'
             echo --db --as --auth-code --token
         case 'token add'
@@ -306,6 +310,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a realm -d 'manage realms'
 complete -c tfactl -n '__tfactl_needs_command ""' -a tfa -d 'manage second factors'
 complete -c tfactl -n '__tfactl_needs_command ""' -a login -d 'sign in: password, then a second factor if the user has one'
 complete -c tfactl -n '__tfactl_needs_command ""' -a logout -d 'end the sessions kept here by login: the one of USERID, or every one'
+complete -c tfactl -n '__tfactl_needs_command ""' -a serve -d 'answer tfactl\'s API on a Unix socket (the store\'s owner runs it; see the README)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a token -d 'API tokens: credentials for scripts and CI jobs that act as a user'
 complete -c tfactl -n '__tfactl_needs_command ""' -a settings -d 'store-wide settings (admins read them; root@local changes them)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consistent snapshot of the store to a new file (keep the key file with it)'
@@ -507,6 +512,9 @@ complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
 
 # tfactl logout
 complete -c tfactl -n '__tfactl_argument "logout" 0' -a '(__tfactl_ids users)'
+
+# tfactl serve
+complete -c tfactl -n '__tfactl_using "serve"' -l socket -r -F -d 'the Unix socket to listen on (default /run/tfactl/tfactl.sock, or the one systemd passes)'
 
 # tfactl token
 complete -c tfactl -n '__tfactl_needs_command "token"' -a add -d 'make an API token for a user; its value is shown once'

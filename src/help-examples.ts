@@ -152,6 +152,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ),
   ],
 
+  serve: [ex("The API on a socket (the store's owner runs it; SIGTERM stops it)", 'tfactl serve --socket /run/tfactl/tfactl.sock')],
   logout: [ex('End every session kept here by login', 'tfactl logout'), ex("End alice's session here", 'tfactl logout alice')],
   'user logout': [ex("End alice's sessions on every host (a lost laptop)", 'tfactl user logout alice')],
 

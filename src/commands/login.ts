@@ -78,7 +78,7 @@ export async function run(inv: Invocation): Promise<void> {
 
 function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly expires: string; readonly file: string }): void {
   for (const w of signedIn.warnings) inv.out.warn(w);
-  const view = { userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft, ...(session && { session }) };
+  const view = { ...signedInView(signedIn), ...(session && { session }) };
   inv.out.result(view, (r, style) => {
     const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key', webauthn: 'security key', u2f: 'U2F security key' }[r.method];
     const left = r.method === 'recovery' ? `; ${r.recoveryKeysLeft} recovery key${r.recoveryKeysLeft === 1 ? '' : 's'} left` : '';
@@ -87,8 +87,14 @@ function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly 
   });
 }
 
-function showChallenge(inv: Invocation, c: SignInChallenge): void {
-  const view = {
+/** A sign-in as `login --json` shows it (and `tfactl serve`'s /api/v1/login). */
+export function signedInView(signedIn: SignedIn) {
+  return { userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft };
+}
+
+/** A challenge as `login --begin --json` shows it (and `tfactl serve`'s /api/v1/login). */
+export function challengeView(c: SignInChallenge) {
+  return {
     userid: c.userid,
     challenge: c.id,
     kinds: c.kinds,
@@ -97,7 +103,10 @@ function showChallenge(inv: Invocation, c: SignInChallenge): void {
     publicKey: c.publicKey,
     fido2: c.fido2.map((f) => ({ factor: f.factorId, kind: f.kind, input: f.input, options: f.options })),
   };
-  inv.out.result(view, (r, style: Style) => {
+}
+
+function showChallenge(inv: Invocation, c: SignInChallenge): void {
+  inv.out.result(challengeView(c), (r, style: Style) => {
     const codes = r.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
     const finish = `tfactl login ${r.userid} --finish --challenge ${r.challenge}`;
     return [

@@ -31,6 +31,8 @@ export type Operation =
   | 'token.read'
   /** Adding and deleting API tokens. */
   | 'token.manage'
+  /** Checking a user's password and second factor for another program (tfactl serve's /api/v1/login). */
+  | 'auth.verify'
   | 'store.manage'
   /** Changing a store-wide setting: every one of them applies to root@local too. */
   | 'settings.change'
@@ -49,7 +51,7 @@ const SELF_SERVICE: ReadonlySet<Operation> = new Set<Operation>([
   'token.manage',
 ]);
 
-const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all', 'token.read']);
+const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all', 'token.read', 'auth.verify']);
 
 /**
  * What no API token does, whatever its privileges: change second factors (the seed asks for the
@@ -95,6 +97,9 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     return { allowed: false, reason: `only ${ROOT_USERID} may change the built-in realm ${LOCAL_REALM}: it decides how ${ROOT_USERID} signs in` };
   }
   if (op === 'audit.read-all' && target === actor.userid) return { allowed: true };
+  if (op === 'auth.verify' && target === ROOT_USERID) {
+    return { allowed: false, reason: `only ${ROOT_USERID} may have ${ROOT_USERID}'s password checked for another program` };
+  }
   if (target === ROOT_USERID && !READS.has(op)) {
     return { allowed: false, reason: `only ${ROOT_USERID} may change ${ROOT_USERID} or its factors` };
   }

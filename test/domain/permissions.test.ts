@@ -104,3 +104,16 @@ describe('decide, for an API token', () => {
     expect(decide(readOnly, 'user.create', 'bob@local').allowed).toBe(false);
   });
 });
+
+describe('decide, auth.verify (tfactl serve checking a user for another program)', () => {
+  it("is for admins (read-only tokens too), never on root@local but by root@local", () => {
+    const readOnly: Principal = { ...admin, token: { name: 'app', privileges: 'read-only' } };
+    expect(decide(readOnly, 'auth.verify', 'bob@local').allowed).toBe(true);
+    expect(decide(admin, 'auth.verify', 'bob@local').allowed).toBe(true);
+    expect(decide(user, 'auth.verify', 'bob@local').allowed).toBe(false);
+    expect(decide(user, 'auth.verify', 'user@local').allowed).toBe(false);
+    expect(decide(readOnly, 'auth.verify', 'root@local').allowed).toBe(false);
+    expect(decide(admin, 'auth.verify', 'root@local').allowed).toBe(false);
+    expect(decide({ ...root, token: { name: 'app', privileges: 'read-only' } }, 'auth.verify', 'root@local').allowed).toBe(true);
+  });
+});

@@ -1,0 +1,135 @@
+import type { IncomingMessage } from 'node:http';
+import { parseTokenValue } from '../../domain/api-token.js';
+import { decide } from '../../domain/permissions.js';
+import { parseUserId } from '../../domain/userid.js';
+import { AuthError, ExitCode, RefusedError, TfaError, UsageError } from '../../errors.js';
+import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
+import type { AuthDeps } from '../../services/authenticate.js';
+import { secretKeyLoader, type Store } from '../../services/session.js';
+import { authenticateToken } from '../../services/tokens.js';
+import { challengeView, signedInView } from '../login.js';
+
+/**
+ * tfactl serve's API, version 1: what a request asks for, answered with the CLI's envelope
+ * (`{"ok":true,"result":...,"warnings":[]}` or `{"ok":false,"error":{"code","message"}}`) and an
+ * HTTP status for the CLI's exit code. The operations are the services the CLI calls.
+ */
+
+export interface ApiDeps {
+  /** Opens the store for one request (closed by the caller's `close`). */
+  openStore(): Promise<{ readonly store: Store; readonly keyPath: string; close(): void }>;
+  now(): number;
+  randomBytes(n: number): Buffer;
+  sleep(ms: number): Promise<void>;
+  readonly version: string;
+}
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** For the request log: the user id acted on, when there is one. */
+  readonly userid?: string;
+}
+
+const BODY_MAX_BYTES = 64 * 1024;
+
+/** The HTTP status of each exit code. */
+const STATUS: Readonly<Record<number, number>> = {
+  [ExitCode.usage]: 400,
+  [ExitCode.notFound]: 404,
+  [ExitCode.refused]: 403,
+  [ExitCode.authFailed]: 401,
+  [ExitCode.store]: 503,
+};
+
+export function errorAnswer(e: unknown): ApiAnswer {
+  if (e instanceof TfaError) return { status: STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message } } };
+  return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_MAX_BYTES) throw new UsageError(`the request body is over ${BODY_MAX_BYTES} bytes`, 'body_too_large');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new UsageError('the request body is not JSON', 'invalid_body');
+  }
+}
+
+const field = (body: Record<string, unknown>, name: string): string | undefined => {
+  const v = body[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`"${name}" must be a string`, 'invalid_body');
+  return v;
+};
+
+export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/api/v1/health') {
+    if (req.method !== 'GET') return errorAnswer(new UsageError('GET /api/v1/health', 'method'));
+    return { status: 200, body: { ok: true, result: { version: deps.version }, warnings: [] } };
+  }
+  if (path === '/api/v1/login') {
+    if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/login', 'method'));
+    return login(req, deps);
+  }
+  return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` } } };
+}
+
+/**
+ * POST /api/v1/login, for web apps, reverse proxies and scripts that check a user: with
+ * `{"userid", "password"}` as `login --begin` (signed in, or a challenge for the second factor),
+ * with `{"userid", "challenge", "response"}` as `login --finish`. Callable with an API token
+ * (Authorization: Bearer USERID!NAME=SECRET) whose user may check that user: an admin's (a
+ * read-only one will do), root@local's for root@local. Lockout, replay and audit as at login.
+ */
+async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
+  const body = await readBody(req);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the request body must be a JSON object', 'invalid_body');
+  const fields = body as Record<string, unknown>;
+  const userid = parseUserId(field(fields, 'userid') ?? '').id;
+  const password = field(fields, 'password');
+  const challenge = field(fields, 'challenge');
+  const response = field(fields, 'response');
+  if ((password === undefined) === (challenge === undefined)) throw new UsageError('give "password" (to begin), or "challenge" and "response" (to finish)', 'invalid_body');
+  if (challenge !== undefined && response === undefined) throw new UsageError('"challenge" needs its "response"', 'invalid_body');
+
+  const presented = parseTokenValue(/^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
+  if (!presented) throw new AuthError('authentication failed: this API needs an API token: Authorization: Bearer USERID!NAME=SECRET');
+
+  const opened = await deps.openStore();
+  try {
+    const { store, keyPath } = opened;
+    const caller = await authenticateToken({ store, now: deps.now }, presented);
+    const principal = { userid: caller.user.userid, admin: caller.user.admin, token: { name: caller.token.name, privileges: caller.token.privileges } };
+    const decision = decide(principal, 'auth.verify', userid);
+    if (!decision.allowed) {
+      await store.appendAudit({ ts: deps.now(), actor: principal.userid, action: 'auth.verify', target: userid, outcome: 'refused', detail: { reason: decision.reason, token: principal.token.name } });
+      throw new RefusedError(decision.reason, 'permission_denied');
+    }
+    const auth: AuthDeps = {
+      store,
+      now: deps.now,
+      sleep: deps.sleep,
+      secretKey: secretKeyLoader(store, keyPath),
+      randomBytes: deps.randomBytes,
+      audit: (entry) => store.appendAudit({ ...entry, ts: deps.now(), actor: userid, detail: { ...entry.detail, via: `${principal.userid}!${principal.token.name}` } }),
+    };
+    const context = { userid, action: 'login', keys: {} };
+    if (challenge !== undefined) {
+      const signedIn = await finishSignIn(auth, context, challenge, { code: response as string, kind: undefined });
+      return { status: 200, body: { ok: true, result: signedInView(signedIn), warnings: signedIn.warnings }, userid };
+    }
+    const begun = await beginSignIn(auth, context, password as string);
+    const result = 'signedIn' in begun ? signedInView(begun.signedIn) : challengeView(begun.challenge);
+    return { status: 200, body: { ok: true, result, warnings: 'signedIn' in begun ? begun.signedIn.warnings : [] }, userid };
+  } finally {
+    opened.close();
+  }
+}

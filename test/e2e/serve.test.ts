@@ -1,0 +1,129 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, oathtool, TempStore } from './harness.js';
+
+/**
+ * `tfactl serve` as it runs: the built binary on a temporary Unix socket, asked with curl, as the
+ * README's examples do (and those examples run as written); 10 racing answers with one code; the
+ * request log; SIGTERM.
+ */
+const store = new TempStore();
+const PW = 'service user password';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const sock = join(store.dir, 'run', 'tfactl.sock');
+let server: ChildProcess;
+let log = '';
+let stdout = '';
+let adminToken: string;
+
+function curl(path: string, { body, token }: { body?: unknown; token?: string } = {}): { status: number; json: { ok: boolean; result?: Record<string, unknown>; error?: { code: string; message: string } } } {
+  const args = ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, ...(token ? ['-H', `Authorization: Bearer ${token}`] : []), ...(body !== undefined ? ['-d', JSON.stringify(body)] : []), `http://localhost${path}`];
+  const r = spawnSync('curl', args, { encoding: 'utf8' });
+  const lines = r.stdout.trimEnd().split('\n');
+  return { status: Number(lines.pop()), json: JSON.parse(lines.join('\n')) };
+}
+const token = async (userid: string, name: string, extra: string[] = []) => (await store.run(['token', 'add', userid, name, '--json', ...extra])).json().result.value as string;
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('web', PW, ['--admin']);
+  await store.addUser('alice', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  await store.addUser('bob', PW);
+  adminToken = await token('web', 'app', ['--privileges', 'read-only']);
+  server = spawn(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, TFACTL_DB: store.db, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  await new Promise<void>((ready, fail) => {
+    server.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('"listening"')) ready();
+    });
+    server.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${log}`)));
+  });
+}, 30_000);
+afterAll(() => {
+  server?.kill('SIGKILL');
+  store.remove();
+});
+
+describe('tfactl serve', () => {
+  it('listens on a 0666 socket in a 0755 directory and answers /api/v1/health', () => {
+    expect(statSync(sock).mode & 0o777).toBe(0o666);
+    expect(statSync(join(store.dir, 'run')).mode & 0o777).toBe(0o755);
+    const r = curl('/api/v1/health');
+    expect(r).toEqual({ status: 200, json: { ok: true, result: { version: expect.any(String) }, warnings: [] } });
+  });
+
+  it("checks a password and then a TOTP code, as login --begin/--finish, with the README's commands as written", () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const start = readme.indexOf('<!-- serve-api');
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+    const r = spawnSync('bash', ['-c', `set -eo pipefail\n${block}`], { cwd: store.dir, encoding: 'utf8', env: { ...process.env, SOCK: sock, TOKEN: adminToken, PASSWORD: PW, SECRET } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(store.dir, 'begun.json'), 'utf8'))).toMatchObject({ ok: true, result: { userid: 'alice@local', kinds: ['totp'] } });
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, result: { userid: 'alice@local', method: 'totp', recoveryKeysLeft: null }, warnings: [] });
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'alice@local', action: 'login', outcome: 'ok' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ via: 'web@local!app' });
+  });
+
+  it('signs in a user without factors with the password alone, and refuses a wrong one (401, audited)', () => {
+    expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'bob', password: PW } })).toEqual({
+      status: 200,
+      json: { ok: true, result: { userid: 'bob@local', method: 'password', recoveryKeysLeft: null }, warnings: [] },
+    });
+    const wrong = curl('/api/v1/login', { token: adminToken, body: { userid: 'bob', password: 'not the password' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json.error!.code).toBe('auth_failed');
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'bob@local', action: 'login', outcome: 'failed' });
+  });
+
+  it('needs a token that may check the user, and a well-formed request', async () => {
+    expect(curl('/api/v1/login', { body: { userid: 'bob', password: PW } }).status).toBe(401);
+    expect(curl('/api/v1/login', { token: `${adminToken.slice(0, -1)}x`, body: { userid: 'bob', password: PW } }).status).toBe(401);
+    const bobs = await token('bob', 'own');
+    const other = curl('/api/v1/login', { token: bobs, body: { userid: 'alice', password: PW } });
+    expect(other.status).toBe(403);
+    expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'root@local', password: PW } }).status).toBe(403);
+    expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'bob' } }).status).toBe(400);
+    expect(curl('/api/v1/login', { token: adminToken, body: 'not an object' }).status).toBe(400);
+    expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'nobody', password: PW } }).status).toBe(401);
+    expect(curl('/api/v1/nothing').status).toBe(404);
+  });
+
+  it('of 10 racing answers with one code, exactly one signs in', async () => {
+    const begun = curl('/api/v1/login', { token: adminToken, body: { userid: 'alice', password: PW } });
+    const challenge = begun.json.result!.challenge as string;
+    // A code of the next step: the one the README's example used is spent.
+    const code = oathtool(SECRET, { epoch: Math.floor(Date.now() / 1000) + 30 });
+    const body = JSON.stringify({ userid: 'alice', challenge, response: code });
+    const results = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<string>((done) => {
+            const c = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', sock, '-H', `Authorization: Bearer ${adminToken}`, '-d', body, 'http://localhost/api/v1/login']);
+            let out = '';
+            c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            c.on('close', () => done(out));
+          }),
+      ),
+    );
+    expect(results.sort()).toEqual(['200', '401', '401', '401', '401', '401', '401', '401', '401', '401']);
+  });
+
+  it('logs one JSON line per request, never a secret, and on SIGTERM finishes and exits 0, removing its socket', async () => {
+    const lines = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.path === '/api/v1/login').length).toBeGreaterThanOrEqual(20);
+    expect(lines.find((l) => l.path === '/api/v1/login' && l.status === 200)).toMatchObject({ method: 'POST', userid: 'alice@local', ms: expect.any(Number) });
+    expect(log).not.toContain(PW);
+    expect(log).not.toContain(adminToken.split('=')[1]!);
+    const exited = new Promise<number | null>((done) => server.on('exit', done));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(existsSync(sock)).toBe(false);
+    // Every request is logged (a line may come just after its answer: counted once the service is gone).
+    const logged = log.trim().split('\n').filter((l) => (JSON.parse(l) as { path?: string }).path !== undefined).length;
+    expect(JSON.parse(stdout)).toEqual({ ok: true, result: { socket: sock, requests: logged }, warnings: [] });
+  });
+});
