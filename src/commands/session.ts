@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { AuthError, RefusedError, UsageError } from '../errors.js';
+import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
 import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
 import { secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
@@ -180,8 +180,14 @@ function refuseNonOwner(path: string, uid: number): void {
   let owner: number;
   try {
     owner = statSync(path).uid;
-  } catch {
-    return; // No store yet: this user creates it and so owns it.
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // No store yet: this user creates it and so owns it.
+    // It may well exist: a directory of another user's keeps this one from knowing.
+    throw new StoreError(
+      `cannot reach the store ${path}: ${code === 'EACCES' ? 'permission denied: it or a directory above it belongs to another user' : (code ?? String(e))}; a store of your own: --db PATH (or TFACTL_DB)`,
+      'store_permissions',
+    );
   }
   if (owner !== uid) {
     throw new RefusedError(

@@ -204,7 +204,9 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
     const { code, syscall, path: where } = e as NodeJS.ErrnoException;
     if (code !== 'EEXIST') {
       const detail = where !== undefined && where !== path ? ` (${syscall ?? 'creating'} ${where})` : '';
-      throw new StoreError(`cannot create the store at ${path}: ${code ?? String(e)}${detail}`, 'store_unavailable');
+      // Denied, the store may well exist, in a directory of another user's: say only what is known.
+      const what = code === 'EACCES' ? 'cannot open or create the store' : 'cannot create the store';
+      throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
     }
   }
   closeSync(openCheckedFile(path, { name: 'the store', writable: true, private: true, fail: storeFileError }).fd);

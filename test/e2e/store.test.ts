@@ -127,4 +127,22 @@ describe('the store on disk', () => {
     expect(open.stderr).toContain(`run 'chmod 600 ${s.db}'`);
   });
 
+  it("tells an OS user who cannot reach another user's store so, and never that it cannot be created", async () => {
+    const s = fresh();
+    await s.run(['user', 'add', 'alice', '--password-stdin'], { input: 'alice password 1\n' });
+    if (process.getuid?.() !== 0) return void expect((await s.run(['user', 'list'])).code).toBe(0);
+    // As on a shared host: the store in a directory only its owner (here another user) may enter.
+    chmodSync(s.dir, 0o755);
+    chownSync(join(s.dir, 'store'), 65534, 65534);
+    chmodSync(join(s.dir, 'store'), 0o700);
+    const env = { ...process.env, TFACTL_DB: s.db };
+    const plain = asOtherUid([BIN, 'user', 'list'], env);
+    expect(plain.status, plain.stderr).toBe(6);
+    expect(plain.stderr.trim()).toBe(`error: cannot reach the store ${s.db}: permission denied: it or a directory above it belongs to another user; a store of your own: --db PATH (or TFACTL_DB)`);
+    const as = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice'], env, 'alice password 1\n');
+    expect(as.status, as.stderr).toBe(6);
+    expect(as.stderr).toContain(`cannot open or create the store at ${s.db}: EACCES`);
+    expect(as.stderr).not.toContain('cannot create the store');
+  });
+
 });
