@@ -12,6 +12,8 @@
 //      recovery key's beside it; goal below 1.5x, as for the other start-ups: the check is
 //      node:crypto's, @simplewebauthn/server loads only at enrolment), and the time from
 //      `tfa add webauthn` to a listening page.
+//   5. tfactl serve (issue 11): password sign-ins through POST /api/v1/login from 16 concurrent
+//      clients, as a share of the argon2 bound (goal at least 90%), with p50/p99 latency.
 //
 //   node scripts/bench.mjs            full run (a few minutes)
 //   node scripts/bench.mjs --quick    fewer repetitions and a smaller store: a smoke run
@@ -537,6 +539,68 @@ const page = stats(pageTimes);
 say(`   ${'tfa add webauthn: start to listening page'.padEnd(44)} ${fmtStat(page)}  ${fmtX(page.median / waTimes.node.median)}`);
 rows.push(['`tfactl tfa add webauthn`: start to a listening page', `${fmtMs(page.median)} (${fmtX(page.median / waTimes.node.median)})`, 'reported', '']);
 results.webauthn = { rounds: waRounds, ms: waTimes, finishRatio: waRatio, finishGoalMet: waRatio < 1.5, recoveryFinishRatio: recRatio, pageReadyMs: page };
+say();
+
+// ---------------------------------------------------------------------------------------------
+// 5. tfactl serve: password sign-ins through the service
+
+say('5. tfactl serve: password sign-ins (POST /api/v1/login) from 16 concurrent clients');
+{
+  const http = await import('node:http');
+  const dir = tempDir();
+  const db = join(dir, 'tfactl.db');
+  tfactl(db, ['init']);
+  tfactl(db, ['user', 'add', 'svc', '--admin', '--no-password']);
+  const CLIENTS = 16;
+  for (let i = 0; i < CLIENTS; i++) tfactl(db, ['user', 'add', `client${i}`, '--password-stdin'], { input: `${PASSWORD}\n` });
+  const token = tfactlJson(db, ['token', 'add', 'svc', 'bench', '--privileges', 'read-only']).value;
+  const socketPath = join(dir, 'tfactl.sock');
+  const server = spawn(process.execPath, [BIN, 'serve', '--socket', socketPath], { env: { ...process.env, TFACTL_DB: db }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((ready, fail) => {
+    let log = '';
+    server.stderr.on('data', (d) => {
+      log += d;
+      if (log.includes('"listening"')) ready();
+    });
+    server.once('exit', (code) => fail(new Error(`tfactl serve exited ${code}\n${log}`)));
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const post = (userid) =>
+    new Promise((done, fail) => {
+      const body = JSON.stringify({ userid, password: PASSWORD });
+      const req = http.request({ socketPath, path: '/api/v1/login', method: 'POST', agent, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => (res.statusCode === 200 && JSON.parse(text).result.method === 'password' ? done() : fail(new Error(`${res.statusCode} ${text}`))));
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  const latencies = [];
+  const seconds = CONFIG.importSeconds;
+  const t0 = process.hrtime.bigint();
+  const end = t0 + BigInt(Math.round(seconds * 1e9));
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, i) => {
+      while (process.hrtime.bigint() < end) {
+        const s0 = process.hrtime.bigint();
+        await post(`client${i}`);
+        latencies.push(Number(process.hrtime.bigint() - s0) / 1e6);
+      }
+    }),
+  );
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  agent.destroy();
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await exited;
+  const rate = latencies.length / elapsed;
+  const share = rate / bound;
+  const lat = { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  say(`   ${latencies.length} sign-ins in ${elapsed.toFixed(1)} s = ${rate.toFixed(1)}/s, ${(share * 100).toFixed(1)}% of the argon2 bound; p50 ${fmtMs(lat.p50)}, p99 ${fmtMs(lat.p99)}`);
+  rows.push([`\`tfactl serve\`: password sign-ins, ${CLIENTS} concurrent clients`, `${rate.toFixed(1)}/s (${(share * 100).toFixed(1)}% of bound); p50 ${fmtMs(lat.p50)}, p99 ${fmtMs(lat.p99)}`, '≥ 90% of bound', yesNo(share >= 0.9)]);
+  results.serve = { clients: CLIENTS, signIns: latencies.length, seconds: elapsed, perSecond: rate, shareOfBound: share, latencyMs: lat, met: share >= 0.9 };
+}
 say();
 
 // ---------------------------------------------------------------------------------------------
