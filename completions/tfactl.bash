@@ -165,8 +165,8 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'serve')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --socket'
-            vopts='--db --as --auth-code --token --socket'
+            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --socket --listen --tls-cert --tls-key'
+            vopts='--db --as --auth-code --token --socket --listen --tls-cert --tls-key'
             args=() ids=() vararg=0 ;;
         'token')
             cmds='add list delete'
@@ -391,6 +391,8 @@ _tfactl_value() {
         'serve/--db') files=1 ;;
         'serve/--as') store=users ;;
         'serve/--socket') files=1 ;;
+        'serve/--tls-cert') files=1 ;;
+        'serve/--tls-key') files=1 ;;
         'token/--db') files=1 ;;
         'token/--as') store=users ;;
         'token add/--db') files=1 ;;

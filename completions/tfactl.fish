@@ -169,7 +169,7 @@ function __tfactl_value_options --argument-names path
         case 'logout'
             echo --db --as --auth-code --token
         case 'serve'
-            echo --db --as --auth-code --token --socket
+            echo --db --as --auth-code --token --socket --listen --tls-cert --tls-key
         case 'token'
             echo --db --as --auth-code --token
         case 'token add'
@@ -515,6 +515,9 @@ complete -c tfactl -n '__tfactl_argument "logout" 0' -a '(__tfactl_ids users)'
 
 # tfactl serve
 complete -c tfactl -n '__tfactl_using "serve"' -l socket -r -F -d 'the Unix socket to listen on (default /run/tfactl/tfactl.sock, or the one systemd passes)'
+complete -c tfactl -n '__tfactl_using "serve"' -l listen -x -d 'also listen on TCP (port 0: a free one): with --tls-cert and --tls-key, or plain HTTP on a loopback address only'
+complete -c tfactl -n '__tfactl_using "serve"' -l tls-cert -r -F -d 'the TLS certificate chain (PEM) for --listen'
+complete -c tfactl -n '__tfactl_using "serve"' -l tls-key -r -F -d 'its private key (PEM)'
 
 # tfactl token
 complete -c tfactl -n '__tfactl_needs_command "token"' -a add -d 'make an API token for a user; its value is shown once'

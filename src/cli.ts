@@ -231,10 +231,11 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--no-session', 'keep no session, also on a terminal');
   leaf(program, 'logout', 'end the sessions kept here by login: the one of USERID, or every one', () => import('./commands/logout.js')).argument('[userid]', USERID);
 
-  leaf(program, 'serve', "answer tfactl's API on a Unix socket (the store's owner runs it; see the README)", () => import('./commands/serve/serve.js')).option(
-    '--socket <path>',
-    'the Unix socket to listen on (default /run/tfactl/tfactl.sock, or the one systemd passes)',
-  );
+  leaf(program, 'serve', "answer tfactl's API on a Unix socket (the store's owner runs it; see the README)", () => import('./commands/serve/serve.js'))
+    .option('--socket <path>', 'the Unix socket to listen on (default /run/tfactl/tfactl.sock, or the one systemd passes)')
+    .option('--listen <host:port>', 'also listen on TCP (port 0: a free one): with --tls-cert and --tls-key, or plain HTTP on a loopback address only')
+    .option('--tls-cert <file>', 'the TLS certificate chain (PEM) for --listen')
+    .option('--tls-key <file>', 'its private key (PEM)');
 
   const token = group(program, 'token', 'API tokens: credentials for scripts and CI jobs that act as a user');
   leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))

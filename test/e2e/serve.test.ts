@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, oathtool, TempStore } from './harness.js';
+import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
+import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
 
 /**
  * `tfactl serve` as it runs: the built binary on a temporary Unix socket, asked with curl, as the
@@ -125,5 +126,51 @@ describe('tfactl serve', () => {
     // Every request is logged (a line may come just after its answer: counted once the service is gone).
     const logged = log.trim().split('\n').filter((l) => (JSON.parse(l) as { path?: string }).path !== undefined).length;
     expect(JSON.parse(stdout)).toEqual({ ok: true, result: { socket: sock, requests: logged }, warnings: [] });
+  });
+});
+
+describe('tfactl serve --listen', () => {
+  it('answers over TLS on TCP besides the socket, with the certificate it is given', async () => {
+    const cert = join(store.dir, 'cert.pem');
+    const key = join(store.dir, 'key.pem');
+    writeFileSync(cert, CERT);
+    writeFileSync(key, CERT_KEY, { mode: 0o600 });
+    const tlsSock = join(store.dir, 'tls.sock');
+    const child = spawn(process.execPath, [BIN, 'serve', '--socket', tlsSock, '--listen', '127.0.0.1:0', '--tls-cert', cert, '--tls-key', key], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      const address = await new Promise<string>((ready, fail) => {
+        let text = '';
+        child.stderr.on('data', (d: Buffer) => {
+          text += d.toString();
+          const m = /"tcp":"https:\/\/127\.0\.0\.1:(\d+)"/.exec(text);
+          if (m) ready(m[1]!);
+        });
+        child.on('exit', (code) => fail(new Error(`exited ${code}: ${text}`)));
+      });
+      const r = spawnSync('curl', ['-s', '--cacert', cert, '--resolve', `pve.example.com:${address}:127.0.0.1`, `https://pve.example.com:${address}/api/v1/health`], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, result: { version: expect.any(String) } });
+      const login = spawnSync('curl', ['-s', '--cacert', cert, '--resolve', `pve.example.com:${address}:127.0.0.1`, '-H', `Authorization: Bearer ${adminToken}`, '-d', JSON.stringify({ userid: 'bob', password: PW }), `https://pve.example.com:${address}/api/v1/login`], { encoding: 'utf8' });
+      expect(JSON.parse(login.stdout)).toMatchObject({ ok: true, result: { userid: 'bob@local', method: 'password' } });
+      // Plain HTTP to a TLS port is not answered as HTTP.
+      expect(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${address}/api/v1/health`], { encoding: 'utf8' }).stdout).not.toBe('200');
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it.each([
+    [['--listen', '0.0.0.0:8443'], /not a loopback address: give --tls-cert and --tls-key/],
+    [['--listen', 'example.com:8443'], /invalid --listen/],
+    [['--listen', '127.0.0.1:99999'], /invalid --listen/],
+    [['--listen', '127.0.0.1:8443', '--tls-cert', 'x.pem'], /give both --tls-cert and --tls-key/],
+    [['--tls-cert', 'x.pem', '--tls-key', 'y.pem'], /go with --listen/],
+  ])('refuses %j (exit 2) before listening', async (extra, message) => {
+    const r = await store.run(['serve', '--socket', join(store.dir, 'never.sock'), ...extra]);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toMatch(message);
+    expect(existsSync(join(store.dir, 'never.sock'))).toBe(false);
   });
 });

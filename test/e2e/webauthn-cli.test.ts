@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addVirtualAuthenticator, AUTHENTICATORS, launchBrowser, runPage, type TestBrowser, type VirtualAuthenticatorOptions } from './browser.js';
 import { oneLineError, TempStore, type RunResult } from './harness.js';
+import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
 
 /**
  * `tfa add webauthn` and `login` with a real browser: headless Chromium and its DevTools virtual
@@ -185,28 +186,6 @@ describe("a web app's JSON ceremony, answered by a real browser", () => {
     await otherPage.close();
   });
 });
-
-// A self-signed certificate for pve.example.com (P-256, valid to 2126), made once with
-// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=pve.example.com
-// -addext subjectAltName=DNS:pve.example.com -days 36500`; its key is a test's and nothing else's.
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBqDCCAU2gAwIBAgIUE5tXI9tk9H9wPq0I6wNDioy3urMwCgYIKoZIzj0EAwIw
-GjEYMBYGA1UEAwwPcHZlLmV4YW1wbGUuY29tMCAXDTI2MTEyOTEwMDgwM1oYDzIx
-MjYxMTA1MTAwODAzWjAaMRgwFgYDVQQDDA9wdmUuZXhhbXBsZS5jb20wWTATBgcq
-hkjOPQIBBggqhkjOPQMBBwNCAARO71uhfevCkSLgNh1hTFgiZsA5FIg+zGb3yBFC
-cgVqiefJf8EXqOADIootmKchT0k/wKll7akmjnVd5Yp0v0AJo28wbTAdBgNVHQ4E
-FgQUGZswCUvQCytSKhYHifej1EnwtecwHwYDVR0jBBgwFoAUGZswCUvQCytSKhYH
-ifej1EnwtecwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgg9wdmUuZXhhbXBs
-ZS5jb20wCgYIKoZIzj0EAwIDSQAwRgIhAK+6YnRobRoFQP1EK2UE5a9O4xmTvxdV
-kIHlLdg5W8a7AiEA0l3yp2p7D5khtkoebbzcCGjRPl37GG5lzst4gM5Cj5Y=
------END CERTIFICATE-----
-`;
-const CERT_KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcP8WXC8gSz1x6cwm
-K045dIp3vqw5EXqZbUR7VI0H0MahRANCAARO71uhfevCkSLgNh1hTFgiZsA5FIg+
-zGb3yBFCcgVqiefJf8EXqOADIootmKchT0k/wKll7akmjnVd5Yp0v0AJ
------END PRIVATE KEY-----
-`;
 
 describe('legacy U2F through the appid extension, over HTTPS', () => {
   it('signs in with a U2F registration imported from Proxmox, answered by the u2f virtual authenticator', async () => {

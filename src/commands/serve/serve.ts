@@ -1,8 +1,10 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { resolveKeyPath } from '../../domain/store-location.js';
 import { UsageError } from '../../errors.js';
+import { INPUT_LIMITS, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
@@ -20,6 +22,7 @@ export const DEFAULT_SOCKET = '/run/tfactl/tfactl.sock';
  */
 export async function run(inv: Invocation): Promise<void> {
   const socketOpt = typeof inv.opts.socket === 'string' ? inv.opts.socket : undefined;
+  const tcp = tcpListener(inv);
   const activated = inv.ctx.env.LISTEN_FDS === '1' && inv.ctx.env.LISTEN_PID === String(process.pid);
   if (activated && socketOpt !== undefined) throw new UsageError('systemd passed a socket: leave out --socket');
   // Only the owner of the store (root@local) serves it.
@@ -40,7 +43,7 @@ export async function run(inv: Invocation): Promise<void> {
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
 
   let requests = 0;
-  const server = createServer({ requestTimeout: 30_000 }, (req, res) => {
+  const handle: RequestListener = (req, res) => {
     requests++;
     const started = performance.now();
     void answer(req, deps)
@@ -50,23 +53,67 @@ export async function run(inv: Invocation): Promise<void> {
         res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
         log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }) });
       });
-  });
+  };
+  const server = createServer({ requestTimeout: 30_000 }, handle);
   const socket = activated ? null : (socketOpt ?? DEFAULT_SOCKET);
   await listen(server, socket);
-  log({ listening: socket ?? 'systemd socket', store: path, version: pkg.version });
+  const servers = [server];
+  let tcpAddress: string | undefined;
+  if (tcp) {
+    const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
+    const onTcp = tls || createServer({ requestTimeout: 30_000 }, handle);
+    await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok));
+    const bound = onTcp.address() as { address: string; port: number };
+    tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    servers.push(onTcp);
+  }
+  log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: path, version: pkg.version });
 
   await new Promise<void>((done) => {
     const stop = inv.ctx.io.onInterrupt(() => {
       log({ stopping: true });
-      server.close(() => {
-        stop();
-        if (socket !== null) rmSync(socket, { force: true });
-        done();
-      });
-      server.closeIdleConnections();
+      let open = servers.length;
+      for (const each of servers) {
+        each.close(() => {
+          if (--open > 0) return;
+          stop();
+          if (socket !== null) rmSync(socket, { force: true });
+          done();
+        });
+        each.closeIdleConnections();
+      }
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * `--listen HOST:PORT` (with `--tls-cert FILE --tls-key FILE`): TCP besides the socket. Plain HTTP
+ * only on a loopback address; anywhere else TLS or nothing.
+ */
+function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert: Buffer; key: Buffer } | null } | null {
+  const opt = (name: string) => (typeof inv.opts[name] === 'string' ? (inv.opts[name] as string) : undefined);
+  const listenOpt = opt('listen');
+  const certFile = opt('tlsCert');
+  const keyFile = opt('tlsKey');
+  if (listenOpt === undefined) {
+    if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go with --listen HOST:PORT');
+    return null;
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listenOpt);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || host === undefined || port > 65_535 || (host !== 'localhost' && isIP(host) === 0)) {
+    throw new UsageError(`invalid --listen ${JSON.stringify(listenOpt)}: HOST:PORT, HOST an IP address (IPv6 in brackets) or localhost`);
+  }
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('give both --tls-cert and --tls-key');
+  if (certFile === undefined && !LOOPBACK.has(host)) {
+    throw new UsageError(`--listen ${listenOpt} is not a loopback address: give --tls-cert and --tls-key (tfactl never serves plain HTTP beyond loopback)`);
+  }
+  const read = (file: string, flag: string) => readInputFile(file, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile * 16 });
+  return { host, port, tls: certFile !== undefined && keyFile !== undefined ? { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') } : null };
 }
 
 async function listen(server: Server, socket: string | null): Promise<void> {
