@@ -174,3 +174,41 @@ describe('tfactl serve --listen', () => {
     expect(existsSync(join(store.dir, 'never.sock'))).toBe(false);
   });
 });
+
+describe('tfactl serve killed under load', () => {
+  it('loses nothing and spends nothing twice: every answered key is spent, the rest still work, clients fail cleanly', async () => {
+    await store.addUser('kim', PW);
+    const keys = (await store.run(['tfa', 'add', 'recovery', 'kim', '--json'])).json().result.keys as string[];
+    const killSock = join(store.dir, 'kill.sock');
+    const child = spawn(process.execPath, [BIN, 'serve', '--socket', killSock], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((ready) => child.stderr.on('data', (d: Buffer) => d.toString().includes('"listening"') && ready()));
+    // Challenges made beforehand (the password check is argon2's time): then 8 answers at once.
+    const challenges: string[] = [];
+    for (let i = 0; i < 8; i++) challenges.push((await store.run(['login', 'kim', '--begin', '--password-stdin', '--json'], { input: `${PW}\n` })).json().result.challenge);
+    const answers = challenges.map(
+      (challenge, i) =>
+        new Promise<{ key: string; code: number | null; status: string }>((done) => {
+          const c = spawn('curl', ['-s', '-w', '%{http_code}', '-o', '/dev/null', '--max-time', '10', '--unix-socket', killSock, '-H', `Authorization: Bearer ${adminToken}`, '-d', JSON.stringify({ userid: 'kim', challenge, response: keys[i] }), 'http://localhost/api/v1/login']);
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.on('close', (code) => done({ key: keys[i]!, code, status: out }));
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 40));
+    child.kill('SIGKILL');
+    const results = await Promise.all(answers);
+    // Each client got an answer or a clean failure (no reply, connection reset or refused), none hung.
+    for (const r of results) expect(r.status === '200' || (r.code !== 0 && r.code !== 28), JSON.stringify(r)).toBe(true);
+    // The store is whole, and every key answered 200 is spent: a second use is refused.
+    expect(store.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    const spent = results.filter((r) => r.status === '200').map((r) => r.key);
+    for (const key of keys.slice(0, 8)) {
+      const again = await store.run(['login', 'kim', '--password-stdin', '--code', key, '--type', 'recovery', '--json'], { input: `${PW}\n` });
+      if (spent.includes(key)) expect(again.code, `${key} was spent`).toBe(5);
+      // A key whose answer was cut off was spent or not: never both, and once used it is gone.
+      if (again.code === 0) expect((await store.run(['login', 'kim', '--password-stdin', '--code', key, '--type', 'recovery'], { input: `${PW}\n` })).code).toBe(5);
+    }
+    // Nothing half-written: the keys never tried still work.
+    expect((await store.run(['login', 'kim', '--password-stdin', '--code', keys[9]!, '--type', 'recovery', '--json'], { input: `${PW}\n` })).code).toBe(0);
+  });
+});
