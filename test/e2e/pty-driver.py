@@ -17,6 +17,8 @@ if pid == 0:
     # The size is set before the command starts, so it never reads a default one.
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, spec.get("cols", 120), 0, 0))
     env = dict(os.environ)
+    # Sessions kept by login go to a runtime directory only when a test names one.
+    env.pop("XDG_RUNTIME_DIR", None)
     env.update(spec.get("env", {}))
     for k in [k for k, v in env.items() if v is None]:
         del env[k]

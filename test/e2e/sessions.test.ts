@@ -2,7 +2,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLineError, TempStore, type RunOptions } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { BIN, oneLineError, TempStore, type RunOptions } from './harness.js';
 
 /**
  * Sessions kept by `login --session` (Proxmox's tickets): later `--as` commands of the user sign
@@ -72,6 +74,28 @@ describe('login --session', () => {
     expect(oneLineError(noDir)).toMatch(/XDG_RUNTIME_DIR is not set/);
     const web = await run(['login', 'cal', '--begin', '--session', '--password-stdin'], { input: `${PW}\n` });
     expect(web.code).toBe(2);
+  });
+
+  it('is kept by login on a terminal, and not with --no-session', async () => {
+    await store.addUser('tia', PW);
+    const onTerminal = (extra: string[]) => {
+      const spec = {
+        argv: [process.execPath, BIN, 'login', 'tia', ...extra],
+        env: { TFACTL_DB: store.db, NO_COLOR: '1', XDG_RUNTIME_DIR: runtime },
+        timeout: 30,
+        steps: [{ expect: 'Enter the password of tia@local', send: `${PW}\r` }],
+      };
+      const r = spawnSync('python3', [resolve(import.meta.dirname, 'pty-driver.py'), JSON.stringify(spec)], { encoding: 'utf8' });
+      return JSON.parse(r.stdout) as { status: number; output: string };
+    };
+    const none = onTerminal(['--no-session']);
+    expect(none.status, none.output).toBe(0);
+    expect(sessionsOf('tia@local')).toBe(0);
+    const kept = onTerminal([]);
+    expect(kept.status, kept.output).toBe(0);
+    expect(kept.output).toMatch(/session kept until .*'tfactl --as tia@local \.\.\.' uses it; 'tfactl logout' ends it/);
+    expect(sessionsOf('tia@local')).toBe(1);
+    expect((await asUser('tia', ['user', 'show', 'tia'])).code).toBe(0);
   });
 
   it('lasts session.minutes', async () => {
