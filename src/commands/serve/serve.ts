@@ -16,8 +16,9 @@ export const DEFAULT_SOCKET = '/run/tfactl/tfactl.sock';
  * `tfactl serve`: answers tfactl's API (version 1: /api/v1/health, /api/v1/login) as JSON over
  * HTTP/1.1 on a Unix socket (mode 0666 in a 0755 directory; or the socket systemd passes), in the
  * foreground, one JSON line per request on standard error, never a secret. Only the store's owner
- * runs it. Each request opens the store for itself, so the store's rules (single use, lockout
- * counters, no lost writes) hold between requests exactly as between CLI processes. SIGTERM (or
+ * runs it. Each request has a store connection of its own while it runs (a small pool), so the
+ * store's rules (single use, lockout counters, no lost writes) hold between requests exactly as
+ * between CLI processes. SIGTERM (or
  * Ctrl-C) stops taking requests, lets those in flight finish, and exits 0.
  */
 export async function run(inv: Invocation): Promise<void> {
@@ -30,10 +31,12 @@ export async function run(inv: Invocation): Promise<void> {
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
   const keyPath = resolveKeyPath(path, inv.ctx.env);
+  const pool = connectionPool(POOL_SIZE, async () => (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store);
+  inv.onExit(() => pool.closeAll());
   const deps: ApiDeps = {
     openStore: async () => {
-      const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath });
-      return { store, keyPath, close: () => void store.close() };
+      const { store, release } = await pool.acquire();
+      return { store, keyPath, close: release };
     },
     now: () => inv.ctx.clock.nowSeconds(),
     randomBytes: (n) => inv.ctx.random.bytes(n),
@@ -85,6 +88,56 @@ export async function run(inv: Invocation): Promise<void> {
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
+}
+
+/** Store connections kept open: each serves one request at a time, as one CLI process would. */
+const POOL_SIZE = 16;
+
+type PooledStore = Awaited<ReturnType<ApiDeps['openStore']>>['store'];
+
+/**
+ * Up to `size` store connections, each lent to one request at a time: a request's transactions
+ * never interleave with another's on one connection, so the store's rules hold between requests
+ * as between processes, without opening the store for every request.
+ */
+function connectionPool(size: number, open: () => Promise<PooledStore>) {
+  const idle: PooledStore[] = [];
+  const waiting: ((store: PooledStore) => void)[] = [];
+  const all: PooledStore[] = [];
+  let opening = 0;
+  const release = (store: PooledStore) => {
+    const next = waiting.shift();
+    if (next) next(store);
+    else idle.push(store);
+  };
+  return {
+    async acquire(): Promise<{ store: PooledStore; release: () => void }> {
+      let store = idle.pop();
+      if (!store && all.length + opening < size) {
+        opening++;
+        try {
+          store = await open();
+          all.push(store);
+        } finally {
+          opening--;
+        }
+      }
+      store ??= await new Promise<PooledStore>((r) => waiting.push(r));
+      const lent = store;
+      let released = false;
+      return {
+        store: lent,
+        release: () => {
+          if (released) return;
+          released = true;
+          release(lent);
+        },
+      };
+    },
+    closeAll(): void {
+      for (const store of all) void store.close();
+    },
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
