@@ -106,6 +106,7 @@ export async function authenticateToken(
     await deps.store.appendAudit({ ts: now, actor: null, action: 'auth.token', target: presented.userid, outcome: 'failed', detail: { token: presented.name, reason } });
     throw new AuthError(`authentication failed: API token ${id} is unknown, wrong, expired, or its user may not sign in`);
   }
-  await deps.store.touchApiToken(token.userid, token.name, now);
+  // Last use to the minute: a busy service token is not a write on every request.
+  if (token.lastUsed === null || now - token.lastUsed >= 60) await deps.store.touchApiToken(token.userid, token.name, now);
   return { user, token };
 }
