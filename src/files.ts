@@ -182,6 +182,14 @@ export function openInputFile(path: string, options: CheckedFileOptions & { read
  * reported at once: each missing directory is made exactly once, parents first.
  */
 export function makePrivateDirectories(dir: string): void {
+  makeDirectories(dir, 0o700);
+}
+
+/**
+ * Makes `dir` and the directories above it that are missing, with `mode`, one at a time (a
+ * recursive mkdirSync never returns under /proc).
+ */
+export function makeDirectories(dir: string, mode: number): void {
   const missing: string[] = [];
   for (let d = dir; ; d = dirname(d)) {
     try {
@@ -194,7 +202,7 @@ export function makePrivateDirectories(dir: string): void {
   }
   for (const d of missing.reverse()) {
     try {
-      mkdirSync(d, { mode: 0o700 });
+      mkdirSync(d, { mode });
     } catch (e) {
       // Another process made it meanwhile.
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

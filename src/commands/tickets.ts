@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { makePrivateDirectories } from '../files.js';
 import { join, resolve } from 'node:path';
 import type { Invocation } from '../invocation.js';
 
@@ -23,7 +24,7 @@ export function ticketPath(dir: string, storePath: string, userid: string): stri
 }
 
 export function writeTicket(dir: string, storePath: string, userid: string, secret: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDirectories(dir);
   const path = ticketPath(dir, storePath, userid);
   rmSync(path, { force: true });
   writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });

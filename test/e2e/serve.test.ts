@@ -175,6 +175,20 @@ describe('tfactl serve --listen', () => {
   });
 });
 
+describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () => {
+  it.each([
+    ['/proc/nope/tfactl.sock', /cannot make the directory of --socket \/proc\/nope\/tfactl\.sock: ENOENT/],
+    ['STORE', /exists and is not a socket/],
+  ])('%s', async (socket, message) => {
+    const path = socket === 'STORE' ? store.db : socket;
+    const before = readFileSync(store.db);
+    const r = await store.run(['serve', '--socket', path], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toMatch(message);
+    if (socket === 'STORE') expect(readFileSync(store.db).equals(before)).toBe(true);
+  });
+});
+
 describe('tfactl serve killed under load', () => {
   it('loses nothing and spends nothing twice: every answered key is spent, the rest still work, clients fail cleanly', async () => {
     await store.addUser('kim', PW);

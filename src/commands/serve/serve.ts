@@ -1,10 +1,10 @@
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { resolveKeyPath } from '../../domain/store-location.js';
 import { UsageError } from '../../errors.js';
-import { INPUT_LIMITS, readInputFile } from '../../files.js';
+import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
@@ -65,7 +65,10 @@ export async function run(inv: Invocation): Promise<void> {
   if (tcp) {
     const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
     const onTcp = tls || createServer({ requestTimeout: 30_000 }, handle);
-    await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok));
+    await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok)).catch((e: unknown) => {
+      server.close();
+      throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');
+    });
     const bound = onTcp.address() as { address: string; port: number };
     tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
     servers.push(onTcp);
@@ -174,15 +177,23 @@ async function listen(server: Server, socket: string | null): Promise<void> {
     await new Promise<void>((ok, fail) => server.once('error', fail).listen({ fd: 3 }, ok));
     return;
   }
-  mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
+  const fail = (e: unknown, what: string): never => {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot ${what}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');
+  };
+  try {
+    makeDirectories(dirname(socket), 0o755);
+  } catch (e) {
+    fail(e, `make the directory of --socket ${socket}`);
+  }
   // A socket left by a service that died is replaced; any other file is not ours to remove.
   try {
     if (lstatSync(socket).isSocket()) rmSync(socket);
     else throw new UsageError(`--socket ${socket} exists and is not a socket`);
   } catch (e) {
-    if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) throw e;
+    if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) fail(e, `replace --socket ${socket}`);
   }
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(socket, ok));
+  await new Promise<void>((ok, no) => server.once('error', no).listen(socket, ok)).catch((e: unknown) => fail(e, `listen on ${socket}`));
   // Every user of the host may connect: each request authenticates itself.
   chmodSync(socket, 0o666);
 }
