@@ -157,6 +157,17 @@ describe('a session ends', () => {
     expect((await run(['logout', '--json'])).json().result.ended).not.toContain('fin@local');
   });
 
+  it('with a restore', async () => {
+    await store.addUser('rex', PW);
+    const backup = join(store.dir, 'before-rex-session.db');
+    expect((await store.run(['backup', backup])).code).toBe(0);
+    const file = (await login('rex')).json().result.session.file as string;
+    expect((await asUser('rex', ['user', 'show', 'rex'])).code).toBe(0);
+    const restored = await store.run(['restore', backup, '--yes']);
+    expect(restored.code, restored.stderr).toBe(0);
+    await ended('rex', file);
+  });
+
   it('with its user, and never opens another store', async () => {
     await store.addUser('gil', PW);
     const file = (await login('gil')).json().result.session.file as string;
