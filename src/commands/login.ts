@@ -13,6 +13,7 @@ import { authDeps, openStore, storePath } from './session.js';
 import { readResponse } from './response.js';
 import { ticketDir, writeTicket } from './tickets.js';
 import { fido2Instructions } from './webauthn/fido2-lines.js';
+import { challengeView, signedInView } from './views.js';
 
 /**
  * `login USERID`: the password, then a second factor when one is required, in one go. For a web
@@ -85,24 +86,6 @@ function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly 
     const kept = r.session ? `\nsession kept until ${r.session.expires.replace('T', ' ')}: 'tfactl --as ${r.userid} ...' uses it; 'tfactl logout' ends it` : '';
     return `${style.green('signed in')} as ${r.userid} (${how}${left})${kept}`;
   });
-}
-
-/** A sign-in as `login --json` shows it (and `tfactl serve`'s /api/v1/login). */
-export function signedInView(signedIn: SignedIn) {
-  return { userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft };
-}
-
-/** A challenge as `login --begin --json` shows it (and `tfactl serve`'s /api/v1/login). */
-export function challengeView(c: SignInChallenge) {
-  return {
-    userid: c.userid,
-    challenge: c.id,
-    kinds: c.kinds,
-    recoveryKeysLeft: c.recoveryLeft,
-    expires: isoTime(c.expires),
-    publicKey: c.publicKey,
-    fido2: c.fido2.map((f) => ({ factor: f.factorId, kind: f.kind, input: f.input, options: f.options })),
-  };
 }
 
 function showChallenge(inv: Invocation, c: SignInChallenge): void {

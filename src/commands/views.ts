@@ -8,6 +8,7 @@ import type { EnrolledTotp } from '../services/kinds/totp-enrolment.js';
 import type { RealmSummary } from '../services/realms.js';
 import type { EffectiveSetting } from '../services/settings.js';
 import type { ApiTokenRecord } from '../services/tokens.js';
+import type { SignedIn, SignInChallenge } from '../services/authenticate.js';
 
 /**
  * What commands show, designed here rather than inherited from the store's rows: the JSON shapes of
@@ -273,5 +274,23 @@ export function tokenView(t: ApiTokenRecord): TokenView {
     comment: t.comment,
     created: isoTime(t.created),
     lastUsed: t.lastUsed === null ? null : isoTime(t.lastUsed),
+  };
+}
+
+/** A sign-in as `login --json` shows it (and `tfactl serve`'s /api/v1/login). */
+export function signedInView(signedIn: SignedIn) {
+  return { userid: signedIn.user.userid, method: signedIn.method, recoveryKeysLeft: signedIn.recoveryLeft };
+}
+
+/** A challenge as `login --begin --json` shows it (and `tfactl serve`'s /api/v1/login). */
+export function challengeView(c: SignInChallenge) {
+  return {
+    userid: c.userid,
+    challenge: c.id,
+    kinds: c.kinds,
+    recoveryKeysLeft: c.recoveryLeft,
+    expires: isoTime(c.expires),
+    publicKey: c.publicKey,
+    fido2: c.fido2.map((f) => ({ factor: f.factorId, kind: f.kind, input: f.input, options: f.options })),
   };
 }

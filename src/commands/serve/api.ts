@@ -7,7 +7,7 @@ import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
 import type { AuthDeps } from '../../services/authenticate.js';
 import { secretKeyLoader, type Store } from '../../services/session.js';
 import { authenticateToken } from '../../services/tokens.js';
-import { challengeView, signedInView } from '../login.js';
+import { challengeView, signedInView } from '../views.js';
 
 /**
  * tfactl serve's API, version 1: what a request asks for, answered with the CLI's envelope
