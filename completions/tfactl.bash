@@ -10,248 +10,248 @@ _tfactl_node() {
     case $1 in
         '')
             cmds='init user realm tfa login logout serve token settings backup restore export import audit completion help'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'init')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'user')
             cmds='add list show modify import passwd delete logout'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
-            vopts='--db --as --auth-code --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
+            vopts='--db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
             args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --realm'
-            vopts='--db --as --auth-code --token --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --server --token --realm'
             args=() ids=() vararg=0 ;;
         'user show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'user modify')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
-            vopts='--db --as --auth-code --token --email --comment --expire'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --admin --no-admin --email --comment --expire --disabled --enable'
+            vopts='--db --as --auth-code --server --token --email --comment --expire'
             args=('') ids=('users') vararg=0 ;;
         'user import')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --update --atomic --results'
-            vopts='--db --as --auth-code --token --results'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --update --atomic --results'
+            vopts='--db --as --auth-code --server --token --results'
             args=('') ids=('') vararg=0 ;;
         'user passwd')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'user delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --yes'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --yes'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'user logout')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'realm')
             cmds='add list show delete set-enforce set-yubico'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'realm add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --comment'
-            vopts='--db --as --auth-code --token --comment'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --comment'
+            vopts='--db --as --auth-code --server --token --comment'
             args=('') ids=('') vararg=0 ;;
         'realm list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'realm show')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('realms') vararg=0 ;;
         'realm delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --force --yes'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force --yes'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('realms') vararg=0 ;;
         'realm set-enforce')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
-            vopts='--db --as --auth-code --token --digits --step --period --algorithm --api-id --api-key --url'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --digits --step --period --algorithm --api-id --api-key --url --offline'
+            vopts='--db --as --auth-code --server --token --digits --step --period --algorithm --api-id --api-key --url'
             args=('' 'none totp yubico') ids=('realms' '') vararg=0 ;;
         'realm set-yubico')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --api-id --api-key --url --offline --none'
-            vopts='--db --as --auth-code --token --api-id --api-key --url'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --api-id --api-key --url --offline --none'
+            vopts='--db --as --auth-code --server --token --api-id --api-key --url'
             args=('') ids=('realms') vararg=0 ;;
         'tfa')
             cmds='add list delete enable disable unlock'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'tfa add')
             cmds='totp yubico webauthn recovery'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'tfa add totp')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
-            vopts='--db --as --auth-code --token --description --issuer --secret --algorithm --digits --period --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --description --issuer --secret --algorithm --digits --period --code --no-verify --qr'
+            vopts='--db --as --auth-code --server --token --description --issuer --secret --algorithm --digits --period --code --qr'
             args=('') ids=('users') vararg=0 ;;
         'tfa add yubico')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --otp --aes-key --private-id --description'
-            vopts='--db --as --auth-code --token --otp --aes-key --private-id --description'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --otp --aes-key --private-id --description'
+            vopts='--db --as --auth-code --server --token --otp --aes-key --private-id --description'
             args=('') ids=('users') vararg=0 ;;
         'tfa add webauthn')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
-            vopts='--db --as --auth-code --token --description --port --challenge --response --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
+            vopts='--db --as --auth-code --server --token --description --port --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'tfa add recovery')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --output --regenerate --yes'
-            vopts='--db --as --auth-code --token --output'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --output --regenerate --yes'
+            vopts='--db --as --auth-code --server --token --output'
             args=('') ids=('users') vararg=0 ;;
         'tfa list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --realm'
-            vopts='--db --as --auth-code --token --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --server --token --realm'
             args=('') ids=('users') vararg=0 ;;
         'tfa delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --type --all --yes'
-            vopts='--db --as --auth-code --token --type'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --type --all --yes'
+            vopts='--db --as --auth-code --server --token --type'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa enable')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa disable')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa unlock')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'login')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin --session --no-session'
-            vopts='--db --as --auth-code --token --code --type --challenge --response --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --code --type --begin --finish --challenge --response --webauthn --no-browser --no-open --rp-id --origin --session --no-session'
+            vopts='--db --as --auth-code --server --token --code --type --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'logout')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'serve')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --socket --listen --tls-cert --tls-key'
-            vopts='--db --as --auth-code --token --socket --listen --tls-cert --tls-key'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --socket --listen --tls-cert --tls-key'
+            vopts='--db --as --auth-code --server --token --socket --listen --tls-cert --tls-key'
             args=() ids=() vararg=0 ;;
         'token')
             cmds='add list delete'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'token add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --privileges --expire --comment'
-            vopts='--db --as --auth-code --token --privileges --expire --comment'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --privileges --expire --comment'
+            vopts='--db --as --auth-code --server --token --privileges --expire --comment'
             args=('' '') ids=('users' '') vararg=0 ;;
         'token list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'token delete')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('users' '') vararg=0 ;;
         'settings')
             cmds='list set'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'settings list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'settings set')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --force'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force'
+            vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('' '') vararg=0 ;;
         'backup')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('') vararg=0 ;;
         'restore')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --yes'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --yes'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('') vararg=0 ;;
         'export')
             cmds='totp users'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'export totp')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --format --output'
-            vopts='--db --as --auth-code --token --format --output'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --format --output'
+            vopts='--db --as --auth-code --server --token --format --output'
             args=() ids=() vararg=0 ;;
         'export users')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'import')
             cmds='proxmox'
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'import proxmox')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
-            vopts='--db --as --auth-code --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
+            vopts='--db --as --auth-code --server --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
             args=() ids=() vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help --user --since --limit --all'
-            vopts='--db --as --auth-code --token --user --since --limit'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all'
+            vopts='--db --as --auth-code --server --token --user --since --limit'
             args=() ids=() vararg=0 ;;
         'completion')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('bash zsh fish') ids=('') vararg=0 ;;
         'help')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --token --json --debug -h --help'
-            vopts='--db --as --auth-code --token'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
             args=('') ids=('') vararg=1 ;;
     esac
 }

@@ -107,103 +107,103 @@ end
 function __tfactl_value_options --argument-names path
     switch "$path"
         case ''
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'init'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'user'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'user add'
-            echo --db --as --auth-code --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr
+            echo --db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr
         case 'user list'
-            echo --db --as --auth-code --token --realm
+            echo --db --as --auth-code --server --token --realm
         case 'user show'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'user modify'
-            echo --db --as --auth-code --token --email --comment --expire
+            echo --db --as --auth-code --server --token --email --comment --expire
         case 'user import'
-            echo --db --as --auth-code --token --results
+            echo --db --as --auth-code --server --token --results
         case 'user passwd'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'user delete'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'user logout'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'realm'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'realm add'
-            echo --db --as --auth-code --token --comment
+            echo --db --as --auth-code --server --token --comment
         case 'realm list'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'realm show'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'realm delete'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'realm set-enforce'
-            echo --db --as --auth-code --token --digits --step --period --algorithm --api-id --api-key --url
+            echo --db --as --auth-code --server --token --digits --step --period --algorithm --api-id --api-key --url
         case 'realm set-yubico'
-            echo --db --as --auth-code --token --api-id --api-key --url
+            echo --db --as --auth-code --server --token --api-id --api-key --url
         case 'tfa'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'tfa add'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'tfa add totp'
-            echo --db --as --auth-code --token --description --issuer --secret --algorithm --digits --period --code --qr
+            echo --db --as --auth-code --server --token --description --issuer --secret --algorithm --digits --period --code --qr
         case 'tfa add yubico'
-            echo --db --as --auth-code --token --otp --aes-key --private-id --description
+            echo --db --as --auth-code --server --token --otp --aes-key --private-id --description
         case 'tfa add webauthn'
-            echo --db --as --auth-code --token --description --port --challenge --response --rp-id --origin
+            echo --db --as --auth-code --server --token --description --port --challenge --response --rp-id --origin
         case 'tfa add recovery'
-            echo --db --as --auth-code --token --output
+            echo --db --as --auth-code --server --token --output
         case 'tfa list'
-            echo --db --as --auth-code --token --realm
+            echo --db --as --auth-code --server --token --realm
         case 'tfa delete'
-            echo --db --as --auth-code --token --type
+            echo --db --as --auth-code --server --token --type
         case 'tfa enable'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'tfa disable'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'tfa unlock'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'login'
-            echo --db --as --auth-code --token --code --type --challenge --response --rp-id --origin
+            echo --db --as --auth-code --server --token --code --type --challenge --response --rp-id --origin
         case 'logout'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'serve'
-            echo --db --as --auth-code --token --socket --listen --tls-cert --tls-key
+            echo --db --as --auth-code --server --token --socket --listen --tls-cert --tls-key
         case 'token'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'token add'
-            echo --db --as --auth-code --token --privileges --expire --comment
+            echo --db --as --auth-code --server --token --privileges --expire --comment
         case 'token list'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'token delete'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'settings'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'settings list'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'settings set'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'backup'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'restore'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'export'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'export totp'
-            echo --db --as --auth-code --token --format --output
+            echo --db --as --auth-code --server --token --format --output
         case 'export users'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'import'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'import proxmox'
-            echo --db --as --auth-code --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
+            echo --db --as --auth-code --server --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
         case 'audit'
-            echo --db --as --auth-code --token --user --since --limit
+            echo --db --as --auth-code --server --token --user --since --limit
         case 'completion'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
         case 'help'
-            echo --db --as --auth-code --token
+            echo --db --as --auth-code --server --token
     end
 end
 
@@ -300,6 +300,7 @@ complete -c tfactl -l db -r -F -d 'store file (default: $TFACTL_DB, else /var/li
 complete -c tfactl -l as -x -a '(__tfactl_ids users)' -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
 complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'
+complete -c tfactl -l server -x -d 'send the command to a tfactl service: its Unix socket, or https://HOST:PORT (default: $TFACTL_SERVER, else the store directly when you can open it, else /run/tfactl/tfactl.sock)'
 complete -c tfactl -l token -x -d 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself'
 complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
 complete -c tfactl -l debug -d 'show stack traces on errors'

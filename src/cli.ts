@@ -9,8 +9,8 @@ export interface CommandModule {
   run(inv: Invocation): Promise<void>;
 }
 export type Loader = () => Promise<CommandModule>;
-/** Runs a leaf command: main.ts supplies the real one. */
-export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>) => Promise<void>;
+/** Runs a leaf command (`command` is its path: `tfa add totp`): main.ts supplies the real one. */
+export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>, command: string) => Promise<void>;
 
 /** How user ids and realm names are read: the help of every argument that takes one. */
 const USERID = 'name@realm, or a bare name in realm local; case and width do not matter (ALICE@Corp is alice@corp)';
@@ -27,8 +27,15 @@ Exit codes:
   3    not found (user, realm, factor)
   4    conflict or refused by policy
   5    authentication failed (wrong password or code, replay, locked out)
-  6    store unavailable, damaged or from a newer tfactl
+  6    store unavailable (or the tfactl service), damaged or from a newer tfactl
   130  cancelled`;
+
+/** A command's names from below the program down to it: `tfa add totp`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
 
 /**
  * The command tree, nothing else: names, arguments, options and help. Help and the version are
@@ -59,6 +66,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
     .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')
+    .option('--server <path|url>', 'send the command to a tfactl service: its Unix socket, or https://HOST:PORT (default: $TFACTL_SERVER, else the store directly when you can open it, else /run/tfactl/tfactl.sock)')
     .option('--token <@file>', 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself')
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
     .option('--debug', 'show stack traces on errors')
@@ -73,7 +81,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .description(description)
       .action(async (...params: unknown[]) => {
         const cmd = params.at(-1) as Command;
-        await runLeaf(load, cmd.args, cmd.optsWithGlobals());
+        await runLeaf(load, cmd.args, cmd.optsWithGlobals(), commandPath(cmd));
       });
 
   // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand).

@@ -1,5 +1,6 @@
 import type { Clock, Random } from './services/session.js';
 import type { Store } from './store/types.js';
+import type { CheckedFileOptions, InputFile } from './files.js';
 
 export type { Clock, Random };
 
@@ -23,6 +24,11 @@ export interface Io {
    * process); returns a function that restores the default.
    */
   onInterrupt(fn: () => void): () => void;
+  /**
+   * Standard input read without ever blocking the process while it waits, for a client of tfactl
+   * serve, which must hear its service meanwhile; close() lets the process end with a read pending.
+   */
+  readonly waitingStdin?: Pick<Io, 'stdinChunks' | 'readLine'> & { close(): void };
 }
 
 /** Interactive questions; only ever used when standard input is a TTY. Ctrl-C throws CancelledError. */
@@ -38,6 +44,37 @@ export interface OpenedStore {
   readonly created: boolean;
 }
 
+/**
+ * Files a command reads that its user named (`@FILE` secrets, --response, Proxmox's files, an import
+ * file): this process's own, or, through `tfactl serve`, the client's (read by the client, with the
+ * client's permissions). Both check and refuse exactly as readInputFile and openInputFile do.
+ */
+export interface InputFiles {
+  read(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): Buffer;
+  open(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): InputFile;
+}
+
+/** Where a user's session tickets (login --session) for this run's store are kept. */
+export interface TicketBox {
+  read(userid: string): Promise<string | null>;
+  /** Keeps the ticket; returns where (for the user to see). */
+  write(userid: string, secret: string): Promise<string>;
+  remove(userid: string): Promise<void>;
+  /** The users holding a ticket here. */
+  list(): Promise<string[]>;
+}
+
+/**
+ * What a run has that comes from a client of `tfactl serve` (src/remote/): its files and tickets are
+ * the client's, and commands that would touch the service's own files are refused up front.
+ */
+export interface RemoteRun {
+  readonly files: InputFiles;
+  readonly tickets: TicketBox | null;
+  /** Throws a UsageError for what a client may not ask the service (`backup`, `--output FILE`). */
+  admit(command: string, opts: Readonly<Record<string, unknown>>): void;
+}
+
 /** Everything that reaches outside the process. The seams tests replace. */
 export interface Ctx {
   readonly io: Io;
@@ -49,6 +86,8 @@ export interface Ctx {
   readonly uid: number;
   readonly home: string;
   readonly hostname: string;
+  /** Set when this run came from a client of `tfactl serve`. */
+  readonly remote?: RemoteRun;
   /**
    * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
    * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an

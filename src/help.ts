@@ -35,7 +35,9 @@ export function addHelp(program: Command): void {
     let text = '';
     if (command !== program) {
       const globals = program.options.filter((o) => o.long && o.long !== '--help' && o.long !== '--version').map((o) => o.long);
-      text += `\nGlobal options:\n  ${globals.join(', ')}: see tfactl --help`;
+      // Two lines, each within 80 columns: help is wrapped to narrow terminals, this by hand.
+      const half = Math.ceil(globals.length / 2);
+      text += `\nGlobal options (see tfactl --help):\n  ${globals.slice(0, half).join(', ')},\n  ${globals.slice(half).join(', ')}`;
     }
     const examples = HELP_EXAMPLES[commandPath(command).join(' ')];
     return examples ? `${text}${text ? '\n' : ''}${formatExamples(examples)}` : text;

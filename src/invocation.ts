@@ -20,6 +20,7 @@ export interface GlobalOptions {
   readonly passwordStdin?: boolean;
   readonly authCode?: string;
   readonly token?: string;
+  readonly server?: string;
   readonly json?: boolean;
   readonly debug?: boolean;
 }

@@ -1,10 +1,12 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import type { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { INPUT_LIMITS } from './files.js';
-import { createOutput } from './output.js';
+import { createOutput, type Output } from './output.js';
+import { chooseRoute, type RouteProbe } from './remote/route.js';
 import { fdWriter, readStdinChunks, stdinIsTerminal, stdinLineReader } from './stdio.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -17,13 +19,20 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   // With --json, the help or version commander prints becomes the result of the one envelope.
   let shown = '';
   const programIo = json ? { stdout: { write: (t: string) => void (shown += t), isTTY: false, columns: undefined }, stderr: ctx.io.stderr } : ctx.io;
+  // The exit code of a command a tfactl service ran.
+  let forwarded: number | undefined;
   try {
-    const program = buildProgram(pkg.version, async (load, args, opts) => {
-      const command = await load();
-      await command.run({ ctx, out, args, opts, onExit: (fn) => exits.push(fn) });
+    const program = buildProgram(pkg.version, async (load, args, opts, command) => {
+      if (ctx.remote) ctx.remote.admit(command, opts);
+      else {
+        forwarded = await throughService(argv, ctx, out, { command, args, opts }, debug);
+        if (forwarded !== undefined) return;
+      }
+      const leaf = await load();
+      await leaf.run({ ctx, out, args, opts, onExit: (fn) => exits.push(fn) });
     }, programIo);
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.ok;
+    return forwarded ?? ExitCode.ok;
   } catch (e) {
     if (json && isCommanderError(e) && (e.code === 'commander.version' || e.code === 'commander.helpDisplayed')) {
       out.result(e.code === 'commander.version' ? { version: pkg.version } : { help: shown }, () => shown);
@@ -37,6 +46,46 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     for (const fn of exits.reverse()) fn();
   }
 }
+
+/**
+ * Sends the command to a tfactl service when that is where it goes (src/remote/route.ts) and
+ * returns its exit code; undefined when it runs here, on the store directly.
+ */
+async function throughService(
+  argv: readonly string[],
+  ctx: Ctx,
+  out: Output,
+  parsed: { readonly command: string; readonly args: readonly string[]; readonly opts: Readonly<Record<string, unknown>> },
+  debug: boolean,
+): Promise<number | undefined> {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const route = chooseRoute({ command: parsed.command, db: str(parsed.opts.db), server: str(parsed.opts.server), env: ctx.env, uid: ctx.uid, home: ctx.home }, FILE_PROBE);
+  if (route.kind === 'store') {
+    if (debug && route.path !== undefined) out.note(`tfactl: on the store ${route.path} directly`);
+    return undefined;
+  }
+  if (debug) out.note(`tfactl: through the tfactl service at ${route.address} (${route.why})`);
+  const { forward } = await import('./remote/client.js');
+  return forward(argv, route.address, parsed, ctx);
+}
+
+const FILE_PROBE: RouteProbe = {
+  store: (path) => {
+    try {
+      accessSync(path, constants.R_OK | constants.W_OK);
+      return 'usable';
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'denied';
+    }
+  },
+  isSocket: (path) => {
+    try {
+      return statSync(path).isSocket();
+    } catch {
+      return false;
+    }
+  },
+};
 
 /** By its code, not its name: a bundler may rename the class, and commander names errors after it. */
 function isCommanderError(e: unknown): e is CommanderError {
@@ -57,6 +106,7 @@ function fromCommander(e: CommanderError): TfaError | null {
 function processIo(): Io {
   let stdinTTY: boolean | undefined;
   let lines: ((maxBytes: number) => Promise<string | null>) | undefined;
+  let waiting: Io['waitingStdin'];
   return {
     stdout: fdWriter(1, () => process.stdout),
     stderr: fdWriter(2, () => process.stderr),
@@ -82,6 +132,29 @@ function processIo(): Io {
     readLine: (maxBytes) => {
       lines ??= stdinLineReader(() => process.stdin);
       return lines(maxBytes);
+    },
+    get waitingStdin() {
+      return (waiting ??= waitingStdin());
+    },
+  };
+}
+
+/** Standard input read through its stream only (Io.waitingStdin). */
+function waitingStdin(): NonNullable<Io['waitingStdin']> {
+  let waitingLines: ((maxBytes: number) => Promise<string | null>) | undefined;
+  let used = false;
+  const stream = () => {
+    used = true;
+    return process.stdin;
+  };
+  return {
+    stdinChunks: () => readStdinChunks(stream, INPUT_LIMITS.stdin, { blocking: false }),
+    readLine: (maxBytes: number) => {
+      waitingLines ??= stdinLineReader(stream, { blocking: false });
+      return waitingLines(maxBytes);
+    },
+    close: () => {
+      if (used) process.stdin.destroy();
     },
   };
 }

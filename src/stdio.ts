@@ -85,6 +85,14 @@ export function stdinIsTerminal(stream: () => NodeJS.ReadStream): boolean {
   return fdKind(0) === 'terminal-or-device' && stream().isTTY === true;
 }
 
+export interface StdinOptions {
+  /**
+   * False: always read through the stream, never with blocking reads that stop the whole process
+   * while they wait (a client of tfactl serve must hear its service while it waits for input).
+   */
+  readonly blocking?: boolean;
+}
+
 /** A line of standard input was longer than the bound its reader set: never read on without end. */
 export class LineTooLongError extends Error {
   override name = 'LineTooLongError';
@@ -96,10 +104,10 @@ export class LineTooLongError extends Error {
  * file it reads with plain blocking reads; from a terminal, or when a read would block, through
  * `stream` (process.stdin), paused again after each chunk so an unread terminal keeps nothing alive.
  */
-export function stdinLineReader(stream: () => NodeJS.ReadStream): (maxBytes: number) => Promise<string | null> {
+export function stdinLineReader(stream: () => NodeJS.ReadStream, options: StdinOptions = {}): (maxBytes: number) => Promise<string | null> {
   let pending = Buffer.alloc(0);
   let ended = false;
-  let direct = fdKind(0) === 'pipe-or-file';
+  let direct = options.blocking !== false && fdKind(0) === 'pipe-or-file';
   if (fdKind(0) === 'closed') ended = true;
   const chunk = Buffer.allocUnsafe(64 * 1024);
 
@@ -168,7 +176,7 @@ function readStreamChunk(input: NodeJS.ReadStream): Promise<Buffer | null> {
  * before it were handed out. From a pipe or file it is read with plain blocking reads; from a
  * terminal, or if a read would block, through `stream` (process.stdin). Read it once.
  */
-export async function* readStdinChunks(stream: () => NodeJS.ReadStream, maxBytes: number): AsyncGenerator<Buffer> {
+export async function* readStdinChunks(stream: () => NodeJS.ReadStream, maxBytes: number, options: StdinOptions = {}): AsyncGenerator<Buffer> {
   let length = 0;
   const counted = (chunk: Buffer): Buffer => {
     length += chunk.length;
@@ -177,7 +185,7 @@ export async function* readStdinChunks(stream: () => NodeJS.ReadStream, maxBytes
   };
   const kind = fdKind(0);
   if (kind === 'closed') return;
-  if (kind === 'pipe-or-file') {
+  if (kind === 'pipe-or-file' && options.blocking !== false) {
     for (;;) {
       // A buffer of its own for each piece: whoever reads them may keep a piece.
       const chunk = Buffer.allocUnsafe(64 * 1024);

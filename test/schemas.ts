@@ -22,7 +22,7 @@ function check(name: string, value: unknown, what: string): void {
   if (!validate(value)) throw new Error(`${what} does not match schemas/${name}.json: ${ajv.errorsText(validate.errors, { dataVar: 'result' })}`);
 }
 
-const GLOBAL_WITH_VALUE = new Set(['--db', '--as', '--auth-code', '--token']);
+const GLOBAL_WITH_VALUE = new Set(['--db', '--as', '--auth-code', '--token', '--server']);
 
 /** The command an argument list runs (`user-add`), by the longest run of words naming a schema. */
 export function commandOf(args: readonly string[]): string | undefined {

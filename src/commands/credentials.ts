@@ -28,7 +28,7 @@ export function secretsOf(inv: Invocation): SecretSource {
  */
 export async function secondFactorValue(inv: Invocation, value: string, flag: string, purpose: string): Promise<string> {
   if (value === '-') return secretsOf(inv).nextLine(purpose, flag);
-  return secretValue(value, flag);
+  return secretValue(inv, value, flag);
 }
 
 export interface SecondFactorSource {

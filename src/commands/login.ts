@@ -11,7 +11,7 @@ import { commandCredentials, secondFactorValue, secretsOf } from './credentials.
 import { boolOpt, listOpt, requireSecretInput, stringOpt } from './options.js';
 import { authDeps, openStore, storePath } from './session.js';
 import { readResponse } from './response.js';
-import { ticketDir, writeTicket } from './tickets.js';
+import { ticketBox } from './tickets.js';
 import { fido2Instructions } from './webauthn/fido2-lines.js';
 import { challengeView, signedInView } from './views.js';
 
@@ -51,7 +51,7 @@ export async function run(inv: Invocation): Promise<void> {
   const page = !begin && !finish && !noBrowser && code === undefined && (forcePage || inv.ctx.io.stdinIsTTY);
   const sessionOpt = boolOpt(inv, 'session');
   if ((begin || finish) && sessionOpt !== undefined) throw new UsageError('--session and --no-session are for signing in here, not with --begin or --finish');
-  const tickets = ticketDir(inv);
+  const tickets = ticketBox(inv, storePath(inv));
   if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set', 'no_runtime_dir');
   // Kept on a terminal unless --no-session; in scripts only with --session.
   const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
@@ -73,7 +73,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (!keep || tickets === null) return showSignedIn(inv, signedIn);
   const { keepSession } = await import('../services/sessions.js');
   const kept = await keepSession(deps, signedIn.user);
-  const file = writeTicket(tickets, storePath(inv), signedIn.user.userid, kept.secret);
+  const file = await tickets.write(signedIn.user.userid, kept.secret);
   return showSignedIn(inv, signedIn, { expires: isoTime(kept.expires), file });
 }
 

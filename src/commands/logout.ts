@@ -2,7 +2,7 @@ import { parseUserId } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
 import { endSession } from '../services/sessions.js';
 import { openStore, storePath } from './session.js';
-import { readTicket, removeTicket, ticketDir, ticketPath, ticketsOf } from './tickets.js';
+import { ticketBox } from './tickets.js';
 
 /**
  * `logout [USERID]`: ends the sessions kept here (login --session) for this store: the one of
@@ -11,16 +11,19 @@ import { readTicket, removeTicket, ticketDir, ticketPath, ticketsOf } from './ti
 export async function run(inv: Invocation): Promise<void> {
   const given = inv.args[0];
   const userid = given === undefined ? undefined : parseUserId(given).id;
-  const dir = ticketDir(inv);
-  const path = storePath(inv);
-  const tickets = dir === null ? [] : userid === undefined ? ticketsOf(dir, path) : [{ userid, path: ticketPath(dir, path, userid) }];
+  const box = ticketBox(inv, storePath(inv));
+  const users = box === null ? [] : userid === undefined ? await box.list() : [userid];
   const ended: string[] = [];
-  const held = tickets.map((t) => ({ ...t, secret: readTicket(t.path) })).filter((t) => t.secret !== null);
-  if (held.length > 0) {
+  const held: { userid: string; secret: string }[] = [];
+  for (const u of users) {
+    const secret = await box?.read(u);
+    if (secret) held.push({ userid: u, secret });
+  }
+  if (box !== null && held.length > 0) {
     const { store } = await openStore(inv);
     for (const t of held) {
-      await endSession(store, t.secret as string);
-      removeTicket(t.path);
+      await endSession(store, t.secret);
+      await box.remove(t.userid);
       ended.push(t.userid);
     }
   }

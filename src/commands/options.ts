@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { INPUT_LIMITS, readInputFile } from '../files.js';
+import type { InputFiles } from '../context.js';
+import { INPUT_LIMITS, openInputFile, readInputFile } from '../files.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 
 /** Reads a string option commander has parsed (undefined when absent). */
@@ -16,15 +17,22 @@ export function stringOpt(inv: Invocation, name: string): string | undefined {
  */
 export function secretOpt(inv: Invocation, name: string, flag: string): string | undefined {
   const v = stringOpt(inv, name);
-  return v === undefined ? undefined : secretValue(v, flag);
+  return v === undefined ? undefined : secretValue(inv, v, flag);
+}
+
+const LOCAL_FILES: InputFiles = { read: readInputFile, open: openInputFile };
+
+/** The files this run reads that its user named: this process's, or a service client's (Ctx.remote). */
+export function inputFiles(inv: Pick<Invocation, 'ctx'>): InputFiles {
+  return inv.ctx.remote?.files ?? LOCAL_FILES;
 }
 
 /** A secret flag's value: itself, or with `@FILE` the one line of that file (see secretOpt). */
-export function secretValue(v: string, flag: string): string {
+export function secretValue(inv: Pick<Invocation, 'ctx'>, v: string, flag: string): string {
   if (!v.startsWith('@')) return v;
   const path = v.slice(1);
   if (path === '') throw new UsageError(`${flag} @FILE needs a file name`);
-  const text = readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile }).toString('utf8');
+  const text = inputFiles(inv).read(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile }).toString('utf8');
   const value = text.replace(/^\uFEFF/, '').trim();
   const fail = (why: string): never => {
     throw new UsageError(`the ${flag} file ${path} ${why}`);

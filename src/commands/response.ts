@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
-import { KiB, readInputFile } from '../files.js';
+import { KiB } from '../files.js';
 import type { Invocation } from '../invocation.js';
 import { secretsOf } from './credentials.js';
+import { inputFiles } from './options.js';
 
 /** The most tfactl reads of an answer given with --response (a code, or a browser's answer: a few KiB). */
 export const RESPONSE_MAX_BYTES = 64 * KiB;
@@ -12,7 +13,7 @@ export const RESPONSE_MAX_BYTES = 64 * KiB;
  */
 export async function readResponse(inv: Invocation, response: string, what: string): Promise<string> {
   if (response === '-') return secretsOf(inv).nextLine(what, '--response');
-  const text = readInputFile(response, { name: 'the --response file', maxBytes: RESPONSE_MAX_BYTES }).toString('utf8').trim();
+  const text = inputFiles(inv).read(response, { name: 'the --response file', maxBytes: RESPONSE_MAX_BYTES }).toString('utf8').trim();
   if (text === '') throw new UsageError(`the --response file ${response} is empty`);
   return text;
 }

@@ -9,7 +9,7 @@ import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
 import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import { commandCredentials } from './credentials.js';
-import { readTicket, removeTicket, ticketDir, ticketPath } from './tickets.js';
+import { ticketBox } from './tickets.js';
 
 export interface OpenedStore {
   readonly store: Store;
@@ -131,15 +131,14 @@ const FRESH_SIGN_IN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 
  */
 async function resumeKeptSession(inv: Invocation, store: Store, storePath: string, asId: string, intent: Intent | undefined) {
   if (intent && FRESH_SIGN_IN.has(intent.op) && intent.target === asId) return null;
-  const dir = ticketDir(inv);
-  if (dir === null) return null;
-  const path = ticketPath(dir, storePath, asId);
-  const secret = readTicket(path);
+  const tickets = ticketBox(inv, storePath);
+  if (tickets === null) return null;
+  const secret = await tickets.read(asId);
   if (secret === null) return null;
   const { resumeSession } = await import('../services/sessions.js');
   const user = await resumeSession({ store, now: () => inv.ctx.clock.nowSeconds() }, asId, secret);
   if (user === null) {
-    removeTicket(path);
+    await tickets.remove(asId);
     inv.out.warn(`the session of ${asId} has ended (expired, logged out, or the account changed): signing in again`);
   }
   return user;
@@ -168,7 +167,7 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   if (flag !== undefined && !flag.startsWith('@')) {
     throw new UsageError('--token takes @FILE (a file holding the token): a token on the command line would show in ps; or set TFACTL_TOKEN', 'invalid_token');
   }
-  const text = flag !== undefined ? secretValue(flag, '--token') : inv.ctx.env.TFACTL_TOKEN || undefined;
+  const text = flag !== undefined ? secretValue(inv, flag, '--token') : inv.ctx.env.TFACTL_TOKEN || undefined;
   if (text === undefined) return undefined;
   const parsed = parseTokenValue(text);
   if (!parsed) throw new AuthError(`authentication failed: ${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`);

@@ -1,58 +1,60 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { makePrivateDirectories } from '../files.js';
 import { join, resolve } from 'node:path';
+import type { TicketBox } from '../context.js';
+import { makePrivateDirectories } from '../files.js';
 import type { Invocation } from '../invocation.js';
 
 /**
- * Session ticket files: `$XDG_RUNTIME_DIR/tfactl/STORE-USERID`, mode 0600 in a 0700 directory,
- * each holding one ticket's secret. STORE is the start of the SHA-256 of the store file's absolute
- * path, so a ticket is offered only to the store that issued it (which also checks it: the
- * session is a row of that store). No runtime directory, no sessions.
+ * Session ticket files: `$XDG_RUNTIME_DIR/tfactl/SCOPE-USERID`, mode 0600 in a 0700 directory,
+ * each holding one ticket's secret. SCOPE is the start of the SHA-256 of the store file's absolute
+ * path (or of the service's address, for a client of tfactl serve), so a ticket is offered only to
+ * the store that issued it (which also checks it: the session is a row of that store). No runtime
+ * directory, no sessions.
  */
 
-/** The directory of this user's tickets, or null when there is no $XDG_RUNTIME_DIR. */
-export function ticketDir(inv: Invocation): string | null {
-  const runtime = inv.ctx.env.XDG_RUNTIME_DIR;
-  return runtime ? join(runtime, 'tfactl') : null;
+/** The tickets of this run's store: the client's through a service, else files here; null without a place for them. */
+export function ticketBox(inv: Invocation, storePath: string): TicketBox | null {
+  const { remote, env } = inv.ctx;
+  if (remote) return remote.tickets;
+  return fileTicketBox(env, resolve(storePath));
 }
 
-const storePrefix = (storePath: string) => `${createHash('sha256').update(resolve(storePath)).digest('hex').slice(0, 16)}-`;
-
-export function ticketPath(dir: string, storePath: string, userid: string): string {
-  return join(dir, `${storePrefix(storePath)}${userid}`);
-}
-
-export function writeTicket(dir: string, storePath: string, userid: string, secret: string): string {
-  makePrivateDirectories(dir);
-  const path = ticketPath(dir, storePath, userid);
-  rmSync(path, { force: true });
-  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  return path;
+/** Ticket files in $XDG_RUNTIME_DIR/tfactl for one scope (a store, or a service's address); null without that directory. */
+export function fileTicketBox(env: Readonly<Record<string, string | undefined>>, scope: string): TicketBox | null {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (!runtime) return null;
+  const dir = join(runtime, 'tfactl');
+  const prefix = `${createHash('sha256').update(scope).digest('hex').slice(0, 16)}-`;
+  const pathOf = (userid: string) => join(dir, `${prefix}${userid}`);
+  return {
+    read: async (userid) => readTicket(pathOf(userid)),
+    write: async (userid, secret) => {
+      makePrivateDirectories(dir);
+      const path = pathOf(userid);
+      rmSync(path, { force: true });
+      writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+      return path;
+    },
+    remove: async (userid) => rmSync(pathOf(userid), { force: true }),
+    list: async () => {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return [];
+      }
+      return names.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+    },
+  };
 }
 
 /** The secret in a ticket file, or null when there is none (or it cannot be read). */
-export function readTicket(path: string): string | null {
+function readTicket(path: string): string | null {
   try {
     const text = readFileSync(path, 'utf8').trim();
     return /^[A-Za-z0-9_-]{43}$/.test(text) ? text : null;
   } catch {
     return null;
   }
-}
-
-export function removeTicket(path: string): void {
-  rmSync(path, { force: true });
-}
-
-/** The ticket files this store issued: user id and path. */
-export function ticketsOf(dir: string, storePath: string): { readonly userid: string; readonly path: string }[] {
-  const prefix = storePrefix(storePath);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.startsWith(prefix)).map((n) => ({ userid: n.slice(prefix.length), path: join(dir, n) }));
 }

@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
@@ -507,13 +507,55 @@ export const listingQueries = {
   },
 };
 
+/**
+ * The connections of this process to one store file (tfactl serve keeps several). SQLite's busy
+ * wait blocks the thread: a statement waiting in SQLite for another connection of the same process
+ * would hold up the very code that is to end that connection's transaction, until the busy timeout.
+ * So a transaction holds its file's gate from BEGIN to COMMIT, and a statement of another connection
+ * of this process waits for the gate instead. Processes still wait for each other in SQLite.
+ */
+class ProcessGate {
+  holder: SqliteStore | null = null;
+  private waiting: (() => void)[] = [];
+
+  /** Null when `who` may go on now, else a promise of the next release (then ask again). */
+  busyFor(who: SqliteStore): Promise<void> | null {
+    return this.holder === null || this.holder === who ? null : new Promise((r) => this.waiting.push(r));
+  }
+
+  async take(who: SqliteStore): Promise<void> {
+    for (let busy = this.busyFor(who); busy; busy = this.busyFor(who)) await busy;
+    this.holder = who;
+  }
+
+  release(): void {
+    this.holder = null;
+    const woken = this.waiting;
+    this.waiting = [];
+    for (const wake of woken) wake();
+  }
+}
+
+const gates = new Map<string, ProcessGate>();
+
+function gateOf(path: string): ProcessGate {
+  const key = resolve(path);
+  let gate = gates.get(key);
+  if (!gate) gates.set(key, (gate = new ProcessGate()));
+  return gate;
+}
+
 class SqliteStore implements Store {
+  private readonly gate: ProcessGate;
+
   constructor(
     private readonly db: Database,
     readonly path: string,
     /** How this store was opened: the key file and randomness for migrating a backup being restored. */
     private readonly options: OpenOptions,
-  ) {}
+  ) {
+    this.gate = gateOf(path);
+  }
 
   /** Prepared statements by their SQL: preparing costs more than running most of ours. */
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
@@ -535,8 +577,10 @@ class SqliteStore implements Store {
     return s;
   }
 
-  /** Runs a statement, turning driver errors into StoreErrors. */
+  /** Runs a statement (once no other connection of this process is in a transaction), turning driver errors into StoreErrors. */
   private run<T>(fn: () => T): Promise<T> {
+    const busy = this.gate.busyFor(this);
+    if (busy) return busy.then(() => this.run(fn));
     try {
       return Promise.resolve(fn());
     } catch (e) {
@@ -554,14 +598,19 @@ class SqliteStore implements Store {
   }
 
   private async runTransaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    await this.run(() => this.db.exec('BEGIN IMMEDIATE'));
+    await this.gate.take(this);
     try {
-      const result = await fn(this);
-      await this.run(() => this.db.exec('COMMIT'));
-      return result;
-    } catch (e) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw e;
+      await this.run(() => this.db.exec('BEGIN IMMEDIATE'));
+      try {
+        const result = await fn(this);
+        await this.run(() => this.db.exec('COMMIT'));
+        return result;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+    } finally {
+      this.gate.release();
     }
   }
 

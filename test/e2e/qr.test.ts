@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, TempStore } from './harness.js';
-import { terminalToPgm } from './terminal-image.js';
+import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -12,12 +12,6 @@ beforeAll(async () => {
   await store.run(['user', 'add', 'quinn', '--no-password']);
 });
 
-/** Decodes a QR code image with Debian's zbarimg. */
-function zbar(path: string): string {
-  const r = spawnSync('zbarimg', ['--raw', '-q', path], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`zbarimg found no QR code in ${path} (exit ${r.status})`);
-  return r.stdout.trim();
-}
 
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 function onTerminal(args: string[], env: Record<string, string | null>, cols = 120) {
@@ -26,13 +20,6 @@ function onTerminal(args: string[], env: Record<string, string | null>, cols = 1
   return JSON.parse(r.stdout) as { status: number; output: string };
 }
 
-/** The QR block of a terminal transcript: lines of half blocks, or of explicitly white cells (the quiet zone). */
-function qrLines(output: string): string {
-  return output
-    .split(/\r?\n/)
-    .filter((l) => /[█▀▄]/.test(l) || l.includes('\u001b[30;47m'))
-    .join('\n');
-}
 
 describe('TOTP QR codes', () => {
   it('writes a PNG that decodes to exactly the URI --json reports, mode 0600', async () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
 /**
@@ -54,4 +55,19 @@ export function terminalToPgm(text: string, theme: Theme, path: string, scale = 
     }),
   );
   writeFileSync(path, Buffer.concat([Buffer.from(`P5\n${width * scale} ${height * scale}\n255\n`), pixels]));
+}
+
+/** Decodes a QR code image with Debian's zbarimg. */
+export function zbar(path: string): string {
+  const r = spawnSync('zbarimg', ['--raw', '-q', path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`zbarimg found no QR code in ${path} (exit ${r.status})`);
+  return r.stdout.trim();
+}
+
+/** The QR block of a terminal transcript: lines of half blocks, or of explicitly white cells (the quiet zone). */
+export function qrLines(output: string): string {
+  return output
+    .split(/\r?\n/)
+    .filter((l) => /[█▀▄]/.test(l) || l.includes('\u001b[30;47m'))
+    .join('\n');
 }

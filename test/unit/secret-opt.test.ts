@@ -11,7 +11,7 @@ import type { Invocation } from '../../src/invocation.js';
 const dir = mkdtempSync(join(tmpdir(), 'tfactl-secret-opt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const inv = (value: string | undefined) => ({ opts: value === undefined ? {} : { secret: value } }) as unknown as Invocation;
+const inv = (value: string | undefined) => ({ ctx: {}, opts: value === undefined ? {} : { secret: value } }) as unknown as Invocation;
 const read = (value: string) => secretOpt(inv(value), 'secret', '--secret');
 const oneLine = fc.string({ minLength: 1, maxLength: 80 }).filter((s) => !/[\r\n]/.test(s));
 /** What a secret looks like once read: no surrounding whitespace, no byte-order mark. */

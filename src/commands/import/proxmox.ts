@@ -2,16 +2,16 @@ import { isoTime } from '../../domain/dates.js';
 import { parseDatacenterCfg, parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
 import { decodeUtf8, firstInvalidLine } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
-import { INPUT_LIMITS, readInputFile } from '../../files.js';
+import { INPUT_LIMITS } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { table, type Style } from '../../output.js';
 import { importProxmox, type ProxmoxImportPlan } from '../../services/proxmox-import.js';
 import { openSession } from '../session.js';
-import { boolOpt, stringOpt } from '../options.js';
+import { boolOpt, inputFiles, stringOpt } from '../options.js';
 
 /** A Proxmox file as text; one that is not UTF-8 (Proxmox writes UTF-8) is refused, naming the line. */
-function read(path: string, flag: string): string {
-  const text = decodeUtf8(readInputFile(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }));
+function read(inv: Invocation, path: string, flag: string): string {
+  const text = decodeUtf8(inputFiles(inv).read(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }));
   const line = firstInvalidLine(text);
   if (line !== null) throw new UsageError(`the ${flag} file ${path}: line ${line} is not valid UTF-8`, 'invalid_proxmox_config');
   return text;
@@ -24,10 +24,10 @@ export async function run(inv: Invocation): Promise<void> {
   const domainsPath = stringOpt(inv, 'domainsCfg');
   const datacenterPath = stringOpt(inv, 'datacenterCfg');
   // Everything is read, then parsed, before the store is touched: a damaged file imports nothing.
-  const tfaText = read(tfaPath, '--tfa-cfg');
-  const userText = read(userPath, '--user-cfg');
-  const domainsText = domainsPath === undefined ? null : read(domainsPath, '--domains-cfg');
-  const datacenterText = datacenterPath === undefined ? null : read(datacenterPath, '--datacenter-cfg');
+  const tfaText = read(inv, tfaPath, '--tfa-cfg');
+  const userText = read(inv, userPath, '--user-cfg');
+  const domainsText = domainsPath === undefined ? null : read(inv, domainsPath, '--domains-cfg');
+  const datacenterText = datacenterPath === undefined ? null : read(inv, datacenterPath, '--datacenter-cfg');
   const input = {
     tfa: parseTfaCfg(tfaText),
     userCfg: parseUserCfg(userText),

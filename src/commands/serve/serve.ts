@@ -1,5 +1,5 @@
 import { chmodSync, lstatSync, rmSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { resolveKeyPath } from '../../domain/store-location.js';
@@ -9,8 +9,11 @@ import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
+import { acceptCliRun } from '../../remote/server.js';
+import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
+import { DEFAULT_SOCKET } from '../../remote/route.js';
+import type { Duplex } from 'node:stream';
 
-export const DEFAULT_SOCKET = '/run/tfactl/tfactl.sock';
 
 /**
  * `tfactl serve`: answers tfactl's API (version 1: /api/v1/health, /api/v1/login) as JSON over
@@ -57,14 +60,25 @@ export async function run(inv: Invocation): Promise<void> {
         log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }) });
       });
   };
-  const server = createServer({ requestTimeout: 30_000 }, handle);
+  // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
+  const side = { storePath: path, keyPath, base: inv.ctx, log };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    requests++;
+    if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
+      acceptCliRun(socket, head, side);
+      return;
+    }
+    log({ method: req.method, path: (req.url ?? '').split('?')[0], status: 400, upgrade: req.headers.upgrade });
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  };
+  const server = createServer({ requestTimeout: 30_000 }, handle).on('upgrade', upgrade);
   const socket = activated ? null : (socketOpt ?? DEFAULT_SOCKET);
   await listen(server, socket);
   const servers = [server];
   let tcpAddress: string | undefined;
   if (tcp) {
     const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
-    const onTcp = tls || createServer({ requestTimeout: 30_000 }, handle);
+    const onTcp = (tls || createServer({ requestTimeout: 30_000 }, handle)).on('upgrade', upgrade);
     await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok)).catch((e: unknown) => {
       server.close();
       throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');

@@ -1,12 +1,12 @@
 import { CancelledError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { createPrivateLog, INPUT_LIMITS, openInputFile } from '../../files.js';
+import { createPrivateLog, INPUT_LIMITS } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
 import { countImportRecords, importRows } from '../../services/import-input.js';
 import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
-import { arg, boolOpt, stringOpt } from '../options.js';
+import { arg, boolOpt, inputFiles, stringOpt } from '../options.js';
 import { totpEnrolmentView } from '../views.js';
 
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
@@ -42,7 +42,7 @@ export async function run(inv: Invocation): Promise<void> {
   // quoting refuses it with nothing changed) and count its rows for the progress bar, then to
   // import them as they are read. Standard input can be read once only: its rows are imported as
   // they come, and a shape error found past the first rows stops the import there (see below).
-  const file = source === '-' ? undefined : openInputFile(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
+  const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
     const total = file && (await countImportRecords(file.chunks()));
     await importFrom(inv, file ? file.chunks() : inv.ctx.io.stdinChunks(), total);
@@ -70,7 +70,8 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.
   const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
-  const bar = total !== undefined && inv.ctx.io.stdinIsTTY && !inv.out.json ? await progressBar(total) : undefined;
+  // The bar draws on this process's own terminal: a client of tfactl serve sees the summary only.
+  const bar = total !== undefined && inv.ctx.io.stdinIsTTY && !inv.out.json && inv.ctx.remote === undefined ? await progressBar(total) : undefined;
   // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
   // nothing is created that nobody has seen. The same command later completes the import.
   let interrupted = false;

@@ -1,0 +1,252 @@
+import { connect as netConnect, isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import type { Ctx, TicketBox } from '../context.js';
+import { StoreError, TfaError, UsageError } from '../errors.js';
+import { INPUT_LIMITS, readInputFile } from '../files.js';
+import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
+
+/**
+ * The CLI as a client of tfactl serve: the command, parsed here as it would be run here, goes to
+ * the service, which runs it on its store with this terminal: its output comes back as it is
+ * written, and its questions (a password, a code), standard input, session tickets and the files
+ * it names are answered here, by this user. Exit codes are the command's own; a service that
+ * cannot be reached is exit 6.
+ */
+
+
+/** Options whose `@FILE` value is a file to read; options that name a file to read (except `-`). */
+const AT_FILE_OPTIONS = ['authCode', 'token', 'totpSecret', 'aesKey', 'privateId', 'apiKey', 'secret', 'code'];
+const FILE_OPTIONS = ['response', 'tfaCfg', 'userCfg', 'domainsCfg', 'datacenterCfg'];
+/** The most of one file sent: as much as any command reads of one. */
+const FILE_MAX_BYTES = Math.max(INPUT_LIMITS.proxmoxFile, INPUT_LIMITS.importFile);
+
+export interface ParsedCommand {
+  /** `tfa add totp` */
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly opts: Readonly<Record<string, unknown>>;
+}
+
+/** Runs `argv` through the service at `address`; returns the command's exit code. */
+export async function forward(argv: readonly string[], address: string, parsed: ParsedCommand, ctx: Ctx): Promise<number> {
+  const files = namedFiles(parsed);
+  const socket = await connect(address);
+  try {
+    const head = await upgrade(socket, address);
+    return await converse(socket, head, address, ctx, {
+      argv: withoutServer(argv),
+      files,
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The files the command reads that its user named: read here, with this user's rights. */
+function namedFiles(parsed: ParsedCommand): string[] {
+  const paths = new Set<string>();
+  for (const k of AT_FILE_OPTIONS) {
+    const v = parsed.opts[k];
+    if (typeof v === 'string' && v.length > 1 && v.startsWith('@')) paths.add(v.slice(1));
+  }
+  for (const k of FILE_OPTIONS) {
+    const v = parsed.opts[k];
+    if (typeof v === 'string' && v !== '-') paths.add(v);
+  }
+  const source = parsed.args[0];
+  if (parsed.command === 'user import' && source !== undefined && source !== '-') paths.add(source);
+  return [...paths];
+}
+
+/** `argv` without --server and its value: the service is where it runs. */
+function withoutServer(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--server') i++;
+    else if (!a.startsWith('--server=')) out.push(a);
+  }
+  return out;
+}
+
+function unavailable(address: string, e: unknown): StoreError {
+  const code = (e as NodeJS.ErrnoException).code ?? String(e);
+  const start = "start it (systemctl start tfactl.socket, or 'tfactl serve' as the store's owner)";
+  if (code === 'ENOENT') return new StoreError(`no tfactl service at ${address} (ENOENT): ${start}`, 'service_unavailable');
+  if (code === 'ECONNREFUSED') return new StoreError(`the tfactl service at ${address} is not answering (ECONNREFUSED): ${start}`, 'service_unavailable');
+  return new StoreError(`cannot reach the tfactl service at ${address}: ${code}`, 'service_unavailable');
+}
+
+/** A connection to the service: a Unix socket path, or https://HOST:PORT (http:// on loopback only, as serve listens). */
+async function connect(address: string): Promise<Duplex> {
+  let socket: Duplex;
+  let ready: string;
+  if (address.startsWith('/') || address.startsWith('./') || address.startsWith('../')) {
+    socket = netConnect({ path: address });
+    ready = 'connect';
+  } else {
+    let url: URL;
+    try {
+      url = new URL(address);
+    } catch {
+      throw new UsageError(`--server takes a socket path (${'/run/tfactl/tfactl.sock'}) or https://HOST:PORT, not ${address}`, 'invalid_server');
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+    if (url.protocol === 'https:') {
+      socket = tlsConnect({ host, port: Number(url.port || 443), ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['http/1.1'] });
+      ready = 'secureConnect';
+    } else if (url.protocol === 'http:' && loopback) {
+      socket = netConnect({ host, port: Number(url.port || 80) });
+      ready = 'connect';
+    } else {
+      throw new UsageError(`--server ${address}: use https:// (plain http only to loopback), or a socket path`, 'invalid_server');
+    }
+  }
+  await new Promise<void>((ok, fail) => {
+    socket.once(ready, ok);
+    socket.once('error', fail);
+  }).catch((e: unknown) => {
+    socket.destroy();
+    throw unavailable(address, e);
+  });
+  return socket;
+}
+
+/** Asks for the CLI protocol; returns what came after the service's answer. */
+async function upgrade(socket: Duplex, address: string): Promise<Buffer> {
+  socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
+  let received = Buffer.alloc(0);
+  return new Promise<Buffer>((ok, fail) => {
+    const done = (e?: unknown, rest?: Buffer) => {
+      socket.off('data', take);
+      socket.off('error', done);
+      socket.off('close', closed);
+      if (e !== undefined) fail(e);
+      else ok(rest as Buffer);
+    };
+    const closed = () => done(new StoreError(`the tfactl service at ${address} closed the connection before answering`, 'service_unavailable'));
+    const take = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (received.length > 16 * 1024) done(new StoreError(`the tfactl service at ${address} answered with something other than HTTP`, 'service_unavailable'));
+        return;
+      }
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(received.subarray(0, end).toString('latin1'))?.[1];
+      if (status !== '101') {
+        done(new StoreError(`the service at ${address} does not take tfactl commands (HTTP ${status ?? '?'}): is it tfactl serve, of this version or newer?`, 'service_unavailable'));
+        return;
+      }
+      done(undefined, received.subarray(end + 4));
+    };
+    socket.on('data', take);
+    socket.once('error', (e) => done(unavailable(address, e)));
+    socket.once('close', closed);
+  });
+}
+
+interface Conversation {
+  readonly argv: readonly string[];
+  readonly files: readonly string[];
+}
+
+/** Sends the command, answers the service's calls, and writes its output, until it exits. */
+function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, c: Conversation): Promise<number> {
+  const { io } = ctx;
+  const input = io.waitingStdin ?? io;
+  for (const path of c.files) sendFile(socket, path);
+  sendFrame(socket, {
+    t: 'start',
+    argv: c.argv,
+    env: Object.fromEntries(ENV_TO_SERVICE.filter((k) => ctx.env[k] !== undefined).map((k) => [k, ctx.env[k]])),
+    tty: { stdin: io.stdinIsTTY, stdout: io.stdout.isTTY, stderr: io.stderr.isTTY, columns: io.stdout.columns ?? null },
+    tickets: ctx.env.XDG_RUNTIME_DIR ? true : false,
+  });
+  const asked = new Map<number, AbortController>();
+  let tickets: Promise<TicketBox | null> | undefined;
+  let stdin: AsyncIterator<Uint8Array> | undefined;
+  const calls: Record<string, (args: unknown[], signal: AbortSignal) => Promise<unknown>> = {
+    'prompt.password': ([message], signal) => ctx.prompter.password(String(message), { signal }),
+    'prompt.input': ([message, def]) => ctx.prompter.input(String(message), typeof def === 'string' ? def : undefined),
+    'prompt.confirm': ([message, def]) => ctx.prompter.confirm(String(message), def === true),
+    'stdin.line': ([max]) => input.readLine(Number(max)),
+    'stdin.chunk': async () => {
+      stdin ??= input.stdinChunks()[Symbol.asyncIterator]();
+      const next = await stdin.next();
+      return next.done ? null : Buffer.from(next.value).toString('base64');
+    },
+    'ticket.read': async ([userid]) => (await box())?.read(String(userid)) ?? null,
+    'ticket.write': async ([userid, secret]) => (await box())?.write(String(userid), String(secret)) ?? null,
+    'ticket.remove': async ([userid]) => (await box())?.remove(String(userid)) ?? null,
+    'ticket.list': async () => (await box())?.list() ?? [],
+  };
+  const box = () =>
+    (tickets ??= import('../commands/tickets.js').then(({ fileTicketBox }) => fileTicketBox(ctx.env, `tfactl-service:${address}`)));
+
+  return new Promise<number>((ok, fail) => {
+    const stopInterrupts = io.onInterrupt(() => sendFrame(socket, { t: 'interrupt' }));
+    const finish = (code?: number, e?: unknown) => {
+      stopInterrupts();
+      io.waitingStdin?.close();
+      for (const a of asked.values()) a.abort();
+      if (code !== undefined) ok(code);
+      else fail(e);
+    };
+    let exited = false;
+    readFrames(
+      socket,
+      head,
+      (f: Frame) => {
+        if (f.t === 'out') (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
+        else if (f.t === 'exit') {
+          exited = true;
+          finish(typeof f.code === 'number' ? f.code : 1);
+        } else if (f.t === 'cancel') asked.get(Number(f.id))?.abort();
+        else if (f.t === 'call') {
+          const id = Number(f.id);
+          const fn = calls[String(f.fn)];
+          const abort = new AbortController();
+          asked.set(id, abort);
+          const args = Array.isArray(f.args) ? (f.args as unknown[]) : [];
+          void (fn ? fn(args, abort.signal) : Promise.reject(new Error(`unknown call ${String(f.fn)}`)))
+            .then((value) => sendFrame(socket, { t: 'reply', id, value: value ?? null }))
+            .catch((e: unknown) => sendFrame(socket, { t: 'reply', id, error: errorFrame(e) }))
+            .finally(() => asked.delete(id));
+        }
+      },
+      () => {
+        if (!exited) {
+          finish(undefined, new StoreError(`the tfactl service at ${address} closed the connection before the command ended: see with tfactl what was done`, 'service_unavailable'));
+        }
+      },
+    );
+  });
+}
+
+/** A file the command names, in pieces; what went wrong reading it, with `\0` for the reader's name of it. */
+function sendFile(socket: Duplex, path: string): void {
+  let data: Buffer;
+  try {
+    data = readInputFile(path, { name: '\0', maxBytes: FILE_MAX_BYTES });
+  } catch (e) {
+    if (e instanceof TfaError && e.code === 'file_too_large') sendFrame(socket, { t: 'file', path, tooLarge: true });
+    else sendFrame(socket, { t: 'file', path, problem: { message: e instanceof Error ? e.message : String(e), code: e instanceof TfaError ? e.code : 'file_error' } });
+    return;
+  }
+  for (let off = 0; off === 0 || off < data.length; off += FILE_PIECE) {
+    const end = Math.min(off + FILE_PIECE, data.length);
+    sendFrame(socket, { t: 'file', path, data: data.subarray(off, end).toString('base64'), more: end < data.length });
+    if (data.length === 0) break;
+  }
+}
+
+function errorFrame(e: unknown): ErrorFrame {
+  if (e instanceof TfaError) return { name: e.name, message: e.message, code: e.code, exitCode: e.exitCode };
+  return { name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) };
+}

@@ -1,0 +1,88 @@
+import type { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+
+/**
+ * The CLI protocol between a tfactl client and tfactl serve (after an HTTP/1.1 upgrade to
+ * `tfactl-cli/1` on /api/v1/run): one JSON object per line, each way.
+ *
+ * client -> service: `file` (a file the command names, read by the client, before `start`),
+ *   `start` (the arguments, a few environment variables, which streams are terminals),
+ *   `reply` (to a `call`), `interrupt` (Ctrl-C).
+ * service -> client: `out` (text for fd 1 or 2), `call` (ask a question, read standard input,
+ *   keep a session ticket), `cancel` (take a question back), `exit` (the exit code; the end).
+ */
+export const PROTOCOL = 'tfactl-cli/1';
+export const RUN_PATH = '/api/v1/run';
+
+/** No line is longer: file contents come in pieces of FILE_PIECE bytes. */
+export const MAX_FRAME = 1024 * 1024;
+export const FILE_PIECE = 256 * 1024;
+
+/** Environment a command may read from its client (colour, the acting user, a token, SSH hints); nothing that names a file. */
+export const ENV_TO_SERVICE = ['NO_COLOR', 'FORCE_COLOR', 'TFACTL_AS', 'TFACTL_TOKEN', 'SSH_CONNECTION', 'SSH_CLIENT', 'SSH_TTY'] as const;
+
+export type Frame = Record<string, unknown> & { readonly t: string };
+
+/** A problem reading a file, as the client met it; `\0` stands where the reader's name for the file goes. */
+export interface FileProblemFrame {
+  readonly message: string;
+  readonly code: 'file_error' | 'file_too_large' | 'file_permissions';
+}
+
+/** An error a `call` ended with, as sent back. */
+export interface ErrorFrame {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly exitCode?: number;
+}
+
+/**
+ * Reads frames from `socket` (after `head`, what came with the upgrade) and hands each to
+ * `onFrame`; `onEnd` is called once, when the other side has gone or sent nonsense (`why`).
+ */
+export function readFrames(socket: Duplex, head: Buffer, onFrame: (f: Frame) => void, onEnd: (why?: string) => void): void {
+  let pending = '';
+  let ended = false;
+  // A character may be split between two pieces of the stream.
+  const decoder = new StringDecoder('utf8');
+  const end = (why?: string) => {
+    if (ended) return;
+    ended = true;
+    onEnd(why);
+  };
+  const take = (chunk: Buffer) => {
+    if (ended) return;
+    pending += decoder.write(chunk);
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let frame: unknown;
+      try {
+        frame = JSON.parse(line);
+      } catch {
+        frame = undefined;
+      }
+      if (frame === null || typeof frame !== 'object' || typeof (frame as Frame).t !== 'string') {
+        end('a line that is not a frame');
+        socket.destroy();
+        return;
+      }
+      onFrame(frame as Frame);
+      if (ended) return;
+    }
+    if (pending.length > MAX_FRAME) {
+      end(`a line over ${MAX_FRAME} bytes`);
+      socket.destroy();
+    }
+  };
+  if (head.length > 0) take(head);
+  socket.on('data', take);
+  socket.on('end', () => end());
+  socket.on('close', () => end());
+  socket.on('error', () => end());
+}
+
+export function sendFrame(socket: Duplex, frame: Frame): void {
+  if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(frame)}\n`);
+}

@@ -1,0 +1,48 @@
+import { resolveStorePath } from '../domain/store-location.js';
+
+/** Where tfactl serve listens unless told otherwise, and where a CLI looks for it. */
+export const DEFAULT_SOCKET = '/run/tfactl/tfactl.sock';
+
+/** How a run reaches the store: directly, or through a tfactl service. */
+export type Route =
+  | { readonly kind: 'store'; readonly path: string | undefined }
+  | { readonly kind: 'service'; readonly address: string; readonly why: string };
+
+export interface RouteInput {
+  /** The command's path (`tfa add totp`). */
+  readonly command: string;
+  readonly db: string | undefined;
+  readonly server: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly uid: number;
+  readonly home: string;
+}
+
+/** What the file system says, asked only as far as the decision needs. */
+export interface RouteProbe {
+  /** Whether this process may read and write the store file there. */
+  store(path: string): 'usable' | 'missing' | 'denied';
+  isSocket(path: string): boolean;
+}
+
+/** Never through a service: they need no store, or work on this host's files. */
+const HERE_ONLY = new Set(['completion', '__complete']);
+/** A store of one's own (`init` makes it): never sent to a service unless one is named. */
+const OWN_STORE = new Set(['init', 'serve', 'backup', 'restore']);
+
+/**
+ * Where a run goes: the service named by --server or TFACTL_SERVER; else the store directly when
+ * --db names one, when root runs it, or when this user can open the store file; else the default
+ * socket when a service listens there (an ordinary user of a host whose store is root's); else the
+ * store directly, which then says what is wrong with it.
+ */
+export function chooseRoute(input: RouteInput, probe: RouteProbe): Route {
+  if (HERE_ONLY.has(input.command)) return { kind: 'store', path: undefined };
+  const named = input.server ?? (input.env.TFACTL_SERVER || undefined);
+  if (named !== undefined) return { kind: 'service', address: named, why: input.server !== undefined ? '--server' : 'TFACTL_SERVER' };
+  const path = resolveStorePath({ flag: input.db, env: input.env, uid: input.uid, home: input.home });
+  if (input.db !== undefined || input.uid === 0 || OWN_STORE.has(input.command)) return { kind: 'store', path };
+  const state = probe.store(path);
+  if (state === 'usable' || !probe.isSocket(DEFAULT_SOCKET)) return { kind: 'store', path };
+  return { kind: 'service', address: DEFAULT_SOCKET, why: state === 'missing' ? `there is no store at ${path}` : `the store ${path} is not yours to open` };
+}

@@ -1,0 +1,289 @@
+import type { Duplex } from 'node:stream';
+import type { Ctx, InputFiles, Io, Prompter, RemoteRun, TicketBox } from '../context.js';
+import { CancelledError, ExitCode, TfaError, UsageError, type ExitCodeValue } from '../errors.js';
+import { describeSize, type CheckedFileOptions, type InputFile, type FileProblem, INPUT_LIMITS, KiB, MiB } from '../files.js';
+import { LineTooLongError } from '../stdio.js';
+import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type ErrorFrame, type FileProblemFrame, type Frame } from './frames.js';
+
+/**
+ * tfactl serve's side of the CLI protocol (see frames.ts): runs one command of a client, the very
+ * command the CLI runs, on the service's store, with a Ctx whose terminal, questions, standard
+ * input, session tickets and named files are the client's. The client is nobody until it signs in
+ * (--as, a kept session, or a token): never the store's owner, whatever its OS user.
+ */
+
+export interface ServiceSide {
+  readonly storePath: string;
+  readonly keyPath: string;
+  /** The service's own context: its clock, randomness, host name, and how it opens the store. */
+  readonly base: Ctx;
+  /** One line of the request log. */
+  log(entry: Record<string, unknown>): void;
+}
+
+/** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
+const IDLE_MS = 15 * 60_000;
+/** What a client may send of the files its command names, in all. */
+const FILES_MAX_BYTES = 4 * INPUT_LIMITS.proxmoxFile + MiB;
+const ARGV_MAX = 256;
+const ARG_MAX_BYTES = 64 * KiB;
+
+/** Commands that work on the service's own files or host: run them there, as the store's owner. */
+const NOT_THROUGH_SERVICE = new Set(['init', 'serve', 'backup', 'restore', 'completion', '__complete']);
+
+interface SentFile {
+  pieces: Buffer[];
+  size: number;
+  done: boolean;
+  tooLarge?: boolean;
+  problem?: FileProblemFrame;
+}
+
+/** Takes over `socket` (upgraded on /api/v1/run) for one command of a client. */
+export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): void {
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
+  (socket as Partial<import('node:net').Socket>).setTimeout?.(IDLE_MS, () => socket.destroy());
+  const files = new Map<string, SentFile>();
+  let filesSize = 0;
+  let started = false;
+  let gone = false;
+  let nextId = 1;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  const interrupts = new Set<() => void>();
+  let cancelled = false;
+
+  const cancel = () => {
+    cancelled = true;
+    for (const p of pending.values()) p.reject(new CancelledError());
+    pending.clear();
+  };
+  const call = (fn: string, args: unknown[] = [], signal?: AbortSignal): Promise<unknown> => {
+    if (gone || cancelled) return Promise.reject(new CancelledError());
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      signal?.addEventListener('abort', () => {
+        if (!pending.delete(id)) return;
+        sendFrame(socket, { t: 'cancel', id });
+        reject(new CancelledError());
+      });
+      sendFrame(socket, { t: 'call', id, fn, args });
+    });
+  };
+  const refuse = (why: string) => {
+    side.log({ method: 'RUN', refused: why });
+    sendFrame(socket, { t: 'out', fd: 2, s: `error: ${why}\n` });
+    sendFrame(socket, { t: 'exit', code: ExitCode.usage });
+    socket.end();
+  };
+
+  readFrames(
+    socket,
+    head,
+    (f: Frame) => {
+      if (f.t === 'reply') {
+        const p = pending.get(Number(f.id));
+        if (!p) return;
+        pending.delete(Number(f.id));
+        if (f.error !== undefined) p.reject(fromErrorFrame(f.error as ErrorFrame));
+        else p.resolve(f.value);
+      } else if (f.t === 'interrupt') {
+        if (interrupts.size > 0) for (const fn of [...interrupts]) fn();
+        else cancel();
+      } else if (f.t === 'file' && !started) {
+        const path = String(f.path);
+        const entry = files.get(path) ?? { pieces: [], size: 0, done: false };
+        files.set(path, entry);
+        if (entry.done) return;
+        if (f.problem !== undefined) entry.problem = f.problem as FileProblemFrame;
+        if (f.tooLarge === true) entry.tooLarge = true;
+        if (typeof f.data === 'string') {
+          const piece = Buffer.from(f.data, 'base64');
+          filesSize += piece.length;
+          if (piece.length > FILE_PIECE || filesSize > FILES_MAX_BYTES) return refuse(`the files this command names are over ${describeSize(FILES_MAX_BYTES)} in all`);
+          entry.pieces.push(piece);
+          entry.size += piece.length;
+        }
+        entry.done = f.more !== true;
+      } else if (f.t === 'start' && !started) {
+        started = true;
+        const start = parseStart(f);
+        if (typeof start === 'string') return refuse(start);
+        void runCommand(start);
+      }
+    },
+    () => {
+      gone = true;
+      cancel();
+      for (const fn of [...interrupts]) fn();
+    },
+  );
+
+  async function runCommand(start: Start): Promise<void> {
+    const began = performance.now();
+    let command: string | undefined;
+    const write = (fd: 1 | 2) => (text: string) => {
+      if (gone) return;
+      // Many small writes (a table's rows) leave as few packets.
+      if (!(socket as Partial<import('node:net').Socket>).writableCorked) {
+        (socket as Partial<import('node:net').Socket>).cork?.();
+        process.nextTick(() => (socket as Partial<import('node:net').Socket>).uncork?.());
+      }
+      sendFrame(socket, { t: 'out', fd, s: text });
+    };
+    const io: Io = {
+      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns },
+      stderr: { write: write(2), isTTY: start.tty.stderr, columns: start.tty.columns },
+      stdinIsTTY: start.tty.stdin,
+      stdinChunks: () => stdinChunks(call),
+      readLine: async (maxBytes) => {
+        const line = await call('stdin.line', [maxBytes]);
+        return typeof line === 'string' ? line : null;
+      },
+      onInterrupt: (fn) => {
+        interrupts.add(fn);
+        return () => interrupts.delete(fn);
+      },
+    };
+    const prompter: Prompter = {
+      password: async (message, options) => String(await call('prompt.password', [message], options?.signal)),
+      input: async (message, defaultValue) => String(await call('prompt.input', [message, defaultValue ?? null])),
+      confirm: async (message, defaultValue) => (await call('prompt.confirm', [message, defaultValue])) === true,
+    };
+    const remote: RemoteRun = {
+      files: sentFiles(files),
+      tickets: start.tickets ? remoteTickets(call) : null,
+      admit: (cmd, opts) => {
+        command = cmd;
+        admit(cmd, opts);
+      },
+    };
+    const { base } = side;
+    const ctx: Ctx = {
+      io,
+      prompter,
+      clock: base.clock,
+      random: base.random,
+      // The service's store and key, whatever the client's environment says.
+      env: { ...start.env, TFACTL_DB: side.storePath, TFACTL_KEY_FILE: side.keyPath },
+      uid: -1,
+      home: '/nonexistent',
+      hostname: base.hostname,
+      remote,
+      openStore: base.openStore,
+    };
+    let code: number;
+    try {
+      const { main } = await import('../main.js');
+      code = await main(start.argv, ctx);
+    } catch {
+      code = ExitCode.internal;
+    }
+    if (cancelled && code !== ExitCode.ok) code = ExitCode.cancelled;
+    sendFrame(socket, { t: 'exit', code });
+    socket.end();
+    side.log({ method: 'RUN', ...(command !== undefined && { command }), exit: code, ms: Math.round((performance.now() - began) * 10) / 10 });
+  }
+}
+
+interface Start {
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+  readonly tty: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean; readonly columns: number | undefined };
+  readonly tickets: boolean;
+}
+
+/** The `start` frame, checked; a string says what is wrong with it. */
+function parseStart(f: Frame): Start | string {
+  const { argv, env, tty, tickets } = f as Record<string, unknown>;
+  if (!Array.isArray(argv) || argv.length > ARGV_MAX || !argv.every((a) => typeof a === 'string' && Buffer.byteLength(a) <= ARG_MAX_BYTES)) {
+    return 'the command line sent is not a list of at most 256 arguments';
+  }
+  const allowed = new Set<string>(ENV_TO_SERVICE);
+  const picked: Record<string, string> = {};
+  if (env !== null && typeof env === 'object') {
+    for (const [k, v] of Object.entries(env)) if (allowed.has(k) && typeof v === 'string') picked[k] = v;
+  }
+  const t = (tty ?? {}) as Record<string, unknown>;
+  const columns = typeof t.columns === 'number' && Number.isInteger(t.columns) && t.columns > 0 && t.columns < 10_000 ? t.columns : undefined;
+  return { argv: argv as string[], env: picked, tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns }, tickets: tickets === true };
+}
+
+/**
+ * Refuses, before it runs, what a client may not ask of the service: commands on the service's own
+ * files, another store, and files written on the service's side (the service writes none for a client).
+ */
+function admit(command: string, opts: Readonly<Record<string, unknown>>): void {
+  const here = "run it on the service's host as the store's owner";
+  if (NOT_THROUGH_SERVICE.has(command)) throw new UsageError(`tfactl ${command} does not go through the tfactl service: ${here}`, 'not_through_service');
+  if (opts.db !== undefined) throw new UsageError('--db names a store, and the tfactl service has its own: leave out --db, or --server to use that store directly', 'not_through_service');
+  const writes = (flag: string) =>
+    new UsageError(`${flag} writes a file, and the tfactl service writes none for its clients: leave it out (the output comes to this terminal), or ${here}`, 'not_through_service');
+  if (typeof opts.output === 'string') throw writes('--output');
+  if (typeof opts.results === 'string') throw writes('--results');
+  if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) throw writes(`--qr ${opts.qr.slice(0, 3).toLowerCase()}:FILE`);
+}
+
+/** The files the client sent, refused or handed out exactly as readInputFile and openInputFile would. */
+function sentFiles(files: ReadonlyMap<string, SentFile>): InputFiles {
+  const take = (path: string, options: CheckedFileOptions & { readonly maxBytes: number }): Buffer => {
+    const { name, maxBytes } = options;
+    const fail = options.fail ?? ((m: string, p: FileProblem) => new UsageError(m, p));
+    const f = files.get(path);
+    if (!f?.done) throw fail(`cannot read ${name} ${path}: the tfactl client did not send it`, 'file_error');
+    if (f.problem) throw fail(f.problem.message.replaceAll('\0', name), f.problem.code);
+    if (f.tooLarge || f.size > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+    return Buffer.concat(f.pieces);
+  };
+  return {
+    read: take,
+    open: (path, options): InputFile => {
+      const data = take(path, options);
+      return {
+        async *chunks() {
+          for (let off = 0; off < data.length; off += 64 * KiB) yield Buffer.from(data.subarray(off, off + 64 * KiB));
+        },
+        close: () => undefined,
+      };
+    },
+  };
+}
+
+/** The client's session tickets for this service, kept in its $XDG_RUNTIME_DIR. */
+function remoteTickets(call: (fn: string, args?: unknown[]) => Promise<unknown>): TicketBox {
+  return {
+    read: async (userid) => {
+      const v = await call('ticket.read', [userid]);
+      return typeof v === 'string' ? v : null;
+    },
+    write: async (userid, secret) => String(await call('ticket.write', [userid, secret])),
+    remove: async (userid) => void (await call('ticket.remove', [userid])),
+    list: async () => {
+      const v = await call('ticket.list');
+      return Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string') : [];
+    },
+  };
+}
+
+/** The client's standard input, at most INPUT_LIMITS.stdin bytes of it, as readStdinChunks gives it. */
+async function* stdinChunks(call: (fn: string) => Promise<unknown>): AsyncGenerator<Uint8Array> {
+  let length = 0;
+  for (;;) {
+    const piece = await call('stdin.chunk');
+    if (typeof piece !== 'string') return;
+    const chunk = Buffer.from(piece, 'base64');
+    length += chunk.length;
+    if (length > INPUT_LIMITS.stdin) throw new UsageError(`standard input is larger than ${describeSize(INPUT_LIMITS.stdin)}`, 'file_too_large');
+    yield chunk;
+  }
+}
+
+/** The error a call ended with on the client, as the command would have met it here. */
+function fromErrorFrame(e: ErrorFrame): Error {
+  const message = String(e.message);
+  if (e.name === 'LineTooLongError') return new LineTooLongError(message);
+  if (e.exitCode === ExitCode.cancelled) return new CancelledError(message);
+  if (e.exitCode === ExitCode.usage) return new UsageError(message, e.code);
+  if (typeof e.exitCode === 'number' && typeof e.code === 'string') return new TfaError(message, e.code, e.exitCode as ExitCodeValue);
+  return new Error(message);
+}

@@ -1,0 +1,264 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, oathtool, oneLineError, runBin, TempStore, type RunOptions, type RunResult } from './harness.js';
+import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
+
+/**
+ * The CLI as a client of tfactl serve: a real service on a temporary socket, its store root's and
+ * closed to others, and the built CLI run as the unprivileged OS user nobody (runuser, setpriv)
+ * with TFACTL_SERVER or --server: the same output, prompts and exit codes as on the store.
+ */
+const store = new TempStore();
+const PW = 'client user password';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const NOBODY = 65534;
+// The socket's directory is open to everyone; the store's stays root's (0700).
+const runDir = mkdtempSync(join(tmpdir(), 'tfactl-client-'));
+const sock = join(runDir, 'run', 'tfactl.sock');
+// nobody's own directory: their files, their cwd, their $XDG_RUNTIME_DIR.
+const home = join(runDir, 'home');
+const runtime = join(home, 'runtime');
+const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
+let server: ChildProcess;
+let log = '';
+
+const RUNUSER = ['runuser', '-u', 'nobody', '--'];
+const SETPRIV = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+
+/** The CLI as nobody, through the service; `env` adds to (or, undefined, removes from) its environment. */
+function viaService(args: readonly string[], options: RunOptions & { prefix?: readonly string[] } = {}): Promise<RunResult> {
+  return runBin(args, {
+    ...options,
+    prefix: [...(options.prefix ?? RUNUSER), 'env', '-C', home],
+    env: { TFACTL_SERVER: sock, HOME: home, ...options.env },
+  });
+}
+
+/** `args` as root on the store directly, and as nobody through the service: both results. */
+async function bothWays(args: readonly string[], input = '') {
+  const direct = await store.run(args, { input });
+  const remote = await viaService(args, { input });
+  return { direct, remote };
+}
+
+function onTerminal(argv: readonly string[], steps: object[], env: Record<string, string | null> = {}) {
+  const spec = { argv: [...RUNUSER, 'env', '-C', home, process.execPath, BIN, ...argv], env: { TFACTL_SERVER: sock, NO_COLOR: '1', HOME: home, ...env }, timeout: 40, steps };
+  const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
+  return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
+}
+
+async function startService(socket: string, extra: string[] = []): Promise<{ child: ChildProcess; log: () => string }> {
+  let text = '';
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...extra], { env: { ...process.env, TFACTL_DB: store.db, TFACTL_AS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((ready, fail) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.includes('"listening"')) ready();
+    });
+    child.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${text}`)));
+  });
+  return { child, log: () => text };
+}
+
+beforeAll(async () => {
+  chmodSync(runDir, 0o755);
+  mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  for (const dir of [home, runtime]) chownSync(dir, NOBODY, NOBODY);
+  await store.run(['init']);
+  await store.addUser('alice', PW);
+  await store.addUser('bob', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  await store.addUser('ops', PW, ['--admin']);
+  for (const u of ['eve', 'sam', 'tim']) await store.addUser(u, PW);
+  const started = await startService(sock);
+  server = started.child;
+  server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  log = started.log();
+}, 30_000);
+afterAll(() => {
+  server?.kill('SIGKILL');
+  store.remove();
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+describe('an unprivileged OS user through tfactl serve', () => {
+  it('cannot open the store itself: it is root\'s', async () => {
+    const r = await runBin(['user', 'list'], { prefix: RUNUSER, env: { TFACTL_DB: store.db, HOME: home } });
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toMatch(/cannot reach the store .*belongs to another user/);
+  });
+
+  it("enrols their own TOTP on a terminal: their password, the QR code, the app's code (runuser)", async () => {
+    const r = onTerminal(['--as', 'alice', 'tfa', 'add', 'totp', 'alice', '--description', 'phone'], [
+      { expect: 'Enter the password of alice@local', send: `${PW}\r` },
+      { expect: 'Verification code', send_totp: { secret: 'Secret: ([A-Z2-7]+)' } },
+    ]);
+    expect(r.status, r.output).toBe(0);
+    // The QR code drawn in the user's terminal decodes to the URI shown beside it.
+    const uri = /URI:\s+(otpauth:\S+)/.exec(r.output)?.[1];
+    expect(uri).toMatch(/^otpauth:\/\/totp\/.*alice/);
+    const image = join(runDir, 'alice.pgm');
+    terminalToPgm(qrLines(r.output), 'dark', image);
+    expect(zbar(image)).toBe(uri);
+    const list = await store.run(['tfa', 'list', 'alice', '--json']);
+    expect(JSON.stringify(list.json().result)).toContain('phone');
+    expect(log).toMatch(/"method":"RUN","command":"tfa add totp","exit":0/);
+    // No secret in the request log.
+    expect(log).not.toContain(PW);
+    expect(log).not.toContain(/secret=([A-Z2-7]+)/.exec(uri ?? '')?.[1] ?? 'no secret');
+  });
+
+  it('signs in with --password-stdin and a TOTP code as a script would (setpriv)', async () => {
+    const r = await viaService(['--as', 'bob', '--password-stdin', '--auth-code', oathtool(SECRET), 'user', 'show', 'bob', '--json'], { input: `${PW}\n`, prefix: SETPRIV });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.userid).toBe('bob@local');
+  });
+
+  it('gets the same output and exit code as on the store, for successes and every kind of failure', async () => {
+    const cases: [string[], string][] = [
+      [['--as', 'ops', '--password-stdin', 'user', 'list', '--json'], `${PW}\n`],
+      [['--as', 'ops', '--password-stdin', 'user', 'show', 'nobody-here'], `${PW}\n`],
+      [['--as', 'ops', '--password-stdin', 'user', 'show', 'bad id!'], `${PW}\n`],
+      [['--as', 'alice', '--password-stdin', 'user', 'delete', 'bob', '--yes', '--json'], `${PW}\n`],
+      [['--as', 'eve', '--password-stdin', 'user', 'show', 'eve'], 'wrong password\n'],
+      [['--as', 'ops', 'user', 'list'], ''],
+      [['user', 'show', 'alice', '--frobnicate'], ''],
+      [['--as', 'ops', '--password-stdin', 'realm', 'list'], `${PW}\n`],
+    ];
+    for (const [args, input] of cases) {
+      const { direct, remote } = await bothWays(args, input);
+      expect({ code: remote.code, stdout: remote.stdout, stderr: remote.stderr }, args.join(' ')).toEqual({ code: direct.code, stdout: direct.stdout, stderr: direct.stderr });
+    }
+    // And the codes are the ones each failure has: 0, 3, 2, 4, 5, 2 (no terminal to ask on), 2.
+    const codes = [];
+    for (const [args, input] of cases) codes.push((await viaService(args, { input })).code);
+    expect(codes).toEqual([0, 3, 2, 4, 5, 2, 2, 0]);
+  });
+
+  it('reads the files a command names as the client, from its directory, with the same errors', async () => {
+    const token = (await store.run(['token', 'add', 'ops', 'ci', '--json'])).json().result.value as string;
+    writeFileSync(join(home, 'token'), `${token}\n`, { mode: 0o600 });
+    chownSync(join(home, 'token'), NOBODY, NOBODY);
+    // A relative path: the client's directory, which the service never sees.
+    const ok = await viaService(['--token', '@token', 'user', 'show', 'alice', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const missing = await bothWays(['--token', '@no-such-file', 'user', 'show', 'alice']);
+    expect(missing.remote.code).toBe(2);
+    expect(oneLineError(missing.remote)).toBe('error: cannot read the --token file no-such-file: ENOENT');
+    // A file nobody may not read, though the service (root) could: refused as the client.
+    const closed = join(runDir, 'root-only');
+    writeFileSync(closed, `${token}\n`, { mode: 0o600 });
+    const denied = await viaService(['--token', `@${closed}`, 'user', 'show', 'alice']);
+    expect(oneLineError(denied)).toBe(`error: cannot read the --token file ${closed}: EACCES`);
+    // A bulk import from the client's file.
+    writeFileSync(join(home, 'users.csv'), 'userid,admin\ncarol,false\ndave,false\n');
+    const imported = await viaService(['--token', '@token', 'user', 'import', 'users.csv', '--json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await store.run(['user', 'show', 'dave'])).code).toBe(0);
+  });
+
+  it('refuses what would touch the service\'s own files, changing nothing', async () => {
+    const before = store.snapshot();
+    for (const args of [
+      ['backup', '/tmp/stolen.db'],
+      ['restore', '/tmp/stolen.db', '--yes'],
+      ['--db', '/tmp/other.db', 'user', 'list'],
+      ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'recovery', 'alice', '--output', '/etc/keys'],
+      ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'totp', 'alice', '--no-verify', '--qr', 'png:/tmp/x.png'],
+      ['--as', 'ops', '--password-stdin', 'export', 'totp', '--output', '/tmp/secrets.csv'],
+    ]) {
+      const r = await viaService(args, { input: `${PW}\n` });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toMatch(/does not go through the tfactl service|has its own|writes none for its clients/);
+    }
+    expect(store.snapshot()).toBe(before);
+    expect(existsSync('/tmp/stolen.db') || existsSync('/etc/keys') || existsSync('/tmp/secrets.csv')).toBe(false);
+  });
+
+  it('keeps a session in the client\'s $XDG_RUNTIME_DIR, used by later --as commands until logout', async () => {
+    const env = { XDG_RUNTIME_DIR: runtime };
+    const login = await viaService(['login', 'sam', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, env });
+    expect(login.code, login.stderr).toBe(0);
+    const file = login.json().result.session.file as string;
+    expect(file.startsWith(join(runtime, 'tfactl'))).toBe(true);
+    expect(readdirSync(join(runtime, 'tfactl'))).toHaveLength(1);
+    const resumed = await viaService(['--as', 'sam', 'user', 'show', 'sam', '--json'], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const out = await viaService(['logout', '--json'], { env });
+    expect(out.json().result.ended).toEqual(['sam@local']);
+    expect(existsSync(file)).toBe(false);
+    const after = await viaService(['--as', 'sam', 'user', 'show', 'sam'], { env });
+    expect(after.code).toBe(2);
+    expect(after.stderr).toMatch(/cannot ask for the password/);
+  });
+
+  it('says in --debug which way a command goes', async () => {
+    const r = await viaService(['--as', 'tim', '--password-stdin', '--debug', 'user', 'show', 'tim'], { input: `${PW}\n` });
+    expect(r.stderr).toContain(`tfactl: through the tfactl service at ${sock} (TFACTL_SERVER)`);
+    const direct = await store.run(['--debug', 'user', 'show', 'tim']);
+    expect(direct.stderr).toContain(`tfactl: on the store ${store.db} directly`);
+  });
+});
+
+describe('a service that is not there', () => {
+  it('is exit 6 with a clear message, for a missing socket and for one nobody answers', async () => {
+    const missing = await viaService(['--as', 'alice', 'user', 'show', 'alice'], { env: { TFACTL_SERVER: join(runDir, 'none.sock') } });
+    expect(missing.code).toBe(6);
+    expect(oneLineError(missing)).toMatch(/no tfactl service at .*none\.sock \(ENOENT\): start it/);
+    const stale = join(runDir, 'stale.sock');
+    const { child } = await startService(stale);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    chmodSync(stale, 0o666);
+    const refused = await viaService(['--server', stale, '--json', 'user', 'list']);
+    expect(refused.code).toBe(6);
+    expect(refused.json().error.code).toBe('service_unavailable');
+    expect(oneLineError(refused)).toMatch(/is not answering \(ECONNREFUSED\)/);
+  });
+
+  it('ends a client whose service is killed mid-command with exit 6, and the store is whole', async () => {
+    const dying = join(runDir, 'dying.sock');
+    const { child } = await startService(dying);
+    // The client waits for its password on a standard input that stays open.
+    const client = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--server', dying, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    client.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((r) => setTimeout(r, 700));
+    child.kill('SIGKILL');
+    const code = await new Promise((r) => client.on('exit', r));
+    expect(code).toBe(6);
+    expect(stderr.trim()).toMatch(/^error: the tfactl service at .* closed the connection before the command ended/);
+    expect((await store.run(['user', 'show', 'alice'])).code).toBe(0);
+  });
+});
+
+describe('the service over TLS', () => {
+  it('takes CLI commands at https://127.0.0.1:PORT with a certificate the client trusts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfactl-tls-'));
+    try {
+      const cert = join(dir, 'cert.pem');
+      const key = join(dir, 'key.pem');
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+      expect(made.status, made.stderr).toBe(0);
+      const { child, log: tlsLog } = await startService(join(dir, 'tls.sock'), ['--listen', '127.0.0.1:0', '--tls-cert', cert, '--tls-key', key]);
+      try {
+        const url = /"tcp":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(tlsLog())?.[1] as string;
+        expect(url).toBeDefined();
+        const trusted = await runBin(['--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim', '--json'], { input: `${PW}\n`, env: { NODE_EXTRA_CA_CERTS: cert } });
+        expect(trusted.code, trusted.stderr).toBe(0);
+        const untrusted = await runBin(['--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { input: `${PW}\n` });
+        expect(untrusted.code).toBe(6);
+        expect(oneLineError(untrusted)).toMatch(/cannot reach the tfactl service at https:.*(SELF_SIGNED|UNABLE_TO_VERIFY|CERT)/);
+        const plain = await runBin(['--server', 'http://192.0.2.1:8006', 'user', 'list']);
+        expect(plain.code).toBe(2);
+        expect(oneLineError(plain)).toMatch(/use https:\/\/ \(plain http only to loopback\)/);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
