@@ -1,6 +1,5 @@
 import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
 import type { Ctx, TicketBox } from '../context.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
@@ -99,6 +98,8 @@ async function connect(address: string): Promise<Duplex> {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
     if (url.protocol === 'https:') {
+      // node:tls only for a service over TLS: a Unix socket's client never pays for loading it.
+      const { connect: tlsConnect } = await import('node:tls');
       socket = tlsConnect({ host, port: Number(url.port || 443), ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['http/1.1'] });
       ready = 'secureConnect';
     } else if (url.protocol === 'http:' && loopback) {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Ctx, InputFiles, Io, Prompter, RemoteRun, TicketBox } from '../context.js';
-import { CancelledError, ExitCode, TfaError, UsageError, type ExitCodeValue } from '../errors.js';
+import { CancelledError, ExitCode, StoreError, TfaError, UsageError, type ExitCodeValue } from '../errors.js';
 import { describeSize, type CheckedFileOptions, type InputFile, type FileProblem, INPUT_LIMITS, KiB, MiB } from '../files.js';
 import { LineTooLongError } from '../stdio.js';
 import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type ErrorFrame, type FileProblemFrame, type Frame } from './frames.js';
@@ -15,8 +15,10 @@ import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type Error
 export interface ServiceSide {
   readonly storePath: string;
   readonly keyPath: string;
-  /** The service's own context: its clock, randomness, host name, and how it opens the store. */
+  /** The service's own context: its clock, randomness and host name. */
   readonly base: Ctx;
+  /** Lends a run the store (its close() gives it back). */
+  readonly openStore: Ctx['openStore'];
   /** One line of the request log. */
   log(entry: Record<string, unknown>): void;
 }
@@ -39,8 +41,19 @@ interface SentFile {
   problem?: FileProblemFrame;
 }
 
-/** Takes over `socket` (upgraded on /api/v1/run) for one command of a client. */
-export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): void {
+/** A client's command while it runs: stop() ends its waiting for the client (the service is stopping). */
+export interface CliRun {
+  stop(): void;
+  /** Resolves when the run has ended and its connection is closed. */
+  readonly ended: Promise<void>;
+}
+
+/**
+ * Takes over `socket` (upgraded on /api/v1/run) for one command of a client. Once stopped, a run
+ * that waits for its client (a question, standard input) ends at once with exit 6; one that is
+ * working on the store finishes.
+ */
+export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): CliRun {
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
   (socket as Partial<import('node:net').Socket>).setTimeout?.(IDLE_MS, () => socket.destroy());
   const files = new Map<string, SentFile>();
@@ -51,6 +64,9 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): v
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   const interrupts = new Set<() => void>();
   let cancelled = false;
+  let stopping = false;
+  const stoppingError = () => new StoreError('the tfactl service is stopping: run the command again once it is back', 'service_stopping');
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
 
   const cancel = () => {
     cancelled = true;
@@ -59,6 +75,7 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): v
   };
   const call = (fn: string, args: unknown[] = [], signal?: AbortSignal): Promise<unknown> => {
     if (gone || cancelled) return Promise.reject(new CancelledError());
+    if (stopping) return Promise.reject(stoppingError());
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
@@ -119,6 +136,16 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): v
     },
   );
 
+  return {
+    ended,
+    stop: () => {
+      stopping = true;
+      if (!started) socket.destroy();
+      for (const p of pending.values()) p.reject(stoppingError());
+      pending.clear();
+    },
+  };
+
   async function runCommand(start: Start): Promise<void> {
     const began = performance.now();
     let command: string | undefined;
@@ -170,7 +197,7 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): v
       home: '/nonexistent',
       hostname: base.hostname,
       remote,
-      openStore: base.openStore,
+      openStore: side.openStore,
     };
     let code: number;
     try {

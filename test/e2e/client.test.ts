@@ -234,6 +234,24 @@ describe('a service that is not there', () => {
   });
 });
 
+describe('a service stopping (SIGTERM)', () => {
+  it('ends a command waiting for its user with exit 6, and exits 0 at once', async () => {
+    const stopping = join(runDir, 'stopping.sock');
+    const { child } = await startService(stopping);
+    const client = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--server', stopping, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    client.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((r) => setTimeout(r, 700));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const [serviceCode, clientCode] = await Promise.all([new Promise((r) => child.on('exit', r)), new Promise((r) => client.on('exit', r))]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(serviceCode).toBe(0);
+    expect(clientCode).toBe(6);
+    expect(stderr).toBe('error: the tfactl service is stopping: run the command again once it is back\n');
+  });
+});
+
 describe('the service over TLS', () => {
   it('takes CLI commands at https://127.0.0.1:PORT with a certificate the client trusts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tfactl-tls-'));

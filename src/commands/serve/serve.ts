@@ -9,7 +9,7 @@ import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
-import { acceptCliRun } from '../../remote/server.js';
+import { acceptCliRun, type CliRun } from '../../remote/server.js';
 import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
 import type { Duplex } from 'node:stream';
@@ -61,11 +61,18 @@ export async function run(inv: Invocation): Promise<void> {
       });
   };
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
-  const side = { storePath: path, keyPath, base: inv.ctx, log };
+  const runStores = runConnections(POOL_SIZE, async () => (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store);
+  inv.onExit(() => runStores.closeAll());
+  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: async () => ({ store: await runStores.lend(), created: false }) };
+  const runs = new Set<CliRun>();
+  let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
-      acceptCliRun(socket, head, side);
+      const run = acceptCliRun(socket, head, side);
+      if (stopping) run.stop();
+      runs.add(run);
+      void run.ended.then(() => runs.delete(run));
       return;
     }
     log({ method: req.method, path: (req.url ?? '').split('?')[0], status: 400, upgrade: req.headers.upgrade });
@@ -92,6 +99,9 @@ export async function run(inv: Invocation): Promise<void> {
   await new Promise<void>((done) => {
     const stop = inv.ctx.io.onInterrupt(() => {
       log({ stopping: true });
+      stopping = true;
+      // Commands of the CLI waiting for their users end now; those working on the store finish.
+      for (const run of runs) run.stop();
       let open = servers.length;
       for (const each of servers) {
         each.close(() => {
@@ -105,6 +115,43 @@ export async function run(inv: Invocation): Promise<void> {
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
+}
+
+/**
+ * Store connections for CLI runs: one lent to each run while it runs, and kept for the next when it
+ * ends (up to `keep` idle ones). A run may wait minutes for its user's answers, so a run never
+ * waits for a connection: with none idle, another is opened.
+ */
+function runConnections(keep: number, open: () => Promise<PooledStore>) {
+  const idle: PooledStore[] = [];
+  const all = new Set<PooledStore>();
+  return {
+    async lend(): Promise<PooledStore> {
+      const store = idle.pop() ?? (await open());
+      all.add(store);
+      let returned = false;
+      const giveBack = () => {
+        if (returned) return;
+        returned = true;
+        if (idle.length < keep) idle.push(store);
+        else {
+          all.delete(store);
+          void store.close();
+        }
+      };
+      // The run closes what it was lent when it ends: that gives it back instead.
+      return new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'close') return giveBack;
+          const value = Reflect.get(target, key, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+    closeAll(): void {
+      for (const store of all) void store.close();
+    },
+  };
 }
 
 /** Store connections kept open: each serves one request at a time, as one CLI process would. */
