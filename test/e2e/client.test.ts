@@ -63,6 +63,20 @@ async function startService(socket: string, extra: string[] = []): Promise<{ chi
   return { child, log: () => text };
 }
 
+/**
+ * A service on `socket`, and a client of it (as nobody) waiting for its password on a standard
+ * input that stays open; `client` resolves when that client exits.
+ */
+async function clientWaitingForInput(socket: string) {
+  const { child } = await startService(socket);
+  const proc = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--server', socket, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const client = new Promise<{ code: number | null; stderr: string }>((r) => proc.on('exit', (code) => r({ code, stderr })));
+  await new Promise((r) => setTimeout(r, 700));
+  return { child, client };
+}
+
 beforeAll(async () => {
   chmodSync(runDir, 0o755);
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
@@ -219,15 +233,9 @@ describe('a service that is not there', () => {
   });
 
   it('ends a client whose service is killed mid-command with exit 6, and the store is whole', async () => {
-    const dying = join(runDir, 'dying.sock');
-    const { child } = await startService(dying);
-    // The client waits for its password on a standard input that stays open.
-    const client = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--server', dying, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    client.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise((r) => setTimeout(r, 700));
+    const { child, client } = await clientWaitingForInput(join(runDir, 'dying.sock'));
     child.kill('SIGKILL');
-    const code = await new Promise((r) => client.on('exit', r));
+    const { code, stderr } = await client;
     expect(code).toBe(6);
     expect(stderr.trim()).toMatch(/^error: the tfactl service at .* closed the connection before the command ended/);
     expect((await store.run(['user', 'show', 'alice'])).code).toBe(0);
@@ -236,18 +244,13 @@ describe('a service that is not there', () => {
 
 describe('a service stopping (SIGTERM)', () => {
   it('ends a command waiting for its user with exit 6, and exits 0 at once', async () => {
-    const stopping = join(runDir, 'stopping.sock');
-    const { child } = await startService(stopping);
-    const client = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--server', stopping, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    client.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise((r) => setTimeout(r, 700));
+    const { child, client } = await clientWaitingForInput(join(runDir, 'stopping.sock'));
     const started = Date.now();
     child.kill('SIGTERM');
-    const [serviceCode, clientCode] = await Promise.all([new Promise((r) => child.on('exit', r)), new Promise((r) => client.on('exit', r))]);
+    const [serviceCode, { code, stderr }] = await Promise.all([new Promise((r) => child.on('exit', r)), client]);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(serviceCode).toBe(0);
-    expect(clientCode).toBe(6);
+    expect(code).toBe(6);
     expect(stderr).toBe('error: the tfactl service is stopping: run the command again once it is back\n');
   });
 });
