@@ -44,18 +44,52 @@ interface SentFile {
 /** A client's command while it runs: stop() ends its waiting for the client (the service is stopping). */
 export interface CliRun {
   stop(): void;
+  /** The command's path (`user show`), once known. */
+  readonly command: string | undefined;
   /** Resolves when the run has ended and its connection is closed. */
   readonly ended: Promise<void>;
 }
 
-/**
- * Takes over `socket` (upgraded on /api/v1/run) for one command of a client. Once stopped, a run
- * that waits for its client (a question, standard input) ends at once with exit 6; one that is
- * working on the store finishes.
- */
-export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): CliRun {
+/** How a run and its client exchange frames: a socket (the CLI), or one HTTP request and its answer. */
+export interface Transport {
+  send(frame: Frame): void;
+  /** Hands each of the client's frames to `onFrame`, and calls `onEnd` once when the client has gone. */
+  listen(onFrame: (f: Frame) => void, onEnd: () => void): void;
+  /** After the last frame. */
+  end(): void;
+  destroy(): void;
+  /** Resolves when the exchange is over. */
+  readonly ended: Promise<void>;
+  /** An HTTP request's run is logged by the request's own line. */
+  readonly logged?: boolean;
+}
+
+/** The CLI's connection, upgraded to the tfactl-cli protocol: frames as lines (frames.ts). */
+export function socketTransport(socket: Duplex, head: Buffer): Transport {
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
-  (socket as Partial<import('node:net').Socket>).setTimeout?.(IDLE_MS, () => socket.destroy());
+  const net = socket as Partial<import('node:net').Socket>;
+  net.setTimeout?.(IDLE_MS, () => socket.destroy());
+  return {
+    send: (frame) => {
+      // Many small writes (a table's rows) leave as few packets.
+      if (frame.t === 'out' && !net.writableCorked) {
+        net.cork?.();
+        process.nextTick(() => net.uncork?.());
+      }
+      sendFrame(socket, frame);
+    },
+    listen: (onFrame, onEnd) => readFrames(socket, head, onFrame, () => onEnd()),
+    end: () => socket.end(),
+    destroy: () => socket.destroy(),
+    ended: new Promise<void>((resolve) => socket.once('close', () => resolve())),
+  };
+}
+
+/**
+ * Runs one command of a client over `transport`. Once stopped, a run that waits for its client (a
+ * question, standard input) ends at once with exit 6; one that is working on the store finishes.
+ */
+export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   const files = new Map<string, SentFile>();
   let filesSize = 0;
   let started = false;
@@ -65,8 +99,9 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): C
   const interrupts = new Set<() => void>();
   let cancelled = false;
   let stopping = false;
+  let command: string | undefined;
   const stoppingError = () => new StoreError('the tfactl service is stopping: run the command again once it is back', 'service_stopping');
-  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const { ended } = transport;
 
   const cancel = () => {
     cancelled = true;
@@ -81,22 +116,20 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): C
       pending.set(id, { resolve, reject });
       signal?.addEventListener('abort', () => {
         if (!pending.delete(id)) return;
-        sendFrame(socket, { t: 'cancel', id });
+        transport.send({ t: 'cancel', id });
         reject(new CancelledError());
       });
-      sendFrame(socket, { t: 'call', id, fn, args });
+      transport.send({ t: 'call', id, fn, args });
     });
   };
   const refuse = (why: string) => {
     side.log({ method: 'RUN', refused: why });
-    sendFrame(socket, { t: 'out', fd: 2, s: `error: ${why}\n` });
-    sendFrame(socket, { t: 'exit', code: ExitCode.usage });
-    socket.end();
+    transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
+    transport.send({ t: 'exit', code: ExitCode.usage });
+    transport.end();
   };
 
-  readFrames(
-    socket,
-    head,
+  transport.listen(
     (f: Frame) => {
       if (f.t === 'reply') {
         const p = pending.get(Number(f.id));
@@ -138,9 +171,12 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): C
 
   return {
     ended,
+    get command() {
+      return command;
+    },
     stop: () => {
       stopping = true;
-      if (!started) socket.destroy();
+      if (!started) transport.destroy();
       for (const p of pending.values()) p.reject(stoppingError());
       pending.clear();
     },
@@ -148,15 +184,9 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): C
 
   async function runCommand(start: Start): Promise<void> {
     const began = performance.now();
-    let command: string | undefined;
     const write = (fd: 1 | 2) => (text: string) => {
       if (gone) return;
-      // Many small writes (a table's rows) leave as few packets.
-      if (!(socket as Partial<import('node:net').Socket>).writableCorked) {
-        (socket as Partial<import('node:net').Socket>).cork?.();
-        process.nextTick(() => (socket as Partial<import('node:net').Socket>).uncork?.());
-      }
-      sendFrame(socket, { t: 'out', fd, s: text });
+      transport.send({ t: 'out', fd, s: text });
     };
     const io: Io = {
       stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns },
@@ -207,9 +237,9 @@ export function acceptCliRun(socket: Duplex, head: Buffer, side: ServiceSide): C
       code = ExitCode.internal;
     }
     if (cancelled && code !== ExitCode.ok) code = ExitCode.cancelled;
-    sendFrame(socket, { t: 'exit', code });
-    socket.end();
-    side.log({ method: 'RUN', ...(command !== undefined && { command }), exit: code, ms: Math.round((performance.now() - began) * 10) / 10 });
+    transport.send({ t: 'exit', code });
+    transport.end();
+    if (!transport.logged) side.log({ method: 'RUN', ...(command !== undefined && { command }), exit: code, ms: Math.round((performance.now() - began) * 10) / 10 });
   }
 }
 
@@ -313,4 +343,59 @@ function fromErrorFrame(e: ErrorFrame): Error {
   if (e.exitCode === ExitCode.usage) return new UsageError(message, e.code);
   if (typeof e.exitCode === 'number' && typeof e.code === 'string') return new TfaError(message, e.code, e.exitCode as ExitCodeValue);
   return new Error(message);
+}
+
+/** A command asked for in one HTTP request: POST /api/v1/run with `{"args": [...], "stdin": "..."}`. */
+export interface RunRequest {
+  readonly args: readonly string[];
+  /** Its standard input (`--password-stdin`, `user import -`, `--code -`). */
+  readonly stdin: string;
+  /** The API token of the Authorization header, as TFACTL_TOKEN would give it. */
+  readonly token: string | undefined;
+}
+
+/**
+ * Runs a command asked for in one HTTP request, as the CLI would run it with --json, no terminal
+ * (nothing is asked: a command that would ask fails, naming the flag to use) and the request's
+ * standard input; returns its exit code and what it printed on standard output (the envelope).
+ */
+export function runRequest(request: RunRequest, side: ServiceSide): Promise<{ readonly code: number; readonly stdout: string; readonly command: string | undefined }> {
+  let onFrame: ((f: Frame) => void) | undefined;
+  let stdout = '';
+  let input = request.stdin;
+  let code: number = ExitCode.internal;
+  let finish: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (finish = resolve));
+  const reply = (id: unknown, answer: { value: unknown } | { error: ErrorFrame }) => queueMicrotask(() => onFrame?.({ t: 'reply', id, ...answer }));
+  const nextLine = (max: number): { value: unknown } | { error: ErrorFrame } => {
+    if (input === '') return { value: null };
+    const nl = input.indexOf('\n');
+    const line = nl < 0 ? input : input.slice(0, nl);
+    input = nl < 0 ? '' : input.slice(nl + 1);
+    if (Buffer.byteLength(line) > max) return { error: { name: 'LineTooLongError', message: `a line of standard input is longer than ${max} bytes` } };
+    return { value: line.replace(/\r$/, '') };
+  };
+  const transport: Transport = {
+    send: (f) => {
+      if (f.t === 'out' && f.fd === 1) stdout += String(f.s);
+      else if (f.t === 'exit') code = Number(f.code);
+      else if (f.t === 'call' && f.fn === 'stdin.line') reply(f.id, nextLine(Number((f.args as unknown[])[0])));
+      else if (f.t === 'call' && f.fn === 'stdin.chunk') {
+        const rest = input;
+        input = '';
+        reply(f.id, { value: rest === '' ? null : Buffer.from(rest).toString('base64') });
+      } else if (f.t === 'call') reply(f.id, { error: { name: 'Error', message: `${String(f.fn)}: not in an HTTP request` } });
+    },
+    listen: (f) => {
+      onFrame = f;
+      const env = request.token === undefined ? {} : { TFACTL_TOKEN: request.token };
+      queueMicrotask(() => f({ t: 'start', argv: ['--json', ...request.args], env, tty: {}, tickets: false }));
+    },
+    end: () => finish(),
+    destroy: () => finish(),
+    ended,
+    logged: true,
+  };
+  const run = acceptCliRun(transport, side);
+  return ended.then(() => ({ code, stdout, command: run.command }));
 }

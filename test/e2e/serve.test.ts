@@ -113,6 +113,35 @@ describe('tfactl serve', () => {
     expect(results.sort()).toEqual(['200', '401', '401', '401', '401', '401', '401', '401', '401', '401']);
   });
 
+  it('runs any command for POST /api/v1/run, answering its envelope with the status of its exit code', async () => {
+    const run = (body: unknown, auth?: string) => curl('/api/v1/run', { body, ...(auth && { token: auth }) });
+    // With the token of the Authorization header: the same envelope the CLI prints with --json.
+    const shown = run({ args: ['user', 'show', 'bob'] }, adminToken);
+    expect(shown.status).toBe(200);
+    const cli = await store.run(['user', 'show', 'bob', '--json']);
+    expect(shown.json.result).toEqual(cli.json().result);
+    // As a user signed in with --password-stdin, the password in "stdin".
+    const self = run({ args: ['--as', 'bob', '--password-stdin', 'user', 'show', 'bob'], stdin: `${PW}\n` });
+    expect([self.status, self.json.ok]).toEqual([200, true]);
+    const before = store.snapshot();
+    for (const [body, auth, status, code] of [
+      [{ args: ['user', 'list'] }, undefined, 403, 'not_owner'],
+      [{ args: ['--as', 'bob', '--password-stdin', 'user', 'show', 'bob'], stdin: 'wrong\n' }, undefined, 401, 'auth_failed'],
+      [{ args: ['user', 'modify', 'bob', '--comment', 'x'] }, adminToken, 403, 'permission_denied'],
+      [{ args: ['user', 'show', 'nobody-at-all'] }, adminToken, 404, 'not_found'],
+      [{ args: ['user', 'frobnicate'] }, adminToken, 400, 'usage'],
+      [{ args: ['backup', join(store.dir, 'stolen.db')] }, adminToken, 400, 'not_through_service'],
+      [{ args: ['--as', 'bob', 'user', 'show', 'bob'] }, undefined, 400, 'no_tty'],
+      [{ args: 'user list' }, adminToken, 400, 'invalid_body'],
+    ] as const) {
+      const r = run(body, auth);
+      expect([r.status, r.json.ok, r.json.error?.code], JSON.stringify(body)).toEqual([status, false, code]);
+    }
+    expect(store.snapshot()).toBe(before);
+    expect(existsSync(join(store.dir, 'stolen.db'))).toBe(false);
+    expect(log).toMatch(/"method":"POST","path":"\/api\/v1\/run","status":200,"ms":[\d.]+,"command":"user show","exit":0/);
+  });
+
   it('logs one JSON line per request, never a secret, and on SIGTERM finishes and exits 0, removing its socket', async () => {
     const lines = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.path === '/api/v1/login').length).toBeGreaterThanOrEqual(20);

@@ -22,6 +22,8 @@ export interface ApiDeps {
   randomBytes(n: number): Buffer;
   sleep(ms: number): Promise<void>;
   readonly version: string;
+  /** Runs a command for POST /api/v1/run (src/remote/server.ts runRequest). */
+  runCommand(request: { readonly args: readonly string[]; readonly stdin: string; readonly token: string | undefined }): Promise<{ readonly code: number; readonly stdout: string; readonly command: string | undefined }>;
 }
 
 export interface ApiAnswer {
@@ -29,9 +31,13 @@ export interface ApiAnswer {
   readonly body: unknown;
   /** For the request log: the user id acted on, when there is one. */
   readonly userid?: string;
+  /** For the request log: the command POST /api/v1/run ran, and its exit code. */
+  readonly command?: { readonly name: string | undefined; readonly exit: number };
 }
 
 const BODY_MAX_BYTES = 64 * 1024;
+/** A command's request may carry standard input (a bulk import): more, but bounded. */
+const RUN_BODY_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The HTTP status of each exit code. */
 const STATUS: Readonly<Record<number, number>> = {
@@ -47,12 +53,12 @@ export function errorAnswer(e: unknown): ApiAnswer {
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > BODY_MAX_BYTES) throw new UsageError(`the request body is over ${BODY_MAX_BYTES} bytes`, 'body_too_large');
+    if (size > maxBytes) throw new UsageError(`the request body is over ${maxBytes} bytes`, 'body_too_large');
     chunks.push(chunk);
   }
   try {
@@ -79,7 +85,34 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/login', 'method'));
     return login(req, deps);
   }
+  if (path === '/api/v1/run') {
+    if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/run', 'method'));
+    return runCommand(req, deps);
+  }
   return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` } } };
+}
+
+/**
+ * POST /api/v1/run: any tfactl command, `{"args": ["user", "show", "alice"], "stdin": "..."}`, run
+ * by the service as the CLI runs it with --json and no terminal; the answer is its envelope, with
+ * the HTTP status of its exit code. It acts as the API token of the Authorization header, or as
+ * `--as USERID --password-stdin` in `args` with the password in `stdin`; nobody otherwise.
+ */
+async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
+  const body = await readBody(req, RUN_BODY_MAX_BYTES);
+  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const { args } = fields;
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new UsageError('the request body must be {"args": ["user", "list"], "stdin": "..."}', 'invalid_body');
+  const stdin = field(fields, 'stdin') ?? '';
+  const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  const ran = await deps.runCommand({ args: args as string[], stdin, token });
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(ran.stdout);
+  } catch {
+    return errorAnswer(new Error('the command printed no envelope'));
+  }
+  return { status: ran.code === ExitCode.ok ? 200 : (STATUS[ran.code] ?? 500), body: envelope, command: { name: ran.command, exit: ran.code } };
 }
 
 /**

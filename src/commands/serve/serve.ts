@@ -9,7 +9,7 @@ import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
-import { acceptCliRun, type CliRun } from '../../remote/server.js';
+import { acceptCliRun, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
 import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
 import type { Duplex } from 'node:stream';
@@ -45,6 +45,7 @@ export async function run(inv: Invocation): Promise<void> {
     randomBytes: (n) => inv.ctx.random.bytes(n),
     sleep: (ms) => inv.ctx.clock.sleep(ms),
     version: pkg.version,
+    runCommand: (request) => runRequest(request, side),
   };
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
 
@@ -57,7 +58,7 @@ export async function run(inv: Invocation): Promise<void> {
       .then((a) => {
         const text = `${JSON.stringify(a.body)}\n`;
         res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
-        log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }) });
+        log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }), ...(a.command && { command: a.command.name, exit: a.command.exit }) });
       });
   };
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
@@ -69,7 +70,7 @@ export async function run(inv: Invocation): Promise<void> {
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
-      const run = acceptCliRun(socket, head, side);
+      const run = acceptCliRun(socketTransport(socket, head), side);
       if (stopping) run.stop();
       runs.add(run);
       void run.ended.then(() => runs.delete(run));
