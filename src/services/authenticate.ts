@@ -372,9 +372,12 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     return fail(audit, context, verified.reason, message, { method: kind, failures: state.failures });
   }
 
-  await deps.store.recordSuccess(userid, module?.liftsTotpLock ?? false);
-  await deps.store.clearPasswordFailures(userid);
-  await audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
+  // One commit for the three: the factor is already spent (its replay guard moved in verify).
+  await deps.store.transaction(async (tx) => {
+    await tx.recordSuccess(userid, module?.liftsTotpLock ?? false);
+    await tx.clearPasswordFailures(userid);
+    await audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
+  });
   const warnings: string[] = [];
   const left = kind === 'recovery' ? verified.recoveryLeft : challenge.recoveryLeft;
   if (left !== null && left !== undefined && left < RECOVERY_LOW_WATER) {
