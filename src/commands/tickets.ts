@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TicketBox } from '../context.js';
+import { UsageError } from '../errors.js';
 import { makePrivateDirectories } from '../files.js';
 import type { Invocation } from '../invocation.js';
 
@@ -26,7 +27,11 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
   if (!runtime) return null;
   const dir = join(runtime, 'tfactl');
   const prefix = `${createHash('sha256').update(scope).digest('hex').slice(0, 16)}-`;
-  const pathOf = (userid: string) => join(dir, `${prefix}${userid}`);
+  const pathOf = (userid: string) => {
+    // A user id is a file name here: never a path (a service's client must not be made to write elsewhere).
+    if (userid.includes('/') || userid.includes('\0')) throw new UsageError(`not a user id: ${JSON.stringify(userid)}`, 'invalid_userid');
+    return join(dir, `${prefix}${userid}`);
+  };
   return {
     read: async (userid) => readTicket(pathOf(userid)),
     write: async (userid, secret) => {

@@ -140,6 +140,10 @@ async function upgrade(socket: Duplex, address: string): Promise<Buffer> {
         return;
       }
       const status = /^HTTP\/1\.1 (\d{3})/.exec(received.subarray(0, end).toString('latin1'))?.[1];
+      if (status === '503') {
+        done(new StoreError(`the tfactl service at ${address} is busy (HTTP 503): try again shortly`, 'service_busy'));
+        return;
+      }
       if (status !== '101') {
         done(new StoreError(`the service at ${address} does not take tfactl commands (HTTP ${status ?? '?'}): is it tfactl serve, of this version or newer?`, 'service_unavailable'));
         return;

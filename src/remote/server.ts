@@ -279,6 +279,8 @@ function admit(command: string, opts: Readonly<Record<string, unknown>>): void {
   if (typeof opts.output === 'string') throw writes('--output');
   if (typeof opts.results === 'string') throw writes('--results');
   if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) throw writes(`--qr ${opts.qr.slice(0, 3).toLowerCase()}:FILE`);
+  // The page listens on the service's host, with the service's rights: the port is the service's to pick.
+  if (opts.port !== undefined) throw new UsageError("--port picks a port on the service's host, which a client may not: leave it out (the page says its port)", 'not_through_service');
 }
 
 /** The files the client sent, refused or handed out exactly as readInputFile and openInputFile would. */

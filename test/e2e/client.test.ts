@@ -182,10 +182,11 @@ describe('an unprivileged OS user through tfactl serve', () => {
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'recovery', 'alice', '--output', '/etc/keys'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'totp', 'alice', '--no-verify', '--qr', 'png:/tmp/x.png'],
       ['--as', 'ops', '--password-stdin', 'export', 'totp', '--output', '/tmp/secrets.csv'],
+      ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'webauthn', 'alice', '--port', '80', '--no-open'],
     ]) {
       const r = await viaService(args, { input: `${PW}\n` });
       expect(r.code, args.join(' ')).toBe(2);
-      expect(oneLineError(r)).toMatch(/does not go through the tfactl service|has its own|writes none for its clients/);
+      expect(oneLineError(r)).toMatch(/does not go through the tfactl service|has its own|writes none for its clients|a client may not/);
     }
     expect(store.snapshot()).toBe(before);
     expect(existsSync('/tmp/stolen.db') || existsSync('/etc/keys') || existsSync('/tmp/secrets.csv')).toBe(false);

@@ -70,6 +70,11 @@ export async function run(inv: Invocation): Promise<void> {
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
+      if (runs.size >= MAX_RUNS) {
+        log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size });
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       const run = acceptCliRun(socketTransport(socket, head), side);
       if (stopping) run.stop();
       runs.add(run);
@@ -154,6 +159,9 @@ function runConnections(keep: number, open: () => Promise<PooledStore>) {
     },
   };
 }
+
+/** CLI commands running at once, each with a store connection: more are turned away (503) until one ends. */
+const MAX_RUNS = 256;
 
 /** Store connections kept open: each serves one request at a time, as one CLI process would. */
 const POOL_SIZE = 16;
