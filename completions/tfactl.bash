@@ -9,7 +9,7 @@
 _tfactl_node() {
     case $1 in
         '')
-            cmds='init user realm tfa login logout serve token settings backup restore export import audit completion help'
+            cmds='init user realm tfa login logout serve token settings backup restore export import pam audit completion help'
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
             vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
@@ -238,6 +238,26 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg --dry-run'
             vopts='--db --as --auth-code --server --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg'
             args=() ids=() vararg=0 ;;
+        'pam')
+            cmds='prompt check config'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            vopts='--db --as --auth-code --server --token'
+            args=() ids=() vararg=0 ;;
+        'pam prompt')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            vopts='--db --as --auth-code --server --token --realm'
+            args=() ids=() vararg=0 ;;
+        'pam check')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok'
+            vopts='--db --as --auth-code --server --token --realm'
+            args=() ids=() vararg=0 ;;
+        'pam config')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok'
+            vopts='--db --as --auth-code --server --token --realm'
+            args=('sshd') ids=('') vararg=0 ;;
         'audit')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all'
@@ -272,6 +292,7 @@ _tfactl_child() {
         '/restore') child='restore' ;;
         '/export') child='export' ;;
         '/import') child='import' ;;
+        '/pam') child='pam' ;;
         '/audit') child='audit' ;;
         '/completion') child='completion' ;;
         '/help') child='help' ;;
@@ -307,6 +328,9 @@ _tfactl_child() {
         'export/totp') child='export totp' ;;
         'export/users') child='export users' ;;
         'import/proxmox') child='import proxmox' ;;
+        'pam/prompt') child='pam prompt' ;;
+        'pam/check') child='pam check' ;;
+        'pam/config') child='pam config' ;;
         *) return 1 ;;
     esac
 }
@@ -428,6 +452,17 @@ _tfactl_value() {
         'import proxmox/--user-cfg') files=1 ;;
         'import proxmox/--domains-cfg') files=1 ;;
         'import proxmox/--datacenter-cfg') files=1 ;;
+        'pam/--db') files=1 ;;
+        'pam/--as') store=users ;;
+        'pam prompt/--db') files=1 ;;
+        'pam prompt/--as') store=users ;;
+        'pam prompt/--realm') store=realms ;;
+        'pam check/--db') files=1 ;;
+        'pam check/--as') store=users ;;
+        'pam check/--realm') store=realms ;;
+        'pam config/--db') files=1 ;;
+        'pam config/--as') store=users ;;
+        'pam config/--realm') store=realms ;;
         'audit/--db') files=1 ;;
         'audit/--as') store=users ;;
         'audit/--user') store=users ;;

@@ -30,6 +30,8 @@ function __tfactl_child --argument-names path word
             echo 'export'
         case '/import'
             echo 'import'
+        case '/pam'
+            echo 'pam'
         case '/audit'
             echo 'audit'
         case '/completion'
@@ -100,6 +102,12 @@ function __tfactl_child --argument-names path word
             echo 'users'
         case 'import/proxmox'
             echo 'proxmox'
+        case 'pam/prompt'
+            echo 'prompt'
+        case 'pam/check'
+            echo 'check'
+        case 'pam/config'
+            echo 'config'
     end
 end
 
@@ -198,6 +206,14 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --server --token
         case 'import proxmox'
             echo --db --as --auth-code --server --token --tfa-cfg --user-cfg --domains-cfg --datacenter-cfg
+        case 'pam'
+            echo --db --as --auth-code --server --token
+        case 'pam prompt'
+            echo --db --as --auth-code --server --token --realm
+        case 'pam check'
+            echo --db --as --auth-code --server --token --realm
+        case 'pam config'
+            echo --db --as --auth-code --server --token --realm
         case 'audit'
             echo --db --as --auth-code --server --token --user --since --limit
         case 'completion'
@@ -318,6 +334,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a backup -d 'write a consiste
 complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the store with a checked backup (root@local only)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a pam -d 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so'
 complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
 complete -c tfactl -n '__tfactl_needs_command ""' -a completion -d 'print the completion script for a shell (see README "Shell completions")'
 complete -c tfactl -n '__tfactl_needs_command ""' -a help -d 'show the help of a command, as its --help does'
@@ -570,6 +587,23 @@ complete -c tfactl -n '__tfactl_using "import proxmox"' -l user-cfg -r -F -d 'Pr
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l domains-cfg -r -F -d 'Proxmox\'s /etc/pve/domains.cfg (realms and what they enforce)'
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l datacenter-cfg -r -F -d 'Proxmox\'s /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store\'s WebAuthn/U2F settings (root@local only); other lines are ignored'
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
+
+# tfactl pam
+complete -c tfactl -n '__tfactl_needs_command "pam"' -a prompt -d 'tell the user what to type at the next prompt (pam_exec.so stdout, on the line before \'pam check\')'
+complete -c tfactl -n '__tfactl_needs_command "pam"' -a check -d 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input, as login does; exit 0 lets PAM go on'
+complete -c tfactl -n '__tfactl_needs_command "pam"' -a config -d 'print the PAM lines for this tfactl and store (and the sshd_config settings they need)'
+
+# tfactl pam prompt
+complete -c tfactl -n '__tfactl_using "pam prompt"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
+
+# tfactl pam check
+complete -c tfactl -n '__tfactl_using "pam check"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
+complete -c tfactl -n '__tfactl_using "pam check"' -l nullok -d 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)'
+
+# tfactl pam config
+complete -c tfactl -n '__tfactl_using "pam config"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
+complete -c tfactl -n '__tfactl_using "pam config"' -l nullok -d 'carry --nullok into the \'pam check\' line'
+complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd' -d 'the PAM service: sshd'
 
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids users)' -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'

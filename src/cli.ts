@@ -290,6 +290,20 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--datacenter-cfg <file>', "Proxmox's /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store's WebAuthn/U2F settings (root@local only); other lines are ignored")
     .option('--dry-run', 'show what would be imported, change nothing');
 
+  const pam = group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so');
+  const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
+  pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check')", () => import('./commands/pam/prompt.js')));
+  pamRealm(
+    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input, as login does; exit 0 lets PAM go on', () =>
+      import('./commands/pam/check.js'),
+    ),
+  ).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
+  pamRealm(
+    leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need)', () => import('./commands/pam/config.js')).addArgument(
+      new Argument('[service]', 'the PAM service: sshd').choices(['sshd']),
+    ),
+  ).option('--nullok', "carry --nullok into the 'pam check' line");
+
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')

@@ -152,6 +152,14 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ),
   ],
 
+  pam: [ex('The lines for /etc/pam.d/sshd: a code after the SSH key', 'tfactl pam config sshd')],
+  'pam prompt': [ex('What alice is told to type (pam_exec sets PAM_USER)', 'PAM_USER=alice tfactl pam prompt')],
+  'pam check': [ex("alice's code, as pam_exec passes it (no line end)", 'printf %s "$CODE" | PAM_USER=alice tfactl pam check')],
+  'pam config': [
+    ex('Login names as users of realm corp; no factor, no entry', 'tfactl pam config sshd --realm corp'),
+    ex('Let users without a second factor in', 'tfactl pam config sshd --nullok'),
+  ],
+
   serve: [ex("The API on a socket (the store's owner runs it; SIGTERM stops it)", 'tfactl serve --socket /run/tfactl/tfactl.sock')],
   logout: [ex('End every session kept here by login', 'tfactl logout'), ex("End alice's session here", 'tfactl logout alice')],
   'user logout': [ex("End alice's sessions on every host (a lost laptop)", 'tfactl user logout alice')],

@@ -6,7 +6,7 @@ import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
-import type { PasswordFailureCount, PasswordLimits, UserRecord } from '../store/types.js';
+import type { PasswordFailureCount, PasswordLimits, Store, UserRecord } from '../store/types.js';
 import type { AuthDeps } from './kinds/kind.js';
 import { signInKind } from './kinds/registry.js';
 import { checkPassword, type PasswordCheck } from './passwords.js';
@@ -253,6 +253,49 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (need.usable.length === 0) {
     return notSignedIn(deps, context, audit, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
   }
+  return { challenge: await challengeStep(deps, context, need, audit) };
+}
+
+/**
+ * A second factor alone, for a user whose first factor another part of the system checked (an SSH
+ * key, before tfactl's PAM check): the account must be usable, and the challenge is the one a
+ * password would have earned. A user whose realm and factors ask for no second factor gets
+ * `{ none }`: the caller decides (`--nullok`). Failures are audited and throw AuthError; none is a
+ * failed password (there was none).
+ */
+export function beginSecondFactor(deps: AuthDeps, context: SignInContext): Promise<{ challenge: SignInChallenge } | { none: UserRecord }> {
+  return audited(deps, context, async (audit) => {
+    const { userid } = context;
+    const user = await deps.store.getUser(userid);
+    if (!user) return fail(audit, context, 'unknown user');
+    if (!user.enabled) return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
+    if (isExpired(user.expire, deps.now())) return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
+    const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
+    const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
+    if (!need.required) return { none: user };
+    if (need.usable.length === 0) return fail(audit, context, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
+    return { challenge: await challengeStep(deps, context, need, audit) };
+  });
+}
+
+/**
+ * What `userid` could answer a second-factor challenge with now, without making one (what PAM shows
+ * before it asks): null for an unknown, disabled or expired user; 'none' for one whose realm and
+ * factors ask for no second factor.
+ */
+export async function secondFactorOffer(store: Store, userid: string, now: number): Promise<SecondFactorOffer | 'none' | null> {
+  const user = await store.getUser(userid);
+  if (!user?.enabled || isExpired(user.expire, now)) return null;
+  const [realm, factors, lock] = await Promise.all([store.getRealm(user.realm), store.listFactors(userid), store.getLockState(userid)]);
+  const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
+  if (!need.required) return 'none';
+  const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
+  return { userid, kinds, recoveryLeft: need.recoveryLeft };
+}
+
+/** The challenge a second factor answers, unless second factors are locked (audited, AuthError). */
+async function challengeStep(deps: AuthDeps, context: SignInContext, need: { readonly usable: readonly CodeKind[]; readonly recoveryLeft: number | null }, audit: Audit): Promise<SignInChallenge> {
+  const { userid } = context;
   const lock = await deps.store.getLockState(userid);
   const now = deps.now();
   if (lock && lock.lockedUntil > now) {
@@ -267,7 +310,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null };
   const expires = now + CHALLENGE_SECONDS;
   await deps.store.insertChallenge({ id, userid, purpose: 'sign-in', created: now, expires, data: JSON.stringify(data) }, now);
-  return { challenge: { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] } };
+  return { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] };
 }
 
 /** The security-key half of a challenge: what it holds, what a browser gets, what fido2-assert reads. */

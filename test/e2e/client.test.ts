@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,7 +73,18 @@ async function clientWaitingForInput(socket: string) {
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Promise<{ code: number | null; stderr: string }>((r) => proc.on('exit', (code) => r({ code, stderr })));
-  await new Promise((r) => setTimeout(r, 700));
+  // The run has begun when the service opens the store for it (just before it asks for the
+  // password): a fixed wait was too short on a busy machine.
+  const opened = () => readdirSync(`/proc/${child.pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${child.pid}/fd/${fd}`) === store.db;
+    } catch {
+      return false;
+    }
+  }).length;
+  const before = opened();
+  for (const deadline = Date.now() + 15_000; opened() === before && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
   return { child, client };
 }
 

@@ -85,7 +85,9 @@ function tfactlCommands(line: string): string[][] {
   const text = line.replace(/\\\n/g, ' ');
   const substitution = /[<$]\(([^()]*)\)/g;
   const parts = [text.replace(substitution, 'SUBSTITUTED'), ...[...text.matchAll(substitution)].map((m) => m[1] ?? '')];
-  return parts.flatMap(simpleCommands).filter((words) => words[0] === 'tfactl').map((words) => words.slice(1));
+  // Environment assignments in front of a command (PAM_USER=alice tfactl ...) are not its words.
+  const withoutAssignments = (words: string[]) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)));
+  return parts.flatMap(simpleCommands).map(withoutAssignments).filter((words) => words[0] === 'tfactl').map((words) => words.slice(1));
 }
 
 /** The simple commands of a shell line, as words: quotes are removed, redirections dropped. */
@@ -147,6 +149,7 @@ describe('the examples in --help', () => {
     expect(tfactlCommands('source <(tfactl completion bash)')).toEqual([['completion', 'bash']]);
     expect(tfactlCommands('tfactl backup "tfactl-$(date +%F).db"')).toEqual([['backup', 'tfactl-SUBSTITUTED.db']]);
     expect(tfactlCommands("tfactl realm add dev --comment 'developers'")).toEqual([['realm', 'add', 'dev', '--comment', 'developers']]);
+    expect(tfactlCommands('printf %s "$CODE" | PAM_USER=alice tfactl pam check')).toEqual([['pam', 'check']]);
   });
 
   it('parse with the real command tree, each under the command whose help shows it', async () => {

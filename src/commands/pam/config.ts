@@ -1,0 +1,45 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import { boolOpt, stringOpt } from '../options.js';
+import { storePath } from '../session.js';
+
+/** Where Linux distributions keep PAM modules: the first that has pam_exec.so is named in the lines. */
+const MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/security', '/lib/x86_64-linux-gnu/security', '/usr/lib/aarch64-linux-gnu/security', '/usr/lib64/security', '/lib64/security', '/usr/lib/security', '/lib/security'];
+
+/**
+ * `tfactl pam config [sshd]`: the PAM lines for this installation (this node and tfactl, this
+ * store, the --realm and --nullok given), to paste into /etc/pam.d/sshd, with the sshd_config
+ * settings they need as comments. Every path is absolute: PAM runs them without a PATH.
+ */
+export async function run(inv: Invocation): Promise<void> {
+  const service = inv.args[0] ?? 'sshd';
+  const realm = stringOpt(inv, 'realm') ?? 'local';
+  const nullok = boolOpt(inv, 'nullok') === true;
+  const db = resolve(storePath(inv));
+  // This very tfactl, as this process runs it: the node binary and the script.
+  const program = [process.execPath, realpathSync(process.argv[1] ?? 'tfactl')];
+  for (const word of [...program, db, realm]) {
+    if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
+  }
+  const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
+  const module = (name: string) => (dir ? join(dir, name) : name);
+  const tfactl = [...program, '--db', db, 'pam'];
+  const realmArg = ['--realm', realm];
+  const lines = [
+    `auth requisite ${module('pam_exec.so')} stdout quiet ${[...tfactl, 'prompt', ...realmArg].join(' ')}`,
+    `auth required ${module('pam_exec.so')} expose_authtok quiet ${[...tfactl, 'check', ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
+    // Without it sshd logs pam_setcred(): Permission denied.
+    `auth optional ${module('pam_permit.so')}`,
+  ];
+  const sshdConfig = ['UsePAM yes', 'KbdInteractiveAuthentication yes', 'AuthenticationMethods publickey,keyboard-interactive'];
+  const comments = [
+    `# tfactl: a second factor after the SSH key, from the store ${db}`,
+    `# (login names are users of realm ${realm}; ${nullok ? 'users without a second factor pass: --nullok' : 'users without a second factor are refused'}).`,
+    `# In /etc/pam.d/${service}: these lines in place of "@include common-auth". In /etc/ssh/sshd_config:`,
+    ...sshdConfig.map((l) => `#   ${l}`),
+    '# then reload sshd, and keep a root shell open until a new SSH sign-in has worked.',
+  ];
+  inv.out.result({ service, store: db, realm, nullok, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
+}

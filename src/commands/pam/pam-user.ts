@@ -1,0 +1,27 @@
+import { parseUserId } from '../../domain/userid.js';
+import { UsageError } from '../../errors.js';
+import type { Invocation } from '../../invocation.js';
+import { stringOpt } from '../options.js';
+
+/** What pam_exec tells its program, for the audit trail: never the answer. */
+export interface PamItems {
+  readonly service: string | null;
+  readonly rhost: string | null;
+  readonly tty: string | null;
+}
+
+/**
+ * The user PAM asks about (PAM_USER) as a user id of --realm (default local), and the PAM items
+ * pam_exec puts in the environment. Only the `auth` step is tfactl's: anything else is a usage error.
+ */
+export function pamUser(inv: Invocation): { readonly userid: string; readonly pam: PamItems } {
+  const { env } = inv.ctx;
+  const user = env.PAM_USER;
+  if (!user) throw new UsageError('PAM_USER is not set: tfactl pam runs from pam_exec.so (see tfactl pam config)', 'no_pam_user');
+  if (env.PAM_TYPE !== undefined && env.PAM_TYPE !== 'auth') throw new UsageError(`tfactl pam is for the auth step, not ${env.PAM_TYPE}: put it on an auth line`, 'pam_type');
+  if (user.includes('@')) throw new UsageError(`PAM_USER ${JSON.stringify(user)} holds an @: tfactl maps a login name to a user id with --realm`, 'invalid_userid');
+  const realm = stringOpt(inv, 'realm') ?? 'local';
+  const userid = parseUserId(`${user}@${realm}`).id;
+  const item = (v: string | undefined) => (v ? v : null);
+  return { userid, pam: { service: item(env.PAM_SERVICE), rhost: item(env.PAM_RHOST), tty: item(env.PAM_TTY) } };
+}

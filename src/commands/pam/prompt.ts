@@ -1,0 +1,29 @@
+import { describeOffer } from '../../domain/second-factor.js';
+import type { Invocation } from '../../invocation.js';
+import { secondFactorOffer } from '../../services/authenticate.js';
+import { openSession } from '../session.js';
+import { pamUser } from './pam-user.js';
+
+/**
+ * `tfactl pam prompt`, run by pam_exec.so with `stdout` on the line before `pam check`: tells the
+ * user what to type at the prompt that follows (pam_exec cannot word that prompt itself): which
+ * second factors they have, and how many recovery keys are left. Someone tfactl does not know (or
+ * who cannot sign in) is told no more than anyone: what may be typed.
+ */
+export async function run(inv: Invocation): Promise<void> {
+  const { userid } = pamUser(inv);
+  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
+  const offer = await secondFactorOffer(session.store, userid, session.now());
+  // Security keys answer through fido2-assert, which needs the challenge shared with pam check: not yet.
+  const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
+  const text =
+    offer === null
+      ? `Second factor for ${userid}: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.`
+      : offer === 'none'
+        ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+        : typed.length === 0
+          ? `Second factor for ${userid}: none that can be typed (a security key, or a locked TOTP): ask an admin.`
+          : `Second factor for ${userid}: type a ${describeOffer({ ...offer, kinds: typed })} at the next prompt.`;
+  const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
+  inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, text }, (r) => r.text);
+}

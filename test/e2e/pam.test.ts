@@ -1,0 +1,138 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oathtool, oneLineError, TempStore } from './harness.js';
+
+/**
+ * tfactl as the second factor of a PAM stack: the lines `tfactl pam config` prints, pasted as
+ * printed into a service file, run by Debian's pamtester under pam_wrapper (no change to /etc):
+ * pam_exec.so runs the built CLI, which reads the answer pam_exec passes on standard input.
+ */
+const store = new TempStore();
+const PW = 'pam test password';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const LOCKED_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const services = join(store.dir, 'pam.d');
+let recoveryKeys: string[] = [];
+afterAll(() => store.remove());
+
+/** The lines `tfactl pam config sshd` prints for this store, written as PAM service `name`. */
+async function installService(name: string, extra: string[] = []): Promise<string[]> {
+  const r = await store.run(['pam', 'config', 'sshd', '--realm', 'corp', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  writeFileSync(join(services, name), r.stdout);
+  return r.stdout.split('\n');
+}
+
+/** pamtester authenticating `user` on service `name`, answering PAM's prompt with `answer`. */
+function pamtester(name: string, user: string, answer: string) {
+  const r = spawnSync('pamtester', ['-v', '-I', 'rhost=198.51.100.7', '-I', 'tty=pts/3', name, user, 'authenticate'], {
+    input: `${answer}\n`,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: services },
+    timeout: 30_000,
+  });
+  return { ok: r.status === 0 && /successfully authenticated/.test(r.stdout + r.stderr), output: `${r.stdout}${r.stderr}` };
+}
+
+const lastPamEntry = (target: string) => {
+  const rows = store.auditRows().filter((a) => a.action === 'pam' && a.target === target);
+  const last = rows.at(-1);
+  return last && { outcome: last.outcome, detail: JSON.parse(last.detail ?? '{}') as Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  mkdirSync(services);
+  await store.run(['init']);
+  await store.run(['realm', 'add', 'corp']);
+  await store.addUser('alice@corp', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  recoveryKeys = (await store.run(['tfa', 'add', 'recovery', 'alice@corp', '--json'])).json().result.keys;
+  await store.addUser('bob@corp', PW);
+  await store.addUser('carl@corp', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none', '--disabled']);
+  await store.addUser('dora@corp', PW, ['--tfa', 'totp', '--totp-secret', LOCKED_SECRET, '--no-verify', '--qr', 'none']);
+  await installService('tfactl-sshd');
+  await installService('tfactl-nullok', ['--nullok']);
+}, 60_000);
+
+describe('tfactl pam config', () => {
+  it('prints absolute paths, this store and the options given, and the sshd settings as comments', async () => {
+    const lines = await installService('printed', ['--nullok']);
+    const rules = lines.filter((l) => l.startsWith('auth '));
+    expect(rules).toHaveLength(3);
+    for (const rule of rules) expect(rule.split(' ')[2]).toMatch(/^\/.*\/pam_(exec|permit)\.so$/);
+    expect(rules[0]).toMatch(new RegExp(`^auth requisite \\S+ stdout quiet /\\S+ /\\S+ --db ${store.db} pam prompt --realm corp$`));
+    expect(rules[1]).toMatch(new RegExp(`^auth required \\S+ expose_authtok quiet /\\S+ /\\S+ --db ${store.db} pam check --realm corp --nullok$`));
+    expect(lines).toContain('#   AuthenticationMethods publickey,keyboard-interactive');
+    expect(lines.join('\n')).toMatch(/keep a root shell open/);
+  });
+});
+
+describe('tfactl pam check under pamtester', () => {
+  it('accepts a good TOTP code once, with the PAM service, remote host and terminal in the audit entry', () => {
+    const code = oathtool(SECRET);
+    const r = pamtester('tfactl-sshd', 'alice', code);
+    expect(r.ok, r.output).toBe(true);
+    expect(lastPamEntry('alice@corp')).toEqual({ outcome: 'ok', detail: { method: 'totp', factor: expect.any(String), pam: { service: 'tfactl-sshd', rhost: '198.51.100.7', tty: 'pts/3' } } });
+    // The same code again: a replay.
+    const again = pamtester('tfactl-sshd', 'alice', code);
+    expect(again.ok).toBe(false);
+    expect(lastPamEntry('alice@corp')?.outcome).toBe('failed');
+  });
+
+  it('refuses a wrong code, and takes a recovery key once', () => {
+    expect(pamtester('tfactl-sshd', 'alice', '000000').ok).toBe(false);
+    const key = recoveryKeys[0] as string;
+    expect(pamtester('tfactl-sshd', 'alice', key).ok).toBe(true);
+    expect(lastPamEntry('alice@corp')?.detail.method).toBe('recovery');
+    expect(pamtester('tfactl-sshd', 'alice', key).ok).toBe(false);
+  });
+
+  it('refuses an unknown user and a disabled one, whatever they type', () => {
+    expect(pamtester('tfactl-sshd', 'mallory', oathtool(SECRET)).ok).toBe(false);
+    expect(lastPamEntry('mallory@corp')).toEqual({ outcome: 'failed', detail: expect.objectContaining({ reason: 'unknown user' }) });
+    expect(pamtester('tfactl-sshd', 'carl', oathtool(SECRET)).ok).toBe(false);
+    expect(lastPamEntry('carl@corp')?.detail.reason).toBe('account disabled');
+  });
+
+  it('refuses a locked user even with the right code, as login does', async () => {
+    for (let i = 0; i < 8; i++) pamtester('tfactl-sshd', 'dora', String(100000 + i));
+    const list = (await store.run(['tfa', 'list', 'dora@corp', '--json'])).json().result[0];
+    expect(list.lock.totp).toBe(true);
+    expect(pamtester('tfactl-sshd', 'dora', oathtool(LOCKED_SECRET)).ok).toBe(false);
+    expect(lastPamEntry('dora@corp')?.detail.reason).toBe('totp locked');
+  });
+
+  it('lets a user without second factors in only with --nullok', () => {
+    expect(pamtester('tfactl-sshd', 'bob', '').ok).toBe(false);
+    expect(lastPamEntry('bob@corp')?.detail.reason).toBe('no second factor (without --nullok)');
+    expect(pamtester('tfactl-nullok', 'bob', '').ok).toBe(true);
+    expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: { method: 'none', nullok: true, pam: expect.objectContaining({ service: 'tfactl-nullok' }) } });
+    // --nullok is no way around a factor a user has.
+    expect(pamtester('tfactl-nullok', 'alice', '').ok).toBe(false);
+  });
+});
+
+describe('tfactl pam prompt and check, run by hand', () => {
+  it('tells the user what to type: their factors and recovery keys left, no more for a stranger', async () => {
+    const r = await store.run(['pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
+    expect(r.json().result).toEqual({ userid: 'alice@corp', kinds: ['totp', 'recovery'], recoveryKeysLeft: 9, text: 'Second factor for alice@corp: type a TOTP code or recovery key (9 left) at the next prompt.' });
+    const stranger = await store.run(['pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'mallory' } });
+    expect(stranger.stdout).toBe('Second factor for mallory@corp: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.\n');
+  });
+
+  it('says what is wrong in one line, exit 2, without PAM_USER, with a user id, or without an answer', async () => {
+    const before = store.snapshot();
+    const none = await store.run(['pam', 'check']);
+    expect(none.code).toBe(2);
+    expect(oneLineError(none)).toMatch(/PAM_USER is not set/);
+    const at = await store.run(['pam', 'check'], { env: { PAM_USER: 'alice@corp' } });
+    expect(oneLineError(at)).toMatch(/holds an @/);
+    const empty = await store.run(['pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice' } });
+    expect(empty.code).toBe(2);
+    expect(oneLineError(empty)).toMatch(/no second factor on standard input/);
+    const account = await store.run(['pam', 'check'], { env: { PAM_USER: 'alice', PAM_TYPE: 'account' } });
+    expect(oneLineError(account)).toMatch(/for the auth step, not account/);
+    expect(store.snapshot()).toBe(before);
+  });
+});
