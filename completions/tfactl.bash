@@ -245,19 +245,19 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'pam prompt')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --password'
             vopts='--db --as --auth-code --server --token --realm'
             args=() ids=() vararg=0 ;;
         'pam check')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --password --nullok'
             vopts='--db --as --auth-code --server --token --realm'
             args=() ids=() vararg=0 ;;
         'pam config')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok'
             vopts='--db --as --auth-code --server --token --realm'
-            args=('sshd') ids=('') vararg=0 ;;
+            args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all'

@@ -595,15 +595,17 @@ complete -c tfactl -n '__tfactl_needs_command "pam"' -a config -d 'print the PAM
 
 # tfactl pam prompt
 complete -c tfactl -n '__tfactl_using "pam prompt"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
+complete -c tfactl -n '__tfactl_using "pam prompt"' -l password -d 'tfactl\'s password and the code typed as one, for a service with no other first factor (sudo, login)'
 
 # tfactl pam check
 complete -c tfactl -n '__tfactl_using "pam check"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
+complete -c tfactl -n '__tfactl_using "pam check"' -l password -d 'tfactl\'s password and the code typed as one, for a service with no other first factor (sudo, login)'
 complete -c tfactl -n '__tfactl_using "pam check"' -l nullok -d 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)'
 
 # tfactl pam config
 complete -c tfactl -n '__tfactl_using "pam config"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
 complete -c tfactl -n '__tfactl_using "pam config"' -l nullok -d 'carry --nullok into the \'pam check\' line'
-complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd' -d 'the PAM service: sshd'
+complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd sudo login' -d 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd'
 
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids users)' -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'

@@ -4,6 +4,7 @@ import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
+import type { TypedFactors } from '../domain/typed-answer.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
 import type { PasswordFailureCount, PasswordLimits, Store, UserRecord } from '../store/types.js';
@@ -291,6 +292,16 @@ export async function secondFactorOffer(store: Store, userid: string, now: numbe
   if (!need.required) return 'none';
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
   return { userid, kinds, recoveryLeft: need.recoveryLeft };
+}
+
+/** What ends a password typed together with a code, for this user (see domain/typed-answer.ts). */
+export async function typedFactorsOf(store: Store, userid: string): Promise<TypedFactors> {
+  const factors = (await store.listFactors(userid)).filter((f) => f.enabled);
+  return {
+    totpDigits: factors.flatMap((f) => (f.type === 'totp' ? [f.params.digits] : [])),
+    yubicoLengths: factors.flatMap((f) => (f.type === 'yubico' ? [f.publicId.length + 32] : [])),
+    recovery: factors.some((f) => f.type === 'recovery'),
+  };
 }
 
 /** The challenge a second factor answers, unless second factors are locked (audited, AuthError). */

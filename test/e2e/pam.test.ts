@@ -13,13 +13,15 @@ const store = new TempStore();
 const PW = 'pam test password';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const LOCKED_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const ERIN_SECRET = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
+let erinKeys: string[] = [];
 const services = join(store.dir, 'pam.d');
 let recoveryKeys: string[] = [];
 afterAll(() => store.remove());
 
 /** The lines `tfactl pam config sshd` prints for this store, written as PAM service `name`. */
-async function installService(name: string, extra: string[] = []): Promise<string[]> {
-  const r = await store.run(['pam', 'config', 'sshd', '--realm', 'corp', ...extra]);
+async function installService(name: string, extra: string[] = [], service = 'sshd'): Promise<string[]> {
+  const r = await store.run(['pam', 'config', service, '--realm', 'corp', ...extra]);
   expect(r.code, r.stderr).toBe(0);
   writeFileSync(join(services, name), r.stdout);
   return r.stdout.split('\n');
@@ -51,8 +53,12 @@ beforeAll(async () => {
   await store.addUser('bob@corp', PW);
   await store.addUser('carl@corp', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none', '--disabled']);
   await store.addUser('dora@corp', PW, ['--tfa', 'totp', '--totp-secret', LOCKED_SECRET, '--no-verify', '--qr', 'none']);
+  await store.addUser('erin@corp', PW, ['--tfa', 'totp', '--totp-secret', ERIN_SECRET, '--no-verify', '--qr', 'none']);
+  erinKeys = (await store.run(['tfa', 'add', 'recovery', 'erin@corp', '--json'])).json().result.keys;
   await installService('tfactl-sshd');
   await installService('tfactl-nullok', ['--nullok']);
+  await installService('tfactl-sudo', [], 'sudo');
+  await installService('tfactl-sudo-nullok', ['--nullok'], 'sudo');
 }, 60_000);
 
 describe('tfactl pam config', () => {
@@ -113,6 +119,38 @@ describe('tfactl pam check under pamtester', () => {
   });
 });
 
+describe('tfactl pam check --password (sudo: no other first factor) under pamtester', () => {
+  it('takes the tfactl password with the code typed right after it, and nothing less', () => {
+    const code = oathtool(ERIN_SECRET);
+    expect(pamtester('tfactl-sudo', 'erin', `wrong password${code}`).ok).toBe(false);
+    expect(lastPamEntry('erin@corp')?.detail.reason).toBe('wrong password');
+    expect(pamtester('tfactl-sudo', 'erin', `${PW}000000`).ok).toBe(false);
+    expect(pamtester('tfactl-sudo', 'erin', PW).ok).toBe(false);
+    const r = pamtester('tfactl-sudo', 'erin', `${PW}${code}`);
+    expect(r.ok, r.output).toBe(true);
+    expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'totp', pam: expect.objectContaining({ service: 'tfactl-sudo' }) }) });
+    expect(pamtester('tfactl-sudo', 'erin', `${PW}${erinKeys[0]}`).ok).toBe(true);
+    expect(lastPamEntry('erin@corp')?.detail.method).toBe('recovery');
+  });
+
+  it('lets a user without second factors in with the password alone only with --nullok', () => {
+    expect(pamtester('tfactl-sudo', 'bob', PW).ok).toBe(false);
+    expect(pamtester('tfactl-sudo-nullok', 'bob', 'not the password').ok).toBe(false);
+    expect(pamtester('tfactl-sudo-nullok', 'bob', PW).ok).toBe(true);
+    expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'password' }) });
+  });
+
+  it('prints lines for sudo that carry --password, without sshd settings', async () => {
+    const r = await store.run(['pam', 'config', 'sudo', '--json']);
+    const { lines, sshdConfig } = r.json().result as { lines: string[]; sshdConfig: string[] };
+    expect(lines[0]).toMatch(/ pam prompt --realm local --password$/);
+    expect(lines[1]).toMatch(/ pam check --realm local --password$/);
+    expect(sshdConfig).toEqual([]);
+    const prompt = await store.run(['pam', 'prompt', '--realm', 'corp', '--password'], { env: { PAM_USER: 'erin' } });
+    expect(prompt.stdout).toMatch(/^Password and second factor for erin@corp: at the next prompt, type your password and right after it \(no space\) a TOTP code or recovery key \(\d left\)\.\n$/);
+  });
+});
+
 describe('tfactl pam prompt and check, run by hand', () => {
   it('tells the user what to type: their factors and recovery keys left, no more for a stranger', async () => {
     const r = await store.run(['pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
@@ -130,7 +168,7 @@ describe('tfactl pam prompt and check, run by hand', () => {
     expect(oneLineError(at)).toMatch(/holds an @/);
     const empty = await store.run(['pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice' } });
     expect(empty.code).toBe(2);
-    expect(oneLineError(empty)).toMatch(/no second factor on standard input/);
+    expect(oneLineError(empty)).toMatch(/nothing on standard input/);
     const account = await store.run(['pam', 'check'], { env: { PAM_USER: 'alice', PAM_TYPE: 'account' } });
     expect(oneLineError(account)).toMatch(/for the auth step, not account/);
     expect(store.snapshot()).toBe(before);

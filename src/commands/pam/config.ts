@@ -26,20 +26,30 @@ export async function run(inv: Invocation): Promise<void> {
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
   const tfactl = [...program, '--db', db, 'pam'];
-  const realmArg = ['--realm', realm];
+  // sudo and the console have no other first factor: tfactl's password comes with the code.
+  const realmArg = ['--realm', realm, ...(service === 'sshd' ? [] : ['--password'])];
   const lines = [
     `auth requisite ${module('pam_exec.so')} stdout quiet ${[...tfactl, 'prompt', ...realmArg].join(' ')}`,
     `auth required ${module('pam_exec.so')} expose_authtok quiet ${[...tfactl, 'check', ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
     // Without it sshd logs pam_setcred(): Permission denied.
     `auth optional ${module('pam_permit.so')}`,
   ];
-  const sshdConfig = ['UsePAM yes', 'KbdInteractiveAuthentication yes', 'AuthenticationMethods publickey,keyboard-interactive'];
-  const comments = [
-    `# tfactl: a second factor after the SSH key, from the store ${db}`,
-    `# (login names are users of realm ${realm}; ${nullok ? 'users without a second factor pass: --nullok' : 'users without a second factor are refused'}).`,
-    `# In /etc/pam.d/${service}: these lines in place of "@include common-auth". In /etc/ssh/sshd_config:`,
-    ...sshdConfig.map((l) => `#   ${l}`),
-    '# then reload sshd, and keep a root shell open until a new SSH sign-in has worked.',
-  ];
+  const sshdConfig = service === 'sshd' ? ['UsePAM yes', 'KbdInteractiveAuthentication yes', 'AuthenticationMethods publickey,keyboard-interactive'] : [];
+  const who = `login names are users of realm ${realm}; ${nullok ? 'users without a second factor pass: --nullok' : 'users without a second factor are refused'}`;
+  const comments =
+    service === 'sshd'
+      ? [
+          `# tfactl: a second factor after the SSH key, from the store ${db}`,
+          `# (${who}).`,
+          '# In /etc/pam.d/sshd: these lines in place of "@include common-auth". In /etc/ssh/sshd_config:',
+          ...sshdConfig.map((l) => `#   ${l}`),
+          '# then reload sshd, and keep a root shell open until a new SSH sign-in has worked.',
+        ]
+      : [
+          `# tfactl: the tfactl password and a second factor, typed as one, from the store ${db}`,
+          `# (${who}).`,
+          `# In /etc/pam.d/${service}: these lines in place of "@include common-auth" (the Unix password is`,
+          '# then not asked). Keep a root shell open until a new sign-in has worked.',
+        ];
   inv.out.result({ service, store: db, realm, nullok, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
 }

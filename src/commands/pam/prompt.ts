@@ -1,6 +1,7 @@
 import { describeOffer } from '../../domain/second-factor.js';
 import type { Invocation } from '../../invocation.js';
 import { secondFactorOffer } from '../../services/authenticate.js';
+import { boolOpt } from '../options.js';
 import { openSession } from '../session.js';
 import { pamUser } from './pam-user.js';
 
@@ -15,15 +16,19 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
   const offer = await secondFactorOffer(session.store, userid, session.now());
   // Security keys answer through fido2-assert, which needs the challenge shared with pam check: not yet.
+  const withPassword = boolOpt(inv, 'password') === true;
   const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
+  const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
   const text =
-    offer === null
-      ? `Second factor for ${userid}: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.`
-      : offer === 'none'
-        ? `No second factor is set for ${userid}: press Enter at the next prompt.`
-        : typed.length === 0
-          ? `Second factor for ${userid}: none that can be typed (a security key, or a locked TOTP): ask an admin.`
-          : `Second factor for ${userid}: type a ${describeOffer({ ...offer, kinds: typed })} at the next prompt.`;
+    offer !== null && offer !== 'none' && typed.length === 0
+      ? `Second factor for ${userid}: none that can be typed (a security key, or a locked TOTP): ask an admin.`
+      : withPassword
+        ? offer === 'none'
+          ? `Password for ${userid} (no second factor is set): type it at the next prompt.`
+          : `Password and second factor for ${userid}: at the next prompt, type your password and right after it (no space) ${what}.`
+        : offer === 'none'
+          ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+          : `Second factor for ${userid}: type ${what} at the next prompt.`;
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
   inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, text }, (r) => r.text);
 }

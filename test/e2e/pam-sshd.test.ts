@@ -1,0 +1,129 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TempStore } from './harness.js';
+
+/**
+ * A real sshd (Debian's openssh-server) on a free loopback port, its PAM service the lines
+ * `tfactl pam config sshd` prints, under pam_wrapper (nothing in /etc changes), and a real ssh
+ * client driven by python3-pexpect: the key, then tfactl's line, then the code from oathtool.
+ */
+const store = new TempStore();
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const dir = join(store.dir, 'sshd');
+let sshd: ChildProcess;
+let port = 0;
+let log = '';
+
+const PAM_DIR = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'security')).find((d) => {
+  try {
+    return readdirSync(d).includes('pam_permit.so');
+  } catch {
+    return false;
+  }
+});
+
+const DRIVER = `
+import json, pexpect, subprocess, sys
+spec = json.loads(sys.argv[1])
+child = pexpect.spawn('ssh', ['-p', str(spec['port']), '-i', spec['key'], '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'IdentitiesOnly=yes', '-o', 'NumberOfPasswordPrompts=1', 'root@127.0.0.1', 'echo SIGNED-IN'], encoding='utf-8', timeout=30)
+shown = ''
+try:
+    child.expect('Password:')
+    shown = child.before
+    answer = spec['answer'] or subprocess.run(['oathtool', '--totp', '-b', spec['secret']], capture_output=True, text=True).stdout.strip()
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    shown += child.before
+except pexpect.TIMEOUT:
+    shown += '[timeout]' + str(child.before)
+child.close()
+print(json.dumps({'output': shown, 'status': child.exitstatus}))
+`;
+
+function signIn(answer: string | null) {
+  const r = spawnSync('/usr/bin/python3', ['-c', DRIVER, JSON.stringify({ port, key: join(dir, 'user_key'), secret: SECRET, answer })], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { output: string; status: number | null };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port: p } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return p;
+}
+
+beforeAll(async () => {
+  mkdirSync(join(dir, 'pam.d'), { recursive: true });
+  // sshd's privilege separation directory (Debian makes it at boot).
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  for (const key of ['host_key', 'user_key']) {
+    const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, key)], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  }
+  copyFileSync(join(dir, 'user_key.pub'), join(dir, 'authorized_keys'));
+  chmodSync(join(dir, 'authorized_keys'), 0o600);
+  await store.run(['init']);
+  await store.run(['realm', 'add', 'corp']);
+  const added = await store.run(['user', 'add', 'root@corp', '--no-password', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  expect(added.code, added.stderr).toBe(0);
+  // The auth lines as printed; the account and session lines a service file has besides them.
+  const printed = await store.run(['pam', 'config', 'sshd', '--realm', 'corp']);
+  writeFileSync(join(dir, 'pam.d', 'sshd'), printed.stdout);
+  appendFileSync(join(dir, 'pam.d', 'sshd'), `account required ${PAM_DIR}/pam_permit.so\nsession required ${PAM_DIR}/pam_permit.so\n`);
+  port = await freePort();
+  const settings = printed.stdout.split('\n').filter((l) => /^# {3}\S/.test(l)).map((l) => l.slice(4));
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'PermitRootLogin yes', 'StrictModes no', 'LogLevel VERBOSE', ...settings, ''].join('\n'),
+  );
+  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    env: { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: join(dir, 'pam.d') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  sshd.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  await new Promise<void>((ready, fail) => {
+    const timer = setInterval(() => {
+      if (log.includes('Server listening')) {
+        clearInterval(timer);
+        ready();
+      }
+    }, 50);
+    sshd.on('exit', (code) => {
+      clearInterval(timer);
+      fail(new Error(`sshd exited ${code}: ${log}`));
+    });
+  });
+}, 60_000);
+afterAll(() => {
+  sshd?.kill('SIGTERM');
+  store.remove();
+});
+
+describe('a real sshd with tfactl as the second factor', () => {
+  it('signs in with the key, then the TOTP code, showing what to type first', async () => {
+    const r = signIn(null);
+    expect(r.output).toContain('Second factor for root@corp: type a TOTP code at the next prompt.');
+    expect(r.output).toContain('SIGNED-IN');
+    expect(r.status).toBe(0);
+    // sshd's own account of it: the key first, then PAM (its log may come a moment later).
+    for (let i = 0; i < 40 && !/Accepted keyboard-interactive\/pam for root/.test(log); i++) await new Promise((w) => setTimeout(w, 50));
+    expect(log).toMatch(/Partial publickey for root[\s\S]*Accepted keyboard-interactive\/pam for root/);
+    const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
+    expect(entry?.outcome).toBe('ok');
+  });
+
+  it('refuses a wrong code after the key', () => {
+    const r = signIn('000000');
+    expect(r.output).not.toContain('SIGNED-IN');
+    expect(r.status).not.toBe(0);
+    const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
+    expect(entry?.outcome).toBe('failed');
+    expect(JSON.parse(entry?.detail ?? '{}').pam).toEqual({ service: 'sshd', rhost: '127.0.0.1', tty: 'ssh' });
+  });
+});
