@@ -300,7 +300,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     ),
   )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
   pamRealm(
-    leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need)', () => import('./commands/pam/config.js')).addArgument(
+    leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token', () => import('./commands/pam/config.js')).addArgument(
       new Argument('[service]', 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd').choices(['sshd', 'sudo', 'login']),
     ),
   ).option('--nullok', "carry --nullok into the 'pam check' line");

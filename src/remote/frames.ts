@@ -19,7 +19,23 @@ export const MAX_FRAME = 1024 * 1024;
 export const FILE_PIECE = 256 * 1024;
 
 /** Environment a command may read from its client (colour, the acting user, a token, SSH hints); nothing that names a file. */
-export const ENV_TO_SERVICE = ['NO_COLOR', 'FORCE_COLOR', 'TFACTL_AS', 'TFACTL_TOKEN', 'SSH_CONNECTION', 'SSH_CLIENT', 'SSH_TTY', 'USER', 'LOGNAME'] as const;
+export const ENV_TO_SERVICE = [
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'TFACTL_AS',
+  'TFACTL_TOKEN',
+  'SSH_CONNECTION',
+  'SSH_CLIENT',
+  'SSH_TTY',
+  'USER',
+  'LOGNAME',
+  // What pam_exec tells tfactl pam (the user and the PAM items), for a check through the service.
+  'PAM_USER',
+  'PAM_SERVICE',
+  'PAM_RHOST',
+  'PAM_TTY',
+  'PAM_TYPE',
+] as const;
 
 export type Frame = Record<string, unknown> & { readonly t: string };
 

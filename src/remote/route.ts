@@ -25,8 +25,8 @@ export interface RouteProbe {
   isSocket(path: string): boolean;
 }
 
-/** Never through a service: they need no store, or work on this host's files. */
-const HERE_ONLY = new Set(['completion', '__complete']);
+/** Never through a service: they need no store, or work on this host's files (`pam config` prints lines that name --server). */
+const HERE_ONLY = new Set(['completion', '__complete', 'pam config']);
 /** A store of one's own (`init` makes it): never sent to a service unless one is named. */
 const OWN_STORE = new Set(['init', 'serve', 'backup', 'restore']);
 

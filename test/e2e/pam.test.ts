@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oathtool, oneLineError, TempStore } from './harness.js';
+import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
 
 /**
  * tfactl as the second factor of a PAM stack: the lines `tfactl pam config` prints, pasted as
@@ -148,6 +148,35 @@ describe('tfactl pam check --password (sudo: no other first factor) under pamtes
     expect(sshdConfig).toEqual([]);
     const prompt = await store.run(['pam', 'prompt', '--realm', 'corp', '--password'], { env: { PAM_USER: 'erin' } });
     expect(prompt.stdout).toMatch(/^Password and second factor for erin@corp: at the next prompt, type your password and right after it \(no space\) a TOTP code or recovery key \(\d left\)\.\n$/);
+  });
+});
+
+describe('tfactl pam through tfactl serve', () => {
+  it('checks with an admin token at the service the lines name, auditing the token', async () => {
+    const sock = join(store.dir, 'run', 'tfactl.sock');
+    const serve = spawn(process.execPath, [BIN, 'serve', '--socket', sock], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await new Promise<void>((ready, fail) => {
+        let log = '';
+        serve.stderr!.on('data', (d: Buffer) => {
+          log += d.toString();
+          if (log.includes('"listening"')) ready();
+        });
+        serve.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${log}`)));
+      });
+      await store.addUser('pamadmin@corp', PW, ['--admin']);
+      const token = (await store.run(['token', 'add', 'pamadmin@corp', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
+      const tokenFile = join(store.dir, 'pam.token');
+      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      const lines = await installService('tfactl-via-serve', ['--server', sock, '--token', `@${tokenFile}`]);
+      expect(lines.filter((l) => l.startsWith('auth required'))[0]).toContain(` --server ${sock} --token @${tokenFile} pam check --realm corp`);
+      const r = pamtester('tfactl-via-serve', 'erin', `${erinKeys[1]}`);
+      expect(r.ok, r.output).toBe(true);
+      expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'recovery', via: 'pamadmin@corp!pam', pam: expect.objectContaining({ service: 'tfactl-via-serve', rhost: '198.51.100.7' }) }) });
+      expect(pamtester('tfactl-via-serve', 'erin', '000000').ok).toBe(false);
+    } finally {
+      serve.kill('SIGKILL');
+    }
   });
 });
 

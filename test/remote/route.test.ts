@@ -35,7 +35,7 @@ describe('where a command goes', () => {
       expect(chooseRoute(input({ command }), probe('missing', true)).kind).toBe('store');
       expect(chooseRoute(input({ command, server: '/s.sock' }), probe('missing', true)).kind).toBe('service');
     }
-    for (const command of ['completion', '__complete']) expect(chooseRoute(input({ command, server: '/s.sock' }), probe('missing', true)).kind).toBe('store');
+    for (const command of ['completion', '__complete', 'pam config']) expect(chooseRoute(input({ command, server: '/s.sock' }), probe('missing', true)).kind).toBe('store');
   });
 
   it('never sends a command to a service unless one is named or the store cannot be opened here', () => {

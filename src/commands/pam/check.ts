@@ -24,7 +24,9 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
   const answer = (await inv.ctx.io.readLine(ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
   const base = authDeps(inv, session.store, () => session.secretKey(), userid);
-  const deps = { ...base, audit: (entry: Parameters<typeof base.audit>[0]) => base.audit({ ...entry, detail: { ...entry.detail, pam } }) };
+  // Through a service, the entry also names the API token the check came with.
+  const via = session.actor.token && { via: `${session.actor.userid}!${session.actor.token.name}` };
+  const deps = { ...base, audit: (entry: Parameters<typeof base.audit>[0]) => base.audit({ ...entry, detail: { ...entry.detail, pam, ...via } }) };
   const context = { userid, action: 'pam' };
   // Who needs no second factor is known before anything is written (a challenge, an attempt).
   const offer = await secondFactorOffer(session.store, userid, session.now());

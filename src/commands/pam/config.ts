@@ -17,15 +17,20 @@ export async function run(inv: Invocation): Promise<void> {
   const service = inv.args[0] ?? 'sshd';
   const realm = stringOpt(inv, 'realm') ?? 'local';
   const nullok = boolOpt(inv, 'nullok') === true;
+  // Through a service (--server, with an admin's API token, --token @FILE), or on this store.
+  const server = stringOpt(inv, 'server');
+  const token = stringOpt(inv, 'token');
+  if ((server === undefined) !== (token === undefined)) throw new UsageError('give --server and --token @FILE together: through a service, tfactl pam checks with an admin\'s API token', 'usage');
   const db = resolve(storePath(inv));
+  const where = server !== undefined ? ['--server', server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server), '--token', `@${resolve((token as string).replace(/^@/, ''))}`] : ['--db', db];
   // This very tfactl, as this process runs it: the node binary and the script.
   const program = [process.execPath, realpathSync(process.argv[1] ?? 'tfactl')];
-  for (const word of [...program, db, realm]) {
+  for (const word of [...program, ...where, realm]) {
     if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
   }
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
-  const tfactl = [...program, '--db', db, 'pam'];
+  const tfactl = [...program, ...where, 'pam'];
   // sudo and the console have no other first factor: tfactl's password comes with the code.
   const realmArg = ['--realm', realm, ...(service === 'sshd' ? [] : ['--password'])];
   const lines = [
@@ -39,17 +44,17 @@ export async function run(inv: Invocation): Promise<void> {
   const comments =
     service === 'sshd'
       ? [
-          `# tfactl: a second factor after the SSH key, from the store ${db}`,
+          `# tfactl: a second factor after the SSH key, from ${server !== undefined ? `the tfactl service at ${server}` : `the store ${db}`}`,
           `# (${who}).`,
           '# In /etc/pam.d/sshd: these lines in place of "@include common-auth". In /etc/ssh/sshd_config:',
           ...sshdConfig.map((l) => `#   ${l}`),
           '# then reload sshd, and keep a root shell open until a new SSH sign-in has worked.',
         ]
       : [
-          `# tfactl: the tfactl password and a second factor, typed as one, from the store ${db}`,
+          `# tfactl: the tfactl password and a second factor, typed as one, from ${server !== undefined ? `the tfactl service at ${server}` : `the store ${db}`}`,
           `# (${who}).`,
           `# In /etc/pam.d/${service}: these lines in place of "@include common-auth" (the Unix password is`,
           '# then not asked). Keep a root shell open until a new sign-in has worked.',
         ];
-  inv.out.result({ service, store: db, realm, nullok, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
+  inv.out.result({ service, store: server ?? db, realm, nullok, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
 }
