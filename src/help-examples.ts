@@ -153,8 +153,8 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
 
   pam: [ex('The lines for /etc/pam.d/sshd: a code after the SSH key', 'tfactl pam config sshd')],
-  'pam prompt': [ex('What alice is told to type (pam_exec sets PAM_USER)', 'PAM_USER=alice tfactl pam prompt')],
-  'pam check': [ex("alice's code, as pam_exec passes it (no line end)", 'printf %s "$CODE" | PAM_USER=alice tfactl pam check')],
+  'pam prompt': [ex('What alice is told to type (PAM sets PAM_USER; the store is --db)', 'PAM_USER=alice tfactl --db "$TFACTL_DB" pam prompt')],
+  'pam check': [ex("alice's code as pam_exec passes it (no line end)", 'printf %s "$CODE" |\n    PAM_USER=alice tfactl --db "$TFACTL_DB" pam check')],
   'pam config': [
     ex('Login names as users of realm corp; no factor, no entry', 'tfactl pam config sshd --realm corp'),
     ex('Let users without a second factor in', 'tfactl pam config sshd --nullok'),

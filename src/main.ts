@@ -13,7 +13,8 @@ import pkg from '../package.json' with { type: 'json' };
 /** Runs tfactl with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const json = argv.includes('--json');
-  const debug = argv.includes('--debug');
+  // A client of tfactl serve gets no stack traces of the service's.
+  const debug = argv.includes('--debug') && ctx.remote === undefined;
   const out = await createOutput(ctx.io, { json, env: ctx.env });
   const exits: (() => void)[] = [];
   // With --json, the help or version commander prints becomes the result of the one envelope.
@@ -23,13 +24,15 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   let forwarded: number | undefined;
   try {
     const program = buildProgram(pkg.version, async (load, args, opts, command) => {
-      if (ctx.remote) ctx.remote.admit(command, opts);
+      // (Through a service, the environment is the service's making, not PAM's.)
+      const leafCtx = PAM_RUNS.has(command) && ctx.remote === undefined ? { ...ctx, env: withoutTfactlVariables(ctx.env) } : ctx;
+      if (leafCtx.remote) leafCtx.remote.admit(command, opts);
       else {
-        forwarded = await throughService(argv, ctx, out, { command, args, opts }, debug);
+        forwarded = await throughService(argv, leafCtx, out, { command, args, opts }, debug);
         if (forwarded !== undefined) return;
       }
       const leaf = await load();
-      await leaf.run({ ctx, out, args, opts, onExit: (fn) => exits.push(fn) });
+      await leaf.run({ ctx: leafCtx, out, args, opts, onExit: (fn) => exits.push(fn) });
     }, programIo);
     await program.parseAsync([...argv], { from: 'user' });
     return forwarded ?? ExitCode.ok;
@@ -45,6 +48,16 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   } finally {
     for (const fn of exits.reverse()) fn();
   }
+}
+
+/**
+ * What PAM runs as root: its environment may come from the user signing in (pam_env's
+ * user_readenv), so only the command line says which store, service, token or user (pam config).
+ */
+const PAM_RUNS = new Set(['pam check', 'pam prompt']);
+
+function withoutTfactlVariables(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('TFACTL_')));
 }
 
 /**

@@ -69,7 +69,11 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
   if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user');
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
   const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-  if (asId === undefined && !presented) refuseNonOwner(path, ctx.uid);
+  if (asId === undefined && !presented) {
+    // Through a service nobody is the store's owner, whatever becomes of the store file.
+    if (ctx.remote) throw new RefusedError('through the tfactl service nobody owns the store: name the acting user with --as USERID (or TFACTL_AS), or use an API token', 'not_owner');
+    refuseNonOwner(path, ctx.uid);
+  }
 
   const { store, keyPath } = await openStore(inv);
   const secretKey = secretKeyLoader(store, keyPath);

@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Ctx, TicketBox } from '../context.js';
+import { parseUserId } from '../domain/userid.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
 import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
@@ -30,7 +32,7 @@ export interface ParsedCommand {
 /** Runs `argv` through the service at `address`; returns the command's exit code. */
 export async function forward(argv: readonly string[], address: string, parsed: ParsedCommand, ctx: Ctx): Promise<number> {
   const files = namedFiles(parsed);
-  const socket = await connect(address);
+  const socket = await connect(address, ctx.uid);
   try {
     const head = await upgrade(socket, address);
     return await converse(socket, head, address, ctx, {
@@ -81,11 +83,28 @@ function unavailable(address: string, e: unknown): StoreError {
   return new StoreError(`cannot reach the tfactl service at ${address}: ${code}`, 'service_unavailable');
 }
 
-/** A connection to the service: a Unix socket path, or https://HOST:PORT (http:// on loopback only, as serve listens). */
-async function connect(address: string): Promise<Duplex> {
+/**
+ * A socket is trusted when root or this user owns it: a service of anyone else's could take the
+ * answers to its questions. (Its directory, root's /run/tfactl, keeps others from replacing it.)
+ */
+function trustSocket(path: string, uid: number): void {
+  let owner: number;
+  try {
+    owner = statSync(path).uid;
+  } catch {
+    return; // Not there: connecting says so (exit 6).
+  }
+  if (owner !== 0 && owner !== uid) {
+    throw new StoreError(`the socket ${path} belongs to uid ${owner}, neither root nor you: not a tfactl service to trust`, 'service_untrusted');
+  }
+}
+
+/** A connection to the service: a Unix socket path, or https://HOST:PORT. */
+async function connect(address: string, uid: number): Promise<Duplex> {
   let socket: Duplex;
   let ready: string;
   if (address.startsWith('/') || address.startsWith('./') || address.startsWith('../')) {
+    trustSocket(address, uid);
     socket = netConnect({ path: address });
     ready = 'connect';
   } else {
@@ -96,17 +115,15 @@ async function connect(address: string): Promise<Duplex> {
       throw new UsageError(`--server takes a socket path (${'/run/tfactl/tfactl.sock'}) or https://HOST:PORT, not ${address}`, 'invalid_server');
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
     if (url.protocol === 'https:') {
       // node:tls only for a service over TLS: a Unix socket's client never pays for loading it.
       const { connect: tlsConnect } = await import('node:tls');
       socket = tlsConnect({ host, port: Number(url.port || 443), ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['http/1.1'] });
       ready = 'secureConnect';
-    } else if (url.protocol === 'http:' && loopback) {
-      socket = netConnect({ host, port: Number(url.port || 80) });
-      ready = 'connect';
     } else {
-      throw new UsageError(`--server ${address}: use https:// (plain http only to loopback), or a socket path`, 'invalid_server');
+      // Not plain http, even to loopback: any local user may take the port while the service is
+      // down, and would be sent the answers to its questions (passwords, codes) and any token.
+      throw new UsageError(`--server ${address}: use https://HOST:PORT or the service's socket path, never plain http`, 'invalid_server');
     }
   }
   await new Promise<void>((ok, fail) => {
@@ -187,7 +204,11 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, c: Co
       return next.done ? null : Buffer.from(next.value).toString('base64');
     },
     'ticket.read': async ([userid]) => (await box())?.read(String(userid)) ?? null,
-    'ticket.write': async ([userid, secret]) => (await box())?.write(String(userid), String(secret)) ?? null,
+    'ticket.write': async ([userid, secret]) => {
+      // What a service may have this user keep: a user id's ticket, in the ticket's own shape.
+      if (!/^[A-Za-z0-9_-]{43}$/.test(String(secret))) throw new UsageError('not a session ticket', 'invalid_ticket');
+      return (await box())?.write(parseUserId(String(userid)).id, String(secret)) ?? null;
+    },
     'ticket.remove': async ([userid]) => (await box())?.remove(String(userid)) ?? null,
     'ticket.list': async () => (await box())?.list() ?? [],
   };
@@ -215,7 +236,7 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, c: Co
         } else if (f.t === 'cancel') asked.get(Number(f.id))?.abort();
         else if (f.t === 'call') {
           const id = Number(f.id);
-          const fn = calls[String(f.fn)];
+          const fn = Object.hasOwn(calls, String(f.fn)) ? calls[String(f.fn)] : undefined;
           const abort = new AbortController();
           asked.set(id, abort);
           const args = Array.isArray(f.args) ? (f.args as unknown[]) : [];

@@ -31,15 +31,17 @@ const HERE_ONLY = new Set(['completion', '__complete', 'pam config']);
 const OWN_STORE = new Set(['init', 'serve', 'backup', 'restore']);
 
 /**
- * Where a run goes: the service named by --server or TFACTL_SERVER; else the store directly when
- * --db names one, when root runs it, or when this user can open the store file; else the default
+ * Where a run goes: the service --server names; the store --db names; the service TFACTL_SERVER
+ * names; else the store directly when root runs it, or when this user can open the store file; else the default
  * socket when a service listens there (an ordinary user of a host whose store is root's); else the
  * store directly, which then says what is wrong with it.
  */
 export function chooseRoute(input: RouteInput, probe: RouteProbe): Route {
   if (HERE_ONLY.has(input.command)) return { kind: 'store', path: undefined };
-  const named = input.server ?? (input.env.TFACTL_SERVER || undefined);
-  if (named !== undefined) return { kind: 'service', address: named, why: input.server !== undefined ? '--server' : 'TFACTL_SERVER' };
+  // The command line first: --server, then --db, then TFACTL_SERVER.
+  if (input.server !== undefined) return { kind: 'service', address: input.server, why: '--server' };
+  const named = input.db === undefined ? input.env.TFACTL_SERVER || undefined : undefined;
+  if (named !== undefined) return { kind: 'service', address: named, why: 'TFACTL_SERVER' };
   const path = resolveStorePath({ flag: input.db, env: input.env, uid: input.uid, home: input.home });
   if (input.db !== undefined || input.uid === 0 || OWN_STORE.has(input.command)) return { kind: 'store', path };
   const state = probe.store(path);

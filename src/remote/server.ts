@@ -25,13 +25,18 @@ export interface ServiceSide {
 
 /** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
 const IDLE_MS = 15 * 60_000;
-/** What a client may send of the files its command names, in all. */
-const FILES_MAX_BYTES = 4 * INPUT_LIMITS.proxmoxFile + MiB;
+/** What a client may send of the files its command names, in all (before it has signed in). */
+const FILES_MAX_BYTES = INPUT_LIMITS.proxmoxFile + MiB;
+/** How many files, and how long a path or a problem's text may be. */
+const FILES_MAX = 16;
+const PATH_MAX_BYTES = 4 * KiB;
+/** A client says what to run at once; one that does not is dropped. */
+const START_MS = 10_000;
 const ARGV_MAX = 256;
 const ARG_MAX_BYTES = 64 * KiB;
 
 /** Commands that work on the service's own files or host: run them there, as the store's owner. */
-const NOT_THROUGH_SERVICE = new Set(['init', 'serve', 'backup', 'restore', 'completion', '__complete']);
+const NOT_THROUGH_SERVICE = new Set(['init', 'serve', 'backup', 'restore', 'completion', '__complete', 'pam config']);
 
 interface SentFile {
   pieces: Buffer[];
@@ -123,16 +128,25 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     });
   };
   const refuse = (why: string) => {
+    if (refused) return;
+    refused = true;
+    started = true;
+    clearTimeout(startDeadline);
     side.log({ method: 'RUN', refused: why });
     transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
     transport.send({ t: 'exit', code: ExitCode.usage });
     transport.end();
+    files.clear();
   };
+  let refused = false;
+  const startDeadline = setTimeout(() => refuse(`no command within ${START_MS / 1000} s`), START_MS);
+  startDeadline.unref();
 
   transport.listen(
     (f: Frame) => {
       if (f.t === 'reply') {
         const p = pending.get(Number(f.id));
+        // An answer to nothing asked (or asked and taken back): only a stray after a cancel is harmless.
         if (!p) return;
         pending.delete(Number(f.id));
         if (f.error !== undefined) p.reject(fromErrorFrame(f.error as ErrorFrame));
@@ -142,10 +156,15 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         else cancel();
       } else if (f.t === 'file' && !started) {
         const path = String(f.path);
+        if (Buffer.byteLength(path) > PATH_MAX_BYTES || (!files.has(path) && files.size >= FILES_MAX)) return refuse(`at most ${FILES_MAX} files, each path at most ${PATH_MAX_BYTES} bytes`);
         const entry = files.get(path) ?? { pieces: [], size: 0, done: false };
         files.set(path, entry);
         if (entry.done) return;
-        if (f.problem !== undefined) entry.problem = f.problem as FileProblemFrame;
+        if (f.problem !== undefined) {
+          const problem = f.problem as Partial<FileProblemFrame>;
+          filesSize += Buffer.byteLength(String(problem.message));
+          entry.problem = { message: String(problem.message).slice(0, PATH_MAX_BYTES * 2), code: problem.code === 'file_too_large' || problem.code === 'file_permissions' ? problem.code : 'file_error' };
+        }
         if (f.tooLarge === true) entry.tooLarge = true;
         if (typeof f.data === 'string') {
           const piece = Buffer.from(f.data, 'base64');
@@ -156,10 +175,14 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         }
         entry.done = f.more !== true;
       } else if (f.t === 'start' && !started) {
+        clearTimeout(startDeadline);
         started = true;
         const start = parseStart(f);
         if (typeof start === 'string') return refuse(start);
         void runCommand(start);
+      } else {
+        // Anything else (a frame out of turn, an unknown one) ends the conversation.
+        transport.destroy();
       }
     },
     () => {

@@ -518,9 +518,25 @@ class ProcessGate {
   holder: SqliteStore | null = null;
   private waiting: (() => void)[] = [];
 
-  /** Null when `who` may go on now, else a promise of the next release (then ask again). */
+  /**
+   * Null when `who` may go on now, else a promise of the next release (then ask again). It fails
+   * as SQLite's own wait would, after BUSY_TIMEOUT_MS: a wait that never ends (a transaction that
+   * waits for another connection of its own process) must not hang the process.
+   */
   busyFor(who: SqliteStore): Promise<void> | null {
-    return this.holder === null || this.holder === who ? null : new Promise((r) => this.waiting.push(r));
+    if (this.holder === null || this.holder === who) return null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((w) => w !== wake);
+        reject(new StoreError(`the store at ${who.path} stayed locked by another process for too long`, 'store_busy'));
+      }, BUSY_TIMEOUT_MS);
+      timer.unref();
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiting.push(wake);
+    });
   }
 
   async take(who: SqliteStore): Promise<void> {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectNet, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,7 +190,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
     for (const args of [
       ['backup', '/tmp/stolen.db'],
       ['restore', '/tmp/stolen.db', '--yes'],
-      ['--db', '/tmp/other.db', 'user', 'list'],
+      ['--server', sock, '--db', '/tmp/other.db', 'user', 'list'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'recovery', 'alice', '--output', '/etc/keys'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'totp', 'alice', '--no-verify', '--qr', 'png:/tmp/x.png'],
       ['--as', 'ops', '--password-stdin', 'export', 'totp', '--output', '/tmp/secrets.csv'],
@@ -200,7 +201,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
       expect(oneLineError(r)).toMatch(/does not go through the tfactl service|has its own|writes none for its clients|a client may not/);
     }
     expect(store.snapshot()).toBe(before);
-    expect(existsSync('/tmp/stolen.db') || existsSync('/etc/keys') || existsSync('/tmp/secrets.csv')).toBe(false);
+    expect(existsSync('/tmp/stolen.db') || existsSync('/etc/keys') || existsSync('/tmp/secrets.csv') || existsSync('/tmp/other.db')).toBe(false);
   });
 
   it('keeps a session in the client\'s $XDG_RUNTIME_DIR, used by later --as commands until logout', async () => {
@@ -254,6 +255,54 @@ describe('a service that is not there', () => {
   });
 });
 
+describe('what the service and the client do not trust', () => {
+  it('a socket owned by someone other than root or the user is not a service to trust (exit 6)', async () => {
+    const fake = join(runDir, 'fake.sock');
+    const server = createNetServer(() => undefined);
+    await new Promise<void>((r) => server.listen(fake, r));
+    try {
+      chownSync(fake, NOBODY, NOBODY);
+      const r = await runBin(['--server', fake, 'user', 'list']);
+      expect(r.code).toBe(6);
+      expect(oneLineError(r)).toBe(`error: the socket ${fake} belongs to uid ${NOBODY}, neither root nor you: not a tfactl service to trust`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a client that sends what is not the protocol, or too many files, is dropped or refused', async () => {
+    const talk = (lines: string[]) =>
+      new Promise<string>((done) => {
+        const s = connectNet(sock);
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => done(got));
+        s.on('connect', () => {
+          s.write(`GET /api/v1/run HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n`);
+          for (const l of lines) s.write(`${l}\n`);
+        });
+      });
+    const unknown = await talk(['{"t":"hello"}']);
+    expect(unknown).toMatch(/^HTTP\/1\.1 101/);
+    expect(unknown).not.toContain('"exit"');
+    const many = await talk(Array.from({ length: 17 }, (_, i) => JSON.stringify({ t: 'file', path: `f${i}`, data: '', more: false })));
+    expect(many).toContain('at most 16 files');
+    expect(many).toContain('{"t":"exit","code":2}');
+  });
+
+  it('nobody owns the store through the service, even when its file has gone from where it was', async () => {
+    renameSync(store.db, `${store.db}.moved`);
+    try {
+      const r = await viaService(['user', 'list']);
+      expect(r.code).toBe(4);
+      expect(oneLineError(r)).toMatch(/through the tfactl service nobody owns the store/);
+      expect(existsSync(store.db)).toBe(false);
+    } finally {
+      renameSync(`${store.db}.moved`, store.db);
+    }
+  });
+});
+
 describe('a service stopping (SIGTERM)', () => {
   it('ends a command waiting for its user with exit 6, and exits 0 at once', async () => {
     const { child, client } = await clientWaitingForInput(join(runDir, 'stopping.sock'));
@@ -284,9 +333,12 @@ describe('the service over TLS', () => {
         const untrusted = await runBin(['--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { input: `${PW}\n` });
         expect(untrusted.code).toBe(6);
         expect(oneLineError(untrusted)).toMatch(/cannot reach the tfactl service at https:.*(SELF_SIGNED|UNABLE_TO_VERIFY|CERT)/);
-        const plain = await runBin(['--server', 'http://192.0.2.1:8006', 'user', 'list']);
-        expect(plain.code).toBe(2);
-        expect(oneLineError(plain)).toMatch(/use https:\/\/ \(plain http only to loopback\)/);
+        // Never plain http, not even to loopback: anyone may take a free port there.
+        for (const plainUrl of ['http://192.0.2.1:8006', 'http://127.0.0.1:8006']) {
+          const plain = await runBin(['--server', plainUrl, 'user', 'list']);
+          expect(plain.code).toBe(2);
+          expect(oneLineError(plain)).toMatch(/use https:\/\/HOST:PORT or the service's socket path, never plain http/);
+        }
       } finally {
         child.kill('SIGKILL');
       }

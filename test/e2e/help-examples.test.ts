@@ -149,7 +149,7 @@ describe('the examples in --help', () => {
     expect(tfactlCommands('source <(tfactl completion bash)')).toEqual([['completion', 'bash']]);
     expect(tfactlCommands('tfactl backup "tfactl-$(date +%F).db"')).toEqual([['backup', 'tfactl-SUBSTITUTED.db']]);
     expect(tfactlCommands("tfactl realm add dev --comment 'developers'")).toEqual([['realm', 'add', 'dev', '--comment', 'developers']]);
-    expect(tfactlCommands('printf %s "$CODE" | PAM_USER=alice tfactl pam check')).toEqual([['pam', 'check']]);
+    expect(tfactlCommands('printf %s "$CODE" | PAM_USER=alice tfactl --db "$TFACTL_DB" pam check')).toEqual([['--db', '$TFACTL_DB', 'pam', 'check']]);
   });
 
   it('parse with the real command tree, each under the command whose help shows it', async () => {

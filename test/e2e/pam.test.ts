@@ -146,8 +146,11 @@ describe('tfactl pam check --password (sudo: no other first factor) under pamtes
     expect(lines[0]).toMatch(/ pam prompt --realm local --password$/);
     expect(lines[1]).toMatch(/ pam check --realm local --password$/);
     expect(sshdConfig).toEqual([]);
-    const prompt = await store.run(['pam', 'prompt', '--realm', 'corp', '--password'], { env: { PAM_USER: 'erin' } });
-    expect(prompt.stdout).toMatch(/^Password and second factor for erin@corp: at the next prompt, type your password and right after it \(no space\) a TOTP code or recovery key \(\d left\)\.\n$/);
+    const prompt = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp', '--password'], { env: { PAM_USER: 'erin' } });
+    // Before the password, nothing about the account: the same words for anyone.
+    expect(prompt.stdout).toBe('Password and second factor for erin@corp: at the next prompt, type your tfactl password and right after it (no space) the code of your second factor (a TOTP code, a recovery key or a YubiKey OTP).\n');
+    const stranger = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp', '--password'], { env: { PAM_USER: 'nobody-here' } });
+    expect(stranger.stdout).toBe(prompt.stdout.replace('erin@corp', 'nobody-here@corp'));
   });
 });
 
@@ -182,23 +185,30 @@ describe('tfactl pam through tfactl serve', () => {
 
 describe('tfactl pam prompt and check, run by hand', () => {
   it('tells the user what to type: their factors and recovery keys left, no more for a stranger', async () => {
-    const r = await store.run(['pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
+    const r = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
     expect(r.json().result).toEqual({ userid: 'alice@corp', kinds: ['totp', 'recovery'], recoveryKeysLeft: 9, text: 'Second factor for alice@corp: type a TOTP code or recovery key (9 left) at the next prompt.' });
-    const stranger = await store.run(['pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'mallory' } });
+    const stranger = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'mallory' } });
     expect(stranger.stdout).toBe('Second factor for mallory@corp: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.\n');
+  });
+
+  it('takes no TFACTL_ variable from the environment PAM passes (it may come from the user): only its command line', async () => {
+    const env = { PAM_USER: 'alice', TFACTL_TOKEN: 'not a token', TFACTL_AS: 'mallory', TFACTL_SERVER: '/nowhere.sock', TFACTL_KEY_FILE: '/nowhere.key' };
+    const r = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Second factor for alice@corp/);
   });
 
   it('says what is wrong in one line, exit 2, without PAM_USER, with a user id, or without an answer', async () => {
     const before = store.snapshot();
-    const none = await store.run(['pam', 'check']);
+    const none = await store.run(['--db', store.db, 'pam', 'check']);
     expect(none.code).toBe(2);
     expect(oneLineError(none)).toMatch(/PAM_USER is not set/);
-    const at = await store.run(['pam', 'check'], { env: { PAM_USER: 'alice@corp' } });
+    const at = await store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'alice@corp' } });
     expect(oneLineError(at)).toMatch(/holds an @/);
-    const empty = await store.run(['pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice' } });
+    const empty = await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice' } });
     expect(empty.code).toBe(2);
     expect(oneLineError(empty)).toMatch(/nothing on standard input/);
-    const account = await store.run(['pam', 'check'], { env: { PAM_USER: 'alice', PAM_TYPE: 'account' } });
+    const account = await store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'alice', PAM_TYPE: 'account' } });
     expect(oneLineError(account)).toMatch(/for the auth step, not account/);
     expect(store.snapshot()).toBe(before);
   });

@@ -14,21 +14,22 @@ import { pamUser } from './pam-user.js';
 export async function run(inv: Invocation): Promise<void> {
   const { userid } = pamUser(inv);
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
+  if (boolOpt(inv, 'password') === true) {
+    // Before the password, nobody is told whether the name exists or what factors it has.
+    const text = `Password and second factor for ${userid}: at the next prompt, type your tfactl password and right after it (no space) the code of your second factor (a TOTP code, a recovery key or a YubiKey OTP).`;
+    inv.out.result({ userid, kinds: null, recoveryKeysLeft: null, text }, (r) => r.text);
+    return;
+  }
   const offer = await secondFactorOffer(session.store, userid, session.now());
   // Security keys answer through fido2-assert, which needs the challenge shared with pam check: not yet.
-  const withPassword = boolOpt(inv, 'password') === true;
   const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
   const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
   const text =
     offer !== null && offer !== 'none' && typed.length === 0
       ? `Second factor for ${userid}: none that can be typed (a security key, or a locked TOTP): ask an admin.`
-      : withPassword
-        ? offer === 'none'
-          ? `Password for ${userid} (no second factor is set): type it at the next prompt.`
-          : `Password and second factor for ${userid}: at the next prompt, type your password and right after it (no space) ${what}.`
-        : offer === 'none'
-          ? `No second factor is set for ${userid}: press Enter at the next prompt.`
-          : `Second factor for ${userid}: type ${what} at the next prompt.`;
+      : offer === 'none'
+        ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+        : `Second factor for ${userid}: type ${what} at the next prompt.`;
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
   inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, text }, (r) => r.text);
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { resolveKeyPath } from '../../domain/store-location.js';
-import { UsageError } from '../../errors.js';
+import { StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
@@ -45,7 +45,15 @@ export async function run(inv: Invocation): Promise<void> {
     randomBytes: (n) => inv.ctx.random.bytes(n),
     sleep: (ms) => inv.ctx.clock.sleep(ms),
     version: pkg.version,
-    runCommand: (request) => runRequest(request, side),
+    runCommand: async (request) => {
+      if (runs.size + httpRuns >= MAX_RUNS) throw new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+      httpRuns++;
+      try {
+        return await runRequest(request, side);
+      } finally {
+        httpRuns--;
+      }
+    },
   };
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
 
@@ -62,16 +70,17 @@ export async function run(inv: Invocation): Promise<void> {
       });
   };
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
-  const runStores = runConnections(POOL_SIZE, async () => (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store);
-  inv.onExit(() => runStores.closeAll());
-  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: async () => ({ store: await runStores.lend(), created: false }) };
+  // Each run opens the store for itself and closes it when it ends, as a CLI process would: a
+  // connection handed on to the next run could still carry work of the last (an import's lanes).
+  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: async () => ({ store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false }) };
   const runs = new Set<CliRun>();
+  let httpRuns = 0;
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
-      if (runs.size >= MAX_RUNS) {
-        log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size });
+      if (runs.size + httpRuns >= MAX_RUNS) {
+        log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size + httpRuns });
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
@@ -121,43 +130,6 @@ export async function run(inv: Invocation): Promise<void> {
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
-}
-
-/**
- * Store connections for CLI runs: one lent to each run while it runs, and kept for the next when it
- * ends (up to `keep` idle ones). A run may wait minutes for its user's answers, so a run never
- * waits for a connection: with none idle, another is opened.
- */
-function runConnections(keep: number, open: () => Promise<PooledStore>) {
-  const idle: PooledStore[] = [];
-  const all = new Set<PooledStore>();
-  return {
-    async lend(): Promise<PooledStore> {
-      const store = idle.pop() ?? (await open());
-      all.add(store);
-      let returned = false;
-      const giveBack = () => {
-        if (returned) return;
-        returned = true;
-        if (idle.length < keep) idle.push(store);
-        else {
-          all.delete(store);
-          void store.close();
-        }
-      };
-      // The run closes what it was lent when it ends: that gives it back instead.
-      return new Proxy(store, {
-        get: (target, key) => {
-          if (key === 'close') return giveBack;
-          const value = Reflect.get(target, key, target) as unknown;
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-    closeAll(): void {
-      for (const store of all) void store.close();
-    },
-  };
 }
 
 /** CLI commands running at once, each with a store connection: more are turned away (503) until one ends. */
