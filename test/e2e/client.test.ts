@@ -296,6 +296,10 @@ describe('what the service and the client do not trust', () => {
       const r = await viaService(['user', 'list']);
       expect(r.code).toBe(4);
       expect(oneLineError(r)).toMatch(/through the tfactl service nobody owns the store/);
+      // Nor does a sign-in make a new, empty store there.
+      const signIn = await viaService(['--as', 'alice', '--password-stdin', 'user', 'show', 'alice'], { input: `${PW}\n` });
+      expect(signIn.code).toBe(6);
+      expect(oneLineError(signIn)).toBe(`error: the tfactl service's store ${store.db} is not there: ask its owner`);
       expect(existsSync(store.db)).toBe(false);
     } finally {
       renameSync(`${store.db}.moved`, store.db);

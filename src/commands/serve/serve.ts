@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
@@ -72,7 +72,12 @@ export async function run(inv: Invocation): Promise<void> {
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
   // Each run opens the store for itself and closes it when it ends, as a CLI process would: a
   // connection handed on to the next run could still carry work of the last (an import's lanes).
-  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: async () => ({ store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false }) };
+  // A store that has gone from its place is not made anew for a client: that is the owner's to do.
+  const openForRun = async () => {
+    if (!existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
+    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false };
+  };
+  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: openForRun };
   const runs = new Set<CliRun>();
   let httpRuns = 0;
   let stopping = false;
