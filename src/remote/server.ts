@@ -127,6 +127,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       transport.send({ t: 'call', id, fn, args });
     });
   };
+  let refused = false;
   const refuse = (why: string) => {
     if (refused) return;
     refused = true;
@@ -138,7 +139,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     transport.end();
     files.clear();
   };
-  let refused = false;
+  // Declared after refuse, which it calls; refuse runs only once a frame or this timer fires.
   const startDeadline = setTimeout(() => refuse(`no command within ${START_MS / 1000} s`), START_MS);
   startDeadline.unref();
 
