@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect as connectNet, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, oathtool, oneLineError, runBin, TempStore, type RunOptions, type RunResult } from './harness.js';
 import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
@@ -89,7 +89,28 @@ async function clientWaitingForInput(socket: string) {
   return { child, client };
 }
 
+/**
+ * nobody must reach the checkout to run tfactl: a clone in a 0700 directory (mktemp -d) is closed to
+ * it. Each directory above the package that others may not enter is opened (search only) for the
+ * run of this file, and closed again after.
+ */
+const reopened: { dir: string; mode: number }[] = [];
+function letOthersReach(path: string): void {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      reopened.push({ dir, mode });
+    }
+    if (dir === dirname(dir)) break;
+  }
+}
+afterAll(() => {
+  for (const { dir, mode } of reopened.reverse()) chmodSync(dir, mode);
+});
+
 beforeAll(async () => {
+  letOthersReach(BIN);
   chmodSync(runDir, 0o755);
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
   for (const dir of [home, runtime]) chownSync(dir, NOBODY, NOBODY);
