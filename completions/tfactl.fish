@@ -589,8 +589,8 @@ complete -c tfactl -n '__tfactl_using "import proxmox"' -l datacenter-cfg -r -F 
 complete -c tfactl -n '__tfactl_using "import proxmox"' -l dry-run -d 'show what would be imported, change nothing'
 
 # tfactl pam
-complete -c tfactl -n '__tfactl_needs_command "pam"' -a prompt -d 'tell the user what to type at the next prompt (pam_exec.so stdout, on the line before \'pam check\')'
-complete -c tfactl -n '__tfactl_needs_command "pam"' -a check -d 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input, as login does; exit 0 lets PAM go on'
+complete -c tfactl -n '__tfactl_needs_command "pam"' -a prompt -d 'tell the user what to type at the next prompt (pam_exec.so stdout, on the line before \'pam check\'); for a security key, the line to run fido2-assert with'
+complete -c tfactl -n '__tfactl_needs_command "pam"' -a check -d 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on'
 complete -c tfactl -n '__tfactl_needs_command "pam"' -a config -d 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token'
 
 # tfactl pam prompt

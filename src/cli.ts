@@ -293,9 +293,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   const pam = group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so');
   const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
   const pamPassword = (cmd: Command) => cmd.option('--password', "tfactl's password and the code typed as one, for a service with no other first factor (sudo, login)");
-  pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check')", () => import('./commands/pam/prompt.js'))));
+  pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", () => import('./commands/pam/prompt.js'))));
   pamPassword(pamRealm(
-    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input, as login does; exit 0 lets PAM go on', () =>
+    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', () =>
       import('./commands/pam/check.js'),
     ),
   )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');

@@ -7,8 +7,8 @@ import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
-import type { PasswordFailureCount, PasswordLimits, Store, UserRecord } from '../store/types.js';
-import type { AuthDeps } from './kinds/kind.js';
+import type { LockState, PasswordFailureCount, PasswordLimits, RealmRecord, Store, UserRecord } from '../store/types.js';
+import type { AuthDeps, SignInKind, Spent, Verification } from './kinds/kind.js';
 import { signInKind } from './kinds/registry.js';
 import { checkPassword, type PasswordCheck } from './passwords.js';
 import type { KeyChallenge } from './kinds/credential.js';
@@ -76,6 +76,8 @@ interface ChallengeData {
   readonly kinds: readonly CodeKind[];
   readonly recoveryLeft: number | null;
   readonly key: KeyChallenge | null;
+  /** Set when `pam prompt` issued it: see SignInContext.channel. */
+  readonly channel?: 'pam';
 }
 
 /** The audit trail's names for a sign-in, and what the user signs in for. */
@@ -102,7 +104,15 @@ export interface SignInContext {
         readonly loopback?: boolean | undefined;
       }
     | undefined;
+  /**
+   * 'pam': the challenge is issued by `pam prompt` and answered by `pam check`, another process that
+   * is not handed its id: it finds it by the security key's answer (findKeyChallenge).
+   */
+  readonly channel?: PamChannel | undefined;
 }
+
+/** The sign-in context of `tfactl pam`: see SignInContext.channel. */
+export type PamChannel = 'pam';
 
 export interface SignInRequest extends SignInContext {
   readonly credentials: Credentials;
@@ -294,6 +304,31 @@ export async function secondFactorOffer(store: Store, userid: string, now: numbe
   return { userid, kinds, recoveryLeft: need.recoveryLeft };
 }
 
+/**
+ * The live challenge of `userid`, issued on `channel`, that a security key's answer pasted from
+ * fido2-assert was made for: its first line is the hash of the client data tfactl wrote for one
+ * challenge and RP id (domain/fido2-assert.ts), so the answer names its challenge without its id.
+ * Null when the text is no such answer or answers none (it is then checked, and refused, as any
+ * answer would be). Reads only: the caller answers it with finishSignIn, which takes it.
+ */
+export async function findKeyChallenge(store: Store, userid: string, channel: PamChannel, text: string, now: number): Promise<string | null> {
+  const { parseFido2AssertOutput, terminalClientDataHash } = await import('../domain/fido2-assert.js');
+  let pasted;
+  try {
+    pasted = parseFido2AssertOutput(text);
+  } catch (e) {
+    if (e instanceof TfaError) return null;
+    throw e;
+  }
+  for (const c of await store.liveChallenges(userid, 'sign-in', now)) {
+    const data = JSON.parse(c.data) as ChallengeData;
+    if (data.channel !== channel || !data.key) continue;
+    const made = terminalClientDataHash(Buffer.from(data.key.challenge, 'base64url'), pasted.rpId);
+    if (made.equals(pasted.clientDataHash)) return c.id;
+  }
+  return null;
+}
+
 /** What ends a password typed together with a code, for this user (see domain/typed-answer.ts). */
 export async function typedFactorsOf(store: Store, userid: string): Promise<TypedFactors> {
   const factors = (await store.listFactors(userid)).filter((f) => f.enabled);
@@ -318,7 +353,7 @@ async function challengeStep(deps: AuthDeps, context: SignInContext, need: { rea
 
   const id = challengeId(deps.randomBytes(32));
   const keys = kinds.includes('webauthn') || kinds.includes('u2f') ? await keyChallenge(deps, context, userid) : null;
-  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null };
+  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null, ...(context.channel && { channel: context.channel }) };
   const expires = now + CHALLENGE_SECONDS;
   await deps.store.insertChallenge({ id, userid, purpose: 'sign-in', created: now, expires, data: JSON.stringify(data) }, now);
   return { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] };
@@ -371,67 +406,89 @@ async function keyChallenge(deps: AuthDeps, context: SignInContext, userid: stri
   return { key, publicKey, fido2 };
 }
 
-/** Takes the challenge, then checks the answer with its kind's module, counted before it is checked. */
+/**
+ * Takes the challenge, then checks the answer with its kind's module, counted before it is checked.
+ * One unit of work from the challenge to the sign-in: the challenge taken, the attempt counted, the
+ * answer checked and spent (its factor's conditional write), the counters reset and the audit entry
+ * written, or none of it. A kind whose check waits on a network service (YubiKey validation) is
+ * checked between two: the challenge taken with the attempt counted, then the answer spent with the
+ * success, so that no wait holds the store's write lock and no crash in between loses a count.
+ */
 async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: string, answer: SecondFactorAnswer, audit: Audit): Promise<SignedIn> {
   const { userid, action } = context;
   const now = deps.now();
   const limits = await lockoutLimits(deps.store);
-  const taken = await deps.store.takeChallenge(challengeId, userid, 'sign-in', now);
-  if (!taken) {
+  /** The answer spent, the counters reset and the success audited, on the unit of work given. */
+  const succeed = async (tx: Store, module: SignInKind, verified: Verified): Promise<Spent> => {
+    const result = await verified.spend(tx);
+    if (!result.spent) return result;
+    await tx.recordSuccess(userid, module.liftsTotpLock);
+    await tx.clearPasswordFailures(userid);
+    await audit({ action, target: userid, outcome: 'ok', detail: { method: module.kind, factor: result.factorId } });
+    return result;
+  };
+  const opened = await deps.store.transaction(async (tx): Promise<Opened> => {
+    const taken = await tx.takeChallenge(challengeId, userid, 'sign-in', now);
     // Unknown, used, expired or another user's: a failed answer like any other, counted.
-    const state = await deps.store.reserveAttempt(userid, false, limits, now);
+    if (!taken) return { refused: 'challenge', state: await tx.reserveAttempt(userid, false, limits, now) };
+    const challenge = JSON.parse(taken.data) as ChallengeData;
+    const user = await tx.getUser(userid);
+    if (!user) return { refused: 'user' };
+    const realm = await tx.getRealm(user.realm);
+    let kind = answer.kind ?? inferCodeKind(answer.code);
+    if (kind === null && challenge.key) {
+      const { classifyKeyAnswer } = await import('./kinds/credential.js');
+      kind = classifyKeyAnswer(answer.code, await tx.getCredentials(userid), challenge.key);
+    }
+    const offered = kind !== null && challenge.kinds.includes(kind);
+    const module = offered && kind !== null ? await signInKind(kind) : null;
+    if (kind === 'totp' && !offered && (await tx.getLockState(userid))?.totpLocked) return { refused: 'totp locked' };
+    // A missing or foreign key file is found before the attempt is counted: not the person's failure
+    // (and the challenge stays: this unit of work is not committed).
+    if (module) await deps.secretKey();
+    // Counted before it is checked: see Store.reserveAttempt.
+    const state = await tx.reserveAttempt(userid, module?.countsOnTotpLock ?? false, limits, now);
+    const found = { challenge, user, realm, kind, module, state };
+    if (!state || !module || module.waitsOnNetwork) return found;
+    const verified = await module.verify({ deps: { ...deps, store: tx }, user, realm, key: answeredKey(challenge.key, answer) }, answer.code);
+    return { ...found, verified, spent: verified.ok ? await succeed(tx, module, verified) : undefined };
+  });
+  if ('refused' in opened) {
+    if (opened.refused === 'user') return fail(audit, context, 'unknown user');
+    if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', TOTP_LOCKED);
     return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again', {
-      ...(state && { failures: state.failures }),
+      ...(opened.state && { failures: opened.state.failures }),
     });
   }
-  const challenge = JSON.parse(taken.data) as ChallengeData;
-  const user = await deps.store.getUser(userid);
-  if (!user) return fail(audit, context, 'unknown user');
-  const realm = await deps.store.getRealm(user.realm);
-
-  let kind = answer.kind ?? inferCodeKind(answer.code);
-  if (kind === null && challenge.key) {
-    const { classifyKeyAnswer } = await import('./kinds/credential.js');
-    kind = classifyKeyAnswer(answer.code, await deps.store.getCredentials(userid), challenge.key);
-  }
-  const offered = kind !== null && challenge.kinds.includes(kind);
-  const module = offered && kind !== null ? await signInKind(kind) : null;
-  if (kind === 'totp' && !offered && (await deps.store.getLockState(userid))?.totpLocked) return fail(audit, context, 'totp locked', TOTP_LOCKED);
-  // A missing or foreign key file is found before the attempt is counted: not the person's failure.
-  if (module) await deps.secretKey();
-
-  // Counted before it is checked: see Store.reserveAttempt.
-  const state = await deps.store.reserveAttempt(userid, module?.countsOnTotpLock ?? false, limits, now);
+  const { challenge, user, realm, kind, module, state } = opened;
   if (!state) {
     return module?.countsOnTotpLock
       ? fail(audit, context, 'totp locked', TOTP_LOCKED)
       : fail(audit, context, 'locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run 'tfactl tfa unlock ${userid}')`);
   }
-  const verified = module
-    ? await module.verify({ deps, user, realm, key: answeredKey(challenge.key, answer) }, answer.code)
-    : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` };
+  const verified =
+    opened.verified ??
+    (module
+      ? await module.verify({ deps, user, realm, key: answeredKey(challenge.key, answer) }, answer.code)
+      : { ok: false as const, reason: kind === null ? 'unrecognised code' : `no usable ${kind} factor` });
 
   if (!verified.ok && verified.unavailable) {
     // Nothing was checked: audited and refused, but it does not count toward lockout.
     await deps.store.releaseAttempt(userid, module?.countsOnTotpLock ?? false);
     return fail(audit, context, verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
   }
-  if (!verified.ok) {
+  const refusal = (reason: string) => {
     const message =
       state.lockedUntil > now
         ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
         : state.totpLocked && module?.countsOnTotpLock
           ? 'authentication failed: too many failed TOTP codes; TOTP is now locked (use a recovery key or ask an admin)'
           : 'authentication failed: invalid or already used code';
-    return fail(audit, context, verified.reason, message, { method: kind, failures: state.failures });
-  }
-
-  // One commit for the three: the factor is already spent (its replay guard moved in verify).
-  await deps.store.transaction(async (tx) => {
-    await tx.recordSuccess(userid, module?.liftsTotpLock ?? false);
-    await tx.clearPasswordFailures(userid);
-    await audit({ action, target: userid, outcome: 'ok', detail: { method: kind, factor: verified.factorId } });
-  });
+    return fail(audit, context, reason, message, { method: kind, failures: state.failures });
+  };
+  if (!verified.ok || !module) return refusal(verified.ok ? 'no module' : verified.reason);
+  const spent = opened.spent ?? (await deps.store.transaction((tx) => succeed(tx, module, verified)));
+  if (!spent.spent) return refusal(spent.reason);
   const warnings: string[] = [];
   const left = kind === 'recovery' ? verified.recoveryLeft : challenge.recoveryLeft;
   if (left !== null && left !== undefined && left < RECOVERY_LOW_WATER) {
@@ -443,6 +500,25 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   }
   return { user, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
 }
+
+/** The first unit of work's outcome: refused before anything was checked, or what the check needs. */
+type Opened =
+  | { readonly refused: 'challenge'; readonly state: LockState | null }
+  | { readonly refused: 'user' }
+  | { readonly refused: 'totp locked' }
+  | {
+      readonly challenge: ChallengeData;
+      readonly user: UserRecord;
+      readonly realm: RealmRecord | undefined;
+      readonly kind: CodeKind | null;
+      readonly module: SignInKind | null;
+      readonly state: LockState | null;
+      /** Checked (and, when it checked out, spent) inside the unit of work: see answerStep. */
+      readonly verified?: Verification;
+      readonly spent?: Spent;
+    };
+
+type Verified = Extract<Verification, { ok: true }>;
 
 /** The key challenge as the answer is checked against it: a loopback page's origin added when this process served it. */
 function answeredKey(key: KeyChallenge | null, answer: SecondFactorAnswer): KeyChallenge | null {

@@ -1,7 +1,7 @@
-import type { CodeKind } from '../domain/second-factor.js';
+import type { CodeKind, SecondFactorOffer } from '../domain/second-factor.js';
 import { splitPasswordAndCode } from '../domain/typed-answer.js';
 import { AuthError, UsageError } from '../errors.js';
-import { beginSecondFactor, beginSignIn, finishSignIn, secondFactorOffer, typedFactorsOf, type SignedIn } from './authenticate.js';
+import { beginSecondFactor, beginSignIn, findKeyChallenge, finishSignIn, secondFactorOffer, typedFactorsOf, type SignedIn, type SignInChallenge } from './authenticate.js';
 import type { AuthDeps } from './kinds/kind.js';
 
 export interface PamAnswer {
@@ -46,9 +46,37 @@ export async function checkPamAnswer(deps: AuthDeps, userid: string, input: PamA
     const begun = await beginSignIn(deps, context, split?.password ?? input.answer);
     signedIn = 'signedIn' in begun ? begun.signedIn : await finishSignIn(deps, context, begun.challenge.id, { code: split?.code ?? '', kind: undefined });
   } else {
+    // A security key's answer to the challenge `pam prompt` issued names that challenge itself.
+    const issued = await findKeyChallenge(deps.store, userid, 'pam', input.answer, deps.now());
+    if (issued !== null) {
+      const signed = await finishSignIn(deps, { ...context, channel: 'pam' }, issued, { code: input.answer, kind: undefined });
+      return { method: signed.method === 'password' ? null : signed.method, recoveryLeft: signed.recoveryLeft, warnings: signed.warnings };
+    }
     const begun = await beginSecondFactor(deps, context);
     if ('none' in begun) throw new AuthError(`authentication failed: ${userid} changed while signing in: try again`);
     signedIn = await finishSignIn(deps, context, begun.challenge.id, { code: input.answer, kind: undefined });
   }
   return { method: signedIn.method === 'password' ? null : signedIn.method, recoveryLeft: signedIn.recoveryLeft, warnings: signedIn.warnings };
+}
+
+export interface PamPrompt {
+  /** What the user may answer with: null for someone who cannot sign in; 'none' when nothing is asked. */
+  readonly offer: SecondFactorOffer | 'none' | null;
+  /** The challenge a security key signs through fido2-assert (its lines in `fido2`); null without one. */
+  readonly keys: SignInChallenge | null;
+}
+
+/**
+ * What `pam prompt` tells the user before PAM reads the answer. For a security key it issues the
+ * challenge the key is to sign (through fido2-assert, whose lines the prompt shows), on the `pam`
+ * channel: `pam check`, another process, finds it by the answer (findKeyChallenge). Only for a user
+ * who may answer now (known, enabled, not locked): for anyone else nothing is written or audited.
+ */
+export async function pamPrompt(deps: AuthDeps, userid: string): Promise<PamPrompt> {
+  const offer = await secondFactorOffer(deps.store, userid, deps.now());
+  if (offer === null || offer === 'none' || !offer.kinds.some((k) => k === 'webauthn' || k === 'u2f')) return { offer, keys: null };
+  const lock = await deps.store.getLockState(userid);
+  if (lock && lock.lockedUntil > deps.now()) return { offer, keys: null };
+  const begun = await beginSecondFactor(deps, { userid, action: 'pam', channel: 'pam' });
+  return { offer, keys: 'challenge' in begun && begun.challenge.fido2.length > 0 ? begun.challenge : null };
 }

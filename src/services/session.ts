@@ -102,7 +102,7 @@ export async function ensureKeyFile(random: Random, store: Store, keyPath: strin
   return { created };
 }
 
-/** Reads the key file once, checking it belongs to this store. */
+/** Reads the key file once (until it could be read: a failure is tried again next time), checking it belongs to this store. */
 export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Buffer> {
   let key: Promise<Buffer> | undefined;
   return () => {
@@ -115,6 +115,7 @@ export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Bu
       }
       return loaded;
     })();
+    key.catch(() => (key = undefined));
     return key;
   };
 }

@@ -1174,6 +1174,16 @@ class SqliteStore implements Store {
     );
   }
 
+  liveChallenges(userid: string, purpose: ChallengePurpose, now: number) {
+    return this.run(
+      () =>
+        this.statement(
+          `SELECT id, userid, purpose, created, expires, data FROM challenges
+           WHERE userid = @userid AND purpose = @purpose AND expires > @now ORDER BY created DESC, rowid DESC`,
+        ).all({ userid, purpose, now }) as ChallengeRecord[],
+    );
+  }
+
   insertCredentialFactor(f: NewCredentialFactor) {
     return this.run(
       () =>

@@ -455,6 +455,8 @@ export interface Store {
    * statement, so of any number of racing answers exactly one gets it, and none gets it twice.
    */
   takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord | undefined>;
+  /** The challenges of `userid` for `purpose` that have not expired, newest first; read, not taken. */
+  liveChallenges(userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord[]>;
   /** Stores a WebAuthn credential or U2F registration; false when the user already has this credential. */
   insertCredentialFactor(factor: NewCredentialFactor): Promise<boolean>;
   /** The user's enabled WebAuthn credentials and U2F registrations that can be checked. */

@@ -69,6 +69,16 @@ describe('verifyWebauthnAssertion', () => {
     expect(check(answer)).toEqual({ valid: false, reason: 'wrong-origin' });
   });
 
+  it('refuses an ES256 signature whose DER encoding is broken, which a lenient parser would read', () => {
+    const { key, options, check } = setUp('ES256');
+    const answer = key.authenticate(options, { origin: ORIGIN }) as { response: { signature: string } };
+    expect(check(answer).valid).toBe(true);
+    const sig = Buffer.from(answer.response.signature, 'base64url');
+    sig[1]! ^= 0x01; // the SEQUENCE's length no longer matches its content
+    answer.response.signature = sig.toString('base64url');
+    expect(check(answer)).toMatchObject({ valid: false });
+  });
+
   it('agrees with @simplewebauthn/server on answers good and tampered', async () => {
     for (const algorithm of ['ES256', 'RS256'] as const) {
       const { key, options, check } = setUp(algorithm);
@@ -86,7 +96,8 @@ describe('verifyWebauthnAssertion', () => {
             const answer = key.authenticate(options, { origin: c.origin, signedRpId: c.signedRpId, flags: c.flags, type: c.type, counter: 1000 }) as { response: { signature: string } };
             if (c.flip !== undefined) {
               const sig = Buffer.from(answer.response.signature, 'base64url');
-              sig[c.flip % sig.length]! ^= 0x01;
+              const at = signatureValueBytes(sig, algorithm);
+              sig[at[c.flip % at.length]!]! ^= 0x01;
               answer.response.signature = sig.toString('base64url');
             }
             const ours = check(answer, { requireUserVerification: c.uv }).valid;
@@ -112,3 +123,17 @@ describe('verifyWebauthnAssertion', () => {
     }
   });
 });
+
+/**
+ * The indices of a signature's value bytes, where a flipped bit makes another signature of the same
+ * form: RS256's every byte; ES256's the two INTEGERs' contents (DER: 30 L 02 Lr r.. 02 Ls s..),
+ * not the lengths and tags, where our strict DER reading and simplewebauthn's lenient one part
+ * ways (tested on its own above).
+ */
+function signatureValueBytes(sig: Buffer, algorithm: 'ES256' | 'RS256'): number[] {
+  if (algorithm === 'RS256') return [...sig.keys()];
+  const rLength = sig[3]!;
+  const sAt = 4 + rLength;
+  const sLength = sig[sAt + 1]!;
+  return [...Array.from({ length: rLength }, (_, i) => 4 + i), ...Array.from({ length: sLength }, (_, i) => sAt + 2 + i)];
+}

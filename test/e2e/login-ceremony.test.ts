@@ -1,3 +1,4 @@
+import { renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
 
@@ -92,6 +93,27 @@ describe('login --begin and --finish', () => {
     // Nine keys were never checked, so nine are left.
     const list = await store.run(['tfa', 'list', 'ann', '--json']);
     expect(list.json().result[0].factors.find((f: { type: string }) => f.type === 'recovery').recoveryKeysLeft).toBe(9);
+  });
+
+  it('keep the challenge when the key file cannot be read, so the answer can be given again once it is back', async () => {
+    await store.addUser('kay', PW);
+    expect((await store.run(['tfa', 'add', 'totp', 'kay', '--secret', SECRET, '--no-verify'])).code).toBe(0);
+    const { challenge } = (await begin('kay')).json().result;
+    const keyFile = `${store.db}.key`;
+    renameSync(keyFile, `${keyFile}.away`);
+    let refused;
+    try {
+      refused = await finish('kay', challenge, oathtool(SECRET));
+    } finally {
+      renameSync(`${keyFile}.away`, keyFile);
+    }
+    expect(refused.code).toBe(6);
+    expect(oneLineError(refused)).toContain('key file');
+    expect(failures('kay@local')).toBe(0);
+    // Nothing of that sign-in was written but its audit entry: the same challenge still answers.
+    const f = await finish('kay', challenge, oathtool(SECRET));
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.json().result.method).toBe('totp');
   });
 
   it.each([

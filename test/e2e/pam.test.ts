@@ -1,7 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
 import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
 
 /**
@@ -15,6 +17,9 @@ const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const LOCKED_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const ERIN_SECRET = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
 let erinKeys: string[] = [];
+const RP_ID = 'bastion.example.com';
+const fayKey = new SoftAuthenticator('ES256', { counter: 3 });
+const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs');
 const services = join(store.dir, 'pam.d');
 let recoveryKeys: string[] = [];
 afterAll(() => store.remove());
@@ -38,6 +43,35 @@ function pamtester(name: string, user: string, answer: string) {
   return { ok: r.status === 0 && /successfully authenticated/.test(r.stdout + r.stderr), output: `${r.stdout}${r.stderr}` };
 }
 
+/**
+ * pamtester on a terminal (python3-pexpect), for an answer that depends on what `pam prompt`
+ * showed: `answer` is given, or made by the fido2-assert stand-in from the line shown (a person
+ * running it where their key is plugged in, and pasting its one line at `Password:`).
+ */
+const PTY_DRIVER = `
+import json, pexpect, subprocess, sys
+spec = json.loads(sys.argv[1])
+child = pexpect.spawn('pamtester', ['-v', spec['service'], spec['user'], 'authenticate'], env=spec['env'], encoding='utf-8', timeout=30)
+child.expect('Password:')
+shown = child.before
+answer = spec['answer']
+if answer is None:
+    made = subprocess.run(spec['paste'], input=shown, capture_output=True, text=True)
+    answer = made.stdout.strip() if made.returncode == 0 else 'no-line-shown'
+child.sendline(answer)
+child.expect(pexpect.EOF)
+child.close()
+print(json.dumps({'shown': shown, 'answer': answer, 'output': shown + child.before, 'status': child.exitstatus}))
+`;
+function pamtesterOnTerminal(name: string, user: string, answer: string | null, counter: number) {
+  const env = { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: services };
+  const paste = [process.execPath, PASTE, join(store.dir, 'fay.pem'), String(counter), RP_ID];
+  const r = spawnSync('/usr/bin/python3', ['-c', PTY_DRIVER, JSON.stringify({ service: name, user, env, answer, paste })], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  const out = JSON.parse(r.stdout) as { shown: string; answer: string; output: string; status: number };
+  return { ...out, ok: out.status === 0 && /successfully authenticated/.test(out.output) };
+}
+
 const lastPamEntry = (target: string) => {
   const rows = store.auditRows().filter((a) => a.action === 'pam' && a.target === target);
   const last = rows.at(-1);
@@ -55,6 +89,14 @@ beforeAll(async () => {
   await store.addUser('dora@corp', PW, ['--tfa', 'totp', '--totp-secret', LOCKED_SECRET, '--no-verify', '--qr', 'none']);
   await store.addUser('erin@corp', PW, ['--tfa', 'totp', '--totp-secret', ERIN_SECRET, '--no-verify', '--qr', 'none']);
   erinKeys = (await store.run(['tfa', 'add', 'recovery', 'erin@corp', '--json'])).json().result.keys;
+  // fay's security key, imported from Proxmox VE as a site moving to tfactl would bring it.
+  const files = { tfa: join(store.dir, 'tfa.cfg'), user: join(store.dir, 'user.cfg'), datacenter: join(store.dir, 'datacenter.cfg') };
+  writeFileSync(files.tfa, JSON.stringify({ users: { 'fay@corp': { webauthn: [{ id: 'w-fay', description: 'fay key', created: 1700000000, entry: fayKey.proxmoxEntry() }] } } }));
+  writeFileSync(files.user, 'user:fay@corp:1:0:::::\n');
+  writeFileSync(files.datacenter, `webauthn: rp=Bastion,origin=https://${RP_ID},id=${RP_ID}\n`);
+  const imported = await store.run(['import', 'proxmox', '--tfa-cfg', files.tfa, '--user-cfg', files.user, '--datacenter-cfg', files.datacenter]);
+  expect(imported.code, imported.stderr).toBe(0);
+  writeFileSync(join(store.dir, 'fay.pem'), fayKey.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   await installService('tfactl-sshd');
   await installService('tfactl-nullok', ['--nullok']);
   await installService('tfactl-sudo', [], 'sudo');
@@ -116,6 +158,30 @@ describe('tfactl pam check under pamtester', () => {
     expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: { method: 'none', nullok: true, pam: expect.objectContaining({ service: 'tfactl-nullok' }) } });
     // --nullok is no way around a factor a user has.
     expect(pamtester('tfactl-nullok', 'alice', '').ok).toBe(false);
+  });
+});
+
+describe('a security key at the PAM prompt (fido2-assert), under pamtester on a terminal', () => {
+  it('shows the line for fido2-assert, and signs in with what it printed, pasted as one line', () => {
+    const r = pamtesterOnTerminal('tfactl-sshd', 'fay', null, 10);
+    expect(r.shown).toContain('Second factor for fay@corp: your security key.');
+    expect(r.shown).toMatch(new RegExp(`printf '%s\\\\n' \\S+ '${RP_ID.replace(/\./g, '\\.')}' \\S+ \\| fido2-assert -G DEVICE \\| paste -sd ' '`));
+    expect(r.ok, r.output).toBe(true);
+    expect(lastPamEntry('fay@corp')).toEqual({ outcome: 'ok', detail: { method: 'webauthn', factor: expect.any(String), pam: expect.objectContaining({ service: 'tfactl-sshd' }) } });
+  });
+
+  it('refuses the same answer again: its challenge was taken, and the next prompt issued another', () => {
+    const first = pamtesterOnTerminal('tfactl-sshd', 'fay', null, 20);
+    expect(first.ok, first.output).toBe(true);
+    const replay = pamtesterOnTerminal('tfactl-sshd', 'fay', first.answer, 0);
+    expect(replay.ok).toBe(false);
+    expect(lastPamEntry('fay@corp')).toEqual({ outcome: 'failed', detail: expect.objectContaining({ method: 'webauthn' }) });
+  });
+
+  it('refuses an answer whose signature counter did not grow (a cloned key)', () => {
+    const r = pamtesterOnTerminal('tfactl-sshd', 'fay', null, 5);
+    expect(r.ok).toBe(false);
+    expect(lastPamEntry('fay@corp')?.detail.reason).toMatch(/signature counter did not grow/);
   });
 });
 
@@ -186,7 +252,7 @@ describe('tfactl pam through tfactl serve', () => {
 describe('tfactl pam prompt and check, run by hand', () => {
   it('tells the user what to type: their factors and recovery keys left, no more for a stranger', async () => {
     const r = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
-    expect(r.json().result).toEqual({ userid: 'alice@corp', kinds: ['totp', 'recovery'], recoveryKeysLeft: 9, text: 'Second factor for alice@corp: type a TOTP code or recovery key (9 left) at the next prompt.' });
+    expect(r.json().result).toEqual({ userid: 'alice@corp', kinds: ['totp', 'recovery'], recoveryKeysLeft: 9, fido2: [], text: 'Second factor for alice@corp: type a TOTP code or recovery key (9 left) at the next prompt.' });
     const stranger = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'mallory' } });
     expect(stranger.stdout).toBe('Second factor for mallory@corp: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.\n');
   });

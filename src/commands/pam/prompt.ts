@@ -1,15 +1,17 @@
 import { describeOffer } from '../../domain/second-factor.js';
 import type { Invocation } from '../../invocation.js';
-import { secondFactorOffer } from '../../services/authenticate.js';
+import { pamPrompt } from '../../services/pam.js';
+import { fido2Instructions } from '../webauthn/fido2-lines.js';
 import { boolOpt } from '../options.js';
-import { openSession } from '../session.js';
+import { authDeps, openSession } from '../session.js';
 import { pamUser } from './pam-user.js';
 
 /**
  * `tfactl pam prompt`, run by pam_exec.so with `stdout` on the line before `pam check`: tells the
  * user what to type at the prompt that follows (pam_exec cannot word that prompt itself): which
- * second factors they have, and how many recovery keys are left. Someone tfactl does not know (or
- * who cannot sign in) is told no more than anyone: what may be typed.
+ * second factors they have, how many recovery keys are left, and for a security key the lines to
+ * give fido2-assert where the key is plugged in (the challenge they carry is kept for `pam check`).
+ * Someone tfactl does not know (or who cannot sign in) is told no more than anyone: what may be typed.
  */
 export async function run(inv: Invocation): Promise<void> {
   const { userid } = pamUser(inv);
@@ -17,19 +19,22 @@ export async function run(inv: Invocation): Promise<void> {
   if (boolOpt(inv, 'password') === true) {
     // Before the password, nobody is told whether the name exists or what factors it has.
     const text = `Password and second factor for ${userid}: at the next prompt, type your tfactl password and right after it (no space) the code of your second factor (a TOTP code, a recovery key or a YubiKey OTP).`;
-    inv.out.result({ userid, kinds: null, recoveryKeysLeft: null, text }, (r) => r.text);
+    inv.out.result({ userid, kinds: null, recoveryKeysLeft: null, fido2: [], text }, (r) => r.text);
     return;
   }
-  const offer = await secondFactorOffer(session.store, userid, session.now());
-  // Security keys answer through fido2-assert, which needs the challenge shared with pam check: not yet.
+  const { offer, keys } = await pamPrompt(authDeps(inv, session.store, () => session.secretKey(), userid), userid);
   const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
   const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
+  const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];
   const text =
     offer !== null && offer !== 'none' && typed.length === 0
-      ? `Second factor for ${userid}: none that can be typed (a security key, or a locked TOTP): ask an admin.`
+      ? keys
+        ? `Second factor for ${userid}: your security key.\n${keyLines.join('\n')}`
+        : `Second factor for ${userid}: none that can be used here (a security key without fido2-assert's lines, or a locked one): ask an admin.`
       : offer === 'none'
         ? `No second factor is set for ${userid}: press Enter at the next prompt.`
-        : `Second factor for ${userid}: type ${what} at the next prompt.`;
+        : [`Second factor for ${userid}: type ${what} at the next prompt.`, ...keyLines].join('\n');
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
-  inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, text }, (r) => r.text);
+  const fido2 = keys?.fido2.map((f) => ({ factorId: f.factorId, kind: f.kind, input: f.input, options: f.options })) ?? [];
+  inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, fido2, text }, (r) => r.text);
 }

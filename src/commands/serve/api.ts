@@ -5,7 +5,7 @@ import { parseUserId } from '../../domain/userid.js';
 import { AuthError, ExitCode, RefusedError, TfaError, UsageError } from '../../errors.js';
 import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
 import type { AuthDeps } from '../../services/authenticate.js';
-import { secretKeyLoader, type Store } from '../../services/session.js';
+import type { Store } from '../../services/session.js';
 import { authenticateToken } from '../../services/tokens.js';
 import { challengeView, signedInView } from '../views.js';
 
@@ -16,8 +16,8 @@ import { challengeView, signedInView } from '../views.js';
  */
 
 export interface ApiDeps {
-  /** Opens the store for one request (closed by the caller's `close`). */
-  openStore(): Promise<{ readonly store: Store; readonly keyPath: string; close(): void }>;
+  /** Opens the store for one request (closed by the caller's `close`), with its key (read once per connection). */
+  openStore(): Promise<{ readonly store: Store; secretKey(): Promise<Buffer>; close(): void }>;
   now(): number;
   randomBytes(n: number): Buffer;
   sleep(ms: number): Promise<void>;
@@ -53,19 +53,27 @@ export function errorAnswer(e: unknown): ApiAnswer {
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
 }
 
-async function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new UsageError(`the request body is over ${maxBytes} bytes`, 'body_too_large');
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new UsageError('the request body is not JSON', 'invalid_body');
-  }
+function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
+  // Events rather than `for await`: the async iterator costs a request more than the rest of its reading.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      // Nothing more is read: the answer goes out and the connection closes (HTTP's own rule for an unread body).
+      req.off('data', onData).off('end', onEnd).pause();
+      reject(new UsageError(`the request body is over ${maxBytes} bytes`, 'body_too_large'));
+    };
+    const onEnd = () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+      } catch {
+        reject(new UsageError('the request body is not JSON', 'invalid_body'));
+      }
+    };
+    req.on('data', onData).on('end', onEnd).once('error', reject);
+  });
 }
 
 const field = (body: Record<string, unknown>, name: string): string | undefined => {
@@ -138,7 +146,7 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
 
   const opened = await deps.openStore();
   try {
-    const { store, keyPath } = opened;
+    const { store } = opened;
     const caller = await authenticateToken({ store, now: deps.now }, presented);
     const principal = { userid: caller.user.userid, admin: caller.user.admin, token: { name: caller.token.name, privileges: caller.token.privileges } };
     const decision = decide(principal, 'auth.verify', userid);
@@ -150,7 +158,7 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
       store,
       now: deps.now,
       sleep: deps.sleep,
-      secretKey: secretKeyLoader(store, keyPath),
+      secretKey: opened.secretKey,
       randomBytes: deps.randomBytes,
       audit: (entry) => store.appendAudit({ ...entry, ts: deps.now(), actor: userid, detail: { ...entry.detail, via: `${principal.userid}!${principal.token.name}` } }),
     };

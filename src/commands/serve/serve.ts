@@ -7,6 +7,7 @@ import { StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession, storePath } from '../session.js';
+import { secretKeyLoader, type Store } from '../../services/session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
 import { acceptCliRun, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
@@ -34,12 +35,17 @@ export async function run(inv: Invocation): Promise<void> {
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
   const keyPath = resolveKeyPath(path, inv.ctx.env);
-  const pool = connectionPool(POOL_SIZE, async () => (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store);
+  // Each pooled connection reads the key file once (a store's key never changes: restore insists
+  // on the same key), not once a request.
+  const pool = connectionPool(POOL_SIZE, async () => {
+    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath });
+    return { store, secretKey: secretKeyLoader(store, keyPath) };
+  });
   inv.onExit(() => pool.closeAll());
   const deps: ApiDeps = {
     openStore: async () => {
       const { store, release } = await pool.acquire();
-      return { store, keyPath, close: release };
+      return { store: store.store, secretKey: store.secretKey, close: release };
     },
     now: () => inv.ctx.clock.nowSeconds(),
     randomBytes: (n) => inv.ctx.random.bytes(n),
@@ -143,7 +149,11 @@ const MAX_RUNS = 256;
 /** Store connections kept open: each serves one request at a time, as one CLI process would. */
 const POOL_SIZE = 16;
 
-type PooledStore = Awaited<ReturnType<ApiDeps['openStore']>>['store'];
+/** A pooled connection and its key loader. */
+interface PooledStore {
+  readonly store: Store;
+  readonly secretKey: () => Promise<Buffer>;
+}
 
 /**
  * Up to `size` store connections, each lent to one request at a time: a request's transactions
@@ -185,7 +195,7 @@ function connectionPool(size: number, open: () => Promise<PooledStore>) {
       };
     },
     closeAll(): void {
-      for (const store of all) void store.close();
+      for (const pooled of all) void pooled.store.close();
     },
   };
 }

@@ -74,9 +74,11 @@ export function classifyKeyAnswer(text: string, credentials: readonly Credential
 
 const counterDidNotGrow = 'signature counter did not grow (a cloned key, or the same answer twice)';
 
-async function advance(who: Answering, c: CredentialRecord, counter: number): Promise<Verification> {
-  if (!(await who.deps.store.advanceCredentialCounter(c.id, counter, who.deps.now()))) return { ok: false, reason: counterDidNotGrow };
-  return { ok: true, factorId: c.id };
+function advance(who: Answering, c: CredentialRecord, counter: number): Verification {
+  return {
+    ok: true,
+    spend: async (tx) => ((await tx.advanceCredentialCounter(c.id, counter, who.deps.now())) ? { spent: true, factorId: c.id } : { spent: false, reason: counterDidNotGrow }),
+  };
 }
 
 /** A WebAuthn credential's answer: a browser's AuthenticationResponseJSON, or fido2-assert's lines. */
@@ -84,6 +86,7 @@ export const webauthn: SignInKind = {
   kind: 'webauthn',
   countsOnTotpLock: false,
   liftsTotpLock: false,
+  waitsOnNetwork: false,
   async verify(who, text) {
     const key = who.key;
     if (!key) return { ok: false, reason: 'no security key challenge' };
@@ -144,6 +147,7 @@ export const u2f: SignInKind = {
   kind: 'u2f',
   countsOnTotpLock: false,
   liftsTotpLock: false,
+  waitsOnNetwork: false,
   async verify(who, text) {
     const key = who.key;
     if (!key?.u2f) return { ok: false, reason: 'no U2F appid configured' };

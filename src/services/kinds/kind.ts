@@ -15,9 +15,16 @@ export interface AuthDeps {
   audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
 }
 
-/** The outcome of checking one answer against one kind of factor. */
+/** Spending an answer that checked out: which factor it was, or why another sign-in beat it to it. */
+export type Spent = { readonly spent: true; readonly factorId: string } | { readonly spent: false; readonly reason: string };
+
+/**
+ * The outcome of checking one answer against one kind of factor. An answer that checks out is not
+ * yet used: `spend` uses it, by one conditional write on the unit of work it is given (the sign-in's
+ * success is written in the same commit), and it is refused there if a concurrent sign-in spent it first.
+ */
 export type Verification =
-  | { readonly ok: true; readonly factorId: string; readonly recoveryLeft?: number }
+  | { readonly ok: true; readonly recoveryLeft?: number; spend(tx: Store): Promise<Spent> }
   /** `unavailable`: nothing could be checked (a validation service down): not the person's failure. */
   | { readonly ok: false; readonly reason: string; readonly unavailable?: boolean };
 
@@ -32,7 +39,8 @@ export interface Answering {
 /**
  * One kind of second factor at sign-in: how its answer is checked, and how it stands to the TOTP
  * lock. Each kind lives in its own module (kinds/totp.ts, ...); registry.ts finds them. A check
- * is single use under concurrent callers: it accepts an answer only through one conditional write.
+ * writes nothing: an answer is single use under concurrent callers through its `spend`, one
+ * conditional write.
  */
 export interface SignInKind {
   readonly kind: CodeKind;
@@ -40,5 +48,10 @@ export interface SignInKind {
   readonly countsOnTotpLock: boolean;
   /** A success lifts the TOTP lock and its count (TOTP itself, and a recovery key). */
   readonly liftsTotpLock: boolean;
+  /**
+   * Its check may wait on a network service (YubiKey validation): it runs outside the sign-in's
+   * unit of work, which would otherwise hold the store's write lock through the wait.
+   */
+  readonly waitsOnNetwork: boolean;
   verify(who: Answering, answer: string): Promise<Verification>;
 }

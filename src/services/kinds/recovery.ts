@@ -7,6 +7,7 @@ import type { SignInKind } from './kind.js';
 export const recovery: SignInKind = {
   kind: 'recovery',
   countsOnTotpLock: false,
+  waitsOnNetwork: false,
   liftsTotpLock: true,
   async verify({ deps, user }, answer) {
     let key: string;
@@ -21,9 +22,12 @@ export const recovery: SignInKind = {
     if (secret === null) throw new StoreError("the recovery key set cannot be decrypted: is this the store's key file?", 'key_mismatch');
     const slot = findRecoverySlot(secret, key, set.slots);
     if (slot === null) return { ok: false, reason: 'wrong or used recovery key' };
-    if (!(await deps.store.consumeRecoverySlot(set.id, slot, hashRecoveryKey(secret, key), deps.now()))) {
-      return { ok: false, reason: 'recovery key used concurrently' };
-    }
-    return { ok: true, factorId: set.id, recoveryLeft: set.slots.filter((h) => h !== null).length - 1 };
+    const hash = hashRecoveryKey(secret, key);
+    return {
+      ok: true,
+      recoveryLeft: set.slots.filter((h) => h !== null).length - 1,
+      spend: async (tx) =>
+        (await tx.consumeRecoverySlot(set.id, slot, hash, deps.now())) ? { spent: true, factorId: set.id } : { spent: false, reason: 'recovery key used concurrently' },
+    };
   },
 };

@@ -6,6 +6,7 @@ import type { SignInKind } from './kind.js';
 export const totp: SignInKind = {
   kind: 'totp',
   countsOnTotpLock: true,
+  waitsOnNetwork: false,
   liftsTotpLock: true,
   async verify({ deps, user }, answer) {
     const { matchTotp } = await import('../../domain/totp.js');
@@ -13,6 +14,7 @@ export const totp: SignInKind = {
     const now = deps.now();
     const code = answer.trim();
     let replayed = false;
+    const matches: { readonly id: string; readonly step: number }[] = [];
     for (const factor of await deps.store.getTotpSecrets(user.userid)) {
       const secret = open(key, factor.sealedSecret, secretContext(user.userid, factor.id, 'totp'));
       if (secret === null) throw new StoreError(`the TOTP secret of factor ${factor.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
@@ -22,9 +24,15 @@ export const totp: SignInKind = {
         replayed = true;
         continue;
       }
-      if (await deps.store.advanceTotpStep(factor.id, match.step, now)) return { ok: true, factorId: factor.id };
-      replayed = true; // Another sign-in took this step first.
+      matches.push({ id: factor.id, step: match.step });
     }
-    return { ok: false, reason: replayed ? 'totp code reused' : 'wrong totp code' };
+    if (matches.length === 0) return { ok: false, reason: replayed ? 'totp code reused' : 'wrong totp code' };
+    return {
+      ok: true,
+      async spend(tx) {
+        for (const m of matches) if (await tx.advanceTotpStep(m.id, m.step, now)) return { spent: true, factorId: m.id };
+        return { spent: false, reason: 'totp code reused' }; // Another sign-in took this step first.
+      },
+    };
   },
 };

@@ -8,6 +8,7 @@ import type { SignInKind } from './kind.js';
 export const yubico: SignInKind = {
   kind: 'yubico',
   countsOnTotpLock: false,
+  waitsOnNetwork: true,
   liftsTotpLock: false,
   async verify({ deps, user, realm }, answer) {
     const { parseYubicoOtp } = await import('../../domain/yubico.js');
@@ -25,8 +26,11 @@ export const yubico: SignInKind = {
       const key = service.openOfflineKey(factor.sealedSecret, await deps.secretKey(), user.userid, factor.id);
       const check = service.checkOffline(key, otp);
       if (!check.ok) return { ok: false, reason: check.reason };
-      if (!(await deps.store.advanceYubicoCounter(factor.id, check.counter, now))) return { ok: false, reason: 'yubikey otp replayed or older' };
-      return { ok: true, factorId: factor.id };
+      return {
+        ok: true,
+        spend: async (tx) =>
+          (await tx.advanceYubicoCounter(factor.id, check.counter, now)) ? { spent: true, factorId: factor.id } : { spent: false, reason: 'yubikey otp replayed or older' },
+      };
     }
     const config = await service.onlineConfig(deps.store, user.realm, realm?.yubico ?? null, deps.secretKey);
     if (!config) return { ok: false, unavailable: true, reason: `realm ${user.realm} has no YubiKey validation service configured` };
@@ -38,8 +42,14 @@ export const yubico: SignInKind = {
       timeoutMs: (await yubicoTimeoutSeconds(deps.store)) * 1000,
     });
     if (result.ok) {
-      await deps.store.touchFactor(factor.id, now);
-      return { ok: true, factorId: factor.id };
+      // The validation service guards against replay itself: only the last use is written here.
+      return {
+        ok: true,
+        spend: async (tx) => {
+          await tx.touchFactor(factor.id, now);
+          return { spent: true, factorId: factor.id };
+        },
+      };
     }
     return result.rejected ? { ok: false, reason: `validation service: ${result.status}` } : { ok: false, unavailable: true, reason: result.reason };
   },
