@@ -1,14 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
 import { TempStore } from './harness.js';
 
 /**
  * A real sshd (Debian's openssh-server) on a free loopback port, its PAM service the lines
  * `tfactl pam config sshd` prints, under pam_wrapper (nothing in /etc changes), and a real ssh
- * client driven by python3-pexpect: the key, then tfactl's line, then the code from oathtool.
+ * client driven by python3-pexpect: the key, then tfactl's line, then the code from oathtool, or
+ * the line fido2-assert printed for a security key (its stand-in: test/fixtures/fido2-assert-paste.mjs).
  */
 const store = new TempStore();
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
@@ -16,6 +18,8 @@ const dir = join(store.dir, 'sshd');
 let sshd: ChildProcess;
 let port = 0;
 let log = '';
+const securityKey = new SoftAuthenticator('ES256');
+const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs');
 
 const PAM_DIR = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'security')).find((d) => {
   try {
@@ -34,7 +38,10 @@ shown = ''
 try:
     child.expect('Password:')
     shown = child.before
-    answer = spec['answer'] or subprocess.run(['oathtool', '--totp', '-b', spec['secret']], capture_output=True, text=True).stdout.strip()
+    if spec.get('paste'):
+        answer = subprocess.run(spec['paste'], input=shown, capture_output=True, text=True).stdout.strip() or 'no-line-shown'
+    else:
+        answer = spec['answer'] or subprocess.run(['oathtool', '--totp', '-b', spec['secret']], capture_output=True, text=True).stdout.strip()
     child.sendline(answer)
     child.expect(pexpect.EOF)
     shown += child.before
@@ -44,8 +51,9 @@ child.close()
 print(json.dumps({'output': shown, 'status': child.exitstatus}))
 `;
 
-function signIn(answer: string | null) {
-  const r = spawnSync('/usr/bin/python3', ['-c', DRIVER, JSON.stringify({ port, key: join(dir, 'user_key'), secret: SECRET, answer })], { encoding: 'utf8', timeout: 60_000 });
+/** Signs in as root with the key, answering `Password:` with `answer`, a TOTP code (null), or a security key's line (`paste`). */
+function signIn(answer: string | null, paste?: readonly string[]) {
+  const r = spawnSync('/usr/bin/python3', ['-c', DRIVER, JSON.stringify({ port, key: join(dir, 'user_key'), secret: SECRET, answer, paste })], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { output: string; status: number | null };
 }
@@ -72,6 +80,14 @@ beforeAll(async () => {
   await store.run(['realm', 'add', 'corp']);
   const added = await store.run(['user', 'add', 'root@corp', '--no-password', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
   expect(added.code, added.stderr).toBe(0);
+  // A security key besides the TOTP app, enrolled as a web page would (RP id localhost).
+  const begun = await store.run(['tfa', 'add', 'webauthn', 'root@corp', '--begin', '--origin', 'http://localhost:8443', '--json']);
+  expect(begun.code, begun.stderr).toBe(0);
+  const { challenge, publicKey } = begun.json().result;
+  const registration = securityKey.register(publicKey, { origin: 'http://localhost:8443' });
+  const enrolled = await store.run(['tfa', 'add', 'webauthn', 'root@corp', '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: `${JSON.stringify(registration)}\n` });
+  expect(enrolled.code, enrolled.stderr).toBe(0);
+  writeFileSync(join(dir, 'key.pem'), securityKey.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   // The auth lines as printed; the account and session lines a service file has besides them.
   const printed = await store.run(['pam', 'config', 'sshd', '--realm', 'corp']);
   writeFileSync(join(dir, 'pam.d', 'sshd'), printed.stdout);
@@ -116,6 +132,16 @@ describe('a real sshd with tfactl as the second factor', () => {
     expect(log).toMatch(/Partial publickey for root[\s\S]*Accepted keyboard-interactive\/pam for root/);
     const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
     expect(entry?.outcome).toBe('ok');
+  });
+
+  it('signs in with the key, then a security key: the line fido2-assert printed, pasted at Password:', () => {
+    const r = signIn(null, [process.execPath, PASTE, join(dir, 'key.pem'), '50', 'localhost']);
+    expect(r.output).toMatch(/printf '%s\\n' \S+ 'localhost' \S+ \| fido2-assert -G DEVICE \| paste -sd ' '/);
+    expect(r.output).toContain('SIGNED-IN');
+    expect(r.status).toBe(0);
+    const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
+    expect(entry?.outcome).toBe('ok');
+    expect(JSON.parse(entry?.detail ?? '{}').method).toBe('webauthn');
   });
 
   it('refuses a wrong code after the key', () => {
