@@ -149,7 +149,7 @@ async function resumeKeptSession(inv: Invocation, store: Store, storePath: strin
 }
 
 /** What signing `userid` in needs from this run: its store, clock, randomness, and an audit as them. */
-export function authDeps(inv: Invocation, store: Store, secretKey: () => Promise<Buffer>, userid: string): AuthDeps {
+export function authDeps(inv: Invocation, store: Store, secretKey: (tx?: Store) => Promise<Buffer>, userid: string): AuthDeps {
   const { clock, random } = inv.ctx;
   return {
     store,
@@ -157,7 +157,7 @@ export function authDeps(inv: Invocation, store: Store, secretKey: () => Promise
     sleep: (ms) => clock.sleep(ms),
     secretKey,
     randomBytes: (n) => random.bytes(n),
-    audit: (entry) => store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: userid }),
+    audit: (entry, tx) => (tx ?? store).appendAudit({ ...entry, ts: clock.nowSeconds(), actor: userid }),
   };
 }
 

@@ -192,9 +192,9 @@ export function finishSignIn(deps: AuthDeps, context: SignInContext, challengeId
 /** Runs a sign-in step so that it is audited whatever happens, also when it fails unexpectedly. */
 async function audited<T>(deps: AuthDeps, context: SignInContext, step: (audit: Audit) => Promise<T>): Promise<T> {
   let done = false;
-  const audit: Audit = async (entry) => {
+  const audit: Audit = async (entry, tx) => {
     done = true;
-    await deps.audit(entry);
+    await deps.audit(entry, tx);
   };
   try {
     return await step(audit);
@@ -424,7 +424,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     if (!result.spent) return result;
     await tx.recordSuccess(userid, module.liftsTotpLock);
     await tx.clearPasswordFailures(userid);
-    await audit({ action, target: userid, outcome: 'ok', detail: { method: module.kind, factor: result.factorId } });
+    await audit({ action, target: userid, outcome: 'ok', detail: { method: module.kind, factor: result.factorId } }, tx);
     return result;
   };
   const opened = await deps.store.transaction(async (tx): Promise<Opened> => {
@@ -445,12 +445,13 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     if (kind === 'totp' && !offered && (await tx.getLockState(userid))?.totpLocked) return { refused: 'totp locked' };
     // A missing or foreign key file is found before the attempt is counted: not the person's failure
     // (and the challenge stays: this unit of work is not committed).
-    if (module) await deps.secretKey();
+    if (module) await deps.secretKey(tx);
     // Counted before it is checked: see Store.reserveAttempt.
     const state = await tx.reserveAttempt(userid, module?.countsOnTotpLock ?? false, limits, now);
     const found = { challenge, user, realm, kind, module, state };
     if (!state || !module || module.waitsOnNetwork) return found;
-    const verified = await module.verify({ deps: { ...deps, store: tx }, user, realm, key: answeredKey(challenge.key, answer) }, answer.code);
+    const inUnit: AuthDeps = { ...deps, store: tx, secretKey: () => deps.secretKey(tx), audit: (entry) => deps.audit(entry, tx) };
+    const verified = await module.verify({ deps: inUnit, user, realm, key: answeredKey(challenge.key, answer) }, answer.code);
     return { ...found, verified, spent: verified.ok ? await succeed(tx, module, verified) : undefined };
   });
   if ('refused' in opened) {

@@ -91,7 +91,7 @@ export async function deleteFactors(session: Session, userid: string, which: Fac
     const check = await enforcementCheck(tx, isAdmin(session), user, targets);
     if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     for (const f of targets) await tx.deleteFactor(userid, f.id);
-    await session.audit({ action: 'tfa.delete', target: userid, outcome: 'ok', detail: { ids: targets.map((f) => f.id) } });
+    await session.audit({ action: 'tfa.delete', target: userid, outcome: 'ok', detail: { ids: targets.map((f) => f.id) } }, tx);
     return { refused: false as const, deleted: targets.map((f) => f.id), warnings: check.warnings };
   });
   if (outcome.refused) return refuse(session, 'tfa.delete', userid, outcome.reason, 'realm_policy');
@@ -109,7 +109,7 @@ export async function setFactorEnabled(session: Session, userid: string, idOrPre
     const check: { refusal: string | null; warnings: string[] } = enabled ? { refusal: null, warnings: [] } : await enforcementCheck(tx, isAdmin(session), user, [factor]);
     if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     await tx.setFactorEnabled(userid, factorId, enabled);
-    await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } });
+    await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } }, tx);
     return { refused: false as const, warnings: check.warnings };
   });
   if (outcome.refused) return refuse(session, action, userid, outcome.reason, 'realm_policy');
@@ -124,7 +124,7 @@ export async function unlockUser(session: Session, userid: string): Promise<User
   await session.store.transaction(async (tx) => {
     await tx.unlock(userid);
     const detail = { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil, passwordBannedUntil: before.passwordBannedUntil };
-    await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail });
+    await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail }, tx);
   });
   return before;
 }

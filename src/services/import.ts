@@ -267,6 +267,6 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
     target: row.userid,
     outcome: 'ok',
     detail: { via: 'import', line: row.line, password: p.passwordHash !== null, totp, recovery },
-  });
+  }, tx);
   return { totp, recovery };
 }

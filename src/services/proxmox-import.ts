@@ -273,7 +273,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
       target: null,
       outcome: 'ok',
       detail: { realms: plannedRealms.length, users: rows.length, settings: Object.fromEntries(settings.map((p) => [p.key, p.value])) },
-    });
+    }, tx);
   });
   return plan;
 }
@@ -333,7 +333,7 @@ async function createRealm(session: Session, tx: Store, planned: PlannedRealm, f
     await tx.setRealmEnforcement(planned.name, 'yubico', null);
     await tx.setRealmYubico(planned.name, { config, sealedApiKey });
   }
-  await session.audit({ action: 'realm.add', target: planned.name, outcome: 'ok', detail: { via: 'import.proxmox', enforce: planned.enforce } });
+  await session.audit({ action: 'realm.add', target: planned.name, outcome: 'ok', detail: { via: 'import.proxmox', enforce: planned.enforce } }, tx);
 }
 
 async function insertUser(session: Session, tx: Store, r: UserRows): Promise<void> {
@@ -359,5 +359,5 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
     if (!(await tx.insertCredentialFactor(c))) throw new RefusedError(`${user.userid} has the same WebAuthn/U2F credential twice in tfa.cfg; nothing imported`, 'exists');
   }
   if (r.tfa && (r.tfa.totpLocked || r.tfa.tfaLockedUntil)) await tx.setLockState(user.userid, r.tfa.totpLocked, r.tfa.tfaLockedUntil ?? 0);
-  await session.audit({ action: 'user.add', target: user.userid, outcome: 'ok', detail: { via: 'import.proxmox', totp: r.totp.length, yubico: r.yubico.length, recovery: r.recovery !== null } });
+  await session.audit({ action: 'user.add', target: user.userid, outcome: 'ok', detail: { via: 'import.proxmox', totp: r.totp.length, yubico: r.yubico.length, recovery: r.recovery !== null } }, tx);
 }

@@ -14,7 +14,7 @@ export async function addRealm(session: Session, name: string, comment: string |
   await authorize(session, 'realm.manage', 'realm.add', name);
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
-    await session.audit({ action: 'realm.add', target: name, outcome: 'ok' });
+    await session.audit({ action: 'realm.add', target: name, outcome: 'ok' }, tx);
     return tx.getRealmSummary(name);
   });
   return created ?? refuse(session, 'realm.add', name, `realm ${name} already exists`, 'exists');
@@ -46,7 +46,7 @@ export async function deleteRealm(session: Session, name: string, force: boolean
     if (!current) throw new NotFoundError(`realm ${name} does not exist`);
     if (current.userCount > 0 && !force) return { refusedUsers: current.userCount };
     const deletedUsers = await tx.deleteRealm(name);
-    await session.audit({ action: 'realm.delete', target: name, outcome: 'ok', detail: { deletedUsers } });
+    await session.audit({ action: 'realm.delete', target: name, outcome: 'ok', detail: { deletedUsers } }, tx);
     return { deletedUsers };
   });
   if ('refusedUsers' in outcome) {
@@ -98,7 +98,7 @@ export async function setRealmEnforcement(
   const realm = await session.store.transaction(async (tx) => {
     if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
     if (row) await tx.setRealmYubico(name, row);
-    await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail });
+    await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });
   return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
@@ -118,7 +118,7 @@ export async function setRealmYubico(session: Session, name: string, yubico: Yub
   const row = yubico && (await yubicoRow(session, name, yubico));
   return session.store.transaction(async (tx) => {
     await tx.setRealmYubico(name, row);
-    await session.audit({ action: 'realm.set-yubico', target: name, outcome: 'ok', detail: yubicoDetail(yubico) ?? { mode: 'none' } });
+    await session.audit({ action: 'realm.set-yubico', target: name, outcome: 'ok', detail: yubicoDetail(yubico) ?? { mode: 'none' } }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });
 }

@@ -40,12 +40,15 @@ export interface Session {
   /** This host's name (the default TOTP issuer). */
   readonly hostname: string;
   now(): number;
-  /** The store's key for sealing and opening secrets; read from the key file on first use. */
-  secretKey(): Promise<Buffer>;
+  /** The store's key for sealing and opening secrets; read from the key file on first use (inside a transaction: checked on its unit of work, `tx`). */
+  secretKey(tx?: Store): Promise<Buffer>;
   /** Where that key file is. */
   readonly keyPath: string;
-  /** Appends to the audit trail as the acting user (naming the API token, when one acts). */
-  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
+  /**
+   * Appends to the audit trail as the acting user (naming the API token, when one acts): inside a
+   * transaction, on the unit of work given (`tx`), so that the entry commits or rolls back with it.
+   */
+  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>, tx?: Store): Promise<void>;
 }
 
 export interface SessionParts {
@@ -55,7 +58,7 @@ export interface SessionParts {
   readonly random: Random;
   readonly hostname: string;
   readonly keyPath: string;
-  secretKey(): Promise<Buffer>;
+  secretKey(tx?: Store): Promise<Buffer>;
 }
 
 export function createSession(parts: SessionParts): Session {
@@ -69,8 +72,8 @@ export function createSession(parts: SessionParts): Session {
     secretKey: parts.secretKey,
     now: () => clock.nowSeconds(),
     // What a token does is its user's doing, by that token: the user sees it, the detail says which.
-    audit: (entry) =>
-      store.appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid, ...(actor.token && { detail: { ...entry.detail, token: actor.token.name } }) }),
+    audit: (entry, tx) =>
+      (tx ?? store).appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid, ...(actor.token && { detail: { ...entry.detail, token: actor.token.name } }) }),
   };
 }
 
@@ -103,12 +106,13 @@ export async function ensureKeyFile(random: Random, store: Store, keyPath: strin
 }
 
 /** Reads the key file once (until it could be read: a failure is tried again next time), checking it belongs to this store. */
-export function secretKeyLoader(store: Store, keyPath: string): () => Promise<Buffer> {
+export function secretKeyLoader(store: Store, keyPath: string): (tx?: Store) => Promise<Buffer> {
   let key: Promise<Buffer> | undefined;
-  return () => {
+  // Inside a transaction, the fingerprint is read on its unit of work (`tx`).
+  return (tx) => {
     key ??= (async () => {
       const { fingerprintMatches, readKeyFile } = await import('../store/keyfile.js');
-      const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
+      const fingerprint = (await (tx ?? store).getSettings()).get(KEY_FINGERPRINT);
       const loaded = readKeyFile(keyPath);
       if (fingerprint !== undefined && !fingerprintMatches(loaded, fingerprint)) {
         throw new StoreError(`key file ${keyPath} belongs to another store`, 'key_mismatch');

@@ -284,7 +284,7 @@ export async function changeSetting(session: Session, key: string, value: string
       }
     }
     await tx.setSetting(key, parsed);
-    await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed, ...(stranded > 0 ? { stranded } : {}) } });
+    await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed, ...(stranded > 0 ? { stranded } : {}) } }, tx);
   });
   const all = await readSettings(session.store, session.hostname);
   return { setting: all.find((s) => s.key === key) as EffectiveSetting, warnings };

@@ -46,7 +46,7 @@ export async function addToken(session: Session, userid: string, name: string, r
   };
   const added = await session.store.transaction(async (tx) => {
     if (!(await tx.insertApiToken(token))) return false;
-    await session.audit({ action: 'token.add', target: userid, outcome: 'ok', detail: { name, privileges: req.privileges, expires: req.expires } });
+    await session.audit({ action: 'token.add', target: userid, outcome: 'ok', detail: { name, privileges: req.privileges, expires: req.expires } }, tx);
     return true;
   });
   if (!added) return refuse(session, 'token.add', userid, `${userid} already has a token named ${name}: delete it first, or choose another name`, 'exists');
@@ -70,7 +70,7 @@ export async function deleteToken(session: Session, userid: string, name: string
   await authorize(session, 'token.manage', 'token.delete', userid);
   const deleted = await session.store.transaction(async (tx) => {
     if (!(await tx.deleteApiToken(userid, name))) return false;
-    await session.audit({ action: 'token.delete', target: userid, outcome: 'ok', detail: { name } });
+    await session.audit({ action: 'token.delete', target: userid, outcome: 'ok', detail: { name } }, tx);
     return true;
   });
   if (!deleted) throw new NotFoundError(`${userid} has no token named ${name}`);

@@ -110,7 +110,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
         ...(totp && { totp: totp.row.id, verified: totp.row.verified }),
         ...(yubico && { yubico: yubico.id, publicId: yubico.publicId }),
       },
-    });
+    }, tx);
     return tx.getUserOverview(id);
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
@@ -157,7 +157,7 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
   }
   return session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, patch, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
-    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch) } });
+    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch) } }, tx);
     return (await tx.getUserOverview(userid)) as UserOverview;
   });
 }
@@ -173,7 +173,7 @@ export async function setPassword(session: Session, userid: string, readPassword
   const passwordHash = await hashPassword(await readPassword((p) => checkPasswordPolicy(p, policy)));
   await session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, { passwordHash }, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
-    await session.audit({ action: 'user.passwd', target: userid, outcome: 'ok' });
+    await session.audit({ action: 'user.passwd', target: userid, outcome: 'ok' }, tx);
   });
 }
 
@@ -183,6 +183,6 @@ export async function deleteUser(session: Session, userid: string): Promise<void
   if (userid === ROOT_USERID) await refuse(session, 'user.delete', userid, `${ROOT_USERID} cannot be deleted`, 'root_protected');
   await session.store.transaction(async (tx) => {
     if (!(await tx.deleteUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
-    await session.audit({ action: 'user.delete', target: userid, outcome: 'ok' });
+    await session.audit({ action: 'user.delete', target: userid, outcome: 'ok' }, tx);
   });
 }

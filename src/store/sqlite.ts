@@ -526,9 +526,16 @@ class ProcessGate {
   busyFor(who: SqliteStore): Promise<void> | null {
     if (this.holder === null || this.holder === who) return null;
     return new Promise((resolve, reject) => {
+      const holder = this.holder;
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((w) => w !== wake);
-        reject(new StoreError(`the store at ${who.path} stayed locked by another process for too long`, 'store_busy'));
+        // A connection waiting for its own unit of work: a call on the store, not on the unit, from inside it.
+        const own = holder !== null && Object.getPrototypeOf(holder) === who;
+        reject(
+          own
+            ? new StoreError(`a store call waited for a unit of work of its own connection (inside a transaction, use the store it is given): ${who.path}`, 'store_busy')
+            : new StoreError(`the store at ${who.path} stayed locked by another process for too long`, 'store_busy'),
+        );
       }, BUSY_TIMEOUT_MS);
       timer.unref();
       const wake = () => {
@@ -613,13 +620,27 @@ class SqliteStore implements Store {
     return run;
   }
 
+  /**
+   * The unit of work a transaction hands to its function: this connection, but a store of its own,
+   * which holds the gate. The connection's own store waits for the unit to end like any other
+   * connection would, as on a backend where a transaction is a connection of its own (PostgreSQL):
+   * a write that should be in the unit but goes to the store is found here too, not only there.
+   */
+  private unitOfWork(): SqliteStore {
+    const unit = Object.create(this) as SqliteStore;
+    // Inside a unit, a transaction is the unit itself: SQLite has no nested BEGIN.
+    Object.defineProperty(unit, 'transaction', { value: <T>(fn: (tx: Store) => Promise<T>) => fn(unit) });
+    return unit;
+  }
+
   private async runTransaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    await this.gate.take(this);
+    const unit = this.unitOfWork();
+    await this.gate.take(unit);
     try {
-      await this.run(() => this.db.exec('BEGIN IMMEDIATE'));
+      await unit.run(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
-        const result = await fn(this);
-        await this.run(() => this.db.exec('COMMIT'));
+        const result = await fn(unit);
+        await unit.run(() => this.db.exec('COMMIT'));
         return result;
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');

@@ -327,10 +327,19 @@ export interface Store {
   readonly path: string;
 
   /**
-   * Runs `fn` in a write transaction and commits when it resolves; rolls back when it throws.
-   * `fn` must only use the store it is given and must not wait on anything slow (hashing, prompts,
-   * network): other processes wait for the lock meanwhile. Concurrent calls from one process run one
-   * after another; a call from inside `fn` would wait for itself.
+   * Runs `fn` as one unit of work: everything it writes through the store it is given (`tx`), audit
+   * entries included, commits when it resolves and rolls back when it throws.
+   *
+   * Isolation: a unit holds the store's write lock from its start, so units run one after another,
+   * as if alone: what `fn` read is still so when it writes (SQLite: BEGIN IMMEDIATE; a backend
+   * without a database-wide lock must take an equivalent one first). Single statements outside a
+   * unit are atomic on their own; the single-use guarantees (a challenge, a TOTP step, a recovery
+   * key) are each one conditional statement and need no unit.
+   *
+   * `fn` must only use `tx`: the store it was called on waits for the unit to end, as another
+   * connection would (inside `fn` that is a deadlock, reported after the lock timeout). It must not
+   * wait on anything slow (hashing, prompts, network): other processes wait for the lock meanwhile.
+   * Concurrent calls from one process run one after another.
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 

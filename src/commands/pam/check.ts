@@ -19,10 +19,10 @@ export async function run(inv: Invocation): Promise<void> {
   const { userid, pam } = pamUser(inv);
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
   const answer = (await inv.ctx.io.readLine(ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
-  const base = authDeps(inv, session.store, () => session.secretKey(), userid);
+  const base = authDeps(inv, session.store, (tx) => session.secretKey(tx), userid);
   // Through a service, the entry also names the API token the check came with.
   const via = session.actor.token && { via: `${session.actor.userid}!${session.actor.token.name}` };
-  const deps = { ...base, audit: (entry: Parameters<typeof base.audit>[0]) => base.audit({ ...entry, detail: { ...entry.detail, pam, ...via } }) };
+  const deps = { ...base, audit: (entry: Parameters<typeof base.audit>[0], tx?: Parameters<typeof base.audit>[1]) => base.audit({ ...entry, detail: { ...entry.detail, pam, ...via } }, tx) };
   const outcome = await checkPamAnswer(deps, userid, { answer, nullok: boolOpt(inv, 'nullok') === true, withPassword: boolOpt(inv, 'password') === true });
   for (const w of outcome.warnings) inv.out.warn(w);
   inv.out.result({ userid, method: outcome.method, recoveryKeysLeft: outcome.recoveryLeft }, (r) =>

@@ -22,7 +22,7 @@ export async function run(inv: Invocation): Promise<void> {
     inv.out.result({ userid, kinds: null, recoveryKeysLeft: null, fido2: [], text }, (r) => r.text);
     return;
   }
-  const { offer, keys } = await pamPrompt(authDeps(inv, session.store, () => session.secretKey(), userid), userid);
+  const { offer, keys } = await pamPrompt(authDeps(inv, session.store, (tx) => session.secretKey(tx), userid), userid);
   const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
   const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
   const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];

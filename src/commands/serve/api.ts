@@ -17,7 +17,7 @@ import { challengeView, signedInView } from '../views.js';
 
 export interface ApiDeps {
   /** Opens the store for one request (closed by the caller's `close`), with its key (read once per connection). */
-  openStore(): Promise<{ readonly store: Store; secretKey(): Promise<Buffer>; close(): void }>;
+  openStore(): Promise<{ readonly store: Store; secretKey(tx?: Store): Promise<Buffer>; close(): void }>;
   now(): number;
   randomBytes(n: number): Buffer;
   sleep(ms: number): Promise<void>;
@@ -160,7 +160,7 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
       sleep: deps.sleep,
       secretKey: opened.secretKey,
       randomBytes: deps.randomBytes,
-      audit: (entry) => store.appendAudit({ ...entry, ts: deps.now(), actor: userid, detail: { ...entry.detail, via: `${principal.userid}!${principal.token.name}` } }),
+      audit: (entry, tx) => (tx ?? store).appendAudit({ ...entry, ts: deps.now(), actor: userid, detail: { ...entry.detail, via: `${principal.userid}!${principal.token.name}` } }),
     };
     const context = { userid, action: 'login', keys: {} };
     if (challenge !== undefined) {

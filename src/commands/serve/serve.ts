@@ -152,7 +152,7 @@ const POOL_SIZE = 16;
 /** A pooled connection and its key loader. */
 interface PooledStore {
   readonly store: Store;
-  readonly secretKey: () => Promise<Buffer>;
+  readonly secretKey: (tx?: Store) => Promise<Buffer>;
 }
 
 /**

@@ -6,13 +6,14 @@ import type { KeyChallenge } from './credential.js';
 export interface AuthDeps {
   readonly store: Store;
   now(): number;
-  /** The store's key, for opening sealed secrets. */
-  secretKey(): Promise<Buffer>;
+  /** The store's key, for opening sealed secrets (inside a transaction: checked on its unit of work, `tx`). */
+  secretKey(tx?: Store): Promise<Buffer>;
   /** Random bytes (challenge ids, nonces for YubiKey validation requests, tokens). */
   randomBytes(n: number): Buffer;
   /** Waits (for password checks in flight). */
   sleep(ms: number): Promise<void>;
-  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>): Promise<void>;
+  /** Appends to the audit trail: inside a transaction, on the unit of work given (`tx`). */
+  audit(entry: Omit<AuditEntry, 'ts' | 'actor'>, tx?: Store): Promise<void>;
 }
 
 /** Spending an answer that checked out: which factor it was, or why another sign-in beat it to it. */

@@ -43,7 +43,7 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
       },
       regenerate,
     );
-    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } });
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } }, tx);
     return ok;
   });
   if (!stored) await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');

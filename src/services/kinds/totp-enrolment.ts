@@ -175,7 +175,7 @@ export async function enrolTotp(
   await session.store.transaction(async (tx) => {
     if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
     await tx.insertTotpFactor(row);
-    await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } });
+    await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } }, tx);
   });
   // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
   const recovery = await session.store.getRecoverySet(userid);

@@ -190,7 +190,7 @@ export async function finishWebauthnEnrolment(
       transports,
       data: null,
     });
-    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'webauthn', id, rpId: data.rpId } });
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'webauthn', id, rpId: data.rpId } }, tx);
     return ok;
   });
   if (!added) return fail(`this security key is already registered for ${userid}`, 'exists');

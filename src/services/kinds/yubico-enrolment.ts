@@ -91,7 +91,7 @@ export async function addYubicoKey(session: Session, userid: string, req: Yubico
   const prepared = await prepareYubico(session, userid, realm, req);
   const added = await session.store.transaction(async (tx) => {
     const ok = await tx.insertYubicoFactor({ ...prepared, userid, description: req.description, created: session.now() });
-    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'yubico', id: prepared.id, publicId: prepared.publicId, mode: prepared.mode } });
+    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'yubico', id: prepared.id, publicId: prepared.publicId, mode: prepared.mode } }, tx);
     return ok;
   });
   if (!added) await refuse(session, 'tfa.add', userid, `${userid} already has the YubiKey ${prepared.publicId}`, 'exists');
