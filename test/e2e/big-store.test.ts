@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listingQueries } from '../../src/store/sqlite.js';
+import { listingQueries } from '../../src/store/sql-store.js';
 import { type RunOptions, type RunResult, TempStore } from './harness.js';
 
 /**

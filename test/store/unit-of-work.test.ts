@@ -69,4 +69,18 @@ describe('a unit of work', () => {
     });
     expect((await store.getSettings()).get('unit.nested')).toBe('yes');
   });
+
+  it('undoes a transaction asked for inside it that throws, and keeps the rest of itself', async () => {
+    await store.transaction(async (tx) => {
+      await tx.setSetting('unit.outer', 'kept');
+      await expect(
+        tx.transaction(async (inner) => {
+          await inner.setSetting('unit.inner', 'undone');
+          throw new Error('inner fails');
+        }),
+      ).rejects.toThrow('inner fails');
+    });
+    const settings = await store.getSettings();
+    expect([settings.get('unit.outer'), settings.get('unit.inner')]).toEqual(['kept', undefined]);
+  });
 });
