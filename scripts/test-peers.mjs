@@ -66,6 +66,12 @@ export const PEERS = [
     probe: ['perl', '-MAuthen::U2F::Tester', '-e', '1'],
   },
   { command: 'fido2-assert', package: 'fido2-tools', for: "libfido2's own reading of the fido2-assert -G input and -V check of the paste format (fido2-assert.test.ts)" },
+  {
+    command: 'initdb',
+    package: 'postgresql',
+    for: 'a throwaway PostgreSQL cluster (initdb, pg_ctl) for the store on PostgreSQL (test/fixtures/postgres.ts)',
+    probe: ['/usr/bin/python3', '-c', "import glob, sys; sys.exit(0 if glob.glob('/usr/lib/postgresql/*/bin/initdb') and glob.glob('/usr/lib/postgresql/*/bin/pg_ctl') else 1)"],
+  },
   { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },
   {
     command: 'chromium',

@@ -1,3 +1,4 @@
+import { displayStoreLocation, isPostgresUrl } from './domain/store-location.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import type { CommanderError } from 'commander';
@@ -74,7 +75,7 @@ async function throughService(
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const route = chooseRoute({ command: parsed.command, db: str(parsed.opts.db), server: str(parsed.opts.server), env: ctx.env, uid: ctx.uid, home: ctx.home }, FILE_PROBE);
   if (route.kind === 'store') {
-    if (debug && route.path !== undefined) out.note(`tfactl: on the store ${route.path} directly`);
+    if (debug && route.path !== undefined) out.note(`tfactl: on the store ${displayStoreLocation(route.path)} directly`);
     return undefined;
   }
   if (debug) out.note(`tfactl: through the tfactl service at ${route.address} (${route.why})`);
@@ -84,6 +85,8 @@ async function throughService(
 
 const FILE_PROBE: RouteProbe = {
   store: (path) => {
+    // A PostgreSQL store is reached over the network, by whoever holds its connection string.
+    if (isPostgresUrl(path)) return 'usable';
     try {
       accessSync(path, constants.R_OK | constants.W_OK);
       return 'usable';
@@ -197,7 +200,9 @@ export function processContext(): Ctx {
     home: homedir(),
     hostname: hostname(),
     openStore: async (path, { now, keyPath, readOnly }) =>
-      (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly }),
+      isPostgresUrl(path)
+        ? (await import('./store/postgres.js')).openPostgresStore(path, { now })
+        : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import { completionCandidates, type CompletionCandidate, type CompletionKind } from '../services/completion.js';
-import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 
 /**
  * `tfactl __complete users | factors USERID | realms`: what the completion scripts offer for user
@@ -17,7 +17,8 @@ export async function run(inv: Invocation): Promise<void> {
   let candidates: CompletionCandidate[] = [];
   try {
     const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-    if (ctx.uid === 0 || statSync(path).uid === ctx.uid) {
+    // The owner: of the store file, or (PostgreSQL) of the key file.
+    if (ctx.uid === 0 || statSync(isPostgresUrl(path) ? resolveKeyPath(path, ctx.env) : path).uid === ctx.uid) {
       const { store } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath: resolveKeyPath(path, ctx.env), readOnly: true });
       try {
         candidates = await completionCandidates(store, inv.args[0] as CompletionKind, inv.args[1]);

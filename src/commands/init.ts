@@ -1,3 +1,4 @@
+import { displayStoreLocation } from '../domain/store-location.js';
 import type { Invocation } from '../invocation.js';
 import { ensureKeyFile } from '../services/session.js';
 import { openStore } from './session.js';
@@ -6,7 +7,7 @@ import { openStore } from './session.js';
 export async function run(inv: Invocation): Promise<void> {
   const { store, path, keyPath, created } = await openStore(inv);
   const key = created ? { created: true } : await ensureKeyFile(inv.ctx.random, store, keyPath);
-  inv.out.result({ store: path, keyFile: keyPath, created, keyCreated: key.created }, (r, style) =>
+  inv.out.result({ store: displayStoreLocation(path), keyFile: keyPath, created, keyCreated: key.created }, (r, style) =>
     [
       `${r.created ? style.green('created') : 'using'} store ${r.store}`,
       `${r.keyCreated ? style.green('created') : 'using'} key file ${r.keyFile} (keep it with every backup of the store)`,

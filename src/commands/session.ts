@@ -7,7 +7,7 @@ import { secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
-import { resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import { commandCredentials } from './credentials.js';
 import { ticketBox } from './tickets.js';
 
@@ -72,7 +72,8 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
   if (asId === undefined && !presented) {
     // Through a service nobody is the store's owner, whatever becomes of the store file.
     if (ctx.remote) throw new RefusedError('through the tfactl service nobody owns the store: name the acting user with --as USERID (or TFACTL_AS), or use an API token', 'not_owner');
-    refuseNonOwner(path, ctx.uid);
+    if (isPostgresUrl(path)) refuseNonKeyOwner(resolveKeyPath(path, ctx.env), ctx.uid);
+    else refuseNonOwner(path, ctx.uid);
   }
 
   const { store, keyPath } = await openStore(inv);
@@ -176,6 +177,25 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   const parsed = parseTokenValue(text);
   if (!parsed) throw new AuthError(`authentication failed: ${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`);
   return parsed;
+}
+
+/**
+ * On PostgreSQL there is no store file to own: the store's owner (root@local without a password)
+ * is whoever owns its key file, which only its owner may read (see store/keyfile.ts), and uid 0.
+ * Whoever has the connection string and not the key gets no secret out of the store either.
+ */
+function refuseNonKeyOwner(keyPath: string, uid: number): void {
+  if (uid === 0) return;
+  let owner: number;
+  try {
+    owner = statSync(keyPath).uid;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // No key yet: this user makes it with the store.
+    throw new StoreError(`cannot reach the key file ${keyPath} of the PostgreSQL store: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'store_permissions');
+  }
+  if (owner !== uid) {
+    throw new RefusedError(`you do not own the PostgreSQL store's key file ${keyPath}: name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
+  }
 }
 
 function refuseNonOwner(path: string, uid: number): void {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { displayStoreLocation, isPostgresUrl } from '../domain/store-location.js';
 import type { TicketBox } from '../context.js';
 import { UsageError } from '../errors.js';
 import { makePrivateDirectories } from '../files.js';
@@ -18,7 +19,8 @@ import type { Invocation } from '../invocation.js';
 export function ticketBox(inv: Invocation, storePath: string): TicketBox | null {
   const { remote, env } = inv.ctx;
   if (remote) return remote.tickets;
-  return fileTicketBox(env, resolve(storePath));
+  // A PostgreSQL store's scope is its connection string without the password (not a path to resolve).
+  return fileTicketBox(env, isPostgresUrl(storePath) ? displayStoreLocation(storePath) : resolve(storePath));
 }
 
 /** Ticket files in $XDG_RUNTIME_DIR/tfactl for one scope (a store, or a service's address); null without that directory. */

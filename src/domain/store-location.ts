@@ -22,8 +22,32 @@ export function resolveStorePath(input: StoreLocationInput): string {
   return join(base, 'tfactl', 'tfactl.db');
 }
 
-/** The key file that encrypts the store's secrets: `TFACTL_KEY_FILE`, else beside the store. */
+/** Where a PostgreSQL store's key file is, unless TFACTL_KEY_FILE says otherwise. */
+export const POSTGRES_KEY_FILE = '/etc/tfactl/tfactl.key';
+
+/** Whether a store location names a PostgreSQL database (postgres:// or postgresql://) rather than a SQLite file. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(location);
+}
+
+/**
+ * The key file that encrypts the store's secrets: `TFACTL_KEY_FILE`, else beside a SQLite store,
+ * else (PostgreSQL) /etc/tfactl/tfactl.key: every host of a site keeps a copy of the same key.
+ */
 export function resolveKeyPath(storePath: string, env: Readonly<Record<string, string | undefined>>): string {
   if (env.TFACTL_KEY_FILE) return env.TFACTL_KEY_FILE;
-  return `${storePath}.key`;
+  return isPostgresUrl(storePath) ? POSTGRES_KEY_FILE : `${storePath}.key`;
+}
+
+/** A store location as it may be shown: a file's path as it is; a connection string never with its password (nor its options). */
+export function displayStoreLocation(location: string): string {
+  if (!isPostgresUrl(location)) return location;
+  try {
+    const url = new URL(location);
+    if (url.password) url.password = '***';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return 'postgres://(unreadable connection string)';
+  }
 }

@@ -95,8 +95,9 @@ export interface AuditRow {
   detail: string | null;
 }
 
+// Flags are selected as 0 or 1 (CASE), never as a comparison: PostgreSQL would give a boolean.
 const USER_COLUMNS = `userid, realm, admin, enabled, email, comment, expire, created, modified,
-  password_hash IS NOT NULL AS has_password`;
+  CASE WHEN password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password`;
 
 const toUser = (r: UserRow): UserRecord => ({
   userid: r.userid,
@@ -169,7 +170,7 @@ function toFactor(r: FactorRow): FactorRecord {
 
 /** A user row with its realm's rule, enabled factors and locks (UserOverview), `u` being users. */
 const OVERVIEW_COLUMNS = `u.userid, u.realm, u.admin, u.enabled, u.email, u.comment, u.expire, u.created, u.modified,
-  u.password_hash IS NOT NULL AS has_password, u.totp_locked, u.tfa_locked_until,
+  CASE WHEN u.password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password, u.totp_locked, u.tfa_locked_until,
   (SELECT r.enforce FROM realms r WHERE r.name = u.realm) AS enforce,
   coalesce((SELECT p.banned_until FROM password_failures p WHERE p.userid = u.userid), 0) AS password_banned_until`;
 
@@ -180,7 +181,7 @@ const ENABLED_COUNT_COLUMNS = `
   (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'u2f') AS n_u2f,
   (SELECT count(s.hash) FROM factors f JOIN recovery_slots s ON s.factor_id = f.id
      WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') AS recovery_left,
-  EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') AS has_recovery`;
+  CASE WHEN EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') THEN 1 ELSE 0 END AS has_recovery`;
 
 interface OverviewRow extends UserRow {
   totp_locked: number;
@@ -314,7 +315,7 @@ export const listingQueries = {
       ...(filter.limit !== undefined && { limit: filter.limit }),
     };
     // The newest `limit`, oldest first: SQLite sorts them (spilling to disk if it must).
-    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) AS latest ORDER BY id`;
     return { sql, params };
   },
 };
@@ -551,7 +552,7 @@ export abstract class SqlStore implements Store {
   async getTotpSecrets(userid: string, includeDisabled = false) {
     const rows = (await this.sql(
         `SELECT id, secret, algorithm, digits, period, last_step FROM factors
-         WHERE userid = ? AND type = 'totp' AND (enabled = 1 OR ?) ORDER BY created, rowid`,
+         WHERE userid = ? AND type = 'totp' AND (enabled = 1 OR ? = 1) ORDER BY created, rowid`,
       )
       .all(userid, includeDisabled ? 1 : 0)) as { id: string; secret: Buffer; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
     return rows.map(
@@ -662,8 +663,8 @@ export abstract class SqlStore implements Store {
 
   async releaseAttempt(userid: string, totp: boolean) {
     (await this.sql(
-        `UPDATE users SET tfa_failures = max(tfa_failures - 1, 0),
-           totp_failures = CASE WHEN @totp = 1 THEN max(totp_failures - 1, 0) ELSE totp_failures END
+        `UPDATE users SET tfa_failures = CASE WHEN tfa_failures > 0 THEN tfa_failures - 1 ELSE 0 END,
+           totp_failures = CASE WHEN @totp = 1 AND totp_failures > 0 THEN totp_failures - 1 WHEN @totp = 1 THEN 0 ELSE totp_failures END
          WHERE userid = @userid`,
       )
       .run({ userid, totp: totp ? 1 : 0 }));
@@ -725,15 +726,15 @@ export abstract class SqlStore implements Store {
     const failures = `CASE WHEN ${fresh} THEN 1 ELSE password_failures.failures + 1 END`;
     const row = (await this.sql(
         `INSERT INTO password_failures (userid, failures, window_start, banned_until)
-         VALUES (@userid, 1, @now, CASE WHEN 1 >= @limit THEN @now + @ban ELSE 0 END)
+         VALUES (@userid, 1, @now, CASE WHEN 1 >= @limit THEN @bannedUntil ELSE 0 END)
          ON CONFLICT (userid) DO UPDATE SET
            failures = ${failures},
            window_start = CASE WHEN ${fresh} THEN @now ELSE password_failures.window_start END,
            banned_until = CASE WHEN password_failures.banned_until > @now THEN password_failures.banned_until
-                               WHEN ${failures} >= @limit THEN @now + @ban ELSE 0 END
+                               WHEN ${failures} >= @limit THEN @bannedUntil ELSE 0 END
          RETURNING failures, banned_until`,
       )
-      .get({ userid, now, limit: limits.failures, window: limits.windowSeconds, ban: limits.banSeconds })) as { failures: number; banned_until: number };
+      .get({ userid, now, limit: limits.failures, window: limits.windowSeconds, bannedUntil: now + limits.banSeconds })) as { failures: number; banned_until: number };
     return { failures: row.failures, bannedUntil: row.banned_until };
   }
 
@@ -858,7 +859,7 @@ export abstract class SqlStore implements Store {
   }
 
   async countCredentials(type: 'webauthn' | 'u2f', rpId: string | null) {
-    return (await this.sql('SELECT count(*) FROM factors WHERE type = @type AND rp_id IS @rpId').pluck().get({ type, rpId })) as number;
+    return (await this.sql('SELECT count(*) FROM factors WHERE type = @type AND rp_id IS NOT DISTINCT FROM @rpId').pluck().get({ type, rpId })) as number;
   }
 
   async pinCredentialRpIds(type: 'webauthn' | 'u2f', rpId: string) {

@@ -1,3 +1,4 @@
+import { isPostgresUrl } from '../../domain/store-location.js';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
@@ -21,7 +22,12 @@ export async function run(inv: Invocation): Promise<void> {
   const server = stringOpt(inv, 'server');
   const token = stringOpt(inv, 'token');
   if ((server === undefined) !== (token === undefined)) throw new UsageError('give --server and --token @FILE together: through a service, tfactl pam checks with an admin\'s API token', 'usage');
-  const db = resolve(storePath(inv));
+  const location = storePath(inv);
+  if (server === undefined && isPostgresUrl(location)) {
+    // PAM files are world-readable: a connection string with its password has no place in one.
+    throw new UsageError('the store is on PostgreSQL: its connection string would go into the PAM file; check through a tfactl service instead (--server SOCKET --token @FILE)', 'usage');
+  }
+  const db = resolve(location);
   const where = server !== undefined ? ['--server', server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server), '--token', `@${resolve((token as string).replace(/^@/, ''))}`] : ['--db', db];
   // This very tfactl, as this process runs it: the node binary and the script.
   const program = [process.execPath, realpathSync(process.argv[1] ?? 'tfactl')];

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import { resolveKeyPath } from '../../domain/store-location.js';
+import { isPostgresUrl, resolveKeyPath } from '../../domain/store-location.js';
 import { StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
@@ -80,7 +80,7 @@ export async function run(inv: Invocation): Promise<void> {
   // connection handed on to the next run could still carry work of the last (an import's lanes).
   // A store that has gone from its place is not made anew for a client: that is the owner's to do.
   const openForRun = async () => {
-    if (!existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
+    if (!isPostgresUrl(path) && !existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
     return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false };
   };
   const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: openForRun };

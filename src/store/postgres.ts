@@ -1,0 +1,266 @@
+import type { Client, QueryResult } from 'pg';
+import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
+import { StoreError, TfaError } from '../errors.js';
+import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
+import { SqlStore, type SqlStatement } from './sql-store.js';
+import type { BackupCopy, Store } from './types.js';
+
+/**
+ * The store on PostgreSQL (issue 13), for sites with several hosts: node-postgres (`pg`), loaded
+ * only on this path, one connection per store opened, the statements of SqlStore.
+ *
+ * Isolation (Store.transaction's contract): a unit of work is a transaction that first takes one
+ * transaction-scoped advisory lock, the store's write lock, so units run one after another across
+ * every host, as SQLite's BEGIN IMMEDIATE does on one. A write outside a unit takes the same lock
+ * for itself, so no write slips between a unit's read and the write that depends on it. Reads run
+ * at READ COMMITTED. Single-use guarantees stay single conditional statements.
+ */
+
+/** The advisory lock that is the store's write lock ("tfactl" in ASCII). */
+const WRITE_LOCK = '127978286708844';
+
+export interface PgOpenOptions {
+  readonly now: number;
+}
+
+/** A driver or server error as a StoreError (exit 6), without the connection string's password. */
+function pgError(e: unknown, where: string): Error {
+  if (e instanceof TfaError) return e;
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  const why =
+    code === 'ECONNREFUSED'
+      ? 'nothing answers there (is PostgreSQL running?)'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? 'its host name is not known'
+        : code === '28P01' || code === '28000'
+          ? 'the server refused the user name or password'
+          : code === '3D000'
+            ? 'the database does not exist'
+            : code === '57P01' || code === 'ECONNRESET' || /terminat|not queryable|connection error/i.test(err.message ?? '')
+              ? 'the server closed the connection (a restart?): nothing of the command was half-written; run it again'
+              : (err.message ?? String(e)).split('\n')[0];
+  return new StoreError(`PostgreSQL store ${where}: ${why}`, 'store_unavailable');
+}
+
+/** `?` and `@name` parameters as PostgreSQL's `$n`, with the order the values go in (quoted text left alone). */
+export function translate(text: string): { readonly sql: string; readonly names: readonly string[] | null; readonly count: number } {
+  const names: string[] = [];
+  let positional = 0;
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      out += text.slice(i, end + 1);
+      i = end + 1;
+    } else if (c === '?') {
+      out += `$${++positional}`;
+      i++;
+    } else if (c === '@' && /[A-Za-z_]/.test(text[i + 1] ?? '')) {
+      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1))![0];
+      let n = names.indexOf(name);
+      if (n < 0) n = names.push(name) - 1;
+      out += `$${n + 1}`;
+      i += 1 + name.length;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return { sql: out, names: names.length > 0 ? names : null, count: positional };
+}
+
+const WRITES = /^\s*(?:INSERT|UPDATE|DELETE)\b/i;
+
+class PgStore extends SqlStore {
+  readonly path: string;
+  /** Set on a unit of work: the store it belongs to. */
+  private root: PgStore | null = null;
+  /**
+   * The connection's turn: a unit of work holds it from BEGIN to COMMIT; each query of the store
+   * outside a unit takes it for itself. So the store's own calls wait for a unit, as another
+   * connection's would, and never land inside it.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly translated = new Map<string, ReturnType<typeof translate>>();
+
+  constructor(
+    private readonly client: Client,
+    location: string,
+  ) {
+    super();
+    this.path = redactUrl(location);
+  }
+
+  private get owner(): PgStore {
+    return this.root ?? this;
+  }
+
+  /** Runs `fn` in the connection's turn, after what came before. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs one query on this store's connection: a unit's at once, the store's in its turn. */
+  private async query(sql: string, values: unknown[], rowMode?: 'array'): Promise<QueryResult> {
+    const q = () => this.client.query({ text: sql, values, ...(rowMode && { rowMode }) });
+    try {
+      if (this.root !== null) return await q();
+      // A write outside a unit takes the store's write lock for itself.
+      return await this.inTurn(() => (WRITES.test(sql) ? this.inTransaction(q) : q()));
+    } catch (e) {
+      throw pgError(e, this.path);
+    }
+  }
+
+  private values(text: string, params: unknown[]): { sql: string; values: unknown[] } {
+    let t = this.owner.translated.get(text);
+    if (!t) this.owner.translated.set(text, (t = translate(text)));
+    if (t.names === null) return { sql: t.sql, values: params.length === 1 && isPlainObject(params[0]) ? [] : params.map(toPg) };
+    const named = (params[0] ?? {}) as Record<string, unknown>;
+    return { sql: t.sql, values: t.names.map((n) => toPg(named[n])) };
+  }
+
+  protected sql(text: string): SqlStatement {
+    const exec = async (params: unknown[], rowMode?: 'array') => {
+      const { sql, values } = this.values(text, params);
+      return this.query(sql, values, rowMode);
+    };
+    return {
+      get: async <T>(...p: unknown[]) => (await exec(p)).rows[0] as T | undefined,
+      all: async <T>(...p: unknown[]) => (await exec(p)).rows as T[],
+      run: async (...p: unknown[]) => ({ changes: (await exec(p)).rowCount ?? 0 }),
+      pluck: () => ({
+        get: async <T>(...p: unknown[]) => ((await exec(p, 'array')).rows[0] as unknown[] | undefined)?.[0] as T | undefined,
+        all: async <T>(...p: unknown[]) => (await exec(p, 'array')).rows.map((r) => (r as unknown[])[0]) as T[],
+      }),
+    };
+  }
+
+  /** Rows of `sql`: all read at once for now (a cursor would stream a very long listing). */
+  protected async *rows<T>(sql: string, params: Record<string, unknown> = {}): AsyncGenerator<T> {
+    const { sql: text, values } = this.values(sql, [params]);
+    for (const row of (await this.query(text, values)).rows) yield row as T;
+  }
+
+  /** BEGIN, the write lock, `fn`, COMMIT (ROLLBACK when it throws); on this connection. */
+  private async inTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.client.query('BEGIN');
+    try {
+      await this.client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+      const result = await fn();
+      await this.client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.root !== null) return this.savepoint(fn);
+    const unit = Object.create(this) as PgStore;
+    unit.root = this;
+    return this.inTurn(async () => {
+      try {
+        return await this.inTransaction(() => fn(unit));
+      } catch (e) {
+        throw pgError(e, this.path);
+      }
+    });
+  }
+
+  private savepointCount = 0;
+
+  /** A transaction inside a unit: a savepoint, undone alone when it throws. */
+  private async savepoint<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    const name = `nested_${++this.owner.savepointCount}`;
+    await this.client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      await this.client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (e) {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  backupTo(): Promise<void> {
+    return Promise.reject(new StoreError('backup of a PostgreSQL store: not yet (use pg_dump meanwhile)', 'not_supported'));
+  }
+
+  readBackup(): Promise<BackupCopy> {
+    return Promise.reject(new StoreError('restore into a PostgreSQL store: not yet', 'not_supported'));
+  }
+
+  restoreFrom(): Promise<void> {
+    return Promise.reject(new StoreError('restore into a PostgreSQL store: not yet', 'not_supported'));
+  }
+
+  close(): void {
+    if (this.root === null) void this.client.end().catch(() => undefined);
+  }
+}
+
+const isPlainObject = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/** JavaScript values as the driver sends them: booleans as the 0 and 1 the schema keeps. */
+function toPg(v: unknown): unknown {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
+}
+
+/**
+ * Opens the PostgreSQL store `location` names (postgres://USER:PASSWORD@HOST:PORT/DATABASE),
+ * bringing its schema up to date under the write lock, creating it in an empty database. Refused,
+ * exit 6: a server that cannot be reached or refuses the login, a database with tables that is not
+ * a tfactl store, a store from a newer tfactl.
+ */
+export async function openPostgresStore(location: string, options: PgOpenOptions): Promise<{ store: Store; created: boolean }> {
+  const { default: pg } = await import('pg');
+  // Counts and epoch seconds are BIGINT: as numbers (they stay far below 2^53).
+  pg.types.setTypeParser(20, (v) => Number(v));
+  pg.types.setTypeParser(1700, (v) => Number(v));
+  const where = redactUrl(location);
+  const client = new pg.Client({ connectionString: location, connectionTimeoutMillis: 10_000, application_name: 'tfactl' });
+  client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw pgError(e, where);
+  }
+  let created = false;
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);
+    let version = 0;
+    if (marked.rows[0].marked) {
+      version = Number((await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)).rows[0]?.version ?? 0);
+    } else {
+      const tables = await client.query("SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
+      if (Number(tables.rows[0].n) > 0) throw new StoreError(`${where} holds tables but is not a tfactl store`, 'not_a_store');
+    }
+    if (version > PG_LATEST_VERSION) {
+      throw new StoreError(`the store at ${where} is from a newer tfactl (schema ${version}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new');
+    }
+    for (const m of PG_MIGRATIONS) {
+      if (m.version <= version) continue;
+      for (const statement of m.statements(options.now)) await client.query(statement);
+      if (version > 0) await client.query(`UPDATE ${MARKER_TABLE} SET version = $1`, [m.version]);
+      created ||= version === 0;
+      version = m.version;
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    await client.end().catch(() => undefined);
+    throw pgError(e, where);
+  }
+  return { store: new PgStore(client, location), created };
+}

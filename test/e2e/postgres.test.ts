@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
+import { oathtool, oneLineError, runBin, type RunOptions } from './harness.js';
+
+/**
+ * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
+ * a throwaway cluster (initdb and pg_ctl as the postgres user, a random port, password logins).
+ * State is checked through the CLI, never with SQL. Several "hosts" are several processes, each
+ * with its own connection.
+ */
+let cluster: PostgresCluster;
+let url: string;
+const dir = mkdtempSync(join(tmpdir(), 'tfactl-pg-e2e-'));
+const KEY = join(dir, 'tfactl.key');
+const PW = 'postgres store password';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+
+const run = (args: readonly string[], options: RunOptions = {}) => runBin(args, { ...options, env: { TFACTL_DB: url, TFACTL_KEY_FILE: KEY, ...options.env } });
+const login = (userid: string, code: string) => run(['login', userid, '--password-stdin', '--code', code, '--json'], { input: `${PW}\n` });
+
+beforeAll(async () => {
+  cluster = await startPostgres();
+  url = await cluster.createDatabase('tfactl');
+}, 60_000);
+afterAll(() => {
+  cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('tfactl on a PostgreSQL store', () => {
+  it('creates the store and its key file, never showing the connection string\'s password', async () => {
+    const r = await run(['init', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result).toMatchObject({ created: true, keyCreated: true, keyFile: KEY });
+    expect(r.json().result.store).toBe(url.replace(cluster.password, '***'));
+    expect(r.stdout + r.stderr).not.toContain(cluster.password);
+    const again = await run(['init']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^using store postgres:\/\/tfactl:\*\*\*@127\.0\.0\.1:\d+\/tfactl$/m);
+  });
+
+  it('adds a user with TOTP and signs them in with a code from oathtool, once', async () => {
+    const added = await run(['user', 'add', 'alice', '--password-stdin', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none'], { input: `${PW}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const code = oathtool(SECRET);
+    const first = await login('alice', code);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json().result.method).toBe('totp');
+    const replay = await login('alice', code);
+    expect(replay.code).toBe(5);
+    const listed = (await run(['tfa', 'list', 'alice', '--json'])).json().result[0];
+    expect(listed.factors[0]).toMatchObject({ type: 'totp', verified: true });
+    const audit = (await run(['audit', '--user', 'alice@local', '--json'])).json().result as { action: string; outcome: string }[];
+    expect(audit.filter((a) => a.action === 'login').map((a) => a.outcome)).toEqual(['ok', 'failed']);
+  });
+
+  it('lets exactly one of several hosts racing one recovery key in', async () => {
+    const keys = (await run(['tfa', 'add', 'recovery', 'alice', '--json'])).json().result.keys as string[];
+    const racing = await Promise.all(Array.from({ length: 8 }, () => login('alice', keys[0]!)));
+    expect(racing.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(racing.filter((r) => r.code === 5)).toHaveLength(7);
+    const left = (await run(['tfa', 'list', 'alice', '--json'])).json().result[0].factors.find((f: { type: string }) => f.type === 'recovery');
+    expect(left.recoveryKeysLeft).toBe(9);
+  });
+
+  it('counts 30 racing wrong codes exactly: TOTP locks at its limit, the rest are refused as locked', async () => {
+    await run(['user', 'add', 'bob', '--password-stdin', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none'], { input: `${PW}\n` });
+    const wrong = await Promise.all(Array.from({ length: 30 }, (_, i) => login('bob', String(100000 + i))));
+    expect(wrong.every((r) => r.code === 5)).toBe(true);
+    const checked = wrong.filter((r) => !/TOTP is locked after too many failures/.test(r.json().error.message));
+    expect(checked).toHaveLength(8);
+    const bob = (await run(['user', 'show', 'bob', '--json'])).json().result;
+    expect(bob.lock).toMatchObject({ totp: true });
+  });
+
+  it('says what is wrong with the connection in one line, exit 6, without the password', async () => {
+    const down = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(/:(\d+)\//, ':1/'), TFACTL_KEY_FILE: KEY } });
+    expect(down.code).toBe(6);
+    expect(oneLineError(down)).toMatch(/PostgreSQL store postgres:\/\/tfactl:\*\*\*@127\.0\.0\.1:1\/tfactl: nothing answers there/);
+    const refused = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(cluster.password, 'not-the-password'), TFACTL_KEY_FILE: KEY } });
+    expect(refused.code).toBe(6);
+    expect(oneLineError(refused)).toMatch(/refused the user name or password/);
+    const nodb = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(/\/tfactl$/, '/nowhere'), TFACTL_KEY_FILE: KEY } });
+    expect(oneLineError(nodb)).toMatch(/the database does not exist/);
+    for (const r of [down, refused, nodb]) expect(r.stdout + r.stderr).not.toContain(cluster.password);
+  });
+
+  it('refuses a database that is not a tfactl store, and one from a newer tfactl, exit 6', async () => {
+    const other = await cluster.createDatabase('other');
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: other });
+    await client.connect();
+    await client.query('CREATE TABLE inventory (id integer)');
+    await client.end();
+    const foreign = await runBin(['user', 'list'], { env: { TFACTL_DB: other, TFACTL_KEY_FILE: KEY } });
+    expect(foreign.code).toBe(6);
+    expect(oneLineError(foreign)).toMatch(/holds tables but is not a tfactl store/);
+
+    const newer = await cluster.createDatabase('newer');
+    expect((await runBin(['init'], { env: { TFACTL_DB: newer, TFACTL_KEY_FILE: join(dir, 'newer.key') } })).code).toBe(0);
+    const bump = new pg.Client({ connectionString: newer });
+    await bump.connect();
+    await bump.query('UPDATE tfactl_store SET version = 99');
+    await bump.end();
+    const r = await runBin(['user', 'list'], { env: { TFACTL_DB: newer, TFACTL_KEY_FILE: join(dir, 'newer.key') } });
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toMatch(/from a newer tfactl \(schema 99/);
+  });
+
+  it('fails cleanly when the server restarts under a command (exit 6, no user half-written), and the same command then completes', async () => {
+    const csv = join(dir, 'users.csv');
+    writeFileSync(csv, `userid,password,tfa\n${Array.from({ length: 40 }, (_, i) => `imp${i},import password ${i},totp:${SECRET}`).join('\n')}\n`, { mode: 0o600 });
+    const importing = run(['user', 'import', csv, '--json']);
+    await new Promise((r) => setTimeout(r, 400));
+    cluster.restart();
+    const cut = await importing;
+    expect(cut.code, cut.stdout + cut.stderr).toBe(6);
+    expect(cut.stdout + cut.stderr, cut.stdout + cut.stderr).toMatch(/the server closed the connection|nothing answers there/);
+    // Each user that is there is whole: its TOTP factor came with it.
+    const partial = (await run(['user', 'list', '--json'])).json().result as { userid: string; factors: { totp: number } }[];
+    const imported = partial.filter((u) => u.userid.startsWith('imp'));
+    expect(imported.length).toBeLessThan(40);
+    for (const u of imported) expect(u.factors.totp, u.userid).toBe(1);
+    const again = await run(['user', 'import', csv, '--update', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const all = (await run(['user', 'list', '--json'])).json().result as { userid: string; factors: { totp: number } }[];
+    expect(all.filter((u) => u.userid.startsWith('imp') && u.factors.totp === 1)).toHaveLength(40);
+  }, 60_000);
+
+  it('refuses backup and restore for now (exit 6), and pam config, which would put the password in a PAM file', async () => {
+    const b = await run(['backup', join(dir, 'b.db')]);
+    expect(b.code).toBe(6);
+    expect(oneLineError(b)).toMatch(/not yet/);
+    const p = await run(['pam', 'config', 'sshd']);
+    expect(p.code).toBe(2);
+    expect(oneLineError(p)).toMatch(/connection string would go into the PAM file/);
+  });
+});
