@@ -312,7 +312,7 @@ complete -c tfactl -f
 
 # tfactl
 complete -c tfactl -s V -l version -d 'print the version'
-complete -c tfactl -l db -r -F -d 'store file, or postgres://USER:PASSWORD@HOST:PORT/DB (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)'
+complete -c tfactl -l db -r -F -d 'store file, or postgres://USER:PASSWORD@HOST:PORT/DB (default: $TFACTL_DB, else db in /etc/tfactl/config, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)'
 complete -c tfactl -l as -x -a '(__tfactl_ids users)' -d 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)'
 complete -c tfactl -l password-stdin -d 'read passwords from standard input, one per line: the acting user\'s first, then a new one'
 complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'

@@ -62,7 +62,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .helpCommand(false)
-    .option('--db <path>', 'store file, or postgres://USER:PASSWORD@HOST:PORT/DB (default: $TFACTL_DB, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
+    .option('--db <path>', 'store file, or postgres://USER:PASSWORD@HOST:PORT/DB (default: $TFACTL_DB, else db in /etc/tfactl/config, else /var/lib/tfactl/tfactl.db as root, else $XDG_DATA_HOME/tfactl/tfactl.db)')
     .option('--as <userid>', 'act as this user (default: $TFACTL_AS, else root@local for the owner of the store)')
     .option('--password-stdin', 'read passwords from standard input, one per line: the acting user\'s first, then a new one')
     .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')

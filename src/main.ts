@@ -7,7 +7,8 @@ import type { Ctx, Io, Prompter } from './context.js';
 import { ExitCode, TfaError, UsageError } from './errors.js';
 import { INPUT_LIMITS } from './files.js';
 import { createOutput, type Output } from './output.js';
-import { chooseRoute, type RouteProbe } from './remote/route.js';
+import { chooseRoute, HERE_ONLY, type RouteProbe } from './remote/route.js';
+import { loadStoreConfig } from './config-file.js';
 import { fdWriter, readStdinChunks, stdinIsTerminal, stdinLineReader } from './stdio.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -73,7 +74,9 @@ async function throughService(
   debug: boolean,
 ): Promise<number | undefined> {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const route = chooseRoute({ command: parsed.command, db: str(parsed.opts.db), server: str(parsed.opts.server), env: ctx.env, uid: ctx.uid, home: ctx.home }, FILE_PROBE);
+  // Completion never fails on a config it cannot use (pam config reads it itself).
+  const config = HERE_ONLY.has(parsed.command) || ctx.remote ? null : loadStoreConfig(ctx.env, ctx.uid);
+  const route = chooseRoute({ command: parsed.command, db: str(parsed.opts.db), server: str(parsed.opts.server), env: ctx.env, uid: ctx.uid, home: ctx.home, config }, FILE_PROBE);
   if (route.kind === 'store') {
     if (debug && route.path !== undefined) out.note(`tfactl: on the store ${displayStoreLocation(route.path)} directly`);
     return undefined;

@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
-import type { GlobalOptions, Invocation } from '../invocation.js';
+import type { Invocation } from '../invocation.js';
 import { completionCandidates, type CompletionCandidate, type CompletionKind } from '../services/completion.js';
-import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+import { isPostgresUrl } from '../domain/store-location.js';
+import { keyPathOf, storePath } from './session.js';
 
 /**
  * `tfactl __complete users | factors USERID | realms`: what the completion scripts offer for user
@@ -13,13 +14,12 @@ import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store
  */
 export async function run(inv: Invocation): Promise<void> {
   const { ctx } = inv;
-  const globals = inv.opts as GlobalOptions;
   let candidates: CompletionCandidate[] = [];
   try {
-    const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+    const path = storePath(inv);
     // The owner: of the store file, or (PostgreSQL) of the key file.
-    if (ctx.uid === 0 || statSync(isPostgresUrl(path) ? resolveKeyPath(path, ctx.env) : path).uid === ctx.uid) {
-      const { store } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath: resolveKeyPath(path, ctx.env), readOnly: true });
+    if (ctx.uid === 0 || statSync(isPostgresUrl(path) ? keyPathOf(inv, path) : path).uid === ctx.uid) {
+      const { store } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath: keyPathOf(inv, path), readOnly: true });
       try {
         candidates = await completionCandidates(store, inv.args[0] as CompletionKind, inv.args[1]);
       } finally {

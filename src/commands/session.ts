@@ -8,6 +8,8 @@ import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
 import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+import type { StoreConfig } from '../domain/store-config.js';
+import { loadStoreConfig } from '../config-file.js';
 import { commandCredentials } from './credentials.js';
 import { ticketBox } from './tickets.js';
 
@@ -24,19 +26,28 @@ export interface OpenedStore {
  */
 export async function openStore(inv: Invocation): Promise<OpenedStore> {
   const { ctx } = inv;
-  const globals = inv.opts as GlobalOptions;
-  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
-  const keyPath = resolveKeyPath(path, ctx.env);
+  const path = storePath(inv);
+  const keyPath = keyPathOf(inv, path);
   const { store, created } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
   inv.onExit(() => store.close());
   if (created) await ensureKeyFile(ctx.random, store, keyPath);
   return { store, path, keyPath, created };
 }
 
-/** The store file this run uses (--db, TFACTL_DB, or the default location). */
+/** The store this run uses (--db, TFACTL_DB, this host's config, or the default location). */
 export function storePath(inv: Invocation): string {
   const { ctx } = inv;
-  return resolveStorePath({ flag: (inv.opts as GlobalOptions).db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+  return resolveStorePath({ flag: (inv.opts as GlobalOptions).db, env: ctx.env, uid: ctx.uid, home: ctx.home, config: hostConfig(inv) });
+}
+
+/** This host's store config (/etc/tfactl/config); never for a run that came from a client of the service. */
+export function hostConfig(inv: Invocation): StoreConfig | null {
+  return inv.ctx.remote ? null : loadStoreConfig(inv.ctx.env, inv.ctx.uid);
+}
+
+/** The key file of the store at `path`. */
+export function keyPathOf(inv: Invocation, path: string): string {
+  return resolveKeyPath(path, inv.ctx.env, hostConfig(inv));
 }
 
 /**
@@ -68,11 +79,11 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
   if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user');
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
-  const path = resolveStorePath({ flag: globals.db, env: ctx.env, uid: ctx.uid, home: ctx.home });
+  const path = storePath(inv);
   if (asId === undefined && !presented) {
     // Through a service nobody is the store's owner, whatever becomes of the store file.
     if (ctx.remote) throw new RefusedError('through the tfactl service nobody owns the store: name the acting user with --as USERID (or TFACTL_AS), or use an API token', 'not_owner');
-    if (isPostgresUrl(path)) refuseNonKeyOwner(resolveKeyPath(path, ctx.env), ctx.uid);
+    if (isPostgresUrl(path)) refuseNonKeyOwner(keyPathOf(inv, path), ctx.uid);
     else refuseNonOwner(path, ctx.uid);
   }
 

@@ -1,21 +1,25 @@
 import { join } from 'node:path';
+import type { StoreConfig } from './store-config.js';
 
 export interface StoreLocationInput {
   readonly flag: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly uid: number;
   readonly home: string;
+  /** This host's store config (/etc/tfactl/config), when there is one this user may read. */
+  readonly config?: StoreConfig | null | undefined;
 }
 
 export const SYSTEM_STORE = '/var/lib/tfactl/tfactl.db';
 
 /**
- * Where the store lives: `--db`, else `TFACTL_DB`, else the system store for uid 0, else
+ * Where the store lives: `--db`, else `TFACTL_DB`, else this host's config (`db`), else the system store for uid 0, else
  * `$XDG_DATA_HOME/tfactl/tfactl.db` (`~/.local/share` when unset or not absolute, as the XDG spec says).
  */
 export function resolveStorePath(input: StoreLocationInput): string {
   if (input.flag) return input.flag;
   if (input.env.TFACTL_DB) return input.env.TFACTL_DB;
+  if (input.config?.db) return input.config.db;
   if (input.uid === 0) return SYSTEM_STORE;
   const xdg = input.env.XDG_DATA_HOME;
   const base = xdg && xdg.startsWith('/') ? xdg : join(input.home, '.local', 'share');
@@ -34,8 +38,10 @@ export function isPostgresUrl(location: string): boolean {
  * The key file that encrypts the store's secrets: `TFACTL_KEY_FILE`, else beside a SQLite store,
  * else (PostgreSQL) /etc/tfactl/tfactl.key: every host of a site keeps a copy of the same key.
  */
-export function resolveKeyPath(storePath: string, env: Readonly<Record<string, string | undefined>>): string {
+export function resolveKeyPath(storePath: string, env: Readonly<Record<string, string | undefined>>, config?: StoreConfig | null): string {
   if (env.TFACTL_KEY_FILE) return env.TFACTL_KEY_FILE;
+  // The config's key file goes with the config's store, not with another one named on the command line.
+  if (config?.keyFile && config.db === storePath) return config.keyFile;
   return isPostgresUrl(storePath) ? POSTGRES_KEY_FILE : `${storePath}.key`;
 }
 

@@ -1,3 +1,4 @@
+import type { StoreConfig } from '../domain/store-config.js';
 import { resolveStorePath } from '../domain/store-location.js';
 
 /** Where tfactl serve listens unless told otherwise, and where a CLI looks for it. */
@@ -16,6 +17,8 @@ export interface RouteInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly uid: number;
   readonly home: string;
+  /** This host's store config (/etc/tfactl/config), when this user may read it. */
+  readonly config?: StoreConfig | null;
 }
 
 /** What the file system says, asked only as far as the decision needs. */
@@ -26,7 +29,7 @@ export interface RouteProbe {
 }
 
 /** Never through a service: they need no store, or work on this host's files (`pam config` prints lines that name --server). */
-const HERE_ONLY = new Set(['completion', '__complete', 'pam config']);
+export const HERE_ONLY = new Set(['completion', '__complete', 'pam config']);
 /** A store of one's own (`init` makes it): never sent to a service unless one is named. */
 const OWN_STORE = new Set(['init', 'serve', 'backup', 'restore']);
 
@@ -42,7 +45,7 @@ export function chooseRoute(input: RouteInput, probe: RouteProbe): Route {
   if (input.server !== undefined) return { kind: 'service', address: input.server, why: '--server' };
   const named = input.db === undefined ? input.env.TFACTL_SERVER || undefined : undefined;
   if (named !== undefined) return { kind: 'service', address: named, why: 'TFACTL_SERVER' };
-  const path = resolveStorePath({ flag: input.db, env: input.env, uid: input.uid, home: input.home });
+  const path = resolveStorePath({ flag: input.db, env: input.env, uid: input.uid, home: input.home, config: input.config });
   if (input.db !== undefined || input.uid === 0 || OWN_STORE.has(input.command)) return { kind: 'store', path };
   const state = probe.store(path);
   if (state === 'usable' || !probe.isSocket(DEFAULT_SOCKET)) return { kind: 'store', path };

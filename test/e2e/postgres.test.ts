@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,31 @@ describe('tfactl on a PostgreSQL store', () => {
     const all = (await run(['user', 'list', '--json'])).json().result as { userid: string; factors: { totp: number } }[];
     expect(all.filter((u) => u.userid.startsWith('imp') && u.factors.totp === 1)).toHaveLength(40);
   }, 60_000);
+
+  it("takes the store and key file from this host's config, so the connection string is in no environment and no PAM file", async () => {
+    const config = join(dir, 'config');
+    writeFileSync(config, `# this host's tfactl\ndb = ${url}\nkey-file = ${KEY}\n`, { mode: 0o600 });
+    const r = await runBin(['user', 'list', '--json'], { env: { TFACTL_CONFIG: config } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.map((u: { userid: string }) => u.userid)).toContain('alice@local');
+    // pam config names no store: pam_exec runs tfactl as root, who reads the config.
+    const lines = await runBin(['pam', 'config', 'sshd'], { env: { TFACTL_CONFIG: config } });
+    expect(lines.code, lines.stderr).toBe(0);
+    expect(lines.stdout).toMatch(/ pam check --realm local$/m);
+    expect(lines.stdout).not.toContain('--db');
+    expect(lines.stdout).not.toContain(cluster.password);
+    // A config its group or others may write is refused: it names the store everyone here uses.
+    chmodSync(config, 0o620);
+    const open = await runBin(['user', 'list'], { env: { TFACTL_CONFIG: config } });
+    expect(open.code).toBe(6);
+    expect(oneLineError(open)).toBe(`error: ${config} may be written by its group or others: chmod go-w ${config}`);
+    chmodSync(config, 0o600);
+    writeFileSync(config, `db = ${url}\nport = 5432\n`);
+    const unknown = await runBin(['user', 'list'], { env: { TFACTL_CONFIG: config } });
+    expect(unknown.code).toBe(6);
+    expect(oneLineError(unknown)).toBe(`error: ${config} line 2: not a setting tfactl knows (it knows db, key-file)`);
+    expect(unknown.stderr).not.toContain(cluster.password);
+  });
 
   it('refuses backup and restore for now (exit 6), and pam config, which would put the password in a PAM file', async () => {
     const b = await run(['backup', join(dir, 'b.db')]);

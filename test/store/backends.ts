@@ -12,6 +12,8 @@ import type { Store } from '../../src/store/types.js';
 export interface Backend {
   readonly name: 'sqlite' | 'postgres';
   open(now?: number): Promise<Store & { close(): void }>;
+  /** Another connection to the store `open()` last made, as another process (or host) has. */
+  connectAgain(): Promise<Store & { close(): void }>;
   /** Stops what it started. */
   stop(): void;
 }
@@ -21,26 +23,36 @@ let databases = 0;
 export async function sqliteBackend(): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'tfactl-contract-'));
   let n = 0;
+  const connect = async (now = 1000) => {
+    const { openSqliteStore } = await import('../../src/store/sqlite.js');
+    return (await openSqliteStore(join(dir, `s${n}.db`), { now })).store as Store & { close(): void };
+  };
   return {
     name: 'sqlite',
     async open(now = 1000) {
-      const { openSqliteStore } = await import('../../src/store/sqlite.js');
-      return (await openSqliteStore(join(dir, `s${++n}.db`), { now })).store as Store & { close(): void };
+      n++;
+      return connect(now);
     },
+    connectAgain: () => connect(),
     stop: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
 export async function postgresBackend(cluster?: PostgresCluster): Promise<Backend & { readonly cluster: PostgresCluster }> {
   const pg = cluster ?? (await startPostgres());
+  let url = '';
+  const connect = async (now = 1000) => {
+    const { openPostgresStore } = await import('../../src/store/postgres.js');
+    return (await openPostgresStore(url, { now })).store as Store & { close(): void };
+  };
   return {
     name: 'postgres',
     cluster: pg,
     async open(now = 1000) {
-      const url = await pg.createDatabase(`contract_${process.pid}_${++databases}`);
-      const { openPostgresStore } = await import('../../src/store/postgres.js');
-      return (await openPostgresStore(url, { now })).store as Store & { close(): void };
+      url = await pg.createDatabase(`contract_${process.pid}_${++databases}`);
+      return connect(now);
     },
+    connectAgain: () => connect(),
     stop: () => {
       if (!cluster) pg.stop();
     },
@@ -57,7 +69,7 @@ export const BACKENDS = [
  * `body` once per backend, in a describe of its own ("on sqlite", "on postgres"), with a new store
  * opened before its tests (`store()`) and closed after them.
  */
-export function onEveryBackend(body: (store: () => Store & { close(): void }) => void): void {
+export function onEveryBackend(body: (store: () => Store & { close(): void }, others: (n: number) => Promise<Store[]>) => void): void {
   describe.each(BACKENDS)('on %s', (_name, start) => {
     let backend: Backend | undefined;
     let store: (Store & { close(): void }) | undefined;
@@ -65,10 +77,17 @@ export function onEveryBackend(body: (store: () => Store & { close(): void }) =>
       backend = await start();
       store = await backend.open();
     }, 60_000);
+    const opened: (Store & { close(): void })[] = [];
     afterAll(() => {
+      for (const o of opened) o.close();
       store?.close();
       backend?.stop();
     });
-    body(() => store!);
+    const others = async (n: number) => {
+      const more = await Promise.all(Array.from({ length: n }, () => backend!.connectAgain()));
+      opened.push(...more);
+      return more;
+    };
+    body(() => store!, others);
   });
 }

@@ -1,10 +1,11 @@
-import { isPostgresUrl } from '../../domain/store-location.js';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import type { Invocation } from '../../invocation.js';
+import { CONFIG_FILE } from '../../domain/store-config.js';
+import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
+import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { boolOpt, stringOpt } from '../options.js';
-import { storePath } from '../session.js';
+import { hostConfig, storePath } from '../session.js';
 
 /** Where Linux distributions keep PAM modules: the first that has pam_exec.so is named in the lines. */
 const MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/security', '/lib/x86_64-linux-gnu/security', '/usr/lib/aarch64-linux-gnu/security', '/usr/lib64/security', '/lib64/security', '/usr/lib/security', '/lib/security'];
@@ -23,12 +24,20 @@ export async function run(inv: Invocation): Promise<void> {
   const token = stringOpt(inv, 'token');
   if ((server === undefined) !== (token === undefined)) throw new UsageError('give --server and --token @FILE together: through a service, tfactl pam checks with an admin\'s API token', 'usage');
   const location = storePath(inv);
-  if (server === undefined && isPostgresUrl(location)) {
+  // A store this host's config names: the lines name none (pam_exec runs as root, who reads the config).
+  const fromConfig = (inv.opts as GlobalOptions).db === undefined && !inv.ctx.env.TFACTL_DB && hostConfig(inv)?.db === location;
+  if (server === undefined && isPostgresUrl(location) && !fromConfig) {
     // PAM files are world-readable: a connection string with its password has no place in one.
-    throw new UsageError('the store is on PostgreSQL: its connection string would go into the PAM file; check through a tfactl service instead (--server SOCKET --token @FILE)', 'usage');
+    throw new UsageError(`the store is on PostgreSQL: its connection string would go into the PAM file; name it in ${CONFIG_FILE} (db = ...), or check through a tfactl service (--server SOCKET --token @FILE)`, 'usage');
   }
-  const db = resolve(location);
-  const where = server !== undefined ? ['--server', server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server), '--token', `@${resolve((token as string).replace(/^@/, ''))}`] : ['--db', db];
+  // Shown in the comments: a connection string never with its password.
+  const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
+  const where =
+    server !== undefined
+      ? ['--server', server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server), '--token', `@${resolve((token as string).replace(/^@/, ''))}`]
+      : fromConfig
+        ? []
+        : ['--db', db];
   // This very tfactl, as this process runs it: the node binary and the script.
   const program = [process.execPath, realpathSync(process.argv[1] ?? 'tfactl')];
   for (const word of [...program, ...where, realm]) {

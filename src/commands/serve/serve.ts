@@ -2,11 +2,11 @@ import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import { isPostgresUrl, resolveKeyPath } from '../../domain/store-location.js';
+import { isPostgresUrl } from '../../domain/store-location.js';
 import { StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession, storePath } from '../session.js';
+import { keyPathOf, openSession, storePath } from '../session.js';
 import { secretKeyLoader, type Store } from '../../services/session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -34,7 +34,7 @@ export async function run(inv: Invocation): Promise<void> {
   const owner = await openSession(inv, { op: 'store.whole', action: 'serve' });
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
-  const keyPath = resolveKeyPath(path, inv.ctx.env);
+  const keyPath = keyPathOf(inv, path);
   // Each pooled connection reads the key file once (a store's key never changes: restore insists
   // on the same key), not once a request.
   const pool = connectionPool(POOL_SIZE, async () => {

@@ -1,0 +1,127 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/types.js';
+import { onEveryBackend } from './backends.js';
+
+/**
+ * The store's contract, on every backend (test/store/backends.ts): what services rely on, and the
+ * single-use and counting guarantees under racing connections (other processes, other hosts).
+ */
+const NOW = 1_000_000;
+const user = (userid: string, realm = 'local') => ({ userid, realm, admin: false, enabled: true, email: null, comment: null, expire: null, passwordHash: 'hash', created: NOW });
+const totpParams = { algorithm: 'SHA1' as const, digits: 6 as const, period: 30 };
+
+onEveryBackend((opened, others) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = opened();
+    for (const name of ['ann', 'ben', 'cat', 'dan']) expect(await store.insertUser(user(`${name}@local`))).toBe(true);
+  });
+
+  describe('users and realms', () => {
+    it('insert once, change, and delete', async () => {
+      expect(await store.insertUser(user('ann@local'))).toBe(false);
+      expect(await store.updateUser('ann@local', { email: 'ann@example.com', admin: true }, NOW + 1)).toBe(true);
+      expect(await store.getUser('ann@local')).toMatchObject({ userid: 'ann@local', email: 'ann@example.com', admin: true, enabled: true, hasPassword: true, modified: NOW + 1 });
+      expect(await store.updateUser('nobody@local', { admin: true }, NOW)).toBe(false);
+      expect(await store.insertUser(user('gone@local'))).toBe(true);
+      expect(await store.deleteUser('gone@local')).toBe(true);
+      expect(await store.getUser('gone@local')).toBeUndefined();
+    });
+
+    it('list realms and users in bytewise order, whatever the database locale', async () => {
+      for (const name of ['b-x', 'b_x', 'bx', 'b.x']) expect(await store.insertRealm({ name, comment: null, created: NOW })).toBe(true);
+      expect((await store.listRealms()).map((r) => r.name)).toEqual(['b-x', 'b.x', 'b_x', 'bx', 'local']);
+      const listed: string[] = [];
+      for await (const u of store.users({})) listed.push(u.userid);
+      expect(listed).toEqual(['ann@local', 'ben@local', 'cat@local', 'dan@local', 'root@local']);
+    });
+
+    it('count users without a factor of a kind', async () => {
+      expect(await store.usersWithout('local', 'totp', 2)).toEqual({ count: 5, first: ['ann@local', 'ben@local'] });
+    });
+  });
+
+  describe('single use under racing connections', () => {
+    it('advances a TOTP step once: of ten connections with the same step, one succeeds', async () => {
+      await store.insertTotpFactor({ id: 't-ben', userid: 'ben@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 1), params: totpParams, lastStep: null, verified: false });
+      const racing = await others(10);
+      const results = await Promise.all(racing.map((s) => s.advanceTotpStep('t-ben', 500, NOW)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.advanceTotpStep('t-ben', 499, NOW)).toBe(false);
+      expect(await store.advanceTotpStep('t-ben', 501, NOW)).toBe(true);
+      expect((await store.getTotpSecrets('ben@local'))[0]).toMatchObject({ id: 't-ben', lastStep: 501 });
+      expect((await store.listFactors('ben@local'))[0]).toMatchObject({ type: 'totp', verified: true });
+    });
+
+    it('spends a recovery key once: of ten connections, one succeeds', async () => {
+      const hashes = Array.from({ length: 10 }, (_, i) => `h${i}`);
+      expect(await store.putRecoverySet({ id: 'r-cat', userid: 'cat@local', description: 'keys', created: NOW, sealedSecret: Buffer.alloc(40, 2), hashes }, false)).toBe(true);
+      expect(await store.putRecoverySet({ id: 'r-cat2', userid: 'cat@local', description: 'keys', created: NOW, sealedSecret: Buffer.alloc(40, 2), hashes }, false)).toBe(false);
+      const racing = await others(10);
+      const results = await Promise.all(racing.map((s) => s.consumeRecoverySlot('r-cat', 3, 'h3', NOW)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const set = await store.getRecoverySet('cat@local');
+      expect(set?.slots.filter((h) => h !== null)).toHaveLength(9);
+      expect(set?.slots[3]).toBeNull();
+    });
+
+    it('counts racing attempts exactly: 30 at once, TOTP locked after its limit of 8', async () => {
+      const limits = { totpFailures: 8, failures: 100, lockSeconds: 3600 };
+      const racing = await others(10);
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => racing[i % racing.length]!.reserveAttempt('dan@local', true, limits, NOW)));
+      expect(results.filter((r) => r !== null)).toHaveLength(8);
+      expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 8, totpLocked: true, failures: 8, lockedUntil: 0 });
+      await store.recordSuccess('dan@local', true);
+      expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 0, totpLocked: false, failures: 0, lockedUntil: 0 });
+    });
+
+    it('lets racing password checks start only while failures and checks in flight stay under the limit', async () => {
+      const limits = { failures: 5, windowSeconds: 300, banSeconds: 600 };
+      const racing = await others(10);
+      const started = await Promise.all(racing.map((s, i) => s.beginPasswordCheck('ann@local', `check-${i}`, limits, NOW)));
+      expect(started.filter((s) => s.status === 'allowed')).toHaveLength(5);
+      expect(started.filter((s) => s.status === 'busy')).toHaveLength(5);
+      // Five wrong passwords: banned.
+      const allowed = started.flatMap((s, i) => (s.status === 'allowed' ? [i] : []));
+      let last = null;
+      for (const i of allowed) last = await store.finishPasswordCheck('ann@local', `check-${i}`, true, limits, NOW);
+      expect(last).toEqual({ failures: 5, bannedUntil: NOW + 600 });
+      expect(await store.getPasswordBan('ann@local', NOW)).toBe(NOW + 600);
+      expect(await store.beginPasswordCheck('ann@local', 'later', limits, NOW + 1)).toEqual({ status: 'banned', until: NOW + 600 });
+    });
+  });
+
+  describe('settings, audit, tokens and sessions', () => {
+    it('keep settings, one value a key', async () => {
+      await store.setSetting('x.a', '1');
+      await store.setSetting('x.a', '2');
+      expect((await store.getSettings()).get('x.a')).toBe('2');
+    });
+
+    it('list audit entries in order, by user, since a time and the latest few', async () => {
+      for (let i = 0; i < 5; i++) await store.appendAudit({ ts: NOW + i, actor: i % 2 ? 'ann@local' : null, action: 'test', target: 'ben@local', outcome: 'ok', detail: { i } });
+      const all = [];
+      for await (const e of store.auditEntries({ since: NOW })) all.push(e);
+      expect(all.map((e) => e.detail?.i)).toEqual([0, 1, 2, 3, 4]);
+      const latest = [];
+      for await (const e of store.auditEntries({ limit: 2 })) latest.push(e.detail?.i);
+      expect(latest).toEqual([3, 4]);
+      const byAnn = [];
+      for await (const e of store.auditEntries({ user: 'ann@local', since: NOW })) byAnn.push(e.detail?.i);
+      expect(byAnn).toEqual([1, 3]);
+    });
+
+    it('keep API tokens and sessions, and drop them with their user', async () => {
+      const token = { userid: 'ben@local', name: 'ci', secretHash: Buffer.alloc(32, 7), privileges: 'read-only' as const, expires: null, comment: null, created: NOW, lastUsed: null };
+      expect(await store.insertApiToken(token)).toBe(true);
+      expect(await store.insertApiToken(token)).toBe(false);
+      expect(await store.getApiToken('ben@local', 'ci')).toEqual(token);
+      await store.insertSession({ id: 'sess-1', userid: 'ben@local', state: Buffer.alloc(32, 9), created: NOW, expires: NOW + 7200 });
+      expect(await store.getSession('sess-1')).toMatchObject({ userid: 'ben@local', expires: NOW + 7200 });
+      expect(await store.deleteUser('ben@local')).toBe(true);
+      expect(await store.getApiToken('ben@local', 'ci')).toBeUndefined();
+      expect(await store.getSession('sess-1')).toBeUndefined();
+      expect(await store.listFactors('ben@local')).toEqual([]);
+    });
+  });
+});
