@@ -20,6 +20,9 @@
 //   6. tfactl pam (issue 12): a PAM conversation (pamtester under pam_wrapper) with `tfactl pam
 //      check` and a TOTP code, against pam_exec running a bare `node -e ''`: goal at most 1.3x; and
 //      google-authenticator's module with the same code (Debian libpam-google-authenticator).
+//   7. The store on PostgreSQL (issue 13), a throwaway cluster on loopback (scripts/postgres-cluster.mjs):
+//      `tfa list` as a ratio to a bare node (goal at most 1.6x), a recovery-key sign-in next to
+//      SQLite's, and TOTP checks through `tfactl serve` as in section 5.
 //
 //   node scripts/bench.mjs            full run (a few minutes)
 //   node scripts/bench.mjs --quick    fewer repetitions and a smaller store: a smoke run
@@ -149,22 +152,24 @@ function totpCodeOf(t) {
   return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
-/** A small store: init, a password-only user, a user with a TOTP factor and recovery keys. */
-function smallStore(dir) {
-  const db = join(dir, 'tfactl.db');
-  tfactl(db, ['init']);
-  tfactl(db, ['user', 'add', 'bob', '--password-stdin'], { input: `${PASSWORD}\n` });
-  tfactl(db, ['user', 'add', 'carol', '--password-stdin'], { input: `${PASSWORD}\n` });
-  tfactl(db, ['tfa', 'add', 'totp', 'carol', '--no-verify']);
-  tfactl(db, ['user', 'add', 'dave', '--password-stdin'], { input: `${PASSWORD}\n` });
-  const keys = tfactlJson(db, ['tfa', 'add', 'recovery', 'dave']).keys;
-  return { db, recoveryKeys: [...keys] };
+/**
+ * A small store: init, a password-only user, a user with a TOTP factor and recovery keys. In `dir`
+ * (SQLite), or at `db` with `env` (PostgreSQL: a connection string, TFACTL_KEY_FILE).
+ */
+function smallStore(dir, db = join(dir, 'tfactl.db'), env = {}) {
+  tfactl(db, ['init'], { env });
+  tfactl(db, ['user', 'add', 'bob', '--password-stdin'], { input: `${PASSWORD}\n`, env });
+  tfactl(db, ['user', 'add', 'carol', '--password-stdin'], { input: `${PASSWORD}\n`, env });
+  tfactl(db, ['tfa', 'add', 'totp', 'carol', '--no-verify'], { env });
+  tfactl(db, ['user', 'add', 'dave', '--password-stdin'], { input: `${PASSWORD}\n`, env });
+  const keys = tfactlJson(db, ['tfa', 'add', 'recovery', 'dave'], { env }).keys;
+  return { db, env, recoveryKeys: [...keys] };
 }
 
 /** The next unused recovery key for dave; a fresh set is made (untimed) when the last is spent. */
 function nextRecoveryKey(store) {
   if (store.recoveryKeys.length === 0) {
-    store.recoveryKeys = [...tfactlJson(store.db, ['tfa', 'add', 'recovery', 'dave', '--regenerate', '--yes']).keys];
+    store.recoveryKeys = [...tfactlJson(store.db, ['tfa', 'add', 'recovery', 'dave', '--regenerate', '--yes'], { env: store.env }).keys];
   }
   return store.recoveryKeys.shift();
 }
@@ -179,6 +184,7 @@ function loginRecovery(store) {
   const key = nextRecoveryKey(store);
   return tfactl(store.db, ['login', 'dave', '--password-stdin', '--code', key, '--type', 'recovery', '--json'], {
     input: `${PASSWORD}\n`,
+    env: store.env,
     check: expectMethod('recovery'),
   }).ms;
 }
@@ -561,6 +567,128 @@ results.webauthn = { rounds: waRounds, ms: waTimes, finishRatio: waRatio, finish
 say();
 
 // ---------------------------------------------------------------------------------------------
+// tfactl serve, driven over its Unix socket (sections 5 and 7). A target: { db, env, socketPath, token }.
+
+const SERVE_CLIENTS = 16;
+const net = await import('node:net');
+
+/** Starts `tfactl serve` on the target's store and socket; resolves once it listens, with a function that stops it. */
+const startServe = async (target) => {
+  const server = spawn(process.execPath, [BIN, 'serve', '--socket', target.socketPath], { env: { ...process.env, TFACTL_DB: target.db, ...target.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((ready, fail) => {
+    let log = '';
+    server.stderr.on('data', (d) => {
+      log += d;
+      if (!log.includes('"listening"')) return;
+      // Its request log is drained, not kept: the bench must not grow a string per request.
+      server.stderr.removeAllListeners('data');
+      server.stderr.resume();
+      ready();
+    });
+    server.once('exit', (code) => fail(new Error(`tfactl serve exited ${code}\n${log}`)));
+  });
+  return async () => {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  };
+};
+/**
+ * One keep-alive connection to the socket speaking just enough HTTP/1.1 (POST, Content-Length):
+ * a load generator must cost little next to what it measures, and node:http's client took two
+ * thirds of a core here for what the service answered with one.
+ */
+const connection = (target) => {
+  const socket = net.createConnection(target.socketPath);
+  let buffered = Buffer.alloc(0);
+  let pending = null;
+  const fail = (e) => pending?.fail(e);
+  socket.on('error', fail).on('close', () => fail(new Error('the service closed the connection')));
+  socket.on('data', (d) => {
+    buffered = buffered.length ? Buffer.concat([buffered, d]) : d;
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end < 0 || !pending) return;
+    const head = buffered.subarray(0, end).toString('latin1');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
+    if (buffered.length < end + 4 + length) return;
+    const body = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
+    buffered = buffered.subarray(end + 4 + length);
+    const answered = pending;
+    pending = null;
+    answered.done({ status: Number(head.slice(9, 12)), body });
+  });
+  return {
+    post: (payload) =>
+      new Promise((done, failed) => {
+        const body = JSON.stringify(payload);
+        pending = { done, fail: failed };
+        socket.write(`POST /api/v1/login HTTP/1.1\r\nHost: tfactl\r\nAuthorization: Bearer ${target.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }),
+    close: () => socket.destroy(),
+  };
+};
+/**
+ * SERVE_CLIENTS loops, each on its own connection posting what `next(client)` gives (null: that client
+ * is done) and checking the sign-in's method; returns each request's latency and the wall time.
+ */
+const drive = async (target, next, method) => {
+  const latencies = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: SERVE_CLIENTS }, async (_, client) => {
+      const c = connection(target);
+      try {
+        for (let payload = next(client); payload; payload = next(client)) {
+          const s0 = process.hrtime.bigint();
+          const { status, body } = await c.post(payload);
+          if (status !== 200 || JSON.parse(body).result.method !== method) throw new Error(`${status} ${body}`);
+          latencies.push(Number(process.hrtime.bigint() - s0) / 1e6);
+        }
+      } finally {
+        c.close();
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { n: latencies.length, seconds, perSecond: latencies.length / seconds, latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) } };
+};
+
+/**
+ * TOTP code checks through `tfactl serve` on the target's store: users with a known TOTP secret and
+ * no password (user import), and their sign-in challenges written straight into the store by
+ * `writeChallenges(rows)` (rows: id, userid, created, expires, data), as login --begin leaves them
+ * (the password check is not what this measures); each answered once, with its user's current code.
+ */
+async function totpChecks(target, writeChallenges) {
+  const totpUsers = QUICK ? 600 : 3000;
+  // The first answers warm the service up (its JIT, the clients' connections) and are not counted:
+  // what is measured is a running service, not its first tenth of a second.
+  const warmUp = 20 * SERVE_CLIENTS;
+  const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+  const csv = join(tempDir(), 'totp.csv');
+  writeFileSync(csv, `userid,password,tfa\n${Array.from({ length: totpUsers + warmUp }, (_, i) => `t${i}@local,,totp:${secret}`).join('\n')}\n`, { mode: 0o600 });
+  tfactl(target.db, ['user', 'import', csv], { env: target.env });
+  const now = Math.floor(Date.now() / 1000);
+  const jobs = [];
+  const rows = [];
+  for (let i = 0; i < totpUsers + warmUp; i++) {
+    const id = randomBytes(32).toString('base64url').replace(/^-/, 'A');
+    rows.push([id, `t${i}@local`, now, now + 120, JSON.stringify({ kinds: ['totp'], recoveryLeft: null, key: null })]);
+    jobs.push({ userid: `t${i}@local`, challenge: id });
+  }
+  await writeChallenges(rows);
+  const stop = await startServe(target);
+  const answer = (batch) => () => {
+    const job = batch.shift();
+    return job && { ...job, response: totpCodeOf(Date.now() / 1000) };
+  };
+  await drive(target, answer(jobs.splice(0, warmUp)), 'totp');
+  const totp = await drive(target, answer(jobs), 'totp');
+  await stop();
+  return totp;
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. tfactl serve: password sign-ins through the service
 
 say('5. tfactl serve: POST /api/v1/login from 16 concurrent clients');
@@ -569,134 +697,32 @@ say('5. tfactl serve: POST /api/v1/login from 16 concurrent clients');
   const db = join(dir, 'tfactl.db');
   tfactl(db, ['init']);
   tfactl(db, ['user', 'add', 'svc', '--admin', '--no-password']);
-  const CLIENTS = 16;
+  const CLIENTS = SERVE_CLIENTS;
   for (let i = 0; i < CLIENTS; i++) tfactl(db, ['user', 'add', `client${i}`, '--password-stdin'], { input: `${PASSWORD}\n` });
   const token = tfactlJson(db, ['token', 'add', 'svc', 'bench', '--privileges', 'read-only']).value;
   const socketPath = join(dir, 'tfactl.sock');
 
-  /** Starts `tfactl serve` on the socket; resolves once it listens, with a function that stops it. */
-  const startServe = async () => {
-    const server = spawn(process.execPath, [BIN, 'serve', '--socket', socketPath], { env: { ...process.env, TFACTL_DB: db }, stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise((ready, fail) => {
-      let log = '';
-      server.stderr.on('data', (d) => {
-        log += d;
-        if (!log.includes('"listening"')) return;
-        // Its request log is drained, not kept: the bench must not grow a string per request.
-        server.stderr.removeAllListeners('data');
-        server.stderr.resume();
-        ready();
-      });
-      server.once('exit', (code) => fail(new Error(`tfactl serve exited ${code}\n${log}`)));
-    });
-    return async () => {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    };
-  };
-  const net = await import('node:net');
-  /**
-   * One keep-alive connection to the socket speaking just enough HTTP/1.1 (POST, Content-Length):
-   * a load generator must cost little next to what it measures, and node:http's client took two
-   * thirds of a core here for what the service answered with one.
-   */
-  const connection = () => {
-    const socket = net.createConnection(socketPath);
-    let buffered = Buffer.alloc(0);
-    let pending = null;
-    const fail = (e) => pending?.fail(e);
-    socket.on('error', fail).on('close', () => fail(new Error('the service closed the connection')));
-    socket.on('data', (d) => {
-      buffered = buffered.length ? Buffer.concat([buffered, d]) : d;
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end < 0 || !pending) return;
-      const head = buffered.subarray(0, end).toString('latin1');
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
-      if (buffered.length < end + 4 + length) return;
-      const body = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
-      buffered = buffered.subarray(end + 4 + length);
-      const answered = pending;
-      pending = null;
-      answered.done({ status: Number(head.slice(9, 12)), body });
-    });
-    return {
-      post: (payload) =>
-        new Promise((done, failed) => {
-          const body = JSON.stringify(payload);
-          pending = { done, fail: failed };
-          socket.write(`POST /api/v1/login HTTP/1.1\r\nHost: tfactl\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-        }),
-      close: () => socket.destroy(),
-    };
-  };
-  /**
-   * CLIENTS loops, each on its own connection posting what `next(client)` gives (null: that client
-   * is done) and checking the sign-in's method; returns each request's latency and the wall time.
-   */
-  const drive = async (next, method) => {
-    const latencies = [];
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, client) => {
-        const c = connection();
-        try {
-          for (let payload = next(client); payload; payload = next(client)) {
-            const s0 = process.hrtime.bigint();
-            const { status, body } = await c.post(payload);
-            if (status !== 200 || JSON.parse(body).result.method !== method) throw new Error(`${status} ${body}`);
-            latencies.push(Number(process.hrtime.bigint() - s0) / 1e6);
-          }
-        } finally {
-          c.close();
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { n: latencies.length, seconds, perSecond: latencies.length / seconds, latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) } };
-  };
+  const target = { db, env: {}, socketPath, token };
 
   // Password sign-ins: each client its own user (no second factor), for a fixed time.
-  let stop = await startServe();
+  let stop = await startServe(target);
   const end = process.hrtime.bigint() + BigInt(Math.round(CONFIG.importSeconds * 1e9));
-  const pw = await drive((client) => (process.hrtime.bigint() < end ? { userid: `client${client}`, password: PASSWORD } : null), 'password');
+  const pw = await drive(target, (client) => (process.hrtime.bigint() < end ? { userid: `client${client}`, password: PASSWORD } : null), 'password');
   await stop();
   const share = pw.perSecond / bound;
   say(`   password sign-ins: ${pw.n} in ${pw.seconds.toFixed(1)} s = ${pw.perSecond.toFixed(1)}/s, ${(share * 100).toFixed(1)}% of the argon2 bound; p50 ${fmtMs(pw.latencyMs.p50)}, p99 ${fmtMs(pw.latencyMs.p99)}`);
   rows.push([`\`tfactl serve\`: password sign-ins, ${CLIENTS} concurrent clients`, `${pw.perSecond.toFixed(1)}/s (${(share * 100).toFixed(1)}% of bound); p50 ${fmtMs(pw.latencyMs.p50)}, p99 ${fmtMs(pw.latencyMs.p99)}`, '≥ 90% of bound', yesNo(share >= 0.9)]);
   results.serve = { clients: CLIENTS, ...pw, shareOfBound: share, met: share >= 0.9 };
 
-  // TOTP codes only: users with a known TOTP secret and no password (user import), and their
-  // sign-in challenges written straight into the store, as login --begin leaves them (the
-  // password check is not what this measures); each answered once, with its user's current code.
-  const totpUsers = QUICK ? 600 : 3000;
-  // The first answers warm the service up (its JIT, the clients' connections) and are not counted:
-  // what is measured is a running service, not its first tenth of a second.
-  const warmUp = 20 * CLIENTS;
-  const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-  const csv = join(dir, 'totp.csv');
-  writeFileSync(csv, `userid,password,tfa\n${Array.from({ length: totpUsers + warmUp }, (_, i) => `t${i}@local,,totp:${secret}`).join('\n')}\n`, { mode: 0o600 });
-  tfactl(db, ['user', 'import', csv]);
-  const now = Math.floor(Date.now() / 1000);
-  const challengeDb = new Database(db);
-  const insert = challengeDb.prepare("INSERT INTO challenges (id, userid, purpose, created, expires, data) VALUES (?, ?, 'sign-in', ?, ?, ?)");
-  const jobs = [];
-  challengeDb.transaction(() => {
-    for (let i = 0; i < totpUsers + warmUp; i++) {
-      const id = randomBytes(32).toString('base64url').replace(/^-/, 'A');
-      insert.run(id, `t${i}@local`, now, now + 120, JSON.stringify({ kinds: ['totp'], recoveryLeft: null, key: null }));
-      jobs.push({ userid: `t${i}@local`, challenge: id });
-    }
-  })();
-  challengeDb.close();
-  stop = await startServe();
-  const answer = (batch) => () => {
-    const job = batch.shift();
-    return job && { ...job, response: totpCodeOf(Date.now() / 1000) };
-  };
-  await drive(answer(jobs.splice(0, warmUp)), 'totp');
-  const totp = await drive(answer(jobs), 'totp');
-  await stop();
+  const totp = await totpChecks(target, (rows) => {
+    // Straight into the SQLite file, in one transaction.
+    const challengeDb = new Database(db);
+    const insert = challengeDb.prepare("INSERT INTO challenges (id, userid, purpose, created, expires, data) VALUES (?, ?, 'sign-in', ?, ?, ?)");
+    challengeDb.transaction(() => {
+      for (const r of rows) insert.run(...r);
+    })();
+    challengeDb.close();
+  });
   const totpMet = totp.perSecond >= 1000 && totp.latencyMs.p99 < 25;
   say(`   TOTP codes only: ${totp.n} checks in ${totp.seconds.toFixed(1)} s = ${totp.perSecond.toFixed(0)}/s; p50 ${fmtMs(totp.latencyMs.p50)}, p99 ${fmtMs(totp.latencyMs.p99)}`);
   rows.push([`\`tfactl serve\`: TOTP code checks, ${CLIENTS} concurrent clients`, `${totp.perSecond.toFixed(0)}/s; p50 ${fmtMs(totp.latencyMs.p50)}, p99 ${fmtMs(totp.latencyMs.p99)}`, '≥ 1,000/s, p99 < 25 ms', yesNo(totpMet)]);
@@ -706,7 +732,7 @@ say('5. tfactl serve: POST /api/v1/login from 16 concurrent clients');
   // through the service (--server), interleaved with a bare node.
   const cliToken = tfactlJson(db, ['token', 'add', 'svc', 'cli']).value;
   const cliEnv = { TFACTL_TOKEN: cliToken };
-  stop = await startServe();
+  stop = await startServe(target);
   const listed = (out) => {
     if (!out.includes('client0@local')) throw new Error(`tfa list did not list client0: ${out}`);
   };
@@ -772,6 +798,64 @@ say(`6. tfactl pam: pamtester under pam_wrapper (median of ${CONFIG.startupRound
   rows.push(['PAM conversation (pamtester): `tfactl pam check` with a TOTP code vs `node -e ""` by pam_exec', `${fmtMs(pam.check.median)} vs ${fmtMs(pam.bare.median)} (${fmtX(ratio)})`, '≤ 1.3x', yesNo(ratio <= 1.3)]);
   rows.push(['the same with google-authenticator\'s PAM module', fmtMs(pam.ga.median), 'reported', '']);
   results.pam = { rounds: CONFIG.startupRounds, ms: pam, ratio, met: ratio <= 1.3 };
+}
+say();
+
+// ---------------------------------------------------------------------------------------------
+// 7. The store on PostgreSQL (issue 13): a throwaway cluster on loopback, next to SQLite
+
+say(`7. The store on PostgreSQL (loopback; median of ${CONFIG.startupRounds} interleaved rounds)`);
+{
+  const { startPostgres } = await import('./postgres-cluster.mjs');
+  const cluster = await startPostgres();
+  try {
+    const pgEnv = { TFACTL_KEY_FILE: join(tempDir(), 'tfactl.key') };
+    const pg = smallStore(null, await cluster.createDatabase('bench_small'), pgEnv);
+    const lite = smallStore(tempDir());
+    const listed = (out) => {
+      if (!out.includes('dave@local')) throw new Error(`tfa list did not list dave: ${out}`);
+    };
+    const t = interleave(
+      [
+        { name: 'node', run: () => run(process.execPath, ['-e', '']).ms },
+        { name: 'listSqlite', run: () => tfactl(lite.db, ['tfa', 'list'], { check: listed }).ms },
+        { name: 'listPg', run: () => tfactl(pg.db, ['tfa', 'list'], { env: pg.env, check: listed }).ms },
+        { name: 'recoverySqlite', run: () => loginRecovery(lite) },
+        { name: 'recoveryPg', run: () => loginRecovery(pg) },
+      ],
+      CONFIG.startupRounds,
+      'PostgreSQL',
+    );
+    const listRatio = t.listPg.median / t.node.median;
+    say(`   tfa list: SQLite ${fmtStat(t.listSqlite)}; PostgreSQL ${fmtStat(t.listPg)} = ${fmtX(listRatio)} of bare node (${fmtMs(t.node.median)})`);
+    say(`   login with a recovery key (password + key): SQLite ${fmtStat(t.recoverySqlite)}; PostgreSQL ${fmtStat(t.recoveryPg)}`);
+    rows.push(['`tfactl tfa list` on PostgreSQL (loopback)', `${fmtMs(t.listPg.median)} (${fmtX(listRatio)}; SQLite ${fmtMs(t.listSqlite.median)})`, '≤ 1.6x', yesNo(listRatio <= 1.6)]);
+    rows.push(['`tfactl login` with a recovery key, PostgreSQL vs SQLite', `${fmtMs(t.recoveryPg.median)} vs ${fmtMs(t.recoverySqlite.median)}`, 'reported', '']);
+
+    // TOTP checks through tfactl serve on PostgreSQL, as section 5 measures them on SQLite.
+    const db = await cluster.createDatabase('bench_serve');
+    tfactl(db, ['init'], { env: pgEnv });
+    tfactl(db, ['user', 'add', 'svc', '--admin', '--no-password'], { env: pgEnv });
+    const token = tfactlJson(db, ['token', 'add', 'svc', 'bench', '--privileges', 'read-only'], { env: pgEnv }).value;
+    const target = { db, env: pgEnv, socketPath: join(tempDir(), 'tfactl.sock'), token };
+    const { default: pgDriver } = await import('pg');
+    const totp = await totpChecks(target, async (challenges) => {
+      const client = new pgDriver.Client({ connectionString: db });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        for (const r of challenges) await client.query("INSERT INTO challenges (id, userid, purpose, created, expires, data) VALUES ($1, $2, 'sign-in', $3, $4, $5)", r);
+        await client.query('COMMIT');
+      } finally {
+        await client.end();
+      }
+    });
+    say(`   tfactl serve, TOTP codes only: ${totp.n} checks in ${totp.seconds.toFixed(1)} s = ${totp.perSecond.toFixed(0)}/s; p50 ${fmtMs(totp.latencyMs.p50)}, p99 ${fmtMs(totp.latencyMs.p99)}`);
+    rows.push([`\`tfactl serve\` on PostgreSQL: TOTP code checks, ${SERVE_CLIENTS} concurrent clients`, `${totp.perSecond.toFixed(0)}/s; p50 ${fmtMs(totp.latencyMs.p50)}, p99 ${fmtMs(totp.latencyMs.p99)}`, 'reported (SQLite: section 5)', '']);
+    results.postgres = { rounds: CONFIG.startupRounds, ms: t, tfaListRatio: listRatio, tfaListMet: listRatio <= 1.6, serveTotp: totp };
+  } finally {
+    cluster.stop();
+  }
 }
 say();
 

@@ -11,7 +11,7 @@
 // shims below).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import * as esbuild from 'esbuild';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist', 'tfactl.cjs');
 const WEBAUTHN_FILE = 'webauthn-server.cjs';
+const PG_FILE = 'pg.cjs';
 
 const require = createRequire(import.meta.url);
 
@@ -77,6 +78,9 @@ const SHIMS = {
   // the bundle every command reads and hashes on start: it is bundled into a file of its own,
   // required from beside the main bundle by the few commands that check a WebAuthn answer.
   '@simplewebauthn/server': `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(WEBAUTHN_FILE)}));`,
+  // node-postgres, for a store on PostgreSQL only: a file of its own too, so that no other command
+  // reads it on start.
+  pg: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(PG_FILE)}));`,
   crypto: ['createCipheriv', 'createDecipheriv', 'createHash', 'createHmac', 'createPublicKey', 'randomBytes', 'randomUUID', 'timingSafeEqual', 'verify']
     .map((name) => `export const ${name} = (...args) => require('node:crypto').${name}(...args);`)
     .join('\n'),
@@ -85,9 +89,9 @@ const SHIMS = {
 const shims = {
   name: 'tfactl-shims',
   setup(build) {
-    build.onResolve({ filter: /^(bindings|node-gyp-build|(node:)?child_process|(node:)?crypto|@simplewebauthn\/server)$/ }, (args) => {
+    build.onResolve({ filter: /^(bindings|node-gyp-build|(node:)?child_process|(node:)?crypto|@simplewebauthn\/server|pg)$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
-      if (name === '@simplewebauthn/server') return { path: name, namespace: 'shim' };
+      if (name === '@simplewebauthn/server' || name === 'pg') return { path: name, namespace: 'shim' };
       // Every importer of crypto gets the shim, except the shim itself.
       if (name === 'crypto') return args.namespace === 'shim' ? undefined : { path: 'crypto', namespace: 'shim' };
       const owner = { bindings: 'better-sqlite3', 'node-gyp-build': 'argon2', child_process: 'commander' }[name];
@@ -118,18 +122,45 @@ const result = await esbuild.build({
   write: false,
 });
 
-// The WebAuthn verifier, on its own (see the shim above). Plain esbuild output: it is loaded by a
-// handful of commands, after the start-up that the code cache is for.
-await esbuild.build({
-  stdin: { contents: "module.exports = require('@simplewebauthn/server');", resolveDir: ROOT, loader: 'js' },
-  outfile: join(ROOT, 'dist', WEBAUTHN_FILE),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
+/** A dependency bundled into a file of its own beside the main bundle (see the shims above). */
+function bundleAside(name, file, options = {}) {
+  return esbuild.build({
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: ROOT, loader: 'js' },
+    outfile: join(ROOT, 'dist', file),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+    ...options,
+  });
+}
+
+// The WebAuthn verifier. Plain esbuild output: it is loaded by a handful of commands, after the
+// start-up that the code cache is for.
+await bundleAside('@simplewebauthn/server', WEBAUTHN_FILE);
+
+// node-postgres. Its check for Cloudflare Workers (lib/stream.js) makes a `Response` when there is
+// no `navigator`, as on Node 20: that global loads undici, about 40 ms of every command on a
+// PostgreSQL store. Node is never a Worker, so the check is left out.
+await bundleAside('pg', PG_FILE, {
+  // pg-native is pg's optional binding (never installed here); pg requires it only when asked to.
+  external: ['pg-native'],
+  plugins: [
+    {
+      name: 'pg-not-a-worker',
+      setup(build) {
+        build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+          const text = readFileSync(args.path, 'utf8');
+          const check = "typeof Response === 'function'";
+          if (!text.includes(check)) throw new Error(`${args.path}: its Cloudflare check changed; look at it again`);
+          return { contents: text.replace(check, 'false'), loader: 'js' };
+        });
+      },
+    },
+  ],
 });
 
 // The build id on the first line is a hash of the rest, so the same sources give the same bundle,

@@ -69,7 +69,7 @@ export const PEERS = [
   {
     command: 'initdb',
     package: 'postgresql',
-    for: 'a throwaway PostgreSQL cluster (initdb, pg_ctl) for the store on PostgreSQL (test/fixtures/postgres.ts)',
+    for: 'a throwaway PostgreSQL cluster (initdb, pg_ctl) for the store on PostgreSQL (scripts/postgres-cluster.mjs)',
     probe: ['/usr/bin/python3', '-c', "import glob, sys; sys.exit(0 if glob.glob('/usr/lib/postgresql/*/bin/initdb') and glob.glob('/usr/lib/postgresql/*/bin/pg_ctl') else 1)"],
   },
   { command: 'man', package: 'man-db', for: 'renders the man page tfactl(1) as man -l does, with groff\'s warnings on (manpage.test.ts)' },

@@ -236,6 +236,9 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   }
   let created = false;
   try {
+    // Up to date, as nearly always: one query, and no lock.
+    const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch(() => null);
+    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, location), created: false };
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);

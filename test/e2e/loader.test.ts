@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from './harness.js';
 
@@ -79,6 +79,16 @@ describe('the bundle and its code cache', () => {
     rmSync(cache);
     expect(cacheState(bin).cached).toBe(false);
     works(bin);
+  });
+
+  it('keeps node-postgres and the WebAuthn verifier out of the bundle every command reads, each in a file of its own', () => {
+    const bundle = readFileSync(join(dirname(BIN), '..', 'dist', 'tfactl.cjs'), 'latin1');
+    expect(bundle).not.toContain('node_modules/pg/lib/client.js');
+    expect(bundle).not.toContain('node_modules/@simplewebauthn/server');
+    const pg = readFileSync(join(dirname(BIN), '..', 'dist', 'pg.cjs'), 'latin1');
+    expect(pg).toContain('node_modules/pg/lib/client.js');
+    // pg's Cloudflare check, which would load undici through Node 20's Response global, is left out.
+    expect(pg).not.toMatch(/new Response\(null/);
   });
 
   it('without the bundle: one line saying to build, exit 1', () => {
