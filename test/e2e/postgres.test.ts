@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
-import { oathtool, oneLineError, runBin, type RunOptions } from './harness.js';
+import { BIN, oathtool, oneLineError, runBin, type RunOptions } from './harness.js';
 
 /**
  * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
@@ -129,6 +131,41 @@ describe('tfactl on a PostgreSQL store', () => {
     const all = (await run(['user', 'list', '--json'])).json().result as { userid: string; factors: { totp: number } }[];
     expect(all.filter((u) => u.userid.startsWith('imp') && u.factors.totp === 1)).toHaveLength(40);
   }, 60_000);
+
+  it('serves the store through tfactl serve: 10 racing answers with one TOTP code through the API, one signs in', async () => {
+    const sock = join(dir, 'run', 'tfactl.sock');
+    await run(['user', 'add', 'web', '--admin', '--no-password']);
+    await run(['user', 'add', 'cara', '--password-stdin', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none'], { input: `${PW}\n` });
+    const token = (await run(['token', 'add', 'web', 'app', '--privileges', 'read-only', '--json'])).json().result.value as string;
+    const server = spawn(process.execPath, [BIN, 'serve', '--socket', sock], { env: { ...process.env, TFACTL_DB: url, TFACTL_KEY_FILE: KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await new Promise<void>((ready, fail) => {
+        let log = '';
+        server.stderr!.on('data', (d: Buffer) => {
+          log += d.toString();
+          if (log.includes('"listening"')) ready();
+        });
+        server.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${log}`)));
+      });
+      const post = (body: unknown) =>
+        new Promise<{ status: number; json: { ok: boolean; result?: { challenge?: string; method?: string } } }>((done, fail) => {
+          const text = JSON.stringify(body);
+          const req = request({ socketPath: sock, path: '/api/v1/login', method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } }, (res) => {
+            let answer = '';
+            res.on('data', (d) => (answer += d)).on('end', () => done({ status: res.statusCode ?? 0, json: JSON.parse(answer) }));
+          });
+          req.on('error', fail).end(text);
+        });
+      const begun = await Promise.all(Array.from({ length: 10 }, () => post({ userid: 'cara', password: PW })));
+      expect(begun.every((b) => b.status === 200 && b.json.result?.challenge)).toBe(true);
+      const code = oathtool(SECRET);
+      const answers = await Promise.all(begun.map((b) => post({ userid: 'cara', challenge: b.json.result!.challenge, response: code })));
+      expect(answers.filter((a) => a.status === 200 && a.json.result?.method === 'totp')).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 401)).toHaveLength(9);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
 
   it("takes the store and key file from this host's config, so the connection string is in no environment and no PAM file", async () => {
     const config = join(dir, 'config');
