@@ -204,7 +204,7 @@ export function processContext(): Ctx {
     hostname: hostname(),
     openStore: async (path, { now, keyPath, readOnly }) =>
       isPostgresUrl(path)
-        ? (await import('./store/postgres.js')).openPostgresStore(path, { now })
+        ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes })
         : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly }),
   };
 }

@@ -2,7 +2,7 @@ import type { Client, QueryResult } from 'pg';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
-import { SqlStore, type SqlStatement } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement } from './sql-store.js';
 import type { BackupCopy, Store } from './types.js';
 
 /**
@@ -21,6 +21,9 @@ const WRITE_LOCK = '127978286708844';
 
 export interface PgOpenOptions {
   readonly now: number;
+  /** The key file and randomness, for restoring a backup whose migration re-seals secrets (as SQLite's OpenOptions). */
+  readonly keyPath?: string;
+  readonly randomBytes?: (n: number) => Buffer;
 }
 
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
@@ -89,6 +92,7 @@ class PgStore extends SqlStore {
   constructor(
     private readonly client: Client,
     location: string,
+    private readonly options: PgOpenOptions,
   ) {
     super();
     this.path = redactUrl(location);
@@ -190,16 +194,88 @@ class PgStore extends SqlStore {
     }
   }
 
-  backupTo(): Promise<void> {
-    return Promise.reject(new StoreError('backup of a PostgreSQL store: not yet (use pg_dump meanwhile)', 'not_supported'));
+  /**
+   * A backup in the portable format, a tfactl store file (SQLite): every table read in one
+   * REPEATABLE READ transaction (a consistent snapshot, taken in this connection's turn), then
+   * written into the new file. It restores into any store with the same key, either backend's,
+   * and opens as a SQLite store as it is.
+   */
+  backupTo(path: string): Promise<void> {
+    return this.inTurn(async () => {
+      const { writeStoreFile } = await import('./sqlite.js');
+      const now = Math.floor(Date.now() / 1000);
+      await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        await writeStoreFile(path, now, async (table, columns) => (await this.client.query(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM ${table}`)).rows);
+        await this.client.query('COMMIT');
+      } catch (e) {
+        await this.client.query('ROLLBACK').catch(() => undefined);
+        throw pgError(e, this.path);
+      }
+    });
   }
 
-  readBackup(): Promise<BackupCopy> {
-    return Promise.reject(new StoreError('restore into a PostgreSQL store: not yet', 'not_supported'));
+  async readBackup(image: Buffer, path: string): Promise<BackupCopy> {
+    return (await import('./sqlite.js')).readBackupImage(image, path);
   }
 
-  restoreFrom(): Promise<void> {
-    return Promise.reject(new StoreError('restore into a PostgreSQL store: not yet', 'not_supported'));
+  /**
+   * Restores a backup (the portable format: a tfactl store file, from either backend) as SQLite's
+   * restoreFrom does, in one unit of work: the backup brought up to date and checked in memory,
+   * its replay ledger merged into this one, its rows in place of this store's (in batches), the
+   * merged ledger applied (what was spent stays spent), lockouts kept, and the audit entries only
+   * the backup has appended.
+   */
+  async restoreFrom(copy: BackupCopy, now: number): Promise<void> {
+    const { RESTORED_TABLES, stageBackup } = await import('./sqlite.js');
+    const staged = await stageBackup(copy, now, this.options);
+    const q = (text: string, values: unknown[] = []) => this.client.query(text, values);
+    const insertRows = async (table: string, columns: readonly string[], rows: Iterable<Record<string, unknown>>, tail = '') => {
+      const perStatement = Math.max(1, Math.floor(30_000 / columns.length));
+      let batch: unknown[][] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const values = batch.map((_, r) => `(${columns.map((__, c) => `$${r * columns.length + c + 1}`).join(', ')})`).join(', ');
+        await q(`INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${values}${tail}`, batch.flat());
+        batch = [];
+      };
+      for (const row of rows) {
+        batch.push(columns.map((c) => toPg(row[c])));
+        if (batch.length >= perStatement) await flush();
+      }
+      await flush();
+    };
+    await this.inTurn(async () => {
+      try {
+        await this.inTransaction(async () => {
+          await insertRows('replay_ledger', staged.columns('replay_ledger'), staged.rows('replay_ledger'), ' ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = greatest(replay_ledger.spent, EXCLUDED.spent)');
+          const locks = (
+            await q(`SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users
+                     WHERE tfa_failures > 0 OR tfa_locked_until > 0 OR totp_failures > 0 OR totp_locked > 0`)
+          ).rows as { userid: string; tfa_failures: number; tfa_locked_until: number; totp_failures: number; totp_locked: number }[];
+          for (const t of [...RESTORED_TABLES].reverse()) await q(`DELETE FROM ${t}`);
+          for (const t of RESTORED_TABLES) await insertRows(t, staged.columns(t), staged.rows(t));
+          for (const statement of APPLY_REPLAY_LEDGER) await q(statement);
+          for (const l of locks) {
+            await q(
+              `UPDATE users SET tfa_failures = greatest(tfa_failures, $2), tfa_locked_until = greatest(tfa_locked_until, $3),
+                 totp_failures = greatest(totp_failures, $4), totp_locked = greatest(totp_locked, $5) WHERE userid = $1`,
+              [l.userid, l.tfa_failures, l.tfa_locked_until, l.totp_failures, l.totp_locked],
+            );
+          }
+          // The audit trail stays; entries only the backup has are appended (in batches, without
+          // their ids). What this store has is read once: one query, not one a backup entry.
+          const key = (a: Record<string, unknown>) => JSON.stringify([a.id, a.ts, a.actor, a.action, a.target, a.outcome]);
+          const known = new Set((await q('SELECT id, ts, actor, action, target, outcome FROM audit')).rows.map(key));
+          const fresh = function* () {
+            for (const a of staged.rows('audit')) if (!known.has(key(a))) yield a;
+          };
+          await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], fresh());
+        });
+      } catch (e) {
+        throw pgError(e, this.path);
+      }
+    });
   }
 
   close(): void {
@@ -238,7 +314,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   try {
     // Up to date, as nearly always: one query, and no lock.
     const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch(() => null);
-    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, location), created: false };
+    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, location, options), created: false };
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);
@@ -265,5 +341,5 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     await client.end().catch(() => undefined);
     throw pgError(e, where);
   }
-  return { store: new PgStore(client, location), created };
+  return { store: new PgStore(client, location, options), created };
 }

@@ -57,6 +57,35 @@ export interface SqlStatement {
 /** A password check takes well under a second; one older than this died with its process. */
 export const PASSWORD_CHECK_LIFETIME = 60;
 
+/**
+ * After a restore: every factor at least as spent as the replay ledger says (see
+ * SqliteStore.applyReplayLedger), in SQL both backends take.
+ */
+export const APPLY_REPLAY_LEDGER: readonly string[] = [
+  `UPDATE factors SET last_step = l.spent
+   FROM replay_ledger l
+   WHERE l.factor_id = factors.id AND l.guard = 'totp-step' AND l.slot = 0
+     AND factors.type = 'totp' AND (factors.last_step IS NULL OR factors.last_step < l.spent)`,
+  `UPDATE factors SET last_counter = l.spent
+   FROM (
+     SELECT f.id, max(l.spent) AS spent FROM factors f
+     JOIN replay_ledger l ON l.guard = 'yubico-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.public_id))
+     WHERE f.type = 'yubico' GROUP BY f.id
+   ) l
+   WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent)`,
+  `UPDATE factors SET last_counter = l.spent
+   FROM (
+     SELECT f.id, max(l.spent) AS spent FROM factors f
+     JOIN replay_ledger l ON l.guard = 'webauthn-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.credential_id))
+     WHERE f.type IN ('webauthn', 'u2f') GROUP BY f.id
+   ) l
+   WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent)`,
+  `UPDATE recovery_slots SET hash = NULL
+   WHERE hash IS NOT NULL AND EXISTS (
+     SELECT 1 FROM replay_ledger l WHERE l.factor_id = recovery_slots.factor_id AND l.guard = 'recovery-key' AND l.slot = recovery_slots.slot
+   )`,
+];
+
 interface UserRow {
   userid: string;
   realm: string;

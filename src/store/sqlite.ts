@@ -6,7 +6,7 @@ import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenTo
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { canonicalName } from '../domain/userid.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
-import { type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
 
 const Database = BetterSqlite3;
@@ -47,6 +47,42 @@ export interface OpenedStore {
   readonly store: Store;
   /** True when this call made a new store: the schema was created from nothing, in an empty file. */
   readonly created: boolean;
+}
+
+/** Every table a store file holds, parents before children: what a backup from another backend writes. */
+export const STORE_TABLES = [...RESTORED_TABLES, ...KEPT_TABLES] as const;
+
+/**
+ * Writes the rows another backend read (a PostgreSQL store's, for `backup`) into the empty file at
+ * `path` as a store of this tfactl's schema: one transaction, the schema's own rows replaced by
+ * the ones given, each table's columns taken by name (what the other backend has besides, its
+ * `rowid`, is left out). The file is then what `backup` writes on SQLite: the portable format.
+ */
+export async function writeStoreFile(path: string, now: number, rows: (table: (typeof STORE_TABLES)[number], columns: readonly string[]) => Promise<readonly Record<string, unknown>[]>): Promise<void> {
+  const { store } = await openSqliteStore(path, { now });
+  store.close();
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma('foreign_keys = ON');
+    const columnsOf = (t: string) => (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name);
+    const read = new Map<string, readonly Record<string, unknown>[]>();
+    for (const t of STORE_TABLES) read.set(t, await rows(t, columnsOf(t)));
+    db.transaction(() => {
+      for (const t of [...STORE_TABLES].reverse()) db.exec(`DELETE FROM ${t}`);
+      for (const t of STORE_TABLES) {
+        const columns = columnsOf(t);
+        const quoted = columns.map((c) => `"${c}"`).join(', ');
+        // The ledger's triggers have written what the factors say; the other backend's ledger may say more.
+        const conflict = t === 'replay_ledger' ? ' ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = max(spent, excluded.spent)' : '';
+        const insert = db.prepare(`INSERT INTO ${t} (${quoted}) VALUES (${columns.map((c) => `@${c}`).join(', ')})${conflict}`);
+        for (const row of read.get(t) ?? []) insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+      }
+    }).immediate();
+  } catch (e) {
+    throw storeError(e, path);
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -427,14 +463,7 @@ class SqliteStore extends SqlStore {
   }
 
   async readBackup(image: Buffer, path: string): Promise<BackupCopy> {
-    let db: Database | null = null;
-    try {
-      db = imageDatabase(image);
-      return new MemoryBackup(path, db, inspectDatabase(db));
-    } catch (e) {
-      db?.close();
-      return new MemoryBackup(path, null, unreadable(e));
-    }
+    return readBackupImage(image, path);
   }
 
   async restoreFrom(copy: BackupCopy, now: number) {
@@ -442,46 +471,8 @@ class SqliteStore extends SqlStore {
     // is brought up to this tfactl's schema there. Then one IMMEDIATE transaction on this
     // connection replaces the contents: no other process writes in between, so a code or key used
     // a moment before stays used, and others see the old store or the restored one.
-    if (!(copy instanceof MemoryBackup) || copy.db === null || !copy.inspection.ok) throw new Error('restoreFrom: not an accepted backup copy');
-    const staged = copy.db;
-    try {
-      migrate(staged, now, await loadMigrations(), await migrationContext(staged, this.options));
-    } catch (e) {
-      if (e instanceof StoreError) throw new StoreError(`refusing to restore ${copy.path}: ${e.message}`, 'backup_invalid');
-      throw e;
-    }
-    const unlike = this.shapeProblem(staged);
-    if (unlike !== null) throw new StoreError(`refusing to restore ${copy.path}: ${unlike}`, 'backup_invalid');
-    // Once brought up to date, every name is canonical; one that is not was written by hand, and
-    // could stand beside the user it imitates.
-    let odd: string | undefined;
-    for (const name of staged.prepare('SELECT userid FROM users UNION ALL SELECT name FROM realms').pluck().iterate() as IterableIterator<string>) {
-      if (canonicalName(name) === name) continue;
-      odd = name;
-      break;
-    }
-    if (odd !== undefined) {
-      throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
-    }
-    const broken = staged.pragma('foreign_key_check') as { table: string }[];
-    if (broken.length > 0) {
-      throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
-    }
+    const staged = await stageBackup(copy, now, this.options);
     await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
-  }
-
-  /**
-   * What `staged` (brought up to date) lacks of the tables and columns a restore reads from it, or
-   * null. A file that claims this schema but lacks them was not written by tfactl.
-   */
-  private shapeProblem(staged: Database): string | null {
-    for (const table of [...RESTORED_TABLES, 'replay_ledger', 'audit']) {
-      const has = new Set((staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
-      if (has.size === 0) return `it has no table ${table}`;
-      const missing = (this.db.pragma(`table_info(${table})`) as { name: string }[]).find((c) => !has.has(c.name));
-      if (missing) return `its table ${table} has no column ${missing.name}`;
-    }
-    return null;
   }
 
   /**
@@ -492,7 +483,7 @@ class SqliteStore extends SqlStore {
    * applied to the restored factors. Lockouts stay (a restore never lifts one), and the audit
    * trail stays, with any entries only the backup has added after it.
    */
-  private replaceWith(staged: Database): void {
+  private replaceWith(staged: Database & StagedBackup): void {
     const merge = this.statement(
       `INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES (@factor_id, @guard, @slot, @spent, @userid, @device)
        ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = max(spent, excluded.spent)`,
@@ -537,33 +528,7 @@ class SqliteStore extends SqlStore {
    * look spent by registering its public id with key material of their own.
    */
   private applyReplayLedger(): void {
-    this.db.exec(`
-      UPDATE factors SET last_step = l.spent
-      FROM replay_ledger l
-      WHERE l.factor_id = factors.id AND l.guard = 'totp-step' AND l.slot = 0
-        AND factors.type = 'totp' AND (factors.last_step IS NULL OR factors.last_step < l.spent);
-
-      UPDATE factors SET last_counter = l.spent
-      FROM (
-        SELECT f.id, max(l.spent) AS spent FROM factors f
-        JOIN replay_ledger l ON l.guard = 'yubico-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.public_id))
-        WHERE f.type = 'yubico' GROUP BY f.id
-      ) l
-      WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent);
-
-      UPDATE factors SET last_counter = l.spent
-      FROM (
-        SELECT f.id, max(l.spent) AS spent FROM factors f
-        JOIN replay_ledger l ON l.guard = 'webauthn-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.credential_id))
-        WHERE f.type IN ('webauthn', 'u2f') GROUP BY f.id
-      ) l
-      WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent);
-
-      UPDATE recovery_slots SET hash = NULL
-      WHERE hash IS NOT NULL AND EXISTS (
-        SELECT 1 FROM replay_ledger l WHERE l.factor_id = recovery_slots.factor_id AND l.guard = 'recovery-key' AND l.slot = recovery_slots.slot
-      );
-    `);
+    for (const statement of APPLY_REPLAY_LEDGER) this.db.exec(statement);
   }
 
   close() {
@@ -585,6 +550,86 @@ class MemoryBackup implements BackupCopy {
 
   close(): void {
     this.db?.close();
+  }
+}
+
+/** A backup file read into memory and inspected (Store.readBackup, either backend's). */
+export function readBackupImage(image: Buffer, path: string): BackupCopy {
+  let db: Database | null = null;
+  try {
+    db = imageDatabase(image);
+    return new MemoryBackup(path, db, inspectDatabase(db));
+  } catch (e) {
+    db?.close();
+    return new MemoryBackup(path, null, unreadable(e));
+  }
+}
+
+/** A backup brought up to this tfactl's schema and checked, ready to be restored (either backend). */
+export interface StagedBackup {
+  /** The rows of `table`, by column name. */
+  rows(table: string): IterableIterator<Record<string, unknown>>;
+  /** The columns of `table` in this schema. */
+  columns(table: string): readonly string[];
+}
+
+/**
+ * Brings an accepted backup copy (readBackupImage) up to this tfactl's schema, in memory, and
+ * checks what a restore relies on: the tables and columns, canonical names, and that every row
+ * refers to rows it has. Refusals are StoreErrors naming the file.
+ */
+export async function stageBackup(copy: BackupCopy, now: number, options: OpenOptions): Promise<Database & StagedBackup> {
+  if (!(copy instanceof MemoryBackup) || copy.db === null || !copy.inspection.ok) throw new Error('restoreFrom: not an accepted backup copy');
+  const staged = copy.db;
+  const migrations = await loadMigrations();
+  try {
+    migrate(staged, now, migrations, await migrationContext(staged, options));
+  } catch (e) {
+    if (e instanceof StoreError) throw new StoreError(`refusing to restore ${copy.path}: ${e.message}`, 'backup_invalid');
+    throw e;
+  }
+  const unlike = shapeProblem(staged, migrations);
+  if (unlike !== null) throw new StoreError(`refusing to restore ${copy.path}: ${unlike}`, 'backup_invalid');
+  // Once brought up to date, every name is canonical; one that is not was written by hand, and
+  // could stand beside the user it imitates.
+  let odd: string | undefined;
+  for (const name of staged.prepare('SELECT userid FROM users UNION ALL SELECT name FROM realms').pluck().iterate() as IterableIterator<string>) {
+    if (canonicalName(name) === name) continue;
+    odd = name;
+    break;
+  }
+  if (odd !== undefined) {
+    throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
+  }
+  const broken = staged.pragma('foreign_key_check') as { table: string }[];
+  if (broken.length > 0) {
+    throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
+  }
+  const columns = (table: string) => (staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+  return Object.assign(staged, {
+    columns,
+    rows: (table: string) => staged.prepare(`SELECT ${columns(table).map((c) => `"${c}"`).join(', ')} FROM ${table}${table === 'audit' ? ' ORDER BY id' : ''}`).iterate() as IterableIterator<Record<string, unknown>>,
+  });
+}
+
+/**
+ * What `staged` (brought up to date) lacks of the tables and columns a restore reads from it, or
+ * null: compared with an empty store of this tfactl, made in memory. A file that claims this
+ * schema but lacks them was not written by tfactl.
+ */
+function shapeProblem(staged: Database, migrations: Parameters<typeof migrate>[2]): string | null {
+  const reference = new Database(':memory:');
+  try {
+    migrate(reference, 0, migrations);
+    for (const table of [...RESTORED_TABLES, 'replay_ledger', 'audit']) {
+      const has = new Set((staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+      if (has.size === 0) return `it has no table ${table}`;
+      const missing = (reference.pragma(`table_info(${table})`) as { name: string }[]).find((c) => !has.has(c.name));
+      if (missing) return `its table ${table} has no column ${missing.name}`;
+    }
+    return null;
+  } finally {
+    reference.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,10 +192,56 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(unknown.stderr).not.toContain(cluster.password);
   });
 
-  it('refuses backup and restore for now (exit 6), and pam config, which would put the password in a PAM file', async () => {
-    const b = await run(['backup', join(dir, 'b.db')]);
-    expect(b.code).toBe(6);
-    expect(oneLineError(b)).toMatch(/not yet/);
+  it('backs up to the portable format, a store file that restores into SQLite and keeps what was spent spent', async () => {
+    const keys = (await run(['tfa', 'add', 'recovery', 'cara', '--json'])).json().result.keys as string[];
+    expect((await login('cara', keys[0]!)).code).toBe(0);
+    const file = join(dir, 'backup.db');
+    const b = await run(['backup', file, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const users = async (env: Record<string, string>) => ((await runBin(['user', 'list', '--json'], { env: { TFACTL_KEY_FILE: KEY, ...env } })).json().result as { userid: string }[]).map((u) => u.userid);
+    const onPg = await users({ TFACTL_DB: url });
+    // The file opens as a store as it is...
+    expect(await users({ TFACTL_DB: file })).toEqual(onPg);
+    // ...and restores into a new SQLite store with the same key.
+    const lite = join(dir, 'moved.db');
+    expect((await runBin(['init'], { env: { TFACTL_DB: lite, TFACTL_KEY_FILE: KEY } })).code).toBe(0);
+    const restored = await runBin(['restore', file, '--yes', '--json'], { env: { TFACTL_DB: lite, TFACTL_KEY_FILE: KEY } });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await users({ TFACTL_DB: lite })).toEqual(onPg);
+    const pgFactors = (await run(['tfa', 'list', 'alice', '--json'])).json().result[0].factors;
+    const liteFactors = (await runBin(['tfa', 'list', 'alice', '--json'], { env: { TFACTL_DB: lite, TFACTL_KEY_FILE: KEY } })).json().result[0].factors;
+    expect(liteFactors).toEqual(pgFactors);
+    // The recovery key spent on PostgreSQL is spent in the moved store too; another one signs in there.
+    const onLite = (code: string) => runBin(['login', 'cara', '--password-stdin', '--code', code, '--json'], { input: `${PW}\n`, env: { TFACTL_DB: lite, TFACTL_KEY_FILE: KEY } });
+    expect((await onLite(keys[0]!)).code).toBe(5);
+    const other = await onLite(keys[1]!);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.json().result).toMatchObject({ method: 'recovery', recoveryKeysLeft: 8 });
+  });
+
+  it('moves a site from SQLite to PostgreSQL by backup and restore, what was spent staying spent', async () => {
+    const lite = join(dir, 'moved.db');
+    const liteBackup = join(dir, 'lite-backup.db');
+    const liteEnv = { TFACTL_DB: lite, TFACTL_KEY_FILE: KEY };
+    expect((await runBin(['backup', liteBackup], { env: liteEnv })).code).toBe(0);
+    const target = await cluster.createDatabase('moved');
+    const pgEnv = { TFACTL_DB: target, TFACTL_KEY_FILE: KEY };
+    expect((await runBin(['init'], { env: pgEnv })).code).toBe(0);
+    const restored = await runBin(['restore', liteBackup, '--yes', '--json'], { env: pgEnv });
+    expect(restored.code, restored.stderr).toBe(0);
+    const list = async (env: Record<string, string>) => (await runBin(['tfa', 'list', '--json'], { env })).json().result;
+    expect(await list(pgEnv)).toEqual(await list(liteEnv));
+    // cara spent two recovery keys before the move (one on each backend): both stay spent.
+    const keys = (await runBin(['tfa', 'list', 'cara', '--json'], { env: pgEnv })).json().result[0].factors.find((f: { type: string }) => f.type === 'recovery');
+    expect(keys.recoveryKeysLeft).toBe(8);
+    const code = oathtool(SECRET, { epoch: Math.floor(Date.now() / 1000) + 30 });
+    const signIn = await runBin(['login', 'cara', '--password-stdin', '--code', code, '--json'], { input: `${PW}\n`, env: pgEnv });
+    expect(signIn.code, signIn.stderr).toBe(0);
+    expect(signIn.json().result.method).toBe('totp');
+  });
+
+  it('refuses pam config with the store on the command line: the password would go into a PAM file', async () => {
     const p = await run(['pam', 'config', 'sshd']);
     expect(p.code).toBe(2);
     expect(oneLineError(p)).toMatch(/connection string would go into the PAM file/);
