@@ -12,6 +12,8 @@ import { runBin, type RunOptions, type RunResult } from './harness.js';
  * (exported in plain text from both) are the same.
  */
 const USERS = 100_000;
+/** A heap (MiB) that the listings' rows, held at once, overflow (test/e2e/big-store.test.ts). */
+const HEAP_MIB = 24;
 const dir = mkdtempSync(join(tmpdir(), 'tfactl-pg-move-'));
 const KEY = join(dir, 'tfactl.key');
 const lite = { TFACTL_DB: join(dir, 'tfactl.db'), TFACTL_KEY_FILE: KEY };
@@ -44,10 +46,12 @@ describe(`a SQLite store of ${USERS.toLocaleString('en')} users moved to Postgre
     await ok(['init'], pg);
     const restored = await ok(['restore', join(dir, 'move.db'), '--yes', '--json'], pg);
     expect(restored.json().result).toMatchObject({ users: USERS + 1 });
-    const [liteUsers, pgUsers] = await Promise.all([ok(['user', 'list', '--json'], lite), ok(['user', 'list', '--json'], pg)]);
+    // Listings stream on PostgreSQL too (a cursor): bounded memory, shown with a heap cap that holding the rows would overflow.
+    const capped = { env: { NODE_OPTIONS: `--max-old-space-size=${HEAP_MIB}` } };
+    const [liteUsers, pgUsers] = await Promise.all([ok(['user', 'list', '--json'], lite), ok(['user', 'list', '--json'], pg, capped)]);
     expect(pgUsers.json().result).toHaveLength(USERS + 1);
     expect(pgUsers.json().result).toEqual(liteUsers.json().result);
-    const [liteFactors, pgFactors] = await Promise.all([ok(['tfa', 'list', '--json'], lite), ok(['tfa', 'list', '--json'], pg)]);
+    const [liteFactors, pgFactors] = await Promise.all([ok(['tfa', 'list', '--json'], lite), ok(['tfa', 'list', '--json'], pg, capped)]);
     expect(pgFactors.json().result).toEqual(liteFactors.json().result);
     const [liteSecrets, pgSecrets] = await Promise.all([ok(['export', 'totp'], lite), ok(['export', 'totp'], pg)]);
     expect(pgSecrets.stdout.split('\n')).toHaveLength(USERS / 8 + 2);
