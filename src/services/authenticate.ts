@@ -7,7 +7,7 @@ import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
-import type { LockState, PasswordFailureCount, PasswordLimits, RealmRecord, Store, UserRecord } from '../store/types.js';
+import type { ChallengeStore, FactorStore, LockoutStore, LockState, PasswordFailureCount, PasswordLimits, RealmRecord, RealmStore, Store, UserRecord, UserStore } from '../store/types.js';
 import type { AuthDeps, SignInKind, Spent, Verification } from './kinds/kind.js';
 import { signInKind } from './kinds/registry.js';
 import { checkPassword, type PasswordCheck } from './passwords.js';
@@ -294,7 +294,7 @@ export function beginSecondFactor(deps: AuthDeps, context: SignInContext): Promi
  * before it asks): null for an unknown, disabled or expired user; 'none' for one whose realm and
  * factors ask for no second factor.
  */
-export async function secondFactorOffer(store: Store, userid: string, now: number): Promise<SecondFactorOffer | 'none' | null> {
+export async function secondFactorOffer(store: UserStore & RealmStore & FactorStore & LockoutStore, userid: string, now: number): Promise<SecondFactorOffer | 'none' | null> {
   const user = await store.getUser(userid);
   if (!user?.enabled || isExpired(user.expire, now)) return null;
   const [realm, factors, lock] = await Promise.all([store.getRealm(user.realm), store.listFactors(userid), store.getLockState(userid)]);
@@ -311,7 +311,7 @@ export async function secondFactorOffer(store: Store, userid: string, now: numbe
  * Null when the text is no such answer or answers none (it is then checked, and refused, as any
  * answer would be). Reads only: the caller answers it with finishSignIn, which takes it.
  */
-export async function findKeyChallenge(store: Store, userid: string, channel: PamChannel, text: string, now: number): Promise<string | null> {
+export async function findKeyChallenge(store: ChallengeStore, userid: string, channel: PamChannel, text: string, now: number): Promise<string | null> {
   const { parseFido2AssertOutput, terminalClientDataHash } = await import('../domain/fido2-assert.js');
   let pasted;
   try {
@@ -330,7 +330,7 @@ export async function findKeyChallenge(store: Store, userid: string, channel: Pa
 }
 
 /** What ends a password typed together with a code, for this user (see domain/typed-answer.ts). */
-export async function typedFactorsOf(store: Store, userid: string): Promise<TypedFactors> {
+export async function typedFactorsOf(store: FactorStore, userid: string): Promise<TypedFactors> {
   const factors = (await store.listFactors(userid)).filter((f) => f.enabled);
   return {
     totpDigits: factors.flatMap((f) => (f.type === 'totp' ? [f.params.digits] : [])),

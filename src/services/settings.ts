@@ -3,7 +3,7 @@ import type { PasswordPolicy } from '../domain/password-policy.js';
 import { checkText } from '../domain/text.js';
 import { formatOriginList, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName } from '../domain/webauthn-settings.js';
 import { RefusedError, UsageError } from '../errors.js';
-import type { LockoutLimits, PasswordLimits, Store } from '../store/types.js';
+import type { LockoutLimits, PasswordLimits, SettingStore } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Session } from './session.js';
 
@@ -144,7 +144,7 @@ export interface EffectiveSetting {
 }
 
 /** Every known setting with its effective value. */
-export async function readSettings(store: Store, hostname: string): Promise<EffectiveSetting[]> {
+export async function readSettings(store: SettingStore, hostname: string): Promise<EffectiveSetting[]> {
   const stored = await store.getSettings();
   return Object.entries(SETTINGS).map(([key, spec]) => {
     const value = stored.get(key) ?? spec.fromProxmox?.(stored);
@@ -152,26 +152,26 @@ export async function readSettings(store: Store, hostname: string): Promise<Effe
   });
 }
 
-async function settingValue(store: Store, key: string, hostname = ''): Promise<string> {
+async function settingValue(store: SettingStore, key: string, hostname = ''): Promise<string> {
   const spec = SETTINGS[key];
   if (!spec) throw new Error(`unknown setting ${key}`);
   const stored = await store.getSettings();
   return stored.get(key) ?? spec.fromProxmox?.(stored) ?? spec.defaultValue(hostname);
 }
 
-export async function passwordPolicy(store: Store): Promise<PasswordPolicy> {
+export async function passwordPolicy(store: SettingStore): Promise<PasswordPolicy> {
   const settings = await readSettings(store, '');
   const num = (key: string) => Number(settings.find((s) => s.key === key)?.value);
   return { minLength: num('password.min-length'), maxLength: num('password.max-length') };
 }
 
-export async function lockoutLimits(store: Store): Promise<LockoutLimits> {
+export async function lockoutLimits(store: SettingStore): Promise<LockoutLimits> {
   const settings = await readSettings(store, '');
   const num = (key: string) => Number(settings.find((s) => s.key === key)?.value);
   return { totpFailures: num('lockout.totp-failures'), failures: num('lockout.failures'), lockSeconds: num('lockout.seconds') };
 }
 
-export async function passwordLimits(store: Store): Promise<PasswordLimits> {
+export async function passwordLimits(store: SettingStore): Promise<PasswordLimits> {
   const settings = await readSettings(store, '');
   const num = (key: string) => Number(settings.find((s) => s.key === key)?.value);
   return {
@@ -182,20 +182,20 @@ export async function passwordLimits(store: Store): Promise<PasswordLimits> {
 }
 
 /** How long a kept session lasts, in seconds. */
-export async function sessionSeconds(store: Store): Promise<number> {
+export async function sessionSeconds(store: SettingStore): Promise<number> {
   return Number(await settingValue(store, 'session.minutes')) * 60;
 }
 
-export async function yubicoTimeoutSeconds(store: Store): Promise<number> {
+export async function yubicoTimeoutSeconds(store: SettingStore): Promise<number> {
   return Number(await settingValue(store, 'yubico.timeout-seconds'));
 }
 
 /** Whether new user names may mix scripts or hold characters confusable with ASCII. */
-export async function allowConfusableNames(store: Store): Promise<boolean> {
+export async function allowConfusableNames(store: SettingStore): Promise<boolean> {
   return (await settingValue(store, 'names.allow-confusable')) === 'true';
 }
 
-export function totpIssuer(store: Store, hostname: string): Promise<string> {
+export function totpIssuer(store: SettingStore, hostname: string): Promise<string> {
   return settingValue(store, 'totp.issuer', hostname);
 }
 
@@ -208,7 +208,7 @@ export interface WebauthnSettings {
   readonly userVerification: 'preferred' | 'required';
 }
 
-export async function webauthnSettings(store: Store, hostname: string): Promise<WebauthnSettings> {
+export async function webauthnSettings(store: SettingStore, hostname: string): Promise<WebauthnSettings> {
   return {
     rpId: await settingValue(store, 'webauthn.rp-id', hostname),
     rpName: await settingValue(store, 'webauthn.rp-name', hostname),
@@ -225,7 +225,7 @@ export interface U2fSettings {
   readonly origin: string;
 }
 
-export async function u2fSettings(store: Store): Promise<U2fSettings | null> {
+export async function u2fSettings(store: SettingStore): Promise<U2fSettings | null> {
   const appId = await settingValue(store, 'u2f.appid');
   if (appId === '') return null;
   const origin = await settingValue(store, 'u2f.origin');

@@ -317,32 +317,8 @@ export interface AuditFilter {
   readonly limit?: number;
 }
 
-/**
- * The store. Every method is asynchronous so that a networked implementation (PostgreSQL) can stand
- * in for SQLite. Each method is atomic on its own; `transaction` groups several into one unit that
- * holds the write lock from its start, so a check and the write that depends on it cannot be split
- * by another process.
- */
-export interface Store {
-  readonly path: string;
-
-  /**
-   * Runs `fn` as one unit of work: everything it writes through the store it is given (`tx`), audit
-   * entries included, commits when it resolves and rolls back when it throws.
-   *
-   * Isolation: a unit holds the store's write lock from its start, so units run one after another,
-   * as if alone: what `fn` read is still so when it writes (SQLite: BEGIN IMMEDIATE; a backend
-   * without a database-wide lock must take an equivalent one first). Single statements outside a
-   * unit are atomic on their own; the single-use guarantees (a challenge, a TOTP step, a recovery
-   * key) are each one conditional statement and need no unit.
-   *
-   * `fn` must only use `tx`: the store it was called on waits for the unit to end, as another
-   * connection would (inside `fn` that is a deadlock, reported after the lock timeout). It must not
-   * wait on anything slow (hashing, prompts, network): other processes wait for the lock meanwhile.
-   * Concurrent calls from one process run one after another.
-   */
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
-
+/** Users and their passwords. */
+export interface UserStore {
   getUser(userid: string): Promise<UserRecord | undefined>;
   /** The stored argon2 hash: undefined for no such user, null for a user without a password. */
   getPasswordHash(userid: string): Promise<string | null | undefined>;
@@ -364,7 +340,10 @@ export interface Store {
   /** Replaces a password hash only if it is still `oldHash` (rehash without losing a concurrent change). */
   replacePasswordHash(userid: string, oldHash: string, newHash: string): Promise<boolean>;
   deleteUser(userid: string): Promise<boolean>;
+}
 
+/** Realms, what they enforce and how they validate YubiKeys. */
+export interface RealmStore {
   getRealm(name: string): Promise<RealmRecord | undefined>;
   /** A realm with its user count. */
   getRealmSummary(name: string): Promise<RealmSummary | undefined>;
@@ -379,10 +358,16 @@ export interface Store {
   getRealmYubicoApiKey(name: string): Promise<Buffer | null>;
   /** Deletes a realm and returns how many users were deleted with it. */
   deleteRealm(name: string): Promise<number>;
+}
 
+/** Store-wide settings. */
+export interface SettingStore {
   getSettings(): Promise<ReadonlyMap<string, string>>;
   setSetting(key: string, value: string): Promise<void>;
+}
 
+/** Second factors: their records, secrets and replay guards, each guard advanced by one conditional write. */
+export interface FactorStore {
   /** Factors of one user, or of everyone, ordered by user and creation. */
   listFactors(userid: string): Promise<FactorRecord[]>;
   /**
@@ -422,7 +407,24 @@ export interface Store {
   deleteFactor(userid: string, factorId: string): Promise<boolean>;
   /** Deletes every factor of a user; returns how many. */
   deleteFactors(userid: string): Promise<number>;
+  /** Stores a WebAuthn credential or U2F registration; false when the user already has this credential. */
+  insertCredentialFactor(factor: NewCredentialFactor): Promise<boolean>;
+  /** The user's enabled WebAuthn credentials and U2F registrations that can be checked. */
+  getCredentials(userid: string): Promise<CredentialRecord[]>;
+  /**
+   * Accepts signature counter `counter` for a credential only if it is newer than the last one (or
+   * both are 0: an authenticator without a counter), in one conditional statement: a counter that
+   * does not grow (a cloned key, or a racing replay) gets false.
+   */
+  advanceCredentialCounter(factorId: string, counter: number, now: number): Promise<boolean>;
+  /** How many credentials of `type` were made under `rpId` (U2F: appid), or under the store's setting (null). */
+  countCredentials(type: 'webauthn' | 'u2f', rpId: string | null): Promise<number>;
+  /** Writes `rpId` into the credentials of `type` made under the store's setting, before that setting changes. */
+  pinCredentialRpIds(type: 'webauthn' | 'u2f', rpId: string): Promise<void>;
+}
 
+/** Second-factor lockout and the password-failure regulation, counted before anything is checked. */
+export interface LockoutStore {
   getLockState(userid: string): Promise<LockState | undefined>;
   /**
    * Counts one second-factor attempt before it is checked, in one conditional statement, and
@@ -438,6 +440,10 @@ export interface Store {
   releaseAttempt(userid: string, totp: boolean): Promise<void>;
   /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
+  /** Sets the lock state carried over from another system. */
+  setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
+  /** Lifts every lock (the password ban too) and resets the counters. */
+  unlock(userid: string): Promise<boolean>;
   /** Epoch seconds until which password sign-ins of `userid` are banned; 0 when they are not. Reads only. */
   getPasswordBan(userid: string, now: number): Promise<number>;
   /**
@@ -457,6 +463,10 @@ export interface Store {
   recordPasswordFailure(userid: string, limits: PasswordLimits, now: number): Promise<PasswordFailureCount>;
   /** Forgets the password failures of `userid` (a sign-in succeeded, or an admin unlocked them). */
   clearPasswordFailures(userid: string): Promise<void>;
+}
+
+/** Pending challenges, each taken once. */
+export interface ChallengeStore {
   /** Keeps a new challenge (and forgets a few that have expired). */
   insertChallenge(challenge: ChallengeRecord, now: number): Promise<void>;
   /**
@@ -466,16 +476,10 @@ export interface Store {
   takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord | undefined>;
   /** The challenges of `userid` for `purpose` that have not expired, newest first; read, not taken. */
   liveChallenges(userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord[]>;
-  /** Stores a WebAuthn credential or U2F registration; false when the user already has this credential. */
-  insertCredentialFactor(factor: NewCredentialFactor): Promise<boolean>;
-  /** The user's enabled WebAuthn credentials and U2F registrations that can be checked. */
-  getCredentials(userid: string): Promise<CredentialRecord[]>;
-  /**
-   * Accepts signature counter `counter` for a credential only if it is newer than the last one (or
-   * both are 0: an authenticator without a counter), in one conditional statement: a counter that
-   * does not grow (a cloned key, or a racing replay) gets false.
-   */
-  advanceCredentialCounter(factorId: string, counter: number, now: number): Promise<boolean>;
+}
+
+/** API tokens (their secrets only as hashes) and kept sign-in sessions. */
+export interface TokenStore {
   /** Stores a new API token; false when the user already has one of that name. */
   insertApiToken(token: ApiTokenRecord): Promise<boolean>;
   getApiToken(userid: string, name: string): Promise<ApiTokenRecord | undefined>;
@@ -493,19 +497,17 @@ export interface Store {
   deleteSession(id: string): Promise<boolean>;
   /** Ends every session of a user; how many there were. */
   deleteSessions(userid: string): Promise<number>;
-  /** How many credentials of `type` were made under `rpId` (U2F: appid), or under the store's setting (null). */
-  countCredentials(type: 'webauthn' | 'u2f', rpId: string | null): Promise<number>;
-  /** Writes `rpId` into the credentials of `type` made under the store's setting, before that setting changes. */
-  pinCredentialRpIds(type: 'webauthn' | 'u2f', rpId: string): Promise<void>;
-  /** Sets the lock state carried over from another system. */
-  setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
-  /** Lifts every lock (the password ban too) and resets the counters. */
-  unlock(userid: string): Promise<boolean>;
+}
 
+/** The audit trail. */
+export interface AuditStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Audit entries, oldest first: all that match, or the newest `limit`; read as consumed, like users(). */
   auditEntries(filter: AuditFilter): AsyncIterable<AuditRecord>;
+}
 
+/** Backups in the portable format (a tfactl store file) and restores from them. */
+export interface BackupStore {
   /**
    * Writes a consistent snapshot to `path` (a new, empty 0600 file the caller created) while other
    * processes keep reading and writing: SQLite's online backup.
@@ -524,7 +526,33 @@ export interface Store {
    * stays spent, whatever happened to its factor since the backup.
    */
   restoreFrom(copy: BackupCopy, now: number): Promise<void>;
+}
 
+/**
+ * The store: the narrow interfaces above (a service that needs one part asks for that part), and
+ * units of work over them. Every method is asynchronous so that a networked implementation
+ * (PostgreSQL) can stand in for SQLite. Each method is atomic on its own; `transaction` groups several into one unit that
+ * holds the write lock from its start, so a check and the write that depends on it cannot be split
+ * by another process.
+ */
+export interface Store extends UserStore, RealmStore, SettingStore, FactorStore, LockoutStore, ChallengeStore, TokenStore, AuditStore, BackupStore {
+  readonly path: string;
+  /**
+   * Runs `fn` as one unit of work: everything it writes through the store it is given (`tx`), audit
+   * entries included, commits when it resolves and rolls back when it throws.
+   *
+   * Isolation: a unit holds the store's write lock from its start, so units run one after another,
+   * as if alone: what `fn` read is still so when it writes (SQLite: BEGIN IMMEDIATE; a backend
+   * without a database-wide lock must take an equivalent one first). Single statements outside a
+   * unit are atomic on their own; the single-use guarantees (a challenge, a TOTP step, a recovery
+   * key) are each one conditional statement and need no unit.
+   *
+   * `fn` must only use `tx`: the store it was called on waits for the unit to end, as another
+   * connection would (inside `fn` that is a deadlock, reported after the lock timeout). It must not
+   * wait on anything slow (hashing, prompts, network): other processes wait for the lock meanwhile.
+   * Concurrent calls from one process run one after another.
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   close(): void;
 }
 
