@@ -543,10 +543,11 @@ export abstract class SqlStore implements Store {
 
   async deleteRealm(name: string) {
     return this.atomically(async (s) => {
-        const users = (await s.sql('DELETE FROM users WHERE realm = ?').run(name)).changes;
-        await s.sql('DELETE FROM realms WHERE name = ? AND builtin = 0').run(name);
-        return users;
-      });
+      // A built-in realm stays, and so do its users (root@local among them).
+      const users = (await s.sql('DELETE FROM users WHERE realm = ? AND EXISTS (SELECT 1 FROM realms WHERE name = ? AND builtin = 0)').run(name, name)).changes;
+      await s.sql('DELETE FROM realms WHERE name = ? AND builtin = 0').run(name);
+      return users;
+    });
   }
 
   async getSettings() {
@@ -625,28 +626,28 @@ export abstract class SqlStore implements Store {
 
   async putRecoverySet(set: NewRecoverySet, replace: boolean) {
     return this.atomically(async (s) => {
-        const existing = (await s.sql(`SELECT id FROM factors WHERE userid = ? AND type = 'recovery'`).get(set.userid));
-        if (existing && !replace) return false;
-        await s.sql(`DELETE FROM factors WHERE userid = ? AND type = 'recovery'`).run(set.userid);
-        (await s.sql(
-            `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret)
-             VALUES (?, ?, 'recovery', ?, 1, 1, ?, ?)`,
-          )
-          .run(set.id, set.userid, set.description, set.created, set.sealedSecret));
-        const insert = s.sql('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, ?, ?)');
-        for (const [slot, hash] of set.hashes.entries()) await insert.run(set.id, slot, hash);
-        return true;
-      });
+      const existing = (await s.sql(`SELECT id FROM factors WHERE userid = ? AND type = 'recovery'`).get(set.userid));
+      if (existing && !replace) return false;
+      await s.sql(`DELETE FROM factors WHERE userid = ? AND type = 'recovery'`).run(set.userid);
+      (await s.sql(
+          `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret)
+           VALUES (?, ?, 'recovery', ?, 1, 1, ?, ?)`,
+        )
+        .run(set.id, set.userid, set.description, set.created, set.sealedSecret));
+      const insert = s.sql('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, ?, ?)');
+      for (const [slot, hash] of set.hashes.entries()) await insert.run(set.id, slot, hash);
+      return true;
+    });
   }
 
   async consumeRecoverySlot(factorId: string, slot: number, hash: string, now: number) {
     return this.atomically(async (s) => {
-        const used =
-          (await s.sql('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ? AND hash = ?').run(factorId, slot, hash))
-            .changes === 1;
-        if (used) (await s.sql('UPDATE factors SET last_used = ? WHERE id = ?').run(now, factorId));
-        return used;
-      });
+      const used =
+        (await s.sql('UPDATE recovery_slots SET hash = NULL WHERE factor_id = ? AND slot = ? AND hash = ?').run(factorId, slot, hash))
+          .changes === 1;
+      if (used) (await s.sql('UPDATE factors SET last_used = ? WHERE id = ?').run(now, factorId));
+      return used;
+    });
   }
 
   async setFactorEnabled(userid: string, factorId: string, enabled: boolean) {
@@ -717,30 +718,30 @@ export abstract class SqlStore implements Store {
   async beginPasswordCheck(userid: string, token: string, limits: PasswordLimits, now: number) {
     // One unit of work: the count and the insert that depends on it cannot be split by another process.
     return this.atomically(async (s): Promise<PasswordCheckStart> => {
-          const row = (await s.sql('SELECT failures, window_start, banned_until FROM password_failures WHERE userid = ?').get(userid)) as
-            | { failures: number; window_start: number; banned_until: number }
-            | undefined;
-          if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
-          const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
-          const inFlight = (await s.sql('SELECT count(*) FROM password_checks WHERE userid = ? AND started > ?')
-            .pluck()
-            .get(userid, now - PASSWORD_CHECK_LIFETIME)) as number;
-          if (failures + inFlight >= limits.failures) return { status: 'busy' };
-          if (row && failures === 0 && row.failures > 0) {
-            await s.sql('UPDATE password_failures SET failures = 0, window_start = ?, banned_until = 0 WHERE userid = ?').run(now, userid);
-          }
-          await s.sql('INSERT INTO password_checks (token, userid, started) VALUES (?, ?, ?)').run(token, userid, now);
-          // Checks that died with their process are cleared now and then, a few at a time.
-          await s.sql('DELETE FROM password_checks WHERE rowid IN (SELECT rowid FROM password_checks WHERE started <= ? LIMIT 20)').run(now - PASSWORD_CHECK_LIFETIME);
-          return { status: 'allowed' };
-        });
+      const row = (await s.sql('SELECT failures, window_start, banned_until FROM password_failures WHERE userid = ?').get(userid)) as
+        | { failures: number; window_start: number; banned_until: number }
+        | undefined;
+      if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
+      const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
+      const inFlight = (await s.sql('SELECT count(*) FROM password_checks WHERE userid = ? AND started > ?')
+        .pluck()
+        .get(userid, now - PASSWORD_CHECK_LIFETIME)) as number;
+      if (failures + inFlight >= limits.failures) return { status: 'busy' };
+      if (row && failures === 0 && row.failures > 0) {
+        await s.sql('UPDATE password_failures SET failures = 0, window_start = ?, banned_until = 0 WHERE userid = ?').run(now, userid);
+      }
+      await s.sql('INSERT INTO password_checks (token, userid, started) VALUES (?, ?, ?)').run(token, userid, now);
+      // Checks that died with their process are cleared now and then, a few at a time.
+      await s.sql('DELETE FROM password_checks WHERE rowid IN (SELECT rowid FROM password_checks WHERE started <= ? LIMIT 20)').run(now - PASSWORD_CHECK_LIFETIME);
+      return { status: 'allowed' };
+    });
   }
 
   async finishPasswordCheck(userid: string, token: string, failed: boolean, limits: PasswordLimits, now: number) {
     return this.atomically(async (s) => {
-          await s.sql('DELETE FROM password_checks WHERE token = ?').run(token);
-          return failed ? (s as SqlStore).countPasswordFailure(userid, limits, now) : null;
-        });
+      await s.sql('DELETE FROM password_checks WHERE token = ?').run(token);
+      return failed ? (s as SqlStore).countPasswordFailure(userid, limits, now) : null;
+    });
   }
 
   async recordPasswordFailure(userid: string, limits: PasswordLimits, now: number) {
@@ -901,12 +902,12 @@ export abstract class SqlStore implements Store {
 
   async unlock(userid: string) {
     return this.atomically(async (s) => {
-        await s.sql('DELETE FROM password_failures WHERE userid = ?').run(userid);
-        return (
-          (await s.sql('UPDATE users SET tfa_failures = 0, totp_failures = 0, totp_locked = 0, tfa_locked_until = 0 WHERE userid = ?').run(userid))
-            .changes === 1
-        );
-      });
+      await s.sql('DELETE FROM password_failures WHERE userid = ?').run(userid);
+      return (
+        (await s.sql('UPDATE users SET tfa_failures = 0, totp_failures = 0, totp_locked = 0, tfa_locked_until = 0 WHERE userid = ?').run(userid))
+          .changes === 1
+      );
+    });
   }
 
   async appendAudit(e: AuditEntry) {

@@ -91,6 +91,48 @@ onEveryBackend((opened, others) => {
     });
   });
 
+  describe('security keys, YubiKeys and factors', () => {
+    it('advance a YubiKey counter and a security key counter once, of ten racing connections', async () => {
+      expect(await store.insertYubicoFactor({ id: 'y-cat', userid: 'cat@local', description: 'key', created: NOW, publicId: 'cccccccccccc', sealedSecret: Buffer.alloc(40, 3), lastCounter: 10 })).toBe(true);
+      expect(await store.insertYubicoFactor({ id: 'y-cat2', userid: 'cat@local', description: 'key', created: NOW, publicId: 'cccccccccccc', sealedSecret: null, lastCounter: null })).toBe(false);
+      const credential = { id: 'w-cat', type: 'webauthn' as const, credentialId: 'Y3JlZA', publicKey: Buffer.alloc(77, 4), algorithm: -7, rpId: 'example.com', counter: 5, transports: ['usb'], userid: 'cat@local', description: 'sk', enabled: true, created: NOW, data: null };
+      expect(await store.insertCredentialFactor(credential)).toBe(true);
+      expect(await store.insertCredentialFactor({ ...credential, id: 'w-cat2' })).toBe(false);
+      const racing = await others(10);
+      const yubico = await Promise.all(racing.map((s) => s.advanceYubicoCounter('y-cat', 11, NOW)));
+      expect(yubico.filter(Boolean)).toHaveLength(1);
+      const keys = await Promise.all(racing.map((s) => s.advanceCredentialCounter('w-cat', 6, NOW)));
+      expect(keys.filter(Boolean)).toHaveLength(1);
+      expect((await store.getYubicoFactors('cat@local'))[0]).toMatchObject({ id: 'y-cat', lastCounter: 11 });
+      expect((await store.getCredentials('cat@local'))[0]).toMatchObject({ id: 'w-cat', counter: 6, transports: ['usb'] });
+      expect(await store.countCredentials('webauthn', 'example.com')).toBe(1);
+      expect(await store.countCredentials('webauthn', null)).toBe(0);
+    });
+
+    it('disable, list with their users, and delete factors', async () => {
+      expect(await store.setFactorEnabled('cat@local', 'y-cat', false)).toBe(true);
+      expect(await store.getYubicoFactors('cat@local')).toEqual([]);
+      const listed: { userid: string; types: string[] }[] = [];
+      for await (const { user, factors } of store.usersWithFactors({})) listed.push({ userid: user.userid, types: factors.map((f) => f.type) });
+      expect(listed.find((u) => u.userid === 'cat@local')?.types.sort()).toEqual(['recovery', 'webauthn', 'yubico']);
+      expect(await store.deleteFactor('cat@local', 'y-cat')).toBe(true);
+      expect(await store.deleteFactor('cat@local', 'y-cat')).toBe(false);
+      expect(await store.deleteFactors('cat@local')).toBe(2);
+    });
+
+    it('delete a realm with its users, never the built-in one nor its users', async () => {
+      await store.insertRealm({ name: 'temp', comment: null, created: NOW });
+      await store.insertUser(user('x@temp', 'temp'));
+      await store.insertUser(user('y@temp', 'temp'));
+      expect(await store.deleteRealm('temp')).toBe(2);
+      expect(await store.getRealm('temp')).toBeUndefined();
+      expect(await store.getUser('x@temp')).toBeUndefined();
+      expect(await store.deleteRealm('local')).toBe(0);
+      expect(await store.getRealm('local')).toMatchObject({ name: 'local', builtin: true });
+      expect(await store.getUser('root@local')).toMatchObject({ admin: true });
+    });
+  });
+
   describe('settings, audit, tokens and sessions', () => {
     it('keep settings, one value a key', async () => {
       await store.setSetting('x.a', '1');
