@@ -83,8 +83,11 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
   if (asId === undefined && !presented) {
     // Through a service nobody is the store's owner, whatever becomes of the store file.
     if (ctx.remote) throw new RefusedError('through the tfactl service nobody owns the store: name the acting user with --as USERID (or TFACTL_AS), or use an API token', 'not_owner');
-    if (isPostgresUrl(path)) refuseNonKeyOwner(keyPathOf(inv, path), ctx.uid);
-    else refuseNonOwner(path, ctx.uid);
+    // On PostgreSQL there is no store file to own: its owner is the key file's, which only its
+    // owner may read (store/keyfile.ts); whoever has the connection string and not the key gets
+    // no secret out of the store either.
+    if (isPostgresUrl(path)) refuseNonOwner(keyPathOf(inv, path), ctx.uid, `the PostgreSQL store's key file ${keyPathOf(inv, path)}`);
+    else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
   const { store, keyPath } = await openStore(inv);
@@ -190,42 +193,24 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   return parsed;
 }
 
-/**
- * On PostgreSQL there is no store file to own: the store's owner (root@local without a password)
- * is whoever owns its key file, which only its owner may read (see store/keyfile.ts), and uid 0.
- * Whoever has the connection string and not the key gets no secret out of the store either.
- */
-function refuseNonKeyOwner(keyPath: string, uid: number): void {
-  if (uid === 0) return;
-  let owner: number;
-  try {
-    owner = statSync(keyPath).uid;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // No key yet: this user makes it with the store.
-    throw new StoreError(`cannot reach the key file ${keyPath} of the PostgreSQL store: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'store_permissions');
-  }
-  if (owner !== uid) {
-    throw new RefusedError(`you do not own the PostgreSQL store's key file ${keyPath}: name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
-  }
-}
-
-function refuseNonOwner(path: string, uid: number): void {
+/** Refuses an OS user other than root and the owner of `path` (`what` names it in messages); a path not there yet is this user's to make. */
+function refuseNonOwner(path: string, uid: number, what: string): void {
   if (uid === 0) return;
   let owner: number;
   try {
     owner = statSync(path).uid;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return; // No store yet: this user creates it and so owns it.
+    if (code === 'ENOENT') return; // Not there yet: this user creates it and so owns it.
     // It may well exist: a directory of another user's keeps this one from knowing.
     throw new StoreError(
-      `cannot reach the store ${path}: ${code === 'EACCES' ? 'permission denied: it or a directory above it belongs to another user' : (code ?? String(e))}; a store of your own: --db PATH (or TFACTL_DB)`,
+      `cannot reach ${what}: ${code === 'EACCES' ? 'permission denied: it or a directory above it belongs to another user' : (code ?? String(e))}; a store of your own: --db PATH (or TFACTL_DB)`,
       'store_permissions',
     );
   }
   if (owner !== uid) {
     throw new RefusedError(
-      `you do not own the store ${path}: name the acting user with --as USERID (or TFACTL_AS)`,
+      `you do not own ${what}: name the acting user with --as USERID (or TFACTL_AS)`,
       'not_owner',
     );
   }

@@ -167,7 +167,7 @@ class PgStore extends SqlStore {
   protected async *rows<T>(sql: string, params: Record<string, unknown> = {}): AsyncGenerator<T> {
     const { sql: text, values } = this.values(sql, [params]);
     const release = this.root === null ? await this.takeTurn() : null;
-    const cursor = `listing_${++this.owner.savepointCount}`;
+    const cursor = `listing_${++this.owner.serial}`;
     let open = false;
     try {
       if (release) await this.client.query('BEGIN READ ONLY');
@@ -217,11 +217,11 @@ class PgStore extends SqlStore {
     });
   }
 
-  private savepointCount = 0;
+  private serial = 0;
 
   /** A transaction inside a unit: a savepoint, undone alone when it throws. */
   private async savepoint<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    const name = `nested_${++this.owner.savepointCount}`;
+    const name = `nested_${++this.owner.serial}`;
     await this.client.query(`SAVEPOINT ${name}`);
     try {
       const result = await fn(this);

@@ -179,11 +179,11 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(lines.stdout).toMatch(/ pam check --realm local$/m);
     expect(lines.stdout).not.toContain('--db');
     expect(lines.stdout).not.toContain(cluster.password);
-    // A config its group or others may write is refused: it names the store everyone here uses.
-    chmodSync(config, 0o620);
+    // A config its group or others may read or write is refused: it holds the password and names the store everyone here uses.
+    chmodSync(config, 0o640);
     const open = await runBin(['user', 'list'], { env: { TFACTL_CONFIG: config } });
     expect(open.code).toBe(6);
-    expect(oneLineError(open)).toBe(`error: ${config} may be written by its group or others: chmod go-w ${config}`);
+    expect(oneLineError(open)).toBe(`error: the config file ${config} is readable by its group (mode 0640): run 'chmod 600 ${config}'`);
     chmodSync(config, 0o600);
     writeFileSync(config, `db = ${url}\nport = 5432\n`);
     const unknown = await runBin(['user', 'list'], { env: { TFACTL_CONFIG: config } });
