@@ -8,6 +8,7 @@ const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, '..', 'dist', 'tfactl.cjs');
 const CACHE = `${BUNDLE}.cache`;
+const PAM_BUNDLE = path.join(__dirname, '..', 'dist', 'tfactl-pam.cjs');
 // The bundle's first line names its build (a hash of its contents); the cache starts with the same
 // text. A cache from another build is not used (V8 itself only compares the length of the source).
 const BUILD_ID = /^\/\* tfactl build [0-9a-f]{32} \*\//;
@@ -54,10 +55,22 @@ function load(useCache = true) {
 }
 
 if (require.main === module) {
-  // argon2 hashes on libuv's thread pool, 4 threads unless told otherwise: let bulk imports use
-  // every core. Must be set before the pool starts, so before anything else runs.
-  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, require('node:os').availableParallelism()));
-  load().exports.runProcess();
+  const runMain = () => {
+    // argon2 hashes on libuv's thread pool, 4 threads unless told otherwise: let bulk imports use
+    // every core. Must be set before the pool starts, so before anything else runs.
+    process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, require('node:os').availableParallelism()));
+    load().exports.runProcess();
+  };
+  const argv = process.argv.slice(2);
+  if (argv.includes('pam') && argv.includes('--server')) {
+    // What pam_exec runs at every sign-in through a tfactl service: a bundle of its own without the
+    // command tree (src/pam-main.ts) takes it, and hands back, untouched, any other command line.
+    require(PAM_BUNDLE)
+      .runPamProcess()
+      .then((handled) => handled || runMain());
+  } else {
+    runMain();
+  }
 } else {
   module.exports = { load, BUNDLE, CACHE };
 }

@@ -21,6 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist', 'tfactl.cjs');
 const WEBAUTHN_FILE = 'webauthn-server.cjs';
 const PG_FILE = 'pg.cjs';
+const PAM_MAIN_FILE = 'tfactl-pam.cjs';
 
 const require = createRequire(import.meta.url);
 
@@ -101,9 +102,7 @@ const shims = {
   },
 };
 
-const result = await esbuild.build({
-  entryPoints: [join(ROOT, 'src', 'main.ts')],
-  outfile: OUT,
+const MAIN_OPTIONS = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -119,8 +118,25 @@ const result = await esbuild.build({
   minifySyntax: true,
   plugins: [shims],
   logLevel: 'warning',
-  write: false,
-});
+};
+const result = await esbuild.build({ ...MAIN_OPTIONS, entryPoints: [join(ROOT, 'src', 'main.ts')], outfile: OUT, write: false });
+
+// What pam_exec runs through a tfactl service (src/pam-main.ts): a bundle of its own without the
+// command tree, read by Node's loader (about 60 KB: V8 compiles the little it runs faster than it
+// would load a code cache, and the checksum flag alone costs 2 ms).
+// It runs only without a terminal (src/pam-main.ts), so never shows colours or asks a question:
+// chalk and the prompts (most of what it would hold) are left out.
+const noTerminal = {
+  name: 'pam-no-terminal',
+  setup(build) {
+    build.onResolve({ filter: /^(chalk|\.\/terminal-prompts\.js)$/ }, (args) => ({ path: args.path, namespace: 'no-terminal' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-terminal' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in ${PAM_MAIN_FILE}: it runs without a terminal`)});`,
+      loader: 'js',
+    }));
+  },
+};
+await esbuild.build({ ...MAIN_OPTIONS, plugins: [shims, noTerminal], entryPoints: [join(ROOT, 'src', 'pam-main.ts')], outfile: join(ROOT, 'dist', PAM_MAIN_FILE) });
 
 /** A dependency bundled into a file of its own beside the main bundle (see the shims above). */
 function bundleAside(name, file, options = {}) {

@@ -18,7 +18,7 @@ async function main() {
   try {
     const base = tfactl.processContext();
     const env = { PATH: process.env.PATH, NO_COLOR: '1', TFACTL_DB: path.join(dir, 'tfactl.db') };
-    const run = async (argv, stdin = '') => {
+    const run = async (argv, stdin = '', extraEnv = {}, expected = [0]) => {
       let out = '';
       const lines = stdin.split('\n');
       const io = {
@@ -29,8 +29,8 @@ async function main() {
         readLine: async () => (lines.length > 1 || lines[0] !== '' ? lines.shift() : null),
         onInterrupt: () => () => {},
       };
-      const code = await tfactl.main(argv, { ...base, io, env });
-      if (code !== 0) throw new Error(`warm-up: tfactl ${argv.join(' ')} exited ${code}:\n${out}`);
+      const code = await tfactl.main(argv, { ...base, io, env: { ...env, ...extraEnv } });
+      if (!expected.includes(code)) throw new Error(`warm-up: tfactl ${argv.join(' ')} exited ${code}:\n${out}`);
       return out;
     };
     const setup = (argv, input = '') => {
@@ -42,6 +42,8 @@ async function main() {
     setup(['user', 'add', 'alice', '--password-stdin'], `${PASSWORD}\n`);
     setup(['user', 'add', 'bob', '--password-stdin'], `${PASSWORD}\n`);
     setup(['tfa', 'add', 'totp', 'bob', '--no-verify', '--json']);
+    setup(['user', 'add', 'carol', '--no-password']);
+    setup(['tfa', 'add', 'totp', 'carol', '--no-verify', '--json']);
     const keys = JSON.parse(setup(['tfa', 'add', 'recovery', 'bob', '--json'])).result.keys;
     await run(['--version']);
     for (const json of [[]]) {
@@ -52,6 +54,11 @@ async function main() {
       await run(['login', 'alice', '--password-stdin', ...json], `${PASSWORD}\n`);
       await run(['login', 'bob', '--password-stdin', '--code', keys.pop(), ...json], `${PASSWORD}\n`);
     }
+    // What pam_exec runs at every SSH sign-in: a recovery key, and a TOTP code checked (the
+    // secret is random: a wrong code, exit 5, unless it happens to be right).
+    const pam = { PAM_SERVICE: 'sshd', PAM_TYPE: 'auth' };
+    await run(['--db', env.TFACTL_DB, 'pam', 'check'], keys.pop(), { ...pam, PAM_USER: 'bob' });
+    await run(['--db', env.TFACTL_DB, 'pam', 'check'], '000000', { ...pam, PAM_USER: 'carol' }, [0, 5]);
     // Written whole and flushed before it takes the cache's name: never a half-written cache.
     const tmp = `${CACHE}.${process.pid}`;
     const fd = fs.openSync(tmp, 'w', 0o644);

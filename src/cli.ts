@@ -12,6 +12,12 @@ export type Loader = () => Promise<CommandModule>;
 /** Runs a leaf command (`command` is its path: `tfa add totp`): main.ts supplies the real one. */
 export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>, command: string) => Promise<void>;
 
+/** The leaves pam_exec runs at every sign-in: main.ts runs their lines without building the tree (pam-argv.ts). */
+export const PAM_LEAVES: Readonly<Record<'pam check' | 'pam prompt', Loader>> = {
+  'pam check': () => import('./commands/pam/check.js'),
+  'pam prompt': () => import('./commands/pam/prompt.js'),
+};
+
 /** How user ids and realm names are read: the help of every argument that takes one. */
 const USERID = 'name@realm, or a bare name in realm local; case and width do not matter (ALICE@Corp is alice@corp)';
 const NEW_USERID =
@@ -293,11 +299,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   const pam = group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so');
   const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
   const pamPassword = (cmd: Command) => cmd.option('--password', "tfactl's password and the code typed as one, for a service with no other first factor (sudo, login)");
-  pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", () => import('./commands/pam/prompt.js'))));
+  pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", PAM_LEAVES['pam prompt'])));
   pamPassword(pamRealm(
-    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', () =>
-      import('./commands/pam/check.js'),
-    ),
+    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', PAM_LEAVES['pam check']),
   )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
   pamRealm(
     leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token', () => import('./commands/pam/config.js')).addArgument(

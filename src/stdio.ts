@@ -1,4 +1,4 @@
-import { fstatSync, readSync, writeSync } from 'node:fs';
+import { fstatSync, readSync, writeSync, type Stats } from 'node:fs';
 import { decodeUtf8 } from './domain/text.js';
 import { UsageError } from './errors.js';
 import { describeSize } from './files.js';
@@ -13,14 +13,22 @@ import { describeSize } from './files.js';
 
 export type FdKind = 'terminal-or-device' | 'pipe-or-file' | 'closed';
 
-/** What `fd` is, without loading the tty module (which loads net and the streams). */
+/**
+ * What `fd` is, without loading the tty module (which loads net and the streams). Linux's memory
+ * devices (/dev/null, /dev/zero, /dev/full: major 1), where pam_exec and cron send what nobody reads,
+ * are read and written as a file is: they are never a terminal and never block.
+ */
 export function fdKind(fd: number): FdKind {
   try {
     const st = fstatSync(fd);
-    return st.isFIFO() || st.isFile() || st.isSocket() ? 'pipe-or-file' : 'terminal-or-device';
+    return st.isFIFO() || st.isFile() || st.isSocket() || isMemoryDevice(st) ? 'pipe-or-file' : 'terminal-or-device';
   } catch {
     return 'closed';
   }
+}
+
+function isMemoryDevice(st: Stats): boolean {
+  return process.platform === 'linux' && st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === 1;
 }
 
 export interface Writer {
@@ -87,8 +95,8 @@ export function stdinIsTerminal(stream: () => NodeJS.ReadStream): boolean {
 
 export interface StdinOptions {
   /**
-   * False: always read through the stream, never with blocking reads that stop the whole process
-   * while they wait (a client of tfactl serve must hear its service while it waits for input).
+   * False: never a read that stops the whole process while it waits (a client of tfactl serve must
+   * hear its service while it waits for input): what would wait is read through the stream.
    */
   readonly blocking?: boolean;
 }
@@ -107,7 +115,7 @@ export class LineTooLongError extends Error {
 export function stdinLineReader(stream: () => NodeJS.ReadStream, options: StdinOptions = {}): (maxBytes: number) => Promise<string | null> {
   let pending = Buffer.alloc(0);
   let ended = false;
-  let direct = options.blocking !== false && fdKind(0) === 'pipe-or-file';
+  let direct = fdKind(0) === 'pipe-or-file' && (options.blocking !== false || readsWithoutWaiting(stream));
   if (fdKind(0) === 'closed') ended = true;
   const chunk = Buffer.allocUnsafe(64 * 1024);
 
@@ -144,6 +152,18 @@ export function stdinLineReader(stream: () => NodeJS.ReadStream, options: StdinO
       else pending = Buffer.concat([pending, next]);
     }
   };
+}
+
+/**
+ * Whether plain reads of standard input (a pipe, socket or file) return at once, data or EAGAIN: a
+ * regular file's always do; a pipe's or socket's do once Node has made its stream, for which libuv
+ * sets O_NONBLOCK (a memory device never blocks either). What is there already (the answer pam_exec wrote) is then read without waiting a
+ * turn of the event loop for the stream; a read that would wait goes to the stream.
+ */
+function readsWithoutWaiting(stream: () => NodeJS.ReadStream): boolean {
+  const st = fstatSync(0);
+  if (!st.isFile() && !isMemoryDevice(st)) stream();
+  return true;
 }
 
 /** One chunk from a readable stream, or null at its end; the stream is paused again afterwards. */

@@ -34,11 +34,14 @@ export async function forward(argv: readonly string[], address: string, parsed: 
   const files = namedFiles(parsed);
   const socket = await connect(address, ctx.uid);
   try {
+    // The command goes with the request for the protocol, not a round trip after it: a service
+    // that does not take it (busy, not tfactl's) answers otherwise and closes, and what was sent
+    // is dropped unread. Only a socket of root's or this user's (or a TLS service its certificate
+    // names) gets this far.
+    socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
+    sendCommand(socket, ctx, { argv: withoutServer(argv), files });
     const head = await upgrade(socket, address);
-    return await converse(socket, head, address, ctx, {
-      argv: withoutServer(argv),
-      files,
-    });
+    return await converse(socket, head, address, ctx);
   } finally {
     socket.destroy();
   }
@@ -136,9 +139,8 @@ async function connect(address: string, uid: number): Promise<Duplex> {
   return socket;
 }
 
-/** Asks for the CLI protocol; returns what came after the service's answer. */
+/** Waits for the service to take the CLI protocol; returns what came after its answer. */
 async function upgrade(socket: Duplex, address: string): Promise<Buffer> {
-  socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
   let received = Buffer.alloc(0);
   return new Promise<Buffer>((ok, fail) => {
     const done = (e?: unknown, rest?: Buffer) => {
@@ -178,10 +180,9 @@ interface Conversation {
   readonly files: readonly string[];
 }
 
-/** Sends the command, answers the service's calls, and writes its output, until it exits. */
-function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, c: Conversation): Promise<number> {
+/** The files the command names, then the command itself. */
+function sendCommand(socket: Duplex, ctx: Ctx, c: Conversation): void {
   const { io } = ctx;
-  const input = io.waitingStdin ?? io;
   for (const path of c.files) sendFile(socket, path);
   sendFrame(socket, {
     t: 'start',
@@ -190,6 +191,12 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, c: Co
     tty: { stdin: io.stdinIsTTY, stdout: io.stdout.isTTY, stderr: io.stderr.isTTY, columns: io.stdout.columns ?? null },
     tickets: ctx.env.XDG_RUNTIME_DIR ? true : false,
   });
+}
+
+/** Answers the service's calls and writes the command's output, until it exits. */
+function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx): Promise<number> {
+  const { io } = ctx;
+  const input = io.waitingStdin ?? io;
   const asked = new Map<number, AbortController>();
   let tickets: Promise<TicketBox | null> | undefined;
   let stdin: AsyncIterator<Uint8Array> | undefined;

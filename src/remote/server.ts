@@ -17,8 +17,8 @@ export interface ServiceSide {
   readonly keyPath: string;
   /** The service's own context: its clock, randomness and host name. */
   readonly base: Ctx;
-  /** Lends a run the store (its close() gives it back). */
-  readonly openStore: Ctx['openStore'];
+  /** How a run with this command line gets the store (its close() gives it back). */
+  storeFor(argv: readonly string[]): Ctx['openStore'];
   /** One line of the request log. */
   log(entry: Record<string, unknown>): void;
 }
@@ -251,7 +251,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       home: '/nonexistent',
       hostname: base.hostname,
       remote,
-      openStore: side.openStore,
+      openStore: side.storeFor(start.argv),
     };
     let code: number;
     try {

@@ -4,7 +4,7 @@ import { connect as connectNet, createServer as createNetServer } from 'node:net
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, oathtool, oneLineError, runBin, TempStore, type RunOptions, type RunResult } from './harness.js';
+import { BIN, oathtool, oneLineError, runBin, startServe, TempStore, type RunOptions, type RunResult } from './harness.js';
 import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
 
 /**
@@ -51,18 +51,7 @@ function onTerminal(argv: readonly string[], steps: object[], env: Record<string
   return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
 }
 
-async function startService(socket: string, extra: string[] = []): Promise<{ child: ChildProcess; log: () => string }> {
-  let text = '';
-  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...extra], { env: { ...process.env, TFACTL_DB: store.db, TFACTL_AS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((ready, fail) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('"listening"')) ready();
-    });
-    child.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${text}`)));
-  });
-  return { child, log: () => text };
-}
+const startService = (socket: string, extra: string[] = []) => startServe(socket, { TFACTL_DB: store.db }, extra);
 
 /**
  * A service on `socket`, and a client of it (as nobody) waiting for its password on a standard
@@ -264,6 +253,24 @@ describe('a service that is not there', () => {
     expect(refused.code).toBe(6);
     expect(refused.json().error.code).toBe('service_unavailable');
     expect(oneLineError(refused)).toMatch(/is not answering \(ECONNREFUSED\)/);
+  });
+
+  it('is exit 6 naming the answer, when something else answers there and closes (the command was sent with the request)', async () => {
+    // Answers the first bytes and closes without reading the rest: the worst case for an answer
+    // to get through.
+    const other = join(runDir, 'other.sock');
+    const server = createNetServer((c) => c.once('data', () => c.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')));
+    await new Promise<void>((r) => server.listen(other, r));
+    chmodSync(other, 0o666);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await viaService(['--server', other, '--token', `@${join(runDir, 'no-such.token')}`, 'user', 'list']);
+        expect(r.code).toBe(6);
+        expect(oneLineError(r)).toMatch(/does not take tfactl commands \(HTTP 404\)/);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('ends a client whose service is killed mid-command with exit 6, and the store is whole', async () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -233,4 +233,21 @@ export class SimulatedYubiKey {
   get material(): string[] {
     return ['--aes-key', this.aesKey, '--private-id', this.privateId];
   }
+}
+
+/**
+ * `tfactl serve --socket SOCKET [extra]` on the store `env` names (TFACTL_DB, ...); resolves once
+ * it listens, with its request log so far.
+ */
+export async function startServe(socket: string, env: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<{ child: ChildProcess; log: () => string }> {
+  let text = '';
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...extra], { env: { ...process.env, TFACTL_AS: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((ready, fail) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.includes('"listening"')) ready();
+    });
+    child.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${text}`)));
+  });
+  return { child, log: () => text };
 }

@@ -1,10 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { resolve } from 'node:path';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
-import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
+import { BIN, oathtool, oneLineError, startServe, TempStore } from './harness.js';
 
 /**
  * tfactl as the second factor of a PAM stack: the lines `tfactl pam config` prints, pasted as
@@ -221,30 +220,63 @@ describe('tfactl pam check --password (sudo: no other first factor) under pamtes
 });
 
 describe('tfactl pam through tfactl serve', () => {
+  const sock = join(store.dir, 'run', 'tfactl.sock');
+  const tokenFile = join(store.dir, 'pam.token');
+  let serve: ChildProcess;
+  beforeAll(async () => {
+    serve = (await startServe(sock, { TFACTL_DB: store.db })).child;
+    await store.addUser('pamadmin@corp', PW, ['--admin']);
+    const token = (await store.run(['token', 'add', 'pamadmin@corp', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  }, 30_000);
+  afterAll(() => void serve.kill('SIGKILL'));
+
   it('checks with an admin token at the service the lines name, auditing the token', async () => {
-    const sock = join(store.dir, 'run', 'tfactl.sock');
-    const serve = spawn(process.execPath, [BIN, 'serve', '--socket', sock], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
-    try {
-      await new Promise<void>((ready, fail) => {
-        let log = '';
-        serve.stderr!.on('data', (d: Buffer) => {
-          log += d.toString();
-          if (log.includes('"listening"')) ready();
-        });
-        serve.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${log}`)));
-      });
-      await store.addUser('pamadmin@corp', PW, ['--admin']);
-      const token = (await store.run(['token', 'add', 'pamadmin@corp', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
-      const tokenFile = join(store.dir, 'pam.token');
-      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-      const lines = await installService('tfactl-via-serve', ['--server', sock, '--token', `@${tokenFile}`]);
-      expect(lines.filter((l) => l.startsWith('auth required'))[0]).toContain(` --server ${sock} --token @${tokenFile} pam check --realm corp`);
-      const r = pamtester('tfactl-via-serve', 'erin', `${erinKeys[1]}`);
-      expect(r.ok, r.output).toBe(true);
-      expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'recovery', via: 'pamadmin@corp!pam', pam: expect.objectContaining({ service: 'tfactl-via-serve', rhost: '198.51.100.7' }) }) });
-      expect(pamtester('tfactl-via-serve', 'erin', '000000').ok).toBe(false);
-    } finally {
-      serve.kill('SIGKILL');
+    const lines = await installService('tfactl-via-serve', ['--server', sock, '--token', `@${tokenFile}`]);
+    expect(lines.filter((l) => l.startsWith('auth required'))[0]).toContain(` --server ${sock} --token @${tokenFile} pam check --realm corp`);
+    const r = pamtester('tfactl-via-serve', 'erin', `${erinKeys[1]}`);
+    expect(r.ok, r.output).toBe(true);
+    expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'recovery', via: 'pamadmin@corp!pam', pam: expect.objectContaining({ service: 'tfactl-via-serve', rhost: '198.51.100.7' }) }) });
+    expect(pamtester('tfactl-via-serve', 'erin', '000000').ok).toBe(false);
+  });
+
+  it('runs the lines PAM runs from the small PAM bundle alone: no command tree, store or node:crypto', () => {
+    // bin/tfactl.cjs beside dist/tfactl-pam.cjs and nothing else: the main bundle is not there to fall back on.
+    const pkg = join(store.dir, 'pam-only');
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    mkdirSync(join(pkg, 'dist'));
+    copyFileSync(BIN, join(pkg, 'bin', 'tfactl.cjs'));
+    copyFileSync(join(dirname(BIN), '..', 'dist', 'tfactl-pam.cjs'), join(pkg, 'dist', 'tfactl-pam.cjs'));
+    const line = ['--server', sock, '--token', `@${tokenFile}`, 'pam', 'check', '--realm', 'corp'];
+    const run = (argv: string[], input: string) =>
+      spawnSync(process.execPath, [join(pkg, 'bin', 'tfactl.cjs'), ...argv], { input, encoding: 'utf8', env: { PATH: process.env.PATH, PAM_USER: 'erin', PAM_SERVICE: 'sshd' } });
+    const ok = run(line, `${erinKeys[2]}`);
+    expect({ code: ok.status, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ code: 0, stdout: 'erin@corp: second factor accepted (recovery)\n', stderr: '' });
+    const replayed = run(line, `${erinKeys[2]}`);
+    expect(replayed.status).toBe(5);
+    expect(replayed.stderr).toBe('error: authentication failed: invalid or already used code\n');
+    // Anything else is the whole tfactl's, which is not there.
+    expect(run([...line.slice(0, -2), '--realm=corp'], `${erinKeys[3]}`).stderr).toMatch(/dist\/tfactl\.cjs is missing/);
+  });
+
+  it('answers exactly as the whole tfactl does, line for line and code for code', async () => {
+    // --realm=corp is the same line to commander, but not one the PAM bundle takes: main() runs it.
+    const via = (realm: string[], env: Record<string, string>, input: string, json: string[] = []) =>
+      store.run([...json, '--server', sock, '--token', `@${tokenFile}`, 'pam', 'check', ...realm], { env: { TFACTL_DB: undefined, ...env }, input });
+    const cases: [Record<string, string>, string][] = [
+      [{ PAM_USER: 'nobody-here' }, '123456'],
+      [{ PAM_USER: 'bob' }, '123456'],
+      [{ PAM_USER: 'alice', PAM_TYPE: 'account' }, '123456'],
+      [{}, '123456'],
+      [{ PAM_USER: 'carl' }, ''],
+    ];
+    for (const [env, input] of cases) {
+      for (const json of [[], ['--json']]) {
+        const small = await via(['--realm', 'corp'], env, input, json);
+        const whole = await via(['--realm=corp'], env, input, json);
+        expect({ code: small.code, stdout: small.stdout, stderr: small.stderr }, JSON.stringify(env)).toEqual({ code: whole.code, stdout: whole.stdout, stderr: whole.stderr });
+        expect(small.code).not.toBe(0);
+      }
     }
   });
 });

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
-import { BIN, oathtool, oneLineError, runBin, type RunOptions } from './harness.js';
+import { oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
 
 /**
  * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
@@ -137,16 +136,8 @@ describe('tfactl on a PostgreSQL store', () => {
     await run(['user', 'add', 'web', '--admin', '--no-password']);
     await run(['user', 'add', 'cara', '--password-stdin', '--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none'], { input: `${PW}\n` });
     const token = (await run(['token', 'add', 'web', 'app', '--privileges', 'read-only', '--json'])).json().result.value as string;
-    const server = spawn(process.execPath, [BIN, 'serve', '--socket', sock], { env: { ...process.env, TFACTL_DB: url, TFACTL_KEY_FILE: KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const { child: server } = await startServe(sock, { TFACTL_DB: url, TFACTL_KEY_FILE: KEY });
     try {
-      await new Promise<void>((ready, fail) => {
-        let log = '';
-        server.stderr!.on('data', (d: Buffer) => {
-          log += d.toString();
-          if (log.includes('"listening"')) ready();
-        });
-        server.on('exit', (code) => fail(new Error(`tfactl serve exited ${code}: ${log}`)));
-      });
       const post = (body: unknown) =>
         new Promise<{ status: number; json: { ok: boolean; result?: { challenge?: string; method?: string } } }>((done, fail) => {
           const text = JSON.stringify(body);

@@ -13,6 +13,7 @@ import pkg from '../../../package.json' with { type: 'json' };
 import { acceptCliRun, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
 import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
+import { parsePamArgv } from '../../pam-argv.js';
 import type { Duplex } from 'node:stream';
 
 
@@ -83,7 +84,13 @@ export async function run(inv: Invocation): Promise<void> {
     if (!isPostgresUrl(path) && !existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
     return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false };
   };
-  const side = { storePath: path, keyPath, base: inv.ctx, log, openStore: openForRun };
+  // What PAM runs at every sign-in (pam check, pam prompt) is one check that leaves nothing running
+  // when it ends: it borrows a pooled connection instead.
+  const borrowForRun = async () => {
+    const { store, release } = await pool.acquire();
+    return { store: lent(store.store, release), created: false };
+  };
+  const side = { storePath: path, keyPath, base: inv.ctx, log, storeFor: (argv: readonly string[]) => (parsePamArgv(argv) !== null ? borrowForRun : openForRun) };
   const runs = new Set<CliRun>();
   let httpRuns = 0;
   let stopping = false;
@@ -92,7 +99,7 @@ export async function run(inv: Invocation): Promise<void> {
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
       if (runs.size + httpRuns >= MAX_RUNS) {
         log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size + httpRuns });
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        refuse(socket, '503 Service Unavailable');
         return;
       }
       const run = acceptCliRun(socketTransport(socket, head), side);
@@ -102,7 +109,7 @@ export async function run(inv: Invocation): Promise<void> {
       return;
     }
     log({ method: req.method, path: (req.url ?? '').split('?')[0], status: 400, upgrade: req.headers.upgrade });
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuse(socket, '400 Bad Request');
   };
   const server = createServer({ requestTimeout: 30_000 }, handle).on('upgrade', upgrade);
   const socket = activated ? null : (socketOpt ?? DEFAULT_SOCKET);
@@ -147,7 +154,22 @@ export async function run(inv: Invocation): Promise<void> {
 const MAX_RUNS = 256;
 
 /** Store connections kept open: each serves one request at a time, as one CLI process would. */
+/**
+ * Answers an upgrade request with `status` and closes. What the client sent after its request (a
+ * CLI sends its command with it) is read and dropped: a socket closed with unread data resets the
+ * connection, and the client could lose the answer that says why.
+ */
+function refuse(socket: Duplex, status: string): void {
+  socket.resume();
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
 const POOL_SIZE = 16;
+
+/** A pooled store lent to a run: closing it gives it back to the pool. */
+function lent(store: Store, release: () => void): Store {
+  return new Proxy(store, { get: (target, key) => (key === 'close' ? release : Reflect.get(target, key, target)) });
+}
 
 /** A pooled connection and its key loader. */
 interface PooledStore {

@@ -1,0 +1,48 @@
+import type { ParsedCommand } from './remote/client.js';
+
+/**
+ * The command lines pam_exec runs at every sign-in, as `tfactl pam config` prints them:
+ *
+ *   [--db D | --server S --token @F] [--json] [--debug]  pam check  [--realm R] [--password] [--nullok]
+ *   [--db D | --server S --token @F] [--json] [--debug]  pam prompt [--realm R] [--password]
+ *
+ * each option at most once, in any order within its group, and no value that starts with a dash.
+ * Read here as commander reads them (test/unit/pam-argv.test.ts compares the two, on such lines and
+ * on lines that are not): the result is what commander gives the leaf, or null for any other
+ * command line, which goes to the command tree. A sign-in does not wait for the tree to be built.
+ */
+export function parsePamArgv(argv: readonly string[]): PamLine | null {
+  const opts: Record<string, unknown> = {};
+  let i = 0;
+  // Reads options of `spec` from argv[i] on, into opts; false on anything else but `stop`.
+  const options = (spec: Readonly<Record<string, readonly [key: string, takesValue: boolean]>>, stop: string | null): boolean => {
+    for (; i < argv.length && argv[i] !== stop; i++) {
+      const entry = Object.hasOwn(spec, argv[i] as string) ? spec[argv[i] as string] : undefined;
+      if (entry === undefined) return false;
+      const [key, takesValue] = entry;
+      if (Object.hasOwn(opts, key)) return false;
+      if (!takesValue) {
+        opts[key] = true;
+        continue;
+      }
+      const value = argv[++i];
+      if (value === undefined || value.startsWith('-')) return false;
+      opts[key] = value;
+    }
+    return true;
+  };
+  if (!options(GLOBAL, 'pam') || argv[i] !== 'pam') return null;
+  const sub = argv[i + 1];
+  if (sub !== 'check' && sub !== 'prompt') return null;
+  i += 2;
+  if (!options(sub === 'check' ? CHECK : PROMPT, null)) return null;
+  return { command: `pam ${sub}` as const, args: [], opts };
+}
+
+export type PamLine = ParsedCommand & { readonly command: 'pam check' | 'pam prompt' };
+
+/** The global options such a line may carry, by flag: the option's key and whether it takes a value. */
+const GLOBAL = { '--db': ['db', true], '--server': ['server', true], '--token': ['token', true], '--json': ['json', false], '--debug': ['debug', false] } as const;
+const PROMPT = { '--realm': ['realm', true], '--password': ['password', false] } as const;
+const CHECK = { ...PROMPT, '--nullok': ['nullok', false] } as const;
+
