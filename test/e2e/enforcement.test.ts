@@ -41,7 +41,7 @@ describe('a realm that enforces TOTP', () => {
     const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
     const bad = await store.run(['user', 'add', 'cy@corp', '--no-password', '--totp-secret', secret, '--code', '00000000']);
     expect(bad.code).toBe(5);
-    expect(store.query("SELECT * FROM users WHERE userid = 'cy@corp'")).toEqual([]);
+    expect(store.hasUser('cy@corp')).toBe(false);
     const r = await store.run(['user', 'add', 'cy@corp', '--no-password', '--totp-secret', secret, '--code', oathtool(secret, { digits: 8 }), '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result.totp).toMatchObject({ secret, verified: true });
@@ -84,7 +84,7 @@ describe('a realm that enforces TOTP', () => {
   it('does not let users delete or disable their own last TOTP factor; admins may, with a warning', async () => {
     const user = await addCorpUser('gus');
     const keys = (await store.run(['tfa', 'add', 'recovery', 'gus@corp', '--json'])).json().result.keys as string[];
-    const factors = () => JSON.stringify(store.query("SELECT id, enabled FROM factors WHERE userid = 'gus@corp'"));
+    const factors = () => JSON.stringify(store.factorsOf('gus@corp').map((f) => [f.id, f.enabled]));
     const before = factors();
     const del = await store.runAs('gus@corp', PW, ['--auth-code', keys[0]!, 'tfa', 'delete', 'gus@corp', user.totp.id]);
     expect(del.code, del.stderr).toBe(4);

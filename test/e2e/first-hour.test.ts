@@ -10,7 +10,7 @@ const PW = 'first hour password';
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 
 function onTerminal(args: string[], steps: { expect: string; send: string }[]) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: '1' }, steps, timeout: 30 };
+  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: '1' }, steps, timeout: 30 };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
 }
@@ -46,14 +46,14 @@ describe('destructive commands', () => {
   });
 
   it('asks on a terminal: no keeps everything (exit 130), yes deletes', () => {
-    expect(spawnSync(process.execPath, [BIN, 'user', 'add', 'tess', '--no-password'], { env: { ...process.env, TFACTL_DB: store.db } }).status).toBe(0);
+    expect(spawnSync(process.execPath, [BIN, 'user', 'add', 'tess', '--no-password'], { env: { ...process.env, ...store.env } }).status).toBe(0);
     const no = onTerminal(['user', 'delete', 'tess'], [{ expect: 'Delete tess@local and every factor of theirs\\?', send: 'n\r' }]);
     expect(no.unmatched).toBeNull();
     expect(no.status).toBe(130);
-    expect(store.query("SELECT userid FROM users WHERE userid = 'tess@local'")).toHaveLength(1);
+    expect(store.hasUser('tess@local')).toBe(true);
     const yes = onTerminal(['user', 'delete', 'tess'], [{ expect: 'Delete tess@local', send: 'y\r' }]);
     expect(yes.status).toBe(0);
-    expect(store.query("SELECT userid FROM users WHERE userid = 'tess@local'")).toHaveLength(0);
+    expect(store.hasUser('tess@local')).toBe(false);
   });
 });
 

@@ -3,10 +3,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
+import { PG_BIN } from '../fixtures/postgres.js';
 import { checkJsonOutput } from '../schemas.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
+
+/**
+ * The backend the end-to-end tests' stores are on: SQLite, or with TFACTL_TEST_BACKEND=postgres
+ * (vitest's `postgres` project, vitest.config.ts) a fresh database each in a throwaway cluster.
+ */
+export const BACKEND: 'sqlite' | 'postgres' = process.env.TFACTL_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+/** A new database in the project's cluster (test/fixtures/postgres-global.ts), made at once. */
+function newPostgresDatabase(): string {
+  const admin = new URL(inject('postgresAdminUrl'));
+  const name = `t_${Math.random().toString(36).slice(2, 12)}`;
+  const r = spawnSync(join(PG_BIN ?? '', 'psql'), [admin.href, '-X', '-q', '-c', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cannot make a PostgreSQL database for the test: ${r.stderr || r.error}`);
+  admin.pathname = `/${name}`;
+  return admin.href;
+}
 
 export interface RunResult {
   readonly code: number | null;
@@ -124,13 +141,21 @@ export function storeFactory(): () => TempStore {
   };
 }
 
-/** A fresh temporary store for one test file. */
+/** Where TempStore.atRest() puts the backups it reads. */
+const AT_REST = 'at-rest-';
+
+/** A fresh temporary store for one test file, on the backend the run is for (BACKEND). */
 export class TempStore {
   readonly dir = mkdtempSync(join(tmpdir(), 'tfactl-test-'));
-  readonly db = join(this.dir, 'store', 'tfactl.db');
+  /** The store's location: a SQLite file, or a PostgreSQL connection string. */
+  readonly db = BACKEND === 'postgres' ? newPostgresDatabase() : join(this.dir, 'store', 'tfactl.db');
+  /** Its key file: beside a SQLite file; for PostgreSQL, TFACTL_KEY_FILE in the test's directory. */
+  readonly keyFile = BACKEND === 'postgres' ? join(this.dir, 'tfactl.key') : `${this.db}.key`;
+  /** The environment that points tfactl at this store. */
+  readonly env: Readonly<Record<string, string>> = BACKEND === 'postgres' ? { TFACTL_DB: this.db, TFACTL_KEY_FILE: this.keyFile } : { TFACTL_DB: this.db };
 
   run(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    return runBin(args, { ...options, env: { TFACTL_DB: this.db, ...options.env } });
+    return runBin(args, { ...options, env: { ...this.env, ...options.env } });
   }
 
   /** Runs as `userid` authenticated by `password` on standard input (plus any further lines). */
@@ -152,8 +177,48 @@ export class TempStore {
     });
   }
 
-  /** Reads the store directly with SQLite (read-only). */
+  /** The result of `tfactl ARGS --json` as the store's owner, at once; throws unless it succeeds. */
+  read<T = any>(args: readonly string[]): T {
+    const r = spawnSync(process.execPath, [BIN, ...args, '--json'], { env: { ...baseEnv(), ...this.env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`tfactl ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return (JSON.parse(r.stdout) as { result: T }).result;
+  }
+
+  /** A user's factors as `tfa list USERID` shows them ([] for a user that has none, or is not there). */
+  factorsOf(userid: string): Record<string, unknown>[] {
+    const r = spawnSync(process.execPath, [BIN, 'tfa', 'list', userid, '--json'], { env: { ...baseEnv(), ...this.env }, encoding: 'utf8' });
+    if (r.status === 3) return [];
+    if (r.status !== 0) throw new Error(`tfactl tfa list ${userid} exited ${r.status}: ${r.stderr}`);
+    return (JSON.parse(r.stdout) as { result: { factors: Record<string, unknown>[] }[] }).result.flatMap((u) => u.factors);
+  }
+
+  /**
+   * The store's rows, for what no listing shows (how a password or secret is kept, attempt
+   * counters): a SQLite store's own, else as its backup holds them (`tfactl backup` writes a SQLite
+   * store file on every backend; audited, and left out of auditRows()).
+   */
+  atRest<T = Record<string, unknown>>(sql: string): T[] {
+    if (BACKEND === 'sqlite') return this.query<T>(sql);
+    const file = join(mkdtempSync(join(this.dir, AT_REST)), 'backup.db');
+    this.read(['backup', file]);
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare(sql).all() as T[];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Whether `user show USERID` finds the user. */
+  hasUser(userid: string): boolean {
+    const r = spawnSync(process.execPath, [BIN, 'user', 'show', userid, '--json'], { env: { ...baseEnv(), ...this.env }, encoding: 'utf8' });
+    if (r.status !== 0 && r.status !== 3) throw new Error(`tfactl user show ${userid} exited ${r.status}: ${r.stderr}`);
+    return r.status === 0;
+  }
+
+  /** Reads the store file directly with SQLite (read-only): for what only the file shows (secrets at rest). */
   query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
+    if (BACKEND !== 'sqlite') throw new Error('store.query reads a SQLite file: on other backends, read the state through the CLI');
     const db = new Database(this.db, { readonly: true });
     try {
       return db.prepare(sql).all(...params) as T[];
@@ -162,8 +227,15 @@ export class TempStore {
     }
   }
 
-  /** Everything but the audit trail, to prove a refused or invalid command changed nothing. */
+  /**
+   * Everything but the audit trail, to prove a refused or invalid command changed nothing: on
+   * SQLite the rows themselves, which also hold what no listing shows (password hashes, attempt
+   * counters); elsewhere what the CLI shows of realms, users, factors, settings and tokens.
+   */
   snapshot(): string {
+    if (BACKEND !== 'sqlite') {
+      return JSON.stringify({ export: this.read(['export', 'users']), settings: this.read(['settings', 'list']), tokens: this.read(['token', 'list']) });
+    }
     return JSON.stringify({
       users: this.query('SELECT * FROM users ORDER BY userid'),
       realms: this.query('SELECT * FROM realms ORDER BY name'),
@@ -173,8 +245,21 @@ export class TempStore {
     });
   }
 
+  /**
+   * The audit trail, oldest first (detail as its JSON text), but for atRest()'s backups: a SQLite
+   * store's rows, else as `tfactl audit --all` shows it.
+   */
   auditRows(): { actor: string | null; action: string; target: string | null; outcome: string; detail: string | null }[] {
-    return this.query('SELECT actor, action, target, outcome, detail FROM audit ORDER BY id');
+    if (BACKEND === 'sqlite') return this.query('SELECT actor, action, target, outcome, detail FROM audit ORDER BY id');
+    type Entry = { actor: string | null; action: string; target: string | null; outcome: string; detail: { file?: unknown } | null };
+    const ours = (e: Entry) => e.action === 'store.backup' && String(e.detail?.file).startsWith(join(this.dir, AT_REST));
+    return this.read<Entry[]>(['audit', '--all']).filter((e) => !ours(e)).map((e) => ({
+      actor: e.actor,
+      action: e.action,
+      target: e.target,
+      outcome: e.outcome,
+      detail: e.detail === null || e.detail === undefined ? null : JSON.stringify(e.detail),
+    }));
   }
 
   remove(): void {

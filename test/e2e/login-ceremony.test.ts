@@ -22,7 +22,7 @@ beforeAll(async () => {
 const begin = (userid: string, password = PW) => store.run(['login', userid, '--begin', '--password-stdin', '--json'], { input: `${password}\n` });
 const finish = (userid: string, challenge: string, answer: string) =>
   store.run(['login', userid, '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: `${answer}\n` });
-const failures = (userid: string) => store.query<{ tfa_failures: number }>('SELECT tfa_failures FROM users WHERE userid = ?', userid)[0]?.tfa_failures;
+const failures = (userid: string) => store.atRest<{ tfa_failures: number }>(`SELECT tfa_failures FROM users WHERE userid = '${userid}'`)[0]?.tfa_failures;
 
 async function recoveryKeys(userid: string): Promise<string[]> {
   const r = await store.run(['tfa', 'add', 'recovery', userid, '--regenerate', '--yes', '--json']);
@@ -99,7 +99,7 @@ describe('login --begin and --finish', () => {
     await store.addUser('kay', PW);
     expect((await store.run(['tfa', 'add', 'totp', 'kay', '--secret', SECRET, '--no-verify'])).code).toBe(0);
     const { challenge } = (await begin('kay')).json().result;
-    const keyFile = `${store.db}.key`;
+    const keyFile = store.keyFile;
     renameSync(keyFile, `${keyFile}.away`);
     let refused;
     try {

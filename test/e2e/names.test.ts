@@ -1,14 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashRecoveryKey } from '../../src/domain/recovery.js';
-import { seal, secretContext } from '../../src/domain/secret-box.js';
-import { hashPassword } from '../../src/services/passwords.js';
-import { createKeyFile, keyFingerprint, readKeyFile } from '../../src/store/keyfile.js';
-import { MIGRATIONS } from '../../src/store/migrations/all.js';
-import { migrate } from '../../src/store/migrations/index.js';
+import { readKeyFile } from '../../src/store/keyfile.js';
+import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
 
 /** Names that look alike are one name: canonical ids, and no new names that pass for others. */
@@ -126,48 +120,19 @@ describe('new names that could pass for others', () => {
 });
 
 describe('a store from before canonical names', () => {
-  const index = MIGRATIONS.findIndex((m) => m.name === 'canonical-names');
-  const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-  const RECOVERY_SECRET = '0011223344556677';
-  const RECOVERY_KEY = 'abcd-ef01-2345-6789';
+  const { password: OLD_PW, secret: SECRET, recoveryKey: RECOVERY_KEY } = BEFORE_CANONICAL_NAMES;
 
-  /** Makes, at the schema before the migration, what an older tfactl made: Alice@PVE with TOTP and recovery keys. */
+  /** What an older tfactl made, at the schema before the migration: Alice@PVE with TOTP and recovery keys. */
   async function oldStore(extraSql: readonly string[] = []): Promise<TempStore> {
     const old = new TempStore();
-    mkdirSync(dirname(old.db), { recursive: true, mode: 0o700 });
-    const keyPath = `${old.db}.key`;
-    createKeyFile(keyPath, (n) => randomBytes(n));
-    const key = readKeyFile(keyPath);
-    // As tfactl makes it: private to its owner before SQLite writes a byte.
-    writeFileSync(old.db, '', { mode: 0o600 });
-    const db = new Database(old.db);
-    db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db, 1_700_000_000, MIGRATIONS.slice(0, index));
-    db.prepare("INSERT INTO settings (key, value) VALUES ('key.fingerprint', ?)").run(keyFingerprint(key));
-    db.prepare("INSERT INTO realms (name, created) VALUES ('PVE', 1)").run();
-    db.prepare("INSERT INTO users (userid, realm, password_hash, created, modified) VALUES ('Alice@PVE', 'PVE', ?, 1, 1)").run(await hashPassword(PW));
-    const totp = randomUUID();
-    db.prepare("INSERT INTO factors (id, userid, type, description, created, secret, algorithm, digits, period) VALUES (?, 'Alice@PVE', 'totp', 'phone', 1, ?, 'SHA1', 6, 30)").run(
-      totp,
-      seal(key, randomBytes(12), SECRET, secretContext('Alice@PVE', totp, 'totp')),
-    );
-    const recovery = randomUUID();
-    db.prepare("INSERT INTO factors (id, userid, type, description, created, secret) VALUES (?, 'Alice@PVE', 'recovery', 'keys', 1, ?)").run(
-      recovery,
-      seal(key, randomBytes(12), RECOVERY_SECRET, secretContext('Alice@PVE', recovery, 'recovery')),
-    );
-    db.prepare('INSERT INTO recovery_slots (factor_id, slot, hash) VALUES (?, 0, ?)').run(recovery, hashRecoveryKey(RECOVERY_SECRET, RECOVERY_KEY));
-    db.prepare("INSERT INTO audit (ts, actor, action, target, outcome) VALUES (1, 'root@local', 'user.add', 'Alice@PVE', 'ok')").run();
-    for (const sql of extraSql) db.prepare(sql).run();
-    db.close();
+    await storeBeforeCanonicalNames(old.db, `${old.db}.key`, extraSql);
     return old;
   }
 
   it('is upgraded: Alice@PVE becomes alice@pve and signs in with a code from oathtool and a recovery key', async () => {
     const old = await oldStore();
     try {
-      const r = await old.login('alice@pve', PW, oathtool(SECRET, { epoch: nowSeconds() }));
+      const r = await old.login('alice@pve', OLD_PW, oathtool(SECRET, { epoch: nowSeconds() }));
       expect(r.code, r.stderr).toBe(0);
       expect(r.json().result).toMatchObject({ userid: 'alice@pve', method: 'totp' });
       expect(old.query('SELECT userid, realm FROM users ORDER BY userid')).toEqual([
@@ -175,7 +140,7 @@ describe('a store from before canonical names', () => {
         { userid: 'root@local', realm: 'local' },
       ]);
       expect(old.query('SELECT name FROM realms ORDER BY name')).toEqual([{ name: 'local' }, { name: 'pve' }]);
-      const again = await old.login('ALICE@PVE', PW, RECOVERY_KEY);
+      const again = await old.login('ALICE@PVE', OLD_PW, RECOVERY_KEY);
       expect(again.code, again.stderr).toBe(0);
       expect(again.json().result).toMatchObject({ userid: 'alice@pve', method: 'recovery' });
       // History stays as written, with what became of the old names.
@@ -230,7 +195,7 @@ describe('a store from before canonical names', () => {
       expect((await target.run(['init'])).code).toBe(0);
       const r = await target.run(['restore', old.db, '--yes']);
       expect(r.code, r.stderr).toBe(0);
-      const login = await target.login('Alice@pve', PW, oathtool(SECRET, { epoch: nowSeconds() }));
+      const login = await target.login('Alice@pve', OLD_PW, oathtool(SECRET, { epoch: nowSeconds() }));
       expect(login.code, login.stderr).toBe(0);
       expect(login.json().result.userid).toBe('alice@pve');
     } finally {

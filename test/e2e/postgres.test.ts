@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
 import { oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
 
@@ -230,6 +231,24 @@ describe('tfactl on a PostgreSQL store', () => {
     const signIn = await runBin(['login', 'cara', '--password-stdin', '--code', code, '--json'], { input: `${PW}\n`, env: pgEnv });
     expect(signIn.code, signIn.stderr).toBe(0);
     expect(signIn.json().result.method).toBe('totp');
+  });
+
+  it('restores a backup from before canonical names, its secrets sealed again under the new ids', async () => {
+    const old = join(dir, 'before-names', 'tfactl.db');
+    const oldKey = join(dir, 'before-names', 'tfactl.key');
+    await storeBeforeCanonicalNames(old, oldKey);
+    const env = { TFACTL_DB: await cluster.createDatabase('before_names'), TFACTL_KEY_FILE: oldKey };
+    expect((await runBin(['init'], { env })).code).toBe(0);
+    const restored = await runBin(['restore', old, '--yes', '--json'], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    const { password, secret, recoveryKey } = BEFORE_CANONICAL_NAMES;
+    const login = (answer: string) => runBin(['login', 'Alice@pve', '--password-stdin', '--code', answer, '--json'], { input: `${password}\n`, env });
+    const totp = await login(oathtool(secret, { epoch: Math.floor(Date.now() / 1000) }));
+    expect(totp.code, totp.stderr).toBe(0);
+    expect(totp.json().result).toMatchObject({ userid: 'alice@pve', method: 'totp' });
+    const recovery = await login(recoveryKey);
+    expect(recovery.code, recovery.stderr).toBe(0);
+    expect(recovery.json().result).toMatchObject({ userid: 'alice@pve', method: 'recovery', recoveryKeysLeft: 0 });
   });
 
   it('refuses pam config with the store on the command line: the password would go into a PAM file', async () => {

@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 function onTerminal(args: string[], env: Record<string, string | null>, cols = 120) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: null, ...env }, steps: [], timeout: 30, cols };
+  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: null, ...env }, steps: [], timeout: 30, cols };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   return JSON.parse(r.stdout) as { status: number; output: string };
 }

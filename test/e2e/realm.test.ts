@@ -73,14 +73,14 @@ describe('tfactl realm', () => {
     const forced = await store.run(['realm', 'delete', 'corp', '--force', '--json', '--yes']);
     expect(forced.code).toBe(0);
     expect(forced.json().result).toEqual({ realm: 'corp', deleted: true, deletedUsers: 2 });
-    expect(store.query("SELECT * FROM users WHERE realm = 'corp'")).toEqual([]);
+    expect(store.read<{ realm: string }[]>(['user', 'list']).filter((u) => u.realm === 'corp')).toEqual([]);
   });
 
   it('never deletes the built-in realm', async () => {
     const r = await store.run(['realm', 'delete', 'local', '--force', '--yes']);
     expect(r.code).toBe(4);
-    expect(store.query("SELECT name FROM realms WHERE name = 'local'")).toHaveLength(1);
-    expect(store.query("SELECT userid FROM users WHERE userid = 'root@local'")).toHaveLength(1);
+    expect(store.read<{ name: string }[]>(['realm', 'list']).map((r) => r.name)).toContain('local');
+    expect(store.hasUser('root@local')).toBe(true);
   });
 
   it('deletes an empty realm', async () => {

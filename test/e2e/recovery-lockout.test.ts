@@ -81,7 +81,7 @@ describe('recovery keys', () => {
     const r = await store.run(['tfa', 'add', 'recovery', 'nofile', '--output', file]);
     expect(r.code).toBe(4);
     expect(readFileSync(file, 'utf8')).toBe('already here');
-    expect(store.query("SELECT * FROM factors WHERE userid = 'nofile@local'")).toEqual([]);
+    expect(store.factorsOf('nofile@local')).toEqual([]);
   });
 
   it('can be written to a new 0600 file, never over an existing one', async () => {

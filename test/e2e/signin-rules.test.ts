@@ -122,7 +122,7 @@ function piped(command: string, args: string[], ms: number): Promise<{ code: num
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const child = spawn('sh', ['-c', `${command} | ${quoted}`], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('sh', ['-c', `${command} | ${quoted}`], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
@@ -209,7 +209,7 @@ describe('a sign-in that cannot be checked', () => {
   it('finds a missing key file before counting a failure, and is audited', async () => {
     await store.addUser('key', PW);
     const { secret } = await addTotp('key');
-    const keyFile = `${store.db}.key`;
+    const keyFile = store.keyFile;
     renameSync(keyFile, `${keyFile}.away`);
     try {
       const r = await store.login('key', PW, oathtool(secret, { epoch: nowSeconds() }));
@@ -218,7 +218,7 @@ describe('a sign-in that cannot be checked', () => {
     } finally {
       renameSync(`${keyFile}.away`, keyFile);
     }
-    const lock = store.query<{ tfa_failures: number; totp_failures: number }>("SELECT tfa_failures, totp_failures FROM users WHERE userid = 'key@local'");
+    const lock = store.atRest<{ tfa_failures: number; totp_failures: number }>("SELECT tfa_failures, totp_failures FROM users WHERE userid = 'key@local'");
     expect(lock).toEqual([{ tfa_failures: 0, totp_failures: 0 }]);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'key@local', outcome: 'failed' });
     expect(store.auditRows().at(-1)?.detail).toContain('key_file');

@@ -10,7 +10,7 @@ interface Step {
 }
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { TFACTL_DB: store.db, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
+  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`pty driver failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
@@ -43,7 +43,7 @@ describe('on a terminal', () => {
     expect(r.unmatched).toBeNull();
     expect(r.status).toBe(0);
     expect(r.output).not.toContain('tina password 1');
-    expect(store.query("SELECT userid FROM users WHERE userid = 'tina@local' AND password_hash IS NOT NULL")).toHaveLength(1);
+    expect(store.read<{ password: boolean }>(['user', 'show', 'tina@local']).password).toBe(true);
   });
 
   it('asks for the acting user\'s password with --as', () => {
@@ -71,7 +71,7 @@ describe('on a terminal', () => {
     expect(r.unmatched).toBeNull();
     expect(r.status).toBe(2);
     expect(r.output).toMatch(/error:(\u001b\[[0-9;]*m)? the two entries do not match/);
-    expect(store.query("SELECT userid FROM users WHERE userid = 'victor@local'")).toEqual([]);
+    expect(store.hasUser('victor@local')).toBe(false);
   });
 
   it('asks again for a wrong verification code, keeping the secret that was scanned', () => {
@@ -85,7 +85,7 @@ describe('on a terminal', () => {
     expect(r.status).toBe(0);
     const secrets = [...r.output.matchAll(/Secret: ([A-Z2-7]+)/g)].map((m) => m[1]);
     expect(new Set(secrets).size).toBe(1);
-    expect(store.query("SELECT verified FROM factors WHERE userid = 'wendy@local'")).toEqual([{ verified: 1 }]);
+    expect(store.factorsOf('wendy@local').map((f) => f.verified)).toEqual([true]);
   });
 
   it('keeps the user when the second try matches', () => {
@@ -97,7 +97,7 @@ describe('on a terminal', () => {
     ]);
     expect(r.unmatched).toBeNull();
     expect(r.status).toBe(0);
-    expect(store.query("SELECT userid FROM users WHERE userid = 'vera@local'")).toHaveLength(1);
+    expect(store.hasUser('vera@local')).toBe(true);
   });
 
   it('colours tables and errors on a TTY', () => {

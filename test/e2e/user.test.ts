@@ -26,7 +26,7 @@ describe('tfactl user', () => {
       result: { user: { userid: 'alice@local', realm: 'local', admin: false, enabled: true, password: true, email: 'alice@example.org' }, totp: null, yubico: null },
       warnings: [],
     });
-    const [row] = store.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE userid = 'alice@local'");
+    const [row] = store.atRest<{ password_hash: string }>("SELECT password_hash FROM users WHERE userid = 'alice@local'");
     expect(row?.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(row?.password_hash).not.toContain('correct horse');
   });
@@ -36,7 +36,7 @@ describe('tfactl user', () => {
     expect(rows).toEqual([
       expect.objectContaining({ actor: 'root@local', action: 'user.add', outcome: 'ok' }),
     ]);
-    expect(JSON.stringify(store.query('SELECT * FROM audit'))).not.toContain('correct horse');
+    expect(JSON.stringify(store.auditRows())).not.toContain('correct horse');
   });
 
   it('refuses a user id that is taken (exit 4) and records the refusal', async () => {
