@@ -54,6 +54,16 @@ function load(useCache = true) {
   return { exports: mod.exports, script, id, cached: cachedData !== undefined };
 }
 
+/** The PAM bundle, or null when it is not there (the whole tfactl then runs the line). */
+function pamBundle() {
+  try {
+    return require(PAM_BUNDLE);
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e;
+    return null;
+  }
+}
+
 if (require.main === module) {
   const runMain = () => {
     // argon2 hashes on libuv's thread pool, 4 threads unless told otherwise: let bulk imports use
@@ -62,15 +72,11 @@ if (require.main === module) {
     load().exports.runProcess();
   };
   const argv = process.argv.slice(2);
-  if (argv.includes('pam') && argv.includes('--server')) {
-    // What pam_exec runs at every sign-in through a tfactl service: a bundle of its own without the
-    // command tree (src/pam-main.ts) takes it, and hands back, untouched, any other command line.
-    require(PAM_BUNDLE)
-      .runPamProcess()
-      .then((handled) => handled || runMain());
-  } else {
-    runMain();
-  }
+  // What pam_exec runs at every sign-in through a tfactl service: a bundle of its own without the
+  // command tree (src/pam-main.ts) takes it, and hands back, untouched, any other command line.
+  const pam = argv.includes('pam') && argv.includes('--server') ? pamBundle() : null;
+  if (pam) pam.runPamProcess().then((handled) => handled || runMain());
+  else runMain();
 } else {
   module.exports = { load, BUNDLE, CACHE };
 }

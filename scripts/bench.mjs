@@ -828,7 +828,7 @@ say(`6. tfactl pam: pamtester under pam_wrapper (median of ${CONFIG.startupRound
   rows.push(['the same through `tfactl serve` (`pam config --server`)', `${fmtMs(pam.serve.median)} (${fmtX(serveRatio)})`, '≤ 1.3x', yesNo(serveRatio <= 1.3)]);
   rows.push(['the floor of any node client: node and one request on a Unix socket, nothing checked', `${fmtMs(pam.floor.median)} (${fmtX(floorRatio)})`, 'reported', '']);
   rows.push(['the same with google-authenticator\'s PAM module', fmtMs(pam.ga.median), 'reported', '']);
-  results.pam = { rounds: CONFIG.startupRounds, ms: pam, ratio, serveRatio, floorRatio, met: ratio <= 1.3 || serveRatio <= 1.3 };
+  results.pam = { rounds: CONFIG.startupRounds, ms: pam, ratio, met: ratio <= 1.3, serveRatio, serveMet: serveRatio <= 1.3, floorRatio };
 }
 say();
 

@@ -3,6 +3,7 @@ import type { Io } from './context.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
 import { addHelp } from './help.js';
 import type { Invocation } from './invocation.js';
+import type { PamLine } from './pam-argv.js';
 
 /** What a leaf command module exports. Loaded only when its command runs. */
 export interface CommandModule {
@@ -13,7 +14,7 @@ export type Loader = () => Promise<CommandModule>;
 export type LeafRunner = (load: Loader, args: readonly string[], opts: Readonly<Record<string, unknown>>, command: string) => Promise<void>;
 
 /** The leaves pam_exec runs at every sign-in: main.ts runs their lines without building the tree (pam-argv.ts). */
-export const PAM_LEAVES: Readonly<Record<'pam check' | 'pam prompt', Loader>> = {
+export const PAM_LEAVES: Readonly<Record<PamLine['command'], Loader>> = {
   'pam check': () => import('./commands/pam/check.js'),
   'pam prompt': () => import('./commands/pam/prompt.js'),
 };

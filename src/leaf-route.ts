@@ -4,6 +4,7 @@ import type { Ctx } from './context.js';
 import { displayStoreLocation, isPostgresUrl } from './domain/store-location.js';
 import { ExitCode, TfaError } from './errors.js';
 import type { Output } from './output.js';
+import { PAM_COMMANDS } from './pam-argv.js';
 import type { ParsedCommand } from './remote/client.js';
 import { chooseRoute, HERE_ONLY, type RouteProbe } from './remote/route.js';
 
@@ -15,7 +16,7 @@ import { chooseRoute, HERE_ONLY, type RouteProbe } from './remote/route.js';
  * What PAM runs as root: its environment may come from the user signing in (pam_env's
  * user_readenv), so only the command line says which store, service, token or user (pam config).
  */
-export const PAM_RUNS = new Set(['pam check', 'pam prompt']);
+export const PAM_RUNS: ReadonlySet<string> = new Set(PAM_COMMANDS);
 
 /** The context a leaf command runs in: for what PAM runs, without TFACTL_ variables (through a service, the environment is the service's making, not PAM's). */
 export function leafContext(ctx: Ctx, command: string): Ctx {

@@ -39,7 +39,10 @@ export function parsePamArgv(argv: readonly string[]): PamLine | null {
   return { command: `pam ${sub}` as const, args: [], opts };
 }
 
-export type PamLine = ParsedCommand & { readonly command: 'pam check' | 'pam prompt' };
+/** The commands PAM runs (pam_exec), read here and run as root by PAM: see leaf-route.ts's PAM_RUNS. */
+export const PAM_COMMANDS = ['pam check', 'pam prompt'] as const;
+
+export type PamLine = ParsedCommand & { readonly command: (typeof PAM_COMMANDS)[number] };
 
 /** The global options such a line may carry, by flag: the option's key and whether it takes a value. */
 const GLOBAL = { '--db': ['db', true], '--server': ['server', true], '--token': ['token', true], '--json': ['json', false], '--debug': ['debug', false] } as const;

@@ -1,6 +1,6 @@
 import type { Ctx } from './context.js';
 import { failed, leafContext, throughService } from './leaf-route.js';
-import { createOutput } from './output.js';
+import { colourWanted, createOutput } from './output.js';
 import { parsePamArgv } from './pam-argv.js';
 import { processContext, type StoreOpener } from './process-context.js';
 
@@ -18,9 +18,11 @@ import { processContext, type StoreOpener } from './process-context.js';
 export async function runPam(argv: readonly string[], ctx: Ctx): Promise<number | undefined> {
   const parsed = parsePamArgv(argv);
   if (parsed?.opts.server === undefined) return undefined;
-  // PAM gives its programs no terminal. On one (someone trying the line by hand), colours and
-  // prompts may be wanted: main() has them, this entry leaves them out (scripts/build.mjs).
-  if (ctx.io.stdinIsTTY || ctx.io.stdout.isTTY || ctx.io.stderr.isTTY) return undefined;
+  // PAM gives its programs no terminal. On one (someone trying the line by hand), or with
+  // FORCE_COLOR, colours and prompts may be wanted: main() has them, this entry leaves them out
+  // (scripts/build.mjs).
+  const colour = colourWanted(ctx.io, ctx.env);
+  if (ctx.io.stdinIsTTY || ctx.io.stdout.isTTY || ctx.io.stderr.isTTY || colour.stdout || colour.stderr) return undefined;
   const debug = parsed.opts.debug === true && ctx.remote === undefined;
   const out = await createOutput(ctx.io, { json: parsed.opts.json === true, env: ctx.env });
   try {

@@ -14,9 +14,9 @@ import { describeSize } from './files.js';
 export type FdKind = 'terminal-or-device' | 'pipe-or-file' | 'closed';
 
 /**
- * What `fd` is, without loading the tty module (which loads net and the streams). Linux's memory
- * devices (/dev/null, /dev/zero, /dev/full: major 1), where pam_exec and cron send what nobody reads,
- * are read and written as a file is: they are never a terminal and never block.
+ * What `fd` is, without loading the tty module (which loads net and the streams). /dev/null, where
+ * pam_exec and cron send what nobody reads, and its kin are read and written as a file is: they are
+ * never a terminal and never block.
  */
 export function fdKind(fd: number): FdKind {
   try {
@@ -27,8 +27,9 @@ export function fdKind(fd: number): FdKind {
   }
 }
 
+/** /dev/null, /dev/zero, /dev/full and /dev/urandom (Linux's major 1, minors 3, 5, 7 and 9; not /dev/kmsg or /dev/random, which may wait). */
 function isMemoryDevice(st: Stats): boolean {
-  return process.platform === 'linux' && st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === 1;
+  return process.platform === 'linux' && st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === 1 && [3, 5, 7, 9].includes(st.rdev % 256);
 }
 
 export interface Writer {

@@ -34,13 +34,15 @@ export async function forward(argv: readonly string[], address: string, parsed: 
   const files = namedFiles(parsed);
   const socket = await connect(address, ctx.uid);
   try {
-    // The command goes with the request for the protocol, not a round trip after it: a service
-    // that does not take it (busy, not tfactl's) answers otherwise and closes, and what was sent
-    // is dropped unread. Only a socket of root's or this user's (or a TLS service its certificate
-    // names) gets this far.
     socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
-    sendCommand(socket, ctx, { argv: withoutServer(argv), files });
+    const command = { argv: withoutServer(argv), files };
+    // On a socket of root's or this user's (trustSocket), the command goes with the request for
+    // the protocol, not a round trip after it: a service that does not take it (busy, stopping)
+    // answers otherwise and closes, dropping it unread. Over TLS, where another web server could
+    // be listening (and log what it is sent), the files and environment wait for tfactl's answer.
+    if (isSocketPath(address)) sendCommand(socket, ctx, command);
     const head = await upgrade(socket, address);
+    if (!isSocketPath(address)) sendCommand(socket, ctx, command);
     return await converse(socket, head, address, ctx);
   } finally {
     socket.destroy();
@@ -102,11 +104,14 @@ function trustSocket(path: string, uid: number): void {
   }
 }
 
+/** Whether --server names a Unix socket (else an https:// URL). */
+const isSocketPath = (address: string) => address.startsWith('/') || address.startsWith('./') || address.startsWith('../');
+
 /** A connection to the service: a Unix socket path, or https://HOST:PORT. */
 async function connect(address: string, uid: number): Promise<Duplex> {
   let socket: Duplex;
   let ready: string;
-  if (address.startsWith('/') || address.startsWith('./') || address.startsWith('../')) {
+  if (isSocketPath(address)) {
     trustSocket(address, uid);
     socket = netConnect({ path: address });
     ready = 'connect';

@@ -86,7 +86,7 @@ describe('the PAM lines read without the command tree', () => {
 });
 
 describe('the PAM entry (dist/tfactl-pam.cjs)', () => {
-  const ctxWith = (tty: { stdin?: boolean; stdout?: boolean; stderr?: boolean }): Ctx => {
+  const ctxWith = (tty: { stdin?: boolean; stdout?: boolean; stderr?: boolean }, env: Record<string, string> = {}): Ctx => {
     const unused = () => {
       throw new Error('not used when the line is handed back');
     };
@@ -102,7 +102,7 @@ describe('the PAM entry (dist/tfactl-pam.cjs)', () => {
       prompter: { password: unused, input: unused, confirm: unused },
       clock: { nowSeconds: () => 0, sleep: unused },
       random: { bytes: unused },
-      env: {},
+      env,
       uid: 0,
       home: '/root',
       hostname: 'host',
@@ -111,8 +111,9 @@ describe('the PAM entry (dist/tfactl-pam.cjs)', () => {
   };
   const line = ['--server', '/run/tfactl/tfactl.sock', '--token', '@/etc/tfactl/pam.token', 'pam', 'check'];
 
-  it('hands back a line on a terminal (colours and prompts are main()\'s), on the store, or not PAM\'s', async () => {
+  it('hands back a line on a terminal or with FORCE_COLOR (colours and prompts are main()\'s), on the store, or not PAM\'s', async () => {
     for (const tty of [{ stdin: true }, { stdout: true }, { stderr: true }]) expect(await runPam(line, ctxWith(tty))).toBeUndefined();
+    expect(await runPam(line, ctxWith({}, { FORCE_COLOR: '1' }))).toBeUndefined();
     expect(await runPam(['--db', '/var/lib/tfactl/tfactl.db', 'pam', 'check'], ctxWith({}))).toBeUndefined();
     expect(await runPam(['--server', '/s', 'user', 'list'], ctxWith({}))).toBeUndefined();
   });

@@ -18,8 +18,10 @@ describe('what a descriptor is, without the tty module', () => {
       for (const path of ['/dev/null', '/dev/zero', '/dev/full']) expect(fdKind(open(path, 'r+')), path).toBe('pipe-or-file');
       expect(fdKind(open(join(dir, 'f'), 'r'))).toBe('pipe-or-file');
       expect(fdKind(open('/dev/urandom', 'r'))).toBe('pipe-or-file');
-      // A terminal's master side (major 5): a terminal or device, written through Node's stream.
+      // A terminal's master side (major 5), and a device of major 1 that may wait (/dev/random on
+      // older kernels): a terminal or device, read and written through Node's stream.
       expect(fdKind(open('/dev/ptmx', 'r+'))).toBe('terminal-or-device');
+      expect(fdKind(open('/dev/random', 'r'))).toBe('terminal-or-device');
       const closed = open('/dev/null', 'r');
       closeSync(closed);
       fds.splice(fds.indexOf(closed), 1);

@@ -17,8 +17,10 @@ const ANSWER_MAX_BYTES = 16 * 1024;
  */
 export async function run(inv: Invocation): Promise<void> {
   const { userid, pam } = pamUser(inv);
-  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
+  // The answer first (pam_exec wrote it before tfactl started): the store is not held while a
+  // client of tfactl serve sends it.
   const answer = (await inv.ctx.io.readLine(ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
+  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
   const base = authDeps(inv, session.store, (tx) => session.secretKey(tx), userid);
   // Through a service, the entry also names the API token the check came with.
   const via = session.actor.token && { via: `${session.actor.userid}!${session.actor.token.name}` };

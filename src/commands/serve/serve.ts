@@ -80,30 +80,36 @@ export async function run(inv: Invocation): Promise<void> {
   // Each run opens the store for itself and closes it when it ends, as a CLI process would: a
   // connection handed on to the next run could still carry work of the last (an import's lanes).
   // A store that has gone from its place is not made anew for a client: that is the owner's to do.
-  const openForRun = async () => {
+  const refuseMissing = () => {
     if (!isPostgresUrl(path) && !existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
+  };
+  const openForRun = async () => {
+    refuseMissing();
     return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false };
   };
-  // What PAM runs at every sign-in (pam check, pam prompt) is one check that leaves nothing running
-  // when it ends: it borrows a pooled connection instead.
+  // What PAM runs at every sign-in with an API token (`pam config --server --token` lines) is one
+  // check that waits on nobody while it holds the store (the token is checked at once, the answer
+  // read before) and leaves nothing running when it ends: it borrows a pooled connection. A run
+  // that could wait on a person (a password, a kept session) never holds one of the pool's.
   const borrowForRun = async () => {
+    refuseMissing();
     const { store, release } = await pool.acquire();
-    return { store: lent(store.store, release), created: false };
+    return { store: lentStore(store.store, release), created: false };
   };
-  const side = { storePath: path, keyPath, base: inv.ctx, log, storeFor: (argv: readonly string[]) => (parsePamArgv(argv) !== null ? borrowForRun : openForRun) };
+  const side = { storePath: path, keyPath, base: inv.ctx, log, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
   const runs = new Set<CliRun>();
   let httpRuns = 0;
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
-      if (runs.size + httpRuns >= MAX_RUNS) {
+      // A client sends its command with its request: once stopping, it is not started at all.
+      if (stopping || runs.size + httpRuns >= MAX_RUNS) {
         log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size + httpRuns });
         refuse(socket, '503 Service Unavailable');
         return;
       }
       const run = acceptCliRun(socketTransport(socket, head), side);
-      if (stopping) run.stop();
       runs.add(run);
       void run.ended.then(() => runs.delete(run));
       return;
@@ -153,7 +159,6 @@ export async function run(inv: Invocation): Promise<void> {
 /** CLI commands running at once, each with a store connection: more are turned away (503) until one ends. */
 const MAX_RUNS = 256;
 
-/** Store connections kept open: each serves one request at a time, as one CLI process would. */
 /**
  * Answers an upgrade request with `status` and closes. What the client sent after its request (a
  * CLI sends its command with it) is read and dropped: a socket closed with unread data resets the
@@ -164,10 +169,11 @@ function refuse(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
+/** Store connections kept open: each serves one request at a time, as one CLI process would. */
 const POOL_SIZE = 16;
 
 /** A pooled store lent to a run: closing it gives it back to the pool. */
-function lent(store: Store, release: () => void): Store {
+function lentStore(store: Store, release: () => void): Store {
   return new Proxy(store, { get: (target, key) => (key === 'close' ? release : Reflect.get(target, key, target)) });
 }
 
