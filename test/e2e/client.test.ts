@@ -328,6 +328,12 @@ describe('what the service and the client do not trust', () => {
       const signIn = await viaService(['--as', 'alice', '--password-stdin', 'user', 'show', 'alice'], { input: `${PW}\n` });
       expect(signIn.code).toBe(6);
       expect(oneLineError(signIn)).toBe(`error: the tfactl service's store ${store.db} is not there: ask its owner`);
+      // Nor a PAM line with a token, which borrows a pooled connection instead of opening one.
+      writeFileSync(join(home, 'pam.token'), `root@local!pam=${'A'.repeat(43)}\n`, { mode: 0o600 });
+      chownSync(join(home, 'pam.token'), NOBODY, NOBODY);
+      const pam = await viaService(['--server', sock, '--token', '@pam.token', 'pam', 'check'], { env: { PAM_USER: 'alice' }, input: '123456' });
+      expect(pam.code, pam.stderr).toBe(6);
+      expect(oneLineError(pam)).toBe(`error: the tfactl service's store ${store.db} is not there: ask its owner`);
       expect(existsSync(store.db)).toBe(false);
     } finally {
       renameSync(`${store.db}.moved`, store.db);
