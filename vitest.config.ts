@@ -29,11 +29,15 @@ export default defineConfig({
     // End-to-end tests spawn processes; two cores run two files at a time comfortably.
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      // One after the other: run side by side, the projects' heavy files (8 processes racing one
+      // store on each backend) starved each other of the two cores, and a SQLite writer once
+      // waited past its busy timeout.
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       {
         extends: true,
         test: {
           name: 'postgres',
+          sequence: { groupOrder: 1 },
           include: ON_EVERY_BACKEND,
           env: { TFACTL_TEST_BACKEND: 'postgres' },
           globalSetup: ['test/fixtures/postgres-global.ts'],
