@@ -22,6 +22,7 @@ const OUT = join(ROOT, 'dist', 'tfactl.cjs');
 const WEBAUTHN_FILE = 'webauthn-server.cjs';
 const PG_FILE = 'pg.cjs';
 const PAM_MAIN_FILE = 'tfactl-pam.cjs';
+const PG_CRYPTO = join(ROOT, 'src', 'store', 'pg-crypto.ts');
 
 const require = createRequire(import.meta.url);
 
@@ -168,6 +169,26 @@ await bundleAside('pg', PG_FILE, {
     {
       name: 'pg-not-a-worker',
       setup(build) {
+        // Its SCRAM login's hashes (pg/lib/crypto/utils.js) with node:crypto's synchronous
+        // functions, not WebCrypto: about 5 ms of every command (see src/store/pg-crypto.ts).
+        const original = require.resolve('pg/lib/crypto/utils.js');
+        build.onResolve({ filter: /utils$/ }, (args) => {
+          if (join(args.resolveDir, `${args.path}.js`) !== original) return undefined;
+          const names = (file) => new Set([...readFileSync(file, 'utf8').matchAll(/^(?:export )?(?:async )?function (\w+)/gm)].map((m) => m[1]));
+          const theirs = [...readFileSync(original, 'utf8').match(/module\.exports = \{([^}]*)\}/)?.[1].matchAll(/\w+/g) ?? []].map((m) => m[0]);
+          const ours = names(PG_CRYPTO);
+          if (theirs.length === 0 || theirs.some((name) => !ours.has(name))) {
+            throw new Error(`pg/lib/crypto/utils.js exports ${theirs.join(', ')}: src/store/pg-crypto.ts must have each; look at it again`);
+          }
+          return { path: PG_CRYPTO };
+        });
+        // node:dns (about 0.7 ms, and it reads /etc/resolv.conf) only if pg uses it: its lookup is
+        // for pg-native's connection string, never on this path.
+        build.onResolve({ filter: /^dns$/ }, () => ({ path: 'dns', namespace: 'pg-lazy' }));
+        build.onLoad({ filter: /.*/, namespace: 'pg-lazy' }, () => ({
+          contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:dns')[key] });",
+          loader: 'js',
+        }));
         build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
           const text = readFileSync(args.path, 'utf8');
           const check = "typeof Response === 'function'";

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError } from '../errors.js';
@@ -94,6 +95,7 @@ class PgStore extends SqlStore {
 
   constructor(
     private readonly client: Client,
+    private readonly socket: Socket | undefined,
     location: string,
     private readonly options: PgOpenOptions,
   ) {
@@ -182,7 +184,8 @@ class PgStore extends SqlStore {
       throw pgError(e, this.path);
     } finally {
       // A reader that stops early (an error, a closed pipe) frees the connection for what follows.
-      if (open) await this.client.query(`CLOSE ${cursor}`).catch(() => undefined);
+      // Its own transaction's COMMIT closes the cursor (one round trip fewer); a unit's goes on.
+      if (open && !release) await this.client.query(`CLOSE ${cursor}`).catch(() => undefined);
       if (release) {
         await this.client.query('COMMIT').catch(() => undefined);
         release();
@@ -318,7 +321,11 @@ class PgStore extends SqlStore {
   }
 
   close(): void {
-    if (this.root === null) void this.client.end().catch(() => undefined);
+    if (this.root !== null) return;
+    void this.client.end().catch(() => undefined);
+    // Everything is committed: the goodbye is written (a pending write keeps the process alive),
+    // but a command does not wait for the server to close its end (about 5 ms of every command).
+    this.socket?.unref();
   }
 }
 
@@ -341,7 +348,14 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   pg.types.setTypeParser(20, (v) => Number(v));
   pg.types.setTypeParser(1700, (v) => Number(v));
   const where = redactUrl(location);
-  const client = new pg.Client({ connectionString: location, connectionTimeoutMillis: 10_000, application_name: 'tfactl' });
+  const { Socket } = await import('node:net');
+  let socket: Socket | undefined;
+  const client = new pg.Client({
+    connectionString: location,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'tfactl',
+    stream: () => (socket = new Socket()),
+  });
   client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
   try {
     await client.connect();
@@ -353,7 +367,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   try {
     // Up to date, as nearly always: one query, and no lock.
     const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch(() => null);
-    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, location, options), created: false };
+    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);
@@ -380,5 +394,5 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     await client.end().catch(() => undefined);
     throw pgError(e, where);
   }
-  return { store: new PgStore(client, location, options), created };
+  return { store: new PgStore(client, socket, location, options), created };
 }
