@@ -56,6 +56,14 @@ describe('the bundle and its code cache', () => {
     expect(cacheState(BIN)).toEqual({ cached: true, rejected: false });
   });
 
+  it('sets its V8 flag without loading node:v8 (and the stream modules it brings), and without a warning', () => {
+    const code = `const before = new Set(process.moduleLoadList); require(${JSON.stringify(BIN)}).load();
+      console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (v8|stream|internal\\/streams\\/)/.test(m))));`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
   it('a damaged cache is refused by V8 and the commands still work', () => {
     const { bin, cache } = copyInstall();
     const data = readFileSync(cache);
