@@ -17,8 +17,12 @@ const ON_EVERY_BACKEND = [
   'test/e2e/root-protection.test.ts',
   'test/e2e/signin-rules.test.ts',
   'test/e2e/stdio.test.ts',
+  'test/e2e/tokens.test.ts',
+  'test/e2e/totp.test.ts',
   'test/e2e/tty.test.ts',
   'test/e2e/user.test.ts',
+  'test/e2e/webauthn-cli.test.ts',
+  'test/e2e/webauthn-signin.test.ts',
   'test/e2e/yubico.test.ts',
 ];
 

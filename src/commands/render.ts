@@ -35,6 +35,13 @@ export function describeLock(l: LockView): string {
   return parts.length ? parts.join(', ') : 'no';
 }
 
+/** The consecutive failures the locks count: `none`, or `2 second factors in a row (TOTP codes: 1)`. */
+export function describeFailures(l: LockView): string {
+  if (l.secondFactorFailures === 0 && l.totpFailures === 0) return 'none';
+  const n = l.secondFactorFailures;
+  return `${n} wrong second factor${n === 1 ? '' : 's'} in a row (TOTP codes: ${l.totpFailures})`;
+}
+
 export function userFields(u: UserView, style: Style): string {
   return fields(
     [
@@ -45,6 +52,7 @@ export function userFields(u: UserView, style: Style): string {
       ['password', u.password ? 'set' : 'none'],
       ['factors', describeFactors(u.factors)],
       ['locked', describeLock(u.lock), u.lock.totp || u.lock.secondFactorsUntil || u.lock.passwordUntil ? style.red : undefined],
+      ['failures', describeFailures(u.lock)],
       ['sign-in', u.signIn.possible ? 'possible' : `not possible: ${u.signIn.problem} (fix: ${u.signIn.fix})`, u.signIn.possible ? undefined : style.red],
       ['email', orDash(u.email)],
       ['comment', orDash(u.comment)],

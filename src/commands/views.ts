@@ -61,6 +61,10 @@ export function yubikeyView(y: AddedYubico): YubikeyView {
 export interface LockView {
   /** TOTP locked after too many failures (until a recovery key or `tfa unlock`). */
   readonly totp: boolean;
+  /** Wrong TOTP codes in a row (TOTP locks at the setting lockout.totp-failures). */
+  readonly totpFailures: number;
+  /** Wrong second factors of any kind in a row (all lock at lockout.failures). */
+  readonly secondFactorFailures: number;
   /** Every second factor locked until then, or null. */
   readonly secondFactorsUntil: string | null;
   /** Password sign-ins banned until then, or null. */
@@ -95,7 +99,13 @@ export interface UserView {
 const timeOrNull = (epoch: number, now: number) => (epoch > now ? isoTime(epoch) : null);
 
 export function lockView(u: UserOverview, now: number): LockView {
-  return { totp: u.totpLocked, secondFactorsUntil: timeOrNull(u.lockedUntil, now), passwordUntil: timeOrNull(u.passwordBannedUntil, now) };
+  return {
+    totp: u.totpLocked,
+    totpFailures: u.totpFailures,
+    secondFactorFailures: u.secondFactorFailures,
+    secondFactorsUntil: timeOrNull(u.lockedUntil, now),
+    passwordUntil: timeOrNull(u.passwordBannedUntil, now),
+  };
 }
 
 export function signInView(u: UserOverview, now: number): SignInView {

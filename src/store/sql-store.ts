@@ -199,7 +199,7 @@ function toFactor(r: FactorRow): FactorRecord {
 
 /** A user row with its realm's rule, enabled factors and locks (UserOverview), `u` being users. */
 const OVERVIEW_COLUMNS = `u.userid, u.realm, u.admin, u.enabled, u.email, u.comment, u.expire, u.created, u.modified,
-  CASE WHEN u.password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password, u.totp_locked, u.tfa_locked_until,
+  CASE WHEN u.password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password, u.totp_failures, u.totp_locked, u.tfa_failures, u.tfa_locked_until,
   (SELECT r.enforce FROM realms r WHERE r.name = u.realm) AS enforce,
   coalesce((SELECT p.banned_until FROM password_failures p WHERE p.userid = u.userid), 0) AS password_banned_until`;
 
@@ -213,7 +213,9 @@ const ENABLED_COUNT_COLUMNS = `
   CASE WHEN EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'recovery') THEN 1 ELSE 0 END AS has_recovery`;
 
 interface OverviewRow extends UserRow {
+  totp_failures: number;
   totp_locked: number;
+  tfa_failures: number;
   tfa_locked_until: number;
   enforce: EnforceType | null;
   password_banned_until: number;
@@ -243,7 +245,9 @@ const toOverview = (r: OverviewRow, factors: EnabledFactors): UserOverview => ({
   hasPassword: r.has_password === 1,
   enforce: r.enforce ?? 'none',
   factors,
+  totpFailures: r.totp_failures,
   totpLocked: r.totp_locked === 1,
+  secondFactorFailures: r.tfa_failures,
   lockedUntil: r.tfa_locked_until,
   passwordBannedUntil: r.password_banned_until,
 });

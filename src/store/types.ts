@@ -231,7 +231,11 @@ export interface UserOverview extends UserRecord {
   /** What the user's realm enforces. */
   readonly enforce: EnforceType;
   readonly factors: EnabledFactors;
+  /** Consecutive failed TOTP codes (LockState.totpFailures): TOTP locks at lockout.totp-failures. */
+  readonly totpFailures: number;
   readonly totpLocked: boolean;
+  /** Consecutive failed second factors of any kind (LockState.failures): all lock at lockout.failures. */
+  readonly secondFactorFailures: number;
   /** Epoch seconds until which every second factor is locked (0: not; may be past). */
   readonly lockedUntil: number;
   /** Epoch seconds until which password sign-ins are banned (0: not; may be past). */

@@ -116,7 +116,7 @@ describe('admins see who has what', () => {
     const json = await store.run(['user', 'list', '--json']);
     expect(json.json().result.find((u: { userid: string }) => u.userid === 'lou@local')).toMatchObject({
       factors: { totp: 1, recoveryKeysLeft: null },
-      lock: { totp: true, secondFactorsUntil: null, passwordUntil: null },
+      lock: { totp: true, totpFailures: 8, secondFactorFailures: 8, secondFactorsUntil: null, passwordUntil: null },
     });
   });
 

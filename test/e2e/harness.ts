@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -209,6 +209,49 @@ export class TempStore {
     }
   }
 
+  /**
+   * Changes rows behind tfactl's back, on either backend: only to set up what no command can and
+   * no test should wait for (a challenge past its 120 s, a key whose counter another copy of it
+   * moved on). `sql` holds its values itself; what it changed is then read through the CLI.
+   */
+  tamper(sql: string): void {
+    if (BACKEND === 'sqlite') {
+      const db = new Database(this.db);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+      return;
+    }
+    const r = spawnSync(join(PG_BIN ?? '', 'psql'), [this.db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql: ${sql}: ${r.stderr || r.error}`);
+  }
+
+  /**
+   * Everything the store keeps, as text to search for secrets that must not be there: a SQLite
+   * store's file and write-ahead log as bytes, and its rows; a PostgreSQL store's pg_dump (where
+   * binary columns are hex: search for the hex of a needle too).
+   */
+  everythingKept(): string[] {
+    if (BACKEND === 'postgres') {
+      const r = spawnSync(join(PG_BIN ?? '', 'pg_dump'), ['--no-owner', '-d', this.db], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+      if (r.status !== 0) throw new Error(`pg_dump: ${r.stderr || r.error}`);
+      return [r.stdout];
+    }
+    const files = ['', '-wal'].map((suffix) => (existsSync(`${this.db}${suffix}`) ? readFileSync(`${this.db}${suffix}`).toString('latin1') : ''));
+    const tables = this.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").map((t) => t.name);
+    return [...files, JSON.stringify(tables.map((t) => this.query(`SELECT * FROM "${t}"`)))];
+  }
+
+  /** The signature counter tfactl last saw from a security key (by its credential id), as `tfa list` shows it. */
+  counterOf(credentialId: string): number {
+    type Listed = { factors: { credential: { id: string; counter: number } | null }[] };
+    const found = this.read<Listed[]>(['tfa', 'list']).flatMap((u) => u.factors).find((f) => f.credential?.id === credentialId);
+    if (!found?.credential) throw new Error(`no security key ${credentialId} in tfa list`);
+    return found.credential.counter;
+  }
+
   /** Whether `user show USERID` finds the user. */
   hasUser(userid: string): boolean {
     const r = spawnSync(process.execPath, [BIN, 'user', 'show', userid, '--json'], { env: { ...baseEnv(), ...this.env }, encoding: 'utf8' });
@@ -229,8 +272,9 @@ export class TempStore {
 
   /**
    * Everything but the audit trail, to prove a refused or invalid command changed nothing: on
-   * SQLite the rows themselves, which also hold what no listing shows (password hashes, attempt
-   * counters); elsewhere what the CLI shows of realms, users, factors, settings and tokens.
+   * SQLite the rows themselves, which also hold what no listing shows (password hashes); elsewhere
+   * what the CLI shows of realms, users (their attempt counters included), factors, settings and
+   * tokens.
    */
   snapshot(): string {
     if (BACKEND !== 'sqlite') {

@@ -168,7 +168,12 @@ describe('lockout', () => {
     expect((await store.run(['settings', 'set', 'lockout.seconds', '3600'])).code).toBe(0);
     await addUser('lock2');
     const keys = await addRecovery('lock2');
-    for (let i = 0; i < 3; i++) expect((await login('lock2', 'ffff-ffff-ffff-ffff')).code).toBe(5);
+    for (let i = 0; i < 3; i++) {
+      expect((await login('lock2', 'ffff-ffff-ffff-ffff')).code).toBe(5);
+      // user show counts them (no TOTP code among them).
+      expect(store.read(['user', 'show', 'lock2']).lock).toMatchObject({ secondFactorFailures: i + 1, totpFailures: 0 });
+    }
+    expect((await store.run(['user', 'show', 'lock2'])).stdout).toMatch(/^failures: +3 wrong second factors in a row \(TOTP codes: 0\)$/m);
     const refused = await login('lock2', keys[0]!);
     expect(refused.code).toBe(5);
     expect(oneLineError(refused)).toContain('locked until');
@@ -181,6 +186,10 @@ describe('lockout', () => {
     const unlock = await store.run(['tfa', 'unlock', 'lock2', '--json']);
     expect(unlock.json().result).toMatchObject({ userid: 'lock2@local', before: { totp: false } });
     expect(Date.parse(unlock.json().result.before.secondFactorsUntil) / 1000).toBeGreaterThan(nowSeconds());
+    expect(unlock.json().result.before.secondFactorFailures).toBe(3);
+    // Unlocking starts the counts afresh.
+    expect(store.read(['user', 'show', 'lock2']).lock).toMatchObject({ secondFactorFailures: 0, totpFailures: 0, secondFactorsUntil: null });
+    expect((await store.run(['user', 'show', 'lock2'])).stdout).toMatch(/^failures: +none$/m);
     expect((await login('lock2', keys[0]!)).code).toBe(0);
     expect(store.auditRows().filter((a) => a.action === 'tfa.unlock').map((a) => [a.actor, a.outcome])).toEqual([
       ['bystander@local', 'refused'],

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
 import { U2fTester, type TesterSignResponse } from '../fixtures/u2f-tester.js';
@@ -42,9 +41,9 @@ const finishFile = (userid: string, challenge: string, text: string) => {
   writeFileSync(file, text);
   return store.run(['login', userid, '--finish', '--challenge', challenge, '--response', file, '--json']);
 };
-const failures = (userid: string) => store.query<{ tfa_failures: number }>('SELECT tfa_failures FROM users WHERE userid = ?', userid)[0]!.tfa_failures;
+const failures = (userid: string) => store.read<{ lock: { secondFactorFailures: number } }>(['user', 'show', userid]).lock.secondFactorFailures;
 const lastAudit = () => store.auditRows().at(-1)!;
-const counterOf = (credentialId: string) => store.query<{ last_counter: number }>('SELECT last_counter FROM factors WHERE credential_id = ?', credentialId)[0]!.last_counter;
+const counterOf = (credentialId: string) => store.counterOf(credentialId);
 
 beforeAll(async () => {
   await store.run(['init']);
@@ -214,9 +213,7 @@ describe('a security key answer is refused, counted and audited', () => {
 
   it('when it comes after the challenge expired (120 s)', async () => {
     const b = await begin('kim@pve');
-    const db = new Database(store.db);
-    db.prepare('UPDATE challenges SET expires = expires - 121').run();
-    db.close();
+    store.tamper('UPDATE challenges SET expires = expires - 121');
     await refused(await finish('kim@pve', b.challenge, es256.authenticate(b.publicKey!, { origin: ORIGIN })), /unknown, used or expired challenge/);
     es256.counter = counterOf(es256.id);
   });
@@ -273,7 +270,7 @@ describe('at a terminal, without a browser', () => {
     const counter = counterOf(es256.id) + 1;
     const spec = {
       argv: [process.execPath, BIN, 'login', 'kim@pve', '--no-browser'],
-      env: { TFACTL_DB: store.db, NO_COLOR: '1' },
+      env: { ...store.env, NO_COLOR: '1' },
       timeout: 30,
       steps: [
         { expect: 'Enter the password of kim@pve', send: `${PW}\r` },
