@@ -212,19 +212,26 @@ export class TempStore {
   /**
    * Changes rows behind tfactl's back, on either backend: only to set up what no command can and
    * no test should wait for (a challenge past its 120 s, a key whose counter another copy of it
-   * moved on). `sql` holds its values itself; what it changed is then read through the CLI.
+   * moved on; text no command would take). What it changed is then read through the CLI.
    */
-  tamper(sql: string): void {
+  tamper(sql: string, ...params: (string | number | null)[]): void {
     if (BACKEND === 'sqlite') {
       const db = new Database(this.db);
       try {
-        db.exec(sql);
+        if (params.length) db.prepare(sql).run(...params);
+        else db.exec(sql);
       } finally {
         db.close();
       }
       return;
     }
-    const r = spawnSync(join(PG_BIN ?? '', 'psql'), [this.db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    // Each ? becomes its value as an SQL literal (the statements here hold no other ?).
+    const values = [...params];
+    const text = sql.replace(/\?/g, () => {
+      const v = values.shift();
+      return v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
+    });
+    const r = spawnSync(join(PG_BIN ?? '', 'psql'), [this.db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', text], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`psql: ${sql}: ${r.stderr || r.error}`);
   }
 
@@ -250,6 +257,14 @@ export class TempStore {
     const found = this.read<Listed[]>(['tfa', 'list']).flatMap((u) => u.factors).find((f) => f.credential?.id === credentialId);
     if (!found?.credential) throw new Error(`no security key ${credentialId} in tfa list`);
     return found.credential.counter;
+  }
+
+  /** Whether the store has been made: its file, or its tables in the database (which the test made empty). */
+  exists(): boolean {
+    if (BACKEND === 'sqlite') return existsSync(this.db);
+    const r = spawnSync(join(PG_BIN ?? '', 'psql'), [this.db, '-X', '-A', '-t', '-c', "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql: ${r.stderr || r.error}`);
+    return Number(r.stdout.trim()) > 0;
   }
 
   /** Whether `user show USERID` finds the user. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,7 @@ describe('import proxmox', () => {
     );
     refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', user, '--datacenter-cfg', fifo]), 2, `the --datacenter-cfg file ${fifo} is not a regular file`);
     // Refused before the store is opened: nothing was created.
-    expect(existsSync(store.db)).toBe(false);
+    expect(store.exists()).toBe(false);
   });
 
   it('refuses a file larger than 64 MiB before reading it', async () => {
@@ -102,10 +102,8 @@ describe('user import', () => {
     writeFileSync(file, 'userid,password\nolaf,\n');
     const fromFile = await run([file, '--json']);
     expect(fromFile.code, fromFile.stderr).toBe(0);
-    expect(store.query("SELECT userid FROM users WHERE userid IN ('ina@local', 'olaf@local') ORDER BY userid")).toEqual([
-      { userid: 'ina@local' },
-      { userid: 'olaf@local' },
-    ]);
+    expect(store.hasUser('ina')).toBe(true);
+    expect(store.hasUser('olaf')).toBe(true);
   });
 });
 
@@ -118,7 +116,7 @@ describe('--password-stdin', () => {
     } finally {
       closeSync(zero);
     }
-    expect(store.query("SELECT userid FROM users WHERE userid = 'pia@local'")).toEqual([]);
+    expect(store.hasUser('pia')).toBe(false);
   });
 });
 

@@ -1,7 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
 
@@ -128,7 +127,7 @@ describe('import proxmox under concurrency', () => {
       const args = ['import', 'proxmox', '--tfa-cfg', files.tfa, '--user-cfg', files.user, '--domains-cfg', files.domains];
       const results = await Promise.all([s.run(args), s.run(args), s.run(args)]);
       expect(results.map((r) => r.code).sort()).toEqual([0, 4, 4]);
-      expect(s.query("SELECT * FROM factors WHERE userid = 'alice@pve' AND type = 'totp'")).toHaveLength(1);
+      expect(s.factorsOf('alice@pve').filter((f) => f['type'] === 'totp')).toHaveLength(1);
     } finally {
       s.remove();
     }
@@ -273,7 +272,7 @@ describe('import proxmox --datacenter-cfg', () => {
     const audit = dcStore.auditRows().find((a) => a.action === 'import.proxmox' && a.outcome === 'ok');
     expect(JSON.parse(audit!.detail!).settings).toMatchObject({ 'webauthn.rp-id': 'pve.example.com', 'u2f.appid': 'https://pve.example.com:8006' });
     // tfa.cfg's overridden object is not kept: nothing could fall back to it.
-    expect(dcStore.query("SELECT key FROM settings WHERE key LIKE 'proxmox.%'")).toEqual([]);
+    expect(dcStore.atRest("SELECT key FROM settings WHERE key LIKE 'proxmox.%'")).toEqual([]);
   });
 
   it("takes tfa.cfg's own settings when there is no datacenter.cfg, and keeps them as they were", async () => {
@@ -290,7 +289,7 @@ describe('import proxmox --datacenter-cfg', () => {
         { key: 'webauthn.origin', value: 'https://pve.example.com:8006', source: 'tfa.cfg' },
         { key: 'u2f.appid', value: 'https://pve.example.com:8006', source: 'tfa.cfg' },
       ]);
-      expect(s.query("SELECT key FROM settings WHERE key LIKE 'proxmox.%' ORDER BY key").map((row) => row['key'])).toEqual(['proxmox.u2f', 'proxmox.webauthn']);
+      expect(s.atRest("SELECT key FROM settings WHERE key LIKE 'proxmox.%' ORDER BY key").map((row) => row['key'])).toEqual(['proxmox.u2f', 'proxmox.webauthn']);
     } finally {
       s.remove();
     }
@@ -301,14 +300,11 @@ describe('import proxmox --datacenter-cfg', () => {
     try {
       await s.run(['init']);
       // What an import by an earlier tfactl left: tfa.cfg's objects as they were, no webauthn.* or u2f.*.
-      const db = new Database(s.db);
-      db.prepare('INSERT INTO settings (key, value) VALUES (?, ?), (?, ?)').run(
-        'proxmox.webauthn',
-        JSON.stringify({ rp: 'PVE', origin: 'https://pve.example.com:8006', id: 'pve.example.com' }),
-        'proxmox.u2f',
-        JSON.stringify({ appid: 'https://pve.example.com:8006/' }),
+      const literal = (v: unknown) => `'${JSON.stringify(v).replace(/'/g, "''")}'`;
+      s.tamper(
+        `INSERT INTO settings (key, value) VALUES ('proxmox.webauthn', ${literal({ rp: 'PVE', origin: 'https://pve.example.com:8006', id: 'pve.example.com' })}), ` +
+          `('proxmox.u2f', ${literal({ appid: 'https://pve.example.com:8006/' })})`,
       );
-      db.close();
       const list = async () => ((await s.run(['settings', 'list', '--json'])).json().result as { key: string; value: string; default: boolean }[]).filter((x) => /^(webauthn|u2f)\./.test(x.key));
       expect(await list()).toEqual([
         expect.objectContaining({ key: 'webauthn.rp-id', value: 'pve.example.com', default: false }),
