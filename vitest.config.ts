@@ -10,6 +10,7 @@ const ON_EVERY_BACKEND = [
   'test/e2e/enforcement.test.ts',
   'test/e2e/first-hour.test.ts',
   'test/e2e/hostile-text.test.ts',
+  'test/e2e/import.test.ts',
   'test/e2e/input-files.test.ts',
   'test/e2e/login-ceremony.test.ts',
   'test/e2e/permissions.test.ts',
@@ -18,6 +19,7 @@ const ON_EVERY_BACKEND = [
   'test/e2e/realm.test.ts',
   'test/e2e/recovery-lockout.test.ts',
   'test/e2e/root-protection.test.ts',
+  'test/e2e/sessions.test.ts',
   'test/e2e/signin-rules.test.ts',
   'test/e2e/stdio.test.ts',
   'test/e2e/tokens.test.ts',
@@ -25,6 +27,7 @@ const ON_EVERY_BACKEND = [
   'test/e2e/tty.test.ts',
   'test/e2e/user.test.ts',
   'test/e2e/webauthn-cli.test.ts',
+  'test/e2e/webauthn-enrol.test.ts',
   'test/e2e/webauthn-signin.test.ts',
   'test/e2e/yubico.test.ts',
 ];

@@ -136,14 +136,8 @@ describe('user import', () => {
     const csv = file('bulk.csv', `userid,password,tfa\n${rows}\n`);
     const child = spawn(process.execPath, [BIN, 'user', 'import', csv, '--json'], { env: { ...process.env, ...store.env }, stdio: 'ignore' });
     // Kill it once a few users are in: mid-import, with hashing and commits in flight.
-    const count = () => {
-      try {
-        return store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid LIKE 'bulk%'")[0]?.n ?? 0;
-      } catch {
-        return 0;
-      }
-    };
-    for (let waited = 0; count() < 3 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    const count = () => usersStartingWith('bulk').length;
+    for (const started = Date.now(); count() < 3 && Date.now() - started < 30_000; ) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     const partial = store
@@ -200,8 +194,8 @@ describe('user import --update', () => {
     const child = spawn(process.execPath, [BIN, 'user', 'import', csv, '--json'], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    const count = () => store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid LIKE 'int%'")[0]?.n ?? 0;
-    for (let waited = 0; count() < 3 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    const count = () => usersStartingWith('int').length;
+    for (const started = Date.now(); count() < 3 && Date.now() - started < 30_000; ) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGINT');
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(130);
@@ -226,8 +220,8 @@ describe('user import --results', () => {
     const csv = file('res.csv', `userid,password,tfa\n${rows}\n`);
     const results = join(store.dir, 'results.jsonl');
     const child = spawn(process.execPath, [BIN, 'user', 'import', csv, '--results', results], { env: { ...process.env, ...store.env }, stdio: 'ignore' });
-    const count = () => store.query<{ n: number }>("SELECT count(*) AS n FROM users WHERE userid LIKE 'res%'")[0]?.n ?? 0;
-    for (let waited = 0; count() < 3 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    const count = () => usersStartingWith('res').length;
+    for (const started = Date.now(); count() < 3 && Date.now() - started < 30_000; ) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     const { readFileSync, statSync } = await import('node:fs');
