@@ -19,6 +19,7 @@ const ON_EVERY_BACKEND = [
   'test/e2e/realm.test.ts',
   'test/e2e/recovery-lockout.test.ts',
   'test/e2e/root-protection.test.ts',
+  'test/e2e/serve.test.ts',
   'test/e2e/sessions.test.ts',
   'test/e2e/signin-rules.test.ts',
   'test/e2e/stdio.test.ts',

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
+import { BACKEND, BIN, oathtool, oneLineError, TempStore } from './harness.js';
 import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
 
 /**
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await store.addUser('alice', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
   await store.addUser('bob', PW);
   adminToken = await token('web', 'app', ['--privileges', 'read-only']);
-  server = spawn(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, TFACTL_DB: store.db, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   await new Promise<void>((ready, fail) => {
     server.stderr!.on('data', (d: Buffer) => {
@@ -165,7 +165,7 @@ describe('tfactl serve --listen', () => {
     writeFileSync(cert, CERT);
     writeFileSync(key, CERT_KEY, { mode: 0o600 });
     const tlsSock = join(store.dir, 'tls.sock');
-    const child = spawn(process.execPath, [BIN, 'serve', '--socket', tlsSock, '--listen', '127.0.0.1:0', '--tls-cert', cert, '--tls-key', key], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--socket', tlsSock, '--listen', '127.0.0.1:0', '--tls-cert', cert, '--tls-key', key], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       const address = await new Promise<string>((ready, fail) => {
         let text = '';
@@ -209,12 +209,14 @@ describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () =>
     ['/proc/nope/tfactl.sock', /cannot make the directory of --socket \/proc\/nope\/tfactl\.sock: ENOENT/],
     ['STORE', /exists and is not a socket/],
   ])('%s', async (socket, message) => {
-    const path = socket === 'STORE' ? store.db : socket;
-    const before = readFileSync(store.db);
+    // A file of the store's own: its SQLite file, or (on PostgreSQL) its key file.
+    const storeFile = BACKEND === 'sqlite' ? store.db : store.keyFile;
+    const path = socket === 'STORE' ? storeFile : socket;
+    const before = readFileSync(storeFile);
     const r = await store.run(['serve', '--socket', path], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(message);
-    if (socket === 'STORE') expect(readFileSync(store.db).equals(before)).toBe(true);
+    expect(readFileSync(storeFile).equals(before)).toBe(true);
   });
 });
 
@@ -223,7 +225,7 @@ describe('tfactl serve killed under load', () => {
     await store.addUser('kim', PW);
     const keys = (await store.run(['tfa', 'add', 'recovery', 'kim', '--json'])).json().result.keys as string[];
     const killSock = join(store.dir, 'kill.sock');
-    const child = spawn(process.execPath, [BIN, 'serve', '--socket', killSock], { env: { ...process.env, TFACTL_DB: store.db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--socket', killSock], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((ready) => child.stderr.on('data', (d: Buffer) => d.toString().includes('"listening"') && ready()));
     // Challenges made beforehand (the password check is argon2's time): then 8 answers at once.
     const challenges: string[] = [];
@@ -242,8 +244,9 @@ describe('tfactl serve killed under load', () => {
     const results = await Promise.all(answers);
     // Each client got an answer or a clean failure (no reply, connection reset or refused), none hung.
     for (const r of results) expect(r.status === '200' || (r.code !== 0 && r.code !== 28), JSON.stringify(r)).toBe(true);
-    // The store is whole, and every key answered 200 is spent: a second use is refused.
-    expect(store.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    // The store is whole (a SQLite file's own check; a PostgreSQL server keeps its own), and every
+    // key answered 200 is spent: a second use is refused.
+    if (BACKEND === 'sqlite') expect(store.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     const spent = results.filter((r) => r.status === '200').map((r) => r.key);
     for (const key of keys.slice(0, 8)) {
       const again = await store.run(['login', 'kim', '--password-stdin', '--code', key, '--type', 'recovery', '--json'], { input: `${PW}\n` });
