@@ -47,8 +47,14 @@ function commandPath(cmd: Command): string {
 /**
  * The command tree, nothing else: names, arguments, options and help. Help and the version are
  * written to `io` (main.ts gives its own), else to the process's streams.
+ *
+ * With `only`, the groups below tfactl (user, tfa, ...) whose names are not in it are left empty:
+ * main.ts gives the words of the command line, so a command builds the one group it names, not
+ * all eight (a few milliseconds of every start). A command line can only reach a group whose name
+ * it holds, and an empty group is listed in tfactl's help as a full one is; test/unit/cli-tree.test.ts
+ * holds every command line and help text to the whole tree's.
  */
-export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io, 'stdout' | 'stderr'>): Command {
+export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io, 'stdout' | 'stderr'>, only?: ReadonlySet<string>): Command {
   const program = new Command('tfactl')
     // Set first: subcommands copy these when they are created. Errors are printed by main.ts.
     .exitOverride()
@@ -91,9 +97,13 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
         await runLeaf(load, cmd.args, cmd.optsWithGlobals(), commandPath(cmd));
       });
 
-  // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand).
-  const group = (parent: Command, name: string, description: string): Command =>
-    parent.command(name).description(description).helpCommand(false);
+  // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand). A group
+  // of tfactl's own is filled only when `only` allows it (see buildProgram's comment).
+  const group = (parent: Command, name: string, description: string, fill?: (group: Command) => void): Command => {
+    const cmd = parent.command(name).description(description).helpCommand(false);
+    if (fill && (parent !== program || only === undefined || only.has(name))) fill(cmd);
+    return cmd;
+  };
 
   const yubicoOptions = (cmd: Command): Command =>
     cmd
@@ -104,130 +114,133 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
 
   leaf(program, 'init', 'create the store and its key file if missing (idempotent)', () => import('./commands/init.js'));
 
-  const user = group(program, 'user', 'manage users');
-  leaf(user, 'add', 'add a user', () => import('./commands/user/add.js'))
-    .argument('<userid>', NEW_USERID)
-    .option('--no-password', 'create the user without a password (cannot sign in until one is set)')
-    .option('--admin', 'make the user an admin')
-    .option('--email <email>', 'email address')
-    .option('--comment <text>', 'free text')
-    .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
-    .option('--disabled', 'create the account disabled')
-    .option('--tfa <type>', 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)')
-    .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one, or @FILE to read it from a file')
-    .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
-    .option('--aes-key <hex>', 'the YubiKey\'s AES key, or @FILE, for offline validation')
-    .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
-    .option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)')
-    .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
-    .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
-  leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
-  leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>', USERID);
-  leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
-    .argument('<userid>', USERID)
-    .option('--admin', 'make the user an admin')
-    .option('--no-admin', 'take admin rights away')
-    .option('--email <email>', 'email address (empty to clear)')
-    .option('--comment <text>', 'free text (empty to clear)')
-    .option('--expire <date>', "last day the account may be used (YYYY-MM-DD, UTC), or 'never'")
-    .addOption(new Option('--disabled', 'disable the account').conflicts('enable'))
-    .option('--enable', 'enable the account');
-  leaf(user, 'import', 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input', () =>
-    import('./commands/user/import.js'),
-  )
-    .argument(
-      '<file>',
-      `a regular file or - (at most ${describeSize(INPUT_LIMITS.importFile)}); fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)`,
+  group(program, 'user', 'manage users', (user) => {
+    leaf(user, 'add', 'add a user', () => import('./commands/user/add.js'))
+      .argument('<userid>', NEW_USERID)
+      .option('--no-password', 'create the user without a password (cannot sign in until one is set)')
+      .option('--admin', 'make the user an admin')
+      .option('--email <email>', 'email address')
+      .option('--comment <text>', 'free text')
+      .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
+      .option('--disabled', 'create the account disabled')
+      .option('--tfa <type>', 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)')
+      .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one, or @FILE to read it from a file')
+      .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
+      .option('--aes-key <hex>', 'the YubiKey\'s AES key, or @FILE, for offline validation')
+      .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
+      .option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)')
+      .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
+      .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
+    leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
+    leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>', USERID);
+    leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
+      .argument('<userid>', USERID)
+      .option('--admin', 'make the user an admin')
+      .option('--no-admin', 'take admin rights away')
+      .option('--email <email>', 'email address (empty to clear)')
+      .option('--comment <text>', 'free text (empty to clear)')
+      .option('--expire <date>', "last day the account may be used (YYYY-MM-DD, UTC), or 'never'")
+      .addOption(new Option('--disabled', 'disable the account').conflicts('enable'))
+      .option('--enable', 'enable the account');
+    leaf(user, 'import', 'add users in bulk from CSV (with a header) or JSON Lines; - reads standard input', () =>
+      import('./commands/user/import.js'),
     )
-    .option('--update', 'update existing users instead of skipping them')
-    .option('--atomic', 'all or nothing: any bad row imports nothing')
-    .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
-  leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>', USERID);
-  leaf(user, 'delete', 'delete a user and their factors (asks first on a terminal)', () => import('./commands/user/delete.js'))
-    .argument('<userid>', USERID)
-    .option('--yes', 'do not ask; needed without a terminal');
-  leaf(user, 'logout', 'end every session of a user that login --session kept, on any host', () => import('./commands/user/logout.js')).argument('<userid>', USERID);
+      .argument(
+        '<file>',
+        `a regular file or - (at most ${describeSize(INPUT_LIMITS.importFile)}); fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)`,
+      )
+      .option('--update', 'update existing users instead of skipping them')
+      .option('--atomic', 'all or nothing: any bad row imports nothing')
+      .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
+    leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>', USERID);
+    leaf(user, 'delete', 'delete a user and their factors (asks first on a terminal)', () => import('./commands/user/delete.js'))
+      .argument('<userid>', USERID)
+      .option('--yes', 'do not ask; needed without a terminal');
+    leaf(user, 'logout', 'end every session of a user that login --session kept, on any host', () => import('./commands/user/logout.js')).argument('<userid>', USERID);
+  });
 
-  const realm = group(program, 'realm', 'manage realms');
-  leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
-    .argument('<name>', NEW_REALM)
-    .option('--comment <text>', 'free text');
-  leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
-  leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<realm>', REALM);
-  leaf(realm, 'delete', 'delete a realm (asks first on a terminal)', () => import('./commands/realm/delete.js'))
-    .argument('<realm>', REALM)
-    .option('--force', 'also delete the users of the realm')
-    .option('--yes', 'do not ask; needed without a terminal');
-  const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
-    import('./commands/realm/set-enforce.js'),
-  )
-    .argument('<realm>', REALM)
-    .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
-    .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
-    .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
-    .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')
-    .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
-  yubicoOptions(realmSetEnforce);
-  yubicoOptions(
-    leaf(realm, 'set-yubico', 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)', () =>
-      import('./commands/realm/set-yubico.js'),
-    ).argument('<realm>', REALM),
-  ).option('--none', 'remove the realm\'s YubiKey validation');
+  group(program, 'realm', 'manage realms', (realm) => {
+    leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
+      .argument('<name>', NEW_REALM)
+      .option('--comment <text>', 'free text');
+    leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
+    leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<realm>', REALM);
+    leaf(realm, 'delete', 'delete a realm (asks first on a terminal)', () => import('./commands/realm/delete.js'))
+      .argument('<realm>', REALM)
+      .option('--force', 'also delete the users of the realm')
+      .option('--yes', 'do not ask; needed without a terminal');
+    const realmSetEnforce = leaf(realm, 'set-enforce', 'require a second factor type for every user of a realm', () =>
+      import('./commands/realm/set-enforce.js'),
+    )
+      .argument('<realm>', REALM)
+      .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
+      .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
+      .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
+      .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')
+      .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+    yubicoOptions(realmSetEnforce);
+    yubicoOptions(
+      leaf(realm, 'set-yubico', 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)', () =>
+        import('./commands/realm/set-yubico.js'),
+      ).argument('<realm>', REALM),
+    ).option('--none', 'remove the realm\'s YubiKey validation');
+  });
 
-  const tfa = group(program, 'tfa', 'manage second factors');
-  const tfaAdd = group(tfa, 'add', 'add a second factor');
-  leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
-    .argument('<userid>', USERID)
-    .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
-    .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
-    .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
-    .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
-    .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')
-    .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
-    .option('--code <code>', 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)')
-    .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
-    .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
-  leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
-    .argument('<userid>', USERID)
-    .requiredOption('--otp <otp>', 'an OTP from the key')
-    .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted')
-    .option('--private-id <hex>', 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted')
-    .option('--description <text>', 'name of the key (default "YubiKey")');
-  leaf(tfaAdd, 'webauthn', 'register a security key or passkey: on a page in your browser, or for a web app with --begin and --finish', () =>
-    import('./commands/tfa/add-webauthn.js'),
-  )
-    .argument('<userid>', USERID)
-    .option('--description <text>', 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)')
-    .option('--port <port>', 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH')
-    .option('--no-open', 'never start a browser here: only print the page\'s address')
-    .option('--begin', 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s')
-    .option('--finish', "for a web app: answer a challenge from --begin with the browser's RegistrationResponseJSON (--response)")
-    .option('--challenge <id>', 'the challenge --begin handed out')
-    .option('--response <file>', "the browser's RegistrationResponseJSON, from a file, or - for one line of standard input")
-    .option('--rp-id <id>', 'with --begin: the RP id the credential is made for (default: the webauthn.rp-id setting)')
-    .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable', (v: string, all: string[] = []) => [...all, v]);
-  leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
-    .argument('<userid>', USERID)
-    .option('--output <file>', 'also write the keys to this new file (mode 0600)')
-    .option('--regenerate', 'replace the existing keys')
-    .option('--yes', 'do not ask before replacing');
-  leaf(tfa, 'list', 'list second factors (never secrets), lock state, and who cannot sign in', () => import('./commands/tfa/list.js')).argument(
-    '[userid]',
-    `only this user (default: everyone you may see, users without factors too): ${USERID}`,
-  ).option('--realm <realm>', 'only the users of this realm');
-  leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
-    .argument('<userid>', USERID)
-    .argument('[id]', 'factor id, or any unique start of it (see tfa list)')
-    .addOption(new Option('--type <type>', 'delete every factor of this kind').choices(['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
-    .option('--all', 'delete every factor of the user')
-    .option('--yes', 'with --type or --all: do not ask; needed without a terminal');
-  leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js'))
-    .argument('<userid>', USERID)
-    .argument('<id>', 'factor id, or any unique start of it');
-  leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js'))
-    .argument('<userid>', USERID)
-    .argument('<id>', 'factor id, or any unique start of it');
-  leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
+  group(program, 'tfa', 'manage second factors', (tfa) => {
+    const tfaAdd = group(tfa, 'add', 'add a second factor');
+    leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
+      .argument('<userid>', USERID)
+      .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
+      .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
+      .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
+      .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
+      .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')
+      .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
+      .option('--code <code>', 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)')
+      .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
+      .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
+    leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))
+      .argument('<userid>', USERID)
+      .requiredOption('--otp <otp>', 'an OTP from the key')
+      .option('--aes-key <hex>', 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted')
+      .option('--private-id <hex>', 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted')
+      .option('--description <text>', 'name of the key (default "YubiKey")');
+    leaf(tfaAdd, 'webauthn', 'register a security key or passkey: on a page in your browser, or for a web app with --begin and --finish', () =>
+      import('./commands/tfa/add-webauthn.js'),
+    )
+      .argument('<userid>', USERID)
+      .option('--description <text>', 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)')
+      .option('--port <port>', 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH')
+      .option('--no-open', 'never start a browser here: only print the page\'s address')
+      .option('--begin', 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s')
+      .option('--finish', "for a web app: answer a challenge from --begin with the browser's RegistrationResponseJSON (--response)")
+      .option('--challenge <id>', 'the challenge --begin handed out')
+      .option('--response <file>', "the browser's RegistrationResponseJSON, from a file, or - for one line of standard input")
+      .option('--rp-id <id>', 'with --begin: the RP id the credential is made for (default: the webauthn.rp-id setting)')
+      .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable', (v: string, all: string[] = []) => [...all, v]);
+    leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
+      .argument('<userid>', USERID)
+      .option('--output <file>', 'also write the keys to this new file (mode 0600)')
+      .option('--regenerate', 'replace the existing keys')
+      .option('--yes', 'do not ask before replacing');
+    leaf(tfa, 'list', 'list second factors (never secrets), lock state, and who cannot sign in', () => import('./commands/tfa/list.js')).argument(
+      '[userid]',
+      `only this user (default: everyone you may see, users without factors too): ${USERID}`,
+    ).option('--realm <realm>', 'only the users of this realm');
+    leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
+      .argument('<userid>', USERID)
+      .argument('[id]', 'factor id, or any unique start of it (see tfa list)')
+      .addOption(new Option('--type <type>', 'delete every factor of this kind').choices(['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
+      .option('--all', 'delete every factor of the user')
+      .option('--yes', 'with --type or --all: do not ask; needed without a terminal');
+    leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js'))
+      .argument('<userid>', USERID)
+      .argument('<id>', 'factor id, or any unique start of it');
+    leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js'))
+      .argument('<userid>', USERID)
+      .argument('<id>', 'factor id, or any unique start of it');
+    leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
+  });
 
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
     .argument('<userid>', USERID)
@@ -252,24 +265,26 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--tls-cert <file>', 'the TLS certificate chain (PEM) for --listen')
     .option('--tls-key <file>', 'its private key (PEM)');
 
-  const token = group(program, 'token', 'API tokens: credentials for scripts and CI jobs that act as a user');
-  leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))
-    .argument('<userid>', USERID)
-    .argument('<name>', 'the token\'s name: 1 to 32 letters, digits, ".", "_" or "-", starting with a letter')
-    .addOption(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)').choices(['inherit', 'read-only']).default('inherit'))
-    .option('--expire <date>', 'the last day it works, YYYY-MM-DD (default: never)')
-    .option('--comment <text>', 'what it is for');
-  leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js')).argument('[userid]', USERID);
-  leaf(token, 'delete', 'revoke an API token at once', () => import('./commands/token/delete.js'))
-    .argument('<userid>', USERID)
-    .argument('<name>', 'the token\'s name');
+  group(program, 'token', 'API tokens: credentials for scripts and CI jobs that act as a user', (token) => {
+    leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))
+      .argument('<userid>', USERID)
+      .argument('<name>', 'the token\'s name: 1 to 32 letters, digits, ".", "_" or "-", starting with a letter')
+      .addOption(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)').choices(['inherit', 'read-only']).default('inherit'))
+      .option('--expire <date>', 'the last day it works, YYYY-MM-DD (default: never)')
+      .option('--comment <text>', 'what it is for');
+    leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js')).argument('[userid]', USERID);
+    leaf(token, 'delete', 'revoke an API token at once', () => import('./commands/token/delete.js'))
+      .argument('<userid>', USERID)
+      .argument('<name>', 'the token\'s name');
+  });
 
-  const settings = group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)');
-  leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
-  leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js'))
-    .argument('<key>')
-    .argument('<value>')
-    .option('--force', 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)');
+  group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)', (settings) => {
+    leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
+    leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js'))
+      .argument('<key>')
+      .argument('<value>')
+      .option('--force', 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)');
+  });
 
   leaf(program, 'backup', 'write a consistent snapshot of the store to a new file (keep the key file with it)', () =>
     import('./commands/backup.js'),
@@ -278,37 +293,40 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .argument('<file>', `a backup tfactl wrote (a regular file, at most ${describeSize(INPUT_LIMITS.backup)})`)
     .option('--yes', 'do not ask before replacing the store');
 
-  const exporting = group(program, 'export', 'export for other systems (admins)');
-  leaf(exporting, 'totp', 'export TOTP secrets in plain text (audited)', () => import('./commands/export/totp.js'))
-    .addOption(new Option('--format <format>', 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)').choices(['csv', 'uri', 'png-dir']).default('csv'))
-    .option('--output <path>', 'a new file (mode 0600), or a new directory for png-dir (default: standard output)');
-  leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
+  group(program, 'export', 'export for other systems (admins)', (exporting) => {
+    leaf(exporting, 'totp', 'export TOTP secrets in plain text (audited)', () => import('./commands/export/totp.js'))
+      .addOption(new Option('--format <format>', 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)').choices(['csv', 'uri', 'png-dir']).default('csv'))
+      .option('--output <path>', 'a new file (mode 0600), or a new directory for png-dir (default: standard output)');
+    leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
+  });
 
-  const importing = group(program, 'import', 'import from other systems (admins)');
-  leaf(
-    importing,
-    'proxmox',
-    `import realms, users and factors from Proxmox VE (all or nothing); each file a regular file of at most ${describeSize(INPUT_LIMITS.proxmoxFile)}`,
-    () => import('./commands/import/proxmox.js'),
-  )
-    .requiredOption('--tfa-cfg <file>', "Proxmox's /etc/pve/priv/tfa.cfg")
-    .requiredOption('--user-cfg <file>', "Proxmox's /etc/pve/user.cfg")
-    .option('--domains-cfg <file>', "Proxmox's /etc/pve/domains.cfg (realms and what they enforce)")
-    .option('--datacenter-cfg <file>', "Proxmox's /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store's WebAuthn/U2F settings (root@local only); other lines are ignored")
-    .option('--dry-run', 'show what would be imported, change nothing');
+  group(program, 'import', 'import from other systems (admins)', (importing) => {
+    leaf(
+      importing,
+      'proxmox',
+      `import realms, users and factors from Proxmox VE (all or nothing); each file a regular file of at most ${describeSize(INPUT_LIMITS.proxmoxFile)}`,
+      () => import('./commands/import/proxmox.js'),
+    )
+      .requiredOption('--tfa-cfg <file>', "Proxmox's /etc/pve/priv/tfa.cfg")
+      .requiredOption('--user-cfg <file>', "Proxmox's /etc/pve/user.cfg")
+      .option('--domains-cfg <file>', "Proxmox's /etc/pve/domains.cfg (realms and what they enforce)")
+      .option('--datacenter-cfg <file>', "Proxmox's /etc/pve/datacenter.cfg: its webauthn and u2f lines become the store's WebAuthn/U2F settings (root@local only); other lines are ignored")
+      .option('--dry-run', 'show what would be imported, change nothing');
+  });
 
-  const pam = group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so');
-  const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
-  const pamPassword = (cmd: Command) => cmd.option('--password', "tfactl's password and the code typed as one, for a service with no other first factor (sudo, login)");
-  pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", PAM_LEAVES['pam prompt'])));
-  pamPassword(pamRealm(
-    leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', PAM_LEAVES['pam check']),
-  )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
-  pamRealm(
-    leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token', () => import('./commands/pam/config.js')).addArgument(
-      new Argument('[service]', 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd').choices(['sshd', 'sudo', 'login']),
-    ),
-  ).option('--nullok', "carry --nullok into the 'pam check' line");
+  group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so', (pam) => {
+    const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
+    const pamPassword = (cmd: Command) => cmd.option('--password', "tfactl's password and the code typed as one, for a service with no other first factor (sudo, login)");
+    pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", PAM_LEAVES['pam prompt'])));
+    pamPassword(pamRealm(
+      leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', PAM_LEAVES['pam check']),
+    )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
+    pamRealm(
+      leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token', () => import('./commands/pam/config.js')).addArgument(
+        new Argument('[service]', 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd').choices(['sshd', 'sudo', 'login']),
+      ),
+    ).option('--nullok', "carry --nullok into the 'pam check' line");
+  });
 
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')

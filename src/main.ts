@@ -35,7 +35,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     // What PAM runs at every sign-in is read as commander would, without building the tree.
     const pamLine = parsePamArgv(argv);
     if (pamLine !== null) await runLeaf(PAM_LEAVES[pamLine.command], pamLine.args, pamLine.opts, pamLine.command);
-    else await buildProgram(pkg.version, runLeaf, programIo).parseAsync([...argv], { from: 'user' });
+    else await buildProgram(pkg.version, runLeaf, programIo, new Set(argv)).parseAsync([...argv], { from: 'user' });
     return forwarded ?? ExitCode.ok;
   } catch (e) {
     if (json && isCommanderError(e) && (e.code === 'commander.version' || e.code === 'commander.helpDisplayed')) {

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli.js';
+
+// main.ts builds only the groups a command line names (buildProgram's `only`). Whatever the line,
+// that tree must answer exactly as the whole tree does: the same leaf, arguments and options, or
+// the same error, and the same help and version text.
+
+/** What a tree built with `only` (or whole) does with `argv`: the leaf it runs, or the error, and all it wrote. */
+async function outcome(argv: readonly string[], only?: ReadonlySet<string>): Promise<unknown> {
+  let written = '';
+  const io = { stdout: { write: (t: string) => void (written += t), isTTY: false, columns: undefined }, stderr: { write: (t: string) => void (written += t), isTTY: false } };
+  let ran: unknown = null;
+  const program = buildProgram('1.2.3', async (_load, args, opts, command) => void (ran = { command, args: [...args], opts: { ...opts } }), io, only);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return { ran, written };
+  } catch (e) {
+    const { code, exitCode, message } = e as { code?: string; exitCode?: number; message: string };
+    return { error: { code, exitCode, message }, ran, written };
+  }
+}
+
+/** Every command of the whole tree, as the words that name it (`[]` for tfactl itself). */
+function paths(cmd: Command, above: string[] = []): string[][] {
+  return [above, ...cmd.commands.flatMap((c) => paths(c, [...above, c.name()]))];
+}
+
+const whole = buildProgram('1.2.3', async () => undefined);
+const ALL = paths(whole);
+const commandAt = (path: readonly string[]): Command => path.reduce((c: Command, name) => c.commands.find((x) => x.name() === name)!, whole);
+const NAMES = [...new Set([...ALL.flat(), ...ALL.flatMap((p) => commandAt(p).aliases())])];
+const FLAGS = [...new Set(ALL.flatMap((p) => commandAt(p).options.map((o) => o.long!)))];
+
+describe('the command tree main.ts builds for a command line', () => {
+  it('has every command of the whole tree that the line names, and nothing the whole tree lacks', async () => {
+    for (const path of ALL) {
+      for (const argv of [[...path, '--help'], ['help', ...path], path]) {
+        expect(await outcome(argv, new Set(argv)), argv.join(' ')).toEqual(await outcome(argv));
+      }
+    }
+  });
+
+  it('reads any line of command names, options and words as the whole tree does', async () => {
+    const word = fc.oneof(
+      fc.constantFrom(...NAMES),
+      fc.constantFrom(...FLAGS),
+      fc.constantFrom('--help', '-h', '--version', '-V', '--', '-', 'alice', 'corp', 'usr', 'tfa-list', '--as=user', '--db', 'x y', ''),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(word, { maxLength: 8 }), async (argv) => {
+        expect(await outcome(argv, new Set(argv))).toEqual(await outcome(argv));
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it('leaves the groups a line does not name empty', () => {
+    const lean = buildProgram('1.2.3', async () => undefined, undefined, new Set(['tfa', 'list']));
+    const sizes = Object.fromEntries(lean.commands.map((c) => [c.name(), c.commands.length]));
+    expect(sizes).toMatchObject({ tfa: whole.commands.find((c) => c.name() === 'tfa')!.commands.length, user: 0, realm: 0, token: 0, settings: 0, pam: 0 });
+    expect(sizes['tfa']).toBeGreaterThan(0);
+  });
+});
