@@ -1,11 +1,12 @@
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
-import { oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
+import { nowSeconds, oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
 
 /**
  * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
@@ -182,6 +183,58 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(unknown.code).toBe(6);
     expect(oneLineError(unknown)).toBe(`error: ${config} line 2: not a setting tfactl knows (it knows db, key-file)`);
     expect(unknown.stderr).not.toContain(cluster.password);
+  });
+
+  it('signs in over SSH on two bastions sharing the store: a code used at one is spent at the other, a lockout counts at both', async () => {
+    // Each bastion has its own /etc/tfactl/config (the store and its copy of the key file) and the
+    // PAM lines `pam config` printed there, pasted as printed. pamtester runs under pam_wrapper in
+    // a mount namespace of its own whose /etc is the real one with that config laid over it
+    // (overlayfs): nothing in the real /etc changes.
+    expect((await run(['realm', 'add', 'corp'])).code).toBe(0);
+    const ZOE = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
+    const added = await run(['user', 'add', 'zoe@corp', '--no-password', '--tfa', 'totp', '--totp-secret', ZOE, '--no-verify', '--qr', 'none']);
+    expect(added.code, added.stderr).toBe(0);
+    const bastion = async (name: string) => {
+      const root = join(dir, `bastion-${name}`);
+      for (const d of ['etc/tfactl', 'work', 'pam.d']) mkdirSync(join(root, d), { recursive: true, mode: 0o700 });
+      copyFileSync(KEY, join(root, 'tfactl.key'));
+      const config = join(root, 'etc', 'tfactl', 'config');
+      writeFileSync(config, `db = ${url}\nkey-file = ${join(root, 'tfactl.key')}\n`, { mode: 0o600 });
+      const printed = await runBin(['pam', 'config', 'sshd', '--realm', 'corp'], { env: { TFACTL_CONFIG: config } });
+      expect(printed.code, printed.stderr).toBe(0);
+      expect(printed.stdout).not.toContain(cluster.password);
+      writeFileSync(join(root, 'pam.d', 'sshd'), printed.stdout);
+      return (user: string, answer: string) => {
+        const mountEtc = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"';
+        const r = spawnSync('unshare', ['--mount', 'sh', '-c', mountEtc, 'sh', join(root, 'etc'), join(root, 'work'), 'pamtester', '-v', '-I', `rhost=bastion-${name}`, 'sshd', user, 'authenticate'], {
+          input: `${answer}\n`,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: join(root, 'pam.d') },
+          timeout: 30_000,
+        });
+        return { ok: r.status === 0 && /successfully authenticated/.test(r.stdout + r.stderr), output: `${r.stdout}${r.stderr}` };
+      };
+    };
+    const [east, west] = [await bastion('east'), await bastion('west')];
+    const code = oathtool(ZOE);
+    const first = east('zoe', code);
+    expect(first.ok, first.output).toBe(true);
+    const replayed = west('zoe', code);
+    expect(replayed.ok, replayed.output).toBe(false);
+    const next = west('zoe', oathtool(ZOE, { epoch: nowSeconds() + 30 }));
+    expect(next.ok, next.output).toBe(true);
+    // Wrong codes at either bastion count toward one lockout: 8 lock TOTP at both.
+    for (let i = 0; i < 8; i++) expect((i % 2 ? east : west)('zoe', '000000').ok).toBe(false);
+    expect(east('zoe', oathtool(ZOE, { epoch: nowSeconds() + 60 })).ok).toBe(false);
+    const shown = (await run(['user', 'show', 'zoe@corp', '--json'])).json().result;
+    expect(shown.lock).toMatchObject({ totp: true, totpFailures: 8 });
+    const audit = (await run(['audit', '--user', 'zoe@corp', '--all', '--json'])).json().result as { action: string; outcome: string; detail: { pam?: { rhost?: string } } }[];
+    const pam = audit.filter((a) => a.action === 'pam');
+    expect(pam.slice(0, 3).map((a) => [a.outcome, a.detail.pam?.rhost])).toEqual([
+      ['ok', 'bastion-east'],
+      ['failed', 'bastion-west'],
+      ['ok', 'bastion-west'],
+    ]);
   });
 
   it('backs up to the portable format, a store file that restores into SQLite and keeps what was spent spent', async () => {
