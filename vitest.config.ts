@@ -14,6 +14,7 @@ const ON_EVERY_BACKEND = [
   'test/e2e/import.test.ts',
   'test/e2e/input-files.test.ts',
   'test/e2e/login-ceremony.test.ts',
+  'test/e2e/names.test.ts',
   'test/e2e/permissions.test.ts',
   'test/e2e/proxmox-import.test.ts',
   'test/e2e/qr.test.ts',
