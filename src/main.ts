@@ -73,7 +73,7 @@ export async function runProcess(): Promise<void> {
 /** The stores a command opens: SQLite's or PostgreSQL's, each loaded only when used. */
 const openStores: StoreOpener = (random) => async (path, { now, keyPath, readOnly }) =>
   isPostgresUrl(path)
-    ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes })
+    ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes, readOnly })
     : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly });
 
 /** The real context: this process's terminal, clock, randomness, environment and stores. */

@@ -28,6 +28,11 @@ export interface PgOpenOptions {
   /** The key file and randomness, for restoring a backup whose migration re-seals secrets (as SQLite's OpenOptions). */
   readonly keyPath?: string;
   readonly randomBytes?: (n: number) => Buffer;
+  /**
+   * Only read (as SQLite's OpenOptions.readOnly): the store must be there and up to date; nothing
+   * is created or migrated, and the connection's transactions are read-only.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
@@ -355,6 +360,8 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     connectionTimeoutMillis: 10_000,
     application_name: 'tfactl',
     stream: () => (socket = new Socket()),
+    // Read-only from the login on (a startup parameter: no round trip of its own).
+    ...(options.readOnly && { options: '-c default_transaction_read_only=on' }),
   });
   client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
   try {
@@ -368,6 +375,11 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     // Up to date, as nearly always: one query, and no lock.
     const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch(() => null);
     if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
+    if (options.readOnly) {
+      throw current === null
+        ? new StoreError(`there is no tfactl store at ${where} (a tfactl command that writes makes it)`, 'store_missing')
+        : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
+    }
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);

@@ -113,6 +113,37 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(oneLineError(r)).toMatch(/from a newer tfactl \(schema 99/);
   });
 
+  it('completes nothing from a database that holds no store, another program\'s tables or an older store, and changes none of them', async () => {
+    const { default: pg } = await import('pg');
+    const sql = async (db: string, text: string) => {
+      const client = new pg.Client({ connectionString: db });
+      await client.connect();
+      try {
+        return (await client.query(text)).rows as Record<string, unknown>[];
+      } finally {
+        await client.end();
+      }
+    };
+    const tables = (db: string) => sql(db, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename");
+    const empty = await cluster.createDatabase('complete_empty');
+    const foreign = await cluster.createDatabase('complete_foreign');
+    await sql(foreign, 'CREATE TABLE inventory (id integer)');
+    const older = await cluster.createDatabase('complete_older');
+    const olderKey = join(dir, 'older.key');
+    expect((await runBin(['user', 'add', 'erin', '--no-password'], { env: { TFACTL_DB: older, TFACTL_KEY_FILE: olderKey } })).code).toBe(0);
+    await sql(older, 'UPDATE tfactl_store SET version = version - 1');
+    for (const [db, key] of [[empty, join(dir, 'empty.key')], [foreign, KEY], [older, olderKey]] as const) {
+      const before = JSON.stringify({ tables: await tables(db), marker: db === older ? await sql(db, 'SELECT * FROM tfactl_store') : null });
+      const r = await runBin(['__complete', 'users'], { env: { TFACTL_DB: db, TFACTL_KEY_FILE: key } });
+      expect(r.code, db).toBe(0);
+      expect(r.stdout, db).toBe('');
+      expect(r.stderr, db).toBe('');
+      expect(JSON.stringify({ tables: await tables(db), marker: db === older ? await sql(db, 'SELECT * FROM tfactl_store') : null }), db).toBe(before);
+    }
+    // An up-to-date store is answered.
+    expect((await run(['__complete', 'users'])).stdout).toContain('alice@local\n');
+  });
+
   it('fails cleanly when the server restarts under a command (exit 6, no user half-written), and the same command then completes', async () => {
     const csv = join(dir, 'users.csv');
     writeFileSync(csv, `userid,password,tfa\n${Array.from({ length: 40 }, (_, i) => `imp${i},import password ${i},totp:${SECRET}`).join('\n')}\n`, { mode: 0o600 });
