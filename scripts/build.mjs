@@ -169,12 +169,12 @@ await bundleAside('pg', PG_FILE, {
     {
       name: 'pg-not-a-worker',
       setup(build) {
-        // Its SCRAM login's hashes (pg/lib/crypto/utils.js) with node:crypto's synchronous
-        // functions, not WebCrypto: about 5 ms of every command (see src/store/pg-crypto.ts).
+        // Its SCRAM login's hashes (pg/lib/crypto/utils.js) with node:crypto's functions, not
+        // WebCrypto's (see src/store/pg-crypto.ts).
         const original = require.resolve('pg/lib/crypto/utils.js');
         build.onResolve({ filter: /utils$/ }, (args) => {
           if (join(args.resolveDir, `${args.path}.js`) !== original) return undefined;
-          const names = (file) => new Set([...readFileSync(file, 'utf8').matchAll(/^(?:export )?(?:async )?function (\w+)/gm)].map((m) => m[1]));
+          const names = (file) => new Set([...readFileSync(file, 'utf8').matchAll(/^export (?:async )?function (\w+)/gm)].map((m) => m[1]));
           const theirs = [...readFileSync(original, 'utf8').match(/module\.exports = \{([^}]*)\}/)?.[1].matchAll(/\w+/g) ?? []].map((m) => m[0]);
           const ours = names(PG_CRYPTO);
           if (theirs.length === 0 || theirs.some((name) => !ours.has(name))) {

@@ -360,8 +360,6 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     connectionTimeoutMillis: 10_000,
     application_name: 'tfactl',
     stream: () => (socket = new Socket()),
-    // Read-only from the login on (a startup parameter: no round trip of its own).
-    ...(options.readOnly && { options: '-c default_transaction_read_only=on' }),
   });
   client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
   try {
@@ -372,13 +370,25 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   }
   let created = false;
   try {
+    // Read-only for the whole session (not a startup parameter: a URL's own `options` would
+    // replace it, and PgBouncer refuses it).
+    if (options.readOnly) await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
     // Up to date, as nearly always: one query, and no lock.
-    const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch(() => null);
-    if (Number(current?.rows[0]?.version) === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
+    let failure: unknown = null;
+    const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch((e: unknown) => {
+      failure = e;
+      return null;
+    });
+    const found = Number(current?.rows[0]?.version ?? 0);
+    if (found === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
     if (options.readOnly) {
+      // 42P01: no marker table, so no store (an empty database, or another program's).
+      if (failure !== null && (failure as { code?: string }).code !== '42P01') throw failure;
       throw current === null
         ? new StoreError(`there is no tfactl store at ${where} (a tfactl command that writes makes it)`, 'store_missing')
-        : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
+        : found > PG_LATEST_VERSION
+          ? new StoreError(`the store at ${where} is from a newer tfactl (schema ${found}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new')
+          : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
     }
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);

@@ -351,6 +351,22 @@ export function oathtool(
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/**
+ * How a secret could sit in what everythingKept() shows, if it were kept: its text, and its bytes
+ * (a token's base64url, a TOTP secret's base32, decoded) as they are and as hex (pg_dump's bytea).
+ */
+export function secretForms(text: string, bytes?: Buffer): string[] {
+  return [text, Buffer.from(text).toString('hex'), ...(bytes ? [bytes.toString('latin1'), bytes.toString('hex')] : [])];
+}
+
+/** RFC 4648 base32 (a TOTP secret) as bytes. */
+export function base32Bytes(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  return Buffer.from(bits.match(/.{8}/g)?.map((b) => parseInt(b, 2)) ?? []);
+}
+
 /** A simulated YubiKey (python3-yubiotp's `yubikey`), its state in a file of its own in `dir`. */
 export class SimulatedYubiKey {
   readonly config: string;
