@@ -50,7 +50,7 @@ function commandPath(cmd: Command): string {
  *
  * With `only`, the groups below tfactl (user, tfa, ...) whose names are not in it are left empty:
  * main.ts gives the words of the command line, so a command builds the one group it names, not
- * all eight (a few milliseconds of every start). A command line can only reach a group whose name
+ * all eight (about a millisecond of every start). A command line can only reach a group whose name
  * it holds, and an empty group is listed in tfactl's help as a full one is; test/unit/cli-tree.test.ts
  * holds every command line and help text to the whole tree's.
  */

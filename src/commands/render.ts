@@ -35,11 +35,14 @@ export function describeLock(l: LockView): string {
   return parts.length ? parts.join(', ') : 'no';
 }
 
-/** The consecutive failures the locks count: `none`, or `2 second factors in a row (TOTP codes: 1)`. */
+/**
+ * The consecutive failures the locks count: `none`, or `2 wrong second factors in a row, 1 wrong
+ * TOTP code in a row`. The counts are apart: a YubiKey that works ends the first, not the second.
+ */
 export function describeFailures(l: LockView): string {
-  if (l.secondFactorFailures === 0 && l.totpFailures === 0) return 'none';
-  const n = l.secondFactorFailures;
-  return `${n} wrong second factor${n === 1 ? '' : 's'} in a row (TOTP codes: ${l.totpFailures})`;
+  const count = (n: number, what: string) => (n > 0 ? [`${n} wrong ${what}${n === 1 ? '' : 's'} in a row`] : []);
+  const parts = [...count(l.secondFactorFailures, 'second factor'), ...count(l.totpFailures, 'TOTP code')];
+  return parts.length ? parts.join(', ') : 'none';
 }
 
 export function userFields(u: UserView, style: Style): string {

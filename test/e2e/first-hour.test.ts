@@ -118,6 +118,7 @@ describe('admins see who has what', () => {
       factors: { totp: 1, recoveryKeysLeft: null },
       lock: { totp: true, totpFailures: 8, secondFactorFailures: 8, secondFactorsUntil: null, passwordUntil: null },
     });
+    expect((await store.run(['user', 'show', 'lou'])).stdout).toMatch(/^failures: +8 wrong second factors in a row, 8 wrong TOTP codes in a row$/m);
   });
 
   it('tfa list includes users without factors, takes --realm, and marks who cannot sign in and how to fix it', async () => {
