@@ -15,6 +15,7 @@ import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
 import { parsePamArgv } from '../../pam-argv.js';
 import type { Duplex } from 'node:stream';
+import { oneStartPerTurn } from './turns.js';
 
 
 /**
@@ -39,7 +40,7 @@ export async function run(inv: Invocation): Promise<void> {
   // Each pooled connection reads the key file once (a store's key never changes: restore insists
   // on the same key), not once a request.
   const pool = connectionPool(POOL_SIZE, async () => {
-    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath });
+    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true });
     return { store, secretKey: secretKeyLoader(store, keyPath) };
   });
   inv.onExit(() => pool.closeAll());
@@ -65,10 +66,11 @@ export async function run(inv: Invocation): Promise<void> {
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
 
   let requests = 0;
+  const inTurn = oneStartPerTurn();
   const handle: RequestListener = (req, res) => {
     requests++;
     const started = performance.now();
-    void answer(req, deps)
+    void inTurn(() => answer(req, deps))
       .catch(errorAnswer)
       .then((a) => {
         const text = `${JSON.stringify(a.body)}\n`;
@@ -85,7 +87,7 @@ export async function run(inv: Invocation): Promise<void> {
   };
   const openForRun = async () => {
     refuseMissing();
-    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath })).store, created: false };
+    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true })).store, created: false };
   };
   // What PAM runs at every sign-in with an API token (`pam config --server --token` lines) is one
   // check that waits on nobody while it holds the store (the token is checked at once, the answer
