@@ -91,7 +91,9 @@ export interface Ctx {
   /**
    * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
    * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an
-   * existing, up-to-date store is opened, and nothing is created, migrated or written.
+   * existing, up-to-date store is opened, and nothing is created, migrated or written. With
+   * `longLived`, the connection is a long-running service's (SQLite: its WAL checkpointed on a
+   * thread of its own).
    */
-  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean }): Promise<OpenedStore>;
+  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly longLived?: boolean }): Promise<OpenedStore>;
 }

@@ -8,6 +8,7 @@ import { canonicalName } from '../domain/userid.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
+import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 
 const Database = BetterSqlite3;
 
@@ -19,6 +20,15 @@ const Database = BetterSqlite3;
 export const RESTORED_TABLES = ['settings', 'realms', 'users', 'factors', 'recovery_slots', 'api_tokens'] as const;
 export const KEPT_TABLES = ['audit', 'password_failures', 'password_checks', 'replay_ledger', 'challenges', 'sessions'] as const;
 type Database = BetterSqlite3.Database;
+
+/**
+ * The package the background checkpoints' worker loads: the installed one, found at run time (a
+ * name in a constant, so the bundler leaves the lookup alone instead of bundling it).
+ */
+const SQLITE_DRIVER = 'better-sqlite3';
+
+/** SQLite's default: a commit that takes the WAL past this many pages checkpoints it. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 /** Long enough that concurrent tfactl processes queue for the write lock instead of failing. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -38,6 +48,11 @@ export interface OpenOptions {
    * (shell completion), where nothing is better than a wait.
    */
   readonly readOnly?: boolean;
+  /**
+   * For a long-running process (tfactl serve): WAL checkpoints on a thread of their own, not in
+   * the commit that happens to cross SQLite's threshold (see sqlite-checkpoints.ts).
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 /** How long a read-only connection waits for a lock (a checkpoint) before giving up. */
@@ -114,7 +129,12 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     db.close();
     throw storeError(e, path);
   }
-  return { store: new SqliteStore(db, path, options), created };
+  const store = new SqliteStore(db, path, options);
+  if (options.backgroundCheckpoints) {
+    const [{ Worker }, { backgroundCheckpoints }] = await Promise.all([import('node:worker_threads'), import('./sqlite-checkpoints.js')]);
+    store.checkpoints = backgroundCheckpoints(resolve(path), store, Worker, require.resolve(SQLITE_DRIVER));
+  }
+  return { store, created };
 }
 
 /**
@@ -305,6 +325,8 @@ function gateOf(path: string): ProcessGate {
 
 class SqliteStore extends SqlStore {
   private readonly gate: ProcessGate;
+  /** Set when its WAL is checkpointed in the background (OpenOptions.backgroundCheckpoints). */
+  checkpoints: BackgroundCheckpoints | null = null;
 
   constructor(
     private readonly db: Database,
@@ -394,7 +416,11 @@ class SqliteStore extends SqlStore {
     const busy = this.gate.busyFor(this);
     if (busy) return busy.then(() => this.run(fn));
     try {
-      return Promise.resolve(fn());
+      const result = fn();
+      // Outside a unit of work a statement commits on its own (a read says so too: a spare
+      // checkpoint that finds nothing to copy costs less than telling the two apart).
+      if (this.checkpoints !== null && !this.db.inTransaction) this.checkpoints.written();
+      return Promise.resolve(result);
     } catch (e) {
       return Promise.reject(storeError(e, this.path));
     }
@@ -533,6 +559,11 @@ class SqliteStore extends SqlStore {
 
   close() {
     this.db.close();
+    this.checkpoints?.release();
+  }
+
+  ownCheckpoints(on: boolean) {
+    this.db.pragma(`wal_autocheckpoint = ${on ? DEFAULT_AUTOCHECKPOINT_PAGES : 0}`);
   }
 }
 

@@ -1,0 +1,87 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { backgroundCheckpoints } from '../../src/store/sqlite-checkpoints.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tfactl-checkpoints-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let stores = 0;
+/**
+ * A new store, and `written` audit entries of about 2 KB each written to it in one commit: 600 make
+ * about 400 pages of WAL, under SQLite's own threshold (1,000 pages).
+ */
+async function storeWith(written: number, backgroundCheckpoints: boolean) {
+  const path = join(dir, `s${++stores}.db`);
+  const { store } = await openSqliteStore(path, { now: 1000, backgroundCheckpoints });
+  const before = statSync(path).size;
+  await store.transaction(async (tx) => {
+    for (let i = 0; i < written; i++) {
+      await tx.appendAudit({ ts: 1000 + i, actor: 'root@local', action: 'test.write', target: `u${i}@local`, outcome: 'ok', detail: { padding: 'x'.repeat(2000) } });
+    }
+  });
+  return { path, store: store as typeof store & { close(): void }, before };
+}
+
+async function fileGrows(path: string, from: number, by: number, withinMs: number): Promise<boolean> {
+  for (const end = Date.now() + withinMs; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+    if (statSync(path).size >= from + by) return true;
+  }
+  return false;
+}
+
+describe("a long-lived connection's WAL checkpoints (tfactl serve's)", () => {
+  it('are made by a thread of their own, soon after a write, without waiting for SQLite\'s threshold', async () => {
+    const { path, store, before } = await storeWith(600, true);
+    expect(await fileGrows(path, before, 1_000_000, 3_000)).toBe(true);
+    store.close();
+  });
+
+  it("are SQLite's own for any other connection: under its threshold, the store file does not grow", async () => {
+    const { path, store, before } = await storeWith(600, false);
+    expect(await fileGrows(path, before, 1_000_000, 500)).toBe(false);
+    store.close();
+  });
+
+  it('end with the last connection, which ends the WAL file as SQLite does', async () => {
+    const { path, store, before } = await storeWith(50, true);
+    const { store: second } = await openSqliteStore(path, { now: 1000, backgroundCheckpoints: true });
+    await second.appendAudit({ ts: 2000, actor: null, action: 'test.write', target: 'x@local', outcome: 'ok', detail: {} });
+    store.close();
+    expect(await fileGrows(path, before, 50_000, 3_000)).toBe(true);
+    (second as typeof second & { close(): void }).close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+});
+
+describe('when the checkpoint thread cannot run', () => {
+  const connection = () => {
+    const calls: boolean[] = [];
+    return { calls, ownCheckpoints: (on: boolean) => void calls.push(on) };
+  };
+
+  it("gives every connection SQLite's own checkpoints back, when the thread cannot start", () => {
+    const a = connection();
+    const b = connection();
+    const cannotStart = function () {
+      throw new Error('no threads here');
+    } as unknown as typeof Worker;
+    const first = backgroundCheckpoints(join(dir, 'nostart.db'), a, cannotStart, 'better-sqlite3');
+    backgroundCheckpoints(join(dir, 'nostart.db'), b, cannotStart, 'better-sqlite3');
+    expect([a.calls, b.calls]).toEqual([[false], [false]]);
+    first.written();
+    expect([a.calls, b.calls]).toEqual([[false, true], [false, true]]);
+  });
+
+  it("gives them back when the thread fails (here: a store file that is not there)", async () => {
+    const a = connection();
+    const checkpoints = backgroundCheckpoints(join(dir, 'missing', 'gone.db'), a, Worker, 'better-sqlite3');
+    checkpoints.written();
+    for (const end = Date.now() + 5_000; a.calls.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    expect(a.calls).toEqual([false, true]);
+    checkpoints.release();
+  });
+});
