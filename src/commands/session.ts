@@ -86,8 +86,11 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
     // On PostgreSQL there is no store file to own: its owner is the key file's, which only its
     // owner may read (store/keyfile.ts); whoever has the connection string and not the key gets
     // no secret out of the store either.
-    if (isPostgresUrl(path)) refuseNonOwner(keyPathOf(inv, path), ctx.uid, `the PostgreSQL store's key file ${keyPathOf(inv, path)}`);
-    else refuseNonOwner(path, ctx.uid, `the store ${path}`);
+    if (isPostgresUrl(path)) {
+      const keyPath = keyPathOf(inv, path);
+      const what = `the PostgreSQL store's key file ${keyPath}`;
+      if (refuseNonOwner(keyPath, ctx.uid, what) === 'missing') await refuseIfStoreExists(inv, path, keyPath, what);
+    } else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
   const { store, keyPath } = await openStore(inv);
@@ -194,14 +197,14 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
 }
 
 /** Refuses an OS user other than root and the owner of `path` (`what` names it in messages); a path not there yet is this user's to make. */
-function refuseNonOwner(path: string, uid: number, what: string): void {
-  if (uid === 0) return;
+function refuseNonOwner(path: string, uid: number, what: string): 'owner' | 'missing' {
+  if (uid === 0) return 'owner';
   let owner: number;
   try {
     owner = statSync(path).uid;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return; // Not there yet: this user creates it and so owns it.
+    if (code === 'ENOENT') return 'missing'; // Not there yet: this user creates it and so owns it.
     // It may well exist: a directory of another user's keeps this one from knowing.
     throw new StoreError(
       `cannot reach ${what}: ${code === 'EACCES' ? 'permission denied: it or a directory above it belongs to another user' : (code ?? String(e))}; a store of your own: --db PATH (or TFACTL_DB)`,
@@ -214,4 +217,22 @@ function refuseNonOwner(path: string, uid: number, what: string): void {
       'not_owner',
     );
   }
+  return 'owner';
+}
+
+/**
+ * A PostgreSQL store's key file that is not where this user looks for it makes them its owner
+ * only if there is no store yet (they are about to make both). A store that is there has a key
+ * file elsewhere, and whoever has only the connection string is not root@local: looked at with
+ * a read-only connection, before anything is written.
+ */
+async function refuseIfStoreExists(inv: Invocation, path: string, keyPath: string, what: string): Promise<void> {
+  try {
+    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, readOnly: true });
+    store.close();
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'store_missing') return;
+    throw e;
+  }
+  throw new RefusedError(`you do not own ${what}: it is not there, and the store is (its owner has the key file): name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
 }

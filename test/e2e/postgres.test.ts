@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
 import { nowSeconds, oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
+import { letNobodyRunTfactl, NOBODY, RUNUSER } from './nobody.js';
 
 /**
  * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
@@ -22,6 +23,7 @@ const PW = 'postgres store password';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 const run = (args: readonly string[], options: RunOptions = {}) => runBin(args, { ...options, env: { TFACTL_DB: url, TFACTL_KEY_FILE: KEY, ...options.env } });
+letNobodyRunTfactl();
 const login = (userid: string, code: string) => run(['login', userid, '--password-stdin', '--code', code, '--json'], { input: `${PW}\n` });
 
 beforeAll(async () => {
@@ -336,6 +338,36 @@ describe('tfactl on a PostgreSQL store', () => {
     const recovery = await login(recoveryKey);
     expect(recovery.code, recovery.stderr).toBe(0);
     expect(recovery.json().result).toMatchObject({ userid: 'alice@pve', method: 'recovery', recoveryKeysLeft: 0 });
+  });
+
+  it("makes no OS user root@local by the connection string alone: one without the store's key file is refused, changing nothing", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tfactl-pg-nobody-'));
+    chmodSync(home, 0o755);
+    chownSync(home, NOBODY, NOBODY);
+    const asNobody = (args: readonly string[], env: Record<string, string> = {}) =>
+      runBin(args, { prefix: [...RUNUSER, 'env', '-C', home], env: { TFACTL_DB: url, HOME: home, ...env } });
+    try {
+      const before = (await run(['user', 'list', '--json'])).stdout;
+      for (const args of [['user', 'list'], ['user', 'add', 'mallory', '--admin', '--no-password'], ['token', 'add', 'root@local', 'stolen']]) {
+        const r = await asNobody(args);
+        expect(r.code, r.stderr).toBe(4);
+        expect(oneLineError(r)).toMatch(/^error: you do not own the PostgreSQL store's key file \S+: it is not there, and the store is /);
+      }
+      // A key file path of their own changes nothing: the store is there, and its key is not theirs.
+      const ownPath = await asNobody(['user', 'list'], { TFACTL_KEY_FILE: join(home, 'tfactl.key') });
+      expect(ownPath.code, ownPath.stderr).toBe(4);
+      expect((await run(['user', 'list', '--json'])).stdout).toBe(before);
+      // A database with no store yet: whoever makes the store owns it, and its key file.
+      const theirs = { TFACTL_DB: await cluster.createDatabase('nobodys_own'), TFACTL_KEY_FILE: join(home, 'tfactl.key') };
+      const made = await asNobody(['user', 'add', 'first', '--no-password'], theirs);
+      expect(made.code, made.stderr).toBe(0);
+      expect(statSync(theirs.TFACTL_KEY_FILE).uid).toBe(NOBODY);
+      const listed = await asNobody(['user', 'list'], theirs);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain('first@local');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('refuses pam config with the store on the command line: the password would go into a PAM file', async () => {
