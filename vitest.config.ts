@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  */
 const ON_EVERY_BACKEND = [
   'test/e2e/backup-export.test.ts',
+  'test/e2e/cli.test.ts',
+  'test/e2e/client.test.ts',
   'test/e2e/complete.test.ts',
   'test/e2e/concurrency.test.ts',
   'test/e2e/enforcement.test.ts',

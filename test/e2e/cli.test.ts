@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
-import { oneLineError, runBin, TempStore } from './harness.js';
+import { BACKEND, oneLineError, runBin, TempStore } from './harness.js';
 
 const store = new TempStore();
 beforeAll(async () => {
@@ -72,9 +72,13 @@ describe('the command line', () => {
   });
 
   it('shows a stack trace only with --debug', async () => {
+    // A store tfactl refuses (exit 6): a file that is not SQLite's; a database of another program's.
     const s = new TempStore();
-    mkdirSync(join(s.dir, 'store'));
-    writeFileSync(s.db, 'x'.repeat(4096));
+    if (BACKEND === 'postgres') s.tamper('CREATE TABLE not_tfactl (x integer)');
+    else {
+      mkdirSync(join(s.dir, 'store'));
+      writeFileSync(s.db, 'x'.repeat(4096));
+    }
     const plain = await s.run(['user', 'list']);
     expect(plain.code).toBe(6);
     expect(plain.stderr).not.toMatch(/\n\s+at /);
