@@ -7,23 +7,21 @@ import type { Worker } from 'node:worker_threads';
  * 5 to 10 ms every eighth of a second under load, and every request waiting behind it (about 3 ms
  * of the p99 latency of TOTP checks with 16 clients). Such connections turn SQLite's own
  * checkpoints off; a worker thread with its own connection runs a passive checkpoint (which never
- * waits for, nor holds up, a reader or writer) a little after something was written, and sleeps
- * while nothing is. A command-line process keeps SQLite's own: it commits once and ends.
+ * waits for, nor holds up, a reader or writer) a little after a statement ran, and sleeps, without
+ * waking, while none does. A command-line process keeps SQLite's own: it commits once and ends.
  *
- * If the worker cannot run, the connections get SQLite's own checkpoints back: the WAL must not
- * grow without end.
+ * The worker lives as long as the process (it keeps nothing alive: it is unref'd, and idle in
+ * Atomics.wait): a service's runs open and close connections all the time, and a worker started
+ * and stopped with each would cost more than the checkpoints. If it cannot run, the connections
+ * get SQLite's own checkpoints back: the WAL must not grow without end.
  */
 
 /** Writes come in bursts: one checkpoint for each such wait, not one per commit. */
 const GATHER_MS = 100;
-/** How long closing waits for the worker's last checkpoint (SQLite's own, at its close). */
-const STOP_WAIT_MS = 5_000;
 
-/** The worker's flag: what the connections tell it. */
+/** The worker's flag: whether something was written since its last checkpoint. */
 const IDLE = 0;
 const WRITTEN = 1;
-const STOP = 2;
-const STOPPED = 3;
 
 /** CommonJS, evaluated as the worker's script; better-sqlite3 is the one the store's own connections use. */
 const WORKER_SCRIPT = `
@@ -31,26 +29,16 @@ const { workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const flag = new Int32Array(workerData.flag);
 let db = null;
-try {
-  for (;;) {
-    Atomics.wait(flag, 0, ${IDLE});
-    if (Atomics.load(flag, 0) === ${STOP}) break;
-    Atomics.wait(flag, 0, ${WRITTEN}, ${GATHER_MS});
-    if (Atomics.compareExchange(flag, 0, ${WRITTEN}, ${IDLE}) === ${STOP}) break;
-    db ??= new Database(workerData.path, { fileMustExist: true });
-    db.pragma('wal_checkpoint(PASSIVE)');
-  }
-} finally {
-  try {
-    db?.close();
-  } finally {
-    Atomics.store(flag, 0, ${STOPPED});
-    Atomics.notify(flag, 0);
-  }
+for (;;) {
+  Atomics.wait(flag, 0, ${IDLE});
+  Atomics.wait(flag, 0, ${WRITTEN}, ${GATHER_MS});
+  Atomics.store(flag, 0, ${IDLE});
+  db ??= new Database(workerData.path, { fileMustExist: true });
+  db.pragma('wal_checkpoint(PASSIVE)');
 }
 `;
 
-/** The handle a connection holds: `written()` after it wrote, `release()` when it closes. */
+/** The handle a connection holds: `written()` after a statement, `release()` when it closes. */
 export interface BackgroundCheckpoints {
   written(): void;
   release(): void;
@@ -72,8 +60,8 @@ const checkpointers = new Map<string, Checkpointer>();
 
 /**
  * Background checkpoints for a connection to the store file at `key` (a resolved path): one
- * worker per file for the whole process, started at the first write, stopped when the last
- * connection releases it. `connection`'s own checkpoints are turned off here.
+ * worker per file for the whole process, started at the first statement. `connection`'s own
+ * checkpoints are turned off here, unless the worker has failed.
  */
 export function backgroundCheckpoints(key: string, connection: CheckpointedConnection, workers: typeof Worker, driver: string): BackgroundCheckpoints {
   let c = checkpointers.get(key);
@@ -99,22 +87,13 @@ export function backgroundCheckpoints(key: string, connection: CheckpointedConne
           fail();
           return;
         }
+        // It never ends by itself: an exit is a failure too.
         checkpointer.worker.on('error', fail).on('exit', fail).unref();
       }
       if (Atomics.compareExchange(checkpointer.flag, 0, IDLE, WRITTEN) === IDLE) Atomics.notify(checkpointer.flag, 0);
     },
     release() {
       checkpointer.connections.delete(connection);
-      if (checkpointer.connections.size > 0) return;
-      checkpointers.delete(key);
-      const { worker, flag } = checkpointer;
-      if (worker === null || checkpointer.failed) return;
-      checkpointer.failed = true; // its exit is expected now
-      // Waits (briefly) for the worker to close its connection: the last to close a store ends
-      // its WAL, and a process that exits right after must not cut that short.
-      Atomics.store(flag, 0, STOP);
-      Atomics.notify(flag, 0);
-      Atomics.wait(flag, 0, STOP, STOP_WAIT_MS);
     },
   };
 }

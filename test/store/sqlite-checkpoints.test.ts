@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { backgroundCheckpoints } from '../../src/store/sqlite-checkpoints.js';
+import { backgroundCheckpoints, type CheckpointedConnection } from '../../src/store/sqlite-checkpoints.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tfactl-checkpoints-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,14 +46,39 @@ describe("a long-lived connection's WAL checkpoints (tfactl serve's)", () => {
     store.close();
   });
 
-  it('end with the last connection, which ends the WAL file as SQLite does', async () => {
-    const { path, store, before } = await storeWith(50, true);
-    const { store: second } = await openSqliteStore(path, { now: 1000, backgroundCheckpoints: true });
-    await second.appendAudit({ ts: 2000, actor: null, action: 'test.write', target: 'x@local', outcome: 'ok', detail: {} });
-    store.close();
-    expect(await fileGrows(path, before, 50_000, 3_000)).toBe(true);
-    (second as typeof second & { close(): void }).close();
-    expect(existsSync(`${path}-wal`)).toBe(false);
+  it("turn SQLite's own off: with a thread that never checkpoints, a WAL past SQLite's threshold is not copied", async () => {
+    const path = join(dir, `s${++stores}.db`);
+    const { store } = await openSqliteStore(path, { now: 1000 });
+    class NeverRuns {
+      on() {
+        return this;
+      }
+      unref() {
+        return this;
+      }
+    }
+    const checkpoints = backgroundCheckpoints(resolve(path), store as unknown as CheckpointedConnection, NeverRuns as unknown as typeof Worker, 'better-sqlite3');
+    checkpoints.written();
+    const before = statSync(path).size;
+    // About 2,000 pages of WAL, twice SQLite's threshold: its own checkpoint would copy them at this commit.
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < 3000; i++) await tx.appendAudit({ ts: i, actor: null, action: 'test.write', target: `u${i}@local`, outcome: 'ok', detail: { padding: 'x'.repeat(2000) } });
+    });
+    expect(await fileGrows(path, before, 1_000_000, 500)).toBe(false);
+    checkpoints.release();
+    (store as typeof store & { close(): void }).close();
+  });
+
+  it('go on for connections opened after every other has closed (one thread for the process, not one per connection)', async () => {
+    const first = await storeWith(10, true);
+    first.store.close();
+    const { store } = await openSqliteStore(first.path, { now: 1000, backgroundCheckpoints: true });
+    const before = statSync(first.path).size;
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < 600; i++) await tx.appendAudit({ ts: i, actor: null, action: 'test.write', target: `u${i}@local`, outcome: 'ok', detail: { padding: 'x'.repeat(2000) } });
+    });
+    expect(await fileGrows(first.path, before, 1_000_000, 3_000)).toBe(true);
+    (store as typeof store & { close(): void }).close();
   });
 });
 

@@ -11,7 +11,8 @@
  * in one queue, in the order they were read, and each later turn (setImmediate) starts one, so
  * Node reads its sockets between one start and the next and a request read later starts later. A
  * request that waits on something (argon2 on the thread pool) does not hold up the queue: the next
- * one starts in the next turn.
+ * one starts in the next turn. (The CLI's runs, over an upgraded connection, are not queued here:
+ * each is a conversation that mostly waits on its client.)
  */
 export type Turns = <T>(start: () => Promise<T>) => Promise<T>;
 
