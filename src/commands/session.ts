@@ -95,6 +95,13 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
 
   const { store, keyPath } = await openStore(inv);
   const secretKey = secretKeyLoader(store, keyPath);
+  // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.
+  if (asId === undefined && !presented && ctx.uid !== 0 && isPostgresUrl(path)) {
+    await secretKey().catch((e: unknown) => {
+      if (!(e instanceof StoreError)) throw e;
+      throw new RefusedError(`you do not own the PostgreSQL store (${e.message}): name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
+    });
+  }
   const parts = { store, clock: ctx.clock, random: ctx.random, hostname: ctx.hostname, keyPath, secretKey };
   if (presented) {
     const { authenticateToken } = await import('../services/tokens.js');
