@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeSecret, matchTotp, otpauthUri, parseSecret, stepAt, totpCode } from '../../src/domain/totp.js';
 import { UsageError } from '../../src/errors.js';
+import type { TotpParams } from '../../src/domain/totp-params.js';
+import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
+import { createGuardrails, ScureBase32Plugin, verifySync } from 'otplib';
 import { RFC4226, RFC6238, RFC6238_SECRETS } from '../fixtures/rfc-vectors.js';
 
 describe('TOTP codes', () => {
@@ -37,6 +40,29 @@ describe('TOTP codes', () => {
     expect(matchTotp(secret, totpCode(secret, params, now - 60), params, now)).toEqual({ valid: false });
     expect(matchTotp(secret, totpCode(secret, params, now + 60), params, now)).toEqual({ valid: false });
     for (const bad of ['', '12345', '1234567', 'abcdef', ' 123456']) expect(matchTotp(secret, bad, params, now).valid).toBe(false);
+  });
+});
+
+describe('matchTotp against otplib\'s own TOTP verify', () => {
+  const crypto = new NodeCryptoPlugin();
+  const base32 = new ScureBase32Plugin();
+  const guardrails = createGuardrails({ MIN_SECRET_BYTES: 10 });
+  const reference = (secret: string, token: string, params: TotpParams, epoch: number) => {
+    const r = verifySync({ strategy: 'totp', secret, token, crypto, base32, guardrails, algorithm: params.algorithm.toLowerCase() as 'sha1', digits: params.digits, period: params.period, epoch, epochTolerance: params.period });
+    return r.valid && 'timeStep' in r ? { valid: true, step: r.timeStep } : { valid: false };
+  };
+  const paramsArb = fc.record({ algorithm: fc.constantFrom('SHA1', 'SHA256', 'SHA512') as fc.Arbitrary<TotpParams['algorithm']>, digits: fc.constantFrom(6, 7, 8) as fc.Arbitrary<TotpParams['digits']>, period: fc.constantFrom(15, 30, 60) });
+
+  it('gives the same answer on random secrets, times and codes (its neighbours\' codes, right and wrong)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 10, maxLength: 64 }), paramsArb, fc.integer({ min: 0, max: 4_000_000_000 }), fc.integer({ min: -3, max: 3 }), fc.nat(), (bytes, params, epoch, offset, wrong) => {
+        const secret = encodeSecret(bytes);
+        const near = totpCode(secret, params, Math.max(0, epoch + offset * params.period));
+        const other = String(wrong % 10 ** params.digits).padStart(params.digits, '0');
+        for (const token of [near, other]) expect(matchTotp(secret, token, params, epoch)).toEqual(reference(secret, token, params, epoch));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
