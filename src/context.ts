@@ -6,7 +6,17 @@ export type { Clock, Random };
 
 /** The terminal, as tfactl uses it. Tests give a fake one; main.ts gives the process's. */
 export interface Io {
-  readonly stdout: { write(text: string): unknown; readonly isTTY: boolean; readonly columns: number | undefined };
+  readonly stdout: {
+    write(text: string): unknown;
+    readonly isTTY: boolean;
+    readonly columns: number | undefined;
+    /**
+     * When its reader has fallen far behind (a client of tfactl serve that reads no further), a
+     * promise of when it has caught up; else null. Long output waits for it between pieces, so a
+     * service holds no more of a run's output than that.
+     */
+    readonly caughtUp?: () => Promise<void> | null;
+  };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;
   /**

@@ -89,6 +89,11 @@ export class Output {
     if (!this.json) this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
+  /** What a loop of display() calls waits for between pieces (Io's stdout.caughtUp). */
+  caughtUp(): Promise<void> | null {
+    return this.io.stdout.caughtUp?.() ?? null;
+  }
+
   get isTTY(): boolean {
     return this.io.stdout.isTTY;
   }
@@ -125,7 +130,7 @@ export class Output {
       await this.writeList(out, items, view);
     } finally {
       // What was read before an error still goes out, as it would have unbatched.
-      out.flush();
+      void out.flush();
     }
   }
 
@@ -141,8 +146,9 @@ export class Output {
       let first = true;
       try {
         for await (const item of items()) {
-          out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
+          const behind = out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
           first = false;
+          if (behind) await behind;
         }
       } catch (e) {
         out.write(`${close},"ok":false,"error":${safeJson(describeError(e))}}\n`);
@@ -154,7 +160,8 @@ export class Output {
     if (view.text) {
       for await (const item of items()) {
         const text = view.text(item);
-        if (text !== '') out.write(text.endsWith('\n') ? text : `${text}\n`);
+        const behind = text === '' ? null : out.write(text.endsWith('\n') ? text : `${text}\n`);
+        if (behind) await behind;
       }
       return;
     }
@@ -174,7 +181,12 @@ export class Output {
     }
     const line = tableLine(widths);
     out.write(`${this.style.bold(line(view.headers))}\n`);
-    for await (const item of items()) for (const row of view.rows(item)) out.write(`${line(row.map(escapeText))}\n`);
+    for await (const item of items()) {
+      for (const row of view.rows(item)) {
+        const behind = out.write(`${line(row.map(escapeText))}\n`);
+        if (behind) await behind;
+      }
+    }
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
@@ -247,15 +259,17 @@ class BatchedWriter {
   private pending = '';
   constructor(private readonly out: Io['stdout']) {}
 
-  write(text: string): void {
+  /** Null, or (when it wrote a batch its reader is far behind on) a promise of the reader catching up: await it before the next. */
+  write(text: string): Promise<void> | null {
     this.pending += text;
-    if (this.pending.length >= 64 * 1024) this.flush();
+    return this.pending.length >= 64 * 1024 ? this.flush() : null;
   }
 
-  flush(): void {
-    if (this.pending === '') return;
+  flush(): Promise<void> | null {
+    if (this.pending === '') return null;
     this.out.write(this.pending);
     this.pending = '';
+    return this.out.caughtUp?.() ?? null;
   }
 }
 

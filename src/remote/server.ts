@@ -25,6 +25,12 @@ export interface ServiceSide {
 
 /** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
 const IDLE_MS = 15 * 60_000;
+/**
+ * How much of a run's output the service holds for a client that reads no further before the
+ * run waits for it (a listing of 200,000 users is about 60 MB; 256 runs at once). Output under
+ * this never waits: a small listing ends, and lets go of the store, at once.
+ */
+const OUTPUT_AHEAD_BYTES = 1024 * 1024;
 /** What a client may send of the files its command names, in all (before it has signed in). */
 const FILES_MAX_BYTES = INPUT_LIMITS.proxmoxFile + MiB;
 /** How many files, and how long a path or a problem's text may be. */
@@ -65,6 +71,8 @@ export interface Transport {
   destroy(): void;
   /** Resolves when the exchange is over. */
   readonly ended: Promise<void>;
+  /** Null, or while the client is far behind in reading what was sent, a promise of its catching up. */
+  caughtUp?(): Promise<void> | null;
   /** An HTTP request's run is logged by the request's own line. */
   readonly logged?: boolean;
 }
@@ -87,12 +95,23 @@ export function socketTransport(socket: Duplex, head: Buffer): Transport {
     end: () => socket.end(),
     destroy: () => socket.destroy(),
     ended: new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    caughtUp: () =>
+      socket.writableLength <= OUTPUT_AHEAD_BYTES
+        ? null
+        : new Promise<void>((resolve) => {
+            const done = () => {
+              socket.off('drain', done).off('close', done);
+              resolve();
+            };
+            socket.on('drain', done).on('close', done);
+          }),
   };
 }
 
 /**
  * Runs one command of a client over `transport`. Once stopped, a run that waits for its client (a
- * question, standard input) ends at once with exit 6; one that is working on the store finishes.
+ * question, standard input, or its reading of the output) ends at once with exit 6 (the last cut
+ * off: the client is not reading); one that is working on the store finishes.
  */
 export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   const files = new Map<string, SentFile>();
@@ -104,6 +123,8 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   const interrupts = new Set<() => void>();
   let cancelled = false;
   let stopping = false;
+  /** While its output waits for the client to read. */
+  let waitingToWrite = false;
   let command: string | undefined;
   const stoppingError = () => new StoreError('the tfactl service is stopping: run the command again once it is back', 'service_stopping');
   const { ended } = transport;
@@ -200,6 +221,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     },
     stop: () => {
       stopping = true;
+      if (waitingToWrite) transport.destroy();
       if (!started) transport.destroy();
       for (const p of pending.values()) p.reject(stoppingError());
       pending.clear();
@@ -212,8 +234,18 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       if (gone) return;
       transport.send({ t: 'out', fd, s: text });
     };
+    const caughtUp = () => {
+      const behind = gone ? null : (transport.caughtUp?.() ?? null);
+      if (behind === null) return null;
+      if (stopping) {
+        transport.destroy();
+        return null;
+      }
+      waitingToWrite = true;
+      return behind.finally(() => (waitingToWrite = false));
+    };
     const io: Io = {
-      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns },
+      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, caughtUp },
       stderr: { write: write(2), isTTY: start.tty.stderr, columns: start.tty.columns },
       stdinIsTTY: start.tty.stdin,
       stdinChunks: () => stdinChunks(call),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { displayStoreLocation } from '../../src/domain/store-location.js';
-import { BACKEND, BIN, oathtool, oneLineError, runBin, TempStore } from './harness.js';
+import { BACKEND, BIN, oathtool, oneLineError, runBin, startServe, TempStore } from './harness.js';
 import { NOBODY, nobodyAsClient, RUNUSER, SETPRIV } from './nobody.js';
 import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
 
@@ -38,6 +38,23 @@ function onTerminal(argv: readonly string[], steps: object[], env: Record<string
 
 
 /**
+ * What of a service's (pid) descriptors a client's run adds while it has the store open: SQLite,
+ * one more of the store file; PostgreSQL, two more sockets (the client's, then the run's
+ * connection). RUN_HANDLES more than before a run.
+ */
+function runHandles(pid: number, on: TempStore): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      return BACKEND === 'sqlite' ? target === on.db : target.startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+const RUN_HANDLES = BACKEND === 'sqlite' ? 1 : 2;
+
+/**
  * A service on `socket`, and a client of it (as nobody) waiting for its password on a standard
  * input that stays open; `client` resolves when that client exits.
  */
@@ -48,20 +65,10 @@ async function clientWaitingForInput(socket: string) {
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Promise<{ code: number | null; stderr: string }>((r) => proc.on('exit', (code) => r({ code, stderr })));
   // The run has begun when the service opens the store for it (just before it asks for the
-  // password): a fixed wait was too short on a busy machine. SQLite: one more descriptor of the
-  // store file; PostgreSQL: two more sockets (the client's, then the run's connection).
-  const opened = () => readdirSync(`/proc/${child.pid}/fd`).filter((fd) => {
-    try {
-      const target = readlinkSync(`/proc/${child.pid}/fd/${fd}`);
-      return BACKEND === 'sqlite' ? target === store.db : target.startsWith('socket:');
-    } catch {
-      return false;
-    }
-  }).length;
-  const before = opened();
-  const more = BACKEND === 'sqlite' ? 1 : 2;
-  for (const deadline = Date.now() + 15_000; opened() < before + more && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
-  expect(opened()).toBeGreaterThanOrEqual(before + more);
+  // password): a fixed wait was too short on a busy machine.
+  const before = runHandles(child.pid!, store);
+  for (const deadline = Date.now() + 15_000; runHandles(child.pid!, store) < before + RUN_HANDLES && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  expect(runHandles(child.pid!, store)).toBeGreaterThanOrEqual(before + RUN_HANDLES);
   await new Promise((r) => setTimeout(r, 300));
   return { child, client };
 }
@@ -286,6 +293,43 @@ describe('a service stopping (SIGTERM)', () => {
     expect(serviceCode).toBe(0);
     expect(code).toBe(6);
     expect(stderr).toBe('error: the tfactl service is stopping: run the command again once it is back\n');
+  });
+});
+
+describe('a client that reads no further', () => {
+  it('gets all of a long listing after reading nothing of it for a while', async () => {
+    const big = new TempStore();
+    const bigSock = join(runDir, 'big.sock');
+    try {
+      await big.run(['init']);
+      const csv = join(big.dir, 'many.csv');
+      writeFileSync(csv, `userid,comment\n${Array.from({ length: 10_000 }, (_, i) => `u${i},${'c'.repeat(200)}`).join('\n')}\n`);
+      const imported = await big.run(['user', 'import', csv]);
+      expect(imported.code, imported.stderr).toBe(0);
+      await big.addUser('ops', PW, ['--admin']);
+      writeFileSync(join(big.dir, 'token'), `${(await big.run(['token', 'add', 'ops', 'list', '--json'])).json().result.value}\n`, { mode: 0o600 });
+      const service = await startServe(bigSock, big.env);
+      try {
+        // About 4 MB of JSON; the client's standard output is not read, so once that pipe is
+        // full the client reads no further from the service.
+        const client = spawn(process.execPath, [BIN, '--server', bigSock, '--token', `@${join(big.dir, 'token')}`, 'user', 'list', '--json'], { env: { ...process.env, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((r) => client.on('exit', r));
+        // (How the run waits, and that it holds no more than a megabyte, is test/remote/output-pacing.test.ts.)
+        await new Promise((r) => setTimeout(r, 3_000));
+        let out = '';
+        client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        const read = new Promise((r) => client.stdout!.on('end', r));
+        expect(await exited).toBe(0);
+        await read;
+        expect((JSON.parse(out) as { result: unknown[] }).result).toHaveLength(10_002);
+        for (const deadline = Date.now() + 10_000; !service.log().includes('"command":"user list","exit":0') && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+        expect(service.log()).toContain('"command":"user list","exit":0');
+      } finally {
+        service.child.kill('SIGKILL');
+      }
+    } finally {
+      big.remove();
+    }
   });
 });
 

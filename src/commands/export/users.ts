@@ -23,6 +23,8 @@ export async function run(inv: Invocation): Promise<void> {
   for await (const u of users()) {
     inv.out.display(`${first ? '' : ','}${JSON.stringify(entry(u))}`);
     first = false;
+    const behind = inv.out.caughtUp();
+    if (behind) await behind;
   }
   inv.out.display(']}');
 }

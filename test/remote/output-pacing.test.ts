@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processContext } from '../../src/main.js';
+import type { Frame } from '../../src/remote/frames.js';
+import { acceptCliRun, type Transport } from '../../src/remote/server.js';
+import { BIN } from '../e2e/harness.js';
+
+/**
+ * A run of the service whose client reads no further: the run's output waits once the service holds
+ * a megabyte of it, and goes on when the client catches up. The real command (`user list --json`
+ * on a SQLite store of 10,000 users, about 4 MB of JSON) through acceptCliRun, with a transport
+ * that says how far behind its client is.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'tfactl-pacing-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const db = join(dir, 'tfactl.db');
+const tfactl = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, TFACTL_DB: db, TFACTL_AS: '' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tfactl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+let token = '';
+beforeAll(() => {
+  writeFileSync(join(dir, 'many.csv'), `userid,comment\n${Array.from({ length: 10_000 }, (_, i) => `u${i},${'c'.repeat(200)}`).join('\n')}\n`);
+  tfactl('user', 'import', join(dir, 'many.csv'));
+  tfactl('user', 'add', 'ops', '--admin', '--no-password');
+  token = (JSON.parse(tfactl('token', 'add', 'ops', 'list', '--json')) as { result: { value: string } }).result.value;
+}, 60_000);
+
+/** `user list --json` run by the service for a client that reads nothing past the first megabyte until catchUp(). */
+function runForSlowClient() {
+  const base = processContext();
+  const run = { held: 0, behind: true, out: [] as string[], exit: undefined as number | undefined, destroyed: false, catchUp: () => undefined as void };
+  const caughtUp = new Promise<void>((resolve) => (run.catchUp = resolve));
+  // As a socket's: destroying it ends the conversation (the client has gone) and closes it.
+  let clientGone = () => undefined as void;
+  let closed = () => undefined as void;
+  const ended = new Promise<void>((resolve) => (closed = resolve));
+  const transport: Transport = {
+    send: (f: Frame) => {
+      if (f.t === 'out' && f.fd === 1) {
+        run.out.push(String(f.s));
+        run.held += String(f.s).length;
+      }
+      if (f.t === 'exit') run.exit = Number(f.code);
+    },
+    listen: (onFrame, onEnd) => {
+      clientGone = onEnd;
+      queueMicrotask(() => onFrame({ t: 'start', argv: ['user', 'list', '--json'], env: { TFACTL_TOKEN: token }, tty: {}, tickets: false }));
+    },
+    end: () => undefined,
+    destroy: () => {
+      run.destroyed = true;
+      clientGone();
+      run.catchUp();
+      closed();
+    },
+    ended,
+    caughtUp: () => (run.behind && run.held > 1024 * 1024 ? caughtUp : null),
+  };
+  const cli = acceptCliRun(transport, { storePath: db, keyPath: `${db}.key`, base, log: () => undefined, storeFor: () => base.openStore });
+  return { run, cli };
+}
+
+const until = async (done: () => boolean) => {
+  for (const end = Date.now() + 20_000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+};
+
+describe('the output of a run whose client reads no further', () => {
+  it('waits once the service holds a megabyte of it, and goes on, to the end, when the client catches up', async () => {
+    const { run } = runForSlowClient();
+    // Long enough for the whole listing, had it not waited (it takes well under a second).
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(run.exit).toBeUndefined();
+    expect(run.held).toBeGreaterThan(1024 * 1024);
+    expect(run.held).toBeLessThan(1024 * 1024 + 256 * 1024);
+
+    run.behind = false;
+    run.catchUp();
+    await until(() => run.exit !== undefined);
+    expect(run.exit).toBe(0);
+    const listed = JSON.parse(run.out.join('')) as { ok: boolean; result: unknown[] };
+    expect(listed.ok).toBe(true);
+    expect(listed.result).toHaveLength(10_002);
+  }, 60_000);
+
+  it('is cut off when the service stops, instead of keeping the service waiting for the client', async () => {
+    const { run, cli } = runForSlowClient();
+    await until(() => run.held > 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(run.destroyed).toBe(false);
+    cli.stop();
+    expect(run.destroyed).toBe(true);
+    await cli.ended;
+  }, 60_000);
+});
