@@ -130,7 +130,7 @@ export class Output {
       await this.writeList(out, items, view);
     } finally {
       // What was read before an error still goes out, as it would have unbatched.
-      void out.flush();
+      out.flush(false);
     }
   }
 
@@ -265,11 +265,12 @@ class BatchedWriter {
     return this.pending.length >= 64 * 1024 ? this.flush() : null;
   }
 
-  flush(): Promise<void> | null {
+  /** `wait` false: the last piece, which nothing waits on (the command is ending). */
+  flush(wait = true): Promise<void> | null {
     if (this.pending === '') return null;
     this.out.write(this.pending);
     this.pending = '';
-    return this.out.caughtUp?.() ?? null;
+    return wait ? (this.out.caughtUp?.() ?? null) : null;
   }
 }
 

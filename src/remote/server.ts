@@ -234,15 +234,21 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       if (gone) return;
       transport.send({ t: 'out', fd, s: text });
     };
-    const caughtUp = () => {
-      const behind = gone ? null : (transport.caughtUp?.() ?? null);
+    // Output the client will never read ends the command (exit 6 in the log too), instead of
+    // reading the rest of the store to write it nowhere.
+    const caughtUp = (): Promise<void> | null => {
+      if (gone) return Promise.reject(new CancelledError('the client has gone'));
+      const behind = transport.caughtUp?.() ?? null;
       if (behind === null) return null;
       if (stopping) {
         transport.destroy();
-        return null;
+        return Promise.reject(stoppingError());
       }
       waitingToWrite = true;
-      return behind.finally(() => (waitingToWrite = false));
+      return behind.then(() => {
+        waitingToWrite = false;
+        if (gone) throw stopping ? stoppingError() : new CancelledError('the client has gone');
+      });
     };
     const io: Io = {
       stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, caughtUp },

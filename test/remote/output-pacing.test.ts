@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.js';
 import { processContext } from '../../src/main.js';
 import type { Frame } from '../../src/remote/frames.js';
-import { acceptCliRun, type Transport } from '../../src/remote/server.js';
+import { acceptCliRun, socketTransport, type Transport } from '../../src/remote/server.js';
 import { BIN } from '../e2e/harness.js';
 
 /**
@@ -34,7 +36,7 @@ beforeAll(() => {
 /** `user list --json` run by the service for a client that reads nothing past the first megabyte until catchUp(). */
 function runForSlowClient() {
   const base = processContext();
-  const run = { held: 0, behind: true, out: [] as string[], exit: undefined as number | undefined, destroyed: false, catchUp: () => undefined as void };
+  const run = { held: 0, behind: true, out: [] as string[], exit: undefined as number | undefined, destroyed: false, catchUp: () => undefined as void, logged: [] as Record<string, unknown>[] };
   const caughtUp = new Promise<void>((resolve) => (run.catchUp = resolve));
   // As a socket's: destroying it ends the conversation (the client has gone) and closes it.
   let clientGone = () => undefined as void;
@@ -62,7 +64,7 @@ function runForSlowClient() {
     ended,
     caughtUp: () => (run.behind && run.held > 1024 * 1024 ? caughtUp : null),
   };
-  const cli = acceptCliRun(transport, { storePath: db, keyPath: `${db}.key`, base, log: () => undefined, storeFor: () => base.openStore });
+  const cli = acceptCliRun(transport, { storePath: db, keyPath: `${db}.key`, base, log: (entry) => void run.logged.push(entry), storeFor: () => base.openStore });
   return { run, cli };
 }
 
@@ -95,6 +97,48 @@ describe('the output of a run whose client reads no further', () => {
     expect(run.destroyed).toBe(false);
     cli.stop();
     expect(run.destroyed).toBe(true);
-    await cli.ended;
+    // The run ends there, cut off (its client sees exit 6: the connection closed before the
+    // command ended), without reading the rest of the store.
+    await until(() => run.logged.some((e) => e.command === 'user list'));
+    expect(run.logged.find((e) => e.command === 'user list')).toMatchObject({ method: 'RUN', exit: ExitCode.cancelled });
+    expect(run.held).toBeLessThan(1024 * 1024 + 256 * 1024);
   }, 60_000);
+});
+
+describe("a client's socket (socketTransport)", () => {
+  it('says its client is behind once the service holds over a megabyte for it, and caught up when it has read it', async () => {
+    const path = join(dir, 'pacing.sock');
+    let serverSide: Socket | undefined;
+    let transport: Transport | undefined;
+    const server = createServer((socket) => {
+      serverSide = socket;
+      transport = socketTransport(socket, Buffer.alloc(0));
+    });
+    await new Promise<void>((ok) => server.listen(path, ok));
+    const client = createConnection(path);
+    try {
+      client.pause();
+      await until(() => transport !== undefined);
+      let behind: Promise<void> | null = null;
+      for (let sent = 0; behind === null && sent < 64 * 1024 * 1024; sent += 64 * 1024) {
+        transport!.send({ t: 'out', fd: 1, s: 'x'.repeat(64 * 1024) });
+        behind = transport!.caughtUp!();
+      }
+      expect(behind).not.toBeNull();
+      expect(serverSide!.writableLength).toBeGreaterThan(1024 * 1024);
+      expect(serverSide!.writableLength).toBeLessThan(1024 * 1024 + 128 * 1024);
+      let caughtUp = false;
+      void behind!.then(() => (caughtUp = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(caughtUp).toBe(false);
+      client.on('data', () => undefined);
+      client.resume();
+      await until(() => caughtUp);
+      expect(caughtUp).toBe(true);
+      expect(transport!.caughtUp!()).toBeNull();
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
 });
