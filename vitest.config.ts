@@ -48,7 +48,7 @@ export default defineConfig({
       // One after the other: run side by side, the projects' heavy files (8 processes racing one
       // store on each backend) starved each other of the two cores, and a SQLite writer once
       // waited past its busy timeout.
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], sequence: { groupOrder: 0 }, globalSetup: ['test/fixtures/nobody-global.ts'] } },
       {
         extends: true,
         test: {
@@ -56,7 +56,7 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ON_EVERY_BACKEND,
           env: { TFACTL_TEST_BACKEND: 'postgres' },
-          globalSetup: ['test/fixtures/postgres-global.ts'],
+          globalSetup: ['test/fixtures/postgres-global.ts', 'test/fixtures/nobody-global.ts'],
         },
       },
     ],

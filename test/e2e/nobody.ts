@@ -1,8 +1,8 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { BIN, runBin, startServe, type RunOptions, type RunResult, type TempStore } from './harness.js';
+import { runBin, startServe, type RunOptions, type RunResult, type TempStore } from './harness.js';
 
 /** The unprivileged OS user the client tests run the CLI as. */
 export const NOBODY = 65534;
@@ -10,39 +10,16 @@ export const RUNUSER = ['runuser', '-u', 'nobody', '--'];
 export const SETPRIV = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
 /**
- * nobody must reach the checkout to run tfactl: a clone in a 0700 directory (mktemp -d) is closed
- * to it. Each directory above the package that others may not enter is opened (search only) for
- * the run of the test file, and closed again after.
- */
-export function letNobodyRunTfactl(): void {
-  const reopened: { dir: string; mode: number }[] = [];
-  beforeAll(() => {
-    for (let dir = dirname(BIN); ; dir = dirname(dir)) {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o001) === 0) {
-        chmodSync(dir, mode | 0o001);
-        reopened.push({ dir, mode });
-      }
-      if (dir === dirname(dir)) break;
-    }
-  });
-  afterAll(() => {
-    for (const { dir, mode } of reopened.reverse()) chmodSync(dir, mode);
-  });
-}
-
-/**
  * nobody as a client of a tfactl service on `store`, for one test file: a directory whose socket
  * directory is open to everyone (the store's stays root's), nobody's own home in it (their files,
- * their cwd, their $XDG_RUNTIME_DIR), and the checkout opened for nobody to reach. Hooks
- * registered here run before the file's own.
+ * their cwd, their $XDG_RUNTIME_DIR). Hooks registered here run before the file's own. (That
+ * nobody may reach the checkout at all is test/fixtures/nobody-global.ts, for the whole run.)
  */
 export function nobodyAsClient(store: TempStore) {
   const runDir = mkdtempSync(join(tmpdir(), 'tfactl-client-'));
   const home = join(runDir, 'home');
   const runtime = join(home, 'runtime');
   const sock = join(runDir, 'run', 'tfactl.sock');
-  letNobodyRunTfactl();
   beforeAll(() => {
     chmodSync(runDir, 0o755);
     mkdirSync(runtime, { recursive: true, mode: 0o700 });

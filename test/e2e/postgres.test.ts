@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
 import { nowSeconds, oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
-import { letNobodyRunTfactl, NOBODY, RUNUSER } from './nobody.js';
+import { NOBODY, RUNUSER } from './nobody.js';
 
 /**
  * The store on PostgreSQL (issue 13), through the built CLI: `--db postgres://...` (or TFACTL_DB),
@@ -23,7 +23,6 @@ const PW = 'postgres store password';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 const run = (args: readonly string[], options: RunOptions = {}) => runBin(args, { ...options, env: { TFACTL_DB: url, TFACTL_KEY_FILE: KEY, ...options.env } });
-letNobodyRunTfactl();
 const login = (userid: string, code: string) => run(['login', userid, '--password-stdin', '--code', code, '--json'], { input: `${PW}\n` });
 
 beforeAll(async () => {
