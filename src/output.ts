@@ -130,7 +130,7 @@ export class Output {
       await this.writeList(out, items, view);
     } finally {
       // What was read before an error still goes out, as it would have unbatched.
-      out.flush(false);
+      out.flush();
     }
   }
 
@@ -146,7 +146,7 @@ export class Output {
       let first = true;
       try {
         for await (const item of items()) {
-          const behind = out.write(`${first ? '' : ','}${safeJson(view.json(item))}`);
+          const behind = out.paced(`${first ? '' : ','}${safeJson(view.json(item))}`);
           first = false;
           if (behind) await behind;
         }
@@ -160,7 +160,7 @@ export class Output {
     if (view.text) {
       for await (const item of items()) {
         const text = view.text(item);
-        const behind = text === '' ? null : out.write(text.endsWith('\n') ? text : `${text}\n`);
+        const behind = text === '' ? null : out.paced(text.endsWith('\n') ? text : `${text}\n`);
         if (behind) await behind;
       }
       return;
@@ -183,7 +183,7 @@ export class Output {
     out.write(`${this.style.bold(line(view.headers))}\n`);
     for await (const item of items()) {
       for (const row of view.rows(item)) {
-        const behind = out.write(`${line(row.map(escapeText))}\n`);
+        const behind = out.paced(`${line(row.map(escapeText))}\n`);
         if (behind) await behind;
       }
     }
@@ -259,18 +259,24 @@ class BatchedWriter {
   private pending = '';
   constructor(private readonly out: Io['stdout']) {}
 
-  /** Null, or (when it wrote a batch its reader is far behind on) a promise of the reader catching up: await it before the next. */
-  write(text: string): Promise<void> | null {
+  /** For the pieces of a listing's loop: null, or (when it wrote a batch its reader is far behind on) a promise of the reader catching up, to await before the next. */
+  paced(text: string): Promise<void> | null {
     this.pending += text;
-    return this.pending.length >= 64 * 1024 ? this.flush() : null;
+    if (this.pending.length < 64 * 1024) return null;
+    this.flush();
+    return this.out.caughtUp?.() ?? null;
   }
 
-  /** `wait` false: the last piece, which nothing waits on (the command is ending). */
-  flush(wait = true): Promise<void> | null {
-    if (this.pending === '') return null;
+  /** For what nothing waits on (a listing's opening and closing): never asks whether the reader is behind. */
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= 64 * 1024) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending === '') return;
     this.out.write(this.pending);
     this.pending = '';
-    return wait ? (this.out.caughtUp?.() ?? null) : null;
   }
 }
 

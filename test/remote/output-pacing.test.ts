@@ -142,3 +142,36 @@ describe("a client's socket (socketTransport)", () => {
     }
   });
 });
+
+describe("a listing's writes to a client that has gone", () => {
+  it('end the listing with the error, and leave no rejection unhandled, wherever the last piece falls', async () => {
+    const { Output } = await import('../../src/output.js');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // One item that stops just short of a 64 KB piece (`{"result":[` and its quotes are 13 more
+      // characters), so the listing's closing text is what makes the piece and writes it.
+      for (const length of [65_490, 65_505, 65_513, 65_520, 65_523]) {
+        let written = 0;
+        const io = {
+          stdout: { write: (t: string) => void (written += t.length), isTTY: false, columns: undefined, caughtUp: () => Promise.reject(new Error('the client has gone')) },
+        } as unknown as ConstructorParameters<typeof Output>[0];
+        const out = new Output(io, true);
+        const listing = out.list(
+          async function* () {
+            yield 'x'.repeat(length);
+          },
+          { headers: [], empty: '', rows: () => [], json: (x: string) => x },
+        );
+        if (length + 13 >= 64 * 1024) await expect(listing).rejects.toThrow('the client has gone');
+        else await listing;
+        expect(written).toBeGreaterThan(length);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
