@@ -52,6 +52,8 @@ export interface Prompter {
 export interface OpenedStore {
   readonly store: Store;
   readonly created: boolean;
+  /** The store's key as this connection already loaded it (a service's pooled connection); else the command reads the key file. */
+  readonly secretKey?: (tx?: Store) => Promise<Buffer>;
 }
 
 /**

@@ -39,6 +39,9 @@ export function parsePamArgv(argv: readonly string[]): PamLine | null {
   return { command: `pam ${sub}` as const, args: [], opts };
 }
 
+/** The longest answer `pam check` reads: a browser's or fido2-assert's answer fits many times over. */
+export const PAM_ANSWER_MAX_BYTES = 16 * 1024;
+
 /** The commands PAM runs (pam_exec), read here and run as root by PAM: see leaf-route.ts's PAM_RUNS. */
 export const PAM_COMMANDS = ['pam check', 'pam prompt'] as const;
 

@@ -18,6 +18,8 @@ export interface OpenedStore {
   readonly path: string;
   readonly keyPath: string;
   readonly created: boolean;
+  /** The key as the connection already loaded it (ctx's OpenedStore): else read from keyPath. */
+  readonly secretKey?: (tx?: Store) => Promise<Buffer>;
 }
 
 /**
@@ -28,10 +30,10 @@ export async function openStore(inv: Invocation): Promise<OpenedStore> {
   const { ctx } = inv;
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
-  const { store, created } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
+  const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
   inv.onExit(() => store.close());
   if (created) await ensureKeyFile(ctx.random, store, keyPath);
-  return { store, path, keyPath, created };
+  return { store, path, keyPath, created, ...(secretKey && { secretKey }) };
 }
 
 /** The store this run uses (--db, TFACTL_DB, this host's config, or the default location). */
@@ -93,8 +95,9 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
     } else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
-  const { store, keyPath } = await openStore(inv);
-  const secretKey = secretKeyLoader(store, keyPath);
+  const opened = await openStore(inv);
+  const { store, keyPath } = opened;
+  const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.
   if (asId === undefined && !presented && ctx.uid !== 0 && isPostgresUrl(path)) {
     await secretKey().catch((e: unknown) => {

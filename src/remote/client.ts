@@ -1,10 +1,11 @@
 import { statSync } from 'node:fs';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Ctx, TicketBox } from '../context.js';
+import type { Ctx, Io, TicketBox } from '../context.js';
 import { parseUserId } from '../domain/userid.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
+import { PAM_ANSWER_MAX_BYTES } from '../pam-argv.js';
 import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
 
 /**
@@ -32,10 +33,14 @@ export interface ParsedCommand {
 /** Runs `argv` through the service at `address`; returns the command's exit code. */
 export async function forward(argv: readonly string[], address: string, parsed: ParsedCommand, ctx: Ctx): Promise<number> {
   const files = namedFiles(parsed);
+  // `pam check` reads one line: the answer pam_exec wrote before it started tfactl, and closed
+  // the pipe on. Read here first, it goes with the command, and the run on the service need not
+  // ask for it: a round trip, and Node's stream for standard input, out of every PAM sign-in.
+  const firstLine = parsed.command === 'pam check' ? await readFirstLine(ctx.io) : undefined;
   const socket = await connect(address, ctx.uid);
   try {
     socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
-    const command = { argv: withoutServer(argv), files };
+    const command = { argv: withoutServer(argv), files, firstLine };
     // On a socket of root's or this user's (trustSocket), the command goes with the request for
     // the protocol, not a round trip after it: a service that does not take it (busy, stopping)
     // answers otherwise and closes, dropping it unread. Over TLS, where another web server could
@@ -43,9 +48,23 @@ export async function forward(argv: readonly string[], address: string, parsed: 
     if (isSocketPath(address)) sendCommand(socket, ctx, command);
     const head = await upgrade(socket, address);
     if (!isSocketPath(address)) sendCommand(socket, ctx, command);
-    return await converse(socket, head, address, ctx);
+    return await converse(socket, head, address, ctx, firstLine !== undefined);
   } finally {
     socket.destroy();
+  }
+}
+
+/**
+ * The first line of standard input, read with plain reads (nothing else is waiting yet); undefined
+ * when it is not read here: a terminal's line is typed when asked for, and a line too long (or a
+ * read that fails) is met by the run on the service as it would be without this.
+ */
+async function readFirstLine(io: Io): Promise<string | null | undefined> {
+  if (io.stdinIsTTY) return undefined;
+  try {
+    return await io.readLine(PAM_ANSWER_MAX_BYTES);
+  } catch {
+    return undefined;
   }
 }
 
@@ -183,6 +202,8 @@ async function upgrade(socket: Duplex, address: string): Promise<Buffer> {
 interface Conversation {
   readonly argv: readonly string[];
   readonly files: readonly string[];
+  /** Standard input's first line, already read (null: it had ended); undefined: not read. */
+  readonly firstLine: string | null | undefined;
 }
 
 /** The files the command names, then the command itself. */
@@ -195,13 +216,18 @@ function sendCommand(socket: Duplex, ctx: Ctx, c: Conversation): void {
     env: Object.fromEntries(ENV_TO_SERVICE.filter((k) => ctx.env[k] !== undefined).map((k) => [k, ctx.env[k]])),
     tty: { stdin: io.stdinIsTTY, stdout: io.stdout.isTTY, stderr: io.stderr.isTTY, columns: io.stdout.columns ?? null },
     tickets: ctx.env.XDG_RUNTIME_DIR ? true : false,
+    ...(c.firstLine !== undefined && { stdinLine: c.firstLine }),
   });
 }
 
-/** Answers the service's calls and writes the command's output, until it exits. */
-function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx): Promise<number> {
+/**
+ * Answers the service's calls and writes the command's output, until it exits. `readFirst`: the
+ * first line of standard input went with the command, read by `ctx.io`; the rest of it, if asked
+ * for (`pam check` reads no more), comes from the same reader, which holds what it read past the line.
+ */
+function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, readFirst: boolean): Promise<number> {
   const { io } = ctx;
-  const input = io.waitingStdin ?? io;
+  const input = readFirst ? io : (io.waitingStdin ?? io);
   const asked = new Map<number, AbortController>();
   let tickets: Promise<TicketBox | null> | undefined;
   let stdin: AsyncIterator<Uint8Array> | undefined;

@@ -6,7 +6,8 @@ import { StringDecoder } from 'node:string_decoder';
  * `tfactl-cli/1` on /api/v1/run): one JSON object per line, each way.
  *
  * client -> service: `file` (a file the command names, read by the client, before `start`),
- *   `start` (the arguments, a few environment variables, which streams are terminals),
+ *   `start` (the arguments, a few environment variables, which streams are terminals, and for
+ *   `pam check` `stdinLine`: the one line of standard input it reads, read before it was sent),
  *   `reply` (to a `call`), `interrupt` (Ctrl-C).
  * service -> client: `out` (text for fd 1 or 2), `call` (ask a question, read standard input,
  *   keep a session ticket), `cancel` (take a question back), `exit` (the exit code; the end).

@@ -230,6 +230,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
 
   async function runCommand(start: Start): Promise<void> {
     const began = performance.now();
+    let { firstLine } = start;
     const write = (fd: 1 | 2) => (text: string) => {
       if (gone) return;
       transport.send({ t: 'out', fd, s: text });
@@ -256,6 +257,13 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       stdinIsTTY: start.tty.stdin,
       stdinChunks: () => stdinChunks(call),
       readLine: async (maxBytes) => {
+        // The line the client read before it sent the command (`pam check`'s answer).
+        if (firstLine !== undefined) {
+          const line = firstLine;
+          firstLine = undefined;
+          if (line !== null && Buffer.byteLength(line) > maxBytes) throw new LineTooLongError(`a line of standard input is longer than ${maxBytes} bytes`);
+          return line;
+        }
         const line = await call('stdin.line', [maxBytes]);
         return typeof line === 'string' ? line : null;
       },
@@ -310,13 +318,18 @@ interface Start {
   readonly env: Record<string, string>;
   readonly tty: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean; readonly columns: number | undefined };
   readonly tickets: boolean;
+  /** The first line of standard input, read by the client before it sent the command (null: it had ended); the run's first readLine is answered with it. */
+  readonly firstLine: string | null | undefined;
 }
 
 /** The `start` frame, checked; a string says what is wrong with it. */
 function parseStart(f: Frame): Start | string {
-  const { argv, env, tty, tickets } = f as Record<string, unknown>;
+  const { argv, env, tty, tickets, stdinLine } = f as Record<string, unknown>;
   if (!Array.isArray(argv) || argv.length > ARGV_MAX || !argv.every((a) => typeof a === 'string' && Buffer.byteLength(a) <= ARG_MAX_BYTES)) {
     return 'the command line sent is not a list of at most 256 arguments';
+  }
+  if (stdinLine !== undefined && stdinLine !== null && (typeof stdinLine !== 'string' || Buffer.byteLength(stdinLine) > ARG_MAX_BYTES)) {
+    return `the line of standard input sent is not text of at most ${ARG_MAX_BYTES / KiB} KiB`;
   }
   const allowed = new Set<string>(ENV_TO_SERVICE);
   const picked: Record<string, string> = {};
@@ -325,7 +338,13 @@ function parseStart(f: Frame): Start | string {
   }
   const t = (tty ?? {}) as Record<string, unknown>;
   const columns = typeof t.columns === 'number' && Number.isInteger(t.columns) && t.columns > 0 && t.columns < 10_000 ? t.columns : undefined;
-  return { argv: argv as string[], env: picked, tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns }, tickets: tickets === true };
+  return {
+    argv: argv as string[],
+    env: picked,
+    tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns },
+    tickets: tickets === true,
+    firstLine: stdinLine as string | null | undefined,
+  };
 }
 
 /**

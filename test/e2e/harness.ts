@@ -9,6 +9,15 @@ import { checkJsonOutput } from '../schemas.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
 
+/** Runs the binary on the SQLite store `db` as its owner, to set a test up: its standard output, or it throws. */
+export function setUpOn(db: string): (...args: string[]) => string {
+  return (...args) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, TFACTL_DB: db, TFACTL_AS: '' }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`tfactl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+}
+
 /**
  * The backend the end-to-end tests' stores are on: SQLite, or with TFACTL_TEST_BACKEND=postgres
  * (vitest's `postgres` project, vitest.config.ts) a fresh database each in a throwaway cluster.

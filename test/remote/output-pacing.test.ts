@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -8,7 +7,7 @@ import { ExitCode } from '../../src/errors.js';
 import { processContext } from '../../src/main.js';
 import type { Frame } from '../../src/remote/frames.js';
 import { acceptCliRun, socketTransport, type Transport } from '../../src/remote/server.js';
-import { BIN } from '../e2e/harness.js';
+import { setUpOn } from '../e2e/harness.js';
 
 /**
  * A run of the service whose client reads no further: the run's output waits once the service holds
@@ -19,11 +18,7 @@ import { BIN } from '../e2e/harness.js';
 const dir = mkdtempSync(join(tmpdir(), 'tfactl-pacing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, 'tfactl.db');
-const tfactl = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, TFACTL_DB: db, TFACTL_AS: '' }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tfactl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const tfactl = setUpOn(db);
 
 let token = '';
 beforeAll(() => {

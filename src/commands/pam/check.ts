@@ -1,11 +1,10 @@
 import type { Invocation } from '../../invocation.js';
 import { checkPamAnswer } from '../../services/pam.js';
 import { boolOpt } from '../options.js';
+import { PAM_ANSWER_MAX_BYTES } from '../../pam-argv.js';
 import { authDeps, openSession } from '../session.js';
 import { pamUser } from './pam-user.js';
 
-/** The longest answer read: a browser's or fido2-assert's answer fits many times over. */
-const ANSWER_MAX_BYTES = 16 * 1024;
 
 /**
  * `tfactl pam check`, run by pam_exec.so with expose_authtok: the second factor PAM collected
@@ -18,8 +17,8 @@ const ANSWER_MAX_BYTES = 16 * 1024;
 export async function run(inv: Invocation): Promise<void> {
   const { userid, pam } = pamUser(inv);
   // The answer first (pam_exec wrote it before tfactl started): the store is not held while a
-  // client of tfactl serve sends it.
-  const answer = (await inv.ctx.io.readLine(ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
+  // client of tfactl serve sends it (a client sends it with the command: remote/client.ts).
+  const answer = (await inv.ctx.io.readLine(PAM_ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid });
   const base = authDeps(inv, session.store, (tx) => session.secretKey(tx), userid);
   // Through a service, the entry also names the API token the check came with.

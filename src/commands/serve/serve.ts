@@ -96,7 +96,7 @@ export async function run(inv: Invocation): Promise<void> {
   const borrowForRun = async () => {
     refuseMissing();
     const { store, release } = await pool.acquire();
-    return { store: lentStore(store.store, release), created: false };
+    return { store: lentStore(store.store, release), created: false, secretKey: store.secretKey };
   };
   const side = { storePath: path, keyPath, base: inv.ctx, log, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
   const runs = new Set<CliRun>();
