@@ -271,6 +271,9 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, readF
         else if (f.t === 'exit') {
           exited = true;
           finish(typeof f.code === 'number' ? f.code : 1);
+        } else if (f.t === 'busy') {
+          exited = true;
+          finish(undefined, new StoreError(String(f.message), 'service_busy'));
         } else if (f.t === 'cancel') asked.get(Number(f.id))?.abort();
         else if (f.t === 'call') {
           const id = Number(f.id);

@@ -10,7 +10,8 @@ import { StringDecoder } from 'node:string_decoder';
  *   `pam check` `stdinLine`: the one line of standard input it reads, read before it was sent),
  *   `reply` (to a `call`), `interrupt` (Ctrl-C).
  * service -> client: `out` (text for fd 1 or 2), `call` (ask a question, read standard input,
- *   keep a session ticket), `cancel` (take a question back), `exit` (the exit code; the end).
+ *   keep a session ticket), `cancel` (take a question back), `exit` (the exit code; the end),
+ *   `busy` (instead of running the command: the service has no place for it now; the end).
  */
 export const PROTOCOL = 'tfactl-cli/1';
 export const RUN_PATH = '/api/v1/run';

@@ -21,6 +21,12 @@ export interface ServiceSide {
   storeFor(argv: readonly string[]): Ctx['openStore'];
   /** One line of the request log. */
   log(entry: Record<string, unknown>): void;
+  /**
+   * Takes a place for a run about to start (`firstLine`: its line of standard input came with it);
+   * returns what gives the place back when the run ends, or why there is none (the service is busy:
+   * exit 6). Without it, every run starts.
+   */
+  startRun?(argv: readonly string[], firstLine: boolean): (() => void) | string;
 }
 
 /** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
@@ -149,14 +155,19 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     });
   };
   let refused = false;
-  const refuse = (why: string) => {
+  /** Ends the conversation before a command runs: what the client sent is wrong (exit 2), or (`busy`) the service has no place for it. */
+  const refuse = (why: string, busy = false) => {
     if (refused) return;
     refused = true;
     started = true;
     clearTimeout(startDeadline);
     side.log({ method: 'RUN', refused: why });
-    transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
-    transport.send({ t: 'exit', code: ExitCode.usage });
+    // The client fails as when the service answers 503: its own error (exit 6, --json's envelope).
+    if (busy) transport.send({ t: 'busy', message: why });
+    else {
+      transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
+      transport.send({ t: 'exit', code: ExitCode.usage });
+    }
     transport.end();
     files.clear();
   };
@@ -201,7 +212,9 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         started = true;
         const start = parseStart(f);
         if (typeof start === 'string') return refuse(start);
-        void runCommand(start);
+        const place = side.startRun?.(start.argv, start.firstLine !== undefined) ?? (() => undefined);
+        if (typeof place === 'string') return refuse(place, true);
+        void runCommand(start).finally(place);
       } else {
         // Anything else (a frame out of turn, an unknown one) ends the conversation.
         transport.destroy();

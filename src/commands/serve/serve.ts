@@ -54,10 +54,11 @@ export async function run(inv: Invocation): Promise<void> {
     sleep: (ms) => inv.ctx.clock.sleep(ms),
     version: pkg.version,
     runCommand: async (request) => {
-      if (runs.size + httpRuns >= MAX_RUNS) throw new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+      if (otherRuns + httpRuns >= MAX_RUNS) throw busy();
       httpRuns++;
       try {
-        return await runRequest(request, side);
+        // Counted here: an HTTP request's run answers its own calls, waiting on nobody.
+        return await runRequest(request, { ...side, startRun: undefined });
       } finally {
         httpRuns--;
       }
@@ -98,20 +99,55 @@ export async function run(inv: Invocation): Promise<void> {
     const { store, release } = await pool.acquire();
     return { store: lentStore(store.store, release), created: false, secretKey: store.secretKey };
   };
-  const side = { storePath: path, keyPath, base: inv.ctx, log, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
-  const runs = new Set<CliRun>();
+  // Places for runs. What pam_exec runs with an API token, its answer sent with it, waits on
+  // nobody (it asks its client nothing, and borrows a pooled connection only to check): it has
+  // places of its own, so a user holding every other place (commands waiting on answers never
+  // given) cannot refuse everyone's sign-in. A connection holds no place until it says what to run.
+  let pamRuns = 0;
+  let otherRuns = 0;
   let httpRuns = 0;
+  const busy = () => new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+  const startRun = (argv: readonly string[], firstLine: boolean): (() => void) | string => {
+    const pam = parsePamArgv(argv);
+    if (pam?.opts.token !== undefined && (pam.command === 'pam prompt' || firstLine)) {
+      if (pamRuns >= MAX_PAM_RUNS) return `the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`;
+      pamRuns++;
+      return () => void pamRuns--;
+    }
+    if (otherRuns + httpRuns >= MAX_RUNS) return busy().message;
+    otherRuns++;
+    return () => void otherRuns--;
+  };
+  const side = { storePath: path, keyPath, base: inv.ctx, log, startRun, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
+  const runs = new Set<CliRun>();
+  /** Connections upgraded that have not yet said what to run (a CLI says it with its request), oldest first. */
+  const unstarted = new Set<Duplex>();
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
       // A client sends its command with its request: once stopping, it is not started at all.
-      if (stopping || runs.size + httpRuns >= MAX_RUNS) {
-        log({ method: req.method, path: RUN_PATH, status: 503, runs: runs.size + httpRuns });
+      if (stopping) {
+        log({ method: req.method, path: RUN_PATH, status: 503, stopping: true });
         refuse(socket, '503 Service Unavailable');
         return;
       }
-      const run = acceptCliRun(socketTransport(socket, head), side);
+      // Room for the newest: a flood of connections that say nothing must not refuse the sign-in after it.
+      if (unstarted.size >= MAX_UNSTARTED) {
+        const oldest = unstarted.values().next().value as Duplex;
+        unstarted.delete(oldest);
+        log({ method: 'RUN', refused: 'dropped: no command yet, and newer connections waiting' });
+        oldest.destroy();
+      }
+      unstarted.add(socket);
+      socket.once('close', () => unstarted.delete(socket));
+      const run = acceptCliRun(socketTransport(socket, head), {
+        ...side,
+        startRun: (argv, firstLine) => {
+          unstarted.delete(socket);
+          return startRun(argv, firstLine);
+        },
+      });
       runs.add(run);
       void run.ended.then(() => runs.delete(run));
       return;
@@ -158,8 +194,12 @@ export async function run(inv: Invocation): Promise<void> {
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
 }
 
-/** CLI commands running at once, each with a store connection: more are turned away (503) until one ends. */
+/** Commands of clients running at once, each with a store connection: more are turned away (exit 6, service_busy) until one ends. */
 const MAX_RUNS = 256;
+/** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
+const MAX_PAM_RUNS = 64;
+/** Connections that have not said what to run (for at most 10 s): past this many, the oldest is dropped. */
+const MAX_UNSTARTED = 64;
 
 /**
  * Answers an upgrade request with `status` and closes. What the client sent after its request (a

@@ -1,0 +1,96 @@
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oathtool, startServe, TempStore } from './harness.js';
+
+/**
+ * A tfactl service's places for commands are shared by every user of the host: one who holds them
+ * all (commands that wait on answers never given, connections that never say what to run) must
+ * not refuse everyone's PAM sign-in. The built binary on a temporary socket; the holder speaks the
+ * CLI protocol on raw connections.
+ */
+const store = new TempStore();
+const PW = 'a password of ann';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const sock = join(store.dir, 'tfactl.sock');
+const tokenFile = join(store.dir, 'pam.token');
+let serve: ChildProcess;
+/** As many as the service runs at once of what may wait on its client (serve.ts MAX_RUNS). */
+const MAX_RUNS = 256;
+
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('pamcheck', PW, ['--admin']);
+  for (const u of ['ann', 'ben', 'cat']) await store.addUser(u, PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  const token = (await store.run(['token', 'add', 'pamcheck', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  serve = (await startServe(sock, store.env)).child;
+}, 60_000);
+afterAll(() => {
+  serve?.kill('SIGKILL');
+  store.remove();
+});
+
+/** A raw connection upgraded to the CLI protocol; `start` (a frame) is sent with the request, as the CLI does. */
+function holder(start?: Record<string, unknown>): Promise<{ socket: Socket; until: (text: string) => Promise<void> }> {
+  return new Promise((ready, fail) => {
+    const socket = createConnection(sock);
+    let seen = '';
+    const waiters: [string, () => void][] = [];
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString();
+      for (const [text, done] of waiters) if (seen.includes(text)) done();
+    });
+    socket.on('error', fail);
+    socket.on('connect', () => {
+      socket.write(`GET /api/v1/run HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n${start ? `${JSON.stringify(start)}\n` : ''}`);
+      ready({ socket, until: (text) => new Promise<void>((done) => (seen.includes(text) ? done() : waiters.push([text, done]))) });
+    });
+  });
+}
+/** A command that waits for its client's answer to a password question, which never comes. */
+const waitsForAnswer = { t: 'start', argv: ['--as', 'ann', 'user', 'list'], env: {}, tty: { stdin: true, stdout: true, stderr: true, columns: 80 }, tickets: false };
+
+const pamCheck = (user: string, answer: string) =>
+  store.run(['--server', sock, '--token', `@${tokenFile}`, 'pam', 'check'], { env: { TFACTL_DB: undefined, PAM_USER: user, PAM_SERVICE: 'sshd' }, input: answer });
+const listThroughService = () => store.run(['--server', sock, '--token', `@${tokenFile}`, 'user', 'list', '--json'], { env: { TFACTL_DB: undefined } });
+
+describe('a tfactl service whose places are all held', () => {
+  it('still checks PAM sign-ins while every place for other commands waits on answers never given', async () => {
+    const held = await Promise.all(Array.from({ length: MAX_RUNS }, () => holder(waitsForAnswer)));
+    try {
+      await Promise.all(held.map((h) => h.until('"prompt.password"')));
+      // The next other command is turned away, saying why (exit 6, as any service trouble).
+      const refused = await listThroughService();
+      expect(refused.code).toBe(6);
+      expect(refused.json()).toMatchObject({ ok: false, error: { code: 'service_busy', message: expect.stringMatching(/^the tfactl service is busy \(256 commands running\): try again shortly$/) } });
+      // What pam_exec runs has places of its own.
+      const r = await pamCheck('ann', oathtool(SECRET));
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: 'ann@local: second factor accepted (totp)\n', stderr: '' });
+      // Only when its answer came with it: one that would ask its client for it could wait as long as any other.
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      const asking = await holder({ t: 'start', argv: ['--token', token, 'pam', 'check'], env: { PAM_USER: 'cat', PAM_SERVICE: 'sshd' }, tty: {}, tickets: false });
+      await asking.until('{"t":"busy","message":"the tfactl service is busy (256 commands running): try again shortly"}');
+      asking.socket.destroy();
+    } finally {
+      for (const h of held) h.socket.destroy();
+    }
+    // Given back, the places take other commands again.
+    await expect.poll(async () => (await listThroughService()).code, { timeout: 10_000 }).toBe(0);
+  }, 60_000);
+
+  it('drops the oldest connection that has not said what to run, not the sign-in that comes after a flood of them', async () => {
+    const silent = await Promise.all(Array.from({ length: 300 }, () => holder()));
+    try {
+      const r = await pamCheck('ben', oathtool(SECRET));
+      expect(r.code, r.stderr).toBe(0);
+      // Only the newest silent ones are still open (serve.ts MAX_UNSTARTED): the rest were dropped to make room.
+      await expect.poll(() => silent.filter((h) => h.socket.readyState === 'open').length, { timeout: 10_000 }).toBeLessThanOrEqual(64);
+      expect(silent.slice(-32).every((h) => h.socket.readyState === 'open')).toBe(true);
+    } finally {
+      for (const h of silent) h.socket.destroy();
+    }
+  }, 60_000);
+});
