@@ -37,7 +37,7 @@ export async function forward(argv: readonly string[], address: string, parsed: 
   // the pipe on. Read here first, it goes with the command, and the run on the service need not
   // ask for it: a round trip, and Node's stream for standard input, out of every PAM sign-in.
   const firstLine = parsed.command === 'pam check' ? await readFirstLine(ctx.io) : undefined;
-  const socket = await connect(address, ctx.uid);
+  const { socket, answer } = await connect(address, ctx.uid);
   try {
     socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
     const command = { argv: withoutServer(argv), files, firstLine };
@@ -46,7 +46,7 @@ export async function forward(argv: readonly string[], address: string, parsed: 
     // answers otherwise and closes, dropping it unread. Over TLS, where another web server could
     // be listening (and log what it is sent), the files and environment wait for tfactl's answer.
     if (isSocketPath(address)) sendCommand(socket, ctx, command);
-    const head = await upgrade(socket, address);
+    const head = await answer;
     if (!isSocketPath(address)) sendCommand(socket, ctx, command);
     return await converse(socket, head, address, ctx, firstLine !== undefined);
   } finally {
@@ -126,14 +126,26 @@ function trustSocket(path: string, uid: number): void {
 /** Whether --server names a Unix socket (else an https:// URL). */
 const isSocketPath = (address: string) => address.startsWith('/') || address.startsWith('./') || address.startsWith('../');
 
-/** A connection to the service: a Unix socket path, or https://HOST:PORT. */
-async function connect(address: string, uid: number): Promise<Duplex> {
-  let socket: Duplex;
-  let ready: string;
+/**
+ * A connection to the service (a Unix socket path, or https://HOST:PORT), being made, and its
+ * answer to the request for the CLI protocol: what is written meanwhile is sent once it is made,
+ * and a failure to make it is the answer (exit 6, saying why), so no turn of the event loop is spent
+ * waiting for the connection. The answer is listened for from the moment the socket exists.
+ */
+async function connect(address: string, uid: number): Promise<{ socket: Duplex; answer: Promise<Buffer> }> {
+  const open = await opener(address, uid);
+  const socket = open();
+  const answer = upgrade(socket, address);
+  // Awaited by forward() once the command is written; a failure before that is not unhandled.
+  answer.catch(() => undefined);
+  return { socket, answer };
+}
+
+/** How to open a connection to the service at `address` (node:tls loaded first for https). */
+async function opener(address: string, uid: number): Promise<() => Duplex> {
   if (isSocketPath(address)) {
     trustSocket(address, uid);
-    socket = netConnect({ path: address });
-    ready = 'connect';
+    return () => netConnect({ path: address });
   } else {
     let url: URL;
     try {
@@ -145,22 +157,13 @@ async function connect(address: string, uid: number): Promise<Duplex> {
     if (url.protocol === 'https:') {
       // node:tls only for a service over TLS: a Unix socket's client never pays for loading it.
       const { connect: tlsConnect } = await import('node:tls');
-      socket = tlsConnect({ host, port: Number(url.port || 443), ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['http/1.1'] });
-      ready = 'secureConnect';
+      return () => tlsConnect({ host, port: Number(url.port || 443), ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['http/1.1'] });
     } else {
       // Not plain http, even to loopback: any local user may take the port while the service is
       // down, and would be sent the answers to its questions (passwords, codes) and any token.
       throw new UsageError(`--server ${address}: use https://HOST:PORT or the service's socket path, never plain http`, 'invalid_server');
     }
   }
-  await new Promise<void>((ok, fail) => {
-    socket.once(ready, ok);
-    socket.once('error', fail);
-  }).catch((e: unknown) => {
-    socket.destroy();
-    throw unavailable(address, e);
-  });
-  return socket;
 }
 
 /** Waits for the service to take the CLI protocol; returns what came after its answer. */
