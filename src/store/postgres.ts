@@ -17,9 +17,6 @@ import type { BackupCopy, Store } from './types.js';
  * at READ COMMITTED. Single-use guarantees stay single conditional statements.
  */
 
-/** Rows fetched at a time by a listing's cursor. */
-const ROWS_A_PAGE = 500;
-
 /** The advisory lock that is the store's write lock ("tfactl" in ASCII). */
 const WRITE_LOCK = '127978286708844';
 
@@ -155,47 +152,9 @@ class PgStore extends SqlStore {
     };
   }
 
-  /** Takes the connection's turn and keeps it until `release` is called (for a listing read as it is consumed). */
-  private async takeTurn(): Promise<() => void> {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const before = this.turn;
-    this.turn = before.then(() => held);
-    await before;
-    return release;
-  }
-
-  /**
-   * Rows of `sql`, read as the caller consumes them, a page at a time: a cursor in a read-only
-   * transaction of its own (so a listing of any size takes bounded memory, as on SQLite). It holds
-   * the connection until the iteration ends (Store.users: do not call the store meanwhile); inside
-   * a unit of work, the unit's transaction holds the cursor.
-   */
-  protected async *rows<T>(sql: string, params: Record<string, unknown> = {}): AsyncGenerator<T> {
-    const { sql: text, values } = this.values(sql, [params]);
-    const release = this.root === null ? await this.takeTurn() : null;
-    const cursor = `listing_${++this.owner.serial}`;
-    let open = false;
-    try {
-      if (release) await this.client.query('BEGIN READ ONLY');
-      await this.client.query({ text: `DECLARE ${cursor} NO SCROLL CURSOR FOR ${text}`, values });
-      open = true;
-      for (;;) {
-        const page = await this.client.query(`FETCH ${ROWS_A_PAGE} FROM ${cursor}`);
-        for (const row of page.rows) yield row as T;
-        if (page.rows.length < ROWS_A_PAGE) break;
-      }
-    } catch (e) {
-      throw pgError(e, this.path);
-    } finally {
-      // A reader that stops early (an error, a closed pipe) frees the connection for what follows.
-      // Its own transaction's COMMIT closes the cursor (one round trip fewer); a unit's goes on.
-      if (open && !release) await this.client.query(`CLOSE ${cursor}`).catch(() => undefined);
-      if (release) {
-        await this.client.query('COMMIT').catch(() => undefined);
-        release();
-      }
-    }
+  /** A page of a listing (sql-store.ts LISTING_PAGE): one query, its rows at once. */
+  protected async page<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
+    return (await this.sql(sql).all(params)) as T[];
   }
 
   /** BEGIN, the write lock, `fn`, COMMIT (ROLLBACK when it throws); on this connection. */

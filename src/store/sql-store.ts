@@ -261,8 +261,8 @@ const countsOf = (r: CountsRow): EnabledFactors => ({
 });
 
 /** The WHERE clause of a user listing, with only the conditions in use (so SQLite can use indexes). */
-function userWhere(filter: UserFilter): { sql: string; params: Record<string, string> } {
-  const where: string[] = [];
+function userWhere(filter: UserFilter, more: readonly string[] = []): { sql: string; params: Record<string, string> } {
+  const where: string[] = [...more];
   const params: Record<string, string> = {};
   if (filter.realm !== undefined) {
     where.push('u.realm = @realm');
@@ -303,55 +303,103 @@ const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
 };
 
 /**
+ * Rows a listing reads at a time. Each page is one statement read whole before its rows are handed
+ * out, so no read stays open while they are written out, however slowly they are read (a pager, a
+ * client of tfactl serve that stops reading): on SQLite an open read keeps the WAL from being reset
+ * (it grows with every write meanwhile), on PostgreSQL it keeps a transaction open. A listing is
+ * therefore not one snapshot: what changes while it is read may show in the pages after.
+ */
+export const LISTING_PAGE = 1000;
+
+/** Where the page before ended (the last row's key), or undefined for the first page. */
+type After<K> = K | undefined;
+
+/**
  * The SQL of the listings read as they are written out (user list, tfa list, audit, the exports),
- * with their parameters. Apart so that a test can check their query plans on a big store: each
- * must read through indexes in the order it lists, never sort all its rows first.
+ * a page at a time (LISTING_PAGE), each after the last row of the one before (keyset paging), with
+ * their parameters. Apart so that a test can check their query plans on a big store: each must
+ * read through indexes in the order it lists, never sort all its rows first.
  */
 export const listingQueries = {
   /** Users with their enabled factor counts, by realm and user id. */
-  users(filter: UserFilter) {
-    const { sql, params } = userWhere(filter);
-    return { sql: `SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid`, params };
+  users(filter: UserFilter, after?: After<{ readonly realm: string; readonly userid: string }>) {
+    // Within one realm the user id alone says where to go on (and SQLite then searches the index by both).
+    const next = after === undefined ? [] : [filter.realm !== undefined ? 'u.userid > @afterUserid' : '(u.realm, u.userid) > (@afterRealm, @afterUserid)'];
+    const { sql, params } = userWhere(filter, next);
+    return {
+      sql: `SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid LIMIT @page`,
+      params: { ...params, page: LISTING_PAGE, ...(after && { afterUserid: after.userid, ...(filter.realm === undefined && { afterRealm: after.realm }) }) },
+    };
   },
-  /** Users joined with their factors (a row per factor, one for a user without), by user id. */
-  usersWithFactors(filter: UserFilter) {
-    const { sql, params } = userWhere(filter);
+  /** A page of users (LISTING_PAGE of them) joined with their factors (a row per factor, one for a user without), by user id. */
+  usersWithFactors(filter: UserFilter, afterUserid?: After<string>) {
+    const { sql, params } = userWhere(filter, afterUserid === undefined ? [] : ['u.userid > @afterUserid']);
     return {
       sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
          f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
          f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
          f.credential_id AS f_credential_id, f.rp_id AS f_rp_id, f.last_counter AS f_last_counter,
          (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
-       FROM users u LEFT JOIN factors f ON f.userid = u.userid ${sql}
+       FROM (SELECT * FROM users u ${sql} ORDER BY u.userid LIMIT @page) u LEFT JOIN factors f ON f.userid = u.userid
        ORDER BY u.userid, f.created, f.rowid`,
-      params,
+      params: { ...params, page: LISTING_PAGE, ...(afterUserid !== undefined && { afterUserid }) },
     };
   },
   /** TOTP factors with their sealed secrets, by user. */
-  totpFactors(exceptUserid: string | undefined) {
+  totpFactors(exceptUserid: string | undefined, after?: After<{ readonly userid: string; readonly created: number; readonly rowid: number }>) {
+    const where = ["f.type = 'totp'"];
+    if (exceptUserid !== undefined) where.push('f.userid <> @except');
+    if (after !== undefined) where.push('(f.userid, f.created, f.rowid) > (@afterUserid, @afterCreated, @afterRowid)');
     return {
-      sql: `SELECT f.*, 0 AS recovery_left FROM factors f WHERE f.type = 'totp' ${exceptUserid === undefined ? '' : 'AND f.userid <> @except'}
-       ORDER BY f.userid, f.created, f.rowid`,
-      params: exceptUserid === undefined ? {} : { except: exceptUserid },
+      sql: `SELECT f.*, f.rowid AS listing_rowid, 0 AS recovery_left FROM factors f WHERE ${where.join(' AND ')} ORDER BY f.userid, f.created, f.rowid LIMIT @page`,
+      params: {
+        page: LISTING_PAGE,
+        ...(exceptUserid !== undefined && { except: exceptUserid }),
+        ...(after && { afterUserid: after.userid, afterCreated: after.created, afterRowid: after.rowid }),
+      },
     };
   },
-  /** Audit entries, oldest first; with a limit, the newest that many. */
-  audit(filter: AuditFilter) {
-    // Only the conditions in use, so SQLite can use the actor, target and ts indexes.
-    const where: string[] = [];
-    if (filter.user !== undefined) where.push('(actor = @user OR target = @user)');
-    if (filter.since !== undefined) where.push('ts >= @since');
-    const matching = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-    const params = {
-      ...(filter.user !== undefined && { user: filter.user }),
-      ...(filter.since !== undefined && { since: filter.since }),
-      ...(filter.limit !== undefined && { limit: filter.limit }),
+  /**
+   * Where an audit listing starts (`first`: an id at or before its first entry) and ends (`last`:
+   * the newest entry now; what is written while the listing is read is not listed). With a limit,
+   * `first` is the oldest of the newest `limit` that match (null: none do). Each is found through
+   * an index, without reading the trail.
+   */
+  auditBounds(filter: AuditFilter) {
+    const newest = '(SELECT max(id) FROM audit)';
+    if (filter.limit === undefined) return { sql: `SELECT 0 AS first, ${newest} AS last`, params: {} };
+    const ids = auditMatching(filter, 'id');
+    return {
+      sql: `SELECT (SELECT min(id) FROM (${ids.sql} ORDER BY id DESC LIMIT @limit) AS latest) AS first, ${newest} AS last`,
+      params: { ...ids.params, limit: filter.limit },
     };
-    // The newest `limit`, oldest first: SQLite sorts them (spilling to disk if it must).
-    const sql = filter.limit === undefined ? `${matching} ORDER BY id` : `SELECT * FROM (${matching} ORDER BY id DESC LIMIT @limit) AS latest ORDER BY id`;
-    return { sql, params };
+  },
+  /** A page of audit entries, oldest first, from `afterId` (exclusive) to `lastId`. */
+  audit(filter: AuditFilter, afterId: number, lastId: number) {
+    const { sql, params } = auditMatching(filter, '*', ['id > @afterId', 'id <= @lastId']);
+    return { sql: `${sql} ORDER BY id LIMIT @page`, params: { ...params, afterId, lastId, page: LISTING_PAGE } };
   },
 };
+
+/**
+ * The audit entries that match `filter` (its user and day, not its limit), their `columns`, with
+ * `more` conditions. A user's entries are those they did and those done to them: two indexes,
+ * merged in id order (UNION) rather than searched as one condition and sorted.
+ */
+function auditMatching(filter: AuditFilter, columns: string, more: readonly string[] = []) {
+  const where = [...more];
+  if (filter.since !== undefined) where.push('ts >= @since');
+  const params = {
+    ...(filter.user !== undefined && { user: filter.user }),
+    ...(filter.since !== undefined && { since: filter.since }),
+  };
+  const and = where.map((w) => ` AND ${w}`).join('');
+  const sql =
+    filter.user === undefined
+      ? `SELECT ${columns} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
+      : `SELECT ${columns} FROM audit WHERE actor = @user${and} UNION SELECT ${columns} FROM audit WHERE target = @user${and}`;
+  return { sql, params };
+}
 
 export abstract class SqlStore implements Store {
   abstract readonly path: string;
@@ -362,8 +410,23 @@ export abstract class SqlStore implements Store {
   abstract close(): void;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;
-  /** Rows of `sql`, read as the caller consumes them. */
-  protected abstract rows<T>(sql: string, params?: Record<string, unknown>): AsyncGenerator<T>;
+  /** All the rows of `sql`, a page of a listing (at most LISTING_PAGE of them). */
+  protected abstract page<T>(sql: string, params: Record<string, unknown>): Promise<T[]>;
+
+  /**
+   * A listing's rows, a page at a time (LISTING_PAGE): `query(last)` is the page after the row
+   * `last` (undefined: the first page). A page shorter than that is the last.
+   */
+  private async *paged<T>(query: (last: T | undefined) => { sql: string; params: Record<string, unknown> }): AsyncGenerator<T> {
+    let last: T | undefined;
+    for (;;) {
+      const { sql, params } = query(last);
+      const rows = await this.page<T>(sql, params);
+      yield* rows;
+      if (rows.length < LISTING_PAGE) return;
+      last = rows[rows.length - 1];
+    }
+  }
 
   /** Runs `fn` on a unit of work: the one this store is, or a new one. */
   protected atomically<T>(fn: (s: SqlStore) => Promise<T>): Promise<T> {
@@ -390,18 +453,29 @@ export abstract class SqlStore implements Store {
   }
 
   async *users(filter: UserFilter) {
-    const { sql, params } = listingQueries.users(filter);
-    for await (const row of this.rows<OverviewRow & CountsRow>(sql, params)) yield toOverview(row, countsOf(row));
+    for await (const row of this.paged<OverviewRow & CountsRow>((last) => listingQueries.users(filter, last))) yield toOverview(row, countsOf(row));
   }
 
   async *usersWithFactors(filter: UserFilter) {
-    const { sql, params } = listingQueries.usersWithFactors(filter);
+    type Row = OverviewRow & { f_id: string | null } & Record<string, unknown>;
+    // Pages of users (each with all its factors' rows); a page of fewer users than LISTING_PAGE is the last.
+    const page = (after: string | undefined) => {
+      const { sql, params } = listingQueries.usersWithFactors(filter, after);
+      return this.page<Row>(sql, params);
+    };
+    async function* rows(): AsyncGenerator<Row> {
+      for (let after: string | undefined, more = true; more; ) {
+        const rows = await page(after);
+        yield* rows;
+        more = new Set(rows.map((r) => r.userid)).size === LISTING_PAGE;
+        after = rows[rows.length - 1]?.userid;
+      }
+    }
     // One pass over users joined with their factors, in user order: each user's rows come
     // together, so a user is complete when the next one starts.
-    const rows = this.rows<OverviewRow & { f_id: string | null } & Record<string, unknown>>(sql, params);
     let current: { row: OverviewRow; factors: FactorRecord[] } | undefined;
     const done = (c: { row: OverviewRow; factors: FactorRecord[] }) => ({ user: toOverview(c.row, countEnabled(c.factors)), factors: c.factors });
-    for await (const row of rows) {
+    for await (const row of rows()) {
       if (current && current.row.userid !== row.userid) {
         yield done(current);
         current = undefined;
@@ -574,8 +648,8 @@ export abstract class SqlStore implements Store {
   }
 
   async *totpFactors(exceptUserid?: string) {
-    const { sql, params } = listingQueries.totpFactors(exceptUserid);
-    const rows = this.rows<FactorRow & { secret: Buffer; last_step: number | null }>(sql, params);
+    type Row = FactorRow & { secret: Buffer; last_step: number | null; listing_rowid: number };
+    const rows = this.paged<Row>((last) => listingQueries.totpFactors(exceptUserid, last && { userid: last.userid, created: last.created, rowid: last.listing_rowid }));
     for await (const r of rows) {
       const factor = toFactor(r);
       if (factor.type !== 'totp') continue;
@@ -920,8 +994,12 @@ export abstract class SqlStore implements Store {
   }
 
   async *auditEntries(filter: AuditFilter) {
-    const { sql, params } = listingQueries.audit(filter);
-    for await (const r of this.rows<AuditRow>(sql, params)) {
+    const bounds = listingQueries.auditBounds(filter);
+    const range = (await this.sql(bounds.sql).get(bounds.params)) as { first: number | null; last: number | null } | undefined;
+    if (range === undefined || range.first === null || range.last === null) return;
+    const first = Number(range.first);
+    const last = Number(range.last);
+    for await (const r of this.paged<AuditRow>((row) => listingQueries.audit(filter, row === undefined ? first - 1 : Number(row.id), last))) {
       yield {
         id: r.id,
         ts: r.ts,

@@ -329,8 +329,9 @@ export interface UserStore {
   /** A user with their realm's rule, enabled factors and locks. */
   getUserOverview(userid: string): Promise<UserOverview | undefined>;
   /**
-   * Users in order of realm and user id, read as they are consumed (bounded memory at any size).
-   * Iterating holds the connection: do not call the store until the iteration ends.
+   * Users in order of realm and user id, read as they are consumed, a page at a time (bounded
+   * memory at any size; no read stays open while they are written out, so what changes meanwhile
+   * may show in later pages: sql-store.ts LISTING_PAGE).
    */
   users(filter: UserFilter): AsyncIterable<UserOverview>;
   /** Users in order of user id, each with all their factors; read as consumed, like users(). */
@@ -506,7 +507,7 @@ export interface TokenStore {
 /** The audit trail. */
 export interface AuditStore {
   appendAudit(entry: AuditEntry): Promise<void>;
-  /** Audit entries, oldest first: all that match, or the newest `limit`; read as consumed, like users(). */
+  /** Audit entries, oldest first: all that match, or the newest `limit`, as the trail was when the listing began; read as consumed, like users(). */
   auditEntries(filter: AuditFilter): AsyncIterable<AuditRecord>;
 }
 

@@ -145,29 +145,48 @@ describe(`a store of ${USERS.toLocaleString('en')} users`, () => {
     const plan = (q: { sql: string; params: Record<string, unknown> }) =>
       (db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(q.params) as { detail: string }[]).map((r) => r.detail);
     // Never a table read without an index, nor a temporary B-tree holding the rows to sort them
-    // (one user's factors, in the order they were added, are sorted on their own).
-    const unindexed = (lines: string[]) => lines.filter((l) => (/^SCAN /.test(l) && !/ USING (COVERING )?INDEX /.test(l)) || /TEMP B-TREE/.test(l));
+    // (one user's factors, in the order they were added, are sorted on their own); a page of users
+    // is read once into a co-routine, whose rows are then scanned.
+    const unindexed = (lines: string[]) => {
+      const coroutines = lines.filter((l) => l.startsWith('CO-ROUTINE ')).map((l) => l.slice('CO-ROUTINE '.length));
+      const table = (l: string) => /^SCAN /.test(l) && !/ USING (COVERING )?INDEX /.test(l) && l !== 'SCAN CONSTANT ROW' && !coroutines.includes(l.slice(5));
+      return lines.filter((l) => table(l) || /TEMP B-TREE/.test(l));
+    };
     const eachUsersFactors = 'USE TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY';
     try {
+      // Each listing's first page, and a page after it (keyset paging: on from the last row's key).
       const users = plan(listingQueries.users({}));
       expect(users[0]).toBe('SCAN u USING INDEX users_realm_userid');
       expect(unindexed(users)).toEqual([]);
-      const usersOfRealm = plan(listingQueries.users({ realm: 'corp' }));
-      expect(usersOfRealm[0]).toBe('SEARCH u USING INDEX users_realm_userid (realm=?)');
+      const nextUsers = plan(listingQueries.users({}, { realm: 'corp', userid: userid(1) }));
+      expect(nextUsers[0]).toBe('SEARCH u USING INDEX users_realm_userid ((realm,userid)>(?,?))');
+      expect(unindexed(nextUsers)).toEqual([]);
+      const usersOfRealm = plan(listingQueries.users({ realm: 'corp' }, { realm: 'corp', userid: userid(1) }));
+      expect(usersOfRealm[0]).toBe('SEARCH u USING INDEX users_realm_userid (realm=? AND userid>?)');
       expect(unindexed(usersOfRealm)).toEqual([]);
-      const factors = plan(listingQueries.usersWithFactors({}));
-      expect(factors.slice(0, 2)).toEqual(['SCAN u USING INDEX sqlite_autoindex_users_1', 'SEARCH f USING INDEX factors_userid (userid=?) LEFT-JOIN']);
+      const factors = plan(listingQueries.usersWithFactors({}, userid(1)));
+      expect(factors.slice(0, 4)).toEqual(['CO-ROUTINE u', 'SEARCH u USING INDEX sqlite_autoindex_users_1 (userid>?)', 'SCAN u', 'SEARCH f USING INDEX factors_userid (userid=?) LEFT-JOIN']);
       expect(unindexed(factors)).toEqual([eachUsersFactors]);
-      const factorsOfRealm = plan(listingQueries.usersWithFactors({ realm: 'corp' }));
-      expect(factorsOfRealm.slice(0, 2)).toEqual(['SEARCH u USING INDEX users_realm_userid (realm=?)', 'SEARCH f USING INDEX factors_userid (userid=?) LEFT-JOIN']);
+      const factorsOfRealm = plan(listingQueries.usersWithFactors({ realm: 'corp' }, userid(1)));
+      expect(factorsOfRealm[1]).toBe('SEARCH u USING INDEX users_realm_userid (realm=? AND userid>?)');
       expect(unindexed(factorsOfRealm)).toEqual([eachUsersFactors]);
-      expect(plan(listingQueries.usersWithFactors({ userid: userid(1) }))[0]).toBe('SEARCH u USING INDEX sqlite_autoindex_users_1 (userid=?)');
-      expect(unindexed(plan(listingQueries.totpFactors('root@local')))).toEqual([eachUsersFactors]);
-      // The whole trail is the table in id order; a user's entries come through both of its indexes.
-      expect(plan(listingQueries.audit({}))).toEqual(['SCAN audit']);
-      expect(plan(listingQueries.audit({ user: userid(1), limit: 100 }))).toEqual(
-        expect.arrayContaining(['SEARCH audit USING INDEX audit_actor (actor=?)', 'SEARCH audit USING INDEX audit_target (target=?)']),
-      );
+      expect(plan(listingQueries.usersWithFactors({ userid: userid(1) }))[1]).toBe('SEARCH u USING INDEX sqlite_autoindex_users_1 (userid=?)');
+      expect(unindexed(plan(listingQueries.totpFactors('root@local', { userid: userid(1), created: 0, rowid: 1 })))).toEqual([eachUsersFactors]);
+      // The trail is the table in id order, between the bounds found when the listing began; a
+      // user's entries come through both of its indexes, merged in id order.
+      expect(plan(listingQueries.audit({}, 100, 5000))).toEqual(['SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)']);
+      expect(plan(listingQueries.audit({ user: userid(1), since: 1 }, 100, 5000))).toEqual([
+        'MERGE (UNION)',
+        'LEFT',
+        'SEARCH audit USING INDEX audit_actor (actor=? AND rowid>? AND rowid<?)',
+        'RIGHT',
+        'SEARCH audit USING INDEX audit_target (target=? AND rowid>? AND rowid<?)',
+      ]);
+      expect(unindexed(plan(listingQueries.auditBounds({ user: userid(1), limit: 100 })))).toEqual([]);
+      // The newest 100 of the whole trail: the table backwards in id order, 100 rows of it, never sorted.
+      const newest = plan(listingQueries.auditBounds({ limit: 100 }));
+      expect(newest).toEqual(expect.arrayContaining(['CO-ROUTINE latest', 'SCAN audit']));
+      expect(newest.filter((l) => /TEMP B-TREE/.test(l))).toEqual([]);
     } finally {
       db.close();
     }
