@@ -36,7 +36,8 @@ export async function forward(argv: readonly string[], address: string, parsed: 
   // `pam check` reads one line: the answer pam_exec wrote before it started tfactl, and closed
   // the pipe on. Read here first, it goes with the command, and the run on the service need not
   // ask for it: a round trip, and Node's stream for standard input, out of every PAM sign-in.
-  const firstLine = parsed.command === 'pam check' ? await readFirstLine(ctx.io) : undefined;
+  const first = parsed.command === 'pam check' && !ctx.io.stdinIsTTY ? await readFirstLine(ctx.io) : null;
+  const firstLine = first?.line;
   const { socket, answer } = await connect(address, ctx.uid);
   try {
     socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
@@ -48,24 +49,27 @@ export async function forward(argv: readonly string[], address: string, parsed: 
     if (isSocketPath(address)) sendCommand(socket, ctx, command);
     const head = await answer;
     if (!isSocketPath(address)) sendCommand(socket, ctx, command);
-    return await converse(socket, head, address, ctx, firstLine !== undefined);
+    return await converse(socket, head, address, ctx, first);
   } finally {
     socket.destroy();
   }
 }
 
 /**
- * The first line of standard input, read with plain reads (nothing else is waiting yet); undefined
- * when it is not read here: a terminal's line is typed when asked for, and a line too long (or a
- * read that fails) is met by the run on the service as it would be without this.
+ * The first line of standard input (null: it had ended), read with plain reads before anything else
+ * waits: `line` undefined when it could not be (too long, a failed read), which the run on the
+ * service then meets when it reads the line through the same reader.
  */
-async function readFirstLine(io: Io): Promise<string | null | undefined> {
-  if (io.stdinIsTTY) return undefined;
+async function readFirstLine(io: Io): Promise<FirstLine> {
   try {
-    return await io.readLine(PAM_ANSWER_MAX_BYTES);
+    return { line: await io.readLine(PAM_ANSWER_MAX_BYTES) };
   } catch {
-    return undefined;
+    return { line: undefined };
   }
+}
+
+interface FirstLine {
+  readonly line: string | null | undefined;
 }
 
 /** The files the command reads that its user named: read here, with this user's rights. */
@@ -224,13 +228,16 @@ function sendCommand(socket: Duplex, ctx: Ctx, c: Conversation): void {
 }
 
 /**
- * Answers the service's calls and writes the command's output, until it exits. `readFirst`: the
- * first line of standard input went with the command, read by `ctx.io`; the rest of it, if asked
- * for (`pam check` reads no more), comes from the same reader, which holds what it read past the line.
+ * Answers the service's calls and writes the command's output, until it exits. `first`: the first
+ * line of standard input was read here (by `ctx.io`) and went with the command; the rest, if asked
+ * for, comes from the same reader, which holds what it read past the line. A service that asks for
+ * the first line itself (one from before `stdinLine`: its call says nothing of a line sent) is
+ * given the line read.
  */
-function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, readFirst: boolean): Promise<number> {
+function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first: FirstLine | null): Promise<number> {
   const { io } = ctx;
-  const input = readFirst ? io : (io.waitingStdin ?? io);
+  const input = first ? io : (io.waitingStdin ?? io);
+  let unsent = first?.line;
   const asked = new Map<number, AbortController>();
   let tickets: Promise<TicketBox | null> | undefined;
   let stdin: AsyncIterator<Uint8Array> | undefined;
@@ -238,7 +245,15 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, readF
     'prompt.password': ([message], signal) => ctx.prompter.password(String(message), { signal }),
     'prompt.input': ([message, def]) => ctx.prompter.input(String(message), typeof def === 'string' ? def : undefined),
     'prompt.confirm': ([message, def]) => ctx.prompter.confirm(String(message), def === true),
-    'stdin.line': ([max]) => input.readLine(Number(max)),
+    'stdin.line': async ([max, afterSent]) => {
+      if (unsent !== undefined && afterSent !== true) {
+        const line = unsent;
+        unsent = undefined;
+        return line;
+      }
+      unsent = undefined;
+      return input.readLine(Number(max));
+    },
     'stdin.chunk': async () => {
       stdin ??= input.stdinChunks()[Symbol.asyncIterator]();
       const next = await stdin.next();
@@ -270,6 +285,8 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, readF
       socket,
       head,
       (f: Frame) => {
+        // After the end (exit, or busy and the frames an older client reads instead), nothing.
+        if (exited) return;
         if (f.t === 'out') (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
         else if (f.t === 'exit') {
           exited = true;

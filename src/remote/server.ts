@@ -22,11 +22,12 @@ export interface ServiceSide {
   /** One line of the request log. */
   log(entry: Record<string, unknown>): void;
   /**
-   * Takes a place for a run about to start (`firstLine`: its line of standard input came with it);
-   * returns what gives the place back when the run ends, or why there is none (the service is busy:
-   * exit 6). Without it, every run starts.
+   * Takes a place for a run about to start (`firstLine`: its line of standard input came with it;
+   * `sentFile`: a file the client sent with it, whole, or undefined); resolves to what gives the
+   * place back when the run ends, or why there is none (the service is busy: exit 6). Without it,
+   * every run starts.
    */
-  startRun?(argv: readonly string[], firstLine: boolean): (() => void) | string;
+  startRun?(argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string>;
 }
 
 /** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
@@ -162,12 +163,11 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     started = true;
     clearTimeout(startDeadline);
     side.log({ method: 'RUN', refused: why });
-    // The client fails as when the service answers 503: its own error (exit 6, --json's envelope).
+    // The client fails as when the service answers 503: its own error (exit 6, --json's envelope);
+    // one from before `busy` reads the line and the exit code after it.
     if (busy) transport.send({ t: 'busy', message: why });
-    else {
-      transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
-      transport.send({ t: 'exit', code: ExitCode.usage });
-    }
+    transport.send({ t: 'out', fd: 2, s: `error: ${why}\n` });
+    transport.send({ t: 'exit', code: busy ? ExitCode.store : ExitCode.usage });
     transport.end();
     files.clear();
   };
@@ -212,9 +212,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         started = true;
         const start = parseStart(f);
         if (typeof start === 'string') return refuse(start);
-        const place = side.startRun?.(start.argv, start.firstLine !== undefined) ?? (() => undefined);
-        if (typeof place === 'string') return refuse(place, true);
-        void runCommand(start).finally(place);
+        void startWhenPlaced(start);
       } else {
         // Anything else (a frame out of turn, an unknown one) ends the conversation.
         transport.destroy();
@@ -240,6 +238,17 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       pending.clear();
     },
   };
+
+  /** Runs the command once it has a place (the service's side may look at its token first). */
+  async function startWhenPlaced(start: Start): Promise<void> {
+    const sentFile = (path: string) => {
+      const f = files.get(path);
+      return f?.done && !f.problem && !f.tooLarge ? Buffer.concat(f.pieces) : undefined;
+    };
+    const place = side.startRun ? await side.startRun(start.argv, start.firstLine !== undefined, sentFile).catch((e: unknown) => (e instanceof Error ? e.message : String(e))) : () => undefined;
+    if (typeof place === 'string') return refuse(place, true);
+    await runCommand(start).finally(place);
+  }
 
   async function runCommand(start: Start): Promise<void> {
     const began = performance.now();
@@ -277,7 +286,9 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
           if (line !== null && Buffer.byteLength(line) > maxBytes) throw new LineTooLongError(`a line of standard input is longer than ${maxBytes} bytes`);
           return line;
         }
-        const line = await call('stdin.line', [maxBytes]);
+        // Saying whether a line came with the command: a client asked for its first line by a
+        // service that did not take the one it sent gives that one.
+        const line = await call('stdin.line', [maxBytes, start.firstLine !== undefined]);
         return typeof line === 'string' ? line : null;
       },
       onInterrupt: (fn) => {

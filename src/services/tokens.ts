@@ -76,19 +76,14 @@ export async function deleteToken(session: Session, userid: string, name: string
   if (!deleted) throw new NotFoundError(`${userid} has no token named ${name}`);
 }
 
-/**
- * The user a presented token acts for, and the token: refused (exit 5, audited, the same message
- * whatever was wrong) when it is unknown, its secret is wrong, it has expired, or its user is
- * disabled or expired. A token is not a sign-in: it counts toward no lockout.
- */
-export async function authenticateToken(
-  deps: { readonly store: Store; now(): number },
+/** Why a presented token may not act now (null: it may), with what was found of it; reads only. */
+export async function tokenRefusal(
+  store: Store,
   presented: PresentedToken,
-): Promise<{ readonly user: UserRecord; readonly token: ApiTokenRecord }> {
-  const now = deps.now();
-  const id = tokenId(presented.userid, presented.name);
-  const token = await deps.store.getApiToken(presented.userid, presented.name);
-  const user = token && (await deps.store.getUser(presented.userid));
+  now: number,
+): Promise<{ readonly reason: string | null; readonly token: ApiTokenRecord | undefined; readonly user: UserRecord | undefined }> {
+  const token = await store.getApiToken(presented.userid, presented.name);
+  const user = token && (await store.getUser(presented.userid));
   const reason = !token
     ? 'unknown token'
     : !tokenSecretMatches(presented.secret, token.secretHash)
@@ -102,6 +97,21 @@ export async function authenticateToken(
             : isExpired(user.expire, now)
               ? 'account expired'
               : null;
+  return { reason, token, user };
+}
+
+/**
+ * The user a presented token acts for, and the token: refused (exit 5, audited, the same message
+ * whatever was wrong) when it is unknown, its secret is wrong, it has expired, or its user is
+ * disabled or expired. A token is not a sign-in: it counts toward no lockout.
+ */
+export async function authenticateToken(
+  deps: { readonly store: Store; now(): number },
+  presented: PresentedToken,
+): Promise<{ readonly user: UserRecord; readonly token: ApiTokenRecord }> {
+  const now = deps.now();
+  const id = tokenId(presented.userid, presented.name);
+  const { reason, token, user } = await tokenRefusal(deps.store, presented, now);
   if (reason !== null || !token || !user) {
     await deps.store.appendAudit({ ts: now, actor: null, action: 'auth.token', target: presented.userid, outcome: 'failed', detail: { token: presented.name, reason } });
     throw new AuthError(`authentication failed: API token ${id} is unknown, wrong, expired, or its user may not sign in`);

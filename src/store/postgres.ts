@@ -152,6 +152,9 @@ class PgStore extends SqlStore {
     };
   }
 
+  /** A user's audit entries by one condition, which PostgreSQL plans (sql-store.ts auditMatching). */
+  protected readonly auditByUnion = false;
+
   /** A page of a listing (sql-store.ts LISTING_PAGE): one query, its rows at once. */
   protected async page<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
     return (await this.sql(sql).all(params)) as T[];

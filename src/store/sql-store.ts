@@ -365,28 +365,31 @@ export const listingQueries = {
    * `first` is the oldest of the newest `limit` that match (null: none do). Each is found through
    * an index, without reading the trail.
    */
-  auditBounds(filter: AuditFilter) {
+  auditBounds(filter: AuditFilter, byUnion = true) {
     const newest = '(SELECT max(id) FROM audit)';
     if (filter.limit === undefined) return { sql: `SELECT 0 AS first, ${newest} AS last`, params: {} };
-    const ids = auditMatching(filter, 'id');
+    const ids = auditMatching(filter, 'id', [], byUnion);
     return {
       sql: `SELECT (SELECT min(id) FROM (${ids.sql} ORDER BY id DESC LIMIT @limit) AS latest) AS first, ${newest} AS last`,
       params: { ...ids.params, limit: filter.limit },
     };
   },
   /** A page of audit entries, oldest first, from `afterId` (exclusive) to `lastId`. */
-  audit(filter: AuditFilter, afterId: number, lastId: number) {
-    const { sql, params } = auditMatching(filter, '*', ['id > @afterId', 'id <= @lastId']);
+  audit(filter: AuditFilter, afterId: number, lastId: number, byUnion = true) {
+    const { sql, params } = auditMatching(filter, '*', ['id > @afterId', 'id <= @lastId'], byUnion);
     return { sql: `${sql} ORDER BY id LIMIT @page`, params: { ...params, afterId, lastId, page: LISTING_PAGE } };
   },
 };
 
 /**
  * The audit entries that match `filter` (its user and day, not its limit), their `columns`, with
- * `more` conditions. A user's entries are those they did and those done to them: two indexes,
- * merged in id order (UNION) rather than searched as one condition and sorted.
+ * `more` conditions. A user's entries are those they did and those done to them: on SQLite
+ * (`byUnion`) two indexes, each in id order (an index holds the rowid), merged (UNION) rather than
+ * searched as one condition and sorted; PostgreSQL's indexes are not in id order, and it weighs
+ * one condition against the primary key's order itself, where a UNION would read and sort all of a
+ * user's entries for every page.
  */
-function auditMatching(filter: AuditFilter, columns: string, more: readonly string[] = []) {
+function auditMatching(filter: AuditFilter, columns: string, more: readonly string[], byUnion: boolean) {
   const where = [...more];
   if (filter.since !== undefined) where.push('ts >= @since');
   const params = {
@@ -394,8 +397,9 @@ function auditMatching(filter: AuditFilter, columns: string, more: readonly stri
     ...(filter.since !== undefined && { since: filter.since }),
   };
   const and = where.map((w) => ` AND ${w}`).join('');
+  if (filter.user !== undefined && !byUnion) where.unshift('(actor = @user OR target = @user)');
   const sql =
-    filter.user === undefined
+    filter.user === undefined || !byUnion
       ? `SELECT ${columns} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
       : `SELECT ${columns} FROM audit WHERE actor = @user${and} UNION SELECT ${columns} FROM audit WHERE target = @user${and}`;
   return { sql, params };
@@ -410,6 +414,8 @@ export abstract class SqlStore implements Store {
   abstract close(): void;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;
+  /** How a user's audit entries are read (listingQueries.audit): SQLite's way, or PostgreSQL's. */
+  protected abstract readonly auditByUnion: boolean;
   /** All the rows of `sql`, a page of a listing (at most LISTING_PAGE of them). */
   protected abstract page<T>(sql: string, params: Record<string, unknown>): Promise<T[]>;
 
@@ -994,12 +1000,12 @@ export abstract class SqlStore implements Store {
   }
 
   async *auditEntries(filter: AuditFilter) {
-    const bounds = listingQueries.auditBounds(filter);
+    const bounds = listingQueries.auditBounds(filter, this.auditByUnion);
     const range = (await this.sql(bounds.sql).get(bounds.params)) as { first: number | null; last: number | null } | undefined;
     if (range === undefined || range.first === null || range.last === null) return;
     const first = Number(range.first);
     const last = Number(range.last);
-    for await (const r of this.paged<AuditRow>((row) => listingQueries.audit(filter, row === undefined ? first - 1 : Number(row.id), last))) {
+    for await (const r of this.paged<AuditRow>((row) => listingQueries.audit(filter, row === undefined ? first - 1 : Number(row.id), last, this.auditByUnion))) {
       yield {
         id: r.id,
         ts: r.ts,

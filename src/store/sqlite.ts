@@ -354,6 +354,9 @@ class SqliteStore extends SqlStore {
     };
   }
 
+  /** A user's audit entries through both indexes, merged in id order (sql-store.ts auditMatching). */
+  protected readonly auditByUnion = true;
+
   /**
    * All the rows of `sql`, a page of a listing (sql-store.ts LISTING_PAGE), read before any is
    * handed out: the statement is done, and the read over, when this returns. Rows come as arrays

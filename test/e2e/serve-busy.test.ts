@@ -23,7 +23,7 @@ const MAX_RUNS = 256;
 beforeAll(async () => {
   await store.run(['init']);
   await store.addUser('pamcheck', PW, ['--admin']);
-  for (const u of ['ann', 'ben', 'cat']) await store.addUser(u, PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+  for (const u of ['ann', 'ben', 'cat', 'dan']) await store.addUser(u, PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
   const token = (await store.run(['token', 'add', 'pamcheck', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   serve = (await startServe(sock, store.env)).child;
@@ -33,8 +33,8 @@ afterAll(() => {
   store.remove();
 });
 
-/** A raw connection upgraded to the CLI protocol; `start` (a frame) is sent with the request, as the CLI does. */
-function holder(start?: Record<string, unknown>): Promise<{ socket: Socket; until: (text: string) => Promise<void> }> {
+/** A raw connection upgraded to the CLI protocol; `start` (a frame, after `file`) is sent with the request, as the CLI does. */
+function holder(start?: Record<string, unknown>, file?: Record<string, unknown>): Promise<{ socket: Socket; until: (text: string) => Promise<void> }> {
   return new Promise((ready, fail) => {
     const socket = createConnection(sock);
     let seen = '';
@@ -45,11 +45,24 @@ function holder(start?: Record<string, unknown>): Promise<{ socket: Socket; unti
     });
     socket.on('error', fail);
     socket.on('connect', () => {
-      socket.write(`GET /api/v1/run HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n${start ? `${JSON.stringify(start)}\n` : ''}`);
-      ready({ socket, until: (text) => new Promise<void>((done) => (seen.includes(text) ? done() : waiters.push([text, done]))) });
+      const frames = [file, start].filter((f) => f !== undefined).map((f) => `${JSON.stringify(f)}\n`);
+      socket.write(`GET /api/v1/run HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n${frames.join('')}`);
+      const until = (text: string) =>
+        new Promise<void>((done, late) => {
+          if (seen.includes(text)) return done();
+          waiters.push([text, done]);
+          setTimeout(() => late(new Error(`the service did not send ${text} within 15 s; it sent: ${seen.slice(-300)}`)), 15_000).unref();
+        });
+      ready({ socket, until });
     });
   });
 }
+/** `pam check` of cat with an API token (as the client sends `--token @FILE`: the file first), its answer sent with it (`line`) or not. */
+const pamHolder = (token: string, line: string | undefined) =>
+  holder(
+    { t: 'start', argv: ['--token', '@/pam.token', 'pam', 'check'], env: { PAM_USER: 'cat', PAM_SERVICE: 'sshd' }, tty: {}, tickets: false, ...(line !== undefined && { stdinLine: line }) },
+    { t: 'file', path: '/pam.token', data: Buffer.from(token).toString('base64') },
+  );
 /** A command that waits for its client's answer to a password question, which never comes. */
 const waitsForAnswer = { t: 'start', argv: ['--as', 'ann', 'user', 'list'], env: {}, tty: { stdin: true, stdout: true, stderr: true, columns: 80 }, tickets: false };
 
@@ -70,10 +83,13 @@ describe('a tfactl service whose places are all held', () => {
       const r = await pamCheck('ann', oathtool(SECRET));
       expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: 'ann@local: second factor accepted (totp)\n', stderr: '' });
       // Only when its answer came with it: one that would ask its client for it could wait as long as any other.
-      const token = readFileSync(tokenFile, 'utf8').trim();
-      const asking = await holder({ t: 'start', argv: ['--token', token, 'pam', 'check'], env: { PAM_USER: 'cat', PAM_SERVICE: 'sshd' }, tty: {}, tickets: false });
+      const asking = await pamHolder(readFileSync(tokenFile, 'utf8'), undefined);
       await asking.until('{"t":"busy","message":"the tfactl service is busy (256 commands running): try again shortly"}');
       asking.socket.destroy();
+      // And only with a token that may act: runs of a made-up one take no place of a sign-in's.
+      const madeUp = await Promise.all(Array.from({ length: 80 }, () => pamHolder('pamcheck@local!pam=not-the-secret-of-this-token-at-all-x', '123456')));
+      await Promise.all(madeUp.map((h) => h.until('"t":"busy"')));
+      for (const h of madeUp) h.socket.destroy();
     } finally {
       for (const h of held) h.socket.destroy();
     }
@@ -93,4 +109,12 @@ describe('a tfactl service whose places are all held', () => {
       for (const h of silent) h.socket.destroy();
     }
   }, 60_000);
+
+  it('gives every place back: more sign-ins than it has places for, one after another, all checked', async () => {
+    // Wrong codes for dan (refused, exit 5, and soon locked): each takes a place and must give it back.
+    for (let batch = 0; batch < 8; batch++) {
+      const codes = await Promise.all(Array.from({ length: 10 }, () => pamCheck('dan', '000000')));
+      expect(codes.map((r) => r.code)).toEqual(Array(10).fill(5));
+    }
+  }, 120_000);
 });

@@ -93,10 +93,14 @@ describe('the line of standard input sent with the command (the service)', () =>
 });
 
 describe('the line of standard input sent with the command (the client)', () => {
-  /** A socket that takes the CLI protocol, records the start frame, and ends the run with exit 0. */
-  async function recordingService(): Promise<{ path: string; starts: Frame[]; server: Server }> {
+  /**
+   * A socket that takes the CLI protocol, records the start frame, asks for a line of standard
+   * input with each of `asks` (the call's arguments) and records the replies, and ends the run with exit 0.
+   */
+  async function recordingService(asks: unknown[][] = []): Promise<{ path: string; starts: Frame[]; replies: unknown[]; server: Server }> {
     const path = join(dir, `rec-${Math.random().toString(36).slice(2)}.sock`);
     const starts: Frame[] = [];
+    const replies: unknown[] = [];
     const server = createServer((socket) => {
       let head = Buffer.alloc(0);
       const onData = (d: Buffer) => {
@@ -105,16 +109,22 @@ describe('the line of standard input sent with the command (the client)', () => 
         if (end < 0) return;
         socket.off('data', onData);
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: tfactl-cli/1\r\nConnection: Upgrade\r\n\r\n');
+        let asked = 0;
+        const ask = () => {
+          if (asked < asks.length) socket.write(`${JSON.stringify({ t: 'call', id: ++asked, fn: 'stdin.line', args: asks[asked - 1] })}\n`);
+          else socket.end(`${JSON.stringify({ t: 'exit', code: 0 })}\n`);
+        };
         readFrames(socket, head.subarray(end + 4), (f) => {
-          if (f.t !== 'start') return;
-          starts.push(f);
-          socket.end(`${JSON.stringify({ t: 'exit', code: 0 })}\n`);
+          if (f.t === 'start') starts.push(f);
+          else if (f.t === 'reply') replies.push(f.error !== undefined ? { error: (f.error as { name: string }).name } : f.value);
+          else return;
+          ask();
         }, () => undefined);
       };
       socket.on('data', onData);
     });
     await new Promise<void>((ok) => server.listen(path, ok));
-    return { path, starts, server };
+    return { path, starts, replies, server };
   }
   const client = (argv: string[], input: string) =>
     new Promise<number | null>((resolve) => {
@@ -134,6 +144,34 @@ describe('the line of standard input sent with the command (the client)', () => 
       expect(await client(['--server', path, 'user', 'list'], 'not sent\n')).toBe(0);
       expect(starts.map((s) => s.stdinLine)).toEqual(['123456', '654321', null, undefined]);
       expect(starts.map((s) => (s.argv as string[]).join(' '))).toEqual(['pam check', 'pam check --realm pam', 'pam check', 'user list']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives a service that asks for the first line itself (one from before the line went with the command) the line it read', async () => {
+    // An older service asks without saying a line was sent; a newer one asks for the line after it.
+    const older = await recordingService([[16384], [16384]]);
+    const newer = await recordingService([[16384, true]]);
+    try {
+      expect(await client(['--server', older.path, 'pam', 'check'], '123456\nnext\n')).toBe(0);
+      expect(older.replies).toEqual(['123456', 'next']);
+      expect(await client(['--server', newer.path, 'pam', 'check'], '123456\nnext\n')).toBe(0);
+      expect(newer.replies).toEqual(['next']);
+      expect(newer.starts.map((f) => f.stdinLine)).toEqual(['123456']);
+    } finally {
+      older.server.close();
+      newer.server.close();
+    }
+  });
+
+  it('sends no line longer than an answer, and the run reading it meets it as too long, not its tail', async () => {
+    const { path, starts, replies, server } = await recordingService([[16384, false]]);
+    try {
+      expect(await client(['--server', path, 'pam', 'check'], `${'1'.repeat(70 * 1024)}\n`)).toBe(0);
+      expect(starts[0]?.stdinLine).toBeUndefined();
+      // The line is not handed out piecemeal (its tail as the answer): reading it fails as too long.
+      expect(replies).toEqual([{ error: 'LineTooLongError' }]);
     } finally {
       server.close();
     }

@@ -11,13 +11,20 @@ import { onEveryBackend } from './backends.js';
  * has stopped (a pager) does not keep SQLite's WAL from being reset.
  */
 const NOW = 1_000_000;
-/** Users a0000@local.. and b0000@corp..: more than two pages in all, and more than one of each realm. */
+/** Users a0000@local.. and b0000@corp..: more than two pages in all, and more than one in each realm. */
 const USERS = Math.round(LISTING_PAGE * 2.3);
-const useridOf = (i: number) => (i % 3 === 0 ? `b${String(i).padStart(5, '0')}@corp` : `a${String(i).padStart(5, '0')}@local`);
+const useridOf = (i: number) => (i % 2 === 0 ? `b${String(i).padStart(5, '0')}@corp` : `a${String(i).padStart(5, '0')}@local`);
 const user = (userid: string) => ({ userid, realm: userid.split('@')[1] as string, admin: false, enabled: true, email: null, comment: null, expire: null, passwordHash: null, created: NOW });
 const totpParams = { algorithm: 'SHA1' as const, digits: 6 as const, period: 30 };
-/** Users i with i % 4 === 1 have two TOTP factors, made at the same second (so rowid orders them). */
-const totpsOf = (i: number) => (i % 4 === 1 ? 2 : 0);
+/**
+ * Users i with i % 4 === 1 have three TOTP factors (so pages split a user's factors): for i % 8 ===
+ * 1 each made a second before the one added before it (so their time orders them), for i % 8 === 5
+ * all at the same second (so the order they were added in does).
+ */
+const totpsOf = (i: number) => (i % 4 === 1 ? 3 : 0);
+const createdOf = (i: number, t: number) => NOW + (i % 8 === 1 ? 2 - t : 0);
+/** User i's TOTP factors (by their number t), in the order they are listed. */
+const listedTotps = (i: number) => (i % 8 === 1 ? [2, 1, 0] : [0, 1, 2]).slice(0, totpsOf(i));
 
 const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -33,7 +40,7 @@ onEveryBackend((opened) => {
         all.push(id);
         expect(await tx.insertUser(user(id))).toBe(true);
         for (let t = 0; t < totpsOf(i); t++) {
-          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: NOW, sealedSecret: Buffer.alloc(40, t), params: totpParams, lastStep: null, verified: true });
+          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, lastStep: null, verified: true });
         }
       }
       for (let i = 0; i < USERS; i++) await tx.appendAudit({ ts: NOW + i, actor: i % 2 ? useridOf(1) : null, action: 'test', target: useridOf(i), outcome: 'ok', detail: { i } });
@@ -52,7 +59,7 @@ onEveryBackend((opened) => {
     const expected = [...all].sort((a, b) => bytewise(byRealm(a)[0], byRealm(b)[0]) || bytewise(a, b));
     expect((await collect(store.users({}))).map((u) => u.userid)).toEqual(expected);
     const corp = expected.filter((u) => u.endsWith('@corp'));
-    expect(corp.length).toBeGreaterThan(LISTING_PAGE / 2);
+    expect(corp.length).toBeGreaterThan(LISTING_PAGE);
     expect((await collect(store.users({ realm: 'corp' }))).map((u) => u.userid)).toEqual(corp);
   });
 
@@ -62,14 +69,14 @@ onEveryBackend((opened) => {
     const factors = listed.flatMap((l) => l.factors.map((f) => `${l.user.userid} ${f.id}`));
     const expected = all.flatMap((id, i) => Array.from({ length: i < USERS ? totpsOf(i) : 0 }, (_, t) => `${id} t${i}-${t}`));
     expect(factors.sort()).toEqual(expected.sort());
-    expect(listed.find((l) => l.user.userid === useridOf(5))?.factors.map((f) => f.description)).toEqual(['totp 0', 'totp 1']);
+    for (const i of [1, 5, 9, 13]) expect(listed.find((l) => l.user.userid === useridOf(i))?.factors.map((f) => f.description)).toEqual(listedTotps(i).map((t) => `totp ${t}`));
   });
 
   it('lists every TOTP secret once, by user and then in the order they were added', async () => {
     const listed = (await collect(store.totpFactors())).map((t) => `${t.factor.userid} ${t.factor.description}`);
     const expected = all
-      .flatMap((id, i) => Array.from({ length: i < USERS ? totpsOf(i) : 0 }, (_, t) => ({ id, t })))
-      .sort((a, b) => bytewise(a.id, b.id) || a.t - b.t)
+      .flatMap((id, i) => (i < USERS ? listedTotps(i) : []).map((t) => ({ id, t })))
+      .sort((a, b) => bytewise(a.id, b.id))
       .map(({ id, t }) => `${id} totp ${t}`);
     expect(expected.length).toBeGreaterThan(LISTING_PAGE);
     expect(listed).toEqual(expected);
@@ -117,12 +124,10 @@ describe('a listing whose reader has stopped, on SQLite', () => {
         const [result] = other.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
         expect(result).toEqual({ busy: 0, log: 0, checkpointed: 0 });
         // The listing goes on to the end, and sees what changed in a page it had not read.
-        let last;
-        for (let r = await reading.next(); !r.done; r = await reading.next()) last = r.value;
-        expect(last).toMatchObject({ userid: 'root@local' });
-        const changed = [];
-        for await (const u of store.users({ realm: 'local' })) if (u.comment === 'changed') changed.push(u.userid);
-        expect(changed).toEqual([useridOf(USERS - 1)]);
+        const rest = [];
+        for (let r = await reading.next(); !r.done; r = await reading.next()) rest.push(r.value);
+        expect(rest.at(-1)).toMatchObject({ userid: 'root@local' });
+        expect(rest.filter((u) => u.comment === 'changed').map((u) => u.userid)).toEqual([useridOf(USERS - 1)]);
       } finally {
         other.close();
         store.close();

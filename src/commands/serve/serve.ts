@@ -14,6 +14,7 @@ import { acceptCliRun, runRequest, socketTransport, type CliRun } from '../../re
 import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
 import { parsePamArgv } from '../../pam-argv.js';
+import { parseTokenValue } from '../../domain/api-token.js';
 import type { Duplex } from 'node:stream';
 import { oneStartPerTurn } from './turns.js';
 
@@ -107,9 +108,12 @@ export async function run(inv: Invocation): Promise<void> {
   let otherRuns = 0;
   let httpRuns = 0;
   const busy = () => new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
-  const startRun = (argv: readonly string[], firstLine: boolean): (() => void) | string => {
+  const startRun = async (argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string> => {
     const pam = parsePamArgv(argv);
-    if (pam?.opts.token !== undefined && (pam.command === 'pam prompt' || firstLine)) {
+    const token = pam?.opts.token;
+    // Only with a token that may act (read, not audited: the run checks it again): else anyone
+    // could hold these places with runs of a made-up token.
+    if (typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(token, sentFile))) {
       if (pamRuns >= MAX_PAM_RUNS) return `the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`;
       pamRuns++;
       return () => void pamRuns--;
@@ -117,6 +121,21 @@ export async function run(inv: Invocation): Promise<void> {
     if (otherRuns + httpRuns >= MAX_RUNS) return busy().message;
     otherRuns++;
     return () => void otherRuns--;
+  };
+  /** Whether `--token @FILE`, with the file the client sent, names a token of this store that may act now. */
+  const tokenMayAct = async (flag: string, sentFile: (path: string) => Buffer | undefined): Promise<boolean> => {
+    const file = flag.startsWith('@') ? sentFile(flag.slice(1)) : undefined;
+    const presented = file && parseTokenValue(file.toString('utf8').replace(/^\uFEFF/, '').trim());
+    if (!presented) return false;
+    const { tokenRefusal } = await import('../../services/tokens.js');
+    const { store, release } = await pool.acquire();
+    try {
+      return (await tokenRefusal(store.store, presented, inv.ctx.clock.nowSeconds())).reason === null;
+    } catch {
+      return false;
+    } finally {
+      release();
+    }
   };
   const side = { storePath: path, keyPath, base: inv.ctx, log, startRun, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
   const runs = new Set<CliRun>();
@@ -143,9 +162,9 @@ export async function run(inv: Invocation): Promise<void> {
       socket.once('close', () => unstarted.delete(socket));
       const run = acceptCliRun(socketTransport(socket, head), {
         ...side,
-        startRun: (argv, firstLine) => {
+        startRun: (argv, firstLine, sentFile) => {
           unstarted.delete(socket);
-          return startRun(argv, firstLine);
+          return startRun(argv, firstLine, sentFile);
         },
       });
       runs.add(run);
