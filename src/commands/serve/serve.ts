@@ -38,13 +38,13 @@ export async function run(inv: Invocation): Promise<void> {
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
-  // Each pooled connection reads the key file once (a store's key never changes: restore insists
-  // on the same key), not once a request.
   // A store that has gone from its place is not made anew by the service (opening a path makes a
   // store there): that is the owner's to do.
   const refuseMissing = () => {
     if (!isPostgresUrl(path) && !existsSync(path)) throw new StoreError(`the tfactl service's store ${path} is not there: ask its owner`, 'store_missing');
   };
+  // Each pooled connection reads the key file once (a store's key never changes: restore insists
+  // on the same key), not once a request.
   const pool = connectionPool(POOL_SIZE, async () => {
     refuseMissing();
     const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true });
@@ -89,7 +89,6 @@ export async function run(inv: Invocation): Promise<void> {
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
   // Each run opens the store for itself and closes it when it ends, as a CLI process would: a
   // connection handed on to the next run could still carry work of the last (an import's lanes).
-  // A store that has gone from its place is not made anew for a client: that is the owner's to do.
   const openForRun = async () => {
     refuseMissing();
     return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true })).store, created: false };
