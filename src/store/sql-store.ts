@@ -311,9 +311,6 @@ const PATCH_COLUMNS: Record<keyof UserPatch, string> = {
  */
 export const LISTING_PAGE = 1000;
 
-/** Where the page before ended (the last row's key), or undefined for the first page. */
-type After<K> = K | undefined;
-
 /**
  * The SQL of the listings read as they are written out (user list, tfa list, audit, the exports),
  * a page at a time (LISTING_PAGE), each after the last row of the one before (keyset paging), with
@@ -322,7 +319,7 @@ type After<K> = K | undefined;
  */
 export const listingQueries = {
   /** Users with their enabled factor counts, by realm and user id. */
-  users(filter: UserFilter, after?: After<{ readonly realm: string; readonly userid: string }>) {
+  users(filter: UserFilter, after?: { readonly realm: string; readonly userid: string }) {
     // Within one realm the user id alone says where to go on (and SQLite then searches the index by both).
     const next = after === undefined ? [] : [filter.realm !== undefined ? 'u.userid > @afterUserid' : '(u.realm, u.userid) > (@afterRealm, @afterUserid)'];
     const { sql, params } = userWhere(filter, next);
@@ -332,7 +329,7 @@ export const listingQueries = {
     };
   },
   /** A page of users (LISTING_PAGE of them) joined with their factors (a row per factor, one for a user without), by user id. */
-  usersWithFactors(filter: UserFilter, afterUserid?: After<string>) {
+  usersWithFactors(filter: UserFilter, afterUserid?: string) {
     const { sql, params } = userWhere(filter, afterUserid === undefined ? [] : ['u.userid > @afterUserid']);
     return {
       sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
@@ -346,7 +343,7 @@ export const listingQueries = {
     };
   },
   /** TOTP factors with their sealed secrets, by user. */
-  totpFactors(exceptUserid: string | undefined, after?: After<{ readonly userid: string; readonly created: number; readonly rowid: number }>) {
+  totpFactors(exceptUserid: string | undefined, after?: { readonly userid: string; readonly created: number; readonly rowid: number }) {
     const where = ["f.type = 'totp'"];
     if (exceptUserid !== undefined) where.push('f.userid <> @except');
     if (after !== undefined) where.push('(f.userid, f.created, f.rowid) > (@afterUserid, @afterCreated, @afterRowid)');
@@ -396,13 +393,12 @@ function auditMatching(filter: AuditFilter, columns: string, more: readonly stri
     ...(filter.user !== undefined && { user: filter.user }),
     ...(filter.since !== undefined && { since: filter.since }),
   };
-  const and = where.map((w) => ` AND ${w}`).join('');
-  if (filter.user !== undefined && !byUnion) where.unshift('(actor = @user OR target = @user)');
-  const sql =
-    filter.user === undefined || !byUnion
-      ? `SELECT ${columns} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
-      : `SELECT ${columns} FROM audit WHERE actor = @user${and} UNION SELECT ${columns} FROM audit WHERE target = @user${and}`;
-  return { sql, params };
+  if (filter.user !== undefined && byUnion) {
+    const and = where.map((w) => ` AND ${w}`).join('');
+    return { sql: `SELECT ${columns} FROM audit WHERE actor = @user${and} UNION SELECT ${columns} FROM audit WHERE target = @user${and}`, params };
+  }
+  if (filter.user !== undefined) where.unshift('(actor = @user OR target = @user)');
+  return { sql: `SELECT ${columns} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`, params };
 }
 
 export abstract class SqlStore implements Store {
