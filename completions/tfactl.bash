@@ -255,8 +255,8 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'pam config')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok'
-            vopts='--db --as --auth-code --server --token --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --nullok --client'
+            vopts='--db --as --auth-code --server --token --realm --client'
             args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
             cmds=''
@@ -463,6 +463,7 @@ _tfactl_value() {
         'pam config/--db') files=1 ;;
         'pam config/--as') store=users ;;
         'pam config/--realm') store=realms ;;
+        'pam config/--client') choices='curl node' ;;
         'audit/--db') files=1 ;;
         'audit/--as') store=users ;;
         'audit/--user') store=users ;;

@@ -213,7 +213,7 @@ function __tfactl_value_options --argument-names path
         case 'pam check'
             echo --db --as --auth-code --server --token --realm
         case 'pam config'
-            echo --db --as --auth-code --server --token --realm
+            echo --db --as --auth-code --server --token --realm --client
         case 'audit'
             echo --db --as --auth-code --server --token --user --since --limit
         case 'completion'
@@ -605,6 +605,7 @@ complete -c tfactl -n '__tfactl_using "pam check"' -l nullok -d 'let a user pass
 # tfactl pam config
 complete -c tfactl -n '__tfactl_using "pam config"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
 complete -c tfactl -n '__tfactl_using "pam config"' -l nullok -d 'carry --nullok into the \'pam check\' line'
+complete -c tfactl -n '__tfactl_using "pam config"' -l client -x -a 'curl node' -d 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)'
 complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd sudo login' -d 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd'
 
 # tfactl audit

@@ -48,7 +48,8 @@ export const PEERS = [
   { command: 'systemd-analyze', package: 'systemd', for: 'checks the units in contrib/systemd/ (test/contrib/systemd.test.ts)' },
   { command: 'mkfifo', package: 'coreutils', for: 'a named pipe where a secret file, an input file, a backup or the store is expected' },
   { command: 'seq', package: 'coreutils', for: 'shell loops of concurrent tfactl processes' },
-  { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts)' },
+  { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts); runs bin/tfactl-pam-curl as pam_exec does (pam-curl.test.ts)' },
+  { command: 'shellcheck', package: 'shellcheck', for: 'holds bin/tfactl-pam-curl, which PAM runs as root, to portable and safe POSIX sh (pam-curl.test.ts)' },
   { command: 'yes', package: 'coreutils', for: 'standard input that never ends, one short line after another' },
   { command: 'cat', package: 'coreutils', for: 'standard input that never ends and has no line end (cat /dev/zero)' },
   {

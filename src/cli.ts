@@ -325,7 +325,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       leaf(pam, 'config', 'print the PAM lines for this tfactl and store (and the sshd_config settings they need); with --server and --token @FILE, lines that check through that service with that admin token', () => import('./commands/pam/config.js')).addArgument(
         new Argument('[service]', 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd').choices(['sshd', 'sudo', 'login']),
       ),
-    ).option('--nullok', "carry --nullok into the 'pam check' line");
+    )
+      .option('--nullok', "carry --nullok into the 'pam check' line")
+      .addOption(new Option('--client <client>', 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)').choices(['curl', 'node']));
   });
 
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))

@@ -159,6 +159,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Login names as users of realm corp; no factor, no entry', 'tfactl pam config sshd --realm corp'),
     ex('Let users without a second factor in', 'tfactl pam config sshd --nullok'),
     ex('For sudo: the tfactl password and the code, typed as one', 'tfactl pam config sudo'),
+    ex('Checks through the tfactl service, with an admin token', 'tfactl pam config sshd --server /run/tfactl/tfactl.sock \\\n    --token @/etc/tfactl/pam.token'),
   ],
 
   serve: [ex("The API on a socket (the store's owner runs it; SIGTERM stops it)", 'tfactl serve --socket /run/tfactl/tfactl.sock')],

@@ -452,23 +452,38 @@ function fromErrorFrame(e: ErrorFrame): Error {
   return new Error(message);
 }
 
-/** A command asked for in one HTTP request: POST /api/v1/run with `{"args": [...], "stdin": "..."}`. */
+/** A command asked for in one HTTP request: POST /api/v1/run, or /api/v1/pam/check and /prompt. */
 export interface RunRequest {
   readonly args: readonly string[];
-  /** Its standard input (`--password-stdin`, `user import -`, `--code -`). */
+  /** Its standard input (`--password-stdin`, `user import -`, `--code -`, pam check's answer). */
   readonly stdin: string;
   /** The API token of the Authorization header, as TFACTL_TOKEN would give it. */
   readonly token: string | undefined;
+  /** Variables of its environment (PAM's items): only those a CLI would send (frames.ts). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** With --json (the default); false: what it prints for a person, as PAM shows it. */
+  readonly json?: boolean;
+  /** A PAM check or prompt with its answer: it waits on no one (tfactl serve gives it a PAM place). */
+  readonly pam?: boolean;
+}
+
+/** How a command of an HTTP request ended: its exit code and what it printed. */
+export interface RunOutcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly command: string | undefined;
 }
 
 /**
- * Runs a command asked for in one HTTP request, as the CLI would run it with --json, no terminal
- * (nothing is asked: a command that would ask fails, naming the flag to use) and the request's
- * standard input; returns its exit code and what it printed on standard output (the envelope).
+ * Runs a command asked for in one HTTP request, as the CLI would run it with --json (unless
+ * `json` is false), no terminal (nothing is asked: a command that would ask fails, naming the flag
+ * to use) and the request's standard input; returns its exit code and what it printed.
  */
-export function runRequest(request: RunRequest, side: ServiceSide): Promise<{ readonly code: number; readonly stdout: string; readonly command: string | undefined }> {
+export function runRequest(request: RunRequest, side: ServiceSide): Promise<RunOutcome> {
   let onFrame: ((f: Frame) => void) | undefined;
   let stdout = '';
+  let stderr = '';
   let input = request.stdin;
   let code: number = ExitCode.internal;
   let finish: () => void = () => undefined;
@@ -485,6 +500,7 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<{ re
   const transport: Transport = {
     send: (f) => {
       if (f.t === 'out' && f.fd === 1) stdout += String(f.s);
+      else if (f.t === 'out') stderr += String(f.s);
       else if (f.t === 'exit') code = Number(f.code);
       else if (f.t === 'call' && f.fn === 'stdin.line') reply(f.id, nextLine(Number((f.args as unknown[])[0])));
       else if (f.t === 'call' && f.fn === 'stdin.chunk') {
@@ -495,8 +511,9 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<{ re
     },
     listen: (f) => {
       onFrame = f;
-      const env = request.token === undefined ? {} : { TFACTL_TOKEN: request.token };
-      queueMicrotask(() => f({ t: 'start', argv: ['--json', ...request.args], env, tty: {}, tickets: false }));
+      const env = { ...request.env, ...(request.token !== undefined && { TFACTL_TOKEN: request.token }) };
+      const argv = request.json === false ? request.args : ['--json', ...request.args];
+      queueMicrotask(() => f({ t: 'start', argv, env, tty: {}, tickets: false }));
     },
     end: () => finish(),
     destroy: () => finish(),
@@ -504,5 +521,5 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<{ re
     logged: true,
   };
   const run = acceptCliRun(transport, side);
-  return ended.then(() => ({ code, stdout, command: run.command }));
+  return ended.then(() => ({ code, stdout, stderr, command: run.command }));
 }

@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
-import { TempStore } from './harness.js';
+import { startServe, TempStore } from './harness.js';
 
 /**
  * A real sshd (Debian's openssh-server) on a free loopback port, its PAM service the lines
@@ -15,9 +15,11 @@ import { TempStore } from './harness.js';
 const store = new TempStore();
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const dir = join(store.dir, 'sshd');
-let sshd: ChildProcess;
-let port = 0;
-let log = '';
+/** The sshd on the store's lines, and the one on the lines through tfactl serve. */
+let direct: Sshd;
+let served: Sshd;
+let serve: ChildProcess;
+let recoveryKeys: string[] = [];
 const securityKey = new SoftAuthenticator('ES256');
 const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs');
 
@@ -52,8 +54,8 @@ print(json.dumps({'output': shown, 'status': child.exitstatus}))
 `;
 
 /** Signs in as root with the key, answering `Password:` with `answer`, a TOTP code (null), or a security key's line (`paste`). */
-function signIn(answer: string | null, paste?: readonly string[]) {
-  const r = spawnSync('/usr/bin/python3', ['-c', DRIVER, JSON.stringify({ port, key: join(dir, 'user_key'), secret: SECRET, answer, paste })], { encoding: 'utf8', timeout: 60_000 });
+function signIn(sshd: Sshd, answer: string | null, paste?: readonly string[]) {
+  const r = spawnSync('/usr/bin/python3', ['-c', DRIVER, JSON.stringify({ port: sshd.port, key: join(dir, 'user_key'), secret: SECRET, answer, paste })], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { output: string; status: number | null };
 }
@@ -88,20 +90,47 @@ beforeAll(async () => {
   const enrolled = await store.run(['tfa', 'add', 'webauthn', 'root@corp', '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: `${JSON.stringify(registration)}\n` });
   expect(enrolled.code, enrolled.stderr).toBe(0);
   writeFileSync(join(dir, 'key.pem'), securityKey.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  // The auth lines as printed; the account and session lines a service file has besides them.
-  const printed = await store.run(['pam', 'config', 'sshd', '--realm', 'corp']);
-  writeFileSync(join(dir, 'pam.d', 'sshd'), printed.stdout);
-  appendFileSync(join(dir, 'pam.d', 'sshd'), `account required ${PAM_DIR}/pam_permit.so\nsession required ${PAM_DIR}/pam_permit.so\n`);
-  port = await freePort();
-  const settings = printed.stdout.split('\n').filter((l) => /^# {3}\S/.test(l)).map((l) => l.slice(4));
+  recoveryKeys = (await store.run(['tfa', 'add', 'recovery', 'root@corp', '--json'])).json().result.keys as string[];
+  direct = await startSshd('direct', (await store.run(['pam', 'config', 'sshd', '--realm', 'corp'])).stdout);
+  // The same through tfactl serve, with an admin's read-only token, as pam config --server prints the lines.
+  const sock = join(store.dir, 'run', 'tfactl.sock');
+  serve = (await startServe(sock, store.env)).child;
+  await store.run(['user', 'add', 'pamadmin@corp', '--no-password', '--admin']);
+  const token = (await store.run(['token', 'add', 'pamadmin@corp', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
+  writeFileSync(join(dir, 'pam.token'), `${token}\n`, { mode: 0o600 });
+  served = await startSshd('served', (await store.run(['pam', 'config', 'sshd', '--realm', 'corp', '--server', sock, '--token', `@${join(dir, 'pam.token')}`])).stdout);
+}, 60_000);
+afterAll(() => {
+  direct?.process.kill('SIGTERM');
+  served?.process.kill('SIGTERM');
+  serve?.kill('SIGKILL');
+  store.remove();
+});
+
+interface Sshd {
+  readonly process: ChildProcess;
+  readonly port: number;
+  log(): string;
+}
+
+/** An sshd on a free loopback port whose PAM service sshd is `printed` (the lines pam config printed) with account and session lines. */
+async function startSshd(name: string, printed: string): Promise<Sshd> {
+  const pamDir = join(dir, `${name}.pam.d`);
+  mkdirSync(pamDir);
+  writeFileSync(join(pamDir, 'sshd'), printed);
+  appendFileSync(join(pamDir, 'sshd'), `account required ${PAM_DIR}/pam_permit.so\nsession required ${PAM_DIR}/pam_permit.so\n`);
+  const port = await freePort();
+  const settings = printed.split('\n').filter((l) => /^# {3}\S/.test(l)).map((l) => l.slice(4));
+  const config = join(dir, `${name}.sshd_config`);
   writeFileSync(
-    join(dir, 'sshd_config'),
-    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'PermitRootLogin yes', 'StrictModes no', 'LogLevel VERBOSE', ...settings, ''].join('\n'),
+    config,
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, `${name}.sshd.pid`)}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'PermitRootLogin yes', 'StrictModes no', 'LogLevel VERBOSE', ...settings, ''].join('\n'),
   );
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    env: { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: join(dir, 'pam.d') },
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
+    env: { PATH: process.env.PATH, LD_PRELOAD: 'libpam_wrapper.so', PAM_WRAPPER: '1', PAM_WRAPPER_SERVICE_DIR: pamDir },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let log = '';
   sshd.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   await new Promise<void>((ready, fail) => {
     const timer = setInterval(() => {
@@ -115,27 +144,24 @@ beforeAll(async () => {
       fail(new Error(`sshd exited ${code}: ${log}`));
     });
   });
-}, 60_000);
-afterAll(() => {
-  sshd?.kill('SIGTERM');
-  store.remove();
-});
+  return { process: sshd, port, log: () => log };
+}
 
 describe('a real sshd with tfactl as the second factor', () => {
   it('signs in with the key, then the TOTP code, showing what to type first', async () => {
-    const r = signIn(null);
-    expect(r.output).toContain('Second factor for root@corp: type a TOTP code at the next prompt.');
+    const r = signIn(direct, null);
+    expect(r.output).toContain('Second factor for root@corp: type a TOTP code or recovery key (10 left) at the next prompt.');
     expect(r.output).toContain('SIGNED-IN');
     expect(r.status).toBe(0);
     // sshd's own account of it: the key first, then PAM (its log may come a moment later).
-    for (let i = 0; i < 40 && !/Accepted keyboard-interactive\/pam for root/.test(log); i++) await new Promise((w) => setTimeout(w, 50));
-    expect(log).toMatch(/Partial publickey for root[\s\S]*Accepted keyboard-interactive\/pam for root/);
+    for (let i = 0; i < 40 && !/Accepted keyboard-interactive\/pam for root/.test(direct.log()); i++) await new Promise((w) => setTimeout(w, 50));
+    expect(direct.log()).toMatch(/Partial publickey for root[\s\S]*Accepted keyboard-interactive\/pam for root/);
     const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
     expect(entry?.outcome).toBe('ok');
   });
 
   it('signs in with the key, then a security key: the line fido2-assert printed, pasted at Password:', () => {
-    const r = signIn(null, [process.execPath, PASTE, join(dir, 'key.pem'), '50', 'localhost']);
+    const r = signIn(direct, null, [process.execPath, PASTE, join(dir, 'key.pem'), '50', 'localhost']);
     expect(r.output).toMatch(/printf '%s\\n' \S+ 'localhost' \S+ \| fido2-assert -G DEVICE \| paste -sd ' '/);
     expect(r.output).toContain('SIGNED-IN');
     expect(r.status).toBe(0);
@@ -145,11 +171,34 @@ describe('a real sshd with tfactl as the second factor', () => {
   });
 
   it('refuses a wrong code after the key', () => {
-    const r = signIn('000000');
+    const r = signIn(direct, '000000');
     expect(r.output).not.toContain('SIGNED-IN');
     expect(r.status).not.toBe(0);
     const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
     expect(entry?.outcome).toBe('failed');
     expect(JSON.parse(entry?.detail ?? '{}').pam).toEqual({ service: 'sshd', rhost: '127.0.0.1', tty: 'ssh' });
+  });
+});
+
+describe('a real sshd with tfactl as the second factor, through tfactl serve (the shell client asks it)', () => {
+  it('signs in with the key, then a recovery key, showing what to type first; a wrong one is refused', async () => {
+    expect(readFileSync(join(dir, 'served.pam.d', 'sshd'), 'utf8')).toMatch(/expose_authtok quiet \/bin\/sh \S+\/tfactl-pam-curl check --server /);
+    const r = signIn(served, recoveryKeys[0]!);
+    expect(r.output).toMatch(/Second factor for root@corp: type a TOTP code or recovery key \(\d+ left\) at the next prompt\./);
+    expect(r.output).toContain('SIGNED-IN');
+    expect(r.status).toBe(0);
+    const entry = store.auditRows().filter((a) => a.action === 'pam').at(-1);
+    expect(entry?.outcome).toBe('ok');
+    expect(JSON.parse(entry?.detail ?? '{}')).toMatchObject({ method: 'recovery', via: 'pamadmin@corp!pam', pam: { service: 'sshd', rhost: '127.0.0.1', tty: 'ssh' } });
+    const again = signIn(served, recoveryKeys[0]!);
+    expect(again.output).not.toContain('SIGNED-IN');
+    expect(again.status).not.toBe(0);
+  });
+
+  it('signs in with the key, then a security key: the line fido2-assert printed, pasted at Password:', () => {
+    const r = signIn(served, null, [process.execPath, PASTE, join(dir, 'key.pem'), '60', 'localhost']);
+    expect(r.output).toMatch(/printf '%s\\n' \S+ 'localhost' \S+ \| fido2-assert -G DEVICE \| paste -sd ' '/);
+    expect(r.output).toContain('SIGNED-IN');
+    expect(JSON.parse(store.auditRows().filter((a) => a.action === 'pam').at(-1)?.detail ?? '{}').method).toBe('webauthn');
   });
 });

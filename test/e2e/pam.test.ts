@@ -232,7 +232,7 @@ describe('tfactl pam through tfactl serve', () => {
   afterAll(() => void serve.kill('SIGKILL'));
 
   it('checks with an admin token at the service the lines name, auditing the token', async () => {
-    const lines = await installService('tfactl-via-serve', ['--server', sock, '--token', `@${tokenFile}`]);
+    const lines = await installService('tfactl-via-serve', ['--server', sock, '--token', `@${tokenFile}`, '--client', 'node']);
     expect(lines.filter((l) => l.startsWith('auth required'))[0]).toContain(` --server ${sock} --token @${tokenFile} pam check --realm corp`);
     const r = pamtester('tfactl-via-serve', 'erin', `${erinKeys[1]}`);
     expect(r.ok, r.output).toBe(true);
@@ -278,6 +278,95 @@ describe('tfactl pam through tfactl serve', () => {
         expect(small.code).not.toBe(0);
       }
     }
+  });
+  describe('asked by a shell and curl (bin/tfactl-pam-curl), what pam config prints when curl is there', () => {
+    const CLIENT = resolve(dirname(BIN), 'tfactl-pam-curl');
+    /** The shell client's line, as pam_exec runs it: PAM's items in the environment, the answer on standard input. */
+    const viaCurl = (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '') => {
+      const r = spawnSync('/bin/sh', [CLIENT, command, '--server', sock, '--token', `@${tokenFile}`, ...options], { input, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    /** tfactl's own client on the same service. */
+    const viaNode = async (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '') => {
+      const r = await store.run(['--server', sock, '--token', `@${tokenFile}`, 'pam', command, ...options], { env: { TFACTL_DB: undefined, ...env }, input });
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    };
+
+    it('prints lines that run the shell client, and signs in through them: a code once, a recovery key once', async () => {
+      const lines = await installService('tfactl-via-curl', ['--server', sock, '--token', `@${tokenFile}`]);
+      const rules = lines.filter((l) => l.startsWith('auth'));
+      expect(rules[0]).toMatch(new RegExp(`pam_exec\\.so stdout quiet /bin/sh ${CLIENT} prompt --server ${sock} --token @${tokenFile} --realm corp$`));
+      expect(rules[1]).toMatch(new RegExp(`pam_exec\\.so expose_authtok quiet /bin/sh ${CLIENT} check --server ${sock} --token @${tokenFile} --realm corp$`));
+      const code = oathtool(ERIN_SECRET);
+      const first = pamtester('tfactl-via-curl', 'erin', code);
+      expect(first.ok, first.output).toBe(true);
+      expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'totp', via: 'pamadmin@corp!pam', pam: { service: 'tfactl-via-curl', rhost: '198.51.100.7', tty: 'pts/3' } }) });
+      expect(pamtester('tfactl-via-curl', 'erin', code).ok).toBe(false);
+      expect(lastPamEntry('erin@corp')?.outcome).toBe('failed');
+      expect(pamtester('tfactl-via-curl', 'erin', `${erinKeys[4]}`).ok).toBe(true);
+      expect(pamtester('tfactl-via-curl', 'erin', `${erinKeys[4]}`).ok).toBe(false);
+      expect(pamtester('tfactl-via-curl', 'carl', code).ok).toBe(false);
+      expect(pamtester('tfactl-via-curl', 'nobody-here', code).ok).toBe(false);
+      expect(pamtester('tfactl-via-curl', 'bob', '').ok).toBe(false);
+      await installService('tfactl-via-curl-nullok', ['--server', sock, '--token', `@${tokenFile}`, '--nullok']);
+      expect(pamtester('tfactl-via-curl-nullok', 'bob', '').ok).toBe(true);
+    });
+
+    it('answers exactly as tfactl does through the same service, line for line and code for code', async () => {
+      const cases: ['check' | 'prompt', string[], Record<string, string>, string][] = [
+        ['check', ['--realm', 'corp'], { PAM_USER: 'erin', PAM_SERVICE: 'sshd' }, `${erinKeys[5]}`],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'erin' }, `${erinKeys[5]}`],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'nobody-here' }, '123456'],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'bob' }, '123456'],
+        ['check', ['--realm', 'corp', '--nullok'], { PAM_USER: 'bob' }, ''],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'alice', PAM_TYPE: 'account' }, '123456'],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'alice', PAM_TYPE: '' }, '123456'],
+        ['check', ['--realm', 'corp'], {}, '123456'],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'alice@corp' }, '123456'],
+        ['check', ['--realm', 'corp'], { PAM_USER: 'carl' }, ''],
+        ['check', ['--realm', 'no-such-realm'], { PAM_USER: 'alice' }, '123456'],
+        ['check', ['--realm', 'corp', '--password'], { PAM_USER: 'alice' }, 'wrong password123456'],
+        ['check', [], { PAM_USER: 'alice' }, `123456\0`],
+        ['prompt', ['--realm', 'corp'], { PAM_USER: 'alice' }, ''],
+        ['prompt', ['--realm', 'corp'], { PAM_USER: 'mallory' }, ''],
+        ['prompt', ['--realm', 'corp', '--password'], { PAM_USER: 'alice' }, ''],
+        ['prompt', [], {}, ''],
+      ];
+      for (const [command, options, env, input] of cases) {
+        const shell = viaCurl(command, options, env, input);
+        // The same answer twice is refused the second time: tfactl's own client checks one just as good.
+        const node = await viaNode(command, options, env, input === `${erinKeys[5]}` ? `${erinKeys[6]}` : input);
+        expect(shell, `${command} ${options.join(' ')} ${JSON.stringify(env)}`).toEqual(node);
+      }
+    });
+
+    it('says in one line what is wrong with its own command line, exit 2, and that the service is gone, exit 6', () => {
+      const env = { PAM_USER: 'alice' };
+      const run = (args: string[]) => spawnSync('/bin/sh', [CLIENT, ...args], { input: '123456', encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+      const token = ['--token', `@${tokenFile}`];
+      const cases: [string[], RegExp][] = [
+        [[], /say check or prompt/],
+        [['login'], /check or prompt, not login/],
+        [['check', ...token], /--server SOCKET is needed/],
+        [['check', '--server', 'tfactl.sock', ...token], /an absolute path, not tfactl\.sock/],
+        [['check', '--server', sock], /--token @FILE is needed/],
+        [['check', '--server', sock, '--token', 'alice!pam=secret'], /a token on the command line would show in ps/],
+        [['check', '--server', sock, '--token', '@/a=b'], /with no = in its path/],
+        [['check', '--server', sock, '--token', `@${tokenFile}.gone`], /cannot read the --token file/],
+        [['check', '--server', sock, ...token, '--realm'], /--realm needs a value/],
+        [['check', '--server', sock, ...token, '--realm', '--nullok'], /--realm needs a value, not --nullok/],
+        [['check', '--server', sock, ...token, '--nullok', '--nullok'], /--nullok is given twice/],
+        [['prompt', '--server', sock, ...token, '--nullok'], /--nullok is for check/],
+        [['check', '--server', sock, ...token, '--db', '/x'], /unknown option --db/],
+      ];
+      for (const [args, message] of cases) {
+        const r = run(args);
+        expect({ code: r.status, stdout: r.stdout }, args.join(' ')).toEqual({ code: 2, stdout: '' });
+        expect(r.stderr.split('\n').filter(Boolean), args.join(' ')).toEqual([expect.stringMatching(message)]);
+      }
+      const gone = run(['check', '--server', `${sock}.gone`, ...token]);
+      expect({ code: gone.status, stderr: gone.stderr }).toEqual({ code: 6, stderr: `error: no tfactl service at ${sock}.gone (ENOENT): start it with tfactl serve (or systemctl start tfactl.socket)\n` });
+    });
   });
 });
 

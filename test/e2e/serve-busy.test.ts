@@ -1,9 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oathtool, startServe, TempStore } from './harness.js';
+import { BIN, oathtool, startServe, TempStore } from './harness.js';
 
 /**
  * A tfactl service's places for commands are shared by every user of the host: one who holds them
@@ -68,6 +68,15 @@ const waitsForAnswer = { t: 'start', argv: ['--as', 'ann', 'user', 'list'], env:
 
 const pamCheck = (user: string, answer: string) =>
   store.run(['--server', sock, '--token', `@${tokenFile}`, 'pam', 'check'], { env: { TFACTL_DB: undefined, PAM_USER: user, PAM_SERVICE: 'sshd' }, input: answer });
+/** The same check asked by the shell client (bin/tfactl-pam-curl) with the token in `file`. */
+const pamCheckByCurl = (user: string, answer: string, file = tokenFile) =>
+  new Promise<{ code: number | null; stderr: string }>((done) => {
+    const child = spawn('/bin/sh', [resolve(dirname(BIN), 'tfactl-pam-curl'), 'check', '--server', sock, '--token', `@${file}`], { env: { PATH: process.env.PATH, PAM_USER: user, PAM_SERVICE: 'sshd' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code, stderr }));
+    child.stdin.end(answer);
+  });
 const listThroughService = () => store.run(['--server', sock, '--token', `@${tokenFile}`, 'user', 'list', '--json'], { env: { TFACTL_DB: undefined } });
 
 describe('a tfactl service whose places are all held', () => {
@@ -82,6 +91,11 @@ describe('a tfactl service whose places are all held', () => {
       // What pam_exec runs has places of its own.
       const r = await pamCheck('ann', oathtool(SECRET));
       expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: 'ann@local: second factor accepted (totp)\n', stderr: '' });
+      // Asked over HTTP by the shell client, the same.
+      expect(await pamCheckByCurl('cat', oathtool(SECRET))).toEqual({ code: 0, stderr: '' });
+      const madeUpFile = join(store.dir, 'made-up.token');
+      writeFileSync(madeUpFile, 'pamcheck@local!pam=not-the-secret-of-this-token-at-all-x\n', { mode: 0o600 });
+      expect(await pamCheckByCurl('cat', '123456', madeUpFile)).toEqual({ code: 6, stderr: 'error: the tfactl service is busy (256 commands running): try again shortly\n' });
       // Only when its answer came with it: one that would ask its client for it could wait as long as any other.
       const asking = await pamHolder(readFileSync(tokenFile, 'utf8'), undefined);
       await asking.until('{"t":"busy","message":"the tfactl service is busy (256 commands running): try again shortly"}');
@@ -115,6 +129,8 @@ describe('a tfactl service whose places are all held', () => {
     for (let batch = 0; batch < 8; batch++) {
       const codes = await Promise.all(Array.from({ length: 10 }, () => pamCheck('dan', '000000')));
       expect(codes.map((r) => r.code)).toEqual(Array(10).fill(5));
+      const asked = await Promise.all(Array.from({ length: 10 }, () => pamCheckByCurl('dan', '000000')));
+      expect(asked.map((r) => r.code)).toEqual(Array(10).fill(5));
     }
   }, 120_000);
 });

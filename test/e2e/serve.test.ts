@@ -142,6 +142,46 @@ describe('tfactl serve', () => {
     expect(log).toMatch(/"method":"POST","path":"\/api\/v1\/run","status":200,"ms":[\d.]+,"command":"user show","exit":0/);
   });
 
+  it("answers POST /api/v1/pam/check and /prompt as text for a PAM line's client, with the README's commands as written", async () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('<!-- serve-pam-api')))![1]!;
+    writeFileSync(join(store.dir, 'pam.token'), `${adminToken}\n`, { mode: 0o600 });
+    await store.addUser('carol', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+    const code = oathtool(SECRET);
+    const r = spawnSync('bash', ['-c', `set -eo pipefail\n${block}`], { cwd: store.dir, encoding: 'utf8', env: { ...process.env, SOCK: sock, CODE: code } });
+    expect({ status: r.status, stdout: r.stdout }, r.stderr).toEqual({
+      status: 0,
+      stdout: 'Second factor for carol@local: type a TOTP code at the next prompt.\ncarol@local: second factor accepted (totp)\n',
+    });
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'carol@local', action: 'pam', target: 'carol@local', outcome: 'ok' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ method: 'totp', via: 'web@local!app', pam: { service: 'sshd', rhost: '198.51.100.7', tty: null } });
+    // The same code again, the token in the header: refused (401), as text.
+    const again = spawnSync('curl', ['-s', '-w', '\n%{http_code} %{content_type}', '--unix-socket', sock, '-H', `Authorization: Bearer ${adminToken}`, '--data-urlencode', 'user=carol', '--data-urlencode', `answer=${code}`, 'http://localhost/api/v1/pam/check'], { encoding: 'utf8' });
+    expect(again.stdout).toBe('error: authentication failed: invalid or already used code\n\n401 text/plain; charset=utf-8');
+    const before = store.snapshot();
+    const text = (args: string[], path = '/api/v1/pam/check') => {
+      const res = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, ...args, `http://localhost${path}`], { encoding: 'utf8' });
+      const lines = res.stdout.split('\n');
+      return [Number(lines.pop()), lines.join('\n')];
+    };
+    const form = (fields: Record<string, string>) => Object.entries(fields).flatMap(([k, v]) => ['--data-urlencode', `${k}=${v}`]);
+    for (const [args, status, message] of [
+      [[], 400, 'error: POST /api/v1/pam/check\n'],
+      [form({ user: 'alice', answer: '123456' }), 401, 'error: authentication failed: POST /api/v1/pam/check needs an API token: the field token, or Authorization: Bearer USERID!NAME=SECRET\n'],
+      [form({ user: 'alice', answer: '123456', token: 'web@local!app=not-it' }), 401, 'error: authentication failed: the token sent is not an API token (USERID!NAME=SECRET)\n'],
+      [form({ user: 'alice', answer: '123456', token: `${adminToken.slice(0, -1)}${adminToken.endsWith('x') ? 'y' : 'x'}` }), 401, expect.stringMatching(/^error: authentication failed: .*token.*\n$/)],
+      [[...form({ user: 'alice', token: adminToken }), '-H', `Authorization: Bearer ${adminToken}`], 400, 'error: give the API token once: the field token or the Authorization header\n'],
+      [form({ user: 'alice', token: adminToken, db: '/tmp/x' }), 400, 'error: unknown field "db" for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
+      [form({ user: 'alice', token: adminToken }), 400, 'error: nothing on standard input: tfactl pam check reads what pam_exec expose_authtok passes\n'],
+      [form({ user: 'root', token: adminToken, answer: '123456' }), 403, expect.stringMatching(/^error: .*root@local.*\n$/)],
+      [['--data-binary', `token=${encodeURIComponent(adminToken)}&answer=${'1'.repeat(70_000)}`], 400, 'error: the request body is over 65536 bytes\n'],
+    ] as const) {
+      expect(text([...args]), JSON.stringify(args)).toEqual([status, message]);
+    }
+    expect(store.snapshot()).toBe(before);
+    await expect.poll(() => log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":200,"ms":[\d.]+,"command":"pam check","exit":0/);
+  });
+
   it('logs one JSON line per request, never a secret, and on SIGTERM finishes and exits 0, removing its socket', async () => {
     const lines = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.path === '/api/v1/login').length).toBeGreaterThanOrEqual(20);

@@ -1,11 +1,14 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { boolOpt, stringOpt } from '../options.js';
 import { hostConfig, storePath } from '../session.js';
+
+/** Where curl may be, in the order bin/tfactl-pam-curl looks. */
+const CURL_PATHS = ['/usr/bin/curl', '/bin/curl', '/usr/local/bin/curl'];
 
 /** Where Linux distributions keep PAM modules: the first that has pam_exec.so is named in the lines. */
 const MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/security', '/lib/x86_64-linux-gnu/security', '/usr/lib/aarch64-linux-gnu/security', '/usr/lib64/security', '/lib64/security', '/usr/lib/security', '/lib/security'];
@@ -32,25 +35,27 @@ export async function run(inv: Invocation): Promise<void> {
   }
   // Shown in the comments: a connection string never with its password.
   const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
-  const where =
-    server !== undefined
-      ? ['--server', server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server), '--token', `@${resolve((token as string).replace(/^@/, ''))}`]
-      : fromConfig
-        ? []
-        : ['--db', db];
-  // This very tfactl, as this process runs it: the node binary and the script.
-  const program = [process.execPath, realpathSync(process.argv[1] ?? 'tfactl')];
+  const serverAddress = server === undefined ? undefined : server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server);
+  const tokenFile = token === undefined ? undefined : resolve(token.replace(/^@/, ''));
+  const client = serviceClient(inv, serverAddress, tokenFile);
+  const where = serverAddress !== undefined ? ['--server', serverAddress, '--token', `@${tokenFile}`] : fromConfig ? [] : ['--db', db];
+  // This very tfactl, as this process runs it: the node binary and the script; or, through a
+  // service, the shell client beside it.
+  const script = realpathSync(process.argv[1] ?? 'tfactl');
+  const program = client === 'curl' ? ['/bin/sh', join(dirname(script), 'tfactl-pam-curl')] : [process.execPath, script];
+  if (client === 'curl' && !existsSync(program[1] as string)) throw new UsageError(`${program[1]} is missing: this installation of tfactl is incomplete (or --client node)`, 'usage');
   for (const word of [...program, ...where, realm]) {
     if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
   }
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
-  const tfactl = [...program, ...where, 'pam'];
+  // tfactl takes the global options before `pam`; the shell client its command first.
+  const run = (command: 'prompt' | 'check') => (client === 'curl' ? [...program, command, ...where] : [...program, ...where, 'pam', command]);
   // sudo and the console have no other first factor: tfactl's password comes with the code.
   const realmArg = ['--realm', realm, ...(service === 'sshd' ? [] : ['--password'])];
   const lines = [
-    `auth requisite ${module('pam_exec.so')} stdout quiet ${[...tfactl, 'prompt', ...realmArg].join(' ')}`,
-    `auth required ${module('pam_exec.so')} expose_authtok quiet ${[...tfactl, 'check', ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
+    `auth requisite ${module('pam_exec.so')} stdout quiet ${[...run('prompt'), ...realmArg].join(' ')}`,
+    `auth required ${module('pam_exec.so')} expose_authtok quiet ${[...run('check'), ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
     // Without it sshd logs pam_setcred(): Permission denied.
     `auth optional ${module('pam_permit.so')}`,
   ];
@@ -71,5 +76,26 @@ export async function run(inv: Invocation): Promise<void> {
           `# In /etc/pam.d/${service}: these lines in place of "@include common-auth" (the Unix password is`,
           '# then not asked). Keep a root shell open until a new sign-in has worked.',
         ];
-  inv.out.result({ service, store: server ?? db, realm, nullok, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
+  inv.out.result({ service, store: serverAddress ?? db, realm, nullok, client, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
+}
+
+/**
+ * What PAM runs to ask the service at `server` (--client, else curl when it is installed and the
+ * service is a socket on this host: a shell and curl start in a fraction of node's time); null
+ * without a service.
+ */
+function serviceClient(inv: Invocation, server: string | undefined, tokenFile: string | undefined): 'curl' | 'node' | null {
+  const asked = stringOpt(inv, 'client') as 'curl' | 'node' | undefined;
+  if (server === undefined) {
+    if (asked !== undefined) throw new UsageError('--client goes with --server: on the store, PAM runs tfactl itself', 'usage');
+    return null;
+  }
+  const socket = !/^[a-z]+:/.test(server);
+  const curl = CURL_PATHS.some((p) => existsSync(p));
+  if (asked === undefined) return socket && curl && !tokenFile?.includes('=') ? 'curl' : 'node';
+  if (asked === 'node') return 'node';
+  if (!socket) throw new UsageError(`--client curl asks a service on this host's socket, not ${server}: leave out --client (tfactl asks it over TLS)`, 'usage');
+  if (!curl) throw new UsageError(`--client curl needs curl (${CURL_PATHS[0]}), which is not installed: install it, or leave out --client`, 'usage');
+  if (tokenFile?.includes('=')) throw new UsageError(`--client curl reads the token from a file whose path has no =, not ${tokenFile}: move it, or leave out --client`, 'usage');
+  return 'curl';
 }

@@ -8,6 +8,8 @@ import type { AuthDeps } from '../../services/authenticate.js';
 import type { Store } from '../../services/session.js';
 import { authenticateToken } from '../../services/tokens.js';
 import { challengeView, signedInView } from '../views.js';
+import type { RunOutcome, RunRequest } from '../../remote/server.js';
+import { parsePamForm } from './pam-form.js';
 
 /**
  * tfactl serve's API, version 1: what a request asks for, answered with the CLI's envelope
@@ -22,12 +24,13 @@ export interface ApiDeps {
   randomBytes(n: number): Buffer;
   sleep(ms: number): Promise<void>;
   readonly version: string;
-  /** Runs a command for POST /api/v1/run (src/remote/server.ts runRequest). */
-  runCommand(request: { readonly args: readonly string[]; readonly stdin: string; readonly token: string | undefined }): Promise<{ readonly code: number; readonly stdout: string; readonly command: string | undefined }>;
+  /** Runs a command for POST /api/v1/run and /api/v1/pam/... (src/remote/server.ts runRequest). */
+  runCommand(request: RunRequest): Promise<RunOutcome>;
 }
 
 export interface ApiAnswer {
   readonly status: number;
+  /** The JSON envelope; a string is sent as it is, as text/plain (/api/v1/pam/...). */
   readonly body: unknown;
   /** For the request log: the user id acted on, when there is one. */
   readonly userid?: string;
@@ -53,7 +56,8 @@ export function errorAnswer(e: unknown): ApiAnswer {
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
 }
 
-function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
+/** The request's body, at most `maxBytes` of it. */
+function readBytes(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   // Events rather than `for await`: the async iterator costs a request more than the rest of its reading.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -65,15 +69,18 @@ function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unkn
       req.off('data', onData).off('end', onEnd).pause();
       reject(new UsageError(`the request body is over ${maxBytes} bytes`, 'body_too_large'));
     };
-    const onEnd = () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
-      } catch {
-        reject(new UsageError('the request body is not JSON', 'invalid_body'));
-      }
-    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
     req.on('data', onData).on('end', onEnd).once('error', reject);
   });
+}
+
+async function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
+  const bytes = await readBytes(req, maxBytes);
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    throw new UsageError('the request body is not JSON', 'invalid_body');
+  }
 }
 
 const field = (body: Record<string, unknown>, name: string): string | undefined => {
@@ -97,6 +104,7 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/run', 'method'));
     return runCommand(req, deps);
   }
+  if (path === '/api/v1/pam/check' || path === '/api/v1/pam/prompt') return pamRun(req, deps, path === '/api/v1/pam/check' ? 'check' : 'prompt');
   return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` } } };
 }
 
@@ -121,6 +129,33 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
     return errorAnswer(new Error('the command printed no envelope'));
   }
   return { status: ran.code === ExitCode.ok ? 200 : (STATUS[ran.code] ?? 500), body: envelope, command: { name: ran.command, exit: ran.code } };
+}
+
+/**
+ * POST /api/v1/pam/check and /api/v1/pam/prompt: what pam_exec runs, asked by a client that is not
+ * tfactl (bin/tfactl-pam-curl: a shell and curl, which start in a fraction of node's time). The form
+ * (pam-form.ts) is the line's options, PAM's items and the answer; the run is the very `pam check`
+ * or `pam prompt` the CLI runs through the service, and the answer is what it prints, as text (what
+ * pam_exec shows the user): its output, then any warning or error, with the HTTP status of its exit
+ * code. It acts as the API token of the form's `token` field or the Authorization header.
+ */
+async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'prompt'): Promise<ApiAnswer> {
+  try {
+    if (req.method !== 'POST') throw new UsageError(`POST /api/v1/pam/${command}`, 'method');
+    const form = parsePamForm((await readBytes(req, BODY_MAX_BYTES)).toString('utf8'), command);
+    const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (header !== undefined && form.token !== undefined) throw new UsageError('give the API token once: the field token or the Authorization header', 'invalid_body');
+    const token = form.token ?? header;
+    if (token === undefined) throw new AuthError(`authentication failed: POST /api/v1/pam/${command} needs an API token: the field token, or Authorization: Bearer USERID!NAME=SECRET`);
+    // Said here, not as the run would (it names TFACTL_TOKEN, which this client never set).
+    if (!parseTokenValue(token)) throw new AuthError('authentication failed: the token sent is not an API token (USERID!NAME=SECRET)');
+    const ran = await deps.runCommand({ args: form.args, stdin: form.answer, token, env: form.env, json: false, pam: true });
+    return { status: ran.code === ExitCode.ok ? 200 : (STATUS[ran.code] ?? 500), body: `${ran.stdout}${ran.stderr}`, command: { name: ran.command, exit: ran.code } };
+  } catch (e) {
+    const failed = errorAnswer(e);
+    const { error } = failed.body as { error: { message: string } };
+    return { status: failed.status, body: `error: ${error.message}\n` };
+  }
 }
 
 /**

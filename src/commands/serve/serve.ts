@@ -61,13 +61,19 @@ export async function run(inv: Invocation): Promise<void> {
     sleep: (ms) => inv.ctx.clock.sleep(ms),
     version: pkg.version,
     runCommand: async (request) => {
-      if (otherRuns + httpRuns >= MAX_RUNS) throw busy();
-      httpRuns++;
+      // A PAM check or prompt with a token that may act has a PAM place and a pooled connection,
+      // as the CLI's PAM lines have (startRun); anything else shares the other places.
+      const pam = request.pam === true && request.token !== undefined && (await tokenMayAct(request.token));
+      if (pam && pamRuns >= MAX_PAM_RUNS) throw pamBusy();
+      if (!pam && otherRuns + httpRuns >= MAX_RUNS) throw busy();
+      if (pam) pamRuns++;
+      else httpRuns++;
       try {
         // Counted here: an HTTP request's run answers its own calls, waiting on nobody.
-        return await runRequest(request, { ...side, startRun: undefined });
+        return await runRequest(request, { ...side, startRun: undefined, storeFor: () => (pam ? borrowForRun : openForRun) });
       } finally {
-        httpRuns--;
+        if (pam) pamRuns--;
+        else httpRuns--;
       }
     },
   };
@@ -81,8 +87,10 @@ export async function run(inv: Invocation): Promise<void> {
     void inTurn(() => answer(req, deps))
       .catch(errorAnswer)
       .then((a) => {
-        const text = `${JSON.stringify(a.body)}\n`;
-        res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
+        // A PAM line's text (/api/v1/pam/...) as it is; anything else the JSON envelope.
+        const plain = typeof a.body === 'string';
+        const text = plain ? (a.body as string) : `${JSON.stringify(a.body)}\n`;
+        res.writeHead(a.status, { 'Content-Type': plain ? 'text/plain; charset=utf-8' : 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
         log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }), ...(a.command && { command: a.command.name, exit: a.command.exit }) });
       });
   };
@@ -110,13 +118,14 @@ export async function run(inv: Invocation): Promise<void> {
   let otherRuns = 0;
   let httpRuns = 0;
   const busy = () => new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+  const pamBusy = () => new StoreError(`the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`, 'service_busy');
   const startRun = async (argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string> => {
     const pam = parsePamArgv(argv);
     const token = pam?.opts.token;
     // Only with a token that may act (read, not audited: the run checks it again): else anyone
     // could hold these places with runs of a made-up token.
-    if (typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(token, sentFile))) {
-      if (pamRuns >= MAX_PAM_RUNS) return `the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`;
+    if (typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(tokenFileText(token, sentFile)))) {
+      if (pamRuns >= MAX_PAM_RUNS) return pamBusy().message;
       pamRuns++;
       return () => void pamRuns--;
     }
@@ -124,10 +133,12 @@ export async function run(inv: Invocation): Promise<void> {
     otherRuns++;
     return () => void otherRuns--;
   };
-  /** Whether `--token @FILE`, with the file the client sent, names a token of this store that may act now. */
-  const tokenMayAct = async (flag: string, sentFile: (path: string) => Buffer | undefined): Promise<boolean> => {
-    const file = flag.startsWith('@') ? sentFile(flag.slice(1)) : undefined;
-    const presented = file && parseTokenValue(file.toString('utf8').replace(/^\uFEFF/, '').trim());
+  /** The text of `--token @FILE`, from the file the client sent. */
+  const tokenFileText = (flag: string, sentFile: (path: string) => Buffer | undefined): string | undefined =>
+    flag.startsWith('@') ? sentFile(flag.slice(1))?.toString('utf8').replace(/^\uFEFF/, '').trim() : undefined;
+  /** Whether `text` is a token of this store that may act now (read, not audited: the run checks it again). */
+  const tokenMayAct = async (text: string | undefined): Promise<boolean> => {
+    const presented = text !== undefined && parseTokenValue(text);
     if (!presented) return false;
     const { tokenRefusal } = await import('../../services/tokens.js');
     const { store, release } = await pool.acquire();
