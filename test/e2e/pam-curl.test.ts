@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,17 +22,19 @@ const tokenFile = join(dir, 'pam.token');
 const TOKEN = 'pamadmin@corp!pam=0123456789abcdef0123456789abcdef';
 let server: Server;
 
-/** How the stand-in answers a realm: [status, content type]; any other realm, 200 with what it read. */
-const TEXT = 'text/plain; charset=utf-8';
-const ANSWERS = new Map<string, [number, string]>([
-  ['answer-400', [400, TEXT]],
-  ['answer-401', [401, TEXT]],
-  ['answer-403', [403, TEXT]],
-  ['answer-404', [404, TEXT]],
-  ['answer-500', [500, TEXT]],
-  ['answer-503', [503, TEXT]],
-  ['answer-json', [404, 'application/json']],
-]);
+/**
+ * How the stand-in answers: a realm `exit-N` as tfactl serve answers a run that exits N (its
+ * status, and N in its type); `no-marker`, 200 as plain text, and `json`, 404 as JSON, as another
+ * web server might; any other, 200 and exit 0 with what it read.
+ */
+const STATUS = new Map([[0, 200], [1, 500], [2, 400], [3, 404], [4, 403], [5, 401], [6, 503]]);
+function answerFor(realm: string | undefined): { status: number; type: string; text: string | null } {
+  const exit = /^exit-(\d+)$/.exec(realm ?? '')?.[1];
+  if (exit !== undefined) return { status: STATUS.get(Number(exit)) ?? 500, type: `text/plain; charset=utf-8; tfactl-exit=${exit}`, text: `error: the service said ${exit}\n` };
+  if (realm === 'no-marker') return { status: 200, type: 'text/plain; charset=utf-8', text: 'welcome\n' };
+  if (realm === 'json') return { status: 404, type: 'application/json', text: '{"ok":false}\n' };
+  return { status: 200, type: 'text/plain; charset=utf-8; tfactl-exit=0', text: null };
+}
 
 beforeAll(async () => {
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -40,10 +42,15 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
       const command = req.url === '/api/v1/pam/check' ? 'check' : 'prompt';
-      const form = parsePamForm(Buffer.concat(chunks).toString('utf8'), command);
-      const realm = form.args.find((a) => a.startsWith('--realm='))?.slice('--realm='.length);
-      const [status, type] = ANSWERS.get(realm ?? '') ?? [200, TEXT];
-      res.writeHead(status, { 'Content-Type': type }).end(status === 200 ? `${JSON.stringify({ path: req.url, ...form })}\n` : `error: the service said ${status}\n`);
+      let form: ReturnType<typeof parsePamForm>;
+      try {
+        form = parsePamForm(Buffer.concat(chunks).toString('utf8'), command);
+      } catch (e) {
+        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8; tfactl-exit=2' }).end(`error: ${(e as Error).message}\n`);
+        return;
+      }
+      const { status, type, text } = answerFor(form.args.find((a) => a.startsWith('--realm='))?.slice('--realm='.length));
+      res.writeHead(status, { 'Content-Type': type }).end(text ?? `${JSON.stringify({ path: req.url, ...form, headers: Object.keys(req.headers) })}\n`);
     });
   });
   await new Promise<void>((ok) => server.listen(sock, ok));
@@ -81,7 +88,7 @@ describe('bin/tfactl-pam-curl', () => {
       fc.asyncProperty(
         fc.record({ PAM_USER: item, PAM_SERVICE: item, PAM_RHOST: item, PAM_TTY: item, PAM_TYPE: item }, { requiredKeys: [] }),
         fc.string({ unit: 'binary', maxLength: 40 }),
-        item.filter((r) => !r.startsWith('-') && !r.startsWith('answer-')),
+        item.filter((r) => !r.startsWith('-') && !/^(exit-\d+|no-marker|json)$/.test(r)),
         fc.boolean(),
         async (env, answer, realm, password) => {
           const options = ['--realm', realm, ...(password ? ['--password'] : [])];
@@ -93,6 +100,7 @@ describe('bin/tfactl-pam-curl', () => {
             env,
             answer,
             token: TOKEN,
+            headers: ['host', 'user-agent', 'accept', 'content-length', 'content-type'],
           });
         },
       ),
@@ -104,16 +112,66 @@ describe('bin/tfactl-pam-curl', () => {
     const r = await client(['check', '--server', sock, '--token', `@${tokenFile}`, '--nullok'], { PAM_USER: 'alice' }, Buffer.from('123456\0'));
     expect(JSON.parse(r.stdout)).toMatchObject({ args: ['pam', 'check', '--nullok'], env: { PAM_USER: 'alice' }, answer: '123456\0' });
     const prompt = await client(['prompt', '--server', sock, '--token', `@${tokenFile}`], { PAM_USER: 'alice' }, 'not read');
-    expect(JSON.parse(prompt.stdout)).toEqual({ path: '/api/v1/pam/prompt', args: ['pam', 'prompt'], env: { PAM_USER: 'alice' }, answer: '', token: TOKEN });
+    expect(JSON.parse(prompt.stdout)).toMatchObject({ path: '/api/v1/pam/prompt', args: ['pam', 'prompt'], env: { PAM_USER: 'alice' }, answer: '', token: TOKEN });
   });
 
-  it("exits with tfactl's code for each HTTP status, the service's text on standard error", async () => {
-    const expected: [string, number][] = [['answer-400', 2], ['answer-404', 3], ['answer-403', 4], ['answer-401', 5], ['answer-503', 6], ['answer-500', 1]];
-    for (const [realm, code] of expected) {
-      const r = await client(['check', '--server', sock, '--token', `@${tokenFile}`, '--realm', realm], { PAM_USER: 'alice' }, '123456');
-      expect(r, realm).toEqual({ code, stdout: '', stderr: `error: the service said ${realm.slice(7)}\n` });
+  it("exits with the code tfactl's answer names, its text on standard error; never 0 for an answer that is not tfactl's", async () => {
+    const check = (realm: string) => client(['check', '--server', sock, '--token', `@${tokenFile}`, '--realm', realm], { PAM_USER: 'alice' }, '123456');
+    for (const code of [1, 2, 3, 4, 5, 6]) expect(await check(`exit-${code}`), String(code)).toEqual({ code, stdout: '', stderr: `error: the service said ${code}\n` });
+    const notTfactl = `error: the service at ${sock} does not take tfactl-pam-curl's checks (HTTP %s): is it tfactl serve, of this version or newer?\n`;
+    expect(await check('no-marker')).toEqual({ code: 6, stdout: '', stderr: notTfactl.replace('%s', '200') });
+    expect(await check('json')).toEqual({ code: 6, stdout: '', stderr: notTfactl.replace('%s', '404') });
+  });
+
+  it("takes nothing from PAM's environment but PAM's items: no .curlrc, proxy or PATH of the user's", async () => {
+    const home = join(dir, 'home');
+    mkdirSync(home, { recursive: true });
+    const trace = join(dir, 'trace.txt');
+    writeFileSync(join(home, '.curlrc'), `trace-ascii = "${trace}"\nheader = "X-From-Curlrc: 1"\n`);
+    // A PATH whose stat says any socket is root's, and whose curl would be anyone's.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['stat', 'curl']) writeFileSync(join(bin, tool), '#!/bin/sh\necho 0\n', { mode: 0o755 });
+    const env = { PAM_USER: 'alice', HOME: home, CURL_HOME: home, XDG_CONFIG_HOME: home, http_proxy: 'http://127.0.0.1:9', ALL_PROXY: 'http://127.0.0.1:9', PATH: bin };
+    const r = await client(['check', '--server', sock, '--token', `@${tokenFile}`], env, '123456');
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout).headers).not.toContain('x-from-curlrc');
+    expect(existsSync(trace)).toBe(false);
+    // A socket of another user (nobody's), itself or through root's link to it, is not trusted, whatever that stat says.
+    const theirs = join(dir, 'theirs.sock');
+    const other = createServer(() => undefined);
+    await new Promise<void>((ok) => other.listen(theirs, ok));
+    try {
+      chownSync(theirs, 65534, 65534);
+      symlinkSync(theirs, join(dir, 'link.sock'));
+      for (const path of [theirs, join(dir, 'link.sock')]) {
+        const refused = await client(['check', '--server', path, '--token', `@${tokenFile}`], env, '123456');
+        expect(refused, path).toEqual({ code: 6, stdout: '', stderr: `error: the socket ${path} belongs to uid 65534, neither root nor you: not a tfactl service to trust\n` });
+      }
+    } finally {
+      other.close();
     }
-    const other = await client(['check', '--server', sock, '--token', `@${tokenFile}`, '--realm', 'answer-json'], { PAM_USER: 'alice' }, '123456');
-    expect(other).toEqual({ code: 6, stdout: '', stderr: `error: the service at ${sock} does not take tfactl-pam-curl's checks (HTTP 404): is it tfactl serve, of this version or newer?\n` });
+  });
+
+  it('does not wait on a terminal for the answer: check reads what pam_exec passes', () => {
+    const driver = `
+import json, os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve('/bin/sh', ['/bin/sh', sys.argv[1], 'check', '--server', sys.argv[2], '--token', '@' + sys.argv[3]], {'PAM_USER': 'alice'})
+out = b''
+while True:
+    try:
+        data = os.read(fd, 1024)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'output': out.decode()}))
+`;
+    const r = spawnSync('/usr/bin/python3', ['-c', driver, CLIENT, sock, tokenFile], { encoding: 'utf8', timeout: 20_000 });
+    expect(JSON.parse(r.stdout)).toEqual({ code: 2, output: 'error: standard input is a terminal: tfactl-pam-curl check reads what pam_exec expose_authtok passes\r\n' });
   });
 });

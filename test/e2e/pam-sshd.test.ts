@@ -150,7 +150,7 @@ async function startSshd(name: string, printed: string): Promise<Sshd> {
 describe('a real sshd with tfactl as the second factor', () => {
   it('signs in with the key, then the TOTP code, showing what to type first', async () => {
     const r = signIn(direct, null);
-    expect(r.output).toContain('Second factor for root@corp: type a TOTP code or recovery key (10 left) at the next prompt.');
+    expect(r.output).toMatch(/Second factor for root@corp: type a TOTP code or recovery key \(\d+ left\) at the next prompt\./);
     expect(r.output).toContain('SIGNED-IN');
     expect(r.status).toBe(0);
     // sshd's own account of it: the key first, then PAM (its log may come a moment later).

@@ -292,17 +292,28 @@ describe('tfactl pam through tfactl serve', () => {
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     };
 
+    const GUS_SECRET = 'ONSWG4TFORSXG5BAMZXXEIDHOVZQ====';
+    let hankKeys: string[] = [];
+    beforeAll(async () => {
+      // Users of these tests alone: a TOTP code is taken once per user and step, recovery keys once.
+      await store.addUser('gus@corp', PW, ['--tfa', 'totp', '--totp-secret', GUS_SECRET, '--no-verify', '--qr', 'none']);
+      await store.addUser('hank@corp', PW);
+      hankKeys = (await store.run(['tfa', 'add', 'recovery', 'hank@corp', '--json'])).json().result.keys as string[];
+    }, 30_000);
+
     it('prints lines that run the shell client, and signs in through them: a code once, a recovery key once', async () => {
       const lines = await installService('tfactl-via-curl', ['--server', sock, '--token', `@${tokenFile}`]);
       const rules = lines.filter((l) => l.startsWith('auth'));
-      expect(rules[0]).toMatch(new RegExp(`pam_exec\\.so stdout quiet /bin/sh ${CLIENT} prompt --server ${sock} --token @${tokenFile} --realm corp$`));
-      expect(rules[1]).toMatch(new RegExp(`pam_exec\\.so expose_authtok quiet /bin/sh ${CLIENT} check --server ${sock} --token @${tokenFile} --realm corp$`));
-      const code = oathtool(ERIN_SECRET);
-      const first = pamtester('tfactl-via-curl', 'erin', code);
+      expect(rules[0]).toMatch(/^auth requisite \/\S+\/pam_exec\.so stdout quiet /);
+      expect(rules[0]!.endsWith(` quiet /bin/sh ${CLIENT} prompt --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
+      expect(rules[1]).toMatch(/^auth required \/\S+\/pam_exec\.so expose_authtok quiet /);
+      expect(rules[1]!.endsWith(` quiet /bin/sh ${CLIENT} check --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
+      const code = oathtool(GUS_SECRET);
+      const first = pamtester('tfactl-via-curl', 'gus', code);
       expect(first.ok, first.output).toBe(true);
-      expect(lastPamEntry('erin@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'totp', via: 'pamadmin@corp!pam', pam: { service: 'tfactl-via-curl', rhost: '198.51.100.7', tty: 'pts/3' } }) });
-      expect(pamtester('tfactl-via-curl', 'erin', code).ok).toBe(false);
-      expect(lastPamEntry('erin@corp')?.outcome).toBe('failed');
+      expect(lastPamEntry('gus@corp')).toEqual({ outcome: 'ok', detail: expect.objectContaining({ method: 'totp', via: 'pamadmin@corp!pam', pam: { service: 'tfactl-via-curl', rhost: '198.51.100.7', tty: 'pts/3' } }) });
+      expect(pamtester('tfactl-via-curl', 'gus', code).ok).toBe(false);
+      expect(lastPamEntry('gus@corp')?.outcome).toBe('failed');
       expect(pamtester('tfactl-via-curl', 'erin', `${erinKeys[4]}`).ok).toBe(true);
       expect(pamtester('tfactl-via-curl', 'erin', `${erinKeys[4]}`).ok).toBe(false);
       expect(pamtester('tfactl-via-curl', 'carl', code).ok).toBe(false);
@@ -314,6 +325,7 @@ describe('tfactl pam through tfactl serve', () => {
 
     it('answers exactly as tfactl does through the same service, line for line and code for code', async () => {
       const cases: ['check' | 'prompt', string[], Record<string, string>, string][] = [
+        // A recovery key each (the node client's is the next one), then each spent again.
         ['check', ['--realm', 'corp'], { PAM_USER: 'erin', PAM_SERVICE: 'sshd' }, `${erinKeys[5]}`],
         ['check', ['--realm', 'corp'], { PAM_USER: 'erin' }, `${erinKeys[5]}`],
         ['check', ['--realm', 'corp'], { PAM_USER: 'nobody-here' }, '123456'],
@@ -340,8 +352,48 @@ describe('tfactl pam through tfactl serve', () => {
       }
     });
 
+    it('prints the lines of tfactl itself where the shell client cannot serve: --client node, a URL, a token path with =, no client beside tfactl', async () => {
+      const line = async (extra: string[], bin = BIN) => {
+        const r = spawnSync(process.execPath, [bin, 'pam', 'config', 'sshd', '--json', ...extra], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout).result as { client: string; lines: string[] };
+      };
+      const via = ['--server', sock, '--token', `@${tokenFile}`];
+      expect((await line(via)).client).toBe('curl');
+      expect((await line([...via, '--client', 'node'])).lines[1]).toContain(` ${process.execPath} ${BIN} --server ${sock} --token @${tokenFile} pam check `);
+      expect((await line(['--server', 'https://127.0.0.1:8443', '--token', `@${tokenFile}`])).client).toBe('node');
+      expect((await line(['--server', sock, '--token', `@${store.dir}/a=b.token`])).client).toBe('node');
+      // tfactl without bin/tfactl-pam-curl beside it (a partial copy).
+      const copy = join(store.dir, 'no-shell-client');
+      mkdirSync(join(copy, 'bin'), { recursive: true });
+      mkdirSync(join(copy, 'dist'), { recursive: true });
+      copyFileSync(BIN, join(copy, 'bin', 'tfactl.cjs'));
+      for (const f of ['tfactl.cjs', 'tfactl.cjs.cache']) copyFileSync(join(dirname(BIN), '..', 'dist', f), join(copy, 'dist', f));
+      expect((await line(via, join(copy, 'bin', 'tfactl.cjs'))).client).toBe('node');
+      const asked = spawnSync(process.execPath, [join(copy, 'bin', 'tfactl.cjs'), 'pam', 'config', ...via, '--client', 'curl'], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
+      expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
+    });
+
+    it('prints a warning after the result, where tfactl writes it on standard error', async () => {
+      // hank's keys spent down to 4: the next leaves 3, under the mark where tfactl warns.
+      for (const key of hankKeys.slice(0, -4)) expect((await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'hank' }, input: key })).code).toBe(0);
+      const [third, second] = hankKeys.slice(-4);
+      expect(viaCurl('check', ['--realm', 'corp'], { PAM_USER: 'hank' }, `${third}`)).toEqual({
+        code: 0,
+        stdout: "hank@corp: second factor accepted (recovery)\nwarning: only 3 recovery keys left for hank@corp: consider 'tfactl tfa add recovery hank@corp --regenerate'\n",
+        stderr: '',
+      });
+      expect(await viaNode('check', ['--realm', 'corp'], { PAM_USER: 'hank' }, `${second}`)).toEqual({
+        code: 0,
+        stdout: 'hank@corp: second factor accepted (recovery)\n',
+        stderr: "warning: only 2 recovery keys left for hank@corp: consider 'tfactl tfa add recovery hank@corp --regenerate'\n",
+      });
+    });
+
     it('says in one line what is wrong with its own command line, exit 2, and that the service is gone, exit 6', () => {
       const env = { PAM_USER: 'alice' };
+      const emptyFile = join(store.dir, 'empty.token');
+      writeFileSync(emptyFile, '', { mode: 0o600 });
       const run = (args: string[]) => spawnSync('/bin/sh', [CLIENT, ...args], { input: '123456', encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
       const token = ['--token', `@${tokenFile}`];
       const cases: [string[], RegExp][] = [
@@ -352,6 +404,9 @@ describe('tfactl pam through tfactl serve', () => {
         [['check', '--server', sock], /--token @FILE is needed/],
         [['check', '--server', sock, '--token', 'alice!pam=secret'], /a token on the command line would show in ps/],
         [['check', '--server', sock, '--token', '@/a=b'], /with no = in its path/],
+        [['check', '--server', sock, '--token', '@-'], /by its absolute path, not @-/],
+        [['check', '--server', sock, '--token', '@pam.token'], /by its absolute path, not @pam\.token/],
+        [['check', '--server', sock, '--token', `@${emptyFile}`], /^error: the --token file \S+ is empty$/],
         [['check', '--server', sock, '--token', `@${tokenFile}.gone`], /cannot read the --token file/],
         [['check', '--server', sock, ...token, '--realm'], /--realm needs a value/],
         [['check', '--server', sock, ...token, '--realm', '--nullok'], /--realm needs a value, not --nullok/],

@@ -16,6 +16,8 @@ const PW = 'a password of ann';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const sock = join(store.dir, 'tfactl.sock');
 const tokenFile = join(store.dir, 'pam.token');
+/** dan's own token (dan is no admin). */
+const ownTokenFile = join(store.dir, 'own.token');
 let serve: ChildProcess;
 /** As many as the service runs at once of what may wait on its client (serve.ts MAX_RUNS). */
 const MAX_RUNS = 256;
@@ -26,6 +28,8 @@ beforeAll(async () => {
   for (const u of ['ann', 'ben', 'cat', 'dan']) await store.addUser(u, PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
   const token = (await store.run(['token', 'add', 'pamcheck', 'pam', '--privileges', 'read-only', '--json'])).json().result.value as string;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const own = (await store.run(['token', 'add', 'dan', 'own', '--json'])).json().result.value as string;
+  writeFileSync(ownTokenFile, `${own}\n`, { mode: 0o600 });
   serve = (await startServe(sock, store.env)).child;
 }, 60_000);
 afterAll(() => {
@@ -94,8 +98,13 @@ describe('a tfactl service whose places are all held', () => {
       // Asked over HTTP by the shell client, the same.
       expect(await pamCheckByCurl('cat', oathtool(SECRET))).toEqual({ code: 0, stderr: '' });
       const madeUpFile = join(store.dir, 'made-up.token');
-      writeFileSync(madeUpFile, 'pamcheck@local!pam=not-the-secret-of-this-token-at-all-x\n', { mode: 0o600 });
+      // A token of the right shape whose secret is not the token's.
+      const real = readFileSync(tokenFile, 'utf8').trim();
+      writeFileSync(madeUpFile, `${real.slice(0, -1)}${real.endsWith('A') ? 'B' : 'A'}\n`, { mode: 0o600 });
       expect(await pamCheckByCurl('cat', '123456', madeUpFile)).toEqual({ code: 6, stderr: 'error: the tfactl service is busy (256 commands running): try again shortly\n' });
+      // Nor with a user's own token, which checks only that user: failing checks of their own (each a
+      // sleep of the lockout's) must not hold the places every sign-in needs.
+      expect(await pamCheckByCurl('dan', '000000', ownTokenFile)).toEqual({ code: 6, stderr: 'error: the tfactl service is busy (256 commands running): try again shortly\n' });
       // Only when its answer came with it: one that would ask its client for it could wait as long as any other.
       const asking = await pamHolder(readFileSync(tokenFile, 'utf8'), undefined);
       await asking.until('{"t":"busy","message":"the tfactl service is busy (256 commands running): try again shortly"}');

@@ -37,13 +37,13 @@ export async function run(inv: Invocation): Promise<void> {
   const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
   const serverAddress = server === undefined ? undefined : server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server);
   const tokenFile = token === undefined ? undefined : resolve(token.replace(/^@/, ''));
-  const client = serviceClient(inv, serverAddress, tokenFile);
-  const where = serverAddress !== undefined ? ['--server', serverAddress, '--token', `@${tokenFile}`] : fromConfig ? [] : ['--db', db];
   // This very tfactl, as this process runs it: the node binary and the script; or, through a
   // service, the shell client beside it.
   const script = realpathSync(process.argv[1] ?? 'tfactl');
-  const program = client === 'curl' ? ['/bin/sh', join(dirname(script), 'tfactl-pam-curl')] : [process.execPath, script];
-  if (client === 'curl' && !existsSync(program[1] as string)) throw new UsageError(`${program[1]} is missing: this installation of tfactl is incomplete (or --client node)`, 'usage');
+  const shellClient = join(dirname(script), 'tfactl-pam-curl');
+  const client = serviceClient(inv, serverAddress, tokenFile, existsSync(shellClient));
+  const where = serverAddress !== undefined ? ['--server', serverAddress, '--token', `@${tokenFile}`] : fromConfig ? [] : ['--db', db];
+  const program = client === 'curl' ? ['/bin/sh', shellClient] : [process.execPath, script];
   for (const word of [...program, ...where, realm]) {
     if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
   }
@@ -80,11 +80,11 @@ export async function run(inv: Invocation): Promise<void> {
 }
 
 /**
- * What PAM runs to ask the service at `server` (--client, else curl when it is installed and the
- * service is a socket on this host: a shell and curl start in a fraction of node's time); null
- * without a service.
+ * What PAM runs to ask the service at `server` (--client, else the shell client when it and curl
+ * are installed, the service is a socket on this host and the token file's path has no `=`: a
+ * shell and curl start in a fraction of node's time); null without a service.
  */
-function serviceClient(inv: Invocation, server: string | undefined, tokenFile: string | undefined): 'curl' | 'node' | null {
+function serviceClient(inv: Invocation, server: string | undefined, tokenFile: string | undefined, shellClient: boolean): 'curl' | 'node' | null {
   const asked = stringOpt(inv, 'client') as 'curl' | 'node' | undefined;
   if (server === undefined) {
     if (asked !== undefined) throw new UsageError('--client goes with --server: on the store, PAM runs tfactl itself', 'usage');
@@ -92,8 +92,9 @@ function serviceClient(inv: Invocation, server: string | undefined, tokenFile: s
   }
   const socket = !/^[a-z]+:/.test(server);
   const curl = CURL_PATHS.some((p) => existsSync(p));
-  if (asked === undefined) return socket && curl && !tokenFile?.includes('=') ? 'curl' : 'node';
+  if (asked === undefined) return socket && curl && shellClient && !tokenFile?.includes('=') ? 'curl' : 'node';
   if (asked === 'node') return 'node';
+  if (!shellClient) throw new UsageError('bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)', 'usage');
   if (!socket) throw new UsageError(`--client curl asks a service on this host's socket, not ${server}: leave out --client (tfactl asks it over TLS)`, 'usage');
   if (!curl) throw new UsageError(`--client curl needs curl (${CURL_PATHS[0]}), which is not installed: install it, or leave out --client`, 'usage');
   if (tokenFile?.includes('=')) throw new UsageError(`--client curl reads the token from a file whose path has no =, not ${tokenFile}: move it, or leave out --client`, 'usage');

@@ -30,7 +30,7 @@ export interface ApiDeps {
 
 export interface ApiAnswer {
   readonly status: number;
-  /** The JSON envelope; a string is sent as it is, as text/plain (/api/v1/pam/...). */
+  /** The JSON envelope; a string is sent as it is, as text/plain with `command`'s exit code in its type (/api/v1/pam/...). */
   readonly body: unknown;
   /** For the request log: the user id acted on, when there is one. */
   readonly userid?: string;
@@ -137,7 +137,8 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
  * (pam-form.ts) is the line's options, PAM's items and the answer; the run is the very `pam check`
  * or `pam prompt` the CLI runs through the service, and the answer is what it prints, as text (what
  * pam_exec shows the user): its output, then any warning or error, with the HTTP status of its exit
- * code. It acts as the API token of the form's `token` field or the Authorization header.
+ * code and the code itself in the type (`text/plain; charset=utf-8; tfactl-exit=5`: what says that
+ * tfactl answered). It acts as the API token of the form's `token` field or the Authorization header.
  */
 async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'prompt'): Promise<ApiAnswer> {
   try {
@@ -154,7 +155,7 @@ async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'p
   } catch (e) {
     const failed = errorAnswer(e);
     const { error } = failed.body as { error: { message: string } };
-    return { status: failed.status, body: `error: ${error.message}\n` };
+    return { status: failed.status, body: `error: ${error.message}\n`, command: { name: `pam ${command}`, exit: e instanceof TfaError ? e.exitCode : ExitCode.internal } };
   }
 }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { isPostgresUrl } from '../../domain/store-location.js';
-import { StoreError, UsageError } from '../../errors.js';
+import { ExitCode, StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { keyPathOf, openSession, storePath } from '../session.js';
@@ -87,10 +87,11 @@ export async function run(inv: Invocation): Promise<void> {
     void inTurn(() => answer(req, deps))
       .catch(errorAnswer)
       .then((a) => {
-        // A PAM line's text (/api/v1/pam/...) as it is; anything else the JSON envelope.
+        // A PAM line's text (/api/v1/pam/...) as it is, its exit code in its type; anything else the JSON envelope.
         const plain = typeof a.body === 'string';
         const text = plain ? (a.body as string) : `${JSON.stringify(a.body)}\n`;
-        res.writeHead(a.status, { 'Content-Type': plain ? 'text/plain; charset=utf-8' : 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
+        const type = plain ? `text/plain; charset=utf-8; tfactl-exit=${a.command?.exit ?? ExitCode.internal}` : 'application/json';
+        res.writeHead(a.status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
         log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }), ...(a.command && { command: a.command.name, exit: a.command.exit }) });
       });
   };
@@ -136,14 +137,19 @@ export async function run(inv: Invocation): Promise<void> {
   /** The text of `--token @FILE`, from the file the client sent. */
   const tokenFileText = (flag: string, sentFile: (path: string) => Buffer | undefined): string | undefined =>
     flag.startsWith('@') ? sentFile(flag.slice(1))?.toString('utf8').replace(/^\uFEFF/, '').trim() : undefined;
-  /** Whether `text` is a token of this store that may act now (read, not audited: the run checks it again). */
+  /**
+   * Whether `text` is a token of this store that may act now, and check other users' sign-ins (an
+   * admin's, as PAM lines' tokens are): read, not audited (the run checks it again). A user's own
+   * token could otherwise hold the sign-ins' places with failing checks of their own.
+   */
   const tokenMayAct = async (text: string | undefined): Promise<boolean> => {
     const presented = text !== undefined && parseTokenValue(text);
     if (!presented) return false;
     const { tokenRefusal } = await import('../../services/tokens.js');
     const { store, release } = await pool.acquire();
     try {
-      return (await tokenRefusal(store.store, presented, inv.ctx.clock.nowSeconds())).reason === null;
+      const { reason, user } = await tokenRefusal(store.store, presented, inv.ctx.clock.nowSeconds());
+      return reason === null && user?.admin === true;
     } catch {
       return false;
     } finally {
