@@ -491,15 +491,18 @@ _tfactl_reply() {
 
 # _tfactl_ids KIND [USERID]: add the ids starting with $cur that `tfactl __complete` prints
 # (one a line, maybe a tab and a description), quoted for the shell. It never asks anything:
-# without a store this user owns it prints nothing.
+# without a store this user owns it prints nothing. User ids are read starting with $cur only
+# (bash matches prefixes alone): a big store's other users are not read.
 _tfactl_ids() {
     local line id
+    local -a asked=("$@")
+    [[ $1 == users ]] && asked+=(-- "$cur")
     while IFS= read -r line; do
         id=${line%%$'\t'*}
         [[ $id == "$cur"* ]] || continue
         printf -v id '%q' "$id"
         _tfactl_add "$id"
-    done < <(command "$tfactl" __complete "${db[@]}" "$@" 2>/dev/null </dev/null)
+    done < <(command "$tfactl" __complete "${db[@]}" "${asked[@]}" 2>/dev/null </dev/null)
 }
 
 # _tfactl_words: set words and cword from COMP_WORDS, joining what bash split at the @ of a user

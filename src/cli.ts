@@ -344,7 +344,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     hidden: true,
   })
     .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms']))
-    .argument('[userid]', 'whose factors');
+    .argument('[userid]', 'whose factors (factors), or what has been typed of a user id (users: only those that start with it)');
 
   addHelp(program);
   return program;

@@ -5,8 +5,9 @@ import { isPostgresUrl } from '../domain/store-location.js';
 import { keyPathOf, storePath } from './session.js';
 
 /**
- * `tfactl __complete users | factors USERID | realms`: what the completion scripts offer for user
- * ids, factor ids and realms, one a line (a tab, then a description, where there is one).
+ * `tfactl __complete users [TYPED] | factors USERID | realms`: what the completion scripts offer for
+ * user ids (those that start with TYPED), factor ids and realms, one a line (a tab, then a
+ * description, where there is one).
  * It answers at once and never fails: it never prompts, never creates or migrates a store, and
  * prints nothing (exit 0) when the store is missing, unreadable or busy, or when this OS user does
  * not own it. Only the owner (or root) is answered, seeing everything as root@local would: --as

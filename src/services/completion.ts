@@ -15,22 +15,21 @@ const UNFIT_VALUE = /[\s\p{Cc}]/u;
 const oneLine = (text: string): string => text.replace(/[\s\p{Cc}]+/gu, ' ').trim();
 
 /**
- * The user ids, realms, or factor ids of one user (`userid`, a bare name meaning realm local)
- * that completion offers, in order. Precondition: the caller owns the store, and so may see everything, as
- * root@local may. Reads only; audits nothing (no secret is read). An unknown or invalid user id
- * has no factors.
+ * The user ids (those that start with `arg`, what has been typed of one), realms, or factor ids of
+ * one user (`arg`, a user id: a bare name means realm local) that completion offers, in order.
+ * Precondition: the caller owns the store, and so may see everything, as root@local may. Reads
+ * only; audits nothing (no secret is read). An unknown or invalid user id has no factors.
  */
-export async function completionCandidates(store: Store, kind: CompletionKind, userid?: string): Promise<CompletionCandidate[]> {
+export async function completionCandidates(store: Store, kind: CompletionKind, arg?: string): Promise<CompletionCandidate[]> {
   let candidates: CompletionCandidate[];
   if (kind === 'users') {
-    candidates = [];
-    for await (const u of store.users({})) candidates.push({ value: u.userid });
+    candidates = (await store.userIdsStartingWith(arg ?? '')).map((value) => ({ value }));
   } else if (kind === 'realms') {
     candidates = (await store.listRealms()).map((r) => ({ value: r.name, ...(r.comment ? { description: oneLine(r.comment) } : {}) }));
   } else {
     let id: string;
     try {
-      id = parseUserId(userid ?? '').id;
+      id = parseUserId(arg ?? '').id;
     } catch {
       return [];
     }

@@ -458,6 +458,12 @@ export abstract class SqlStore implements Store {
     for await (const row of this.paged<OverviewRow & CountsRow>((last) => listingQueries.users(filter, last))) yield toOverview(row, countsOf(row));
   }
 
+  async userIdsStartingWith(prefix: string) {
+    // Compared in the database (a scan of the ids, nothing else read): a big store's other users never reach this process.
+    const where = prefix === '' ? '' : 'WHERE substr(userid, 1, length(@prefix)) = @prefix';
+    return (await this.sql(`SELECT userid FROM users ${where} ORDER BY userid`).pluck().all(prefix === '' ? {} : { prefix })) as string[];
+  }
+
   async *usersWithFactors(filter: UserFilter) {
     type Row = OverviewRow & { f_id: string | null } & Record<string, unknown>;
     // Pages of users (each with all its factors' rows); a page of fewer users than LISTING_PAGE is the last.

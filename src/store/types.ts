@@ -334,6 +334,8 @@ export interface UserStore {
    * may show in later pages: sql-store.ts LISTING_PAGE).
    */
   users(filter: UserFilter): AsyncIterable<UserOverview>;
+  /** The user ids that start with `prefix` (every one for ''), in order: what completion offers. One read. */
+  userIdsStartingWith(prefix: string): Promise<string[]>;
   /** Users in order of user id, each with all their factors; read as consumed, like users(). */
   usersWithFactors(filter: UserFilter): AsyncIterable<{ readonly user: UserOverview; readonly factors: readonly FactorRecord[] }>;
   /** How many users of `realm` have no enabled factor of `type`, and the first `sample` of them. */

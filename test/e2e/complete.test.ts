@@ -29,6 +29,14 @@ describe('tfactl __complete (for the completion scripts)', () => {
     expect(r.stdout).toBe('alice@local\nbob@corp\nroot@local\n');
   });
 
+  it('prints only the user ids that start with what has been typed (after --), as they are', async () => {
+    expect((await store.run(['__complete', 'users', '--', 'b'])).stdout).toBe('bob@corp\n');
+    expect((await store.run(['__complete', 'users', '--', 'alice@'])).stdout).toBe('alice@local\n');
+    expect((await store.run(['__complete', 'users', '--', 'A'])).stdout).toBe('');
+    expect((await store.run(['__complete', 'users', '--', '-x'])).stdout).toBe('');
+    expect((await store.run(['__complete', 'users', '--', '%'])).stdout).toBe('');
+  });
+
   it('prints the realms, with their comments on one line after a tab', async () => {
     const r = await store.run(['__complete', 'realms']);
     expect(r.code).toBe(0);

@@ -36,6 +36,17 @@ onEveryBackend((opened, others) => {
       expect(listed).toEqual(['ann@local', 'ben@local', 'cat@local', 'dan@local', 'root@local']);
     });
 
+    it('offer the user ids that start with what was typed, characters as they are', async () => {
+      for (const name of ['a_b', 'a%c', 'añ', 'ab']) expect(await store.insertUser(user(`${name}@local`))).toBe(true);
+      expect(await store.userIdsStartingWith('a_')).toEqual(['a_b@local']);
+      expect(await store.userIdsStartingWith('a')).toEqual(['a%c@local', 'a_b@local', 'ab@local', 'ann@local', 'añ@local']);
+      expect(await store.userIdsStartingWith('añ')).toEqual(['añ@local']);
+      expect(await store.userIdsStartingWith('ann@local')).toEqual(['ann@local']);
+      expect(await store.userIdsStartingWith('zz')).toEqual([]);
+      expect(await store.userIdsStartingWith('')).toEqual(['a%c@local', 'a_b@local', 'ab@local', 'ann@local', 'añ@local', 'ben@local', 'cat@local', 'dan@local', 'root@local']);
+      for (const name of ['a_b', 'a%c', 'añ', 'ab']) expect(await store.deleteUser(`${name}@local`)).toBe(true);
+    });
+
     it('count users without a factor of a kind', async () => {
       expect(await store.usersWithout('local', 'totp', 2)).toEqual({ count: 5, first: ['ann@local', 'ben@local'] });
     });
