@@ -119,7 +119,8 @@ export class Output {
   /**
    * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one
    * envelope whose `result` is the array of `view.json(item)` (inside `view.wrap` when given), else
-   * a table of escaped cells, read twice (once for the column widths), or `view.text` of each item.
+   * a table of escaped cells (read once up to TABLE_KEPT_ROWS rows, else twice: once for the column
+   * widths), or `view.text` of each item.
    * An error while reading cuts a table short (the error follows on stderr, with its exit code).
    */
   async list<T>(items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
@@ -165,14 +166,21 @@ export class Output {
       }
       return;
     }
+    // The widths first. A table of up to TABLE_KEPT_ROWS rows is kept as it is read and printed
+    // from memory: one read, so the columns fit every row. A longer one is read again to be printed
+    // (bounded memory), and a row changed between the reads may stand out of its columns.
     const widths = view.headers.map((h) => h.length);
     let rows = 0;
+    let kept: string[][] | null = [];
     for await (const item of items()) {
       for (const row of view.rows(item)) {
         rows++;
-        row.forEach((cell, i) => {
-          widths[i] = Math.max(widths[i] ?? 0, escapeText(cell).length);
+        const cells = row.map(escapeText);
+        cells.forEach((cell, i) => {
+          widths[i] = Math.max(widths[i] ?? 0, cell.length);
         });
+        if (kept !== null && rows <= TABLE_KEPT_ROWS) kept.push(cells);
+        else kept = null;
       }
     }
     if (rows === 0) {
@@ -181,12 +189,15 @@ export class Output {
     }
     const line = tableLine(widths);
     out.write(`${this.style.bold(line(view.headers))}\n`);
-    for await (const item of items()) {
-      for (const row of view.rows(item)) {
-        const behind = out.paced(`${line(row.map(escapeText))}\n`);
-        if (behind) await behind;
-      }
+    const print = async (cells: readonly string[]) => {
+      const behind = out.paced(`${line(cells)}\n`);
+      if (behind) await behind;
+    };
+    if (kept !== null) {
+      for (const cells of kept) await print(cells);
+      return;
     }
+    for await (const item of items()) for (const row of view.rows(item)) await print(row.map(escapeText));
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
@@ -294,6 +305,9 @@ export interface ListView<T> {
   /** With --json: the array goes under `key` of an object that starts with `before`. */
   readonly wrap?: { readonly before: Readonly<Record<string, unknown>>; readonly key: string };
 }
+
+/** The most rows of a table kept in memory between working out its widths and printing it (a few MB). */
+export const TABLE_KEPT_ROWS = 10_000;
 
 /** A function laying out one row in columns of these widths (the last column is not padded). */
 function tableLine(widths: readonly number[]): (cells: readonly string[]) => string {
