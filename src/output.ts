@@ -119,8 +119,8 @@ export class Output {
   /**
    * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one
    * envelope whose `result` is the array of `view.json(item)` (inside `view.wrap` when given), else
-   * a table of escaped cells (read once up to TABLE_KEPT_ROWS rows, else twice: once for the column
-   * widths), or `view.text` of each item.
+   * a table of escaped cells (read once up to TABLE_KEPT_ROWS rows and TABLE_KEPT_TEXT characters,
+   * else twice: once for the column widths), or `view.text` of each item.
    * An error while reading cuts a table short (the error follows on stderr, with its exit code).
    */
   async list<T>(items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
@@ -166,12 +166,14 @@ export class Output {
       }
       return;
     }
-    // The widths first. A table of up to TABLE_KEPT_ROWS rows is kept as it is read and printed
+    // The widths first. A table of up to TABLE_KEPT_ROWS rows and TABLE_KEPT_TEXT characters (the
+    // service runs up to 256 commands at once) is kept as it is read and printed
     // from memory: one read, so the columns fit every row. A longer one is read again to be printed
     // (bounded memory), and a row changed between the reads may stand out of its columns.
     const widths = view.headers.map((h) => h.length);
     let rows = 0;
     let kept: string[][] | null = [];
+    let keptText = 0;
     for await (const item of items()) {
       for (const row of view.rows(item)) {
         rows++;
@@ -179,7 +181,8 @@ export class Output {
         cells.forEach((cell, i) => {
           widths[i] = Math.max(widths[i] ?? 0, cell.length);
         });
-        if (kept !== null && rows <= TABLE_KEPT_ROWS) kept.push(cells);
+        keptText += cells.reduce((n, c) => n + c.length, 0);
+        if (kept !== null && rows <= TABLE_KEPT_ROWS && keptText <= TABLE_KEPT_TEXT) kept.push(cells);
         else kept = null;
       }
     }
@@ -306,8 +309,9 @@ export interface ListView<T> {
   readonly wrap?: { readonly before: Readonly<Record<string, unknown>>; readonly key: string };
 }
 
-/** The most rows of a table kept in memory between working out its widths and printing it (a few MB). */
+/** The most rows, and characters of their cells, of a table kept in memory between working out its widths and printing it. */
 export const TABLE_KEPT_ROWS = 10_000;
+export const TABLE_KEPT_TEXT = 1024 * 1024;
 
 /** A function laying out one row in columns of these widths (the last column is not padded). */
 function tableLine(widths: readonly number[]): (cells: readonly string[]) => string {

@@ -17,8 +17,8 @@ export interface Random {
 
 /**
  * A listing read from the store as it is consumed, so it works in bounded memory at any size; each
- * call reads it afresh (a table is read twice: once for its column widths). While one is being
- * read, the store serves nothing else.
+ * call reads it afresh (a long table is read twice: once for its column widths, output.ts). While
+ * one is being read, the store serves nothing else.
  */
 export type Listing<T> = () => AsyncIterable<T>;
 

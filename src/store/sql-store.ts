@@ -459,9 +459,10 @@ export abstract class SqlStore implements Store {
   }
 
   async userIdsStartingWith(prefix: string) {
-    // Compared in the database (a scan of the ids, nothing else read): a big store's other users never reach this process.
-    const where = prefix === '' ? '' : 'WHERE substr(userid, 1, length(@prefix)) = @prefix';
-    return (await this.sql(`SELECT userid FROM users ${where} ORDER BY userid`).pluck().all(prefix === '' ? {} : { prefix })) as string[];
+    // A range of the user id's index (bytewise order on both backends): the ids from the prefix up
+    // to it followed by the last code point. A big store's other users are never read.
+    const where = prefix === '' ? '' : 'WHERE userid >= @from AND userid < @to';
+    return (await this.sql(`SELECT userid FROM users ${where} ORDER BY userid`).pluck().all(prefix === '' ? {} : { from: prefix, to: `${prefix}\u{10FFFF}` })) as string[];
   }
 
   async *usersWithFactors(filter: UserFilter) {

@@ -29,8 +29,9 @@ let server: Server;
  */
 const STATUS = new Map([[0, 200], [1, 500], [2, 400], [3, 404], [4, 403], [5, 401], [6, 503]]);
 function answerFor(realm: string | undefined): { status: number; type: string; text: string | null } {
-  const exit = /^exit-(\d+)$/.exec(realm ?? '')?.[1];
-  if (exit !== undefined) return { status: STATUS.get(Number(exit)) ?? 500, type: `text/plain; charset=utf-8; tfactl-exit=${exit}`, text: `error: the service said ${exit}\n` };
+  // exit-N, or exit-N-STATUS for an answer whose status is not the one of its code.
+  const [, exit, status] = /^exit-(\d+)(?:-(\d{3}))?$/.exec(realm ?? '') ?? [];
+  if (exit !== undefined) return { status: Number(status ?? STATUS.get(Number(exit)) ?? 500), type: `text/plain; charset=utf-8; tfactl-exit=${exit}`, text: `error: the service said ${exit}\n` };
   if (realm === 'no-marker') return { status: 200, type: 'text/plain; charset=utf-8', text: 'welcome\n' };
   if (realm === 'json') return { status: 404, type: 'application/json', text: '{"ok":false}\n' };
   return { status: 200, type: 'text/plain; charset=utf-8; tfactl-exit=0', text: null };
@@ -63,7 +64,8 @@ afterAll(async () => {
 /** The client as pam_exec runs it: only PAM's items in its environment, the answer on standard input. */
 function client(args: readonly string[], env: Record<string, string>, input: Buffer | string = '', shell = '/bin/sh'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(shell, [CLIENT, ...args], { env });
+    // As pam config prints it: -p, so that a bash takes nothing of the environment.
+    const child = spawn(shell, ['-p', CLIENT, ...args], { env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -118,9 +120,13 @@ describe('bin/tfactl-pam-curl', () => {
   it("exits with the code tfactl's answer names, its text on standard error; never 0 for an answer that is not tfactl's", async () => {
     const check = (realm: string) => client(['check', '--server', sock, '--token', `@${tokenFile}`, '--realm', realm], { PAM_USER: 'alice' }, '123456');
     for (const code of [1, 2, 3, 4, 5, 6]) expect(await check(`exit-${code}`), String(code)).toEqual({ code, stdout: '', stderr: `error: the service said ${code}\n` });
-    const notTfactl = `error: the service at ${sock} does not take tfactl-pam-curl's checks (HTTP %s): is it tfactl serve, of this version or newer?\n`;
+    const notTfactl = `error: the service at ${sock} gave no answer of tfactl's (HTTP %s): is it tfactl serve, of this version or newer?\n`;
     expect(await check('no-marker')).toEqual({ code: 6, stdout: '', stderr: notTfactl.replace('%s', '200') });
     expect(await check('json')).toEqual({ code: 6, stdout: '', stderr: notTfactl.replace('%s', '404') });
+    // Codes tfactl never gives (256 would be exit 0), and 0 other than with 200.
+    for (const [realm, status] of [['exit-256', '500'], ['exit-00', '200'], ['exit-0-401', '401'], ['exit-5-200', '200'], ['exit-7', '500']]) {
+      expect(await check(realm!), realm).toEqual({ code: 6, stdout: '', stderr: notTfactl.replace('%s', status!) });
+    }
   });
 
   it("takes nothing from PAM's environment but PAM's items: no .curlrc, proxy or PATH of the user's", async () => {
@@ -153,12 +159,17 @@ describe('bin/tfactl-pam-curl', () => {
     }
   });
 
+  it('started as pam config prints it (sh -p), a bash takes no options or functions from the environment', async () => {
+    const env = { PAM_USER: 'alice', SHELLOPTS: 'noexec', 'BASH_FUNC_printf%%': '() { :; }', 'BASH_FUNC_stat%%': '() { echo 0; }', BASH_ENV: '/dev/null' };
+    expect(await client(['check', '--server', sock, '--token', `@${tokenFile}`, '--realm', 'exit-5'], env, '123456', '/bin/bash')).toEqual({ code: 5, stdout: '', stderr: 'error: the service said 5\n' });
+  });
+
   it('does not wait on a terminal for the answer: check reads what pam_exec passes', () => {
     const driver = `
 import json, os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
-    os.execve('/bin/sh', ['/bin/sh', sys.argv[1], 'check', '--server', sys.argv[2], '--token', '@' + sys.argv[3]], {'PAM_USER': 'alice'})
+    os.execve('/bin/sh', ['/bin/sh', '-p', sys.argv[1], 'check', '--server', sys.argv[2], '--token', '@' + sys.argv[3]], {'PAM_USER': 'alice'})
 out = b''
 while True:
     try:

@@ -182,7 +182,7 @@ describe('a real sshd with tfactl as the second factor', () => {
 
 describe('a real sshd with tfactl as the second factor, through tfactl serve (the shell client asks it)', () => {
   it('signs in with the key, then a recovery key, showing what to type first; a wrong one is refused', async () => {
-    expect(readFileSync(join(dir, 'served.pam.d', 'sshd'), 'utf8')).toMatch(/expose_authtok quiet \/bin\/sh \S+\/tfactl-pam-curl check --server /);
+    expect(readFileSync(join(dir, 'served.pam.d', 'sshd'), 'utf8')).toMatch(/expose_authtok quiet \/bin\/sh -p \S+\/tfactl-pam-curl check --server /);
     const r = signIn(served, recoveryKeys[0]!);
     expect(r.output).toMatch(/Second factor for root@corp: type a TOTP code or recovery key \(\d+ left\) at the next prompt\./);
     expect(r.output).toContain('SIGNED-IN');

@@ -283,7 +283,7 @@ describe('tfactl pam through tfactl serve', () => {
     const CLIENT = resolve(dirname(BIN), 'tfactl-pam-curl');
     /** The shell client's line, as pam_exec runs it: PAM's items in the environment, the answer on standard input. */
     const viaCurl = (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '') => {
-      const r = spawnSync('/bin/sh', [CLIENT, command, '--server', sock, '--token', `@${tokenFile}`, ...options], { input, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+      const r = spawnSync('/bin/sh', ['-p', CLIENT, command, '--server', sock, '--token', `@${tokenFile}`, ...options], { input, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     /** tfactl's own client on the same service. */
@@ -305,9 +305,9 @@ describe('tfactl pam through tfactl serve', () => {
       const lines = await installService('tfactl-via-curl', ['--server', sock, '--token', `@${tokenFile}`]);
       const rules = lines.filter((l) => l.startsWith('auth'));
       expect(rules[0]).toMatch(/^auth requisite \/\S+\/pam_exec\.so stdout quiet /);
-      expect(rules[0]!.endsWith(` quiet /bin/sh ${CLIENT} prompt --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
+      expect(rules[0]!.endsWith(` quiet /bin/sh -p ${CLIENT} prompt --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
       expect(rules[1]).toMatch(/^auth required \/\S+\/pam_exec\.so expose_authtok quiet /);
-      expect(rules[1]!.endsWith(` quiet /bin/sh ${CLIENT} check --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
+      expect(rules[1]!.endsWith(` quiet /bin/sh -p ${CLIENT} check --server ${sock} --token @${tokenFile} --realm corp`)).toBe(true);
       const code = oathtool(GUS_SECRET);
       const first = pamtester('tfactl-via-curl', 'gus', code);
       expect(first.ok, first.output).toBe(true);
@@ -394,7 +394,7 @@ describe('tfactl pam through tfactl serve', () => {
       const env = { PAM_USER: 'alice' };
       const emptyFile = join(store.dir, 'empty.token');
       writeFileSync(emptyFile, '', { mode: 0o600 });
-      const run = (args: string[]) => spawnSync('/bin/sh', [CLIENT, ...args], { input: '123456', encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+      const run = (args: string[]) => spawnSync('/bin/sh', ['-p', CLIENT, ...args], { input: '123456', encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
       const token = ['--token', `@${tokenFile}`];
       const cases: [string[], RegExp][] = [
         [[], /say check or prompt/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Io } from '../../src/context.js';
-import { createOutput, TABLE_KEPT_ROWS, type ListView } from '../../src/output.js';
+import { createOutput, TABLE_KEPT_ROWS, TABLE_KEPT_TEXT, type ListView } from '../../src/output.js';
 
 /** An Io whose standard output is kept; nothing is read from it. */
 function keptIo(): { io: Io; text: () => string } {
@@ -54,6 +54,16 @@ describe('a table of a listing', () => {
     expect(lines.length).toBe(TABLE_KEPT_ROWS + 3);
     expect(lines[1]).toBe('u0      u0 note');
     expect(lines.at(-2)).toBe(`u${TABLE_KEPT_ROWS}  u${TABLE_KEPT_ROWS} note`);
+  });
+
+  it(`reads one of over ${TABLE_KEPT_TEXT} characters twice, however few its rows (a service runs many at once)`, async () => {
+    const { io, text } = keptIo();
+    const out = await createOutput(io, { json: false, env: {} });
+    const long = 'x'.repeat(TABLE_KEPT_TEXT / 4);
+    const l = listing(() => [`a${long}`, `b${long}`, `c${long}`]);
+    await out.list(l.items, view);
+    expect(l.reads()).toBe(2);
+    expect(text().split('\n').length).toBe(5);
   });
 
   it('says the listing is empty, read once', async () => {

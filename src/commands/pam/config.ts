@@ -43,7 +43,9 @@ export async function run(inv: Invocation): Promise<void> {
   const shellClient = join(dirname(script), 'tfactl-pam-curl');
   const client = serviceClient(inv, serverAddress, tokenFile, existsSync(shellClient));
   const where = serverAddress !== undefined ? ['--server', serverAddress, '--token', `@${tokenFile}`] : fromConfig ? [] : ['--db', db];
-  const program = client === 'curl' ? ['/bin/sh', shellClient] : [process.execPath, script];
+  // -p: a shell that is bash takes no options or functions from PAM's environment (SHELLOPTS=noexec
+  // would end the script, exit 0, before its first line).
+  const program = client === 'curl' ? ['/bin/sh', '-p', shellClient] : [process.execPath, script];
   for (const word of [...program, ...where, realm]) {
     if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
   }
