@@ -51,6 +51,9 @@ const STATUS: Readonly<Record<number, number>> = {
   [ExitCode.store]: 503,
 };
 
+/** The HTTP status of a run that ended with exit code `code`. */
+const statusOf = (code: number): number => (code === ExitCode.ok ? 200 : (STATUS[code] ?? 500));
+
 export function errorAnswer(e: unknown): ApiAnswer {
   if (e instanceof TfaError) return { status: STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message } } };
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
@@ -128,7 +131,7 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
   } catch {
     return errorAnswer(new Error('the command printed no envelope'));
   }
-  return { status: ran.code === ExitCode.ok ? 200 : (STATUS[ran.code] ?? 500), body: envelope, command: { name: ran.command, exit: ran.code } };
+  return { status: statusOf(ran.code), body: envelope, command: { name: ran.command, exit: ran.code } };
 }
 
 /**
@@ -151,7 +154,7 @@ async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'p
     // Said here, not as the run would (it names TFACTL_TOKEN, which this client never set).
     if (!parseTokenValue(token)) throw new AuthError('authentication failed: the token sent is not an API token (USERID!NAME=SECRET)');
     const ran = await deps.runCommand({ args: form.args, stdin: form.answer, token, env: form.env, json: false, pam: true });
-    return { status: ran.code === ExitCode.ok ? 200 : (STATUS[ran.code] ?? 500), body: `${ran.stdout}${ran.stderr}`, command: { name: ran.command, exit: ran.code } };
+    return { status: statusOf(ran.code), body: `${ran.stdout}${ran.stderr}`, command: { name: ran.command, exit: ran.code } };
   } catch (e) {
     const failed = errorAnswer(e);
     const { error } = failed.body as { error: { message: string } };

@@ -64,16 +64,13 @@ export async function run(inv: Invocation): Promise<void> {
       // A PAM check or prompt with a token that may act has a PAM place and a pooled connection,
       // as the CLI's PAM lines have (startRun); anything else shares the other places.
       const pam = request.pam === true && request.token !== undefined && (await tokenMayAct(request.token));
-      if (pam && pamRuns >= MAX_PAM_RUNS) throw pamBusy();
-      if (!pam && otherRuns + httpRuns >= MAX_RUNS) throw busy();
-      if (pam) pamRuns++;
-      else httpRuns++;
+      const place = takePlace(pam);
+      if (place instanceof StoreError) throw place;
       try {
-        // Counted here: an HTTP request's run answers its own calls, waiting on nobody.
+        // Its place taken here: an HTTP request's run answers its own calls, waiting on nobody.
         return await runRequest(request, { ...side, startRun: undefined, storeFor: () => (pam ? borrowForRun : openForRun) });
       } finally {
-        if (pam) pamRuns--;
-        else httpRuns--;
+        place();
       }
     },
   };
@@ -117,22 +114,21 @@ export async function run(inv: Invocation): Promise<void> {
   // given) cannot refuse everyone's sign-in. A connection holds no place until it says what to run.
   let pamRuns = 0;
   let otherRuns = 0;
-  let httpRuns = 0;
-  const busy = () => new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
-  const pamBusy = () => new StoreError(`the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`, 'service_busy');
+  /** A PAM place or another: what gives it back, or why there is none (the service is busy: exit 6). */
+  const takePlace = (pam: boolean): (() => void) | StoreError => {
+    if (pam && pamRuns >= MAX_PAM_RUNS) return new StoreError(`the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`, 'service_busy');
+    if (!pam && otherRuns >= MAX_RUNS) return new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+    if (pam) pamRuns++;
+    else otherRuns++;
+    return () => void (pam ? pamRuns-- : otherRuns--);
+  };
   const startRun = async (argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string> => {
     const pam = parsePamArgv(argv);
     const token = pam?.opts.token;
     // Only with a token that may act (read, not audited: the run checks it again): else anyone
     // could hold these places with runs of a made-up token.
-    if (typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(tokenFileText(token, sentFile)))) {
-      if (pamRuns >= MAX_PAM_RUNS) return pamBusy().message;
-      pamRuns++;
-      return () => void pamRuns--;
-    }
-    if (otherRuns + httpRuns >= MAX_RUNS) return busy().message;
-    otherRuns++;
-    return () => void otherRuns--;
+    const place = takePlace(typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(tokenFileText(token, sentFile))));
+    return place instanceof StoreError ? place.message : place;
   };
   /** The text of `--token @FILE`, from the file the client sent. */
   const tokenFileText = (flag: string, sentFile: (path: string) => Buffer | undefined): string | undefined =>
