@@ -167,9 +167,9 @@ export class Output {
       return;
     }
     // The widths first. A table of up to TABLE_KEPT_ROWS rows and TABLE_KEPT_TEXT characters (the
-    // service runs up to 256 commands at once) is kept as it is read and printed
-    // from memory: one read, so the columns fit every row. A longer one is read again to be printed
-    // (bounded memory), and a row changed between the reads may stand out of its columns.
+    // service runs up to 256 commands at once) is kept as it is read and printed from memory: one
+    // read, so the columns fit every row. A longer one is read again to be printed (bounded
+    // memory), and a row changed between the reads may stand out of its columns.
     const widths = view.headers.map((h) => h.length);
     let rows = 0;
     let kept: string[][] | null = [];
@@ -181,8 +181,9 @@ export class Output {
         cells.forEach((cell, i) => {
           widths[i] = Math.max(widths[i] ?? 0, cell.length);
         });
+        if (kept === null) continue;
         keptText += cells.reduce((n, c) => n + c.length, 0);
-        if (kept !== null && rows <= TABLE_KEPT_ROWS && keptText <= TABLE_KEPT_TEXT) kept.push(cells);
+        if (rows <= TABLE_KEPT_ROWS && keptText <= TABLE_KEPT_TEXT) kept.push(cells);
         else kept = null;
       }
     }
