@@ -8,6 +8,8 @@
 //                                         shown only if that fails); otherwise print one line naming
 //                                         them and the command that installs them, exit 1.
 //   node scripts/test-peers.mjs --check   never install, only name what is missing.
+//   node scripts/test-peers.mjs --bench   the test peers and the bench's own (BENCH_PEERS): what
+//                                         `npm run bench` runs first (with --check: only name them).
 //   TFACTL_TEST_PEERS=check npm test      the same through npm test.
 //
 // A test that needs a new program adds a row to PEERS; test/test-peers.test.ts fails while a
@@ -81,6 +83,20 @@ export const PEERS = [
   },
 ];
 
+/**
+ * What `npm run bench` (scripts/bench.mjs) runs besides the test peers: the programs it measures
+ * tfactl against.
+ * @type {readonly Peer[]}
+ */
+export const BENCH_PEERS = [
+  {
+    command: 'pam_google_authenticator.so',
+    package: 'libpam-google-authenticator',
+    for: "google-authenticator's PAM module, timed with the same TOTP code beside tfactl pam check (bench section 6)",
+    probe: ['/usr/bin/python3', '-c', "import glob, sys; sys.exit(0 if glob.glob('/usr/lib/*/security/pam_google_authenticator.so') + glob.glob('/lib/*/security/pam_google_authenticator.so') else 1)"],
+  },
+];
+
 /** The executable regular file `command` names on `path` (a PATH value), if any. */
 export function findOnPath(command, path = process.env.PATH ?? '') {
   for (const dir of path.split(delimiter)) {
@@ -104,7 +120,7 @@ function isPresent(peer) {
   return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 }
 
-const missingPeers = () => PEERS.filter((p) => !isPresent(p));
+const missingPeers = (peers) => peers.filter((p) => !isPresent(p));
 const packagesOf = (peers) => [...new Set(peers.map((p) => p.package))];
 const names = (peers) => peers.map((p) => p.command).join(', ');
 
@@ -120,14 +136,16 @@ function aptGet(args) {
 }
 
 /** Returns the exit code: 0 when every peer is there (or was just installed), else 1. */
-export function ensurePeers({ checkOnly }) {
-  const missing = missingPeers();
+export function ensurePeers({ checkOnly, bench = false }) {
+  const peers = bench ? [...PEERS, ...BENCH_PEERS] : PEERS;
+  const kind = bench ? 'test and bench peers' : 'test peers';
+  const missing = missingPeers(peers);
   if (missing.length === 0) return 0;
   const packages = packagesOf(missing);
   const isRoot = process.getuid?.() === 0;
   const installCommand = `${isRoot ? '' : 'sudo '}apt-get install ${packages.join(' ')}`;
   if (checkOnly || !isRoot || findOnPath('apt-get') === undefined) {
-    process.stderr.write(`missing test peers: ${names(missing)} (install them: ${installCommand})\n`);
+    process.stderr.write(`missing ${kind}: ${names(missing)} (install them: ${installCommand})\n`);
     return 1;
   }
 
@@ -135,27 +153,27 @@ export function ensurePeers({ checkOnly }) {
   const install = update.ok ? aptGet(['install', '-y', '--no-install-recommends', ...packages]) : undefined;
   if (!install?.ok) {
     process.stderr.write(update.log + (install?.log ?? ''));
-    process.stderr.write(`missing test peers: ${names(missing)} (installing them failed, log above: ${installCommand})\n`);
+    process.stderr.write(`missing ${kind}: ${names(missing)} (installing them failed, log above: ${installCommand})\n`);
     return 1;
   }
-  const still = missingPeers();
+  const still = missingPeers(peers);
   if (still.length > 0) {
-    process.stderr.write(`missing test peers: ${names(still)} (apt-get installed ${packagesOf(still).join(' ')} but not them: check their rows in scripts/test-peers.mjs)\n`);
+    process.stderr.write(`missing ${kind}: ${names(still)} (apt-get installed ${packagesOf(still).join(' ')} but not them: check their rows in scripts/test-peers.mjs)\n`);
     return 1;
   }
-  process.stderr.write(`installed test peers: ${names(missing)} (apt-get install ${packages.join(' ')})\n`);
+  process.stderr.write(`installed ${kind}: ${names(missing)} (apt-get install ${packages.join(' ')})\n`);
   return 0;
 }
 
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const mode = process.env.TFACTL_TEST_PEERS ?? '';
-  const unknown = args.find((a) => a !== '--check');
+  const unknown = args.find((a) => a !== '--check' && a !== '--bench');
   if (unknown !== undefined || !['', 'check'].includes(mode)) {
     // A typo must not turn a check into an install.
-    process.stderr.write(`test-peers: ${unknown !== undefined ? `unknown argument ${unknown}` : `TFACTL_TEST_PEERS=${mode} is not known`} (only --check, TFACTL_TEST_PEERS=check)\n`);
+    process.stderr.write(`test-peers: ${unknown !== undefined ? `unknown argument ${unknown}` : `TFACTL_TEST_PEERS=${mode} is not known`} (only --check, --bench, TFACTL_TEST_PEERS=check)\n`);
     process.exitCode = 2;
   } else {
-    process.exitCode = ensurePeers({ checkOnly: args.includes('--check') || mode === 'check' });
+    process.exitCode = ensurePeers({ checkOnly: args.includes('--check') || mode === 'check', bench: args.includes('--bench') });
   }
 }

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript, no declarations
-import { findOnPath, PEERS } from '../scripts/test-peers.mjs';
+import { BENCH_PEERS, findOnPath, PEERS } from '../scripts/test-peers.mjs';
 
 type Peer = { command: string; package: string; for: string; probe?: readonly string[] };
 const peers = PEERS as readonly Peer[];
+const benchPeers = BENCH_PEERS as readonly Peer[];
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SCRIPT = join(ROOT, 'scripts/test-peers.mjs');
@@ -54,6 +55,25 @@ describe('the test peers check (scripts/test-peers.mjs)', () => {
     expect(pkg.scripts.pretest).toMatch(/^node scripts\/test-peers\.mjs && npm run build( |$)/);
   });
 
+  it('runs first in npm run bench, before the build, with the bench\'s own peers', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.bench).toMatch(/^node scripts\/test-peers\.mjs --bench && npm run build && node scripts\/bench\.mjs$/);
+  });
+
+  it('with --bench, checks the bench\'s peers too, in the same one line', () => {
+    // google-authenticator's module is the bench's alone: npm test does not install it, so whether
+    // it is named depends on this machine, which the probe's own command tells independently.
+    const [cmd, ...args] = benchPeers[0]!.probe!;
+    const hasModule = spawnSync(cmd!, args).status === 0;
+    const r = runPeers(pathWithout('fish'), ['--check', '--bench']);
+    expect(r.stderr).toBe(
+      hasModule
+        ? `missing test and bench peers: fish (install them: ${sudo}apt-get install fish)\n`
+        : `missing test and bench peers: fish, pam_google_authenticator.so (install them: ${sudo}apt-get install fish libpam-google-authenticator)\n`,
+    );
+    expect(r.status).toBe(1);
+  });
+
   it('says nothing and exits 0 when every peer is there', () => {
     const r = runPeers(process.env.PATH ?? '', ['--check']);
     expect(r.stderr).toBe('');
@@ -85,7 +105,7 @@ describe('the test peers check (scripts/test-peers.mjs)', () => {
 
   it('refuses an unknown mode rather than installing', () => {
     const r = runPeers(pathWithout('fish'), [], { TFACTL_TEST_PEERS: 'chek' });
-    expect(r.stderr).toBe('test-peers: TFACTL_TEST_PEERS=chek is not known (only --check, TFACTL_TEST_PEERS=check)\n');
+    expect(r.stderr).toBe('test-peers: TFACTL_TEST_PEERS=chek is not known (only --check, --bench, TFACTL_TEST_PEERS=check)\n');
     expect(r.status).toBe(2);
   });
 
@@ -105,7 +125,7 @@ describe('the test peers check (scripts/test-peers.mjs)', () => {
   });
 
   it('gives every peer a Debian package and a reason', () => {
-    for (const p of peers) {
+    for (const p of [...peers, ...benchPeers]) {
       expect(p.package, p.command).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
       expect(p.for.length, p.command).toBeGreaterThan(10);
     }
