@@ -18,6 +18,8 @@ export interface OpenedStore {
   readonly path: string;
   readonly keyPath: string;
   readonly created: boolean;
+  /** Whether its key file was made now, with the store (a store made for a key file kept from another, as when a site moves, uses it). */
+  readonly keyCreated: boolean;
   /** The key as the connection already loaded it (ctx's OpenedStore): else read from keyPath. */
   readonly secretKey?: (tx?: Store) => Promise<Buffer>;
 }
@@ -32,8 +34,8 @@ export async function openStore(inv: Invocation): Promise<OpenedStore> {
   const keyPath = keyPathOf(inv, path);
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
   inv.onExit(() => store.close());
-  if (created) await ensureKeyFile(ctx.random, store, keyPath);
-  return { store, path, keyPath, created, ...(secretKey && { secretKey }) };
+  const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
+  return { store, path, keyPath, created, keyCreated, ...(secretKey && { secretKey }) };
 }
 
 /** The store this run uses (--db, TFACTL_DB, this host's config, or the default location). */

@@ -40,6 +40,19 @@ describe('the store on disk', () => {
     expect(readFileSync(`${s.db}.key`, 'utf8')).toBe(key);
   });
 
+  it('init of a new store with a key file kept from another (a site moving) says it uses that key, and keeps it', async () => {
+    const s = fresh();
+    expect((await s.run(['init'])).code).toBe(0);
+    const key = readFileSync(s.keyFile, 'utf8');
+    const moved = join(s.dir, 'moved.db');
+    const r = await s.run(['--db', moved, 'init'], { env: { TFACTL_KEY_FILE: s.keyFile, NO_COLOR: '1' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`created store ${moved}\nusing key file ${s.keyFile} (keep it with every backup of the store)\n`);
+    expect(readFileSync(s.keyFile, 'utf8')).toBe(key);
+    const json = await s.run(['--db', join(s.dir, 'moved-too.db'), 'init', '--json'], { env: { TFACTL_KEY_FILE: s.keyFile } });
+    expect(json.json().result).toMatchObject({ created: true, keyCreated: false, keyFile: s.keyFile });
+  });
+
   it('honours --db over TFACTL_DB and TFACTL_KEY_FILE for the key', async () => {
     const s = fresh();
     const other = join(s.dir, 'other.db');
