@@ -3,6 +3,7 @@ import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
 import { existsSync, statSync } from 'node:fs';
 import { NotFoundError, RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
+import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { Session } from './session.js';
 
 export interface BackupResult {
@@ -32,6 +33,8 @@ export async function backupStore(session: Session, file: string): Promise<Backu
 export interface RestoreResult {
   readonly file: string;
   readonly users: number;
+  /** What the backup grants that the store it replaced no longer did (revoked since it was made). */
+  readonly revived: RevivedAccess;
 }
 
 /**
@@ -39,7 +42,8 @@ export interface RestoreResult {
  * older version, the built-in realm `local` and `root@local`, and a key fingerprint matching this
  * store's key file (a foreign backup's secrets could never be opened). What was spent since the
  * backup stays spent (Store.restoreFrom). root@local only: it replaces every account, root's
- * included.
+ * included. Says, and audits, what the backup brings back that was revoked since it was made: a
+ * restore cannot tell a revocation from any other change, so the admin is told.
  */
 export async function restoreStore(session: Session, file: string): Promise<RestoreResult> {
   const keyFile = session.keyPath;
@@ -59,6 +63,7 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   }
   const copy = await session.store.readBackup(image, file);
   const { inspection } = copy;
+  let revived: RevivedAccess;
   try {
     if (!inspection.ok) {
       await refuse(inspection.problem ?? 'unreadable');
@@ -75,7 +80,7 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
       throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
     }
     try {
-      await session.store.restoreFrom(copy, session.now());
+      revived = await session.store.restoreFrom(copy, session.now());
     } catch (e) {
       if (e instanceof StoreError && e.code === 'backup_invalid') await refuse(e.message);
       throw e;
@@ -83,8 +88,10 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   } finally {
     copy.close();
   }
-  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users } });
-  return { file, users: inspection.users };
+  // Counts only: the lists are the result's, and a long one would swell the audit trail.
+  const counts = Object.fromEntries(Object.entries(revived).map(([k, v]) => [k, (v as readonly unknown[]).length]));
+  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts } });
+  return { file, users: inspection.users, revived };
 }
 
 /** Whether the backup has a non-empty WAL beside it, whose changes the file alone does not hold. */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
+import { type AccessRows, type FactorAccessRow, type RevivedAccess, revivedAccess, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
@@ -235,8 +236,8 @@ class PgStore extends SqlStore {
    * merged ledger applied (what was spent stays spent), lockouts kept, and the audit entries only
    * the backup has appended.
    */
-  async restoreFrom(copy: BackupCopy, now: number): Promise<void> {
-    const { RESTORED_TABLES, stageBackup } = await import('./sqlite.js');
+  async restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess> {
+    const { ACCESS_COLUMNS, RESTORED_TABLES, stageBackup, stagedAccessRows } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     const q = (text: string, values: unknown[] = []) => this.client.query(text, values);
     const insertRows = async (table: string, columns: readonly string[], rows: Iterable<Record<string, unknown>>, tail = '') => {
@@ -254,9 +255,15 @@ class PgStore extends SqlStore {
       }
       await flush();
     };
-    await this.inTurn(async () => {
+    return this.inTurn(async () => {
       try {
-        await this.inTransaction(async () => {
+        return await this.inTransaction(async () => {
+          const current: AccessRows = {
+            users: (await q(`SELECT ${ACCESS_COLUMNS.users} FROM users`)).rows as UserAccessRow[],
+            factors: (await q(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`)).rows as FactorAccessRow[],
+            tokens: (await q(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`)).rows as TokenAccessRow[],
+          };
+          const revived = revivedAccess(current, stagedAccessRows(staged), now);
           await insertRows('replay_ledger', staged.columns('replay_ledger'), staged.rows('replay_ledger'), ' ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = greatest(replay_ledger.spent, EXCLUDED.spent)');
           const locks = (
             await q(`SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users
@@ -280,6 +287,7 @@ class PgStore extends SqlStore {
             for (const a of staged.rows('audit')) if (!known.has(key(a))) yield a;
           };
           await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], fresh());
+          return revived;
         });
       } catch (e) {
         throw pgError(e, this.path);

@@ -1,5 +1,6 @@
 import { StoreError } from '../errors.js';
 import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
+import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import type {
   ApiTokenRecord,
@@ -406,7 +407,7 @@ export abstract class SqlStore implements Store {
   abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   abstract backupTo(path: string): Promise<void>;
   abstract readBackup(image: Buffer, path: string): Promise<BackupCopy>;
-  abstract restoreFrom(copy: BackupCopy, now: number): Promise<void>;
+  abstract restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
   abstract close(): void;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;

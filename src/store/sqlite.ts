@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
+import { type AccessRows, type FactorAccessRow, revivedAccess, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName } from '../domain/userid.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
@@ -482,7 +483,20 @@ class SqliteStore extends SqlStore {
     // connection replaces the contents: no other process writes in between, so a code or key used
     // a moment before stays used, and others see the old store or the restored one.
     const staged = await stageBackup(copy, now, this.options);
-    await this.run(() => this.db.transaction(() => this.replaceWith(staged)).immediate());
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const current: AccessRows = {
+            users: this.statement(`SELECT ${ACCESS_COLUMNS.users} FROM users`).all() as UserAccessRow[],
+            factors: this.statement(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`).all() as FactorAccessRow[],
+            tokens: this.statement(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`).all() as TokenAccessRow[],
+          };
+          const revived = revivedAccess(current, stagedAccessRows(staged), now);
+          this.replaceWith(staged);
+          return revived;
+        })
+        .immediate(),
+    );
   }
 
   /**
@@ -578,6 +592,22 @@ export function readBackupImage(image: Buffer, path: string): BackupCopy {
     db?.close();
     return new MemoryBackup(path, null, unreadable(e));
   }
+}
+
+/** The columns of the rows that grant access (domain/restore-revival.ts), by table. */
+export const ACCESS_COLUMNS = {
+  users: 'userid, created, admin, enabled, expire, password_hash',
+  factors: 'id, userid, type, enabled',
+  tokens: 'userid, name, secret_hash, privileges, expires',
+} as const;
+
+/** The staged backup's rows that grant access: what a restore would bring back is read from them. */
+export function stagedAccessRows(staged: Database): AccessRows {
+  return {
+    users: staged.prepare(`SELECT ${ACCESS_COLUMNS.users} FROM users`).iterate() as IterableIterator<UserAccessRow>,
+    factors: staged.prepare(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`).iterate() as IterableIterator<FactorAccessRow>,
+    tokens: staged.prepare(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`).iterate() as IterableIterator<TokenAccessRow>,
+  };
 }
 
 /** A backup brought up to this tfactl's schema and checked, ready to be restored (either backend). */

@@ -1,5 +1,6 @@
 /** What the store keeps, as the rest of tfactl sees it. No SQL types leak past this file. */
 
+import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { TotpParams } from '../domain/totp-params.js';
 
 import type { EnabledFactors, EnforceType, FactorType } from '../domain/sign-in.js';
@@ -530,9 +531,11 @@ export interface BackupStore {
    * Replaces the whole store with `copy` (the caller has accepted its inspection), brought up to
    * date. Refuses (backup_invalid) a copy whose rows refer to rows it does not have. Whatever was
    * spent here or in the copy (TOTP steps, YubiKey counters, recovery keys: the replay ledger)
-   * stays spent, whatever happened to its factor since the backup.
+   * stays spent, whatever happened to its factor since the backup. Returns what the copy grants
+   * that this store no longer did (users, passwords, factors, tokens revoked since), read in the
+   * same unit of work as the replacement.
    */
-  restoreFrom(copy: BackupCopy, now: number): Promise<void>;
+  restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
 }
 
 /**

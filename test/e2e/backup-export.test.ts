@@ -170,6 +170,116 @@ describe('restore after use', () => {
     });
   });
 
+  it('says what the backup brings back that was revoked since, restores it all, and audits the counts', async () => {
+    await afterBackup('kim', 'before-revocations.db', async (s, backup) => {
+      await s.addUser('lee', PW, ['--admin']);
+      await s.addUser('max', PW);
+      await s.addUser('ned', PW);
+      const KIM_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+      const totp = (user: string, extra: string[] = []) => s.run(['tfa', 'add', 'totp', user, '--no-verify', '--json', ...extra]).then((r) => r.json().result.id as string);
+      const [kimTotp, leeTotp] = [await totp('kim', ['--secret', KIM_SECRET]), await totp('lee')];
+      await totp('max');
+      for (const name of ['ci', 'deploy', 'audit', 'keep']) expect((await s.run(['token', 'add', 'kim', name])).code).toBe(0);
+      expect((await s.run(['token', 'add', 'lee', 'ro', '--privileges', 'read-only'])).code).toBe(0);
+      const file = await backup();
+
+      // Revocations, each of a kind, and changes that revoke nothing (a user, factor and token added).
+      const ok = async (args: string[], input?: string) => expect((await s.run(args, input === undefined ? {} : { input })).code).toBe(0);
+      await ok(['user', 'delete', 'ned', '--yes']);
+      await ok(['user', 'modify', 'max', '--disabled']);
+      await ok(['user', 'modify', 'lee', '--no-admin']);
+      await ok(['user', 'passwd', 'kim', '--password-stdin'], 'a new password for kim\n');
+      await ok(['tfa', 'delete', 'kim', kimTotp, '--yes']);
+      await ok(['tfa', 'disable', 'lee', leeTotp]);
+      await ok(['token', 'delete', 'kim', 'ci']);
+      await ok(['token', 'delete', 'kim', 'deploy']);
+      await ok(['token', 'add', 'kim', 'deploy']);
+      await ok(['token', 'delete', 'kim', 'audit']);
+      await ok(['token', 'add', 'kim', 'audit', '--privileges', 'read-only']);
+      await s.addUser('oto', PW);
+      await ok(['tfa', 'add', 'totp', 'oto', '--no-verify']);
+      await ok(['token', 'add', 'oto', 'new']);
+
+      const r = await s.run(['restore', file, '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const { result, warnings } = r.json();
+      expect(result.revived).toEqual({
+        users: ['ned@local'],
+        enabled: ['max@local'],
+        admins: ['lee@local'],
+        passwords: ['kim@local'],
+        factors: [
+          { userid: 'kim@local', id: kimTotp, type: 'totp' },
+          { userid: 'lee@local', id: leeTotp, type: 'totp' },
+        ],
+        tokens: ['kim@local!audit', 'kim@local!ci', 'kim@local!deploy'],
+      });
+      expect(warnings).toEqual([
+        `the backup brings back what was revoked since it was made: users deleted (1: ned@local); users disabled or expired (1: max@local); admin rights taken away (1: lee@local); passwords changed (1: kim@local); second factors deleted or disabled (2: kim@local totp ${kimTotp.slice(0, 8)}, lee@local totp ${leeTotp.slice(0, 8)}); API tokens deleted, replaced, expired or made read-only (3: kim@local!audit, kim@local!ci, kim@local!deploy); revoke again what should stay revoked`,
+      ]);
+      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toMatchObject({ revived: { users: 1, enabled: 1, admins: 1, passwords: 1, factors: 2, tokens: 3 } });
+
+      // It is all back, as the store had it when the backup was made.
+      const code = oathtool(KIM_SECRET);
+      expect((await s.login('kim', 'a new password for kim', code)).code).toBe(5);
+      const signedIn = await s.login('kim', PW, code);
+      expect(signedIn.code, signedIn.stderr).toBe(0);
+      expect(signedIn.json().result.method).toBe('totp');
+      const users = (await s.run(['user', 'list', '--json'])).json().result as { userid: string; admin: boolean; enabled: boolean }[];
+      expect(users.map((u) => u.userid)).toEqual(['kim@local', 'lee@local', 'max@local', 'ned@local', 'root@local']);
+      expect(users.find((u) => u.userid === 'lee@local')).toMatchObject({ admin: true });
+      expect(users.find((u) => u.userid === 'max@local')).toMatchObject({ enabled: true });
+      const tokens = (await s.run(['token', 'list', '--json'])).json().result as { tokenid: string; privileges: string }[];
+      expect(tokens.map((t) => `${t.tokenid} ${t.privileges}`)).toEqual(['kim@local!audit inherit', 'kim@local!ci inherit', 'kim@local!deploy inherit', 'kim@local!keep inherit', 'lee@local!ro read-only']);
+
+      // Restoring the same backup again brings nothing back: the store is what the backup holds.
+      const again = await s.run(['restore', file, '--yes']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toBe('');
+    });
+  });
+
+  it('brings nothing back into a new store that takes in the backup (a site moved by init, then restore)', async () => {
+    await afterBackup('uma', 'move.db', async (s, backup) => {
+      expect((await s.run(['token', 'add', 'uma', 'ci'])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'totp', 'uma', '--no-verify'])).code).toBe(0);
+      const file = await backup();
+      // The new store's root@local must be created in a later second than the old one's, as any
+      // store made after the backup is.
+      const rootCreated = Date.parse((await s.run(['user', 'show', 'root@local', '--json'])).json().result.created as string);
+      while (Date.now() < rootCreated + 1000) await new Promise((r) => setTimeout(r, 50));
+      const moved = new TempStore();
+      try {
+        const env = { TFACTL_KEY_FILE: s.keyFile };
+        expect((await moved.run(['init'], { env })).code).toBe(0);
+        const r = await moved.run(['restore', file, '--yes', '--json'], { env });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.json().warnings).toEqual([]);
+        expect(r.json().result.revived).toEqual({ users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [] });
+        expect((await moved.run(['token', 'list', '--json'], { env })).json().result.map((t: { tokenid: string }) => t.tokenid)).toEqual(['uma@local!ci']);
+      } finally {
+        moved.remove();
+      }
+    });
+  });
+
+  it('shows at most five names of a kind in its warning, and every one in --json', async () => {
+    await afterBackup('pia', 'many.db', async (s, backup) => {
+      const names = Array.from({ length: 7 }, (_, i) => `t${i}`);
+      for (const n of names) expect((await s.run(['token', 'add', 'pia', n])).code).toBe(0);
+      const file = await backup();
+      for (const n of names) expect((await s.run(['token', 'delete', 'pia', n])).code).toBe(0);
+      const human = await s.run(['restore', file, '--yes'], { env: { NO_COLOR: '1' } });
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stderr).toBe(
+        'warning: the backup brings back what was revoked since it was made: API tokens deleted, replaced, expired or made read-only (7: pia@local!t0, pia@local!t1, pia@local!t2, pia@local!t3, pia@local!t4 and 2 more); revoke again what should stay revoked\n',
+      );
+      for (const n of names) expect((await s.run(['token', 'delete', 'pia', n])).code).toBe(0);
+      const json = await s.run(['restore', file, '--yes', '--json']);
+      expect(json.json().result.revived.tokens).toEqual(names.map((n) => `pia@local!${n}`));
+    });
+  });
+
   it('never lets a recovery key work twice when sign-ins race with the restore', async () => {
     await afterBackup('rio', 'race.db', async (s, backup) => {
       const keys = (await s.run(['tfa', 'add', 'recovery', 'rio', '--json'])).json().result.keys as string[];
