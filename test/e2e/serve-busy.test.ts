@@ -133,6 +133,40 @@ describe('a tfactl service whose places are all held', () => {
     }
   }, 60_000);
 
+  it('over TCP, drops the connections of the address that floods, not an older one of another address', async () => {
+    // A client over TLS waits for the service's answer before it sends its command: its connection
+    // says nothing for a round trip. A flood from another address must not drop it.
+    const tcpSock = join(store.dir, 'tcp.sock');
+    const { child, log } = await startServe(tcpSock, store.env, ['--listen', '127.0.0.1:0']);
+    try {
+      const port = Number(/"tcp":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(log())?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const silentFrom = (localAddress: string) =>
+        new Promise<Socket>((ready, fail) => {
+          const socket = createConnection({ host: '127.0.0.1', port, localAddress });
+          // Read, so that the end of a dropped one is seen.
+          socket.on('error', () => undefined).resume();
+          socket.once('error', fail).once('connect', () => {
+            socket.write('GET /api/v1/run HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n');
+            ready(socket);
+          });
+        });
+      const waiting = await silentFrom('127.0.0.1');
+      const flood: Socket[] = [];
+      try {
+        for (let i = 0; i < 300; i++) flood.push(await silentFrom('127.0.0.2'));
+        await expect.poll(() => flood.filter((f) => f.readyState === 'open').length, { timeout: 10_000 }).toBeLessThanOrEqual(63);
+        expect(waiting.readyState).toBe('open');
+        expect(flood.slice(-32).every((f) => f.readyState === 'open')).toBe(true);
+      } finally {
+        for (const f of flood) f.destroy();
+        waiting.destroy();
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('gives every place back: more sign-ins than it has places for, one after another, all checked', async () => {
     // Wrong codes for dan (refused, exit 5, and soon locked): each takes a place and must give it back.
     for (let batch = 0; batch < 8; batch++) {

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { isPostgresUrl } from '../../domain/store-location.js';
 import { ExitCode, StoreError, UsageError } from '../../errors.js';
@@ -17,6 +17,7 @@ import { parsePamArgv } from '../../pam-argv.js';
 import { parseTokenValue } from '../../domain/api-token.js';
 import type { Duplex } from 'node:stream';
 import { oneStartPerTurn } from './turns.js';
+import { connectionToDrop } from './unstarted.js';
 
 
 /**
@@ -166,12 +167,13 @@ export async function run(inv: Invocation): Promise<void> {
         refuse(socket, '503 Service Unavailable');
         return;
       }
-      // Room for the newest: a flood of connections that say nothing must not refuse the sign-in after it.
+      // Room for the newest: a flood of connections that say nothing must not refuse the sign-in
+      // after it, nor drop the connections of other addresses (unstarted.ts).
       if (unstarted.size >= MAX_UNSTARTED) {
-        const oldest = unstarted.values().next().value as Duplex;
-        unstarted.delete(oldest);
+        const dropped = connectionToDrop(unstarted, (c) => (c as Partial<Socket>).remoteAddress ?? '') as Duplex;
+        unstarted.delete(dropped);
         log({ method: 'RUN', refused: 'dropped: no command yet, and newer connections waiting' });
-        oldest.destroy();
+        dropped.destroy();
       }
       unstarted.add(socket);
       socket.once('close', () => unstarted.delete(socket));
@@ -232,7 +234,7 @@ export async function run(inv: Invocation): Promise<void> {
 const MAX_RUNS = 256;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
-/** Connections that have not said what to run (for at most 10 s): past this many, the oldest is dropped. */
+/** Connections that have not said what to run (for at most 10 s): past this many, one is dropped (unstarted.ts). */
 const MAX_UNSTARTED = 64;
 
 /**
