@@ -88,6 +88,12 @@ export interface RemoteRun {
 }
 
 /** Everything that reaches outside the process. The seams tests replace. */
+/** A long-running service's store connections (Ctx.openStore). */
+export interface LongLived {
+  /** Told, once for each trouble, of what went wrong in the background and what happens instead. */
+  readonly troubled: (trouble: string) => void;
+}
+
 export interface Ctx {
   readonly io: Io;
   readonly prompter: Prompter;
@@ -105,7 +111,7 @@ export interface Ctx {
    * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an
    * existing, up-to-date store is opened, and nothing is created, migrated or written. With
    * `longLived`, the connection is a long-running service's (SQLite: its WAL checkpointed on a
-   * thread of its own).
+   * thread of its own), told of trouble in the background, such as that thread failing.
    */
-  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly longLived?: boolean }): Promise<OpenedStore>;
+  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly longLived?: LongLived }): Promise<OpenedStore>;
 }

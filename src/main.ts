@@ -74,7 +74,7 @@ export async function runProcess(): Promise<void> {
 const openStores: StoreOpener = (random) => async (path, { now, keyPath, readOnly, longLived }) =>
   isPostgresUrl(path)
     ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes, readOnly })
-    : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly, backgroundCheckpoints: longLived });
+    : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly, backgroundCheckpoints: longLived && { failed: longLived.troubled } });
 
 /** The real context: this process's terminal, clock, randomness, environment and stores. */
 export function processContext(): Ctx {

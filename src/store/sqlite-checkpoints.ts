@@ -13,7 +13,8 @@ import type { Worker } from 'node:worker_threads';
  * The worker lives as long as the process (it keeps nothing alive: it is unref'd, and idle in
  * Atomics.wait): a service's runs open and close connections all the time, and a worker started
  * and stopped with each would cost more than the checkpoints. If it cannot run, the connections
- * get SQLite's own checkpoints back: the WAL must not grow without end.
+ * get SQLite's own checkpoints back (the WAL must not grow without end), and whoever opened them
+ * is told why, once (tfactl serve logs it).
  */
 
 /** Writes come in bursts: one checkpoint for each such wait, not one per commit. */
@@ -52,6 +53,8 @@ export interface CheckpointedConnection {
 interface Checkpointer {
   readonly flag: Int32Array;
   readonly connections: Set<CheckpointedConnection>;
+  /** Told why, when the thread cannot run: each function once, however many connections gave it. */
+  readonly told: Set<(trouble: string) => void>;
   worker: Worker | null;
   failed: boolean;
 }
@@ -61,21 +64,30 @@ const checkpointers = new Map<string, Checkpointer>();
 /**
  * Background checkpoints for a connection to the store file at `key` (a resolved path): one
  * worker per file for the whole process, started at the first statement. `connection`'s own
- * checkpoints are turned off here, unless the worker has failed.
+ * checkpoints are turned off here, unless the worker has failed. `failed` is told if it fails.
  */
-export function backgroundCheckpoints(key: string, connection: CheckpointedConnection, workers: typeof Worker, driver: string): BackgroundCheckpoints {
+export function backgroundCheckpoints(
+  key: string,
+  connection: CheckpointedConnection,
+  workers: typeof Worker,
+  driver: string,
+  failed: (trouble: string) => void = () => undefined,
+): BackgroundCheckpoints {
   let c = checkpointers.get(key);
   if (c === undefined) {
-    c = { flag: new Int32Array(new SharedArrayBuffer(4)), connections: new Set(), worker: null, failed: false };
+    c = { flag: new Int32Array(new SharedArrayBuffer(4)), connections: new Set(), told: new Set(), worker: null, failed: false };
     checkpointers.set(key, c);
   }
   const checkpointer = c;
   if (!checkpointer.failed) connection.ownCheckpoints(false);
   checkpointer.connections.add(connection);
-  const fail = () => {
+  checkpointer.told.add(failed);
+  const fail = (why: string) => {
     if (checkpointer.failed) return;
     checkpointer.failed = true;
     for (const each of checkpointer.connections) each.ownCheckpoints(true);
+    const trouble = `the WAL checkpoints' thread ${why}: SQLite checkpoints in the commits again`;
+    for (const tell of checkpointer.told) tell(trouble);
   };
   return {
     written() {
@@ -83,12 +95,15 @@ export function backgroundCheckpoints(key: string, connection: CheckpointedConne
       if (checkpointer.worker === null) {
         try {
           checkpointer.worker = new workers(WORKER_SCRIPT, { eval: true, workerData: { path: key, driver, flag: checkpointer.flag.buffer } });
-        } catch {
-          fail();
+        } catch (e) {
+          fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
           return;
         }
         // It never ends by itself: an exit is a failure too.
-        checkpointer.worker.on('error', fail).on('exit', fail).unref();
+        checkpointer.worker
+          .on('error', (e: Error) => fail(`failed: ${e.message}`))
+          .on('exit', (code: number) => fail(`ended (exit code ${code})`))
+          .unref();
       }
       if (Atomics.compareExchange(checkpointer.flag, 0, IDLE, WRITTEN) === IDLE) Atomics.notify(checkpointer.flag, 0);
     },

@@ -51,9 +51,10 @@ export interface OpenOptions {
   readonly readOnly?: boolean;
   /**
    * For a long-running process (tfactl serve): WAL checkpoints on a thread of their own, not in
-   * the commit that happens to cross SQLite's threshold (see sqlite-checkpoints.ts).
+   * the commit that happens to cross SQLite's threshold (see sqlite-checkpoints.ts); `failed` is
+   * told, once, if that thread cannot run.
    */
-  readonly backgroundCheckpoints?: boolean;
+  readonly backgroundCheckpoints?: { readonly failed: (trouble: string) => void };
 }
 
 /** How long a read-only connection waits for a lock (a checkpoint) before giving up. */
@@ -133,7 +134,7 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   const store = new SqliteStore(db, path, options);
   if (options.backgroundCheckpoints) {
     const [{ Worker }, { backgroundCheckpoints }] = await Promise.all([import('node:worker_threads'), import('./sqlite-checkpoints.js')]);
-    store.checkpoints = backgroundCheckpoints(resolve(path), store, Worker, require.resolve(SQLITE_DRIVER));
+    store.checkpoints = backgroundCheckpoints(resolve(path), store, Worker, require.resolve(SQLITE_DRIVER), options.backgroundCheckpoints.failed);
   }
   return { store, created };
 }

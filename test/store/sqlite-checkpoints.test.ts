@@ -14,9 +14,9 @@ let stores = 0;
  * A new store, and `written` audit entries of about 2 KB each written to it in one commit: 600 make
  * about 400 pages of WAL, under SQLite's own threshold (1,000 pages).
  */
-async function storeWith(written: number, backgroundCheckpoints: boolean) {
+async function storeWith(written: number, background: boolean) {
   const path = join(dir, `s${++stores}.db`);
-  const { store } = await openSqliteStore(path, { now: 1000, backgroundCheckpoints });
+  const { store } = await openSqliteStore(path, { now: 1000, ...(background && { backgroundCheckpoints: { failed: () => undefined } }) });
   const before = statSync(path).size;
   await store.transaction(async (tx) => {
     for (let i = 0; i < written; i++) {
@@ -72,7 +72,7 @@ describe("a long-lived connection's WAL checkpoints (tfactl serve's)", () => {
   it('go on for connections opened after every other has closed (one thread for the process, not one per connection)', async () => {
     const first = await storeWith(10, true);
     first.store.close();
-    const { store } = await openSqliteStore(first.path, { now: 1000, backgroundCheckpoints: true });
+    const { store } = await openSqliteStore(first.path, { now: 1000, backgroundCheckpoints: { failed: () => undefined } });
     const before = statSync(first.path).size;
     await store.transaction(async (tx) => {
       for (let i = 0; i < 600; i++) await tx.appendAudit({ ts: i, actor: null, action: 'test.write', target: `u${i}@local`, outcome: 'ok', detail: { padding: 'x'.repeat(2000) } });
@@ -88,25 +88,33 @@ describe('when the checkpoint thread cannot run', () => {
     return { calls, ownCheckpoints: (on: boolean) => void calls.push(on) };
   };
 
-  it("gives every connection SQLite's own checkpoints back, when the thread cannot start", () => {
+  it("gives every connection SQLite's own checkpoints back, when the thread cannot start, and says why once", () => {
     const a = connection();
     const b = connection();
     const cannotStart = function () {
       throw new Error('no threads here');
     } as unknown as typeof Worker;
-    const first = backgroundCheckpoints(join(dir, 'nostart.db'), a, cannotStart, 'better-sqlite3');
-    backgroundCheckpoints(join(dir, 'nostart.db'), b, cannotStart, 'better-sqlite3');
+    const told: string[] = [];
+    // The same listener from both connections, as tfactl serve gives it: told once.
+    const tell = (trouble: string) => void told.push(trouble);
+    const first = backgroundCheckpoints(join(dir, 'nostart.db'), a, cannotStart, 'better-sqlite3', tell);
+    backgroundCheckpoints(join(dir, 'nostart.db'), b, cannotStart, 'better-sqlite3', tell);
     expect([a.calls, b.calls]).toEqual([[false], [false]]);
     first.written();
     expect([a.calls, b.calls]).toEqual([[false, true], [false, true]]);
+    expect(told).toEqual(["the WAL checkpoints' thread cannot start: no threads here: SQLite checkpoints in the commits again"]);
+    first.written();
+    expect(told).toHaveLength(1);
   });
 
-  it("gives them back when the thread fails (here: a store file that is not there)", async () => {
+  it('gives them back when the thread fails (here: a store file that is not there), and says why', async () => {
     const a = connection();
-    const checkpoints = backgroundCheckpoints(join(dir, 'missing', 'gone.db'), a, Worker, 'better-sqlite3');
+    const told: string[] = [];
+    const checkpoints = backgroundCheckpoints(join(dir, 'missing', 'gone.db'), a, Worker, 'better-sqlite3', (t) => void told.push(t));
     checkpoints.written();
     for (const end = Date.now() + 5_000; a.calls.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     expect(a.calls).toEqual([false, true]);
+    expect(told).toEqual(["the WAL checkpoints' thread failed: Cannot open database because the directory does not exist: SQLite checkpoints in the commits again"]);
     checkpoints.release();
   });
 });

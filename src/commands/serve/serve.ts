@@ -19,7 +19,6 @@ import type { Duplex } from 'node:stream';
 import { oneStartPerTurn } from './turns.js';
 import { connectionToDrop } from './unstarted.js';
 
-
 /**
  * `tfactl serve`: answers tfactl's API (version 1: /api/v1/health, /api/v1/login) as JSON over
  * HTTP/1.1 on a Unix socket (mode 0666 in a 0755 directory; or the socket systemd passes), in the
@@ -48,7 +47,7 @@ export async function run(inv: Invocation): Promise<void> {
   // on the same key), not once a request.
   const pool = connectionPool(POOL_SIZE, async () => {
     refuseMissing();
-    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true });
+    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived });
     return { store, secretKey: secretKeyLoader(store, keyPath) };
   });
   inv.onExit(() => pool.closeAll());
@@ -76,6 +75,8 @@ export async function run(inv: Invocation): Promise<void> {
     },
   };
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
+  // One for every connection the service opens: trouble of the store's, said once, is logged once.
+  const longLived = { troubled: (trouble: string) => log({ store: path, trouble }) };
 
   let requests = 0;
   const inTurn = oneStartPerTurn();
@@ -98,7 +99,7 @@ export async function run(inv: Invocation): Promise<void> {
   // connection handed on to the next run could still carry work of the last (an import's lanes).
   const openForRun = async () => {
     refuseMissing();
-    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived: true })).store, created: false };
+    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived })).store, created: false };
   };
   // What PAM runs at every sign-in with an API token (`pam config --server --token` lines) is one
   // check that waits on nobody while it holds the store (the token is checked at once, the answer
