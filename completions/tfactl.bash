@@ -210,7 +210,7 @@ _tfactl_node() {
             args=('') ids=('') vararg=0 ;;
         'restore')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --yes'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --yes --dry-run'
             vopts='--db --as --auth-code --server --token'
             args=('') ids=('') vararg=0 ;;
         'export')

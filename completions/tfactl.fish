@@ -567,6 +567,7 @@ complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webaut
 
 # tfactl restore
 complete -c tfactl -n '__tfactl_using "restore"' -l yes -d 'do not ask before replacing the store'
+complete -c tfactl -n '__tfactl_using "restore"' -l dry-run -d 'check the backup and say what it would bring back that was revoked since it was made; change nothing'
 
 # tfactl export
 complete -c tfactl -n '__tfactl_needs_command "export"' -a totp -d 'export TOTP secrets in plain text (audited)'

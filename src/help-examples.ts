@@ -191,7 +191,10 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
 
   backup: [ex("A dated snapshot while others keep working (keep the key file with it)", 'tfactl backup "tfactl-$(date +%F).db"')],
-  restore: [ex('Replace the store with a backup, without asking', 'tfactl restore tfactl-backup.db --yes')],
+  restore: [
+    ex('First see what it would bring back that was revoked since', 'tfactl restore tfactl-backup.db --dry-run'),
+    ex('Replace the store with a backup, without asking', 'tfactl restore tfactl-backup.db --yes'),
+  ],
 
   export: [
     ex('Realms, users and factor metadata as JSON, no secrets', 'tfactl export users > tfactl-users.json'),

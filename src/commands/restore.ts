@@ -1,39 +1,57 @@
 import { resolve } from 'node:path';
 import { nothingRevived, type RevivedAccess } from '../domain/restore-revival.js';
+import { quote } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
 import { restoreStore } from '../services/backup.js';
 import { openSession } from './session.js';
 import { confirm, requireConfirmation } from './confirm.js';
-import { arg } from './options.js';
+import { arg, boolOpt } from './options.js';
 import { SHORT_ID } from './tfa/render.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const file = resolve(arg(inv, 0));
-  requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
+  const dryRun = boolOpt(inv, 'dryRun') === true;
+  if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
   const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' });
-  await confirm(inv, `Replace the whole store with ${file}?`);
-  const result = await restoreStore(session, file);
-  if (!nothingRevived(result.revived)) inv.out.warn(revivedWarning(result.revived));
-  inv.out.result(result, (r, style) => `${style.green('restored')} the store from ${r.file} (${r.users} users)`);
+  // Said before the question on a terminal, and after the restore unless that said it already.
+  let said: string | undefined;
+  const result = await restoreStore(session, file, {
+    dryRun,
+    beforeReplacing: async (preview) => {
+      if (boolOpt(inv, 'yes') !== true && !nothingRevived(preview)) inv.out.warn((said = revivedText(preview, 'would bring')));
+      await confirm(inv, `Replace the whole store with ${file}?`);
+    },
+  });
+  const found = nothingRevived(result.revived) ? undefined : revivedText(result.revived, 'would bring');
+  if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));
+  inv.out.result(result, (r, style) =>
+    r.dryRun ? `${r.file} can be restored (${r.users} users); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users)`,
+  );
 }
 
 /** Names shown in the warning, per kind; --json lists them all. */
 const SHOWN = 5;
 
-/** One line saying what the restored backup grants that was revoked since it was made. */
-export function revivedWarning(r: RevivedAccess): string {
-  const some = (what: string, names: readonly string[]) => {
-    if (names.length === 0) return [];
-    const shown = names.slice(0, SHOWN).join(', ');
-    return [`${what} (${names.length}: ${shown}${names.length > SHOWN ? ` and ${names.length - SHOWN} more` : ''})`];
+/** A name as the warning shows it: quoted when it holds the warning's own separators. */
+const shown = (name: string) => (/[,;"\s]/.test(name) ? quote(name) : name);
+
+/** What the restored backup grants that was revoked since it was made, in one line. */
+export function revivedText(r: RevivedAccess, verb: 'brings' | 'would bring'): string {
+  // Each item as `show` puts it: the name, quoted when need be.
+  const some = <T>(what: string, items: readonly T[], show: (item: T) => string = (item) => shown(String(item))) => {
+    if (items.length === 0) return [];
+    const listed = items.slice(0, SHOWN).map(show).join(', ');
+    return [`${what} (${items.length}: ${listed}${items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ''})`];
   };
   const parts = [
     ...some('users deleted', r.users),
-    ...some('users disabled or expired', r.enabled),
+    ...some('users disabled, expired or given an earlier expiry', r.enabled),
     ...some('admin rights taken away', r.admins),
     ...some('passwords changed', r.passwords),
-    ...some('second factors deleted or disabled', r.factors.map((f) => `${f.userid} ${f.type} ${f.id.slice(0, SHORT_ID)}`)),
+    ...some('second factors deleted or disabled', r.factors, (f) => `${shown(f.userid)} ${f.type} ${f.id.slice(0, SHORT_ID)}`),
     ...some('API tokens deleted, replaced, expired or made read-only', r.tokens),
+    ...some('realms made to require a second factor', r.realms),
+    ...some('settings changed', r.settings),
   ];
-  return `the backup brings back what was revoked since it was made: ${parts.join('; ')}; revoke again what should stay revoked`;
+  return `the backup ${verb} back what was revoked since it was made: ${parts.join('; ')}; revoke again what should stay revoked`;
 }

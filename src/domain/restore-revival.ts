@@ -1,20 +1,18 @@
-import { isExpired } from './dates.js';
-import { ROOT_USERID } from './userid.js';
-
 /**
  * What a restore brings back: the access the backup grants that the store being replaced no longer
  * did. A backup is older than the store it replaces, so anything revoked in between (a user
- * deleted, disabled or demoted, a password changed, a lost key deleted, a leaked token deleted)
- * works again once it is restored. A restore keeps what was spent (the replay ledger) and lockouts,
- * but revocations are changes to the very rows it replaces; it cannot tell a revocation from any
- * other change, so it says what comes back and the admin decides.
+ * deleted, disabled or demoted, a password changed, a lost key deleted, a leaked token deleted, a
+ * realm made to require a second factor) works again once it is restored. A restore keeps what was
+ * spent (the replay ledger) and lockouts, but revocations are changes to the very rows it replaces;
+ * it cannot tell a revocation from any other change, so it says what comes back and the admin
+ * decides (before, with `restore --dry-run` or at its prompt, and after, in its result).
  *
  * Only what the store itself took away counts, so only a backup of this store's own past is
- * compared: one whose root@local is the store's, created at the same time (a restore brings the
+ * compared: one whose root@local is the store's, created in the same second (a restore brings the
  * backup's root@local, so a store restored once carries on the history of the one it came from). A
  * site moved to a new store (`init`, then `restore` of the old one's backup) gets the whole backup,
  * none of it revoked there. Within one history, a user's password, rights, factors and tokens are
- * compared only between the same account, with the same creation time: a user deleted and added
+ * compared only between the same account, created in the same second: a user deleted and added
  * again since is another account, and the backup's comes back whole.
  */
 
@@ -22,9 +20,12 @@ import { ROOT_USERID } from './userid.js';
 export interface UserAccessRow {
   readonly userid: string;
   /** Epoch seconds: with the user id, which account this is. */
-  readonly created: number | string;
-  readonly admin: number | boolean;
-  readonly enabled: number | boolean;
+  readonly created: number;
+  /** Epoch seconds of the last change by an admin or the user (a password re-hashed at sign-in leaves it). */
+  readonly modified: number;
+  readonly admin: number;
+  readonly enabled: number;
+  /** The last day the account may be used (YYYY-MM-DD), or null. */
   readonly expire: string | null;
   readonly password_hash: string | null;
 }
@@ -34,7 +35,7 @@ export interface FactorAccessRow {
   readonly id: string;
   readonly userid: string;
   readonly type: string;
-  readonly enabled: number | boolean;
+  readonly enabled: number;
 }
 
 /** An API token's row as far as access goes. */
@@ -46,18 +47,37 @@ export interface TokenAccessRow {
   readonly expires: string | null;
 }
 
-/** The rows of one store (or backup) that grant access. */
+/** A realm's row as far as access goes: the second factor it requires of its users. */
+export interface RealmAccessRow {
+  readonly name: string;
+  readonly enforce: string;
+}
+
+/** A store-wide setting (lockout limits, password rules, ...). */
+export interface SettingRow {
+  readonly key: string;
+  readonly value: string;
+}
+
+/**
+ * The rows of one store (or backup) that grant access, each read only when asked for: a backup of
+ * another store's history is not compared, and its rows are never read.
+ */
 export interface AccessRows {
-  readonly users: Iterable<UserAccessRow>;
-  readonly factors: Iterable<FactorAccessRow>;
-  readonly tokens: Iterable<TokenAccessRow>;
+  /** When its root@local was created (epoch seconds); undefined when it has none. */
+  readonly rootCreated: number | undefined;
+  readonly users: () => Iterable<UserAccessRow>;
+  readonly factors: () => Iterable<FactorAccessRow>;
+  readonly tokens: () => Iterable<TokenAccessRow>;
+  readonly realms: () => Iterable<RealmAccessRow>;
+  readonly settings: () => Iterable<SettingRow>;
 }
 
 /** What the backup grants that the store did not, each list in bytewise order. */
 export interface RevivedAccess {
   /** Users deleted (or deleted and added again) since the backup: they come back whole. */
   readonly users: readonly string[];
-  /** Users disabled or expired since, enabled and current in the backup. */
+  /** Users disabled, expired or given an earlier expiry since. */
   readonly enabled: readonly string[];
   /** Users made ordinary since, admins in the backup. */
   readonly admins: readonly string[];
@@ -65,80 +85,116 @@ export interface RevivedAccess {
   readonly passwords: readonly string[];
   /** Enabled factors of the backup deleted or disabled since (of users the store still has). */
   readonly factors: readonly { readonly userid: string; readonly id: string; readonly type: string }[];
-  /** Tokens of the backup deleted, replaced, expired or made read-only since (`USERID!NAME`). */
+  /** Tokens deleted, replaced, expired, given an earlier expiry or made read-only since (`USERID!NAME`). */
   readonly tokens: readonly string[];
+  /** Realms that require a second factor now that they did not, or another, in the backup. */
+  readonly realms: readonly string[];
+  /** Store-wide settings the backup sets back to other values or defaults (lockout limits, password rules...). */
+  readonly settings: readonly string[];
 }
+
+const NOTHING: RevivedAccess = { users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [], realms: [], settings: [] };
 
 /** Whether nothing comes back. */
 export function nothingRevived(r: RevivedAccess): boolean {
-  return r.users.length + r.enabled.length + r.admins.length + r.passwords.length + r.factors.length + r.tokens.length === 0;
+  return Object.values(r).every((list: readonly unknown[]) => list.length === 0);
 }
 
-const yes = (flag: number | boolean): boolean => flag === true || flag === 1;
+/** Whether the backup is of the store's own past: their root@local is the same account. */
+export function sameHistory(current: AccessRows, backup: AccessRows): boolean {
+  return current.rootCreated !== undefined && current.rootCreated === backup.rootCreated;
+}
+
 const bytewise = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 // Two stores' stored hashes, compared once by root's own restore: no one can time it to learn a secret.
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+/** The last day of an expiry date, or of none, comparable as text (YYYY-MM-DD). */
+const lastDay = (expire: string | null): string => expire ?? '9999-12-31';
+const today = (now: number): string => new Date(now * 1000).toISOString().slice(0, 10);
 
 /**
  * Compares the store about to be replaced (`current`) with the backup replacing it, at `now`
  * (epoch seconds, for expiry dates). Only what the backup grants counts: what it takes away (a
  * user it does not have, a password it lacks) is no revocation anyone relied on. Nothing, for a
- * backup of another store's history.
+ * backup of another store's history (sameHistory): then no row of either is read.
  */
 export function revivedAccess(current: AccessRows, backup: AccessRows, now: number): RevivedAccess {
+  if (!sameHistory(current, backup)) return NOTHING;
   const users = new Map<string, UserAccessRow>();
-  for (const u of current.users) users.set(u.userid, u);
-  // PostgreSQL's BIGINT arrives as text.
-  const createdOf = (u: UserAccessRow) => Number(u.created);
+  for (const u of current.users()) users.set(u.userid, u);
+  const factors = new Map<string, FactorAccessRow>();
+  for (const f of current.factors()) factors.set(f.id, f);
+  const tokens = new Map<string, TokenAccessRow>();
+  for (const t of current.tokens()) tokens.set(`${t.userid}!${t.name}`, t);
+  const realms = new Map<string, string>();
+  for (const r of current.realms()) realms.set(r.name, r.enforce);
+  const settings = new Map<string, string>();
+  for (const s of current.settings()) settings.set(s.key, s.value);
+
   // The backup's users' creation times, as its users are read (before its factors and tokens).
   const backupCreated = new Map<string, number>();
   /** The store's account of the backup's user `b`: the same user id, created at the same time. */
   const sameAccount = (b: { userid: string }) => {
     const c = users.get(b.userid);
-    return c !== undefined && backupCreated.get(b.userid) === createdOf(c) ? c : undefined;
+    return c !== undefined && backupCreated.get(b.userid) === c.created ? c : undefined;
   };
-  const factors = new Map<string, FactorAccessRow>();
-  for (const f of current.factors) factors.set(f.id, f);
-  const tokens = new Map<string, TokenAccessRow>();
-  for (const t of current.tokens) tokens.set(`${t.userid}!${t.name}`, t);
+  // An account or token usable until the end of `lastDay` (the store's own rule: dates.isExpired).
+  const usableUntil = (enabled: boolean, expire: string | null) => (enabled ? lastDay(expire) : '');
+  const expired = (expire: string | null) => lastDay(expire) < today(now);
 
   const deleted: string[] = [];
   const enabled: string[] = [];
   const admins: string[] = [];
   const passwords: string[] = [];
-  const usable = (u: UserAccessRow) => yes(u.enabled) && !isExpired(u.expire, now);
-  for (const b of backup.users) {
-    backupCreated.set(b.userid, createdOf(b));
+  for (const b of backup.users()) {
+    backupCreated.set(b.userid, b.created);
     const c = sameAccount(b);
     if (c === undefined) {
       deleted.push(b.userid);
       continue;
     }
-    if (usable(b) && !usable(c)) enabled.push(b.userid);
-    if (yes(b.admin) && !yes(c.admin)) admins.push(b.userid);
-    // Hashes, not passwords: a password set again to the same text has a new salt, so it counts.
-    if (b.password_hash !== null && b.password_hash !== c.password_hash) passwords.push(b.userid);
+    const until = usableUntil(b.enabled === 1, b.expire);
+    if (until >= today(now) && usableUntil(c.enabled === 1, c.expire) < until) enabled.push(b.userid);
+    if (b.admin === 1 && c.admin !== 1) admins.push(b.userid);
+    // Hashes, not passwords: the same password set again has a new salt. A hash that changed while
+    // nobody changed the user (`modified`) is the same password re-hashed at sign-in.
+    if (b.password_hash !== null && b.password_hash !== c.password_hash && b.modified !== c.modified) passwords.push(b.userid);
   }
 
   const revivedFactors: { userid: string; id: string; type: string }[] = [];
-  for (const b of backup.factors) {
-    if (!yes(b.enabled) || sameAccount(b) === undefined) continue;
+  for (const b of backup.factors()) {
+    if (b.enabled !== 1 || sameAccount(b) === undefined) continue;
     const c = factors.get(b.id);
-    if (c === undefined || !yes(c.enabled)) revivedFactors.push({ userid: b.userid, id: b.id, type: b.type });
+    if (c === undefined || c.enabled !== 1) revivedFactors.push({ userid: b.userid, id: b.id, type: b.type });
   }
 
   const revivedTokens: string[] = [];
-  for (const b of backup.tokens) {
-    if (sameAccount(b) === undefined || isExpired(b.expires, now)) continue;
+  for (const b of backup.tokens()) {
+    if (sameAccount(b) === undefined || expired(b.expires)) continue;
     const key = `${b.userid}!${b.name}`;
     const c = tokens.get(key);
     const revokedSince =
-      c === undefined || !sameBytes(c.secret_hash, b.secret_hash) || isExpired(c.expires, now) || (c.privileges === 'read-only' && b.privileges !== 'read-only');
+      c === undefined ||
+      !sameBytes(c.secret_hash, b.secret_hash) ||
+      lastDay(c.expires) < lastDay(b.expires) ||
+      (c.privileges === 'read-only' && b.privileges !== 'read-only');
     if (revokedSince) revivedTokens.push(key);
   }
 
-  const root = users.get(ROOT_USERID);
-  if (root === undefined || backupCreated.get(ROOT_USERID) !== createdOf(root)) return { users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [] };
+  const revivedRealms: string[] = [];
+  for (const b of backup.realms()) {
+    const c = realms.get(b.name);
+    if (c !== undefined && c !== 'none' && c !== b.enforce) revivedRealms.push(b.name);
+  }
+
+  // A setting the backup lacks is set back to its default.
+  const revivedSettings = new Set<string>();
+  for (const b of backup.settings()) {
+    if (settings.get(b.key) !== b.value) revivedSettings.add(b.key);
+    settings.delete(b.key);
+  }
+  for (const key of settings.keys()) revivedSettings.add(key);
+
   return {
     users: deleted.sort(bytewise),
     enabled: enabled.sort(bytewise),
@@ -146,5 +202,7 @@ export function revivedAccess(current: AccessRows, backup: AccessRows, now: numb
     passwords: passwords.sort(bytewise),
     factors: revivedFactors.sort((a, b) => bytewise(a.userid, b.userid) || bytewise(a.id, b.id)),
     tokens: revivedTokens.sort(bytewise),
+    realms: revivedRealms.sort(bytewise),
+    settings: [...revivedSettings].sort(bytewise),
   };
 }

@@ -35,6 +35,18 @@ export interface RestoreResult {
   readonly users: number;
   /** What the backup grants that the store it replaced no longer did (revoked since it was made). */
   readonly revived: RevivedAccess;
+  /** Whether the store was left as it was: only what a restore would bring back was found. */
+  readonly dryRun: boolean;
+}
+
+export interface RestoreOptions {
+  /** Check the backup and say what it would bring back; replace nothing (`restore --dry-run`). */
+  readonly dryRun?: boolean;
+  /**
+   * Told what the backup would bring back once it has passed every check, before anything is
+   * replaced (what the command's prompt shows); throws to stop.
+   */
+  readonly beforeReplacing?: (revived: RevivedAccess) => Promise<void>;
 }
 
 /**
@@ -43,9 +55,10 @@ export interface RestoreResult {
  * store's key file (a foreign backup's secrets could never be opened). What was spent since the
  * backup stays spent (Store.restoreFrom). root@local only: it replaces every account, root's
  * included. Says, and audits, what the backup brings back that was revoked since it was made: a
- * restore cannot tell a revocation from any other change, so the admin is told.
+ * restore cannot tell a revocation from any other change, so the admin is told, before
+ * (RestoreOptions) and after.
  */
-export async function restoreStore(session: Session, file: string): Promise<RestoreResult> {
+export async function restoreStore(session: Session, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.restore');
   if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
@@ -80,6 +93,11 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
       throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
     }
     try {
+      if (options.dryRun || options.beforeReplacing) {
+        const preview = await session.store.previewRestore(copy, session.now());
+        if (options.dryRun) return { file, users: inspection.users, revived: preview, dryRun: true };
+        await options.beforeReplacing?.(preview);
+      }
       revived = await session.store.restoreFrom(copy, session.now());
     } catch (e) {
       if (e instanceof StoreError && e.code === 'backup_invalid') await refuse(e.message);
@@ -91,7 +109,7 @@ export async function restoreStore(session: Session, file: string): Promise<Rest
   // Counts only: the lists are the result's, and a long one would swell the audit trail.
   const counts = Object.fromEntries(Object.entries(revived).map(([k, v]) => [k, (v as readonly unknown[]).length]));
   await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts } });
-  return { file, users: inspection.users, revived };
+  return { file, users: inspection.users, revived, dryRun: false };
 }
 
 /** Whether the backup has a non-empty WAL beside it, whose changes the file alone does not hold. */

@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
-import { type AccessRows, type FactorAccessRow, type RevivedAccess, revivedAccess, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
+import { type AccessRows, type RevivedAccess, revivedAccess, sameHistory } from '../domain/restore-revival.js';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
 import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement } from './sql-store.js';
+import type { accessRowsOf } from './sqlite.js';
 import type { BackupCopy, Store } from './types.js';
 
 /**
@@ -237,7 +238,7 @@ class PgStore extends SqlStore {
    * the backup has appended.
    */
   async restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess> {
-    const { ACCESS_COLUMNS, RESTORED_TABLES, stageBackup, stagedAccessRows } = await import('./sqlite.js');
+    const { RESTORED_TABLES, stageBackup } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     const q = (text: string, values: unknown[] = []) => this.client.query(text, values);
     const insertRows = async (table: string, columns: readonly string[], rows: Iterable<Record<string, unknown>>, tail = '') => {
@@ -258,12 +259,7 @@ class PgStore extends SqlStore {
     return this.inTurn(async () => {
       try {
         return await this.inTransaction(async () => {
-          const current: AccessRows = {
-            users: (await q(`SELECT ${ACCESS_COLUMNS.users} FROM users`)).rows as UserAccessRow[],
-            factors: (await q(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`)).rows as FactorAccessRow[],
-            tokens: (await q(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`)).rows as TokenAccessRow[],
-          };
-          const revived = revivedAccess(current, stagedAccessRows(staged), now);
+          const revived = await this.revivedBy(staged, now);
           await insertRows('replay_ledger', staged.columns('replay_ledger'), staged.rows('replay_ledger'), ' ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = greatest(replay_ledger.spent, EXCLUDED.spent)');
           const locks = (
             await q(`SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users
@@ -293,6 +289,56 @@ class PgStore extends SqlStore {
         throw pgError(e, this.path);
       }
     });
+  }
+
+  async previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess> {
+    const { stageBackup } = await import('./sqlite.js');
+    const staged = await stageBackup(copy, now, this.options);
+    return this.inTurn(async () => {
+      try {
+        // One snapshot: the store's rows as of one moment.
+        await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          return await this.revivedBy(staged, now);
+        } finally {
+          await this.client.query('COMMIT').catch(() => undefined);
+        }
+      } catch (e) {
+        throw pgError(e, this.path);
+      }
+    });
+  }
+
+  /**
+   * What the staged backup grants that this store no longer does (domain/restore-revival.ts), on
+   * this connection, in whatever transaction it is in. The store's rows are read (all at once: the
+   * driver's results are not iterated) only for a backup of its own history.
+   */
+  private async revivedBy(staged: Parameters<typeof accessRowsOf>[0], now: number): Promise<RevivedAccess> {
+    const sqlite = await import('./sqlite.js');
+    const { ACCESS_QUERIES } = sqlite;
+    const q = (text: string) => this.client.query(text);
+    const backup = sqlite.accessRowsOf(staged);
+    const rootCreated = (await q(ACCESS_QUERIES.root)).rows[0]?.created as number | undefined;
+    const none = () => [];
+    let current: AccessRows = { rootCreated, users: none, factors: none, tokens: none, realms: none, settings: none };
+    if (sameHistory(current, backup)) {
+      // The rows as the driver gives them: the same columns, types and values as SQLite's (int8
+      // and integers as numbers, bytea as a Buffer).
+      const all = async (sql: string) => {
+        const { rows } = await q(sql);
+        return () => rows;
+      };
+      current = {
+        rootCreated,
+        users: await all(ACCESS_QUERIES.users),
+        factors: await all(ACCESS_QUERIES.factors),
+        tokens: await all(ACCESS_QUERIES.tokens),
+        realms: await all(ACCESS_QUERIES.realms),
+        settings: await all(ACCESS_QUERIES.settings),
+      };
+    }
+    return revivedAccess(current, backup, now);
   }
 
   close(): void {

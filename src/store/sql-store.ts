@@ -408,6 +408,7 @@ export abstract class SqlStore implements Store {
   abstract backupTo(path: string): Promise<void>;
   abstract readBackup(image: Buffer, path: string): Promise<BackupCopy>;
   abstract restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
+  abstract previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess>;
   abstract close(): void;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;

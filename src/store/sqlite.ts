@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
-import { type AccessRows, type FactorAccessRow, revivedAccess, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
-import { canonicalName } from '../domain/userid.js';
+import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
+import { canonicalName, ROOT_USERID } from '../domain/userid.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
@@ -487,17 +487,18 @@ class SqliteStore extends SqlStore {
     return this.run(() =>
       this.db
         .transaction(() => {
-          const current: AccessRows = {
-            users: this.statement(`SELECT ${ACCESS_COLUMNS.users} FROM users`).all() as UserAccessRow[],
-            factors: this.statement(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`).all() as FactorAccessRow[],
-            tokens: this.statement(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`).all() as TokenAccessRow[],
-          };
-          const revived = revivedAccess(current, stagedAccessRows(staged), now);
+          const revived = revivedAccess(accessRowsOf(this.db), accessRowsOf(staged), now);
           this.replaceWith(staged);
           return revived;
         })
         .immediate(),
     );
+  }
+
+  async previewRestore(copy: BackupCopy, now: number) {
+    const staged = await stageBackup(copy, now, this.options);
+    // One read transaction: the store's rows as of one moment.
+    return this.run(() => this.db.transaction(() => revivedAccess(accessRowsOf(this.db), accessRowsOf(staged), now)).deferred());
   }
 
   /**
@@ -595,19 +596,26 @@ export function readBackupImage(image: Buffer, path: string): BackupCopy {
   }
 }
 
-/** The columns of the rows that grant access (domain/restore-revival.ts), by table. */
-export const ACCESS_COLUMNS = {
-  users: 'userid, created, admin, enabled, expire, password_hash',
-  factors: 'id, userid, type, enabled',
-  tokens: 'userid, name, secret_hash, privileges, expires',
+/** The rows that grant access (domain/restore-revival.ts): the queries, on either backend. */
+export const ACCESS_QUERIES = {
+  root: `SELECT created FROM users WHERE userid = '${ROOT_USERID}'`,
+  users: 'SELECT userid, created, modified, admin, enabled, expire, password_hash FROM users',
+  factors: 'SELECT id, userid, type, enabled FROM factors',
+  tokens: 'SELECT userid, name, secret_hash, privileges, expires FROM api_tokens',
+  realms: 'SELECT name, enforce FROM realms',
+  settings: 'SELECT key, value FROM settings',
 } as const;
 
-/** The staged backup's rows that grant access: what a restore would bring back is read from them. */
-export function stagedAccessRows(staged: Database): AccessRows {
+/** A SQLite database's rows that grant access, read as they are asked for (a store's, or a staged backup's). */
+export function accessRowsOf(db: Database): AccessRows {
+  const rows = <T>(sql: string) => () => db.prepare(sql).iterate() as IterableIterator<T>;
   return {
-    users: staged.prepare(`SELECT ${ACCESS_COLUMNS.users} FROM users`).iterate() as IterableIterator<UserAccessRow>,
-    factors: staged.prepare(`SELECT ${ACCESS_COLUMNS.factors} FROM factors`).iterate() as IterableIterator<FactorAccessRow>,
-    tokens: staged.prepare(`SELECT ${ACCESS_COLUMNS.tokens} FROM api_tokens`).iterate() as IterableIterator<TokenAccessRow>,
+    rootCreated: db.prepare(ACCESS_QUERIES.root).pluck().get() as number | undefined,
+    users: rows<UserAccessRow>(ACCESS_QUERIES.users),
+    factors: rows<FactorAccessRow>(ACCESS_QUERIES.factors),
+    tokens: rows<TokenAccessRow>(ACCESS_QUERIES.tokens),
+    realms: rows<RealmAccessRow>(ACCESS_QUERIES.realms),
+    settings: rows<SettingRow>(ACCESS_QUERIES.settings),
   };
 }
 

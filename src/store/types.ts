@@ -536,6 +536,11 @@ export interface BackupStore {
    * same unit of work as the replacement.
    */
   restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
+  /**
+   * What restoreFrom would say the copy brings back, were it restored now; nothing is written (a
+   * restore's dry run, and what its prompt shows). Refuses a copy as restoreFrom would.
+   */
+  previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess>;
 }
 
 /**

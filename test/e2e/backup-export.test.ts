@@ -172,6 +172,7 @@ describe('restore after use', () => {
 
   it('says what the backup brings back that was revoked since, restores it all, and audits the counts', async () => {
     await afterBackup('kim', 'before-revocations.db', async (s, backup) => {
+      const ok0 = async (args: string[]) => expect((await s.run(args)).code).toBe(0);
       await s.addUser('lee', PW, ['--admin']);
       await s.addUser('max', PW);
       await s.addUser('ned', PW);
@@ -181,6 +182,7 @@ describe('restore after use', () => {
       await totp('max');
       for (const name of ['ci', 'deploy', 'audit', 'keep']) expect((await s.run(['token', 'add', 'kim', name])).code).toBe(0);
       expect((await s.run(['token', 'add', 'lee', 'ro', '--privileges', 'read-only'])).code).toBe(0);
+      await ok0(['realm', 'add', 'corp']);
       const file = await backup();
 
       // Revocations, each of a kind, and changes that revoke nothing (a user, factor and token added).
@@ -196,13 +198,24 @@ describe('restore after use', () => {
       await ok(['token', 'add', 'kim', 'deploy']);
       await ok(['token', 'delete', 'kim', 'audit']);
       await ok(['token', 'add', 'kim', 'audit', '--privileges', 'read-only']);
+      await ok(['realm', 'set-enforce', 'corp', 'totp']);
+      await ok(['settings', 'set', 'lockout.password-ban-seconds', '1800']);
       await s.addUser('oto', PW);
       await ok(['tfa', 'add', 'totp', 'oto', '--no-verify']);
       await ok(['token', 'add', 'oto', 'new']);
 
+      // A dry run says it all first, and changes nothing.
+      const before = s.snapshot();
+      const dry = await s.run(['restore', file, '--dry-run', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(s.snapshot()).toBe(before);
+
       const r = await s.run(['restore', file, '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const { result, warnings } = r.json();
+      expect(dry.json().result).toEqual({ ...result, dryRun: true });
+      expect(dry.json().warnings).toEqual(warnings.map((w: string) => w.replace('the backup brings back', 'the backup would bring back')));
+      expect(result.dryRun).toBe(false);
       expect(result.revived).toEqual({
         users: ['ned@local'],
         enabled: ['max@local'],
@@ -213,11 +226,13 @@ describe('restore after use', () => {
           { userid: 'lee@local', id: leeTotp, type: 'totp' },
         ],
         tokens: ['kim@local!audit', 'kim@local!ci', 'kim@local!deploy'],
+        realms: ['corp'],
+        settings: ['lockout.password-ban-seconds'],
       });
       expect(warnings).toEqual([
-        `the backup brings back what was revoked since it was made: users deleted (1: ned@local); users disabled or expired (1: max@local); admin rights taken away (1: lee@local); passwords changed (1: kim@local); second factors deleted or disabled (2: kim@local totp ${kimTotp.slice(0, 8)}, lee@local totp ${leeTotp.slice(0, 8)}); API tokens deleted, replaced, expired or made read-only (3: kim@local!audit, kim@local!ci, kim@local!deploy); revoke again what should stay revoked`,
+        `the backup brings back what was revoked since it was made: users deleted (1: ned@local); users disabled, expired or given an earlier expiry (1: max@local); admin rights taken away (1: lee@local); passwords changed (1: kim@local); second factors deleted or disabled (2: kim@local totp ${kimTotp.slice(0, 8)}, lee@local totp ${leeTotp.slice(0, 8)}); API tokens deleted, replaced, expired or made read-only (3: kim@local!audit, kim@local!ci, kim@local!deploy); realms made to require a second factor (1: corp); settings changed (1: lockout.password-ban-seconds); revoke again what should stay revoked`,
       ]);
-      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toMatchObject({ revived: { users: 1, enabled: 1, admins: 1, passwords: 1, factors: 2, tokens: 3 } });
+      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toMatchObject({ revived: { users: 1, enabled: 1, admins: 1, passwords: 1, factors: 2, tokens: 3, realms: 1, settings: 1 } });
 
       // It is all back, as the store had it when the backup was made.
       const code = oathtool(KIM_SECRET);
@@ -255,7 +270,7 @@ describe('restore after use', () => {
         const r = await moved.run(['restore', file, '--yes', '--json'], { env });
         expect(r.code, r.stderr).toBe(0);
         expect(r.json().warnings).toEqual([]);
-        expect(r.json().result.revived).toEqual({ users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [] });
+        expect(r.json().result.revived).toEqual({ users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [], realms: [], settings: [] });
         expect((await moved.run(['token', 'list', '--json'], { env })).json().result.map((t: { tokenid: string }) => t.tokenid)).toEqual(['uma@local!ci']);
       } finally {
         moved.remove();

@@ -49,7 +49,7 @@ describe(`a SQLite store of ${USERS.toLocaleString('en')} users moved to Postgre
     // A new store: nothing of the backup was revoked there, so nothing is said to come back.
     expect(restored.json().warnings).toEqual([]);
     expect(Object.values(restored.json().result.revived as Record<string, unknown[]>).flat()).toEqual([]);
-    // Listings stream on PostgreSQL too (a cursor): bounded memory, shown with a heap cap that holding the rows would overflow.
+    // Listings stream on PostgreSQL too (pages of one query each): bounded memory, shown with a heap cap that holding the rows would overflow.
     const capped = { env: { NODE_OPTIONS: `--max-old-space-size=${HEAP_MIB}` } };
     const [liteUsers, pgUsers] = await Promise.all([ok(['user', 'list', '--json'], lite), ok(['user', 'list', '--json'], pg, capped)]);
     expect(pgUsers.json().result).toHaveLength(USERS + 1);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, TempStore } from './harness.js';
 
@@ -58,6 +58,28 @@ describe('on a terminal', () => {
     expect(r.status).toBe(130);
     expect(r.output).toContain('cancelled');
     expect(store.snapshot()).toBe(before);
+  });
+
+  it('says at restore\'s question what the backup would bring back, and no changes nothing', async () => {
+    expect((await store.run(['token', 'add', 'root@local', 'leaked'])).code).toBe(0);
+    const file = join(store.dir, 'before-revoking.db');
+    expect((await store.run(['backup', file])).code).toBe(0);
+    expect((await store.run(['token', 'delete', 'root@local', 'leaked'])).code).toBe(0);
+    // The warning, then the question.
+    const warned = 'warning: the backup would bring back what was revoked since it was made: API tokens deleted, replaced, expired or made read-only \\(1: root@local!leaked\\); revoke again what should stay revoked\\r\\n';
+    const asked = (send: string) => ({ expect: `${warned}.*Replace the whole store with ${file.replace(/[.]/g, '\\.')}\\?`, send });
+    const before = store.snapshot();
+    const no = runPty(store, ['restore', file], [asked('n\r')], { NO_COLOR: '1' });
+    expect(no.unmatched).toBeNull();
+    expect(no.status).toBe(130);
+    expect(store.snapshot()).toBe(before);
+    const yes = runPty(store, ['restore', file], [asked('y\r')], { NO_COLOR: '1' });
+    expect(yes.unmatched).toBeNull();
+    expect(yes.status).toBe(0);
+    // Said once: not again after the restore.
+    expect(yes.output.split('the backup would bring back')).toHaveLength(2);
+    expect(yes.output).not.toContain('the backup brings back');
+    expect((await store.run(['token', 'list', '--json'])).json().result.map((t: { tokenid: string }) => t.tokenid)).toEqual(['root@local!leaked']);
   });
 
   it('asks again after two different entries or a weak password, and gives up after three tries with exit 2', () => {
