@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,4 +176,25 @@ describe('a tfactl service whose places are all held', () => {
       expect(asked.map((r) => r.code)).toEqual(Array(10).fill(5));
     }
   }, 120_000);
+
+  it("lends a PAM check a pooled connection with the store's key already read, not the key file", async () => {
+    for (const u of ['eve', 'fay', 'gus']) await store.addUser(u, PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+    const code = () => oathtool(SECRET);
+    // One check, one after the other: the pool's connection (the one each borrows) reads the key.
+    expect(await pamCheckByCurl('eve', code())).toEqual({ code: 0, stderr: '' });
+    const away = `${store.keyFile}.away`;
+    renameSync(store.keyFile, away);
+    try {
+      // A process of its own needs the key file for the code's secret, and it is not there...
+      const own = await store.run(['login', 'gus', '--password-stdin', '--code', code()], { input: `${PW}\n` });
+      expect(own.code).toBe(6);
+      expect(own.stderr).toContain(store.keyFile);
+      // ...and the service's check, on the lent connection, does without it.
+      expect(await pamCheckByCurl('fay', code())).toEqual({ code: 0, stderr: '' });
+      const r = await pamCheck('gus', code());
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      renameSync(away, store.keyFile);
+    }
+  }, 60_000);
 });
