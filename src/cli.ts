@@ -291,7 +291,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   ).argument('<file>');
   leaf(program, 'restore', 'replace the store with a checked backup (root@local only)', () => import('./commands/restore.js'))
     .argument('<file>', `a backup tfactl wrote (a regular file, at most ${describeSize(INPUT_LIMITS.backup)})`)
-    .option('--yes', 'do not ask before replacing the store')
+    .addOption(new Option('--yes', 'do not ask before replacing the store').conflicts('dryRun'))
     .option('--dry-run', 'check the backup and say what it would bring back that was revoked since it was made; change nothing');
 
   group(program, 'export', 'export for other systems (admins)', (exporting) => {

@@ -12,7 +12,7 @@ export async function run(inv: Invocation): Promise<void> {
   const file = resolve(arg(inv, 0));
   const dryRun = boolOpt(inv, 'dryRun') === true;
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
-  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' });
+  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
   const result = await restoreStore(session, file, {

@@ -28,11 +28,11 @@ export interface OpenedStore {
  * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
  * first use. The store is closed when the command ends.
  */
-export async function openStore(inv: Invocation): Promise<OpenedStore> {
+export async function openStore(inv: Invocation, { readOnly = false }: OpenMode = {}): Promise<OpenedStore> {
   const { ctx } = inv;
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
-  const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath });
+  const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
   return { store, path, keyPath, created, keyCreated, ...(secretKey && { secretKey }) };
@@ -59,6 +59,16 @@ export function keyPathOf(inv: Invocation, path: string): string {
  * known to hold their password, before a second factor is asked for (and spent). The service
  * checks again, with everything it knows, before it acts.
  */
+/** How a command opens the store. */
+export interface OpenMode {
+  /**
+   * Only read: an existing, up-to-date store, nothing created, migrated or written (a dry run).
+   * For the store's owner; a sign-in (--as, a token) writes (failure counters, the audit trail),
+   * so with one the store is opened as for any command.
+   */
+  readonly readOnly?: boolean;
+}
+
 export interface Intent {
   readonly op: Operation;
   /** The audit trail's name for the command (`user.show`). */
@@ -76,7 +86,7 @@ export interface Intent {
  *   file already holds everything in it;
  * - anyone else is refused (exit 4) before the store is touched.
  */
-export async function openSession(inv: Invocation, intent?: Intent): Promise<Session> {
+export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMode = {}): Promise<Session> {
   const { ctx } = inv;
   const globals = inv.opts as GlobalOptions;
   const presented = presentedToken(inv);
@@ -97,7 +107,7 @@ export async function openSession(inv: Invocation, intent?: Intent): Promise<Ses
     } else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
-  const opened = await openStore(inv);
+  const opened = await openStore(inv, { readOnly: mode.readOnly === true && asId === undefined && !presented });
   const { store, keyPath } = opened;
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.

@@ -62,8 +62,9 @@ export async function restoreStore(session: Session, file: string, options: Rest
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.restore');
   if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
+  // A dry run changes nothing, the audit trail included.
   const refuse = async (reason: string) =>
-    session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason } });
+    options.dryRun ? undefined : session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason } });
   // Read once, by us, from a checked regular file of bounded size (a FIFO or device is refused,
   // never waited on): what is checked here is exactly what is restored.
   const image = readInputFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup });

@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
@@ -164,6 +164,8 @@ async function migrationContext(db: Database, options: OpenOptions): Promise<Mig
 
 /** A store that is already there and up to date, for reading only: see OpenOptions.readOnly. */
 function openReadOnly(path: string, options: OpenOptions): Store {
+  // As PostgreSQL's says it of an empty database.
+  if (!existsSync(path)) throw new StoreError(`there is no tfactl store at ${path} (a tfactl command that writes makes it)`, 'store_missing');
   checkStoreFile(path, { create: false });
   let db: Database;
   try {

@@ -278,6 +278,30 @@ describe('restore after use', () => {
     });
   });
 
+  it('makes nothing on a dry run: no store where there is none, no key file, no audit entry', async () => {
+    await afterBackup('vic', 'dry.db', async (s, backup) => {
+      const file = await backup();
+      const before = s.snapshot();
+      const audited = s.auditRows();
+      const damaged = join(s.dir, 'damaged.db');
+      writeFileSync(damaged, 'not a database'.repeat(500));
+      const refused = await s.run(['restore', damaged, '--dry-run']);
+      expect(refused.code).toBe(6);
+      expect(s.snapshot()).toBe(before);
+      expect((await s.run(['restore', file, '--dry-run'])).code).toBe(0);
+      expect(s.auditRows()).toEqual(audited);
+      expect((await s.run(['restore', file, '--yes', '--dry-run'])).code).toBe(2);
+      if (BACKEND === 'sqlite') {
+        const dir = join(s.dir, 'new-site');
+        const env = { TFACTL_DB: join(dir, 'tfactl.db'), TFACTL_KEY_FILE: s.keyFile };
+        const r = await s.run(['restore', file, '--dry-run'], { env });
+        expect(r.code).toBe(6);
+        expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${env.TFACTL_DB} (a tfactl command that writes makes it)`);
+        expect(readdirSync(s.dir)).not.toContain('new-site');
+      }
+    });
+  });
+
   it('shows at most five names of a kind in its warning, and every one in --json', async () => {
     await afterBackup('pia', 'many.db', async (s, backup) => {
       const names = Array.from({ length: 7 }, (_, i) => `t${i}`);
