@@ -75,6 +75,12 @@ export interface Intent {
   readonly action: string;
   /** The user id acted on, when there is one. */
   readonly target?: string | undefined;
+  /**
+   * What the command would refuse once it runs, found without changing anything: for `--as`, run
+   * after the password and before the second factor, so a refused command spends none (a
+   * recovery key is gone once used). The command checks again in its unit of work.
+   */
+  readonly precheck?: (store: Store, actor: { readonly userid: string; readonly admin: boolean }) => Promise<void>;
 }
 
 /**
@@ -148,6 +154,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
         action: intent.action,
         target: intent.target ?? null,
         permits: (user) => decide({ userid: user.userid, admin: user.admin }, intent.op, intent.target),
+        ...(intent.precheck && { precheck: (user: { readonly userid: string; readonly admin: boolean }) => intent.precheck!(store, { userid: user.userid, admin: user.admin || user.userid === ROOT_USERID }) }),
       },
     },
   );

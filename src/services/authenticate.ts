@@ -90,7 +90,19 @@ export interface SignInContext {
    * before a second factor is asked for, so a refused command never spends one (a recovery key
    * is gone once used). Refusals are audited under `intent.action` and thrown (exit 4).
    */
-  readonly intent?: { readonly action: string; readonly target: string | null; permits(user: UserRecord): Decision } | undefined;
+  readonly intent?:
+    | {
+        readonly action: string;
+        readonly target: string | null;
+        permits(user: UserRecord): Decision;
+        /**
+         * What the command itself would refuse, found without changing anything (a user's last
+         * factor in a realm that enforces it, a user that already exists): thrown as the command
+         * would throw it, so it too spends no second factor. A refusal (exit 4) is audited here.
+         */
+        precheck?(user: UserRecord): Promise<void>;
+      }
+    | undefined;
   /**
    * For a security key's answer: the RP id the browser's request is for and the origins its answer
    * may come from (the loopback page's own, a web app's: see ceremonyOrigins); default the
@@ -251,6 +263,14 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
     if (!decision.allowed) {
       await audit({ action: context.intent.action, target: context.intent.target, outcome: 'refused', detail: { reason: decision.reason } });
       throw new RefusedError(decision.reason, 'permission_denied');
+    }
+    try {
+      await context.intent.precheck?.(user);
+    } catch (e) {
+      if (e instanceof RefusedError) {
+        await audit({ action: context.intent.action, target: context.intent.target, outcome: 'refused', detail: { reason: e.message } });
+      }
+      throw e;
     }
   }
 

@@ -1,5 +1,5 @@
 import { isRoot } from '../domain/permissions.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import type { Session } from './session.js';
@@ -78,6 +78,31 @@ async function enforcementCheck(
 }
 
 const isAdmin = (session: Session) => session.actor.admin || isRoot(session.actor);
+
+/**
+ * Whether deleteFactors (or disabling the factor `which` names) would refuse `actor` for taking
+ * the last factor their realm enforces, found without changing anything, and thrown as they throw
+ * it (not audited: the caller audits a refusal). For the command's Intent.precheck, so such a
+ * refusal spends none of the actor's factors. Says nothing else before the actor's second factor:
+ * a user or factor that does not exist passes here (the command says so once signed in), and the
+ * change checks again in its unit of work.
+ */
+export async function factorRemovalRefusal(store: Store, actor: { readonly userid: string; readonly admin: boolean }, userid: string, which: FactorSelection): Promise<void> {
+  const user = await store.getUser(userid);
+  if (!user) return;
+  const factors = await store.listFactors(userid);
+  let targets: FactorRecord[];
+  if (which === 'all') targets = factors;
+  else if ('type' in which) targets = factors.filter((f) => f.type === which.type);
+  else {
+    // As requireFactor finds it: one factor by its id or a unique start of it.
+    const prefix = which.id.toLowerCase();
+    const named = prefix === '' ? [] : factors.filter((f) => f.id.startsWith(prefix));
+    targets = named.length === 1 ? named : [];
+  }
+  const check = await enforcementCheck(store, actor.admin || isRoot(actor), user, targets);
+  if (check.refusal !== null) throw new RefusedError(check.refusal, 'realm_policy');
+}
 
 /** Deletes one factor, or all of a user's factors. Returns warnings for the caller to show. */
 export async function deleteFactors(session: Session, userid: string, which: FactorSelection): Promise<{ deleted: string[]; warnings: string[] }> {

@@ -83,6 +83,36 @@ describe('a refused command', () => {
     expect(login.code, login.stderr).toBe(0);
     expect(login.json().result.recoveryKeysLeft).toBe(9);
   });
+
+  it('spends none when the command itself refuses taking the last factor the user\'s realm enforces', async () => {
+    expect((await store.run(['realm', 'add', 'strict'])).code).toBe(0);
+    await store.addUser('yan@strict', PW);
+    const { id } = await addTotp('yan@strict');
+    expect((await store.run(['realm', 'set-enforce', 'strict', 'totp'])).code).toBe(0);
+    const yanKeys = await addRecovery('yan@strict');
+    const before = store.snapshot();
+    const cases: [string, string[], string, RegExp][] = [
+      ['yan@strict', ['tfa', 'disable', 'yan@strict', id], 'tfa.disable', /you cannot remove or disable your last enabled totp factor/],
+      ['yan@strict', ['tfa', 'delete', 'yan@strict', id], 'tfa.delete', /you cannot remove or disable your last enabled totp factor/],
+    ];
+    for (const [actor, args, action, message] of cases) {
+      const key = yanKeys[0]!;
+      const refused = await store.runAs(actor, PW, ['--auth-code', key, ...args]);
+      expect(refused.code, refused.stderr).toBe(4);
+      expect(oneLineError(refused)).toMatch(message);
+      expect(store.auditRows().at(-1)).toMatchObject({ actor, action, outcome: 'refused' });
+      expect(store.snapshot()).toBe(before);
+    }
+    // The key was not spent: it signs in, with nine left.
+    const login = await store.login('yan@strict', PW, yanKeys[0]!);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.json().result.recoveryKeysLeft).toBe(9);
+  });
+
+  it('says nothing of factors before the second factor: an unknown factor id waits for it (exit 5 without one)', async () => {
+    const r = await store.runAs('yan@strict', PW, ['tfa', 'disable', 'yan@strict', 'ffffffff']);
+    expect(r.code, r.stderr).toBe(5);
+  });
 });
 
 describe('second factors from standard input or a file', () => {

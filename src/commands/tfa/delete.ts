@@ -2,7 +2,7 @@ import type { FactorType } from '../../domain/sign-in.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { deleteFactors, type FactorSelection } from '../../services/factors.js';
+import { deleteFactors, factorRemovalRefusal, type FactorSelection } from '../../services/factors.js';
 import { confirm, requireConfirmation } from '../confirm.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
@@ -18,7 +18,7 @@ export async function run(inv: Invocation): Promise<void> {
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
   if (many) requireConfirmation(inv, `this deletes ${many}`);
-  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid });
+  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
   if (many) await confirm(inv, `Delete ${many}?`);
   const { deleted, warnings } = await deleteFactors(session, userid, which);
   for (const w of warnings) inv.out.warn(w);

@@ -1,6 +1,6 @@
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { setFactorEnabled } from '../../services/factors.js';
+import { factorRemovalRefusal, setFactorEnabled } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg } from '../options.js';
 import { factorView } from '../views.js';
@@ -9,7 +9,12 @@ import { factorView } from '../views.js';
 export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const id = arg(inv, 1);
-  const session = await openSession(inv, { op: 'tfa.manage', action: enabled ? 'tfa.enable' : 'tfa.disable', target: userid });
+  const session = await openSession(inv, {
+    op: 'tfa.manage',
+    action: enabled ? 'tfa.enable' : 'tfa.disable',
+    target: userid,
+    ...(!enabled && { precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, { id }) }),
+  });
   const { factor, warnings } = await setFactorEnabled(session, userid, id, enabled);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result(factorView(factor), (f, style) => `${style.green(enabled ? 'enabled' : 'disabled')} ${f.type} factor ${f.id} of ${f.userid}`);
