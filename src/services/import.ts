@@ -234,6 +234,8 @@ async function prepareRow(
  */
 async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<Written | false> {
   const { row } = p;
+  // What the audit trail says of the user's own fields, as user modify and user add say it.
+  let fields: Record<string, unknown>;
   if (p.exists) {
     // Only what the file says: an absent column leaves the field alone.
     const patch: UserPatch = {
@@ -244,6 +246,7 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
       ...(p.passwordHash !== null && { passwordHash: p.passwordHash }),
     };
     if (!(await tx.updateUser(row.userid, patch, session.now()))) return false;
+    fields = { changed: Object.keys(patch).map((k) => (k === 'passwordHash' ? 'password' : k)) };
   } else {
     const inserted = await tx.insertUser({
       userid: row.userid,
@@ -257,6 +260,7 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
       created: session.now(),
     });
     if (!inserted) return false;
+    fields = { admin: row.admin ?? false, expire: row.expire ?? null };
   }
   const factors = p.exists ? await tx.listFactors(row.userid) : [];
   const totp = p.totp !== null && !factors.some((f) => f.type === 'totp');
@@ -266,7 +270,7 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
     action: p.exists ? 'user.modify' : 'user.add',
     target: row.userid,
     outcome: 'ok',
-    detail: { via: 'import', line: row.line, password: p.passwordHash !== null, totp, recovery },
+    detail: { via: 'import', line: row.line, ...fields, password: p.passwordHash !== null, totp, recovery },
   }, tx);
   return { totp, recovery };
 }

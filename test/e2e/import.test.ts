@@ -196,6 +196,20 @@ describe('user import --update', () => {
     expect((await store.run(['user', 'show', 'vic', '--json'])).json().result).toMatchObject({ comment: null, admin: true });
   });
 
+  it('audits which fields each row changed, and what a created user was given, as user modify and user add do', async () => {
+    const r = await store.run(['user', 'import', file('rights.csv', 'userid,password,admin,expire\nwes,wes password 1,true,2099-02-02\n')]);
+    expect(r.code, r.stderr).toBe(0);
+    // The last entries: the row's, then the import's own summary.
+    const added = store.auditRows().at(-2)!;
+    expect(added).toMatchObject({ action: 'user.add', target: 'wes@local' });
+    expect(JSON.parse(added.detail!)).toEqual({ via: 'import', line: 2, admin: true, expire: '2099-02-02', password: true, totp: false, recovery: false });
+    const u = await store.run(['user', 'import', file('demote.csv', 'userid,admin,expire\nwes,false,\n'), '--update']);
+    expect(u.code, u.stderr).toBe(0);
+    const changed = store.auditRows().at(-2)!;
+    expect(changed).toMatchObject({ action: 'user.modify', target: 'wes@local' });
+    expect(JSON.parse(changed.detail!)).toEqual({ via: 'import', line: 2, changed: ['admin', 'expire'], password: false, totp: false, recovery: false });
+  });
+
   it('prints the secrets already stored when interrupted, and the same command completes the rest', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `int${i},int password ${i},totp`).join('\n');
     const csv = file('int.csv', `userid,password,tfa\n${rows}\n`);
