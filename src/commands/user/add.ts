@@ -2,7 +2,7 @@ import { parseComment, parseEmail } from '../../domain/account.js';
 import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
-import type { Invocation } from '../../invocation.js';
+import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { secretsOf } from '../credentials.js';
 import { openSession } from '../session.js';
 import { addUser, type NewUserTfa } from '../../services/users.js';
@@ -31,6 +31,13 @@ export async function run(inv: Invocation): Promise<void> {
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
   if (tfaType !== 'totp' && tfaType !== 'auto' && totpGiven) throw new UsageError('--totp-secret and --code go with --tfa totp');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
+  // Standard input would carry the new user's password, which --no-password says there is none
+  // of (with --as or a token it carries the acting user's, and stays).
+  const globals = inv.opts as GlobalOptions;
+  const actingByItself = globals.as === undefined && !inv.ctx.env.TFACTL_AS && globals.token === undefined && !inv.ctx.env.TFACTL_TOKEN;
+  if (!withPassword && globals.passwordStdin === true && actingByItself) {
+    throw new UsageError(`--no-password creates ${userid.id} without a password: leave out --password-stdin, or give the password and leave out --no-password`, 'conflicting_options');
+  }
   const verify = boolOpt(inv, 'verify') !== false;
   if (tfaType === 'totp') requireVerificationCode(inv, { verify, codeFlag: '--code' });
   const tfa: NewUserTfa =
