@@ -527,12 +527,14 @@ export abstract class SqlStore implements Store {
   }
 
   async insertUser(u: NewUser) {
-    return (await this.sql(
+    const inserted = (await this.sql(
             `INSERT INTO users (userid, realm, password_hash, admin, enabled, email, comment, expire, created, modified)
              VALUES (@userid, @realm, @passwordHash, @admin, @enabled, @email, @comment, @expire, @created, @created)
              ON CONFLICT (userid) DO NOTHING`,
           )
           .run({ ...u, admin: u.admin ? 1 : 0, enabled: u.enabled ? 1 : 0 })).changes === 1;
+    if (inserted) await this.clearPasswordFailures(u.userid);
+    return inserted;
   }
 
   async updateUser(userid: string, patch: UserPatch, modified: number) {

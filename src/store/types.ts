@@ -341,7 +341,12 @@ export interface UserStore {
   usersWithFactors(filter: UserFilter): AsyncIterable<{ readonly user: UserOverview; readonly factors: readonly FactorRecord[] }>;
   /** How many users of `realm` have no enabled factor of `type`, and the first `sample` of them. */
   usersWithout(realm: string, type: FactorType, sample: number): Promise<{ readonly count: number; readonly first: readonly string[] }>;
-  /** Inserts a user; false when the user id is taken. */
+  /**
+   * Inserts a user; false when the user id is taken. The new account starts with no password
+   * failures: those counted against its id before it existed (sign-ins of an unknown user) are
+   * dropped, or anyone could ban a user before the user was made. Precondition: inside a unit of
+   * work, so the two are one change.
+   */
   insertUser(user: NewUser): Promise<boolean>;
   /** Changes the given fields; false when there is no such user. */
   updateUser(userid: string, patch: UserPatch, modified: number): Promise<boolean>;

@@ -225,6 +225,21 @@ describe('password guesses', () => {
     expect(checked).toHaveLength(5);
   });
 
+  it('counted against a user id before the user existed do not ban the user made with it', async () => {
+    for (let i = 0; i < 6; i++) expect((await store.login('later', 'guessing before she exists')).code).toBe(5);
+    const banned = await store.login('later', PW);
+    expect(banned.json().error.message).toMatch(/too many failed sign-ins/);
+    await store.addUser('later', PW);
+    const r = await store.login('later', PW);
+    expect(r.code, r.stderr).toBe(0);
+    // The same for a user an import makes.
+    for (let i = 0; i < 6; i++) await store.login('imported', 'guessing');
+    const csv = join(store.dir, 'later.csv');
+    writeFileSync(csv, `userid,password\nimported,${PW}\n`);
+    expect((await store.run(['user', 'import', csv])).code).toBe(0);
+    expect((await store.login('imported', PW)).code).toBe(0);
+  });
+
   it('are counted per the settings, which root@local may change', async () => {
     expect((await store.run(['settings', 'set', 'lockout.password-failures', '2'])).code).toBe(0);
     await store.addUser('two', PW);
