@@ -86,7 +86,15 @@ export function readFrames(socket: Duplex, head: Buffer, onFrame: (f: Frame) => 
         socket.destroy();
         return;
       }
-      onFrame(frame as Frame);
+      try {
+        onFrame(frame as Frame);
+      } catch {
+        // A frame its reader could not take (a service's client sent what it should not): that
+        // conversation ends, not the process that reads it, which may have others.
+        end('a frame that could not be taken');
+        socket.destroy();
+        return;
+      }
       if (ended) return;
     }
     if (pending.length > MAX_FRAME) {

@@ -182,7 +182,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         // An answer to nothing asked (or asked and taken back): only a stray after a cancel is harmless.
         if (!p) return;
         pending.delete(Number(f.id));
-        if (f.error !== undefined) p.reject(fromErrorFrame(f.error as ErrorFrame));
+        if (f.error !== undefined) p.reject(fromErrorFrame(f.error));
         else p.resolve(f.value);
       } else if (f.t === 'interrupt') {
         if (interrupts.size > 0) for (const fn of [...interrupts]) fn();
@@ -194,9 +194,12 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         files.set(path, entry);
         if (entry.done) return;
         if (f.problem !== undefined) {
-          const problem = f.problem as Partial<FileProblemFrame>;
-          filesSize += Buffer.byteLength(String(problem.message));
-          entry.problem = { message: String(problem.message).slice(0, PATH_MAX_BYTES * 2), code: problem.code === 'file_too_large' || problem.code === 'file_permissions' ? problem.code : 'file_error' };
+          const problem: unknown = f.problem;
+          if (typeof problem !== 'object' || problem === null) return refuse('a file frame whose problem is not an object');
+          const { message, code } = problem as Partial<Record<keyof FileProblemFrame, unknown>>;
+          const text = typeof message === 'string' ? message : 'the client could not read the file';
+          filesSize += Buffer.byteLength(text);
+          entry.problem = { message: text.slice(0, PATH_MAX_BYTES * 2), code: code === 'file_too_large' || code === 'file_permissions' ? code : 'file_error' };
         }
         if (f.tooLarge === true) entry.tooLarge = true;
         if (typeof f.data === 'string') {
@@ -212,7 +215,8 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         started = true;
         const start = parseStart(f);
         if (typeof start === 'string') return refuse(start);
-        void startWhenPlaced(start);
+        // Nothing a run does may end the service: a failure no command caught ends this conversation.
+        startWhenPlaced(start).catch(() => transport.destroy());
       } else {
         // Anything else (a frame out of turn, an unknown one) ends the conversation.
         transport.destroy();
@@ -443,11 +447,14 @@ async function* stdinChunks(call: (fn: string) => Promise<unknown>): AsyncGenera
 }
 
 /** The error a call ended with on the client, as the command would have met it here. */
-function fromErrorFrame(e: ErrorFrame): Error {
-  const message = String(e.message);
+function fromErrorFrame(frame: unknown): Error {
+  // What a client sends is checked, not trusted: any shape that is not an error frame's is an error of no kind.
+  if (typeof frame !== 'object' || frame === null) return new Error('the client answered with an error it did not describe');
+  const e = frame as Partial<Record<keyof ErrorFrame, unknown>>;
+  const message = typeof e.message === 'string' ? e.message : 'the client answered with an error it did not describe';
   if (e.name === 'LineTooLongError') return new LineTooLongError(message);
   if (e.exitCode === ExitCode.cancelled) return new CancelledError(message);
-  if (e.exitCode === ExitCode.usage) return new UsageError(message, e.code);
+  if (e.exitCode === ExitCode.usage) return new UsageError(message, typeof e.code === 'string' ? e.code : undefined);
   if (typeof e.exitCode === 'number' && typeof e.code === 'string') return new TfaError(message, e.code, e.exitCode as ExitCodeValue);
   return new Error(message);
 }

@@ -262,18 +262,28 @@ describe('what the service and the client do not trust', () => {
     }
   });
 
-  it('a client that sends what is not the protocol, or too many files, is dropped or refused', async () => {
-    const talk = (lines: string[]) =>
-      new Promise<string>((done) => {
-        const s = connectNet(sock);
-        let got = '';
-        s.on('data', (d: Buffer) => (got += d.toString()));
-        s.on('close', () => done(got));
-        s.on('connect', () => {
-          s.write(`GET /api/v1/run HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n`);
-          for (const l of lines) s.write(`${l}\n`);
-        });
+  /**
+   * A raw conversation on the run protocol: `lines` sent after the upgrade request (a reply once
+   * the service has asked something, as a client's goes); what came back until the service closed
+   * the connection, or (`hangUpMs`) until we did.
+   */
+  const talk = (lines: string[], hangUpMs?: number) =>
+    new Promise<string>((done) => {
+      const s = connectNet(sock);
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('close', () => done(got));
+      s.on('connect', async () => {
+        s.write(`GET /api/v1/run HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tfactl-cli/1\r\n\r\n`);
+        for (const l of lines) {
+          if (l.includes('"reply"') && lines.some((x) => x.includes('"start"'))) for (const end = Date.now() + 10_000; !got.includes('"t":"call"') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+          s.write(`${l}\n`);
+        }
+        if (hangUpMs !== undefined) setTimeout(() => s.destroy(), hangUpMs);
       });
+    });
+
+  it('a client that sends what is not the protocol, or too many files, is dropped or refused', async () => {
     const unknown = await talk(['{"t":"hello"}']);
     expect(unknown).toMatch(/^HTTP\/1\.1 101/);
     expect(unknown).not.toContain('"exit"');
@@ -281,9 +291,48 @@ describe('what the service and the client do not trust', () => {
     expect(many).toContain('at most 16 files');
     expect(many).toContain('{"t":"exit","code":2}');
   });
+
+  it('a frame of the wrong shape ends its own conversation, never the service', async () => {
+    /** Whether the frames answer a question their command asks. */
+    const answering = (frames: string[]) => frames.some((f) => f.includes('"start"')) && frames.some((f) => f.includes('"reply"'));
+    for (const frames of [
+      ['{"t":"file","path":"/x","problem":null}'],
+      ['{"t":"file","path":"/x","problem":{"message":{"toString":null}}}'],
+      ['{"t":"file","path":"/x","problem":"text"}'],
+      ['{"t":"reply","id":1,"error":null}'],
+      ['{"t":"start","argv":null}'],
+      ['{"t":"start","argv":["--as","tim","--password-stdin","user","show","tim"],"env":{},"tty":{"stdin":true,"stdout":true,"stderr":true,"columns":80},"tickets":false}', '{"t":"reply","id":1,"error":null}'],
+      ['{"t":"start","argv":["--as","tim","--password-stdin","user","show","tim"],"env":{},"tty":{"stdin":true,"stdout":true,"stderr":true,"columns":80},"tickets":false}', '{"t":"reply","id":1,"error":{"message":{"toString":null},"exitCode":2}}'],
+    ]) {
+      const got = await talk(frames, 500);
+      // The replies answered a question the service had asked.
+      if (answering(frames)) expect(got).toContain('"t":"call"');
+      expect(server.exitCode, `after ${frames.join(' ')}: ${log}`).toBeNull();
+    }
+    // Still answering.
+    const r = spawnSync('curl', ['-s', '--unix-socket', sock, 'http://tfactl/api/v1/health'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true });
+  });
 });
 
 describe('a service stopping (SIGTERM)', () => {
+  it('does not wait for connections that never sent a whole request', async () => {
+    const stoppingSock = join(runDir, 'silent.sock');
+    const { child } = await startService(stoppingSock);
+    const silent = connectNet(stoppingSock).on('error', () => undefined);
+    const halfway = connectNet(stoppingSock).on('error', () => undefined);
+    await Promise.all([silent, halfway].map((c) => new Promise((r) => c.once('connect', r))));
+    halfway.write('GET /api/v1/health HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    silent.destroy();
+    halfway.destroy();
+  });
+
   it('ends a command waiting for its user with exit 6, and exits 0 at once', async () => {
     const { child, client } = await clientWaitingForInput(join(runDir, 'stopping.sock'));
     const started = Date.now();

@@ -79,9 +79,17 @@ export async function run(inv: Invocation): Promise<void> {
   const longLived = { troubled: (trouble: string) => log({ store: path, trouble }) };
 
   let requests = 0;
+  /** HTTP requests being answered: once stopping, the connections are closed when none is. */
+  let answering = 0;
+  let closeWhenAnswered = () => undefined as void;
   const inTurn = oneStartPerTurn();
   const handle: RequestListener = (req, res) => {
     requests++;
+    answering++;
+    res.once('close', () => {
+      answering--;
+      closeWhenAnswered();
+    });
     const started = performance.now();
     void inTurn(() => answer(req, deps))
       .catch(errorAnswer)
@@ -226,6 +234,13 @@ export async function run(inv: Invocation): Promise<void> {
         });
         each.closeIdleConnections();
       }
+      // A connection that has not sent a whole request (silent, or halfway through its headers)
+      // has nothing in flight, but Node's timeouts stop once a server closes: it would hold the
+      // service up for as long as its client liked. Closed as soon as no request is being answered.
+      closeWhenAnswered = () => {
+        if (answering === 0) for (const each of servers) each.closeAllConnections();
+      };
+      closeWhenAnswered();
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
