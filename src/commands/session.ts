@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
@@ -28,9 +28,12 @@ export interface OpenedStore {
  * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
  * first use. The store is closed when the command ends.
  */
-export async function openStore(inv: Invocation, { readOnly = false }: OpenMode = {}): Promise<OpenedStore> {
+export async function openStore(inv: Invocation, { readOnly = false, existing = false }: OpenMode = {}): Promise<OpenedStore> {
   const { ctx } = inv;
   const path = storePath(inv);
+  if (existing && !ctx.remote && !isPostgresUrl(path) && !existsSync(path)) {
+    throw new StoreError(`there is no tfactl store at ${path}: give the store with --db (as \`tfactl pam config\` prints it)`, 'store_missing');
+  }
   const keyPath = keyPathOf(inv, path);
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }) });
   inv.onExit(() => store.close());
@@ -67,6 +70,11 @@ export interface OpenMode {
    * so with one the store is opened as for any command.
    */
   readonly readOnly?: boolean;
+  /**
+   * The store must be there already: a SQLite store file that is not is exit 6, never made anew
+   * (what PAM runs: a line missing its --db must not answer from an empty store of its own).
+   */
+  readonly existing?: boolean;
 }
 
 export interface Intent {
@@ -113,7 +121,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
     } else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
-  const opened = await openStore(inv, { readOnly: mode.readOnly === true && asId === undefined && !presented });
+  const opened = await openStore(inv, { readOnly: mode.readOnly === true && asId === undefined && !presented, existing: mode.existing === true });
   const { store, keyPath } = opened;
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.

@@ -1,9 +1,9 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
-import { BIN, oathtool, oneLineError, startServe, TempStore } from './harness.js';
+import { BIN, oathtool, oneLineError, runBin, startServe, TempStore } from './harness.js';
 
 /**
  * tfactl as the second factor of a PAM stack: the lines `tfactl pam config` prints, pasted as
@@ -157,6 +157,16 @@ describe('tfactl pam check under pamtester', () => {
     expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: { method: 'none', nullok: true, pam: expect.objectContaining({ service: 'tfactl-nullok' }) } });
     // --nullok is no way around a factor a user has.
     expect(pamtester('tfactl-nullok', 'alice', '').ok).toBe(false);
+  });
+
+  it('never makes a store: a line whose store is not there fails (exit 6), saying so', async () => {
+    const missing = join(store.dir, 'not-here', 'tfactl.db');
+    for (const command of [['pam', 'check'], ['pam', 'prompt']]) {
+      const r = await runBin(['--db', missing, ...command], { env: { PAM_USER: 'alice', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' }, input: '123456\n' });
+      expect(r.code, r.stderr).toBe(6);
+      expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing}: give the store with --db (as \`tfactl pam config\` prints it)`);
+    }
+    expect(existsSync(dirname(missing))).toBe(false);
   });
 });
 
