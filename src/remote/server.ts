@@ -28,6 +28,35 @@ export interface ServiceSide {
    * every run starts.
    */
   startRun?(argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string>;
+  /**
+   * What every run holds of the files its client sent, together (they stay until the run ends,
+   * and a run may wait on its user for long): a client whose files would take more is turned
+   * away as busy. Without it, only each run's own limit holds.
+   */
+  readonly files?: FileBudget;
+}
+
+/** Bytes held for runs, service-wide, up to a limit. */
+export interface FileBudget {
+  /** Takes `bytes`; false (nothing taken) when they would pass the limit. */
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
+/** A FileBudget of `limit` bytes. */
+export function fileBudget(limit: number): FileBudget & { readonly held: () => number } {
+  let held = 0;
+  return {
+    take(bytes) {
+      if (held + bytes > limit) return false;
+      held += bytes;
+      return true;
+    },
+    give(bytes) {
+      held -= bytes;
+    },
+    held: () => held,
+  };
 }
 
 /** A question may wait this long for its answer (a QR code being scanned); then the client is gone. */
@@ -123,6 +152,13 @@ export function socketTransport(socket: Duplex, head: Buffer): Transport {
 export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   const files = new Map<string, SentFile>();
   let filesSize = 0;
+  /** What this run took of side.files, given back once when it ends or is refused. */
+  let budgeted = 0;
+  const giveBack = () => {
+    side.files?.give(budgeted);
+    budgeted = 0;
+  };
+  void transport.ended.then(giveBack);
   let started = false;
   let gone = false;
   let nextId = 1;
@@ -170,6 +206,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     transport.send({ t: 'exit', code: busy ? ExitCode.store : ExitCode.usage });
     transport.end();
     files.clear();
+    giveBack();
   };
   // Declared after refuse, which it calls; refuse runs only once a frame or this timer fires.
   const startDeadline = setTimeout(() => refuse(`no command within ${START_MS / 1000} s`), START_MS);
@@ -206,6 +243,8 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
           const piece = Buffer.from(f.data, 'base64');
           filesSize += piece.length;
           if (piece.length > FILE_PIECE || filesSize > FILES_MAX_BYTES) return refuse(`the files this command names are over ${describeSize(FILES_MAX_BYTES)} in all`);
+          if (side.files && !side.files.take(piece.length)) return refuse('the tfactl service holds as many files of other commands as it may: try again shortly', true);
+          budgeted += piece.length;
           entry.pieces.push(piece);
           entry.size += piece.length;
         }

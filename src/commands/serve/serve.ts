@@ -10,7 +10,7 @@ import { keyPathOf, openSession, storePath } from '../session.js';
 import { secretKeyLoader, type Store } from '../../services/session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
-import { acceptCliRun, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
+import { acceptCliRun, fileBudget, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
 import { PROTOCOL, RUN_PATH } from '../../remote/frames.js';
 import { DEFAULT_SOCKET } from '../../remote/route.js';
 import { parsePamArgv } from '../../pam-argv.js';
@@ -162,7 +162,7 @@ export async function run(inv: Invocation): Promise<void> {
       release();
     }
   };
-  const side = { storePath: path, keyPath, base: inv.ctx, log, startRun, storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
+  const side = { storePath: path, keyPath, base: inv.ctx, log, startRun, files: fileBudget(FILES_HELD_MAX), storeFor: (argv: readonly string[]) => (parsePamArgv(argv)?.opts.token !== undefined ? borrowForRun : openForRun) };
   const runs = new Set<CliRun>();
   /** Connections upgraded that have not yet said what to run (a CLI says it with its request), oldest first. */
   const unstarted = new Set<Duplex>();
@@ -250,6 +250,12 @@ export async function run(inv: Invocation): Promise<void> {
 const MAX_RUNS = 256;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
+/**
+ * What the service holds of files clients sent with their commands, all runs together: a run
+ * keeps them until it ends and may wait on its user for minutes, and each may send 65 MiB (an
+ * import), so without this anyone could make the service hold gigabytes. Four such imports fit.
+ */
+const FILES_HELD_MAX = 256 * 1024 * 1024;
 /** Connections that have not said what to run (for at most 10 s): past this many, one is dropped (unstarted.ts). */
 const MAX_UNSTARTED = 64;
 
