@@ -12,15 +12,18 @@ export async function run(inv: Invocation): Promise<void> {
   const file = resolve(arg(inv, 0));
   const dryRun = boolOpt(inv, 'dryRun') === true;
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
-  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun });
+  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, existing: dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
   const result = await restoreStore(session, file, {
     dryRun,
-    beforeReplacing: async (preview) => {
-      if (boolOpt(inv, 'yes') !== true && !nothingRevived(preview)) inv.out.warn((said = revivedText(preview, 'would bring')));
-      await confirm(inv, `Replace the whole store with ${file}?`);
-    },
+    // With --yes nobody is asked, and nothing needs saying before.
+    ...(boolOpt(inv, 'yes') !== true && {
+      beforeReplacing: async (preview: RevivedAccess) => {
+        if (!nothingRevived(preview)) inv.out.warn((said = revivedText(preview, 'would bring')));
+        await confirm(inv, `Replace the whole store with ${file}?`);
+      },
+    }),
   });
   const found = nothingRevived(result.revived) ? undefined : revivedText(result.revived, 'would bring');
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));

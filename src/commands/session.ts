@@ -32,7 +32,7 @@ export async function openStore(inv: Invocation, { readOnly = false, existing = 
   const { ctx } = inv;
   const path = storePath(inv);
   if (existing && !ctx.remote && !isPostgresUrl(path) && !existsSync(path)) {
-    throw new StoreError(`there is no tfactl store at ${path}: give the store with --db (as \`tfactl pam config\` prints it)`, 'store_missing');
+    throw new StoreError(`there is no tfactl store at ${path} (a tfactl command that writes makes it)`, 'store_missing');
   }
   const keyPath = keyPathOf(inv, path);
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }) });
@@ -72,7 +72,8 @@ export interface OpenMode {
   readonly readOnly?: boolean;
   /**
    * The store must be there already: a SQLite store file that is not is exit 6, never made anew
-   * (what PAM runs: a line missing its --db must not answer from an empty store of its own).
+   * (what PAM runs: a line missing its --db must not answer from an empty store of its own; a
+   * dry run).
    */
   readonly existing?: boolean;
 }

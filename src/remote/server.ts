@@ -69,6 +69,12 @@ const IDLE_MS = 15 * 60_000;
 const OUTPUT_AHEAD_BYTES = 1024 * 1024;
 /** What a client may send of the files its command names, in all (before it has signed in). */
 const FILES_MAX_BYTES = INPUT_LIMITS.proxmoxFile + MiB;
+/**
+ * What a run's files may take before they count against the service's budget (ServiceSide.files):
+ * a connection that has said nothing yet holds at most this much apart from it (64 of them wait
+ * at most: 4 MiB), and a token file is far smaller.
+ */
+const FILES_FREE_BYTES = 64 * KiB;
 /** How many files, and how long a path or a problem's text may be. */
 const FILES_MAX = 16;
 const PATH_MAX_BYTES = 4 * KiB;
@@ -152,13 +158,21 @@ export function socketTransport(socket: Duplex, head: Buffer): Transport {
 export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   const files = new Map<string, SentFile>();
   let filesSize = 0;
-  /** What this run took of side.files, given back once when it ends or is refused. */
+  /**
+   * What this run took of side.files: given back once its connection has ended and its command
+   * (if it started one) has returned, which holds the files until then; or when it is refused.
+   */
   let budgeted = 0;
   const giveBack = () => {
     side.files?.give(budgeted);
     budgeted = 0;
   };
-  void transport.ended.then(giveBack);
+  let runSettled: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => (runSettled = resolve));
+  void transport.ended.then(() => {
+    if (!started) runSettled();
+  });
+  void Promise.all([transport.ended, settled]).then(giveBack);
   let started = false;
   let gone = false;
   let nextId = 1;
@@ -207,6 +221,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     transport.end();
     files.clear();
     giveBack();
+    runSettled();
   };
   // Declared after refuse, which it calls; refuse runs only once a frame or this timer fires.
   const startDeadline = setTimeout(() => refuse(`no command within ${START_MS / 1000} s`), START_MS);
@@ -243,8 +258,11 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
           const piece = Buffer.from(f.data, 'base64');
           filesSize += piece.length;
           if (piece.length > FILE_PIECE || filesSize > FILES_MAX_BYTES) return refuse(`the files this command names are over ${describeSize(FILES_MAX_BYTES)} in all`);
-          if (side.files && !side.files.take(piece.length)) return refuse('the tfactl service holds as many files of other commands as it may: try again shortly', true);
-          budgeted += piece.length;
+          // The first FILES_FREE_BYTES of a run's files are its own (a token file, PAM's lines'
+          // one): a flood of big files must not turn away the sign-ins that send small ones.
+          const charged = Math.max(0, filesSize - FILES_FREE_BYTES) - budgeted;
+          if (charged > 0 && side.files && !side.files.take(charged)) return refuse('the tfactl service holds as many files of other commands as it may: try again shortly', true);
+          if (charged > 0) budgeted += charged;
           entry.pieces.push(piece);
           entry.size += piece.length;
         }
@@ -255,7 +273,10 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         const start = parseStart(f);
         if (typeof start === 'string') return refuse(start);
         // Nothing a run does may end the service: a failure no command caught ends this conversation.
-        startWhenPlaced(start).catch(() => transport.destroy());
+        startWhenPlaced(start).catch(() => {
+          runSettled();
+          transport.destroy();
+        });
       } else {
         // Anything else (a frame out of turn, an unknown one) ends the conversation.
         transport.destroy();
@@ -290,7 +311,10 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     };
     const place = side.startRun ? await side.startRun(start.argv, start.firstLine !== undefined, sentFile).catch((e: unknown) => (e instanceof Error ? e.message : String(e))) : () => undefined;
     if (typeof place === 'string') return refuse(place, true);
-    await runCommand(start).finally(place);
+    await runCommand(start).finally(() => {
+      place();
+      runSettled();
+    });
   }
 
   async function runCommand(start: Start): Promise<void> {

@@ -246,7 +246,8 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
       ...(p.passwordHash !== null && { passwordHash: p.passwordHash }),
     };
     if (!(await tx.updateUser(row.userid, patch, session.now()))) return false;
-    fields = { changed: Object.keys(patch).map((k) => (k === 'passwordHash' ? 'password' : k)) };
+    // Admin rights as they now are, when the row set them: granted or taken away.
+    fields = { changed: Object.keys(patch).map((k) => (k === 'passwordHash' ? 'password' : k)), ...(row.admin !== undefined && { admin: row.admin }) };
   } else {
     const inserted = await tx.insertUser({
       userid: row.userid,

@@ -298,6 +298,10 @@ describe('restore after use', () => {
         expect(r.code).toBe(6);
         expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${env.TFACTL_DB} (a tfactl command that writes makes it)`);
         expect(readdirSync(s.dir)).not.toContain('new-site');
+        // Nor with an acting user signed in, whose sign-in would write.
+        const as = await s.run(['--as', 'root@local', '--password-stdin', 'restore', file, '--dry-run'], { env, input: 'any password\n' });
+        expect(as.code).toBe(6);
+        expect(readdirSync(s.dir)).not.toContain('new-site');
       }
     });
   });

@@ -333,6 +333,21 @@ describe('a service stopping (SIGTERM)', () => {
     halfway.destroy();
   });
 
+  it('does not wait past its grace (10 s) for a request whose body never comes', async () => {
+    const stoppingSock = join(runDir, 'no-body.sock');
+    const { child } = await startService(stoppingSock);
+    const stalled = connectNet(stoppingSock).on('error', () => undefined);
+    await new Promise((r) => stalled.once('connect', r));
+    stalled.write('POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"userid"');
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    stalled.destroy();
+  }, 30_000);
+
   it('ends a command waiting for its user with exit 6, and exits 0 at once', async () => {
     const { child, client } = await clientWaitingForInput(join(runDir, 'stopping.sock'));
     const started = Date.now();

@@ -207,7 +207,7 @@ describe('user import --update', () => {
     expect(u.code, u.stderr).toBe(0);
     const changed = store.auditRows().at(-2)!;
     expect(changed).toMatchObject({ action: 'user.modify', target: 'wes@local' });
-    expect(JSON.parse(changed.detail!)).toEqual({ via: 'import', line: 2, changed: ['admin', 'expire'], password: false, totp: false, recovery: false });
+    expect(JSON.parse(changed.detail!)).toEqual({ via: 'import', line: 2, changed: ['admin', 'expire'], admin: false, password: false, totp: false, recovery: false });
   });
 
   it('prints the secrets already stored when interrupted, and the same command completes the rest', async () => {

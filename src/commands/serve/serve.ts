@@ -241,6 +241,11 @@ export async function run(inv: Invocation): Promise<void> {
         if (answering === 0) for (const each of servers) each.closeAllConnections();
       };
       closeWhenAnswered();
+      // A request whose client never sends its body, or never reads the answer, is in flight for
+      // as long as its client likes: past STOP_GRACE_MS every connection is closed.
+      setTimeout(() => {
+        for (const each of servers) each.closeAllConnections();
+      }, STOP_GRACE_MS).unref();
     });
   });
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
@@ -250,6 +255,8 @@ export async function run(inv: Invocation): Promise<void> {
 const MAX_RUNS = 256;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
+/** How long a stopping service lets the HTTP requests in flight finish (a sign-in takes well under a second). */
+const STOP_GRACE_MS = 10_000;
 /**
  * What the service holds of files clients sent with their commands, all runs together: a run
  * keeps them until it ends and may wait on its user for minutes, and each may send 65 MiB (an
