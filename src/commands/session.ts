@@ -57,11 +57,6 @@ export function keyPathOf(inv: Invocation, path: string): string {
   return resolveKeyPath(path, inv.ctx.env, hostConfig(inv));
 }
 
-/**
- * What a command means to do, as far as permissions go: checked as soon as the acting user is
- * known to hold their password, before a second factor is asked for (and spent). The service
- * checks again, with everything it knows, before it acts.
- */
 /** How a command opens the store. */
 export interface OpenMode {
   /**
@@ -78,6 +73,11 @@ export interface OpenMode {
   readonly existing?: boolean;
 }
 
+/**
+ * What a command means to do, as far as permissions go: checked as soon as the acting user is
+ * known to hold their password, before a second factor is asked for (and spent). The service
+ * checks again, with everything it knows, before it acts.
+ */
 export interface Intent {
   readonly op: Operation;
   /** The audit trail's name for the command (`user.show`). */
