@@ -155,14 +155,19 @@ export interface FactorView {
   readonly verified: boolean;
   readonly created: string;
   readonly lastUsed: string | null;
-  /** TOTP parameters, for TOTP factors. */
-  readonly totp: TotpParamsView | null;
+  /** TOTP parameters and issuer, for TOTP factors. */
+  readonly totp: TotpFactorView | null;
   /** Unused keys, for a recovery set. */
   readonly recoveryKeysLeft: number | null;
   /** The key's public id, for YubiKeys. */
   readonly publicId: string | null;
   /** For WebAuthn credentials and U2F registrations: what identifies them publicly, never a key. */
   readonly credential: CredentialView | null;
+}
+
+export interface TotpFactorView extends TotpParamsView {
+  /** The issuer it was enrolled with; null for factors from before tfactl kept it (the setting stands in). */
+  readonly issuer: string | null;
 }
 
 export interface CredentialView {
@@ -185,7 +190,7 @@ export function factorView(f: FactorRecord): FactorView {
     verified: f.type === 'totp' ? f.verified : true,
     created: isoTime(f.created),
     lastUsed: f.lastUsed === null ? null : isoTime(f.lastUsed),
-    totp: f.type === 'totp' ? { algorithm: f.params.algorithm, digits: f.params.digits, period: f.params.period } : null,
+    totp: f.type === 'totp' ? { algorithm: f.params.algorithm, digits: f.params.digits, period: f.params.period, issuer: f.issuer } : null,
     recoveryKeysLeft: f.type === 'recovery' ? f.keysLeft : null,
     publicId: f.type === 'yubico' ? f.publicId : null,
     credential: f.type === 'webauthn' || f.type === 'u2f' ? { id: f.credentialId, rpId: f.rpId, counter: f.counter } : null,

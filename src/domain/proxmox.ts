@@ -375,6 +375,8 @@ function parseTotpUri(uri: string): ParsedTotpUri {
   const labelIssuer = issuerPart.trim();
   const account = accountPart.trim();
   const issuer = query.get('issuer') ?? labelIssuer;
+  // Kept with the factor (export totp gives it back), so held to the text rule like a description.
+  if (issuer !== '') checkText(issuer, "the URI's issuer", Infinity);
   return { secret, params, issuer: issuer === '' ? null : issuer, account: account === '' ? null : account };
 }
 

@@ -17,11 +17,14 @@ export interface TotpExportEntry {
   readonly algorithm: string;
   readonly digits: number;
   readonly period: number;
+  /** The issuer it was enrolled with; the `totp.issuer` setting for factors enrolled before tfactl kept it. */
+  readonly issuer: string;
   readonly uri: string;
 }
 
 /**
- * Every TOTP secret in plain text, for moving to another system, read as consumed. Root and admins
+ * Every TOTP secret in plain text, for moving to another system, read as consumed, each URI with the
+ * issuer its factor was enrolled with (the user's app shows that one). Root and admins
  * only; root@local's own factors only for root@local. Audited when the reading ends, with how many
  * secrets went out (and whether the export was cut short).
  */
@@ -29,7 +32,7 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
   await authorize(session, 'store.manage', 'export.totp');
   const { otpauthUri } = await import('../domain/totp.js');
   const key = await session.secretKey();
-  const issuer = await totpIssuer(session.store, session.hostname);
+  const settingIssuer = await totpIssuer(session.store, session.hostname);
   const except = isRoot(session.actor) ? undefined : ROOT_USERID;
   return async function* () {
     let factors = 0;
@@ -39,6 +42,7 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
         const secret = open(key, sealed.sealedSecret, secretContext(f.userid, f.id, 'totp'));
         if (secret === null) throw new StoreError(`the TOTP secret of factor ${f.id} cannot be decrypted: is this the store's key file?`, 'key_mismatch');
         factors++;
+        const issuer = f.issuer ?? settingIssuer;
         yield {
           userid: f.userid,
           id: f.id,
@@ -46,6 +50,7 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
           enabled: f.enabled,
           secret,
           ...f.params,
+          issuer,
           uri: otpauthUri({ issuer, account: f.userid, secret, ...f.params }),
         };
       }

@@ -216,6 +216,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       `INSERT INTO ${MARKER_TABLE} (application, version) VALUES ('tfactl', 13)`,
     ],
   },
+  {
+    version: 14,
+    name: 'totp-issuer (SQLite migration 014)',
+    statements: () => ['ALTER TABLE factors ADD COLUMN issuer TEXT'],
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

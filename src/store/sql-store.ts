@@ -173,6 +173,7 @@ interface FactorRow {
   algorithm: TotpAlgorithm | null;
   digits: number | null;
   period: number | null;
+  issuer: string | null;
   recovery_left: number | null;
   public_id: string | null;
   credential_id: string | null;
@@ -186,7 +187,7 @@ function toFactor(r: FactorRow): FactorRecord {
   switch (r.type) {
     case 'totp':
       if (r.algorithm === null || r.digits === null || r.period === null) throw new StoreError(`TOTP factor ${r.id} has no parameters: the store is damaged`, 'store_corrupt');
-      return { ...base, type: 'totp', verified: r.verified === 1, params: { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period } };
+      return { ...base, type: 'totp', verified: r.verified === 1, params: { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period }, issuer: r.issuer };
     case 'recovery':
       return { ...base, type: 'recovery', keysLeft: r.recovery_left ?? 0 };
     case 'yubico':
@@ -335,7 +336,7 @@ export const listingQueries = {
     return {
       sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
          f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
-         f.digits AS f_digits, f.period AS f_period, f.public_id AS f_public_id,
+         f.digits AS f_digits, f.period AS f_period, f.issuer AS f_issuer, f.public_id AS f_public_id,
          f.credential_id AS f_credential_id, f.rp_id AS f_rp_id, f.last_counter AS f_last_counter,
          (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left
        FROM (SELECT * FROM users u ${sql} ORDER BY u.userid LIMIT @page) u LEFT JOIN factors f ON f.userid = u.userid
@@ -506,6 +507,7 @@ export abstract class SqlStore implements Store {
             algorithm: row.f_algorithm as TotpAlgorithm | null,
             digits: row.f_digits as number | null,
             period: row.f_period as number | null,
+            issuer: row.f_issuer as string | null,
             recovery_left: row.f_recovery_left as number,
             public_id: row.f_public_id as string | null,
             credential_id: row.f_credential_id as string | null,
@@ -688,10 +690,10 @@ export abstract class SqlStore implements Store {
 
   async insertTotpFactor(f: NewTotpFactor) {
     (await this.sql(
-        `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret, algorithm, digits, period, last_step)
-         VALUES (?, ?, 'totp', ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret, algorithm, digits, period, issuer, last_step)
+         VALUES (?, ?, 'totp', ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(f.id, f.userid, f.description, f.verified ? 1 : 0, f.created, f.sealedSecret, f.params.algorithm, f.params.digits, f.params.period, f.lastStep));
+      .run(f.id, f.userid, f.description, f.verified ? 1 : 0, f.created, f.sealedSecret, f.params.algorithm, f.params.digits, f.params.period, f.issuer, f.lastStep));
   }
 
   async advanceTotpStep(factorId: string, step: number, now: number) {

@@ -22,6 +22,8 @@ export interface TotpFactorRecord extends FactorBase {
   /** False when it was added with --no-verify and no code has confirmed it yet. */
   readonly verified: boolean;
   readonly params: TotpParams;
+  /** The issuer it was enrolled with (in the URI the user scanned); null when not known (before tfactl kept it). */
+  readonly issuer: string | null;
 }
 
 export interface RecoveryFactorRecord extends FactorBase {
@@ -84,6 +86,8 @@ export interface NewTotpFactor {
   readonly created: number;
   readonly sealedSecret: Buffer;
   readonly params: TotpParams;
+  /** The issuer in the URI the user was given; null when not known (an import that named none). */
+  readonly issuer: string | null;
   /** The step of the code that confirmed enrolment, so that code cannot sign in; null if unverified. */
   readonly lastStep: number | null;
   readonly verified: boolean;

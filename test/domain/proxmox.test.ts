@@ -128,6 +128,13 @@ describe('parseTfaCfg', () => {
     expect(cfg.users[0]!.totp[0]).toMatchObject({ issuer: 'Lab: East', account: 'a@pve' });
   });
 
+  it('refuses an issuer that breaks the text rule, naming the entry: it is kept and exported', () => {
+    for (const issuer of ['ACME%1B%5B2J', 'ACME%E2%80%AE', 'line%0Atwo']) {
+      expect(() => parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/a?secret=${SECRET}&issuer=${issuer}`)] } }))).toThrow(/a@pve.*issuer.*U\+/);
+    }
+    expect(() => parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', `otpauth://totp/Bad%07Lab:a?secret=${SECRET}`)] } }))).toThrow(/issuer.*U\+0007/);
+  });
+
   it('ignores the spare bits of a secret\'s last character, as authenticator apps do', () => {
     const cfg = parseTfaCfg(tfaCfg({ 'a@pve': { totp: [entry('t', 'otpauth://totp/a?secret=AAAAAAAAAAAAAAAAA3')] } }));
     expect(cfg.users[0]!.totp[0]?.secret).toBe('AAAAAAAAAAAAAAAAAY');

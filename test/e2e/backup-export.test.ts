@@ -94,12 +94,42 @@ describe('export', () => {
     const csv = await store.run(['export', 'totp']);
     expect(csv.code).toBe(0);
     const [header, ...rows] = csv.stdout.trim().split('\n');
-    expect(header).toBe('userid,id,description,enabled,secret,algorithm,digits,period,uri');
-    expect(rows).toEqual([expect.stringMatching(/^bea@local,[0-9a-f-]{36},TOTP,true,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP,SHA1,6,30,otpauth:/)]);
+    expect(header).toBe('userid,id,description,enabled,secret,algorithm,digits,period,issuer,uri');
+    expect(rows).toEqual([expect.stringMatching(/^bea@local,[0-9a-f-]{36},TOTP,true,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP,SHA1,6,30,tfactl@[^,]+,otpauth:/)]);
     expect(csv.stderr).toContain('plain text');
     const uri = await store.run(['export', 'totp', '--format', 'uri']);
     expect(uri.stdout).toMatch(/^otpauth:\/\/totp\/.*:bea%40local\?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&/);
     expect(store.auditRows().filter((a) => a.action === 'export.totp')).toHaveLength(2);
+  });
+
+  it('gives back the URI each user scanned: the issuer it was enrolled with, not today\'s setting', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['user', 'add', 'ann', '--no-password']);
+      await s.run(['user', 'add', 'bob', '--no-password']);
+      await s.run(['user', 'add', 'cid', '--no-password']);
+      await s.run(['settings', 'set', 'totp.issuer', 'Old Corp']);
+      const named = (await s.run(['tfa', 'add', 'totp', 'ann', '--issuer', 'VPN: East', '--no-verify', '--json'])).json().result;
+      const byDefault = (await s.run(['tfa', 'add', 'totp', 'bob', '--no-verify', '--json'])).json().result;
+      expect([named.issuer, byDefault.issuer]).toEqual(['VPN: East', 'Old Corp']);
+      await s.run(['tfa', 'add', 'totp', 'cid', '--no-verify']);
+      // cid's factor as tfactl kept it before issuers were stored.
+      s.tamper("UPDATE factors SET issuer = NULL WHERE userid = 'cid@local'");
+      await s.run(['settings', 'set', 'totp.issuer', 'New Corp']);
+      const exported = (await s.run(['export', 'totp', '--json'])).json().result as { userid: string; issuer: string; uri: string }[];
+      expect(exported.map((e) => [e.userid, e.issuer])).toEqual([['ann@local', 'VPN: East'], ['bob@local', 'Old Corp'], ['cid@local', 'New Corp']]);
+      expect(exported[0]?.uri).toBe(named.uri);
+      expect(exported[1]?.uri).toBe(byDefault.uri);
+      expect(exported[2]?.uri).toMatch(/^otpauth:\/\/totp\/New%20Corp:cid%40local\?/);
+      const listed = (await s.run(['tfa', 'list', '--json'])).json().result as { userid: string; factors: { totp: { issuer: string | null } }[] }[];
+      expect(Object.fromEntries(listed.filter((u) => u.factors.length > 0).map((u) => [u.userid, u.factors[0]?.totp.issuer]))).toEqual({
+        'ann@local': 'VPN: East',
+        'bob@local': 'Old Corp',
+        'cid@local': null,
+      });
+    } finally {
+      s.remove();
+    }
   });
 
   it('writes one decodable QR code a factor with png-dir', async () => {
@@ -375,7 +405,7 @@ describe('restore after use', () => {
       for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
       db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger; DROP TABLE challenges; DROP TABLE api_tokens; DROP TABLE sessions');
       db.exec('DROP INDEX factors_credential');
-      for (const column of ['credential_id', 'public_key', 'algorithm_id', 'rp_id', 'transports']) db.exec(`ALTER TABLE factors DROP COLUMN ${column}`);
+      for (const column of ['credential_id', 'public_key', 'algorithm_id', 'rp_id', 'transports', 'issuer']) db.exec(`ALTER TABLE factors DROP COLUMN ${column}`);
       db.pragma('user_version = 4');
       db.close();
       expect((await s.run(['user', 'delete', 'old', '--yes'])).code).toBe(0);

@@ -126,9 +126,9 @@ describe(`a store of ${USERS.toLocaleString('en')} users`, () => {
     expect(users.result.users).toHaveLength(ALL_USERS);
 
     const lines = tableLines(totp);
-    expect(lines[0]).toBe('userid,id,description,enabled,secret,algorithm,digits,period,uri');
+    expect(lines[0]).toBe('userid,id,description,enabled,secret,algorithm,digits,period,issuer,uri');
     expect(lines).toHaveLength(1 + TOTP_USERS);
-    expect(lines[1]).toMatch(/^u000000@local,[0-9a-f-]{36},TOTP,true,[A-Z2-7]{32},SHA1,6,30,otpauth:\/\/totp\//);
+    expect(lines[1]).toMatch(/^u000000@local,[0-9a-f-]{36},TOTP,true,[A-Z2-7]{32},SHA1,6,30,tfactl@[^,]+,otpauth:\/\/totp\//);
     expect(totp.stderr).toContain('TOTP secrets in plain text');
   }, 180_000);
 

@@ -93,9 +93,18 @@ describe('import proxmox', () => {
     expect((await login('0123-4567-89ab-cdef')).code).toBe(5);
   });
 
+  it('keeps the issuer of each imported TOTP entry, so export totp gives back Proxmox\'s URI', async () => {
+    const listed = (await store.run(['tfa', 'list', 'alice@pve', '--json'])).json().result[0].factors;
+    expect(listed.filter((f: { type: string }) => f.type === 'totp').map((f: { totp: { issuer: string } }) => f.totp.issuer)).toEqual(['Proxmox VE - pve1']);
+    const exported = (await store.run(['export', 'totp', '--json'])).json().result.find((e: { userid: string }) => e.userid === 'alice@pve');
+    expect(exported).toMatchObject({ issuer: 'Proxmox VE - pve1', secret: SECRET });
+    expect(exported.uri).toMatch(/^otpauth:\/\/totp\/Proxmox%20VE%20-%20pve1:alice%40pve\?secret=/);
+  });
+
   it('turns the legacy keys field into TOTP factors with the realm\'s parameters, and keeps locks and WebAuthn', async () => {
     const carol = await store.run(['tfa', 'list', 'carol@corp', '--json']);
-    expect(carol.json().result[0].factors).toEqual([expect.objectContaining({ type: 'totp', totp: { algorithm: 'SHA1', digits: 6, period: 30 } })]);
+    // A realm key named no issuer: the totp.issuer setting stands in for it.
+    expect(carol.json().result[0].factors).toEqual([expect.objectContaining({ type: 'totp', totp: { algorithm: 'SHA1', digits: 6, period: 30, issuer: null } })]);
     const bob = await store.run(['tfa', 'list', 'bob@pve', '--json']);
     expect(bob.json().result[0]).toMatchObject({ lock: { totp: true }, factors: [expect.objectContaining({ type: 'webauthn', description: 'yubikey 5' })] });
   });

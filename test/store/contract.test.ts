@@ -54,14 +54,14 @@ onEveryBackend((opened, others) => {
 
   describe('single use under racing connections', () => {
     it('advances a TOTP step once: of ten connections with the same step, one succeeds', async () => {
-      await store.insertTotpFactor({ id: 't-ben', userid: 'ben@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 1), params: totpParams, lastStep: null, verified: false });
+      await store.insertTotpFactor({ id: 't-ben', userid: 'ben@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 1), params: totpParams, issuer: 'Example: Corp', lastStep: null, verified: false });
       const racing = await others(10);
       const results = await Promise.all(racing.map((s) => s.advanceTotpStep('t-ben', 500, NOW)));
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await store.advanceTotpStep('t-ben', 499, NOW)).toBe(false);
       expect(await store.advanceTotpStep('t-ben', 501, NOW)).toBe(true);
       expect((await store.getTotpSecrets('ben@local'))[0]).toMatchObject({ id: 't-ben', lastStep: 501 });
-      expect((await store.listFactors('ben@local'))[0]).toMatchObject({ type: 'totp', verified: true });
+      expect((await store.listFactors('ben@local'))[0]).toMatchObject({ type: 'totp', verified: true, issuer: 'Example: Corp' });
     });
 
     it('spends a recovery key once: of ten connections, one succeeds', async () => {

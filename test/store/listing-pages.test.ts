@@ -40,7 +40,7 @@ onEveryBackend((opened) => {
         all.push(id);
         expect(await tx.insertUser(user(id))).toBe(true);
         for (let t = 0; t < totpsOf(i); t++) {
-          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, lastStep: null, verified: true });
+          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, issuer: t % 2 ? `issuer ${i}` : null, lastStep: null, verified: true });
         }
       }
       for (let i = 0; i < USERS; i++) await tx.appendAudit({ ts: NOW + i, actor: i % 2 ? useridOf(1) : null, action: 'test', target: useridOf(i), outcome: 'ok', detail: { i } });
@@ -70,10 +70,16 @@ onEveryBackend((opened) => {
     const expected = all.flatMap((id, i) => Array.from({ length: i < USERS ? totpsOf(i) : 0 }, (_, t) => `${id} t${i}-${t}`));
     expect(factors.sort()).toEqual(expected.sort());
     for (const i of [1, 5, 9, 13]) expect(listed.find((l) => l.user.userid === useridOf(i))?.factors.map((f) => f.description)).toEqual(listedTotps(i).map((t) => `totp ${t}`));
+    // Each factor keeps the issuer it was stored with, through the joined listing.
+    const issuers = listed.flatMap((l) => l.factors.map((f) => (f.type === 'totp' ? f.issuer : 'not totp')));
+    expect(issuers.filter((x) => x === null).length).toBeGreaterThan(0);
+    for (const l of listed) for (const f of l.factors) if (f.type === 'totp' && f.issuer !== null) expect(f.issuer).toBe(`issuer ${f.id.slice(1, f.id.indexOf('-'))}`);
   });
 
   it('lists every TOTP secret once, by user and then in the order they were added', async () => {
-    const listed = (await collect(store.totpFactors())).map((t) => `${t.factor.userid} ${t.factor.description}`);
+    const read = await collect(store.totpFactors());
+    const listed = read.map((t) => `${t.factor.userid} ${t.factor.description}`);
+    expect(read.map((t) => t.factor.issuer)).toEqual(read.map((t) => (Number(t.factor.id.split('-')[1]) % 2 ? `issuer ${t.factor.id.slice(1, t.factor.id.indexOf('-'))}` : null)));
     const expected = all
       .flatMap((id, i) => (i < USERS ? listedTotps(i) : []).map((t) => ({ id, t })))
       .sort((a, b) => bytewise(a.id, b.id))

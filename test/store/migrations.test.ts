@@ -306,7 +306,7 @@ describe('the replay ledger', () => {
     const sealed = Buffer.alloc(16);
     try {
       const params = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
-      await store.insertTotpFactor({ id: 't', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, params, lastStep: 10, verified: true });
+      await store.insertTotpFactor({ id: 't', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, params, issuer: null, lastStep: 10, verified: true });
       await store.insertYubicoFactor({ id: 'y', userid: 'root@local', description: '', created: 1, publicId: 'cccjgjgkhcbb', sealedSecret: sealed, lastCounter: 5 });
       await store.putRecoverySet({ id: 'r', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, hashes: ['h0', null, 'h2'] }, false);
       // Single use holds exactly as before: each guard moves once, forwards only.
@@ -386,6 +386,18 @@ describe('migration credentials', () => {
     ]);
     // A credential id is unique per user.
     expect(() => factor.run('w2', 'webauthn', null) && db.prepare("UPDATE factors SET credential_id = 'AQIDBA' WHERE id = 'w2'").run()).toThrow(/UNIQUE/);
+    db.close();
+  });
+});
+
+describe('migration 14 (totp-issuer)', () => {
+  it('gives TOTP factors an issuer column, null for those enrolled before it (the setting stands in)', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.slice(0, 13));
+    db.prepare("INSERT INTO factors (id, userid, type, created, secret, algorithm, digits, period, last_step) VALUES ('t', 'root@local', 'totp', 1, x'00', 'SHA1', 6, 30, 7)").run();
+    migrate(db, 2, MIGRATIONS.slice(0, 14));
+    expect(db.pragma('user_version', { simple: true })).toBe(14);
+    expect(db.prepare("SELECT id, digits, last_step, issuer FROM factors").all()).toEqual([{ id: 't', digits: 6, last_step: 7, issuer: null }]);
     db.close();
   });
 });

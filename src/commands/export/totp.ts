@@ -17,7 +17,7 @@ function csvField(value: string | number | boolean): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-const CSV_COLUMNS = ['userid', 'id', 'description', 'enabled', 'secret', 'algorithm', 'digits', 'period', 'uri'] as const;
+const CSV_COLUMNS = ['userid', 'id', 'description', 'enabled', 'secret', 'algorithm', 'digits', 'period', 'issuer', 'uri'] as const;
 
 /** One CSV line of an exported factor, with its line end. */
 export function totpCsvLine(e: TotpExportEntry): string {

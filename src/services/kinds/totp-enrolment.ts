@@ -89,6 +89,7 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
     created: session.now(),
     sealedSecret: seal(key, session.random.bytes(12), prepared.secret, secretContext(prepared.userid, prepared.factorId, 'totp')),
     params: prepared.params,
+    issuer: prepared.issuer,
     lastStep: step,
     verified: step !== null,
   };
