@@ -1,5 +1,6 @@
 import { Argument, Command, type CommandOptions, Option } from 'commander';
 import type { Io } from './context.js';
+import { UsageError } from './errors.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
 import { addHelp } from './help.js';
 import type { Invocation } from './invocation.js';
@@ -347,6 +348,27 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms']))
     .argument('[userid]', 'whose factors (factors), or what has been typed of a user id (users: only those that start with it)');
 
+  refuseContradictions(program);
   addHelp(program);
   return program;
+}
+
+/**
+ * A flag and its `--no-` form on one command line (`--admin --no-admin`) contradict each other, and
+ * commander, giving both one attribute, would silently keep the last: refused (exit 2) instead. The
+ * options' own events say which were given, whatever else the line holds.
+ */
+function refuseContradictions(cmd: Command): void {
+  for (const negated of cmd.options.filter((o) => o.negate)) {
+    const positive = cmd.options.find((o) => !o.negate && o.attributeName() === negated.attributeName());
+    if (positive === undefined) continue;
+    const given = new Set<Option>();
+    for (const option of [positive, negated]) {
+      cmd.on(`option:${option.name()}`, () => {
+        given.add(option);
+        if (given.size === 2) throw new UsageError(`${positive.long} and ${negated.long} contradict each other: give one of them`, 'conflicting_options');
+      });
+    }
+  }
+  for (const sub of cmd.commands) refuseContradictions(sub);
 }

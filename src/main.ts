@@ -62,7 +62,7 @@ function fromCommander(e: CommanderError): TfaError | null {
   if (e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync') {
     return new UsageError('missing command: see the help above');
   }
-  return new UsageError(e.message.replace(/^error: /, ''));
+  return new UsageError(e.message.replace(/^error: /, ''), e.code === 'commander.conflictingOption' ? 'conflicting_options' : 'usage');
 }
 
 /** Runs tfactl as this process. */

@@ -63,3 +63,31 @@ describe('the command tree main.ts builds for a command line', () => {
     expect(sizes['tfa']).toBeGreaterThan(0);
   });
 });
+
+describe('a flag and its --no- form', () => {
+  const pairs = ALL.flatMap((path) => {
+    const cmd = commandAt(path);
+    return cmd.options
+      .filter((o) => o.negate)
+      .flatMap((negated) => {
+        const positive = cmd.options.find((o) => !o.negate && o.attributeName() === negated.attributeName());
+        const args = cmd.registeredArguments.filter((a) => a.required).map(() => 'alice');
+        return positive ? [{ path, args, flags: [positive.long!, negated.long!] }] : [];
+      });
+  });
+
+  it('exist where the command tree says (user modify --admin, login --session)', () => {
+    expect(pairs.map((p) => `${p.path.join(' ')} ${p.flags.join(' ')}`)).toEqual(expect.arrayContaining(['user modify --admin --no-admin', 'login --session --no-session']));
+  });
+
+  it('are refused together, in either order (exit 2, conflicting_options), and each alone is read', async () => {
+    for (const { path, args, flags } of pairs) {
+      for (const given of [flags, [...flags].reverse()]) {
+        const r = (await outcome([...path, ...args, ...given])) as { error?: { code?: string; exitCode?: number; message: string }; ran: unknown };
+        expect(r.error, given.join(' ')).toEqual({ code: 'conflicting_options', exitCode: 2, message: `${flags[0]} and ${flags[1]} contradict each other: give one of them` });
+        expect(r.ran).toBeNull();
+      }
+      for (const flag of flags) expect((await outcome([...path, ...args, flag])) as { ran: unknown }).toMatchObject({ ran: { command: path.join(' ') } });
+    }
+  });
+});
