@@ -110,8 +110,9 @@ export interface Ctx {
    * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
    * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an
    * existing, up-to-date store is opened, and nothing is created, migrated or written. With
+   * `existing`, a store that is not there is exit 6 (store_missing) and nothing is made. With
    * `longLived`, the connection is a long-running service's (SQLite: its WAL checkpointed on a
    * thread of its own), told of trouble in the background, such as that thread failing.
    */
-  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly longLived?: LongLived }): Promise<OpenedStore>;
+  openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly existing?: boolean; readonly longLived?: LongLived }): Promise<OpenedStore>;
 }

@@ -57,7 +57,7 @@ export async function run(inv: Invocation): Promise<void> {
   const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
 
-  const { store, keyPath } = await openStore(inv);
+  const { store, keyPath } = await openStore(inv, { existing: true });
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
   const context = { userid, action: 'login', keys };
   if (finish) {

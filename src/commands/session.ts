@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
@@ -31,11 +31,8 @@ export interface OpenedStore {
 export async function openStore(inv: Invocation, { readOnly = false, existing = false }: OpenMode = {}): Promise<OpenedStore> {
   const { ctx } = inv;
   const path = storePath(inv);
-  if (existing && !ctx.remote && !isPostgresUrl(path) && !existsSync(path)) {
-    throw new StoreError(`there is no tfactl store at ${path} (a tfactl command that writes makes it)`, 'store_missing');
-  }
   const keyPath = keyPathOf(inv, path);
-  const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }) });
+  const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
   return { store, path, keyPath, created, keyCreated, ...(secretKey && { secretKey }) };
@@ -66,9 +63,10 @@ export interface OpenMode {
    */
   readonly readOnly?: boolean;
   /**
-   * The store must be there already: a SQLite store file that is not is exit 6, never made anew
-   * (what PAM runs: a line missing its --db must not answer from an empty store of its own; a
-   * dry run).
+   * The store must be there already: one that is not (a missing SQLite file, a PostgreSQL
+   * database without a store) is exit 6, never made anew. What PAM runs (a line missing its --db
+   * must not answer from an empty store of its own), a dry run, and any sign-in (--as, a token,
+   * login): whoever signs in must be in a store already, so an empty one could only refuse.
    */
   readonly existing?: boolean;
 }
@@ -122,7 +120,8 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
     } else refuseNonOwner(path, ctx.uid, `the store ${path}`);
   }
 
-  const opened = await openStore(inv, { readOnly: mode.readOnly === true && asId === undefined && !presented, existing: mode.existing === true });
+  const signsIn = asId !== undefined || presented !== undefined;
+  const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, existing: mode.existing === true || signsIn });
   const { store, keyPath } = opened;
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.

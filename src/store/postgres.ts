@@ -4,7 +4,7 @@ import { type AccessRows, type RevivedAccess, revivedAccess, sameHistory } from 
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
-import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { accessRowsOf } from './sqlite.js';
 import type { BackupCopy, Store } from './types.js';
 
@@ -32,6 +32,8 @@ export interface PgOpenOptions {
    * is created or migrated, and the connection's transactions are read-only.
    */
   readonly readOnly?: boolean;
+  /** The store must be there already (as SQLite's OpenOptions.existing): a database without one is exit 6, and left as it is. */
+  readonly existing?: boolean;
 }
 
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
@@ -397,11 +399,13 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     });
     const found = Number(current?.rows[0]?.version ?? 0);
     if (found === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
+    // 42P01: no marker table, so no store (an empty database, or another program's).
+    const missing = current === null && (failure as { code?: string } | null)?.code === '42P01';
+    if (options.existing && missing) throw storeMissing(where);
     if (options.readOnly) {
-      // 42P01: no marker table, so no store (an empty database, or another program's).
-      if (failure !== null && (failure as { code?: string }).code !== '42P01') throw failure;
-      throw current === null
-        ? new StoreError(`there is no tfactl store at ${where} (a tfactl command that writes makes it)`, 'store_missing')
+      if (failure !== null && !missing) throw failure;
+      throw missing
+        ? storeMissing(where)
         : found > PG_LATEST_VERSION
           ? new StoreError(`the store at ${where} is from a newer tfactl (schema ${found}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new')
           : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');

@@ -58,6 +58,11 @@ export interface SqlStatement {
 /** A password check takes well under a second; one older than this died with its process. */
 export const PASSWORD_CHECK_LIFETIME = 60;
 
+/** A store that was asked for and is not there (OpenOptions existing, readOnly): nothing is made in its place. */
+export function storeMissing(where: string): StoreError {
+  return new StoreError(`there is no tfactl store at ${where} (its owner makes one with tfactl init)`, 'store_missing');
+}
+
 /**
  * After a restore: every factor at least as spent as the replay ledger says (see
  * SqliteStore.applyReplayLedger), in SQL both backends take.

@@ -7,7 +7,7 @@ import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
-import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
 import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 
@@ -49,6 +49,8 @@ export interface OpenOptions {
    * (shell completion), where nothing is better than a wait.
    */
   readonly readOnly?: boolean;
+  /** The store must be there already: a missing file is exit 6 (store_missing), never made anew. */
+  readonly existing?: boolean;
   /**
    * For a long-running process (tfactl serve): WAL checkpoints on a thread of their own, not in
    * the commit that happens to cross SQLite's threshold (see sqlite-checkpoints.ts); `failed` is
@@ -111,6 +113,7 @@ export async function writeStoreFile(path: string, now: number, rows: (table: (t
  */
 export async function openSqliteStore(path: string, options: OpenOptions): Promise<OpenedStore> {
   if (options.readOnly) return { store: openReadOnly(path, options), created: false };
+  if (options.existing && !existsSync(path)) throw storeMissing(path);
   checkStoreFile(path, { create: true });
   let db: Database;
   try {
@@ -165,7 +168,7 @@ async function migrationContext(db: Database, options: OpenOptions): Promise<Mig
 /** A store that is already there and up to date, for reading only: see OpenOptions.readOnly. */
 function openReadOnly(path: string, options: OpenOptions): Store {
   // As PostgreSQL's says it of an empty database.
-  if (!existsSync(path)) throw new StoreError(`there is no tfactl store at ${path} (a tfactl command that writes makes it)`, 'store_missing');
+  if (!existsSync(path)) throw storeMissing(path);
   checkStoreFile(path, { create: false });
   let db: Database;
   try {

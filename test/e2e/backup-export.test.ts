@@ -326,7 +326,7 @@ describe('restore after use', () => {
         const env = { TFACTL_DB: join(dir, 'tfactl.db'), TFACTL_KEY_FILE: s.keyFile };
         const r = await s.run(['restore', file, '--dry-run'], { env });
         expect(r.code).toBe(6);
-        expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${env.TFACTL_DB} (a tfactl command that writes makes it)`);
+        expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${env.TFACTL_DB} (its owner makes one with tfactl init)`);
         expect(readdirSync(s.dir)).not.toContain('new-site');
         // Nor with an acting user signed in, whose sign-in would write.
         const as = await s.run(['--as', 'root@local', '--password-stdin', 'restore', file, '--dry-run'], { env, input: 'any password\n' });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +128,29 @@ describe('the command line', () => {
     expect(r.json().error.code).toBe(errorCode);
     oneLineError(r);
     expect(store.snapshot()).toBe(before);
+  });
+
+  it('makes no store for a sign-in: --as, an API token and login on a store not there yet are exit 6', async () => {
+    const s = new TempStore();
+    try {
+      const tokenFile = join(s.dir, 'token');
+      writeFileSync(tokenFile, `bob@local!ci=${'A'.repeat(43)}\n`, { mode: 0o600 });
+      const tries = [
+        () => s.runAs('bob', 'pw-of-bob-1234', ['user', 'list', '--json']),
+        () => s.run(['--token', `@${tokenFile}`, 'user', 'list', '--json']),
+        () => s.login('bob', 'pw-of-bob-1234'),
+        // Had any of the above made the store, this would be a failed sign-in (exit 5).
+        () => s.runAs('root@local', 'pw-of-root-1234', ['tfa', 'list', '--json']),
+      ];
+      for (const attempt of tries) {
+        const r = await attempt();
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.json().error).toEqual({ code: 'store_missing', message: `there is no tfactl store at ${s.db.replace(/:[^:@/]*@/, ':***@')} (its owner makes one with tfactl init)` });
+      }
+      if (BACKEND === 'sqlite') expect(existsSync(s.db)).toBe(false);
+    } finally {
+      s.remove();
+    }
   });
 
   it('rejects weak passwords without echoing them', async () => {

@@ -164,7 +164,7 @@ describe('tfactl pam check under pamtester', () => {
     for (const command of [['pam', 'check'], ['pam', 'prompt']]) {
       const r = await runBin(['--db', missing, ...command], { env: { PAM_USER: 'alice', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' }, input: '123456\n' });
       expect(r.code, r.stderr).toBe(6);
-      expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing} (a tfactl command that writes makes it)`);
+      expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing} (its owner makes one with tfactl init)`);
     }
     expect(existsSync(dirname(missing))).toBe(false);
   });
