@@ -420,3 +420,22 @@ export async function startServe(socket: string, env: Readonly<Record<string, st
   });
   return { child, log: () => text };
 }
+
+/**
+ * Runs `use` with a directory on a file system that is full (a 64 KiB tmpfs filled to its last
+ * byte): where a command's output file cannot be written. Mounting needs root, as the PAM and
+ * other-user tests do; the file system is unmounted afterwards whatever happens.
+ */
+export async function withFullDisk<T>(use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'tfactl-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir], { encoding: 'utf8' });
+  if (mounted.status !== 0) throw new Error(`cannot mount a small tmpfs for a full-disk test (run the tests as root): ${mounted.stderr || mounted.error}`);
+  try {
+    const filled = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
+    if (!/No space left/.test(filled.stderr)) throw new Error(`could not fill ${dir}: ${filled.stderr}`);
+    return await use(dir);
+  } finally {
+    spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nowSeconds, oathtool, oneLineError, TempStore } from './harness.js';
+import { nowSeconds, oathtool, oneLineError, TempStore, withFullDisk } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -82,6 +82,28 @@ describe('recovery keys', () => {
     expect(r.code).toBe(4);
     expect(readFileSync(file, 'utf8')).toBe('already here');
     expect(store.factorsOf('nofile@local')).toEqual([]);
+  });
+
+  it('are written to --output before they are stored: a full disk keeps the old keys and stores nothing', async () => {
+    await addUser('fulldisk');
+    const old = await addRecovery('fulldisk');
+    const before = store.factorsOf('fulldisk@local');
+    await addUser('fulldisk2');
+    await withFullDisk(async (dir) => {
+      for (const [userid, extra] of [['fulldisk', ['--regenerate', '--yes']], ['fulldisk2', []]] as const) {
+        const file = join(dir, `${userid}.txt`);
+        const r = await store.run(['tfa', 'add', 'recovery', userid, ...extra, '--output', file, '--json']);
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.json().error).toEqual({ code: 'file_error', message: `cannot write ${file}: ENOSPC (nothing was kept)` });
+        expect(existsSync(file)).toBe(false);
+      }
+    });
+    expect(store.factorsOf('fulldisk@local')).toEqual(before);
+    expect(store.factorsOf('fulldisk2@local')).toEqual([]);
+    expect((await login('fulldisk', old[0]!)).code).toBe(0);
+    // Only the first set was ever added.
+    const added = store.auditRows().filter((a) => a.action === 'tfa.add' && ['fulldisk@local', 'fulldisk2@local'].includes(a.target ?? ''));
+    expect(added.map((a) => [a.target, a.outcome, JSON.parse(a.detail ?? '{}').regenerated])).toEqual([['fulldisk@local', 'ok', false]]);
   });
 
   it('can be written to a new 0600 file, never over an existing one', async () => {

@@ -15,19 +15,17 @@ export async function run(inv: Invocation): Promise<void> {
   if (regenerate) requireConfirmation(inv, '--regenerate makes the current recovery keys useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? The current ones stop working.`);
-  // Claimed before the keys are stored, so a file that cannot be written changes nothing.
+  // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
+  // (a full disk) changes nothing, and keys the store then refuses are removed with it.
   const file = output === undefined ? undefined : createPrivateFile(output);
   let result;
   try {
-    result = await addRecoveryKeys(session, userid, regenerate);
+    result = await addRecoveryKeys(session, userid, regenerate, file && ((keys) => file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${keys.join('\n')}\n`)));
   } catch (e) {
     file?.discard();
     throw e;
   }
-  if (file) {
-    file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${result.keys.join('\n')}\n`);
-    inv.out.note(`wrote the keys to ${output} (mode 0600)`);
-  }
+  if (file) inv.out.note(`wrote the keys to ${output} (mode 0600)`);
   inv.out.result({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, (r, style) =>
     [
       `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,

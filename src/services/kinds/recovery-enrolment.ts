@@ -20,8 +20,15 @@ export interface RecoveryKeys {
 /**
  * Creates the user's recovery key set (one per user), or replaces it with `regenerate`. The keys
  * are returned once and stored only as keyed hashes. Allowed whatever the realm enforces.
+ * `beforeStoring` is handed the keys before anything is stored, and nothing is if it throws: keys
+ * stored that never reached anyone (a file on a full disk) would replace the user's with none.
  */
-export async function addRecoveryKeys(session: Session, userid: string, regenerate: boolean): Promise<RecoveryKeys> {
+export async function addRecoveryKeys(
+  session: Session,
+  userid: string,
+  regenerate: boolean,
+  beforeStoring?: (keys: readonly string[]) => void,
+): Promise<RecoveryKeys> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   await requireUser(session.store, userid);
   const existing = await session.store.getRecoverySet(userid);
@@ -31,6 +38,7 @@ export async function addRecoveryKeys(session: Session, userid: string, regenera
   const set = newRecoverySet((n) => session.random.bytes(n));
   const id = newFactorId(session);
   const key = await session.secretKey();
+  beforeStoring?.(set.keys);
   const stored = await session.store.transaction(async (tx) => {
     const ok = await tx.putRecoverySet(
       {
