@@ -8,16 +8,25 @@ import { ASCII_LOOKALIKES, SCRIPTS } from './lookalike-data.js';
  *   Script_Extensions are Common or Inherited (digits, `.`, `-`, combining accents) do not count.
  * - ASCII lookalikes: no non-ASCII character whose UTS #39 skeleton is pure ASCII (Cyrillic о,
  *   Greek ο, dotless ı), from ICU's confusables data (lookalike-data.ts, generated).
+ * - Invisible characters: none that shows as nothing (Default_Ignorable_Code_Point, such as the
+ *   combining grapheme joiner U+034F and the Hangul fillers, and the blank braille pattern U+2800),
+ *   which would make `root` and `root` plus one of them two names that look the same.
  * Pure, and loaded only when a non-ASCII name is created: the tables cost start-up time that
  * ASCII names, and every lookup of an existing user, never pay.
  */
 
 export type NameProblem =
+  | { readonly kind: 'invisible'; readonly codePoint: number }
   | { readonly kind: 'mixed-scripts'; readonly scripts: readonly string[] }
   | { readonly kind: 'ascii-lookalike'; readonly codePoint: number };
 
+/** Characters that show as nothing: what Unicode says may be ignored in display, and the blank braille cell. */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+
 /** What makes `name` (canonical, see canonicalName) pass for another; null when nothing does. */
 export function lookalikeProblem(name: string): NameProblem | null {
+  const invisible = INVISIBLE.exec(name);
+  if (invisible) return { kind: 'invisible', codePoint: invisible[0].codePointAt(0) as number };
   const mixed = mixedScripts(name);
   if (mixed) return { kind: 'mixed-scripts', scripts: mixed };
   for (const c of name) {
@@ -31,6 +40,7 @@ export function lookalikeProblem(name: string): NameProblem | null {
 export function describeNameProblem(problem: NameProblem): string {
   if (problem.kind === 'mixed-scripts') return `mixes scripts (${problem.scripts.join(', ')})`;
   const hex = problem.codePoint.toString(16).toUpperCase().padStart(4, '0');
+  if (problem.kind === 'invisible') return `holds U+${hex}, which shows as nothing`;
   const c = String.fromCodePoint(problem.codePoint);
   // Shown when it is a letter or digit; a mark or a space would only confuse the message.
   return `holds U+${hex}${/^[\p{L}\p{N}]$/u.test(c) ? ` (${c})` : ''}, which looks like an ASCII character`;

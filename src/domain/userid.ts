@@ -84,8 +84,16 @@ export function parseUserId(input: string): UserId {
   return { name, realm, id: `${name}@${realm}` };
 }
 
+/**
+ * Input as a message may show it: `?` for each character that would not show as itself (controls,
+ * format and invisible characters, spaces other than ASCII's, line separators, lone surrogates).
+ */
+export function shown(input: string): string {
+  return input.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\S ]/gu, '?');
+}
+
 /** Quotes user input for an error message, keeping it on one line and short. */
 export function quote(input: string): string {
-  const clean = [...input.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, '?')];
+  const clean = [...shown(input)];
   return JSON.stringify(clean.length > 80 ? `${clean.slice(0, 77).join('')}...` : clean.join(''));
 }

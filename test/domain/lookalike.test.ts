@@ -80,10 +80,32 @@ describe('lookalikeProblem', () => {
     ['ολγα', 'holds U+03BF (ο), which looks like an ASCII character'],
     ['дмитрий', 'holds U+0440 (р), which looks like an ASCII character'],
     ['ıı', 'holds U+0131 (ı), which looks like an ASCII character'],
+    ['root\u034f', 'holds U+034F, which shows as nothing'],
+    ['ali\u3164ce', 'holds U+3164, which shows as nothing'],
+    ['\u115fbob', 'holds U+115F, which shows as nothing'],
+    ['ev\ufe0fe', 'holds U+FE0F, which shows as nothing'],
+    ['ann\u{e0100}', 'holds U+E0100, which shows as nothing'],
+    ['ann\u2800', 'holds U+2800, which shows as nothing'],
+    ['김\u3164철수', 'holds U+3164, which shows as nothing'],
   ])('refuses %s: it %s', (name, reason) => {
     const problem = lookalikeProblem(name);
     expect(problem).not.toBeNull();
     expect(describeNameProblem(problem as NonNullable<typeof problem>)).toBe(reason);
+  });
+
+  it('calls invisible exactly what ICU calls Default_Ignorable_Code_Point, and the blank braille cell', () => {
+    const icu = JSON.parse(
+      python(`import icu, json
+p = icu.UProperty.DEFAULT_IGNORABLE_CODE_POINT
+print(json.dumps([cp for cp in list(range(0x80, 0x30000)) + list(range(0xe0000, 0xe1000)) if icu.Char.hasBinaryProperty(cp, p)]))`),
+    ) as number[];
+    const ours: number[] = [];
+    for (const cp of [...Array.from({ length: 0x30000 - 0x80 }, (_, i) => 0x80 + i), ...Array.from({ length: 0x1000 }, (_, i) => 0xe0000 + i)]) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      if (lookalikeProblem(`a${String.fromCodePoint(cp)}`)?.kind === 'invisible') ours.push(cp);
+    }
+    expect(icu.length).toBeGreaterThan(4000);
+    expect(ours).toEqual([...icu, 0x2800].sort((a, b) => a - b));
   });
 
   it('never objects to an ASCII name', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalName, parseRealmName, parseUserId } from '../../src/domain/userid.js';
+import { canonicalName, parseRealmName, parseUserId, quote } from '../../src/domain/userid.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseUserId', () => {
@@ -155,6 +155,22 @@ describe('parseRealmName', () => {
         else if (!/^[A-Za-z][A-Za-z0-9._-]{1,31}$/.test(canonicalName(input))) expect(() => parseRealmName(input)).toThrow(UsageError);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('quote', () => {
+  it('shows only what shows as itself: other spaces, controls and invisible characters become ?', () => {
+    expect(quote('a\u00a0b\u034fc\u3164d\u200be\tf g\u2800')).toBe('"a?b?c?d?e?f g?"');
+  });
+
+  it('keeps any input on one short line of visible characters', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ unit: fc.constantFrom('"', '\\', 'a', '\u034f'), maxLength: 200 })), (input) => {
+        const q = quote(input);
+        expect([...(JSON.parse(q) as string)].length).toBeLessThanOrEqual(80);
+        expect(q).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|[^\S ]/u);
+      }),
     );
   });
 });

@@ -73,7 +73,10 @@ describe('new names that could pass for others', () => {
     ['rооt@local', 'mixes scripts (Cyrillic, Latin)'],
     ['аlice', 'mixes scripts (Cyrillic, Latin)'],
     ['ολγα', 'holds U+03BF (ο), which looks like an ASCII character'],
-  ])('user add %s is refused (exit 4): it %s', async (userid, reason) => {
+    ['root\u034f', 'holds U+034F, which shows as nothing'],
+    // NFKC makes the Hangul filler U+3164 its conjoining form, U+1160.
+    ['ali\u3164ce@local', 'holds U+1160, which shows as nothing'],
+  ])('user add %j is refused (exit 4): it %s', async (userid, reason) => {
     const before = store.snapshot();
     const r = await store.run(['user', 'add', userid, '--no-password']);
     expect(r.code).toBe(4);
