@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
@@ -314,15 +314,28 @@ export interface PrivateLog {
 
 /**
  * A new 0600 file written line by line, each line on disk before the next step: what a long job
- * has done survives the job being killed. Refuses (exit 4) when the file exists.
+ * has done survives the job being killed. Refuses (exit 4) when the file exists. A line that cannot
+ * be written whole (a full disk) is cut off again, and no line is written after it: the file holds
+ * whole lines, in order, with none missing between them.
  */
 export function createPrivateLog(path: string): PrivateLog {
   const fd = openNewPrivate(path);
+  let whole = 0;
+  let failed = false;
   return {
     append(line) {
+      if (failed) throw new StoreError(`cannot write ${path}: a line before could not be written (the lines before that are kept)`, 'file_error');
+      const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
       try {
-        writeAllAndFlush(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
+        writeAllAndFlush(fd, bytes);
+        whole += bytes.length;
       } catch (e) {
+        failed = true;
+        try {
+          ftruncateSync(fd, whole);
+        } catch {
+          // Nothing better to do: the error below says the file failed.
+        }
         throw writeFailed(path, e, 'the lines before are kept');
       }
     },

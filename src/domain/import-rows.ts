@@ -179,7 +179,18 @@ function parseTfaField(text: string): { totp: { secret: string | null } | null; 
     if (part.toLowerCase() === 'recovery' && !recovery) recovery = true;
     else if (part.toLowerCase() === 'totp' && !totp) totp = { secret: null };
     else if (/^totp:/i.test(part) && !totp) totp = { secret: part.slice(5) };
-    else throw new UsageError(`invalid tfa ${quote(part.replace(/^(totp:).*/i, '$1…'))}: expected totp, totp:BASE32 or recovery, joined with +`);
+    else throw new UsageError(`invalid tfa ${tfaPartShown(part)}: expected totp, totp:BASE32 or recovery, joined with +`);
   }
   return { totp, recovery };
+}
+
+/**
+ * A tfa cell's part for an error message, never a secret in it: a word alone (a misspelt
+ * `recovery`) as it is; a word and what follows a separator (`totp=SECRET`, `totp:SECRET` given
+ * twice) as the word and separator; anything else only by its length.
+ */
+function tfaPartShown(part: string): string {
+  if (/^[a-z]{1,12}$/i.test(part)) return quote(part);
+  const word = /^[a-z]{1,12}[=:;,._ -]/i.exec(part);
+  return word ? quote(`${word[0]}…`) : `of ${[...part].length} characters`;
 }

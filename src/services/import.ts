@@ -125,16 +125,26 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     return null;
   };
   // argon2 hashes on libuv's thread pool. Twice as many rows in flight as cores keeps every core
-  // hashing while the main thread parses, seals and commits the rows that are done.
+  // hashing while the main thread parses, seals and commits the rows that are done. A failure that
+  // is not a row's (the store full or gone, the results file unwritable) stops the reading, and is
+  // thrown once every lane has settled: rows still in flight may commit, and each that does has
+  // been handed to onResult before the throw, so the caller can still show every secret it made.
+  let fatal: { readonly error: unknown } | null = null;
   try {
     await Promise.all(
       Array.from({ length: Math.max(1, 2 * availableParallelism()) }, async () => {
-        for (let next = await nextRow(); next; next = await nextRow()) await work(next.index, next.item);
+        try {
+          for (let next = await nextRow(); next; next = await nextRow()) await work(next.index, next.item);
+        } catch (e) {
+          fatal ??= { error: e };
+          reading = false;
+        }
       }),
     );
   } finally {
     await input.return?.();
   }
+  if (fatal) throw (fatal as { readonly error: unknown }).error;
 
   if (options.atomic) {
     const failed = results.some((r) => r?.status === 'failed') || inputError !== null;

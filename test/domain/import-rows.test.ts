@@ -60,6 +60,26 @@ describe('import records', () => {
     expect(parsed[4]).toMatchObject({ ok: false, error: 'line 6: ok1@local already appears on line 2' });
   });
 
+  it('never show a TOTP secret from a mistyped tfa cell in the error', () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const cells = ['recovery+totp=' + secret, 'totp:' + secret + '+totp:' + secret, secret, 'recovry', 'totp' + secret];
+    const parsed = rows(cells.map((tfa, i) => csvRecord(['userid', 'tfa'], [`u${i}`, tfa], i + 2)));
+    const errors = parsed.map((r) => (r.ok ? 'ok' : r.error));
+    expect(errors).toEqual([
+      'line 2: invalid tfa "totp=…": expected totp, totp:BASE32 or recovery, joined with +',
+      'line 3: invalid tfa "totp:…": expected totp, totp:BASE32 or recovery, joined with +',
+      'line 4: invalid tfa of 32 characters: expected totp, totp:BASE32 or recovery, joined with +',
+      'line 5: invalid tfa "recovry": expected totp, totp:BASE32 or recovery, joined with +',
+      'line 6: invalid tfa of 36 characters: expected totp, totp:BASE32 or recovery, joined with +',
+    ]);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Z2-7]{16,64}$/), fc.constantFrom('', 'totp', 'totp=', 'totp:', 'x ', 'recovery+'), (s, before) => {
+        const [r] = rows([csvRecord(['userid', 'tfa'], ['u', `${before}${s}+${before}${s}`], 2)]);
+        if (!r!.ok) expect(r!.error).not.toContain(s.slice(0, 8));
+      }),
+    );
+  });
+
   it('fail any field that holds a lone surrogate (bytes that were not UTF-8)', () => {
     for (const field of IMPORT_FIELDS) {
       const fields = { userid: 'sam', [field]: `a\udcf6b` };

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -422,18 +422,21 @@ export async function startServe(socket: string, env: Readonly<Record<string, st
 }
 
 /**
- * Runs `use` with a directory on a file system that is full (a 64 KiB tmpfs filled to its last
- * byte): where a command's output file cannot be written. Mounting needs root, as the PAM and
- * other-user tests do; the file system is unmounted afterwards whatever happens.
+ * Runs `use` with a directory on a small file system (a tmpfs of `size` bytes) that is full but for
+ * `free` bytes (in whole 4 KiB pages): where a command's output cannot be written, or only its
+ * first part. Mounting needs root, as the PAM and other-user tests do; the file system is
+ * unmounted afterwards whatever happens. `use` gets a way to free the filler's space again.
  */
-export async function withFullDisk<T>(use: (dir: string) => Promise<T>): Promise<T> {
+export async function withFullDisk<T>(use: (dir: string, makeRoom: () => void) => Promise<T>, { size = 64 << 10, free = 0 } = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'tfactl-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir], { encoding: 'utf8' });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
   if (mounted.status !== 0) throw new Error(`cannot mount a small tmpfs for a full-disk test (run the tests as root): ${mounted.stderr || mounted.error}`);
   try {
-    const filled = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
+    const filler = join(dir, 'filler');
+    const filled = spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { encoding: 'utf8' });
     if (!/No space left/.test(filled.stderr)) throw new Error(`could not fill ${dir}: ${filled.stderr}`);
-    return await use(dir);
+    if (free > 0) truncateSync(filler, Math.max(0, statSync(filler).size - Math.ceil(free / 4096) * 4096));
+    return await use(dir, () => rmSync(filler));
   } finally {
     spawnSync('umount', [dir]);
     rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkJsonOutput } from '../schemas.js';
-import { BIN, oathtool, oneLineError, TempStore } from './harness.js';
+import { BIN, oathtool, oneLineError, TempStore, withFullDisk } from './harness.js';
 
 const store = new TempStore();
 /** The user ids `user list` shows that start with `prefix`, in order. */
@@ -256,5 +256,40 @@ describe('user import --results', () => {
       expect(inStore).toContain(l.userid);
       expect(l.totp?.secret).toMatch(/^[A-Z2-7]{32}$/);
     }
+  }, 120_000);
+
+  it('on a disk that fills up keeps whole lines only, and still shows every created user\'s secrets (exit 6)', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => `full${i},full password ${i},totp+recovery`).join('\n');
+    const csv = file('full.csv', `userid,password,tfa\n${rows}\n`);
+    await withFullDisk(
+      async (dir) => {
+        const results = join(dir, 'results.jsonl');
+        const r = await store.run(['user', 'import', csv, '--results', results, '--json']);
+        expect(r.code, r.stderr).toBe(6);
+        const { error, result } = r.json();
+        expect(error.code).toBe('file_error');
+        expect(error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC \\(the lines before are kept\\) \\(\\d+ rows? went through before it, as the results say: run the same command again once it is mended\\)$`));
+        // Every user the store has was handed out with its secrets, and no other.
+        const inStore = usersStartingWith('full');
+        expect(inStore.length).toBeGreaterThan(1);
+        expect(result.results.map((x: { userid: string }) => x.userid).sort()).toEqual([...inStore].sort());
+        expect(result.created).toBe(inStore.length);
+        for (const x of result.results) expect(x).toMatchObject({ status: 'created', totp: { secret: expect.stringMatching(/^[A-Z2-7]{32}$/) }, recoveryKeys: expect.any(Array) });
+        // The file: whole lines, each a created user, none missing before the last.
+        const text = readFileSync(results, 'utf8');
+        expect(text === '' || text.endsWith('\n')).toBe(true);
+        const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { userid: string });
+        expect(lines.length).toBeGreaterThan(0);
+        expect(lines.length).toBeLessThan(inStore.length);
+        for (const l of lines) expect(inStore).toContain(l.userid);
+        const first = result.results[0];
+        expect((await login(first.userid, `full password ${first.userid.match(/\d+/)[0]}`, first.recoveryKeys[0])).code).toBe(0);
+      },
+      { free: 4096 },
+    );
+    // Run again, the rest go in.
+    const again = await store.run(['user', 'import', csv, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(usersStartingWith('full')).toHaveLength(60);
   }, 120_000);
 });

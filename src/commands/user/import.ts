@@ -1,4 +1,4 @@
-import { CancelledError, TfaError, UsageError } from '../../errors.js';
+import { CancelledError, ExitCode, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog, INPUT_LIMITS } from '../../files.js';
 import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
@@ -76,15 +76,31 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // nothing is created that nobody has seen. The same command later completes the import.
   let interrupted = false;
   const restore = inv.ctx.io.onInterrupt(() => (interrupted = true));
+  // Every row as it became final: what the import did, should it fail as a whole half-way.
+  const final: ImportResult[] = [];
   let summary: ImportSummary;
   try {
     summary = await importUsers(session, withFirst(first, rows), {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
       stopped: () => interrupted,
-      ...(log && { onResult: (r: ImportResult) => log.append(JSON.stringify(rowView(r))) }),
+      onResult: (r: ImportResult) => {
+        final.push(r);
+        log?.append(JSON.stringify(rowView(r)));
+      },
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
+  } catch (e) {
+    // The store filled up or went away, or the results file could not be written: the users
+    // already created are shown with their secrets all the same, or no one would ever see them.
+    if (final.length === 0) throw e;
+    const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)));
+    const failure = e instanceof TfaError ? e : internalFailure(e);
+    const kept = `${final.length} row${final.length === 1 ? '' : 's'} went through before it, as the results say`;
+    failure.message = `${failure.message} (${kept}: run the same command again once it is mended)`;
+    if (inv.out.json) throw failure.withResult(view);
+    inv.out.result(view, describe);
+    throw failure;
   } finally {
     bar?.stop();
     restore();
@@ -108,6 +124,20 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   if (failure && inv.out.json) throw failure.withResult(view);
   inv.out.result(view, describe);
   if (failure) throw failure;
+}
+
+/** Counts of rows that became final, as importUsers sums them. */
+function summarize(results: readonly ImportResult[]): ImportSummary {
+  const counts = { created: 0, updated: 0, skipped: 0, failed: 0 };
+  for (const r of results) counts[r.status]++;
+  return { ...counts, results, inputError: null };
+}
+
+/** An unforeseen failure as a TfaError (exit 1, as main.ts would say it), so that it can carry a result. */
+function internalFailure(e: unknown): TfaError {
+  const failure = new TfaError(`internal error: ${e instanceof Error ? e.message : String(e)}`, 'internal', ExitCode.internal);
+  if (e instanceof Error && e.stack) failure.stack = e.stack;
+  return failure;
 }
 
 /** `rows` with its first result, already read, in front again. */
