@@ -11,9 +11,13 @@ import pkg from '../package.json' with { type: 'json' };
 
 /** Runs tfactl with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
-  const json = argv.includes('--json');
+  // Known before commander reads the line (its errors are written in the same form), from the
+  // words before any `--`: after it, `--json` is an argument (a user named so), not the option.
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const json = options.includes('--json');
   // A client of tfactl serve gets no stack traces of the service's.
-  const debug = argv.includes('--debug') && ctx.remote === undefined;
+  const debug = options.includes('--debug') && ctx.remote === undefined;
   const out = await createOutput(ctx.io, { json, env: ctx.env });
   const exits: (() => void)[] = [];
   // With --json, the help or version commander prints becomes the result of the one envelope.

@@ -1,3 +1,4 @@
+import { tfactlLine } from '../domain/command-line.js';
 import { isoTime } from '../domain/dates.js';
 import type { CodeKind } from '../domain/second-factor.js';
 import { parseUserId } from '../domain/userid.js';
@@ -91,12 +92,12 @@ function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly 
 function showChallenge(inv: Invocation, c: SignInChallenge): void {
   inv.out.result(challengeView(c), (r, style: Style) => {
     const codes = r.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
-    const finish = `tfactl login ${r.userid} --finish --challenge ${r.challenge}`;
+    const finish = (more: string) => tfactlLine('login', [r.userid], `--finish --challenge ${r.challenge} ${more}`);
     return [
       `${style.green('password accepted')} for ${r.userid}; the second factor (${r.kinds.join(', ')}) answers challenge ${r.challenge} until ${r.expires.replace('T', ' ')}:`,
-      ...(codes.length > 0 ? [`  ${finish} --code CODE`] : []),
-      ...(r.publicKey ? [`  ${finish} --response FILE   (a browser's answer to the publicKey options --json gives)`] : []),
-      ...fido2Instructions(c, false, `then: ${finish} --response -   (and paste that line)`),
+      ...(codes.length > 0 ? [`  ${finish('--code CODE')}`] : []),
+      ...(r.publicKey ? [`  ${finish('--response FILE')}   (a browser's answer to the publicKey options --json gives)`] : []),
+      ...fido2Instructions(c, false, `then: ${finish('--response -')}   (and paste that line)`),
     ].join('\n');
   });
 }

@@ -1,3 +1,4 @@
+import { tfactlLine } from './command-line.js';
 import { formatTime, isExpired } from './dates.js';
 import type { CodeKind } from './second-factor.js';
 import { ROOT_USERID } from './userid.js';
@@ -86,26 +87,26 @@ export type SignInStatus = { readonly ok: true } | { readonly ok: false; readonl
  */
 export function signInStatus(f: SignInFacts, now: number): SignInStatus {
   const u = f.userid;
-  if (!f.enabled) return { ok: false, problem: 'the account is disabled', fix: `tfactl user modify ${u} --enable` };
-  if (isExpired(f.expire, now)) return { ok: false, problem: `the account expired after ${f.expire}`, fix: `tfactl user modify ${u} --expire never` };
+  if (!f.enabled) return { ok: false, problem: 'the account is disabled', fix: tfactlLine('user modify', [u], '--enable') };
+  if (isExpired(f.expire, now)) return { ok: false, problem: `the account expired after ${f.expire}`, fix: tfactlLine('user modify', [u], '--expire never') };
   // root@local needs none: the store's owner acts as root@local without signing in.
-  if (!f.hasPassword && u !== ROOT_USERID) return { ok: false, problem: 'no password is set', fix: `tfactl user passwd ${u}` };
+  if (!f.hasPassword && u !== ROOT_USERID) return { ok: false, problem: 'no password is set', fix: tfactlLine('user passwd', [u]) };
   if (f.passwordBannedUntil > now) {
-    return { ok: false, problem: `password sign-ins are banned until ${formatTime(f.passwordBannedUntil)}`, fix: `tfactl tfa unlock ${u}` };
+    return { ok: false, problem: `password sign-ins are banned until ${formatTime(f.passwordBannedUntil)}`, fix: tfactlLine('tfa unlock', [u]) };
   }
   const need = requirement(f.enforce, f.factors);
   if (!need.required) return { ok: true };
   if (need.usable.length === 0) {
     return f.enforce === 'none'
-      ? { ok: false, problem: 'none of the enabled second factors can be checked yet', fix: `tfactl tfa add totp ${u}` }
+      ? { ok: false, problem: 'none of the enabled second factors can be checked yet', fix: tfactlLine('tfa add totp', [u]) }
       : {
           ok: false,
           problem: `realm ${f.realm} enforces ${f.enforce} and there is no enabled ${f.enforce} factor`,
-          fix: f.enforce === 'totp' ? `tfactl tfa add totp ${u}` : `tfactl tfa add yubico ${u} --otp OTP`,
+          fix: f.enforce === 'totp' ? tfactlLine('tfa add totp', [u]) : tfactlLine('tfa add yubico', [u], '--otp OTP'),
         };
   }
-  if (f.lockedUntil > now) return { ok: false, problem: `second factors are locked until ${formatTime(f.lockedUntil)}`, fix: `tfactl tfa unlock ${u}` };
-  if (f.totpLocked && need.usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: `tfactl tfa unlock ${u}` };
+  if (f.lockedUntil > now) return { ok: false, problem: `second factors are locked until ${formatTime(f.lockedUntil)}`, fix: tfactlLine('tfa unlock', [u]) };
+  if (f.totpLocked && need.usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: tfactlLine('tfa unlock', [u]) };
   return { ok: true };
 }
 

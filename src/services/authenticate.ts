@@ -1,3 +1,4 @@
+import { tfactlLine } from '../domain/command-line.js';
 import { formatTime, isExpired } from '../domain/dates.js';
 import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
@@ -230,7 +231,7 @@ async function fail(audit: Audit, context: SignInContext, reason: string, messag
 
 function banned(audit: Audit, context: SignInContext, until: number): Promise<never> {
   const u = context.userid;
-  const message = `authentication failed: too many failed sign-ins for ${u}; try again after ${formatTime(until)} (or ask an admin to run 'tfactl tfa unlock ${u}')`;
+  const message = `authentication failed: too many failed sign-ins for ${u}; try again after ${formatTime(until)} (or ask an admin to run ${tfactlLine('tfa unlock', [u])})`;
   return fail(audit, context, 'password sign-ins banned', message, { bannedUntil: until });
 }
 
@@ -365,7 +366,7 @@ async function challengeStep(deps: AuthDeps, context: SignInContext, need: { rea
   const lock = await deps.store.getLockState(userid);
   const now = deps.now();
   if (lock && lock.lockedUntil > now) {
-    const message = `authentication failed: too many failed attempts; second factors are locked until ${formatTime(lock.lockedUntil)} (an admin can run 'tfactl tfa unlock ${userid}')`;
+    const message = `authentication failed: too many failed attempts; second factors are locked until ${formatTime(lock.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`;
     return fail(audit, context, 'locked', message);
   }
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
@@ -485,7 +486,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   if (!state) {
     return module?.countsOnTotpLock
       ? fail(audit, context, 'totp locked', TOTP_LOCKED)
-      : fail(audit, context, 'locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run 'tfactl tfa unlock ${userid}')`);
+      : fail(audit, context, 'locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run ${tfactlLine('tfa unlock', [userid])})`);
   }
   const verified =
     opened.verified ??

@@ -1,3 +1,4 @@
+import { tfactlLine } from '../domain/command-line.js';
 import { isRoot } from '../domain/permissions.js';
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
@@ -40,7 +41,7 @@ async function requireFactor(store: Store, userid: string, idOrPrefix: string): 
   const prefix = idOrPrefix.toLowerCase();
   const matches = prefix === '' ? [] : factors.filter((f) => f.id.startsWith(prefix));
   if (matches.length === 1) return matches[0] as FactorRecord;
-  if (matches.length === 0) throw new NotFoundError(`${userid} has no factor ${idOrPrefix} (see 'tfactl tfa list ${userid}')`);
+  if (matches.length === 0) throw new NotFoundError(`${userid} has no factor ${idOrPrefix} (see ${tfactlLine('tfa list', [userid])})`);
   throw new UsageError(`factor id ${idOrPrefix} is ambiguous for ${userid}: it starts ${matches.map((f) => f.id).join(', ')}; give more of it`, 'ambiguous_id');
 }
 

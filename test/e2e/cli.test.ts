@@ -153,6 +153,24 @@ describe('the command line', () => {
     }
   });
 
+  it('reads --json and --debug only before --: after it they are arguments, here user names', async () => {
+    const s = new TempStore();
+    try {
+      const plain = await s.run(['user', 'add', '--no-password', '--', '--json']);
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).toMatch(/^added --json@local/);
+      const json = await s.run(['user', 'add', '--no-password', '--json', '--', '--debug']);
+      expect(json.json().result.user.userid).toBe('--debug@local');
+      // Its fix, as tfa list suggests it, is read back as meant.
+      const listed = s.read<{ userid: string; signIn: { fix: string } }[]>(['user', 'list']).find((u) => u.userid === '--json@local');
+      expect(listed?.signIn.fix).toBe('tfactl user passwd -- --json@local');
+      const fixed = await s.run(['--password-stdin', ...listed!.signIn.fix.split(' ').slice(1)], { input: 'a long enough password\n' });
+      expect(fixed.code, fixed.stderr).toBe(0);
+    } finally {
+      s.remove();
+    }
+  });
+
   it('rejects weak passwords without echoing them', async () => {
     const before = store.snapshot();
     const r = await store.run(['user', 'add', 'weak', '--password-stdin', '--json'], { input: 'short\n' });

@@ -103,7 +103,7 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
       clearTimeout(timer);
       // Every --json output any test sees must match its schema (schemas/): a drifting shape
       // fails the test that produced it.
-      if (args.includes('--json') && !timedOut && code !== null) {
+      if (args.slice(0, args.includes('--') ? args.indexOf('--') : args.length).includes('--json') && !timedOut && code !== null) {
         try {
           checkJsonOutput(args, stdout);
         } catch (e) {
