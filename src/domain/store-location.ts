@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import type { StoreConfig } from './store-config.js';
 
 export interface StoreLocationInput {
@@ -17,13 +18,28 @@ export const SYSTEM_STORE = '/var/lib/tfactl/tfactl.db';
  * `$XDG_DATA_HOME/tfactl/tfactl.db` (`~/.local/share` when unset or not absolute, as the XDG spec says).
  */
 export function resolveStorePath(input: StoreLocationInput): string {
-  if (input.flag) return input.flag;
-  if (input.env.TFACTL_DB) return input.env.TFACTL_DB;
-  if (input.config?.db) return input.config.db;
+  if (input.flag !== undefined) {
+    if (input.flag === '') throw new UsageError('--db needs a store: a file path, or postgres://USER:PASSWORD@HOST:PORT/DATABASE', 'invalid_store');
+    return checkedLocation(input.flag, '--db');
+  }
+  if (input.env.TFACTL_DB) return checkedLocation(input.env.TFACTL_DB, 'TFACTL_DB');
+  if (input.config?.db) return checkedLocation(input.config.db, 'the db of /etc/tfactl/config');
   if (input.uid === 0) return SYSTEM_STORE;
   const xdg = input.env.XDG_DATA_HOME;
   const base = xdg && xdg.startsWith('/') ? xdg : join(input.home, '.local', 'share');
   return join(base, 'tfactl', 'tfactl.db');
+}
+
+/**
+ * A location given as a URL of another kind (`mysql://…`, `file://…`) is a mistake, not a file
+ * path: refused rather than made into a SQLite file of that name. Only the scheme is shown.
+ */
+function checkedLocation(location: string, from: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(location)?.[1];
+  if (scheme !== undefined && !isPostgresUrl(location)) {
+    throw new UsageError(`${from} names a ${scheme}:// store, which tfactl does not have: a file path (SQLite), or postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+  }
+  return location;
 }
 
 /** Where a PostgreSQL store's key file is, unless TFACTL_KEY_FILE says otherwise. */

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
 import { type AccessRows, type RevivedAccess, revivedAccess, sameHistory } from '../domain/restore-revival.js';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
-import { StoreError, TfaError } from '../errors.js';
+import { StoreError, TfaError, UsageError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
 import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { accessRowsOf } from './sqlite.js';
@@ -373,12 +373,19 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   const where = redactUrl(location);
   const { Socket } = await import('node:net');
   let socket: Socket | undefined;
-  const client = new pg.Client({
-    connectionString: location,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'tfactl',
-    stream: () => (socket = new Socket()),
-  });
+  let client: InstanceType<typeof pg.Client>;
+  try {
+    client = new pg.Client({
+      connectionString: location,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'tfactl',
+      stream: () => (socket = new Socket()),
+    });
+  } catch (e) {
+    // pg reads the connection string here; what it cannot read is the caller's mistake, said
+    // without the string itself (it holds a password).
+    throw new UsageError(`the PostgreSQL connection string cannot be read (${e instanceof Error ? e.message : String(e)}): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+  }
   client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
   try {
     await client.connect();

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveKeyPath, resolveStorePath, SYSTEM_STORE } from '../../src/domain/store-location.js';
 
@@ -14,6 +15,26 @@ describe('resolveStorePath', () => {
     expect(resolveStorePath({ ...base, env: { XDG_DATA_HOME: '/x' } })).toBe('/x/tfactl/tfactl.db');
     expect(resolveStorePath(base)).toBe('/home/u/.local/share/tfactl/tfactl.db');
     expect(resolveStorePath({ ...base, env: { XDG_DATA_HOME: 'relative' } })).toBe('/home/u/.local/share/tfactl/tfactl.db');
+  });
+  it('refuses an empty --db, and a URL of any kind but postgres, from wherever it comes', () => {
+    expect(() => resolveStorePath({ ...base, flag: '', env: { TFACTL_DB: '/b.db' } })).toThrow(/^--db needs a store/);
+    expect(() => resolveStorePath({ ...base, flag: 'mysql://u:secret@h/db' })).toThrow('--db names a mysql:// store, which tfactl does not have');
+    expect(() => resolveStorePath({ ...base, env: { TFACTL_DB: 'file:///x.db' } })).toThrow(/^TFACTL_DB names a file:\/\/ store/);
+    expect(() => resolveStorePath({ ...base, config: { db: 'sqlite://x' } as never })).toThrow(/^the db of \/etc\/tfactl\/config names a sqlite:\/\/ store/);
+    for (const ok of ['postgres://h/db', 'PostgreSQL://h/db', 'relative.db', './a:b.db', '/x/y://z.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z][A-Za-z0-9+.-]{0,10}$/), fc.string(), (scheme, rest) => {
+        const location = `${scheme}://u:Sekr1t${rest}@host/db`;
+        let refused: unknown = null;
+        try {
+          expect(resolveStorePath({ ...base, flag: location })).toBe(location);
+        } catch (e) {
+          refused = e;
+        }
+        expect(refused === null).toBe(/^postgres(ql)?$/i.test(scheme));
+        if (refused) expect((refused as Error).message).not.toContain('Sekr1t');
+      }),
+    );
   });
 });
 

@@ -121,11 +121,15 @@ describe('the command line', () => {
     [['user', 'list', '--realm', 'nowhere'], 3, 'not_found'],
     [['audit', '--since', 'yesterday'], 2, 'invalid_date'],
     [['audit', '--limit', '0'], 2, 'invalid_number'],
+    [['--db', '', 'user', 'list'], 2, 'invalid_store'],
+    [['--db', 'mysql://root:pw@localhost/tfa', 'user', 'list'], 2, 'invalid_store'],
+    [['--db', 'postgres://u:Sekr1t@[::1', 'user', 'list'], 2, 'invalid_store'],
   ])('rejects %j with exit %i and error code %s, changing nothing', async (args, code, errorCode) => {
     const before = store.snapshot();
     const r = await store.run([...args, '--json']);
     expect(r.code).toBe(code);
     expect(r.json().error.code).toBe(errorCode);
+    expect(r.stdout + r.stderr).not.toContain('Sekr1t');
     oneLineError(r);
     expect(store.snapshot()).toBe(before);
   });
