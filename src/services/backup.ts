@@ -13,11 +13,14 @@ export interface BackupResult {
 
 /**
  * Writes a consistent snapshot of the store to a new 0600 file while other tfactl processes keep
- * working. Secrets stay sealed: the backup is useless without the key file. root@local only.
+ * working. Secrets stay sealed: the backup is useless without the key file, so the key file it
+ * names (to be kept with it) is checked first: there, private, and this store's own (exit 6, and
+ * no file written, when not). root@local only.
  */
 export async function backupStore(session: Session, file: string): Promise<BackupResult> {
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.backup');
+  await session.secretKey();
   const target = createPrivateFile(file);
   target.close();
   try {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,32 @@ describe('backup and restore', () => {
     db.close();
     const again = await store.run(['backup', file]);
     expect(again.code).toBe(4);
+  });
+
+  it('checks the key file it says to keep: another store\'s, a missing or a readable one is exit 6, and no backup', async () => {
+    const other = new TempStore();
+    try {
+      await other.run(['init']);
+      const cases: [Record<string, string>, string, () => void, () => void][] = [
+        [{ TFACTL_KEY_FILE: other.keyFile }, 'key_mismatch', () => undefined, () => undefined],
+        [{ TFACTL_KEY_FILE: join(store.dir, 'no-such.key') }, 'key_file', () => undefined, () => undefined],
+        [{}, 'key_permissions', () => chmodSync(store.keyFile, 0o644), () => chmodSync(store.keyFile, 0o600)],
+      ];
+      for (const [env, code, before, after] of cases) {
+        const file = join(store.dir, `unkeyed-${code}.db`);
+        before();
+        try {
+          const r = await store.run(['backup', file, '--json'], { env });
+          expect(r.code, r.stderr).toBe(6);
+          expect(r.json().error.code).toBe(code);
+          expect(existsSync(file)).toBe(false);
+        } finally {
+          after();
+        }
+      }
+    } finally {
+      other.remove();
+    }
   });
 
   it('restores the snapshot, replacing what changed since', async () => {
