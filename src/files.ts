@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
 export const KiB = 1024;
@@ -304,6 +304,44 @@ export function createPrivateFile(path: string): PrivateFile {
     close,
     discard,
   };
+}
+
+/**
+ * Makes a new 0600 file at `path` that is never seen half-written: the name is claimed first
+ * (exit 4 when it exists), `fill` writes a 0600 staging file beside it (`.NAME.partial-TAG`, with
+ * any journal SQLite keeps for it), which is flushed and renamed over the claimed name. A process
+ * killed on the way leaves `path` empty, never a file that looks whole; a failure removes both.
+ */
+export async function fillPrivateFile(path: string, tag: string, fill: (staging: string) => Promise<void>): Promise<void> {
+  const target = createPrivateFile(path);
+  target.close();
+  const staging = join(dirname(path), `.${basename(path)}.partial-${tag}`);
+  try {
+    createPrivateFile(staging).close();
+  } catch (e) {
+    target.discard();
+    throw e;
+  }
+  try {
+    await fill(staging);
+    flushFile(staging);
+    renameSync(staging, path);
+    flushFile(dirname(path));
+  } catch (e) {
+    for (const leftover of [staging, `${staging}-journal`, `${staging}-wal`, `${staging}-shm`]) rmSync(leftover, { force: true });
+    target.discard();
+    throw e;
+  }
+}
+
+/** Flushes a file, or a directory's entries, to disk. */
+function flushFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface PrivateLog {

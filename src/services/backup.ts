@@ -1,4 +1,4 @@
-import { createPrivateFile, INPUT_LIMITS, readInputFile } from '../files.js';
+import { fillPrivateFile, INPUT_LIMITS, readInputFile } from '../files.js';
 import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
 import { existsSync, statSync } from 'node:fs';
 import { NotFoundError, RefusedError, StoreError } from '../errors.js';
@@ -21,14 +21,9 @@ export async function backupStore(session: Session, file: string): Promise<Backu
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.backup');
   await session.secretKey();
-  const target = createPrivateFile(file);
-  target.close();
-  try {
-    await session.store.backupTo(file);
-  } catch (e) {
-    target.discard();
-    throw e;
-  }
+  // Written beside it and renamed into place: a backup cut short leaves an empty file, never one
+  // that looks whole (a killed copy's pages with its journal beside).
+  await fillPrivateFile(file, session.random.bytes(6).toString('hex'), (staging) => session.store.backupTo(staging));
   await session.audit({ action: 'store.backup', target: null, outcome: 'ok', detail: { file } });
   return { file, keyFile };
 }
@@ -71,10 +66,17 @@ export async function restoreStore(session: Session, file: string, options: Rest
   // Read once, by us, from a checked regular file of bounded size (a FIFO or device is refused,
   // never waited on): what is checked here is exactly what is restored.
   const image = readInputFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup });
-  if (hasJournal(file)) {
+  if (hasJournal(file, 'wal')) {
     await refuse('write-ahead log beside it');
     throw new StoreError(
       `refusing to restore ${file}: changes to it wait in ${file}-wal, beside it; open it once with sqlite3 to fold them in, or restore a file tfactl backup wrote`,
+      'backup_invalid',
+    );
+  }
+  if (hasJournal(file, 'journal')) {
+    await refuse('rollback journal beside it');
+    throw new StoreError(
+      `refusing to restore ${file}: ${file}-journal beside it says a write to it never finished (a copy cut short?), so the file is not whole; restore another backup`,
       'backup_invalid',
     );
   }
@@ -116,10 +118,13 @@ export async function restoreStore(session: Session, file: string, options: Rest
   return { file, users: inspection.users, revived, dryRun: false };
 }
 
-/** Whether the backup has a non-empty WAL beside it, whose changes the file alone does not hold. */
-function hasJournal(file: string): boolean {
+/**
+ * Whether the backup has a non-empty WAL beside it, whose changes the file alone does not hold, or
+ * a rollback journal, left by a write that never finished (SQLite would undo it on opening).
+ */
+function hasJournal(file: string, kind: 'wal' | 'journal'): boolean {
   try {
-    return statSync(`${file}-wal`).size > 0;
+    return statSync(`${file}-${kind}`).size > 0;
   } catch {
     return false;
   }

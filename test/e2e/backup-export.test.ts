@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATEST_VERSION } from '../../src/store/migrations/index.js';
-import { BACKEND, nowSeconds, oathtool, oneLineError, SimulatedYubiKey, TempStore } from './harness.js';
+import { BACKEND, nowSeconds, oathtool, oneLineError, SimulatedYubiKey, TempStore, withFullDisk } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -56,6 +56,29 @@ describe('backup and restore', () => {
     } finally {
       other.remove();
     }
+  });
+
+  it('never leaves a file that looks whole: written beside and renamed, a full disk leaves nothing', async () => {
+    const file = join(store.dir, 'staged', 'snap.db');
+    mkdirSync(join(store.dir, 'staged'), { mode: 0o700 });
+    expect((await store.run(['backup', file])).code).toBe(0);
+    expect(readdirSync(join(store.dir, 'staged'))).toEqual(['snap.db']);
+    await withFullDisk(async (dir) => {
+      const r = await store.run(['backup', join(dir, 'snap.db'), '--json']);
+      expect(r.code, r.stderr).toBe(6);
+      expect(readdirSync(dir)).toEqual(['filler']);
+    });
+  });
+
+  it('refuses a backup with a rollback journal beside it: a copy that never finished', async () => {
+    const file = join(store.dir, 'journalled.db');
+    expect((await store.run(['backup', file])).code).toBe(0);
+    writeFileSync(`${file}-journal`, Buffer.alloc(512, 1));
+    const before = store.snapshot();
+    const r = await store.run(['restore', file, '--yes', '--json']);
+    expect(r.code).toBe(6);
+    expect(r.json().error).toEqual({ code: 'backup_invalid', message: `refusing to restore ${file}: ${file}-journal beside it says a write to it never finished (a copy cut short?), so the file is not whole; restore another backup` });
+    expect(store.snapshot()).toBe(before);
   });
 
   it('restores the snapshot, replacing what changed since', async () => {
