@@ -35,7 +35,7 @@ Exit codes:
   3    not found (user, realm, factor)
   4    conflict or refused by policy
   5    authentication failed (wrong password or code, replay, locked out)
-  6    store unavailable (or the tfactl service), damaged or from a newer tfactl
+  6    store unavailable (or the tfactl service), damaged or from a newer tfactl; output not writable
   130  cancelled`;
 
 /** A command's names from below the program down to it: `tfa add totp`. */

@@ -1,6 +1,6 @@
 import { fstatSync, readSync, writeSync, type Stats } from 'node:fs';
 import { decodeUtf8 } from './domain/text.js';
-import { UsageError } from './errors.js';
+import { StoreError, UsageError } from './errors.js';
 import { describeSize } from './files.js';
 
 /**
@@ -82,7 +82,12 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
           takeOver();
           stream().write(data.subarray(off));
         } else {
-          throw e;
+          // A full disk, a quota, an I/O error: nothing more is written here (the error line goes
+          // to standard error), and standard output's failure is the command's, exit 6. What the
+          // command changed stays changed: the message says so, not that nothing happened.
+          closed = true;
+          if (fd === 2) return;
+          throw new StoreError(`cannot write standard output: ${code ?? String(e)} (what the command did is done; its output is cut short)`, 'output_failed');
         }
       }
     },

@@ -124,6 +124,15 @@ drain = wait_then(go_away)
     expect(r.code).toBe(0);
   });
 
+  it('output that cannot be written (a full disk) is exit 6 with one line that says the command ran', () => {
+    for (const args of [['user', 'add', 'fullout', '--no-password', '--json'], ['user', 'list'], ['audit', '--all', '--json']]) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/full`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(6);
+      expect(r.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
+    }
+    expect(store.hasUser('fullout')).toBe(true);
+  });
+
   it('a regular file gets the same output as a pipe', async () => {
     const file = join(store.dir, 'out.json');
     const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user show alice --json > "${file}"`], {
