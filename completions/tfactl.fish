@@ -365,7 +365,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\
 complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
-complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE'
+complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE'
 
 # tfactl user list
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'

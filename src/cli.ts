@@ -131,7 +131,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
       .addOption(new Option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)').conflicts('verify'))
       .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
-      .option('--qr <target>', 'where to show the TOTP QR code: terminal, none, png:FILE or svg:FILE', 'terminal');
+      .option('--qr <target>', 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE');
     leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
     leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>', USERID);
     leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))

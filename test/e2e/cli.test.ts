@@ -111,6 +111,9 @@ describe('the command line', () => {
     [['user', 'add', 'x', '--password-stdin'], 2, 'missing_secret'],
     [['user', 'add', 'x', '--password-stdin', '--no-password'], 2, 'conflicting_options'],
     [['user', 'modify', 'root@local', '--admin', '--no-admin'], 2, 'conflicting_options'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--no-verify'], 2, 'usage'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--qr', 'none'], 2, 'usage'],
+    [['user', 'add', 'x', '--no-password', '--aes-key', '00'], 2, 'usage'],
     [['login', 'root@local', '--no-session', '--session'], 2, 'conflicting_options'],
     [['user', 'add', 'x', '--no-password', '--tfa', 'totp', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],
     [['tfa', 'add', 'totp', 'root@local', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],
@@ -173,6 +176,12 @@ describe('the command line', () => {
     } finally {
       s.remove();
     }
+  });
+
+  it('takes a TOTP-only option of user add as asking for TOTP, as --code and --totp-secret do', async () => {
+    const r = await store.run(['user', 'add', 'implied', '--no-password', '--no-verify', '--qr', 'none', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.totp).toMatchObject({ userid: 'implied@local', verified: false });
   });
 
   it('rejects weak passwords without echoing them', async () => {

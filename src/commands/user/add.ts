@@ -22,14 +22,24 @@ export async function run(inv: Invocation): Promise<void> {
   const expireText = stringOpt(inv, 'expire');
   const expire = expireText === undefined ? null : parseDate(expireText, 'expiry date');
   const yubicoOtp = stringOpt(inv, 'yubicoOtp');
-  const totpGiven = stringOpt(inv, 'totpSecret') !== undefined || stringOpt(inv, 'code') !== undefined;
-  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : totpGiven ? 'totp' : 'auto');
+  // Options that only mean something for one kind of factor: given, they ask for it (as --tfa
+  // would), and with another --tfa they are a mistake, never silently dropped.
+  const given = (flags: Record<string, boolean>) => Object.keys(flags).filter((flag) => flags[flag]);
+  const totpFlags = given({
+    '--totp-secret': stringOpt(inv, 'totpSecret') !== undefined,
+    '--code': stringOpt(inv, 'code') !== undefined,
+    '--no-verify': boolOpt(inv, 'verify') === false,
+    '--qr': stringOpt(inv, 'qr') !== undefined,
+  });
+  const yubicoFlags = given({ '--aes-key': stringOpt(inv, 'aesKey') !== undefined, '--private-id': stringOpt(inv, 'privateId') !== undefined });
+  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
   if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'yubico' && tfaType !== 'none') {
     throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp, yubico or none`);
   }
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
-  if (tfaType !== 'totp' && tfaType !== 'auto' && totpGiven) throw new UsageError('--totp-secret and --code go with --tfa totp');
+  if (yubicoOtp === undefined && yubicoFlags.length > 0) throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp`);
+  if (tfaType !== 'totp' && tfaType !== 'auto' && totpFlags.length > 0) throw new UsageError(`${totpFlags.join(', ')} go${totpFlags.length === 1 ? 'es' : ''} with --tfa totp`);
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Standard input would carry the new user's password, which --no-password says there is none
   // of (with --as or a token it carries the acting user's, and stays).
