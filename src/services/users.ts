@@ -1,3 +1,4 @@
+import { isExpired } from '../domain/dates.js';
 import { isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
@@ -59,6 +60,11 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   if (await session.store.getUser(id)) await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
   const lookalike = await lookalikeReason(session.store, id);
   if (lookalike !== null) await refuse(session, 'user.add', id, lookalike, 'confusable_name');
+  // As for an API token: an account made already expired could never be used (an import, which
+  // moves accounts as they are, keeps such dates; user modify shows the account as expired).
+  if (req.expire !== null && isExpired(req.expire, session.now())) {
+    await refuse(session, 'user.add', id, `the expiry date ${req.expire} has passed: ${id} could never sign in`, 'invalid_date');
+  }
   const warnings: string[] = [];
   const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');
   if (tfa.type === 'totp') await checkRealmAllows(session, realm, id, 'totp');
