@@ -1,4 +1,6 @@
+import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { INPUT_LIMITS, openCheckedFile } from '../files.js';
 import { nothingRevived, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
@@ -11,6 +13,9 @@ import { SHORT_ID } from './tfa/render.js';
 export async function run(inv: Invocation): Promise<void> {
   const file = resolve(arg(inv, 0));
   const dryRun = boolOpt(inv, 'dryRun') === true;
+  // A backup that is missing, not a regular file or too large is said first (exit 2, as for every
+  // file tfactl reads), not after asking for --yes; restoreStore reads it, checked again.
+  closeSync(openCheckedFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup }).fd);
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
   const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, existing: dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.

@@ -30,3 +30,14 @@ export function parsePositiveInt(input: string, what: string, max = Number.MAX_S
   }
   return Number(input);
 }
+
+/**
+ * A factor id as given on the command line: its full id or any start of it (`tfa list` shows
+ * them), so at least one printable character without spaces, and no longer than an id is.
+ */
+export function parseFactorIdArg(input: string): string {
+  if (!/^[^\s\p{Cc}\p{Cf}]{1,64}$/u.test(input)) {
+    throw new UsageError(`invalid factor id ${quote(input)}: give the id tfa list shows, or any start of it`, 'invalid_factor_id');
+  }
+  return input;
+}

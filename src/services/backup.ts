@@ -1,7 +1,7 @@
 import { fillPrivateFile, INPUT_LIMITS, readInputFile } from '../files.js';
 import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
-import { existsSync, statSync } from 'node:fs';
-import { NotFoundError, RefusedError, StoreError } from '../errors.js';
+import { statSync } from 'node:fs';
+import { RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
 import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { Session } from './session.js';
@@ -59,7 +59,6 @@ export interface RestoreOptions {
 export async function restoreStore(session: Session, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.restore');
-  if (!existsSync(file)) throw new NotFoundError(`backup ${file} does not exist`);
   // A dry run changes nothing, the audit trail included.
   const refuse = async (reason: string) =>
     options.dryRun ? undefined : session.audit({ action: 'store.restore', target: null, outcome: 'refused', detail: { file, reason } });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseComment, parseEmail, parsePositiveInt } from '../../src/domain/account.js';
+import { parseComment, parseEmail, parseFactorIdArg, parsePositiveInt } from '../../src/domain/account.js';
 import { parseTotpParams } from '../../src/domain/totp-params.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -29,6 +29,23 @@ describe('parseEmail and parseComment', () => {
           } catch (e) {
             expect(e).toBeInstanceOf(UsageError);
           }
+        }
+      }),
+    );
+  });
+});
+
+describe('parseFactorIdArg', () => {
+  it('takes an id or any start of one, and refuses empty, spaced or invisible input with a UsageError', () => {
+    for (const ok of ['3f2a', '3f2a1b6c-0000-4000-8000-000000000000', 'a']) expect(parseFactorIdArg(ok)).toBe(ok);
+    for (const bad of ['', ' ', 'a b', 'x\u200b', '\t', 'x'.repeat(65)]) expect(() => parseFactorIdArg(bad)).toThrow(/^invalid factor id /);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (input) => {
+        try {
+          expect(parseFactorIdArg(input)).toBe(input);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+          expect((e as Error).message).not.toMatch(/[\n\r]/);
         }
       }),
     );

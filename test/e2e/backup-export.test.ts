@@ -590,7 +590,12 @@ describe('restore after use', () => {
     expect(r.code).toBe(4);
   });
 
-  it('says a backup file that does not exist is not found (exit 3)', async () => {
-    expect((await store.run(['restore', join(store.dir, 'nope.db'), '--yes'])).code).toBe(3);
+  it('says first that a backup file does not exist (exit 2, as for any file it reads), --yes or not', async () => {
+    const nope = join(store.dir, 'nope.db');
+    for (const args of [['--yes'], [], ['--dry-run']]) {
+      const r = await store.run(['restore', nope, ...args, '--json']);
+      expect(r.code).toBe(2);
+      expect(r.json().error).toEqual({ code: 'file_error', message: `cannot read the backup ${nope}: ENOENT` });
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { FactorType } from '../../domain/sign-in.js';
+import { parseFactorIdArg } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
@@ -9,7 +10,7 @@ import { arg, boolOpt, stringOpt } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
-  const id = inv.args[1];
+  const id = inv.args[1] === undefined ? undefined : parseFactorIdArg(inv.args[1]);
   const all = boolOpt(inv, 'all') === true;
   // commander has checked --type against its choices (cli.ts).
   const type = stringOpt(inv, 'type') as FactorType | undefined;

@@ -1,3 +1,4 @@
+import { parseFactorIdArg } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { factorRemovalRefusal, setFactorEnabled } from '../../services/factors.js';
@@ -8,7 +9,7 @@ import { factorView } from '../views.js';
 /** `tfa enable` and `tfa disable`: the same flags, one service call. */
 export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
-  const id = arg(inv, 1);
+  const id = parseFactorIdArg(arg(inv, 1));
   const session = await openSession(inv, {
     op: 'tfa.manage',
     action: enabled ? 'tfa.enable' : 'tfa.disable',
