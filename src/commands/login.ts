@@ -33,7 +33,8 @@ export async function run(inv: Invocation): Promise<void> {
   if (begin && finish) throw new UsageError('give --begin or --finish, not both');
   if (!finish && (challengeId !== undefined || response !== undefined)) throw new UsageError('--challenge and --response go with --finish');
   if (finish && challengeId === undefined) throw new UsageError('--finish answers a challenge: give its id with --challenge (from login --begin)');
-  if (finish && (response === undefined) === (code === undefined)) throw new UsageError('--finish needs the answer: --response FILE (- for standard input) or --code');
+  if (finish && response !== undefined && code !== undefined) throw new UsageError('--finish takes one answer: --response FILE or --code, not both', 'conflicting_options');
+  if (finish && response === undefined && code === undefined) throw new UsageError('--finish needs the answer: --response FILE (- for standard input) or --code');
   if (begin && code !== undefined) throw new UsageError('--begin only checks the password: the code goes with --finish');
   const rpIdOpt = stringOpt(inv, 'rpId');
   const originOpts = listOpt(inv, 'origin');

@@ -53,7 +53,9 @@ export async function* importRecords(chunks: AsyncIterable<Uint8Array>): AsyncGe
       await more();
       at = head.findIndex((b) => !WHITE_SPACE.has(b));
     }
-    const first = at < 0 ? undefined : head[at];
+    // Nothing at all is no import: a file cut off to nothing, or the wrong file, not zero users.
+    if (at < 0) throw new UsageError('the import is empty: expected CSV with a header line naming its columns (userid first), or JSON Lines', 'import_empty');
+    const first = head[at];
     const rest = (async function* () {
       if (head.length > 0) yield head;
       for (;;) {

@@ -119,6 +119,7 @@ describe('the command line', () => {
     [['user', 'add', 'x', '--no-password', '--tfa', 'totp', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],
     [['tfa', 'add', 'totp', 'root@local', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],
     [['restore', 'nothing.db', '--yes', '--dry-run'], 2, 'conflicting_options'],
+    [['login', 'root@local', '--finish', '--challenge', 'x', '--code', '1', '--response', '-'], 2, 'conflicting_options'],
     [['tfa', 'delete', 'root@local', ''], 2, 'invalid_factor_id'],
     [['tfa', 'disable', 'root@local', 'a b'], 2, 'invalid_factor_id'],
     [['user', 'show', 'nobody'], 3, 'not_found'],

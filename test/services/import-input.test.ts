@@ -38,6 +38,13 @@ const refusal = async (input: string | Buffer) => {
 };
 
 describe('reading CSV (csv-parse)', () => {
+  it('refuses an input with nothing in it (empty, white space, a byte order mark alone): no header, no import', async () => {
+    for (const input of ['', '\n\n', ' \t\r\n', Buffer.from([0xef, 0xbb, 0xbf])]) {
+      expect(await refusal(input)).toBe('the import is empty: expected CSV with a header line naming its columns (userid first), or JSON Lines');
+    }
+    expect(await read('userid\n')).toEqual([]);
+  });
+
   it('reads a header, quoted fields and each row at the line it starts on', async () => {
     const rows = await read('userid,password,comment,tfa\nalice,secret-pw1,"Alice, ""A.""",totp+recovery\n\n"bob@corp",,"two\nlines",\ncy,,"a\r\nb\rc",\ndee,,,\n');
     expect(rows).toEqual([
@@ -168,7 +175,7 @@ describe('reading an import as it comes', () => {
   it('counts the records of a file that is read twice, first to check its shape', async () => {
     expect(await countImportRecords(pieces('userid\na\n\nb\n"c"\n'))).toBe(3);
     expect(await countImportRecords(pieces('{"userid":"a"}\n\n{"userid":"b"}\n'))).toBe(2);
-    expect(await countImportRecords(pieces(''))).toBe(0);
+    await expect(countImportRecords(pieces(''))).rejects.toThrow('the import is empty');
     await expect(countImportRecords(pieces('userid\na\n"b\n'))).rejects.toThrow('CSV line 3: a quoted field is never closed');
   });
 });
