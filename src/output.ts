@@ -40,7 +40,8 @@ export async function createOutput(io: Io, options: OutputOptions): Promise<Outp
 /**
  * Whether each stream gets colour: on a terminal, or anywhere with FORCE_COLOR (1, 2, 3 or empty, as
  * chalk and Node read it; 0 or false turn it off), and never with NO_COLOR (https://no-color.org),
- * which wins over FORCE_COLOR.
+ * which wins over FORCE_COLOR. A terminal that says it is dumb (TERM=dumb: Emacs' shell, some
+ * serial consoles) shows escape codes as text, so it gets none unless FORCE_COLOR asks.
  */
 export function colourWanted(io: Pick<Io, 'stdout' | 'stderr'>, env: Readonly<Record<string, string | undefined>>): { stdout: boolean; stderr: boolean } {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return { stdout: false, stderr: false };
@@ -49,6 +50,7 @@ export function colourWanted(io: Pick<Io, 'stdout' | 'stderr'>, env: Readonly<Re
     const on = !['0', 'false'].includes(force.toLowerCase());
     return { stdout: on, stderr: on };
   }
+  if (env.TERM === 'dumb') return { stdout: false, stderr: false };
   return { stdout: io.stdout.isTTY, stderr: io.stderr.isTTY };
 }
 

@@ -72,6 +72,14 @@ describe('main with a fake terminal', () => {
     const tty = fakeCtx({ tty: true });
     await main(['realm', 'list'], tty.ctx);
     expect(tty.out()).toContain('\u001b[1mREALM');
+    // A dumb terminal shows escape codes as text: none, unless FORCE_COLOR asks.
+    const dumb = fakeCtx({ tty: true, env: { TERM: 'dumb' } });
+    await main(['realm', 'list'], dumb.ctx);
+    expect(dumb.out()).toMatch(/^REALM/);
+    expect(dumb.out()).not.toContain('\u001b');
+    const forced = fakeCtx({ tty: true, env: { TERM: 'dumb', FORCE_COLOR: '1' } });
+    await main(['realm', 'list'], forced.ctx);
+    expect(forced.out()).toContain('\u001b[1mREALM');
     const json = fakeCtx({ tty: true });
     expect(await main(['realm', 'show', 'nowhere', '--json'], json.ctx)).toBe(3);
     expect(json.out().trim().split('\n')).toHaveLength(1);
