@@ -26,6 +26,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   // The exit code of a command a tfactl service ran.
   let forwarded: number | undefined;
   try {
+    refuseUndecoded(argv);
     const runLeaf: LeafRunner = async (load, args, opts, command) => {
       const leafCtx = leafContext(ctx, command);
       if (leafCtx.remote) leafCtx.remote.admit(command, opts);
@@ -52,6 +53,16 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   } finally {
     for (const fn of exits.reverse()) fn();
   }
+}
+
+/**
+ * Node reads the bytes of an argument that are not UTF-8 as U+FFFD, so such an argument reaches
+ * tfactl already changed: refused (exit 2), never stored changed, and not echoed (it may be a
+ * secret). A U+FFFD typed on purpose is refused too; tfactl has no use for one.
+ */
+function refuseUndecoded(argv: readonly string[]): void {
+  const at = argv.findIndex((word) => word.includes('\uFFFD'));
+  if (at >= 0) throw new UsageError(`argument ${at + 1} of the command line is not valid UTF-8 (or holds U+FFFD, the replacement character): give text in UTF-8`, 'invalid_text');
 }
 
 /** By its code, not its name: a bundler may rename the class, and commander names errors after it. */

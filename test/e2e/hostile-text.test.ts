@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLineError, TempStore } from './harness.js';
+import { BIN, oneLineError, TempStore } from './harness.js';
 
 /**
  * Text that would rewrite a terminal (ESC sequences, CR/LF, bidi overrides) never gets into the
@@ -100,6 +101,17 @@ describe('free text with control characters is refused on every path', () => {
     const tried = ['ok1@local', 'ok2@local', 'esc@local', 'nl@local', 'bidi@local', 'bytes@local', 'pw@local'];
     expect(store.read<{ userid: string }[]>(['user', 'list']).map((u) => u.userid).filter((u) => tried.includes(u))).toEqual(['ok1@local', 'ok2@local']);
     expect(r.stdout).not.toMatch(RAW);
+  });
+
+  it('an argument that is not UTF-8 is refused (exit 2), never stored as U+FFFD, and not echoed', async () => {
+    await store.run(['user', 'add', 'ulla', '--no-password', '--comment', 'as it was']);
+    const before = store.snapshot();
+    // bash hands the byte 0xFF to tfactl as it is; Node reads it as U+FFFD.
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user modify ulla --comment "$(printf 'caf\\351 \\377')" --json`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(JSON.parse(r.stdout).error).toEqual({ code: 'invalid_text', message: 'argument 5 of the command line is not valid UTF-8 (or holds U+FFFD, the replacement character): give text in UTF-8' });
+    expect(r.stderr).not.toContain('caf');
+    expect(store.snapshot()).toBe(before);
   });
 
   it('a new password that is not UTF-8 is refused, not stored as U+FFFD', async () => {
@@ -208,7 +220,7 @@ describe('a store doctored to hold such text', () => {
     expect(warned.stderr).not.toMatch(RAW);
     await doctored.run(['realm', 'set-enforce', 'local', 'none']);
     const missing = await doctored.run(['restore', join(doctored.dir, 'no\x1b[31mne.db'), '--yes']);
-    expect(missing.code).toBe(3);
-    expect(oneLineError(missing)).toContain('no\\x1b[31mne.db does not exist');
+    expect(missing.code).toBe(2);
+    expect(oneLineError(missing)).toMatch(/no\\x1b\[31mne\.db: ENOENT$/);
   });
 });
