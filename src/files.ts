@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
 export const KiB = 1024;
@@ -174,6 +174,47 @@ export function openInputFile(path: string, options: CheckedFileOptions & { read
     },
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * Refuses (exit 6) a file that someone other than root or `uid` could replace: the file, and every
+ * directory above it (as named and as it really is, symlinks followed), must belong to root or
+ * `uid` and be writable by no one else, but for a sticky directory (/tmp), where others cannot
+ * replace what is not theirs. What OpenSSH's StrictModes asks of authorized_keys, for what PAM
+ * reads as root: a store or key file another user could swap would let them answer for anyone.
+ * A file that is not there is left to whoever opens it.
+ */
+export function refuseReplaceable(path: string, uid: number, name: string): void {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new StoreError(`cannot check ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'store_unavailable');
+  }
+  const owners = new Set([0, uid]);
+  const check = (p: string, isDirectory: boolean) => {
+    const st = statSync(p);
+    const why = !owners.has(st.uid)
+      ? `belongs to uid ${st.uid}`
+      : (st.mode & 0o022) !== 0 && !(isDirectory && (st.mode & 0o1000) !== 0)
+        ? `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`
+        : null;
+    if (why !== null) {
+      throw new StoreError(
+        `refusing ${name} ${path}: ${isDirectory ? `the directory ${p}` : 'it'} ${why}, so another user could put something else in its place; keep it where only root${uid === 0 ? '' : ' and you'} may write`,
+        'store_permissions',
+      );
+    }
+  };
+  check(real, false);
+  const absolute = resolve(path);
+  for (const start of new Set([dirname(absolute), dirname(real)])) {
+    for (let d = start; ; d = dirname(d)) {
+      check(d, true);
+      if (dirname(d) === d) break;
+    }
+  }
 }
 
 /**

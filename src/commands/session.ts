@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { refuseReplaceable } from '../files.js';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
@@ -28,10 +29,14 @@ export interface OpenedStore {
  * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
  * first use. The store is closed when the command ends.
  */
-export async function openStore(inv: Invocation, { readOnly = false, existing = false }: OpenMode = {}): Promise<OpenedStore> {
+export async function openStore(inv: Invocation, { readOnly = false, existing = false, trusted = false }: OpenMode = {}): Promise<OpenedStore> {
   const { ctx } = inv;
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
+  if (trusted && !ctx.remote) {
+    if (!isPostgresUrl(path)) refuseReplaceable(path, ctx.uid, 'the store');
+    refuseReplaceable(keyPath, ctx.uid, 'the key file');
+  }
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
@@ -69,6 +74,12 @@ export interface OpenMode {
    * login): whoever signs in must be in a store already, so an empty one could only refuse.
    */
   readonly existing?: boolean;
+  /**
+   * What it answers with is trusted (PAM): the store and key file, and the directories above them,
+   * must be such that no other user could put something else in their place (files.ts
+   * refuseReplaceable), exit 6 otherwise.
+   */
+  readonly trusted?: boolean;
 }
 
 /**
@@ -121,7 +132,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   }
 
   const signsIn = asId !== undefined || presented !== undefined;
-  const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, existing: mode.existing === true || signsIn });
+  const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, existing: mode.existing === true || signsIn, trusted: mode.trusted === true });
   const { store, keyPath } = opened;
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.

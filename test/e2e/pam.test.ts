@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
@@ -167,6 +167,48 @@ describe('tfactl pam check under pamtester', () => {
       expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing} (its owner makes one with tfactl init)`);
     }
     expect(existsSync(dirname(missing))).toBe(false);
+  });
+});
+
+describe('what tfactl pam answers with', () => {
+  it('is refused (exit 6) when another user could replace the store or key file: a directory others may write, a file of theirs', async () => {
+    const pam = { PAM_USER: 'alice', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' };
+    const check = (db: string, env: Record<string, string> = {}) => runBin(['--db', db, 'pam', 'check'], { env: { ...pam, ...env }, input: '123456\n' });
+    const place = (name: string, mode: number) => {
+      const dir = join(store.dir, name);
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      const db = join(dir, 'tfactl.db');
+      copyFileSync(store.db, db);
+      copyFileSync(store.keyFile, `${db}.key`);
+      return db;
+    };
+    const open = place('open-dir', 0o777);
+    const r = await check(open);
+    expect(r.code, r.stderr).toBe(6);
+    expect(oneLineError(r)).toBe(`error: refusing the store ${open}: the directory ${dirname(open)} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write`);
+    // A sticky directory (as /tmp is) lets no one replace what is not theirs: answered as usual.
+    const sticky = place('sticky-dir', 0o1777);
+    expect((await check(sticky)).code).toBe(5);
+    // A store file of another user's; a key file in a directory others may write.
+    const theirs = place('theirs', 0o700);
+    chownSync(theirs, 65534, 65534);
+    expect(oneLineError(await check(theirs))).toBe(`error: refusing the store ${theirs}: it belongs to uid 65534, so another user could put something else in its place; keep it where only root may write`);
+    const keyDir = join(store.dir, 'open-keys');
+    mkdirSync(keyDir);
+    chmodSync(keyDir, 0o777);
+    copyFileSync(store.keyFile, join(keyDir, 'k'));
+    const keyed = place('keyed', 0o700);
+    rmSync(`${keyed}.key`);
+    symlinkSync(join(keyDir, 'k'), `${keyed}.key`);
+    const byKey = await check(keyed);
+    expect(byKey.code).toBe(6);
+    expect(oneLineError(byKey)).toBe(`error: refusing the key file ${keyed}.key: the directory ${keyDir} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write`);
+    // A symlink in a safe place to a store in an unsafe one is judged by where the store is.
+    const link = join(store.dir, 'link.db');
+    symlinkSync(open, link);
+    copyFileSync(store.keyFile, `${link}.key`);
+    expect((await check(link)).code).toBe(6);
   });
 });
 
