@@ -44,7 +44,11 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     return forwarded ?? ExitCode.ok;
   } catch (e) {
     if (json && isCommanderError(e) && (e.code === 'commander.version' || e.code === 'commander.helpDisplayed')) {
-      out.result(e.code === 'commander.version' ? { version: pkg.version } : { help: shown }, () => shown);
+      try {
+        out.result(e.code === 'commander.version' ? { version: pkg.version } : { help: shown }, () => shown);
+      } catch (unwritten) {
+        return failed(out, unwritten, debug);
+      }
       return ExitCode.ok;
     }
     const err = isCommanderError(e) ? fromCommander(e) : e;

@@ -241,7 +241,11 @@ export class Output {
       this.written = true;
       const result = err instanceof TfaError ? err.result : undefined;
       const envelope: Envelope = result === undefined ? { ok: false, error: { code, message } } : { ok: false, error: { code, message }, result };
-      this.io.stdout.write(`${safeJson(envelope)}\n`);
+      try {
+        this.io.stdout.write(`${safeJson(envelope)}\n`);
+      } catch {
+        // Standard output cannot be written (a full disk): the line below still says what failed.
+      }
     }
     this.io.stderr.write(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
     if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);

@@ -1,6 +1,6 @@
 import { fstatSync, readSync, writeSync, type Stats } from 'node:fs';
 import { decodeUtf8 } from './domain/text.js';
-import { StoreError, UsageError } from './errors.js';
+import { ExitCode, StoreError, UsageError } from './errors.js';
 import { describeSize } from './files.js';
 
 /**
@@ -53,8 +53,16 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
   const takeOver = () => {
     direct = false;
     stream().on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
       closed = true;
+      if (e.code === 'EPIPE' || fd === 2) return;
+      // Found after the write returned, so no longer the command's to throw: said on standard
+      // error and in the exit code, as the direct path does (a terminal hung up, a full disk).
+      try {
+        writeSync(2, `error: cannot write standard output: ${e.code ?? String(e)} (what the command did is done; its output is cut short)\n`);
+      } catch {
+        // Nowhere left to say it.
+      }
+      process.exitCode = ExitCode.store;
     });
   };
   return {

@@ -3,7 +3,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Ctx, Io, TicketBox } from '../context.js';
 import { parseUserId } from '../domain/userid.js';
-import { StoreError, TfaError, UsageError } from '../errors.js';
+import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
 import { PAM_ANSWER_MAX_BYTES } from '../pam-argv.js';
 import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
@@ -281,16 +281,26 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
       else fail(e);
     };
     let exited = false;
+    // Standard output that could not be written here (a full disk): the command runs on, and
+    // unless it fails of its own accord, that is how this run ends (exit 6), not as the service's fault.
+    let unwritten: { readonly error: unknown } | null = null;
     readFrames(
       socket,
       head,
       (f: Frame) => {
         // After the end (exit, or busy and the frames an older client reads instead), nothing.
         if (exited) return;
-        if (f.t === 'out') (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
-        else if (f.t === 'exit') {
+        if (f.t === 'out') {
+          try {
+            (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
+          } catch (e) {
+            unwritten ??= { error: e };
+          }
+        } else if (f.t === 'exit') {
           exited = true;
-          finish(typeof f.code === 'number' ? f.code : 1);
+          const code = typeof f.code === 'number' ? f.code : 1;
+          if (unwritten !== null && code === ExitCode.ok) finish(undefined, unwritten.error);
+          else finish(code);
         } else if (f.t === 'busy') {
           exited = true;
           finish(undefined, new StoreError(String(f.message), 'service_busy'));

@@ -201,6 +201,19 @@ describe('an unprivileged OS user through tfactl serve', () => {
     const direct = await store.run(['--debug', 'user', 'show', 'tim']);
     expect(direct.stderr).toContain(`tfactl: on the store ${displayStoreLocation(store.db)} directly`);
   });
+
+  it('says when standard output here cannot be written (a full disk), not that the service failed', () => {
+    const run = (args: string) =>
+      spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: '' } });
+    const shown = run('user show tim --json');
+    expect(shown.status, shown.stderr).toBe(6);
+    expect(shown.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
+    // A command that fails keeps its own exit code and says why (tim may not look at others).
+    const refused = run('user show alice --json');
+    expect(refused.status).toBe(4);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).not.toContain('closed the connection');
+  });
 });
 
 describe('a service that is not there', () => {

@@ -131,6 +131,12 @@ drain = wait_then(go_away)
       expect(r.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
     }
     expect(store.hasUser('fullout')).toBe(true);
+    // A command that fails says why on standard error, with its own exit code, --json or not.
+    for (const json of [['--json'], []]) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user show nobody ${json.join(' ')} > /dev/full`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/^error: user nobody@local does not exist[^\n]*\n$/);
+    }
   });
 
   it('a regular file gets the same output as a pipe', async () => {
