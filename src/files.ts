@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
@@ -177,44 +177,72 @@ export function openInputFile(path: string, options: CheckedFileOptions & { read
 }
 
 /**
- * Refuses (exit 6) a file that someone other than root or `uid` could replace: the file, and every
- * directory above it (as named and as it really is, symlinks followed), must belong to root or
- * `uid` and be writable by no one else, but for a sticky directory (/tmp), where others cannot
- * replace what is not theirs. What OpenSSH's StrictModes asks of authorized_keys, for what PAM
- * reads as root: a store or key file another user could swap would let them answer for anyone.
- * A file that is not there is left to whoever opens it.
+ * Refuses (exit 6) a file that someone other than root or `uid` could replace: what OpenSSH's
+ * StrictModes asks of authorized_keys, for what PAM reads as root (a store or key file another
+ * user could swap would let them answer for anyone). Every directory passed on the way to it, on
+ * every route its name takes, and every symlink met, must belong to root or `uid`; the directories
+ * must be writable by no one else, but for sticky ones (/tmp), where others cannot replace what is
+ * not theirs. The file itself, and the directory it is in (where others could also plant its
+ * journals beside it), must be writable by no one else at all. A file that is not there is left
+ * to whoever opens it.
  */
 export function refuseReplaceable(path: string, uid: number, name: string): void {
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new StoreError(`cannot check ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'store_unavailable');
-  }
   const owners = new Set([0, uid]);
-  const check = (p: string, isDirectory: boolean) => {
-    const st = statSync(p);
-    const why = !owners.has(st.uid)
-      ? `belongs to uid ${st.uid}`
-      : (st.mode & 0o022) !== 0 && !(isDirectory && (st.mode & 0o1000) !== 0)
-        ? `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`
-        : null;
-    if (why !== null) {
-      throw new StoreError(
-        `refusing ${name} ${path}: ${isDirectory ? `the directory ${p}` : 'it'} ${why}, so another user could put something else in its place; keep it where only root${uid === 0 ? '' : ' and you'} may write`,
-        'store_permissions',
-      );
+  const refuse = (what: string, why: string): never => {
+    throw new StoreError(
+      `refusing ${name} ${path}: ${what} ${why}, so another user could put something else in its place; keep it where only root${uid === 0 ? '' : ' and you'} may write`,
+      'store_permissions',
+    );
+  };
+  const owned = (what: string, st: Stats) => {
+    if (!owners.has(st.uid)) refuse(what, `belongs to uid ${st.uid}`);
+  };
+  const unwritable = (what: string, st: Stats, stickyAllowed: boolean) => {
+    if ((st.mode & 0o022) !== 0 && !(stickyAllowed && (st.mode & 0o1000) !== 0)) {
+      refuse(what, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`);
     }
   };
-  check(real, false);
-  const absolute = resolve(path);
-  for (const start of new Set([dirname(absolute), dirname(real)])) {
-    for (let d = start; ; d = dirname(d)) {
-      check(d, true);
-      if (dirname(d) === d) break;
+  const look = (p: string): Stats | null => {
+    try {
+      return lstatSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw new StoreError(`cannot check ${name} ${path}: ${code ?? String(e)} (${p})`, 'store_unavailable');
     }
-  }
+  };
+  let links = 0;
+  /** Walks `p` a component at a time, checking what it passes; its real path, or null when part of it is not there. */
+  const follow = (p: string): string | null => {
+    let at = '/';
+    for (const part of resolve(p).split('/').filter(Boolean)) {
+      const here = look(at);
+      if (here === null) return null;
+      owned(`the directory ${at}`, here);
+      unwritable(`the directory ${at}`, here, true);
+      const next = at === '/' ? `/${part}` : `${at}/${part}`;
+      const st = look(next);
+      if (st === null) return null;
+      if (!st.isSymbolicLink()) {
+        at = next;
+        continue;
+      }
+      if (++links > 40) refuse('its name', 'goes through more than 40 symlinks');
+      owned(`the symlink ${next}`, st);
+      const real = follow(resolve(at, readlinkSync(next)));
+      if (real === null) return null;
+      at = real;
+    }
+    return at;
+  };
+  const real = follow(path);
+  if (real === null) return;
+  const file = look(real);
+  if (file === null) return;
+  owned('it', file);
+  unwritable('it', file, false);
+  const directory = dirname(real);
+  unwritable(`the directory ${directory}`, look(directory) as Stats, false);
 }
 
 /**
@@ -352,11 +380,15 @@ export function createPrivateFile(path: string): PrivateFile {
  * (exit 4 when it exists), `fill` writes a 0600 staging file beside it (`.NAME.partial-TAG`, with
  * any journal SQLite keeps for it), which is flushed and renamed over the claimed name. A process
  * killed on the way leaves `path` empty, never a file that looks whole; a failure removes both.
+ * What such a process left beside the name is removed once the name is claimed again.
  */
 export async function fillPrivateFile(path: string, tag: string, fill: (staging: string) => Promise<void>): Promise<void> {
   const target = createPrivateFile(path);
   target.close();
-  const staging = join(dirname(path), `.${basename(path)}.partial-${tag}`);
+  const prefix = `.${basename(path)}.partial-`;
+  // The name is ours now: a staging file of it can only be one whose writer died.
+  for (const left of readdirSync(dirname(path))) if (left.startsWith(prefix)) rmSync(join(dirname(path), left), { force: true });
+  const staging = join(dirname(path), `${prefix}${tag}`);
   try {
     createPrivateFile(staging).close();
   } catch (e) {

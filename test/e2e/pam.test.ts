@@ -187,9 +187,22 @@ describe('what tfactl pam answers with', () => {
     const r = await check(open);
     expect(r.code, r.stderr).toBe(6);
     expect(oneLineError(r)).toBe(`error: refusing the store ${open}: the directory ${dirname(open)} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write`);
-    // A sticky directory (as /tmp is) lets no one replace what is not theirs: answered as usual.
+    // Above the store, a sticky directory (as /tmp is) lets no one replace what is not theirs:
+    // answered as usual. As the store's own directory it is refused: others could plant its journals.
     const sticky = place('sticky-dir', 0o1777);
-    expect((await check(sticky)).code).toBe(5);
+    expect(oneLineError(await check(sticky))).toBe(`error: refusing the store ${sticky}: the directory ${dirname(sticky)} is writable by others (mode 01777), so another user could put something else in its place; keep it where only root may write`);
+    mkdirSync(join(dirname(sticky), 'private'), { mode: 0o700 });
+    const below = join(dirname(sticky), 'private', 'tfactl.db');
+    copyFileSync(store.db, below);
+    copyFileSync(store.keyFile, `${below}.key`);
+    expect((await check(below)).code).toBe(5);
+    // A symlink another user made in a sticky directory, though it points at the right store:
+    // they could point it elsewhere at any time.
+    const planted = join(dirname(sticky), 'planted.db');
+    symlinkSync(below, planted);
+    spawnSync('chown', ['-h', '65534:65534', planted]);
+    copyFileSync(store.keyFile, `${planted}.key`);
+    expect(oneLineError(await check(planted))).toBe(`error: refusing the store ${planted}: the symlink ${planted} belongs to uid 65534, so another user could put something else in its place; keep it where only root may write`);
     // A store file of another user's; a key file in a directory others may write.
     const theirs = place('theirs', 0o700);
     chownSync(theirs, 65534, 65534);
