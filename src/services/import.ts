@@ -155,6 +155,9 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
       });
     }
     const why = inputError ? 'the input is not valid past this row' : 'another row failed';
+    // Every row is handed on even if handing one fails (its results file on a full disk): they
+    // are all committed, and each holds secrets no one else will see.
+    let unreported: { readonly error: unknown } | null = null;
     prepared.forEach((p, index) => {
       if (!p) return;
       const w = written.get(p);
@@ -163,8 +166,13 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
         : w
           ? resultOf(p, w)
           : outcome(p.row.line, p.row.userid, 'skipped');
-      finish(index, result);
+      try {
+        finish(index, result);
+      } catch (e) {
+        unreported ??= { error: e };
+      }
     });
+    if (unreported) throw (unreported as { readonly error: unknown }).error;
   }
 
   const summary = { created: 0, updated: 0, skipped: 0, failed: 0 };

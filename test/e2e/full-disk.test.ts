@@ -23,7 +23,7 @@ describe('a store that fills its disk', () => {
           expect(r.code, r.stderr).toBe(6);
           const { error, result } = r.json();
           expect(error.message).toMatch(/disk|full/i);
-          expect(error.message).toMatch(/\(\d+ rows? went through before it, as the results say: run the same command again once it is mended\)$/);
+          expect(error.message).toMatch(/\(\d+ users? (was|were) created or updated before it, as the results say: run the same command again once it is mended\)$/);
           const listed = (await runBin(['user', 'list', '--json'], { env })).json().result as { userid: string }[];
           const created = listed.map((u) => u.userid).filter((u) => u.startsWith('big'));
           expect(created.length).toBeGreaterThan(0);

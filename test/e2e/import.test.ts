@@ -268,7 +268,7 @@ describe('user import --results', () => {
         expect(r.code, r.stderr).toBe(6);
         const { error, result } = r.json();
         expect(error.code).toBe('file_error');
-        expect(error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC \\(the lines before are kept\\) \\(\\d+ rows? went through before it, as the results say: run the same command again once it is mended\\)$`));
+        expect(error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC \\(the lines before are kept\\) \\(\\d+ users? (was|were) created or updated before it, as the results say: run the same command again once it is mended\\)$`));
         // Every user the store has was handed out with its secrets, and no other.
         const inStore = usersStartingWith('full');
         expect(inStore.length).toBeGreaterThan(1);
@@ -284,6 +284,18 @@ describe('user import --results', () => {
         for (const l of lines) expect(inStore).toContain(l.userid);
         const first = result.results[0];
         expect((await login(first.userid, `full password ${first.userid.match(/\d+/)[0]}`, first.recoveryKeys[0])).code).toBe(0);
+      },
+      { free: 4096 },
+    );
+    // With --atomic, every row commits at once, before any line is written: all are handed out.
+    const atomicCsv = file('atomic-full.csv', `userid,password,tfa\n${Array.from({ length: 40 }, (_, i) => `whole${i},whole password ${i},totp+recovery`).join('\n')}\n`);
+    await withFullDisk(
+      async (dir) => {
+        const r = await store.run(['user', 'import', atomicCsv, '--atomic', '--results', join(dir, 'results.jsonl'), '--json']);
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.json().error.message).toMatch(/\(40 users were created or updated before it/);
+        expect(r.json().result.results.map((x: { userid: string }) => x.userid).sort()).toEqual([...usersStartingWith('whole')].sort());
+        expect(usersStartingWith('whole')).toHaveLength(40);
       },
       { free: 4096 },
     );

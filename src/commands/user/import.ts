@@ -93,10 +93,11 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   } catch (e) {
     // The store filled up or went away, or the results file could not be written: the users
     // already created are shown with their secrets all the same, or no one would ever see them.
-    if (final.length === 0) throw e;
+    const wrote = final.filter((r) => r.status === 'created' || r.status === 'updated').length;
+    if (wrote === 0) throw e;
     const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)));
     const failure = e instanceof TfaError ? e : internalFailure(e);
-    const kept = `${final.length} row${final.length === 1 ? '' : 's'} went through before it, as the results say`;
+    const kept = `${wrote} user${wrote === 1 ? ' was' : 's were'} created or updated before it, as the results say`;
     failure.message = `${failure.message} (${kept}: run the same command again once it is mended)`;
     if (inv.out.json) throw failure.withResult(view);
     inv.out.result(view, describe);
