@@ -61,8 +61,12 @@ describe('backup and restore', () => {
   it('never leaves a file that looks whole: written beside and renamed, a full disk leaves nothing', async () => {
     const file = join(store.dir, 'staged', 'snap.db');
     mkdirSync(join(store.dir, 'staged'), { mode: 0o700 });
+    // What a backup killed on its way left beside the name goes once the name is claimed again.
+    writeFileSync(join(store.dir, 'staged', '.snap.db.partial-0123456789ab'), 'a dead copy');
+    writeFileSync(join(store.dir, 'staged', '.snap.db.partial-0123456789ab-journal'), 'its journal');
+    writeFileSync(join(store.dir, 'staged', '.other.db.partial-0123456789ab'), 'not this name');
     expect((await store.run(['backup', file])).code).toBe(0);
-    expect(readdirSync(join(store.dir, 'staged'))).toEqual(['snap.db']);
+    expect(readdirSync(join(store.dir, 'staged')).sort()).toEqual(['.other.db.partial-0123456789ab', 'snap.db']);
     await withFullDisk(async (dir) => {
       const r = await store.run(['backup', join(dir, 'snap.db'), '--json']);
       expect(r.code, r.stderr).toBe(6);
