@@ -13,7 +13,12 @@ export type TokenPrivileges = 'inherit' | 'read-only';
 export const TOKEN_PRIVILEGES: readonly TokenPrivileges[] = ['inherit', 'read-only'];
 
 const NAME = /^[A-Za-z][A-Za-z0-9._-]{0,31}$/;
-const SECRET = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * What is read as a presented secret: any printable ASCII of bounded length, not only the shape
+ * tfactl writes (43 base64url characters), so that a mistyped or guessed secret is refused as a
+ * wrong one (audited, exit 5) rather than before the store is asked.
+ */
+const PRESENTED_SECRET = /^[\x21-\x7e]{1,256}$/;
 
 /** A token name: 1 to 32 letters, digits, `.`, `_` or `-`, starting with a letter (Proxmox's rule). */
 export function parseTokenName(text: string): string {
@@ -50,7 +55,7 @@ export function parseTokenValue(text: string): PresentedToken | null {
   if (bang <= 0 || eq < bang) return null;
   const name = trimmed.slice(bang + 1, eq);
   const secret = trimmed.slice(eq + 1);
-  if (!NAME.test(name) || !SECRET.test(secret)) return null;
+  if (!NAME.test(name) || !PRESENTED_SECRET.test(secret)) return null;
   try {
     return { userid: parseUserId(trimmed.slice(0, bang)).id, name, secret };
   } catch {

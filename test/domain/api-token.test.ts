@@ -23,8 +23,13 @@ describe('parseTokenValue', () => {
     expect(parseTokenValue(`a!b=c@local!ci=${SECRET}`)).toEqual({ userid: 'a!b=c@local', name: 'ci', secret: SECRET });
   });
 
-  it.each(['', 'alice', `alice!ci`, `alice=${SECRET}`, `!ci=${SECRET}`, `alice!=${SECRET}`, `alice!ci=${SECRET}x`, `alice!ci=short`, `ali ce!ci=${SECRET}`])('is null for %j', (text) => {
+  it.each(['', 'alice', `alice!ci`, `alice=${SECRET}`, `!ci=${SECRET}`, `alice!=${SECRET}`, `alice!ci=`, `alice!ci=${'x'.repeat(257)}`, `alice!ci=sec ret`, `ali ce!ci=${SECRET}`])('is null for %j', (text) => {
     expect(parseTokenValue(text)).toBeNull();
+  });
+
+  it('reads a secret of another shape too, to be refused as a wrong one by the store (audited)', () => {
+    expect(parseTokenValue('bob@corp!ci=wrong')).toEqual({ userid: 'bob@corp', name: 'ci', secret: 'wrong' });
+    expect(parseTokenValue(`alice!ci=${SECRET}x`)).toEqual({ userid: 'alice@local', name: 'ci', secret: `${SECRET}x` });
   });
 
   it('never throws, and reads back every token it could have written', () => {

@@ -131,6 +131,9 @@ describe('a token that does not work (exit 5, audited, one message)', () => {
     const secret = value.split('=')[1]!;
     await refused(value.replace(secret, `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`), 'ci@local', 'wrong secret');
     await refused(value.replace('!wrong=', '!other='), 'ci@local', 'unknown token');
+    // A secret of another length or alphabet is a wrong one too: refused by the store, audited.
+    await refused(`${value.split('=')[0]}=guessed`, 'ci@local', 'wrong secret');
+    await refused(`${value}x`, 'ci@local', 'wrong secret');
   });
 
   it('after its last day, and once its user is disabled', async () => {
