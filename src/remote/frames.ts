@@ -24,6 +24,8 @@ export const FILE_PIECE = 256 * 1024;
 export const ENV_TO_SERVICE = [
   'NO_COLOR',
   'FORCE_COLOR',
+  // Only to say whether the client's terminal shows colour (a dumb one does not).
+  'TERM',
   'TFACTL_AS',
   'TFACTL_TOKEN',
   'SSH_CONNECTION',
