@@ -115,6 +115,7 @@ describe('the command line', () => {
     [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--no-verify'], 2, 'usage'],
     [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--qr', 'none'], 2, 'usage'],
     [['user', 'add', 'x', '--no-password', '--aes-key', '00'], 2, 'usage'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'auto', '--no-verify'], 2, 'usage'],
     [['login', 'root@local', '--no-session', '--session'], 2, 'conflicting_options'],
     [['user', 'add', 'x', '--no-password', '--tfa', 'totp', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],
     [['tfa', 'add', 'totp', 'root@local', '--code', '123456', '--no-verify'], 2, 'conflicting_options'],

@@ -32,10 +32,12 @@ export async function run(inv: Invocation): Promise<void> {
     '--qr': stringOpt(inv, 'qr') !== undefined,
   });
   const yubicoFlags = given({ '--aes-key': stringOpt(inv, 'aesKey') !== undefined, '--private-id': stringOpt(inv, 'privateId') !== undefined });
-  const tfaType = stringOpt(inv, 'tfa') ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
-  if (tfaType !== 'auto' && tfaType !== 'totp' && tfaType !== 'yubico' && tfaType !== 'none') {
-    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaType)}: expected totp, yubico or none`);
+  const tfaOption = stringOpt(inv, 'tfa');
+  // Without --tfa, what the options name, else what the realm enforces ('auto', never typed).
+  if (tfaOption !== undefined && tfaOption !== 'totp' && tfaOption !== 'yubico' && tfaOption !== 'none') {
+    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaOption)}: expected totp, yubico or none`);
   }
+  const tfaType = tfaOption ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
   if (yubicoOtp === undefined && yubicoFlags.length > 0) throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp`);
