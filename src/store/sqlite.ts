@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
@@ -113,7 +113,7 @@ export async function writeStoreFile(path: string, now: number, rows: (table: (t
  */
 export async function openSqliteStore(path: string, options: OpenOptions): Promise<OpenedStore> {
   if (options.readOnly) return { store: openReadOnly(path, options), created: false };
-  if (options.existing && !existsSync(path)) throw storeMissing(path);
+  if (options.existing && notThere(path)) throw storeMissing(path);
   checkStoreFile(path, { create: true });
   let db: Database;
   try {
@@ -165,10 +165,24 @@ async function migrationContext(db: Database, options: OpenOptions): Promise<Mig
   };
 }
 
+/**
+ * Whether nothing is at `path`: not what cannot be looked at (a directory of another user's), which
+ * the opening then reports as it is, rather than as a store that is missing.
+ */
+function notThere(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 /** A store that is already there and up to date, for reading only: see OpenOptions.readOnly. */
 function openReadOnly(path: string, options: OpenOptions): Store {
   // As PostgreSQL's says it of an empty database.
-  if (!existsSync(path)) throw storeMissing(path);
+  if (notThere(path)) throw storeMissing(path);
   checkStoreFile(path, { create: false });
   let db: Database;
   try {
