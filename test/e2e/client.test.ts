@@ -110,6 +110,18 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(log).not.toContain(/secret=([A-Z2-7]+)/.exec(uri ?? '')?.[1] ?? 'no secret');
   });
 
+  it('colours what a terminal shows, but not on a dumb one (TERM goes to the service)', () => {
+    const steps = [{ expect: 'Enter the password of tim@local', send: `${PW}\r` }];
+    const coloured = onTerminal(['--as', 'tim', 'user', 'list'], steps, { NO_COLOR: null, TERM: 'xterm' });
+    expect(coloured.status, coloured.output).toBe(0);
+    expect(coloured.output).toMatch(/\u001b\[[0-9;]*m/);
+    const dumb = onTerminal(['--as', 'tim', 'user', 'list'], steps, { NO_COLOR: null, TERM: 'dumb' });
+    expect(dumb.status, dumb.output).toBe(0);
+    expect(dumb.output).toContain('tim@local');
+    // No colour (SGR) codes; the password prompt still moves its cursor.
+    expect(dumb.output).not.toMatch(/\u001b\[[0-9;]*m/);
+  });
+
   it('signs in with --password-stdin and a TOTP code as a script would (setpriv)', async () => {
     const r = await viaService(['--as', 'bob', '--password-stdin', '--auth-code', oathtool(SECRET), 'user', 'show', 'bob', '--json'], { input: `${PW}\n`, prefix: SETPRIV });
     expect(r.code, r.stderr).toBe(0);
