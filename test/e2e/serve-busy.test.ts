@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,42 @@ describe('a tfactl service whose places are all held', () => {
       expect(silent.slice(-32).every((h) => h.socket.readyState === 'open')).toBe(true);
     } finally {
       for (const h of silent) h.socket.destroy();
+    }
+  }, 60_000);
+
+  it('drops plain HTTP connections that say nothing, or send a body slowly, past 64 of each: descriptors and memory stay bounded, a sign-in is checked', async () => {
+    const raw = (first: string) =>
+      new Promise<Socket>((ready, fail) => {
+        const socket = createConnection(sock);
+        socket.on('error', () => undefined).resume();
+        socket.once('error', fail).once('connect', () => {
+          socket.write(first);
+          ready(socket);
+        });
+      });
+    const fds = () => readdirSync(`/proc/${serve.pid}/fd`).length;
+    const before = fds();
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${serve.pid}/status`, 'utf8'))?.[1]) * 1024;
+    const rssBefore = rss();
+    // Headers never finished; bodies of 4 MiB announced and 256 KiB of each sent.
+    const silent = await Promise.all(Array.from({ length: 300 }, () => raw('POST /api/v1/pam/check HTTP/1.1\r\nHost: x\r\n')));
+    const slow = await Promise.all(
+      Array.from({ length: 200 }, () => raw(`POST /api/v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${4 * 1024 * 1024 - 1}\r\n\r\n{"args":["user","list"],"stdin":"${'A'.repeat(256 * 1024)}`)),
+    );
+    try {
+      // Young, they may be clients about to send (at most 256 of each are kept); settled, each
+      // newcomer trims them to 64. The sign-in is one of those newcomers, and is checked.
+      await new Promise((r) => setTimeout(r, 1100));
+      await store.addUser('eli', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
+      const r = await pamCheckByCurl('eli', oathtool(SECRET));
+      expect(r, r.stderr).toEqual({ code: 0, stderr: '' });
+      await expect.poll(() => silent.filter((h) => h.readyState === 'open').length, { timeout: 10_000 }).toBeLessThanOrEqual(64);
+      await expect.poll(() => slow.filter((h) => h.readyState === 'open').length, { timeout: 10_000 }).toBeLessThanOrEqual(64);
+      // Of 500 connections, about 128 are held; and of 50 MiB of bodies, at most 64 times 256 KiB.
+      expect(fds() - before).toBeLessThan(200);
+      expect(rss() - rssBefore).toBeLessThan(256 * 1024 * 1024);
+    } finally {
+      for (const h of [...silent, ...slow]) h.destroy();
     }
   }, 60_000);
 

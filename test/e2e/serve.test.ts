@@ -168,7 +168,9 @@ describe('tfactl serve', () => {
     for (const [args, status, message] of [
       [[], 400, 'error: POST /api/v1/pam/check\n'],
       [form({ user: 'alice', answer: '123456' }), 401, 'error: authentication failed: POST /api/v1/pam/check needs an API token: the field token, or Authorization: Bearer USERID!NAME=SECRET\n'],
-      [form({ user: 'alice', answer: '123456', token: 'web@local!app=not-it' }), 401, 'error: authentication failed: the token sent is not an API token (USERID!NAME=SECRET)\n'],
+      [form({ user: 'alice', answer: '123456', token: 'web@local!app=not it' }), 401, 'error: authentication failed: the token sent is not an API token (USERID!NAME=SECRET)\n'],
+      // A secret of another shape is a wrong one, refused as any other.
+      [form({ user: 'alice', answer: '123456', token: 'web@local!app=not-it' }), 401, 'error: authentication failed: API token web@local!app is unknown, wrong, expired, or its user may not sign in\n'],
       [form({ user: 'alice', answer: '123456', token: `${adminToken.slice(0, -1)}${adminToken.endsWith('x') ? 'y' : 'x'}` }), 401, expect.stringMatching(/^error: authentication failed: .*token.*\n$/)],
       [[...form({ user: 'alice', token: adminToken }), '-H', `Authorization: Bearer ${adminToken}`], 400, 'error: give the API token once: the field token or the Authorization header\n'],
       [form({ user: 'alice', token: adminToken, db: '/tmp/x' }), 400, 'error: unknown field "db" for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
@@ -180,6 +182,14 @@ describe('tfactl serve', () => {
     }
     expect(store.snapshot()).toBe(before);
     await expect.poll(() => log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":200,"ms":[\d.]+,"command":"pam check","exit":0/);
+  });
+
+  it('refuses to start on a socket a service still answers on, which keeps answering', () => {
+    const second = spawnSync(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: '' }, encoding: 'utf8', timeout: 20_000 });
+    expect(second.status, second.stderr).toBe(4);
+    expect(JSON.parse(second.stdout).error).toEqual({ code: 'socket_in_use', message: `something already listens on --socket ${sock} (another tfactl serve?): stop it first, or give another --socket` });
+    expect(existsSync(sock)).toBe(true);
+    expect(curl('/api/v1/health').status).toBe(200);
   });
 
   it('logs one JSON line per request, never a secret, and on SIGTERM finishes and exits 0, removing its socket', async () => {

@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, rmSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { isPostgresUrl } from '../../domain/store-location.js';
-import { ExitCode, StoreError, UsageError } from '../../errors.js';
+import { ExitCode, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { keyPathOf, openSession, storePath } from '../session.js';
@@ -83,9 +83,57 @@ export async function run(inv: Invocation): Promise<void> {
   let answering = 0;
   let closeWhenAnswered = () => undefined as void;
   const inTurn = oneStartPerTurn();
+  // What a connection holds before anything checks who sent it: a file descriptor, and while its
+  // request's body comes, up to 4 MiB. Past MAX_UNSTARTED connections waiting for a request
+  // (idle, or its headers not all there), or reading a body, for a second or more, the oldest of
+  // the busiest address among those is dropped (unstarted.ts); past MAX_UNSTARTED_BURST, whatever
+  // their age. A flood of them cannot use up the service's descriptors or memory, nor keep out the
+  // sign-in that comes after it, whose request comes whole at once; a burst of clients that all
+  // connect at the same moment, each about to send its request, is let be.
+  const waiting = new Set<Duplex>();
+  const reading = new Set<Duplex>();
+  const since = new WeakMap<Duplex, number>();
+  const addressOf = (c: Duplex) => (c as Partial<Socket>).remoteAddress ?? '';
+  const admit = (set: Set<Duplex>, c: Duplex, why: string) => {
+    const drop = (dropped: Duplex) => {
+      set.delete(dropped);
+      log({ refused: `dropped: ${why}, and newer connections waiting` });
+      dropped.destroy();
+    };
+    if (set.size >= MAX_UNSTARTED) {
+      const now = performance.now();
+      const settled = [...set].filter((x) => now - (since.get(x) ?? now) >= UNSTARTED_SETTLE_MS);
+      while (set.size >= MAX_UNSTARTED && settled.length > 0) {
+        const dropped = connectionToDrop(settled, addressOf) as Duplex;
+        settled.splice(settled.indexOf(dropped), 1);
+        drop(dropped);
+      }
+      if (set.size >= MAX_UNSTARTED_BURST) drop(connectionToDrop(set, addressOf) as Duplex);
+    }
+    since.set(c, performance.now());
+    set.add(c);
+  };
+  const connected = (c: Duplex) => {
+    admit(waiting, c, 'no request yet');
+    c.once('close', () => {
+      waiting.delete(c);
+      reading.delete(c);
+    });
+  };
   const handle: RequestListener = (req, res) => {
     requests++;
     answering++;
+    const connection = req.socket;
+    waiting.delete(connection);
+    if (!req.complete) {
+      admit(reading, connection, 'its request not all sent');
+      req.once('end', () => reading.delete(connection));
+    }
+    res.once('close', () => {
+      reading.delete(connection);
+      // Kept alive for another request: waiting again.
+      if (!connection.destroyed) admit(waiting, connection, 'no request yet');
+    });
     res.once('close', () => {
       answering--;
       closeWhenAnswered();
@@ -169,6 +217,7 @@ export async function run(inv: Invocation): Promise<void> {
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
+    waiting.delete(socket);
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
       // A client sends its command with its request: once stopping, it is not started at all.
       if (stopping) {
@@ -200,14 +249,16 @@ export async function run(inv: Invocation): Promise<void> {
     log({ method: req.method, path: (req.url ?? '').split('?')[0], status: 400, upgrade: req.headers.upgrade });
     refuse(socket, '400 Bad Request');
   };
-  const server = createServer({ requestTimeout: 30_000 }, handle).on('upgrade', upgrade);
+  const server = createServer({ requestTimeout: 30_000 }, handle).on('upgrade', upgrade).on('connection', connected);
   const socket = activated ? null : (socketOpt ?? DEFAULT_SOCKET);
-  await listen(server, socket);
+  const made = await listen(server, socket);
   const servers = [server];
   let tcpAddress: string | undefined;
   if (tcp) {
     const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
     const onTcp = (tls || createServer({ requestTimeout: 30_000 }, handle)).on('upgrade', upgrade);
+    // Over TLS the connection a request arrives on is the TLS one.
+    onTcp.on(tls ? 'secureConnection' : 'connection', connected);
     await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok)).catch((e: unknown) => {
       server.close();
       throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');
@@ -229,7 +280,9 @@ export async function run(inv: Invocation): Promise<void> {
         each.close(() => {
           if (--open > 0) return;
           stop();
-          if (socket !== null) rmSync(socket, { force: true });
+          // Only the socket this service made: another may have replaced it since (tfactl serve refuses
+          // to, but anyone who may write the directory could).
+          if (socket !== null && made !== null && sameFile(socket, made)) rmSync(socket, { force: true });
           done();
         });
         each.closeIdleConnections();
@@ -265,6 +318,10 @@ const STOP_GRACE_MS = 10_000;
 const FILES_HELD_MAX = 256 * 1024 * 1024;
 /** Connections that have not said what to run (for at most 10 s): past this many, one is dropped (unstarted.ts). */
 const MAX_UNSTARTED = 64;
+/** How long a plain HTTP connection may wait before it counts against MAX_UNSTARTED: its request is on its way. */
+const UNSTARTED_SETTLE_MS = 1000;
+/** Plain HTTP connections waiting at once however young: past this many, the oldest of the busiest address goes. */
+const MAX_UNSTARTED_BURST = 256;
 
 /**
  * Answers an upgrade request with `status` and closes. What the client sent after its request (a
@@ -364,10 +421,10 @@ function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert
   return { host, port, tls: certFile !== undefined && keyFile !== undefined ? { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') } : null };
 }
 
-async function listen(server: Server, socket: string | null): Promise<void> {
+async function listen(server: Server, socket: string | null): Promise<Stats | null> {
   if (socket === null) {
     await new Promise<void>((ok, fail) => server.once('error', fail).listen({ fd: 3 }, ok));
-    return;
+    return null;
   }
   const fail = (e: unknown, what: string): never => {
     if (e instanceof UsageError) throw e;
@@ -378,14 +435,41 @@ async function listen(server: Server, socket: string | null): Promise<void> {
   } catch (e) {
     fail(e, `make the directory of --socket ${socket}`);
   }
-  // A socket left by a service that died is replaced; any other file is not ours to remove.
+  // A socket left by a service that died is replaced; one something still answers on is another
+  // service's (taking it over would cut that one off, and stopping would remove its socket); any
+  // other file is not ours to remove.
   try {
-    if (lstatSync(socket).isSocket()) rmSync(socket);
-    else throw new UsageError(`--socket ${socket} exists and is not a socket`);
+    if (!lstatSync(socket).isSocket()) throw new UsageError(`--socket ${socket} exists and is not a socket`);
+    if (await answers(socket)) throw new RefusedError(`something already listens on --socket ${socket} (another tfactl serve?): stop it first, or give another --socket`, 'socket_in_use');
+    rmSync(socket);
   } catch (e) {
+    if (e instanceof RefusedError) throw e;
     if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) fail(e, `replace --socket ${socket}`);
   }
   await new Promise<void>((ok, no) => server.once('error', no).listen(socket, ok)).catch((e: unknown) => fail(e, `listen on ${socket}`));
   // Every user of the host may connect: each request authenticates itself.
   chmodSync(socket, 0o666);
+  return lstatSync(socket);
+}
+
+/** Whether `path` is still the file `was` (same device and inode). */
+function sameFile(path: string, was: Stats): boolean {
+  try {
+    const now = lstatSync(path);
+    return now.dev === was.dev && now.ino === was.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether something accepts connections on the Unix socket at `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once('error', () => done(false));
+  });
 }
