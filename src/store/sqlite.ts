@@ -166,13 +166,14 @@ async function migrationContext(db: Database, options: OpenOptions): Promise<Mig
 }
 
 /**
- * Whether nothing is at `path`: not what cannot be looked at (a directory of another user's), which
- * the opening then reports as it is, rather than as a store that is missing.
+ * Whether no store is at `path`: nothing, or an empty file (which a writing command would make a
+ * new store of); not what cannot be looked at (a directory of another user's), which the opening
+ * then reports as it is, rather than as a store that is missing.
  */
 function notThere(path: string): boolean {
   try {
-    statSync(path);
-    return false;
+    const st = statSync(path);
+    return st.isFile() && st.size === 0;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return code === 'ENOENT' || code === 'ENOTDIR';

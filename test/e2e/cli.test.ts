@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
@@ -159,7 +159,15 @@ describe('the command line', () => {
         expect(r.code, r.stderr).toBe(6);
         expect(r.json().error).toEqual({ code: 'store_missing', message: `there is no tfactl store at ${s.db.replace(/:[^:@/]*@/, ':***@')} (its owner makes one with tfactl init)` });
       }
-      if (BACKEND === 'sqlite') expect(existsSync(s.db)).toBe(false);
+      if (BACKEND === 'sqlite') {
+        expect(existsSync(s.db)).toBe(false);
+        // Nor of an empty file (a store cut off to nothing), which an owner's command would make one of.
+        mkdirSync(dirname(s.db), { recursive: true, mode: 0o700 });
+        writeFileSync(s.db, '', { mode: 0o600 });
+        for (const attempt of tries) expect((await attempt()).code).toBe(6);
+        expect(statSync(s.db).size).toBe(0);
+        expect(existsSync(s.keyFile)).toBe(false);
+      }
     } finally {
       s.remove();
     }
