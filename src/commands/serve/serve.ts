@@ -293,6 +293,9 @@ export async function run(inv: Invocation): Promise<void> {
       closeWhenAnswered = () => {
         if (answering === 0) for (const each of servers) each.closeAllConnections();
       };
+      // Nor does one whose request's body has not all come (its command never started), nor one
+      // waiting for a request while others are answered.
+      for (const c of [...waiting, ...reading]) c.destroy();
       closeWhenAnswered();
       // A request whose client never sends its body, or never reads the answer, is in flight for
       // as long as its client likes: past STOP_GRACE_MS every connection is closed.
