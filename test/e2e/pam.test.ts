@@ -427,6 +427,7 @@ describe('tfactl pam through tfactl serve', () => {
       expect((await line(via)).client).toBe('curl');
       expect((await line([...via, '--client', 'node'])).lines[1]).toContain(` ${process.execPath} ${BIN} --server ${sock} --token @${tokenFile} pam check `);
       expect((await line(['--server', 'https://127.0.0.1:8443', '--token', `@${tokenFile}`])).client).toBe('node');
+      copyFileSync(tokenFile, `${store.dir}/a=b.token`);
       expect((await line(['--server', sock, '--token', `@${store.dir}/a=b.token`])).client).toBe('node');
       // tfactl without bin/tfactl-pam-curl beside it (a partial copy).
       const copy = join(store.dir, 'no-shell-client');
@@ -437,6 +438,26 @@ describe('tfactl pam through tfactl serve', () => {
       expect((await line(via, join(copy, 'bin', 'tfactl.cjs'))).client).toBe('node');
       const asked = spawnSync(process.execPath, [join(copy, 'bin', 'tfactl.cjs'), 'pam', 'config', ...via, '--client', 'curl'], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
       expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
+    });
+
+    it('prints no lines with a token file others may read or replace, or one not there', () => {
+      const config = (file: string) => spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--server', sock, '--token', `@${file}`], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
+      const readable = join(store.dir, 'readable.token');
+      copyFileSync(tokenFile, readable);
+      chmodSync(readable, 0o644);
+      const open = join(store.dir, 'open-tokens');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o777);
+      copyFileSync(tokenFile, join(open, 'pam.token'));
+      for (const [file, message] of [
+        [readable, `error: the --token file ${readable} is readable by others (mode 0644): run 'chmod 600 ${readable}'\n`],
+        [join(open, 'pam.token'), `error: refusing the --token file ${join(open, 'pam.token')}: the directory ${open} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write\n`],
+        [join(store.dir, 'none.token'), `error: cannot read the --token file ${join(store.dir, 'none.token')}: ENOENT\n`],
+      ] as const) {
+        const r = config(file);
+        expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: expect.any(Number), stdout: '', stderr: message });
+        expect(r.status).not.toBe(0);
+      }
     });
 
     it('prints a warning after the result, where tfactl writes it on standard error', async () => {

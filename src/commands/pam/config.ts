@@ -1,6 +1,7 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { refuseOpenToOthers, refuseReplaceable } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
@@ -37,6 +38,18 @@ export async function run(inv: Invocation): Promise<void> {
   const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
   const serverAddress = server === undefined ? undefined : server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server);
   const tokenFile = token === undefined ? undefined : resolve(token.replace(/^@/, ''));
+  // pam_exec runs the lines as root with this admin's token: a file others may read gives it away,
+  // one they could replace gives them the sign-ins; held to what tfactl pam asks of the store.
+  if (tokenFile !== undefined) {
+    refuseReplaceable(tokenFile, 0, 'the --token file');
+    let mode: number;
+    try {
+      mode = statSync(tokenFile).mode;
+    } catch (e) {
+      throw new UsageError(`cannot read the --token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
+    }
+    refuseOpenToOthers(tokenFile, 'the --token file', mode);
+  }
   // This very tfactl, as this process runs it: the node binary and the script; or, through a
   // service, the shell client beside it.
   const script = realpathSync(process.argv[1] ?? 'tfactl');
