@@ -228,6 +228,7 @@ beforeAll(async () => {
 
   const files: Record<string, string> = {
     'key.txt': `${keys[0]}\n`,
+    'pam.token': 'alice@local!old-job=not-its-secret-but-pam-config-only-names-the-file\n',
     'bob-totp.txt': `${SECRET}\n`,
     'yubico-api.key': `${Buffer.from('yubico api key 20 by').toString('base64')}\n`,
     'users.csv': 'userid,password,admin,email\nnew1@corp,,0,new1@example.com\n',
@@ -251,8 +252,11 @@ async function fresh(before?: string[]): Promise<string> {
   return root;
 }
 
-/** The line with the example factor id (the start of one) replaced by the start of alice's TOTP factor's. */
-const withIds = (line: string) => line.replace(/(?<=tfa \w+ alice )[0-9a-f]{8}\b/g, factorId.slice(0, 8));
+/**
+ * The line with the example factor id (the start of one) replaced by the start of alice's TOTP
+ * factor's, and the system's token file by one in the working directory (no test writes /etc).
+ */
+const withIds = (line: string) => line.replace(/(?<=tfa \w+ alice )[0-9a-f]{8}\b/g, factorId.slice(0, 8)).replaceAll('@/etc/tfactl/pam.token', '@pam.token');
 
 function bash(root: string, line: string): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
