@@ -246,6 +246,22 @@ export function refuseReplaceable(path: string, uid: number, name: string): void
 }
 
 /**
+ * The API token file the lines PAM runs as root name (an admin's token): 0600, and where no other
+ * user could replace it (refuseReplaceable), or refused; `uid` runs the lines (root). Missing, it
+ * is left to whoever reads it.
+ */
+export function refuseUntrustedTokenFile(path: string, uid: number): void {
+  refuseReplaceable(path, uid, 'the --token file');
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch {
+    return;
+  }
+  refuseOpenToOthers(path, 'the --token file', mode);
+}
+
+/**
  * Makes `dir` and any missing parents, each 0700. Unlike mkdirSync's `recursive`, which loops for
  * ever where mkdir says ENOENT under a directory that exists (/proc/nope), every failure here is
  * reported at once: each missing directory is made exactly once, parents first.

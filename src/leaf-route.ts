@@ -1,8 +1,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadStoreConfig } from './config-file.js';
 import type { Ctx } from './context.js';
 import { displayStoreLocation, isPostgresUrl } from './domain/store-location.js';
 import { ExitCode, TfaError } from './errors.js';
+import { refuseUntrustedTokenFile } from './files.js';
 import type { Output } from './output.js';
 import { PAM_COMMANDS } from './pam-argv.js';
 import type { ParsedCommand } from './remote/client.js';
@@ -47,6 +49,10 @@ export async function throughService(
     return undefined;
   }
   if (debug) out.note(`tfactl: through the tfactl service at ${route.address} (${route.why})`);
+  // What PAM runs as root sends an admin's API token: a file others may read, or could replace,
+  // is refused here as pam config refuses to name it (files.ts).
+  const token = str(parsed.opts.token);
+  if (PAM_RUNS.has(parsed.command) && ctx.remote === undefined && token?.startsWith('@')) refuseUntrustedTokenFile(resolve(token.slice(1)), ctx.uid);
   const { forward } = await import('./remote/client.js');
   return forward(argv, route.address, parsed, ctx);
 }

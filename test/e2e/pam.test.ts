@@ -440,6 +440,16 @@ describe('tfactl pam through tfactl serve', () => {
       expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
     });
 
+    it("refuses, as tfactl's own client, a token file others may read or replace when the line runs", async () => {
+      const readable = join(store.dir, 'readable-at-check.token');
+      copyFileSync(tokenFile, readable);
+      chmodSync(readable, 0o644);
+      for (const command of ['check', 'prompt'] as const) {
+        const r = await store.run(['--server', sock, '--token', `@${readable}`, 'pam', command], { env: { TFACTL_DB: undefined, PAM_USER: 'gus' }, input: '123456' });
+        expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: '', stderr: `error: the --token file ${readable} is readable by others (mode 0644): run 'chmod 600 ${readable}'\n` });
+      }
+    });
+
     it('prints no lines with a token file others may read or replace, or one not there', () => {
       const config = (file: string) => spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--server', sock, '--token', `@${file}`], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
       const readable = join(store.dir, 'readable.token');

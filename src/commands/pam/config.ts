@@ -1,7 +1,7 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { refuseOpenToOthers, refuseReplaceable } from '../../files.js';
+import { refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
@@ -41,14 +41,8 @@ export async function run(inv: Invocation): Promise<void> {
   // pam_exec runs the lines as root with this admin's token: a file others may read gives it away,
   // one they could replace gives them the sign-ins; held to what tfactl pam asks of the store.
   if (tokenFile !== undefined) {
-    refuseReplaceable(tokenFile, 0, 'the --token file');
-    let mode: number;
-    try {
-      mode = statSync(tokenFile).mode;
-    } catch (e) {
-      throw new UsageError(`cannot read the --token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'file_error');
-    }
-    refuseOpenToOthers(tokenFile, 'the --token file', mode);
+    if (!existsSync(tokenFile)) throw new UsageError(`cannot read the --token file ${tokenFile}: ENOENT`, 'file_error');
+    refuseUntrustedTokenFile(tokenFile, 0);
   }
   // This very tfactl, as this process runs it: the node binary and the script; or, through a
   // service, the shell client beside it.
