@@ -58,7 +58,7 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
       // Found after the write returned, so no longer the command's to throw: said on standard
       // error and in the exit code, as the direct path does (a terminal hung up, a full disk).
       try {
-        writeSync(2, `error: cannot write standard output: ${e.code ?? String(e)} (what the command did is done; its output is cut short)\n`);
+        writeSync(2, `error: ${outputFailed(e).message}\n`);
       } catch {
         // Nowhere left to say it.
       }
@@ -95,11 +95,16 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
           // command changed stays changed: the message says so, not that nothing happened.
           closed = true;
           if (fd === 2) return;
-          throw new StoreError(`cannot write standard output: ${code ?? String(e)} (what the command did is done; its output is cut short)`, 'output_failed');
+          throw outputFailed(e);
         }
       }
     },
   };
+}
+
+/** Standard output could not be written (exit 6): what the command changed stays changed, and the message says so. */
+function outputFailed(e: unknown): StoreError {
+  return new StoreError(`cannot write standard output: ${(e as NodeJS.ErrnoException).code ?? String(e)} (what the command did is done; its output is cut short)`, 'output_failed');
 }
 
 /** Whether fd 0 is a terminal; `stream` (process.stdin) is only built when fd 0 might be one. */
