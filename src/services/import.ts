@@ -66,6 +66,13 @@ interface PreparedRow {
 
 class RowError extends Error {}
 
+/** How many rows of `results` went each way. */
+export function countOutcomes(results: readonly ImportResult[]): Record<ImportResult['status'], number> {
+  const counts = { created: 0, updated: 0, skipped: 0, failed: 0 };
+  for (const r of results) counts[r.status]++;
+  return counts;
+}
+
 /**
  * Creates (or with `update` changes) users in bulk, from rows read as they come: memory grows with
  * the results, never with the input. Admins only. Passwords are hashed in parallel on every core;
@@ -175,8 +182,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     if (unreported) throw (unreported as { readonly error: unknown }).error;
   }
 
-  const summary = { created: 0, updated: 0, skipped: 0, failed: 0 };
-  for (const r of results) summary[r.status]++;
+  const summary = countOutcomes(results);
   await session.audit({
     action: 'user.import',
     target: null,

@@ -1,7 +1,7 @@
 import { CancelledError, ExitCode, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog, INPUT_LIMITS } from '../../files.js';
-import { type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
+import { countOutcomes, type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
 import { countImportRecords, importRows } from '../../services/import-input.js';
 import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
@@ -129,9 +129,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
 
 /** Counts of rows that became final, as importUsers sums them. */
 function summarize(results: readonly ImportResult[]): ImportSummary {
-  const counts = { created: 0, updated: 0, skipped: 0, failed: 0 };
-  for (const r of results) counts[r.status]++;
-  return { ...counts, results, inputError: null };
+  return { ...countOutcomes(results), results, inputError: null };
 }
 
 /** An unforeseen failure as a TfaError (exit 1, as main.ts would say it), so that it can carry a result. */
