@@ -71,6 +71,8 @@ function client(args: readonly string[], env: Record<string, string>, input: Buf
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code, stdout, stderr }));
+    // A client that exits before reading (a refusal) closes its end: EPIPE is its answer, not a failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }

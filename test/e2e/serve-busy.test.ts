@@ -79,6 +79,8 @@ const pamCheckByCurl = (user: string, answer: string, file = tokenFile) =>
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code, stderr }));
+    // A client that exits before reading (a refusal) closes its end: EPIPE is its answer, not a failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(answer);
   });
 const listThroughService = () => store.run(['--server', sock, '--token', `@${tokenFile}`, 'user', 'list', '--json'], { env: { TFACTL_DB: undefined } });
