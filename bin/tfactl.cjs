@@ -86,7 +86,8 @@ function pamBundle() {
   }
 }
 
-if (require.main === module) {
+/** Runs the command line: what `tfactl` and `node dist/tfactl.cjs` (the bundle's last line) do. */
+function start() {
   const runMain = () => {
     // argon2 hashes on libuv's thread pool, 4 threads unless told otherwise: let bulk imports use
     // every core. Must be set before the pool starts, so before anything else runs.
@@ -99,6 +100,7 @@ if (require.main === module) {
   const pam = argv.includes('pam') && argv.includes('--server') ? pamBundle() : null;
   if (pam) pam.runPamProcess().then((handled) => handled || runMain());
   else runMain();
-} else {
-  module.exports = { load, BUNDLE, CACHE };
 }
+
+if (require.main === module) start();
+else module.exports = { load, start, BUNDLE, CACHE };

@@ -120,7 +120,15 @@ const MAIN_OPTIONS = {
   plugins: [shims],
   logLevel: 'warning',
 };
-const result = await esbuild.build({ ...MAIN_OPTIONS, entryPoints: [join(ROOT, 'src', 'main.ts')], outfile: OUT, write: false });
+// Started itself (`node dist/tfactl.cjs`), the bundle runs as bin/tfactl.cjs would, rather than
+// load and exit 0 with nothing done. Loaded by bin/tfactl.cjs, its module is not the main one.
+const result = await esbuild.build({
+  ...MAIN_OPTIONS,
+  entryPoints: [join(ROOT, 'src', 'main.ts')],
+  outfile: OUT,
+  write: false,
+  footer: { js: 'if(require.main===module)require("../bin/tfactl.cjs").start();' },
+});
 
 // What pam_exec runs through a tfactl service (src/pam-main.ts): a bundle of its own without the
 // command tree, read by Node's loader (about 36 KB: a code cache saved 1 ms of it, and the flag that

@@ -99,6 +99,14 @@ describe('the bundle and its code cache', () => {
     expect(pg).not.toMatch(/new Response\(null/);
   });
 
+  it('started itself (node dist/tfactl.cjs), the bundle runs the command line as bin/tfactl.cjs does', () => {
+    const { root } = copyInstall();
+    works(join(root, 'dist', 'tfactl.cjs'));
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'tfactl.cjs'), 'bogus'], { encoding: 'utf8' });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^error: .*bogus.*\n$/);
+  });
+
   it('without the bundle: one line saying to build, exit 1', () => {
     const { root, bin } = copyInstall();
     rmSync(join(root, 'dist', 'tfactl.cjs'));
