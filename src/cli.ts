@@ -2,7 +2,7 @@ import { Argument, Command, type CommandOptions, Option } from 'commander';
 import type { Io } from './context.js';
 import { UsageError } from './errors.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
-import { addHelp } from './help.js';
+import { addHelp, commandPath as commandWords, findCommand } from './help.js';
 import type { Invocation } from './invocation.js';
 import type { PamLine } from './pam-argv.js';
 
@@ -43,6 +43,26 @@ function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   return names.join(' ');
+}
+
+/**
+ * A group's unknown words say the same as `tfactl help` does of them: `unknown command 'user ad'
+ * (Did you mean user add?)`, the whole path and a command to type, not commander's `'ad' (Did you
+ * mean add?)`. And `tfactl bogus --help` (or `user bogus --help`) is that error, exit 2, as
+ * `tfactl bogus` and `tfactl help bogus` are, not the group's help with exit 0: commander answers
+ * a help flag before it looks at a group's words, this looks first. Both hooks are commander's
+ * private ones, so test/e2e/help.test.ts holds the behaviour to them.
+ */
+function unknownCommands(group: Command, program: Command): Command {
+  const hooked = group as unknown as { _outputHelpIfRequested(unknown: string[]): void; unknownCommand(): never };
+  const outputHelpIfRequested = hooked._outputHelpIfRequested.bind(group);
+  // group.args is the group's words (none of them a command of its: those were dispatched) then the unknown options.
+  hooked.unknownCommand = () => findCommand(program, [...commandWords(group), group.args[0] ?? '']) as never;
+  hooked._outputHelpIfRequested = (unknown) => {
+    if (group.args.length > unknown.length) hooked.unknownCommand();
+    outputHelpIfRequested(unknown);
+  };
+  return group;
 }
 
 /**
@@ -88,6 +108,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .configureHelp({ showGlobalOptions: false, sortSubcommands: false })
     .showSuggestionAfterError(true)
     .addHelpText('after', EXIT_CODES_HELP);
+  unknownCommands(program, program);
 
   const leaf = (parent: Command, name: string, description: string, load: Loader, options?: CommandOptions): Command =>
     parent
@@ -101,7 +122,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand). A group
   // of tfactl's own is filled only when `only` allows it (see buildProgram's comment).
   const group = (parent: Command, name: string, description: string, fill?: (group: Command) => void): Command => {
-    const cmd = parent.command(name).description(description).helpCommand(false);
+    const cmd = unknownCommands(parent.command(name).description(description).helpCommand(false), program);
     if (fill && (parent !== program || only === undefined || only.has(name))) fill(cmd);
     return cmd;
   };

@@ -45,7 +45,7 @@ export function addHelp(program: Command): void {
 }
 
 /** The command `words` name (`['user', 'add']`), or a usage error that suggests a near name. */
-function findCommand(program: Command, words: readonly string[]): Command {
+export function findCommand(program: Command, words: readonly string[]): Command {
   let cmd = program;
   for (const [i, word] of words.entries()) {
     const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));

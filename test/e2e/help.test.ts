@@ -67,6 +67,20 @@ describe('tfactl help', () => {
     expect(json.json().error).toEqual({ code: 'usage', message: line.replace(/^error: /, '') });
   });
 
+  it.each([
+    [['usr'], "error: unknown command 'usr' (Did you mean user?)"],
+    [['user', 'ad'], "error: unknown command 'user ad' (Did you mean user add?)"],
+    [['tfa', 'add', 'totpp'], "error: unknown command 'tfa add totpp' (Did you mean tfa add totp?)"],
+    [['frobnicate'], "error: unknown command 'frobnicate'"],
+  ])('typed as a command, or with --help or -h, %j is the same error as help gives of it, exit 2', async (path, line) => {
+    for (const args of [path, [...path, '--help'], [...path, '-h'], ['--db', 'x.db', ...path, '--help']]) {
+      const r = await runBin(args);
+      expect({ code: r.code, stdout: r.stdout, line: oneLineError(r) }, args.join(' ')).toEqual({ code: 2, stdout: '', line });
+    }
+    const json = await runBin([...path, '--help', '--json']);
+    expect({ code: json.code, error: json.json().error }).toEqual({ code: 2, error: { code: 'usage', message: line.replace(/^error: /, '') } });
+  });
+
   it('is listed in tfactl --help', async () => {
     const r = await runBin(['--help']);
     expect(r.stdout).toMatch(/^ {2}help \[command\.\.\.\] +show the help of a command/m);
