@@ -674,6 +674,8 @@ function parseRealmTfa(value: string, where: string): ProxmoxRealmEnforcement {
     if (!/^[0-9A-Za-z]+$/.test(apiId)) throw new UsageError(`${where}: tfa type=yubico needs the API id (id=…)`, INVALID);
     if (!isBase64Key(apiKey)) throw new UsageError(`${where}: tfa type=yubico needs the base64 API key (key=…)`, INVALID);
     if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`${where}: tfa url must be an http(s) URL`, INVALID);
+    // As realm set-yubico: realm show prints the URL, so it may not carry a password.
+    if (/^https?:\/\/[^/?#]*@/.test(url)) throw new UsageError(`${where}: tfa url may not hold a user or password (tfactl shows the URL)`, INVALID);
     proxmoxText(url, 'tfa url', where);
     return { kind: 'yubico', apiId, apiKey, url };
   }

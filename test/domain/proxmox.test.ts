@@ -540,6 +540,7 @@ describe('parseDomainsCfg', () => {
     ['a tfa option given twice', 'pve: pve\n\ttfa type=oath,step=30,step=60\n', 'line 2: tfa option "step" is given twice'],
     ['a yubico realm without id', `pve: pve\n\ttfa type=yubico,key=${API_KEY}\n`, 'line 2: tfa type=yubico needs the API id'],
     ['a malformed option list', 'pve: pve\n\ttfa type="oath"x\n', 'line 2: the tfa option list is malformed'],
+    ['a yubico url with a password in it', `pve: pve\n\ttfa type=yubico,id=1,key=${API_KEY},url=https://u:pw@otp.example/wsapi/2.0/verify\n`, 'line 2: tfa url may not hold a user or password'],
   ])('refuses %s, naming the line', (_, text, expected) => {
     expect(usageErrorOf(() => parseDomainsCfg(text))).toContain(`domains.cfg ${expected}`);
   });

@@ -125,6 +125,8 @@ describe('YubiKey OTP validated offline', () => {
       ['realm', 'set-enforce', 'keys', 'yubico', '--api-id', '1', '--api-key', 'short'],
       ['realm', 'set-enforce', 'keys', 'yubico', '--offline', '--api-id', '1'],
       ['realm', 'set-enforce', 'keys', 'totp', '--offline'],
+      // realm show prints the URLs: none may carry a password.
+      ['realm', 'set-yubico', 'keys', '--api-id', '1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==', '--url', 'https://u:pw@otp.example/wsapi/2.0/verify'],
       ['user', 'add', 'nokey@keys', '--no-password'],
     ]) {
       const r = await store.run(args);
