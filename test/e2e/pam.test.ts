@@ -347,13 +347,13 @@ describe('tfactl pam through tfactl serve', () => {
   describe('asked by a shell and curl (bin/tfactl-pam-curl), what pam config prints when curl is there', () => {
     const CLIENT = resolve(dirname(BIN), 'tfactl-pam-curl');
     /** The shell client's line, as pam_exec runs it: PAM's items in the environment, the answer on standard input. */
-    const viaCurl = (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '') => {
-      const r = spawnSync('/bin/sh', ['-p', CLIENT, command, '--server', sock, '--token', `@${tokenFile}`, ...options], { input, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+    const viaCurl = (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '', token = tokenFile) => {
+      const r = spawnSync('/bin/sh', ['-p', CLIENT, command, '--server', sock, '--token', `@${token}`, ...options], { input, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     /** tfactl's own client on the same service. */
-    const viaNode = async (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '') => {
-      const r = await store.run(['--server', sock, '--token', `@${tokenFile}`, 'pam', command, ...options], { env: { TFACTL_DB: undefined, ...env }, input });
+    const viaNode = async (command: 'check' | 'prompt', options: string[], env: Record<string, string>, input = '', token = tokenFile) => {
+      const r = await store.run(['--server', sock, '--token', `@${token}`, 'pam', command, ...options], { env: { TFACTL_DB: undefined, ...env }, input });
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     };
 
@@ -440,13 +440,40 @@ describe('tfactl pam through tfactl serve', () => {
       expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
     });
 
-    it("refuses, as tfactl's own client, a token file others may read or replace when the line runs", async () => {
-      const readable = join(store.dir, 'readable-at-check.token');
-      copyFileSync(tokenFile, readable);
-      chmodSync(readable, 0o644);
-      for (const command of ['check', 'prompt'] as const) {
-        const r = await store.run(['--server', sock, '--token', `@${readable}`, 'pam', command], { env: { TFACTL_DB: undefined, PAM_USER: 'gus' }, input: '123456' });
-        expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: '', stderr: `error: the --token file ${readable} is readable by others (mode 0644): run 'chmod 600 ${readable}'\n` });
+    it("refuses, as tfactl's own client does, a token file others may read or replace when the line runs", async () => {
+      const dir = join(store.dir, 'tokens-at-check');
+      mkdirSync(dir, { mode: 0o700 });
+      const file = (name: string, mode: number, owner = 0) => {
+        const path = join(dir, name);
+        copyFileSync(tokenFile, path);
+        chmodSync(path, mode);
+        chownSync(path, owner, owner);
+        return path;
+      };
+      const inDirectory = (name: string, mode: number) => {
+        mkdirSync(join(dir, name), { mode });
+        chmodSync(join(dir, name), mode);
+        return file(`${name}/pam.token`, 0o600);
+      };
+      const readable = file('readable.token', 0o644);
+      symlinkSync(readable, join(dir, 'link.token'));
+      const cases: [string, number, string][] = [
+        [readable, 2, `error: the --token file ${readable} is readable by others (mode 0644): run 'chmod 600 ${readable}'`],
+        [file('group.token', 0o640), 2, 'is readable by its group (mode 0640)'],
+        [file("it's.token", 0o604), 2, `run chmod 600 '${dir}/it'\\''s.token'`],
+        [join(dir, 'link.token'), 2, 'is readable by others (mode 0644)'],
+        [file('writable.token', 0o620), 6, 'it is writable by its group (mode 0620), so another user could put something else in its place; keep it where only root may write'],
+        [file('nobody.token', 0o600, 65534), 6, 'it belongs to uid 65534'],
+        [inDirectory('open', 0o777), 6, `the directory ${dir}/open is writable by others (mode 0777)`],
+        [inDirectory('sticky', 0o1777), 6, `the directory ${dir}/sticky is writable by others (mode 01777)`],
+      ];
+      for (const [token, code, text] of cases) {
+        for (const command of ['check', 'prompt'] as const) {
+          const node = await viaNode(command, [], { PAM_USER: 'gus' }, '123456', token);
+          expect(node, `${command} ${token}`).toEqual({ code, stdout: '', stderr: expect.stringContaining(text) });
+          expect(node.stderr).toMatch(/^error: [^\n]+\n$/);
+          expect(viaCurl(command, [], { PAM_USER: 'gus' }, '123456', token), `${command} ${token}`).toEqual(node);
+        }
       }
     });
 
