@@ -492,7 +492,8 @@ _tfactl_reply() {
 # _tfactl_ids KIND [USERID]: add the ids starting with $cur that `tfactl __complete` prints
 # (one a line, maybe a tab and a description), quoted for the shell. It never asks anything:
 # without a store this user owns it prints nothing. User ids are read starting with $cur only
-# (bash matches prefixes alone): a big store's other users are not read.
+# (bash matches prefixes alone): a big store's other users are not read. As an argument, before
+# any --, an id that starts with - is left out (tfactl would read it as an option): after -- it is offered.
 _tfactl_ids() {
     local line id
     local -a asked=("$@")
@@ -500,6 +501,7 @@ _tfactl_ids() {
     while IFS= read -r line; do
         id=${line%%$'\t'*}
         [[ $id == "$cur"* ]] || continue
+        [[ $id == -* && -n $argument && -z $ddash ]] && continue
         printf -v id '%q' "$id"
         _tfactl_add "$id"
     done < <(command "$tfactl" __complete "${db[@]}" "${asked[@]}" 2>/dev/null </dev/null)
@@ -533,7 +535,7 @@ _tfactl_words() {
 
 _tfactl() {
     local -a words pos db args ids
-    local cword cur word i path= child= opt= npos=0 ddash= prefix= trim
+    local cword cur word i path= child= opt= npos=0 ddash= prefix= trim argument=
     local cmds opts vopts vararg files= choices= store= tfactl
     COMPREPLY=()
     _tfactl_words
@@ -592,6 +594,7 @@ _tfactl() {
     fi
     (( vararg && npos >= ${#args[@]} )) && npos=$(( ${#args[@]} - 1 ))
     (( npos < ${#args[@]} )) || return 0
+    argument=1
     if [[ -n ${args[npos]} ]]; then
         _tfactl_reply -W "${args[npos]}" -- "$cur"
     elif [[ ${ids[npos]} == factors:* ]]; then

@@ -290,9 +290,15 @@ end
 
 # What `tfactl __complete KIND [USERID]` prints: an id a line, maybe a tab and a description, for
 # the store named on the command line (--db), else the default one. It never asks anything:
-# without a store this user owns it prints nothing.
+# without a store this user owns it prints nothing. For an argument (--argument), before any --,
+# an id that starts with - is left out (tfactl would read it as an option).
 function __tfactl_ids
     set -l words (commandline -opc)
+    set -l argument
+    if test "$argv[1]" = --argument
+        set -e argv[1]
+        contains -- -- $words; or set argument 1
+    end
     set -l cmd (string replace -r -- '^~/' ~/ $words[1])
     set -l db
     for i in (seq 2 (count $words))
@@ -304,7 +310,11 @@ function __tfactl_ids
                 set db --db (string replace -r -- '^~/' ~/ (string replace -r -- '^--db=' '' $words[$i]))
         end
     end
-    command $cmd __complete $db $argv 2>/dev/null </dev/null
+    if set -q argument[1]
+        command $cmd __complete $db $argv 2>/dev/null </dev/null | string match -v -r -- '^-'
+    else
+        command $cmd __complete $db $argv 2>/dev/null </dev/null
+    end
 end
 
 # No file names unless asked for.
@@ -371,7 +381,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'
 
 # tfactl user show
-complete -c tfactl -n '__tfactl_argument "user show" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "user show" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl user modify
 complete -c tfactl -n '__tfactl_using "user modify"' -l admin -d 'make the user an admin'
@@ -381,7 +391,7 @@ complete -c tfactl -n '__tfactl_using "user modify"' -l comment -x -d 'free text
 complete -c tfactl -n '__tfactl_using "user modify"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC), or \'never\''
 complete -c tfactl -n '__tfactl_using "user modify"' -l disabled -d 'disable the account'
 complete -c tfactl -n '__tfactl_using "user modify"' -l enable -d 'enable the account'
-complete -c tfactl -n '__tfactl_argument "user modify" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "user modify" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl user import
 complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
@@ -389,14 +399,14 @@ complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothin
 complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each'
 
 # tfactl user passwd
-complete -c tfactl -n '__tfactl_argument "user passwd" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "user passwd" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl user delete
 complete -c tfactl -n '__tfactl_using "user delete"' -l yes -d 'do not ask; needed without a terminal'
-complete -c tfactl -n '__tfactl_argument "user delete" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "user delete" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl user logout
-complete -c tfactl -n '__tfactl_argument "user logout" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "user logout" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl realm
 complete -c tfactl -n '__tfactl_needs_command "realm"' -a add -d 'add a realm'
@@ -412,12 +422,12 @@ complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
 # tfactl realm list
 
 # tfactl realm show
-complete -c tfactl -n '__tfactl_argument "realm show" 0' -a '(__tfactl_ids realms)'
+complete -c tfactl -n '__tfactl_argument "realm show" 0' -a '(__tfactl_ids --argument realms)'
 
 # tfactl realm delete
 complete -c tfactl -n '__tfactl_using "realm delete"' -l force -d 'also delete the users of the realm'
 complete -c tfactl -n '__tfactl_using "realm delete"' -l yes -d 'do not ask; needed without a terminal'
-complete -c tfactl -n '__tfactl_argument "realm delete" 0' -a '(__tfactl_ids realms)'
+complete -c tfactl -n '__tfactl_argument "realm delete" 0' -a '(__tfactl_ids --argument realms)'
 
 # tfactl realm set-enforce
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
@@ -428,7 +438,7 @@ complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'Yubi
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
-complete -c tfactl -n '__tfactl_argument "realm set-enforce" 0' -a '(__tfactl_ids realms)'
+complete -c tfactl -n '__tfactl_argument "realm set-enforce" 0' -a '(__tfactl_ids --argument realms)'
 complete -c tfactl -n '__tfactl_argument "realm set-enforce" 1' -a 'none totp yubico' -d 'none, totp or yubico'
 
 # tfactl realm set-yubico
@@ -437,7 +447,7 @@ complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l api-key -x -d 'Yubi
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l offline -d 'validate YubiKey OTPs offline with each key\'s AES key'
 complete -c tfactl -n '__tfactl_using "realm set-yubico"' -l none -d 'remove the realm\'s YubiKey validation'
-complete -c tfactl -n '__tfactl_argument "realm set-yubico" 0' -a '(__tfactl_ids realms)'
+complete -c tfactl -n '__tfactl_argument "realm set-yubico" 0' -a '(__tfactl_ids --argument realms)'
 
 # tfactl tfa
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a add -d 'add a second factor'
@@ -463,14 +473,14 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -a 'terminal none png: svg:' -d 'terminal, none, png:FILE or svg:FILE'
-complete -c tfactl -n '__tfactl_argument "tfa add totp" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa add totp" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa add yubico
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l otp -x -d 'an OTP from the key'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l aes-key -x -d 'the key\'s AES key (32 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l private-id -x -d 'the key\'s private id (12 hex digits), or @FILE, for offline validation; stored encrypted'
 complete -c tfactl -n '__tfactl_using "tfa add yubico"' -l description -x -d 'name of the key (default "YubiKey")'
-complete -c tfactl -n '__tfactl_argument "tfa add yubico" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa add yubico" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa add webauthn
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l description -x -d 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)'
@@ -482,35 +492,35 @@ complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l challenge -x -d 'th
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l response -r -F -d 'the browser\'s RegistrationResponseJSON, from a file, or - for one line of standard input'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l rp-id -x -d 'with --begin: the RP id the credential is made for (default: the webauthn.rp-id setting)'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable'
-complete -c tfactl -n '__tfactl_argument "tfa add webauthn" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa add webauthn" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa add recovery
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'also write the keys to this new file (mode 0600)'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l regenerate -d 'replace the existing keys'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask before replacing'
-complete -c tfactl -n '__tfactl_argument "tfa add recovery" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa add recovery" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa list
 complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only the users of this realm'
-complete -c tfactl -n '__tfactl_argument "tfa list" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa list" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa delete
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l type -x -a 'totp recovery yubico webauthn u2f' -d 'delete every factor of this kind'
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l all -d 'delete every factor of the user'
 complete -c tfactl -n '__tfactl_using "tfa delete"' -l yes -d 'with --type or --all: do not ask; needed without a terminal'
-complete -c tfactl -n '__tfactl_argument "tfa delete" 0' -a '(__tfactl_ids users)'
-complete -c tfactl -n '__tfactl_argument "tfa delete" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
+complete -c tfactl -n '__tfactl_argument "tfa delete" 0' -a '(__tfactl_ids --argument users)'
+complete -c tfactl -n '__tfactl_argument "tfa delete" 1' -a '(__tfactl_ids --argument factors (__tfactl_given 0))'
 
 # tfactl tfa enable
-complete -c tfactl -n '__tfactl_argument "tfa enable" 0' -a '(__tfactl_ids users)'
-complete -c tfactl -n '__tfactl_argument "tfa enable" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
+complete -c tfactl -n '__tfactl_argument "tfa enable" 0' -a '(__tfactl_ids --argument users)'
+complete -c tfactl -n '__tfactl_argument "tfa enable" 1' -a '(__tfactl_ids --argument factors (__tfactl_given 0))'
 
 # tfactl tfa disable
-complete -c tfactl -n '__tfactl_argument "tfa disable" 0' -a '(__tfactl_ids users)'
-complete -c tfactl -n '__tfactl_argument "tfa disable" 1' -a '(__tfactl_ids factors (__tfactl_given 0))'
+complete -c tfactl -n '__tfactl_argument "tfa disable" 0' -a '(__tfactl_ids --argument users)'
+complete -c tfactl -n '__tfactl_argument "tfa disable" 1' -a '(__tfactl_ids --argument factors (__tfactl_given 0))'
 
 # tfactl tfa unlock
-complete -c tfactl -n '__tfactl_argument "tfa unlock" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "tfa unlock" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl login
 complete -c tfactl -n '__tfactl_using "login"' -l code -x -d 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)'
@@ -526,10 +536,10 @@ complete -c tfactl -n '__tfactl_using "login"' -l rp-id -x -d 'with --begin: the
 complete -c tfactl -n '__tfactl_using "login"' -l origin -x -d 'with --begin: the origin the answer comes from, one of the webauthn.origin setting; repeatable (default: all of them)'
 complete -c tfactl -n '__tfactl_using "login"' -l session -d 'keep a session: later --as commands of this user need no sign-in until it expires (session.minutes) (default on a terminal)'
 complete -c tfactl -n '__tfactl_using "login"' -l no-session -d 'keep no session, also on a terminal'
-complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "login" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl logout
-complete -c tfactl -n '__tfactl_argument "logout" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "logout" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl serve
 complete -c tfactl -n '__tfactl_using "serve"' -l socket -r -F -d 'the Unix socket to listen on (default /run/tfactl/tfactl.sock, or the one systemd passes)'
@@ -546,13 +556,13 @@ complete -c tfactl -n '__tfactl_needs_command "token"' -a delete -d 'revoke an A
 complete -c tfactl -n '__tfactl_using "token add"' -l privileges -x -a 'inherit read-only' -d 'what it may do: what its user may (inherit), or only look (read-only)'
 complete -c tfactl -n '__tfactl_using "token add"' -l expire -x -d 'the last day it works, YYYY-MM-DD (default: never)'
 complete -c tfactl -n '__tfactl_using "token add"' -l comment -x -d 'what it is for'
-complete -c tfactl -n '__tfactl_argument "token add" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "token add" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl token list
-complete -c tfactl -n '__tfactl_argument "token list" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "token list" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl token delete
-complete -c tfactl -n '__tfactl_argument "token delete" 0' -a '(__tfactl_ids users)'
+complete -c tfactl -n '__tfactl_argument "token delete" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl settings
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'

@@ -232,7 +232,8 @@ export function renderBash(tree) {
   out(`# ${fn}_ids KIND [USERID]: add the ids starting with $cur that \`${prog} __complete\` prints`);
   out('# (one a line, maybe a tab and a description), quoted for the shell. It never asks anything:');
   out('# without a store this user owns it prints nothing. User ids are read starting with $cur only');
-  out("# (bash matches prefixes alone): a big store's other users are not read.");
+  out("# (bash matches prefixes alone): a big store's other users are not read. As an argument, before");
+  out(`# any --, an id that starts with - is left out (${prog} would read it as an option): after -- it is offered.`);
   out(`${fn}_ids() {`);
   out('    local line id');
   out('    local -a asked=("$@")');
@@ -240,6 +241,7 @@ export function renderBash(tree) {
   out('    while IFS= read -r line; do');
   out("        id=${line%%$'\\t'*}");
   out('        [[ $id == "$cur"* ]] || continue');
+  out('        [[ $id == -* && -n $argument && -z $ddash ]] && continue');
   out("        printf -v id '%q' \"$id\"");
   out(`        ${fn}_add "$id"`);
   out(`    done < <(command "$tfactl" __complete "\${db[@]}" "\${asked[@]}" 2>/dev/null </dev/null)`);
@@ -273,7 +275,7 @@ export function renderBash(tree) {
   out();
   out(`${fn}() {`);
   out('    local -a words pos db args ids');
-  out('    local cword cur word i path= child= opt= npos=0 ddash= prefix= trim');
+  out('    local cword cur word i path= child= opt= npos=0 ddash= prefix= trim argument=');
   out('    local cmds opts vopts vararg files= choices= store= tfactl');
   out('    COMPREPLY=()');
   out(`    ${fn}_words`);
@@ -332,6 +334,7 @@ export function renderBash(tree) {
   out('    fi');
   out('    (( vararg && npos >= ${#args[@]} )) && npos=$(( ${#args[@]} - 1 ))');
   out('    (( npos < ${#args[@]} )) || return 0');
+  out('    argument=1');
   out('    if [[ -n ${args[npos]} ]]; then');
   out(`        ${fn}_reply -W "\${args[npos]}" -- "$cur"`);
   out('    elif [[ ${ids[npos]} == factors:* ]]; then');
@@ -404,7 +407,7 @@ export function renderZsh(tree) {
     args.map((a) => {
       // _arguments sets $line to the arguments before this one: $line[N] is argument N (from 1).
       const store = a.store === 'factors' ? `factors $line[${a.of + 1}]` : a.store;
-      const action = a.choices.length ? choicesAction(a.choices) : store ? `{${ids}_ids ${store}}` : '';
+      const action = a.choices.length ? choicesAction(a.choices) : store ? `{${ids}_ids -a ${store}}` : '';
       const lead = a.variadic ? '*:' : a.required ? ':' : '::';
       return sq(`${lead}${zcolon(a.name)}:${action}`);
     });
@@ -413,14 +416,20 @@ export function renderZsh(tree) {
   out(`# zsh completion for ${prog}`);
   out(`# ${GENERATED_BY}`);
   out();
-  out(`# ${ids}_ids KIND [USERID]: offer what \`${prog} __complete\` prints: an id a line, maybe a tab and`);
-  out('# a description. It never asks anything: without a store this user owns it prints nothing.');
+  out(`# ${ids}_ids [-a] KIND [USERID]: offer what \`${prog} __complete\` prints: an id a line, maybe a tab and`);
+  out('# a description. It never asks anything: without a store this user owns it prints nothing. For an');
+  out(`# argument (-a), before any --, an id that starts with - is left out (${prog} would read it as an option).`);
   out(`${ids}_ids() {`);
-  out('    local line id');
+  out('    local line id argument=');
   out('    local -a values');
+  out('    if [[ $1 == -a ]]; then');
+  out('        shift');
+  out('        (( ${${(@)words[1,CURRENT-1]}[(I)--]} )) || argument=1');
+  out('    fi');
   out(`    for line in "\${(@f)$(_call_program ids \${(q)${ids}_cmd} __complete \${(q)${ids}_db[@]} \${(q)@} 2>/dev/null </dev/null)}"; do`);
   out("        id=${line%%$'\\t'*}");
   out('        [[ -n $id ]] || continue');
+  out('        [[ $id == -* && -n $argument ]] && continue');
   out("        if [[ $line == *$'\\t'* ]]; then");
   out(`            values+=("\${id//:/\\\\:}:\${line#*$'\\t'}")`);
   out('        else');
@@ -599,9 +608,15 @@ export function renderFish(tree) {
   out();
   out(`# What \`${prog} __complete KIND [USERID]\` prints: an id a line, maybe a tab and a description, for`);
   out('# the store named on the command line (--db), else the default one. It never asks anything:');
-  out('# without a store this user owns it prints nothing.');
+  out('# without a store this user owns it prints nothing. For an argument (--argument), before any --,');
+  out(`# an id that starts with - is left out (${prog} would read it as an option).`);
   out(`function ${fn}_ids`);
   out('    set -l words (commandline -opc)');
+  out('    set -l argument');
+  out("    if test \"$argv[1]\" = --argument");
+  out('        set -e argv[1]');
+  out("        contains -- -- $words; or set argument 1");
+  out('    end');
   out("    set -l cmd (string replace -r -- '^~/' ~/ $words[1])");
   out('    set -l db');
   out('    for i in (seq 2 (count $words))');
@@ -613,7 +628,11 @@ export function renderFish(tree) {
   out("                set db --db (string replace -r -- '^~/' ~/ (string replace -r -- '^--db=' '' $words[$i]))");
   out('        end');
   out('    end');
-  out('    command $cmd __complete $db $argv 2>/dev/null </dev/null');
+  out('    if set -q argument[1]');
+  out("        command $cmd __complete $db $argv 2>/dev/null </dev/null | string match -v -r -- '^-'");
+  out('    else');
+  out('        command $cmd __complete $db $argv 2>/dev/null </dev/null');
+  out('    end');
   out('end');
   out();
   out(`# No file names unless asked for.`);
@@ -642,7 +661,7 @@ export function renderFish(tree) {
         out(`${c} -n ${fq(cond)} -a ${fq(a.choices.join(' '))} -d ${fq(a.description || a.name)}`);
       } else if (a.store) {
         const kind = a.store === 'factors' ? `factors (${fn}_given ${a.of})` : a.store;
-        out(`${c} -n ${fq(cond)} -a ${fq(`(${fn}_ids ${kind})`)}`);
+        out(`${c} -n ${fq(cond)} -a ${fq(`(${fn}_ids --argument ${kind})`)}`);
       }
     });
   }

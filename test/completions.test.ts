@@ -620,6 +620,28 @@ describe('values and ids from the store', () => {
     expect(hasWord(fromOther ?? '', 'alice@local')).toBe(false);
   });
 
+  it('offers a user id that starts with - as an argument only after --, and as a value always', async () => {
+    const dashed = new TempStore();
+    try {
+      expect((await dashed.run(['user', 'add', '--no-password', '--', '-eve'])).code).toBe(0);
+      const denv = { TFACTL_DB: dashed.db };
+      const [before, after, value] = bashCompleteWith({ env: denv }, ['tfactl', 'user', 'show', ''], ['tfactl', 'user', 'show', '--', ''], ['tfactl', '--as', '']);
+      expect(before?.sort()).toEqual(['root@local']);
+      expect(after?.sort()).toEqual(['-eve@local', 'root@local']);
+      expect(value?.sort()).toEqual(['-eve@local', 'root@local']);
+      const fish = fishCompleteWith(denv, 'tfactl user show ', 'tfactl user show -- ', 'tfactl --as ').map((lines) => lines.map((l) => l.split('\t')[0]).sort());
+      expect(fish).toEqual([['root@local'], ['-eve@local', 'root@local'], ['-eve@local', 'root@local']]);
+      const zsh = zshCompleteWith(denv, 'tfactl user show ', 'tfactl user show -- ', 'tfactl --as ');
+      expect(zsh.map((listing) => ['-eve@local', 'root@local'].map((u) => hasWord(listing, u)))).toEqual([
+        [false, true],
+        [true, true],
+        [true, true],
+      ]);
+    } finally {
+      dashed.remove();
+    }
+  });
+
   it('fish: ids with descriptions, the store --db names, nothing without a store', () => {
     const [ofAlice, fromOther, noStore] = fishCompleteWith(
       env(),
