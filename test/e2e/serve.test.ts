@@ -198,6 +198,10 @@ describe('tfactl serve', () => {
     expect(lines.find((l) => l.path === '/api/v1/login' && l.status === 200)).toMatchObject({ method: 'POST', userid: 'alice@local', ms: expect.any(Number) });
     expect(log).not.toContain(PW);
     expect(log).not.toContain(adminToken.split('=')[1]!);
+    // The store as the journal may show it: on PostgreSQL, without the connection string's password.
+    const storePassword = BACKEND === 'postgres' ? decodeURIComponent(new URL(store.db).password) : '';
+    expect(lines.find((l) => l.listening !== undefined)?.store).toBe(BACKEND === 'postgres' ? store.db.replace(`:${new URL(store.db).password}@`, ':***@') : store.db);
+    if (storePassword) expect(log).not.toContain(storePassword);
     const exited = new Promise<number | null>((done) => server.on('exit', done));
     server.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, lstatSync, rmSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { isPostgresUrl } from '../../domain/store-location.js';
+import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import { ExitCode, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
@@ -76,7 +76,9 @@ export async function run(inv: Invocation): Promise<void> {
   };
   const log = (entry: Record<string, unknown>) => inv.ctx.io.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
   // One for every connection the service opens: trouble of the store's, said once, is logged once.
-  const longLived = { troubled: (trouble: string) => log({ store: path, trouble }) };
+  // The log is the journal's: a connection string goes in without its password.
+  const shownStore = displayStoreLocation(path);
+  const longLived = { troubled: (trouble: string) => log({ store: shownStore, trouble }) };
 
   let requests = 0;
   /** HTTP requests being answered: once stopping, the connections are closed when none is. */
@@ -267,7 +269,7 @@ export async function run(inv: Invocation): Promise<void> {
     tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
     servers.push(onTcp);
   }
-  log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: path, version: pkg.version });
+  log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: shownStore, version: pkg.version });
 
   await new Promise<void>((done) => {
     const stop = inv.ctx.io.onInterrupt(() => {
