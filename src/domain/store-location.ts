@@ -32,12 +32,23 @@ export function resolveStorePath(input: StoreLocationInput): string {
 
 /**
  * A location given as a URL of another kind (`mysql://…`, `file://…`) is a mistake, not a file
- * path: refused rather than made into a SQLite file of that name. Only the scheme is shown.
+ * path: refused rather than made into a SQLite file of that name. So are a PostgreSQL connection
+ * string in another shape (libpq's `host=… password=…`, `postgres:` without `//`) and a location
+ * with blanks around it (` postgres://…`, pasted): made into files, they would name a store of their
+ * own on this host, and put a password into a file name. Only the scheme is ever shown.
  */
 function checkedLocation(location: string, from: string): string {
+  const fix = 'a file path (SQLite), or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+  if (location.trim() !== location) throw new UsageError(`${from} begins or ends with a blank: ${fix}`, 'invalid_store');
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(location)?.[1];
   if (scheme !== undefined && !isPostgresUrl(location)) {
-    throw new UsageError(`${from} names a ${scheme}:// store, which tfactl does not have: a file path (SQLite), or postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+    throw new UsageError(`${from} names a ${scheme}:// store, which tfactl does not have: ${fix}`, 'invalid_store');
+  }
+  if (scheme === undefined && /^postgres(?:ql)?:/i.test(location)) {
+    throw new UsageError(`${from} is not a connection string tfactl reads (no // after postgres:): ${fix}`, 'invalid_store');
+  }
+  if (scheme === undefined && /(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=/i.test(location)) {
+    throw new UsageError(`${from} is a keyword=value connection string, which tfactl does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
   return location;
 }

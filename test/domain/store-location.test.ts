@@ -36,6 +36,31 @@ describe('resolveStorePath', () => {
       }),
     );
   });
+
+  it('refuses a PostgreSQL connection string of another shape, and blanks around a location, never echoing them', () => {
+    const refusals: [string, RegExp][] = [
+      ['host=db.example.com user=tfactl password=Sekr1t dbname=tfactl', /^--db is a keyword=value connection string, which tfactl does not read/],
+      ['dbname=tfactl password=Sekr1t', /keyword=value/],
+      ['postgres:u:Sekr1t@h/d', /^--db is not a connection string tfactl reads \(no \/\/ after postgres:\)/],
+      ['postgresql:/u:Sekr1t@h/d', /no \/\/ after postgres:/],
+      [' postgres://u:Sekr1t@h/d', /^--db begins or ends with a blank/],
+      ['/var/lib/tfactl/Sekr1t.db\n', /begins or ends with a blank/],
+      ['\tq://r/Sekr1t.db', /begins or ends with a blank/],
+    ];
+    for (const [location, message] of refusals) {
+      let refused: Error | null = null;
+      try {
+        resolveStorePath({ ...base, flag: location });
+      } catch (e) {
+        refused = e as Error;
+      }
+      expect(refused?.message, location).toMatch(message);
+      expect(refused?.message).not.toContain('Sekr1t');
+      expect((refused as { code?: string } | null)?.code).toBe('invalid_store');
+    }
+    // File names that only look a little like them are paths.
+    for (const ok of ['/srv/user=x.db', 'postgres.db', './postgres/tfactl.db', '/x/host=y/tfactl.db', 'my store.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+  });
 });
 
 describe('resolveKeyPath', () => {
