@@ -19,6 +19,13 @@ import type { BackupCopy, Store } from './types.js';
  * at READ COMMITTED. Single-use guarantees stay single conditional statements.
  */
 
+/**
+ * How long a statement waits for a lock (the write lock, or a table another session has locked)
+ * before the command gives up with exit 6 store_busy: SQLite's busy timeout. Without it a session
+ * left holding a lock (a psql in a transaction) would hang every sign-in on every host.
+ */
+const LOCK_TIMEOUT = 'SET lock_timeout = 30000';
+
 /** The advisory lock that is the store's write lock ("tfactl" in ASCII). */
 const WRITE_LOCK = '127978286708844';
 
@@ -41,6 +48,8 @@ function pgError(e: unknown, where: string): Error {
   if (e instanceof TfaError) return e;
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
+  // lock_timeout (LOCK_TIMEOUT_MS) ran out: as SQLite's busy timeout says it.
+  if (code === '55P03') return new StoreError(`the store at ${where} stayed locked by another process for too long`, 'store_busy');
   const why =
     code === 'ECONNREFUSED'
       ? 'nothing answers there (is PostgreSQL running?)'
@@ -400,10 +409,14 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     if (options.readOnly) await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
     // Up to date, as nearly always: one query, and no lock.
     let failure: unknown = null;
-    const current = await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`).catch((e: unknown) => {
-      failure = e;
-      return null;
-    });
+    // With the lock timeout, in the same round trip (a failing query undoes the SET: set below).
+    const current = await client
+      .query(`${LOCK_TIMEOUT}; SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)
+      .then((results) => (results as unknown as QueryResult[])[1] ?? null)
+      .catch((e: unknown) => {
+        failure = e;
+        return null;
+      });
     const found = Number(current?.rows[0]?.version ?? 0);
     if (found === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
     // 42P01: no marker table, so no store (an empty database, or another program's).
@@ -417,6 +430,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
           ? new StoreError(`the store at ${where} is from a newer tfactl (schema ${found}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new')
           : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
     }
+    if (failure !== null) await client.query(LOCK_TIMEOUT);
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);

@@ -168,6 +168,31 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(all.filter((u) => u.userid.startsWith('imp') && u.factors.totp === 1)).toHaveLength(40);
   }, 60_000);
 
+  it('gives up on a lock another session holds after 30 s, as SQLite does (exit 6 store_busy), and goes on once it is let go', async () => {
+    expect((await run(['init'])).code).toBe(0);
+    const { default: pg } = await import('pg');
+    // Sessions left in a transaction (a psql left open): one holding the store's write lock (src/store/postgres.ts), one the users table.
+    const holders = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })] as const;
+    for (const h of holders) await h.connect();
+    try {
+      for (const h of holders) await h.query('BEGIN');
+      await holders[0].query('SELECT pg_advisory_xact_lock(127978286708844)');
+      await holders[1].query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const [write, read] = await Promise.all([run(['user', 'add', 'waiting', '--no-password', '--json']), run(['user', 'list', '--json'])]);
+      const waited = Date.now() - started;
+      for (const r of [write, read]) {
+        expect({ code: r.code, error: r.json().error }).toEqual({ code: 6, error: { code: 'store_busy', message: `the store at ${url.replace(cluster.password, '***')} stayed locked by another process for too long` } });
+      }
+      expect(waited).toBeGreaterThanOrEqual(29_000);
+      for (const h of holders) await h.query('ROLLBACK');
+      expect((await run(['user', 'add', 'waiting', '--no-password'])).code).toBe(0);
+      expect((await run(['user', 'delete', 'waiting', '--yes'])).code).toBe(0);
+    } finally {
+      for (const h of holders) await h.end();
+    }
+  }, 90_000);
+
   it('serves the store through tfactl serve: 10 racing answers with one TOTP code through the API, one signs in', async () => {
     const sock = join(dir, 'run', 'tfactl.sock');
     await run(['user', 'add', 'web', '--admin', '--no-password']);
