@@ -211,11 +211,17 @@ function openReadOnly(path: string, options: OpenOptions): Store {
  * when the store is already marked.
  */
 function identifyStore(db: Database, path: string): boolean {
-  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  // One read transaction: read one by one, another process making the store meanwhile would show
+  // an unmarked version 0 with tables, which no store is.
+  const { applicationId, version, names } = db
+    .transaction(() => ({
+      applicationId: db.pragma('application_id', { simple: true }) as number,
+      version: db.pragma('user_version', { simple: true }) as number,
+      names: new Set(db.prepare('SELECT name FROM sqlite_master').pluck().all() as string[]),
+    }))
+    .deferred();
   if (applicationId === APPLICATION_ID) return true;
   if (applicationId === 0) {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    const names = new Set(db.prepare('SELECT name FROM sqlite_master').pluck().all() as string[]);
     if (version === 0 && names.size === 0) return false;
     if (version >= 1 && CORE_TABLES.every((t) => names.has(t))) return false;
   }
