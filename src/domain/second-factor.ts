@@ -14,11 +14,25 @@ export type CodeKind = 'totp' | 'recovery' | 'yubico' | 'webauthn' | 'u2f';
  * is told apart by the credential it names, which only the store knows: null here.
  */
 export function inferCodeKind(code: string): CodeKind | null {
-  const text = code.trim();
+  const text = typedCode(code);
   if (/^[0-9]{6,8}$/.test(text)) return 'totp';
   if (looksLikeRecoveryKey(text)) return 'recovery';
   if (looksLikeYubicoOtp(text)) return 'yubico';
   return null;
+}
+
+/**
+ * A code as typed, the way an authenticator app shows it: blanks around it dropped, and a TOTP code
+ * in groups (`123 456`, `1234-5678`) joined. Anything else is left as it is (a recovery key keeps
+ * its dashes: its own check reads them).
+ */
+export function typedCode(code: string): string {
+  const text = code.trim();
+  if (/^[0-9]+(?:[ -][0-9]+)+$/.test(text)) {
+    const digits = text.replace(/[ -]/g, '');
+    if (digits.length >= 6 && digits.length <= 8) return digits;
+  }
+  return text;
 }
 
 /** What a user may answer with, and what the prompt says about it. */

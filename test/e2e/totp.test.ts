@@ -153,6 +153,17 @@ describe('sign-in with TOTP', () => {
     oneLineError(again);
   });
 
+  it('takes a code typed as apps show it, in groups (123 456), at enrolment and at sign-in', async () => {
+    const grouped = (code: string) => `${code.slice(0, 3)} ${code.slice(3)}`;
+    await addUser('grouped');
+    const own = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+    const enrolled = await store.run(['tfa', 'add', 'totp', 'grouped', '--secret', own, '--code', grouped(oathtool(own)), '--qr', 'none', '--json']);
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    expect(enrolled.json().result.verified).toBe(true);
+    const r = await login('grouped', grouped(oathtool(own, { epoch: nowSeconds() + 30 })));
+    expect(r.code, r.stderr).toBe(0);
+  });
+
   it('refuses a code two steps old and a wrong code', async () => {
     expect((await login('zoe', oathtool(secret, { epoch: nowSeconds() - 60 }))).code).toBe(5);
     expect((await login('zoe', '123456')).code).toBe(5);

@@ -1,4 +1,5 @@
 import { isRoot } from '../../domain/permissions.js';
+import { typedCode } from '../../domain/second-factor.js';
 import { open, seal, secretContext } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
 import { AuthError, NotFoundError, UsageError } from '../../errors.js';
@@ -70,7 +71,7 @@ export async function confirmTotp(session: Session, prepared: PreparedTotp, io: 
   const { matchTotp } = await import('../../domain/totp.js');
   for (let attempt = 1; ; attempt++) {
     const code = await io.readCode(prepared);
-    const match = matchTotp(prepared.secret, code.trim(), prepared.params, session.now());
+    const match = matchTotp(prepared.secret, typedCode(code), prepared.params, session.now());
     if (match.valid) return match.step;
     await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
     const message = 'the verification code does not match: check the clock of the device';

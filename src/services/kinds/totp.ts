@@ -1,3 +1,4 @@
+import { typedCode } from '../../domain/second-factor.js';
 import { open, secretContext } from '../../domain/secret-box.js';
 import { StoreError } from '../../errors.js';
 import type { SignInKind } from './kind.js';
@@ -12,7 +13,7 @@ export const totp: SignInKind = {
     const { matchTotp } = await import('../../domain/totp.js');
     const key = await deps.secretKey();
     const now = deps.now();
-    const code = answer.trim();
+    const code = typedCode(answer);
     let replayed = false;
     const matches: { readonly id: string; readonly step: number }[] = [];
     for (const factor of await deps.store.getTotpSecrets(user.userid)) {
