@@ -5,8 +5,14 @@ import { CancelledError } from './errors.js';
 // Static imports of the three prompts used, so the bundler leaves the rest of @inquirer/prompts out.
 const context = { output: process.stderr, clearPromptOnDone: false };
 
+/**
+ * Enter on an empty masked prompt (or Esc, which empties it) asks again: no password, code or key
+ * is empty, and sent on it would count as a failure toward the lockout.
+ */
+const notEmpty = (value: string) => value !== '' || 'nothing was typed: type it, or press Ctrl-C to cancel';
+
 const prompts: Prompter = {
-  password: (message, options) => password({ message, mask: '*' }, options?.signal ? { ...context, signal: options.signal } : context),
+  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, options?.signal ? { ...context, signal: options.signal } : context),
   input: (message, defaultValue) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, context),
   confirm: (message, defaultValue) => confirm({ message, default: defaultValue }, context),
 };

@@ -52,6 +52,17 @@ describe('on a terminal', () => {
     expect(r.output).toMatch(/user:.*tina@local/);
   });
 
+  it('asks again when Enter is pressed on an empty password prompt, counting no failure', () => {
+    const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [
+      { expect: 'Enter the password of tina@local', send: '\r' },
+      { expect: 'nothing was typed: type it, or press Ctrl-C to cancel', send: 'tina password 1\r' },
+    ]);
+    expect(r.unmatched).toBeNull();
+    expect(r.status).toBe(0);
+    expect(store.read<{ failures: unknown }>(['user', 'show', 'tina@local']).failures).toEqual(store.read<{ failures: unknown }>(['user', 'show', 'root@local']).failures);
+    expect(store.auditRows().filter((a) => a.target === 'tina@local' && a.outcome === 'failed')).toEqual([]);
+  });
+
   it('cancels with exit 130 on Ctrl-C at a prompt and saves nothing', () => {
     const before = store.snapshot();
     const r = runPty(store, ['user', 'add', 'ursula'], [{ expect: 'Enter a new password', send: '\u0003' }]);
