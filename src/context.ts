@@ -16,6 +16,11 @@ export interface Io {
      * service holds no more of a run's output than that.
      */
     readonly caughtUp?: () => Promise<void> | null;
+    /**
+     * True once its reader has gone (a closed pipe): the output stopped quietly, as other tools'
+     * does, and a command that succeeded exits 6 rather than 0 (what it printed was not all read).
+     */
+    readonly readerGone?: boolean;
   };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;

@@ -41,7 +41,9 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     const pamLine = parsePamArgv(argv);
     if (pamLine !== null) await runLeaf(PAM_LEAVES[pamLine.command], pamLine.args, pamLine.opts, pamLine.command);
     else await buildProgram(pkg.version, runLeaf, programIo, new Set(argv)).parseAsync([...argv], { from: 'user' });
-    return forwarded ?? ExitCode.ok;
+    const code = forwarded ?? ExitCode.ok;
+    // As a tool killed by SIGPIPE: a closed pipe is no success, though nothing is said of it.
+    return code === ExitCode.ok && ctx.io.stdout.readerGone ? ExitCode.store : code;
   } catch (e) {
     if (json && isCommanderError(e) && (e.code === 'commander.version' || e.code === 'commander.helpDisplayed')) {
       try {

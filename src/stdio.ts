@@ -35,6 +35,8 @@ function isMemoryDevice(st: Stats): boolean {
 export interface Writer {
   write(text: string): void;
   readonly isTTY: boolean;
+  /** Its reader has gone (EPIPE): see Io's stdout.readerGone. */
+  readonly readerGone: boolean;
   /** The terminal's width; undefined when not a terminal. */
   readonly columns: number | undefined;
 }
@@ -43,18 +45,26 @@ export interface Writer {
  * A writer for fd 1 or 2. `stream` is Node's stream for the same fd, built only if needed: for a
  * terminal, or when a write would block (a non-blocking descriptor shared with another process), in
  * which case it takes over so the order of the output is kept. A reader that has gone away (EPIPE,
- * e.g. `| head -1`) ends the output quietly, as it does for other command-line tools.
+ * e.g. `| head -1`) ends the output quietly, as it does for other command-line tools, and (as
+ * their SIGPIPE does) not with success: see readerGone.
  */
 export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
   const kind = fdKind(fd);
   let direct = kind === 'pipe-or-file';
   let closed = kind === 'closed';
+  let readerGone = false;
   /** Hands the rest of the output to Node's stream, which also ends quietly on EPIPE. */
   const takeOver = () => {
     direct = false;
     stream().on('error', (e: NodeJS.ErrnoException) => {
       closed = true;
-      if (e.code === 'EPIPE' || fd === 2) return;
+      if (fd === 2) return;
+      if (e.code === 'EPIPE') {
+        // Found after the command may have returned: its exit code, best effort (see readerGone).
+        readerGone = true;
+        if (!process.exitCode) process.exitCode = ExitCode.store;
+        return;
+      }
       // Found after the write returned, so no longer the command's to throw: said on standard
       // error and in the exit code, as the direct path does (a terminal hung up, a full disk).
       try {
@@ -72,6 +82,9 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
     get columns() {
       return this.isTTY ? stream().columns : undefined;
     },
+    get readerGone() {
+      return readerGone;
+    },
     write(text) {
       if (closed) return;
       if (!direct) {
@@ -86,6 +99,7 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EPIPE') {
           closed = true;
+          readerGone = true;
         } else if (code === 'EAGAIN') {
           takeOver();
           stream().write(data.subarray(off));

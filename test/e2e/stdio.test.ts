@@ -93,22 +93,22 @@ drain = wait_then(read_all)
     expect(JSON.parse(r.stdout).result).toHaveLength(USERS + 2);
   });
 
-  it('a reader that has gone away (EPIPE) ends the output quietly, with the command\'s own exit code', () => {
-    const before = store.auditRows().length;
-    const r = py(
-      ['tfa', 'list'],
-      `
+  it('a reader that has gone away (EPIPE) ends the output quietly, and (as SIGPIPE would) not with success: exit 6', async () => {
+    await store.addUser('piped', PASSWORD);
+    const closedPipe = `
 r, w = os.pipe()
 os.close(r)
 stdin, stdout = subprocess.DEVNULL, w
-`,
-    );
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+`;
+    const before = store.auditRows().length;
+    expect(py(['tfa', 'list'], closedPipe)).toEqual({ code: 6, stdout: '', stderr: '' });
     expect(store.auditRows()).toHaveLength(before);
+    // Keys shown once and never read: the script that lost them is told by the exit code; what the command did is done.
+    expect(py(['tfa', 'add', 'recovery', 'piped', '--json'], closedPipe)).toEqual({ code: 6, stdout: '', stderr: '' });
+    expect(store.auditRows().filter((a) => a.action === 'tfa.add' && a.target === 'piped@local' && a.outcome === 'ok')).toHaveLength(1);
   });
 
-  it('a reader that goes away after a write would have blocked also ends the output quietly', () => {
+  it('a reader that goes away after a write would have blocked also ends the output quietly, exit 6', () => {
     // Past the EAGAIN hand-over, the rest goes through Node's stream: its EPIPE must end as quietly.
     const r = py(
       ['user', 'list', '--json'],
@@ -121,7 +121,7 @@ drain = wait_then(go_away)
 `,
     );
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(6);
   });
 
   it('output that cannot be written (a full disk) is exit 6 with one line that says the command ran', () => {
