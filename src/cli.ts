@@ -380,6 +380,18 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
  * options' own events say which were given, whatever else the line holds.
  */
 function refuseContradictions(cmd: Command): void {
+  // An option of one value given twice with different values (`--privileges read-only --privileges
+  // inherit`) contradicts itself the same way. Repeatable ones (--url) gather theirs with a parser
+  // of their own (one of choices only checks). The values are not shown: one may be a secret
+  // (--totp-secret, --auth-code).
+  for (const single of cmd.options.filter((o) => (o.required || o.optional) && !o.variadic && (o.parseArg === undefined || o.argChoices !== undefined))) {
+    let first: string | undefined;
+    cmd.on(`option:${single.name()}`, (value: unknown) => {
+      const given = String(value);
+      if (first !== undefined && first !== given) throw new UsageError(`${single.long} is given twice, with different values: give it once`, 'conflicting_options');
+      first = given;
+    });
+  }
   for (const negated of cmd.options.filter((o) => o.negate)) {
     const positive = cmd.options.find((o) => !o.negate && o.attributeName() === negated.attributeName());
     if (positive === undefined) continue;

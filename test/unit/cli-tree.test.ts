@@ -91,3 +91,35 @@ describe('a flag and its --no- form', () => {
     }
   });
 });
+
+describe('an option of one value given twice', () => {
+  // Every option that takes a value, on every command (the global ones at tfactl itself), with
+  // two of its values: its choices, or two words.
+  const cases = ALL.flatMap((path) => {
+    const cmd = commandAt(path);
+    const args = cmd.registeredArguments.filter((a) => a.required).map((a) => a.argChoices?.[0] ?? 'alice');
+    return cmd.options
+      .filter((o) => o.required || o.optional)
+      .map((o) => ({ path, args, long: o.long!, values: o.argChoices ? o.argChoices.slice(0, 2) : ['first-value', 'second-value'], repeatable: o.parseArg !== undefined && o.argChoices === undefined }));
+  });
+
+  it('are found where the tree says (token add --privileges, user add --tfa, --as, login --origin)', () => {
+    const names = cases.map((c) => `${c.path.join(' ')} ${c.long}${c.repeatable ? ' (repeatable)' : ''}`);
+    expect(names).toEqual(expect.arrayContaining(['token add --privileges', 'user add --tfa', ' --as', 'login --origin (repeatable)', 'realm set-yubico --url (repeatable)']));
+  });
+
+  it('with different values is refused (exit 2, conflicting_options) without naming them; the same value twice is read', async () => {
+    for (const { path, args, long, values, repeatable } of cases) {
+      const twice = (await outcome([...path, ...args, long, values[0]!, long, values[1]!])) as { error?: { code?: string; exitCode?: number; message: string }; ran: unknown };
+      if (repeatable) {
+        expect(twice.error, `${path.join(' ')} ${long}`).toBeUndefined();
+        continue;
+      }
+      expect(twice.error, `${path.join(' ')} ${long}`).toEqual({ code: 'conflicting_options', exitCode: 2, message: `${long} is given twice, with different values: give it once` });
+      expect(twice.ran).toBeNull();
+      // (It may go on to another complaint: no command given, a mandatory option missing.)
+      const same = (await outcome([...path, ...args, long, values[0]!, long, values[0]!])) as { error?: { code?: string }; ran: unknown };
+      expect(same.error?.code, `${path.join(' ')} ${long} twice the same`).not.toBe('conflicting_options');
+    }
+  });
+});
