@@ -16,7 +16,7 @@ export async function run(inv: Invocation): Promise<void> {
   const since = stringOpt(inv, 'since');
   const limit = stringOpt(inv, 'limit');
   const all = boolOpt(inv, 'all') === true;
-  if (all && limit !== undefined) throw new UsageError('give --limit or --all, not both');
+  if (all && limit !== undefined) throw new UsageError('give --limit or --all, not both', 'conflicting_options');
   const filter = {
     ...(user !== undefined && { user: parseUserId(user).id }),
     ...(since !== undefined && { since: startOfDate(parseDate(since, '--since date')) }),

@@ -30,12 +30,12 @@ export async function run(inv: Invocation): Promise<void> {
   const challengeId = stringOpt(inv, 'challenge');
   const response = stringOpt(inv, 'response');
   const code = stringOpt(inv, 'code');
-  if (begin && finish) throw new UsageError('give --begin or --finish, not both');
+  if (begin && finish) throw new UsageError('give --begin or --finish, not both', 'conflicting_options');
   if (!finish && (challengeId !== undefined || response !== undefined)) throw new UsageError('--challenge and --response go with --finish');
   if (finish && challengeId === undefined) throw new UsageError('--finish answers a challenge: give its id with --challenge (from login --begin)');
   if (finish && response !== undefined && code !== undefined) throw new UsageError('--finish takes one answer: --response FILE or --code, not both', 'conflicting_options');
   if (finish && response === undefined && code === undefined) throw new UsageError('--finish needs the answer: --response FILE (- for standard input) or --code');
-  if (begin && code !== undefined) throw new UsageError('--begin only checks the password: the code goes with --finish');
+  if (begin && code !== undefined) throw new UsageError('--begin only checks the password: the code goes with --finish', 'conflicting_options');
   const rpIdOpt = stringOpt(inv, 'rpId');
   const originOpts = listOpt(inv, 'origin');
   if (!begin && (rpIdOpt !== undefined || originOpts.length > 0)) throw new UsageError('--rp-id and --origin go with --begin (the challenge remembers them)');
@@ -46,13 +46,13 @@ export async function run(inv: Invocation): Promise<void> {
   const forcePage = boolOpt(inv, 'webauthn') === true;
   const noBrowser = boolOpt(inv, 'browser') === false;
   const noOpen = boolOpt(inv, 'open') === false;
-  if (forcePage && noBrowser) throw new UsageError('give --webauthn or --no-browser, not both');
-  if ((begin || finish) && (forcePage || noBrowser || noOpen)) throw new UsageError('--webauthn, --no-browser and --no-open are for signing in at a terminal, not with --begin or --finish');
+  if (forcePage && noBrowser) throw new UsageError('give --webauthn or --no-browser, not both', 'conflicting_options');
+  if ((begin || finish) && (forcePage || noBrowser || noOpen)) throw new UsageError('--webauthn, --no-browser and --no-open are for signing in at a terminal, not with --begin or --finish', 'conflicting_options');
   if (forcePage && code !== undefined) throw new UsageError('--webauthn signs in with a security key on the page: leave out --code');
   // The page is offered at a terminal (or always with --webauthn), when a security key may answer.
   const page = !begin && !finish && !noBrowser && code === undefined && (forcePage || inv.ctx.io.stdinIsTTY);
   const sessionOpt = boolOpt(inv, 'session');
-  if ((begin || finish) && sessionOpt !== undefined) throw new UsageError('--session and --no-session are for signing in here, not with --begin or --finish');
+  if ((begin || finish) && sessionOpt !== undefined) throw new UsageError('--session and --no-session are for signing in here, not with --begin or --finish', 'conflicting_options');
   const tickets = ticketBox(inv, storePath(inv));
   if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set', 'no_runtime_dir');
   // Kept on a terminal unless --no-session; in scripts only with --session.

@@ -115,7 +115,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const globals = inv.opts as GlobalOptions;
   const presented = presentedToken(inv);
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
-  if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user');
+  if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user', 'conflicting_options');
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
   const path = storePath(inv);
   if (asId === undefined && !presented) {

@@ -197,6 +197,33 @@ describe('the command line', () => {
     expect(r.json().result.totp).toMatchObject({ userid: 'implied@local', verified: false });
   });
 
+  it('calls options that contradict each other conflicting_options on every command, and what is missing usage', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const KEY = 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==';
+      for (const [args, code] of [
+        [['tfa', 'list', 'root', '--realm', 'local'], 'conflicting_options'],
+        [['tfa', 'delete', 'root', 'abcd', '--all', '--yes'], 'conflicting_options'],
+        [['tfa', 'delete', 'root', '--yes'], 'usage'],
+        [['realm', 'set-enforce', 'local', 'totp', '--step', '30', '--period', '60'], 'conflicting_options'],
+        [['realm', 'set-yubico', 'local', '--offline', '--none'], 'conflicting_options'],
+        [['realm', 'set-yubico', 'local'], 'usage'],
+        [['realm', 'set-yubico', 'local', '--offline', '--api-id', '1', '--api-key', KEY], 'conflicting_options'],
+        [['audit', '--limit', '5', '--all'], 'conflicting_options'],
+        [['tfa', 'add', 'webauthn', 'root', '--begin', '--finish'], 'conflicting_options'],
+        [['user', 'modify', 'root', '--disabled', '--enable'], 'conflicting_options'],
+      ] as const) {
+        const before = s.snapshot();
+        const r = await s.run([...args, '--json']);
+        expect({ exit: r.code, code: r.json().error.code }, args.join(' ')).toEqual({ exit: 2, code });
+        expect(s.snapshot()).toBe(before);
+      }
+    } finally {
+      s.remove();
+    }
+  });
+
   it('rejects weak passwords without echoing them', async () => {
     const before = store.snapshot();
     const r = await store.run(['user', 'add', 'weak', '--password-stdin', '--json'], { input: 'short\n' });

@@ -117,14 +117,18 @@ describe('login --begin and --finish', () => {
   });
 
   it.each([
-    [['--begin', '--finish'], '--begin or --finish, not both'],
-    [['--finish', '--code', '123456'], 'give its id with --challenge'],
-    [['--challenge', 'x'], '--challenge and --response go with --finish'],
-    [['--finish', '--challenge', 'x'], '--finish needs the answer'],
-    [['--begin', '--code', '123456'], 'the code goes with --finish'],
-  ])('refuse %j with exit 2', async (args, message) => {
+    [['--begin', '--finish'], '--begin or --finish, not both', 'conflicting_options'],
+    [['--finish', '--code', '123456'], 'give its id with --challenge', 'usage'],
+    [['--challenge', 'x'], '--challenge and --response go with --finish', 'usage'],
+    [['--finish', '--challenge', 'x'], '--finish needs the answer', 'usage'],
+    [['--begin', '--code', '123456'], 'the code goes with --finish', 'conflicting_options'],
+    [['--webauthn', '--no-browser'], '--webauthn or --no-browser, not both', 'conflicting_options'],
+    [['--begin', '--session'], 'not with --begin or --finish', 'conflicting_options'],
+  ])('refuse %j with exit 2', async (args, message, code) => {
     const r = await store.run(['login', 'ann', ...args]);
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toContain(message);
+    const json = await store.run(['login', 'ann', ...args, '--json']);
+    expect(json.json().error.code).toBe(code);
   });
 });

@@ -16,7 +16,7 @@ export async function run(inv: Invocation): Promise<void> {
   const step = stringOpt(inv, 'step');
   const period = stringOpt(inv, 'period');
   if (step !== undefined && period !== undefined && !(Number(step) === Number(period))) {
-    throw new UsageError('--step and --period are one setting: give one of them');
+    throw new UsageError('--step and --period are one setting: give one of them', 'conflicting_options');
   }
   const totpInput = { digits: stringOpt(inv, 'digits'), period: step ?? period, algorithm: stringOpt(inv, 'algorithm') };
   const given = Object.entries(totpInput).filter(([, v]) => v !== undefined);

@@ -13,7 +13,7 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
   const offline = boolOpt(inv, 'offline') === true;
   if (!offline && apiId === undefined && apiKey === undefined && urls.length === 0) return null;
   if (offline) {
-    if (apiId !== undefined || apiKey !== undefined || urls.length > 0) throw new UsageError('--offline does not take --api-id, --api-key or --url');
+    if (apiId !== undefined || apiKey !== undefined || urls.length > 0) throw new UsageError('--offline does not take --api-id, --api-key or --url', 'conflicting_options');
     return { mode: 'offline' };
   }
   if (apiId === undefined || apiKey === undefined) {

@@ -14,7 +14,8 @@ export async function run(inv: Invocation): Promise<void> {
   const all = boolOpt(inv, 'all') === true;
   // commander has checked --type against its choices (cli.ts).
   const type = stringOpt(inv, 'type') as FactorType | undefined;
-  if ([id !== undefined, all, type !== undefined].filter(Boolean).length !== 1) throw new UsageError('give one of: a factor id (or a unique start of one), --type TYPE or --all');
+  const chosen = [id !== undefined, all, type !== undefined].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('give one of: a factor id (or a unique start of one), --type TYPE or --all', chosen > 1 ? 'conflicting_options' : 'usage');
   const which: FactorSelection = all ? 'all' : type !== undefined ? { type } : { id: id as string };
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;

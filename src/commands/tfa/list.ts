@@ -11,7 +11,7 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = userText === undefined ? undefined : parseUserId(userText).id;
   const realmText = stringOpt(inv, 'realm');
   const realm = realmText === undefined ? undefined : parseRealmName(realmText);
-  if (userid !== undefined && realm !== undefined) throw new UsageError('give a user id or --realm, not both');
+  if (userid !== undefined && realm !== undefined) throw new UsageError('give a user id or --realm, not both', 'conflicting_options');
   const session = await openSession(inv, userid === undefined ? undefined : { op: 'tfa.read', action: 'tfa.list', target: userid });
   await inv.out.list(await listUserFactors(session, { userid, realm }), factorList(inv.ctx.clock.nowSeconds()));
 }
