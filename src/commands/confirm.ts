@@ -4,7 +4,8 @@ import { boolOpt } from './options.js';
 
 /**
  * For a command that destroys something: with --yes it goes ahead; on a terminal it will ask;
- * without either it fails now, before anything is asked or opened, naming --yes (exit 2).
+ * without either it fails, naming --yes (exit 2). Deletions call it once what they delete is
+ * found (an unknown user is exit 3 with or without --yes); nothing is changed before it.
  */
 export function requireConfirmation(inv: Invocation, what: string): void {
   if (boolOpt(inv, 'yes') === true || inv.ctx.io.stdinIsTTY) return;

@@ -106,10 +106,12 @@ export async function factorRemovalRefusal(store: Store, actor: { readonly useri
 }
 
 /** Deletes one factor, or all of a user's factors. Returns warnings for the caller to show. */
-export async function deleteFactors(session: Session, userid: string, which: FactorSelection): Promise<{ deleted: string[]; warnings: string[] }> {
+export async function deleteFactors(session: Session, userid: string, which: FactorSelection, confirmed: () => Promise<void> = async () => undefined): Promise<{ deleted: string[]; warnings: string[] }> {
   await authorize(session, 'tfa.manage', 'tfa.delete', userid);
   const user = await requireUser(session.store, userid);
   const factorId = typeof which === 'object' && 'id' in which ? (await requireFactor(session.store, userid, which.id)).id : null;
+  // Asked only of a user (and factor) that is there.
+  await confirmed();
   const selected = (f: FactorRecord) => (which === 'all' ? true : factorId !== null ? f.id === factorId : 'type' in which && f.type === which.type);
   const outcome = await session.store.transaction(async (tx) => {
     const targets = (await tx.listFactors(userid)).filter(selected);

@@ -37,10 +37,12 @@ export async function showRealm(session: Session, name: string): Promise<RealmSu
  * deletes them with it (never root@local, who lives in the built-in realm). The check and the
  * deletion happen in one transaction, so a user added meanwhile is never orphaned.
  */
-export async function deleteRealm(session: Session, name: string, force: boolean): Promise<{ deletedUsers: number }> {
+export async function deleteRealm(session: Session, name: string, force: boolean, confirmed: () => Promise<void> = async () => undefined): Promise<{ deletedUsers: number }> {
   await authorize(session, 'realm.manage', 'realm.delete', name);
   const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
+  // Asked only of a realm that is there.
+  await confirmed();
   const outcome = await session.store.transaction(async (tx) => {
     const current = await tx.getRealmSummary(name);
     if (!current) throw new NotFoundError(`realm ${name} does not exist`);

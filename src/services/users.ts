@@ -184,9 +184,12 @@ export async function setPassword(session: Session, userid: string, readPassword
 }
 
 /** Deletes a user. root@local can never be deleted. */
-export async function deleteUser(session: Session, userid: string): Promise<void> {
+export async function deleteUser(session: Session, userid: string, confirmed: () => Promise<void> = async () => undefined): Promise<void> {
   await authorize(session, 'user.delete', 'user.delete', userid);
   if (userid === ROOT_USERID) await refuse(session, 'user.delete', userid, `${ROOT_USERID} cannot be deleted`, 'root_protected');
+  // Asked only of a user that is there (and whom this actor may delete).
+  await requireUser(session.store, userid);
+  await confirmed();
   await session.store.transaction(async (tx) => {
     if (!(await tx.deleteUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
     await session.audit({ action: 'user.delete', target: userid, outcome: 'ok' }, tx);

@@ -45,6 +45,21 @@ describe('destructive commands', () => {
     await store.run(['user', 'delete', 'dora', '--yes']);
   });
 
+  it.each([
+    ['user delete', ['user', 'delete', 'nosuch']],
+    ['realm delete', ['realm', 'delete', 'nosuch']],
+    ['tfa delete --all', ['tfa', 'delete', 'nosuch', '--all']],
+  ])('%s of what is not there is exit 3 with or without --yes, and asks nothing on a terminal', async (_name, args) => {
+    for (const extra of [[], ['--yes']]) {
+      const r = await store.run([...args, ...extra]);
+      expect(r.code, [...args, ...extra].join(' ')).toBe(3);
+      expect(oneLineError(r)).toMatch(/does not exist/);
+    }
+    const asked = onTerminal(args, []);
+    expect(asked.status).toBe(3);
+    expect(asked.output).not.toMatch(/Delete/);
+  });
+
   it('asks on a terminal: no keeps everything (exit 130), yes deletes', () => {
     expect(spawnSync(process.execPath, [BIN, 'user', 'add', 'tess', '--no-password'], { env: { ...process.env, ...store.env } }).status).toBe(0);
     const no = onTerminal(['user', 'delete', 'tess'], [{ expect: 'Delete tess@local and every factor of theirs\\?', send: 'n\r' }]);

@@ -8,10 +8,11 @@ import { arg, boolOpt } from '../options.js';
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
   const force = boolOpt(inv, 'force') === true;
-  requireConfirmation(inv, `this deletes realm ${name}${force ? ' and every user in it' : ''}`);
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.delete', target: name });
-  await confirm(inv, `Delete realm ${name}${force ? ' and every user in it' : ''}?`);
-  const { deletedUsers } = await deleteRealm(session, name, force);
+  const { deletedUsers } = await deleteRealm(session, name, force, async () => {
+    requireConfirmation(inv, `this deletes realm ${name}${force ? ' and every user in it' : ''}`);
+    await confirm(inv, `Delete realm ${name}${force ? ' and every user in it' : ''}?`);
+  });
   inv.out.result({ realm: name, deleted: true, deletedUsers }, (r, style) =>
     [`${style.green('deleted')} realm ${r.realm}`, ...(r.deletedUsers > 0 ? [`deleted ${r.deletedUsers} user(s) with it`] : [])].join('\n'),
   );

@@ -19,10 +19,12 @@ export async function run(inv: Invocation): Promise<void> {
   const which: FactorSelection = all ? 'all' : type !== undefined ? { type } : { id: id as string };
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
-  if (many) requireConfirmation(inv, `this deletes ${many}`);
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
-  if (many) await confirm(inv, `Delete ${many}?`);
-  const { deleted, warnings } = await deleteFactors(session, userid, which);
+  const { deleted, warnings } = await deleteFactors(session, userid, which, async () => {
+    if (many === null) return;
+    requireConfirmation(inv, `this deletes ${many}`);
+    await confirm(inv, `Delete ${many}?`);
+  });
   for (const w of warnings) inv.out.warn(w);
   inv.out.result({ userid, deleted }, (r, style) =>
     r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${r.deleted.length} factor(s) of ${r.userid}: ${r.deleted.join(', ')}`,

@@ -7,9 +7,10 @@ import { arg } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
-  requireConfirmation(inv, `this deletes ${userid.id} and every factor of theirs`);
   const session = await openSession(inv, { op: 'user.delete', action: 'user.delete', target: userid.id });
-  await confirm(inv, `Delete ${userid.id} and every factor of theirs?`);
-  await deleteUser(session, userid.id);
+  await deleteUser(session, userid.id, async () => {
+    requireConfirmation(inv, `this deletes ${userid.id} and every factor of theirs`);
+    await confirm(inv, `Delete ${userid.id} and every factor of theirs?`);
+  });
   inv.out.result({ userid: userid.id, deleted: true }, (r, style) => `${style.green('deleted')} ${r.userid}`);
 }
