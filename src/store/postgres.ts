@@ -4,7 +4,7 @@ import { type AccessRows, type RevivedAccess, revivedAccess, sameHistory } from 
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
-import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
 import type { accessRowsOf } from './sqlite.js';
 import type { BackupCopy, Store } from './types.js';
 
@@ -427,7 +427,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
       throw missing
         ? storeMissing(where)
         : found > PG_LATEST_VERSION
-          ? new StoreError(`the store at ${where} is from a newer tfactl (schema ${found}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new')
+          ? storeTooNew(where, found, PG_LATEST_VERSION)
           : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
     }
     if (failure !== null) await client.query(LOCK_TIMEOUT);
@@ -442,7 +442,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
       if (Number(tables.rows[0].n) > 0) throw new StoreError(`${where} holds tables but is not a tfactl store`, 'not_a_store');
     }
     if (version > PG_LATEST_VERSION) {
-      throw new StoreError(`the store at ${where} is from a newer tfactl (schema ${version}, this one knows ${PG_LATEST_VERSION}): upgrade tfactl`, 'store_too_new');
+      throw storeTooNew(where, version, PG_LATEST_VERSION);
     }
     for (const m of PG_MIGRATIONS) {
       if (m.version <= version) continue;

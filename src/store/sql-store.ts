@@ -59,6 +59,11 @@ export interface SqlStatement {
 export const PASSWORD_CHECK_LIFETIME = 60;
 
 /** A store that was asked for and is not there (OpenOptions existing, readOnly): nothing is made in its place. */
+/** A store whose schema is newer than this tfactl's, said alike on both backends (exit 6). */
+export function storeTooNew(where: string, found: number, known: number): StoreError {
+  return new StoreError(`the store at ${where} is from a newer tfactl (schema ${found}; this tfactl knows up to ${known}): upgrade tfactl`, 'store_too_new');
+}
+
 export function storeMissing(where: string): StoreError {
   return new StoreError(`there is no tfactl store at ${where} (its owner makes one with tfactl init)`, 'store_missing');
 }

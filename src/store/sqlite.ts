@@ -129,7 +129,7 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations(), await migrationContext(db, options)) === 0;
+    if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations(), await migrationContext(db, options), path) === 0;
   } catch (e) {
     db.close();
     throw storeError(e, path);

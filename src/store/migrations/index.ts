@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { StoreError } from '../../errors.js';
+import { storeTooNew } from '../sql-store.js';
 
 /**
  * What a migration may need beyond the database, from whoever opens the store and knows its key
@@ -60,16 +60,13 @@ export function checkMigrationOrder(migrations: readonly Migration[]): void {
  * found inside that transaction: 0 when this call made a new store (the caller has checked the
  * file is empty or an unmarked tfactl store, see openSqliteStore).
  */
-export function migrate(db: Database.Database, now: number, migrations: readonly Migration[], context?: MigrationContext): number {
+export function migrate(db: Database.Database, now: number, migrations: readonly Migration[], context?: MigrationContext, where = 'this file'): number {
   const latest = migrations.at(-1)?.version ?? 0;
   const current = () => db.pragma('user_version', { simple: true }) as number;
   const marked = () => db.pragma('application_id', { simple: true }) === APPLICATION_ID;
   const refuseNewer = (version: number) => {
     if (version > latest) {
-      throw new StoreError(
-        `the store was written by a newer tfactl (schema ${version}; this tfactl knows up to ${latest}): upgrade tfactl`,
-        'store_too_new',
-      );
+      throw storeTooNew(where, version, latest);
     }
   };
   const seen = current();
