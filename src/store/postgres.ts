@@ -383,6 +383,15 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   const { Socket } = await import('node:net');
   let socket: Socket | undefined;
   let client: InstanceType<typeof pg.Client>;
+  // pg reads the connection string here, and for sslmode=require (or prefer, verify-ca) prints a
+  // nine-line notice that it checks the server's certificate as verify-full does (stricter than
+  // libpq: a server it cannot verify fails to connect, in one line). Not shown: a command's
+  // failures are one line, and this is no failure.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).startsWith("SECURITY WARNING: The SSL modes 'prefer', 'require', and 'verify-ca'")) return;
+    (emitWarning as (...a: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
   try {
     client = new pg.Client({
       connectionString: location,
@@ -394,6 +403,8 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     // pg reads the connection string here; what it cannot read is the caller's mistake, said
     // without the string itself (it holds a password).
     throw new UsageError(`the PostgreSQL connection string cannot be read (${e instanceof Error ? e.message : String(e)}): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+  } finally {
+    process.emitWarning = emitWarning;
   }
   client.on('error', () => undefined); // A connection lost between queries fails the next query instead.
   try {

@@ -89,7 +89,11 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(oneLineError(refused)).toMatch(/refused the user name or password/);
     const nodb = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(/\/tfactl$/, '/nowhere'), TFACTL_KEY_FILE: KEY } });
     expect(oneLineError(nodb)).toMatch(/the database does not exist/);
-    for (const r of [down, refused, nodb]) expect(r.stdout + r.stderr).not.toContain(cluster.password);
+    // sslmode=require against a server without TLS: pg's own nine-line notice about sslmode is not shown.
+    const tls = await runBin(['user', 'list'], { env: { TFACTL_DB: `${url}?sslmode=require`, TFACTL_KEY_FILE: KEY } });
+    expect(tls.code).toBe(6);
+    expect(oneLineError(tls)).toMatch(/^error: PostgreSQL store postgres:\/\/tfactl:\*\*\*@127\.0\.0\.1:\d+\/tfactl: .*SSL/);
+    for (const r of [down, refused, nodb, tls]) expect(r.stdout + r.stderr).not.toContain(cluster.password);
   });
 
   it('refuses a database that is not a tfactl store, and one from a newer tfactl, exit 6', async () => {
