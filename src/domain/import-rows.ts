@@ -139,7 +139,7 @@ export function importRowReader(): (record: RawRecord) => ParsedRow {
 function parseRecord(r: RawRecord): ParsedRow {
   const f = (name: Field) => (r.fields[name] ?? '').trim();
   const useridText = f('userid');
-  if (r.fields.__error) return { ok: false, line: r.line, userid: useridText || null, error: `line ${r.line} ${r.fields.__error}` };
+  if (r.fields.__error) return { ok: false, line: r.line, userid: shownUserid(useridText), error: `line ${r.line} ${r.fields.__error}` };
   const given = (name: Field) => Object.hasOwn(r.fields, name);
   // Bytes that were not UTF-8 (decodeUtf8) or JSON's "\udXXX": not text, whatever the field.
   const broken = IMPORT_FIELDS.find((name) => /\p{Cs}/u.test(r.fields[name] ?? ''));
@@ -167,7 +167,16 @@ function parseRecord(r: RawRecord): ParsedRow {
     };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    return { ok: false, line: r.line, userid: useridText || null, error: `line ${r.line}: ${e.message}` };
+    return { ok: false, line: r.line, userid: shownUserid(useridText), error: `line ${r.line}: ${e.message}` };
+  }
+}
+
+/** A failed row's user id as the results name every other row's (`v1@local`), or as given when it is not one. */
+function shownUserid(text: string): string | null {
+  try {
+    return parseUserId(text).id;
+  } catch {
+    return text || null;
   }
 }
 

@@ -58,6 +58,10 @@ describe('import records', () => {
     );
     expect(parsed.map((r) => (r.ok ? r.row.userid : r.error.slice(0, 7)))).toEqual(['ok1@local', 'line 3:', 'line 4:', 'line 5:', 'line 6:']);
     expect(parsed[4]).toMatchObject({ ok: false, error: 'line 6: ok1@local already appears on line 2' });
+    // A failed row names its user as every other row's result does; one that is no user id, as given.
+    expect(parsed.map((r) => (r.ok ? r.row.userid : r.userid))).toEqual(['ok1@local', 'bad@local', 'ok2@local', 'ok3@local', 'ok1@local']);
+    const [notAnId] = rows([csvRecord(columns, ['a/b', 'maybe', '', ''], 2)]);
+    expect(notAnId).toMatchObject({ ok: false, userid: 'a/b' });
   });
 
   it('never show a TOTP secret from a mistyped tfa cell in the error', () => {
