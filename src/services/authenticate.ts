@@ -222,7 +222,21 @@ async function audited<T>(deps: AuthDeps, context: SignInContext, step: (audit: 
   }
 }
 
-const TOTP_LOCKED = 'authentication failed: TOTP is locked after too many failures; use a recovery key or ask an admin to unlock';
+/** What a refused answer was, by its kind: a person who typed a code used a moment ago learns to wait for the next. */
+const INVALID_ANSWER: Readonly<Record<string, string>> = {
+  totp: 'invalid or already used TOTP code (each code works once: wait for the next one)',
+  recovery: 'invalid or already used recovery key',
+  yubico: 'invalid or already used YubiKey OTP',
+};
+
+/**
+ * TOTP locked: what is left to the user is a recovery key, when they have one (the challenge offers
+ * it), else an admin's unlock. `now`: this very answer locked it.
+ */
+function totpLocked(userid: string, recovery: boolean, now = false): string {
+  const way = recovery ? 'use a recovery key, or ask an admin to unlock it' : `ask an admin to unlock it (${tfactlLine('tfa unlock', [userid])})`;
+  return `authentication failed: ${now ? 'too many failed TOTP codes; TOTP is now locked' : 'TOTP is locked after too many failures'}: ${way}`;
+}
 
 async function fail(audit: Audit, context: SignInContext, reason: string, message?: string, detail: Record<string, unknown> = {}): Promise<never> {
   await audit({ action: context.action, target: context.userid, outcome: 'failed', detail: { reason, ...detail } });
@@ -370,7 +384,8 @@ async function challengeStep(deps: AuthDeps, context: SignInContext, need: { rea
     return fail(audit, context, 'locked', message);
   }
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
-  if (kinds.length === 0) return fail(audit, context, 'totp locked', TOTP_LOCKED);
+  // Nothing left to answer with (no recovery key either): only an admin can help.
+  if (kinds.length === 0) return fail(audit, context, 'totp locked', totpLocked(userid, false));
 
   const id = challengeId(deps.randomBytes(32));
   const keys = kinds.includes('webauthn') || kinds.includes('u2f') ? await keyChallenge(deps, context, userid) : null;
@@ -463,7 +478,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     }
     const offered = kind !== null && challenge.kinds.includes(kind);
     const module = offered && kind !== null ? await signInKind(kind) : null;
-    if (kind === 'totp' && !offered && (await tx.getLockState(userid))?.totpLocked) return { refused: 'totp locked' };
+    if (kind === 'totp' && !offered && (await tx.getLockState(userid))?.totpLocked) return { refused: 'totp locked', recovery: challenge.kinds.includes('recovery') };
     // A missing or foreign key file is found before the attempt is counted: not the person's failure
     // (and the challenge stays: this unit of work is not committed).
     if (module) await deps.secretKey(tx);
@@ -477,7 +492,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   });
   if ('refused' in opened) {
     if (opened.refused === 'user') return fail(audit, context, 'unknown user');
-    if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', TOTP_LOCKED);
+    if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', totpLocked(userid, opened.recovery));
     return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again', {
       ...(opened.state && { failures: opened.state.failures }),
     });
@@ -485,7 +500,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   const { challenge, user, realm, kind, module, state } = opened;
   if (!state) {
     return module?.countsOnTotpLock
-      ? fail(audit, context, 'totp locked', TOTP_LOCKED)
+      ? fail(audit, context, 'totp locked', totpLocked(userid, challenge.kinds.includes('recovery')))
       : fail(audit, context, 'locked', `authentication failed: too many failed attempts; second factors are locked (an admin can run ${tfactlLine('tfa unlock', [userid])})`);
   }
   const verified =
@@ -504,8 +519,8 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
       state.lockedUntil > now
         ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
         : state.totpLocked && module?.countsOnTotpLock
-          ? 'authentication failed: too many failed TOTP codes; TOTP is now locked (use a recovery key or ask an admin)'
-          : 'authentication failed: invalid or already used code';
+          ? totpLocked(userid, challenge.kinds.includes('recovery'), true)
+          : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;
     return fail(audit, context, reason, message, { method: kind, failures: state.failures });
   };
   if (!verified.ok || !module) return refusal(verified.ok ? 'no module' : verified.reason);
@@ -527,7 +542,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
 type Opened =
   | { readonly refused: 'challenge'; readonly state: LockState | null }
   | { readonly refused: 'user' }
-  | { readonly refused: 'totp locked' }
+  | { readonly refused: 'totp locked'; readonly recovery: boolean }
   | {
       readonly challenge: ChallengeData;
       readonly user: UserRecord;

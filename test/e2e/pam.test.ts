@@ -319,7 +319,7 @@ describe('tfactl pam through tfactl serve', () => {
     expect({ code: ok.status, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ code: 0, stdout: 'erin@corp: second factor accepted (recovery)\n', stderr: '' });
     const replayed = run(line, `${erinKeys[2]}`);
     expect(replayed.status).toBe(5);
-    expect(replayed.stderr).toBe('error: authentication failed: invalid or already used code\n');
+    expect(replayed.stderr).toBe('error: authentication failed: invalid or already used recovery key\n');
     // Anything else is the whole tfactl's, which is not there.
     expect(run([...line.slice(0, -2), '--realm=corp'], `${erinKeys[3]}`).stderr).toMatch(/dist\/tfactl\.cjs is missing/);
   });

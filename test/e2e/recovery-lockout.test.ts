@@ -174,15 +174,28 @@ describe('lockout', () => {
     await addUser('lock1');
     const secret = await addTotp('lock1');
     const keys = await addRecovery('lock1');
-    for (let i = 0; i < 8; i++) expect((await login('lock1', '000000')).code).toBe(5);
+    for (let i = 0; i < 7; i++) expect((await login('lock1', '000000')).code).toBe(5);
+    const eighth = await login('lock1', '000000');
+    expect(oneLineError(eighth)).toBe('error: authentication failed: too many failed TOTP codes; TOTP is now locked: use a recovery key, or ask an admin to unlock it');
     const list = await store.run(['tfa', 'list', 'lock1', '--json']);
     expect(list.json().result[0]).toMatchObject({ lock: { totp: true }, signIn: { possible: true } });
     const locked = await login('lock1', oathtool(secret));
     expect(locked.code).toBe(5);
-    expect(oneLineError(locked)).toContain('TOTP is locked');
+    expect(oneLineError(locked)).toBe('error: authentication failed: TOTP is locked after too many failures: use a recovery key, or ask an admin to unlock it');
     expect((await login('lock1', keys[0]!)).code).toBe(0);
     const unlocked = await login('lock1', oathtool(secret, { epoch: nowSeconds() + 30 }));
     expect(unlocked.code, unlocked.stderr).toBe(0);
+  });
+
+  it('tells a user whose TOTP is locked and who has no recovery key to ask an admin, naming the command', async () => {
+    await addUser('nokeys');
+    await addTotp('nokeys');
+    for (let i = 0; i < 7; i++) expect((await login('nokeys', '000000')).code).toBe(5);
+    const ask = "ask an admin to unlock it (tfactl tfa unlock nokeys@local)";
+    expect(oneLineError(await login('nokeys', '000000'))).toBe(`error: authentication failed: too many failed TOTP codes; TOTP is now locked: ${ask}`);
+    const after = await login('nokeys', '000000');
+    expect(after.code).toBe(5);
+    expect(oneLineError(after)).toBe(`error: authentication failed: TOTP is locked after too many failures: ${ask}`);
   });
 
   it('locks every factor after the configured number of failures, until an admin unlocks', async () => {

@@ -157,7 +157,7 @@ describe('tfactl serve', () => {
     expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ method: 'totp', via: 'web@local!app', pam: { service: 'sshd', rhost: '198.51.100.7', tty: null } });
     // The same code again, the token in the header: refused (401), as text.
     const again = spawnSync('curl', ['-s', '-w', '\n%{http_code} %{content_type}', '--unix-socket', sock, '-H', `Authorization: Bearer ${adminToken}`, '--data-urlencode', 'user=carol', '--data-urlencode', `answer=${code}`, 'http://localhost/api/v1/pam/check'], { encoding: 'utf8' });
-    expect(again.stdout).toBe('error: authentication failed: invalid or already used code\n\n401 text/plain; charset=utf-8; tfactl-exit=5');
+    expect(again.stdout).toBe('error: authentication failed: invalid or already used TOTP code (each code works once: wait for the next one)\n\n401 text/plain; charset=utf-8; tfactl-exit=5');
     const before = store.snapshot();
     const text = (args: string[], path = '/api/v1/pam/check') => {
       const res = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, ...args, `http://localhost${path}`], { encoding: 'utf8' });

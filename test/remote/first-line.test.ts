@@ -65,7 +65,7 @@ describe('the line of standard input sent with the command (the service)', () =>
     const code = oathtool(SECRET);
     expect(await runCheck('ann', code)).toEqual({ code: 0, calls: [], stderr: '' });
     // Spent: the same line again is a replay.
-    expect(await runCheck('ann', code)).toEqual({ code: 5, calls: [], stderr: 'error: authentication failed: invalid or already used code\n' });
+    expect(await runCheck('ann', code)).toEqual({ code: 5, calls: [], stderr: 'error: authentication failed: invalid or already used TOTP code (each code works once: wait for the next one)\n' });
   });
 
   it('asks the client for the line when none came with the command', async () => {

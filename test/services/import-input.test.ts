@@ -50,7 +50,7 @@ describe('reading CSV (csv-parse)', () => {
     expect(rows).toEqual([
       { ok: true, row: expect.objectContaining({ line: 2, userid: 'alice@local', password: 'secret-pw1', comment: 'Alice, "A."', totp: { secret: null }, recovery: true }) },
       { ok: false, line: 4, userid: 'bob@corp', error: expect.stringMatching(/^line 4: invalid comment: it holds U\+000A/) },
-      { ok: false, line: 6, userid: 'cy', error: expect.stringMatching(/^line 6: invalid comment: it holds U\+000D/) },
+      { ok: false, line: 6, userid: 'cy@local', error: expect.stringMatching(/^line 6: invalid comment: it holds U\+000D/) },
       { ok: true, row: expect.objectContaining({ line: 9, userid: 'dee@local' }) },
     ]);
   });
