@@ -84,9 +84,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       ...(io && {
         writeOut: (text: string) => void io.stdout.write(text),
         writeErr: (text: string) => void io.stderr.write(text),
-        // As commander's own: the terminal's width, else its default of 80 columns.
-        getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) as number,
-        getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) as number,
+        // As commander's own: the terminal's width, else its default of 80 columns (also for a
+        // terminal that says it is 0 wide: a pty whose size was never set).
+        getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : undefined) as number,
+        getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns ? io.stderr.columns : undefined) as number,
         // tfactl's help has no colours of its own to keep.
         getOutHasColors: () => false,
         getErrHasColors: () => false,

@@ -34,7 +34,13 @@ export async function createOutput(io: Io, options: OutputOptions): Promise<Outp
   const wantOut = stdout;
   const wantErr = stderr;
   const colour = wantOut || wantErr ? await colourStyle() : PLAIN;
-  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut);
+  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut, columnsFrom(options.env.COLUMNS));
+}
+
+/** COLUMNS, when it is a width (as ls and others take it, before the terminal's own say). */
+function columnsFrom(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text !== undefined && /^[0-9]+$/.test(text) && n > 0 ? n : undefined;
 }
 
 /**
@@ -80,6 +86,8 @@ export class Output {
     private readonly errStyle: Style = PLAIN,
     /** Whether stdout may carry colour (see colourWanted). */
     readonly colour = false,
+    /** COLUMNS, when set to a width. */
+    private readonly columnsSet?: number,
   ) {}
 
   /**
@@ -100,8 +108,13 @@ export class Output {
     return this.io.stdout.isTTY;
   }
 
+  /**
+   * How wide standard output is: COLUMNS when set, else the terminal's width, else 80. A terminal
+   * that says 0 (a pty whose size was never set: script(1), some serial and SSH set-ups) is 80 wide.
+   */
   get columns(): number {
-    return this.io.stdout.columns ?? 80;
+    const terminal = this.io.stdout.columns;
+    return this.columnsSet ?? (terminal !== undefined && terminal > 0 ? terminal : 80);
   }
 
   /** Prints a command's result: the envelope with --json, else what `human` makes of it. */

@@ -88,8 +88,11 @@ describe('TOTP enrolment', () => {
     ]) {
       const r = await store.run(args, { input: `${PW}\n` });
       expect(r.code, args.join(' ')).toBe(2);
-      expect(oneLineError(r)).toMatch(/--code .*--no-verify/);
+      // Nothing was shown to scan: the app has a code only for a secret given on the line.
+      expect(oneLineError(r)).toMatch(/give a secret with --(totp-)?secret \(enter it in the app first\) and the code the app shows with --code .*--no-verify/);
     }
+    const withSecret = await store.run(['tfa', 'add', 'totp', 'xena', '--secret', 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ']);
+    expect(oneLineError(withSecret)).toMatch(/; give the code the app shows with --code/);
     expect(store.snapshot()).toBe(before);
     const unverified = await store.run(['user', 'add', 'uma', '--password-stdin', '--tfa', 'totp', '--no-verify', '--json'], { input: `${PW}\n` });
     expect(unverified.code, unverified.stderr).toBe(0);
@@ -122,6 +125,17 @@ describe('TOTP enrolment', () => {
     const r = await store.run(['tfa', 'add', 'totp', 'dup', '--secret', secret, '--no-verify']);
     expect(r.code).toBe(4);
     expect(oneLineError(r)).toContain('already has a TOTP factor with this secret');
+  });
+
+  it('says how to add recovery keys next in a line that works as it is: with --as for a user acting as themselves', async () => {
+    await addUser('nia');
+    const own = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
+    const self = await store.runAs('nia', PW, ['tfa', 'add', 'totp', 'nia', '--secret', own, '--code', oathtool(own), '--qr', 'none']);
+    expect(self.code, self.stderr).toBe(0);
+    expect(self.stderr).toContain("next: keep a way in for when the phone is lost: 'tfactl tfa add recovery nia@local --as nia@local'");
+    await addUser('noa');
+    const byOwner = await store.run(['tfa', 'add', 'totp', 'noa', '--no-verify', '--qr', 'none']);
+    expect(byOwner.stderr).toContain("'tfactl tfa add recovery noa@local' makes");
   });
 
   it('keeps several TOTP factors per user; any of them signs in', async () => {

@@ -63,6 +63,19 @@ describe('on a terminal', () => {
     expect(store.auditRows().filter((a) => a.target === 'tina@local' && a.outcome === 'failed')).toEqual([]);
   });
 
+  it('takes a terminal that says it is 0 columns wide as 80 (a pty whose size was never set), and COLUMNS before the terminal', async () => {
+    await store.addUser('wide', 'wide password 1');
+    const zero = runPty(store, ['tfa', 'add', 'totp', 'wide', '--no-verify', '--description', 'zero'], [], {}, 0);
+    expect(zero.status, zero.output).toBe(0);
+    expect(zero.output).toContain('Scan this QR code with your authenticator app');
+    const narrowed = runPty(store, ['tfa', 'add', 'totp', 'wide', '--no-verify', '--description', 'narrowed'], [], { COLUMNS: '40' }, 0);
+    expect(narrowed.status, narrowed.output).toBe(0);
+    expect(narrowed.output).toMatch(/The terminal is too narrow for the QR code \(it needs \d+ columns\)/);
+    const help = runPty(store, ['user', '--help'], [], {}, 0);
+    expect(help.output).toContain('Usage: tfactl user');
+    expect(Math.max(...help.output.split(/\r?\n/).map((l) => l.length))).toBeLessThanOrEqual(80);
+  });
+
   it('cancels with exit 130 on Ctrl-C at a prompt and saves nothing', () => {
     const before = store.snapshot();
     const r = runPty(store, ['user', 'add', 'ursula'], [{ expect: 'Enter a new password', send: '\u0003' }]);

@@ -4,7 +4,7 @@ import type { Invocation } from '../../invocation.js';
 import { enrolTotp } from '../../services/kinds/totp-enrolment.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
-import { describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
+import { actingAs, describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
 import { totpEnrolmentView } from '../views.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from './totp-io.js';
 
@@ -12,8 +12,8 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const verify = boolOpt(inv, 'verify') !== false;
   const request = await parseTotpRequestOptions(inv);
-  const io = totpIo(inv, { verify, codeFlag: '--code' });
-  requireVerificationCode(inv, { verify, codeFlag: '--code' });
+  const io = totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
+  requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   let description = stringOpt(inv, 'description');
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
@@ -22,5 +22,5 @@ export async function run(inv: Invocation): Promise<void> {
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
   if (!result.verified) inv.out.warn(unverifiedWarning(result));
   inv.out.result(totpEnrolmentView(result), describeEnrolled);
-  if (!result.hasRecoveryKeys) inv.out.note(recoveryHint(userid));
+  if (!result.hasRecoveryKeys) inv.out.note(recoveryHint(userid, actingAs(session.actor)));
 }

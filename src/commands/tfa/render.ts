@@ -1,3 +1,4 @@
+import { shellWord, tfactlLine } from '../../domain/command-line.js';
 import { describeTotpParams } from '../../domain/totp-params.js';
 import type { ListView, Style } from '../../output.js';
 import type { UserFactors } from '../../services/factor-list.js';
@@ -11,9 +12,17 @@ export function describeEnrolled(r: TotpEnrolmentView, style: Style): string {
   return `${style.green('added')} TOTP factor ${r.id} (${r.description}) for ${r.userid}${r.verified ? '' : ' ' + style.yellow('(not verified)')}`;
 }
 
-/** Said after a TOTP factor is enrolled for a user without recovery keys. */
-export function recoveryHint(userid: string): string {
-  return `next: keep a way in for when the phone is lost: 'tfactl tfa add recovery ${userid}' makes ten single-use recovery keys`;
+/**
+ * Said after a TOTP factor is enrolled for a user without recovery keys. `actingAs`: the user the
+ * command acted as by signing in (--as), whom the line must name too; never a token's.
+ */
+export function recoveryHint(userid: string, actingAs?: string): string {
+  return `next: keep a way in for when the phone is lost: '${tfactlLine('tfa add recovery', [userid], actingAs === undefined ? '' : `--as ${shellWord(actingAs)}`)}' makes ten single-use recovery keys`;
+}
+
+/** Whom a suggested command line must name with --as: the actor, when they signed in as themselves (not the store's owner, not a token). */
+export function actingAs(actor: { readonly userid: string; readonly viaOwnership: boolean; readonly token?: unknown }): string | undefined {
+  return actor.viaOwnership || actor.token ? undefined : actor.userid;
 }
 
 /** Said whenever a TOTP factor is stored without a code having confirmed it. */

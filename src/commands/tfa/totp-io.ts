@@ -12,6 +12,8 @@ export interface TotpIoOptions {
   readonly verify: boolean;
   /** The option that carries the code, for error messages. */
   readonly codeFlag: string;
+  /** The option that carries the secret (set up in the app before the code is asked for), for error messages. */
+  readonly secretFlag: string;
 }
 
 /**
@@ -21,7 +23,10 @@ export interface TotpIoOptions {
  */
 export function requireVerificationCode(inv: Invocation, options: TotpIoOptions): void {
   if (!options.verify || stringOpt(inv, 'code') !== undefined) return;
-  const ways = `give the code the app shows with ${options.codeFlag} (- reads it from standard input), or store the factor unverified with --no-verify (admins)`;
+  // Nothing is shown to scan before the code is asked for: an app has a code only for a secret given beforehand.
+  const secretGiven = stringOpt(inv, 'secret') !== undefined || stringOpt(inv, 'totpSecret') !== undefined;
+  const code = `the code the app shows with ${options.codeFlag} (- reads it from standard input)`;
+  const ways = `${secretGiven ? `give ${code}` : `give a secret with ${options.secretFlag} (enter it in the app first) and ${code}`}, or store the factor unverified with --no-verify (admins)`;
   if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
   if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
 }
@@ -40,11 +45,13 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
       if (out.json) return;
       if (qr.kind === 'terminal') {
         const matrix = await qrMatrix(p.uri);
+        // Through a tfactl service a client may not have files written (--qr png:FILE): a wider terminal, or the secret.
+        const elsewhere = ctx.remote === undefined ? 'use --qr png:FILE' : 'widen the terminal and run it again';
         if (terminalWidth(matrix) > out.columns) {
-          out.display(`The terminal is too narrow for the QR code (it needs ${terminalWidth(matrix)} columns): enter the secret or the URI in your app, or use --qr png:FILE.`);
+          out.display(`The terminal is too narrow for the QR code (it needs ${terminalWidth(matrix)} columns): enter the secret or the URI in your app, or ${elsewhere}.`);
         } else {
           out.display(`Scan this QR code with your authenticator app:\n\n${renderTerminal(matrix, out.colour)}\n`);
-          if (!out.colour) out.display('(drawn without colour: it scans on dark terminal themes; on a light theme use --qr png:FILE)');
+          if (!out.colour) out.display(`(drawn without colour: it scans on dark terminal themes; on a light theme ${ctx.remote === undefined ? 'use --qr png:FILE' : 'enter the secret or the URI in your app'})`);
         }
       }
       out.display(`Secret: ${p.secret}\nURI:    ${p.uri}\nType:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);

@@ -9,7 +9,7 @@ import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
-import { recoveryHint, unverifiedWarning } from '../tfa/render.js';
+import { actingAs, recoveryHint, unverifiedWarning } from '../tfa/render.js';
 import { parseTotpRequestOptions, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
@@ -51,7 +51,7 @@ export async function run(inv: Invocation): Promise<void> {
     throw new UsageError(`--no-password creates ${userid.id} without a password: leave out --password-stdin, or give the password and leave out --no-password`, 'conflicting_options');
   }
   const verify = boolOpt(inv, 'verify') !== false;
-  if (tfaType === 'totp') requireVerificationCode(inv, { verify, codeFlag: '--code' });
+  if (tfaType === 'totp') requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' });
   const tfa: NewUserTfa =
     tfaType === 'none'
       ? { type: 'none' }
@@ -61,7 +61,7 @@ export async function run(inv: Invocation): Promise<void> {
           type: tfaType,
           totp: { ...(await parseTotpRequestOptions(inv, 'totpSecret')), description: 'TOTP' },
           verify,
-          io: totpIo(inv, { verify, codeFlag: '--code' }),
+          io: totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' }),
         };
 
   const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id });
@@ -93,5 +93,5 @@ export async function run(inv: Invocation): Promise<void> {
       ...(r.yubico ? [`${style.bold('yubikey:')}  ${r.yubico.publicId} (${r.yubico.id})`] : []),
     ].join('\n'),
   );
-  if (view.totp) inv.out.note(recoveryHint(view.user.userid));
+  if (view.totp) inv.out.note(recoveryHint(view.user.userid, actingAs(session.actor)));
 }
