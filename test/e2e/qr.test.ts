@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, TempStore } from './harness.js';
+import { BIN, startServe, TempStore } from './harness.js';
 import { qrLines, terminalToPgm, zbar } from './terminal-image.js';
 
 const store = new TempStore();
@@ -14,8 +14,8 @@ beforeAll(async () => {
 
 
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
-function onTerminal(args: string[], env: Record<string, string | null>, cols = 120) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: null, ...env }, steps: [], timeout: 30, cols };
+function onTerminal(args: string[], env: Record<string, string | null>, cols = 120, steps: { expect: string; send: string }[] = []) {
+  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   return JSON.parse(r.stdout) as { status: number; output: string };
 }
@@ -70,6 +70,27 @@ describe('TOTP QR codes', () => {
     expect(qrLines(r.output)).toBe('');
     expect(r.output).toContain('too narrow for the QR code');
     expect(r.output).toMatch(/URI:\s+otpauth:/);
+  });
+
+  it('through a tfactl service, suggests nothing the service refuses (--qr png:FILE)', async () => {
+    await store.addUser('qadmin', 'qr admin password', ['--admin']);
+    const sock = join(store.dir, 'qr.sock');
+    const { child } = await startServe(sock, store.env);
+    try {
+      // An admin signed in through the service (a token may not change factors).
+      const via = ['--server', sock, '--as', 'qadmin', 'tfa', 'add', 'totp', 'quinn', '--no-verify'];
+      const signIn = [{ expect: 'Enter the password of qadmin@local', send: 'qr admin password\r' }];
+      const narrow = onTerminal([...via, '--description', 'narrow'], { TFACTL_DB: null }, 40, signIn);
+      expect(narrow.status, narrow.output).toBe(0);
+      expect(narrow.output).toContain('too narrow for the QR code (it needs');
+      expect(narrow.output).toContain('enter the secret or the URI in your app, or widen the terminal and run it again');
+      const plain = onTerminal([...via, '--description', 'plain'], { TFACTL_DB: null, NO_COLOR: '1' }, 120, signIn);
+      expect(plain.status, plain.output).toBe(0);
+      expect(plain.output).toContain('on a light theme enter the secret or the URI in your app');
+      for (const r of [narrow, plain]) expect(r.output).not.toContain('png:FILE');
+    } finally {
+      child.kill();
+    }
   });
 
   it('draws nothing with --json or --qr none', async () => {
