@@ -45,9 +45,11 @@ describe('where a command goes', () => {
         try {
           route = chooseRoute(input({ uid, db: db ?? undefined }), probe(store as 'usable', socket));
         } catch (e) {
-          // A --db that is no store at all (empty, another kind of URL) goes nowhere.
+          // A --db that is no store at all (empty, another kind of URL, a connection string of
+          // another shape, blanks around it) goes nowhere.
           expect(e).toMatchObject({ code: 'invalid_store' });
-          expect(db === '' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(db ?? '')).toBe(true);
+          const text = db ?? '';
+          expect(text === '' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || text.trim() !== text || /^postgres(ql)?:/i.test(text) || /(^|\s)[a-z]+\s*=/i.test(text)).toBe(true);
           return;
         }
         if (route.kind === 'service') expect(socket && store !== 'usable' && uid !== 0 && db === null).toBe(true);
