@@ -239,6 +239,10 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
   const input = first ? io : (io.waitingStdin ?? io);
   let unsent = first?.line;
   const asked = new Map<number, AbortController>();
+  /** The calls still answering (a prompt on the terminal), each settled once its prompt has cleaned up. */
+  const answering = new Map<number, Promise<unknown>>();
+  /** Those of them that end when taken back (a masked prompt: its AbortSignal). */
+  const abortable = new Set<number>();
   let tickets: Promise<TicketBox | null> | undefined;
   let stdin: AsyncIterator<Uint8Array> | undefined;
   const calls: Record<string, (args: unknown[], signal: AbortSignal) => Promise<unknown>> = {
@@ -284,6 +288,26 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
     // Standard output that could not be written here (a full disk): the command runs on, and
     // unless it fails of its own accord, that is how this run ends (exit 6), not as the service's fault.
     let unwritten: { readonly error: unknown } | null = null;
+    // Output and the end, in order, each after the prompts the service took back (cancel) have
+    // put the cursor where it was: else an error (the service stopping) lands inside a prompt and
+    // its clean-up wipes it. Prompts still open stay (a countdown is written beside one).
+    let shown: Promise<void> = Promise.resolve();
+    const takenBack = new Set<Promise<unknown>>();
+    const inTurn = (show: () => void) => {
+      const waits = [...takenBack];
+      shown = waits.length === 0 ? shown.then(show) : shown.then(async () => {
+        await Promise.race([Promise.allSettled(waits), new Promise((r) => setTimeout(r, 1000).unref())]);
+        show();
+      });
+    };
+    const takeBack = (id: number) => {
+      asked.get(id)?.abort();
+      const answered = answering.get(id);
+      // Only a prompt that listens for being taken back is waited for, and not for ever.
+      if (answered === undefined || !abortable.has(id)) return;
+      const settled: Promise<unknown> = answered.finally(() => takenBack.delete(settled));
+      takenBack.add(settled);
+    };
     readFrames(
       socket,
       head,
@@ -291,30 +315,43 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
         // After the end (exit, or busy and the frames an older client reads instead), nothing.
         if (exited) return;
         if (f.t === 'out') {
-          try {
-            (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
-          } catch (e) {
-            unwritten ??= { error: e };
-          }
+          const write = () => {
+            try {
+              (f.fd === 2 ? io.stderr : io.stdout).write(String(f.s));
+            } catch (e) {
+              unwritten ??= { error: e };
+            }
+          };
+          inTurn(write);
         } else if (f.t === 'exit') {
           exited = true;
           const code = typeof f.code === 'number' ? f.code : 1;
-          if (unwritten !== null && code === ExitCode.ok) finish(undefined, unwritten.error);
-          else finish(code);
+          // The command is over: any prompt still open is moot.
+          for (const id of answering.keys()) takeBack(id);
+          inTurn(() => {
+            if (unwritten !== null && code === ExitCode.ok) finish(undefined, unwritten.error);
+            else finish(code);
+          });
         } else if (f.t === 'busy') {
           exited = true;
           finish(undefined, new StoreError(String(f.message), 'service_busy'));
-        } else if (f.t === 'cancel') asked.get(Number(f.id))?.abort();
+        } else if (f.t === 'cancel') takeBack(Number(f.id));
         else if (f.t === 'call') {
           const id = Number(f.id);
           const fn = Object.hasOwn(calls, String(f.fn)) ? calls[String(f.fn)] : undefined;
           const abort = new AbortController();
           asked.set(id, abort);
           const args = Array.isArray(f.args) ? (f.args as unknown[]) : [];
-          void (fn ? fn(args, abort.signal) : Promise.reject(new Error(`unknown call ${String(f.fn)}`)))
+          const answered = (fn ? fn(args, abort.signal) : Promise.reject(new Error(`unknown call ${String(f.fn)}`)))
             .then((value) => sendFrame(socket, { t: 'reply', id, value: value ?? null }))
             .catch((e: unknown) => sendFrame(socket, { t: 'reply', id, error: errorFrame(e) }))
-            .finally(() => asked.delete(id));
+            .finally(() => {
+              asked.delete(id);
+              answering.delete(id);
+              abortable.delete(id);
+            });
+          answering.set(id, answered);
+          if (f.fn === 'prompt.password') abortable.add(id);
         }
       },
       () => {

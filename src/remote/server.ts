@@ -298,7 +298,11 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       stopping = true;
       if (waitingToWrite) transport.destroy();
       if (!started) transport.destroy();
-      for (const p of pending.values()) p.reject(stoppingError());
+      // The client takes its prompts back first, so the error that follows is not written into one.
+      for (const [id, p] of pending) {
+        transport.send({ t: 'cancel', id });
+        p.reject(stoppingError());
+      }
       pending.clear();
     },
   };

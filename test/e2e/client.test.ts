@@ -382,6 +382,22 @@ describe('a service stopping (SIGTERM)', () => {
   });
 });
 
+describe('a service stopping while its client is at a prompt', () => {
+  it('has the client take the prompt back first, so the error is the last line the terminal shows', async () => {
+    const stoppingSock = join(runDir, 'prompt-stopping.sock');
+    const { child } = await startService(stoppingSock);
+    const exited = new Promise((r) => child.on('exit', r));
+    // At the password prompt the service is stopped (what is "pasted" after it is nothing).
+    const r = onTerminal(['--as', 'alice', 'user', 'show', 'alice'], [{ expect: 'Enter the password of alice@local', send_command: ['sh', '-c', `kill -TERM ${child.pid}; sleep 2`] }], { TFACTL_SERVER: stoppingSock });
+    expect(await exited).toBe(0);
+    expect(r.status).toBe(6);
+    const error = 'error: the tfactl service is stopping: run the command again once it is back';
+    expect(r.output).toContain(error);
+    // Nothing after it: the prompt's clean-up (cursor moves, shown cursor) came before, not over it.
+    expect(r.output.slice(r.output.indexOf(error) + error.length).trim()).toBe('');
+  });
+});
+
 describe('a client that reads no further', () => {
   it('gets all of a long listing after reading nothing of it for a while', async () => {
     const big = new TempStore();
