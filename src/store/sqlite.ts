@@ -250,7 +250,9 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
       const detail = where !== undefined && where !== path ? ` (${syscall ?? 'creating'} ${where})` : '';
       // Denied, the store may well exist, in a directory of another user's: say only what is known.
       const what = code === 'EACCES' ? 'cannot open or create the store' : 'cannot create the store';
-      throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
+      // Most often another user's store (root's): its users reach it through its owner's service.
+      const next = code === 'EACCES' ? ": it, or a directory above it, is another user's; reach it through its owner's tfactl service (--server SOCKET)" : '';
+      throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}${next}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
     }
   }
   closeSync(openCheckedFile(path, { name: 'the store', writable: true, private: true, fail: storeFileError }).fd);
