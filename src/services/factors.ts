@@ -60,9 +60,14 @@ async function enforcementCheck(
   removed: readonly FactorRecord[],
 ): Promise<{ refusal: string | null; warnings: string[] }> {
   const realm = await store.getRealm(user.realm);
-  if (!realm || realm.enforce === 'none') return { refusal: null, warnings: [] };
-  const enforced = realm.enforce;
   const factors = await store.listFactors(user.userid);
+  if (!realm || realm.enforce === 'none') {
+    // Nothing enforced: allowed, but the account is then a password's alone, which its owner (or admin) should hear.
+    const removesEnabled = removed.some((r) => factors.some((f) => f.id === r.id && f.enabled));
+    const left = factors.filter((f) => f.enabled && !removed.some((r) => r.id === f.id));
+    return { refusal: null, warnings: removesEnabled && left.length === 0 ? [`${user.userid} has no enabled second factor left: signing in now takes the password alone`] : [] };
+  }
+  const enforced = realm.enforce;
   const remaining = factors.filter((f) => f.enabled && f.type === enforced && !removed.some((r) => r.id === f.id));
   const removesEnforced = removed.some((r) => factors.some((f) => f.id === r.id && f.enabled && f.type === enforced));
   if (!removesEnforced || remaining.length > 0) return { refusal: null, warnings: [] };

@@ -81,6 +81,8 @@ describe('tfa delete --type', () => {
     const r = await store.run(['tfa', 'delete', 'kit', '--type', 'totp', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result.deleted).toHaveLength(2);
+    // Recovery keys are left: no warning.
+    expect(r.json().warnings).toEqual([]);
     const left = await store.run(['tfa', 'list', 'kit', '--json']);
     expect(left.json().result[0].factors.map((f: { type: string }) => f.type)).toEqual(['recovery']);
     const bad = await store.run(['tfa', 'delete', 'kit', '--type', 'sms', '--yes']);
@@ -98,6 +100,9 @@ describe('factor ids', () => {
     const r = await store.run(['tfa', 'disable', 'pia', id.slice(0, 6), '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result).toMatchObject({ id, enabled: false });
+    // Her only factor: the account is now a password's alone, which is said (the realm enforces nothing).
+    expect(r.json().warnings).toEqual(['pia@local has no enabled second factor left: signing in now takes the password alone']);
+    expect((await store.run(['tfa', 'enable', 'pia', id.slice(0, 6), '--json'])).json().warnings).toEqual([]);
   });
 
   it('refuse a start that several factors share (exit 2, naming them) and one that none has (exit 3)', async () => {
