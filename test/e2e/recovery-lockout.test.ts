@@ -57,6 +57,10 @@ describe('recovery keys', () => {
     const none = await login('lowe', keys[9]!);
     expect(none.code).toBe(5);
     expect(oneLineError(none)).toContain('no second factor');
+    // A set all used is said to be so, not as keys that still work.
+    const again = await store.run(['tfa', 'add', 'recovery', 'lowe']);
+    expect(again.code).toBe(4);
+    expect(oneLineError(again)).toBe('error: lowe@local has used every recovery key of their set: use --regenerate to make a new one');
   });
 
   it('are one set per user: adding again is refused, --regenerate replaces with --yes', async () => {
@@ -64,7 +68,7 @@ describe('recovery keys', () => {
     const old = await addRecovery('reg');
     const again = await store.run(['tfa', 'add', 'recovery', 'reg']);
     expect(again.code).toBe(4);
-    expect(oneLineError(again)).toContain('--regenerate');
+    expect(oneLineError(again)).toBe('error: reg@local already has recovery keys: use --regenerate to replace them');
     const noYes = await store.run(['tfa', 'add', 'recovery', 'reg', '--regenerate']);
     expect(noYes.code).toBe(2);
     expect(oneLineError(noYes)).toContain('--yes');

@@ -12,9 +12,9 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const regenerate = boolOpt(inv, 'regenerate') === true;
   const output = stringOpt(inv, 'output');
-  if (regenerate) requireConfirmation(inv, '--regenerate makes the current recovery keys useless');
+  if (regenerate) requireConfirmation(inv, '--regenerate makes any recovery keys not yet used useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
-  if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? The current ones stop working.`);
+  if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? Any not yet used stop working.`);
   // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
   // (a full disk) changes nothing, and keys the store then refuses are removed with it.
   const file = output === undefined ? undefined : createPrivateFile(output);

@@ -33,7 +33,9 @@ export async function addRecoveryKeys(
   await requireUser(session.store, userid);
   const existing = await session.store.getRecoverySet(userid);
   if (existing && !regenerate) {
-    await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
+    // A set whose keys are all used is still one set a user: said so, rather than as keys that work.
+    const spent = existing.slots.every((slot) => slot === null);
+    await refuse(session, 'tfa.add', userid, spent ? `${userid} has used every recovery key of their set: use --regenerate to make a new one` : `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
   }
   const set = newRecoverySet((n) => session.random.bytes(n));
   const id = newFactorId(session);

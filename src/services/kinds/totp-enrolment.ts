@@ -75,7 +75,8 @@ export async function confirmTotp(session: Session, prepared: PreparedTotp, io: 
     if (match.valid) return match.step;
     await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
     const message = 'the verification code does not match: check the clock of the device';
-    if (attempt >= io.tries) throw new AuthError(`${message} and try again`);
+    // The app keeps the entry it scanned, for a secret now thrown away: the person must know to drop it.
+    if (attempt >= io.tries) throw new AuthError(`${message}; nothing was stored: run the command again (a secret tfactl made is made anew: remove this one's entry from the app)`);
     io.retry(`${message}; try again with the next code`);
   }
 }
