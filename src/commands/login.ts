@@ -72,7 +72,12 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const credentials = commandCredentials(inv, userid, { flag: '--code', value: code, kind, page: page ? { open: !noOpen, required: forcePage } : undefined });
   const signedIn = await authenticate(deps satisfies AuthDeps, { ...context, keys: { loopback: page }, credentials });
-  if (!keep || tickets === null) return showSignedIn(inv, signedIn);
+  if (!keep || tickets === null) {
+    showSignedIn(inv, signedIn);
+    // On a terminal a session is kept unless asked not to: say why none was (after su -, often).
+    if (tickets === null && sessionOpt === undefined && inv.ctx.io.stdinIsTTY) inv.out.note('no session kept: XDG_RUNTIME_DIR is not set (as after su -), so later commands ask again');
+    return;
+  }
   const { keepSession } = await import('../services/sessions.js');
   const kept = await keepSession(deps, signedIn.user);
   const file = await tickets.write(signedIn.user.userid, kept.secret);

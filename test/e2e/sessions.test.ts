@@ -78,10 +78,10 @@ describe('login --session', () => {
 
   it('is kept by login on a terminal, and not with --no-session', async () => {
     await store.addUser('tia', PW);
-    const onTerminal = (extra: string[]) => {
+    const onTerminal = (extra: string[], dir: string | null = runtime) => {
       const spec = {
         argv: [process.execPath, BIN, 'login', 'tia', ...extra],
-        env: { ...store.env, NO_COLOR: '1', XDG_RUNTIME_DIR: runtime },
+        env: { ...store.env, NO_COLOR: '1', XDG_RUNTIME_DIR: dir },
         timeout: 30,
         steps: [{ expect: 'Enter the password of tia@local', send: `${PW}\r` }],
       };
@@ -96,6 +96,11 @@ describe('login --session', () => {
     expect(kept.output).toMatch(/session kept until .*'tfactl --as tia@local \.\.\.' uses it; 'tfactl logout' ends it/);
     expect(sessionsOf('tia@local')).toBe(1);
     expect((await asUser('tia', ['user', 'show', 'tia'])).code).toBe(0);
+    // Without XDG_RUNTIME_DIR (after su -) none can be kept, and the person is told why.
+    const noDir = onTerminal([], null);
+    expect(noDir.status, noDir.output).toBe(0);
+    expect(noDir.output).toContain('no session kept: XDG_RUNTIME_DIR is not set (as after su -), so later commands ask again');
+    expect(none.output).not.toContain('no session kept');
   });
 
   it('lasts session.minutes', async () => {
