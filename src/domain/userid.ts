@@ -68,7 +68,7 @@ export function parseUserId(input: string): UserId {
   const realmPart = at < 0 ? LOCAL_REALM : canonical.slice(at + 1);
   if (!NAME_RE.test(name)) {
     throw new UsageError(
-      `invalid user id ${quote(input)}: the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`,
+      `invalid user id ${quote(input)}: ${unseen(input)}the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`,
       'invalid_userid',
     );
   }
@@ -77,19 +77,27 @@ export function parseUserId(input: string): UserId {
     realm = parseRealmName(realmPart);
   } catch {
     throw new UsageError(
-      `invalid user id ${quote(input)}: the realm after '@' must be 2 to 32 letters, digits, '.', '-' or '_', starting with a letter`,
+      `invalid user id ${quote(input)}: ${unseen(input)}the realm after '@' must be 2 to 32 letters, digits, '.', '-' or '_', starting with a letter`,
       'invalid_userid',
     );
   }
   return { name, realm, id: `${name}@${realm}` };
 }
 
+/** A character that would not show as itself (controls, format and invisible characters, spaces other than ASCII's, line separators, lone surrogates). */
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\S ]/u;
+
 /**
- * Input as a message may show it: `?` for each character that would not show as itself (controls,
- * format and invisible characters, spaces other than ASCII's, line separators, lone surrogates).
+ * Input as a message may show it: `?` for each character that would not show as itself (see UNSEEN).
  */
 export function shown(input: string): string {
-  return input.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\S ]/gu, '?');
+  return input.replace(new RegExp(UNSEEN.source, 'gu'), '?');
+}
+
+/** The first character of `input` that shows as `?` in a message, named as the text rule names one (`it holds U+001B, ...; `), else ''. */
+function unseen(input: string): string {
+  const c = UNSEEN.exec(input)?.[0];
+  return c === undefined ? '' : `it holds U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, shown as ?; `;
 }
 
 /** Quotes user input for an error message, keeping it on one line and short. */

@@ -159,6 +159,22 @@ describe('parseRealmName', () => {
   });
 });
 
+describe('a refused user id that holds a character shown as ?', () => {
+  it('names the first such character, as the text rule names one', () => {
+    const message = (input: string) => {
+      try {
+        parseUserId(input);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return null;
+    };
+    expect(message('a\u001bb')).toBe(`invalid user id "a?b": it holds U+001B, shown as ?; the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`);
+    expect(message('ab\u200bc@x y')).toMatch(/^invalid user id "ab\?c@x y": it holds U\+200B, shown as \?; /);
+    expect(message('bad/name')).toMatch(/^invalid user id "bad\/name": the name before '@'/);
+  });
+});
+
 describe('quote', () => {
   it('shows only what shows as itself: other spaces, controls and invisible characters become ?', () => {
     expect(quote('a\u00a0b\u034fc\u3164d\u200be\tf g\u2800')).toBe('"a?b?c?d?e?f g?"');
