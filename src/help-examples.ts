@@ -104,7 +104,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   'tfa add': [
     ex('An authenticator app: QR code, then a code from the app', "tfactl tfa add totp alice --description 'work phone'"),
     ex('Recovery keys, also written to a new 0600 file to print', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
-    ex('A YubiKey: touch the key to type its OTP after --otp', 'tfactl tfa add yubico alice \\\n    --otp cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut'),
+    ex('A YubiKey, its realm set up by realm set-yubico: touch it after --otp', 'tfactl tfa add yubico alice \\\n    --otp cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut'),
   ],
   'tfa add totp': [
     ex('Show a QR code to scan, then ask for a code from the app', "tfactl tfa add totp alice --description 'work phone'"),
