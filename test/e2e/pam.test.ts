@@ -455,6 +455,14 @@ describe('tfactl pam through tfactl serve', () => {
         chmodSync(join(dir, name), mode);
         return file(`${name}/pam.token`, 0o600);
       };
+      const good = file('good.token', 0o600);
+      const linkIn = (name: string, mode: number, owner = 0) => {
+        mkdirSync(join(dir, name), { mode });
+        chmodSync(join(dir, name), mode);
+        chownSync(join(dir, name), owner, owner);
+        symlinkSync(good, join(dir, name, 'pam.token'));
+        return join(dir, name, 'pam.token');
+      };
       const readable = file('readable.token', 0o644);
       symlinkSync(readable, join(dir, 'link.token'));
       const cases: [string, number, string][] = [
@@ -466,7 +474,19 @@ describe('tfactl pam through tfactl serve', () => {
         [file('nobody.token', 0o600, 65534), 6, 'it belongs to uid 65534'],
         [inDirectory('open', 0o777), 6, `the directory ${dir}/open is writable by others (mode 0777)`],
         [inDirectory('sticky', 0o1777), 6, `the directory ${dir}/sticky is writable by others (mode 01777)`],
+        [file('group-writable.token', 0o664), 6, 'it is writable by its group (mode 0664)'],
+        [inDirectory('group', 0o775), 6, `the directory ${dir}/group is writable by its group (mode 0775)`],
+        // A link to a good file, itself in a directory anyone may write to: another link could be put there.
+        [linkIn('open-links', 0o777), 6, `the directory ${dir}/open-links is writable by others (mode 0777)`],
+        [linkIn('nobodys-links', 0o755, 65534), 6, `the directory ${dir}/nobodys-links belongs to uid 65534`],
       ];
+      // In a sticky directory (as /tmp) a link of root's is not another user's to replace.
+      const stickyLink = linkIn('sticky-links', 0o1777);
+      for (const command of ['check', 'prompt'] as const) {
+        const node = await viaNode(command, [], { PAM_USER: 'gus' }, '', stickyLink);
+        expect(viaCurl(command, [], { PAM_USER: 'gus' }, '', stickyLink).code, stickyLink).toBe(node.code);
+        expect(node.stderr).not.toContain('refusing');
+      }
       for (const [token, code, text] of cases) {
         for (const command of ['check', 'prompt'] as const) {
           const node = await viaNode(command, [], { PAM_USER: 'gus' }, '123456', token);
