@@ -12,6 +12,16 @@ export function requireConfirmation(inv: Invocation, what: string): void {
   throw new UsageError(`${what}: confirm with --yes`, 'confirm');
 }
 
+/**
+ * requireConfirmation before the actor signs in (--as, TFACTL_AS), when that is how the run acts:
+ * a sign-in spends a TOTP code, which a command that then stops for want of --yes would waste
+ * (its retry with --yes refused as a used code). The store's owner and a token sign nothing in,
+ * and are told of a missing target first.
+ */
+export function requireConfirmationBeforeSignIn(inv: Invocation, what: string): void {
+  if ((inv.opts as { as?: unknown }).as !== undefined || inv.ctx.env.TFACTL_AS) requireConfirmation(inv, what);
+}
+
 /** Asks on the terminal (default no) unless --yes was given; no is Ctrl-C's exit 130, nothing done. */
 export async function confirm(inv: Invocation, question: string): Promise<void> {
   if (boolOpt(inv, 'yes') === true) return;

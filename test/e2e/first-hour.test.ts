@@ -60,6 +60,23 @@ describe('destructive commands', () => {
     expect(asked.output).not.toMatch(/Delete/);
   });
 
+  it('with --as, says a missing --yes before signing in: the admin\'s TOTP code is not spent', async () => {
+    const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJS';
+    await store.addUser('ada', PW, ['--admin', '--tfa', 'totp', '--totp-secret', secret, '--no-verify', '--qr', 'none']);
+    await store.addUser('dex', PW);
+    const code = spawnSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).stdout.trim();
+    const before = store.snapshot();
+    for (const args of [['user', 'delete', 'dex'], ['tfa', 'delete', 'dex', '--all'], ['realm', 'delete', 'doomed']]) {
+      const r = await store.runAs('ada', PW, ['--auth-code', code, ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toMatch(/: confirm with --yes$/);
+    }
+    expect(store.snapshot()).toBe(before);
+    // The same code then signs in for the command given --yes.
+    const yes = await store.runAs('ada', PW, ['--auth-code', code, 'user', 'delete', 'dex', '--yes']);
+    expect(yes.code, yes.stderr).toBe(0);
+  });
+
   it('asks on a terminal: no keeps everything (exit 130), yes deletes', () => {
     expect(spawnSync(process.execPath, [BIN, 'user', 'add', 'tess', '--no-password'], { env: { ...process.env, ...store.env } }).status).toBe(0);
     const no = onTerminal(['user', 'delete', 'tess'], [{ expect: 'Delete tess@local and every factor of theirs\\?', send: 'n\r' }]);

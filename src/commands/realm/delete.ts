@@ -2,15 +2,17 @@ import { parseRealmName } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { deleteRealm } from '../../services/realms.js';
 import { openSession } from '../session.js';
-import { confirm, requireConfirmation } from '../confirm.js';
+import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
 import { arg, boolOpt } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const name = parseRealmName(arg(inv, 0));
   const force = boolOpt(inv, 'force') === true;
+  const what = `this deletes realm ${name}${force ? ' and every user in it' : ''}`;
+  requireConfirmationBeforeSignIn(inv, what);
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.delete', target: name });
   const { deletedUsers } = await deleteRealm(session, name, force, async () => {
-    requireConfirmation(inv, `this deletes realm ${name}${force ? ' and every user in it' : ''}`);
+    requireConfirmation(inv, what);
     await confirm(inv, `Delete realm ${name}${force ? ' and every user in it' : ''}?`);
   });
   inv.out.result({ realm: name, deleted: true, deletedUsers }, (r, style) =>

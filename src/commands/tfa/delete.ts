@@ -4,7 +4,7 @@ import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { deleteFactors, factorRemovalRefusal, type FactorSelection } from '../../services/factors.js';
-import { confirm, requireConfirmation } from '../confirm.js';
+import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 
@@ -19,6 +19,7 @@ export async function run(inv: Invocation): Promise<void> {
   const which: FactorSelection = all ? 'all' : type !== undefined ? { type } : { id: id as string };
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
+  if (many) requireConfirmationBeforeSignIn(inv, `this deletes ${many}`);
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
   const { deleted, warnings } = await deleteFactors(session, userid, which, async () => {
     if (many === null) return;

@@ -2,14 +2,16 @@ import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { openSession } from '../session.js';
 import { deleteUser } from '../../services/users.js';
-import { confirm, requireConfirmation } from '../confirm.js';
+import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
 import { arg } from '../options.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0));
+  const what = `this deletes ${userid.id} and every factor of theirs`;
+  requireConfirmationBeforeSignIn(inv, what);
   const session = await openSession(inv, { op: 'user.delete', action: 'user.delete', target: userid.id });
   await deleteUser(session, userid.id, async () => {
-    requireConfirmation(inv, `this deletes ${userid.id} and every factor of theirs`);
+    requireConfirmation(inv, what);
     await confirm(inv, `Delete ${userid.id} and every factor of theirs?`);
   });
   inv.out.result({ userid: userid.id, deleted: true }, (r, style) => `${style.green('deleted')} ${r.userid}`);
