@@ -50,8 +50,8 @@ export interface Io {
 export interface Prompter {
   /** A hidden answer; aborting `signal` takes the question back (the answer came another way). */
   password(message: string, options?: { readonly signal?: AbortSignal }): Promise<string>;
-  input(message: string, defaultValue?: string): Promise<string>;
-  confirm(message: string, defaultValue: boolean): Promise<boolean>;
+  input(message: string, defaultValue?: string, options?: { readonly signal?: AbortSignal }): Promise<string>;
+  confirm(message: string, defaultValue: boolean, options?: { readonly signal?: AbortSignal }): Promise<boolean>;
 }
 
 export interface OpenedStore {

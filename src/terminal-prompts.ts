@@ -11,10 +11,13 @@ const context = { output: process.stderr, clearPromptOnDone: false };
  */
 const notEmpty = (value: string) => value !== '' || 'nothing was typed: type it, or press Ctrl-C to cancel';
 
+/** The prompt's context, with the signal that takes the question back when there is one. */
+const withSignal = (options?: { readonly signal?: AbortSignal }) => (options?.signal ? { ...context, signal: options.signal } : context);
+
 const prompts: Prompter = {
-  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, options?.signal ? { ...context, signal: options.signal } : context),
-  input: (message, defaultValue) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, context),
-  confirm: (message, defaultValue) => confirm({ message, default: defaultValue }, context),
+  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, withSignal(options)),
+  input: (message, defaultValue, options) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, withSignal(options)),
+  confirm: (message, defaultValue, options) => confirm({ message, default: defaultValue }, withSignal(options)),
 };
 
 /** Asks one question on the terminal; Ctrl-C becomes CancelledError. */

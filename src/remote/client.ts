@@ -241,14 +241,14 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
   const asked = new Map<number, AbortController>();
   /** The calls still answering (a prompt on the terminal), each settled once its prompt has cleaned up. */
   const answering = new Map<number, Promise<unknown>>();
-  /** Those of them that end when taken back (a masked prompt: its AbortSignal). */
+  /** Those of them that end when taken back (a prompt: its AbortSignal). */
   const abortable = new Set<number>();
   let tickets: Promise<TicketBox | null> | undefined;
   let stdin: AsyncIterator<Uint8Array> | undefined;
   const calls: Record<string, (args: unknown[], signal: AbortSignal) => Promise<unknown>> = {
     'prompt.password': ([message], signal) => ctx.prompter.password(String(message), { signal }),
-    'prompt.input': ([message, def]) => ctx.prompter.input(String(message), typeof def === 'string' ? def : undefined),
-    'prompt.confirm': ([message, def]) => ctx.prompter.confirm(String(message), def === true),
+    'prompt.input': ([message, def], signal) => ctx.prompter.input(String(message), typeof def === 'string' ? def : undefined, { signal }),
+    'prompt.confirm': ([message, def], signal) => ctx.prompter.confirm(String(message), def === true, { signal }),
     'stdin.line': async ([max, afterSent]) => {
       if (unsent !== undefined && afterSent !== true) {
         const line = unsent;
@@ -342,7 +342,12 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
           const abort = new AbortController();
           asked.set(id, abort);
           const args = Array.isArray(f.args) ? (f.args as unknown[]) : [];
-          const answered = (fn ? fn(args, abort.signal) : Promise.reject(new Error(`unknown call ${String(f.fn)}`)))
+          // A prompt is drawn after the output before it (and after prompts being taken back); other calls start at once.
+          const prompt = String(f.fn).startsWith('prompt.');
+          let begin = () => undefined as void;
+          const begun = new Promise<void>((go) => (begin = go));
+          const answered = begun
+            .then(() => (fn ? fn(args, abort.signal) : Promise.reject(new Error(`unknown call ${String(f.fn)}`))))
             .then((value) => sendFrame(socket, { t: 'reply', id, value: value ?? null }))
             .catch((e: unknown) => sendFrame(socket, { t: 'reply', id, error: errorFrame(e) }))
             .finally(() => {
@@ -351,7 +356,10 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
               abortable.delete(id);
             });
           answering.set(id, answered);
-          if (f.fn === 'prompt.password') abortable.add(id);
+          if (prompt) {
+            abortable.add(id);
+            inTurn(begin);
+          } else begin();
         }
       },
       () => {

@@ -369,8 +369,8 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     };
     const prompter: Prompter = {
       password: async (message, options) => String(await call('prompt.password', [message], options?.signal)),
-      input: async (message, defaultValue) => String(await call('prompt.input', [message, defaultValue ?? null])),
-      confirm: async (message, defaultValue) => (await call('prompt.confirm', [message, defaultValue])) === true,
+      input: async (message, defaultValue, options) => String(await call('prompt.input', [message, defaultValue ?? null], options?.signal)),
+      confirm: async (message, defaultValue, options) => (await call('prompt.confirm', [message, defaultValue], options?.signal)) === true,
     };
     const remote: RemoteRun = {
       files: sentFiles(files),

@@ -383,12 +383,15 @@ describe('a service stopping (SIGTERM)', () => {
 });
 
 describe('a service stopping while its client is at a prompt', () => {
-  it('has the client take the prompt back first, so the error is the last line the terminal shows', async () => {
-    const stoppingSock = join(runDir, 'prompt-stopping.sock');
+  it.each([
+    ['a password', ['--as', 'alice', 'user', 'show', 'alice'], [] as object[], 'Enter the password of alice@local'],
+    ['a question', ['--as', 'ops', 'user', 'delete', 'eve'], [{ expect: 'Enter the password of ops@local', send: `${PW}\r` }], 'Delete eve@local'],
+  ])('at %s, has the client take the prompt back first, so the error is the last line the terminal shows', async (what, argv, before, prompt) => {
+    const stoppingSock = join(runDir, `prompt-stopping-${what.replace(/\W/g, '')}.sock`);
     const { child } = await startService(stoppingSock);
     const exited = new Promise((r) => child.on('exit', r));
-    // At the password prompt the service is stopped (what is "pasted" after it is nothing).
-    const r = onTerminal(['--as', 'alice', 'user', 'show', 'alice'], [{ expect: 'Enter the password of alice@local', send_command: ['sh', '-c', `kill -TERM ${child.pid}; sleep 2`] }], { TFACTL_SERVER: stoppingSock });
+    // At the prompt the service is stopped (what is "pasted" after it is nothing).
+    const r = onTerminal(argv, [...before, { expect: prompt, send_command: ['sh', '-c', `kill -TERM ${child.pid}; sleep 2`] }], { TFACTL_SERVER: stoppingSock });
     expect(await exited).toBe(0);
     expect(r.status).toBe(6);
     const error = 'error: the tfactl service is stopping: run the command again once it is back';
