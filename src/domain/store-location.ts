@@ -47,10 +47,20 @@ function checkedLocation(location: string, from: string): string {
   if (scheme === undefined && /^postgres(?:ql)?:/i.test(location)) {
     throw new UsageError(`${from} is not a connection string tfactl reads (no // after postgres:): ${fix}`, 'invalid_store');
   }
-  if (scheme === undefined && /(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=/i.test(location)) {
+  if (scheme === undefined && isKeywordConnectionString(location)) {
     throw new UsageError(`${from} is a keyword=value connection string, which tfactl does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
   return location;
+}
+
+/**
+ * libpq's keyword=value form (`host=db user=x password=PW dbname=y`): the whole of it pairs, one of
+ * them a connection keyword. A path that only holds `user=` somewhere (`./a b/user=x.db`) is a path.
+ */
+function isKeywordConnectionString(location: string): boolean {
+  const pair = String.raw`[A-Za-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)`;
+  if (!new RegExp(String.raw`^\s*${pair}(?:\s+${pair})*\s*$`).test(location)) return false;
+  return /(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=/i.test(location);
 }
 
 /** Where a PostgreSQL store's key file is, unless TFACTL_KEY_FILE says otherwise. */

@@ -251,7 +251,7 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
       // Denied, the store may well exist, in a directory of another user's: say only what is known.
       const what = code === 'EACCES' ? 'cannot open or create the store' : 'cannot create the store';
       // Most often another user's store (root's): its users reach it through its owner's service.
-      const next = code === 'EACCES' ? ": it, or a directory above it, is another user's; reach it through its owner's tfactl service (--server SOCKET)" : '';
+      const next = code === 'EACCES' ? ": it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)" : '';
       throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}${next}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
     }
   }

@@ -41,6 +41,7 @@ describe('resolveStorePath', () => {
     const refusals: [string, RegExp][] = [
       ['host=db.example.com user=tfactl password=Sekr1t dbname=tfactl', /^--db is a keyword=value connection string, which tfactl does not read/],
       ['dbname=tfactl password=Sekr1t', /keyword=value/],
+      ["host = db.example.com password='Sekr1t pw' dbname=x", /keyword=value/],
       ['postgres:u:Sekr1t@h/d', /^--db is not a connection string tfactl reads \(no \/\/ after postgres:\)/],
       ['postgresql:/u:Sekr1t@h/d', /no \/\/ after postgres:/],
       [' postgres://u:Sekr1t@h/d', /^--db begins or ends with a blank/],
@@ -59,7 +60,7 @@ describe('resolveStorePath', () => {
       expect((refused as { code?: string } | null)?.code).toBe('invalid_store');
     }
     // File names that only look a little like them are paths.
-    for (const ok of ['/srv/user=x.db', 'postgres.db', './postgres/tfactl.db', '/x/host=y/tfactl.db', 'my store.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+    for (const ok of ['/srv/user=x.db', 'postgres.db', './postgres/tfactl.db', '/x/host=y/tfactl.db', 'my store.db', './My Backups/user=alice.db', 'a b user=x.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
   });
 });
 

@@ -62,7 +62,7 @@ describe('a --db path that cannot be a store', () => {
     const locked = join(s.dir, 'locked');
     mkdirSync(locked, { mode: 0o500 });
     const r = await withDb(s, join(locked, 'new', 'x.db'), ['user', 'list'], { prefix: AS_UID_1000 });
-    failsAtOnce(r, `cannot open or create the store at ${join(locked, 'new', 'x.db')}: EACCES (mkdir ${join(locked, 'new')}): it, or a directory above it, is another user's; reach it through its owner's tfactl service (--server SOCKET)`);
+    failsAtOnce(r, `cannot open or create the store at ${join(locked, 'new', 'x.db')}: EACCES (mkdir ${join(locked, 'new')}): it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)`);
   });
 
   it('a store file this user may only read', async () => {

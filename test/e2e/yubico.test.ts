@@ -127,11 +127,13 @@ describe('YubiKey OTP validated offline', () => {
       ['realm', 'set-enforce', 'keys', 'totp', '--offline'],
       // realm show prints the URLs: none may carry a password.
       ['realm', 'set-yubico', 'keys', '--api-id', '1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==', '--url', 'https://u:pw@otp.example/wsapi/2.0/verify'],
+      ['realm', 'set-yubico', 'keys', '--api-id', '1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==', '--url', 'ftp://u:pw@otp.example/'],
       ['user', 'add', 'nokey@keys', '--no-password'],
     ]) {
       const r = await store.run(args);
       expect(r.code, args.join(' ')).toBe(2);
-      oneLineError(r);
+      // Never a URL's password in the error.
+      expect(oneLineError(r)).not.toContain(':pw@');
     }
     expect(store.snapshot()).toBe(before);
   });

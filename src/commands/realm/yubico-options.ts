@@ -33,11 +33,14 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     } catch {
       parsed = null;
     }
+    // realm show and list print the URLs: a password in one would be shown to every admin (and a
+    // URL that may hold one is not repeated in the error either).
+    if (url.includes('@') || (parsed !== null && (parsed.username !== '' || parsed.password !== ''))) {
+      throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
+    }
     if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
       throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
     }
-    // realm show and list print the URLs: a password in one would be shown to every admin.
-    if (parsed.username !== '' || parsed.password !== '') throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
   }
   return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };
 }
