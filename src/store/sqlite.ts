@@ -125,7 +125,7 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   try {
     // Decided before anything writes: setting WAL alone rewrites the header of someone else's file.
     const marked = identifyStore(db, path);
-    db.pragma('journal_mode = WAL');
+    await useWal(db);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const current = db.pragma('user_version', { simple: true }) as number;
@@ -140,6 +140,25 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     store.checkpoints = backgroundCheckpoints(resolve(path), store, Worker, require.resolve(SQLITE_DRIVER), options.backgroundCheckpoints.failed);
   }
   return { store, created };
+}
+
+/**
+ * Puts the store in WAL mode (a no-op once it is). Switching a new file from its rollback journal
+ * reads its header and then takes the write lock without SQLite's busy handler (it would deadlock
+ * with another reader wanting the same), so processes creating one store at once get SQLITE_BUSY
+ * at once: tried again here, a little later each time, for as long as the busy timeout.
+ */
+async function useWal(db: Database): Promise<void> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if (!String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+  }
 }
 
 /**

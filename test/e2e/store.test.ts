@@ -19,6 +19,23 @@ describe('the store on disk', () => {
     expect(readFileSync(`${s.db}.key`, 'utf8')).toMatch(/^tfactl-key-v1:[A-Za-z0-9+/]{43}=\n$/);
   });
 
+  it('waits while another process holds a new store\'s write lock before it is in WAL mode, not store_busy at once', async () => {
+    const s = fresh();
+    mkdirSync(join(s.dir, 'store'), { mode: 0o700 });
+    writeFileSync(s.db, '', { mode: 0o600 });
+    // Another process making the store: its write lock on the file, still in the rollback journal.
+    const other = new Database(s.db);
+    other.exec('BEGIN IMMEDIATE');
+    const held = 1500;
+    setTimeout(() => other.exec('ROLLBACK'), held);
+    const started = Date.now();
+    const r = await s.run(['init', '--json']);
+    other.close();
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(held - 100);
+    expect(r.json().result.created).toBe(true);
+  });
+
   it('keeps WAL and shared-memory files at 0600 while in use', async () => {
     const s = fresh();
     await s.run(['init']);
