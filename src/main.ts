@@ -22,7 +22,9 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const exits: (() => void)[] = [];
   // With --json, the help or version commander prints becomes the result of the one envelope.
   let shown = '';
-  const programIo = json ? { stdout: { write: (t: string) => void (shown += t), isTTY: false, columns: undefined }, stderr: ctx.io.stderr } : ctx.io;
+  // With --json, the help commander prints before 'missing command' is not shown either: the error names the help to ask for.
+  let shownErr = '';
+  const programIo = json ? { stdout: { write: (t: string) => void (shown += t), isTTY: false, columns: undefined }, stderr: { write: (t: string) => void (shownErr += t), isTTY: false } } : ctx.io;
   // The exit code of a command a tfactl service ran.
   let forwarded: number | undefined;
   try {
@@ -53,7 +55,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
       }
       return ExitCode.ok;
     }
-    const err = isCommanderError(e) ? fromCommander(e) : e;
+    const err = isCommanderError(e) ? fromCommander(e, json ? shownErr : null) : e;
     if (err === null) return ExitCode.ok;
     return failed(out, err, debug);
   } finally {
@@ -77,11 +79,16 @@ function isCommanderError(e: unknown): e is CommanderError {
   return e instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
-/** Help and version end well; every other parse problem is a usage error (exit 2). */
-function fromCommander(e: CommanderError): TfaError | null {
+/**
+ * Help and version end well; every other parse problem is a usage error (exit 2). `unshownHelp`:
+ * the help commander wrote for a missing command and --json kept back, else null (shown above).
+ */
+function fromCommander(e: CommanderError, unshownHelp: string | null): TfaError | null {
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return null;
   if (e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync') {
-    return new UsageError('missing command: see the help above');
+    if (unshownHelp === null) return new UsageError('missing command: see the help above');
+    const command = /^Usage: (tfactl(?: [a-z][a-z-]*)*)/m.exec(unshownHelp)?.[1] ?? 'tfactl';
+    return new UsageError(`missing command: see ${command} --help`);
   }
   return new UsageError(e.message.replace(/^error: /, ''), e.code === 'commander.conflictingOption' ? 'conflicting_options' : 'usage');
 }

@@ -56,10 +56,16 @@ describe('the command line', () => {
     }
   });
 
-  it('exits 2 with help when a command is missing', async () => {
+  it('exits 2 with help when a command is missing; with --json, one line naming the help to ask for', async () => {
     const r = await runBin(['user']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Usage: tfactl user');
+    for (const [path, named] of [[['tfa', 'add'], 'tfactl tfa add'], [['user'], 'tfactl user'], [[], 'tfactl']] as const) {
+      const json = await runBin([...path, '--json']);
+      expect(json.code).toBe(2);
+      expect(json.json().error).toEqual({ code: 'usage', message: `missing command: see ${named} --help` });
+      expect(oneLineError(json)).toBe(`error: missing command: see ${named} --help`);
+    }
   });
 
   it('rejects an unknown command or option in one line (exit 2), also as JSON', async () => {
