@@ -15,7 +15,10 @@ const sources = new WeakMap<Invocation, SecretSource>();
 export function secretsOf(inv: Invocation): SecretSource {
   let source = sources.get(inv);
   if (!source) {
-    source = new SecretSource(inv.ctx.io, inv.ctx.prompter, (inv.opts as GlobalOptions).passwordStdin === true, (m) => inv.out.note(m));
+    // --password-stdin on a terminal would read what is typed there with every key shown: there
+    // the passwords are asked with the input hidden, as without it (in the same order).
+    const fromStdin = (inv.opts as GlobalOptions).passwordStdin === true && !inv.ctx.io.stdinIsTTY;
+    source = new SecretSource(inv.ctx.io, inv.ctx.prompter, fromStdin, (m) => inv.out.note(m));
     sources.set(inv, source);
   }
   return source;

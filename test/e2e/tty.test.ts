@@ -52,6 +52,14 @@ describe('on a terminal', () => {
     expect(r.output).toMatch(/user:.*tina@local/);
   });
 
+  it('with --password-stdin on a terminal, asks with the input hidden rather than read what is typed in view', () => {
+    const r = runPty(store, ['--as', 'tina', '--password-stdin', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
+    expect(r.unmatched).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.output).not.toContain('tina password 1');
+    expect(r.output).toMatch(/user:.*tina@local/);
+  });
+
   it('asks again when Enter is pressed on an empty password prompt, counting no failure', () => {
     const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [
       { expect: 'Enter the password of tina@local', send: '\r' },
