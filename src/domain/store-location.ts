@@ -22,7 +22,11 @@ export function resolveStorePath(input: StoreLocationInput): string {
     if (input.flag === '') throw new UsageError('--db needs a store: a file path, or postgres://USER:PASSWORD@HOST:PORT/DATABASE', 'invalid_store');
     return checkedLocation(input.flag, '--db');
   }
-  if (input.env.TFACTL_DB) return checkedLocation(input.env.TFACTL_DB, 'TFACTL_DB');
+  if (input.env.TFACTL_DB !== undefined) {
+    // Set but empty is most often a variable that was not (TFACTL_DB=$STORE): not the system store.
+    if (input.env.TFACTL_DB === '') throw new UsageError('TFACTL_DB is set but empty: name a store, or unset it for the default one', 'invalid_store');
+    return checkedLocation(input.env.TFACTL_DB, 'TFACTL_DB');
+  }
   if (input.config?.db) return checkedLocation(input.config.db, 'the db of /etc/tfactl/config');
   if (input.uid === 0) return SYSTEM_STORE;
   const xdg = input.env.XDG_DATA_HOME;

@@ -18,6 +18,9 @@ describe('resolveStorePath', () => {
   });
   it('refuses an empty --db, and a URL of any kind but postgres, from wherever it comes', () => {
     expect(() => resolveStorePath({ ...base, flag: '', env: { TFACTL_DB: '/b.db' } })).toThrow(/^--db needs a store/);
+    // TFACTL_DB=$STORE with STORE unset: refused, never the system store (as root) or the user's own.
+    expect(() => resolveStorePath({ ...base, uid: 0, env: { TFACTL_DB: '' } })).toThrow(/^TFACTL_DB is set but empty: name a store, or unset it for the default one$/);
+    expect(resolveStorePath({ ...base, flag: '/a.db', env: { TFACTL_DB: '' } })).toBe('/a.db');
     expect(() => resolveStorePath({ ...base, flag: 'mysql://u:secret@h/db' })).toThrow('--db names a mysql:// store, which tfactl does not have');
     expect(() => resolveStorePath({ ...base, env: { TFACTL_DB: 'file:///x.db' } })).toThrow(/^TFACTL_DB names a file:\/\/ store/);
     expect(() => resolveStorePath({ ...base, config: { db: 'sqlite://x' } as never })).toThrow(/^the db of \/etc\/tfactl\/config names a sqlite:\/\/ store/);

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
-import { BACKEND, oneLineError, runBin, TempStore } from './harness.js';
+import { AS_UID_1000, BACKEND, oneLineError, runBin, TempStore } from './harness.js';
 
 const store = new TempStore();
 beforeAll(async () => {
@@ -195,6 +195,15 @@ describe('the command line', () => {
     } finally {
       s.remove();
     }
+  });
+
+  it('refuses a TFACTL_DB that is set but empty (a variable that was not), opening no default store', async () => {
+    const home = join(store.dir, 'empty-db-home');
+    mkdirSync(home, { recursive: true });
+    // As another user, so that a default store, were one opened, would be made under this test's HOME.
+    const r = await runBin(['user', 'list', '--json'], { env: { TFACTL_DB: '', HOME: home, XDG_DATA_HOME: join(home, 'data') }, prefix: AS_UID_1000 });
+    expect({ code: r.code, error: r.json().error }).toEqual({ code: 2, error: { code: 'invalid_store', message: 'TFACTL_DB is set but empty: name a store, or unset it for the default one' } });
+    expect(existsSync(join(home, 'data'))).toBe(false);
   });
 
   it('takes a TOTP-only option of user add as asking for TOTP, as --code and --totp-secret do', async () => {
