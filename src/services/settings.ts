@@ -153,7 +153,7 @@ export async function readSettings(store: SettingStore, hostname: string): Promi
 }
 
 async function settingValue(store: SettingStore, key: string, hostname = ''): Promise<string> {
-  const spec = SETTINGS[key];
+  const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
   if (!spec) throw new Error(`unknown setting ${key}`);
   const stored = await store.getSettings();
   return stored.get(key) ?? spec.fromProxmox?.(stored) ?? spec.defaultValue(hostname);
@@ -256,7 +256,8 @@ export interface ChangedSetting {
  * Forced, the credentials that followed the setting keep the value they were made under.
  */
 export async function changeSetting(session: Session, key: string, value: string, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
-  const spec = SETTINGS[key];
+  // Own keys only: `__proto__` or `toString` typed as a setting are unknown ones, not Object's.
+  const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
   if (!spec) throw new UsageError(`unknown setting ${JSON.stringify(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
   const parsed = spec.parse(value);
   await authorize(session, 'settings.change', 'settings.set', key);

@@ -129,6 +129,8 @@ describe('the command line', () => {
     [['login', 'root@local', '--finish', '--challenge', 'x', '--code', '1', '--response', '-'], 2, 'conflicting_options'],
     [['tfa', 'delete', 'root@local', ''], 2, 'invalid_factor_id'],
     [['tfa', 'disable', 'root@local', 'a b'], 2, 'invalid_factor_id'],
+    // Names of Object's own properties are unknown settings like any other.
+    ...['__proto__', 'constructor', 'toString', 'hasOwnProperty'].map((name): [string[], number, string] => [['settings', 'set', name, '1'], 2, 'invalid_setting']),
     [['user', 'show', 'nobody'], 3, 'not_found'],
     [['user', 'modify', 'nobody', '--comment', 'x'], 3, 'not_found'],
     [['user', 'passwd', 'nobody', '--password-stdin'], 3, 'not_found'],
