@@ -76,6 +76,8 @@ export interface TicketBox {
   read(userid: string): Promise<string | null>;
   /** Keeps the ticket; returns where (for the user to see). */
   write(userid: string, secret: string): Promise<string>;
+  /** Fails (exit 6) when no ticket could be kept here, before a sign-in spends a code for one; else nothing. */
+  prepare?(): Promise<void>;
   remove(userid: string): Promise<void>;
   /** The users holding a ticket here. */
   list(): Promise<string[]>;

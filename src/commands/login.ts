@@ -59,6 +59,8 @@ export async function run(inv: Invocation): Promise<void> {
   const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
 
+  // Where the session will be kept, checked before the sign-in spends a code on it.
+  if (keep) await tickets.prepare?.();
   const { store, keyPath } = await openStore(inv, { existing: true });
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
   const context = { userid, action: 'login', keys };

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { displayStoreLocation, isPostgresUrl } from '../domain/store-location.js';
 import type { TicketBox } from '../context.js';
-import { UsageError } from '../errors.js';
+import { StoreError, UsageError } from '../errors.js';
 import { makePrivateDirectories } from '../files.js';
 import type { Invocation } from '../invocation.js';
 
@@ -34,13 +34,26 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
     if (userid.includes('/') || userid.includes('\0')) throw new UsageError(`not a user id: ${JSON.stringify(userid)}`, 'invalid_userid');
     return join(dir, `${prefix}${userid}`);
   };
+  /** Its directory made (0700), or exit 6 saying why not: XDG_RUNTIME_DIR a file, not this user's, gone. */
+  const makeDir = () => {
+    try {
+      makePrivateDirectories(dir);
+    } catch (e) {
+      throw new StoreError(`cannot keep a session in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (is XDG_RUNTIME_DIR this user's directory?)`, 'session_unavailable');
+    }
+  };
   return {
     read: async (userid) => readTicket(pathOf(userid)),
+    prepare: async () => makeDir(),
     write: async (userid, secret) => {
-      makePrivateDirectories(dir);
+      makeDir();
       const path = pathOf(userid);
-      rmSync(path, { force: true });
-      writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+      try {
+        rmSync(path, { force: true });
+        writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        throw new StoreError(`cannot keep a session in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'session_unavailable');
+      }
       return path;
     },
     remove: async (userid) => rmSync(pathOf(userid), { force: true }),

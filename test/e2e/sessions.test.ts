@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -74,6 +74,18 @@ describe('login --session', () => {
     expect(oneLineError(noDir)).toMatch(/XDG_RUNTIME_DIR is not set/);
     const web = await run(['login', 'cal', '--begin', '--session', '--password-stdin'], { input: `${PW}\n` });
     expect(web.code).toBe(2);
+  });
+
+  it('with no place to keep it (XDG_RUNTIME_DIR a file), fails before signing in: exit 6, nothing spent', async () => {
+    await store.addUser('fil', PW);
+    const notDir = join(store.dir, 'runtime-is-a-file');
+    writeFileSync(notDir, '');
+    const before = store.auditRows().filter((a) => a.target === 'fil@local').length;
+    const r = await run(['login', 'fil', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, env: { XDG_RUNTIME_DIR: notDir } });
+    expect(r.code).toBe(6);
+    expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${notDir}/tfactl: ENOTDIR (is XDG_RUNTIME_DIR this user's directory?)` });
+    expect(sessionsOf('fil@local')).toBe(0);
+    expect(store.auditRows().filter((a) => a.target === 'fil@local')).toHaveLength(before);
   });
 
   it('is kept by login on a terminal, and not with --no-session', async () => {
