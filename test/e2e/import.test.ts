@@ -236,6 +236,25 @@ describe('user import --update', () => {
   }, 120_000);
 });
 
+describe('user import interrupted without passwords', () => {
+  it('hears SIGTERM even when no row waits on argon2 (rows from standard input, none with a password)', async () => {
+    const child = spawn(process.execPath, [BIN, 'user', 'import', '-', '--json'], { env: { ...process.env, ...store.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(`userid\n${Array.from({ length: 20_000 }, (_, i) => `fast${i}`).join('\n')}\n`);
+    const count = () => countStartingWith('fast');
+    for (const started = Date.now(); count() < 50 && Date.now() - started < 30_000; ) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.on('close', r))).toBe(130);
+    const envelope = JSON.parse(out);
+    expect(envelope).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    const created = (envelope.result.results as { status: string }[]).filter((r) => r.status === 'created').length;
+    expect(created).toBe(count());
+    expect(created).toBeLessThan(20_000);
+  }, 120_000);
+});
+
 describe('user import --results', () => {
   it('has every committed user\'s secrets on disk even when the import is killed outright', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `res${i},res password ${i},totp`).join('\n');

@@ -139,11 +139,22 @@ function internalFailure(e: unknown): TfaError {
   return failure;
 }
 
-/** `rows` with its first result, already read, in front again. */
+/**
+ * `rows` with its first result, already read, in front again. Every so many rows it lets the event
+ * loop turn: rows without a password (no argon2 on the thread pool) go from promise to promise,
+ * and Ctrl-C or SIGTERM, which the loop delivers, would not be heard until the end.
+ */
 async function* withFirst<T>(first: IteratorResult<T>, rows: AsyncGenerator<T>): AsyncGenerator<T> {
   if (first.done) return;
   yield first.value;
-  yield* rows;
+  let sinceTurn = 0;
+  for await (const row of rows) {
+    if (++sinceTurn === 32) {
+      sinceTurn = 0;
+      await new Promise((turned) => setImmediate(turned));
+    }
+    yield row;
+  }
 }
 
 async function progressBar(total: number) {
