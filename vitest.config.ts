@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 const ON_EVERY_BACKEND = [
   'test/e2e/backup-export.test.ts',
   'test/e2e/cli.test.ts',
+  'test/e2e/damaged-store.test.ts',
   'test/e2e/client.test.ts',
   'test/e2e/complete.test.ts',
   'test/e2e/concurrency.test.ts',

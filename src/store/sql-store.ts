@@ -135,6 +135,31 @@ export interface AuditRow {
   detail: string | null;
 }
 
+/** The latest time, in seconds, a JavaScript Date can hold (year 275760): a stored time past it is damage. */
+const MAX_TIME = 8.64e12;
+
+/** A stored time (seconds) as read, or a StoreError naming where it is: only a store edited by hand holds one that no date can show. */
+function storedTime(value: number, where: string): number {
+  if (value <= MAX_TIME && value >= -MAX_TIME) return value;
+  throw new StoreError(`${where} holds a time out of range: the store is damaged`, 'store_corrupt');
+}
+const storedTimeOrNull = (value: number | null, where: string): number | null => (value === null ? null : storedTime(value, where));
+
+/** A factor's sealed secret as read, or a StoreError when a hand-edited store has none. */
+function storedSecret(value: Buffer | null, where: string): Buffer {
+  if (value instanceof Uint8Array) return value;
+  throw new StoreError(`${where} has no secret: the store is damaged`, 'store_corrupt');
+}
+
+/** A stored JSON text, parsed, or a StoreError naming where it is. */
+function storedJson<T>(text: string, where: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new StoreError(`${where} is not valid JSON: the store is damaged`, 'store_corrupt');
+  }
+}
+
 // Flags are selected as 0 or 1 (CASE), never as a comparison: PostgreSQL would give a boolean.
 const USER_COLUMNS = `userid, realm, admin, enabled, email, comment, expire, created, modified,
   CASE WHEN password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password`;
@@ -147,8 +172,8 @@ const toUser = (r: UserRow): UserRecord => ({
   email: r.email,
   comment: r.comment,
   expire: r.expire,
-  created: r.created,
-  modified: r.modified,
+  created: storedTime(r.created, `user ${r.userid}`),
+  modified: storedTime(r.modified, `user ${r.userid}`),
   hasPassword: r.has_password === 1,
 });
 
@@ -166,8 +191,8 @@ const toRealm = (r: RealmRow): RealmSummary => ({
       ? null
       : r.yubico_mode === 'offline'
         ? { mode: 'offline' }
-        : { mode: 'online', apiId: r.yubico_api_id ?? '', urls: JSON.parse(r.yubico_urls ?? '[]') as string[] },
-  created: r.created,
+        : { mode: 'online', apiId: r.yubico_api_id ?? '', urls: storedJson<string[]>(r.yubico_urls ?? '[]', `realm ${r.name}`) },
+  created: storedTime(r.created, `realm ${r.name}`),
   userCount: r.user_count ?? 0,
 });
 
@@ -193,7 +218,7 @@ interface FactorRow {
 
 /** A factor row as the record of its kind; a row the schema's checks would not allow is damage. */
 function toFactor(r: FactorRow): FactorRecord {
-  const base = { id: r.id, userid: r.userid, description: r.description, enabled: r.enabled === 1, created: r.created, lastUsed: r.last_used };
+  const base = { id: r.id, userid: r.userid, description: r.description, enabled: r.enabled === 1, created: storedTime(r.created, `factor ${r.id}`), lastUsed: storedTimeOrNull(r.last_used, `factor ${r.id}`) };
   switch (r.type) {
     case 'totp':
       if (r.algorithm === null || r.digits === null || r.period === null) throw new StoreError(`TOTP factor ${r.id} has no parameters: the store is damaged`, 'store_corrupt');
@@ -252,16 +277,16 @@ const toOverview = (r: OverviewRow, factors: EnabledFactors): UserOverview => ({
   email: r.email,
   comment: r.comment,
   expire: r.expire,
-  created: r.created,
-  modified: r.modified,
+  created: storedTime(r.created, `user ${r.userid}`),
+  modified: storedTime(r.modified, `user ${r.userid}`),
   hasPassword: r.has_password === 1,
   enforce: r.enforce ?? 'none',
   factors,
   totpFailures: r.totp_failures,
   totpLocked: r.totp_locked === 1,
   secondFactorFailures: r.tfa_failures,
-  lockedUntil: r.tfa_locked_until,
-  passwordBannedUntil: r.password_banned_until,
+  lockedUntil: storedTime(r.tfa_locked_until, `user ${r.userid}`),
+  passwordBannedUntil: storedTime(r.password_banned_until, `user ${r.userid}`),
 });
 
 const countsOf = (r: CountsRow): EnabledFactors => ({
@@ -673,12 +698,12 @@ export abstract class SqlStore implements Store {
   }
 
   async *totpFactors(exceptUserid?: string) {
-    type Row = FactorRow & { secret: Buffer; last_step: number | null; listing_rowid: number };
+    type Row = FactorRow & { secret: Buffer | null; last_step: number | null; listing_rowid: number };
     const rows = this.paged<Row>((last) => listingQueries.totpFactors(exceptUserid, last && { userid: last.userid, created: last.created, rowid: last.listing_rowid }));
     for await (const r of rows) {
       const factor = toFactor(r);
       if (factor.type !== 'totp') continue;
-      yield { factor, secret: { id: r.id, sealedSecret: r.secret, params: factor.params, lastStep: r.last_step } satisfies TotpSecretRecord };
+      yield { factor, secret: { id: r.id, sealedSecret: storedSecret(r.secret, `TOTP factor ${r.id}`), params: factor.params, lastStep: r.last_step } satisfies TotpSecretRecord };
     }
   }
 
@@ -687,11 +712,11 @@ export abstract class SqlStore implements Store {
         `SELECT id, secret, algorithm, digits, period, last_step FROM factors
          WHERE userid = ? AND type = 'totp' AND (enabled = 1 OR ? = 1) ORDER BY created, rowid`,
       )
-      .all(userid, includeDisabled ? 1 : 0)) as { id: string; secret: Buffer; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
+      .all(userid, includeDisabled ? 1 : 0)) as { id: string; secret: Buffer | null; algorithm: TotpAlgorithm; digits: number; period: number; last_step: number | null }[];
     return rows.map(
       (r): TotpSecretRecord => ({
         id: r.id,
-        sealedSecret: r.secret,
+        sealedSecret: storedSecret(r.secret, `TOTP factor ${r.id}`),
         params: { algorithm: r.algorithm, digits: r.digits as TotpParams['digits'], period: r.period } satisfies TotpParams,
         lastStep: r.last_step,
       }),
@@ -716,13 +741,13 @@ export abstract class SqlStore implements Store {
 
   async getRecoverySet(userid: string) {
     const set = (await this.sql(`SELECT id, secret, enabled FROM factors WHERE userid = ? AND type = 'recovery'`)
-      .get(userid)) as { id: string; secret: Buffer; enabled: number } | undefined;
+      .get(userid)) as { id: string; secret: Buffer | null; enabled: number } | undefined;
     if (!set) return undefined;
     const slots = (await this.sql('SELECT slot, hash FROM recovery_slots WHERE factor_id = ? ORDER BY slot')
       .all(set.id)) as { slot: number; hash: string | null }[];
     const bySlot: (string | null)[] = [];
     for (const s of slots) bySlot[s.slot] = s.hash;
-    return { id: set.id, sealedSecret: set.secret, enabled: set.enabled === 1, slots: Array.from(bySlot, (h) => h ?? null) } satisfies RecoverySetRecord & {
+    return { id: set.id, sealedSecret: storedSecret(set.secret, `recovery keys ${set.id}`), enabled: set.enabled === 1, slots: Array.from(bySlot, (h) => h ?? null) } satisfies RecoverySetRecord & {
       enabled: boolean;
     };
   }
@@ -928,7 +953,7 @@ export abstract class SqlStore implements Store {
           algorithm: r.algorithm_id,
           rpId: r.rp_id,
           counter: r.last_counter ?? 0,
-          transports: r.transports ? (JSON.parse(r.transports) as string[]) : [],
+          transports: r.transports ? storedJson<string[]>(r.transports, `factor ${r.id}`) : [],
         }),
       );
   }
@@ -1027,12 +1052,12 @@ export abstract class SqlStore implements Store {
     for await (const r of this.paged<AuditRow>((row) => listingQueries.audit(filter, row === undefined ? first - 1 : Number(row.id), last, this.auditByUnion))) {
       yield {
         id: r.id,
-        ts: r.ts,
+        ts: storedTime(r.ts, `audit entry ${r.id}`),
         actor: r.actor,
         action: r.action,
         target: r.target,
         outcome: r.outcome,
-        ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+        ...(r.detail ? { detail: storedJson<Record<string, unknown>>(r.detail, `audit entry ${r.id}`) } : {}),
       } satisfies AuditRecord;
     }
   }
@@ -1057,8 +1082,8 @@ function apiTokenFromRow(r: ApiTokenRow): ApiTokenRecord {
     privileges: r.privileges,
     expires: r.expires,
     comment: r.comment,
-    created: r.created,
-    lastUsed: r.last_used,
+    created: storedTime(r.created, `API token ${r.userid}!${r.name}`),
+    lastUsed: storedTimeOrNull(r.last_used, `API token ${r.userid}!${r.name}`),
   };
 }
 
