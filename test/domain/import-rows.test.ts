@@ -39,6 +39,33 @@ describe('import records', () => {
     ]);
   });
 
+  it('refuse a JSON Lines key given twice, as a CSV column named twice (JSON.parse would keep the last)', () => {
+    expect(() => jsonLineRecord('{"userid":"a","password":"x","password":"y"}', 3)).toThrow(/line 3: column "password" appears twice/);
+    expect(() => jsonLineRecord('{"userid":"a","UserID":"b"}', 4)).toThrow(/line 4: column "userid" appears twice/);
+    // Keys inside strings, escapes and nested values are not keys of the row.
+    expect(jsonLineRecord('{"userid":"a\\"","comment":"\\"userid\\":{,","email":"x@y"}', 5)).toEqual({
+      line: 5,
+      fields: { userid: 'a"', comment: '"userid":{,', email: 'x@y' },
+    });
+    expect(jsonLineRecord('{"userid":"a","comment":{"userid":1,"comment":[{"email":2}]}}', 6)).toMatchObject({ fields: { userid: 'a' } });
+  });
+
+  it('read every key of any flat JSON object once, whatever its strings hold', () => {
+    const field = fc.constantFrom(...IMPORT_FIELDS);
+    fc.assert(
+      fc.property(fc.dictionary(field, fc.string({ unit: 'binary', maxLength: 12 })), fc.boolean(), (object, spaced) => {
+        const text = JSON.stringify(object, null, spaced ? 1 : undefined).replace(/\n/g, ' ');
+        expect(jsonLineRecord(text, 1)).toEqual(text.trim() === '{}' ? { line: 1, fields: {} } : { line: 1, fields: object });
+        const keys = Object.keys(object);
+        if (keys.length > 0) {
+          const twice = `${text.slice(0, -1)}${keys.length ? ',' : ''}${JSON.stringify(keys[0])}:"again"}`;
+          expect(() => jsonLineRecord(twice, 1)).toThrow(/appears twice/);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('tell JSON Lines by their first byte', () => {
     expect(importFormat('{'.charCodeAt(0))).toBe('jsonl');
     expect(importFormat('u'.charCodeAt(0))).toBe('csv');
