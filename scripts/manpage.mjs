@@ -24,10 +24,10 @@ const DESCRIPTION = [
 ];
 
 const ENVIRONMENT = [
-  ['TFACTL_DB', 'The store file, when --db is not given.'],
-  ['TFACTL_AS', 'The acting user, when --as is not given.'],
+  ['TFACTL_DB', 'The store, when --db is not given. Set but empty, it is refused.'],
+  ['TFACTL_AS', 'The acting user, when --as is not given. Set but empty, it is refused.'],
   ['TFACTL_KEY_FILE', 'The key file that encrypts the secrets of the store (default: the path of the store with .key added; /etc/tfactl/tfactl.key for a PostgreSQL store).'],
-  ['TFACTL_TOKEN', 'An API token (USERID!NAME=SECRET) to act with, when --token is not given.'],
+  ['TFACTL_TOKEN', 'An API token (USERID!NAME=SECRET) to act with, when --token is not given. Set but empty, it is refused.'],
   ['TFACTL_SERVER', 'The tfactl service to send commands to (its Unix socket, or https://HOST:PORT), when --server is not given.'],
   ['TFACTL_CONFIG', "Another file to read instead of this host's /etc/tfactl/config (for tests)."],
   ['XDG_RUNTIME_DIR', 'Where login keeps session tickets ($XDG_RUNTIME_DIR/tfactl); without it no session is kept.'],

@@ -114,6 +114,11 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const { ctx } = inv;
   const globals = inv.opts as GlobalOptions;
   const presented = presentedToken(inv);
+  // Set but empty is a mistake (a script's variable that held nothing), not "the owner": acting
+  // as root@local instead of the user it meant would be the quiet wrong answer.
+  if (globals.as === undefined && !presented && ctx.env.TFACTL_AS === '') {
+    throw new UsageError("TFACTL_AS is set but empty: name the acting user, or unset it to act as the store's owner", 'invalid_userid');
+  }
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
   if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user', 'conflicting_options');
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
@@ -236,6 +241,10 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   const flag = (inv.opts as GlobalOptions).token;
   if (flag !== undefined && !flag.startsWith('@')) {
     throw new UsageError('--token takes @FILE (a file holding the token): a token on the command line would show in ps; or set TFACTL_TOKEN', 'invalid_token');
+  }
+  if (flag === undefined && inv.ctx.env.TFACTL_TOKEN === '') {
+    // As TFACTL_AS: a token meant (read from a file that held nothing) is no leave to act without one.
+    throw new UsageError('TFACTL_TOKEN is set but empty: give the token, or unset it to act without one', 'invalid_token');
   }
   const text = flag !== undefined ? secretValue(inv, flag, '--token') : inv.ctx.env.TFACTL_TOKEN || undefined;
   if (text === undefined) return undefined;

@@ -208,6 +208,22 @@ describe('the command line', () => {
     expect(existsSync(join(home, 'data'))).toBe(false);
   });
 
+  it('refuses a TFACTL_AS or TFACTL_TOKEN set but empty, rather than acting as the owner, changing nothing', async () => {
+    const before = store.snapshot();
+    const as = await store.run(['user', 'add', 'by-nobody', '--no-password', '--json'], { env: { TFACTL_AS: '' } });
+    expect({ code: as.code, error: as.json().error }).toEqual({
+      code: 2,
+      error: { code: 'invalid_userid', message: "TFACTL_AS is set but empty: name the acting user, or unset it to act as the store's owner" },
+    });
+    // As the README's example would run it, with the token's file missing: TFACTL_TOKEN="$(cat FILE)".
+    const token = await store.run(['user', 'add', 'by-nobody', '--no-password', '--json'], { env: { TFACTL_TOKEN: '' } });
+    expect({ code: token.code, error: token.json().error }).toEqual({
+      code: 2,
+      error: { code: 'invalid_token', message: 'TFACTL_TOKEN is set but empty: give the token, or unset it to act without one' },
+    });
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('takes a TOTP-only option of user add as asking for TOTP, as --code and --totp-secret do', async () => {
     const r = await store.run(['user', 'add', 'implied', '--no-password', '--no-verify', '--qr', 'none', '--json']);
     expect(r.code, r.stderr).toBe(0);

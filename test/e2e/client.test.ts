@@ -216,7 +216,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
 
   it('says when standard output here cannot be written (a full disk), not that the service failed', () => {
     const run = (args: string) =>
-      spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: '' } });
+      spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
     const shown = run('user show tim --json');
     expect(shown.status, shown.stderr).toBe(6);
     expect(shown.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
@@ -417,7 +417,7 @@ describe('a client that reads no further', () => {
       try {
         // About 4 MB of JSON; the client's standard output is not read, so once that pipe is
         // full the client reads no further from the service.
-        const client = spawn(process.execPath, [BIN, '--server', bigSock, '--token', `@${join(big.dir, 'token')}`, 'user', 'list', '--json'], { env: { ...process.env, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const client = spawn(process.execPath, [BIN, '--server', bigSock, '--token', `@${join(big.dir, 'token')}`, 'user', 'list', '--json'], { env: { ...process.env, TFACTL_AS: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
         const exited = new Promise<number | null>((r) => client.on('exit', r));
         // (How the run waits, and that it holds no more than a megabyte, is test/remote/output-pacing.test.ts.)
         await new Promise((r) => setTimeout(r, 3_000));

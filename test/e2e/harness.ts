@@ -12,7 +12,7 @@ export const BIN = resolve(import.meta.dirname, '../../bin/tfactl.cjs');
 /** Runs the binary on the SQLite store `db` as its owner, to set a test up: its standard output, or it throws. */
 export function setUpOn(db: string): (...args: string[]) => string {
   return (...args) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, TFACTL_DB: db, TFACTL_AS: '' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, TFACTL_DB: db, TFACTL_AS: undefined }, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tfactl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -410,7 +410,7 @@ export class SimulatedYubiKey {
  */
 export async function startServe(socket: string, env: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<{ child: ChildProcess; log: () => string }> {
   let text = '';
-  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...extra], { env: { ...process.env, TFACTL_AS: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...extra], { env: { ...process.env, TFACTL_AS: undefined, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((ready, fail) => {
     child.stderr!.on('data', (d: Buffer) => {
       text += d.toString();

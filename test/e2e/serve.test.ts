@@ -33,7 +33,7 @@ beforeAll(async () => {
   await store.addUser('alice', PW, ['--tfa', 'totp', '--totp-secret', SECRET, '--no-verify', '--qr', 'none']);
   await store.addUser('bob', PW);
   adminToken = await token('web', 'app', ['--privileges', 'read-only']);
-  server = spawn(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   await new Promise<void>((ready, fail) => {
     server.stderr!.on('data', (d: Buffer) => {
@@ -185,7 +185,7 @@ describe('tfactl serve', () => {
   });
 
   it('refuses to start on a socket a service still answers on, which keeps answering', () => {
-    const second = spawnSync(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: '' }, encoding: 'utf8', timeout: 20_000 });
+    const second = spawnSync(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: undefined }, encoding: 'utf8', timeout: 20_000 });
     expect(second.status, second.stderr).toBe(4);
     expect(JSON.parse(second.stdout).error).toEqual({ code: 'socket_in_use', message: `something already listens on --socket ${sock} (another tfactl serve?): stop it first, or give another --socket` });
     expect(existsSync(sock)).toBe(true);
