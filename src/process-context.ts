@@ -64,11 +64,18 @@ function waitingStdin(): NonNullable<Io['waitingStdin']> {
   };
 }
 
-/** Prompts on the terminal; @inquirer/prompts is loaded only when a question is asked. */
+/**
+ * Prompts on the terminal; @inquirer/prompts is loaded only when a question is asked. A terminal
+ * that moves no cursor (TERM=dumb) gets plain one-line questions instead of its redrawing.
+ */
 function terminalPrompter(): Prompter {
   const ask =
     <K extends keyof Prompter>(kind: K) =>
     async (...args: Parameters<Prompter[K]>): Promise<Awaited<ReturnType<Prompter[K]>>> => {
+      if (process.env.TERM === 'dumb') {
+        const { plainPrompter } = await import('./plain-prompts.js');
+        return (plainPrompter[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args) as Promise<Awaited<ReturnType<Prompter[K]>>>;
+      }
       const { ask: askTerminal } = await import('./terminal-prompts.js');
       return askTerminal(kind, args);
     };

@@ -92,6 +92,62 @@ describe('on a terminal', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  describe('on a terminal that moves no cursor (TERM=dumb: Emacs\'s shell)', () => {
+    const dumb = { TERM: 'dumb' };
+
+    it('asks one plain line at a time, echoes no password and draws nothing with escape sequences', async () => {
+      const r = runPty(
+        store,
+        ['user', 'add', 'dora'],
+        [
+          { expect: 'Enter a new password for dora@local: $', send: '\r' },
+          // An arrow key, and a letter rubbed out, are not part of what is typed.
+          { expect: 'nothing was typed: type it, or press Ctrl-C to cancel', send: 'dora password 1\u001b[Dx\u007f\r' },
+          { expect: 'Repeat the new password for dora@local: $', send: 'dora password 1\r' },
+        ],
+        dumb,
+      );
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).not.toContain('\u001b');
+      expect(r.output).not.toContain('dora password');
+      expect(r.output).toContain('added dora@local');
+      expect((await store.login('dora', 'dora password 1')).code).toBe(0);
+    });
+
+    it('asks a yes-or-no question again until it is answered, and takes its default on Enter', async () => {
+      await store.addUser('dirk', 'dirk password 1');
+      const kept = runPty(store, ['user', 'delete', 'dirk'], [{ expect: 'Delete dirk@local and every factor of theirs\\? \\[y/N\\] $', send: '\r' }], dumb);
+      expect(kept.status).toBe(130);
+      expect(store.hasUser('dirk@local')).toBe(true);
+      const r = runPty(
+        store,
+        ['user', 'delete', 'dirk'],
+        [
+          { expect: '\\[y/N\\] $', send: 'maybe\r' },
+          { expect: 'answer y or n', send: 'y\r' },
+        ],
+        dumb,
+      );
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).not.toContain('\u001b');
+      expect(store.hasUser('dirk@local')).toBe(false);
+    });
+
+    it('cancels with exit 130 on Ctrl-C, at a hidden and at a plain answer, saving nothing', async () => {
+      await store.addUser('dean', 'dean password 1');
+      const before = store.snapshot();
+      const hidden = runPty(store, ['user', 'add', 'ulla'], [{ expect: 'Enter a new password', send: 'half\u0003' }], dumb);
+      expect(hidden.status).toBe(130);
+      expect(hidden.output).toContain('cancelled');
+      const plain = runPty(store, ['user', 'delete', 'dean'], [{ expect: '\\[y/N\\] $', send: 'ye\u0003' }], dumb);
+      expect(plain.status).toBe(130);
+      expect(plain.output).toContain('cancelled');
+      expect(store.snapshot()).toBe(before);
+    });
+  });
+
   it('says at restore\'s question what the backup would bring back, and no changes nothing', async () => {
     expect((await store.run(['token', 'add', 'root@local', 'leaked'])).code).toBe(0);
     const file = join(store.dir, 'before-revoking.db');
