@@ -301,7 +301,14 @@ function openNewPrivate(path: string): number {
     return openSync(path, 'wx', 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new RefusedError(`${path} exists: tfactl does not overwrite files that hold secrets`, 'file_exists');
+    if (code === 'EEXIST') {
+      // An empty file is most likely what a killed backup or export left at the name it claimed.
+      const empty = lstatSync(path, { throwIfNoEntry: false })?.size === 0;
+      throw new RefusedError(
+        `${path} exists${empty ? ' (empty: as a backup or export cut short leaves it; delete it and run again)' : ''}: tfactl does not overwrite files that hold secrets`,
+        'file_exists',
+      );
+    }
     throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
   }
 }

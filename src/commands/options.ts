@@ -53,6 +53,22 @@ export function boolOpt(inv: Invocation, name: string): boolean | undefined {
   return typeof v === 'boolean' ? v : undefined;
 }
 
+/**
+ * A file named for tfactl to write, or to read whole, where `-` cannot mean standard input or
+ * output (a backup, keys or results written to a file, an export, Proxmox's files): refused, not
+ * taken as a file named `-` in the current directory (which `./-` names).
+ */
+export function namedFile(value: string, what: string): string {
+  if (value === '-') throw new UsageError(`${what} takes a file name, not - (standard input or output is not used here; ./- is a file named -)`);
+  return value;
+}
+
+/** A string option that names such a file (see namedFile), undefined when absent. */
+export function fileOpt(inv: Invocation, name: string, flag: string): string | undefined {
+  const v = stringOpt(inv, name);
+  return v === undefined ? undefined : namedFile(v, flag);
+}
+
 export function arg(inv: Invocation, index: number): string {
   const v = inv.args[index];
   if (v === undefined) throw new UsageError('missing argument');

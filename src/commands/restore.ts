@@ -7,11 +7,11 @@ import type { Invocation } from '../invocation.js';
 import { restoreStore } from '../services/backup.js';
 import { openSession } from './session.js';
 import { confirm, requireConfirmation } from './confirm.js';
-import { arg, boolOpt } from './options.js';
+import { arg, boolOpt, namedFile } from './options.js';
 import { SHORT_ID } from './tfa/render.js';
 
 export async function run(inv: Invocation): Promise<void> {
-  const file = resolve(arg(inv, 0));
+  const file = resolve(namedFile(arg(inv, 0), 'restore'));
   const dryRun = boolOpt(inv, 'dryRun') === true;
   // A backup that is missing, not a regular file or too large is said first (exit 2, as for every
   // file tfactl reads), not after asking for --yes; restoreStore reads it, checked again.

@@ -121,6 +121,42 @@ describe('backup and restore', () => {
   });
 });
 
+describe('a file named -', () => {
+  it('is refused wherever standard input or output is not what - means, before anything is written or read', async () => {
+    const here = join(store.dir, 'dash-cwd');
+    mkdirSync(here, { recursive: true });
+    const inHere = ['sh', '-c', `cd '${here}' && exec "$0" "$@"`];
+    const before = store.snapshot();
+    const cases: [string[], string][] = [
+      [['backup', '-'], 'backup'],
+      [['restore', '-', '--yes'], 'restore'],
+      [['tfa', 'add', 'recovery', 'bea', '--output', '-'], '--output'],
+      [['export', 'totp', '--output', '-'], '--output'],
+      [['user', 'import', '-', '--results', '-'], '--results'],
+      [['import', 'proxmox', '--tfa-cfg', '-', '--user-cfg', 'user.cfg'], '--tfa-cfg'],
+      [['tfa', 'add', 'totp', 'bea', '--no-verify', '--qr', 'png:-'], '--qr png:'],
+    ];
+    for (const [args, what] of cases) {
+      const r = await store.run([...args, '--json'], { prefix: inHere, input: 'userid\nnobody\n' });
+      expect({ args, code: r.code, error: r.json().error }).toEqual({
+        args,
+        code: 2,
+        error: { code: 'usage', message: expect.stringMatching(new RegExp(`^${what.replace(/[.-]/g, '\\$&')} takes a file name, not - \\(standard (input or )?output is not used here; \\./- is a file named -\\)$`)) },
+      });
+    }
+    expect(readdirSync(here)).toEqual([]);
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('an empty file at the name (what a killed backup leaves) is not overwritten, and the refusal says what to do', async () => {
+    const left = join(store.dir, 'killed-backup.db');
+    writeFileSync(left, '', { mode: 0o600 });
+    const r = await store.run(['backup', left]);
+    expect(r.code).toBe(4);
+    expect(oneLineError(r)).toBe(`error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again): tfactl does not overwrite files that hold secrets`);
+  });
+});
+
 describe('export', () => {
   it('stops at a secret that does not open, says so (exit 6) and audits the export as cut short', async () => {
     const s = new TempStore();

@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
 import { openSession } from '../session.js';
-import { stringOpt } from '../options.js';
+import { fileOpt, stringOpt } from '../options.js';
 
 const FORMATS = ['csv', 'uri', 'png-dir'] as const;
 type Format = (typeof FORMATS)[number];
@@ -27,7 +27,7 @@ export function totpCsvLine(e: TotpExportEntry): string {
 export async function run(inv: Invocation): Promise<void> {
   const format = (stringOpt(inv, 'format') ?? 'csv') as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`invalid --format ${JSON.stringify(format)}: expected csv, uri or png-dir`);
-  const output = stringOpt(inv, 'output');
+  const output = fileOpt(inv, 'output', '--output');
   if (format === 'png-dir' && output === undefined) throw new UsageError('--format png-dir needs --output DIR');
   const session = await openSession(inv, { op: 'store.manage', action: 'export.totp' });
   // The destination is claimed before any secret is decrypted or the export audited.

@@ -7,7 +7,7 @@ import type { Invocation } from '../../invocation.js';
 import { table, type Style } from '../../output.js';
 import { importProxmox, type ProxmoxImportPlan } from '../../services/proxmox-import.js';
 import { openSession } from '../session.js';
-import { boolOpt, inputFiles, stringOpt } from '../options.js';
+import { boolOpt, fileOpt, inputFiles } from '../options.js';
 
 /** A Proxmox file as text; one that is not UTF-8 (Proxmox writes UTF-8) is refused, naming the line. */
 function read(inv: Invocation, path: string, flag: string): string {
@@ -18,11 +18,11 @@ function read(inv: Invocation, path: string, flag: string): string {
 }
 
 export async function run(inv: Invocation): Promise<void> {
-  const tfaPath = stringOpt(inv, 'tfaCfg');
-  const userPath = stringOpt(inv, 'userCfg');
+  const tfaPath = fileOpt(inv, 'tfaCfg', '--tfa-cfg');
+  const userPath = fileOpt(inv, 'userCfg', '--user-cfg');
   if (tfaPath === undefined || userPath === undefined) throw new UsageError('give both --tfa-cfg and --user-cfg');
-  const domainsPath = stringOpt(inv, 'domainsCfg');
-  const datacenterPath = stringOpt(inv, 'datacenterCfg');
+  const domainsPath = fileOpt(inv, 'domainsCfg', '--domains-cfg');
+  const datacenterPath = fileOpt(inv, 'datacenterCfg', '--datacenter-cfg');
   // Everything is read, then parsed, before the store is touched: a damaged file imports nothing.
   const tfaText = read(inv, tfaPath, '--tfa-cfg');
   const userText = read(inv, userPath, '--user-cfg');

@@ -4,14 +4,14 @@ import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation } from '../confirm.js';
-import { arg, boolOpt, stringOpt } from '../options.js';
+import { arg, boolOpt, fileOpt } from '../options.js';
 
 const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const regenerate = boolOpt(inv, 'regenerate') === true;
-  const output = stringOpt(inv, 'output');
+  const output = fileOpt(inv, 'output', '--output');
   if (regenerate) requireConfirmation(inv, '--regenerate makes any recovery keys not yet used useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? Any not yet used stop working.`);

@@ -6,7 +6,7 @@ import { countImportRecords, importRows } from '../../services/import-input.js';
 import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
-import { arg, boolOpt, inputFiles, stringOpt } from '../options.js';
+import { arg, boolOpt, fileOpt, inputFiles } from '../options.js';
 import { totpEnrolmentView } from '../views.js';
 
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
@@ -35,6 +35,7 @@ function rowView(r: ImportResult) {
 export async function run(inv: Invocation): Promise<void> {
   const source = arg(inv, 0);
   const globals = inv.opts as GlobalOptions;
+  const resultsPath = fileOpt(inv, 'results', '--results');
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
@@ -45,28 +46,27 @@ export async function run(inv: Invocation): Promise<void> {
   const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
     const total = file && (await countImportRecords(file.chunks()));
-    await importFrom(inv, file ? file.chunks() : inv.ctx.io.stdinChunks(), total);
+    await importFrom(inv, file ? file.chunks() : inv.ctx.io.stdinChunks(), total, resultsPath);
   } finally {
     file?.close();
   }
 }
 
-async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined): Promise<void> {
+async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined, resultsPath: string | undefined): Promise<void> {
   const rows = importRows(chunks);
   try {
-    await importRowsFrom(inv, rows, total);
+    await importRowsFrom(inv, rows, total, resultsPath);
   } finally {
     // Whatever happened (a sign-in that failed), the reading ends here: csv-parse, the input.
     await rows.return(undefined);
   }
 }
 
-async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, total: number | undefined): Promise<void> {
+async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, total: number | undefined, resultsPath: string | undefined): Promise<void> {
   // Standard input's first rows are read before signing in: input that is wrong from its start is
   // refused before anything else happens, as a file is.
   const first = await rows.next();
   const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
-  const resultsPath = stringOpt(inv, 'results');
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.
   const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
