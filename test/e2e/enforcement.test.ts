@@ -30,6 +30,17 @@ describe('a realm that enforces TOTP', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('without a terminal, refuses before showing a secret no code can then confirm, as --tfa totp does', async () => {
+    const before = store.snapshot();
+    for (const extra of [[], ['--tfa', 'totp']]) {
+      const r = await store.run(['user', 'add', 'nina@corp', '--no-password', ...extra]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(oneLineError(r)).toMatch(/^error: cannot ask for the verification code: standard input is not a terminal; give a secret with --totp-secret/);
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('enrols TOTP in any realm when --totp-secret or --code is given', async () => {
     const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
     const r = await store.run(['user', 'add', 'greg', '--no-password', '--totp-secret', secret, '--no-verify', '--json']);

@@ -38,6 +38,9 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   const { out, ctx } = inv;
   return {
     async present(p: PreparedTotp) {
+      // Checked again here for a factor the realm asks for (user add without --tfa): a secret is
+      // never shown for a code that cannot then be asked for.
+      requireVerificationCode(inv, options);
       if (qr.kind === 'png' || qr.kind === 'svg') {
         await writeQrFile(qr.kind, qr.path, p.uri);
         out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret)`);
