@@ -148,7 +148,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Over plain SSH: paste what fido2-assert prints', 'tfactl login alice --no-browser'),
     ex(
       'For a web app, in two halves: the password, then the code',
-      `challenge=$(printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --begin --password-stdin --json |\n    sed 's/.*"challenge":"//; s/".*//') && \\\nprintf '%s\\n' "$CODE" |\n    tfactl login alice --finish --challenge "$challenge" --response -`,
+      `challenge=$(printf '%s\\n' "$PASSWORD" |\n    tfactl login alice --begin --password-stdin --json |\n    grep -o '"challenge":"[^"]*"' | head -n 1 | cut -d '"' -f 4) && \\\nprintf '%s\\n' "$CODE" |\n    tfactl login alice --finish --challenge "$challenge" --response -`,
     ),
   ],
 

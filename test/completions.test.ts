@@ -655,3 +655,42 @@ describe('values and ids from the store', () => {
     expect(existsSync(join(scratch, 'nowhere'))).toBe(false);
   });
 });
+
+describe("the README's command list", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = /## Commands\n\n```\n([\s\S]*?)\n```/.exec(readme)?.[1] ?? '';
+  // Each synopsis with its continuation lines (indented), comments dropped.
+  const synopses = block
+    .split(/\n(?=tfactl )/)
+    .map((s) => s.replace(/ {2,}# .*$/gm, ''))
+    .filter((s) => s.startsWith('tfactl '));
+
+  it('is found (the check reads something)', () => {
+    expect(synopses.length).toBeGreaterThan(40);
+  });
+
+  it('names every command, each with every option it has of its own', () => {
+    const leaves = PATHS.filter((p) => p.subcommands.length === 0 && p.path.length > 0);
+    const missing: string[] = [];
+    for (const leaf of leaves) {
+      const name = label(leaf);
+      const lines = synopses.filter((s) => s === name || s.startsWith(`${name} `));
+      if (lines.length === 0) {
+        missing.push(name);
+        continue;
+      }
+      const above = PATHS.find((p) => p.path.length === leaf.path.length - 1 && leaf.path.slice(0, -1).every((w, i) => p.path[i] === w))?.offered ?? [];
+      for (const option of leaf.offered.filter((o) => !above.includes(o))) {
+        if (!lines.some((l) => new RegExp(`${option}(?![\\w-])`).test(l))) missing.push(`${name} ${option}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('names every global option in the sentence that lists them', () => {
+    const sentence = /Every command also takes the global options ([\s\S]*?), described once/.exec(readme)?.[1] ?? '';
+    const globals = PATHS[0]?.offered.filter((o) => o !== '--help' && o !== '--version') ?? [];
+    expect(globals.length).toBeGreaterThan(5);
+    expect(globals.filter((o) => !sentence.includes(`\`${o}`))).toEqual([]);
+  });
+});

@@ -91,6 +91,14 @@ describe('imported security keys', () => {
 
   it('are offered by login --begin: request options for a browser and lines for fido2-assert', async () => {
     const b = await begin('kim@pve');
+    // The examples' way to take the challenge from the envelope (README's HTTP API, login --help)
+    // takes tfactl's, not the one in the request options after it.
+    const EXTRACT = `grep -o '"challenge":"[^"]*"' | head -n 1 | cut -d '"' -f 4`;
+    const envelope = JSON.stringify({ ok: true, result: b, warnings: [] });
+    expect(b.publicKey!.challenge).not.toBe(b.challenge);
+    expect(spawnSync('sh', ['-c', EXTRACT], { input: envelope, encoding: 'utf8' }).stdout.trim()).toBe(b.challenge);
+    const help = spawnSync(process.execPath, [BIN, 'login', '--help'], { encoding: 'utf8' }).stdout;
+    expect(help).toContain(EXTRACT);
     expect(b.kinds).toEqual(['webauthn', 'u2f']);
     expect(b.publicKey).toMatchObject({ rpId: RP_ID, userVerification: 'preferred', timeout: 120000, extensions: { appid: APPID } });
     expect(b.publicKey!.allowCredentials.map((c) => c.id).sort()).toEqual([es256.id, rs256.id, u2f.keyHandle].sort());
