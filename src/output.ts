@@ -1,6 +1,7 @@
 import type { Io } from './context.js';
 import { escapeText, safeJson } from './domain/text.js';
 import { TfaError } from './errors.js';
+import { untilInterrupted } from './interrupts.js';
 
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
@@ -143,7 +144,7 @@ export class Output {
     this.written = true;
     const out = new BatchedWriter(this.io.stdout);
     try {
-      await this.writeList(out, items, view);
+      await this.writeList(out, () => untilInterrupted(this.io, items()), view);
     } finally {
       // What was read before an error still goes out, as it would have unbatched.
       out.flush();

@@ -45,6 +45,8 @@ export interface RestoreOptions {
    * replaced (what the command's prompt shows); throws to stop.
    */
   readonly beforeReplacing?: (revived: RevivedAccess) => Promise<void>;
+  /** Asked last, right before anything is replaced (after beforeReplacing); throws to stop (Ctrl-C). */
+  readonly stillWanted?: () => Promise<void>;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function restoreStore(session: Session, file: string, options: Rest
         if (options.dryRun) return { file, users: inspection.users, revived: preview, dryRun: true };
         await options.beforeReplacing?.(preview);
       }
+      await options.stillWanted?.();
       revived = await session.store.restoreFrom(copy, session.now());
     } catch (e) {
       if (e instanceof StoreError && e.code === 'backup_invalid') await refuse(e.message);

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listingQueries } from '../../src/store/sql-store.js';
-import { type RunOptions, type RunResult, TempStore } from './harness.js';
+import { BIN, type RunOptions, type RunResult, TempStore } from './harness.js';
 
 /**
  * A store of 200,000 users (issue 9): every listing and export works there, through the built
@@ -206,4 +207,80 @@ describe('user import of a big file', () => {
     expect(result).toMatchObject({ created: 0, failed: 120 });
     expect(result.results[119].error).toMatch(/^line 121: invalid comment: at most 256 characters/);
   }, 120_000);
+});
+
+describe('Ctrl-C or SIGTERM half-way through a long read', () => {
+  const lastAudit = () => store.query('SELECT action, outcome FROM audit ORDER BY id DESC LIMIT 1')[0];
+  /** tfactl with ARGS on the big store, its output gathered, to be signalled once `ready` says so. */
+  function started(args: readonly string[]) {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...store.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    return {
+      child,
+      closed,
+      stdout: () => stdout,
+      stderr: () => stderr,
+      async when(ready: () => boolean) {
+        for (const begun = Date.now(); !ready(); ) {
+          if (Date.now() - begun > 60_000) throw new Error(`never ready: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      },
+    };
+  }
+
+  it('ends a --json listing as one document that says it was cancelled (exit 130), with what was read', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const run = started(['tfa', 'list', '--json']);
+      await run.when(() => run.stdout().length > 0);
+      run.child.kill(signal);
+      expect(await run.closed, run.stderr()).toBe(130);
+      const envelope = JSON.parse(run.stdout());
+      expect(envelope).toMatchObject({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+      expect(envelope.result.length).toBeGreaterThan(0);
+      expect(envelope.result.length).toBeLessThan(ALL_USERS);
+      expect(run.stderr()).toBe('error: interrupted\n');
+    }
+  }, 120_000);
+
+  it('takes back an export to a file or a directory: nothing of it is left', async () => {
+    const file = join(store.dir, 'cut-short.csv');
+    const toFile = started(['export', 'totp', '--output', file]);
+    await toFile.when(() => existsSync(file) && statSync(file).size > 64 * 1024);
+    toFile.child.kill('SIGTERM');
+    expect(await toFile.closed, toFile.stderr()).toBe(130);
+    expect(existsSync(file)).toBe(false);
+    expect(toFile.stderr().trimEnd().split('\n').at(-1)).toBe(`error: interrupted: nothing was kept at ${file}`);
+
+    const dir = join(store.dir, 'cut-short-qr');
+    const toDir = started(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);
+    await toDir.when(() => existsSync(dir) && readdirSync(dir).length > 2);
+    toDir.child.kill('SIGINT');
+    expect(await toDir.closed, toDir.stderr()).toBe(130);
+    expect(existsSync(dir)).toBe(false);
+    expect(JSON.parse(toDir.stdout())).toMatchObject({ ok: false, error: { code: 'cancelled', message: `interrupted: nothing was kept at ${dir}` } });
+    expect(lastAudit()).toEqual({ action: 'export.totp', outcome: 'failed' });
+  }, 120_000);
+
+  it('stops a restore before it replaces anything, and says so', async () => {
+    const backup = join(store.dir, 'big-backup.db');
+    await ok(['backup', backup]);
+    const entries = () => (store.query('SELECT count(*) AS n FROM audit')[0] as { n: number }).n;
+    const before = entries();
+    const run = started(['restore', backup, '--yes', '--json']);
+    // Once the backup has been read whole (a read of its size), it is being checked: the signal comes there.
+    const size = statSync(backup).size;
+    const readSoFar = () => Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${run.child.pid}/io`, 'utf8'))?.[1] ?? 0);
+    await run.when(() => readSoFar() > size);
+    run.child.kill('SIGINT');
+    expect(await run.closed, run.stderr()).toBe(130);
+    expect(JSON.parse(run.stdout())).toEqual({ ok: false, error: { code: 'cancelled', message: `interrupted: nothing was restored from ${backup}` } });
+    // Nothing replaced, nothing audited: the backup's own entry is the last.
+    expect(entries()).toBe(before);
+    expect(lastAudit()).toEqual({ action: 'store.backup', outcome: 'ok' });
+  }, 180_000);
 });

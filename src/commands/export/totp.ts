@@ -2,7 +2,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeText } from '../../domain/text.js';
 import { createPrivateFile, type PrivateFile } from '../../files.js';
-import { UsageError } from '../../errors.js';
+import { CancelledError, UsageError } from '../../errors.js';
+import { untilInterrupted } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
 import { openSession } from '../session.js';
@@ -49,13 +50,13 @@ export async function run(inv: Invocation): Promise<void> {
     inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
     if (format === 'png-dir') {
       const { writeQrFile } = await import('../../qr.js');
-      for await (const e of entries()) {
+      for await (const e of untilInterrupted(inv.ctx.io, entries())) {
         await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
         factors++;
       }
     } else if (file) {
       file.append(header);
-      for await (const e of entries()) {
+      for await (const e of untilInterrupted(inv.ctx.io, entries())) {
         file.append(line(e));
         factors++;
       }
@@ -68,8 +69,10 @@ export async function run(inv: Invocation): Promise<void> {
       return;
     }
   } catch (e) {
+    // Nothing half-written stays: not a file that looks like a whole export (Ctrl-C, a full disk).
     file?.discard();
     if (format === 'png-dir') rmSync(output as string, { recursive: true, force: true });
+    if (e instanceof CancelledError && output !== undefined) throw new CancelledError(`interrupted: nothing was kept at ${output}`);
     throw e;
   }
   // Written to a file: the result says where, and never repeats the secrets.

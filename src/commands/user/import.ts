@@ -7,6 +7,7 @@ import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, fileOpt, inputFiles } from '../options.js';
+import { turning } from '../../interrupts.js';
 import { totpEnrolmentView } from '../views.js';
 
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
@@ -139,22 +140,11 @@ function internalFailure(e: unknown): TfaError {
   return failure;
 }
 
-/**
- * `rows` with its first result, already read, in front again. Every so many rows it lets the event
- * loop turn: rows without a password (no argon2 on the thread pool) go from promise to promise,
- * and Ctrl-C or SIGTERM, which the loop delivers, would not be heard until the end.
- */
+/** `rows` with its first result, already read, in front again, letting the event loop turn (Ctrl-C, SIGTERM). */
 async function* withFirst<T>(first: IteratorResult<T>, rows: AsyncGenerator<T>): AsyncGenerator<T> {
   if (first.done) return;
   yield first.value;
-  let sinceTurn = 0;
-  for await (const row of rows) {
-    if (++sinceTurn === 32) {
-      sinceTurn = 0;
-      await new Promise((turned) => setImmediate(turned));
-    }
-    yield row;
-  }
+  yield* turning(rows, 32);
 }
 
 async function progressBar(total: number) {

@@ -1,0 +1,39 @@
+import type { Io } from './context.js';
+import { CancelledError } from './errors.js';
+
+/**
+ * `items`, letting the event loop turn (setImmediate) every `every` items. Items that come from
+ * promise to promise (SQLite answers at once, a row without argon2) never let the loop turn, and
+ * Ctrl-C or SIGTERM, which the loop delivers, would not be heard until the end.
+ */
+export async function* turning<T>(items: AsyncIterable<T>, every: number): AsyncGenerator<T> {
+  let sinceTurn = 0;
+  for await (const item of items) {
+    if (++sinceTurn === every) {
+      sinceTurn = 0;
+      await new Promise((turned) => setImmediate(turned));
+    }
+    yield item;
+  }
+}
+
+/**
+ * `items` until Ctrl-C or SIGTERM (Io.onInterrupt, a second one ends the process at once): then
+ * CancelledError where the reading is, so what was read before it is written, a listing's JSON
+ * envelope ends as one document (`"ok":false`, `cancelled`), a file being written is taken back,
+ * and the command exits 130. Heard after the last item, it changes nothing: the work is done.
+ */
+export async function* untilInterrupted<T>(io: Pick<Io, 'onInterrupt'>, items: AsyncIterable<T>): AsyncGenerator<T> {
+  let interrupted = false;
+  const stop = io.onInterrupt(() => {
+    interrupted = true;
+  });
+  try {
+    for await (const item of turning(items, 64)) {
+      if (interrupted) throw new CancelledError('interrupted');
+      yield item;
+    }
+  } finally {
+    stop();
+  }
+}
