@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 export const PEERS = [
   { command: 'python3', package: 'python3', for: 'runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py) and on pipes set up as other programs do (stdio.test.ts)' },
   { command: 'oathtool', package: 'oathtool', for: 'TOTP codes from an implementation independent of ours' },
+  { command: 'sqlite3', package: 'sqlite3', for: "SQLite's own shell, reading a store while tfactl serve holds it, as an admin's checks do (store-file.test.ts)" },
   { command: 'curl', package: 'curl', for: "talks to tfactl serve over its Unix socket, as the README's examples do (serve.test.ts)" },
   { command: 'zbarimg', package: 'zbar-tools', for: 'decodes the QR codes tfactl writes as images' },
   { command: 'rsvg-convert', package: 'librsvg2-bin', for: 'rasterises SVG QR codes for zbarimg' },

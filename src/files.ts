@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
@@ -89,6 +89,34 @@ export function openCheckedFile(path: string, options: CheckedFileOptions): Chec
     const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
     throw fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${code}`, 'file_error');
   }
+}
+
+/**
+ * What openCheckedFile checks, for a file tfactl leaves SQLite to open, without opening it: a
+ * process's POSIX locks on a file go with any descriptor of it that is closed, so opening and
+ * closing the store file where a connection to it is open (the service's pool) would drop
+ * SQLite's locks, and the next process to close its own connection would checkpoint and delete
+ * the WAL under it. Write access is asked of the kernel (access), as the open would have.
+ */
+export function checkFileUnopened(path: string, options: CheckedFileOptions): void {
+  const { name, maxBytes } = options;
+  const fail = options.fail ?? usageFail;
+  const cannot = (e: unknown) =>
+    fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    throw cannot(e);
+  }
+  if (!stat.isFile()) throw fail(`${name} ${path} is not a regular file`, 'file_error');
+  try {
+    accessSync(path, options.writable ? constants.R_OK | constants.W_OK : constants.R_OK);
+  } catch (e) {
+    throw cannot(e);
+  }
+  if (options.private) refuseOpenToOthers(path, name, stat.mode, fail);
+  if (maxBytes !== undefined && stat.size > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
 }
 
 /** Refuses a mode that lets the file's group or others in, naming the command that fixes it. */

@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
-import { type FileProblem, makePrivateDirectories, openCheckedFile, refuseOpenToOthers } from '../files.js';
+import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
@@ -274,7 +274,8 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
       throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}${next}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
     }
   }
-  closeSync(openCheckedFile(path, { name: 'the store', writable: true, private: true, fail: storeFileError }).fd);
+  // Never opened here: closing our descriptor would drop this process's SQLite locks on the file.
+  checkFileUnopened(path, { name: 'the store', writable: true, private: true, fail: storeFileError });
   for (const [side, name] of [
     [`${path}-wal`, "the store's WAL file"],
     [`${path}-shm`, "the store's shared-memory file"],

@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { AS_UID_1000, BIN, oneLineError, type RunOptions, type RunResult, storeFactory, type TempStore } from './harness.js';
+import { AS_UID_1000, BIN, oneLineError, runBin, type RunOptions, type RunResult, startServe, storeFactory, type TempStore } from './harness.js';
 
 /**
  * What --db may point at. Every bad path fails at once with one line and exit 6; SQLite is never
@@ -242,5 +242,35 @@ describe('an existing empty file', () => {
     expect(r.json().result).toMatchObject({ created: true, keyCreated: true });
     const again = await withDb(s, db, ['init', '--json']);
     expect(again.json().result).toMatchObject({ created: false, keyCreated: false });
+  });
+});
+
+describe("a service's hold on the store file", () => {
+  it("keeps SQLite's locks through its requests: a program that reads the store and leaves never deletes the WAL under it", async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const tokenFile = join(s.dir, 'token');
+    writeFileSync(tokenFile, `${(await s.run(['token', 'add', 'root', 'held', '--json'])).json().result.value}\n`, { mode: 0o600 });
+    const sock = join(s.dir, 'held.sock');
+    const { child } = await startServe(sock, s.env);
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await runBin(['--server', sock, '--token', `@${tokenFile}`, 'user', 'add', `held${i}`, '--no-password']);
+        expect(r.code, r.stderr).toBe(0);
+        // Had the service let its locks go (a descriptor of the store closed), SQLite's shell would
+        // take itself for the last connection and checkpoint and delete the WAL as it leaves.
+        const reader = spawnSync('sqlite3', [s.db, 'SELECT count(*) FROM users'], { encoding: 'utf8' });
+        expect(reader.stdout.trim(), reader.stderr).toBe(String(i + 2));
+        expect(existsSync(`${s.db}-wal`), `after request ${i + 1}`).toBe(true);
+      }
+      const listed = await runBin(['--server', sock, '--token', `@${tokenFile}`, 'user', 'list', '--json']);
+      expect(listed.json().result.map((u: { userid: string }) => u.userid).sort()).toEqual(['held0@local', 'held1@local', 'held2@local', 'held3@local', 'root@local']);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    const db = new Database(s.db, { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
   });
 });
