@@ -59,6 +59,8 @@ export function boolOpt(inv: Invocation, name: string): boolean | undefined {
  * taken as a file named `-` in the current directory (which `./-` names).
  */
 export function namedFile(value: string, what: string): string {
+  // Empty, it would be the current directory (resolve('')), reported as a file that exists.
+  if (value.trim() === '') throw new UsageError(`${what} takes a file name, and it is empty`);
   if (value === '-') throw new UsageError(`${what} takes a file name, not - (standard input or output is not used here; ./- is a file named -)`);
   return value;
 }

@@ -82,6 +82,9 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   let totp: { prepared: PreparedTotp; row: NewTotpFactor } | null = null;
   if (wantTotp) {
     const prepared = await prepareTotp(session, id, realm, tfa.totp);
+    // The key that will seal it is read first: a missing or damaged key file fails before a
+    // secret is shown that nobody could then store (someone would scan it for nothing).
+    await session.secretKey();
     await tfa.io.present(prepared);
     const step = tfa.verify ? await confirmTotp(session, prepared, tfa.io, 'user.add') : null;
     totp = { prepared, row: await totpFactorRow(session, prepared, step) };

@@ -145,6 +145,8 @@ describe('a file named -', () => {
       });
     }
     expect(readdirSync(here)).toEqual([]);
+    const empty = await store.run(['backup', '', '--json'], { prefix: inHere });
+    expect({ code: empty.code, error: empty.json().error }).toEqual({ code: 2, error: { code: 'usage', message: 'backup takes a file name, and it is empty' } });
     expect(store.snapshot()).toBe(before);
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oathtool, type RunResult, TempStore } from './harness.js';
 
@@ -55,5 +56,25 @@ describe('a store damaged by hand', () => {
     s.tamper("UPDATE factors SET secret = NULL WHERE userid = 'ann@local' AND type = 'totp'");
     damaged(await s.login('ann', PW, oathtool(SECRET)), /^error: TOTP factor [0-9a-f-]+ has no secret: the store is damaged$/);
     damaged(await s.run(['export', 'totp', '--json']), /^error: TOTP factor [0-9a-f-]+ has no secret: the store is damaged$/);
+  });
+});
+
+describe('a damaged key file', () => {
+  it('fails user add before a TOTP secret is shown that could not be stored', async () => {
+    const s = new TempStore();
+    try {
+      expect((await s.run(['init'])).code).toBe(0);
+      const before = s.snapshot();
+      writeFileSync(s.keyFile, readFileSync(s.keyFile).subarray(0, 20), { mode: 0o600 });
+      for (const extra of [['--qr', 'none'], ['--qr', 'terminal'], ['--json']]) {
+        const r = await s.run(['user', 'add', 'kay', '--no-password', '--tfa', 'totp', '--no-verify', ...extra]);
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.stdout).not.toMatch(/Secret|otpauth:/);
+        expect(r.stderr).not.toMatch(/Secret|otpauth:/);
+      }
+      expect(s.snapshot()).toBe(before);
+    } finally {
+      s.remove();
+    }
   });
 });
