@@ -465,8 +465,11 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   };
   const opened = await deps.store.transaction(async (tx): Promise<Opened> => {
     const taken = await tx.takeChallenge(challengeId, userid, 'sign-in', now);
-    // Unknown, used, expired or another user's: a failed answer like any other, counted.
-    if (!taken) return { refused: 'challenge', state: await tx.reserveAttempt(userid, false, limits, now) };
+    // Unknown, used, expired or another user's: refused and audited, but not counted. No answer is
+    // checked without a challenge the password earned, and counting these would let anyone who can
+    // reach the service (a token or a password of their own not needed) lock any user out with
+    // made-up challenge ids.
+    if (!taken) return { refused: 'challenge' };
     const challenge = JSON.parse(taken.data) as ChallengeData;
     const user = await tx.getUser(userid);
     if (!user) return { refused: 'user' };
@@ -493,9 +496,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   if ('refused' in opened) {
     if (opened.refused === 'user') return fail(audit, context, 'unknown user');
     if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', totpLocked(userid, opened.recovery));
-    return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again', {
-      ...(opened.state && { failures: opened.state.failures }),
-    });
+    return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again');
   }
   const { challenge, user, realm, kind, module, state } = opened;
   if (!state) {
@@ -540,7 +541,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
 
 /** The first unit of work's outcome: refused before anything was checked, or what the check needs. */
 type Opened =
-  | { readonly refused: 'challenge'; readonly state: LockState | null }
+  | { readonly refused: 'challenge' }
   | { readonly refused: 'user' }
   | { readonly refused: 'totp locked'; readonly recovery: boolean }
   | {

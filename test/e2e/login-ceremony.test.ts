@@ -60,7 +60,7 @@ describe('login --begin and --finish', () => {
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'ann@local', outcome: 'failed' });
   });
 
-  it('take a challenge once: a second answer is refused, counted and audited', async () => {
+  it('take a challenge once: a second answer is refused and audited (no answer is checked, nothing counted)', async () => {
     const keys = await recoveryKeys('ann');
     const { challenge } = (await begin('ann')).json().result;
     expect((await finish('ann', challenge, keys[0]!)).code).toBe(0);
@@ -68,11 +68,26 @@ describe('login --begin and --finish', () => {
     const again = await finish('ann', challenge, keys[1]!);
     expect(again.code).toBe(5);
     expect(again.json().error.message).toBe('authentication failed: the challenge is unknown, used or expired: sign in again');
-    expect(failures('ann@local')).toBe((before ?? 0) + 1);
+    expect(failures('ann@local')).toBe(before);
     expect(store.auditRows().at(-1)?.detail).toContain('unknown, used or expired challenge');
     // The key that answered nothing was not spent.
     const next = (await begin('ann')).json().result.challenge;
     expect((await finish('ann', next, keys[1]!)).code).toBe(0);
+  });
+
+  it('never lock a user out for challenges that were never theirs: made-up ids count nothing', async () => {
+    await store.addUser('lou', PW);
+    expect((await store.run(['tfa', 'add', 'totp', 'lou', '--secret', SECRET, '--no-verify'])).code).toBe(0);
+    const before = failures('lou@local');
+    // Anyone who can reach a service can send these: no password, token or session of lou's needed.
+    for (let i = 0; i < 12; i++) {
+      const r = await store.run(['login', 'lou', '--finish', '--challenge', `made-up-${i}`, '--code', '000000', '--json']);
+      expect(r.code).toBe(5);
+      expect(r.json().error.message).toBe('authentication failed: the challenge is unknown, used or expired: sign in again');
+    }
+    expect(failures('lou@local')).toBe(before);
+    expect(store.auditRows().filter((a) => a.target === 'lou@local' && a.detail?.includes('unknown, used or expired challenge'))).toHaveLength(12);
+    expect((await store.login('lou', PW, oathtool(SECRET))).code).toBe(0);
   });
 
   it('refuse a challenge handed out to another user', async () => {
