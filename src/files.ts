@@ -80,7 +80,10 @@ export function openCheckedFile(path: string, options: CheckedFileOptions): Chec
     fd = openSync(path, access | constants.O_NONBLOCK | constants.O_NOCTTY);
     const stat = fstatSync(fd);
     if (!stat.isFile() || stat.dev !== checked.dev || stat.ino !== checked.ino) refuse('changed while it was being opened');
-    if (options.private) refuseOpenToOthers(path, name, stat.mode, fail);
+    if (options.private) {
+      refuseOpenToOthers(path, name, stat.mode, fail);
+      refusePlanted(path, stat, name, fail);
+    }
     if (maxBytes !== undefined && stat.size > maxBytes) refuse(`is larger than ${describeSize(maxBytes)}`, 'file_too_large');
     return { fd, stat };
   } catch (e) {
@@ -115,8 +118,29 @@ export function checkFileUnopened(path: string, options: CheckedFileOptions): vo
   } catch (e) {
     throw cannot(e);
   }
-  if (options.private) refuseOpenToOthers(path, name, stat.mode, fail);
+  if (options.private) {
+    refuseOpenToOthers(path, name, stat.mode, fail);
+    refusePlanted(path, stat, name, fail);
+  }
   if (maxBytes !== undefined && stat.size > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
+}
+
+/**
+ * Refuses a private file that another user owns in a directory others may write (/tmp and the
+ * like): they could have put it there (an empty store, a key file of their own) for tfactl to
+ * fill with secrets they then read. In a directory only its owner may write, another user's file
+ * is theirs to have given (root looking after a user's own store).
+ */
+function refusePlanted(path: string, stat: Stats, name: string, fail: NonNullable<CheckedFileOptions['fail']>): void {
+  const uid = process.geteuid?.();
+  if (uid === undefined || stat.uid === uid) return;
+  const dir = dirname(path);
+  const mode = statSync(dir, { throwIfNoEntry: false })?.mode;
+  if (mode === undefined || (mode & 0o022) === 0) return;
+  throw fail(
+    `${name} ${path} belongs to another user (uid ${stat.uid}) and is in a directory others may write (${dir}): it could have been put there for tfactl to fill; use one in a directory of your own`,
+    'file_permissions',
+  );
 }
 
 /** Refuses a mode that lets the file's group or others in, naming the command that fixes it. */

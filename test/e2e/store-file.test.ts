@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -190,6 +190,37 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     failsAtOnce(await s.run(['init'], { timeoutMs: KILL_MS }), message);
     failsAtOnce(await s.run(['tfa', 'add', 'recovery', 'kim'], { timeoutMs: KILL_MS }), message);
     expect(s.query("SELECT count(*) AS n FROM factors WHERE userid = 'kim@local'")).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses a store or key file another user put in a directory others may write (/tmp), and takes another user's in a private one", async () => {
+    const s = fresh();
+    const shared = join(s.dir, 'shared');
+    mkdirSync(shared, { mode: 0o1777 });
+    chmodSync(shared, 0o1777);
+    const planted = (file: string) => `${file} belongs to another user (uid 1000) and is in a directory others may write (${shared}): it could have been put there for tfactl to fill; use one in a directory of your own`;
+    // An empty store of someone else's: root would write its users into a file they can read.
+    const db = join(shared, 'store.db');
+    writeFileSync(db, '', { mode: 0o600 });
+    chownSync(db, 1000, 1000);
+    failsAtOnce(await withDb(s, db, ['user', 'add', 'carol', '--no-password'], { timeoutMs: KILL_MS }), `the store ${planted(db)}`);
+    expect(statSync(db).size).toBe(0);
+    // A key file of someone else's beside a store of ours: they could read every secret sealed with it.
+    rmSync(db);
+    const other = fresh();
+    await other.run(['init']);
+    writeFileSync(`${db}.key`, readFileSync(other.keyFile), { mode: 0o600 });
+    chownSync(`${db}.key`, 1000, 1000);
+    const r = await withDb(s, db, ['user', 'add', 'carol', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'], { timeoutMs: KILL_MS });
+    failsAtOnce(r, `the key file ${planted(`${db}.key`)}`);
+    expect(r.stdout).toBe('');
+    // In a directory only root may write, a user's store is theirs to have given root to look after.
+    const owned = join(s.dir, 'users-own');
+    mkdirSync(owned, { mode: 0o700 });
+    const theirs = join(owned, 'store.db');
+    expect((await withDb(s, theirs, ['init'])).code).toBe(0);
+    chownSync(theirs, 1000, 1000);
+    chownSync(`${theirs}.key`, 1000, 1000);
+    expect((await withDb(s, theirs, ['user', 'add', 'carol', '--no-password'])).code).toBe(0);
   });
 
   it('makes every new file 0600 and directory 0700 even under umask 000, the WAL and shared-memory files too', async () => {
