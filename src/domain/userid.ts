@@ -50,6 +50,17 @@ export function parseRealmName(input: string): string {
 }
 
 /**
+ * The realm among `existing` that a new realm `name` would pass for: one that differs from it only
+ * in dots, dashes and underscores (`local.` and `local`, `ad-corp` and `adcorp`), which a user id
+ * shown in a list or the audit trail does not make plain (`root@local.`). Null when there is none.
+ */
+export function realmPassedFor(name: string, existing: Iterable<string>): string | null {
+  const skeleton = (realm: string) => realm.replace(/[._-]/g, '');
+  for (const realm of existing) if (realm !== name && skeleton(realm) === skeleton(name)) return realm;
+  return null;
+}
+
+/**
  * Parses `name@realm`, or a bare `name` meaning realm `local`, into canonical form
  * (canonicalName) before anything else sees it: `ALICE@Corp` is `alice@corp`. Whether a new name
  * may be created is a further question (domain/lookalike.ts).

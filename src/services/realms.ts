@@ -1,4 +1,4 @@
-import { LOCAL_REALM } from '../domain/userid.js';
+import { LOCAL_REALM, realmPassedFor } from '../domain/userid.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
@@ -12,6 +12,10 @@ import type { Session } from './session.js';
 /** Adds a realm. Admins only; a taken name is refused (exit 4). */
 export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmSummary> {
   await authorize(session, 'realm.manage', 'realm.add', name);
+  const like = realmPassedFor(name, (await session.store.listRealms()).map((r) => r.name));
+  if (like !== null) {
+    await refuse(session, 'realm.add', name, `realm ${name} would pass for realm ${like}: they differ only in '.', '-' or '_'`, 'confusable_name');
+  }
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
     await session.audit({ action: 'realm.add', target: name, outcome: 'ok' }, tx);

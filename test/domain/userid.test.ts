@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalName, parseRealmName, parseUserId, quote } from '../../src/domain/userid.js';
+import { canonicalName, parseRealmName, parseUserId, quote, realmPassedFor } from '../../src/domain/userid.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseUserId', () => {
@@ -155,6 +155,28 @@ describe('parseRealmName', () => {
         else if (!/^[A-Za-z][A-Za-z0-9._-]{1,31}$/.test(canonicalName(input))) expect(() => parseRealmName(input)).toThrow(UsageError);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('realmPassedFor', () => {
+  it('finds the realm a new one differs from only in dots, dashes and underscores', () => {
+    expect(realmPassedFor('local.', ['local', 'corp'])).toBe('local');
+    expect(realmPassedFor('c-o_rp', ['local', 'corp'])).toBe('corp');
+    expect(realmPassedFor('corp2', ['local', 'corp'])).toBeNull();
+    expect(realmPassedFor('corp', ['corp'])).toBeNull();
+  });
+
+  it('finds it whatever punctuation is put into a realm name, and never for a name with other letters', () => {
+    const realm = fc.stringMatching(/^[a-z][a-z0-9]{1,20}$/);
+    fc.assert(
+      fc.property(realm, fc.array(fc.tuple(fc.nat(), fc.constantFrom('.', '-', '_')), { minLength: 1, maxLength: 4 }), (name, marks) => {
+        const chars = [...name];
+        for (const [at, mark] of marks) chars.splice(1 + (at % chars.length), 0, mark);
+        expect(realmPassedFor(chars.join(''), ['local', name])).toBe(name);
+        expect(realmPassedFor(`${name}x`, [name])).toBeNull();
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -21,6 +21,19 @@ describe('tfactl realm', () => {
     expect(list.stdout).toMatch(/^corp +none +0 +Corporate$/m);
   });
 
+  it('refuses a realm that would pass for another: root@local. is not root@local', async () => {
+    const before = store.snapshot();
+    for (const [name, like] of [['local.', 'local'], ['lo-cal', 'local'], ['l_o.c-al', 'local']] as const) {
+      const r = await store.run(['realm', 'add', name, '--json']);
+      expect({ code: r.code, error: r.json().error }).toEqual({
+        code: 4,
+        error: { code: 'confusable_name', message: `realm ${name} would pass for realm ${like}: they differ only in '.', '-' or '_'` },
+      });
+    }
+    expect(store.snapshot()).toBe(before);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'realm.add', target: 'l_o.c-al', outcome: 'refused' });
+  });
+
   it('refuses a realm that exists (exit 4)', async () => {
     const r = await store.run(['realm', 'add', 'corp']);
     expect(r.code).toBe(4);
