@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { displayStoreLocation, isPostgresUrl } from '../domain/store-location.js';
 import type { TicketBox } from '../context.js';
@@ -41,9 +41,15 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
     } catch (e) {
       throw new StoreError(`cannot keep a session in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (is XDG_RUNTIME_DIR this user's directory?)`, 'session_unavailable');
     }
+    refuseOthersDir(dir);
   };
   return {
-    read: async (userid) => readTicket(pathOf(userid)),
+    read: async (userid) => {
+      // Tickets are taken only from a directory of this user's that only they may write: in one
+      // of someone else's, a ticket could be theirs, put there for this user to act with.
+      if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) refuseOthersDir(dir);
+      return readTicket(pathOf(userid));
+    },
     prepare: async () => makeDir(),
     write: async (userid, secret) => {
       makeDir();
@@ -67,6 +73,20 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
       return names.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
     },
   };
+}
+
+/** Refuses (exit 6) a ticket directory that is not this user's own 0700 directory (made elsewhere, or by someone else). */
+function refuseOthersDir(dir: string): void {
+  const st = lstatSync(dir);
+  const uid = process.geteuid?.();
+  const why = !st.isDirectory()
+    ? 'it is not a directory'
+    : uid !== undefined && st.uid !== uid
+      ? `it belongs to another user (uid ${st.uid})`
+      : (st.mode & 0o077) !== 0
+        ? `others may use it (mode 0${(st.mode & 0o777).toString(8)}): run 'chmod 700 ${dir}'`
+        : null;
+  if (why !== null) throw new StoreError(`cannot keep a session in ${dir}: ${why}`, 'session_unavailable');
 }
 
 /** The secret in a ticket file, or null when there is none (or it cannot be read). */

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -86,6 +86,29 @@ describe('login --session', () => {
     expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${notDir}/tfactl: ENOTDIR (is XDG_RUNTIME_DIR this user's directory?)` });
     expect(sessionsOf('fil@local')).toBe(0);
     expect(store.auditRows().filter((a) => a.target === 'fil@local')).toHaveLength(before);
+  });
+
+  it("refuses a ticket directory that others may use or that is another user's: exit 6 before signing in", async () => {
+    await store.addUser('ned', PW);
+    const before = store.auditRows().filter((a) => a.target === 'ned@local').length;
+    for (const [mode, owner, why] of [
+      [0o777, 0, (d: string) => `others may use it (mode 0777): run 'chmod 700 ${d}'`],
+      [0o700, 1000, () => 'it belongs to another user (uid 1000)'],
+    ] as const) {
+      const shared = join(store.dir, `runtime-${mode.toString(8)}-${owner}`);
+      mkdirSync(join(shared, 'tfactl'), { recursive: true });
+      chmodSync(join(shared, 'tfactl'), mode);
+      chownSync(join(shared, 'tfactl'), owner, owner);
+      const r = await run(['login', 'ned', '--password-stdin', '--session', '--json'], { input: `${PW}
+`, env: { XDG_RUNTIME_DIR: shared } });
+      expect(r.code).toBe(6);
+      expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${shared}/tfactl: ${why(`${shared}/tfactl`)}` });
+      // Nor is a ticket taken from there for --as.
+      const as = await run(['--as', 'ned', 'user', 'show', 'ned', '--json'], { env: { XDG_RUNTIME_DIR: shared } });
+      expect(as.code).toBe(6);
+    }
+    expect(sessionsOf('ned@local')).toBe(0);
+    expect(store.auditRows().filter((a) => a.target === 'ned@local')).toHaveLength(before);
   });
 
   it('is kept by login on a terminal, and not with --no-session', async () => {

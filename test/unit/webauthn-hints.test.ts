@@ -52,7 +52,7 @@ describe('openBrowser', () => {
   function fakeOpener(name: string): { path: string; seen: string } {
     const dir = mkdtempSync(join(scratch, 'bin-'));
     const seen = join(dir, 'seen');
-    writeFileSync(join(dir, name), `#!/bin/sh\necho "$$ $*" > "${seen}.tmp" && mv "${seen}.tmp" "${seen}"\nexec sleep 30\n`);
+    writeFileSync(join(dir, name), `#!/bin/sh\nenv > "${seen}.env"\necho "$$ $*" > "${seen}.tmp" && mv "${seen}.tmp" "${seen}"\nexec sleep 30\n`);
     chmodSync(join(dir, name), 0o755);
     return { path: `${dir}:${process.env.PATH}`, seen };
   }
@@ -68,6 +68,17 @@ describe('openBrowser', () => {
     expect(args).toEqual([URL]);
     // Still running (it sleeps): we did not wait for it.
     expect(() => process.kill(Number(pid), 0)).not.toThrow();
+  });
+
+  it('gives the browser the environment without what names a store, a token or a database password', async () => {
+    const { path, seen } = fakeOpener('xdg-open');
+    const env = { PATH: path, DISPLAY: ':0', HOME: scratch, TFACTL_DB: 'postgres://tfa:hunter2@db/tfa', TFACTL_TOKEN: 'a@local!t=SECRET', PGPASSWORD: 'hunter2' };
+    openBrowser({ program: 'xdg-open', args: [URL] }, env);
+    await expect.poll(() => existsSync(seen), { timeout: 5_000 }).toBe(true);
+    started.push(Number(readFileSync(seen, 'utf8').split(' ')[0]));
+    const seenEnv = readFileSync(`${seen}.env`, 'utf8');
+    expect(seenEnv).toMatch(/^DISPLAY=:0$/m);
+    expect(seenEnv).not.toMatch(/TFACTL_|PGPASSWORD|hunter2|SECRET/);
   });
 
   it('ignores a program that is not there: the URL has been printed', async () => {

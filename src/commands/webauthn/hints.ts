@@ -22,14 +22,21 @@ export function ceremonyHintLines(hints: CeremonyHints): string[] {
   return lines;
 }
 
+/** The environment for the browser: the command's, without what names a store, a token or a database password. */
+export function browserEnv(env: Readonly<Record<string, string | undefined>>): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TFACTL_') && !name.startsWith('PG')));
+}
+
 /**
  * Starts the desktop's browser on the page and does not wait for it: xdg-open may block until the
  * browser exits, or fail (no browser configured); either way the URL has been printed, so a
- * failure is ignored. `env` is the command's environment (Ctx.env): its PATH finds the program.
+ * failure is ignored. `env` is the command's environment (Ctx.env): its PATH finds the program;
+ * what names a store, a token or a database password (TFACTL_*, libpq's PG*) is left out of what
+ * the browser gets.
  */
 export function openBrowser(launch: BrowserLaunch, env: Readonly<Record<string, string | undefined>>): void {
   try {
-    const child = spawn(launch.program, [...launch.args], { detached: true, stdio: 'ignore', env: env as NodeJS.ProcessEnv });
+    const child = spawn(launch.program, [...launch.args], { detached: true, stdio: 'ignore', env: browserEnv(env) });
     child.on('error', () => undefined);
     child.unref();
   } catch {
