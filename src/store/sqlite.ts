@@ -6,6 +6,8 @@ import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpen
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
+import { parseDate } from '../domain/dates.js';
+import { storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
@@ -703,6 +705,8 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   if (odd !== undefined) {
     throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
   }
+  const refused = valueProblem(staged);
+  if (refused !== null) throw new StoreError(`refusing to restore ${copy.path}: ${refused}`, 'backup_invalid');
   const broken = staged.pragma('foreign_key_check') as { table: string }[];
   if (broken.length > 0) {
     throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
@@ -712,6 +716,35 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
     columns,
     rows: (table: string) => staged.prepare(`SELECT ${columns(table).map((c) => `"${c}"`).join(', ')} FROM ${table}${table === 'audit' ? ' ORDER BY id' : ''}`).iterate() as IterableIterator<Record<string, unknown>>,
   });
+}
+
+/**
+ * A value of `staged` that tfactl's own commands refuse, or null: a setting `settings set` would
+ * not take, an expiry that is no date (read as "never", it would bring a user or token back for
+ * good). Such a file was edited by hand.
+ */
+function valueProblem(staged: Database): string | null {
+  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
+  for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
+    const why = storedSettingProblem(key, value);
+    if (why !== null) return `its setting ${key} is ${shown(value)}, which settings set refuses (${why})`;
+  }
+  const isDate = (value: unknown) => {
+    try {
+      return typeof value === 'string' && parseDate(value) === value;
+    } catch {
+      return false;
+    }
+  };
+  for (const [sql, what] of [
+    ['SELECT userid AS name, expire FROM users WHERE expire IS NOT NULL', 'user'],
+    ["SELECT userid || '!' || name AS name, expires AS expire FROM api_tokens WHERE expires IS NOT NULL", 'API token'],
+  ] as const) {
+    for (const { name, expire } of staged.prepare(sql).iterate() as IterableIterator<{ name: string; expire: unknown }>) {
+      if (!isDate(expire)) return `the expiry date of ${what} ${shown(name)} is ${shown(expire)}, not a date (YYYY-MM-DD)`;
+    }
+  }
+  return null;
 }
 
 /**

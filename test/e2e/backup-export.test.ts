@@ -482,6 +482,35 @@ describe('restore after use', () => {
     });
   });
 
+  it('refuses a backup holding values tfactl refuses (a setting out of range, an expiry that is no date), changing nothing', async () => {
+    await afterBackup('val', 'values.db', async (s, backup) => {
+      expect((await s.run(['token', 'add', 'val', 'ci', '--expire', '2099-01-01'])).code).toBe(0);
+      const file = await backup();
+      const pristine = readFileSync(file);
+      const before = s.snapshot();
+      for (const [sql, message] of [
+        ["INSERT OR REPLACE INTO settings (key, value) VALUES ('lockout.failures', '-5')", `its setting lockout.failures is "-5", which settings set refuses (invalid count "-5": expected a whole number from 1 to 100000)`],
+        ["INSERT OR REPLACE INTO settings (key, value) VALUES ('session.minutes', 'forever')", 'its setting session.minutes is "forever", which settings set refuses'],
+        ["UPDATE users SET expire = 'not-a-date' WHERE userid = 'val@local'", 'the expiry date of user "val@local" is "not-a-date", not a date (YYYY-MM-DD)'],
+        ["UPDATE api_tokens SET expires = '2099-02-30' WHERE name = 'ci'", 'the expiry date of API token "val@local!ci" is "2099-02-30", not a date (YYYY-MM-DD)'],
+      ] as const) {
+        writeFileSync(file, pristine);
+        const db = new Database(file);
+        db.prepare(sql).run();
+        db.close();
+        for (const args of [['--dry-run'], ['--yes']]) {
+          const r = await s.run(['restore', file, ...args, '--json']);
+          expect({ code: r.code, error: r.json().error.code }).toEqual({ code: 6, error: 'backup_invalid' });
+          expect(r.json().error.message).toContain(`refusing to restore ${file}: ${message}`);
+        }
+      }
+      expect(s.snapshot()).toBe(before);
+      // Untouched, it restores.
+      writeFileSync(file, pristine);
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+    });
+  });
+
   it('restores a backup from an older tfactl (schema 4), bringing it up to date in memory', async () => {
     await afterBackup('old', 'schema4.db', async (s, backup) => {
       const file = await backup();
