@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
+import { tfactlLine } from '../domain/command-line.js';
 import { isRoot } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
-import { seal, secretContext } from '../domain/secret-box.js';
+import { open, seal, secretContext } from '../domain/secret-box.js';
 import type { ImportRow, ParsedRow } from '../domain/import-rows.js';
 import { ROOT_USERID } from '../domain/userid.js';
 import { TfaError } from '../errors.js';
@@ -233,8 +234,17 @@ async function prepareRow(
   const factors = existing ? await session.store.listFactors(row.userid) : [];
   const wantTotp = row.totp ?? (realm.enforce === 'totp' && !factors.some((f) => f.type === 'totp') ? { secret: null } : null);
   let totp: PreparedRow['totp'] = null;
+  const secret = wantTotp?.secret ? (await import('../domain/totp.js')).parseSecret(wantTotp.secret) : undefined;
+  if (secret !== undefined && factors.some((f) => f.type === 'totp')) {
+    // A secret asked for by name (and perhaps handed out already) is never dropped unsaid: the
+    // user's TOTP must be that one (the same file imported again), or the row fails.
+    const key = await session.secretKey();
+    const held = await session.store.getTotpSecrets(row.userid, true);
+    if (!held.some((f) => open(key, f.sealedSecret, secretContext(row.userid, f.id, 'totp')) === secret)) {
+      throw new RowError(`${row.userid} already has a TOTP factor with another secret, so the one in this row was not added: delete it first (${tfactlLine('tfa delete', [row.userid], '--type totp')}), or leave the secret out`);
+    }
+  }
   if (wantTotp && !factors.some((f) => f.type === 'totp')) {
-    const secret = wantTotp.secret === null ? undefined : (await import('../domain/totp.js')).parseSecret(wantTotp.secret);
     const p = await prepareTotp(session, row.userid, realm, { description: 'TOTP', secret, params: {} });
     totp = { row: await totpFactorRow(session, p, null), result: enrolled(p, false) };
   }

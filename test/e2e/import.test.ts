@@ -185,6 +185,26 @@ describe('user import on a terminal', () => {
 });
 
 describe('user import --update', () => {
+  it('never drops a TOTP secret asked for by name: the same one again is kept, another fails its row', async () => {
+    const first = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    expect((await store.run(['user', 'import', file('sec1.csv', `userid,tfa\ndex,totp:${first}\n`)])).code).toBe(0);
+    const again = await store.run(['user', 'import', file('sec1.csv', `userid,tfa\ndex,totp:${first}\n`), '--update', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().result.results[0]).toMatchObject({ status: 'updated', totp: null });
+    const other = await store.run(['user', 'import', file('sec2.csv', 'userid,email,tfa\ndex,dex@example.org,totp:GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n'), '--update', '--json']);
+    expect(other.code).toBe(2);
+    expect(other.json().result.results[0]).toMatchObject({
+      status: 'failed',
+      error: "line 2: dex@local already has a TOTP factor with another secret, so the one in this row was not added: delete it first (tfactl tfa delete dex@local --type totp), or leave the secret out",
+    });
+    // Nothing of the row went in, and the factor is the first secret's still.
+    expect((await store.run(['user', 'show', 'dex', '--json'])).json().result.email).toBeNull();
+    const exported = await store.run(['export', 'totp']);
+    expect(exported.stdout).toContain(`dex@local,`);
+    expect(exported.stdout).toContain(first);
+    expect(exported.stdout).not.toContain('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
+  });
+
   it('changes only the fields the file has', async () => {
     await store.run(['user', 'add', 'vic', '--admin', '--no-password', '--email', 'vic@example.org', '--comment', 'keep me', '--expire', '2099-01-01']);
     const r = await store.run(['user', 'import', file('upd.csv', 'userid,password\nvic,vic password 1\n'), '--update', '--json']);
