@@ -62,7 +62,11 @@ export function csvColumns(header: readonly string[], line: number): string[] {
 
 /** A CSV record under its header's columns; a record with another number of fields fails its row. */
 export function csvRecord(columns: readonly string[], cells: readonly string[], line: number): RawRecord {
-  if (cells.length !== columns.length) return { line, fields: { __error: `has ${cells.length} fields, the header ${columns.length}` } };
+  if (cells.length !== columns.length) {
+    // Its user id still names the row in the results, where the cell is.
+    const userid = cells[columns.indexOf('userid')];
+    return { line, fields: { __error: `has ${cells.length} fields, the header ${columns.length}`, ...(userid !== undefined && { userid }) } };
+  }
   const fields: Record<string, string> = {};
   columns.forEach((name, i) => {
     fields[name] = cells[i] ?? '';
@@ -99,7 +103,7 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') {
-      fields.__error = `field ${quote(k)} must be a string, a boolean or null`;
+      fields.__error = `has a field ${quote(k)} that is not a string, a boolean or null`;
     } else {
       fields[k.toLowerCase()] = v === null ? '' : String(v);
     }
@@ -214,7 +218,9 @@ function parseTfaField(text: string): { totp: { secret: string | null } | null; 
     if (part.toLowerCase() === 'recovery' && !recovery) recovery = true;
     else if (part.toLowerCase() === 'totp' && !totp) totp = { secret: null };
     else if (/^totp:/i.test(part) && !totp) totp = { secret: part.slice(5) };
-    else throw new UsageError(`invalid tfa ${tfaPartShown(part)}: expected totp, totp:BASE32 or recovery, joined with +`);
+    else if ((part.toLowerCase() === 'recovery' && recovery) || (/^totp(:|$)/i.test(part) && totp)) {
+      throw new UsageError(`invalid tfa: ${/^totp/i.test(part) ? 'totp' : 'recovery'} is named twice (one factor of each kind)`);
+    } else throw new UsageError(`invalid tfa ${tfaPartShown(part)}: expected totp, totp:BASE32 or recovery, joined with +`);
   }
   return { totp, recovery };
 }

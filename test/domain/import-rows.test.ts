@@ -18,7 +18,7 @@ describe('import records', () => {
   it('fail a CSV row with another number of fields than the header, not the file', () => {
     expect(csvRecord(['userid', 'comment'], ['a', 'b'], 2)).toEqual({ line: 2, fields: { userid: 'a', comment: 'b' } });
     expect(rows([csvRecord(['userid', 'comment'], ['a', 'b', 'c'], 7)])).toEqual([
-      { ok: false, line: 7, userid: null, error: 'line 7 has 3 fields, the header 2' },
+      { ok: false, line: 7, userid: 'a@local', error: 'line 7 has 3 fields, the header 2' },
     ]);
   });
 
@@ -91,6 +91,16 @@ describe('import records', () => {
     expect(notAnId).toMatchObject({ ok: false, userid: 'a/b' });
   });
 
+  it('say a factor kind named twice is named twice, and a JSON field of the wrong type which', () => {
+    expect(rows(['recovery+recovery', 'totp+TOTP:JBSWY3DPEHPK3PXP'].map((tfa, i) => csvRecord(['userid', 'tfa'], [`t${i}`, tfa], i + 2))).map((r) => !r.ok && r.error)).toEqual([
+      'line 2: invalid tfa: recovery is named twice (one factor of each kind)',
+      'line 3: invalid tfa: totp is named twice (one factor of each kind)',
+    ]);
+    expect(rows([jsonLineRecord('{"userid":"j","admin":3}', 4) as RawRecord])).toEqual([
+      { ok: false, line: 4, userid: 'j@local', error: 'line 4 has a field "admin" that is not a string, a boolean or null' },
+    ]);
+  });
+
   it('never show a TOTP secret from a mistyped tfa cell in the error', () => {
     const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
     const cells = ['recovery+totp=' + secret, 'totp:' + secret + '+totp:' + secret, secret, 'recovry', 'totp' + secret];
@@ -98,7 +108,7 @@ describe('import records', () => {
     const errors = parsed.map((r) => (r.ok ? 'ok' : r.error));
     expect(errors).toEqual([
       'line 2: invalid tfa "totp=…": expected totp, totp:BASE32 or recovery, joined with +',
-      'line 3: invalid tfa "totp:…": expected totp, totp:BASE32 or recovery, joined with +',
+      'line 3: invalid tfa: totp is named twice (one factor of each kind)',
       'line 4: invalid tfa of 32 characters: expected totp, totp:BASE32 or recovery, joined with +',
       'line 5: invalid tfa "recovry": expected totp, totp:BASE32 or recovery, joined with +',
       'line 6: invalid tfa of 36 characters: expected totp, totp:BASE32 or recovery, joined with +',
