@@ -26,6 +26,8 @@ const tfaCfg = JSON.stringify({
         entries: ['6ddff9ef3a11c7a64439faffddf663ac89b4a5e6bf5b14bd7189211ce71003a7', null],
         created: 1700000100,
       },
+      // A lock that ran out long ago: Proxmox keeps the time.
+      'tfa-locked-until': 1700000200,
     },
     'bob@pve': {
       webauthn: [{ id: 'w1', description: 'yubikey 5', created: 1700000000, entry: WEBAUTHN_ENTRY }],
@@ -68,6 +70,12 @@ describe('import proxmox', () => {
       { name: 'pve', action: 'create', enforce: 'none' },
     ]);
     expect(plan.users.map((u: { userid: string }) => u.userid)).toEqual(['root@pam', 'alice@pve', 'bob@pve', 'carol@corp']);
+    expect(plan.users.map((u: { totpLocked: boolean; lockedUntil: string | null }) => [u.totpLocked, u.lockedUntil])).toEqual([
+      [false, null],
+      [false, null],
+      [true, null],
+      [false, null],
+    ]);
     expect(r.json().warnings).toEqual(expect.arrayContaining([expect.stringContaining('gone@pve, who is not in user.cfg')]));
     expect(store.snapshot()).toBe(before);
   });
