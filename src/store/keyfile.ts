@@ -13,11 +13,18 @@ const KEY_BYTES = 32;
  * this call created it.
  */
 export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
+  // There already (the usual case): nothing to write, not even the temporary file, which a full disk would refuse.
+  if (statSync(path, { throwIfNoEntry: false }) !== undefined) return false;
   makePrivateDirectories(dirname(path));
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, `${PREFIX}${randomBytes(KEY_BYTES).toString('base64')}\n`);
+    const text = Buffer.from(`${PREFIX}${randomBytes(KEY_BYTES).toString('base64')}\n`);
+    // All of it or none: a key cut short by a full disk must never be linked into place.
+    if (writeSync(fd, text) !== text.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
   } finally {
     closeSync(fd);
   }

@@ -309,6 +309,9 @@ function storeError(e: unknown, path: string): Error {
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM')) {
     return new StoreError(`cannot write the store at ${path} (${code})`, 'store_unavailable');
   }
+  if (code.startsWith('SQLITE_FULL')) {
+    return new StoreError(`the disk holding the store at ${path} is full (${code}): what was being written was not; free some space and run the command again`, 'store_full');
+  }
   if (code.startsWith('SQLITE_')) return new StoreError(`store error at ${path}: ${code}`, 'store_error');
   return e instanceof Error ? e : new Error(String(e));
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBin, TempStore, withFullDisk } from './harness.js';
@@ -9,6 +9,28 @@ import { runBin, TempStore, withFullDisk } from './harness.js';
 // commands they are about (recovery-lockout, import).
 
 describe('a store that fills its disk', () => {
+  it('init says the disk is full, leaves no half-written key, and completes once there is room', async () => {
+    await withFullDisk(
+      async (dir) => {
+        const env = { TFACTL_DB: join(dir, 'store.db') };
+        const full = `the disk holding the store at ${env.TFACTL_DB} is full (SQLITE_FULL): what was being written was not; free some space and run the command again`;
+        for (let run = 0; run < 2; run++) {
+          const r = await runBin(['init', '--json'], { env });
+          expect(r.code, r.stderr).toBe(6);
+          expect(r.json().error).toEqual({ code: 'store_full', message: full });
+          // Never a temporary key file left behind, nor a key cut short.
+          expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+        }
+        expect(spawnSync('mount', ['-o', 'remount,size=2m', dir]).status).toBe(0);
+        const done = await runBin(['init'], { env });
+        expect(done.code, done.stderr).toBe(0);
+        const keys = await runBin(['tfa', 'add', 'recovery', 'root@local', '--json'], { env });
+        expect(keys.code, keys.stderr).toBe(0);
+      },
+      { size: 200 << 10, free: 200 << 10 },
+    );
+  }, 60_000);
+
   it('user import still shows every user it created, with their secrets, and the same command completes it once there is room', async () => {
     const s = new TempStore();
     try {
