@@ -151,6 +151,7 @@ describe("a listing's writes to a client that has gone", () => {
         let written = 0;
         const io = {
           stdout: { write: (t: string) => void (written += t.length), isTTY: false, columns: undefined, caughtUp: () => Promise.reject(new Error('the client has gone')) },
+          onInterrupt: () => () => undefined,
         } as unknown as ConstructorParameters<typeof Output>[0];
         const out = new Output(io, true);
         const listing = out.list(
