@@ -5,8 +5,8 @@ import { CancelledError } from './errors.js';
  * Questions for a terminal that cannot move its cursor (`TERM=dumb`: Emacs's shell, some editors'
  * consoles), where @inquirer/prompts' redrawing shows as escape sequences. Each question is one
  * line with its answer typed after it, edited by the terminal itself; a hidden answer is read with
- * the terminal's echo off and nothing drawn for it, as sudo and ssh do. Ctrl-C, or the end of
- * input (Ctrl-D), cancels.
+ * the terminal's echo off and nothing drawn for it, as sudo and ssh do. Ctrl-C, SIGTERM, or the
+ * end of input (Ctrl-D), cancels.
  */
 
 interface Options {
@@ -28,10 +28,15 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
     let typed = '';
     // Inside an escape sequence (an arrow key) typed at a hidden answer: 0 none, 1 after ESC, 2 in CSI.
     let escape = 0;
+    let finished = false;
     const finish = (error: Error | null, rest?: string) => {
+      // Once: a signal and the end of input may both come.
+      if (finished) return;
+      finished = true;
       stdin.off('data', onData);
       stdin.off('end', onEnd);
       process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
       signal?.removeEventListener('abort', onAbort);
       if (hidden) {
         stdin.setRawMode(false);
@@ -78,7 +83,9 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
     if (hidden) stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.once('end', onEnd);
-    process.once('SIGINT', onInterrupt);
+    // Taken off by finish, not as they run: a listener gone would let other code take itself for the last.
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
     signal?.addEventListener('abort', onAbort, { once: true });
     stdin.resume();
   });

@@ -11,26 +11,41 @@ const context = { output: process.stderr, clearPromptOnDone: false };
  */
 const notEmpty = (value: string) => value !== '' || 'nothing was typed: type it, or press Ctrl-C to cancel';
 
-/** The prompt's context, with the signal that takes the question back when there is one. */
-const withSignal = (options?: { readonly signal?: AbortSignal }) => (options?.signal ? { ...context, signal: options.signal } : context);
+/** The prompt's context, with what takes the question back: SIGTERM (`stopped`), and the caller's signal when there is one. */
+const withSignal = (stopped: AbortSignal, options?: { readonly signal?: AbortSignal }) => ({
+  ...context,
+  signal: options?.signal ? AbortSignal.any([options.signal, stopped]) : stopped,
+});
 
-const prompts: Prompter = {
-  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, withSignal(options)),
-  input: (message, defaultValue, options) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, withSignal(options)),
-  confirm: (message, defaultValue, options) => confirm({ message, default: defaultValue }, withSignal(options)),
-};
+/** The prompts, each taken back when `stopped` is aborted. */
+const promptsUntil = (stopped: AbortSignal): Prompter => ({
+  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, withSignal(stopped, options)),
+  input: (message, defaultValue, options) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, withSignal(stopped, options)),
+  confirm: (message, defaultValue, options) => confirm({ message, default: defaultValue }, withSignal(stopped, options)),
+});
 
-/** Asks one question on the terminal; Ctrl-C becomes CancelledError. */
+/**
+ * Asks one question on the terminal; Ctrl-C, or SIGTERM while it waits (the run being stopped:
+ * the prompt puts the terminal back first, and --json still ends its envelope), becomes
+ * CancelledError.
+ */
 export async function ask<K extends keyof Prompter>(
   kind: K,
   args: Parameters<Prompter[K]>,
 ): Promise<Awaited<ReturnType<Prompter[K]>>> {
+  const stop = new AbortController();
+  const onTerm = () => stop.abort();
+  // `on`, not `once`: the prompt's own exit hook (signal-exit) ends the process with the signal
+  // when it finds itself the last listener, which a `once` listener, gone as it runs, would make it.
+  process.on('SIGTERM', onTerm);
   try {
-    return (await (prompts[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args)) as Awaited<
+    return (await (promptsUntil(stop.signal)[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args)) as Awaited<
       ReturnType<Prompter[K]>
     >;
   } catch (e) {
     if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new CancelledError();
     throw e;
+  } finally {
+    process.off('SIGTERM', onTerm);
   }
 }

@@ -5,7 +5,7 @@ Usage: pty-driver.py JSON  where JSON is {"argv": [...], "env": {...}, "steps": 
 "timeout": SECONDS, "cols": N, "cwd": DIR}. A step may instead have "send_totp": {"secret": REGEX, "ahead": SECONDS?} to answer with
 the current code (or the one SECONDS ahead) (from oathtool) of the base32 secret REGEX's first group finds in the output so far, or
 "send_match": REGEX to answer with what REGEX's first group finds in the output so far, or "send_command": ARGV to answer
-with what ARGV prints when given the output so far on standard input. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
+with what ARGV prints when given the output so far on standard input, or "kill": SIGNAL (a number) to send the command that signal. Prints {"status": exit code or 128+signal, "output": everything the terminal showed,
 "unmatched": the first expectation not seen, or null} as JSON.
 """
 import json, os, pty, re, select, signal, struct, subprocess, sys, time, fcntl, termios
@@ -66,6 +66,8 @@ for step in spec.get("steps", []):
         when = ["--now", "@%d" % (int(time.time()) + step["send_totp"]["ahead"])] if "ahead" in step["send_totp"] else []
         code = subprocess.run(["oathtool", "--totp", "-b", secret] + when, capture_output=True, text=True).stdout.strip()
         os.write(fd, (code + "\r").encode())
+    elif "kill" in step:
+        os.kill(pid, step["kill"])
     elif "send_command" in step:
         # What a person would paste after running a program on what the terminal showed.
         pasted = subprocess.run(step["send_command"], input=output, capture_output=True).stdout.strip()

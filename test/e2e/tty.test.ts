@@ -6,7 +6,9 @@ import { BIN, TempStore } from './harness.js';
 /** Runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py), answering prompts. */
 interface Step {
   expect: string;
-  send: string;
+  send?: string;
+  /** A signal (its number) to send instead of text. */
+  kill?: number;
 }
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120) {
@@ -146,6 +148,17 @@ describe('on a terminal', () => {
       expect(plain.output).toContain('cancelled');
       expect(store.snapshot()).toBe(before);
     });
+  });
+
+  it('cancels with exit 130 on SIGTERM at a prompt, the terminal put back and --json ending its envelope, saving nothing', () => {
+    const before = store.snapshot();
+    for (const env of [{ TERM: 'xterm' }, { TERM: 'dumb' }]) {
+      const r = runPty(store, ['user', 'add', 'terry', '--json'], [{ expect: 'Enter a new password', kill: 15 }], env);
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(130);
+      expect(r.output).toContain('{"ok":false,"error":{"code":"cancelled","message":"cancelled"}}');
+    }
+    expect(store.snapshot()).toBe(before);
   });
 
   it('says at restore\'s question what the backup would bring back, and no changes nothing', async () => {
