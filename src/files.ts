@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
@@ -82,7 +82,7 @@ export function openCheckedFile(path: string, options: CheckedFileOptions): Chec
     if (!stat.isFile() || stat.dev !== checked.dev || stat.ino !== checked.ino) refuse('changed while it was being opened');
     if (options.private) {
       refuseOpenToOthers(path, name, stat.mode, fail);
-      refusePlanted(path, stat, name, fail);
+      refuseHandedOver(path, name, fail);
     }
     if (maxBytes !== undefined && stat.size > maxBytes) refuse(`is larger than ${describeSize(maxBytes)}`, 'file_too_large');
     return { fd, stat };
@@ -120,27 +120,54 @@ export function checkFileUnopened(path: string, options: CheckedFileOptions): vo
   }
   if (options.private) {
     refuseOpenToOthers(path, name, stat.mode, fail);
-    refusePlanted(path, stat, name, fail);
+    refuseHandedOver(path, name, fail);
   }
   if (maxBytes !== undefined && stat.size > maxBytes) throw fail(`${name} ${path} is larger than ${describeSize(maxBytes)}`, 'file_too_large');
 }
 
 /**
- * Refuses a private file that another user owns in a directory others may write (/tmp and the
- * like): they could have put it there (an empty store, a key file of their own) for tfactl to
- * fill with secrets they then read. In a directory only its owner may write, another user's file
- * is theirs to have given (root looking after a user's own store).
+ * Refuses (exit 6) a private file (a store, a key file) that another user could have put in this
+ * process's way, as OpenSSH's StrictModes refuses such keys: every directory on the way to it
+ * must belong to root, this user, or the file's own owner (root looking after a user's store in
+ * their home), and be writable by no one else; a sticky one (/tmp) is let through, but what is in
+ * it (a directory made there under a name someone expected, a symlink, or the file) must then be
+ * root's or this user's. Both the name given and its real path are walked. The process's own user is what counts (the service opens the store
+ * itself, whoever asked).
  */
-function refusePlanted(path: string, stat: Stats, name: string, fail: NonNullable<CheckedFileOptions['fail']>): void {
+function refuseHandedOver(path: string, name: string, fail: NonNullable<CheckedFileOptions['fail']>): void {
   const uid = process.geteuid?.();
-  if (uid === undefined || stat.uid === uid) return;
-  const dir = dirname(path);
-  const mode = statSync(dir, { throwIfNoEntry: false })?.mode;
-  if (mode === undefined || (mode & 0o022) === 0) return;
-  throw fail(
-    `${name} ${path} belongs to another user (uid ${stat.uid}) and is in a directory others may write (${dir}): it could have been put there for tfactl to fill; use one in a directory of your own`,
-    'file_permissions',
-  );
+  if (uid === undefined) return;
+  const ours = new Set([0, uid]);
+  const owner = statSync(path, { throwIfNoEntry: false })?.uid;
+  const trusted = owner === undefined ? ours : new Set([...ours, owner]);
+  const refuse = (what: string, why: string): never => {
+    throw fail(`${name} ${path} is not safe to use: ${what} ${why}, so another user could have put it there or could swap it; keep it where only root and you may write`, 'file_permissions');
+  };
+  const walk = (full: string) => {
+    let shared = false;
+    let at = '/';
+    for (const part of full.split('/').filter(Boolean)) {
+      at = at === '/' ? `/${part}` : `${at}/${part}`;
+      const st = lstatSync(at, { throwIfNoEntry: false });
+      if (st === undefined) return;
+      const allowed = shared ? ours : trusted;
+      const what = st.isSymbolicLink() ? `the symlink ${at}` : at === full ? 'it' : `the directory ${at}`;
+      if (!allowed.has(st.uid)) refuse(what, `belongs to uid ${st.uid}${shared ? ` in a directory others may write` : ''}`);
+      if (!st.isDirectory()) continue;
+      const writable = (st.mode & 0o022) !== 0;
+      if (writable && (st.mode & 0o1000) === 0) refuse(what, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`);
+      shared = writable;
+    }
+  };
+  walk(resolve(path));
+  const real = (() => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return null;
+    }
+  })();
+  if (real !== null && real !== resolve(path)) walk(real);
 }
 
 /** Refuses a mode that lets the file's group or others in, naming the command that fixes it. */

@@ -286,6 +286,9 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
     try {
       const st = statSync(side);
       if (!st.isFile()) throw storeFileError(`${name} ${side} is not a regular file`, 'file_error');
+      // Made by this user, the store's owner or root, or put beside the store by someone else to read what is written to it.
+      const owners = [0, process.geteuid?.(), statSync(path).uid];
+      if (!owners.includes(st.uid)) throw storeFileError(`${name} ${side} belongs to uid ${st.uid}, not to the store's owner: another user put it there to read what the store writes; remove it`, 'file_permissions');
       mode = st.mode;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

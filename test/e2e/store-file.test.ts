@@ -192,17 +192,19 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     expect(s.query("SELECT count(*) AS n FROM factors WHERE userid = 'kim@local'")).toEqual([{ n: 0 }]);
   });
 
-  it("refuses a store or key file another user put in a directory others may write (/tmp), and takes another user's in a private one", async () => {
+  it("refuses a store, key file or directory another user put where others may write (/tmp), and takes another user's in their own", async () => {
     const s = fresh();
     const shared = join(s.dir, 'shared');
     mkdirSync(shared, { mode: 0o1777 });
     chmodSync(shared, 0o1777);
-    const planted = (file: string) => `${file} belongs to another user (uid 1000) and is in a directory others may write (${shared}): it could have been put there for tfactl to fill; use one in a directory of your own`;
+    const unsafe = (file: string, what: string, why: string) =>
+      `${file} is not safe to use: ${what} ${why}, so another user could have put it there or could swap it; keep it where only root and you may write`;
+    const inShared = 'belongs to uid 1000 in a directory others may write';
     // An empty store of someone else's: root would write its users into a file they can read.
     const db = join(shared, 'store.db');
     writeFileSync(db, '', { mode: 0o600 });
     chownSync(db, 1000, 1000);
-    failsAtOnce(await withDb(s, db, ['user', 'add', 'carol', '--no-password'], { timeoutMs: KILL_MS }), `the store ${planted(db)}`);
+    failsAtOnce(await withDb(s, db, ['user', 'add', 'carol', '--no-password'], { timeoutMs: KILL_MS }), `the store ${unsafe(db, 'it', inShared)}`);
     expect(statSync(db).size).toBe(0);
     // A key file of someone else's beside a store of ours: they could read every secret sealed with it.
     rmSync(db);
@@ -211,16 +213,30 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     writeFileSync(`${db}.key`, readFileSync(other.keyFile), { mode: 0o600 });
     chownSync(`${db}.key`, 1000, 1000);
     const r = await withDb(s, db, ['user', 'add', 'carol', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'], { timeoutMs: KILL_MS });
-    failsAtOnce(r, `the key file ${planted(`${db}.key`)}`);
+    failsAtOnce(r, `the key file ${unsafe(`${db}.key`, 'it', inShared)}`);
     expect(r.stdout).toBe('');
-    // In a directory only root may write, a user's store is theirs to have given root to look after.
-    const owned = join(s.dir, 'users-own');
-    mkdirSync(owned, { mode: 0o700 });
-    const theirs = join(owned, 'store.db');
+    // A directory of someone else's made there under the name expected: whatever is in it is theirs to swap.
+    const made = join(shared, 'expected');
+    mkdirSync(made, { mode: 0o755 });
+    chownSync(made, 1000, 1000);
+    const inMade = join(made, 'store.db');
+    failsAtOnce(await withDb(s, inMade, ['init'], { timeoutMs: KILL_MS }), `the store ${unsafe(inMade, `the directory ${made}`, inShared)}`);
+    // A WAL file of someone else's beside a store of ours: it would read every write.
+    const ours = join(shared, 'ours.db');
+    expect((await withDb(s, ours, ['init'])).code).toBe(0);
+    writeFileSync(`${ours}-wal`, '', { mode: 0o600 });
+    chownSync(`${ours}-wal`, 1000, 1000);
+    failsAtOnce(await withDb(s, ours, ['user', 'list'], { timeoutMs: KILL_MS }), `the store's WAL file ${ours}-wal belongs to uid 1000, not to the store's owner: another user put it there to read what the store writes; remove it`);
+    // In a directory of the user's own (as their home), their store is theirs to have root look after.
+    const home = join(s.dir, 'home-of-1000');
+    mkdirSync(home, { mode: 0o700 });
+    const theirs = join(home, 'store.db');
     expect((await withDb(s, theirs, ['init'])).code).toBe(0);
+    chownSync(home, 1000, 1000);
     chownSync(theirs, 1000, 1000);
     chownSync(`${theirs}.key`, 1000, 1000);
-    expect((await withDb(s, theirs, ['user', 'add', 'carol', '--no-password'])).code).toBe(0);
+    const looked = await withDb(s, theirs, ['user', 'add', 'carol', '--no-password']);
+    expect(looked.code, looked.stderr).toBe(0);
   });
 
   it('makes every new file 0600 and directory 0700 even under umask 000, the WAL and shared-memory files too', async () => {
