@@ -16,7 +16,7 @@ import { RefusedError, UsageError } from '../errors.js';
 import type { EnforceType, NewCredentialFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import { decide } from '../domain/permissions.js';
-import { ROOT_USERID } from '../domain/userid.js';
+import { realmPassedFor, ROOT_USERID } from '../domain/userid.js';
 import { newFactorId } from './factors.js';
 import { lookalikeReason } from './new-names.js';
 import type { Session } from './session.js';
@@ -106,7 +106,11 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
   // Realms: those of domains.cfg, and any realm a user needs.
   const realmNames = new Set<string>([...(input.realms ?? []).map((r) => r.name), ...input.userCfg.users.map((u) => u.userid.slice(u.userid.lastIndexOf('@') + 1))]);
   const plannedRealms: PlannedRealm[] = [];
+  // A realm that would pass for another (`lo-cal` beside `local`, in the store or in the files) refuses the import, as realm add does.
+  const known = new Set([...(await session.store.listRealms()).map((r) => r.name), ...realmNames]);
   for (const name of [...realmNames].sort()) {
+    const like = realmPassedFor(name, known);
+    if (like !== null) throw new RefusedError(`realm ${name} would pass for realm ${like}: they differ only in '.', '-' or '_'; nothing imported`, 'confusable_name');
     const fromCfg = input.realms?.find((r) => r.name === name);
     if (input.realms && !fromCfg) {
       const user = input.userCfg.users.find((u) => u.userid.endsWith(`@${name}`));

@@ -12,16 +12,18 @@ import type { Session } from './session.js';
 /** Adds a realm. Admins only; a taken name is refused (exit 4). */
 export async function addRealm(session: Session, name: string, comment: string | null): Promise<RealmSummary> {
   await authorize(session, 'realm.manage', 'realm.add', name);
-  const like = realmPassedFor(name, (await session.store.listRealms()).map((r) => r.name));
-  if (like !== null) {
-    await refuse(session, 'realm.add', name, `realm ${name} would pass for realm ${like}: they differ only in '.', '-' or '_'`, 'confusable_name');
-  }
-  const created = await session.store.transaction(async (tx) => {
+  // Checked in the unit of work that adds it: two look-alikes added at once do not both go in.
+  const added = await session.store.transaction(async (tx) => {
+    const like = realmPassedFor(name, (await tx.listRealms()).map((r) => r.name));
+    if (like !== null) return { like };
     if (!(await tx.insertRealm({ name, comment, created: session.now() }))) return undefined;
     await session.audit({ action: 'realm.add', target: name, outcome: 'ok' }, tx);
-    return tx.getRealmSummary(name);
+    return { created: await tx.getRealmSummary(name) };
   });
-  return created ?? refuse(session, 'realm.add', name, `realm ${name} already exists`, 'exists');
+  if (added && 'like' in added) {
+    return refuse(session, 'realm.add', name, `realm ${name} would pass for realm ${added.like}: they differ only in '.', '-' or '_'`, 'confusable_name');
+  }
+  return added?.created ?? refuse(session, 'realm.add', name, `realm ${name} already exists`, 'exists');
 }
 
 export async function listRealms(session: Session): Promise<RealmSummary[]> {

@@ -32,6 +32,8 @@ const tfaCfg = JSON.stringify({
     'bob@pve': {
       webauthn: [{ id: 'w1', description: 'yubikey 5', created: 1700000000, entry: WEBAUTHN_ENTRY }],
       'totp-locked': true,
+      // Locked for good (2100): kept, and shown.
+      'tfa-locked-until': 4102444800,
     },
     'gone@pve': { totp: [{ id: 'g1', description: 'old', created: 1700000000, entry: uri('gone@pve') }] },
   },
@@ -73,7 +75,7 @@ describe('import proxmox', () => {
     expect(plan.users.map((u: { totpLocked: boolean; lockedUntil: string | null }) => [u.totpLocked, u.lockedUntil])).toEqual([
       [false, null],
       [false, null],
-      [true, null],
+      [true, '2100-01-01T00:00:00Z'],
       [false, null],
     ]);
     expect(r.json().warnings).toEqual(expect.arrayContaining([expect.stringContaining('gone@pve, who is not in user.cfg')]));
@@ -132,6 +134,17 @@ describe('import proxmox', () => {
     const damagedUser = await store.run(['import', 'proxmox', '--tfa-cfg', files.tfa, '--user-cfg', badUser]);
     expect(damagedUser.code).toBe(2);
     expect(oneLineError(damagedUser)).toMatch(/user\.cfg line 2/);
+    // A realm that would pass for another, as realm add refuses it: root@lo-cal is not root@local.
+    const lookalike = join(store.dir, 'lookalike-user.cfg');
+    writeFileSync(lookalike, 'user:root@lo-cal:1:0:::::\n');
+    writeFileSync(bad, '{"users": {}}');
+    for (const extra of [['--dry-run'], []]) {
+      const r = await store.run(['import', 'proxmox', '--tfa-cfg', bad, '--user-cfg', lookalike, ...extra, '--json']);
+      expect({ code: r.code, error: r.json().error }).toEqual({
+        code: 4,
+        error: { code: 'confusable_name', message: "realm lo-cal would pass for realm local: they differ only in '.', '-' or '_'; nothing imported" },
+      });
+    }
     expect(store.snapshot()).toBe(before);
   });
 });
