@@ -7,7 +7,7 @@ import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
 import { parseDate } from '../domain/dates.js';
-import { storedSettingProblem } from '../domain/settings.js';
+import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, Store } from './types.js';
@@ -731,10 +731,15 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
  */
 function valueProblem(staged: Database): string | null {
   const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
+  const settings = new Map<string, unknown>();
   for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
     const why = storedSettingProblem(key, value);
     if (why !== null) return `its setting ${key} is ${shown(value)}, which settings set refuses (${why})`;
+    settings.set(key, value);
   }
+  // The one rule between two settings (settings set keeps it): every password would be refused.
+  const length = (key: string) => Number(settings.get(key) ?? SETTINGS[key]?.defaultValue(''));
+  if (length('password.min-length') > length('password.max-length')) return 'its password.min-length is more than its password.max-length, which settings set refuses';
   const isDate = (value: unknown) => {
     try {
       return typeof value === 'string' && parseDate(value) === value;
