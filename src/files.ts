@@ -510,7 +510,7 @@ export async function fillPrivateFile(path: string, tag: string, fill: (staging:
 }
 
 /** Flushes a file, or a directory's entries, to disk. */
-function flushFile(path: string): void {
+export function flushFile(path: string): void {
   const fd = openSync(path, constants.O_RDONLY);
   try {
     fsyncSync(fd);

@@ -17,23 +17,43 @@ export async function* turning<T>(items: AsyncIterable<T>, every: number): Async
   }
 }
 
+/** Ctrl-C or SIGTERM heard from now until `stop()` (Io.onInterrupt; a second one ends the process at once). */
+export interface Interruption {
+  /** Whether one was heard. */
+  readonly heard: () => boolean;
+  /** `items` until one is heard: then CancelledError where the reading is (see untilInterrupted). */
+  readonly through: <T>(items: AsyncIterable<T>) => AsyncGenerator<T>;
+  readonly stop: () => void;
+}
+
+export function listenForInterrupts(io: Pick<Io, 'onInterrupt'>): Interruption {
+  let heard = false;
+  const stop = io.onInterrupt(() => {
+    heard = true;
+  });
+  return {
+    heard: () => heard,
+    async *through(items) {
+      for await (const item of turning(items, 64)) {
+        if (heard) throw new CancelledError('interrupted');
+        yield item;
+      }
+    },
+    stop,
+  };
+}
+
 /**
- * `items` until Ctrl-C or SIGTERM (Io.onInterrupt, a second one ends the process at once): then
- * CancelledError where the reading is, so what was read before it is written, a listing's JSON
- * envelope ends as one document (`"ok":false`, `cancelled`), a file being written is taken back,
- * and the command exits 130. Heard after the last item, it changes nothing: the work is done.
+ * `items` until Ctrl-C or SIGTERM: then CancelledError where the reading is, so what was read
+ * before it is written, a listing's JSON envelope ends as one document (`"ok":false`,
+ * `cancelled`), a file being written is taken back, and the command exits 130. Heard after the
+ * last item, it changes nothing: the work is done.
  */
 export async function* untilInterrupted<T>(io: Pick<Io, 'onInterrupt'>, items: AsyncIterable<T>): AsyncGenerator<T> {
-  let interrupted = false;
-  const stop = io.onInterrupt(() => {
-    interrupted = true;
-  });
+  const interruption = listenForInterrupts(io);
   try {
-    for await (const item of turning(items, 64)) {
-      if (interrupted) throw new CancelledError('interrupted');
-      yield item;
-    }
+    yield* interruption.through(items);
   } finally {
-    stop();
+    interruption.stop();
   }
 }

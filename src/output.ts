@@ -1,7 +1,7 @@
 import type { Io } from './context.js';
 import { escapeText, safeJson } from './domain/text.js';
 import { TfaError } from './errors.js';
-import { untilInterrupted } from './interrupts.js';
+import { listenForInterrupts } from './interrupts.js';
 
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
@@ -143,9 +143,12 @@ export class Output {
     if (this.written) throw new Error('a command printed two results');
     this.written = true;
     const out = new BatchedWriter(this.io.stdout);
+    // Heard across both readings of a long table (widths, then rows), and between them.
+    const interruption = listenForInterrupts(this.io);
     try {
-      await this.writeList(out, () => untilInterrupted(this.io, items()), view);
+      await this.writeList(out, () => interruption.through(items()), view);
     } finally {
+      interruption.stop();
       // What was read before an error still goes out, as it would have unbatched.
       out.flush();
     }

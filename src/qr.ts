@@ -53,6 +53,7 @@ export function parseQrTarget(input: string): QrTarget {
   if (input === 'terminal' || input === 'none') return { kind: input };
   const m = /^(png|svg):(.+)$/.exec(input);
   if (m?.[2] === '-') throw new UsageError(`--qr ${m[1]}: takes a file name, not - (standard output is not used here; ./- is a file named -)`);
+  if (m?.[2]?.trim() === '') throw new UsageError(`--qr ${m[1]}: takes a file name, and it is empty`);
   if (m?.[1] && m[2]) return { kind: m[1] as 'png' | 'svg', path: m[2] };
   throw new UsageError(`invalid --qr ${JSON.stringify(input)}: expected terminal, none, png:FILE or svg:FILE`);
 }

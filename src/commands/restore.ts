@@ -4,6 +4,7 @@ import { INPUT_LIMITS, openCheckedFile } from '../files.js';
 import { nothingRevived, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
 import { CancelledError } from '../errors.js';
+import { listenForInterrupts } from '../interrupts.js';
 import type { Invocation } from '../invocation.js';
 import { restoreStore } from '../services/backup.js';
 import { openSession } from './session.js';
@@ -22,41 +23,33 @@ export async function run(inv: Invocation): Promise<void> {
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
   // Ctrl-C or SIGTERM while the backup is read and checked (a large one takes seconds) stops the
-  // restore before it replaces anything, and says so (exit 130, with --json in the envelope);
-  // heard once the replacing has begun, it lets it finish, as it would be whole or not at all.
-  // Heard from the answer to the question on: the question is the prompt's to cancel.
-  const yes = boolOpt(inv, 'yes') === true;
-  let interrupted = false;
-  let stopListening: (() => void) | undefined;
-  const listen = () => {
-    stopListening ??= inv.ctx.io.onInterrupt(() => (interrupted = true));
-  };
-  if (!dryRun && yes) listen();
+  // restore before it replaces anything, and says so (exit 130, with --json in the envelope); a
+  // dry run too. Heard once the replacing has begun, it lets it finish, as it is whole or not at
+  // all; a second one ends the process at once (on PostgreSQL the replacing is then rolled back).
+  // At the question, the prompt hears them itself and cancels.
+  const interruption = listenForInterrupts(inv.ctx.io);
   let result;
   try {
     result = await restoreStore(session, file, {
       dryRun,
       // With --yes nobody is asked, and nothing needs saying before.
-      ...(!yes && {
+      ...(boolOpt(inv, 'yes') !== true && {
         beforeReplacing: async (preview: RevivedAccess) => {
           if (!nothingRevived(preview)) inv.out.warn((said = revivedText(preview, 'would bring')));
           await confirm(inv, `Replace the whole store with ${file}?`);
-          listen();
         },
       }),
       stillWanted: async () => {
         // Reading and checking never waited on anything: the loop turns here to hear a signal.
         await new Promise((turned) => setImmediate(turned));
-        if (interrupted) throw new CancelledError(`interrupted: nothing was restored from ${file}`);
+        if (interruption.heard()) throw new CancelledError(dryRun ? 'interrupted' : `interrupted: nothing was restored from ${file}`);
       },
     });
   } finally {
     // A signal that came while the store was being replaced is heard (and let go) before the
     // default of ending the process comes back: the restore is done, and says so.
-    if (stopListening) {
-      await new Promise((turned) => setImmediate(turned));
-      stopListening();
-    }
+    await new Promise((turned) => setImmediate(turned));
+    interruption.stop();
   }
   const found = nothingRevived(result.revived) ? undefined : revivedText(result.revived, 'would bring');
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));

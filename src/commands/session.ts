@@ -242,7 +242,8 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   if (flag !== undefined && !flag.startsWith('@')) {
     throw new UsageError('--token takes @FILE (a file holding the token): a token on the command line would show in ps; or set TFACTL_TOKEN', 'invalid_token');
   }
-  if (flag === undefined && inv.ctx.env.TFACTL_TOKEN === '') {
+  // Only where it would be used: --as names who acts, as a token does (an empty TFACTL_AS beside a token is let be too).
+  if (flag === undefined && inv.ctx.env.TFACTL_TOKEN === '' && (inv.opts as GlobalOptions).as === undefined) {
     // As TFACTL_AS: a token meant (read from a file that held nothing) is no leave to act without one.
     throw new UsageError('TFACTL_TOKEN is set but empty: give the token, or unset it to act without one', 'invalid_token');
   }

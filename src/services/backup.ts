@@ -45,7 +45,7 @@ export interface RestoreOptions {
    * replaced (what the command's prompt shows); throws to stop.
    */
   readonly beforeReplacing?: (revived: RevivedAccess) => Promise<void>;
-  /** Asked last, right before anything is replaced (after beforeReplacing); throws to stop (Ctrl-C). */
+  /** Asked last, right before anything is replaced (after beforeReplacing), or a dry run answers; throws to stop (Ctrl-C). */
   readonly stillWanted?: () => Promise<void>;
 }
 
@@ -102,7 +102,10 @@ export async function restoreStore(session: Session, file: string, options: Rest
     try {
       if (options.dryRun || options.beforeReplacing) {
         const preview = await session.store.previewRestore(copy, session.now());
-        if (options.dryRun) return { file, users: inspection.users, revived: preview, dryRun: true };
+        if (options.dryRun) {
+          await options.stillWanted?.();
+          return { file, users: inspection.users, revived: preview, dryRun: true };
+        }
         await options.beforeReplacing?.(preview);
       }
       await options.stillWanted?.();

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
-import { INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
+import { flushFile, INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
 
 const PREFIX = 'tfactl-key-v1:';
 const KEY_BYTES = 32;
@@ -22,6 +22,8 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
     const text = Buffer.from(`${PREFIX}${randomBytes(KEY_BYTES).toString('base64')}\n`);
     // All of it or none: a key cut short by a full disk must never be linked into place.
     if (writeSync(fd, text) !== text.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    // On disk before it is linked into place: after a crash, never an empty key beside secrets sealed with it.
+    fsyncSync(fd);
   } catch (e) {
     unlinkSync(tmp);
     throw e;
@@ -30,6 +32,7 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
   }
   try {
     linkSync(tmp, path);
+    flushFile(dirname(path));
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;

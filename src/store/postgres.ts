@@ -44,12 +44,16 @@ export interface PgOpenOptions {
 }
 
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
-function pgError(e: unknown, where: string): Error {
+export function pgError(e: unknown, where: string): Error {
   if (e instanceof TfaError) return e;
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
   // lock_timeout (LOCK_TIMEOUT_MS) ran out: as SQLite's busy timeout says it.
   if (code === '55P03') return new StoreError(`the store at ${where} stayed locked by another process for too long`, 'store_busy');
+  // disk_full, out of memory: as SQLite's SQLITE_FULL says it (the unit of work was rolled back).
+  if (code === '53100' || code === '53200') {
+    return new StoreError(`the PostgreSQL server of the store at ${where} is out of ${code === '53100' ? 'disk space' : 'memory'} (${code}): what was being written was not; free some and run the command again`, 'store_full');
+  }
   const why =
     code === 'ECONNREFUSED'
       ? 'nothing answers there (is PostgreSQL running?)'

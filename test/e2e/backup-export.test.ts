@@ -135,6 +135,7 @@ describe('a file named -', () => {
       [['user', 'import', '-', '--results', '-'], '--results'],
       [['import', 'proxmox', '--tfa-cfg', '-', '--user-cfg', 'user.cfg'], '--tfa-cfg'],
       [['tfa', 'add', 'totp', 'bea', '--no-verify', '--qr', 'png:-'], '--qr png:'],
+      [['serve', '--socket', join(here, 'never.sock'), '--listen', '127.0.0.1:0', '--tls-cert', '-', '--tls-key', 'key.pem'], '--tls-cert'],
     ];
     for (const [args, what] of cases) {
       const r = await store.run([...args, '--json'], { prefix: inHere, input: 'userid\nnobody\n' });
@@ -147,6 +148,8 @@ describe('a file named -', () => {
     expect(readdirSync(here)).toEqual([]);
     const empty = await store.run(['backup', '', '--json'], { prefix: inHere });
     expect({ code: empty.code, error: empty.json().error }).toEqual({ code: 2, error: { code: 'usage', message: 'backup takes a file name, and it is empty' } });
+    const blank = await store.run(['tfa', 'add', 'totp', 'bea', '--no-verify', '--qr', 'png: ', '--json'], { prefix: inHere });
+    expect({ code: blank.code, error: blank.json().error }).toEqual({ code: 2, error: { code: 'usage', message: '--qr png: takes a file name, and it is empty' } });
     expect(store.snapshot()).toBe(before);
   });
 

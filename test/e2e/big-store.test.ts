@@ -234,6 +234,7 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
   }
 
   it('ends a --json listing as one document that says it was cancelled (exit 130), with what was read', async () => {
+    const full = (await ok(['tfa', 'list', '--json'])).stdout;
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const run = started(['tfa', 'list', '--json']);
       await run.when(() => run.stdout().length > 0);
@@ -241,8 +242,10 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
       expect(await run.closed, run.stderr()).toBe(130);
       const envelope = JSON.parse(run.stdout());
       expect(envelope).toMatchObject({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+      // Users with what they have, listed up to where the signal came: some, never all.
       expect(envelope.result.length).toBeGreaterThan(0);
       expect(envelope.result.length).toBeLessThan(ALL_USERS);
+      expect(run.stdout().length).toBeLessThan(full.length);
       expect(run.stderr()).toBe('error: interrupted\n');
     }
   }, 120_000);
@@ -266,19 +269,31 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
     expect(lastAudit()).toEqual({ action: 'export.totp', outcome: 'failed' });
   }, 120_000);
 
-  it('stops a restore before it replaces anything, and says so', async () => {
+  it('stops a restore before it replaces anything, and a dry run, and says so', async () => {
     const backup = join(store.dir, 'big-backup.db');
     await ok(['backup', backup]);
     const entries = () => (store.query('SELECT count(*) AS n FROM audit')[0] as { n: number }).n;
     const before = entries();
-    const run = started(['restore', backup, '--yes', '--json']);
-    // Once the backup has been read whole (a read of its size), it is being checked: the signal comes there.
+    // Once the backup has been read whole (a read of its size: the store's own pages and the
+    // bundle are a few MB, the backup tens), it is being checked: the signal comes there.
     const size = statSync(backup).size;
-    const readSoFar = () => Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${run.child.pid}/io`, 'utf8'))?.[1] ?? 0);
-    await run.when(() => readSoFar() > size);
-    run.child.kill('SIGINT');
-    expect(await run.closed, run.stderr()).toBe(130);
-    expect(JSON.parse(run.stdout())).toEqual({ ok: false, error: { code: 'cancelled', message: `interrupted: nothing was restored from ${backup}` } });
+    const readSoFar = (pid: number | undefined) => {
+      try {
+        return Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        return Number.POSITIVE_INFINITY;
+      }
+    };
+    for (const [args, message] of [
+      [['--dry-run'], 'interrupted'],
+      [['--yes'], `interrupted: nothing was restored from ${backup}`],
+    ] as const) {
+      const run = started(['restore', backup, ...args, '--json']);
+      await run.when(() => readSoFar(run.child.pid) > size);
+      run.child.kill('SIGINT');
+      expect(await run.closed, run.stderr()).toBe(130);
+      expect(JSON.parse(run.stdout())).toEqual({ ok: false, error: { code: 'cancelled', message } });
+    }
     // Nothing replaced, nothing audited: the backup's own entry is the last.
     expect(entries()).toBe(before);
     expect(lastAudit()).toEqual({ action: 'store.backup', outcome: 'ok' });

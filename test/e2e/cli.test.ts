@@ -222,6 +222,9 @@ describe('the command line', () => {
       error: { code: 'invalid_token', message: 'TFACTL_TOKEN is set but empty: give the token, or unset it to act without one' },
     });
     expect(store.snapshot()).toBe(before);
+    // Only where it would be used: with --as naming who acts, an empty TFACTL_TOKEN is let be.
+    const asNamed = await store.run(['--as', 'nobody-here', 'user', 'list', '--json'], { env: { TFACTL_TOKEN: '' } });
+    expect(asNamed.json().error.code).not.toBe('invalid_token');
   });
 
   it('takes a TOTP-only option of user add as asking for TOTP, as --code and --totp-secret do', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { translate } from '../../src/store/postgres.js';
+import { pgError, translate } from '../../src/store/postgres.js';
 import { displayStoreLocation, isPostgresUrl, resolveKeyPath } from '../../src/domain/store-location.js';
 
 describe("the store's SQL parameters on PostgreSQL", () => {
@@ -46,5 +46,18 @@ describe('a PostgreSQL store location', () => {
     expect(resolveKeyPath('postgres://h/db', {})).toBe('/etc/tfactl/tfactl.key');
     expect(resolveKeyPath('postgres://h/db', { TFACTL_KEY_FILE: '/k' })).toBe('/k');
     expect(resolveKeyPath('/srv/s.db', {})).toBe('/srv/s.db.key');
+  });
+});
+
+describe("the server's errors as the store's", () => {
+  it('says a full disk or memory as store_full, and a held lock as store_busy, naming the store without its password', () => {
+    const where = 'postgres://tfa:***@db.example.org:5432/tfa';
+    expect(pgError(Object.assign(new Error('could not extend file'), { code: '53100' }), where)).toMatchObject({
+      code: 'store_full',
+      exitCode: 6,
+      message: `the PostgreSQL server of the store at ${where} is out of disk space (53100): what was being written was not; free some and run the command again`,
+    });
+    expect(pgError(Object.assign(new Error('out of memory'), { code: '53200' }), where)).toMatchObject({ code: 'store_full' });
+    expect(pgError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }), where)).toMatchObject({ code: 'store_busy' });
   });
 });

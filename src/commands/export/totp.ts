@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { escapeText } from '../../domain/text.js';
 import { createPrivateFile, type PrivateFile } from '../../files.js';
 import { CancelledError, UsageError } from '../../errors.js';
-import { untilInterrupted } from '../../interrupts.js';
+import { type Interruption, listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
+import type { Session } from '../../services/session.js';
 import { openSession } from '../session.js';
 import { fileOpt, stringOpt } from '../options.js';
 
@@ -31,6 +32,16 @@ export async function run(inv: Invocation): Promise<void> {
   const output = fileOpt(inv, 'output', '--output');
   if (format === 'png-dir' && output === undefined) throw new UsageError('--format png-dir needs --output DIR');
   const session = await openSession(inv, { op: 'store.manage', action: 'export.totp' });
+  // Heard from before the destination is claimed: whenever Ctrl-C comes, nothing of it is kept.
+  const interruption = listenForInterrupts(inv.ctx.io);
+  try {
+    await exportTo(inv, session, format, output, interruption);
+  } finally {
+    interruption.stop();
+  }
+}
+
+async function exportTo(inv: Invocation, session: Session, format: Format, output: string | undefined, interruption: Interruption): Promise<void> {
   // The destination is claimed before any secret is decrypted or the export audited.
   let file: PrivateFile | undefined;
   if (format === 'png-dir') {
@@ -50,13 +61,13 @@ export async function run(inv: Invocation): Promise<void> {
     inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
     if (format === 'png-dir') {
       const { writeQrFile } = await import('../../qr.js');
-      for await (const e of untilInterrupted(inv.ctx.io, entries())) {
+      for await (const e of interruption.through(entries())) {
         await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
         factors++;
       }
     } else if (file) {
       file.append(header);
-      for await (const e of untilInterrupted(inv.ctx.io, entries())) {
+      for await (const e of interruption.through(entries())) {
         file.append(line(e));
         factors++;
       }

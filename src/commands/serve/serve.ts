@@ -7,6 +7,7 @@ import { ExitCode, RefusedError, StoreError, UsageError } from '../../errors.js'
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { keyPathOf, openSession, storePath } from '../session.js';
+import { fileOpt } from '../options.js';
 import { secretKeyLoader, type Store } from '../../services/session.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -406,8 +407,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert: Buffer; key: Buffer } | null } | null {
   const opt = (name: string) => (typeof inv.opts[name] === 'string' ? (inv.opts[name] as string) : undefined);
   const listenOpt = opt('listen');
-  const certFile = opt('tlsCert');
-  const keyFile = opt('tlsKey');
+  const certFile = fileOpt(inv, 'tlsCert', '--tls-cert');
+  const keyFile = fileOpt(inv, 'tlsKey', '--tls-key');
   if (listenOpt === undefined) {
     if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go with --listen HOST:PORT');
     return null;
