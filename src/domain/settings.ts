@@ -132,7 +132,6 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
   },
 };
 
-
 /**
  * Why a stored value of a known setting is one `settings set` refuses (a backup edited by hand:
  * `lockout.failures` at -5 locks every factor at the first wrong code), or null when it is
