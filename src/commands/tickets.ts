@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { displayStoreLocation, isPostgresUrl } from '../domain/store-location.js';
 import type { TicketBox } from '../context.js';
 import { StoreError, UsageError } from '../errors.js';
-import { makePrivateDirectories } from '../files.js';
+import { makePrivateDirectories, readInputFile } from '../files.js';
 import type { Invocation } from '../invocation.js';
 
 /**
@@ -47,7 +47,9 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
     read: async (userid) => {
       // Tickets are taken only from a directory of this user's that only they may write: in one
       // of someone else's, a ticket could be theirs, put there for this user to act with.
-      if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) refuseOthersDir(dir);
+      // Not there (or XDG_RUNTIME_DIR not a directory): no ticket, and nothing to refuse.
+      if (!isThere(dir)) return null;
+      refuseOthersDir(dir);
       return readTicket(pathOf(userid));
     },
     prepare: async () => makeDir(),
@@ -92,9 +94,20 @@ function refuseOthersDir(dir: string): void {
 /** The secret in a ticket file, or null when there is none (or it cannot be read). */
 function readTicket(path: string): string | null {
   try {
-    const text = readFileSync(path, 'utf8').trim();
+    // A regular file only, opened without waiting: a FIFO put in its place would block for ever.
+    const text = readInputFile(path, { name: 'the session ticket', maxBytes: 256 }).toString('utf8').trim();
     return /^[A-Za-z0-9_-]{43}$/.test(text) ? text : null;
   } catch {
     return null;
+  }
+}
+
+/** Whether `path` is there at all; a path through a file (ENOTDIR) is not. */
+function isThere(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,7 +1,7 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { BIN, oneLineError, secretForms, TempStore, type RunOptions } from './harness.js';
 
@@ -109,6 +109,26 @@ describe('login --session', () => {
     }
     expect(sessionsOf('ned@local')).toBe(0);
     expect(store.auditRows().filter((a) => a.target === 'ned@local')).toHaveLength(before);
+  });
+
+  it('reads no ticket from a file that is not one (a FIFO would block) or from a runtime directory that is a file', async () => {
+    await store.addUser('fay', PW);
+    const rt = join(store.dir, 'runtime-fifo');
+    mkdirSync(rt, { mode: 0o700 });
+    const kept = await run(['login', 'fay', '--password-stdin', '--session'], { input: `${PW}\n`, env: { XDG_RUNTIME_DIR: rt } });
+    expect(kept.code, kept.stderr).toBe(0);
+    const [ticket] = readdirSync(join(rt, 'tfactl'));
+    rmSync(join(rt, 'tfactl', ticket!));
+    execFileSync('mkfifo', ['-m', '600', join(rt, 'tfactl', ticket!)]);
+    for (const env of [{ XDG_RUNTIME_DIR: rt }, { XDG_RUNTIME_DIR: '/dev/null' }]) {
+      // No ticket to use: asked for the password, which a script does not have (exit 2), at once.
+      const as = await run(['--as', 'fay', 'user', 'show', 'fay', '--json'], { env, timeoutMs: 10_000 });
+      expect(as.timedOut).toBe(false);
+      expect({ code: as.code, error: as.json().error.code }).toEqual({ code: 2, error: 'no_tty' });
+      const out = await run(['logout', '--json'], { env, timeoutMs: 10_000 });
+      expect(out.timedOut).toBe(false);
+      expect(out.code, out.stderr).toBe(0);
+    }
   });
 
   it('is kept by login on a terminal, and not with --no-session', async () => {
