@@ -737,6 +737,8 @@ function valueProblem(staged: Database): string | null {
     if (why !== null) return `its setting ${key} is ${shown(value)}, which settings set refuses (${why})`;
     settings.set(key, value);
   }
+  const damage = damagedRow(staged);
+  if (damage !== null) return damage;
   // The one rule between two settings (settings set keeps it): every password would be refused.
   const length = (key: string) => Number(settings.get(key) ?? SETTINGS[key]?.defaultValue(''));
   if (length('password.min-length') > length('password.max-length')) return 'its password.min-length is more than its password.max-length, which settings set refuses';
@@ -756,6 +758,52 @@ function valueProblem(staged: Database): string | null {
     }
   }
   return null;
+}
+
+/** Integer columns that hold a time (epoch seconds): a date must be able to show them. */
+const TIME_COLUMNS = new Set(['created', 'modified', 'last_used', 'tfa_locked_until']);
+
+/** How a row of each restored table is named in a refusal. */
+const ROW_NAMES: Readonly<Record<(typeof RESTORED_TABLES)[number], string>> = {
+  settings: 'key',
+  realms: 'name',
+  users: 'userid',
+  factors: 'id',
+  recovery_slots: "factor_id || ' slot ' || slot",
+  api_tokens: "userid || '!' || name",
+};
+
+/**
+ * A row of `staged` the store would read back as damage (sql-store.ts: a factor without what its
+ * kind needs, a time no date can show), or an integer column holding what is no whole number
+ * JavaScript can hold (a value SQLite keeps as text or REAL, or past 2^53): restored, it would
+ * fail every command that reads it, or the restore itself on a column that is STRICT. Null when
+ * there is none.
+ */
+function damagedRow(staged: Database): string | null {
+  for (const table of RESTORED_TABLES) {
+    const integers = (staged.pragma(`table_info(${table})`) as { name: string; type: string }[]).filter((c) => c.type.toUpperCase() === 'INTEGER').map((c) => c.name);
+    if (integers.length === 0) continue;
+    for (const row of staged.prepare(`SELECT ${ROW_NAMES[table]} AS row_name, ${integers.map((c) => `"${c}"`).join(', ')} FROM ${table}`).iterate() as IterableIterator<Record<string, unknown>>) {
+      for (const column of integers) {
+        const value = row[column];
+        if (value === null) continue;
+        const whole = typeof value === 'number' && Number.isSafeInteger(value);
+        if (!whole || (TIME_COLUMNS.has(column) && Math.abs(value) > 8.64e12)) {
+          return `its ${table} row ${JSON.stringify(escapeText(String(row.row_name)))} holds ${JSON.stringify(escapeText(String(value)))} in ${column}, ${whole ? 'a time no date can show' : 'which is no whole number tfactl stores'}`;
+        }
+      }
+    }
+  }
+  const factor = staged
+    .prepare(
+      `SELECT id, type FROM factors WHERE
+         (type IN ('totp', 'recovery') AND secret IS NULL)
+         OR (type = 'totp' AND (algorithm IS NULL OR digits IS NULL OR period IS NULL))
+         OR (type = 'yubico' AND public_id IS NULL) LIMIT 1`,
+    )
+    .get() as { id: string; type: string } | undefined;
+  return factor === undefined ? null : `its ${factor.type} factor ${JSON.stringify(escapeText(factor.id))} lacks what a ${factor.type} factor has (its secret, or its parameters)`;
 }
 
 /**
@@ -817,6 +865,7 @@ const TEXT_CHECKED: readonly (readonly [table: string, key: string])[] = [
   ['realms', 'name'],
   ['factors', 'id'],
   ['settings', 'key'],
+  ['api_tokens', 'name'],
 ];
 
 /**

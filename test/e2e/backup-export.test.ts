@@ -488,6 +488,8 @@ describe('restore after use', () => {
   it('refuses a backup holding values tfactl refuses (a setting out of range, an expiry that is no date), changing nothing', async () => {
     await afterBackup('val', 'values.db', async (s, backup) => {
       expect((await s.run(['token', 'add', 'val', 'ci', '--expire', '2099-01-01'])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'totp', 'val', '--no-verify', '--qr', 'none'])).code).toBe(0);
+      const totpId = s.factorsOf('val@local').find((f) => f.type === 'totp')?.id as string;
       const file = await backup();
       const pristine = readFileSync(file);
       const before = s.snapshot();
@@ -497,6 +499,11 @@ describe('restore after use', () => {
         ["INSERT OR REPLACE INTO settings (key, value) VALUES ('password.min-length', '200'), ('password.max-length', '100')", 'its password.min-length is more than its password.max-length, which settings set refuses'],
         ["UPDATE users SET expire = 'not-a-date' WHERE userid = 'val@local'", 'the expiry date of user "val@local" is "not-a-date", not a date (YYYY-MM-DD)'],
         ["UPDATE api_tokens SET expires = '2099-02-30' WHERE name = 'ci'", 'the expiry date of API token "val@local!ci" is "2099-02-30", not a date (YYYY-MM-DD)'],
+        // Rows the store would read back as damage, or a restore into STRICT tables would fail on.
+        ["UPDATE factors SET digits = NULL WHERE type = 'totp'", `its totp factor "${totpId}" lacks what a totp factor has (its secret, or its parameters)`],
+        ["UPDATE users SET tfa_locked_until = 9999999999999 WHERE userid = 'val@local'", 'its users row "val@local" holds "9999999999999" in tfa_locked_until, a time no date can show'],
+        ["UPDATE api_tokens SET created = 9007199254740993 WHERE name = 'ci'", 'its api_tokens row "val@local!ci" holds "9007199254740992" in created, which is no whole number tfactl stores'],
+        ["UPDATE api_tokens SET comment = 'x' || char(27) || '[2J' WHERE name = 'ci'", 'its api_tokens row "ci" holds U+001B (a control character) in comment, which tfactl never stores'],
       ] as const) {
         writeFileSync(file, pristine);
         const db = new Database(file);
