@@ -6,7 +6,7 @@ import { parseUserId } from '../domain/userid.js';
 import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
 import { PAM_ANSWER_MAX_BYTES } from '../pam-argv.js';
-import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
+import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
 
 /**
  * The CLI as a client of tfactl serve: the command, parsed here as it would be run here, goes to
@@ -32,6 +32,9 @@ export interface ParsedCommand {
 
 /** Runs `argv` through the service at `address`; returns the command's exit code. */
 export async function forward(argv: readonly string[], address: string, parsed: ParsedCommand, ctx: Ctx): Promise<number> {
+  // Said here, as any usage error is (with --json, in its envelope), not by the service after a round trip.
+  const problem = argvProblem(withoutServer(argv));
+  if (problem !== null) throw new UsageError(problem, 'invalid_argument');
   const files = namedFiles(parsed);
   // `pam check` reads one line: the answer pam_exec wrote before it started tfactl, and closed
   // the pipe on. Read here first, it goes with the command, and the run on the service need not

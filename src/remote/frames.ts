@@ -18,6 +18,17 @@ export const RUN_PATH = '/api/v1/run';
 
 /** No line is longer: file contents come in pieces of FILE_PIECE bytes. */
 export const MAX_FRAME = 1024 * 1024;
+/** The most arguments a command line sent to the service may have, and the most bytes of one. */
+export const ARGV_MAX = 256;
+export const ARG_MAX_BYTES = 64 * 1024;
+
+/** What is wrong with a command line as the service would take it, or null: said by the client before it sends, by the service if one is sent anyway. */
+export function argvProblem(argv: readonly unknown[]): string | null {
+  if (argv.length > ARGV_MAX) return `through a tfactl service a command line is at most ${ARGV_MAX} arguments (this one has ${argv.length})`;
+  const long = argv.findIndex((a) => typeof a !== 'string' || Buffer.byteLength(a) > ARG_MAX_BYTES);
+  if (long >= 0) return `through a tfactl service an argument is at most ${ARG_MAX_BYTES / 1024} KiB of text (argument ${long + 1} is not)`;
+  return null;
+}
 export const FILE_PIECE = 256 * 1024;
 
 /** Environment a command may read from its client (colour, the acting user, a token, SSH hints); nothing that names a file. */

@@ -3,7 +3,7 @@ import type { Ctx, InputFiles, Io, Prompter, RemoteRun, TicketBox } from '../con
 import { CancelledError, ExitCode, StoreError, TfaError, UsageError, type ExitCodeValue } from '../errors.js';
 import { describeSize, type CheckedFileOptions, type InputFile, type FileProblem, INPUT_LIMITS, KiB, MiB } from '../files.js';
 import { LineTooLongError } from '../stdio.js';
-import { ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type ErrorFrame, type FileProblemFrame, type Frame } from './frames.js';
+import { ARG_MAX_BYTES, argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type ErrorFrame, type FileProblemFrame, type Frame } from './frames.js';
 
 /**
  * tfactl serve's side of the CLI protocol (see frames.ts): runs one command of a client, the very
@@ -80,8 +80,6 @@ const FILES_MAX = 16;
 const PATH_MAX_BYTES = 4 * KiB;
 /** A client says what to run at once; one that does not is dropped. */
 const START_MS = 10_000;
-const ARGV_MAX = 256;
-const ARG_MAX_BYTES = 64 * KiB;
 
 /** Commands that work on the service's own files or host: run them there, as the store's owner. */
 const NOT_THROUGH_SERVICE = new Set(['init', 'serve', 'backup', 'restore', 'completion', '__complete', 'pam config']);
@@ -420,9 +418,9 @@ interface Start {
 /** The `start` frame, checked; a string says what is wrong with it. */
 function parseStart(f: Frame): Start | string {
   const { argv, env, tty, tickets, stdinLine } = f as Record<string, unknown>;
-  if (!Array.isArray(argv) || argv.length > ARGV_MAX || !argv.every((a) => typeof a === 'string' && Buffer.byteLength(a) <= ARG_MAX_BYTES)) {
-    return 'the command line sent is not a list of at most 256 arguments';
-  }
+  if (!Array.isArray(argv)) return 'the command line sent is not a list of arguments';
+  const problem = argvProblem(argv);
+  if (problem !== null) return problem;
   if (stdinLine !== undefined && stdinLine !== null && (typeof stdinLine !== 'string' || Buffer.byteLength(stdinLine) > ARG_MAX_BYTES)) {
     return `the line of standard input sent is not text of at most ${ARG_MAX_BYTES / KiB} KiB`;
   }

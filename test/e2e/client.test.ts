@@ -315,6 +315,18 @@ describe('what the service and the client do not trust', () => {
     const many = await talk(Array.from({ length: 17 }, (_, i) => JSON.stringify({ t: 'file', path: `f${i}`, data: '', more: false })));
     expect(many).toContain('at most 16 files');
     expect(many).toContain('{"t":"exit","code":2}');
+    const long = await talk([JSON.stringify({ t: 'start', argv: ['user', 'show', 'x'.repeat(65 * 1024)], env: {}, tty: {} })]);
+    expect(long).toContain('through a tfactl service an argument is at most 64 KiB of text (argument 3 is not)');
+  });
+
+  it('a command line the service would not take is a usage error at the client, in --json its envelope', async () => {
+    for (const [args, message] of [
+      [['user', 'show', 'x'.repeat(65 * 1024)], 'through a tfactl service an argument is at most 64 KiB of text (argument 3 is not)'],
+      [['realm', 'set-yubico', 'local', ...Array.from({ length: 130 }, (_, i) => ['--url', `https://h${i}.example.org/wsapi/2.0/verify`]).flat()], 'through a tfactl service a command line is at most 256 arguments (this one has 264)'],
+    ] as const) {
+      const r = await viaService([...args, '--json']);
+      expect({ code: r.code, error: r.json().error }).toEqual({ code: 2, error: { code: 'invalid_argument', message } });
+    }
   });
 
   it('a frame of the wrong shape ends its own conversation, never the service', async () => {
