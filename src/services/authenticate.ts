@@ -7,7 +7,7 @@ import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
 import { ceremonyOrigins } from '../domain/webauthn-settings.js';
-import { AuthError, RefusedError, TfaError, UsageError } from '../errors.js';
+import { AuthError, RefusedError, StoreError, TfaError, UsageError } from '../errors.js';
 import type { ChallengeStore, FactorStore, LockoutStore, LockState, PasswordFailureCount, PasswordLimits, RealmRecord, RealmStore, Store, UserRecord, UserStore } from '../store/types.js';
 import type { AuthDeps, SignInKind, Spent, Verification } from './kinds/kind.js';
 import { signInKind } from './kinds/registry.js';
@@ -195,8 +195,8 @@ export async function beginSignIn(deps: AuthDeps, context: SignInContext, passwo
 /**
  * The second half (`login --finish`): answers challenge `challengeId` of the user. The challenge is
  * taken in the same statement that reads it, before the answer is checked: an unknown, used,
- * expired or another user's challenge is refused, counted and audited, and no answer gets a
- * second try.
+ * expired or another user's challenge is refused and audited (not counted: nothing was checked),
+ * and no answer gets a second try.
  */
 export function finishSignIn(deps: AuthDeps, context: SignInContext, challengeId: string, answer: SecondFactorAnswer): Promise<SignedIn> {
   return audited(deps, context, (audit) => answerStep(deps, context, challengeId, answer, audit));
@@ -212,9 +212,12 @@ async function audited<T>(deps: AuthDeps, context: SignInContext, step: (audit: 
   try {
     return await step(audit);
   } catch (e) {
-    if (!done) {
-      // Nothing recorded yet (the store or the key file failed, the prompt was cancelled): the
-      // attempt is still audited, then the error goes on as it was.
+    // A store that is locked, gone or full takes no audit entry either: a locked one would keep the
+    // sign-in waiting a second lock timeout (PAM, the service) for an entry it then cannot write.
+    const storeDown = e instanceof StoreError && ['store_busy', 'store_unavailable', 'store_full'].includes(e.code);
+    if (!done && !storeDown) {
+      // Nothing recorded yet (the key file failed, the prompt was cancelled): the attempt is still
+      // audited, then the error goes on as it was.
       const reason = e instanceof TfaError ? `${e.code}: ${e.message}` : 'internal error';
       await deps.audit({ action: context.action, target: context.userid, outcome: 'failed', detail: { reason } }).catch(() => undefined);
     }
