@@ -54,7 +54,43 @@ function checkedLocation(location: string, from: string): string {
   if (scheme === undefined && isKeywordConnectionString(location)) {
     throw new UsageError(`${from} is a keyword=value connection string, which tfactl does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
+  if (isPostgresUrl(location)) checkPostgresUrl(location, from);
   return location;
+}
+
+/** What node-postgres does with each sslmode (it is not always what libpq does). */
+const SSL_MODES = ['disable', 'no-verify', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * A PostgreSQL URL names its database (without one, the user's name would be taken quietly) and,
+ * if it gives an sslmode, one that means here what it says: node-postgres checks the certificate
+ * for require and verify-ca as verify-full does, and has no fallback to an unencrypted connection,
+ * so libpq's prefer and allow would fail against a server without TLS. Never echoes the URL.
+ */
+function checkPostgresUrl(location: string, from: string): void {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return; // Said, without the string, where pg reads it.
+  }
+  const database = decodeURIComponentSafe(url.pathname.replace(/^\//, ''));
+  if (database === '' && !url.searchParams.has('database')) {
+    throw new UsageError(`${from} names no database: postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+  }
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== null && !SSL_MODES.includes(mode)) {
+    const why = mode === 'prefer' || mode === 'allow' ? 'tfactl never falls back to an unencrypted connection' : 'that is no sslmode tfactl knows';
+    throw new UsageError(`${from} asks for sslmode=${mode}: ${why}; use disable (loopback, a network you trust), no-verify (encrypted, the certificate not checked), or verify-full (require and verify-ca check it as verify-full does)`, 'invalid_store');
+  }
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

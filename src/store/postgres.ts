@@ -62,7 +62,8 @@ export function pgError(e: unknown, where: string): Error {
         : code === '28P01' || code === '28000'
           ? 'the server refused the user name or password'
           : code === '3D000'
-            ? 'the database does not exist'
+            ? // The server's words name the database it looked for.
+              /^database ".*" does not exist$/.test(err.message ?? '') ? String(err.message) : 'the database does not exist'
             : code === '57P01' || code === 'ECONNRESET' || /terminat|not queryable|connection error/i.test(err.message ?? '')
               ? 'the server closed the connection (a restart?): nothing of the command was half-written; run it again'
               : (err.message ?? String(e)).split('\n')[0];

@@ -16,6 +16,15 @@ describe('resolveStorePath', () => {
     expect(resolveStorePath(base)).toBe('/home/u/.local/share/tfactl/tfactl.db');
     expect(resolveStorePath({ ...base, env: { XDG_DATA_HOME: 'relative' } })).toBe('/home/u/.local/share/tfactl/tfactl.db');
   });
+  it('refuses a PostgreSQL URL that names no database, or an sslmode that would not mean what it says', () => {
+    for (const ok of ['postgres://u:p@h/db', 'postgres://u:p@h/db?sslmode=disable', 'postgres://u:p@h/db?sslmode=verify-full', 'postgres://u:p@h/db?sslmode=no-verify', 'postgres://u:p@h/?database=db', 'postgres:///db?host=/run/postgresql']) {
+      expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+    }
+    for (const none of ['postgres://u:Sekr1t@h', 'postgres://u:Sekr1t@h:5432/']) expect(() => resolveStorePath({ ...base, flag: none })).toThrow(/^--db names no database: postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE$/);
+    expect(() => resolveStorePath({ ...base, env: { TFACTL_DB: 'postgres://u:Sekr1t@h/db?sslmode=prefer' } })).toThrow(/^TFACTL_DB asks for sslmode=prefer: tfactl never falls back to an unencrypted connection; use disable/);
+    expect(() => resolveStorePath({ ...base, flag: 'postgres://u:Sekr1t@h/db?sslmode=bogus' })).toThrow(/^--db asks for sslmode=bogus: that is no sslmode tfactl knows; use disable/);
+  });
+
   it('refuses an empty --db, and a URL of any kind but postgres, from wherever it comes', () => {
     expect(() => resolveStorePath({ ...base, flag: '', env: { TFACTL_DB: '/b.db' } })).toThrow(/^--db needs a store/);
     // TFACTL_DB=$STORE with STORE unset: refused, never the system store (as root) or the user's own.
@@ -34,7 +43,8 @@ describe('resolveStorePath', () => {
         } catch (e) {
           refused = e;
         }
-        expect(refused === null).toBe(/^postgres(ql)?$/i.test(scheme));
+        // A postgres URL is refused only for what it says (no database, an sslmode), never for its scheme.
+        if (refused === null || !/names no database|asks for sslmode/.test((refused as Error).message)) expect(refused === null).toBe(/^postgres(ql)?$/i.test(scheme));
         if (refused) expect((refused as Error).message).not.toContain('Sekr1t');
       }),
     );
