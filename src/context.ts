@@ -40,6 +40,12 @@ export interface Io {
    */
   onInterrupt(fn: () => void): () => void;
   /**
+   * Calls `fn`, then ends the process with exit 130, on a Ctrl-C or SIGTERM that nothing is
+   * listening for (no onInterrupt, no prompt): the run says `cancelled` (with --json, its
+   * envelope) rather than dying without a word. The real terminal only.
+   */
+  onUnheldInterrupt?(fn: () => void): void;
+  /**
    * Standard input read without ever blocking the process while it waits, for a client of tfactl
    * serve, which must hear its service meanwhile; close() lets the process end with a read pending.
    */

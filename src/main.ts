@@ -1,7 +1,7 @@
 import type { CommanderError } from 'commander';
 import { buildProgram, PAM_LEAVES, type LeafRunner } from './cli.js';
 import type { Ctx } from './context.js';
-import { ExitCode, TfaError, UsageError } from './errors.js';
+import { CancelledError, ExitCode, TfaError, UsageError } from './errors.js';
 import { failed, leafContext, throughService } from './leaf-route.js';
 import { createOutput } from './output.js';
 import { parsePamArgv } from './pam-argv.js';
@@ -19,6 +19,9 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   // A client of tfactl serve gets no stack traces of the service's.
   const debug = options.includes('--debug') && ctx.remote === undefined;
   const out = await createOutput(ctx.io, { json, env: ctx.env });
+  // Ctrl-C or SIGTERM where nothing listens for it (connecting to a store, waiting on a lock or on
+  // standard input): said as any cancellation, with --json one envelope, then exit 130.
+  ctx.io.onUnheldInterrupt?.(() => out.error(new CancelledError('interrupted'), debug));
   const exits: (() => void)[] = [];
   // With --json, the help or version commander prints becomes the result of the one envelope.
   let shown = '';

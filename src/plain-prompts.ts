@@ -1,5 +1,6 @@
 import type { Prompter } from './context.js';
 import { CancelledError } from './errors.js';
+import { holdInterrupts } from './interrupt-holds.js';
 
 /**
  * Questions for a terminal that cannot move its cursor (`TERM=dumb`: Emacs's shell, some editors'
@@ -37,6 +38,7 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
       stdin.off('end', onEnd);
       process.off('SIGINT', onInterrupt);
       process.off('SIGTERM', onInterrupt);
+      release();
       signal?.removeEventListener('abort', onAbort);
       if (hidden) {
         stdin.setRawMode(false);
@@ -84,6 +86,7 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
     stdin.on('data', onData);
     stdin.once('end', onEnd);
     // Taken off by finish, not as they run: a listener gone would let other code take itself for the last.
+    const release = holdInterrupts();
     process.on('SIGINT', onInterrupt);
     process.on('SIGTERM', onInterrupt);
     signal?.addEventListener('abort', onAbort, { once: true });

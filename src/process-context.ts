@@ -2,6 +2,7 @@ import { homedir, hostname } from 'node:os';
 import type { Ctx, Io, Prompter, Random } from './context.js';
 import { INPUT_LIMITS } from './files.js';
 import { fdWriter, readStdinChunks, stdinIsTerminal, stdinLineReader } from './stdio.js';
+import { holdInterrupts, interruptsHeld } from './interrupt-holds.js';
 
 // The process's own seams: its terminal, clock, randomness and environment. Used by both entries,
 // main.ts (every command) and pam-main.ts (what pam_exec runs through a service, which opens no
@@ -26,12 +27,26 @@ function processIo(): Io {
         seen = true;
         fn();
       };
+      const release = holdInterrupts();
       process.on('SIGINT', handler);
       process.on('SIGTERM', handler);
       return () => {
+        release();
         process.off('SIGINT', handler);
         process.off('SIGTERM', handler);
       };
+    },
+    onUnheldInterrupt: (fn) => {
+      const handler = () => {
+        if (interruptsHeld()) return;
+        try {
+          fn();
+        } finally {
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
     },
     stdinChunks: () => readStdinChunks(() => process.stdin, INPUT_LIMITS.stdin),
     readLine: (maxBytes) => {

@@ -1,6 +1,7 @@
 import { confirm, input, password } from '@inquirer/prompts';
 import type { Prompter } from './context.js';
 import { CancelledError } from './errors.js';
+import { holdInterrupts } from './interrupt-holds.js';
 
 // Static imports of the three prompts used, so the bundler leaves the rest of @inquirer/prompts out.
 const context = { output: process.stderr, clearPromptOnDone: false };
@@ -37,7 +38,10 @@ export async function ask<K extends keyof Prompter>(
   const onTerm = () => stop.abort();
   // `on`, not `once`: the prompt's own exit hook (signal-exit) ends the process with the signal
   // when it finds itself the last listener, which a `once` listener, gone as it runs, would make it.
+  // SIGINT too, sent by kill (Ctrl-C itself comes as a key here).
+  const release = holdInterrupts();
   process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onTerm);
   try {
     return (await (promptsUntil(stop.signal)[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args)) as Awaited<
       ReturnType<Prompter[K]>
@@ -47,5 +51,7 @@ export async function ask<K extends keyof Prompter>(
     throw e;
   } finally {
     process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onTerm);
+    release();
   }
 }

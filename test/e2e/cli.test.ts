@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import fc from 'fast-check';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
-import { AS_UID_1000, BACKEND, oneLineError, runBin, TempStore } from './harness.js';
+import { AS_UID_1000, BACKEND, BIN, oneLineError, runBin, TempStore } from './harness.js';
 
 const store = new TempStore();
 beforeAll(async () => {
@@ -225,6 +226,36 @@ describe('the command line', () => {
     // Only where it would be used: with --as naming who acts, an empty TFACTL_TOKEN is let be.
     const asNamed = await store.run(['--as', 'nobody-here', 'user', 'list', '--json'], { env: { TFACTL_TOKEN: '' } });
     expect(asNamed.json().error.code).not.toBe('invalid_token');
+  });
+
+  it('says cancelled (exit 130, with --json one envelope) on Ctrl-C or SIGTERM where nothing else listens: a connection that hangs', async () => {
+    // A "PostgreSQL server" that takes the connection and never answers: the command waits in its connect.
+    const { createServer } = await import('node:net');
+    let connected = 0;
+    const silent = createServer(() => void connected++);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as { port: number };
+    try {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const before = connected;
+        const child = spawn(process.execPath, [BIN, 'user', 'list', '--json'], {
+          env: { ...process.env, TFACTL_DB: `postgres://tfactl:Sekr1t@127.0.0.1:${port}/main`, TFACTL_KEY_FILE: join(store.dir, 'silent.key') },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        for (const begun = Date.now(); connected === before && Date.now() - begun < 20_000; ) await new Promise((r) => setTimeout(r, 10));
+        child.kill(signal);
+        const code = await new Promise((r) => child.on('close', r));
+        expect(code, stderr).toBe(130);
+        expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+        expect(stderr).toBe('error: interrupted\n');
+      }
+    } finally {
+      silent.close();
+    }
   });
 
   it('takes a TOTP-only option of user add as asking for TOTP, as --code and --totp-secret do', async () => {
