@@ -134,11 +134,20 @@ export function checkFileUnopened(path: string, options: CheckedFileOptions): vo
  * root's or this user's. Both the name given and its real path are walked. The process's own user is what counts (the service opens the store
  * itself, whoever asked).
  */
-function refuseHandedOver(path: string, name: string, fail: NonNullable<CheckedFileOptions['fail']>): void {
+export function refuseHandedOver(path: string, name: string, fail: NonNullable<CheckedFileOptions['fail']> = usageFail): void {
   const uid = process.geteuid?.();
   if (uid === undefined) return;
   const ours = new Set([0, uid]);
-  const owner = statSync(path, { throwIfNoEntry: false })?.uid;
+  // What cannot be looked at (not there, not a directory on the way, not ours to enter) is left to
+  // the open that follows, which says so as it does for anything else.
+  const look = (p: string, follow: boolean): Stats | undefined => {
+    try {
+      return follow ? statSync(p) : lstatSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const owner = look(path, true)?.uid;
   const trusted = owner === undefined ? ours : new Set([...ours, owner]);
   const refuse = (what: string, why: string): never => {
     throw fail(`${name} ${path} is not safe to use: ${what} ${why}, so another user could have put it there or could swap it; keep it where only root and you may write`, 'file_permissions');
@@ -148,7 +157,7 @@ function refuseHandedOver(path: string, name: string, fail: NonNullable<CheckedF
     let at = '/';
     for (const part of full.split('/').filter(Boolean)) {
       at = at === '/' ? `/${part}` : `${at}/${part}`;
-      const st = lstatSync(at, { throwIfNoEntry: false });
+      const st = look(at, false);
       if (st === undefined) return;
       const allowed = shared ? ours : trusted;
       const what = st.isSymbolicLink() ? `the symlink ${at}` : at === full ? 'it' : `the directory ${at}`;

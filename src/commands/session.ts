@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { refuseReplaceable } from '../files.js';
+import { existsSync, statSync } from 'node:fs';
+import { refuseHandedOver, refuseReplaceable } from '../files.js';
 import { decide, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
@@ -37,6 +37,9 @@ export async function openStore(inv: Invocation, { readOnly = false, existing = 
     if (!isPostgresUrl(path)) refuseReplaceable(path, ctx.uid, 'the store');
     refuseReplaceable(keyPath, ctx.uid, 'the key file');
   }
+  // A key file put in the way is refused before the store is opened (or made, by init), not once
+  // a secret is first sealed with it. Missing (or out of sight), it is left to be made or reported.
+  if (!ctx.remote && existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', (message) => new StoreError(message, 'key_permissions'));
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;

@@ -88,7 +88,7 @@ describe('tfactl on a PostgreSQL store', () => {
     expect(refused.code).toBe(6);
     expect(oneLineError(refused)).toMatch(/refused the user name or password/);
     const nodb = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(/\/tfactl$/, '/nowhere'), TFACTL_KEY_FILE: KEY } });
-    expect(oneLineError(nodb)).toMatch(/the database does not exist/);
+    expect(oneLineError(nodb)).toMatch(/: database "nowhere" does not exist$/);
     // sslmode=require against a server without TLS: pg's own nine-line notice about sslmode is not shown.
     const tls = await runBin(['user', 'list'], { env: { TFACTL_DB: `${url}?sslmode=require`, TFACTL_KEY_FILE: KEY } });
     expect(tls.code).toBe(6);

@@ -215,6 +215,8 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     const r = await withDb(s, db, ['user', 'add', 'carol', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'], { timeoutMs: KILL_MS });
     failsAtOnce(r, `the key file ${unsafe(`${db}.key`, 'it', inShared)}`);
     expect(r.stdout).toBe('');
+    // Refused before the store is opened: init made nothing beside it.
+    expect(existsSync(db)).toBe(false);
     // A directory of someone else's made there under the name expected: whatever is in it is theirs to swap.
     const made = join(shared, 'expected');
     mkdirSync(made, { mode: 0o755 });
