@@ -163,7 +163,10 @@ export function refuseHandedOver(path: string, name: string, fail: NonNullable<C
       const what = st.isSymbolicLink() ? `the symlink ${at}` : at === full ? 'it' : `the directory ${at}`;
       if (!allowed.has(st.uid)) refuse(what, `belongs to uid ${st.uid}${shared ? ` in a directory others may write` : ''}`);
       if (!st.isDirectory()) continue;
-      const writable = (st.mode & 0o022) !== 0;
+      // Writable by its group only, where that group is this user's own (a user private group, as
+      // homes of mode 0775 have): no one else.
+      const ownGroupOnly = (st.mode & 0o022) === 0o020 && st.gid === process.getegid?.();
+      const writable = (st.mode & 0o022) !== 0 && !ownGroupOnly;
       if (writable && (st.mode & 0o1000) === 0) refuse(what, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`);
       shared = writable;
     }

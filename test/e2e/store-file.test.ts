@@ -229,6 +229,17 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     writeFileSync(`${ours}-wal`, '', { mode: 0o600 });
     chownSync(`${ours}-wal`, 1000, 1000);
     failsAtOnce(await withDb(s, ours, ['user', 'list'], { timeoutMs: KILL_MS }), `the store's WAL file ${ours}-wal belongs to uid 1000, not to the store's owner: another user put it there to read what the store writes; remove it`);
+    // A directory its group may write: refused, but for this user's own group (a user private group).
+    const grouped = join(s.dir, 'grouped');
+    mkdirSync(grouped, { mode: 0o775 });
+    chmodSync(grouped, 0o775);
+    const inGroup = join(grouped, 'store.db');
+    expect((await withDb(s, inGroup, ['init'])).code).toBe(0);
+    chownSync(grouped, 0, 1000);
+    // (The key file beside it is looked at first, before the store is opened.)
+    failsAtOnce(await withDb(s, inGroup, ['user', 'list'], { timeoutMs: KILL_MS }), `the key file ${unsafe(`${inGroup}.key`, `the directory ${grouped}`, 'is writable by its group (mode 0775)')}`);
+    chownSync(grouped, 0, process.getegid!());
+    expect((await withDb(s, inGroup, ['user', 'list'])).code).toBe(0);
     // In a directory of the user's own (as their home), their store is theirs to have root look after.
     const home = join(s.dir, 'home-of-1000');
     mkdirSync(home, { mode: 0o700 });
