@@ -21,7 +21,12 @@ export async function* turning<T>(items: AsyncIterable<T>, every: number): Async
 export interface Interruption {
   /** Whether one was heard. */
   readonly heard: () => boolean;
-  /** `items` until one is heard: then CancelledError where the reading is (see untilInterrupted). */
+  /**
+   * `items` until one is heard: then CancelledError where the reading is, so what was read before
+   * it is written, a listing's JSON envelope ends as one document (`"ok":false`, `cancelled`), a
+   * file being written is taken back, and the command exits 130. Heard after the last item, it
+   * changes nothing: the work is done.
+   */
   readonly through: <T>(items: AsyncIterable<T>) => AsyncGenerator<T>;
   readonly stop: () => void;
 }
@@ -41,19 +46,4 @@ export function listenForInterrupts(io: Pick<Io, 'onInterrupt'>): Interruption {
     },
     stop,
   };
-}
-
-/**
- * `items` until Ctrl-C or SIGTERM: then CancelledError where the reading is, so what was read
- * before it is written, a listing's JSON envelope ends as one document (`"ok":false`,
- * `cancelled`), a file being written is taken back, and the command exits 130. Heard after the
- * last item, it changes nothing: the work is done.
- */
-export async function* untilInterrupted<T>(io: Pick<Io, 'onInterrupt'>, items: AsyncIterable<T>): AsyncGenerator<T> {
-  const interruption = listenForInterrupts(io);
-  try {
-    yield* interruption.through(items);
-  } finally {
-    interruption.stop();
-  }
 }

@@ -39,6 +39,9 @@ export function formatTime(epochSeconds: number): string {
   return isoTime(epochSeconds).replace('T', ' ');
 }
 
+/** The latest time, in epoch seconds, a JavaScript Date can hold (year 275760); as far before 1970 the earliest. */
+export const MAX_EPOCH_SECONDS = 8.64e12;
+
 /** Epoch seconds as an ISO 8601 UTC time, to the second: `2026-11-27T20:52:17Z` (what --json shows). */
 export function isoTime(epochSeconds: number): string {
   // toISOString always ends in `.sssZ`; slicing is half the cost of a regular expression, which

@@ -1,4 +1,5 @@
 import { StoreError } from '../errors.js';
+import { MAX_EPOCH_SECONDS } from '../domain/dates.js';
 import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
 import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
@@ -135,12 +136,9 @@ export interface AuditRow {
   detail: string | null;
 }
 
-/** The latest time, in seconds, a JavaScript Date can hold (year 275760): a stored time past it is damage. */
-const MAX_TIME = 8.64e12;
-
 /** A stored time (seconds) as read, or a StoreError naming where it is: only a store edited by hand holds one that no date can show. */
 function storedTime(value: number, where: string): number {
-  if (value <= MAX_TIME && value >= -MAX_TIME) return value;
+  if (value <= MAX_EPOCH_SECONDS && value >= -MAX_EPOCH_SECONDS) return value;
   throw new StoreError(`${where} holds a time out of range: the store is damaged`, 'store_corrupt');
 }
 const storedTimeOrNull = (value: number | null, where: string): number | null => (value === null ? null : storedTime(value, where));
