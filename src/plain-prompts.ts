@@ -19,7 +19,8 @@ class TakenBack extends Error {
   override name = 'AbortPromptError';
 }
 
-const NOTHING_TYPED = 'nothing was typed: type it, or press Ctrl-C to cancel';
+/** Said when Enter is pressed on an empty hidden answer, by these prompts and @inquirer/prompts' (terminal-prompts.ts). */
+export const NOTHING_TYPED = 'nothing was typed: type it, or press Ctrl-C to cancel';
 
 /** One answer from the terminal: a line as typed (cooked), or hidden (raw, echo off, edited here). */
 function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<string> {

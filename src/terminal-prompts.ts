@@ -2,6 +2,7 @@ import { confirm, input, password } from '@inquirer/prompts';
 import type { Prompter } from './context.js';
 import { CancelledError } from './errors.js';
 import { holdInterrupts } from './interrupt-holds.js';
+import { NOTHING_TYPED } from './plain-prompts.js';
 
 // Static imports of the three prompts used, so the bundler leaves the rest of @inquirer/prompts out.
 const context = { output: process.stderr, clearPromptOnDone: false };
@@ -10,7 +11,7 @@ const context = { output: process.stderr, clearPromptOnDone: false };
  * Enter on an empty masked prompt (or Esc, which empties it) asks again: no password, code or key
  * is empty, and sent on it would count as a failure toward the lockout.
  */
-const notEmpty = (value: string) => value !== '' || 'nothing was typed: type it, or press Ctrl-C to cancel';
+const notEmpty = (value: string) => value !== '' || NOTHING_TYPED;
 
 /** The prompt's context, with what takes the question back: SIGTERM (`stopped`), and the caller's signal when there is one. */
 const withSignal = (stopped: AbortSignal, options?: { readonly signal?: AbortSignal }) => ({
