@@ -490,32 +490,52 @@ export function createPrivateFile(path: string): PrivateFile {
 }
 
 /**
- * Makes a new 0600 file at `path` that is never seen half-written: the name is claimed first
- * (exit 4 when it exists), `fill` writes a 0600 staging file beside it (`.NAME.partial-TAG`, with
- * any journal SQLite keeps for it), which is flushed and renamed over the claimed name. A process
- * killed on the way leaves `path` empty, never a file that looks whole; a failure removes both.
- * What such a process left beside the name is removed once the name is claimed again.
+ * Makes a new 0600 file at `path`, holding what `content` makes, that is never seen half-written:
+ * the name is claimed first (exit 4 when it exists), the content is written to a new 0600 staging
+ * file beside it (`.NAME.partial-TAG`) and flushed, and that is renamed over the claimed name. A
+ * process killed on the way leaves `path` empty, never a file that looks whole; a failure removes
+ * both. What such a process left beside the name is removed once the name is claimed again.
+ * Nothing is written through a name: each file is written through the descriptor that created it
+ * (O_EXCL, so never through a symlink), since in a directory another user may write, a name
+ * opened again (as SQLite opens a file it is handed) could by then be their symlink to a file of
+ * root's choosing.
  */
-export async function fillPrivateFile(path: string, tag: string, fill: (staging: string) => Promise<void>): Promise<void> {
+export async function fillPrivateFile(path: string, tag: string, content: () => Promise<Buffer>): Promise<void> {
   const target = createPrivateFile(path);
   target.close();
   const prefix = `.${basename(path)}.partial-`;
-  // The name is ours now: a staging file of it can only be one whose writer died.
-  for (const left of readdirSync(dirname(path))) if (left.startsWith(prefix)) rmSync(join(dirname(path), left), { force: true });
+  // The name is ours now: a staging file of it (and the journal SQLite kept beside one, when
+  // tfactl still had SQLite write it) can only be one whose writer died. Other entries are left.
+  for (const left of readdirSync(dirname(path))) {
+    if (!left.startsWith(prefix)) continue;
+    try {
+      rmSync(join(dirname(path), left), { force: true });
+    } catch {
+      // Not a file (a directory someone made under such a name): not ours to remove.
+    }
+  }
   const staging = join(dirname(path), `${prefix}${tag}`);
   try {
-    createPrivateFile(staging).close();
-  } catch (e) {
-    target.discard();
-    throw e;
-  }
-  try {
-    await fill(staging);
-    flushFile(staging);
-    renameSync(staging, path);
+    const data = await content();
+    const fd = openNewPrivate(staging);
+    let made: Stats;
+    try {
+      made = fstatSync(fd);
+      writeAllAndFlush(fd, data);
+      renameSync(staging, path);
+    } catch (e) {
+      throw writeFailed(path, e, 'nothing was kept');
+    } finally {
+      closeSync(fd);
+    }
+    // What was renamed is what was written, unless someone who may write the directory swapped it.
+    const there = lstatSync(path, { throwIfNoEntry: false });
+    if (there?.ino !== made.ino || there.dev !== made.dev) {
+      throw new StoreError(`${path} was replaced while it was written, so nothing was kept: someone else may write to ${dirname(path)}; write it where only you may`, 'file_replaced');
+    }
     flushFile(dirname(path));
   } catch (e) {
-    for (const leftover of [staging, `${staging}-journal`, `${staging}-wal`, `${staging}-shm`]) rmSync(leftover, { force: true });
+    rmSync(staging, { force: true });
     target.discard();
     throw e;
   }

@@ -22,8 +22,8 @@ export async function backupStore(session: Session, file: string): Promise<Backu
   await authorize(session, 'store.whole', 'store.backup');
   await session.secretKey();
   // Written beside it and renamed into place: a backup cut short leaves an empty file, never one
-  // that looks whole (a killed copy's pages with its journal beside).
-  await fillPrivateFile(file, session.random.bytes(6).toString('hex'), (staging) => session.store.backupTo(staging));
+  // that looks whole.
+  await fillPrivateFile(file, session.random.bytes(6).toString('hex'), () => session.store.backupImage());
   await session.audit({ action: 'store.backup', target: null, outcome: 'ok', detail: { file } });
   return { file, keyFile };
 }

@@ -224,17 +224,18 @@ class PgStore extends SqlStore {
   /**
    * A backup in the portable format, a tfactl store file (SQLite): every table read in one
    * REPEATABLE READ transaction (a consistent snapshot, taken in this connection's turn), then
-   * written into the new file. It restores into any store with the same key, either backend's,
+   * made into a store file in memory. It restores into any store with the same key, either backend's,
    * and opens as a SQLite store as it is.
    */
-  backupTo(path: string): Promise<void> {
+  backupImage(): Promise<Buffer> {
     return this.inTurn(async () => {
-      const { writeStoreFile } = await import('./sqlite.js');
+      const { storeImage } = await import('./sqlite.js');
       const now = Math.floor(Date.now() / 1000);
       await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        await writeStoreFile(path, now, async (table, columns) => (await this.client.query(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM ${table}`)).rows);
+        const image = await storeImage(now, async (table, columns) => (await this.client.query(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM ${table}`)).rows);
         await this.client.query('COMMIT');
+        return image;
       } catch (e) {
         await this.client.query('ROLLBACK').catch(() => undefined);
         throw pgError(e, this.path);

@@ -439,7 +439,7 @@ function auditMatching(filter: AuditFilter, columns: string, more: readonly stri
 export abstract class SqlStore implements Store {
   abstract readonly path: string;
   abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
-  abstract backupTo(path: string): Promise<void>;
+  abstract backupImage(): Promise<Buffer>;
   abstract readBackup(image: Buffer, path: string): Promise<BackupCopy>;
   abstract restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
   abstract previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess>;

@@ -74,16 +74,15 @@ export interface OpenedStore {
 export const STORE_TABLES = [...RESTORED_TABLES, ...KEPT_TABLES] as const;
 
 /**
- * Writes the rows another backend read (a PostgreSQL store's, for `backup`) into the empty file at
- * `path` as a store of this tfactl's schema: one transaction, the schema's own rows replaced by
- * the ones given, each table's columns taken by name (what the other backend has besides, its
- * `rowid`, is left out). The file is then what `backup` writes on SQLite: the portable format.
+ * The rows another backend read (a PostgreSQL store's, for `backup`) as a store of this tfactl's
+ * schema, made in memory: the schema's own rows replaced by the ones given, each table's columns
+ * taken by name (what the other backend has besides, its `rowid`, is left out). Its bytes are
+ * then what `backup` writes on SQLite: the portable format.
  */
-export async function writeStoreFile(path: string, now: number, rows: (table: (typeof STORE_TABLES)[number], columns: readonly string[]) => Promise<readonly Record<string, unknown>[]>): Promise<void> {
-  const { store } = await openSqliteStore(path, { now });
-  store.close();
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+export async function storeImage(now: number, rows: (table: (typeof STORE_TABLES)[number], columns: readonly string[]) => Promise<readonly Record<string, unknown>[]>): Promise<Buffer> {
+  const db = new Database(':memory:');
   try {
+    migrate(db, now, await loadMigrations());
     db.pragma('foreign_keys = ON');
     const columnsOf = (t: string) => (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name);
     const read = new Map<string, readonly Record<string, unknown>[]>();
@@ -99,8 +98,7 @@ export async function writeStoreFile(path: string, now: number, rows: (table: (t
         for (const row of read.get(t) ?? []) insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
       }
     }).immediate();
-  } catch (e) {
-    throw storeError(e, path);
+    return db.serialize();
   } finally {
     db.close();
   }
@@ -522,12 +520,9 @@ class SqliteStore extends SqlStore {
     }
   }
 
-  async backupTo(path: string) {
-    try {
-      await this.db.backup(path);
-    } catch (e) {
-      throw storeError(e, path);
-    }
+  backupImage(): Promise<Buffer> {
+    // One statement's read transaction: the pages of one moment, the WAL's included.
+    return this.run(() => this.db.serialize());
   }
 
   async readBackup(image: Buffer, path: string): Promise<BackupCopy> {

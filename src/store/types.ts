@@ -526,10 +526,12 @@ export interface AuditStore {
 /** Backups in the portable format (a tfactl store file) and restores from them. */
 export interface BackupStore {
   /**
-   * Writes a consistent snapshot to `path` (a new, empty 0600 file the caller created) while other
-   * processes keep reading and writing: SQLite's online backup.
+   * A consistent snapshot, in the portable format (the bytes of a tfactl SQLite store file), taken
+   * while other processes keep reading and writing. It is made in memory, never under a name in
+   * the directory it is bound for: the caller writes it through a file it created itself (where
+   * another user may write, a name opened again could by then be their symlink).
    */
-  backupTo(path: string): Promise<void>;
+  backupImage(): Promise<Buffer>;
   /**
    * Makes a private in-memory database of `image`, the bytes of the backup file `path` (read once
    * by the caller), and inspects it: what restoreFrom restores is exactly what was inspected, and

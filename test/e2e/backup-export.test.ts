@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,58 @@ describe('backup and restore', () => {
       expect(r.code, r.stderr).toBe(6);
       expect(readdirSync(dir)).toEqual(['filler']);
     });
+  });
+
+  it('writes nothing through a name another user could swap: a racer in a directory others may write gets no file of root', async () => {
+    // Another user's directory: as soon as a staging file shows there, the racer puts symlinks to
+    // root's files in its place and in its journal's. The backup once had SQLite open the staging
+    // file (and its journal) by name again, so root wrote the store through them.
+    const shared = join(store.dir, 'shared');
+    const guarded = join(store.dir, 'guarded');
+    mkdirSync(shared, { mode: 0o777 });
+    chmodSync(shared, 0o777);
+    mkdirSync(guarded, { mode: 0o700 });
+    const precious = join(guarded, 'precious');
+    writeFileSync(precious, 'not to be touched\n');
+    const racer = join(store.dir, 'racer.cjs');
+    writeFileSync(
+      racer,
+      `const fs = require('node:fs'), path = require('node:path');
+const [dir, guarded, precious] = process.argv.slice(2);
+fs.watch(dir, (event, name) => {
+  if (!name || !/\\.partial-[0-9a-f]+$/.test(name)) return;
+  const p = path.join(dir, name);
+  try { fs.symlinkSync(precious, p + '-journal'); } catch {}
+  try { if (!fs.lstatSync(p).isSymbolicLink()) { fs.unlinkSync(p); fs.symlinkSync(path.join(guarded, name), p); } } catch {}
+});
+process.stdout.write('watching\\n');
+`,
+    );
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [racer, shared, guarded, precious], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      let replaced = 0;
+      for (let i = 0; i < 10; i++) {
+        const file = join(shared, `race${i}.db`);
+        const r = await store.run(['backup', file, '--json']);
+        // Swapped, it says so and keeps nothing; else the backup is whole, at its name, 0600.
+        if (r.code === 6) {
+          replaced++;
+          expect(r.json().error).toEqual({ code: 'file_replaced', message: `${file} was replaced while it was written, so nothing was kept: someone else may write to ${shared}; write it where only you may` });
+          expect(existsSync(file)).toBe(false);
+        } else {
+          expect(r.code, r.stderr).toBe(0);
+          expect(lstatSync(file).isFile() && (lstatSync(file).mode & 0o777) === 0o600).toBe(true);
+        }
+      }
+      // The racer did race (writing and flushing a backup takes it long enough to win).
+      expect(replaced).toBeGreaterThan(0);
+    } finally {
+      child.kill();
+    }
+    expect(readdirSync(guarded)).toEqual(['precious']);
+    expect(readFileSync(precious, 'utf8')).toBe('not to be touched\n');
   });
 
   it('refuses a backup with a rollback journal beside it: a copy that never finished', async () => {
