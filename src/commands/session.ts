@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { refuseHandedOver, refuseReplaceable } from '../files.js';
-import { decide, type Operation } from '../domain/permissions.js';
+import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
 import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
@@ -164,7 +164,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
 
   const resumed = await resumeKeptSession(inv, store, path, asId, intent);
   if (resumed) {
-    const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false } });
+    const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false, resumed: true } });
     await checkIntent(session, intent);
     return session;
   }
@@ -198,17 +198,11 @@ async function checkIntent(session: Session, intent: Intent | undefined): Promis
 }
 
 /**
- * Changing one's own second factors, password or tokens needs the password even inside a session
- * (the seed: "verify the current user password, unless logged in as root").
- */
-const FRESH_SIGN_IN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'user.passwd', 'token.manage']);
-
-/**
  * The user a kept session (login --session) signs in for `--as asId` on this store, or null: then
  * the caller signs in afresh. A ticket that no longer works is removed.
  */
 async function resumeKeptSession(inv: Invocation, store: Store, storePath: string, asId: string, intent: Intent | undefined) {
-  if (intent && FRESH_SIGN_IN.has(intent.op) && intent.target === asId) return null;
+  if (intent && NEEDS_PASSWORD.has(intent.op) && intent.target === asId) return null;
   const tickets = ticketBox(inv, storePath);
   if (tickets === null) return null;
   const secret = await tickets.read(asId);

@@ -6,6 +6,11 @@ export interface Principal {
   readonly admin: boolean;
   /** Set when an API token acts for the user: its name and what it may do. */
   readonly token?: { readonly name: string; readonly privileges: 'inherit' | 'read-only' } | undefined;
+  /**
+   * Set when the user signed in by a session kept from an earlier sign-in (`login --session`), so
+   * no password was given for this run: see NEEDS_PASSWORD.
+   */
+  readonly resumed?: boolean | undefined;
 }
 
 /**
@@ -60,6 +65,15 @@ const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.re
  */
 const NEVER_BY_TOKEN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'token.manage']);
 
+/**
+ * What changing one's own account this way needs the password for, even inside a kept session
+ * (the seed: "verify the current user password, unless logged in as root"): second factors, the
+ * password itself, API tokens. A command that names such a change asks for the password up front
+ * (commands/session.ts); one that finds it on the way (a `user import --update` row for the user
+ * themself) is refused here.
+ */
+export const NEEDS_PASSWORD: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'user.passwd', 'token.manage']);
+
 export function isRoot(p: Principal): boolean {
   return p.userid === ROOT_USERID;
 }
@@ -74,7 +88,9 @@ export function isRoot(p: Principal): boolean {
  * - ordinary users may only look at and manage themselves (email, comment, password, factors,
  *   API tokens, their own audit entries);
  * - an API token acts as its user, or only looks (read-only), and never changes second factors,
- *   tokens or its own user's password.
+ *   tokens or its own user's password;
+ * - a user signed in by a kept session does not change their own factors, password or tokens
+ *   (NEEDS_PASSWORD).
  * `target` is the user id (or, for realm operations, the realm) acted on, when there is one.
  */
 export function decide(actor: Principal, op: Operation, target?: string): Decision {
@@ -85,6 +101,9 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     }
     if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);
+  }
+  if (actor.resumed && NEEDS_PASSWORD.has(op) && target === actor.userid) {
+    return { allowed: false, reason: `changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: run 'tfactl logout ${actor.userid}', then again` };
   }
   if (isRoot(actor)) return { allowed: true };
   if (op === 'store.whole') {

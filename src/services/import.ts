@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { tfactlLine } from '../domain/command-line.js';
-import { isRoot } from '../domain/permissions.js';
+import { decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
 import { open, seal, secretContext } from '../domain/secret-box.js';
@@ -233,6 +233,14 @@ async function prepareRow(
   if (typeof row.password === 'string') checkPasswordPolicy(row.password, policy);
   const factors = existing ? await session.store.listFactors(row.userid) : [];
   const wantTotp = row.totp ?? (realm.enforce === 'totp' && !factors.some((f) => f.type === 'totp') ? { secret: null } : null);
+  if (existing) {
+    const addsFactor = (wantTotp !== null && !factors.some((f) => f.type === 'totp')) || (row.recovery && !factors.some((f) => f.type === 'recovery'));
+    await permitChanges(session, row, [
+      ...(typeof row.password === 'string' ? (['user.passwd'] as const) : []),
+      ...(addsFactor ? (['tfa.manage'] as const) : []),
+      ...(row.admin !== undefined || row.expire !== undefined ? (['user.modify'] as const) : []),
+    ]);
+  }
   let totp: PreparedRow['totp'] = null;
   const secret = wantTotp?.secret ? (await import('../domain/totp.js')).parseSecret(wantTotp.secret) : undefined;
   if (secret !== undefined && factors.some((f) => f.type === 'totp')) {
@@ -260,6 +268,21 @@ async function prepareRow(
   }
   const passwordHash = typeof row.password === 'string' ? await hashPassword(row.password) : null;
   return { row, exists: existing !== undefined, passwordHash, totp, recovery };
+}
+
+/**
+ * Refuses (audited) a row that would change an existing user in a way this actor may not change
+ * them with `user passwd`, `tfa add` or `user modify`: an API token adds no second factor and
+ * sets no password of its own user, nor does a user signed in only by a kept session change their
+ * own (domain/permissions.ts).
+ */
+async function permitChanges(session: Session, row: ImportRow, ops: readonly Operation[]): Promise<void> {
+  for (const op of ops) {
+    const decision = decide(session.actor, op, row.userid);
+    if (decision.allowed) continue;
+    await session.audit({ action: 'user.modify', target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
+    throw new RowError(decision.reason);
+  }
 }
 
 /**

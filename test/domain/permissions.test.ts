@@ -105,6 +105,22 @@ describe('decide, for an API token', () => {
   });
 });
 
+describe('decide, for a user signed in by a kept session', () => {
+  it('refuses changing their own factors, password or tokens (no password was given), and nothing else', () => {
+    for (const who of [admin, user, root]) {
+      const resumed: Principal = { ...who, resumed: true };
+      for (const op of ['tfa.manage', 'user.passwd', 'token.manage'] as const) {
+        expect(decide(resumed, op, who.userid)).toEqual({
+          allowed: false,
+          reason: `changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: run 'tfactl logout ${who.userid}', then again`,
+        });
+        expect(decide(resumed, op, 'bob@local')).toEqual(decide(who, op, 'bob@local'));
+      }
+      for (const op of ['user.read', 'user.modify-self', 'tfa.read', 'token.read'] as const) expect(decide(resumed, op, who.userid).allowed).toBe(true);
+    }
+  });
+});
+
 describe('decide, auth.verify (tfactl serve checking a user for another program)', () => {
   it("is for admins (read-only tokens too), never on root@local but by root@local", () => {
     const readOnly: Principal = { ...admin, token: { name: 'app', privileges: 'read-only' } };

@@ -64,6 +64,28 @@ describe('login --session', () => {
     expect(fresh.code, fresh.stderr).toBe(0);
   });
 
+  it("refuses the rows of an admin's user import --update that change their own password or factors", async () => {
+    await store.addUser('eva', PW, ['--admin']);
+    await store.addUser('ivo', PW);
+    await login('eva');
+    // One row per run: a file names each user once.
+    const importRow = (n: number, row: string) => {
+      const csv = join(store.dir, `session-import-${n}.csv`);
+      writeFileSync(csv, `userid,password,tfa,comment\n${row}\n`);
+      return asUser('eva', ['user', 'import', csv, '--update', '--json']);
+    };
+    for (const [n, row] of ['eva,Taken over by a session 1,,', 'eva,,recovery,'].entries()) {
+      const r = await importRow(n, row);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.json().result.results[0].error).toMatch(/needs your password, which a kept session does not ask for: run 'tfactl logout eva@local', then again/);
+    }
+    expect(store.factorsOf('eva')).toEqual([]);
+    expect((await store.run(['login', 'eva', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+    expect((await importRow(2, 'eva,,,from an import')).code).toBe(0);
+    expect((await importRow(3, 'ivo,Set by an admin 1,,')).code).toBe(0);
+    expect((await store.run(['login', 'ivo', '--password-stdin'], { input: 'Set by an admin 1\n' })).code).toBe(0);
+  });
+
   it('is kept on a terminal by default, never in scripts unless asked, and needs XDG_RUNTIME_DIR', async () => {
     const plain = await run(['login', 'cal', '--password-stdin', '--json'], { input: `${PW}\n` });
     expect(plain.code).toBe(0);

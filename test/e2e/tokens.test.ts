@@ -99,6 +99,35 @@ describe('acting with a token', () => {
     expect(store.factorsOf('ci')).toEqual([]);
   });
 
+  it('nor through user import --update: such rows fail, audited, while new users still get theirs', async () => {
+    for (const u of ['imp1', 'imp2', 'imp3']) await store.addUser(u, PW);
+    const value = await addToken('boss', 'importer');
+    const csv = join(store.dir, 'token-import.csv');
+    const rows = ['boss,Hijacked password 1,', 'imp1,,recovery', 'imp2,,totp', 'imp3,Changed by an admin 1,', 'fresh-by-token,,totp'];
+    writeFileSync(csv, `userid,password,tfa\n${rows.join('\n')}\n`);
+    const before = store.read(['user', 'show', 'boss']);
+    const r = await withToken(value, ['user', 'import', csv, '--update', '--json']);
+    expect(r.code).toBe(2);
+    const results = r.json().result.results as { line: number; status: string; error: string | null; totp: unknown }[];
+    expect(results.map((x) => x.status)).toEqual(['failed', 'failed', 'failed', 'updated', 'created']);
+    for (const x of results.slice(0, 3)) {
+      expect(x.error).toMatch(/^line \d: API token boss@local!importer may not change second factors, tokens or its own user's password/);
+    }
+    expect(store.read(['user', 'show', 'boss'])).toEqual(before);
+    expect((await store.run(['login', 'boss', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+    expect([...store.factorsOf('imp1'), ...store.factorsOf('imp2')]).toEqual([]);
+    const audited = store.auditRows().filter((a) => a.action === 'user.modify' && a.outcome === 'refused');
+    expect(audited.map((a) => [a.target, JSON.parse(a.detail!).line, JSON.parse(a.detail!).token]).sort()).toEqual([
+      ['boss@local', 2, 'importer'],
+      ['imp1@local', 3, 'importer'],
+      ['imp2@local', 4, 'importer'],
+    ]);
+    // Another user's password, as `user passwd` by an admin's token sets it; a new user's first factor, as `user add` makes it.
+    expect((await store.run(['login', 'imp3', '--password-stdin'], { input: 'Changed by an admin 1\n' })).code).toBe(0);
+    expect(results[4]!.totp).toMatchObject({ secret: expect.any(String) });
+    expect(store.factorsOf('fresh-by-token')).toHaveLength(1);
+  });
+
   it('only looks when read-only', async () => {
     const value = await addToken('boss', 'audit', ['--privileges', 'read-only']);
     expect((await withToken(value, ['user', 'list'])).code).toBe(0);
