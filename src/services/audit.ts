@@ -7,7 +7,9 @@ export type { AuditRecord };
 
 /**
  * The audit trail the actor may read: everything for admins; for other users only entries where
- * they acted or were acted on (asking for someone else is refused). Read as it is consumed.
+ * they acted or were acted on (asking for someone else is refused), since their account was made:
+ * a user given the name of one deleted before does not read that one's history. Read as it is
+ * consumed.
  */
 export async function readAudit(session: Session, filter: AuditFilter): Promise<Listing<AuditRecord>> {
   const { actor } = session;
@@ -15,5 +17,6 @@ export async function readAudit(session: Session, filter: AuditFilter): Promise<
   if (filter.user !== undefined && filter.user !== actor.userid) {
     await authorize(session, 'audit.read-all', 'audit.read', filter.user);
   }
-  return () => session.store.auditEntries({ ...filter, user: actor.userid });
+  const created = (await session.store.getUser(actor.userid))?.created ?? session.now();
+  return () => session.store.auditEntries({ ...filter, user: actor.userid, since: Math.max(filter.since ?? created, created) });
 }

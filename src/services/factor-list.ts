@@ -16,11 +16,12 @@ export interface UserFactors {
 
 /**
  * Factors (never secrets) with each user's locks and realm rule: of one user, of a realm's users,
- * or of every user the actor may see; users without factors too. Read as consumed.
+ * or of every user the actor may see; users without factors too. Read as consumed. An unknown
+ * realm is exit 3 for admins only, as in listUsers.
  */
 export async function listUserFactors(session: Session, filter: { userid?: string | undefined; realm?: string | undefined }): Promise<Listing<UserFactors>> {
   const admin = session.actor.admin || isRoot(session.actor);
-  if (filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw new NotFoundError(`realm ${filter.realm} does not exist`);
+  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw new NotFoundError(`realm ${filter.realm} does not exist`);
   const userid = filter.userid ?? (admin ? undefined : session.actor.userid);
   if (userid !== undefined) {
     await authorize(session, 'tfa.read', 'tfa.list', userid);

@@ -132,12 +132,17 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   };
 }
 
-/** Users the actor may see: everyone for admins, only themselves otherwise. Read as consumed. */
+/**
+ * Users the actor may see: everyone for admins, only themselves otherwise. Read as consumed. An
+ * unknown realm is exit 3 for admins; others, who may not list realms, are not told which exist
+ * (their listing of it is empty, as of any realm but their own).
+ */
 export async function listUsers(session: Session, filter: { realm?: string }): Promise<Listing<UserOverview>> {
-  if (filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) {
+  const admin = session.actor.admin || isRoot(session.actor);
+  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) {
     throw new NotFoundError(`realm ${filter.realm} does not exist`);
   }
-  const own = session.actor.admin || isRoot(session.actor) ? {} : { userid: session.actor.userid };
+  const own = admin ? {} : { userid: session.actor.userid };
   return () => session.store.users({ ...filter, ...own });
 }
 

@@ -152,6 +152,34 @@ describe('permission matrix for store-wide commands', () => {
     expect(others.code).toBe(4);
   });
 
+  it("shows a user given a deleted user's name none of the entries of that one", async () => {
+    expect((await store.run(['user', 'add', 'heir', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
+    expect((await store.runAs('heir', PASSWORD, ['token', 'add', 'heir', 'old-deploy'])).code).toBe(0);
+    expect((await store.run(['user', 'delete', 'heir', '--yes'])).code).toBe(0);
+    // The first account's history, a while ago.
+    store.tamper("UPDATE audit SET ts = ts - 600 WHERE actor = 'heir@local' OR target = 'heir@local'");
+    expect((await store.run(['user', 'add', 'heir', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
+    const own = await store.runAs('heir', PASSWORD, ['audit', '--json']);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.json().result.map((e: { action: string }) => e.action)).toEqual(['user.add', 'auth']);
+    const admin = await store.runAs('admin1', PASSWORD, ['audit', '--user', 'heir', '--json']);
+    expect(admin.json().result.map((e: { action: string }) => e.action)).toContain('token.add');
+  });
+
+  it('tells only admins that a realm does not exist: for others, who may not list realms, it lists no one', async () => {
+    for (const command of [['user', 'list'], ['tfa', 'list']]) {
+      for (const realm of ['corp', 'nope']) {
+        const r = await store.runAs('user1', PASSWORD, [...command, '--realm', realm, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.json().result).toEqual([]);
+      }
+      expect((await store.runAs('user1', PASSWORD, [...command, '--realm', 'local', '--json'])).json().result).toHaveLength(1);
+      const admin = await store.runAs('admin1', PASSWORD, [...command, '--realm', 'nope']);
+      expect(admin.code).toBe(3);
+      expect(oneLineError(admin)).toBe('error: realm nope does not exist');
+    }
+  });
+
   it('refuses a password alone that is wrong, the same way for unknown users (exit 5)', async () => {
     const wrong = await store.runAs('user1', 'not the password', ['user', 'show', 'user1']);
     const unknown = await store.runAs('ghost', 'not the password', ['user', 'show', 'ghost']);
