@@ -42,6 +42,14 @@ export function parsePamArgv(argv: readonly string[]): PamLine | null {
 /** The longest answer `pam check` reads: a browser's or fido2-assert's answer fits many times over. */
 export const PAM_ANSWER_MAX_BYTES = 16 * 1024;
 
+/**
+ * How long a PAM line waits for tfactl serve, all told, before it refuses the sign-in (exit 6):
+ * a service that has stopped answering (stopped, swapped out) must not hold a login, and leave a
+ * process behind it, for ever. bin/tfactl-pam-curl gives curl the same (--max-time 60); the
+ * service itself ends a sign-in held up by a lock at 30 s.
+ */
+export const PAM_SERVICE_WAIT_MS = 60_000;
+
 /** The commands PAM runs (pam_exec), read here and run as root by PAM: see leaf-route.ts's PAM_RUNS. */
 export const PAM_COMMANDS = ['pam check', 'pam prompt'] as const;
 

@@ -5,7 +5,7 @@ import type { Ctx, Io, TicketBox } from '../context.js';
 import { parseUserId } from '../domain/userid.js';
 import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
-import { PAM_ANSWER_MAX_BYTES } from '../pam-argv.js';
+import { PAM_ANSWER_MAX_BYTES, PAM_COMMANDS, PAM_SERVICE_WAIT_MS } from '../pam-argv.js';
 import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
 
 /**
@@ -42,18 +42,29 @@ export async function forward(argv: readonly string[], address: string, parsed: 
   const first = parsed.command === 'pam check' && !ctx.io.stdinIsTTY ? await readFirstLine(ctx.io) : null;
   const firstLine = first?.line;
   const { socket, answer } = await connect(address, ctx.uid);
+  let deadline: NodeJS.Timeout | undefined;
   try {
     socket.write(`GET ${RUN_PATH} HTTP/1.1\r\nHost: tfactl\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n\r\n`);
     const command = { argv: withoutServer(argv), files, firstLine };
-    // On a socket of root's or this user's (trustSocket), the command goes with the request for
-    // the protocol, not a round trip after it: a service that does not take it (busy, stopping)
-    // answers otherwise and closes, dropping it unread. Over TLS, where another web server could
-    // be listening (and log what it is sent), the files and environment wait for tfactl's answer.
-    if (isSocketPath(address)) sendCommand(socket, ctx, command);
-    const head = await answer;
-    if (!isSocketPath(address)) sendCommand(socket, ctx, command);
-    return await converse(socket, head, address, ctx, first);
+    const run = (async () => {
+      // On a socket of root's or this user's (trustSocket), the command goes with the request for
+      // the protocol, not a round trip after it: a service that does not take it (busy, stopping)
+      // answers otherwise and closes, dropping it unread. Over TLS, where another web server could
+      // be listening (and log what it is sent), the files and environment wait for tfactl's answer.
+      if (isSocketPath(address)) sendCommand(socket, ctx, command);
+      const head = await answer;
+      if (!isSocketPath(address)) sendCommand(socket, ctx, command);
+      return converse(socket, head, address, ctx, first);
+    })();
+    if (!(PAM_COMMANDS as readonly string[]).includes(parsed.command)) return await run;
+    // What PAM runs: a service that stops answering does not hold the sign-in for ever.
+    run.catch(() => undefined);
+    const late = new Promise<never>((_, fail) => {
+      deadline = setTimeout(() => fail(new StoreError(`the tfactl service at ${address} did not answer within ${PAM_SERVICE_WAIT_MS / 1000} s: the sign-in is refused`, 'service_unavailable')), PAM_SERVICE_WAIT_MS);
+    });
+    return await Promise.race([run, late]);
   } finally {
+    clearTimeout(deadline);
     socket.destroy();
   }
 }

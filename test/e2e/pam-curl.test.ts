@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import fc from 'fast-check';
@@ -187,4 +188,34 @@ print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'output': out.decod
     const r = spawnSync('/usr/bin/python3', ['-c', driver, CLIENT, sock, tokenFile], { encoding: 'utf8', timeout: 20_000 });
     expect(JSON.parse(r.stdout)).toEqual({ code: 2, output: 'error: standard input is a terminal: tfactl-pam-curl check reads what pam_exec expose_authtok passes\r\n' });
   });
+});
+
+describe('a service that takes the connection and never answers (stopped: kill -STOP)', () => {
+  it('refuses the sign-in after 60 s, exit 6, with either client: none holds a login for ever', async () => {
+    const silent = join(dir, 'silent.sock');
+    const held = createNetServer(() => undefined).listen(silent);
+    await new Promise((r) => held.once('listening', r));
+    try {
+      const started = Date.now();
+      const node = (command: string) =>
+        new Promise<{ code: number | null; stderr: string }>((done) => {
+          const child = spawn(process.execPath, [BIN, '--server', silent, '--token', `@${tokenFile}`, 'pam', command, '--realm', 'corp'], { env: { PAM_USER: 'alice', PAM_TYPE: 'auth' } });
+          let stderr = '';
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          child.on('close', (code) => done({ code, stderr }));
+          child.stdin.end('123456\0');
+        });
+      const [curl, check, prompt] = await Promise.all([client(['check', '--server', silent, '--token', `@${tokenFile}`], { PAM_USER: 'alice' }, '123456\0'), node('check'), node('prompt')]);
+      const waited = (Date.now() - started) / 1000;
+      expect(waited).toBeGreaterThan(59);
+      expect(waited).toBeLessThan(75);
+      expect(curl.code).toBe(6);
+      for (const r of [check, prompt]) {
+        expect(r.code).toBe(6);
+        expect(r.stderr).toBe(`error: the tfactl service at ${silent} did not answer within 60 s: the sign-in is refused\n`);
+      }
+    } finally {
+      held.close();
+    }
+  }, 90_000);
 });
