@@ -38,7 +38,12 @@ export async function checkPamAnswer(deps: AuthDeps, userid: string, input: PamA
     await deps.audit({ action: 'pam', target: userid, outcome: 'ok', detail: { method: 'none', nullok: true } });
     return { method: null, recoveryLeft: null, warnings: [] };
   }
-  if (input.answer === '') throw new UsageError('nothing on standard input: tfactl pam check reads what pam_exec expose_authtok passes', 'no_answer');
+  if (input.answer === '') {
+    // The user pressed Enter (or the line was run by hand without one): a sign-in refused, as any
+    // other, but no guess to count toward a lockout.
+    await deps.audit({ action: 'pam', target: userid, outcome: 'failed', detail: { reason: 'no answer' } });
+    throw new UsageError('nothing on standard input: tfactl pam check reads what pam_exec expose_authtok passes', 'no_answer');
+  }
   let signedIn: SignedIn;
   if (input.withPassword) {
     // The password, and the code typed right after it: what ends it decides where the password stops.

@@ -583,18 +583,35 @@ describe('tfactl pam prompt and check, run by hand', () => {
     expect(r.stdout).toMatch(/^Second factor for alice@corp/);
   });
 
-  it('says what is wrong in one line, exit 2, without PAM_USER, with a user id, or without an answer', async () => {
+  it('says what is wrong in one line, exit 2, without PAM_USER, with a user id or a login name tfactl would fold', async () => {
     const before = store.snapshot();
     const none = await store.run(['--db', store.db, 'pam', 'check']);
     expect(none.code).toBe(2);
     expect(oneLineError(none)).toMatch(/PAM_USER is not set/);
     const at = await store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'alice@corp' } });
     expect(oneLineError(at)).toMatch(/holds an @/);
-    const empty = await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice' } });
-    expect(empty.code).toBe(2);
-    expect(oneLineError(empty)).toMatch(/nothing on standard input/);
+    // Other accounts to the system (useradd --badname), not alice: their codes are not checked as hers.
+    for (const [login, shown] of [['ALICE', '"ALICE"'], ['\uff41lice', '"\uff41lice"'], ['Alice', '"Alice"']]) {
+      for (const command of ['check', 'prompt']) {
+        const folded = await store.run(['--db', store.db, 'pam', command, '--realm', 'corp'], { env: { PAM_USER: login! }, input: '123456' });
+        expect(folded.code).toBe(2);
+        expect(oneLineError(folded)).toBe(`error: PAM_USER ${shown} is not a tfactl user name as it stands: tfactl reads it as alice, another login name, so it is refused`);
+      }
+    }
     const account = await store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'alice', PAM_TYPE: 'account' } });
     expect(oneLineError(account)).toMatch(/for the auth step, not account/);
     expect(store.snapshot()).toBe(before);
+  });
+
+  it('refuses an empty answer (Enter pressed), exit 2, audited as a failed sign-in that counts toward no lockout', async () => {
+    const locks = async () => (await store.run(['--db', store.db, 'user', 'show', 'alice@corp', '--json'])).json().result.lock;
+    const before = await locks();
+    expect(before).toMatchObject({ secondFactorFailures: expect.any(Number) });
+    const empty = await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice', PAM_SERVICE: 'sshd' }, input: '\0' });
+    expect(empty.code).toBe(2);
+    expect(oneLineError(empty)).toMatch(/nothing on standard input/);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'pam', target: 'alice@corp', outcome: 'failed' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ reason: 'no answer', pam: { service: 'sshd' } });
+    expect(await locks()).toEqual(before);
   });
 });

@@ -1,4 +1,4 @@
-import { parseUserId } from '../../domain/userid.js';
+import { parseUserId, quote } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { stringOpt } from '../options.js';
@@ -13,6 +13,9 @@ export interface PamItems {
 /**
  * The user PAM asks about (PAM_USER) as a user id of --realm (default local), and the PAM items
  * pam_exec puts in the environment. Only the `auth` step is tfactl's: anything else is a usage error.
+ * The login name must be the user's name exactly as tfactl keeps it: tfactl folds case and
+ * look-alike forms (`ALICE`, fullwidth `ａｌｉｃｅ`), but they are other accounts to the system, whose
+ * codes would be checked (and wrong ones counted) as alice's.
  */
 export function pamUser(inv: Invocation): { readonly userid: string; readonly pam: PamItems } {
   const { env } = inv.ctx;
@@ -21,7 +24,10 @@ export function pamUser(inv: Invocation): { readonly userid: string; readonly pa
   if (env.PAM_TYPE !== undefined && env.PAM_TYPE !== 'auth') throw new UsageError(`tfactl pam is for the auth step, not ${env.PAM_TYPE}: put it on an auth line`, 'pam_type');
   if (user.includes('@')) throw new UsageError(`PAM_USER ${JSON.stringify(user)} holds an @: tfactl maps a login name to a user id with --realm`, 'invalid_userid');
   const realm = stringOpt(inv, 'realm') ?? 'local';
-  const userid = parseUserId(`${user}@${realm}`).id;
+  const { id: userid, name } = parseUserId(`${user}@${realm}`);
+  if (name !== user) {
+    throw new UsageError(`PAM_USER ${quote(user)} is not a tfactl user name as it stands: tfactl reads it as ${name}, another login name, so it is refused`, 'invalid_userid');
+  }
   const item = (v: string | undefined) => (v ? v : null);
   return { userid, pam: { service: item(env.PAM_SERVICE), rhost: item(env.PAM_RHOST), tty: item(env.PAM_TTY) } };
 }
