@@ -98,6 +98,8 @@ export interface RemoteRun {
   readonly tickets: TicketBox | null;
   /** Throws a UsageError for what a client may not ask the service (`backup`, `--output FILE`). */
   admit(command: string, opts: Readonly<Record<string, unknown>>): void;
+  /** Told whom the run signs in (`--as`, `login`, PAM's user): the service's request log names them. */
+  signingIn?(userid: string): void;
 }
 
 /** Everything that reaches outside the process. The seams tests replace. */

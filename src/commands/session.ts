@@ -216,9 +216,13 @@ async function resumeKeptSession(inv: Invocation, store: Store, storePath: strin
   return user;
 }
 
-/** What signing `userid` in needs from this run: its store, clock, randomness, and an audit as them. */
+/**
+ * What signing `userid` in needs from this run: its store, clock, randomness, and an audit as them.
+ * A run through tfactl serve tells the service whom it signs in, for its request log.
+ */
 export function authDeps(inv: Invocation, store: Store, secretKey: (tx?: Store) => Promise<Buffer>, userid: string): AuthDeps {
   const { clock, random } = inv.ctx;
+  inv.ctx.remote?.signingIn?.(userid);
   return {
     store,
     now: () => clock.nowSeconds(),

@@ -97,6 +97,8 @@ export interface CliRun {
   stop(): void;
   /** The command's path (`user show`), once known. */
   readonly command: string | undefined;
+  /** Whom it signs in, once known (for the request log). */
+  readonly userid: string | undefined;
   /** Resolves when the run has ended and its connection is closed. */
   readonly ended: Promise<void>;
 }
@@ -181,6 +183,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
   /** While its output waits for the client to read. */
   let waitingToWrite = false;
   let command: string | undefined;
+  let userid: string | undefined;
   const stoppingError = () => new StoreError('the tfactl service is stopping: run the command again once it is back', 'service_stopping');
   const { ended } = transport;
 
@@ -292,6 +295,9 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     get command() {
       return command;
     },
+    get userid() {
+      return userid;
+    },
     stop: () => {
       stopping = true;
       if (waitingToWrite) transport.destroy();
@@ -377,6 +383,9 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
         command = cmd;
         admit(cmd, opts);
       },
+      signingIn: (id) => {
+        userid = id;
+      },
     };
     const { base } = side;
     const ctx: Ctx = {
@@ -402,7 +411,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     if (cancelled && code !== ExitCode.ok) code = ExitCode.cancelled;
     transport.send({ t: 'exit', code });
     transport.end();
-    if (!transport.logged) side.log({ method: 'RUN', ...(command !== undefined && { command }), exit: code, ms: Math.round((performance.now() - began) * 10) / 10 });
+    if (!transport.logged) side.log({ method: 'RUN', ...(command !== undefined && { command }), ...(userid !== undefined && { userid }), exit: code, ms: Math.round((performance.now() - began) * 10) / 10 });
   }
 }
 
@@ -545,6 +554,7 @@ export interface RunOutcome {
   readonly stdout: string;
   readonly stderr: string;
   readonly command: string | undefined;
+  readonly userid: string | undefined;
 }
 
 /**
@@ -593,5 +603,5 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<RunO
     logged: true,
   };
   const run = acceptCliRun(transport, side);
-  return ended.then(() => ({ code, stdout, stderr, command: run.command }));
+  return ended.then(() => ({ code, stdout, stderr, command: run.command, userid: run.userid }));
 }

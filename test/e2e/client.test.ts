@@ -104,7 +104,8 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(zbar(image)).toBe(uri);
     const list = await store.run(['tfa', 'list', 'alice', '--json']);
     expect(JSON.stringify(list.json().result)).toContain('phone');
-    expect(log).toMatch(/"method":"RUN","command":"tfa add totp","exit":0/);
+    // Naming whom it signed in, as every sign-in's line does.
+    expect(log).toMatch(/"method":"RUN","command":"tfa add totp","userid":"alice@local","exit":0/);
     // No secret in the request log.
     expect(log).not.toContain(PW);
     expect(log).not.toContain(/secret=([A-Z2-7]+)/.exec(uri ?? '')?.[1] ?? 'no secret');

@@ -181,7 +181,9 @@ describe('tfactl serve', () => {
       expect(text([...args]), JSON.stringify(args)).toEqual([status, message]);
     }
     expect(store.snapshot()).toBe(before);
-    await expect.poll(() => log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":200,"ms":[\d.]+,"command":"pam check","exit":0/);
+    await expect.poll(() => log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":200,"ms":[\d.]+,"userid":"carol@local","command":"pam check","exit":0/);
+    // A refused sign-in is named too.
+    expect(log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":401,"ms":[\d.]+,"userid":"carol@local","command":"pam check","exit":5/);
   });
 
   it('refuses to start on a socket a service still answers on, which keeps answering', () => {
@@ -196,6 +198,8 @@ describe('tfactl serve', () => {
     const lines = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.path === '/api/v1/login').length).toBeGreaterThanOrEqual(20);
     expect(lines.find((l) => l.path === '/api/v1/login' && l.status === 200)).toMatchObject({ method: 'POST', userid: 'alice@local', ms: expect.any(Number) });
+    // A refused sign-in names whom it refused.
+    expect(lines.find((l) => l.path === '/api/v1/login' && l.status === 401 && l.userid === 'bob@local')).toBeDefined();
     expect(log).not.toContain(PW);
     expect(log).not.toContain(adminToken.split('=')[1]!);
     // The store as the journal may show it: on PostgreSQL, without the connection string's password.

@@ -131,7 +131,7 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
   } catch {
     return errorAnswer(new Error('the command printed no envelope'));
   }
-  return { status: statusOf(ran.code), body: envelope, command: { name: ran.command, exit: ran.code } };
+  return { status: statusOf(ran.code), body: envelope, command: { name: ran.command, exit: ran.code }, ...(ran.userid !== undefined && { userid: ran.userid }) };
 }
 
 /**
@@ -154,7 +154,7 @@ async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'p
     // Said here, not as the run would (it names TFACTL_TOKEN, which this client never set).
     if (!parseTokenValue(token)) throw new AuthError('authentication failed: the token sent is not an API token (USERID!NAME=SECRET)');
     const ran = await deps.runCommand({ args: form.args, stdin: form.answer, token, env: form.env, json: false, pam: true });
-    return { status: statusOf(ran.code), body: `${ran.stdout}${ran.stderr}`, command: { name: ran.command, exit: ran.code } };
+    return { status: statusOf(ran.code), body: `${ran.stdout}${ran.stderr}`, command: { name: ran.command, exit: ran.code }, ...(ran.userid !== undefined && { userid: ran.userid }) };
   } catch (e) {
     const failed = errorAnswer(e);
     const { error } = failed.body as { error: { message: string } };
@@ -209,6 +209,10 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
     const begun = await beginSignIn(auth, context, password as string);
     const result = 'signedIn' in begun ? signedInView(begun.signedIn) : challengeView(begun.challenge);
     return { status: 200, body: { ok: true, result, warnings: 'signedIn' in begun ? begun.signedIn.warnings : [] }, userid };
+  } catch (e) {
+    // A refusal names the user in the request log too.
+    if (!(e instanceof TfaError)) throw e;
+    return { ...errorAnswer(e), userid };
   } finally {
     opened.close();
   }
