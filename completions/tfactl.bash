@@ -245,7 +245,7 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'pam prompt')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --password'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --password --nullok'
             vopts='--db --as --auth-code --server --token --realm'
             args=() ids=() vararg=0 ;;
         'pam check')

@@ -607,6 +607,7 @@ complete -c tfactl -n '__tfactl_needs_command "pam"' -a config -d 'print the PAM
 # tfactl pam prompt
 complete -c tfactl -n '__tfactl_using "pam prompt"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
 complete -c tfactl -n '__tfactl_using "pam prompt"' -l password -d 'tfactl\'s password and the code typed as one, for a service with no other first factor (sudo, login)'
+complete -c tfactl -n '__tfactl_using "pam prompt"' -l nullok -d 'as \'pam check --nullok\' is given: tell a user without a second factor to press Enter (without it, that they cannot sign in)'
 
 # tfactl pam check
 complete -c tfactl -n '__tfactl_using "pam check"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
@@ -615,7 +616,7 @@ complete -c tfactl -n '__tfactl_using "pam check"' -l nullok -d 'let a user pass
 
 # tfactl pam config
 complete -c tfactl -n '__tfactl_using "pam config"' -l realm -x -a '(__tfactl_ids realms)' -d 'the realm whose users the login names are (default local)'
-complete -c tfactl -n '__tfactl_using "pam config"' -l nullok -d 'carry --nullok into the \'pam check\' line'
+complete -c tfactl -n '__tfactl_using "pam config"' -l nullok -d 'carry --nullok into the \'pam prompt\' and \'pam check\' lines'
 complete -c tfactl -n '__tfactl_using "pam config"' -l client -x -a 'curl node' -d 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)'
 complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd sudo login' -d 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd'
 

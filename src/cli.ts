@@ -341,7 +341,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   group(program, 'pam', 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so', (pam) => {
     const pamRealm = (cmd: Command) => cmd.option('--realm <realm>', 'the realm whose users the login names are (default local)');
     const pamPassword = (cmd: Command) => cmd.option('--password', "tfactl's password and the code typed as one, for a service with no other first factor (sudo, login)");
-    pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", PAM_LEAVES['pam prompt'])));
+    pamPassword(pamRealm(leaf(pam, 'prompt', "tell the user what to type at the next prompt (pam_exec.so stdout, on the line before 'pam check'); for a security key, the line to run fido2-assert with", PAM_LEAVES['pam prompt']))).option(
+      '--nullok',
+      "as 'pam check --nullok' is given: tell a user without a second factor to press Enter (without it, that they cannot sign in)",
+    );
     pamPassword(pamRealm(
       leaf(pam, 'check', 'check the second factor of PAM_USER that pam_exec.so expose_authtok passes on standard input (a code, or fido2-assert\'s output on one line), as login does; exit 0 lets PAM go on', PAM_LEAVES['pam check']),
     )).option('--nullok', 'let a user pass who has no second factor and whose realm enforces none (refused otherwise)');
@@ -350,7 +353,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
         new Argument('[service]', 'the PAM service: sshd (a code after the SSH key), or sudo or login (tfactl password and code); default sshd').choices(['sshd', 'sudo', 'login']),
       ),
     )
-      .option('--nullok', "carry --nullok into the 'pam check' line")
+      .option('--nullok', "carry --nullok into the 'pam prompt' and 'pam check' lines")
       .addOption(new Option('--client <client>', 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)').choices(['curl', 'node']));
   });
 

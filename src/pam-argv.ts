@@ -4,7 +4,7 @@ import type { ParsedCommand } from './remote/client.js';
  * The command lines pam_exec runs at every sign-in, as `tfactl pam config` prints them:
  *
  *   [--db D | --server S --token @F] [--json] [--debug]  pam check  [--realm R] [--password] [--nullok]
- *   [--db D | --server S --token @F] [--json] [--debug]  pam prompt [--realm R] [--password]
+ *   [--db D | --server S --token @F] [--json] [--debug]  pam prompt [--realm R] [--password] [--nullok]
  *
  * each option at most once, in any order within its group, and no value that starts with a dash.
  * Read here as commander reads them (test/unit/pam-argv.test.ts compares the two, on such lines and
@@ -35,7 +35,7 @@ export function parsePamArgv(argv: readonly string[]): PamLine | null {
   const sub = argv[i + 1];
   if (sub !== 'check' && sub !== 'prompt') return null;
   i += 2;
-  if (!options(sub === 'check' ? CHECK : PROMPT, null)) return null;
+  if (!options(LEAF, null)) return null;
   return { command: `pam ${sub}` as const, args: [], opts };
 }
 
@@ -57,6 +57,6 @@ export type PamLine = ParsedCommand & { readonly command: (typeof PAM_COMMANDS)[
 
 /** The global options such a line may carry, by flag: the option's key and whether it takes a value. */
 const GLOBAL = { '--db': ['db', true], '--server': ['server', true], '--token': ['token', true], '--json': ['json', false], '--debug': ['debug', false] } as const;
-const PROMPT = { '--realm': ['realm', true], '--password': ['password', false] } as const;
-const CHECK = { ...PROMPT, '--nullok': ['nullok', false] } as const;
+/** The options of `pam check` and `pam prompt` (the prompt says what --nullok lets through). */
+const LEAF = { '--realm': ['realm', true], '--password': ['password', false], '--nullok': ['nullok', false] } as const;
 

@@ -108,7 +108,7 @@ describe('tfactl pam config', () => {
     const rules = lines.filter((l) => l.startsWith('auth '));
     expect(rules).toHaveLength(3);
     for (const rule of rules) expect(rule.split(' ')[2]).toMatch(/^\/.*\/pam_(exec|permit)\.so$/);
-    expect(rules[0]).toMatch(new RegExp(`^auth requisite \\S+ stdout quiet /\\S+ /\\S+ --db ${store.db} pam prompt --realm corp$`));
+    expect(rules[0]).toMatch(new RegExp(`^auth requisite \\S+ stdout quiet /\\S+ /\\S+ --db ${store.db} pam prompt --realm corp --nullok$`));
     expect(rules[1]).toMatch(new RegExp(`^auth required \\S+ expose_authtok quiet /\\S+ /\\S+ --db ${store.db} pam check --realm corp --nullok$`));
     expect(lines).toContain('#   AuthenticationMethods publickey,keyboard-interactive');
     expect(lines.join('\n')).toMatch(/keep a root shell open/);
@@ -150,10 +150,14 @@ describe('tfactl pam check under pamtester', () => {
     expect(lastPamEntry('dora@corp')?.detail.reason).toBe('totp locked');
   });
 
-  it('lets a user without second factors in only with --nullok', () => {
-    expect(pamtester('tfactl-sshd', 'bob', '').ok).toBe(false);
+  it('lets a user without second factors in only with --nullok, and the prompt says which it is', () => {
+    const refused = pamtester('tfactl-sshd', 'bob', '');
+    expect(refused.ok).toBe(false);
+    expect(refused.output).toContain('No second factor is set for bob@corp, and one is needed here: ask an admin to add one (pressing Enter at the next prompt is refused).');
     expect(lastPamEntry('bob@corp')?.detail.reason).toBe('no second factor (without --nullok)');
-    expect(pamtester('tfactl-nullok', 'bob', '').ok).toBe(true);
+    const passed = pamtester('tfactl-nullok', 'bob', '');
+    expect(passed.ok).toBe(true);
+    expect(passed.output).toContain('No second factor is set for bob@corp: press Enter at the next prompt.');
     expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: { method: 'none', nullok: true, pam: expect.objectContaining({ service: 'tfactl-nullok' }) } });
     // --nullok is no way around a factor a user has.
     expect(pamtester('tfactl-nullok', 'alice', '').ok).toBe(false);
@@ -406,6 +410,8 @@ describe('tfactl pam through tfactl serve', () => {
         ['check', [], { PAM_USER: 'alice' }, `123456\0`],
         ['prompt', ['--realm', 'corp'], { PAM_USER: 'alice' }, ''],
         ['prompt', ['--realm', 'corp'], { PAM_USER: 'mallory' }, ''],
+        ['prompt', ['--realm', 'corp'], { PAM_USER: 'bob' }, ''],
+        ['prompt', ['--realm', 'corp', '--nullok'], { PAM_USER: 'bob' }, ''],
         ['prompt', ['--realm', 'corp', '--password'], { PAM_USER: 'alice' }, ''],
         ['prompt', [], {}, ''],
       ];
@@ -554,7 +560,6 @@ describe('tfactl pam through tfactl serve', () => {
         [['check', '--server', sock, ...token, '--realm'], /--realm needs a value/],
         [['check', '--server', sock, ...token, '--realm', '--nullok'], /--realm needs a value, not --nullok/],
         [['check', '--server', sock, ...token, '--nullok', '--nullok'], /--nullok is given twice/],
-        [['prompt', '--server', sock, ...token, '--nullok'], /--nullok is for check/],
         [['check', '--server', sock, ...token, '--db', '/x'], /unknown option --db/],
       ];
       for (const [args, message] of cases) {

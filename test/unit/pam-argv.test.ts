@@ -26,7 +26,7 @@ const pamLine = fc
   .tuple(pick(['--server', '--token', '--db', '--json', '--debug']), fc.constantFrom('check', 'prompt'), pick(['--realm', '--password', '--nullok']), fc.array(value, { minLength: 8, maxLength: 8 }))
   .map(([globals, sub, options, values]) => {
     const withValue = (flag: string) => (['--server', '--token', '--db', '--realm'].includes(flag) ? [flag, values.pop() as string] : [flag]);
-    return [...globals.flatMap(withValue), 'pam', sub, ...options.filter((o) => sub === 'check' || o !== '--nullok').flatMap(withValue)];
+    return [...globals.flatMap(withValue), 'pam', sub, ...options.flatMap(withValue)];
   });
 const word = fc.constantFrom('pam', 'check', 'prompt', 'config', 'sshd', '--server', '--token', '--db', '--as', 'alice', '--json', '--debug', '--realm', '--realm=corp', '--password', '--password-stdin', '--nullok', '--help', '-h', '--version', '--', '-x', 'corp', '@f', '/s', '-', '');
 /** Such lines with a word put in, replaced or taken out somewhere, and lines of such words alone. */
@@ -63,7 +63,7 @@ describe('the PAM lines read without the command tree', () => {
   it('leaves to commander what it would refuse or read another way', () => {
     for (const argv of [
       ['pam', 'check', '--help'],
-      ['pam', 'prompt', '--nullok'],
+      ['pam', 'prompt', '--nullok', '--nullok'],
       ['pam', 'check', '--realm'],
       ['pam', 'check', '--realm', '--nullok'],
       ['pam', 'check', '--realm=corp'],

@@ -63,7 +63,7 @@ export async function run(inv: Invocation): Promise<void> {
   // sudo and the console have no other first factor: tfactl's password comes with the code.
   const realmArg = ['--realm', realm, ...(service === 'sshd' ? [] : ['--password'])];
   const lines = [
-    `auth requisite ${module('pam_exec.so')} stdout quiet ${[...run('prompt'), ...realmArg].join(' ')}`,
+    `auth requisite ${module('pam_exec.so')} stdout quiet ${[...run('prompt'), ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
     `auth required ${module('pam_exec.so')} expose_authtok quiet ${[...run('check'), ...realmArg, ...(nullok ? ['--nullok'] : [])].join(' ')}`,
     // Without it sshd logs pam_setcred(): Permission denied.
     `auth optional ${module('pam_permit.so')}`,

@@ -32,7 +32,9 @@ export async function run(inv: Invocation): Promise<void> {
         ? `Second factor for ${userid}: your security key.\n${keyLines.join('\n')}`
         : `Second factor for ${userid}: none that can be used here (a security key without fido2-assert's lines, or a locked one): ask an admin.`
       : offer === 'none'
-        ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+        ? boolOpt(inv, 'nullok') === true
+          ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+          : `No second factor is set for ${userid}, and one is needed here: ask an admin to add one (pressing Enter at the next prompt is refused).`
         : [`Second factor for ${userid}: type ${what} at the next prompt.`, ...keyLines].join('\n');
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
   const fido2 = keys?.fido2.map((f) => ({ factorId: f.factorId, kind: f.kind, input: f.input, options: f.options })) ?? [];

@@ -24,7 +24,7 @@ const FLAGS = { nullok: '--nullok', password: '--password' } as const;
 
 /** Reads the form `body` of a request for `pam <command>`; a UsageError (invalid_body) says what is wrong. */
 export function parsePamForm(body: string, command: 'check' | 'prompt'): PamForm {
-  const allowed = new Set<string>([...Object.keys(ITEMS), 'realm', 'token', 'password', ...(command === 'check' ? ['nullok', 'answer'] : [])]);
+  const allowed = new Set<string>([...Object.keys(ITEMS), 'realm', 'token', 'password', 'nullok', ...(command === 'check' ? ['answer'] : [])]);
   const fields = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(body)) {
     if (!allowed.has(name)) throw invalid(`unknown field ${JSON.stringify(name.slice(0, 64))} for pam ${command}: the fields are ${[...allowed].join(', ')}`);
