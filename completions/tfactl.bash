@@ -5,7 +5,7 @@
 #   cmds: subcommands; opts: its options and those of the commands above it;
 #   vopts: those of opts that take a value; args: choices of each argument (empty: anything);
 #   ids: what the store offers for each argument (users, realms, factors:N for the factors of
-#   the user named by argument N); vararg: 1 when the last argument repeats.
+#   the user named by argument N; files for a file name); vararg: 1 when the last argument repeats.
 _tfactl_node() {
     case $1 in
         '')
@@ -47,7 +47,7 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --update --atomic --results'
             vopts='--db --as --auth-code --server --token --results'
-            args=('') ids=('') vararg=0 ;;
+            args=('') ids=('files') vararg=0 ;;
         'user passwd')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
@@ -207,12 +207,12 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
             vopts='--db --as --auth-code --server --token'
-            args=('') ids=('') vararg=0 ;;
+            args=('') ids=('files') vararg=0 ;;
         'restore')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --yes --dry-run'
             vopts='--db --as --auth-code --server --token'
-            args=('') ids=('') vararg=0 ;;
+            args=('') ids=('files') vararg=0 ;;
         'export')
             cmds='totp users'
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
@@ -597,6 +597,9 @@ _tfactl() {
     argument=1
     if [[ -n ${args[npos]} ]]; then
         _tfactl_reply -W "${args[npos]}" -- "$cur"
+    elif [[ ${ids[npos]} == files ]]; then
+        _tfactl_reply -f -- "$cur"
+        compopt -o filenames 2>/dev/null
     elif [[ ${ids[npos]} == factors:* ]]; then
         _tfactl_ids factors "${pos[${ids[npos]#factors:}]}"
     elif [[ -n ${ids[npos]} ]]; then

@@ -397,6 +397,7 @@ complete -c tfactl -n '__tfactl_argument "user modify" 0' -a '(__tfactl_ids --ar
 complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
 complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothing: any bad row imports nothing'
 complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each'
+complete -c tfactl -n '__tfactl_argument "user import" 0' -F -d 'a regular file or - (at most 64 MiB); fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)'
 
 # tfactl user passwd
 complete -c tfactl -n '__tfactl_argument "user passwd" 0' -a '(__tfactl_ids --argument users)'
@@ -574,10 +575,12 @@ complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a se
 complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
 
 # tfactl backup
+complete -c tfactl -n '__tfactl_argument "backup" 0' -F -d 'file'
 
 # tfactl restore
 complete -c tfactl -n '__tfactl_using "restore"' -l yes -d 'do not ask before replacing the store'
 complete -c tfactl -n '__tfactl_using "restore"' -l dry-run -d 'check the backup and say what it would bring back that was revoked since it was made; change nothing'
+complete -c tfactl -n '__tfactl_argument "restore" 0' -F -d 'a backup tfactl wrote (a regular file, at most 2 GiB)'
 
 # tfactl export
 complete -c tfactl -n '__tfactl_needs_command "export"' -a totp -d 'export TOTP secrets in plain text (audited)'

@@ -296,6 +296,14 @@ describe('bash completion', () => {
     expect(equalsWord).toEqual([`--db=${dir}/store.db`]);
   });
 
+  it('offers file names for the <file> of backup, restore and user import', () => {
+    const dir = join(scratch, 'files');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'snap.db'), '');
+    const replies = bashComplete(['tfactl', 'backup', `${dir}/sn`], ['tfactl', 'restore', '--yes', `${dir}/sn`], ['tfactl', 'user', 'import', `${dir}/sn`]);
+    expect(replies).toEqual([[`${dir}/snap.db`], [`${dir}/snap.db`], [`${dir}/snap.db`]]);
+  });
+
   it('offers nothing for the value of other options', () => {
     expect(bashComplete(['tfactl', '--auth-code', ''], ['tfactl', 'user', 'add', '--email', ''], ['tfactl', 'audit', '--limit', ''])).toEqual([[], [], []]);
   });
@@ -346,6 +354,8 @@ describe('zsh completion', () => {
     expect(admin).toMatch(/^--admin +-- make the user an admin$/m);
     expect(choices).toMatch(/\bnone +totp +yubico\b/);
     expect(db).toMatch(/(^|\s)home\/(\s|$)/m);
+    const [backup] = zshComplete(`tfactl backup ${scratch}/`);
+    expect(backup).toMatch(/(^|\s)home\/(\s|$)/m);
   });
 
   it('offers every subcommand and every flag of every command', () => {
@@ -395,6 +405,8 @@ describe('fish completion', () => {
     expect(authCode).toEqual([]);
     expect(afterValue).toEqual(expect.arrayContaining(['add', 'set-enforce']));
     expect(afterValue).not.toContain('passwd');
+    const [backup, restore, imported] = fishComplete(`tfactl backup ${dir}/st`, `tfactl restore ${dir}/st`, `tfactl user import ${dir}/st`);
+    expect([backup, restore, imported]).toEqual([[`${dir}/store.db`], [`${dir}/store.db`], [`${dir}/store.db`]]);
   });
 
   it('offers every subcommand and every flag of every command', () => {
