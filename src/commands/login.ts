@@ -48,7 +48,7 @@ export async function run(inv: Invocation): Promise<void> {
   const noOpen = boolOpt(inv, 'open') === false;
   if (forcePage && noBrowser) throw new UsageError('give --webauthn or --no-browser, not both', 'conflicting_options');
   if ((begin || finish) && (forcePage || noBrowser || noOpen)) throw new UsageError('--webauthn, --no-browser and --no-open are for signing in at a terminal, not with --begin or --finish', 'conflicting_options');
-  if (forcePage && code !== undefined) throw new UsageError('--webauthn signs in with a security key on the page: leave out --code');
+  if (forcePage && code !== undefined) throw new UsageError('--webauthn signs in with a security key on the page: leave out --code', 'conflicting_options');
   // The page is offered at a terminal (or always with --webauthn), when a security key may answer.
   const page = !begin && !finish && !noBrowser && code === undefined && (forcePage || inv.ctx.io.stdinIsTTY);
   const sessionOpt = boolOpt(inv, 'session');
@@ -61,7 +61,7 @@ export async function run(inv: Invocation): Promise<void> {
 
   // Where the session will be kept, checked before the sign-in spends a code on it.
   if (keep) await tickets.prepare?.();
-  const { store, keyPath } = await openStore(inv, { existing: true });
+  const { store, keyPath } = await openStore(inv);
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
   const context = { userid, action: 'login', keys };
   if (finish) {

@@ -19,7 +19,7 @@ export async function run(inv: Invocation): Promise<void> {
   // file tfactl reads), not after asking for --yes; restoreStore reads it, checked again.
   closeSync(openCheckedFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup }).fd);
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
-  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, existing: dryRun });
+  const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, creates: !dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
   // Ctrl-C or SIGTERM while the backup is read and checked (a large one takes seconds) stops the

@@ -26,10 +26,12 @@ export interface OpenedStore {
 }
 
 /**
- * Opens the store named by --db / TFACTL_DB / the default location, creating it and its key file on
- * first use. The store is closed when the command ends.
+ * Opens the store named by --db / TFACTL_DB / the default location; a command that adds something
+ * (OpenMode.creates) makes it and its key file on first use. The store is closed when the command
+ * ends.
  */
-export async function openStore(inv: Invocation, { readOnly = false, existing = false, trusted = false }: OpenMode = {}): Promise<OpenedStore> {
+export async function openStore(inv: Invocation, { readOnly = false, creates = false, trusted = false }: OpenMode = {}): Promise<OpenedStore> {
+  const existing = !creates;
   const { ctx } = inv;
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
@@ -71,12 +73,15 @@ export interface OpenMode {
    */
   readonly readOnly?: boolean;
   /**
-   * The store must be there already: one that is not (a missing SQLite file, a PostgreSQL
-   * database without a store) is exit 6, never made anew. What PAM runs (a line missing its --db
-   * must not answer from an empty store of its own), a dry run, and any sign-in (--as, a token,
-   * login): whoever signs in must be in a store already, so an empty one could only refuse.
+   * The store's owner may make the store with this command on first use: `init`, and what adds
+   * the first things to one (a user, an import, a realm, a setting, a restore, the service). For
+   * any other command the store must be there already: one that is not (a missing SQLite file, a
+   * PostgreSQL database without a store) is exit 6, never made anew, so a mistyped --db is said
+   * to be one, not taken for an empty store (`user show` would say the user does not exist, and
+   * leave a store behind). Never with a sign-in (--as, a token, login) or for PAM: whoever signs
+   * in must be in a store already, so an empty one could only refuse.
    */
-  readonly existing?: boolean;
+  readonly creates?: boolean;
   /**
    * What it answers with is trusted (PAM): the store and key file, and the directories above them,
    * must be such that no other user could put something else in their place (files.ts
@@ -140,7 +145,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   }
 
   const signsIn = asId !== undefined || presented !== undefined;
-  const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, existing: mode.existing === true || signsIn, trusted: mode.trusted === true });
+  const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, creates: mode.creates === true && !signsIn, trusted: mode.trusted === true });
   const { store, keyPath } = opened;
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.

@@ -438,7 +438,12 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     if (found === PG_LATEST_VERSION) return { store: new PgStore(client, socket, location, options), created: false };
     // 42P01: no marker table, so no store (an empty database, or another program's).
     const missing = current === null && (failure as { code?: string } | null)?.code === '42P01';
-    if (options.existing && missing) throw storeMissing(where);
+    if (options.existing && missing) {
+      // Another program's database is said to be one, not taken for a store that is not there yet.
+      const tables = await client.query("SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
+      if (Number(tables.rows[0].n) > 0) throw new StoreError(`${where} holds tables but is not a tfactl store`, 'not_a_store');
+      throw storeMissing(where);
+    }
     if (options.readOnly) {
       if (failure !== null && !missing) throw failure;
       throw missing

@@ -1,7 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneLineError, TempStore } from './harness.js';
 
 const store = new TempStore();
+beforeAll(async () => {
+  expect((await store.run(['init'])).code).toBe(0);
+});
 afterAll(() => store.remove());
 
 describe('tfactl realm', () => {

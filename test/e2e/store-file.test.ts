@@ -35,7 +35,7 @@ function failsAtOnce(r: RunResult, message: string): void {
 describe('a --db path that cannot be a store', () => {
   it('under /proc fails at once (Node\'s recursive mkdir loops for ever there)', async () => {
     const s = fresh();
-    failsAtOnce(await withDb(s, '/proc/nope/x.db', ['user', 'list']), 'cannot create the store at /proc/nope/x.db: ENOENT (mkdir /proc/nope)');
+    failsAtOnce(await withDb(s, '/proc/nope/x.db', ['init']), 'cannot create the store at /proc/nope/x.db: ENOENT (mkdir /proc/nope)');
   });
 
   it('a key file under /proc fails at once too', async () => {
@@ -58,10 +58,10 @@ describe('a --db path that cannot be a store', () => {
     const s = fresh();
     const file = join(s.dir, 'plain-file');
     writeFileSync(file, '');
-    failsAtOnce(await withDb(s, join(file, 'sub', 'x.db'), ['user', 'list']), `cannot create the store at ${join(file, 'sub', 'x.db')}: ENOTDIR (stat ${join(file, 'sub')})`);
+    failsAtOnce(await withDb(s, join(file, 'sub', 'x.db'), ['init']), `cannot create the store at ${join(file, 'sub', 'x.db')}: ENOTDIR (stat ${join(file, 'sub')})`);
     const locked = join(s.dir, 'locked');
     mkdirSync(locked, { mode: 0o500 });
-    const r = await withDb(s, join(locked, 'new', 'x.db'), ['user', 'list'], { prefix: AS_UID_1000 });
+    const r = await withDb(s, join(locked, 'new', 'x.db'), ['init'], { prefix: AS_UID_1000 });
     failsAtOnce(r, `cannot open or create the store at ${join(locked, 'new', 'x.db')}: EACCES (mkdir ${join(locked, 'new')}): it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)`);
   });
 
@@ -278,6 +278,37 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     expect(mode(join(s.dir, 'umask', 'deeper'))).toBe(0o700);
     expect(mode(fresher)).toBe(0o600);
     expect(mode(`${fresher}.key`)).toBe(0o600);
+  });
+});
+
+describe('a store that is not there (a mistyped --db)', () => {
+  it('is said to be missing, exit 6, by every command but those that add something, and none is made', async () => {
+    const s = fresh();
+    const db = join(s.dir, 'typo', 'tfactl.db');
+    const missing = `there is no tfactl store at ${db} (its owner makes one with tfactl init)`;
+    for (const args of [
+      ['user', 'show', 'nobody'],
+      ['user', 'list', '--json'],
+      ['user', 'delete', 'nobody', '--yes'],
+      ['tfa', 'list'],
+      ['tfa', 'delete', 'nobody', '--all', '--yes'],
+      ['tfa', 'add', 'recovery', 'root@local'],
+      ['realm', 'show', 'nope'],
+      ['audit'],
+      ['settings', 'list'],
+      ['token', 'list'],
+      ['export', 'users'],
+      ['backup', join(s.dir, 'b.db')],
+    ]) {
+      const r = await withDb(s, db, args);
+      expect(r.code, args.join(' ')).toBe(6);
+      expect(oneLineError(r), args.join(' ')).toBe(`error: ${missing}`);
+      expect(readdirSync(s.dir), args.join(' ')).toEqual([]);
+    }
+    expect((await withDb(s, db, ['user', 'list', '--json'])).json().error).toEqual({ code: 'store_missing', message: missing });
+    // Adding the first user makes it, as the README's first command does.
+    expect((await withDb(s, db, ['user', 'add', 'ada', '--no-password'])).code).toBe(0);
+    expect(existsSync(db) && existsSync(`${db}.key`)).toBe(true);
   });
 });
 

@@ -11,7 +11,7 @@ const mode = (path: string) => statSync(path).mode & 0o777;
 describe('the store on disk', () => {
   it('is created on first use with a 0700 directory, a 0600 file and a 0600 key file', async () => {
     const s = fresh();
-    const r = await s.run(['user', 'list']);
+    const r = await s.run(['user', 'add', 'ada', '--no-password']);
     expect(r.code).toBe(0);
     expect(mode(join(s.dir, 'store'))).toBe(0o700);
     expect(mode(s.db)).toBe(0o600);

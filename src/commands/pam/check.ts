@@ -19,7 +19,7 @@ export async function run(inv: Invocation): Promise<void> {
   // The answer first (pam_exec wrote it before tfactl started): the store is not held while a
   // client of tfactl serve sends it (a client sends it with the command: remote/client.ts).
   const answer = (await inv.ctx.io.readLine(PAM_ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
-  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid }, { existing: true, trusted: true });
+  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid }, { trusted: true });
   const base = authDeps(inv, session.store, (tx) => session.secretKey(tx), userid);
   // Through a service, the entry also names the API token the check came with.
   const via = session.actor.token && { via: `${session.actor.userid}!${session.actor.token.name}` };

@@ -15,7 +15,7 @@ import { pamUser } from './pam-user.js';
  */
 export async function run(inv: Invocation): Promise<void> {
   const { userid } = pamUser(inv);
-  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid }, { existing: true, trusted: true });
+  const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid }, { trusted: true });
   if (boolOpt(inv, 'password') === true) {
     // Before the password, nobody is told whether the name exists or what factors it has.
     const text = `Password and second factor for ${userid}: at the next prompt, type your tfactl password and right after it (no space) the code of your second factor (a TOTP code, a recovery key or a YubiKey OTP).`;

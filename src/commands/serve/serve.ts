@@ -35,7 +35,7 @@ export async function run(inv: Invocation): Promise<void> {
   const activated = inv.ctx.env.LISTEN_FDS === '1' && inv.ctx.env.LISTEN_PID === String(process.pid);
   if (activated && socketOpt !== undefined) throw new UsageError('systemd passed a socket: leave out --socket');
   // Only the owner of the store (root@local) serves it.
-  const owner = await openSession(inv, { op: 'store.whole', action: 'serve' });
+  const owner = await openSession(inv, { op: 'store.whole', action: 'serve' }, { creates: true });
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);

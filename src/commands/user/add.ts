@@ -39,9 +39,9 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const tfaType = tfaOption ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
-  if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico');
+  if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico', 'conflicting_options');
   if (yubicoOtp === undefined && yubicoFlags.length > 0) throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp`);
-  if (tfaType !== 'totp' && tfaType !== 'auto' && totpFlags.length > 0) throw new UsageError(`${totpFlags.join(', ')} go${totpFlags.length === 1 ? 'es' : ''} with --tfa totp`);
+  if (tfaType !== 'totp' && tfaType !== 'auto' && totpFlags.length > 0) throw new UsageError(`${totpFlags.join(', ')} go${totpFlags.length === 1 ? 'es' : ''} with --tfa totp`, 'conflicting_options');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Standard input would carry the new user's password, which --no-password says there is none
   // of (with --as or a token it carries the acting user's, and stays).
@@ -64,7 +64,7 @@ export async function run(inv: Invocation): Promise<void> {
           io: totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' }),
         };
 
-  const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id });
+  const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id }, { creates: true });
   const added = await addUser(
     session,
     {

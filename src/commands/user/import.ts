@@ -67,7 +67,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Standard input's first rows are read before signing in: input that is wrong from its start is
   // refused before anything else happens, as a file is.
   const first = await rows.next();
-  const session = await openSession(inv, { op: 'user.create', action: 'user.import' });
+  const session = await openSession(inv, { op: 'user.create', action: 'user.import' }, { creates: true });
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.
   const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
