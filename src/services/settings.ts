@@ -1,6 +1,7 @@
 import type { PasswordPolicy } from '../domain/password-policy.js';
 import { SETTINGS } from '../domain/settings.js';
 import { parseOriginList } from '../domain/webauthn-settings.js';
+import { quote } from '../domain/userid.js';
 import { RefusedError, UsageError } from '../errors.js';
 import type { LockoutLimits, PasswordLimits, SettingStore } from '../store/types.js';
 import { authorize } from './authz.js';
@@ -130,7 +131,7 @@ export interface ChangedSetting {
 export async function changeSetting(session: Session, key: string, value: string, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
   // Own keys only: `__proto__` or `toString` typed as a setting are unknown ones, not Object's.
   const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
-  if (!spec) throw new UsageError(`unknown setting ${JSON.stringify(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
+  if (!spec) throw new UsageError(`unknown setting ${quote(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
   const parsed = spec.parse(value);
   await authorize(session, 'settings.change', 'settings.set', key);
   const warnings: string[] = [];

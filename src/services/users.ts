@@ -87,6 +87,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     await session.secretKey();
     await tfa.io.present(prepared);
     const step = tfa.verify ? await confirmTotp(session, prepared, tfa.io, 'user.add') : null;
+    await tfa.io.confirmed?.(prepared);
     totp = { prepared, row: await totpFactorRow(session, prepared, step) };
   }
   const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;

@@ -119,8 +119,13 @@ describe('the command line', () => {
     [['user', 'add', 'x', '--password-stdin'], 2, 'missing_secret'],
     [['user', 'add', 'x', '--password-stdin', '--no-password'], 2, 'conflicting_options'],
     [['user', 'modify', 'root@local', '--admin', '--no-admin'], 2, 'conflicting_options'],
-    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--no-verify'], 2, 'usage'],
-    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--qr', 'none'], 2, 'usage'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--no-verify'], 2, 'conflicting_options'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--qr', 'none'], 2, 'conflicting_options'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'none', '--code', '1'], 2, 'conflicting_options'],
+    [['user', 'add', 'x', '--no-password', '--tfa', 'totp', '--yubico-otp', 'cccccccccccb'], 2, 'conflicting_options'],
+    [['realm', 'set-enforce', 'local', 'none', '--digits', '8'], 2, 'conflicting_options'],
+    [['realm', 'set-enforce', 'local', 'totp', '--offline'], 2, 'conflicting_options'],
+    [['login', 'root@local', '--webauthn', '--code', '123456', '--password-stdin'], 2, 'conflicting_options'],
     [['user', 'add', 'x', '--no-password', '--aes-key', '00'], 2, 'usage'],
     [['user', 'add', 'x', '--no-password', '--tfa', 'auto', '--no-verify'], 2, 'usage'],
     [['login', 'root@local', '--no-session', '--session'], 2, 'conflicting_options'],
@@ -149,6 +154,13 @@ describe('the command line', () => {
     expect(r.stdout + r.stderr).not.toContain('Sekr1t');
     oneLineError(r);
     expect(store.snapshot()).toBe(before);
+  });
+
+  it('cuts a long unknown setting short in its error, as any echoed value', async () => {
+    const r = await store.run(['settings', 'set', `a\u001b${'a'.repeat(100_000)}`, 'v']);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toMatch(/^error: unknown setting "a\?a{75}\.\.\.": known are /);
+    expect(r.stderr.length).toBeLessThan(1000);
   });
 
   it('makes no store for a sign-in: --as, an API token and login on a store not there yet are exit 6', async () => {

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base32Bytes, nowSeconds, oathtool, oneLineError, secretForms, TempStore } from './harness.js';
 
@@ -52,6 +53,21 @@ describe('TOTP enrolment', () => {
     expect(r.json().error.message).toContain('verification code does not match');
     expect(store.factorsOf('vera')).toEqual([]);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'vera@local', outcome: 'failed' });
+  });
+
+  it('shows nothing of a secret whose code, given with the command, does not match; a matching one is shown after', async () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ';
+    const png = join(store.dir, 'wrong-code.png');
+    const wrong = await store.run(['tfa', 'add', 'totp', 'vera', '--secret', secret, '--code', '000000', '--qr', `png:${png}`]);
+    expect(wrong.code).toBe(5);
+    expect(wrong.stdout).toBe('');
+    expect(existsSync(png)).toBe(false);
+    const added = await store.run(['user', 'add', 'vic', '--no-password', '--totp-secret', secret, '--code', '000000']);
+    expect(added.code).toBe(5);
+    expect(added.stdout).toBe('');
+    const right = await store.run(['tfa', 'add', 'totp', 'vera', '--secret', secret, '--code', oathtool(secret)]);
+    expect(right.code, right.stderr).toBe(0);
+    expect(right.stdout).toContain(`Secret: ${secret}`);
   });
 
   it('generates a 160-bit secret when none is given, and honours SHA256 with 8 digits', async () => {

@@ -52,13 +52,16 @@ describe('the form of POST /api/v1/pam/check and /prompt', () => {
     expect(() => parsePamForm(`token=a%0Ab`, 'check')).toThrow(/the field token must hold one line/);
   });
 
+  it('takes nullok for prompt too: the prompt says what it lets through', () => {
+    expect(parsePamForm('user=bob&nullok=1', 'prompt').args).toEqual(['pam', 'prompt', '--nullok']);
+  });
+
   it('refuses an unknown field, one given twice, a flag other than 1, and what prompt does not take', () => {
     const cases: [string, 'check' | 'prompt', RegExp][] = [
       ['user=alice&db=%2Fx', 'check', /unknown field "db" for pam check/],
       ['user=alice&user=bob', 'check', /the field user is given twice/],
       ['nullok=true', 'check', /the field nullok is 1 or left out/],
       ['password=', 'check', /the field password is 1 or left out/],
-      ['nullok=1', 'prompt', /unknown field "nullok" for pam prompt/],
       ['answer=123456', 'prompt', /unknown field "answer" for pam prompt/],
     ];
     for (const [body, command, message] of cases) expect(() => parsePamForm(body, command), body).toThrow(message);

@@ -21,11 +21,11 @@ export async function run(inv: Invocation): Promise<void> {
   const totpInput = { digits: stringOpt(inv, 'digits'), period: step ?? period, algorithm: stringOpt(inv, 'algorithm') };
   const given = Object.entries(totpInput).filter(([, v]) => v !== undefined);
   if (type !== 'totp' && given.length > 0) {
-    throw new UsageError('--digits, --step (--period) and --algorithm only apply to totp enforcement');
+    throw new UsageError('--digits, --step (--period) and --algorithm only apply to totp enforcement', 'conflicting_options');
   }
   const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
   const yubico = yubicoValidation(inv);
-  if (type !== 'yubico' && yubico) throw new UsageError('--api-id, --api-key, --url and --offline only apply to yubico enforcement (or realm set-yubico)');
+  if (type !== 'yubico' && yubico) throw new UsageError('--api-id, --api-key, --url and --offline only apply to yubico enforcement (or realm set-yubico)', 'conflicting_options');
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-enforce', target: name });
   const { realm, warnings } = await setRealmEnforcement(session, name, type, totp, yubico);
   for (const w of warnings) inv.out.warn(w);

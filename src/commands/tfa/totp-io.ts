@@ -36,28 +36,37 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal');
   const code = stringOpt(inv, 'code');
   const { out, ctx } = inv;
+  // A code that came with the command was made from a secret set up beforehand: nothing needs
+  // scanning before it is checked, and nothing is shown (or written) for a code that does not match.
+  const afterCode = options.verify && code !== undefined;
+  const show = async (p: PreparedTotp) => {
+    if (qr.kind === 'png' || qr.kind === 'svg') {
+      await writeQrFile(qr.kind, qr.path, p.uri);
+      out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret)`);
+    }
+    if (out.json) return;
+    if (qr.kind === 'terminal') {
+      const matrix = await qrMatrix(p.uri);
+      // Through a tfactl service a client may not have files written (--qr png:FILE): a wider terminal, or the secret.
+      const elsewhere = ctx.remote === undefined ? 'use --qr png:FILE' : 'widen the terminal and run it again';
+      if (terminalWidth(matrix) > out.columns) {
+        out.display(`The terminal is too narrow for the QR code (it needs ${terminalWidth(matrix)} columns): enter the secret or the URI in your app, or ${elsewhere}.`);
+      } else {
+        out.display(`Scan this QR code with your authenticator app:\n\n${renderTerminal(matrix, out.colour)}\n`);
+        if (!out.colour) out.display(`(drawn without colour: it scans on dark terminal themes; on a light theme ${ctx.remote === undefined ? 'use --qr png:FILE' : 'enter the secret or the URI in your app'})`);
+      }
+    }
+    out.display(`Secret: ${p.secret}\nURI:    ${p.uri}\nType:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);
+  };
   return {
     async present(p: PreparedTotp) {
       // Checked again here for a factor the realm asks for (user add without --tfa): a secret is
       // never shown for a code that cannot then be asked for.
       requireVerificationCode(inv, options);
-      if (qr.kind === 'png' || qr.kind === 'svg') {
-        await writeQrFile(qr.kind, qr.path, p.uri);
-        out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret)`);
-      }
-      if (out.json) return;
-      if (qr.kind === 'terminal') {
-        const matrix = await qrMatrix(p.uri);
-        // Through a tfactl service a client may not have files written (--qr png:FILE): a wider terminal, or the secret.
-        const elsewhere = ctx.remote === undefined ? 'use --qr png:FILE' : 'widen the terminal and run it again';
-        if (terminalWidth(matrix) > out.columns) {
-          out.display(`The terminal is too narrow for the QR code (it needs ${terminalWidth(matrix)} columns): enter the secret or the URI in your app, or ${elsewhere}.`);
-        } else {
-          out.display(`Scan this QR code with your authenticator app:\n\n${renderTerminal(matrix, out.colour)}\n`);
-          if (!out.colour) out.display(`(drawn without colour: it scans on dark terminal themes; on a light theme ${ctx.remote === undefined ? 'use --qr png:FILE' : 'enter the secret or the URI in your app'})`);
-        }
-      }
-      out.display(`Secret: ${p.secret}\nURI:    ${p.uri}\nType:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);
+      if (!afterCode) await show(p);
+    },
+    async confirmed(p: PreparedTotp) {
+      if (afterCode) await show(p);
     },
     async readCode() {
       requireVerificationCode(inv, options);

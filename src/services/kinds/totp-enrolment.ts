@@ -118,8 +118,10 @@ export async function authorizeNoVerify(session: Session, action: string, userid
 }
 
 export interface TotpEnrolmentIo {
-  /** Shows the QR code, secret and URI (or nothing, with --json). */
+  /** Shows the QR code, secret and URI (or nothing, with --json), before the code is read. */
   present(prepared: PreparedTotp): Promise<void>;
+  /** Called once the code matched (with --no-verify, at once): an io that had nothing to show before it (the code came with the command) shows it now. */
+  confirmed?(prepared: PreparedTotp): Promise<void>;
   /** Reads the verification code; not called with --no-verify. */
   readCode(prepared: PreparedTotp): Promise<string>;
   /** How many codes the person may try (a terminal asks again; a flag gives one). */
@@ -174,6 +176,7 @@ export async function enrolTotp(
   await refuseKnownSecret(session, prepared);
   await io.present(prepared);
   const step = req.verify ? await confirmTotp(session, prepared, io, 'tfa.add') : null;
+  await io.confirmed?.(prepared);
   const row = await totpFactorRow(session, prepared, step);
   await session.store.transaction(async (tx) => {
     if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
