@@ -172,11 +172,16 @@ export function refuseHandedOver(path: string, name: string, fail: NonNullable<C
     }
   };
   walk(resolve(path));
+  // The real path of the file, or of the directory it is to be made in (a new file's).
   const real = (() => {
     try {
       return realpathSync(path);
     } catch {
-      return null;
+      try {
+        return join(realpathSync(dirname(resolve(path))), basename(path));
+      } catch {
+        return null;
+      }
     }
   })();
   if (real !== null && real !== resolve(path)) walk(real);
@@ -386,8 +391,14 @@ export function makeDirectories(dir: string, mode: number): void {
   }
 }
 
-/** Opens a new file with mode 0600; refuses (exit 4) when it exists: files that hold secrets are never overwritten. */
+/**
+ * Opens a new file with mode 0600; refuses (exit 4) when it exists: files that hold secrets are
+ * never overwritten. Refused too (exit 6) where another user could swap a directory on the way to
+ * it (refuseHandedOver): its secrets would go, and a failure's clean-up would remove a file of that
+ * name, wherever they pointed it.
+ */
 function openNewPrivate(path: string): number {
+  refuseHandedOver(path, 'the file', (message, problem) => new StoreError(message, problem));
   try {
     return openSync(path, 'wx', 0o600);
   } catch (e) {
@@ -535,7 +546,11 @@ export async function fillPrivateFile(path: string, tag: string, content: () => 
     }
     flushFile(dirname(path));
   } catch (e) {
-    rmSync(staging, { force: true });
+    try {
+      rmSync(staging, { force: true });
+    } catch {
+      // Not a file any more (swapped for a directory): not ours to remove.
+    }
     target.discard();
     throw e;
   }

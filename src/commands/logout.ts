@@ -1,4 +1,5 @@
 import { parseUserId } from '../domain/userid.js';
+import { StoreError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 import { endSession } from '../services/sessions.js';
 import { openStore, storePath } from './session.js';
@@ -20,9 +21,16 @@ export async function run(inv: Invocation): Promise<void> {
     if (secret) held.push({ userid: u, secret });
   }
   if (box !== null && held.length > 0) {
-    const { store } = await openStore(inv);
+    // A store that is not there any more ends no session, but its tickets here are of no use: gone too.
+    const store = await openStore(inv).then(
+      (opened) => opened.store,
+      (e: unknown) => {
+        if (e instanceof StoreError && e.code === 'store_missing') return null;
+        throw e;
+      },
+    );
     for (const t of held) {
-      await endSession(store, t.secret);
+      if (store !== null) await endSession(store, t.secret);
       await box.remove(t.userid);
       ended.push(t.userid);
     }

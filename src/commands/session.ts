@@ -167,6 +167,8 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   }
   if (asId === undefined) return createSession({ ...parts, actor: { userid: ROOT_USERID, admin: true, viaOwnership: true } });
 
+  // Whom this run signs in, for a service's request log (a kept session included).
+  ctx.remote?.signingIn?.(asId);
   const resumed = await resumeKeptSession(inv, store, path, asId, intent);
   if (resumed) {
     const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false, resumed: true } });

@@ -103,7 +103,7 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);
   }
   if (actor.resumed && NEEDS_PASSWORD.has(op) && target === actor.userid) {
-    return { allowed: false, reason: `changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: run 'tfactl logout ${actor.userid}', then again` };
+    return { allowed: false, reason: 'changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: end the session (logout) and sign in again' };
   }
   if (isRoot(actor)) return { allowed: true };
   if (op === 'store.whole') {

@@ -280,7 +280,8 @@ async function permitChanges(session: Session, row: ImportRow, ops: readonly Ope
   for (const op of ops) {
     const decision = decide(session.actor, op, row.userid);
     if (decision.allowed) continue;
-    await session.audit({ action: 'user.modify', target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
+    const action = op === 'tfa.manage' ? 'tfa.add' : op;
+    await session.audit({ action, target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
     throw new RowError(decision.reason);
   }
 }

@@ -112,7 +112,7 @@ describe('decide, for a user signed in by a kept session', () => {
       for (const op of ['tfa.manage', 'user.passwd', 'token.manage'] as const) {
         expect(decide(resumed, op, who.userid)).toEqual({
           allowed: false,
-          reason: `changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: run 'tfactl logout ${who.userid}', then again`,
+          reason: 'changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: end the session (logout) and sign in again',
         });
         expect(decide(resumed, op, 'bob@local')).toEqual(decide(who, op, 'bob@local'));
       }

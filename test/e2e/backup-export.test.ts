@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,14 +74,36 @@ describe('backup and restore', () => {
     });
   });
 
-  it('writes nothing through a name another user could swap: a racer in a directory others may write gets no file of root', async () => {
-    // Another user's directory: as soon as a staging file shows there, the racer puts symlinks to
-    // root's files in its place and in its journal's. The backup once had SQLite open the staging
-    // file (and its journal) by name again, so root wrote the store through them.
+  it('refuses to write where another user could swap a directory on the way, exit 6, making and removing nothing', async () => {
+    // Their home, and a folder in it they could move aside for a symlink to root's files.
+    const home = join(store.dir, 'their-home');
+    mkdirSync(join(home, 'drop'), { recursive: true, mode: 0o755 });
+    chownSync(home, 65534, 65534);
+    chownSync(join(home, 'drop'), 65534, 65534);
+    const open = join(store.dir, 'open-to-all');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    for (const [file, why] of [
+      [join(home, 'drop', 'b.db'), `the directory ${home} belongs to uid 65534`],
+      [join(open, 'b.db'), `the directory ${open} is writable by others (mode 0777)`],
+    ] as const) {
+      for (const args of [['backup', file], ['tfa', 'add', 'recovery', 'bea', '--output', file], ['export', 'totp', '--output', file]]) {
+        const r = await store.run([...args, '--json']);
+        expect(r.code, args.join(' ')).toBe(6);
+        expect(r.json().error).toEqual({ code: 'file_permissions', message: `the file ${file} is not safe to use: ${why}, so another user could have put it there or could swap it; keep it where only root and you may write` });
+      }
+    }
+    expect([readdirSync(join(home, 'drop')), readdirSync(open)]).toEqual([[], []]);
+  });
+
+  it('writes nothing through a name another could swap: a racer with the right to write the directory gets no file of root', async () => {
+    // As soon as a staging file shows, the racer puts symlinks to root's files in its place and in
+    // its journal's. The backup once had SQLite open the staging file (and its journal) by name
+    // again, so root wrote the store through them. Only root and this user may write a directory
+    // tfactl writes secrets in (above): the racer here is root itself.
     const shared = join(store.dir, 'shared');
     const guarded = join(store.dir, 'guarded');
-    mkdirSync(shared, { mode: 0o777 });
-    chmodSync(shared, 0o777);
+    mkdirSync(shared, { mode: 0o700 });
     mkdirSync(guarded, { mode: 0o700 });
     const precious = join(guarded, 'precious');
     writeFileSync(precious, 'not to be touched\n');

@@ -200,6 +200,8 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(readdirSync(join(runtime, 'tfactl'))).toHaveLength(1);
     const resumed = await viaService(['--as', 'sam', 'user', 'show', 'sam', '--json'], { env });
     expect(resumed.code, resumed.stderr).toBe(0);
+    // Its line in the request log names whom the session signed in.
+    await expect.poll(() => log).toMatch(/"method":"RUN","command":"user show","userid":"sam@local","exit":0/);
     const out = await viaService(['logout', '--json'], { env });
     expect(out.json().result.ended).toEqual(['sam@local']);
     expect(existsSync(file)).toBe(false);

@@ -77,7 +77,7 @@ describe('login --session', () => {
     for (const [n, row] of ['eva,Taken over by a session 1,,', 'eva,,recovery,'].entries()) {
       const r = await importRow(n, row);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.json().result.results[0].error).toMatch(/needs your password, which a kept session does not ask for: run 'tfactl logout eva@local', then again/);
+      expect(r.json().result.results[0].error).toMatch(/needs your password, which a kept session does not ask for: end the session \(logout\) and sign in again/);
     }
     expect(store.factorsOf('eva')).toEqual([]);
     expect((await store.run(['login', 'eva', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);

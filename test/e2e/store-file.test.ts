@@ -310,6 +310,24 @@ describe('a store that is not there (a mistyped --db)', () => {
     expect((await withDb(s, db, ['user', 'add', 'ada', '--no-password'])).code).toBe(0);
     expect(existsSync(db) && existsSync(`${db}.key`)).toBe(true);
   });
+
+  it('is no reason for logout to keep the tickets of its sessions: they go, as they are of no use', async () => {
+    const s = fresh();
+    const db = join(s.dir, 'gone', 'tfactl.db');
+    const runtime = join(s.dir, 'runtime');
+    mkdirSync(runtime, { mode: 0o700 });
+    const env = { XDG_RUNTIME_DIR: runtime };
+    expect((await withDb(s, db, ['user', 'add', 'ada', '--password-stdin'], { input: 'ada password 1\n' })).code).toBe(0);
+    const kept = await withDb(s, db, ['login', 'ada', '--password-stdin', '--session', '--json'], { input: 'ada password 1\n', env });
+    const ticket = kept.json().result.session.file as string;
+    expect(existsSync(ticket)).toBe(true);
+    rmSync(join(s.dir, 'gone'), { recursive: true });
+    const out = await withDb(s, db, ['logout', '--json'], { env });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.json().result).toEqual({ ended: ['ada@local'] });
+    expect(existsSync(ticket)).toBe(false);
+    expect(existsSync(db)).toBe(false);
+  });
 });
 
 describe('an existing empty file', () => {

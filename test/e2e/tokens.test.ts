@@ -116,11 +116,11 @@ describe('acting with a token', () => {
     expect(store.read(['user', 'show', 'boss'])).toEqual(before);
     expect((await store.run(['login', 'boss', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
     expect([...store.factorsOf('imp1'), ...store.factorsOf('imp2')]).toEqual([]);
-    const audited = store.auditRows().filter((a) => a.action === 'user.modify' && a.outcome === 'refused');
-    expect(audited.map((a) => [a.target, JSON.parse(a.detail!).line, JSON.parse(a.detail!).token]).sort()).toEqual([
-      ['boss@local', 2, 'importer'],
-      ['imp1@local', 3, 'importer'],
-      ['imp2@local', 4, 'importer'],
+    const audited = store.auditRows().filter((a) => JSON.parse(a.detail ?? '{}').via === 'import' && a.outcome === 'refused');
+    expect(audited.map((a) => [a.action, a.target, JSON.parse(a.detail!).line, JSON.parse(a.detail!).token]).sort()).toEqual([
+      ['tfa.add', 'imp1@local', 3, 'importer'],
+      ['tfa.add', 'imp2@local', 4, 'importer'],
+      ['user.passwd', 'boss@local', 2, 'importer'],
     ]);
     // Another user's password, as `user passwd` by an admin's token sets it; a new user's first factor, as `user add` makes it.
     expect((await store.run(['login', 'imp3', '--password-stdin'], { input: 'Changed by an admin 1\n' })).code).toBe(0);

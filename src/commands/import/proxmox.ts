@@ -34,7 +34,7 @@ export async function run(inv: Invocation): Promise<void> {
     realms: domainsText === null ? null : parseDomainsCfg(domainsText),
     datacenter: datacenterText === null ? null : parseDatacenterCfg(datacenterText),
   };
-  const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' }, { creates: true });
+  const session = await openSession(inv, { op: 'store.manage', action: 'import.proxmox' }, { creates: boolOpt(inv, 'dryRun') !== true });
   const plan = await importProxmox(session, input, boolOpt(inv, 'dryRun') === true);
   for (const w of plan.warnings) inv.out.warn(w);
   inv.out.result(planView(plan), describe);

@@ -7,7 +7,7 @@ import { settingView } from '../views.js';
 export async function run(inv: Invocation): Promise<void> {
   const key = arg(inv, 0);
   const value = arg(inv, 1);
-  const session = await openSession(inv, { op: 'settings.change', action: 'settings.set', target: key }, { creates: true });
+  const session = await openSession(inv, { op: 'settings.change', action: 'settings.set', target: key });
   const { setting, warnings } = await changeSetting(session, key, value, { force: boolOpt(inv, 'force') === true });
   for (const w of warnings) inv.out.warn(w);
   inv.out.result(settingView(setting), (s, style) => `${style.green('set')} ${s.key} = ${s.value}`);
