@@ -476,6 +476,9 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     const challenge = JSON.parse(taken.data) as ChallengeData;
     const user = await tx.getUser(userid);
     if (!user) return { refused: 'user' };
+    // As when the challenge was issued: an account disabled or expired since answers nothing.
+    if (!user.enabled) return { refused: 'disabled' };
+    if (isExpired(user.expire, now)) return { refused: 'expired' };
     const realm = await tx.getRealm(user.realm);
     let kind = answer.kind ?? inferCodeKind(answer.code);
     if (kind === null && challenge.key) {
@@ -498,6 +501,8 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   });
   if ('refused' in opened) {
     if (opened.refused === 'user') return fail(audit, context, 'unknown user');
+    if (opened.refused === 'disabled') return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
+    if (opened.refused === 'expired') return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
     if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', totpLocked(userid, opened.recovery));
     return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again');
   }
@@ -545,7 +550,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
 /** The first unit of work's outcome: refused before anything was checked, or what the check needs. */
 type Opened =
   | { readonly refused: 'challenge' }
-  | { readonly refused: 'user' }
+  | { readonly refused: 'user' | 'disabled' | 'expired' }
   | { readonly refused: 'totp locked'; readonly recovery: boolean }
   | {
       readonly challenge: ChallengeData;

@@ -90,6 +90,27 @@ describe('login --begin and --finish', () => {
     expect((await store.login('lou', PW, oathtool(SECRET))).code).toBe(0);
   });
 
+  it('refuse the answer of an account disabled or expired since its challenge, audited, spending nothing', async () => {
+    await store.addUser('cid', PW);
+    const keys = await recoveryKeys('cid');
+    for (const [change, undo, reason] of [
+      [['--disabled'], ['--enable'], 'disabled'],
+      [['--expire', '2020-01-01'], ['--expire', 'never'], 'has expired'],
+    ] as const) {
+      const challenge = (await begin('cid')).json().result.challenge;
+      expect((await store.run(['user', 'modify', 'cid', ...change])).code).toBe(0);
+      const r = await finish('cid', challenge, keys[0]!);
+      expect(r.code).toBe(5);
+      expect(r.json().error.message).toBe(`authentication failed: cid@local ${reason === 'disabled' ? 'is disabled' : 'has expired'}`);
+      expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'cid@local', outcome: 'failed' });
+      expect(failures('cid@local')).toBe(0);
+      expect((await store.run(['user', 'modify', 'cid', ...undo])).code).toBe(0);
+    }
+    // The key was never spent.
+    const challenge = (await begin('cid')).json().result.challenge;
+    expect((await finish('cid', challenge, keys[0]!)).code).toBe(0);
+  });
+
   it('refuse a challenge handed out to another user', async () => {
     const keys = await recoveryKeys('ben');
     const annChallenge = (await begin('ann')).json().result.challenge;

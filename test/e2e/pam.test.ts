@@ -233,6 +233,9 @@ describe('a security key at the PAM prompt (fido2-assert), under pamtester on a 
   it('shows the line for fido2-assert, and signs in with what it printed, pasted as one line', () => {
     const r = pamtesterOnTerminal('tfactl-sshd', 'fay', null, 10);
     expect(r.shown).toContain('Second factor for fay@corp: your security key.');
+    // Line by line, the fido2-assert line on one of its own (not joined by escaped line ends).
+    expect(r.shown).not.toContain('your security key.\\n');
+    expect(r.shown).toMatch(/^\s*printf '%s\\n' /m);
     expect(r.shown).toMatch(new RegExp(`printf '%s\\\\n' \\S+ '${RP_ID.replace(/\./g, '\\.')}' \\S+ \\| fido2-assert -G DEVICE \\| paste -sd ' '`));
     expect(r.ok, r.output).toBe(true);
     expect(lastPamEntry('fay@corp')).toEqual({ outcome: 'ok', detail: { method: 'webauthn', factor: expect.any(String), pam: expect.objectContaining({ service: 'tfactl-sshd' }) } });

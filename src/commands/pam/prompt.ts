@@ -1,4 +1,5 @@
 import { describeOffer } from '../../domain/second-factor.js';
+import { escapeText } from '../../domain/text.js';
 import type { Invocation } from '../../invocation.js';
 import { pamPrompt } from '../../services/pam.js';
 import { fido2Instructions } from '../webauthn/fido2-lines.js';
@@ -38,5 +39,6 @@ export async function run(inv: Invocation): Promise<void> {
         : [`Second factor for ${userid}: type ${what} at the next prompt.`, ...keyLines].join('\n');
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
   const fido2 = keys?.fido2.map((f) => ({ factorId: f.factorId, kind: f.kind, input: f.input, options: f.options })) ?? [];
-  inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, fido2, text }, (r) => r.text);
+  // Its lines are lines (the security key's instructions), each escaped as the renderer's data would be.
+  inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, fido2, text }, () => text.split('\n').map(escapeText).join('\n'));
 }
