@@ -122,7 +122,7 @@ export interface Ctx {
   /** Set when this run came from a client of `tfactl serve`. */
   readonly remote?: RemoteRun;
   /**
-   * Opens (creating on first use) the store at `path`. `now` stamps a new store's first rows; the
+   * Opens (creating, unless `existing`) the store at `path`. `now` stamps a new store's first rows; the
    * key file is where migrations that re-seal secrets find the key. With `readOnly`, only an
    * existing, up-to-date store is opened, and nothing is created, migrated or written. With
    * `existing`, a store that is not there is exit 6 (store_missing) and nothing is made. With

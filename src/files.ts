@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
 
@@ -163,9 +163,9 @@ export function refuseHandedOver(path: string, name: string, fail: NonNullable<C
       const what = st.isSymbolicLink() ? `the symlink ${at}` : at === full ? 'it' : `the directory ${at}`;
       if (!allowed.has(st.uid)) refuse(what, `belongs to uid ${st.uid}${shared ? ` in a directory others may write` : ''}`);
       if (!st.isDirectory()) continue;
-      // Writable by its group only, where that group is this user's own (a user private group, as
-      // homes of mode 0775 have): no one else.
-      const ownGroupOnly = (st.mode & 0o022) === 0o020 && st.gid === process.getegid?.();
+      // Writable by its group only, where that group is this user's own private group (as homes of
+      // mode 0775 have): no one else.
+      const ownGroupOnly = (st.mode & 0o022) === 0o020 && isPrivateGroupOf(st.gid, uid);
       const writable = (st.mode & 0o022) !== 0 && !ownGroupOnly;
       if (writable && (st.mode & 0o1000) === 0) refuse(what, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`);
       shared = writable;
@@ -185,6 +185,29 @@ export function refuseHandedOver(path: string, name: string, fail: NonNullable<C
     }
   })();
   if (real !== null && real !== resolve(path)) walk(real);
+}
+
+/**
+ * Whether `gid` is the user private group of `uid`, as Debian's OpenSSH asks before it trusts a
+ * directory its group may write: the user's primary group in /etc/passwd, held by no other user
+ * there, with no members listed in /etc/group. Read only when such a directory is met (seldom).
+ * A group switched to (newgrp, sg) is not the primary one; users only NSS knows are not trusted
+ * so. (An ACL naming another user shows in the mode as a group that may write: not told apart.)
+ */
+function isPrivateGroupOf(gid: number, uid: number): boolean {
+  const rows = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').map((line) => line.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const passwd = rows('/etc/passwd');
+  const own = passwd.find((f) => Number(f[2]) === uid && f[2] !== '');
+  if (own === undefined || Number(own[3]) !== gid) return false;
+  if (passwd.some((f) => f !== own && f[3] !== undefined && f[3] !== '' && Number(f[3]) === gid)) return false;
+  const group = rows('/etc/group').find((f) => f[2] !== undefined && f[2] !== '' && Number(f[2]) === gid);
+  return group !== undefined && (group[3] ?? '').trim() === '';
 }
 
 /** Refuses a mode that lets the file's group or others in, naming the command that fixes it. */

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { refuseHandedOver, refuseReplaceable } from '../files.js';
 import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
@@ -40,12 +40,28 @@ export async function openStore(inv: Invocation, { readOnly = false, creates = f
     refuseReplaceable(keyPath, ctx.uid, 'the key file');
   }
   // A key file put in the way is refused before the store is opened (or made, by init), not once
-  // a secret is first sealed with it. Missing (or out of sight), it is left to be made or reported.
-  if (!ctx.remote && existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', (message) => new StoreError(message, 'key_permissions'));
+  // a secret is first sealed with it. Where a new store and key would be made, both places are
+  // checked first, so that nothing is made (and left) where another user could swap them.
+  const keyFail = (message: string) => new StoreError(message, 'key_permissions');
+  if (!ctx.remote && creates) {
+    if (!isPostgresUrl(path) && missing(path)) refuseHandedOver(path, 'the store', (message) => new StoreError(message, 'store_permissions'));
+    if (missing(keyPath)) refuseHandedOver(keyPath, 'the key file', keyFail);
+  }
+  if (!ctx.remote && existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', keyFail);
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
   return { store, path, keyPath, created, keyCreated, ...(secretKey && { secretKey }) };
+}
+
+/** Whether nothing is at `path` yet (ENOENT): what cannot be looked at is left to the opening to report. */
+function missing(path: string): boolean {
+  try {
+    lstatSync(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /** The store this run uses (--db, TFACTL_DB, this host's config, or the default location). */
@@ -74,7 +90,7 @@ export interface OpenMode {
   readonly readOnly?: boolean;
   /**
    * The store's owner may make the store with this command on first use: `init`, and what adds
-   * the first things to one (a user, an import, a realm, a setting, a restore, the service). For
+   * the first things to one (a user, an import, a realm, a restore, the service). For
    * any other command the store must be there already: one that is not (a missing SQLite file, a
    * PostgreSQL database without a store) is exit 6, never made anew, so a mistyped --db is said
    * to be one, not taken for an empty store (`user show` would say the user does not exist, and

@@ -87,10 +87,11 @@ describe('backup and restore', () => {
       [join(home, 'drop', 'b.db'), `the directory ${home} belongs to uid 65534`],
       [join(open, 'b.db'), `the directory ${open} is writable by others (mode 0777)`],
     ] as const) {
-      for (const args of [['backup', file], ['tfa', 'add', 'recovery', 'bea', '--output', file], ['export', 'totp', '--output', file]]) {
+      for (const args of [['backup', file], ['tfa', 'add', 'recovery', 'bea', '--output', file], ['export', 'totp', '--output', file], ['export', 'totp', '--format', 'png-dir', '--output', file]]) {
         const r = await store.run([...args, '--json']);
         expect(r.code, args.join(' ')).toBe(6);
-        expect(r.json().error).toEqual({ code: 'file_permissions', message: `the file ${file} is not safe to use: ${why}, so another user could have put it there or could swap it; keep it where only root and you may write` });
+        const what = args.includes('png-dir') ? 'the directory' : 'the file';
+        expect(r.json().error).toEqual({ code: 'file_permissions', message: `${what} ${file} is not safe to use: ${why}, so another user could have put it there or could swap it; keep it where only root and you may write` });
       }
     }
     expect([readdirSync(join(home, 'drop')), readdirSync(open)]).toEqual([[], []]);

@@ -311,6 +311,25 @@ describe('a store that is not there (a mistyped --db)', () => {
     expect(existsSync(db) && existsSync(`${db}.key`)).toBe(true);
   });
 
+  it('is made, with its key file, only where no other user could swap a directory on the way: else exit 6 and nothing left', async () => {
+    const s = fresh();
+    const open = join(s.dir, 'open');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    const safe = join(s.dir, 'safe', 'tfactl.db');
+    for (const [db, key] of [
+      [join(open, 'tfactl.db'), undefined],
+      [join(open, 'new', 'tfactl.db'), undefined],
+      [safe, join(open, 'tfactl.key')],
+    ] as const) {
+      const r = await withDb(s, db, ['init'], key === undefined ? {} : { env: { TFACTL_KEY_FILE: key } });
+      expect(r.code, db).toBe(6);
+      expect(oneLineError(r)).toMatch(/is not safe to use: the directory .*\/open is writable by others \(mode 0777\)/);
+      expect(readdirSync(open)).toEqual([]);
+    }
+    expect(existsSync(safe)).toBe(false);
+  });
+
   it('is no reason for logout to keep the tickets of its sessions: they go, as they are of no use', async () => {
     const s = fresh();
     const db = join(s.dir, 'gone', 'tfactl.db');

@@ -1,8 +1,8 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeText } from '../../domain/text.js';
-import { createPrivateFile, type PrivateFile } from '../../files.js';
-import { CancelledError, UsageError } from '../../errors.js';
+import { createPrivateFile, type PrivateFile, refuseHandedOver } from '../../files.js';
+import { CancelledError, StoreError, UsageError } from '../../errors.js';
 import { type Interruption, listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
@@ -44,7 +44,11 @@ export async function run(inv: Invocation): Promise<void> {
 async function exportTo(inv: Invocation, session: Session, format: Format, output: string | undefined, interruption: Interruption): Promise<void> {
   // The destination is claimed before any secret is decrypted or the export audited.
   let file: PrivateFile | undefined;
+  const written: string[] = [];
   if (format === 'png-dir') {
+    // Made only where no other user could swap a directory on the way (as any file of secrets):
+    // else the clean-up below could remove what they pointed it at.
+    refuseHandedOver(output as string, 'the directory', (message, problem) => new StoreError(message, problem));
     try {
       mkdirSync(output as string, { mode: 0o700 });
     } catch (e) {
@@ -62,7 +66,9 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
     if (format === 'png-dir') {
       const { writeQrFile } = await import('../../qr.js');
       for await (const e of interruption.through(entries())) {
-        await writeQrFile('png', join(output as string, `${e.userid}-${e.id}.png`), e.uri);
+        const png = join(output as string, `${e.userid}-${e.id}.png`);
+        await writeQrFile('png', png, e.uri);
+        written.push(png);
         factors++;
       }
     } else if (file) {
@@ -82,7 +88,15 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
   } catch (e) {
     // Nothing half-written stays: not a file that looks like a whole export (Ctrl-C, a full disk).
     file?.discard();
-    if (format === 'png-dir') rmSync(output as string, { recursive: true, force: true });
+    if (format === 'png-dir') {
+      // What this run wrote, then the directory it made: nothing else, whatever the name holds.
+      for (const png of written) rmSync(png, { force: true });
+      try {
+        rmdirSync(output as string);
+      } catch {
+        // Not empty, or not there: left as it is.
+      }
+    }
     if (e instanceof CancelledError && output !== undefined) throw new CancelledError(`interrupted: nothing was kept at ${output}`);
     throw e;
   }
