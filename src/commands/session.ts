@@ -42,12 +42,10 @@ export async function openStore(inv: Invocation, { readOnly = false, creates = f
   // A key file put in the way is refused before the store is opened (or made, by init), not once
   // a secret is first sealed with it. Where a new store and key would be made, both places are
   // checked first, so that nothing is made (and left) where another user could swap them.
-  const keyFail = (message: string) => new StoreError(message, 'key_permissions');
-  if (!ctx.remote && creates) {
-    if (!isPostgresUrl(path) && missing(path)) refuseHandedOver(path, 'the store', (message) => new StoreError(message, 'store_permissions'));
-    if (missing(keyPath)) refuseHandedOver(keyPath, 'the key file', keyFail);
+  if (!ctx.remote) {
+    if (creates && !isPostgresUrl(path) && missing(path)) refuseHandedOver(path, 'the store', (message) => new StoreError(message, 'store_permissions'));
+    if (creates || existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', (message) => new StoreError(message, 'key_permissions'));
   }
-  if (!ctx.remote && existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', keyFail);
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
   const keyCreated = created && (await ensureKeyFile(ctx.random, store, keyPath)).created;
@@ -183,10 +181,10 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   }
   if (asId === undefined) return createSession({ ...parts, actor: { userid: ROOT_USERID, admin: true, viaOwnership: true } });
 
-  // Whom this run signs in, for a service's request log (a kept session included).
-  ctx.remote?.signingIn?.(asId);
   const resumed = await resumeKeptSession(inv, store, path, asId, intent);
   if (resumed) {
+    // Whom this run signs in, for a service's request log (a fresh sign-in says so in authDeps).
+    ctx.remote?.signingIn?.(asId);
     const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false, resumed: true } });
     await checkIntent(session, intent);
     return session;

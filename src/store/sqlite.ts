@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
-import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseHandedOver, refuseOpenToOthers } from '../files.js';
+import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
@@ -258,9 +258,6 @@ const storeFileError = (message: string, problem: FileProblem) =>
  * on such a path.
  */
 function checkStoreFile(path: string, { create }: { readonly create: boolean }): void {
-  // A new store is made only where no other user could have put it or swap it (nothing is left
-  // behind when it is not); an existing one is checked as it is, below.
-  if (create && notThere(path)) refuseHandedOver(path, 'the store', storeFileError);
   try {
     if (create) {
       makePrivateDirectories(dirname(path));
