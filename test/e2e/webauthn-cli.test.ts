@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -7,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addVirtualAuthenticator, AUTHENTICATORS, launchBrowser, runPage, type TestBrowser, type VirtualAuthenticatorOptions } from './browser.js';
 import { oneLineError, TempStore, type RunResult } from './harness.js';
+import { NOBODY, SETPRIV } from './nobody.js';
 import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
 
 /**
@@ -25,7 +27,7 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   await store.run(['init']);
-  for (const u of ['ann', 'ben', 'cat', 'dan', 'eve']) await store.addUser(u, PW);
+  for (const u of ['ann', 'ben', 'cat', 'dan', 'eve', 'gil']) await store.addUser(u, PW);
   browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {
@@ -99,6 +101,40 @@ describe('the loopback page, from the command line', () => {
     expect(r.shown?.text).toContain('authentication failed');
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'cat@local', outcome: 'failed' });
     expect(store.auditRows().at(-1)?.detail).toContain('counter');
+    await page.close();
+  });
+
+  it("answers only its own user's connections: another local user who read the address (a browser's command line shows it) is refused, and told of", async () => {
+    const page = await browser.newPage();
+    const key = await addVirtualAuthenticator(page, AUTHENTICATORS.usbSecurityKey);
+    const run = withPage(['tfa', 'add', 'webauthn', 'gil', '--no-open', '--description', 'key on the page', '--json']);
+    const url = new URL(await run.url);
+    // nobody fetches the options and answers with a made-up credential, through the secret path.
+    const script = `
+      const http = require('node:http');
+      const ask = (method, path, body) => new Promise((done) => {
+        const req = http.request({ host: '127.0.0.1', port: ${url.port}, path, method, setHost: false, agent: false,
+          headers: { Host: 'localhost:${url.port}', Origin: 'http://localhost:${url.port}', 'Content-Type': 'application/json' } }, (res) => {
+          let text = ''; res.on('data', (d) => (text += d)); res.on('end', () => done([res.statusCode, JSON.parse(text).message]));
+        });
+        req.on('error', (e) => done([e.code])); req.end(body);
+      });
+      (async () => {
+        const forged = { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'AAAA', attestationObject: 'AAAA' }, clientExtensionResults: {} };
+        console.log(JSON.stringify([await ask('GET', '${url.pathname}options'), await ask('POST', '${url.pathname}response', JSON.stringify(forged))]));
+      })();`;
+    const stranger = spawnSync(SETPRIV[0]!, [...SETPRIV.slice(1), process.execPath, '-e', script], { encoding: 'utf8' });
+    const refusal = 'this page belongs to another user of this machine: open it as the user who started tfactl';
+    expect(JSON.parse(stranger.stdout), stranger.stderr).toEqual([[403, refusal], [403, refusal]]);
+    // The page still works for its own user, and the terminal was told.
+    expect(await runPage(page, url.href)).toEqual({ state: 'done', text: 'Registered. You can close this page and go back to the terminal.' });
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    const warning = `refused a connection to the page from another user of this machine (uid ${NOBODY}): only yours are answered`;
+    expect(result.stderr).toContain(`warning: ${warning}`);
+    expect(result.json().warnings).toContain(warning);
+    const [held] = await key.credentials();
+    expect(result.json().result.credential.id).toBe(Buffer.from(held!.credentialId, 'base64').toString('base64url'));
     await page.close();
   });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type {
@@ -12,6 +13,7 @@ import type { Random } from '../../context.js';
 import type { CeremonyKind, CeremonyResource } from '../../domain/loopback-ceremony.js';
 import { ceremonyUrl, checkCeremonyAnswer, isJsonMediaType, loopbackOrigin, routeCeremonyRequest } from '../../domain/loopback-ceremony.js';
 import { CancelledError, ExitCode, RefusedError, TfaError } from '../../errors.js';
+import { connectionOwner, pageUsersOfThisProcess } from './page-peer.js';
 import { CEREMONY_PAGE_SCRIPT, ceremonyPageHtml, pageSecurityPolicy, type CeremonyPrompt } from './page.js';
 
 export type { CeremonyKind, CeremonyPrompt };
@@ -51,6 +53,13 @@ export interface LoopbackCeremonyOptions<K extends CeremonyKind, R> {
   readonly finish?: (answer: CeremonyAnswerJSON<K>) => Promise<R>;
   /** What the page says when `finish` succeeded. */
   readonly successMessage?: string;
+  /**
+   * The uids whose connections the page answers (on Linux, where the kernel says who owns the
+   * connecting socket); pageUsersOfThisProcess(process.env) when absent.
+   */
+  readonly pageUsers?: ReadonlySet<number>;
+  /** Told of each connection refused because another user owns it (its uid, when known). */
+  readonly onStranger?: (uid: number | undefined) => void;
 }
 
 export interface LoopbackCeremony<R> {
@@ -74,7 +83,8 @@ export interface LoopbackCeremony<R> {
  * Serves the one-shot page that runs a WebAuthn ceremony in the user's browser, on 127.0.0.1 only,
  * under one unguessable path: the page, its script, the library, the options (GET) and the answer
  * (POST); everything else is 404, and any request whose Host or Origin is not exactly
- * `http://localhost:PORT` is refused (domain/loopback-ceremony.ts says why).
+ * `http://localhost:PORT` is refused (domain/loopback-ceremony.ts says why), as is, on Linux, any
+ * connection that another user of the machine owns (domain/socket-owner.ts).
  *
  * Single use: the first answer ends the ceremony, whether or not it is well formed or `finish`
  * accepts it; later requests are refused, and the server closes once the reply is sent. Resolves
@@ -122,10 +132,28 @@ export async function startLoopbackCeremony<K extends CeremonyKind, R>(options: 
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 1_000;
 
+  // Who may use the page: the secret path is in the browser's command line, which every local
+  // user can read, so each connection is also checked for its owner (domain/socket-owner.ts).
+  const users = options.pageUsers ?? pageUsersOfThisProcess(process.env);
+  const admitted = new WeakMap<Socket, boolean>();
+  const admits = (socket: Socket): boolean => {
+    let ok = admitted.get(socket);
+    if (ok === undefined) {
+      const owner = connectionOwner(socket);
+      ok = owner === 'unchecked' || (owner !== 'unknown' && users.has(owner));
+      admitted.set(socket, ok);
+      if (!ok) options.onStranger?.(typeof owner === 'number' ? owner : undefined);
+    }
+    return ok;
+  };
+
   let pageCache: { html: string; policy: string } | undefined;
   const page = () => (pageCache ??= { html: ceremonyPageHtml(options.kind, options.prompt), policy: pageSecurityPolicy() });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!admits(req.socket)) {
+      return refuse(res, 403, 'this page belongs to another user of this machine: open it as the user who started tfactl');
+    }
     const route = routeCeremonyRequest(
       { method: req.method ?? '', target: req.url ?? '', host: req.headers.host, origin: req.headers.origin },
       port,

@@ -2,6 +2,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import type { CeremonyAnswerJSON, CeremonyKind, CeremonyOptionsJSON, CeremonyPrompt } from './loopback-server.js';
 import { startLoopbackCeremony } from './loopback-server.js';
+import { pageUsersOfThisProcess } from './page-peer.js';
 import { ceremonyHintLines, ceremonyHints, openBrowser } from './hints.js';
 
 /**
@@ -59,6 +60,9 @@ export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation
     random: inv.ctx.random,
     port: run.port,
     successMessage: run.successMessage,
+    pageUsers: pageUsersOfThisProcess(inv.ctx.env),
+    onStranger: (uid: number | undefined) =>
+      inv.out.warn(`refused a connection to the page from another user of this machine${uid === undefined ? '' : ` (uid ${uid})`}: only yours are answered`),
     onCountdown: (left) => inv.out.status(`waiting for the browser: ${left} s left (Ctrl-C cancels)`),
     finish: (answer: CeremonyAnswerJSON<K>) => run.finish(answer, origin),
   } as Parameters<typeof startLoopbackCeremony<K, R>>[0] & { finish: (answer: CeremonyAnswerJSON<K>) => Promise<R> });
