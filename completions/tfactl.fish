@@ -373,7 +373,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP sec
 complete -c tfactl -n '__tfactl_using "user add"' -l yubico-otp -x -d 'an OTP from the user\'s YubiKey (touch it), to register the key'
 complete -c tfactl -n '__tfactl_using "user add"' -l aes-key -x -d 'the YubiKey\'s AES key, or @FILE, for offline validation'
 complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiKey\'s private id, or @FILE, for offline validation'
-complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code of --totp-secret; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal'
 complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE'
 
@@ -471,7 +471,7 @@ complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6, 7 or 8 (default 6, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l period -x -d '10 to 300 (default 30, or the realm\'s)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l code -x -d 'verification code of --secret from the app; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l no-verify -d 'store without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l qr -x -a 'terminal none png: svg:' -d 'terminal, none, png:FILE or svg:FILE'
 complete -c tfactl -n '__tfactl_argument "tfa add totp" 0' -a '(__tfactl_ids --argument users)'

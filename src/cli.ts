@@ -151,7 +151,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--yubico-otp <otp>', 'an OTP from the user\'s YubiKey (touch it), to register the key')
       .option('--aes-key <hex>', 'the YubiKey\'s AES key, or @FILE, for offline validation')
       .option('--private-id <hex>', 'the YubiKey\'s private id, or @FILE, for offline validation')
-      .addOption(new Option('--code <code>', 'TOTP verification code, - to read it from standard input, or @FILE (asked on a terminal)').conflicts('verify'))
+      .addOption(new Option('--code <code>', 'TOTP verification code of --totp-secret; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal').conflicts('verify'))
       .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
       .option('--qr <target>', 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE');
     leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
@@ -219,7 +219,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
       .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')
       .option('--period <seconds>', '10 to 300 (default 30, or the realm\'s)')
-      .addOption(new Option('--code <code>', 'verification code from the app, - to read it from standard input, or @FILE (asked on a terminal)').conflicts('verify'))
+      .addOption(new Option('--code <code>', 'verification code of --secret from the app; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal').conflicts('verify'))
       .option('--no-verify', 'store without a verification code (admins provisioning accounts; audited)')
       .option('--qr <target>', 'terminal, none, png:FILE or svg:FILE', 'terminal');
     leaf(tfaAdd, 'yubico', 'register a YubiKey from one OTP (touch the key)', () => import('./commands/tfa/add-yubico.js'))

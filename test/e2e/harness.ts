@@ -64,7 +64,7 @@ export interface RunOptions {
 }
 
 /** The environment of the test process without anything that would point tfactl elsewhere. */
-function baseEnv(): Record<string, string> {
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('TFACTL_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR' && k !== 'XDG_RUNTIME_DIR') env[k] = v;

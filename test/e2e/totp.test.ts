@@ -1,7 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base32Bytes, nowSeconds, oathtool, oneLineError, secretForms, TempStore } from './harness.js';
+import { spawn } from 'node:child_process';
+import { base32Bytes, baseEnv, BIN, nowSeconds, oathtool, oneLineError, secretForms, TempStore } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -48,11 +49,36 @@ describe('TOTP enrolment', () => {
 
   it('refuses a wrong verification code and stores nothing (exit 5, audited)', async () => {
     await addUser('vera');
-    const r = await store.run(['tfa', 'add', 'totp', 'vera', '--code', '000000', '--json']);
+    const r = await store.run(['tfa', 'add', 'totp', 'vera', '--secret', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ', '--code', '000000', '--json']);
     expect(r.code).toBe(5);
     expect(r.json().error.message).toContain('verification code does not match');
     expect(store.factorsOf('vera')).toEqual([]);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'vera@local', outcome: 'failed' });
+  });
+
+  it('refuses a code typed with the command for a secret it has not made yet (exit 2, nothing stored or audited); --code - is read once the secret is shown', async () => {
+    await addUser('vick');
+    const audited = store.auditRows().length;
+    for (const args of [['tfa', 'add', 'totp', 'vick', '--code', '123456'], ['user', 'add', 'vince', '--no-password', '--tfa', 'totp', '--code', '123456']]) {
+      const r = await store.run([...args, '--json']);
+      expect(r.code).toBe(2);
+      expect(r.json().error).toMatchObject({ code: 'conflicting_options' });
+      expect(r.json().error.message).toMatch(/^--code CODE goes with --(totp-)?secret .*a new secret has no code yet/);
+    }
+    expect(store.factorsOf('vick')).toEqual([]);
+    expect(store.auditRows().length).toBe(audited);
+    // The code on standard input, typed after reading the secret tfactl showed.
+    const child = spawn(process.execPath, [BIN, 'tfa', 'add', 'totp', 'vick', '--code', '-', '--qr', 'none'], { env: { ...baseEnv(), ...store.env } });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const secret = /^Secret: ([A-Z2-7]+)$/m.exec(stdout)?.[1];
+      if (secret && child.stdin.writable) child.stdin.end(`${oathtool(secret)}\n`);
+    });
+    const code = await new Promise((done) => child.on('close', done));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^added TOTP factor /m);
+    expect(store.factorsOf('vick')).toHaveLength(1);
   });
 
   it('shows nothing of a secret whose code, given with the command, does not match; a matching one is shown after', async () => {

@@ -22,13 +22,30 @@ export interface TotpIoOptions {
  * out, so an unverified factor is always asked for explicitly.
  */
 export function requireVerificationCode(inv: Invocation, options: TotpIoOptions): void {
-  if (!options.verify || stringOpt(inv, 'code') !== undefined) return;
+  if (!options.verify) return;
+  const secretGiven = secretGivenIn(inv);
+  const given = stringOpt(inv, 'code');
+  if (given !== undefined) {
+    // A code typed on the command line is of a secret in the app already: one tfactl is about to
+    // make has none yet. `-` and @FILE are read once it has been shown.
+    if (!secretGiven && given !== '-' && !given.startsWith('@')) {
+      throw new UsageError(
+        `${options.codeFlag} CODE goes with ${options.secretFlag} (a secret entered in the app first): a new secret has no code yet; leave ${options.codeFlag} out to be asked after the QR code, or give ${options.codeFlag} - to read it from standard input then`,
+        'conflicting_options',
+      );
+    }
+    return;
+  }
   // Nothing is shown to scan before the code is asked for: an app has a code only for a secret given beforehand.
-  const secretGiven = stringOpt(inv, 'secret') !== undefined || stringOpt(inv, 'totpSecret') !== undefined;
   const code = `the code the app shows with ${options.codeFlag} (- reads it from standard input)`;
   const ways = `${secretGiven ? `give ${code}` : `give a secret with ${options.secretFlag} (enter it in the app first) and ${code}`}, or store the factor unverified with --no-verify (admins)`;
   if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
   if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
+}
+
+/** Whether the command names the TOTP secret (--secret, or user add's --totp-secret). */
+function secretGivenIn(inv: Invocation): boolean {
+  return stringOpt(inv, 'secret') !== undefined || stringOpt(inv, 'totpSecret') !== undefined;
 }
 
 /** Reads --qr and --code: how a TOTP factor being enrolled is shown and confirmed on the command line. */
@@ -36,9 +53,10 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal');
   const code = stringOpt(inv, 'code');
   const { out, ctx } = inv;
-  // A code that came with the command was made from a secret set up beforehand: nothing needs
-  // scanning before it is checked, and nothing is shown (or written) for a code that does not match.
-  const afterCode = options.verify && code !== undefined;
+  // A code that came with the command for a secret given with it was made in the app beforehand:
+  // nothing needs scanning before it is checked, and nothing is shown (or written) for a code that
+  // does not match. A new secret is shown first; its code (`-`, @FILE) is read after.
+  const afterCode = options.verify && code !== undefined && secretGivenIn(inv);
   const show = async (p: PreparedTotp) => {
     if (qr.kind === 'png' || qr.kind === 'svg') {
       await writeQrFile(qr.kind, qr.path, p.uri);
