@@ -4,7 +4,9 @@
  * first is SQLite's schema at its version 13 in PostgreSQL's words; later ones follow SQLite's
  * changes, so both backends keep the same tables, columns and rules.
  *
- * Differences on purpose: integers are BIGINT (epoch seconds, counters); text keys sort and compare
+ * Differences on purpose: epoch seconds, ids and signature counters are BIGINT, small numbers
+ * (flags, TOTP parameters, failure counts, recovery slots) INTEGER, where SQLite's INTEGER holds
+ * 64 bits (a restore refuses what either would not store: sqlite.ts, INTEGER_BOUNDS); text keys sort and compare
  * bytewise (COLLATE "C", SQLite's BINARY), whatever the database's locale; tables the store orders
  * by insertion have an explicit `rowid`; the replay ledger's triggers are PL/pgSQL functions.
  */

@@ -758,6 +758,23 @@ function valueProblem(staged: Database): string | null {
 /** Integer columns that hold a time (epoch seconds): a date must be able to show them. */
 const TIME_COLUMNS = new Set(['created', 'modified', 'last_used', 'tfa_locked_until']);
 
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * Integer columns with a narrower range than any whole number: what tfactl's commands (and
+ * imports) ever write there, within the 32 bits PostgreSQL keeps them in (postgres-schema.ts), so
+ * a backup restores into either backend or is refused by both. Columns of 0 or 1 and the TOTP
+ * digits have CHECK constraints of their own.
+ */
+const INTEGER_BOUNDS: readonly (readonly [table: string, column: string, rowName: string, low: number, high: number])[] = [
+  ['factors', 'period', 'id', 10, 300],
+  ['realms', 'totp_step', 'name', 10, 300],
+  ['users', 'totp_failures', 'userid', 0, INT32_MAX],
+  ['users', 'tfa_failures', 'userid', 0, INT32_MAX],
+  ['recovery_slots', 'slot', "factor_id || ' slot ' || slot", 0, INT32_MAX],
+  ['replay_ledger', 'slot', "factor_id || ' slot ' || slot", -INT32_MAX - 1, INT32_MAX],
+];
+
 /** How a row of each restored table is named in a refusal. */
 const ROW_NAMES: Readonly<Record<(typeof RESTORED_TABLES)[number], string>> = {
   settings: 'key',
@@ -788,6 +805,14 @@ function damagedRow(staged: Database): string | null {
           return `its ${table} row ${JSON.stringify(escapeText(String(row.row_name)))} holds ${JSON.stringify(escapeText(String(value)))} in ${column}, ${whole ? 'a time no date can show' : 'which is no whole number tfactl stores'}`;
         }
       }
+    }
+  }
+  for (const [table, column, rowName, low, high] of INTEGER_BOUNDS) {
+    const row = staged.prepare(`SELECT ${rowName} AS row_name, "${column}" AS value FROM ${table} WHERE "${column}" < ? OR "${column}" > ? LIMIT 1`).get(low, high) as
+      | { row_name: unknown; value: unknown }
+      | undefined;
+    if (row !== undefined) {
+      return `its ${table} row ${JSON.stringify(escapeText(String(row.row_name)))} holds ${JSON.stringify(escapeText(String(row.value)))} in ${column}, outside what tfactl stores there (${low} to ${high})`;
     }
   }
   const factor = staged

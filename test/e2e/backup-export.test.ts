@@ -578,6 +578,11 @@ describe('restore after use', () => {
         ["UPDATE factors SET digits = NULL WHERE type = 'totp'", `its totp factor "${totpId}" lacks what a totp factor has (its secret, or its parameters)`],
         ["UPDATE users SET tfa_locked_until = 9999999999999 WHERE userid = 'val@local'", 'its users row "val@local" holds "9999999999999" in tfa_locked_until, a time no date can show'],
         ["UPDATE api_tokens SET created = 9007199254740993 WHERE name = 'ci'", 'its api_tokens row "val@local!ci" holds "9007199254740992" in created, which is no whole number tfactl stores'],
+        // Numbers past what tfactl writes there (and past PostgreSQL's 32-bit INTEGER: refused by both backends alike).
+        ["UPDATE factors SET period = 2147483648 WHERE type = 'totp'", `its factors row "${totpId}" holds "2147483648" in period, outside what tfactl stores there (10 to 300)`],
+        ["UPDATE factors SET period = 5 WHERE type = 'totp'", `its factors row "${totpId}" holds "5" in period, outside what tfactl stores there (10 to 300)`],
+        ["UPDATE users SET totp_failures = 3000000000 WHERE userid = 'val@local'", 'its users row "val@local" holds "3000000000" in totp_failures, outside what tfactl stores there (0 to 2147483647)'],
+        ["UPDATE users SET tfa_failures = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in tfa_failures, outside what tfactl stores there (0 to 2147483647)'],
         ["UPDATE api_tokens SET comment = 'x' || char(27) || '[2J' WHERE name = 'ci'", 'its api_tokens row "ci" holds U+001B (a control character) in comment, which tfactl never stores'],
       ] as const) {
         writeFileSync(file, pristine);
