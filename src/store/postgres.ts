@@ -43,6 +43,10 @@ export interface PgOpenOptions {
   readonly existing?: boolean;
 }
 
+/** Tables, views and the like in the connection's schema: where tfactl would make its own. */
+const OTHER_RELATIONS = `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
+
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
 export function pgError(e: unknown, where: string): Error {
   if (e instanceof TfaError) return e;
@@ -54,9 +58,14 @@ export function pgError(e: unknown, where: string): Error {
   if (code === '53100' || code === '53200') {
     return new StoreError(`the PostgreSQL server of the store at ${where} is out of ${code === '53100' ? 'disk space' : 'memory'} (${code}): what was being written was not; free some and run the command again`, 'store_full');
   }
+  const message = err.message ?? '';
   const why =
-    code === 'ECONNREFUSED'
+    code === 'ECONNREFUSED' || (code === 'ENOENT' && /\.s\.PGSQL\./.test(message))
       ? 'nothing answers there (is PostgreSQL running?)'
+      : /^SASL: .*password must be a string/.test(message)
+        ? 'the server asks for a password, and the connection string has none (postgres://USER:PASSWORD@HOST/DB)'
+      : /^timeout expired$|Connection terminated due to connection timeout/.test(message)
+        ? 'no answer from the server within 10 s'
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
         ? 'its host name is not known'
         : code === '28P01' || code === '28000'
@@ -440,7 +449,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     const missing = current === null && (failure as { code?: string } | null)?.code === '42P01';
     if (options.existing && missing) {
       // Another program's database is said to be one, not taken for a store that is not there yet.
-      const tables = await client.query("SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
+      const tables = await client.query(OTHER_RELATIONS);
       if (Number(tables.rows[0].n) > 0) throw new StoreError(`${where} holds tables but is not a tfactl store`, 'not_a_store');
       throw storeMissing(where);
     }
@@ -458,9 +467,12 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);
     let version = 0;
     if (marked.rows[0].marked) {
-      version = Number((await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)).rows[0]?.version ?? 0);
+      const row = (await client.query(`SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)).rows[0];
+      // A marker table without its row: not a store tfactl left (it writes both in one transaction).
+      if (row === undefined) throw new StoreError(`${where} has a ${MARKER_TABLE} table without its row: it is not a tfactl store, or it was damaged`, 'not_a_store');
+      version = Number(row.version);
     } else {
-      const tables = await client.query("SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
+      const tables = await client.query(OTHER_RELATIONS);
       if (Number(tables.rows[0].n) > 0) throw new StoreError(`${where} holds tables but is not a tfactl store`, 'not_a_store');
     }
     if (version > PG_LATEST_VERSION) {

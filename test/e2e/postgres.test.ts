@@ -93,7 +93,13 @@ describe('tfactl on a PostgreSQL store', () => {
     const tls = await runBin(['user', 'list'], { env: { TFACTL_DB: `${url}?sslmode=require`, TFACTL_KEY_FILE: KEY } });
     expect(tls.code).toBe(6);
     expect(oneLineError(tls)).toMatch(/^error: PostgreSQL store postgres:\/\/tfactl:\*\*\*@127\.0\.0\.1:\d+\/tfactl: .*SSL/);
-    for (const r of [down, refused, nodb, tls]) expect(r.stdout + r.stderr).not.toContain(cluster.password);
+    const nopassword = await runBin(['user', 'list'], { env: { TFACTL_DB: url.replace(`:${cluster.password}@`, '@'), TFACTL_KEY_FILE: KEY } });
+    expect(nopassword.code).toBe(6);
+    expect(oneLineError(nopassword)).toMatch(/: the server asks for a password, and the connection string has none \(postgres:\/\/USER:PASSWORD@HOST\/DB\)$/);
+    const nosocket = await runBin(['user', 'list'], { env: { TFACTL_DB: `postgres://tfactl:${cluster.password}@%2Fnowhere%2Fsocket/tfactl`, TFACTL_KEY_FILE: KEY } });
+    expect(nosocket.code).toBe(6);
+    expect(oneLineError(nosocket)).toMatch(/: nothing answers there \(is PostgreSQL running\?\)$/);
+    for (const r of [down, refused, nodb, tls, nopassword, nosocket]) expect(r.stdout + r.stderr).not.toContain(cluster.password);
   });
 
   it('refuses a database that is not a tfactl store, and one from a newer tfactl, exit 6', async () => {
@@ -106,6 +112,22 @@ describe('tfactl on a PostgreSQL store', () => {
     const foreign = await runBin(['user', 'list'], { env: { TFACTL_DB: other, TFACTL_KEY_FILE: KEY } });
     expect(foreign.code).toBe(6);
     expect(oneLineError(foreign)).toMatch(/holds tables but is not a tfactl store/);
+    // A view alone is another program's too; a marker table without its row is no store either.
+    for (const [name, ddl, message] of [
+      ['viewonly', 'CREATE VIEW report AS SELECT 1 AS n', /holds tables but is not a tfactl store/],
+      ['markeronly', "CREATE TABLE tfactl_store (application TEXT NOT NULL CHECK (application = 'tfactl'), version INTEGER NOT NULL)", /has a tfactl_store table without its row: it is not a tfactl store, or it was damaged$/],
+    ] as const) {
+      const db = await cluster.createDatabase(name);
+      const c = new pg.Client({ connectionString: db });
+      await c.connect();
+      await c.query(ddl);
+      await c.end();
+      for (const args of [['init'], ['user', 'list']]) {
+        const r = await runBin(args, { env: { TFACTL_DB: db, TFACTL_KEY_FILE: join(dir, `${name}.key`) } });
+        expect({ args, code: r.code }).toEqual({ args, code: 6 });
+        expect(oneLineError(r)).toMatch(message);
+      }
+    }
 
     const newer = await cluster.createDatabase('newer');
     expect((await runBin(['init'], { env: { TFACTL_DB: newer, TFACTL_KEY_FILE: join(dir, 'newer.key') } })).code).toBe(0);
