@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, TempStore } from './harness.js';
+import { BIN, oathtool, TempStore } from './harness.js';
 
 const store = new TempStore();
 afterAll(() => store.remove());
@@ -35,4 +35,20 @@ describe('concurrent tfactl processes on one store', () => {
     expect(users.filter((u) => u === 'root@local')).toHaveLength(1);
     expect(store.read<{ name: string }[]>(['realm', 'list']).filter((r) => r.name === 'local')).toHaveLength(1);
   }, 180_000);
+
+  it('8 racing enrolments of one TOTP secret store it once (the others refused, audited), so a code of it signs in once', async () => {
+    const secret = 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU';
+    await store.addUser('racer', 'racing password');
+    const runs = await Promise.all(Array.from({ length: 8 }, () => store.run(['tfa', 'add', 'totp', 'racer', '--secret', secret, '--no-verify', '--qr', 'none', '--json'])));
+    expect(runs.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const r of runs.filter((r) => r.code !== 0)) {
+      expect(r.code).toBe(4);
+      expect(r.json().error).toMatchObject({ code: 'exists', message: expect.stringMatching(/^racer@local already has a TOTP factor with this secret \(/) });
+    }
+    expect(store.factorsOf('racer').filter((f) => f.type === 'totp')).toHaveLength(1);
+    expect(store.auditRows().filter((a) => a.action === 'tfa.add' && a.target === 'racer@local' && a.outcome === 'refused')).toHaveLength(7);
+    const code = oathtool(secret);
+    const logins = await Promise.all(Array.from({ length: 4 }, () => store.login('racer', 'racing password', code)));
+    expect(logins.filter((r) => r.code === 0)).toHaveLength(1);
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ import { typedCode } from '../../domain/second-factor.js';
 import { open, seal, secretContext } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
 import { AuthError, NotFoundError, UsageError } from '../../errors.js';
-import type { NewTotpFactor, RealmRecord } from '../../store/types.js';
+import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
 import { totpIssuer } from '../settings.js';
@@ -98,17 +98,21 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
 }
 
 /**
- * Refuses a secret the user already has on another TOTP factor: replay protection is per factor, so
- * two factors with one secret would accept each code twice.
+ * The user's TOTP factor (enabled or not) that already holds this secret, if any: replay protection
+ * is per factor, so two factors with one secret would accept each code twice. Asked once before the
+ * secret is shown, and again in the transaction that stores it (the store's write lock makes that
+ * answer hold against a racing enrolment).
  */
-async function refuseKnownSecret(session: Session, prepared: PreparedTotp): Promise<void> {
+async function factorWithSecret(session: Session, store: Store, prepared: PreparedTotp): Promise<string | undefined> {
   const key = await session.secretKey();
-  for (const f of await session.store.getTotpSecrets(prepared.userid, true)) {
-    if (open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')) === prepared.secret) {
-      await refuse(session, 'tfa.add', prepared.userid, `${prepared.userid} already has a TOTP factor with this secret (${f.id})`, 'exists');
-    }
+  for (const f of await store.getTotpSecrets(prepared.userid, true)) {
+    if (open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')) === prepared.secret) return f.id;
   }
+  return undefined;
 }
+
+const refuseKnownSecret = (session: Session, prepared: PreparedTotp, id: string) =>
+  refuse(session, 'tfa.add', prepared.userid, `${prepared.userid} already has a TOTP factor with this secret (${id})`, 'exists');
 
 /** Only root and admins may skip verification (provisioning for someone else). */
 export async function authorizeNoVerify(session: Session, action: string, userid: string): Promise<void> {
@@ -173,16 +177,23 @@ export async function enrolTotp(
   await checkRealmAllows(session, realm, userid, 'totp');
   if (!req.verify) await authorizeNoVerify(session, 'tfa.add', userid);
   const prepared = await prepareTotp(session, userid, realm, req);
-  await refuseKnownSecret(session, prepared);
+  const known = await factorWithSecret(session, session.store, prepared);
+  if (known !== undefined) await refuseKnownSecret(session, prepared, known);
   await io.present(prepared);
   const step = req.verify ? await confirmTotp(session, prepared, io, 'tfa.add') : null;
   await io.confirmed?.(prepared);
   const row = await totpFactorRow(session, prepared, step);
-  await session.store.transaction(async (tx) => {
+  const raced = await session.store.transaction(async (tx) => {
     if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
+    const same = await factorWithSecret(session, tx, prepared);
+    if (same !== undefined) return same;
     await tx.insertTotpFactor(row);
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } }, tx);
+    return undefined;
   });
+  // Another enrolment of the same secret stored it meanwhile: refused (and audited) outside the
+  // transaction, which stored nothing.
+  if (raced !== undefined) await refuseKnownSecret(session, prepared, raced);
   // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
   const recovery = await session.store.getRecoverySet(userid);
   return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined };
