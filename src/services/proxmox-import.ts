@@ -159,7 +159,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         lastStep: t.lastCount,
         verified: true,
       };
-      return { row, enabled: t.enabled };
+      return { row, enabled: t.enabled, secret: t.secret };
     });
     const yubico = (tfa?.yubico ?? []).map((y) => ({
       row: { id: newFactorId(session), userid: user.userid, description: y.description || 'YubiKey (Proxmox)', created: y.created, publicId: y.publicId, sealedSecret: null, lastCounter: null },
@@ -182,6 +182,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
             verified: true,
           },
           enabled: true,
+          secret,
         });
       }
       for (const publicId of user.keys.yubicoIds) {
@@ -232,7 +233,9 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         counter: 0,
       })),
     ];
-    return { user, tfa, totp, yubico, recovery, credentials };
+    const { kept, dropped } = onePerSecret(totp);
+    if (dropped > 0) warnings.push(`${user.userid} has ${dropped + kept.length} TOTP entries but ${kept.length} secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)`);
+    return { user, tfa, totp: kept, yubico, recovery, credentials };
   });
   // The credentials are bound to the RP id (appid) they were made under: without it they cannot sign in.
   const withWebauthn = rows.filter((r) => (r.tfa?.webauthn.length ?? 0) > 0).length;
@@ -367,4 +370,24 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
   }
   if (r.tfa && (r.tfa.totpLocked || r.tfa.tfaLockedUntil)) await tx.setLockState(user.userid, r.tfa.totpLocked, r.tfa.tfaLockedUntil ?? 0);
   await session.audit({ action: 'user.add', target: user.userid, outcome: 'ok', detail: { via: 'import.proxmox', totp: r.totp.length, yubico: r.yubico.length, recovery: r.recovery !== null } }, tx);
+}
+
+/**
+ * One factor per TOTP secret: replay protection is per factor, so two factors with one secret
+ * would each accept a code. Of entries with the same secret the first is kept, enabled if any of
+ * them was, with the latest step any of them had used.
+ */
+function onePerSecret(entries: readonly { row: NewTotpFactor; enabled: boolean; secret: string }[]): { kept: { row: NewTotpFactor; enabled: boolean }[]; dropped: number } {
+  const bySecret = new Map<string, { row: NewTotpFactor; enabled: boolean }>();
+  for (const e of entries) {
+    const first = bySecret.get(e.secret);
+    if (first === undefined) {
+      bySecret.set(e.secret, { row: e.row, enabled: e.enabled });
+      continue;
+    }
+    const steps = [first.row.lastStep, e.row.lastStep].filter((step): step is number => step !== null);
+    bySecret.set(e.secret, { row: { ...first.row, lastStep: steps.length > 0 ? Math.max(...steps) : null }, enabled: first.enabled || e.enabled });
+  }
+  const kept = [...bySecret.values()];
+  return { kept, dropped: entries.length - kept.length };
 }

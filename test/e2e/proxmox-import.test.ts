@@ -164,6 +164,32 @@ describe('import proxmox under concurrency', () => {
   });
 });
 
+describe('import proxmox of one TOTP secret twice for a user', () => {
+  it('imports it once (enabled, at the later used step), warning, so one code signs in once', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const entry = (id: string, enabled: boolean, last: number) => ({ id, description: id, created: 1700000000, enable: enabled, entry: { totp: uri('eve@pve'), 'last-count': last } });
+      const tfa = join(s.dir, 'tfa.cfg');
+      const user = join(s.dir, 'user.cfg');
+      writeFileSync(tfa, JSON.stringify({ users: { 'eve@pve': { totp: [entry('old', false, 5), entry('phone', true, 7)] } } }));
+      writeFileSync(user, 'user:eve@pve:1:0:::::\n');
+      const r = await s.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', user, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().warnings).toContain('eve@pve has 2 TOTP entries but 1 secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)');
+      const totp = s.factorsOf('eve@pve').filter((f) => f['type'] === 'totp');
+      expect(totp).toHaveLength(1);
+      expect(totp[0]).toMatchObject({ enabled: true });
+      expect((await s.run(['user', 'passwd', 'eve@pve', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+      const code = oathtool(SECRET);
+      const logins = await Promise.all([s.login('eve@pve', PW, code), s.login('eve@pve', PW, code)]);
+      expect(logins.map((l) => l.code).sort()).toEqual([0, 5]);
+    } finally {
+      s.remove();
+    }
+  });
+});
+
 describe('import proxmox with 7-digit TOTP (Proxmox allows 6 to 8)', () => {
   it('imports a 7-digit realm and entry, and the entry signs in with oathtool -d 7 codes', async () => {
     const s = new TempStore();
