@@ -52,6 +52,12 @@ export interface ImportOptions {
   readonly progress?: (done: number) => void;
   /** Called with each row's result as soon as it is final (a user's secrets right after its commit). */
   readonly onResult?: (result: ImportResult) => void;
+  /**
+   * Called, for a row that makes secrets, with the result it will have if it commits, before it
+   * does: a results file that has them on disk first survives the process being killed between
+   * the commit and onResult. A throw keeps the row from committing.
+   */
+  readonly beforeCommit?: (result: ImportResult) => void;
   /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
   readonly stopped?: () => boolean;
 }
@@ -95,6 +101,9 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     options.progress?.(++done);
   };
   const prepared: (PreparedRow | undefined)[] = [];
+  const announce = (p: PreparedRow) => {
+    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true }));
+  };
 
   const work = async (index: number, item: ParsedRow): Promise<void> => {
     if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
@@ -105,6 +114,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
         prepared[index] = p;
         return;
       }
+      announce(p);
       const written = await session.store.transaction((tx) => commitRow(session, tx, p));
       finish(index, written ? resultOf(p, written) : outcome(item.row.line, item.row.userid, 'skipped'));
     } catch (e) {
@@ -126,8 +136,11 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
       const next = await input.next();
       if (!next.done) return { index: read++, item: next.value };
     } catch (e) {
-      if (!(e instanceof TfaError)) throw e;
-      inputError ??= e;
+      // Stopped while waiting for input: the input was closed under the reading, which is its end.
+      if (!options.stopped?.()) {
+        if (!(e instanceof TfaError)) throw e;
+        inputError ??= e;
+      }
     }
     reading = false;
     return null;
@@ -155,14 +168,17 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   if (fatal) throw (fatal as { readonly error: unknown }).error;
 
   if (options.atomic) {
-    const failed = results.some((r) => r?.status === 'failed') || inputError !== null;
+    // Interrupted (Ctrl-C, SIGTERM) before the commit: all or nothing means nothing.
+    const interrupted = options.stopped?.() === true;
+    const failed = results.some((r) => r?.status === 'failed') || inputError !== null || interrupted;
     const written = new Map<PreparedRow, Written | false>();
     if (!failed) {
+      for (const p of prepared) if (p) announce(p);
       await session.store.transaction(async (tx) => {
         for (const p of prepared) if (p) written.set(p, await commitRow(session, tx, p));
       });
     }
-    const why = inputError ? 'the input is not valid past this row' : 'another row failed';
+    const why = inputError ? 'the input is not valid past this row' : interrupted ? 'the import was interrupted' : 'another row failed';
     // Every row is handed on even if handing one fails (its results file on a full disk): they
     // are all committed, and each holds secrets no one else will see.
     let unreported: { readonly error: unknown } | null = null;

@@ -275,6 +275,24 @@ describe('user import interrupted without passwords', () => {
   }, 120_000);
 });
 
+describe('user import --atomic interrupted', () => {
+  it('imports nothing when interrupted before its commit, whatever rows were ready', async () => {
+    const child = spawn(process.execPath, [BIN, 'user', 'import', '-', '--atomic', '--json'], { env: { ...process.env, ...store.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stdin.on('error', () => undefined);
+    // Rows ready to commit, then an input that has not ended yet.
+    child.stdin.write(`userid,password,tfa\n${Array.from({ length: 20 }, (_, i) => `atom${i},atom password ${i},totp`).join('\n')}\n`);
+    await new Promise((r) => setTimeout(r, 2_000));
+    child.kill('SIGINT');
+    expect(await new Promise((r) => child.on('close', r))).toBe(130);
+    const envelope = JSON.parse(out);
+    expect(envelope).toMatchObject({ ok: false, error: { code: 'cancelled', message: 'interrupted: nothing was imported (--atomic); run the same command again' } });
+    expect((envelope.result.results as { status: string }[]).every((r) => r.status === 'failed')).toBe(true);
+    expect(countStartingWith('atom')).toBe(0);
+  }, 60_000);
+});
+
 describe('user import --results', () => {
   it('has every committed user\'s secrets on disk even when the import is killed outright', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `res${i},res password ${i},totp`).join('\n');
@@ -289,12 +307,17 @@ describe('user import --results', () => {
     expect(statSync(results).mode & 0o777).toBe(0o600);
     const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { userid: string; status: string; totp?: { secret: string } });
     const inStore = usersStartingWith('res');
-    // A kill can land between a commit and its line: at most the rows in flight can be missing.
-    expect(lines.length).toBeGreaterThanOrEqual(inStore.length - 4);
+    // Each user's secrets went to disk (a `pending` line) before it committed, so a kill between
+    // a commit and its final line loses nothing: every user in the store has its secrets there.
+    expect(inStore.length).toBeGreaterThanOrEqual(3);
+    for (const userid of inStore) expect(lines.filter((l) => l.userid === userid).map((l) => l.status)).toContain('pending');
     for (const l of lines) {
-      expect(inStore).toContain(l.userid);
+      expect(['pending', 'created']).toContain(l.status);
+      if (l.status === 'created') expect(inStore).toContain(l.userid);
       expect(l.totp?.secret).toMatch(/^[A-Z2-7]{32}$/);
     }
+    // A final line has the secrets of its pending one.
+    for (const l of lines.filter((l) => l.status === 'created')) expect(lines.find((p) => p.status === 'pending' && p.userid === l.userid)?.totp?.secret).toBe(l.totp?.secret);
   }, 120_000);
 
   it('on a disk that fills up keeps whole lines only, and still shows every created user\'s secrets (exit 6)', async () => {
@@ -314,27 +337,28 @@ describe('user import --results', () => {
         expect(result.results.map((x: { userid: string }) => x.userid).sort()).toEqual([...inStore].sort());
         expect(result.created).toBe(inStore.length);
         for (const x of result.results) expect(x).toMatchObject({ status: 'created', totp: { secret: expect.stringMatching(/^[A-Z2-7]{32}$/) }, recoveryKeys: expect.any(Array) });
-        // The file: whole lines, each a created user, none missing before the last.
+        // The file: whole lines; every user in the store has its secrets there (its `pending`
+        // line went first: a row whose line could not be written did not commit).
         const text = readFileSync(results, 'utf8');
         expect(text === '' || text.endsWith('\n')).toBe(true);
-        const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { userid: string });
-        expect(lines.length).toBeGreaterThan(0);
-        expect(lines.length).toBeLessThan(inStore.length);
+        const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { userid: string; status: string });
+        for (const userid of inStore) expect(lines.filter((l) => l.userid === userid).map((l) => l.status)).toContain('pending');
         for (const l of lines) expect(inStore).toContain(l.userid);
         const first = result.results[0];
         expect((await login(first.userid, `full password ${first.userid.match(/\d+/)[0]}`, first.recoveryKeys[0])).code).toBe(0);
       },
       { free: 4096 },
     );
-    // With --atomic, every row commits at once, before any line is written: all are handed out.
+    // With --atomic, every row's secrets are written before the one commit: a results file that
+    // cannot take them all means nothing is imported.
     const atomicCsv = file('atomic-full.csv', `userid,password,tfa\n${Array.from({ length: 40 }, (_, i) => `whole${i},whole password ${i},totp+recovery`).join('\n')}\n`);
     await withFullDisk(
       async (dir) => {
-        const r = await store.run(['user', 'import', atomicCsv, '--atomic', '--results', join(dir, 'results.jsonl'), '--json']);
+        const results = join(dir, 'results.jsonl');
+        const r = await store.run(['user', 'import', atomicCsv, '--atomic', '--results', results, '--json']);
         expect(r.code, r.stderr).toBe(6);
-        expect(r.json().error.message).toMatch(/\(40 users were created or updated before it/);
-        expect(r.json().result.results.map((x: { userid: string }) => x.userid).sort()).toEqual([...usersStartingWith('whole')].sort());
-        expect(usersStartingWith('whole')).toHaveLength(40);
+        expect(r.json().error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC`));
+        expect(usersStartingWith('whole')).toHaveLength(0);
       },
       { free: 4096 },
     );

@@ -47,23 +47,25 @@ export async function run(inv: Invocation): Promise<void> {
   const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
     const total = file && (await countImportRecords(file.chunks()));
-    await importFrom(inv, file ? file.chunks() : inv.ctx.io.stdinChunks(), total, resultsPath);
+    // Standard input through its stream, never a blocking read: an interrupt must be heard while
+    // the import waits for more rows (and argon2's finished hashes committed meanwhile).
+    await importFrom(inv, file ? file.chunks() : (inv.ctx.io.waitingStdin ?? inv.ctx.io).stdinChunks(), total, resultsPath, source === '-');
   } finally {
     file?.close();
   }
 }
 
-async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined, resultsPath: string | undefined): Promise<void> {
+async function importFrom(inv: Invocation, chunks: AsyncIterable<Uint8Array>, total: number | undefined, resultsPath: string | undefined, fromStdin: boolean): Promise<void> {
   const rows = importRows(chunks);
   try {
-    await importRowsFrom(inv, rows, total, resultsPath);
+    await importRowsFrom(inv, rows, total, resultsPath, fromStdin);
   } finally {
     // Whatever happened (a sign-in that failed), the reading ends here: csv-parse, the input.
     await rows.return(undefined);
   }
 }
 
-async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, total: number | undefined, resultsPath: string | undefined): Promise<void> {
+async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, total: number | undefined, resultsPath: string | undefined, fromStdin: boolean): Promise<void> {
   // Standard input's first rows are read before signing in: input that is wrong from its start is
   // refused before anything else happens, as a file is.
   const first = await rows.next();
@@ -76,7 +78,11 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
   // nothing is created that nobody has seen. The same command later completes the import.
   let interrupted = false;
-  const restore = inv.ctx.io.onInterrupt(() => (interrupted = true));
+  const restore = inv.ctx.io.onInterrupt(() => {
+    interrupted = true;
+    // A read of standard input waiting for rows that may never come ends here (the rows read stay).
+    if (fromStdin) inv.ctx.io.waitingStdin?.close();
+  });
   // Every row as it became final: what the import did, should it fail as a whole half-way.
   const final: ImportResult[] = [];
   let summary: ImportSummary;
@@ -89,6 +95,9 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
         final.push(r);
         log?.append(JSON.stringify(rowView(r)));
       },
+      // The secrets are on disk before the user that has them commits: a kill between the two
+      // leaves a `pending` line, never a user with secrets no one has.
+      ...(log && { beforeCommit: (r: ImportResult) => log.append(JSON.stringify({ ...rowView(r), status: 'pending' })) }),
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
   } catch (e) {
@@ -119,7 +128,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   const failure = input
     ? new TfaError(`${input.message} (the ${summary.results.length} row${summary.results.length === 1 ? '' : 's'} before it went through as the results say: fix the input and run the same command again)`, input.code, input.exitCode)
     : interrupted
-      ? new CancelledError('interrupted: run the same command again to import the rest')
+      ? new CancelledError(boolOpt(inv, 'atomic') === true ? 'interrupted: nothing was imported (--atomic); run the same command again' : 'interrupted: run the same command again to import the rest')
       : summary.failed > 0
         ? new ImportIncomplete(summary.failed)
         : null;
