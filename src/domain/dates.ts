@@ -12,6 +12,9 @@ export function parseDate(input: string, what = 'date'): string {
     if (y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d) {
       return input;
     }
+    // The right shape, but no day of the calendar tfactl keeps.
+    const why = y < 1970 ? 'dates start in 1970' : mo < 1 || mo > 12 ? 'there is no such month' : 'there is no such day in that month';
+    throw new UsageError(`invalid ${what} ${quote(input)}: ${why}`, 'invalid_date');
   }
   throw new UsageError(`invalid ${what} ${quote(input)}: expected a date as YYYY-MM-DD`, 'invalid_date');
 }

@@ -138,6 +138,11 @@ function objectKeys(text: string): string[] {
 
 function checkColumns(names: readonly string[], line: number, needUserid = true): void {
   const unknown = names.filter((n) => !(IMPORT_FIELDS as readonly string[]).includes(n));
+  // No column it knows: a file without its header line, whose first row (a password, maybe) is
+  // not repeated back.
+  if (needUserid && unknown.length === names.length) {
+    throw new UsageError(`line ${line}: the first line is not a header: it names no column tfactl knows (the header names the columns, e.g. userid,password,tfa; known: ${IMPORT_FIELDS.join(', ')})`, 'invalid_import');
+  }
   if (unknown.length > 0) {
     throw new UsageError(
       `line ${line}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map(quote).join(', ')} (known: ${IMPORT_FIELDS.join(', ')})`,
@@ -177,7 +182,7 @@ function parseRecord(r: RawRecord): ParsedRow {
   try {
     const id = parseUserId(useridText);
     const adminText = f('admin').toLowerCase();
-    if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${quote(adminText)}: expected true or false`);
+    if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${cellShown(adminText, /^[a-z0-9]{1,6}$/)}: expected true or false`);
     const expire = f('expire');
     const tfa = parseTfaField(f('tfa'));
     const password = r.fields.password ?? '';
@@ -191,7 +196,7 @@ function parseRecord(r: RawRecord): ParsedRow {
         admin: given('admin') ? ['true', 'yes', '1'].includes(adminText) : undefined,
         email: given('email') ? parseEmail(f('email')) : undefined,
         comment: given('comment') ? parseComment(r.fields.comment ?? '') : undefined,
-        expire: given('expire') ? (expire === '' ? null : parseDate(expire, 'expiry date')) : undefined,
+        expire: given('expire') ? (expire === '' ? null : parseExpiry(expire)) : undefined,
         ...tfa,
       },
     };
@@ -199,6 +204,21 @@ function parseRecord(r: RawRecord): ParsedRow {
     if (!(e instanceof UsageError)) throw e;
     return { ok: false, line: r.line, userid: shownUserid(useridText), error: `line ${r.line}: ${e.message}` };
   }
+}
+
+/**
+ * A cell for an error message: as it is when it has the shape of what the column holds (`shape`),
+ * else by its length only. A row whose cells slid over by one (a comma in an unquoted password)
+ * puts a password where a date or a flag goes, and the message must not repeat it.
+ */
+function cellShown(text: string, shape: RegExp): string {
+  return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
+}
+
+/** An expiry cell: a date, the error naming the cell as cellShown does. */
+function parseExpiry(text: string): string {
+  if (/^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$/.test(text)) return parseDate(text, 'expiry date');
+  throw new UsageError(`invalid expiry date ${cellShown(text, /^$/)}: expected a date as YYYY-MM-DD`, 'invalid_date');
 }
 
 /** A failed row's user id as the results name every other row's (`v1@local`), or as given when it is not one. */

@@ -9,6 +9,16 @@ describe('parseDate', () => {
     expect(parseDate('1970-01-01')).toBe('1970-01-01');
   });
 
+  it.each([
+    ['2023-02-29', 'there is no such day in that month'],
+    ['2024-04-31', 'there is no such day in that month'],
+    ['2024-13-01', 'there is no such month'],
+    ['1969-12-31', 'dates start in 1970'],
+    ['2024-1-1', 'expected a date as YYYY-MM-DD'],
+  ])('says why %j is no date', (input, why) => {
+    expect(() => parseDate(input, 'expiry date')).toThrow(`invalid expiry date "${input}": ${why}`);
+  });
+
   it.each(['2023-02-29', '2024-13-01', '2024-00-10', '2024-1-1', '24-01-01', '1969-12-31', 'tomorrow', '2024-01-01T00:00', ''])(
     'rejects %j',
     (input) => expect(() => parseDate(input)).toThrow(UsageError),

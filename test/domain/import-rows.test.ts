@@ -121,6 +121,21 @@ describe('import records', () => {
     );
   });
 
+  it('never show a password that slid into the admin or expire cell (a comma in it, unquoted)', () => {
+    const parsed = rows([
+      csvRecord(['userid', 'password', 'admin'], ['u1', 'first', 'rest-of-the-password'], 2),
+      csvRecord(['userid', 'password', 'expire'], ['u2', 'first', 'rest-of-the-password'], 3),
+      csvRecord(['userid', 'admin', 'expire'], ['u3', 'ture', '2026-02-30'], 4),
+    ]);
+    expect(parsed.map((r) => (r.ok ? 'ok' : r.error))).toEqual([
+      'line 2: invalid admin of 20 characters: expected true or false',
+      'line 3: invalid expiry date of 20 characters: expected a date as YYYY-MM-DD',
+      'line 4: invalid admin "ture": expected true or false',
+    ]);
+    const [dated] = rows([csvRecord(['userid', 'expire'], ['u4', '2026-02-30'], 5)]);
+    expect(dated).toMatchObject({ ok: false, error: 'line 5: invalid expiry date "2026-02-30": there is no such day in that month' });
+  });
+
   it('fail any field that holds a lone surrogate (bytes that were not UTF-8)', () => {
     for (const field of IMPORT_FIELDS) {
       const fields = { userid: 'sam', [field]: `a\udcf6b` };

@@ -76,6 +76,12 @@ describe('reading CSV (csv-parse)', () => {
     expect(await refusal('userid,shoe\nx,42\n')).toBe('line 1: unknown column "shoe" (known: userid, password, admin, email, comment, expire, tfa)');
   });
 
+  it('says a file without its header line is one, never repeating the first row (its password)', async () => {
+    const message = await refusal('ivan,PW-Secret-1,totp\njo,PW-Secret-2,none\n');
+    expect(message).toBe('line 1: the first line is not a header: it names no column tfactl knows (the header names the columns, e.g. userid,password,tfa; known: userid, password, admin, email, comment, expire, tfa)');
+    expect(message?.toLowerCase()).not.toContain('pw-secret');
+  });
+
   it('refuses a row longer than any row can be, at the line it starts on', async () => {
     expect(await refusal(`userid,comment\nok,fine\n\nx,"${'y'.repeat(MAX_ROW_BYTES + 100)}"\n`)).toBe('line 4: a row longer than 1 MiB (is a quote never closed?)');
     expect(await refusal(`{"userid":"a"}\n{"userid":"${'y'.repeat(MAX_ROW_BYTES + 100)}"}\n`)).toBe('line 2: a row longer than 1 MiB (is a quote never closed?)');
