@@ -128,6 +128,10 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     await useWal(db);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // What is deleted or replaced (a deleted user's password hash, a deleted factor's sealed
+    // secret, a used recovery key's hash) is overwritten with zeros, not left in free space where
+    // the file and every backup of it would keep it.
+    db.pragma('secure_delete = ON');
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current !== LATEST_VERSION || !marked) created = migrate(db, options.now, await loadMigrations(), await migrationContext(db, options), path) === 0;
   } catch (e) {

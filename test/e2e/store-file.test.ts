@@ -402,3 +402,31 @@ describe("a service's hold on the store file", () => {
     db.close();
   });
 });
+
+describe('what is deleted from the store file', () => {
+  it('is overwritten, not left in free space: a deleted user\'s password hash and TOTP secret, a deleted token\'s hash', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    await s.addUser('gone', 'a password to forget');
+    expect((await s.run(['tfa', 'add', 'totp', 'gone', '--no-verify', '--qr', 'none'])).code).toBe(0);
+    expect((await s.run(['token', 'add', 'gone', 'ci'])).code).toBe(0);
+    const db = new Database(s.db);
+    const traces = [
+      (db.prepare("SELECT password_hash FROM users WHERE userid = 'gone@local'").pluck().get() as string).split('$').at(-1)!,
+      (db.prepare("SELECT secret FROM factors WHERE userid = 'gone@local'").pluck().get() as Buffer).subarray(0, 24),
+      db.prepare("SELECT secret_hash FROM api_tokens WHERE userid = 'gone@local'").pluck().get() as Buffer | string,
+    ].map((v) => Buffer.from(v as string | Buffer));
+    db.close();
+    const found = () => {
+      const bytes = Buffer.concat([readFileSync(s.db), existsSync(`${s.db}-wal`) ? readFileSync(`${s.db}-wal`) : Buffer.alloc(0)]);
+      return traces.map((t) => bytes.includes(t));
+    };
+    expect(found()).toEqual([true, true, true]);
+    expect((await s.run(['user', 'delete', 'gone', '--yes'])).code).toBe(0);
+    // Folded into the file, the WAL emptied: neither holds them.
+    const folded = new Database(s.db);
+    folded.pragma('wal_checkpoint(TRUNCATE)');
+    folded.close();
+    expect(found()).toEqual([false, false, false]);
+  });
+});
