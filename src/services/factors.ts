@@ -77,9 +77,17 @@ async function enforcementCheck(
       warnings: [],
     };
   }
+  // Recovery keys still count where a type is enforced: until they run out, they are the way in.
+  const keysLeft = factors
+    .filter((f) => f.enabled && f.type === 'recovery' && !removed.some((r) => r.id === f.id))
+    .reduce((n, f) => n + ('keysLeft' in f ? f.keysLeft : 0), 0);
   return {
     refusal: null,
-    warnings: [`${user.userid} has no enabled ${enforced} factor left and cannot sign in until one is added (realm ${realm.name} enforces ${enforced})`],
+    warnings: [
+      keysLeft > 0
+        ? `${user.userid} has no enabled ${enforced} factor left: only its ${keysLeft} recovery key${keysLeft === 1 ? '' : 's'} sign it in until one is added (realm ${realm.name} enforces ${enforced})`
+        : `${user.userid} has no enabled ${enforced} factor left and cannot sign in until one is added (realm ${realm.name} enforces ${enforced})`,
+    ],
   };
 }
 

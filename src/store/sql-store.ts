@@ -554,8 +554,11 @@ export abstract class SqlStore implements Store {
   }
 
   async usersWithout(realm: string, type: FactorType, sample: number) {
+    // Recovery keys count where a type is enforced (domain/sign-in.ts): a user with some left can sign in.
     const missing = `FROM users u WHERE u.realm = @realm
-      AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = @type)`;
+      AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = @type)
+      AND NOT EXISTS (SELECT 1 FROM factors r JOIN recovery_slots s ON s.factor_id = r.id
+        WHERE r.userid = u.userid AND r.enabled = 1 AND r.type = 'recovery' AND s.hash IS NOT NULL)`;
     const count = (await this.sql(`SELECT count(*) ${missing}`).pluck().get({ realm, type })) as number;
     const first = (await this.sql(`SELECT u.userid ${missing} ORDER BY u.userid LIMIT @sample`).pluck().all({ realm, type, sample })) as string[];
     return { count, first };

@@ -106,7 +106,9 @@ describe('a realm that enforces TOTP', () => {
     expect(factors()).toBe(before);
     const admin = await store.runAs('boss', PW, ['tfa', 'delete', 'gus@corp', user.totp.id, '--json']);
     expect(admin.code, admin.stderr).toBe(0);
-    expect(admin.json().warnings).toEqual([expect.stringContaining('cannot sign in until one is added')]);
+    // Its recovery keys (none spent by the refusals) still sign it in, and the warning says so.
+    expect(admin.json().warnings).toEqual(['gus@corp has no enabled totp factor left: only its 10 recovery keys sign it in until one is added (realm corp enforces totp)']);
+    expect((await login('gus@corp', keys[2])).code).toBe(0);
   });
 });
 
@@ -114,12 +116,16 @@ describe('changing what a realm enforces', () => {
   it('warns about users who cannot sign in afterwards', async () => {
     await store.run(['realm', 'add', 'ops']);
     await store.run(['user', 'add', 'ann@ops', '--no-password']);
+    // One with recovery keys left can still sign in: not named.
+    await store.addUser('kit@ops', PW);
+    expect((await store.run(['tfa', 'add', 'recovery', 'kit@ops'])).code).toBe(0);
     const r = await store.run(['realm', 'set-enforce', 'ops', 'totp', '--json']);
     expect(r.code).toBe(0);
     expect(r.json().warnings).toEqual([expect.stringMatching(/have no enabled totp factor and cannot sign in until one is added \(run 'tfactl tfa add totp USERID' for each; 'tfactl tfa list --realm ops' marks them\): ann@ops$/)]);
     const marked = await store.run(['tfa', 'list', '--realm', 'ops', '--json']);
     expect(marked.json().result).toEqual([
       expect.objectContaining({ userid: 'ann@ops', signIn: { possible: false, problem: 'no password is set', fix: 'tfactl user passwd ann@ops' } }),
+      expect.objectContaining({ userid: 'kit@ops', signIn: { possible: true, problem: null, fix: null } }),
     ]);
   });
 
