@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { dateOf } from './dates.js';
+import { dateOf, MAX_EPOCH_SECONDS } from './dates.js';
+import { repeatedJsonKey } from './json-keys.js';
 import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type U2fCredential, type WebauthnCredential } from './proxmox-credentials.js';
 import { parseTotpParams, type TotpParams } from './totp-params.js';
 import { checkText, decodeUtf8 } from './text.js';
@@ -147,6 +148,8 @@ export function parseTfaCfg(text: string): ProxmoxTfa {
     throw new UsageError(`tfa.cfg is not valid JSON${jsonFaultLine(text, e)}`, INVALID);
   }
   if (!isJsonObject(root)) throw new UsageError('tfa.cfg: expected a JSON object with "users"', INVALID);
+  const repeated = repeatedJsonKey(text);
+  if (repeated !== null) throw new UsageError(`tfa.cfg: the key ${quote(repeated)} is given twice in one object (only the last would count)`, INVALID);
   refuseUnknownFields(root, TFA_TOP_FIELDS, 'tfa.cfg');
   const usersValue = root['users'] ?? {};
   if (!isJsonObject(usersValue)) throw new UsageError('tfa.cfg: "users" must be an object keyed by user id', INVALID);
@@ -249,10 +252,15 @@ function parseUserTfa(key: string, value: unknown): ProxmoxUserTfa {
   const locked = value['totp-locked'] ?? false;
   if (typeof locked !== 'boolean') throw new UsageError(`${where}: "totp-locked" must be true or false`, INVALID);
   const until = value['tfa-locked-until'] ?? null;
-  if (until !== null && !Number.isSafeInteger(until)) {
+  if (until !== null && !isEpochSeconds(until)) {
     throw new UsageError(`${where}: "tfa-locked-until" must be epoch seconds`, INVALID);
   }
   return { userid, totp, webauthn, u2f, yubico, recovery, totpLocked: locked, tfaLockedUntil: until as number | null };
+}
+
+/** Whole epoch seconds a date can show (MAX_EPOCH_SECONDS either way): what the store keeps as a time. */
+function isEpochSeconds(value: unknown): value is number {
+  return Number.isSafeInteger(value) && Math.abs(value as number) <= MAX_EPOCH_SECONDS;
 }
 
 function entryList(user: JsonObject, field: string, where: string): readonly unknown[] {
@@ -271,7 +279,7 @@ function parseEntryInfo(raw: unknown, where: string): { info: ProxmoxEntryInfo; 
   }
   if (typeof description !== 'string') throw new UsageError(`${where}: "description" must be a string`, INVALID);
   within(where, () => checkText(description, 'description', Infinity));
-  if (!Number.isSafeInteger(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
+  if (!isEpochSeconds(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
   if (typeof enable !== 'boolean') throw new UsageError(`${where}: "enable" must be true or false`, INVALID);
   if (entry === undefined) throw new UsageError(`${where}: "entry" is missing`, INVALID);
   return { info: { id, description, created: created as number, enabled: enable }, entry };
@@ -324,7 +332,7 @@ function parseRecoverySet(raw: unknown, where: string): ProxmoxRecoverySet {
     }
     return hash.toLowerCase();
   });
-  if (!Number.isSafeInteger(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
+  if (!isEpochSeconds(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
   return { secret, slots, created: created as number };
 }
 

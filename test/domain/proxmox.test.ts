@@ -201,6 +201,19 @@ describe('parseTfaCfg', () => {
     expect(usageErrorOf(() => parseTfaCfg(tfaCfg({ 'Alice@pve': {}, 'alice@PVE': {} })))).toContain('are the user "alice@pve"');
   });
 
+  it('refuses a user given twice (JSON would keep only the last, dropping the factors of the first)', () => {
+    const text = `{"users":{"alice@pve":${JSON.stringify({ totp: [entry('t1', `otpauth://totp/x?secret=${SECRET}`)] })},"alice@pve":{}}}`;
+    expect(usageErrorOf(() => parseTfaCfg(text))).toBe('tfa.cfg: the key "alice@pve" is given twice in one object (only the last would count)');
+  });
+
+  it('refuses times no date can show, as it refuses what is no time', () => {
+    const totp = (more: Record<string, unknown>) => tfaCfg({ 'alice@pve': { totp: [entry('t1', `otpauth://totp/x?secret=${SECRET}`, more)] } });
+    expect(usageErrorOf(() => parseTfaCfg(totp({ created: 9_000_000_000_000 })))).toContain('"created" must be epoch seconds');
+    expect(usageErrorOf(() => parseTfaCfg(totp({ created: Number.MAX_SAFE_INTEGER })))).toContain('"created" must be epoch seconds');
+    expect(usageErrorOf(() => parseTfaCfg(tfaCfg({ 'alice@pve': { 'tfa-locked-until': 10_000_000_000_000 } })))).toContain('"tfa-locked-until" must be epoch seconds');
+    expect(parseTfaCfg(totp({ created: 8_640_000_000_000 })).users[0]?.totp[0]?.created).toBe(8_640_000_000_000);
+  });
+
   it('refuses a file that is JSON but not a tfa.cfg', () => {
     expect(usageErrorOf(() => parseTfaCfg('[1,2]'))).toContain('expected a JSON object');
     expect(usageErrorOf(() => parseTfaCfg('{"users":[]}'))).toContain('"users" must be an object');

@@ -1,0 +1,26 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { repeatedJsonKey } from '../../src/domain/json-keys.js';
+
+describe('repeatedJsonKey', () => {
+  it('finds a key given twice in one object, at any depth, escapes and all', () => {
+    expect(repeatedJsonKey('{"users":{"alice@pve":{"totp":[]},"alice@pve":{}}}')).toBe('alice@pve');
+    expect(repeatedJsonKey('[{"a":1},{"b":[{"c":1,"c":2}]}]')).toBe('c');
+    expect(repeatedJsonKey('{"\\u0061":1,"a":2}')).toBe('a');
+    expect(repeatedJsonKey('{"a":"\\"a\\"","a":1}')).toBe('a');
+  });
+
+  it('lets the same key in different objects, and strings that look like keys, through', () => {
+    expect(repeatedJsonKey('{"a":{"a":1},"b":{"a":2}}')).toBeNull();
+    expect(repeatedJsonKey('{"a":["a","a"],"b":"a"}')).toBeNull();
+    expect(repeatedJsonKey('{"a":"x,\\"a\\":1"}')).toBeNull();
+  });
+
+  it('finds nothing in what JSON.stringify writes (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(repeatedJsonKey(JSON.stringify(value))).toBeNull();
+      }),
+    );
+  });
+});
