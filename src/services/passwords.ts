@@ -3,6 +3,8 @@
  * parameters still verifies and is replaced on the next successful sign-in. argon2 is loaded only
  * when a password is hashed or checked.
  */
+import { passwordHashProblem } from '../domain/password-hash.js';
+
 export const ARGON2_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 const load = async () => await import('argon2');
@@ -21,7 +23,9 @@ export type PasswordCheck = { readonly ok: true; readonly rehash: string | null 
  */
 export async function checkPassword(hash: string | null | undefined, password: string): Promise<PasswordCheck> {
   const argon2 = await load();
-  if (!hash) {
+  // No hash, or one whose parameters would cost more than any tfactl ever wrote (a doctored
+  // store): the same work as a real check, and a failure.
+  if (!hash || passwordHashProblem(hash) !== null) {
     await argon2.hash(password, { type: argon2.argon2id, ...ARGON2_PARAMS });
     return { ok: false };
   }

@@ -7,6 +7,7 @@ import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, ROOT_USERID } from '../domain/userid.js';
 import { MAX_EPOCH_SECONDS, parseDate } from '../domain/dates.js';
+import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
@@ -738,6 +739,10 @@ function valueProblem(staged: Database): string | null {
   }
   const damage = damagedRow(staged);
   if (damage !== null) return damage;
+  for (const { userid, hash } of staged.prepare('SELECT userid, password_hash AS hash FROM users WHERE password_hash IS NOT NULL').iterate() as IterableIterator<{ userid: string; hash: unknown }>) {
+    const why = typeof hash === 'string' ? passwordHashProblem(hash) : 'it is not text';
+    if (why !== null) return `the password hash of user ${shown(userid)} is refused: ${why}`;
+  }
   // The one rule between two settings (settings set keeps it): every password would be refused.
   const length = (key: string) => Number(settings.get(key) ?? SETTINGS[key]?.defaultValue(''));
   if (length('password.min-length') > length('password.max-length')) return 'its password.min-length is more than its password.max-length, which settings set refuses';

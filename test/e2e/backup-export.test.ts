@@ -583,6 +583,9 @@ describe('restore after use', () => {
         ["UPDATE factors SET period = 5 WHERE type = 'totp'", `its factors row "${totpId}" holds "5" in period, outside what tfactl stores there (10 to 300)`],
         ["UPDATE users SET totp_failures = 3000000000 WHERE userid = 'val@local'", 'its users row "val@local" holds "3000000000" in totp_failures, outside what tfactl stores there (0 to 2147483647)'],
         ["UPDATE users SET tfa_failures = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in tfa_failures, outside what tfactl stores there (0 to 2147483647)'],
+        // A hash whose parameters would make each sign-in attempt of the user cost 4 GiB; one that is no argon2id.
+        ["UPDATE users SET password_hash = '$argon2id$v=19$m=4194304,t=1000,p=1$5H416CLlucbG/NIQNGbz+g$obsbecjS2HWHACfSlYtDgblumIeonbJtTcRuNrCNz8w' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: its argon2 parameters (m=4194304, t=1000, p=1) are outside what tfactl checks'],
+        ["UPDATE users SET password_hash = 'hunter2' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: it is not an argon2id hash (version 19) as tfactl writes them'],
         ["UPDATE api_tokens SET comment = 'x' || char(27) || '[2J' WHERE name = 'ci'", 'its api_tokens row "ci" holds U+001B (a control character) in comment, which tfactl never stores'],
       ] as const) {
         writeFileSync(file, pristine);

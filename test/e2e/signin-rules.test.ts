@@ -180,6 +180,18 @@ describe('standard input that never ends', () => {
   });
 });
 
+describe('a stored password hash beyond what tfactl writes', () => {
+  it('is never checked: a sign-in fails at once, as a wrong password does, instead of spending its 4 GiB', async () => {
+    await store.addUser('heavy', PW);
+    store.tamper("UPDATE users SET password_hash = '$argon2id$v=19$m=4194304,t=1000,p=1$5H416CLlucbG/NIQNGbz+g$obsbecjS2HWHACfSlYtDgblumIeonbJtTcRuNrCNz8w' WHERE userid = 'heavy@local'");
+    const started = Date.now();
+    const r = await store.login('heavy', PW);
+    expect(r.code).toBe(5);
+    expect(r.json().error.message).toBe('authentication failed');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
 describe('password guesses', () => {
   it('are banned after five failures in the window, for known and unknown users alike, with the same answer', async () => {
     await store.addUser('pam', PW);
