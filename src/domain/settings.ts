@@ -133,13 +133,20 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
 };
 
 /**
- * Why a stored value of a known setting is one `settings set` refuses (a backup edited by hand:
- * `lockout.failures` at -5 locks every factor at the first wrong code), or null when it is
- * accepted, or the key is none of these (tfactl's own keys, such as the key's fingerprint).
+ * Settings the store keeps besides those of SETTINGS, which `settings set` never takes: the key
+ * file's fingerprint, and what Proxmox's tfa.cfg said of WebAuthn and U2F (import proxmox).
  */
+export const STORE_KEPT_SETTINGS = ['key.fingerprint', 'proxmox.webauthn', 'proxmox.u2f'] as const;
+
+/**
+ * Why a stored setting is one tfactl would never have written (a backup edited by hand:
+ * `lockout.failures` at -5 locks every factor at the first wrong code): a value `settings set`
+ * refuses, or a key that is neither a setting nor one of STORE_KEPT_SETTINGS. Null when it is fine.
+ */
+
 export function storedSettingProblem(key: string, value: unknown): string | null {
   const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
-  if (spec === undefined) return null;
+  if (spec === undefined) return (STORE_KEPT_SETTINGS as readonly string[]).includes(key) ? null : 'tfactl has no such setting';
   if (typeof value !== 'string') return 'it is not text';
   try {
     spec.parse(value);

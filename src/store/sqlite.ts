@@ -5,7 +5,7 @@ import { StoreError, TfaError } from '../errors.js';
 import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
-import { canonicalName, ROOT_USERID } from '../domain/userid.js';
+import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { MAX_EPOCH_SECONDS, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
@@ -696,6 +696,10 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
     migrate(staged, now, migrations, await migrationContext(staged, options));
   } catch (e) {
     if (e instanceof StoreError) throw new StoreError(`refusing to restore ${copy.path}: ${e.message}`, 'backup_invalid');
+    // tfactl's migrations take every store tfactl wrote: one they fail on has tables its schema
+    // version never had (SQLite's words say which).
+    const why = (e as { code?: unknown }).code !== undefined && e instanceof Error ? (e.message.split('\n')[0] ?? '') : null;
+    if (why !== null) throw new StoreError(`refusing to restore ${copy.path}: its tables are not those of its schema version (bringing it up to date failed: ${escapeText(why)})`, 'backup_invalid');
     throw e;
   }
   const unlike = shapeProblem(staged, migrations);
@@ -734,9 +738,13 @@ function valueProblem(staged: Database): string | null {
   const settings = new Map<string, unknown>();
   for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
     const why = storedSettingProblem(key, value);
-    if (why !== null) return `its setting ${key} is ${shown(value)}, which settings set refuses (${why})`;
+    if (why !== null) {
+      return Object.hasOwn(SETTINGS, key) ? `its setting ${key} is ${shown(value)}, which settings set refuses (${why})` : `it holds a setting ${shown(key)}: ${why}`;
+    }
     settings.set(key, value);
   }
+  const names = nameProblem(staged);
+  if (names !== null) return names;
   const damage = damagedRow(staged);
   if (damage !== null) return damage;
   for (const { userid, hash } of staged.prepare('SELECT userid, password_hash AS hash FROM users WHERE password_hash IS NOT NULL').iterate() as IterableIterator<{ userid: string; hash: unknown }>) {
@@ -760,6 +768,36 @@ function valueProblem(staged: Database): string | null {
     for (const { name, expire } of staged.prepare(sql).iterate() as IterableIterator<{ name: string; expire: unknown }>) {
       if (!isDate(expire)) return `the expiry date of ${what} ${shown(name)} is ${shown(expire)}, not a date (YYYY-MM-DD)`;
     }
+  }
+  return null;
+}
+
+/**
+ * A realm or user whose name no command would take (a blank in a realm name, a user id without
+ * its realm or in another realm than its own, a built-in realm other than `local`), or null.
+ * Restored, it could be listed but neither shown nor deleted, or block deleting its realm.
+ */
+function nameProblem(staged: Database): string | null {
+  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
+  const refused = (parse: () => unknown): string | null => {
+    try {
+      parse();
+      return null;
+    } catch (e) {
+      if (e instanceof TfaError) return e.message;
+      throw e;
+    }
+  };
+  for (const { name, builtin } of staged.prepare('SELECT name, builtin FROM realms').iterate() as IterableIterator<{ name: string; builtin: number }>) {
+    const why = refused(() => parseRealmName(name));
+    if (why !== null) return `its realm ${shown(name)} is no realm name tfactl takes (${why})`;
+    if (builtin !== 0 && name !== 'local') return `its realm ${shown(name)} is marked built in, which only local is`;
+  }
+  for (const { userid, realm } of staged.prepare('SELECT userid, realm FROM users').iterate() as IterableIterator<{ userid: string; realm: string }>) {
+    let id: { id: string; realm: string } | undefined;
+    const why = refused(() => (id = parseUserId(userid)));
+    if (why !== null || id?.id !== userid) return `its user ${shown(userid)} is no user id tfactl takes (${why ?? `it would be ${shown(id?.id)}`})`;
+    if (id.realm !== realm) return `its user ${shown(userid)} is in realm ${shown(realm)}, not in the realm its id names`;
   }
   return null;
 }

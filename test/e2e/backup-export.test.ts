@@ -583,6 +583,14 @@ describe('restore after use', () => {
         ["UPDATE factors SET period = 5 WHERE type = 'totp'", `its factors row "${totpId}" holds "5" in period, outside what tfactl stores there (10 to 300)`],
         ["UPDATE users SET totp_failures = 3000000000 WHERE userid = 'val@local'", 'its users row "val@local" holds "3000000000" in totp_failures, outside what tfactl stores there (0 to 2147483647)'],
         ["UPDATE users SET tfa_failures = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in tfa_failures, outside what tfactl stores there (0 to 2147483647)'],
+        // A schema version older than its tables: bringing it up to date fails.
+        ['PRAGMA user_version = 13', 'its tables are not those of its schema version (bringing it up to date failed: duplicate column name: issuer)'],
+        // Names and keys no command would write: restored, they could be listed but neither shown nor deleted.
+        ["INSERT INTO settings (key, value) VALUES ('evil.setting', 'x')", 'it holds a setting "evil.setting": tfactl has no such setting'],
+        ["INSERT INTO realms (name, created) VALUES ('c o r p', 0)", 'its realm "c o r p" is no realm name tfactl takes'],
+        ["INSERT INTO realms (name, builtin, created) VALUES ('corp', 1, 0)", 'its realm "corp" is marked built in, which only local is'],
+        ["INSERT INTO users (userid, realm, created, modified) VALUES ('bob', 'local', 0, 0)", 'its user "bob" is no user id tfactl takes'],
+        ["INSERT INTO realms (name, created) VALUES ('corp', 0); INSERT INTO users (userid, realm, created, modified) VALUES ('bob@local', 'corp', 0, 0)", 'its user "bob@local" is in realm "corp", not in the realm its id names'],
         // A hash whose parameters would make each sign-in attempt of the user cost 4 GiB; one that is no argon2id.
         ["UPDATE users SET password_hash = '$argon2id$v=19$m=4194304,t=1000,p=1$5H416CLlucbG/NIQNGbz+g$obsbecjS2HWHACfSlYtDgblumIeonbJtTcRuNrCNz8w' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: its argon2 parameters (m=4194304, t=1000, p=1) are outside what tfactl checks'],
         ["UPDATE users SET password_hash = 'hunter2' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: it is not an argon2id hash (version 19) as tfactl writes them'],
@@ -590,7 +598,7 @@ describe('restore after use', () => {
       ] as const) {
         writeFileSync(file, pristine);
         const db = new Database(file);
-        db.prepare(sql).run();
+        db.exec(sql);
         db.close();
         for (const args of [['--dry-run'], ['--yes']]) {
           const r = await s.run(['restore', file, ...args, '--json']);
