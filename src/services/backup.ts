@@ -5,6 +5,9 @@ import { RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
 import type { RevivedAccess } from '../domain/restore-revival.js';
 import type { Session } from './session.js';
+import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
+import { escapeText } from '../domain/text.js';
+import type { SealedSecretRow } from '../store/types.js';
 
 export interface BackupResult {
   readonly file: string;
@@ -95,9 +98,17 @@ export async function restoreStore(session: Session, file: string, options: Rest
       await refuse('no key fingerprint');
       throw new StoreError(`refusing to restore ${file}: it has no key fingerprint (setting key.fingerprint), so it cannot be matched to ${keyFile}`, 'backup_invalid');
     }
-    if (!fingerprintMatches(readKeyFile(keyFile), inspection.keyFingerprint)) {
+    const key = readKeyFile(keyFile);
+    if (!fingerprintMatches(key, inspection.keyFingerprint)) {
       await refuse('key mismatch');
       throw new RefusedError(`refusing to restore ${file}: it belongs to another key file than ${keyFile}; set TFACTL_KEY_FILE to the key kept with the backup`, 'backup_foreign');
+    }
+    // The right key, so every secret must open: one that does not was damaged (or moved to
+    // another row), and restored it would fail every sign-in and export that reads it.
+    const damaged = unopenedSecret(copy.sealedSecrets(), key);
+    if (damaged !== null) {
+      await refuse('a secret does not open');
+      throw new StoreError(`refusing to restore ${file}: ${damaged} does not open with its key file, which is the backup's own: the backup is damaged`, 'backup_invalid');
     }
     try {
       if (options.dryRun || options.beforeReplacing) {
@@ -133,4 +144,14 @@ function hasJournal(file: string, kind: 'wal' | 'journal'): boolean {
   } catch {
     return false;
   }
+}
+
+/** The first sealed secret that `key` does not open where it is (named for a message), or null. */
+function unopenedSecret(rows: Iterable<SealedSecretRow>, key: Buffer): string | null {
+  for (const row of rows) {
+    const context = row.kind === 'factor' ? secretContext(row.userid, row.id, row.type) : realmKeyContext(row.realm);
+    if (open(key, row.sealed, context) !== null) continue;
+    return row.kind === 'factor' ? `the ${row.type} secret of ${row.userid} (factor ${escapeText(row.id)})` : `the YubiKey API key of realm ${row.realm}`;
+  }
+  return null;
 }

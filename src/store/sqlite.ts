@@ -11,7 +11,7 @@ import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
-import type { BackupCopy, BackupInspection, Store } from './types.js';
+import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
 import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 
 const Database = BetterSqlite3;
@@ -634,6 +634,19 @@ class MemoryBackup implements BackupCopy {
     readonly db: Database | null,
     readonly inspection: BackupInspection,
   ) {}
+
+  *sealedSecrets(): Iterable<SealedSecretRow> {
+    const db = this.db;
+    if (db === null) return;
+    for (const f of db.prepare('SELECT id, userid, type, secret FROM factors WHERE secret IS NOT NULL').iterate() as IterableIterator<{ id: string; userid: string; type: string; secret: Buffer }>) {
+      yield { kind: 'factor', userid: f.userid, id: f.id, type: f.type, sealed: f.secret };
+    }
+    // A realm's API key column came with schema 3.
+    if (!(db.pragma('table_info(realms)') as { name: string }[]).some((c) => c.name === 'yubico_api_key')) return;
+    for (const r of db.prepare('SELECT name, yubico_api_key FROM realms WHERE yubico_api_key IS NOT NULL').iterate() as IterableIterator<{ name: string; yubico_api_key: Buffer }>) {
+      yield { kind: 'realm', realm: r.name, sealed: r.yubico_api_key };
+    }
+  }
 
   close(): void {
     this.db?.close();

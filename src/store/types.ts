@@ -586,8 +586,15 @@ export interface Store extends UserStore, RealmStore, SettingStore, FactorStore,
 export interface BackupCopy {
   readonly path: string;
   readonly inspection: BackupInspection;
+  /** Every sealed secret the backup holds, with what it is sealed to (nothing when it could not be read). */
+  sealedSecrets(): Iterable<SealedSecretRow>;
   close(): void;
 }
+
+/** A sealed secret of a backup: a factor's (sealed to user, factor id and type) or a realm's YubiKey API key. */
+export type SealedSecretRow =
+  | { readonly kind: 'factor'; readonly userid: string; readonly id: string; readonly type: string; readonly sealed: Buffer }
+  | { readonly kind: 'realm'; readonly realm: string; readonly sealed: Buffer };
 
 /** What a backup file holds, as far as restoring it goes. */
 export interface BackupInspection {

@@ -583,6 +583,8 @@ describe('restore after use', () => {
         ["UPDATE factors SET period = 5 WHERE type = 'totp'", `its factors row "${totpId}" holds "5" in period, outside what tfactl stores there (10 to 300)`],
         ["UPDATE users SET totp_failures = 3000000000 WHERE userid = 'val@local'", 'its users row "val@local" holds "3000000000" in totp_failures, outside what tfactl stores there (0 to 2147483647)'],
         ["UPDATE users SET tfa_failures = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in tfa_failures, outside what tfactl stores there (0 to 2147483647)'],
+        // A sealed secret that does not open with the backup's own key (damaged, or moved to another row).
+        ["UPDATE factors SET secret = randomblob(length(secret)) WHERE type = 'totp'", `the totp secret of val@local (factor ${totpId}) does not open with its key file, which is the backup's own: the backup is damaged`],
         // A schema version older than its tables: bringing it up to date fails.
         ['PRAGMA user_version = 13', 'its tables are not those of its schema version (bringing it up to date failed: duplicate column name: issuer)'],
         // Names and keys no command would write: restored, they could be listed but neither shown nor deleted.
