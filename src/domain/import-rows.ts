@@ -102,8 +102,8 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
   checkColumns(names, line, false);
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') {
-      fields.__error = `has a field ${quote(k)} that is not a string, a boolean or null`;
+    if (v !== null && typeof v !== 'string' && !(typeof v === 'boolean' && k.toLowerCase() === 'admin')) {
+      fields.__error = `has a field ${quote(k)} that is not a string or null${k.toLowerCase() === 'admin' ? '' : ' (only admin may be true or false)'}`;
     } else {
       fields[k.toLowerCase()] = v === null ? '' : String(v);
     }

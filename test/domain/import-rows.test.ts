@@ -97,8 +97,14 @@ describe('import records', () => {
       'line 3: invalid tfa: totp is named twice (one factor of each kind)',
     ]);
     expect(rows([jsonLineRecord('{"userid":"j","admin":3}', 4) as RawRecord])).toEqual([
-      { ok: false, line: 4, userid: 'j@local', error: 'line 4 has a field "admin" that is not a string, a boolean or null' },
+      { ok: false, line: 4, userid: 'j@local', error: 'line 4 has a field "admin" that is not a string or null' },
     ]);
+    // true is no user id (it made the user true@local), nor an email or a password.
+    expect(rows(['{"userid":true}', '{"userid":"k","email":false}'].map((text, i) => jsonLineRecord(text, i + 5) as RawRecord)).map((r) => !r.ok && r.error)).toEqual([
+      'line 5 has a field "userid" that is not a string or null (only admin may be true or false)',
+      'line 6 has a field "email" that is not a string or null (only admin may be true or false)',
+    ]);
+    expect(rows([jsonLineRecord('{"userid":"k","admin":true}', 7) as RawRecord])).toMatchObject([{ ok: true, row: { admin: true } }]);
   });
 
   it('never show a TOTP secret from a mistyped tfa cell in the error', () => {
