@@ -114,6 +114,16 @@ describe('tfa add webauthn --finish', () => {
     await refusedUnchanged('cy', () => finish('cy', again.challenge, key.register(again.publicKey, { origin: ORIGIN })), 4, /already registered/);
   });
 
+  it('says an attestation object no authenticator writes cannot be read, not what the CBOR parser tripped on', async () => {
+    const key = new SoftAuthenticator();
+    for (const attestation of [Buffer.alloc(40_000, 0x81), Buffer.from([0xa0])]) {
+      const started = await begin('dee');
+      const answer = key.register(started.publicKey, { origin: ORIGIN }) as { response: Record<string, unknown> };
+      const broken = { ...answer, response: { ...answer.response, attestationObject: attestation.toString('base64url') } };
+      await refusedUnchanged('dee', () => finish('dee', started.challenge, broken), 4, /^error: the security key's answer was refused: its attestation object or client data cannot be read \(not what an authenticator writes\)$/);
+    }
+  });
+
   it('refuses an answer without user verification when webauthn.user-verification is required', async () => {
     expect((await store.run(['settings', 'set', 'webauthn.user-verification', 'required'])).code).toBe(0);
     try {

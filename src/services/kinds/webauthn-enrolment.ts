@@ -166,7 +166,10 @@ export async function finishWebauthnEnrolment(
       supportedAlgorithmIDs: ALGORITHMS,
     });
   } catch (e) {
-    return fail(`the security key's answer was refused: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+    // The library's own refusals say what was wrong; a TypeError or RangeError is its parser
+    // tripping over bytes no authenticator writes (a truncated or endlessly nested CBOR object).
+    const unreadable = e instanceof TypeError || e instanceof RangeError;
+    return fail(`the security key's answer was refused: ${unreadable ? 'its attestation object or client data cannot be read (not what an authenticator writes)' : oneLine(e instanceof Error ? e.message : String(e))}`);
   }
   if (!verification.verified) return fail("the security key's answer was refused: not verified");
   const info = verification.registrationInfo;
