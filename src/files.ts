@@ -428,11 +428,9 @@ function openNewPrivate(path: string): number {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
       // An empty file is most likely what a killed backup or export left at the name it claimed.
-      const empty = lstatSync(path, { throwIfNoEntry: false })?.size === 0;
-      throw new RefusedError(
-        `${path} exists${empty ? ' (empty: as a backup or export cut short leaves it; delete it and run again)' : ''}: tfactl does not overwrite files that hold secrets`,
-        'file_exists',
-      );
+      const there = lstatSync(path, { throwIfNoEntry: false });
+      const why = there !== undefined && !there.isFile() ? ' and is not a regular file (a device, a directory, a link)' : there?.size === 0 ? ' (empty: as a backup or export cut short leaves it; delete it and run again)' : '';
+      throw new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
     }
     throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
   }

@@ -233,7 +233,15 @@ describe('a file named -', () => {
     writeFileSync(left, '', { mode: 0o600 });
     const r = await store.run(['backup', left]);
     expect(r.code).toBe(4);
-    expect(oneLineError(r)).toBe(`error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again): tfactl does not overwrite files that hold secrets`);
+    expect(oneLineError(r)).toBe(`error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again): tfactl does not overwrite files that hold secrets, and writes them only to a new file`);
+  });
+
+  it('/dev/null is not taken for an empty file left behind: nothing there could be deleted and run again', async () => {
+    for (const args of [['backup', '/dev/null'], ['export', 'totp', '--output', '/dev/null']]) {
+      const r = await store.run(args);
+      expect(r.code).toBe(4);
+      expect(oneLineError(r)).toBe('error: /dev/null exists and is not a regular file (a device, a directory, a link): tfactl does not overwrite files that hold secrets, and writes them only to a new file');
+    }
   });
 });
 
