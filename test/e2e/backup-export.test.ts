@@ -279,6 +279,19 @@ describe('export', () => {
     expect(store.auditRows().filter((a) => a.action === 'export.totp')).toHaveLength(2);
   });
 
+  it('writes a description a spreadsheet would take for a formula as text (a leading \', quoted)', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['user', 'add', 'ann', '--no-password']);
+      expect((await s.run(['tfa', 'add', 'totp', 'ann', '--no-verify', '--qr', 'none', '--description', '=HYPERLINK("http://evil","x")'])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'totp', 'ann', '--no-verify', '--qr', 'none', '--description', '@SUM(1)'])).code).toBe(0);
+      const rows = (await s.run(['export', 'totp'])).stdout.trim().split('\n').slice(1);
+      expect(rows.map((r) => r.split(',')[2]).sort()).toEqual(['"\'=HYPERLINK(""http://evil""', '"\'@SUM(1)"'].sort());
+    } finally {
+      s.remove();
+    }
+  });
+
   it('gives back the URI each user scanned: the issuer it was enrolled with, not today\'s setting', async () => {
     const s = new TempStore();
     try {

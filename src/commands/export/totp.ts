@@ -13,10 +13,15 @@ import { fileOpt, stringOpt } from '../options.js';
 const FORMATS = ['csv', 'uri', 'png-dir'] as const;
 type Format = (typeof FORMATS)[number];
 
-/** A CSV field; text the store should never hold (domain/text.ts) is written escaped, not raw. */
+/**
+ * A CSV field; text the store should never hold (domain/text.ts) is written escaped, not raw. Text
+ * a spreadsheet would take for a formula (=, +, -, @ first: a description a user chose, opened by
+ * an admin) gets a leading ' and quotes, as OWASP advises, so it stays text.
+ */
 function csvField(value: string | number | boolean): string {
-  const text = escapeText(String(value));
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = escapeText(String(value));
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]|^'/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 const CSV_COLUMNS = ['userid', 'id', 'description', 'enabled', 'secret', 'algorithm', 'digits', 'period', 'issuer', 'uri'] as const;
