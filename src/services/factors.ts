@@ -30,16 +30,24 @@ export async function checkRealmAllows(session: Session, realm: RealmRecord | un
   }
 }
 
+/** The fewest characters of a factor id that name it (as git wants of a commit id): `0` deleting whatever starts with 0 is a slip. */
+const MIN_ID_PREFIX = 4;
+
+const startingWith = (factors: readonly FactorRecord[], prefix: string) => factors.filter((f) => f.id.startsWith(prefix.toLowerCase()));
+
 /**
- * The factor of `userid` whose id is `idOrPrefix`, or starts with it (as git takes commit ids):
+ * The factor of `userid` whose id is `idOrPrefix`, or starts with it (at least MIN_ID_PREFIX
+ * characters, as git takes commit ids):
  * unknown is exit 3, a prefix of several is exit 2 naming them.
  */
 async function requireFactor(store: Store, userid: string, idOrPrefix: string): Promise<FactorRecord> {
   const factors = await store.listFactors(userid);
   const exact = factors.find((f) => f.id === idOrPrefix);
   if (exact) return exact;
-  const prefix = idOrPrefix.toLowerCase();
-  const matches = prefix === '' ? [] : factors.filter((f) => f.id.startsWith(prefix));
+  if (idOrPrefix.length < MIN_ID_PREFIX) {
+    throw new UsageError(`factor id ${idOrPrefix} is too short: give at least ${MIN_ID_PREFIX} characters of it (see ${tfactlLine('tfa list', [userid])})`, 'ambiguous_id');
+  }
+  const matches = startingWith(factors, idOrPrefix);
   if (matches.length === 1) return matches[0] as FactorRecord;
   if (matches.length === 0) throw new NotFoundError(`${userid} has no factor ${idOrPrefix} (see ${tfactlLine('tfa list', [userid])})`);
   throw new UsageError(`factor id ${idOrPrefix} is ambiguous for ${userid}: it starts ${matches.map((f) => f.id).join(', ')}; give more of it`, 'ambiguous_id');
@@ -110,9 +118,9 @@ export async function factorRemovalRefusal(store: Store, actor: { readonly useri
   else if ('type' in which) targets = factors.filter((f) => f.type === which.type);
   else {
     // As requireFactor finds it: one factor by its id or a unique start of it.
-    const prefix = which.id.toLowerCase();
-    const named = prefix === '' ? [] : factors.filter((f) => f.id.startsWith(prefix));
-    targets = named.length === 1 ? named : [];
+    const named = factors.filter((f) => f.id === which.id);
+    const started = which.id.length < MIN_ID_PREFIX ? [] : startingWith(factors, which.id);
+    targets = named.length === 1 ? named : started.length === 1 ? started : [];
   }
   const check = await enforcementCheck(store, actor.admin || isRoot(actor), user, targets);
   if (check.refusal !== null) throw new RefusedError(check.refusal, 'realm_policy');

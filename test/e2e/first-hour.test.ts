@@ -122,20 +122,18 @@ describe('factor ids', () => {
     expect((await store.run(['tfa', 'enable', 'pia', id.slice(0, 6), '--json'])).json().warnings).toEqual([]);
   });
 
-  it('refuse a start that several factors share (exit 2, naming them) and one that none has (exit 3)', async () => {
+  it('refuse a start shorter than 4 characters, one that several factors share (exit 2, naming them) and one that none has (exit 3)', async () => {
     await store.addUser('amb', PW);
-    // At most 17 factors before two share a first hex digit.
-    const ids: string[] = [];
-    let shared: string | undefined;
-    while (shared === undefined) {
-      const id = await totp('amb');
-      shared = ids.find((other) => other[0] === id[0])?.[0];
-      ids.push(id);
-    }
+    const [first, second] = [await totp('amb'), await totp('amb')];
+    // Two ids that share their first four characters (a 1 in 65536 chance otherwise).
+    store.tamper(`UPDATE factors SET id = 'abcd' || substr(id, 5) WHERE id IN ('${first}', '${second}')`);
     const before = store.snapshot();
-    const ambiguous = await store.run(['tfa', 'disable', 'amb', shared]);
+    const short = await store.run(['tfa', 'delete', 'amb', 'a']);
+    expect(short.code).toBe(2);
+    expect(oneLineError(short)).toBe('error: factor id a is too short: give at least 4 characters of it (see tfactl tfa list amb@local)');
+    const ambiguous = await store.run(['tfa', 'disable', 'amb', 'abcd']);
     expect(ambiguous.code).toBe(2);
-    expect(oneLineError(ambiguous)).toMatch(/is ambiguous for amb@local: it starts .*; give more of it/);
+    expect(oneLineError(ambiguous)).toMatch(/is ambiguous for amb@local: it starts abcd.*, abcd.*; give more of it/);
     const none = await store.run(['tfa', 'delete', 'amb', 'zzzz']);
     expect(none.code).toBe(3);
     expect(store.snapshot()).toBe(before);
