@@ -1,4 +1,4 @@
-import { Argument, Command, type CommandOptions, Option } from 'commander';
+import { Argument, Command, type CommandOptions, InvalidArgumentError, Option } from 'commander';
 import type { Io } from './context.js';
 import { UsageError } from './errors.js';
 import { describeSize, INPUT_LIMITS } from './files.js';
@@ -196,7 +196,16 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       import('./commands/realm/set-enforce.js'),
     )
       .argument('<realm>', REALM)
-      .addArgument(new Command().createArgument('<type>', 'none, totp or yubico').choices(['none', 'totp', 'yubico']))
+      .addArgument(
+        new Command()
+          .createArgument('<type>', 'none, totp or yubico')
+          .choices(['none', 'totp', 'yubico'])
+          // The choices stay for help and completions; the refusal says which comes first.
+          .argParser((value: string) => {
+            if (!['none', 'totp', 'yubico'].includes(value)) throw new InvalidArgumentError('Allowed choices are none, totp, yubico (the realm comes first: tfactl realm set-enforce REALM TYPE).');
+            return value;
+          }),
+      )
       .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
       .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
       .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')

@@ -56,7 +56,7 @@ export interface AddedUser {
 export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
-  const realm = await requireRealm(session.store, req.userid.realm);
+  const realm = await requireRealm(session.store, req.userid.realm, { adding: true });
   if (await session.store.getUser(id)) await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
   const lookalike = await lookalikeReason(session.store, id);
   if (lookalike !== null) await refuse(session, 'user.add', id, lookalike, 'confusable_name');

@@ -99,6 +99,19 @@ describe('tfactl realm', () => {
     expect(store.hasUser('root@local')).toBe(true);
   });
 
+  it('says what to do of a realm that is not there, and of a realm and type given the wrong way round', async () => {
+    const missing = await store.run(['realm', 'delete', 'nosuch', '--yes']);
+    expect(missing.code).toBe(3);
+    expect(oneLineError(missing)).toBe("error: realm nosuch does not exist: 'tfactl realm list' shows those there are");
+    const intoMissing = await store.run(['user', 'add', 'ann@nosuch', '--no-password']);
+    expect(oneLineError(intoMissing)).toBe("error: realm nosuch does not exist: add it with 'tfactl realm add nosuch'");
+    const swapped = await store.run(['realm', 'set-enforce', 'totp', 'corp']);
+    expect(swapped.code).toBe(2);
+    expect(oneLineError(swapped)).toBe(
+      "error: command-argument value 'corp' is invalid for argument 'type'. Allowed choices are none, totp, yubico (the realm comes first: tfactl realm set-enforce REALM TYPE).",
+    );
+  });
+
   it('deletes an empty realm', async () => {
     await store.run(['realm', 'add', 'tmp']);
     const r = await store.run(['realm', 'delete', 'tmp', '--json', '--yes']);
