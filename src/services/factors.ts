@@ -21,6 +21,16 @@ export function newFactorId(session: Session): string {
 }
 
 /**
+ * Whether `type` may be added for `userid` by this session, refused as the enrolment itself would
+ * refuse it: for a command to ask before anything else (a description on a terminal), not after.
+ */
+export async function checkFactorAddable(session: Session, userid: string, type: FactorType): Promise<void> {
+  await authorize(session, 'tfa.manage', 'tfa.add', userid);
+  const user = await requireUser(session.store, userid);
+  await checkRealmAllows(session, await session.store.getRealm(user.realm), userid, type);
+}
+
+/**
  * Refuses factor types the user's realm rules out: where a realm enforces YubiKey OTP only YubiKeys
  * and recovery keys may be added.
  */

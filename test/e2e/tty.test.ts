@@ -48,6 +48,15 @@ describe('on a terminal', () => {
     expect(store.read<{ password: boolean }>(['user', 'show', 'tina@local']).password).toBe(true);
   });
 
+  it('asks nothing for a user who is not there: tfa add totp and webauthn say so first (exit 3)', () => {
+    for (const kind of ['totp', 'webauthn']) {
+      const r = runPty(store, ['tfa', 'add', kind, 'nosuch'], []);
+      expect(r.status, r.output).toBe(3);
+      expect(r.output).not.toContain('Description');
+      expect(r.output).toContain('user nosuch@local does not exist');
+    }
+  });
+
   it('asks for the acting user\'s password with --as', () => {
     const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
     expect(r.status).toBe(0);

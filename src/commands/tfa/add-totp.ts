@@ -2,6 +2,7 @@ import { parseComment } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { enrolTotp } from '../../services/kinds/totp-enrolment.js';
+import { checkFactorAddable } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { actingAs, describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
@@ -17,6 +18,8 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   let description = stringOpt(inv, 'description');
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
+    // Nothing is asked for a user who is not there, or may not have it.
+    await checkFactorAddable(session, userid, 'totp');
     description = await inv.ctx.prompter.input('Description of the device or app (e.g. "pixel-7 authy"):', 'TOTP');
   }
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);

@@ -9,6 +9,7 @@ import type { EnrolledCredential, RegistrationChallenge } from '../../services/k
 import { beginWebauthnEnrolment, finishWebauthnEnrolment } from '../../services/kinds/webauthn-enrolment.js';
 import { arg, boolOpt, listOpt, stringOpt } from '../options.js';
 import { readResponse } from '../response.js';
+import { checkFactorAddable } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { parsePort, runLoopbackPage } from '../webauthn/loopback.js';
 
@@ -63,6 +64,8 @@ export async function run(inv: Invocation): Promise<void> {
 
   let description = parsedDescription;
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
+    // Nothing is asked for a user who is not there, or may not have it.
+    await checkFactorAddable(session, userid, 'webauthn');
     description = parseComment(await inv.ctx.prompter.input('Description of the security key (e.g. "yubikey 5 nfc"):', DEFAULT_DESCRIPTION), 'description') ?? DEFAULT_DESCRIPTION;
   }
   const begun = await beginWebauthnEnrolment(session, userid, { description: description ?? DEFAULT_DESCRIPTION, loopback: true });
