@@ -189,7 +189,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('users' '') vararg=0 ;;
         'settings')
-            cmds='list set'
+            cmds='list set unset'
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
             vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
@@ -203,6 +203,11 @@ _tfactl_node() {
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force'
             vopts='--db --as --auth-code --server --token'
             args=('' '') ids=('' '') vararg=0 ;;
+        'settings unset')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force'
+            vopts='--db --as --auth-code --server --token'
+            args=('') ids=('') vararg=0 ;;
         'backup')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
@@ -325,6 +330,7 @@ _tfactl_child() {
         'token/delete') child='token delete' ;;
         'settings/list') child='settings list' ;;
         'settings/set') child='settings set' ;;
+        'settings/unset') child='settings unset' ;;
         'export/totp') child='export totp' ;;
         'export/users') child='export users' ;;
         'import/proxmox') child='import proxmox' ;;
@@ -432,6 +438,8 @@ _tfactl_value() {
         'settings list/--as') store=users ;;
         'settings set/--db') files=1 ;;
         'settings set/--as') store=users ;;
+        'settings unset/--db') files=1 ;;
+        'settings unset/--as') store=users ;;
         'backup/--db') files=1 ;;
         'backup/--as') store=users ;;
         'restore/--db') files=1 ;;

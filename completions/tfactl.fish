@@ -96,6 +96,8 @@ function __tfactl_child --argument-names path word
             echo 'list'
         case 'settings/set'
             echo 'set'
+        case 'settings/unset'
+            echo 'unset'
         case 'export/totp'
             echo 'totp'
         case 'export/users'
@@ -191,6 +193,8 @@ function __tfactl_value_options --argument-names path
         case 'settings list'
             echo --db --as --auth-code --server --token
         case 'settings set'
+            echo --db --as --auth-code --server --token
+        case 'settings unset'
             echo --db --as --auth-code --server --token
         case 'backup'
             echo --db --as --auth-code --server --token
@@ -568,11 +572,15 @@ complete -c tfactl -n '__tfactl_argument "token delete" 0' -a '(__tfactl_ids --a
 # tfactl settings
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a list -d 'list settings and their values'
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a setting'
+complete -c tfactl -n '__tfactl_needs_command "settings"' -a unset -d 'put a setting back to its default'
 
 # tfactl settings list
 
 # tfactl settings set
 complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
+
+# tfactl settings unset
+complete -c tfactl -n '__tfactl_using "settings unset"' -l force -d 'unset webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
 
 # tfactl backup
 complete -c tfactl -n '__tfactl_argument "backup" 0' -F -d 'file'

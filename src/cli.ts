@@ -316,6 +316,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .argument('<key>')
       .argument('<value>')
       .option('--force', 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)');
+    leaf(settings, 'unset', 'put a setting back to its default', () => import('./commands/settings/unset.js'))
+      .argument('<key>')
+      .option('--force', 'unset webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)');
   });
 
   leaf(program, 'backup', 'write a consistent snapshot of the store to a new file (keep the key file with it)', () =>

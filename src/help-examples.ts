@@ -190,6 +190,11 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('The addresses WebAuthn answers may come from', "tfactl settings set webauthn.origin \\\n    'https://pve.example.com:8006 https://sso.example.com'"),
   ],
 
+  'settings unset': [
+    ex('The issuer authenticator apps show is tfactl@HOSTNAME again', 'tfactl settings unset totp.issuer'),
+    ex('Lock TOTP after the default 8 wrong codes again', 'tfactl settings unset lockout.totp-failures'),
+  ],
+
   backup: [ex("A dated snapshot while others keep working (keep the key file with it)", 'tfactl backup "tfactl-$(date +%F).db"')],
   restore: [
     ex('First see what it would bring back that was revoked since', 'tfactl restore tfactl-backup.db --dry-run'),

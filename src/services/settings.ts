@@ -111,7 +111,6 @@ export async function listSettings(session: Session): Promise<EffectiveSetting[]
   return readSettings(session.store, session.hostname);
 }
 
-/** Changes a setting. root@local only: every store-wide setting applies to root@local as well. */
 /** The settings that name the RP id (U2F: appid) stored credentials answer for, by credential type. */
 const CREDENTIAL_SCOPES: Readonly<Record<string, { readonly type: 'webauthn' | 'u2f'; readonly noun: string }>> = {
   'webauthn.rp-id': { type: 'webauthn', noun: 'RP id' },
@@ -124,16 +123,20 @@ export interface ChangedSetting {
 }
 
 /**
- * Changes a setting (root@local). Changing `webauthn.rp-id` or `u2f.appid` while credentials were
- * made under the current value needs `force`: they stop answering the store's default ceremony.
- * Forced, the credentials that followed the setting keep the value they were made under.
+ * Changes a setting (root@local), or with `value` null puts it back to its default (`settings
+ * unset`: the stored value is forgotten, so a default that follows the host, such as totp.issuer's,
+ * follows it again). Either way the same rules hold: changing `webauthn.rp-id` or `u2f.appid` while
+ * credentials were made under the current value needs `force` (they stop answering the store's
+ * default ceremony; forced, those that followed the setting keep the value they were made under),
+ * and password.min-length never exceeds password.max-length.
  */
-export async function changeSetting(session: Session, key: string, value: string, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
+export async function changeSetting(session: Session, key: string, value: string | null, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
   // Own keys only: `__proto__` or `toString` typed as a setting are unknown ones, not Object's.
   const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
   if (!spec) throw new UsageError(`unknown setting ${quote(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
-  const parsed = spec.parse(value);
-  await authorize(session, 'settings.change', 'settings.set', key);
+  const parsed = value === null ? spec.defaultValue(session.hostname) : spec.parse(value);
+  const action = value === null ? 'settings.unset' : 'settings.set';
+  await authorize(session, 'settings.change', action, key);
   const warnings: string[] = [];
   await session.store.transaction(async (tx) => {
     // Checked inside the transaction so two concurrent changes cannot leave min above max.
@@ -157,8 +160,9 @@ export async function changeSetting(session: Session, key: string, value: string
         }
       }
     }
-    await tx.setSetting(key, parsed);
-    await session.audit({ action: 'settings.set', target: null, outcome: 'ok', detail: { key, value: parsed, ...(stranded > 0 ? { stranded } : {}) } }, tx);
+    if (value === null) await tx.deleteSetting(key);
+    else await tx.setSetting(key, parsed);
+    await session.audit({ action, target: null, outcome: 'ok', detail: { key, value: parsed, ...(stranded > 0 ? { stranded } : {}) } }, tx);
   });
   const all = await readSettings(session.store, session.hostname);
   return { setting: all.find((s) => s.key === key) as EffectiveSetting, warnings };

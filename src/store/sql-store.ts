@@ -689,6 +689,10 @@ export abstract class SqlStore implements Store {
       .run(key, value));
   }
 
+  async deleteSetting(key: string) {
+    await this.sql('DELETE FROM settings WHERE key = ?').run(key);
+  }
+
   async listFactors(userid: string) {
     const rows = (await this.sql(
         `SELECT f.*, (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS recovery_left

@@ -381,6 +381,8 @@ export interface RealmStore {
 export interface SettingStore {
   getSettings(): Promise<ReadonlyMap<string, string>>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Forgets a setting's stored value: its default applies again. */
+  deleteSetting(key: string): Promise<void>;
 }
 
 /** Second factors: their records, secrets and replay guards, each guard advanced by one conditional write. */

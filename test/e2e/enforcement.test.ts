@@ -198,4 +198,24 @@ describe('settings', () => {
     // Refused as soon as joe's password is known to be right, before the second factor is looked at.
     expect((await store.runAs('joe', PW, ['--auth-code', 'x', 'settings', 'list'])).code).toBe(4);
   });
+
+  it('unset puts a setting back to its default (one that follows the host follows it again), under the rules set keeps, audited', async () => {
+    expect((await store.run(['settings', 'set', 'totp.issuer', 'Old Corp'])).code).toBe(0);
+    const unset = await store.run(['settings', 'unset', 'totp.issuer', '--json']);
+    expect(unset.code, unset.stderr).toBe(0);
+    expect(unset.json().result).toMatchObject({ key: 'totp.issuer', value: expect.stringMatching(/^tfactl@/), default: true });
+    expect((await store.run(['settings', 'unset', 'totp.issuer'])).stdout).toMatch(/^unset totp\.issuer: its default applies \(tfactl@/);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'settings.unset', outcome: 'ok' });
+    // min above max is refused whichever way it would come about, and nothing changes.
+    expect((await store.run(['settings', 'set', 'password.min-length', '4'])).code).toBe(0);
+    expect((await store.run(['settings', 'set', 'password.max-length', '5'])).code).toBe(0);
+    const before = store.snapshot();
+    // The default minimum, 8, is above the maximum set.
+    const refused = await store.run(['settings', 'unset', 'password.min-length', '--json']);
+    expect({ code: refused.code, error: refused.json().error }).toEqual({ code: 2, error: { code: 'invalid_setting', message: 'password.min-length cannot exceed password.max-length' } });
+    expect(store.snapshot()).toBe(before);
+    for (const key of ['password.max-length', 'password.min-length']) expect((await store.run(['settings', 'unset', key])).code).toBe(0);
+    expect((await store.run(['settings', 'unset', 'nope'])).code).toBe(2);
+    expect((await store.runAs('boss', PW, ['settings', 'unset', 'totp.issuer'])).code).toBe(4);
+  });
 });
