@@ -306,8 +306,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--comment <text>', 'what it is for');
     leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js')).argument('[userid]', USERID);
     leaf(token, 'delete', 'revoke an API token at once', () => import('./commands/token/delete.js'))
-      .argument('<userid>', USERID)
-      .argument('<name>', 'the token\'s name');
+      .argument('<userid>', `${USERID}; or USERID!NAME, as token list shows a token`)
+      .argument('[name]', 'the token\'s name');
   });
 
   group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)', (settings) => {

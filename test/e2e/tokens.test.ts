@@ -186,6 +186,16 @@ describe('a token that does not work (exit 5, audited, one message)', () => {
     await refused(a, 'boss@local', 'unknown token');
     expect((await withToken(b, ['user', 'list'])).code).toBe(0);
     expect((await store.run(['token', 'delete', 'boss', 'gone'])).code).toBe(3);
+    // As token list shows it, USERID!NAME; the name alone missing says both forms.
+    const c = await addToken('boss', 'copied');
+    const byId = await store.run(['token', 'delete', 'boss@local!copied', '--json']);
+    expect(byId.json().result).toEqual({ tokenid: 'boss@local!copied', deleted: true });
+    await refused(c, 'boss@local', 'unknown token');
+    const noName = await store.run(['token', 'delete', 'boss']);
+    expect(noName.code).toBe(2);
+    expect(oneLineError(noName)).toBe("error: missing the token's name: tfactl token delete USERID NAME (or USERID!NAME, as token list shows it)");
+    expect((await store.run(['token', 'delete', 'boss!stays', 'stays'])).code).toBe(2);
+    expect((await withToken(b, ['user', 'list'])).code).toBe(0);
 
     await store.addUser('fay', PW);
     const fay = await addToken('fay', 'job');
