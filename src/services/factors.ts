@@ -4,7 +4,7 @@ import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
 import { authorize, refuse } from './authz.js';
 import type { Session } from './session.js';
-import { requireUser } from './lookup.js';
+import { requireUser, userMissing } from './lookup.js';
 
 /**
  * What every factor kind shares: factor ids, the realm rule on which kinds may be added, and the
@@ -179,7 +179,7 @@ export async function setFactorEnabled(session: Session, userid: string, idOrPre
 export async function unlockUser(session: Session, userid: string): Promise<UserOverview> {
   await authorize(session, 'tfa.unlock', 'tfa.unlock', userid);
   const before = await session.store.getUserOverview(userid);
-  if (!before) throw new NotFoundError(`user ${userid} does not exist`);
+  if (!before) throw await userMissing(session.store, userid);
   await session.store.transaction(async (tx) => {
     await tx.unlock(userid);
     const detail = { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil, passwordBannedUntil: before.passwordBannedUntil };

@@ -1,11 +1,21 @@
 import { NotFoundError } from '../errors.js';
 import type { RealmRecord, Store, UserRecord } from '../store/types.js';
 
-/** The user, or NotFoundError (exit 3). */
+/**
+ * The user, or NotFoundError (exit 3), naming the users of that name in other realms (a realm left
+ * out means `local`). Whoever gets here was allowed to look the user up (authorize comes first).
+ */
 export async function requireUser(store: Store, userid: string): Promise<UserRecord> {
   const user = await store.getUser(userid);
-  if (!user) throw new NotFoundError(`user ${userid} does not exist`);
-  return user;
+  if (user) return user;
+  throw await userMissing(store, userid);
+}
+
+/** That `userid` does not exist, naming the users of its name in other realms. */
+export async function userMissing(store: Store, userid: string): Promise<NotFoundError> {
+  const elsewhere = await store.useridsNamed(userid.slice(0, userid.lastIndexOf('@')), 4);
+  const hint = elsewhere.length === 0 ? '' : ` (${elsewhere.length > 3 ? `${elsewhere.slice(0, 3).join(', ')}, …` : elsewhere.join(', ')} ${elsewhere.length === 1 ? 'does' : 'do'}: give the realm)`;
+  return new NotFoundError(`user ${userid} does not exist${hint}`);
 }
 
 /**

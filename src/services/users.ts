@@ -10,7 +10,7 @@ import { authorize, refuse } from './authz.js';
 import { checkRealmAllows } from './factors.js';
 import { confirmTotp, type EnrolledTotp, enrolled, type PreparedTotp, prepareTotp, type TotpEnrolmentIo, totpFactorRow, type TotpRequest } from './kinds/totp-enrolment.js';
 import { type AddedYubico, prepareYubico, type YubicoRequest } from './kinds/yubico-enrolment.js';
-import { requireRealm, requireUser } from './lookup.js';
+import { requireRealm, requireUser, userMissing } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
@@ -151,7 +151,7 @@ export async function listUsers(session: Session, filter: { realm?: string }): P
 export async function showUser(session: Session, userid: string): Promise<UserOverview> {
   await authorize(session, 'user.read', 'user.show', userid);
   const user = await session.store.getUserOverview(userid);
-  if (!user) throw new NotFoundError(`user ${userid} does not exist`);
+  if (!user) throw await userMissing(session.store, userid);
   return user;
 }
 

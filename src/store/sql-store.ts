@@ -476,6 +476,12 @@ export abstract class SqlStore implements Store {
     return row && toUser(row);
   }
 
+  async useridsNamed(name: string, limit: number) {
+    // Compared by prefix, not LIKE: a user name may hold _ or %.
+    const prefix = `${name}@`;
+    return (await this.sql('SELECT userid FROM users WHERE substr(userid, 1, length(?)) = ? ORDER BY userid LIMIT ?').pluck().all(prefix, prefix, limit)) as string[];
+  }
+
   async getPasswordHash(userid: string) {
     const row = (await this.sql('SELECT password_hash FROM users WHERE userid = ?').get(userid)) as
       | { password_hash: string | null }

@@ -329,6 +329,8 @@ export interface AuditFilter {
 /** Users and their passwords. */
 export interface UserStore {
   getUser(userid: string): Promise<UserRecord | undefined>;
+  /** The ids of users called `name` in any realm (`name@...`), in order, at most `limit`. */
+  useridsNamed(name: string, limit: number): Promise<string[]>;
   /** The stored argon2 hash: undefined for no such user, null for a user without a password. */
   getPasswordHash(userid: string): Promise<string | null | undefined>;
   /** A user with their realm's rule, enabled factors and locks. */
