@@ -111,8 +111,13 @@ export function secretKeyLoader(store: Store, keyPath: string): (tx?: Store) => 
   // Inside a transaction, the fingerprint is read on its unit of work (`tx`).
   return (tx) => {
     key ??= (async () => {
-      const { fingerprintMatches, readKeyFile } = await import('../store/keyfile.js');
+      const { fingerprintMatches, keyFileMissing, readKeyFile } = await import('../store/keyfile.js');
       const fingerprint = (await (tx ?? store).getSettings()).get(KEY_FINGERPRINT);
+      // No fingerprint: no key was ever made for this store (its creation was cut short), so
+      // nothing is sealed yet and init makes one; a missing key is no lost key here.
+      if (fingerprint === undefined && keyFileMissing(keyPath)) {
+        throw new StoreError(`this store has no key file yet (${keyPath}): its creation was cut short; run tfactl init to finish it`, 'key_file');
+      }
       const loaded = readKeyFile(keyPath);
       if (fingerprint !== undefined && !fingerprintMatches(loaded, fingerprint)) {
         throw new StoreError(`key file ${keyPath} belongs to another store`, 'key_mismatch');

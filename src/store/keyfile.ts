@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
 import { flushFile, INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
@@ -40,6 +40,11 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
   } finally {
     unlinkSync(tmp);
   }
+}
+
+/** Whether there is nothing at all at `path` (not a file that cannot be read: readKeyFile says why). */
+export function keyFileMissing(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) === undefined;
 }
 
 /**

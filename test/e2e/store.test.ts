@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,25 @@ describe('the store on disk', () => {
     const r = await s.run(['--db', join(s.dir, 'file', 'sub', 'x.db'), 'user', 'list']);
     expect(r.code).toBe(6);
     oneLineError(r);
+  });
+
+  it('says a store whose creation was cut short before its key (no fingerprint, no key file) is finished by init, which makes the key', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    await s.addUser('al', 'a password of al');
+    // What a kill between the store and its key file leaves.
+    s.tamper("DELETE FROM settings WHERE key = 'key.fingerprint'");
+    rmSync(s.keyFile);
+    const r = await s.run(['tfa', 'add', 'recovery', 'al']);
+    expect(r.code).toBe(6);
+    expect(oneLineError(r)).toBe(`error: this store has no key file yet (${s.keyFile}): its creation was cut short; run tfactl init to finish it`);
+    expect((await s.run(['init', '--json'])).json().result).toMatchObject({ keyCreated: true });
+    expect((await s.run(['tfa', 'add', 'recovery', 'al'])).code).toBe(0);
+    // A key lost from a store that had one is not made anew.
+    rmSync(s.keyFile);
+    const lost = await s.run(['init']);
+    expect(lost.code).toBe(6);
+    expect(oneLineError(lost)).toMatch(/is missing: the secrets in this store cannot be read without it/);
   });
 
   it('refuses a key file from another store', async () => {
