@@ -42,6 +42,14 @@ export function formatTime(epochSeconds: number): string {
   return isoTime(epochSeconds).replace('T', ' ');
 }
 
+/** 9999-12-31T23:59:59Z, in epoch seconds: the last second a calendar date (YYYY-MM-DD) can show. */
+export const LAST_SECOND = 253_402_300_799;
+
+/** Whether `value` is a time tfactl keeps: whole epoch seconds from 1970 to the end of 9999. */
+export function isStoredTime(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= LAST_SECOND;
+}
+
 /** The latest time, in epoch seconds, a JavaScript Date can hold (year 275760); as far before 1970 the earliest. */
 export const MAX_EPOCH_SECONDS = 8.64e12;
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { dateOf, MAX_EPOCH_SECONDS } from './dates.js';
+import { dateOf, isStoredTime, LAST_SECOND } from './dates.js';
 import { repeatedJsonKey } from './json-keys.js';
 import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type U2fCredential, type WebauthnCredential } from './proxmox-credentials.js';
 import { parseTotpParams, type TotpParams } from './totp-params.js';
@@ -252,15 +252,10 @@ function parseUserTfa(key: string, value: unknown): ProxmoxUserTfa {
   const locked = value['totp-locked'] ?? false;
   if (typeof locked !== 'boolean') throw new UsageError(`${where}: "totp-locked" must be true or false`, INVALID);
   const until = value['tfa-locked-until'] ?? null;
-  if (until !== null && !isEpochSeconds(until)) {
-    throw new UsageError(`${where}: "tfa-locked-until" must be epoch seconds`, INVALID);
+  if (until !== null && !isStoredTime(until)) {
+    throw new UsageError(`${where}: "tfa-locked-until" must be epoch seconds (1970 to 9999)`, INVALID);
   }
   return { userid, totp, webauthn, u2f, yubico, recovery, totpLocked: locked, tfaLockedUntil: until as number | null };
-}
-
-/** Whole epoch seconds a date can show (MAX_EPOCH_SECONDS either way): what the store keeps as a time. */
-function isEpochSeconds(value: unknown): value is number {
-  return Number.isSafeInteger(value) && Math.abs(value as number) <= MAX_EPOCH_SECONDS;
 }
 
 function entryList(user: JsonObject, field: string, where: string): readonly unknown[] {
@@ -279,7 +274,7 @@ function parseEntryInfo(raw: unknown, where: string): { info: ProxmoxEntryInfo; 
   }
   if (typeof description !== 'string') throw new UsageError(`${where}: "description" must be a string`, INVALID);
   within(where, () => checkText(description, 'description', Infinity));
-  if (!isEpochSeconds(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
+  if (!isStoredTime(created)) throw new UsageError(`${where}: "created" must be epoch seconds (1970 to 9999)`, INVALID);
   if (typeof enable !== 'boolean') throw new UsageError(`${where}: "enable" must be true or false`, INVALID);
   if (entry === undefined) throw new UsageError(`${where}: "entry" is missing`, INVALID);
   return { info: { id, description, created: created as number, enabled: enable }, entry };
@@ -332,7 +327,7 @@ function parseRecoverySet(raw: unknown, where: string): ProxmoxRecoverySet {
     }
     return hash.toLowerCase();
   });
-  if (!isEpochSeconds(created)) throw new UsageError(`${where}: "created" must be epoch seconds`, INVALID);
+  if (!isStoredTime(created)) throw new UsageError(`${where}: "created" must be epoch seconds (1970 to 9999)`, INVALID);
   return { secret, slots, created: created as number };
 }
 
@@ -450,8 +445,6 @@ export interface ProxmoxUserCfg {
 
 /** Line types of user.cfg that say nothing about users' factors. */
 const USER_CFG_SKIPPED = new Set(['group', 'pool', 'role', 'acl', 'token']);
-/** 9999-12-31T23:59:59Z: the last expiry a calendar date can hold. */
-const LAST_EXPIRE = 253402300799;
 
 /**
  * Parses /etc/pve/user.cfg as pve-access-control does: one entry per line, fields separated by
@@ -490,7 +483,7 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
   const [id = '', enable = '', expire = '', firstname = '', lastname = '', email = '', comment = '', keys = ''] = fields;
   const userid = requireRealmUserId(id, where);
   if (enable !== '' && enable !== '0' && enable !== '1') throw new UsageError(`${where}: enable must be 0 or 1`, INVALID);
-  if (!/^[0-9]*$/.test(expire) || Number(expire) > LAST_EXPIRE) {
+  if (!/^[0-9]*$/.test(expire) || Number(expire) > LAST_SECOND) {
     throw new UsageError(`${where}: expire must be epoch seconds up to year 9999 (0 for never)`, INVALID);
   }
   const expireSeconds = Number(expire);

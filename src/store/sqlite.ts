@@ -6,7 +6,7 @@ import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpen
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { MAX_EPOCH_SECONDS, parseDate } from '../domain/dates.js';
+import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
@@ -861,7 +861,7 @@ function damagedRow(staged: Database): string | null {
         const value = row[column];
         if (value === null) continue;
         const whole = typeof value === 'number' && Number.isSafeInteger(value);
-        if (!whole || (TIME_COLUMNS.has(column) && Math.abs(value) > MAX_EPOCH_SECONDS)) {
+        if (!whole || (TIME_COLUMNS.has(column) && !isStoredTime(value))) {
           return `its ${table} row ${JSON.stringify(escapeText(String(row.row_name)))} holds ${JSON.stringify(escapeText(String(value)))} in ${column}, ${whole ? 'a time no date can show' : 'which is no whole number tfactl stores'}`;
         }
       }

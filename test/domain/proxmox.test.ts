@@ -206,12 +206,14 @@ describe('parseTfaCfg', () => {
     expect(usageErrorOf(() => parseTfaCfg(text))).toBe('tfa.cfg: the key "alice@pve" is given twice in one object (only the last would count)');
   });
 
-  it('refuses times no date can show, as it refuses what is no time', () => {
+  it('refuses times no date can show (before 1970, after 9999), as it refuses what is no time', () => {
     const totp = (more: Record<string, unknown>) => tfaCfg({ 'alice@pve': { totp: [entry('t1', `otpauth://totp/x?secret=${SECRET}`, more)] } });
     expect(usageErrorOf(() => parseTfaCfg(totp({ created: 9_000_000_000_000 })))).toContain('"created" must be epoch seconds');
     expect(usageErrorOf(() => parseTfaCfg(totp({ created: Number.MAX_SAFE_INTEGER })))).toContain('"created" must be epoch seconds');
     expect(usageErrorOf(() => parseTfaCfg(tfaCfg({ 'alice@pve': { 'tfa-locked-until': 10_000_000_000_000 } })))).toContain('"tfa-locked-until" must be epoch seconds');
-    expect(parseTfaCfg(totp({ created: 8_640_000_000_000 })).users[0]?.totp[0]?.created).toBe(8_640_000_000_000);
+    expect(usageErrorOf(() => parseTfaCfg(totp({ created: 253_402_300_800 })))).toContain('"created" must be epoch seconds (1970 to 9999)');
+    expect(usageErrorOf(() => parseTfaCfg(totp({ created: -1 })))).toContain('"created" must be epoch seconds (1970 to 9999)');
+    expect(parseTfaCfg(totp({ created: 253_402_300_799 })).users[0]?.totp[0]?.created).toBe(253_402_300_799);
   });
 
   it('refuses a file that is JSON but not a tfa.cfg', () => {

@@ -598,6 +598,8 @@ describe('restore after use', () => {
         // Rows the store would read back as damage, or a restore into STRICT tables would fail on.
         ["UPDATE factors SET digits = NULL WHERE type = 'totp'", `its totp factor "${totpId}" lacks what a totp factor has (its secret, or its parameters)`],
         ["UPDATE users SET tfa_locked_until = 9999999999999 WHERE userid = 'val@local'", 'its users row "val@local" holds "9999999999999" in tfa_locked_until, a time no date can show'],
+        ["UPDATE users SET created = 253402300800 WHERE userid = 'val@local'", 'its users row "val@local" holds "253402300800" in created, a time no date can show'],
+        ["UPDATE users SET modified = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in modified, a time no date can show'],
         ["UPDATE api_tokens SET created = 9007199254740993 WHERE name = 'ci'", 'its api_tokens row "val@local!ci" holds "9007199254740992" in created, which is no whole number tfactl stores'],
         // Numbers past what tfactl writes there (and past PostgreSQL's 32-bit INTEGER: refused by both backends alike).
         ["UPDATE factors SET period = 2147483648 WHERE type = 'totp'", `its factors row "${totpId}" holds "2147483648" in period, outside what tfactl stores there (10 to 300)`],
