@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { CONFIG_FILE, parseStoreConfig, type StoreConfig } from './domain/store-config.js';
 import { StoreError } from './errors.js';
 import { readInputFile } from './files.js';
+import { errnoText } from './domain/errno.js';
 
 const MAX_BYTES = 64 * 1024;
 const loaded = new Map<string, StoreConfig | null>();
@@ -23,7 +24,7 @@ export function loadStoreConfig(env: Readonly<Record<string, string | undefined>
     accessSync(path, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOTDIR') throw new StoreError(`cannot read ${path}: ${code ?? String(e)}`, 'config_invalid');
+    if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOTDIR') throw new StoreError(`cannot read ${path}: ${errnoText(e)}`, 'config_invalid');
     loaded.set(path, null);
     return null;
   }

@@ -1,6 +1,7 @@
 import { accessSync, closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RefusedError, StoreError, TfaError, UsageError } from './errors.js';
+import { errnoText } from './domain/errno.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -89,8 +90,7 @@ export function openCheckedFile(path: string, options: CheckedFileOptions): Chec
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     if (e instanceof TfaError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${code}`, 'file_error');
+    throw fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${errnoText(e)}`, 'file_error');
   }
 }
 
@@ -105,7 +105,7 @@ export function checkFileUnopened(path: string, options: CheckedFileOptions): vo
   const { name, maxBytes } = options;
   const fail = options.fail ?? usageFail;
   const cannot = (e: unknown) =>
-    fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+    fail(`cannot ${options.writable ? 'open' : 'read'} ${name} ${path}${options.writable ? ' for writing' : ''}: ${errnoText(e)}`, 'file_error');
   let stat: Stats;
   try {
     stat = statSync(path);
@@ -248,7 +248,7 @@ export function readInputFile(path: string, options: CheckedFileOptions & { read
     return buf.subarray(0, length);
   } catch (e) {
     if (e instanceof TfaError) throw e;
-    throw fail(`cannot read ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+    throw fail(`cannot read ${name} ${path}: ${errnoText(e)}`, 'file_error');
   } finally {
     closeSync(fd);
   }
@@ -283,7 +283,7 @@ export function openInputFile(path: string, options: CheckedFileOptions & { read
         try {
           n = readSync(fd, chunk, 0, chunk.length, position);
         } catch (e) {
-          throw fail(`cannot read ${name} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'file_error');
+          throw fail(`cannot read ${name} ${path}: ${errnoText(e)}`, 'file_error');
         }
         if (n === 0) return;
         position += n;
@@ -327,7 +327,7 @@ export function refuseReplaceable(path: string, uid: number, name: string): void
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw new StoreError(`cannot check ${name} ${path}: ${code ?? String(e)} (${p})`, 'store_unavailable');
+      throw new StoreError(`cannot check ${name} ${path}: ${errnoText(e)} (${p})`, 'store_unavailable');
     }
   };
   let links = 0;
@@ -432,7 +432,7 @@ function openNewPrivate(path: string): number {
       const why = there !== undefined && !there.isFile() ? ' and is not a regular file (a device, a directory, a link)' : there?.size === 0 ? ' (empty: as a backup or export cut short leaves it; delete it and run again)' : '';
       throw new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
     }
-    throw new UsageError(`cannot create ${path}: ${code ?? String(e)}`, 'file_error');
+    throw new UsageError(`cannot create ${path}: ${errnoText(e)}`, 'file_error');
   }
 }
 
@@ -452,7 +452,7 @@ function writeAllAndFlush(fd: number, bytes: Buffer): void {
 }
 
 const writeFailed = (path: string, e: unknown, kept: string) =>
-  new StoreError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${kept})`, 'file_error');
+  new StoreError(`cannot write ${path}: ${errnoText(e)} (${kept})`, 'file_error');
 
 /** Creates `path` with mode 0600 and writes `data`; refuses (exit 4) when it exists. */
 export function writeNewPrivateFile(path: string, data: Buffer | string): void {

@@ -2,6 +2,7 @@ import { fstatSync, readSync, writeSync, type Stats } from 'node:fs';
 import { decodeUtf8 } from './domain/text.js';
 import { ExitCode, StoreError, UsageError } from './errors.js';
 import { describeSize } from './files.js';
+import { errnoText } from './domain/errno.js';
 
 /**
  * Standard output and error without Node's stream objects where they are not needed.
@@ -118,7 +119,7 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
 
 /** Standard output could not be written (exit 6): what the command changed stays changed, and the message says so. */
 function outputFailed(e: unknown): StoreError {
-  return new StoreError(`cannot write standard output: ${(e as NodeJS.ErrnoException).code ?? String(e)} (what the command did is done; its output is cut short)`, 'output_failed');
+  return new StoreError(`cannot write standard output: ${errnoText(e)} (what the command did is done; its output is cut short)`, 'output_failed');
 }
 
 /** Whether fd 0 is a terminal; `stream` (process.stdin) is only built when fd 0 might be one. */

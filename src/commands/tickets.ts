@@ -6,6 +6,7 @@ import type { TicketBox } from '../context.js';
 import { StoreError, UsageError } from '../errors.js';
 import { makePrivateDirectories, readInputFile } from '../files.js';
 import type { Invocation } from '../invocation.js';
+import { errnoText } from '../domain/errno.js';
 
 /**
  * Session ticket files: `$XDG_RUNTIME_DIR/tfactl/SCOPE-USERID`, mode 0600 in a 0700 directory,
@@ -39,7 +40,7 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
     try {
       makePrivateDirectories(dir);
     } catch (e) {
-      throw new StoreError(`cannot keep a session in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (is XDG_RUNTIME_DIR this user's directory?)`, 'session_unavailable');
+      throw new StoreError(`cannot keep a session in ${dir}: ${errnoText(e)} (is XDG_RUNTIME_DIR this user's directory?)`, 'session_unavailable');
     }
     refuseOthersDir(dir);
   };
@@ -60,7 +61,7 @@ export function fileTicketBox(env: Readonly<Record<string, string | undefined>>,
         rmSync(path, { force: true });
         writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
       } catch (e) {
-        throw new StoreError(`cannot keep a session in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'session_unavailable');
+        throw new StoreError(`cannot keep a session in ${dir}: ${errnoText(e)}`, 'session_unavailable');
       }
       return path;
     },

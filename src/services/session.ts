@@ -1,6 +1,7 @@
 import type { Principal } from '../domain/permissions.js';
 import { StoreError } from '../errors.js';
 import type { AuditEntry, Store } from '../store/types.js';
+import { errnoText } from '../domain/errno.js';
 
 export type { Store };
 
@@ -98,7 +99,7 @@ export async function ensureKeyFile(random: Random, store: Store, keyPath: strin
   try {
     created = createKeyFile(keyPath, (n) => random.bytes(n));
   } catch (e) {
-    throw new StoreError(`cannot create key file ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'key_file');
+    throw new StoreError(`cannot create key file ${keyPath}: ${errnoText(e)}`, 'key_file');
   }
   const key = readKeyFile(keyPath);
   await store.setSetting(KEY_FINGERPRINT, keyFingerprint(key));

@@ -13,6 +13,7 @@ import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, t
 import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
 import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
+import { errnoText } from '../domain/errno.js';
 
 const Database = BetterSqlite3;
 
@@ -276,7 +277,7 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
       const what = code === 'EACCES' ? 'cannot open or create the store' : 'cannot create the store';
       // Most often another user's store (root's): its users reach it through its owner's service.
       const next = code === 'EACCES' ? ": it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)" : '';
-      throw new StoreError(`${what} at ${path}: ${code ?? String(e)}${detail}${next}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
+      throw new StoreError(`${what} at ${path}: ${errnoText(e)}${detail}${next}`, code === 'EACCES' ? 'store_permissions' : 'store_unavailable');
     }
   }
   // Never opened here: closing our descriptor would drop this process's SQLite locks on the file.
@@ -296,7 +297,7 @@ function checkStoreFile(path: string, { create }: { readonly create: boolean }):
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
-      throw e instanceof TfaError ? e : new StoreError(`cannot check ${name} ${side}: ${code ?? String(e)}`, 'store_unavailable');
+      throw e instanceof TfaError ? e : new StoreError(`cannot check ${name} ${side}: ${errnoText(e)}`, 'store_unavailable');
     }
     refuseOpenToOthers(side, name, mode, storeFileError);
   }

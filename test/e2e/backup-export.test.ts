@@ -793,7 +793,7 @@ describe('restore after use', () => {
     for (const args of [['--yes'], [], ['--dry-run']]) {
       const r = await store.run(['restore', nope, ...args, '--json']);
       expect(r.code).toBe(2);
-      expect(r.json().error).toEqual({ code: 'file_error', message: `cannot read the backup ${nope}: ENOENT` });
+      expect(r.json().error).toEqual({ code: 'file_error', message: `cannot read the backup ${nope}: no such file or directory (ENOENT)` });
     }
   });
 });

@@ -159,12 +159,12 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const missing = await bothWays(['--token', '@no-such-file', 'user', 'show', 'alice']);
     expect(missing.remote.code).toBe(2);
-    expect(oneLineError(missing.remote)).toBe('error: cannot read the --token file no-such-file: ENOENT');
+    expect(oneLineError(missing.remote)).toBe('error: cannot read the --token file no-such-file: no such file or directory (ENOENT)');
     // A file nobody may not read, though the service (root) could: refused as the client.
     const closed = join(runDir, 'root-only');
     writeFileSync(closed, `${token}\n`, { mode: 0o600 });
     const denied = await viaService(['--token', `@${closed}`, 'user', 'show', 'alice']);
-    expect(oneLineError(denied)).toBe(`error: cannot read the --token file ${closed}: EACCES`);
+    expect(oneLineError(denied)).toBe(`error: cannot read the --token file ${closed}: permission denied (EACCES)`);
     // A bulk import from the client's file.
     writeFileSync(join(home, 'users.csv'), 'userid,admin\ncarol,false\ndave,false\n');
     const imported = await viaService(['--token', '@token', 'user', 'import', 'users.csv', '--json']);
@@ -222,7 +222,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
       spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
     const shown = run('user show tim --json');
     expect(shown.status, shown.stderr).toBe(6);
-    expect(shown.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
+    expect(shown.stderr).toBe('error: cannot write standard output: no space left on the device (ENOSPC) (what the command did is done; its output is cut short)\n');
     // A command that fails keeps its own exit code and says why (tim may not look at others).
     const refused = run('user show alice --json');
     expect(refused.status).toBe(4);

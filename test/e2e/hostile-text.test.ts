@@ -221,6 +221,6 @@ describe('a store doctored to hold such text', () => {
     await doctored.run(['realm', 'set-enforce', 'local', 'none']);
     const missing = await doctored.run(['restore', join(doctored.dir, 'no\x1b[31mne.db'), '--yes']);
     expect(missing.code).toBe(2);
-    expect(oneLineError(missing)).toMatch(/no\\x1b\[31mne\.db: ENOENT$/);
+    expect(oneLineError(missing)).toMatch(/no\\x1b\[31mne\.db: no such file or directory \(ENOENT\)$/);
   });
 });

@@ -330,7 +330,7 @@ describe('user import --results', () => {
         expect(r.code, r.stderr).toBe(6);
         const { error, result } = r.json();
         expect(error.code).toBe('file_error');
-        expect(error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC \\(the lines before are kept\\) \\(\\d+ users? (was|were) created or updated before it, as the results say: run the same command again once it is mended\\)$`));
+        expect(error.message).toMatch(new RegExp(`^cannot write ${results}: no space left on the device \\(ENOSPC\\) \\(the lines before are kept\\) \\(\\d+ users? (was|were) created or updated before it, as the results say: run the same command again once it is mended\\)$`));
         // Every user the store has was handed out with its secrets, and no other.
         const inStore = usersStartingWith('full');
         expect(inStore.length).toBeGreaterThan(1);
@@ -357,7 +357,7 @@ describe('user import --results', () => {
         const results = join(dir, 'results.jsonl');
         const r = await store.run(['user', 'import', atomicCsv, '--atomic', '--results', results, '--json']);
         expect(r.code, r.stderr).toBe(6);
-        expect(r.json().error.message).toMatch(new RegExp(`^cannot write ${results}: ENOSPC`));
+        expect(r.json().error.message).toMatch(new RegExp(`^cannot write ${results}: no space left on the device \\(ENOSPC\\)`));
         expect(usersStartingWith('whole')).toHaveLength(0);
       },
       { free: 4096 },

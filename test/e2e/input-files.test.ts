@@ -64,7 +64,7 @@ describe('import proxmox', () => {
 
   it('says which file is missing', async () => {
     const missing = join(store.dir, 'missing.cfg');
-    refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', missing]), 2, `cannot read the --user-cfg file ${missing}: ENOENT`);
+    refusedAtOnce(await run(['--tfa-cfg', tfa, '--user-cfg', missing]), 2, `cannot read the --user-cfg file ${missing}: no such file or directory (ENOENT)`);
   });
 });
 

@@ -518,7 +518,7 @@ describe('tfactl pam through tfactl serve', () => {
       for (const [file, message] of [
         [readable, `error: the --token file ${readable} is readable by others (mode 0644): run 'chmod 600 ${readable}'\n`],
         [join(open, 'pam.token'), `error: refusing the --token file ${join(open, 'pam.token')}: the directory ${open} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write\n`],
-        [join(store.dir, 'none.token'), `error: cannot read the --token file ${join(store.dir, 'none.token')}: ENOENT\n`],
+        [join(store.dir, 'none.token'), `error: cannot read the --token file ${join(store.dir, 'none.token')}: no such file or directory (ENOENT)\n`],
       ] as const) {
         const r = config(file);
         expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: expect.any(Number), stdout: '', stderr: message });

@@ -98,7 +98,7 @@ describe('recovery keys', () => {
         const file = join(dir, `${userid}.txt`);
         const r = await store.run(['tfa', 'add', 'recovery', userid, ...extra, '--output', file, '--json']);
         expect(r.code, r.stderr).toBe(6);
-        expect(r.json().error).toEqual({ code: 'file_error', message: `cannot write ${file}: ENOSPC (nothing was kept)` });
+        expect(r.json().error).toEqual({ code: 'file_error', message: `cannot write ${file}: no space left on the device (ENOSPC) (nothing was kept)` });
         expect(existsSync(file)).toBe(false);
       }
     });

@@ -264,7 +264,7 @@ describe('tfactl serve --listen', () => {
 
 describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () => {
   it.each([
-    ['/proc/nope/tfactl.sock', /cannot make the directory of --socket \/proc\/nope\/tfactl\.sock: ENOENT/],
+    ['/proc/nope/tfactl.sock', /cannot make the directory of --socket \/proc\/nope\/tfactl\.sock: no such file or directory \(ENOENT\)/],
     ['STORE', /exists and is not a socket/],
   ])('%s', async (socket, message) => {
     // A file of the store's own: its SQLite file, or (on PostgreSQL) its key file.

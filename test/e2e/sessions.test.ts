@@ -105,7 +105,7 @@ describe('login --session', () => {
     const before = store.auditRows().filter((a) => a.target === 'fil@local').length;
     const r = await run(['login', 'fil', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, env: { XDG_RUNTIME_DIR: notDir } });
     expect(r.code).toBe(6);
-    expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${notDir}/tfactl: ENOTDIR (is XDG_RUNTIME_DIR this user's directory?)` });
+    expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${notDir}/tfactl: a part of the path is not a directory (ENOTDIR) (is XDG_RUNTIME_DIR this user's directory?)` });
     expect(sessionsOf('fil@local')).toBe(0);
     expect(store.auditRows().filter((a) => a.target === 'fil@local')).toHaveLength(before);
   });

@@ -128,7 +128,7 @@ drain = wait_then(go_away)
     for (const args of [['user', 'add', 'fullout', '--no-password', '--json'], ['user', 'list'], ['audit', '--all', '--json']]) {
       const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/full`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(6);
-      expect(r.stderr).toBe('error: cannot write standard output: ENOSPC (what the command did is done; its output is cut short)\n');
+      expect(r.stderr).toBe('error: cannot write standard output: no space left on the device (ENOSPC) (what the command did is done; its output is cut short)\n');
     }
     expect(store.hasUser('fullout')).toBe(true);
     // A command that fails says why on standard error, with its own exit code, --json or not.

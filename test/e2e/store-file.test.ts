@@ -35,13 +35,13 @@ function failsAtOnce(r: RunResult, message: string): void {
 describe('a --db path that cannot be a store', () => {
   it('under /proc fails at once (Node\'s recursive mkdir loops for ever there)', async () => {
     const s = fresh();
-    failsAtOnce(await withDb(s, '/proc/nope/x.db', ['init']), 'cannot create the store at /proc/nope/x.db: ENOENT (mkdir /proc/nope)');
+    failsAtOnce(await withDb(s, '/proc/nope/x.db', ['init']), 'cannot create the store at /proc/nope/x.db: no such file or directory (ENOENT) (mkdir /proc/nope)');
   });
 
   it('a key file under /proc fails at once too', async () => {
     const s = fresh();
     const r = await s.run(['init'], { env: { TFACTL_KEY_FILE: '/proc/nope/x.key' }, timeoutMs: KILL_MS });
-    failsAtOnce(r, 'cannot create key file /proc/nope/x.key: ENOENT');
+    failsAtOnce(r, 'cannot create key file /proc/nope/x.key: no such file or directory (ENOENT)');
   });
 
   it('a directory, a FIFO or a device is refused before SQLite opens it', async () => {
@@ -58,11 +58,11 @@ describe('a --db path that cannot be a store', () => {
     const s = fresh();
     const file = join(s.dir, 'plain-file');
     writeFileSync(file, '');
-    failsAtOnce(await withDb(s, join(file, 'sub', 'x.db'), ['init']), `cannot create the store at ${join(file, 'sub', 'x.db')}: ENOTDIR (stat ${join(file, 'sub')})`);
+    failsAtOnce(await withDb(s, join(file, 'sub', 'x.db'), ['init']), `cannot create the store at ${join(file, 'sub', 'x.db')}: a part of the path is not a directory (ENOTDIR) (stat ${join(file, 'sub')})`);
     const locked = join(s.dir, 'locked');
     mkdirSync(locked, { mode: 0o500 });
     const r = await withDb(s, join(locked, 'new', 'x.db'), ['init'], { prefix: AS_UID_1000 });
-    failsAtOnce(r, `cannot open or create the store at ${join(locked, 'new', 'x.db')}: EACCES (mkdir ${join(locked, 'new')}): it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)`);
+    failsAtOnce(r, `cannot open or create the store at ${join(locked, 'new', 'x.db')}: permission denied (EACCES) (mkdir ${join(locked, 'new')}): it, or a directory above it, is not yours to open; another user's store is reached through its owner's tfactl service (--server SOCKET)`);
   });
 
   it('a store file this user may only read', async () => {
@@ -70,7 +70,7 @@ describe('a --db path that cannot be a store', () => {
     await s.run(['init']);
     chmodSync(s.db, 0o400);
     const before = sha256(s.db);
-    failsAtOnce(await s.run(['user', 'list'], { prefix: AS_UID_1000, timeoutMs: KILL_MS }), `cannot open the store ${s.db} for writing: EACCES`);
+    failsAtOnce(await s.run(['user', 'list'], { prefix: AS_UID_1000, timeoutMs: KILL_MS }), `cannot open the store ${s.db} for writing: permission denied (EACCES)`);
     expect(sha256(s.db)).toBe(before);
   });
 });

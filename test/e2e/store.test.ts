@@ -191,7 +191,7 @@ describe('the store on disk', () => {
     expect(plain.stderr.trim()).toBe(`error: cannot reach the store ${s.db}: permission denied: it or a directory above it belongs to another user; a store of your own: --db PATH (or TFACTL_DB)`);
     const as = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice'], env, 'alice password 1\n');
     expect(as.status, as.stderr).toBe(6);
-    expect(as.stderr).toContain(`cannot open or create the store at ${s.db}: EACCES`);
+    expect(as.stderr).toContain(`cannot open or create the store at ${s.db}: permission denied (EACCES)`);
     expect(as.stderr).not.toContain('cannot create the store');
   });
 

@@ -328,7 +328,7 @@ describe('secrets from a file (@FILE), out of sight of ps', () => {
     await addUser('hal');
     const before = store.snapshot();
     const cases: [string, RegExp][] = [
-      [`@${store.dir}/no-such-file`, /^error: cannot read the --secret file .*no-such-file: ENOENT$/],
+      [`@${store.dir}/no-such-file`, /^error: cannot read the --secret file .*no-such-file: no such file or directory \(ENOENT\)$/],
       [`@${secretFile('empty', '\n')}`, /^error: the --secret file .*empty is empty$/],
       [`@${secretFile('two-lines', `${SECRET}\n${SECRET}\n`)}`, /^error: the --secret file .*two-lines must hold one line$/],
       ['@', /^error: --secret @FILE needs a file name$/],

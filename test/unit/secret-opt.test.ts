@@ -67,7 +67,7 @@ describe('secretOpt (@FILE)', () => {
   it('refuses a file larger than any secret, and a missing or empty one', () => {
     const big = file('A'.repeat(5000));
     expect(errorOf(`@${big}`)).toBe(`the --secret file ${big} is larger than 4096 bytes`);
-    expect(errorOf(`@${dir}/missing`)).toBe(`cannot read the --secret file ${dir}/missing: ENOENT`);
+    expect(errorOf(`@${dir}/missing`)).toBe(`cannot read the --secret file ${dir}/missing: no such file or directory (ENOENT)`);
     const empty = file(' \n');
     expect(errorOf(`@${empty}`)).toBe(`the --secret file ${empty} is empty`);
     expect(errorOf('@')).toBe('--secret @FILE needs a file name');

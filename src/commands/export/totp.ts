@@ -9,6 +9,7 @@ import { exportTotp, type TotpExportEntry } from '../../services/export.js';
 import type { Session } from '../../services/session.js';
 import { openSession } from '../session.js';
 import { fileOpt, stringOpt } from '../options.js';
+import { errnoText } from '../../domain/errno.js';
 
 const FORMATS = ['csv', 'uri', 'png-dir'] as const;
 type Format = (typeof FORMATS)[number];
@@ -57,7 +58,7 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
     try {
       mkdirSync(output as string, { mode: 0o700 });
     } catch (e) {
-      throw new UsageError(`cannot create directory ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (it must not exist yet)`, 'file_error');
+      throw new UsageError(`cannot create directory ${output}: ${errnoText(e)} (it must not exist yet)`, 'file_error');
     }
   } else if (output !== undefined) {
     file = createPrivateFile(output);

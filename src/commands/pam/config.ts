@@ -7,6 +7,7 @@ import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { boolOpt, stringOpt } from '../options.js';
 import { hostConfig, storePath } from '../session.js';
+import { describeErrno } from '../../domain/errno.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
 const CURL_PATHS = ['/usr/bin/curl', '/bin/curl', '/usr/local/bin/curl'];
@@ -41,7 +42,7 @@ export async function run(inv: Invocation): Promise<void> {
   // pam_exec runs the lines as root with this admin's token: a file others may read gives it away,
   // one they could replace gives them the sign-ins; held to what tfactl pam asks of the store.
   if (tokenFile !== undefined) {
-    if (!existsSync(tokenFile)) throw new UsageError(`cannot read the --token file ${tokenFile}: ENOENT`, 'file_error');
+    if (!existsSync(tokenFile)) throw new UsageError(`cannot read the --token file ${tokenFile}: ${describeErrno('ENOENT')}`, 'file_error');
     refuseUntrustedTokenFile(tokenFile, 0);
   }
   // This very tfactl, as this process runs it: the node binary and the script; or, through a

@@ -19,6 +19,7 @@ import { parseTokenValue } from '../../domain/api-token.js';
 import type { Duplex } from 'node:stream';
 import { oneStartPerTurn } from './turns.js';
 import { connectionToDrop } from './unstarted.js';
+import { errnoText } from '../../domain/errno.js';
 
 /**
  * `tfactl serve`: answers tfactl's API (version 1: /api/v1/health, /api/v1/login) as JSON over
@@ -264,7 +265,7 @@ export async function run(inv: Invocation): Promise<void> {
     onTcp.on(tls ? 'secureConnection' : 'connection', connected);
     await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok)).catch((e: unknown) => {
       server.close();
-      throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');
+      throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${errnoText(e)}`, 'listen_failed');
     });
     const bound = onTcp.address() as { address: string; port: number };
     tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
@@ -434,7 +435,7 @@ async function listen(server: Server, socket: string | null): Promise<Stats | nu
   }
   const fail = (e: unknown, what: string): never => {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot ${what}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'listen_failed');
+    throw new UsageError(`cannot ${what}: ${errnoText(e)}`, 'listen_failed');
   };
   try {
     makeDirectories(dirname(socket), 0o755);
