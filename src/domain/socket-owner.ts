@@ -18,7 +18,7 @@ export interface TcpEnd {
 /**
  * The uid that owns the socket whose local end is `local` and whose remote end is `remote`, from
  * the text of /proc/net/tcp or /proc/net/tcp6 (both may be given, one after the other); undefined
- * when no line matches. Addresses there are hex words in the host's byte order
+ * when no line matches, or the socket is no process's any more (an orphan: inode 0). Addresses there are hex words in the host's byte order
  * (`littleEndian`), ports hex in network order; an IPv4-mapped IPv6 address counts as IPv4.
  */
 export function tcpSocketOwner(table: string, local: TcpEnd, remote: TcpEnd, littleEndian: boolean): number | undefined {
@@ -26,12 +26,14 @@ export function tcpSocketOwner(table: string, local: TcpEnd, remote: TcpEnd, lit
   const [wantLocal, wantRemote] = [want(local), want(remote)];
   for (const line of table.split('\n')) {
     const fields = line.trim().split(/\s+/);
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
-    if (fields.length < 8 || !/^\d+:$/.test(fields[0]!)) continue;
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+    if (fields.length < 10 || !/^\d+:$/.test(fields[0]!)) continue;
     const [entryLocal, entryRemote] = [decodeEnd(fields[1]!, littleEndian), decodeEnd(fields[2]!, littleEndian)];
     if (entryLocal !== wantLocal || entryRemote !== wantRemote) continue;
-    const uid = fields[7]!;
-    return /^\d{1,10}$/.test(uid) ? Number(uid) : undefined;
+    // A socket no process holds any more (closed, waiting out its FIN) is listed as root's, inode
+    // 0: it is no one's, and whoever sent from it is not known.
+    const [uid, inode] = [fields[7]!, fields[9]!];
+    return /^\d{1,10}$/.test(uid) && /^\d+$/.test(inode) && inode !== '0' ? Number(uid) : undefined;
   }
   return undefined;
 }

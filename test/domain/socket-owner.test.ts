@@ -31,6 +31,11 @@ describe('tcpSocketOwner', () => {
     expect(tcpSocketOwner(TCP + TCP6, end('::1', 0xd433), end('0:0:0:0:0:0:0:1', 0x9a3b), true)).toBe(1001);
   });
 
+  it('names no owner for a socket no process holds any more (listed as root\'s, inode 0)', () => {
+    const orphan = `${TCP.split('\n')[0]}\n   3: 0100007F:D434 0100007F:9A3B 05 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 20 4 30 10 -1\n`;
+    expect(tcpSocketOwner(orphan, end(LO, 0xd434), end(LO, 0x9a3b), true)).toBeUndefined();
+  });
+
   it('matches nothing for another port or address, or the wrong byte order', () => {
     expect(tcpSocketOwner(TCP, end(LO, 0xd431), end(LO, 0x9a3c), true)).toBeUndefined();
     expect(tcpSocketOwner(TCP, end('127.0.0.2', 0xd431), end(LO, 0x9a3b), true)).toBeUndefined();

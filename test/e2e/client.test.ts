@@ -172,6 +172,40 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect((await store.run(['user', 'show', 'dave'])).code).toBe(0);
   });
 
+  it("serves the WebAuthn page to its client's own browser, a local user the service cannot name (the page's path keeps others out)", async () => {
+    await store.addUser('wen', PW);
+    let found: (url: string) => void;
+    const url = new Promise<string>((r) => (found = r));
+    const run = viaService(['--as', 'wen', '--password-stdin', 'tfa', 'add', 'webauthn', 'wen', '--no-open'], {
+      input: `${PW}\n`,
+      timeoutMs: 30_000,
+      onStderr: (text) => {
+        const m = /http:\/\/localhost:\d+\/[A-Za-z0-9_-]{43}\//.exec(text);
+        if (m) found(m[0]);
+      },
+    });
+    void run.then(() => found(''));
+    const address = await url;
+    expect(address, (await Promise.race([run, Promise.resolve(null)]))?.stderr).not.toBe('');
+    const page = new URL(address);
+    // nobody's browser: the options, then an answer that is no credential, which ends the ceremony.
+    const script = `
+      const http = require('node:http');
+      const ask = (method, path, body) => new Promise((done) => {
+        const req = http.request({ host: '127.0.0.1', port: ${page.port}, path, method, setHost: false, agent: false,
+          headers: { Host: 'localhost:${page.port}', Origin: 'http://localhost:${page.port}', 'Content-Type': 'application/json' } }, (res) => {
+          res.resume(); res.on('end', () => done(res.statusCode));
+        });
+        req.on('error', (e) => done(e.code)); req.end(body);
+      });
+      (async () => console.log(JSON.stringify([await ask('GET', '${page.pathname}options'), await ask('POST', '${page.pathname}response', '{}')])))();`;
+    const browser = spawnSync(SETPRIV[0]!, [...SETPRIV.slice(1), process.execPath, '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(browser.stdout), browser.stderr).toEqual([200, 400]);
+    const r = await run;
+    expect(r.code).toBe(4);
+    expect(r.stderr).not.toContain('another user of this machine');
+  });
+
   it('refuses what would touch the service\'s own files, changing nothing', async () => {
     const before = store.snapshot();
     for (const args of [

@@ -55,9 +55,11 @@ export interface LoopbackCeremonyOptions<K extends CeremonyKind, R> {
   readonly successMessage?: string;
   /**
    * The uids whose connections the page answers (on Linux, where the kernel says who owns the
-   * connecting socket); pageUsersOfThisProcess(process.env) when absent.
+   * connecting socket); pageUsersOfThisProcess(process.env) when absent; `any` for a page whose
+   * user this process cannot know (one a tfactl service serves for a client): then its secret
+   * path alone keeps others out.
    */
-  readonly pageUsers?: ReadonlySet<number>;
+  readonly pageUsers?: ReadonlySet<number> | 'any';
   /** Told of each connection refused because another user owns it (its uid, when known). */
   readonly onStranger?: (uid: number | undefined) => void;
 }
@@ -139,8 +141,8 @@ export async function startLoopbackCeremony<K extends CeremonyKind, R>(options: 
   const admits = (socket: Socket): boolean => {
     let ok = admitted.get(socket);
     if (ok === undefined) {
-      const owner = connectionOwner(socket);
-      ok = owner === 'unchecked' || (owner !== 'unknown' && users.has(owner));
+      const owner = users === 'any' ? 'unchecked' : connectionOwner(socket);
+      ok = owner === 'unchecked' || (owner !== 'unknown' && users !== 'any' && users.has(owner));
       admitted.set(socket, ok);
       if (!ok) options.onStranger?.(typeof owner === 'number' ? owner : undefined);
     }

@@ -53,6 +53,7 @@ export interface PageRun<K extends CeremonyKind, R> {
  */
 export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation, run: PageRun<K, R>): Promise<R> {
   let origin = '';
+  const remote = inv.ctx.remote !== undefined;
   const ceremony = await startLoopbackCeremony({
     kind: run.kind,
     publicKey: run.publicKey,
@@ -60,7 +61,9 @@ export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation
     random: inv.ctx.random,
     port: run.port,
     successMessage: run.successMessage,
-    pageUsers: pageUsersOfThisProcess(inv.ctx.env),
+    // Through a tfactl service the page is the service's, and its client a local user it cannot
+    // name (it knows them by their sign-in, not their uid): their browser is answered by the path.
+    pageUsers: remote ? 'any' : pageUsersOfThisProcess(inv.ctx.env),
     onStranger: (uid: number | undefined) =>
       inv.out.warn(`refused a connection to the page from another user of this machine${uid === undefined ? '' : ` (uid ${uid})`}: only yours are answered`),
     onCountdown: (left) => inv.out.status(`waiting for the browser: ${left} s left (Ctrl-C cancels)`),
@@ -72,7 +75,9 @@ export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation
   run.signal?.addEventListener('abort', abort);
   if (run.signal?.aborted) abort();
   try {
-    const hints = ceremonyHints({ url: ceremony.url, port: ceremony.port, env: inv.ctx.env, platform: process.platform, open: run.open });
+    // A service opens no browser for its client: it would run on the service's side, as its user,
+    // with the page's secret path in its command line.
+    const hints = ceremonyHints({ url: ceremony.url, port: ceremony.port, env: inv.ctx.env, platform: process.platform, open: run.open && !remote });
     for (const line of ceremonyHintLines(hints)) inv.out.instruct(line);
     if (hints.browser) openBrowser(hints.browser, inv.ctx.env);
     return await ceremony.result;
