@@ -261,16 +261,16 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     ).option('--realm <realm>', 'only the users of this realm');
     leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
       .argument('<userid>', USERID)
-      .argument('[id]', 'factor id, or any unique start of it (see tfa list)')
+      .argument('[id]', 'factor id, or a unique start of it, at least 4 characters (see tfa list)')
       .addOption(new Option('--type <type>', 'delete every factor of this kind').choices(['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
       .option('--all', 'delete every factor of the user')
       .option('--yes', 'with --type or --all: do not ask; needed without a terminal');
     leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js'))
       .argument('<userid>', USERID)
-      .argument('<id>', 'factor id, or any unique start of it');
+      .argument('<id>', 'factor id, or a unique start of it, at least 4 characters');
     leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js'))
       .argument('<userid>', USERID)
-      .argument('<id>', 'factor id, or any unique start of it');
+      .argument('<id>', 'factor id, or a unique start of it, at least 4 characters');
     leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
   });
 

@@ -37,7 +37,14 @@ export function parsePositiveInt(input: string, what: string, max = Number.MAX_S
  */
 export function parseFactorIdArg(input: string): string {
   if (!/^[^\s\p{Cc}\p{Cf}]{1,64}$/u.test(input)) {
-    throw new UsageError(`invalid factor id ${quote(input)}: give the id tfa list shows, or any start of it`, 'invalid_factor_id');
+    throw new UsageError(`invalid factor id ${quote(input)}: give the id tfa list shows, or a start of it of at least ${MIN_FACTOR_ID_PREFIX} characters`, 'invalid_factor_id');
+  }
+  // Said before anything else (a sign-in that would spend a second factor): no id is this short.
+  if (input.length < MIN_FACTOR_ID_PREFIX) {
+    throw new UsageError(`factor id ${input} is too short: give at least ${MIN_FACTOR_ID_PREFIX} characters of it (see tfactl tfa list)`, 'ambiguous_id');
   }
   return input;
 }
+
+/** The fewest characters of a factor id that name it (as git wants of a commit id): `0` deleting whatever starts with 0 is a slip. */
+export const MIN_FACTOR_ID_PREFIX = 4;

@@ -103,7 +103,7 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (v !== null && typeof v !== 'string' && !(typeof v === 'boolean' && k.toLowerCase() === 'admin')) {
-      fields.__error = `has a field ${quote(k)} that is not a string or null${k.toLowerCase() === 'admin' ? '' : ' (only admin may be true or false)'}`;
+      fields.__error = `has a field ${quote(k)} that is not ${k.toLowerCase() === 'admin' ? 'a string, true, false' : 'a string'} or null${k.toLowerCase() === 'admin' ? '' : ' (only admin may be true or false)'}`;
     } else {
       fields[k.toLowerCase()] = v === null ? '' : String(v);
     }
@@ -182,7 +182,7 @@ function parseRecord(r: RawRecord): ParsedRow {
   try {
     const id = parseUserId(useridText);
     const adminText = f('admin').toLowerCase();
-    if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${cellShown(adminText, /^[a-z0-9]{1,6}$/)}: expected true or false`);
+    if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${cellShown(adminText, /^$/)}: expected true, false, yes, no, 1 or 0`);
     const expire = f('expire');
     const tfa = parseTfaField(f('tfa'));
     const password = r.fields.password ?? '';
@@ -194,7 +194,7 @@ function parseRecord(r: RawRecord): ParsedRow {
         realm: id.realm,
         password: password === '' ? (given('password') ? null : undefined) : password,
         admin: given('admin') ? ['true', 'yes', '1'].includes(adminText) : undefined,
-        email: given('email') ? parseEmail(f('email')) : undefined,
+        email: given('email') ? parseImportedEmail(f('email')) : undefined,
         comment: given('comment') ? parseComment(r.fields.comment ?? '') : undefined,
         expire: given('expire') ? (expire === '' ? null : parseExpiry(expire)) : undefined,
         ...tfa,
@@ -213,6 +213,16 @@ function parseRecord(r: RawRecord): ParsedRow {
  */
 function cellShown(text: string, shape: RegExp): string {
   return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
+}
+
+/** An email cell, the error naming it as cellShown does: shown only when it looks like an address. */
+function parseImportedEmail(text: string): string | null {
+  try {
+    return parseEmail(text);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new UsageError(`invalid email address ${cellShown(text, /^[^@\s]+@[^@\s]+\.[^@\s]+$/)}`, 'invalid_email');
+  }
 }
 
 /** An expiry cell: a date, the error naming the cell as cellShown does. */

@@ -1,4 +1,5 @@
 import { tfactlLine } from '../domain/command-line.js';
+import { MIN_FACTOR_ID_PREFIX } from '../domain/account.js';
 import { isRoot } from '../domain/permissions.js';
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
@@ -40,13 +41,11 @@ export async function checkRealmAllows(session: Session, realm: RealmRecord | un
   }
 }
 
-/** The fewest characters of a factor id that name it (as git wants of a commit id): `0` deleting whatever starts with 0 is a slip. */
-const MIN_ID_PREFIX = 4;
 
 const startingWith = (factors: readonly FactorRecord[], prefix: string) => factors.filter((f) => f.id.startsWith(prefix.toLowerCase()));
 
 /**
- * The factor of `userid` whose id is `idOrPrefix`, or starts with it (at least MIN_ID_PREFIX
+ * The factor of `userid` whose id is `idOrPrefix`, or starts with it (at least MIN_FACTOR_ID_PREFIX
  * characters, as git takes commit ids):
  * unknown is exit 3, a prefix of several is exit 2 naming them.
  */
@@ -54,8 +53,8 @@ async function requireFactor(store: Store, userid: string, idOrPrefix: string): 
   const factors = await store.listFactors(userid);
   const exact = factors.find((f) => f.id === idOrPrefix);
   if (exact) return exact;
-  if (idOrPrefix.length < MIN_ID_PREFIX) {
-    throw new UsageError(`factor id ${idOrPrefix} is too short: give at least ${MIN_ID_PREFIX} characters of it (see ${tfactlLine('tfa list', [userid])})`, 'ambiguous_id');
+  if (idOrPrefix.length < MIN_FACTOR_ID_PREFIX) {
+    throw new UsageError(`factor id ${idOrPrefix} is too short: give at least ${MIN_FACTOR_ID_PREFIX} characters of it (see ${tfactlLine('tfa list', [userid])})`, 'ambiguous_id');
   }
   const matches = startingWith(factors, idOrPrefix);
   if (matches.length === 1) return matches[0] as FactorRecord;
@@ -129,7 +128,7 @@ export async function factorRemovalRefusal(store: Store, actor: { readonly useri
   else {
     // As requireFactor finds it: one factor by its id or a unique start of it.
     const named = factors.filter((f) => f.id === which.id);
-    const started = which.id.length < MIN_ID_PREFIX ? [] : startingWith(factors, which.id);
+    const started = which.id.length < MIN_FACTOR_ID_PREFIX ? [] : startingWith(factors, which.id);
     targets = named.length === 1 ? named : started.length === 1 ? started : [];
   }
   const check = await enforcementCheck(store, actor.admin || isRoot(actor), user, targets);

@@ -14,7 +14,7 @@ export async function requireUser(store: Store, userid: string): Promise<UserRec
 /** That `userid` does not exist, naming the users of its name in other realms. */
 export async function userMissing(store: Store, userid: string): Promise<NotFoundError> {
   const elsewhere = await store.useridsNamed(userid.slice(0, userid.lastIndexOf('@')), 4);
-  const hint = elsewhere.length === 0 ? '' : ` (${elsewhere.length > 3 ? `${elsewhere.slice(0, 3).join(', ')}, …` : elsewhere.join(', ')} ${elsewhere.length === 1 ? 'does' : 'do'}: give the realm)`;
+  const hint = elsewhere.length === 0 ? '' : ` (there ${elsewhere.length === 1 ? 'is' : 'are'} ${elsewhere.length > 3 ? `${elsewhere.slice(0, 3).join(', ')}, …` : elsewhere.join(', ')}: is the realm right?)`;
   return new NotFoundError(`user ${userid} does not exist${hint}`);
 }
 

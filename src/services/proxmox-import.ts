@@ -373,20 +373,22 @@ async function insertUser(session: Session, tx: Store, r: UserRows): Promise<voi
 }
 
 /**
- * One factor per TOTP secret: replay protection is per factor, so two factors with one secret
- * would each accept a code. Of entries with the same secret the first is kept, enabled if any of
- * them was, with the latest step any of them had used.
+ * One factor per TOTP secret and parameters: replay protection is per factor, so two such factors
+ * would each accept a code. Of entries with the same secret and parameters the first is kept,
+ * enabled if any of them was, with the latest step any of them had used.
  */
 function onePerSecret(entries: readonly { row: NewTotpFactor; enabled: boolean; secret: string }[]): { kept: { row: NewTotpFactor; enabled: boolean }[]; dropped: number } {
   const bySecret = new Map<string, { row: NewTotpFactor; enabled: boolean }>();
   for (const e of entries) {
-    const first = bySecret.get(e.secret);
+    // Only with the same parameters: steps of another period are not comparable, and its codes differ.
+    const key = `${e.secret}/${e.row.params.algorithm}/${e.row.params.digits}/${e.row.params.period}`;
+    const first = bySecret.get(key);
     if (first === undefined) {
-      bySecret.set(e.secret, { row: e.row, enabled: e.enabled });
+      bySecret.set(key, { row: e.row, enabled: e.enabled });
       continue;
     }
     const steps = [first.row.lastStep, e.row.lastStep].filter((step): step is number => step !== null);
-    bySecret.set(e.secret, { row: { ...first.row, lastStep: steps.length > 0 ? Math.max(...steps) : null }, enabled: first.enabled || e.enabled });
+    bySecret.set(key, { row: { ...first.row, lastStep: steps.length > 0 ? Math.max(...steps) : null }, enabled: first.enabled || e.enabled });
   }
   const kept = [...bySecret.values()];
   return { kept, dropped: entries.length - kept.length };

@@ -639,11 +639,15 @@ class MemoryBackup implements BackupCopy {
   *sealedSecrets(): Iterable<SealedSecretRow> {
     const db = this.db;
     if (db === null) return;
+    // A backup without these (schema 1 had no factors) has none to open; one that lacks them
+    // where its version says it has them is refused when it is staged.
+    const has = (table: string, column: string) => (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+    if (!has('factors', 'secret') || !has('factors', 'userid') || !has('factors', 'type')) return;
     for (const f of db.prepare('SELECT id, userid, type, secret FROM factors WHERE secret IS NOT NULL').iterate() as IterableIterator<{ id: string; userid: string; type: string; secret: Buffer }>) {
       yield { kind: 'factor', userid: f.userid, id: f.id, type: f.type, sealed: f.secret };
     }
     // A realm's API key column came with schema 3.
-    if (!(db.pragma('table_info(realms)') as { name: string }[]).some((c) => c.name === 'yubico_api_key')) return;
+    if (!has('realms', 'yubico_api_key')) return;
     for (const r of db.prepare('SELECT name, yubico_api_key FROM realms WHERE yubico_api_key IS NOT NULL').iterate() as IterableIterator<{ name: string; yubico_api_key: Buffer }>) {
       yield { kind: 'realm', realm: r.name, sealed: r.yubico_api_key };
     }

@@ -36,8 +36,9 @@ describe('parseEmail and parseComment', () => {
 });
 
 describe('parseFactorIdArg', () => {
-  it('takes an id or any start of one, and refuses empty, spaced or invisible input with a UsageError', () => {
-    for (const ok of ['3f2a', '3f2a1b6c-0000-4000-8000-000000000000', 'a']) expect(parseFactorIdArg(ok)).toBe(ok);
+  it('takes an id or a start of one of at least 4 characters, and refuses empty, spaced or invisible input with a UsageError', () => {
+    for (const ok of ['3f2a', '3f2a1b6c-0000-4000-8000-000000000000']) expect(parseFactorIdArg(ok)).toBe(ok);
+    expect(() => parseFactorIdArg('3f2')).toThrow('factor id 3f2 is too short: give at least 4 characters of it (see tfactl tfa list)');
     for (const bad of ['', ' ', 'a b', 'x\u200b', '\t', 'x'.repeat(65)]) expect(() => parseFactorIdArg(bad)).toThrow(/^invalid factor id /);
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (input) => {

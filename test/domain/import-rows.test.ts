@@ -97,7 +97,7 @@ describe('import records', () => {
       'line 3: invalid tfa: totp is named twice (one factor of each kind)',
     ]);
     expect(rows([jsonLineRecord('{"userid":"j","admin":3}', 4) as RawRecord])).toEqual([
-      { ok: false, line: 4, userid: 'j@local', error: 'line 4 has a field "admin" that is not a string or null' },
+      { ok: false, line: 4, userid: 'j@local', error: 'line 4 has a field "admin" that is not a string, true, false or null' },
     ]);
     // true is no user id (it made the user true@local), nor an email or a password.
     expect(rows(['{"userid":true}', '{"userid":"k","email":false}'].map((text, i) => jsonLineRecord(text, i + 5) as RawRecord)).map((r) => !r.ok && r.error)).toEqual([
@@ -134,9 +134,15 @@ describe('import records', () => {
       csvRecord(['userid', 'admin', 'expire'], ['u3', 'ture', '2026-02-30'], 4),
     ]);
     expect(parsed.map((r) => (r.ok ? 'ok' : r.error))).toEqual([
-      'line 2: invalid admin of 20 characters: expected true or false',
+      'line 2: invalid admin of 20 characters: expected true, false, yes, no, 1 or 0',
       'line 3: invalid expiry date of 20 characters: expected a date as YYYY-MM-DD',
-      'line 4: invalid admin "ture": expected true or false',
+      'line 4: invalid admin of 4 characters: expected true, false, yes, no, 1 or 0',
+    ]);
+    // The piece after a comma in a password, in the admin or email cell: never repeated.
+    const slid = rows([csvRecord(['userid', 'password', 'admin'], ['u5', 'Tr0ub4dor', 'horse'], 6), csvRecord(['userid', 'password', 'email'], ['u6', 'Tr0ub', 'horse9'], 7)]);
+    expect(slid.map((r) => (r.ok ? 'ok' : r.error))).toEqual([
+      'line 6: invalid admin of 5 characters: expected true, false, yes, no, 1 or 0',
+      'line 7: invalid email address of 6 characters',
     ]);
     const [dated] = rows([csvRecord(['userid', 'expire'], ['u4', '2026-02-30'], 5)]);
     expect(dated).toMatchObject({ ok: false, error: 'line 5: invalid expiry date "2026-02-30": there is no such day in that month' });

@@ -130,7 +130,7 @@ describe('factor ids', () => {
     const before = store.snapshot();
     const short = await store.run(['tfa', 'delete', 'amb', 'a']);
     expect(short.code).toBe(2);
-    expect(oneLineError(short)).toBe('error: factor id a is too short: give at least 4 characters of it (see tfactl tfa list amb@local)');
+    expect(oneLineError(short)).toBe('error: factor id a is too short: give at least 4 characters of it (see tfactl tfa list)');
     const ambiguous = await store.run(['tfa', 'disable', 'amb', 'abcd']);
     expect(ambiguous.code).toBe(2);
     expect(oneLineError(ambiguous)).toMatch(/is ambiguous for amb@local: it starts abcd.*, abcd.*; give more of it/);

@@ -108,7 +108,7 @@ describe('tfactl user', () => {
   it('names the users of that name in other realms when there is none in the one given (a realm left out is local)', async () => {
     const r = await store.run(['user', 'show', 'bob']);
     expect(r.code).toBe(3);
-    expect(oneLineError(r)).toBe('error: user bob@local does not exist (bob@corp does: give the realm)');
+    expect(oneLineError(r)).toBe('error: user bob@local does not exist (there is bob@corp: is the realm right?)');
     // A name that is only the start of another's is not that user.
     expect(oneLineError(await store.run(['user', 'show', 'bo']))).toBe('error: user bo@local does not exist');
   });

@@ -11,9 +11,10 @@ export async function run(inv: Invocation): Promise<void> {
   const given = arg(inv, 0);
   const bang = given.lastIndexOf('!');
   if (inv.args[1] === undefined && bang < 0) throw new UsageError("missing the token's name: tfactl token delete USERID NAME (or USERID!NAME, as token list shows it)");
-  if (inv.args[1] !== undefined && bang >= 0) throw new UsageError(`${given} names the token already: give it alone, or USERID and NAME`, 'conflicting_options');
-  const userid = parseUserId(bang < 0 ? given : given.slice(0, bang)).id;
-  const name = parseTokenName(bang < 0 ? arg(inv, 1) : given.slice(bang + 1));
+  // Split only when the name is not given: a user name may hold a ! itself (a token's never does).
+  const split = inv.args[1] === undefined;
+  const userid = parseUserId(split ? given.slice(0, bang) : given).id;
+  const name = parseTokenName(split ? given.slice(bang + 1) : arg(inv, 1));
   const session = await openSession(inv, { op: 'token.manage', action: 'token.delete', target: userid });
   await deleteToken(session, userid, name);
   inv.out.result({ tokenid: `${userid}!${name}`, deleted: true }, (r, style) => `${style.green('deleted')} API token ${r.tokenid}`);

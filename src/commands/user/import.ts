@@ -128,7 +128,12 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   const failure = input
     ? new TfaError(`${input.message} (the ${summary.results.length} row${summary.results.length === 1 ? '' : 's'} before it went through as the results say: fix the input and run the same command again)`, input.code, input.exitCode)
     : interrupted
-      ? new CancelledError(boolOpt(inv, 'atomic') === true ? 'interrupted: nothing was imported (--atomic); run the same command again' : 'interrupted: run the same command again to import the rest')
+      ? new CancelledError(
+          // --atomic commits all or nothing: an interrupt that came during its commit leaves all.
+          boolOpt(inv, 'atomic') === true && summary.created + summary.updated === 0
+            ? 'interrupted: nothing was imported (--atomic); run the same command again'
+            : 'interrupted: run the same command again to import the rest',
+        )
       : summary.failed > 0
         ? new ImportIncomplete(summary.failed)
         : null;
