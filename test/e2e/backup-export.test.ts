@@ -608,6 +608,8 @@ describe('restore after use', () => {
         ["UPDATE users SET tfa_failures = -1 WHERE userid = 'val@local'", 'its users row "val@local" holds "-1" in tfa_failures, outside what tfactl stores there (0 to 2147483647)'],
         // A sealed secret that does not open with the backup's own key (damaged, or moved to another row).
         ["UPDATE factors SET secret = randomblob(length(secret)) WHERE type = 'totp'", `the totp secret of val@local (factor ${totpId}) does not open with its key file, which is the backup's own: the backup is damaged`],
+        // A table without a column its version has: refused as such, never an internal error.
+        ['ALTER TABLE factors RENAME COLUMN secret TO secret_x', 'its table factors has no column secret'],
         // A schema version older than its tables: bringing it up to date fails.
         ['PRAGMA user_version = 13', 'its tables are not those of its schema version (bringing it up to date failed: duplicate column name: issuer)'],
         // Names and keys no command would write: restored, they could be listed but neither shown nor deleted.
