@@ -172,7 +172,10 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
   }
   return session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, patch, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
-    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch) } }, tx);
+    // Disabling an account, or changing when it expires, ends its sessions: enabled again, or
+    // given a later date, it signs in afresh rather than finding them alive again.
+    const ended = patch.enabled === false || patch.expire !== undefined ? await tx.deleteSessions(userid) : 0;
+    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch), ...(ended > 0 ? { sessionsEnded: ended } : {}) } }, tx);
     return (await tx.getUserOverview(userid)) as UserOverview;
   });
 }

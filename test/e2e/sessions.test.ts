@@ -221,6 +221,18 @@ describe('a session ends', () => {
     }
   });
 
+  it('when an admin disables it or changes its expiry, even if it is enabled again (or given a later date) before the session is used', async () => {
+    for (const [userid, first, then] of [
+      ['kim', ['--disabled'], ['--enable']],
+      ['lea', ['--expire', '2020-01-01'], ['--expire', 'never']],
+    ] as const) {
+      await store.addUser(userid, PW);
+      const file = (await login(userid)).json().result.session.file as string;
+      for (const change of [first, then]) expect((await store.run(['user', 'modify', userid, ...change])).code, change.join(' ')).toBe(0);
+      await ended(userid, file);
+    }
+  });
+
   it('with user logout (every host), and with logout (here)', async () => {
     await store.addUser('fin', PW);
     const file = (await login('fin')).json().result.session.file as string;
