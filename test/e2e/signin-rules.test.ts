@@ -49,9 +49,9 @@ describe('a password alone', () => {
 
   it.each([
     ['add recovery keys', (u: string) => ['tfa', 'add', 'recovery', u]],
-    ['add a TOTP factor', (u: string) => ['tfa', 'add', 'totp', u, '--no-verify']],
+    ['add a TOTP factor', (u: string) => ['tfa', 'add', 'totp', u, '--secret', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ', '--code', '123456', '--qr', 'none']],
     ['delete every factor', (u: string) => ['tfa', 'delete', u, '--all', '--yes']],
-    ['disable a factor', (u: string) => ['tfa', 'disable', u, 'x']],
+    ['disable a factor', (u: string) => ['tfa', 'disable', u, 'xxxx']],
   ])('never lets a user with an enabled factor %s (exit 5, nothing changed)', async (_what, args) => {
     const u = `en${Math.floor(Math.random() * 1e9)}`;
     await store.addUser(u, PW);
@@ -105,6 +105,20 @@ describe('a refused command', () => {
     }
     // The key was not spent: it signs in, with nine left.
     const login = await store.login('yan@strict', PW, yanKeys[0]!);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.json().result.recoveryKeysLeft).toBe(9);
+  });
+
+  it("spends none on an ordinary user's --no-verify, which only admins may give, nor on a factor id too short to name one", async () => {
+    await store.addUser('uma', PW);
+    const keys = await addRecovery('uma');
+    const noVerify = await store.runAs('uma', PW, ['--auth-code', keys[0]!, 'tfa', 'add', 'totp', 'uma', '--no-verify', '--qr', 'none']);
+    expect(noVerify.code, noVerify.stderr).toBe(4);
+    expect(oneLineError(noVerify)).toBe('error: --no-verify is for admins provisioning accounts');
+    expect(store.auditRows().at(-1)).toMatchObject({ actor: 'uma@local', action: 'tfa.add', outcome: 'refused' });
+    const short = await store.runAs('uma', PW, ['--auth-code', keys[0]!, 'tfa', 'delete', 'uma', 'ab']);
+    expect(short.code, short.stderr).toBe(2);
+    const login = await store.login('uma', PW, keys[0]!);
     expect(login.code, login.stderr).toBe(0);
     expect(login.json().result.recoveryKeysLeft).toBe(9);
   });

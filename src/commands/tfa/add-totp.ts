@@ -1,7 +1,7 @@
 import { parseComment } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { enrolTotp } from '../../services/kinds/totp-enrolment.js';
+import { enrolTotp, noVerifyRefusal } from '../../services/kinds/totp-enrolment.js';
 import { checkFactorAddable } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
@@ -15,7 +15,13 @@ export async function run(inv: Invocation): Promise<void> {
   const request = await parseTotpRequestOptions(inv);
   const io = totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
   requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
-  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
+  const session = await openSession(inv, {
+    op: 'tfa.manage',
+    action: 'tfa.add',
+    target: userid,
+    // Refused before a second factor of the --as user is spent, not after.
+    ...(!verify && { precheck: async (_store, actor) => noVerifyRefusal(actor) }),
+  });
   let description = stringOpt(inv, 'description');
   if (description === undefined && inv.ctx.io.stdinIsTTY && !inv.out.json) {
     // Nothing is asked for a user who is not there, or may not have it.

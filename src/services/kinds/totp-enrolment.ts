@@ -2,7 +2,7 @@ import { isRoot } from '../../domain/permissions.js';
 import { typedCode } from '../../domain/second-factor.js';
 import { open, seal, secretContext } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
-import { AuthError, NotFoundError, UsageError } from '../../errors.js';
+import { AuthError, NotFoundError, RefusedError, UsageError } from '../../errors.js';
 import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
@@ -114,11 +114,16 @@ async function factorWithSecret(session: Session, store: Store, prepared: Prepar
 const refuseKnownSecret = (session: Session, prepared: PreparedTotp, id: string) =>
   refuse(session, 'tfa.add', prepared.userid, `${prepared.userid} already has a TOTP factor with this secret (${id})`, 'exists');
 
+const NO_VERIFY_REFUSAL = '--no-verify is for admins provisioning accounts';
+
 /** Only root and admins may skip verification (provisioning for someone else). */
 export async function authorizeNoVerify(session: Session, action: string, userid: string): Promise<void> {
-  if (!session.actor.admin && !isRoot(session.actor)) {
-    await refuse(session, action, userid, '--no-verify is for admins provisioning accounts', 'permission_denied');
-  }
+  if (!session.actor.admin && !isRoot(session.actor)) await refuse(session, action, userid, NO_VERIFY_REFUSAL, 'permission_denied');
+}
+
+/** authorizeNoVerify's refusal, for a sign-in's precheck (before the --as user's second factor is spent). */
+export function noVerifyRefusal(actor: { readonly userid: string; readonly admin: boolean }): void {
+  if (!actor.admin && !isRoot(actor)) throw new RefusedError(NO_VERIFY_REFUSAL, 'permission_denied');
 }
 
 export interface TotpEnrolmentIo {
