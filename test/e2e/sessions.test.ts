@@ -207,6 +207,20 @@ describe('a session ends', () => {
     await ended('dot', file);
   });
 
+  it('when session.minutes is shortened below its age, though it was made to last longer', async () => {
+    await store.addUser('max', PW);
+    const file = (await login('max')).json().result.session.file as string;
+    // Ten minutes old, kept for the default 120.
+    store.tamper("UPDATE sessions SET created = created - 600 WHERE userid = 'max@local'");
+    expect((await asUser('max', ['user', 'show', 'max'])).code).toBe(0);
+    expect((await store.run(['settings', 'set', 'session.minutes', '5'])).code).toBe(0);
+    try {
+      await ended('max', file);
+    } finally {
+      await store.run(['settings', 'unset', 'session.minutes']);
+    }
+  });
+
   it('when an admin changes its password, disables it, or changes its factors', async () => {
     for (const [userid, change] of [
       ['eve', ['user', 'passwd', 'eve', '--password-stdin']],
