@@ -862,6 +862,13 @@ export abstract class SqlStore implements Store {
         | undefined;
       if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
       const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
+      // The limit was lowered below the failures counted in this window: they reach it now, as the
+      // failure that crossed it would have (never a wait for checks in flight that cannot end it).
+      if (failures >= limits.failures) {
+        const until = now + limits.banSeconds;
+        await s.sql('UPDATE password_failures SET banned_until = ? WHERE userid = ?').run(until, userid);
+        return { status: 'banned', until };
+      }
       const inFlight = (await s.sql('SELECT count(*) FROM password_checks WHERE userid = ? AND started > ?')
         .pluck()
         .get(userid, now - PASSWORD_CHECK_LIFETIME)) as number;

@@ -206,6 +206,26 @@ describe('a stored password hash beyond what tfactl writes', () => {
   });
 });
 
+describe('a password failure limit lowered below the failures counted', () => {
+  it('bans at once, as the failure that crossed it would have, instead of waiting 30 s for checks that are not there', async () => {
+    await store.addUser('low', PW);
+    for (let i = 0; i < 3; i++) expect((await store.login('low', 'wrong password!')).code).toBe(5);
+    expect((await store.run(['settings', 'set', 'lockout.password-failures', '2'])).code).toBe(0);
+    try {
+      const started = Date.now();
+      const r = await store.login('low', PW);
+      expect(r.code).toBe(5);
+      expect(r.json().error.message).toMatch(/^authentication failed: too many failed sign-ins for low@local; try again after /);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(store.read<{ lock: { passwordUntil: string | null } }>(['user', 'show', 'low']).lock.passwordUntil).not.toBeNull();
+      expect((await store.run(['tfa', 'unlock', 'low'])).code).toBe(0);
+      expect((await store.login('low', PW)).code).toBe(0);
+    } finally {
+      await store.run(['settings', 'unset', 'lockout.password-failures']);
+    }
+  });
+});
+
 describe('password guesses', () => {
   it('are banned after five failures in the window, for known and unknown users alike, with the same answer', async () => {
     await store.addUser('pam', PW);
