@@ -191,6 +191,9 @@ export async function setPassword(session: Session, userid: string, readPassword
   const passwordHash = await hashPassword(await readPassword((p) => checkPasswordPolicy(p, policy)));
   await session.store.transaction(async (tx) => {
     if (!(await tx.updateUser(userid, { passwordHash }, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
+    // Failures counted against the old password (a ban included) say nothing of the new one: an
+    // admin setting it for a user locked out needs no tfa unlock as well.
+    await tx.clearPasswordFailures(userid);
     await session.audit({ action: 'user.passwd', target: userid, outcome: 'ok' }, tx);
   });
 }

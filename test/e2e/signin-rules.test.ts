@@ -220,6 +220,11 @@ describe('a password failure limit lowered below the failures counted', () => {
       expect(store.read<{ lock: { passwordUntil: string | null } }>(['user', 'show', 'low']).lock.passwordUntil).not.toBeNull();
       expect((await store.run(['tfa', 'unlock', 'low'])).code).toBe(0);
       expect((await store.login('low', PW)).code).toBe(0);
+      // A new password set by an admin starts the count afresh: no unlock needed as well.
+      for (let i = 0; i < 2; i++) expect((await store.login('low', 'wrong password!')).code).toBe(5);
+      expect((await store.login('low', PW)).code).toBe(5);
+      expect((await store.run(['user', 'passwd', 'low', '--password-stdin'], { input: 'a new password for low\n' })).code).toBe(0);
+      expect((await store.login('low', 'a new password for low')).code).toBe(0);
     } finally {
       await store.run(['settings', 'unset', 'lockout.password-failures']);
     }
