@@ -74,6 +74,8 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const credentials = commandCredentials(inv, userid, { flag: '--code', value: code, kind, page: page ? { open: !noOpen, required: forcePage } : undefined });
   const signedIn = await authenticate(deps satisfies AuthDeps, { ...context, keys: { loopback: page }, credentials });
+  // A second factor given for a user who needs none was not looked at: said, not dropped unsaid.
+  if (signedIn.method === 'password' && code !== undefined) inv.out.warn(`${signedIn.user.userid} needs no second factor: --code was not used (the password alone signed in)`);
   if (!keep || tickets === null) {
     showSignedIn(inv, signedIn);
     // On a terminal a session is kept unless asked not to: say why none was (after su -, often).

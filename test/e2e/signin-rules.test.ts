@@ -35,6 +35,13 @@ describe('a password alone', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('says a --code given for a user who needs none was not used', async () => {
+    await store.addUser('nocode', PW);
+    const r = await store.login('nocode', PW, '123456');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().warnings).toEqual(['nocode@local needs no second factor: --code was not used (the password alone signed in)']);
+  });
+
   it('lets a user whose factors are all disabled manage them, as in Proxmox', async () => {
     await store.addUser('dis', PW);
     const { id } = await addTotp('dis');
