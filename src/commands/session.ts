@@ -206,6 +206,8 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
       },
     },
   );
+  // What login says of the sign-in (few recovery keys left), --as says too.
+  for (const w of signedIn.warnings) inv.out.warn(w);
   return createSession({ ...parts, actor: { userid: asId, admin: signedIn.user.admin, viaOwnership: false } });
 }
 

@@ -116,6 +116,15 @@ describe('a refused command', () => {
     expect(login.json().result.recoveryKeysLeft).toBe(9);
   });
 
+  it('--as says, as login does, when few recovery keys are left', async () => {
+    await store.addUser('few', PW);
+    const keys = await addRecovery('few');
+    for (const key of keys.slice(0, 7)) expect((await store.login('few', PW, key)).code).toBe(0);
+    const r = await store.runAs('few', PW, ['--auth-code', keys[7]!, 'user', 'show', 'few', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().warnings).toEqual(["only 2 recovery keys left for few@local: consider 'tfactl tfa add recovery few@local --regenerate'"]);
+  });
+
   it("spends none on an ordinary user's --no-verify, which only admins may give, nor on a factor id too short to name one", async () => {
     await store.addUser('uma', PW);
     const keys = await addRecovery('uma');
