@@ -220,7 +220,9 @@ function parseImportedEmail(text: string): string | null {
   try {
     return parseEmail(text);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    // Only the refusal that repeats the cell is reworded; one that names a character (a control,
+    // an override) never repeated it.
+    if (!(e instanceof UsageError) || !e.message.startsWith('invalid email address "')) throw e;
     throw new UsageError(`invalid email address ${cellShown(text, /^[^@\s]+@[^@\s]+\.[^@\s]+$/)}`, 'invalid_email');
   }
 }

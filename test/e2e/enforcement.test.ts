@@ -142,8 +142,8 @@ describe('root protection for second factors', () => {
     ['tfa add totp', ['tfa', 'add', 'totp', 'root@local', '--no-verify']],
     ['tfa add recovery', ['tfa', 'add', 'recovery', 'root@local']],
     ['tfa delete', ['tfa', 'delete', 'root@local', '--all', '--yes']],
-    ['tfa enable', ['tfa', 'enable', 'root@local', 'x']],
-    ['tfa disable', ['tfa', 'disable', 'root@local', 'x']],
+    ['tfa enable', ['tfa', 'enable', 'root@local', 'xxxx']],
+    ['tfa disable', ['tfa', 'disable', 'root@local', 'xxxx']],
     ['tfa unlock', ['tfa', 'unlock', 'root@local']],
   ];
 
