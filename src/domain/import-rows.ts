@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { parseComment, parseEmail } from './account.js';
+import { topLevelJsonKeys } from './json-keys.js';
 import { parseDate } from './dates.js';
 import { parseUserId, quote } from './userid.js';
 
@@ -98,7 +99,7 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { line, fields: { __error: 'is not a JSON object' } };
   // The keys as written: JSON.parse keeps only the last of a key given twice.
-  const names = objectKeys(text).map((k) => k.toLowerCase());
+  const names = topLevelJsonKeys(text).map((k) => k.toLowerCase());
   checkColumns(names, line, false);
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
@@ -111,30 +112,6 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
   return { line, fields };
 }
 
-/** The keys of the JSON object `text` (valid JSON, an object), in order and repeats included. */
-function objectKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, end + 1)) as string);
-      expectKey = false;
-      i = end;
-    } else if (c === '{' || c === '[') {
-      depth++;
-      expectKey = depth === 1;
-    } else if (c === '}' || c === ']') {
-      depth--;
-    } else if (c === ',' && depth === 1) {
-      expectKey = true;
-    }
-  }
-  return keys;
-}
 
 function checkColumns(names: readonly string[], line: number, needUserid = true): void {
   const unknown = names.filter((n) => !(IMPORT_FIELDS as readonly string[]).includes(n));

@@ -1,9 +1,11 @@
 /**
- * The first key that one object of the JSON text `text` (valid JSON: JSON.parse took it) gives
- * twice, or null. JSON.parse keeps only the last of them, so a file that repeats a key loses what
- * the earlier one said without a word.
+ * The keys of the objects in a JSON text (valid JSON: JSON.parse took it), as written, repeats
+ * included: JSON.parse keeps only the last of a key given twice, so a file that repeats one loses
+ * what the earlier one said without a word. Pure.
  */
-export function repeatedJsonKey(text: string): string | null {
+
+/** Calls `onKey` with each key and the set of keys of its object so far (before this one). */
+function scanKeys(text: string, onKey: (key: string, before: Set<string>, depth: number) => boolean | void): void {
   // One entry per open object (its keys so far) or array (null).
   const open: (Set<string> | null)[] = [];
   let expectKey = false;
@@ -15,7 +17,7 @@ export function repeatedJsonKey(text: string): string | null {
       const keys = open.at(-1);
       if (expectKey && keys) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (keys.has(key)) return key;
+        if (onKey(key, keys, open.length) === true) return;
         keys.add(key);
       }
       expectKey = false;
@@ -30,5 +32,24 @@ export function repeatedJsonKey(text: string): string | null {
       expectKey = open.at(-1) instanceof Set;
     }
   }
-  return null;
+}
+
+/** The first key that one object of `text` gives twice, or null. */
+export function repeatedJsonKey(text: string): string | null {
+  let repeated: string | null = null;
+  scanKeys(text, (key, before) => {
+    if (!before.has(key)) return false;
+    repeated = key;
+    return true;
+  });
+  return repeated;
+}
+
+/** The keys of the outermost object of `text`, in order and repeats included. */
+export function topLevelJsonKeys(text: string): string[] {
+  const keys: string[] = [];
+  scanKeys(text, (key, _before, depth) => {
+    if (depth === 1) keys.push(key);
+  });
+  return keys;
 }

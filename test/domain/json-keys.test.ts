@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { repeatedJsonKey } from '../../src/domain/json-keys.js';
+import { repeatedJsonKey, topLevelJsonKeys } from '../../src/domain/json-keys.js';
 
 describe('repeatedJsonKey', () => {
   it('finds a key given twice in one object, at any depth, escapes and all', () => {
@@ -22,5 +22,11 @@ describe('repeatedJsonKey', () => {
         expect(repeatedJsonKey(JSON.stringify(value))).toBeNull();
       }),
     );
+  });
+});
+
+describe('topLevelJsonKeys', () => {
+  it('gives the outermost object\'s keys in order, repeats included, none of the nested ones', () => {
+    expect(topLevelJsonKeys('{"userid":"a","x":{"userid":1},"USERID":"b","userid":"c"}')).toEqual(['userid', 'x', 'USERID', 'userid']);
   });
 });
