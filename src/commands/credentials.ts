@@ -1,8 +1,12 @@
 import type { CodeKind } from '../domain/second-factor.js';
 import { describeOffer } from '../domain/second-factor.js';
+import { checkPassword } from '../domain/password-policy.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { Credentials } from '../services/authenticate.js';
+import { passwordPolicy } from '../services/settings.js';
+import type { NewPasswordReader } from '../services/users.js';
+import type { Store } from '../services/session.js';
 import { secretValue } from './options.js';
 import { SecretSource } from './secrets.js';
 
@@ -80,5 +84,26 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
       return { code: await inv.ctx.prompter.password(prompt), kind: second.kind };
     },
     settled: async (error) => keySignIn?.settle(error),
+  };
+}
+
+/**
+ * A new password (user add, user passwd) read in the sign-in's precheck: after the acting user's
+ * password and before their second factor, so a password the store's policy refuses spends no
+ * TOTP code or recovery key. Where nobody signs in (the store's owner, an API token) it is read
+ * when the command asks for it, as before.
+ */
+export function newPasswordInput(inv: Invocation, purpose: string): { precheck(store: Store): Promise<void>; read: NewPasswordReader } {
+  let early: string | undefined;
+  return {
+    async precheck(store) {
+      const policy = await passwordPolicy(store);
+      early = await secretsOf(inv).readNew(purpose, (p) => checkPassword(p, policy));
+    },
+    async read(check) {
+      if (early === undefined) return secretsOf(inv).readNew(purpose, check);
+      check(early);
+      return early;
+    },
   };
 }

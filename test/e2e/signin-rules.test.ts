@@ -139,6 +139,24 @@ describe('a refused command', () => {
     expect(login.json().result.recoveryKeysLeft).toBe(9);
   });
 
+  it('spends none on a new password the policy refuses (user passwd, user add): it is read before the second factor', async () => {
+    await store.addUser('pia', PW);
+    expect((await store.run(['user', 'modify', 'pia', '--admin'])).code).toBe(0);
+    const keys = await addRecovery('pia');
+    const before = store.snapshot();
+    for (const args of [['user', 'passwd', 'pia'], ['user', 'add', 'pia-new']]) {
+      const r = await store.runAs('pia', PW, ['--auth-code', keys[0]!, ...args], ['short']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneLineError(r)).toBe('error: password rejected: it must be 8 to 256 characters long (it has 5)');
+    }
+    expect(store.snapshot()).toBe(before);
+    // The key was not spent: it signs in, with nine left, and a good password is then taken.
+    const changed = await store.runAs('pia', PW, ['--auth-code', keys[0]!, 'user', 'passwd', 'pia', '--json'], ['pia new password']);
+    expect(changed.code, changed.stderr).toBe(0);
+    const login = await store.login('pia', 'pia new password', keys[1]!);
+    expect(login.json().result.recoveryKeysLeft).toBe(8);
+  });
+
   it('says nothing of factors before the second factor: an unknown factor id waits for it (exit 5 without one)', async () => {
     const r = await store.runAs('yan@strict', PW, ['tfa', 'disable', 'yan@strict', 'ffffffff']);
     expect(r.code, r.stderr).toBe(5);

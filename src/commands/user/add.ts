@@ -3,7 +3,7 @@ import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { secretsOf } from '../credentials.js';
+import { newPasswordInput } from '../credentials.js';
 import { openSession } from '../session.js';
 import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
@@ -64,12 +64,13 @@ export async function run(inv: Invocation): Promise<void> {
           io: totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' }),
         };
 
-  const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id }, { creates: true });
+  const password = withPassword ? newPasswordInput(inv, `a new password for ${userid.id}`) : null;
+  const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id, ...(password && { precheck: (store) => password.precheck(store) }) }, { creates: true });
   const added = await addUser(
     session,
     {
       userid,
-      password: withPassword ? (check) => secretsOf(inv).readNew(`a new password for ${userid.id}`, check) : null,
+      password: password && password.read,
       admin: boolOpt(inv, 'admin') === true,
       enabled: boolOpt(inv, 'disabled') !== true,
       email,
