@@ -77,6 +77,17 @@ export class StoreError extends TfaError {
   }
 }
 
+/** Standard output could not be written (exit 6): what the command changed stays changed, and the message says so. */
+export class OutputFailedError extends StoreError {
+  override name = 'OutputFailedError';
+  constructor(
+    /** Why, in words (errnoText). */
+    readonly reason: string,
+  ) {
+    super(`cannot write standard output: ${reason} (what the command did is done; its output is cut short)`, 'output_failed');
+  }
+}
+
 /** The user cancelled at a prompt (exit 130). */
 export class CancelledError extends TfaError {
   override name = 'CancelledError';

@@ -1,6 +1,6 @@
 import type { Io } from './context.js';
 import { escapeText, safeJson } from './domain/text.js';
-import { TfaError } from './errors.js';
+import { OutputFailedError, StoreError, TfaError } from './errors.js';
 import { listenForInterrupts } from './interrupts.js';
 
 /** The one JSON envelope every command prints with --json. */
@@ -131,6 +131,22 @@ export class Output {
     const text = human(escapeData(value), this.style);
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
+  /**
+   * Prints a result that must reach its reader before what it shows is kept (recovery keys, shown
+   * only now): called inside the transaction that stores them, it throws when standard output
+   * cannot be written (a full disk) or its reader has gone (`| head -1`), so the store keeps
+   * nothing no one was shown. `undone` says what the command leaves as it was.
+   */
+  resultBeforeCommit<T>(value: T, human: (value: T, style: Style) => string, undone: string): void {
+    try {
+      this.result(value, human);
+    } catch (e) {
+      if (e instanceof OutputFailedError) throw new StoreError(`cannot write standard output: ${e.reason}; ${undone}`, 'output_failed');
+      throw e;
+    }
+    if (this.io.stdout.readerGone === true) throw new StoreError(`standard output was closed before the whole result was written; ${undone}`, 'output_failed');
+  }
+
 
   /**
    * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one

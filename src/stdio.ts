@@ -1,6 +1,6 @@
 import { fstatSync, readSync, writeSync, type Stats } from 'node:fs';
 import { decodeUtf8 } from './domain/text.js';
-import { ExitCode, StoreError, UsageError } from './errors.js';
+import { ExitCode, OutputFailedError, StoreError, UsageError } from './errors.js';
 import { describeSize } from './files.js';
 import { errnoText } from './domain/errno.js';
 
@@ -117,9 +117,8 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
   };
 }
 
-/** Standard output could not be written (exit 6): what the command changed stays changed, and the message says so. */
 function outputFailed(e: unknown): StoreError {
-  return new StoreError(`cannot write standard output: ${errnoText(e)} (what the command did is done; its output is cut short)`, 'output_failed');
+  return new OutputFailedError(errnoText(e));
 }
 
 /** Whether fd 0 is a terminal; `stream` (process.stdin) is only built when fd 0 might be one. */

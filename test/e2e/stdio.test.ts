@@ -103,9 +103,30 @@ stdin, stdout = subprocess.DEVNULL, w
     const before = store.auditRows().length;
     expect(py(['tfa', 'list'], closedPipe)).toEqual({ code: 6, stdout: '', stderr: '' });
     expect(store.auditRows()).toHaveLength(before);
-    // Keys shown once and never read: the script that lost them is told by the exit code; what the command did is done.
-    expect(py(['tfa', 'add', 'recovery', 'piped', '--json'], closedPipe)).toEqual({ code: 6, stdout: '', stderr: '' });
-    expect(store.auditRows().filter((a) => a.action === 'tfa.add' && a.target === 'piped@local' && a.outcome === 'ok')).toHaveLength(1);
+    // Keys shown once and never read are not stored: the command says so, and exits 6.
+    expect(py(['tfa', 'add', 'recovery', 'piped', '--json'], closedPipe)).toEqual({
+      code: 6,
+      stdout: '',
+      stderr: 'error: standard output was closed before the whole result was written; nothing was stored\n',
+    });
+    expect(store.auditRows().filter((a) => a.action === 'tfa.add' && a.target === 'piped@local')).toHaveLength(0);
+    expect((await store.run(['tfa', 'list', 'piped', '--json'])).json().result[0].factors).toEqual([]);
+  });
+
+  it('recovery keys that cannot be shown (a full disk) are not stored, and --regenerate leaves the keys in use working', async () => {
+    await store.addUser('fullkeys', PASSWORD);
+    const first = await store.run(['tfa', 'add', 'recovery', 'fullkeys', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const before = store.snapshot();
+    for (const json of [['--json'], []]) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" tfa add recovery fullkeys --regenerate --yes ${json.join(' ')} > /dev/full`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(6);
+      expect(r.stderr).toBe('error: cannot write standard output: no space left on the device (ENOSPC); nothing was stored: the recovery keys in use still work\n');
+    }
+    expect(store.snapshot()).toBe(before);
+    const login = await store.login('fullkeys', PASSWORD, first.json().result.keys[0]);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.json().result.recoveryKeysLeft).toBe(9);
   });
 
   it('a reader that goes away after a write would have blocked also ends the output quietly, exit 6', () => {

@@ -5,6 +5,7 @@ import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation } from '../confirm.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
+import type { Style } from '../../output.js';
 
 const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
 
@@ -18,21 +19,33 @@ export async function run(inv: Invocation): Promise<void> {
   // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
   // (a full disk) changes nothing, and keys the store then refuses are removed with it.
   const file = output === undefined ? undefined : createPrivateFile(output);
-  let result;
+  // Shown before the keys are stored, as the transaction that stores them commits: standard output
+  // that cannot be written (a full disk, a reader gone) stores nothing, and with --regenerate the
+  // keys in use still work.
+  const undone = regenerate ? 'nothing was stored: the recovery keys in use still work' : 'nothing was stored';
   try {
-    result = await addRecoveryKeys(session, userid, regenerate, file && ((keys) => file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${keys.join('\n')}\n`)));
+    await addRecoveryKeys(
+      session,
+      userid,
+      regenerate,
+      file && ((keys) => file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${keys.join('\n')}\n`)),
+      (result) => {
+        if (file) inv.out.note(`wrote the keys to ${output} (mode 0600)`);
+        inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
+      },
+    );
   } catch (e) {
     file?.discard();
     throw e;
   }
-  if (file) inv.out.note(`wrote the keys to ${output} (mode 0600)`);
-  inv.out.result({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, (r, style) =>
-    [
-      `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,
-      '',
-      ...r.keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`),
-      '',
-      ADVICE,
-    ].join('\n'),
-  );
+}
+
+function render(r: { readonly userid: string; readonly keys: readonly string[]; readonly regenerated: boolean }, style: Style): string {
+  return [
+    `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,
+    '',
+    ...r.keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`),
+    '',
+    ADVICE,
+  ].join('\n');
 }

@@ -22,12 +22,15 @@ export interface RecoveryKeys {
  * are returned once and stored only as keyed hashes. Allowed whatever the realm enforces.
  * `beforeStoring` is handed the keys before anything is stored, and nothing is if it throws: keys
  * stored that never reached anyone (a file on a full disk) would replace the user's with none.
+ * `shown` is handed the result inside the storing transaction, before it commits: it shows the keys,
+ * and nothing is stored if it throws (standard output that cannot be written).
  */
 export async function addRecoveryKeys(
   session: Session,
   userid: string,
   regenerate: boolean,
   beforeStoring?: (keys: readonly string[]) => void,
+  shown?: (result: RecoveryKeys) => void,
 ): Promise<RecoveryKeys> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   await requireUser(session.store, userid);
@@ -53,10 +56,12 @@ export async function addRecoveryKeys(
       },
       regenerate,
     );
-    if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } }, tx);
-    return ok;
+    if (!ok) return null;
+    await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } }, tx);
+    const result: RecoveryKeys = { id, userid, keys: set.keys, regenerated: existing !== undefined };
+    shown?.(result);
+    return result;
   });
-  if (!stored) await refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
-  return { id, userid, keys: set.keys, regenerated: existing !== undefined };
+  return stored ?? refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
 }
 
