@@ -1,7 +1,7 @@
 import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { INPUT_LIMITS, openCheckedFile } from '../files.js';
-import { nothingRevived, type RevivedAccess } from '../domain/restore-revival.js';
+import { nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
 import { CancelledError } from '../errors.js';
 import { listenForInterrupts } from '../interrupts.js';
@@ -22,6 +22,7 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, creates: !dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
+  let saidRemoved: string | undefined;
   // Ctrl-C or SIGTERM while the backup is read and checked (a large one takes seconds) stops the
   // restore before it replaces anything, and says so (exit 130, with --json in the envelope); a
   // dry run too. Heard once the replacing has begun, it lets it finish, as it is whole or not at
@@ -34,8 +35,9 @@ export async function run(inv: Invocation): Promise<void> {
       dryRun,
       // With --yes nobody is asked, and nothing needs saying before.
       ...(boolOpt(inv, 'yes') !== true && {
-        beforeReplacing: async (preview: RevivedAccess) => {
-          if (!nothingRevived(preview)) inv.out.warn((said = revivedText(preview, 'would bring')));
+        beforeReplacing: async (preview: RestoreEffect) => {
+          if (!nothingRevived(preview.revived)) inv.out.warn((said = revivedText(preview.revived, 'would bring')));
+          if (!nothingRemoved(preview.removed)) inv.out.warn((saidRemoved = removedText(preview.removed, 'would take')));
           await confirm(inv, `Replace the whole store with ${file}?`);
         },
       }),
@@ -53,6 +55,8 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const found = nothingRevived(result.revived) ? undefined : revivedText(result.revived, 'would bring');
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));
+  const gone = nothingRemoved(result.removed) ? undefined : removedText(result.removed, 'would take');
+  if (gone !== undefined && gone !== saidRemoved) inv.out.warn(result.dryRun ? gone : removedText(result.removed, 'took'));
   inv.out.result(result, (r, style) =>
     r.dryRun ? `${r.file} can be restored (${r.users} users); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users)`,
   );
@@ -64,20 +68,34 @@ const SHOWN = 5;
 /** A name as the warning shows it: quoted when it holds the warning's own separators. */
 const shown = (name: string) => (/[,;"\s]/.test(name) ? quote(name) : name);
 
+/** `items`, when there are any, as one part of a warning: `what (N: a, b and N more)`, each as `show` puts it. */
+function some<T>(what: string, items: readonly T[], show: (item: T) => string = (item) => shown(String(item))): string[] {
+  if (items.length === 0) return [];
+  const listed = items.slice(0, SHOWN).map(show).join(', ');
+  return [`${what} (${items.length}: ${listed}${items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ''})`];
+}
+
+const factorShown = (f: { readonly userid: string; readonly id: string; readonly type: string }) => `${shown(f.userid)} ${f.type} ${f.id.slice(0, SHORT_ID)}`;
+
+/** What the store has that the backup does not (made since it was), which the restore takes away, in one line. */
+export function removedText(r: RemovedAccess, verb: 'took' | 'would take'): string {
+  const parts = [
+    ...some('users', r.users),
+    ...some('second factors', r.factors, factorShown),
+    ...some('API tokens', r.tokens),
+    ...some('realms', r.realms),
+  ];
+  return `the restore ${verb} away what the store has and the backup does not: ${parts.join('; ')}`;
+}
+
 /** What the restored backup grants that was revoked since it was made, in one line. */
 export function revivedText(r: RevivedAccess, verb: 'brings' | 'would bring'): string {
-  // Each item as `show` puts it: the name, quoted when need be.
-  const some = <T>(what: string, items: readonly T[], show: (item: T) => string = (item) => shown(String(item))) => {
-    if (items.length === 0) return [];
-    const listed = items.slice(0, SHOWN).map(show).join(', ');
-    return [`${what} (${items.length}: ${listed}${items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ''})`];
-  };
   const parts = [
     ...some('users deleted', r.users),
     ...some('users disabled, expired or given an earlier expiry', r.enabled),
     ...some('admin rights taken away', r.admins),
     ...some('passwords changed', r.passwords),
-    ...some('second factors deleted or disabled', r.factors, (f) => `${shown(f.userid)} ${f.type} ${f.id.slice(0, SHORT_ID)}`),
+    ...some('second factors deleted or disabled', r.factors, factorShown),
     ...some('API tokens deleted, replaced, expired or made read-only', r.tokens),
     ...some('realms made to require a second factor', r.realms),
     ...some('settings changed', r.settings),

@@ -1,3 +1,5 @@
+import { ROOT_USERID as ROOT } from './userid.js';
+
 /**
  * What a restore brings back: the access the backup grants that the store being replaced no longer
  * did. A backup is older than the store it replaces, so anything revoked in between (a user
@@ -205,4 +207,79 @@ export function revivedAccess(current: AccessRows, backup: AccessRows, now: numb
     realms: revivedRealms.sort(bytewise),
     settings: [...revivedSettings].sort(bytewise),
   };
+}
+
+/**
+ * What the store has that a restore takes away: made since the backup (or, for a backup of another
+ * store's history, anything the backup does not have). Each list in bytewise order.
+ */
+export interface RemovedAccess {
+  /** Accounts the backup does not have (a user id it has for another account counts: that account goes). */
+  readonly users: readonly string[];
+  /** Second factors of accounts the backup has, which it does not have. */
+  readonly factors: readonly { readonly userid: string; readonly id: string; readonly type: string }[];
+  /** API tokens of accounts the backup has whose secret stops working (`USERID!NAME`): absent from it, or another secret. */
+  readonly tokens: readonly string[];
+  /** Realms the backup does not have. */
+  readonly realms: readonly string[];
+}
+
+/** What a restore changes that someone may rely on: what it brings back, and what it takes away. */
+export interface RestoreEffect {
+  readonly revived: RevivedAccess;
+  readonly removed: RemovedAccess;
+}
+
+/** Whether nothing is taken away. */
+export function nothingRemoved(r: RemovedAccess): boolean {
+  return Object.values(r).every((list: readonly unknown[]) => list.length === 0);
+}
+
+/**
+ * Compares the store about to be replaced (`current`) with the backup replacing it: what goes. Unlike
+ * revivedAccess, for any backup (a site moved to a store that was already in use loses what it held).
+ * root@local, always in both, is never listed.
+ */
+export function removedAccess(current: AccessRows, backup: AccessRows): RemovedAccess {
+  const accounts = new Map<string, number>();
+  for (const u of backup.users()) accounts.set(u.userid, u.created);
+  const kept = (userid: string, created: number | undefined) => accounts.get(userid) === created;
+  const created = new Map<string, number>();
+  const users: string[] = [];
+  for (const u of current.users()) {
+    created.set(u.userid, u.created);
+    if (u.userid !== ROOT && !kept(u.userid, u.created)) users.push(u.userid);
+  }
+  const keptUser = (userid: string) => userid === ROOT || kept(userid, created.get(userid));
+
+  const backupFactors = new Set<string>();
+  for (const f of backup.factors()) backupFactors.add(f.id);
+  const factors: { userid: string; id: string; type: string }[] = [];
+  for (const f of current.factors()) if (keptUser(f.userid) && !backupFactors.has(f.id)) factors.push({ userid: f.userid, id: f.id, type: f.type });
+
+  const backupTokens = new Map<string, Uint8Array>();
+  for (const t of backup.tokens()) backupTokens.set(`${t.userid}!${t.name}`, t.secret_hash);
+  const tokens: string[] = [];
+  for (const t of current.tokens()) {
+    const key = `${t.userid}!${t.name}`;
+    const theirs = backupTokens.get(key);
+    if (keptUser(t.userid) && (theirs === undefined || !sameBytes(theirs, t.secret_hash))) tokens.push(key);
+  }
+
+  const backupRealms = new Set<string>();
+  for (const r of backup.realms()) backupRealms.add(r.name);
+  const realms: string[] = [];
+  for (const r of current.realms()) if (!backupRealms.has(r.name)) realms.push(r.name);
+
+  return {
+    users: users.sort(bytewise),
+    factors: factors.sort((a, b) => bytewise(a.userid, b.userid) || bytewise(a.id, b.id)),
+    tokens: tokens.sort(bytewise),
+    realms: realms.sort(bytewise),
+  };
+}
+
+/** revivedAccess and removedAccess of one comparison. */
+export function restoreEffect(current: AccessRows, backup: AccessRows, now: number): RestoreEffect {
+  return { revived: revivedAccess(current, backup, now), removed: removedAccess(current, backup) };
 }

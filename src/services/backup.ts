@@ -3,7 +3,7 @@ import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
 import { statSync } from 'node:fs';
 import { RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
-import type { RevivedAccess } from '../domain/restore-revival.js';
+import type { RemovedAccess, RestoreEffect, RevivedAccess } from '../domain/restore-revival.js';
 import type { Session } from './session.js';
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { escapeText } from '../domain/text.js';
@@ -36,6 +36,8 @@ export interface RestoreResult {
   readonly users: number;
   /** What the backup grants that the store it replaced no longer did (revoked since it was made). */
   readonly revived: RevivedAccess;
+  /** What the store had that the backup does not (made since it was), which the restore took away. */
+  readonly removed: RemovedAccess;
   /** Whether the store was left as it was: only what a restore would bring back was found. */
   readonly dryRun: boolean;
 }
@@ -44,10 +46,10 @@ export interface RestoreOptions {
   /** Check the backup and say what it would bring back; replace nothing (`restore --dry-run`). */
   readonly dryRun?: boolean;
   /**
-   * Told what the backup would bring back once it has passed every check, before anything is
-   * replaced (what the command's prompt shows); throws to stop.
+   * Told what the backup would bring back and take away once it has passed every check, before
+   * anything is replaced (what the command's prompt shows); throws to stop.
    */
-  readonly beforeReplacing?: (revived: RevivedAccess) => Promise<void>;
+  readonly beforeReplacing?: (effect: RestoreEffect) => Promise<void>;
   /** Asked last, right before anything is replaced (after beforeReplacing), or a dry run answers; throws to stop (Ctrl-C). */
   readonly stillWanted?: () => Promise<void>;
 }
@@ -86,7 +88,7 @@ export async function restoreStore(session: Session, file: string, options: Rest
   }
   const copy = await session.store.readBackup(image, file);
   const { inspection } = copy;
-  let revived: RevivedAccess;
+  let effect: RestoreEffect;
   try {
     if (!inspection.ok) {
       await refuse(inspection.problem ?? 'unreadable');
@@ -115,12 +117,12 @@ export async function restoreStore(session: Session, file: string, options: Rest
         const preview = await session.store.previewRestore(copy, session.now());
         if (options.dryRun) {
           await options.stillWanted?.();
-          return { file, users: inspection.users, revived: preview, dryRun: true };
+          return { file, users: inspection.users, ...preview, dryRun: true };
         }
         await options.beforeReplacing?.(preview);
       }
       await options.stillWanted?.();
-      revived = await session.store.restoreFrom(copy, session.now());
+      effect = await session.store.restoreFrom(copy, session.now());
     } catch (e) {
       if (e instanceof StoreError && e.code === 'backup_invalid') await refuse(e.message);
       throw e;
@@ -129,9 +131,9 @@ export async function restoreStore(session: Session, file: string, options: Rest
     copy.close();
   }
   // Counts only: the lists are the result's, and a long one would swell the audit trail.
-  const counts = Object.fromEntries(Object.entries(revived).map(([k, v]) => [k, (v as readonly unknown[]).length]));
-  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts } });
-  return { file, users: inspection.users, revived, dryRun: false };
+  const counts = (lists: object) => Object.fromEntries(Object.entries(lists).map(([k, v]) => [k, (v as readonly unknown[]).length]));
+  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts(effect.revived), removed: counts(effect.removed) } });
+  return { file, users: inspection.users, ...effect, dryRun: false };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
-import { type AccessRows, type RevivedAccess, revivedAccess, sameHistory } from '../domain/restore-revival.js';
+import { type AccessRows, type RestoreEffect, restoreEffect } from '../domain/restore-revival.js';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
@@ -263,7 +263,7 @@ class PgStore extends SqlStore {
    * merged ledger applied (what was spent stays spent), lockouts kept, and the audit entries only
    * the backup has appended.
    */
-  async restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess> {
+  async restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect> {
     const { RESTORED_TABLES, stageBackup } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     const q = (text: string, values: unknown[] = []) => this.client.query(text, values);
@@ -285,7 +285,7 @@ class PgStore extends SqlStore {
     return this.inTurn(async () => {
       try {
         return await this.inTransaction(async () => {
-          const revived = await this.revivedBy(staged, now);
+          const effect = await this.effectOf(staged, now);
           await insertRows('replay_ledger', staged.columns('replay_ledger'), staged.rows('replay_ledger'), ' ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = greatest(replay_ledger.spent, EXCLUDED.spent)');
           const locks = (
             await q(`SELECT userid, tfa_failures, tfa_locked_until, totp_failures, totp_locked FROM users
@@ -309,7 +309,7 @@ class PgStore extends SqlStore {
             for (const a of staged.rows('audit')) if (!known.has(key(a))) yield a;
           };
           await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], fresh());
-          return revived;
+          return effect;
         });
       } catch (e) {
         throw pgError(e, this.path);
@@ -317,7 +317,7 @@ class PgStore extends SqlStore {
     });
   }
 
-  async previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess> {
+  async previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect> {
     const { stageBackup } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     return this.inTurn(async () => {
@@ -325,7 +325,7 @@ class PgStore extends SqlStore {
         // One snapshot: the store's rows as of one moment.
         await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
-          return await this.revivedBy(staged, now);
+          return await this.effectOf(staged, now);
         } finally {
           await this.client.query('COMMIT').catch(() => undefined);
         }
@@ -336,35 +336,31 @@ class PgStore extends SqlStore {
   }
 
   /**
-   * What the staged backup grants that this store no longer does (domain/restore-revival.ts), on
-   * this connection, in whatever transaction it is in. The store's rows are read (all at once: the
-   * driver's results are not iterated) only for a backup of its own history.
+   * What restoring the staged backup brings back and takes away (domain/restore-revival.ts), on
+   * this connection, in whatever transaction it is in. The store's rows are read all at once (the
+   * driver's results are not iterated); its settings only for a backup of its own history, the
+   * only one whose revived settings count.
    */
-  private async revivedBy(staged: Parameters<typeof accessRowsOf>[0], now: number): Promise<RevivedAccess> {
+  private async effectOf(staged: Parameters<typeof accessRowsOf>[0], now: number): Promise<RestoreEffect> {
     const sqlite = await import('./sqlite.js');
     const { ACCESS_QUERIES } = sqlite;
     const q = (text: string) => this.client.query(text);
     const backup = sqlite.accessRowsOf(staged);
-    const rootCreated = (await q(ACCESS_QUERIES.root)).rows[0]?.created as number | undefined;
-    const none = () => [];
-    let current: AccessRows = { rootCreated, users: none, factors: none, tokens: none, realms: none, settings: none };
-    if (sameHistory(current, backup)) {
-      // The rows as the driver gives them: the same columns, types and values as SQLite's (int8
-      // and integers as numbers, bytea as a Buffer).
-      const all = async (sql: string) => {
-        const { rows } = await q(sql);
-        return () => rows;
-      };
-      current = {
-        rootCreated,
-        users: await all(ACCESS_QUERIES.users),
-        factors: await all(ACCESS_QUERIES.factors),
-        tokens: await all(ACCESS_QUERIES.tokens),
-        realms: await all(ACCESS_QUERIES.realms),
-        settings: await all(ACCESS_QUERIES.settings),
-      };
-    }
-    return revivedAccess(current, backup, now);
+    // The rows as the driver gives them: the same columns, types and values as SQLite's (int8
+    // and integers as numbers, bytea as a Buffer).
+    const all = async (sql: string) => {
+      const { rows } = await q(sql);
+      return () => rows;
+    };
+    const current: AccessRows = {
+      rootCreated: (await q(ACCESS_QUERIES.root)).rows[0]?.created as number | undefined,
+      users: await all(ACCESS_QUERIES.users),
+      factors: await all(ACCESS_QUERIES.factors),
+      tokens: await all(ACCESS_QUERIES.tokens),
+      realms: await all(ACCESS_QUERIES.realms),
+      settings: await all(ACCESS_QUERIES.settings),
+    };
+    return restoreEffect(current, backup, now);
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import { StoreError } from '../errors.js';
 import { MAX_EPOCH_SECONDS } from '../domain/dates.js';
 import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
-import type { RevivedAccess } from '../domain/restore-revival.js';
+import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import type {
   ApiTokenRecord,
@@ -441,8 +441,8 @@ export abstract class SqlStore implements Store {
   abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   abstract backupImage(): Promise<Buffer>;
   abstract readBackup(image: Buffer, path: string): Promise<BackupCopy>;
-  abstract restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
-  abstract previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess>;
+  abstract restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect>;
+  abstract previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect>;
   abstract close(): void;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, TfaError } from '../errors.js';
 import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
-import { type AccessRows, type FactorAccessRow, type RealmAccessRow, revivedAccess, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
+import { type AccessRows, type FactorAccessRow, type RealmAccessRow, restoreEffect, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
@@ -544,9 +544,9 @@ class SqliteStore extends SqlStore {
     return this.run(() =>
       this.db
         .transaction(() => {
-          const revived = revivedAccess(accessRowsOf(this.db), accessRowsOf(staged), now);
+          const effect = restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now);
           this.replaceWith(staged);
-          return revived;
+          return effect;
         })
         .immediate(),
     );
@@ -555,7 +555,7 @@ class SqliteStore extends SqlStore {
   async previewRestore(copy: BackupCopy, now: number) {
     const staged = await stageBackup(copy, now, this.options);
     // One read transaction: the store's rows as of one moment.
-    return this.run(() => this.db.transaction(() => revivedAccess(accessRowsOf(this.db), accessRowsOf(staged), now)).deferred());
+    return this.run(() => this.db.transaction(() => restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now)).deferred());
   }
 
   /**

@@ -1,6 +1,6 @@
 /** What the store keeps, as the rest of tfactl sees it. No SQL types leak past this file. */
 
-import type { RevivedAccess } from '../domain/restore-revival.js';
+import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpParams } from '../domain/totp-params.js';
 
 import type { EnabledFactors, EnforceType, FactorType } from '../domain/sign-in.js';
@@ -550,12 +550,12 @@ export interface BackupStore {
    * that this store no longer did (users, passwords, factors, tokens revoked since), read in the
    * same unit of work as the replacement.
    */
-  restoreFrom(copy: BackupCopy, now: number): Promise<RevivedAccess>;
+  restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect>;
   /**
    * What restoreFrom would say the copy brings back, were it restored now; nothing is written (a
    * restore's dry run, and what its prompt shows). Refuses a copy as restoreFrom would.
    */
-  previewRestore(copy: BackupCopy, now: number): Promise<RevivedAccess>;
+  previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect>;
 }
 
 /**

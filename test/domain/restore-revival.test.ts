@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   type AccessRows,
   type FactorAccessRow,
+  nothingRemoved,
   nothingRevived,
   type RealmAccessRow,
+  type RemovedAccess,
+  removedAccess,
   type RevivedAccess,
   revivedAccess,
   sameHistory,
@@ -178,5 +181,37 @@ describe('revivedAccess: what a restored backup grants that the store no longer 
         expect(revivedAccess(rows(current), rows(backup), NOW)).toEqual(expected);
       }),
     );
+  });
+});
+
+describe('removedAccess: what a restore takes away that the store has and the backup does not', () => {
+  const gone: RemovedAccess = { users: [], factors: [], tokens: [], realms: [] };
+  const a = (over: Partial<UserAccessRow> = {}) => [user('a@local', over)];
+
+  it('finds nothing when the store is the backup, or holds less than it', () => {
+    const store = rows({ users: a(), factors: [factor('f1', 'a@local')], tokens: [token('a@local', 'ci')], realms: [{ name: 'local', enforce: 'none' }, { name: 'corp', enforce: 'none' }] });
+    expect(removedAccess(store, store)).toEqual(gone);
+    expect(nothingRemoved(removedAccess(rows(), store))).toBe(true);
+  });
+
+  it.each<[string, Rows, Rows, Partial<RemovedAccess>]>([
+    ['a user added since, with their factor and token (listed once, as the user)', { users: a(), factors: [factor('f1', 'a@local')], tokens: [token('a@local', 'ci')] }, {}, { users: ['a@local'] }],
+    ['a user deleted and added again since: the new account goes', { users: a({ created: 3000 }) }, { users: a() }, { users: ['a@local'] }],
+    ['a factor added since to a user the backup has', { users: a(), factors: [factor('f2', 'a@local', { type: 'webauthn' })] }, { users: a() }, { factors: [{ userid: 'a@local', id: 'f2', type: 'webauthn' }] }],
+    ["a factor of root@local's added since", { factors: [factor('f3', 'root@local')] }, {}, { factors: [{ userid: 'root@local', id: 'f3', type: 'totp' }] }],
+    ['a token added since', { users: a(), tokens: [token('a@local', 'ci')] }, { users: a() }, { tokens: ['a@local!ci'] }],
+    ['a token replaced since: its new secret stops working', { users: a(), tokens: [token('a@local', 'ci', { secret_hash: hash(2) })] }, { users: a(), tokens: [token('a@local', 'ci')] }, { tokens: ['a@local!ci'] }],
+    ['a realm added since', { realms: [{ name: 'local', enforce: 'none' }, { name: 'corp', enforce: 'none' }] }, {}, { realms: ['corp'] }],
+  ])('lists %s', (_what, current, backup, expected) => {
+    expect(removedAccess(rows(current), rows(backup))).toEqual({ ...gone, ...expected });
+  });
+
+  it("compares a backup of another store's history too (a site moved into a store already in use), never listing root@local", () => {
+    expect(removedAccess(rows({ users: a() }, 9000), rows({}, 1000))).toEqual({ ...gone, users: ['a@local'] });
+  });
+
+  it('lists each kind in bytewise order', () => {
+    const users = ['b@local', 'B@local', 'a@local'].map((u) => user(u));
+    expect(removedAccess(rows({ users }), rows()).users).toEqual(['B@local', 'a@local', 'b@local']);
   });
 });

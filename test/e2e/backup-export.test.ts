@@ -434,7 +434,7 @@ describe('restore after use', () => {
       expect(r.code, r.stderr).toBe(0);
       const { result, warnings } = r.json();
       expect(dry.json().result).toEqual({ ...result, dryRun: true });
-      expect(dry.json().warnings).toEqual(warnings.map((w: string) => w.replace('the backup brings back', 'the backup would bring back')));
+      expect(dry.json().warnings).toEqual(warnings.map((w: string) => w.replace('the backup brings back', 'the backup would bring back').replace('the restore took away', 'the restore would take away')));
       expect(result.dryRun).toBe(false);
       expect(result.revived).toEqual({
         users: ['ned@local'],
@@ -449,10 +449,17 @@ describe('restore after use', () => {
         realms: ['corp'],
         settings: ['lockout.password-ban-seconds'],
       });
+      // And what it takes away: what was added since (oto, with their factor and token), and the
+      // secrets of the two tokens made again since, which stop working.
+      expect(result.removed).toEqual({ users: ['oto@local'], factors: [], tokens: ['kim@local!audit', 'kim@local!deploy'], realms: [] });
       expect(warnings).toEqual([
         `the backup brings back what was revoked since it was made: users deleted (1: ned@local); users disabled, expired or given an earlier expiry (1: max@local); admin rights taken away (1: lee@local); passwords changed (1: kim@local); second factors deleted or disabled (2: kim@local totp ${kimTotp.slice(0, 8)}, lee@local totp ${leeTotp.slice(0, 8)}); API tokens deleted, replaced, expired or made read-only (3: kim@local!audit, kim@local!ci, kim@local!deploy); realms made to require a second factor (1: corp); settings changed (1: lockout.password-ban-seconds); revoke again what should stay revoked`,
+        'the restore took away what the store has and the backup does not: users (1: oto@local); API tokens (2: kim@local!audit, kim@local!deploy)',
       ]);
-      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toMatchObject({ revived: { users: 1, enabled: 1, admins: 1, passwords: 1, factors: 2, tokens: 3, realms: 1, settings: 1 } });
+      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toMatchObject({
+        revived: { users: 1, enabled: 1, admins: 1, passwords: 1, factors: 2, tokens: 3, realms: 1, settings: 1 },
+        removed: { users: 1, factors: 0, tokens: 2, realms: 0 },
+      });
 
       // It is all back, as the store had it when the backup was made.
       const code = oathtool(KIM_SECRET);
@@ -487,9 +494,15 @@ describe('restore after use', () => {
       try {
         const env = { TFACTL_KEY_FILE: s.keyFile };
         expect((await moved.run(['init'], { env })).code).toBe(0);
+        // Nothing of the new store was revoked, but what it holds already goes, and is said to.
+        expect((await moved.run(['user', 'add', 'zoe', '--no-password'], { env })).code).toBe(0);
+        const gone = 'the restore would take away what the store has and the backup does not: users (1: zoe@local)';
+        const dry = await moved.run(['restore', file, '--dry-run', '--json'], { env });
+        expect(dry.code, dry.stderr).toBe(0);
+        expect(dry.json().warnings).toEqual([gone]);
         const r = await moved.run(['restore', file, '--yes', '--json'], { env });
         expect(r.code, r.stderr).toBe(0);
-        expect(r.json().warnings).toEqual([]);
+        expect(r.json().warnings).toEqual([gone.replace('would take', 'took')]);
         expect(r.json().result.revived).toEqual({ users: [], enabled: [], admins: [], passwords: [], factors: [], tokens: [], realms: [], settings: [] });
         expect((await moved.run(['token', 'list', '--json'], { env })).json().result.map((t: { tokenid: string }) => t.tokenid)).toEqual(['uma@local!ci']);
       } finally {
