@@ -1,5 +1,7 @@
 import type { Principal } from '../domain/permissions.js';
-import { StoreError } from '../errors.js';
+import { isExpired } from '../domain/dates.js';
+import { ROOT_USERID } from '../domain/userid.js';
+import { RefusedError, StoreError } from '../errors.js';
 import type { AuditEntry, Store } from '../store/types.js';
 import { errnoText } from '../domain/errno.js';
 
@@ -63,7 +65,8 @@ export interface SessionParts {
 }
 
 export function createSession(parts: SessionParts): Session {
-  const { store, actor, clock } = parts;
+  const { actor, clock } = parts;
+  const store = guardedStore(parts.store, actor, clock);
   return {
     store,
     actor,
@@ -76,6 +79,50 @@ export function createSession(parts: SessionParts): Session {
     audit: (entry, tx) =>
       (tx ?? store).appendAudit({ ...entry, ts: clock.nowSeconds(), actor: actor.userid, ...(actor.token && { detail: { ...entry.detail, token: actor.token.name } }) }),
   };
+}
+
+/** `store`, whose transactions first check that `actor` still stands (actorStillStands). */
+function guardedStore(store: Store, actor: Actor, clock: Clock): Store {
+  if (actor.viaOwnership || actor.userid === ROOT_USERID) return store;
+  const transaction: Store['transaction'] = (fn) =>
+    store.transaction(async (tx) => {
+      await actorStillStands(tx, actor, clock.nowSeconds());
+      return fn(tx);
+    });
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'transaction') return transaction;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Refuses (exit 4) a change by an actor revoked since they signed in: deleted, disabled, expired,
+ * made ordinary, or (acting by an API token) that token deleted, expired or made read-only. A
+ * command may wait minutes at a prompt (its question, a new password) between its sign-in and its
+ * change; whoever revoked the actor meanwhile must not see the change made anyway. Checked first
+ * on each unit of work the session begins (guardedStore), so the check and the change are one:
+ * nothing is changed. A unit that revokes its own actor (an admin deleting themselves) is not
+ * stopped by what it does itself.
+ */
+async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<void> {
+  const user = await tx.getUser(actor.userid);
+  const revoked = !user
+    ? 'deleted'
+    : !user.enabled
+      ? 'disabled'
+      : isExpired(user.expire, now)
+        ? 'expired'
+        : actor.admin && !user.admin
+          ? 'made an ordinary user'
+          : undefined;
+  const token = actor.token && (await tx.getApiToken(actor.userid, actor.token.name));
+  const tokenRevoked =
+    actor.token === undefined ? undefined : !token ? 'deleted' : isExpired(token.expires, now) ? 'expired' : token.privileges !== actor.token.privileges ? 'made read-only' : undefined;
+  if (revoked !== undefined) throw new RefusedError(`${actor.userid} was ${revoked} while this command ran: nothing was changed`, 'actor_revoked');
+  if (tokenRevoked !== undefined) throw new RefusedError(`API token ${actor.userid}!${actor.token!.name} was ${tokenRevoked} while this command ran: nothing was changed`, 'actor_revoked');
 }
 
 const KEY_FINGERPRINT = 'key.fingerprint';

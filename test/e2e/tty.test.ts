@@ -9,6 +9,8 @@ interface Step {
   send?: string;
   /** A signal (its number) to send instead of text. */
   kill?: number;
+  /** A command to run instead, sending what it prints. */
+  send_command?: string[];
 }
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120) {
@@ -61,6 +63,37 @@ describe('on a terminal', () => {
     const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
     expect(r.status).toBe(0);
     expect(r.output).toMatch(/user:.*tina@local/);
+  });
+
+  it('changes nothing when the acting admin is revoked while the command waits at its question', async () => {
+    const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    const asRoot = (args: string) => ['sh', '-c', `env ${envText} "${process.execPath}" "${BIN}" ${args} >/dev/null 2>&1; echo y`];
+    for (const [revoke, said] of [
+      ['user modify revo --no-admin', 'made an ordinary user'],
+      ['user modify revo --disabled', 'disabled'],
+      ['user delete revo --yes', 'deleted'],
+    ]) {
+      await store.addUser('revo', 'revo password 1', ['--admin']);
+      await store.addUser('vic', 'vic password 1');
+      const r = runPty(store, ['--as', 'revo', 'user', 'delete', 'vic'], [
+        { expect: 'Enter the password of revo@local', send: 'revo password 1\r' },
+        // Root revokes revo while the question waits; then "y" is typed.
+        { expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke!) },
+      ], { NO_COLOR: '1' });
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(4);
+      expect(r.output).toContain(`error: revo@local was ${said} while this command ran: nothing was changed`);
+      expect(store.hasUser('vic')).toBe(true);
+      for (const u of ['vic', 'revo']) if (store.hasUser(u)) expect((await store.run(['user', 'delete', u, '--yes'])).code).toBe(0);
+    }
+    // So does an API token deleted meanwhile.
+    await store.addUser('revo', 'revo password 1', ['--admin']);
+    await store.addUser('vic', 'vic password 1');
+    const token = (await store.run(['token', 'add', 'revo', 'ci', '--json'])).json().result.value as string;
+    const r = runPty(store, ['user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot('token delete revo ci') }], { NO_COLOR: '1', TFACTL_TOKEN: token });
+    expect(r.status, r.output).toBe(4);
+    expect(r.output).toContain('error: API token revo@local!ci was deleted while this command ran: nothing was changed');
+    expect(store.hasUser('vic')).toBe(true);
   });
 
   it('with --password-stdin on a terminal, asks with the input hidden rather than read what is typed in view', () => {
