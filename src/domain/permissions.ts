@@ -36,6 +36,10 @@ export type Operation =
   | 'token.read'
   /** Adding and deleting API tokens. */
   | 'token.manage'
+  /** Making a user an admin (user add --admin, user modify --admin, an import row): `user.modify`, and never by an API token. */
+  | 'user.grant-admin'
+  /** Setting the password of a user who is an admin: `user.passwd`, and never by an API token. */
+  | 'user.passwd-admin'
   /** Checking a user's password and second factor for another program (tfactl serve's /api/v1/login). */
   | 'auth.verify'
   | 'store.manage'
@@ -66,6 +70,15 @@ const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.re
 const NEVER_BY_TOKEN: ReadonlySet<Operation> = new Set<Operation>(['tfa.manage', 'token.manage']);
 
 /**
+ * Nor, for the same reason, does a token make an admin or set an admin's password: the account it
+ * made or took over would make tokens of its own, and sign in, long after the token was deleted.
+ */
+const NO_ADMIN_BY_TOKEN: ReadonlySet<Operation> = new Set<Operation>(['user.grant-admin', 'user.passwd-admin']);
+
+/** What the two operations above are for everyone else. */
+const AS_FOR_OTHERS: Partial<Record<Operation, Operation>> = { 'user.grant-admin': 'user.modify', 'user.passwd-admin': 'user.passwd' };
+
+/**
  * What changing one's own account this way needs the password for, even inside a kept session
  * (the seed: "verify the current user password, unless logged in as root"): second factors, the
  * password itself, API tokens. A command that names such a change asks for the password up front
@@ -88,7 +101,7 @@ export function isRoot(p: Principal): boolean {
  * - ordinary users may only look at and manage themselves (email, comment, password, factors,
  *   API tokens, their own audit entries);
  * - an API token acts as its user, or only looks (read-only), and never changes second factors,
- *   tokens or its own user's password;
+ *   tokens or its own user's password, makes an admin or sets an admin's password;
  * - a user signed in by a kept session does not change their own factors, password or tokens
  *   (NEEDS_PASSWORD).
  * `target` is the user id (or, for realm operations, the realm) acted on, when there is one.
@@ -99,9 +112,14 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     if (NEVER_BY_TOKEN.has(op) || (op === 'user.passwd' && target === actor.userid)) {
       return { allowed: false, reason: `API token ${id} may not change second factors, tokens or its own user's password: sign in as ${actor.userid}` };
     }
+    if (NO_ADMIN_BY_TOKEN.has(op)) {
+      return { allowed: false, reason: `API token ${id} may not make admins or set an admin's password (what it made would outlive the token): sign in as ${actor.userid}` };
+    }
     if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);
   }
+  const others = AS_FOR_OTHERS[op];
+  if (others !== undefined) return decide(actor, others, target);
   if (actor.resumed && NEEDS_PASSWORD.has(op) && target === actor.userid) {
     return { allowed: false, reason: 'changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: end the session (logout) and sign in again' };
   }

@@ -253,10 +253,12 @@ async function prepareRow(
     const addsFactor = (wantTotp !== null && !factors.some((f) => f.type === 'totp')) || (row.recovery && !factors.some((f) => f.type === 'recovery'));
     await permitChanges(session, row, [
       ...(typeof row.password === 'string' ? (['user.passwd'] as const) : []),
+      ...(typeof row.password === 'string' && existing.admin ? (['user.passwd-admin'] as const) : []),
       ...(addsFactor ? (['tfa.manage'] as const) : []),
       ...(row.admin !== undefined || row.expire !== undefined ? (['user.modify'] as const) : []),
+      ...(row.admin === true ? (['user.grant-admin'] as const) : []),
     ]);
-  }
+  } else if (row.admin === true) await permitChanges(session, row, ['user.grant-admin'], 'user.add');
   let totp: PreparedRow['totp'] = null;
   const secret = wantTotp?.secret ? (await import('../domain/totp.js')).parseSecret(wantTotp.secret) : undefined;
   if (secret !== undefined && factors.some((f) => f.type === 'totp')) {
@@ -287,16 +289,16 @@ async function prepareRow(
 }
 
 /**
- * Refuses (audited) a row that would change an existing user in a way this actor may not change
- * them with `user passwd`, `tfa add` or `user modify`: an API token adds no second factor and
- * sets no password of its own user, nor does a user signed in only by a kept session change their
- * own (domain/permissions.ts).
+ * Refuses (audited, as `adding` or the command the change is) a row that would change a user in a
+ * way this actor may not change them with `user passwd`, `tfa add` or `user modify`: an API token
+ * adds no second factor, sets no password of its own user or of an admin and makes no admin, nor
+ * does a user signed in only by a kept session change their own (domain/permissions.ts).
  */
-async function permitChanges(session: Session, row: ImportRow, ops: readonly Operation[]): Promise<void> {
+async function permitChanges(session: Session, row: ImportRow, ops: readonly Operation[], adding?: string): Promise<void> {
   for (const op of ops) {
     const decision = decide(session.actor, op, row.userid);
     if (decision.allowed) continue;
-    const action = op === 'tfa.manage' ? 'tfa.add' : op;
+    const action = adding ?? (op === 'tfa.manage' ? 'tfa.add' : op === 'user.passwd-admin' ? 'user.passwd' : op === 'user.grant-admin' ? 'user.modify' : op);
     await session.audit({ action, target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
     throw new RowError(decision.reason);
   }

@@ -56,6 +56,7 @@ export interface AddedUser {
 export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
+  if (req.admin) await authorize(session, 'user.grant-admin', 'user.add', id);
   const realm = await requireRealm(session.store, req.userid.realm, { adding: true });
   if (await session.store.getUser(id)) await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists');
   const lookalike = await lookalikeReason(session.store, id);
@@ -166,6 +167,7 @@ export function modifyOperation(patch: UserPatch): Operation {
  */
 export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserOverview> {
   await authorize(session, modifyOperation(patch), 'user.modify', userid);
+  if (patch.admin === true) await authorize(session, 'user.grant-admin', 'user.modify', userid);
   await requireUser(session.store, userid);
   if (userid === ROOT_USERID && (patch.admin === false || patch.enabled === false || (patch.expire ?? null) !== null)) {
     await refuse(session, 'user.modify', userid, `${ROOT_USERID} cannot be disabled, expired or demoted`, 'root_protected');
@@ -186,7 +188,7 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
  */
 export async function setPassword(session: Session, userid: string, readPassword: NewPasswordReader): Promise<void> {
   await authorize(session, 'user.passwd', 'user.passwd', userid);
-  await requireUser(session.store, userid);
+  if ((await requireUser(session.store, userid)).admin) await authorize(session, 'user.passwd-admin', 'user.passwd', userid);
   const policy = await passwordPolicy(session.store);
   const passwordHash = await hashPassword(await readPassword((p) => checkPasswordPolicy(p, policy)));
   await session.store.transaction(async (tx) => {

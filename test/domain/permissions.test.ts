@@ -89,6 +89,24 @@ describe('decide, for an API token', () => {
     expect(decide(adminToken, 'user.modify', 'root@local').allowed).toBe(false);
   });
 
+  it('never makes an admin or sets an admin\'s password, which everyone else may as for user.modify and user.passwd', () => {
+    for (const p of [adminToken, rootToken]) {
+      for (const op of ['user.grant-admin', 'user.passwd-admin'] as const) {
+        expect(decide(p, op, 'bob@local')).toMatchObject({ allowed: false, reason: expect.stringMatching(/may not make admins or set an admin's password/) });
+      }
+      // What such a token may do: make ordinary users, and set their passwords.
+      expect(decide(p, 'user.create', 'bob@local').allowed).toBe(true);
+      expect(decide(p, 'user.passwd', 'bob@local').allowed).toBe(true);
+    }
+    const admin = { userid: 'adm@local', admin: true };
+    const user = { userid: 'user@local', admin: false };
+    expect(decide(admin, 'user.grant-admin', 'bob@local').allowed).toBe(true);
+    expect(decide(admin, 'user.passwd-admin', 'other-admin@local').allowed).toBe(true);
+    expect(decide(admin, 'user.passwd-admin', 'root@local').allowed).toBe(false);
+    expect(decide(user, 'user.grant-admin', 'user@local')).toEqual(decide(user, 'user.modify', 'user@local'));
+    expect(decide(user, 'user.passwd-admin', 'user@local').allowed).toBe(true);
+  });
+
   it('never changes second factors, tokens, or its own password, whatever its user may', () => {
     for (const p of [adminToken, userToken, rootToken]) {
       expect(decide(p, 'tfa.manage', p.userid)).toMatchObject({ allowed: false, reason: expect.stringMatching(/may not change second factors/) });

@@ -128,6 +128,37 @@ describe('acting with a token', () => {
     expect(store.factorsOf('fresh-by-token')).toHaveLength(1);
   });
 
+  it("never makes an admin or sets an admin's password, which would outlive the token (user add, user modify, user passwd, user import)", async () => {
+    await store.addUser('other-boss', PW, ['--admin']);
+    await store.addUser('plain', PW);
+    const value = await addToken('boss', 'provisioner');
+    // Used once first: its last use (to the minute) is then what the snapshot holds.
+    expect((await withToken(value, ['user', 'show', 'boss'])).code).toBe(0);
+    const before = store.snapshot();
+    const refusals: [string[], string?][] = [
+      [['user', 'add', 'made-admin', '--admin', '--password-stdin'], 'made admin 1\n'],
+      [['user', 'add', 'made-admin', '--admin', '--no-password']],
+      [['user', 'modify', 'plain', '--admin']],
+      [['user', 'passwd', 'other-boss', '--password-stdin'], 'taken over 1\n'],
+    ];
+    for (const [args, input] of refusals) {
+      const r = await withToken(value, args, input === undefined ? {} : { input });
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(oneLineError(r)).toBe("error: API token boss@local!provisioner may not make admins or set an admin's password (what it made would outlive the token): sign in as boss@local");
+    }
+    expect(store.snapshot()).toBe(before);
+    const csv = join(store.dir, 'admin-import.csv');
+    writeFileSync(csv, 'userid,password,admin\nimp-admin,Imported admin 1,true\nother-boss,Taken over 1,\nimp-plain,Imported plain 1,false\n');
+    const imported = await withToken(value, ['user', 'import', csv, '--update', '--json']);
+    expect(imported.code).toBe(2);
+    expect((imported.json().result.results as { status: string }[]).map((x) => x.status)).toEqual(['failed', 'failed', 'created']);
+    expect(store.hasUser('imp-admin')).toBe(false);
+    expect((await store.run(['login', 'other-boss', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+    // What it may: ordinary users, and their passwords.
+    expect((await withToken(value, ['user', 'passwd', 'plain', '--password-stdin'], { input: 'set by a token 1\n' })).code).toBe(0);
+    expect((await store.run(['login', 'plain', '--password-stdin'], { input: 'set by a token 1\n' })).code).toBe(0);
+  });
+
   it('only looks when read-only', async () => {
     const value = await addToken('boss', 'audit', ['--privileges', 'read-only']);
     expect((await withToken(value, ['user', 'list'])).code).toBe(0);
