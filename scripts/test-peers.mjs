@@ -57,6 +57,7 @@ export const PEERS = [
   { command: 'chown', package: 'coreutils', for: 'a symlink of another user\'s, which tfactl pam must not trust (pam.test.ts)' },
   { command: 'sh', package: 'dash', for: 'pipelines that feed tfactl endless standard input (signin-rules.test.ts); runs bin/tfactl-pam-curl as pam_exec does (pam-curl.test.ts)' },
   { command: 'shellcheck', package: 'shellcheck', for: 'holds bin/tfactl-pam-curl, which PAM runs as root, to portable and safe POSIX sh (pam-curl.test.ts)' },
+  { command: 'faketime', package: 'faketime', for: 'runs tfactl with its clock ahead of the host\'s, as a clock later set back leaves what it made (sessions.test.ts, login-ceremony.test.ts)' },
   { command: 'yes', package: 'coreutils', for: 'standard input that never ends, one short line after another' },
   { command: 'cat', package: 'coreutils', for: 'standard input that never ends and has no line end (cat /dev/zero)' },
   {

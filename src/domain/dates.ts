@@ -42,6 +42,14 @@ export function formatTime(epochSeconds: number): string {
   return isoTime(epochSeconds).replace('T', ' ');
 }
 
+/**
+ * How far in the future a kept session or a pending challenge may have been made, as far as this
+ * host's clock goes (hosts sharing a store disagree a little; Proxmox allows its tickets 300 s).
+ * One made later still was made while a clock ran ahead: once the clock is set back it would last
+ * as long again, so it no longer works.
+ */
+export const CLOCK_SKEW_SECONDS = 300;
+
 /** 9999-12-31T23:59:59Z, in epoch seconds: the last second a calendar date (YYYY-MM-DD) can show. */
 export const LAST_SECOND = 253_402_300_799;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isExpired } from '../domain/dates.js';
+import { CLOCK_SKEW_SECONDS, isExpired } from '../domain/dates.js';
 import type { Store, UserRecord } from '../store/types.js';
 import { authorize } from './authz.js';
 import { requireUser } from './lookup.js';
@@ -16,12 +16,14 @@ import { sessionSeconds } from './settings.js';
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest();
 
 /**
- * What a sign-in relies on: the password hash, enabled state, expiry and admin flag, and the
- * factors with whether each is enabled. Any change gives another digest, and ends the session.
+ * What a sign-in relies on: the password hash, enabled state, expiry and admin flag, the factors
+ * with whether each is enabled, and the second factor the user's realm requires. Any change gives
+ * another digest, and ends the session: a realm made to require TOTP signs its users in again.
  */
 async function signInState(store: Store, user: UserRecord): Promise<Buffer> {
   const factors = (await store.listFactors(user.userid)).map((f) => [f.id, f.enabled]).sort(([a], [b]) => String(a).localeCompare(String(b)));
-  return sha256(JSON.stringify([await store.getPasswordHash(user.userid), user.enabled, user.expire, user.admin, factors]));
+  const enforce = (await store.getRealm(user.realm))?.enforce ?? null;
+  return sha256(JSON.stringify([await store.getPasswordHash(user.userid), user.enabled, user.expire, user.admin, factors, enforce]));
 }
 
 export interface KeptSession {
@@ -51,8 +53,10 @@ export async function resumeSession(deps: { readonly store: Store; now(): number
   const now = deps.now();
   const user = await deps.store.getUser(userid);
   // session.minutes as it is now: shortened (an incident), it shortens the sessions kept already.
+  // One made in what is still the future was made while the clock ran ahead: set back, the clock
+  // would let it last that much longer (CLOCK_SKEW_SECONDS).
   const lasts = Math.min(kept.expires, kept.created + (await sessionSeconds(deps.store)));
-  const works = user !== undefined && lasts > now && user.enabled && !isExpired(user.expire, now) && (await signInState(deps.store, user)).equals(kept.state);
+  const works = user !== undefined && lasts > now && kept.created <= now + CLOCK_SKEW_SECONDS && user.enabled && !isExpired(user.expire, now) && (await signInState(deps.store, user)).equals(kept.state);
   if (!works) {
     await deps.store.deleteSession(id);
     return null;

@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.js';
-import { MAX_EPOCH_SECONDS } from '../domain/dates.js';
+import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS } from '../domain/dates.js';
 import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
 import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
@@ -926,16 +926,16 @@ export abstract class SqlStore implements Store {
 
   async takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number) {
     return (await this.sql(
-          `DELETE FROM challenges WHERE id = @id AND userid = @userid AND purpose = @purpose AND expires > @now
+          `DELETE FROM challenges WHERE id = @id AND userid = @userid AND purpose = @purpose AND expires > @now AND created <= @latest
            RETURNING id, userid, purpose, created, expires, data`,
-        ).get({ id, userid, purpose, now })) as ChallengeRecord | undefined;
+        ).get({ id, userid, purpose, now, latest: now + CLOCK_SKEW_SECONDS })) as ChallengeRecord | undefined;
   }
 
   async liveChallenges(userid: string, purpose: ChallengePurpose, now: number) {
     return (await this.sql(
           `SELECT id, userid, purpose, created, expires, data FROM challenges
-           WHERE userid = @userid AND purpose = @purpose AND expires > @now ORDER BY created DESC, rowid DESC`,
-        ).all({ userid, purpose, now })) as ChallengeRecord[];
+           WHERE userid = @userid AND purpose = @purpose AND expires > @now AND created <= @latest ORDER BY created DESC, rowid DESC`,
+        ).all({ userid, purpose, now, latest: now + CLOCK_SKEW_SECONDS })) as ChallengeRecord[];
   }
 
   async insertCredentialFactor(f: NewCredentialFactor) {

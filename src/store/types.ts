@@ -491,7 +491,8 @@ export interface ChallengeStore {
   /** Keeps a new challenge (and forgets a few that have expired). */
   insertChallenge(challenge: ChallengeRecord, now: number): Promise<void>;
   /**
-   * Takes challenge `id` of `userid` for `purpose` if it has not expired: reads and deletes it in one
+   * Takes challenge `id` of `userid` for `purpose` if it has not expired (nor was made more than
+   * CLOCK_SKEW_SECONDS in what is still the future: a clock set back): reads and deletes it in one
    * statement, so of any number of racing answers exactly one gets it, and none gets it twice.
    */
   takeChallenge(id: string, userid: string, purpose: ChallengePurpose, now: number): Promise<ChallengeRecord | undefined>;

@@ -60,6 +60,19 @@ describe('login --begin and --finish', () => {
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'ann@local', outcome: 'failed' });
   });
 
+  it('refuse a challenge made while the clock ran ahead (more than 300 s), once the clock is set back', async () => {
+    const ahead = await store.run(['login', 'ann', '--begin', '--password-stdin', '--json'], { input: `${PW}\n`, prefix: ['faketime', '-f', '+1d'] });
+    expect(ahead.code, ahead.stderr).toBe(0);
+    const f = await finish('ann', ahead.json().result.challenge, '000000');
+    expect(f.code).toBe(5);
+    expect(f.json().error.message).toBe('authentication failed: the challenge is unknown, used or expired: sign in again');
+    // Made a minute ahead, as another host's clock may be: it works.
+    const keys = await recoveryKeys('ann');
+    const near = await store.run(['login', 'ann', '--begin', '--password-stdin', '--json'], { input: `${PW}\n`, prefix: ['faketime', '-f', '+60s'] });
+    const done = await finish('ann', near.json().result.challenge, keys[0]!);
+    expect(done.code, done.stderr).toBe(0);
+  });
+
   it('take a challenge once: a second answer is refused and audited (no answer is checked, nothing counted)', async () => {
     const keys = await recoveryKeys('ann');
     const { challenge } = (await begin('ann')).json().result;

@@ -221,6 +221,31 @@ describe('a session ends', () => {
     }
   });
 
+  it('when it was made while the clock ran ahead (more than 300 s) and the clock is set back', async () => {
+    await store.addUser('ahead', PW);
+    await store.addUser('near', PW);
+    // A day ahead: set back, its two hours would last a day and two hours.
+    const ahead = await run(['login', 'ahead', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, prefix: ['faketime', '-f', '+1d'] });
+    expect(ahead.code, ahead.stderr).toBe(0);
+    await ended('ahead', ahead.json().result.session.file as string);
+    // A clock a minute ahead is one host's clock against another's: that session works.
+    const near = await run(['login', 'near', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, prefix: ['faketime', '-f', '+60s'] });
+    expect(near.code, near.stderr).toBe(0);
+    expect((await asUser('near', ['user', 'show', 'near'])).code).toBe(0);
+  });
+
+  it('when its realm comes to require a second factor', async () => {
+    expect((await store.run(['realm', 'add', 'later'])).code).toBe(0);
+    await store.addUser('hal@later', PW);
+    const file = (await login('hal@later')).json().result.session.file as string;
+    expect((await asUser('hal@later', ['user', 'show', 'hal@later'])).code).toBe(0);
+    expect((await store.run(['realm', 'set-enforce', 'later', 'totp'])).code).toBe(0);
+    const r = await asUser('hal@later', ['user', 'show', 'hal@later']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the session of hal@later has ended/);
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('when an admin changes its password, disables it, or changes its factors', async () => {
     for (const [userid, change] of [
       ['eve', ['user', 'passwd', 'eve', '--password-stdin']],
