@@ -109,7 +109,7 @@ export async function setRealmEnforcement(
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });
-  return { realm, warnings: enforce === 'none' ? [] : await usersWithout(session, name, enforce) };
+  return { realm, warnings: [...(enforce === 'none' ? [] : await usersWithout(session, name, enforce)), ...(yubico ? await keysNotChecked(session, name, yubico) : [])] };
 }
 
 /**
@@ -117,18 +117,37 @@ export async function setRealmEnforcement(
  * only; in the built-in realm root@local only (a service that says yes to everything would let
  * anyone with root's password in).
  */
-export async function setRealmYubico(session: Session, name: string, yubico: YubicoEnforcement | null): Promise<RealmSummary> {
+export async function setRealmYubico(session: Session, name: string, yubico: YubicoEnforcement | null): Promise<{ realm: RealmSummary; warnings: string[] }> {
   await authorize(session, 'realm.manage', 'realm.set-yubico', name);
   const current = await requireRealm(session.store, name);
   if (!yubico && current.enforce === 'yubico') {
     throw new UsageError(`realm ${name} enforces YubiKey OTP: change that with 'realm set-enforce' before removing its validation`);
   }
   const row = yubico && (await yubicoRow(session, name, yubico));
-  return session.store.transaction(async (tx) => {
+  const realm = await session.store.transaction(async (tx) => {
     await tx.setRealmYubico(name, row);
     await session.audit({ action: 'realm.set-yubico', target: name, outcome: 'ok', detail: yubicoDetail(yubico) ?? { mode: 'none' } }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });
+  return { realm, warnings: await keysNotChecked(session, name, yubico) };
+}
+
+/**
+ * A warning naming the users of a realm whose YubiKeys its validation (`yubico`; null: none) no
+ * longer checks as they were registered: keys with their own AES key go to a service (which knows
+ * only keys Yubico programmed: "self-made key material is refused, so keys revoked at the service
+ * stay revoked"), and keys registered for a service cannot be checked offline, or without one.
+ */
+async function keysNotChecked(session: Session, realm: string, yubico: YubicoEnforcement | null): Promise<string[]> {
+  const online = yubico?.mode === 'online';
+  const { count, first } = await session.store.usersWithYubikeys(realm, online, 10);
+  if (count === 0) return [];
+  const names = count > first.length ? `${first.join(', ')} and ${count - first.length} more` : first.join(', ');
+  return [
+    online
+      ? `${count} user(s) of realm ${realm} have YubiKeys registered with their own AES key: the validation service checks them now, and refuses any it does not know (register such keys again without --aes-key): ${names}`
+      : `${count} user(s) of realm ${realm} have YubiKeys registered for a validation service, which cannot be checked ${yubico ? 'offline' : 'without one'} (register them again with --aes-key and --private-id): ${names}`,
+  ];
 }
 
 /** A warning naming the users of a realm who have no enabled factor of the enforced type, and the fix. */

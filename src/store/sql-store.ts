@@ -570,6 +570,15 @@ export abstract class SqlStore implements Store {
     return { count, first };
   }
 
+  async usersWithYubikeys(realm: string, offline: boolean, sample: number) {
+    const having = `FROM users u WHERE u.realm = @realm
+      AND EXISTS (SELECT 1 FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'yubico' AND (CASE WHEN f.secret IS NULL THEN 0 ELSE 1 END) = @offline)`;
+    const params = { realm, offline: offline ? 1 : 0, sample };
+    const count = (await this.sql(`SELECT count(*) ${having}`).pluck().get(params)) as number;
+    const first = (await this.sql(`SELECT u.userid ${having} ORDER BY u.userid LIMIT @sample`).pluck().all(params)) as string[];
+    return { count, first };
+  }
+
   async insertUser(u: NewUser) {
     const inserted = (await this.sql(
             `INSERT INTO users (userid, realm, password_hash, admin, enabled, email, comment, expire, created, modified)

@@ -348,6 +348,12 @@ export interface UserStore {
   /** How many users of `realm` have no enabled factor of `type`, and the first `sample` of them. */
   usersWithout(realm: string, type: FactorType, sample: number): Promise<{ readonly count: number; readonly first: readonly string[] }>;
   /**
+   * Users of `realm` with an enabled YubiKey registered with its own AES key (`offline`: checked
+   * offline) or without one (checked by a validation service): how many, and the first `sample`
+   * by user id.
+   */
+  usersWithYubikeys(realm: string, offline: boolean, sample: number): Promise<{ readonly count: number; readonly first: readonly string[] }>;
+  /**
    * Inserts a user; false when the user id is taken. The new account starts with no password
    * failures: those counted against its id before it existed (sign-ins of an unknown user) are
    * dropped, or anyone could ban a user before the user was made. Precondition: inside a unit of

@@ -255,6 +255,36 @@ describe('YubiKey OTP validated by a validation service', () => {
     const r = await login('ola@cloud', key.otp());
     expect(r.code, r.stderr).toBe(0);
   });
+
+  it('has the service check keys registered offline once their realm has one, and says so when the validation changes', async () => {
+    await store.run(['realm', 'add', 'mixed']);
+    expect((await store.run(['realm', 'set-yubico', 'mixed', '--offline'])).code).toBe(0);
+    await addUser('mia@mixed');
+    const self = new SimulatedKey('mixed-self', 'ccccccccccdd', '55555555555555555555555555555555', '666666666666');
+    expect((await store.run(['tfa', 'add', 'yubico', 'mia@mixed', '--otp', self.otp(), '--aes-key', self.aesKey, '--private-id', self.privateId])).code).toBe(0);
+    expect((await login('mia@mixed', self.otp())).code).toBe(0);
+    const service = ['--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', url, '--json'];
+    const online = await store.run(['realm', 'set-yubico', 'mixed', ...service]);
+    expect(online.code, online.stderr).toBe(0);
+    expect(online.json().warnings).toEqual([
+      '1 user(s) of realm mixed have YubiKeys registered with their own AES key: the validation service checks them now, and refuses any it does not know (register such keys again without --aes-key): mia@mixed',
+    ]);
+    // The service does not know the self-made key: it no longer signs in (a key revoked there stays revoked).
+    const refused = await login('mia@mixed', self.otp());
+    expect(refused.code).toBe(5);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'mia@mixed', outcome: 'failed' });
+    const back = await store.run(['realm', 'set-yubico', 'mixed', '--offline', '--json']);
+    expect(back.json().warnings).toEqual([]);
+    expect((await login('mia@mixed', self.otp())).code).toBe(0);
+    // The other way: keys registered with the service cannot be checked offline.
+    const offline = await store.run(['realm', 'set-yubico', 'cloud', '--offline', '--json']);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.json().warnings).toEqual([
+      expect.stringMatching(/^\d+ user\(s\) of realm cloud have YubiKeys registered for a validation service, which cannot be checked offline \(register them again with --aes-key and --private-id\): .*ola@cloud/),
+    ]);
+    expect((await store.run(['realm', 'set-yubico', 'cloud', ...service])).code).toBe(0);
+    expect((await login('ola@cloud', key.otp())).code).toBe(0);
+  });
 });
 
 describe('YubiKey validation setting of a realm', () => {

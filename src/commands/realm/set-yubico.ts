@@ -14,6 +14,7 @@ export async function run(inv: Invocation): Promise<void> {
   const none = boolOpt(inv, 'none') === true;
   if ((yubico === null) !== none) throw new UsageError('give --offline, --api-id with --api-key, or --none', none ? 'conflicting_options' : 'usage');
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-yubico', target: name });
-  const realm = await setRealmYubico(session, name, yubico);
+  const { realm, warnings } = await setRealmYubico(session, name, yubico);
+  for (const w of warnings) inv.out.warn(w);
   inv.out.result(realmView(realm), (r, style) => `${style.green('realm')} ${r.name} validates YubiKeys ${r.yubico ? (r.yubico.mode === 'offline' ? 'offline' : 'with its service') : 'no longer'}\n${realmFields(r, style)}`);
 }

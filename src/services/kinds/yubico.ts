@@ -3,7 +3,7 @@ import type { SignInKind } from './kind.js';
 /**
  * A YubiKey OTP at sign-in: offline with the key's sealed AES key and private id (a counter that
  * must grow, advanced by one conditional write), or online by the realm's validation service
- * (which guards against replay itself).
+ * (which guards against replay itself), whenever the realm has one.
  */
 export const yubico: SignInKind = {
   kind: 'yubico',
@@ -22,7 +22,9 @@ export const yubico: SignInKind = {
     const factor = (await deps.store.getYubicoFactors(user.userid)).find((f) => f.publicId === otp.publicId);
     if (!factor) return { ok: false, reason: 'unknown yubikey' };
     const now = deps.now();
-    if (factor.sealedSecret) {
+    // A realm that validates with a service has every key checked there, those registered with
+    // their own AES key before it did too: a key revoked at the service stays revoked.
+    if (factor.sealedSecret && realm?.yubico?.mode !== 'online') {
       const key = service.openOfflineKey(factor.sealedSecret, await deps.secretKey(), user.userid, factor.id);
       const check = service.checkOffline(key, otp);
       if (!check.ok) return { ok: false, reason: check.reason };
