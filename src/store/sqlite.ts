@@ -15,6 +15,9 @@ import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './typ
 import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 import { errnoText } from '../domain/errno.js';
 
+/** A BEGIN that took longer than this waited for another process's write lock. */
+const LOCK_WAITED_MS = 20;
+
 const Database = BetterSqlite3;
 
 /**
@@ -512,7 +515,12 @@ class SqliteStore extends SqlStore {
     const unit = this.unitOfWork();
     await this.gate.take(unit);
     try {
+      const asked = performance.now();
       await unit.run(() => this.db.exec('BEGIN IMMEDIATE'));
+      // Waiting for another process's write lock blocks the whole process (the busy timeout), so
+      // a Ctrl-C or SIGTERM meanwhile is only delivered when the event loop next turns: turned
+      // here, before anything is written, it ends the run (exit 130) rather than letting it commit.
+      if (performance.now() - asked > LOCK_WAITED_MS) await new Promise((turned) => setImmediate(turned));
       try {
         const result = await fn(unit);
         await unit.run(() => this.db.exec('COMMIT'));

@@ -145,6 +145,32 @@ describe('marking tfactl stores', () => {
   });
 });
 
+describe("another process's write lock", () => {
+  it('a Ctrl-C or SIGTERM while waiting for it ends the run (exit 130) once the lock is let go, writing nothing', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const s = fresh();
+      expect((await s.run(['init'])).code).toBe(0);
+      const holder = new Database(s.db);
+      holder.exec('BEGIN IMMEDIATE');
+      let stderr = '';
+      const child = spawn(process.execPath, [BIN, 'realm', 'add', 'waited', '--json'], { env: { ...process.env, ...s.env, TFACTL_AS: undefined } });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on('close', done));
+      // Waiting on the lock (a blocking busy wait): the signal is delivered once the wait ends.
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill(signal);
+      await new Promise((r) => setTimeout(r, 500));
+      holder.exec('ROLLBACK');
+      holder.close();
+      expect(await exited, stderr).toBe(130);
+      expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+      expect((await s.run(['realm', 'list', '--json'])).json().result.map((r: { name: string }) => r.name)).toEqual(['local']);
+    }
+  });
+});
+
 describe('file permissions, as OpenSSH checks private keys', () => {
   it('refuses a store its group or others may read or write, naming the command that fixes it, changing nothing', async () => {
     const s = fresh();
