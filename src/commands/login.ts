@@ -90,7 +90,8 @@ export async function run(inv: Invocation): Promise<void> {
 
 function showSignedIn(inv: Invocation, signedIn: SignedIn, session?: { readonly expires: string; readonly file: string }): void {
   for (const w of signedIn.warnings) inv.out.warn(w);
-  const view = { ...signedInView(signedIn), ...(session && { session }) };
+  // null when none was kept: a value that is absent is null, never a missing key.
+  const view = { ...signedInView(signedIn), session: session ?? null };
   inv.out.result(view, (r, style) => {
     const how = { password: 'password only', totp: 'TOTP', yubico: 'YubiKey', recovery: 'recovery key', webauthn: 'security key', u2f: 'U2F security key' }[r.method];
     const left = r.method === 'recovery' ? `; ${r.recoveryKeysLeft} recovery key${r.recoveryKeysLeft === 1 ? '' : 's'} left` : '';

@@ -39,7 +39,7 @@ describe('login --begin and --finish', () => {
     expect(Date.parse(expires) / 1000 - nowSeconds()).toBeGreaterThan(100);
     const f = await finish('ann', challenge, oathtool(SECRET));
     expect(f.code, f.stderr).toBe(0);
-    expect(f.json().result).toEqual({ userid: 'ann@local', method: 'totp', recoveryKeysLeft: null });
+    expect(f.json().result).toEqual({ userid: 'ann@local', method: 'totp', recoveryKeysLeft: null, session: null });
   });
 
   it('say how to answer on a terminal', async () => {
@@ -51,7 +51,7 @@ describe('login --begin and --finish', () => {
   it('sign in at once when the password alone is enough', async () => {
     const b = await begin('ben');
     expect(b.code, b.stderr).toBe(0);
-    expect(b.json().result).toEqual({ userid: 'ben@local', method: 'password', recoveryKeysLeft: null });
+    expect(b.json().result).toEqual({ userid: 'ben@local', method: 'password', recoveryKeysLeft: null, session: null });
   });
 
   it('count a wrong password at --begin as any wrong password', async () => {

@@ -35,7 +35,7 @@ describe('recovery keys', () => {
     for (const k of keys) expect(k).toMatch(/^[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}$/);
     const first = await login('rita', keys[0]!);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.json().result).toEqual({ userid: 'rita@local', method: 'recovery', recoveryKeysLeft: 9 });
+    expect(first.json().result).toEqual({ userid: 'rita@local', method: 'recovery', recoveryKeysLeft: 9, session: null });
     expect((await login('rita', keys[0]!)).code).toBe(5);
     const upper = await login('rita', keys[1]!.toUpperCase().replace(/-/g, ''));
     expect(upper.code, upper.stderr).toBe(0);

@@ -89,7 +89,7 @@ describe('login --session', () => {
   it('is kept on a terminal by default, never in scripts unless asked, and needs XDG_RUNTIME_DIR', async () => {
     const plain = await run(['login', 'cal', '--password-stdin', '--json'], { input: `${PW}\n` });
     expect(plain.code).toBe(0);
-    expect(plain.json().result.session).toBeUndefined();
+    expect(plain.json().result.session).toBeNull();
     expect(sessionsOf('cal@local')).toBe(0);
     const noDir = await store.run(['login', 'cal', '--password-stdin', '--session'], { input: `${PW}\n` });
     expect(noDir.code).toBe(2);

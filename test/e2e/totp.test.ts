@@ -203,7 +203,7 @@ describe('sign-in with TOTP', () => {
     const next = oathtool(secret, { epoch: nowSeconds() + 30 });
     const first = await login('zoe', next);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.json()).toEqual({ ok: true, result: { userid: 'zoe@local', method: 'totp', recoveryKeysLeft: null }, warnings: [] });
+    expect(first.json()).toEqual({ ok: true, result: { userid: 'zoe@local', method: 'totp', recoveryKeysLeft: null, session: null }, warnings: [] });
     const again = await login('zoe', next);
     expect(again.code).toBe(5);
     oneLineError(again);

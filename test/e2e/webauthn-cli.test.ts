@@ -82,7 +82,7 @@ describe('the loopback page, from the command line', () => {
 
     const signedIn = await signIn(user, page);
     expect(signedIn.result.code, signedIn.result.stderr).toBe(0);
-    expect(signedIn.result.json().result).toEqual({ userid: `${user}@local`, method: 'webauthn', recoveryKeysLeft: null });
+    expect(signedIn.result.json().result).toEqual({ userid: `${user}@local`, method: 'webauthn', recoveryKeysLeft: null, session: null });
     expect(signedIn.shown).toEqual({ state: 'done', text: 'Signed in. You can close this page and go back to the terminal.' });
     expect(store.counterOf(credential.id)).toBe((await authenticator.credentials())[0]!.signCount);
     await page.close();

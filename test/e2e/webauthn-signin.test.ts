@@ -121,7 +121,7 @@ describe('imported security keys', () => {
     const before = key.counter;
     const r = await finish('kim@pve', b.challenge, key.authenticate(b.publicKey!, { origin: ORIGIN }));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json().result).toEqual({ userid: 'kim@pve', method: 'webauthn', recoveryKeysLeft: null });
+    expect(r.json().result).toEqual({ userid: 'kim@pve', method: 'webauthn', recoveryKeysLeft: null, session: null });
     expect(counterOf(key.id)).toBe(before + 1);
     expect(lastAudit()).toMatchObject({ action: 'login', outcome: 'ok' });
     expect(JSON.parse(lastAudit().detail!)).toMatchObject({ method: 'webauthn' });
