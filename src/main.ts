@@ -32,6 +32,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   let forwarded: number | undefined;
   try {
     refuseUndecoded(argv);
+    refuseOptionForValue(options);
     const runLeaf: LeafRunner = async (load, args, opts, command) => {
       const leafCtx = leafContext(ctx, command);
       if (leafCtx.remote) leafCtx.remote.admit(command, opts);
@@ -74,6 +75,21 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
 function refuseUndecoded(argv: readonly string[]): void {
   const at = argv.findIndex((word) => word.includes('\uFFFD'));
   if (at >= 0) throw new UsageError(`argument ${at + 1} of the command line is not valid UTF-8 (or holds U+FFFD, the replacement character): give text in UTF-8`, 'invalid_text');
+}
+
+/** The global options that take a value (src/cli.ts), as commander names them in its errors. */
+const GLOBAL_VALUES: Readonly<Record<string, string>> = { '--db': '<path>', '--as': '<userid>', '--auth-code': '<code>', '--server': '<path|url>', '--token': '<@file>' };
+
+/**
+ * A global option whose value would be the next option (`--db --json`): its value is missing, as
+ * commander says of a command's own options. Commander would take `--json` for the path (a store
+ * named --json made, with --json's envelope printed all the same).
+ */
+function refuseOptionForValue(options: readonly string[]): void {
+  for (let i = 0; i < options.length - 1; i++) {
+    const takes = GLOBAL_VALUES[options[i]!];
+    if (takes !== undefined && options[i + 1]!.startsWith('--')) throw new UsageError(`option '${options[i]} ${takes}' argument missing`);
+  }
 }
 
 /** By its code, not its name: a bundler may rename the class, and commander names errors after it. */

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,23 @@ describe('the command line', () => {
     const opt = await store.run(['user', 'list', '--frob', '--json']);
     expect(opt.code).toBe(2);
     expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" } });
+  });
+
+  it('says a global option whose value would be the next option is missing its value (exit 2), rather than take the option for it', async () => {
+    const dir = join(store.dir, 'option-for-value');
+    mkdirSync(dir);
+    for (const [args, message] of [
+      [['init', '--db', '--json'], "option '--db <path>' argument missing"],
+      [['--as', '--json', 'user', 'list'], "option '--as <userid>' argument missing"],
+      [['user', 'list', '--server', '--json'], "option '--server <path|url>' argument missing"],
+      [['--token', '--json', 'user', 'list'], "option '--token <@file>' argument missing"],
+      [['--auth-code', '--json', 'user', 'list'], "option '--auth-code <code>' argument missing"],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: 'usage', message } });
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('shows a stack trace only with --debug', async () => {
