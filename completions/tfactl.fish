@@ -470,7 +470,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa add"' -a recovery -d 'create 
 
 # tfactl tfa add totp
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l description -x -d 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)'
-complete -c tfactl -n '__tfactl_using "tfa add totp"' -l issuer -x -d 'issuer shown in the app (default: the totp.issuer setting)'
+complete -c tfactl -n '__tfactl_using "tfa add totp"' -l issuer -x -d 'issuer shown in the app: up to 64 characters, no colon (default: the totp.issuer setting)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l secret -x -d 'secret to use instead of 160 random bits, or @FILE to read it from a file'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l algorithm -x -d 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)'
 complete -c tfactl -n '__tfactl_using "tfa add totp"' -l digits -x -d '6, 7 or 8 (default 6, or the realm\'s)'

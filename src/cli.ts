@@ -223,7 +223,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(tfaAdd, 'totp', 'enrol a TOTP authenticator app (QR code, then a verification code)', () => import('./commands/tfa/add-totp.js'))
       .argument('<userid>', USERID)
       .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy" (asked on a terminal)')
-      .option('--issuer <name>', 'issuer shown in the app (default: the totp.issuer setting)')
+      .option('--issuer <name>', 'issuer shown in the app: up to 64 characters, no colon (default: the totp.issuer setting)')
       .option('--secret <base32>', 'secret to use instead of 160 random bits, or @FILE to read it from a file')
       .option('--algorithm <name>', 'SHA1, SHA256 or SHA512 (default SHA1, or the realm\'s)')
       .option('--digits <n>', '6, 7 or 8 (default 6, or the realm\'s)')

@@ -1,5 +1,5 @@
 import { parsePositiveInt } from './account.js';
-import { checkText } from './text.js';
+import { parseIssuer } from './totp-params.js';
 import { formatOriginList, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName } from './webauthn-settings.js';
 import { UsageError } from '../errors.js';
 
@@ -39,11 +39,7 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
   'totp.issuer': {
     description: 'issuer shown in authenticator apps for new TOTP factors',
     defaultValue: (hostname) => `tfactl@${hostname}`,
-    parse: (v) => {
-      checkText(v, 'issuer', 64, 'invalid_setting');
-      if (v.length === 0 || v.includes(':')) throw new UsageError('invalid issuer: 1 to 64 characters, no colon or control characters', 'invalid_setting');
-      return v;
-    },
+    parse: (v) => parseIssuer(v, 'invalid_setting'),
   },
   'names.allow-confusable': {
     description: 'allow new user names that mix scripts or hold characters that look like ASCII ones (such as a Cyrillic or Greek o)',

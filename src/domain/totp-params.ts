@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { checkText } from './text.js';
 import { quote } from './userid.js';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
@@ -42,4 +43,15 @@ export function describeTotpParams(p: TotpParams): string {
 
 export function sameTotpParams(a: TotpParams, b: TotpParams): boolean {
   return a.algorithm === b.algorithm && a.digits === b.digits && a.period === b.period;
+}
+
+/**
+ * An issuer as authenticator apps show it (`--issuer`, the `totp.issuer` setting): 1 to 64
+ * characters of one line, and no colon, which the Key URI Format keeps for between the issuer and
+ * the account in the label (apps that split there would show another issuer, or refuse the code).
+ */
+export function parseIssuer(input: string, code = 'invalid_issuer'): string {
+  checkText(input, 'issuer', 64, code);
+  if (input.length === 0 || input.includes(':')) throw new UsageError('invalid issuer: 1 to 64 characters, no colon or control characters', code);
+  return input;
 }

@@ -299,21 +299,21 @@ describe('export', () => {
       await s.run(['user', 'add', 'bob', '--no-password']);
       await s.run(['user', 'add', 'cid', '--no-password']);
       await s.run(['settings', 'set', 'totp.issuer', 'Old Corp']);
-      const named = (await s.run(['tfa', 'add', 'totp', 'ann', '--issuer', 'VPN: East', '--no-verify', '--json'])).json().result;
+      const named = (await s.run(['tfa', 'add', 'totp', 'ann', '--issuer', 'VPN / East', '--no-verify', '--json'])).json().result;
       const byDefault = (await s.run(['tfa', 'add', 'totp', 'bob', '--no-verify', '--json'])).json().result;
-      expect([named.issuer, byDefault.issuer]).toEqual(['VPN: East', 'Old Corp']);
+      expect([named.issuer, byDefault.issuer]).toEqual(['VPN / East', 'Old Corp']);
       await s.run(['tfa', 'add', 'totp', 'cid', '--no-verify']);
       // cid's factor as tfactl kept it before issuers were stored.
       s.tamper("UPDATE factors SET issuer = NULL WHERE userid = 'cid@local'");
       await s.run(['settings', 'set', 'totp.issuer', 'New Corp']);
       const exported = (await s.run(['export', 'totp', '--json'])).json().result as { userid: string; issuer: string; uri: string }[];
-      expect(exported.map((e) => [e.userid, e.issuer])).toEqual([['ann@local', 'VPN: East'], ['bob@local', 'Old Corp'], ['cid@local', 'New Corp']]);
+      expect(exported.map((e) => [e.userid, e.issuer])).toEqual([['ann@local', 'VPN / East'], ['bob@local', 'Old Corp'], ['cid@local', 'New Corp']]);
       expect(exported[0]?.uri).toBe(named.uri);
       expect(exported[1]?.uri).toBe(byDefault.uri);
       expect(exported[2]?.uri).toMatch(/^otpauth:\/\/totp\/New%20Corp:cid%40local\?/);
       const listed = (await s.run(['tfa', 'list', '--json'])).json().result as { userid: string; factors: { totp: { issuer: string | null } }[] }[];
       expect(Object.fromEntries(listed.filter((u) => u.factors.length > 0).map((u) => [u.userid, u.factors[0]?.totp.issuer]))).toEqual({
-        'ann@local': 'VPN: East',
+        'ann@local': 'VPN / East',
         'bob@local': 'Old Corp',
         'cid@local': null,
       });

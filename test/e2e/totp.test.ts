@@ -109,6 +109,21 @@ describe('TOTP enrolment', () => {
     expect(ok.json().result).toMatchObject({ userid: 'walt@local', method: 'totp' });
   });
 
+  it('refuses an issuer with a colon, which the otpauth label keeps for between issuer and account, as the totp.issuer setting does', async () => {
+    await addUser('iris');
+    const before = store.snapshot();
+    for (const args of [
+      ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', 'Acme: Corp'],
+      ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', 'Acme:Corp'],
+      ['settings', 'set', 'totp.issuer', 'Acme: Corp'],
+    ]) {
+      const r = await store.run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toBe('error: invalid issuer: 1 to 64 characters, no colon or control characters');
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('refuses --no-verify from an ordinary user and a TOTP code asked for without a terminal', async () => {
     await addUser('xena');
     const self = await store.runAs('xena', PW, ['tfa', 'add', 'totp', 'xena', '--no-verify']);

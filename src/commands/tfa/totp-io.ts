@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
-import { parseComment } from '../../domain/account.js';
+import { parseIssuer } from '../../domain/totp-params.js';
 import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/kinds/totp-enrolment.js';
 import { secondFactorValue } from '../credentials.js';
 import { secretOpt, stringOpt } from '../options.js';
@@ -102,7 +102,7 @@ export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'sec
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
   return {
-    issuer: issuer === undefined ? undefined : (parseComment(issuer, 'issuer') ?? undefined),
+    issuer: issuer === undefined || issuer === '' ? undefined : parseIssuer(issuer),
     secret,
     params: { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') },
   };
