@@ -169,11 +169,11 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
       throw new RefusedError(`you do not own the PostgreSQL store (${e.message}): name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
     });
   }
-  const parts = { store, clock: ctx.clock, random: ctx.random, hostname: ctx.hostname, keyPath, secretKey };
+  const parts = { store, clock: ctx.clock, random: ctx.random, hostname: ctx.hostname, keyPath, secretKey, intent: intent && { action: intent.action, target: intent.target ?? null } };
   if (presented) {
     const { authenticateToken } = await import('../services/tokens.js');
     const { user, token } = await authenticateToken({ store, now: () => ctx.clock.nowSeconds() }, presented);
-    const actor = { userid: user.userid, admin: user.admin, viaOwnership: false, token: { name: token.name, privileges: token.privileges } };
+    const actor = { userid: user.userid, admin: user.admin, viaOwnership: false, token: { name: token.name, privileges: token.privileges, secretHash: token.secretHash } };
     const session = createSession({ ...parts, actor });
     // As with --as: a command the token may not run is refused before it starts.
     await checkIntent(session, intent);

@@ -5,7 +5,7 @@ export interface Principal {
   readonly userid: string;
   readonly admin: boolean;
   /** Set when an API token acts for the user: its name and what it may do. */
-  readonly token?: { readonly name: string; readonly privileges: 'inherit' | 'read-only' } | undefined;
+  readonly token?: { readonly name: string; readonly privileges: 'inherit' | 'read-only'; /** The SHA-256 of its secret: one made again under its name is another token. */ readonly secretHash?: Uint8Array } | undefined;
   /**
    * Set when the user signed in by a session kept from an earlier sign-in (`login --session`), so
    * no password was given for this run: see NEEDS_PASSWORD.
@@ -36,7 +36,7 @@ export type Operation =
   | 'token.read'
   /** Adding and deleting API tokens. */
   | 'token.manage'
-  /** Making a user an admin (user add --admin, user modify --admin, an import row): `user.modify`, and never by an API token. */
+  /** Making a user an admin (user add --admin, user modify --admin, an import row), or enabling an admin or moving their expiry: `user.modify`, and never by an API token. */
   | 'user.grant-admin'
   /** Setting the password of a user who is an admin: `user.passwd`, and never by an API token. */
   | 'user.passwd-admin'
@@ -113,7 +113,7 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
       return { allowed: false, reason: `API token ${id} may not change second factors, tokens or its own user's password: sign in as ${actor.userid}` };
     }
     if (NO_ADMIN_BY_TOKEN.has(op)) {
-      return { allowed: false, reason: `API token ${id} may not make admins or set an admin's password (what it made would outlive the token): sign in as ${actor.userid}` };
+      return { allowed: false, reason: `API token ${id} may not make admins, enable them, change their expiry or set their password (what it made would outlive the token): sign in as ${actor.userid}` };
     }
     if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);

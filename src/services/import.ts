@@ -256,7 +256,7 @@ async function prepareRow(
       ...(typeof row.password === 'string' && existing.admin ? (['user.passwd-admin'] as const) : []),
       ...(addsFactor ? (['tfa.manage'] as const) : []),
       ...(row.admin !== undefined || row.expire !== undefined ? (['user.modify'] as const) : []),
-      ...(row.admin === true ? (['user.grant-admin'] as const) : []),
+      ...(row.admin === true || (existing.admin && row.expire !== undefined) ? (['user.grant-admin'] as const) : []),
     ]);
   } else if (row.admin === true) await permitChanges(session, row, ['user.grant-admin'], 'user.add');
   let totp: PreparedRow['totp'] = null;

@@ -62,11 +62,13 @@ export interface SessionParts {
   readonly hostname: string;
   readonly keyPath: string;
   secretKey(tx?: Store): Promise<Buffer>;
+  /** What the command is, for the audit entry of a refusal that finds its actor revoked (actorStillStands). */
+  readonly intent?: { readonly action: string; readonly target: string | null } | undefined;
 }
 
 export function createSession(parts: SessionParts): Session {
   const { actor, clock } = parts;
-  const store = guardedStore(parts.store, actor, clock);
+  const store = guardedStore(parts.store, actor, clock, parts.intent);
   return {
     store,
     actor,
@@ -81,14 +83,27 @@ export function createSession(parts: SessionParts): Session {
   };
 }
 
-/** `store`, whose transactions first check that `actor` still stands (actorStillStands). */
-function guardedStore(store: Store, actor: Actor, clock: Clock): Store {
-  if (actor.viaOwnership || actor.userid === ROOT_USERID) return store;
-  const transaction: Store['transaction'] = (fn) =>
-    store.transaction(async (tx) => {
-      await actorStillStands(tx, actor, clock.nowSeconds());
-      return fn(tx);
-    });
+/**
+ * `store`, whose transactions first check that `actor` still stands (actorStillStands): two reads
+ * by key in each unit of work. Only the store's owner, and root@local signed in by password, whom
+ * nothing revokes, are not checked.
+ */
+function guardedStore(store: Store, actor: Actor, clock: Clock, intent: SessionParts['intent']): Store {
+  if (actor.viaOwnership || (actor.userid === ROOT_USERID && !actor.token)) return store;
+  const transaction: Store['transaction'] = async (fn) => {
+    try {
+      return await store.transaction(async (tx) => {
+        await actorStillStands(tx, actor, clock.nowSeconds());
+        return fn(tx);
+      });
+    } catch (e) {
+      // Audited as any refusal, once the unit that found it is rolled back.
+      if (e instanceof RefusedError && e.code === 'actor_revoked') {
+        await store.appendAudit({ ts: clock.nowSeconds(), actor: actor.userid, action: intent?.action ?? 'command', target: intent?.target ?? null, outcome: 'refused', detail: { reason: e.message, ...(actor.token && { token: actor.token.name }) } });
+      }
+      throw e;
+    }
+  };
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'transaction') return transaction;
@@ -100,12 +115,12 @@ function guardedStore(store: Store, actor: Actor, clock: Clock): Store {
 
 /**
  * Refuses (exit 4) a change by an actor revoked since they signed in: deleted, disabled, expired,
- * made ordinary, or (acting by an API token) that token deleted, expired or made read-only. A
- * command may wait minutes at a prompt (its question, a new password) between its sign-in and its
- * change; whoever revoked the actor meanwhile must not see the change made anyway. Checked first
- * on each unit of work the session begins (guardedStore), so the check and the change are one:
- * nothing is changed. A unit that revokes its own actor (an admin deleting themselves) is not
- * stopped by what it does itself.
+ * made ordinary, or (acting by an API token) that token deleted, replaced, expired or made
+ * read-only. A command may wait minutes at a prompt (its question, a new password) between its
+ * sign-in and its change; whoever revoked the actor meanwhile must not see the change made anyway.
+ * Checked first on each unit of work the session begins (guardedStore), so the check and the
+ * change are one: nothing is changed. A unit that revokes its own actor (an admin deleting
+ * themselves) is not stopped by what it does itself.
  */
 async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<void> {
   const user = await tx.getUser(actor.userid);
@@ -120,7 +135,17 @@ async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<v
           : undefined;
   const token = actor.token && (await tx.getApiToken(actor.userid, actor.token.name));
   const tokenRevoked =
-    actor.token === undefined ? undefined : !token ? 'deleted' : isExpired(token.expires, now) ? 'expired' : token.privileges !== actor.token.privileges ? 'made read-only' : undefined;
+    actor.token === undefined
+      ? undefined
+      : !token
+        ? 'deleted'
+        : actor.token.secretHash !== undefined && !token.secretHash.equals(actor.token.secretHash)
+          ? 'replaced'
+          : isExpired(token.expires, now)
+            ? 'expired'
+            : token.privileges !== actor.token.privileges
+              ? 'made read-only'
+              : undefined;
   if (revoked !== undefined) throw new RefusedError(`${actor.userid} was ${revoked} while this command ran: nothing was changed`, 'actor_revoked');
   if (tokenRevoked !== undefined) throw new RefusedError(`API token ${actor.userid}!${actor.token!.name} was ${tokenRevoked} while this command ran: nothing was changed`, 'actor_revoked');
 }

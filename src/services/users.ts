@@ -168,7 +168,9 @@ export function modifyOperation(patch: UserPatch): Operation {
 export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserOverview> {
   await authorize(session, modifyOperation(patch), 'user.modify', userid);
   if (patch.admin === true) await authorize(session, 'user.grant-admin', 'user.modify', userid);
-  await requireUser(session.store, userid);
+  const target = await requireUser(session.store, userid);
+  // Enabling an admin, or moving their expiry, gives an admin account back as making one would.
+  if (target.admin && (patch.enabled === true || patch.expire !== undefined)) await authorize(session, 'user.grant-admin', 'user.modify', userid);
   if (userid === ROOT_USERID && (patch.admin === false || patch.enabled === false || (patch.expire ?? null) !== null)) {
     await refuse(session, 'user.modify', userid, `${ROOT_USERID} cannot be disabled, expired or demoted`, 'root_protected');
   }

@@ -92,7 +92,7 @@ describe('decide, for an API token', () => {
   it('never makes an admin or sets an admin\'s password, which everyone else may as for user.modify and user.passwd', () => {
     for (const p of [adminToken, rootToken]) {
       for (const op of ['user.grant-admin', 'user.passwd-admin'] as const) {
-        expect(decide(p, op, 'bob@local')).toMatchObject({ allowed: false, reason: expect.stringMatching(/may not make admins or set an admin's password/) });
+        expect(decide(p, op, 'bob@local')).toMatchObject({ allowed: false, reason: expect.stringMatching(/may not make admins, enable them, change their expiry or set their password/) });
       }
       // What such a token may do: make ordinary users, and set their passwords.
       expect(decide(p, 'user.create', 'bob@local').allowed).toBe(true);

@@ -131,6 +131,7 @@ describe('acting with a token', () => {
   it("never makes an admin or sets an admin's password, which would outlive the token (user add, user modify, user passwd, user import)", async () => {
     await store.addUser('other-boss', PW, ['--admin']);
     await store.addUser('plain', PW);
+    await store.addUser('off-boss', PW, ['--admin', '--disabled']);
     const value = await addToken('boss', 'provisioner');
     // Used once first: its last use (to the minute) is then what the snapshot holds.
     expect((await withToken(value, ['user', 'show', 'boss'])).code).toBe(0);
@@ -140,11 +141,14 @@ describe('acting with a token', () => {
       [['user', 'add', 'made-admin', '--admin', '--no-password']],
       [['user', 'modify', 'plain', '--admin']],
       [['user', 'passwd', 'other-boss', '--password-stdin'], 'taken over 1\n'],
+      // A disabled or expired admin given back.
+      [['user', 'modify', 'off-boss', '--enable']],
+      [['user', 'modify', 'off-boss', '--expire', 'never']],
     ];
     for (const [args, input] of refusals) {
       const r = await withToken(value, args, input === undefined ? {} : { input });
       expect(r.code, args.join(' ')).toBe(4);
-      expect(oneLineError(r)).toBe("error: API token boss@local!provisioner may not make admins or set an admin's password (what it made would outlive the token): sign in as boss@local");
+      expect(oneLineError(r)).toBe('error: API token boss@local!provisioner may not make admins, enable them, change their expiry or set their password (what it made would outlive the token): sign in as boss@local');
     }
     expect(store.snapshot()).toBe(before);
     const csv = join(store.dir, 'admin-import.csv');

@@ -67,7 +67,7 @@ describe('on a terminal', () => {
 
   it('changes nothing when the acting admin is revoked while the command waits at its question', async () => {
     const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
-    const asRoot = (args: string) => ['sh', '-c', `env ${envText} "${process.execPath}" "${BIN}" ${args} >/dev/null 2>&1; echo y`];
+    const asRoot = (...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >/dev/null 2>&1; `).join('')}echo y`];
     for (const [revoke, said] of [
       ['user modify revo --no-admin', 'made an ordinary user'],
       ['user modify revo --disabled', 'disabled'],
@@ -84,16 +84,26 @@ describe('on a terminal', () => {
       expect(r.status, r.output).toBe(4);
       expect(r.output).toContain(`error: revo@local was ${said} while this command ran: nothing was changed`);
       expect(store.hasUser('vic')).toBe(true);
+      // Audited as any refusal.
+      expect(store.auditRows().at(-1)).toMatchObject({ actor: 'revo@local', action: 'user.delete', target: 'vic@local', outcome: 'refused' });
       for (const u of ['vic', 'revo']) if (store.hasUser(u)) expect((await store.run(['user', 'delete', u, '--yes'])).code).toBe(0);
     }
-    // So does an API token deleted meanwhile.
+    // So does an API token deleted meanwhile, or made again under its name (rotated: the old one
+    // is revoked), also root@local's own.
     await store.addUser('revo', 'revo password 1', ['--admin']);
     await store.addUser('vic', 'vic password 1');
-    const token = (await store.run(['token', 'add', 'revo', 'ci', '--json'])).json().result.value as string;
-    const r = runPty(store, ['user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot('token delete revo ci') }], { NO_COLOR: '1', TFACTL_TOKEN: token });
-    expect(r.status, r.output).toBe(4);
-    expect(r.output).toContain('error: API token revo@local!ci was deleted while this command ran: nothing was changed');
-    expect(store.hasUser('vic')).toBe(true);
+    for (const [owner, revoke, said] of [
+      ['revo', ['token delete revo ci'], 'deleted'],
+      ['revo', ['token delete revo ci', 'token add revo ci'], 'replaced'],
+      ['root', ['token delete root ci'], 'deleted'],
+    ] as const) {
+      const token = (await store.run(['token', 'add', owner, 'ci', '--json'])).json().result.value as string;
+      const r = runPty(store, ['user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(...revoke) }], { NO_COLOR: '1', TFACTL_TOKEN: token });
+      expect(r.status, r.output).toBe(4);
+      expect(r.output).toContain(`error: API token ${owner}@local!ci was ${said} while this command ran: nothing was changed`);
+      expect(store.hasUser('vic')).toBe(true);
+      await store.run(['token', 'delete', owner, 'ci']);
+    }
   });
 
   it('with --password-stdin on a terminal, asks with the input hidden rather than read what is typed in view', () => {
