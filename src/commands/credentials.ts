@@ -91,12 +91,15 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
  * A new password (user add, user passwd) read in the sign-in's precheck: after the acting user's
  * password and before their second factor, so a password the store's policy refuses spends no
  * TOTP code or recovery key. Where nobody signs in (the store's owner, an API token) it is read
- * when the command asks for it, as before.
+ * when the command asks for it, as before; and so it is when the second factor is the next line of
+ * standard input (`--auth-code -`), which comes before the new password there.
  */
 export function newPasswordInput(inv: Invocation, purpose: string): { precheck(store: Store): Promise<void>; read: NewPasswordReader } {
   let early: string | undefined;
+  const codeFirst = (inv.opts as GlobalOptions).authCode === '-';
   return {
     async precheck(store) {
+      if (codeFirst) return;
       const policy = await passwordPolicy(store);
       early = await secretsOf(inv).readNew(purpose, (p) => checkPassword(p, policy));
     },

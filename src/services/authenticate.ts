@@ -285,8 +285,10 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
     try {
       await context.intent.precheck?.(user);
     } catch (e) {
-      if (e instanceof RefusedError) {
-        await audit({ action: context.intent.action, target: context.intent.target, outcome: 'refused', detail: { reason: e.message } });
+      // The command's refusal, or what it read refused (a new password the policy does not take,
+      // Ctrl-C at its prompt): audited as the command's, not as a failed sign-in (the password was right).
+      if (e instanceof TfaError) {
+        await audit({ action: context.intent.action, target: context.intent.target, outcome: 'refused', detail: { reason: e instanceof RefusedError ? e.message : `${e.code}: ${e.message}` } });
       }
       throw e;
     }

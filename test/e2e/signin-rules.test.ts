@@ -150,11 +150,19 @@ describe('a refused command', () => {
       expect(oneLineError(r)).toBe('error: password rejected: it must be 8 to 256 characters long (it has 5)');
     }
     expect(store.snapshot()).toBe(before);
+    // Audited as the command's refusal, not as a failed sign-in: the password was right.
+    expect(store.auditRows().slice(-2)).toMatchObject([
+      { actor: 'pia@local', action: 'user.passwd', outcome: 'refused', detail: expect.stringContaining('weak_password') },
+      { actor: 'pia@local', action: 'user.add', outcome: 'refused', detail: expect.stringContaining('weak_password') },
+    ]);
     // The key was not spent: it signs in, with nine left, and a good password is then taken.
     const changed = await store.runAs('pia', PW, ['--auth-code', keys[0]!, 'user', 'passwd', 'pia', '--json'], ['pia new password']);
     expect(changed.code, changed.stderr).toBe(0);
-    const login = await store.login('pia', 'pia new password', keys[1]!);
-    expect(login.json().result.recoveryKeysLeft).toBe(8);
+    // With --auth-code -, the second factor's line comes before the new password's, as documented.
+    const fromStdin = await store.runAs('pia', 'pia new password', ['--auth-code', '-', 'user', 'passwd', 'pia', '--json'], [keys[1]!, 'pia newer password']);
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    const login = await store.login('pia', 'pia newer password', keys[2]!);
+    expect(login.json().result.recoveryKeysLeft).toBe(7);
   });
 
   it('says nothing of factors before the second factor: an unknown factor id waits for it (exit 5 without one)', async () => {
