@@ -21,6 +21,8 @@ export interface Io {
      * does, and a command that succeeded exits 6 rather than 0 (what it printed was not all read).
      */
     readonly readerGone?: boolean;
+    /** True when nothing written reaches anyone: /dev/null, or closed (`>&-`). */
+    readonly discarded?: boolean;
   };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;

@@ -105,6 +105,11 @@ export class Output {
     return this.io.stdout.caughtUp?.() ?? null;
   }
 
+  /** Whether standard output reaches no one (/dev/null, or closed). */
+  get discarded(): boolean {
+    return this.io.stdout.discarded === true;
+  }
+
   get isTTY(): boolean {
     return this.io.stdout.isTTY;
   }

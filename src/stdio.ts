@@ -28,6 +28,16 @@ export function fdKind(fd: number): FdKind {
   }
 }
 
+/** Whether `fd` is /dev/null (Linux's major 1, minor 3). */
+function discards(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return process.platform === 'linux' && st.isCharacterDevice() && st.rdev === 259;
+  } catch {
+    return true;
+  }
+}
+
 /** /dev/null, /dev/zero, /dev/full and /dev/urandom (Linux's major 1, minors 3, 5, 7 and 9; not /dev/kmsg or /dev/random, which may wait). */
 function isMemoryDevice(st: Stats): boolean {
   return process.platform === 'linux' && st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === 1 && [3, 5, 7, 9].includes(st.rdev % 256);
@@ -38,6 +48,11 @@ export interface Writer {
   readonly isTTY: boolean;
   /** Its reader has gone (EPIPE): see Io's stdout.readerGone. */
   readonly readerGone: boolean;
+  /**
+   * Nothing written reaches anyone: /dev/null (where Node also puts a descriptor closed before it
+   * started, `>&-`), or closed.
+   */
+  readonly discarded: boolean;
   /** The terminal's width; undefined when not a terminal. */
   readonly columns: number | undefined;
 }
@@ -85,6 +100,9 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Writer {
     },
     get readerGone() {
       return readerGone;
+    },
+    get discarded() {
+      return closed || discards(fd);
     },
     write(text) {
       if (closed) return;

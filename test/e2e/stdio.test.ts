@@ -123,6 +123,12 @@ stdin, stdout = subprocess.DEVNULL, w
       expect(r.status, r.stderr).toBe(6);
       expect(r.stderr).toBe('error: cannot write standard output: no space left on the device (ENOSPC); nothing was stored: the recovery keys in use still work\n');
     }
+    // To /dev/null or closed (>&-, which Node opens on /dev/null): refused before anything, exit 2.
+    for (const redirect of ['>&-', '>/dev/null']) {
+      const nowhere = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" tfa add recovery fullkeys --regenerate --yes ${redirect}`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(nowhere.status, nowhere.stderr).toBe(2);
+      expect(nowhere.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown\n');
+    }
     expect(store.snapshot()).toBe(before);
     const login = await store.login('fullkeys', PASSWORD, first.json().result.keys[0]);
     expect(login.code, login.stderr).toBe(0);

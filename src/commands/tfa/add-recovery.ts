@@ -1,4 +1,5 @@
 import { parseUserId } from '../../domain/userid.js';
+import { StoreError, TfaError, UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
@@ -13,6 +14,9 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const regenerate = boolOpt(inv, 'regenerate') === true;
   const output = fileOpt(inv, 'output', '--output');
+  if (output === undefined && inv.out.discarded) {
+    throw new UsageError('standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown', 'output_discarded');
+  }
   if (regenerate) requireConfirmation(inv, '--regenerate makes any recovery keys not yet used useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? Any not yet used stop working.`);
@@ -23,6 +27,7 @@ export async function run(inv: Invocation): Promise<void> {
   // that cannot be written (a full disk, a reader gone) stores nothing, and with --regenerate the
   // keys in use still work.
   const undone = regenerate ? 'nothing was stored: the recovery keys in use still work' : 'nothing was stored';
+  let shown = false;
   try {
     await addRecoveryKeys(
       session,
@@ -32,10 +37,14 @@ export async function run(inv: Invocation): Promise<void> {
       (result) => {
         if (file) inv.out.note(`wrote the keys to ${output} (mode 0600)`);
         inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
+        shown = true;
       },
     );
   } catch (e) {
     file?.discard();
+    // Shown, then not stored (the commit failed: a full disk, a lost connection): said plainly,
+    // after the result that already went out.
+    if (shown && e instanceof TfaError) throw new StoreError(`${e.message}; the recovery keys shown were not stored${regenerate ? ': the keys in use still work' : ''}`, e.code);
     throw e;
   }
 }
