@@ -285,6 +285,23 @@ describe('YubiKey OTP validated by a validation service', () => {
     expect((await store.run(['realm', 'set-yubico', 'cloud', ...service])).code).toBe(0);
     expect((await login('ola@cloud', key.otp())).code).toBe(0);
   });
+
+  it('keeps the counter of a key with its own AES key when the service checks it: back to offline, an OTP the service took is not taken again', async () => {
+    await store.run(['realm', 'add', 'back']);
+    expect((await store.run(['realm', 'set-yubico', 'back', '--offline'])).code).toBe(0);
+    await addUser('max@back');
+    // The service's own key, its AES key known here too (a site's validation server knows the keys it programmed).
+    const add = await store.run(['tfa', 'add', 'yubico', 'max@back', '--otp', key.otp(), '--aes-key', key.aesKey, '--private-id', key.privateId]);
+    expect(add.code, add.stderr).toBe(0);
+    expect((await store.run(['realm', 'set-yubico', 'back', '--api-id', API_ID, '--api-key', API_KEY.toString('base64'), '--url', url])).code).toBe(0);
+    const otp = key.otp();
+    const online = await login('max@back', otp);
+    expect(online.code, online.stderr).toBe(0);
+    expect((await store.run(['realm', 'set-yubico', 'back', '--offline'])).code).toBe(0);
+    const replayed = await login('max@back', otp);
+    expect(replayed.code).toBe(5);
+    expect((await login('max@back', key.otp())).code).toBe(0);
+  });
 });
 
 describe('YubiKey validation setting of a realm', () => {

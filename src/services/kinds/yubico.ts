@@ -44,11 +44,15 @@ export const yubico: SignInKind = {
       timeoutMs: (await yubicoTimeoutSeconds(deps.store)) * 1000,
     });
     if (result.ok) {
-      // The validation service guards against replay itself: only the last use is written here.
+      // The validation service guards against replay itself: only the last use is written here,
+      // and for a key with its own AES key the counter it carries, so that the realm going back to
+      // offline checks does not take this OTP again.
+      const counter = factor.sealedSecret ? offlineCounter(service, factor.sealedSecret, await deps.secretKey(), user.userid, factor.id, otp) : undefined;
       return {
         ok: true,
         spend: async (tx) => {
           await tx.touchFactor(factor.id, now);
+          if (counter !== undefined) await tx.advanceYubicoCounter(factor.id, counter, now);
           return { spent: true, factorId: factor.id };
         },
       };
@@ -56,3 +60,16 @@ export const yubico: SignInKind = {
     return result.rejected ? { ok: false, reason: `validation service: ${result.status}` } : { ok: false, unavailable: true, reason: result.reason };
   },
 };
+
+/** The counter an OTP carries, read with the key's own AES key; undefined when it does not open with it. */
+function offlineCounter(
+  service: typeof import('../yubico.js'),
+  sealed: Buffer,
+  storeKey: Buffer,
+  userid: string,
+  factorId: string,
+  otp: Parameters<typeof import('../yubico.js')['checkOffline']>[1],
+): number | undefined {
+  const check = service.checkOffline(service.openOfflineKey(sealed, storeKey, userid, factorId), otp);
+  return check.ok ? check.counter : undefined;
+}
