@@ -449,6 +449,34 @@ describe('tfactl pam through tfactl serve', () => {
       expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
     });
 
+    it('refuses to print lines that would run, as root, a tfactl or shell client another user could change', async () => {
+      const copy = join(store.dir, 'users-copy');
+      mkdirSync(join(copy, 'bin'), { recursive: true });
+      mkdirSync(join(copy, 'dist'), { recursive: true });
+      copyFileSync(BIN, join(copy, 'bin', 'tfactl.cjs'));
+      copyFileSync(join(dirname(BIN), 'tfactl-pam-curl'), join(copy, 'bin', 'tfactl-pam-curl'));
+      for (const f of ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs']) copyFileSync(join(dirname(BIN), '..', 'dist', f), join(copy, 'dist', f));
+      const config = (extra: string[]) => spawnSync(process.execPath, [join(copy, 'bin', 'tfactl.cjs'), 'pam', 'config', 'sshd', ...extra], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
+      // Root's own copy: the lines are printed.
+      expect(config([]).status).toBe(0);
+      // A user's (as after chown -R, or an install in a home directory): refused, naming what and why.
+      const bundle = join(copy, 'dist', 'tfactl.cjs');
+      const tail = 'belongs to uid 1000, so another user could put something else in its place; keep it where only root may write';
+      for (const [path, refusals] of [
+        // The bundle itself, which the shell client never runs.
+        [bundle, [`refusing the program PAM would run as root ${bundle}: it ${tail}`, null]],
+        // The directory both are in.
+        [join(copy, 'bin'), [`refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl.cjs')}: the directory ${join(copy, 'bin')} ${tail}`, `refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl-pam-curl')}: the directory ${join(copy, 'bin')} ${tail}`]],
+      ] as const) {
+        chownSync(path, 1000, 1000);
+        for (const [extra, refusal] of [[[], refusals[0]], [['--server', sock, '--token', `@${tokenFile}`], refusals[1]]] as const) {
+          const r = config([...extra]);
+          expect({ code: r.status, stderr: r.stderr }).toEqual(refusal === null ? { code: 0, stderr: '' } : { code: 6, stderr: `error: ${refusal}\n` });
+        }
+        chownSync(path, 0, 0);
+      }
+    });
+
     it("refuses, as tfactl's own client does, a token file others may read or replace when the line runs", async () => {
       const dir = join(store.dir, 'tokens-at-check');
       mkdirSync(dir, { mode: 0o700 });

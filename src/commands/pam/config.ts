@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { refuseUntrustedTokenFile } from '../../files.js';
+import { refuseReplaceable, refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
@@ -57,6 +57,11 @@ export async function run(inv: Invocation): Promise<void> {
   for (const word of [...program, ...where, realm]) {
     if (/\s/.test(word)) throw new UsageError(`PAM lines are split at blanks, and ${JSON.stringify(word)} holds one`, 'unsafe_path');
   }
+  // pam_exec runs them as root: whoever could change node, this tfactl or the shell client (a
+  // copy owned by a user, an npm prefix in a home directory) would run code as root at the next
+  // sign-in, or let every code through. Held to what tfactl pam asks of the store.
+  const bundles = ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs'].map((f) => join(dirname(script), '..', 'dist', f));
+  for (const path of [process.execPath, ...(client === 'curl' ? [shellClient] : [script, ...bundles])]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
   // tfactl takes the global options before `pam`; the shell client its command first.
