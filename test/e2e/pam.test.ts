@@ -475,6 +475,15 @@ describe('tfactl pam through tfactl serve', () => {
         }
         chownSync(path, 0, 0);
       }
+      // A socket in a directory others may write: anyone could put theirs in its place.
+      const open = join(store.dir, 'open-run');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      const r = config(['--server', join(open, 'tfactl.sock'), '--token', `@${tokenFile}`]);
+      expect({ code: r.status, stderr: r.stderr }).toEqual({
+        code: 6,
+        stderr: `error: refusing the directory of the socket PAM would send the token to, ${open}: it is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write\n`,
+      });
     });
 
     it("refuses, as tfactl's own client does, a token file others may read or replace when the line runs", async () => {

@@ -62,6 +62,9 @@ export async function run(inv: Invocation): Promise<void> {
   // sign-in, or let every code through. Held to what tfactl pam asks of the store.
   const bundles = ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs'].map((f) => join(dirname(script), '..', 'dist', f));
   for (const path of [process.execPath, ...(client === 'curl' ? [shellClient] : [script, ...bundles])]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
+  // And the socket the lines hand the admin's token to: in a directory others may write, anyone
+  // could put a socket of theirs (or a link to another service's) in its place.
+  if (serverAddress?.startsWith('/')) refuseReplaceable(dirname(serverAddress), 0, 'the directory of the socket PAM would send the token to,');
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
   // tfactl takes the global options before `pam`; the shell client its command first.
