@@ -337,9 +337,9 @@ class PgStore extends SqlStore {
 
   /**
    * What restoring the staged backup brings back and takes away (domain/restore-revival.ts), on
-   * this connection, in whatever transaction it is in. The store's rows are read all at once (the
-   * driver's results are not iterated); its settings only for a backup of its own history, the
-   * only one whose revived settings count.
+   * this connection, in whatever transaction it is in. The store's rows that grant access are read
+   * all at once (the driver's results are not iterated), for any backup: what goes is told of every
+   * one, what comes back of one of the store's own history.
    */
   private async effectOf(staged: Parameters<typeof accessRowsOf>[0], now: number): Promise<RestoreEffect> {
     const sqlite = await import('./sqlite.js');
