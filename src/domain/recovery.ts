@@ -28,14 +28,18 @@ export function hashRecoveryKey(secret: string, key: string): string {
   return createHmac('sha256', Buffer.from(secret, 'ascii')).update(key).digest('hex');
 }
 
-/** Whether input looks like a recovery key (with or without dashes, any case). */
+/** The groups of a recovery key as typed: four of four hex digits, joined by dashes, single spaces (as read out from paper) or nothing, the same throughout; any case. */
+const TYPED_KEY = /^[0-9a-fA-F]{4}([- ]?)[0-9a-fA-F]{4}\1[0-9a-fA-F]{4}\1[0-9a-fA-F]{4}$/;
+
+/** Whether input looks like a recovery key (with dashes, spaces or neither, any case). */
 export function looksLikeRecoveryKey(input: string): boolean {
-  return /^[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}$/.test(input.trim());
+  return TYPED_KEY.test(input.trim());
 }
 
 /** Normalises a typed recovery key to `xxxx-xxxx-xxxx-xxxx` lower case. */
 export function parseRecoveryKey(input: string): string {
-  const hex = input.trim().replace(/-/g, '').toLowerCase();
+  const trimmed = input.trim();
+  const hex = TYPED_KEY.test(trimmed) ? trimmed.replace(/[- ]/g, '').toLowerCase() : '';
   const key = /^[0-9a-f]{16}$/.test(hex) ? [0, 4, 8, 12].map((i) => hex.slice(i, i + 4)).join('-') : '';
   if (!KEY_RE.test(key)) throw new UsageError('invalid recovery key: expected xxxx-xxxx-xxxx-xxxx (hex)', 'invalid_code');
   return key;

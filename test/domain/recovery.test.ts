@@ -41,6 +41,14 @@ describe('recovery keys', () => {
     expect(parseRecoveryKey('0123456789ABCDEF')).toBe('0123-4567-89ab-cdef');
     expect(looksLikeRecoveryKey('0123-4567-89ab-cdef')).toBe(true);
     expect(looksLikeRecoveryKey('123456')).toBe(false);
+    // Read out from paper with spaces for dashes, as authenticator codes are typed.
+    expect(parseRecoveryKey(' 0123 4567 89ab CDEF ')).toBe('0123-4567-89ab-cdef');
+    expect(looksLikeRecoveryKey('0123 4567 89ab cdef')).toBe(true);
+    // One separator throughout, once between groups: anything else is not a key as printed.
+    for (const odd of ['0123-4567 89ab-cdef', '0123  4567  89ab  cdef', '0-123456789abcdef', '0123\t4567\t89ab\tcdef']) {
+      expect(looksLikeRecoveryKey(odd), odd).toBe(false);
+      expect(() => parseRecoveryKey(odd), odd).toThrow(UsageError);
+    }
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 8 }), (b) => {
         const key = formatRecoveryKey(b);

@@ -39,9 +39,12 @@ describe('recovery keys', () => {
     expect((await login('rita', keys[0]!)).code).toBe(5);
     const upper = await login('rita', keys[1]!.toUpperCase().replace(/-/g, ''));
     expect(upper.code, upper.stderr).toBe(0);
+    // Read out from paper with spaces for its dashes.
+    const spaced = await login('rita', keys[2]!.replace(/-/g, ' '));
+    expect(spaced.code, spaced.stderr).toBe(0);
     const list = await store.run(['tfa', 'list', 'rita', '--json']);
-    expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryKeysLeft: 8 });
-    expect(list.stdout).not.toContain(keys[2]);
+    expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryKeysLeft: 7 });
+    expect(list.stdout).not.toContain(keys[3]);
   });
 
   it('warn when fewer than four are left, and say when none are', async () => {
