@@ -35,7 +35,10 @@ export function parseSecret(input: string): string {
     throw new UsageError('invalid TOTP secret: use base32 (letters A-Z and digits 2-7)', 'invalid_secret');
   }
   const bits = text.length * 5;
-  if ([1, 3, 6].includes(text.length % 8) || bits < MIN_SECRET_BYTES * 8 || Math.floor(bits / 8) > MAX_SECRET_BYTES) {
+  if ([1, 3, 6].includes(text.length % 8)) {
+    throw new UsageError(`invalid TOTP secret: ${text.length} base32 characters are no whole number of bytes (one missing, or one too many?)`, 'invalid_secret');
+  }
+  if (bits < MIN_SECRET_BYTES * 8 || Math.floor(bits / 8) > MAX_SECRET_BYTES) {
     throw new UsageError(
       `invalid TOTP secret: it must be ${MIN_SECRET_BYTES * 8} to ${MAX_SECRET_BYTES * 8} bits (16 to 103 base32 characters)`,
       'invalid_secret',

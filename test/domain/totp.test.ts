@@ -76,6 +76,11 @@ describe('parseSecret', () => {
     expect(() => parseSecret(input)).toThrow(UsageError);
   });
 
+  it('says a length that is no whole number of bytes is that, not a length out of range', () => {
+    expect(() => parseSecret('JBSWY3DPEHPK3PXPA')).toThrow('invalid TOTP secret: 17 base32 characters are no whole number of bytes (one missing, or one too many?)');
+    expect(() => parseSecret('JBSWY3DP')).toThrow('invalid TOTP secret: it must be 80 to 512 bits (16 to 103 base32 characters)');
+  });
+
   it('round-trips every secret of 10 to 64 bytes and never echoes bad input', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 10, maxLength: 64 }), (bytes) => {
