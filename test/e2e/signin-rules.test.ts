@@ -274,6 +274,19 @@ describe('a password failure limit lowered below the failures counted', () => {
 });
 
 describe('password guesses', () => {
+  it('do not include an empty password: a line left empty is a usage error (exit 2), counted toward no ban', async () => {
+    await store.addUser('emma', PW);
+    for (let i = 0; i < 6; i++) {
+      const r = await store.login('emma', '');
+      expect(r.code).toBe(2);
+      expect(r.json().error).toEqual({ code: 'missing_secret', message: 'no password was given for emma@local (an empty line or answer)' });
+    }
+    const right = await store.login('emma', PW);
+    expect(right.code, right.stderr).toBe(0);
+    const shown = (await store.run(['user', 'show', 'emma', '--json'])).json().result;
+    expect(shown.lock.passwordUntil).toBeNull();
+  });
+
   it('are banned after five failures in the window, for known and unknown users alike, with the same answer', async () => {
     await store.addUser('pam', PW);
     const answers: Record<string, string[]> = {};
