@@ -149,8 +149,7 @@ type Audit = AuthDeps['audit'];
 export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<SignedIn> {
   return audited(deps, request, async (audit) => {
     const { userid, credentials } = request;
-    const banUntil = await deps.store.getPasswordBan(userid, deps.now());
-    if (banUntil > 0) return banned(audit, request, banUntil);
+    if (await banInForce(deps, userid)) return banned(audit, request, await deps.store.getPasswordBan(userid, deps.now()));
     const begun = await passwordStep(deps, request, await credentials.password(), audit);
     if ('signedIn' in begun) return begun.signedIn;
     let answer: SecondFactorAnswer;
@@ -186,8 +185,7 @@ export async function beginSignIn(deps: AuthDeps, context: SignInContext, passwo
     ceremonyOrigins(context.keys.rpId ?? settings.rpId, context.keys.origins, settings.origins);
   }
   return audited(deps, context, async (audit) => {
-    const banUntil = await deps.store.getPasswordBan(context.userid, deps.now());
-    if (banUntil > 0) return banned(audit, context, banUntil);
+    if (await banInForce(deps, context.userid)) return banned(audit, context, await deps.store.getPasswordBan(context.userid, deps.now()));
     return passwordStep(deps, context, password, audit);
   });
 }
@@ -244,6 +242,17 @@ function totpLocked(userid: string, recovery: boolean, now = false): string {
 async function fail(audit: Audit, context: SignInContext, reason: string, message?: string, detail: Record<string, unknown> = {}): Promise<never> {
   await audit({ action: context.action, target: context.userid, outcome: 'failed', detail: { reason, ...detail } });
   throw new AuthError(message);
+}
+
+/**
+ * Whether password sign-ins of `userid` are banned now, said before the password is read. A ban
+ * that ends later than the ban's length from now (made while the clock ran ahead, or before the
+ * length was lowered) is left to the password check, which cuts it to that length and says so.
+ */
+async function banInForce(deps: AuthDeps, userid: string): Promise<boolean> {
+  const now = deps.now();
+  const until = await deps.store.getPasswordBan(userid, now);
+  return until > 0 && until <= now + (await passwordLimits(deps.store)).banSeconds;
 }
 
 function banned(audit: Audit, context: SignInContext, until: number): Promise<never> {
@@ -379,11 +388,25 @@ export async function typedFactorsOf(store: FactorStore, userid: string): Promis
   };
 }
 
+/**
+ * A user's lock state at `now`, a lock of every factor cut to `lockout.seconds` from now: one that
+ * ends later was set while the clock ran ahead (set back, it would last that much longer), or
+ * before the setting was lowered. Cut in the store, so the lock ends for everyone then.
+ */
+export async function lockStateNow(store: Store, userid: string, now: number): Promise<LockState | undefined> {
+  const lock = await store.getLockState(userid);
+  if (!lock || lock.lockedUntil <= now) return lock;
+  const latest = now + (await lockoutLimits(store)).lockSeconds;
+  if (lock.lockedUntil <= latest) return lock;
+  await store.setLockState(userid, lock.totpLocked, latest);
+  return { ...lock, lockedUntil: latest };
+}
+
 /** The challenge a second factor answers, unless second factors are locked (audited, AuthError). */
 async function challengeStep(deps: AuthDeps, context: SignInContext, need: { readonly usable: readonly CodeKind[]; readonly recoveryLeft: number | null }, audit: Audit): Promise<SignInChallenge> {
   const { userid } = context;
-  const lock = await deps.store.getLockState(userid);
   const now = deps.now();
+  const lock = await lockStateNow(deps.store, userid, now);
   if (lock && lock.lockedUntil > now) {
     const message = `authentication failed: too many failed attempts; second factors are locked until ${formatTime(lock.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`;
     return fail(audit, context, 'locked', message);

@@ -1,7 +1,7 @@
 import type { CodeKind, SecondFactorOffer } from '../domain/second-factor.js';
 import { splitPasswordAndCode } from '../domain/typed-answer.js';
 import { AuthError, UsageError } from '../errors.js';
-import { beginSecondFactor, beginSignIn, findKeyChallenge, finishSignIn, secondFactorOffer, typedFactorsOf, type SignedIn, type SignInChallenge } from './authenticate.js';
+import { beginSecondFactor, beginSignIn, findKeyChallenge, finishSignIn, lockStateNow, secondFactorOffer, typedFactorsOf, type SignedIn, type SignInChallenge } from './authenticate.js';
 import type { AuthDeps } from './kinds/kind.js';
 
 export interface PamAnswer {
@@ -80,7 +80,7 @@ export interface PamPrompt {
 export async function pamPrompt(deps: AuthDeps, userid: string): Promise<PamPrompt> {
   const offer = await secondFactorOffer(deps.store, userid, deps.now());
   if (offer === null || offer === 'none' || !offer.kinds.some((k) => k === 'webauthn' || k === 'u2f')) return { offer, keys: null };
-  const lock = await deps.store.getLockState(userid);
+  const lock = await lockStateNow(deps.store, userid, deps.now());
   if (lock && lock.lockedUntil > deps.now()) return { offer, keys: null };
   const begun = await beginSecondFactor(deps, { userid, action: 'pam', channel: 'pam' });
   return { offer, keys: 'challenge' in begun && begun.challenge.fido2.length > 0 ? begun.challenge : null };

@@ -866,9 +866,16 @@ export abstract class SqlStore implements Store {
   async beginPasswordCheck(userid: string, token: string, limits: PasswordLimits, now: number) {
     // One unit of work: the count and the insert that depends on it cannot be split by another process.
     return this.atomically(async (s): Promise<PasswordCheckStart> => {
-      const row = (await s.sql('SELECT failures, window_start, banned_until FROM password_failures WHERE userid = ?').get(userid)) as
+      let row = (await s.sql('SELECT failures, window_start, banned_until FROM password_failures WHERE userid = ?').get(userid)) as
         | { failures: number; window_start: number; banned_until: number }
         | undefined;
+      // A ban ending later than the ban's length from now, or a window begun later than now, was
+      // made while the clock ran ahead (set back, it would last that much longer) or before the
+      // ban's length was lowered: cut to now.
+      if (row && (row.banned_until > now + limits.banSeconds || row.window_start > now)) {
+        row = { ...row, banned_until: Math.min(row.banned_until, now + limits.banSeconds), window_start: Math.min(row.window_start, now) };
+        await s.sql('UPDATE password_failures SET banned_until = ?, window_start = ? WHERE userid = ?').run(row.banned_until, row.window_start, userid);
+      }
       if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
       const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
       // The limit was lowered below the failures counted in this window: they reach it now, as the

@@ -177,6 +177,28 @@ describe('lockout', () => {
     }
   }, 60_000);
 
+  it('cuts a lock that ends later than lockout.seconds from now (set while the clock ran ahead, or before the setting was lowered) to that', async () => {
+    await store.run(['settings', 'set', 'lockout.failures', '2']);
+    try {
+      await addUser('ahead');
+      const keys = await addRecovery('ahead');
+      // Locked a day ahead, for the default hour: set back, the lock would last a day and an hour.
+      for (let i = 0; i < 2; i++) await store.run(['login', 'ahead', '--password-stdin', '--code', 'ffff-ffff-ffff-ffff', '--json'], { input: `${PW}\n`, prefix: ['faketime', '-f', '+1d'] });
+      const lockedFor = () => Date.parse((store.read(['user', 'show', 'ahead']) as { lock: { secondFactorsUntil: string } }).lock.secondFactorsUntil) / 1000 - Date.now() / 1000;
+      expect(lockedFor()).toBeGreaterThan(86_000);
+      const refused = await login('ahead', keys[0]!);
+      expect(oneLineError(refused)).toContain('second factors are locked until');
+      expect(lockedFor()).toBeLessThanOrEqual(3600);
+      // Lowering lockout.seconds cuts a lock in force too.
+      await store.run(['settings', 'set', 'lockout.seconds', '60']);
+      expect(oneLineError(await login('ahead', keys[0]!))).toContain('second factors are locked until');
+      expect(lockedFor()).toBeLessThanOrEqual(60);
+    } finally {
+      await store.run(['settings', 'set', 'lockout.failures', '100']);
+      await store.run(['settings', 'set', 'lockout.seconds', '3600']);
+    }
+  });
+
   it('locks TOTP after 8 consecutive TOTP failures until a recovery key succeeds', async () => {
     await addUser('lock1');
     const secret = await addTotp('lock1');

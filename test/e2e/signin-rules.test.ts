@@ -287,6 +287,20 @@ describe('password guesses', () => {
     expect(shown.lock.passwordUntil).toBeNull();
   });
 
+  it('ban for no longer than the ban from now: one made while the clock ran ahead is cut once it is set back', async () => {
+    await store.addUser('fwd', PW);
+    for (let i = 0; i < 5; i++) {
+      const r = await store.run(['login', 'fwd', '--password-stdin', '--json'], { input: 'wrong password!\n', prefix: ['faketime', '-f', '+1d'] });
+      expect(r.code).toBe(5);
+    }
+    const bannedFor = () => Date.parse((store.read(['user', 'show', 'fwd']) as { lock: { passwordUntil: string } }).lock.passwordUntil) / 1000 - Date.now() / 1000;
+    expect(bannedFor()).toBeGreaterThan(86_000);
+    const right = await store.login('fwd', PW);
+    expect(right.json().error.message).toMatch(/too many failed sign-ins/);
+    expect(bannedFor()).toBeLessThanOrEqual(900);
+    expect((await store.run(['tfa', 'unlock', 'fwd'])).code).toBe(0);
+  });
+
   it('are banned after five failures in the window, for known and unknown users alike, with the same answer', async () => {
     await store.addUser('pam', PW);
     const answers: Record<string, string[]> = {};
