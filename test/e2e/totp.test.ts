@@ -124,6 +124,14 @@ describe('TOTP enrolment', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('says no terminal is the reason a code cannot be asked for, also with --json and a QR code drawn to a file', async () => {
+    await addUser('quinn');
+    const r = await store.run(['tfa', 'add', 'totp', 'quinn', '--qr', `png:${store.dir}/quinn.png`, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error.message).toMatch(/^cannot ask for the verification code: standard input is not a terminal; give a secret with --secret/);
+    expect(store.factorsOf('quinn')).toEqual([]);
+  });
+
   it('refuses --no-verify from an ordinary user and a TOTP code asked for without a terminal', async () => {
     await addUser('xena');
     const self = await store.runAs('xena', PW, ['tfa', 'add', 'totp', 'xena', '--no-verify']);

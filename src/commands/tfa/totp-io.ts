@@ -39,8 +39,9 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   // Nothing is shown to scan before the code is asked for: an app has a code only for a secret given beforehand.
   const code = `the code the app shows with ${options.codeFlag} (- reads it from standard input)`;
   const ways = `${secretGiven ? `give ${code}` : `give a secret with ${options.secretFlag} (enter it in the app first) and ${code}`}, or store the factor unverified with --no-verify (admins)`;
-  if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
+  // No terminal first: it is the reason whatever else is given (--qr png:FILE draws a file to scan, but nothing asks for its code).
   if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
+  if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
 }
 
 /** Whether the command names the TOTP secret (--secret, or user add's --totp-secret). */
