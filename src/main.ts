@@ -1,4 +1,5 @@
 import type { CommanderError } from 'commander';
+import { refuseFilesUnderSudo } from './sudo-acting.js';
 import { buildProgram, PAM_LEAVES, type LeafRunner } from './cli.js';
 import type { Ctx } from './context.js';
 import { CancelledError, ExitCode, TfaError, UsageError } from './errors.js';
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
     refuseOptionForValue(options);
     const runLeaf: LeafRunner = async (load, args, opts, command) => {
       const leafCtx = leafContext(ctx, command);
+      refuseFilesUnderSudo(leafCtx, command, args, opts);
       if (leafCtx.remote) leafCtx.remote.admit(command, opts);
       else {
         forwarded = await throughService(argv, leafCtx, out, { command, args, opts }, debug);

@@ -95,6 +95,28 @@ describe('the command line', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('under sudo with --as (root acting for another user), refuses every file the command line names, and the commands on the store\'s own files', async () => {
+    await store.addUser('sudoer', 'sudoer password 1', ['--admin']);
+    const sudo = { SUDO_UID: '1000', SUDO_USER: 'someone' };
+    const file = join(store.dir, 'under-sudo');
+    writeFileSync(`${file}.csv`, 'userid\nnew-under-sudo\n');
+    const fix = 'under sudo with --as, which acts as root for another user: run it as yourself, or through the tfactl service (tfactl serve)';
+    for (const [args, what] of [
+      [['tfa', 'add', 'recovery', 'sudoer', '--output', `${file}.keys`], '--output writes a file as root, refused'],
+      [['user', 'import', `${file}.csv`], 'user import FILE reads a file as root, refused (- reads standard input)'],
+      [['tfa', 'add', 'totp', 'sudoer', '--secret', `@${file}.csv`, '--no-verify'], '--secret @FILE reads a file as root, refused'],
+      [['--db', `${file}.db`, 'user', 'list'], '--db is refused'],
+      [['backup', `${file}.bak`], 'tfactl backup does not run'],
+    ] as const) {
+      const r = await store.run(['--as', 'sudoer', '--password-stdin', ...args], { input: 'sudoer password 1\n', env: sudo });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLineError(r)).toBe(`error: ${what} ${fix}`);
+    }
+    expect(readdirSync(store.dir).filter((f) => f.startsWith('under-sudo'))).toEqual(['under-sudo.csv']);
+    // Without --as, sudo gives root@local (the store's owner); without sudo, --as writes as itself.
+    expect((await store.run(['tfa', 'add', 'recovery', 'sudoer', '--output', `${file}.keys`], { env: sudo })).code).toBe(0);
+  });
+
   it('shows a stack trace only with --debug', async () => {
     // A store tfactl refuses (exit 6): a file that is not SQLite's; a database of another program's.
     const s = new TempStore();

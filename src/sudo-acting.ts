@@ -1,0 +1,35 @@
+import { UsageError } from './errors.js';
+import type { Ctx } from './context.js';
+
+/**
+ * A command run as root by sudo for another user (SUDO_UID) who names a tfactl user to act as
+ * (--as, TFACTL_AS): a sudo rule that lets users run tfactl as root for themselves. Root's rights
+ * are for the store; files the command line names would be written or read as root wherever that
+ * user points them (a file in /etc, /etc/shadow read back in error messages, their own store as
+ * --db in which they are root@local). So, as a tfactl service does for its clients, such a run
+ * refuses every file its command line names, and the commands on the store's own files (exit 2).
+ */
+export function refuseFilesUnderSudo(ctx: Pick<Ctx, 'uid' | 'env'>, command: string, args: readonly string[], opts: Readonly<Record<string, unknown>>): void {
+  // What PAM runs takes no TFACTL_ variable and names its store itself (pam config wrote the line).
+  if (command === 'pam prompt' || command === 'pam check') return;
+  const sudoUid = ctx.env.SUDO_UID;
+  if (ctx.uid !== 0 || sudoUid === undefined || sudoUid === '' || sudoUid === '0') return;
+  const as = typeof opts.as === 'string' ? opts.as : ctx.env.TFACTL_AS;
+  if (as === undefined || as === '') return;
+  const fix = 'run it as yourself, or through the tfactl service (tfactl serve)';
+  const refuse = (what: string) => new UsageError(`${what} under sudo with --as, which acts as root for another user: ${fix}`, 'not_under_sudo');
+  if (['init', 'serve', 'backup', 'restore', 'pam config'].includes(command)) throw refuse(`tfactl ${command} does not run`);
+  if (opts.db !== undefined) throw refuse('--db is refused');
+  for (const flag of ['output', 'results']) if (typeof opts[flag] === 'string') throw refuse(`--${flag} writes a file as root, refused`);
+  if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) throw refuse('--qr png:FILE or svg:FILE writes a file as root, refused');
+  const named = (flag: string) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  for (const flag of ['authCode', 'token', 'totpSecret', 'aesKey', 'privateId', 'apiKey', 'secret', 'code']) {
+    const v = opts[flag];
+    if (typeof v === 'string' && v.length > 1 && v.startsWith('@')) throw refuse(`${named(flag)} @FILE reads a file as root, refused`);
+  }
+  for (const flag of ['response', 'tfaCfg', 'userCfg', 'domainsCfg', 'datacenterCfg']) {
+    const v = opts[flag];
+    if (typeof v === 'string' && v !== '-') throw refuse(`${named(flag)} reads a file as root, refused`);
+  }
+  if (command === 'user import' && args[0] !== undefined && args[0] !== '-') throw refuse('user import FILE reads a file as root, refused (- reads standard input)');
+}
