@@ -78,6 +78,9 @@ const NO_ADMIN_BY_TOKEN: ReadonlySet<Operation> = new Set<Operation>(['user.gran
 /** What the two operations above are for everyone else. */
 const AS_FOR_OTHERS: Partial<Record<Operation, Operation>> = { 'user.grant-admin': 'user.modify', 'user.passwd-admin': 'user.passwd' };
 
+/** The operation `op` is for anyone but an API token (the command it is part of). */
+export const asForOthers = (op: Operation): Operation => AS_FOR_OTHERS[op] ?? op;
+
 /**
  * What changing one's own account this way needs the password for, even inside a kept session
  * (the seed: "verify the current user password, unless logged in as root"): second factors, the
@@ -118,8 +121,7 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);
   }
-  const others = AS_FOR_OTHERS[op];
-  if (others !== undefined) return decide(actor, others, target);
+  if (AS_FOR_OTHERS[op] !== undefined) return decide(actor, asForOthers(op), target);
   if (actor.resumed && NEEDS_PASSWORD.has(op) && target === actor.userid) {
     return { allowed: false, reason: 'changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: end the session (logout) and sign in again' };
   }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { tfactlLine } from '../domain/command-line.js';
-import { decide, isRoot, type Operation } from '../domain/permissions.js';
+import { asForOthers, decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
 import { open, seal, secretContext } from '../domain/secret-box.js';
@@ -298,7 +298,7 @@ async function permitChanges(session: Session, row: ImportRow, ops: readonly Ope
   for (const op of ops) {
     const decision = decide(session.actor, op, row.userid);
     if (decision.allowed) continue;
-    const action = adding ?? (op === 'tfa.manage' ? 'tfa.add' : op === 'user.passwd-admin' ? 'user.passwd' : op === 'user.grant-admin' ? 'user.modify' : op);
+    const action = adding ?? (op === 'tfa.manage' ? 'tfa.add' : asForOthers(op));
     await session.audit({ action, target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
     throw new RowError(decision.reason);
   }

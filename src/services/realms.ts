@@ -142,7 +142,7 @@ async function keysNotChecked(session: Session, realm: string, yubico: YubicoEnf
   const online = yubico?.mode === 'online';
   const { count, first } = await session.store.usersWithYubikeys(realm, online, 10);
   if (count === 0) return [];
-  const names = count > first.length ? `${first.join(', ')} and ${count - first.length} more` : first.join(', ');
+  const names = someNames(count, first);
   return [
     online
       ? `${count} user(s) of realm ${realm} have YubiKeys registered with their own AES key: the validation service checks them now, and refuses any it does not know (register such keys again without --aes-key): ${names}`
@@ -150,12 +150,15 @@ async function keysNotChecked(session: Session, realm: string, yubico: YubicoEnf
   ];
 }
 
+/** The first of `count` names, and how many more. */
+const someNames = (count: number, first: readonly string[]) => (count > first.length ? `${first.join(', ')} and ${count - first.length} more` : first.join(', '));
+
 /** A warning naming the users of a realm who have no enabled factor of the enforced type, and the fix. */
 async function usersWithout(session: Session, realm: string, type: EnforceType): Promise<string[]> {
   if (type === 'none') return [];
   const { count, first } = await session.store.usersWithout(realm, type, 10);
   if (count === 0) return [];
-  const names = count > first.length ? `${first.join(', ')} and ${count - first.length} more` : first.join(', ');
+  const names = someNames(count, first);
   const fix = type === 'totp' ? `tfactl tfa add totp USERID` : `tfactl tfa add yubico USERID --otp OTP`;
   return [`${count} user(s) of realm ${realm} have no enabled ${type} factor and cannot sign in until one is added (run '${fix}' for each; 'tfactl tfa list --realm ${realm}' marks them): ${names}`];
 }
