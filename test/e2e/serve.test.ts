@@ -205,6 +205,8 @@ describe('tfactl serve', () => {
     // The store as the journal may show it: on PostgreSQL, without the connection string's password.
     const storePassword = BACKEND === 'postgres' ? decodeURIComponent(new URL(store.db).password) : '';
     expect(lines.find((l) => l.listening !== undefined)?.store).toBe(BACKEND === 'postgres' ? store.db.replace(`:${new URL(store.db).password}@`, ':***@') : store.db);
+    // The store was there: nothing says it was made.
+    expect(lines.find((l) => l.listening !== undefined)?.created).toBeUndefined();
     if (storePassword) expect(log).not.toContain(storePassword);
     const exited = new Promise<number | null>((done) => server.on('exit', done));
     server.kill('SIGTERM');
@@ -275,6 +277,28 @@ describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () =>
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(message);
     expect(readFileSync(storeFile).equals(before)).toBe(true);
+  });
+});
+
+describe('tfactl serve on a store that is not there', () => {
+  it('makes it, and says so in the log line that it listens (a mistyped path would serve an empty store unsaid)', async () => {
+    const dir = join(store.dir, 'served-new');
+    const db = BACKEND === 'postgres' ? store.db : join(dir, 'tfactl.db');
+    const sock = join(store.dir, 'new.sock');
+    let log = '';
+    const child = spawn(process.execPath, [BIN, 'serve', '--socket', sock], { env: { ...process.env, ...store.env, TFACTL_DB: db }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((ready) =>
+      child.stderr.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('"listening"')) ready();
+      }),
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const listening = log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.listening !== undefined);
+    // On PostgreSQL the store is the test's own, there already; a SQLite file was made here.
+    expect(listening?.created).toBe(BACKEND === 'sqlite' ? 'a new, empty store: check the path if one was meant to be there' : undefined);
   });
 });
 

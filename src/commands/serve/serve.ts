@@ -35,6 +35,9 @@ export async function run(inv: Invocation): Promise<void> {
   const tcp = tcpListener(inv);
   const activated = inv.ctx.env.LISTEN_FDS === '1' && inv.ctx.env.LISTEN_PID === String(process.pid);
   if (activated && socketOpt !== undefined) throw new UsageError('systemd passed a socket: leave out --socket');
+  // A store made by this start (a mistyped path, on SQLite) is said in the log: every user would
+  // otherwise meet an empty store, unknown to it.
+  const madeNow = !isPostgresUrl(storePath(inv)) && !existsSync(storePath(inv));
   // Only the owner of the store (root@local) serves it.
   const owner = await openSession(inv, { op: 'store.whole', action: 'serve' }, { creates: true });
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
@@ -271,7 +274,7 @@ export async function run(inv: Invocation): Promise<void> {
     tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
     servers.push(onTcp);
   }
-  log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: shownStore, version: pkg.version });
+  log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: shownStore, ...(madeNow && { created: 'a new, empty store: check the path if one was meant to be there' }), version: pkg.version });
 
   await new Promise<void>((done) => {
     const stop = inv.ctx.io.onInterrupt(() => {
