@@ -123,6 +123,14 @@ describe('recovery keys', () => {
     const again = await store.run(['tfa', 'add', 'recovery', 'filer', '--regenerate', '--yes', '--output', file]);
     expect(again.code).toBe(4);
     expect(existsSync(file)).toBe(true);
+    // Without --json, the keys are in the file only: not on the terminal, nor in a CI job's log.
+    const other = join(store.dir, 'keys-2.txt');
+    const human = await store.run(['tfa', 'add', 'recovery', 'filer', '--regenerate', '--yes', '--output', other], { env: { NO_COLOR: '1' } });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toBe(`replaced recovery keys for filer@local: the 10 keys are in ${other} (mode 0600), not shown here. Each works once: print them and lock them away, or keep them in a password vault, then delete the file.\n`);
+    const written = readFileSync(other, 'utf8').match(/[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}/g) ?? [];
+    expect(written).toHaveLength(10);
+    for (const k of written) expect(human.stdout + human.stderr).not.toContain(k);
   });
 
   it('work once even when ten sign-ins race with the same key', async () => {

@@ -35,7 +35,6 @@ export async function run(inv: Invocation): Promise<void> {
       regenerate,
       file && ((keys) => file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${keys.join('\n')}\n`)),
       (result) => {
-        if (file) inv.out.note(`wrote the keys to ${output} (mode 0600)`);
         inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
         shown = true;
       },
@@ -49,9 +48,16 @@ export async function run(inv: Invocation): Promise<void> {
   }
 }
 
-function render(r: { readonly userid: string; readonly keys: readonly string[]; readonly regenerated: boolean }, style: Style): string {
+/**
+ * The keys as a person reads them; with --output, where they are, and not the keys themselves: a
+ * file was asked for so that they are not in a terminal's scrollback or a CI job's log (--json
+ * still holds them, for the script that asked).
+ */
+function render(r: { readonly userid: string; readonly keys: readonly string[]; readonly regenerated: boolean; readonly output: string | null }, style: Style): string {
+  const done = `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}`;
+  if (r.output !== null) return `${done}: the ${r.keys.length} keys are in ${r.output} (mode 0600), not shown here. Each works once: print them and lock them away, or keep them in a password vault, then delete the file.`;
   return [
-    `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}:`,
+    `${done}:`,
     '',
     ...r.keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`),
     '',
