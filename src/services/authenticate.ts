@@ -1,5 +1,5 @@
 import { tfactlLine } from '../domain/command-line.js';
-import { formatTime, isExpired } from '../domain/dates.js';
+import { formatTime, isExpired, isoTime } from '../domain/dates.js';
 import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
@@ -258,13 +258,13 @@ async function banInForce(deps: AuthDeps, userid: string): Promise<boolean> {
 function banned(audit: Audit, context: SignInContext, until: number): Promise<never> {
   const u = context.userid;
   const message = `authentication failed: too many failed sign-ins for ${u}; try again after ${formatTime(until)} (or ask an admin to run ${tfactlLine('tfa unlock', [u])})`;
-  return fail(audit, context, 'password sign-ins banned', message, { bannedUntil: until });
+  return fail(audit, context, 'password sign-ins banned', message, { bannedUntil: isoTime(until) });
 }
 
 /** The right password, and still no sign-in: counted as a failed one, so the password cannot be tried freely. */
 async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit, reason: string, message: string): Promise<never> {
   const count = await deps.store.recordPasswordFailure(context.userid, await passwordLimits(deps.store), deps.now());
-  return fail(audit, context, reason, message, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: count.bannedUntil }) });
+  return fail(audit, context, reason, message, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
 }
 
 /** Password, account, permission and what the realm and factors require; a challenge when a factor is. */
@@ -275,7 +275,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   const check = await checkRegulated(deps, userid, regulation, () => checkPassword(hash, password), (until) => banned(audit, context, until));
   if (!check.result.ok) {
     const reason = hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password';
-    const detail = check.count ? { passwordFailures: check.count.failures, ...(check.count.bannedUntil > 0 && { bannedUntil: check.count.bannedUntil }) } : {};
+    const detail = check.count ? { passwordFailures: check.count.failures, ...(check.count.bannedUntil > 0 && { bannedUntil: isoTime(check.count.bannedUntil) }) } : {};
     const until = check.count?.bannedUntil ?? 0;
     return fail(audit, context, reason, until > 0 ? `authentication failed: too many failed sign-ins for ${userid}; try again after ${formatTime(until)}` : undefined, detail);
   }

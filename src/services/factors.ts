@@ -1,5 +1,6 @@
 import { tfactlLine } from '../domain/command-line.js';
 import { MIN_FACTOR_ID_PREFIX } from '../domain/account.js';
+import { isoTime } from '../domain/dates.js';
 import { isRoot } from '../domain/permissions.js';
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { FactorRecord, FactorType, RealmRecord, Store, UserOverview, UserRecord } from '../store/types.js';
@@ -181,7 +182,9 @@ export async function unlockUser(session: Session, userid: string): Promise<User
   if (!before) throw await userMissing(session.store, userid);
   await session.store.transaction(async (tx) => {
     await tx.unlock(userid);
-    const detail = { totpLocked: before.totpLocked, lockedUntil: before.lockedUntil, passwordBannedUntil: before.passwordBannedUntil };
+    // Times as every other time the audit trail shows: ISO 8601, null for none.
+    const when = (t: number) => (t > 0 ? isoTime(t) : null);
+    const detail = { totpLocked: before.totpLocked, lockedUntil: when(before.lockedUntil), passwordBannedUntil: when(before.passwordBannedUntil) };
     await session.audit({ action: 'tfa.unlock', target: userid, outcome: 'ok', detail }, tx);
   });
   return before;

@@ -320,9 +320,11 @@ describe('password guesses', () => {
     expect(right.code).toBe(5);
     expect(right.json().error.message).toMatch(/too many failed sign-ins/);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'pam@local', outcome: 'failed' });
-    expect(JSON.parse(store.auditRows().at(-1)?.detail ?? '{}')).toMatchObject({ reason: 'password sign-ins banned' });
-    // tfa unlock lifts the ban.
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(JSON.parse(store.auditRows().at(-1)?.detail ?? '{}')).toMatchObject({ reason: 'password sign-ins banned', bannedUntil: iso });
+    // tfa unlock lifts the ban, and its audit entry says what it lifted, in the trail's own times.
     expect((await store.run(['tfa', 'unlock', 'pam'])).code).toBe(0);
+    expect(JSON.parse(store.auditRows().at(-1)?.detail ?? '{}')).toEqual({ totpLocked: false, lockedUntil: null, passwordBannedUntil: iso });
     expect((await store.login('pam', PW)).code).toBe(0);
   });
 
