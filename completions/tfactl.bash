@@ -202,12 +202,12 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force'
             vopts='--db --as --auth-code --server --token'
-            args=('' '') ids=('' '') vararg=0 ;;
+            args=('' '') ids=('settings' '') vararg=0 ;;
         'settings unset')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --force'
             vopts='--db --as --auth-code --server --token'
-            args=('') ids=('') vararg=0 ;;
+            args=('') ids=('settings') vararg=0 ;;
         'backup')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'

@@ -578,9 +578,11 @@ complete -c tfactl -n '__tfactl_needs_command "settings"' -a unset -d 'put a set
 
 # tfactl settings set
 complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
+complete -c tfactl -n '__tfactl_argument "settings set" 0' -a '(__tfactl_ids --argument settings)'
 
 # tfactl settings unset
 complete -c tfactl -n '__tfactl_using "settings unset"' -l force -d 'unset webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
+complete -c tfactl -n '__tfactl_argument "settings unset" 0' -a '(__tfactl_ids --argument settings)'
 
 # tfactl backup
 complete -c tfactl -n '__tfactl_argument "backup" 0' -F -d 'file'

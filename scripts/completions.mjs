@@ -57,10 +57,10 @@ export const OPTION_VALUES = {
 
 /**
  * What the store holds, offered from it (`tfactl __complete KIND`), by the name of an argument or
- * an option's value: `<userid>`, `--as <userid>`, `<realm>`, `--realm <realm>`. An argument `<id>`
+ * an option's value: `<userid>`, `--as <userid>`, `<realm>`, `--realm <realm>`, a setting's `<key>`. An argument `<id>`
  * is a factor of the command's `<userid>` argument.
  */
-const STORE_KINDS = { userid: 'users', realm: 'realms' };
+const STORE_KINDS = { userid: 'users', realm: 'realms', key: 'settings' };
 
 /** Commands whose `<userid>` names a user to create, so none in the store fits. Checked like OPTION_VALUES. */
 export const NEW_USER_COMMANDS = ['user add'];

@@ -379,10 +379,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     import('./commands/completion.js'),
   ).addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']));
   // What the completion scripts offer for user ids, factor ids and realms: never prompts, never fails.
-  leaf(program, '__complete', 'print user ids, factor ids of a user, or realms from the store', () => import('./commands/complete.js'), {
+  leaf(program, '__complete', 'print user ids, factor ids of a user, realms or setting names from the store', () => import('./commands/complete.js'), {
     hidden: true,
   })
-    .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms']))
+    .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms', 'settings']))
     .argument('[userid]', 'whose factors (factors), or what has been typed of a user id (users: only those that start with it)');
 
   refuseContradictions(program);

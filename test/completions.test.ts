@@ -1,3 +1,4 @@
+import { SETTINGS } from '../src/domain/settings.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -451,12 +452,22 @@ describe('values and ids from the store', () => {
    * What each command of the tree should offer for each of its option values and arguments, read
    * from commander (not through the generator): choices, the values of OPTION_VALUES, and from
    * the store user ids (<userid>, except where a user is created), factor ids (<id>, of the
-   * <userid> before it) and realms (<realm>).
+   * <userid> before it), realms (<realm>) and setting names (<key>).
    */
   function expectedOffers(): { words: string[]; expected: string[] }[] {
     const offers: { words: string[]; expected: string[] }[] = [];
     const storeValues = (name: string, path: string[]): string[] | undefined =>
-      name === 'userid' ? (NEW_USER_COMMANDS.includes(path.join(' ')) ? [] : USERS) : name === 'realm' ? REALMS : name === 'id' ? factorIds() : undefined;
+      name === 'userid'
+        ? NEW_USER_COMMANDS.includes(path.join(' '))
+          ? []
+          : USERS
+        : name === 'realm'
+          ? REALMS
+          : name === 'id'
+            ? factorIds()
+            : name === 'key'
+              ? Object.keys(SETTINGS).sort()
+              : undefined;
     const visit = (cmd: Command, path: string[]) => {
       for (const o of cmd.options.filter((o) => !o.hidden && o.long && (o.required || o.optional))) {
         const valueName = /<([^>]+)>/.exec(o.flags)?.[1] ?? '';

@@ -5,7 +5,7 @@ import { isPostgresUrl } from '../domain/store-location.js';
 import { keyPathOf, storePath } from './session.js';
 
 /**
- * `tfactl __complete users [TYPED] | factors USERID | realms`: what the completion scripts offer for
+ * `tfactl __complete users [TYPED] | factors USERID | realms | settings`: what the completion scripts offer for
  * user ids (those that start with TYPED), factor ids and realms, one a line (a tab, then a
  * description, where there is one).
  * It answers at once and never fails: it never prompts, never creates or migrates a store, and

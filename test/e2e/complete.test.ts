@@ -43,6 +43,14 @@ describe('tfactl __complete (for the completion scripts)', () => {
     expect(r.stdout).toBe('corp\tcorporate accounts\nlocal\tbuilt-in realm\n');
   });
 
+  it('prints the setting names, with what each is after a tab, for settings set and unset', async () => {
+    const r = await store.run(['__complete', 'settings']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    const listed = (await store.run(['settings', 'list', '--json'])).json().result as { key: string; description: string }[];
+    expect(lines).toEqual(listed.map((x) => `${x.key}\t${x.description}`).sort());
+  });
+
   it("prints a user's factor ids with what each is, a bare name meaning realm local", async () => {
     const expected = [...aliceFactors].sort((a, b) => (a.id < b.id ? -1 : 1)).map((f) => `${f.id}\t${f.type}: ${f.description}${f.type === 'recovery' ? ' (disabled)' : ''}\n`).join('');
     for (const userid of ['alice', 'alice@local']) {
