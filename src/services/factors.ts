@@ -88,6 +88,17 @@ async function enforcementCheck(
   const enforced = realm.enforce;
   const remaining = factors.filter((f) => f.enabled && f.type === enforced && !removed.some((r) => r.id === f.id));
   const removesEnforced = removed.some((r) => factors.some((f) => f.id === r.id && f.enabled && f.type === enforced));
+  const keysOf = (list: readonly FactorRecord[]) => list.filter((f) => f.enabled && f.type === 'recovery').reduce((n, f) => n + ('keysLeft' in f ? f.keysLeft : 0), 0);
+  // Without a factor of the enforced type, recovery keys were the way in: taking them leaves none.
+  if (!removesEnforced && remaining.length === 0 && keysOf(removed.filter((r) => factors.some((f) => f.id === r.id))) > 0) {
+    const keysLeft = keysOf(factors.filter((f) => !removed.some((r) => r.id === f.id)));
+    if (keysLeft === 0) {
+      if (!actorIsAdmin) {
+        return { refusal: `realm ${realm.name} enforces ${enforced} and you have no enabled ${enforced} factor: your recovery keys are your last way to sign in (add a ${enforced} factor first)`, warnings: [] };
+      }
+      return { refusal: null, warnings: [`${user.userid} has no enabled ${enforced} factor and no recovery key left, and cannot sign in until a ${enforced} factor is added (realm ${realm.name} enforces ${enforced})`] };
+    }
+  }
   if (!removesEnforced || remaining.length > 0) return { refusal: null, warnings: [] };
   if (!actorIsAdmin) {
     return {
@@ -96,9 +107,7 @@ async function enforcementCheck(
     };
   }
   // Recovery keys still count where a type is enforced: until they run out, they are the way in.
-  const keysLeft = factors
-    .filter((f) => f.enabled && f.type === 'recovery' && !removed.some((r) => r.id === f.id))
-    .reduce((n, f) => n + ('keysLeft' in f ? f.keysLeft : 0), 0);
+  const keysLeft = keysOf(factors.filter((f) => !removed.some((r) => r.id === f.id)));
   return {
     refusal: null,
     warnings: [

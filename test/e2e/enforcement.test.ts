@@ -109,6 +109,14 @@ describe('a realm that enforces TOTP', () => {
     // Its recovery keys (none spent by the refusals) still sign it in, and the warning says so.
     expect(admin.json().warnings).toEqual(['gus@corp has no enabled totp factor left: only its 10 recovery keys sign it in until one is added (realm corp enforces totp)']);
     expect((await login('gus@corp', keys[2])).code).toBe(0);
+    // Now the recovery keys are the last way in: gus may not delete them; an admin may, told what it leaves.
+    const recovery = (store.factorsOf('gus@corp') as { id: string; type: string }[]).find((f) => f.type === 'recovery')!.id;
+    const own = await store.runAs('gus@corp', PW, ['--auth-code', keys[3]!, 'tfa', 'delete', 'gus@corp', recovery]);
+    expect(own.code, own.stderr).toBe(4);
+    expect(oneLineError(own)).toBe('error: realm corp enforces totp and you have no enabled totp factor: your recovery keys are your last way to sign in (add a totp factor first)');
+    const last = await store.runAs('boss', PW, ['tfa', 'delete', 'gus@corp', recovery, '--json']);
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.json().warnings).toEqual(['gus@corp has no enabled totp factor and no recovery key left, and cannot sign in until a totp factor is added (realm corp enforces totp)']);
   });
 });
 
