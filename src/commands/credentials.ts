@@ -59,13 +59,7 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
   const secrets = secretsOf(inv);
   let keySignIn: { settle(error?: unknown): Promise<void> } | undefined;
   return {
-    // An empty one is no password anyone has (the policy takes none shorter than 1 character):
-    // a line left empty by a script, not a guess to count toward a ban.
-    password: async () => {
-      const password = await secrets.read(`the password of ${userid}`);
-      if (password === '') throw new UsageError(`no password was given for ${userid} (an empty line or answer)`, 'missing_secret');
-      return password;
-    },
+    password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {
       const wanted = describeOffer(offer);
       if (second.value !== undefined) {

@@ -270,6 +270,9 @@ async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit,
 /** Password, account, permission and what the realm and factors require; a challenge when a factor is. */
 async function passwordStep(deps: AuthDeps, context: SignInContext, password: string, audit: Audit): Promise<{ signedIn: SignedIn } | { challenge: SignInChallenge }> {
   const { userid, action } = context;
+  // An empty one is no password anyone has (the policy takes none shorter than 1 character): a
+  // line a script left empty, or a form sent blank, not a guess to count toward a ban.
+  if (password === '') throw new UsageError(`no password was given for ${userid} (an empty line or answer)`, 'missing_secret');
   const regulation = await passwordLimits(deps.store);
   const hash = await deps.store.getPasswordHash(userid);
   const check = await checkRegulated(deps, userid, regulation, () => checkPassword(hash, password), (until) => banned(audit, context, until));

@@ -54,6 +54,15 @@ describe('login --begin and --finish', () => {
     expect(b.json().result).toEqual({ userid: 'ben@local', method: 'password', recoveryKeysLeft: null, session: null });
   });
 
+  it('take an empty password at --begin for none given (exit 2), counted toward no ban', async () => {
+    for (let i = 0; i < 6; i++) {
+      const b = await begin('ben', '');
+      expect(b.code).toBe(2);
+      expect(b.json().error).toEqual({ code: 'missing_secret', message: 'no password was given for ben@local (an empty line or answer)' });
+    }
+    expect((await begin('ben')).code).toBe(0);
+  });
+
   it('count a wrong password at --begin as any wrong password', async () => {
     const b = await begin('ann', 'not the password');
     expect(b.code).toBe(5);

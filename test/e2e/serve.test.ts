@@ -73,6 +73,11 @@ describe('tfactl serve', () => {
       status: 200,
       json: { ok: true, result: { userid: 'bob@local', method: 'password', recoveryKeysLeft: null }, warnings: [] },
     });
+    // A blank password is none given: 400, counted toward no ban.
+    for (let i = 0; i < 6; i++) {
+      expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'bob', password: '' } })).toMatchObject({ status: 400, json: { ok: false, error: { code: 'missing_secret' } } });
+    }
+    expect(curl('/api/v1/login', { token: adminToken, body: { userid: 'bob', password: PW } }).status).toBe(200);
     const wrong = curl('/api/v1/login', { token: adminToken, body: { userid: 'bob', password: 'not the password' } });
     expect(wrong.status).toBe(401);
     expect(wrong.json.error!.code).toBe('auth_failed');
