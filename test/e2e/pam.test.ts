@@ -455,7 +455,7 @@ describe('tfactl pam through tfactl serve', () => {
       mkdirSync(join(copy, 'dist'), { recursive: true });
       copyFileSync(BIN, join(copy, 'bin', 'tfactl.cjs'));
       copyFileSync(join(dirname(BIN), 'tfactl-pam-curl'), join(copy, 'bin', 'tfactl-pam-curl'));
-      for (const f of ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs']) copyFileSync(join(dirname(BIN), '..', 'dist', f), join(copy, 'dist', f));
+      for (const f of ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs', 'pg.cjs', 'webauthn-server.cjs']) copyFileSync(join(dirname(BIN), '..', 'dist', f), join(copy, 'dist', f));
       const config = (extra: string[]) => spawnSync(process.execPath, [join(copy, 'bin', 'tfactl.cjs'), 'pam', 'config', 'sshd', ...extra], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
       // Root's own copy: the lines are printed.
       expect(config([]).status).toBe(0);
@@ -463,8 +463,9 @@ describe('tfactl pam through tfactl serve', () => {
       const bundle = join(copy, 'dist', 'tfactl.cjs');
       const tail = 'belongs to uid 1000, so another user could put something else in its place; keep it where only root may write';
       for (const [path, refusals] of [
-        // The bundle itself, which the shell client never runs.
+        // The bundle itself, which the shell client never runs; and one it loads later (security keys).
         [bundle, [`refusing the program PAM would run as root ${bundle}: it ${tail}`, null]],
+        [join(copy, 'dist', 'webauthn-server.cjs'), [`refusing the program PAM would run as root ${join(copy, 'dist', 'webauthn-server.cjs')}: it ${tail}`, null]],
         // The directory both are in.
         [join(copy, 'bin'), [`refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl.cjs')}: the directory ${join(copy, 'bin')} ${tail}`, `refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl-pam-curl')}: the directory ${join(copy, 'bin')} ${tail}`]],
       ] as const) {

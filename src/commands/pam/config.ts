@@ -60,8 +60,9 @@ export async function run(inv: Invocation): Promise<void> {
   // pam_exec runs them as root: whoever could change node, this tfactl or the shell client (a
   // copy owned by a user, an npm prefix in a home directory) would run code as root at the next
   // sign-in, or let every code through. Held to what tfactl pam asks of the store.
-  const bundles = ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs'].map((f) => join(dirname(script), '..', 'dist', f));
-  for (const path of [process.execPath, ...(client === 'curl' ? [shellClient] : [script, ...bundles])]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
+  // Every bundle tfactl loads (PostgreSQL's and the security keys' on the way), not only its first.
+  const bundles = ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs', 'pg.cjs', 'webauthn-server.cjs'].map((f) => join(dirname(script), '..', 'dist', f));
+  for (const path of client === 'curl' ? [shellClient] : [process.execPath, script, ...bundles]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
   // And the socket the lines hand the admin's token to: in a directory others may write, anyone
   // could put a socket of theirs (or a link to another service's) in its place.
   if (serverAddress?.startsWith('/')) refuseReplaceable(dirname(serverAddress), 0, 'the directory of the socket PAM would send the token to,');
