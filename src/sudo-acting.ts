@@ -8,6 +8,8 @@ import type { Ctx } from './context.js';
  * user points them (a file in /etc, /etc/shadow read back in error messages, their own store as
  * --db in which they are root@local). So, as a tfactl service does for its clients, such a run
  * refuses every file its command line names, and the commands on the store's own files (exit 2).
+ * The environment's (TFACTL_DB, TFACTL_KEY_FILE, TFACTL_CONFIG) are sudo's to keep out, as its
+ * env_reset does unless a rule keeps them.
  */
 export function refuseFilesUnderSudo(ctx: Pick<Ctx, 'uid' | 'env'>, command: string, args: readonly string[], opts: Readonly<Record<string, unknown>>): void {
   // What PAM runs takes no TFACTL_ variable and names its store itself (pam config wrote the line).

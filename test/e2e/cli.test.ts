@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,23 @@ describe('the command line', () => {
     expect(readdirSync(store.dir).filter((f) => f.startsWith('under-sudo'))).toEqual(['under-sudo.csv']);
     // Without --as, sudo gives root@local (the store's owner); without sudo, --as writes as itself.
     expect((await store.run(['tfa', 'add', 'recovery', 'sudoer', '--output', `${file}.keys`], { env: sudo })).code).toBe(0);
+  });
+
+  it('starts no browser as root for a user sudo runs it for (a browser of root\'s on their display)', async () => {
+    await store.addUser('keyless', 'keyless password 1');
+    const bin = join(store.dir, 'fake-browser');
+    mkdirSync(bin);
+    const opened = join(store.dir, 'browser-opened');
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$(id -u) $1" >> '${opened}'\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}`, DISPLAY: ':0', SSH_CONNECTION: undefined, SSH_CLIENT: undefined };
+    const wait = (extra: Record<string, string>) => store.run(['tfa', 'add', 'webauthn', 'keyless'], { env: { ...env, ...extra }, timeoutMs: 4000 });
+    // Without sudo, the desktop's browser is started (the fake one records it).
+    await wait({});
+    expect(existsSync(opened)).toBe(true);
+    rmSync(opened);
+    const r = await wait({ SUDO_UID: '1000' });
+    expect(r.stderr).toContain('http://localhost:');
+    expect(existsSync(opened)).toBe(false);
   });
 
   it('shows a stack trace only with --debug', async () => {
