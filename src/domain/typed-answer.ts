@@ -9,12 +9,13 @@ export interface TypedFactors {
   readonly totpDigits: readonly number[];
   /** The length of an OTP of each of the user's YubiKeys (its public id plus 32). */
   readonly yubicoLengths: readonly number[];
-  /** Whether the user has recovery keys left: typed as printed, xxxx-xxxx-xxxx-xxxx. */
+  /** Whether the user has recovery keys left: typed as printed, xxxx-xxxx-xxxx-xxxx (or spaces for the dashes). */
   readonly recovery: boolean;
 }
 
 const MODHEX = /^[cbdefghijklnrtuv]+$/i;
-const RECOVERY = /[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}$/i;
+/** A recovery key as printed, or read out with spaces for its dashes (the same separator throughout). */
+const RECOVERY = /[0-9a-f]{4}([- ])[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{4}$/i;
 
 /** The password and the code, or null when no factor the user has ends what they typed. */
 export function splitPasswordAndCode(typed: string, factors: TypedFactors): { readonly password: string; readonly code: string } | null {

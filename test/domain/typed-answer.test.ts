@@ -25,6 +25,12 @@ describe('a password and a second factor typed as one', () => {
     fc.assert(fc.property(password, recoveryKey, (pw, key) => {
       expect(splitPasswordAndCode(pw + key, { ...NONE, recovery: true })).toEqual({ password: pw, code: key });
     }));
+    // Read out with spaces for its dashes, as login --code takes it too.
+    fc.assert(fc.property(password, recoveryKey, (pw, key) => {
+      const spaced = key.replace(/-/g, ' ');
+      expect(splitPasswordAndCode(pw + spaced, { ...NONE, recovery: true })).toEqual({ password: pw, code: spaced });
+    }));
+    expect(splitPasswordAndCode('pw0123-4567 89ab cdef', { ...NONE, recovery: true })).toBeNull();
   });
 
   it('prefers the longer factor a user has, and a recovery key to a TOTP code', () => {
