@@ -401,7 +401,7 @@ export async function lockStateNow(store: Store, userid: string, now: number): P
   if (!lock || lock.lockedUntil <= now) return lock;
   const latest = now + (await lockoutLimits(store)).lockSeconds;
   if (lock.lockedUntil <= latest) return lock;
-  await store.setLockState(userid, lock.totpLocked, latest);
+  await store.cutLock(userid, latest);
   return { ...lock, lockedUntil: latest };
 }
 

@@ -1058,6 +1058,10 @@ export abstract class SqlStore implements Store {
     await this.sql('UPDATE factors SET rp_id = @rpId WHERE type = @type AND rp_id IS NULL').run({ type, rpId });
   }
 
+  async cutLock(userid: string, latest: number) {
+    await this.sql('UPDATE users SET tfa_locked_until = ? WHERE userid = ? AND tfa_locked_until > ?').run(latest, userid, latest);
+  }
+
   async setLockState(userid: string, totpLocked: boolean, lockedUntil: number) {
     await this.sql('UPDATE users SET totp_locked = ?, tfa_locked_until = ? WHERE userid = ?').run(totpLocked ? 1 : 0, lockedUntil, userid);
   }

@@ -469,6 +469,8 @@ export interface LockoutStore {
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
   /** Sets the lock state carried over from another system. */
   setLockState(userid: string, totpLocked: boolean, lockedUntil: number): Promise<void>;
+  /** Ends the lock of every factor at `latest` if it ends later; nothing else of the lock state changes (a tfa unlock meanwhile stays). */
+  cutLock(userid: string, latest: number): Promise<void>;
   /** Lifts every lock (the password ban too) and resets the counters. */
   unlock(userid: string): Promise<boolean>;
   /** Epoch seconds until which password sign-ins of `userid` are banned; 0 when they are not. Reads only. */

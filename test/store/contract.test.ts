@@ -86,6 +86,17 @@ onEveryBackend((opened, others) => {
       expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 0, totpLocked: false, failures: 0, lockedUntil: 0 });
     });
 
+    it('cuts a lock that ends later than given, and changes nothing else of the lock state', async () => {
+      await store.setLockState('dan@local', true, NOW + 86_400);
+      await store.cutLock('dan@local', NOW + 3600);
+      expect(await store.getLockState('dan@local')).toMatchObject({ totpLocked: true, lockedUntil: NOW + 3600 });
+      await store.cutLock('dan@local', NOW + 7200);
+      expect(await store.getLockState('dan@local')).toMatchObject({ totpLocked: true, lockedUntil: NOW + 3600 });
+      await store.unlock('dan@local');
+      await store.cutLock('dan@local', NOW + 60);
+      expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 0, totpLocked: false, failures: 0, lockedUntil: 0 });
+    });
+
     it('lets racing password checks start only while failures and checks in flight stay under the limit', async () => {
       const limits = { failures: 5, windowSeconds: 300, banSeconds: 600 };
       const racing = await others(10);

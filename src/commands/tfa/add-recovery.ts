@@ -9,6 +9,7 @@ import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
 
 const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
+const FILE_ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault, then delete this file: tfactl keeps only their hashes.';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
@@ -33,7 +34,7 @@ export async function run(inv: Invocation): Promise<void> {
       session,
       userid,
       regenerate,
-      file && ((keys) => file.write(`Recovery keys for ${userid}\n${ADVICE}\n\n${keys.join('\n')}\n`)),
+      file && ((keys) => file.write(`Recovery keys for ${userid}\n${FILE_ADVICE}\n\n${keys.join('\n')}\n`)),
       (result) => {
         inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
         shown = true;
