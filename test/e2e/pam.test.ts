@@ -476,6 +476,14 @@ describe('tfactl pam through tfactl serve', () => {
         }
         chownSync(path, 0, 0);
       }
+      // A socket in a root-owned 0700 directory in /tmp (sticky): printed.
+      const privateRun = join('/tmp', `tfactl-pam-run-${process.pid}`);
+      mkdirSync(privateRun, { mode: 0o700 });
+      try {
+        expect(config(['--server', join(privateRun, 'tfactl.sock'), '--token', `@${tokenFile}`]).status).toBe(0);
+      } finally {
+        rmSync(privateRun, { recursive: true });
+      }
       // A socket in a directory others may write: anyone could put theirs in its place.
       const open = join(store.dir, 'open-run');
       mkdirSync(open);
@@ -483,7 +491,7 @@ describe('tfactl pam through tfactl serve', () => {
       const r = config(['--server', join(open, 'tfactl.sock'), '--token', `@${tokenFile}`]);
       expect({ code: r.status, stderr: r.stderr }).toEqual({
         code: 6,
-        stderr: `error: refusing the directory of the socket PAM would send the token to, ${open}: it is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write\n`,
+        stderr: `error: refusing the socket PAM would send the token to ${join(open, 'tfactl.sock')}: its directory ${open} is writable by others (mode 0777), so another user could put something else in its place; keep it where only root may write\n`,
       });
     });
 

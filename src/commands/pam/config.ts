@@ -1,6 +1,6 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { StoreError, UsageError } from '../../errors.js';
 import { refuseReplaceable, refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
@@ -65,7 +65,7 @@ export async function run(inv: Invocation): Promise<void> {
   for (const path of client === 'curl' ? [shellClient] : [process.execPath, script, ...bundles]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
   // And the socket the lines hand the admin's token to: in a directory others may write, anyone
   // could put a socket of theirs (or a link to another service's) in its place.
-  if (serverAddress?.startsWith('/')) refuseReplaceable(dirname(serverAddress), 0, 'the directory of the socket PAM would send the token to,');
+  if (serverAddress?.startsWith('/')) refuseReplaceableSocket(serverAddress);
   const dir = MODULE_DIRS.find((d) => existsSync(join(d, 'pam_exec.so')));
   const module = (name: string) => (dir ? join(dir, name) : name);
   // tfactl takes the global options before `pam`; the shell client its command first.
@@ -118,4 +118,36 @@ function serviceClient(inv: Invocation, server: string | undefined, tokenFile: s
   if (!curl) throw new UsageError(`--client curl needs curl (${CURL_PATHS[0]}), which is not installed: install it, or leave out --client`, 'usage');
   if (tokenFile?.includes('=')) throw new UsageError(`--client curl reads the token from a file whose path has no =, not ${tokenFile}: move it, or leave out --client`, 'usage');
   return 'curl';
+}
+
+/**
+ * The socket PAM's lines send the admin token to: every directory on the way to it as for a store
+ * (refuseReplaceable: root's, writable by no one else but for sticky ones such as /tmp), and its
+ * own directory root's and writable by no one else at all, sticky or not (the socket itself is
+ * 0666 by design: who may connect is not who may replace it).
+ */
+function refuseReplaceableSocket(socket: string): void {
+  const dir = dirname(socket);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return;
+  }
+  const name = 'the socket PAM would send the token to';
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new StoreError(
+      `refusing ${name} ${socket}: its directory ${dir} ${st.uid !== 0 ? `belongs to uid ${st.uid}` : `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode 0${(st.mode & 0o7777).toString(8)})`}, so another user could put something else in its place; keep it where only root may write`,
+      'store_permissions',
+    );
+  }
+  // The way to it: a name that is not there stops the walk after the socket's directory (the
+  // socket's own mode, 0666, is not the question); said of the socket.
+  const probe = join(dir, `.tfactl-route-${process.pid}`);
+  try {
+    refuseReplaceable(probe, 0, name);
+  } catch (e) {
+    if (e instanceof StoreError) throw new StoreError(e.message.replace(probe, socket), e.code);
+    throw e;
+  }
 }
