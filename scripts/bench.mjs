@@ -75,12 +75,15 @@ const say = (line = '') => (JSON_OUT ? process.stderr : process.stdout).write(`$
 // Helpers
 
 const tmpDirs = [];
+/** Services the bench started: stopped with it, whatever ends it (a step that throws included). */
+const servers = [];
 function tempDir() {
   const d = mkdtempSync(join(os.tmpdir(), 'tfactl-bench-'));
   tmpDirs.push(d);
   return d;
 }
 function cleanup() {
+  for (const s of servers.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGTERM');
   for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 process.on('exit', cleanup);
@@ -579,6 +582,7 @@ const net = await import('node:net');
 /** Starts `tfactl serve` on the target's store and socket; resolves once it listens, with a function that stops it. */
 const startServe = async (target) => {
   const server = spawn(process.execPath, [BIN, 'serve', '--socket', target.socketPath], { env: { ...process.env, TFACTL_DB: target.db, ...target.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  servers.push(server);
   await new Promise((ready, fail) => {
     let log = '';
     server.stderr.on('data', (d) => {
