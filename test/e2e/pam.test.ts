@@ -449,6 +449,14 @@ describe('tfactl pam through tfactl serve', () => {
       expect({ code: asked.status, stderr: asked.stderr }).toEqual({ code: 2, stderr: 'error: bin/tfactl-pam-curl is missing beside this tfactl: its installation is incomplete (or leave out --client)\n' });
     });
 
+    it('warns when the --realm the lines name is not in the store (every sign-in would fail as an unknown user)', async () => {
+      const r = spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--realm', 'nosuchrealm', '--json'], { encoding: 'utf8', env: { ...process.env, ...store.env } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).warnings).toEqual(["realm nosuchrealm does not exist: 'tfactl realm list' shows those there are: every sign-in through these lines fails until it is there"]);
+      const known = spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--realm', 'corp', '--json'], { encoding: 'utf8', env: { ...process.env, ...store.env } });
+      expect(JSON.parse(known.stdout).warnings).toEqual([]);
+    });
+
     it('refuses to print lines that would run, as root, a tfactl or shell client another user could change', async () => {
       const copy = join(store.dir, 'users-copy');
       mkdirSync(join(copy, 'bin'), { recursive: true });

@@ -1,12 +1,13 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { StoreError, UsageError } from '../../errors.js';
+import { NotFoundError, StoreError, UsageError } from '../../errors.js';
+import { requireRealm } from '../../services/lookup.js';
 import { refuseReplaceable, refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { boolOpt, stringOpt } from '../options.js';
-import { hostConfig, storePath } from '../session.js';
+import { hostConfig, openSession, storePath } from '../session.js';
 import { describeErrno } from '../../domain/errno.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
@@ -95,6 +96,12 @@ export async function run(inv: Invocation): Promise<void> {
           `# In /etc/pam.d/${service}: these lines in place of "@include common-auth" (the Unix password is`,
           '# then not asked). Keep a root shell open until a new sign-in has worked.',
         ];
+  // Lines for a realm the store does not have would refuse every sign-in as an unknown user: said
+  // now, where the store can be read (a service's is the service's to know).
+  if (server === undefined) {
+    const missing = await realmMissing(inv, realm);
+    if (missing !== null) inv.out.warn(`${missing}: every sign-in through these lines fails until it is there`);
+  }
   inv.out.result({ service, store: serverAddress ?? db, realm, nullok, client, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
 }
 
@@ -149,5 +156,21 @@ function refuseReplaceableSocket(socket: string): void {
   } catch (e) {
     if (e instanceof StoreError) throw new StoreError(e.message.replace(probe, socket), e.code);
     throw e;
+  }
+}
+
+/** Why `realm` is not in the store, or null when it is (or the store cannot be read here: nothing said). */
+async function realmMissing(inv: Invocation, realm: string): Promise<string | null> {
+  let session;
+  try {
+    session = await openSession(inv, undefined, { readOnly: true });
+  } catch {
+    return null;
+  }
+  try {
+    await requireRealm(session.store, realm);
+    return null;
+  } catch (e) {
+    return e instanceof NotFoundError ? e.message : null;
   }
 }
