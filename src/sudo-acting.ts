@@ -1,5 +1,12 @@
 import { UsageError } from './errors.js';
 import type { Ctx } from './context.js';
+import { namedInputFiles, writtenFileFlag } from './named-files.js';
+
+/** Whether this is root, run by sudo for another user (SUDO_UID, not root's own). */
+export function runBySudoForAnother(ctx: Pick<Ctx, 'uid' | 'env'>): boolean {
+  const sudoUid = ctx.env.SUDO_UID;
+  return ctx.uid === 0 && sudoUid !== undefined && sudoUid !== '' && sudoUid !== '0';
+}
 
 /**
  * A command run as root by sudo for another user (SUDO_UID) who names a tfactl user to act as
@@ -14,24 +21,15 @@ import type { Ctx } from './context.js';
 export function refuseFilesUnderSudo(ctx: Pick<Ctx, 'uid' | 'env'>, command: string, args: readonly string[], opts: Readonly<Record<string, unknown>>): void {
   // What PAM runs takes no TFACTL_ variable and names its store itself (pam config wrote the line).
   if (command === 'pam prompt' || command === 'pam check') return;
-  const sudoUid = ctx.env.SUDO_UID;
-  if (ctx.uid !== 0 || sudoUid === undefined || sudoUid === '' || sudoUid === '0') return;
+  if (!runBySudoForAnother(ctx)) return;
   const as = typeof opts.as === 'string' ? opts.as : ctx.env.TFACTL_AS;
   if (as === undefined || as === '') return;
   const fix = 'run it as yourself, or through the tfactl service (tfactl serve)';
   const refuse = (what: string) => new UsageError(`${what} under sudo with --as, which acts as root for another user: ${fix}`, 'not_under_sudo');
   if (['init', 'serve', 'backup', 'restore', 'pam config'].includes(command)) throw refuse(`tfactl ${command} does not run`);
   if (opts.db !== undefined) throw refuse('--db is refused');
-  for (const flag of ['output', 'results']) if (typeof opts[flag] === 'string') throw refuse(`--${flag} writes a file as root, refused`);
-  if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) throw refuse('--qr png:FILE or svg:FILE writes a file as root, refused');
-  const named = (flag: string) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  for (const flag of ['authCode', 'token', 'totpSecret', 'aesKey', 'privateId', 'apiKey', 'secret', 'code']) {
-    const v = opts[flag];
-    if (typeof v === 'string' && v.length > 1 && v.startsWith('@')) throw refuse(`${named(flag)} @FILE reads a file as root, refused`);
-  }
-  for (const flag of ['response', 'tfaCfg', 'userCfg', 'domainsCfg', 'datacenterCfg']) {
-    const v = opts[flag];
-    if (typeof v === 'string' && v !== '-') throw refuse(`${named(flag)} reads a file as root, refused`);
-  }
-  if (command === 'user import' && args[0] !== undefined && args[0] !== '-') throw refuse('user import FILE reads a file as root, refused (- reads standard input)');
+  const writes = writtenFileFlag(opts);
+  if (writes !== null) throw refuse(`${writes} writes a file as root, refused`);
+  const [read] = namedInputFiles(command, args, opts);
+  if (read !== undefined) throw refuse(`${read.named} reads a file as root, refused${read.named === 'user import FILE' ? ' (- reads standard input)' : ''}`);
 }

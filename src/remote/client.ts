@@ -7,6 +7,7 @@ import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile } from '../files.js';
 import { PAM_ANSWER_MAX_BYTES, PAM_COMMANDS, PAM_SERVICE_WAIT_MS } from '../pam-argv.js';
 import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
+import { namedInputFiles } from '../named-files.js';
 
 /**
  * The CLI as a client of tfactl serve: the command, parsed here as it would be run here, goes to
@@ -17,9 +18,6 @@ import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames
  */
 
 
-/** Options whose `@FILE` value is a file to read; options that name a file to read (except `-`). */
-const AT_FILE_OPTIONS = ['authCode', 'token', 'totpSecret', 'aesKey', 'privateId', 'apiKey', 'secret', 'code'];
-const FILE_OPTIONS = ['response', 'tfaCfg', 'userCfg', 'domainsCfg', 'datacenterCfg'];
 /** The most of one file sent: as much as any command reads of one. */
 const FILE_MAX_BYTES = Math.max(INPUT_LIMITS.proxmoxFile, INPUT_LIMITS.importFile);
 
@@ -88,18 +86,7 @@ interface FirstLine {
 
 /** The files the command reads that its user named: read here, with this user's rights. */
 function namedFiles(parsed: ParsedCommand): string[] {
-  const paths = new Set<string>();
-  for (const k of AT_FILE_OPTIONS) {
-    const v = parsed.opts[k];
-    if (typeof v === 'string' && v.length > 1 && v.startsWith('@')) paths.add(v.slice(1));
-  }
-  for (const k of FILE_OPTIONS) {
-    const v = parsed.opts[k];
-    if (typeof v === 'string' && v !== '-') paths.add(v);
-  }
-  const source = parsed.args[0];
-  if (parsed.command === 'user import' && source !== undefined && source !== '-') paths.add(source);
-  return [...paths];
+  return [...new Set(namedInputFiles(parsed.command, parsed.args, parsed.opts).map((f) => f.path))];
 }
 
 /** `argv` without --server and its value: the service is where it runs. */

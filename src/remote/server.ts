@@ -4,6 +4,7 @@ import { CancelledError, ExitCode, StoreError, TfaError, UsageError, type ExitCo
 import { describeSize, type CheckedFileOptions, type InputFile, type FileProblem, INPUT_LIMITS, KiB, MiB } from '../files.js';
 import { LineTooLongError } from '../stdio.js';
 import { ARG_MAX_BYTES, argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, readFrames, sendFrame, type ErrorFrame, type FileProblemFrame, type Frame } from './frames.js';
+import { writtenFileFlag } from '../named-files.js';
 
 /**
  * tfactl serve's side of the CLI protocol (see frames.ts): runs one command of a client, the very
@@ -457,11 +458,10 @@ function admit(command: string, opts: Readonly<Record<string, unknown>>): void {
   const here = "run it on the service's host as the store's owner";
   if (NOT_THROUGH_SERVICE.has(command)) throw new UsageError(`tfactl ${command} does not go through the tfactl service: ${here}`, 'not_through_service');
   if (opts.db !== undefined) throw new UsageError('--db names a store, and the tfactl service has its own: leave out --db, or --server to use that store directly', 'not_through_service');
-  const writes = (flag: string) =>
-    new UsageError(`${flag} writes a file, and the tfactl service writes none for its clients: leave it out (the output comes to this terminal), or ${here}`, 'not_through_service');
-  if (typeof opts.output === 'string') throw writes('--output');
-  if (typeof opts.results === 'string') throw writes('--results');
-  if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) throw writes(`--qr ${opts.qr.slice(0, 3).toLowerCase()}:FILE`);
+  const writes = writtenFileFlag(opts);
+  if (writes !== null) {
+    throw new UsageError(`${writes} writes a file, and the tfactl service writes none for its clients: leave it out (the output comes to this terminal), or ${here}`, 'not_through_service');
+  }
   // The page listens on the service's host, with the service's rights: the port is the service's to pick.
   if (opts.port !== undefined) throw new UsageError("--port picks a port on the service's host, which a client may not: leave it out (the page says its port)", 'not_through_service');
 }

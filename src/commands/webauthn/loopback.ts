@@ -23,6 +23,7 @@ export {
   type LoopbackCeremony,
   type LoopbackCeremonyOptions,
 } from './loopback-server.js';
+import { runBySudoForAnother } from '../../sudo-acting.js';
 export { ceremonyHintLines, ceremonyHints, openBrowser, type CeremonyHints, type CeremonyHintsInput } from './hints.js';
 
 
@@ -78,8 +79,7 @@ export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation
     // A service opens no browser for its client: it would run on the service's side, as its user,
     // with the page's secret path in its command line. Nor does root run by sudo for another user:
     // a browser of root's on that user's display (sudo may keep DISPLAY) has root's file dialogs.
-    const forSudoUser = inv.ctx.uid === 0 && (inv.ctx.env.SUDO_UID ?? '0') !== '0' && inv.ctx.env.SUDO_UID !== '';
-    const hints = ceremonyHints({ url: ceremony.url, port: ceremony.port, env: inv.ctx.env, platform: process.platform, open: run.open && !remote && !forSudoUser });
+    const hints = ceremonyHints({ url: ceremony.url, port: ceremony.port, env: inv.ctx.env, platform: process.platform, open: run.open && !remote && !runBySudoForAnother(inv.ctx) });
     for (const line of ceremonyHintLines(hints)) inv.out.instruct(line);
     if (hints.browser) openBrowser(hints.browser, inv.ctx.env);
     return await ceremony.result;
