@@ -28,11 +28,11 @@ export function fdKind(fd: number): FdKind {
   }
 }
 
-/** Whether `fd` is /dev/null (Linux's major 1, minor 3). */
+/** Whether `fd` is /dev/null (the memory device of minor 3), or cannot be looked at. */
 function discards(fd: number): boolean {
   try {
     const st = fstatSync(fd);
-    return process.platform === 'linux' && st.isCharacterDevice() && st.rdev === 259;
+    return isMemoryDevice(st) && st.rdev % 256 === 3;
   } catch {
     return true;
   }

@@ -47,7 +47,16 @@ export const yubico: SignInKind = {
       // The validation service guards against replay itself: only the last use is written here,
       // and for a key with its own AES key the counter it carries, so that the realm going back to
       // offline checks does not take this OTP again.
-      const counter = factor.sealedSecret ? offlineCounter(service, factor.sealedSecret, await deps.secretKey(), user.userid, factor.id, otp) : undefined;
+      let counter: number | undefined;
+      if (factor.sealedSecret) {
+        // The service has taken the OTP already: key material that does not open costs the sign-in nothing.
+        try {
+          const check = service.checkOffline(service.openOfflineKey(factor.sealedSecret, await deps.secretKey(), user.userid, factor.id), otp);
+          if (check.ok) counter = check.counter;
+        } catch {
+          counter = undefined;
+        }
+      }
       return {
         ok: true,
         spend: async (tx) => {
@@ -61,20 +70,3 @@ export const yubico: SignInKind = {
   },
 };
 
-/** The counter an OTP carries, read with the key's own AES key; undefined when it does not open with it. */
-function offlineCounter(
-  service: typeof import('../yubico.js'),
-  sealed: Buffer,
-  storeKey: Buffer,
-  userid: string,
-  factorId: string,
-  otp: Parameters<typeof import('../yubico.js')['checkOffline']>[1],
-): number | undefined {
-  // The service has taken the OTP already: a key material that does not open costs the sign-in nothing.
-  try {
-    const check = service.checkOffline(service.openOfflineKey(sealed, storeKey, userid, factorId), otp);
-    return check.ok ? check.counter : undefined;
-  } catch {
-    return undefined;
-  }
-}
