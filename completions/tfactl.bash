@@ -120,7 +120,7 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'tfa add webauthn')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --description --port --no-open --begin --finish --challenge --response --rp-id --origin'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --description --port --no-open --page --begin --finish --challenge --response --rp-id --origin'
             vopts='--db --as --auth-code --server --token --description --port --challenge --response --rp-id --origin'
             args=('') ids=('users') vararg=0 ;;
         'tfa add recovery')

@@ -491,6 +491,7 @@ complete -c tfactl -n '__tfactl_argument "tfa add yubico" 0' -a '(__tfactl_ids -
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l description -x -d 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l port -x -d 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l no-open -d 'never start a browser here: only print the page\'s address'
+complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l page -d 'start the page also without a terminal (at a terminal it starts anyway)'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l begin -d 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l finish -d 'for a web app: answer a challenge from --begin with the browser\'s RegistrationResponseJSON (--response)'
 complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l challenge -x -d 'the challenge --begin handed out'

@@ -543,7 +543,7 @@ rows.push(['`tfactl login --finish` with a recovery key', `${fmtMs(waTimes.recov
 /** Spawn to the page answering: `tfa add webauthn` prints the address once it listens; a GET proves it. */
 async function pageReadyMs() {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, 'tfa', 'add', 'webauthn', 'erin', '--no-open', '--description', 'bench'], {
+  const child = spawn(process.execPath, [BIN, 'tfa', 'add', 'webauthn', 'erin', '--page', '--no-open', '--description', 'bench'], {
     env: { ...process.env, NO_COLOR: '1', TFACTL_DB: wa.db },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -244,6 +244,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--description <text>', 'name of the key, e.g. "yubikey 5 nfc" (default "security key"; asked on a terminal)')
       .option('--port <port>', 'the page\'s port on 127.0.0.1 (default: a free one); forward it with ssh -L over SSH')
       .option('--no-open', 'never start a browser here: only print the page\'s address')
+      .option('--page', 'start the page also without a terminal (at a terminal it starts anyway)')
       .option('--begin', 'for a web app: hand out a registration challenge (creation options, JSON) to answer within 120 s')
       .option('--finish', "for a web app: answer a challenge from --begin with the browser's RegistrationResponseJSON (--response)")
       .option('--challenge <id>', 'the challenge --begin handed out')

@@ -124,7 +124,7 @@ describe('the command line', () => {
     const opened = join(store.dir, 'browser-opened');
     writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$(id -u) $1" >> '${opened}'\n`, { mode: 0o755 });
     const env = { PATH: `${bin}:${process.env.PATH}`, DISPLAY: ':0', SSH_CONNECTION: undefined, SSH_CLIENT: undefined };
-    const wait = (extra: Record<string, string>) => store.run(['tfa', 'add', 'webauthn', 'keyless'], { env: { ...env, ...extra }, timeoutMs: 4000 });
+    const wait = (extra: Record<string, string>) => store.run(['tfa', 'add', 'webauthn', 'keyless', '--page'], { env: { ...env, ...extra }, timeoutMs: 4000 });
     // Without sudo, the desktop's browser is started (the fake one records it).
     await wait({});
     expect(existsSync(opened)).toBe(true);

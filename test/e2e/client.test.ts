@@ -176,7 +176,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
     await store.addUser('wen', PW);
     let found: (url: string) => void;
     const url = new Promise<string>((r) => (found = r));
-    const run = viaService(['--as', 'wen', '--password-stdin', 'tfa', 'add', 'webauthn', 'wen', '--no-open'], {
+    const run = viaService(['--as', 'wen', '--password-stdin', 'tfa', 'add', 'webauthn', 'wen', '--page', '--no-open'], {
       input: `${PW}\n`,
       timeoutMs: 30_000,
       onStderr: (text) => {

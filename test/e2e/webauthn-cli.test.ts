@@ -54,7 +54,7 @@ function withPage(args: string[], input = ''): { url: Promise<string>; done: Pro
 }
 
 const enrol = (userid: string, page: Page, extra: string[] = []) => {
-  const run = withPage(['tfa', 'add', 'webauthn', userid, '--no-open', '--description', 'key on the page', '--json', ...extra]);
+  const run = withPage(['tfa', 'add', 'webauthn', userid, '--page', '--no-open', '--description', 'key on the page', '--json', ...extra]);
   return run.url.then(async (url) => ({ shown: url === '' ? null : await runPage(page, url), result: await run.done }));
 };
 const signIn = (userid: string, page: Page, extra: string[] = []) => {
@@ -107,7 +107,7 @@ describe('the loopback page, from the command line', () => {
   it("answers only its own user's connections: another local user who read the address (a browser's command line shows it) is refused, and told of", async () => {
     const page = await browser.newPage();
     const key = await addVirtualAuthenticator(page, AUTHENTICATORS.usbSecurityKey);
-    const run = withPage(['tfa', 'add', 'webauthn', 'gil', '--no-open', '--description', 'key on the page', '--json']);
+    const run = withPage(['tfa', 'add', 'webauthn', 'gil', '--page', '--no-open', '--description', 'key on the page', '--json']);
     const url = new URL(await run.url);
     // nobody fetches the options and answers with a made-up credential, through the secret path.
     const script = `

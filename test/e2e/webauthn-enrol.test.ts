@@ -206,6 +206,10 @@ describe('usage errors (exit 2, nothing changed)', () => {
     [['--rp-id', RP_ID], /go with --begin/],
     [['--begin', '--port', '8080'], /for the page/],
     [['--begin', '--no-open'], /for the page/],
+    [['--finish', '--challenge', 'x', '--response', '-', '--page'], /for the page/],
+    // Without a terminal no page is started to wait 120 s for a browser nobody is at.
+    [[], /^error: standard input is not a terminal, so no page is started to wait for a browser: give --page to start it anyway, or --begin and --finish for a web app$/],
+    [['--no-open', '--description', 'key'], /give --page/],
     [['--finish', '--challenge', 'x', '--response', '-', '--description', 'd'], /goes with --begin/],
     [['--port', '80000'], /port/],
     [['--begin', '--rp-id', 'https://x'], /RP id/],

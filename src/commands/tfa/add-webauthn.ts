@@ -31,19 +31,24 @@ export async function run(inv: Invocation): Promise<void> {
   const originOpts = listOpt(inv, 'origin');
   const portOpt = stringOpt(inv, 'port');
   const noOpen = boolOpt(inv, 'open') === false;
+  const forcePage = boolOpt(inv, 'page') === true;
   if (begin && finish) throw new UsageError('give --begin or --finish, not both', 'conflicting_options');
   if (!finish && (challengeId !== undefined || response !== undefined)) throw new UsageError('--challenge and --response go with --finish');
   if (finish && (challengeId === undefined || response === undefined)) {
     throw new UsageError('--finish needs the challenge from --begin (--challenge ID) and the browser\'s answer (--response FILE, - for standard input)');
   }
   if (!begin && (rpIdOpt !== undefined || originOpts.length > 0)) throw new UsageError('--rp-id and --origin go with --begin (the page uses RP id localhost)');
-  if ((begin || finish) && (portOpt !== undefined || noOpen)) throw new UsageError('--port and --no-open are for the page: leave them out with --begin and --finish', 'conflicting_options');
+  if ((begin || finish) && (portOpt !== undefined || noOpen || forcePage)) throw new UsageError('--page, --port and --no-open are for the page: leave them out with --begin and --finish', 'conflicting_options');
   if (finish && stringOpt(inv, 'description') !== undefined) throw new UsageError('--description goes with --begin (the challenge remembers it)');
   const port = portOpt === undefined ? undefined : parsePort(portOpt);
   const rpId = rpIdOpt === undefined ? undefined : parseRpId(rpIdOpt, 'invalid_rp_id');
   const origins = originOpts.length === 0 ? undefined : originOpts.map((o) => parseOrigin(o, 'origin', 'invalid_origin'));
   const descriptionOpt = stringOpt(inv, 'description');
   const parsedDescription = descriptionOpt === undefined ? undefined : (parseComment(descriptionOpt, 'description') ?? DEFAULT_DESCRIPTION);
+  // The page waits up to 120 s for someone at a browser: a script without a terminal says so.
+  if (!begin && !finish && !forcePage && !inv.ctx.io.stdinIsTTY) {
+    throw new UsageError('standard input is not a terminal, so no page is started to wait for a browser: give --page to start it anyway, or --begin and --finish for a web app', 'no_tty');
+  }
 
   let answer: unknown;
   if (finish) {
