@@ -457,6 +457,34 @@ describe('tfactl pam through tfactl serve', () => {
       expect(JSON.parse(known.stdout).warnings).toEqual([]);
     });
 
+    it('asks the service with the token, as the lines will: warns of no service there, a token it refuses, a user no admin, a missing realm, an end date', async () => {
+      const config = (file: string, extra: string[] = [], server = sock) => {
+        const r = spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--server', server, '--token', `@${file}`, '--json', ...extra], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
+        return { code: r.status, warnings: r.status === 0 ? (JSON.parse(r.stdout).warnings as string[]) : r.stderr };
+      };
+      const tokenOf = async (userid: string, name: string, extra: string[] = []) => {
+        const file = join(store.dir, `${name}.token`);
+        writeFileSync(file, `${(await store.run(['token', 'add', userid, name, '--json', ...extra])).json().result.value}\n`, { mode: 0o600 });
+        return file;
+      };
+      const fails = 'every sign-in through these lines fails';
+      expect(config(tokenFile)).toEqual({ code: 0, warnings: [] });
+      expect(config(tokenFile, ['--realm', 'nosuchrealm'])).toEqual({ code: 0, warnings: [`realm nosuchrealm does not exist: 'tfactl realm list' shows those there are: ${fails} until it is there`] });
+      expect(config(tokenFile, [], join(store.dir, 'run', 'none.sock'))).toEqual({ code: 0, warnings: [`no tfactl service answers at ${join(store.dir, 'run', 'none.sock')}: no such file or directory (ENOENT); ${fails} until one does`] });
+      await store.addUser('pamuser@corp', PW);
+      expect(config(await tokenOf('pamuser@corp', 'mine'))).toEqual({ code: 0, warnings: ["the token acts for pamuser@corp, who is not an admin: the service refuses every check through these lines (give an admin's token)"] });
+      expect(config(await tokenOf('pamadmin@corp', 'until', ['--expire', '2099-01-01']))).toEqual({ code: 0, warnings: [`the token pamadmin@corp!until expires on 2099-01-01: ${fails} from then on`] });
+      const wrong = join(store.dir, 'wrong.token');
+      writeFileSync(wrong, `pamadmin@corp!pam=${'A'.repeat(43)}\n`, { mode: 0o600 });
+      const refused = config(wrong);
+      expect(refused).toEqual({ code: 0, warnings: [expect.stringMatching(new RegExp(`^the service at ${sock} refuses the token: authentication failed: .*; ${fails}$`))] });
+      expect(refused.warnings[0]).not.toContain('A'.repeat(43));
+      // A file without a token in it is refused: nothing the lines could sign in with.
+      const garbage = join(store.dir, 'garbage.token');
+      writeFileSync(garbage, 'not a token\n', { mode: 0o600 });
+      expect(config(garbage)).toEqual({ code: 2, warnings: `error: the --token file ${garbage} does not hold an API token (USERID!NAME=SECRET): every sign-in through these lines would fail\n` });
+    });
+
     it('refuses to print lines that would run, as root, a tfactl or shell client another user could change', async () => {
       const copy = join(store.dir, 'users-copy');
       mkdirSync(join(copy, 'bin'), { recursive: true });

@@ -6,9 +6,11 @@ import { refuseReplaceable, refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { boolOpt, stringOpt } from '../options.js';
 import { hostConfig, openSession, storePath } from '../session.js';
 import { describeErrno } from '../../domain/errno.js';
+import { parseTokenValue, type PresentedToken } from '../../domain/api-token.js';
+import { boolOpt, secretValue, stringOpt } from '../options.js';
+import { serviceProblems } from './service-probe.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
 const CURL_PATHS = ['/usr/bin/curl', '/bin/curl', '/usr/local/bin/curl'];
@@ -46,6 +48,7 @@ export async function run(inv: Invocation): Promise<void> {
     if (!existsSync(tokenFile)) throw new UsageError(`cannot read the --token file ${tokenFile}: ${describeErrno('ENOENT')}`, 'file_error');
     refuseUntrustedTokenFile(tokenFile, 0);
   }
+  const presented = tokenFile === undefined ? undefined : tokenIn(inv, tokenFile);
   // This very tfactl, as this process runs it: the node binary and the script; or, through a
   // service, the shell client beside it.
   const script = realpathSync(process.argv[1] ?? 'tfactl');
@@ -101,6 +104,9 @@ export async function run(inv: Invocation): Promise<void> {
   if (server === undefined) {
     const missing = await realmMissing(inv, realm);
     if (missing !== null) inv.out.warn(`${missing}: every sign-in through these lines fails until it is there`);
+  } else if (presented !== undefined && serverAddress !== undefined) {
+    // The service is asked as the lines will ask it, with their token.
+    for (const problem of await serviceProblems(serverAddress, presented, realm)) inv.out.warn(problem);
   }
   inv.out.result({ service, store: serverAddress ?? db, realm, nullok, client, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
 }
@@ -157,6 +163,24 @@ function refuseReplaceableSocket(socket: string): void {
     if (e instanceof StoreError) throw new StoreError(e.message.replace(probe, socket), e.code);
     throw e;
   }
+}
+
+/**
+ * The token in the --token file, to ask the service with; undefined when this user cannot read it
+ * (root's file, a non-root admin writing the lines: nothing is asked). A file without a token in
+ * it is refused: every sign-in through the lines would fail.
+ */
+function tokenIn(inv: Invocation, tokenFile: string): (PresentedToken & { readonly text: string }) | undefined {
+  let text: string;
+  try {
+    text = secretValue(inv, `@${tokenFile}`, '--token');
+  } catch (e) {
+    if (e instanceof UsageError && /\bEACCES\b|permission denied/i.test(e.message)) return undefined;
+    throw e;
+  }
+  const parsed = parseTokenValue(text);
+  if (parsed === null) throw new UsageError(`the --token file ${tokenFile} does not hold an API token (USERID!NAME=SECRET): every sign-in through these lines would fail`, 'invalid_token');
+  return { ...parsed, text: text.trim() };
 }
 
 /** Why `realm` is not in the store, or null when it is (or the store cannot be read here: nothing said). */
