@@ -58,7 +58,8 @@ export function parseAuthenticatorData(bytes: Uint8Array): AuthenticatorData | n
 }
 
 /** The COSE algorithms Proxmox accepts for WebAuthn, by their names. */
-export type AssertionAlgorithm = 'ES256' | 'RS256';
+/** ES256 and RS256, what Proxmox accepts at registration; EdDSA (Ed25519), which its imports may carry. */
+export type AssertionAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
 
 /** A credential's public key: a JWK as stored, or a key node:crypto already holds. */
 export type CredentialPublicKey = JsonWebKey | KeyObject;
@@ -86,6 +87,7 @@ export function assertionPublicKey(algorithm: AssertionAlgorithm, key: Credentia
   if (algorithm === 'ES256') {
     return publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? publicKey : null;
   }
+  if (algorithm === 'EdDSA') return publicKey.asymmetricKeyType === 'ed25519' ? publicKey : null;
   return publicKey.asymmetricKeyType === 'rsa' ? publicKey : null;
 }
 
@@ -113,7 +115,8 @@ export function u2fPublicKey(point: Uint8Array): KeyObject | null {
 export function assertionSignatureValid(key: KeyObject, authenticatorData: Uint8Array, clientDataHash: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length === 0) return false;
   try {
-    return verify('sha256', Buffer.concat([authenticatorData, clientDataHash]), key, signature);
+    // Ed25519 hashes inside the signature scheme: node:crypto takes no digest for it.
+    return verify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', Buffer.concat([authenticatorData, clientDataHash]), key, signature);
   } catch {
     // A signature node:crypto cannot even read is simply not a valid one.
     return false;

@@ -155,7 +155,7 @@ export type Fido2AssertCredential =
       readonly kind: 'webauthn';
       /** The RP id the credential was made under. */
       readonly rpId: string;
-      /** The algorithm it was registered with (Proxmox accepts these two). */
+      /** The algorithm it was registered with (ES256 and RS256 are what Proxmox accepts; imports may carry EdDSA). */
       readonly algorithm: AssertionAlgorithm;
       readonly publicKey: CredentialPublicKey;
     }

@@ -171,7 +171,7 @@ function publicKeyOf(
 ): { algorithm: WebauthnAlgorithm; cose: Bytes; jwk: WebauthnPublicKeyJwk } {
   const known = ALGORITHMS[type];
   if (!Object.hasOwn(ALGORITHMS, type) || known === undefined) {
-    fail(`algorithm ${quote(type)} is not supported: tfactl verifies ES256 and RS256 (what Proxmox accepts) and EdDSA`);
+    fail(`algorithm ${quote(type)} is not supported: tfactl verifies ES256 and RS256 (what Proxmox accepts) and EDDSA (as webauthn-rs names them)`);
   }
   const { algorithm, shape: expected } = known as { algorithm: WebauthnAlgorithm; shape: string };
   if (shape !== expected) fail(`algorithm ${type} does not go with a ${shape} key`);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { assertionPublicKey, decodeBase64, parseAuthenticatorData, registrationResponseProblem, u2fPublicKey } from '../../src/domain/fido.js';
+import { assertionPublicKey, assertionSignatureValid, decodeBase64, parseAuthenticatorData, registrationResponseProblem, u2fPublicKey } from '../../src/domain/fido.js';
 
 describe('base64 as FIDO answers carry it', () => {
   it('decodes what node encodes, in either alphabet, with or without padding', () => {
@@ -46,6 +46,8 @@ describe('credential public keys', () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ed = generateKeyPairSync('ed25519');
+  const ed448 = generateKeyPairSync('ed448');
 
   it('take a key only for the algorithm it is for', () => {
     expect(assertionPublicKey('ES256', ec.publicKey.export({ format: 'jwk' }))?.asymmetricKeyType).toBe('ec');
@@ -56,6 +58,22 @@ describe('credential public keys', () => {
     expect(assertionPublicKey('ES256', createSecretKey(Buffer.alloc(32)))).toBeNull();
     expect(assertionPublicKey('ES256', null as never)).toBeNull();
     expect(assertionPublicKey('ES256', { kty: 'EC', crv: 'P-256' })).toBeNull();
+    expect(assertionPublicKey('EdDSA', ed.publicKey.export({ format: 'jwk' }))?.asymmetricKeyType).toBe('ed25519');
+    expect(assertionPublicKey('EdDSA', ec.publicKey)).toBeNull();
+    expect(assertionPublicKey('EdDSA', ed448.publicKey)).toBeNull();
+    expect(assertionPublicKey('ES256', ed.publicKey)).toBeNull();
+    expect(assertionPublicKey('RS256', ed.publicKey)).toBeNull();
+  });
+
+  it('check an Ed25519 signature over authenticator data and client data hash, and nothing else', () => {
+    const authData = randomBytes(37);
+    const hash = randomBytes(32);
+    const key = assertionPublicKey('EdDSA', ed.publicKey)!;
+    const signature = sign(null, Buffer.concat([authData, hash]), ed.privateKey);
+    expect(assertionSignatureValid(key, authData, hash, signature)).toBe(true);
+    expect(assertionSignatureValid(key, authData, randomBytes(32), signature)).toBe(false);
+    expect(assertionSignatureValid(key, authData, hash, Buffer.alloc(64))).toBe(false);
+    expect(assertionSignatureValid(key, authData, hash, signature.subarray(1))).toBe(false);
   });
 
   it('keep only the public part of a key given with its private part', () => {

@@ -11,7 +11,7 @@ const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs')
 
 /**
  * Sign-in with security keys through the JSON ceremony (`login --begin`, then `login --finish
- * --response`), for credentials imported from Proxmox VE: WebAuthn (ES256, RS256) answered as a
+ * --response`), for credentials imported from Proxmox VE: WebAuthn (ES256, RS256, EdDSA) answered as a
  * browser answers, legacy U2F answered raw by Debian's Authen::U2F::Tester (what Proxmox's API
  * takes), and both answered through fido2-assert's lines, whose format fido2-assert -V checks.
  */
@@ -24,6 +24,8 @@ const APPID = 'https://pve.example.com:8006';
 
 const es256 = new SoftAuthenticator('ES256', { counter: 5 });
 const rs256 = new SoftAuthenticator('RS256', { counter: 0 });
+// Ed25519: Proxmox's own registrations are ES256 or RS256, but what webauthn-rs stores may be EdDSA.
+const ed25519 = new SoftAuthenticator('EdDSA', { counter: 2 });
 const tester = new U2fTester();
 let u2f: { keyHandle: string; publicKey: string };
 
@@ -54,6 +56,7 @@ beforeAll(async () => {
         webauthn: [
           { id: 'w-es', description: 'yubikey', created: 1700000000, entry: es256.proxmoxEntry() },
           { id: 'w-rs', description: 'tpm', created: 1700000001, entry: rs256.proxmoxEntry() },
+          { id: 'w-ed', description: 'solo key', created: 1700000002, entry: ed25519.proxmoxEntry() },
         ],
         u2f: [{ id: 'u-1', description: 'old key', created: 1600000000, entry: { key: { keyHandle: u2f.keyHandle, version: 'U2F_V2' }, 'public-key': Buffer.from(u2f.publicKey, 'base64url').toString('base64') } }],
       },
@@ -75,11 +78,12 @@ describe('imported security keys', () => {
     expect(r.code, r.stderr).toBe(0);
     const factors = r.json().result[0].factors;
     const listed = factors.map((f: { type: string; credential: unknown }) => [f.type, f.credential]);
-    expect(listed).toHaveLength(3);
+    expect(listed).toHaveLength(4);
     expect(listed).toEqual(
       expect.arrayContaining([
         ['webauthn', { id: es256.id, rpId: RP_ID, counter: 5 }],
         ['webauthn', { id: rs256.id, rpId: RP_ID, counter: 0 }],
+        ['webauthn', { id: ed25519.id, rpId: RP_ID, counter: 2 }],
         ['u2f', { id: u2f.keyHandle, rpId: APPID, counter: 0 }],
       ]),
     );
@@ -101,7 +105,7 @@ describe('imported security keys', () => {
     expect(help).toContain(EXTRACT);
     expect(b.kinds).toEqual(['webauthn', 'u2f']);
     expect(b.publicKey).toMatchObject({ rpId: RP_ID, userVerification: 'preferred', timeout: 120000, extensions: { appid: APPID } });
-    expect(b.publicKey!.allowCredentials.map((c) => c.id).sort()).toEqual([es256.id, rs256.id, u2f.keyHandle].sort());
+    expect(b.publicKey!.allowCredentials.map((c) => c.id).sort()).toEqual([es256.id, rs256.id, ed25519.id, u2f.keyHandle].sort());
     expect(b.fido2.map((f) => [f.kind, f.input.split('\n')[1], f.options])).toEqual(
       expect.arrayContaining([
         ['webauthn', RP_ID, ['-G']],
@@ -116,6 +120,7 @@ describe('imported security keys', () => {
   it.each([
     ['ES256', es256],
     ['RS256', rs256],
+    ['EdDSA', ed25519],
   ] as const)('sign in with a browser answer from a %s credential, which advances its counter', async (_alg, key) => {
     const b = await begin('kim@pve');
     const before = key.counter;
@@ -152,6 +157,19 @@ describe('imported security keys', () => {
     // One line (fido2-assert ... | paste -sd' '), as a terminal prompt or --response - takes it.
     const oneLine = await finish('kim@pve', again.challenge, es256.fido2Assert(input));
     expect(oneLine.code, oneLine.stderr).toBe(0);
+  });
+
+  it('sign in with the lines fido2-assert prints for an Ed25519 credential, which fido2-assert -V accepts as eddsa', async () => {
+    const b = await begin('kim@pve');
+    const line = b.fido2.find((f) => f.kind === 'webauthn' && f.input.includes(Buffer.from(ed25519.credentialId).toString('base64')))!;
+    const output = ed25519.fido2Assert(line.input);
+    const pem = join(store.dir, 'ed25519.pem');
+    writeFileSync(pem, ed25519.publicKeyPem());
+    const verified = spawnSync('fido2-assert', ['-V', '-p', pem, 'eddsa'], { input: output, encoding: 'utf8' });
+    expect(verified.status, verified.stderr).toBe(0);
+    const r = await finishFile('kim@pve', b.challenge, output);
+    expect(r.code, r.stderr).toBe(0);
+    expect(counterOf(ed25519.id)).toBe(ed25519.counter);
   });
 
   it('sign in with fido2-assert -u lines for a U2F registration', async () => {
@@ -270,7 +288,7 @@ describe('login --begin for a web app', () => {
     const b = await begin('kim@pve', ['--rp-id', 'localhost', '--origin', 'http://localhost:8443']);
     // The U2F registration still answers through the appid extension.
     expect(b.publicKey!.allowCredentials.map((c) => c.id)).toEqual([u2f.keyHandle]);
-    expect(b.fido2).toHaveLength(3);
+    expect(b.fido2).toHaveLength(4);
   });
 });
 

@@ -113,11 +113,14 @@ export const webauthn: SignInKind = {
   },
 };
 
-/** A WebAuthn credential's public key as the checks take it; null for an algorithm other than ES256 and RS256. */
+/** The checks' name of each COSE algorithm tfactl keeps. */
+const ASSERTION_ALGORITHMS: Readonly<Record<number, AssertionAlgorithm>> = { [-7]: 'ES256', [-257]: 'RS256', [-8]: 'EdDSA' };
+
+/** A WebAuthn credential's public key as the checks take it; null for an algorithm other than ES256, RS256 and EdDSA. */
 function webauthnKey(c: CredentialRecord): { readonly algorithm: AssertionAlgorithm; readonly publicKey: JsonWebKey } | null {
   const parsed = coseToJwk(c.publicKey);
-  if (!parsed || (parsed.algorithm !== -7 && parsed.algorithm !== -257)) return null;
-  return { algorithm: parsed.algorithm === -7 ? 'ES256' : 'RS256', publicKey: parsed.jwk as JsonWebKey };
+  const algorithm = parsed && Object.hasOwn(ASSERTION_ALGORITHMS, parsed.algorithm) ? ASSERTION_ALGORITHMS[parsed.algorithm] : undefined;
+  return parsed && algorithm ? { algorithm, publicKey: parsed.jwk as JsonWebKey } : null;
 }
 
 /** Checks fido2-assert's lines against each credential made for the RP id they name. */
