@@ -106,6 +106,23 @@ describe('tfa add webauthn --finish', () => {
     expect(done.json().result.method).toBe('webauthn');
   });
 
+  it('takes --response - after the acting user\'s password, as every line of standard input, and an unreadable one spends no second factor', async () => {
+    await store.addUser('eve', PW);
+    const keys = (await store.run(['tfa', 'add', 'recovery', 'eve', '--json'])).json().result.keys as string[];
+    const keyFile = join(store.dir, 'eve-key');
+    writeFileSync(keyFile, `${keys[0]}\n`);
+    const left = async () => store.read<{ factors: { recoveryKeysLeft: number } }>(['user', 'show', 'eve']).factors.recoveryKeysLeft;
+    const key = new SoftAuthenticator();
+    const { challenge, publicKey } = await begin('eve');
+    const asEve = (input: string) =>
+      store.run(['--as', 'eve', '--password-stdin', '--auth-code', `@${keyFile}`, 'tfa', 'add', 'webauthn', 'eve', '--finish', '--challenge', challenge, '--response', '-', '--json'], { input });
+    await refusedUnchanged('eve', () => asEve(`${PW}\nnot json\n`), 2, /^error: --response is not JSON/);
+    expect(await left()).toBe(keys.length);
+    const r = await asEve(`${PW}\n${JSON.stringify(key.register(publicKey, { origin: ORIGIN }))}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await left()).toBe(keys.length - 1);
+  });
+
   it('refuses a key registered already (exit 4)', async () => {
     const key = new SoftAuthenticator();
     const first = await begin('cy');

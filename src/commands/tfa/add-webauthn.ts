@@ -4,7 +4,7 @@ import { registrationResponseProblem } from '../../domain/fido.js';
 import { parseUserId } from '../../domain/userid.js';
 import { parseOrigin, parseRpId } from '../../domain/webauthn-settings.js';
 import { UsageError } from '../../errors.js';
-import type { Invocation } from '../../invocation.js';
+import type { GlobalOptions, Invocation } from '../../invocation.js';
 import type { EnrolledCredential, RegistrationChallenge } from '../../services/kinds/webauthn-enrolment.js';
 import { beginWebauthnEnrolment, finishWebauthnEnrolment } from '../../services/kinds/webauthn-enrolment.js';
 import { arg, boolOpt, listOpt, stringOpt } from '../options.js';
@@ -51,17 +51,26 @@ export async function run(inv: Invocation): Promise<void> {
   }
 
   let answer: unknown;
-  if (finish) {
+  const readAnswer = async (): Promise<void> => {
     const text = await readResponse(inv, response as string, "the browser's answer");
+    let parsed: unknown;
     try {
-      answer = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new UsageError(`--response is not JSON: give ${REGISTRATION_JSON}`, 'invalid_response');
     }
-    const problem = registrationResponseProblem(answer);
+    const problem = registrationResponseProblem(parsed);
     if (problem !== null) throw new UsageError(`--response is not a registration answer: ${problem}; give ${REGISTRATION_JSON}`, 'invalid_response');
-  }
-  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
+    answer = parsed;
+  };
+  // A file is read before anything else. Standard input's line comes in the order of every other
+  // (README: the acting user's password, their --auth-code -, then the rest): for --as, in the
+  // sign-in's precheck, before the second factor, which an unreadable answer then does not spend.
+  const fromStdin = finish && response === '-';
+  if (finish && !fromStdin) await readAnswer();
+  const codeFirst = (inv.opts as GlobalOptions).authCode === '-';
+  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid, ...(fromStdin && !codeFirst && { precheck: readAnswer }) });
+  if (finish && answer === undefined) await readAnswer();
   if (finish) return showEnrolled(inv, await finishWebauthnEnrolment(session, userid, challengeId as string, answer));
   if (begin) {
     return showChallenge(inv, await beginWebauthnEnrolment(session, userid, { description: parsedDescription ?? DEFAULT_DESCRIPTION, rpId, origins }));
