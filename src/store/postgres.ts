@@ -130,6 +130,16 @@ class PgStore extends SqlStore {
   ) {
     super();
     this.path = redactUrl(location);
+    // A connection the server ended (a restart, pg_terminate_backend) stays ended: said, so that
+    // a holder that keeps stores open (tfactl serve's pool) opens another.
+    client.on('error', () => (this.lost = true));
+    client.on('end', () => (this.lost = true));
+  }
+
+  private lost = false;
+
+  get connectionLost(): boolean {
+    return this.owner.lost;
   }
 
   private get owner(): PgStore {

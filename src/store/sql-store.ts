@@ -444,6 +444,7 @@ export abstract class SqlStore implements Store {
   abstract restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect>;
   abstract previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect>;
   abstract close(): void;
+  abstract readonly connectionLost: boolean;
   /** The statement `text` on this connection (prepared once, where the backend can). */
   protected abstract sql(text: string): SqlStatement;
   /** How a user's audit entries are read (listingQueries.audit): SQLite's way, or PostgreSQL's. */

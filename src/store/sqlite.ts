@@ -389,6 +389,8 @@ function gateOf(path: string): ProcessGate {
 }
 
 class SqliteStore extends SqlStore {
+  /** A file's connection is never lost. */
+  readonly connectionLost = false;
   private readonly gate: ProcessGate;
   /** Set when its WAL is checkpointed in the background (OpenOptions.backgroundCheckpoints). */
   checkpoints: BackgroundCheckpoints | null = null;

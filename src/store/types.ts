@@ -592,6 +592,11 @@ export interface Store extends UserStore, RealmStore, SettingStore, FactorStore,
    * Concurrent calls from one process run one after another.
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * Whether the store's connection is gone for good (a server restarted, a backend terminated): a
+   * long-lived holder (tfactl serve's pool) opens another. Always false for a file.
+   */
+  readonly connectionLost: boolean;
   close(): void;
 }
 

@@ -249,6 +249,12 @@ describe('tfactl on a PostgreSQL store', () => {
       const answers = await Promise.all(begun.map((b) => post({ userid: 'cara', challenge: b.json.result!.challenge, response: code })));
       expect(answers.filter((a) => a.status === 200 && a.json.result?.method === 'totp')).toHaveLength(1);
       expect(answers.filter((a) => a.status === 401)).toHaveLength(9);
+      // A server restart ends the service's pooled connections: the next sign-ins open new ones
+      // (they used to answer 503 until the service was restarted too).
+      await run(['user', 'add', 'dora', '--password-stdin'], { input: `${PW}\n` });
+      cluster.restart();
+      const after = await Promise.all(Array.from({ length: 3 }, () => post({ userid: 'dora', password: PW })));
+      expect(after.map((a) => [a.status, a.json.result?.method])).toEqual(Array.from({ length: 3 }, () => [200, 'password']));
     } finally {
       server.kill('SIGTERM');
     }

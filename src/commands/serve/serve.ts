@@ -375,6 +375,14 @@ function connectionPool(size: number, open: () => Promise<PooledStore>) {
   return {
     async acquire(): Promise<{ store: PooledStore; release: () => void }> {
       let store = idle.pop();
+      // A connection the server ended (a restart, a backend terminated) is closed, and another
+      // opened in its place: kept, it would fail every request it was lent to.
+      while (store?.store.connectionLost) {
+        const lost = store;
+        lost.store.close();
+        all.splice(all.indexOf(lost), 1);
+        store = idle.pop();
+      }
       if (!store && all.length + opening < size) {
         opening++;
         try {
