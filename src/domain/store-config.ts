@@ -32,6 +32,12 @@ export function parseStoreConfig(text: string, path: string): StoreConfig {
     if (value === '') throw new StoreError(`${at}: ${key} has no value`, 'config_invalid');
     if (values.has(key)) throw new StoreError(`${at}: ${key} is set twice`, 'config_invalid');
     if (key === 'key-file' && !value.startsWith('/')) throw new StoreError(`${at}: key-file must be an absolute path`, 'config_invalid');
+    // Read from wherever a command runs (pam_exec, systemd, cron): a relative path would name a
+    // store of each directory's own.
+    if (key === 'db' && !value.startsWith('/') && !/^postgres(?:ql)?:\/\//i.test(value)) {
+      throw new StoreError(`${at}: db must be an absolute path or a postgres:// connection string`, 'config_invalid');
+    }
+    if (/\s#/.test(value)) throw new StoreError(`${at}: ${key} holds a # after a blank: a comment goes on a line of its own, starting with #`, 'config_invalid');
     values.set(key, value);
   });
   return { path, db: values.get('db') ?? null, keyFile: values.get('key-file') ?? null };

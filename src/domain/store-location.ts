@@ -48,8 +48,13 @@ function checkedLocation(location: string, from: string): string {
   if (scheme !== undefined && !isPostgresUrl(location)) {
     throw new UsageError(`${from} names a ${scheme}:// store, which tfactl does not have: ${fix}`, 'invalid_store');
   }
-  if (scheme === undefined && /^postgres(?:ql)?:/i.test(location)) {
-    throw new UsageError(`${from} is not a connection string tfactl reads (no // after postgres:): ${fix}`, 'invalid_store');
+  if (scheme === undefined && /^postgres(?:ql)?(?::|\/\/)/i.test(location)) {
+    throw new UsageError(`${from} is not a connection string tfactl reads (it needs :// after postgres): ${fix}`, 'invalid_store');
+  }
+  // A connection string with something around it (quotes, <...>, db=...): a file of that name
+  // would be a store of its own on this host, and the password part of its path.
+  if (scheme === undefined && /postgres(?:ql)?:\/\//i.test(location)) {
+    throw new UsageError(`${from} holds postgres:// but does not begin with it (quotes or other text around a connection string?): ${fix}`, 'invalid_store');
   }
   if (scheme === undefined && isKeywordConnectionString(location)) {
     throw new UsageError(`${from} is a keyword=value connection string, which tfactl does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
@@ -73,6 +78,11 @@ function checkPostgresUrl(location: string, from: string): void {
     url = new URL(location);
   } catch {
     return; // Said, without the string, where pg reads it.
+  }
+  // postgres://USER:12345/PW@HOST/DB reads as the host USER, port 12345, and a path holding the
+  // password: a / (or ?, #) in a password must be percent-encoded.
+  if (url.username === '' && /@/.test(url.pathname + url.search + url.hash)) {
+    throw new UsageError(`${from} cannot be read: a /, ? or # in its user name or password must be percent-encoded (%2F, %3F, %23): postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
   const database = decodeURIComponentSafe(url.pathname.replace(/^\//, ''));
   if (database === '' && !url.searchParams.has('database')) {

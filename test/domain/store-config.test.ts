@@ -14,8 +14,11 @@ describe('/etc/tfactl/config', () => {
     ['db postgres://x', 'c line 1: not a setting'],
     ['dbx = 1', 'c line 1: not a setting tfactl knows (it knows db, key-file)'],
     ['# ok\ndb =', 'c line 2: db has no value'],
-    ['db = a\ndb = b', 'c line 2: db is set twice'],
+    ['db = /a\ndb = /b', 'c line 2: db is set twice'],
     ['key-file = relative.key', 'c line 1: key-file must be an absolute path'],
+    // Read from wherever a command runs: pam_exec's, systemd's and cron's directories differ.
+    ['db = rel/tfactl.db', 'c line 1: db must be an absolute path or a postgres:// connection string'],
+    ['db = postgres://u:p@h/d   # main', 'c line 1: db holds a # after a blank: a comment goes on a line of its own, starting with #'],
   ])('refuses %j: %s', (text, message) => {
     expect(() => parseStoreConfig(text, 'c')).toThrow(message);
   });

@@ -43,8 +43,8 @@ describe('resolveStorePath', () => {
         } catch (e) {
           refused = e;
         }
-        // A postgres URL is refused only for what it says (no database, an sslmode), never for its scheme.
-        if (refused === null || !/names no database|asks for sslmode/.test((refused as Error).message)) expect(refused === null).toBe(/^postgres(ql)?$/i.test(scheme));
+        // A postgres URL is refused only for what it says (no database, an sslmode, a password cut by a /), never for its scheme.
+        if (refused === null || !/names no database|asks for sslmode|must be percent-encoded/.test((refused as Error).message)) expect(refused === null).toBe(/^postgres(ql)?$/i.test(scheme));
         if (refused) expect((refused as Error).message).not.toContain('Sekr1t');
       }),
     );
@@ -55,8 +55,16 @@ describe('resolveStorePath', () => {
       ['host=db.example.com user=tfactl password=Sekr1t dbname=tfactl', /^--db is a keyword=value connection string, which tfactl does not read/],
       ['dbname=tfactl password=Sekr1t', /keyword=value/],
       ["host = db.example.com password='Sekr1t pw' dbname=x", /keyword=value/],
-      ['postgres:u:Sekr1t@h/d', /^--db is not a connection string tfactl reads \(no \/\/ after postgres:\)/],
-      ['postgresql:/u:Sekr1t@h/d', /no \/\/ after postgres:/],
+      ['postgres:u:Sekr1t@h/d', /^--db is not a connection string tfactl reads \(it needs :\/\/ after postgres\)/],
+      ['postgresql:/u:Sekr1t@h/d', /needs :\/\/ after postgres/],
+      ['postgres//u:Sekr1t@h/d', /needs :\/\/ after postgres/],
+      // Quoted, bracketed or prefixed, as pasted from a shell, a config of another program, a URL in text.
+      ['"postgres://u:Sekr1t@h/d"', /^--db holds postgres:\/\/ but does not begin with it \(quotes or other text around a connection string\?\)/],
+      ["'postgres://u:Sekr1t@h/d'", /does not begin with it/],
+      ['<postgres://u:Sekr1t@h/d>', /does not begin with it/],
+      ['db=postgres://u:Sekr1t@h/d', /does not begin with it/],
+      // A / in the password: the URL reads the user as a host, the rest as a path.
+      ['postgres://u:12345/Sekr1t@127.0.0.1:5432/d', /^--db cannot be read: a \/, \? or # in its user name or password must be percent-encoded/],
       [' postgres://u:Sekr1t@h/d', /^--db begins or ends with a blank/],
       ['/var/lib/tfactl/Sekr1t.db\n', /begins or ends with a blank/],
       ['\tq://r/Sekr1t.db', /begins or ends with a blank/],
