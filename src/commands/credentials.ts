@@ -57,13 +57,18 @@ export interface SecondFactorSource {
  */
 export function commandCredentials(inv: Invocation, userid: string, second: SecondFactorSource): Credentials {
   const secrets = secretsOf(inv);
+  // Said before anything is checked: an empty value on the command line (a script's unset $CODE).
+  if (second.value !== undefined && second.value.trim() === '') throw new UsageError(`${second.flag} is empty: give the second factor of ${userid} (- reads it from standard input)`, 'missing_secret');
   let keySignIn: { settle(error?: unknown): Promise<void> } | undefined;
   return {
     password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {
       const wanted = describeOffer(offer);
       if (second.value !== undefined) {
-        return { code: await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`), kind: second.kind };
+        const code = await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`);
+        // An empty line is no code anyone has: not a guess to count toward the lockout.
+        if (code.trim() === '') throw new UsageError(`no second factor was given for ${userid} (an empty line of standard input)`, 'missing_secret');
+        return { code, kind: second.kind };
       }
       const tty = inv.ctx.io.stdinIsTTY;
       const page = second.page !== undefined && offer.publicKey !== null;

@@ -156,10 +156,12 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
     try {
       answer = await credentials.secondFactor(begun.challenge);
     } catch (e) {
-      // The password was right but no second factor came: a failed sign-in all the same, counted
-      // against the password's limit (else the password could be guessed freely), audited, exit 5.
+      // The password was right but no second factor came (none given, an empty or missing line,
+      // a file that cannot be read): a failed sign-in all the same, counted against the password's
+      // limit, audited, exit 5; as a usage error (exit 2) it would tell a right password from a
+      // wrong one (exit 5) with no limit at all.
       await deps.store.takeChallenge(begun.challenge.id, userid, 'sign-in', deps.now());
-      if (e instanceof UsageError && e.code === 'no_tty') return notSignedIn(deps, request, audit, 'no second factor given', e.message);
+      if (e instanceof UsageError) return notSignedIn(deps, request, audit, e.code === 'no_tty' || e.code === 'missing_secret' ? 'no second factor given' : 'second factor unreadable', e.message);
       throw e;
     }
     try {

@@ -190,8 +190,32 @@ describe('second factors from standard input or a file', () => {
     const login = await store.login('fil', PW, `@${file}`);
     expect(login.code, login.stderr).toBe(0);
     const missing = await store.run(['login', 'fil', '--password-stdin', '--code', '-'], { input: `${PW}\n` });
-    expect(missing.code).toBe(2);
+    // Exit 5 and counted as a sign-in without its second factor: as exit 2 it told a right
+    // password (read before the line) from a wrong one, uncounted.
+    expect(missing.code).toBe(5);
     expect(oneLineError(missing)).toContain('--code: expected the second factor of fil@local on line 2 of standard input');
+  });
+
+  it('takes no empty code as a guess: the lockout is not spent on a script\'s unset $CODE', async () => {
+    await store.addUser('emp', PW);
+    await addRecovery('emp');
+    const state = () => store.read<{ lock: { secondFactorFailures: number } }>(['user', 'show', 'emp']).lock.secondFactorFailures;
+    // On the command line: said before anything is checked, whatever the password.
+    for (const password of [PW, 'wrong password!']) {
+      const r = await store.run(['login', 'emp', '--password-stdin', '--code', '', '--json'], { input: `${password}\n` });
+      expect(r.code).toBe(2);
+      expect(r.json().error).toEqual({ code: 'missing_secret', message: '--code is empty: give the second factor of emp@local (- reads it from standard input)' });
+    }
+    const auth = await store.run(['--as', 'emp', '--password-stdin', '--auth-code', ' ', 'tfa', 'list', 'emp'], { input: `${PW}\n` });
+    expect(oneLineError(auth)).toBe('error: --auth-code is empty: give the second factor of emp@local (- reads it from standard input)');
+    // An empty line after the password: no second factor, as when none is given (exit 5, counted
+    // toward the password's ban, not the second factors' lockout).
+    const line = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
+    expect(line.code).toBe(5);
+    expect(line.json().error.message).toBe('no second factor was given for emp@local (an empty line of standard input)');
+    expect(state()).toBe(0);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'emp@local', outcome: 'failed' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toEqual({ reason: 'no second factor given', passwordFailures: 1 });
   });
 
   it('takes a verification code from standard input for tfa add totp', async () => {
