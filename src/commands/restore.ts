@@ -1,13 +1,13 @@
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { INPUT_LIMITS, openCheckedFile } from '../files.js';
 import { nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
-import { CancelledError } from '../errors.js';
+import { CancelledError, RefusedError } from '../errors.js';
 import { listenForInterrupts } from '../interrupts.js';
 import type { Invocation } from '../invocation.js';
 import { restoreStore } from '../services/backup.js';
-import { openSession } from './session.js';
+import { keyPathOf, openSession, storePath } from './session.js';
 import { confirm, requireConfirmation } from './confirm.js';
 import { arg, boolOpt, namedFile } from './options.js';
 import { SHORT_ID } from './tfa/render.js';
@@ -19,6 +19,12 @@ export async function run(inv: Invocation): Promise<void> {
   // file tfactl reads), not after asking for --yes; restoreStore reads it, checked again.
   closeSync(openCheckedFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup }).fd);
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
+  // A key file made now could open no backup's secrets (each is sealed with the key kept with it):
+  // refused before anything is made, instead of leaving a new store and a key of no use behind.
+  const keyPath = keyPathOf(inv, storePath(inv));
+  if (!dryRun && !inv.ctx.remote && !existsSync(keyPath)) {
+    throw new RefusedError(`refusing to restore ${file}: there is no key file at ${keyPath}, and a new one could not open the backup's secrets; put the key file kept with the backup there, or set TFACTL_KEY_FILE to it`, 'key_missing');
+  }
   const session = await openSession(inv, { op: 'store.whole', action: 'store.restore' }, { readOnly: dryRun, creates: !dryRun });
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;

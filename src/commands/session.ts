@@ -8,7 +8,7 @@ import { secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
-import { isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
+import { displayStoreLocation, isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import type { StoreConfig } from '../domain/store-config.js';
 import { loadStoreConfig } from '../config-file.js';
 import { commandCredentials } from './credentials.js';
@@ -161,6 +161,12 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const signsIn = asId !== undefined || presented !== undefined;
   const opened = await openStore(inv, { readOnly: mode.readOnly === true && !signsIn, creates: mode.creates === true && !signsIn, trusted: mode.trusted === true });
   const { store, keyPath } = opened;
+  // A store made by the command that first adds to it (a mistyped --db makes one too): said, with
+  // the key file to keep, as init says it.
+  if (opened.created) {
+    const where = `there was no store at ${displayStoreLocation(path)}: created it`;
+    inv.out.warn(opened.keyCreated ? `${where}, and its key file ${keyPath} (keep the key file with every backup of the store)` : `${where}, with the key file ${keyPath}`);
+  }
   const secretKey = opened.secretKey ?? secretKeyLoader(store, keyPath);
   // On PostgreSQL anyone may own a key file: only the store's own key makes its owner root@local.
   if (asId === undefined && !presented && ctx.uid !== 0 && isPostgresUrl(path)) {

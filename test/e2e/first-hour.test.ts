@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { displayStoreLocation } from '../../src/domain/store-location.js';
 import { BIN, oneLineError, TempStore } from './harness.js';
 
 /** What got in a newcomer's way in their first hour, through the binary. */
@@ -23,6 +25,40 @@ async function totp(userid: string): Promise<string> {
 
 beforeAll(async () => {
   await store.run(['init']);
+});
+
+describe('a store made by the command that first adds to it', () => {
+  it('is said to be new, with its key file to keep, as init says it (a mistyped --db makes one too)', async () => {
+    const fresh = new TempStore();
+    try {
+      const r = await fresh.run(['realm', 'add', 'corp', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().warnings).toEqual([`there was no store at ${displayStoreLocation(fresh.db)}: created it, and its key file ${fresh.keyFile} (keep the key file with every backup of the store)`]);
+      expect((await fresh.run(['realm', 'add', 'ops', '--json'])).json().warnings).toEqual([]);
+    } finally {
+      fresh.remove();
+    }
+  });
+
+  it('is not made by a restore that could not open the backup with a new key file: nothing is left behind', async () => {
+    const backup = `${store.dir}/first-hour.bak`;
+    expect((await store.run(['backup', backup])).code).toBe(0);
+    const fresh = new TempStore();
+    try {
+      const r = await fresh.run(['restore', backup, '--yes']);
+      expect(r.code).toBe(4);
+      expect(oneLineError(r)).toBe(
+        `error: refusing to restore ${backup}: there is no key file at ${fresh.keyFile}, and a new one could not open the backup's secrets; put the key file kept with the backup there, or set TFACTL_KEY_FILE to it`,
+      );
+      expect(existsSync(fresh.db) || existsSync(fresh.keyFile)).toBe(false);
+      // With the backup's key the same line restores (into a new store, said so).
+      const kept = await fresh.run(['restore', backup, '--yes', '--json'], { env: { TFACTL_KEY_FILE: store.keyFile } });
+      expect(kept.code, kept.stderr).toBe(0);
+      expect(kept.json().warnings[0]).toBe(`there was no store at ${displayStoreLocation(fresh.db)}: created it, with the key file ${store.keyFile}`);
+    } finally {
+      fresh.remove();
+    }
+  });
 });
 
 describe('destructive commands', () => {
