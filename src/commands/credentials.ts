@@ -84,7 +84,15 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
         return started.answer;
       }
       if (!tty) {
-        throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${wanted}; - reads it from standard input)`, 'no_tty');
+        // A security key answers a challenge made for this very sign-in: no flag can carry it.
+        const codes = offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
+        const keyWay =
+          second.flag === '--code'
+            ? 'give --webauthn (a page in your browser), or use login --begin and --finish (a web app)'
+            : `sign in at a terminal with 'tfactl login ${userid} --session' (a kept session serves --as), or use an API token`;
+        if (codes.length === 0) throw new UsageError(`${userid} signs in with a security key, which answers a challenge made for each sign-in: ${keyWay}`, 'no_tty');
+        const forKeys = codes.length < offer.kinds.length ? `; for a security key, ${keyWay}` : '';
+        throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${describeOffer({ ...offer, kinds: codes })}; - reads it from standard input)${forKeys}`, 'no_tty');
       }
       return { code: await inv.ctx.prompter.password(prompt), kind: second.kind };
     },

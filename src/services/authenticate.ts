@@ -230,6 +230,8 @@ const INVALID_ANSWER: Readonly<Record<string, string>> = {
   totp: 'invalid or already used TOTP code (each code works once: wait for the next one)',
   recovery: 'invalid or already used recovery key',
   yubico: 'invalid or already used YubiKey OTP',
+  webauthn: "the security key's answer was refused (not for this challenge or key, or its signature counter did not grow)",
+  u2f: "the security key's answer was refused (not for this challenge or key, or its signature counter did not grow)",
 };
 
 /**
@@ -556,7 +558,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   const refusal = (reason: string) => {
     const message =
       state.lockedUntil > now
-        ? 'authentication failed: too many failed attempts; second factors are now locked for a while'
+        ? `authentication failed: too many failed attempts; second factors are now locked until ${formatTime(state.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`
         : state.totpLocked && module?.countsOnTotpLock
           ? totpLocked(userid, challenge.kinds.includes('recovery'), true)
           : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;

@@ -233,6 +233,9 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         counter: 0,
       })),
     ];
+    // The store keeps a credential once per user: said by the dry run too, not first by the import.
+    const ids = credentials.map((c) => c.credentialId);
+    if (new Set(ids).size < ids.length) throw new RefusedError(`${user.userid} has the same WebAuthn/U2F credential twice in tfa.cfg; nothing imported`, 'exists');
     const { kept, dropped } = onePerSecret(totp);
     if (dropped > 0) warnings.push(`${user.userid} has ${dropped + kept.length} TOTP entries but ${kept.length} secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)`);
     return { user, tfa, totp: kept, yubico, recovery, credentials };

@@ -611,7 +611,11 @@ export abstract class SqlStore implements Store {
   }
 
   async deleteUser(userid: string) {
-    return (await this.sql('DELETE FROM users WHERE userid = ?').run(userid)).changes === 1;
+    const deleted = (await this.sql('DELETE FROM users WHERE userid = ?').run(userid)).changes === 1;
+    // Challenges name a user id, not a row: one pending for the deleted user would be answered
+    // for a user made again under the id (a key enrolled on the new account).
+    if (deleted) await this.sql('DELETE FROM challenges WHERE userid = ?').run(userid);
+    return deleted;
   }
 
   async getRealm(name: string) {

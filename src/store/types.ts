@@ -364,6 +364,7 @@ export interface UserStore {
   updateUser(userid: string, patch: UserPatch, modified: number): Promise<boolean>;
   /** Replaces a password hash only if it is still `oldHash` (rehash without losing a concurrent change). */
   replacePasswordHash(userid: string, oldHash: string, newHash: string): Promise<boolean>;
+  /** Deletes the user, with their factors, tokens and sessions, and their pending challenges (call it in a unit of work). */
   deleteUser(userid: string): Promise<boolean>;
 }
 

@@ -304,6 +304,17 @@ describe('import proxmox --datacenter-cfg', () => {
     expect(dcStore.snapshot()).toBe(before);
   });
 
+  it('refuses a credential twice for one user in its dry run as in the import, changing nothing', async () => {
+    const before = dcStore.snapshot();
+    const twice = write('twice-tfa.cfg', JSON.stringify({ users: { 'eve@pve': { webauthn: [1, 2].map((n) => ({ id: `w-${n}`, created: 1700000000, entry: WEBAUTHN_ENTRY })) } } }));
+    for (const extra of [['--dry-run'], []]) {
+      const r = await dcStore.run([...args(paths.datacenter, twice), ...extra]);
+      expect(r.code, extra.join(' ')).toBe(4);
+      expect(oneLineError(r)).toBe('error: eve@pve has the same WebAuthn/U2F credential twice in tfa.cfg; nothing imported');
+    }
+    expect(dcStore.snapshot()).toBe(before);
+  });
+
   it('refuses a damaged WebAuthn credential in tfa.cfg, naming user and entry, never the key', async () => {
     const before = dcStore.snapshot();
     const damaged = { ...WEBAUTHN_ENTRY, cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: P256.x, y: P256.x } } } };

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCBOR, encodeCBOR } from '@levischuck/tiny-cbor';
 import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
 import { oneLineError, TempStore, type RunResult } from './harness.js';
 
@@ -121,6 +122,26 @@ describe('tfa add webauthn --finish', () => {
     const r = await asEve(`${PW}\n${JSON.stringify(key.register(publicKey, { origin: ORIGIN }))}\n`);
     expect(r.code, r.stderr).toBe(0);
     expect(await left()).toBe(keys.length - 1);
+  });
+
+  it('refuses a key that could never sign in: a public key off its curve, an answer made in another site\'s frame', async () => {
+    const key = new SoftAuthenticator();
+    const cose = decodeCBOR(new Uint8Array(key.coseKey())) as Map<number, Uint8Array | number>;
+    // x and y of P-256's generator with y changed: the right shape, no point of the curve.
+    const offCurve = new Map(cose);
+    offCurve.set(-3, new Uint8Array(Buffer.alloc(32, 1)));
+    const first = await begin('dee');
+    await refusedUnchanged('dee', () => finish('dee', first.challenge, key.register(first.publicKey, { origin: ORIGIN, coseKey: Buffer.from(encodeCBOR(offCurve)) })), 4, /^error: the security key's answer was refused: its public key is not a usable ES256 \(P-256\) key$/);
+    const framed = await begin('dee');
+    await refusedUnchanged('dee', () => finish('dee', framed.challenge, key.register(framed.publicKey, { origin: ORIGIN, crossOrigin: true })), 4, /made inside another site's frame \(crossOrigin\)$/);
+  });
+
+  it('says client data that is not JSON cannot be read, without quoting it', async () => {
+    const key = new SoftAuthenticator();
+    const started = await begin('dee');
+    const answer = key.register(started.publicKey, { origin: ORIGIN }) as { response: { clientDataJSON: string } };
+    answer.response.clientDataJSON = Buffer.from('secret-ish text').toString('base64url');
+    await refusedUnchanged('dee', () => finish('dee', started.challenge, answer), 4, /^error: the security key's answer was refused: its attestation object or client data cannot be read \(not what an authenticator writes\)$/);
   });
 
   it('refuses a key registered already (exit 4)', async () => {

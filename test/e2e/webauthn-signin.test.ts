@@ -292,6 +292,16 @@ describe('login --begin for a web app', () => {
   });
 });
 
+describe('without a terminal', () => {
+  it('names the ways a security key can answer, not a flag that cannot carry one', async () => {
+    const r = await store.run(['login', 'kim@pve', '--password-stdin'], { input: `${PW}\n` });
+    expect(r.code).toBe(5);
+    expect(oneLineError(r)).toBe('error: kim@pve signs in with a security key, which answers a challenge made for each sign-in: give --webauthn (a page in your browser), or use login --begin and --finish (a web app)');
+    const as = await store.run(['--as', 'kim@pve', '--password-stdin', 'tfa', 'list', 'kim@pve'], { input: `${PW}\n` });
+    expect(oneLineError(as)).toBe("error: kim@pve signs in with a security key, which answers a challenge made for each sign-in: sign in at a terminal with 'tfactl login kim@pve --session' (a kept session serves --as), or use an API token");
+  });
+});
+
 describe('at a terminal, without a browser', () => {
   it('login prints the fido2-assert line and takes what it prints, pasted at the prompt', () => {
     const pem = join(store.dir, 'es256.pem');

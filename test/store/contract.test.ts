@@ -175,17 +175,20 @@ onEveryBackend((opened, others) => {
       expect(byAnn).toEqual([1, 3]);
     });
 
-    it('keep API tokens and sessions, and drop them with their user', async () => {
+    it('keep API tokens and sessions, and drop them with their user, with the challenges pending for them', async () => {
       const token = { userid: 'ben@local', name: 'ci', secretHash: Buffer.alloc(32, 7), privileges: 'read-only' as const, expires: null, comment: null, created: NOW, lastUsed: null };
       expect(await store.insertApiToken(token)).toBe(true);
       expect(await store.insertApiToken(token)).toBe(false);
       expect(await store.getApiToken('ben@local', 'ci')).toEqual(token);
       await store.insertSession({ id: 'sess-1', userid: 'ben@local', state: Buffer.alloc(32, 9), created: NOW, expires: NOW + 7200 });
       expect(await store.getSession('sess-1')).toMatchObject({ userid: 'ben@local', expires: NOW + 7200 });
+      await store.insertChallenge({ id: 'pending-key', userid: 'ben@local', purpose: 'registration', created: NOW, expires: NOW + 120, data: '{}' }, NOW);
       expect(await store.deleteUser('ben@local')).toBe(true);
       expect(await store.getApiToken('ben@local', 'ci')).toBeUndefined();
       expect(await store.getSession('sess-1')).toBeUndefined();
       expect(await store.listFactors('ben@local')).toEqual([]);
+      // A challenge pending for the user is gone too: not one a user made again under the id could answer.
+      expect(await store.liveChallenges('ben@local', 'registration', NOW)).toEqual([]);
     });
   });
 });

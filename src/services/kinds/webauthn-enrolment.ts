@@ -1,6 +1,7 @@
 import { challengeId } from '../../domain/sign-in.js';
 import { createHash } from 'node:crypto';
 import { coseToJwk } from '../../domain/cose.js';
+import { assertionPublicKey, type CredentialPublicKey, decodeBase64, parseClientData } from '../../domain/fido.js';
 import { isLoopbackOrigin } from '../../domain/loopback-ceremony.js';
 import { ceremonyOrigins } from '../../domain/webauthn-settings.js';
 import { UsageError } from '../../errors.js';
@@ -154,6 +155,10 @@ export async function finishWebauthnEnrolment(
     if (served.loopbackOrigin === undefined || !isLoopbackOrigin(served.loopbackOrigin)) return fail('this challenge is answered on the loopback page only');
     origins = [served.loopbackOrigin];
   }
+  // Made inside another site's frame: refused at sign-in (webauthn-assertion), so refused here too.
+  const sentData = (answer as { response?: { clientDataJSON?: unknown } } | null)?.response?.clientDataJSON;
+  const clientData = typeof sentData === 'string' ? parseClientData(decodeBase64(sentData, 'base64url') ?? Buffer.alloc(0)) : null;
+  if (clientData?.crossOrigin === true) return fail("the security key's answer was refused: it was made inside another site's frame (crossOrigin)");
   const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
   let verification;
   try {
@@ -168,13 +173,20 @@ export async function finishWebauthnEnrolment(
   } catch (e) {
     // The library's own refusals say what was wrong; a TypeError or RangeError is its parser
     // tripping over bytes no authenticator writes (a truncated or endlessly nested CBOR object).
-    const unreadable = e instanceof TypeError || e instanceof RangeError;
+    // A SyntaxError is client data that is not JSON: its message would quote what was sent.
+    const unreadable = e instanceof TypeError || e instanceof RangeError || e instanceof SyntaxError;
     return fail(`the security key's answer was refused: ${unreadable ? 'its attestation object or client data cannot be read (not what an authenticator writes)' : oneLine(e instanceof Error ? e.message : String(e))}`);
   }
   if (!verification.verified) return fail("the security key's answer was refused: not verified");
   const info = verification.registrationInfo;
-  const algorithm = coseToJwk(info.credential.publicKey)?.algorithm;
+  const key = coseToJwk(info.credential.publicKey);
+  const algorithm = key?.algorithm;
   if (algorithm !== -7 && algorithm !== -257) return fail('the security key chose an algorithm tfactl does not accept (only ES256 and RS256)');
+  // Attestation none signs nothing with the key: one that could never check a signature (a point
+  // off the P-256 curve, say) would be stored and shown as working, and refuse every sign-in.
+  if (assertionPublicKey(algorithm === -7 ? 'ES256' : 'RS256', key!.jwk as CredentialPublicKey) === null) {
+    return fail(`the security key's answer was refused: its public key is not a usable ${algorithm === -7 ? 'ES256 (P-256)' : 'RS256'} key`);
+  }
   const id = newFactorId(session);
   const transports = (info.credential.transports ?? []).filter((t) => typeof t === 'string');
   const added = await session.store.transaction(async (tx) => {
