@@ -1,4 +1,4 @@
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { INPUT_LIMITS, openCheckedFile } from '../files.js';
 import { nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
@@ -7,7 +7,8 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { listenForInterrupts } from '../interrupts.js';
 import type { Invocation } from '../invocation.js';
 import { restoreStore } from '../services/backup.js';
-import { keyPathOf, openSession, storePath } from './session.js';
+import { hostConfig, keyPathOf, openSession, storePath } from './session.js';
+import { resolveKeyPath } from '../domain/store-location.js';
 import { confirm, requireConfirmation } from './confirm.js';
 import { arg, boolOpt, namedFile } from './options.js';
 import { SHORT_ID } from './tfa/render.js';
@@ -63,6 +64,12 @@ export async function run(inv: Invocation): Promise<void> {
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));
   const gone = nothingRemoved(result.removed) ? undefined : removedText(result.removed, 'would take');
   if (gone !== undefined && gone !== saidRemoved) inv.out.warn(result.dryRun ? gone : removedText(result.removed, 'took'));
+  // Restored with the backup's key named by TFACTL_KEY_FILE: the key file where commands look
+  // without it is the old store's, and would be refused as another store's from now on.
+  const usual = resolveKeyPath(storePath(inv), { ...inv.ctx.env, TFACTL_KEY_FILE: undefined }, hostConfig(inv));
+  if (!result.dryRun && usual !== keyPath && existsSync(usual) && !readFileSync(usual).equals(readFileSync(keyPath))) {
+    inv.out.warn(`the store's secrets now open with ${keyPath} only: the key file ${usual}, where commands look without TFACTL_KEY_FILE, is the old store's; copy ${keyPath} over it`);
+  }
   inv.out.result(result, (r, style) =>
     r.dryRun ? `${r.file} can be restored (${r.users} users); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users)`,
   );

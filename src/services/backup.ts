@@ -26,7 +26,18 @@ export async function backupStore(session: Session, file: string): Promise<Backu
   await session.secretKey();
   // Written beside it and renamed into place: a backup cut short leaves an empty file, never one
   // that looks whole.
-  await fillPrivateFile(file, session.random.bytes(6).toString('hex'), () => session.store.backupImage());
+  await fillPrivateFile(file, session.random.bytes(6).toString('hex'), async () => {
+    const image = await session.store.backupImage();
+    // Checked as restore checks it: a damaged store's backup would be found to be one only on
+    // the day it is needed.
+    const copy = await session.store.readBackup(image, file);
+    try {
+      if (!copy.inspection.ok) throw new StoreError(`the store is damaged, so no backup was written: its copy would not restore (${copy.inspection.problem})`, 'store_corrupt');
+    } finally {
+      copy.close();
+    }
+    return image;
+  });
   await session.audit({ action: 'store.backup', target: null, outcome: 'ok', detail: { file } });
   return { file, keyFile };
 }

@@ -1,3 +1,4 @@
+import { auditEntriesToAppend, type AuditContent } from './audit-merge.js';
 import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
 import { type AccessRows, type RestoreEffect, restoreEffect } from '../domain/restore-revival.js';
@@ -313,12 +314,16 @@ class PgStore extends SqlStore {
           }
           // The audit trail stays; entries only the backup has are appended (in batches, without
           // their ids). What this store has is read once: one query, not one a backup entry.
-          const key = (a: Record<string, unknown>) => JSON.stringify([a.id, a.ts, a.actor, a.action, a.target, a.outcome]);
-          const known = new Set((await q('SELECT id, ts, actor, action, target, outcome FROM audit')).rows.map(key));
-          const fresh = function* () {
-            for (const a of staged.rows('audit')) if (!known.has(key(a))) yield a;
-          };
-          await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], fresh());
+          const bySecond = new Map<number, AuditContent[]>();
+          for (const e of (await q('SELECT ts, actor, action, target, outcome, detail FROM audit')).rows as AuditContent[]) {
+            const ts = Number(e.ts);
+            const held = bySecond.get(ts);
+            if (held) held.push(e);
+            else bySecond.set(ts, [e]);
+          }
+          // staged.rows gives the audit trail in time order.
+          const backup = staged.rows('audit') as Iterable<Record<string, unknown> & AuditContent>;
+          await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], auditEntriesToAppend(backup, (ts) => bySecond.get(ts) ?? []));
           return effect;
         });
       } catch (e) {

@@ -1,3 +1,5 @@
+import { auditEntriesToAppend } from './audit-merge.js';
+import { storedValidationUrlsProblem } from '../domain/validation-url.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -603,11 +605,11 @@ class SqliteStore extends SqlStore {
        WHERE userid = @userid`,
     );
     for (const l of locks) lock.run(l);
-    const known = this.statement(
-      'SELECT 1 FROM audit WHERE id = @id AND ts = @ts AND action = @action AND actor IS @actor AND target IS @target AND outcome = @outcome',
-    );
     const append = this.statement('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
-    for (const a of staged.prepare('SELECT * FROM audit ORDER BY id').iterate() as IterableIterator<AuditRow>) if (!known.get(a)) append.run(a);
+    // The store's entries of a second are read before any of that second's is appended.
+    const at = this.statement('SELECT actor, action, target, outcome, detail, ts FROM audit WHERE ts = ?');
+    const backup = staged.prepare('SELECT * FROM audit ORDER BY ts, id').iterate() as IterableIterator<AuditRow>;
+    for (const a of auditEntriesToAppend(backup, (ts) => at.all(ts) as AuditRow[])) append.run(a);
   }
 
   /**
@@ -745,14 +747,20 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   }
   const refused = valueProblem(staged);
   if (refused !== null) throw new StoreError(`refusing to restore ${copy.path}: ${refused}`, 'backup_invalid');
-  const broken = staged.pragma('foreign_key_check') as { table: string }[];
+  let broken: { table: string }[];
+  try {
+    broken = staged.pragma('foreign_key_check') as { table: string }[];
+  } catch (e) {
+    // Keys edited (a users table without its primary key): SQLite cannot even check them.
+    throw new StoreError(`refusing to restore ${copy.path}: its tables are not as tfactl makes them (${escapeText(oneLineShort(String((e as Error).message)))})`, 'backup_invalid');
+  }
   if (broken.length > 0) {
     throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
   }
   const columns = (table: string) => (staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
   return Object.assign(staged, {
     columns,
-    rows: (table: string) => staged.prepare(`SELECT ${columns(table).map((c) => `"${c}"`).join(', ')} FROM ${table}${table === 'audit' ? ' ORDER BY id' : ''}`).iterate() as IterableIterator<Record<string, unknown>>,
+    rows: (table: string) => staged.prepare(`SELECT ${columns(table).map((c) => `"${c}"`).join(', ')} FROM ${table}${table === 'audit' ? ' ORDER BY ts, id' : ''}`).iterate() as IterableIterator<Record<string, unknown>>,
   });
 }
 
@@ -890,6 +898,12 @@ function damagedRow(staged: Database): string | null {
       return `its ${table} row ${JSON.stringify(escapeText(String(row.row_name)))} holds ${JSON.stringify(escapeText(String(row.value)))} in ${column}, outside what tfactl stores there (${low} to ${high})`;
     }
   }
+  // A realm's validation URLs as set-yubico stores them: JSON the realm is read back from, and URLs
+  // realm show prints (none with a password in it).
+  for (const realm of staged.prepare("SELECT name, yubico_urls FROM realms WHERE yubico_mode = 'online'").iterate() as IterableIterator<{ name: string; yubico_urls: string | null }>) {
+    const problem = storedValidationUrlsProblem(realm.yubico_urls ?? '');
+    if (problem !== null) return `its realm ${JSON.stringify(escapeText(realm.name))} is damaged: ${problem}`;
+  }
   const factor = staged
     .prepare(
       `SELECT id, type FROM factors WHERE
@@ -922,6 +936,12 @@ function shapeProblem(staged: Database, migrations: Parameters<typeof migrate>[2
   }
 }
 
+/** The first line of `text`, cut at 200 characters. */
+const oneLineShort = (text: string): string => {
+  const first = text.split('\n')[0] ?? '';
+  return first.length > 200 ? `${first.slice(0, 200)}...` : first;
+};
+
 const badBackup = (problem: string): BackupInspection => ({ ok: false, problem, version: 0, keyFingerprint: null, users: 0 });
 
 function unreadable(e: unknown): BackupInspection {
@@ -935,7 +955,8 @@ function unreadable(e: unknown): BackupInspection {
 function inspectDatabase(db: Database): BackupInspection {
   try {
     const integrity = db.pragma('integrity_check', { simple: true });
-    if (integrity !== 'ok') return badBackup(`it is damaged (integrity check: ${String(integrity)})`);
+    // Only the first of what the check found: it may list thousands of pages, all on one line.
+    if (integrity !== 'ok') return badBackup(`it is damaged (integrity check: ${oneLineShort(String(integrity))})`);
     const version = db.pragma('user_version', { simple: true }) as number;
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);

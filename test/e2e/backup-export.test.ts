@@ -577,6 +577,44 @@ describe('restore after use', () => {
     });
   });
 
+  it("appends the backup's audit trail once into another store, however often it is restored there", async () => {
+    await afterBackup('twice', 'twice.db', async (s, backup) => {
+      const file = await backup();
+      const other = new TempStore();
+      try {
+        const env = { TFACTL_KEY_FILE: s.keyFile };
+        expect((await other.run(['init'], { env })).code).toBe(0);
+        const added = () => other.auditRows().filter((e) => e.action === 'user.add' && e.target === 'twice@local').length;
+        expect((await other.run(['restore', file, '--yes'], { env })).code).toBe(0);
+        const once = other.auditRows().length;
+        expect(added()).toBe(1);
+        expect((await other.run(['restore', file, '--yes'], { env })).code).toBe(0);
+        // The second restore adds its own entry, and none of the backup's again.
+        expect(other.auditRows().length).toBe(once + 1);
+        expect(added()).toBe(1);
+      } finally {
+        other.remove();
+      }
+    });
+  });
+
+  it("says, after a restore with the backup's key named by TFACTL_KEY_FILE, that the store's usual key file is the old store's", async () => {
+    await afterBackup('keyed', 'keyed.db', async (s, backup) => {
+      const file = await backup();
+      const other = new TempStore();
+      try {
+        expect((await other.run(['init'])).code).toBe(0);
+        const r = await other.run(['restore', file, '--yes', '--json'], { env: { TFACTL_KEY_FILE: s.keyFile } });
+        expect(r.code, r.stderr).toBe(0);
+        // On PostgreSQL every run of these tests names its key file (TFACTL_KEY_FILE): there is no usual one beside a store.
+        const said = `the store's secrets now open with ${s.keyFile} only: the key file ${other.keyFile}, where commands look without TFACTL_KEY_FILE, is the old store's; copy ${s.keyFile} over it`;
+        expect(r.json().warnings.includes(said)).toBe(BACKEND === 'sqlite');
+      } finally {
+        other.remove();
+      }
+    });
+  });
+
   it('refuses a backup whose rows refer to rows it does not have, naming the backup, audited, changing nothing', async () => {
     await afterBackup('ray', 'broken.db', async (s, backup) => {
       const file = await backup();
@@ -598,6 +636,8 @@ describe('restore after use', () => {
     await afterBackup('val', 'values.db', async (s, backup) => {
       expect((await s.run(['token', 'add', 'val', 'ci', '--expire', '2099-01-01'])).code).toBe(0);
       expect((await s.run(['tfa', 'add', 'totp', 'val', '--no-verify', '--qr', 'none'])).code).toBe(0);
+      expect((await s.run(['realm', 'add', 'yk'])).code).toBe(0);
+      expect((await s.run(['realm', 'set-yubico', 'yk', '--api-id', '1', '--api-key', Buffer.alloc(20, 7).toString('base64'), '--url', 'https://yk.example.com/wsapi/2.0/verify'])).code).toBe(0);
       const totpId = s.factorsOf('val@local').find((f) => f.type === 'totp')?.id as string;
       const file = await backup();
       const pristine = readFileSync(file);
@@ -635,6 +675,12 @@ describe('restore after use', () => {
         ["UPDATE users SET password_hash = '$argon2id$v=19$m=4194304,t=1000,p=1$5H416CLlucbG/NIQNGbz+g$obsbecjS2HWHACfSlYtDgblumIeonbJtTcRuNrCNz8w' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: its argon2 parameters (m=4194304, t=1000, p=1) are outside what tfactl checks'],
         ["UPDATE users SET password_hash = 'hunter2' WHERE userid = 'val@local'", 'the password hash of user "val@local" is refused: it is not an argon2id hash (version 19) as tfactl writes them'],
         ["UPDATE api_tokens SET comment = 'x' || char(27) || '[2J' WHERE name = 'ci'", 'its api_tokens row "ci" holds U+001B (a control character) in comment, which tfactl never stores'],
+        // A realm's validation URLs as set-yubico would never store them: every command reading the realm would fail.
+        [`UPDATE realms SET yubico_urls = '["https://x' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not JSON'],
+        [`UPDATE realms SET yubico_urls = '{"a":1}' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not a list of one or more URLs'],
+        [`UPDATE realms SET yubico_urls = '["https://user:pw@yk.example.com/"]' WHERE name = 'yk'`, 'its realm "yk" is damaged: a validation URL holds a user or password'],
+        // Keys edited so that SQLite cannot check them: refused as such, never an internal error.
+        ['PRAGMA foreign_keys = OFF; CREATE TABLE users_copy AS SELECT * FROM users; DROP TABLE users; ALTER TABLE users_copy RENAME TO users', 'its tables are not as tfactl makes them (foreign key mismatch'],
       ] as const) {
         writeFileSync(file, pristine);
         const db = new Database(file);

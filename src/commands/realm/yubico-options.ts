@@ -1,4 +1,5 @@
 import { checkText } from '../../domain/text.js';
+import { validationUrlProblem } from '../../domain/validation-url.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import type { YubicoEnforcement } from '../../services/realms.js';
@@ -27,20 +28,11 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
   for (const url of urls) {
     // The URL is stored and shown as given (the URL parser would drop tabs and newlines unseen).
     checkText(url, '--url', Infinity);
-    let parsed: URL | null;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = null;
-    }
+    const problem = validationUrlProblem(url);
     // realm show and list print the URLs: a password in one would be shown to every admin (and a
     // URL that may hold one is not repeated in the error either).
-    if (url.includes('@') || (parsed !== null && (parsed.username !== '' || parsed.password !== ''))) {
-      throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
-    }
-    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
-      throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
-    }
+    if (problem === 'credentials') throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
+    if (problem === 'not-http') throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
   }
   return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };
 }

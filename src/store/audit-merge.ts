@@ -1,0 +1,35 @@
+/** What an audit entry says, as either backend reads it back (PostgreSQL gives a BIGINT as text). */
+export interface AuditContent {
+  readonly ts: number | string;
+  readonly actor: string | null;
+  readonly action: string;
+  readonly target: string | null;
+  readonly outcome: string;
+  readonly detail: string | null;
+}
+
+const contentKey = (a: AuditContent): string => JSON.stringify([a.actor, a.action, a.target, a.outcome, a.detail]);
+
+/**
+ * The entries of a backup's audit trail (`backup`, in time order) that a restore appends to the
+ * store's: each as many times as the backup holds it more often than the store does, by what it
+ * says (not by id: the store gave its own copy an id of its own). So a second restore of one backup
+ * appends nothing, and two like entries of one second stay two. `existingAt(ts)` gives the store's
+ * entries of one second: what is held in memory is one second's worth.
+ */
+export function* auditEntriesToAppend<T extends AuditContent>(backup: Iterable<T>, existingAt: (ts: number) => Iterable<AuditContent>): Generator<T> {
+  let second: number | null = null;
+  let held = new Map<string, number>();
+  for (const a of backup) {
+    const ts = Number(a.ts);
+    if (ts !== second) {
+      second = ts;
+      held = new Map();
+      for (const e of existingAt(ts)) held.set(contentKey(e), (held.get(contentKey(e)) ?? 0) + 1);
+    }
+    const k = contentKey(a);
+    const n = held.get(k) ?? 0;
+    if (n > 0) held.set(k, n - 1);
+    else yield a;
+  }
+}
