@@ -103,7 +103,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
   'tfa add': [
     ex('An authenticator app: QR code, then a code from the app', "tfactl tfa add totp alice --description 'work phone'"),
-    ex('Recovery keys, also written to a new 0600 file to print', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
+    ex('Recovery keys, written to a new 0600 file to print (not shown)', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
     ex('A YubiKey, its realm set up by realm set-yubico: touch it after --otp', 'tfactl tfa add yubico alice \\\n    --otp cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut'),
   ],
   'tfa add totp': [
@@ -123,7 +123,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
   'tfa add recovery': [
     ex('Ten single-use keys, shown once: print them', 'tfactl tfa add recovery bob@corp'),
-    ex('Also write them to a new 0600 file', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
+    ex('Write them to a new 0600 file instead of showing them', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
     ex('Replace the set: the old keys stop working', 'tfactl tfa add recovery alice --regenerate --yes'),
   ],
   'tfa list': [

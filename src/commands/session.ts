@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, statSync } from 'node:fs';
-import { refuseHandedOver, refuseReplaceable } from '../files.js';
+import { existsSync, lstatSync, statSync, type Stats } from 'node:fs';
+import { refuseHandedOver, refuseOpenToOthers, refuseReplaceable } from '../files.js';
 import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
@@ -45,6 +45,15 @@ export async function openStore(inv: Invocation, { readOnly = false, creates = f
   if (!ctx.remote) {
     if (creates && !isPostgresUrl(path) && missing(path)) refuseHandedOver(path, 'the store', (message) => new StoreError(message, 'store_permissions'));
     if (creates || existsSync(keyPath)) refuseHandedOver(keyPath, 'the key file', (message) => new StoreError(message, 'key_permissions'));
+    // A key file others may read is refused by every command, not only by those that read a
+    // secret: an admin who only lists would never hear that the key is exposed.
+    let key: Stats | undefined;
+    try {
+      key = statSync(keyPath, { throwIfNoEntry: false });
+    } catch {
+      // Not to be looked at (a path through a file, a directory not ours): said where it is opened.
+    }
+    if (key?.isFile()) refuseOpenToOthers(keyPath, 'the key file', key.mode, (message) => new StoreError(message, 'key_permissions'));
   }
   const { store, created, secretKey } = await ctx.openStore(path, { now: ctx.clock.nowSeconds(), keyPath, ...(readOnly && { readOnly }), ...(existing && { existing }) });
   inv.onExit(() => store.close());
@@ -102,6 +111,8 @@ export interface OpenMode {
    * refuseReplaceable), exit 6 otherwise.
    */
   readonly trusted?: boolean;
+  /** The command says itself that it made the store (serve, in its log): no warning then. */
+  readonly saysCreated?: boolean;
 }
 
 /**
@@ -163,7 +174,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const { store, keyPath } = opened;
   // A store made by the command that first adds to it (a mistyped --db makes one too): said, with
   // the key file to keep, as init says it.
-  if (opened.created) {
+  if (opened.created && mode.saysCreated !== true) {
     const where = `there was no store at ${displayStoreLocation(path)}: created it`;
     inv.out.warn(opened.keyCreated ? `${where}, and its key file ${keyPath} (keep the key file with every backup of the store)` : `${where}, with the key file ${keyPath}`);
   }

@@ -124,6 +124,29 @@ describe('a SQLite file that is not a tfactl store', () => {
   });
 });
 
+describe('a store whose pages are damaged', () => {
+  it('is not backed up into a file that restore would refuse: the backup fails (exit 6) and writes nothing', async () => {
+    const s = fresh();
+    for (const u of ['pa', 'pb', 'pc']) await s.addUser(u, `${u} password 1`);
+    // The users table's first cell pointers overwritten, as a bad disk block would: SQLite's
+    // integrity check finds it, while a plain listing may still read.
+    const db = new Database(s.db);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'users'").pluck().get() as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const bytes = readFileSync(s.db);
+    bytes.fill(0xff, (root - 1) * pageSize + 8, (root - 1) * pageSize + 16);
+    writeFileSync(s.db, bytes);
+    const file = join(s.dir, 'damaged-backup.db');
+    const r = await s.run(['backup', file, '--json']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.json().error).toMatchObject({ code: 'store_corrupt', message: expect.stringMatching(/^the store is damaged, so no backup was written: its copy would not restore \(it is damaged \(integrity check: .{1,210}\)\)$/) });
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(s.dir).filter((f) => f.includes('damaged-backup'))).toEqual([]);
+  });
+});
+
 describe('marking tfactl stores', () => {
   it('marks a new store with application_id "TFA1"', async () => {
     const s = fresh();
@@ -207,7 +230,7 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     failsAtOnce(await s.run(['user', 'list'], { timeoutMs: KILL_MS }), `the store's WAL file ${s.db}-wal is readable by others (mode 0644): run 'chmod 600 ${s.db}-wal'`);
   });
 
-  it('refuses a key file its group or others may read, whenever the key is used', async () => {
+  it('refuses a key file its group or others may read, by every command: one that only lists would never say so', async () => {
     const s = fresh();
     await s.addUser('kim', 'kim password 1');
     const key = `${s.db}.key`;
@@ -215,6 +238,7 @@ describe('file permissions, as OpenSSH checks private keys', () => {
     const message = `the key file ${key} is readable by others (mode 0644): run 'chmod 600 ${key}'`;
     failsAtOnce(await s.run(['init'], { timeoutMs: KILL_MS }), message);
     failsAtOnce(await s.run(['tfa', 'add', 'recovery', 'kim'], { timeoutMs: KILL_MS }), message);
+    for (const listing of [['user', 'list'], ['tfa', 'list'], ['realm', 'list']]) failsAtOnce(await s.run(listing, { timeoutMs: KILL_MS }), message);
     expect(s.query("SELECT count(*) AS n FROM factors WHERE userid = 'kim@local'")).toEqual([{ n: 0 }]);
   });
 

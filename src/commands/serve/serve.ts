@@ -39,7 +39,7 @@ export async function run(inv: Invocation): Promise<void> {
   // otherwise meet an empty store, unknown to it.
   const madeNow = !isPostgresUrl(storePath(inv)) && !existsSync(storePath(inv));
   // Only the owner of the store (root@local) serves it.
-  const owner = await openSession(inv, { op: 'store.whole', action: 'serve' }, { creates: true });
+  const owner = await openSession(inv, { op: 'store.whole', action: 'serve' }, { creates: true, saysCreated: true });
   if (!owner.actor.viaOwnership) throw new UsageError('tfactl serve runs as the owner of the store: leave out --as and --token');
   const path = storePath(inv);
   const keyPath = keyPathOf(inv, path);
