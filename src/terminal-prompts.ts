@@ -21,7 +21,8 @@ const withSignal = (stopped: AbortSignal, options?: { readonly signal?: AbortSig
 
 /** The prompts, each taken back when `stopped` is aborted. */
 const promptsUntil = (stopped: AbortSignal): Prompter => ({
-  password: (message, options) => password({ message, mask: '*', validate: notEmpty }, withSignal(stopped, options)),
+  // No Ctrl-T to show what was typed (the library's default): a password typed here is never shown.
+  password: (message, options) => password({ message, mask: '*', validate: notEmpty, toggleMask: false }, withSignal(stopped, options)),
   input: (message, defaultValue, options) => input(defaultValue === undefined ? { message } : { message, default: defaultValue }, withSignal(stopped, options)),
   confirm: (message, defaultValue, options) => confirm({ message, default: defaultValue }, withSignal(stopped, options)),
 });

@@ -48,7 +48,7 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
       const value = v.toLowerCase();
       if (['true', 'yes', '1'].includes(value)) return 'true';
       if (['false', 'no', '0'].includes(value)) return 'false';
-      throw new UsageError('invalid names.allow-confusable: expected true or false', 'invalid_setting');
+      throw new UsageError('invalid names.allow-confusable: expected true or false (or yes, no, 1, 0)', 'invalid_setting');
     },
   },
   'session.minutes': {

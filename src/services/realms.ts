@@ -47,27 +47,23 @@ export async function deleteRealm(session: Session, name: string, force: boolean
   await authorize(session, 'realm.manage', 'realm.delete', name);
   const realm = await requireRealm(session.store, name);
   if (realm.builtin) await refuse(session, 'realm.delete', name, `realm ${LOCAL_REALM} is built in and cannot be deleted`, 'builtin');
-  // Asked only of a realm that is there.
+  const inUse = (n: number) =>
+    refuse(session, 'realm.delete', name, `realm ${name} still has ${n} user${n === 1 ? '' : 's'}: delete them first, or use --force to delete them with it`, 'realm_in_use');
+  // Asked only of a realm that is there and may go: not yes first, and then no.
+  const users = force ? 0 : ((await session.store.getRealmSummary(name))?.userCount ?? 0);
+  if (users > 0) return inUse(users);
   await confirmed();
   const outcome = await session.store.transaction(async (tx) => {
     const current = await tx.getRealmSummary(name);
     if (!current) throw new NotFoundError(`realm ${name} does not exist`);
-    if (current.userCount > 0 && !force) return { refusedUsers: current.userCount };
+    if (current.userCount > 0 && !force) return { refusedUsers: current.userCount, deletedUsers: undefined };
     const deletedUsers = await tx.deleteRealm(name);
     await session.audit({ action: 'realm.delete', target: name, outcome: 'ok', detail: { deletedUsers } }, tx);
-    return { deletedUsers };
+    return { refusedUsers: undefined, deletedUsers };
   });
-  if ('refusedUsers' in outcome) {
-    const n = outcome.refusedUsers;
-    return refuse(
-      session,
-      'realm.delete',
-      name,
-      `realm ${name} still has ${n} user${n === 1 ? '' : 's'}: delete them first, or use --force to delete them with it`,
-      'realm_in_use',
-    );
-  }
-  return outcome;
+  // Users added while the question was asked.
+  if (outcome.refusedUsers !== undefined) return inUse(outcome.refusedUsers);
+  return { deletedUsers: outcome.deletedUsers ?? 0 };
 }
 
 /** YubiKey validation for a realm: offline, or a service with its API id and (base64) key. */

@@ -180,6 +180,9 @@ describe('TOTP enrolment', () => {
     const r = await store.run(['tfa', 'add', 'totp', 'tom', '--no-verify', ...args, '--json']);
     expect(r.code).toBe(2);
     expect(r.json().error.code).toBe(code);
+    // Said before what a run without a terminal lacks (a code to verify with), not once that is mended.
+    const unverifiable = await store.run(['tfa', 'add', 'totp', 'tom', ...args, '--json']);
+    expect(unverifiable.json().error.code).toBe(code);
     expect(r.stderr).not.toContain('not base32!');
     expect(store.snapshot()).toBe(before);
   });

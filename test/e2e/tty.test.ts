@@ -39,14 +39,16 @@ describe('on a terminal', () => {
     }
   });
 
-  it('asks for a new password twice and creates the user', () => {
+  it('asks for a new password twice and creates the user, never showing what was typed (Ctrl-T included)', () => {
     const r = runPty(store, ['user', 'add', 'tina'], [
-      { expect: 'Enter a new password for tina@local', send: 'tina password 1\r' },
+      // Ctrl-T, which the prompt library would take to show the input.
+      { expect: 'Enter a new password for tina@local', send: 'tina password 1\u0014\r' },
       { expect: 'Repeat the new password for tina@local', send: 'tina password 1\r' },
     ]);
     expect(r.unmatched).toBeNull();
     expect(r.status).toBe(0);
     expect(r.output).not.toContain('tina password 1');
+    expect(r.output).not.toContain('toggle visibility');
     expect(store.read<{ password: boolean }>(['user', 'show', 'tina@local']).password).toBe(true);
   });
 
@@ -136,6 +138,15 @@ describe('on a terminal', () => {
     const help = runPty(store, ['user', '--help'], [], {}, 0);
     expect(help.output).toContain('Usage: tfactl user');
     expect(Math.max(...help.output.split(/\r?\n/).map((l) => l.length))).toBeLessThanOrEqual(80);
+  });
+
+  it('asks nothing before a refusal the answer could not change: realm delete of a realm with users', async () => {
+    expect((await store.run(['realm', 'add', 'peopled'])).code).toBe(0);
+    await store.addUser('dweller@peopled', 'dweller password 1');
+    const r = runPty(store, ['realm', 'delete', 'peopled'], []);
+    expect(r.status).toBe(4);
+    expect(r.output).not.toContain('Delete realm');
+    expect(r.output).toContain('realm peopled still has 1 user: delete them first, or use --force to delete them with it');
   });
 
   it('cancels with exit 130 on Ctrl-C at a prompt and saves nothing', () => {

@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
-import { parseIssuer } from '../../domain/totp-params.js';
+import { parseIssuer, parseTotpParams } from '../../domain/totp-params.js';
 import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/kinds/totp-enrolment.js';
 import { secondFactorValue } from '../credentials.js';
 import { secretOpt, stringOpt } from '../options.js';
@@ -102,9 +102,9 @@ export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'sec
   const secretText = secretOpt(inv, secretFlag, secretFlag === 'secret' ? '--secret' : '--totp-secret');
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
-  return {
-    issuer: issuer === undefined || issuer === '' ? undefined : parseIssuer(issuer),
-    secret,
-    params: { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') },
-  };
+  const params = { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') };
+  // Each value checked now, before what a run without a terminal lacks is said: the realm's own
+  // parameters, which fill in the rest, are checked against them once the store is open.
+  parseTotpParams(params);
+  return { issuer: issuer === undefined || issuer === '' ? undefined : parseIssuer(issuer), secret, params };
 }
