@@ -43,7 +43,31 @@ export type OnlineResult =
   /** No trustworthy answer: the service is down, slow, misconfigured or its answers are forged. */
   | { readonly ok: false; readonly rejected: false; readonly reason: string };
 
-const REJECTING = new Set(['BAD_OTP', 'REPLAYED_OTP', 'REPLAYED_REQUEST', 'BAD_SIGNATURE']);
+// REPLAYED_REQUEST is not among them: a server that saw this request already (from another of
+// the servers it syncs with) says nothing of the OTP, as Yubico's own client takes it.
+const REJECTING = new Set(['BAD_OTP', 'REPLAYED_OTP', 'BAD_SIGNATURE']);
+
+/** A validation server's answer is a few hundred bytes: one much larger is not read whole. */
+const MAX_ANSWER_BYTES = 16 * 1024;
+
+/** The body of `response`, refused once it passes `max` bytes. */
+async function boundedText(response: Response, max: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel();
+      throw new Error(`an answer larger than ${max / 1024} KiB`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 const FINAL_ERRORS = new Set(['NO_SUCH_CLIENT', 'OPERATION_NOT_ALLOWED', 'MISSING_PARAMETER']);
 
 export interface OnlineRequest {
@@ -59,7 +83,8 @@ export interface OnlineRequest {
 /**
  * Validation protocol 2.0: asks every server at once and takes the first answer that is signed with
  * the API key and echoes this OTP and nonce. OK accepts; BAD_OTP, REPLAYED_OTP and BAD_SIGNATURE
- * reject; anything else (BACKEND_ERROR, unsigned or forged answers, timeouts, unreachable servers)
+ * reject; anything else (BACKEND_ERROR, REPLAYED_REQUEST, unsigned, forged or oversized answers,
+ * timeouts, unreachable servers)
  * is only decisive if no server does better.
  */
 export async function validateOnline(req: OnlineRequest): Promise<OnlineResult> {
@@ -73,7 +98,7 @@ export async function validateOnline(req: OnlineRequest): Promise<OnlineResult> 
     let body: string;
     try {
       const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}${query}`, { signal: controller.signal });
-      body = await response.text();
+      body = await boundedText(response, MAX_ANSWER_BYTES);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     } catch (e) {
       const reason = controller.signal.aborted ? `${host}: no answer within ${req.timeoutMs / 1000} s` : `${host}: ${describeFetchError(e)}`;

@@ -143,7 +143,7 @@ describe('YubiKey OTP validated by a validation service', () => {
   const API_ID = '4711';
   const API_KEY = Buffer.from('0123456789abcdef0123456789abcdef01234567', 'hex');
   const key = new SimulatedKey('online', 'ccccccccccch', '0f0e0d0c0b0a09080706050403020100', '665544332211');
-  let mode: 'normal' | 'bad-signature' | 'nonce-mismatch' | 'replayed' | 'slow' | 'backend-error' = 'normal';
+  let mode: 'normal' | 'bad-signature' | 'nonce-mismatch' | 'replayed' | 'slow' | 'backend-error' | 'replayed-request' | 'huge' = 'normal';
   const seen = new Map<string, number>();
   let server: Server;
   let url = '';
@@ -171,6 +171,8 @@ describe('YubiKey OTP validated by a validation service', () => {
       }
       if (mode === 'replayed') status = 'REPLAYED_OTP';
       if (mode === 'backend-error') status = 'BACKEND_ERROR';
+      // Another of a service's servers saw this request already: says nothing of the OTP.
+      if (mode === 'replayed-request') status = 'REPLAYED_REQUEST';
       const fields: Record<string, string> = {
         t: new Date().toISOString(),
         otp,
@@ -179,7 +181,7 @@ describe('YubiKey OTP validated by a validation service', () => {
         status,
       };
       fields.h = sign(fields, mode === 'bad-signature' ? Buffer.from('another key') : API_KEY);
-      const body = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('\r\n') + '\r\n';
+      const body = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('\r\n') + '\r\n' + (mode === 'huge' ? 'x'.repeat(100_000) : '');
       setTimeout(() => res.end(body), mode === 'slow' ? 3000 : 0);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -225,6 +227,9 @@ describe('YubiKey OTP validated by a validation service', () => {
     ['nonce-mismatch', 'another request'],
     ['slow', 'no answer within 1 s'],
     ['backend-error', 'BACKEND_ERROR'],
+    ['replayed-request', 'REPLAYED_REQUEST'],
+    // A signed answer with 100 KB after it: not read whole (a server could send gigabytes).
+    ['huge', 'larger than 16 KiB'],
   ] as const)('refuses with a clear error when the answer is %s (exit 5, audited)', async (m, text) => {
     // The attempts counted toward lockout show in no listing: read from the store's backup.
     const failures = () => store.atRest<{ n: number }>("SELECT tfa_failures AS n FROM users WHERE userid = 'ola@cloud'")[0]?.n;
