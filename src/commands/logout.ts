@@ -1,5 +1,4 @@
 import { parseUserId } from '../domain/userid.js';
-import { StoreError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 import { endSession } from '../services/sessions.js';
 import { openStore, storePath } from './session.js';
@@ -21,16 +20,11 @@ export async function run(inv: Invocation): Promise<void> {
     if (secret) held.push({ userid: u, secret });
   }
   if (box !== null && held.length > 0) {
-    // A store that is not there any more ends no session, but its tickets here are of no use: gone too.
-    const store = await openStore(inv).then(
-      (opened) => opened.store,
-      (e: unknown) => {
-        if (e instanceof StoreError && e.code === 'store_missing') return null;
-        throw e;
-      },
-    );
+    // A store that cannot be opened (gone, or only moved away for now) ends no session: said
+    // (exit 6), the tickets kept, as through a service that is down.
+    const { store } = await openStore(inv);
     for (const t of held) {
-      if (store !== null) await endSession(store, t.secret);
+      await endSession(store, t.secret);
       await box.remove(t.userid);
       ended.push(t.userid);
     }

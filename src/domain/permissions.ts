@@ -106,7 +106,7 @@ export function isRoot(p: Principal): boolean {
  * - an API token acts as its user, or only looks (read-only), and never changes second factors,
  *   tokens or its own user's password, makes an admin or sets an admin's password;
  * - a user signed in by a kept session does not change their own factors, password or tokens
- *   (NEEDS_PASSWORD).
+ *   (NEEDS_PASSWORD), nor make tokens, or admins, or set an admin's password, as a token does not.
  * `target` is the user id (or, for realm operations, the realm) acted on, when there is one.
  */
 export function decide(actor: Principal, op: Operation, target?: string): Decision {
@@ -120,6 +120,11 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
     }
     if (actor.token.privileges === 'read-only' && !READS.has(op)) return { allowed: false, reason: `API token ${id} is read-only` };
     return decide({ userid: actor.userid, admin: actor.admin }, op, target);
+  }
+  // What a token may not make (credentials that would outlive it), a kept session makes only with
+  // the password: its ticket may be a stolen one, or a laptop left open.
+  if (actor.resumed && (op === 'token.manage' || NO_ADMIN_BY_TOKEN.has(op))) {
+    return { allowed: false, reason: "making API tokens, making admins, enabling them, changing their expiry or setting an admin's password needs your password, which a kept session does not ask for: end the session (logout) and sign in again" };
   }
   if (AS_FOR_OTHERS[op] !== undefined) return decide(actor, asForOthers(op), target);
   if (actor.resumed && NEEDS_PASSWORD.has(op) && target === actor.userid) {

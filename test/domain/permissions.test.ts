@@ -124,10 +124,10 @@ describe('decide, for an API token', () => {
 });
 
 describe('decide, for a user signed in by a kept session', () => {
-  it('refuses changing their own factors, password or tokens (no password was given), and nothing else', () => {
+  it('refuses changing their own factors or password (no password was given), and nothing else', () => {
     for (const who of [admin, user, root]) {
       const resumed: Principal = { ...who, resumed: true };
-      for (const op of ['tfa.manage', 'user.passwd', 'token.manage'] as const) {
+      for (const op of ['tfa.manage', 'user.passwd'] as const) {
         expect(decide(resumed, op, who.userid)).toEqual({
           allowed: false,
           reason: 'changing your own second factors, password or API tokens needs your password, which a kept session does not ask for: end the session (logout) and sign in again',
@@ -135,6 +135,16 @@ describe('decide, for a user signed in by a kept session', () => {
         expect(decide(resumed, op, 'bob@local')).toEqual(decide(who, op, 'bob@local'));
       }
       for (const op of ['user.read', 'user.modify-self', 'tfa.read', 'token.read'] as const) expect(decide(resumed, op, who.userid).allowed).toBe(true);
+    }
+  });
+
+  it('refuses what an API token may not do either: any token, an admin made, an admin\'s password (credentials that outlive the session)', () => {
+    const reason = "making API tokens, making admins, enabling them, changing their expiry or setting an admin's password needs your password, which a kept session does not ask for: end the session (logout) and sign in again";
+    for (const who of [admin, user, root]) {
+      const resumed: Principal = { ...who, resumed: true };
+      for (const op of ['token.manage', 'user.grant-admin', 'user.passwd-admin'] as const) {
+        for (const target of [who.userid, 'bob@local']) expect(decide(resumed, op, target)).toEqual({ allowed: false, reason });
+      }
     }
   });
 });

@@ -1,9 +1,9 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { BIN, oneLineError, secretForms, TempStore, type RunOptions } from './harness.js';
+import { BACKEND, BIN, oneLineError, secretForms, TempStore, type RunOptions } from './harness.js';
 
 /**
  * Sessions kept by `login --session` (Proxmox's tickets): later `--as` commands of the user sign
@@ -62,6 +62,30 @@ describe('login --session', () => {
     }
     const fresh = await run(['--as', 'ben', '--password-stdin', 'tfa', 'add', 'recovery', 'ben', '--json'], { input: `${PW}\n` });
     expect(fresh.code, fresh.stderr).toBe(0);
+  });
+
+  it("makes no credential that would outlive it without the password, as an API token makes none: another's token, an admin or an admin's password", async () => {
+    await store.addUser('sadm', PW, ['--admin']);
+    await store.addUser('sadm2', PW, ['--admin']);
+    await store.addUser('splain', PW);
+    await login('sadm');
+    const before = store.snapshot();
+    // A token for another admin signs in afresh: no terminal here, so it asks for the password and cannot.
+    const token = await asUser('sadm', ['token', 'add', 'sadm2', 'backdoor']);
+    expect(token.code).toBe(2);
+    expect(oneLineError(token)).toMatch(/cannot ask for the password/);
+    // What is found to make or arm an admin on the way is refused (exit 4), audited.
+    for (const args of [
+      ['user', 'passwd', 'sadm2', '--password-stdin'],
+      ['user', 'modify', 'splain', '--admin'],
+    ]) {
+      const r = await run(['--as', 'sadm', ...args], { input: 'Hijacked by a session 1\n' });
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(oneLineError(r)).toMatch(/needs your password, which a kept session does not ask for: end the session \(logout\) and sign in again$/);
+    }
+    expect(store.snapshot()).toBe(before);
+    // An ordinary user's password is an admin's work, session or not.
+    expect((await run(['--as', 'sadm', 'user', 'passwd', 'splain', '--password-stdin'], { input: 'Reset by an admin 1\n' })).code).toBe(0);
   });
 
   it("refuses the rows of an admin's user import --update that change their own password or factors", async () => {
@@ -286,6 +310,38 @@ describe('a session ends', () => {
     expect(existsSync(again)).toBe(false);
     expect(sessionsOf('fin@local')).toBe(0);
     expect((await run(['logout', '--json'])).json().result.ended).not.toContain('fin@local');
+  });
+
+  it('when login keeps another here for the same user: the ticket it replaced is no key any more', async () => {
+    await store.addUser('rep', PW);
+    const file = (await login('rep')).json().result.session.file as string;
+    const old = readFileSync(file);
+    expect((await login('rep')).code).toBe(0);
+    expect(sessionsOf('rep@local')).toBe(1);
+    // The old ticket put back (kept aside by someone) signs nobody in.
+    writeFileSync(file, old, { mode: 0o600 });
+    const r = await asUser('rep', ['user', 'show', 'rep']);
+    expect(r.stderr).toMatch(/the session of rep@local has ended/);
+  });
+
+  it('not by logout while the store cannot be opened: said (exit 6), the ticket kept for a logout that can', async () => {
+    await store.addUser('away', PW);
+    const file = (await login('away')).json().result.session.file as string;
+    if (BACKEND === 'sqlite') {
+      // The store file moved away for a while (a PostgreSQL store cannot be, here).
+      renameSync(store.db, `${store.db}.away`);
+      try {
+        const moved = await run(['logout', 'away']);
+        expect(moved.code).toBe(6);
+        expect(oneLineError(moved)).toMatch(/^error: there is no tfactl store at /);
+        expect(existsSync(file)).toBe(true);
+      } finally {
+        renameSync(`${store.db}.away`, store.db);
+      }
+    }
+    const r = await run(['logout', 'away', '--json']);
+    expect(r.json().result).toEqual({ ended: ['away@local'] });
+    expect(sessionsOf('away@local')).toBe(0);
   });
 
   it('with a restore', async () => {
