@@ -501,7 +501,7 @@ complete -c tfactl -n '__tfactl_using "tfa add webauthn"' -l origin -x -d 'with 
 complete -c tfactl -n '__tfactl_argument "tfa add webauthn" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa add recovery
-complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'write the keys to this new file (mode 0600) instead of showing them'
+complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l output -r -F -d 'write the keys to this new file (mode 0600); not shown then (--json still holds them)'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l regenerate -d 'replace the existing keys'
 complete -c tfactl -n '__tfactl_using "tfa add recovery"' -l yes -d 'do not ask before replacing'
 complete -c tfactl -n '__tfactl_argument "tfa add recovery" 0' -a '(__tfactl_ids --argument users)'

@@ -253,7 +253,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--origin <url>', 'with --begin: the origin the answer comes from, one of the webauthn.origin setting (or http://localhost:PORT for RP id localhost); repeatable', (v: string, all: string[] = []) => [...all, v]);
     leaf(tfaAdd, 'recovery', 'create the single-use recovery keys (10, shown once)', () => import('./commands/tfa/add-recovery.js'))
       .argument('<userid>', USERID)
-      .option('--output <file>', 'write the keys to this new file (mode 0600) instead of showing them')
+      .option('--output <file>', 'write the keys to this new file (mode 0600); not shown then (--json still holds them)')
       .option('--regenerate', 'replace the existing keys')
       .option('--yes', 'do not ask before replacing');
     leaf(tfa, 'list', 'list second factors (never secrets), lock state, and who cannot sign in', () => import('./commands/tfa/list.js')).argument(

@@ -123,7 +123,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
   'tfa add recovery': [
     ex('Ten single-use keys, shown once: print them', 'tfactl tfa add recovery bob@corp'),
-    ex('Write them to a new 0600 file instead of showing them', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
+    ex('Write them to a new 0600 file, not shown (--json still holds them)', 'tfactl tfa add recovery bob@corp --output bob-recovery.txt'),
     ex('Replace the set: the old keys stop working', 'tfactl tfa add recovery alice --regenerate --yes'),
   ],
   'tfa list': [

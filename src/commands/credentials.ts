@@ -33,6 +33,11 @@ export function secretsOf(inv: Invocation): SecretSource {
  * input, or `@FILE` for the one line of a file, so a recovery key need not show in `ps`. Read only
  * when it is asked for, so the lines of standard input keep their order.
  */
+/** Refuses an empty second factor given on the command line (a script's unset $CODE): said before the store is opened. */
+export function refuseEmptySecondFactor(flag: string, value: string | undefined, userid: string): void {
+  if (value !== undefined && value.trim() === '') throw new UsageError(`${flag} is empty: give the second factor of ${userid} (- reads it from standard input)`, 'missing_secret');
+}
+
 export async function secondFactorValue(inv: Invocation, value: string, flag: string, purpose: string): Promise<string> {
   if (value === '-') return secretsOf(inv).nextLine(purpose, flag);
   return secretValue(inv, value, flag);
@@ -57,15 +62,17 @@ export interface SecondFactorSource {
  */
 export function commandCredentials(inv: Invocation, userid: string, second: SecondFactorSource): Credentials {
   const secrets = secretsOf(inv);
-  // Said before anything is checked: an empty value on the command line (a script's unset $CODE).
-  if (second.value !== undefined && second.value.trim() === '') throw new UsageError(`${second.flag} is empty: give the second factor of ${userid} (- reads it from standard input)`, 'missing_secret');
+  refuseEmptySecondFactor(second.flag, second.value, userid);
+  // A file is read now, before the password: what is wrong with it (not there, empty) says
+  // nothing of the password, and counts toward no ban. Standard input's line comes after it.
+  const fromFile = second.value?.startsWith('@') ? secretValue(inv, second.value, second.flag) : undefined;
   let keySignIn: { settle(error?: unknown): Promise<void> } | undefined;
   return {
     password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {
       const wanted = describeOffer(offer);
       if (second.value !== undefined) {
-        const code = await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`);
+        const code = fromFile ?? (await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`));
         // An empty line is no code anyone has: not a guess to count toward the lockout.
         if (code.trim() === '') throw new UsageError(`no second factor was given for ${userid} (an empty line of standard input)`, 'missing_secret');
         return { code, kind: second.kind };
@@ -88,7 +95,7 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
         const codes = offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
         const keyWay =
           second.flag === '--code'
-            ? 'give --webauthn (a page in your browser), or use login --begin and --finish (a web app)'
+            ? "give --webauthn (a page in your browser, for keys registered on tfactl's own page: RP id localhost), or use login --begin and --finish (a web app)"
             : `sign in at a terminal with 'tfactl login ${userid} --session' (a kept session serves --as), or use an API token`;
         if (codes.length === 0) throw new UsageError(`${userid} signs in with a security key, which answers a challenge made for each sign-in: ${keyWay}`, 'no_tty');
         const forKeys = codes.length < offer.kinds.length ? `; for a security key, ${keyWay}` : '';

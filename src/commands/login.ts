@@ -8,7 +8,7 @@ import type { Invocation } from '../invocation.js';
 import { type AuthDeps, authenticate, beginSignIn, finishSignIn, type SignedIn, type SignInChallenge } from '../services/authenticate.js';
 import { secretKeyLoader } from '../services/session.js';
 import type { Style } from '../output.js';
-import { commandCredentials, secondFactorValue, secretsOf } from './credentials.js';
+import { commandCredentials, refuseEmptySecondFactor, secondFactorValue, secretsOf } from './credentials.js';
 import { boolOpt, listOpt, requireSecretInput, stringOpt } from './options.js';
 import { authDeps, openStore, storePath } from './session.js';
 import { readResponse } from './response.js';
@@ -58,6 +58,7 @@ export async function run(inv: Invocation): Promise<void> {
   // Kept on a terminal unless --no-session; in scripts only with --session.
   const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
+  refuseEmptySecondFactor('--code', code, userid);
 
   // Where the session will be kept, checked before the sign-in spends a code on it.
   if (keep) await tickets.prepare?.();
@@ -65,8 +66,10 @@ export async function run(inv: Invocation): Promise<void> {
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
   const context = { userid, action: 'login', keys };
   if (finish) {
-    const answer = response !== undefined ? readResponse(inv, response, 'the answer to the challenge') : secondFactorValue(inv, code as string, '--code', `the second factor of ${userid}`);
-    return showSignedIn(inv, await finishSignIn(deps, context, challengeId as string, { code: await answer, kind }));
+    const answer = await (response !== undefined ? readResponse(inv, response, 'the answer to the challenge') : secondFactorValue(inv, code as string, '--code', `the second factor of ${userid}`));
+    // No password is involved here: an empty line is said (exit 2), not counted as a guess.
+    if (answer.trim() === '') throw new UsageError(`no answer was given to the challenge for ${userid} (an empty line of standard input)`, 'missing_secret');
+    return showSignedIn(inv, await finishSignIn(deps, context, challengeId as string, { code: answer, kind }));
   }
   if (begin) {
     const begun = await beginSignIn(deps, context, await secretsOf(inv).read(`the password of ${userid}`));
@@ -82,9 +85,12 @@ export async function run(inv: Invocation): Promise<void> {
     if (tickets === null && sessionOpt === undefined && inv.ctx.io.stdinIsTTY) inv.out.note('no session kept: XDG_RUNTIME_DIR is not set (as after su -), so later commands ask again');
     return;
   }
-  const { keepSession } = await import('../services/sessions.js');
+  const { endSession, keepSession } = await import('../services/sessions.js');
+  // The session a ticket here kept before is ended, not left valid with its ticket replaced.
+  const replaced = await tickets.read(signedIn.user.userid);
   const kept = await keepSession(deps, signedIn.user);
   const file = await tickets.write(signedIn.user.userid, kept.secret);
+  if (replaced) await endSession(store, replaced);
   return showSignedIn(inv, signedIn, { expires: isoTime(kept.expires), file });
 }
 

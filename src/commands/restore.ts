@@ -66,9 +66,19 @@ export async function run(inv: Invocation): Promise<void> {
   if (gone !== undefined && gone !== saidRemoved) inv.out.warn(result.dryRun ? gone : removedText(result.removed, 'took'));
   // Restored with the backup's key named by TFACTL_KEY_FILE: the key file where commands look
   // without it is the old store's, and would be refused as another store's from now on.
+  // Restored with the backup's key named by TFACTL_KEY_FILE: where commands look without it is
+  // the old store's key, and they would be refused from now on. (None there: the store was used
+  // with TFACTL_KEY_FILE before, as it is now. The restore is done: a file that cannot be read
+  // here is left unsaid.)
   const usual = resolveKeyPath(storePath(inv), { ...inv.ctx.env, TFACTL_KEY_FILE: undefined }, hostConfig(inv));
-  if (!result.dryRun && usual !== keyPath && existsSync(usual) && !readFileSync(usual).equals(readFileSync(keyPath))) {
-    inv.out.warn(`the store's secrets now open with ${keyPath} only: the key file ${usual}, where commands look without TFACTL_KEY_FILE, is the old store's; copy ${keyPath} over it`);
+  if (!result.dryRun && usual !== keyPath && !inv.ctx.remote) {
+    let differs = false;
+    try {
+      differs = !readFileSync(usual).equals(readFileSync(keyPath));
+    } catch {
+      // Not there, or not to be read here.
+    }
+    if (differs) inv.out.warn(`the store's secrets now open with ${keyPath} only: the key file ${usual}, where commands look without TFACTL_KEY_FILE, is the old store's; copy ${keyPath} over it`);
   }
   inv.out.result(result, (r, style) =>
     r.dryRun ? `${r.file} can be restored (${r.users} users); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users)`,

@@ -11,7 +11,7 @@ import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store
 import { displayStoreLocation, isPostgresUrl, resolveKeyPath, resolveStorePath } from '../domain/store-location.js';
 import type { StoreConfig } from '../domain/store-config.js';
 import { loadStoreConfig } from '../config-file.js';
-import { commandCredentials } from './credentials.js';
+import { commandCredentials, refuseEmptySecondFactor } from './credentials.js';
 import { ticketBox } from './tickets.js';
 
 export interface OpenedStore {
@@ -155,6 +155,8 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
   if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user', 'conflicting_options');
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
+  // An empty --auth-code is said before the store is looked for, as any usage error is.
+  if (asId !== undefined) refuseEmptySecondFactor('--auth-code', globals.authCode, asId);
   const path = storePath(inv);
   if (asId === undefined && !presented) {
     // Through a service nobody is the store's owner, whatever becomes of the store file.
@@ -242,7 +244,9 @@ async function checkIntent(session: Session, intent: Intent | undefined): Promis
  * the caller signs in afresh. A ticket that no longer works is removed.
  */
 async function resumeKeptSession(inv: Invocation, store: Store, storePath: string, asId: string, intent: Intent | undefined) {
-  if (intent && NEEDS_PASSWORD.has(intent.op) && intent.target === asId) return null;
+  // A command that needs the password anyway signs in afresh: its own factors, password or
+  // tokens, and any API token (decide: a kept session makes none).
+  if (intent && ((NEEDS_PASSWORD.has(intent.op) && intent.target === asId) || intent.op === 'token.manage')) return null;
   const tickets = ticketBox(inv, storePath);
   if (tickets === null) return null;
   const secret = await tickets.read(asId);

@@ -57,8 +57,7 @@ export function parseAuthenticatorData(bytes: Uint8Array): AuthenticatorData | n
   };
 }
 
-/** The COSE algorithms Proxmox accepts for WebAuthn, by their names. */
-/** ES256 and RS256, what Proxmox accepts at registration; EdDSA (Ed25519), which its imports may carry. */
+/** The COSE algorithms checked, by their names: ES256 and RS256, what Proxmox accepts at registration; EdDSA (Ed25519), which its imports may carry. */
 export type AssertionAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
 
 /** A credential's public key: a JWK as stored, or a key node:crypto already holds. */

@@ -80,9 +80,10 @@ function checkPostgresUrl(location: string, from: string): void {
     return; // Said, without the string, where pg reads it.
   }
   // postgres://USER:12345/PW@HOST/DB reads as the host USER, port 12345, and a path holding the
-  // password: a / (or ?, #) in a password must be percent-encoded.
-  if (url.username === '' && /@/.test(url.pathname + url.search + url.hash)) {
-    throw new UsageError(`${from} cannot be read: a /, ? or # in its user name or password must be percent-encoded (%2F, %3F, %23): postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+  // password and the rest: a / in a password must be percent-encoded. (An @ in a database name,
+  // or in ?user=, is no such thing: the path has no further / after it.)
+  if (url.username === '' && /^\/[^/]*@[^/]*\/./.test(url.pathname)) {
+    throw new UsageError(`${from} cannot be read: a / in its user name or password must be percent-encoded (%2F): postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
   const database = decodeURIComponentSafe(url.pathname.replace(/^\//, ''));
   if (database === '' && !url.searchParams.has('database')) {

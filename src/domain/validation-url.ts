@@ -1,7 +1,7 @@
 /**
  * What is wrong with `url` as a YubiKey validation service's URL tfactl keeps, or null: an http(s)
  * URL without a user or password in it (`realm show` prints the URLs; the API key signs the
- * requests). Said without the URL where it may hold a password. Pure.
+ * requests). An `@` elsewhere (`?client=pve@corp`, as Proxmox imports keep) is no user. Pure.
  */
 export function validationUrlProblem(url: string): 'credentials' | 'not-http' | null {
   let parsed: URL | null;
@@ -10,8 +10,8 @@ export function validationUrlProblem(url: string): 'credentials' | 'not-http' | 
   } catch {
     parsed = null;
   }
-  if (url.includes('@') || (parsed !== null && (parsed.username !== '' || parsed.password !== ''))) return 'credentials';
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) return 'not-http';
+  if (parsed.username !== '' || parsed.password !== '') return 'credentials';
   return null;
 }
 

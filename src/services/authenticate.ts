@@ -156,12 +156,11 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
     try {
       answer = await credentials.secondFactor(begun.challenge);
     } catch (e) {
-      // The password was right but no second factor came (none given, an empty or missing line,
-      // a file that cannot be read): a failed sign-in all the same, counted against the password's
-      // limit, audited, exit 5; as a usage error (exit 2) it would tell a right password from a
-      // wrong one (exit 5) with no limit at all.
+      // The password was right but no second factor came (none given, an empty or missing line
+      // after it): a failed sign-in all the same, counted against the password's limit, audited,
+      // exit 5; as a usage error (exit 2) it would tell a right password from a wrong one.
       await deps.store.takeChallenge(begun.challenge.id, userid, 'sign-in', deps.now());
-      if (e instanceof UsageError) return notSignedIn(deps, request, audit, e.code === 'no_tty' || e.code === 'missing_secret' ? 'no second factor given' : 'second factor unreadable', e.message);
+      if (e instanceof UsageError && (e.code === 'no_tty' || e.code === 'missing_secret')) return notSignedIn(deps, request, audit, 'no second factor given', e.message);
       throw e;
     }
     try {
@@ -552,7 +551,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
 
   if (!verified.ok && verified.unavailable) {
     // Nothing was checked: audited and refused, but it does not count toward lockout.
-    await deps.store.releaseAttempt(userid, module?.countsOnTotpLock ?? false);
+    await deps.store.releaseAttempt(userid, module?.countsOnTotpLock ?? false, limits);
     return fail(audit, context, verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
   }
   const refusal = (reason: string) => {

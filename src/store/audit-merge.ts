@@ -15,7 +15,7 @@ const contentKey = (a: AuditContent): string => JSON.stringify([a.actor, a.actio
  * store's: each as many times as the backup holds it more often than the store does, by what it
  * says (not by id: the store gave its own copy an id of its own). So a second restore of one backup
  * appends nothing, and two like entries of one second stay two. `existingAt(ts)` gives the store's
- * entries of one second: what is held in memory is one second's worth.
+ * entries of one second (SQLite reads them a second at a time; PostgreSQL, one round trip, all).
  */
 export function* auditEntriesToAppend<T extends AuditContent>(backup: Iterable<T>, existingAt: (ts: number) => Iterable<AuditContent>): Generator<T> {
   let second: number | null = null;

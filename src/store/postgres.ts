@@ -5,7 +5,7 @@ import { type AccessRows, type RestoreEffect, restoreEffect } from '../domain/re
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { StoreError, TfaError, UsageError } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
-import { APPLY_REPLAY_LEDGER, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
 import type { accessRowsOf } from './sqlite.js';
 import type { BackupCopy, Store } from './types.js';
 
@@ -305,6 +305,7 @@ class PgStore extends SqlStore {
           for (const t of [...RESTORED_TABLES].reverse()) await q(`DELETE FROM ${t}`);
           for (const t of RESTORED_TABLES) await insertRows(t, staged.columns(t), staged.rows(t));
           for (const statement of APPLY_REPLAY_LEDGER) await q(statement);
+          await q(DROP_ORPHAN_CHALLENGES);
           for (const l of locks) {
             await q(
               `UPDATE users SET tfa_failures = greatest(tfa_failures, $2), tfa_locked_until = greatest(tfa_locked_until, $3),
@@ -313,7 +314,8 @@ class PgStore extends SqlStore {
             );
           }
           // The audit trail stays; entries only the backup has are appended (in batches, without
-          // their ids). What this store has is read once: one query, not one a backup entry.
+          // their ids). What this store has is read once, whole, into memory: one query, not a
+          // round trip per second of the backup's.
           const bySecond = new Map<number, AuditContent[]>();
           for (const e of (await q('SELECT ts, actor, action, target, outcome, detail FROM audit')).rows as AuditContent[]) {
             const ts = Number(e.ts);

@@ -69,6 +69,9 @@ export function storeMissing(where: string): StoreError {
   return new StoreError(`there is no tfactl store at ${where} (its owner makes one with tfactl init)`, 'store_missing');
 }
 
+/** After a restore: the challenges of users it did not bring back go (one made again under the id could answer them). */
+export const DROP_ORPHAN_CHALLENGES = 'DELETE FROM challenges WHERE userid NOT IN (SELECT userid FROM users)';
+
 /**
  * After a restore: every factor at least as spent as the replay ledger says (see
  * SqliteStore.applyReplayLedger), in SQL both backends take.
@@ -692,7 +695,9 @@ export abstract class SqlStore implements Store {
 
   async deleteRealm(name: string) {
     return this.atomically(async (s) => {
-      // A built-in realm stays, and so do its users (root@local among them).
+      // A built-in realm stays, and so do its users (root@local among them). Their pending
+      // challenges go with them (as in deleteUser).
+      await s.sql('DELETE FROM challenges WHERE userid IN (SELECT userid FROM users WHERE realm = ? AND EXISTS (SELECT 1 FROM realms WHERE name = ? AND builtin = 0))').run(name, name);
       const users = (await s.sql('DELETE FROM users WHERE realm = ? AND EXISTS (SELECT 1 FROM realms WHERE name = ? AND builtin = 0)').run(name, name)).changes;
       await s.sql('DELETE FROM realms WHERE name = ? AND builtin = 0').run(name);
       return users;
@@ -844,13 +849,16 @@ export abstract class SqlStore implements Store {
     return row ? toLock(row) : null;
   }
 
-  async releaseAttempt(userid: string, totp: boolean) {
+  async releaseAttempt(userid: string, totp: boolean, limits: LockoutLimits) {
+    // Right-hand sides see the row before: a lock whose count falls below its limit is lifted.
     (await this.sql(
         `UPDATE users SET tfa_failures = CASE WHEN tfa_failures > 0 THEN tfa_failures - 1 ELSE 0 END,
-           totp_failures = CASE WHEN @totp = 1 AND totp_failures > 0 THEN totp_failures - 1 WHEN @totp = 1 THEN 0 ELSE totp_failures END
+           tfa_locked_until = CASE WHEN tfa_failures - 1 < @failures THEN 0 ELSE tfa_locked_until END,
+           totp_failures = CASE WHEN @totp = 1 AND totp_failures > 0 THEN totp_failures - 1 WHEN @totp = 1 THEN 0 ELSE totp_failures END,
+           totp_locked = CASE WHEN @totp = 1 AND totp_failures - 1 < @totpFailures THEN 0 ELSE totp_locked END
          WHERE userid = @userid`,
       )
-      .run({ userid, totp: totp ? 1 : 0 }));
+      .run({ userid, totp: totp ? 1 : 0, failures: limits.failures, totpFailures: limits.totpFailures }));
   }
 
   async recordSuccess(userid: string, resetTotp: boolean) {

@@ -12,7 +12,7 @@ import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
-import { APPLY_REPLAY_LEDGER, type AuditRow, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
+import { APPLY_REPLAY_LEDGER, type AuditRow, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
 import type { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 import { errnoText } from '../domain/errno.js';
@@ -599,6 +599,7 @@ class SqliteStore extends SqlStore {
       for (const row of staged.prepare(`SELECT ${columns.join(', ')} FROM ${t}`).raw().iterate()) insert.run(...(row as unknown[]));
     }
     this.applyReplayLedger();
+    this.db.prepare(DROP_ORPHAN_CHALLENGES).run();
     const lock = this.statement(
       `UPDATE users SET tfa_failures = max(tfa_failures, @tfa_failures), tfa_locked_until = max(tfa_locked_until, @tfa_locked_until),
          totp_failures = max(totp_failures, @totp_failures), totp_locked = max(totp_locked, @totp_locked)
@@ -927,9 +928,18 @@ function shapeProblem(staged: Database, migrations: Parameters<typeof migrate>[2
     for (const table of [...RESTORED_TABLES, 'replay_ledger', 'audit']) {
       const has = new Set((staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
       if (has.size === 0) return `it has no table ${table}`;
-      const missing = (reference.pragma(`table_info(${table})`) as { name: string }[]).find((c) => !has.has(c.name));
-      if (missing) return `its table ${table} has no column ${missing.name}`;
+      const wanted = (reference.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+      const missing = wanted.find((c) => !has.has(c));
+      if (missing) return `its table ${table} has no column ${missing}`;
+      const extra = [...has].find((c) => !wanted.includes(c));
+      if (extra !== undefined) return `its table ${table} has a column ${JSON.stringify(escapeText(extra))} that tfactl never made`;
     }
+    // Tables, views and triggers of its own: a restore would drop them unsaid (and a trigger would
+    // run on the staged copy's writes).
+    const objects = (db: Database) => db.prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all() as { type: string; name: string }[];
+    const known = new Set(objects(reference).map((o) => `${o.type} ${o.name}`));
+    const stranger = objects(staged).find((o) => !known.has(`${o.type} ${o.name}`));
+    if (stranger) return `it has a ${stranger.type} ${JSON.stringify(escapeText(stranger.name))} that tfactl never made`;
     return null;
   } finally {
     reference.close();

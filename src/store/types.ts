@@ -463,9 +463,10 @@ export interface LockoutStore {
   reserveAttempt(userid: string, totp: boolean, limits: LockoutLimits, now: number): Promise<LockState | null>;
   /**
    * Takes back one reserved attempt that could not be checked at all (the validation service was
-   * down): not the person's failure. Never below zero; a lock already set stays.
+   * down): not the person's failure. Never below zero; a lock goes only if the count no longer
+   * reaches its limit (one this very reservation set: an attempt not counted locks nobody).
    */
-  releaseAttempt(userid: string, totp: boolean): Promise<void>;
+  releaseAttempt(userid: string, totp: boolean, limits: LockoutLimits): Promise<void>;
   /** Resets the counters after a successful attempt; `resetTotp` also lifts the TOTP lock and count. */
   recordSuccess(userid: string, resetTotp: boolean): Promise<void>;
   /** Sets the lock state carried over from another system. */

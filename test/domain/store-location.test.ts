@@ -33,7 +33,7 @@ describe('resolveStorePath', () => {
     expect(() => resolveStorePath({ ...base, flag: 'mysql://u:secret@h/db' })).toThrow('--db names a mysql:// store, which tfactl does not have');
     expect(() => resolveStorePath({ ...base, env: { TFACTL_DB: 'file:///x.db' } })).toThrow(/^TFACTL_DB names a file:\/\/ store/);
     expect(() => resolveStorePath({ ...base, config: { db: 'sqlite://x' } as never })).toThrow(/^the db of \/etc\/tfactl\/config names a sqlite:\/\/ store/);
-    for (const ok of ['postgres://h/db', 'PostgreSQL://h/db', 'relative.db', './a:b.db', '/x/y://z.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+    for (const ok of ['postgres://h/db', 'PostgreSQL://h/db', 'relative.db', './a:b.db', '/x/y://z.db', 'postgres://h/db@x', 'postgres://h/db?user=app@corp']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
     fc.assert(
       fc.property(fc.stringMatching(/^[A-Za-z][A-Za-z0-9+.-]{0,10}$/), fc.string(), (scheme, rest) => {
         const location = `${scheme}://u:Sekr1t${rest}@host/db`;
@@ -64,7 +64,7 @@ describe('resolveStorePath', () => {
       ['<postgres://u:Sekr1t@h/d>', /does not begin with it/],
       ['db=postgres://u:Sekr1t@h/d', /does not begin with it/],
       // A / in the password: the URL reads the user as a host, the rest as a path.
-      ['postgres://u:12345/Sekr1t@127.0.0.1:5432/d', /^--db cannot be read: a \/, \? or # in its user name or password must be percent-encoded/],
+      ['postgres://u:12345/Sekr1t@127.0.0.1:5432/d', /^--db cannot be read: a \/ in its user name or password must be percent-encoded/],
       [' postgres://u:Sekr1t@h/d', /^--db begins or ends with a blank/],
       ['/var/lib/tfactl/Sekr1t.db\n', /begins or ends with a blank/],
       ['\tq://r/Sekr1t.db', /begins or ends with a blank/],

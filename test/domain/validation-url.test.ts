@@ -7,7 +7,8 @@ describe('validation service URLs', () => {
     expect(validationUrlProblem('https://api.yubico.com/wsapi/2.0/verify')).toBeNull();
     expect(validationUrlProblem('http://127.0.0.1:8080/wsapi/2.0/verify')).toBeNull();
     expect(validationUrlProblem('https://u:pw@yk.example.com/')).toBe('credentials');
-    expect(validationUrlProblem('https://yk.example.com/?a=b@c')).toBe('credentials');
+    // Proxmox imports keep a client name in the query: no user of the URL.
+    expect(validationUrlProblem('https://yk.example.com/wsapi/2.0/verify?client=pve@corp')).toBeNull();
     expect(validationUrlProblem('ftp://yk.example.com/')).toBe('not-http');
     expect(validationUrlProblem('not a url')).toBe('not-http');
   });

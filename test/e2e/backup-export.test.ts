@@ -663,6 +663,11 @@ describe('restore after use', () => {
         ["UPDATE factors SET secret = randomblob(length(secret)) WHERE type = 'totp'", `the totp secret of val@local (factor ${totpId}) does not open with its key file, which is the backup's own: the backup is damaged`],
         // A table without a column its version has: refused as such, never an internal error.
         ['ALTER TABLE factors RENAME COLUMN secret TO secret_x', 'its table factors has no column secret'],
+        // Tables, columns, views and triggers of its own: a restore would drop them unsaid.
+        ['ALTER TABLE users ADD COLUMN note TEXT', 'its table users has a column "note" that tfactl never made'],
+        ['CREATE TABLE extra (x TEXT)', 'it has a table "extra" that tfactl never made'],
+        ['CREATE VIEW admins AS SELECT userid FROM users WHERE admin = 1', 'it has a view "admins" that tfactl never made'],
+        ["CREATE TRIGGER sneaky AFTER INSERT ON audit BEGIN DELETE FROM audit; END", 'it has a trigger "sneaky" that tfactl never made'],
         // A schema version older than its tables: bringing it up to date fails.
         ['PRAGMA user_version = 13', 'its tables are not those of its schema version (bringing it up to date failed: duplicate column name: issuer)'],
         // Names and keys no command would write: restored, they could be listed but neither shown nor deleted.
@@ -693,6 +698,13 @@ describe('restore after use', () => {
         }
       }
       expect(s.snapshot()).toBe(before);
+      // An @ in a validation URL's query (a client name, as Proxmox imports keep) is no password.
+      writeFileSync(file, pristine);
+      const db = new Database(file);
+      db.exec(`UPDATE realms SET yubico_urls = '["https://yk.example.com/wsapi/2.0/verify?client=pve@corp"]' WHERE name = 'yk'`);
+      db.close();
+      const dry = await s.run(['restore', file, '--dry-run', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
       // Untouched, it restores.
       writeFileSync(file, pristine);
       expect((await s.run(['restore', file, '--yes'])).code).toBe(0);

@@ -473,12 +473,14 @@ describe('tfactl pam through tfactl serve', () => {
       expect(config(tokenFile, [], join(store.dir, 'run', 'none.sock'))).toEqual({ code: 0, warnings: [`no tfactl service answers at ${join(store.dir, 'run', 'none.sock')}: no such file or directory (ENOENT); ${fails} until one does`] });
       await store.addUser('pamuser@corp', PW);
       expect(config(await tokenOf('pamuser@corp', 'mine'))).toEqual({ code: 0, warnings: ["the token acts for pamuser@corp, who is not an admin: the service refuses every check through these lines (give an admin's token)"] });
-      expect(config(await tokenOf('pamadmin@corp', 'until', ['--expire', '2099-01-01']))).toEqual({ code: 0, warnings: [`the token pamadmin@corp!until expires on 2099-01-01: ${fails} from then on`] });
+      expect(config(await tokenOf('pamadmin@corp', 'until', ['--expire', '2099-01-01']))).toEqual({ code: 0, warnings: [`the token pamadmin@corp!until expires after 2099-01-01: ${fails} from then on`] });
       const wrong = join(store.dir, 'wrong.token');
       writeFileSync(wrong, `pamadmin@corp!pam=${'A'.repeat(43)}\n`, { mode: 0o600 });
       const refused = config(wrong);
       expect(refused).toEqual({ code: 0, warnings: [expect.stringMatching(new RegExp(`^the service at ${sock} refuses the token: authentication failed: .*; ${fails}$`))] });
       expect(refused.warnings[0]).not.toContain('A'.repeat(43));
+      // Plain HTTP (or any other scheme) is no place for the token.
+      expect(config(tokenFile, [], 'http://127.0.0.1:8080')).toEqual({ code: 2, warnings: "error: --server takes the service's socket path or https://HOST:PORT, not http://127.0.0.1:8080: the lines send an admin's token there\n" });
       // A file without a token in it is refused: nothing the lines could sign in with.
       const garbage = join(store.dir, 'garbage.token');
       writeFileSync(garbage, 'not a token\n', { mode: 0o600 });

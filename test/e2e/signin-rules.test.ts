@@ -208,6 +208,16 @@ describe('second factors from standard input or a file', () => {
     }
     const auth = await store.run(['--as', 'emp', '--password-stdin', '--auth-code', ' ', 'tfa', 'list', 'emp'], { input: `${PW}\n` });
     expect(oneLineError(auth)).toBe('error: --auth-code is empty: give the second factor of emp@local (- reads it from standard input)');
+    // Before the store is looked for, as every usage error (a mistyped --db makes it no exit 6).
+    expect((await store.run(['--db', join(store.dir, 'no-such.db'), 'login', 'emp', '--password-stdin', '--code', ''], { input: `${PW}\n` })).code).toBe(2);
+    // A --code file that cannot be read says so before the password is checked: no ban is counted.
+    const unread = await store.run(['login', 'emp', '--password-stdin', '--code', `@${join(store.dir, 'no-such-code')}`], { input: `${PW}\n` });
+    expect(unread.code).toBe(2);
+    // Answering a challenge with nothing: said, counted toward nothing.
+    const begun = (await store.run(['login', 'emp', '--begin', '--password-stdin', '--json'], { input: `${PW}\n` })).json().result.challenge as string;
+    const finish = await store.run(['login', 'emp', '--finish', '--challenge', begun, '--code', '-', '--json'], { input: '\n' });
+    expect(finish.code).toBe(2);
+    expect(finish.json().error).toEqual({ code: 'missing_secret', message: 'no answer was given to the challenge for emp@local (an empty line of standard input)' });
     // An empty line after the password: no second factor, as when none is given (exit 5, counted
     // toward the password's ban, not the second factors' lockout).
     const line = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
@@ -215,7 +225,7 @@ describe('second factors from standard input or a file', () => {
     expect(line.json().error.message).toBe('no second factor was given for emp@local (an empty line of standard input)');
     expect(state()).toBe(0);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'emp@local', outcome: 'failed' });
-    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toEqual({ reason: 'no second factor given', passwordFailures: 1 });
+    expect(JSON.parse(store.auditRows().filter((e) => e.target === 'emp@local').at(-1)!.detail!)).toEqual({ reason: 'no second factor given', passwordFailures: 1 });
   });
 
   it('takes a verification code from standard input for tfa add totp', async () => {

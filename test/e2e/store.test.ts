@@ -171,10 +171,13 @@ describe('the store on disk', () => {
     expect(refused.status, refused.stderr).toBe(4);
     expect(refused.stderr).toContain('--as');
     // A careless chmod that lets anyone reach the files: refused for everyone, --as or not.
-    for (const p of [s.db, `${s.db}.key`]) chmodSync(p, 0o666);
-    const open = asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], env, 'alice password 1\n');
-    expect(open.status, open.stderr).toBe(6);
-    expect(open.stderr).toContain(`run 'chmod 600 ${s.db}'`);
+    const show = () => asOtherUid([BIN, '--as', 'alice', '--password-stdin', 'user', 'show', 'alice', '--json'], env, 'alice password 1\n');
+    for (const p of [s.db, `${s.db}.key`]) {
+      chmodSync(p, 0o666);
+      const open = show();
+      expect(open.status, open.stderr).toBe(6);
+      expect(open.stderr).toContain(`run 'chmod 600 ${p}'`);
+    }
   });
 
   it("tells an OS user who cannot reach another user's store so, and never that it cannot be created", async () => {

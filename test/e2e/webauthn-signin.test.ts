@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator, UP, UV } from '../fixtures/soft-authenticator.js';
 import { U2fTester, type TesterSignResponse } from '../fixtures/u2f-tester.js';
-import { BIN, oneLineError, TempStore } from './harness.js';
+import { BIN, oneLineError, startServe, TempStore } from './harness.js';
 
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
 const PASTE = resolve(import.meta.dirname, '../fixtures/fido2-assert-paste.mjs');
@@ -292,11 +293,41 @@ describe('login --begin for a web app', () => {
   });
 });
 
+describe('through tfactl serve\'s POST /api/v1/login', () => {
+  it("takes the browser's answer as the object it is, or as its text", async () => {
+    await store.addUser('waapi', PW, ['--admin']);
+    const token = (await store.run(['token', 'add', 'waapi', 'web', '--json'])).json().result.value as string;
+    const sock = join(store.dir, 'run', 'wa.sock');
+    const { child } = await startServe(sock, store.env);
+    try {
+      const post = (body: unknown) =>
+        new Promise<{ status: number; json: { ok: boolean; result?: Begun & { method?: string }; error?: { message: string } } }>((done, fail) => {
+          const text = JSON.stringify(body);
+          const req = request({ socketPath: sock, path: '/api/v1/login', method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } }, (res) => {
+            let answer = '';
+            res.on('data', (d) => (answer += d)).on('end', () => done({ status: res.statusCode ?? 0, json: JSON.parse(answer) }));
+          });
+          req.on('error', fail).end(text);
+        });
+      for (const asText of [false, true]) {
+        const begun = await post({ userid: 'kim@pve', password: PW });
+        expect(begun.status, JSON.stringify(begun.json)).toBe(200);
+        const answer = es256.authenticate(begun.json.result!.publicKey!, { origin: ORIGIN });
+        const done = await post({ userid: 'kim@pve', challenge: begun.json.result!.challenge, response: asText ? JSON.stringify(answer) : answer });
+        expect(done.status, JSON.stringify(done.json)).toBe(200);
+        expect(done.json.result?.method).toBe('webauthn');
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
 describe('without a terminal', () => {
   it('names the ways a security key can answer, not a flag that cannot carry one', async () => {
     const r = await store.run(['login', 'kim@pve', '--password-stdin'], { input: `${PW}\n` });
     expect(r.code).toBe(5);
-    expect(oneLineError(r)).toBe('error: kim@pve signs in with a security key, which answers a challenge made for each sign-in: give --webauthn (a page in your browser), or use login --begin and --finish (a web app)');
+    expect(oneLineError(r)).toBe("error: kim@pve signs in with a security key, which answers a challenge made for each sign-in: give --webauthn (a page in your browser, for keys registered on tfactl's own page: RP id localhost), or use login --begin and --finish (a web app)");
     const as = await store.run(['--as', 'kim@pve', '--password-stdin', 'tfa', 'list', 'kim@pve'], { input: `${PW}\n` });
     expect(oneLineError(as)).toBe("error: kim@pve signs in with a security key, which answers a challenge made for each sign-in: sign in at a terminal with 'tfactl login kim@pve --session' (a kept session serves --as), or use an API token");
   });

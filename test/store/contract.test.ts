@@ -86,6 +86,20 @@ onEveryBackend((opened, others) => {
       expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 0, totpLocked: false, failures: 0, lockedUntil: 0 });
     });
 
+    it('takes back an attempt that could not be checked, with the lock it set: an attempt not counted locks nobody', async () => {
+      const limits = { totpFailures: 8, failures: 3, lockSeconds: 3600 };
+      for (let i = 0; i < 2; i++) expect(await store.reserveAttempt('dan@local', false, limits, NOW)).not.toBeNull();
+      // The third reaches the limit and locks; the service was down, so it is taken back, lock and all.
+      expect(await store.reserveAttempt('dan@local', false, limits, NOW)).toMatchObject({ failures: 3, lockedUntil: NOW + 3600 });
+      await store.releaseAttempt('dan@local', false, limits);
+      expect(await store.getLockState('dan@local')).toEqual({ totpFailures: 0, totpLocked: false, failures: 2, lockedUntil: 0 });
+      // A lock the count still reaches stays (the limit lowered meanwhile, say).
+      expect(await store.reserveAttempt('dan@local', false, limits, NOW)).toMatchObject({ lockedUntil: NOW + 3600 });
+      await store.releaseAttempt('dan@local', false, { ...limits, failures: 2 });
+      expect(await store.getLockState('dan@local')).toMatchObject({ failures: 2, lockedUntil: NOW + 3600 });
+      await store.recordSuccess('dan@local', true);
+    });
+
     it('cuts a lock that ends later than given, and changes nothing else of the lock state', async () => {
       await store.setLockState('dan@local', true, NOW + 86_400);
       await store.cutLock('dan@local', NOW + 3600);
@@ -142,13 +156,18 @@ onEveryBackend((opened, others) => {
       expect(await store.deleteFactors('cat@local')).toBe(2);
     });
 
-    it('delete a realm with its users, never the built-in one nor its users', async () => {
+    it('delete a realm with its users and their pending challenges, never the built-in one nor its users', async () => {
       await store.insertRealm({ name: 'temp', comment: null, created: NOW });
       await store.insertUser(user('x@temp', 'temp'));
       await store.insertUser(user('y@temp', 'temp'));
+      await store.insertChallenge({ id: 'pending-x', userid: 'x@temp', purpose: 'sign-in', created: NOW, expires: NOW + 120, data: '{}' }, NOW);
+      await store.insertChallenge({ id: 'pending-root', userid: 'root@local', purpose: 'sign-in', created: NOW, expires: NOW + 120, data: '{}' }, NOW);
       expect(await store.deleteRealm('temp')).toBe(2);
       expect(await store.getRealm('temp')).toBeUndefined();
       expect(await store.getUser('x@temp')).toBeUndefined();
+      // The users' pending challenges go with them, and only theirs.
+      expect(await store.liveChallenges('x@temp', 'sign-in', NOW)).toEqual([]);
+      expect(await store.liveChallenges('root@local', 'sign-in', NOW)).toHaveLength(1);
       expect(await store.deleteRealm('local')).toBe(0);
       expect(await store.getRealm('local')).toMatchObject({ name: 'local', builtin: true });
       expect(await store.getUser('root@local')).toMatchObject({ admin: true });

@@ -41,6 +41,10 @@ export async function run(inv: Invocation): Promise<void> {
   // Shown in the comments: a connection string never with its password.
   const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
   const serverAddress = server === undefined ? undefined : server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server);
+  // The lines hand the admin's token to it: only the service's socket, or a service over TLS.
+  if (serverAddress !== undefined && /^[a-z]+:/.test(serverAddress) && !serverAddress.startsWith('https://')) {
+    throw new UsageError(`--server takes the service's socket path or https://HOST:PORT, not ${serverAddress}: the lines send an admin's token there`, 'invalid_server');
+  }
   const tokenFile = token === undefined ? undefined : resolve(token.replace(/^@/, ''));
   // pam_exec runs the lines as root with this admin's token: a file others may read gives it away,
   // one they could replace gives them the sign-ins; held to what tfactl pam asks of the store.

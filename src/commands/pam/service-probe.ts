@@ -63,12 +63,12 @@ export async function serviceProblems(address: string, token: PresentedToken & {
   if ('ok' in user && user.ok) {
     const u = user.result as { admin?: unknown; expire?: unknown };
     if (u.admin !== true) problems.push(notAdmin);
-    if (typeof u.expire === 'string') problems.push(`the token's user ${token.userid} expires on ${u.expire}: ${FAILS} from then on`);
+    if (typeof u.expire === 'string') problems.push(`the token's user ${token.userid} expires after ${u.expire}: ${FAILS} from then on`);
   }
   const tokens = await ask(address, token.text, ['token', 'list', token.userid]);
   if ('ok' in tokens && tokens.ok && Array.isArray(tokens.result)) {
     const mine = (tokens.result as { name?: unknown; expires?: unknown }[]).find((t) => t.name === token.name);
-    if (typeof mine?.expires === 'string') problems.push(`the token ${token.userid}!${token.name} expires on ${mine.expires}: ${FAILS} from then on`);
+    if (typeof mine?.expires === 'string') problems.push(`the token ${token.userid}!${token.name} expires after ${mine.expires}: ${FAILS} from then on`);
   }
   return problems;
 }

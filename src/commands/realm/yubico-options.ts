@@ -31,7 +31,8 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     const problem = validationUrlProblem(url);
     // realm show and list print the URLs: a password in one would be shown to every admin (and a
     // URL that may hold one is not repeated in the error either).
-    if (problem === 'credentials') throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
+    // An @ anywhere is refused here, where it is typed (a URL the parser reads otherwise may still hold one).
+    if (problem === 'credentials' || url.includes('@')) throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
     if (problem === 'not-http') throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
   }
   return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };

@@ -176,7 +176,9 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
   const userid = parseUserId(field(fields, 'userid') ?? '').id;
   const password = field(fields, 'password');
   const challenge = field(fields, 'challenge');
-  const response = field(fields, 'response');
+  // A browser's answer may come as the object it is (AuthenticationResponseJSON), or as its text.
+  const sent = fields.response;
+  const response = typeof sent === 'object' && sent !== null && !Array.isArray(sent) ? JSON.stringify(sent) : field(fields, 'response');
   if ((password === undefined) === (challenge === undefined)) throw new UsageError('give "password" (to begin), or "challenge" and "response" (to finish)', 'invalid_body');
   if (challenge !== undefined && response === undefined) throw new UsageError('"challenge" needs its "response"', 'invalid_body');
 

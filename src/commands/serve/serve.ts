@@ -364,45 +364,53 @@ interface PooledStore {
  */
 function connectionPool(size: number, open: () => Promise<PooledStore>) {
   const idle: PooledStore[] = [];
-  const waiting: ((store: PooledStore) => void)[] = [];
+  /** Requests waiting for a connection: given one, or null when a place came free for a new one. */
+  const waiting: ((store: PooledStore | null) => void)[] = [];
   const all: PooledStore[] = [];
   let opening = 0;
+  // A connection the server ended (a restart, a backend terminated) is closed and its place
+  // freed: kept, it would fail every request it was lent to.
+  const drop = (lost: PooledStore) => {
+    lost.store.close();
+    all.splice(all.indexOf(lost), 1);
+  };
   const release = (store: PooledStore) => {
+    const lost = store.store.connectionLost;
+    if (lost) drop(store);
     const next = waiting.shift();
-    if (next) next(store);
-    else idle.push(store);
+    if (next) next(lost ? null : store);
+    else if (!lost) idle.push(store);
   };
   return {
     async acquire(): Promise<{ store: PooledStore; release: () => void }> {
-      let store = idle.pop();
-      // A connection the server ended (a restart, a backend terminated) is closed, and another
-      // opened in its place: kept, it would fail every request it was lent to.
-      while (store?.store.connectionLost) {
-        const lost = store;
-        lost.store.close();
-        all.splice(all.indexOf(lost), 1);
-        store = idle.pop();
-      }
-      if (!store && all.length + opening < size) {
-        opening++;
-        try {
-          store = await open();
-          all.push(store);
-        } finally {
-          opening--;
+      for (;;) {
+        let store = idle.pop();
+        while (store?.store.connectionLost) {
+          drop(store);
+          store = idle.pop();
         }
+        if (!store && all.length + opening < size) {
+          opening++;
+          try {
+            store = await open();
+            all.push(store);
+          } finally {
+            opening--;
+          }
+        }
+        store ??= (await new Promise<PooledStore | null>((r) => waiting.push(r))) ?? undefined;
+        if (store === undefined) continue;
+        const lent = store;
+        let released = false;
+        return {
+          store: lent,
+          release: () => {
+            if (released) return;
+            released = true;
+            release(lent);
+          },
+        };
       }
-      store ??= await new Promise<PooledStore>((r) => waiting.push(r));
-      const lent = store;
-      let released = false;
-      return {
-        store: lent,
-        release: () => {
-          if (released) return;
-          released = true;
-          release(lent);
-        },
-      };
     },
     closeAll(): void {
       for (const pooled of all) void pooled.store.close();
