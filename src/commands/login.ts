@@ -3,7 +3,7 @@ import { isoTime } from '../domain/dates.js';
 import type { CodeKind } from '../domain/second-factor.js';
 import { parseUserId } from '../domain/userid.js';
 import { parseOrigin, parseRpId } from '../domain/webauthn-settings.js';
-import { UsageError } from '../errors.js';
+import { StoreError, UsageError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 import { type AuthDeps, authenticate, beginSignIn, finishSignIn, type SignedIn, type SignInChallenge } from '../services/authenticate.js';
 import { secretKeyLoader } from '../services/session.js';
@@ -56,12 +56,21 @@ export async function run(inv: Invocation): Promise<void> {
   const tickets = ticketBox(inv, storePath(inv));
   if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set', 'no_runtime_dir');
   // Kept on a terminal unless --no-session; in scripts only with --session.
-  const keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
+  let keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
   refuseEmptySecondFactor('--code', code, userid);
 
-  // Where the session will be kept, checked before the sign-in spends a code on it.
-  if (keep) await tickets.prepare?.();
+  // Where the session will be kept, checked before the sign-in spends a code on it: refused for
+  // --session; on a terminal, where one is kept unasked, the sign-in goes on without it.
+  if (keep) {
+    try {
+      await tickets?.prepare?.();
+    } catch (e) {
+      if (sessionOpt === true || !(e instanceof StoreError && e.code === 'session_unavailable')) throw e;
+      inv.out.warn(`no session kept: ${e.message}`);
+      keep = false;
+    }
+  }
   const { store, keyPath } = await openStore(inv);
   const deps = authDeps(inv, store, secretKeyLoader(store, keyPath), userid);
   const context = { userid, action: 'login', keys };

@@ -204,7 +204,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   if (resumed) {
     // Whom this run signs in, for a service's request log (a fresh sign-in says so in authDeps).
     ctx.remote?.signingIn?.(asId);
-    const session = createSession({ ...parts, actor: { userid: resumed.userid, admin: resumed.admin, viaOwnership: false, resumed: true } });
+    const session = createSession({ ...parts, actor: { userid: resumed.user.userid, admin: resumed.user.admin, viaOwnership: false, resumed: true, sessionId: resumed.sessionId } });
     await checkIntent(session, intent);
     return session;
   }
@@ -249,15 +249,24 @@ async function resumeKeptSession(inv: Invocation, store: Store, storePath: strin
   if (intent && ((NEEDS_PASSWORD.has(intent.op) && intent.target === asId) || intent.op === 'token.manage')) return null;
   const tickets = ticketBox(inv, storePath);
   if (tickets === null) return null;
-  const secret = await tickets.read(asId);
+  let secret: string | null;
+  try {
+    secret = await tickets.read(asId);
+  } catch (e) {
+    // A ticket directory that is not this user's alone (XDG_RUNTIME_DIR after su without -): no
+    // ticket is taken from it, and the command signs in as it would without one.
+    if (!(e instanceof StoreError && e.code === 'session_unavailable')) throw e;
+    inv.out.warn(`no kept session is used: ${e.message}`);
+    return null;
+  }
   if (secret === null) return null;
   const { resumeSession } = await import('../services/sessions.js');
-  const user = await resumeSession({ store, now: () => inv.ctx.clock.nowSeconds() }, asId, secret);
-  if (user === null) {
+  const resumed = await resumeSession({ store, now: () => inv.ctx.clock.nowSeconds() }, asId, secret);
+  if (resumed === null) {
     await tickets.remove(asId);
     inv.out.warn(`the session of ${asId} has ended (expired, logged out, or the account changed): signing in again`);
   }
-  return user;
+  return resumed;
 }
 
 /**

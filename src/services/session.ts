@@ -29,6 +29,8 @@ export type Listing<T> = () => AsyncIterable<T>;
 export interface Actor extends Principal {
   /** True when the actor is root@local because the OS user owns the store (no password asked). */
   readonly viaOwnership: boolean;
+  /** The kept session (its id) that signed the actor in, when one did (Principal.resumed). */
+  readonly sessionId?: string | undefined;
 }
 
 /**
@@ -115,8 +117,8 @@ function guardedStore(store: Store, actor: Actor, clock: Clock, intent: SessionP
 
 /**
  * Refuses (exit 4) a change by an actor revoked since they signed in: deleted, disabled, expired,
- * made ordinary, or (acting by an API token) that token deleted, replaced, expired or made
- * read-only. A command may wait minutes at a prompt (its question, a new password) between its
+ * made ordinary, (acting by an API token) that token deleted, replaced, expired or made
+ * read-only, or (signed in by a kept session) that session ended. A command may wait minutes at a prompt (its question, a new password) between its
  * sign-in and its change; whoever revoked the actor meanwhile must not see the change made anyway.
  * Checked first on each unit of work the session begins (guardedStore), so the check and the
  * change are one: nothing is changed. A unit that revokes its own actor (an admin deleting
@@ -147,6 +149,14 @@ async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<v
               ? 'made read-only'
               : undefined;
   if (revoked !== undefined) throw new RefusedError(`${actor.userid} was ${revoked} while this command ran: nothing was changed`, 'actor_revoked');
+  // A kept session ended meanwhile (logout, user logout for a lost laptop, a new password) ends
+  // what was begun with it, as a token deleted does.
+  if (actor.sessionId !== undefined && user !== undefined) {
+    const { sessionStillHolds } = await import('./sessions.js');
+    if (!(await sessionStillHolds(tx, actor.sessionId, user))) {
+      throw new RefusedError(`the session of ${actor.userid} ended while this command ran: nothing was changed`, 'actor_revoked');
+    }
+  }
   if (tokenRevoked !== undefined) throw new RefusedError(`API token ${actor.userid}!${actor.token!.name} was ${tokenRevoked} while this command ran: nothing was changed`, 'actor_revoked');
 }
 

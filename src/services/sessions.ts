@@ -26,6 +26,15 @@ async function signInState(store: Store, user: UserRecord): Promise<Buffer> {
   return sha256(JSON.stringify([await store.getPasswordHash(user.userid), user.enabled, user.expire, user.admin, factors, enforce]));
 }
 
+/**
+ * Whether kept session `id` still holds for `user`: not ended (logout, user logout), and nothing
+ * its sign-in relied on changed since (a new password, factors, the realm's rule).
+ */
+export async function sessionStillHolds(store: Store, id: string, user: UserRecord): Promise<boolean> {
+  const kept = await store.getSession(id);
+  return kept !== undefined && kept.userid === user.userid && (await signInState(store, user)).equals(kept.state);
+}
+
 export interface KeptSession {
   /** The ticket's secret (base64url), for the ticket file only. */
   readonly secret: string;
@@ -46,7 +55,7 @@ export async function keepSession(deps: { readonly store: Store; now(): number; 
  * expired, or the user's sign-in state changed, or the user may no longer sign in): the caller
  * then signs in afresh. A session that no longer works is ended.
  */
-export async function resumeSession(deps: { readonly store: Store; now(): number }, userid: string, secret: string): Promise<UserRecord | null> {
+export async function resumeSession(deps: { readonly store: Store; now(): number }, userid: string, secret: string): Promise<{ readonly user: UserRecord; readonly sessionId: string } | null> {
   const id = sha256(secret).toString('hex');
   const kept = await deps.store.getSession(id);
   if (!kept || kept.userid !== userid) return null;
@@ -62,7 +71,7 @@ export async function resumeSession(deps: { readonly store: Store; now(): number
     return null;
   }
   await deps.store.touchSession(id, now);
-  return user;
+  return { user, sessionId: id };
 }
 
 /** Ends the session a ticket holds (logout); false when it had ended already. */

@@ -134,9 +134,9 @@ describe('login --session', () => {
     expect(store.auditRows().filter((a) => a.target === 'fil@local')).toHaveLength(before);
   });
 
-  it("refuses a ticket directory that others may use or that is another user's: exit 6 before signing in", async () => {
+  it("refuses a ticket directory that others may use or that is another user's for login --session: exit 6 before signing in; --as signs in without it", async () => {
     await store.addUser('ned', PW);
-    const before = store.auditRows().filter((a) => a.target === 'ned@local').length;
+    const before = store.auditRows().filter((a) => a.target === 'ned@local' && a.action === 'login').length;
     for (const [mode, owner, why] of [
       [0o777, 0, (d: string) => `others may use it (mode 0777): run 'chmod 700 ${d}'`],
       [0o700, 1000, () => 'it belongs to another user (uid 1000)'],
@@ -149,12 +149,17 @@ describe('login --session', () => {
 `, env: { XDG_RUNTIME_DIR: shared } });
       expect(r.code).toBe(6);
       expect(r.json().error).toEqual({ code: 'session_unavailable', message: `cannot keep a session in ${shared}/tfactl: ${why(`${shared}/tfactl`)}` });
-      // Nor is a ticket taken from there for --as.
+      // Nor is a ticket taken from there for --as: it signs in as without one, saying why.
       const as = await run(['--as', 'ned', 'user', 'show', 'ned', '--json'], { env: { XDG_RUNTIME_DIR: shared } });
-      expect(as.code).toBe(6);
+      expect(as.code).toBe(2);
+      expect(as.stderr).toMatch(/^error: cannot ask for the password of ned@local/m);
+      const signed = await run(['--as', 'ned', '--password-stdin', 'user', 'show', 'ned', '--json'], { input: `${PW}\n`, env: { XDG_RUNTIME_DIR: shared } });
+      expect(signed.code, signed.stderr).toBe(0);
+      expect(signed.json().warnings).toContain(`no kept session is used: cannot keep a session in ${shared}/tfactl: ${why(`${shared}/tfactl`)}`);
     }
     expect(sessionsOf('ned@local')).toBe(0);
-    expect(store.auditRows().filter((a) => a.target === 'ned@local')).toHaveLength(before);
+    // The refused --session logins never began: no sign-in of theirs is audited.
+    expect(store.auditRows().filter((a) => a.target === 'ned@local' && a.action === 'login')).toHaveLength(before);
   });
 
   it('reads no ticket from a file that is not one (a FIFO would block) or from a runtime directory that is a file', async () => {

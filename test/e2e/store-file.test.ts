@@ -380,7 +380,7 @@ describe('a store that is not there (a mistyped --db)', () => {
     expect(existsSync(safe)).toBe(false);
   });
 
-  it('is no reason for logout to keep the tickets of its sessions: they go, as they are of no use', async () => {
+  it('is said by logout (exit 6), which ends no session there and keeps the tickets: the store may only be moved away for now', async () => {
     const s = fresh();
     const db = join(s.dir, 'gone', 'tfactl.db');
     const runtime = join(s.dir, 'runtime');
@@ -392,9 +392,9 @@ describe('a store that is not there (a mistyped --db)', () => {
     expect(existsSync(ticket)).toBe(true);
     rmSync(join(s.dir, 'gone'), { recursive: true });
     const out = await withDb(s, db, ['logout', '--json'], { env });
-    expect(out.code, out.stderr).toBe(0);
-    expect(out.json().result).toEqual({ ended: ['ada@local'] });
-    expect(existsSync(ticket)).toBe(false);
+    expect(out.code).toBe(6);
+    expect(out.json().error.code).toBe('store_missing');
+    expect(existsSync(ticket)).toBe(true);
     expect(existsSync(db)).toBe(false);
   });
 });

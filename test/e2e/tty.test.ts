@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, TempStore } from './harness.js';
@@ -105,6 +106,19 @@ describe('on a terminal', () => {
       expect(r.output).toContain(`error: API token ${owner}@local!ci was ${said} while this command ran: nothing was changed`);
       expect(store.hasUser('vic')).toBe(true);
       await store.run(['token', 'delete', owner, 'ci']);
+    }
+    // And a kept session ended meanwhile (user logout, for a lost laptop), or whose user's password changed.
+    const runtime = join(store.dir, 'revo-runtime');
+    mkdirSync(runtime, { mode: 0o700 });
+    const newPassword = join(store.dir, 'revo-new-password');
+    writeFileSync(newPassword, 'revo password 2\n');
+    for (const revoke of ['user logout revo', `user passwd revo --password-stdin < ${newPassword}`]) {
+      expect((await store.run(['user', 'passwd', 'revo', '--password-stdin'], { input: 'revo password 1\n' })).code).toBe(0);
+      expect((await store.run(['login', 'revo', '--password-stdin', '--session'], { input: 'revo password 1\n', env: { XDG_RUNTIME_DIR: runtime } })).code).toBe(0);
+      const r = runPty(store, ['--as', 'revo', 'user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke) }], { NO_COLOR: '1', XDG_RUNTIME_DIR: runtime });
+      expect(r.status, r.output).toBe(4);
+      expect(r.output).toContain('error: the session of revo@local ended while this command ran: nothing was changed');
+      expect(store.hasUser('vic')).toBe(true);
     }
   });
 

@@ -66,6 +66,27 @@ describe('YubiKey OTP validated offline', () => {
     expect((await login('yan@keys', older)).code).toBe(5);
   });
 
+  it("refuses a key checked offline for a second user (one OTP would sign in both), and a spent OTP to register it again once deleted", async () => {
+    await addUser('zoe@keys');
+    const taken = await store.run(['tfa', 'add', 'yubico', 'zoe@keys', '--otp', key.otp(), ...offline, '--json']);
+    expect(taken.code).toBe(4);
+    expect(taken.json().error).toEqual({ code: 'yubikey_reused', message: 'the YubiKey cccjgjgkhcbb is registered with its AES key to another user already: checked offline, one OTP would sign in both' });
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'zoe@keys', outcome: 'refused' });
+    // Its own key, used, deleted and registered again with an OTP older than one it spent.
+    const again = new SimulatedKey('k-again', 'cccjgjgkhcbd', '101112131415161718191a1b1c1d1e1f', '0a0b0c0d0e0f');
+    const older = again.otp();
+    expect((await store.run(['tfa', 'add', 'yubico', 'zoe@keys', '--otp', again.otp(), '--aes-key', again.aesKey, '--private-id', again.privateId])).code).toBe(0);
+    const spent = again.otp();
+    expect((await login('zoe@keys', spent)).code).toBe(0);
+    expect((await store.run(['tfa', 'delete', 'zoe@keys', '--type', 'yubico', '--yes'])).code).toBe(0);
+    const stale = await store.run(['tfa', 'add', 'yubico', 'zoe@keys', '--otp', older, '--aes-key', again.aesKey, '--private-id', again.privateId, '--json']);
+    expect(stale.json().error).toEqual({ code: 'yubikey_reused', message: 'this OTP of the YubiKey cccjgjgkhcbd was used before: touch the key again for a new one' });
+    // A fresh touch registers it, and the spent OTP stays spent.
+    expect((await store.run(['tfa', 'add', 'yubico', 'zoe@keys', '--otp', again.otp(), '--aes-key', again.aesKey, '--private-id', again.privateId])).code).toBe(0);
+    expect((await login('zoe@keys', spent)).code).toBe(5);
+    expect((await login('zoe@keys', again.otp())).code).toBe(0);
+  });
+
   it('refuses a corrupted OTP and another key\'s OTP', async () => {
     const good = key.otp();
     const corrupted = good.slice(0, -1) + (good.endsWith('c') ? 'b' : 'c');

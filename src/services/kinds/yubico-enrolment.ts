@@ -1,6 +1,6 @@
 import { seal } from '../../domain/secret-box.js';
 import { AuthError, UsageError } from '../../errors.js';
-import type { RealmRecord } from '../../store/types.js';
+import type { RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
 import { requireUser } from '../lookup.js';
@@ -83,6 +83,22 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
   return { id, publicId: otp.publicId, sealedSecret: null, lastCounter: null, mode: 'online' as const };
 }
 
+/**
+ * Why a YubiKey checked offline may not be registered for `userid` as prepared, or null. Offline,
+ * each factor keeps a counter of its own: the key registered with another user would let one OTP
+ * sign in both, and a registering OTP no newer than one the key spent before (under a factor since
+ * deleted: the replay ledger keeps it) would make spent OTPs work again.
+ */
+export async function reusedKeyProblem(store: Store, userid: string, prepared: { readonly publicId: string; readonly lastCounter: number | null; readonly mode: 'online' | 'offline' }): Promise<string | null> {
+  if (prepared.mode !== 'offline' || prepared.lastCounter === null) return null;
+  const use = await store.yubicoKeyUse(prepared.publicId);
+  if (use.offlineHolders.some((u) => u !== userid)) {
+    return `the YubiKey ${prepared.publicId} is registered with its AES key to another user already: checked offline, one OTP would sign in both`;
+  }
+  if (use.spent !== null && prepared.lastCounter <= use.spent) return `this OTP of the YubiKey ${prepared.publicId} was used before: touch the key again for a new one`;
+  return null;
+}
+
 /** Registers a YubiKey for an existing user (opt-in, or required where the realm enforces YubiKey OTP). */
 export async function addYubicoKey(session: Session, userid: string, req: YubicoRequest): Promise<AddedYubico> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
@@ -90,10 +106,14 @@ export async function addYubicoKey(session: Session, userid: string, req: Yubico
   const realm = await session.store.getRealm(user.realm);
   const prepared = await prepareYubico(session, userid, realm, req);
   const added = await session.store.transaction(async (tx) => {
+    // Checked in the unit that adds it: no other registration of the key slips in between.
+    const reused = await reusedKeyProblem(tx, userid, prepared);
+    if (reused !== null) return reused;
     const ok = await tx.insertYubicoFactor({ ...prepared, userid, description: req.description, created: session.now() });
     if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'yubico', id: prepared.id, publicId: prepared.publicId, mode: prepared.mode } }, tx);
     return ok;
   });
+  if (typeof added === 'string') await refuse(session, 'tfa.add', userid, added, 'yubikey_reused');
   if (!added) await refuse(session, 'tfa.add', userid, `${userid} already has the YubiKey ${prepared.publicId}`, 'exists');
   return { id: prepared.id, userid, publicId: prepared.publicId, description: req.description, mode: prepared.mode };
 }
