@@ -28,15 +28,16 @@ export function secretsOf(inv: Invocation): SecretSource {
   return source;
 }
 
-/**
- * A second factor given on the command line: the value itself, `-` for the next line of standard
- * input, or `@FILE` for the one line of a file, so a recovery key need not show in `ps`. Read only
- * when it is asked for, so the lines of standard input keep their order.
- */
 /** Refuses an empty second factor given on the command line (a script's unset $CODE): said before the store is opened. */
 export function refuseEmptySecondFactor(flag: string, value: string | undefined, userid: string): void {
   if (value !== undefined && value.trim() === '') throw new UsageError(`${flag} is empty: give the second factor of ${userid} (- reads it from standard input)`, 'missing_secret');
 }
+
+/**
+ * A second factor given on the command line: the value itself, `-` for the next line of standard
+ * input, or `@FILE` for the one line of a file, so a recovery key need not show in `ps`. `-` is
+ * read only when it is asked for, so the lines of standard input keep their order.
+ */
 
 export async function secondFactorValue(inv: Invocation, value: string, flag: string, purpose: string): Promise<string> {
   if (value === '-') return secretsOf(inv).nextLine(purpose, flag);

@@ -54,7 +54,7 @@ export async function run(inv: Invocation): Promise<void> {
   const sessionOpt = boolOpt(inv, 'session');
   if ((begin || finish) && sessionOpt !== undefined) throw new UsageError('--session and --no-session are for signing in here, not with --begin or --finish', 'conflicting_options');
   const tickets = ticketBox(inv, storePath(inv));
-  if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set', 'no_runtime_dir');
+  if (sessionOpt === true && tickets === null) throw new UsageError('--session keeps a ticket in $XDG_RUNTIME_DIR/tfactl, and XDG_RUNTIME_DIR is not set (or not an absolute path)', 'no_runtime_dir');
   // Kept on a terminal unless --no-session; in scripts only with --session.
   let keep = !begin && !finish && tickets !== null && (sessionOpt ?? inv.ctx.io.stdinIsTTY);
   if (!finish) requireSecretInput(inv, `the password of ${userid}`);
@@ -91,7 +91,7 @@ export async function run(inv: Invocation): Promise<void> {
   if (!keep || tickets === null) {
     showSignedIn(inv, signedIn);
     // On a terminal a session is kept unless asked not to: say why none was (after su -, often).
-    if (tickets === null && sessionOpt === undefined && inv.ctx.io.stdinIsTTY) inv.out.note('no session kept: XDG_RUNTIME_DIR is not set (as after su -), so later commands ask again');
+    if (tickets === null && sessionOpt === undefined && inv.ctx.io.stdinIsTTY) inv.out.note('no session kept: XDG_RUNTIME_DIR is not set (as after su -) or not an absolute path, so later commands ask again');
     return;
   }
   const { endSession, keepSession } = await import('../services/sessions.js');

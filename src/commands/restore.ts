@@ -64,8 +64,6 @@ export async function run(inv: Invocation): Promise<void> {
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));
   const gone = nothingRemoved(result.removed) ? undefined : removedText(result.removed, 'would take');
   if (gone !== undefined && gone !== saidRemoved) inv.out.warn(result.dryRun ? gone : removedText(result.removed, 'took'));
-  // Restored with the backup's key named by TFACTL_KEY_FILE: the key file where commands look
-  // without it is the old store's, and would be refused as another store's from now on.
   // Restored with the backup's key named by TFACTL_KEY_FILE: where commands look without it is
   // the old store's key, and they would be refused from now on. (None there: the store was used
   // with TFACTL_KEY_FILE before, as it is now. The restore is done: a file that cannot be read

@@ -303,6 +303,15 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   }
   const text = flag !== undefined ? secretValue(inv, flag, '--token') : inv.ctx.env.TFACTL_TOKEN || undefined;
   if (text === undefined) return undefined;
+  // A token others may read is theirs too: said, as the key file's mode is (not refused: the
+  // file is the user's, and a script would stop).
+  if (flag !== undefined && !inv.ctx.remote) {
+    try {
+      refuseOpenToOthers(flag.slice(1), 'the --token file', statSync(flag.slice(1)).mode);
+    } catch (e) {
+      if (e instanceof UsageError) inv.out.warn(e.message);
+    }
+  }
   const parsed = parseTokenValue(text);
   if (!parsed) throw new AuthError(`authentication failed: ${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`);
   return parsed;

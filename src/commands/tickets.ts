@@ -27,7 +27,9 @@ export function ticketBox(inv: Invocation, storePath: string): TicketBox | null 
 /** Ticket files in $XDG_RUNTIME_DIR/tfactl for one scope (a store, or a service's address); null without that directory. */
 export function fileTicketBox(env: Readonly<Record<string, string | undefined>>, scope: string): TicketBox | null {
   const runtime = env.XDG_RUNTIME_DIR;
-  if (!runtime) return null;
+  // A relative one is to be ignored (the XDG base directory spec): it would name a directory of
+  // whichever the command runs in.
+  if (!runtime?.startsWith('/')) return null;
   const dir = join(runtime, 'tfactl');
   const prefix = `${createHash('sha256').update(scope).digest('hex').slice(0, 16)}-`;
   const pathOf = (userid: string) => {

@@ -43,6 +43,8 @@ export type Operation =
   /** Checking a user's password and second factor for another program (tfactl serve's /api/v1/login). */
   | 'auth.verify'
   | 'store.manage'
+  /** Reading what admins read of the whole store, no secret in it (settings, `export users`). */
+  | 'store.read'
   /** Changing a store-wide setting: every one of them applies to root@local too. */
   | 'settings.change'
   /** Backing up or restoring the whole store: it holds root@local's account and secrets. */
@@ -60,7 +62,7 @@ const SELF_SERVICE: ReadonlySet<Operation> = new Set<Operation>([
   'token.manage',
 ]);
 
-const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all', 'token.read', 'auth.verify']);
+const READS: ReadonlySet<Operation> = new Set<Operation>(['user.read', 'realm.read', 'tfa.read', 'audit.read-all', 'token.read', 'auth.verify', 'store.read']);
 
 /**
  * What no API token does, whatever its privileges: change second factors (the seed asks for the

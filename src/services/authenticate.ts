@@ -156,11 +156,12 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
     try {
       answer = await credentials.secondFactor(begun.challenge);
     } catch (e) {
-      // The password was right but no second factor came (none given, an empty or missing line
-      // after it): a failed sign-in all the same, counted against the password's limit, audited,
-      // exit 5; as a usage error (exit 2) it would tell a right password from a wrong one.
+      // The password was right but no second factor came (none given, an empty, missing or
+      // over-long line after it): a failed sign-in all the same, counted against the password's
+      // limit, audited, exit 5; as a usage error (exit 2) it would tell a right password from a
+      // wrong one. (A --code @FILE is read before the password: what is wrong with it says nothing.)
       await deps.store.takeChallenge(begun.challenge.id, userid, 'sign-in', deps.now());
-      if (e instanceof UsageError && (e.code === 'no_tty' || e.code === 'missing_secret')) return notSignedIn(deps, request, audit, 'no second factor given', e.message);
+      if (e instanceof UsageError) return notSignedIn(deps, request, audit, 'no second factor given', e.message);
       throw e;
     }
     try {

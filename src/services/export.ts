@@ -68,6 +68,6 @@ export interface UsersExport {
 
 /** Realms, users and factor metadata: no password hash, no secret; users read as consumed. Admins only. */
 export async function exportUsers(session: Session): Promise<UsersExport> {
-  await authorize(session, 'store.manage', 'export.users');
+  await authorize(session, 'store.read', 'export.users');
   return { realms: await session.store.listRealms(), users: () => session.store.usersWithFactors({}) };
 }

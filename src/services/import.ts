@@ -255,8 +255,9 @@ async function prepareRow(
       ...(typeof row.password === 'string' ? (['user.passwd'] as const) : []),
       ...(typeof row.password === 'string' && existing.admin ? (['user.passwd-admin'] as const) : []),
       ...(addsFactor ? (['tfa.manage'] as const) : []),
-      ...(row.admin !== undefined || row.expire !== undefined ? (['user.modify'] as const) : []),
-      ...(row.admin === true || (existing.admin && row.expire !== undefined) ? (['user.grant-admin'] as const) : []),
+      // What a row changes, not what it says again (an admin's row saying admin=true, the same expiry).
+      ...((row.admin !== undefined && row.admin !== existing.admin) || (row.expire !== undefined && row.expire !== existing.expire) ? (['user.modify'] as const) : []),
+      ...((row.admin === true && !existing.admin) || (existing.admin && row.expire !== undefined && row.expire !== existing.expire) ? (['user.grant-admin'] as const) : []),
     ]);
   } else if (row.admin === true) await permitChanges(session, row, ['user.grant-admin'], 'user.add');
   let totp: PreparedRow['totp'] = null;

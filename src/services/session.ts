@@ -88,10 +88,11 @@ export function createSession(parts: SessionParts): Session {
 /**
  * `store`, whose transactions first check that `actor` still stands (actorStillStands): two reads
  * by key in each unit of work. Only the store's owner, and root@local signed in by password, whom
- * nothing revokes, are not checked.
+ * nothing revokes, are not checked (root@local by a kept session is: the session may end).
  */
 function guardedStore(store: Store, actor: Actor, clock: Clock, intent: SessionParts['intent']): Store {
-  if (actor.viaOwnership || (actor.userid === ROOT_USERID && !actor.token)) return store;
+  // root@local by its password is revoked by nothing; by a kept session, by that session ending.
+  if (actor.viaOwnership || (actor.userid === ROOT_USERID && !actor.token && !actor.resumed)) return store;
   const transaction: Store['transaction'] = async (fn) => {
     try {
       return await store.transaction(async (tx) => {
@@ -153,7 +154,7 @@ async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<v
   // what was begun with it, as a token deleted does.
   if (actor.sessionId !== undefined && user !== undefined) {
     const { sessionStillHolds } = await import('./sessions.js');
-    if (!(await sessionStillHolds(tx, actor.sessionId, user))) {
+    if (!(await sessionStillHolds(tx, actor.sessionId, user, now))) {
       throw new RefusedError(`the session of ${actor.userid} ended while this command ran: nothing was changed`, 'actor_revoked');
     }
   }

@@ -27,12 +27,12 @@ async function signInState(store: Store, user: UserRecord): Promise<Buffer> {
 }
 
 /**
- * Whether kept session `id` still holds for `user`: not ended (logout, user logout), and nothing
- * its sign-in relied on changed since (a new password, factors, the realm's rule).
+ * Whether kept session `id` still holds for `user` at `now`: not ended (logout, user logout) nor
+ * expired, and nothing its sign-in relied on changed since (a new password, factors, the realm's rule).
  */
-export async function sessionStillHolds(store: Store, id: string, user: UserRecord): Promise<boolean> {
+export async function sessionStillHolds(store: Store, id: string, user: UserRecord, now: number): Promise<boolean> {
   const kept = await store.getSession(id);
-  return kept !== undefined && kept.userid === user.userid && (await signInState(store, user)).equals(kept.state);
+  return kept !== undefined && kept.userid === user.userid && Math.min(kept.expires, kept.created + (await sessionSeconds(store))) > now && (await signInState(store, user)).equals(kept.state);
 }
 
 export interface KeptSession {

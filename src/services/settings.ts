@@ -107,7 +107,7 @@ export async function u2fSettings(store: SettingStore): Promise<U2fSettings | nu
 
 /** Lists settings. Admins only. */
 export async function listSettings(session: Session): Promise<EffectiveSetting[]> {
-  await authorize(session, 'store.manage', 'settings.list');
+  await authorize(session, 'store.read', 'settings.list');
   return readSettings(session.store, session.hostname);
 }
 

@@ -681,10 +681,9 @@ export abstract class SqlStore implements Store {
           .run(f.id, f.userid, f.description, f.created, f.publicId, f.sealedSecret, f.lastCounter)).changes === 1;
   }
 
-  async yubicoKeyUse(publicId: string) {
-    const holders = (await this.sql("SELECT DISTINCT userid FROM factors WHERE type = 'yubico' AND public_id = ? AND secret IS NOT NULL ORDER BY userid").pluck().all(publicId)) as string[];
-    const spent = (await this.sql("SELECT max(spent) FROM replay_ledger WHERE guard = 'yubico-counter' AND device = ?").pluck().get(publicId)) as number | string | null;
-    return { offlineHolders: holders, spent: spent === null || spent === undefined ? null : Number(spent) };
+  async yubicoCounterSpent(userid: string, publicId: string) {
+    const spent = (await this.sql("SELECT max(spent) FROM replay_ledger WHERE guard = 'yubico-counter' AND userid = ? AND device = ?").pluck().get(userid, publicId)) as number | string | null | undefined;
+    return spent === null || spent === undefined ? null : Number(spent);
   }
 
   async advanceYubicoCounter(factorId: string, counter: number, now: number) {

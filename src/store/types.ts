@@ -416,11 +416,10 @@ export interface FactorStore {
   /** Adds a YubiKey; false when the user already has this key. */
   insertYubicoFactor(factor: NewYubicoFactor): Promise<boolean>;
   /**
-   * What the store knows of the YubiKey `publicId`: the users holding it with its own AES key
-   * (checked offline, each with a counter of their own), and the highest counter ever accepted of
-   * it (the replay ledger, which outlives deleted factors); null when none was.
+   * The highest counter of the YubiKey `publicId` ever accepted for `userid` (the replay ledger,
+   * which outlives deleted factors); null when none was.
    */
-  yubicoKeyUse(publicId: string): Promise<{ readonly offlineHolders: readonly string[]; readonly spent: number | null }>;
+  yubicoCounterSpent(userid: string, publicId: string): Promise<number | null>;
   /**
    * Accepts counter value `counter` for a YubiKey only if it is newer than the last accepted one, in
    * one conditional statement: of two racing sign-ins with one OTP exactly one gets true.

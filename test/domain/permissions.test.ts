@@ -50,7 +50,7 @@ describe('decide', () => {
       expect(decide(user, op, 'other@local').allowed).toBe(false);
       expect(decide(user, op, 'root@local').allowed).toBe(false);
     }
-    for (const op of ['user.create', 'realm.read', 'realm.manage', 'audit.read-all', 'store.manage'] as Operation[]) {
+    for (const op of ['user.create', 'realm.read', 'realm.manage', 'audit.read-all', 'store.manage', 'store.read'] as Operation[]) {
       expect(decide(user, op).allowed).toBe(false);
     }
   });
@@ -117,7 +117,9 @@ describe('decide, for an API token', () => {
   });
 
   it('only looks when read-only', () => {
-    for (const op of ['user.read', 'realm.read', 'tfa.read', 'token.read'] as const) expect(decide(readOnly, op, 'bob@local').allowed).toBe(true);
+    // store.read: the settings and export users, no secret in them (export totp is store.manage).
+    for (const op of ['user.read', 'realm.read', 'tfa.read', 'token.read', 'store.read'] as const) expect(decide(readOnly, op, 'bob@local').allowed).toBe(true);
+    expect(decide(readOnly, 'store.manage').allowed).toBe(false);
     for (const op of changes.filter((o) => o !== 'tfa.manage')) expect(decide(readOnly, op, 'bob@local')).toEqual({ allowed: false, reason: 'API token admin@local!ro is read-only' });
     expect(decide(readOnly, 'user.create', 'bob@local').allowed).toBe(false);
   });

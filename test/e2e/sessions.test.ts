@@ -117,7 +117,11 @@ describe('login --session', () => {
     expect(sessionsOf('cal@local')).toBe(0);
     const noDir = await store.run(['login', 'cal', '--password-stdin', '--session'], { input: `${PW}\n` });
     expect(noDir.code).toBe(2);
-    expect(oneLineError(noDir)).toMatch(/XDG_RUNTIME_DIR is not set/);
+    expect(oneLineError(noDir)).toMatch(/XDG_RUNTIME_DIR is not set \(or not an absolute path\)$/);
+    // A relative one is ignored, as the XDG spec says: no directory of wherever the command runs.
+    const relative = await store.run(['login', 'cal', '--password-stdin', '--session'], { input: `${PW}\n`, env: { XDG_RUNTIME_DIR: 'relative-runtime' } });
+    expect(relative.code).toBe(2);
+    expect(existsSync('relative-runtime')).toBe(false);
     const web = await run(['login', 'cal', '--begin', '--session', '--password-stdin'], { input: `${PW}\n` });
     expect(web.code).toBe(2);
   });
@@ -205,7 +209,7 @@ describe('login --session', () => {
     // Without XDG_RUNTIME_DIR (after su -) none can be kept, and the person is told why.
     const noDir = onTerminal([], null);
     expect(noDir.status, noDir.output).toBe(0);
-    expect(noDir.output).toContain('no session kept: XDG_RUNTIME_DIR is not set (as after su -), so later commands ask again');
+    expect(noDir.output).toContain('no session kept: XDG_RUNTIME_DIR is not set (as after su -) or not an absolute path, so later commands ask again');
     expect(none.output).not.toContain('no session kept');
   });
 

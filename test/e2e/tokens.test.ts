@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneLineError, secretForms, TempStore } from './harness.js';
@@ -76,6 +76,12 @@ describe('acting with a token', () => {
     const ok = await store.run(['--token', `@${file}`, 'user', 'show', 'ci', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.json().result.userid).toBe('ci@local');
+    expect(ok.json().warnings).toEqual([]);
+    // One others may read is theirs too: said (as of the key file), the command still runs.
+    chmodSync(file, 0o644);
+    const open = await store.run(['--token', `@${file}`, 'user', 'show', 'ci', '--json']);
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.json().warnings).toEqual([`the --token file ${file} is readable by others (mode 0644): run 'chmod 600 ${file}'`]);
     const bare = await store.run(['--token', value, 'user', 'show', 'ci']);
     expect(bare.code).toBe(2);
     expect(oneLineError(bare)).toMatch(/--token takes @FILE/);
@@ -167,6 +173,10 @@ describe('acting with a token', () => {
     const value = await addToken('boss', 'audit', ['--privileges', 'read-only']);
     expect((await withToken(value, ['user', 'list'])).code).toBe(0);
     expect((await withToken(value, ['audit', '--limit', '1'])).code).toBe(0);
+    // What admins read of the whole store, no secret in it.
+    for (const args of [['settings', 'list'], ['export', 'users']]) expect((await withToken(value, args)).code, args.join(' ')).toBe(0);
+    // TOTP secrets are more than a look.
+    expect((await withToken(value, ['export', 'totp'])).code).toBe(4);
     const r = await withToken(value, ['user', 'modify', 'ci', '--comment', 'changed']);
     expect(r.code).toBe(4);
     expect(oneLineError(r)).toBe('error: API token boss@local!audit is read-only');

@@ -112,12 +112,17 @@ describe('on a terminal', () => {
     mkdirSync(runtime, { mode: 0o700 });
     const newPassword = join(store.dir, 'revo-new-password');
     writeFileSync(newPassword, 'revo password 2\n');
-    for (const revoke of ['user logout revo', `user passwd revo --password-stdin < ${newPassword}`]) {
-      expect((await store.run(['user', 'passwd', 'revo', '--password-stdin'], { input: 'revo password 1\n' })).code).toBe(0);
-      expect((await store.run(['login', 'revo', '--password-stdin', '--session'], { input: 'revo password 1\n', env: { XDG_RUNTIME_DIR: runtime } })).code).toBe(0);
-      const r = runPty(store, ['--as', 'revo', 'user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke) }], { NO_COLOR: '1', XDG_RUNTIME_DIR: runtime });
+    // root@local too: nothing revokes its password, but a kept session of its own ends.
+    for (const [who, revoke] of [
+      ['revo@local', 'user logout revo'],
+      ['revo@local', `user passwd revo --password-stdin < ${newPassword}`],
+      ['root@local', 'user logout root@local'],
+    ] as const) {
+      expect((await store.run(['user', 'passwd', who, '--password-stdin'], { input: 'revo password 1\n' })).code).toBe(0);
+      expect((await store.run(['login', who, '--password-stdin', '--session'], { input: 'revo password 1\n', env: { XDG_RUNTIME_DIR: runtime } })).code).toBe(0);
+      const r = runPty(store, ['--as', who, 'user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke) }], { NO_COLOR: '1', XDG_RUNTIME_DIR: runtime });
       expect(r.status, r.output).toBe(4);
-      expect(r.output).toContain('error: the session of revo@local ended while this command ran: nothing was changed');
+      expect(r.output).toContain(`error: the session of ${who} ended while this command ran: nothing was changed`);
       expect(store.hasUser('vic')).toBe(true);
     }
   });

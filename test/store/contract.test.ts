@@ -131,9 +131,10 @@ onEveryBackend((opened, others) => {
     it('advance a YubiKey counter and a security key counter once, of ten racing connections', async () => {
       expect(await store.insertYubicoFactor({ id: 'y-cat', userid: 'cat@local', description: 'key', created: NOW, publicId: 'cccccccccccc', sealedSecret: Buffer.alloc(40, 3), lastCounter: 10 })).toBe(true);
       expect(await store.insertYubicoFactor({ id: 'y-cat2', userid: 'cat@local', description: 'key', created: NOW, publicId: 'cccccccccccc', sealedSecret: null, lastCounter: null })).toBe(false);
-      // Who holds the key with its AES key, and what it spent (the ledger records the insert's counter).
-      expect(await store.yubicoKeyUse('cccccccccccc')).toEqual({ offlineHolders: ['cat@local'], spent: 10 });
-      expect(await store.yubicoKeyUse('cccccccccccd')).toEqual({ offlineHolders: [], spent: null });
+      // What the user's key spent (the ledger records the insert's counter), and nothing of another's.
+      expect(await store.yubicoCounterSpent('cat@local', 'cccccccccccc')).toBe(10);
+      expect(await store.yubicoCounterSpent('dan@local', 'cccccccccccc')).toBeNull();
+      expect(await store.yubicoCounterSpent('cat@local', 'cccccccccccd')).toBeNull();
       const credential = { id: 'w-cat', type: 'webauthn' as const, credentialId: 'Y3JlZA', publicKey: Buffer.alloc(77, 4), algorithm: -7, rpId: 'example.com', counter: 5, transports: ['usb'], userid: 'cat@local', description: 'sk', enabled: true, created: NOW, data: null };
       expect(await store.insertCredentialFactor(credential)).toBe(true);
       expect(await store.insertCredentialFactor({ ...credential, id: 'w-cat2' })).toBe(false);

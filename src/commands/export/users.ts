@@ -9,7 +9,7 @@ import { factorView, realmView, userView } from '../views.js';
  * result, else the same document alone. Users are read and written one at a time.
  */
 export async function run(inv: Invocation): Promise<void> {
-  const session = await openSession(inv, { op: 'store.manage', action: 'export.users' });
+  const session = await openSession(inv, { op: 'store.read', action: 'export.users' });
   const { realms, users } = await exportUsers(session);
   const now = inv.ctx.clock.nowSeconds();
   const entry = (u: UserFactors) => ({ user: userView(u.user, now), factors: u.factors.map(factorView) });

@@ -394,9 +394,13 @@ function connectionPool(size: number, open: () => Promise<PooledStore>) {
           try {
             store = await open();
             all.push(store);
-          } finally {
+          } catch (e) {
+            // The place stays free: a waiting request tries it (the store may be back by then).
             opening--;
+            waiting.shift()?.(null);
+            throw e;
           }
+          opening--;
         }
         store ??= (await new Promise<PooledStore | null>((r) => waiting.push(r))) ?? undefined;
         if (store === undefined) continue;

@@ -5,7 +5,7 @@ import { listSettings } from '../../services/settings.js';
 import { settingView } from '../views.js';
 
 export async function run(inv: Invocation): Promise<void> {
-  const session = await openSession(inv, { op: 'store.manage', action: 'settings.list' });
+  const session = await openSession(inv, { op: 'store.read', action: 'settings.list' });
   inv.out.result((await listSettings(session)).map(settingView), (settings, style) =>
     table(['SETTING', 'VALUE', 'DESCRIPTION'], settings.map((s) => {
       // An empty value (no origins, U2F not configured) would be a blank cell.

@@ -84,19 +84,15 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
 }
 
 /**
- * Why a YubiKey checked offline may not be registered for `userid` as prepared, or null. Offline,
- * each factor keeps a counter of its own: the key registered with another user would let one OTP
- * sign in both, and a registering OTP no newer than one the key spent before (under a factor since
- * deleted: the replay ledger keeps it) would make spent OTPs work again.
+ * Why a YubiKey checked offline may not be registered for `userid` as prepared, or null: a
+ * registering OTP no newer than one the user's key spent before (under a factor since deleted:
+ * the replay ledger keeps it) would make spent OTPs work again. The user's own ledger only: a
+ * public id is no secret, and another user's factor made with it must not block anyone.
  */
 export async function reusedKeyProblem(store: Store, userid: string, prepared: { readonly publicId: string; readonly lastCounter: number | null; readonly mode: 'online' | 'offline' }): Promise<string | null> {
   if (prepared.mode !== 'offline' || prepared.lastCounter === null) return null;
-  const use = await store.yubicoKeyUse(prepared.publicId);
-  if (use.offlineHolders.some((u) => u !== userid)) {
-    return `the YubiKey ${prepared.publicId} is registered with its AES key to another user already: checked offline, one OTP would sign in both`;
-  }
-  if (use.spent !== null && prepared.lastCounter <= use.spent) return `this OTP of the YubiKey ${prepared.publicId} was used before: touch the key again for a new one`;
-  return null;
+  const spent = await store.yubicoCounterSpent(userid, prepared.publicId);
+  return spent !== null && prepared.lastCounter <= spent ? `this OTP of the YubiKey ${prepared.publicId} was used before: touch the key again for a new one` : null;
 }
 
 /** Registers a YubiKey for an existing user (opt-in, or required where the realm enforces YubiKey OTP). */
