@@ -142,35 +142,33 @@ describe('imported security keys', () => {
     expect(counterOf(u2f.keyHandle)).toBeGreaterThan(0);
   });
 
-  it('sign in with the lines fido2-assert prints, pasted as they are or on one line, which fido2-assert -V accepts', async () => {
+  /** Signs kim in with the lines `key` makes for fido2-assert, which fido2-assert -V accepts first (as `type`); the line's factor. */
+  const pastedSignIn = async (key: SoftAuthenticator, type: 'es256' | 'eddsa') => {
     const b = await begin('kim@pve');
-    const line = b.fido2.find((f) => f.factor && f.kind === 'webauthn' && f.input.includes(Buffer.from(es256.credentialId).toString('base64')))!;
-    const output = es256.fido2Assert(line.input);
-    const pem = join(store.dir, 'es256.pem');
-    writeFileSync(pem, es256.publicKeyPem());
-    const verified = spawnSync('fido2-assert', ['-V', '-p', pem, 'es256'], { input: output, encoding: 'utf8' });
+    const line = b.fido2.find((f) => f.factor && f.kind === 'webauthn' && f.input.includes(Buffer.from(key.credentialId).toString('base64')))!;
+    const output = key.fido2Assert(line.input);
+    const pem = join(store.dir, `${type}.pem`);
+    writeFileSync(pem, key.publicKeyPem());
+    const verified = spawnSync('fido2-assert', ['-V', '-p', pem, type], { input: output, encoding: 'utf8' });
     expect(verified.status, verified.stderr).toBe(0);
     const r = await finishFile('kim@pve', b.challenge, output);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result.method).toBe('webauthn');
+    expect(counterOf(key.id)).toBe(key.counter);
+    return line.factor;
+  };
+
+  it('sign in with the lines fido2-assert prints, pasted as they are or on one line, which fido2-assert -V accepts', async () => {
+    const factor = await pastedSignIn(es256, 'es256');
     const again = await begin('kim@pve');
-    const input = again.fido2.find((f) => f.factor === line.factor)!.input;
+    const input = again.fido2.find((f) => f.factor === factor)!.input;
     // One line (fido2-assert ... | paste -sd' '), as a terminal prompt or --response - takes it.
     const oneLine = await finish('kim@pve', again.challenge, es256.fido2Assert(input));
     expect(oneLine.code, oneLine.stderr).toBe(0);
   });
 
   it('sign in with the lines fido2-assert prints for an Ed25519 credential, which fido2-assert -V accepts as eddsa', async () => {
-    const b = await begin('kim@pve');
-    const line = b.fido2.find((f) => f.kind === 'webauthn' && f.input.includes(Buffer.from(ed25519.credentialId).toString('base64')))!;
-    const output = ed25519.fido2Assert(line.input);
-    const pem = join(store.dir, 'ed25519.pem');
-    writeFileSync(pem, ed25519.publicKeyPem());
-    const verified = spawnSync('fido2-assert', ['-V', '-p', pem, 'eddsa'], { input: output, encoding: 'utf8' });
-    expect(verified.status, verified.stderr).toBe(0);
-    const r = await finishFile('kim@pve', b.challenge, output);
-    expect(r.code, r.stderr).toBe(0);
-    expect(counterOf(ed25519.id)).toBe(ed25519.counter);
+    await pastedSignIn(ed25519, 'eddsa');
   });
 
   it('sign in with fido2-assert -u lines for a U2F registration', async () => {
