@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NotFoundError, StoreError, UsageError } from '../../errors.js';
 import { requireRealm } from '../../services/lookup.js';
@@ -175,13 +175,12 @@ function refuseReplaceableSocket(socket: string): void {
  * it is refused: every sign-in through the lines would fail.
  */
 function tokenIn(inv: Invocation, tokenFile: string): (PresentedToken & { readonly text: string }) | undefined {
-  let text: string;
   try {
-    text = secretValue(inv, `@${tokenFile}`, '--token');
-  } catch (e) {
-    if (e instanceof UsageError && /\bEACCES\b|permission denied/i.test(e.message)) return undefined;
-    throw e;
+    accessSync(tokenFile, constants.R_OK);
+  } catch {
+    return undefined;
   }
+  const text = secretValue(inv, `@${tokenFile}`, '--token');
   const parsed = parseTokenValue(text);
   if (parsed === null) throw new UsageError(`the --token file ${tokenFile} does not hold an API token (USERID!NAME=SECRET): every sign-in through these lines would fail`, 'invalid_token');
   return { ...parsed, text: text.trim() };
