@@ -114,6 +114,24 @@ export function originFitsRpId(origin: string, rpId: string): boolean {
   return host === rpId || host.endsWith(`.${rpId}`);
 }
 
+/**
+ * A waiting ceremony (its challenge lives 120 s) as the settings now say: an origin taken out of
+ * `webauthn.origin` meanwhile no longer answers, and user verification made required applies; a
+ * setting loosened meanwhile widens nothing. The loopback page's http://localhost origins stay.
+ */
+export function tightenedCeremony<T extends { readonly origins: readonly string[]; readonly userVerification: 'preferred' | 'required' }>(
+  ceremony: T,
+  rpId: string,
+  now: { readonly origins: readonly string[]; readonly userVerification: 'preferred' | 'required' },
+): T {
+  const stays = (origin: string) => now.origins.includes(origin) || (rpId === 'localhost' && new URL(origin).protocol === 'http:');
+  return {
+    ...ceremony,
+    origins: ceremony.origins.filter(stays),
+    userVerification: now.userVerification === 'required' ? 'required' : ceremony.userVerification,
+  };
+}
+
 function parseUrl(text: string, what: string, code: string): URL {
   checkText(text, what, URL_MAX, code);
   if (text === '') throw new UsageError(`invalid ${what}: it is empty`, code);

@@ -6,7 +6,7 @@ import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/
 import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
-import { ceremonyOrigins } from '../domain/webauthn-settings.js';
+import { ceremonyOrigins, tightenedCeremony } from '../domain/webauthn-settings.js';
 import { AuthError, RefusedError, StoreError, TfaError, UsageError } from '../errors.js';
 import type { ChallengeStore, FactorStore, LockoutStore, LockState, PasswordFailureCount, PasswordLimits, RealmRecord, RealmStore, Store, UserRecord, UserStore } from '../store/types.js';
 import type { AuthDeps, SignInKind, Spent, Verification } from './kinds/kind.js';
@@ -505,7 +505,9 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     // reach the service (a token or a password of their own not needed) lock any user out with
     // made-up challenge ids.
     if (!taken) return { refused: 'challenge' };
-    const challenge = JSON.parse(taken.data) as ChallengeData;
+    const issued = JSON.parse(taken.data) as ChallengeData;
+    // A security key's answer is held to the settings as they are now (tightened, not widened).
+    const challenge = issued.key ? { ...issued, key: tightenedCeremony(issued.key, issued.key.rpId, await webauthnSettings(tx, '')) } : issued;
     const user = await tx.getUser(userid);
     if (!user) return { refused: 'user' };
     // As when the challenge was issued: an account disabled or expired since answers nothing.

@@ -980,6 +980,10 @@ export abstract class SqlStore implements Store {
         ).run({ ...f, enabled: f.enabled ? 1 : 0, transports: JSON.stringify(f.transports) })).changes === 1;
   }
 
+  async credentialHeldByOther(userid: string, credentialId: string) {
+    return (await this.sql('SELECT 1 AS held FROM factors WHERE credential_id = ? AND userid <> ? LIMIT 1').get(credentialId, userid)) !== undefined;
+  }
+
   async getCredentials(userid: string) {
     return (
         (await this.sql(

@@ -444,6 +444,8 @@ export interface FactorStore {
   insertCredentialFactor(factor: NewCredentialFactor): Promise<boolean>;
   /** The user's enabled WebAuthn credentials and U2F registrations that can be checked. */
   getCredentials(userid: string): Promise<CredentialRecord[]>;
+  /** Whether any user other than `userid` holds credential id (U2F key handle) `credentialId`, enabled or not. */
+  credentialHeldByOther(userid: string, credentialId: string): Promise<boolean>;
   /**
    * Accepts signature counter `counter` for a credential only if it is newer than the last one (or
    * both are 0: an authenticator without a counter), in one conditional statement: a counter that

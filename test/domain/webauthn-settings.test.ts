@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatOriginList, originFitsRpId, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName } from '../../src/domain/webauthn-settings.js';
+import { formatOriginList, originFitsRpId, parseAppId, parseOrigin, parseOriginList, parseRpId, parseRpName, tightenedCeremony } from '../../src/domain/webauthn-settings.js';
 import { UsageError } from '../../src/errors.js';
 
 function usageErrorOf(parse: () => unknown): string {
@@ -95,5 +95,22 @@ describe('WebAuthn and U2F setting values', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('tightenedCeremony', () => {
+  const waiting = { origins: ['https://a.example.com', 'https://b.example.com'], userVerification: 'preferred' as const, rpId: 'example.com' };
+  it('drops origins taken out and makes user verification required, never the other way', () => {
+    expect(tightenedCeremony(waiting, 'example.com', { origins: ['https://b.example.com', 'https://c.example.com'], userVerification: 'required' })).toEqual({
+      ...waiting,
+      origins: ['https://b.example.com'],
+      userVerification: 'required',
+    });
+    const strict = { ...waiting, userVerification: 'required' as const };
+    expect(tightenedCeremony(strict, 'example.com', { origins: waiting.origins, userVerification: 'preferred' })).toEqual(strict);
+  });
+  it("keeps the loopback page's http://localhost origins under RP id localhost", () => {
+    const loopback = { origins: ['http://localhost:4711'], userVerification: 'preferred' as const };
+    expect(tightenedCeremony(loopback, 'localhost', { origins: [], userVerification: 'preferred' }).origins).toEqual(['http://localhost:4711']);
   });
 });

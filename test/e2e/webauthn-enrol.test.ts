@@ -152,6 +152,62 @@ describe('tfa add webauthn --finish', () => {
     await refusedUnchanged('cy', () => finish('cy', again.challenge, key.register(again.publicKey, { origin: ORIGIN })), 4, /already registered/);
   });
 
+  it("refuses a key registered for another user (WebAuthn §7.1), naming no one", async () => {
+    const key = new SoftAuthenticator();
+    const first = await begin('bob');
+    expect((await finish('bob', first.challenge, key.register(first.publicKey, { origin: ORIGIN }))).code).toBe(0);
+    const other = await begin('dee');
+    await refusedUnchanged('dee', () => finish('dee', other.challenge, key.register(other.publicKey, { origin: ORIGIN })), 4, /^error: this security key is already registered for another user$/);
+  });
+
+  it('holds an answer to what the settings say at --finish: user verification made required, an origin taken out', async () => {
+    const started = await begin('dee');
+    expect((await store.run(['settings', 'set', 'webauthn.user-verification', 'required'])).code).toBe(0);
+    try {
+      await refusedUnchanged('dee', () => finish('dee', started.challenge, new SoftAuthenticator().register(started.publicKey, { origin: ORIGIN, flags: UP })), 4, /user verification/i);
+    } finally {
+      await store.run(['settings', 'set', 'webauthn.user-verification', 'preferred']);
+    }
+    const again = await begin('dee');
+    expect((await store.run(['settings', 'set', 'webauthn.origin', 'https://other.example.com'])).code).toBe(0);
+    try {
+      await refusedUnchanged('dee', () => finish('dee', again.challenge, new SoftAuthenticator().register(again.publicKey, { origin: ORIGIN })), 4, /^error: no origin this challenge was made for is in webauthn.origin any more: start again with --begin$/);
+    } finally {
+      await store.run(['settings', 'set', 'webauthn.origin', ORIGIN]);
+    }
+  });
+
+  it('holds a sign-in answer to the settings at login --finish too', async () => {
+    await store.addUser('fay', PW);
+    const key = new SoftAuthenticator();
+    const enrol = await begin('fay');
+    expect((await finish('fay', enrol.challenge, key.register(enrol.publicKey, { origin: ORIGIN }))).code).toBe(0);
+    const signIn = async () => {
+      const login = await store.run(['login', 'fay', '--begin', '--password-stdin', '--json'], { input: `${PW}\n` });
+      expect(login.code, login.stderr).toBe(0);
+      return login.json().result as { challenge: string; publicKey: Parameters<SoftAuthenticator['authenticate']>[0] };
+    };
+    const answer = (request: Awaited<ReturnType<typeof signIn>>, flags: number) =>
+      store.run(['login', 'fay', '--finish', '--challenge', request.challenge, '--response', '-', '--json'], { input: JSON.stringify(key.authenticate(request.publicKey, { origin: ORIGIN, flags })) });
+    const unverified = await signIn();
+    expect((await store.run(['settings', 'set', 'webauthn.user-verification', 'required'])).code).toBe(0);
+    try {
+      expect((await answer(unverified, UP)).code).toBe(5);
+      const verified = await signIn();
+      expect((await answer(verified, UP | UV)).code).toBe(0);
+    } finally {
+      await store.run(['settings', 'set', 'webauthn.user-verification', 'preferred']);
+    }
+    const moved = await signIn();
+    expect((await store.run(['settings', 'set', 'webauthn.origin', 'https://other.example.com'])).code).toBe(0);
+    try {
+      expect((await answer(moved, UP)).code).toBe(5);
+    } finally {
+      await store.run(['settings', 'set', 'webauthn.origin', ORIGIN]);
+    }
+    expect((await answer(await signIn(), UP)).code).toBe(0);
+  });
+
   it('says an attestation object no authenticator writes cannot be read, not what the CBOR parser tripped on', async () => {
     const key = new SoftAuthenticator();
     for (const attestation of [Buffer.alloc(40_000, 0x81), Buffer.from([0xa0])]) {

@@ -138,6 +138,9 @@ onEveryBackend((opened, others) => {
       const credential = { id: 'w-cat', type: 'webauthn' as const, credentialId: 'Y3JlZA', publicKey: Buffer.alloc(77, 4), algorithm: -7, rpId: 'example.com', counter: 5, transports: ['usb'], userid: 'cat@local', description: 'sk', enabled: true, created: NOW, data: null };
       expect(await store.insertCredentialFactor(credential)).toBe(true);
       expect(await store.insertCredentialFactor({ ...credential, id: 'w-cat2' })).toBe(false);
+      expect(await store.credentialHeldByOther('dan@local', 'Y3JlZA')).toBe(true);
+      expect(await store.credentialHeldByOther('cat@local', 'Y3JlZA')).toBe(false);
+      expect(await store.credentialHeldByOther('dan@local', 'Y3JlZB')).toBe(false);
       const racing = await others(10);
       const yubico = await Promise.all(racing.map((s) => s.advanceYubicoCounter('y-cat', 11, NOW)));
       expect(yubico.filter(Boolean)).toHaveLength(1);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { coseToJwk } from '../../domain/cose.js';
 import { assertionPublicKey, type CredentialPublicKey, decodeBase64, parseClientData } from '../../domain/fido.js';
 import { isLoopbackOrigin } from '../../domain/loopback-ceremony.js';
-import { ceremonyOrigins } from '../../domain/webauthn-settings.js';
+import { ceremonyOrigins, tightenedCeremony } from '../../domain/webauthn-settings.js';
 import { UsageError } from '../../errors.js';
 import { authorize, refuse } from '../authz.js';
 import { checkRealmAllows, newFactorId } from '../factors.js';
@@ -147,9 +147,13 @@ export async function finishWebauthnEnrolment(
   const fail = (reason: string, code = 'webauthn_refused') => refuse(session, 'tfa.add', userid, reason, code);
   const taken = await session.store.takeChallenge(challengeId, userid, 'registration', session.now());
   if (!taken) return fail('the registration challenge is unknown, used or expired: start again with --begin', 'challenge_unknown');
-  const data = JSON.parse(taken.data) as RegistrationData;
-  // Checked again: the realm may have changed in the 120 s.
+  const begun = JSON.parse(taken.data) as RegistrationData;
+  // Checked again: the realm and the settings may have changed in the 120 s (tightened, not widened).
   await checkRealmAllows(session, await session.store.getRealm(user.realm), userid, 'webauthn');
+  const data = tightenedCeremony(begun, begun.rpId, await webauthnSettings(session.store, session.hostname));
+  if (!data.loopback && data.origins.length === 0) {
+    return fail('no origin this challenge was made for is in webauthn.origin any more: start again with --begin');
+  }
   let origins = data.origins;
   if (data.loopback) {
     if (served.loopbackOrigin === undefined || !isLoopbackOrigin(served.loopbackOrigin)) return fail('this challenge is answered on the loopback page only');
@@ -189,7 +193,10 @@ export async function finishWebauthnEnrolment(
   }
   const id = newFactorId(session);
   const transports = (info.credential.transports ?? []).filter((t) => typeof t === 'string');
+  // WebAuthn §7.1: a credential id registered for another user is refused (a key that answers for
+  // two accounts is a key someone else also holds, or one registered to the wrong person).
   const added = await session.store.transaction(async (tx) => {
+    if (await tx.credentialHeldByOther(userid, info.credential.id)) return 'other' as const;
     const ok = await tx.insertCredentialFactor({
       id,
       userid,
@@ -208,6 +215,7 @@ export async function finishWebauthnEnrolment(
     if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'webauthn', id, rpId: data.rpId } }, tx);
     return ok;
   });
+  if (added === 'other') return fail('this security key is already registered for another user', 'exists');
   if (!added) return fail(`this security key is already registered for ${userid}`, 'exists');
   const realm = await session.store.getRealm(user.realm);
   const warnings =
