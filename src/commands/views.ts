@@ -121,6 +121,7 @@ export function signInView(u: UserOverview, now: number): SignInView {
       totpLocked: u.totpLocked,
       lockedUntil: u.lockedUntil,
       passwordBannedUntil: u.passwordBannedUntil,
+      yubicoUnchecked: u.yubicoUnchecked,
     },
     now,
   );

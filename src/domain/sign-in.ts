@@ -77,6 +77,8 @@ export interface SignInFacts {
   readonly lockedUntil: number;
   /** Epoch seconds until which password sign-ins are banned (0: not). */
   readonly passwordBannedUntil: number;
+  /** Enabled YubiKeys validated online in a realm with no validation service (none can be checked). */
+  readonly yubicoUnchecked: number;
 }
 
 export type SignInStatus = { readonly ok: true } | { readonly ok: false; readonly problem: string; readonly fix: string };
@@ -96,7 +98,17 @@ export function signInStatus(f: SignInFacts, now: number): SignInStatus {
   }
   const need = requirement(f.enforce, f.factors);
   if (!need.required) return { ok: true };
-  if (need.usable.length === 0) {
+  // A YubiKey nothing can check is asked for and never accepted (sign-in says the realm has no
+  // validation service): the user cannot sign in with it.
+  const usable = f.factors.yubico > f.yubicoUnchecked ? need.usable : need.usable.filter((k) => k !== 'yubico');
+  if (usable.length === 0 && need.usable.includes('yubico')) {
+    return {
+      ok: false,
+      problem: `the YubiKey${f.factors.yubico === 1 ? ' is' : 's are'} validated online and realm ${f.realm} has no validation service`,
+      fix: tfactlLine('realm set-yubico', [f.realm], '--api-id ID --api-key @FILE'),
+    };
+  }
+  if (usable.length === 0) {
     return f.enforce === 'none'
       ? { ok: false, problem: 'none of the enabled second factors can be checked yet', fix: tfactlLine('tfa add totp', [u]) }
       : {
@@ -106,7 +118,7 @@ export function signInStatus(f: SignInFacts, now: number): SignInStatus {
         };
   }
   if (f.lockedUntil > now) return { ok: false, problem: `second factors are locked until ${formatTime(f.lockedUntil)}`, fix: tfactlLine('tfa unlock', [u]) };
-  if (f.totpLocked && need.usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: tfactlLine('tfa unlock', [u]) };
+  if (f.totpLocked && usable.every((k) => k === 'totp')) return { ok: false, problem: 'TOTP is locked', fix: tfactlLine('tfa unlock', [u]) };
   return { ok: true };
 }
 

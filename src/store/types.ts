@@ -245,6 +245,11 @@ export interface UserOverview extends UserRecord {
   readonly lockedUntil: number;
   /** Epoch seconds until which password sign-ins are banned (0: not; may be past). */
   readonly passwordBannedUntil: number;
+  /**
+   * Enabled YubiKeys validated online (registered without an AES key) in a realm with no
+   * validation service: nothing can check their OTPs.
+   */
+  readonly yubicoUnchecked: number;
 }
 
 /** Which users a listing covers: all, a realm's, or one. */

@@ -44,6 +44,7 @@ describe('signInStatus', () => {
     totpLocked: false,
     lockedUntil: 0,
     passwordBannedUntil: 0,
+    yubicoUnchecked: 0,
     ...over,
   });
 
@@ -57,9 +58,18 @@ describe('signInStatus', () => {
     ['a realm enforcing YubiKey OTP without one', { enforce: 'yubico', factors: { ...none, totp: 1 } }, 'tfactl tfa add yubico ann@corp --otp OTP'],
     ['every factor locked', { factors: { ...none, totp: 1 }, lockedUntil: NOW + 60 }, 'tfactl tfa unlock ann@corp'],
     ['TOTP locked and nothing else', { factors: { ...none, totp: 1 }, totpLocked: true }, 'tfactl tfa unlock ann@corp'],
+    ['only a YubiKey nothing can check (online, no service)', { factors: { ...none, yubico: 1 }, yubicoUnchecked: 1 }, 'tfactl realm set-yubico corp --api-id ID --api-key @FILE'],
+    ['the same where the realm enforces YubiKey OTP', { enforce: 'yubico', factors: { ...none, yubico: 2 }, yubicoUnchecked: 2 }, 'tfactl realm set-yubico corp --api-id ID --api-key @FILE'],
   ] as const)('%s', (_what, over, fix) => {
     const status = signInStatus(facts(over as Partial<SignInFacts>), NOW);
     expect(status.ok ? null : status.fix).toBe(fix);
+  });
+
+  it('lets an unchecked YubiKey pass when another factor (a checkable key, TOTP, recovery keys) is left', () => {
+    for (const factors of [{ ...none, yubico: 2 }, { ...none, yubico: 1, totp: 1 }, { ...none, yubico: 1, recoveryKeysLeft: 1 }]) {
+      expect(signInStatus(facts({ factors, yubicoUnchecked: 1 }), NOW).ok).toBe(true);
+    }
+    expect(signInStatus(facts({ enforce: 'yubico', factors: { ...none, yubico: 1, recoveryKeysLeft: 3 }, yubicoUnchecked: 1 }), NOW).ok).toBe(true);
   });
 
   it('lets a TOTP lock pass when recovery keys are left, and past locks and bans pass', () => {

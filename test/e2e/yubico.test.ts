@@ -308,7 +308,18 @@ describe('YubiKey OTP validated by a validation service', () => {
     expect(offline.json().warnings).toEqual([
       expect.stringMatching(/^\d+ user\(s\) of realm cloud have YubiKeys registered for a validation service, which cannot be checked offline \(register them again with --aes-key and --private-id\): .*ola@cloud/),
     ]);
+    // Said where admins look: user show and tfa list name the user who cannot sign in now.
+    const signIn = async () => (await store.run(['user', 'show', 'ola@cloud', '--json'])).json().result.signIn;
+    const listed = async () => (await store.run(['tfa', 'list', 'ola@cloud'])).stdout;
+    expect(await signIn()).toEqual({
+      possible: false,
+      problem: 'the YubiKey is validated online and realm cloud has no validation service',
+      fix: 'tfactl realm set-yubico cloud --api-id ID --api-key @FILE',
+    });
+    expect(await listed()).toMatch(/NO: the YubiKey is validated online and realm cloud has no validation service; fix: tfactl realm set-yubico cloud --api-id ID --api-key @FILE/);
     expect((await store.run(['realm', 'set-yubico', 'cloud', ...service])).code).toBe(0);
+    expect(await signIn()).toEqual({ possible: true, problem: null, fix: null });
+    expect(await listed()).not.toMatch(/NO:/);
     expect((await login('ola@cloud', key.otp())).code).toBe(0);
   });
 
