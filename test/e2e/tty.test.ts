@@ -279,12 +279,15 @@ describe('on a terminal', () => {
     expect(store.hasUser('victor@local')).toBe(false);
   });
 
-  it('asks again for a wrong verification code, keeping the secret that was scanned', () => {
+  it('asks again for a wrong verification code, keeping the secret that was scanned, and a code of the wrong shape uses no try', () => {
     expect(runPty(store, ['user', 'add', 'wendy', '--no-password'], []).status).toBe(0);
     const r = runPty(store, ['tfa', 'add', 'totp', 'wendy', '--description', 'phone', '--qr', 'none'], [
       { expect: 'Verification code', send: '000000\r' },
       { expect: 'does not match[^\\n]*; try again with the next code[\\s\\S]*Verification code', send: '111111\r' },
-      { expect: 'try again with the next code[\\s\\S]*Verification code', send_totp: { secret: 'Secret: ([A-Z2-7]+)' } },
+      // Two typing slips on the last try: said, and they use no try.
+      { expect: 'try again with the next code[\\s\\S]*Verification code', send: 'abcdef\r' },
+      { expect: 'a code of this factor is 6 digits: enter the one the app shows[\\s\\S]*Verification code', send: '12345\r' },
+      { expect: '6 digits: enter the one the app shows[\\s\\S]*Verification code', send_totp: { secret: 'Secret: ([A-Z2-7]+)' } },
     ] as unknown as Step[]);
     expect(r.unmatched).toBeNull();
     expect(r.status).toBe(0);

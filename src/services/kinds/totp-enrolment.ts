@@ -61,6 +61,9 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
   };
 }
 
+/** How many codes of the wrong shape the terminal may be given before they count as tries. */
+const MISSHAPEN_CODES = 5;
+
 /**
  * Reads the code a person reads off their authenticator and checks it (one step either side);
  * returns its step, to be stored so the same code cannot sign in later. Each wrong code is audited;
@@ -69,9 +72,17 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
  */
 export async function confirmTotp(session: Session, prepared: PreparedTotp, io: TotpEnrolmentIo, action: string): Promise<number> {
   const { matchTotp } = await import('../../domain/totp.js');
-  for (let attempt = 1; ; attempt++) {
-    const code = await io.readCode(prepared);
-    const match = matchTotp(prepared.secret, typedCode(code), prepared.params, session.now());
+  const digits = prepared.params.digits;
+  for (let attempt = 1, misshapen = 0; ; attempt++) {
+    const code = typedCode(await io.readCode(prepared));
+    // A typing slip (letters, a digit short) asked at the terminal is said and asked again without
+    // using one of the tries: it cannot be what the app shows.
+    if (io.tries > 1 && !new RegExp(`^[0-9]{${digits}}$`).test(code) && misshapen++ < MISSHAPEN_CODES) {
+      io.retry(`a code of this factor is ${digits} digits: enter the one the app shows`);
+      attempt--;
+      continue;
+    }
+    const match = matchTotp(prepared.secret, code, prepared.params, session.now());
     if (match.valid) return match.step;
     await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
     const message = 'the verification code does not match: check the clock of the device';
