@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BACKEND, BIN, oathtool, oneLineError, TempStore } from './harness.js';
 import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
+import { PG_BIN } from '../fixtures/postgres.js';
 
 /**
  * `tfactl serve` as it runs: the built binary on a temporary Unix socket, asked with curl, as the
@@ -304,6 +305,44 @@ describe('tfactl serve on a store that is not there', () => {
     const listening = log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.listening !== undefined);
     // On PostgreSQL the store is the test's own, there already; a SQLite file was made here.
     expect(listening?.created).toBe(BACKEND === 'sqlite' ? 'a new, empty store: check the path if one was meant to be there' : undefined);
+  });
+});
+
+describe('GET /api/v1/health', () => {
+  it('answers 503 while the store is gone (a file moved away, a database dropped), not ok', async () => {
+    const own = new TempStore();
+    try {
+      await own.run(['init']);
+      const ownSock = join(own.dir, 'health.sock');
+      const child = spawn(process.execPath, [BIN, 'serve', '--socket', ownSock], { env: { ...process.env, ...own.env, TFACTL_AS: undefined }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let ownLog = '';
+      await new Promise<void>((ready) => child.stderr.on('data', (d: Buffer) => (ownLog += d.toString()).includes('"listening"') && ready()));
+      const health = () => {
+        const r = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', ownSock, 'http://localhost/api/v1/health'], { encoding: 'utf8' });
+        const lines = r.stdout.trimEnd().split('\n');
+        return { status: Number(lines.pop()), body: JSON.parse(lines.join('\n')) as { ok: boolean; error?: { code: string } } };
+      };
+      try {
+        expect(health()).toMatchObject({ status: 200, body: { ok: true } });
+        if (BACKEND === 'sqlite') {
+          renameSync(own.db, `${own.db}.away`);
+          expect(health()).toMatchObject({ status: 503, body: { ok: false, error: { code: 'store_missing' } } });
+          renameSync(`${own.db}.away`, own.db);
+          expect(health()).toMatchObject({ status: 200, body: { ok: true } });
+        } else {
+          const name = new URL(own.db).pathname.slice(1);
+          const admin = new URL(inject('postgresAdminUrl'));
+          const drop = spawnSync(join(PG_BIN ?? '', 'psql'), [admin.href, '-X', '-q', '-c', `DROP DATABASE ${name} WITH (FORCE)`], { encoding: 'utf8' });
+          expect(drop.status, drop.stderr).toBe(0);
+          expect(health()).toMatchObject({ status: 503, body: { ok: false } });
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
+      expect(ownLog).not.toMatch(/\n\s+at /);
+    } finally {
+      own.remove();
+    }
   });
 });
 

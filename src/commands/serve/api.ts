@@ -97,6 +97,14 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/api/v1/health') {
     if (req.method !== 'GET') return errorAnswer(new UsageError('GET /api/v1/health', 'method'));
+    // Healthy means the store answers too (a PostgreSQL server down, a store file gone): a load
+    // balancer or systemd's watchdog then takes a service out that could sign no one in (503).
+    const opened = await deps.openStore();
+    try {
+      await opened.store.getSettings();
+    } finally {
+      opened.close();
+    }
     return { status: 200, body: { ok: true, result: { version: deps.version }, warnings: [] } };
   }
   if (path === '/api/v1/login') {
