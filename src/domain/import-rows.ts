@@ -173,7 +173,7 @@ function parseRecord(r: RawRecord): ParsedRow {
         admin: given('admin') ? ['true', 'yes', '1'].includes(adminText) : undefined,
         email: given('email') ? parseImportedEmail(f('email')) : undefined,
         comment: given('comment') ? parseComment(r.fields.comment ?? '') : undefined,
-        expire: given('expire') ? (expire === '' ? null : parseExpiry(expire)) : undefined,
+        expire: given('expire') ? (expire === '' || expire.toLowerCase() === 'never' ? null : parseExpiry(expire)) : undefined,
         ...tfa,
       },
     };

@@ -102,7 +102,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   };
   const prepared: (PreparedRow | undefined)[] = [];
   const announce = (p: PreparedRow) => {
-    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true }));
+    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }));
   };
 
   const work = async (index: number, item: ParsedRow): Promise<void> => {
@@ -218,13 +218,15 @@ function outcome(line: number, userid: string | null, status: ImportResult['stat
 interface Written {
   readonly totp: boolean;
   readonly recovery: boolean;
+  /** False for a row that found the user as it says (nothing written). */
+  readonly changed: boolean;
 }
 
 function resultOf(p: PreparedRow, written: Written): ImportResult {
   return {
     line: p.row.line,
     userid: p.row.userid,
-    status: p.exists ? 'updated' : 'created',
+    status: p.exists ? (written.changed ? 'updated' : 'skipped') : 'created',
     error: null,
     totp: p.totp && written.totp ? p.totp.result : null,
     recoveryKeys: p.recovery && written.recovery ? p.recovery.keys : null,
@@ -314,15 +316,18 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
   // What the audit trail says of the user's own fields, as user modify and user add say it.
   let fields: Record<string, unknown>;
   if (p.exists) {
-    // Only what the file says: an absent column leaves the field alone.
+    // Only what the file says and the user does not have already: an absent column leaves the
+    // field alone, and a row that says it all again changes nothing (counted skipped, not audited).
+    const current = await tx.getUser(row.userid);
+    if (!current) return false;
     const patch: UserPatch = {
-      ...(row.admin !== undefined && { admin: row.admin }),
-      ...(row.email !== undefined && { email: row.email }),
-      ...(row.comment !== undefined && { comment: row.comment }),
-      ...(row.expire !== undefined && { expire: row.expire }),
+      ...(row.admin !== undefined && row.admin !== current.admin && { admin: row.admin }),
+      ...(row.email !== undefined && row.email !== current.email && { email: row.email }),
+      ...(row.comment !== undefined && row.comment !== current.comment && { comment: row.comment }),
+      ...(row.expire !== undefined && row.expire !== current.expire && { expire: row.expire }),
       ...(p.passwordHash !== null && { passwordHash: p.passwordHash }),
     };
-    if (!(await tx.updateUser(row.userid, patch, session.now()))) return false;
+    if (Object.keys(patch).length > 0 && !(await tx.updateUser(row.userid, patch, session.now()))) return false;
     // Admin rights as they now are, when the row set them: granted or taken away.
     fields = { changed: Object.keys(patch).map((k) => (k === 'passwordHash' ? 'password' : k)), ...(row.admin !== undefined && { admin: row.admin }) };
   } else {
@@ -344,11 +349,13 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
   const totp = p.totp !== null && !factors.some((f) => f.type === 'totp');
   if (totp && p.totp) await tx.insertTotpFactor(p.totp.row);
   const recovery = p.recovery !== null && (await tx.putRecoverySet(p.recovery.set, false));
+  const changed = !p.exists || (fields.changed as string[]).length > 0 || totp || recovery;
+  if (!changed) return { totp, recovery, changed };
   await session.audit({
     action: p.exists ? 'user.modify' : 'user.add',
     target: row.userid,
     outcome: 'ok',
     detail: { via: 'import', line: row.line, ...fields, password: p.passwordHash !== null, totp, recovery },
   }, tx);
-  return { totp, recovery };
+  return { totp, recovery, changed };
 }

@@ -190,7 +190,8 @@ describe('user import --update', () => {
     expect((await store.run(['user', 'import', file('sec1.csv', `userid,tfa\ndex,totp:${first}\n`)])).code).toBe(0);
     const again = await store.run(['user', 'import', file('sec1.csv', `userid,tfa\ndex,totp:${first}\n`), '--update', '--json']);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.json().result.results[0]).toMatchObject({ status: 'updated', totp: null });
+    // The row says what the user has: nothing changes, and it is counted skipped.
+    expect(again.json().result.results[0]).toMatchObject({ status: 'skipped', totp: null });
     const other = await store.run(['user', 'import', file('sec2.csv', 'userid,email,tfa\ndex,dex@example.org,totp:GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n'), '--update', '--json']);
     expect(other.code).toBe(2);
     expect(other.json().result.results[0]).toMatchObject({
@@ -203,6 +204,22 @@ describe('user import --update', () => {
     expect(exported.stdout).toContain(`dex@local,`);
     expect(exported.stdout).toContain(first);
     expect(exported.stdout).not.toContain('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
+  });
+
+  it("counts a row that says again what the user has as skipped, writes nothing and audits nothing; takes 'never' for no expiry", async () => {
+    const csv = file('same.csv', 'userid,email,comment,expire,admin\nsam,sam@example.org,same,2099-01-01,no\n');
+    expect((await store.run(['user', 'import', csv])).code).toBe(0);
+    const audited = (await store.run(['audit', '--json'])).json().result.length;
+    const again = await store.run(['user', 'import', csv, '--update', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().result).toMatchObject({ created: 0, updated: 0, skipped: 1, failed: 0 });
+    // Only the import's own summary is audited, no user.modify of a row that changed nothing.
+    const after = (await store.run(['audit', '--json'])).json().result as { action: string }[];
+    expect(after.slice(audited).map((e) => e.action)).toEqual(['user.import']);
+    const never = await store.run(['user', 'import', file('never.csv', 'userid,expire\nsam,never\nsyd,NEVER\n'), '--update', '--json']);
+    expect(never.code, never.stderr).toBe(0);
+    expect(never.json().result).toMatchObject({ created: 1, updated: 1, failed: 0 });
+    expect((await store.run(['user', 'show', 'sam', '--json'])).json().result.expire).toBeNull();
   });
 
   it('changes only the fields the file has', async () => {
