@@ -487,7 +487,7 @@ describe('tfactl pam through tfactl serve', () => {
       expect(config(garbage)).toEqual({ code: 2, warnings: `error: the --token file ${garbage} does not hold an API token (USERID!NAME=SECRET): every sign-in through these lines would fail\n` });
     });
 
-    it('refuses to print lines that would run, as root, a tfactl or shell client another user could change', async () => {
+    it('refuses to print lines that would run, as root, a tfactl, its native addons or a shell client another user could change', async () => {
       const copy = join(store.dir, 'users-copy');
       mkdirSync(join(copy, 'bin'), { recursive: true });
       mkdirSync(join(copy, 'dist'), { recursive: true });
@@ -512,6 +512,23 @@ describe('tfactl pam through tfactl serve', () => {
           const r = config([...extra]);
           expect({ code: r.status, stderr: r.stderr }).toEqual(refusal === null ? { code: 0, stderr: '' } : { code: 6, stderr: `error: ${refusal}\n` });
         }
+        chownSync(path, 0, 0);
+      }
+      // A native addon the bundle loads from node_modules runs in the same root process.
+      const addonDir = join(copy, 'node_modules', 'better-sqlite3');
+      const realAddon = join(dirname(BIN), '..', 'node_modules', 'better-sqlite3');
+      mkdirSync(join(addonDir, 'build', 'Release'), { recursive: true });
+      copyFileSync(join(realAddon, 'package.json'), join(addonDir, 'package.json'));
+      const addon = join(addonDir, 'build', 'Release', 'better_sqlite3.node');
+      copyFileSync(join(realAddon, 'build', 'Release', 'better_sqlite3.node'), addon);
+      expect(config([]).status).toBe(0);
+      for (const path of [addon, join(addonDir, 'package.json'), join(addonDir, 'build')]) {
+        chownSync(path, 1000, 1000);
+        const r = config([]);
+        const what = path === join(addonDir, 'build') ? `${addon}: the directory ${path}` : `${path}: it`;
+        expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 6, stderr: `error: refusing the program PAM would run as root ${what} ${tail}\n` });
+        // The shell client loads no addon.
+        expect(config(['--server', sock, '--token', `@${tokenFile}`]).status).toBe(0);
         chownSync(path, 0, 0);
       }
       // A socket in a root-owned 0700 directory in /tmp (sticky): printed.

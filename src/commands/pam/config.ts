@@ -70,7 +70,10 @@ export async function run(inv: Invocation): Promise<void> {
   // sign-in, or let every code through. Held to what tfactl pam asks of the store.
   // Every bundle tfactl loads (PostgreSQL's and the security keys' on the way), not only its first.
   const bundles = ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs', 'pg.cjs', 'webauthn-server.cjs'].map((f) => join(dirname(script), '..', 'dist', f));
-  for (const path of client === 'curl' ? [shellClient] : [process.execPath, script, ...bundles]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
+  // With them the native addons the bundle loads from node_modules (SQLite's, argon2's), which run
+  // inside that root process as surely as the bundle does, and the locators it falls back on.
+  const addons = client === 'curl' ? [] : await addonFiles(join(dirname(script), '..', 'dist', 'tfactl.cjs'));
+  for (const path of client === 'curl' ? [shellClient] : [process.execPath, script, ...bundles, ...addons]) refuseReplaceable(resolve(path), 0, 'the program PAM would run as root');
   // And the socket the lines hand the admin's token to: in a directory others may write, anyone
   // could put a socket of theirs (or a link to another service's) in its place.
   if (serverAddress?.startsWith('/')) refuseReplaceableSocket(serverAddress);
@@ -113,6 +116,40 @@ export async function run(inv: Invocation): Promise<void> {
     for (const problem of await serviceProblems(serverAddress, presented, realm)) inv.out.warn(problem);
   }
   inv.out.result({ service, store: serverAddress ?? db, realm, nullok, client, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
+}
+
+/**
+ * The files of node_modules a run of `bundle` may load code from, found as the bundle finds them
+ * (scripts/build.mjs): each addon package's package.json and every native addon in it (the one
+ * built for this Node, or another its locator would pick), and the locators' own files.
+ */
+async function addonFiles(bundle: string): Promise<string[]> {
+  const { createRequire } = await import('node:module');
+  const { readdirSync } = await import('node:fs');
+  const under = (dir: string, wanted: (name: string) => boolean, depth = 0): string[] =>
+    depth > 8
+      ? []
+      : readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? under(join(dir, e.name), wanted, depth + 1) : wanted(e.name) ? [join(dir, e.name)] : [],
+        );
+  const manifestOf = (from: string, pkg: string): string | null => {
+    try {
+      return createRequire(from).resolve(`${pkg}/package.json`);
+    } catch {
+      return null;
+    }
+  };
+  const files: string[] = [];
+  for (const [pkg, locators] of [['better-sqlite3', ['bindings', 'file-uri-to-path']], ['argon2', ['node-gyp-build']]] as const) {
+    const manifest = manifestOf(bundle, pkg);
+    if (manifest === null) continue;
+    files.push(manifest, ...under(dirname(manifest), (name) => name.endsWith('.node')));
+    for (const locator of locators) {
+      const own = manifestOf(manifest, locator);
+      if (own !== null) files.push(own, ...under(dirname(own), (name) => name.endsWith('.js')));
+    }
+  }
+  return files;
 }
 
 /**
