@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
@@ -112,6 +112,29 @@ describe('tfactl pam config', () => {
     expect(rules[1]).toMatch(new RegExp(`^auth required \\S+ expose_authtok quiet /\\S+ /\\S+ --db ${store.db} pam check --realm corp --nullok$`));
     expect(lines).toContain('#   AuthenticationMethods publickey,keyboard-interactive');
     expect(lines.join('\n')).toMatch(/keep a root shell open/);
+  });
+
+  it('prints no lines for a store the lines would refuse: not there, open to others, its key file missing or where they will not look (exit 6)', async () => {
+    const dir = join(store.dir, 'refused-stores');
+    mkdirSync(dir, { mode: 0o700 });
+    const db = join(dir, 'tfactl.db');
+    const config = (env: Record<string, string> = {}) => {
+      const r = spawnSync(process.execPath, [BIN, '--db', db, 'pam', 'config', '--json'], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: '', ...env } });
+      return { code: r.status, error: r.stdout === '' ? r.stderr : (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error };
+    };
+    expect(config()).toEqual({ code: 6, error: { code: 'store_missing', message: `there is no tfactl store at ${db} (its owner makes one with tfactl init)` } });
+    expect(spawnSync(process.execPath, [BIN, '--db', db, 'init'], { encoding: 'utf8', env: { ...process.env, TFACTL_KEY_FILE: join(dir, 'moved.key') } }).status).toBe(0);
+    // Made with its key file elsewhere: PAM passes the lines no TFACTL_KEY_FILE.
+    expect(config({ TFACTL_KEY_FILE: join(dir, 'moved.key') })).toEqual({
+      code: 6,
+      error: { code: 'key_elsewhere', message: `the store's key file is ${join(dir, 'moved.key')} (TFACTL_KEY_FILE), but the lines would read ${db}.key: PAM passes them no TFACTL_* variable; move the key file there` },
+    });
+    expect(config()).toMatchObject({ code: 6, error: { code: 'key_file' } });
+    renameSync(join(dir, 'moved.key'), `${db}.key`);
+    expect(config()).toMatchObject({ code: 0, error: undefined });
+    chmodSync(db, 0o644);
+    expect(config()).toMatchObject({ code: 6, error: { message: `the store ${db} is readable by others (mode 0644): run 'chmod 600 ${db}'` } });
+    chmodSync(db, 0o600);
   });
 });
 
@@ -494,6 +517,13 @@ describe('tfactl pam through tfactl serve', () => {
       copyFileSync(BIN, join(copy, 'bin', 'tfactl.cjs'));
       copyFileSync(join(dirname(BIN), 'tfactl-pam-curl'), join(copy, 'bin', 'tfactl-pam-curl'));
       for (const f of ['tfactl.cjs', 'tfactl.cjs.cache', 'tfactl-pam.cjs', 'pg.cjs', 'webauthn-server.cjs']) copyFileSync(join(dirname(BIN), '..', 'dist', f), join(copy, 'dist', f));
+      // With SQLite's addon, as the bundle loads it (the lines open the store with it).
+      const addonDir = join(copy, 'node_modules', 'better-sqlite3');
+      const realAddon = join(dirname(BIN), '..', 'node_modules', 'better-sqlite3');
+      mkdirSync(join(addonDir, 'build', 'Release'), { recursive: true });
+      copyFileSync(join(realAddon, 'package.json'), join(addonDir, 'package.json'));
+      const addon = join(addonDir, 'build', 'Release', 'better_sqlite3.node');
+      copyFileSync(join(realAddon, 'build', 'Release', 'better_sqlite3.node'), addon);
       const config = (extra: string[]) => spawnSync(process.execPath, [join(copy, 'bin', 'tfactl.cjs'), 'pam', 'config', 'sshd', ...extra], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: store.db } });
       // Root's own copy: the lines are printed.
       expect(config([]).status).toBe(0);
@@ -515,13 +545,6 @@ describe('tfactl pam through tfactl serve', () => {
         chownSync(path, 0, 0);
       }
       // A native addon the bundle loads from node_modules runs in the same root process.
-      const addonDir = join(copy, 'node_modules', 'better-sqlite3');
-      const realAddon = join(dirname(BIN), '..', 'node_modules', 'better-sqlite3');
-      mkdirSync(join(addonDir, 'build', 'Release'), { recursive: true });
-      copyFileSync(join(realAddon, 'package.json'), join(addonDir, 'package.json'));
-      const addon = join(addonDir, 'build', 'Release', 'better_sqlite3.node');
-      copyFileSync(join(realAddon, 'build', 'Release', 'better_sqlite3.node'), addon);
-      expect(config([]).status).toBe(0);
       for (const path of [addon, join(addonDir, 'package.json'), join(addonDir, 'build')]) {
         chownSync(path, 1000, 1000);
         const r = config([]);

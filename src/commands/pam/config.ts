@@ -4,9 +4,9 @@ import { NotFoundError, StoreError, UsageError } from '../../errors.js';
 import { requireRealm } from '../../services/lookup.js';
 import { refuseReplaceable, refuseUntrustedTokenFile } from '../../files.js';
 import { CONFIG_FILE } from '../../domain/store-config.js';
-import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
+import { displayStoreLocation, isPostgresUrl, resolveKeyPath } from '../../domain/store-location.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
-import { hostConfig, openSession, storePath } from '../session.js';
+import { hostConfig, keyPathOf, openSession, storePath } from '../session.js';
 import { describeErrno } from '../../domain/errno.js';
 import { parseTokenValue, type PresentedToken } from '../../domain/api-token.js';
 import { boolOpt, secretValue, stringOpt } from '../options.js';
@@ -109,6 +109,16 @@ export async function run(inv: Invocation): Promise<void> {
   // Lines for a realm the store does not have would refuse every sign-in as an unknown user: said
   // now, where the store can be read (a service's is the service's to know).
   if (server === undefined) {
+    // The store as the lines will open it: a store they would refuse (not there, open to others, its
+    // key file missing or elsewhere) gives no lines, as every sign-in through them would fail.
+    const linesKey = resolveKeyPath(location, {}, hostConfig(inv));
+    const keyNow = keyPathOf(inv, location);
+    if (resolve(linesKey) !== resolve(keyNow)) {
+      throw new StoreError(
+        `the store's key file is ${keyNow} (TFACTL_KEY_FILE), but the lines would read ${linesKey}: PAM passes them no TFACTL_* variable; move the key file there${fromConfig ? `, or name it in ${hostConfig(inv)?.path ?? CONFIG_FILE} (key-file = ${keyNow})` : ''}`,
+        'key_elsewhere',
+      );
+    }
     const missing = await realmMissing(inv, realm);
     if (missing !== null) inv.out.warn(`${missing}: every sign-in through these lines fails until it is there`);
   } else if (presented !== undefined && serverAddress !== undefined) {
@@ -223,18 +233,18 @@ function tokenIn(inv: Invocation, tokenFile: string): (PresentedToken & { readon
   return { ...parsed, text: text.trim() };
 }
 
-/** Why `realm` is not in the store, or null when it is (or the store cannot be read here: nothing said). */
+/**
+ * Opens the store as `pam check` will (held to the rule for what PAM reads as root, its key file
+ * read), refusing as it would; then why `realm` is not in it, or null when it is.
+ */
 async function realmMissing(inv: Invocation, realm: string): Promise<string | null> {
-  let session;
-  try {
-    session = await openSession(inv, undefined, { readOnly: true });
-  } catch {
-    return null;
-  }
+  const session = await openSession(inv, undefined, { readOnly: true, trusted: true });
+  await session.secretKey();
   try {
     await requireRealm(session.store, realm);
     return null;
   } catch (e) {
-    return e instanceof NotFoundError ? e.message : null;
+    if (e instanceof NotFoundError) return e.message;
+    throw e;
   }
 }
