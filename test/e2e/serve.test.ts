@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BACKEND, BIN, oathtool, oneLineError, TempStore } from './harness.js';
@@ -192,6 +193,23 @@ describe('tfactl serve', () => {
     expect(log).toMatch(/"method":"POST","path":"\/api\/v1\/pam\/check","status":401,"ms":[\d.]+,"userid":"carol@local","command":"pam check","exit":5/);
   });
 
+  it('lives through clients that ask to upgrade to what it does not speak and hang up at once (EPIPE, reset)', async () => {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((done) => {
+        const c = connect(sock, () => {
+          c.write(`GET /${i % 2 ? 'api/v1/run' : ''} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n`);
+          c.destroy();
+          done();
+        });
+        c.on('error', () => done());
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.exitCode).toBeNull();
+    expect(curl('/api/v1/health').status).toBe(200);
+    expect(log).not.toMatch(/\n\s+at /);
+  });
+
   it('refuses to start on a socket a service still answers on, which keeps answering', () => {
     const second = spawnSync(process.execPath, [BIN, 'serve', '--socket', sock, '--json'], { env: { ...process.env, ...store.env, TFACTL_AS: undefined }, encoding: 'utf8', timeout: 20_000 });
     expect(second.status, second.stderr).toBe(4);
@@ -249,10 +267,30 @@ describe('tfactl serve --listen', () => {
       expect(JSON.parse(login.stdout)).toMatchObject({ ok: true, result: { userid: 'bob@local', method: 'password' } });
       // Plain HTTP to a TLS port is not answered as HTTP.
       expect(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${address}/api/v1/health`], { encoding: 'utf8' }).stdout).not.toBe('200');
-    } finally {
+      // A flood of connections that never start TLS holds no more than silent ones do: the service
+      // keeps its descriptors, answers the next client, and stops at once.
+      const silent = await Promise.all(
+        Array.from({ length: 400 }, () => new Promise<Socket>((done) => {
+          const c = connect(Number(address), '127.0.0.1', () => done(c));
+          c.on('error', () => done(c));
+        })),
+      );
+      await new Promise((r) => setTimeout(r, 1200));
+      const again = spawnSync('curl', ['-s', '--cacert', cert, '--resolve', `pve.example.com:${address}:127.0.0.1`, `https://pve.example.com:${address}/api/v1/health`], { encoding: 'utf8' });
+      expect(JSON.parse(again.stdout)).toMatchObject({ ok: true });
+      expect(readdirSync(`/proc/${child.pid}/fd`).length).toBeLessThan(300);
+      const stopped = Date.now();
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+      expect(Date.now() - stopped).toBeLessThan(5000);
+      for (const c of silent) c.destroy();
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      }
     }
   });
 

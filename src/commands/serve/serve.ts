@@ -226,6 +226,9 @@ export async function run(inv: Invocation): Promise<void> {
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
+    // Node's HTTP server stops listening for the socket's errors once it hands it over: a client
+    // that resets it (while its refusal is written, say) would otherwise end the service.
+    socket.on('error', () => socket.destroy());
     waiting.delete(socket);
     if ((req.url ?? '').split('?')[0] === RUN_PATH && req.headers.upgrade?.toLowerCase() === PROTOCOL) {
       // A client sends its command with its request: once stopping, it is not started at all.
@@ -264,10 +267,19 @@ export async function run(inv: Invocation): Promise<void> {
   const servers = [server];
   let tcpAddress: string | undefined;
   if (tcp) {
-    const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
+    const tls = tcp.tls && (await import('node:https')).createServer({ requestTimeout: 30_000, handshakeTimeout: HANDSHAKE_MS, cert: tcp.tls.cert, key: tcp.tls.key }, handle);
     const onTcp = (tls || createServer({ requestTimeout: 30_000 }, handle)).on('upgrade', upgrade);
-    // Over TLS the connection a request arrives on is the TLS one.
-    onTcp.on(tls ? 'secureConnection' : 'connection', connected);
+    onTcp.on('connection', connected);
+    // Over TLS the connection a request arrives on is the TLS one: a connection counts as waiting
+    // from its first byte, handshake or not (a flood that never starts TLS is dropped as any
+    // other silent one), and its TLS side takes its place once the handshake is done.
+    if (tls) {
+      tls.on('secureConnection', (c: Duplex & { readonly _parent?: Duplex }) => {
+        if (c._parent) waiting.delete(c._parent);
+        connected(c);
+      });
+      tls.on('tlsClientError', (_e, c) => c.destroy());
+    }
     await new Promise<void>((ok, fail) => onTcp.once('error', fail).listen(tcp.port, tcp.host, ok)).catch((e: unknown) => {
       server.close();
       throw new UsageError(`cannot listen on ${tcp.host}:${tcp.port}: ${errnoText(e)}`, 'listen_failed');
@@ -320,6 +332,8 @@ export async function run(inv: Invocation): Promise<void> {
 const MAX_RUNS = 256;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
+/** How long a TCP client has to finish the TLS handshake (Node's default is 120 s). */
+const HANDSHAKE_MS = 10_000;
 /** How long a stopping service lets the HTTP requests in flight finish (a sign-in takes well under a second). */
 const STOP_GRACE_MS = 10_000;
 /**
