@@ -53,3 +53,23 @@ export function topLevelJsonKeys(text: string): string[] {
   });
   return keys;
 }
+
+/**
+ * Whether `text` nests arrays and objects deeper than `max` (brackets inside strings not counted).
+ * Stops at the first level too deep: a request body of millions of `[` costs JSON.parse most of a
+ * second, and this a few characters.
+ */
+export function jsonNestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}

@@ -149,6 +149,27 @@ describe('tfactl serve', () => {
     expect(log).toMatch(/"method":"POST","path":"\/api\/v1\/run","status":200,"ms":[\d.]+,"command":"user show","exit":0/);
   });
 
+  it('refuses before checking anything a body that gives a key twice, names a field it does not take or nests deep, and a web page\'s request', () => {
+    const raw = (path: string, text: string, headers: string[] = []) => {
+      const file = join(store.dir, 'raw-body.json');
+      writeFileSync(file, text);
+      const r = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, '-H', `Authorization: Bearer ${adminToken}`, ...headers.flatMap((h) => ['-H', h]), '--data-binary', `@${file}`, `http://localhost${path}`], { encoding: 'utf8' });
+      const lines = r.stdout.trimEnd().split('\n');
+      return { status: Number(lines.pop()), error: (JSON.parse(lines.join('\n')) as { error?: { code: string; message: string } }).error };
+    };
+    const before = store.snapshot();
+    expect(raw('/api/v1/login', `{"userid":"bob","userid":"alice","password":"${PW}"}`)).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body gives "userid" twice' } });
+    expect(raw('/api/v1/run', '{"args":["user","list"],"stdn":"x"}')).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body has a field "stdn" this API does not take (it takes args, stdin)' } });
+    const started = Date.now();
+    expect(raw('/api/v1/run', `{"args":${'['.repeat(3_000_000)}}`)).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body nests deeper than 16 levels' } });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(raw('/api/v1/run', '{"args":["user","list"]}', ['Origin: https://evil.example', 'Content-Type: text/plain'])).toEqual({
+      status: 403,
+      error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" },
+    });
+    expect(store.snapshot()).toBe(before);
+  });
+
   it("answers POST /api/v1/pam/check and /prompt as text for a PAM line's client, with the README's commands as written", async () => {
     const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
     const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('<!-- serve-pam-api')))![1]!;

@@ -77,14 +77,33 @@ function readBytes(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   });
 }
 
-async function readBody(req: IncomingMessage, maxBytes = BODY_MAX_BYTES): Promise<unknown> {
-  const bytes = await readBytes(req, maxBytes);
+/**
+ * The request's JSON body. Refused before anything is checked: nesting past BODY_MAX_DEPTH (JSON.parse
+ * would spend most of a second on megabytes of brackets), a key given twice (JSON.parse keeps the
+ * last: a proxy or a log reading the first would see another user than the one checked), and a
+ * top-level field `fields` does not name (a misspelt "stdn" is not silently no standard input).
+ */
+async function readBody(req: IncomingMessage, fields: readonly string[], maxBytes = BODY_MAX_BYTES): Promise<unknown> {
+  const text = (await readBytes(req, maxBytes)).toString('utf8');
+  const { jsonNestedDeeperThan, repeatedJsonKey } = await import('../../domain/json-keys.js');
+  if (jsonNestedDeeperThan(text, BODY_MAX_DEPTH)) throw new UsageError(`the request body nests deeper than ${BODY_MAX_DEPTH} levels`, 'invalid_body');
+  let body: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     throw new UsageError('the request body is not JSON', 'invalid_body');
   }
+  const repeated = repeatedJsonKey(text);
+  if (repeated !== null) throw new UsageError(`the request body gives ${JSON.stringify(repeated.slice(0, 40))} twice`, 'invalid_body');
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const unknown = Object.keys(body).find((k) => !fields.includes(k));
+    if (unknown !== undefined) throw new UsageError(`the request body has a field ${JSON.stringify(unknown.slice(0, 40))} this API does not take (it takes ${fields.join(', ')})`, 'invalid_body');
+  }
+  return body;
 }
+
+/** How deep a request body may nest (a browser's answer to a security key is 3 levels). */
+const BODY_MAX_DEPTH = 16;
 
 const field = (body: Record<string, unknown>, name: string): string | undefined => {
   const v = body[name];
@@ -107,6 +126,12 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     }
     return { status: 200, body: { ok: true, result: { version: deps.version }, warnings: [] } };
   }
+  // What a browser sends from a page (any web page the admin opens could post here: a form or a
+  // fetch of text/plain needs no preflight) carries its Origin. The API is for programs (a web
+  // app's server, PAM, tfactl): none sends one.
+  if (req.method === 'POST' && req.headers.origin !== undefined) {
+    return { status: 403, body: { ok: false, error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" } } };
+  }
   if (path === '/api/v1/login') {
     if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/login', 'method'));
     return login(req, deps);
@@ -126,7 +151,7 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
  * `--as USERID --password-stdin` in `args` with the password in `stdin`; nobody otherwise.
  */
 async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
-  const body = await readBody(req, RUN_BODY_MAX_BYTES);
+  const body = await readBody(req, ['args', 'stdin'], RUN_BODY_MAX_BYTES);
   const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   const { args } = fields;
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new UsageError('the request body must be {"args": ["user", "list"], "stdin": "..."}', 'invalid_body');
@@ -178,7 +203,7 @@ async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'p
  * read-only one will do), root@local's for root@local. Lockout, replay and audit as at login.
  */
 async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
-  const body = await readBody(req);
+  const body = await readBody(req, ['userid', 'password', 'challenge', 'response']);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the request body must be a JSON object', 'invalid_body');
   const fields = body as Record<string, unknown>;
   const userid = parseUserId(field(fields, 'userid') ?? '').id;
