@@ -157,6 +157,16 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
   // An empty --auth-code is said before the store is looked for, as any usage error is.
   if (asId !== undefined) refuseEmptySecondFactor('--auth-code', globals.authCode, asId);
+  // Without --as it would be dropped unsaid, and the standard input lines it stood for read as
+  // something else (the acting user's password taken for a new user's, where --as was forgotten).
+  else if (globals.authCode !== undefined) {
+    throw new UsageError(
+      presented
+        ? "--auth-code is the --as user's second factor: an API token acts without one (leave --auth-code out)"
+        : "--auth-code is the --as user's second factor, and no acting user is named: give --as USERID (or TFACTL_AS), or leave --auth-code out to act as the store's owner",
+      'usage',
+    );
+  }
   const path = storePath(inv);
   if (asId === undefined && !presented) {
     // Through a service nobody is the store's owner, whatever becomes of the store file.

@@ -277,6 +277,16 @@ describe('the command line', () => {
     expect(existsSync(join(home, 'data'))).toBe(false);
   });
 
+  it('refuses --auth-code without an acting user (a forgotten --as), rather than dropping it and reading the lines it stood for as others', async () => {
+    const before = store.snapshot();
+    const r = await store.run(['--password-stdin', '--auth-code', '123456', 'user', 'add', 'forgot-as', '--json'], { input: 'actor password 1\nnew user password\n' });
+    expect({ code: r.code, error: r.json().error }).toEqual({
+      code: 2,
+      error: { code: 'usage', message: "--auth-code is the --as user's second factor, and no acting user is named: give --as USERID (or TFACTL_AS), or leave --auth-code out to act as the store's owner" },
+    });
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('refuses a TFACTL_AS or TFACTL_TOKEN set but empty, rather than acting as the owner, changing nothing', async () => {
     const before = store.snapshot();
     const as = await store.run(['user', 'add', 'by-nobody', '--no-password', '--json'], { env: { TFACTL_AS: '' } });
