@@ -97,7 +97,7 @@ export async function run(inv: Invocation): Promise<void> {
   const { endSession, keepSession } = await import('../services/sessions.js');
   // The session a ticket here kept before is ended, not left valid with its ticket replaced.
   const replaced = await tickets.read(signedIn.user.userid);
-  const kept = await keepSession(deps, signedIn.user);
+  const kept = await keepSession(deps, signedIn.user, signedIn.basis);
   const file = await tickets.write(signedIn.user.userid, kept.secret);
   if (replaced) await endSession(store, replaced);
   return showSignedIn(inv, signedIn, { expires: isoTime(kept.expires), file });

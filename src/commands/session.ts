@@ -237,7 +237,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   );
   // What login says of the sign-in (few recovery keys left), --as says too.
   for (const w of signedIn.warnings) inv.out.warn(w);
-  return createSession({ ...parts, actor: { userid: asId, admin: signedIn.user.admin, viaOwnership: false } });
+  return createSession({ ...parts, actor: { userid: asId, admin: signedIn.user.admin, viaOwnership: false, basis: signedIn.basis } });
 }
 
 /** Refuses (audited, exit 4) a command the session's actor may not run, before it starts. */

@@ -7,6 +7,7 @@ import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
 import { ceremonyOrigins, tightenedCeremony } from '../domain/webauthn-settings.js';
+import { basisHolds, passwordFingerprint, type SignInBasis } from './sign-in-basis.js';
 import { AuthError, RefusedError, StoreError, TfaError, UsageError } from '../errors.js';
 import type { ChallengeStore, FactorStore, LockoutStore, LockState, PasswordFailureCount, PasswordLimits, RealmRecord, RealmStore, Store, UserRecord, UserStore } from '../store/types.js';
 import type { AuthDeps, SignInKind, Spent, Verification } from './kinds/kind.js';
@@ -38,6 +39,7 @@ export type SignInMethod = 'password' | CodeKind;
 
 export interface SignedIn {
   readonly user: UserRecord;
+  readonly basis: SignInBasis;
   readonly method: SignInMethod;
   /** Recovery keys left after this sign-in, when the user has a set. */
   readonly recoveryLeft: number | null;
@@ -79,6 +81,8 @@ interface ChallengeData {
   readonly key: KeyChallenge | null;
   /** Set when `pam prompt` issued it: see SignInContext.channel. */
   readonly channel?: 'pam';
+  /** What the sign-in checked (absent in challenges issued before it was kept: then the user's id alone). */
+  readonly basis?: SignInBasis;
 }
 
 /** The audit trail's names for a sign-in, and what the user signs in for. */
@@ -291,6 +295,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (!user.enabled) return notSignedIn(deps, context, audit, 'account disabled', `authentication failed: ${userid} is disabled`);
   if (isExpired(user.expire, deps.now())) return notSignedIn(deps, context, audit, 'account expired', `authentication failed: ${userid} has expired`);
   if (check.result.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.result.rehash);
+  const basis: SignInBasis = { created: user.created, password: passwordFingerprint(check.result.rehash && hash ? check.result.rehash : hash) };
 
   if (context.intent) {
     const decision = context.intent.permits(user);
@@ -315,12 +320,12 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (!need.required) {
     await deps.store.clearPasswordFailures(userid);
     await audit({ action, target: userid, outcome: 'ok', detail: { method: 'password' } });
-    return { signedIn: { user, method: 'password', recoveryLeft: null, warnings: [] } };
+    return { signedIn: { user, basis, method: 'password', recoveryLeft: null, warnings: [] } };
   }
   if (need.usable.length === 0) {
     return notSignedIn(deps, context, audit, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
   }
-  return { challenge: await challengeStep(deps, context, need, audit) };
+  return { challenge: await challengeStep(deps, context, need, audit, basis) };
 }
 
 /**
@@ -341,7 +346,7 @@ export function beginSecondFactor(deps: AuthDeps, context: SignInContext): Promi
     const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
     if (!need.required) return { none: user };
     if (need.usable.length === 0) return fail(audit, context, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
-    return { challenge: await challengeStep(deps, context, need, audit) };
+    return { challenge: await challengeStep(deps, context, need, audit, { created: user.created }) };
   });
 }
 
@@ -410,7 +415,13 @@ export async function lockStateNow(store: Store, userid: string, now: number): P
 }
 
 /** The challenge a second factor answers, unless second factors are locked (audited, AuthError). */
-async function challengeStep(deps: AuthDeps, context: SignInContext, need: { readonly usable: readonly CodeKind[]; readonly recoveryLeft: number | null }, audit: Audit): Promise<SignInChallenge> {
+async function challengeStep(
+  deps: AuthDeps,
+  context: SignInContext,
+  need: { readonly usable: readonly CodeKind[]; readonly recoveryLeft: number | null },
+  audit: Audit,
+  basis: SignInBasis,
+): Promise<SignInChallenge> {
   const { userid } = context;
   const now = deps.now();
   const lock = await lockStateNow(deps.store, userid, now);
@@ -424,7 +435,7 @@ async function challengeStep(deps: AuthDeps, context: SignInContext, need: { rea
 
   const id = challengeId(deps.randomBytes(32));
   const keys = kinds.includes('webauthn') || kinds.includes('u2f') ? await keyChallenge(deps, context, userid) : null;
-  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null, ...(context.channel && { channel: context.channel }) };
+  const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null, ...(context.channel && { channel: context.channel }), basis };
   const expires = now + CHALLENGE_SECONDS;
   await deps.store.insertChallenge({ id, userid, purpose: 'sign-in', created: now, expires, data: JSON.stringify(data) }, now);
   return { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] };
@@ -513,6 +524,9 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     // As when the challenge was issued: an account disabled or expired since answers nothing.
     if (!user.enabled) return { refused: 'disabled' };
     if (isExpired(user.expire, now)) return { refused: 'expired' };
+    // The account made anew under the id, or given a new password (a reset after a leak), since
+    // the password earned this challenge: it answers nothing.
+    if (issued.basis && !(await basisHolds(tx, userid, issued.basis, user))) return { refused: 'changed' };
     const realm = await tx.getRealm(user.realm);
     let kind = answer.kind ?? inferCodeKind(answer.code);
     if (kind === null && challenge.key) {
@@ -537,6 +551,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     if (opened.refused === 'user') return fail(audit, context, 'unknown user');
     if (opened.refused === 'disabled') return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
     if (opened.refused === 'expired') return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
+    if (opened.refused === 'changed') return fail(audit, context, 'account changed', `authentication failed: ${userid} was made anew or given a new password since this challenge: sign in again`);
     if (opened.refused === 'totp locked') return fail(audit, context, 'totp locked', totpLocked(userid, opened.recovery));
     return fail(audit, context, 'unknown, used or expired challenge', 'authentication failed: the challenge is unknown, used or expired: sign in again');
   }
@@ -578,13 +593,13 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
         : `only ${left} recovery key${left === 1 ? '' : 's'} left for ${userid}: consider 'tfactl tfa add recovery ${userid} --regenerate'`,
     );
   }
-  return { user, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
+  return { user, basis: challenge.basis ?? { created: user.created }, method: kind as CodeKind, recoveryLeft: left ?? null, warnings };
 }
 
 /** The first unit of work's outcome: refused before anything was checked, or what the check needs. */
 type Opened =
   | { readonly refused: 'challenge' }
-  | { readonly refused: 'user' | 'disabled' | 'expired' }
+  | { readonly refused: 'user' | 'disabled' | 'expired' | 'changed' }
   | { readonly refused: 'totp locked'; readonly recovery: boolean }
   | {
       readonly challenge: ChallengeData;

@@ -4,6 +4,7 @@ import { ROOT_USERID } from '../domain/userid.js';
 import { RefusedError, StoreError } from '../errors.js';
 import type { AuditEntry, Store } from '../store/types.js';
 import { errnoText } from '../domain/errno.js';
+import { basisHolds, passwordFingerprint, type SignInBasis } from './sign-in-basis.js';
 
 export type { Store };
 
@@ -31,6 +32,8 @@ export interface Actor extends Principal {
   readonly viaOwnership: boolean;
   /** The kept session (its id) that signed the actor in, when one did (Principal.resumed). */
   readonly sessionId?: string | undefined;
+  /** What a password sign-in (--as) checked: the account made anew or given a new password since revokes the actor. */
+  readonly basis?: SignInBasis | undefined;
 }
 
 /**
@@ -92,12 +95,17 @@ export function createSession(parts: SessionParts): Session {
  */
 function guardedStore(store: Store, actor: Actor, clock: Clock, intent: SessionParts['intent']): Store {
   // root@local by its password is revoked by nothing; by a kept session, by that session ending.
-  if (actor.viaOwnership || (actor.userid === ROOT_USERID && !actor.token && !actor.resumed)) return store;
+  if (actor.viaOwnership || (actor.userid === ROOT_USERID && !actor.token && !actor.resumed && !actor.basis)) return store;
+  // What the sign-in checked, as this command's own units leave it: an actor who sets their own
+  // password is not revoked by it in the units after.
+  let basis = actor.basis;
   const transaction: Store['transaction'] = async (fn) => {
     try {
       return await store.transaction(async (tx) => {
-        await actorStillStands(tx, actor, clock.nowSeconds());
-        return fn(tx);
+        await actorStillStands(tx, actor, basis, clock.nowSeconds());
+        const result = await fn(tx);
+        if (basis) basis = await basisNow(tx, actor.userid, basis);
+        return result;
       });
     } catch (e) {
       // Audited as any refusal, once the unit that found it is rolled back.
@@ -118,24 +126,24 @@ function guardedStore(store: Store, actor: Actor, clock: Clock, intent: SessionP
 
 /**
  * Refuses (exit 4) a change by an actor revoked since they signed in: deleted, disabled, expired,
- * made ordinary, (acting by an API token) that token deleted, replaced, expired or made
- * read-only, or (signed in by a kept session) that session ended. A command may wait minutes at a prompt (its question, a new password) between its
+ * made ordinary, (signed in by a password) made anew under the id or given a new password,
+ * (acting by an API token) that token deleted, replaced, expired or made read-only, or (signed
+ * in by a kept session) that session ended. A command may wait minutes at a prompt (its question, a new password) between its
  * sign-in and its change; whoever revoked the actor meanwhile must not see the change made anyway.
  * Checked first on each unit of work the session begins (guardedStore), so the check and the
  * change are one: nothing is changed. A unit that revokes its own actor (an admin deleting
  * themselves) is not stopped by what it does itself.
  */
-async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<void> {
+async function actorStillStands(tx: Store, actor: Actor, basis: SignInBasis | undefined, now: number): Promise<void> {
   const user = await tx.getUser(actor.userid);
+  // Signed in by a password: the account it checked, not one made anew under the id since, and
+  // the password it checked, not one an admin reset meanwhile (after a leak, say).
+  // (Times are to the second: a user made again within it is told by its password.)
+  const changed = user && basis && !(await basisHolds(tx, actor.userid, basis, user)) ? 'given a new password or made anew' : undefined;
   const revoked = !user
     ? 'deleted'
-    : !user.enabled
-      ? 'disabled'
-      : isExpired(user.expire, now)
-        ? 'expired'
-        : actor.admin && !user.admin
-          ? 'made an ordinary user'
-          : undefined;
+    : (changed ??
+      (!user.enabled ? 'disabled' : isExpired(user.expire, now) ? 'expired' : actor.admin && !user.admin ? 'made an ordinary user' : undefined));
   const token = actor.token && (await tx.getApiToken(actor.userid, actor.token.name));
   const tokenRevoked =
     actor.token === undefined
@@ -159,6 +167,13 @@ async function actorStillStands(tx: Store, actor: Actor, now: number): Promise<v
     }
   }
   if (tokenRevoked !== undefined) throw new RefusedError(`API token ${actor.userid}!${actor.token!.name} was ${tokenRevoked} while this command ran: nothing was changed`, 'actor_revoked');
+}
+
+/** The basis as the store now has it (after a unit of this command's own). */
+async function basisNow(tx: Store, userid: string, basis: SignInBasis): Promise<SignInBasis | undefined> {
+  const user = await tx.getUser(userid);
+  if (!user) return basis;
+  return { created: user.created, ...(basis.password !== undefined && { password: passwordFingerprint(await tx.getPasswordHash(userid)) }) };
 }
 
 const KEY_FINGERPRINT = 'key.fingerprint';

@@ -5,6 +5,7 @@ import { authorize } from './authz.js';
 import { requireUser } from './lookup.js';
 import type { Session } from './session.js';
 import { sessionSeconds } from './settings.js';
+import { passwordFingerprint, type SignInBasis } from './sign-in-basis.js';
 
 /**
  * Kept sign-ins (Proxmox's tickets): `login --session` starts one, and the user's later `--as`
@@ -20,10 +21,13 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
  * with whether each is enabled, and the second factor the user's realm requires. Any change gives
  * another digest, and ends the session: a realm made to require TOTP signs its users in again.
  */
-async function signInState(store: Store, user: UserRecord): Promise<Buffer> {
+async function signInState(store: Store, user: UserRecord, basis?: SignInBasis): Promise<Buffer> {
   const factors = (await store.listFactors(user.userid)).map((f) => [f.id, f.enabled]).sort(([a], [b]) => String(a).localeCompare(String(b)));
   const enforce = (await store.getRealm(user.realm))?.enforce ?? null;
-  return sha256(JSON.stringify([await store.getPasswordHash(user.userid), user.enabled, user.expire, user.admin, factors, enforce]));
+  // The password the sign-in verified, not the one there now: a new password set while it was being
+  // checked ends the session it keeps, as one set later does.
+  const password = basis?.password ?? passwordFingerprint(await store.getPasswordHash(user.userid));
+  return sha256(JSON.stringify([password, user.created, user.enabled, user.expire, user.admin, factors, enforce]));
 }
 
 /**
@@ -42,11 +46,12 @@ export interface KeptSession {
 }
 
 /** Keeps a session for a user who has just signed in. */
-export async function keepSession(deps: { readonly store: Store; now(): number; randomBytes(n: number): Buffer }, user: UserRecord): Promise<KeptSession> {
+export async function keepSession(deps: { readonly store: Store; now(): number; randomBytes(n: number): Buffer }, user: UserRecord, basis: SignInBasis): Promise<KeptSession> {
   const now = deps.now();
   const secret = deps.randomBytes(32).toString('base64url');
   const expires = now + (await sessionSeconds(deps.store));
-  await deps.store.insertSession({ id: sha256(secret).toString('hex'), userid: user.userid, state: await signInState(deps.store, user), created: now, expires });
+  // The user as the sign-in found them: one deleted and made again since keeps nothing.
+  await deps.store.insertSession({ id: sha256(secret).toString('hex'), userid: user.userid, state: await signInState(deps.store, { ...user, created: basis.created }, basis), created: now, expires });
   return { secret, expires };
 }
 

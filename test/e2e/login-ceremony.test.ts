@@ -133,6 +133,20 @@ describe('login --begin and --finish', () => {
     expect((await finish('cid', challenge, keys[0]!)).code).toBe(0);
   });
 
+  it('refuse the answer when the password that earned the challenge was reset since (or the user made anew), spending nothing', async () => {
+    await store.addUser('cyd', PW);
+    const keys = await recoveryKeys('cyd');
+    const challenge = (await begin('cyd')).json().result.challenge;
+    expect((await store.run(['user', 'passwd', 'cyd', '--password-stdin'], { input: 'reset password 2\n' })).code).toBe(0);
+    const r = await finish('cyd', challenge, keys[0]!);
+    expect(r.code).toBe(5);
+    expect(r.json().error.message).toBe('authentication failed: cyd@local was made anew or given a new password since this challenge: sign in again');
+    expect(failures('cyd@local')).toBe(0);
+    // The key was never spent: with the new password it signs in.
+    const again = (await begin('cyd', 'reset password 2')).json().result.challenge;
+    expect((await finish('cyd', again, keys[0]!)).code).toBe(0);
+  });
+
   it('refuse a challenge handed out to another user', async () => {
     const keys = await recoveryKeys('ben');
     const annChallenge = (await begin('ann')).json().result.challenge;

@@ -71,17 +71,23 @@ describe('on a terminal', () => {
   it('changes nothing when the acting admin is revoked while the command waits at its question', async () => {
     const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
     const asRoot = (...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >/dev/null 2>&1; `).join('')}echo y`];
+    const resetPassword = join(store.dir, 'revo-reset-password');
+    writeFileSync(resetPassword, 'revo password 9\n');
     for (const [revoke, said] of [
-      ['user modify revo --no-admin', 'made an ordinary user'],
-      ['user modify revo --disabled', 'disabled'],
-      ['user delete revo --yes', 'deleted'],
-    ]) {
+      [['user modify revo --no-admin'], 'made an ordinary user'],
+      [['user modify revo --disabled'], 'disabled'],
+      [['user delete revo --yes'], 'deleted'],
+      // The password it signed in with reset by an admin (after a leak), or the account deleted
+      // and made again under the id: the sign-in was another account's.
+      [[`user passwd revo --password-stdin < ${resetPassword}`], 'given a new password or made anew'],
+      [['user delete revo --yes', 'user add revo --admin --no-password'], 'given a new password or made anew'],
+    ] as const) {
       await store.addUser('revo', 'revo password 1', ['--admin']);
       await store.addUser('vic', 'vic password 1');
       const r = runPty(store, ['--as', 'revo', 'user', 'delete', 'vic'], [
         { expect: 'Enter the password of revo@local', send: 'revo password 1\r' },
         // Root revokes revo while the question waits; then "y" is typed.
-        { expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke!) },
+        { expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(...revoke) },
       ], { NO_COLOR: '1' });
       expect(r.unmatched).toBeNull();
       expect(r.status, r.output).toBe(4);
