@@ -1,5 +1,5 @@
 import { isExpired } from '../domain/dates.js';
-import { isRoot, type Operation } from '../domain/permissions.js';
+import { decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -192,16 +192,28 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
  */
 export async function setPassword(session: Session, userid: string, readPassword: NewPasswordReader): Promise<void> {
   await authorize(session, 'user.passwd', 'user.passwd', userid);
-  if ((await requireUser(session.store, userid)).admin) await authorize(session, 'user.passwd-admin', 'user.passwd', userid);
+  const target = await requireUser(session.store, userid);
+  if (target.admin) await authorize(session, 'user.passwd-admin', 'user.passwd', userid);
   const policy = await passwordPolicy(session.store);
   const passwordHash = await hashPassword(await readPassword((p) => checkPasswordPolicy(p, policy)));
-  await session.store.transaction(async (tx) => {
-    if (!(await tx.updateUser(userid, { passwordHash }, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
+  // Checked again with the change: while the new password was being typed, the user may have been
+  // made an admin (whose password this actor may not set), or deleted and made anew.
+  const changed = await session.store.transaction(async (tx) => {
+    const now = await tx.getUser(userid);
+    if (!now || now.created !== target.created) return 'gone' as const;
+    if (now.admin && !decide(session.actor, 'user.passwd-admin', userid).allowed) return 'admin' as const;
+    if (!(await tx.updateUser(userid, { passwordHash }, session.now()))) return 'gone' as const;
     // Failures counted against the old password (a ban included) say nothing of the new one: an
     // admin setting it for a user locked out needs no tfa unlock as well.
     await tx.clearPasswordFailures(userid);
     await session.audit({ action: 'user.passwd', target: userid, outcome: 'ok' }, tx);
+    return null;
   });
+  if (changed === 'gone') throw new NotFoundError(`user ${userid} was deleted while this command ran: no password was set`);
+  if (changed === 'admin') {
+    // Refused (audited) as it would have been had the user been an admin when the command began.
+    await authorize(session, 'user.passwd-admin', 'user.passwd', userid);
+  }
 }
 
 /** Deletes a user. root@local can never be deleted. */

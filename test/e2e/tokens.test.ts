@@ -1,7 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLineError, secretForms, TempStore } from './harness.js';
+import { spawn } from 'node:child_process';
+import { BIN, oneLineError, secretForms, TempStore } from './harness.js';
 
 /**
  * API tokens (`token add/list/delete`, TFACTL_TOKEN, --token @FILE) through the built CLI: a
@@ -167,6 +168,23 @@ describe('acting with a token', () => {
     // What it may: ordinary users, and their passwords.
     expect((await withToken(value, ['user', 'passwd', 'plain', '--password-stdin'], { input: 'set by a token 1\n' })).code).toBe(0);
     expect((await store.run(['login', 'plain', '--password-stdin'], { input: 'set by a token 1\n' })).code).toBe(0);
+  });
+
+  it("sets no password of a user made an admin while the new password was being typed (the token's user may not)", async () => {
+    await store.addUser('promoted', PW);
+    const value = await addToken('boss', 'waiting');
+    const child = spawn(process.execPath, [BIN, 'user', 'passwd', 'promoted', '--password-stdin', '--json'], { env: { ...process.env, ...store.env, TFACTL_TOKEN: value }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    // The command has checked the user (not an admin) and waits for the new password.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await store.run(['user', 'modify', 'promoted', '--admin'])).code).toBe(0);
+    child.stdin.end('taken over 2\n');
+    expect(await exited).toBe(4);
+    expect(JSON.parse(stdout).error.code).toBe('permission_denied');
+    expect((await store.run(['login', 'promoted', '--password-stdin'], { input: 'taken over 2\n' })).code).toBe(5);
+    expect((await store.run(['login', 'promoted', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
   });
 
   it('only looks when read-only', async () => {
