@@ -95,3 +95,9 @@ export class CancelledError extends TfaError {
     super(message, 'cancelled', ExitCode.cancelled);
   }
 }
+
+/**
+ * What a write that refers to a user or realm deleted meanwhile (by another command, between this
+ * one's reading and its writing) says: the store refused it (a foreign key), nothing was written.
+ */
+export const VANISHED = 'the user or realm this command works on was deleted by another command while it ran: nothing was changed';

@@ -17,3 +17,27 @@ export function holdInterrupts(): () => void {
 }
 
 export const interruptsHeld = (): boolean => holds > 0;
+
+const undos = new Set<() => void>();
+
+/**
+ * Registers what to take back if Ctrl-C or SIGTERM ends the run through its fallback (nobody
+ * holding interrupts) before the function returned is called: a file of secrets written before
+ * the store took them, which would otherwise look like a finished run's.
+ */
+export function undoOnInterrupt(fn: () => void): () => void {
+  undos.add(fn);
+  return () => void undos.delete(fn);
+}
+
+/** Runs (once) what undoOnInterrupt registered: the run is ending on an interrupt. */
+export function runInterruptUndos(): void {
+  for (const fn of undos) {
+    try {
+      fn();
+    } catch {
+      // Taking back what can be: one failure does not keep the others.
+    }
+  }
+  undos.clear();
+}

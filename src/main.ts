@@ -1,4 +1,5 @@
 import type { CommanderError } from 'commander';
+import { runInterruptUndos } from './interrupt-holds.js';
 import { refuseFilesUnderSudo } from './sudo-acting.js';
 import { buildProgram, PAM_LEAVES, type LeafRunner } from './cli.js';
 import type { Ctx } from './context.js';
@@ -22,7 +23,10 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const out = await createOutput(ctx.io, { json, env: ctx.env });
   // Ctrl-C or SIGTERM where nothing listens for it (connecting to a store, waiting on a lock or on
   // standard input): said as any cancellation, with --json one envelope, then exit 130.
-  ctx.io.onUnheldInterrupt?.(() => out.error(new CancelledError('interrupted'), debug));
+  ctx.io.onUnheldInterrupt?.(() => {
+    runInterruptUndos();
+    out.error(new CancelledError('interrupted'), debug);
+  });
   const exits: (() => void)[] = [];
   // With --json, the help or version commander prints becomes the result of the one envelope.
   let shown = '';

@@ -154,6 +154,8 @@ export async function deleteFactors(session: Session, userid: string, which: Fac
   await confirmed();
   const selected = (f: FactorRecord) => (which === 'all' ? true : factorId !== null ? f.id === factorId : 'type' in which && f.type === which.type);
   const outcome = await session.store.transaction(async (tx) => {
+    // Deleted since it was read (while the question waited): there is nothing of theirs to delete.
+    await requireUser(tx, userid);
     const targets = (await tx.listFactors(userid)).filter(selected);
     if (factorId !== null && targets.length === 0) throw new NotFoundError(`${userid} has no factor ${factorId}`);
     const check = await enforcementCheck(tx, isAdmin(session), user, targets);

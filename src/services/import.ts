@@ -116,9 +116,15 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
       }
       announce(p);
       const written = await session.store.transaction((tx) => commitRow(session, tx, p));
+      // Another command made the user first (skipped, as an existing user is), or, where the row
+      // was to update it (or --update was to apply it), deleted or made it meanwhile: not dropped unsaid.
+      if (!written && (p.exists || options.update)) {
+        throw new RowError(`${item.row.userid} was ${p.exists ? 'deleted' : 'added'} by another command while this import ran: nothing of this row was written (run the import again)`);
+      }
       finish(index, written ? resultOf(p, written) : outcome(item.row.line, item.row.userid, 'skipped'));
     } catch (e) {
-      if (!(e instanceof RowError) && !(e instanceof TfaError && e.exitCode === 2)) throw e;
+      // A row's own failure, or the user or realm it names deleted meanwhile (not found: the others go on).
+      if (!(e instanceof RowError) && !(e instanceof TfaError && (e.exitCode === 2 || e.exitCode === 3))) throw e;
       finish(index, outcome(item.row.line, item.row.userid, 'failed', `line ${item.row.line}: ${e.message}`));
     }
   };

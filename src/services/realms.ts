@@ -121,7 +121,11 @@ export async function setRealmYubico(session: Session, name: string, yubico: Yub
   }
   const row = yubico && (await yubicoRow(session, name, yubico));
   const realm = await session.store.transaction(async (tx) => {
-    await tx.setRealmYubico(name, row);
+    // As it is now: deleted, or made to enforce YubiKey OTP, since it was read.
+    const now = await tx.getRealm(name);
+    if (!now) throw new NotFoundError(`realm ${name} does not exist`);
+    if (!yubico && now.enforce === 'yubico') throw new UsageError(`realm ${name} enforces YubiKey OTP: change that with 'realm set-enforce' before removing its validation`);
+    if (!(await tx.setRealmYubico(name, row))) throw new NotFoundError(`realm ${name} does not exist`);
     await session.audit({ action: 'realm.set-yubico', target: name, outcome: 'ok', detail: yubicoDetail(yubico) ?? { mode: 'none' } }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
 import { type AccessRows, type RestoreEffect, restoreEffect } from '../domain/restore-revival.js';
 import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
-import { StoreError, TfaError, UsageError } from '../errors.js';
+import { NotFoundError, StoreError, TfaError, UsageError, VANISHED } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
 import { APPLY_REPLAY_LEDGER, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
 import type { accessRowsOf } from './sqlite.js';
@@ -53,6 +53,8 @@ export function pgError(e: unknown, where: string): Error {
   if (e instanceof TfaError) return e;
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
+  // foreign_key_violation: as SQLite's says it.
+  if (code === '23503') return new NotFoundError(VANISHED, 'not_found');
   // lock_timeout (LOCK_TIMEOUT_MS) ran out: as SQLite's busy timeout says it.
   if (code === '55P03') return new StoreError(`the store at ${where} stayed locked by another process for too long`, 'store_busy');
   // disk_full, out of memory: as SQLite's SQLITE_FULL says it (the unit of work was rolled back).

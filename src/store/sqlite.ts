@@ -3,7 +3,7 @@ import { storedValidationUrlsProblem } from '../domain/validation-url.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { StoreError, TfaError } from '../errors.js';
+import { NotFoundError, StoreError, TfaError, VANISHED } from '../errors.js';
 import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type RealmAccessRow, restoreEffect, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
@@ -324,6 +324,7 @@ function storeError(e: unknown, path: string): Error {
   if (code.startsWith('SQLITE_FULL')) {
     return new StoreError(`the disk holding the store at ${path} is full (${code}): what was being written was not; free some space and run the command again`, 'store_full');
   }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return new NotFoundError(VANISHED, 'not_found');
   if (code.startsWith('SQLITE_')) return new StoreError(`store error at ${path}: ${code}`, 'store_error');
   return e instanceof Error ? e : new Error(String(e));
 }

@@ -133,6 +133,19 @@ describe('on a terminal', () => {
     }
   });
 
+  it('deletes no factors of a user deleted while the question waited, and says the user is gone (exit 3)', async () => {
+    const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    await store.addUser('gone', 'gone password 1');
+    expect((await store.run(['tfa', 'add', 'recovery', 'gone'])).code).toBe(0);
+    const r = runPty(store, ['tfa', 'delete', 'gone', '--all'], [
+      { expect: 'Delete', send_command: ['sh', '-c', `env ${envText} "${process.execPath}" "${BIN}" user delete gone --yes >/dev/null 2>&1; echo y`] },
+    ], { NO_COLOR: '1' });
+    expect(r.unmatched).toBeNull();
+    expect(r.status, r.output).toBe(3);
+    expect(r.output).toContain('error: user gone@local does not exist');
+    expect(store.auditRows().filter((a) => a.action === 'tfa.delete' && a.target === 'gone@local')).toEqual([]);
+  });
+
   it('with --password-stdin on a terminal, asks with the input hidden rather than read what is typed in view', () => {
     const r = runPty(store, ['--as', 'tina', '--password-stdin', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
     expect(r.unmatched).toBeNull();

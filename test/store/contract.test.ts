@@ -152,6 +152,12 @@ onEveryBackend((opened, others) => {
       expect(await store.countCredentials('webauthn', null)).toBe(0);
     });
 
+    it('refuses a write for a user deleted meanwhile as not found (exit 3), not as a damaged store', async () => {
+      const credential = { id: 'w-ghost', type: 'webauthn' as const, credentialId: 'Z2hvc3Q', publicKey: Buffer.alloc(77, 4), algorithm: -7, rpId: 'example.com', counter: 0, transports: [], userid: 'ghost@local', description: 'sk', enabled: true, created: NOW, data: null };
+      await expect(store.transaction((tx) => tx.insertCredentialFactor(credential))).rejects.toMatchObject({ code: 'not_found', exitCode: 3 });
+      expect(await store.getCredentials('ghost@local')).toEqual([]);
+    });
+
     it('disable, list with their users, and delete factors', async () => {
       expect(await store.setFactorEnabled('cat@local', 'y-cat', false)).toBe(true);
       expect(await store.getYubicoFactors('cat@local')).toEqual([]);

@@ -5,6 +5,7 @@ import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation } from '../confirm.js';
+import { undoOnInterrupt } from '../../interrupt-holds.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
 
@@ -24,6 +25,9 @@ export async function run(inv: Invocation): Promise<void> {
   // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
   // (a full disk) changes nothing, and keys the store then refuses are removed with it.
   const file = output === undefined ? undefined : createPrivateFile(output);
+  // Ended by Ctrl-C or SIGTERM before the store took the keys (waiting on its lock): the file goes,
+  // as on any failure, rather than stay looking like a finished run's with keys that never worked.
+  const keep = file && undoOnInterrupt(() => file.discard());
   // Shown before the keys are stored, as the transaction that stores them commits: standard output
   // that cannot be written (a full disk, a reader gone) stores nothing, and with --regenerate the
   // keys in use still work.
@@ -40,7 +44,9 @@ export async function run(inv: Invocation): Promise<void> {
         shown = true;
       },
     );
+    keep?.();
   } catch (e) {
+    keep?.();
     file?.discard();
     // Shown, then not stored (the commit failed: a full disk, a lost connection): said plainly,
     // after the result that already went out.

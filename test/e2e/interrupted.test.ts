@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, TempStore } from './harness.js';
+
+/**
+ * A command ended by SIGTERM while it waits on the store's write lock (another process holds it,
+ * here this test through SQLite itself): what it wrote for the change it never made is taken back.
+ */
+const store = new TempStore();
+const PW = 'interrupted password';
+beforeAll(async () => {
+  await store.run(['init']);
+  await store.addUser('rex', PW);
+});
+afterAll(() => store.remove());
+
+describe('tfa add recovery --regenerate --output, stopped before the store took the keys', () => {
+  it('removes the file of keys that never worked, and the keys in use still do', async () => {
+    const old = (await store.run(['tfa', 'add', 'recovery', 'rex', '--json'])).json().result.keys as string[];
+    const file = join(store.dir, 'new-keys.txt');
+    const lock = new Database(store.db);
+    lock.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const child = spawn(process.execPath, [BIN, 'tfa', 'add', 'recovery', 'rex', '--regenerate', '--yes', '--output', file], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      // It has written the file and waits for the lock.
+      await expect.poll(() => existsSync(file), { timeout: 10_000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      // The lock given up a moment later: the waiting process hears its SIGTERM only then (SQLite
+      // waits for a lock inside one call), before it stores the keys.
+      await new Promise((r) => setTimeout(r, 500));
+      lock.prepare('ROLLBACK').run();
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(/interrupted/);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      if (lock.inTransaction) lock.prepare('ROLLBACK').run();
+      lock.close();
+    }
+    const r = await store.run(['login', 'rex', '--password-stdin', '--code', old[0]!], { input: `${PW}\n` });
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
