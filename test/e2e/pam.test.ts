@@ -114,6 +114,16 @@ describe('tfactl pam config', () => {
     expect(lines.join('\n')).toMatch(/keep a root shell open/);
   });
 
+  it('refuses a --realm no user id can be in, as pam check would (exit 2), printing nothing raw', async () => {
+    for (const realm of ['', '\u001b]0;PWNED\u0007', 'x'.repeat(100)]) {
+      const r = await store.run(['pam', 'config', '--realm', realm]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(oneLineError(r)).toMatch(/^error: invalid realm name ".*": use 2 to 32 letters, digits, '\.', '-' or '_', starting with a letter$/);
+      expect(r.stderr).not.toContain('\u001b');
+    }
+  });
+
   it('prints no lines for a store the lines would refuse: not there, open to others, its key file missing or where they will not look (exit 6)', async () => {
     const dir = join(store.dir, 'refused-stores');
     mkdirSync(dir, { mode: 0o700 });

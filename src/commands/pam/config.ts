@@ -10,6 +10,7 @@ import { hostConfig, keyPathOf, openSession, storePath } from '../session.js';
 import { describeErrno } from '../../domain/errno.js';
 import { parseTokenValue, type PresentedToken } from '../../domain/api-token.js';
 import { boolOpt, secretValue, stringOpt } from '../options.js';
+import { parseRealmName } from '../../domain/userid.js';
 import { serviceProblems } from './service-probe.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
@@ -25,7 +26,8 @@ const MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/security', '/lib/x86_64-linux-gn
  */
 export async function run(inv: Invocation): Promise<void> {
   const service = inv.args[0] ?? 'sshd';
-  const realm = stringOpt(inv, 'realm') ?? 'local';
+  // Checked as pam check checks it: lines naming a realm no user id can be in would refuse every sign-in.
+  const realm = parseRealmName(stringOpt(inv, 'realm') ?? 'local');
   const nullok = boolOpt(inv, 'nullok') === true;
   // Through a service (--server, with an admin's API token, --token @FILE), or on this store.
   const server = stringOpt(inv, 'server');
