@@ -127,7 +127,14 @@ export function isPostgresUrl(location: string): boolean {
  * else (PostgreSQL) /etc/tfactl/tfactl.key: every host of a site keeps a copy of the same key.
  */
 export function resolveKeyPath(storePath: string, env: Readonly<Record<string, string | undefined>>, config?: StoreConfig | null): string {
-  if (env.TFACTL_KEY_FILE) return env.TFACTL_KEY_FILE;
+  if (env.TFACTL_KEY_FILE !== undefined) {
+    const given = env.TFACTL_KEY_FILE;
+    // As TFACTL_DB: set but empty is a variable that was not, and blanks around a path are pasted
+    // ones; either would make (or look for) a key file where no one would find it again.
+    if (given === '') throw new UsageError('TFACTL_KEY_FILE is set but empty: name the key file, or unset it for the one beside the store', 'invalid_key_file');
+    if (given.trim() !== given) throw new UsageError(`TFACTL_KEY_FILE begins or ends with a blank: name the key file's path as it is`, 'invalid_key_file');
+    return given;
+  }
   // The config's key file goes with the config's store, not with another one named on the command line.
   if (config?.keyFile && config.db === storePath) return config.keyFile;
   return isPostgresUrl(storePath) ? POSTGRES_KEY_FILE : `${storePath}.key`;

@@ -287,6 +287,20 @@ describe('the command line', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('refuses a TFACTL_KEY_FILE set but empty or with blanks around it, making no key file anywhere', async () => {
+    const dir = join(store.dir, 'key-file-env');
+    mkdirSync(dir);
+    for (const [value, message] of [
+      ['', 'TFACTL_KEY_FILE is set but empty: name the key file, or unset it for the one beside the store'],
+      [' ', "TFACTL_KEY_FILE begins or ends with a blank: name the key file's path as it is"],
+      [`${join(dir, 'k')} `, "TFACTL_KEY_FILE begins or ends with a blank: name the key file's path as it is"],
+    ]) {
+      const r = await runBin(['init', '--json'], { env: { TFACTL_DB: join(dir, 'new.db'), TFACTL_KEY_FILE: value! }, prefix: ['sh', '-c', 'cd "$0" && exec "$@"', dir] });
+      expect({ code: r.code, error: r.json().error }).toEqual({ code: 2, error: { code: 'invalid_key_file', message } });
+      expect(readdirSync(dir)).toEqual([]);
+    }
+  });
+
   it('refuses a TFACTL_AS or TFACTL_TOKEN set but empty, rather than acting as the owner, changing nothing', async () => {
     const before = store.snapshot();
     const as = await store.run(['user', 'add', 'by-nobody', '--no-password', '--json'], { env: { TFACTL_AS: '' } });
