@@ -333,6 +333,9 @@ describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () =>
   it.each([
     ['/proc/nope/tfactl.sock', /cannot make the directory of --socket \/proc\/nope\/tfactl\.sock: no such file or directory \(ENOENT\)/],
     ['STORE', /exists and is not a socket/],
+    ['', /^error: --socket needs the path of the socket to listen on, without blanks around it$/],
+    [`/tmp/${'a'.repeat(120)}.sock`, /^error: --socket \/tmp\/a+\.\.\. is 130 bytes long: a Unix socket's path takes at most 107$/],
+    ['/nonexistent-tfactl-dir/run/s.sock', /^error: cannot listen on \/nonexistent-tfactl-dir\/run\/s\.sock: the directory \/nonexistent-tfactl-dir does not exist$/],
   ])('%s', async (socket, message) => {
     // A file of the store's own: its SQLite file, or (on PostgreSQL) its key file.
     const storeFile = BACKEND === 'sqlite' ? store.db : store.keyFile;
@@ -342,6 +345,7 @@ describe('tfactl serve refuses a socket it cannot have (exit 2, at once)', () =>
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(message);
     expect(readFileSync(storeFile).equals(before)).toBe(true);
+    expect(existsSync('/nonexistent-tfactl-dir')).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, lstatSync, rmSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import { ExitCode, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
@@ -31,7 +31,7 @@ import { errnoText } from '../../domain/errno.js';
  * Ctrl-C) stops taking requests, lets those in flight finish, and exits 0.
  */
 export async function run(inv: Invocation): Promise<void> {
-  const socketOpt = typeof inv.opts.socket === 'string' ? inv.opts.socket : undefined;
+  const socketOpt = typeof inv.opts.socket === 'string' ? socketPath(inv.opts.socket) : undefined;
   const tcp = tcpListener(inv);
   const activated = inv.ctx.env.LISTEN_FDS === '1' && inv.ctx.env.LISTEN_PID === String(process.pid);
   if (activated && socketOpt !== undefined) throw new UsageError('systemd passed a socket: leave out --socket');
@@ -467,6 +467,20 @@ function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert
   return { host, port, tls: certFile !== undefined && keyFile !== undefined ? { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') } : null };
 }
 
+/**
+ * `--socket` as a path to listen on: absolute, and short enough for a Unix socket's address (108
+ * bytes with its end: Linux would cut a longer one, and the service would listen on another name).
+ */
+function socketPath(given: string): string {
+  if (given === '' || given.trim() !== given) throw new UsageError('--socket needs the path of the socket to listen on, without blanks around it', 'invalid_socket');
+  const path = resolve(given);
+  if (Buffer.byteLength(path) > SOCKET_PATH_MAX) throw new UsageError(`--socket ${path.slice(0, 60)}... is ${Buffer.byteLength(path)} bytes long: a Unix socket's path takes at most ${SOCKET_PATH_MAX}`, 'invalid_socket');
+  return path;
+}
+
+/** The longest path a Unix socket may have here (sun_path holds 108 bytes, its end included). */
+const SOCKET_PATH_MAX = 107;
+
 async function listen(server: Server, socket: string | null): Promise<Stats | null> {
   if (socket === null) {
     await new Promise<void>((ok, fail) => server.once('error', fail).listen({ fd: 3 }, ok));
@@ -476,6 +490,9 @@ async function listen(server: Server, socket: string | null): Promise<Stats | nu
     if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot ${what}: ${errnoText(e)}`, 'listen_failed');
   };
+  // Its own directory is made (/run/tfactl after a reboot), not a path of them: a mistyped one
+  // would be left behind, made by root.
+  if (!existsSync(dirname(dirname(socket)))) throw new UsageError(`cannot listen on ${socket}: the directory ${dirname(dirname(socket))} does not exist`, 'listen_failed');
   try {
     makeDirectories(dirname(socket), 0o755);
   } catch (e) {
