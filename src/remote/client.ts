@@ -222,7 +222,9 @@ function sendCommand(socket: Duplex, ctx: Ctx, c: Conversation): void {
     t: 'start',
     argv: c.argv,
     env: Object.fromEntries(ENV_TO_SERVICE.filter((k) => ctx.env[k] !== undefined).map((k) => [k, ctx.env[k]])),
-    tty: { stdin: io.stdinIsTTY, stdout: io.stdout.isTTY, stderr: io.stderr.isTTY, columns: io.stdout.columns ?? null },
+    // Whether standard output reaches anyone (not /dev/null, not closed): a command that shows
+    // secrets once refuses to make them for no one, through the service as on the store.
+    tty: { stdin: io.stdinIsTTY, stdout: io.stdout.isTTY, stderr: io.stderr.isTTY, columns: io.stdout.columns ?? null, discarded: io.stdout.discarded === true },
     tickets: ctx.env.XDG_RUNTIME_DIR ? true : false,
     ...(c.firstLine !== undefined && { stdinLine: c.firstLine }),
   });

@@ -350,7 +350,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       });
     };
     const io: Io = {
-      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, caughtUp },
+      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, discarded: start.tty.discarded, caughtUp },
       stderr: { write: write(2), isTTY: start.tty.stderr, columns: start.tty.columns },
       stdinIsTTY: start.tty.stdin,
       stdinChunks: () => stdinChunks(call),
@@ -419,7 +419,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
 interface Start {
   readonly argv: string[];
   readonly env: Record<string, string>;
-  readonly tty: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean; readonly columns: number | undefined };
+  readonly tty: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean; readonly columns: number | undefined; readonly discarded: boolean };
   readonly tickets: boolean;
   /** The first line of standard input, read by the client before it sent the command (null: it had ended); the run's first readLine is answered with it. */
   readonly firstLine: string | null | undefined;
@@ -444,7 +444,7 @@ function parseStart(f: Frame): Start | string {
   return {
     argv: argv as string[],
     env: picked,
-    tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns },
+    tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns, discarded: t.discarded === true },
     tickets: tickets === true,
     firstLine: stdinLine as string | null | undefined,
   };

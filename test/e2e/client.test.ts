@@ -251,6 +251,17 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(direct.stderr).toContain(`tfactl: on the store ${displayStoreLocation(store.db)} directly`);
   });
 
+  it('makes no recovery keys for a standard output that goes nowhere here (/dev/null, closed), as on the store', async () => {
+    await store.addUser('rio', PW, ['--admin']);
+    const before = store.snapshot();
+    for (const redirect of ['> /dev/null', '>&-']) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as rio --password-stdin tfa add recovery rio ${redirect}`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown\n');
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('says when standard output here cannot be written (a full disk), not that the service failed', () => {
     const run = (args: string) =>
       spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
