@@ -711,6 +711,15 @@ describe('tfactl pam through tfactl serve', () => {
 });
 
 describe('tfactl pam prompt and check, run by hand', () => {
+  it('says an answer longer than any code is too long (not that none came), and keeps a long PAM_RHOST to 255 characters', async () => {
+    const long = await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp', '--json'], { env: { PAM_USER: 'bob' }, input: `${'1'.repeat(20_000)}\n` });
+    expect({ code: long.code, error: long.json().error }).toEqual({ code: 2, error: { code: 'answer_too_long', message: 'the answer on standard input is longer than 16384 bytes: no code, key or password is' } });
+    const host = 'h'.repeat(1000);
+    const r = await store.run(['--db', store.db, 'pam', 'check', '--realm', 'corp', '--nullok'], { env: { PAM_USER: 'bob', PAM_RHOST: host }, input: '\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastPamEntry('bob@corp')?.detail.pam).toMatchObject({ rhost: `${'h'.repeat(255)}…` });
+  });
+
   it('tells the user what to type: their factors and recovery keys left, no more for a stranger', async () => {
     const r = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp', '--json'], { env: { PAM_USER: 'alice' } });
     expect(r.json().result).toEqual({ userid: 'alice@corp', kinds: ['totp', 'recovery'], recoveryKeysLeft: 9, fido2: [], text: 'Second factor for alice@corp: type a TOTP code or recovery key (9 left) at the next prompt.' });

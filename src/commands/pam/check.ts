@@ -1,5 +1,7 @@
 import type { Invocation } from '../../invocation.js';
 import { checkPamAnswer } from '../../services/pam.js';
+import { UsageError } from '../../errors.js';
+import { LineTooLongError } from '../../stdio.js';
 import { boolOpt } from '../options.js';
 import { PAM_ANSWER_MAX_BYTES } from '../../pam-argv.js';
 import { authDeps, openSession } from '../session.js';
@@ -18,7 +20,13 @@ export async function run(inv: Invocation): Promise<void> {
   const { userid, pam } = pamUser(inv);
   // The answer first (pam_exec wrote it before tfactl started): the store is not held while a
   // client of tfactl serve sends it (a client sends it with the command: remote/client.ts).
-  const answer = (await inv.ctx.io.readLine(PAM_ANSWER_MAX_BYTES).catch(() => null))?.replace(/\0+$/, '').trim() ?? '';
+  // One longer than any code, key or password with a code is not taken for none: said as it is.
+  const answer = (
+    await inv.ctx.io.readLine(PAM_ANSWER_MAX_BYTES).catch((e: unknown) => {
+      if (e instanceof LineTooLongError) throw new UsageError(`the answer on standard input is longer than ${PAM_ANSWER_MAX_BYTES} bytes: no code, key or password is`, 'answer_too_long');
+      return null;
+    })
+  )?.replace(/\0+$/, '').trim() ?? '';
   const session = await openSession(inv, { op: 'auth.verify', action: 'pam', target: userid }, { trusted: true });
   const base = authDeps(inv, session.store, (tx) => session.secretKey(tx), userid);
   // Through a service, the entry also names the API token the check came with.

@@ -28,6 +28,11 @@ export function pamUser(inv: Invocation): { readonly userid: string; readonly pa
   if (name !== user) {
     throw new UsageError(`PAM_USER ${quote(user)} is not a tfactl user name as it stands: tfactl reads it as ${name}, another login name, so it is refused`, 'invalid_userid');
   }
-  const item = (v: string | undefined) => (v ? v : null);
+  // As the audit trail keeps them: a host name is at most 253 characters, a PAM item set by a
+  // client (PAM_RHOST from a remote host's name) no longer than that here.
+  const item = (v: string | undefined) => (v ? (v.length > PAM_ITEM_MAX ? `${v.slice(0, PAM_ITEM_MAX)}…` : v) : null);
   return { userid, pam: { service: item(env.PAM_SERVICE), rhost: item(env.PAM_RHOST), tty: item(env.PAM_TTY) } };
 }
+
+/** The longest PAM item (host, service, terminal) the audit trail keeps whole. */
+const PAM_ITEM_MAX = 255;
