@@ -167,6 +167,11 @@ describe('tfactl serve', () => {
       status: 403,
       error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" },
     });
+    // HTTP's own statuses: a method the path does not take (with the one it does), a body over the limit.
+    const method = spawnSync('curl', ['-s', '-i', '-X', 'DELETE', '--unix-socket', sock, 'http://localhost/api/v1/health'], { encoding: 'utf8' }).stdout;
+    expect(method).toMatch(/^HTTP\/1\.1 405 /);
+    expect(method).toMatch(/\r\nAllow: GET\r\n/i);
+    expect(raw('/api/v1/login', `{"userid":"${'x'.repeat(70_000)}"}`)).toMatchObject({ status: 413, error: { code: 'body_too_large' } });
     expect(store.snapshot()).toBe(before);
   });
 
@@ -194,7 +199,7 @@ describe('tfactl serve', () => {
     };
     const form = (fields: Record<string, string>) => Object.entries(fields).flatMap(([k, v]) => ['--data-urlencode', `${k}=${v}`]);
     for (const [args, status, message] of [
-      [[], 400, 'error: POST /api/v1/pam/check\n'],
+      [[], 405, 'error: POST /api/v1/pam/check\n'],
       [form({ user: 'alice', answer: '123456' }), 401, 'error: authentication failed: POST /api/v1/pam/check needs an API token: the field token, or Authorization: Bearer USERID!NAME=SECRET\n'],
       [form({ user: 'alice', answer: '123456', token: 'web@local!app=not it' }), 401, 'error: authentication failed: the token sent is not an API token (USERID!NAME=SECRET)\n'],
       // A secret of another shape is a wrong one, refused as any other.
@@ -204,7 +209,7 @@ describe('tfactl serve', () => {
       [form({ user: 'alice', token: adminToken, db: '/tmp/x' }), 400, 'error: unknown field "db" for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
       [form({ user: 'alice', token: adminToken }), 400, 'error: nothing on standard input: tfactl pam check reads what pam_exec expose_authtok passes\n'],
       [form({ user: 'root', token: adminToken, answer: '123456' }), 403, expect.stringMatching(/^error: .*root@local.*\n$/)],
-      [['--data-binary', `token=${encodeURIComponent(adminToken)}&answer=${'1'.repeat(70_000)}`], 400, 'error: the request body is over 65536 bytes\n'],
+      [['--data-binary', `token=${encodeURIComponent(adminToken)}&answer=${'1'.repeat(70_000)}`], 413, 'error: the request body is over 65536 bytes\n'],
     ] as const) {
       expect(text([...args]), JSON.stringify(args)).toEqual([status, message]);
     }

@@ -36,7 +36,11 @@ export interface ApiAnswer {
   readonly userid?: string;
   /** For the request log: the command POST /api/v1/run ran, and its exit code. */
   readonly command?: { readonly name: string | undefined; readonly exit: number };
+  /** With 405: the method the path takes (the Allow header). */
+  readonly allow?: string;
 }
+
+const HTTP_STATUS: Readonly<Record<string, number>> = { body_too_large: 413, method: 405 };
 
 const BODY_MAX_BYTES = 64 * 1024;
 /** A command's request may carry standard input (a bulk import): more, but bounded. */
@@ -55,7 +59,8 @@ const STATUS: Readonly<Record<number, number>> = {
 const statusOf = (code: number): number => (code === ExitCode.ok ? 200 : (STATUS[code] ?? 500));
 
 export function errorAnswer(e: unknown): ApiAnswer {
-  if (e instanceof TfaError) return { status: STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message } } };
+  // HTTP's own words where it has them: a body over the limit, a method the path does not take.
+  if (e instanceof TfaError) return { status: HTTP_STATUS[e.code] ?? STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message } } };
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
 }
 
@@ -115,7 +120,7 @@ const field = (body: Record<string, unknown>, name: string): string | undefined 
 export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/api/v1/health') {
-    if (req.method !== 'GET') return errorAnswer(new UsageError('GET /api/v1/health', 'method'));
+    if (req.method !== 'GET') return { ...errorAnswer(new UsageError('GET /api/v1/health', 'method')), allow: 'GET' };
     // Healthy means the store answers too (a PostgreSQL server down, a store file gone): a load
     // balancer or systemd's watchdog then takes a service out that could sign no one in (503).
     const opened = await deps.openStore();
@@ -133,11 +138,11 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     return { status: 403, body: { ok: false, error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" } } };
   }
   if (path === '/api/v1/login') {
-    if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/login', 'method'));
+    if (req.method !== 'POST') return { ...errorAnswer(new UsageError('POST /api/v1/login', 'method')), allow: 'POST' };
     return login(req, deps);
   }
   if (path === '/api/v1/run') {
-    if (req.method !== 'POST') return errorAnswer(new UsageError('POST /api/v1/run', 'method'));
+    if (req.method !== 'POST') return { ...errorAnswer(new UsageError('POST /api/v1/run', 'method')), allow: 'POST' };
     return runCommand(req, deps);
   }
   if (path === '/api/v1/pam/check' || path === '/api/v1/pam/prompt') return pamRun(req, deps, path === '/api/v1/pam/check' ? 'check' : 'prompt');
@@ -191,7 +196,7 @@ async function pamRun(req: IncomingMessage, deps: ApiDeps, command: 'check' | 'p
   } catch (e) {
     const failed = errorAnswer(e);
     const { error } = failed.body as { error: { message: string } };
-    return { status: failed.status, body: `error: ${error.message}\n`, command: { name: `pam ${command}`, exit: e instanceof TfaError ? e.exitCode : ExitCode.internal } };
+    return { status: failed.status, body: `error: ${error.message}\n`, command: { name: `pam ${command}`, exit: e instanceof TfaError ? e.exitCode : ExitCode.internal }, ...(failed.status === 405 && { allow: 'POST' }) };
   }
 }
 

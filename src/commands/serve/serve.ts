@@ -155,7 +155,7 @@ export async function run(inv: Invocation): Promise<void> {
         const plain = typeof a.body === 'string';
         const text = plain ? (a.body as string) : `${JSON.stringify(a.body)}\n`;
         const type = plain ? `text/plain; charset=utf-8; tfactl-exit=${a.command?.exit ?? ExitCode.internal}` : 'application/json';
-        res.writeHead(a.status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
+        res.writeHead(a.status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...(a.allow && { Allow: a.allow }) }).end(text);
         log({ method: req.method, path: (req.url ?? '').split('?')[0], status: a.status, ms: Math.round((performance.now() - started) * 10) / 10, ...(a.userid && { userid: a.userid }), ...(a.command && { command: a.command.name, exit: a.command.exit }) });
       });
   };
