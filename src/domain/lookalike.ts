@@ -17,6 +17,7 @@ import { ASCII_LOOKALIKES, SCRIPTS } from './lookalike-data.js';
 
 export type NameProblem =
   | { readonly kind: 'invisible'; readonly codePoint: number }
+  | { readonly kind: 'marked-ascii'; readonly codePoint: number; readonly letter: string }
   | { readonly kind: 'mixed-scripts'; readonly scripts: readonly string[] }
   | { readonly kind: 'ascii-lookalike'; readonly codePoint: number };
 
@@ -27,6 +28,11 @@ const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
 export function lookalikeProblem(name: string): NameProblem | null {
   const invisible = INVISIBLE.exec(name);
   if (invisible) return { kind: 'invisible', codePoint: invisible[0].codePointAt(0) as number };
+  // A mark on an ASCII character that composes with it into no letter of its own (what NFC has
+  // left): i with a dot above, o with a stroke overlay, r with a tilde overlay show as the plain
+  // character in many fonts, so `admin` could be made again with one (UTS #39's nonspacing-mark check).
+  const marked = /([\x21-\x7e])(\p{Mn})/u.exec(name);
+  if (marked) return { kind: 'marked-ascii', codePoint: marked[2]!.codePointAt(0) as number, letter: marked[1]! };
   const mixed = mixedScripts(name);
   if (mixed) return { kind: 'mixed-scripts', scripts: mixed };
   for (const c of name) {
@@ -41,6 +47,7 @@ export function describeNameProblem(problem: NameProblem): string {
   if (problem.kind === 'mixed-scripts') return `mixes scripts (${problem.scripts.join(', ')})`;
   const hex = problem.codePoint.toString(16).toUpperCase().padStart(4, '0');
   if (problem.kind === 'invisible') return `holds U+${hex}, which shows as nothing`;
+  if (problem.kind === 'marked-ascii') return `holds U+${hex} on ${JSON.stringify(problem.letter)}, a mark that can show as nothing on it`;
   const c = String.fromCodePoint(problem.codePoint);
   // Shown when it is a letter or digit; a mark or a space would only confuse the message.
   return `holds U+${hex}${/^[\p{L}\p{N}]$/u.test(c) ? ` (${c})` : ''}, which looks like an ASCII character`;

@@ -87,6 +87,11 @@ describe('lookalikeProblem', () => {
     ['ann\u{e0100}', 'holds U+E0100, which shows as nothing'],
     ['ann\u2800', 'holds U+2800, which shows as nothing'],
     ['김\u3164철수', 'holds U+3164, which shows as nothing'],
+    // Marks that compose with an ASCII letter into no letter of its own, and show as little on it.
+    ['admi\u0307n', 'holds U+0307 on "i", a mark that can show as nothing on it'],
+    ['r\u0335oot', 'holds U+0335 on "r", a mark that can show as nothing on it'],
+    ['root\u0358', 'holds U+0358 on "t", a mark that can show as nothing on it'],
+    ['ro\u0338ot', 'holds U+0338 on "o", a mark that can show as nothing on it'],
   ])('refuses %s: it %s', (name, reason) => {
     const problem = lookalikeProblem(name);
     expect(problem).not.toBeNull();

@@ -76,6 +76,7 @@ describe('new names that could pass for others', () => {
     ['root\u034f', 'holds U+034F, which shows as nothing'],
     // NFKC makes the Hangul filler U+3164 its conjoining form, U+1160.
     ['ali\u3164ce@local', 'holds U+1160, which shows as nothing'],
+    ['admi\u0307n', 'holds U+0307 on "i", a mark that can show as nothing on it'],
   ])('user add %j is refused (exit 4): it %s', async (userid, reason) => {
     const before = store.snapshot();
     const r = await store.run(['user', 'add', userid, '--no-password']);
