@@ -40,6 +40,10 @@ export interface SecondFactorOffer {
   readonly userid: string;
   readonly kinds: readonly CodeKind[];
   readonly recoveryLeft: number | null;
+  /** Every second factor locked until then (epoch seconds) after too many failures; absent when not. */
+  readonly lockedUntil?: number;
+  /** Why none of the kinds is left: TOTP locked, or a realm that enforces a kind the user lacks. */
+  readonly blocked?: 'totp locked' | 'enforced kind missing';
 }
 
 export function describeOffer(offer: SecondFactorOffer): string {

@@ -362,7 +362,8 @@ export async function secondFactorOffer(store: UserStore & RealmStore & FactorSt
   const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
   if (!need.required) return 'none';
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
-  return { userid, kinds, recoveryLeft: need.recoveryLeft };
+  const blocked = kinds.length > 0 ? undefined : need.usable.length > 0 ? ('totp locked' as const) : ('enforced kind missing' as const);
+  return { userid, kinds, recoveryLeft: need.recoveryLeft, ...(lock && lock.lockedUntil > now && { lockedUntil: lock.lockedUntil }), ...(blocked && { blocked }) };
 }
 
 /**

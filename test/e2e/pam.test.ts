@@ -181,6 +181,21 @@ describe('tfactl pam check under pamtester', () => {
     expect(list.lock.totp).toBe(true);
     expect(pamtester('tfactl-sshd', 'dora', oathtool(LOCKED_SECRET)).ok).toBe(false);
     expect(lastPamEntry('dora@corp')?.detail.reason).toBe('totp locked');
+    // Every factor locked: the prompt says so and until when, not what to type.
+    await store.addUser('lou@corp', PW, ['--tfa', 'totp', '--totp-secret', ERIN_SECRET, '--no-verify', '--qr', 'none']);
+    await store.run(['tfa', 'add', 'recovery', 'lou@corp']);
+    expect((await store.run(['settings', 'set', 'lockout.failures', '3'])).code).toBe(0);
+    try {
+      for (let i = 0; i < 3; i++) pamtester('tfactl-sshd', 'lou', 'zzzz-zzzz-zzzz');
+      const locked = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'lou' } });
+      expect(locked.stdout).toMatch(/^Second factor for lou@corp: every second factor is locked until \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z? after too many failures: ask an admin \(every answer is refused until then\)\.\n$/);
+    } finally {
+      await store.run(['settings', 'unset', 'lockout.failures']);
+      await store.run(['tfa', 'unlock', 'lou@corp']);
+    }
+    // The prompt says what is so: TOTP locked (no security key, no recovery key in it).
+    const prompt = await store.run(['--db', store.db, 'pam', 'prompt', '--realm', 'corp'], { env: { PAM_USER: 'dora' } });
+    expect(prompt.stdout).toBe('Second factor for dora@corp: TOTP is locked after too many failures: ask an admin to unlock it.\n');
   });
 
   it('lets a user without second factors in only with --nullok, and the prompt says which it is', () => {

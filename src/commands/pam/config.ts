@@ -92,7 +92,7 @@ export async function run(inv: Invocation): Promise<void> {
     `auth optional ${module('pam_permit.so')}`,
   ];
   const sshdConfig = service === 'sshd' ? ['UsePAM yes', 'KbdInteractiveAuthentication yes', 'AuthenticationMethods publickey,keyboard-interactive'] : [];
-  const who = `login names are users of realm ${realm}; ${nullok ? 'users without a second factor pass: --nullok' : 'users without a second factor are refused'}`;
+  const who = `login names are users of realm ${realm}; ${nullok ? 'users without a second factor pass where their realm asks for none: --nullok' : 'users without a second factor are refused'}`;
   const comments =
     service === 'sshd'
       ? [

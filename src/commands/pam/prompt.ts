@@ -1,5 +1,6 @@
 import { describeOffer } from '../../domain/second-factor.js';
 import { escapeText } from '../../domain/text.js';
+import { formatTime } from '../../domain/dates.js';
 import type { Invocation } from '../../invocation.js';
 import { pamPrompt } from '../../services/pam.js';
 import { fido2Instructions } from '../webauthn/fido2-lines.js';
@@ -28,10 +29,16 @@ export async function run(inv: Invocation): Promise<void> {
   const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
   const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];
   const text =
-    offer !== null && offer !== 'none' && typed.length === 0
+    offer !== null && offer !== 'none' && offer.lockedUntil !== undefined
+      ? `Second factor for ${userid}: every second factor is locked until ${formatTime(offer.lockedUntil)} after too many failures: ask an admin (every answer is refused until then).`
+      : offer !== null && offer !== 'none' && typed.length === 0
       ? keys
         ? `Second factor for ${userid}: your security key.\n${keyLines.join('\n')}`
-        : `Second factor for ${userid}: none that can be used here (a security key without fido2-assert's lines, or a locked one): ask an admin.`
+        : offer.blocked === 'totp locked'
+          ? `Second factor for ${userid}: TOTP is locked after too many failures: ask an admin to unlock it.`
+          : offer.blocked === 'enforced kind missing'
+            ? `Second factor for ${userid}: this realm asks for a kind of second factor ${userid} does not have: ask an admin to add one.`
+            : `Second factor for ${userid}: none that can be used here (a security key without fido2-assert's lines): ask an admin.`
       : offer === 'none'
         ? boolOpt(inv, 'nullok') === true
           ? `No second factor is set for ${userid}: press Enter at the next prompt.`
