@@ -114,6 +114,14 @@ describe('tfactl pam config', () => {
     expect(lines.join('\n')).toMatch(/keep a root shell open/);
   });
 
+  it("warns, for realm local, that the login name root is root@local and is refused while it has no second factor", async () => {
+    const r = await store.run(['pam', 'config']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("warning: the login name root is root@local, who has no second factor: root's sign-ins through these lines are refused until it has one (tfactl tfa add totp root@local)\n");
+    expect((await store.run(['pam', 'config', '--nullok'])).stderr).toBe('');
+    expect((await store.run(['pam', 'config', '--realm', 'corp'])).stderr).toBe('');
+  });
+
   it('refuses a --realm no user id can be in, as pam check would (exit 2), printing nothing raw', async () => {
     for (const realm of ['', '\u001b]0;PWNED\u0007', 'x'.repeat(100)]) {
       const r = await store.run(['pam', 'config', '--realm', realm]);

@@ -10,7 +10,8 @@ import { hostConfig, keyPathOf, openSession, storePath } from '../session.js';
 import { describeErrno } from '../../domain/errno.js';
 import { parseTokenValue, type PresentedToken } from '../../domain/api-token.js';
 import { boolOpt, secretValue, stringOpt } from '../options.js';
-import { parseRealmName } from '../../domain/userid.js';
+import { parseRealmName, ROOT_USERID } from '../../domain/userid.js';
+import { tfactlLine } from '../../domain/command-line.js';
 import { serviceProblems } from './service-probe.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
@@ -121,7 +122,7 @@ export async function run(inv: Invocation): Promise<void> {
         'key_elsewhere',
       );
     }
-    const missing = await realmMissing(inv, realm);
+    const missing = await realmMissing(inv, realm, nullok);
     if (missing !== null) inv.out.warn(`${missing}: every sign-in through these lines fails until it is there`);
   } else if (presented !== undefined && serverAddress !== undefined) {
     // The service is asked as the lines will ask it, with their token.
@@ -239,14 +240,19 @@ function tokenIn(inv: Invocation, tokenFile: string): (PresentedToken & { readon
  * Opens the store as `pam check` will (held to the rule for what PAM reads as root, its key file
  * read), refusing as it would; then why `realm` is not in it, or null when it is.
  */
-async function realmMissing(inv: Invocation, realm: string): Promise<string | null> {
+async function realmMissing(inv: Invocation, realm: string, nullok: boolean): Promise<string | null> {
   const session = await openSession(inv, undefined, { readOnly: true, trusted: true });
   await session.secretKey();
   try {
     await requireRealm(session.store, realm);
-    return null;
   } catch (e) {
     if (e instanceof NotFoundError) return e.message;
     throw e;
   }
+  // The login name root is root@local in realm local: without a second factor of its own, every
+  // SSH sign-in as root is refused once these lines are in (an admin's spare root shell closed).
+  if (realm === 'local' && !nullok && !(await session.store.listFactors(ROOT_USERID)).some((f) => f.enabled)) {
+    inv.out.warn(`the login name root is ${ROOT_USERID}, who has no second factor: root's sign-ins through these lines are refused until it has one (${tfactlLine('tfa add totp', [ROOT_USERID])})`);
+  }
+  return null;
 }
