@@ -515,6 +515,24 @@ describe('the service over TLS', () => {
         const untrusted = await runBin(['--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { input: `${PW}\n` });
         expect(untrusted.code).toBe(6);
         expect(oneLineError(untrusted)).toMatch(/cannot reach the tfactl service at https:.*(SELF_SIGNED|UNABLE_TO_VERIFY|CERT)/);
+        // One address holds at most 16 places over TCP: clients waiting at a password they never
+        // send (no credential needed for that) cannot hold every place of the service.
+        const before = runHandles(child.pid!, store);
+        const waiting = Array.from({ length: 16 }, () =>
+          spawn(process.execPath, [BIN, '--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert, TFACTL_AS: undefined }, stdio: ['pipe', 'ignore', 'ignore'] }),
+        );
+        try {
+          for (const deadline = Date.now() + 30_000; runHandles(child.pid!, store) < before + 16 * RUN_HANDLES && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+          expect(runHandles(child.pid!, store)).toBeGreaterThanOrEqual(before + 16 * RUN_HANDLES);
+          const busy = await runBin(['--server', url, '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { input: `${PW}\n`, env: { NODE_EXTRA_CA_CERTS: cert } });
+          expect(busy.code).toBe(6);
+          expect(oneLineError(busy)).toMatch(/the tfactl service is busy \(16 commands from \S+ running\): try again shortly/);
+          // The host's own users, on the socket, are not kept out.
+          const local = await runBin(['--server', join(dir, 'tls.sock'), '--as', 'tim', '--password-stdin', 'user', 'show', 'tim'], { input: `${PW}\n` });
+          expect(local.code, local.stderr).toBe(0);
+        } finally {
+          for (const w of waiting) w.kill('SIGKILL');
+        }
         // Never plain http, not even to loopback: anyone may take a free port there.
         for (const plainUrl of ['http://192.0.2.1:8006', 'http://127.0.0.1:8006']) {
           const plain = await runBin(['--server', plainUrl, 'user', 'list']);

@@ -223,6 +223,8 @@ export async function run(inv: Invocation): Promise<void> {
   const runs = new Set<CliRun>();
   /** Connections upgraded that have not yet said what to run (a CLI says it with its request), oldest first. */
   const unstarted = new Set<Duplex>();
+  /** Places held by the runs of each TCP address. */
+  const placesOf = new Map<string, number>();
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
@@ -249,9 +251,23 @@ export async function run(inv: Invocation): Promise<void> {
       socket.once('close', () => unstarted.delete(socket));
       const run = acceptCliRun(socketTransport(socket, head), {
         ...side,
-        startRun: (argv, firstLine, sentFile) => {
+        startRun: async (argv, firstLine, sentFile) => {
           unstarted.delete(socket);
-          return startRun(argv, firstLine, sentFile);
+          // Over TCP, one address holds at most MAX_RUNS_PER_ADDRESS places: a client that needs
+          // no credential to wait at a password prompt would otherwise hold every place from one
+          // host. Local clients (the socket) are the host's own users.
+          const address = addressOf(socket);
+          const mine = placesOf.get(address) ?? 0;
+          if (address !== '' && mine >= MAX_RUNS_PER_ADDRESS) return `the tfactl service is busy (${MAX_RUNS_PER_ADDRESS} commands from ${address} running): try again shortly`;
+          const given = await startRun(argv, firstLine, sentFile);
+          if (typeof given === 'string' || address === '') return given;
+          placesOf.set(address, (placesOf.get(address) ?? 0) + 1);
+          return () => {
+            given();
+            const left = (placesOf.get(address) ?? 1) - 1;
+            if (left > 0) placesOf.set(address, left);
+            else placesOf.delete(address);
+          };
         },
       });
       runs.add(run);
@@ -330,6 +346,8 @@ export async function run(inv: Invocation): Promise<void> {
 
 /** Commands of clients running at once, each with a store connection: more are turned away (exit 6, service_busy) until one ends. */
 const MAX_RUNS = 256;
+/** Commands of one TCP address running at once (see startRun in upgrade). */
+const MAX_RUNS_PER_ADDRESS = 16;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
 /** How long a TCP client has to finish the TLS handshake (Node's default is 120 s). */
