@@ -383,6 +383,11 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       admit: (cmd, opts) => {
         command = cmd;
         admit(cmd, opts);
+        // An HTTP request's output goes back with its answer, once the command has ended: a page
+        // would say its address to no one while it waits for a browser.
+        if (start.buffered && opts.page === true) {
+          throw new UsageError("--page through POST /api/v1/run: the page's address would come back only with the answer, after it has given up waiting; use --begin and --finish", 'not_through_service');
+        }
       },
       signingIn: (id) => {
         userid = id;
@@ -423,11 +428,13 @@ interface Start {
   readonly tickets: boolean;
   /** The first line of standard input, read by the client before it sent the command (null: it had ended); the run's first readLine is answered with it. */
   readonly firstLine: string | null | undefined;
+  /** An HTTP request's run (POST /api/v1/run): its output is sent back only when it ends. */
+  readonly buffered: boolean;
 }
 
 /** The `start` frame, checked; a string says what is wrong with it. */
 function parseStart(f: Frame): Start | string {
-  const { argv, env, tty, tickets, stdinLine } = f as Record<string, unknown>;
+  const { argv, env, tty, tickets, stdinLine, buffered } = f as Record<string, unknown>;
   if (!Array.isArray(argv)) return 'the command line sent is not a list of arguments';
   const problem = argvProblem(argv);
   if (problem !== null) return problem;
@@ -447,6 +454,7 @@ function parseStart(f: Frame): Start | string {
     tty: { stdin: t.stdin === true, stdout: t.stdout === true, stderr: t.stderr === true, columns, discarded: t.discarded === true },
     tickets: tickets === true,
     firstLine: stdinLine as string | null | undefined,
+    buffered: buffered === true,
   };
 }
 
@@ -595,7 +603,7 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<RunO
       onFrame = f;
       const env = { ...request.env, ...(request.token !== undefined && { TFACTL_TOKEN: request.token }) };
       const argv = request.json === false ? request.args : ['--json', ...request.args];
-      queueMicrotask(() => f({ t: 'start', argv, env, tty: {}, tickets: false }));
+      queueMicrotask(() => f({ t: 'start', argv, env, tty: {}, tickets: false, buffered: true }));
     },
     end: () => finish(),
     destroy: () => finish(),

@@ -294,8 +294,11 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (!user) return notSignedIn(deps, context, audit, 'unknown user', 'authentication failed');
   if (!user.enabled) return notSignedIn(deps, context, audit, 'account disabled', `authentication failed: ${userid} is disabled`);
   if (isExpired(user.expire, deps.now())) return notSignedIn(deps, context, audit, 'account expired', `authentication failed: ${userid} has expired`);
-  if (check.result.rehash && hash) await deps.store.replacePasswordHash(userid, hash, check.result.rehash);
-  const basis: SignInBasis = { created: user.created, password: passwordFingerprint(check.result.rehash && hash ? check.result.rehash : hash) };
+  // What the sign-in checked, as the store now holds it: its own rehash, or, where another sign-in
+  // rehashed it first, that one's (the same password).
+  const rehashed = check.result.rehash && hash ? await deps.store.replacePasswordHash(userid, hash, check.result.rehash) : false;
+  const stored = check.result.rehash && hash && !rehashed ? await deps.store.getPasswordHash(userid) : rehashed ? check.result.rehash : hash;
+  const basis: SignInBasis = { created: user.created, password: passwordFingerprint(stored) };
 
   if (context.intent) {
     const decision = context.intent.permits(user);
@@ -362,7 +365,7 @@ export async function secondFactorOffer(store: UserStore & RealmStore & FactorSt
   const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
   if (!need.required) return 'none';
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
-  const blocked = kinds.length > 0 ? undefined : need.usable.length > 0 ? ('totp locked' as const) : ('enforced kind missing' as const);
+  const blocked = kinds.length > 0 ? undefined : need.usable.length > 0 ? ('totp locked' as const) : (realm?.enforce ?? 'none') !== 'none' ? ('enforced kind missing' as const) : undefined;
   return { userid, kinds, recoveryLeft: need.recoveryLeft, ...(lock && lock.lockedUntil > now && { lockedUntil: lock.lockedUntil }), ...(blocked && { blocked }) };
 }
 
@@ -518,8 +521,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     // made-up challenge ids.
     if (!taken) return { refused: 'challenge' };
     const issued = JSON.parse(taken.data) as ChallengeData;
-    // A security key's answer is held to the settings as they are now (tightened, not widened).
-    const challenge = issued.key ? { ...issued, key: tightenedCeremony(issued.key, issued.key.rpId, await webauthnSettings(tx, '')) } : issued;
+    let challenge = issued;
     const user = await tx.getUser(userid);
     if (!user) return { refused: 'user' };
     // As when the challenge was issued: an account disabled or expired since answers nothing.
@@ -534,6 +536,9 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
       const { classifyKeyAnswer } = await import('./kinds/credential.js');
       kind = classifyKeyAnswer(answer.code, await tx.getCredentials(userid), challenge.key);
     }
+    // A security key's answer is held to the settings as they are now (tightened, not widened);
+    // read only for one (a code's answer reads no settings here).
+    if (challenge.key && (kind === 'webauthn' || kind === 'u2f')) challenge = { ...issued, key: tightenedCeremony(challenge.key, challenge.key.rpId, await webauthnSettings(tx, '')) };
     const offered = kind !== null && challenge.kinds.includes(kind);
     const module = offered && kind !== null ? await signInKind(kind) : null;
     if (kind === 'totp' && !offered && (await tx.getLockState(userid))?.totpLocked) return { refused: 'totp locked', recovery: challenge.kinds.includes('recovery') };

@@ -66,12 +66,22 @@ export interface ImportOptions {
 interface PreparedRow {
   readonly row: ImportRow;
   readonly exists: boolean;
+  /** When the existing user was made (a user deleted and made again under the id meanwhile is another). */
+  readonly created: number | null;
   readonly passwordHash: string | null;
   readonly totp: { readonly row: NewTotpFactor; readonly result: EnrolledTotp } | null;
   readonly recovery: { readonly set: NewRecoverySet; readonly keys: readonly string[] } | null;
 }
 
-class RowError extends Error {}
+class RowError extends Error {
+  /** Set for a change this actor may not make, found with the change: audited as refused under this action. */
+  constructor(
+    message: string,
+    readonly refusedAs?: string,
+  ) {
+    super(message);
+  }
+}
 
 /** How many rows of `results` went each way. */
 export function countOutcomes(results: readonly ImportResult[]): Record<ImportResult['status'], number> {
@@ -125,6 +135,9 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     } catch (e) {
       // A row's own failure, or the user or realm it names deleted meanwhile (not found: the others go on).
       if (!(e instanceof RowError) && !(e instanceof TfaError && (e.exitCode === 2 || e.exitCode === 3))) throw e;
+      if (e instanceof RowError && e.refusedAs !== undefined) {
+        await session.audit({ action: e.refusedAs, target: item.row.userid, outcome: 'refused', detail: { via: 'import', line: item.row.line, reason: e.message } });
+      }
       finish(index, outcome(item.row.line, item.row.userid, 'failed', `line ${item.row.line}: ${e.message}`));
     }
   };
@@ -294,7 +307,7 @@ async function prepareRow(
     };
   }
   const passwordHash = typeof row.password === 'string' ? await hashPassword(row.password) : null;
-  return { row, exists: existing !== undefined, passwordHash, totp, recovery };
+  return { row, exists: existing !== undefined, created: existing?.created ?? null, passwordHash, totp, recovery };
 }
 
 /**
@@ -325,7 +338,17 @@ async function commitRow(session: Session, tx: Store, p: PreparedRow): Promise<W
     // Only what the file says and the user does not have already: an absent column leaves the
     // field alone, and a row that says it all again changes nothing (counted skipped, not audited).
     const current = await tx.getUser(row.userid);
-    if (!current) return false;
+    if (!current || current.created !== p.created) return false;
+    // Checked again with the change: the user may have been made an admin (or stopped being one)
+    // while the row was prepared (its password hashed), which changes what this actor may do.
+    const may = (op: Operation) => decide(session.actor, op, row.userid);
+    for (const [applies, op] of [
+      [p.passwordHash !== null && current.admin, 'user.passwd-admin'],
+      [(row.admin === true && !current.admin) || (current.admin && row.expire !== undefined && row.expire !== current.expire), 'user.grant-admin'],
+    ] as const) {
+      const decision = may(op);
+      if (applies && !decision.allowed) throw new RowError(decision.reason, asForOthers(op));
+    }
     const patch: UserPatch = {
       ...(row.admin !== undefined && row.admin !== current.admin && { admin: row.admin }),
       ...(row.email !== undefined && row.email !== current.email && { email: row.email }),

@@ -100,6 +100,11 @@ export async function setRealmEnforcement(
   const row = yubico && (await yubicoRow(session, name, yubico));
   const detail = { enforce, ...(totp ?? {}), ...yubicoDetail(yubico) };
   const realm = await session.store.transaction(async (tx) => {
+    // As the realm is now: its validation removed since it was read would leave it enforcing
+    // YubiKey OTP with nothing to check them.
+    const now = await tx.getRealm(name);
+    if (!now) throw new NotFoundError(`realm ${name} does not exist`);
+    if (enforce === 'yubico' && !row && !now.yubico) throw new UsageError('yubico enforcement needs --api-id and --api-key of a validation service, or --offline');
     if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
     if (row) await tx.setRealmYubico(name, row);
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail }, tx);

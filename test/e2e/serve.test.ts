@@ -140,6 +140,8 @@ describe('tfactl serve', () => {
       [{ args: ['backup', join(store.dir, 'stolen.db')] }, adminToken, 400, 'not_through_service'],
       [{ args: ['--as', 'bob', 'user', 'show', 'bob'] }, undefined, 400, 'no_tty'],
       [{ args: 'user list' }, adminToken, 400, 'invalid_body'],
+      // A page's address would come back only with the answer: refused at once, not after 120 s.
+      [{ args: ['tfa', 'add', 'webauthn', 'bob', '--page', '--no-open'] }, adminToken, 400, 'not_through_service'],
     ] as const) {
       const r = run(body, auth);
       expect([r.status, r.json.ok, r.json.error?.code], JSON.stringify(body)).toEqual([status, false, code]);
@@ -150,10 +152,11 @@ describe('tfactl serve', () => {
   });
 
   it('refuses before checking anything a body that gives a key twice, names a field it does not take or nests deep, and a web page\'s request', () => {
-    const raw = (path: string, text: string, headers: string[] = []) => {
+    const raw = (path: string, text: string, headers: string[] = [], withToken = true) => {
       const file = join(store.dir, 'raw-body.json');
       writeFileSync(file, text);
-      const r = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, '-H', `Authorization: Bearer ${adminToken}`, ...headers.flatMap((h) => ['-H', h]), '--data-binary', `@${file}`, `http://localhost${path}`], { encoding: 'utf8' });
+      const auth = withToken ? ['-H', `Authorization: Bearer ${adminToken}`] : [];
+      const r = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', sock, ...auth, ...headers.flatMap((h) => ['-H', h]), '--data-binary', `@${file}`, `http://localhost${path}`], { encoding: 'utf8' });
       const lines = r.stdout.trimEnd().split('\n');
       return { status: Number(lines.pop()), error: (JSON.parse(lines.join('\n')) as { error?: { code: string; message: string } }).error };
     };
@@ -163,7 +166,7 @@ describe('tfactl serve', () => {
     const started = Date.now();
     expect(raw('/api/v1/run', `{"args":${'['.repeat(3_000_000)}}`)).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body nests deeper than 16 levels' } });
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(raw('/api/v1/run', '{"args":["user","list"]}', ['Origin: https://evil.example', 'Content-Type: text/plain'])).toEqual({
+    expect(raw('/api/v1/run', '{"args":["--as","bob","--password-stdin","user","show","bob"],"stdin":"guess\\n"}', ['Origin: https://evil.example', 'Content-Type: text/plain'], false)).toEqual({
       status: 403,
       error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" },
     });
@@ -173,6 +176,8 @@ describe('tfactl serve', () => {
     expect(method).toMatch(/\r\nAllow: GET\r\n/i);
     expect(raw('/api/v1/login', `{"userid":"${'x'.repeat(70_000)}"}`)).toMatchObject({ status: 413, error: { code: 'body_too_large' } });
     expect(store.snapshot()).toBe(before);
+    // A reverse proxy that adds the token and passes the browser's headers on is answered.
+    expect(raw('/api/v1/run', '{"args":["user","show","bob"]}', ['Origin: https://app.example'])).toMatchObject({ status: 200 });
   });
 
   it("answers POST /api/v1/pam/check and /prompt as text for a PAM line's client, with the README's commands as written", async () => {
@@ -397,6 +402,23 @@ describe('GET /api/v1/health', () => {
           expect(health()).toMatchObject({ status: 503, body: { ok: false, error: { code: 'store_missing' } } });
           renameSync(`${own.db}.away`, own.db);
           expect(health()).toMatchObject({ status: 200, body: { ok: true } });
+          // Another file put in its place (a restore by rename): requests read that one, not the
+          // file the pooled connections had open.
+          await own.addUser('adm', PW, ['--admin']);
+          const token = (await own.run(['token', 'add', 'adm', 'look', '--privileges', 'read-only', '--json'])).json().result.value as string;
+          const show = (userid: string) => {
+            const r = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', ownSock, '-H', `Authorization: Bearer ${token}`, '-d', JSON.stringify({ args: ['user', 'show', userid] }), 'http://localhost/api/v1/run'], { encoding: 'utf8' });
+            return Number(r.stdout.trimEnd().split('\n').pop());
+          };
+          expect(show('adm')).toBe(200);
+          const copy = join(own.dir, 'copy.db');
+          expect((await own.run(['backup', copy])).code).toBe(0);
+          expect((await own.run(['user', 'add', 'newer', '--no-password'], { env: { TFACTL_DB: copy, TFACTL_KEY_FILE: own.keyFile } })).code).toBe(0);
+          expect(show('newer')).toBe(404);
+          renameSync(copy, own.db);
+          // The pooled connection to the file moved away is dropped (and closes it) at its next use.
+          expect(health()).toMatchObject({ status: 200, body: { ok: true } });
+          expect(show('newer')).toBe(200);
         } else {
           const name = new URL(own.db).pathname.slice(1);
           const admin = new URL(inject('postgresAdminUrl'));

@@ -177,8 +177,11 @@ describe('acting with a token', () => {
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
-    // The command has checked the user (not an admin) and waits for the new password.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The command has signed in with the token (its last use written), checked the user (not an
+    // admin) and waits for the new password.
+    const used = async () => ((await store.run(['token', 'list', 'boss', '--json'])).json().result as { name: string; lastUsed: string | null }[]).find((t) => t.name === 'waiting')?.lastUsed;
+    await expect.poll(used, { timeout: 15_000 }).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 500));
     expect((await store.run(['user', 'modify', 'promoted', '--admin'])).code).toBe(0);
     child.stdin.end('taken over 2\n');
     expect(await exited).toBe(4);

@@ -72,13 +72,13 @@ describe('the line of standard input sent with the command (the service)', () =>
     expect(await runCheck('ben', undefined, oathtool(SECRET))).toEqual({ code: 0, calls: ['stdin.line'], stderr: '' });
   });
 
-  it('takes a null line as standard input that had ended, and a line longer than an answer as none', async () => {
+  it('takes a null line as standard input that had ended, and says a line longer than an answer is too long', async () => {
     const empty = await runCheck('cat', null);
     expect(empty).toMatchObject({ code: 2, calls: [] });
     expect(empty.stderr).toMatch(/^error: nothing on standard input/);
     const long = await runCheck('cat', '1'.repeat(16 * 1024 + 1));
     expect(long).toMatchObject({ code: 2, calls: [] });
-    expect(long.stderr).toMatch(/^error: nothing on standard input/);
+    expect(long.stderr).toBe('error: the answer on standard input is longer than 16384 bytes: no code, key or password is\n');
     // The right code still works: nothing was spent or counted above.
     expect(await runCheck('cat', oathtool(SECRET))).toMatchObject({ code: 0 });
   });

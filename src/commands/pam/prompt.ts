@@ -38,7 +38,7 @@ export async function run(inv: Invocation): Promise<void> {
           ? `Second factor for ${userid}: TOTP is locked after too many failures: ask an admin to unlock it.`
           : offer.blocked === 'enforced kind missing'
             ? `Second factor for ${userid}: this realm asks for a kind of second factor ${userid} does not have: ask an admin to add one.`
-            : `Second factor for ${userid}: none that can be used here (a security key without fido2-assert's lines): ask an admin.`
+            : `Second factor for ${userid}: none left that can be used here (recovery keys all used, or a security key without fido2-assert's lines): ask an admin.`
       : offer === 'none'
         ? boolOpt(inv, 'nullok') === true
           ? `No second factor is set for ${userid}: press Enter at the next prompt.`

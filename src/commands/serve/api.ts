@@ -132,9 +132,10 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     return { status: 200, body: { ok: true, result: { version: deps.version }, warnings: [] } };
   }
   // What a browser sends from a page (any web page the admin opens could post here: a form or a
-  // fetch of text/plain needs no preflight) carries its Origin. The API is for programs (a web
-  // app's server, PAM, tfactl): none sends one.
-  if (req.method === 'POST' && req.headers.origin !== undefined) {
+  // fetch of text/plain needs no preflight) carries its Origin, and no Authorization header (a page
+  // cannot add one without a preflight this service never answers). The API is for programs (a web
+  // app's server, a reverse proxy that adds the token and passes the browser's headers on, PAM, tfactl).
+  if (req.method === 'POST' && req.headers.origin !== undefined && req.headers.authorization === undefined) {
     return { status: 403, body: { ok: false, error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" } } };
   }
   if (path === '/api/v1/login') {

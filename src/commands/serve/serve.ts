@@ -71,7 +71,7 @@ export async function run(inv: Invocation): Promise<void> {
       // A PAM check or prompt with a token that may act has a PAM place and a pooled connection,
       // as the CLI's PAM lines have (startRun); anything else shares the other places.
       const pam = request.pam === true && request.token !== undefined && (await tokenMayAct(request.token));
-      const place = takePlace(pam);
+      const place = takePlace(pam, '');
       if (place instanceof StoreError) throw place;
       try {
         // Its place taken here: an HTTP request's run answers its own calls, waiting on nobody.
@@ -182,19 +182,36 @@ export async function run(inv: Invocation): Promise<void> {
   let pamRuns = 0;
   let otherRuns = 0;
   /** A PAM place or another: what gives it back, or why there is none (the service is busy: exit 6). */
-  const takePlace = (pam: boolean): (() => void) | StoreError => {
+  // Over TCP, one address (an IPv6 /64) holds at most MAX_RUNS_PER_ADDRESS of the other places: a
+  // client that needs no credential to wait at a password prompt would otherwise hold every one
+  // from one host. Local clients (the socket: address '') are the host's own users; PAM runs with
+  // a token that may act have places of their own, which no such client can hold.
+  const placesOf = new Map<string, number>();
+  const takePlace = (pam: boolean, address: string): (() => void) | StoreError => {
     if (pam && pamRuns >= MAX_PAM_RUNS) return new StoreError(`the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`, 'service_busy');
     if (!pam && otherRuns >= MAX_RUNS) return new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
+    const counted = !pam && address !== '';
+    if (counted && (placesOf.get(address) ?? 0) >= MAX_RUNS_PER_ADDRESS) {
+      return new StoreError(`the tfactl service is busy (${MAX_RUNS_PER_ADDRESS} commands from ${address} running): try again shortly`, 'service_busy');
+    }
     if (pam) pamRuns++;
     else otherRuns++;
-    return () => void (pam ? pamRuns-- : otherRuns--);
+    if (counted) placesOf.set(address, (placesOf.get(address) ?? 0) + 1);
+    return () => {
+      if (pam) pamRuns--;
+      else otherRuns--;
+      if (!counted) return;
+      const left = (placesOf.get(address) ?? 1) - 1;
+      if (left > 0) placesOf.set(address, left);
+      else placesOf.delete(address);
+    };
   };
-  const startRun = async (argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined): Promise<(() => void) | string> => {
+  const startRun = async (argv: readonly string[], firstLine: boolean, sentFile: (path: string) => Buffer | undefined, address = ''): Promise<(() => void) | string> => {
     const pam = parsePamArgv(argv);
     const token = pam?.opts.token;
     // Only with a token that may act (read, not audited: the run checks it again): else anyone
     // could hold these places with runs of a made-up token.
-    const place = takePlace(typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(tokenFileText(token, sentFile))));
+    const place = takePlace(typeof token === 'string' && (pam?.command === 'pam prompt' || firstLine) && (await tokenMayAct(tokenFileText(token, sentFile))), address);
     return place instanceof StoreError ? place.message : place;
   };
   /** The text of `--token @FILE`, from the file the client sent. */
@@ -223,8 +240,6 @@ export async function run(inv: Invocation): Promise<void> {
   const runs = new Set<CliRun>();
   /** Connections upgraded that have not yet said what to run (a CLI says it with its request), oldest first. */
   const unstarted = new Set<Duplex>();
-  /** Places held by the runs of each TCP address. */
-  const placesOf = new Map<string, number>();
   let stopping = false;
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     requests++;
@@ -251,23 +266,9 @@ export async function run(inv: Invocation): Promise<void> {
       socket.once('close', () => unstarted.delete(socket));
       const run = acceptCliRun(socketTransport(socket, head), {
         ...side,
-        startRun: async (argv, firstLine, sentFile) => {
+        startRun: (argv, firstLine, sentFile) => {
           unstarted.delete(socket);
-          // Over TCP, one address holds at most MAX_RUNS_PER_ADDRESS places: a client that needs
-          // no credential to wait at a password prompt would otherwise hold every place from one
-          // host. Local clients (the socket) are the host's own users.
-          const address = addressOf(socket);
-          const mine = placesOf.get(address) ?? 0;
-          if (address !== '' && mine >= MAX_RUNS_PER_ADDRESS) return `the tfactl service is busy (${MAX_RUNS_PER_ADDRESS} commands from ${address} running): try again shortly`;
-          const given = await startRun(argv, firstLine, sentFile);
-          if (typeof given === 'string' || address === '') return given;
-          placesOf.set(address, (placesOf.get(address) ?? 0) + 1);
-          return () => {
-            given();
-            const left = (placesOf.get(address) ?? 1) - 1;
-            if (left > 0) placesOf.set(address, left);
-            else placesOf.delete(address);
-          };
+          return startRun(argv, firstLine, sentFile, addressGroup(addressOf(socket)));
         },
       });
       runs.add(run);
@@ -346,7 +347,17 @@ export async function run(inv: Invocation): Promise<void> {
 
 /** Commands of clients running at once, each with a store connection: more are turned away (exit 6, service_busy) until one ends. */
 const MAX_RUNS = 256;
-/** Commands of one TCP address running at once (see startRun in upgrade). */
+/** The address a TCP client's places are counted under: an IPv4 address, or an IPv6 address's /64. */
+function addressGroup(address: string): string {
+  if (!address.includes(':') || /^::ffff:\d/i.test(address)) return address;
+  const [head = '', tail] = address.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/64`;
+}
+
+/** Commands of one TCP address running at once (see takePlace). */
 const MAX_RUNS_PER_ADDRESS = 16;
 /** PAM checks and prompts with an API token running at once (places of their own: see startRun). */
 const MAX_PAM_RUNS = 64;
@@ -493,6 +504,9 @@ function socketPath(given: string): string {
   if (given === '' || given.trim() !== given) throw new UsageError('--socket needs the path of the socket to listen on, without blanks around it', 'invalid_socket');
   const path = resolve(given);
   if (Buffer.byteLength(path) > SOCKET_PATH_MAX) throw new UsageError(`--socket ${path.slice(0, 60)}... is ${Buffer.byteLength(path)} bytes long: a Unix socket's path takes at most ${SOCKET_PATH_MAX}`, 'invalid_socket');
+  // Its own directory is made when it is not there (/run/tfactl after a reboot), not a path of
+  // them: a mistyped one would be left behind, made by root. Said before any store is opened.
+  if (!existsSync(dirname(dirname(path)))) throw new UsageError(`cannot listen on ${path}: the directory ${dirname(dirname(path))} does not exist`, 'listen_failed');
   return path;
 }
 
@@ -508,9 +522,6 @@ async function listen(server: Server, socket: string | null): Promise<Stats | nu
     if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot ${what}: ${errnoText(e)}`, 'listen_failed');
   };
-  // Its own directory is made (/run/tfactl after a reboot), not a path of them: a mistyped one
-  // would be left behind, made by root.
-  if (!existsSync(dirname(dirname(socket)))) throw new UsageError(`cannot listen on ${socket}: the directory ${dirname(dirname(socket))} does not exist`, 'listen_failed');
   try {
     makeDirectories(dirname(socket), 0o755);
   } catch (e) {

@@ -5,7 +5,7 @@ import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation } from '../confirm.js';
-import { undoOnInterrupt } from '../../interrupt-holds.js';
+import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
 
@@ -33,6 +33,7 @@ export async function run(inv: Invocation): Promise<void> {
   // keys in use still work.
   const undone = regenerate ? 'nothing was stored: the recovery keys in use still work' : 'nothing was stored';
   let shown = false;
+  let committing: (() => void) | undefined;
   try {
     await addRecoveryKeys(
       session,
@@ -42,11 +43,16 @@ export async function run(inv: Invocation): Promise<void> {
       (result) => {
         inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
         shown = true;
+        // From here the store commits (on PostgreSQL, a round trip): Ctrl-C or SIGTERM meanwhile
+        // must not take back the file of keys it may have stored.
+        committing = holdInterrupts();
       },
     );
     keep?.();
+    committing?.();
   } catch (e) {
     keep?.();
+    committing?.();
     file?.discard();
     // Shown, then not stored (the commit failed: a full disk, a lost connection): said plainly,
     // after the result that already went out.
