@@ -189,15 +189,41 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   if (options.atomic) {
     // Interrupted (Ctrl-C, SIGTERM) before the commit: all or nothing means nothing.
     const interrupted = options.stopped?.() === true;
-    const failed = results.some((r) => r?.status === 'failed') || inputError !== null || interrupted;
+    const before = results.some((r) => r?.status === 'failed') || inputError !== null || interrupted;
     const written = new Map<PreparedRow, Written | false>();
-    if (!failed) {
+    // A row that another command changed meanwhile (its user deleted or made, made an admin) fails
+    // the whole commit, as any failed row does: all or nothing.
+    let raced: { readonly p: PreparedRow; readonly error: RowError } | null = null;
+    if (!before) {
       for (const p of prepared) if (p) announce(p);
-      await session.store.transaction(async (tx) => {
-        for (const p of prepared) if (p) written.set(p, await commitRow(session, tx, p));
-      });
+      try {
+        await session.store.transaction(async (tx) => {
+          for (const p of prepared) {
+            if (!p) continue;
+            let w: Written | false;
+            try {
+              w = await commitRow(session, tx, p);
+            } catch (e) {
+              if (e instanceof RowError || (e instanceof TfaError && e.exitCode === 3)) raced = { p, error: e instanceof RowError ? e : new RowError(e.message) };
+              throw e;
+            }
+            if (!w && (p.exists || options.update)) {
+              raced = { p, error: new RowError(`${p.row.userid} was ${p.exists ? 'deleted' : 'added'} by another command while this import ran: nothing was imported (run the import again)`) };
+              throw raced.error;
+            }
+            written.set(p, w);
+          }
+        });
+      } catch (e) {
+        if (raced === null) throw e;
+        written.clear();
+        const { p, error } = raced as { readonly p: PreparedRow; readonly error: RowError };
+        if (error.refusedAs !== undefined) await session.audit({ action: error.refusedAs, target: p.row.userid, outcome: 'refused', detail: { via: 'import', line: p.row.line, reason: error.message } });
+      }
     }
-    const why = inputError ? 'the input is not valid past this row' : interrupted ? 'the import was interrupted' : 'another row failed';
+    const failed = before || raced !== null;
+    const racedRow = raced as { readonly p: PreparedRow; readonly error: RowError } | null;
+    const why = inputError ? 'the input is not valid past this row' : interrupted ? 'the import was interrupted' : racedRow ? `line ${racedRow.p.row.line} could not be written` : 'another row failed';
     // Every row is handed on even if handing one fails (its results file on a full disk): they
     // are all committed, and each holds secrets no one else will see.
     let unreported: { readonly error: unknown } | null = null;
@@ -205,7 +231,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
       if (!p) return;
       const w = written.get(p);
       const result: ImportResult = failed
-        ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: not imported (--atomic, and ${why})`)
+        ? outcome(p.row.line, p.row.userid, 'failed', racedRow?.p === p ? `line ${p.row.line}: ${racedRow.error.message}` : `line ${p.row.line}: not imported (--atomic, and ${why})`)
         : w
           ? resultOf(p, w)
           : outcome(p.row.line, p.row.userid, 'skipped');

@@ -145,6 +145,9 @@ describe('YubiKey OTP validated offline', () => {
       ['realm', 'set-yubico', 'keys'],
       ['realm', 'set-enforce', 'keys', 'yubico', '--api-id', '1', '--api-key', 'short'],
       ['realm', 'set-enforce', 'keys', 'yubico', '--offline', '--api-id', '1'],
+      // A client id that reads as an option, and a key the size of no service's key.
+      ['realm', 'set-yubico', 'keys', '--api-id=--json', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ=='],
+      ['realm', 'set-yubico', 'keys', '--api-id', '1', '--api-key', Buffer.alloc(65, 7).toString('base64')],
       ['realm', 'set-enforce', 'keys', 'totp', '--offline'],
       // realm show prints the URLs: none may carry a password.
       ['realm', 'set-yubico', 'keys', '--api-id', '1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==', '--url', 'https://u:pw@otp.example/wsapi/2.0/verify'],

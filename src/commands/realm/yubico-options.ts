@@ -20,9 +20,11 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
   if (apiId === undefined || apiKey === undefined) {
     throw new UsageError('a validation service needs both --api-id and --api-key (or use --offline)');
   }
-  if (!/^[0-9A-Za-z._-]{1,64}$/.test(apiId)) throw new UsageError('invalid --api-id: a client id such as 12345');
+  // Starting with a letter or digit: not an option (--api-id=--json), as the service's client ids are.
+  if (!/^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/.test(apiId)) throw new UsageError('invalid --api-id: a client id such as 12345');
   const key = Buffer.from(apiKey, 'base64');
-  if (key.length < 16 || key.toString('base64').replace(/=+$/, '') !== apiKey.replace(/=+$/, '')) {
+  // A service's key is 20 bytes (Yubico's); up to 64 taken, nothing the size of a file.
+  if (key.length < 16 || key.length > 64 || key.toString('base64').replace(/=+$/, '') !== apiKey.replace(/=+$/, '')) {
     throw new UsageError('invalid --api-key: expected the base64 key the validation service issued');
   }
   for (const url of urls) {
