@@ -25,7 +25,8 @@ export function parseComment(input: string, what = 'comment'): string | null {
 
 /** Parses a positive whole number option such as `--limit`. */
 export function parsePositiveInt(input: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^[0-9]{1,16}$/.test(input) || Number(input) < 1 || Number(input) > max) {
+  // No leading zero, no sign, no blank: as --digits and --period take numbers.
+  if (!/^[1-9][0-9]{0,15}$/.test(input) || Number(input) > max) {
     throw new UsageError(`invalid ${what} ${quote(input)}: expected a whole number from 1 to ${max}`, 'invalid_number');
   }
   return Number(input);

@@ -58,7 +58,7 @@ describe('parsePositiveInt', () => {
     expect(parsePositiveInt('1', 'n')).toBe(1);
     expect(parsePositiveInt('250', 'n')).toBe(250);
   });
-  it.each(['0', '-1', '1.5', '1e3', '', ' 1', 'x'])('rejects %j', (input) => expect(() => parsePositiveInt(input, 'n')).toThrow(UsageError));
+  it.each(['0', '-1', '1.5', '1e3', '', ' 1', 'x', '006', '+5', '0x10'])('rejects %j', (input) => expect(() => parsePositiveInt(input, 'n')).toThrow(UsageError));
 });
 
 describe('parseTotpParams', () => {

@@ -329,6 +329,8 @@ describe('tfactl serve --listen', () => {
     [['--listen', '0.0.0.0:8443'], /not a loopback address: give --tls-cert and --tls-key/],
     [['--listen', 'example.com:8443'], /invalid --listen/],
     [['--listen', '127.0.0.1:99999'], /invalid --listen/],
+    // A leading zero reads as octal to some, and is no port as written.
+    [['--listen', '127.0.0.1:080'], /invalid --listen/],
     [['--listen', '127.0.0.1:8443', '--tls-cert', 'x.pem'], /give both --tls-cert and --tls-key/],
     [['--tls-cert', 'x.pem', '--tls-key', 'y.pem'], /go with --listen/],
   ])('refuses %j (exit 2) before listening', async (extra, message) => {

@@ -482,7 +482,7 @@ function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert
     if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go with --listen HOST:PORT');
     return null;
   }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listenOpt);
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(0|[1-9]\d{0,4})$/.exec(listenOpt);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
   if (!m || host === undefined || port > 65_535 || (host !== 'localhost' && isIP(host) === 0)) {

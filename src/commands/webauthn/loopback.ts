@@ -29,7 +29,7 @@ export { ceremonyHintLines, ceremonyHints, openBrowser, type CeremonyHints, type
 
 /** A --port value: 1 to 65535. */
 export function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65_535) throw new UsageError(`invalid --port ${JSON.stringify(text)}: give a port from 1 to 65535`);
+  if (!/^[1-9]\d{0,4}$/.test(text) || Number(text) > 65_535) throw new UsageError(`invalid --port ${JSON.stringify(text)}: give a port from 1 to 65535`);
   return Number(text);
 }
 
