@@ -137,11 +137,9 @@ describe('import proxmox', () => {
     // An empty file (cut off, or the wrong one) imports nothing, and says so, rather than "imported 0".
     const empty = join(store.dir, 'empty.cfg');
     writeFileSync(empty, '\n  \n');
-    for (const args of [['--tfa-cfg', empty, '--user-cfg', files.user], ['--tfa-cfg', files.tfa, '--user-cfg', empty]]) {
-      const r = await store.run(['import', 'proxmox', ...args, '--json']);
-      expect({ code: r.code, error: r.json().error.code }).toEqual({ code: 2, error: 'invalid_proxmox_config' });
-      expect(r.json().error.message).toMatch(/^the --(tfa|user)-cfg file .*empty\.cfg is empty: a file cut off, or the wrong one/);
-    }
+    const r = await store.run(['import', 'proxmox', '--tfa-cfg', files.tfa, '--user-cfg', empty, '--json']);
+    expect({ code: r.code, error: r.json().error.code }).toEqual({ code: 2, error: 'invalid_proxmox_config' });
+    expect(r.json().error.message).toMatch(/^the --user-cfg file .*empty\.cfg is empty: a file cut off, or the wrong one \(Proxmox's user\.cfg holds root@pam at least\)$/);
     // A realm that would pass for another, as realm add refuses it: root@lo-cal is not root@local.
     const lookalike = join(store.dir, 'lookalike-user.cfg');
     writeFileSync(lookalike, 'user:root@lo-cal:1:0:::::\n');

@@ -14,9 +14,9 @@ function read(inv: Invocation, path: string, flag: string): string {
   const text = decodeUtf8(inputFiles(inv).read(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.proxmoxFile }));
   const line = firstInvalidLine(text);
   if (line !== null) throw new UsageError(`the ${flag} file ${path}: line ${line} is not valid UTF-8`, 'invalid_proxmox_config');
-  // Proxmox never writes one empty (user.cfg holds root@pam at least, tfa.cfg its JSON, {} with no
-  // factor): a file cut off, or the wrong one, would import nothing and say it did.
-  if (text.trim() === '') throw new UsageError(`the ${flag} file ${path} is empty: a file cut off, or the wrong one (Proxmox's ${flag === '--tfa-cfg' ? 'tfa.cfg holds JSON, {} when no one has a second factor' : 'files are never empty'})`, 'invalid_proxmox_config');
+  // Proxmox never writes user.cfg empty (it holds root@pam at least): a file cut off, or the wrong
+  // one, would import nothing and say it did. (An empty tfa.cfg is a cluster where no one has a factor.)
+  if (flag === '--user-cfg' && text.trim() === '') throw new UsageError(`the ${flag} file ${path} is empty: a file cut off, or the wrong one (Proxmox's user.cfg holds root@pam at least)`, 'invalid_proxmox_config');
   return text;
 }
 
