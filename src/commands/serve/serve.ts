@@ -181,12 +181,12 @@ export async function run(inv: Invocation): Promise<void> {
   // given) cannot refuse everyone's sign-in. A connection holds no place until it says what to run.
   let pamRuns = 0;
   let otherRuns = 0;
-  /** A PAM place or another: what gives it back, or why there is none (the service is busy: exit 6). */
   // Over TCP, one address (an IPv6 /64) holds at most MAX_RUNS_PER_ADDRESS of the other places: a
   // client that needs no credential to wait at a password prompt would otherwise hold every one
   // from one host. Local clients (the socket: address '') are the host's own users; PAM runs with
   // a token that may act have places of their own, which no such client can hold.
   const placesOf = new Map<string, number>();
+  /** A PAM place or another: what gives it back, or why there is none (the service is busy: exit 6). */
   const takePlace = (pam: boolean, address: string): (() => void) | StoreError => {
     if (pam && pamRuns >= MAX_PAM_RUNS) return new StoreError(`the tfactl service is busy (${MAX_PAM_RUNS} sign-ins being checked): try again shortly`, 'service_busy');
     if (!pam && otherRuns >= MAX_RUNS) return new StoreError(`the tfactl service is busy (${MAX_RUNS} commands running): try again shortly`, 'service_busy');
