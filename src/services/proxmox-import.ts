@@ -240,6 +240,16 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     if (dropped > 0) warnings.push(`${user.userid} has ${dropped + kept.length} TOTP entries but ${kept.length} secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)`);
     return { user, tfa, totp: kept, yubico, recovery, credentials };
   });
+  // One security key registered for two users (Proxmox lets it be; enrolment here refuses it, as
+  // WebAuthn asks): imported, as the cluster has it, and said, so an admin can remove the wrong one.
+  const holders = new Map<string, string[]>();
+  for (const r of rows) for (const c of r.credentials) holders.set(c.credentialId, [...(holders.get(c.credentialId) ?? []), r.user.userid]);
+  for (const [credentialId, users] of holders) {
+    const inStore = await session.store.credentialHeldByOther(users[0]!, credentialId);
+    if (users.length > 1 || inStore) {
+      warnings.push(`one security key (credential ${credentialId.slice(0, 12)}...) is registered for ${users.length > 1 ? users.join(' and ') : `${users[0]!} and a user already in the store`}: it signs in as either; remove it where it does not belong ('tfactl tfa delete USERID ID')`);
+    }
+  }
   // The credentials are bound to the RP id (appid) they were made under: without it they cannot sign in.
   const withWebauthn = rows.filter((r) => (r.tfa?.webauthn.length ?? 0) > 0).length;
   if (withWebauthn > 0 && !settings.some((p) => p.key === 'webauthn.rp-id')) {

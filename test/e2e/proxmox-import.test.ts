@@ -321,6 +321,14 @@ describe('import proxmox --datacenter-cfg', () => {
     expect(dcStore.snapshot()).toBe(before);
   });
 
+  it('warns of one security key registered for two users (imported as the cluster has it), in the dry run too', async () => {
+    const tfa = write('shared-tfa.cfg', JSON.stringify({ users: Object.fromEntries(['sam@pve', 'sue@pve'].map((u) => [u, { webauthn: [{ id: `w-${u}`, created: 1700000000, entry: WEBAUTHN_ENTRY }] }])) }));
+    const users = write('shared-user.cfg', 'user:sam@pve:1:0:::::\nuser:sue@pve:1:0:::::\n');
+    const r = await dcStore.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', users, '--datacenter-cfg', paths.datacenter, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().warnings).toContainEqual(expect.stringMatching(/^one security key \(credential \S{1,12}\.\.\.\) is registered for sam@pve and sue@pve: it signs in as either; remove it where it does not belong \('tfactl tfa delete USERID ID'\)$/));
+  });
+
   it('refuses a damaged WebAuthn credential in tfa.cfg, naming user and entry, never the key', async () => {
     const before = dcStore.snapshot();
     const damaged = { ...WEBAUTHN_ENTRY, cred: { type_: 'ES256', key: { EC_EC2: { curve: 'SECP256R1', x: P256.x, y: P256.x } } } };
