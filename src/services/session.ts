@@ -170,7 +170,7 @@ async function actorStillStands(tx: Store, actor: Actor, basis: SignInBasis | un
 }
 
 /** The basis as the store now has it (after a unit of this command's own). */
-async function basisNow(tx: Store, userid: string, basis: SignInBasis): Promise<SignInBasis | undefined> {
+async function basisNow(tx: Store, userid: string, basis: SignInBasis): Promise<SignInBasis> {
   const user = await tx.getUser(userid);
   if (!user) return basis;
   return { created: user.created, ...(basis.password !== undefined && { password: passwordFingerprint(await tx.getPasswordHash(userid)) }) };

@@ -50,8 +50,8 @@ export async function keepSession(deps: { readonly store: Store; now(): number; 
   const now = deps.now();
   const secret = deps.randomBytes(32).toString('base64url');
   const expires = now + (await sessionSeconds(deps.store));
-  // The user as the sign-in found them: one deleted and made again since keeps nothing.
-  await deps.store.insertSession({ id: sha256(secret).toString('hex'), userid: user.userid, state: await signInState(deps.store, { ...user, created: basis.created }, basis), created: now, expires });
+  // The user as the sign-in found them (`user`, `basis`): one deleted and made again since keeps nothing.
+  await deps.store.insertSession({ id: sha256(secret).toString('hex'), userid: user.userid, state: await signInState(deps.store, user, basis), created: now, expires });
   return { secret, expires };
 }
 

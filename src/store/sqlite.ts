@@ -392,18 +392,8 @@ function gateOf(path: string): ProcessGate {
 }
 
 class SqliteStore extends SqlStore {
-  /** The file as it was opened (device and inode). */
-  private readonly opened: { readonly dev: number; readonly ino: number } | null;
-  /**
-   * A file's connection is lost when its path no longer names the file it opened: moved away, or
-   * another put in its place (a restore by rename, `mv backup.db tfactl.db`); kept, it would go on
-   * reading and writing a store no one else sees.
-   */
-  get connectionLost(): boolean {
-    if (this.opened === null) return false;
-    const now = statSync(this.path, { throwIfNoEntry: false });
-    return now === undefined || now.dev !== this.opened.dev || now.ino !== this.opened.ino;
-  }
+  /** A file's connection is never lost. */
+  readonly connectionLost = false;
   private readonly gate: ProcessGate;
   /** Set when its WAL is checkpointed in the background (OpenOptions.backgroundCheckpoints). */
   checkpoints: BackgroundCheckpoints | null = null;
@@ -416,8 +406,6 @@ class SqliteStore extends SqlStore {
   ) {
     super();
     this.gate = gateOf(path);
-    const st = path === ':memory:' ? undefined : statSync(path, { throwIfNoEntry: false });
-    this.opened = st ? { dev: st.dev, ino: st.ino } : null;
   }
 
   protected sql(text: string): SqlStatement {

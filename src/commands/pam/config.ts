@@ -241,11 +241,12 @@ function tokenIn(inv: Invocation, tokenFile: string): (PresentedToken & { readon
  * read), refusing as it would; then why `realm` is not in it, or null when it is.
  */
 async function realmMissing(inv: Invocation, realm: string, nullok: boolean): Promise<string | null> {
-  // Held to the rule as for root, who runs the lines (the one running this may own the files).
+  // Held to the rule as for root, who runs the lines (the one running this may own the files), as
+  // openSession's `trusted` would hold them for this user: checked once, here.
   const location = storePath(inv);
   if (!isPostgresUrl(location)) refuseReplaceable(location, 0, 'the store');
   refuseReplaceable(keyPathOf(inv, location), 0, 'the key file');
-  const session = await openSession(inv, undefined, { readOnly: true, trusted: true });
+  const session = await openSession(inv, undefined, { readOnly: true });
   await session.secretKey();
   try {
     await requireRealm(session.store, realm);

@@ -2,7 +2,7 @@ import { describeOffer } from '../../domain/second-factor.js';
 import { escapeText } from '../../domain/text.js';
 import { formatTime } from '../../domain/dates.js';
 import type { Invocation } from '../../invocation.js';
-import { pamPrompt } from '../../services/pam.js';
+import { pamPrompt, type PamPrompt } from '../../services/pam.js';
 import { fido2Instructions } from '../webauthn/fido2-lines.js';
 import { boolOpt } from '../options.js';
 import { authDeps, openSession } from '../session.js';
@@ -25,27 +25,29 @@ export async function run(inv: Invocation): Promise<void> {
     return;
   }
   const { offer, keys } = await pamPrompt(authDeps(inv, session.store, (tx) => session.secretKey(tx), userid), userid);
-  const typed = offer === null || offer === 'none' ? [] : offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
-  const what = offer === null || offer === 'none' ? 'a TOTP code, a recovery key or a YubiKey OTP' : `a ${describeOffer({ ...offer, kinds: typed })}`;
-  const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];
-  const text =
-    offer !== null && offer !== 'none' && offer.lockedUntil !== undefined
-      ? `Second factor for ${userid}: every second factor is locked until ${formatTime(offer.lockedUntil)} after too many failures: ask an admin (every answer is refused until then).`
-      : offer !== null && offer !== 'none' && typed.length === 0
-      ? keys
-        ? `Second factor for ${userid}: your security key.\n${keyLines.join('\n')}`
-        : offer.blocked === 'totp locked'
-          ? `Second factor for ${userid}: TOTP is locked after too many failures: ask an admin to unlock it.`
-          : offer.blocked === 'enforced kind missing'
-            ? `Second factor for ${userid}: this realm asks for a kind of second factor ${userid} does not have: ask an admin to add one.`
-            : `Second factor for ${userid}: none left that can be used here (recovery keys all used, or a security key without fido2-assert's lines): ask an admin.`
-      : offer === 'none'
-        ? boolOpt(inv, 'nullok') === true
-          ? `No second factor is set for ${userid}: press Enter at the next prompt.`
-          : `No second factor is set for ${userid}, and one is needed here: ask an admin to add one (pressing Enter at the next prompt is refused).`
-        : [`Second factor for ${userid}: type ${what} at the next prompt.`, ...keyLines].join('\n');
+  const text = promptText(userid, offer, keys, boolOpt(inv, 'nullok') === true);
   const known = offer === null ? null : offer === 'none' ? { kinds: [], recoveryLeft: null } : offer;
   const fido2 = keys?.fido2.map((f) => ({ factorId: f.factorId, kind: f.kind, input: f.input, options: f.options })) ?? [];
   // Its lines are lines (the security key's instructions), each escaped as the renderer's data would be.
   inv.out.result({ userid, kinds: known?.kinds ?? null, recoveryKeysLeft: known?.recoveryLeft ?? null, fido2, text }, () => text.split('\n').map(escapeText).join('\n'));
+}
+
+/** What the prompt line says: what to type, or why nothing typed can sign in now. */
+function promptText(userid: string, offer: PamPrompt['offer'], keys: PamPrompt['keys'], nullok: boolean): string {
+  const to = `Second factor for ${userid}`;
+  if (offer === 'none') {
+    return nullok
+      ? `No second factor is set for ${userid}: press Enter at the next prompt.`
+      : `No second factor is set for ${userid}, and one is needed here: ask an admin to add one (pressing Enter at the next prompt is refused).`;
+  }
+  const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];
+  // Someone tfactl does not know (or who cannot sign in): told what anyone may type.
+  if (offer === null) return `${to}: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.`;
+  if (offer.lockedUntil !== undefined) return `${to}: every second factor is locked until ${formatTime(offer.lockedUntil)} after too many failures: ask an admin (every answer is refused until then).`;
+  const typed = offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
+  if (typed.length > 0) return [`${to}: type a ${describeOffer({ ...offer, kinds: typed })} at the next prompt.`, ...keyLines].join('\n');
+  if (keys) return `${to}: your security key.\n${keyLines.join('\n')}`;
+  if (offer.blocked === 'totp locked') return `${to}: TOTP is locked after too many failures: ask an admin to unlock it.`;
+  if (offer.blocked === 'enforced kind missing') return `${to}: this realm asks for a kind of second factor ${userid} does not have: ask an admin to add one.`;
+  return `${to}: none left that can be used here (recovery keys all used, or a security key without fido2-assert's lines): ask an admin.`;
 }

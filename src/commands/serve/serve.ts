@@ -58,7 +58,7 @@ export async function run(inv: Invocation): Promise<void> {
   inv.onExit(() => pool.closeAll());
   const deps: ApiDeps = {
     openStore: async () => {
-      // A pooled connection to a store file since removed would go on reading and writing it: not the store.
+      // A pooled connection to a store file since moved away would go on reading and writing it: not the store.
       refuseMissing();
       const { store, release } = await pool.acquire();
       return { store: store.store, secretKey: store.secretKey, close: release };
