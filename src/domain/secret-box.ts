@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import type { TotpParams } from './totp-params.js';
 
 /**
  * Secrets at rest: AES-256-GCM with the store's key. The associated data binds a sealed secret to
@@ -11,6 +12,17 @@ const TAG_BYTES = 16;
 
 export function secretContext(userid: string, factorId: string, purpose: string): Buffer {
   return Buffer.from(`tfactl/v1/${purpose}/${userid}/${factorId}`, 'utf8');
+}
+
+/**
+ * A keyed fingerprint of a user's TOTP secret with the parameters its codes depend on: what the
+ * replay ledger knows the secret by after its factor is gone, so that the secret added again does
+ * not take its spent codes again. HMAC-SHA256 under a key derived from the store's (never the
+ * sealing key itself); it tells nothing of the secret without the key.
+ */
+export function totpSecretMark(key: Buffer, userid: string, secret: string, params: TotpParams): string {
+  const markKey = createHmac('sha256', key).update('tfactl/v1/secret-mark-key').digest();
+  return createHmac('sha256', markKey).update(['totp', userid, params.algorithm, params.digits, params.period, secret].join('\0')).digest('base64url');
 }
 
 /** Where a realm's YubiKey validation service API key belongs. */

@@ -8,7 +8,7 @@ import type {
   ProxmoxUserTfa,
   ProxmoxWebauthnConfig,
 } from '../domain/proxmox.js';
-import { seal, secretContext } from '../domain/secret-box.js';
+import { seal, secretContext, totpSecretMark } from '../domain/secret-box.js';
 import { safeJson } from '../domain/text.js';
 import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
 import { formatOriginList, originFitsRpId } from '../domain/webauthn-settings.js';
@@ -158,6 +158,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         issuer: t.issuer,
         lastStep: t.lastCount,
         verified: true,
+        secretMark: totpSecretMark(key, user.userid, t.secret, t.params),
       };
       return { row, enabled: t.enabled, secret: t.secret };
     });
@@ -180,6 +181,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
             issuer: null,
             lastStep: null,
             verified: true,
+            secretMark: totpSecretMark(key, user.userid, secret, realmParams(realm)),
           },
           enabled: true,
           secret,

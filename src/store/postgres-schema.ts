@@ -223,6 +223,26 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'totp-issuer (SQLite migration 014)',
     statements: () => ['ALTER TABLE factors ADD COLUMN issuer TEXT'],
   },
+  {
+    version: 15,
+    name: 'secret-marks (SQLite migration 015)',
+    statements: () => [
+      `ALTER TABLE factors ADD COLUMN secret_mark ${T}`,
+      'DROP TRIGGER replay_ledger_totp ON factors',
+      'DROP FUNCTION replay_ledger_totp()',
+      ...ledgerTrigger(
+        'replay_ledger_totp',
+        'factors',
+        'NEW.last_step IS NOT NULL',
+        "NEW.id, 'totp-step', 0, NEW.last_step, NEW.userid, NEW.secret_mark",
+        'OF last_step',
+        'INSERT OR UPDATE',
+        'UPDATE SET spent = greatest(replay_ledger.spent, EXCLUDED.spent), device = coalesce(EXCLUDED.device, replay_ledger.device)',
+      ),
+      'CREATE INDEX factors_credential_any ON factors (credential_id) WHERE credential_id IS NOT NULL',
+      'CREATE INDEX factors_public_id ON factors (public_id) WHERE public_id IS NOT NULL',
+    ],
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -73,28 +73,26 @@ export function storeMissing(where: string): StoreError {
 export const DROP_ORPHAN_CHALLENGES = 'DELETE FROM challenges WHERE userid NOT IN (SELECT userid FROM users)';
 
 /**
+ * Raises a factor column to the highest the ledger holds for the factor, or for its device (the
+ * secret's mark, the key's public id or credential id) under the same user.
+ */
+const raiseToLedger = (column: string, guard: string, device: string, types: string) =>
+  `UPDATE factors SET ${column} = l.spent
+   FROM (
+     SELECT f.id, max(l.spent) AS spent FROM factors f
+     JOIN replay_ledger l ON l.guard = '${guard}' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.${device}))
+     WHERE f.type IN (${types}) GROUP BY f.id
+   ) l
+   WHERE l.id = factors.id AND (factors.${column} IS NULL OR factors.${column} < l.spent)`;
+
+/**
  * After a restore: every factor at least as spent as the replay ledger says (see
  * SqliteStore.applyReplayLedger), in SQL both backends take.
  */
 export const APPLY_REPLAY_LEDGER: readonly string[] = [
-  `UPDATE factors SET last_step = l.spent
-   FROM replay_ledger l
-   WHERE l.factor_id = factors.id AND l.guard = 'totp-step' AND l.slot = 0
-     AND factors.type = 'totp' AND (factors.last_step IS NULL OR factors.last_step < l.spent)`,
-  `UPDATE factors SET last_counter = l.spent
-   FROM (
-     SELECT f.id, max(l.spent) AS spent FROM factors f
-     JOIN replay_ledger l ON l.guard = 'yubico-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.public_id))
-     WHERE f.type = 'yubico' GROUP BY f.id
-   ) l
-   WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent)`,
-  `UPDATE factors SET last_counter = l.spent
-   FROM (
-     SELECT f.id, max(l.spent) AS spent FROM factors f
-     JOIN replay_ledger l ON l.guard = 'webauthn-counter' AND (l.factor_id = f.id OR (l.userid = f.userid AND l.device = f.credential_id))
-     WHERE f.type IN ('webauthn', 'u2f') GROUP BY f.id
-   ) l
-   WHERE l.id = factors.id AND (factors.last_counter IS NULL OR factors.last_counter < l.spent)`,
+  raiseToLedger('last_step', 'totp-step', 'secret_mark', "'totp'"),
+  raiseToLedger('last_counter', 'yubico-counter', 'public_id', "'yubico'"),
+  raiseToLedger('last_counter', 'webauthn-counter', 'credential_id', "'webauthn', 'u2f'"),
   `UPDATE recovery_slots SET hash = NULL
    WHERE hash IS NOT NULL AND EXISTS (
      SELECT 1 FROM replay_ledger l WHERE l.factor_id = recovery_slots.factor_id AND l.guard = 'recovery-key' AND l.slot = recovery_slots.slot
@@ -767,18 +765,35 @@ export abstract class SqlStore implements Store {
 
   async insertTotpFactor(f: NewTotpFactor) {
     (await this.sql(
-        `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret, algorithm, digits, period, issuer, last_step)
-         VALUES (?, ?, 'totp', ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO factors (id, userid, type, description, enabled, verified, created, secret, algorithm, digits, period, issuer, secret_mark, last_step)
+         VALUES (@id, @userid, 'totp', @description, 1, @verified, @created, @secret, @algorithm, @digits, @period, @issuer, @mark,
+           (SELECT max(s.step) FROM (
+              SELECT CAST(@step AS BIGINT) AS step
+              UNION ALL SELECT spent FROM replay_ledger WHERE guard = 'totp-step' AND userid = @userid AND device = @mark
+            ) s))`,
       )
-      .run(f.id, f.userid, f.description, f.verified ? 1 : 0, f.created, f.sealedSecret, f.params.algorithm, f.params.digits, f.params.period, f.issuer, f.lastStep));
+      .run({
+        id: f.id,
+        userid: f.userid,
+        description: f.description,
+        verified: f.verified ? 1 : 0,
+        created: f.created,
+        secret: f.sealedSecret,
+        algorithm: f.params.algorithm,
+        digits: f.params.digits,
+        period: f.params.period,
+        issuer: f.issuer,
+        mark: f.secretMark,
+        step: f.lastStep,
+      }));
   }
 
-  async advanceTotpStep(factorId: string, step: number, now: number) {
+  async advanceTotpStep(factorId: string, step: number, now: number, secretMark: string | null) {
     return (await this.sql(
-            `UPDATE factors SET last_step = @step, last_used = @now, verified = 1
+            `UPDATE factors SET last_step = @step, last_used = @now, verified = 1, secret_mark = coalesce(secret_mark, @mark)
              WHERE id = @id AND type = 'totp' AND (last_step IS NULL OR last_step < @step)`,
           )
-          .run({ id: factorId, step, now })).changes === 1;
+          .run({ id: factorId, step, now, mark: secretMark })).changes === 1;
   }
 
   async getRecoverySet(userid: string) {

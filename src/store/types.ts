@@ -88,9 +88,14 @@ export interface NewTotpFactor {
   readonly params: TotpParams;
   /** The issuer in the URI the user was given; null when not known (an import that named none). */
   readonly issuer: string | null;
-  /** The step of the code that confirmed enrolment, so that code cannot sign in; null if unverified. */
+  /**
+   * The step of the code that confirmed enrolment, so that code cannot sign in; null if unverified.
+   * The store raises it to what the replay ledger holds for the same user and secretMark.
+   */
   readonly lastStep: number | null;
   readonly verified: boolean;
+  /** totpSecretMark of the secret: what the replay ledger knows it by once the factor is gone. */
+  readonly secretMark: string | null;
 }
 
 export interface RecoverySetRecord {
@@ -410,12 +415,17 @@ export interface FactorStore {
   totpFactors(exceptUserid?: string): AsyncIterable<{ readonly factor: TotpFactorRecord; readonly secret: TotpSecretRecord }>;
   /** The TOTP factors of a user with their sealed secrets: enabled ones, or all with `includeDisabled`. */
   getTotpSecrets(userid: string, includeDisabled?: boolean): Promise<TotpSecretRecord[]>;
+  /**
+   * Stores a TOTP factor at least as spent as the replay ledger says the same secret was for the
+   * user (a factor deleted and added again with its secret does not take its spent codes again).
+   */
   insertTotpFactor(factor: NewTotpFactor): Promise<void>;
   /**
    * Accepts TOTP step `step` for a factor only if it is newer than the last accepted one, in one
-   * conditional statement: of two racing sign-ins with the same code exactly one gets true.
+   * conditional statement: of two racing sign-ins with the same code exactly one gets true. A
+   * factor from before marks were kept takes `secretMark` with it.
    */
-  advanceTotpStep(factorId: string, step: number, now: number): Promise<boolean>;
+  advanceTotpStep(factorId: string, step: number, now: number, secretMark: string | null): Promise<boolean>;
   /** The enabled YubiKey factors of a user. */
   getYubicoFactors(userid: string): Promise<YubikeyRecord[]>;
   /** Adds a YubiKey; false when the user already has this key. */

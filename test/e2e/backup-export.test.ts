@@ -724,8 +724,8 @@ describe('restore after use', () => {
       // Nor had it the tables and triggers of later migrations (tfactl 4 had no triggers).
       for (const trigger of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").pluck().all()) db.exec(`DROP TRIGGER "${String(trigger)}"`);
       db.exec('DROP TABLE password_failures; DROP TABLE password_checks; DROP TABLE replay_ledger; DROP TABLE challenges; DROP TABLE api_tokens; DROP TABLE sessions');
-      db.exec('DROP INDEX factors_credential');
-      for (const column of ['credential_id', 'public_key', 'algorithm_id', 'rp_id', 'transports', 'issuer']) db.exec(`ALTER TABLE factors DROP COLUMN ${column}`);
+      db.exec('DROP INDEX factors_credential; DROP INDEX factors_credential_any; DROP INDEX factors_public_id');
+      for (const column of ['credential_id', 'public_key', 'algorithm_id', 'rp_id', 'transports', 'issuer', 'secret_mark']) db.exec(`ALTER TABLE factors DROP COLUMN ${column}`);
       db.pragma('user_version = 4');
       db.close();
       expect((await s.run(['user', 'delete', 'old', '--yes'])).code).toBe(0);
@@ -790,6 +790,23 @@ describe('restore after use', () => {
       expect(replay.json().error.message).not.toContain(code);
       // The restored factor takes the next step's code (one step of drift ahead).
       expect((await s.login('tia', PW, oathtool(secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+    });
+  });
+
+  it('keeps a TOTP code used since the backup used when the factor was deleted and its secret added again', async () => {
+    await afterBackup('tim', 'before-totp-readd.db', async (s, backup) => {
+      const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
+      const add = await s.run(['tfa', 'add', 'totp', 'tim', '--secret', secret, '--no-verify', '--json']);
+      expect(add.code, add.stderr).toBe(0);
+      const file = await backup();
+      expect((await s.run(['tfa', 'delete', 'tim', add.json().result.id as string])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'totp', 'tim', '--secret', secret, '--no-verify'])).code).toBe(0);
+      const code = oathtool(secret);
+      expect((await s.login('tim', PW, code)).code).toBe(0);
+      // The backup's factor, under its old id, comes back: the ledger knows the code by the secret.
+      expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
+      expect((await s.login('tim', PW, code)).code).toBe(5);
+      expect((await s.login('tim', PW, oathtool(secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
     });
   });
 

@@ -235,6 +235,28 @@ describe('sign-in with TOTP', () => {
     oneLineError(again);
   });
 
+  it('keeps a code spent when its factor is deleted and the secret added again (the app kept its entry)', async () => {
+    await addUser('readd');
+    const { secret, id } = await enrol('readd');
+    const next = oathtool(secret, { epoch: nowSeconds() + 30 });
+    expect((await login('readd', next)).code).toBe(0);
+    expect((await store.run(['tfa', 'delete', 'readd', id])).code).toBe(0);
+    // Added again unverified (an admin provisioning), then with the spent code as its confirmation.
+    const unverified = await store.run(['tfa', 'add', 'totp', 'readd', '--secret', secret, '--no-verify', '--json']);
+    expect(unverified.code, unverified.stderr).toBe(0);
+    const replay = await login('readd', next);
+    expect(replay.code).toBe(5);
+    expect(oneLineError(replay)).toContain('authentication failed');
+    expect((await store.run(['tfa', 'delete', 'readd', unverified.json().result.id as string])).code).toBe(0);
+    expect((await store.run(['tfa', 'add', 'totp', 'readd', '--secret', secret, '--code', next])).code).toBe(0);
+    expect((await login('readd', next)).code).toBe(5);
+    // The secret with another period makes other codes: the steps spent with 30 s do not hold them back.
+    const [listed] = store.read<{ factors: { id: string }[] }[]>(['tfa', 'list', 'readd']);
+    for (const f of listed!.factors) expect((await store.run(['tfa', 'delete', 'readd', f.id])).code).toBe(0);
+    expect((await store.run(['tfa', 'add', 'totp', 'readd', '--secret', secret, '--period', '60', '--no-verify'])).code).toBe(0);
+    expect((await login('readd', oathtool(secret, { period: 60 }))).code).toBe(0);
+  });
+
   it('takes a code typed as apps show it, in groups (123 456), at enrolment and at sign-in', async () => {
     const grouped = (code: string) => `${code.slice(0, 3)} ${code.slice(3)}`;
     await addUser('grouped');

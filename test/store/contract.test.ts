@@ -54,14 +54,40 @@ onEveryBackend((opened, others) => {
 
   describe('single use under racing connections', () => {
     it('advances a TOTP step once: of ten connections with the same step, one succeeds', async () => {
-      await store.insertTotpFactor({ id: 't-ben', userid: 'ben@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 1), params: totpParams, issuer: 'Example: Corp', lastStep: null, verified: false });
+      await store.insertTotpFactor({ id: 't-ben', userid: 'ben@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 1), params: totpParams, issuer: 'Example: Corp', lastStep: null, verified: false, secretMark: null });
       const racing = await others(10);
-      const results = await Promise.all(racing.map((s) => s.advanceTotpStep('t-ben', 500, NOW)));
+      const results = await Promise.all(racing.map((s) => s.advanceTotpStep('t-ben', 500, NOW, null)));
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.advanceTotpStep('t-ben', 499, NOW)).toBe(false);
-      expect(await store.advanceTotpStep('t-ben', 501, NOW)).toBe(true);
+      expect(await store.advanceTotpStep('t-ben', 499, NOW, null)).toBe(false);
+      expect(await store.advanceTotpStep('t-ben', 501, NOW, null)).toBe(true);
       expect((await store.getTotpSecrets('ben@local'))[0]).toMatchObject({ id: 't-ben', lastStep: 501 });
       expect((await store.listFactors('ben@local'))[0]).toMatchObject({ type: 'totp', verified: true, issuer: 'Example: Corp' });
+    });
+
+    it('keeps a TOTP secret spent after its factor goes: the same secret added again starts where it stopped', async () => {
+      const factor = (id: string, secretMark: string | null, lastStep: number | null) =>
+        ({ id, userid: 'dan@local', description: 'phone', created: NOW, sealedSecret: Buffer.alloc(40, 3), params: totpParams, issuer: null, lastStep, verified: lastStep !== null, secretMark });
+      await store.insertTotpFactor(factor('t-dan', 'mark-a', 700));
+      expect(await store.advanceTotpStep('t-dan', 705, NOW, 'mark-a')).toBe(true);
+      expect(await store.deleteFactor('dan@local', 't-dan')).toBe(true);
+      // Added again, unverified or with an older confirming step: the spent steps stay spent.
+      await store.insertTotpFactor(factor('t-dan2', 'mark-a', null));
+      expect((await store.getTotpSecrets('dan@local'))[0]).toMatchObject({ id: 't-dan2', lastStep: 705 });
+      expect(await store.advanceTotpStep('t-dan2', 705, NOW, 'mark-a')).toBe(false);
+      expect(await store.advanceTotpStep('t-dan2', 706, NOW, 'mark-a')).toBe(true);
+      expect(await store.deleteFactor('dan@local', 't-dan2')).toBe(true);
+      // Another secret (another mark) and another user's ledger do not count.
+      await store.insertTotpFactor(factor('t-dan3', 'mark-b', null));
+      expect((await store.getTotpSecrets('dan@local'))[0]).toMatchObject({ id: 't-dan3', lastStep: null });
+      expect(await store.deleteFactor('dan@local', 't-dan3')).toBe(true);
+      // A factor from before marks were kept takes its mark with the next step it accepts, and the ledger with it.
+      await store.insertTotpFactor(factor('t-dan4', null, 800));
+      expect(await store.advanceTotpStep('t-dan4', 801, NOW, 'mark-c')).toBe(true);
+      expect(await store.advanceTotpStep('t-dan4', 802, NOW, 'mark-other')).toBe(true);
+      expect(await store.deleteFactor('dan@local', 't-dan4')).toBe(true);
+      await store.insertTotpFactor(factor('t-dan5', 'mark-c', 790));
+      expect((await store.getTotpSecrets('dan@local'))[0]).toMatchObject({ id: 't-dan5', lastStep: 802 });
+      expect(await store.deleteFactor('dan@local', 't-dan5')).toBe(true);
     });
 
     it('spends a recovery key once: of ten connections, one succeeds', async () => {

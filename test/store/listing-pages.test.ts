@@ -40,7 +40,7 @@ onEveryBackend((opened) => {
         all.push(id);
         expect(await tx.insertUser(user(id))).toBe(true);
         for (let t = 0; t < totpsOf(i); t++) {
-          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, issuer: t % 2 ? `issuer ${i}` : null, lastStep: null, verified: true });
+          await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, issuer: t % 2 ? `issuer ${i}` : null, lastStep: null, verified: true, secretMark: null });
         }
       }
       for (let i = 0; i < USERS; i++) await tx.appendAudit({ ts: NOW + i, actor: i % 2 ? useridOf(1) : null, action: 'test', target: useridOf(i), outcome: 'ok', detail: { i } });

@@ -306,13 +306,13 @@ describe('the replay ledger', () => {
     const sealed = Buffer.alloc(16);
     try {
       const params = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
-      await store.insertTotpFactor({ id: 't', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, params, issuer: null, lastStep: 10, verified: true });
+      await store.insertTotpFactor({ id: 't', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, params, issuer: null, lastStep: 10, verified: true, secretMark: null });
       await store.insertYubicoFactor({ id: 'y', userid: 'root@local', description: '', created: 1, publicId: 'cccjgjgkhcbb', sealedSecret: sealed, lastCounter: 5 });
       await store.putRecoverySet({ id: 'r', userid: 'root@local', description: '', created: 1, sealedSecret: sealed, hashes: ['h0', null, 'h2'] }, false);
       // Single use holds exactly as before: each guard moves once, forwards only.
-      expect(await store.advanceTotpStep('t', 12, 2)).toBe(true);
-      expect(await store.advanceTotpStep('t', 12, 2)).toBe(false);
-      expect(await store.advanceTotpStep('t', 11, 2)).toBe(false);
+      expect(await store.advanceTotpStep('t', 12, 2, null)).toBe(true);
+      expect(await store.advanceTotpStep('t', 12, 2, null)).toBe(false);
+      expect(await store.advanceTotpStep('t', 11, 2, null)).toBe(false);
       expect(await store.advanceYubicoCounter('y', 9, 2)).toBe(true);
       expect(await store.advanceYubicoCounter('y', 9, 2)).toBe(false);
       expect(await store.consumeRecoverySlot('r', 2, 'h2', 2)).toBe(true);

@@ -1,6 +1,6 @@
 import { isRoot } from '../../domain/permissions.js';
 import { typedCode } from '../../domain/second-factor.js';
-import { open, seal, secretContext } from '../../domain/secret-box.js';
+import { open, seal, secretContext, totpSecretMark } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
 import { AuthError, NotFoundError, RefusedError, UsageError } from '../../errors.js';
 import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
@@ -105,6 +105,7 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
     issuer: prepared.issuer,
     lastStep: step,
     verified: step !== null,
+    secretMark: totpSecretMark(key, prepared.userid, prepared.secret, prepared.params),
   };
 }
 
