@@ -9,7 +9,7 @@ export type { UserOverview, UserPatch };
 import { authorize, refuse } from './authz.js';
 import { checkRealmAllows } from './factors.js';
 import { confirmTotp, type EnrolledTotp, enrolled, type PreparedTotp, prepareTotp, type TotpEnrolmentIo, totpFactorRow, type TotpRequest } from './kinds/totp-enrolment.js';
-import { type AddedYubico, prepareYubico, reusedKeyProblem, type YubicoRequest } from './kinds/yubico-enrolment.js';
+import { type AddedYubico, prepareYubico, type YubicoRequest, yubikeyProblem } from './kinds/yubico-enrolment.js';
 import { requireRealm, requireUser, userMissing } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
@@ -92,8 +92,8 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     totp = { prepared, row: await totpFactorRow(session, prepared, step) };
   }
   const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;
-  const reused = yubico && (await reusedKeyProblem(session.store, id, yubico));
-  if (reused) await refuse(session, 'user.add', id, reused, 'yubikey_reused');
+  const problem = yubico && tfa.type === 'yubico' && (await yubikeyProblem(session, session.store, id, yubico, tfa.yubico.offline));
+  if (problem) await refuse(session, 'user.add', id, problem.message, problem.code);
   const now = session.now();
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.getRealm(req.userid.realm))) throw new NotFoundError(`realm ${req.userid.realm} does not exist`);

@@ -691,6 +691,12 @@ export abstract class SqlStore implements Store {
     return spent === null || spent === undefined ? null : Number(spent);
   }
 
+  async offlineYubikeysOfOthers(userid: string, publicId: string) {
+    const rows = (await this.sql(`SELECT id, userid, secret FROM factors WHERE type = 'yubico' AND public_id = ? AND userid <> ? AND secret IS NOT NULL`)
+      .all(publicId, userid)) as { id: string; userid: string; secret: Buffer }[];
+    return rows.map((r) => ({ id: r.id, userid: r.userid, sealedSecret: storedSecret(r.secret, `YubiKey ${r.id}`) }));
+  }
+
   async advanceYubicoCounter(factorId: string, counter: number, now: number) {
     return (await this.sql(
             `UPDATE factors SET last_counter = @counter, last_used = @now

@@ -435,6 +435,8 @@ export interface FactorStore {
    * which outlives deleted factors); null when none was.
    */
   yubicoCounterSpent(userid: string, publicId: string): Promise<number | null>;
+  /** Other users' YubiKey factors of this public id checked offline (with a sealed AES key). */
+  offlineYubikeysOfOthers(userid: string, publicId: string): Promise<{ readonly id: string; readonly userid: string; readonly sealedSecret: Buffer }[]>;
   /**
    * Accepts counter value `counter` for a YubiKey only if it is newer than the last accepted one, in
    * one conditional statement: of two racing sign-ins with one OTP exactly one gets true.

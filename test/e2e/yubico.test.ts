@@ -81,10 +81,38 @@ describe('YubiKey OTP validated offline', () => {
     // Another user's registration of the key (a public id is no secret) is none of this user's spending.
     await addUser('zia@keys');
     expect((await store.run(['tfa', 'add', 'yubico', 'zia@keys', '--otp', older, '--aes-key', again.aesKey, '--private-id', again.privateId])).code).toBe(0);
+    // (While zia holds the key, it is refused to anyone else: see the next test.)
+    expect((await store.run(['tfa', 'delete', 'zia@keys', '--type', 'yubico', '--yes'])).code).toBe(0);
     // A fresh touch registers it, and the spent OTP stays spent.
     expect((await store.run(['tfa', 'add', 'yubico', 'zoe@keys', '--otp', again.otp(), '--aes-key', again.aesKey, '--private-id', again.privateId])).code).toBe(0);
     expect((await login('zoe@keys', spent)).code).toBe(5);
     expect((await login('zoe@keys', again.otp())).code).toBe(0);
+  });
+
+  it('refuses a key another user holds (one OTP would sign in as either), not its public id with other key material', async () => {
+    const shared = new SimulatedKey('k-shared', 'cccjgjgkhcbg', '202122232425262728292a2b2c2d2e2f', '0c0d0e0f1011');
+    const material = ['--aes-key', shared.aesKey, '--private-id', shared.privateId];
+    await addUser('ada@keys');
+    await addUser('ben@keys');
+    expect((await store.run(['tfa', 'add', 'yubico', 'ada@keys', '--otp', shared.otp(), ...material])).code).toBe(0);
+    const before = store.read(['tfa', 'list', 'ben@keys']);
+    const refused = await store.run(['tfa', 'add', 'yubico', 'ben@keys', '--otp', shared.otp(), ...material, '--json']);
+    expect(refused.code).toBe(4);
+    expect(refused.json().error).toEqual({
+      code: 'exists',
+      message: 'the YubiKey cccjgjgkhcbg is registered for another user: one OTP of it would sign in as either; give ben@keys a key (or a slot of this one) of its own',
+    });
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'ben@keys', outcome: 'refused' });
+    const created = await store.run(['user', 'add', 'cy@keys', '--password-stdin', '--yubico-otp', shared.otp(), ...material], { input: `${PW}\n` });
+    expect(created.code).toBe(4);
+    expect(oneLineError(created)).toContain('is registered for another user');
+    expect(store.read(['tfa', 'list', 'ben@keys'])).toEqual(before);
+    expect((await store.run(['user', 'show', 'cy@keys'])).code).toBe(3);
+    // Anyone may program a key with this public id and key material of their own: it blocks no one.
+    const lookalike = new SimulatedKey('k-lookalike', 'cccjgjgkhcbg', '303132333435363738393a3b3c3d3e3f', '0c0d0e0f1011');
+    expect((await store.run(['tfa', 'add', 'yubico', 'ben@keys', '--otp', lookalike.otp(), '--aes-key', lookalike.aesKey, '--private-id', lookalike.privateId])).code).toBe(0);
+    expect((await login('ada@keys', shared.otp())).code).toBe(0);
+    expect((await login('ben@keys', shared.otp())).code).toBe(5);
   });
 
   it('refuses a corrupted OTP and another key\'s OTP', async () => {

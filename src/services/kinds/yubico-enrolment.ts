@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { seal } from '../../domain/secret-box.js';
 import { AuthError, UsageError } from '../../errors.js';
 import type { RealmRecord, Store } from '../../store/types.js';
@@ -95,6 +96,36 @@ export async function reusedKeyProblem(store: Store, userid: string, prepared: {
   return spent !== null && prepared.lastCounter <= spent ? `this OTP of the YubiKey ${prepared.publicId} was used before: touch the key again for a new one` : null;
 }
 
+/**
+ * Why a YubiKey as prepared may not be registered for `userid`, or null: a reused OTP
+ * (reusedKeyProblem), or an offline key whose AES key another user's factor of the same public id
+ * holds: each factor counts its own OTPs, so one OTP of it would sign in as either user (the
+ * validation service counts a key's OTPs once for all). Asking proves nothing new: whoever asks
+ * holds the AES key.
+ */
+export async function yubikeyProblem(
+  session: Session,
+  store: Store,
+  userid: string,
+  prepared: { readonly publicId: string; readonly lastCounter: number | null; readonly mode: 'online' | 'offline' },
+  offline: YubicoRequest['offline'],
+): Promise<{ readonly message: string; readonly code: string } | null> {
+  const reused = await reusedKeyProblem(store, userid, prepared);
+  if (reused !== null) return { message: reused, code: 'yubikey_reused' };
+  if (prepared.mode !== 'offline' || offline === null) return null;
+  const others = await store.offlineYubikeysOfOthers(userid, prepared.publicId);
+  if (others.length === 0) return null;
+  const { openOfflineKey } = await import('../yubico.js');
+  const key = await session.secretKey();
+  for (const other of others) {
+    const theirs = Buffer.from(openOfflineKey(other.sealedSecret, key, other.userid, other.id).aesKey, 'hex');
+    if (theirs.length === offline.aesKey.length && timingSafeEqual(theirs, offline.aesKey)) {
+      return { message: `the YubiKey ${prepared.publicId} is registered for another user: one OTP of it would sign in as either; give ${userid} a key (or a slot of this one) of its own`, code: 'exists' };
+    }
+  }
+  return null;
+}
+
 /** Registers a YubiKey for an existing user (opt-in, or required where the realm enforces YubiKey OTP). */
 export async function addYubicoKey(session: Session, userid: string, req: YubicoRequest): Promise<AddedYubico> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
@@ -103,13 +134,13 @@ export async function addYubicoKey(session: Session, userid: string, req: Yubico
   const prepared = await prepareYubico(session, userid, realm, req);
   const added = await session.store.transaction(async (tx) => {
     // Checked in the unit that adds it: no other registration of the key slips in between.
-    const reused = await reusedKeyProblem(tx, userid, prepared);
-    if (reused !== null) return reused;
+    const problem = await yubikeyProblem(session, tx, userid, prepared, req.offline);
+    if (problem !== null) return problem;
     const ok = await tx.insertYubicoFactor({ ...prepared, userid, description: req.description, created: session.now() });
     if (ok) await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'yubico', id: prepared.id, publicId: prepared.publicId, mode: prepared.mode } }, tx);
     return ok;
   });
-  if (typeof added === 'string') await refuse(session, 'tfa.add', userid, added, 'yubikey_reused');
+  if (typeof added === 'object') await refuse(session, 'tfa.add', userid, added.message, added.code);
   if (!added) await refuse(session, 'tfa.add', userid, `${userid} already has the YubiKey ${prepared.publicId}`, 'exists');
   return { id: prepared.id, userid, publicId: prepared.publicId, description: req.description, mode: prepared.mode };
 }
