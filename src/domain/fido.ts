@@ -65,7 +65,8 @@ export type CredentialPublicKey = JsonWebKey | KeyObject;
 
 /**
  * The public key to check `algorithm`'s signatures with, or null when `key` is not one (not a
- * key at all, a point off the curve, an RSA key for ES256 or the reverse). Checking the key's type
+ * key at all, a point off the curve, an RSA key for ES256 or the reverse, an RSA key whose size or
+ * exponent makes its signatures worthless: rsaKeyUsable). Checking the key's type
  * against the algorithm the credential was registered with keeps an RSA key from being tried as
  * something else.
  */
@@ -87,7 +88,22 @@ export function assertionPublicKey(algorithm: AssertionAlgorithm, key: Credentia
     return publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? publicKey : null;
   }
   if (algorithm === 'EdDSA') return publicKey.asymmetricKeyType === 'ed25519' ? publicKey : null;
-  return publicKey.asymmetricKeyType === 'rsa' ? publicKey : null;
+  return publicKey.asymmetricKeyType === 'rsa' && rsaKeyUsable(publicKey.asymmetricKeyDetails ?? {}) ? publicKey : null;
+}
+
+/** The RSA moduli a signature is checked with (what OpenSSL verifies). */
+export const RSA_MIN_BITS = 1024;
+export const RSA_MAX_BITS = 16384;
+
+/**
+ * Whether an RSA public key can stand behind a signature: a modulus of RSA_MIN_BITS to
+ * RSA_MAX_BITS, and an odd public exponent of at least 3 (with e = 1 any padded hash is a
+ * signature, made without a private key).
+ */
+function rsaKeyUsable(details: { readonly modulusLength?: number; readonly publicExponent?: bigint }): boolean {
+  const { modulusLength, publicExponent } = details;
+  if (modulusLength === undefined || modulusLength < RSA_MIN_BITS || modulusLength > RSA_MAX_BITS) return false;
+  return publicExponent !== undefined && publicExponent >= 3n && publicExponent % 2n === 1n;
 }
 
 /**

@@ -49,6 +49,20 @@ describe('credential public keys', () => {
   const ed = generateKeyPairSync('ed25519');
   const ed448 = generateKeyPairSync('ed448');
 
+  it('take no RSA key whose signatures prove nothing: exponent 1 or even, a modulus under 1024 or over 16384 bits', () => {
+    const jwk = rsa.publicKey.export({ format: 'jwk' });
+    const withE = (e: number[]) => ({ ...jwk, e: Buffer.from(e).toString('base64url') });
+    expect(assertionPublicKey('RS256', withE([1, 0, 1]))).not.toBeNull();
+    expect(assertionPublicKey('RS256', withE([3]))).not.toBeNull();
+    expect(assertionPublicKey('RS256', withE([1]))).toBeNull();
+    expect(assertionPublicKey('RS256', withE([2]))).toBeNull();
+    expect(assertionPublicKey('RS256', withE([1, 0, 0]))).toBeNull();
+    const small = generateKeyPairSync('rsa', { modulusLength: 512 });
+    expect(assertionPublicKey('RS256', small.publicKey)).toBeNull();
+    expect(assertionPublicKey('RS256', { ...jwk, n: Buffer.concat([Buffer.from([0x80]), Buffer.alloc(2048)]).toString('base64url') })).toBeNull();
+    expect(assertionPublicKey('RS256', generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey)).not.toBeNull();
+  });
+
   it('take a key only for the algorithm it is for', () => {
     expect(assertionPublicKey('ES256', ec.publicKey.export({ format: 'jwk' }))?.asymmetricKeyType).toBe('ec');
     expect(assertionPublicKey('RS256', rsa.publicKey.export({ format: 'jwk' }))?.asymmetricKeyType).toBe('rsa');

@@ -136,6 +136,39 @@ describe('tfa add webauthn --finish', () => {
     await refusedUnchanged('dee', () => finish('dee', framed.challenge, key.register(framed.publicKey, { origin: ORIGIN, crossOrigin: true })), 4, /made inside another site's frame \(crossOrigin\)$/);
   });
 
+  it('refuses an RS256 key whose signatures prove nothing: exponent 1 or even, a modulus under 2048 bits', async () => {
+    const rsa = (n: Buffer, e: Buffer) => Buffer.from(encodeCBOR(new Map<number, Uint8Array | number>([[1, 3], [3, -257], [-1, new Uint8Array(n)], [-2, new Uint8Array(e)]])));
+    const real = decodeCBOR(new Uint8Array(new SoftAuthenticator('RS256').coseKey())) as Map<number, Uint8Array>;
+    const n2048 = Buffer.from(real.get(-1)!);
+    const n1024 = Buffer.from(((decodeCBOR(new Uint8Array(new SoftAuthenticator('RS256', { modulusLength: 1024 }).coseKey())) as Map<number, Uint8Array>).get(-1))!);
+    for (const [cose, message] of [
+      [rsa(n2048, Buffer.from([1])), /its public key is not a usable RS256 key$/],
+      [rsa(n2048, Buffer.from([2])), /its public key is not a usable RS256 key$/],
+      [rsa(Buffer.from([0xc5]), Buffer.from([1, 0, 1])), /its public key is not a usable RS256 key$/],
+      [rsa(n1024, Buffer.from([1, 0, 1])), /its RS256 key has fewer than 2048 bits$/],
+    ] as const) {
+      const started = await begin('dee');
+      await refusedUnchanged('dee', () => finish('dee', started.challenge, new SoftAuthenticator('RS256').register(started.publicKey, { origin: ORIGIN, coseKey: cose })), 4, message);
+    }
+  });
+
+  it('refuses a credential id WebAuthn does not allow (empty, over 1023 bytes) and an answer whose id is not its credential\'s', async () => {
+    for (const [credentialId, message] of [
+      [Buffer.alloc(0), /its credential id is 0 bytes \(1 to 1023\)$/],
+      [Buffer.alloc(1024, 7), /its credential id is 1024 bytes \(1 to 1023\)$/],
+    ] as const) {
+      const started = await begin('dee');
+      const answer = new SoftAuthenticator('ES256', { credentialId }).register(started.publicKey, { origin: ORIGIN });
+      // An empty id is no answer's shape (exit 2): the browser reports one, the authenticator data holds none.
+      const reported = credentialId.length === 0 ? { id: 'AA', rawId: 'AA' } : {};
+      await refusedUnchanged('dee', () => finish('dee', started.challenge, { ...answer, ...reported }), 4, message);
+    }
+    const started = await begin('dee');
+    const other = new SoftAuthenticator().id;
+    const answer = { ...new SoftAuthenticator().register(started.publicKey, { origin: ORIGIN }), id: other, rawId: other };
+    await refusedUnchanged('dee', () => finish('dee', started.challenge, answer), 4, /the id it reports is not its credential's$/);
+  });
+
   it('says client data that is not JSON cannot be read, without quoting it', async () => {
     const key = new SoftAuthenticator();
     const started = await begin('dee');

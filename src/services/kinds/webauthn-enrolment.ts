@@ -23,6 +23,10 @@ import { webauthnSettings } from '../settings.js';
 export const REGISTRATION_SECONDS = 120;
 /** COSE algorithms offered: ES256 and RS256. */
 const ALGORITHMS = [-7, -257];
+/** The smallest RS256 key a new registration may have (imports keep what Proxmox took, from 1024 bits). */
+const NEW_RSA_MIN_BITS = 2048;
+/** WebAuthn §7.1 step 18: a longer credential id fails registration. */
+const MAX_CREDENTIAL_ID_BYTES = 1023;
 
 export interface WebauthnEnrolmentRequest {
   readonly description: string;
@@ -188,8 +192,22 @@ export async function finishWebauthnEnrolment(
   if (algorithm !== -7 && algorithm !== -257) return fail('the security key chose an algorithm tfactl does not accept (only ES256 and RS256)');
   // Attestation none signs nothing with the key: one that could never check a signature (a point
   // off the P-256 curve, say) would be stored and shown as working, and refuse every sign-in.
-  if (assertionPublicKey(algorithm === -7 ? 'ES256' : 'RS256', key!.jwk as CredentialPublicKey) === null) {
+  const publicKey = assertionPublicKey(algorithm === -7 ? 'ES256' : 'RS256', key!.jwk as CredentialPublicKey);
+  if (publicKey === null) {
     return fail(`the security key's answer was refused: its public key is not a usable ${algorithm === -7 ? 'ES256 (P-256)' : 'RS256'} key`);
+  }
+  // Older registrations (imported) may have 1024 bits; a new one has what authenticators make today.
+  if (algorithm === -257 && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < NEW_RSA_MIN_BITS) {
+    return fail(`the security key's answer was refused: its RS256 key has fewer than ${NEW_RSA_MIN_BITS} bits`);
+  }
+  // The id the browser reports is the one it will offer at sign-in: it must be the credential's,
+  // and one WebAuthn allows (1 to 1023 bytes, §7.1 step 18).
+  const credentialBytes = Buffer.from(info.credential.id, 'base64url');
+  if (credentialBytes.length === 0 || credentialBytes.length > MAX_CREDENTIAL_ID_BYTES) {
+    return fail(`the security key's answer was refused: its credential id is ${credentialBytes.length} bytes (1 to ${MAX_CREDENTIAL_ID_BYTES})`);
+  }
+  if ((answer as { id?: unknown }).id !== info.credential.id) {
+    return fail("the security key's answer was refused: the id it reports is not its credential's");
   }
   const id = newFactorId(session);
   const transports = (info.credential.transports ?? []).filter((t) => typeof t === 'string');
