@@ -47,12 +47,13 @@ export interface U2fSignInCheck {
   readonly registration: U2fRegistration;
   /** The appid the registration was made under (setting `u2f.appid`). */
   readonly appId: string;
+  /** The origin a raw U2F answer's client data must name, compared exactly: `u2f.origin` (by default the appid). */
+  readonly u2fOrigin: string;
   /**
-   * The origins the client data may name, compared exactly: `u2f.origin` (by default the appid)
-   * for a raw U2F answer; for a browser's answer the origin of the page that asked (it must be on
-   * the appid's domain and https, or the browser refuses the extension).
+   * What else a browser's answer may name: the origins of the pages that may ask (it must be on the
+   * appid's domain and https, or the browser refuses the extension). A raw answer names u2fOrigin only.
    */
-  readonly origins: readonly string[];
+  readonly pageOrigins: readonly string[];
   /** The challenge tfactl issued for this sign-in: its bytes, which the answer names in base64url. */
   readonly challenge: Uint8Array;
   /** The answer: a parsed JSON value, or its JSON text. */
@@ -162,7 +163,8 @@ export function verifyU2fSignIn(check: U2fSignInCheck): U2fSignInResult {
   const challenge = typeof clientData.challenge === 'string' ? decodeBase64(clientData.challenge, 'base64url') : null;
   if (!challenge || !sameBytes(challenge, check.challenge)) return fail('wrong-challenge');
   // An answer made inside a frame of another site is not one our page asked for.
-  if (typeof clientData.origin !== 'string' || !check.origins.includes(clientData.origin) || clientData.crossOrigin === true) {
+  const origins = answer.format === 'u2f' ? [check.u2fOrigin] : [check.u2fOrigin, ...check.pageOrigins];
+  if (typeof clientData.origin !== 'string' || !origins.includes(clientData.origin) || clientData.crossOrigin === true) {
     return fail('wrong-origin');
   }
 

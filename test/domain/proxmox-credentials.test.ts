@@ -290,8 +290,8 @@ describe('u2fCredentialFromProxmox', () => {
     expect(lenient).not.toBeNull();
     expect(Buffer.from(credential.keyHandle)).toEqual(Buffer.from(lenient!.keyHandle));
     expect(Buffer.from(credential.publicKey)).toEqual(Buffer.from(lenient!.publicKey));
-    expect(verifyU2fSignIn({ registration: credential, appId, origins: [appId], challenge, answer })).toMatchObject({ valid: true, format: 'u2f' });
-    expect(verifyU2fSignIn({ registration: credential, appId: 'https://other.example.com', origins: [appId], challenge, answer })).toMatchObject({ valid: false });
+    expect(verifyU2fSignIn({ registration: credential, appId, u2fOrigin: appId, pageOrigins: [], challenge, answer })).toMatchObject({ valid: true, format: 'u2f' });
+    expect(verifyU2fSignIn({ registration: credential, appId: 'https://other.example.com', u2fOrigin: appId, pageOrigins: [], challenge, answer })).toMatchObject({ valid: false });
   });
 
   it('refuses a damaged registration, naming the place and never the key', () => {

@@ -31,7 +31,7 @@ const registrationOf = (r: TesterRegistration): U2fRegistration => ({
 });
 
 const check = (registration: U2fRegistration, answer: unknown, overrides: Partial<U2fSignInCheck> = {}): ReturnType<typeof verifyU2fSignIn> =>
-  verifyU2fSignIn({ registration, appId: APPID, origins: [APPID], challenge: CHALLENGE, answer, ...overrides });
+  verifyU2fSignIn({ registration, appId: APPID, u2fOrigin: APPID, pageOrigins: [], challenge: CHALLENGE, answer, ...overrides });
 
 /** Changes bytes of a base64url field of an answer. */
 function tamper<T extends Record<string, unknown>>(answer: T, field: keyof T & string, change: (bytes: Buffer) => void): T {
@@ -133,15 +133,17 @@ describe('a raw U2F answer from a U2F device (Authen::U2F::Tester)', () => {
   it('is refused when it was signed for another appid', () => {
     // The client data names the appid it was made for as its origin; allowing that origin leaves
     // only the signature, over SHA256(appid), to tell.
-    expect(check(registrationOf(regA), answerOtherAppid, { origins: [OTHER_APPID] })).toEqual({ valid: false, reason: 'bad-signature' });
+    expect(check(registrationOf(regA), answerOtherAppid, { u2fOrigin: OTHER_APPID })).toEqual({ valid: false, reason: 'bad-signature' });
     expect(check(registrationOf(regA), answerOtherAppid)).toEqual({ valid: false, reason: 'wrong-origin' });
     expect(check(registrationOf(regA), answerA, { appId: OTHER_APPID })).toEqual({ valid: false, reason: 'bad-signature' });
   });
 
   it('is refused when its client data names another origin than the allowed ones', () => {
-    expect(check(registrationOf(regA), answerA, { origins: ['https://pve.example.com'] })).toEqual({ valid: false, reason: 'wrong-origin' });
-    expect(check(registrationOf(regA), answerA, { origins: [] })).toEqual({ valid: false, reason: 'wrong-origin' });
-    expect(check(registrationOf(regA), answerA, { origins: ['https://pve.example.com', APPID] })).toMatchObject({ valid: true });
+    expect(check(registrationOf(regA), answerA, { u2fOrigin: 'https://pve.example.com' })).toEqual({ valid: false, reason: 'wrong-origin' });
+    // A raw answer names the U2F origin, never a web page's: those are for a browser's answers.
+    expect(check(registrationOf(regA), answerA, { u2fOrigin: 'https://pve.example.com', pageOrigins: [APPID] })).toEqual({ valid: false, reason: 'wrong-origin' });
+    const browser = browserAnswer(regA.keyHandle, browserClientData(), webAuthnA);
+    expect(check(registrationOf(regA), browser, { u2fOrigin: 'https://pve.example.com', pageOrigins: [APPID] })).toMatchObject({ valid: true });
   });
 
   it('is refused when it answers another challenge', () => {
@@ -260,7 +262,7 @@ describe("a browser's WebAuthn answer with the appid extension", () => {
     const answer = browserAnswer(regA.keyHandle, browserClientData(), webAuthnA);
     expect(check(registrationOf(regB), answer)).toEqual({ valid: false, reason: 'unknown-key-handle' });
     expect(check(registrationOf(regA), answer, { challenge: OTHER_CHALLENGE })).toEqual({ valid: false, reason: 'wrong-challenge' });
-    expect(check(registrationOf(regA), answer, { origins: ['https://pve.example.com'] })).toEqual({ valid: false, reason: 'wrong-origin' });
+    expect(check(registrationOf(regA), answer, { u2fOrigin: 'https://pve.example.com' })).toEqual({ valid: false, reason: 'wrong-origin' });
     expect(check(registrationOf(regA), browserAnswer(regA.keyHandle, browserClientData({ type: 'webauthn.create' }), webAuthnCreate))).toEqual({
       valid: false,
       reason: 'wrong-type',

@@ -167,7 +167,8 @@ export const u2f: SignInKind = {
       registration: { keyHandle: Buffer.from(c.credentialId, 'base64url'), publicKey: c.publicKey },
       appId,
       // A raw answer names the U2F origin; a browser's appid answer names the page it came from.
-      origins: [key.u2f.origin, ...key.origins],
+      u2fOrigin: key.u2f.origin,
+      pageOrigins: key.origins,
       challenge: decodeBase64(key.challenge, 'base64url') ?? Buffer.alloc(0),
       answer: answer.value,
     });
