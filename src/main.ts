@@ -115,7 +115,22 @@ function fromCommander(e: CommanderError, unshownHelp: string | null): TfaError 
     const command = /^Usage: (tfactl(?: [a-z][a-z-]*)*)/m.exec(unshownHelp)?.[1] ?? 'tfactl';
     return new UsageError(`missing command: see ${command} --help`);
   }
+  if (e.code === 'commander.unknownOption') return new UsageError(unknownOption(e.message));
   return new UsageError(e.message.replace(/^error: /, ''), e.code === 'commander.conflictingOption' ? 'conflicting_options' : 'usage');
+}
+
+/**
+ * An unknown option named without what followed its `=` (commander quotes `--password=VALUE`
+ * whole, and a script's guess at a password flag would put the password in its log). A guess at a
+ * password flag is told how passwords are given.
+ */
+function unknownOption(message: string): string {
+  const name = /^error: unknown option '(-{1,2}[^=\s']*)/.exec(message)?.[1] ?? 'option';
+  if (/^--pass(?:word|wd)?$/.test(name)) {
+    return `unknown option '${name}': a password is never taken as an argument (ps shows arguments to every user); type it when asked, or give --password-stdin`;
+  }
+  const suggestion = /\(Did you mean (-{1,2}[\w-]+)\?\)/.exec(message)?.[1];
+  return `unknown option '${name}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}`;
 }
 
 /** Runs tfactl as this process. */

@@ -78,6 +78,21 @@ describe('the command line', () => {
     expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" } });
   });
 
+  it('names an unknown option without the value after its = (a guessed --password=… would put the password in a log), and says how passwords are given', async () => {
+    const guessed = await store.run(['user', 'add', 'pwguess', '--password=Hunter2-in-the-log', '--json']);
+    expect(guessed.code).toBe(2);
+    expect(guessed.stdout + guessed.stderr).not.toContain('Hunter2');
+    expect(guessed.json().error).toEqual({
+      code: 'usage',
+      message: "unknown option '--password': a password is never taken as an argument (ps shows arguments to every user); type it when asked, or give --password-stdin",
+    });
+    const other = await store.run(['user', 'add', 'pwguess', '--secret=Hunter2-in-the-log']);
+    expect(oneLineError(other)).toBe("error: unknown option '--secret'");
+    const typo = await store.run(['user', 'add', 'pwguess', '--passwrd-stdin']);
+    expect(oneLineError(typo)).toBe("error: unknown option '--passwrd-stdin' (Did you mean --password-stdin?)");
+    expect((await store.run(['user', 'show', 'pwguess'])).code).toBe(3);
+  });
+
   it('says a global option whose value would be the next option is missing its value (exit 2), rather than take the option for it', async () => {
     const dir = join(store.dir, 'option-for-value');
     mkdirSync(dir);
