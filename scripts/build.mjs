@@ -83,9 +83,13 @@ const SHIMS = {
   // node-postgres, for a store on PostgreSQL only: a file of its own too, so that no other command
   // reads it on start.
   pg: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(PG_FILE)}));`,
-  crypto: ['createCipheriv', 'createDecipheriv', 'createHash', 'createHmac', 'createPublicKey', 'randomBytes', 'randomUUID', 'timingSafeEqual', 'verify']
-    .map((name) => `export const ${name} = (...args) => require('node:crypto').${name}(...args);`)
-    .join('\n'),
+  crypto: [
+    ...['createCipheriv', 'createDecipheriv', 'createHash', 'createHmac', 'createPrivateKey', 'createPublicKey', 'randomBytes', 'randomUUID', 'timingSafeEqual', 'verify'].map(
+      (name) => `export const ${name} = (...args) => require('node:crypto').${name}(...args);`,
+    ),
+    // A class: \`new\` of a function that returns an object gives that object.
+    "export function X509Certificate(...args) { return new (require('node:crypto').X509Certificate)(...args); }",
+  ].join('\n'),
 };
 
 const shims = {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -338,6 +339,30 @@ describe('tfactl serve --listen', () => {
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(message);
     expect(existsSync(join(store.dir, 'never.sock'))).toBe(false);
+  });
+});
+
+describe('tfactl serve refuses TLS it cannot serve (exit 2), before anything listens', () => {
+  it('a key that is not PEM, a key that is not the certificate\'s, a certificate that is not one, a key everyone may read', async () => {
+    const file = (name: string, text: string, mode = 0o600) => {
+      const path = join(store.dir, name);
+      writeFileSync(path, text, { mode });
+      return path;
+    };
+    const cert = file('serve-cert.pem', CERT, 0o644);
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    for (const [certFile, keyFile, message] of [
+      [cert, file('serve-garbage.pem', 'not a key\n'), /^error: --tls-cert and --tls-key cannot serve TLS: the --tls-key file holds no PEM private key \(or one locked with a passphrase\)$/],
+      [cert, file('serve-other.pem', other), /^error: --tls-cert and --tls-key cannot serve TLS: the key is not the certificate's$/],
+      [file('serve-not-cert.pem', 'not a certificate\n', 0o644), file('serve-key.pem', CERT_KEY), /^error: --tls-cert and --tls-key cannot serve TLS: the --tls-cert file holds no PEM certificate$/],
+      [cert, file('serve-open-key.pem', CERT_KEY, 0o644), /^error: the --tls-key file .*serve-open-key\.pem is readable by others \(mode 0644\): run chmod o-r on it$/],
+    ] as const) {
+      const sock = join(store.dir, 'tls-never.sock');
+      const r = await store.run(['serve', '--socket', sock, '--listen', '127.0.0.1:0', '--tls-cert', certFile, '--tls-key', keyFile]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneLineError(r)).toMatch(message);
+      expect(existsSync(sock)).toBe(false);
+    }
   });
 });
 

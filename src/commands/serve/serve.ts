@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, rmSync, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, rmSync, statSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -33,6 +33,7 @@ import { errnoText } from '../../domain/errno.js';
 export async function run(inv: Invocation): Promise<void> {
   const socketOpt = typeof inv.opts.socket === 'string' ? socketPath(inv.opts.socket) : undefined;
   const tcp = tcpListener(inv);
+  if (tcp?.tls) await checkTls(tcp.tls);
   const activated = inv.ctx.env.LISTEN_FDS === '1' && inv.ctx.env.LISTEN_PID === String(process.pid);
   if (activated && socketOpt !== undefined) throw new UsageError('systemd passed a socket: leave out --socket');
   // A store made by this start (a mistyped path, on SQLite) is said in the log: every user would
@@ -493,7 +494,40 @@ function tcpListener(inv: Invocation): { host: string; port: number; tls: { cert
     throw new UsageError(`--listen ${listenOpt} is not a loopback address: give --tls-cert and --tls-key (tfactl never serves plain HTTP beyond loopback)`);
   }
   const read = (file: string, flag: string) => readInputFile(file, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile * 16 });
-  return { host, port, tls: certFile !== undefined && keyFile !== undefined ? { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') } : null };
+  if (certFile === undefined || keyFile === undefined) return { host, port, tls: null };
+  const tls = { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') };
+  // A group may read it (Debian's ssl-cert); everyone may not.
+  const mode = statSync(keyFile).mode;
+  if (mode & 0o004) {
+    throw new UsageError(`the --tls-key file ${keyFile} is readable by others (mode 0${(mode & 0o777).toString(8)}): run chmod o-r on it`, 'file_permissions');
+  }
+  return { host, port, tls };
+}
+
+/** Refuses a certificate and key TLS cannot serve with (not PEM, not a pair), before anything listens. */
+async function checkTls(tls: { readonly cert: Buffer; readonly key: Buffer }): Promise<void> {
+  const { createPrivateKey, X509Certificate } = await import('node:crypto');
+  const fail = (why: string) => new UsageError(`--tls-cert and --tls-key cannot serve TLS: ${why}`, 'invalid_tls');
+  let certificate;
+  try {
+    certificate = new X509Certificate(tls.cert);
+  } catch {
+    throw fail('the --tls-cert file holds no PEM certificate');
+  }
+  let key;
+  try {
+    key = createPrivateKey(tls.key);
+  } catch {
+    throw fail('the --tls-key file holds no PEM private key (or one locked with a passphrase)');
+  }
+  // OpenSSL takes an RSA key beside an EC certificate (one of each kind) and fails each handshake.
+  if (!certificate.checkPrivateKey(key)) throw fail("the key is not the certificate's");
+  const { createSecureContext } = await import('node:tls');
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (e) {
+    throw fail(`OpenSSL cannot use them (${(e instanceof Error ? e.message : String(e)).replace(/^error:[0-9A-F]+:/, '').slice(0, 200)})`);
+  }
 }
 
 /**
