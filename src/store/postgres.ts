@@ -27,6 +27,16 @@ import type { BackupCopy, Store } from './types.js';
  */
 const LOCK_TIMEOUT = 'SET lock_timeout = 30000';
 
+/**
+ * How long the server lets a session sit in a transaction with nothing asked (the write lock held):
+ * a host that lost the network mid-command would otherwise hold every host's sign-ins until TCP
+ * gave up on it (hours). tfactl never waits for a person or the network inside a transaction.
+ */
+const STALLED_TRANSACTION = 'SET idle_in_transaction_session_timeout = 60000';
+
+/** How long the client waits for any one answer of the server before it gives up (exit 6). */
+const QUERY_TIMEOUT_MS = 120_000;
+
 /** The advisory lock that is the store's write lock ("tfactl" in ASCII). */
 const WRITE_LOCK = '127978286708844';
 
@@ -69,10 +79,15 @@ export function pgError(e: unknown, where: string): Error {
         ? 'the server asks for a password, and the connection string has none (postgres://USER:PASSWORD@HOST/DB)'
       : /^timeout expired$|Connection terminated due to connection timeout/.test(message)
         ? 'no answer from the server within 10 s'
+      : /^Query read timeout$/.test(message)
+        ? `no answer from the server within ${QUERY_TIMEOUT_MS / 1000} s (is the network to it down?): what was being written was not; run the command again`
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
         ? 'its host name is not known'
-        : code === '28P01' || code === '28000'
+        : code === '28P01'
           ? 'the server refused the user name or password'
+        : code === '28000'
+          ? // pg_hba.conf: no rule lets this user in from here, or this way (without TLS, say); the server's words say which.
+            `the server lets no such connection in (${message.split('\n')[0]!.slice(0, 200)}): see its pg_hba.conf`
           : code === '3D000'
             ? // The server's words name the database it looked for.
               /^database ".*" does not exist$/.test(err.message ?? '') ? String(err.message) : 'the database does not exist'
@@ -426,6 +441,10 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     client = new pg.Client({
       connectionString: location,
       connectionTimeoutMillis: 10_000,
+      query_timeout: QUERY_TIMEOUT_MS,
+      // A server gone from the network is found out while the command waits on it.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       application_name: 'tfactl',
       stream: () => (socket = new Socket()),
     });
@@ -452,7 +471,8 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     let failure: unknown = null;
     // With the lock timeout, in the same round trip (a failing query undoes the SET: set below).
     const current = await client
-      .query(`${LOCK_TIMEOUT}; SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)
+      .query(`${LOCK_TIMEOUT}; ${STALLED_TRANSACTION}; SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)
+      .then((results) => (results as unknown as QueryResult[]).slice(1))
       .then((results) => (results as unknown as QueryResult[])[1] ?? null)
       .catch((e: unknown) => {
         failure = e;
@@ -476,7 +496,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
           ? storeTooNew(where, found, PG_LATEST_VERSION)
           : new StoreError(`the store at ${where} must be brought up to date first (any tfactl command that writes does it)`, 'store_outdated');
     }
-    if (failure !== null) await client.query(LOCK_TIMEOUT);
+    if (failure !== null) await client.query(`${LOCK_TIMEOUT}; ${STALLED_TRANSACTION}`);
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const marked = await client.query(`SELECT to_regclass('${MARKER_TABLE}') IS NOT NULL AS marked`);

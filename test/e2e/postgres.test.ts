@@ -1,12 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BEFORE_CANONICAL_NAMES, storeBeforeCanonicalNames } from '../fixtures/old-store.js';
 import { startPostgres, type PostgresCluster } from '../fixtures/postgres.js';
-import { nowSeconds, oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
+import { BIN, nowSeconds, oathtool, oneLineError, runBin, startServe, type RunOptions } from './harness.js';
 import { NOBODY, RUNUSER } from './nobody.js';
 
 /**
@@ -226,6 +227,45 @@ describe('tfactl on a PostgreSQL store', () => {
       for (const h of holders) await h.end();
     }
   }, 90_000);
+
+  it('frees the write lock of a host whose network went silent mid-command within a minute, as the server ends its stalled session', async () => {
+    expect((await run(['init'])).code).toBe(0);
+    expect((await run(['user', 'add', 'stalled', '--no-password'])).code).toBe(0);
+    // Between one host and the server: traffic passes until the host has the write lock, then
+    // nothing moves either way and both connections stay open (a cable pulled, a VPN gone).
+    let stalled = false;
+    const held: Socket[] = [];
+    const proxy = createServer((client) => {
+      const server = connect(cluster.port, '127.0.0.1');
+      held.push(client, server);
+      client.on('data', (chunk: Buffer) => {
+        if (stalled) return;
+        server.write(chunk);
+        if (chunk.includes('pg_advisory_xact_lock')) stalled = true;
+      });
+      server.on('data', (chunk: Buffer) => {
+        if (!stalled) client.write(chunk);
+      });
+      for (const s of [client, server]) s.on('error', () => undefined);
+    });
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+    const viaProxy = url.replace(`:${cluster.port}/`, `:${(proxy.address() as AddressInfo).port}/`);
+    const host = spawn(process.execPath, [BIN, 'user', 'modify', 'stalled', '--comment', 'never'], { env: { ...process.env, TFACTL_DB: viaProxy, TFACTL_KEY_FILE: KEY }, stdio: 'ignore' });
+    try {
+      await vi.waitFor(() => expect(stalled).toBe(true), { timeout: 20_000, interval: 50 });
+      const since = Date.now();
+      // Another host's command that waits out its 30 s lock timeout meanwhile is store_busy, as
+      // for any held lock; once the server has ended the stalled session (60 s), commands go on.
+      await new Promise((r) => setTimeout(r, 62_000 - (Date.now() - since)));
+      const after = await run(['user', 'modify', 'stalled', '--comment', 'went on', '--json']);
+      expect(after.code, after.stderr).toBe(0);
+      expect((await run(['user', 'show', 'stalled', '--json'])).json().result.comment).toBe('went on');
+    } finally {
+      host.kill('SIGKILL');
+      for (const s of held) s.destroy();
+      proxy.close();
+    }
+  }, 120_000);
 
   it('serves the store through tfactl serve: 10 racing answers with one TOTP code through the API, one signs in', async () => {
     const sock = join(dir, 'run', 'tfactl.sock');

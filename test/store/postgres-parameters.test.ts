@@ -60,4 +60,17 @@ describe("the server's errors as the store's", () => {
     expect(pgError(Object.assign(new Error('out of memory'), { code: '53200' }), where)).toMatchObject({ code: 'store_full' });
     expect(pgError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }), where)).toMatchObject({ code: 'store_busy' });
   });
+
+  it('tells a wrong password from a connection pg_hba.conf lets not in (TLS required, say), and says a server gone silent', () => {
+    const where = 'postgres://tfa:***@db.example.org:5432/tfa';
+    expect(pgError(Object.assign(new Error('password authentication failed for user "tfa"'), { code: '28P01' }), where).message).toBe(`PostgreSQL store ${where}: the server refused the user name or password`);
+    const hba = 'pg_hba.conf rejects connection for host "127.0.0.1", user "tfa", database "tfa", no encryption';
+    expect(pgError(Object.assign(new Error(hba), { code: '28000' }), where)).toMatchObject({
+      code: 'store_unavailable',
+      message: `PostgreSQL store ${where}: the server lets no such connection in (${hba}): see its pg_hba.conf`,
+    });
+    expect(pgError(new Error('Query read timeout'), where).message).toBe(
+      `PostgreSQL store ${where}: no answer from the server within 120 s (is the network to it down?): what was being written was not; run the command again`,
+    );
+  });
 });
