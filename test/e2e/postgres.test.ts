@@ -267,6 +267,42 @@ describe('tfactl on a PostgreSQL store', () => {
     }
   }, 120_000);
 
+  it("tells the service's clients that its store cannot be reached, not where it is (the log says why)", async () => {
+    expect((await run(['init'])).code).toBe(0);
+    const held: Socket[] = [];
+    const proxy = createServer((client) => {
+      const server = connect(cluster.port, '127.0.0.1');
+      held.push(client, server);
+      client.pipe(server).pipe(client);
+      for (const s of [client, server]) s.on('error', () => undefined);
+    });
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+    const port = (proxy.address() as AddressInfo).port;
+    const sock = join(dir, 'down', 'tfactl.sock');
+    const { child: server, log } = await startServe(sock, { TFACTL_DB: url.replace(`:${cluster.port}/`, `:${port}/`), TFACTL_KEY_FILE: KEY });
+    try {
+      // The database goes away: nothing answers at its address any more.
+      await new Promise<void>((closed) => {
+        proxy.close(() => closed());
+        for (const s of held) s.destroy();
+      });
+      const health = await new Promise<{ status: number; body: string }>((done, fail) => {
+        request({ socketPath: sock, path: '/api/v1/health' }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d)).on('end', () => done({ status: res.statusCode ?? 0, body }));
+        })
+          .on('error', fail)
+          .end();
+      });
+      expect(health.status).toBe(503);
+      expect(JSON.parse(health.body).error).toEqual({ code: 'store_unavailable', message: "the tfactl service cannot reach its store (its owner finds why in the service's log): try again later" });
+      expect(health.body).not.toContain(String(port));
+      await vi.waitFor(() => expect(log()).toContain(`:${port}/tfactl: nothing answers there`), { timeout: 5000 });
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
   it('serves the store through tfactl serve: 10 racing answers with one TOTP code through the API, one signs in', async () => {
     const sock = join(dir, 'run', 'tfactl.sock');
     await run(['user', 'add', 'web', '--admin', '--no-password']);

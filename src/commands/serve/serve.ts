@@ -51,9 +51,20 @@ export async function run(inv: Invocation): Promise<void> {
   };
   // Each pooled connection reads the key file once (a store's key never changes: restore insists
   // on the same key), not once a request.
-  const pool = connectionPool(POOL_SIZE, async () => {
+  // Why the store cannot be opened goes to the service's log; its clients, who may not have signed
+  // in yet, are told that it cannot (a PostgreSQL store's role, host, port and database are not theirs to learn).
+  const openOwnStore = async () => {
     refuseMissing();
-    const { store } = await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived });
+    try {
+      return (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived })).store;
+    } catch (e) {
+      if (!(e instanceof StoreError) || e.code !== 'store_unavailable') throw e;
+      log({ store: shownStore, trouble: e.message });
+      throw new StoreError("the tfactl service cannot reach its store (its owner finds why in the service's log): try again later", e.code);
+    }
+  };
+  const pool = connectionPool(POOL_SIZE, async () => {
+    const store = await openOwnStore();
     return { store, secretKey: secretKeyLoader(store, keyPath) };
   });
   inv.onExit(() => pool.closeAll());
@@ -163,10 +174,7 @@ export async function run(inv: Invocation): Promise<void> {
   // The CLI as a client: `GET /api/v1/run` upgraded to the tfactl-cli protocol (src/remote/).
   // Each run opens the store for itself and closes it when it ends, as a CLI process would: a
   // connection handed on to the next run could still carry work of the last (an import's lanes).
-  const openForRun = async () => {
-    refuseMissing();
-    return { store: (await inv.ctx.openStore(path, { now: inv.ctx.clock.nowSeconds(), keyPath, longLived })).store, created: false };
-  };
+  const openForRun = async () => ({ store: await openOwnStore(), created: false });
   // What PAM runs at every sign-in with an API token (`pam config --server --token` lines) is one
   // check that waits on nobody while it holds the store (the token is checked at once, the answer
   // read before) and leaves nothing running when it ends: it borrows a pooled connection. A run
