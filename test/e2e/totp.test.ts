@@ -56,6 +56,20 @@ describe('TOTP enrolment', () => {
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'vera@local', outcome: 'failed' });
   });
 
+  it("refuses an empty --code before anything is checked (exit 2 missing_secret, nothing stored or audited), as login's", async () => {
+    await addUser('empty-code');
+    const audited = store.auditRows().length;
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ';
+    for (const args of [['tfa', 'add', 'totp', 'empty-code', '--secret', secret, '--code', ''], ['user', 'add', 'empty-code2', '--no-password', '--tfa', 'totp', '--totp-secret', secret, '--code', ' ']]) {
+      const r = await store.run([...args, '--json']);
+      expect(r.code).toBe(2);
+      expect(r.json().error).toEqual({ code: 'missing_secret', message: "--code is empty: give the code the app shows (- reads it from standard input)" });
+    }
+    expect(store.factorsOf('empty-code')).toEqual([]);
+    expect((await store.run(['user', 'show', 'empty-code2'])).code).toBe(3);
+    expect(store.auditRows().length).toBe(audited);
+  });
+
   it('refuses a code typed with the command for a secret it has not made yet (exit 2, nothing stored or audited); --code - is read once the secret is shown', async () => {
     await addUser('vick');
     const audited = store.auditRows().length;

@@ -26,6 +26,8 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   const secretGiven = secretGivenIn(inv);
   const given = stringOpt(inv, 'code');
   if (given !== undefined) {
+    // Nothing typed is no code: said before anything is checked, as login's --code '' is.
+    if (given.trim() === '') throw new UsageError(`${options.codeFlag} is empty: give the code the app shows (- reads it from standard input)`, 'missing_secret');
     // A code typed on the command line is of a secret in the app already: one tfactl is about to
     // make has none yet. `-` and @FILE are read once it has been shown.
     if (!secretGiven && given !== '-' && !given.startsWith('@')) {
