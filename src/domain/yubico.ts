@@ -134,3 +134,10 @@ export function parseHexBytes(input: string, bytes: number, what: string): Buffe
   }
   return Buffer.from(text, 'hex');
 }
+
+/** Whether a decrypted token's private id is the key's (both hex), compared in constant time: it is a secret. */
+export function samePrivateId(a: string, b: string): boolean {
+  const x = Buffer.from(a.toLowerCase(), 'hex');
+  const y = Buffer.from(b.toLowerCase(), 'hex');
+  return x.length === 6 && y.length === 6 && timingSafeEqual(x, y);
+}

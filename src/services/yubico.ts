@@ -1,5 +1,5 @@
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
-import { counterValue, decryptToken, parseResponse, signatureValid, signParams, type YubicoOtp } from '../domain/yubico.js';
+import { counterValue, decryptToken, parseResponse, samePrivateId, signatureValid, signParams, type YubicoOtp } from '../domain/yubico.js';
 import { StoreError } from '../errors.js';
 import type { Store, YubikeyRecord, YubicoRealmConfig } from '../store/types.js';
 
@@ -26,7 +26,7 @@ export type OfflineCheck =
 export function checkOffline(key: OfflineKey, otp: YubicoOtp): OfflineCheck {
   const token = decryptToken(Buffer.from(key.aesKey, 'hex'), otp.token);
   if (!token) return { ok: false, reason: 'otp does not decrypt' };
-  if (token.privateId !== key.privateId) return { ok: false, reason: 'private id mismatch' };
+  if (!samePrivateId(token.privateId, key.privateId)) return { ok: false, reason: 'private id mismatch' };
   return { ok: true, counter: counterValue(token) };
 }
 

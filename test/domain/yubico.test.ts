@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  samePrivateId,
   counterValue,
   crc16,
   CRC_RESIDUE,
@@ -127,5 +128,14 @@ describe('validation protocol 2.0 signatures', () => {
     expect(signatureValid(fields, apiKey)).toBe(true);
     expect(signatureValid({ ...fields, status: 'REPLAYED_OTP' }, apiKey)).toBe(false);
     expect(signatureValid({ ...fields, h: 'AAAA' }, apiKey)).toBe(false);
+  });
+});
+
+describe('samePrivateId', () => {
+  it('is true only for the same six bytes, in either case of hex', () => {
+    expect(samePrivateId('8792ebfe26cc', '8792EBFE26CC')).toBe(true);
+    expect(samePrivateId('8792ebfe26cc', '8792ebfe26cd')).toBe(false);
+    expect(samePrivateId('8792ebfe26', '8792ebfe26')).toBe(false);
+    expect(samePrivateId('', '')).toBe(false);
   });
 });

@@ -34,7 +34,7 @@ export interface AddedYubico {
  * counter is kept, so the registering OTP cannot sign in.
  */
 export async function prepareYubico(session: Session, userid: string, realm: RealmRecord | undefined, req: YubicoRequest) {
-  const { parseYubicoOtp, counterValue, decryptToken } = await import('../../domain/yubico.js');
+  const { parseYubicoOtp, counterValue, decryptToken, samePrivateId } = await import('../../domain/yubico.js');
   const yubico = await import('../yubico.js');
   const otp = parseYubicoOtp(req.otp);
   if (otp.publicId.length === 0) throw new UsageError('this OTP has no public id: the key must be configured to send one');
@@ -49,7 +49,7 @@ export async function prepareYubico(session: Session, userid: string, realm: Rea
   }
   if (req.offline) {
     const token = decryptToken(req.offline.aesKey, otp.token);
-    if (!token || token.privateId !== req.offline.privateId.toString('hex')) {
+    if (!token || !samePrivateId(token.privateId, req.offline.privateId.toString('hex'))) {
       return fail('otp does not match the key material', 'the OTP does not match --aes-key and --private-id');
     }
     const sealed = seal(
