@@ -1,6 +1,6 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { INPUT_LIMITS, openCheckedFile } from '../files.js';
+import { INPUT_LIMITS, openCheckedFile, refuseReplaceable } from '../files.js';
 import { nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
 import { CancelledError, RefusedError } from '../errors.js';
@@ -19,6 +19,10 @@ export async function run(inv: Invocation): Promise<void> {
   // A backup that is missing, not a regular file or too large is said first (exit 2, as for every
   // file tfactl reads), not after asking for --yes; restoreStore reads it, checked again.
   closeSync(openCheckedFile(file, { name: 'the backup', maxBytes: INPUT_LIMITS.backup }).fd);
+  // Whoever could write the backup would write the store: its admins, its password hashes, what
+  // was spent. Taken only from where root and the one restoring alone may write (as the store and
+  // its key file are), dry run or not.
+  if (!inv.ctx.remote) refuseReplaceable(file, inv.ctx.uid, 'the backup');
   if (!dryRun) requireConfirmation(inv, 'restore replaces every user, realm and factor in the store');
   // A key file made now could open no backup's secrets (each is sealed with the key kept with it):
   // refused before anything is made, instead of leaving a new store and a key of no use behind.

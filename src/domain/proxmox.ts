@@ -8,6 +8,7 @@ import { encodeSecret, parseSecret } from './totp.js';
 import { parseRealmName, parseUserId, quote } from './userid.js';
 import { parseAppId, parseOrigin, parseRpId, parseRpName } from './webauthn-settings.js';
 import { isModhex } from './yubico.js';
+import { MAX_RECOVERY_SLOTS } from './recovery.js';
 
 /**
  * Readers for the Proxmox VE files an import needs: /etc/pve/priv/tfa.cfg (JSON),
@@ -320,6 +321,7 @@ function parseRecoverySet(raw: unknown, where: string): ProxmoxRecoverySet {
     throw new UsageError(`${where}: "secret" must be 16 hex characters`, INVALID);
   }
   if (!Array.isArray(entries) || entries.length === 0) throw new UsageError(`${where}: "entries" must be a non-empty list`, INVALID);
+  if (entries.length > MAX_RECOVERY_SLOTS) throw new UsageError(`${where}: "entries" has ${entries.length} keys (Proxmox makes 10; at most ${MAX_RECOVERY_SLOTS} are taken)`, INVALID);
   const slots = entries.map((hash: unknown, i) => {
     if (hash === null) return null;
     if (typeof hash !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hash)) {

@@ -7,6 +7,8 @@ import { UsageError } from '../errors.js';
  * set's 16-hex-character secret, message = the key with dashes)).
  */
 export const RECOVERY_KEY_COUNT = 10;
+/** More slots than Proxmox or tfactl ever make: a set is read whole at every sign-in, so none bigger is taken (an import, a backup). */
+export const MAX_RECOVERY_SLOTS = 100;
 /** Below this many keys left, sign-in warns (as Proxmox does). */
 export const RECOVERY_LOW_WATER = 4;
 

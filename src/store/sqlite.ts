@@ -11,6 +11,7 @@ import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../doma
 import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
+import { MAX_RECOVERY_SLOTS } from '../domain/recovery.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
@@ -747,7 +748,7 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   if (odd !== undefined) {
     throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
   }
-  const refused = valueProblem(staged);
+  const refused = valueProblem(staged, now);
   if (refused !== null) throw new StoreError(`refusing to restore ${copy.path}: ${refused}`, 'backup_invalid');
   let broken: { table: string }[];
   try {
@@ -771,7 +772,7 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
  * not take, an expiry that is no date (read as "never", it would bring a user or token back for
  * good). Such a file was edited by hand.
  */
-function valueProblem(staged: Database): string | null {
+function valueProblem(staged: Database, now: number): string | null {
   const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
   const settings = new Map<string, unknown>();
   for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
@@ -799,12 +800,63 @@ function valueProblem(staged: Database): string | null {
       return false;
     }
   };
+  const spent = spentProblem(staged, now);
+  if (spent !== null) return spent;
+  const audit = auditProblem(staged);
+  if (audit !== null) return audit;
   for (const [sql, what] of [
     ['SELECT userid AS name, expire FROM users WHERE expire IS NOT NULL', 'user'],
     ["SELECT userid || '!' || name AS name, expires AS expire FROM api_tokens WHERE expires IS NOT NULL", 'API token'],
   ] as const) {
     for (const { name, expire } of staged.prepare(sql).iterate() as IterableIterator<{ name: string; expire: unknown }>) {
       if (!isDate(expire)) return `the expiry date of ${what} ${shown(name)} is ${shown(expire)}, not a date (YYYY-MM-DD)`;
+    }
+  }
+  return null;
+}
+
+/** How far ahead of this host's clock a TOTP step of a backup may be (a host whose clock ran ahead wrote it). */
+const STEP_SLACK_SECONDS = 86_400;
+/** The shortest TOTP period tfactl takes: no step of any factor is further on than now / this. */
+const MIN_PERIOD = 10;
+
+/**
+ * What was spent, as no command writes it: a TOTP step of a time to come (restored, it would refuse
+ * every code of the factor, and of the secret added again, for good: the ledger keeps it), a
+ * recovery key slot past MAX_RECOVERY_SLOTS or a hash that is no HMAC-SHA256 (a key that can never
+ * work). Null when there is none.
+ */
+function spentProblem(staged: Database, now: number): string | null {
+  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
+  const future = staged
+    .prepare(`SELECT id, last_step, period FROM factors WHERE type = 'totp' AND last_step IS NOT NULL AND last_step > (@now + ${STEP_SLACK_SECONDS}) / period LIMIT 1`)
+    .get({ now }) as { id: string; last_step: number } | undefined;
+  if (future) return `its TOTP factor ${shown(future.id)} was last used at step ${future.last_step}, a time still to come`;
+  const ledger = staged
+    .prepare(`SELECT factor_id, spent FROM replay_ledger WHERE guard = 'totp-step' AND spent > (@now + ${STEP_SLACK_SECONDS}) / ${MIN_PERIOD} LIMIT 1`)
+    .get({ now }) as { factor_id: string; spent: number } | undefined;
+  if (ledger) return `its replay ledger says TOTP step ${ledger.spent} of factor ${shown(ledger.factor_id)} was spent, a time still to come`;
+  const slot = staged
+    .prepare(`SELECT factor_id, slot, hash FROM recovery_slots WHERE slot >= ${MAX_RECOVERY_SLOTS} OR (hash IS NOT NULL AND (typeof(hash) <> 'text' OR length(hash) <> 64 OR hash GLOB '*[^0-9a-f]*')) LIMIT 1`)
+    .get() as { factor_id: string; slot: number; hash: unknown } | undefined;
+  if (slot) {
+    return slot.slot >= MAX_RECOVERY_SLOTS
+      ? `its recovery keys ${shown(slot.factor_id)} have a slot ${slot.slot} (tfactl keeps at most ${MAX_RECOVERY_SLOTS})`
+      : `its recovery key ${shown(slot.factor_id)} slot ${slot.slot} has a hash that is no HMAC-SHA256 (64 hex digits)`;
+  }
+  return null;
+}
+
+/** An audit entry `tfactl audit` could not show (its detail not JSON, a NUL in its text): restored, the trail would fail to list. */
+function auditProblem(staged: Database): string | null {
+  for (const row of staged.prepare('SELECT id, actor, action, target, outcome, detail FROM audit').iterate() as IterableIterator<Record<string, unknown>>) {
+    const text = [row.actor, row.action, row.target, row.outcome, row.detail];
+    if (text.some((v) => typeof v === 'string' && v.includes('\0'))) return `its audit entry ${String(row.id)} holds a NUL character`;
+    if (!row.detail) continue;
+    try {
+      JSON.parse(String(row.detail));
+    } catch {
+      return `its audit entry ${String(row.id)} has a detail that is not JSON`;
     }
   }
   return null;

@@ -185,6 +185,7 @@ describe('parseTfaCfg', () => {
     ['two entries with one id', { 'a@pve': { yubico: [entry('y', 'cccccccbcjdk'), entry('y', 'cccccccbcjdl')] } }, 'share the id'],
     ['a damaged recovery hash', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: ['abc'], created: 1 } } }, 'entry #1'],
     ['a damaged recovery secret', { 'a@pve': { recovery: { secret: 'xyz', entries: [null], created: 1 } } }, '"secret"'],
+    ['a recovery set of 101 keys (read whole at every sign-in)', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: Array.from({ length: 101 }, () => null), created: 1 } } }, '"entries" has 101 keys (Proxmox makes 10; at most 100 are taken)'],
     ['a lock time that is not a number', { 'a@pve': { 'tfa-locked-until': 'soon' } }, 'tfa-locked-until'],
     ['a description with ESC', { 'a@pve': { yubico: [{ ...entry('y', 'cccccccbcjdk'), description: 'key\u001b[2J' }] } }, 'yubico entry #1: invalid description: it holds U+001B'],
     ['a description with a newline', { 'a@pve': { totp: [{ ...entry('t', `otpauth://totp/a?secret=${SECRET}`), description: 'a\nb' }] } }, 'totp entry #1: invalid description: it holds U+000A'],

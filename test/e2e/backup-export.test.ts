@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,39 @@ process.stdout.write('watching\\n');
     expect(r.code).toBe(6);
     expect(r.json().error).toEqual({ code: 'backup_invalid', message: `refusing to restore ${file}: ${file}-journal beside it says a write to it never finished (a copy cut short?), so the file is not whole; restore another backup` });
     expect(store.snapshot()).toBe(before);
+  });
+
+  it('refuses a backup another user could have written (open to writing, another owner, a directory others may write), dry run too, changing nothing', async () => {
+    const file = join(store.dir, 'writable.db');
+    expect((await store.run(['backup', file])).code).toBe(0);
+    const before = store.snapshot();
+    const refused = async (expected: RegExp) => {
+      for (const how of [['--yes'], ['--dry-run']]) {
+        const r = await store.run(['restore', file, ...how, '--json']);
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.json().error.code).toBe('store_permissions');
+        expect(r.json().error.message).toMatch(expected);
+      }
+      expect(store.snapshot()).toBe(before);
+    };
+    chmodSync(file, 0o666);
+    await refused(/^refusing the backup .*writable\.db: it is writable by others \(mode 0666\), so another user could put something else in its place/);
+    chmodSync(file, 0o600);
+    chownSync(file, 65534, 65534);
+    await refused(/^refusing the backup .*writable\.db: it belongs to uid 65534/);
+    chownSync(file, 0, 0);
+    const open = join(store.dir, 'open-dir');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    const inOpen = join(open, 'b.db');
+    renameSync(file, inOpen);
+    for (const how of [['--yes'], ['--dry-run']]) {
+      const r = await store.run(['restore', inOpen, ...how]);
+      expect(r.code).toBe(6);
+      expect(oneLineError(r)).toMatch(/the directory .*open-dir is writable by others \(mode 0777\)/);
+    }
+    chmodSync(open, 0o700);
+    expect((await store.run(['restore', inOpen, '--dry-run'])).code).toBe(0);
   });
 
   it('restores the snapshot, replacing what changed since', async () => {
@@ -638,7 +671,9 @@ describe('restore after use', () => {
       expect((await s.run(['tfa', 'add', 'totp', 'val', '--no-verify', '--qr', 'none'])).code).toBe(0);
       expect((await s.run(['realm', 'add', 'yk'])).code).toBe(0);
       expect((await s.run(['realm', 'set-yubico', 'yk', '--api-id', '1', '--api-key', Buffer.alloc(20, 7).toString('base64'), '--url', 'https://yk.example.com/wsapi/2.0/verify'])).code).toBe(0);
+      expect((await s.run(['tfa', 'add', 'recovery', 'val'])).code).toBe(0);
       const totpId = s.factorsOf('val@local').find((f) => f.type === 'totp')?.id as string;
+      const recoveryId = s.factorsOf('val@local').find((f) => f.type === 'recovery')?.id as string;
       const file = await backup();
       const pristine = readFileSync(file);
       const before = s.snapshot();
@@ -684,6 +719,15 @@ describe('restore after use', () => {
         [`UPDATE realms SET yubico_urls = '["https://x' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not JSON'],
         [`UPDATE realms SET yubico_urls = '{"a":1}' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not a list of one or more URLs'],
         [`UPDATE realms SET yubico_urls = '["https://user:pw@yk.example.com/"]' WHERE name = 'yk'`, 'its realm "yk" is damaged: a validation URL holds a user or password'],
+        // What was spent as no command writes it: a TOTP step still to come would refuse every code for good (the ledger keeps it);
+        // a recovery slot far out would be read at every sign-in; a hash that is none is a key that never works.
+        ["UPDATE factors SET last_step = 99999999 WHERE type = 'totp'", `its TOTP factor "${totpId}" was last used at step 99999999, a time still to come`],
+        ["INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('gone', 'totp-step', 0, 9999999999, 'val@local', NULL)", 'its replay ledger says TOTP step 9999999999 of factor "gone" was spent, a time still to come'],
+        ['INSERT INTO recovery_slots (factor_id, slot, hash) SELECT factor_id, 50000000, hash FROM recovery_slots WHERE slot = 0', `its recovery keys "${recoveryId}" have a slot 50000000 (tfactl keeps at most 100)`],
+        ["UPDATE recovery_slots SET hash = 'zz' WHERE slot = 0", `its recovery key "${recoveryId}" slot 0 has a hash that is no HMAC-SHA256 (64 hex digits)`],
+        // Audit entries `tfactl audit` could not list once merged into the store's trail.
+        ["INSERT INTO audit (id, ts, actor, action, target, outcome, detail) VALUES (999999, 1, 'x', 'y', NULL, 'ok', '{\"expire\":full')", 'its audit entry 999999 has a detail that is not JSON'],
+        ["INSERT INTO audit (id, ts, actor, action, target, outcome, detail) VALUES (999998, 1, 'x' || char(0) || 'y', 'y', NULL, 'ok', NULL)", 'its audit entry 999998 holds a NUL character'],
         // Keys edited so that SQLite cannot check them: refused as such, never an internal error.
         ['PRAGMA foreign_keys = OFF; CREATE TABLE users_copy AS SELECT * FROM users; DROP TABLE users; ALTER TABLE users_copy RENAME TO users', 'its tables are not as tfactl makes them (foreign key mismatch'],
       ] as const) {
