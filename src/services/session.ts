@@ -184,7 +184,7 @@ const KEY_FINGERPRINT = 'key.fingerprint';
  * silently orphan every secret in it.
  */
 export async function ensureKeyFile(random: Random, store: Store, keyPath: string): Promise<{ created: boolean }> {
-  const { createKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } = await import('../store/keyfile.js');
+  const { createKeyFile, discardKeyFile, fingerprintMatches, keyFingerprint, readKeyFile } = await import('../store/keyfile.js');
   const fingerprint = (await store.getSettings()).get(KEY_FINGERPRINT);
   if (fingerprint !== undefined) {
     const key = readKeyFile(keyPath);
@@ -200,8 +200,16 @@ export async function ensureKeyFile(random: Random, store: Store, keyPath: strin
     throw new StoreError(`cannot create key file ${keyPath}: ${errnoText(e)}`, 'key_file');
   }
   const key = readKeyFile(keyPath);
-  await store.setSetting(KEY_FINGERPRINT, keyFingerprint(key));
-  return { created };
+  if (await store.addSetting(KEY_FINGERPRINT, keyFingerprint(key))) return { created };
+  // Another process (another host's init, on PostgreSQL) made the store's key meanwhile: the one
+  // made here belongs to nothing, and is not left to be kept with backups.
+  const theirs = (await store.getSettings()).get(KEY_FINGERPRINT);
+  if (theirs !== undefined && fingerprintMatches(key, theirs)) return { created };
+  if (created) discardKeyFile(keyPath);
+  throw new StoreError(
+    `another tfactl made this store's key file at the same moment, elsewhere${created ? ` (the one made at ${keyPath} is removed)` : ` (${keyPath} is not it)`}: copy that key file to ${keyPath}`,
+    'key_mismatch',
+  );
 }
 
 /** Reads the key file once (until it could be read: a failure is tried again next time), checking it belongs to this store. */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
 import { flushFile, INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
@@ -12,6 +12,12 @@ const KEY_BYTES = 32;
  * into place, so a process racing to create it never reads a half-written key. Returns true when
  * this call created it.
  */
+/** Removes a key file this process just made and nothing uses (another process's key won the race to the store). */
+export function discardKeyFile(path: string): void {
+  rmSync(path, { force: true });
+  flushFile(dirname(path));
+}
+
 export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
   // There already (the usual case): nothing to write, not even the temporary file, which a full disk would refuse.
   if (statSync(path, { throwIfNoEntry: false }) !== undefined) return false;

@@ -730,6 +730,10 @@ export abstract class SqlStore implements Store {
       .run(key, value));
   }
 
+  async addSetting(key: string, value: string) {
+    return (await this.sql('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value)).changes === 1;
+  }
+
   async deleteSetting(key: string) {
     await this.sql('DELETE FROM settings WHERE key = ?').run(key);
   }

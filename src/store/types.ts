@@ -400,6 +400,8 @@ export interface RealmStore {
 export interface SettingStore {
   getSettings(): Promise<ReadonlyMap<string, string>>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Sets a setting that is not set yet, in one conditional statement: of racing callers one gets true. */
+  addSetting(key: string, value: string): Promise<boolean>;
   /** Forgets a setting's stored value: its default applies again. */
   deleteSetting(key: string): Promise<void>;
 }

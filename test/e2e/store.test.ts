@@ -57,6 +57,27 @@ describe('the store on disk', () => {
     expect(readFileSync(`${s.db}.key`, 'utf8')).toBe(key);
   });
 
+  it('init on several hosts at once, each with a key file of its own: one key is the store\'s, the others are removed and say whose to copy', async () => {
+    const s = fresh();
+    const keys = Array.from({ length: 8 }, (_, i) => join(s.dir, `host${i}.key`));
+    const runs = await Promise.all(keys.map((key) => s.run(['init', '--json'], { env: { TFACTL_KEY_FILE: key } })));
+    const made = runs.filter((r) => r.code === 0 && r.json().result.keyCreated === true);
+    expect(made).toHaveLength(1);
+    const kept = made[0]!.json().result.keyFile as string;
+    for (const [i, r] of runs.entries()) {
+      if (keys[i] === kept) continue;
+      // It found the store's key made already (its own is none), or it lost the race: its key is removed, and it says whose to copy.
+      expect({ code: r.code, exists: existsSync(keys[i]!) }).toEqual({ code: 6, exists: false });
+      const { message } = r.json().error as { message: string };
+      if (message.startsWith('another tfactl')) {
+        expect(message).toBe(`another tfactl made this store's key file at the same moment, elsewhere (the one made at ${keys[i]} is removed): copy that key file to ${keys[i]}`);
+      }
+    }
+    // The key that was kept is the store's: it opens it.
+    expect((await s.run(['user', 'add', 'after-race', '--no-password'], { env: { TFACTL_KEY_FILE: kept } })).code).toBe(0);
+    expect((await s.run(['tfa', 'add', 'recovery', 'after-race'], { env: { TFACTL_KEY_FILE: kept } })).code).toBe(0);
+  });
+
   it('init of a new store with a key file kept from another (a site moving) says it uses that key, and keeps it', async () => {
     const s = fresh();
     expect((await s.run(['init'])).code).toBe(0);
