@@ -1,5 +1,6 @@
 import type { StoreConfig } from '../domain/store-config.js';
 import { resolveStorePath } from '../domain/store-location.js';
+import { UsageError } from '../errors.js';
 
 /** Where tfactl serve listens unless told otherwise, and where a CLI looks for it. */
 export const DEFAULT_SOCKET = '/run/tfactl/tfactl.sock';
@@ -43,7 +44,10 @@ export function chooseRoute(input: RouteInput, probe: RouteProbe): Route {
   if (HERE_ONLY.has(input.command)) return { kind: 'store', path: undefined };
   // The command line first: --server, then --db, then TFACTL_SERVER.
   if (input.server !== undefined) return { kind: 'service', address: input.server, why: '--server' };
-  const named = input.db === undefined ? input.env.TFACTL_SERVER || undefined : undefined;
+  if (input.db === undefined && input.env.TFACTL_SERVER === '') {
+    throw new UsageError("TFACTL_SERVER is set but empty: name the service (its socket, or https://HOST:PORT), or unset it", 'invalid_server');
+  }
+  const named = input.db === undefined ? input.env.TFACTL_SERVER : undefined;
   if (named !== undefined) return { kind: 'service', address: named, why: 'TFACTL_SERVER' };
   const path = resolveStorePath({ flag: input.db, env: input.env, uid: input.uid, home: input.home, config: input.config });
   if (input.db !== undefined || input.uid === 0 || OWN_STORE.has(input.command)) return { kind: 'store', path };

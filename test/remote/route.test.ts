@@ -12,6 +12,14 @@ describe('where a command goes', () => {
     expect(chooseRoute(input({ server: '/a.sock', env: { TFACTL_SERVER: '/b.sock' } }), probe('usable', false))).toMatchObject({ address: '/a.sock' });
   });
 
+  it('refuses TFACTL_SERVER set but empty (exit 2), as every other TFACTL_ variable: it was not taken as unset', () => {
+    expect(() => chooseRoute(input({ env: { TFACTL_SERVER: '' } }), probe('usable', false))).toThrow(
+      expect.objectContaining({ code: 'invalid_server', exitCode: 2, message: 'TFACTL_SERVER is set but empty: name the service (its socket, or https://HOST:PORT), or unset it' }),
+    );
+    // --db names the store: the variable is not looked at.
+    expect(chooseRoute(input({ db: '/x.db', env: { TFACTL_SERVER: '' } }), probe('usable', false))).toEqual({ kind: 'store', path: '/x.db' });
+  });
+
   it('uses the store directly with --db, as root, or when this user can open it', () => {
     expect(chooseRoute(input({ db: '/x.db' }), probe('denied', true))).toEqual({ kind: 'store', path: '/x.db' });
     expect(chooseRoute(input({ uid: 0 }), probe('denied', true))).toEqual({ kind: 'store', path: '/var/lib/tfactl/tfactl.db' });
