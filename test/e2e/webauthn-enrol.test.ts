@@ -277,6 +277,13 @@ describe('tfa add webauthn --finish', () => {
     await refusedUnchanged('dee', () => finish('dee', challenge, new SoftAuthenticator().register(publicKey, { origin: ORIGIN })), 4, /unknown, used or expired/);
   });
 
+  it("says what the verifier refused in at most 200 characters: an answer's origin of 40 KB is not echoed whole, nor audited whole", async () => {
+    const { challenge, publicKey } = await begin('dee');
+    const origin = `https://${'a'.repeat(40_000)}.example.net`;
+    await refusedUnchanged('dee', () => finish('dee', challenge, new SoftAuthenticator().register(publicKey, { origin })), 4, /^error: the security key's answer was refused: .{1,200}\.\.\.$/);
+    expect(JSON.stringify(store.auditRows().at(-1)).length).toBeLessThan(1000);
+  });
+
   it('refuses an answer after 120 s, a challenge of another user, and a sign-in challenge', async () => {
     const late = await begin('dee');
     store.tamper('UPDATE challenges SET expires = expires - 121 WHERE id = ?', late.challenge);

@@ -243,4 +243,8 @@ export async function finishWebauthnEnrolment(
   return { id, userid, description: data.description, credentialId: info.credential.id, rpId: data.rpId, counter: info.credential.counter, algorithm: algorithm === -7 ? 'ES256' : 'RS256', warnings };
 }
 
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+/** A library's message as one line, cut at 200 characters: it may quote what the answer said (an origin of 40 KB). */
+const oneLine = (text: string) => {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+};
