@@ -83,6 +83,10 @@ export function pgError(e: unknown, where: string): Error {
         ? `no answer from the server within ${QUERY_TIMEOUT_MS / 1000} s (is the network to it down?): what was being written was not; run the command again`
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
         ? 'its host name is not known'
+      : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+        ? 'this host has no route to it (the network or the address is wrong)'
+      : /^The server does not support SSL connections/.test(message)
+        ? 'the server offers no TLS, which the connection string asks for (sslmode)'
         : code === '28P01'
           ? 'the server refused the user name or password'
         : code === '28000'

@@ -69,6 +69,10 @@ describe("the server's errors as the store's", () => {
       code: 'store_unavailable',
       message: `PostgreSQL store ${where}: the server lets no such connection in (${hba}): see its pg_hba.conf`,
     });
+    expect(pgError(Object.assign(new Error('connect ENETUNREACH 255.255.255.255:5432 - Local (0.0.0.0:0)'), { code: 'ENETUNREACH' }), where).message).toBe(
+      `PostgreSQL store ${where}: this host has no route to it (the network or the address is wrong)`,
+    );
+    expect(pgError(new Error('The server does not support SSL connections'), where).message).toBe(`PostgreSQL store ${where}: the server offers no TLS, which the connection string asks for (sslmode)`);
     expect(pgError(new Error('Query read timeout'), where).message).toBe(
       `PostgreSQL store ${where}: no answer from the server within 120 s (is the network to it down?): what was being written was not; run the command again`,
     );
