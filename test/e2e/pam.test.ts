@@ -492,6 +492,15 @@ describe('tfactl pam through tfactl serve', () => {
       expect((await line(via)).client).toBe('curl');
       expect((await line([...via, '--client', 'node'])).lines[1]).toContain(` ${process.execPath} ${BIN} --server ${sock} --token @${tokenFile} pam check `);
       expect((await line(['--server', 'https://127.0.0.1:8443', '--token', `@${tokenFile}`])).client).toBe('node');
+      // A CA this shell's Node trusts and pam_exec's lines will not: said, whatever the probe of the service found.
+      for (const ca of ['', '/etc/ssl/private-ca.pem']) {
+        const r = spawnSync(process.execPath, [BIN, 'pam', 'config', 'sshd', '--json', '--server', 'https://127.0.0.1:1', '--token', `@${tokenFile}`], {
+          encoding: 'utf8',
+          env: { ...process.env, TFACTL_DB: store.db, NODE_EXTRA_CA_CERTS: ca },
+        });
+        const said = (JSON.parse(r.stdout).warnings as string[]).some((w) => w.startsWith('NODE_EXTRA_CA_CERTS is set here, but PAM runs these lines without it'));
+        expect(said).toBe(ca !== '');
+      }
       copyFileSync(tokenFile, `${store.dir}/a=b.token`);
       expect((await line(['--server', sock, '--token', `@${store.dir}/a=b.token`])).client).toBe('node');
       // tfactl without bin/tfactl-pam-curl beside it (a partial copy).

@@ -125,6 +125,12 @@ export async function run(inv: Invocation): Promise<void> {
     const missing = await realmMissing(inv, realm, nullok);
     if (missing !== null) inv.out.warn(`${missing}: every sign-in through these lines fails until it is there`);
   } else if (presented !== undefined && serverAddress !== undefined) {
+    // The probe below trusts what this shell's Node trusts; pam_exec runs the lines with no environment.
+    if (serverAddress.startsWith('https://') && (inv.ctx.env.NODE_EXTRA_CA_CERTS ?? '') !== '') {
+      inv.out.warn(
+        "NODE_EXTRA_CA_CERTS is set here, but PAM runs these lines without it: if the service's certificate is signed by that CA, every sign-in through them fails; add the CA to the system's (update-ca-certificates)",
+      );
+    }
     // The service is asked as the lines will ask it, with their token.
     for (const problem of await serviceProblems(serverAddress, presented, realm)) inv.out.warn(problem);
   }
