@@ -20,6 +20,8 @@ import { errnoText } from '../domain/errno.js';
 
 /** A BEGIN that took longer than this waited for another process's write lock. */
 const LOCK_WAITED_MS = 20;
+/** SQLite's own wait for the write lock in each try of beginWrite: short, as it blocks the process. */
+const LOCK_POLL_MS = 20;
 
 const Database = BetterSqlite3;
 
@@ -522,10 +524,9 @@ class SqliteStore extends SqlStore {
     await this.gate.take(unit);
     try {
       const asked = performance.now();
-      await unit.run(() => this.db.exec('BEGIN IMMEDIATE'));
-      // Waiting for another process's write lock blocks the whole process (the busy timeout), so
-      // a Ctrl-C or SIGTERM meanwhile is only delivered when the event loop next turns: turned
-      // here, before anything is written, it ends the run (exit 130) rather than letting it commit.
+      await this.beginWrite(unit);
+      // A Ctrl-C or SIGTERM is delivered when the event loop turns: turned here after a wait,
+      // before anything is written, it ends the run (exit 130) rather than letting it commit.
       if (performance.now() - asked > LOCK_WAITED_MS) await new Promise((turned) => setImmediate(turned));
       try {
         const result = await fn(unit);
@@ -537,6 +538,30 @@ class SqliteStore extends SqlStore {
       }
     } finally {
       this.gate.release();
+    }
+  }
+
+  /**
+   * Takes the write lock (BEGIN IMMEDIATE), waiting for another process's between tries on the
+   * event loop rather than in SQLite's busy handler, which blocks the whole process: a Ctrl-C or
+   * SIGTERM meanwhile is heard at once (exit 130), not once the lock came free or the busy timeout
+   * ran out (store_busy, exit 6). It waits as long as the busy timeout, as before.
+   */
+  private async beginWrite(unit: SqliteStore): Promise<void> {
+    const deadline = performance.now() + BUSY_TIMEOUT_MS;
+    this.db.pragma(`busy_timeout = ${LOCK_POLL_MS}`);
+    try {
+      for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+        try {
+          await unit.run(() => this.db.exec('BEGIN IMMEDIATE'));
+          return;
+        } catch (e) {
+          if (!(e instanceof StoreError && e.code === 'store_busy') || performance.now() >= deadline) throw e;
+        }
+        await new Promise((later) => setTimeout(later, wait));
+      }
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 

@@ -32,10 +32,7 @@ describe('tfa add recovery --regenerate --output, stopped before the store took 
       await expect.poll(() => existsSync(file), { timeout: 10_000 }).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGTERM');
-      // The lock given up a moment later: the waiting process hears its SIGTERM only then (SQLite
-      // waits for a lock inside one call), before it stores the keys.
-      await new Promise((r) => setTimeout(r, 500));
-      lock.prepare('ROLLBACK').run();
+      // Heard while the lock is still held (the wait is on the event loop, not inside SQLite), before it stores the keys.
       expect(await exited).toBe(130);
       expect(stderr).toMatch(/interrupted/);
       expect(existsSync(file)).toBe(false);
@@ -45,5 +42,30 @@ describe('tfa add recovery --regenerate --output, stopped before the store took 
     }
     const r = await store.run(['login', 'rex', '--password-stdin', '--code', old[0]!], { input: `${PW}\n` });
     expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe('a command waiting for the write lock', () => {
+  it('hears Ctrl-C or SIGTERM at once (exit 130, nothing changed), not when the lock is let go or after 30 s', async () => {
+    const lock = new Database(store.db);
+    lock.prepare('BEGIN IMMEDIATE').run();
+    try {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const child = spawn(process.execPath, [BIN, 'realm', 'add', 'waiting', '--json'], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        const exited = new Promise<number | null>((r) => child.once('exit', r));
+        await new Promise((r) => setTimeout(r, 1500));
+        const sent = Date.now();
+        child.kill(signal);
+        expect(await exited).toBe(130);
+        expect(Date.now() - sent).toBeLessThan(3000);
+        expect(JSON.parse(stdout).error.code).toBe('cancelled');
+      }
+    } finally {
+      lock.prepare('ROLLBACK').run();
+      lock.close();
+    }
+    expect((await store.run(['realm', 'show', 'waiting'])).code).toBe(3);
   });
 });
