@@ -129,7 +129,9 @@ export interface Ctx {
    * existing, up-to-date store is opened, and nothing is created, migrated or written. With
    * `existing`, a store that is not there is exit 6 (store_missing) and nothing is made. With
    * `longLived`, the connection is a long-running service's (SQLite: its WAL checkpointed on a
-   * thread of its own), told of trouble in the background, such as that thread failing.
+   * thread of its own), told of trouble in the background, such as that thread failing; on
+   * PostgreSQL its messages name the store `postgres://...` only, as they go to the service's
+   * clients (its role, host, port and database are not theirs to learn).
    */
   openStore(path: string, options: { readonly now: number; readonly keyPath: string; readonly readOnly?: boolean; readonly existing?: boolean; readonly longLived?: LongLived }): Promise<OpenedStore>;
 }

@@ -141,7 +141,7 @@ export async function runProcess(): Promise<void> {
 /** The stores a command opens: SQLite's or PostgreSQL's, each loaded only when used. */
 const openStores: StoreOpener = (random) => async (path, { now, keyPath, readOnly, existing, longLived }) =>
   isPostgresUrl(path)
-    ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes, readOnly, existing })
+    ? (await import('./store/postgres.js')).openPostgresStore(path, { now, keyPath, randomBytes: random.bytes, readOnly, existing, ...(longLived && { shownAs: 'postgres://...' }) })
     : (await import('./store/sqlite.js')).openSqliteStore(path, { now, keyPath, randomBytes: random.bytes, readOnly, existing, backgroundCheckpoints: longLived && { failed: longLived.troubled } });
 
 /** The real context: this process's terminal, clock, randomness, environment and stores. */

@@ -52,11 +52,16 @@ export interface PgOpenOptions {
   readonly readOnly?: boolean;
   /** The store must be there already (as SQLite's OpenOptions.existing): a database without one is exit 6, and left as it is. */
   readonly existing?: boolean;
+  /** How messages name the store, instead of its location without the password (a service's, to its clients). */
+  readonly shownAs?: string;
 }
 
 /** Tables, views and the like in the connection's schema: where tfactl would make its own. */
 const OTHER_RELATIONS = `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
+
+/** node-postgres's error for a query the server did not answer within query_timeout. */
+const isQueryTimeout = (e: unknown): boolean => e instanceof Error && /^Query read timeout$/.test(e.message);
 
 /** A driver or server error as a StoreError (exit 6), without the connection string's password. */
 export function pgError(e: unknown, where: string): Error {
@@ -79,8 +84,8 @@ export function pgError(e: unknown, where: string): Error {
         ? 'the server asks for a password, and the connection string has none (postgres://USER:PASSWORD@HOST/DB)'
       : /^timeout expired$|Connection terminated due to connection timeout/.test(message)
         ? 'no answer from the server within 10 s'
-      : /^Query read timeout$/.test(message)
-        ? `no answer from the server within ${QUERY_TIMEOUT_MS / 1000} s (is the network to it down?): what was being written was not; run the command again`
+      : isQueryTimeout(e)
+        ? `no answer from the server within ${QUERY_TIMEOUT_MS / 1000} s (is the network to it down?): nothing of the command was kept; run it again`
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
         ? 'its host name is not known'
       : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
@@ -151,7 +156,7 @@ class PgStore extends SqlStore {
     private readonly options: PgOpenOptions,
   ) {
     super();
-    this.path = redactUrl(location);
+    this.path = options.shownAs ?? redactUrl(location);
     // A connection the server ended (a restart, pg_terminate_backend) stays ended: said, so that
     // a holder that keeps stores open (tfactl serve's pool) opens another.
     client.on('error', () => (this.lost = true));
@@ -183,6 +188,8 @@ class PgStore extends SqlStore {
       // A write outside a unit takes the store's write lock for itself.
       return await this.inTurn(() => (WRITES.test(sql) ? this.inTransaction(q) : q()));
     } catch (e) {
+      // Given up, not waited on again (a read's close would wait behind it).
+      if (isQueryTimeout(e)) this.socket?.destroy();
       throw pgError(e, this.path);
     }
   }
@@ -222,14 +229,27 @@ class PgStore extends SqlStore {
   /** BEGIN, the write lock, `fn`, COMMIT (ROLLBACK when it throws); on this connection. */
   private async inTransaction<T>(fn: () => Promise<T>): Promise<T> {
     await this.client.query('BEGIN');
+    let committing = false;
     try {
       await this.client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
       const result = await fn();
+      committing = true;
       await this.client.query('COMMIT');
       return result;
     } catch (e) {
-      await this.client.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      if (!isQueryTimeout(e)) {
+        await this.client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      // No answer in time: a ROLLBACK would wait behind the unanswered query as long again. The
+      // connection is given up (the server rolls back what it has not committed: within a minute,
+      // STALLED_TRANSACTION); whether a COMMIT it never answered was kept cannot be told.
+      this.socket?.destroy();
+      if (!committing) throw e;
+      throw new StoreError(
+        `PostgreSQL store ${this.path}: no answer from the server to the commit within ${QUERY_TIMEOUT_MS / 1000} s (is the network to it down?): whether the command's change was kept cannot be told; look before running it again`,
+        'store_unavailable',
+      );
     }
   }
 
@@ -428,7 +448,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   // Counts and epoch seconds are BIGINT: as numbers (they stay far below 2^53).
   pg.types.setTypeParser(20, (v) => Number(v));
   pg.types.setTypeParser(1700, (v) => Number(v));
-  const where = redactUrl(location);
+  const where = options.shownAs ?? redactUrl(location);
   const { Socket } = await import('node:net');
   let socket: Socket | undefined;
   let client: InstanceType<typeof pg.Client>;

@@ -74,7 +74,15 @@ describe("the server's errors as the store's", () => {
     );
     expect(pgError(new Error('The server does not support SSL connections'), where).message).toBe(`PostgreSQL store ${where}: the server offers no TLS, which the connection string asks for (sslmode)`);
     expect(pgError(new Error('Query read timeout'), where).message).toBe(
-      `PostgreSQL store ${where}: no answer from the server within 120 s (is the network to it down?): what was being written was not; run the command again`,
+      `PostgreSQL store ${where}: no answer from the server within 120 s (is the network to it down?): nothing of the command was kept; run it again`,
     );
+  });
+});
+
+describe('a PostgreSQL store opened for a service', () => {
+  it('names itself postgres://... in its messages, which go to clients: not its role, host, port or database', async () => {
+    const { openPostgresStore } = await import('../../src/store/postgres.js');
+    const opened = openPostgresStore('postgres://tfactl:secret@127.0.0.1:1/sitedb', { now: 1, shownAs: 'postgres://...' });
+    await expect(opened).rejects.toMatchObject({ code: 'store_unavailable', message: 'PostgreSQL store postgres://...: nothing answers there (is PostgreSQL running?)' });
   });
 });
