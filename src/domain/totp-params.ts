@@ -22,12 +22,16 @@ export interface TotpParamsInput {
   readonly algorithm?: string | undefined;
 }
 
+/** The periods tfactl takes, in seconds (Proxmox's too). */
+export const MIN_PERIOD = 10;
+export const MAX_PERIOD = 300;
+
 /** Parses TOTP parameters (digits 6 to 8, period 10 to 300 s, SHA1/SHA256/SHA512); missing ones from `base`. */
 export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAULT_TOTP_PARAMS): TotpParams {
   const digits = input.digits ?? String(base.digits);
   if (digits !== '6' && digits !== '7' && digits !== '8') throw new UsageError(`invalid digits ${quote(digits)}: expected 6, 7 or 8`, 'invalid_totp');
   const periodText = input.period ?? String(base.period);
-  if (!/^[0-9]{2,3}$/.test(periodText) || Number(periodText) < 10 || Number(periodText) > 300) {
+  if (!/^[0-9]{2,3}$/.test(periodText) || Number(periodText) < MIN_PERIOD || Number(periodText) > MAX_PERIOD) {
     throw new UsageError(`invalid period ${quote(periodText)}: expected 10 to 300 seconds`, 'invalid_totp');
   }
   const algorithm = (input.algorithm ?? base.algorithm).toUpperCase().replace('-', '');

@@ -12,6 +12,7 @@ import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { MAX_RECOVERY_SLOTS } from '../domain/recovery.js';
+import { MIN_PERIOD } from '../domain/totp-params.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
@@ -792,13 +793,15 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   });
 }
 
+/** A value of a backup as a refusal names it: quoted, its unsafe characters escaped. */
+const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
+
 /**
  * A value of `staged` that tfactl's own commands refuse, or null: a setting `settings set` would
  * not take, an expiry that is no date (read as "never", it would bring a user or token back for
  * good). Such a file was edited by hand.
  */
 function valueProblem(staged: Database, now: number): string | null {
-  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
   const settings = new Map<string, unknown>();
   for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
     const why = storedSettingProblem(key, value);
@@ -842,8 +845,6 @@ function valueProblem(staged: Database, now: number): string | null {
 
 /** How far ahead of this host's clock a TOTP step of a backup may be (a host whose clock ran ahead wrote it). */
 const STEP_SLACK_SECONDS = 86_400;
-/** The shortest TOTP period tfactl takes: no step of any factor is further on than now / this. */
-const MIN_PERIOD = 10;
 
 /**
  * What was spent, as no command writes it: a TOTP step of a time to come (restored, it would refuse
@@ -852,13 +853,21 @@ const MIN_PERIOD = 10;
  * work). Null when there is none.
  */
 function spentProblem(staged: Database, now: number): string | null {
-  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
   const future = staged
     .prepare(`SELECT id, last_step, period FROM factors WHERE type = 'totp' AND last_step IS NOT NULL AND last_step > (@now + ${STEP_SLACK_SECONDS}) / period LIMIT 1`)
     .get({ now }) as { id: string; last_step: number } | undefined;
   if (future) return `its TOTP factor ${shown(future.id)} was last used at step ${future.last_step}, a time still to come`;
+  // A row is held to the period of the factor it raises (its own, or the one its secret's mark
+  // names: applyReplayLedger raises both); one of a factor long gone, to the shortest period.
   const ledger = staged
-    .prepare(`SELECT factor_id, spent FROM replay_ledger WHERE guard = 'totp-step' AND spent > (@now + ${STEP_SLACK_SECONDS}) / ${MIN_PERIOD} LIMIT 1`)
+    .prepare(
+      `SELECT l.factor_id, l.spent FROM replay_ledger l
+       WHERE l.guard = 'totp-step' AND (
+         l.spent > (@now + ${STEP_SLACK_SECONDS}) / ${MIN_PERIOD}
+         OR EXISTS (SELECT 1 FROM factors f WHERE f.type = 'totp' AND (f.id = l.factor_id OR (f.userid = l.userid AND f.secret_mark = l.device))
+                      AND l.spent > (@now + ${STEP_SLACK_SECONDS}) / f.period))
+       LIMIT 1`,
+    )
     .get({ now }) as { factor_id: string; spent: number } | undefined;
   if (ledger) return `its replay ledger says TOTP step ${ledger.spent} of factor ${shown(ledger.factor_id)} was spent, a time still to come`;
   const slot = staged
@@ -893,7 +902,6 @@ function auditProblem(staged: Database): string | null {
  * Restored, it could be listed but neither shown nor deleted, or block deleting its realm.
  */
 function nameProblem(staged: Database): string | null {
-  const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
   const refused = (parse: () => unknown): string | null => {
     try {
       parse();

@@ -723,6 +723,8 @@ describe('restore after use', () => {
         // a recovery slot far out would be read at every sign-in; a hash that is none is a key that never works.
         ["UPDATE factors SET last_step = 99999999 WHERE type = 'totp'", `its TOTP factor "${totpId}" was last used at step 99999999, a time still to come`],
         ["INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('gone', 'totp-step', 0, 9999999999, 'val@local', NULL)", 'its replay ledger says TOTP step 9999999999 of factor "gone" was spent, a time still to come'],
+        // Held to the period of the factor it raises (30 s): a step no 10 s factor would reach for years yet is one a 30 s factor never will.
+        [`INSERT OR REPLACE INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('${totpId}', 'totp-step', 0, 150000000, 'val@local', NULL)`, `its replay ledger says TOTP step 150000000 of factor "${totpId}" was spent, a time still to come`],
         ['INSERT INTO recovery_slots (factor_id, slot, hash) SELECT factor_id, 50000000, hash FROM recovery_slots WHERE slot = 0', `its recovery keys "${recoveryId}" have a slot 50000000 (tfactl keeps at most 100)`],
         ["UPDATE recovery_slots SET hash = 'zz' WHERE slot = 0", `its recovery key "${recoveryId}" slot 0 has a hash that is no HMAC-SHA256 (64 hex digits)`],
         // Audit entries `tfactl audit` could not list once merged into the store's trail.
