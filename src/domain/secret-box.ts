@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import type { TotpParams } from './totp-params.js';
 
 /**
@@ -52,4 +52,14 @@ export function open(key: Buffer, sealed: Buffer, context: Buffer): string | nul
   } catch {
     return null;
   }
+}
+
+/** Whether two secrets' bytes are the same, compared in constant time (for equal lengths). */
+export function sameSecretBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Whether a secret opened from the store (null: it did not open) is `expected`, in constant time. */
+export function openedIs(opened: string | null, expected: string): boolean {
+  return opened !== null && sameSecretBytes(Buffer.from(opened, 'utf8'), Buffer.from(expected, 'utf8'));
 }

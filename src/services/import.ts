@@ -3,7 +3,7 @@ import { tfactlLine } from '../domain/command-line.js';
 import { asForOthers, decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
-import { open, seal, secretContext } from '../domain/secret-box.js';
+import { open, openedIs, seal, secretContext } from '../domain/secret-box.js';
 import type { ImportRow, ParsedRow } from '../domain/import-rows.js';
 import { ROOT_USERID } from '../domain/userid.js';
 import { TfaError } from '../errors.js';
@@ -314,7 +314,7 @@ async function prepareRow(
     // user's TOTP must be that one (the same file imported again), or the row fails.
     const key = await session.secretKey();
     const held = await session.store.getTotpSecrets(row.userid, true);
-    if (!held.some((f) => open(key, f.sealedSecret, secretContext(row.userid, f.id, 'totp')) === secret)) {
+    if (!held.some((f) => openedIs(open(key, f.sealedSecret, secretContext(row.userid, f.id, 'totp')), secret))) {
       throw new RowError(`${row.userid} already has a TOTP factor with another secret, so the one in this row was not added: delete it first (${tfactlLine('tfa delete', [row.userid], '--type totp')}), or leave the secret out`);
     }
   }

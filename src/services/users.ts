@@ -97,6 +97,9 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   const now = session.now();
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.getRealm(req.userid.realm))) throw new NotFoundError(`realm ${req.userid.realm} does not exist`);
+    // Asked again in the unit that adds the key: no other registration of it slips in between.
+    const raced = yubico && tfa.type === 'yubico' ? await yubikeyProblem(session, tx, id, yubico, tfa.yubico.offline) : null;
+    if (raced) return { refused: raced, user: undefined };
     const inserted = await tx.insertUser({
       userid: id,
       realm: req.userid.realm,
@@ -124,10 +127,11 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
         ...(yubico && { yubico: yubico.id, publicId: yubico.publicId }),
       },
     }, tx);
-    return tx.getUserOverview(id);
+    return { refused: null, user: await tx.getUserOverview(id) };
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
-  const user = created ?? (await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists'));
+  if (created?.refused) await refuse(session, 'user.add', id, created.refused.message, created.refused.code);
+  const user = created?.user ?? (await refuse(session, 'user.add', id, `user ${id} already exists`, 'exists'));
   return {
     user,
     totp: totp && enrolled(totp.prepared, totp.row.verified),

@@ -1,6 +1,6 @@
 import { isRoot } from '../../domain/permissions.js';
 import { typedCode } from '../../domain/second-factor.js';
-import { open, seal, secretContext, totpSecretMark } from '../../domain/secret-box.js';
+import { open, openedIs, seal, secretContext, totpSecretMark } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
 import { AuthError, NotFoundError, RefusedError, UsageError } from '../../errors.js';
 import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
@@ -118,7 +118,7 @@ export async function totpFactorRow(session: Session, prepared: PreparedTotp, st
 async function factorWithSecret(session: Session, store: Store, prepared: PreparedTotp): Promise<string | undefined> {
   const key = await session.secretKey();
   for (const f of await store.getTotpSecrets(prepared.userid, true)) {
-    if (open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')) === prepared.secret) return f.id;
+    if (openedIs(open(key, f.sealedSecret, secretContext(prepared.userid, f.id, 'totp')), prepared.secret)) return f.id;
   }
   return undefined;
 }

@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import { seal } from '../../domain/secret-box.js';
+import { sameSecretBytes, seal } from '../../domain/secret-box.js';
 import { AuthError, UsageError } from '../../errors.js';
 import type { RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
@@ -118,8 +117,14 @@ export async function yubikeyProblem(
   const { openOfflineKey } = await import('../yubico.js');
   const key = await session.secretKey();
   for (const other of others) {
-    const theirs = Buffer.from(openOfflineKey(other.sealedSecret, key, other.userid, other.id).aesKey, 'hex');
-    if (theirs.length === offline.aesKey.length && timingSafeEqual(theirs, offline.aesKey)) {
+    let theirs: Buffer;
+    try {
+      theirs = Buffer.from(openOfflineKey(other.sealedSecret, key, other.userid, other.id).aesKey, 'hex');
+    } catch {
+      // Another user's damaged row is theirs to mend: it stops no one else's enrolment.
+      continue;
+    }
+    if (sameSecretBytes(theirs, offline.aesKey)) {
       return { message: `the YubiKey ${prepared.publicId} is registered for another user: one OTP of it would sign in as either; give ${userid} a key (or a slot of this one) of its own`, code: 'exists' };
     }
   }
