@@ -120,17 +120,22 @@ function fromCommander(e: CommanderError, unshownHelp: string | null): TfaError 
 }
 
 /**
- * An unknown option named without what followed its `=` (commander quotes `--password=VALUE`
- * whole, and a script's guess at a password flag would put the password in its log). A guess at a
- * password flag is told how passwords are given.
+ * An unknown option named without what followed its `=`, or a short one's letter (commander quotes
+ * `--password=VALUE` and `-pVALUE` whole, and a script's guess at a password flag would put the
+ * password in its log): `...` says something followed. A guess at a password flag is told how
+ * passwords are given.
  */
 function unknownOption(message: string): string {
-  const name = /^error: unknown option '(-{1,2}[^=\s']*)/.exec(message)?.[1] ?? 'option';
+  // A long option up to its =, a short one's letter (-pSECRET is -p with a value run on).
+  const match = /^error: unknown option '(--[^=\s']*|-[^-\s'])([^']*)'/.exec(message);
+  const name = match?.[1] ?? 'option';
+  const more = match?.[2] ? `${match[2].startsWith('=') ? '=' : ''}...` : '';
   if (/^--pass(?:word|wd)?$/.test(name)) {
     return `unknown option '${name}': a password is never taken as an argument (ps shows arguments to every user); type it when asked, or give --password-stdin`;
   }
   const suggestion = /\(Did you mean (-{1,2}[\w-]+)\?\)/.exec(message)?.[1];
-  return `unknown option '${name}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}`;
+  if (suggestion === name && more.startsWith('=')) return `option '${name}' takes no value (what followed its = is not repeated)`;
+  return `unknown option '${name}${more}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}`;
 }
 
 /** Runs tfactl as this process. */
