@@ -261,9 +261,13 @@ describe('sign-in with TOTP', () => {
     const replay = await login('readd', next);
     expect(replay.code).toBe(5);
     expect(oneLineError(replay)).toContain('authentication failed');
+    // Refused as spent, not as a code gone stale: the audit trail says which.
+    const reusedSaid = () => JSON.parse(store.auditRows().filter((e) => e.action === 'login' && e.target === 'readd@local').at(-1)!.detail!).reason;
+    expect(reusedSaid()).toBe('totp code reused');
     expect((await store.run(['tfa', 'delete', 'readd', unverified.json().result.id as string])).code).toBe(0);
     expect((await store.run(['tfa', 'add', 'totp', 'readd', '--secret', secret, '--code', next])).code).toBe(0);
     expect((await login('readd', next)).code).toBe(5);
+    expect(reusedSaid()).toBe('totp code reused');
     // The secret with another period makes other codes: the steps spent with 30 s do not hold them back.
     const [listed] = store.read<{ factors: { id: string }[] }[]>(['tfa', 'list', 'readd']);
     for (const f of listed!.factors) expect((await store.run(['tfa', 'delete', 'readd', f.id])).code).toBe(0);
