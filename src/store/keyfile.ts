@@ -12,12 +12,6 @@ const KEY_BYTES = 32;
  * into place, so a process racing to create it never reads a half-written key. Returns true when
  * this call created it.
  */
-/** Removes a key file this process just made and nothing uses (another process's key won the race to the store). */
-export function discardKeyFile(path: string): void {
-  rmSync(path, { force: true });
-  flushFile(dirname(path));
-}
-
 export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
   // There already (the usual case): nothing to write, not even the temporary file, which a full disk would refuse.
   if (statSync(path, { throwIfNoEntry: false }) !== undefined) return false;
@@ -46,6 +40,12 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
   } finally {
     unlinkSync(tmp);
   }
+}
+
+/** Removes a key file this process just made and nothing uses (another process's key won the race to the store). */
+export function discardKeyFile(path: string): void {
+  rmSync(path, { force: true });
+  flushFile(dirname(path));
 }
 
 /** Whether there is nothing at all at `path` (not a file that cannot be read: readKeyFile says why). */

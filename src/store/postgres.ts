@@ -496,8 +496,8 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
     // With the lock timeout, in the same round trip (a failing query undoes the SET: set below).
     const current = await client
       .query(`${LOCK_TIMEOUT}; ${STALLED_TRANSACTION}; SELECT version FROM ${MARKER_TABLE} WHERE application = 'tfactl'`)
-      .then((results) => (results as unknown as QueryResult[]).slice(1))
-      .then((results) => (results as unknown as QueryResult[])[1] ?? null)
+      // The SETs' results, then the SELECT's.
+      .then((results) => (results as unknown as QueryResult[])[2] ?? null)
       .catch((e: unknown) => {
         failure = e;
         return null;
