@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { parseEmail } from './account.js';
 import { dateOf, isStoredTime, LAST_SECOND } from './dates.js';
 import { repeatedJsonKey } from './json-keys.js';
 import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type U2fCredential, type WebauthnCredential } from './proxmox-credentials.js';
@@ -274,7 +275,8 @@ function parseEntryInfo(raw: unknown, where: string): { info: ProxmoxEntryInfo; 
     throw new UsageError(`${where}: "id" must be a non-empty single-line string`, INVALID);
   }
   if (typeof description !== 'string') throw new UsageError(`${where}: "description" must be a string`, INVALID);
-  within(where, () => checkText(description, 'description', Infinity));
+  // As long as `tfa add` takes one: listings pad every row to the widest.
+  within(where, () => checkText(description, 'description', TEXT_MAX));
   if (!isStoredTime(created)) throw new UsageError(`${where}: "created" must be epoch seconds (1970 to 9999)`, INVALID);
   if (typeof enable !== 'boolean') throw new UsageError(`${where}: "enable" must be true or false`, INVALID);
   if (entry === undefined) throw new UsageError(`${where}: "entry" is missing`, INVALID);
@@ -381,7 +383,7 @@ function parseTotpUri(uri: string): ParsedTotpUri {
   const account = accountPart.trim();
   const issuer = query.get('issuer') ?? labelIssuer;
   // Kept with the factor (export totp gives it back), so held to the text rule like a description.
-  if (issuer !== '') checkText(issuer, "the URI's issuer", Infinity);
+  if (issuer !== '') checkText(issuer, "the URI's issuer", TEXT_MAX);
   return { secret, params, issuer: issuer === '' ? null : issuer, account: account === '' ? null : account };
 }
 
@@ -497,7 +499,7 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
     firstname: nullIfEmpty(proxmoxText(decodeProxmoxText(firstname), 'first name', where)),
     lastname: nullIfEmpty(proxmoxText(decodeProxmoxText(lastname), 'last name', where)),
     // Proxmox writes the e-mail address as is, unlike the free-text fields.
-    email: nullIfEmpty(proxmoxText(email, 'email address', where)),
+    email: within(where, () => parseEmail(email)),
     comment: nullIfEmpty(proxmoxText(decodeProxmoxText(comment), 'comment', where)),
     keys: parseUserKeys(keys, where),
     line,
@@ -527,6 +529,9 @@ function decodeProxmoxText(raw: string): string {
   }
   return decodeUtf8(Uint8Array.from(bytes));
 }
+
+/** The longest free text (a description, an issuer) a Proxmox file may hold here: what `tfa add` and `user add` take. */
+const TEXT_MAX = 256;
 
 /** A free-text field of a Proxmox file under tfactl's text rule (no length limit beyond Proxmox's own). */
 function proxmoxText(value: string, what: string, where: string): string {

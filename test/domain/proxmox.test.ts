@@ -185,6 +185,8 @@ describe('parseTfaCfg', () => {
     ['two entries with one id', { 'a@pve': { yubico: [entry('y', 'cccccccbcjdk'), entry('y', 'cccccccbcjdl')] } }, 'share the id'],
     ['a damaged recovery hash', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: ['abc'], created: 1 } } }, 'entry #1'],
     ['a damaged recovery secret', { 'a@pve': { recovery: { secret: 'xyz', entries: [null], created: 1 } } }, '"secret"'],
+    ['a description of 257 characters', { 'a@pve': { yubico: [{ ...entry('y', 'cccccccbcjdk'), description: 'd'.repeat(257) }] } }, 'yubico entry #1: invalid description: at most 256 characters'],
+    ['an issuer of 257 characters', { 'a@pve': { totp: [entry('t', `otpauth://totp/a?secret=${SECRET}&issuer=${'i'.repeat(257)}`)] } }, "invalid the URI's issuer: at most 256 characters"],
     ['a recovery set of 101 keys (read whole at every sign-in)', { 'a@pve': { recovery: { secret: RECOVERY_SECRET, entries: Array.from({ length: 101 }, () => null), created: 1 } } }, '"entries" has 101 keys (Proxmox makes 10; at most 100 are taken)'],
     ['a lock time that is not a number', { 'a@pve': { 'tfa-locked-until': 'soon' } }, 'tfa-locked-until'],
     ['a description with ESC', { 'a@pve': { yubico: [{ ...entry('y', 'cccccccbcjdk'), description: 'key\u001b[2J' }] } }, 'yubico entry #1: invalid description: it holds U+001B'],
@@ -432,6 +434,8 @@ describe('parseUserCfg', () => {
     ['a first name with a bidi override', 'user:u@pve:1:0:%E2%80%AEevil::u@x.y:::', /line 1: invalid first name: it holds U\+202E/],
     ['a last name that is not UTF-8', 'user:u@pve:1:0::%C3(::::', /line 1: invalid last name: it holds U\+DCC3 \(a lone surrogate/],
     ['an email address with ESC', 'user:u@pve:1:0:::u\x1b@x.y:::', /line 1: invalid email address: it holds U\+001B/],
+    // As user add takes them: listings pad every row to the widest cell.
+    ['an email address of 300 characters', `user:u@pve:1:0:::${'e'.repeat(290)}@x.org:::`, /line 1: invalid email address: at most 254 characters/],
   ])('refuses %s, naming the line and never echoing the text', (_what, line, message) => {
     expect(() => parseUserCfg(line)).toThrow(message);
     try {
