@@ -369,6 +369,23 @@ describe('export', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 
+  it('names each QR code file within the 255 bytes a name may have, however long the user id is in UTF-8', async () => {
+    const own = new TempStore();
+    try {
+      await own.run(['init']);
+      const name = '\u{20000}'.repeat(64);
+      expect((await own.run(['user', 'add', name, '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'])).code).toBe(0);
+      const dir = join(own.dir, 'qr');
+      const r = await own.run(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const [file] = readdirSync(dir);
+      expect(Buffer.byteLength(file!)).toBeLessThanOrEqual(255);
+      expect(file!.startsWith('\u{20000}'.repeat(37))).toBe(true);
+    } finally {
+      own.remove();
+    }
+  });
+
   it('keeps root@local\'s secrets from admins and everything from ordinary users', async () => {
     await store.run(['tfa', 'add', 'totp', 'root@local', '--no-verify']);
     const root = await store.run(['export', 'totp', '--json']);

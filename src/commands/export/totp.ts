@@ -72,7 +72,7 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
     if (format === 'png-dir') {
       const { writeQrFile } = await import('../../qr.js');
       for await (const e of interruption.through(entries())) {
-        const png = join(output as string, `${e.userid}-${e.id}.png`);
+        const png = join(output as string, `${fileNamePart(e.userid)}-${e.id}.png`);
         await writeQrFile('png', png, e.uri);
         written.push(png);
         factors++;
@@ -108,4 +108,18 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
   }
   // Written to a file: the result says where, and never repeats the secrets.
   inv.out.result({ output, format, factors }, (r) => `exported ${r.factors} TOTP factor(s) to ${r.output}`);
+}
+
+/**
+ * A user id as the start of a file name: cut (between characters) at 150 bytes of UTF-8, so that
+ * with the factor id it stays under the 255 bytes a file name may have (64 characters of a user id
+ * can be 256 bytes). The factor id keeps names apart.
+ */
+function fileNamePart(userid: string): string {
+  let part = '';
+  for (const ch of userid) {
+    if (Buffer.byteLength(part + ch) > 150) break;
+    part += ch;
+  }
+  return part;
 }
