@@ -466,7 +466,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
       connectionString: location,
       connectionTimeoutMillis: 10_000,
       query_timeout: QUERY_TIMEOUT_MS,
-      // A server gone from the network is found out while the command waits on it.
+      // TCP keepalives: a server gone from the network is found out in the end (the query timeout comes first).
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       application_name: 'tfactl',

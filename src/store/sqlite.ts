@@ -546,10 +546,11 @@ class SqliteStore extends SqlStore {
    * Takes the write lock (BEGIN IMMEDIATE), waiting for another process's between tries on the
    * event loop rather than in SQLite's busy handler, which blocks the whole process: a Ctrl-C or
    * SIGTERM meanwhile is heard at once (exit 130), not once the lock came free or the busy timeout
-   * ran out (store_busy, exit 6). It waits as long as the busy timeout, as before.
+   * ran out (store_busy, exit 6). It waits as long as the connection's busy timeout, as before.
    */
   private async beginWrite(unit: SqliteStore): Promise<void> {
-    const deadline = performance.now() + BUSY_TIMEOUT_MS;
+    const usual = this.db.pragma('busy_timeout', { simple: true }) as number;
+    const deadline = performance.now() + usual;
     this.db.pragma(`busy_timeout = ${LOCK_POLL_MS}`);
     try {
       for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
@@ -562,7 +563,7 @@ class SqliteStore extends SqlStore {
         await new Promise((later) => setTimeout(later, wait));
       }
     } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.db.pragma(`busy_timeout = ${usual}`);
     }
   }
 
