@@ -554,17 +554,23 @@ export async function fillPrivateFile(path: string, tag: string, content: () => 
     try {
       made = fstatSync(fd);
       writeAllAndFlush(fd, data);
-      renameSync(staging, path);
     } catch (e) {
       throw writeFailed(path, e, 'nothing was kept');
     } finally {
       closeSync(fd);
     }
+    const replaced = () =>
+      new StoreError(`${path} was replaced while it was written, so nothing was kept: someone else may write to ${dirname(path)}; write it where only you may`, 'file_replaced');
+    try {
+      renameSync(staging, path);
+    } catch (e) {
+      // The staging file gone from under the rename: someone who may write the directory took it.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw replaced();
+      throw writeFailed(path, e, 'nothing was kept');
+    }
     // What was renamed is what was written, unless someone who may write the directory swapped it.
     const there = lstatSync(path, { throwIfNoEntry: false });
-    if (there?.ino !== made.ino || there.dev !== made.dev) {
-      throw new StoreError(`${path} was replaced while it was written, so nothing was kept: someone else may write to ${dirname(path)}; write it where only you may`, 'file_replaced');
-    }
+    if (there?.ino !== made.ino || there.dev !== made.dev) throw replaced();
     flushFile(dirname(path));
   } catch (e) {
     try {
