@@ -20,7 +20,7 @@ const DESCRIPTION = [
   'tfactl manages users, realms and second factors (TOTP authenticator apps, single-use recovery keys, YubiKey OTP, security keys by WebAuthn or U2F) in a local SQLite store, or in PostgreSQL for a site of several hosts (--db postgres://...), modelled on the two-factor authentication of Proxmox VE. tfactl serve lets every user of a host reach one store, and tfactl pam makes it the second factor of SSH sign-ins.',
   'The store is created by tfactl init or the first command that adds something (user add, user import, realm add, import proxmox, restore, serve; any other command on a store that is not there exits 6), private to the OS user that owns it, with a key file beside it that encrypts the secrets in it. That user (or root) acts as the built-in superuser root@local without a password. Anyone else names themselves with --as and signs in first, exactly as tfactl login does.',
   'User ids are name@realm; a bare name is in the built-in realm local. Passwords never come from the command line: tfactl asks on a terminal, and scripts give them on standard input with --password-stdin, one a line. Without a terminal tfactl never waits for input: it fails and names the flag to use.',
-  'With --json every command prints exactly one JSON document on standard output: {"ok":true,"result":...,"warnings":[]} or {"ok":false,"error":{"code":...,"message":...}}. Errors are also one line on standard error.',
+  'With --json every command prints exactly one JSON document on standard output: {"ok":true,"result":...,"warnings":[]} or {"ok":false,"error":{"code":...,"message":...},"warnings":[]}. Errors are also one line on standard error.',
 ];
 
 const ENVIRONMENT = [

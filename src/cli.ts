@@ -103,7 +103,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--auth-code <code>', 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file')
     .option('--server <path|url>', 'send the command to a tfactl service: its Unix socket, or https://HOST:PORT (default: $TFACTL_SERVER, else the store directly when you can open it, else /run/tfactl/tfactl.sock)')
     .option('--token <@file>', 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself')
-    .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
+    .option('--json', 'print one JSON envelope: {"ok":true,"result":...,"warnings":[...]} or {"ok":false,"error":{...},"warnings":[...]}')
     .option('--debug', 'show stack traces on errors')
     // Global options are described once, in `tfactl --help`; addHelp points subcommands there.
     .configureHelp({ showGlobalOptions: false, sortSubcommands: false })

@@ -7,7 +7,12 @@ import { listenForInterrupts } from './interrupts.js';
 export type Envelope =
   | { readonly ok: true; readonly result: unknown; readonly warnings: readonly string[] }
   /** `result`, when present, is what the command achieved before it failed (a partial import). */
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string }; readonly result?: unknown };
+  | {
+      readonly ok: false;
+      readonly error: { readonly code: string; readonly message: string };
+      readonly result?: unknown;
+      readonly warnings: readonly string[];
+    };
 
 type Paint = (text: string) => string;
 
@@ -192,7 +197,7 @@ export class Output {
           if (behind) await behind;
         }
       } catch (e) {
-        out.write(`${close},"ok":false,"error":${safeJson(describeError(e))}}\n`);
+        out.write(`${close},"warnings":${safeJson(this.warnings)},"ok":false,"error":${safeJson(describeError(e))}}\n`);
         throw e;
       }
       out.write(`${close},"warnings":${safeJson(this.warnings)},"ok":true}\n`);
@@ -278,7 +283,9 @@ export class Output {
     if (this.json && !this.written) {
       this.written = true;
       const result = err instanceof TfaError ? err.result : undefined;
-      const envelope: Envelope = result === undefined ? { ok: false, error: { code, message } } : { ok: false, error: { code, message }, result };
+      // The warnings said before the failure (an unenforced realm, a key not checked) stay with it.
+      const envelope: Envelope =
+        result === undefined ? { ok: false, error: { code, message }, warnings: this.warnings } : { ok: false, error: { code, message }, result, warnings: this.warnings };
       try {
         this.io.stdout.write(`${safeJson(envelope)}\n`);
       } catch {

@@ -265,7 +265,12 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
     toDir.child.kill('SIGINT');
     expect(await toDir.closed, toDir.stderr()).toBe(130);
     expect(existsSync(dir)).toBe(false);
-    expect(JSON.parse(toDir.stdout())).toMatchObject({ ok: false, error: { code: 'cancelled', message: `interrupted: nothing was kept at ${dir}` } });
+    // The warning said before the interruption stays in the failure's envelope.
+    expect(JSON.parse(toDir.stdout())).toEqual({
+      ok: false,
+      error: { code: 'cancelled', message: `interrupted: nothing was kept at ${dir}` },
+      warnings: ['this export holds TOTP secrets in plain text: move it to the new system and delete it'],
+    });
     expect(lastAudit()).toEqual({ action: 'export.totp', outcome: 'failed' });
   }, 120_000);
 
@@ -292,7 +297,7 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
       await run.when(() => readSoFar(run.child.pid) > size);
       run.child.kill('SIGINT');
       expect(await run.closed, run.stderr()).toBe(130);
-      expect(JSON.parse(run.stdout())).toEqual({ ok: false, error: { code: 'cancelled', message } });
+      expect(JSON.parse(run.stdout())).toEqual({ ok: false, error: { code: 'cancelled', message }, warnings: [] });
     }
     // Nothing replaced, nothing audited: the backup's own entry is the last.
     expect(entries()).toBe(before);

@@ -75,7 +75,7 @@ describe('the command line', () => {
     expect(oneLineError(cmd)).toBe("error: unknown command 'frobnicate'");
     const opt = await store.run(['user', 'list', '--frob', '--json']);
     expect(opt.code).toBe(2);
-    expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" } });
+    expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" }, warnings: [] });
   });
 
   it('names an unknown option without the value after its = (a guessed --password=… would put the password in a log), and says how passwords are given', async () => {
@@ -108,7 +108,7 @@ describe('the command line', () => {
     ] as const) {
       const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, ...store.env }, encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);
-      expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: 'usage', message } });
+      expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: 'usage', message }, warnings: [] });
     }
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -362,7 +362,7 @@ describe('the command line', () => {
         child.kill(signal);
         const code = await new Promise((r) => child.on('close', r));
         expect(code, stderr).toBe(130);
-        expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+        expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' }, warnings: [] });
         expect(stderr).toBe('error: interrupted\n');
       }
     } finally {

@@ -188,7 +188,7 @@ describe("another process's write lock", () => {
       holder.exec('ROLLBACK');
       holder.close();
       expect(await exited, stderr).toBe(130);
-      expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' } });
+      expect(JSON.parse(stdout)).toEqual({ ok: false, error: { code: 'cancelled', message: 'interrupted' }, warnings: [] });
       expect((await s.run(['realm', 'list', '--json'])).json().result.map((r: { name: string }) => r.name)).toEqual(['local']);
     }
   });

@@ -101,7 +101,7 @@ describe('tfactl user', () => {
     const before = store.snapshot();
     const r = await store.run(['user', 'add', 'carol@nowhere', '--no-password', '--json']);
     expect(r.code).toBe(3);
-    expect(r.json()).toEqual({ ok: false, error: { code: 'not_found', message: expect.stringContaining('realm nowhere does not exist') } });
+    expect(r.json()).toEqual({ ok: false, error: { code: 'not_found', message: expect.stringContaining('realm nowhere does not exist') }, warnings: [] });
     expect(store.snapshot()).toBe(before);
   });
 

@@ -83,7 +83,7 @@ describe('main with a fake terminal', () => {
     const json = fakeCtx({ tty: true });
     expect(await main(['realm', 'show', 'nowhere', '--json'], json.ctx)).toBe(3);
     expect(json.out().trim().split('\n')).toHaveLength(1);
-    expect(JSON.parse(json.out())).toEqual({ ok: false, error: { code: 'not_found', message: "realm nowhere does not exist: 'tfactl realm list' shows those there are" } });
+    expect(JSON.parse(json.out())).toEqual({ ok: false, error: { code: 'not_found', message: "realm nowhere does not exist: 'tfactl realm list' shows those there are" }, warnings: [expect.stringMatching(/^there was no store at .*: created it/)] });
   });
 
   it('uses the clock it is given for what it stores', async () => {

@@ -13,7 +13,7 @@ import { parsePamForm } from './pam-form.js';
 
 /**
  * tfactl serve's API, version 1: what a request asks for, answered with the CLI's envelope
- * (`{"ok":true,"result":...,"warnings":[]}` or `{"ok":false,"error":{"code","message"}}`) and an
+ * (`{"ok":true,"result":...,"warnings":[]}` or `{"ok":false,"error":{"code","message"},"warnings":[]}`) and an
  * HTTP status for the CLI's exit code. The operations are the services the CLI calls.
  */
 
@@ -60,8 +60,8 @@ const statusOf = (code: number): number => (code === ExitCode.ok ? 200 : (STATUS
 
 export function errorAnswer(e: unknown): ApiAnswer {
   // HTTP's own words where it has them: a body over the limit, a method the path does not take.
-  if (e instanceof TfaError) return { status: HTTP_STATUS[e.code] ?? STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message } } };
-  return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' } } };
+  if (e instanceof TfaError) return { status: HTTP_STATUS[e.code] ?? STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message }, warnings: [] } };
+  return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' }, warnings: [] } };
 }
 
 /** The request's body, at most `maxBytes` of it. */
@@ -136,7 +136,7 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
   // cannot add one without a preflight this service never answers). The API is for programs (a web
   // app's server, a reverse proxy that adds the token and passes the browser's headers on, PAM, tfactl).
   if (req.method === 'POST' && req.headers.origin !== undefined && req.headers.authorization === undefined) {
-    return { status: 403, body: { ok: false, error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" } } };
+    return { status: 403, body: { ok: false, error: { code: 'browser_refused', message: "tfactl's API does not answer a web page's requests (it sent an Origin): call it from the web app's server" }, warnings: [] } };
   }
   if (path === '/api/v1/login') {
     if (req.method !== 'POST') return { ...errorAnswer(new UsageError('POST /api/v1/login', 'method')), allow: 'POST' };
@@ -147,7 +147,7 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     return runCommand(req, deps);
   }
   if (path === '/api/v1/pam/check' || path === '/api/v1/pam/prompt') return pamRun(req, deps, path === '/api/v1/pam/check' ? 'check' : 'prompt');
-  return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` } } };
+  return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` }, warnings: [] } };
 }
 
 /**
