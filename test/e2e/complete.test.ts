@@ -29,6 +29,18 @@ describe('tfactl __complete (for the completion scripts)', () => {
     expect(r.stdout).toBe('alice@local\nbob@corp\nroot@local\n');
   });
 
+  it('offers nothing to root run by sudo for another user (a sudo rule for tfactl --as): they would see every user and factor unsigned', async () => {
+    for (const env of [{ SUDO_UID: '1001', SUDO_USER: 'alice' }, { SUDO_UID: '1001', SUDO_USER: 'alice', TFACTL_AS: 'alice' }]) {
+      for (const kind of [['users'], ['realms'], ['factors', 'alice']]) {
+        const r = await store.run(['__complete', ...kind], { env });
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe('');
+      }
+    }
+    // Root's own sudo (SUDO_UID 0) is root.
+    expect((await store.run(['__complete', 'users'], { env: { SUDO_UID: '0' } })).stdout).toBe('alice@local\nbob@corp\nroot@local\n');
+  });
+
   it('prints only the user ids that start with what has been typed (after --), as they are', async () => {
     expect((await store.run(['__complete', 'users', '--', 'b'])).stdout).toBe('bob@corp\n');
     expect((await store.run(['__complete', 'users', '--', 'alice@'])).stdout).toBe('alice@local\n');
