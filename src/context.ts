@@ -77,6 +77,8 @@ export interface OpenedStore {
 export interface InputFiles {
   read(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): Buffer;
   open(path: string, options: CheckedFileOptions & { readonly maxBytes: number }): InputFile;
+  /** The file's permission bits (`& 0o777`) as it was read or is now; undefined when not known. */
+  mode(path: string): number | undefined;
 }
 
 /** Where a user's session tickets (login --session) for this run's store are kept. */

@@ -306,11 +306,35 @@ export function openInputFile(path: string, options: CheckedFileOptions & { read
  * to whoever opens it.
  */
 export function refuseReplaceable(path: string, uid: number, name: string): void {
+  checkReplaceable(path, uid, name, 'file', 'store_permissions');
+}
+
+/**
+ * Refuses (exit 6, `socket_permissions`) a directory to make a Unix socket in that another user
+ * could write to or swap (a service's socket: its clients trust the name, and what is made
+ * there is made by root): as refuseReplaceable, the directory itself standing for the file
+ * (sticky ones such as /tmp refused too: another user could take the socket's name first).
+ */
+export function refuseReplaceableDirectory(dir: string, uid: number, name: string): void {
+  checkReplaceable(dir, uid, name, 'directory', 'socket_permissions');
+}
+
+/**
+ * Refuses (exit 6, `service_untrusted`) a service's socket another user could have put in this
+ * process's way: as refuseReplaceable, but the socket itself is writable by all (anyone may
+ * connect) and may be in a sticky directory (where no one else can replace it). Node cannot ask a
+ * socket who is on its other end: the name must be one only root and this user control.
+ */
+export function refuseReplaceableSocket(path: string, uid: number, name: string): void {
+  checkReplaceable(path, uid, name, 'socket', 'service_untrusted');
+}
+
+function checkReplaceable(path: string, uid: number, name: string, kind: 'file' | 'directory' | 'socket', problem: string): void {
   const owners = new Set([0, uid]);
   const refuse = (what: string, why: string): never => {
     throw new StoreError(
       `refusing ${name} ${path}: ${what} ${why}, so another user could put something else in its place; keep it where only root${uid === 0 ? '' : ' and you'} may write`,
-      'store_permissions',
+      problem,
     );
   };
   const owned = (what: string, st: Stats) => {
@@ -359,7 +383,9 @@ export function refuseReplaceable(path: string, uid: number, name: string): void
   const file = look(real);
   if (file === null) return;
   owned('it', file);
+  if (kind === 'socket') return;
   unwritable('it', file, false);
+  if (kind === 'directory') return;
   const directory = dirname(real);
   unwritable(`the directory ${directory}`, look(directory) as Stats, false);
 }

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { InputFiles } from '../context.js';
 import { INPUT_LIMITS, openInputFile, readInputFile } from '../files.js';
@@ -20,7 +21,17 @@ export function secretOpt(inv: Invocation, name: string, flag: string): string |
   return v === undefined ? undefined : secretValue(inv, v, flag);
 }
 
-const LOCAL_FILES: InputFiles = { read: readInputFile, open: openInputFile };
+const LOCAL_FILES: InputFiles = {
+  read: readInputFile,
+  open: openInputFile,
+  mode: (path) => {
+    try {
+      return statSync(path).mode & 0o777;
+    } catch {
+      return undefined;
+    }
+  },
+};
 
 /** The files this run reads that its user named: this process's, or a service client's (Ctx.remote). */
 export function inputFiles(inv: Pick<Invocation, 'ctx'>): InputFiles {

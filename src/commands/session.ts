@@ -4,7 +4,7 @@ import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
 import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
-import { secretValue } from './options.js';
+import { inputFiles, secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
 import type { AuthDeps } from '../services/authenticate.js';
 import { createSession, ensureKeyFile, secretKeyLoader, type Session, type Store } from '../services/session.js';
@@ -315,9 +315,11 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
   if (text === undefined) return undefined;
   // A token others may read is theirs too: said, as the key file's mode is (not refused: the
   // file is the user's, and a script would stop).
-  if (flag !== undefined && !inv.ctx.remote) {
+  // Through the service, the client said the file's mode.
+  const mode = flag === undefined ? undefined : inputFiles(inv).mode(flag.slice(1));
+  if (flag !== undefined && mode !== undefined) {
     try {
-      refuseOpenToOthers(flag.slice(1), 'the --token file', statSync(flag.slice(1)).mode);
+      refuseOpenToOthers(flag.slice(1), 'the --token file', mode);
     } catch (e) {
       if (e instanceof UsageError) inv.out.warn(e.message);
     }

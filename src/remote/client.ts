@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Ctx, Io, TicketBox } from '../context.js';
 import { parseUserId } from '../domain/userid.js';
 import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
-import { INPUT_LIMITS, readInputFile } from '../files.js';
+import { INPUT_LIMITS, readInputFile, refuseReplaceableSocket } from '../files.js';
 import { PAM_ANSWER_MAX_BYTES, PAM_COMMANDS, PAM_SERVICE_WAIT_MS } from '../pam-argv.js';
 import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
 import { namedInputFiles } from '../named-files.js';
@@ -113,8 +113,8 @@ function unavailable(address: string, e: unknown): StoreError {
 }
 
 /**
- * A socket is trusted when root or this user owns it: a service of anyone else's could take the
- * answers to its questions. (Its directory, root's /run/tfactl, keeps others from replacing it.)
+ * A socket is trusted when root or this user owns it, and only they could have put it where its
+ * name leads: a service of anyone else's could take the answers to its questions (passwords).
  */
 function trustSocket(path: string, uid: number): void {
   let owner: number;
@@ -126,6 +126,9 @@ function trustSocket(path: string, uid: number): void {
   if (owner !== 0 && owner !== uid) {
     throw new StoreError(`the socket ${path} belongs to uid ${owner}, neither root nor you: not a tfactl service to trust`, 'service_untrusted');
   }
+  // Its owner is not enough: the connection opens the name again, and a symlink or directory on
+  // the way that another user controls could point it elsewhere by then.
+  refuseReplaceableSocket(path, uid, 'the socket');
 }
 
 /** Whether --server names a Unix socket (else an https:// URL). */
@@ -384,9 +387,16 @@ function sendFile(socket: Duplex, path: string): void {
     else sendFrame(socket, { t: 'file', path, problem: { message: e instanceof Error ? e.message : String(e), code: e instanceof TfaError ? e.code : 'file_error' } });
     return;
   }
+  // Its mode goes along: the command warns of a token file others may read, as it would here.
+  let mode: number | undefined;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    mode = undefined;
+  }
   for (let off = 0; off === 0 || off < data.length; off += FILE_PIECE) {
     const end = Math.min(off + FILE_PIECE, data.length);
-    sendFrame(socket, { t: 'file', path, data: data.subarray(off, end).toString('base64'), more: end < data.length });
+    sendFrame(socket, { t: 'file', path, data: data.subarray(off, end).toString('base64'), more: end < data.length, ...(off === 0 && mode !== undefined && { mode }) });
     if (data.length === 0) break;
   }
 }

@@ -5,7 +5,8 @@ import { StringDecoder } from 'node:string_decoder';
  * The CLI protocol between a tfactl client and tfactl serve (after an HTTP/1.1 upgrade to
  * `tfactl-cli/1` on /api/v1/run): one JSON object per line, each way.
  *
- * client -> service: `file` (a file the command names, read by the client, before `start`),
+ * client -> service: `file` (a file the command names, read by the client, before `start`; its
+ *   first piece says the file's permission bits, `mode`),
  *   `start` (the arguments, a few environment variables, which streams are terminals, and for
  *   `pam check` `stdinLine`: the one line of standard input it reads, read before it was sent),
  *   `reply` (to a `call`), `interrupt` (Ctrl-C).

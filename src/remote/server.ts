@@ -91,6 +91,8 @@ interface SentFile {
   done: boolean;
   tooLarge?: boolean;
   problem?: FileProblemFrame;
+  /** Its permission bits on the client's side, as the client said. */
+  mode?: number;
 }
 
 /** A client's command while it runs: stop() ends its waiting for the client (the service is stopping). */
@@ -256,6 +258,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
           entry.problem = { message: text.slice(0, PATH_MAX_BYTES * 2), code: code === 'file_too_large' || code === 'file_permissions' ? code : 'file_error' };
         }
         if (f.tooLarge === true) entry.tooLarge = true;
+        if (typeof f.mode === 'number' && Number.isInteger(f.mode) && f.mode >= 0 && f.mode <= 0o777) entry.mode = f.mode;
         if (typeof f.data === 'string') {
           const piece = Buffer.from(f.data, 'base64');
           filesSize += piece.length;
@@ -496,6 +499,7 @@ function sentFiles(files: ReadonlyMap<string, SentFile>): InputFiles {
         close: () => undefined,
       };
     },
+    mode: (path) => files.get(path)?.mode,
   };
 }
 

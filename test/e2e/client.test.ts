@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect as connectNet, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -157,6 +157,13 @@ describe('an unprivileged OS user through tfactl serve', () => {
     // A relative path: the client's directory, which the service never sees.
     const ok = await viaService(['--token', '@token', 'user', 'show', 'alice', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().warnings).toEqual([]);
+    // One others may read is said to be, as without the service (the client sends its mode).
+    chmodSync(join(home, 'token'), 0o644);
+    const open = await viaService(['--token', '@token', 'user', 'show', 'alice', '--json']);
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.json().warnings).toEqual(["the --token file token is readable by others (mode 0644): run 'chmod 600 token'"]);
+    chmodSync(join(home, 'token'), 0o600);
     const missing = await bothWays(['--token', '@no-such-file', 'user', 'show', 'alice']);
     expect(missing.remote.code).toBe(2);
     expect(oneLineError(missing.remote)).toBe('error: cannot read the --token file no-such-file: no such file or directory (ENOENT)');
@@ -332,6 +339,77 @@ describe('what the service and the client do not trust', () => {
       expect(oneLineError(r)).toBe(`error: the socket ${fake} belongs to uid ${NOBODY}, neither root nor you: not a tfactl service to trust`);
     } finally {
       server.close();
+    }
+  });
+
+  it('nor a socket reached through a symlink or directory another user controls: they could swap it between the check and the connection', async () => {
+    const token = (await store.run(['token', 'add', 'ops', 'route', '--json'])).json().result.value as string;
+    writeFileSync(join(home, 'route.token'), `${token}\n`, { mode: 0o600 });
+    chownSync(join(home, 'route.token'), NOBODY, NOBODY);
+    const asNobody = (server: string) => viaService(['--server', server, '--token', '@route.token', 'user', 'show', 'alice', '--json']);
+    // Symlinks of root's, or nobody's own in their own home, lead to the service.
+    const rootLink = join(runDir, 'root-link.sock');
+    symlinkSync(sock, rootLink);
+    const ownLink = join(home, 'own-link.sock');
+    symlinkSync(sock, ownLink);
+    lchownSync(ownLink, NOBODY, NOBODY);
+    for (const server of [rootLink, ownLink]) expect((await asNobody(server)).code).toBe(0);
+
+    // Root's client, through nobody's directory or symlink, or a directory anyone may write.
+    const theirs = join(runDir, 'theirs');
+    mkdirSync(theirs);
+    chownSync(theirs, NOBODY, NOBODY);
+    symlinkSync(sock, join(theirs, 'svc.sock'));
+    const theirLink = join(runDir, 'their-link.sock');
+    symlinkSync(sock, theirLink);
+    lchownSync(theirLink, NOBODY, NOBODY);
+    const open = join(runDir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    symlinkSync(sock, join(open, 'svc.sock'));
+    const refused: [string, string][] = [
+      [join(theirs, 'svc.sock'), `the directory ${theirs} belongs to uid ${NOBODY}`],
+      [theirLink, `the symlink ${theirLink} belongs to uid ${NOBODY}`],
+      [join(open, 'svc.sock'), `the directory ${open} is writable by others (mode 0777)`],
+    ];
+    for (const [server, why] of refused) {
+      const r = await runBin(['--server', server, '--token', token, 'user', 'show', 'alice', '--json']);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.json().error).toEqual({
+        code: 'service_untrusted',
+        message: `refusing the socket ${server}: ${why}, so another user could put something else in its place; keep it where only root may write`,
+      });
+    }
+  });
+
+  it('serve makes its socket only where no other user may write, /tmp included, and leaves what is there alone', async () => {
+    const theirs = join(runDir, 'their-run');
+    mkdirSync(theirs);
+    chownSync(theirs, NOBODY, NOBODY);
+    const sticky = join(runDir, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const refused: [string, string][] = [
+      [theirs, `it belongs to uid ${NOBODY}`],
+      [sticky, 'it is writable by others (mode 01777)'],
+    ];
+    for (const [dir, why] of refused) {
+      const r = await store.run(['serve', '--socket', join(dir, 'tfactl.sock'), '--json']);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.json().error).toEqual({
+        code: 'socket_permissions',
+        message: `refusing the directory of --socket ${dir}: ${why}, so another user could put something else in its place; keep it where only root may write`,
+      });
+      expect(readdirSync(dir)).toEqual([]);
+    }
+    // Made 0666 as it is bound, never chmod-ed by name afterwards (that would follow a symlink).
+    const own = join(runDir, 'own-run');
+    const { child } = await startService(join(own, 'tfactl.sock'));
+    try {
+      expect(statSync(join(own, 'tfactl.sock')).mode & 0o7777).toBe(0o666);
+      expect(statSync(own).mode & 0o7777).toBe(0o755);
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 

@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, lstatSync, rmSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, rmSync, statSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { displayStoreLocation, isPostgresUrl } from '../../domain/store-location.js';
 import { ExitCode, RefusedError, StoreError, UsageError } from '../../errors.js';
-import { INPUT_LIMITS, makeDirectories, readInputFile } from '../../files.js';
+import { INPUT_LIMITS, makeDirectories, readInputFile, refuseReplaceableDirectory } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
 import { keyPathOf, openSession, storePath } from '../session.js';
 import { fileOpt } from '../options.js';
@@ -569,6 +569,9 @@ async function listen(server: Server, socket: string | null): Promise<Stats | nu
   } catch (e) {
     fail(e, `make the directory of --socket ${socket}`);
   }
+  // Where another user may write, they could take the socket's name (clients would tell them
+  // passwords) or swap what the service makes there.
+  refuseReplaceableDirectory(dirname(socket), process.geteuid?.() ?? 0, 'the directory of --socket');
   // A socket left by a service that died is replaced; one something still answers on is another
   // service's (taking it over would cut that one off, and stopping would remove its socket); any
   // other file is not ours to remove.
@@ -580,9 +583,19 @@ async function listen(server: Server, socket: string | null): Promise<Stats | nu
     if (e instanceof RefusedError) throw e;
     if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) fail(e, `replace --socket ${socket}`);
   }
-  await new Promise<void>((ok, no) => server.once('error', no).listen(socket, ok)).catch((e: unknown) => fail(e, `listen on ${socket}`));
-  // Every user of the host may connect: each request authenticates itself.
-  chmodSync(socket, 0o666);
+  // Every user of the host may connect (each request authenticates itself): the socket is made
+  // 0666 by the umask of its making. Never chmod by name afterwards: that follows a symlink
+  // someone put in its place.
+  // The socket is made (bound) within listen's call: the umask is the process's, so it is put
+  // back before anything else runs.
+  const umask = process.umask(0o111);
+  let listening: Promise<void>;
+  try {
+    listening = new Promise<void>((ok, no) => server.once('error', no).listen(socket, ok));
+  } finally {
+    process.umask(umask);
+  }
+  await listening.catch((e: unknown) => fail(e, `listen on ${socket}`));
   return lstatSync(socket);
 }
 
