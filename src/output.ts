@@ -82,6 +82,8 @@ export interface OutputOptions {
  */
 export class Output {
   private readonly warnings: string[] = [];
+  /** Whether a status line (status()) is on the terminal now, with no newline after it. */
+  private statusShown = false;
   private written = false;
 
   constructor(
@@ -252,12 +254,12 @@ export class Output {
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
   warn(message: string): void {
     this.warnings.push(message);
-    this.io.stderr.write(`${this.errStyle.yellow('warning:')} ${escapeText(message)}\n`);
+    this.toStderr(`${this.errStyle.yellow('warning:')} ${escapeText(message)}\n`);
   }
 
   /** Progress and hints for people; never part of the result. */
   note(message: string): void {
-    if (!this.json) this.io.stderr.write(`${escapeText(message)}\n`);
+    if (!this.json) this.toStderr(`${escapeText(message)}\n`);
   }
 
   /**
@@ -265,7 +267,7 @@ export class Output {
    * since the command waits for it whoever reads its result.
    */
   instruct(message: string): void {
-    this.io.stderr.write(`${escapeText(message)}\n`);
+    this.toStderr(`${escapeText(message)}\n`);
   }
 
   /**
@@ -274,7 +276,17 @@ export class Output {
    */
   status(message: string): void {
     if (!this.io.stderr.isTTY) return;
+    this.statusShown = message !== '';
     this.io.stderr.write(message === '' ? '\r\x1b[K' : `\r\x1b[K${escapeText(message)}`);
+  }
+
+  /** A line on stderr, in place of the status line when one is shown (it is drawn again at its next change). */
+  private toStderr(line: string): void {
+    if (this.statusShown) {
+      this.statusShown = false;
+      this.io.stderr.write('\r\x1b[K');
+    }
+    this.io.stderr.write(line);
   }
 
   /** Prints an error: one line on stderr (plus the stack with --debug), and the envelope with --json. */
@@ -292,7 +304,7 @@ export class Output {
         // Standard output cannot be written (a full disk): the line below still says what failed.
       }
     }
-    this.io.stderr.write(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
+    this.toStderr(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
     if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);
   }
 }
