@@ -60,7 +60,19 @@ function checkedLocation(location: string, from: string): string {
     throw new UsageError(`${from} is a keyword=value connection string, which tfactl does not read: give it as postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
   }
   if (isPostgresUrl(location)) checkPostgresUrl(location, from);
+  refuseUnexpandedTilde(location, from, 'invalid_store');
   return location;
+}
+
+/**
+ * A path that begins with `~` as its own component (`~/x`, `~bob/x`): the shell did not expand
+ * it (`--db=~/x`, a quoted variable), and taken as it is it names a directory called `~` here,
+ * not the home the user meant, and an `rm -rf ~` waiting to happen when they clean it up.
+ */
+export function refuseUnexpandedTilde(path: string, from: string, problem: string): void {
+  if (!/^~[^/]*(?:\/|$)/.test(path)) return;
+  const fix = from.startsWith('--') ? `write ${from} ~/... (a space, not =) or $HOME/...` : 'write $HOME/... (unquoted ~ only)';
+  throw new UsageError(`${from} begins with ~, which the shell did not expand into a home directory: ${fix}`, problem);
 }
 
 /** What node-postgres does with each sslmode (it is not always what libpq does). */
@@ -133,6 +145,7 @@ export function resolveKeyPath(storePath: string, env: Readonly<Record<string, s
     // ones; either would make (or look for) a key file where no one would find it again.
     if (given === '') throw new UsageError('TFACTL_KEY_FILE is set but empty: name the key file, or unset it for the one beside the store', 'invalid_key_file');
     if (given.trim() !== given) throw new UsageError(`TFACTL_KEY_FILE begins or ends with a blank: name the key file's path as it is`, 'invalid_key_file');
+    refuseUnexpandedTilde(given, 'TFACTL_KEY_FILE', 'invalid_key_file');
     return given;
   }
   // The config's key file goes with the config's store, not with another one named on the command line.

@@ -25,6 +25,13 @@ describe('resolveStorePath', () => {
     expect(() => resolveStorePath({ ...base, flag: 'postgres://u:Sekr1t@h/db?sslmode=bogus' })).toThrow(/^--db asks for sslmode=bogus: that is no sslmode tfactl knows; use disable/);
   });
 
+  it('refuses a path whose first part is a ~ the shell did not expand (--db=~/x): it would be a directory named ~ here', () => {
+    expect(() => resolveStorePath({ ...base, flag: '~/trial.db' })).toThrow(/^--db begins with ~, which the shell did not expand into a home directory: write --db ~\/\.\.\. \(a space, not =\) or \$HOME\/\.\.\.$/);
+    for (const path of ['~', '~/x.db', '~bob/x.db']) expect(() => resolveStorePath({ ...base, env: { TFACTL_DB: path } })).toThrow(/^TFACTL_DB begins with ~, .*write \$HOME\/\.\.\. \(unquoted ~ only\)$/);
+    expect(() => resolveKeyPath('/a.db', { TFACTL_KEY_FILE: '~/a.key' })).toThrow(/^TFACTL_KEY_FILE begins with ~/);
+    for (const ok of ['./~/x.db', '/tmp/~x.db', 'a~/x.db']) expect(resolveStorePath({ ...base, flag: ok })).toBe(ok);
+  });
+
   it('refuses an empty --db, and a URL of any kind but postgres, from wherever it comes', () => {
     expect(() => resolveStorePath({ ...base, flag: '', env: { TFACTL_DB: '/b.db' } })).toThrow(/^--db needs a store/);
     // TFACTL_DB=$STORE with STORE unset: refused, never the system store (as root) or the user's own.

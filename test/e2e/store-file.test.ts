@@ -38,6 +38,18 @@ describe('a --db path that cannot be a store', () => {
     failsAtOnce(await withDb(s, '/proc/nope/x.db', ['init']), 'cannot create the store at /proc/nope/x.db: no such file or directory (ENOENT) (mkdir /proc/nope)');
   });
 
+  it('one that begins with a ~ the shell did not expand (--db=~/x) is a usage error, and no directory named ~ is made', async () => {
+    const s = fresh();
+    const inDir = { prefix: ['env', '-C', s.dir], timeoutMs: KILL_MS };
+    const r = await s.run(['--db=~/tilde.db', 'init', '--json'], inDir);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.json().error.message).toBe('--db begins with ~, which the shell did not expand into a home directory: write --db ~/... (a space, not =) or $HOME/...');
+    const key = await s.run(['init'], { ...inDir, env: { TFACTL_KEY_FILE: '~/tilde.key' } });
+    expect(key.code, key.stderr).toBe(2);
+    expect(existsSync(join(s.dir, '~'))).toBe(false);
+    expect(existsSync(s.db)).toBe(false);
+  });
+
   it('a key file under /proc fails at once too', async () => {
     const s = fresh();
     const r = await s.run(['init'], { env: { TFACTL_KEY_FILE: '/proc/nope/x.key' }, timeoutMs: KILL_MS });
