@@ -154,6 +154,10 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   }
   const asOption = globals.as ?? (ctx.env.TFACTL_AS || undefined);
   if (presented && globals.as !== undefined) throw new UsageError('give --as or an API token (--token, TFACTL_TOKEN), not both: a token acts as its own user', 'conflicting_options');
+  // Both from the environment: neither is the one asked for here, so neither wins unsaid.
+  if (presented && globals.token === undefined && (ctx.env.TFACTL_AS ?? '') !== '') {
+    throw new UsageError('TFACTL_AS and TFACTL_TOKEN are both set: unset one of them (a token acts as its own user)', 'conflicting_options');
+  }
   const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
   // An empty --auth-code is said before the store is looked for, as any usage error is.
   if (asId !== undefined) refuseEmptySecondFactor('--auth-code', globals.authCode, asId);

@@ -208,6 +208,13 @@ describe('acting with a token', () => {
     const r = await store.run(['--as', 'ci', 'user', 'list'], { env: { TFACTL_TOKEN: value } });
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(/--as or an API token/);
+    // Both from the environment, neither wins unsaid; a flag beats the environment's other one.
+    const both = await store.run(['user', 'list'], { env: { TFACTL_TOKEN: value, TFACTL_AS: 'ci' } });
+    expect(both.code).toBe(2);
+    expect(oneLineError(both)).toBe('error: TFACTL_AS and TFACTL_TOKEN are both set: unset one of them (a token acts as its own user)');
+    const file = join(store.dir, 'as.token');
+    writeFileSync(file, `${value}\n`, { mode: 0o600 });
+    expect((await store.run(['--token', `@${file}`, 'user', 'list'], { env: { TFACTL_AS: 'ci' } })).code).toBe(0);
   });
 });
 
