@@ -467,7 +467,9 @@ function parseStart(f: Frame): Start | string {
  */
 function admit(command: string, opts: Readonly<Record<string, unknown>>): void {
   const here = "run it on the service's host as the store's owner";
-  if (NOT_THROUGH_SERVICE.has(command)) throw new UsageError(`tfactl ${command} does not go through the tfactl service: ${here}`, 'not_through_service');
+  // init is also how a user keeps a store of their own beside the service (README).
+  const own = command === 'init' ? ', or, for a store of your own, leave out --server and unset TFACTL_SERVER' : '';
+  if (NOT_THROUGH_SERVICE.has(command)) throw new UsageError(`tfactl ${command} does not go through the tfactl service: ${here}${own}`, 'not_through_service');
   if (opts.db !== undefined) throw new UsageError('--db names a store, and the tfactl service has its own: leave out --db, or --server to use that store directly', 'not_through_service');
   const writes = writtenFileFlag(opts);
   if (writes !== null) {

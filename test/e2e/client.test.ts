@@ -228,6 +228,12 @@ describe('an unprivileged OS user through tfactl serve', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(oneLineError(r)).toMatch(/does not go through the tfactl service|has its own|writes none for its clients|a client may not/);
     }
+    // init, which also makes a store of one's own, says how to do that instead.
+    const init = await viaService(['init']);
+    expect(init.code).toBe(2);
+    expect(oneLineError(init)).toBe(
+      "error: tfactl init does not go through the tfactl service: run it on the service's host as the store's owner, or, for a store of your own, leave out --server and unset TFACTL_SERVER",
+    );
     expect(store.snapshot()).toBe(before);
     expect(existsSync('/tmp/stolen.db') || existsSync('/etc/keys') || existsSync('/tmp/secrets.csv') || existsSync('/tmp/other.db')).toBe(false);
   });
