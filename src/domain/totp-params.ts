@@ -26,6 +26,16 @@ export interface TotpParamsInput {
 export const MIN_PERIOD = 10;
 export const MAX_PERIOD = 300;
 
+/**
+ * How far ahead of this host's clock a TOTP step from elsewhere (a backup, Proxmox's last-count)
+ * may be: a host whose clock ran ahead wrote it. Beyond, it would refuse every code of the factor
+ * until then (and the replay ledger keeps it for its secret).
+ */
+export const STEP_SLACK_SECONDS = 86_400;
+
+/** The latest step a TOTP factor of `period` seconds may have been used at, at `now`: see STEP_SLACK_SECONDS. */
+export const latestPlausibleStep = (now: number, period: number): number => Math.floor((now + STEP_SLACK_SECONDS) / period);
+
 /** Parses TOTP parameters (digits 6 to 8, period 10 to 300 s, SHA1/SHA256/SHA512); missing ones from `base`. */
 export function parseTotpParams(input: TotpParamsInput, base: TotpParams = DEFAULT_TOTP_PARAMS): TotpParams {
   const digits = input.digits ?? String(base.digits);

@@ -10,7 +10,7 @@ import type {
 } from '../domain/proxmox.js';
 import { seal, secretContext, totpSecretMark } from '../domain/secret-box.js';
 import { safeJson } from '../domain/text.js';
-import { DEFAULT_TOTP_PARAMS, type TotpParams } from '../domain/totp-params.js';
+import { DEFAULT_TOTP_PARAMS, latestPlausibleStep, type TotpParams } from '../domain/totp-params.js';
 import { formatOriginList, originFitsRpId } from '../domain/webauthn-settings.js';
 import { RefusedError, UsageError } from '../errors.js';
 import type { EnforceType, NewCredentialFactor, NewRecoverySet, NewTotpFactor, NewYubicoFactor, Store, YubicoRealmConfig } from '../store/types.js';
@@ -148,6 +148,15 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     const tfa = input.tfa.users.find((t) => t.userid === user.userid);
     const totp = (tfa?.totp ?? []).map((t) => {
       const id = newFactorId(session);
+      // A last-count of a time to come (a Proxmox host whose clock ran ahead, a damaged file)
+      // would refuse every code, and tfactl's own backups of the store would not restore: held
+      // to now, said.
+      let lastStep = t.lastCount;
+      if (lastStep !== null && lastStep > latestPlausibleStep(now, t.params.period)) {
+        const held = Math.floor(now / t.params.period);
+        warnings.push(`tfa.cfg: the TOTP entry ${t.id} of ${user.userid} was last used at step ${lastStep}, a time still to come (a clock that ran ahead?): kept as step ${held}, now`);
+        lastStep = held;
+      }
       const row: NewTotpFactor = {
         id,
         userid: user.userid,
@@ -156,7 +165,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
         sealedSecret: seal(key, session.random.bytes(12), t.secret, secretContext(user.userid, id, 'totp')),
         params: t.params,
         issuer: t.issuer,
-        lastStep: t.lastCount,
+        lastStep,
         verified: true,
         secretMark: totpSecretMark(key, user.userid, t.secret, t.params),
       };

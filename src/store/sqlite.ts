@@ -12,7 +12,7 @@ import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
 import { SETTINGS, storedSettingProblem } from '../domain/settings.js';
 import { MAX_RECOVERY_SLOTS } from '../domain/recovery.js';
-import { MIN_PERIOD } from '../domain/totp-params.js';
+import { MIN_PERIOD, STEP_SLACK_SECONDS } from '../domain/totp-params.js';
 import { APPLICATION_ID, CORE_TABLES, LATEST_VERSION, loadMigrations, migrate, type MigrationContext } from './migrations/index.js';
 import { APPLY_REPLAY_LEDGER, type AuditRow, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing } from './sql-store.js';
 import type { BackupCopy, BackupInspection, SealedSecretRow, Store } from './types.js';
@@ -844,8 +844,6 @@ function valueProblem(staged: Database, now: number): string | null {
   return null;
 }
 
-/** How far ahead of this host's clock a TOTP step of a backup may be (a host whose clock ran ahead wrote it). */
-const STEP_SLACK_SECONDS = 86_400;
 
 /**
  * What was spent, as no command writes it: a TOTP step of a time to come (restored, it would refuse

@@ -196,6 +196,42 @@ describe('import proxmox of one TOTP secret twice for a user', () => {
   });
 });
 
+describe('import proxmox of a TOTP last-count still to come (a clock that ran ahead, a damaged file)', () => {
+  it('holds it to now, warning: the factor signs in, and the store\'s backup restores', async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      const tfa = join(s.dir, 'tfa.cfg');
+      const user = join(s.dir, 'user.cfg');
+      const ahead = step + 1_000_000;
+      writeFileSync(tfa, JSON.stringify({ users: { 'fay@pve': { totp: [{ id: 'f1', description: 'phone', created: 1700000000, entry: { totp: uri('fay@pve'), 'last-count': ahead } }] } } }));
+      writeFileSync(user, 'user:fay@pve:1:0:::::\n');
+      const r = await s.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', user, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().warnings).toContainEqual(expect.stringMatching(new RegExp(`^tfa\\.cfg: the TOTP entry f1 of fay@pve was last used at step ${ahead}, a time still to come \\(a clock that ran ahead\\?\\): kept as step \\d+, now$`)));
+      expect((await s.run(['user', 'passwd', 'fay@pve', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+      // A code of the next step signs in (the current one may be the step it was held to).
+      expect((await s.login('fay@pve', PW, oathtool(SECRET, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+      const backup = join(s.dir, 'b.db');
+      expect((await s.run(['backup', backup])).code).toBe(0);
+      const dry = await s.run(['restore', backup, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      // One a day ahead at most is kept as it is (a host a little ahead).
+      const near = Math.floor((nowSeconds() + 3600) / 30);
+      writeFileSync(tfa, JSON.stringify({ users: { 'gil@pve': { totp: [{ id: 'g1', description: 'phone', created: 1700000000, entry: { totp: uri('gil@pve'), 'last-count': near } }] } } }));
+      writeFileSync(user, 'user:gil@pve:1:0:::::\n');
+      const kept = await s.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', user, '--json']);
+      expect(kept.code, kept.stderr).toBe(0);
+      expect(kept.json().warnings.filter((w: string) => w.includes('still to come'))).toEqual([]);
+      expect((await s.run(['user', 'passwd', 'gil@pve', '--password-stdin'], { input: `${PW}\n` })).code).toBe(0);
+      // Kept: a code of now is of a step spent (the hour ahead).
+      expect((await s.login('gil@pve', PW, oathtool(SECRET))).code).toBe(5);
+    } finally {
+      s.remove();
+    }
+  });
+});
+
 describe('import proxmox with 7-digit TOTP (Proxmox allows 6 to 8)', () => {
   it('imports a 7-digit realm and entry, and the entry signs in with oathtool -d 7 codes', async () => {
     const s = new TempStore();
