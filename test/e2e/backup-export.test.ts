@@ -772,7 +772,7 @@ describe('restore after use', () => {
       writeFileSync(file, pristine);
       expect((await s.run(['restore', file, '--yes'])).code).toBe(0);
     });
-  });
+  }, 180_000);
 
   it('restores a backup from an older tfactl (schema 4), bringing it up to date in memory', async () => {
     await afterBackup('old', 'schema4.db', async (s, backup) => {

@@ -131,7 +131,7 @@ describe('on a terminal', () => {
       expect(r.output).toContain(`error: the session of ${who} ended while this command ran: nothing was changed`);
       expect(store.hasUser('vic')).toBe(true);
     }
-  });
+  }, 180_000);
 
   it('deletes no factors of a user deleted while the question waited, and says the user is gone (exit 3)', async () => {
     const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
