@@ -228,6 +228,18 @@ describe('tfactl pam check under pamtester', () => {
     }
     expect(existsSync(dirname(missing))).toBe(false);
   });
+
+  it('says where the key file must be when it is not beside the store: what PAM runs reads no TFACTL_KEY_FILE', async () => {
+    const dir = join(store.dir, 'keyless');
+    mkdirSync(dir, { mode: 0o700 });
+    const db = join(dir, 'tfactl.db');
+    copyFileSync(store.db, db);
+    const r = await runBin(['--db', db, 'pam', 'check', '--realm', 'corp'], { env: { PAM_USER: 'alice', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd', TFACTL_KEY_FILE: store.keyFile }, input: '123456\n' });
+    expect(r.code, r.stderr).toBe(6);
+    expect(oneLineError(r)).toBe(
+      `error: key file ${db}.key is missing: the secrets in this store cannot be read without it (restore it there: what PAM runs reads no TFACTL_* variable, so its key file is the one beside the store or the key-file of /etc/tfactl/config)`,
+    );
+  });
 });
 
 describe('what tfactl pam answers with', () => {

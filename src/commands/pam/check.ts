@@ -5,7 +5,7 @@ import { LineTooLongError } from '../../stdio.js';
 import { boolOpt } from '../options.js';
 import { PAM_ANSWER_MAX_BYTES } from '../../pam-argv.js';
 import { authDeps, openSession } from '../session.js';
-import { pamUser } from './pam-user.js';
+import { pamKeyAdvice, pamUser } from './pam-user.js';
 
 
 /**
@@ -17,6 +17,14 @@ import { pamUser } from './pam-user.js';
  * passes is the user's tfactl password with the code typed right after it.
  */
 export async function run(inv: Invocation): Promise<void> {
+  try {
+    await check(inv);
+  } catch (e) {
+    throw pamKeyAdvice(e);
+  }
+}
+
+async function check(inv: Invocation): Promise<void> {
   const { userid, pam } = pamUser(inv);
   // The answer first (pam_exec wrote it before tfactl started): the store is not held while a
   // client of tfactl serve sends it (a client sends it with the command: remote/client.ts).

@@ -1,5 +1,5 @@
 import { parseUserId, quote } from '../../domain/userid.js';
-import { UsageError } from '../../errors.js';
+import { StoreError, UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { stringOpt } from '../options.js';
 
@@ -36,3 +36,13 @@ export function pamUser(inv: Invocation): { readonly userid: string; readonly pa
 
 /** The longest PAM item (host, service, terminal) the audit trail keeps whole. */
 const PAM_ITEM_MAX = 255;
+
+/**
+ * What PAM runs reads no TFACTL_* variable (the lines name their store; its key is beside it, or
+ * /etc/tfactl/config's): a missing key file's advice to set TFACTL_KEY_FILE would not help there.
+ */
+export function pamKeyAdvice(e: unknown): unknown {
+  const hint = '(restore it, or set TFACTL_KEY_FILE)';
+  if (!(e instanceof StoreError) || e.code !== 'key_file' || !e.message.endsWith(hint)) return e;
+  return new StoreError(`${e.message.slice(0, -hint.length)}(restore it there: what PAM runs reads no TFACTL_* variable, so its key file is the one beside the store or the key-file of /etc/tfactl/config)`, 'key_file');
+}
