@@ -182,13 +182,15 @@ async function appPage(page: Page): Promise<string> {
 
 describe("a web app's JSON ceremony, answered by a real browser", () => {
   it('enrols with --begin/--finish and signs in with login --begin/--finish; another origin is refused', async () => {
-    await store.addUser('fay', PW);
+    await store.addUser('fay', PW, ['--comment', 'contractor, leaving in March']);
     const page = await browser.newPage();
     await addVirtualAuthenticator(page, AUTHENTICATORS.usbSecurityKey);
     const origin = await appPage(page);
     const begun = await store.run(['tfa', 'add', 'webauthn', 'fay', '--begin', '--origin', origin, '--description', 'app key', '--json']);
     expect(begun.code, begun.stderr).toBe(0);
     const { challenge, publicKey } = begun.json().result;
+    // The browser shows, and a passkey manager keeps, the user id: never the admin's comment.
+    expect(publicKey.user).toMatchObject({ name: 'fay@local', displayName: 'fay@local' });
     const answer = await page.evaluate((optionsJSON) => (window as never as { SimpleWebAuthnBrowser: { startRegistration(o: unknown): Promise<unknown> } }).SimpleWebAuthnBrowser.startRegistration({ optionsJSON }), publicKey);
     const finished = await store.run(['tfa', 'add', 'webauthn', 'fay', '--finish', '--challenge', challenge, '--response', '-', '--json'], { input: `${JSON.stringify(answer)}\n` });
     expect(finished.code, finished.stderr).toBe(0);

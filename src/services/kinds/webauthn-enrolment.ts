@@ -119,7 +119,9 @@ export async function beginWebauthnEnrolment(session: Session, userid: string, r
   const id = challengeId(session.random.bytes(32));
   const publicKey: CreationOptionsJSON = {
     rp: { name: settings.rpName, id: rpId },
-    user: { id: webauthnUserHandle(userid), name: userid, displayName: user.comment ?? userid },
+    // The user id, never the admin's comment on the user ("leaving in March"): the browser shows
+    // it, and passkey managers keep (and sync) it with the credential.
+    user: { id: webauthnUserHandle(userid), name: userid, displayName: userid },
     challenge,
     pubKeyCredParams: ALGORITHMS.map((alg) => ({ alg, type: 'public-key' as const })),
     timeout: REGISTRATION_SECONDS * 1000,
