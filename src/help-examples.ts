@@ -231,9 +231,9 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
   completion: [
     ex('bash, in this shell only', 'source <(tfactl completion bash)'),
-    ex('bash, for good (with the bash-completion package)', 'tfactl completion bash \\\n    > ~/.local/share/bash-completion/completions/tfactl'),
-    ex('zsh: a directory on $fpath, before compinit runs', 'tfactl completion zsh > ~/.zsh/completions/_tfactl'),
-    ex('fish', 'tfactl completion fish > ~/.config/fish/completions/tfactl.fish'),
+    ex('bash, for good (with the bash-completion package)', 'mkdir -p ~/.local/share/bash-completion/completions && \\\n    tfactl completion bash \\\n    > ~/.local/share/bash-completion/completions/tfactl'),
+    ex('zsh: a directory on $fpath, before compinit runs', 'mkdir -p ~/.zsh/completions && \\\n    tfactl completion zsh > ~/.zsh/completions/_tfactl'),
+    ex('fish', 'mkdir -p ~/.config/fish/completions && \\\n    tfactl completion fish > ~/.config/fish/completions/tfactl.fish'),
   ],
   help: [
     ex('Every command, the global options and the exit codes', 'tfactl help'),
