@@ -367,6 +367,11 @@ describe('export', () => {
     const uri = (await store.run(['export', 'totp', '--format', 'uri'])).stdout.trim();
     expect(decoded).toBe(uri);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // Again into what is there: refused as a file that exists is (exit 4, file_exists), nothing written.
+    const again = await store.run(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);
+    expect(again.code, again.stderr).toBe(4);
+    expect(again.json().error).toEqual({ code: 'file_exists', message: `${dir} exists: tfactl does not write secrets into what is there, only into a new directory` });
+    expect(readdirSync(dir)).toEqual(files);
   });
 
   it('names each QR code file within the 255 bytes a name may have, however long the user id is in UTF-8', async () => {

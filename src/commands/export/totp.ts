@@ -2,7 +2,7 @@ import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeText } from '../../domain/text.js';
 import { createPrivateFile, type PrivateFile, refuseHandedOver } from '../../files.js';
-import { CancelledError, StoreError, UsageError } from '../../errors.js';
+import { CancelledError, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { type Interruption, listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
 import { exportTotp, type TotpExportEntry } from '../../services/export.js';
@@ -58,6 +58,10 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
     try {
       mkdirSync(output as string, { mode: 0o700 });
     } catch (e) {
+      // As for a file (createPrivateFile): what is there is never written into.
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new RefusedError(`${output} exists: tfactl does not write secrets into what is there, only into a new directory`, 'file_exists');
+      }
       throw new UsageError(`cannot create directory ${output}: ${errnoText(e)} (it must not exist yet)`, 'file_error');
     }
   } else if (output !== undefined) {
