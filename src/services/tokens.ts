@@ -31,7 +31,7 @@ export async function addToken(session: Session, userid: string, name: string, r
   await authorize(session, 'token.manage', 'token.add', userid);
   await requireUser(session.store, userid);
   if (req.expires !== null && isExpired(req.expires, session.now())) {
-    await refuse(session, 'token.add', userid, `the expiry date ${req.expires} has passed: the token would never work`, 'invalid_date');
+    await refuse(session, 'token.add', userid, `the expiry date ${req.expires} has passed: the token would never work`, 'date_passed');
   }
   const secret = newTokenSecret(session.random.bytes(32));
   const token: ApiTokenRecord = {

@@ -64,7 +64,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   // As for an API token: an account made already expired could never be used (an import, which
   // moves accounts as they are, keeps such dates; user modify shows the account as expired).
   if (req.expire !== null && isExpired(req.expire, session.now())) {
-    await refuse(session, 'user.add', id, `the expiry date ${req.expire} has passed: ${id} could never sign in`, 'invalid_date');
+    await refuse(session, 'user.add', id, `the expiry date ${req.expire} has passed: ${id} could never sign in`, 'date_passed');
   }
   const warnings: string[] = [];
   const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');

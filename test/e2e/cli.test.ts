@@ -188,7 +188,8 @@ describe('the command line', () => {
 
   it.each([
     [['user', 'add', 'x', '--no-password', '--expire', '2024-02-30'], 2, 'invalid_date'],
-    [['user', 'add', 'x', '--no-password', '--expire', '2001-01-01'], 4, 'invalid_date'],
+    [['user', 'add', 'x', '--no-password', '--expire', '2001-01-01'], 4, 'date_passed'],
+    [['token', 'add', 'root@local', 'old', '--expire', '2001-01-01'], 4, 'date_passed'],
     [['user', 'add', 'x', '--no-password', '--email', 'nope'], 2, 'invalid_email'],
     [['user', 'add', 'x', '--password-stdin'], 2, 'missing_secret'],
     [['user', 'add', 'x', '--password-stdin', '--no-password'], 2, 'conflicting_options'],
