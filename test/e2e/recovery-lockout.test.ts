@@ -233,6 +233,20 @@ describe('lockout', () => {
     const after = await login('nokeys', '000000');
     expect(after.code).toBe(5);
     expect(oneLineError(after)).toBe(`error: authentication failed: TOTP is locked after too many failures: ${ask}`);
+    // The phone lost: its entry deleted and a new one enrolled. The lock is the user's, so the
+    // enrolment says the new factor's codes are refused too until it is lifted.
+    expect((await store.run(['tfa', 'delete', 'nokeys', '--type', 'totp', '--yes'])).code).toBe(0);
+    const added = await store.run(['tfa', 'add', 'totp', 'nokeys', '--no-verify', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.json().warnings).toContain(
+      "nokeys@local's TOTP is locked after too many wrong codes: this factor's codes are refused too until an admin runs 'tfactl tfa unlock nokeys@local' (or a recovery key signs nokeys@local in)",
+    );
+    expect((await login('nokeys', oathtool(added.json().result.secret))).code).toBe(5);
+    expect((await store.run(['tfa', 'unlock', 'nokeys'])).code).toBe(0);
+    expect((await login('nokeys', oathtool(added.json().result.secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+    // Unlocked, no such warning.
+    const again = await store.run(['tfa', 'add', 'totp', 'nokeys', '--no-verify', '--json']);
+    expect(again.json().warnings.filter((w: string) => w.includes('is locked'))).toEqual([]);
   });
 
   it('locks every factor after the configured number of failures, until an admin unlocks', async () => {

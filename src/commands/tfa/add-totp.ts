@@ -30,6 +30,9 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
   if (!result.verified) inv.out.warn(unverifiedWarning(result));
+  if (result.totpLocked) {
+    inv.out.warn(`${userid}'s TOTP is locked after too many wrong codes: this factor's codes are refused too until an admin runs 'tfactl tfa unlock ${userid}' (or a recovery key signs ${userid} in)`);
+  }
   inv.out.result(totpEnrolmentView(result), describeEnrolled);
   if (!result.hasRecoveryKeys) inv.out.note(recoveryHint(userid, actingAs(session.actor)));
 }

@@ -187,7 +187,7 @@ export async function enrolTotp(
   userid: string,
   req: TotpRequest & { verify: boolean },
   io: TotpEnrolmentIo,
-): Promise<EnrolledTotp & { readonly hasRecoveryKeys: boolean }> {
+): Promise<EnrolledTotp & { readonly hasRecoveryKeys: boolean; readonly totpLocked: boolean }> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   const user = await requireUser(session.store, userid);
   const realm = await session.store.getRealm(user.realm);
@@ -213,6 +213,9 @@ export async function enrolTotp(
   if (raced !== undefined) await refuseKnownSecret(session, prepared, raced);
   // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
   const recovery = await session.store.getRecoverySet(userid);
-  return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined };
+  // A TOTP lock is the user's, not one factor's: the new factor's codes are refused too (the
+  // usual lost-phone turn: the old entry deleted, a new one enrolled) until it is lifted.
+  const lock = await session.store.getLockState(userid);
+  return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined, totpLocked: lock?.totpLocked === true };
 }
 
