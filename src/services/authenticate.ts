@@ -272,7 +272,10 @@ function banned(audit: Audit, context: SignInContext, until: number): Promise<ne
 /** The right password, and still no sign-in: counted as a failed one, so the password cannot be tried freely. */
 async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit, reason: string, message: string): Promise<never> {
   const count = await deps.store.recordPasswordFailure(context.userid, await passwordLimits(deps.store), deps.now());
-  return fail(audit, context, reason, message, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
+  // The failure that bans says so, as a wrong password's does: a script whose code came out empty
+  // would else be told the same thing until its user could not sign in at all.
+  const banned = count.bannedUntil > 0 ? `; that was too many failed sign-ins for ${context.userid}: try again after ${formatTime(count.bannedUntil)}` : '';
+  return fail(audit, context, reason, `${message}${banned}`, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
 }
 
 /** Password, account, permission and what the realm and factors require; a challenge when a factor is. */

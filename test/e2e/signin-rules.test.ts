@@ -226,6 +226,14 @@ describe('second factors from standard input or a file', () => {
     expect(state()).toBe(0);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'emp@local', outcome: 'failed' });
     expect(JSON.parse(store.auditRows().filter((e) => e.target === 'emp@local').at(-1)!.detail!)).toEqual({ reason: 'no second factor given', passwordFailures: 1 });
+    // The failure that bans the password says so (a script whose code came out empty, five times).
+    for (let i = 2; i <= 4; i++) expect((await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` })).code).toBe(5);
+    const fifth = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
+    expect(fifth.code).toBe(5);
+    expect(fifth.json().error.message).toMatch(
+      /^no second factor was given for emp@local \(an empty line of standard input\); that was too many failed sign-ins for emp@local: try again after \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z?/,
+    );
+    expect((await store.run(['tfa', 'unlock', 'emp'])).code).toBe(0);
   });
 
   it('takes a verification code from standard input for tfa add totp', async () => {
