@@ -23,5 +23,19 @@ export async function run(inv: Invocation): Promise<void> {
     ...(!all && { limit: limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(limit, '--limit') }),
   };
   const session = await openSession(inv, filter.user === undefined ? undefined : { op: 'audit.read-all', action: 'audit.read', target: filter.user });
-  await inv.out.list(await readAudit(session, filter), auditList);
+  const listing = await readAudit(session, filter);
+  let firstShown: number | undefined;
+  await inv.out.list(async function* () {
+    for await (const entry of listing()) {
+      firstShown ??= entry.id;
+      yield entry;
+    }
+  }, auditList);
+  // Cut at the limit, said to a person (a trail of 174 showed 100 and no word of the rest): one
+  // more entry asked for starts elsewhere when there are older ones.
+  if (filter.limit === undefined || firstShown === undefined || inv.out.json) return;
+  for await (const entry of (await readAudit(session, { ...filter, limit: filter.limit + 1 }))()) {
+    if (entry.id !== firstShown) inv.out.note(`only the newest ${filter.limit === 1 ? 'entry is' : `${filter.limit} entries are`} shown: --limit N or --all for older ones`);
+    break;
+  }
 }
