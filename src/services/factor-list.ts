@@ -1,8 +1,7 @@
 import { isRoot } from '../domain/permissions.js';
-import { NotFoundError } from '../errors.js';
 import type { FactorRecord, UserOverview } from '../store/types.js';
 import { authorize } from './authz.js';
-import { requireUser } from './lookup.js';
+import { realmMissing, requireUser } from './lookup.js';
 import type { Listing, Session } from './session.js';
 
 // Apart from factors.ts so that listing loads none of the enrolment code: start-up time.
@@ -21,7 +20,7 @@ export interface UserFactors {
  */
 export async function listUserFactors(session: Session, filter: { userid?: string | undefined; realm?: string | undefined }): Promise<Listing<UserFactors>> {
   const admin = session.actor.admin || isRoot(session.actor);
-  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw new NotFoundError(`realm ${filter.realm} does not exist`);
+  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw await realmMissing(session.store, filter.realm);
   const userid = filter.userid ?? (admin ? undefined : session.actor.userid);
   if (userid !== undefined) {
     await authorize(session, 'tfa.read', 'tfa.list', userid);

@@ -1,5 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import type { RealmRecord, Store, UserRecord } from '../store/types.js';
+import { nearest } from '../domain/near.js';
+import { realmPassedFor } from '../domain/userid.js';
 
 /**
  * The user, or NotFoundError (exit 3), naming the users of that name in other realms (a realm left
@@ -24,6 +26,18 @@ export async function userMissing(store: Store, userid: string): Promise<NotFoun
  */
 export async function requireRealm(store: Store, name: string, { adding = false } = {}): Promise<RealmRecord> {
   const realm = await store.getRealm(name);
-  if (!realm) throw new NotFoundError(`realm ${name} does not exist: ${adding ? `add it with 'tfactl realm add ${name}'` : "'tfactl realm list' shows those there are"}`);
-  return realm;
+  if (realm) return realm;
+  throw await realmMissing(store, name, adding);
+}
+
+/** That realm `name` does not exist, naming the realm a typo missed. For those who may list realms. */
+export async function realmMissing(store: Store, name: string, adding = false): Promise<NotFoundError> {
+  // A typo (crop for corp) is told the realm it missed; one that would pass for a realm (corp_)
+  // could not be added anyway, so adding it is not suggested.
+  const names = (await store.listRealms()).map((r) => r.name);
+  const like = realmPassedFor(name, names);
+  if (like !== null) return new NotFoundError(`realm ${name} does not exist (did you mean ${like}?)`);
+  const near = nearest(name, names);
+  const fix = adding ? `add it with 'tfactl realm add ${name}'` : "'tfactl realm list' shows those there are";
+  return new NotFoundError(`realm ${name} does not exist${near === undefined ? '' : ` (did you mean ${near}?)`}: ${fix}`);
 }

@@ -10,7 +10,7 @@ import { authorize, refuse } from './authz.js';
 import { checkRealmAllows } from './factors.js';
 import { confirmTotp, type EnrolledTotp, enrolled, type PreparedTotp, prepareTotp, type TotpEnrolmentIo, totpFactorRow, type TotpRequest } from './kinds/totp-enrolment.js';
 import { type AddedYubico, prepareYubico, type YubicoRequest, yubikeyProblem } from './kinds/yubico-enrolment.js';
-import { requireRealm, requireUser, userMissing } from './lookup.js';
+import { realmMissing, requireRealm, requireUser, userMissing } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
@@ -147,9 +147,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
  */
 export async function listUsers(session: Session, filter: { realm?: string }): Promise<Listing<UserOverview>> {
   const admin = session.actor.admin || isRoot(session.actor);
-  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) {
-    throw new NotFoundError(`realm ${filter.realm} does not exist`);
-  }
+  if (admin && filter.realm !== undefined && !(await session.store.getRealm(filter.realm))) throw await realmMissing(session.store, filter.realm);
   const own = admin ? {} : { userid: session.actor.userid };
   return () => session.store.users({ ...filter, ...own });
 }

@@ -176,7 +176,7 @@ describe('permission matrix for store-wide commands', () => {
       expect((await store.runAs('user1', PASSWORD, [...command, '--realm', 'local', '--json'])).json().result).toHaveLength(1);
       const admin = await store.runAs('admin1', PASSWORD, [...command, '--realm', 'nope']);
       expect(admin.code).toBe(3);
-      expect(oneLineError(admin)).toBe('error: realm nope does not exist');
+      expect(oneLineError(admin)).toBe("error: realm nope does not exist: 'tfactl realm list' shows those there are");
     }
   });
 

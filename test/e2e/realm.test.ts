@@ -105,6 +105,12 @@ describe('tfactl realm', () => {
     expect(oneLineError(missing)).toBe("error: realm nosuch does not exist: 'tfactl realm list' shows those there are");
     const intoMissing = await store.run(['user', 'add', 'ann@nosuch', '--no-password']);
     expect(oneLineError(intoMissing)).toBe("error: realm nosuch does not exist: add it with 'tfactl realm add nosuch'");
+    // A typo is told the realm it missed; one that would pass for a realm is not told to add it (that is refused).
+    expect((await store.run(['realm', 'add', 'acme'])).code).toBe(0);
+    expect(oneLineError(await store.run(['user', 'add', 'ann@amce', '--no-password']))).toBe("error: realm amce does not exist (did you mean acme?): add it with 'tfactl realm add amce'");
+    expect(oneLineError(await store.run(['user', 'add', 'ann@acme_', '--no-password']))).toBe('error: realm acme_ does not exist (did you mean acme?)');
+    expect(oneLineError(await store.run(['user', 'list', '--realm', 'acm']))).toBe("error: realm acm does not exist (did you mean acme?): 'tfactl realm list' shows those there are");
+    expect((await store.run(['realm', 'delete', 'acme', '--yes'])).code).toBe(0);
     const swapped = await store.run(['realm', 'set-enforce', 'totp', 'corp']);
     expect(swapped.code).toBe(2);
     expect(oneLineError(swapped)).toBe(
