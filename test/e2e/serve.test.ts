@@ -164,6 +164,16 @@ describe('tfactl serve', () => {
     const before = store.snapshot();
     expect(raw('/api/v1/login', `{"userid":"bob","userid":"alice","password":"${PW}"}`)).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body gives "userid" twice' } });
     expect(raw('/api/v1/run', '{"args":["user","list"],"stdn":"x"}')).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body has a field "stdn" this API does not take (it takes args, stdin)' } });
+    // An Authorization header that is no Bearer token is refused in the API's words, not dropped
+    // (the command then ran as nobody, and spoke of --as and TFACTL_TOKEN).
+    expect(raw('/api/v1/run', '{"args":["user","list"]}', ['Authorization: Basic YWRtaW46cGFzcw=='], false)).toEqual({
+      status: 401,
+      error: { code: 'auth_failed', message: 'authentication failed: the Authorization header is not Bearer USERID!NAME=SECRET (this API takes API tokens)' },
+    });
+    expect(raw('/api/v1/run', '{"args":["user","list"]}', ['Authorization: Bearer wrong'], false)).toEqual({
+      status: 401,
+      error: { code: 'auth_failed', message: 'authentication failed: the Authorization header holds no API token (Bearer USERID!NAME=SECRET)' },
+    });
     const started = Date.now();
     expect(raw('/api/v1/run', `{"args":${'['.repeat(3_000_000)}}`)).toEqual({ status: 400, error: { code: 'invalid_body', message: 'the request body nests deeper than 16 levels' } });
     expect(Date.now() - started).toBeLessThan(2000);

@@ -162,7 +162,7 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
   const { args } = fields;
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new UsageError('the request body must be {"args": ["user", "list"], "stdin": "..."}', 'invalid_body');
   const stdin = field(fields, 'stdin') ?? '';
-  const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  const token = bearerToken(req);
   const ran = await deps.runCommand({ args: args as string[], stdin, token });
   let envelope: unknown;
   try {
@@ -171,6 +171,20 @@ async function runCommand(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswe
     return errorAnswer(new Error('the command printed no envelope'));
   }
   return { status: statusOf(ran.code), body: envelope, command: { name: ran.command, exit: ran.code }, ...(ran.userid !== undefined && { userid: ran.userid }) };
+}
+
+/**
+ * The API token of the Authorization header, or undefined when there is none. A header of another
+ * kind (Basic) or a Bearer value that is no token is refused (exit 5) in this API's words: dropped,
+ * the command ran as nobody and was told of --as and TFACTL_TOKEN, which a request has not.
+ */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  const value = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+  if (value === undefined) throw new AuthError('authentication failed: the Authorization header is not Bearer USERID!NAME=SECRET (this API takes API tokens)');
+  if (!parseTokenValue(value)) throw new AuthError('authentication failed: the Authorization header holds no API token (Bearer USERID!NAME=SECRET)');
+  return value;
 }
 
 /**
