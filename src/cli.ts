@@ -36,7 +36,7 @@ Exit codes:
   4    conflict or refused by policy
   5    authentication failed (wrong password or code, replay, locked out)
   6    store unavailable (or the tfactl service), damaged or from a newer tfactl; output not writable
-  130  cancelled (Ctrl-C or SIGTERM, or no to a question)`;
+  130  cancelled (Ctrl-C, SIGTERM or SIGHUP, or no to a question)`;
 
 /** A command's names from below the program down to it: `tfa add totp`. */
 function commandPath(cmd: Command): string {

@@ -5,6 +5,13 @@
  */
 let holds = 0;
 
+/**
+ * The signals that interrupt a run: Ctrl-C, kill's SIGTERM, and SIGHUP (an SSH session or terminal
+ * that went away), each heard alike; unheard, SIGHUP ended the run wherever it was (a file of
+ * secrets half written, an import's secrets never shown).
+ */
+export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Counts one listener in; the function returned counts it out again (once). */
 export function holdInterrupts(): () => void {
   holds++;

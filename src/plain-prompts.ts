@@ -1,6 +1,6 @@
 import type { Prompter } from './context.js';
 import { CancelledError } from './errors.js';
-import { holdInterrupts } from './interrupt-holds.js';
+import { holdInterrupts, INTERRUPT_SIGNALS } from './interrupt-holds.js';
 
 /**
  * Questions for a terminal that cannot move its cursor (`TERM=dumb`: Emacs's shell, some editors'
@@ -37,8 +37,7 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
       finished = true;
       stdin.off('data', onData);
       stdin.off('end', onEnd);
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
+      for (const signal of INTERRUPT_SIGNALS) process.off(signal, onInterrupt);
       release();
       signal?.removeEventListener('abort', onAbort);
       if (hidden) {
@@ -88,8 +87,7 @@ function readAnswer(hidden: boolean, signal: AbortSignal | undefined): Promise<s
     stdin.once('end', onEnd);
     // Taken off by finish, not as they run: a listener gone would let other code take itself for the last.
     const release = holdInterrupts();
-    process.on('SIGINT', onInterrupt);
-    process.on('SIGTERM', onInterrupt);
+    for (const signal of INTERRUPT_SIGNALS) process.on(signal, onInterrupt);
     signal?.addEventListener('abort', onAbort, { once: true });
     stdin.resume();
   });

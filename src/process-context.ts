@@ -2,7 +2,7 @@ import { homedir, hostname } from 'node:os';
 import type { Ctx, Io, Prompter, Random } from './context.js';
 import { INPUT_LIMITS } from './files.js';
 import { fdWriter, readStdinChunks, stdinIsTerminal, stdinLineReader } from './stdio.js';
-import { holdInterrupts, interruptsHeld } from './interrupt-holds.js';
+import { holdInterrupts, INTERRUPT_SIGNALS, interruptsHeld } from './interrupt-holds.js';
 
 // The process's own seams: its terminal, clock, randomness and environment. Used by both entries,
 // main.ts (every command) and pam-main.ts (what pam_exec runs through a service, which opens no
@@ -28,12 +28,10 @@ function processIo(): Io {
         fn();
       };
       const release = holdInterrupts();
-      process.on('SIGINT', handler);
-      process.on('SIGTERM', handler);
+      for (const signal of INTERRUPT_SIGNALS) process.on(signal, handler);
       return () => {
         release();
-        process.off('SIGINT', handler);
-        process.off('SIGTERM', handler);
+        for (const signal of INTERRUPT_SIGNALS) process.off(signal, handler);
       };
     },
     onUnheldInterrupt: (fn) => {
@@ -45,8 +43,7 @@ function processIo(): Io {
           process.exit(130);
         }
       };
-      process.on('SIGINT', handler);
-      process.on('SIGTERM', handler);
+      for (const signal of INTERRUPT_SIGNALS) process.on(signal, handler);
     },
     stdinChunks: () => readStdinChunks(() => process.stdin, INPUT_LIMITS.stdin),
     readLine: (maxBytes) => {

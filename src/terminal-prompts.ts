@@ -1,7 +1,7 @@
 import { confirm, input, password } from '@inquirer/prompts';
 import type { Prompter } from './context.js';
 import { CancelledError } from './errors.js';
-import { holdInterrupts } from './interrupt-holds.js';
+import { holdInterrupts, INTERRUPT_SIGNALS } from './interrupt-holds.js';
 import { NOTHING_TYPED } from './plain-prompts.js';
 
 // Static imports of the three prompts used, so the bundler leaves the rest of @inquirer/prompts out.
@@ -42,8 +42,7 @@ export async function ask<K extends keyof Prompter>(
   // when it finds itself the last listener, which a `once` listener, gone as it runs, would make it.
   // SIGINT too, sent by kill (Ctrl-C itself comes as a key here).
   const release = holdInterrupts();
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onTerm);
+  for (const signal of INTERRUPT_SIGNALS) process.on(signal, onTerm);
   try {
     return (await (promptsUntil(stop.signal)[kind] as (...a: Parameters<Prompter[K]>) => ReturnType<Prompter[K]>)(...args)) as Awaited<
       ReturnType<Prompter[K]>
@@ -52,8 +51,7 @@ export async function ask<K extends keyof Prompter>(
     if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new CancelledError();
     throw e;
   } finally {
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onTerm);
+    for (const signal of INTERRUPT_SIGNALS) process.off(signal, onTerm);
     release();
   }
 }

@@ -254,7 +254,8 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
     const file = join(store.dir, 'cut-short.csv');
     const toFile = started(['export', 'totp', '--output', file]);
     await toFile.when(() => existsSync(file) && statSync(file).size > 64 * 1024);
-    toFile.child.kill('SIGTERM');
+    // SIGHUP, as from an SSH session that went away, is heard as SIGTERM is.
+    toFile.child.kill('SIGHUP');
     expect(await toFile.closed, toFile.stderr()).toBe(130);
     expect(existsSync(file)).toBe(false);
     expect(toFile.stderr().trimEnd().split('\n').at(-1)).toBe(`error: interrupted: nothing was kept at ${file}`);

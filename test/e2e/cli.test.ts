@@ -349,7 +349,7 @@ describe('the command line', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as { port: number };
     try {
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
         const before = connected;
         const child = spawn(process.execPath, [BIN, 'user', 'list', '--json'], {
           env: { ...process.env, TFACTL_DB: `postgres://tfactl:Sekr1t@127.0.0.1:${port}/main`, TFACTL_KEY_FILE: join(store.dir, 'silent.key') },
