@@ -166,6 +166,25 @@ describe('the store on disk', () => {
     expect(oneLineError(lost)).toMatch(/is missing: the secrets in this store cannot be read without it/);
   });
 
+  it('finishes a store whose creation was cut short after its key file (no fingerprint) at the key\'s first use, so its backups restore', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    await s.addUser('bo', 'a password of bo');
+    // What a kill between the key file and its fingerprint leaves; the key is used since.
+    s.tamper("DELETE FROM settings WHERE key = 'key.fingerprint'");
+    expect((await s.run(['tfa', 'add', 'recovery', 'bo'])).code).toBe(0);
+    const backup = join(s.dir, 'finished.db');
+    expect((await s.run(['backup', backup])).code).toBe(0);
+    const restored = await s.run(['restore', backup, '--yes', '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
+    // And the key it took is the store's from then on: another store's is refused.
+    const other = fresh();
+    await other.run(['init']);
+    const wrong = await s.run(['tfa', 'add', 'totp', 'bo', '--no-verify', '--qr', 'none'], { env: { TFACTL_KEY_FILE: other.keyFile } });
+    expect(wrong.code).toBe(6);
+    expect(oneLineError(wrong)).toMatch(/belongs to another store/);
+  });
+
   it('refuses a key file from another store', async () => {
     const a = fresh();
     const b = fresh();
