@@ -548,17 +548,17 @@ export function createPrivateFile(path: string): PrivateFile {
 }
 
 /**
- * Makes a new 0600 file at `path`, holding what `content` makes, that is never seen half-written:
- * the name is claimed first (exit 4 when it exists), the content is written to a new 0600 staging
- * file beside it (`.NAME.partial-TAG`) and flushed, and that is renamed over the claimed name. A
- * process killed on the way leaves `path` empty, never a file that looks whole; a failure removes
- * both. What such a process left beside the name is removed once the name is claimed again.
- * Nothing is written through a name: each file is written through the descriptor that created it
- * (O_EXCL, so never through a symlink), since in a directory another user may write, a name
- * opened again (as SQLite opens a file it is handed) could by then be their symlink to a file of
- * root's choosing.
+ * A new 0600 file at `path` that is never seen half-written, written piece by piece: the name is
+ * claimed first (exit 4 when it exists), the content goes to a new 0600 staging file beside it
+ * (`.NAME.partial-TAG`, made at the first write), and finish() flushes that and renames it over the
+ * claimed name. A process killed on the way (SIGKILL, a power cut) leaves `path` empty, never a
+ * file that looks whole; a failure, or discard(), removes both. What such a process left beside
+ * the name is removed once the name is claimed again. Nothing is written through a name: each
+ * file is written through the descriptor that created it (O_EXCL, so never through a symlink),
+ * since in a directory another user may write, a name opened again could by then be their
+ * symlink to a file of root's choosing.
  */
-export async function fillPrivateFile(path: string, tag: string, content: () => Promise<Buffer>): Promise<void> {
+export function createStagedPrivateFile(path: string, tag: string): PrivateFile {
   const target = createPrivateFile(path);
   target.close();
   const prefix = `.${basename(path)}.partial-`;
@@ -573,40 +573,87 @@ export async function fillPrivateFile(path: string, tag: string, content: () => 
     }
   }
   const staging = join(dirname(path), `${prefix}${tag}`);
-  try {
-    const data = await content();
-    const fd = openNewPrivate(staging);
-    let made: Stats;
-    try {
+  let fd: number | null = null;
+  let made: Stats | null = null;
+  const open = (): number => {
+    if (fd === null) {
+      fd = openNewPrivate(staging);
       made = fstatSync(fd);
-      writeAllAndFlush(fd, data);
-    } catch (e) {
-      throw writeFailed(path, e, 'nothing was kept');
-    } finally {
-      closeSync(fd);
     }
-    const replaced = () =>
-      new StoreError(`${path} was replaced while it was written, so nothing was kept: someone else may write to ${dirname(path)}; write it where only you may`, 'file_replaced');
+    return fd;
+  };
+  const closeStaging = () => {
+    if (fd !== null) closeSync(fd);
+    fd = null;
+  };
+  const discard = () => {
     try {
-      renameSync(staging, path);
-    } catch (e) {
-      // The staging file gone from under the rename: someone who may write the directory took it.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw replaced();
-      throw writeFailed(path, e, 'nothing was kept');
+      closeStaging();
+    } catch {
+      // Closed or not, it goes.
     }
-    // What was renamed is what was written, unless someone who may write the directory swapped it.
-    const there = lstatSync(path, { throwIfNoEntry: false });
-    if (there?.ino !== made.ino || there.dev !== made.dev) throw replaced();
-    flushFile(dirname(path));
-  } catch (e) {
     try {
       rmSync(staging, { force: true });
     } catch {
       // Not a file any more (swapped for a directory): not ours to remove.
     }
     target.discard();
+  };
+  const guarded = (step: () => void) => {
+    try {
+      step();
+    } catch (e) {
+      discard();
+      throw e instanceof TfaError ? e : writeFailed(path, e, 'nothing was kept');
+    }
+  };
+  const replaced = () =>
+    new StoreError(`${path} was replaced while it was written, so nothing was kept: someone else may write to ${dirname(path)}; write it where only you may`, 'file_replaced');
+  const finish = () =>
+    guarded(() => {
+      const f = open();
+      fsyncSync(f);
+      closeStaging();
+      try {
+        renameSync(staging, path);
+      } catch (e) {
+        // The staging file gone from under the rename: someone who may write the directory took it.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw replaced();
+        throw e;
+      }
+      // What was renamed is what was written, unless someone who may write the directory swapped it.
+      const there = lstatSync(path, { throwIfNoEntry: false });
+      const written = made as Stats | null;
+      if (there?.ino !== written?.ino || there?.dev !== written?.dev) throw replaced();
+      flushFile(dirname(path));
+    });
+  const bytes = (data: Buffer | string) => (typeof data === 'string' ? Buffer.from(data) : data);
+  return {
+    write: (data) => {
+      guarded(() => writeAll(open(), bytes(data)));
+      finish();
+    },
+    append: (data) => guarded(() => writeAll(open(), bytes(data))),
+    finish,
+    close: closeStaging,
+    discard,
+  };
+}
+
+/**
+ * Makes a new 0600 file at `path`, holding what `content` makes, never seen half-written (see
+ * createStagedPrivateFile): a failure of `content` removes the claimed name too.
+ */
+export async function fillPrivateFile(path: string, tag: string, content: () => Promise<Buffer>): Promise<void> {
+  const file = createStagedPrivateFile(path, tag);
+  let data: Buffer;
+  try {
+    data = await content();
+  } catch (e) {
+    file.discard();
     throw e;
   }
+  file.write(data);
 }
 
 /** Flushes a file, or a directory's entries, to disk. */

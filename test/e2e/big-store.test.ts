@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,6 +259,26 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
     expect(await toFile.closed, toFile.stderr()).toBe(130);
     expect(existsSync(file)).toBe(false);
     expect(toFile.stderr().trimEnd().split('\n').at(-1)).toBe(`error: interrupted: nothing was kept at ${file}`);
+    expect(readdirSync(store.dir).filter((n) => n.startsWith('.cut-short.csv.'))).toEqual([]);
+
+    // Killed outright (SIGKILL) half-way: the name is left empty, never part of the secrets in a
+    // file that looks whole; the next export to it says the name is taken.
+    const killed = join(store.dir, 'killed.csv');
+    const staged = () => readdirSync(store.dir).find((n) => n.startsWith('.killed.csv.partial-'));
+    const toKilled = started(['export', 'totp', '--output', killed]);
+    await toKilled.when(() => {
+      const name = staged();
+      return name !== undefined && statSync(join(store.dir, name)).size > 64 * 1024;
+    });
+    toKilled.child.kill('SIGKILL');
+    await toKilled.closed;
+    expect(statSync(killed).size).toBe(0);
+    rmSync(killed);
+    // The next export to the name clears what the killed one left beside it.
+    expect((await ok(['export', 'totp', '--output', killed])).code).toBe(0);
+    expect(staged()).toBeUndefined();
+    expect(readFileSync(killed, 'utf8').split('\n').length).toBe(TOTP_USERS + 2);
+    rmSync(killed);
 
     const dir = join(store.dir, 'cut-short-qr');
     const toDir = started(['export', 'totp', '--format', 'png-dir', '--output', dir, '--json']);

@@ -1,7 +1,7 @@
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeText } from '../../domain/text.js';
-import { createPrivateFile, type PrivateFile, refuseHandedOver } from '../../files.js';
+import { createStagedPrivateFile, type PrivateFile, refuseHandedOver } from '../../files.js';
 import { CancelledError, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { type Interruption, listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
@@ -65,7 +65,9 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
       throw new UsageError(`cannot create directory ${output}: ${errnoText(e)} (it must not exist yet)`, 'file_error');
     }
   } else if (output !== undefined) {
-    file = createPrivateFile(output);
+    // Written beside the name and renamed onto it at the end: a process killed half-way (SIGKILL)
+    // leaves the name empty, not part of the secrets in a file that looks whole.
+    file = createStagedPrivateFile(output, session.random.bytes(6).toString('hex'));
   }
   const line = format === 'csv' ? totpCsvLine : (e: TotpExportEntry) => `${e.uri}\n`;
   const header = format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '';
