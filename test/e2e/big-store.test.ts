@@ -251,32 +251,34 @@ describe('Ctrl-C or SIGTERM half-way through a long read', () => {
   }, 120_000);
 
   it('takes back an export to a file or a directory: nothing of it is left', async () => {
+    // The export is written beside its name (`.NAME.partial-…`) and renamed onto it once whole.
+    const staging = (name: string) => readdirSync(store.dir).find((n) => n.startsWith(`.${name}.partial-`));
+    const halfWritten = (name: string) => {
+      const at = staging(name);
+      return at !== undefined && (statSync(join(store.dir, at), { throwIfNoEntry: false })?.size ?? 0) > 64 * 1024;
+    };
     const file = join(store.dir, 'cut-short.csv');
     const toFile = started(['export', 'totp', '--output', file]);
-    await toFile.when(() => existsSync(file) && statSync(file).size > 64 * 1024);
+    await toFile.when(() => halfWritten('cut-short.csv'));
     // SIGHUP, as from an SSH session that went away, is heard as SIGTERM is.
     toFile.child.kill('SIGHUP');
     expect(await toFile.closed, toFile.stderr()).toBe(130);
     expect(existsSync(file)).toBe(false);
     expect(toFile.stderr().trimEnd().split('\n').at(-1)).toBe(`error: interrupted: nothing was kept at ${file}`);
-    expect(readdirSync(store.dir).filter((n) => n.startsWith('.cut-short.csv.'))).toEqual([]);
+    expect(staging('cut-short.csv')).toBeUndefined();
 
     // Killed outright (SIGKILL) half-way: the name is left empty, never part of the secrets in a
     // file that looks whole; the next export to it says the name is taken.
     const killed = join(store.dir, 'killed.csv');
-    const staged = () => readdirSync(store.dir).find((n) => n.startsWith('.killed.csv.partial-'));
     const toKilled = started(['export', 'totp', '--output', killed]);
-    await toKilled.when(() => {
-      const name = staged();
-      return name !== undefined && statSync(join(store.dir, name)).size > 64 * 1024;
-    });
+    await toKilled.when(() => halfWritten('killed.csv'));
     toKilled.child.kill('SIGKILL');
     await toKilled.closed;
     expect(statSync(killed).size).toBe(0);
     rmSync(killed);
     // The next export to the name clears what the killed one left beside it.
     expect((await ok(['export', 'totp', '--output', killed])).code).toBe(0);
-    expect(staged()).toBeUndefined();
+    expect(staging('killed.csv')).toBeUndefined();
     expect(readFileSync(killed, 'utf8').split('\n').length).toBe(TOTP_USERS + 2);
     rmSync(killed);
 
