@@ -14,8 +14,10 @@ interface Step {
   send_command?: string[];
 }
 const DRIVER = resolve(import.meta.dirname, 'pty-driver.py');
-function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120) {
-  const spec = { argv: [process.execPath, BIN, ...args], env: { ...store.env, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
+function runPty(store: TempStore, args: string[], steps: Step[], env: Record<string, string | null> = {}, cols = 120, stdoutTo?: string) {
+  // `stdoutTo`: standard output redirected there (by a shell), the terminal keeping the rest.
+  const argv = stdoutTo === undefined ? [process.execPath, BIN, ...args] : ['sh', '-c', 'f="$1"; shift; exec "$@" > "$f"', 'sh', stdoutTo, process.execPath, BIN, ...args];
+  const spec = { argv, env: { ...store.env, NO_COLOR: null, ...env }, steps, timeout: 30, cols };
   const r = spawnSync('python3', [DRIVER, JSON.stringify(spec)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`pty driver failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { status: number; output: string; unmatched: string | null };
@@ -60,6 +62,20 @@ describe('on a terminal', () => {
       expect(r.output).not.toContain('Description');
       expect(r.output).toContain('user nosuch@local does not exist');
     }
+  });
+
+  it('asks for no TOTP code when standard output, where the QR code and secret go, is not the terminal', async () => {
+    await store.addUser('otto', 'otto password 1');
+    for (const [args, to] of [
+      [['tfa', 'add', 'totp', 'otto'], '/dev/null'],
+      [['tfa', 'add', 'totp', 'otto', '--description', 'x'], join(store.dir, 'otto-setup.txt')],
+    ] as const) {
+      const r = runPty(store, [...args], [], { NO_COLOR: '1' }, 120, to);
+      expect(r.status, r.output).toBe(2);
+      expect(r.output).toMatch(/^error: standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, draw the code to a file with --qr png:FILE, or give a secret with --secret/m);
+      expect(r.output).not.toContain('Verification code');
+    }
+    expect(store.factorsOf('otto')).toEqual([]);
   });
 
   it('asks for the acting user\'s password with --as', () => {
@@ -257,7 +273,7 @@ describe('on a terminal', () => {
       const r = runPty(store, ['user', 'add', 'terry', '--json'], [{ expect: 'Enter a new password', kill: 15 }], env);
       expect(r.unmatched).toBeNull();
       expect(r.status, r.output).toBe(130);
-      expect(r.output).toContain('{"ok":false,"error":{"code":"cancelled","message":"cancelled"}}');
+      expect(r.output).toContain('{"ok":false,"error":{"code":"cancelled","message":"cancelled"},"warnings":[]}');
     }
     expect(store.snapshot()).toBe(before);
   });

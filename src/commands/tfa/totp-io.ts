@@ -44,6 +44,12 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   // No terminal first: it is the reason whatever else is given (--qr png:FILE draws a file to scan, but nothing asks for its code).
   if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
   if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
+  // The QR code and secret go to standard output: redirected (> /dev/null, a file), the question
+  // would come for a code of a secret never seen (or left in a file others may read).
+  const qr = stringOpt(inv, 'qr');
+  if (!secretGiven && !inv.ctx.io.stdout.isTTY && !qr?.startsWith('png:')) {
+    throw new UsageError(`standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
+  }
 }
 
 /** Whether the command names the TOTP secret (--secret, or user add's --totp-secret). */
