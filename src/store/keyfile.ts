@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { flushFile, INPUT_LIMITS, makePrivateDirectories, readInputFile } from '../files.js';
 
@@ -13,6 +13,7 @@ const KEY_BYTES = 32;
  * this call created it.
  */
 export function createKeyFile(path: string, randomBytes: (n: number) => Buffer): boolean {
+  removeStaleTemporaries(path);
   // There already (the usual case): nothing to write, not even the temporary file, which a full disk would refuse.
   if (statSync(path, { throwIfNoEntry: false }) !== undefined) return false;
   makePrivateDirectories(dirname(path));
@@ -39,6 +40,36 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
     throw e;
   } finally {
     unlinkSync(tmp);
+  }
+}
+
+/**
+ * Removes the temporary files (`KEY.PID.tmp`) of key files whose process is gone: one killed
+ * before its link left a key nothing uses beside the real one, or after it a second name of the
+ * real key. Those of processes still running are theirs.
+ */
+function removeStaleTemporaries(path: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // No directory yet: nothing left in it.
+  }
+  const prefix = `${basename(path)}.`;
+  for (const name of names) {
+    const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? name.slice(prefix.length, -'.tmp'.length) : '';
+    if (!/^[1-9]\d{0,9}$/.test(pid) || Number(pid) === process.pid || processRuns(Number(pid))) continue;
+    rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -185,6 +185,20 @@ describe('the store on disk', () => {
     expect(oneLineError(wrong)).toMatch(/belongs to another store/);
   });
 
+  it('removes the temporary key files a killed tfactl left (KEY.PID.tmp of a process gone), not those of one that runs', async () => {
+    const s = fresh();
+    await s.run(['init']);
+    const gone = `${s.keyFile}.999999999.tmp`;
+    const running = `${s.keyFile}.${process.pid}.tmp`;
+    for (const f of [gone, running]) writeFileSync(f, 'tfactl-key-v1:left\n', { mode: 0o600 });
+    // A kill between the key file and its fingerprint: the next making of the key looks again.
+    s.tamper("DELETE FROM settings WHERE key = 'key.fingerprint'");
+    expect((await s.run(['init'])).code).toBe(0);
+    expect(existsSync(gone)).toBe(false);
+    expect(existsSync(running)).toBe(true);
+    rmSync(running);
+  });
+
   it('refuses a key file from another store', async () => {
     const a = fresh();
     const b = fresh();
