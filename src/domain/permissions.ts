@@ -154,6 +154,8 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
   if (op === 'user.modify' && target === actor.userid) {
     return { allowed: false, reason: 'only an admin may change admin rights, expiry or enabled state' };
   }
+  // A realm's name is no user's: not "only admins manage other users".
+  if (op.startsWith('realm.')) return { allowed: false, reason: `${actor.userid} may not ${op === 'realm.read' ? 'look at' : 'manage'} realms: admins only` };
   return {
     allowed: false,
     reason:

@@ -53,6 +53,9 @@ describe('decide', () => {
     for (const op of ['user.create', 'realm.read', 'realm.manage', 'audit.read-all', 'store.manage', 'store.read'] as Operation[]) {
       expect(decide(user, op).allowed).toBe(false);
     }
+    // A realm is no other user: said as what it is, its own realm too.
+    expect(decide(user, 'realm.read', 'local')).toEqual({ allowed: false, reason: `${user.userid} may not look at realms: admins only` });
+    expect(decide(user, 'realm.manage', 'corp')).toEqual({ allowed: false, reason: `${user.userid} may not manage realms: admins only` });
   });
 
   it('leaves every store-wide setting and the built-in realm to root@local', () => {
