@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addVirtualAuthenticator, AUTHENTICATORS, launchBrowser, runPage, type TestBrowser, type VirtualAuthenticatorOptions } from './browser.js';
-import { oneLineError, TempStore, type RunResult } from './harness.js';
+import { BIN, oneLineError, TempStore, type RunResult } from './harness.js';
 import { NOBODY, SETPRIV } from './nobody.js';
 import { CERT, CERT_KEY } from '../fixtures/test-certificate.js';
 
@@ -179,6 +179,21 @@ async function appPage(page: Page): Promise<string> {
   await page.goto(`${origin}/`);
   return origin;
 }
+
+describe('the loopback page, interrupted', () => {
+  it('says a Ctrl-C is an interruption (exit 130), not that the page was closed', async () => {
+    await store.addUser('ian', PW);
+    const child = spawn(process.execPath, [BIN, 'tfa', 'add', 'webauthn', 'ian', '--page', '--no-open'], { env: { ...process.env, ...store.env, TFACTL_AS: undefined }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    for (const begun = Date.now(); !stderr.includes('in your browser') && Date.now() - begun < 20_000; ) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code, stderr).toBe(130);
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('error: interrupted');
+    expect(store.factorsOf('ian')).toEqual([]);
+  });
+});
 
 describe("a web app's JSON ceremony, answered by a real browser", () => {
   it('enrols with --begin/--finish and signs in with login --begin/--finish; another origin is refused', async () => {

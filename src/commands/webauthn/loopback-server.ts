@@ -78,7 +78,7 @@ export interface LoopbackCeremony<R> {
    */
   readonly result: Promise<R>;
   /** Stops waiting (the result becomes a CancelledError unless it has settled); idempotent. */
-  close(): Promise<void>;
+  close(why?: string): Promise<void>;
 }
 
 /**
@@ -264,10 +264,10 @@ export async function startLoopbackCeremony<K extends CeremonyKind, R>(options: 
     origin: loopbackOrigin(port),
     port,
     result,
-    close: async () => {
+    close: async (why = 'the WebAuthn page was closed before an answer came') => {
       // An answer being checked is not cut short: its outcome (a stored credential) is the result.
       if (state === 'answered') await answering?.catch(() => undefined);
-      await end({ error: new CancelledError('the WebAuthn page was closed before an answer came') });
+      await end({ error: new CancelledError(why) });
     },
   };
 }

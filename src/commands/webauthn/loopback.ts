@@ -71,7 +71,8 @@ export async function runLoopbackPage<K extends CeremonyKind, R>(inv: Invocation
     finish: (answer: CeremonyAnswerJSON<K>) => run.finish(answer, origin),
   } as Parameters<typeof startLoopbackCeremony<K, R>>[0] & { finish: (answer: CeremonyAnswerJSON<K>) => Promise<R> });
   origin = ceremony.origin;
-  const stop = inv.ctx.io.onInterrupt(() => void ceremony.close());
+  // Ctrl-C: said as any interruption is, not as a page that was closed.
+  const stop = inv.ctx.io.onInterrupt(() => void ceremony.close('interrupted'));
   const abort = () => void ceremony.close();
   run.signal?.addEventListener('abort', abort);
   if (run.signal?.aborted) abort();
