@@ -455,7 +455,7 @@ function openNewPrivate(path: string): number {
     if (code === 'EEXIST') {
       // An empty file is most likely what a killed backup or export left at the name it claimed.
       const there = lstatSync(path, { throwIfNoEntry: false });
-      const why = there !== undefined && !there.isFile() ? ' and is not a regular file (a device, a directory, a link)' : there?.size === 0 ? ' (empty: as a backup or export cut short leaves it; delete it and run again)' : '';
+      const why = there !== undefined && !there.isFile() ? ' and is not a regular file (a device, a directory, a link)' : there?.size === 0 ? ` (empty: as a backup or export cut short leaves it; delete it and run again, which also removes what it left beside it, .${basename(path)}.partial-…)` : '';
       throw new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
     }
     throw new UsageError(`cannot create ${path}: ${errnoText(e)}`, 'file_error');

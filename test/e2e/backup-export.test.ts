@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,7 +266,16 @@ describe('a file named -', () => {
     writeFileSync(left, '', { mode: 0o600 });
     const r = await store.run(['backup', left]);
     expect(r.code).toBe(4);
-    expect(oneLineError(r)).toBe(`error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again): tfactl does not overwrite files that hold secrets, and writes them only to a new file`);
+    expect(oneLineError(r)).toBe(
+      `error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again, which also removes what it left beside it, .killed-backup.db.partial-…): tfactl does not overwrite files that hold secrets, and writes them only to a new file`,
+    );
+    // As it says: the copy a killed backup was writing goes with the next backup to the name.
+    const partial = join(store.dir, '.killed-backup.db.partial-0a1b2c3d4e5f');
+    writeFileSync(partial, 'a store half copied', { mode: 0o600 });
+    rmSync(left);
+    expect((await store.run(['backup', left])).code).toBe(0);
+    expect(existsSync(partial)).toBe(false);
+    rmSync(left);
   });
 
   it('/dev/null is not taken for an empty file left behind: nothing there could be deleted and run again', async () => {
