@@ -52,12 +52,17 @@ export function findCommand(program: Command, words: readonly string[]): Command
     const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!next) {
       const typed = words.slice(0, i + 1).join(' ');
-      const near = nearest(
-        word,
-        cmd.createHelp().visibleCommands(cmd).map((c) => c.name()),
-      );
+      const names = cmd
+        .createHelp()
+        .visibleCommands(cmd)
+        .map((c) => c.name())
+        .filter((n) => n !== 'help');
+      const near = nearest(word, names);
       const prefix = words.slice(0, i).join(' ');
-      throw new UsageError(`unknown command '${typed}'${near ? ` (Did you mean ${prefix ? `${prefix} ` : ''}${near}?)` : ''}`);
+      // No near name (rm for delete, passkey for webauthn): the names there are, to pick from.
+      const there = `${prefix ? `tfactl ${prefix}` : 'tfactl'} has ${names.join(', ')}`;
+      const hint = near ? ` (Did you mean ${prefix ? `${prefix} ` : ''}${near}?)` : names.length > 0 ? `: ${there}` : '';
+      throw new UsageError(`unknown command '${typed}'${hint}`);
     }
     cmd = next;
   }

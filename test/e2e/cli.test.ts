@@ -72,7 +72,7 @@ describe('the command line', () => {
   it('rejects an unknown command or option in one line (exit 2), also as JSON', async () => {
     const cmd = await store.run(['frobnicate']);
     expect(cmd.code).toBe(2);
-    expect(oneLineError(cmd)).toBe("error: unknown command 'frobnicate'");
+    expect(oneLineError(cmd)).toBe("error: unknown command 'frobnicate': tfactl has init, user, realm, tfa, login, logout, serve, token, settings, backup, restore, export, import, pam, audit, completion");
     const opt = await store.run(['user', 'list', '--frob', '--json']);
     expect(opt.code).toBe(2);
     expect(opt.json()).toEqual({ ok: false, error: { code: 'usage', message: "unknown option '--frob'" }, warnings: [] });

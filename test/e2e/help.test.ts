@@ -5,6 +5,9 @@ import { commandPath } from '../../src/help.js';
 import { HELP_EXAMPLES } from '../../src/help-examples.js';
 import { oneLineError, runBin } from './harness.js';
 
+/** tfactl's commands, as an unknown one's error lists them. */
+const TOP_COMMANDS = 'init, user, realm, tfa, login, logout, serve, token, settings, backup, restore, export, import, pam, audit, completion';
+
 /** Every command a person can see: tfactl itself, the groups and the leaves (not hidden ones). */
 function visibleCommands(cmd: Command): Command[] {
   return [cmd, ...cmd.createHelp().visibleCommands(cmd).flatMap(visibleCommands)];
@@ -55,8 +58,10 @@ describe('tfactl help', () => {
     [['usr'], "error: unknown command 'usr' (Did you mean user?)"],
     [['user', 'ad'], "error: unknown command 'user ad' (Did you mean user add?)"],
     [['tfa', 'add', 'totpp'], "error: unknown command 'tfa add totpp' (Did you mean tfa add totp?)"],
-    [['frobnicate'], "error: unknown command 'frobnicate'"],
+    [['frobnicate'], `error: unknown command 'frobnicate': tfactl has ${TOP_COMMANDS}`],
     [['user', 'add', 'extra'], "error: unknown command 'user add extra'"],
+    // No near name (a synonym): the names there are.
+    [['tfa', 'add', 'passkey'], "error: unknown command 'tfa add passkey': tfactl tfa add has totp, yubico, webauthn, recovery"],
   ])('refuses an unknown command %j in one line with a suggestion, exit 2', async (path, line) => {
     const r = await runBin(['help', ...path]);
     expect(r.code).toBe(2);
@@ -71,7 +76,7 @@ describe('tfactl help', () => {
     [['usr'], "error: unknown command 'usr' (Did you mean user?)"],
     [['user', 'ad'], "error: unknown command 'user ad' (Did you mean user add?)"],
     [['tfa', 'add', 'totpp'], "error: unknown command 'tfa add totpp' (Did you mean tfa add totp?)"],
-    [['frobnicate'], "error: unknown command 'frobnicate'"],
+    [['frobnicate'], `error: unknown command 'frobnicate': tfactl has ${TOP_COMMANDS}`],
   ])('typed as a command, or with --help or -h, %j is the same error as help gives of it, exit 2', async (path, line) => {
     for (const args of [path, [...path, '--help'], [...path, '-h'], ['--db', 'x.db', ...path, '--help']]) {
       const r = await runBin(args);
