@@ -586,7 +586,12 @@ export function createStagedPrivateFile(path: string, tag: string): PrivateFile 
     if (fd !== null) closeSync(fd);
     fd = null;
   };
+  let discarded = false;
   const discard = () => {
+    // Once: a second call (a caller's clean-up after a failed finish) must not remove a file
+    // someone else made at the name since.
+    if (discarded) return;
+    discarded = true;
     try {
       closeStaging();
     } catch {

@@ -32,10 +32,11 @@ export async function run(inv: Invocation): Promise<void> {
     }
   }, auditList);
   // Cut at the limit, said to a person (a trail of 174 showed 100 and no word of the rest): one
-  // more entry asked for starts elsewhere when there are older ones.
+  // more entry asked for starts earlier when there are older ones.
   if (filter.limit === undefined || firstShown === undefined || inv.out.json) return;
   for await (const entry of (await readAudit(session, { ...filter, limit: filter.limit + 1 }))()) {
-    if (entry.id !== firstShown) inv.out.note(`only the newest ${filter.limit === 1 ? 'entry is' : `${filter.limit} entries are`} shown: --limit N or --all for older ones`);
+    // Older than the first shown: there is more (newer ones written since only shift the window).
+    if (entry.id < firstShown) inv.out.note(`only the newest ${filter.limit === 1 ? 'entry is' : `${filter.limit} entries are`} shown: --limit N or --all for older ones`);
     break;
   }
 }

@@ -117,17 +117,17 @@ function unavailable(address: string, e: unknown): StoreError {
  * name leads: a service of anyone else's could take the answers to its questions (passwords).
  */
 function trustSocket(path: string, uid: number): void {
-  let owner: number;
+  let owner: number | undefined;
   try {
     owner = statSync(path).uid;
   } catch {
-    return; // Not there: connecting says so (exit 6).
+    owner = undefined; // Not there: connecting says so (exit 6), once its name is checked below.
   }
-  if (owner !== 0 && owner !== uid) {
+  if (owner !== undefined && owner !== 0 && owner !== uid) {
     throw new StoreError(`the socket ${path} belongs to uid ${owner}, neither root nor you: not a tfactl service to trust`, 'service_untrusted');
   }
   // Its owner is not enough: the connection opens the name again, and a symlink or directory on
-  // the way that another user controls could point it elsewhere by then.
+  // the way that another user controls (a dangling symlink of theirs too) could lead elsewhere by then.
   refuseReplaceableSocket(path, uid, 'the socket');
 }
 

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
 import type { RemovedAccess, RestoreEffect, RevivedAccess } from '../domain/restore-revival.js';
-import type { Session } from './session.js';
+import { ensureKeyFile, type Session } from './session.js';
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { escapeText } from '../domain/text.js';
 import type { SealedSecretRow } from '../store/types.js';
@@ -24,6 +24,10 @@ export async function backupStore(session: Session, file: string): Promise<Backu
   const keyFile = session.keyPath;
   await authorize(session, 'store.whole', 'store.backup');
   await session.secretKey();
+  // A store whose making was cut short between its key file and the key's fingerprint (a process
+  // killed) has its fingerprint recorded now, as init would: the backup would else be refused by
+  // restore ("no key fingerprint"). The key is there (secretKey above), and root@local's own.
+  await ensureKeyFile(session.random, session.store, keyFile);
   // Written beside it and renamed into place: a backup cut short leaves an empty file, never one
   // that looks whole.
   await fillPrivateFile(file, session.random.bytes(6).toString('hex'), async () => {

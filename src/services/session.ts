@@ -218,22 +218,14 @@ export function secretKeyLoader(store: Store, keyPath: string): (tx?: Store) => 
   // Inside a transaction, the fingerprint is read on its unit of work (`tx`).
   return (tx) => {
     key ??= (async () => {
-      const { fingerprintMatches, keyFileMissing, keyFingerprint, readKeyFile } = await import('../store/keyfile.js');
-      let fingerprint = (await (tx ?? store).getSettings()).get(KEY_FINGERPRINT);
+      const { fingerprintMatches, keyFileMissing, readKeyFile } = await import('../store/keyfile.js');
+      const fingerprint = (await (tx ?? store).getSettings()).get(KEY_FINGERPRINT);
       // No fingerprint: no key was ever made for this store (its creation was cut short), so
       // nothing is sealed yet and init makes one; a missing key is no lost key here.
       if (fingerprint === undefined && keyFileMissing(keyPath)) {
         throw new StoreError(`this store has no key file yet (${keyPath}): its creation was cut short; run tfactl init to finish it`, 'key_file');
       }
       const loaded = readKeyFile(keyPath);
-      if (fingerprint === undefined) {
-        // A key file and no fingerprint: the store's making was cut short between the two (a
-        // process killed), and the key has been used since. Finished here as init would finish
-        // it, else every backup of the store is refused by restore ("no key fingerprint"). A
-        // store opened only to read keeps it as it is.
-        await (tx ?? store).addSetting(KEY_FINGERPRINT, keyFingerprint(loaded)).catch(() => false);
-        fingerprint = (await (tx ?? store).getSettings()).get(KEY_FINGERPRINT);
-      }
       if (fingerprint !== undefined && !fingerprintMatches(loaded, fingerprint)) {
         throw new StoreError(`key file ${keyPath} belongs to another store`, 'key_mismatch');
       }

@@ -46,7 +46,8 @@ export function createKeyFile(path: string, randomBytes: (n: number) => Buffer):
 /**
  * Removes the temporary files (`KEY.PID.tmp`) of key files whose process is gone: one killed
  * before its link left a key nothing uses beside the real one, or after it a second name of the
- * real key. Those of processes still running are theirs.
+ * real key. Those of processes still running here are theirs (a key directory shared between
+ * hosts is not one tfactl takes: each host's processes are its own).
  */
 function removeStaleTemporaries(path: string): void {
   let names: string[];
@@ -58,7 +59,9 @@ function removeStaleTemporaries(path: string): void {
   const prefix = `${basename(path)}.`;
   for (const name of names) {
     const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? name.slice(prefix.length, -'.tmp'.length) : '';
-    if (!/^[1-9]\d{0,9}$/.test(pid) || Number(pid) === process.pid || processRuns(Number(pid))) continue;
+    // One of this process's own pid is stale too (a container's pid 1, killed and started again):
+    // this process has made none yet.
+    if (!/^[1-9]\d{0,9}$/.test(pid) || (Number(pid) !== process.pid && processRuns(Number(pid)))) continue;
     rmSync(join(dirname(path), name), { force: true });
   }
 }

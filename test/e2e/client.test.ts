@@ -373,7 +373,12 @@ describe('what the service and the client do not trust', () => {
     mkdirSync(open);
     chmodSync(open, 0o777);
     symlinkSync(sock, join(open, 'svc.sock'));
+    // A dangling symlink of theirs: they could give it a target between the check and the connection.
+    const dangling = join(runDir, 'dangling.sock');
+    symlinkSync(join(runDir, 'not-yet.sock'), dangling);
+    lchownSync(dangling, NOBODY, NOBODY);
     const refused: [string, string][] = [
+      [dangling, `the symlink ${dangling} belongs to uid ${NOBODY}`],
       [join(theirs, 'svc.sock'), `the directory ${theirs} belongs to uid ${NOBODY}`],
       [theirLink, `the symlink ${theirLink} belongs to uid ${NOBODY}`],
       [join(open, 'svc.sock'), `the directory ${open} is writable by others (mode 0777)`],

@@ -166,7 +166,7 @@ describe('the store on disk', () => {
     expect(oneLineError(lost)).toMatch(/is missing: the secrets in this store cannot be read without it/);
   });
 
-  it('finishes a store whose creation was cut short after its key file (no fingerprint) at the key\'s first use, so its backups restore', async () => {
+  it('finishes a store whose creation was cut short after its key file (no fingerprint) at its next backup, so that backup restores', async () => {
     const s = fresh();
     await s.run(['init']);
     await s.addUser('bo', 'a password of bo');

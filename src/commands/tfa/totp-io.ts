@@ -46,8 +46,8 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
   // The QR code and secret go to standard output: redirected (> /dev/null, a file), the question
   // would come for a code of a secret never seen (or left in a file others may read).
-  const qr = stringOpt(inv, 'qr');
-  if (!secretGiven && !inv.ctx.io.stdout.isTTY && !qr?.startsWith('png:')) {
+  const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
+  if (!secretGiven && !inv.ctx.io.stdout.isTTY && qr !== 'png' && qr !== 'svg') {
     throw new UsageError(`standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
   }
 }
