@@ -332,7 +332,7 @@ complete -c tfactl -l password-stdin -d 'read passwords from standard input, one
 complete -c tfactl -l auth-code -x -d 'second factor of the --as user (TOTP code, recovery key or YubiKey OTP), when they have one; - reads it from standard input, @FILE from a file'
 complete -c tfactl -l server -x -d 'send the command to a tfactl service: its Unix socket, or https://HOST:PORT (default: $TFACTL_SERVER, else the store directly when you can open it, else /run/tfactl/tfactl.sock)'
 complete -c tfactl -l token -x -d 'act with an API token (USERID!NAME=SECRET) read from this file (default: $TFACTL_TOKEN); never the token itself'
-complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":{...}}'
+complete -c tfactl -l json -d 'print one JSON envelope: {"ok":true,"result":...,"warnings":[...]} or {"ok":false,"error":{...},"warnings":[...]}'
 complete -c tfactl -l debug -d 'show stack traces on errors'
 complete -c tfactl -s h -l help -d 'show help'
 complete -c tfactl -n '__tfactl_needs_command ""' -a init -d 'create the store and its key file if missing (idempotent)'
