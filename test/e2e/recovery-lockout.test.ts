@@ -277,7 +277,7 @@ describe('lockout', () => {
     expect(store.read(['user', 'show', 'lock2']).lock).toMatchObject({ secondFactorFailures: 0, totpFailures: 0, secondFactorsUntil: null });
     expect((await store.run(['user', 'show', 'lock2'])).stdout).toMatch(/^failures: +none$/m);
     expect((await login('lock2', keys[0]!)).code).toBe(0);
-    expect(store.auditRows().filter((a) => a.action === 'tfa.unlock').map((a) => [a.actor, a.outcome])).toEqual([
+    expect(store.auditRows().filter((a) => a.action === 'tfa.unlock' && a.target === 'lock2@local').map((a) => [a.actor, a.outcome])).toEqual([
       ['bystander@local', 'refused'],
       ['lock2@local', 'refused'],
       ['root@local', 'ok'],

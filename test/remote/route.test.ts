@@ -54,10 +54,10 @@ describe('where a command goes', () => {
           route = chooseRoute(input({ uid, db: db ?? undefined }), probe(store as 'usable', socket));
         } catch (e) {
           // A --db that is no store at all (empty, another kind of URL, a connection string of
-          // another shape, blanks around it) goes nowhere.
+          // another shape, blanks around it, a ~ the shell did not expand) goes nowhere.
           expect(e).toMatchObject({ code: 'invalid_store' });
           const text = db ?? '';
-          expect(text === '' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || text.trim() !== text || /^postgres(ql)?:/i.test(text) || /(^|\s)[a-z]+\s*=/i.test(text)).toBe(true);
+          expect(text === '' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || text.trim() !== text || /^postgres(ql)?:/i.test(text) || /(^|\s)[a-z]+\s*=/i.test(text) || /^~[^/]*(\/|$)/.test(text)).toBe(true);
           return;
         }
         if (route.kind === 'service') expect(socket && store !== 'usable' && uid !== 0 && db === null).toBe(true);
