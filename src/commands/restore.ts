@@ -1,7 +1,7 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { INPUT_LIMITS, openCheckedFile, refuseReplaceable } from '../files.js';
-import { nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
+import { type HeldStep, nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
 import { quote } from '../domain/userid.js';
 import { CancelledError, RefusedError } from '../errors.js';
 import { listenForInterrupts } from '../interrupts.js';
@@ -34,6 +34,7 @@ export async function run(inv: Invocation): Promise<void> {
   // Said before the question on a terminal, and after the restore unless that said it already.
   let said: string | undefined;
   let saidRemoved: string | undefined;
+  let saidHeld: string | undefined;
   // Ctrl-C or SIGTERM while the backup is read and checked (a large one takes seconds) stops the
   // restore before it replaces anything, and says so (exit 130, with --json in the envelope); a
   // dry run too. Heard once the replacing has begun, it lets it finish, as it is whole or not at
@@ -49,6 +50,7 @@ export async function run(inv: Invocation): Promise<void> {
         beforeReplacing: async (preview: RestoreEffect) => {
           if (!nothingRevived(preview.revived)) inv.out.warn((said = revivedText(preview.revived, 'would bring')));
           if (!nothingRemoved(preview.removed)) inv.out.warn((saidRemoved = removedText(preview.removed, 'would take')));
+          if (preview.held.length > 0) inv.out.warn((saidHeld = heldText(preview.held, 'would be')));
           await confirm(inv, `Replace the whole store with ${file}?`);
         },
       }),
@@ -68,6 +70,8 @@ export async function run(inv: Invocation): Promise<void> {
   if (found !== undefined && found !== said) inv.out.warn(result.dryRun ? found : revivedText(result.revived, 'brings'));
   const gone = nothingRemoved(result.removed) ? undefined : removedText(result.removed, 'would take');
   if (gone !== undefined && gone !== saidRemoved) inv.out.warn(result.dryRun ? gone : removedText(result.removed, 'took'));
+  const held = result.held.length === 0 ? undefined : heldText(result.held, 'would be');
+  if (held !== undefined && held !== saidHeld) inv.out.warn(result.dryRun ? held : heldText(result.held, 'were'));
   // Restored with the backup's key named by TFACTL_KEY_FILE: where commands look without it is
   // the old store's key, and they would be refused from now on. (None there: the store was used
   // with TFACTL_KEY_FILE before, as it is now. The restore is done: a file that cannot be read
@@ -101,6 +105,12 @@ function some<T>(what: string, items: readonly T[], show: (item: T) => string = 
 }
 
 const factorShown = (f: { readonly userid: string; readonly id: string; readonly type: string }) => `${shown(f.userid)} ${f.type} ${f.id.slice(0, SHORT_ID)}`;
+
+/** The backup's TOTP steps of a time still to come, held to now, in one line. */
+export function heldText(held: readonly HeldStep[], verb: 'were' | 'would be'): string {
+  const [what] = some('factors', held, (h) => `${shown(h.userid)} ${h.factor.slice(0, SHORT_ID)} step ${h.step}`);
+  return `the backup says TOTP codes were used at a time still to come (a clock that ran ahead?): their steps ${verb} held to now's: ${what}`;
+}
 
 /** What the store has that the backup does not (made since it was), which the restore takes away, in one line. */
 export function removedText(r: RemovedAccess, verb: 'took' | 'would take'): string {

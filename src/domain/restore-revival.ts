@@ -224,10 +224,25 @@ export interface RemovedAccess {
   readonly realms: readonly string[];
 }
 
-/** What a restore changes that someone may rely on: what it brings back, and what it takes away. */
+/**
+ * A TOTP step the backup says was spent at a time still to come (more than a day ahead of this
+ * host's clock: written while a clock ran ahead), held to the step of now as it is restored.
+ */
+export interface HeldStep {
+  readonly userid: string;
+  /** The factor's id (of the factor, or of the replay ledger's row of one deleted since). */
+  readonly factor: string;
+  /** The step the backup has. */
+  readonly step: number;
+  /** The step it is restored as: now's. */
+  readonly heldTo: number;
+}
+
+/** What a restore changes that someone may rely on: what it brings back, what it takes away, and the TOTP steps it holds to now. */
 export interface RestoreEffect {
   readonly revived: RevivedAccess;
   readonly removed: RemovedAccess;
+  readonly held: readonly HeldStep[];
 }
 
 /** Whether nothing is taken away. */
@@ -280,6 +295,6 @@ export function removedAccess(current: AccessRows, backup: AccessRows): RemovedA
 }
 
 /** revivedAccess and removedAccess of one comparison. */
-export function restoreEffect(current: AccessRows, backup: AccessRows, now: number): RestoreEffect {
-  return { revived: revivedAccess(current, backup, now), removed: removedAccess(current, backup) };
+export function restoreEffect(current: AccessRows, backup: AccessRows, now: number, held: readonly HeldStep[]): RestoreEffect {
+  return { revived: revivedAccess(current, backup, now), removed: removedAccess(current, backup), held };
 }

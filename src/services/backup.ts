@@ -3,7 +3,7 @@ import { fingerprintMatches, readKeyFile } from '../store/keyfile.js';
 import { statSync } from 'node:fs';
 import { RefusedError, StoreError } from '../errors.js';
 import { authorize } from './authz.js';
-import type { RemovedAccess, RestoreEffect, RevivedAccess } from '../domain/restore-revival.js';
+import type { HeldStep, RemovedAccess, RestoreEffect, RevivedAccess } from '../domain/restore-revival.js';
 import { ensureKeyFile, type Session } from './session.js';
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { escapeText } from '../domain/text.js';
@@ -53,6 +53,8 @@ export interface RestoreResult {
   readonly revived: RevivedAccess;
   /** What the store had that the backup does not (made since it was), which the restore took away. */
   readonly removed: RemovedAccess;
+  /** The backup's TOTP steps of a time still to come, held to now (a clock ran ahead when they were spent). */
+  readonly held: readonly HeldStep[];
   /** Whether the store was left as it was: only what a restore would bring back was found. */
   readonly dryRun: boolean;
 }
@@ -147,7 +149,7 @@ export async function restoreStore(session: Session, file: string, options: Rest
   }
   // Counts only: the lists are the result's, and a long one would swell the audit trail.
   const counts = (lists: object) => Object.fromEntries(Object.entries(lists).map(([k, v]) => [k, (v as readonly unknown[]).length]));
-  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts(effect.revived), removed: counts(effect.removed) } });
+  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts(effect.revived), removed: counts(effect.removed), held: effect.held.length } });
   return { file, users: inspection.users, ...effect, dryRun: false };
 }
 

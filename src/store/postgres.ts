@@ -6,7 +6,7 @@ import { displayStoreLocation as redactUrl } from '../domain/store-location.js';
 import { NotFoundError, StoreError, TfaError, UsageError, VANISHED } from '../errors.js';
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
 import { APPLY_REPLAY_LEDGER, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
-import type { accessRowsOf } from './sqlite.js';
+import type { accessRowsOf, StagedBackup } from './sqlite.js';
 import type { BackupCopy, Store } from './types.js';
 
 /**
@@ -399,7 +399,7 @@ class PgStore extends SqlStore {
    * all at once (the driver's results are not iterated), for any backup: what goes is told of every
    * one, what comes back of one of the store's own history.
    */
-  private async effectOf(staged: Parameters<typeof accessRowsOf>[0], now: number): Promise<RestoreEffect> {
+  private async effectOf(staged: Parameters<typeof accessRowsOf>[0] & StagedBackup, now: number): Promise<RestoreEffect> {
     const sqlite = await import('./sqlite.js');
     const { ACCESS_QUERIES } = sqlite;
     const q = (text: string) => this.client.query(text);
@@ -418,7 +418,7 @@ class PgStore extends SqlStore {
       realms: await all(ACCESS_QUERIES.realms),
       settings: await all(ACCESS_QUERIES.settings),
     };
-    return restoreEffect(current, backup, now);
+    return restoreEffect(current, backup, now, staged.held);
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { NotFoundError, StoreError, TfaError, VANISHED } from '../errors.js';
 import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
 import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
-import { type AccessRows, type FactorAccessRow, type RealmAccessRow, restoreEffect, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
+import { type AccessRows, type FactorAccessRow, type HeldStep, type RealmAccessRow, restoreEffect, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { isStoredTime, parseDate } from '../domain/dates.js';
 import { passwordHashProblem } from '../domain/password-hash.js';
@@ -585,7 +585,7 @@ class SqliteStore extends SqlStore {
     return this.run(() =>
       this.db
         .transaction(() => {
-          const effect = restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now);
+          const effect = restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now, staged.held);
           this.replaceWith(staged);
           return effect;
         })
@@ -596,7 +596,7 @@ class SqliteStore extends SqlStore {
   async previewRestore(copy: BackupCopy, now: number) {
     const staged = await stageBackup(copy, now, this.options);
     // One read transaction: the store's rows as of one moment.
-    return this.run(() => this.db.transaction(() => restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now)).deferred());
+    return this.run(() => this.db.transaction(() => restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now, staged.held)).deferred());
   }
 
   /**
@@ -741,6 +741,8 @@ export interface StagedBackup {
   rows(table: string): IterableIterator<Record<string, unknown>>;
   /** The columns of `table` in this schema. */
   columns(table: string): readonly string[];
+  /** The TOTP steps of a time still to come, held to now in the staged copy. */
+  readonly held: readonly HeldStep[];
 }
 
 /**
@@ -775,8 +777,10 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   if (odd !== undefined) {
     throw new StoreError(`refusing to restore ${copy.path}: it holds the name ${JSON.stringify(escapeText(odd))}, which is not in canonical form (lower case, NFKC)`, 'backup_invalid');
   }
-  const refused = valueProblem(staged, now);
+  const refused = valueProblem(staged);
   if (refused !== null) throw new StoreError(`refusing to restore ${copy.path}: ${refused}`, 'backup_invalid');
+  // Staged twice (a restore's preview, then the restore): what the first held is said again.
+  const held = [...((staged as Partial<StagedBackup>).held ?? []), ...holdFutureSteps(staged, now)];
   let broken: { table: string }[];
   try {
     broken = staged.pragma('foreign_key_check') as { table: string }[];
@@ -789,6 +793,7 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
   }
   const columns = (table: string) => (staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
   return Object.assign(staged, {
+    held,
     columns,
     rows: (table: string) => staged.prepare(`SELECT ${columns(table).map((c) => `"${c}"`).join(', ')} FROM ${table}${table === 'audit' ? ' ORDER BY ts, id' : ''}`).iterate() as IterableIterator<Record<string, unknown>>,
   });
@@ -802,7 +807,7 @@ const shown = (value: unknown) => JSON.stringify(escapeText(String(value)));
  * not take, an expiry that is no date (read as "never", it would bring a user or token back for
  * good). Such a file was edited by hand.
  */
-function valueProblem(staged: Database, now: number): string | null {
+function valueProblem(staged: Database): string | null {
   const settings = new Map<string, unknown>();
   for (const { key, value } of staged.prepare('SELECT key, value FROM settings').iterate() as IterableIterator<{ key: string; value: unknown }>) {
     const why = storedSettingProblem(key, value);
@@ -829,7 +834,7 @@ function valueProblem(staged: Database, now: number): string | null {
       return false;
     }
   };
-  const spent = spentProblem(staged, now);
+  const spent = spentProblem(staged);
   if (spent !== null) return spent;
   const audit = auditProblem(staged);
   if (audit !== null) return audit;
@@ -846,29 +851,11 @@ function valueProblem(staged: Database, now: number): string | null {
 
 
 /**
- * What was spent, as no command writes it: a TOTP step of a time to come (restored, it would refuse
- * every code of the factor, and of the secret added again, for good: the ledger keeps it), a
- * recovery key slot past MAX_RECOVERY_SLOTS or a hash that is no HMAC-SHA256 (a key that can never
- * work). Null when there is none.
+ * What was spent, as no command writes it: a recovery key slot past MAX_RECOVERY_SLOTS or a hash
+ * that is no HMAC-SHA256 (a key that can never work). Null when there is none. (A TOTP step of a
+ * time still to come is held to now instead: holdFutureSteps.)
  */
-function spentProblem(staged: Database, now: number): string | null {
-  const future = staged
-    .prepare(`SELECT id, last_step, period FROM factors WHERE type = 'totp' AND last_step IS NOT NULL AND last_step > (@now + ${STEP_SLACK_SECONDS}) / period LIMIT 1`)
-    .get({ now }) as { id: string; last_step: number } | undefined;
-  if (future) return `its TOTP factor ${shown(future.id)} was last used at step ${future.last_step}, a time still to come`;
-  // A row is held to the period of the factor it raises (its own, or the one its secret's mark
-  // names: applyReplayLedger raises both); one of a factor long gone, to the shortest period.
-  const ledger = staged
-    .prepare(
-      `SELECT l.factor_id, l.spent FROM replay_ledger l
-       WHERE l.guard = 'totp-step' AND (
-         l.spent > (@now + ${STEP_SLACK_SECONDS}) / ${MIN_PERIOD}
-         OR EXISTS (SELECT 1 FROM factors f WHERE f.type = 'totp' AND (f.id = l.factor_id OR (f.userid = l.userid AND f.secret_mark = l.device))
-                      AND l.spent > (@now + ${STEP_SLACK_SECONDS}) / f.period))
-       LIMIT 1`,
-    )
-    .get({ now }) as { factor_id: string; spent: number } | undefined;
-  if (ledger) return `its replay ledger says TOTP step ${ledger.spent} of factor ${shown(ledger.factor_id)} was spent, a time still to come`;
+function spentProblem(staged: Database): string | null {
   const slot = staged
     .prepare(`SELECT factor_id, slot, hash FROM recovery_slots WHERE slot >= ${MAX_RECOVERY_SLOTS} OR (hash IS NOT NULL AND (typeof(hash) <> 'text' OR length(hash) <> 64 OR hash GLOB '*[^0-9a-f]*')) LIMIT 1`)
     .get() as { factor_id: string; slot: number; hash: unknown } | undefined;
@@ -878,6 +865,44 @@ function spentProblem(staged: Database, now: number): string | null {
       : `its recovery key ${shown(slot.factor_id)} slot ${slot.slot} has a hash that is no HMAC-SHA256 (64 hex digits)`;
   }
   return null;
+}
+
+/**
+ * Holds, in the staged copy, every TOTP step it says was spent at a time still to come (more than
+ * STEP_SLACK_SECONDS ahead: a sign-in while this host's clock, or the backed-up one's, ran ahead)
+ * to the step of now, as `import proxmox` holds a last-count: restored as it is, it would refuse
+ * every code of the factor, and of its secret added again (the ledger keeps it), until then. A
+ * ledger row is held to the step of now of the longest period among the factors it raises (its
+ * own, or those its secret's mark names: applyReplayLedger), or of the shortest period when there
+ * is none. The factors first: raising one's step writes its ledger row (a trigger).
+ */
+function holdFutureSteps(staged: Database, now: number): HeldStep[] {
+  const held: HeldStep[] = [];
+  const factors = staged
+    .prepare(`SELECT id, userid, last_step, period FROM factors WHERE type = 'totp' AND last_step IS NOT NULL AND last_step > (@now + ${STEP_SLACK_SECONDS}) / period ORDER BY userid, id`)
+    .all({ now }) as { id: string; userid: string; last_step: number; period: number }[];
+  const setStep = staged.prepare('UPDATE factors SET last_step = ? WHERE id = ?');
+  for (const f of factors) {
+    const heldTo = Math.floor(now / f.period);
+    setStep.run(heldTo, f.id);
+    held.push({ userid: f.userid, factor: f.id, step: f.last_step, heldTo });
+  }
+  const period = `COALESCE((SELECT max(f.period) FROM factors f WHERE f.type = 'totp' AND (f.id = l.factor_id OR (f.userid = l.userid AND f.secret_mark = l.device))), ${MIN_PERIOD})`;
+  const ledger = staged
+    .prepare(
+      `SELECT l.factor_id, l.slot, l.userid, l.spent, ${period} AS period FROM replay_ledger l
+       WHERE l.guard = 'totp-step' AND l.spent > (@now + ${STEP_SLACK_SECONDS}) / ${period} ORDER BY l.userid, l.factor_id`,
+    )
+    .all({ now }) as { factor_id: string; slot: number; userid: string; spent: number; period: number }[];
+  const setSpent = staged.prepare("UPDATE replay_ledger SET spent = ? WHERE factor_id = ? AND guard = 'totp-step' AND slot = ?");
+  const named = new Set(held.map((h) => h.factor));
+  for (const l of ledger) {
+    const heldTo = Math.floor(now / l.period);
+    setSpent.run(heldTo, l.factor_id, l.slot);
+    // A factor's own row was held with it above: said once.
+    if (!named.has(l.factor_id)) held.push({ userid: l.userid, factor: l.factor_id, step: l.spent, heldTo });
+  }
+  return held;
 }
 
 /** An audit entry `tfactl audit` could not show (its detail not JSON, a NUL in its text): restored, the trail would fail to list. */

@@ -750,12 +750,7 @@ describe('restore after use', () => {
         [`UPDATE realms SET yubico_urls = '["https://x' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not JSON'],
         [`UPDATE realms SET yubico_urls = '{"a":1}' WHERE name = 'yk'`, 'its realm "yk" is damaged: its validation URLs are not a list of one or more URLs'],
         [`UPDATE realms SET yubico_urls = '["https://user:pw@yk.example.com/"]' WHERE name = 'yk'`, 'its realm "yk" is damaged: a validation URL holds a user or password'],
-        // What was spent as no command writes it: a TOTP step still to come would refuse every code for good (the ledger keeps it);
-        // a recovery slot far out would be read at every sign-in; a hash that is none is a key that never works.
-        ["UPDATE factors SET last_step = 99999999 WHERE type = 'totp'", `its TOTP factor "${totpId}" was last used at step 99999999, a time still to come`],
-        ["INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('gone', 'totp-step', 0, 9999999999, 'val@local', NULL)", 'its replay ledger says TOTP step 9999999999 of factor "gone" was spent, a time still to come'],
-        // Held to the period of the factor it raises (30 s): a step no 10 s factor would reach for years yet is one a 30 s factor never will.
-        [`INSERT OR REPLACE INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('${totpId}', 'totp-step', 0, 150000000, 'val@local', NULL)`, `its replay ledger says TOTP step 150000000 of factor "${totpId}" was spent, a time still to come`],
+        // What was spent as no command writes it: a recovery slot far out would be read at every sign-in; a hash that is none is a key that never works.
         ['INSERT INTO recovery_slots (factor_id, slot, hash) SELECT factor_id, 50000000, hash FROM recovery_slots WHERE slot = 0', `its recovery keys "${recoveryId}" have a slot 50000000 (tfactl keeps at most 100)`],
         ["UPDATE recovery_slots SET hash = 'zz' WHERE slot = 0", `its recovery key "${recoveryId}" slot 0 has a hash that is no HMAC-SHA256 (64 hex digits)`],
         // Audit entries `tfactl audit` could not list once merged into the store's trail.
@@ -847,6 +842,51 @@ describe('restore after use', () => {
       expect(replay.code).toBe(5);
       // The backup's set is back, its other keys unused.
       expect((await use(keys[1]!)).code).toBe(0);
+    });
+  });
+
+  it('holds TOTP steps the backup says were spent more than a day ahead (a clock that ran ahead) to now, and says so', async () => {
+    await afterBackup('ada', 'clock-ahead.db', async (s, backup) => {
+      const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJS';
+      const add = await s.run(['tfa', 'add', 'totp', 'ada', '--secret', secret, '--no-verify', '--json']);
+      expect(add.code, add.stderr).toBe(0);
+      const id = add.json().result.id as string;
+      const file = await backup();
+      // As a sign-in while the host's clock was 25 hours ahead leaves it, and a factor deleted then (10 s steps).
+      const ahead = Math.floor((nowSeconds() + 25 * 3600) / 30);
+      const gone = Math.floor((nowSeconds() + 25 * 3600) / 10);
+      const db = new Database(file);
+      db.prepare('UPDATE factors SET last_step = ? WHERE id = ?').run(ahead, id);
+      db.prepare("INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES ('gone', 'totp-step', 0, ?, 'ada@local', NULL)").run(gone);
+      db.close();
+      const before = s.snapshot();
+      const said = new RegExp(`^the backup says TOTP codes were used at a time still to come \\(a clock that ran ahead\\?\\): their steps (would be|were) held to now's: factors \\(2: ada@local ${id.slice(0, 8)} step ${ahead}, ada@local gone step ${gone}\\)$`);
+      const dry = await s.run(['restore', file, '--dry-run', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.json().warnings).toContainEqual(expect.stringMatching(said));
+      const held = dry.json().result.held as { userid: string; factor: string; step: number; heldTo: number }[];
+      expect(held).toHaveLength(2);
+      expect(held).toContainEqual({ userid: 'ada@local', factor: id, step: ahead, heldTo: expect.any(Number) });
+      expect(held).toContainEqual({ userid: 'ada@local', factor: 'gone', step: gone, heldTo: expect.any(Number) });
+      // Now's step, or the next one should the clock have turned it meanwhile.
+      const mine = held.find((h) => h.factor === id)!;
+      expect(mine.heldTo).toBeGreaterThanOrEqual(Math.floor(nowSeconds() / 30) - 1);
+      expect(mine.heldTo).toBeLessThanOrEqual(Math.floor(nowSeconds() / 30));
+      expect(s.snapshot()).toBe(before);
+      const r = await s.run(['restore', file, '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().warnings).toContainEqual(expect.stringMatching(said));
+      expect(r.json().result.held).toHaveLength(2);
+      expect(s.auditRows().at(-1)).toMatchObject({ action: 'store.restore', outcome: 'ok', detail: expect.stringContaining('"held":2') });
+      // The factor takes codes again (the next step's: one step of drift ahead), and spends them.
+      const next = oathtool(secret, { epoch: nowSeconds() + 30 });
+      expect((await s.login('ada', PW, next)).code).toBe(0);
+      expect((await s.login('ada', PW, next)).code).toBe(5);
+      // Restored again, the backup's steps are held again, and the code spent since stays spent.
+      const again = await s.run(['restore', file, '--yes', '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.json().result.held).toHaveLength(2);
+      expect((await s.login('ada', PW, next)).code).toBe(5);
     });
   });
 
