@@ -37,10 +37,11 @@ export interface Io {
    */
   readLine(maxBytes: number): Promise<string | null>;
   /**
-   * Calls `fn` on the first Ctrl-C or SIGTERM instead of dying at once (a second one ends the
-   * process); returns a function that restores the default.
+   * Calls `fn` on the first Ctrl-C or SIGTERM instead of dying at once; a second one ends the
+   * process (exit 130) after `again`, which must do its work synchronously (say what the run
+   * leaves behind). Returns a function that restores the default.
    */
-  onInterrupt(fn: () => void): () => void;
+  onInterrupt(fn: () => void, again?: () => void): () => void;
   /**
    * Calls `fn`, then ends the process with exit 130, on a Ctrl-C or SIGTERM that nothing is
    * listening for (no onInterrupt, no prompt): the run says `cancelled` (with --json, its

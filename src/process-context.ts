@@ -20,10 +20,16 @@ function processIo(): Io {
       stdinTTY ??= stdinIsTerminal(() => process.stdin);
       return stdinTTY;
     },
-    onInterrupt: (fn) => {
+    onInterrupt: (fn, again) => {
       let seen = false;
       const handler = () => {
-        if (seen) process.exit(130);
+        if (seen) {
+          try {
+            again?.();
+          } finally {
+            process.exit(130);
+          }
+        }
         seen = true;
         fn();
       };

@@ -78,13 +78,32 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Ctrl-C or SIGTERM: finish the users in flight and still print every secret already stored, so
   // nothing is created that nobody has seen. The same command later completes the import.
   let interrupted = false;
-  const restore = inv.ctx.io.onInterrupt(() => {
-    interrupted = true;
-    // A read of standard input waiting for rows that may never come ends here (the rows read stay).
-    if (fromStdin) inv.ctx.io.waitingStdin?.close();
-  });
   // Every row as it became final: what the import did, should it fail as a whole half-way.
   const final: ImportResult[] = [];
+  const restore = inv.ctx.io.onInterrupt(
+    () => {
+      interrupted = true;
+      // A read of standard input waiting for rows that may never come ends here (the rows read stay).
+      if (fromStdin) inv.ctx.io.waitingStdin?.close();
+    },
+    // A second one ends the process at once, without waiting for the users in flight: those
+    // already created are shown first all the same (their secrets exist nowhere else).
+    () => {
+      bar?.stop();
+      const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)));
+      const unshown = resultsPath === undefined ? 'may exist without its secrets shown (--results FILE keeps them on disk)' : `has its secrets in ${resultsPath} only`;
+      const failure = new CancelledError(`interrupted again: stopped at once (a user whose commit was under way ${unshown}); run the same command again to import the rest`);
+      try {
+        if (inv.out.json) inv.out.error(failure.withResult(view), false);
+        else {
+          inv.out.result(view, describe);
+          inv.out.error(failure, false);
+        }
+      } catch {
+        // Already said (the import had ended), or standard output cannot be written.
+      }
+    },
+  );
   let summary: ImportSummary;
   try {
     summary = await importUsers(session, withFirst(first, rows), {
