@@ -100,8 +100,11 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
             : `sign in at a terminal with 'tfactl login ${userid} --session' (a kept session serves --as), or use an API token`;
         if (codes.length === 0) throw new UsageError(`${userid} signs in with a security key, which answers a challenge made for each sign-in: ${keyWay}`, 'no_tty');
         const forKeys = codes.length < offer.kinds.length ? `; for a security key, ${keyWay}` : '';
-        throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${describeOffer({ ...offer, kinds: codes })}; - reads it from standard input)${forKeys}`, 'no_tty');
+        const locked = offer.totpLocked ? '; TOTP is locked after too many failed codes' : '';
+        throw new UsageError(`${userid} needs a second factor: give it with ${second.flag} (a ${describeOffer({ ...offer, kinds: codes })}; - reads it from standard input)${forKeys}${locked}`, 'no_tty');
       }
+      // The factor they reach for first is refused: said before they type a code of it.
+      if (offer.totpLocked) inv.out.instruct(`${userid}'s TOTP is locked after too many failed codes (an admin can unlock it):`);
       return { code: await inv.ctx.prompter.password(prompt), kind: second.kind };
     },
     settled: async (error) => keySignIn?.settle(error),

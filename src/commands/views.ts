@@ -305,6 +305,7 @@ export function challengeView(c: SignInChallenge) {
     challenge: c.id,
     kinds: c.kinds,
     recoveryKeysLeft: c.recoveryLeft,
+    totpLocked: c.totpLocked === true,
     expires: isoTime(c.expires),
     publicKey: c.publicKey,
     fido2: c.fido2.map((f) => ({ factor: f.factorId, kind: f.kind, input: f.input, options: f.options })),

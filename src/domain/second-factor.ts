@@ -42,6 +42,8 @@ export interface SecondFactorOffer {
   readonly recoveryLeft: number | null;
   /** Every second factor locked until then (epoch seconds) after too many failures; absent when not. */
   readonly lockedUntil?: number;
+  /** The user's TOTP is locked after too many failed codes, so it is not among the kinds (others are, or `blocked` says none is). */
+  readonly totpLocked?: true;
   /** Why none of the kinds is left: TOTP locked, or a realm that enforces a kind the user lacks. */
   readonly blocked?: 'totp locked' | 'enforced kind missing';
 }

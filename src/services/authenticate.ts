@@ -369,7 +369,8 @@ export async function secondFactorOffer(store: UserStore & RealmStore & FactorSt
   if (!need.required) return 'none';
   const kinds = need.usable.filter((k) => !(k === 'totp' && lock?.totpLocked === true));
   const blocked = kinds.length > 0 ? undefined : need.usable.length > 0 ? ('totp locked' as const) : (realm?.enforce ?? 'none') !== 'none' ? ('enforced kind missing' as const) : undefined;
-  return { userid, kinds, recoveryLeft: need.recoveryLeft, ...(lock && lock.lockedUntil > now && { lockedUntil: lock.lockedUntil }), ...(blocked && { blocked }) };
+  const lockedTotp = kinds.length < need.usable.length;
+  return { userid, kinds, recoveryLeft: need.recoveryLeft, ...(lockedTotp && { totpLocked: true as const }), ...(lock && lock.lockedUntil > now && { lockedUntil: lock.lockedUntil }), ...(blocked && { blocked }) };
 }
 
 /**
@@ -445,7 +446,8 @@ async function challengeStep(
   const data: ChallengeData = { kinds, recoveryLeft: need.recoveryLeft, key: keys?.key ?? null, ...(context.channel && { channel: context.channel }), basis };
   const expires = now + CHALLENGE_SECONDS;
   await deps.store.insertChallenge({ id, userid, purpose: 'sign-in', created: now, expires, data: JSON.stringify(data) }, now);
-  return { id, userid, kinds, recoveryLeft: need.recoveryLeft, expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] };
+  const lockedTotp = kinds.length < need.usable.length;
+  return { id, userid, kinds, recoveryLeft: need.recoveryLeft, ...(lockedTotp && { totpLocked: true as const }), expires, publicKey: keys?.publicKey ?? null, fido2: keys?.fido2 ?? [] };
 }
 
 /** The security-key half of a challenge: what it holds, what a browser gets, what fido2-assert reads. */

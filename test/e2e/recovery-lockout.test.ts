@@ -219,7 +219,19 @@ describe('lockout', () => {
     const locked = await login('lock1', oathtool(secret));
     expect(locked.code).toBe(5);
     expect(oneLineError(locked)).toBe('error: authentication failed: TOTP is locked after too many failures: use a recovery key, or ask an admin to unlock it');
+    // Told before a code is typed: a web app's challenge says so, and so does a script's refusal without --code.
+    const begun = await store.run(['login', 'lock1', '--password-stdin', '--begin', '--json'], { input: `${PW}\n` });
+    expect(begun.code, begun.stderr).toBe(0);
+    expect(begun.json().result).toMatchObject({ kinds: ['recovery'], recoveryKeysLeft: 10, totpLocked: true });
+    const uncoded = await store.run(['login', 'lock1', '--password-stdin'], { input: `${PW}\n` });
+    expect(uncoded.code).toBe(5);
+    expect(oneLineError(uncoded)).toBe('error: lock1@local needs a second factor: give it with --code (a recovery key (10 left); - reads it from standard input); TOTP is locked after too many failed codes');
+    // So does PAM's line before its prompt.
+    const pam = await store.run(['--db', store.db, 'pam', 'prompt'], { env: { PAM_USER: 'lock1' } });
+    expect(pam.stdout).toBe('Second factor for lock1@local (TOTP is locked after too many failures): type a recovery key (10 left) at the next prompt.\n');
     expect((await login('lock1', keys[0]!)).code).toBe(0);
+    const open = await store.run(['login', 'lock1', '--password-stdin', '--begin', '--json'], { input: `${PW}\n` });
+    expect(open.json().result).toMatchObject({ kinds: ['totp', 'recovery'], totpLocked: false });
     const unlocked = await login('lock1', oathtool(secret, { epoch: nowSeconds() + 30 }));
     expect(unlocked.code, unlocked.stderr).toBe(0);
   });

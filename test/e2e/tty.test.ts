@@ -234,6 +234,24 @@ describe('on a terminal', () => {
       expect((await store.login('dora', 'dora password 1')).code).toBe(0);
     });
 
+    it('says a user\'s TOTP is locked before asking for the recovery key that is left', async () => {
+      await store.addUser('tess', 'tess password 1', ['--tfa', 'totp', '--no-verify', '--qr', 'none']);
+      const keys = (await store.run(['tfa', 'add', 'recovery', 'tess', '--json'])).json().result.keys as string[];
+      for (let i = 0; i < 8; i++) expect((await store.login('tess', 'tess password 1', '000000')).code).toBe(5);
+      const r = runPty(
+        store,
+        ['login', 'tess'],
+        [
+          { expect: 'Enter the password of tess@local', send: 'tess password 1\r' },
+          { expect: "tess@local's TOTP is locked after too many failed codes \\(an admin can unlock it\\):\r?\nRecovery key \\(10 left\\) for tess@local: ", send: `${keys[0]}\r` },
+        ],
+        dumb,
+      );
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).toContain('9 recovery keys left');
+    });
+
     it('asks a yes-or-no question again until it is answered, and takes its default on Enter', async () => {
       await store.addUser('dirk', 'dirk password 1');
       const kept = runPty(store, ['user', 'delete', 'dirk'], [{ expect: 'Delete dirk@local and every factor of theirs\\? \\[y/N\\] $', send: '\r' }], dumb);

@@ -45,8 +45,9 @@ function promptText(userid: string, offer: PamPrompt['offer'], keys: PamPrompt['
   if (offer === null) return `${to}: type a TOTP code, a recovery key or a YubiKey OTP at the next prompt.`;
   if (offer.lockedUntil !== undefined) return `${to}: every second factor is locked until ${formatTime(offer.lockedUntil)} after too many failures: ask an admin (every answer is refused until then).`;
   const typed = offer.kinds.filter((k) => k !== 'webauthn' && k !== 'u2f');
-  if (typed.length > 0) return [`${to}: type a ${describeOffer({ ...offer, kinds: typed })} at the next prompt.`, ...keyLines].join('\n');
-  if (keys) return `${to}: your security key.\n${keyLines.join('\n')}`;
+  const locked = offer.totpLocked ? ' (TOTP is locked after too many failures)' : '';
+  if (typed.length > 0) return [`${to}${locked}: type a ${describeOffer({ ...offer, kinds: typed })} at the next prompt.`, ...keyLines].join('\n');
+  if (keys) return `${to}${locked}: your security key.\n${keyLines.join('\n')}`;
   if (offer.blocked === 'totp locked') return `${to}: TOTP is locked after too many failures: ask an admin to unlock it.`;
   if (offer.blocked === 'enforced kind missing') return `${to}: this realm asks for a kind of second factor ${userid} does not have: ask an admin to add one.`;
   return `${to}: none left that can be used here (recovery keys all used, or a security key without fido2-assert's lines): ask an admin.`;
