@@ -56,6 +56,9 @@ export interface SecondFactorSource {
   readonly page?: { readonly open: boolean; readonly required?: boolean } | undefined;
 }
 
+/** How many second factors a person may type at one sign-in on a terminal, as sudo asks for a password three times. */
+const TYPED_TRIES = 3;
+
 /**
  * Where a signing-in user's credentials come from on the command line, for `login` and `--as`
  * alike: the password from --password-stdin or a prompt; the second factor, when they need one,
@@ -68,9 +71,13 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
   // nothing of the password, and counts toward no ban. Standard input's line comes after it.
   const fromFile = second.value?.startsWith('@') ? secretValue(inv, second.value, second.flag) : undefined;
   let keySignIn: { settle(error?: unknown): Promise<void> } | undefined;
+  // Answers typed at this terminal's prompt: a mistyped one is asked for again, up to TYPED_TRIES in all.
+  let typed = 0;
+  let lastTyped = false;
   return {
     password: () => secrets.read(`the password of ${userid}`),
     secondFactor: async (offer) => {
+      lastTyped = false;
       const wanted = describeOffer(offer);
       if (second.value !== undefined) {
         const code = fromFile ?? (await secondFactorValue(inv, second.value, second.flag, `the second factor of ${userid}`));
@@ -105,9 +112,17 @@ export function commandCredentials(inv: Invocation, userid: string, second: Seco
       }
       // The factor they reach for first is refused: said before they type a code of it.
       if (offer.totpLocked) inv.out.instruct(`${userid}'s TOTP is locked after too many failed codes (an admin can unlock it):`);
-      return { code: await inv.ctx.prompter.password(prompt), kind: second.kind };
+      const code = await inv.ctx.prompter.password(prompt);
+      typed++;
+      lastTyped = true;
+      return { code, kind: second.kind };
     },
     settled: async (error) => keySignIn?.settle(error),
+    again: (error) => {
+      if (!lastTyped || typed >= TYPED_TRIES) return false;
+      inv.out.instruct(`${error.message.replace(/^authentication failed: /, '')}: try again (${TYPED_TRIES - typed} ${TYPED_TRIES - typed === 1 ? 'try' : 'tries'} left)`);
+      return true;
+    },
   };
 }
 

@@ -25,6 +25,17 @@ export interface Credentials {
   secondFactor(offer: SignInChallenge): Promise<SecondFactorAnswer>;
   /** Told how the answer fared (an error: why not), once it has been checked: a page shows it. */
   settled?(error?: unknown): Promise<void>;
+  /**
+   * After an answer that was simply wrong (no lock came of it): whether to be asked again, with a
+   * new challenge (the password is checked again, from password()'s same answer). Each answer is
+   * counted toward the lockout as any is. Absent: the sign-in fails.
+   */
+  again?(error: WrongAnswerError): boolean;
+}
+
+/** A second factor's answer refused as wrong (or used), with no lock in force after it: another may be tried. */
+export class WrongAnswerError extends AuthError {
+  override name = 'WrongAnswerError';
 }
 
 /** An answer to a sign-in challenge: a code (TOTP, recovery key, YubiKey OTP) and what it is, if said. */
@@ -156,25 +167,33 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
     if (await banInForce(deps, userid)) return banned(audit, request, await deps.store.getPasswordBan(userid, deps.now()));
     const begun = await passwordStep(deps, request, await credentials.password(), audit);
     if ('signedIn' in begun) return begun.signedIn;
-    let answer: SecondFactorAnswer;
-    try {
-      answer = await credentials.secondFactor(begun.challenge);
-    } catch (e) {
-      // The password was right but no second factor came (none given, an empty, missing or
-      // over-long line after it): a failed sign-in all the same, counted against the password's
-      // limit, audited, exit 5; as a usage error (exit 2) it would tell a right password from a
-      // wrong one. (A --code @FILE is read before the password: what is wrong with it says nothing.)
-      await deps.store.takeChallenge(begun.challenge.id, userid, 'sign-in', deps.now());
-      if (e instanceof UsageError) return notSignedIn(deps, request, audit, 'no second factor given', e.message);
-      throw e;
-    }
-    try {
-      const signedIn = await answerStep(deps, request, begun.challenge.id, answer, audit);
-      await credentials.settled?.();
-      return signedIn;
-    } catch (e) {
-      await credentials.settled?.(e);
-      throw e;
+    let { challenge } = begun;
+    for (;;) {
+      let answer: SecondFactorAnswer;
+      try {
+        answer = await credentials.secondFactor(challenge);
+      } catch (e) {
+        // The password was right but no second factor came (none given, an empty, missing or
+        // over-long line after it): a failed sign-in all the same, counted against the password's
+        // limit, audited, exit 5; as a usage error (exit 2) it would tell a right password from a
+        // wrong one. (A --code @FILE is read before the password: what is wrong with it says nothing.)
+        await deps.store.takeChallenge(challenge.id, userid, 'sign-in', deps.now());
+        if (e instanceof UsageError) return notSignedIn(deps, request, audit, 'no second factor given', e.message);
+        throw e;
+      }
+      try {
+        const signedIn = await answerStep(deps, request, challenge.id, answer, audit);
+        await credentials.settled?.();
+        return signedIn;
+      } catch (e) {
+        await credentials.settled?.(e);
+        // A mistyped code at a terminal: asked again, with a new challenge earned by the same
+        // password (the wrong answer counted as any); the account as it is now.
+        if (!(e instanceof WrongAnswerError && credentials.again?.(e) === true)) throw e;
+        const next = await nextChallenge(deps, request, audit, begun.basis);
+        if (next === null) throw e;
+        challenge = next;
+      }
     }
   });
 }
@@ -192,7 +211,8 @@ export async function beginSignIn(deps: AuthDeps, context: SignInContext, passwo
   }
   return audited(deps, context, async (audit) => {
     if (await banInForce(deps, context.userid)) return banned(audit, context, await deps.store.getPasswordBan(context.userid, deps.now()));
-    return passwordStep(deps, context, password, audit);
+    const begun = await passwordStep(deps, context, password, audit);
+    return 'signedIn' in begun ? begun : { challenge: begun.challenge };
   });
 }
 
@@ -247,9 +267,9 @@ function totpLocked(userid: string, recovery: boolean, now = false): string {
   return `authentication failed: ${now ? 'too many failed TOTP codes; TOTP is now locked' : 'TOTP is locked after too many failures'}: ${way}`;
 }
 
-async function fail(audit: Audit, context: SignInContext, reason: string, message?: string, detail: Record<string, unknown> = {}): Promise<never> {
+async function fail(audit: Audit, context: SignInContext, reason: string, message?: string, detail: Record<string, unknown> = {}, wrong = false): Promise<never> {
   await audit({ action: context.action, target: context.userid, outcome: 'failed', detail: { reason, ...detail } });
-  throw new AuthError(message);
+  throw wrong ? new WrongAnswerError(message) : new AuthError(message);
 }
 
 /**
@@ -279,7 +299,7 @@ async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit,
 }
 
 /** Password, account, permission and what the realm and factors require; a challenge when a factor is. */
-async function passwordStep(deps: AuthDeps, context: SignInContext, password: string, audit: Audit): Promise<{ signedIn: SignedIn } | { challenge: SignInChallenge }> {
+async function passwordStep(deps: AuthDeps, context: SignInContext, password: string, audit: Audit): Promise<{ signedIn: SignedIn } | { challenge: SignInChallenge; basis: SignInBasis }> {
   const { userid, action } = context;
   // An empty one is no password anyone has (the policy takes none shorter than 1 character): a
   // line a script left empty, or a form sent blank, not a guess to count toward a ban.
@@ -331,7 +351,23 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   if (need.usable.length === 0) {
     return notSignedIn(deps, context, audit, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
   }
-  return { challenge: await challengeStep(deps, context, need, audit, basis) };
+  return { challenge: await challengeStep(deps, context, need, audit, basis), basis };
+}
+
+/**
+ * Another challenge for a sign-in whose password was right (`basis`) and whose answer was wrong:
+ * the account checked again as it is now; null when it no longer asks for a second factor it has.
+ */
+async function nextChallenge(deps: AuthDeps, context: SignInContext, audit: Audit, basis: SignInBasis): Promise<SignInChallenge | null> {
+  const { userid } = context;
+  const user = await deps.store.getUser(userid);
+  if (!user) return fail(audit, context, 'unknown user');
+  if (!user.enabled) return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
+  if (isExpired(user.expire, deps.now())) return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
+  const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
+  const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
+  if (!need.required || need.usable.length === 0) return null;
+  return challengeStep(deps, context, need, audit, basis);
 }
 
 /**
@@ -584,13 +620,14 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     return fail(audit, context, verified.reason, `authentication failed: YubiKey validation service unavailable (${verified.reason})`, { method: kind });
   }
   const refusal = (reason: string) => {
-    const message =
-      state.lockedUntil > now
-        ? `authentication failed: too many failed attempts; second factors are now locked until ${formatTime(state.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`
-        : state.totpLocked && module?.countsOnTotpLock
-          ? totpLocked(userid, challenge.kinds.includes('recovery'), true)
-          : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;
-    return fail(audit, context, reason, message, { method: kind, failures: state.failures });
+    const locked = state.lockedUntil > now;
+    const totpNowLocked = state.totpLocked && module?.countsOnTotpLock === true;
+    const message = locked
+      ? `authentication failed: too many failed attempts; second factors are now locked until ${formatTime(state.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`
+      : totpNowLocked
+        ? totpLocked(userid, challenge.kinds.includes('recovery'), true)
+        : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;
+    return fail(audit, context, reason, message, { method: kind, failures: state.failures }, !locked && !totpNowLocked);
   };
   if (!verified.ok || !module) return refusal(verified.ok ? 'no module' : verified.reason);
   const spent = opened.spent ?? (await deps.store.transaction((tx) => succeed(tx, module, verified)));

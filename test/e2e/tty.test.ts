@@ -252,6 +252,46 @@ describe('on a terminal', () => {
       expect(r.output).toContain('9 recovery keys left');
     });
 
+    it('asks again for a mistyped second factor, three times in all, each counted toward the lockout', async () => {
+      const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ';
+      await store.addUser('tara', 'tara password 1', ['--tfa', 'totp', '--totp-secret', secret, '--no-verify', '--qr', 'none']);
+      const failures = () => (store.read(['user', 'show', 'tara']) as { lock: { totpFailures: number } }).lock.totpFailures;
+      const wrong = 'invalid or already used TOTP code \\(each code works once: wait for the next one\\): try again';
+      const r = runPty(
+        store,
+        ['login', 'tara', '--no-session'],
+        [
+          { expect: 'Enter the password of tara@local', send: 'tara password 1\r' },
+          { expect: 'TOTP code for tara@local: ', send: '000000\r' },
+          { expect: `${wrong} \\(2 tries left\\)\r?\nTOTP code for tara@local: `, send: '111111\r' },
+          { expect: `${wrong} \\(1 try left\\)\r?\nTOTP code for tara@local: `, send_command: ['oathtool', '--totp', '-b', secret] },
+        ],
+        dumb,
+      );
+      expect(r.unmatched).toBeNull();
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).toContain('signed in as tara@local');
+      // The password was asked for once; the wrong codes are in the trail, and the success started the count afresh.
+      expect(r.output.match(/Enter the password/g)).toHaveLength(1);
+      expect(store.auditRows().filter((e) => e.action === 'login' && e.target === 'tara@local').map((e) => e.outcome)).toEqual(['failed', 'failed', 'ok']);
+      expect(failures()).toBe(0);
+      const three = runPty(
+        store,
+        ['login', 'tara', '--no-session'],
+        [
+          { expect: 'Enter the password of tara@local', send: 'tara password 1\r' },
+          { expect: 'TOTP code for tara@local: ', send: '000000\r' },
+          { expect: '2 tries left', send: '000001\r' },
+          { expect: '1 try left', send: '000002\r' },
+        ],
+        dumb,
+      );
+      expect(three.unmatched).toBeNull();
+      expect(three.status, three.output).toBe(5);
+      expect(three.output).toMatch(/error: authentication failed: invalid or already used TOTP code \(each code works once: wait for the next one\)\r?\n$/);
+      expect(failures()).toBe(3);
+    });
+
     it('asks a yes-or-no question again until it is answered, and takes its default on Enter', async () => {
       await store.addUser('dirk', 'dirk password 1');
       const kept = runPty(store, ['user', 'delete', 'dirk'], [{ expect: 'Delete dirk@local and every factor of theirs\\? \\[y/N\\] $', send: '\r' }], dumb);
