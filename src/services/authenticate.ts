@@ -359,15 +359,20 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
  * the account checked again as it is now; null when it no longer asks for a second factor it has.
  */
 async function nextChallenge(deps: AuthDeps, context: SignInContext, audit: Audit, basis: SignInBasis): Promise<SignInChallenge | null> {
+  const { need } = await usableAccount(deps, context, audit);
+  if (!need.required || need.usable.length === 0) return null;
+  return challengeStep(deps, context, need, audit, basis);
+}
+
+/** The user of `context`, refused (audited) when unknown, disabled or expired, and what their realm and factors ask of a sign-in. */
+async function usableAccount(deps: AuthDeps, context: SignInContext, audit: Audit): Promise<{ user: UserRecord; need: ReturnType<typeof requirement> }> {
   const { userid } = context;
   const user = await deps.store.getUser(userid);
   if (!user) return fail(audit, context, 'unknown user');
   if (!user.enabled) return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
   if (isExpired(user.expire, deps.now())) return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
   const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
-  const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
-  if (!need.required || need.usable.length === 0) return null;
-  return challengeStep(deps, context, need, audit, basis);
+  return { user, need: requirement(realm?.enforce ?? 'none', countEnabled(factors)) };
 }
 
 /**
@@ -380,12 +385,7 @@ async function nextChallenge(deps: AuthDeps, context: SignInContext, audit: Audi
 export function beginSecondFactor(deps: AuthDeps, context: SignInContext): Promise<{ challenge: SignInChallenge } | { none: UserRecord }> {
   return audited(deps, context, async (audit) => {
     const { userid } = context;
-    const user = await deps.store.getUser(userid);
-    if (!user) return fail(audit, context, 'unknown user');
-    if (!user.enabled) return fail(audit, context, 'account disabled', `authentication failed: ${userid} is disabled`);
-    if (isExpired(user.expire, deps.now())) return fail(audit, context, 'account expired', `authentication failed: ${userid} has expired`);
-    const [realm, factors] = await Promise.all([deps.store.getRealm(user.realm), deps.store.listFactors(userid)]);
-    const need = requirement(realm?.enforce ?? 'none', countEnabled(factors));
+    const { user, need } = await usableAccount(deps, context, audit);
     if (!need.required) return { none: user };
     if (need.usable.length === 0) return fail(audit, context, 'no usable second factor', `authentication failed: no second factor configured for ${userid}; ask an admin`);
     return { challenge: await challengeStep(deps, context, need, audit, { created: user.created }) };
