@@ -27,8 +27,8 @@ export interface Credentials {
   settled?(error?: unknown): Promise<void>;
   /**
    * After an answer that was simply wrong (no lock came of it): whether to be asked again, with a
-   * new challenge (the password is checked again, from password()'s same answer). Each answer is
-   * counted toward the lockout as any is. Absent: the sign-in fails.
+   * new challenge that the password already checked earns (not asked for, nor checked, again).
+   * Each answer is counted toward the lockout as any is. Absent: the sign-in fails.
    */
   again?(error: WrongAnswerError): boolean;
 }
