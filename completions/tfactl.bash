@@ -30,7 +30,7 @@ _tfactl_node() {
             args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --wide'
             vopts='--db --as --auth-code --server --token --realm'
             args=() ids=() vararg=0 ;;
         'user show')
@@ -75,7 +75,7 @@ _tfactl_node() {
             args=('') ids=('') vararg=0 ;;
         'realm list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --wide'
             vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'realm show')
@@ -130,7 +130,7 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'tfa list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --realm --wide'
             vopts='--db --as --auth-code --server --token --realm'
             args=('') ids=('users') vararg=0 ;;
         'tfa delete')
@@ -180,7 +180,7 @@ _tfactl_node() {
             args=('' '') ids=('users' '') vararg=0 ;;
         'token list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --wide'
             vopts='--db --as --auth-code --server --token'
             args=('') ids=('users') vararg=0 ;;
         'token delete')
@@ -195,7 +195,7 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'settings list')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --wide'
             vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
         'settings set')
@@ -265,7 +265,7 @@ _tfactl_node() {
             args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all --wide'
             vopts='--db --as --auth-code --server --token --user --since --limit'
             args=() ids=() vararg=0 ;;
         'completion')

@@ -383,6 +383,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png
 
 # tfactl user list
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'
+complete -c tfactl -n '__tfactl_using "user list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 
 # tfactl user show
 complete -c tfactl -n '__tfactl_argument "user show" 0' -a '(__tfactl_ids --argument users)'
@@ -425,6 +426,7 @@ complete -c tfactl -n '__tfactl_needs_command "realm"' -a set-yubico -d 'set how
 complete -c tfactl -n '__tfactl_using "realm add"' -l comment -x -d 'free text'
 
 # tfactl realm list
+complete -c tfactl -n '__tfactl_using "realm list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 
 # tfactl realm show
 complete -c tfactl -n '__tfactl_argument "realm show" 0' -a '(__tfactl_ids --argument realms)'
@@ -508,6 +510,7 @@ complete -c tfactl -n '__tfactl_argument "tfa add recovery" 0' -a '(__tfactl_ids
 
 # tfactl tfa list
 complete -c tfactl -n '__tfactl_using "tfa list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only the users of this realm'
+complete -c tfactl -n '__tfactl_using "tfa list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 complete -c tfactl -n '__tfactl_argument "tfa list" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl tfa delete
@@ -565,6 +568,7 @@ complete -c tfactl -n '__tfactl_using "token add"' -l comment -x -d 'what it is 
 complete -c tfactl -n '__tfactl_argument "token add" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl token list
+complete -c tfactl -n '__tfactl_using "token list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 complete -c tfactl -n '__tfactl_argument "token list" 0' -a '(__tfactl_ids --argument users)'
 
 # tfactl token delete
@@ -576,6 +580,7 @@ complete -c tfactl -n '__tfactl_needs_command "settings"' -a set -d 'change a se
 complete -c tfactl -n '__tfactl_needs_command "settings"' -a unset -d 'put a setting back to its default'
 
 # tfactl settings list
+complete -c tfactl -n '__tfactl_using "settings list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 
 # tfactl settings set
 complete -c tfactl -n '__tfactl_using "settings set"' -l force -d 'change webauthn.rp-id or u2f.appid even though security keys were made under the current value (they stop working for sign-ins)'
@@ -639,6 +644,7 @@ complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids user
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'
+complete -c tfactl -n '__tfactl_using "audit"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 
 # tfactl completion
 complete -c tfactl -n '__tfactl_argument "completion" 0' -a 'bash zsh fish' -d 'bash, zsh or fish'

@@ -25,6 +25,8 @@ const USERID = 'name@realm, or a bare name in realm local; case and width do not
 const NEW_USERID =
   `${USERID}; a new name may not mix scripts or hold letters that look like ASCII ones (such as a Cyrillic o) unless the setting names.allow-confusable allows it`;
 const REALM = 'realm name; case does not matter (Corp is corp)';
+/** A listing's --wide. */
+const WIDE = 'every column whole, however wide (on a terminal the table is fitted to its width)';
 const NEW_REALM = "2 to 32 letters, digits, '.', '-' or '_', starting with a letter; kept in lower case";
 
 export const EXIT_CODES_HELP = `
@@ -154,7 +156,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .addOption(new Option('--code <code>', 'TOTP verification code of --totp-secret; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal').conflicts('verify'))
       .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
       .option('--qr <target>', 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE');
-    leaf(user, 'list', 'list users', () => import('./commands/user/list.js')).option('--realm <realm>', 'only users of this realm (case does not matter)');
+    leaf(user, 'list', 'list users', () => import('./commands/user/list.js'))
+      .option('--realm <realm>', 'only users of this realm (case does not matter)')
+      .option('--wide', WIDE);
     leaf(user, 'show', 'show one user', () => import('./commands/user/show.js')).argument('<userid>', USERID);
     leaf(user, 'modify', 'change a user', () => import('./commands/user/modify.js'))
       .argument('<userid>', USERID)
@@ -186,7 +190,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(realm, 'add', 'add a realm', () => import('./commands/realm/add.js'))
       .argument('<name>', NEW_REALM)
       .option('--comment <text>', 'free text');
-    leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js'));
+    leaf(realm, 'list', 'list realms', () => import('./commands/realm/list.js')).option('--wide', WIDE);
     leaf(realm, 'show', 'show one realm', () => import('./commands/realm/show.js')).argument('<realm>', REALM);
     leaf(realm, 'delete', 'delete a realm (asks first on a terminal)', () => import('./commands/realm/delete.js'))
       .argument('<realm>', REALM)
@@ -259,7 +263,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(tfa, 'list', 'list second factors (never secrets), lock state, and who cannot sign in', () => import('./commands/tfa/list.js')).argument(
       '[userid]',
       `only this user (default: everyone you may see, users without factors too): ${USERID}`,
-    ).option('--realm <realm>', 'only the users of this realm');
+    )
+      .option('--realm <realm>', 'only the users of this realm')
+      .option('--wide', WIDE);
     leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
       .argument('<userid>', USERID)
       .argument('[id]', 'factor id, or a unique start of it, at least 4 characters (see tfa list)')
@@ -305,14 +311,16 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .addOption(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)').choices(['inherit', 'read-only']).default('inherit'))
       .option('--expire <date>', 'the last day it works, YYYY-MM-DD (default: never)')
       .option('--comment <text>', 'what it is for');
-    leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js')).argument('[userid]', USERID);
+    leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js'))
+      .argument('[userid]', USERID)
+      .option('--wide', WIDE);
     leaf(token, 'delete', 'revoke an API token at once', () => import('./commands/token/delete.js'))
       .argument('<userid>', `${USERID}; or USERID!NAME, as token list shows a token`)
       .argument('[name]', 'the token\'s name');
   });
 
   group(program, 'settings', 'store-wide settings (admins read them; root@local changes them)', (settings) => {
-    leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js'));
+    leaf(settings, 'list', 'list settings and their values', () => import('./commands/settings/list.js')).option('--wide', WIDE);
     leaf(settings, 'set', 'change a setting', () => import('./commands/settings/set.js'))
       .argument('<key>')
       .argument('<value>')
@@ -374,7 +382,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
     .option('--limit <n>', 'the newest N entries (default 100)')
-    .option('--all', 'every entry, oldest first');
+    .option('--all', 'every entry, oldest first')
+    .option('--wide', WIDE);
 
   leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>
     import('./commands/completion.js'),

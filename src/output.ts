@@ -2,6 +2,7 @@ import type { Io } from './context.js';
 import { escapeText, safeJson } from './domain/text.js';
 import { OutputFailedError, StoreError, TfaError } from './errors.js';
 import { listenForInterrupts } from './interrupts.js';
+import { layRow, planTable, type TableFit, type TablePlan } from './table-fit.js';
 
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
@@ -164,17 +165,19 @@ export class Output {
    * Prints a list read as it comes (a listing of any size, in bounded memory): with --json one
    * envelope whose `result` is the array of `view.json(item)` (inside `view.wrap` when given), else
    * a table of escaped cells (read once up to TABLE_KEPT_ROWS rows and TABLE_KEPT_TEXT characters,
-   * else twice: once for the column widths), or `view.text` of each item.
+   * else twice: once for the column widths), or `view.text` of each item. On a terminal the table
+   * is fitted to its width as `view.fit` allows, unless `wide`; a note on stderr says what that
+   * left out or cut.
    * An error while reading cuts a table short (the error follows on stderr, with its exit code).
    */
-  async list<T>(items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
+  async list<T>(items: () => AsyncIterable<T>, view: ListView<T>, options: ListOptions = {}): Promise<void> {
     if (this.written) throw new Error('a command printed two results');
     this.written = true;
     const out = new BatchedWriter(this.io.stdout);
     // Heard across both readings of a long table (widths, then rows), and between them.
     const interruption = listenForInterrupts(this.io);
     try {
-      await this.writeList(out, () => interruption.through(items()), view);
+      await this.writeList(out, () => interruption.through(items()), view, this.isTTY && options.wide !== true ? this.columns : undefined);
     } finally {
       interruption.stop();
       // What was read before an error still goes out, as it would have unbatched.
@@ -182,7 +185,14 @@ export class Output {
     }
   }
 
-  private async writeList<T>(out: BatchedWriter, items: () => AsyncIterable<T>, view: ListView<T>): Promise<void> {
+  /** A list already read (a few realms, tokens or settings), printed as list() prints one. */
+  async listOf<T>(items: readonly T[], view: ListView<T>, options: ListOptions = {}): Promise<void> {
+    await this.list(async function* () {
+      yield* items;
+    }, view, options);
+  }
+
+  private async writeList<T>(out: BatchedWriter, items: () => AsyncIterable<T>, view: ListView<T>, width: number | undefined): Promise<void> {
     if (this.json) {
       // `ok` goes last here: only the end of the listing knows it. Key order means nothing in
       // JSON, so this is the same envelope, and it stays one valid document even when reading
@@ -238,17 +248,25 @@ export class Output {
       out.write(`${view.empty}\n`);
       return;
     }
-    const line = tableLine(widths);
-    out.write(`${this.style.bold(line(view.headers))}\n`);
+    const plan = planTable(view.headers, widths, view.fit, width);
+    let cut = false;
+    out.write(`${this.style.bold(layRow(view.headers, plan).join('\n'))}\n`);
     const print = async (cells: readonly string[]) => {
-      const behind = out.paced(`${line(cells)}\n`);
+      const behind = out.paced(`${layRow(cells, plan, () => (cut = true)).join('\n')}\n`);
       if (behind) await behind;
     };
-    if (kept !== null) {
-      for (const cells of kept) await print(cells);
-      return;
-    }
-    for await (const item of items()) for (const row of view.rows(item)) await print(row.map(escapeText));
+    if (kept !== null) for (const cells of kept) await print(cells);
+    else for await (const item of items()) for (const row of view.rows(item)) await print(row.map(escapeText));
+    if (width === undefined) return;
+    // The table first: the note goes to stderr, on the same terminal.
+    out.flush();
+    this.sayNarrowed(plan, cut, width);
+  }
+
+  /** After a table fitted to the terminal: what it left out or cut, and how to see it whole. */
+  private sayNarrowed(plan: TablePlan, cut: boolean, width: number): void {
+    const what = [...(plan.dropped.length > 0 ? [`${plan.dropped.join(', ')} left out`] : []), ...(cut ? ['text cut short'] : [])];
+    if (what.length > 0) this.note(`fitted to ${width} columns: ${what.join(', ')} (--wide shows all)`);
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
@@ -371,20 +389,19 @@ export interface ListView<T> {
   readonly text?: (item: T) => string;
   /** With --json: the array goes under `key` of an object that starts with `before`. */
   readonly wrap?: { readonly before: Readonly<Record<string, unknown>>; readonly key: string };
+  /** How the table may be narrowed to fit a terminal; without it, it is printed as wide as it is. */
+  readonly fit?: TableFit;
+}
+
+/** How a listing is printed. */
+export interface ListOptions {
+  /** Every column whole, however wide the terminal (--wide). */
+  readonly wide?: boolean;
 }
 
 /** The most rows, and characters of their cells, of a table kept in memory between working out its widths and printing it. */
 export const TABLE_KEPT_ROWS = 10_000;
 export const TABLE_KEPT_TEXT = 1024 * 1024;
-
-/** A function laying out one row in columns of these widths (the last column is not padded). */
-function tableLine(widths: readonly number[]): (cells: readonly string[]) => string {
-  return (cells) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-}
 
 /**
  * Lays out rows under headers in aligned columns. Cells are plain text, shown escaped so none can
@@ -395,8 +412,8 @@ export function table(headers: readonly string[], rawRows: readonly (readonly st
   // A loop, not Math.max(...cells): spreading a few hundred thousand cells overflows the stack.
   const widths = headers.map((h) => h.length);
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  const line = tableLine(widths);
-  return [style.bold(line(headers)), ...rows.map(line)].join('\n');
+  const plan = planTable(headers, widths, undefined, undefined);
+  return [style.bold(layRow(headers, plan).join('\n')), ...rows.flatMap((r) => layRow(r, plan))].join('\n');
 }
 
 /**

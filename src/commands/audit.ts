@@ -30,7 +30,7 @@ export async function run(inv: Invocation): Promise<void> {
       firstShown ??= entry.id;
       yield entry;
     }
-  }, auditList);
+  }, auditList, { wide: boolOpt(inv, 'wide') });
   // Cut at the limit, said to a person (a trail of 174 showed 100 and no word of the rest): one
   // more entry asked for starts earlier when there are older ones.
   if (filter.limit === undefined || firstShown === undefined || inv.out.json) return;

@@ -1,7 +1,7 @@
 import { formatTime } from '../domain/dates.js';
 import type { EnabledFactors } from '../domain/sign-in.js';
 import { describeTotpParams } from '../domain/totp-params.js';
-import { fields, table, type ListView, type Style } from '../output.js';
+import { fields, type ListView, type Style } from '../output.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { UserOverview } from '../services/factor-list.js';
 import { auditView, userView, type LockView, type RealmView, type TokenView, type UserView } from './views.js';
@@ -72,6 +72,7 @@ export function userList(now: number): ListView<UserOverview> {
   return {
     headers: ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'FACTORS', 'LOCKED', 'EXPIRES', 'EMAIL', 'COMMENT'],
     empty: 'no users',
+    fit: { narrow: ['FACTORS', 'LOCKED', 'EMAIL', 'COMMENT'], drop: ['COMMENT', 'EMAIL', 'EXPIRES', 'PASSWORD', 'ADMIN'] },
     json: (u) => userView(u, now),
     rows: (overview) => {
       const u = userView(overview, now);
@@ -117,26 +118,28 @@ export function realmFields(r: RealmView, style: Style): string {
   );
 }
 
-export function realmTable(realms: readonly RealmView[], style: Style): string {
-  return table(
-    ['REALM', 'ENFORCES', 'USERS', 'COMMENT'],
-    realms.map((r) => [r.name, enforcement(r), String(r.users), orDash(r.comment)]),
-    style,
-  );
-}
+/** `realm list`. */
+export const realmList: ListView<RealmView> = {
+  headers: ['REALM', 'ENFORCES', 'USERS', 'COMMENT'],
+  empty: 'no realms',
+  json: (r) => r,
+  rows: (r) => [[r.name, enforcement(r), String(r.users), orDash(r.comment)]],
+  fit: { narrow: ['ENFORCES', 'COMMENT'] },
+};
 
-export function tokenTable(tokens: readonly TokenView[], style: Style): string {
-  if (tokens.length === 0) return 'no API tokens';
-  return table(
-    ['TOKEN', 'PRIVILEGES', 'EXPIRES', 'LAST USED', 'COMMENT'],
-    tokens.map((t) => [t.tokenid, t.privileges, orDash(t.expires), t.lastUsed === null ? 'never' : t.lastUsed.replace('T', ' '), orDash(t.comment)]),
-    style,
-  );
-}
+/** `token list`. */
+export const tokenList: ListView<TokenView> = {
+  headers: ['TOKEN', 'PRIVILEGES', 'EXPIRES', 'LAST USED', 'COMMENT'],
+  empty: 'no API tokens',
+  json: (t) => t,
+  rows: (t) => [[t.tokenid, t.privileges, orDash(t.expires), t.lastUsed === null ? 'never' : human(t.lastUsed), orDash(t.comment)]],
+  fit: { narrow: ['COMMENT'], drop: ['LAST USED'] },
+};
 
 export const auditList: ListView<AuditRecord> = {
   headers: ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAIL'],
   empty: 'no audit entries',
   json: auditView,
   rows: (e) => [[formatTime(e.ts), orDash(e.actor), e.action, orDash(e.target), e.outcome, e.detail ? JSON.stringify(e.detail) : '']],
+  fit: { narrow: ['DETAIL'] },
 };

@@ -409,6 +409,38 @@ describe('on a terminal', () => {
     expect(error.output).toContain(`${ESC}31merror:`);
   });
 
+  it('fits listings to the terminal: free text cut or wrapped, columns left out, and says so; --wide and pipes print them whole', async () => {
+    await store.addUser('wanda', 'wanda password 1');
+    const description = 'the phone in the drawer of the second desk by the window';
+    expect((await store.run(['tfa', 'add', 'totp', 'wanda', '--no-verify', '--qr', 'none', '--description', description])).code).toBe(0);
+    // The table's lines; the note after it is prose, which the terminal wraps.
+    const widest = (output: string) => Math.max(...output.split(/\r?\n/).filter((l) => !l.startsWith('fitted to')).map((l) => l.length));
+    const listings = [['tfa', 'list'], ['user', 'list'], ['audit'], ['settings', 'list'], ['realm', 'list'], ['token', 'list']];
+    for (const args of listings) {
+      const narrow = runPty(store, args, [], { NO_COLOR: '1' }, 80);
+      expect(narrow.status, narrow.output).toBe(0);
+      expect(widest(narrow.output), `${args.join(' ')}\n${narrow.output}`).toBeLessThanOrEqual(80);
+    }
+    const narrow = runPty(store, ['tfa', 'list', 'wanda'], [], { NO_COLOR: '1' }, 80);
+    expect(narrow.output).toMatch(/the phone in [a-z ]*…/);
+    expect(narrow.output).toContain('fitted to 80 columns: CREATED, LAST USED left out, text cut short (--wide shows all)');
+    const wide = runPty(store, ['tfa', 'list', 'wanda', '--wide'], [], { NO_COLOR: '1' }, 80);
+    expect(wide.output).toContain(description);
+    expect(wide.output).toContain('CREATED');
+    expect(wide.output).not.toContain('fitted to');
+    const piped = await store.run(['tfa', 'list', 'wanda'], { env: { COLUMNS: '80' } });
+    expect(piped.stdout).toContain(description);
+    expect(piped.stderr).toBe('');
+    // What says how to sign in (with the command that fixes it) is wrapped, never cut.
+    expect((await store.run(['realm', 'add', 'strict'])).code).toBe(0);
+    await store.addUser('wendy@strict', 'wendy password 1');
+    expect((await store.run(['realm', 'set-enforce', 'strict', 'totp'])).code).toBe(0);
+    const unable = runPty(store, ['tfa', 'list', '--realm', 'strict'], [], { NO_COLOR: '1' }, 80);
+    expect(widest(unable.output)).toBeLessThanOrEqual(80);
+    expect(unable.output.split(/\r?\n/).filter((l) => l.startsWith(' ')).length).toBeGreaterThan(0);
+    expect(unable.output.replace(/\s+/g, ' ')).toContain('fix: tfactl tfa add totp wendy@strict');
+  });
+
   it('never colours with NO_COLOR set', () => {
     const list = runPty(store, ['user', 'list'], [], { NO_COLOR: '1' });
     const error = runPty(store, ['user', 'show', 'nobody'], [], { NO_COLOR: '1' });

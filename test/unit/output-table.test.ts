@@ -74,3 +74,50 @@ describe('a table of a listing', () => {
     expect([l.reads(), text()]).toEqual([1, 'none\n']);
   });
 });
+
+describe('a listing on a terminal', () => {
+  /** An Io whose standard output is a terminal `columns` wide; both streams kept. */
+  function terminalIo(columns: number | undefined, isTTY = true) {
+    let out = '';
+    let err = '';
+    const io: Io = {
+      stdout: { write: (t: string) => (out += t), isTTY, columns },
+      stderr: { write: (t: string) => (err += t), isTTY },
+      stdinIsTTY: false,
+      stdinChunks: async function* () {},
+      readLine: async () => null,
+      onInterrupt: () => () => undefined,
+    };
+    return { io, out: () => out, err: () => err };
+  }
+  const notes: ListView<string> = {
+    headers: ['NAME', 'WHEN', 'NOTE'],
+    rows: (name) => [[name, '2026-12-01 20:19:18Z', `${name} has a note far too long for a narrow terminal to show whole`]],
+    empty: 'none',
+    json: (name) => name,
+    fit: { narrow: ['NOTE'], drop: ['WHEN'] },
+  };
+
+  it('is fitted to the terminal, and says what that left out and how to see it whole', async () => {
+    const t = terminalIo(40);
+    const out = await createOutput(t.io, { json: false, env: { NO_COLOR: '1' } });
+    await out.listOf(['ann', 'bob'], notes);
+    expect(t.out()).toBe('NAME  NOTE\nann   ann has a note far too long for a…\nbob   bob has a note far too long for a…\n');
+    expect(t.err()).toBe('fitted to 40 columns: WHEN left out, text cut short (--wide shows all)\n');
+  });
+
+  it('is printed whole with --wide, through a pipe, and with --json; COLUMNS sets the width', async () => {
+    const whole = 'NAME  WHEN                  NOTE\nann   2026-12-01 20:19:18Z  ann has a note far too long for a narrow terminal to show whole\n';
+    const wide = terminalIo(40);
+    await (await createOutput(wide.io, { json: false, env: { NO_COLOR: '1' } })).listOf(['ann'], notes, { wide: true });
+    const piped = terminalIo(undefined, false);
+    await (await createOutput(piped.io, { json: false, env: { COLUMNS: '40' } })).listOf(['ann'], notes);
+    expect([wide.out(), wide.err(), piped.out(), piped.err()]).toEqual([whole, '', whole, '']);
+    const json = terminalIo(40);
+    await (await createOutput(json.io, { json: true, env: {} })).listOf(['ann'], notes);
+    expect(JSON.parse(json.out())).toEqual({ ok: true, result: ['ann'], warnings: [] });
+    const set = terminalIo(200);
+    await (await createOutput(set.io, { json: false, env: { NO_COLOR: '1', COLUMNS: '60' } })).listOf(['ann'], notes);
+    expect(set.out().split('\n')[1]).toBe('ann   2026-12-01 20:19:18Z  ann has a note far too long for…');
+  });
+});

@@ -53,6 +53,8 @@ export function factorList(now: number): ListView<UserFactors> {
   return {
     headers: ['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL', 'SIGN-IN'],
     empty: 'no users',
+    // Whether and how a user can sign in says what to run: wrapped, never cut.
+    fit: { narrow: ['DESCRIPTION', 'DETAIL', 'SIGN-IN'], wrapLast: true, drop: ['CREATED', 'LAST USED'] },
     json: (item) => userFactorsView(item, now),
     rows: (item) => {
       const u = userFactorsView(item, now);

@@ -1,0 +1,146 @@
+/**
+ * Fitting a table to a terminal's width: free text cut (ending in …) or wrapped, and columns a
+ * person can do without left out, so a listing reads on an 80-column SSH session instead of
+ * wrapping every row. Pure: the widths in, a plan out; the plan lays out each row.
+ */
+
+/** How a table may be narrowed. Columns are named by their headers. */
+export interface TableFit {
+  /** Columns of free text that may be narrowed: cut, ending in `…` (or wrapped, for the last one with wrapLast). */
+  readonly narrow: readonly string[];
+  /** The last column, when it is in `narrow`, is wrapped onto more lines instead of cut: nothing of it is lost. */
+  readonly wrapLast?: boolean;
+  /** Columns left out, in this order, when narrowing to a comfortable width is not enough. */
+  readonly drop?: readonly string[];
+}
+
+/** What the table will look like: which columns, how wide, and what was given up. */
+export interface TablePlan {
+  /** The indices of the columns shown, in order. */
+  readonly shown: readonly number[];
+  /** The width of each column shown (the last is not padded). */
+  readonly widths: readonly number[];
+  /** For each column shown, whether it is narrower than its widest cell (its cells are cut to fit). */
+  readonly narrowed: readonly boolean[];
+  /** Whether the last column shown wraps instead. */
+  readonly wrap: boolean;
+  /** The headers of the columns left out. */
+  readonly dropped: readonly string[];
+}
+
+/** Free text is narrowed no further than this (or its header) before a column is left out... */
+export const COMFORTABLE_WIDTH = 20;
+/** ...and no further than this when every column that may go has gone (text that wraps, never). */
+export const NARROWEST_WIDTH = 8;
+const GAP = 2;
+
+/**
+ * The plan for a table whose cells are at most `natural` wide, to fit `width` columns (undefined:
+ * as wide as it is). In order: as it is; free text narrowed to no less than COMFORTABLE_WIDTH,
+ * leaving out the `drop` columns one by one until that fits; with all of them out, free text that
+ * is cut down to NARROWEST_WIDTH. What cannot fit even so is laid out at those widths (the terminal
+ * wraps it). A column is never narrower than its header.
+ */
+export function planTable(headers: readonly string[], natural: readonly number[], fit: TableFit | undefined, width: number | undefined): TablePlan {
+  const all = headers.map((_, i) => i);
+  const full = (i: number) => natural[i] ?? 0;
+  if (width === undefined || fit === undefined) return { shown: all, widths: all.map(full), narrowed: all.map(() => false), wrap: false, dropped: [] };
+  const narrowable = new Set(fit.narrow.map((h) => headers.indexOf(h)).filter((i) => i >= 0));
+  const drops = (fit.drop ?? []).map((h) => headers.indexOf(h)).filter((i) => i >= 0);
+  // Text wrapped narrower than a comfortable width is a column of single words: it stays at that.
+  const wraps = (i: number) => fit.wrapLast === true && i === all.length - 1;
+  const floors = (shown: readonly number[], floor: number) =>
+    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(headers[i]?.length ?? 0, wraps(i) ? COMFORTABLE_WIDTH : floor)) : full(i)));
+  const plan = (shown: readonly number[], widths: readonly number[]): TablePlan => {
+    const last = shown.at(-1) ?? 0;
+    return {
+      shown,
+      widths,
+      narrowed: shown.map((i, k) => (widths[k] ?? 0) < full(i)),
+      wrap: wraps(last) && narrowable.has(last) && (widths.at(-1) ?? 0) < full(last),
+      dropped: all.filter((i) => !shown.includes(i)).map((i) => headers[i] ?? ''),
+    };
+  };
+  const room = (shown: readonly number[]) => width - GAP * (shown.length - 1);
+  let shown = all;
+  for (let k = 0; ; k++) {
+    const widths = narrowTo(shown.map(full), floors(shown, COMFORTABLE_WIDTH), room(shown));
+    if (widths !== null) return plan(shown, widths);
+    const next = drops[k];
+    if (next === undefined) break;
+    shown = shown.filter((i) => i !== next);
+  }
+  const narrowest = floors(shown, NARROWEST_WIDTH);
+  return plan(shown, narrowTo(shown.map(full), narrowest, room(shown)) ?? narrowest);
+}
+
+/**
+ * Widths between `floor` and `natural` summing to at most `room`, the widest narrowed first (to
+ * one level, so like columns end alike), or null when the floors alone are wider.
+ */
+export function narrowTo(natural: readonly number[], floor: readonly number[], room: number): number[] | null {
+  const at = (level: number) => natural.map((n, i) => Math.max(floor[i] ?? n, Math.min(n, level)));
+  const sum = (ws: readonly number[]) => ws.reduce((a, b) => a + b, 0);
+  if (sum(natural) <= room) return [...natural];
+  if (sum(floor) > room) return null;
+  // The highest level that fits: a binary search, as a cell may be a megabyte wide.
+  let low = 0;
+  let high = Math.max(...natural);
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (sum(at(mid)) <= room) low = mid;
+    else high = mid - 1;
+  }
+  const widths = at(low);
+  // What the level leaves over goes to the columns it narrowed, one each, left to right.
+  let spare = room - sum(widths);
+  for (let i = 0; i < widths.length && spare > 0; i++) {
+    if ((widths[i] ?? 0) < (natural[i] ?? 0)) {
+      widths[i] = (widths[i] ?? 0) + 1;
+      spare--;
+    }
+  }
+  return widths;
+}
+
+/**
+ * The lines of one row laid out by `plan`: cells (already escaped: no control characters) padded
+ * to their column, a narrowed one's cut to end in `…`, or the last one wrapped at spaces onto lines
+ * of its own under its column. `cut` is told whether anything was cut. A cell wider than a column
+ * not narrowed (a row changed between a long listing's two reads) stands out of it, as it is.
+ */
+export function layRow(cells: readonly string[], plan: TablePlan, cut?: () => void): string[] {
+  const shown = plan.shown.map((i) => cells[i] ?? '');
+  const lastAt = shown.length - 1;
+  const first = shown.map((cell, k) => {
+    const w = plan.widths[k] ?? 0;
+    if (k === lastAt && plan.wrap) return cell;
+    if (cell.length <= w || plan.narrowed[k] !== true) return k === lastAt ? cell : cell.padEnd(w);
+    cut?.();
+    return `${clip(cell, w - 1)}…`;
+  });
+  if (!plan.wrap) return [first.join('  ').trimEnd()];
+  const lines = wrapText(shown[lastAt] ?? '', plan.widths[lastAt] ?? 1);
+  const indent = ' '.repeat(plan.widths.slice(0, lastAt).reduce((a, w) => a + w + GAP, 0));
+  return [[...first.slice(0, lastAt), lines[0] ?? ''].join('  ').trimEnd(), ...lines.slice(1).map((l) => `${indent}${l}`)];
+}
+
+/** The first `n` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
+function clip(text: string, n: number): string {
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
+
+/** `text` in lines of at most `width`, broken at spaces where it can be, else anywhere (a pair kept whole). */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let rest = text.trim();
+  while (rest.length > width) {
+    const space = rest.lastIndexOf(' ', width);
+    const piece = space > 0 ? rest.slice(0, space) : clip(rest, Math.max(width, 2));
+    lines.push(piece.trimEnd());
+    rest = rest.slice(piece.length).trimStart();
+  }
+  lines.push(rest);
+  return lines;
+}

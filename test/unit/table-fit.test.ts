@@ -1,0 +1,97 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { COMFORTABLE_WIDTH, layRow, NARROWEST_WIDTH, narrowTo, planTable, wrapText, type TableFit } from '../../src/table-fit.js';
+
+const headers = ['USER', 'ID', 'DESCRIPTION', 'CREATED', 'SIGN-IN'];
+const fit: TableFit = { narrow: ['DESCRIPTION', 'SIGN-IN'], wrapLast: true, drop: ['CREATED'] };
+const widthsOf = (rows: readonly (readonly string[])[]) => headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+const lay = (rows: readonly (readonly string[])[], width: number | undefined, f: TableFit | null = fit) => {
+  const plan = planTable(headers, widthsOf(rows), f ?? undefined, width);
+  let cut = false;
+  const lines = [headers, ...rows].flatMap((r) => layRow(r, plan, () => (cut = true)));
+  return { plan, lines, cut };
+};
+const row = ['alice@pve', '6f132033', 'phone app on the old handset', '2026-12-01 20:19:18Z', 'NO: realm pve enforces TOTP; fix: tfactl tfa add totp alice@pve'];
+
+describe('fitting a table to a terminal', () => {
+  it('prints a table that fits, or one not on a terminal, or one with no fit, as it is', () => {
+    const natural = lay([row], undefined).lines;
+    expect(natural[1]).toBe(row.join('  '));
+    expect(lay([row], 500).lines).toEqual(natural);
+    expect(lay([row], 40, null).lines).toEqual(natural);
+  });
+
+  it('narrows free text to a comfortable width before leaving a column out, then leaves columns out in order', () => {
+    const natural = widthsOf([row]).reduce((a, b) => a + b + 2, -2);
+    // Just too wide: the widest free text (the sign-in text, wrapped) gives way, CREATED stays.
+    const slightly = lay([row], natural - 10);
+    expect([slightly.plan.dropped, slightly.plan.wrap, slightly.cut]).toEqual([[], true, false]);
+    expect(slightly.lines.every((l) => l.length <= natural - 10)).toBe(true);
+    // Narrower: both give way to one level, the description cut.
+    const more = lay([row], natural - 50);
+    expect([more.plan.dropped, more.plan.wrap, more.cut]).toEqual([[], true, true]);
+    expect(more.lines.every((l) => l.length <= natural - 50)).toBe(true);
+    // Too narrow for that at COMFORTABLE_WIDTH: CREATED goes first.
+    const narrow = lay([row], 9 + 8 + COMFORTABLE_WIDTH * 2 + 6);
+    expect(narrow.plan.dropped).toEqual(['CREATED']);
+    expect(narrow.lines.every((l) => l.length <= 9 + 8 + COMFORTABLE_WIDTH * 2 + 6)).toBe(true);
+    expect(narrow.lines.join('\n')).not.toContain('2026-12-01');
+  });
+
+  it('wraps the last column at spaces, under its own column, losing nothing, and cuts the others with …', () => {
+    const { lines, plan } = lay([row], 60);
+    expect(plan.wrap).toBe(true);
+    const at = lines[0]!.indexOf('SIGN-IN');
+    const signIn = lines.slice(1).map((l) => l.slice(at).trim()).join(' ');
+    expect(signIn).toBe(row[4]);
+    expect(lines[1]).toContain('…');
+    expect(lines.slice(2).every((l) => l.slice(0, at).trim() === '')).toBe(true);
+  });
+
+  it('never cuts a column below its header or NARROWEST_WIDTH, nor wraps one below COMFORTABLE_WIDTH; what cannot fit even so overflows', () => {
+    const { plan, lines } = lay([row], 20);
+    expect(plan.dropped).toEqual(['CREATED']);
+    expect(plan.widths).toEqual([9, 8, 'DESCRIPTION'.length, COMFORTABLE_WIDTH]);
+    expect(lines[0]).toContain('DESCRIPTION');
+  });
+
+  it('never splits a pair of surrogates when it cuts or wraps', () => {
+    const emoji = '😀'.repeat(30);
+    const cut = lay([['a', 'b', emoji, 'c', emoji]], 40);
+    for (const l of cut.lines) expect(l).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    for (const l of wrapText(emoji, 7)) expect(l).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+  });
+
+  it('keeps every line within the width whenever the narrowest columns fit, and every word of wrapped text (property)', () => {
+    const cell = fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'xyz', '-'), maxLength: 80 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(cell, cell, cell, cell, cell), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 200 }), (rows, width) => {
+        const { plan, lines } = lay(rows, width);
+        const floor = (i: number) => (i === headers.length - 1 ? COMFORTABLE_WIDTH : NARROWEST_WIDTH);
+        const floors = plan.shown.map((i, k) => (fit.narrow.includes(headers[i]!) ? Math.min(widthsOf(rows)[i]!, Math.max(headers[i]!.length, floor(i))) : plan.widths[k]!));
+        if (floors.reduce((a, b) => a + b + 2, -2) <= width) expect(lines.every((l) => l.length <= width)).toBe(true);
+        expect(plan.widths.every((w, k) => w >= headers[plan.shown[k]!]!.length)).toBe(true);
+        // Columns keep their order; the ones left out are from `drop`.
+        expect([...plan.shown].sort((a, b) => a - b)).toEqual(plan.shown);
+        expect(plan.dropped.every((h) => fit.drop!.includes(h))).toBe(true);
+      }),
+    );
+  });
+
+  it('wraps text into lines of at most the width, keeping every character but the spaces it breaks at (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'word'), maxLength: 200 }), fc.integer({ min: 2, max: 40 }), (text, width) => {
+        const lines = wrapText(text, width);
+        expect(lines.every((l) => l.length <= width)).toBe(true);
+        expect(lines.join('').replace(/ /g, '')).toBe(text.replace(/ /g, ''));
+      }),
+    );
+  });
+
+  it('narrows the widest first, to one level, and gives what the level leaves over back', () => {
+    expect(narrowTo([30, 10, 40], [5, 10, 5], 60)).toEqual([25, 10, 25]);
+    expect(narrowTo([30, 10, 41], [5, 10, 5], 60)).toEqual([25, 10, 25]);
+    expect(narrowTo([30, 10, 40], [5, 10, 5], 80)).toEqual([30, 10, 40]);
+    expect(narrowTo([30, 10, 40], [25, 10, 30], 60)).toBeNull();
+  });
+});
