@@ -4,7 +4,7 @@ import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, type ListView, type Style } from '../output.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { UserOverview } from '../services/factor-list.js';
-import { auditView, userView, type LockView, type RealmView, type TokenView, type UserView } from './views.js';
+import { auditView, userView, type LockView, type RealmView, type TokenView, type UserView, type ViewTime } from './views.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
@@ -36,12 +36,18 @@ export function describeLock(l: LockView): string {
 }
 
 /**
- * The consecutive failures the locks count: `none`, or `2 wrong second factors in a row, 1 wrong
- * TOTP code in a row`. The counts are apart: a YubiKey that works ends the first, not the second.
+ * The failures the locks and the password ban count: `none`, or `2 wrong second factors in a row,
+ * 1 wrong TOTP code in a row, 3 wrong passwords since 2026-12-01 20:14:02Z`. The counts are apart:
+ * a YubiKey that works ends the first, not the second.
  */
 export function describeFailures(l: LockView): string {
-  const count = (n: number, what: string) => (n > 0 ? [`${n} wrong ${what}${n === 1 ? '' : 's'} in a row`] : []);
-  const parts = [...count(l.secondFactorFailures, 'second factor'), ...count(l.totpFailures, 'TOTP code')];
+  const plural = (n: number, what: string) => `${n} wrong ${what}${n === 1 ? '' : 's'}`;
+  const count = (n: number, what: string) => (n > 0 ? [`${plural(n, what)} in a row`] : []);
+  const parts = [
+    ...count(l.secondFactorFailures, 'second factor'),
+    ...count(l.totpFailures, 'TOTP code'),
+    ...(l.passwordFailures > 0 && l.passwordFailuresSince !== null ? [`${plural(l.passwordFailures, 'password')} since ${human(l.passwordFailuresSince)}`] : []),
+  ];
   return parts.length ? parts.join(', ') : 'none';
 }
 
@@ -68,14 +74,14 @@ export function userFields(u: UserView, style: Style): string {
 }
 
 /** `user list`: one row a user, with factors and locks at a glance. */
-export function userList(now: number): ListView<UserOverview> {
+export function userList(at: ViewTime): ListView<UserOverview> {
   return {
     headers: ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'FACTORS', 'LOCKED', 'EXPIRES', 'EMAIL', 'COMMENT'],
     empty: 'no users',
     fit: { narrow: ['FACTORS', 'LOCKED', 'EMAIL', 'COMMENT'], drop: ['COMMENT', 'EMAIL', 'EXPIRES', 'PASSWORD', 'ADMIN'] },
-    json: (u) => userView(u, now),
+    json: (u) => userView(u, at),
     rows: (overview) => {
-      const u = userView(overview, now);
+      const u = userView(overview, at);
       return [
         [
           u.userid,

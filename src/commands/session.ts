@@ -13,6 +13,8 @@ import type { StoreConfig } from '../domain/store-config.js';
 import { loadStoreConfig } from '../config-file.js';
 import { commandCredentials, refuseEmptySecondFactor } from './credentials.js';
 import { ticketBox } from './tickets.js';
+import { passwordLimits } from '../services/settings.js';
+import type { ViewTime } from './views.js';
 
 export interface OpenedStore {
   readonly store: Store;
@@ -372,4 +374,10 @@ async function refuseIfStoreExists(inv: Invocation, path: string, keyPath: strin
     throw e;
   }
   throw new RefusedError(`you do not own ${what}: it is not there, and the store is (its owner has the key file): name the acting user with --as USERID (or TFACTL_AS)`, 'not_owner');
+}
+
+/** The time views are made at, with the setting that reading a user's locks needs. */
+export async function viewTime(inv: Invocation, session: Session): Promise<ViewTime> {
+  const { windowSeconds } = await passwordLimits(session.store);
+  return { now: inv.ctx.clock.nowSeconds(), passwordWindowSeconds: windowSeconds };
 }

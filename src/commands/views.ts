@@ -1,5 +1,5 @@
 import { isoTime } from '../domain/dates.js';
-import { signInStatus, type EnabledFactors, type EnforceType, type FactorType } from '../domain/sign-in.js';
+import { countedPasswordFailures, signInStatus, type EnabledFactors, type EnforceType, type FactorType } from '../domain/sign-in.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { FactorRecord, UserOverview } from '../services/factor-list.js';
@@ -69,6 +69,16 @@ export interface LockView {
   readonly secondFactorsUntil: string | null;
   /** Password sign-ins banned until then, or null. */
   readonly passwordUntil: string | null;
+  /** Failed password sign-ins counted toward a ban (lockout.password-failures within lockout.password-window-seconds). */
+  readonly passwordFailures: number;
+  /** When the first of them was, or null when none are counted. */
+  readonly passwordFailuresSince: string | null;
+}
+
+/** When a view is made, and what reading a user's locks needs besides: how long password failures count. */
+export interface ViewTime {
+  readonly now: number;
+  readonly passwordWindowSeconds: number;
 }
 
 export interface SignInView {
@@ -98,13 +108,16 @@ export interface UserView {
 
 const timeOrNull = (epoch: number, now: number) => (epoch > now ? isoTime(epoch) : null);
 
-export function lockView(u: UserOverview, now: number): LockView {
+export function lockView(u: UserOverview, at: ViewTime): LockView {
+  const passwordFailures = countedPasswordFailures(u.passwordFailures, at.passwordWindowSeconds, at.now);
   return {
     totp: u.totpLocked,
     totpFailures: u.totpFailures,
     secondFactorFailures: u.secondFactorFailures,
-    secondFactorsUntil: timeOrNull(u.lockedUntil, now),
-    passwordUntil: timeOrNull(u.passwordBannedUntil, now),
+    secondFactorsUntil: timeOrNull(u.lockedUntil, at.now),
+    passwordUntil: timeOrNull(u.passwordBannedUntil, at.now),
+    passwordFailures,
+    passwordFailuresSince: passwordFailures > 0 ? isoTime(u.passwordFailures.windowStart) : null,
   };
 }
 
@@ -128,7 +141,7 @@ export function signInView(u: UserOverview, now: number): SignInView {
   return status.ok ? { possible: true, problem: null, fix: null } : { possible: false, problem: status.problem, fix: status.fix };
 }
 
-export function userView(u: UserOverview, now: number): UserView {
+export function userView(u: UserOverview, at: ViewTime): UserView {
   return {
     userid: u.userid,
     realm: u.realm,
@@ -141,8 +154,8 @@ export function userView(u: UserOverview, now: number): UserView {
     created: isoTime(u.created),
     modified: isoTime(u.modified),
     factors: u.factors,
-    lock: lockView(u, now),
-    signIn: signInView(u, now),
+    lock: lockView(u, at),
+    signIn: signInView(u, at.now),
   };
 }
 
@@ -207,12 +220,12 @@ export interface UserFactorsView {
   readonly factors: readonly FactorView[];
 }
 
-export function userFactorsView(item: { readonly user: UserOverview; readonly factors: readonly FactorRecord[] }, now: number): UserFactorsView {
+export function userFactorsView(item: { readonly user: UserOverview; readonly factors: readonly FactorRecord[] }, at: ViewTime): UserFactorsView {
   return {
     userid: item.user.userid,
     realm: item.user.realm,
-    lock: lockView(item.user, now),
-    signIn: signInView(item.user, now),
+    lock: lockView(item.user, at),
+    signIn: signInView(item.user, at.now),
     factors: item.factors.map(factorView),
   };
 }

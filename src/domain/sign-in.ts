@@ -81,6 +81,23 @@ export interface SignInFacts {
   readonly yubicoUnchecked: number;
 }
 
+/** What the store counts of one user id's failed password sign-ins (see PasswordLimits). */
+export interface PasswordFailureRecord {
+  readonly failures: number;
+  /** Epoch seconds of the first failure of the window. */
+  readonly windowStart: number;
+  /** Epoch seconds until which password sign-ins are banned (0: never banned since the count began; may be past). */
+  readonly bannedUntil: number;
+}
+
+/**
+ * The failures that count toward a ban now: none once the window has passed, and none after a ban
+ * (in force, it is what counts; ended, the count starts afresh).
+ */
+export function countedPasswordFailures(r: PasswordFailureRecord, windowSeconds: number, now: number): number {
+  return r.windowStart + windowSeconds <= now || r.bannedUntil > 0 ? 0 : r.failures;
+}
+
 export type SignInStatus = { readonly ok: true } | { readonly ok: false; readonly problem: string; readonly fix: string };
 
 /**

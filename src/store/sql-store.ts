@@ -1,6 +1,6 @@
 import { StoreError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS } from '../domain/dates.js';
-import { countEnabled, type EnabledFactors } from '../domain/sign-in.js';
+import { countedPasswordFailures, countEnabled, type EnabledFactors } from '../domain/sign-in.js';
 import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import type {
@@ -237,7 +237,9 @@ function toFactor(r: FactorRow): FactorRecord {
 const OVERVIEW_COLUMNS = `u.userid, u.realm, u.admin, u.enabled, u.email, u.comment, u.expire, u.created, u.modified,
   CASE WHEN u.password_hash IS NOT NULL THEN 1 ELSE 0 END AS has_password, u.totp_failures, u.totp_locked, u.tfa_failures, u.tfa_locked_until,
   (SELECT r.enforce FROM realms r WHERE r.name = u.realm) AS enforce,
-  coalesce((SELECT p.banned_until FROM password_failures p WHERE p.userid = u.userid), 0) AS password_banned_until`;
+  coalesce((SELECT p.banned_until FROM password_failures p WHERE p.userid = u.userid), 0) AS password_banned_until,
+  coalesce((SELECT p.failures FROM password_failures p WHERE p.userid = u.userid), 0) AS password_failures,
+  coalesce((SELECT p.window_start FROM password_failures p WHERE p.userid = u.userid), 0) AS password_window_start`;
 
 const ENABLED_COUNT_COLUMNS = `
   (SELECT count(*) FROM factors f WHERE f.userid = u.userid AND f.enabled = 1 AND f.type = 'totp') AS n_totp,
@@ -257,6 +259,8 @@ interface OverviewRow extends UserRow {
   tfa_locked_until: number;
   enforce: EnforceType | null;
   password_banned_until: number;
+  password_failures: number;
+  password_window_start: number;
 }
 
 interface CountsRow {
@@ -289,6 +293,11 @@ const toOverview = (r: OverviewRow, factors: EnabledFactors, yubicoUnchecked: nu
   secondFactorFailures: r.tfa_failures,
   lockedUntil: storedTime(r.tfa_locked_until, `user ${r.userid}`),
   passwordBannedUntil: storedTime(r.password_banned_until, `user ${r.userid}`),
+  passwordFailures: {
+    failures: r.password_failures,
+    windowStart: storedTime(r.password_window_start, `user ${r.userid}`),
+    bannedUntil: storedTime(r.password_banned_until, `user ${r.userid}`),
+  },
   yubicoUnchecked,
 });
 
@@ -927,7 +936,7 @@ export abstract class SqlStore implements Store {
         await s.sql('UPDATE password_failures SET banned_until = ?, window_start = ? WHERE userid = ?').run(row.banned_until, row.window_start, userid);
       }
       if (row && row.banned_until > now) return { status: 'banned', until: row.banned_until };
-      const failures = !row || row.window_start + limits.windowSeconds <= now || row.banned_until > 0 ? 0 : row.failures;
+      const failures = row ? countedPasswordFailures({ failures: row.failures, windowStart: row.window_start, bannedUntil: row.banned_until }, limits.windowSeconds, now) : 0;
       // The limit was lowered below the failures counted in this window: they reach it now, as the
       // failure that crossed it would have (never a wait for checks in flight that cannot end it).
       if (failures >= limits.failures) {

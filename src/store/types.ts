@@ -3,7 +3,7 @@
 import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpParams } from '../domain/totp-params.js';
 
-import type { EnabledFactors, EnforceType, FactorType } from '../domain/sign-in.js';
+import type { EnabledFactors, EnforceType, FactorType, PasswordFailureRecord } from '../domain/sign-in.js';
 
 export type { EnforceType, FactorType };
 
@@ -250,6 +250,8 @@ export interface UserOverview extends UserRecord {
   readonly lockedUntil: number;
   /** Epoch seconds until which password sign-ins are banned (0: not; may be past). */
   readonly passwordBannedUntil: number;
+  /** The failed password sign-ins counted against the user id (all zero when none are). */
+  readonly passwordFailures: PasswordFailureRecord;
   /**
    * Enabled YubiKeys validated online (registered without an AES key) in a realm with no
    * validation service: nothing can check their OTPs.

@@ -329,6 +329,29 @@ describe('password guesses', () => {
     expect(shown.lock.passwordUntil).toBeNull();
   });
 
+  it('counted are shown to an admin before any ban: how many and since when, gone once the window has passed or tfa unlock', async () => {
+    await store.addUser('gus', PW);
+    const lock = (prefix: string[] = []) =>
+      store.run(['user', 'show', 'gus', '--json'], { prefix }).then((r) => r.json().result.lock as { passwordFailures: number; passwordFailuresSince: string | null; passwordUntil: string | null });
+    expect(await lock()).toMatchObject({ passwordFailures: 0, passwordFailuresSince: null });
+    const before = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 3; i++) expect((await store.login('gus', 'wrong password!')).code).toBe(5);
+    const counted = await lock();
+    expect(counted).toMatchObject({ passwordFailures: 3, passwordUntil: null });
+    expect(Date.parse(counted.passwordFailuresSince!) / 1000).toBeGreaterThanOrEqual(before);
+    expect((await store.run(['user', 'show', 'gus'])).stdout).toMatch(/^failures: +3 wrong passwords since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
+    expect((await store.run(['user', 'list', '--json'])).json().result.find((u: { userid: string }) => u.userid === 'gus@local').lock.passwordFailures).toBe(3);
+    expect((await store.run(['tfa', 'list', 'gus', '--json'])).json().result[0].lock.passwordFailures).toBe(3);
+    // The window (600 s) passed: they count no more, and are not shown.
+    expect(await lock(['faketime', '-f', '+11m'])).toMatchObject({ passwordFailures: 0, passwordFailuresSince: null });
+    expect((await store.run(['user', 'show', 'gus'], { prefix: ['faketime', '-f', '+11m'] })).stdout).toMatch(/^failures: +none$/m);
+    // Five ban; while the ban holds, it is what is shown.
+    for (let i = 0; i < 2; i++) expect((await store.login('gus', 'wrong password!')).code).toBe(5);
+    expect(await lock()).toMatchObject({ passwordFailures: 0, passwordFailuresSince: null, passwordUntil: expect.any(String) });
+    expect((await store.run(['tfa', 'unlock', 'gus'])).code).toBe(0);
+    expect(await lock()).toMatchObject({ passwordFailures: 0, passwordUntil: null });
+  });
+
   it('ban for no longer than the ban from now: one made while the clock ran ahead is cut once it is set back', async () => {
     await store.addUser('fwd', PW);
     for (let i = 0; i < 5; i++) {

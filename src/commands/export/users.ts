@@ -1,7 +1,7 @@
 import type { Invocation } from '../../invocation.js';
 import { exportUsers } from '../../services/export.js';
 import type { UserFactors } from '../../services/factor-list.js';
-import { openSession } from '../session.js';
+import { openSession, viewTime } from '../session.js';
 import { factorView, realmView, userView } from '../views.js';
 
 /**
@@ -11,8 +11,8 @@ import { factorView, realmView, userView } from '../views.js';
 export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'store.read', action: 'export.users' });
   const { realms, users } = await exportUsers(session);
-  const now = inv.ctx.clock.nowSeconds();
-  const entry = (u: UserFactors) => ({ user: userView(u.user, now), factors: u.factors.map(factorView) });
+  const at = await viewTime(inv, session);
+  const entry = (u: UserFactors) => ({ user: userView(u.user, at), factors: u.factors.map(factorView) });
   const before = { realms: realms.map(realmView) };
   if (inv.out.json) {
     await inv.out.list(users, { headers: [], empty: '', rows: () => [], json: entry, wrap: { before, key: 'users' } });

@@ -3,7 +3,7 @@ import { describeTotpParams } from '../../domain/totp-params.js';
 import type { ListView, Style } from '../../output.js';
 import type { UserFactors } from '../../services/factor-list.js';
 import { describeLock } from '../render.js';
-import { userFactorsView, type FactorView, type TotpEnrolmentView } from '../views.js';
+import { userFactorsView, type FactorView, type TotpEnrolmentView, type ViewTime } from '../views.js';
 
 /** How many characters of a factor id a table shows; any unique prefix is accepted as input. */
 export const SHORT_ID = 8;
@@ -49,15 +49,15 @@ const human = (iso: string) => iso.replace('T', ' ');
  * `tfa list`: a row a factor, and a row for a user without any; the user's first row says whether
  * they can sign in (locks, and what their realm enforces) and which command fixes it.
  */
-export function factorList(now: number): ListView<UserFactors> {
+export function factorList(at: ViewTime): ListView<UserFactors> {
   return {
     headers: ['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL', 'SIGN-IN'],
     empty: 'no users',
     // Whether and how a user can sign in says what to run: wrapped, never cut.
     fit: { narrow: ['DESCRIPTION', 'DETAIL', 'SIGN-IN'], wrapLast: true, drop: ['CREATED', 'LAST USED'] },
-    json: (item) => userFactorsView(item, now),
+    json: (item) => userFactorsView(item, at),
     rows: (item) => {
-      const u = userFactorsView(item, now);
+      const u = userFactorsView(item, at);
       const lock = describeLock(u.lock);
       const state = u.signIn.possible ? (lock === 'no' ? 'ok' : `ok (locked: ${lock})`) : `NO: ${u.signIn.problem}; fix: ${u.signIn.fix}`;
       if (u.factors.length === 0) return [[u.userid, '-', '-', 'no second factors', '-', '-', '-', '-', state]];

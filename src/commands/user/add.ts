@@ -4,7 +4,7 @@ import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { newPasswordInput } from '../credentials.js';
-import { openSession } from '../session.js';
+import { openSession, viewTime } from '../session.js';
 import { addUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
@@ -82,7 +82,7 @@ export async function run(inv: Invocation): Promise<void> {
   for (const w of added.warnings) inv.out.warn(w);
   if (added.totp && !added.totp.verified) inv.out.warn(unverifiedWarning(added.totp));
   const view = {
-    user: userView(added.user, inv.ctx.clock.nowSeconds()),
+    user: userView(added.user, await viewTime(inv, session)),
     totp: added.totp && totpEnrolmentView(added.totp),
     yubico: added.yubico && yubikeyView(added.yubico),
   };

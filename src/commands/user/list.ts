@@ -1,6 +1,6 @@
 import { parseRealmName } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../session.js';
+import { openSession, viewTime } from '../session.js';
 import { listUsers } from '../../services/users.js';
 import { boolOpt, stringOpt } from '../options.js';
 import { userList } from '../render.js';
@@ -10,5 +10,5 @@ export async function run(inv: Invocation): Promise<void> {
   const realm = realmText === undefined ? undefined : parseRealmName(realmText);
   const session = await openSession(inv);
   const users = await listUsers(session, realm === undefined ? {} : { realm });
-  await inv.out.list(users, userList(inv.ctx.clock.nowSeconds()), { wide: boolOpt(inv, 'wide') });
+  await inv.out.list(users, userList(await viewTime(inv, session)), { wide: boolOpt(inv, 'wide') });
 }

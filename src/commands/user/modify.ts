@@ -3,7 +3,7 @@ import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { openSession } from '../session.js';
+import { openSession, viewTime } from '../session.js';
 import { modifyOperation, modifyUser, type UserPatch } from '../../services/users.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
@@ -28,5 +28,5 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const session = await openSession(inv, { op: modifyOperation(patch), action: 'user.modify', target: userid.id });
   const user = await modifyUser(session, userid.id, patch);
-  inv.out.result(userView(user, inv.ctx.clock.nowSeconds()), (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
+  inv.out.result(userView(user, await viewTime(inv, session)), (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
 }
