@@ -99,7 +99,7 @@ _tfactl_node() {
             vopts='--db --as --auth-code --server --token --api-id --api-key --url'
             args=('') ids=('realms') vararg=0 ;;
         'tfa')
-            cmds='add list delete enable disable unlock'
+            cmds='add list delete enable disable modify unlock'
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
             vopts='--db --as --auth-code --server --token'
             args=() ids=() vararg=0 ;;
@@ -147,6 +147,11 @@ _tfactl_node() {
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help'
             vopts='--db --as --auth-code --server --token'
+            args=('' '') ids=('users' 'factors:0') vararg=0 ;;
+        'tfa modify')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --description'
+            vopts='--db --as --auth-code --server --token --description'
             args=('' '') ids=('users' 'factors:0') vararg=0 ;;
         'tfa unlock')
             cmds=''
@@ -320,6 +325,7 @@ _tfactl_child() {
         'tfa/delete') child='tfa delete' ;;
         'tfa/enable') child='tfa enable' ;;
         'tfa/disable') child='tfa disable' ;;
+        'tfa/modify') child='tfa modify' ;;
         'tfa/unlock') child='tfa unlock' ;;
         'tfa add/totp') child='tfa add totp' ;;
         'tfa add/yubico') child='tfa add yubico' ;;
@@ -410,6 +416,8 @@ _tfactl_value() {
         'tfa enable/--as') store=users ;;
         'tfa disable/--db') files=1 ;;
         'tfa disable/--as') store=users ;;
+        'tfa modify/--db') files=1 ;;
+        'tfa modify/--as') store=users ;;
         'tfa unlock/--db') files=1 ;;
         'tfa unlock/--as') store=users ;;
         'login/--db') files=1 ;;

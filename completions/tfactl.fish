@@ -76,6 +76,8 @@ function __tfactl_child --argument-names path word
             echo 'enable'
         case 'tfa/disable'
             echo 'disable'
+        case 'tfa/modify'
+            echo 'modify'
         case 'tfa/unlock'
             echo 'unlock'
         case 'tfa add/totp'
@@ -172,6 +174,8 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --server --token
         case 'tfa disable'
             echo --db --as --auth-code --server --token
+        case 'tfa modify'
+            echo --db --as --auth-code --server --token --description
         case 'tfa unlock'
             echo --db --as --auth-code --server --token
         case 'login'
@@ -462,6 +466,7 @@ complete -c tfactl -n '__tfactl_needs_command "tfa"' -a list -d 'list second fac
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a delete -d 'delete a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a enable -d 'enable a second factor'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a disable -d 'disable a second factor'
+complete -c tfactl -n '__tfactl_needs_command "tfa"' -a modify -d 'change what a second factor is called (its description)'
 complete -c tfactl -n '__tfactl_needs_command "tfa"' -a unlock -d 'lift TOTP and second-factor lockouts and the password ban'
 
 # tfactl tfa add
@@ -527,6 +532,11 @@ complete -c tfactl -n '__tfactl_argument "tfa enable" 1' -a '(__tfactl_ids --arg
 # tfactl tfa disable
 complete -c tfactl -n '__tfactl_argument "tfa disable" 0' -a '(__tfactl_ids --argument users)'
 complete -c tfactl -n '__tfactl_argument "tfa disable" 1' -a '(__tfactl_ids --argument factors (__tfactl_given 0))'
+
+# tfactl tfa modify
+complete -c tfactl -n '__tfactl_using "tfa modify"' -l description -x -d 'name of the device or app, e.g. "pixel-7 authy"'
+complete -c tfactl -n '__tfactl_argument "tfa modify" 0' -a '(__tfactl_ids --argument users)'
+complete -c tfactl -n '__tfactl_argument "tfa modify" 1' -a '(__tfactl_ids --argument factors (__tfactl_given 0))'
 
 # tfactl tfa unlock
 complete -c tfactl -n '__tfactl_argument "tfa unlock" 0' -a '(__tfactl_ids --argument users)'

@@ -278,6 +278,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(tfa, 'disable', 'disable a second factor', () => import('./commands/tfa/disable.js'))
       .argument('<userid>', USERID)
       .argument('<id>', 'factor id, or a unique start of it, at least 4 characters');
+    leaf(tfa, 'modify', 'change what a second factor is called (its description)', () => import('./commands/tfa/modify.js'))
+      .argument('<userid>', USERID)
+      .argument('<id>', 'factor id, or a unique start of it, at least 4 characters (see tfa list)')
+      .option('--description <text>', 'name of the device or app, e.g. "pixel-7 authy"');
     leaf(tfa, 'unlock', 'lift TOTP and second-factor lockouts and the password ban', () => import('./commands/tfa/unlock.js')).argument('<userid>', USERID);
   });
 

@@ -138,6 +138,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
   'tfa enable': [ex('Enable a factor again', `tfactl tfa enable alice ${FACTOR_ID}`)],
   'tfa disable': [ex('Stop a lost phone from signing in, keeping its record', `tfactl tfa disable alice ${FACTOR_ID}`)],
+  'tfa modify': [ex('Say which phone a TOTP factor is on', `tfactl tfa modify alice ${FACTOR_ID} --description "pixel-7 authy"`)],
   'tfa unlock': [ex("Lift alice's TOTP and second-factor locks and her password ban", 'tfactl tfa unlock alice')],
 
   login: [

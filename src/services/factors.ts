@@ -186,6 +186,19 @@ export async function setFactorEnabled(session: Session, userid: string, idOrPre
   return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings };
 }
 
+/** Renames a factor (its description: which device or app it is). As enabling one, it takes what managing factors takes. */
+export async function describeFactor(session: Session, userid: string, idOrPrefix: string, description: string): Promise<FactorRecord> {
+  await authorize(session, 'tfa.manage', 'tfa.modify', userid);
+  await requireUser(session.store, userid);
+  const factorId = (await requireFactor(session.store, userid, idOrPrefix)).id;
+  await session.store.transaction(async (tx) => {
+    const before = await requireFactor(tx, userid, factorId);
+    await tx.setFactorDescription(userid, factorId, description);
+    await session.audit({ action: 'tfa.modify', target: userid, outcome: 'ok', detail: { id: factorId, description: { from: before.description, to: description } } }, tx);
+  });
+  return requireFactor(session.store, userid, factorId);
+}
+
 /** Lifts TOTP and all-factor locks and the password ban, and resets failure counters. Admins only. Returns the user as they were. */
 export async function unlockUser(session: Session, userid: string): Promise<UserOverview> {
   await authorize(session, 'tfa.unlock', 'tfa.unlock', userid);

@@ -858,6 +858,10 @@ export abstract class SqlStore implements Store {
     return (await this.sql('UPDATE factors SET enabled = ? WHERE userid = ? AND id = ?').run(enabled ? 1 : 0, userid, factorId)).changes === 1;
   }
 
+  async setFactorDescription(userid: string, factorId: string, description: string) {
+    return (await this.sql('UPDATE factors SET description = ? WHERE userid = ? AND id = ?').run(description, userid, factorId)).changes === 1;
+  }
+
   async deleteFactor(userid: string, factorId: string) {
     return (await this.sql('DELETE FROM factors WHERE userid = ? AND id = ?').run(userid, factorId)).changes === 1;
   }

@@ -458,6 +458,7 @@ export interface FactorStore {
    */
   consumeRecoverySlot(factorId: string, slot: number, hash: string, now: number): Promise<boolean>;
   setFactorEnabled(userid: string, factorId: string, enabled: boolean): Promise<boolean>;
+  setFactorDescription(userid: string, factorId: string, description: string): Promise<boolean>;
   deleteFactor(userid: string, factorId: string): Promise<boolean>;
   /** Deletes every factor of a user; returns how many. */
   deleteFactors(userid: string): Promise<number>;

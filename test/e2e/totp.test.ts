@@ -410,3 +410,51 @@ describe('secrets from a file (@FILE), out of sight of ps', () => {
     expect(store.snapshot()).toBe(before);
   });
 });
+
+describe('tfa modify', () => {
+  it('renames a factor (audited, from and to), which then signs in as before', async () => {
+    await addUser('rena');
+    const { secret, id } = await enrol('rena');
+    const r = await store.run(['tfa', 'modify', 'rena', id.slice(0, 6), '--description', 'the old phone, in the drawer', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result).toMatchObject({ id, userid: 'rena@local', type: 'totp', description: 'the old phone, in the drawer', enabled: true });
+    expect((await store.run(['tfa', 'list', 'rena', '--json'])).json().result[0].factors[0].description).toBe('the old phone, in the drawer');
+    expect((await store.run(['tfa', 'modify', 'rena', id, '--description', 'pixel-8'])).stdout).toBe(`modified totp factor ${id} of rena@local: pixel-8\n`);
+    const audit = store.auditRows().filter((a) => a.action === 'tfa.modify' && a.target === 'rena@local');
+    expect(audit.map((a) => JSON.parse(a.detail!))).toEqual([
+      { id, description: { from: 'pixel-7 authy', to: 'the old phone, in the drawer' } },
+      { id, description: { from: 'the old phone, in the drawer', to: 'pixel-8' } },
+    ]);
+    expect((await login('rena', oathtool(secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+  });
+
+  it('refuses no description, an empty or unsafe one, and an unknown factor or user, changing nothing', async () => {
+    await addUser('renb');
+    const { id } = await enrol('renb');
+    const before = store.snapshot();
+    const cases: [string[], number, string][] = [
+      [['tfa', 'modify', 'renb', id], 2, 'usage'],
+      [['tfa', 'modify', 'renb', id, '--description', ''], 2, 'invalid_comment'],
+      [['tfa', 'modify', 'renb', id, '--description', 'a\u001b[31mred'], 2, 'invalid_comment'],
+      [['tfa', 'modify', 'renb', id, '--description', 'x'.repeat(257)], 2, 'invalid_comment'],
+      [['tfa', 'modify', 'renb', 'ffffffff', '--description', 'x'], 3, 'not_found'],
+      [['tfa', 'modify', 'nobody', id, '--description', 'x'], 3, 'not_found'],
+    ];
+    for (const [args, code, errorCode] of cases) {
+      const r = await store.run([...args, '--json']);
+      expect([r.code, r.json().error.code], args.join(' ')).toEqual([code, errorCode]);
+      expect(oneLineError(await store.run(args)), args.join(' ')).toMatch(/^error: /);
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('takes the user\'s second factor when they rename their own, as enabling one does', async () => {
+    await addUser('renc');
+    const { secret, id } = await enrol('renc');
+    const without = await store.runAs('renc', PW, ['tfa', 'modify', 'renc', id, '--description', 'mine']);
+    expect(without.code).toBe(5);
+    const withCode = await store.runAs('renc', PW, ['--auth-code', oathtool(secret, { epoch: nowSeconds() + 30 }), 'tfa', 'modify', 'renc', id, '--description', 'mine', '--json']);
+    expect(withCode.code, withCode.stderr).toBe(0);
+    expect(withCode.json().result.description).toBe('mine');
+  });
+});

@@ -184,7 +184,10 @@ onEveryBackend((opened, others) => {
       expect(await store.getCredentials('ghost@local')).toEqual([]);
     });
 
-    it('disable, list with their users, and delete factors', async () => {
+    it('disable, rename, list with their users, and delete factors', async () => {
+      expect(await store.setFactorDescription('cat@local', 'y-cat', 'the blue key')).toBe(true);
+      expect((await store.listFactors('cat@local')).find((f) => f.id === 'y-cat')?.description).toBe('the blue key');
+      expect(await store.setFactorDescription('dog@local', 'y-cat', 'not theirs')).toBe(false);
       expect(await store.setFactorEnabled('cat@local', 'y-cat', false)).toBe(true);
       expect(await store.getYubicoFactors('cat@local')).toEqual([]);
       const listed: { userid: string; types: string[] }[] = [];
