@@ -270,8 +270,8 @@ _tfactl_node() {
             args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all --wide'
-            vopts='--db --as --auth-code --server --token --user --since --limit'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all --action --outcome --wide'
+            vopts='--db --as --auth-code --server --token --user --since --limit --action --outcome'
             args=() ids=() vararg=0 ;;
         'completion')
             cmds=''
@@ -483,6 +483,7 @@ _tfactl_value() {
         'audit/--db') files=1 ;;
         'audit/--as') store=users ;;
         'audit/--user') store=users ;;
+        'audit/--outcome') choices='ok refused failed' ;;
         'completion/--db') files=1 ;;
         'completion/--as') store=users ;;
         'help/--db') files=1 ;;

@@ -223,7 +223,7 @@ function __tfactl_value_options --argument-names path
         case 'pam config'
             echo --db --as --auth-code --server --token --realm --client
         case 'audit'
-            echo --db --as --auth-code --server --token --user --since --limit
+            echo --db --as --auth-code --server --token --user --since --limit --action --outcome
         case 'completion'
             echo --db --as --auth-code --server --token
         case 'help'
@@ -654,6 +654,8 @@ complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids user
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'
+complete -c tfactl -n '__tfactl_using "audit"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'
+complete -c tfactl -n '__tfactl_using "audit"' -l outcome -x -a 'ok refused failed' -d 'only entries with this outcome'
 complete -c tfactl -n '__tfactl_using "audit"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 
 # tfactl completion

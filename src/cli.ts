@@ -387,6 +387,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
     .option('--limit <n>', 'the newest N entries (default 100)')
     .option('--all', 'every entry, oldest first')
+    .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)')
+    .addOption(new Option('--outcome <outcome>', 'only entries with this outcome').choices(['ok', 'refused', 'failed']))
     .option('--wide', WIDE);
 
   leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>

@@ -2,7 +2,8 @@ import { parsePositiveInt } from '../domain/account.js';
 import { parseDate, startOfDate } from '../domain/dates.js';
 import { parseUserId } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
-import { readAudit } from '../services/audit.js';
+import { parseAuditAction } from '../domain/audit-filter.js';
+import { readAudit, type AuditFilter } from '../services/audit.js';
 import { openSession } from './session.js';
 import { boolOpt, stringOpt } from './options.js';
 import { UsageError } from '../errors.js';
@@ -16,11 +17,15 @@ export async function run(inv: Invocation): Promise<void> {
   const since = stringOpt(inv, 'since');
   const limit = stringOpt(inv, 'limit');
   const all = boolOpt(inv, 'all') === true;
+  const action = stringOpt(inv, 'action');
+  const outcome = stringOpt(inv, 'outcome') as AuditFilter['outcome'];
   if (all && limit !== undefined) throw new UsageError('give --limit or --all, not both', 'conflicting_options');
   const filter = {
     ...(user !== undefined && { user: parseUserId(user).id }),
     ...(since !== undefined && { since: startOfDate(parseDate(since, '--since date')) }),
     ...(!all && { limit: limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(limit, '--limit') }),
+    ...(action !== undefined && { action: parseAuditAction(action) }),
+    ...(outcome !== undefined && { outcome }),
   };
   const session = await openSession(inv, filter.user === undefined ? undefined : { op: 'audit.read-all', action: 'audit.read', target: filter.user });
   const listing = await readAudit(session, filter);

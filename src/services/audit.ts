@@ -3,7 +3,7 @@ import type { AuditFilter, AuditRecord } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Listing, Session } from './session.js';
 
-export type { AuditRecord };
+export type { AuditFilter, AuditRecord };
 
 /**
  * The audit trail the actor may read: everything for admins; for other users only entries where

@@ -440,9 +440,14 @@ export const listingQueries = {
 function auditMatching(filter: AuditFilter, columns: string, more: readonly string[], byUnion: boolean) {
   const where = [...more];
   if (filter.since !== undefined) where.push('ts >= @since');
+  // An action name is letters, digits, dots and dashes (the service checks): no LIKE wildcard in it.
+  if (filter.action !== undefined) where.push('(action = @action OR action LIKE @actions)');
+  if (filter.outcome !== undefined) where.push('outcome = @outcome');
   const params = {
     ...(filter.user !== undefined && { user: filter.user }),
     ...(filter.since !== undefined && { since: filter.since }),
+    ...(filter.action !== undefined && { action: filter.action, actions: `${filter.action}.%` }),
+    ...(filter.outcome !== undefined && { outcome: filter.outcome }),
   };
   if (filter.user !== undefined && byUnion) {
     const and = where.map((w) => ` AND ${w}`).join('');

@@ -336,6 +336,9 @@ export interface AuditFilter {
   readonly user?: string;
   readonly since?: number;
   readonly limit?: number;
+  /** Entries of this action, or of the actions under it (`tfa` is tfa.add, tfa.delete, ...). */
+  readonly action?: string;
+  readonly outcome?: 'ok' | 'refused' | 'failed';
 }
 
 /** Users and their passwords. */

@@ -152,6 +152,40 @@ describe('permission matrix for store-wide commands', () => {
     expect(others.code).toBe(4);
   });
 
+  it('narrows the trail by action (one, or a group) and outcome, with a user\'s own view still their own', async () => {
+    expect((await store.run(['user', 'add', 'fay', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect((await store.login('fay', 'not her password')).code).toBe(5);
+    expect((await store.login('fay', PASSWORD)).code).toBe(0);
+    const entries = async (args: string[], as?: string) =>
+      (as ? await store.runAs(as, PASSWORD, ['audit', '--all', ...args, '--json']) : await store.run(['audit', '--all', ...args, '--json'])).json().result as {
+        action: string;
+        target: string;
+        outcome: string;
+      }[];
+    const failed = (await entries(['--action', 'login', '--outcome', 'failed'])).filter((e) => e.target === 'fay@local');
+    expect(failed.map((e) => [e.action, e.outcome])).toEqual([['login', 'failed'], ['login', 'failed']]);
+    const ok = (await entries(['--action', 'login', '--outcome', 'ok'])).filter((e) => e.target === 'fay@local');
+    expect(ok.length).toBe(1);
+    // A group: every user.* action, and nothing else (not user1's own 'auth' entries, nor login).
+    const group = await entries(['--action', 'user']);
+    expect(group.length).toBeGreaterThan(0);
+    expect(group.every((e) => e.action.startsWith('user.'))).toBe(true);
+    expect((await entries(['--action', 'use'])).length).toBe(0);
+    // --limit counts what matches: the newest one failed login.
+    const newest = (await store.run(['audit', '--action', 'login', '--outcome', 'failed', '--limit', '1', '--json'])).json().result;
+    expect(newest).toHaveLength(1);
+    expect(newest[0]).toMatchObject({ action: 'login', outcome: 'failed', target: 'fay@local' });
+    // An ordinary user filters only their own entries.
+    for (const e of await entries(['--action', 'auth'], 'user1')) expect(e.action).toBe('auth');
+    expect((await entries(['--action', 'login', '--outcome', 'failed'], 'user1')).filter((e) => e.target === 'fay@local')).toEqual([]);
+    // Bad filters: one line, exit 2.
+    for (const [args, code] of [[['--action', 'login%'], 'invalid_action'], [['--action', 'Login'], 'invalid_action'], [['--outcome', 'bad'], 'usage']] as const) {
+      const r = await store.run(['audit', ...args, '--json']);
+      expect([r.code, r.json().error.code], args.join(' ')).toEqual([2, code]);
+      expect(oneLineError(await store.run(['audit', ...args]))).toMatch(/^error: /);
+    }
+  });
+
   it("shows a user given a deleted user's name none of the entries of that one", async () => {
     expect((await store.run(['user', 'add', 'heir', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
     expect((await store.runAs('heir', PASSWORD, ['token', 'add', 'heir', 'old-deploy'])).code).toBe(0);

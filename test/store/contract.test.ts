@@ -236,6 +236,22 @@ onEveryBackend((opened, others) => {
       expect(byAnn).toEqual([1, 3]);
     });
 
+    it('list audit entries of an action, a group of actions and an outcome, the latest few of those', async () => {
+      const entries = [['grp.one', 'ok'], ['grp.two', 'failed'], ['grp', 'failed'], ['grpx.one', 'failed'], ['grp.two', 'refused'], ['grp.two', 'failed']] as const;
+      for (const [i, [action, outcome]] of entries.entries()) await store.appendAudit({ ts: NOW + 10 + i, actor: null, action, target: 'ben@local', outcome, detail: { n: i } });
+      const read = async (filter: Parameters<typeof store.auditEntries>[0]) => {
+        const got = [];
+        for await (const e of store.auditEntries({ since: NOW + 10, ...filter })) got.push(e.detail?.n);
+        return got;
+      };
+      expect(await read({ action: 'grp' })).toEqual([0, 1, 2, 4, 5]);
+      expect(await read({ action: 'grp.two' })).toEqual([1, 4, 5]);
+      expect(await read({ outcome: 'failed' })).toEqual([1, 2, 3, 5]);
+      expect(await read({ action: 'grp', outcome: 'failed' })).toEqual([1, 2, 5]);
+      expect(await read({ action: 'grp', outcome: 'failed', limit: 2 })).toEqual([2, 5]);
+      expect(await read({ action: 'gr' })).toEqual([]);
+    });
+
     it('keep API tokens and sessions, and drop them with their user, with the challenges pending for them', async () => {
       const token = { userid: 'ben@local', name: 'ci', secretHash: Buffer.alloc(32, 7), privileges: 'read-only' as const, expires: null, comment: null, created: NOW, lastUsed: null };
       expect(await store.insertApiToken(token)).toBe(true);
