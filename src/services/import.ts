@@ -119,7 +119,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
     try {
       const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update);
-      if (p === 'skip') return finish(index, outcome(item.row.line, item.row.userid, 'skipped'));
+      if (p === 'skip') return finish(index, outcome(item.row.line, item.row.userid, 'skipped', SKIPPED.exists));
       if (options.atomic) {
         prepared[index] = p;
         return;
@@ -131,7 +131,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
       if (!written && (p.exists || options.update)) {
         throw new RowError(`${item.row.userid} was ${p.exists ? 'deleted' : 'added'} by another command while this import ran: nothing of this row was written (run the import again)`);
       }
-      finish(index, written ? resultOf(p, written) : outcome(item.row.line, item.row.userid, 'skipped'));
+      finish(index, written ? resultOf(p, written) : outcome(item.row.line, item.row.userid, 'skipped', SKIPPED.raced));
     } catch (e) {
       // A row's own failure, or the user or realm it names deleted meanwhile (not found: the others go on).
       if (!(e instanceof RowError) && !(e instanceof TfaError && (e.exitCode === 2 || e.exitCode === 3))) throw e;
@@ -234,7 +234,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
         ? outcome(p.row.line, p.row.userid, 'failed', racedRow?.p === p ? `line ${p.row.line}: ${racedRow.error.message}` : `line ${p.row.line}: not imported (--atomic, and ${why})`)
         : w
           ? resultOf(p, w)
-          : outcome(p.row.line, p.row.userid, 'skipped');
+          : outcome(p.row.line, p.row.userid, 'skipped', SKIPPED.raced);
       try {
         finish(index, result);
       } catch (e) {
@@ -267,12 +267,20 @@ interface Written {
   readonly changed: boolean;
 }
 
+/** Why a row was skipped: said with it, so a rerun of an import cut short names the users it had made. */
+const SKIPPED = {
+  exists: 'the user exists (--update changes existing users)',
+  raced: 'another command made the user while this import ran',
+  unchanged: 'the user has what the row says already',
+} as const;
+
 function resultOf(p: PreparedRow, written: Written): ImportResult {
+  const status = p.exists ? (written.changed ? 'updated' : 'skipped') : 'created';
   return {
     line: p.row.line,
     userid: p.row.userid,
-    status: p.exists ? (written.changed ? 'updated' : 'skipped') : 'created',
-    error: null,
+    status,
+    error: status === 'skipped' ? SKIPPED.unchanged : null,
     totp: p.totp && written.totp ? p.totp.result : null,
     recoveryKeys: p.recovery && written.recovery ? p.recovery.keys : null,
   };

@@ -190,12 +190,18 @@ async function progressBar(total: number) {
   return bar;
 }
 
+/** The skipped rows named in the summary; --json and --results list every one. */
+const SKIPPED_SHOWN = 10;
+
 function describe(s: ReturnType<typeof summaryView>, style: Style): string {
   const problems = s.results.filter((r) => r.status === 'failed');
+  const skipped = s.results.filter((r) => r.status === 'skipped');
   const secrets = s.results.filter((r) => r.totp || r.recoveryKeys);
   return [
     `${style.green(`${s.created} created`)}, ${s.updated} updated, ${s.skipped} skipped, ${s.failed ? style.red(`${s.failed} failed`) : '0 failed'}`,
     ...problems.map((r) => `  ${r.error}`),
+    ...skipped.slice(0, SKIPPED_SHOWN).map((r) => `  line ${r.line}: ${r.userid ?? '-'} skipped: ${r.error ?? ''}`),
+    ...(skipped.length > SKIPPED_SHOWN ? [`  and ${skipped.length - SKIPPED_SHOWN} more skipped (--json and --results list every row)`] : []),
     ...(secrets.length
       ? [
           '',
