@@ -32,7 +32,9 @@ export interface TablePlan {
 export const COMFORTABLE_WIDTH = 20;
 /** ...and no further than this when every column that may go has gone (text that wraps, never). */
 export const NARROWEST_WIDTH = 8;
+/** Between two columns. */
 const GAP = 2;
+const SEP = ' '.repeat(GAP);
 
 /**
  * The plan for a table whose cells are at most `natural` wide, to fit `width` columns (undefined:
@@ -119,10 +121,10 @@ export function layRow(cells: readonly string[], plan: TablePlan, cut?: () => vo
     cut?.();
     return `${clip(cell, w - 1)}…`;
   });
-  if (!plan.wrap) return [first.join('  ').trimEnd()];
+  if (!plan.wrap) return [first.join(SEP).trimEnd()];
   const lines = wrapText(shown[lastAt] ?? '', plan.widths[lastAt] ?? 1);
   const indent = ' '.repeat(plan.widths.slice(0, lastAt).reduce((a, w) => a + w + GAP, 0));
-  return [[...first.slice(0, lastAt), lines[0] ?? ''].join('  ').trimEnd(), ...lines.slice(1).map((l) => `${indent}${l}`)];
+  return [[...first.slice(0, lastAt), lines[0] ?? ''].join(SEP).trimEnd(), ...lines.slice(1).map((l) => `${indent}${l}`)];
 }
 
 /** The first `n` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
