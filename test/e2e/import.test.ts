@@ -318,7 +318,7 @@ describe('user import interrupted twice', () => {
           .filter((r) => r.status === 'created')
           .map((r) => ({ userid: r.userid, secret: r.totp?.secret as string }));
       } else {
-        expect(out).toMatch(/^\d+ created, 0 updated, \d+ skipped, 0 failed\n(  (line \d+: \S+|and \d+ more) skipped.*\n)*\nUSER +TOTP SECRET +RECOVERY KEYS\n/);
+        expect(out).toMatch(/^\d+ created, 0 updated, \d+ skipped, 0 failed\n( {2}(line \d+: \S+|and \d+ more) skipped.*\n)*\nUSER +TOTP SECRET +RECOVERY KEYS\n/);
         expect(err.trim().split('\n').at(-1)).toMatch(new RegExp(`^error: ${message.source.slice(1)}`));
         const table = out.split('\n');
         shown = table.slice(table.findIndex((l) => l.startsWith('USER ')) + 1).filter((l) => l !== '').map((l) => {

@@ -14,7 +14,7 @@ describe('audit --action', () => {
     }
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (text) => {
-        let taken: string | null = null;
+        let taken: string;
         try {
           taken = parseAuditAction(text);
         } catch (e) {
