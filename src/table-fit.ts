@@ -30,7 +30,7 @@ export interface TablePlan {
 
 /** Free text is narrowed no further than this (or its header) before a column is left out... */
 export const COMFORTABLE_WIDTH = 20;
-/** ...and no further than this when every column that may go has gone (text that wraps, never). */
+/** ...and no further than this when every column that may go has gone (text that wraps, only when that makes it fit). */
 export const NARROWEST_WIDTH = 8;
 /** Between two columns. */
 const GAP = 2;
@@ -40,8 +40,9 @@ const SEP = ' '.repeat(GAP);
  * The plan for a table whose cells are at most `natural` wide, to fit `width` columns (undefined:
  * as wide as it is). In order: as it is; free text narrowed to no less than COMFORTABLE_WIDTH,
  * leaving out the `drop` columns one by one until that fits; with all of them out, free text that
- * is cut down to NARROWEST_WIDTH. What cannot fit even so is laid out at those widths (the terminal
- * wraps it). A column is never narrower than its header.
+ * is cut down to NARROWEST_WIDTH, then text that wraps too. What cannot fit even so is laid out at
+ * those widths, text that wraps at COMFORTABLE_WIDTH (the terminal wraps it). A column is never
+ * narrower than its header.
  */
 export function planTable(headers: readonly string[], natural: readonly number[], fit: TableFit | undefined, width: number | undefined): TablePlan {
   const all = headers.map((_, i) => i);
@@ -49,10 +50,9 @@ export function planTable(headers: readonly string[], natural: readonly number[]
   if (width === undefined || fit === undefined) return { shown: all, widths: all.map(full), narrowed: all.map(() => false), wrap: false, dropped: [] };
   const narrowable = new Set(fit.narrow.map((h) => headers.indexOf(h)).filter((i) => i >= 0));
   const drops = (fit.drop ?? []).map((h) => headers.indexOf(h)).filter((i) => i >= 0);
-  // Text wrapped narrower than a comfortable width is a column of single words: it stays at that.
   const wraps = (i: number) => fit.wrapLast === true && i === all.length - 1;
-  const floors = (shown: readonly number[], floor: number) =>
-    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(headers[i]?.length ?? 0, wraps(i) ? COMFORTABLE_WIDTH : floor)) : full(i)));
+  const floors = (shown: readonly number[], floor: number, wrapFloor = floor) =>
+    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(headers[i]?.length ?? 0, wraps(i) ? wrapFloor : floor)) : full(i)));
   const plan = (shown: readonly number[], widths: readonly number[]): TablePlan => {
     const last = shown.at(-1) ?? 0;
     return {
@@ -72,8 +72,13 @@ export function planTable(headers: readonly string[], natural: readonly number[]
     if (next === undefined) break;
     shown = shown.filter((i) => i !== next);
   }
-  const narrowest = floors(shown, NARROWEST_WIDTH);
-  return plan(shown, narrowTo(shown.map(full), narrowest, room(shown)) ?? narrowest);
+  // Text that wraps keeps a comfortable width while the others can give way; below the narrowest
+  // it would be a column of single words, so a table that overflows anyway keeps it at that.
+  for (const wrapFloor of [COMFORTABLE_WIDTH, NARROWEST_WIDTH]) {
+    const widths = narrowTo(shown.map(full), floors(shown, NARROWEST_WIDTH, wrapFloor), room(shown));
+    if (widths !== null) return plan(shown, widths);
+  }
+  return plan(shown, floors(shown, NARROWEST_WIDTH, COMFORTABLE_WIDTH));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BIN, TempStore } from './harness.js';
 
 /** Runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py), answering prompts. */
@@ -410,6 +410,10 @@ describe('on a terminal', () => {
   });
 
   it('fits listings to the terminal: free text cut or wrapped, columns left out, and says so; --wide and pipes print them whole', async () => {
+    // A store of its own: what fits in 80 columns depends on every user id in it.
+    const store = new TempStore();
+    onTestFinished(() => store.remove());
+    await store.run(['init']);
     await store.addUser('wanda', 'wanda password 1');
     const description = 'the phone in the drawer of the second desk by the window';
     expect((await store.run(['tfa', 'add', 'totp', 'wanda', '--no-verify', '--qr', 'none', '--description', description])).code).toBe(0);

@@ -48,7 +48,18 @@ describe('fitting a table to a terminal', () => {
     expect(lines.slice(2).every((l) => l.slice(0, at).trim() === '')).toBe(true);
   });
 
-  it('never cuts a column below its header or NARROWEST_WIDTH, nor wraps one below COMFORTABLE_WIDTH; what cannot fit even so overflows', () => {
+  it('wraps narrower than COMFORTABLE_WIDTH only when that makes the table fit', () => {
+    // 9 + 8 + 11 + 20 and three gaps is 54: one column less than that, and the sign-in text gives way.
+    const fits = lay([row], 53);
+    const [user, id, description, signIn] = fits.plan.widths as [number, number, number, number];
+    expect([user, id]).toEqual([9, 8]);
+    expect(signIn).toBeLessThan(COMFORTABLE_WIDTH);
+    expect(signIn).toBeGreaterThanOrEqual(NARROWEST_WIDTH);
+    expect(fits.lines.every((l) => l.length <= 53)).toBe(true);
+    expect(fits.lines.slice(1).map((l) => l.slice(user + id + description + 6).trim()).join(' ')).toBe(row[4]);
+  });
+
+  it('never cuts a column below its header or NARROWEST_WIDTH, nor wraps one below COMFORTABLE_WIDTH when it overflows anyway', () => {
     const { plan, lines } = lay([row], 20);
     expect(plan.dropped).toEqual(['CREATED']);
     expect(plan.widths).toEqual([9, 8, 'DESCRIPTION'.length, COMFORTABLE_WIDTH]);
@@ -67,8 +78,7 @@ describe('fitting a table to a terminal', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(cell, cell, cell, cell, cell), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 200 }), (rows, width) => {
         const { plan, lines } = lay(rows, width);
-        const floor = (i: number) => (i === headers.length - 1 ? COMFORTABLE_WIDTH : NARROWEST_WIDTH);
-        const floors = plan.shown.map((i, k) => (fit.narrow.includes(headers[i]!) ? Math.min(widthsOf(rows)[i]!, Math.max(headers[i]!.length, floor(i))) : plan.widths[k]!));
+        const floors = plan.shown.map((i, k) => (fit.narrow.includes(headers[i]!) ? Math.min(widthsOf(rows)[i]!, Math.max(headers[i]!.length, NARROWEST_WIDTH)) : plan.widths[k]!));
         if (floors.reduce((a, b) => a + b + 2, -2) <= width) expect(lines.every((l) => l.length <= width)).toBe(true);
         expect(plan.widths.every((w, k) => w >= headers[plan.shown[k]!]!.length)).toBe(true);
         // Columns keep their order; the ones left out are from `drop`.
