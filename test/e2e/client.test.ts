@@ -39,14 +39,18 @@ function onTerminal(argv: readonly string[], steps: object[], env: Record<string
 
 /**
  * What of a service's (pid) descriptors a client's run adds while it has the store open: SQLite,
- * one more of the store file; PostgreSQL, two more sockets (the client's, then the run's
- * connection). RUN_HANDLES more than before a run.
+ * one more of the store's WAL file; PostgreSQL, two more sockets (the client's, then the run's
+ * connection). RUN_HANDLES more than before a run. Not the store file's own: while another
+ * connection of the process holds its lock (the service's own does, always), SQLite keeps a
+ * closed connection's descriptor of it open and hands it to the next connection it opens, so
+ * those count connections closed and not yet opened again. A WAL descriptor is closed with its
+ * connection, and opened at its first read (a run reads the store before it asks for a password).
  */
 function runHandles(pid: number, on: TempStore): number {
   return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {
       const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      return BACKEND === 'sqlite' ? target === on.db : target.startsWith('socket:');
+      return BACKEND === 'sqlite' ? target === `${on.db}-wal` : target.startsWith('socket:');
     } catch {
       return false;
     }
