@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
  * @type {readonly Peer[]}
  */
 export const PEERS = [
-  { command: 'python3', package: 'python3', for: 'runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py) and on pipes set up as other programs do (stdio.test.ts)' },
+  { command: 'python3', package: 'python3', for: 'runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py), on pipes set up as other programs do (stdio.test.ts), and asks glibc\'s wcwidth for terminal widths (text-width.test.ts)' },
   { command: 'oathtool', package: 'oathtool', for: 'TOTP codes from an implementation independent of ours' },
   { command: 'sqlite3', package: 'sqlite3', for: "SQLite's own shell, reading a store while tfactl serve holds it, as an admin's checks do (store-file.test.ts)" },
   { command: 'curl', package: 'curl', for: "talks to tfactl serve over its Unix socket, as the README's examples do (serve.test.ts)" },

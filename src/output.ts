@@ -3,6 +3,7 @@ import { escapeText, safeJson } from './domain/text.js';
 import { OutputFailedError, StoreError, TfaError } from './errors.js';
 import { listenForInterrupts } from './interrupts.js';
 import { layRow, planTable, type TableFit, type TablePlan } from './table-fit.js';
+import { textWidth } from './text-width.js';
 
 /** The one JSON envelope every command prints with --json. */
 export type Envelope =
@@ -227,7 +228,7 @@ export class Output {
     // service runs up to 256 commands at once) is kept as it is read and printed from memory: one
     // read, so the columns fit every row. A longer one is read again to be printed (bounded
     // memory), and a row changed between the reads may stand out of its columns.
-    const widths = view.headers.map((h) => h.length);
+    const widths = view.headers.map(textWidth);
     let rows = 0;
     let kept: string[][] | null = [];
     let keptText = 0;
@@ -236,7 +237,7 @@ export class Output {
         rows++;
         const cells = row.map(escapeText);
         cells.forEach((cell, i) => {
-          widths[i] = Math.max(widths[i] ?? 0, cell.length);
+          widths[i] = Math.max(widths[i] ?? 0, textWidth(cell));
         });
         if (kept === null) continue;
         keptText += cells.reduce((n, c) => n + c.length, 0);
@@ -410,8 +411,8 @@ export const TABLE_KEPT_TEXT = 1024 * 1024;
 export function table(headers: readonly string[], rawRows: readonly (readonly string[])[], style: Style): string {
   const rows = rawRows.map((r) => r.map(escapeText));
   // A loop, not Math.max(...cells): spreading a few hundred thousand cells overflows the stack.
-  const widths = headers.map((h) => h.length);
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const widths = headers.map(textWidth);
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, textWidth(cell))));
   const plan = planTable(headers, widths, undefined, undefined);
   return [style.bold(layRow(headers, plan).join('\n')), ...rows.flatMap((r) => layRow(r, plan))].join('\n');
 }

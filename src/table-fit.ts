@@ -1,8 +1,10 @@
 /**
  * Fitting a table to a terminal's width: free text cut (ending in …) or wrapped, and columns a
  * person can do without left out, so a listing reads on an 80-column SSH session instead of
- * wrapping every row. Pure: the widths in, a plan out; the plan lays out each row.
+ * wrapping every row. Pure: the widths in, a plan out; the plan lays out each row. Widths are
+ * terminal columns (text-width.ts): a CJK name takes two a character.
  */
+import { clipToWidth, padToWidth, textWidth } from './text-width.js';
 
 /** How a table may be narrowed. Columns are named by their headers. */
 export interface TableFit {
@@ -52,7 +54,7 @@ export function planTable(headers: readonly string[], natural: readonly number[]
   const drops = (fit.drop ?? []).map((h) => headers.indexOf(h)).filter((i) => i >= 0);
   const wraps = (i: number) => fit.wrapLast === true && i === all.length - 1;
   const floors = (shown: readonly number[], floor: number, wrapFloor = floor) =>
-    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(headers[i]?.length ?? 0, wraps(i) ? wrapFloor : floor)) : full(i)));
+    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(textWidth(headers[i] ?? ''), wraps(i) ? wrapFloor : floor)) : full(i)));
   const plan = (shown: readonly number[], widths: readonly number[]): TablePlan => {
     const last = shown.at(-1) ?? 0;
     return {
@@ -122,9 +124,9 @@ export function layRow(cells: readonly string[], plan: TablePlan, cut?: () => vo
   const first = shown.map((cell, k) => {
     const w = plan.widths[k] ?? 0;
     if (k === lastAt && plan.wrap) return cell;
-    if (cell.length <= w || plan.narrowed[k] !== true) return k === lastAt ? cell : cell.padEnd(w);
+    if (plan.narrowed[k] !== true || textWidth(cell) <= w) return k === lastAt ? cell : padToWidth(cell, w);
     cut?.();
-    return `${clip(cell, w - 1)}…`;
+    return padToWidth(`${clipToWidth(cell, w - 1)}…`, k === lastAt ? 0 : w);
   });
   if (!plan.wrap) return [first.join(SEP).trimEnd()];
   const lines = wrapText(shown[lastAt] ?? '', plan.widths[lastAt] ?? 1);
@@ -132,19 +134,17 @@ export function layRow(cells: readonly string[], plan: TablePlan, cut?: () => vo
   return [[...first.slice(0, lastAt), lines[0] ?? ''].join(SEP).trimEnd(), ...lines.slice(1).map((l) => `${indent}${l}`)];
 }
 
-/** The first `n` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
-function clip(text: string, n: number): string {
-  const code = text.charCodeAt(n - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
-}
-
-/** `text` in lines of at most `width`, broken at spaces where it can be, else anywhere (a pair kept whole). */
+/**
+ * `text` in lines of at most `width` columns, broken at spaces where it can be, else anywhere
+ * (never inside a character; at least one a line, however wide).
+ */
 export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let rest = text.trim();
-  while (rest.length > width) {
-    const space = rest.lastIndexOf(' ', width);
-    const piece = space > 0 ? rest.slice(0, space) : clip(rest, Math.max(width, 2));
+  while (textWidth(rest) > width) {
+    const fits = clipToWidth(rest, width + 1);
+    const space = fits.lastIndexOf(' ');
+    const piece = space > 0 ? rest.slice(0, space) : clipToWidth(rest, width) || String.fromCodePoint(rest.codePointAt(0) ?? 32);
     lines.push(piece.trimEnd());
     rest = rest.slice(piece.length).trimStart();
   }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { textWidth } from '../../src/text-width.js';
 import { BIN, TempStore } from './harness.js';
 
 /** Runs tfactl on a real pseudo-terminal (test/e2e/pty-driver.py), answering prompts. */
@@ -418,7 +419,7 @@ describe('on a terminal', () => {
     const description = 'the phone in the drawer of the second desk by the window';
     expect((await store.run(['tfa', 'add', 'totp', 'wanda', '--no-verify', '--qr', 'none', '--description', description])).code).toBe(0);
     // The table's lines; the note after it is prose, which the terminal wraps.
-    const widest = (output: string) => Math.max(...output.split(/\r?\n/).filter((l) => !l.startsWith('fitted to')).map((l) => l.length));
+    const widest = (output: string) => Math.max(...output.split(/\r?\n/).filter((l) => !l.startsWith('fitted to')).map(textWidth));
     const listings = [['tfa', 'list'], ['user', 'list'], ['audit'], ['settings', 'list'], ['realm', 'list'], ['token', 'list']];
     for (const args of listings) {
       const narrow = runPty(store, args, [], { NO_COLOR: '1' }, 80);
@@ -443,6 +444,17 @@ describe('on a terminal', () => {
     expect(widest(unable.output)).toBeLessThanOrEqual(80);
     expect(unable.output.split(/\r?\n/).filter((l) => l.startsWith(' ')).length).toBeGreaterThan(0);
     expect(unable.output.replace(/\s+/g, ' ')).toContain('fix: tfactl tfa add totp wendy@strict');
+    // Laid out by the columns the terminal draws: a Chinese character takes two.
+    await store.addUser('张伟', 'zhang password 1');
+    expect((await store.run(['tfa', 'add', 'totp', '张伟', '--no-verify', '--qr', 'none', '--description', '抽屉里的手机在第二张桌子靠窗的那一边放着'])).code).toBe(0);
+    const cjk = runPty(store, ['tfa', 'list', '--realm', 'local'], [], { NO_COLOR: '1' }, 80);
+    expect(widest(cjk.output), cjk.output).toBeLessThanOrEqual(80);
+    const lines = cjk.output.split(/\r?\n/);
+    const column = (line: string | undefined, text: string) => textWidth(line!.slice(0, line!.indexOf(text)));
+    const [header, wanda, zhang] = ['USER', 'wanda@local', '张伟@local'].map((start) => lines.find((l) => l.startsWith(start)));
+    expect([column(zhang, 'totp'), column(zhang, 'yes')], cjk.output).toEqual([column(header, 'TYPE'), column(header, 'ENABLED')]);
+    expect([column(wanda, 'totp'), column(wanda, 'yes')], cjk.output).toEqual([column(header, 'TYPE'), column(header, 'ENABLED')]);
+    expect(zhang).toMatch(/ 抽屉里的手机\S*… {2}/);
   });
 
   it('never colours with NO_COLOR set', () => {

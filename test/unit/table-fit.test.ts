@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COMFORTABLE_WIDTH, layRow, NARROWEST_WIDTH, narrowTo, planTable, wrapText, type TableFit } from '../../src/table-fit.js';
+import { textWidth } from '../../src/text-width.js';
 
 const headers = ['USER', 'ID', 'DESCRIPTION', 'CREATED', 'SIGN-IN'];
 const fit: TableFit = { narrow: ['DESCRIPTION', 'SIGN-IN'], wrapLast: true, drop: ['CREATED'] };
-const widthsOf = (rows: readonly (readonly string[])[]) => headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+const widthsOf = (rows: readonly (readonly string[])[]) => headers.map((h, i) => Math.max(h.length, ...rows.map((r) => textWidth(r[i] ?? ''))));
 const lay = (rows: readonly (readonly string[])[], width: number | undefined, f: TableFit | null = fit) => {
   const plan = planTable(headers, widthsOf(rows), f ?? undefined, width);
   let cut = false;
@@ -74,12 +75,13 @@ describe('fitting a table to a terminal', () => {
   });
 
   it('keeps every line within the width whenever the narrowest columns fit, and every word of wrapped text (property)', () => {
-    const cell = fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'xyz', '-'), maxLength: 80 });
+    // Wide characters (two columns), a letter with a combining accent (one), a pair of surrogates.
+    const cell = fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'xyz', '-', '张', 'e\u0301', '😀'), maxLength: 80 });
     fc.assert(
       fc.property(fc.array(fc.tuple(cell, cell, cell, cell, cell), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 200 }), (rows, width) => {
         const { plan, lines } = lay(rows, width);
         const floors = plan.shown.map((i, k) => (fit.narrow.includes(headers[i]!) ? Math.min(widthsOf(rows)[i]!, Math.max(headers[i]!.length, NARROWEST_WIDTH)) : plan.widths[k]!));
-        if (floors.reduce((a, b) => a + b + 2, -2) <= width) expect(lines.every((l) => l.length <= width)).toBe(true);
+        if (floors.reduce((a, b) => a + b + 2, -2) <= width) expect(lines.every((l) => textWidth(l) <= width)).toBe(true);
         expect(plan.widths.every((w, k) => w >= headers[plan.shown[k]!]!.length)).toBe(true);
         // Columns keep their order; the ones left out are from `drop`.
         expect([...plan.shown].sort((a, b) => a - b)).toEqual(plan.shown);
@@ -90,12 +92,31 @@ describe('fitting a table to a terminal', () => {
 
   it('wraps text into lines of at most the width, keeping every character but the spaces it breaks at (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'word'), maxLength: 200 }), fc.integer({ min: 2, max: 40 }), (text, width) => {
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'word', '张', 'e\u0301', '😀'), maxLength: 200 }), fc.integer({ min: 2, max: 40 }), (text, width) => {
         const lines = wrapText(text, width);
-        expect(lines.every((l) => l.length <= width)).toBe(true);
+        expect(lines.every((l) => textWidth(l) <= width)).toBe(true);
         expect(lines.join('').replace(/ /g, '')).toBe(text.replace(/ /g, ''));
       }),
     );
+  });
+
+  it('lines up, cuts and wraps by the columns a terminal draws: two for a CJK character, none for a combining mark', () => {
+    const rows = [
+      ['张伟@local', 'a1', '手机上的验证器应用程序', 'x', '已启用'],
+      ['alice@pve', 'b2', 'phone app', 'x', 'yes'],
+      ['jose\u0301@pve', 'c3', 'Jose\u0301s key', 'x', 'yes'],
+    ];
+    const natural = lay(rows, undefined).lines;
+    // Every column starts at the same terminal column on every line.
+    const starts = (line: string) => [...line.matchAll(/ {2}(?=\S)/g)].map((m) => textWidth(line.slice(0, (m.index ?? 0) + 2)));
+    expect(new Set(natural.map((l) => starts(l).join()))).toHaveLength(1);
+    const narrow = lay(rows, 40);
+    expect(narrow.cut).toBe(true);
+    expect(narrow.lines.every((l) => textWidth(l) <= 40)).toBe(true);
+    // A cut that would split a wide character stops before it, and the cell is padded to its column.
+    expect(narrow.lines[1]).toBe('张伟@local  a1  手机上的验证器…  已启用');
+    expect(lay(rows, 37).lines[1]).toBe('张伟@local  a1  手机上的验…   已启用');
+    expect(wrapText('手机上的验证器应用程序', 7)).toEqual(['手机上', '的验证', '器应用', '程序']);
   });
 
   it('narrows the widest first, to one level, and gives what the level leaves over back', () => {
