@@ -270,8 +270,8 @@ _tfactl_node() {
             args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --limit --all --action --outcome --wide'
-            vopts='--db --as --auth-code --server --token --user --since --limit --action --outcome'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --until --limit --all --action --outcome --wide'
+            vopts='--db --as --auth-code --server --token --user --since --until --limit --action --outcome'
             args=() ids=() vararg=0 ;;
         'completion')
             cmds=''

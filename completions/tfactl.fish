@@ -223,7 +223,7 @@ function __tfactl_value_options --argument-names path
         case 'pam config'
             echo --db --as --auth-code --server --token --realm --client
         case 'audit'
-            echo --db --as --auth-code --server --token --user --since --limit --action --outcome
+            echo --db --as --auth-code --server --token --user --since --until --limit --action --outcome
         case 'completion'
             echo --db --as --auth-code --server --token
         case 'help'
@@ -652,6 +652,7 @@ complete -c tfactl -n '__tfactl_argument "pam config" 0' -a 'sshd sudo login' -d
 # tfactl audit
 complete -c tfactl -n '__tfactl_using "audit"' -l user -x -a '(__tfactl_ids users)' -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
 complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
+complete -c tfactl -n '__tfactl_using "audit"' -l until -x -d 'only entries up to this day (YYYY-MM-DD, UTC), that day included'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'
 complete -c tfactl -n '__tfactl_using "audit"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'

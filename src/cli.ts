@@ -385,6 +385,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
     .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
     .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
+    .option('--until <date>', 'only entries up to this day (YYYY-MM-DD, UTC), that day included')
     .option('--limit <n>', 'the newest N entries (default 100)')
     .option('--all', 'every entry, oldest first')
     .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)')

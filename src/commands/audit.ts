@@ -11,18 +11,27 @@ import { auditList } from './render.js';
 
 /** What `audit` shows without --limit or --all: a trail of millions is not for a terminal. */
 const DEFAULT_LIMIT = 100;
+const DAY_SECONDS = 86_400;
 
 export async function run(inv: Invocation): Promise<void> {
   const user = stringOpt(inv, 'user');
   const since = stringOpt(inv, 'since');
+  const until = stringOpt(inv, 'until');
   const limit = stringOpt(inv, 'limit');
   const all = boolOpt(inv, 'all') === true;
   const action = stringOpt(inv, 'action');
   const outcome = stringOpt(inv, 'outcome') as AuditFilter['outcome'];
   if (all && limit !== undefined) throw new UsageError('give --limit or --all, not both', 'conflicting_options');
+  const sinceDay = since === undefined ? undefined : parseDate(since, '--since date');
+  const untilDay = until === undefined ? undefined : parseDate(until, '--until date');
+  if (sinceDay !== undefined && untilDay !== undefined && untilDay < sinceDay) {
+    throw new UsageError(`--until ${untilDay} is before --since ${sinceDay}: no entry can be in both`, 'conflicting_options');
+  }
   const filter = {
     ...(user !== undefined && { user: parseUserId(user).id }),
-    ...(since !== undefined && { since: startOfDate(parseDate(since, '--since date')) }),
+    ...(sinceDay !== undefined && { since: startOfDate(sinceDay) }),
+    // The whole of that day: up to the start of the next.
+    ...(untilDay !== undefined && { until: startOfDate(untilDay) + DAY_SECONDS }),
     ...(!all && { limit: limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(limit, '--limit') }),
     ...(action !== undefined && { action: parseAuditAction(action) }),
     ...(outcome !== undefined && { outcome }),

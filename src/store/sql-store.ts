@@ -430,7 +430,7 @@ export const listingQueries = {
 };
 
 /**
- * The audit entries that match `filter` (its user and day, not its limit), their `columns`, with
+ * The audit entries that match `filter` (its user, days, action and outcome, not its limit), their `columns`, with
  * `more` conditions. A user's entries are those they did and those done to them: on SQLite
  * (`byUnion`) two indexes, each in id order (an index holds the rowid), merged (UNION) rather than
  * searched as one condition and sorted; PostgreSQL's indexes are not in id order, and it weighs
@@ -440,12 +440,14 @@ export const listingQueries = {
 function auditMatching(filter: AuditFilter, columns: string, more: readonly string[], byUnion: boolean) {
   const where = [...more];
   if (filter.since !== undefined) where.push('ts >= @since');
+  if (filter.until !== undefined) where.push('ts < @until');
   // An action name is letters, digits, dots and dashes (the service checks): no LIKE wildcard in it.
   if (filter.action !== undefined) where.push('(action = @action OR action LIKE @actions)');
   if (filter.outcome !== undefined) where.push('outcome = @outcome');
   const params = {
     ...(filter.user !== undefined && { user: filter.user }),
     ...(filter.since !== undefined && { since: filter.since }),
+    ...(filter.until !== undefined && { until: filter.until }),
     ...(filter.action !== undefined && { action: filter.action, actions: `${filter.action}.%` }),
     ...(filter.outcome !== undefined && { outcome: filter.outcome }),
   };

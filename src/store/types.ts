@@ -334,7 +334,10 @@ export interface AuditRecord extends AuditEntry {
 export interface AuditFilter {
   /** Entries whose actor or target is this user id. */
   readonly user?: string;
+  /** Entries at this time (epoch seconds) or later... */
   readonly since?: number;
+  /** ...and before this one. */
+  readonly until?: number;
   readonly limit?: number;
   /** Entries of this action, or of the actions under it (`tfa` is tfa.add, tfa.delete, ...). */
   readonly action?: string;

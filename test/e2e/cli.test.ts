@@ -428,6 +428,15 @@ describe('tfactl audit', () => {
     const today = new Date().toISOString().slice(0, 10);
     const since = (await store.run(['audit', '--since', today, '--json'])).json().result as unknown[];
     expect(since.length).toBeGreaterThanOrEqual(3);
+    // --until takes in the whole of its day, and nothing after it.
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const allToday = (await store.run(['audit', '--all', '--since', today, '--json'])).json().result as unknown[];
+    expect((await store.run(['audit', '--all', '--since', today, '--until', today, '--json'])).json().result).toEqual(allToday);
+    expect((await store.run(['audit', '--since', yesterday, '--until', yesterday, '--json'])).json().result).toEqual([]);
+    const before = await store.run(['audit', '--until', '1999-12-31', '--since', '2000-01-01', '--json']);
+    expect([before.code, before.json().error.code]).toEqual([2, 'conflicting_options']);
+    expect(oneLineError(await store.run(['audit', '--until', '1999-12-31', '--since', '2000-01-01']))).toBe('error: --until 1999-12-31 is before --since 2000-01-01: no entry can be in both');
+    expect((await store.run(['audit', '--until', 'tomorrow', '--json'])).json().error.code).toBe('invalid_date');
     const human = await store.run(['audit', '--user', 'aud1']);
     expect(human.stdout.split('\n')[0]).toMatch(/^TIME +ACTOR +ACTION +TARGET +OUTCOME/);
     expect(human.stderr).toBe('');

@@ -234,6 +234,12 @@ onEveryBackend((opened, others) => {
       const byAnn = [];
       for await (const e of store.auditEntries({ user: 'ann@local', since: NOW })) byAnn.push(e.detail?.i);
       expect(byAnn).toEqual([1, 3]);
+      const between = [];
+      for await (const e of store.auditEntries({ since: NOW + 1, until: NOW + 4 })) between.push(e.detail?.i);
+      expect(between).toEqual([1, 2, 3]);
+      const lastOfThem = [];
+      for await (const e of store.auditEntries({ user: 'ann@local', until: NOW + 3, limit: 1 })) lastOfThem.push(e.detail?.i);
+      expect(lastOfThem).toEqual([1]);
     });
 
     it('list audit entries of an action, a group of actions and an outcome, the latest few of those', async () => {
