@@ -2,8 +2,8 @@ import { parsePositiveInt } from '../domain/account.js';
 import { parseDate, startOfDate } from '../domain/dates.js';
 import { parseUserId } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
-import { parseAuditAction } from '../domain/audit-filter.js';
-import { readAudit, type AuditFilter } from '../services/audit.js';
+import { parseAuditAction, unknownActionHint } from '../domain/audit-filter.js';
+import { auditActionsSeen, readAudit, type AuditFilter } from '../services/audit.js';
 import { openSession } from './session.js';
 import { boolOpt, stringOpt } from './options.js';
 import { UsageError } from '../errors.js';
@@ -43,6 +43,11 @@ export async function run(inv: Invocation): Promise<void> {
     for await (const entry of listing()) {
       firstShown ??= entry.id;
       yield entry;
+    }
+    // Nothing of that action, perhaps a misspelt one: said (in the envelope's warnings too).
+    if (firstShown === undefined && filter.action !== undefined) {
+      const hint = unknownActionHint(filter.action, await auditActionsSeen(session, filter));
+      if (hint !== null) inv.out.warn(hint);
     }
   }, auditList, { wide: boolOpt(inv, 'wide') });
   // Cut at the limit, said to a person (a trail of 174 showed 100 and no word of the rest): one

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { nearest } from './near.js';
 import { quote } from './userid.js';
 
 /**
@@ -11,4 +12,18 @@ export function parseAuditAction(input: string): string {
     throw new UsageError(`invalid --action ${quote(input)}: expected an action as the audit trail names it, such as login, tfa.add, or tfa for every tfa.* action`, 'invalid_action');
   }
   return input;
+}
+
+/**
+ * Why `--action` found nothing, when no entry of the trail (`actions`, those the reader may see)
+ * has that action or one under it: the nearest action or group, or the actions there are. Null
+ * when there are such entries (the other filters left them out).
+ */
+export function unknownActionHint(action: string, actions: readonly string[]): string | null {
+  if (actions.some((a) => a === action || a.startsWith(`${action}.`))) return null;
+  const groups = [...new Set(actions.flatMap((a) => a.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.'))))];
+  const near = nearest(action, groups);
+  const said = `no entry of the audit trail has the action ${quote(action)}`;
+  if (near !== undefined) return `${said}: did you mean ${near}?`;
+  return actions.length === 0 ? said : `${said}; it has ${actions.join(', ')}`;
 }

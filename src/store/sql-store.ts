@@ -1155,6 +1155,13 @@ export abstract class SqlStore implements Store {
       .run(e.ts, e.actor, e.action, e.target, e.outcome, e.detail ? JSON.stringify(e.detail) : null));
   }
 
+  async auditActions(filter: Pick<AuditFilter, 'user' | 'since'>) {
+    const { sql, params } = auditMatching(filter, 'DISTINCT action', [], true);
+    const actions = (await this.sql(sql).pluck().all(params)) as string[];
+    // In code point order, whatever the database's collation.
+    return actions.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   async *auditEntries(filter: AuditFilter) {
     const bounds = listingQueries.auditBounds(filter, this.auditByUnion);
     const range = (await this.sql(bounds.sql).get(bounds.params)) as { first: number | null; last: number | null } | undefined;

@@ -571,6 +571,8 @@ export interface AuditStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Audit entries, oldest first: all that match, or the newest `limit`, as the trail was when the listing began; read as consumed, like users(). */
   auditEntries(filter: AuditFilter): AsyncIterable<AuditRecord>;
+  /** The actions of the trail's entries (those `user` did or that were done to them, from `since` on), each once, in order. */
+  auditActions(filter: Pick<AuditFilter, 'user' | 'since'>): Promise<string[]>;
 }
 
 /** Backups in the portable format (a tfactl store file) and restores from them. */

@@ -171,6 +171,18 @@ describe('permission matrix for store-wide commands', () => {
     expect(group.length).toBeGreaterThan(0);
     expect(group.every((e) => e.action.startsWith('user.'))).toBe(true);
     expect((await entries(['--action', 'use'])).length).toBe(0);
+    // An action no entry has (misspelt, say) is said to be one, on stderr and in the envelope;
+    // one that other filters left nothing of is not.
+    const misspelt = await store.run(['audit', '--action', 'logn', '--json']);
+    expect([misspelt.code, misspelt.json().result, misspelt.json().warnings]).toEqual([0, [], ['no entry of the audit trail has the action "logn": did you mean login?']]);
+    const told = await store.run(['audit', '--action', 'logn']);
+    expect([told.stdout, told.stderr]).toEqual(['no audit entries\n', 'warning: no entry of the audit trail has the action "logn": did you mean login?\n']);
+    const nothingThen = await store.run(['audit', '--action', 'login', '--since', '2999-01-01', '--json']);
+    expect([nothingThen.json().result, nothingThen.json().warnings]).toEqual([[], []]);
+    // A user is told only of the actions of their own entries.
+    const own = await store.runAs('user1', PASSWORD, ['audit', '--action', 'logn', '--json']);
+    expect(own.json().warnings).toEqual([expect.stringMatching(/^no entry of the audit trail has the action "logn"; it has ([a-z.-]+, )*auth(, [a-z.-]+)*$/)]);
+    expect(own.json().warnings[0]).not.toMatch(/login/);
     // --limit counts what matches: the newest one failed login.
     const newest = (await store.run(['audit', '--action', 'login', '--outcome', 'failed', '--limit', '1', '--json'])).json().result;
     expect(newest).toHaveLength(1);

@@ -256,6 +256,15 @@ onEveryBackend((opened, others) => {
       expect(await read({ action: 'grp', outcome: 'failed' })).toEqual([1, 2, 5]);
       expect(await read({ action: 'grp', outcome: 'failed', limit: 2 })).toEqual([2, 5]);
       expect(await read({ action: 'gr' })).toEqual([]);
+      // The actions there are, each once, in order: of the whole trail, or of one user's entries.
+      const actions = await store.auditActions({});
+      expect(actions).toEqual(expect.arrayContaining(['grp', 'grp.one', 'grp.two', 'grpx.one']));
+      expect(actions).toEqual([...new Set(actions)].sort());
+      await store.appendAudit({ ts: NOW + 20, actor: 'cat@local', action: 'mine.did', target: null, outcome: 'ok' });
+      await store.appendAudit({ ts: NOW + 21, actor: null, action: 'mine.done', target: 'cat@local', outcome: 'ok' });
+      await store.appendAudit({ ts: NOW + 22, actor: 'cat@local', action: 'mine.did', target: 'cat@local', outcome: 'ok' });
+      expect(await store.auditActions({ user: 'cat@local' })).toEqual(['mine.did', 'mine.done']);
+      expect(await store.auditActions({ user: 'cat@local', since: NOW + 22 })).toEqual(['mine.did']);
     });
 
     it('keep API tokens and sessions, and drop them with their user, with the challenges pending for them', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAuditAction } from '../../src/domain/audit-filter.js';
+import { parseAuditAction, unknownActionHint } from '../../src/domain/audit-filter.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('audit --action', () => {
@@ -26,5 +26,19 @@ describe('audit --action', () => {
         expect(taken).toMatch(/^[a-z0-9.-]+$/);
       }),
     );
+  });
+
+  it('says of an action no entry has the nearest action or group, or the actions there are', () => {
+    const actions = ['auth', 'login', 'realm.add', 'tfa.add', 'tfa.delete', 'user.add'];
+    expect(unknownActionHint('tfa.add', actions)).toBeNull();
+    expect(unknownActionHint('tfa', actions)).toBeNull();
+    expect(unknownActionHint('realm', actions)).toBeNull();
+    expect(unknownActionHint('tfa.ad', actions)).toBe('no entry of the audit trail has the action "tfa.ad": did you mean tfa.add?');
+    expect(unknownActionHint('logon', actions)).toBe('no entry of the audit trail has the action "logon": did you mean login?');
+    expect(unknownActionHint('tfaa', actions)).toBe('no entry of the audit trail has the action "tfaa": did you mean tfa?');
+    expect(unknownActionHint('backup', actions)).toBe('no entry of the audit trail has the action "backup"; it has auth, login, realm.add, tfa.add, tfa.delete, user.add');
+    expect(unknownActionHint('login', [])).toBe('no entry of the audit trail has the action "login"');
+    // A group is matched whole: "use" is no group of user.add.
+    expect(unknownActionHint('use', actions)).toBe('no entry of the audit trail has the action "use": did you mean user?');
   });
 });
