@@ -4,7 +4,7 @@
  * wrapping every row. Pure: the widths in, a plan out; the plan lays out each row. Widths are
  * terminal columns (text-width.ts): a CJK name takes two a character.
  */
-import { clipToWidth, padToWidth, textWidth } from './text-width.js';
+import { charWidth, clipToWidth, padToWidth, textWidth } from './text-width.js';
 
 /** How a table may be narrowed. Columns are named by their headers. */
 export interface TableFit {
@@ -14,6 +14,12 @@ export interface TableFit {
   readonly wrapLast?: boolean;
   /** Columns left out, in this order, when narrowing to a comfortable width is not enough. */
   readonly drop?: readonly string[];
+  /**
+   * Columns of names (user ids, token ids), cut in the middle (`firstna…ny-realm`: where it starts
+   * and how it ends) as a last resort: when every column that may go has gone and free text is at
+   * its narrowest, if that makes the table fit.
+   */
+  readonly names?: readonly string[];
 }
 
 /** What the table will look like: which columns, how wide, and what was given up. */
@@ -24,6 +30,8 @@ export interface TablePlan {
   readonly widths: readonly number[];
   /** For each column shown, whether it is narrower than its widest cell (its cells are cut to fit). */
   readonly narrowed: readonly boolean[];
+  /** For each column shown, whether its cells are cut in the middle (names), not at the end. */
+  readonly middle: readonly boolean[];
   /** Whether the last column shown wraps instead. */
   readonly wrap: boolean;
   /** The headers of the columns left out. */
@@ -34,6 +42,8 @@ export interface TablePlan {
 export const COMFORTABLE_WIDTH = 20;
 /** ...and no further than this when every column that may go has gone (text that wraps, only when that makes it fit). */
 export const NARROWEST_WIDTH = 8;
+/** ...and names no further than this, when that makes the table fit. */
+export const NAME_WIDTH = 12;
 /** Between two columns. */
 const GAP = 2;
 const SEP = ' '.repeat(GAP);
@@ -42,25 +52,31 @@ const SEP = ' '.repeat(GAP);
  * The plan for a table whose cells are at most `natural` wide, to fit `width` columns (undefined:
  * as wide as it is). In order: as it is; free text narrowed to no less than COMFORTABLE_WIDTH,
  * leaving out the `drop` columns one by one until that fits; with all of them out, free text that
- * is cut down to NARROWEST_WIDTH, then text that wraps too. What cannot fit even so is laid out at
- * those widths, text that wraps at COMFORTABLE_WIDTH (the terminal wraps it). A column is never
- * narrower than its header.
+ * is cut down to NARROWEST_WIDTH, then text that wraps too, then names down to NAME_WIDTH. What
+ * cannot fit even so is laid out at the free text's narrowest widths, text that wraps at
+ * COMFORTABLE_WIDTH and names whole (the terminal wraps it). A column is never narrower than its
+ * header.
  */
 export function planTable(headers: readonly string[], natural: readonly number[], fit: TableFit | undefined, width: number | undefined): TablePlan {
   const all = headers.map((_, i) => i);
   const full = (i: number) => natural[i] ?? 0;
-  if (width === undefined || fit === undefined) return { shown: all, widths: all.map(full), narrowed: all.map(() => false), wrap: false, dropped: [] };
+  if (width === undefined || fit === undefined) return { shown: all, widths: all.map(full), narrowed: all.map(() => false), middle: all.map(() => false), wrap: false, dropped: [] };
   const narrowable = new Set(fit.narrow.map((h) => headers.indexOf(h)).filter((i) => i >= 0));
+  const names = new Set((fit.names ?? []).map((h) => headers.indexOf(h)).filter((i) => i >= 0));
   const drops = (fit.drop ?? []).map((h) => headers.indexOf(h)).filter((i) => i >= 0);
   const wraps = (i: number) => fit.wrapLast === true && i === all.length - 1;
-  const floors = (shown: readonly number[], floor: number, wrapFloor = floor) =>
-    shown.map((i) => (narrowable.has(i) ? Math.min(full(i), Math.max(textWidth(headers[i] ?? ''), wraps(i) ? wrapFloor : floor)) : full(i)));
+  const floors = (shown: readonly number[], floor: number, wrapFloor = floor, nameFloor = Infinity) =>
+    shown.map((i) => {
+      const least = narrowable.has(i) ? (wraps(i) ? wrapFloor : floor) : names.has(i) ? nameFloor : Infinity;
+      return Math.min(full(i), Math.max(textWidth(headers[i] ?? ''), least));
+    });
   const plan = (shown: readonly number[], widths: readonly number[]): TablePlan => {
     const last = shown.at(-1) ?? 0;
     return {
       shown,
       widths,
       narrowed: shown.map((i, k) => (widths[k] ?? 0) < full(i)),
+      middle: shown.map((i) => names.has(i)),
       wrap: wraps(last) && narrowable.has(last) && (widths.at(-1) ?? 0) < full(last),
       dropped: all.filter((i) => !shown.includes(i)).map((i) => headers[i] ?? ''),
     };
@@ -80,6 +96,9 @@ export function planTable(headers: readonly string[], natural: readonly number[]
     const widths = narrowTo(shown.map(full), floors(shown, NARROWEST_WIDTH, wrapFloor), room(shown));
     if (widths !== null) return plan(shown, widths);
   }
+  // Long user ids: cut where it costs least to read, and only if that is enough.
+  const withNames = narrowTo(shown.map(full), floors(shown, NARROWEST_WIDTH, NARROWEST_WIDTH, NAME_WIDTH), room(shown));
+  if (withNames !== null) return plan(shown, withNames);
   return plan(shown, floors(shown, NARROWEST_WIDTH, COMFORTABLE_WIDTH));
 }
 
@@ -126,12 +145,24 @@ export function layRow(cells: readonly string[], plan: TablePlan, cut?: () => vo
     if (k === lastAt && plan.wrap) return cell;
     if (plan.narrowed[k] !== true || textWidth(cell) <= w) return k === lastAt ? cell : padToWidth(cell, w);
     cut?.();
-    return padToWidth(`${clipToWidth(cell, w - 1)}…`, k === lastAt ? 0 : w);
+    return padToWidth(plan.middle[k] === true ? cutMiddle(cell, w) : `${clipToWidth(cell, w - 1)}…`, k === lastAt ? 0 : w);
   });
   if (!plan.wrap) return [first.join(SEP).trimEnd()];
   const lines = wrapText(shown[lastAt] ?? '', plan.widths[lastAt] ?? 1);
   const indent = ' '.repeat(plan.widths.slice(0, lastAt).reduce((a, w) => a + w + GAP, 0));
   return [[...first.slice(0, lastAt), lines[0] ?? ''].join(SEP).trimEnd(), ...lines.slice(1).map((l) => `${indent}${l}`)];
+}
+
+/** `text` in at most `width` columns: its start, `…`, and its end (about as wide). */
+export function cutMiddle(text: string, width: number): string {
+  const head = clipToWidth(text, Math.ceil((width - 1) / 2));
+  const chars = [...text.slice(head.length)];
+  let room = width - 1 - textWidth(head);
+  let from = chars.length;
+  while (from > 0 && charWidth(chars[from - 1] ?? '') <= room) room -= charWidth(chars[--from] ?? '');
+  // A mark is drawn on what comes before it: not on the ….
+  while (from < chars.length && charWidth(chars[from] ?? '') === 0) from++;
+  return `${head}…${chars.slice(from).join('')}`;
 }
 
 /**

@@ -78,7 +78,7 @@ export function userList(at: ViewTime): ListView<UserOverview> {
   return {
     headers: ['USER', 'ADMIN', 'STATE', 'PASSWORD', 'FACTORS', 'LOCKED', 'EXPIRES', 'EMAIL', 'COMMENT'],
     empty: 'no users',
-    fit: { narrow: ['FACTORS', 'LOCKED', 'EMAIL', 'COMMENT'], drop: ['COMMENT', 'EMAIL', 'EXPIRES', 'PASSWORD', 'ADMIN'] },
+    fit: { narrow: ['FACTORS', 'LOCKED', 'EMAIL', 'COMMENT'], drop: ['COMMENT', 'EMAIL', 'EXPIRES', 'PASSWORD', 'ADMIN'], names: ['USER'] },
     json: (u) => userView(u, at),
     rows: (overview) => {
       const u = userView(overview, at);
@@ -139,7 +139,7 @@ export const tokenList: ListView<TokenView> = {
   empty: 'no API tokens',
   json: (t) => t,
   rows: (t) => [[t.tokenid, t.privileges, orDash(t.expires), t.lastUsed === null ? 'never' : human(t.lastUsed), orDash(t.comment)]],
-  fit: { narrow: ['COMMENT'], drop: ['LAST USED'] },
+  fit: { narrow: ['COMMENT'], drop: ['LAST USED'], names: ['TOKEN'] },
 };
 
 export const auditList: ListView<AuditRecord> = {
@@ -147,5 +147,5 @@ export const auditList: ListView<AuditRecord> = {
   empty: 'no audit entries',
   json: auditView,
   rows: (e) => [[formatTime(e.ts), orDash(e.actor), e.action, orDash(e.target), e.outcome, e.detail ? JSON.stringify(e.detail) : '']],
-  fit: { narrow: ['DETAIL'] },
+  fit: { narrow: ['DETAIL'], names: ['ACTOR', 'TARGET'] },
 };

@@ -418,6 +418,12 @@ describe('on a terminal', () => {
     await store.addUser('wanda', 'wanda password 1');
     const description = 'the phone in the drawer of the second desk by the window';
     expect((await store.run(['tfa', 'add', 'totp', 'wanda', '--no-verify', '--qr', 'none', '--description', description])).code).toBe(0);
+    // A user id as long as some sites make them: cut in the middle when nothing else is left to give.
+    const long = 'firstname.lastname@company-realm';
+    expect((await store.run(['realm', 'add', 'company-realm'])).code).toBe(0);
+    await store.addUser(long, 'long password 1');
+    expect((await store.run(['tfa', 'add', 'totp', long, '--no-verify', '--qr', 'none'])).code).toBe(0);
+    expect((await store.run(['token', 'add', long, 'deploy'])).code).toBe(0);
     // The table's lines; the note after it is prose, which the terminal wraps.
     const widest = (output: string) => Math.max(...output.split(/\r?\n/).filter((l) => !l.startsWith('fitted to')).map(textWidth));
     const listings = [['tfa', 'list'], ['user', 'list'], ['audit'], ['settings', 'list'], ['realm', 'list'], ['token', 'list']];
@@ -426,6 +432,9 @@ describe('on a terminal', () => {
       expect(narrow.status, narrow.output).toBe(0);
       expect(widest(narrow.output), `${args.join(' ')}\n${narrow.output}`).toBeLessThanOrEqual(80);
     }
+    const cutName = runPty(store, ['tfa', 'list', long], [], { NO_COLOR: '1' }, 80);
+    expect(cutName.output).toMatch(/^firstn\S*…\S*realm /m);
+    expect(runPty(store, ['tfa', 'list', long, '--wide'], [], { NO_COLOR: '1' }, 80).output).toContain(long);
     const narrow = runPty(store, ['tfa', 'list', 'wanda'], [], { NO_COLOR: '1' }, 80);
     expect(narrow.output).toMatch(/the phone in [a-z ]*…/);
     expect(narrow.output).toContain('fitted to 80 columns: CREATED, LAST USED left out, text cut short (--wide shows all)');

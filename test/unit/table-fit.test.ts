@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COMFORTABLE_WIDTH, layRow, NARROWEST_WIDTH, narrowTo, planTable, wrapText, type TableFit } from '../../src/table-fit.js';
+import { COMFORTABLE_WIDTH, cutMiddle, layRow, NAME_WIDTH, NARROWEST_WIDTH, narrowTo, planTable, wrapText, type TableFit } from '../../src/table-fit.js';
 import { textWidth } from '../../src/text-width.js';
 
 const headers = ['USER', 'ID', 'DESCRIPTION', 'CREATED', 'SIGN-IN'];
@@ -117,6 +117,42 @@ describe('fitting a table to a terminal', () => {
     expect(narrow.lines[1]).toBe('张伟@local  a1  手机上的验证器…  已启用');
     expect(lay(rows, 37).lines[1]).toBe('张伟@local  a1  手机上的验…   已启用');
     expect(wrapText('手机上的验证器应用程序', 7)).toEqual(['手机上', '的验证', '器应用', '程序']);
+  });
+
+  it('cuts names in the middle only as a last resort, when that makes the table fit, never below NAME_WIDTH', () => {
+    const named: TableFit = { ...fit, names: ['USER'] };
+    const long = ['firstname.lastname@company-realm', '6f132033', 'phone', 'x', 'ok'];
+    const natural = lay([long], undefined, named);
+    const widthAt = (w: number) => lay([long], w, named);
+    // Room enough once CREATED has gone: the name stays whole.
+    expect(widthAt(66).plan.widths[0]).toBe(32);
+    // Narrower: the name gives way, cut in the middle; the free text at its narrowest.
+    const cut = widthAt(44);
+    expect(cut.plan.dropped).toEqual(['CREATED']);
+    expect(cut.lines.every((l) => l.length <= 44)).toBe(true);
+    expect(cut.lines[1]).toMatch(/^firstn…realm {2}6f132033/);
+    expect(cut.cut).toBe(true);
+    // Too narrow even so: laid out with the name whole (the terminal wraps the rest).
+    const over = widthAt(NAME_WIDTH + 8 + 'DESCRIPTION'.length + 'SIGN-IN'.length + 3 * 2 - 1);
+    expect(over.lines[1]).toContain(long[0]);
+    // Without names in the fit, as before.
+    expect(lay([long], 44).lines[1]).toContain(long[0]);
+    expect(natural.lines[1]).toContain(long[0]);
+  });
+
+  it('cuts in the middle to at most the width, keeping how the text starts and ends (property)', () => {
+    expect(cutMiddle('firstname.lastname@company-realm', 16)).toBe('firstnam…y-realm');
+    expect(cutMiddle('张伟张伟张伟@local', 9)).toBe('张伟…ocal');
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', '@', '张', 'e\u0301', '😀'), minLength: 1, maxLength: 60 }), fc.integer({ min: 3, max: 40 }), (text, width) => {
+        fc.pre(textWidth(text) > width);
+        const cut = cutMiddle(text, width);
+        expect(textWidth(cut)).toBeLessThanOrEqual(width);
+        expect(textWidth(cut)).toBeGreaterThanOrEqual(width - 2);
+        const [head = '', tail = ''] = cut.split('…');
+        expect(text.startsWith(head) && text.endsWith(tail)).toBe(true);
+      }),
+    );
   });
 
   it('narrows the widest first, to one level, and gives what the level leaves over back', () => {

@@ -54,7 +54,7 @@ export function factorList(at: ViewTime): ListView<UserFactors> {
     headers: ['USER', 'ID', 'TYPE', 'DESCRIPTION', 'ENABLED', 'CREATED', 'LAST USED', 'DETAIL', 'SIGN-IN'],
     empty: 'no users',
     // Whether and how a user can sign in says what to run: wrapped, never cut.
-    fit: { narrow: ['DESCRIPTION', 'DETAIL', 'SIGN-IN'], wrapLast: true, drop: ['CREATED', 'LAST USED'] },
+    fit: { narrow: ['DESCRIPTION', 'DETAIL', 'SIGN-IN'], wrapLast: true, drop: ['CREATED', 'LAST USED'], names: ['USER'] },
     json: (item) => userFactorsView(item, at),
     rows: (item) => {
       const u = userFactorsView(item, at);
