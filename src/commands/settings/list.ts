@@ -5,7 +5,7 @@ import { boolOpt } from '../options.js';
 import { listSettings } from '../../services/settings.js';
 import { settingView, type SettingView } from '../views.js';
 
-const settingList: ListView<SettingView> = {
+export const settingList: ListView<SettingView> = {
   headers: ['SETTING', 'VALUE', 'DESCRIPTION'],
   empty: 'no settings',
   json: (s) => s,
