@@ -1,5 +1,6 @@
 import type { Io, Prompter } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { Invocation } from '../invocation.js';
 import { LineTooLongError } from '../stdio.js';
 
 /**
@@ -88,4 +89,13 @@ export class SecretSource {
       }
     }
   }
+}
+
+/**
+ * Refuses to make a secret that is shown only now (recovery keys, an API token's value, a new TOTP
+ * secret) while standard output goes nowhere (/dev/null, or closed): it would reach no one, and
+ * the command would still succeed. `instead` says how to have it.
+ */
+export function refuseDiscardedSecret(inv: Invocation, what: string, instead: string): void {
+  if (inv.out.discarded) throw new UsageError(`standard output goes nowhere (/dev/null, or closed), so ${what} would reach no one: ${instead}`, 'output_discarded');
 }

@@ -2,7 +2,7 @@
 // and files are read and written with plain system calls, and the cases where that cannot work
 // (a reader gone, a non-blocking descriptor) are driven for real from python3.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, TempStore } from './harness.js';
@@ -133,6 +133,29 @@ stdin, stdout = subprocess.DEVNULL, w
     const login = await store.login('fullkeys', PASSWORD, first.json().result.keys[0]);
     expect(login.code, login.stderr).toBe(0);
     expect(login.json().result.recoveryKeysLeft).toBe(9);
+  });
+
+  it("refuses to make a token's value or a new TOTP secret while standard output goes nowhere, changing nothing", async () => {
+    await store.addUser('nowhere', PASSWORD);
+    const before = store.snapshot();
+    const toNull = (args: readonly string[]) =>
+      spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/null`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+    const refusals: [readonly string[], string][] = [
+      [['token', 'add', 'nowhere', 'ci'], "the token's value (shown only now) would reach no one: send standard output to a file only its program can read (> FILE), or let it be shown"],
+      [['tfa', 'add', 'totp', 'nowhere', '--no-verify', '--qr', 'none', '--json'], 'the new TOTP secret and its QR code would reach no one: draw the code to a file with --qr png:FILE, give --secret BASE32, or let them be shown'],
+      [['user', 'add', 'nowhere2', '--no-password', '--tfa', 'totp', '--no-verify'], 'the new TOTP secret and its QR code would reach no one: draw the code to a file with --qr png:FILE, give --totp-secret BASE32, or let them be shown'],
+    ];
+    for (const [args, why] of refusals) {
+      const r = toNull(args);
+      expect([r.status, r.stderr], args.join(' ')).toEqual([2, `error: standard output goes nowhere (/dev/null, or closed), so ${why}\n`]);
+    }
+    expect(store.snapshot()).toBe(before);
+    // A secret the admin gave, or a QR code drawn to a file, is not lost with the output.
+    expect(toNull(['tfa', 'add', 'totp', 'nowhere', '--no-verify', '--secret', 'JBSWY3DPEHPK3PXP']).status).toBe(0);
+    const png = join(store.dir, 'nowhere.png');
+    const drawn = toNull(['tfa', 'add', 'totp', 'nowhere', '--no-verify', '--qr', `png:${png}`]);
+    expect(drawn.status, drawn.stderr).toBe(0);
+    expect(existsSync(png)).toBe(true);
   });
 
   it('a reader that goes away after a write would have blocked also ends the output quietly, exit 6', () => {

@@ -1,5 +1,5 @@
 import { parseUserId } from '../../domain/userid.js';
-import { StoreError, TfaError, UsageError } from '../../errors.js';
+import { StoreError, TfaError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
@@ -8,6 +8,7 @@ import { confirm, requireConfirmation } from '../confirm.js';
 import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
+import { refuseDiscardedSecret } from '../secrets.js';
 
 const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
 const FILE_ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault, then delete this file: tfactl keeps only their hashes.';
@@ -16,9 +17,7 @@ export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const regenerate = boolOpt(inv, 'regenerate') === true;
   const output = fileOpt(inv, 'output', '--output');
-  if (output === undefined && inv.out.discarded) {
-    throw new UsageError('standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown', 'output_discarded');
-  }
+  if (output === undefined) refuseDiscardedSecret(inv, 'the keys', 'give --output FILE, or let them be shown');
   if (regenerate) requireConfirmation(inv, '--regenerate makes any recovery keys not yet used useless');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? Any not yet used stop working.`);

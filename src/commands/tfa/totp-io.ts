@@ -5,7 +5,7 @@ import { parseIssuer, parseTotpParams } from '../../domain/totp-params.js';
 import type { PreparedTotp, TotpEnrolmentIo, TotpRequest } from '../../services/kinds/totp-enrolment.js';
 import { secondFactorValue } from '../credentials.js';
 import { secretOpt, stringOpt } from '../options.js';
-import { TERMINAL_TRIES } from '../secrets.js';
+import { refuseDiscardedSecret, TERMINAL_TRIES } from '../secrets.js';
 
 export interface TotpIoOptions {
   /** Whether a verification code will be asked for (false with --no-verify). */
@@ -107,7 +107,13 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
 
 /** The TOTP options shared by `tfa add totp` and `user add --tfa totp`, parsed. */
 export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'secret'): Promise<Omit<TotpRequest, 'description'>> {
-  const secretText = secretOpt(inv, secretFlag, secretFlag === 'secret' ? '--secret' : '--totp-secret');
+  const flag = secretFlag === 'secret' ? '--secret' : '--totp-secret';
+  const secretText = secretOpt(inv, secretFlag, flag);
+  // A new secret is shown on standard output, unless its QR code goes to a file.
+  const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
+  if (secretText === undefined && qr !== 'png' && qr !== 'svg') {
+    refuseDiscardedSecret(inv, 'the new TOTP secret and its QR code', `draw the code to a file with --qr png:FILE, give ${flag} BASE32, or let them be shown`);
+  }
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
   const params = { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') };

@@ -6,6 +6,7 @@ import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { addToken } from '../../services/tokens.js';
 import { arg, stringOpt } from '../options.js';
+import { refuseDiscardedSecret } from '../secrets.js';
 import { openSession } from '../session.js';
 import { tokenView } from '../views.js';
 
@@ -18,6 +19,7 @@ export async function run(inv: Invocation): Promise<void> {
   const privileges = (stringOpt(inv, 'privileges') ?? 'inherit') as TokenPrivileges;
   if (!TOKEN_PRIVILEGES.includes(privileges)) throw new UsageError(`invalid --privileges ${privileges}: inherit or read-only`);
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
+  refuseDiscardedSecret(inv, 'the token\'s value (shown only now)', 'send standard output to a file only its program can read (> FILE), or let it be shown');
   const session = await openSession(inv, { op: 'token.manage', action: 'token.add', target: userid });
   const { token, value } = await addToken(session, userid, name, { privileges, expires, comment });
   inv.out.result({ ...tokenView(token), value }, (t, style) =>
