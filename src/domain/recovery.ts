@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { UsageError } from '../errors.js';
 
 /**
  * Single-use recovery keys, stored the Proxmox way so imported sets keep working: each key is 8
@@ -38,13 +37,15 @@ export function looksLikeRecoveryKey(input: string): boolean {
   return TYPED_KEY.test(input.trim());
 }
 
-/** Normalises a typed recovery key to `xxxx-xxxx-xxxx-xxxx` lower case. */
-export function parseRecoveryKey(input: string): string {
+/**
+ * Normalises a typed recovery key to `xxxx-xxxx-xxxx-xxxx` lower case; null for one of the wrong
+ * form (at a sign-in, a failed attempt like any other: each is counted before it is checked).
+ */
+export function parseRecoveryKey(input: string): string | null {
   const trimmed = input.trim();
   const hex = TYPED_KEY.test(trimmed) ? trimmed.replace(/[- ]/g, '').toLowerCase() : '';
   const key = /^[0-9a-f]{16}$/.test(hex) ? [0, 4, 8, 12].map((i) => hex.slice(i, i + 4)).join('-') : '';
-  if (!KEY_RE.test(key)) throw new UsageError('invalid recovery key: expected xxxx-xxxx-xxxx-xxxx (hex)', 'invalid_code');
-  return key;
+  return KEY_RE.test(key) ? key : null;
 }
 
 /**

@@ -42,6 +42,11 @@ describe('recovery keys', () => {
     // Read out from paper with spaces for its dashes.
     const spaced = await login('rita', keys[2]!.replace(/-/g, ' '));
     expect(spaced.code, spaced.stderr).toBe(0);
+    // A key of the wrong form is a wrong key: exit 5, audited, counted as every attempt is.
+    const malformed = await store.login('rita', PW, '12', ['--type', 'recovery']);
+    expect([malformed.code, malformed.json().error.code]).toEqual([5, 'auth_failed']);
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'rita@local', outcome: 'failed' });
+    expect((await store.run(['user', 'show', 'rita', '--json'])).json().result.lock.secondFactorFailures).toBe(1);
     const list = await store.run(['tfa', 'list', 'rita', '--json']);
     expect(list.json().result[0].factors[0]).toMatchObject({ type: 'recovery', recoveryKeysLeft: 7 });
     expect(list.stdout).not.toContain(keys[3]);

@@ -10,12 +10,8 @@ export const recovery: SignInKind = {
   waitsOnNetwork: false,
   liftsTotpLock: true,
   async verify({ deps, user }, answer) {
-    let key: string;
-    try {
-      key = parseRecoveryKey(answer);
-    } catch {
-      return { ok: false, reason: 'malformed recovery key' };
-    }
+    const key = parseRecoveryKey(answer);
+    if (key === null) return { ok: false, reason: 'malformed recovery key' };
     const set = await deps.store.getRecoverySet(user.userid);
     if (!set || !set.enabled) return { ok: false, reason: 'no recovery keys' };
     const secret = open(await deps.secretKey(), set.sealedSecret, secretContext(user.userid, set.id, 'recovery'));
