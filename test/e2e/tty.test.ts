@@ -437,6 +437,8 @@ describe('on a terminal', () => {
     expect(runPty(store, ['tfa', 'list', long, '--wide'], [], { NO_COLOR: '1' }, 80).output).toContain(long);
     const narrow = runPty(store, ['tfa', 'list', 'wanda'], [], { NO_COLOR: '1' }, 80);
     expect(narrow.output).toMatch(/the phone in [a-z ]*…/);
+    // A factor stored unverified says so first: the column is cut at its end.
+    expect(narrow.output).toMatch(/ not verif/);
     expect(narrow.output).toContain('fitted to 80 columns: CREATED, LAST USED left out, text cut short (--wide shows all)');
     const wide = runPty(store, ['tfa', 'list', 'wanda', '--wide'], [], { NO_COLOR: '1' }, 80);
     expect(wide.output).toContain(description);

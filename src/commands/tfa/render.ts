@@ -31,7 +31,8 @@ export function unverifiedWarning(t: { readonly id: string; readonly userid: str
 }
 
 function factorDetail(f: FactorView): string {
-  if (f.type === 'totp' && f.totp) return describeTotpParams(f.totp) + (f.verified ? '' : ', not verified');
+  // First, so a column cut to fit a terminal still shows it.
+  if (f.type === 'totp' && f.totp) return (f.verified ? '' : 'not verified, ') + describeTotpParams(f.totp);
   if (f.type === 'recovery') return `${f.recoveryKeysLeft ?? 0} keys left`;
   if (f.type === 'yubico') return `key ${f.publicId ?? '?'}`;
   if (f.credential) {
