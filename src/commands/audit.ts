@@ -4,6 +4,7 @@ import { parseUserId } from '../domain/userid.js';
 import type { Invocation } from '../invocation.js';
 import { parseAuditAction, unknownActionHint } from '../domain/audit-filter.js';
 import { auditActionsSeen, readAudit, type AuditFilter } from '../services/audit.js';
+import type { Session } from '../services/session.js';
 import { openSession } from './session.js';
 import { boolOpt, stringOpt } from './options.js';
 import { UsageError } from '../errors.js';
@@ -39,6 +40,7 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, filter.user === undefined ? undefined : { op: 'audit.read-all', action: 'audit.read', target: filter.user });
   const listing = await readAudit(session, filter);
   let firstShown: number | undefined;
+  let cut: string | null = null;
   await inv.out.list(async function* () {
     for await (const entry of listing()) {
       firstShown ??= entry.id;
@@ -49,13 +51,20 @@ export async function run(inv: Invocation): Promise<void> {
       const hint = unknownActionHint(filter.action, await auditActionsSeen(session, filter));
       if (hint !== null) inv.out.warn(hint);
     }
+    // Cut at the limit: said (a trail of 174 showed 100 and no word of the rest), to a script in
+    // the envelope's warnings, to a person after the table.
+    cut = firstShown === undefined ? null : await olderLeftOut(session, filter, firstShown);
+    if (cut !== null && inv.out.json) inv.out.warn(cut);
   }, auditList, { wide: boolOpt(inv, 'wide') });
-  // Cut at the limit, said to a person (a trail of 174 showed 100 and no word of the rest): one
-  // more entry asked for starts earlier when there are older ones.
-  if (filter.limit === undefined || firstShown === undefined || inv.out.json) return;
+  if (cut !== null && !inv.out.json) inv.out.note(cut);
+}
+
+/** What a listing of the newest `filter.limit` entries, the oldest shown `firstShown`, left out: null for nothing. */
+async function olderLeftOut(session: Session, filter: AuditFilter, firstShown: number): Promise<string | null> {
+  if (filter.limit === undefined) return null;
+  // One more entry asked for starts earlier when there are older ones (newer ones written since only shift the window).
   for await (const entry of (await readAudit(session, { ...filter, limit: filter.limit + 1 }))()) {
-    // Older than the first shown: there is more (newer ones written since only shift the window).
-    if (entry.id < firstShown) inv.out.note(`only the newest ${filter.limit === 1 ? 'entry is' : `${filter.limit} entries are`} shown: --limit N or --all for older ones`);
-    break;
+    return entry.id < firstShown ? `only the newest ${filter.limit === 1 ? 'entry is' : `${filter.limit} entries are`} shown: --limit N or --all for older ones` : null;
   }
+  return null;
 }

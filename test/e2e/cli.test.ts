@@ -440,12 +440,16 @@ describe('tfactl audit', () => {
     const human = await store.run(['audit', '--user', 'aud1']);
     expect(human.stdout.split('\n')[0]).toMatch(/^TIME +ACTOR +ACTION +TARGET +OUTCOME/);
     expect(human.stderr).toBe('');
-    // Cut at the limit: said to a person, once, on standard error (not with --json, nor when all fit).
+    // Cut at the limit: said to a person, once, on standard error (nor when all fit).
     const cut = await store.run(['audit', '--limit', '2']);
     expect(cut.stdout.trimEnd().split('\n')).toHaveLength(3);
     expect(cut.stderr).toBe('only the newest 2 entries are shown: --limit N or --all for older ones\n');
     expect((await store.run(['audit', '--limit', '1'])).stderr).toBe('only the newest entry is shown: --limit N or --all for older ones\n');
-    expect((await store.run(['audit', '--limit', '2', '--json'])).stderr).toBe('');
+    // With --json, in the envelope's warnings (and on standard error, as every warning).
+    const cutJson = await store.run(['audit', '--limit', '2', '--json']);
+    expect(cutJson.json().warnings).toEqual(['only the newest 2 entries are shown: --limit N or --all for older ones']);
+    expect(cutJson.stderr).toBe('warning: only the newest 2 entries are shown: --limit N or --all for older ones\n');
+    expect((await store.run(['audit', '--all', '--json'])).json().warnings).toEqual([]);
     expect((await store.run(['audit', '--user', 'aud1', '--limit', '2'])).stderr).toBe('');
   });
 });
