@@ -150,6 +150,8 @@ stdin, stdout = subprocess.DEVNULL, w
       expect([r.status, r.stderr], args.join(' ')).toEqual([2, `error: standard output goes nowhere (/dev/null, or closed), so ${why}\n`]);
     }
     expect(store.snapshot()).toBe(before);
+    // A user without a second factor, nor a secret, has nothing to lose there.
+    expect(toNull(['user', 'add', 'nowhere3', '--no-password']).status).toBe(0);
     // A secret the admin gave, or a QR code drawn to a file, is not lost with the output.
     expect(toNull(['tfa', 'add', 'totp', 'nowhere', '--no-verify', '--secret', 'JBSWY3DPEHPK3PXP']).status).toBe(0);
     const png = join(store.dir, 'nowhere.png');

@@ -7,11 +7,12 @@ import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { actingAs, describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
 import { totpEnrolmentView } from '../views.js';
-import { parseTotpRequestOptions, requireVerificationCode, totpIo } from './totp-io.js';
+import { parseTotpRequestOptions, refuseUnseenTotpSecret, requireVerificationCode, totpIo } from './totp-io.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const verify = boolOpt(inv, 'verify') !== false;
+  refuseUnseenTotpSecret(inv, '--secret');
   const request = await parseTotpRequestOptions(inv);
   const io = totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
   requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });

@@ -105,15 +105,19 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   };
 }
 
+/**
+ * Refuses to make a TOTP secret no one will see: a new one (not given with `secretFlag`) is shown
+ * on standard output, unless its QR code goes to a file.
+ */
+export function refuseUnseenTotpSecret(inv: Invocation, secretFlag: '--secret' | '--totp-secret'): void {
+  const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
+  if (stringOpt(inv, secretFlag === '--secret' ? 'secret' : 'totpSecret') !== undefined || qr === 'png' || qr === 'svg') return;
+  refuseDiscardedSecret(inv, 'the new TOTP secret and its QR code', `draw the code to a file with --qr png:FILE, give ${secretFlag} BASE32, or let them be shown`);
+}
+
 /** The TOTP options shared by `tfa add totp` and `user add --tfa totp`, parsed. */
 export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'secret'): Promise<Omit<TotpRequest, 'description'>> {
-  const flag = secretFlag === 'secret' ? '--secret' : '--totp-secret';
-  const secretText = secretOpt(inv, secretFlag, flag);
-  // A new secret is shown on standard output, unless its QR code goes to a file.
-  const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
-  if (secretText === undefined && qr !== 'png' && qr !== 'svg') {
-    refuseDiscardedSecret(inv, 'the new TOTP secret and its QR code', `draw the code to a file with --qr png:FILE, give ${flag} BASE32, or let them be shown`);
-  }
+  const secretText = secretOpt(inv, secretFlag, secretFlag === 'secret' ? '--secret' : '--totp-secret');
   const issuer = stringOpt(inv, 'issuer');
   const secret = secretText === undefined ? undefined : (await import('../../domain/totp.js')).parseSecret(secretText);
   const params = { digits: stringOpt(inv, 'digits'), period: stringOpt(inv, 'period'), algorithm: stringOpt(inv, 'algorithm') };

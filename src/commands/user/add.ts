@@ -10,7 +10,7 @@ import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
 import { actingAs, recoveryHint, unverifiedWarning } from '../tfa/render.js';
-import { parseTotpRequestOptions, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
+import { parseTotpRequestOptions, refuseUnseenTotpSecret, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
 
@@ -51,7 +51,10 @@ export async function run(inv: Invocation): Promise<void> {
     throw new UsageError(`--no-password creates ${userid.id} without a password: leave out --password-stdin, or give the password and leave out --no-password`, 'conflicting_options');
   }
   const verify = boolOpt(inv, 'verify') !== false;
-  if (tfaType === 'totp') requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' });
+  if (tfaType === 'totp') {
+    refuseUnseenTotpSecret(inv, '--totp-secret');
+    requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' });
+  }
   const tfa: NewUserTfa =
     tfaType === 'none'
       ? { type: 'none' }
