@@ -14,6 +14,11 @@ export interface TotpIoOptions {
   readonly codeFlag: string;
   /** The option that carries the secret (set up in the app before the code is asked for), for error messages. */
   readonly secretFlag: string;
+  /**
+   * Set when nothing on the command line asked for TOTP and a realm may (user add without --tfa):
+   * what the user is told when TOTP comes to be enrolled that way and cannot be.
+   */
+  readonly askedByRealm?: string;
 }
 
 /**
@@ -88,8 +93,14 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   return {
     async present(p: PreparedTotp) {
       // Checked again here for a factor the realm asks for (user add without --tfa): a secret is
-      // never shown for a code that cannot then be asked for.
-      requireVerificationCode(inv, options);
+      // never shown for a code that cannot then be asked for, nor to no one.
+      try {
+        requireVerificationCode(inv, options);
+        if (options.secretFlag === '--secret' || options.secretFlag === '--totp-secret') refuseUnseenTotpSecret(inv, options.secretFlag);
+      } catch (e) {
+        if (options.askedByRealm === undefined || !(e instanceof UsageError)) throw e;
+        throw new UsageError(`${options.askedByRealm}: ${e.message}`, e.code);
+      }
       if (!afterCode) await show(p);
     },
     async confirmed(p: PreparedTotp) {

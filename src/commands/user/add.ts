@@ -64,7 +64,12 @@ export async function run(inv: Invocation): Promise<void> {
           type: tfaType,
           totp: { ...(await parseTotpRequestOptions(inv, 'totpSecret')), description: 'TOTP' },
           verify,
-          io: totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' }),
+          io: totpIo(inv, {
+            verify,
+            codeFlag: '--code',
+            secretFlag: '--totp-secret',
+            ...(tfaType === 'auto' && { askedByRealm: `the realm of ${userid.id} enforces TOTP, so it is enrolled now (--tfa none adds the user without it, to enrol later with tfa add totp)` }),
+          }),
         };
 
   const password = withPassword ? newPasswordInput(inv, `a new password for ${userid.id}`) : null;
