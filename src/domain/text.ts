@@ -120,3 +120,13 @@ export function firstInvalidLine(text: string): number | null {
   const m = /\p{Cs}/u.exec(text);
   return m ? text.slice(0, m.index).split('\n').length : null;
 }
+
+/** `n` of a thing, the noun singular for one: `1 user`, `3 users`. */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
+/** `has` for one, `have` for more (or none). */
+export function hasOrHave(n: number): string {
+  return n === 1 ? 'has' : 'have';
+}

@@ -169,7 +169,7 @@ export async function deleteFactors(session: Session, userid: string, which: Fac
 }
 
 /** Enables or disables one factor. Returns warnings for the caller to show. */
-export async function setFactorEnabled(session: Session, userid: string, idOrPrefix: string, enabled: boolean): Promise<{ factor: FactorRecord; warnings: string[] }> {
+export async function setFactorEnabled(session: Session, userid: string, idOrPrefix: string, enabled: boolean): Promise<{ factor: FactorRecord; warnings: string[]; changed: boolean }> {
   const action = enabled ? 'tfa.enable' : 'tfa.disable';
   await authorize(session, 'tfa.manage', action, userid);
   const user = await requireUser(session.store, userid);
@@ -180,10 +180,10 @@ export async function setFactorEnabled(session: Session, userid: string, idOrPre
     if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     await tx.setFactorEnabled(userid, factorId, enabled);
     await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } }, tx);
-    return { refused: false as const, warnings: check.warnings };
+    return { refused: false as const, warnings: check.warnings, changed: factor.enabled !== enabled };
   });
   if (outcome.refused) return refuse(session, action, userid, outcome.reason, 'realm_policy');
-  return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings };
+  return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings, changed: outcome.changed };
 }
 
 /** Renames a factor (its description: which device or app it is). As enabling one, it takes what managing factors takes. */

@@ -9,7 +9,7 @@ import type {
   ProxmoxWebauthnConfig,
 } from '../domain/proxmox.js';
 import { seal, secretContext, totpSecretMark } from '../domain/secret-box.js';
-import { safeJson } from '../domain/text.js';
+import { countOf, hasOrHave, safeJson } from '../domain/text.js';
 import { DEFAULT_TOTP_PARAMS, latestPlausibleStep, type TotpParams } from '../domain/totp-params.js';
 import { formatOriginList, originFitsRpId } from '../domain/webauthn-settings.js';
 import { RefusedError, UsageError } from '../errors.js';
@@ -248,7 +248,7 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
     const ids = credentials.map((c) => c.credentialId);
     if (new Set(ids).size < ids.length) throw new RefusedError(`${user.userid} has the same WebAuthn/U2F credential twice in tfa.cfg; nothing imported`, 'exists');
     const { kept, dropped } = onePerSecret(totp);
-    if (dropped > 0) warnings.push(`${user.userid} has ${dropped + kept.length} TOTP entries but ${kept.length} secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)`);
+    if (dropped > 0) warnings.push(`${user.userid} has ${dropped + kept.length} TOTP entries but ${countOf(kept.length, 'secret')} in the files: each secret is imported once (its codes would otherwise work once per copy)`);
     return { user, tfa, totp: kept, yubico, recovery, credentials };
   });
   // One security key registered for two users (Proxmox lets it be; enrolment here refuses it, as
@@ -264,13 +264,13 @@ export async function importProxmox(session: Session, input: ProxmoxImportInput,
   // The credentials are bound to the RP id (appid) they were made under: without it they cannot sign in.
   const withWebauthn = rows.filter((r) => (r.tfa?.webauthn.length ?? 0) > 0).length;
   if (withWebauthn > 0 && !settings.some((p) => p.key === 'webauthn.rp-id')) {
-    warnings.push(`${withWebauthn} user(s) have WebAuthn credentials, but the files give no RP id they were made under: give --datacenter-cfg (its webauthn line)`);
+    warnings.push(`${countOf(withWebauthn, 'user')} ${hasOrHave(withWebauthn)} WebAuthn credentials, but the files give no RP id they were made under: give --datacenter-cfg (its webauthn line)`);
   }
   const withU2f = rows.filter((r) => (r.tfa?.u2f.length ?? 0) > 0).length;
   if (withU2f > 0 && !settings.some((p) => p.key === 'u2f.appid')) {
-    warnings.push(`${withU2f} user(s) have U2F registrations, but the files give no appid they were made under: give --datacenter-cfg (its u2f line)`);
+    warnings.push(`${countOf(withU2f, 'user')} ${hasOrHave(withU2f)} U2F registrations, but the files give no appid they were made under: give --datacenter-cfg (its u2f line)`);
   }
-  if (rows.length > 0) warnings.push(`passwords are not in Proxmox's files: set them with 'tfactl user passwd' (${rows.length} user(s))`);
+  if (rows.length > 0) warnings.push(`passwords are not in Proxmox's files: set them with 'tfactl user passwd' (${countOf(rows.length, 'user')})`);
 
   const plan: ProxmoxImportPlan = {
     dryRun,

@@ -1,4 +1,5 @@
 import { LOCAL_REALM, realmPassedFor } from '../domain/userid.js';
+import { countOf, hasOrHave } from '../domain/text.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { TotpParams } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
@@ -150,8 +151,8 @@ async function keysNotChecked(session: Session, realm: string, yubico: YubicoEnf
   const names = someNames(count, first);
   return [
     online
-      ? `${count} user(s) of realm ${realm} have YubiKeys registered with their own AES key: the validation service checks them now, and refuses any it does not know (register such keys again without --aes-key): ${names}`
-      : `${count} user(s) of realm ${realm} have YubiKeys registered for a validation service, which cannot be checked ${yubico ? 'offline' : 'without one'} (register them again with --aes-key and --private-id): ${names}`,
+      ? `${countOf(count, 'user')} of realm ${realm} ${hasOrHave(count)} YubiKeys registered with their own AES key: the validation service checks them now, and refuses any it does not know (register such keys again without --aes-key): ${names}`
+      : `${countOf(count, 'user')} of realm ${realm} ${hasOrHave(count)} YubiKeys registered for a validation service, which cannot be checked ${yubico ? 'offline' : 'without one'} (register them again with --aes-key and --private-id): ${names}`,
   ];
 }
 
@@ -165,5 +166,5 @@ async function usersWithout(session: Session, realm: string, type: EnforceType):
   if (count === 0) return [];
   const names = someNames(count, first);
   const fix = type === 'totp' ? `tfactl tfa add totp USERID` : `tfactl tfa add yubico USERID --otp OTP`;
-  return [`${count} user(s) of realm ${realm} have no enabled ${type} factor and cannot sign in until one is added (run '${fix}' for each; 'tfactl tfa list --realm ${realm}' marks them): ${names}`];
+  return [`${countOf(count, 'user')} of realm ${realm} ${hasOrHave(count)} no enabled ${type} factor and cannot sign in until one is added (run '${fix}' for each; 'tfactl tfa list --realm ${realm}' marks them): ${names}`];
 }

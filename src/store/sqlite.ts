@@ -5,7 +5,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NotFoundError, StoreError, TfaError, VANISHED } from '../errors.js';
 import { checkFileUnopened, type FileProblem, makePrivateDirectories, refuseOpenToOthers } from '../files.js';
-import { describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
+import { countOf, describeUnsafe, escapeText, unsafeCodePoint } from '../domain/text.js';
 import { type AccessRows, type FactorAccessRow, type HeldStep, type RealmAccessRow, restoreEffect, type SettingRow, type TokenAccessRow, type UserAccessRow } from '../domain/restore-revival.js';
 import { canonicalName, parseRealmName, parseUserId, ROOT_USERID } from '../domain/userid.js';
 import { isStoredTime, parseDate } from '../domain/dates.js';
@@ -789,7 +789,7 @@ export async function stageBackup(copy: BackupCopy, now: number, options: OpenOp
     throw new StoreError(`refusing to restore ${copy.path}: its tables are not as tfactl makes them (${escapeText(oneLineShort(String((e as Error).message)))})`, 'backup_invalid');
   }
   if (broken.length > 0) {
-    throw new StoreError(`refusing to restore ${copy.path}: ${broken.length} row(s) in ${broken[0]?.table} refer to rows it does not have`, 'backup_invalid');
+    throw new StoreError(`refusing to restore ${copy.path}: ${countOf(broken.length, 'row')} in ${broken[0]?.table} ${broken.length === 1 ? 'refers' : 'refer'} to rows it does not have`, 'backup_invalid');
   }
   const columns = (table: string) => (staged.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
   return Object.assign(staged, {

@@ -131,7 +131,7 @@ describe('changing what a realm enforces', () => {
     expect((await store.run(['tfa', 'add', 'recovery', 'kit@ops'])).code).toBe(0);
     const r = await store.run(['realm', 'set-enforce', 'ops', 'totp', '--json']);
     expect(r.code).toBe(0);
-    expect(r.json().warnings).toEqual([expect.stringMatching(/have no enabled totp factor and cannot sign in until one is added \(run 'tfactl tfa add totp USERID' for each; 'tfactl tfa list --realm ops' marks them\): ann@ops$/)]);
+    expect(r.json().warnings).toEqual([expect.stringMatching(/has no enabled totp factor and cannot sign in until one is added \(run 'tfactl tfa add totp USERID' for each; 'tfactl tfa list --realm ops' marks them\): ann@ops$/)]);
     const marked = await store.run(['tfa', 'list', '--realm', 'ops', '--json']);
     expect(marked.json().result).toEqual([
       expect.objectContaining({ userid: 'ann@ops', signIn: { possible: false, problem: 'no password is set', fix: 'tfactl user passwd ann@ops' } }),

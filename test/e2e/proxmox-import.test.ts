@@ -182,7 +182,7 @@ describe('import proxmox of one TOTP secret twice for a user', () => {
       writeFileSync(user, 'user:eve@pve:1:0:::::\n');
       const r = await s.run(['import', 'proxmox', '--tfa-cfg', tfa, '--user-cfg', user, '--json']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json().warnings).toContain('eve@pve has 2 TOTP entries but 1 secret(s) in the files: each secret is imported once (its codes would otherwise work once per copy)');
+      expect(r.json().warnings).toContain('eve@pve has 2 TOTP entries but 1 secret in the files: each secret is imported once (its codes would otherwise work once per copy)');
       const totp = s.factorsOf('eve@pve').filter((f) => f['type'] === 'totp');
       expect(totp).toHaveLength(1);
       expect(totp[0]).toMatchObject({ enabled: true });
@@ -305,7 +305,7 @@ describe('import proxmox --datacenter-cfg', () => {
     expect(r.json().warnings).toEqual(expect.arrayContaining([expect.stringContaining("tfa.cfg's webauthn settings differ from those of datacenter.cfg line 3: datacenter.cfg's are imported")]));
     const human = await dcStore.run([...args(), '--dry-run']);
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toContain('would import 1 realm(s), 1 user(s) and 4 setting(s)');
+    expect(human.stdout).toContain('would import 1 realm, 1 user and 4 settings');
     expect(human.stdout).toMatch(/webauthn\.rp-id +pve\.example\.com +datacenter\.cfg line 3/);
     expect(human.stdout).toMatch(/u2f\.appid +https:\/\/pve\.example\.com:8006 +datacenter\.cfg line 4/);
     expect(dcStore.snapshot()).toBe(before);

@@ -419,13 +419,18 @@ describe('tfa modify', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().result).toMatchObject({ id, userid: 'rena@local', type: 'totp', description: 'the old phone, in the drawer', enabled: true });
     expect((await store.run(['tfa', 'list', 'rena', '--json'])).json().result[0].factors[0].description).toBe('the old phone, in the drawer');
-    expect((await store.run(['tfa', 'modify', 'rena', id, '--description', 'pixel-8'])).stdout).toBe(`modified totp factor ${id} of rena@local: pixel-8\n`);
+    expect((await store.run(['tfa', 'modify', 'rena', id, '--description', 'pixel-8'])).stdout).toBe(`modified TOTP factor ${id} of rena@local: pixel-8\n`);
     const audit = store.auditRows().filter((a) => a.action === 'tfa.modify' && a.target === 'rena@local');
     expect(audit.map((a) => JSON.parse(a.detail!))).toEqual([
       { id, description: { from: 'pixel-7 authy', to: 'the old phone, in the drawer' } },
       { id, description: { from: 'the old phone, in the drawer', to: 'pixel-8' } },
     ]);
     expect((await login('rena', oathtool(secret, { epoch: nowSeconds() + 30 }))).code).toBe(0);
+    // Disabled and enabled, named as people name it; twice in a row says nothing changed.
+    const said = async (args: string[]) => (await store.run(['tfa', ...args, 'rena', id])).stdout;
+    expect(await said(['disable'])).toBe(`disabled TOTP factor ${id} of rena@local\n`);
+    expect(await said(['disable'])).toBe(`TOTP factor ${id} of rena@local was disabled already: nothing changed\n`);
+    expect(await said(['enable'])).toBe(`enabled TOTP factor ${id} of rena@local\n`);
   });
 
   it('refuses no description, an empty or unsafe one, and an unknown factor or user, changing nothing', async () => {

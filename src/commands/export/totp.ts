@@ -1,6 +1,6 @@
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { escapeText } from '../../domain/text.js';
+import { countOf, escapeText } from '../../domain/text.js';
 import { createStagedPrivateFile, type PrivateFile, refuseHandedOver } from '../../files.js';
 import { CancelledError, RefusedError, StoreError, UsageError } from '../../errors.js';
 import { type Interruption, listenForInterrupts } from '../../interrupts.js';
@@ -113,7 +113,7 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
     throw e;
   }
   // Written to a file: the result says where, and never repeats the secrets.
-  inv.out.result({ output, format, factors }, (r) => `exported ${r.factors} TOTP factor(s) to ${r.output}`);
+  inv.out.result({ output, format, factors }, (r) => `exported ${countOf(r.factors, 'TOTP factor')} to ${r.output}`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isoTime } from '../../domain/dates.js';
 import { parseDatacenterCfg, parseDomainsCfg, parseTfaCfg, parseUserCfg } from '../../domain/proxmox.js';
-import { decodeUtf8, firstInvalidLine } from '../../domain/text.js';
+import { countOf, decodeUtf8, firstInvalidLine } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
 import { INPUT_LIMITS } from '../../files.js';
 import type { Invocation } from '../../invocation.js';
@@ -60,7 +60,7 @@ function describe(plan: ReturnType<typeof planView>, style: Style): string {
       ? []
       : ['', table([plan.dryRun ? 'SETTING (WOULD BE SET)' : 'SETTING (SET)', 'VALUE', 'FROM'], plan.settings.map((s) => [s.key, s.value, s.source]), style)];
   return [
-    `${plan.dryRun ? style.yellow('dry run:') : style.green('done:')} ${verb} ${plan.realms.filter((r) => r.action === 'create').length} realm(s), ${plan.users.length} user(s) and ${plan.settings.length} setting(s)`,
+    `${plan.dryRun ? style.yellow('dry run:') : style.green('done:')} ${verb} ${countOf(plan.realms.filter((r) => r.action === 'create').length, 'realm')}, ${countOf(plan.users.length, 'user')} and ${countOf(plan.settings.length, 'setting')}`,
     '',
     table(['REALM', 'ACTION', 'ENFORCES'], plan.realms.map((r) => [r.name, r.action === 'create' ? (plan.dryRun ? 'create' : 'created') : 'exists', r.enforce]), style),
     '',

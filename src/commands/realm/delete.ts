@@ -1,4 +1,5 @@
 import { parseRealmName } from '../../domain/userid.js';
+import { countOf } from '../../domain/text.js';
 import type { Invocation } from '../../invocation.js';
 import { deleteRealm } from '../../services/realms.js';
 import { openSession } from '../session.js';
@@ -16,6 +17,6 @@ export async function run(inv: Invocation): Promise<void> {
     await confirm(inv, `Delete realm ${name}${force ? ' and every user in it' : ''}?`);
   });
   inv.out.result({ realm: name, deleted: true, deletedUsers }, (r, style) =>
-    [`${style.green('deleted')} realm ${r.realm}`, ...(r.deletedUsers > 0 ? [`deleted ${r.deletedUsers} user(s) with it`] : [])].join('\n'),
+    [`${style.green('deleted')} realm ${r.realm}`, ...(r.deletedUsers > 0 ? [`deleted ${countOf(r.deletedUsers, 'user')} with it`] : [])].join('\n'),
   );
 }

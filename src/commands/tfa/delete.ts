@@ -1,4 +1,5 @@
 import type { FactorType } from '../../domain/sign-in.js';
+import { countOf } from '../../domain/text.js';
 import { parseFactorIdArg } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
@@ -28,6 +29,6 @@ export async function run(inv: Invocation): Promise<void> {
   });
   for (const w of warnings) inv.out.warn(w);
   inv.out.result({ userid, deleted }, (r, style) =>
-    r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${r.deleted.length} factor(s) of ${r.userid}: ${r.deleted.join(', ')}`,
+    r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${countOf(r.deleted.length, 'factor')} of ${r.userid}: ${r.deleted.join(', ')}`,
   );
 }

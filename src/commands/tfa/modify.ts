@@ -6,6 +6,7 @@ import { describeFactor } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, stringOpt } from '../options.js';
 import { factorView } from '../views.js';
+import { factorName } from './render.js';
 
 /** `tfa modify USERID ID --description TEXT`: what a factor is called, as Proxmox's TFA update changes it. */
 export async function run(inv: Invocation): Promise<void> {
@@ -17,5 +18,5 @@ export async function run(inv: Invocation): Promise<void> {
   if (description === null) throw new UsageError('a factor\'s description cannot be empty: name the device or app', 'invalid_comment');
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.modify', target: userid });
   const factor = await describeFactor(session, userid, id, description);
-  inv.out.result(factorView(factor), (f, style) => `${style.green('modified')} ${f.type} factor ${f.id} of ${f.userid}: ${f.description}`);
+  inv.out.result(factorView(factor), (f, style) => `${style.green('modified')} ${factorName(f.type)} ${f.id} of ${f.userid}: ${f.description}`);
 }

@@ -8,6 +8,11 @@ import { userFactorsView, type FactorView, type TotpEnrolmentView, type ViewTime
 /** How many characters of a factor id a table shows; any unique prefix is accepted as input. */
 export const SHORT_ID = 8;
 
+/** A factor's type as its messages name it. */
+export const FACTOR_NAMES: Readonly<Record<string, string>> = { totp: 'TOTP factor', yubico: 'YubiKey', recovery: 'recovery key set', webauthn: 'WebAuthn key', u2f: 'U2F key' };
+/** `totp` as people read it: `TOTP factor`. */
+export const factorName = (type: string): string => FACTOR_NAMES[type] ?? `${type} factor`;
+
 export function describeEnrolled(r: TotpEnrolmentView, style: Style): string {
   return `${style.green('added')} TOTP factor ${r.id} (${r.description}) for ${r.userid}${r.verified ? '' : ' ' + style.yellow('(not verified)')}`;
 }

@@ -5,6 +5,7 @@ import { factorRemovalRefusal, setFactorEnabled } from '../../services/factors.j
 import { openSession } from '../session.js';
 import { arg } from '../options.js';
 import { factorView } from '../views.js';
+import { factorName } from './render.js';
 
 /** `tfa enable` and `tfa disable`: the same flags, one service call. */
 export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<void> {
@@ -16,7 +17,10 @@ export async function runSetEnabled(inv: Invocation, enabled: boolean): Promise<
     target: userid,
     ...(!enabled && { precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, { id }) }),
   });
-  const { factor, warnings } = await setFactorEnabled(session, userid, id, enabled);
+  const { factor, warnings, changed } = await setFactorEnabled(session, userid, id, enabled);
   for (const w of warnings) inv.out.warn(w);
-  inv.out.result(factorView(factor), (f, style) => `${style.green(enabled ? 'enabled' : 'disabled')} ${f.type} factor ${f.id} of ${f.userid}`);
+  const state = enabled ? 'enabled' : 'disabled';
+  inv.out.result(factorView(factor), (f, style) =>
+    changed ? `${style.green(state)} ${factorName(f.type)} ${f.id} of ${f.userid}` : `${factorName(f.type)} ${f.id} of ${f.userid} was ${state} already: nothing changed`,
+  );
 }
