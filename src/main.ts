@@ -116,7 +116,24 @@ function fromCommander(e: CommanderError, unshownHelp: string | null): TfaError 
     return new UsageError(`missing command: see ${command} --help`);
   }
   if (e.code === 'commander.unknownOption') return new UsageError(unknownOption(e.message));
-  return new UsageError(e.message.replace(/^error: /, ''), e.code === 'commander.conflictingOption' ? 'conflicting_options' : 'usage');
+  return new UsageError(commanderSentence(e.message.replace(/^error: /, '')), e.code === 'commander.conflictingOption' ? 'conflicting_options' : 'usage');
+}
+
+/**
+ * Commander's sentences as tfactl words its own (`invalid --tfa "x": expected totp, yubico or
+ * none`): the flag as typed, the value quoted, lower case, no full stop.
+ */
+export function commanderSentence(text: string): string {
+  const orList = (list: string) => list.replace(/, ([^,]+)$/, ' or $1');
+  const option = /^option '(-[^ ']+)[^']*' argument '(.*)' is invalid\. (?:Allowed choices are ([^.]*)\.|(.*))$/s.exec(text);
+  if (option) return `invalid ${option[1]} ${JSON.stringify(option[2])}: ${option[3] === undefined ? (option[4] ?? '').replace(/\.$/, '') : `expected ${orList(option[3])}`}`;
+  const argument = /^command-argument value '(.*)' is invalid for argument '([^']+)'\. Allowed choices are ([^(.]*?)( \(.*\))?\.$/s.exec(text);
+  if (argument) return `invalid ${argument[2]} ${JSON.stringify(argument[1])}: expected ${orList(argument[3] ?? '')}${argument[4] ?? ''}`;
+  const excess = /^too many arguments for '([^']+)'\. Expected (\d+) arguments? but got (\d+)\.$/.exec(text);
+  if (excess) return `too many arguments for ${excess[1]}: it takes ${excess[2] === '0' ? 'none' : excess[2]}, not ${excess[3]} (see its --help)`;
+  const conflict = /^option '(-[^ ']+)[^']*' cannot be used with option '(-[^ ']+)[^']*'$/.exec(text);
+  if (conflict) return `give ${conflict[1]} or ${conflict[2]}, not both`;
+  return text;
 }
 
 /**

@@ -147,7 +147,7 @@ describe('tfactl completion SHELL', () => {
   it('refuses another shell in one line, exit 2', async () => {
     const r = await runBin(['completion', 'tcsh']);
     expect(r.code).toBe(2);
-    expect(oneLineError(r)).toContain("'tcsh' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.");
+    expect(oneLineError(r)).toBe('error: invalid shell "tcsh": expected bash, zsh or fish');
     expect(r.stdout).toBe('');
   });
 

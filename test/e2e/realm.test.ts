@@ -114,7 +114,7 @@ describe('tfactl realm', () => {
     const swapped = await store.run(['realm', 'set-enforce', 'totp', 'corp']);
     expect(swapped.code).toBe(2);
     expect(oneLineError(swapped)).toBe(
-      "error: command-argument value 'corp' is invalid for argument 'type'. Allowed choices are none, totp, yubico (the realm comes first: tfactl realm set-enforce REALM TYPE).",
+      'error: invalid type "corp": expected none, totp or yubico (the realm comes first: tfactl realm set-enforce REALM TYPE)',
     );
   });
 
