@@ -138,7 +138,7 @@ export const tokenList: ListView<TokenView> = {
   headers: ['TOKEN', 'PRIVILEGES', 'EXPIRES', 'LAST USED', 'COMMENT'],
   empty: 'no API tokens',
   json: (t) => t,
-  rows: (t) => [[t.tokenid, t.privileges, orDash(t.expires), t.lastUsed === null ? 'never' : human(t.lastUsed), orDash(t.comment)]],
+  rows: (t) => [[t.tokenid, t.privileges, t.expires ?? 'never', t.lastUsed === null ? 'never' : human(t.lastUsed), orDash(t.comment)]],
   fit: { narrow: ['COMMENT'], drop: ['LAST USED'], names: ['TOKEN'] },
 };
 
