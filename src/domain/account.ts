@@ -27,7 +27,7 @@ export function parseComment(input: string, what = 'comment'): string | null {
 export function parsePositiveInt(input: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   // No leading zero, no sign, no blank: as --digits and --period take numbers.
   if (!/^[1-9][0-9]{0,15}$/.test(input) || Number(input) > max) {
-    throw new UsageError(`invalid ${what} ${quote(input)}: expected a whole number from 1 to ${max}`, 'invalid_number');
+    throw new UsageError(`invalid ${what} ${quote(input)}: expected a whole number ${max === Number.MAX_SAFE_INTEGER ? 'of 1 or more' : `from 1 to ${max}`}`, 'invalid_number');
   }
   return Number(input);
 }

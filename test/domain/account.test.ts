@@ -59,6 +59,11 @@ describe('parsePositiveInt', () => {
     expect(parsePositiveInt('250', 'n')).toBe(250);
   });
   it.each(['0', '-1', '1.5', '1e3', '', ' 1', 'x', '006', '+5', '0x10'])('rejects %j', (input) => expect(() => parsePositiveInt(input, 'n')).toThrow(UsageError));
+
+  it('says the range it takes, without a bound nobody could reach', () => {
+    expect(() => parsePositiveInt('0', '--limit')).toThrow('invalid --limit "0": expected a whole number of 1 or more');
+    expect(() => parsePositiveInt('0', 'count', 100)).toThrow('invalid count "0": expected a whole number from 1 to 100');
+  });
 });
 
 describe('parseTotpParams', () => {
