@@ -142,10 +142,20 @@ export const tokenList: ListView<TokenView> = {
   fit: { narrow: ['COMMENT'], drop: ['LAST USED'], names: ['TOKEN'] },
 };
 
+/**
+ * An audit entry's detail as people read it, `reason=no second factor given, passwordFailures=1`
+ * (what a cut column still shows something of; --json has it as it is).
+ */
+export function detailText(detail: Readonly<Record<string, unknown>>): string {
+  return Object.entries(detail)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(', ');
+}
+
 export const auditList: ListView<AuditRecord> = {
   headers: ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAIL'],
   empty: 'no audit entries',
   json: auditView,
-  rows: (e) => [[formatTime(e.ts), orDash(e.actor), e.action, orDash(e.target), e.outcome, e.detail ? JSON.stringify(e.detail) : '']],
+  rows: (e) => [[formatTime(e.ts), orDash(e.actor), e.action, orDash(e.target), e.outcome, e.detail ? detailText(e.detail) : '']],
   fit: { narrow: ['DETAIL'], names: ['ACTOR', 'TARGET'] },
 };

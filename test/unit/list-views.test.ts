@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auditList, realmList, tokenList, userList } from '../../src/commands/render.js';
+import { auditList, detailText, realmList, tokenList, userList } from '../../src/commands/render.js';
 import { settingList } from '../../src/commands/settings/list.js';
 import { factorList } from '../../src/commands/tfa/render.js';
 import type { ListView } from '../../src/output.js';
@@ -30,5 +30,13 @@ describe('the listings fitted to a terminal', () => {
     for (const name of [...fit.narrow, ...(fit.drop ?? []), ...(fit.names ?? [])]) expect(view.headers).toContain(name);
     // A name is cut in the middle, free text at its end: not both.
     for (const name of fit.names ?? []) expect([...fit.narrow, ...(fit.drop ?? [])]).not.toContain(name);
+  });
+});
+
+describe("an audit entry's detail in a table", () => {
+  it('reads as key=value pairs, strings as they are, anything else as JSON', () => {
+    expect(detailText({ reason: 'no second factor given', passwordFailures: 1 })).toBe('reason=no second factor given, passwordFailures=1');
+    expect(detailText({ id: 'ab12', description: { from: 'a', to: 'b' } })).toBe('id=ab12, description={"from":"a","to":"b"}');
+    expect(detailText({})).toBe('');
   });
 });
