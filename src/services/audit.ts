@@ -11,13 +11,6 @@ export type { AuditFilter, AuditRecord };
  * a user given the name of one deleted before does not read that one's history. Read as it is
  * consumed.
  */
-/** The actions of the entries readAudit would read for `filter`, whatever its action, days and outcome. */
-export async function auditActionsSeen(session: Session, filter: AuditFilter): Promise<string[]> {
-  const { actor } = session;
-  if (actor.admin || isRoot(actor)) return session.store.auditActions({ ...(filter.user !== undefined && { user: filter.user }) });
-  return session.store.auditActions({ user: actor.userid, since: await ownTrailStart(session) });
-}
-
 export async function readAudit(session: Session, filter: AuditFilter): Promise<Listing<AuditRecord>> {
   const { actor } = session;
   if (actor.admin || isRoot(actor)) return () => session.store.auditEntries(filter);
@@ -26,6 +19,13 @@ export async function readAudit(session: Session, filter: AuditFilter): Promise<
   }
   const created = await ownTrailStart(session);
   return () => session.store.auditEntries({ ...filter, user: actor.userid, since: Math.max(filter.since ?? created, created) });
+}
+
+/** The actions of the entries readAudit would read for `filter`, whatever its action, days and outcome. */
+export async function auditActionsSeen(session: Session, filter: AuditFilter): Promise<string[]> {
+  const { actor } = session;
+  if (actor.admin || isRoot(actor)) return session.store.auditActions({ ...(filter.user !== undefined && { user: filter.user }) });
+  return session.store.auditActions({ user: actor.userid, since: await ownTrailStart(session) });
 }
 
 /** Where a user's own trail starts: when their account was made. */
