@@ -75,6 +75,15 @@ export function csvRecord(columns: readonly string[], cells: readonly string[], 
   return { line, fields };
 }
 
+/**
+ * Whether a record's row would make secrets shown only in the results: a new TOTP secret (`totp`
+ * without one of its own) or recovery keys. Read as leniently as a survey must: a tfa cell its row
+ * would refuse says no.
+ */
+export function makesSecrets(fields: Readonly<Record<string, string>>): boolean {
+  return (fields.tfa ?? '').split('+').some((part) => ['totp', 'recovery'].includes(part.trim().toLowerCase()));
+}
+
 /** Why a CSV file's quoting is broken, at a line: the whole file is refused. */
 export function csvQuotingError(problem: 'quote-in-field' | 'text-after-quote' | 'unclosed-quote', line: number): UsageError {
   const what = {

@@ -1,6 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
-import { csvColumns, csvQuotingError, csvRecord, importFormat, importRowReader, jsonLineRecord, type ParsedRow, type RawRecord } from '../domain/import-rows.js';
+import { csvColumns, csvQuotingError, csvRecord, importFormat, importRowReader, jsonLineRecord, makesSecrets, type ParsedRow, type RawRecord } from '../domain/import-rows.js';
 import { decodeUtf8 } from '../domain/text.js';
 import { UsageError } from '../errors.js';
 import { describeSize, MiB } from '../files.js';
@@ -29,9 +29,18 @@ export async function* importRows(chunks: AsyncIterable<Uint8Array>): AsyncGener
  * counts its records: what a file is checked with before anything is imported.
  */
 export async function countImportRecords(chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  return (await surveyImportRecords(chunks)).records;
+}
+
+/** As countImportRecords, and the line of the first record whose row would make secrets (null for none). */
+export async function surveyImportRecords(chunks: AsyncIterable<Uint8Array>): Promise<{ readonly records: number; readonly firstSecretLine: number | null }> {
   let records = 0;
-  for await (const _ of importRecords(chunks)) records++;
-  return records;
+  let firstSecretLine: number | null = null;
+  for await (const record of importRecords(chunks)) {
+    records++;
+    if (firstSecretLine === null && makesSecrets(record.fields)) firstSecretLine = record.line;
+  }
+  return { records, firstSecretLine };
 }
 
 /** The records of either format, told apart by the first byte that is not white space. */

@@ -53,11 +53,12 @@ export interface ImportOptions {
   /** Called with each row's result as soon as it is final (a user's secrets right after its commit). */
   readonly onResult?: (result: ImportResult) => void;
   /**
-   * Called, for a row that makes secrets, with the result it will have if it commits, before it
+   * Called, for a row with secrets to show, with the result it will have if it commits, before it
    * does: a results file that has them on disk first survives the process being killed between
-   * the commit and onResult. A throw keeps the row from committing.
+   * the commit and onResult. A throw keeps the row from committing. `made`: whether the import
+   * made them (recovery keys, a new TOTP secret), or they came with the row.
    */
-  readonly beforeCommit?: (result: ImportResult) => void;
+  readonly beforeCommit?: (result: ImportResult, made: boolean) => void;
   /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
   readonly stopped?: () => boolean;
 }
@@ -112,7 +113,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   };
   const prepared: (PreparedRow | undefined)[] = [];
   const announce = (p: PreparedRow) => {
-    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }));
+    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }), p.recovery !== null || (p.totp !== null && p.row.totp?.secret == null));
   };
 
   const work = async (index: number, item: ParsedRow): Promise<void> => {

@@ -160,6 +160,29 @@ stdin, stdout = subprocess.DEVNULL, w
     expect(existsSync(png)).toBe(true);
   });
 
+  it('refuses a user import whose rows make secrets while standard output goes nowhere, unless --results keeps them', async () => {
+    const before = store.snapshot();
+    const csv = join(store.dir, 'with-secrets.csv');
+    writeFileSync(csv, 'userid,tfa\nimp-a,\nimp-b,totp\nimp-c,recovery\n');
+    const run = (args: readonly string[], input = '') =>
+      spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/null`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8', input });
+    // A file is read through first: refused before anything, naming the first such row.
+    const refused = run(['user', 'import', csv]);
+    expect([refused.status, refused.stderr]).toEqual([2, 'error: standard output goes nowhere (/dev/null, or closed), so the secrets made for rows that ask for them (line 3 first) would reach no one: give --results FILE, or let them be shown\n']);
+    expect(store.snapshot()).toBe(before);
+    // Standard input is read once: a row that would make secrets fails, the others go in.
+    const piped = run(['user', 'import', '-'], 'userid,tfa\nimp-d,\nimp-e,recovery\nimp-f,totp:JBSWY3DPEHPK3PXP\n');
+    expect([piped.status, piped.stderr]).toEqual([2, 'error: 1 row could not be imported (see the results)\n']);
+    expect([store.hasUser('imp-d'), store.hasUser('imp-e'), store.hasUser('imp-f')]).toEqual([true, false, true]);
+    // With --results the secrets are on disk; a file whose rows make none imports as it always did.
+    const results = join(store.dir, 'with-secrets.jsonl');
+    const kept = run(['user', 'import', csv, '--results', results]);
+    expect(kept.status, kept.stderr).toBe(0);
+    expect(readFileSync(results, 'utf8')).toContain('"recoveryKeys":[');
+    writeFileSync(csv, 'userid,tfa\nimp-g,\n');
+    expect(run(['user', 'import', csv]).status).toBe(0);
+  });
+
   it('a reader that goes away after a write would have blocked also ends the output quietly, exit 6', () => {
     // Past the EAGAIN hand-over, the rest goes through Node's stream: its EPIPE must end as quietly.
     const r = py(

@@ -87,7 +87,9 @@ describe('on a terminal', () => {
 
   it('changes nothing when the acting admin is revoked while the command waits at its question', async () => {
     const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
-    const asRoot = (...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >/dev/null 2>&1; `).join('')}echo y`];
+    // Their output to a file: a token made again is refused to /dev/null (its value would reach no one).
+    const rootOut = join(store.dir, 'as-root.out');
+    const asRoot = (...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >>'${rootOut}' 2>&1; `).join('')}echo y`];
     const resetPassword = join(store.dir, 'revo-reset-password');
     writeFileSync(resetPassword, 'revo password 9\n');
     for (const [revoke, said] of [

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParsedRow } from '../../src/domain/import-rows.js';
 import { UsageError } from '../../src/errors.js';
-import { countImportRecords, importRecords, importRows, MAX_ROW_BYTES } from '../../src/services/import-input.js';
+import { countImportRecords, importRecords, importRows, MAX_ROW_BYTES, surveyImportRecords } from '../../src/services/import-input.js';
 
 /** `input` as the import reads it, in pieces split at `cuts` (byte offsets). */
 async function* pieces(input: string | Buffer, cuts: readonly number[] = []): AsyncGenerator<Uint8Array> {
@@ -183,5 +183,11 @@ describe('reading an import as it comes', () => {
     expect(await countImportRecords(pieces('{"userid":"a"}\n\n{"userid":"b"}\n'))).toBe(2);
     await expect(countImportRecords(pieces(''))).rejects.toThrow('the import is empty');
     await expect(countImportRecords(pieces('userid\na\n"b\n'))).rejects.toThrow('CSV line 3: a quoted field is never closed');
+  });
+
+  it('finds the first record that would make secrets: recovery keys, or TOTP without a secret of its own', async () => {
+    expect(await surveyImportRecords(pieces('userid,tfa\na,\nb,totp:JBSWY3DPEHPK3PXP\nc,recovery + totp:JBSWY3DPEHPK3PXP\nd,totp\n'))).toEqual({ records: 4, firstSecretLine: 4 });
+    expect(await surveyImportRecords(pieces('{"userid":"a","tfa":"TOTP"}\n'))).toEqual({ records: 1, firstSecretLine: 1 });
+    expect(await surveyImportRecords(pieces('userid\na\n'))).toEqual({ records: 1, firstSecretLine: null });
   });
 });

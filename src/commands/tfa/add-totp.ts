@@ -12,10 +12,12 @@ import { parseTotpRequestOptions, refuseUnseenTotpSecret, requireVerificationCod
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
   const verify = boolOpt(inv, 'verify') !== false;
-  refuseUnseenTotpSecret(inv, '--secret');
   const request = await parseTotpRequestOptions(inv);
   const io = totpIo(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
+  // Why no code can be asked for says more than where the secret would go (standard output
+  // redirected is both), so it comes first.
   requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--secret' });
+  refuseUnseenTotpSecret(inv, '--secret');
   const session = await openSession(inv, {
     op: 'tfa.manage',
     action: 'tfa.add',

@@ -52,8 +52,8 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const verify = boolOpt(inv, 'verify') !== false;
   if (tfaType === 'totp') {
-    refuseUnseenTotpSecret(inv, '--totp-secret');
     requireVerificationCode(inv, { verify, codeFlag: '--code', secretFlag: '--totp-secret' });
+    refuseUnseenTotpSecret(inv, '--totp-secret');
   }
   const tfa: NewUserTfa =
     tfaType === 'none'

@@ -2,13 +2,18 @@ import { CancelledError, ExitCode, TfaError, UsageError } from '../../errors.js'
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { createPrivateLog, INPUT_LIMITS } from '../../files.js';
 import { countOutcomes, type ImportResult, importUsers, type ImportSummary } from '../../services/import.js';
-import { countImportRecords, importRows } from '../../services/import-input.js';
+import { importRows, surveyImportRecords } from '../../services/import-input.js';
 import type { ParsedRow } from '../../domain/import-rows.js';
 import { openSession } from '../session.js';
 import { table, type Style } from '../../output.js';
 import { arg, boolOpt, fileOpt, inputFiles } from '../options.js';
 import { turning } from '../../interrupts.js';
 import { totpEnrolmentView } from '../views.js';
+import { refuseDiscardedSecret } from '../secrets.js';
+
+/** What an import that makes secrets while standard output goes nowhere would lose, and what to do. */
+const secretsOfRows = (line: number) => `the secrets made for rows that ask for them (line ${line} first)`;
+const RESULTS_INSTEAD = 'give --results FILE, or let them be shown';
 
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
 class ImportIncomplete extends TfaError {
@@ -46,7 +51,9 @@ export async function run(inv: Invocation): Promise<void> {
   // they come, and a shape error found past the first rows stops the import there (see below).
   const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
-    const total = file && (await countImportRecords(file.chunks()));
+    const survey = file && (await surveyImportRecords(file.chunks()));
+    if (survey && survey.firstSecretLine !== null && resultsPath === undefined) refuseDiscardedSecret(inv, secretsOfRows(survey.firstSecretLine), RESULTS_INSTEAD);
+    const total = survey?.records;
     // Standard input through its stream, never a blocking read: an interrupt must be heard while
     // the import waits for more rows (and argon2's finished hashes committed meanwhile).
     await importFrom(inv, file ? file.chunks() : (inv.ctx.io.waitingStdin ?? inv.ctx.io).stdinChunks(), total, resultsPath, source === '-');
@@ -117,6 +124,13 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
       // The secrets are on disk before the user that has them commits: a kill between the two
       // leaves a `pending` line, never a user with secrets no one has.
       ...(log && { beforeCommit: (r: ImportResult) => log.append(JSON.stringify({ ...rowView(r), status: 'pending' })) }),
+      // Standard input is read once, so its rows are not surveyed first: a row that makes secrets
+      // no one would see fails (all of an --atomic import), as a file's is refused before anything.
+      ...(!log && {
+        beforeCommit: (_: ImportResult, made: boolean) => {
+          if (made) refuseDiscardedSecret(inv, 'the secrets made for this row', RESULTS_INSTEAD);
+        },
+      }),
       ...(bar && { progress: (done: number) => bar.update(done) }),
     });
   } catch (e) {
