@@ -113,7 +113,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   };
   const prepared: (PreparedRow | undefined)[] = [];
   const announce = (p: PreparedRow) => {
-    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }), p.recovery !== null || (p.totp !== null && p.row.totp?.secret == null));
+    if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }), p.recovery !== null || (p.totp !== null && (p.row.totp?.secret ?? null) === null));
   };
 
   const work = async (index: number, item: ParsedRow): Promise<void> => {
