@@ -25,14 +25,10 @@ export async function* importRows(chunks: AsyncIterable<Uint8Array>): AsyncGener
 }
 
 /**
- * Reads all of an import to check its shape, as importRows would (throwing the same errors), and
- * counts its records: what a file is checked with before anything is imported.
+ * Reads all of an import to check its shape, as importRows would (throwing the same errors),
+ * counts its records, and finds the line of the first whose row would make secrets (null for
+ * none): what a file is checked with before anything is imported.
  */
-export async function countImportRecords(chunks: AsyncIterable<Uint8Array>): Promise<number> {
-  return (await surveyImportRecords(chunks)).records;
-}
-
-/** As countImportRecords, and the line of the first record whose row would make secrets (null for none). */
 export async function surveyImportRecords(chunks: AsyncIterable<Uint8Array>): Promise<{ readonly records: number; readonly firstSecretLine: number | null }> {
   let records = 0;
   let firstSecretLine: number | null = null;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParsedRow } from '../../src/domain/import-rows.js';
 import { UsageError } from '../../src/errors.js';
-import { countImportRecords, importRecords, importRows, MAX_ROW_BYTES, surveyImportRecords } from '../../src/services/import-input.js';
+import { importRecords, importRows, MAX_ROW_BYTES, surveyImportRecords } from '../../src/services/import-input.js';
 
 /** `input` as the import reads it, in pieces split at `cuts` (byte offsets). */
 async function* pieces(input: string | Buffer, cuts: readonly number[] = []): AsyncGenerator<Uint8Array> {
@@ -93,7 +93,7 @@ describe('reading CSV (csv-parse)', () => {
       for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 'x');
       throw new UsageError('standard input is larger than 2 MiB', 'file_too_large');
     }
-    await expect(countImportRecords(tooLarge())).rejects.toThrow('standard input is larger than 2 MiB');
+    await expect(surveyImportRecords(tooLarge())).rejects.toThrow('standard input is larger than 2 MiB');
   });
 
   it('round-trips any one-line comment through CSV quoting', async () => {
@@ -179,10 +179,10 @@ describe('reading an import as it comes', () => {
   });
 
   it('counts the records of a file that is read twice, first to check its shape', async () => {
-    expect(await countImportRecords(pieces('userid\na\n\nb\n"c"\n'))).toBe(3);
-    expect(await countImportRecords(pieces('{"userid":"a"}\n\n{"userid":"b"}\n'))).toBe(2);
-    await expect(countImportRecords(pieces(''))).rejects.toThrow('the import is empty');
-    await expect(countImportRecords(pieces('userid\na\n"b\n'))).rejects.toThrow('CSV line 3: a quoted field is never closed');
+    expect((await surveyImportRecords(pieces('userid\na\n\nb\n"c"\n'))).records).toBe(3);
+    expect((await surveyImportRecords(pieces('{"userid":"a"}\n\n{"userid":"b"}\n'))).records).toBe(2);
+    await expect(surveyImportRecords(pieces(''))).rejects.toThrow('the import is empty');
+    await expect(surveyImportRecords(pieces('userid\na\n"b\n'))).rejects.toThrow('CSV line 3: a quoted field is never closed');
   });
 
   it('finds the first record that would make secrets: recovery keys, or TOTP without a secret of its own', async () => {
