@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  * SQLite file shows (secrets at rest, the file's modes, its header) or set the store up as a file.
  */
 const ON_EVERY_BACKEND = [
+  'test/e2e/audit-prune.test.ts',
   'test/e2e/backup-export.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/damaged-store.test.ts',

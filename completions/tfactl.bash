@@ -269,9 +269,19 @@ _tfactl_node() {
             vopts='--db --as --auth-code --server --token --realm --client'
             args=('sshd sudo login') ids=('') vararg=0 ;;
         'audit')
+            cmds='list prune'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --until --limit --all --action --outcome --wide'
+            vopts='--db --as --auth-code --server --token --user --since --until --limit --action --outcome'
+            args=() ids=() vararg=0 ;;
+        'audit list')
             cmds=''
             opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --user --since --until --limit --all --action --outcome --wide'
             vopts='--db --as --auth-code --server --token --user --since --until --limit --action --outcome'
+            args=() ids=() vararg=0 ;;
+        'audit prune')
+            cmds=''
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --before --keep-days --dry-run --yes'
+            vopts='--db --as --auth-code --server --token --before --keep-days'
             args=() ids=() vararg=0 ;;
         'completion')
             cmds=''
@@ -343,6 +353,8 @@ _tfactl_child() {
         'pam/prompt') child='pam prompt' ;;
         'pam/check') child='pam check' ;;
         'pam/config') child='pam config' ;;
+        'audit/list') child='audit list' ;;
+        'audit/prune') child='audit prune' ;;
         *) return 1 ;;
     esac
 }
@@ -484,6 +496,12 @@ _tfactl_value() {
         'audit/--as') store=users ;;
         'audit/--user') store=users ;;
         'audit/--outcome') choices='ok refused failed' ;;
+        'audit list/--db') files=1 ;;
+        'audit list/--as') store=users ;;
+        'audit list/--user') store=users ;;
+        'audit list/--outcome') choices='ok refused failed' ;;
+        'audit prune/--db') files=1 ;;
+        'audit prune/--as') store=users ;;
         'completion/--db') files=1 ;;
         'completion/--as') store=users ;;
         'help/--db') files=1 ;;

@@ -112,6 +112,10 @@ function __tfactl_child --argument-names path word
             echo 'check'
         case 'pam/config'
             echo 'config'
+        case 'audit/list'
+            echo 'list'
+        case 'audit/prune'
+            echo 'prune'
     end
 end
 
@@ -224,6 +228,10 @@ function __tfactl_value_options --argument-names path
             echo --db --as --auth-code --server --token --realm --client
         case 'audit'
             echo --db --as --auth-code --server --token --user --since --until --limit --action --outcome
+        case 'audit list'
+            echo --db --as --auth-code --server --token --user --since --until --limit --action --outcome
+        case 'audit prune'
+            echo --db --as --auth-code --server --token --before --keep-days
         case 'completion'
             echo --db --as --auth-code --server --token
         case 'help'
@@ -353,7 +361,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the sto
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a pam -d 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so'
-complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'show the audit trail'
+complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a completion -d 'print the completion script for a shell (see README "Shell completions")'
 complete -c tfactl -n '__tfactl_needs_command ""' -a help -d 'show the help of a command, as its --help does'
 
@@ -658,6 +666,24 @@ complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest fi
 complete -c tfactl -n '__tfactl_using "audit"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'
 complete -c tfactl -n '__tfactl_using "audit"' -l outcome -x -a 'ok refused failed' -d 'only entries with this outcome'
 complete -c tfactl -n '__tfactl_using "audit"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
+complete -c tfactl -n '__tfactl_needs_command "audit"' -a list -d 'show the audit trail (what tfactl audit runs)'
+complete -c tfactl -n '__tfactl_needs_command "audit"' -a prune -d 'remove the entries older than a day or a number of days, in batches, with an entry saying so (root@local only)'
+
+# tfactl audit list
+complete -c tfactl -n '__tfactl_using "audit list"' -l user -x -a '(__tfactl_ids users)' -d 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)'
+complete -c tfactl -n '__tfactl_using "audit list"' -l since -x -d 'only entries from this day (YYYY-MM-DD, UTC) on'
+complete -c tfactl -n '__tfactl_using "audit list"' -l until -x -d 'only entries up to this day (YYYY-MM-DD, UTC), that day included'
+complete -c tfactl -n '__tfactl_using "audit list"' -l limit -x -d 'the newest N entries (default 100)'
+complete -c tfactl -n '__tfactl_using "audit list"' -l all -d 'every entry, oldest first'
+complete -c tfactl -n '__tfactl_using "audit list"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'
+complete -c tfactl -n '__tfactl_using "audit list"' -l outcome -x -a 'ok refused failed' -d 'only entries with this outcome'
+complete -c tfactl -n '__tfactl_using "audit list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
+
+# tfactl audit prune
+complete -c tfactl -n '__tfactl_using "audit prune"' -l before -x -d 'remove the entries from before this day (YYYY-MM-DD, UTC; today at the latest)'
+complete -c tfactl -n '__tfactl_using "audit prune"' -l keep-days -x -d 'remove the entries older than N days (N times 24 hours before now)'
+complete -c tfactl -n '__tfactl_using "audit prune"' -l dry-run -d 'say how many entries would go; remove nothing'
+complete -c tfactl -n '__tfactl_using "audit prune"' -l yes -d 'do not ask before removing them'
 
 # tfactl completion
 complete -c tfactl -n '__tfactl_argument "completion" 0' -a 'bash zsh fish' -d 'bash, zsh or fish'

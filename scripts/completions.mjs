@@ -128,6 +128,14 @@ export function collect(cmd, parentPath = [], inherited = []) {
     children: [],
   };
   node.children = help.visibleCommands(cmd).map((sub) => collect(sub, path, [...inherited, ...options]));
+  // A group that runs one of its commands when none is named (`tfactl audit` is `audit list`)
+  // takes that command's options and arguments too: `tfactl audit --limit` completes as `audit
+  // list --limit` does. Commander keeps that command's name in a private field.
+  const byDefault = node.children.find((c) => c.name === cmd._defaultCommandName);
+  if (byDefault) {
+    node.options = [...options, ...byDefault.options];
+    node.args = byDefault.args;
+  }
   return node;
 }
 

@@ -382,15 +382,22 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .addOption(new Option('--client <client>', 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)').choices(['curl', 'node']));
   });
 
-  leaf(program, 'audit', 'show the audit trail', () => import('./commands/audit.js'))
-    .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
-    .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
-    .option('--until <date>', 'only entries up to this day (YYYY-MM-DD, UTC), that day included')
-    .option('--limit <n>', 'the newest N entries (default 100)')
-    .option('--all', 'every entry, oldest first')
-    .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)')
-    .addOption(new Option('--outcome <outcome>', 'only entries with this outcome').choices(['ok', 'refused', 'failed']))
-    .option('--wide', WIDE);
+  group(program, 'audit', 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local)', (audit) => {
+    leaf(audit, 'list', 'show the audit trail (what tfactl audit runs)', () => import('./commands/audit/list.js'), { isDefault: true })
+      .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
+      .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
+      .option('--until <date>', 'only entries up to this day (YYYY-MM-DD, UTC), that day included')
+      .option('--limit <n>', 'the newest N entries (default 100)')
+      .option('--all', 'every entry, oldest first')
+      .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)')
+      .addOption(new Option('--outcome <outcome>', 'only entries with this outcome').choices(['ok', 'refused', 'failed']))
+      .option('--wide', WIDE);
+    leaf(audit, 'prune', 'remove the entries older than a day or a number of days, in batches, with an entry saying so (root@local only)', () => import('./commands/audit/prune.js'))
+      .option('--before <date>', 'remove the entries from before this day (YYYY-MM-DD, UTC; today at the latest)')
+      .option('--keep-days <n>', 'remove the entries older than N days (N times 24 hours before now)')
+      .option('--dry-run', 'say how many entries would go; remove nothing')
+      .addOption(new Option('--yes', 'do not ask before removing them').conflicts('dryRun'));
+  });
 
   leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>
     import('./commands/completion.js'),

@@ -226,11 +226,20 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   ],
 
   audit: [
+    ex('The newest 100 entries (audit list)', 'tfactl audit'),
+    ex('Keep a year of entries: from cron, say, daily (root@local)', 'tfactl audit prune --keep-days 365 --yes'),
+  ],
+  'audit list': [
     ex('The newest 20 entries', 'tfactl audit --limit 20'),
     ex('What alice did, or was done to her, since a day', 'tfactl audit --user alice --since 2025-01-01'),
     ex('Everything of one month', 'tfactl audit --since 2025-03-01 --until 2025-03-31 --all'),
     ex('Failed sign-ins', 'tfactl audit --action login --outcome failed'),
     ex('As JSON', 'tfactl audit --json'),
+  ],
+  'audit prune': [
+    ex('How many entries are older than 90 days; nothing removed', 'tfactl audit prune --keep-days 90 --dry-run'),
+    ex('Remove the entries from before 2025, asking first', 'tfactl audit prune --before 2025-01-01'),
+    ex('Keep a year of entries, from a script or cron', 'tfactl audit prune --keep-days 365 --yes'),
   ],
   completion: [
     ex('bash, in this shell only', 'source <(tfactl completion bash)'),

@@ -469,6 +469,10 @@ describe('values and ids from the store', () => {
               ? Object.keys(SETTINGS).sort()
               : undefined;
     const visit = (cmd: Command, path: string[]) => {
+      // A group that runs one of its commands when none is named (`tfactl audit` is `audit list`)
+      // offers what that command offers, at the group's own words too.
+      const byDefault = cmd.commands.find((c) => c.name() === (cmd as unknown as { _defaultCommandName?: string })._defaultCommandName);
+      if (byDefault) visit(Object.assign(Object.create(byDefault) as Command, { commands: [] }), path);
       for (const o of cmd.options.filter((o) => !o.hidden && o.long && (o.required || o.optional))) {
         const valueName = /<([^>]+)>/.exec(o.flags)?.[1] ?? '';
         // An option's value is never a factor id (--api-id <id> is a YubiKey service's client id).

@@ -22,6 +22,9 @@ function check(name: string, value: unknown, what: string): void {
   if (!validate(value)) throw new Error(`${what} does not match schemas/${name}.json: ${ajv.errorsText(validate.errors, { dataVar: 'result' })}`);
 }
 
+/** The groups that have a default command, and the schema of what it prints. */
+const DEFAULT_COMMANDS: Readonly<Record<string, string>> = { audit: 'audit-list' };
+
 const GLOBAL_WITH_VALUE = new Set(['--db', '--as', '--auth-code', '--token', '--server']);
 
 /** The command an argument list runs (`user-add`), by the longest run of words naming a schema. */
@@ -42,6 +45,8 @@ export function commandOf(args: readonly string[]): string | undefined {
   for (let n = words.length; n > 0; n--) {
     const name = words.slice(0, n).join('-');
     if (RESULT_SCHEMAS.has(name)) return name;
+    // A group that runs one of its commands when none is named: `tfactl audit` is `audit list`.
+    if (n === 1 && DEFAULT_COMMANDS[name] !== undefined) return DEFAULT_COMMANDS[name];
   }
   return undefined;
 }

@@ -29,6 +29,8 @@ export type Operation =
   | 'realm.read'
   | 'realm.manage'
   | 'audit.read-all'
+  /** Removing old audit entries: the trail is the record of what admins did. */
+  | 'audit.prune'
   | 'tfa.read'
   | 'tfa.manage'
   | 'tfa.unlock'
@@ -100,7 +102,8 @@ export function isRoot(p: Principal): boolean {
  * The permission matrix, in one place:
  * - root@local may do everything; whatever decides how root@local is checked is root@local's
  *   alone: the whole store (backup, restore), every store-wide setting (password policy, lockout
- *   limits) and the built-in realm `local` (what it enforces, how it validates YubiKeys);
+ *   limits), the built-in realm `local` (what it enforces, how it validates YubiKeys) and the
+ *   audit trail's oldest entries (pruning them);
  * - only root@local may change root@local's account or factors (admins may look at it);
  * - admins may do everything else;
  * - ordinary users may only look at and manage themselves (email, comment, password, factors,
@@ -138,6 +141,9 @@ export function decide(actor: Principal, op: Operation, target?: string): Decisi
   }
   if (op === 'settings.change') {
     return { allowed: false, reason: `only ${ROOT_USERID} may change store-wide settings: they apply to ${ROOT_USERID} too` };
+  }
+  if (op === 'audit.prune') {
+    return { allowed: false, reason: `only ${ROOT_USERID} may remove audit entries: the trail is the record of what admins did` };
   }
   if (op === 'realm.manage' && target === LOCAL_REALM) {
     return { allowed: false, reason: `only ${ROOT_USERID} may change the built-in realm ${LOCAL_REALM}: it decides how ${ROOT_USERID} signs in` };

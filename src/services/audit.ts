@@ -1,4 +1,7 @@
+import { isoTime } from '../domain/dates.js';
 import { isRoot } from '../domain/permissions.js';
+import { countOf } from '../domain/text.js';
+import { CancelledError } from '../errors.js';
 import type { AuditFilter, AuditRecord } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Listing, Session } from './session.js';
@@ -31,4 +34,60 @@ export async function auditActionsSeen(session: Session, filter: AuditFilter): P
 /** Where a user's own trail starts: when their account was made. */
 async function ownTrailStart(session: Session): Promise<number> {
   return (await session.store.getUser(session.actor.userid))?.created ?? session.now();
+}
+
+/** Entries deleted in one unit of work: sign-ins wait for one batch (milliseconds), not a whole trail. */
+export const PRUNE_BATCH = 5000;
+
+export interface PruneOutcome {
+  /** The entries from before this time (epoch seconds) went, or would. */
+  readonly before: number;
+  /** How many went (a dry run: how many would). */
+  readonly entries: number;
+  readonly dryRun: boolean;
+}
+
+export interface PruneOptions {
+  readonly dryRun: boolean;
+  /** Asked once the number is known and is not 0 (not for a dry run): throws to change nothing. */
+  readonly confirmed: (entries: number) => Promise<void>;
+  /** Whether to stop (Ctrl-C, SIGTERM): checked between batches. */
+  readonly stopping: () => boolean;
+  readonly batch?: number;
+}
+
+/**
+ * Removes the audit entries from before `before` (root@local only), oldest first, a batch per unit
+ * of work. The batch that ends it writes one entry of its own (`audit.prune`, how many went and
+ * from before when), so the trail says it was pruned, by whom and how far; stopped between
+ * batches, that entry says how many went before it stopped, and CancelledError follows. What one
+ * batch removed stays removed.
+ */
+export async function pruneAudit(session: Session, before: number, options: PruneOptions): Promise<PruneOutcome> {
+  await authorize(session, 'audit.prune', 'audit.prune');
+  const found = await session.store.countAuditBefore(before);
+  if (options.dryRun || found === 0) return { before, entries: found, dryRun: options.dryRun };
+  await options.confirmed(found);
+  const batch = options.batch ?? PRUNE_BATCH;
+  let removed = 0;
+  let stop = false;
+  for (;;) {
+    stop = options.stopping();
+    const step = await session.store.transaction(async (tx) => {
+      const n = stop ? 0 : await tx.pruneAudit(before, batch);
+      const last = stop || n < batch;
+      if (last) {
+        const detail = { before: isoTime(before), entries: removed + n, ...(stop && { stopped: true }) };
+        await session.audit({ action: 'audit.prune', target: null, outcome: 'ok', detail }, tx);
+      }
+      return { n, last };
+    });
+    removed += step.n;
+    if (step.last) break;
+    // Signals are delivered by the event loop, which a run of SQLite's answers never lets turn.
+    await new Promise((turned) => setImmediate(turned));
+  }
+  // Heard after the last batch, it changes nothing: the work is done.
+  if (stop) throw new CancelledError(`interrupted: ${countOf(removed, 'audit entry', 'audit entries')} of ${found} removed, the rest kept`);
+  return { before, entries: removed, dryRun: false };
 }

@@ -1162,6 +1162,15 @@ export abstract class SqlStore implements Store {
     return actions.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  async countAuditBefore(before: number) {
+    return Number(await this.sql('SELECT count(*) FROM audit WHERE ts < ?').pluck().get(before));
+  }
+
+  async pruneAudit(before: number, limit: number) {
+    // Found through the index on ts, oldest first; deleted by their primary key.
+    return (await this.sql('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < @before ORDER BY ts, id LIMIT @limit)').run({ before, limit })).changes;
+  }
+
   async *auditEntries(filter: AuditFilter) {
     const bounds = listingQueries.auditBounds(filter, this.auditByUnion);
     const range = (await this.sql(bounds.sql).get(bounds.params)) as { first: number | null; last: number | null } | undefined;

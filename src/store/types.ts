@@ -573,6 +573,14 @@ export interface AuditStore {
   auditEntries(filter: AuditFilter): AsyncIterable<AuditRecord>;
   /** The actions of the trail's entries (those `user` did or that were done to them, from `since` on), each once, in order. */
   auditActions(filter: Pick<AuditFilter, 'user' | 'since'>): Promise<string[]>;
+  /** How many entries are from before `before` (epoch seconds: ts < before). */
+  countAuditBefore(before: number): Promise<number>;
+  /**
+   * Deletes the oldest `limit` (at most) of the entries from before `before`, in one statement;
+   * how many it deleted. A trail is pruned in such batches, each its own unit of work, so that
+   * sign-ins wait for one batch at a time, not for the whole of it.
+   */
+  pruneAudit(before: number, limit: number): Promise<number>;
 }
 
 /** Backups in the portable format (a tfactl store file) and restores from them. */

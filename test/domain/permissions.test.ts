@@ -21,6 +21,12 @@ describe('decide', () => {
     expect(decide(user, 'store.whole').allowed).toBe(false);
   });
 
+  it('leaves pruning the audit trail to root@local: the trail is the record of what admins did', () => {
+    expect(decide(root, 'audit.prune').allowed).toBe(true);
+    expect(decide(admin, 'audit.prune')).toEqual({ allowed: false, reason: 'only root@local may remove audit entries: the trail is the record of what admins did' });
+    expect(decide(user, 'audit.prune').allowed).toBe(false);
+  });
+
   it.each(changes)('refuses an admin %s on root@local', (op) => {
     expect(decide(admin, op, 'root@local')).toEqual({ allowed: false, reason: expect.stringContaining('only root@local') });
   });
@@ -88,6 +94,8 @@ describe('decide, for an API token', () => {
     expect(decide(userToken, 'user.modify-self', 'user@local').allowed).toBe(true);
     expect(decide(userToken, 'user.read', 'bob@local').allowed).toBe(false);
     expect(decide(rootToken, 'store.whole').allowed).toBe(true);
+    expect(decide(rootToken, 'audit.prune').allowed).toBe(true);
+    expect(decide({ ...rootToken, token: { name: 'ro', privileges: 'read-only' } }, 'audit.prune').allowed).toBe(false);
     // Not root's: it never acts for root@local.
     expect(decide(adminToken, 'user.modify', 'root@local').allowed).toBe(false);
   });

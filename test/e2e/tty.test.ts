@@ -315,6 +315,20 @@ describe('on a terminal', () => {
       expect(store.hasUser('dirk@local')).toBe(false);
     });
 
+    it('asks before audit prune removes entries: no keeps them, yes removes them', async () => {
+      expect((await store.run(['realm', 'add', 'ancient'], { prefix: ['faketime', '-f', '-400d'] })).code).toBe(0);
+      const old = () => store.read<{ target: string | null }[]>(['audit', '--all']).filter((e) => e.target === 'ancient');
+      expect(old()).toHaveLength(1);
+      const question = 'Remove 1 audit entry from before \\S+ \\S+\\? They cannot be brought back \\(a backup keeps them\\)\\. \\[y/N\\] $';
+      const no = runPty(store, ['audit', 'prune', '--keep-days', '365'], [{ expect: question, send: 'n\r' }], dumb);
+      expect({ unmatched: no.unmatched, status: no.status }).toEqual({ unmatched: null, status: 130 });
+      expect(old()).toHaveLength(1);
+      const yes = runPty(store, ['audit', 'prune', '--keep-days', '365'], [{ expect: question, send: 'y\r' }], dumb);
+      expect({ unmatched: yes.unmatched, status: yes.status }).toEqual({ unmatched: null, status: 0 });
+      expect(yes.output).toMatch(/removed 1 audit entry from before /);
+      expect(old()).toEqual([]);
+    });
+
     it('cancels with exit 130 on Ctrl-C, at a hidden and at a plain answer, saving nothing', async () => {
       await store.addUser('dean', 'dean password 1');
       const before = store.snapshot();

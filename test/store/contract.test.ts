@@ -267,6 +267,26 @@ onEveryBackend((opened, others) => {
       expect(await store.auditActions({ user: 'cat@local', since: NOW + 22 })).toEqual(['mine.did']);
     });
 
+    it('prune the oldest entries before a time, a batch at a time, and keep the rest', async () => {
+      // The only entries before 100 here, written out of time order (a restore merges older
+      // entries in): pruning goes by time, not by id.
+      for (const ts of [50, 10, 40, 20, 30, 99, 60]) await store.appendAudit({ ts, actor: null, action: `at.${ts}`, target: null, outcome: 'ok' });
+      const left = async () => {
+        const actions: string[] = [];
+        for await (const e of store.auditEntries({ action: 'at' })) actions.push(e.action);
+        return actions;
+      };
+      expect(await store.countAuditBefore(60)).toBe(5);
+      expect(await store.countAuditBefore(10)).toBe(0);
+      expect(await store.pruneAudit(60, 2)).toBe(2);
+      expect(await left()).toEqual(['at.50', 'at.40', 'at.30', 'at.99', 'at.60']);
+      expect(await store.pruneAudit(60, 2)).toBe(2);
+      expect(await store.pruneAudit(60, 2)).toBe(1);
+      expect(await store.pruneAudit(60, 2)).toBe(0);
+      expect(await left()).toEqual(['at.99', 'at.60']);
+      expect(await store.countAuditBefore(100)).toBe(2);
+    });
+
     it('keep API tokens and sessions, and drop them with their user, with the challenges pending for them', async () => {
       const token = { userid: 'ben@local', name: 'ci', secretHash: Buffer.alloc(32, 7), privileges: 'read-only' as const, expires: null, comment: null, created: NOW, lastUsed: null };
       expect(await store.insertApiToken(token)).toBe(true);

@@ -1,14 +1,14 @@
-import { parsePositiveInt } from '../domain/account.js';
-import { parseDate, startOfDate } from '../domain/dates.js';
-import { parseUserId } from '../domain/userid.js';
-import type { Invocation } from '../invocation.js';
-import { parseAuditAction, unknownActionHint } from '../domain/audit-filter.js';
-import { auditActionsSeen, readAudit, type AuditFilter } from '../services/audit.js';
-import type { Session } from '../services/session.js';
-import { openSession } from './session.js';
-import { boolOpt, stringOpt } from './options.js';
-import { UsageError } from '../errors.js';
-import { auditList } from './render.js';
+import { parsePositiveInt } from '../../domain/account.js';
+import { parseDate, startOfDate } from '../../domain/dates.js';
+import { parseUserId } from '../../domain/userid.js';
+import type { Invocation } from '../../invocation.js';
+import { parseAuditAction, unknownActionHint } from '../../domain/audit-filter.js';
+import { auditActionsSeen, readAudit, type AuditFilter } from '../../services/audit.js';
+import type { Session } from '../../services/session.js';
+import { openSession } from '../session.js';
+import { boolOpt, stringOpt } from '../options.js';
+import { UsageError } from '../../errors.js';
+import { auditList } from '../render.js';
 
 /** What `audit` shows without --limit or --all: a trail of millions is not for a terminal. */
 const DEFAULT_LIMIT = 100;
