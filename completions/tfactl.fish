@@ -681,7 +681,7 @@ complete -c tfactl -n '__tfactl_using "audit list"' -l wide -d 'every column who
 
 # tfactl audit prune
 complete -c tfactl -n '__tfactl_using "audit prune"' -l before -x -d 'remove the entries from before this day (YYYY-MM-DD, UTC; today at the latest)'
-complete -c tfactl -n '__tfactl_using "audit prune"' -l keep-days -x -d 'remove the entries older than N days (N times 24 hours before now)'
+complete -c tfactl -n '__tfactl_using "audit prune"' -l keep-days -x -d 'remove the entries older than N days (N times 24 hours before now); neither this nor --before: the days the setting audit.keep-days keeps'
 complete -c tfactl -n '__tfactl_using "audit prune"' -l dry-run -d 'say how many entries would go; remove nothing'
 complete -c tfactl -n '__tfactl_using "audit prune"' -l yes -d 'do not ask before removing them'
 

@@ -394,7 +394,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--wide', WIDE);
     leaf(audit, 'prune', 'remove the entries older than a day or a number of days, in batches, with an entry saying so (root@local only)', () => import('./commands/audit/prune.js'))
       .option('--before <date>', 'remove the entries from before this day (YYYY-MM-DD, UTC; today at the latest)')
-      .option('--keep-days <n>', 'remove the entries older than N days (N times 24 hours before now)')
+      .option('--keep-days <n>', 'remove the entries older than N days (N times 24 hours before now); neither this nor --before: the days the setting audit.keep-days keeps')
       .option('--dry-run', 'say how many entries would go; remove nothing')
       .addOption(new Option('--yes', 'do not ask before removing them').conflicts('dryRun'));
   });

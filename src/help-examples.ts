@@ -186,6 +186,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
   'settings set': [
     ex('The issuer authenticator apps show', "tfactl settings set totp.issuer 'Example Corp'"),
     ex('Ban password sign-ins for 30 minutes after too many failures', 'tfactl settings set lockout.password-ban-seconds 1800'),
+    ex('Keep a year of audit entries (tfactl serve prunes the rest hourly)', 'tfactl settings set audit.keep-days 365'),
     ex('The domain new WebAuthn credentials are bound to', 'tfactl settings set webauthn.rp-id example.com'),
     ex('Move to another domain: keys made under the old one stop working', 'tfactl settings set webauthn.rp-id login.example.com --force'),
     ex('The addresses WebAuthn answers may come from', "tfactl settings set webauthn.origin \\\n    'https://pve.example.com:8006 https://sso.example.com'"),
@@ -240,6 +241,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('How many entries are older than 90 days; nothing removed', 'tfactl audit prune --keep-days 90 --dry-run'),
     ex('Remove the entries from before 2025, asking first', 'tfactl audit prune --before 2025-01-01'),
     ex('Keep a year of entries, from a script or cron', 'tfactl audit prune --keep-days 365 --yes'),
+    ex('Or as many days as the setting audit.keep-days says', 'tfactl audit prune --yes'),
   ],
   completion: [
     ex('bash, in this shell only', 'source <(tfactl completion bash)'),

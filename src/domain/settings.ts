@@ -80,6 +80,11 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
     defaultValue: () => '900',
     parse: positive('seconds', 31_536_000),
   },
+  'audit.keep-days': {
+    description: 'days of audit entries kept: tfactl serve removes older ones every hour, as audit prune does without --before or --keep-days; empty: all are kept',
+    defaultValue: () => '',
+    parse: emptyOr(positive('days', 36_500)),
+  },
   'yubico.timeout-seconds': {
     description: 'how long to wait for YubiKey validation servers',
     defaultValue: () => '5',

@@ -36,6 +36,11 @@ async function ownTrailStart(session: Session): Promise<number> {
   return (await session.store.getUser(session.actor.userid))?.created ?? session.now();
 }
 
+const DAY_SECONDS = 86_400;
+
+/** Where keeping `days` days of entries cuts the trail at `now` (epoch seconds): days of 24 hours. */
+export const keptFrom = (now: number, days: number): number => now - days * DAY_SECONDS;
+
 /** Entries deleted in one unit of work: sign-ins wait for one batch (milliseconds), not a whole trail. */
 export const PRUNE_BATCH = 5000;
 
@@ -53,6 +58,8 @@ export interface PruneOptions {
   readonly confirmed: (entries: number) => Promise<void>;
   /** Whether to stop (Ctrl-C, SIGTERM): checked between batches. */
   readonly stopping: () => boolean;
+  /** More for the entry that says so (why these went: `keepDays`, the setting). */
+  readonly why?: Readonly<Record<string, unknown>>;
   readonly batch?: number;
 }
 
@@ -77,7 +84,7 @@ export async function pruneAudit(session: Session, before: number, options: Prun
       const n = stop ? 0 : await tx.pruneAudit(before, batch);
       const last = stop || n < batch;
       if (last) {
-        const detail = { before: isoTime(before), entries: removed + n, ...(stop && { stopped: true }) };
+        const detail = { before: isoTime(before), entries: removed + n, ...options.why, ...(stop && { stopped: true }) };
         await session.audit({ action: 'audit.prune', target: null, outcome: 'ok', detail }, tx);
       }
       return { n, last };

@@ -59,6 +59,12 @@ export async function sessionSeconds(store: SettingStore): Promise<number> {
   return Number(await settingValue(store, 'session.minutes')) * 60;
 }
 
+/** How many days of audit entries to keep (audit.keep-days); null: all of them. */
+export async function auditKeepDays(store: SettingStore): Promise<number | null> {
+  const value = await settingValue(store, 'audit.keep-days');
+  return value === '' ? null : Number(value);
+}
+
 export async function yubicoTimeoutSeconds(store: SettingStore): Promise<number> {
   return Number(await settingValue(store, 'yubico.timeout-seconds'));
 }

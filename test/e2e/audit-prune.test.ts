@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLineError, TempStore } from './harness.js';
+import { join } from 'node:path';
+import { oneLineError, startServe, storeFactory, TempStore } from './harness.js';
 
 /**
  * `tfactl audit prune` through the binary, on the run's backend: old entries made by running
@@ -7,6 +8,7 @@ import { oneLineError, TempStore } from './harness.js';
  */
 const PW = 'admin password 1';
 const store = new TempStore();
+const newStore = storeFactory();
 type Entry = { id: number; time: string; actor: string | null; action: string; target: string | null; outcome: string; detail: Record<string, unknown> | null };
 const trail = () => store.read<Entry[]>(['audit', '--all']);
 const past = (offset: string, args: string[]) => store.run(args, { prefix: ['faketime', '-f', offset] });
@@ -81,7 +83,7 @@ describe('tfactl audit prune', () => {
   it('refuses bad input with one line and exit 2, changing nothing', async () => {
     const before = trail();
     const cases: [string[], string, RegExp][] = [
-      [[], 'usage', /^error: say which entries go: --before YYYY-MM-DD, or --keep-days N$/],
+      [[], 'usage', /^error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days/],
       [['--before', '2020-01-01', '--keep-days', '5'], 'conflicting_options', /^error: give --before or --keep-days, not both$/],
       [['--keep-days', '0'], 'invalid_number', /--keep-days/],
       [['--keep-days', 'ten'], 'invalid_number', /--keep-days/],
@@ -111,6 +113,48 @@ describe('tfactl audit prune', () => {
     const left = trail();
     expect(left.slice(0, -1)).toEqual(kept);
     expect(left.at(-1)).toMatchObject({ action: 'audit.prune', detail: { before: '1971-01-01T00:00:00Z', entries: 12_001 } });
+  });
+
+  it('keeps what audit.keep-days says when given neither --before nor --keep-days', async () => {
+    const other = newStore();
+    expect((await other.run(['init'])).code).toBe(0);
+    expect((await other.run(['realm', 'add', 'r50'], { prefix: ['faketime', '-f', '-50d'] })).code).toBe(0);
+    const unset = await other.run(['audit', 'prune', '--yes']);
+    expect({ code: unset.code, error: oneLineError(unset) }).toEqual({
+      code: 2,
+      error: 'error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days (tfactl settings set audit.keep-days 365)',
+    });
+    for (const bad of ['0', '-1', 'a year', '36501']) {
+      const r = await other.run(['settings', 'set', 'audit.keep-days', bad, '--json']);
+      expect({ bad, code: r.code, error: r.json().error.code }).toEqual({ bad, code: 2, error: 'invalid_number' });
+    }
+    expect((await other.run(['settings', 'set', 'audit.keep-days', '30'])).code).toBe(0);
+    const r = await other.run(['audit', 'prune', '--yes', '--json']);
+    expect({ code: r.code, entries: r.json().result.entries }).toEqual({ code: 0, entries: 1 });
+    const last = other.read<Entry[]>(['audit', '--all']).at(-1);
+    expect(last).toMatchObject({ action: 'audit.prune', detail: { entries: 1, keepDays: 30, setting: 'audit.keep-days' } });
+  });
+
+  it('is kept by tfactl serve as it starts (and every hour) when audit.keep-days is set', async () => {
+    const other = newStore();
+    expect((await other.run(['init'])).code).toBe(0);
+    expect((await other.run(['realm', 'add', 'r50'], { prefix: ['faketime', '-f', '-50d'] })).code).toBe(0);
+    expect((await other.run(['realm', 'add', 'r5'], { prefix: ['faketime', '-f', '-5d'] })).code).toBe(0);
+    expect((await other.run(['settings', 'set', 'audit.keep-days', '30'])).code).toBe(0);
+    const { child, log } = await startServe(join(other.dir, 'serve.sock'), other.env);
+    try {
+      for (let i = 0; i < 100 && !log().includes('"audit":"pruned"'); i++) await new Promise((r) => setTimeout(r, 50));
+      const line = log().split('\n').find((l) => l.includes('"audit":"pruned"'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({ audit: 'pruned', entries: 1, keepDays: 30 });
+      const targets = other.read<Entry[]>(['audit', '--all']).map((e) => e.target);
+      expect(targets).not.toContain('r50');
+      expect(targets).toContain('r5');
+      expect(other.read<Entry[]>(['audit', '--all']).at(-1)).toMatchObject({ actor: 'root@local', action: 'audit.prune', detail: { entries: 1, keepDays: 30, by: 'tfactl serve' } });
+    } finally {
+      const exited = new Promise<number | null>((done) => child.on('exit', done));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 
   it('is `tfactl audit` beside `tfactl audit list`, which lists as before', async () => {

@@ -226,6 +226,8 @@ beforeAll(async () => {
   factorId = factors.find((f) => f.type === 'totp')!.id;
   await tfactl(base, ['token', 'add', 'alice', 'old-job']);
   await tfactl(base, ['backup', join(work, 'tfactl-backup.db')]);
+  // What `tfactl audit prune` without --before or --keep-days keeps.
+  await tfactl(base, ['settings', 'set', 'audit.keep-days', '3650']);
 
   const files: Record<string, string> = {
     'key.txt': `${keys[0]}\n`,

@@ -4,27 +4,31 @@ import { countOf } from '../../domain/text.js';
 import { UsageError } from '../../errors.js';
 import { listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
-import { pruneAudit } from '../../services/audit.js';
+import { keptFrom, pruneAudit } from '../../services/audit.js';
+import type { Session } from '../../services/session.js';
+import { auditKeepDays } from '../../services/settings.js';
 import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
 import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
-const DAY_SECONDS = 86_400;
 /** --keep-days up to a hundred years. */
 const MAX_KEEP_DAYS = 36_500;
 
 export async function run(inv: Invocation): Promise<void> {
-  const before = cutOff(stringOpt(inv, 'before'), stringOpt(inv, 'keepDays'), inv.ctx.clock.nowSeconds());
+  const now = inv.ctx.clock.nowSeconds();
+  const given = cutOff(stringOpt(inv, 'before'), stringOpt(inv, 'keepDays'), now);
   const dryRun = boolOpt(inv, 'dryRun') === true;
-  const what = `this removes the audit entries from before ${formatTime(before)} for good (a backup keeps them)`;
-  if (!dryRun) requireConfirmationBeforeSignIn(inv, what);
+  const what = (before: number) => `this removes the audit entries from before ${formatTime(before)} for good (a backup keeps them)`;
+  if (!dryRun && given !== null) requireConfirmationBeforeSignIn(inv, what(given.before));
   const session = await openSession(inv, { op: 'audit.prune', action: 'audit.prune' }, { readOnly: dryRun });
+  const { before, why } = given ?? (await fromSetting(session));
   const interruption = listenForInterrupts(inv.ctx.io);
   try {
     const outcome = await pruneAudit(session, before, {
       dryRun,
+      why,
       confirmed: async (entries) => {
-        requireConfirmation(inv, what);
+        requireConfirmation(inv, what(before));
         await confirm(inv, `Remove ${countOf(entries, 'audit entry', 'audit entries')} from before ${formatTime(before)}? They cannot be brought back (a backup keeps them).`);
       },
       stopping: interruption.heard,
@@ -40,13 +44,32 @@ export async function run(inv: Invocation): Promise<void> {
   }
 }
 
-/** Where pruning cuts (epoch seconds): the start of the day --before names, or --keep-days days before now. */
-function cutOff(before: string | undefined, keepDays: string | undefined, now: number): number {
+interface CutOff {
+  /** Entries from before this (epoch seconds) go. */
+  readonly before: number;
+  /** What the audit entry of the pruning says of why. */
+  readonly why?: Readonly<Record<string, unknown>>;
+}
+
+/** Where pruning cuts: the start of the day --before names, or --keep-days days before now; null for neither (the setting says). */
+function cutOff(before: string | undefined, keepDays: string | undefined, now: number): CutOff | null {
   if (before !== undefined && keepDays !== undefined) throw new UsageError('give --before or --keep-days, not both', 'conflicting_options');
-  if (keepDays !== undefined) return now - parsePositiveInt(keepDays, '--keep-days', MAX_KEEP_DAYS) * DAY_SECONDS;
-  if (before === undefined) throw new UsageError('say which entries go: --before YYYY-MM-DD, or --keep-days N', 'usage');
+  if (keepDays !== undefined) {
+    const days = parsePositiveInt(keepDays, '--keep-days', MAX_KEEP_DAYS);
+    return { before: keptFrom(now, days), why: { keepDays: days } };
+  }
+  if (before === undefined) return null;
   const day = parseDate(before, '--before date');
   const today = dateOf(now);
   if (day > today) throw new UsageError(`--before ${day} is after today (${today}): that would remove entries not yet written`, 'invalid_date');
-  return startOfDate(day);
+  return { before: startOfDate(day) };
+}
+
+/** Neither --before nor --keep-days: the days audit.keep-days keeps, when it is set. */
+async function fromSetting(session: Session): Promise<CutOff> {
+  const days = await auditKeepDays(session.store);
+  if (days === null) {
+    throw new UsageError('say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days (tfactl settings set audit.keep-days 365)', 'usage');
+  }
+  return { before: keptFrom(session.now(), days), why: { keepDays: days, setting: 'audit.keep-days' } };
 }

@@ -8,7 +8,8 @@ import { INPUT_LIMITS, makeDirectories, readInputFile, refuseReplaceableDirector
 import type { Invocation } from '../../invocation.js';
 import { keyPathOf, openSession, storePath } from '../session.js';
 import { fileOpt } from '../options.js';
-import { secretKeyLoader, type Store } from '../../services/session.js';
+import { createSession, secretKeyLoader, type Store } from '../../services/session.js';
+import { keepAuditTrail } from './retention.js';
 import { answer, errorAnswer, type ApiDeps } from './api.js';
 import pkg from '../../../package.json' with { type: 'json' };
 import { acceptCliRun, fileBudget, runRequest, socketTransport, type CliRun } from '../../remote/server.js';
@@ -314,12 +315,23 @@ export async function run(inv: Invocation): Promise<void> {
     tcpAddress = `${tls ? 'https' : 'http'}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
     servers.push(onTcp);
   }
+  // audit.keep-days, when set, kept as the service starts and every hour, on a pooled connection
+  // as root@local (the owner serving the store).
+  const retention = keepAuditTrail(async (fn) => {
+    const { store, release } = await pool.acquire();
+    try {
+      return await fn(createSession({ store: store.store, actor: owner.actor, clock: inv.ctx.clock, random: owner.random, hostname: owner.hostname, keyPath, secretKey: store.secretKey }));
+    } finally {
+      release();
+    }
+  }, log);
   log({ listening: socket ?? 'systemd socket', ...(tcpAddress && { tcp: tcpAddress }), store: shownStore, ...(madeNow && { created: 'a new, empty store: check the path if one was meant to be there' }), version: pkg.version });
 
   await new Promise<void>((done) => {
     const stop = inv.ctx.io.onInterrupt(() => {
       log({ stopping: true });
       stopping = true;
+      void retention.stop();
       // Commands of the CLI waiting for their users end now; those working on the store finish.
       for (const run of runs) run.stop();
       let open = servers.length;
@@ -351,6 +363,8 @@ export async function run(inv: Invocation): Promise<void> {
       }, STOP_GRACE_MS).unref();
     });
   });
+  // A pruning under way ends after its batch, its entry written, before the connections close.
+  await retention.stop();
   inv.out.result({ socket: socket ?? 'systemd', requests }, (r) => `stopped after ${r.requests} request${r.requests === 1 ? '' : 's'}`);
 }
 
