@@ -176,11 +176,16 @@ export async function setFactorEnabled(session: Session, userid: string, idOrPre
   const factorId = (await requireFactor(session.store, userid, idOrPrefix)).id;
   const outcome = await session.store.transaction(async (tx) => {
     const factor = await requireFactor(tx, userid, factorId);
+    // Already so: nothing to check or write; the entry says nothing changed.
+    if (factor.enabled === enabled) {
+      await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId, changed: false } }, tx);
+      return { refused: false as const, warnings: [], changed: false };
+    }
     const check: { refusal: string | null; warnings: string[] } = enabled ? { refusal: null, warnings: [] } : await enforcementCheck(tx, isAdmin(session), user, [factor]);
     if (check.refusal !== null) return { refused: true as const, reason: check.refusal };
     await tx.setFactorEnabled(userid, factorId, enabled);
     await session.audit({ action, target: userid, outcome: 'ok', detail: { id: factorId } }, tx);
-    return { refused: false as const, warnings: check.warnings, changed: factor.enabled !== enabled };
+    return { refused: false as const, warnings: check.warnings, changed: true };
   });
   if (outcome.refused) return refuse(session, action, userid, outcome.reason, 'realm_policy');
   return { factor: await requireFactor(session.store, userid, factorId), warnings: outcome.warnings, changed: outcome.changed };

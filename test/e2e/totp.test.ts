@@ -431,6 +431,13 @@ describe('tfa modify', () => {
     expect(await said(['disable'])).toBe(`disabled TOTP factor ${id} of rena@local\n`);
     expect(await said(['disable'])).toBe(`TOTP factor ${id} of rena@local was disabled already: nothing changed\n`);
     expect(await said(['enable'])).toBe(`enabled TOTP factor ${id} of rena@local\n`);
+    // The trail tells the one that changed nothing from the others.
+    const toggles = store.auditRows().filter((a) => (a.action === 'tfa.disable' || a.action === 'tfa.enable') && a.target === 'rena@local');
+    expect(toggles.map((a) => [a.action, JSON.parse(a.detail!)])).toEqual([
+      ['tfa.disable', { id }],
+      ['tfa.disable', { id, changed: false }],
+      ['tfa.enable', { id }],
+    ]);
   });
 
   it('refuses no description, an empty or unsafe one, and an unknown factor or user, changing nothing', async () => {
