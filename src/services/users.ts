@@ -169,7 +169,7 @@ export function modifyOperation(patch: UserPatch): Operation {
  * Changes account fields. Admin rights, expiry and enabled state need an admin; a user may change
  * their own email and comment. root@local can never be disabled, expired or demoted.
  */
-export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<UserOverview> {
+export async function modifyUser(session: Session, userid: string, patch: UserPatch): Promise<{ user: UserOverview; changed: readonly string[] }> {
   await authorize(session, modifyOperation(patch), 'user.modify', userid);
   if (patch.admin === true) await authorize(session, 'user.grant-admin', 'user.modify', userid);
   const target = await requireUser(session.store, userid);
@@ -179,12 +179,21 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
     await refuse(session, 'user.modify', userid, `${ROOT_USERID} cannot be disabled, expired or demoted`, 'root_protected');
   }
   return session.store.transaction(async (tx) => {
-    if (!(await tx.updateUser(userid, patch, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
+    const current = await tx.getUser(userid);
+    if (!current) throw new NotFoundError(`user ${userid} does not exist`);
+    // Only what differs is written, and said in the trail with its new value (a grant and a
+    // revocation of admin rights read differently); what the user had already is not a change:
+    // `--expire never` again ends no sessions.
+    const changes = Object.fromEntries(Object.entries(patch).filter(([key, value]) => current[key as keyof UserPatch & keyof typeof current] !== value)) as UserPatch;
+    const changed = Object.keys(changes);
+    const unchanged = Object.keys(patch).filter((key) => !changed.includes(key));
+    if (changed.length > 0 && !(await tx.updateUser(userid, changes, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
     // Disabling an account, or changing when it expires, ends its sessions: enabled again, or
     // given a later date, it signs in afresh rather than finding them alive again.
-    const ended = patch.enabled === false || patch.expire !== undefined ? await tx.deleteSessions(userid) : 0;
-    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail: { changed: Object.keys(patch), ...(ended > 0 ? { sessionsEnded: ended } : {}) } }, tx);
-    return (await tx.getUserOverview(userid)) as UserOverview;
+    const ended = changes.enabled === false || changes.expire !== undefined ? await tx.deleteSessions(userid) : 0;
+    const detail = { changed, ...changes, ...(unchanged.length > 0 && { unchanged }), ...(ended > 0 && { sessionsEnded: ended }) };
+    await session.audit({ action: 'user.modify', target: userid, outcome: 'ok', detail }, tx);
+    return { user: (await tx.getUserOverview(userid)) as UserOverview, changed };
   });
 }
 

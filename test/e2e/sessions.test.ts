@@ -305,6 +305,18 @@ describe('a session ends', () => {
     }
   });
 
+  it('not when a modify says again what the account has: --expire never or --enable of one that has it already', async () => {
+    await store.addUser('noa', PW);
+    const file = (await login('noa')).json().result.session.file as string;
+    for (const change of [['--expire', 'never'], ['--enable']]) {
+      const r = await store.run(['user', 'modify', 'noa', ...change]);
+      expect({ code: r.code, said: r.stdout.split('\n')[0] }, change.join(' ')).toEqual({ code: 0, said: 'noa@local had that already: nothing changed' });
+    }
+    expect(sessionsOf('noa@local')).toBe(1);
+    expect(existsSync(file)).toBe(true);
+    expect((await asUser('noa', ['user', 'show', 'noa'])).code).toBe(0);
+  });
+
   it('with user logout (every host), and with logout (here)', async () => {
     await store.addUser('fin', PW);
     const file = (await login('fin')).json().result.session.file as string;

@@ -64,6 +64,23 @@ describe('tfactl user', () => {
     expect(back.json().result).toMatchObject({ admin: false, expire: null });
   });
 
+  it('audits what each modify changed, to what, and what was so already', async () => {
+    await store.addUser('mo', 'mo password 1');
+    for (const args of [['--admin'], ['--no-admin'], ['--no-admin', '--comment', 'ops'], ['--comment', 'ops', '--disabled']]) {
+      expect((await store.run(['user', 'modify', 'mo', ...args])).code, args.join(' ')).toBe(0);
+    }
+    const entries = store.auditRows().filter((a) => a.action === 'user.modify' && a.target === 'mo@local');
+    expect(entries.map((a) => JSON.parse(a.detail!))).toEqual([
+      { changed: ['admin'], admin: true },
+      { changed: ['admin'], admin: false },
+      { changed: ['comment'], comment: 'ops', unchanged: ['admin'] },
+      { changed: ['enabled'], enabled: false, unchanged: ['comment'] },
+    ]);
+    const same = await store.run(['user', 'modify', 'mo', '--disabled', '--json']);
+    expect({ code: same.code, enabled: same.json().result.enabled }).toEqual({ code: 0, enabled: false });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toEqual({ changed: [], unchanged: ['enabled'] });
+  });
+
   it('disables and enables an account', async () => {
     expect((await store.run(['user', 'modify', 'alice', '--disabled', '--json'])).json().result.enabled).toBe(false);
     expect((await store.run(['user', 'modify', 'alice', '--enable', '--json'])).json().result.enabled).toBe(true);

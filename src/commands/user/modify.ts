@@ -27,6 +27,8 @@ export async function run(inv: Invocation): Promise<void> {
     throw new UsageError('nothing to change: give at least one of --admin, --no-admin, --email, --comment, --expire, --disabled, --enable');
   }
   const session = await openSession(inv, { op: modifyOperation(patch), action: 'user.modify', target: userid.id });
-  const user = await modifyUser(session, userid.id, patch);
-  inv.out.result(userView(user, await viewTime(inv, session)), (u, style) => `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`);
+  const { user, changed } = await modifyUser(session, userid.id, patch);
+  inv.out.result(userView(user, await viewTime(inv, session)), (u, style) =>
+    changed.length === 0 ? `${u.userid} had that already: nothing changed\n${userFields(u, style)}` : `${style.green('modified')} ${u.userid}\n${userFields(u, style)}`,
+  );
 }
