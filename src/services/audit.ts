@@ -1,7 +1,5 @@
 import { isoTime } from '../domain/dates.js';
 import { isRoot } from '../domain/permissions.js';
-import { countOf } from '../domain/text.js';
-import { CancelledError } from '../errors.js';
 import type { AuditFilter, AuditRecord } from '../store/types.js';
 import { authorize } from './authz.js';
 import type { Listing, Session } from './session.js';
@@ -50,6 +48,8 @@ export interface PruneOutcome {
   /** How many went (a dry run: how many would). */
   readonly entries: number;
   readonly dryRun: boolean;
+  /** Stopped between batches (options.stopping): `entries` went, `found` were there to go. */
+  readonly stopped?: { readonly found: number };
 }
 
 export interface PruneOptions {
@@ -67,8 +67,8 @@ export interface PruneOptions {
  * Removes the audit entries from before `before` (root@local only), oldest first, a batch per unit
  * of work. The batch that ends it writes one entry of its own (`audit.prune`, how many went and
  * from before when), so the trail says it was pruned, by whom and how far; stopped between
- * batches, that entry says how many went before it stopped, and CancelledError follows. What one
- * batch removed stays removed.
+ * batches, that entry says how many went before it stopped, and so does the outcome (`stopped`).
+ * What one batch removed stays removed.
  */
 export async function pruneAudit(session: Session, before: number, options: PruneOptions): Promise<PruneOutcome> {
   await authorize(session, 'audit.prune', 'audit.prune');
@@ -95,6 +95,5 @@ export async function pruneAudit(session: Session, before: number, options: Prun
     await new Promise((turned) => setImmediate(turned));
   }
   // Heard after the last batch, it changes nothing: the work is done.
-  if (stop) throw new CancelledError(`interrupted: ${countOf(removed, 'audit entry', 'audit entries')} of ${found} removed, the rest kept`);
-  return { before, entries: removed, dryRun: false };
+  return { before, entries: removed, dryRun: false, ...(stop && { stopped: { found } }) };
 }

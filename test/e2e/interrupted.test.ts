@@ -69,3 +69,38 @@ describe('a command waiting for the write lock', () => {
     expect((await store.run(['realm', 'show', 'waiting'])).code).toBe(3);
   });
 });
+
+describe('audit prune, stopped between batches', () => {
+  it('ends after the batch it is in: exit 130, how many went said in the envelope and in its audit entry', async () => {
+    // 12,001 entries from 1970: three batches of 5,000 and one more.
+    store.tamper(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12001) INSERT INTO audit (ts, actor, action, target, outcome) SELECT i, 'root@local', 'old.bulk', NULL, 'ok' FROM n",
+    );
+    const lock = new Database(store.db);
+    lock.prepare('BEGIN IMMEDIATE').run();
+    let stdout = '';
+    let exited: Promise<number | null>;
+    try {
+      const child = spawn(process.execPath, [BIN, 'audit', 'prune', '--before', '1971-01-01', '--yes', '--json'], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      exited = new Promise<number | null>((r) => child.once('exit', r));
+      // It has counted them and waits for the lock to remove the first batch.
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      lock.prepare('ROLLBACK').run();
+      lock.close();
+    }
+    expect(await exited).toBe(130);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      error: { code: 'cancelled', message: 'interrupted: 5000 audit entries of 12001 removed, the rest kept' },
+      result: { before: '1971-01-01T00:00:00Z', entries: 5000, dryRun: false },
+      warnings: [],
+    });
+    expect(store.query<{ n: number }>("SELECT count(*) AS n FROM audit WHERE action = 'old.bulk'")[0]!.n).toBe(7001);
+    const entry = store.auditRows().at(-1)!;
+    expect({ action: entry.action, detail: JSON.parse(entry.detail!) }).toEqual({ action: 'audit.prune', detail: { before: '1971-01-01T00:00:00Z', entries: 5000, stopped: true } });
+  });
+});

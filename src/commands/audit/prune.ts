@@ -1,7 +1,7 @@
 import { parsePositiveInt } from '../../domain/account.js';
 import { dateOf, formatTime, isoTime, parseDate, startOfDate } from '../../domain/dates.js';
 import { countOf } from '../../domain/text.js';
-import { UsageError } from '../../errors.js';
+import { CancelledError, UsageError } from '../../errors.js';
 import { listenForInterrupts } from '../../interrupts.js';
 import type { Invocation } from '../../invocation.js';
 import { keptFrom, pruneAudit } from '../../services/audit.js';
@@ -33,7 +33,12 @@ export async function run(inv: Invocation): Promise<void> {
       },
       stopping: interruption.heard,
     });
-    inv.out.result({ before: isoTime(outcome.before), entries: outcome.entries, dryRun: outcome.dryRun }, (r, style) => {
+    const view = { before: isoTime(outcome.before), entries: outcome.entries, dryRun: outcome.dryRun };
+    // Stopped (Ctrl-C, SIGTERM): exit 130, what went said, with --json in the error envelope's result.
+    if (outcome.stopped) {
+      throw new CancelledError(`interrupted: ${countOf(outcome.entries, 'audit entry', 'audit entries')} of ${outcome.stopped.found} removed, the rest kept`).withResult(view);
+    }
+    inv.out.result(view, (r, style) => {
       const entries = countOf(r.entries, 'audit entry', 'audit entries');
       const from = `from before ${formatTime(outcome.before)}`;
       if (r.entries === 0) return `no audit entries ${from}: nothing removed`;

@@ -1,5 +1,4 @@
 import { isoTime } from '../../domain/dates.js';
-import { CancelledError } from '../../errors.js';
 import { keptFrom, pruneAudit } from '../../services/audit.js';
 import type { Session } from '../../services/session.js';
 import { auditKeepDays } from '../../services/settings.js';
@@ -31,12 +30,11 @@ export function keepAuditTrail(withOwner: OwnerSession, log: (entry: Record<stri
         if (days === null) return;
         const before = keptFrom(session.now(), days);
         const why = { keepDays: days, setting: 'audit.keep-days', by: 'tfactl serve' };
-        const { entries } = await pruneAudit(session, before, { dryRun: false, why, confirmed: async () => undefined, stopping: () => stopped });
-        if (entries > 0) log({ audit: 'pruned', entries, before: isoTime(before), keepDays: days });
+        const { entries, stopped: cut } = await pruneAudit(session, before, { dryRun: false, why, confirmed: async () => undefined, stopping: () => stopped });
+        if (entries > 0 || cut) log({ audit: 'pruned', entries, before: isoTime(before), keepDays: days, ...(cut && { stopped: true, found: cut.found }) });
       });
     } catch (e) {
-      if (e instanceof CancelledError) log({ audit: 'pruning stopped', why: e.message });
-      else log({ audit: 'pruning failed', trouble: e instanceof Error ? e.message : String(e) });
+      log({ audit: 'pruning failed', trouble: e instanceof Error ? e.message : String(e) });
     }
   };
   const start = () => {
