@@ -64,14 +64,15 @@ export interface PruneOptions {
 }
 
 /**
- * Removes the audit entries from before `before` (root@local only), oldest first, a batch per unit
+ * Removes the audit entries from before `before` (root@local only; a dry run, admins too), oldest first, a batch per unit
  * of work. The batch that ends it writes one entry of its own (`audit.prune`, how many went and
  * from before when), so the trail says it was pruned, by whom and how far; stopped between
  * batches, that entry says how many went before it stopped, and so does the outcome (`stopped`).
  * What one batch removed stays removed.
  */
 export async function pruneAudit(session: Session, before: number, options: PruneOptions): Promise<PruneOutcome> {
-  await authorize(session, 'audit.prune', 'audit.prune');
+  // A dry run only counts entries: whoever reads the whole trail may.
+  await authorize(session, options.dryRun ? 'audit.read-all' : 'audit.prune', 'audit.prune');
   const found = await session.store.countAuditBefore(before);
   if (options.dryRun || found === 0) return { before, entries: found, dryRun: options.dryRun };
   await options.confirmed(found);

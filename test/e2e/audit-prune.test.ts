@@ -66,7 +66,7 @@ describe('tfactl audit prune', () => {
     expect(left.at(-1)).toMatchObject({ action: 'audit.prune', detail: { before: `${day}T00:00:00Z`, entries: 1 } });
   });
 
-  it('is root@local\'s alone: an admin is refused, audited, and nothing goes', async () => {
+  it('is root@local\'s alone: an admin is refused, audited, and nothing goes; a dry run an admin may', async () => {
     const before = trail().length;
     const admin = await store.runAs('ops', PW, ['audit', 'prune', '--keep-days', '1', '--yes', '--json']);
     expect({ code: admin.code, error: admin.json().error }).toEqual({
@@ -78,6 +78,13 @@ describe('tfactl audit prune', () => {
     expect(after.length).toBeGreaterThan(before);
     expect(after.at(-1)).toMatchObject({ actor: 'ops@local', action: 'audit.prune', outcome: 'refused' });
     expect(after.filter((e) => e.target === 'r2')).toHaveLength(1);
+    // Without --yes too: refused for who they are, not first told to add it.
+    const noYes = await store.runAs('ops', PW, ['audit', 'prune', '--keep-days', '1', '--json']);
+    expect({ code: noYes.code, error: noYes.json().error.code }).toEqual({ code: 4, error: 'permission_denied' });
+    // A dry run only counts: an admin, who reads the whole trail, may.
+    const counted = await store.runAs('ops', PW, ['audit', 'prune', '--keep-days', '1', '--dry-run', '--json']);
+    expect({ code: counted.code, result: counted.json().result }).toEqual({ code: 0, result: { before: expect.any(String), entries: 1, dryRun: true } });
+    expect(trail().filter((e) => e.target === 'r2')).toHaveLength(1);
   });
 
   it('refuses bad input with one line and exit 2, changing nothing', async () => {
