@@ -383,7 +383,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   });
 
   group(program, 'audit', 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local)', (audit) => {
-    leaf(audit, 'list', 'show the audit trail (what tfactl audit runs)', () => import('./commands/audit/list.js'), { isDefault: true })
+    const list = leaf(audit, 'list', 'show the audit trail (what tfactl audit runs)', () => import('./commands/audit/list.js'), { isDefault: true })
       .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
       .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')
       .option('--until <date>', 'only entries up to this day (YYYY-MM-DD, UTC), that day included')
@@ -397,6 +397,11 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--keep-days <n>', 'remove the entries older than N days (N times 24 hours before now); neither this nor --before: the days the setting audit.keep-days keeps')
       .option('--dry-run', 'say how many entries would go; remove nothing')
       .addOption(new Option('--yes', 'do not ask before removing them').conflicts('dryRun'));
+    // `tfactl audit --help` is where one looks for the filters `tfactl audit` takes: list's, shown.
+    audit.addHelpText('after', () => {
+      const options = /\nOptions:\n([\s\S]*?)(?:\n\n|\n?$)/.exec(list.helpInformation())?.[1];
+      return options ? `\nOptions of audit list, which tfactl audit runs when no command is named:\n${options.replace(/^ +-h, --help .*\n?/m, '').trimEnd()}` : '';
+    });
   });
 
   leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>

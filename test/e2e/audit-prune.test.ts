@@ -169,6 +169,10 @@ describe('tfactl audit prune', () => {
     expect(bare.code).toBe(0);
     expect(bare.json().result).toEqual(listed.json().result);
     expect(bare.json().result).toHaveLength(3);
+    // Its help shows the filters it takes, list's, and its commands.
+    const help = (await store.run(['audit', '--help'])).stdout;
+    for (const option of ['--user <userid>', '--since <date>', '--until <date>', '--limit <n>', '--all', '--action <action>', '--outcome <outcome>', '--wide']) expect(help).toContain(`\n  ${option} `);
+    expect(help).toMatch(/^ {2}prune \[options\] /m);
     const unknown = await store.run(['audit', 'purge']);
     expect({ code: unknown.code, error: oneLineError(unknown) }).toEqual({ code: 2, error: "error: unknown command 'audit purge' (Did you mean audit prune?)" });
   });
