@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 export interface SettingSpec {
   readonly description: string;
   defaultValue(hostname: string): string;
-  parse(value: string): string;
+  /** The value as stored, or a UsageError (invalid_setting) naming the setting (`key`). */
+  parse(value: string, key: string): string;
   /**
    * The value an import from Proxmox made before tfactl had this setting (the `proxmox.webauthn`
    * and `proxmox.u2f` settings hold tfa.cfg's objects as they were): read while the setting itself
@@ -17,7 +18,7 @@ export interface SettingSpec {
 }
 
 /** `value` unless it is empty: an empty value of these settings means "not configured". */
-const emptyOr = (parse: (v: string) => string) => (v: string) => (v.trim() === '' ? '' : parse(v));
+const emptyOr = (parse: (v: string, key: string) => string) => (v: string, key: string) => (v.trim() === '' ? '' : parse(v, key));
 
 /** A field of the JSON object an older import stored under `key`, if it is a string a setting accepts. */
 function proxmoxField(key: string, field: string, parse: (v: string) => string) {
@@ -31,11 +32,18 @@ function proxmoxField(key: string, field: string, parse: (v: string) => string) 
   };
 }
 
-const positive = (what: string, max: number) => (v: string) => String(parsePositiveInt(v, what, max));
+/** A whole number from 1 to `max`; refused naming the setting: `invalid lockout.seconds "0": expected ...`. */
+const positive = (max: number) => (v: string, key: string) => {
+  try {
+    return String(parsePositiveInt(v, key, max));
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(e.message, 'invalid_setting') : e;
+  }
+};
 
 export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
-  'password.min-length': { description: 'shortest password accepted', defaultValue: () => '8', parse: positive('length', 256) },
-  'password.max-length': { description: 'longest password accepted', defaultValue: () => '256', parse: positive('length', 4096) },
+  'password.min-length': { description: 'shortest password accepted', defaultValue: () => '8', parse: positive(256) },
+  'password.max-length': { description: 'longest password accepted', defaultValue: () => '256', parse: positive(4096) },
   'totp.issuer': {
     description: 'issuer shown in authenticator apps for new TOTP factors',
     defaultValue: (hostname) => `tfactl@${hostname}`,
@@ -54,41 +62,41 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = {
   'session.minutes': {
     description: 'how long a session kept by login --session lasts',
     defaultValue: () => '120',
-    parse: positive('minutes', 10_080),
+    parse: positive(10_080),
   },
-  'lockout.totp-failures': { description: 'consecutive TOTP failures that lock TOTP', defaultValue: () => '8', parse: positive('count', 1000) },
+  'lockout.totp-failures': { description: 'consecutive TOTP failures that lock TOTP', defaultValue: () => '8', parse: positive(1000) },
   'lockout.failures': {
     description: 'consecutive second-factor failures that lock every factor',
     defaultValue: () => '100',
-    parse: positive('count', 100_000),
+    parse: positive(100_000),
   },
-  'lockout.seconds': { description: 'how long that lock lasts', defaultValue: () => '3600', parse: positive('seconds', 31_536_000) },
+  'lockout.seconds': { description: 'how long that lock lasts', defaultValue: () => '3600', parse: positive(31_536_000) },
   // Five tries forgive a fumbled password or two; a guesser gets at most five per window and ban
   // (about 500 a day instead of unlimited), far below NIST SP 800-63B's ceiling of 100 in a row.
   'lockout.password-failures': {
     description: 'failed password sign-ins of one user id within the window that ban its password sign-ins',
     defaultValue: () => '5',
-    parse: positive('count', 1000),
+    parse: positive(1000),
   },
   'lockout.password-window-seconds': {
     description: 'the window in which those failures are counted',
     defaultValue: () => '600',
-    parse: positive('seconds', 86_400),
+    parse: positive(86_400),
   },
   'lockout.password-ban-seconds': {
     description: 'how long such a ban lasts (tfa unlock lifts it)',
     defaultValue: () => '900',
-    parse: positive('seconds', 31_536_000),
+    parse: positive(31_536_000),
   },
   'audit.keep-days': {
     description: 'days of audit entries kept: tfactl serve removes older ones every hour, as audit prune does without --before or --keep-days; empty: all are kept',
     defaultValue: () => '',
-    parse: emptyOr(positive('days', 36_500)),
+    parse: emptyOr(positive(36_500)),
   },
   'yubico.timeout-seconds': {
     description: 'how long to wait for YubiKey validation servers',
     defaultValue: () => '5',
-    parse: positive('seconds', 60),
+    parse: positive(60),
   },
   // Every WebAuthn credential is bound to the RP id it was made under; `localhost` is what the
   // loopback enrolment page can use on any machine.
@@ -150,7 +158,7 @@ export function storedSettingProblem(key: string, value: unknown): string | null
   if (spec === undefined) return (STORE_KEPT_SETTINGS as readonly string[]).includes(key) ? null : 'tfactl has no such setting';
   if (typeof value !== 'string') return 'it is not text';
   try {
-    spec.parse(value);
+    spec.parse(value, key);
     return null;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);

@@ -140,7 +140,7 @@ export async function changeSetting(session: Session, key: string, value: string
   // Own keys only: `__proto__` or `toString` typed as a setting are unknown ones, not Object's.
   const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
   if (!spec) throw new UsageError(`unknown setting ${quote(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
-  const parsed = value === null ? spec.defaultValue(session.hostname) : spec.parse(value);
+  const parsed = value === null ? spec.defaultValue(session.hostname) : spec.parse(value, key);
   const action = value === null ? 'settings.unset' : 'settings.set';
   await authorize(session, 'settings.change', action, key);
   const warnings: string[] = [];

@@ -133,8 +133,10 @@ describe('tfactl audit prune', () => {
     });
     for (const bad of ['0', '-1', 'a year', '36501']) {
       const r = await other.run(['settings', 'set', 'audit.keep-days', bad, '--json']);
-      expect({ bad, code: r.code, error: r.json().error.code }).toEqual({ bad, code: 2, error: 'invalid_number' });
+      expect({ bad, code: r.code, error: r.json().error }).toEqual({ bad, code: 2, error: { code: 'invalid_setting', message: `invalid audit.keep-days "${bad}": expected a whole number from 1 to 36500` } });
     }
+    expect((await other.run(['settings', 'set', 'audit.keep-days', '7'])).code).toBe(0);
+    expect((await other.run(['settings', 'unset', 'audit.keep-days'])).stdout).toBe('unset audit.keep-days: its default applies (empty)\n');
     expect((await other.run(['settings', 'set', 'audit.keep-days', '30'])).code).toBe(0);
     const r = await other.run(['audit', 'prune', '--yes', '--json']);
     expect({ code: r.code, entries: r.json().result.entries }).toEqual({ code: 0, entries: 1 });

@@ -709,7 +709,7 @@ describe('restore after use', () => {
       const pristine = readFileSync(file);
       const before = s.snapshot();
       for (const [sql, message] of [
-        ["INSERT OR REPLACE INTO settings (key, value) VALUES ('lockout.failures', '-5')", `its setting lockout.failures is "-5", which settings set refuses (invalid count "-5": expected a whole number from 1 to 100000)`],
+        ["INSERT OR REPLACE INTO settings (key, value) VALUES ('lockout.failures', '-5')", `its setting lockout.failures is "-5", which settings set refuses (invalid lockout.failures "-5": expected a whole number from 1 to 100000)`],
         ["INSERT OR REPLACE INTO settings (key, value) VALUES ('session.minutes', 'forever')", 'its setting session.minutes is "forever", which settings set refuses'],
         ["INSERT OR REPLACE INTO settings (key, value) VALUES ('password.min-length', '200'), ('password.max-length', '100')", 'its password.min-length is more than its password.max-length, which settings set refuses'],
         ["UPDATE users SET expire = 'not-a-date' WHERE userid = 'val@local'", 'the expiry date of user "val@local" is "not-a-date", not a date (YYYY-MM-DD)'],

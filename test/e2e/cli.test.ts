@@ -219,7 +219,7 @@ describe('the command line', () => {
     [['audit', '--since', 'yesterday'], 2, 'invalid_date'],
     [['audit', '--limit', '0'], 2, 'invalid_number'],
     [['audit', '--limit', '006'], 2, 'invalid_number'],
-    [['settings', 'set', 'session.minutes', '006'], 2, 'invalid_number'],
+    [['settings', 'set', 'session.minutes', '006'], 2, 'invalid_setting'],
     [['--db', '', 'user', 'list'], 2, 'invalid_store'],
     [['--db', 'mysql://root:pw@localhost/tfa', 'user', 'list'], 2, 'invalid_store'],
     [['--db', 'postgres://u:Sekr1t@[::1', 'user', 'list'], 2, 'invalid_store'],

@@ -10,5 +10,5 @@ export async function run(inv: Invocation): Promise<void> {
   const session = await openSession(inv, { op: 'settings.change', action: 'settings.unset', target: key });
   const { setting, warnings } = await changeSetting(session, key, null, { force: boolOpt(inv, 'force') === true });
   for (const w of warnings) inv.out.warn(w);
-  inv.out.result(settingView(setting), (s, style) => `${style.green('unset')} ${s.key}: its default applies (${s.value})`);
+  inv.out.result(settingView(setting), (s, style) => `${style.green('unset')} ${s.key}: its default applies (${s.value === '' ? 'empty' : s.value})`);
 }
