@@ -663,7 +663,7 @@ complete -c tfactl -n '__tfactl_using "audit"' -l since -x -d 'only entries from
 complete -c tfactl -n '__tfactl_using "audit"' -l until -x -d 'only entries up to this day (YYYY-MM-DD, UTC), that day included'
 complete -c tfactl -n '__tfactl_using "audit"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit"' -l all -d 'every entry, oldest first'
-complete -c tfactl -n '__tfactl_using "audit"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'
+complete -c tfactl -n '__tfactl_using "audit"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...); sign-in: every sign-in (login, --as, API tokens, the service\'s API, PAM)'
 complete -c tfactl -n '__tfactl_using "audit"' -l outcome -x -a 'ok refused failed' -d 'only entries with this outcome'
 complete -c tfactl -n '__tfactl_using "audit"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 complete -c tfactl -n '__tfactl_needs_command "audit"' -a list -d 'show the audit trail (what tfactl audit runs)'
@@ -675,7 +675,7 @@ complete -c tfactl -n '__tfactl_using "audit list"' -l since -x -d 'only entries
 complete -c tfactl -n '__tfactl_using "audit list"' -l until -x -d 'only entries up to this day (YYYY-MM-DD, UTC), that day included'
 complete -c tfactl -n '__tfactl_using "audit list"' -l limit -x -d 'the newest N entries (default 100)'
 complete -c tfactl -n '__tfactl_using "audit list"' -l all -d 'every entry, oldest first'
-complete -c tfactl -n '__tfactl_using "audit list"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)'
+complete -c tfactl -n '__tfactl_using "audit list"' -l action -x -d 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...); sign-in: every sign-in (login, --as, API tokens, the service\'s API, PAM)'
 complete -c tfactl -n '__tfactl_using "audit list"' -l outcome -x -a 'ok refused failed' -d 'only entries with this outcome'
 complete -c tfactl -n '__tfactl_using "audit list"' -l wide -d 'every column whole, however wide (on a terminal the table is fitted to its width)'
 

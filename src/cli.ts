@@ -389,7 +389,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--until <date>', 'only entries up to this day (YYYY-MM-DD, UTC), that day included')
       .option('--limit <n>', 'the newest N entries (default 100)')
       .option('--all', 'every entry, oldest first')
-      .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...)')
+      .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...); sign-in: every sign-in (login, --as, API tokens, the service\'s API, PAM)')
       .addOption(new Option('--outcome <outcome>', 'only entries with this outcome').choices(['ok', 'refused', 'failed']))
       .option('--wide', WIDE);
     leaf(audit, 'prune', 'remove the entries older than a day or a number of days, in batches, with an entry saying so (root@local only)', () => import('./commands/audit/prune.js'))

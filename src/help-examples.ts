@@ -234,7 +234,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('The newest 20 entries', 'tfactl audit --limit 20'),
     ex('What alice did, or was done to her, since a day', 'tfactl audit --user alice --since 2025-01-01'),
     ex('Everything of one month', 'tfactl audit --since 2025-03-01 --until 2025-03-31 --all'),
-    ex('Failed sign-ins', 'tfactl audit --action login --outcome failed'),
+    ex('Failed sign-ins, however made (login, --as, tokens, PAM)', 'tfactl audit --action sign-in --outcome failed'),
     ex('As JSON', 'tfactl audit --json'),
   ],
   'audit prune': [

@@ -15,12 +15,24 @@ export function parseAuditAction(input: string): string {
 }
 
 /**
+ * `--action sign-in`: every sign-in however it was made, the groups of its actions: `login`,
+ * `auth` (a command's --as; `auth.token`, an API token; `auth.verify`, a program asking tfactl
+ * serve) and `pam`.
+ */
+export const SIGN_IN_ACTIONS: readonly string[] = ['login', 'auth', 'pam'];
+
+/** The actions, each with the group under it, that `--action` names: itself, or sign-in's. */
+export function actionGroups(action: string): readonly string[] {
+  return action === 'sign-in' ? SIGN_IN_ACTIONS : [action];
+}
+
+/**
  * Why `--action` found nothing, when no entry of the trail (`actions`, those the reader may see)
  * has that action or one under it: the nearest action or group, or the actions there are. Null
  * when there are such entries (the other filters left them out).
  */
 export function unknownActionHint(action: string, actions: readonly string[]): string | null {
-  if (actions.some((a) => a === action || a.startsWith(`${action}.`))) return null;
+  if (actions.some((a) => actionGroups(action).some((g) => a === g || a.startsWith(`${g}.`)))) return null;
   const groups = [...new Set(actions.flatMap((a) => a.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.'))))];
   const near = nearest(action, groups);
   const said = `no entry of the audit trail has the action ${quote(action)}`;

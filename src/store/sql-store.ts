@@ -1,3 +1,4 @@
+import { actionGroups } from '../domain/audit-filter.js';
 import { StoreError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS } from '../domain/dates.js';
 import { countedPasswordFailures, countEnabled, type EnabledFactors } from '../domain/sign-in.js';
@@ -442,13 +443,14 @@ function auditMatching(filter: AuditFilter, columns: string, more: readonly stri
   if (filter.since !== undefined) where.push('ts >= @since');
   if (filter.until !== undefined) where.push('ts < @until');
   // An action name is letters, digits, dots and dashes (the service checks): no LIKE wildcard in it.
-  if (filter.action !== undefined) where.push('(action = @action OR action LIKE @actions)');
+  const groups = filter.action === undefined ? [] : actionGroups(filter.action);
+  if (groups.length > 0) where.push(`(${groups.map((_, i) => `action = @action${i} OR action LIKE @actions${i}`).join(' OR ')})`);
   if (filter.outcome !== undefined) where.push('outcome = @outcome');
   const params = {
     ...(filter.user !== undefined && { user: filter.user }),
     ...(filter.since !== undefined && { since: filter.since }),
     ...(filter.until !== undefined && { until: filter.until }),
-    ...(filter.action !== undefined && { action: filter.action, actions: `${filter.action}.%` }),
+    ...Object.fromEntries(groups.flatMap((group, i) => [[`action${i}`, group], [`actions${i}`, `${group}.%`]])),
     ...(filter.outcome !== undefined && { outcome: filter.outcome }),
   };
   if (filter.user !== undefined && byUnion) {

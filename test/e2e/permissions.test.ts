@@ -166,6 +166,11 @@ describe('permission matrix for store-wide commands', () => {
     expect(failed.map((e) => [e.action, e.outcome])).toEqual([['login', 'failed'], ['login', 'failed']]);
     const ok = (await entries(['--action', 'login', '--outcome', 'ok'])).filter((e) => e.target === 'fay@local');
     expect(ok.length).toBe(1);
+    // sign-in: every sign-in however made, a failed --as too, and nothing else.
+    expect((await store.runAs('fay', 'not her password', ['user', 'show', 'fay'])).code).toBe(5);
+    const signIns = (await entries(['--action', 'sign-in', '--outcome', 'failed'])).filter((e) => e.target === 'fay@local');
+    expect(signIns.map((e) => e.action)).toEqual(['login', 'login', 'auth']);
+    expect((await entries(['--action', 'sign-in'])).every((e) => /^(login|auth|pam)(\.|$)/.test(e.action))).toBe(true);
     // A group: every user.* action, and nothing else (not user1's own 'auth' entries, nor login).
     const group = await entries(['--action', 'user']);
     expect(group.length).toBeGreaterThan(0);

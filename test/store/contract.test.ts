@@ -256,6 +256,12 @@ onEveryBackend((opened, others) => {
       expect(await read({ action: 'grp', outcome: 'failed' })).toEqual([1, 2, 5]);
       expect(await read({ action: 'grp', outcome: 'failed', limit: 2 })).toEqual([2, 5]);
       expect(await read({ action: 'gr' })).toEqual([]);
+      // sign-in: login, auth and pam, each with its group, and nothing else.
+      const signIns = ['login', 'auth', 'auth.token', 'pam', 'loginx', 'authority.add', 'tfa.add', 'auth.verify'];
+      for (const [i, action] of signIns.entries()) await store.appendAudit({ ts: NOW + 30 + i, actor: null, action, target: null, outcome: 'failed', detail: { s: i } });
+      const signedIn = [];
+      for await (const e of store.auditEntries({ since: NOW + 30, action: 'sign-in', outcome: 'failed' })) signedIn.push(e.detail?.s);
+      expect(signedIn).toEqual([0, 1, 2, 3, 7]);
       // The actions there are, each once, in order: of the whole trail, or of one user's entries.
       const actions = await store.auditActions({});
       expect(actions).toEqual(expect.arrayContaining(['grp', 'grp.one', 'grp.two', 'grpx.one']));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAuditAction, unknownActionHint } from '../../src/domain/audit-filter.js';
+import { parseAuditAction, unknownActionHint, actionGroups } from '../../src/domain/audit-filter.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('audit --action', () => {
@@ -40,5 +40,11 @@ describe('audit --action', () => {
     expect(unknownActionHint('login', [])).toBe('no entry of the audit trail has the action "login"');
     // A group is matched whole: "use" is no group of user.add.
     expect(unknownActionHint('use', actions)).toBe('no entry of the audit trail has the action "use": did you mean user?');
+    // sign-in is every sign-in's action: there while any of them is.
+    expect(unknownActionHint('sign-in', ['pam.x'])).toBeNull();
+    expect(unknownActionHint('sign-in', ['auth.token'])).toBeNull();
+    expect(unknownActionHint('sign-in', ['user.add'])).toBe('no entry of the audit trail has the action "sign-in"; it has user.add');
+    expect(actionGroups('sign-in')).toEqual(['login', 'auth', 'pam']);
+    expect(actionGroups('tfa')).toEqual(['tfa']);
   });
 });
