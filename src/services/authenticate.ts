@@ -165,7 +165,7 @@ export function authenticate(deps: AuthDeps, request: SignInRequest): Promise<Si
   return audited(deps, request, async (audit) => {
     const { userid, credentials } = request;
     if (await banInForce(deps, userid)) return banned(audit, request, await deps.store.getPasswordBan(userid, deps.now()));
-    const begun = await passwordStep(deps, request, await credentials.password(), audit);
+    const begun = await passwordStep(deps, request, await beforeAnyCheck(credentials.password()), audit);
     if ('signedIn' in begun) return begun.signedIn;
     let { challenge } = begun;
     for (;;) {
@@ -226,6 +226,26 @@ export function finishSignIn(deps: AuthDeps, context: SignInContext, challengeId
   return audited(deps, context, (audit) => answerStep(deps, context, challengeId, answer, audit));
 }
 
+/**
+ * A sign-in that stopped before anything was checked, for a usage error (no terminal to ask for
+ * the password, an empty one): no attempt, so not audited as a failed sign-in (`--action sign-in
+ * --outcome failed` is the attempts); exit 2 as the error says. Only `audited` catches it.
+ */
+class NothingChecked extends Error {
+  constructor(readonly error: UsageError) {
+    super(error.message);
+  }
+}
+
+/** `answer`, its usage error (asking was not possible) as NothingChecked. */
+async function beforeAnyCheck<T>(answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (e) {
+    throw e instanceof UsageError ? new NothingChecked(e) : e;
+  }
+}
+
 /** Runs a sign-in step so that it is audited whatever happens, also when it fails unexpectedly. */
 async function audited<T>(deps: AuthDeps, context: SignInContext, step: (audit: Audit) => Promise<T>): Promise<T> {
   let done = false;
@@ -236,6 +256,7 @@ async function audited<T>(deps: AuthDeps, context: SignInContext, step: (audit: 
   try {
     return await step(audit);
   } catch (e) {
+    if (e instanceof NothingChecked) throw e.error;
     // A store that is locked, gone or full takes no audit entry either: a locked one would keep the
     // sign-in waiting a second lock timeout (PAM, the service) for an entry it then cannot write.
     const storeDown = e instanceof StoreError && ['store_busy', 'store_unavailable', 'store_full'].includes(e.code);
@@ -303,7 +324,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
   const { userid, action } = context;
   // An empty one is no password anyone has (the policy takes none shorter than 1 character): a
   // line a script left empty, or a form sent blank, not a guess to count toward a ban.
-  if (password === '') throw new UsageError(`no password was given for ${userid} (an empty line or answer)`, 'missing_secret');
+  if (password === '') throw new NothingChecked(new UsageError(`no password was given for ${userid} (an empty line or answer)`, 'missing_secret'));
   const regulation = await passwordLimits(deps.store);
   const hash = await deps.store.getPasswordHash(userid);
   const check = await checkRegulated(deps, userid, regulation, () => checkPassword(hash, password), (until) => banned(audit, context, until));

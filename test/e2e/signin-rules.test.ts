@@ -316,13 +316,17 @@ describe('a password failure limit lowered below the failures counted', () => {
 });
 
 describe('password guesses', () => {
-  it('do not include an empty password: a line left empty is a usage error (exit 2), counted toward no ban', async () => {
+  it('do not include an empty password: a line left empty is a usage error (exit 2), counted toward no ban, no failed sign-in in the trail', async () => {
     await store.addUser('emma', PW);
     for (let i = 0; i < 6; i++) {
       const r = await store.login('emma', '');
       expect(r.code).toBe(2);
       expect(r.json().error).toEqual({ code: 'missing_secret', message: 'no password was given for emma@local (an empty line or answer)' });
     }
+    // Nor is it a failed sign-in in the trail, as no --as password that could not be asked for is.
+    const noTty = await store.run(['--as', 'emma', 'user', 'show', 'emma', '--json']);
+    expect({ code: noTty.code, error: noTty.json().error.code }).toEqual({ code: 2, error: 'no_tty' });
+    expect(store.auditRows().filter((a) => a.target === 'emma@local' && a.outcome === 'failed')).toEqual([]);
     const right = await store.login('emma', PW);
     expect(right.code, right.stderr).toBe(0);
     const shown = (await store.run(['user', 'show', 'emma', '--json'])).json().result;
