@@ -2,7 +2,7 @@ import type { Io } from './context.js';
 import { escapeText, safeJson } from './domain/text.js';
 import { OutputFailedError, StoreError, TfaError } from './errors.js';
 import { listenForInterrupts } from './interrupts.js';
-import { layRow, planTable, type TableFit, type TablePlan } from './table-fit.js';
+import { layRow, planTable, planWidth, type TableFit, type TablePlan } from './table-fit.js';
 import { textWidth } from './text-width.js';
 
 /** The one JSON envelope every command prints with --json. */
@@ -267,7 +267,10 @@ export class Output {
   /** After a table fitted to the terminal: what it left out or cut, and how to see it whole. */
   private sayNarrowed(plan: TablePlan, cut: boolean, width: number): void {
     const what = [...(plan.dropped.length > 0 ? [`${plan.dropped.join(', ')} left out`] : []), ...(cut ? ['text cut short'] : [])];
-    if (what.length > 0) this.note(`fitted to ${width} columns: ${what.join(', ')} (--wide shows all)`);
+    if (what.length === 0) return;
+    // Narrowed as far as its columns go and still wider: said so, not claimed to fit.
+    const fitted = planWidth(plan) <= width ? `fitted to ${width} columns` : `narrowed for ${width} columns, and still ${planWidth(plan)} wide`;
+    this.note(`${fitted}: ${what.join(', ')} (--wide shows all)`);
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */

@@ -38,6 +38,11 @@ export interface TablePlan {
   readonly dropped: readonly string[];
 }
 
+/** The columns a table laid out by `plan` takes (a last column that wraps, at its width). */
+export function planWidth(plan: TablePlan): number {
+  return plan.widths.reduce((sum, w) => sum + w, 0) + GAP * Math.max(0, plan.widths.length - 1);
+}
+
 /** Free text is narrowed no further than this (or its header) before a column is left out... */
 export const COMFORTABLE_WIDTH = 20;
 /** ...and no further than this when every column that may go has gone (text that wraps, only when that makes it fit). */

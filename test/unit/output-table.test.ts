@@ -106,6 +106,18 @@ describe('a listing on a terminal', () => {
     expect(t.err()).toBe('fitted to 40 columns: WHEN left out, text cut short (--wide shows all)\n');
   });
 
+  it('says so when narrowed as far as it goes and still wider than the terminal, not that it fitted', async () => {
+    const t = terminalIo(20);
+    const out = await createOutput(t.io, { json: false, env: { NO_COLOR: '1' } });
+    await out.listOf(['ann'], notes);
+    expect(t.out()).toBe('NAME  NOTE\nann   ann has a not…\n');
+    expect(t.err()).toBe('fitted to 20 columns: WHEN left out, text cut short (--wide shows all)\n');
+    const narrower = terminalIo(10);
+    await (await createOutput(narrower.io, { json: false, env: { NO_COLOR: '1' } })).listOf(['ann'], notes);
+    expect(narrower.out()).toBe('NAME  NOTE\nann   ann has…\n');
+    expect(narrower.err()).toBe('narrowed for 10 columns, and still 14 wide: WHEN left out, text cut short (--wide shows all)\n');
+  });
+
   it('is printed whole with --wide, through a pipe, and with --json; COLUMNS sets the width', async () => {
     const whole = 'NAME  WHEN                  NOTE\nann   2026-12-01 20:19:18Z  ann has a note far too long for a narrow terminal to show whole\n';
     const wide = terminalIo(40);
