@@ -27,6 +27,12 @@ describe('tfactl audit prune', () => {
     expect({ code: r.code, error: r.json().error.code }).toEqual({ code: 2, error: 'confirm' });
     expect(oneLineError(r)).toMatch(/^error: this removes the audit entries from before \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ for good \(a backup keeps them\): confirm with --yes$/);
     expect(trail()).toEqual(before);
+    // Asked for first, whatever the trail holds: nothing that old (a cron line's first quiet day),
+    // or no store at all (as restore asks).
+    const quiet = await store.run(['audit', 'prune', '--before', '1971-01-01', '--json']);
+    expect({ code: quiet.code, error: quiet.json().error.code }).toEqual({ code: 2, error: 'confirm' });
+    const none = await store.run(['audit', 'prune', '--keep-days', '30', '--json'], { env: { TFACTL_DB: `${store.dir}/nothing-here.db` } });
+    expect({ code: none.code, error: none.json().error.code }).toEqual({ code: 2, error: 'confirm' });
   });
 
   it('says in a dry run how many would go, and removes none', async () => {
@@ -90,7 +96,8 @@ describe('tfactl audit prune', () => {
   it('refuses bad input with one line and exit 2, changing nothing', async () => {
     const before = trail();
     const cases: [string[], string, RegExp][] = [
-      [[], 'usage', /^error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days/],
+      [['--yes'], 'usage', /^error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days/],
+      [[], 'confirm', /^error: this removes the audit entries older than audit.keep-days for good \(a backup keeps them\): confirm with --yes$/],
       [['--before', '2020-01-01', '--keep-days', '5'], 'conflicting_options', /^error: give --before or --keep-days, not both$/],
       [['--keep-days', '0'], 'invalid_number', /--keep-days/],
       [['--keep-days', 'ten'], 'invalid_number', /--keep-days/],

@@ -49,6 +49,8 @@ const ON_TERMINAL = new Map<string, { steps: () => Step[]; before?: string[] }>(
   ['tfactl user add alice --tfa totp', { before: ['user', 'delete', 'alice', '--yes'], steps: () => [...newPassword('alice@local'), enrolCode] }],
   ['tfactl user add carol --tfa totp', { steps: () => [...newPassword('carol@local'), enrolCode] }],
   ['tfactl user add carol', { steps: () => newPassword('carol@local') }],
+  // Nothing in the scratch store is that old: nothing to ask, but --yes is asked for without a terminal.
+  ['tfactl audit prune --before 2025-01-01', { steps: () => [] }],
   ['tfactl user passwd alice', { steps: () => newPassword('alice@local') }],
   [
     'tfactl login alice',

@@ -8,7 +8,7 @@ import type { Invocation } from '../../invocation.js';
 import { keptFrom, pruneAudit } from '../../services/audit.js';
 import type { Session } from '../../services/session.js';
 import { auditKeepDays } from '../../services/settings.js';
-import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
+import { confirm, requireConfirmation } from '../confirm.js';
 import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
@@ -20,9 +20,11 @@ export async function run(inv: Invocation): Promise<void> {
   const given = cutOff(stringOpt(inv, 'before'), stringOpt(inv, 'keepDays'), now);
   const dryRun = boolOpt(inv, 'dryRun') === true;
   const what = (before: number) => `this removes the audit entries from before ${formatTime(before)} for good (a backup keeps them)`;
-  // Asked before a sign-in as root@local spends a code; anyone else signing in is refused once
-  // signed in (exit 4, audited), whatever --yes says: not first told to add it.
-  if (!dryRun && given !== null && signsInAsRoot(inv)) requireConfirmationBeforeSignIn(inv, what(given.before));
+  // Without a terminal, --yes is asked for first, whatever the trail holds (a cron line without it
+  // fails on its first run, not on the first day something is old enough), as restore asks, and
+  // before a sign-in as root@local spends a code. Anyone else signing in (or an API token's user)
+  // is refused once known (exit 4, audited), whatever --yes says: not first told to add it.
+  if (!dryRun && actsAsRoot(inv)) requireConfirmation(inv, given === null ? 'this removes the audit entries older than audit.keep-days for good (a backup keeps them)' : what(given.before));
   // A dry run only counts: what reads the whole trail (an admin, a read-only token) may.
   const session = await openSession(inv, { op: dryRun ? 'audit.read-all' : 'audit.prune', action: 'audit.prune' }, { readOnly: dryRun });
   const { before, why } = given ?? (await fromSetting(session));
@@ -53,9 +55,11 @@ export async function run(inv: Invocation): Promise<void> {
   }
 }
 
-/** Whether --as (or TFACTL_AS) names root@local; true without either (the store's owner, a token). */
-function signsInAsRoot(inv: Invocation): boolean {
-  const as = (inv.opts as { as?: unknown }).as ?? inv.ctx.env.TFACTL_AS;
+/** Whether the run acts as root@local before the store says so: its owner, or --as (TFACTL_AS) root@local; not an API token. */
+function actsAsRoot(inv: Invocation): boolean {
+  const opts = inv.opts as { as?: unknown; token?: unknown };
+  if (opts.token !== undefined || (inv.ctx.env.TFACTL_TOKEN ?? '') !== '') return false;
+  const as = opts.as ?? inv.ctx.env.TFACTL_AS;
   return typeof as !== 'string' || as === '' || parseUserId(as).id === ROOT_USERID;
 }
 
