@@ -52,7 +52,7 @@ describe('keepAuditTrail', () => {
   it('removes nothing while audit.keep-days is unset, then keeps what it says, round after round', async () => {
     await store.appendAudit({ ts: NOW - 40 * DAY, actor: null, action: 'old.one', target: null, outcome: 'ok' });
     const log: Record<string, unknown>[] = [];
-    const retention = keepAuditTrail(withOwner, (e) => log.push(e), 20);
+    const retention = await keepAuditTrail(withOwner, (e) => log.push(e), 20);
     try {
       await new Promise((r) => setTimeout(r, 100));
       expect(await olderThan(30)).toHaveLength(1);
@@ -85,7 +85,7 @@ describe('keepAuditTrail', () => {
     const log: Record<string, unknown>[] = [];
     let calls = 0;
     const failing: OwnerSession = async (fn) => (++calls === 1 ? Promise.reject(new Error('the store is not reachable')) : withOwner(fn));
-    const retention = keepAuditTrail(failing, (e) => log.push(e), 20);
+    const retention = await keepAuditTrail(failing, (e) => log.push(e), 20);
     await until(async () => calls >= 3);
     await retention.stop();
     expect(log[0]).toEqual({ audit: 'pruning failed', trouble: 'the store is not reachable' });

@@ -15,12 +15,12 @@ export interface Retention {
 }
 
 /**
- * Keeps the audit trail to audit.keep-days while tfactl serve runs: as it starts and every `every`
- * ms, the setting read afresh (root@local may change it meanwhile), the older entries pruned as
+ * Keeps the audit trail to audit.keep-days while tfactl serve runs: as it starts (resolving once
+ * the setting is read) and every `every` ms, the setting read afresh (root@local may change it meanwhile), the older entries pruned as
  * `audit prune` prunes them (in batches, its own entry saying so), what went said in the log.
  * Unset, nothing is removed. Trouble (the store unreachable) is logged and tried again next round.
  */
-export function keepAuditTrail(withOwner: OwnerSession, log: (entry: Record<string, unknown>) => void, every = RETENTION_EVERY_MS): Retention {
+export async function keepAuditTrail(withOwner: OwnerSession, log: (entry: Record<string, unknown>) => void, every = RETENTION_EVERY_MS): Promise<Retention> {
   let stopped = false;
   let round: Promise<void> = Promise.resolve();
   const once = async () => {
@@ -41,7 +41,16 @@ export function keepAuditTrail(withOwner: OwnerSession, log: (entry: Record<stri
     // One round at a time: a slow one (a first pruning of years) is not overlapped by the next.
     round = round.then(once);
   };
-  start();
+  // The first round's reading of the setting is awaited (the service listens after it), so the
+  // connection it takes is the pool's from the start, not opened under the first requests; its
+  // pruning, however long, is not.
+  let set = false;
+  try {
+    set = (await withOwner((session) => auditKeepDays(session.store))) !== null;
+  } catch (e) {
+    log({ audit: 'pruning failed', trouble: e instanceof Error ? e.message : String(e) });
+  }
+  if (set) start();
   const timer = setInterval(start, every);
   timer.unref();
   return {

@@ -317,7 +317,7 @@ export async function run(inv: Invocation): Promise<void> {
   }
   // audit.keep-days, when set, kept as the service starts and every hour, on a pooled connection
   // as root@local (the owner serving the store).
-  const retention = keepAuditTrail(async (fn) => {
+  const retention = await keepAuditTrail(async (fn) => {
     const { store, release } = await pool.acquire();
     try {
       return await fn(createSession({ store: store.store, actor: owner.actor, clock: inv.ctx.clock, random: owner.random, hostname: owner.hostname, keyPath, secretKey: store.secretKey }));
