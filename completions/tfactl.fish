@@ -361,7 +361,7 @@ complete -c tfactl -n '__tfactl_needs_command ""' -a restore -d 'replace the sto
 complete -c tfactl -n '__tfactl_needs_command ""' -a export -d 'export for other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a import -d 'import from other systems (admins)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a pam -d 'tfactl as the second factor of a PAM stack (sshd after an SSH key), through pam_exec.so'
-complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local)'
+complete -c tfactl -n '__tfactl_needs_command ""' -a audit -d 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local; admins may --dry-run)'
 complete -c tfactl -n '__tfactl_needs_command ""' -a completion -d 'print the completion script for a shell (see README "Shell completions")'
 complete -c tfactl -n '__tfactl_needs_command ""' -a help -d 'show the help of a command, as its --help does'
 

@@ -382,7 +382,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .addOption(new Option('--client <client>', 'with --server: what PAM runs to ask the service, a shell and curl (bin/tfactl-pam-curl, the default when curl is installed) or node (tfactl itself)').choices(['curl', 'node']));
   });
 
-  group(program, 'audit', 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local)', (audit) => {
+  group(program, 'audit', 'the audit trail: show it (tfactl audit is audit list), or remove its oldest entries (root@local; admins may --dry-run)', (audit) => {
     const list = leaf(audit, 'list', 'show the audit trail (what tfactl audit runs)', () => import('./commands/audit/list.js'), { isDefault: true })
       .option('--user <userid>', 'only entries where this user acted or was acted on (entries from before user ids ignored case keep the id as it was written)')
       .option('--since <date>', 'only entries from this day (YYYY-MM-DD, UTC) on')

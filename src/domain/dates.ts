@@ -19,6 +19,9 @@ export function parseDate(input: string, what = 'date'): string {
   throw new UsageError(`invalid ${what} ${quote(input)}: expected a date as YYYY-MM-DD`, 'invalid_date');
 }
 
+/** Seconds in a calendar day (UTC has no daylight saving). */
+export const DAY_SECONDS = 86_400;
+
 /** The UTC calendar date of an epoch time, as `YYYY-MM-DD`. */
 export function dateOf(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().slice(0, 10);

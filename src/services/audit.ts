@@ -1,4 +1,4 @@
-import { isoTime } from '../domain/dates.js';
+import { DAY_SECONDS, isoTime } from '../domain/dates.js';
 import { isRoot } from '../domain/permissions.js';
 import type { AuditFilter, AuditRecord } from '../store/types.js';
 import { authorize } from './authz.js';
@@ -33,8 +33,6 @@ export async function auditActionsSeen(session: Session, filter: AuditFilter): P
 async function ownTrailStart(session: Session): Promise<number> {
   return (await session.store.getUser(session.actor.userid))?.created ?? session.now();
 }
-
-const DAY_SECONDS = 86_400;
 
 /** Where keeping `days` days of entries cuts the trail at `now` (epoch seconds): days of 24 hours. */
 export const keptFrom = (now: number, days: number): number => now - days * DAY_SECONDS;

@@ -1,5 +1,5 @@
 import { parsePositiveInt } from '../../domain/account.js';
-import { parseDate, startOfDate } from '../../domain/dates.js';
+import { DAY_SECONDS, parseDate, startOfDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { parseAuditAction, unknownActionHint } from '../../domain/audit-filter.js';
@@ -12,7 +12,6 @@ import { auditList } from '../render.js';
 
 /** What `audit` shows without --limit or --all: a trail of millions is not for a terminal. */
 const DEFAULT_LIMIT = 100;
-const DAY_SECONDS = 86_400;
 
 export async function run(inv: Invocation): Promise<void> {
   const user = stringOpt(inv, 'user');
