@@ -2,6 +2,7 @@ import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { INPUT_LIMITS, openCheckedFile, refuseReplaceable } from '../files.js';
 import { type HeldStep, nothingRemoved, nothingRevived, type RemovedAccess, type RestoreEffect, type RevivedAccess } from '../domain/restore-revival.js';
+import { countOf } from '../domain/text.js';
 import { quote } from '../domain/userid.js';
 import { CancelledError, RefusedError } from '../errors.js';
 import { listenForInterrupts } from '../interrupts.js';
@@ -86,8 +87,10 @@ export async function run(inv: Invocation): Promise<void> {
     }
     if (differs) inv.out.warn(`the store's secrets now open with ${keyPath} only: the key file ${usual}, where commands look without TFACTL_KEY_FILE, is the old store's; copy ${keyPath} over it`);
   }
+  // Entries a prune took away come back (and a retention setting takes them again in time).
+  const trail = (r: typeof result) => (r.auditEntries === 0 ? '' : `; ${countOf(r.auditEntries, 'audit entry', 'audit entries')} only the backup has ${r.dryRun ? 'would be' : 'were'} added to the trail`);
   inv.out.result(result, (r, style) =>
-    r.dryRun ? `${r.file} can be restored (${r.users} users); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users)`,
+    r.dryRun ? `${r.file} can be restored (${r.users} users${trail(r)}); nothing was changed` : `${style.green('restored')} the store from ${r.file} (${r.users} users${trail(r)})`,
   );
 }
 

@@ -7,7 +7,7 @@ import type { HeldStep, RemovedAccess, RestoreEffect, RevivedAccess } from '../d
 import { ensureKeyFile, type Session } from './session.js';
 import { open, realmKeyContext, secretContext } from '../domain/secret-box.js';
 import { escapeText } from '../domain/text.js';
-import type { SealedSecretRow } from '../store/types.js';
+import type { RestoreOutcome, SealedSecretRow } from '../store/types.js';
 
 export interface BackupResult {
   readonly file: string;
@@ -55,6 +55,8 @@ export interface RestoreResult {
   readonly removed: RemovedAccess;
   /** The backup's TOTP steps of a time still to come, held to now (a clock ran ahead when they were spent). */
   readonly held: readonly HeldStep[];
+  /** The backup's audit entries the store's trail lacked (pruned since, or another store's), added to it. */
+  readonly auditEntries: number;
   /** Whether the store was left as it was: only what a restore would bring back was found. */
   readonly dryRun: boolean;
 }
@@ -105,7 +107,7 @@ export async function restoreStore(session: Session, file: string, options: Rest
   }
   const copy = await session.store.readBackup(image, file);
   const { inspection } = copy;
-  let effect: RestoreEffect;
+  let effect: RestoreOutcome;
   try {
     if (!inspection.ok) {
       await refuse(inspection.problem ?? 'unreadable');
@@ -149,7 +151,7 @@ export async function restoreStore(session: Session, file: string, options: Rest
   }
   // Counts only: the lists are the result's, and a long one would swell the audit trail.
   const counts = (lists: object) => Object.fromEntries(Object.entries(lists).map(([k, v]) => [k, (v as readonly unknown[]).length]));
-  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts(effect.revived), removed: counts(effect.removed), held: effect.held.length } });
+  await session.audit({ action: 'store.restore', target: null, outcome: 'ok', detail: { file, users: inspection.users, revived: counts(effect.revived), removed: counts(effect.removed), held: effect.held.length, auditEntries: effect.auditEntries } });
   return { file, users: inspection.users, ...effect, dryRun: false };
 }
 

@@ -33,3 +33,23 @@ export function* auditEntriesToAppend<T extends AuditContent>(backup: Iterable<T
     else yield a;
   }
 }
+
+/** How many entries `entries` yields (a restore's dry run counts what it would append). */
+export function sizeOf(entries: Iterable<unknown>): number {
+  let n = 0;
+  for (const _ of entries) n++;
+  return n;
+}
+
+/**
+ * The id an entry a restore appends is given: the one it had in the backup when this store has no
+ * entry by that id and it is below this store's newest (`newestId`, read before any is appended),
+ * else null (the next id). A restore into the store the backup came from, after its oldest entries
+ * were pruned, so puts them back where they were: listings go by id (`audit --limit` shows the
+ * newest ids), and appended they would list as the newest. An id above the newest is never taken:
+ * the ids given after it would run into it (PostgreSQL's sequence does not know of it).
+ */
+export function restoredAuditId(backupId: unknown, newestId: number, taken: (id: number) => boolean): number | null {
+  const id = Number(backupId);
+  return Number.isSafeInteger(id) && id > 0 && id < newestId && !taken(id) ? id : null;
+}

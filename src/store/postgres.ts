@@ -1,4 +1,4 @@
-import { auditEntriesToAppend, type AuditContent } from './audit-merge.js';
+import { auditEntriesToAppend, type AuditContent, restoredAuditId, sizeOf } from './audit-merge.js';
 import type { Socket } from 'node:net';
 import type { Client, QueryResult } from 'pg';
 import { type AccessRows, type RestoreEffect, restoreEffect } from '../domain/restore-revival.js';
@@ -7,7 +7,7 @@ import { NotFoundError, StoreError, TfaError, UsageError, VANISHED } from '../er
 import { MARKER_TABLE, PG_LATEST_VERSION, PG_MIGRATIONS } from './postgres-schema.js';
 import { APPLY_REPLAY_LEDGER, DROP_ORPHAN_CHALLENGES, SqlStore, type SqlStatement, storeMissing, storeTooNew } from './sql-store.js';
 import type { accessRowsOf, StagedBackup } from './sqlite.js';
-import type { BackupCopy, Store } from './types.js';
+import type { BackupCopy, RestoreOutcome, Store } from './types.js';
 
 /**
  * The store on PostgreSQL (issue 13), for sites with several hosts: node-postgres (`pg`), loaded
@@ -315,7 +315,7 @@ class PgStore extends SqlStore {
    * merged ledger applied (what was spent stays spent), lockouts kept, and the audit entries only
    * the backup has appended.
    */
-  async restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect> {
+  async restoreFrom(copy: BackupCopy, now: number): Promise<RestoreOutcome> {
     const { RESTORED_TABLES, stageBackup } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     const q = (text: string, values: unknown[] = []) => this.client.query(text, values);
@@ -354,20 +354,25 @@ class PgStore extends SqlStore {
               [l.userid, l.tfa_failures, l.tfa_locked_until, l.totp_failures, l.totp_locked],
             );
           }
-          // The audit trail stays; entries only the backup has are appended (in batches, without
-          // their ids). What this store has is read once, whole, into memory: one query, not a
-          // round trip per second of the backup's.
-          const bySecond = new Map<number, AuditContent[]>();
-          for (const e of (await q('SELECT ts, actor, action, target, outcome, detail FROM audit')).rows as AuditContent[]) {
-            const ts = Number(e.ts);
-            const held = bySecond.get(ts);
-            if (held) held.push(e);
-            else bySecond.set(ts, [e]);
-          }
-          // staged.rows gives the audit trail in time order.
-          const backup = staged.rows('audit') as Iterable<Record<string, unknown> & AuditContent>;
-          await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], auditEntriesToAppend(backup, (ts) => bySecond.get(ts) ?? []));
-          return effect;
+          // The audit trail stays; entries only the backup has are appended (in batches), with
+          // their own ids where those are free (restoredAuditId). Two passes over the backup's
+          // trail (the same entries each time: the store's trail is read before either), as an
+          // INSERT that names the id column gives NULL to a row without one: those with an id of
+          // their own, then the rest.
+          const trail = await this.auditToAppend(staged);
+          let auditEntries = 0;
+          const appending = function* (withId: boolean) {
+            for (const a of trail.entries()) {
+              const id = restoredAuditId(a.id, trail.newest, (n) => trail.ids.has(n));
+              if (withId && id !== null) yield { ...a, id };
+              else if (!withId && id === null) yield a;
+              else continue;
+              auditEntries++;
+            }
+          };
+          await insertRows('audit', ['id', 'ts', 'actor', 'action', 'target', 'outcome', 'detail'], appending(true));
+          await insertRows('audit', ['ts', 'actor', 'action', 'target', 'outcome', 'detail'], appending(false));
+          return { ...effect, auditEntries };
         });
       } catch (e) {
         throw pgError(e, this.path);
@@ -375,7 +380,7 @@ class PgStore extends SqlStore {
     });
   }
 
-  async previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect> {
+  async previewRestore(copy: BackupCopy, now: number): Promise<RestoreOutcome> {
     const { stageBackup } = await import('./sqlite.js');
     const staged = await stageBackup(copy, now, this.options);
     return this.inTurn(async () => {
@@ -383,7 +388,8 @@ class PgStore extends SqlStore {
         // One snapshot: the store's rows as of one moment.
         await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
-          return await this.effectOf(staged, now);
+          const effect = await this.effectOf(staged, now);
+          return { ...effect, auditEntries: sizeOf((await this.auditToAppend(staged)).entries()) };
         } finally {
           await this.client.query('COMMIT').catch(() => undefined);
         }
@@ -391,6 +397,29 @@ class PgStore extends SqlStore {
         throw pgError(e, this.path);
       }
     });
+  }
+
+  /**
+   * The staged backup's audit entries this store's trail lacks (audit-merge.ts; `entries` reads
+   * them afresh at each call), and the ids the trail has. What this store has is read once, whole,
+   * into memory: one query, not a round trip per second of the backup's.
+   */
+  private async auditToAppend(staged: StagedBackup) {
+    const bySecond = new Map<number, AuditContent[]>();
+    const ids = new Set<number>();
+    let newest = 0;
+    for (const e of (await this.client.query('SELECT id, ts, actor, action, target, outcome, detail FROM audit')).rows as (AuditContent & { id: string })[]) {
+      const id = Number(e.id);
+      ids.add(id);
+      newest = Math.max(newest, id);
+      const ts = Number(e.ts);
+      const held = bySecond.get(ts);
+      if (held) held.push(e);
+      else bySecond.set(ts, [e]);
+    }
+    // staged.rows gives the audit trail in time order.
+    const entries = () => auditEntriesToAppend(staged.rows('audit') as Iterable<Record<string, unknown> & AuditContent>, (ts) => bySecond.get(ts) ?? []);
+    return { entries, ids, newest };
   }
 
   /**

@@ -2,7 +2,6 @@ import { actionGroups } from '../domain/audit-filter.js';
 import { StoreError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS } from '../domain/dates.js';
 import { countedPasswordFailures, countEnabled, type EnabledFactors } from '../domain/sign-in.js';
-import type { RestoreEffect } from '../domain/restore-revival.js';
 import type { TotpAlgorithm, TotpParams } from '../domain/totp-params.js';
 import type {
   ApiTokenRecord,
@@ -36,6 +35,7 @@ import type {
   UserFilter,
   UserOverview,
   UserPatch,
+  RestoreOutcome,
   UserRecord,
   YubicoRealmConfig,
   YubikeyRecord,
@@ -466,8 +466,8 @@ export abstract class SqlStore implements Store {
   abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   abstract backupImage(): Promise<Buffer>;
   abstract readBackup(image: Buffer, path: string): Promise<BackupCopy>;
-  abstract restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect>;
-  abstract previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect>;
+  abstract restoreFrom(copy: BackupCopy, now: number): Promise<RestoreOutcome>;
+  abstract previewRestore(copy: BackupCopy, now: number): Promise<RestoreOutcome>;
   abstract close(): void;
   abstract readonly connectionLost: boolean;
   /** The statement `text` on this connection (prepared once, where the backend can). */

@@ -1,4 +1,4 @@
-import { auditEntriesToAppend } from './audit-merge.js';
+import { auditEntriesToAppend, restoredAuditId, sizeOf } from './audit-merge.js';
 import { storedValidationUrlsProblem } from '../domain/validation-url.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
@@ -586,8 +586,7 @@ class SqliteStore extends SqlStore {
       this.db
         .transaction(() => {
           const effect = restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now, staged.held);
-          this.replaceWith(staged);
-          return effect;
+          return { ...effect, auditEntries: this.replaceWith(staged) };
         })
         .immediate(),
     );
@@ -596,7 +595,21 @@ class SqliteStore extends SqlStore {
   async previewRestore(copy: BackupCopy, now: number) {
     const staged = await stageBackup(copy, now, this.options);
     // One read transaction: the store's rows as of one moment.
-    return this.run(() => this.db.transaction(() => restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now, staged.held)).deferred());
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          return { ...restoreEffect(accessRowsOf(this.db), accessRowsOf(staged), now, staged.held), auditEntries: sizeOf(this.auditToAppend(staged)) };
+        })
+        .deferred(),
+    );
+  }
+
+  /** The staged backup's audit entries this store's trail lacks (audit-merge.ts), read as they are taken. */
+  private auditToAppend(staged: Database): Generator<AuditRow> {
+    // The store's entries of a second are read before any of that second's is appended.
+    const at = this.statement('SELECT actor, action, target, outcome, detail, ts FROM audit WHERE ts = ?');
+    const backup = staged.prepare('SELECT * FROM audit ORDER BY ts, id').iterate() as IterableIterator<AuditRow>;
+    return auditEntriesToAppend(backup, (ts) => at.all(ts) as AuditRow[]);
   }
 
   /**
@@ -605,9 +618,9 @@ class SqliteStore extends SqlStore {
    * this one (migration 8), which holds every TOTP step, YubiKey counter and recovery key used
    * here, of factors deleted or replaced since the backup too, and the merged ledger is then
    * applied to the restored factors. Lockouts stay (a restore never lifts one), and the audit
-   * trail stays, with any entries only the backup has added after it.
+   * trail stays, with any entries only the backup has added to it (returns how many).
    */
-  private replaceWith(staged: Database & StagedBackup): void {
+  private replaceWith(staged: Database & StagedBackup): number {
     const merge = this.statement(
       `INSERT INTO replay_ledger (factor_id, guard, slot, spent, userid, device) VALUES (@factor_id, @guard, @slot, @spent, @userid, @device)
        ON CONFLICT (factor_id, guard, slot) DO UPDATE SET spent = max(spent, excluded.spent)`,
@@ -635,11 +648,15 @@ class SqliteStore extends SqlStore {
        WHERE userid = @userid`,
     );
     for (const l of locks) lock.run(l);
-    const append = this.statement('INSERT INTO audit (ts, actor, action, target, outcome, detail) VALUES (@ts, @actor, @action, @target, @outcome, @detail)');
-    // The store's entries of a second are read before any of that second's is appended.
-    const at = this.statement('SELECT actor, action, target, outcome, detail, ts FROM audit WHERE ts = ?');
-    const backup = staged.prepare('SELECT * FROM audit ORDER BY ts, id').iterate() as IterableIterator<AuditRow>;
-    for (const a of auditEntriesToAppend(backup, (ts) => at.all(ts) as AuditRow[])) append.run(a);
+    const append = this.statement('INSERT INTO audit (id, ts, actor, action, target, outcome, detail) VALUES (@id, @ts, @actor, @action, @target, @outcome, @detail)');
+    const taken = this.statement('SELECT 1 FROM audit WHERE id = ?').pluck();
+    const newest = Number(this.statement('SELECT coalesce(max(id), 0) FROM audit').pluck().get());
+    let appended = 0;
+    for (const a of this.auditToAppend(staged)) {
+      append.run({ ...a, id: restoredAuditId(a.id, newest, (id) => taken.get(id) !== undefined) });
+      appended++;
+    }
+    return appended;
   }
 
   /**

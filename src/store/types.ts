@@ -604,14 +604,23 @@ export interface BackupStore {
    * spent here or in the copy (TOTP steps, YubiKey counters, recovery keys: the replay ledger)
    * stays spent, whatever happened to its factor since the backup. Returns what the copy grants
    * that this store no longer did (users, passwords, factors, tokens revoked since), read in the
-   * same unit of work as the replacement.
+   * same unit of work as the replacement, and how many of its audit entries the store's trail
+   * lacked and was given.
    */
-  restoreFrom(copy: BackupCopy, now: number): Promise<RestoreEffect>;
+  restoreFrom(copy: BackupCopy, now: number): Promise<RestoreOutcome>;
   /**
    * What restoreFrom would say the copy brings back, were it restored now; nothing is written (a
    * restore's dry run, and what its prompt shows). Refuses a copy as restoreFrom would.
    */
-  previewRestore(copy: BackupCopy, now: number): Promise<RestoreEffect>;
+  previewRestore(copy: BackupCopy, now: number): Promise<RestoreOutcome>;
+}
+
+/**
+ * What a restore brings back and takes away (RestoreEffect), and `auditEntries`: the backup's audit
+ * entries this store's trail lacks (pruned since, or another store's), which the restore adds to it.
+ */
+export interface RestoreOutcome extends RestoreEffect {
+  readonly auditEntries: number;
 }
 
 /**

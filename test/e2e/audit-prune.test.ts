@@ -173,6 +173,33 @@ describe('tfactl audit prune', () => {
     }
   });
 
+  it('is undone by a restore of a backup from before it: the entries back where they were, and said', async () => {
+    const other = newStore();
+    expect((await other.run(['init'])).code).toBe(0);
+    expect((await other.run(['realm', 'add', 'r50'], { prefix: ['faketime', '-f', '-50d'] })).code).toBe(0);
+    expect((await other.run(['realm', 'add', 'r5'], { prefix: ['faketime', '-f', '-5d'] })).code).toBe(0);
+    const file = join(other.dir, 'before-prune.backup');
+    expect((await other.run(['backup', file])).code).toBe(0);
+    const before = other.read<Entry[]>(['audit', '--all']);
+    expect((await other.run(['audit', 'prune', '--keep-days', '30', '--yes'])).code).toBe(0);
+    const dry = await other.run(['restore', file, '--dry-run', '--json']);
+    expect({ code: dry.code, auditEntries: dry.json().result.auditEntries }).toEqual({ code: 0, auditEntries: 1 });
+    expect((await other.run(['restore', file, '--dry-run'])).stdout).toMatch(/\(\d+ users; 1 audit entry only the backup has would be added to the trail\); nothing was changed\n$/);
+    const r = await other.run(['restore', file, '--yes', '--json']);
+    expect({ code: r.code, auditEntries: r.json().result.auditEntries }).toEqual({ code: 0, auditEntries: 1 });
+    const after = other.read<Entry[]>(['audit', '--all']);
+    // The pruned entry has its own id again, so the trail lists in time order, and the newest
+    // entries are the prune and the restore, not the entry brought back.
+    const back = after.find((e) => e.target === 'r50');
+    expect(back).toEqual(before.find((e) => e.target === 'r50'));
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(other.read<Entry[]>(['audit', '--limit', '2']).map((e) => e.action)).toEqual(['audit.prune', 'store.restore']);
+    expect(after.at(-1)).toMatchObject({ action: 'store.restore', detail: { auditEntries: 1 } });
+    // Restored again, nothing is missing: nothing added, nothing said.
+    const again = await other.run(['restore', file, '--yes']);
+    expect(again.stdout).toMatch(/\(\d+ users\)\n$/);
+  });
+
   it('is `tfactl audit` beside `tfactl audit list`, which lists as before', async () => {
     const [bare, listed] = await Promise.all([store.run(['audit', '--limit', '3', '--json']), store.run(['audit', 'list', '--limit', '3', '--json'])]);
     expect(bare.code).toBe(0);

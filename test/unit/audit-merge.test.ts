@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditEntriesToAppend, type AuditContent } from '../../src/store/audit-merge.js';
+import { auditEntriesToAppend, restoredAuditId, type AuditContent } from '../../src/store/audit-merge.js';
 
 const entry = (ts: number, action: string, detail: string | null = null): AuditContent & { id: number } => ({ id: ts * 10, ts, actor: 'root@local', action, target: null, outcome: 'ok', detail });
 
@@ -23,5 +23,23 @@ describe('auditEntriesToAppend', () => {
     const asked: number[] = [];
     expect([...auditEntriesToAppend([entry(1, 'a'), entry(1, 'b'), entry(2, 'c')], (ts) => (asked.push(ts), []))]).toHaveLength(3);
     expect(asked).toEqual([1, 2]);
+  });
+});
+
+describe('restoredAuditId', () => {
+  const taken = new Set([5, 6, 9]);
+  const isTaken = (id: number) => taken.has(id);
+
+  it('gives an entry back the id it had when it is free and below the newest', () => {
+    expect(restoredAuditId(3, 9, isTaken)).toBe(3);
+    // PostgreSQL and a backup read back may give it as text.
+    expect(restoredAuditId('4', 9, isTaken)).toBe(4);
+  });
+
+  it('appends it (null) when its id is taken, the newest or above, or not an id', () => {
+    expect(restoredAuditId(5, 9, isTaken)).toBeNull();
+    expect(restoredAuditId(9, 9, isTaken)).toBeNull();
+    expect(restoredAuditId(12, 9, isTaken)).toBeNull();
+    for (const id of [0, -1, 2.5, 'x', null, undefined, 2 ** 60]) expect(restoredAuditId(id, 9, isTaken)).toBeNull();
   });
 });
