@@ -68,6 +68,16 @@ function unknownCommands(group: Command, program: Command): Command {
 }
 
 /**
+ * Commander names a command by its last word where it has too many arguments (`too many arguments
+ * for 'totp'`): the whole of it (`tfa add totp`) is what was typed, and what has the --help to see.
+ */
+function wholePathInErrors(cmd: Command): Command {
+  const error = cmd.error.bind(cmd);
+  cmd.error = (message, options) => error(options?.code === 'commander.excessArguments' ? message.replace(`for '${cmd.name()}'`, `for '${commandPath(cmd)}'`) : message, options);
+  return cmd;
+}
+
+/**
  * The command tree, nothing else: names, arguments, options and help. Help and the version are
  * written to `io` (main.ts gives its own), else to the process's streams.
  *
@@ -114,8 +124,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   unknownCommands(program, program);
 
   const leaf = (parent: Command, name: string, description: string, load: Loader, options?: CommandOptions): Command =>
-    parent
-      .command(name, options)
+    wholePathInErrors(parent.command(name, options))
       .description(description)
       .action(async (...params: unknown[]) => {
         const cmd = params.at(-1) as Command;

@@ -377,6 +377,18 @@ describe('the command line', () => {
     expect(r.json().result.totp).toMatchObject({ userid: 'implied@local', verified: false });
   });
 
+  it('names the whole command that has too many arguments, as typed', async () => {
+    for (const [args, said] of [
+      [['tfa', 'add', 'totp', 'a', 'b'], 'tfa add totp: it takes 1, not 2'],
+      [['token', 'delete', 'ops', 'today', 'extra'], 'token delete: it takes 2, not 3'],
+      [['audit', 'list', 'x'], 'audit list: it takes none, not 1'],
+      [['init', 'x'], 'init: it takes none, not 1'],
+    ] as const) {
+      const r = await store.run([...args]);
+      expect({ code: r.code, error: oneLineError(r) }).toEqual({ code: 2, error: `error: too many arguments for ${said} (see its --help)` });
+    }
+  });
+
   it('calls options that contradict each other conflicting_options on every command, and what is missing usage', async () => {
     const s = new TempStore();
     try {
@@ -393,6 +405,10 @@ describe('the command line', () => {
         [['audit', '--limit', '5', '--all'], 'conflicting_options'],
         [['tfa', 'add', 'webauthn', 'root', '--begin', '--finish'], 'conflicting_options'],
         [['user', 'modify', 'root', '--disabled', '--enable'], 'conflicting_options'],
+        // A YubiKey's key material beside another --tfa contradicts it; without --tfa, the OTP is missing.
+        [['user', 'add', 'k', '--no-password', '--tfa', 'none', '--aes-key', '00112233445566778899aabbccddeeff'], 'conflicting_options'],
+        [['user', 'add', 'k', '--no-password', '--tfa', 'totp', '--no-verify', '--private-id', '001122334455'], 'conflicting_options'],
+        [['user', 'add', 'k', '--no-password', '--aes-key', '00112233445566778899aabbccddeeff'], 'usage'],
       ] as const) {
         const before = s.snapshot();
         const r = await s.run([...args, '--json']);

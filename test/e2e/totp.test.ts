@@ -51,7 +51,14 @@ describe('TOTP enrolment', () => {
     await addUser('vera');
     const r = await store.run(['tfa', 'add', 'totp', 'vera', '--secret', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ', '--code', '000000', '--json']);
     expect(r.code).toBe(5);
-    expect(r.json().error.message).toContain('verification code does not match');
+    // The secret was given: its entry in the app stays good for another run.
+    expect(r.json().error.message).toBe('the verification code does not match: check the clock of the device; nothing was stored: run the command again (with the same secret: its entry in the app stays)');
+    // One tfactl made is thrown away: its entry must go.
+    const made = await store.run(['tfa', 'add', 'totp', 'vera', '--code', '-', '--qr', 'none', '--json'], { input: '000000\n' });
+    expect({ code: made.code, message: made.json().error.message }).toEqual({
+      code: 5,
+      message: "the verification code does not match: check the clock of the device; nothing was stored: run the command again (a secret tfactl made is made anew: remove this one's entry from the app)",
+    });
     expect(store.factorsOf('vera')).toEqual([]);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'tfa.add', target: 'vera@local', outcome: 'failed' });
   });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { textWidth } from '../../src/text-width.js';
@@ -77,6 +77,33 @@ describe('on a terminal', () => {
       expect(r.output).not.toContain('Verification code');
     }
     expect(store.factorsOf('otto')).toEqual([]);
+  });
+
+  it('enrols with --json on a terminal when the QR code goes to a file or the secret is in the app already', async () => {
+    await store.addUser('jo', 'jo password 1');
+    const png = join(store.dir, 'jo.png');
+    const out = join(store.dir, 'jo.json');
+    // The code of the secret the PNG holds, read back by zbarimg as an app would scan it.
+    const fromPng = ['sh', '-c', `oathtool --totp -b "$(zbarimg -q --raw '${png}' | sed -n 's/.*[?&]secret=\\([A-Z2-7]*\\).*/\\1/p')"`];
+    const r = runPty(store, ['tfa', 'add', 'totp', 'jo', '--json', '--qr', `png:${png}`], [{ expect: 'Verification code', send_command: fromPng }], {}, 120, out);
+    expect(r.status, r.output).toBe(0);
+    const envelope = JSON.parse(readFileSync(out, 'utf8'));
+    expect(envelope).toMatchObject({ ok: true, result: { userid: 'jo@local' } });
+    expect(store.factorsOf('jo')).toHaveLength(1);
+    // A secret entered in the app first: nothing to draw, the code asked for on the terminal.
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const given = runPty(store, ['tfa', 'add', 'totp', 'jo', '--json', '--secret', secret], [{ expect: 'Verification code', send_command: ['oathtool', '--totp', '-b', secret] }], {}, 120, out);
+    expect(given.status, given.output).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8')).ok).toBe(true);
+    expect(store.factorsOf('jo')).toHaveLength(2);
+    // Neither: nothing would be drawn to scan, so nothing is asked.
+    const neither = runPty(store, ['tfa', 'add', 'totp', 'jo', '--json'], [], {}, 120, out);
+    expect(neither.status, neither.output).toBe(2);
+    expect(JSON.parse(readFileSync(out, 'utf8')).error).toEqual({
+      code: 'no_tty',
+      message: expect.stringMatching(/^with --json nothing is drawn to scan on standard output: draw the code to a file with --qr png:FILE, or give a secret with --secret/),
+    });
+    expect(store.factorsOf('jo')).toHaveLength(2);
   });
 
   it('asks for the acting user\'s password with --as', () => {

@@ -196,6 +196,28 @@ describe('the loopback page, interrupted', () => {
 });
 
 describe("a web app's JSON ceremony, answered by a real browser", () => {
+  it('says, with no origin configured, the way that works: the setting, --origin only for a loopback page', async () => {
+    const begin = (args: string[]) => store.run(['tfa', 'add', 'webauthn', 'gil', '--begin', ...args, '--json']);
+    const local = await begin([]);
+    expect({ code: local.code, error: local.json().error }).toEqual({
+      code: 2,
+      error: { code: 'invalid_origin', message: 'no origin may answer for WebAuthn RP id localhost: allow the web page\'s origin with the webauthn.origin setting (tfactl settings set webauthn.origin https://HOST), or give an http://localhost origin with --origin' },
+    });
+    const app = await begin(['--rp-id', 'example.com']);
+    expect(app.json().error.message).toBe("no origin may answer for WebAuthn RP id example.com: allow the web page's origin with the webauthn.origin setting (tfactl settings set webauthn.origin https://HOST)");
+    // --origin alone is no way for it: refused, as the message says.
+    const alone = await begin(['--rp-id', 'example.com', '--origin', 'https://app.example.com']);
+    expect({ code: alone.code, error: alone.json().error.code }).toEqual({ code: 2, error: 'invalid_origin' });
+    // The way it names works.
+    expect((await store.run(['settings', 'set', 'webauthn.origin', 'https://app.example.com'])).code).toBe(0);
+    try {
+      const begun = await begin(['--rp-id', 'example.com']);
+      expect({ code: begun.code, ok: begun.json().ok }).toEqual({ code: 0, ok: true });
+    } finally {
+      expect((await store.run(['settings', 'unset', 'webauthn.origin'])).code).toBe(0);
+    }
+  });
+
   it('enrols with --begin/--finish and signs in with login --begin/--finish; another origin is refused', async () => {
     await store.addUser('fay', PW, ['--comment', 'contractor, leaving in March']);
     const page = await browser.newPage();

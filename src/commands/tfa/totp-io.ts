@@ -48,10 +48,13 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   const ways = `${secretGiven ? `give ${code}` : `give a secret with ${options.secretFlag} (enter it in the app first) and ${code}`}, or store the factor unverified with --no-verify (admins)`;
   // No terminal first: it is the reason whatever else is given (--qr png:FILE draws a file to scan, but nothing asks for its code).
   if (!inv.ctx.io.stdinIsTTY) throw new UsageError(`cannot ask for the verification code: standard input is not a terminal; ${ways}`, 'no_tty');
-  if (inv.out.json) throw new UsageError(`with --json nothing is drawn to scan: ${ways}`, 'no_tty');
   // The QR code and secret go to standard output: redirected (> /dev/null, a file), the question
-  // would come for a code of a secret never seen (or left in a file others may read).
+  // would come for a code of a secret never seen (or left in a file others may read). With --json
+  // they are not shown there at all: a file (--qr png:FILE), or a secret in the app already, then.
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
+  if (inv.out.json && !secretGiven && qr !== 'png' && qr !== 'svg') {
+    throw new UsageError(`with --json nothing is drawn to scan on standard output: draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
+  }
   if (!secretGiven && !inv.ctx.io.stdout.isTTY && qr !== 'png' && qr !== 'svg') {
     throw new UsageError(`standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
   }

@@ -40,7 +40,11 @@ export async function run(inv: Invocation): Promise<void> {
   const tfaType = tfaOption ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
   if (tfaType !== 'yubico' && yubicoOtp !== undefined) throw new UsageError('--yubico-otp goes with --tfa yubico', 'conflicting_options');
-  if (yubicoOtp === undefined && yubicoFlags.length > 0) throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp`);
+  if (yubicoOtp === undefined && yubicoFlags.length > 0) {
+    // Beside another --tfa they contradict it (as the TOTP options do below); alone, the OTP is missing.
+    const other = tfaOption !== undefined && tfaOption !== 'yubico';
+    throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp${other ? ` (--tfa yubico), not --tfa ${tfaOption}` : ''}`, other ? 'conflicting_options' : 'usage');
+  }
   if (tfaType !== 'totp' && tfaType !== 'auto' && totpFlags.length > 0) throw new UsageError(`${totpFlags.join(', ')} go${totpFlags.length === 1 ? 'es' : ''} with --tfa totp`, 'conflicting_options');
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Standard input would carry the new user's password, which --no-password says there is none

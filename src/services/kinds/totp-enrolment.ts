@@ -25,6 +25,8 @@ export interface PreparedTotp {
   readonly secret: string;
   readonly uri: string;
   readonly params: TotpParams;
+  /** Whether the secret came with the request (in the app already) rather than made here. */
+  readonly secretGiven: boolean;
 }
 
 export interface TotpRequest {
@@ -58,6 +60,7 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
     secret,
     uri: otpauthUri({ issuer, account: userid, secret, ...params }),
     params,
+    secretGiven: req.secret !== undefined,
   };
 }
 
@@ -86,8 +89,11 @@ export async function confirmTotp(session: Session, prepared: PreparedTotp, io: 
     if (match.valid) return match.step;
     await session.audit({ action, target: prepared.userid, outcome: 'failed', detail: { type: 'totp', reason: 'wrong verification code', attempt } });
     const message = 'the verification code does not match: check the clock of the device';
-    // The app keeps the entry it scanned, for a secret now thrown away: the person must know to drop it.
-    if (attempt >= io.tries) throw new AuthError(`${message}; nothing was stored: run the command again (a secret tfactl made is made anew: remove this one's entry from the app)`);
+    // The app keeps the entry it scanned, for a secret now thrown away: the person must know to drop
+    // it. A secret they gave is theirs to give again, and its entry stays good.
+    if (attempt >= io.tries) {
+      throw new AuthError(`${message}; nothing was stored: run the command again${prepared.secretGiven ? ' (with the same secret: its entry in the app stays)' : " (a secret tfactl made is made anew: remove this one's entry from the app)"}`);
+    }
     io.retry(`${message}; try again with the next code`);
   }
 }

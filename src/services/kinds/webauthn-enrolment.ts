@@ -106,7 +106,8 @@ export async function beginWebauthnEnrolment(session: Session, userid: string, r
   const origins = req.loopback ? [] : ceremonyOrigins(rpId, req.origins ?? [], settings.origins);
   if (!req.loopback && origins.length === 0) {
     throw new UsageError(
-      `no origin may answer for WebAuthn RP id ${rpId}: give the web page's origin with --origin, or set webauthn.origin (tfactl settings set webauthn.origin https://HOST)`,
+      // --origin only picks among the allowed origins (but a loopback page's under localhost).
+      `no origin may answer for WebAuthn RP id ${rpId}: allow the web page's origin with the webauthn.origin setting (tfactl settings set webauthn.origin https://HOST)${rpId === 'localhost' ? ", or give an http://localhost origin with --origin" : ''}`,
       'invalid_origin',
     );
   }
