@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { commonPasswordText } from './common-passwords.js';
 
 export interface PasswordPolicy {
   readonly minLength: number;
@@ -30,4 +31,27 @@ export function checkPassword(password: string, policy: PasswordPolicy): void {
   if (password.trim() !== password) {
     throw new UsageError('password rejected: it must not start or end with whitespace', 'weak_password');
   }
+  const guessable = guessableBy(password);
+  if (guessable !== null) throw new UsageError(`password rejected: ${guessable}, which guessers try first: choose another`, 'weak_password');
+}
+
+let commonText: string | undefined;
+
+/**
+ * Why a password is among the first a guesser tries (NIST SP 800-63B, 5.1.1.2: passwords from
+ * leaked sets, repetitive or sequential characters), or null. Case does not save one: `Password1`
+ * is `password1`.
+ */
+export function guessableBy(password: string): string | null {
+  const points = [...password].map((c) => c.codePointAt(0)!);
+  if (points.length > 1) {
+    if (points.every((p) => p === points[0])) return 'it is one character repeated';
+    const step = points[1]! - points[0]!;
+    if ((step === 1 || step === -1) && points.every((p, i) => i === 0 || p - points[i - 1]! === step)) return 'it is a run of characters in order';
+  }
+  const folded = password.toLowerCase();
+  // The list is ASCII and has no line breaks (a password with one is refused above).
+  if (!/^[ -~]+$/.test(folded)) return null;
+  commonText ??= `\n${commonPasswordText()}\n`;
+  return commonText.includes(`\n${folded}\n`) ? 'it is one of the most common passwords' : null;
 }

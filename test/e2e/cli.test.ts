@@ -428,6 +428,28 @@ describe('the command line', () => {
     expect(r.stdout + r.stderr).not.toContain('short\n');
     expect(store.snapshot()).toBe(before);
   });
+
+  it('rejects the passwords guessers try first, in user add, user passwd and user import, changing nothing', async () => {
+    const before = store.snapshot();
+    for (const [pw, why] of [
+      ['Password123', 'it is one of the most common passwords'],
+      ['aaaaaaaaaaaa', 'it is one character repeated'],
+      ['abcdefghijk', 'it is a run of characters in order'],
+    ]) {
+      const r = await store.run(['user', 'add', 'guessed', '--password-stdin', '--json'], { input: `${pw}\n` });
+      expect({ code: r.code, error: r.json().error }).toEqual({ code: 2, error: { code: 'weak_password', message: `password rejected: ${why}, which guessers try first: choose another` } });
+    }
+    const passwd = await store.run(['user', 'passwd', 'root@local', '--password-stdin', '--json'], { input: 'iloveyou\n' });
+    expect({ code: passwd.code, error: passwd.json().error.code }).toEqual({ code: 2, error: 'weak_password' });
+    expect(store.snapshot()).toBe(before);
+    // In an import, that row is refused and said, the others go in.
+    const csv = join(store.dir, 'guessed.csv');
+    writeFileSync(csv, 'userid,password\nguess1,letmein1\nguess2,a passphrase of mine\n');
+    const imported = await store.run(['user', 'import', csv, '--json']);
+    expect(imported.stdout + imported.stderr).not.toContain('letmein1');
+    expect(store.hasUser('guess1@local')).toBe(false);
+    expect(store.hasUser('guess2@local')).toBe(true);
+  });
 });
 
 describe('tfactl audit', () => {
