@@ -25,16 +25,18 @@ export interface TotpExportEntry {
 /**
  * Every TOTP secret in plain text, for moving to another system, read as consumed, each URI with the
  * issuer its factor was enrolled with (the user's app shows that one). Root and admins
- * only; root@local's own factors only for root@local. Audited when the reading ends, with how many
- * secrets went out (and whether the export was cut short).
+ * only; root@local's own factors only for root@local (`leftOut`: how many of them an admin's export
+ * does not hold, so that it is not taken for a whole one). Audited when the reading ends, with how
+ * many secrets went out (and whether the export was cut short).
  */
-export async function exportTotp(session: Session): Promise<() => AsyncIterable<TotpExportEntry>> {
+export async function exportTotp(session: Session): Promise<{ entries: () => AsyncIterable<TotpExportEntry>; leftOut: number }> {
   await authorize(session, 'store.manage', 'export.totp');
   const { otpauthUri } = await import('../domain/totp.js');
   const key = await session.secretKey();
   const settingIssuer = await totpIssuer(session.store, session.hostname);
   const except = isRoot(session.actor) ? undefined : ROOT_USERID;
-  return async function* () {
+  const leftOut = except === undefined ? 0 : (await session.store.listFactors(except)).filter((f) => f.type === 'totp').length;
+  const entries = async function* () {
     let factors = 0;
     let complete = false;
     try {
@@ -56,9 +58,10 @@ export async function exportTotp(session: Session): Promise<() => AsyncIterable<
       }
       complete = true;
     } finally {
-      await session.audit({ action: 'export.totp', target: null, outcome: complete ? 'ok' : 'failed', detail: { factors, complete } });
+      await session.audit({ action: 'export.totp', target: null, outcome: complete ? 'ok' : 'failed', detail: { factors, complete, ...(leftOut > 0 && { leftOut }) } });
     }
   };
+  return { entries, leftOut };
 }
 
 export interface UsersExport {

@@ -321,6 +321,27 @@ describe('export', () => {
     expect(store.auditRows().filter((a) => a.action === 'export.totp')).toHaveLength(2);
   });
 
+  it("says when an admin's export leaves out root@local's factors, which only root@local exports", async () => {
+    const s = new TempStore();
+    try {
+      await s.run(['init']);
+      await s.addUser('adm', PW, ['--admin']);
+      expect((await s.run(['user', 'add', 'amy', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'])).code).toBe(0);
+      for (const d of ['phone', 'tablet']) expect((await s.run(['tfa', 'add', 'totp', 'root@local', '--no-verify', '--qr', 'none', '--description', d])).code).toBe(0);
+      const byAdmin = await s.runAs('adm', PW, ['export', 'totp', '--json']);
+      expect(byAdmin.code).toBe(0);
+      expect(byAdmin.json().result.map((e: { userid: string }) => e.userid)).toEqual(['amy@local']);
+      expect(byAdmin.json().warnings).toContain("root@local's 2 TOTP factors are not in it: only root@local exports its own");
+      expect(JSON.parse(s.auditRows().at(-1)!.detail!)).toEqual({ factors: 1, complete: true, leftOut: 2 });
+      // root@local's own export holds them all, and says nothing of the kind.
+      const byRoot = await s.run(['export', 'totp', '--json']);
+      expect(byRoot.json().result).toHaveLength(3);
+      expect(byRoot.json().warnings.join('\n')).not.toContain('not in it');
+    } finally {
+      s.remove();
+    }
+  });
+
   it('writes a description a spreadsheet would take for a formula as text (a leading \', quoted)', async () => {
     const s = new TempStore();
     try {

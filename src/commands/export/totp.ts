@@ -73,8 +73,9 @@ async function exportTo(inv: Invocation, session: Session, format: Format, outpu
   const header = format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '';
   let factors = 0;
   try {
-    const entries = await exportTotp(session);
+    const { entries, leftOut } = await exportTotp(session);
     inv.out.warn('this export holds TOTP secrets in plain text: move it to the new system and delete it');
+    if (leftOut > 0) inv.out.warn(`root@local's ${countOf(leftOut, 'TOTP factor')} ${leftOut === 1 ? 'is' : 'are'} not in it: only root@local exports its own`);
     if (format === 'png-dir') {
       const { writeQrFile } = await import('../../qr.js');
       for await (const e of interruption.through(entries())) {
