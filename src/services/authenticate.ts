@@ -304,9 +304,11 @@ async function banInForce(deps: AuthDeps, userid: string): Promise<boolean> {
   return until > 0 && until <= now + (await passwordLimits(deps.store)).banSeconds;
 }
 
+/** Until when a user's password sign-ins are banned, and the way out sooner: said by the failure that bans and by each one after. */
+const banText = (userid: string, until: number) => `try again after ${formatTime(until)} (or ask an admin to run ${tfactlLine('tfa unlock', [userid])})`;
+
 function banned(audit: Audit, context: SignInContext, until: number): Promise<never> {
-  const u = context.userid;
-  const message = `authentication failed: too many failed sign-ins for ${u}; try again after ${formatTime(until)} (or ask an admin to run ${tfactlLine('tfa unlock', [u])})`;
+  const message = `authentication failed: too many failed sign-ins for ${context.userid}; ${banText(context.userid, until)}`;
   return fail(audit, context, 'password sign-ins banned', message, { bannedUntil: isoTime(until) });
 }
 
@@ -315,7 +317,7 @@ async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit,
   const count = await deps.store.recordPasswordFailure(context.userid, await passwordLimits(deps.store), deps.now());
   // The failure that bans says so, as a wrong password's does: a script whose code came out empty
   // would else be told the same thing until its user could not sign in at all.
-  const banned = count.bannedUntil > 0 ? `; that was too many failed sign-ins for ${context.userid}: try again after ${formatTime(count.bannedUntil)}` : '';
+  const banned = count.bannedUntil > 0 ? `; that was too many failed sign-ins for ${context.userid}: ${banText(context.userid, count.bannedUntil)}` : '';
   return fail(audit, context, reason, `${message}${banned}`, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
 }
 
@@ -332,7 +334,7 @@ async function passwordStep(deps: AuthDeps, context: SignInContext, password: st
     const reason = hash === undefined ? 'unknown user' : hash === null ? 'no password set' : 'wrong password';
     const detail = check.count ? { passwordFailures: check.count.failures, ...(check.count.bannedUntil > 0 && { bannedUntil: isoTime(check.count.bannedUntil) }) } : {};
     const until = check.count?.bannedUntil ?? 0;
-    return fail(audit, context, reason, until > 0 ? `authentication failed: too many failed sign-ins for ${userid}; try again after ${formatTime(until)}` : undefined, detail);
+    return fail(audit, context, reason, until > 0 ? `authentication failed: too many failed sign-ins for ${userid}; ${banText(userid, until)}` : undefined, detail);
   }
   const user = await deps.store.getUser(userid);
   if (!user) return notSignedIn(deps, context, audit, 'unknown user', 'authentication failed');
