@@ -1,4 +1,5 @@
 import { formatTokenValue, newTokenSecret, type PresentedToken, tokenId, tokenSecretHash, tokenSecretMatches, type TokenPrivileges } from '../domain/api-token.js';
+import { tfactlLine } from '../domain/command-line.js';
 import { isExpired } from '../domain/dates.js';
 import { AuthError, NotFoundError } from '../errors.js';
 import type { ApiTokenRecord, Store, UserRecord } from '../store/types.js';
@@ -25,11 +26,13 @@ export interface AddedToken {
   readonly token: ApiTokenRecord;
   /** `USERID!NAME=SECRET`: shown once, never stored. */
   readonly value: string;
+  /** Why the token does not work yet (its user disabled or expired): made all the same, as a password can be set for them. */
+  readonly warnings: readonly string[];
 }
 
 export async function addToken(session: Session, userid: string, name: string, req: TokenRequest): Promise<AddedToken> {
   await authorize(session, 'token.manage', 'token.add', userid);
-  await requireUser(session.store, userid);
+  const user = await requireUser(session.store, userid);
   if (req.expires !== null && isExpired(req.expires, session.now())) {
     await refuse(session, 'token.add', userid, `the expiry date ${req.expires} has passed: the token would never work`, 'date_passed');
   }
@@ -50,7 +53,11 @@ export async function addToken(session: Session, userid: string, name: string, r
     return true;
   });
   if (!added) return refuse(session, 'token.add', userid, `${userid} already has a token named ${name}: delete it first, or choose another name`, 'exists');
-  return { token, value: formatTokenValue(userid, name, secret) };
+  const warnings = [
+    ...(user.enabled ? [] : [`${userid} is disabled: the token works once the account is enabled again (${tfactlLine('user modify', [userid], '--enable')})`]),
+    ...(isExpired(user.expire, session.now()) ? [`${userid} expired on ${user.expire}: the token works only if the account's expiry is moved (${tfactlLine('user modify', [userid], '--expire DATE')})`] : []),
+  ];
+  return { token, value: formatTokenValue(userid, name, secret), warnings };
 }
 
 /** The tokens of `userid`, or of every user (admins). */

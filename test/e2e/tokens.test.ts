@@ -248,6 +248,19 @@ describe('a token that does not work (exit 5, audited, one message)', () => {
     const eli = await addToken('eli', 'job');
     expect((await store.run(['user', 'modify', 'eli', '--disabled'])).code).toBe(0);
     await refused(eli, 'eli@local', 'account disabled');
+    // One made for the disabled account says it will not work until then (and works from then on).
+    const made = await store.run(['token', 'add', 'eli', 'later', '--json']);
+    expect({ code: made.code, warnings: made.json().warnings }).toEqual({
+      code: 0,
+      warnings: ['eli@local is disabled: the token works once the account is enabled again (tfactl user modify eli@local --enable)'],
+    });
+    expect((await store.run(['user', 'modify', 'eli', '--enable'])).code).toBe(0);
+    expect((await withToken(made.json().result.value as string, ['user', 'show', 'eli'])).code).toBe(0);
+    expect((await store.run(['user', 'modify', 'eli', '--expire', '2001-01-01'])).code).toBe(0);
+    const expired = await store.run(['token', 'add', 'eli', 'expired', '--json']);
+    expect(expired.json().warnings).toEqual(["eli@local expired on 2001-01-01: the token works only if the account's expiry is moved (tfactl user modify eli@local --expire DATE)"]);
+    // An account that may sign in: nothing to say.
+    expect((await store.run(['token', 'add', 'ci', 'fine', '--json'])).json().warnings).toEqual([]);
   });
 
   it('once deleted alone, and once its user is deleted', async () => {

@@ -21,7 +21,8 @@ export async function run(inv: Invocation): Promise<void> {
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
   refuseDiscardedSecret(inv, 'the token\'s value (shown only now)', 'send standard output to a file only its program can read (> FILE), or let it be shown');
   const session = await openSession(inv, { op: 'token.manage', action: 'token.add', target: userid });
-  const { token, value } = await addToken(session, userid, name, { privileges, expires, comment });
+  const { token, value, warnings } = await addToken(session, userid, name, { privileges, expires, comment });
+  for (const w of warnings) inv.out.warn(w);
   inv.out.result({ ...tokenView(token), value }, (t, style) =>
     [
       `${style.green('added')} API token ${t.tokenid} (${t.privileges}${t.expires ? `, until ${t.expires}` : ''}). Its value, shown this once:`,
