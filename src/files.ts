@@ -453,12 +453,29 @@ function openNewPrivate(path: string): number {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      // An empty file is most likely what a killed backup or export left at the name it claimed.
+      // An empty file with a hidden .partial beside it is what a killed backup or export left at
+      // the name it claimed; an empty one alone, a placeholder (mktemp, touch).
       const there = lstatSync(path, { throwIfNoEntry: false });
-      const why = there !== undefined && !there.isFile() ? ' and is not a regular file (a device, a directory, a link)' : there?.size === 0 ? ` (empty: as a backup or export cut short leaves it; delete it and run again, which also removes what it left beside it, .${basename(path)}.partial-…)` : '';
+      const why =
+        there !== undefined && !there.isFile()
+          ? ' and is not a regular file (a device, a directory, a link)'
+          : there?.size === 0
+            ? leftPartial(path)
+              ? ` (empty, with .${basename(path)}.partial-… beside it, as a backup or export cut short leaves them; delete it and run again, which also removes what it left beside it)`
+              : ' (empty)'
+            : '';
       throw new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
     }
     throw new UsageError(`cannot create ${path}: ${errnoText(e)}`, 'file_error');
+  }
+}
+
+/** Whether a staged write to `path` left its hidden `.NAME.partial-…` beside it (createStagedPrivateFile). */
+function leftPartial(path: string): boolean {
+  try {
+    return readdirSync(dirname(path)).some((name) => name.startsWith(`.${basename(path)}.partial-`));
+  } catch {
+    return false;
   }
 }
 

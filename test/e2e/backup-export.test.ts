@@ -264,14 +264,21 @@ describe('a file named -', () => {
   it('an empty file at the name (what a killed backup leaves) is not overwritten, and the refusal says what to do', async () => {
     const left = join(store.dir, 'killed-backup.db');
     writeFileSync(left, '', { mode: 0o600 });
+    // Alone, an empty file is a placeholder (mktemp, touch): said as empty, and nothing more.
+    const placeholder = await store.run(['backup', left]);
+    expect({ code: placeholder.code, error: oneLineError(placeholder) }).toEqual({
+      code: 4,
+      error: `error: ${left} exists (empty): tfactl does not overwrite files that hold secrets, and writes them only to a new file`,
+    });
+    // With the hidden copy a killed backup was writing beside it: what happened, and what to do.
+    const partial = join(store.dir, '.killed-backup.db.partial-0a1b2c3d4e5f');
+    writeFileSync(partial, 'a store half copied', { mode: 0o600 });
     const r = await store.run(['backup', left]);
     expect(r.code).toBe(4);
     expect(oneLineError(r)).toBe(
-      `error: ${left} exists (empty: as a backup or export cut short leaves it; delete it and run again, which also removes what it left beside it, .killed-backup.db.partial-…): tfactl does not overwrite files that hold secrets, and writes them only to a new file`,
+      `error: ${left} exists (empty, with .killed-backup.db.partial-… beside it, as a backup or export cut short leaves them; delete it and run again, which also removes what it left beside it): tfactl does not overwrite files that hold secrets, and writes them only to a new file`,
     );
     // As it says: the copy a killed backup was writing goes with the next backup to the name.
-    const partial = join(store.dir, '.killed-backup.db.partial-0a1b2c3d4e5f');
-    writeFileSync(partial, 'a store half copied', { mode: 0o600 });
     rmSync(left);
     expect((await store.run(['backup', left])).code).toBe(0);
     expect(existsSync(partial)).toBe(false);
