@@ -1,10 +1,15 @@
-/** The name closest to `word` when it is close enough to be a typo (as commander suggests). */
+/**
+ * The name closest to `word` when it is close enough to be a typo, by commander's measure (its
+ * suggestSimilar): at most two edits, and more than 40% of the longer of the two left alike. Three
+ * edits made `logout` of `bogus`.
+ */
 export function nearest(word: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = 4;
+  let bestDistance = 3;
   for (const name of names) {
     const d = editDistance(word, name);
-    if (d < bestDistance && (name.length - d) / name.length > 0.4) {
+    const length = Math.max(word.length, name.length);
+    if (d < bestDistance && (length - d) / length > 0.4) {
       best = name;
       bestDistance = d;
     }

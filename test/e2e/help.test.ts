@@ -58,6 +58,8 @@ describe('tfactl help', () => {
     [['usr'], "error: unknown command 'usr' (Did you mean user?)"],
     [['user', 'ad'], "error: unknown command 'user ad' (Did you mean user add?)"],
     [['tfa', 'add', 'totpp'], "error: unknown command 'tfa add totpp' (Did you mean tfa add totp?)"],
+    // Nothing that close: the commands there are, not a guess three edits away (logout).
+    [['bogus'], `error: unknown command 'bogus': tfactl has ${TOP_COMMANDS}`],
     [['frobnicate'], `error: unknown command 'frobnicate': tfactl has ${TOP_COMMANDS}`],
     [['user', 'add', 'extra'], "error: unknown command 'user add extra'"],
     // No near name (a synonym): the names there are.
