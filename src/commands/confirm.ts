@@ -19,7 +19,12 @@ export function requireConfirmation(inv: Invocation, what: string): void {
  * and are told of a missing target first.
  */
 export function requireConfirmationBeforeSignIn(inv: Invocation, what: string): void {
-  if ((inv.opts as { as?: unknown }).as !== undefined || inv.ctx.env.TFACTL_AS) requireConfirmation(inv, what);
+  if (signsInFirst(inv)) requireConfirmation(inv, what);
+}
+
+/** Whether the run signs its actor in (--as, TFACTL_AS) before it does anything. */
+export function signsInFirst(inv: Invocation): boolean {
+  return (inv.opts as { as?: unknown }).as !== undefined || Boolean(inv.ctx.env.TFACTL_AS);
 }
 
 /** Asks on the terminal (default no) unless --yes was given; no is Ctrl-C's exit 130, nothing done. */

@@ -106,6 +106,24 @@ describe('on a terminal', () => {
     expect(store.factorsOf('jo')).toHaveLength(2);
   });
 
+  it('asks whether to replace the recovery keys before --as signs in, so a no spends no code', async () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXR';
+    await store.addUser('rhea', 'rhea password 1', ['--tfa', 'totp', '--totp-secret', secret, '--no-verify', '--qr', 'none']);
+    expect((await store.run(['tfa', 'add', 'recovery', 'rhea', '--output', join(store.dir, 'rhea-keys')])).code).toBe(0);
+    const args = ['--as', 'rhea', 'tfa', 'add', 'recovery', 'rhea', '--regenerate', '--output', join(store.dir, 'rhea-new-keys')];
+    const no = runPty(store, args, [{ expect: 'Replace the recovery keys of rhea@local\\? Any not yet used stop working', send: 'n\r' }]);
+    expect(no.status, no.output).toBe(130);
+    expect(no.output).not.toContain('password of rhea');
+    const yes = runPty(store, args, [
+      { expect: 'Replace the recovery keys of rhea@local\\?', send: 'y\r' },
+      { expect: 'Enter the password of rhea@local', send: 'rhea password 1\r' },
+      { expect: 'code', send_command: ['oathtool', '--totp', '-b', secret] },
+    ]);
+    expect(yes.unmatched).toBeNull();
+    expect(yes.status, yes.output).toBe(0);
+    expect(yes.output.replace(/\u001b\[[0-9;]*m/g, '')).toContain('replaced recovery keys for rhea@local');
+  });
+
   it('asks for the acting user\'s password with --as', () => {
     const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
     expect(r.status).toBe(0);

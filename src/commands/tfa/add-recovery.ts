@@ -4,7 +4,7 @@ import type { Invocation } from '../../invocation.js';
 import { createPrivateFile } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
-import { confirm, requireConfirmation } from '../confirm.js';
+import { confirm, requireConfirmation, signsInFirst } from '../confirm.js';
 import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
@@ -19,8 +19,12 @@ export async function run(inv: Invocation): Promise<void> {
   const output = fileOpt(inv, 'output', '--output');
   if (output === undefined) refuseDiscardedSecret(inv, 'the keys', 'give --output FILE, or let them be shown');
   if (regenerate) requireConfirmation(inv, '--regenerate makes any recovery keys not yet used useless');
+  // Asked before a sign-in (--as) rather than after it: a no would else have spent its TOTP code.
+  const question = `Replace the recovery keys of ${userid}? Any not yet used stop working.`;
+  const signsIn = regenerate && signsInFirst(inv);
+  if (signsIn) await confirm(inv, question);
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
-  if (regenerate) await confirm(inv, `Replace the recovery keys of ${userid}? Any not yet used stop working.`);
+  if (regenerate && !signsIn) await confirm(inv, question);
   // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
   // (a full disk) changes nothing, and keys the store then refuses are removed with it.
   const file = output === undefined ? undefined : createPrivateFile(output);
