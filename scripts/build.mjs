@@ -113,7 +113,8 @@ const shims = {
       if (resolve(args.path) !== COMMON_PASSWORDS) return undefined;
       // Plain text (ASCII): read in well under a millisecond, where a module of one string literal took 15.
       const file = `require('node:path').join(__dirname, ${JSON.stringify(COMMON_PASSWORDS_FILE)})`;
-      return { contents: `export const commonPasswordText = () => require('node:fs').readFileSync(${file}, 'latin1');`, loader: 'js' };
+      const read = `const f = ${file}; try { return require('node:fs').readFileSync(f, 'latin1'); } catch (e) { throw new Error(\`\${f} cannot be read (\${e.code}): run npm run build\`); }`;
+      return { contents: `export const commonPasswordText = () => { ${read} };`, loader: 'js' };
     });
   },
 };

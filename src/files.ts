@@ -452,22 +452,32 @@ function openNewPrivate(path: string): number {
     return openSync(path, 'wx', 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      // An empty file with a hidden .partial beside it is what a killed backup or export left at
-      // the name it claimed; an empty one alone, a placeholder (mktemp, touch).
-      const there = lstatSync(path, { throwIfNoEntry: false });
-      const why =
-        there !== undefined && !there.isFile()
-          ? ' and is not a regular file (a device, a directory, a link)'
-          : there?.size === 0
-            ? leftPartial(path)
-              ? ` (empty, with .${basename(path)}.partial-… beside it, as a backup or export cut short leaves them; delete it and run again, which also removes what it left beside it)`
-              : ' (empty)'
-            : '';
-      throw new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
-    }
+    if (code === 'EEXIST') throw takenName(path);
     throw new UsageError(`cannot create ${path}: ${errnoText(e)}`, 'file_error');
   }
+}
+
+/**
+ * Refuses (exit 4, as creating it would) a name for a new file of secrets that is taken: said
+ * before a step that cannot be taken back (a sign-in spends a TOTP code), the file itself made after.
+ */
+export function refuseTakenName(path: string): void {
+  if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) throw takenName(path);
+}
+
+function takenName(path: string): RefusedError {
+  // An empty file with a hidden .partial beside it is what a killed backup or export left at
+  // the name it claimed; an empty one alone, a placeholder (mktemp, touch).
+  const there = lstatSync(path, { throwIfNoEntry: false });
+  const why =
+    there !== undefined && !there.isFile()
+      ? ' and is not a regular file (a device, a directory, a link)'
+      : there?.size === 0
+        ? leftPartial(path)
+          ? ` (empty, with .${basename(path)}.partial-… beside it, as a backup or export cut short leaves them; delete it and run again, which also removes what it left beside it)`
+          : ' (empty)'
+        : '';
+  return new RefusedError(`${path} exists${why}: tfactl does not overwrite files that hold secrets, and writes them only to a new file`, 'file_exists');
 }
 
 /** Whether a staged write to `path` left its hidden `.NAME.partial-…` beside it (createStagedPrivateFile). */

@@ -39,17 +39,19 @@ let commonText: string | undefined;
 
 /**
  * Why a password is among the first a guesser tries (NIST SP 800-63B, 5.1.1.2: passwords from
- * leaked sets, repetitive or sequential characters), or null. Case does not save one: `Password1`
- * is `password1`.
+ * leaked sets, repetitive or sequential characters), or null. Case does not save one (`Password1`
+ * is `password1`, `Abcdefgh` is `abcdefgh`), nor do a digit or two and a symbol put after a
+ * repeat or a run (`aaaaaaaa1`, `12345678!`), as they are put after a word.
  */
 export function guessableBy(password: string): string | null {
-  const points = [...password].map((c) => c.codePointAt(0)!);
-  if (points.length > 1) {
+  const folded = password.toLowerCase();
+  for (const text of [folded, folded.replace(/[0-9!-/:-@[-`{-~]{1,2}$/, '')]) {
+    const points = [...text].map((c) => c.codePointAt(0)!);
+    if (points.length < 2) continue;
     if (points.every((p) => p === points[0])) return 'it is one character repeated';
     const step = points[1]! - points[0]!;
     if ((step === 1 || step === -1) && points.every((p, i) => i === 0 || p - points[i - 1]! === step)) return 'it is a run of characters in order';
   }
-  const folded = password.toLowerCase();
   // The list is ASCII and has no line breaks (a password with one is refused above).
   if (!/^[ -~]+$/.test(folded)) return null;
   commonText ??= `\n${commonPasswordText()}\n`;

@@ -42,14 +42,16 @@ export function sizeOf(entries: Iterable<unknown>): number {
 }
 
 /**
- * The id an entry a restore appends is given: the one it had in the backup when this store has no
- * entry by that id and it is below this store's newest (`newestId`, read before any is appended),
- * else null (the next id). A restore into the store the backup came from, after its oldest entries
- * were pruned, so puts them back where they were: listings go by id (`audit --limit` shows the
- * newest ids), and appended they would list as the newest. An id above the newest is never taken:
- * the ids given after it would run into it (PostgreSQL's sequence does not know of it).
+ * The id an entry a restore appends is given: the one it had in the backup when that is below this
+ * store's oldest (`oldestId`, read before any is appended; null: the trail is empty), where a
+ * prune took the store's own entries from; else null (the next id). A restore into the store the
+ * backup came from, after its oldest entries were pruned, so puts them back where they were:
+ * listings go by id (`audit --limit` shows the newest ids), and appended they would list as the
+ * newest. Never into a gap further on (a rolled-back id on PostgreSQL, another store's entries),
+ * where it would list out of time, nor above the newest, where the ids given after it would run
+ * into it (PostgreSQL's sequence does not know of it).
  */
-export function restoredAuditId(backupId: unknown, newestId: number, taken: (id: number) => boolean): number | null {
+export function restoredAuditId(backupId: unknown, oldestId: number | null): number | null {
   const id = Number(backupId);
-  return Number.isSafeInteger(id) && id > 0 && id < newestId && !taken(id) ? id : null;
+  return oldestId !== null && Number.isSafeInteger(id) && id > 0 && id < oldestId ? id : null;
 }

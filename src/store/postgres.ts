@@ -363,7 +363,7 @@ class PgStore extends SqlStore {
           let auditEntries = 0;
           const appending = function* (withId: boolean) {
             for (const a of trail.entries()) {
-              const id = restoredAuditId(a.id, trail.newest, (n) => trail.ids.has(n));
+              const id = restoredAuditId(a.id, trail.oldest);
               if (withId && id !== null) yield { ...a, id };
               else if (!withId && id === null) yield a;
               else continue;
@@ -401,17 +401,15 @@ class PgStore extends SqlStore {
 
   /**
    * The staged backup's audit entries this store's trail lacks (audit-merge.ts; `entries` reads
-   * them afresh at each call), and the ids the trail has. What this store has is read once, whole,
-   * into memory: one query, not a round trip per second of the backup's.
+   * them afresh at each call), and the trail's oldest id (null: none). What this store has is read
+   * once, whole, into memory: one query, not a round trip per second of the backup's.
    */
   private async auditToAppend(staged: StagedBackup) {
     const bySecond = new Map<number, AuditContent[]>();
-    const ids = new Set<number>();
-    let newest = 0;
+    let oldest: number | null = null;
     for (const e of (await this.client.query('SELECT id, ts, actor, action, target, outcome, detail FROM audit')).rows as (AuditContent & { id: string })[]) {
       const id = Number(e.id);
-      ids.add(id);
-      newest = Math.max(newest, id);
+      oldest = oldest === null ? id : Math.min(oldest, id);
       const ts = Number(e.ts);
       const held = bySecond.get(ts);
       if (held) held.push(e);
@@ -419,7 +417,7 @@ class PgStore extends SqlStore {
     }
     // staged.rows gives the audit trail in time order.
     const entries = () => auditEntriesToAppend(staged.rows('audit') as Iterable<Record<string, unknown> & AuditContent>, (ts) => bySecond.get(ts) ?? []);
-    return { entries, ids, newest };
+    return { entries, oldest };
   }
 
   /**

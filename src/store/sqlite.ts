@@ -649,11 +649,10 @@ class SqliteStore extends SqlStore {
     );
     for (const l of locks) lock.run(l);
     const append = this.statement('INSERT INTO audit (id, ts, actor, action, target, outcome, detail) VALUES (@id, @ts, @actor, @action, @target, @outcome, @detail)');
-    const taken = this.statement('SELECT 1 FROM audit WHERE id = ?').pluck();
-    const newest = Number(this.statement('SELECT coalesce(max(id), 0) FROM audit').pluck().get());
+    const oldest = this.statement('SELECT min(id) FROM audit').pluck().get() as number | null;
     let appended = 0;
     for (const a of this.auditToAppend(staged)) {
-      append.run({ ...a, id: restoredAuditId(a.id, newest, (id) => taken.get(id) !== undefined) });
+      append.run({ ...a, id: restoredAuditId(a.id, oldest) });
       appended++;
     }
     return appended;

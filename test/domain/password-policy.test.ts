@@ -54,6 +54,14 @@ describe('checkPassword', () => {
       ['🔑🔑🔑🔑🔑🔑🔑🔑', 'it is one character repeated'],
       ['abcdefghij', 'it is a run of characters in order'],
       ['98765432', 'it is a run of characters in order'],
+      // Neither case nor a digit or two and a symbol after it saves a repeat or a run.
+      ['Aaaaaaaa', 'it is one character repeated'],
+      ['aaaaaaaa1', 'it is one character repeated'],
+      ['Abcdefgh', 'it is a run of characters in order'],
+      ['Zyxwvuts', 'it is a run of characters in order'],
+      ['abcdefgh1', 'it is a run of characters in order'],
+      ['12345678!', 'it is a run of characters in order'],
+      ['ABCDEFGH12', 'it is a run of characters in order'],
     ] as const) {
       expect(guessableBy(pw), pw).toBe(why);
       try {
@@ -66,7 +74,24 @@ describe('checkPassword', () => {
   });
 
   it('lets through what is not on the list, in order or repeated', () => {
-    for (const pw of ['correct horse battery', 'password123!x', 'abcdefgx', 'aaaaaaab', 'acegikmo', 'Übermut 2026', '🔑🗝🔑🗝🔑🗝🔑🗝']) expect(guessableBy(pw), pw).toBeNull();
+    for (const pw of ['correct horse battery', 'password123!x', 'abcdefgx', 'aaaaaaab', 'acegikmo', 'Übermut 2026', '🔑🗝🔑🗝🔑🗝🔑🗝', 'abcdefgh123', '1abcdefgh', 'aaaa1aaaa']) expect(guessableBy(pw), pw).toBeNull();
+  });
+
+  it('finds any repeat or run of letters or digits, in any case (a property)', () => {
+    const anyCase = (text: string, upper: boolean[]) => [...text].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('');
+    const upper = fc.array(fc.boolean(), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(fc.constantFrom(...'abcxyz0159'), fc.integer({ min: 2, max: 40 }), upper, (c, n, u) => {
+        expect(guessableBy(anyCase(c.repeat(n), u))).toBe('it is one character repeated');
+      }),
+    );
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz';
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 18 }), fc.integer({ min: 8, max: 26 }), fc.boolean(), upper, (start, n, down, u) => {
+        const run = alphabet.slice(start, start + n);
+        expect(guessableBy(anyCase(down ? [...run].reverse().join('') : run, u))).toBe('it is a run of characters in order');
+      }),
+    );
   });
 
   it('finds a listed password as well in any case (a property)', () => {

@@ -447,6 +447,10 @@ describe('the command line', () => {
     writeFileSync(csv, 'userid,password\nguess1,letmein1\nguess2,a passphrase of mine\n');
     const imported = await store.run(['user', 'import', csv, '--json']);
     expect(imported.stdout + imported.stderr).not.toContain('letmein1');
+    expect(imported.json().result.results.map((r: { status: string; error: string | null }) => [r.status, r.error])).toEqual([
+      ['failed', 'line 2: password rejected: it is one of the most common passwords, which guessers try first: choose another'],
+      ['created', null],
+    ]);
     expect(store.hasUser('guess1@local')).toBe(false);
     expect(store.hasUser('guess2@local')).toBe(true);
   });

@@ -1,7 +1,7 @@
 // bin/tfactl.cjs: the bundle and its V8 code cache (scripts/build.mjs). The cache must be taken by
 // V8 as built, and a missing, damaged or foreign cache must only cost speed, never correctness.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,8 +20,9 @@ function copyInstall(): { root: string; bin: string; cache: string } {
   mkdirSync(join(root, 'bin'));
   mkdirSync(join(root, 'dist'));
   copyFileSync(BIN, join(root, 'bin', 'tfactl.cjs'));
-  copyFileSync(join(ROOT, 'dist', 'tfactl.cjs'), join(root, 'dist', 'tfactl.cjs'));
-  copyFileSync(join(ROOT, 'dist', 'tfactl.cjs.cache'), join(root, 'dist', 'tfactl.cjs.cache'));
+  // The whole of dist/: the bundle and its cache, and what it reads from beside it (the files
+  // bundled aside, the common passwords).
+  for (const file of readdirSync(join(ROOT, 'dist'))) copyFileSync(join(ROOT, 'dist', file), join(root, 'dist', file));
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
   return { root, bin: join(root, 'bin', 'tfactl.cjs'), cache: join(root, 'dist', 'tfactl.cjs.cache') };
 }

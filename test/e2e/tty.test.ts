@@ -114,6 +114,15 @@ describe('on a terminal', () => {
     const no = runPty(store, args, [{ expect: 'Replace the recovery keys of rhea@local\\? Any not yet used stop working', send: 'n\r' }]);
     expect(no.status, no.output).toBe(130);
     expect(no.output).not.toContain('password of rhea');
+    // A file that is there is refused before the question and the sign-in too.
+    const taken = runPty(store, ['--as', 'rhea', 'tfa', 'add', 'recovery', 'rhea', '--regenerate', '--output', join(store.dir, 'rhea-keys')], []);
+    expect(taken.status, taken.output).toBe(4);
+    expect(taken.output).toContain('rhea-keys exists');
+    expect(taken.output).not.toMatch(/password of rhea|Replace the recovery keys/);
+    // Nothing was replaced: a key of the first set still signs in.
+    const firstKey = /[A-Za-z0-9]{4}(?:-[A-Za-z0-9]{4}){3}/.exec(readFileSync(join(store.dir, 'rhea-keys'), 'utf8'))?.[0];
+    expect(firstKey).toBeDefined();
+    expect((await store.run(['login', 'rhea', '--type', 'recovery', '--password-stdin', '--code', '-', '--no-session'], { input: `rhea password 1\n${firstKey}\n` })).code).toBe(0);
     const yes = runPty(store, args, [
       { expect: 'Replace the recovery keys of rhea@local\\?', send: 'y\r' },
       { expect: 'Enter the password of rhea@local', send: 'rhea password 1\r' },

@@ -27,19 +27,15 @@ describe('auditEntriesToAppend', () => {
 });
 
 describe('restoredAuditId', () => {
-  const taken = new Set([5, 6, 9]);
-  const isTaken = (id: number) => taken.has(id);
-
-  it('gives an entry back the id it had when it is free and below the newest', () => {
-    expect(restoredAuditId(3, 9, isTaken)).toBe(3);
+  it('gives an entry back the id it had when that is below the store\'s oldest (where a prune took from)', () => {
+    expect(restoredAuditId(3, 5)).toBe(3);
     // PostgreSQL and a backup read back may give it as text.
-    expect(restoredAuditId('4', 9, isTaken)).toBe(4);
+    expect(restoredAuditId('4', 5)).toBe(4);
   });
 
-  it('appends it (null) when its id is taken, the newest or above, or not an id', () => {
-    expect(restoredAuditId(5, 9, isTaken)).toBeNull();
-    expect(restoredAuditId(9, 9, isTaken)).toBeNull();
-    expect(restoredAuditId(12, 9, isTaken)).toBeNull();
-    for (const id of [0, -1, 2.5, 'x', null, undefined, 2 ** 60]) expect(restoredAuditId(id, 9, isTaken)).toBeNull();
+  it('appends it (null) at or after the oldest, gaps included, in an empty trail, or when not an id', () => {
+    for (const id of [5, 6, 12]) expect(restoredAuditId(id, 5)).toBeNull();
+    expect(restoredAuditId(3, null)).toBeNull();
+    for (const id of [0, -1, 2.5, 'x', null, undefined, 2 ** 60]) expect(restoredAuditId(id, 2 ** 62)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 import { parseUserId } from '../../domain/userid.js';
 import { StoreError, TfaError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
-import { createPrivateFile } from '../../files.js';
+import { createPrivateFile, refuseTakenName } from '../../files.js';
 import { addRecoveryKeys } from '../../services/kinds/recovery-enrolment.js';
 import { openSession } from '../session.js';
 import { confirm, requireConfirmation, signsInFirst } from '../confirm.js';
@@ -22,7 +22,11 @@ export async function run(inv: Invocation): Promise<void> {
   // Asked before a sign-in (--as) rather than after it: a no would else have spent its TOTP code.
   const question = `Replace the recovery keys of ${userid}? Any not yet used stop working.`;
   const signsIn = regenerate && signsInFirst(inv);
-  if (signsIn) await confirm(inv, question);
+  if (signsIn) {
+    // Nor is the code spent for a file that is then refused.
+    if (output !== undefined && !inv.ctx.remote) refuseTakenName(output);
+    await confirm(inv, question);
+  }
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.add', target: userid });
   if (regenerate && !signsIn) await confirm(inv, question);
   // Claimed, then written and flushed, before the keys are stored: a file that cannot be written
