@@ -355,7 +355,7 @@ class PgStore extends SqlStore {
             );
           }
           // The audit trail stays; entries only the backup has are appended (in batches), with
-          // their own ids where those are free (restoredAuditId). Two passes over the backup's
+          // their own ids where those are below the trail's oldest (restoredAuditId). Two passes over the backup's
           // trail (the same entries each time: the store's trail is read before either), as an
           // INSERT that names the id column gives NULL to a row without one: those with an id of
           // their own, then the rest.
