@@ -45,7 +45,7 @@ _tfactl_node() {
             args=('') ids=('users') vararg=0 ;;
         'user import')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --update --atomic --results'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --update --atomic --results --dry-run'
             vopts='--db --as --auth-code --server --token --results'
             args=('') ids=('files') vararg=0 ;;
         'user passwd')

@@ -414,6 +414,7 @@ complete -c tfactl -n '__tfactl_argument "user modify" 0' -a '(__tfactl_ids --ar
 complete -c tfactl -n '__tfactl_using "user import"' -l update -d 'update existing users instead of skipping them'
 complete -c tfactl -n '__tfactl_using "user import"' -l atomic -d 'all or nothing: any bad row imports nothing'
 complete -c tfactl -n '__tfactl_using "user import"' -l results -r -F -d 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each'
+complete -c tfactl -n '__tfactl_using "user import"' -l dry-run -d 'check every row and say what it would do; nothing is changed and no secrets are made'
 complete -c tfactl -n '__tfactl_argument "user import" 0' -F -d 'a regular file or - (at most 64 MiB); fields: userid, password, admin, email, comment, expire, tfa (totp, totp:BASE32, recovery joined with +)'
 
 # tfactl user passwd

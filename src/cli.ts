@@ -187,7 +187,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       )
       .option('--update', 'update existing users instead of skipping them')
       .option('--atomic', 'all or nothing: any bad row imports nothing')
-      .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each');
+      .option('--results <file>', 'also write each row\'s result (with secrets) to this new 0600 file as it commits, one JSON line each')
+      .addOption(new Option('--dry-run', 'check every row and say what it would do; nothing is changed and no secrets are made').conflicts('results'));
     leaf(user, 'passwd', "set a user's password", () => import('./commands/user/passwd.js')).argument('<userid>', USERID);
     leaf(user, 'delete', 'delete a user and their factors (asks first on a terminal)', () => import('./commands/user/delete.js'))
       .argument('<userid>', USERID)

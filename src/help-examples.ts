@@ -58,6 +58,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Add the users of a CSV file with a header (userid,password,...)', 'tfactl user import users.csv'),
     ex('Update those that exist; every result (secrets too) to a new 0600 file', 'tfactl user import users.csv --update --results results.jsonl'),
     ex('JSON Lines on standard input, all or nothing', 'tfactl user import - --atomic < users.jsonl'),
+    ex('What each row would do (exit 2 if any would fail); nothing changed', 'tfactl user import users.csv --update --dry-run'),
   ],
   'user passwd': [
     ex("Set alice's password, asking for it twice", 'tfactl user passwd alice'),

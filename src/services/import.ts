@@ -48,6 +48,13 @@ export interface ImportOptions {
   readonly update: boolean;
   /** All or nothing: one transaction, and any bad row writes nothing. */
   readonly atomic: boolean;
+  /**
+   * Check every row and say what it would do, writing nothing (not even to the audit trail):
+   * the rows are written in one transaction that is rolled back, each in a savepoint of its own
+   * (so a row that fails leaves the others), and no password is hashed. No secrets are made that
+   * anyone would see: results carry none.
+   */
+  readonly dryRun?: boolean;
   /** Called as rows finish, with how many have. */
   readonly progress?: (done: number) => void;
   /** Called with each row's result as soon as it is final (a user's secrets right after its commit). */
@@ -62,6 +69,9 @@ export interface ImportOptions {
   /** True once the import should stop starting rows (interrupted): rows in flight still finish. */
   readonly stopped?: () => boolean;
 }
+
+/** The password hash a dry run's row is written with, in the transaction that is rolled back. */
+const UNHASHED = '$dry-run$';
 
 /** What one row will write, worked out (and its password hashed) before any transaction. */
 interface PreparedRow {
@@ -102,6 +112,7 @@ export function countOutcomes(results: readonly ImportResult[]): Record<ImportRe
  */
 export async function importUsers(session: Session, rows: AsyncIterable<ParsedRow>, options: ImportOptions): Promise<ImportSummary> {
   await authorize(session, 'user.create', 'user.import');
+  const dryRun = options.dryRun === true;
   const policy = await passwordPolicy(session.store);
   const realms = new Map((await session.store.listRealms()).map((r) => [r.name, r]));
   const results: ImportResult[] = [];
@@ -119,9 +130,9 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   const work = async (index: number, item: ParsedRow): Promise<void> => {
     if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
     try {
-      const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update);
+      const p = await prepareRow(session, item.row, realms.get(item.row.realm), policy, options.update, dryRun);
       if (p === 'skip') return finish(index, outcome(item.row.line, item.row.userid, 'skipped', SKIPPED.exists));
-      if (options.atomic) {
+      if (options.atomic || dryRun) {
         prepared[index] = p;
         return;
       }
@@ -136,7 +147,7 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     } catch (e) {
       // A row's own failure, or the user or realm it names deleted meanwhile (not found: the others go on).
       if (!(e instanceof RowError) && !(e instanceof TfaError && (e.exitCode === 2 || e.exitCode === 3))) throw e;
-      if (e instanceof RowError && e.refusedAs !== undefined) {
+      if (e instanceof RowError && e.refusedAs !== undefined && !dryRun) {
         await session.audit({ action: e.refusedAs, target: item.row.userid, outcome: 'refused', detail: { via: 'import', line: item.row.line, reason: e.message } });
       }
       finish(index, outcome(item.row.line, item.row.userid, 'failed', `line ${item.row.line}: ${e.message}`));
@@ -186,6 +197,27 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
     await input.return?.();
   }
   if (fatal) throw (fatal as { readonly error: unknown }).error;
+
+  if (dryRun) {
+    const outcomes = await tryRows(session, prepared, options.update);
+    const failing = results.some((r) => r?.status === 'failed') || inputError !== null || [...outcomes.values()].some((o) => o instanceof RowError);
+    const why = inputError ? 'the input is not valid past this row' : 'another row would fail';
+    prepared.forEach((p, index) => {
+      if (!p) return;
+      const o = outcomes.get(p)!;
+      finish(
+        index,
+        o instanceof RowError
+          ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: ${o.message}`)
+          : options.atomic && failing
+            ? outcome(p.row.line, p.row.userid, 'failed', `line ${p.row.line}: would not be imported (--atomic, and ${why})`)
+            : o
+              ? { ...resultOf(p, o), totp: null, recoveryKeys: null }
+              : outcome(p.row.line, p.row.userid, 'skipped', SKIPPED.raced),
+      );
+    });
+    return { ...countOutcomes(results), results, inputError };
+  }
 
   if (options.atomic) {
     // Interrupted (Ctrl-C, SIGTERM) before the commit: all or nothing means nothing.
@@ -255,6 +287,40 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   return { ...summary, results, inputError };
 }
 
+/** Ends the transaction of a dry run, so that it is rolled back (a TfaError: stores pass those on as they are). */
+class RolledBack extends TfaError {
+  constructor() {
+    super('a dry run is rolled back', 'internal', 1);
+  }
+}
+
+/**
+ * What each prepared row would write (or why it would fail), found by writing them all in one
+ * transaction, each in a savepoint of its own, and rolling it back: the same checks, in the same
+ * order, as an import makes, rows of the same user in one file included.
+ */
+async function tryRows(session: Session, prepared: readonly (PreparedRow | undefined)[], update: boolean): Promise<Map<PreparedRow, Written | false | RowError>> {
+  const outcomes = new Map<PreparedRow, Written | false | RowError>();
+  try {
+    await session.store.transaction(async (tx) => {
+      for (const p of prepared) {
+        if (!p) continue;
+        try {
+          const w = await tx.transaction((row) => commitRow(session, row, p));
+          outcomes.set(p, !w && (p.exists || update) ? new RowError(`${p.row.userid} was ${p.exists ? 'deleted' : 'added'} by another command while this import ran`) : w);
+        } catch (e) {
+          if (!(e instanceof RowError) && !(e instanceof TfaError && e.exitCode === 3)) throw e;
+          outcomes.set(p, e instanceof RowError ? e : new RowError(e.message));
+        }
+      }
+      throw new RolledBack();
+    });
+  } catch (e) {
+    if (!(e instanceof RolledBack)) throw e;
+  }
+  return outcomes;
+}
+
 /** A row's result that created no factor. */
 function outcome(line: number, userid: string | null, status: ImportResult['status'], error: string | null = null): ImportResult {
   return { line, userid, status, error, totp: null, recoveryKeys: null };
@@ -293,6 +359,7 @@ async function prepareRow(
   realm: RealmRecord | undefined,
   policy: Awaited<ReturnType<typeof passwordPolicy>>,
   update: boolean,
+  dryRun: boolean,
 ): Promise<PreparedRow | 'skip'> {
   if (!realm) throw new RowError(`realm ${row.realm} does not exist`);
   const existing = await session.store.getUser(row.userid);
@@ -307,7 +374,7 @@ async function prepareRow(
   const wantTotp = row.totp ?? (realm.enforce === 'totp' && !factors.some((f) => f.type === 'totp') ? { secret: null } : null);
   if (existing) {
     const addsFactor = (wantTotp !== null && !factors.some((f) => f.type === 'totp')) || (row.recovery && !factors.some((f) => f.type === 'recovery'));
-    await permitChanges(session, row, [
+    await permitChanges(session, row, dryRun, [
       ...(typeof row.password === 'string' ? (['user.passwd'] as const) : []),
       ...(typeof row.password === 'string' && existing.admin ? (['user.passwd-admin'] as const) : []),
       ...(addsFactor ? (['tfa.manage'] as const) : []),
@@ -315,7 +382,7 @@ async function prepareRow(
       ...((row.admin !== undefined && row.admin !== existing.admin) || (row.expire !== undefined && row.expire !== existing.expire) ? (['user.modify'] as const) : []),
       ...((row.admin === true && !existing.admin) || (existing.admin && row.expire !== undefined && row.expire !== existing.expire) ? (['user.grant-admin'] as const) : []),
     ]);
-  } else if (row.admin === true) await permitChanges(session, row, ['user.grant-admin'], 'user.add');
+  } else if (row.admin === true) await permitChanges(session, row, dryRun, ['user.grant-admin'], 'user.add');
   let totp: PreparedRow['totp'] = null;
   const secret = wantTotp?.secret ? (await import('../domain/totp.js')).parseSecret(wantTotp.secret) : undefined;
   if (secret !== undefined && factors.some((f) => f.type === 'totp')) {
@@ -341,22 +408,23 @@ async function prepareRow(
       keys: set.keys,
     };
   }
-  const passwordHash = typeof row.password === 'string' ? await hashPassword(row.password) : null;
+  // A dry run writes the row only to roll it back: the hash (argon2id, the import's whole cost) is not made.
+  const passwordHash = typeof row.password === 'string' ? (dryRun ? UNHASHED : await hashPassword(row.password)) : null;
   return { row, exists: existing !== undefined, created: existing?.created ?? null, passwordHash, totp, recovery };
 }
 
 /**
- * Refuses (audited, as `adding` or the command the change is) a row that would change a user in a
+ * Refuses (audited, unless a dry run, as `adding` or the command the change is) a row that would change a user in a
  * way this actor may not change them with `user passwd`, `tfa add` or `user modify`: an API token
  * adds no second factor, sets no password of its own user or of an admin and makes no admin, nor
  * does a user signed in only by a kept session change their own (domain/permissions.ts).
  */
-async function permitChanges(session: Session, row: ImportRow, ops: readonly Operation[], adding?: string): Promise<void> {
+async function permitChanges(session: Session, row: ImportRow, dryRun: boolean, ops: readonly Operation[], adding?: string): Promise<void> {
   for (const op of ops) {
     const decision = decide(session.actor, op, row.userid);
     if (decision.allowed) continue;
     const action = adding ?? (op === 'tfa.manage' ? 'tfa.add' : asForOthers(op));
-    await session.audit({ action, target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
+    if (!dryRun) await session.audit({ action, target: row.userid, outcome: 'refused', detail: { via: 'import', line: row.line, reason: decision.reason } });
     throw new RowError(decision.reason);
   }
 }

@@ -179,6 +179,94 @@ describe('user import', () => {
   }, 120_000);
 });
 
+describe('user import --dry-run', () => {
+  it('says what each row would do and changes nothing, audit trail included; the import then does just that', async () => {
+    await store.addUser('dry-old', 'dry password 0', ['--comment', 'before']);
+    const csv = file(
+      'dry.csv',
+      'userid,password,comment,tfa\n' +
+        'dry-new,dry password 1,,totp+recovery\n' +
+        'dry-old,,after,\n' +
+        'dry-short,short,,\n' +
+        'dry-new,,again,\n' +
+        'dry-far@nowhere,,,\n',
+    );
+    const before = store.snapshot();
+    const trail = store.auditRows().length;
+    const dry = await store.run(['user', 'import', csv, '--update', '--dry-run', '--json']);
+    expect(dry.code).toBe(2);
+    checkJsonOutput(['user', 'import'], dry.stdout);
+    const { error, result } = dry.json();
+    expect(error).toEqual({ code: 'import_incomplete', message: '3 rows would fail (see the results; nothing was changed)' });
+    expect(result).toMatchObject({ created: 1, updated: 1, skipped: 0, failed: 3, dryRun: true });
+    expect(result.results.map((x: { status: string; error: string | null }) => [x.status, x.error?.replace(/:.*/, '') ?? null])).toEqual([
+      ['created', null],
+      ['updated', null],
+      ['failed', 'line 4'],
+      ['failed', 'line 5'],
+      ['failed', 'line 6'],
+    ]);
+    // No secrets: none were made that would work.
+    expect(result.results.every((x: { totp: unknown; recoveryKeys: unknown }) => x.totp === null && x.recoveryKeys === null)).toBe(true);
+    expect(store.snapshot()).toBe(before);
+    expect(store.auditRows()).toHaveLength(trail);
+
+    const human = await store.run(['user', 'import', csv, '--update', '--dry-run']);
+    expect(human.code).toBe(2);
+    expect(human.stdout.split('\n')[0]).toBe('dry run: 1 would be created, 1 updated, 0 skipped, 3 would fail; nothing was changed');
+    expect(oneLineError(human)).toBe('error: 3 rows would fail (see the results; nothing was changed)');
+    expect(store.snapshot()).toBe(before);
+
+    const real = await store.run(['user', 'import', csv, '--update', '--json']);
+    expect(real.code).toBe(2);
+    const done = real.json().result;
+    expect(done).toMatchObject({ created: 1, updated: 1, skipped: 0, failed: 3, dryRun: false });
+    expect(done.results.map((x: { status: string; error: string | null }) => [x.status, x.error])).toEqual(
+      result.results.map((x: { status: string; error: string | null }) => [x.status, x.error]),
+    );
+    expect(done.results[0].recoveryKeys).toHaveLength(10);
+    expect(store.read<{ comment: string }>(['user', 'show', 'dry-old']).comment).toBe('after');
+  });
+
+  it('exits 0 when every row would go in, and writes no users a rerun would skip', async () => {
+    const csv = file('dry-good.csv', 'userid,password\ndry-a,dry password 1\ndry-b,dry password 2\n');
+    const dry = await store.run(['user', 'import', csv, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe('dry run: 2 would be created, 0 updated, 0 skipped, 0 would fail; nothing was changed\n');
+    expect(usersStartingWith('dry-a')).toEqual([]);
+    const real = await store.run(['user', 'import', csv]);
+    expect(real.stdout).toBe('2 created, 0 updated, 0 skipped, 0 failed\n');
+    expect((await login('dry-b', 'dry password 2')).code).toBe(0);
+    const again = await store.run(['user', 'import', csv, '--dry-run']);
+    expect(again.stdout.split('\n').slice(0, 2)).toEqual([
+      'dry run: 0 would be created, 0 updated, 2 skipped, 0 would fail; nothing was changed',
+      '  line 2: dry-a@local would be skipped: the user exists (--update changes existing users)',
+    ]);
+  });
+
+  it('with --atomic says every row would fail when one would, and reads standard input too', async () => {
+    const rows = '{"userid":"dry-c","password":"dry password 3"}\n{"userid":"bad user"}\n';
+    const dry = await store.run(['user', 'import', '-', '--atomic', '--dry-run', '--json'], { input: rows });
+    expect(dry.code).toBe(2);
+    expect(dry.json().result.results.map((x: { error: string }) => x.error)).toEqual([
+      'line 1: would not be imported (--atomic, and another row would fail)',
+      expect.stringMatching(/^line 2: /),
+    ]);
+    const fine = await store.run(['user', 'import', '-', '--atomic', '--dry-run', '--json'], { input: '{"userid":"dry-c","tfa":"recovery"}\n' });
+    expect(fine.code, fine.stderr).toBe(0);
+    expect(fine.json().result).toMatchObject({ created: 1, dryRun: true, results: [{ status: 'created', recoveryKeys: null }] });
+    expect(usersStartingWith('dry-c')).toEqual([]);
+  });
+
+  it('is refused beside --results (exit 2, conflicting_options), which would hold no secrets', async () => {
+    const results = join(store.dir, 'dry-results.jsonl');
+    const r = await store.run(['user', 'import', file('dry-r.csv', 'userid\ndry-d\n'), '--dry-run', '--results', results, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe('conflicting_options');
+    expect(() => readFileSync(results)).toThrow();
+  });
+});
+
 describe('user import on a terminal', () => {
   it('shows a progress bar on a TTY and none in a pipe or with --json', async () => {
     const { spawnSync } = await import('node:child_process');

@@ -113,6 +113,13 @@ describe('acting with a token', () => {
     const rows = ['boss,Hijacked password 1,', 'imp1,,recovery', 'imp2,,totp', 'imp3,Changed by an admin 1,', 'fresh-by-token,,totp'];
     writeFileSync(csv, `userid,password,tfa\n${rows.join('\n')}\n`);
     const before = store.read(['user', 'show', 'boss']);
+    // A dry run says the same of each row, and neither changes nor audits anything.
+    const trail = store.auditRows().length;
+    const dry = await withToken(value, ['user', 'import', csv, '--update', '--dry-run', '--json']);
+    expect(dry.code).toBe(2);
+    expect((dry.json().result.results as { status: string }[]).map((x) => x.status)).toEqual(['failed', 'failed', 'failed', 'updated', 'created']);
+    expect(store.auditRows()).toHaveLength(trail);
+    expect(store.read<{ userid: string }[]>(['user', 'list']).map((u) => u.userid)).not.toContain('fresh-by-token@local');
     const r = await withToken(value, ['user', 'import', csv, '--update', '--json']);
     expect(r.code).toBe(2);
     const results = r.json().result.results as { line: number; status: string; error: string | null; totp: unknown }[];

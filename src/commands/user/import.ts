@@ -18,18 +18,20 @@ const RESULTS_INSTEAD = 'give --results FILE, or let them be shown';
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
 class ImportIncomplete extends TfaError {
   override name = 'ImportIncomplete';
-  constructor(failed: number) {
-    super(`${failed} row${failed === 1 ? '' : 's'} could not be imported (see the results)`, 'import_incomplete', 2);
+  constructor(failed: number, dryRun: boolean) {
+    const rows = `${failed} row${failed === 1 ? '' : 's'}`;
+    super(dryRun ? `${rows} would fail (see the results; nothing was changed)` : `${rows} could not be imported (see the results)`, 'import_incomplete', 2);
   }
 }
 
 /** The summary as --json shows it: every row with the same keys, secrets where users went in. */
-function summaryView(s: ImportSummary) {
+function summaryView(s: ImportSummary, dryRun: boolean) {
   return {
     created: s.created,
     updated: s.updated,
     skipped: s.skipped,
     failed: s.failed,
+    dryRun,
     results: s.results.map(rowView),
   };
 }
@@ -42,6 +44,7 @@ export async function run(inv: Invocation): Promise<void> {
   const source = arg(inv, 0);
   const globals = inv.opts as GlobalOptions;
   const resultsPath = fileOpt(inv, 'results', '--results');
+  const dryRun = boolOpt(inv, 'dryRun') === true;
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
@@ -52,7 +55,7 @@ export async function run(inv: Invocation): Promise<void> {
   const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
     const survey = file && (await surveyImportRecords(file.chunks()));
-    if (survey && survey.firstSecretLine !== null && resultsPath === undefined) refuseDiscardedSecret(inv, secretsOfRows(survey.firstSecretLine), RESULTS_INSTEAD);
+    if (survey && survey.firstSecretLine !== null && resultsPath === undefined && !dryRun) refuseDiscardedSecret(inv, secretsOfRows(survey.firstSecretLine), RESULTS_INSTEAD);
     const total = survey?.records;
     // Standard input through its stream, never a blocking read: an interrupt must be heard while
     // the import waits for more rows (and argon2's finished hashes committed meanwhile).
@@ -76,7 +79,8 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Standard input's first rows are read before signing in: input that is wrong from its start is
   // refused before anything else happens, as a file is.
   const first = await rows.next();
-  const session = await openSession(inv, { op: 'user.create', action: 'user.import' }, { creates: true });
+  const dryRun = boolOpt(inv, 'dryRun') === true;
+  const session = await openSession(inv, { op: 'user.create', action: 'user.import' }, { creates: !dryRun });
   // Each row's result (secrets included) is on disk right after its user commits: even a killed
   // import leaves nobody with secrets no one has seen.
   const log = resultsPath === undefined ? undefined : createPrivateLog(resultsPath);
@@ -97,9 +101,11 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
     // already created are shown first all the same (their secrets exist nowhere else).
     () => {
       bar?.stop();
-      const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)));
+      const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)), dryRun);
       const unshown = resultsPath === undefined ? 'may exist without its secrets shown (--results FILE keeps them on disk)' : `has its secrets in ${resultsPath} only`;
-      const failure = new CancelledError(`interrupted again: stopped at once (a user whose commit was under way ${unshown}); run the same command again to import the rest`);
+      const failure = new CancelledError(
+        dryRun ? 'interrupted again: stopped at once (a dry run: nothing was changed)' : `interrupted again: stopped at once (a user whose commit was under way ${unshown}); run the same command again to import the rest`,
+      );
       try {
         if (inv.out.json) inv.out.error(failure.withResult(view), false);
         else {
@@ -116,6 +122,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
     summary = await importUsers(session, withFirst(first, rows), {
       update: boolOpt(inv, 'update') === true,
       atomic: boolOpt(inv, 'atomic') === true,
+      dryRun,
       stopped: () => interrupted,
       onResult: (r: ImportResult) => {
         final.push(r);
@@ -138,7 +145,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
     // already created are shown with their secrets all the same, or no one would ever see them.
     const wrote = final.filter((r) => r.status === 'created' || r.status === 'updated').length;
     if (wrote === 0) throw e;
-    const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)));
+    const view = summaryView(summarize([...final].sort((a, b) => a.line - b.line)), dryRun);
     const failure = e instanceof TfaError ? e : internalFailure(e);
     const kept = `${wrote} user${wrote === 1 ? ' was' : 's were'} created or updated before it, as the results say`;
     failure.message = `${failure.message} (${kept}: run the same command again once it is mended)`;
@@ -150,7 +157,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
     restore();
     log?.close();
   }
-  const view = summaryView(summary);
+  const view = summaryView(summary, dryRun);
   // Input that broke off where nothing was imported yet (or with --atomic, nothing at all) is
   // refused as any bad input is: one line, nothing changed.
   const input = summary.inputError;
@@ -158,8 +165,15 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
   // Interrupted, partly failed or broken off: with --json one error envelope that still holds every
   // row (secrets of the users created included) under `result`, where a success puts them; without,
   // the summary first, then the error line.
+  const before = `the ${summary.results.length} row${summary.results.length === 1 ? '' : 's'} before it`;
   const failure = input
-    ? new TfaError(`${input.message} (the ${summary.results.length} row${summary.results.length === 1 ? '' : 's'} before it went through as the results say: fix the input and run the same command again)`, input.code, input.exitCode)
+    ? new TfaError(
+        dryRun ? `${input.message} (${before} would go through as the results say; nothing was changed)` : `${input.message} (${before} went through as the results say: fix the input and run the same command again)`,
+        input.code,
+        input.exitCode,
+      )
+    : interrupted && dryRun
+      ? new CancelledError('interrupted: the rows read so far were checked, as the results say; nothing was changed')
     : interrupted
       ? new CancelledError(
           // --atomic commits all or nothing: an interrupt that came during its commit leaves all.
@@ -168,7 +182,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
             : 'interrupted: run the same command again to import the rest',
         )
       : summary.failed > 0
-        ? new ImportIncomplete(summary.failed)
+        ? new ImportIncomplete(summary.failed, dryRun)
         : null;
   if (failure && inv.out.json) throw failure.withResult(view);
   inv.out.result(view, describe);
@@ -211,10 +225,13 @@ function describe(s: ReturnType<typeof summaryView>, style: Style): string {
   const problems = s.results.filter((r) => r.status === 'failed');
   const skipped = s.results.filter((r) => r.status === 'skipped');
   const secrets = s.results.filter((r) => r.totp || r.recoveryKeys);
+  const counts = s.dryRun
+    ? `dry run: ${s.created} would be created, ${s.updated} updated, ${s.skipped} skipped, ${s.failed ? style.red(`${s.failed} would fail`) : '0 would fail'}; nothing was changed`
+    : `${style.green(`${s.created} created`)}, ${s.updated} updated, ${s.skipped} skipped, ${s.failed ? style.red(`${s.failed} failed`) : '0 failed'}`;
   return [
-    `${style.green(`${s.created} created`)}, ${s.updated} updated, ${s.skipped} skipped, ${s.failed ? style.red(`${s.failed} failed`) : '0 failed'}`,
+    counts,
     ...problems.map((r) => `  ${r.error}`),
-    ...skipped.slice(0, SKIPPED_SHOWN).map((r) => `  line ${r.line}: ${r.userid ?? '-'} skipped: ${r.error ?? ''}`),
+    ...skipped.slice(0, SKIPPED_SHOWN).map((r) => `  line ${r.line}: ${r.userid ?? '-'} ${s.dryRun ? 'would be skipped' : 'skipped'}: ${r.error ?? ''}`),
     ...(skipped.length > SKIPPED_SHOWN ? [`  and ${skipped.length - SKIPPED_SHOWN} more skipped (--json and --results list every row)`] : []),
     ...(secrets.length
       ? [
