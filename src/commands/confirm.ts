@@ -13,13 +13,21 @@ export function requireConfirmation(inv: Invocation, what: string): void {
 }
 
 /**
- * requireConfirmation before the actor signs in (--as, TFACTL_AS), when that is how the run acts:
- * a sign-in spends a TOTP code, which a command that then stops for want of --yes would waste
- * (its retry with --yes refused as a used code). The store's owner and a token sign nothing in,
- * and are told of a missing target first.
+ * For a deletion: asks (default no; or needs --yes without a terminal) before the actor signs in
+ * (--as, TFACTL_AS), when that is how the run acts, since a sign-in spends a TOTP code that a no,
+ * or a stop for want of --yes, would waste (its retry refused as a used code). Otherwise (the
+ * store's owner, a token: they sign nothing in) the check it returns asks, called once what is
+ * deleted is found: a missing target or a refusal comes first, with no question it could not
+ * change. After an early question the check it returns does nothing.
  */
-export function requireConfirmationBeforeSignIn(inv: Invocation, what: string): void {
-  if (signsInFirst(inv)) requireConfirmation(inv, what);
+export async function confirmDeletion(inv: Invocation, what: string, question: string): Promise<() => Promise<void>> {
+  const ask = async () => {
+    requireConfirmation(inv, what);
+    await confirm(inv, question);
+  };
+  if (!signsInFirst(inv)) return ask;
+  await ask();
+  return async () => undefined;
 }
 
 /** Whether the run signs its actor in (--as, TFACTL_AS) before it does anything. */

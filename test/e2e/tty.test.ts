@@ -133,17 +133,52 @@ describe('on a terminal', () => {
     expect(yes.output.replace(/\u001b\[[0-9;]*m/g, '')).toContain('replaced recovery keys for rhea@local');
   });
 
+  it('asks before --as signs in whether to delete a user, their factors or a realm, so a no spends no code', async () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXS';
+    await store.addUser('delia', 'delia password 1', ['--admin', '--tfa', 'totp', '--totp-secret', secret, '--no-verify', '--qr', 'none']);
+    await store.addUser('gone', 'gone password 1');
+    expect((await store.run(['tfa', 'add', 'recovery', 'gone', '--output', join(store.dir, 'gone-keys')])).code).toBe(0);
+    expect((await store.run(['realm', 'add', 'shortlived'])).code).toBe(0);
+    for (const [args, question] of [
+      [['user', 'delete', 'gone'], 'Delete gone@local and every factor of theirs\\?'],
+      [['tfa', 'delete', 'gone', '--all'], 'Delete every second factor of gone@local\\?'],
+      [['tfa', 'delete', 'gone', '--type', 'recovery'], 'Delete every recovery factor of gone@local\\?'],
+      [['realm', 'delete', 'shortlived'], 'Delete realm shortlived\\?'],
+    ] as const) {
+      const no = runPty(store, ['--as', 'delia', ...args], [{ expect: question, send: 'n\r' }]);
+      expect(no.unmatched, no.output).toBeNull();
+      expect(no.status, no.output).toBe(130);
+      expect(no.output).not.toContain('password of delia');
+    }
+    expect(store.factorsOf('gone')).toHaveLength(1);
+    const yes = runPty(store, ['--as', 'delia', 'user', 'delete', 'gone'], [
+      { expect: 'Delete gone@local and every factor of theirs\\?', send: 'y\r' },
+      { expect: 'Enter the password of delia@local', send: 'delia password 1\r' },
+      { expect: 'code', send_command: ['oathtool', '--totp', '-b', secret] },
+    ]);
+    expect(yes.unmatched, yes.output).toBeNull();
+    expect(yes.status, yes.output).toBe(0);
+    // Asked once: not again after the sign-in.
+    expect(yes.output.slice(yes.output.indexOf('password of delia'))).not.toContain('Delete gone@local');
+    expect((await store.run(['user', 'show', 'gone'])).code).toBe(3);
+  });
+
   it('asks for the acting user\'s password with --as', () => {
     const r = runPty(store, ['--as', 'tina', 'user', 'show', 'tina'], [{ expect: 'Enter the password of tina@local', send: 'tina password 1\r' }]);
     expect(r.status).toBe(0);
     expect(r.output).toMatch(/user:.*tina@local/);
   });
 
-  it('changes nothing when the acting admin is revoked while the command waits at its question', async () => {
+  it('changes nothing when the acting admin is revoked while the command waits at a prompt', async () => {
     const envText = Object.entries(store.env).map(([k, v]) => `${k}='${v}'`).join(' ');
     // Their output to a file: a token made again is refused to /dev/null (its value would reach no one).
     const rootOut = join(store.dir, 'as-root.out');
-    const asRoot = (...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >>'${rootOut}' 2>&1; `).join('')}echo y`];
+    // The commands run as root, then what types the answer.
+    const asRootThen = (answer: string, ...commands: string[]) => ['sh', '-c', `${commands.map((args) => `env ${envText} "${process.execPath}" "${BIN}" ${args} >>'${rootOut}' 2>&1; `).join('')}${answer}`];
+    const asRoot = (...commands: string[]) => asRootThen('echo y', ...commands);
+    // An --as sign-in is asked about deletions before it (a no spends no code): its wait is at
+    // the verification code of a TOTP factor it adds.
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXT';
     const resetPassword = join(store.dir, 'revo-reset-password');
     writeFileSync(resetPassword, 'revo password 9\n');
     for (const [revoke, said] of [
@@ -157,17 +192,17 @@ describe('on a terminal', () => {
     ] as const) {
       await store.addUser('revo', 'revo password 1', ['--admin']);
       await store.addUser('vic', 'vic password 1');
-      const r = runPty(store, ['--as', 'revo', 'user', 'delete', 'vic'], [
+      const r = runPty(store, ['--as', 'revo', 'tfa', 'add', 'totp', 'vic', '--secret', secret, '--qr', 'none', '--description', 'phone'], [
         { expect: 'Enter the password of revo@local', send: 'revo password 1\r' },
-        // Root revokes revo while the question waits; then "y" is typed.
-        { expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(...revoke) },
+        // Root revokes revo while the prompt waits; then the code is typed.
+        { expect: 'Verification code', send_command: asRootThen(`oathtool --totp -b ${secret}`, ...revoke) },
       ], { NO_COLOR: '1' });
       expect(r.unmatched).toBeNull();
       expect(r.status, r.output).toBe(4);
       expect(r.output).toContain(`error: revo@local was ${said} while this command ran: nothing was changed`);
-      expect(store.hasUser('vic')).toBe(true);
+      expect(store.factorsOf('vic')).toEqual([]);
       // Audited as any refusal.
-      expect(store.auditRows().at(-1)).toMatchObject({ actor: 'revo@local', action: 'user.delete', target: 'vic@local', outcome: 'refused' });
+      expect(store.auditRows().at(-1)).toMatchObject({ actor: 'revo@local', action: 'tfa.add', target: 'vic@local', outcome: 'refused' });
       for (const u of ['vic', 'revo']) if (store.hasUser(u)) expect((await store.run(['user', 'delete', u, '--yes'])).code).toBe(0);
     }
     // So does an API token deleted meanwhile, or made again under its name (rotated: the old one
@@ -199,10 +234,15 @@ describe('on a terminal', () => {
     ] as const) {
       expect((await store.run(['user', 'passwd', who, '--password-stdin'], { input: 'revo password 1\n' })).code).toBe(0);
       expect((await store.run(['login', who, '--password-stdin', '--session'], { input: 'revo password 1\n', env: { XDG_RUNTIME_DIR: runtime } })).code).toBe(0);
-      const r = runPty(store, ['--as', who, 'user', 'delete', 'vic'], [{ expect: 'Delete vic@local and every factor of theirs\\?', send_command: asRoot(revoke) }], { NO_COLOR: '1', XDG_RUNTIME_DIR: runtime });
+      const r = runPty(
+        store,
+        ['--as', who, 'tfa', 'add', 'totp', 'vic', '--secret', secret, '--qr', 'none', '--description', 'phone'],
+        [{ expect: 'Verification code', send_command: asRootThen(`oathtool --totp -b ${secret}`, revoke) }],
+        { NO_COLOR: '1', XDG_RUNTIME_DIR: runtime },
+      );
       expect(r.status, r.output).toBe(4);
       expect(r.output).toContain(`error: the session of ${who} ended while this command ran: nothing was changed`);
-      expect(store.hasUser('vic')).toBe(true);
+      expect(store.factorsOf('vic')).toEqual([]);
     }
   }, 180_000);
 

@@ -5,7 +5,7 @@ import { parseUserId } from '../../domain/userid.js';
 import { UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { deleteFactors, factorRemovalRefusal, type FactorSelection } from '../../services/factors.js';
-import { confirm, requireConfirmation, requireConfirmationBeforeSignIn } from '../confirm.js';
+import { confirmDeletion } from '../confirm.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 
@@ -20,13 +20,9 @@ export async function run(inv: Invocation): Promise<void> {
   const which: FactorSelection = all ? 'all' : type !== undefined ? { type } : { id: id as string };
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
-  if (many) requireConfirmationBeforeSignIn(inv, `this deletes ${many}`);
+  const confirmed = many === null ? async () => undefined : await confirmDeletion(inv, `this deletes ${many}`, `Delete ${many}?`);
   const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
-  const { deleted, warnings } = await deleteFactors(session, userid, which, async () => {
-    if (many === null) return;
-    requireConfirmation(inv, `this deletes ${many}`);
-    await confirm(inv, `Delete ${many}?`);
-  });
+  const { deleted, warnings } = await deleteFactors(session, userid, which, confirmed);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result({ userid, deleted }, (r, style) =>
     r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${countOf(r.deleted.length, 'factor')} of ${r.userid}: ${r.deleted.join(', ')}`,
