@@ -2,7 +2,7 @@ import { tfactlLine } from '../domain/command-line.js';
 import { formatTime, isExpired, isoTime } from '../domain/dates.js';
 import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
-import { type CodeKind, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
+import { type CodeKind, describeOffer, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
 import { challengeId, countEnabled, requirement } from '../domain/sign-in.js';
 import { isLoopbackOrigin } from '../domain/loopback-ceremony.js';
 import type { TypedFactors } from '../domain/typed-answer.js';
@@ -278,6 +278,9 @@ const INVALID_ANSWER: Readonly<Record<string, string>> = {
   webauthn: "the security key's answer was refused (not for this challenge or key, or its signature counter did not grow)",
   u2f: "the security key's answer was refused (not for this challenge or key, or its signature counter did not grow)",
 };
+
+/** What a user lacks who answered with a kind they have none of. */
+const LACKED: Readonly<Record<string, string>> = { totp: 'TOTP factor', recovery: 'recovery keys', yubico: 'YubiKey', webauthn: 'security key', u2f: 'U2F security key' };
 
 /**
  * TOTP locked: what is left to the user is a recovery key, when they have one (the challenge offers
@@ -649,7 +652,10 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
       ? `authentication failed: too many failed attempts; second factors are now locked until ${formatTime(state.lockedUntil)} (an admin can run ${tfactlLine('tfa unlock', [userid])})`
       : totpNowLocked
         ? totpLocked(userid, challenge.kinds.includes('recovery'), true)
-        : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;
+        : !module && kind !== null
+          ? // An answer of a kind the user has none of (login --type recovery without recovery keys): said after their password, as the offer is.
+            `authentication failed: ${userid} has no ${LACKED[kind] ?? `${kind} factor`} to sign in with; give a ${describeOffer({ userid, kinds: challenge.kinds, recoveryLeft: challenge.recoveryLeft })}`
+          : `authentication failed: ${INVALID_ANSWER[kind ?? ''] ?? 'invalid or already used code'}`;
     return fail(audit, context, reason, message, { method: kind, failures: state.failures }, !locked && !totpNowLocked);
   };
   if (!verified.ok || !module) return refusal(verified.ok ? 'no module' : verified.reason);

@@ -165,6 +165,23 @@ describe('a refused command', () => {
     expect(login.json().result.recoveryKeysLeft).toBe(7);
   });
 
+  it('names the kind a user has none of, after their password, and what they could give instead', async () => {
+    await store.addUser('onlytotp', PW);
+    const { secret } = await addTotp('onlytotp');
+    const recovery = await store.run(['login', 'onlytotp', '--type', 'recovery', '--password-stdin', '--code', 'abcd-efgh-ijkl-mnop', '--no-session'], { input: `${PW}\n` });
+    expect(recovery.code).toBe(5);
+    expect(oneLineError(recovery)).toBe('error: authentication failed: onlytotp@local has no recovery keys to sign in with; give a TOTP code');
+    const otp = await store.login('onlytotp', PW, 'cccccccccccccccccccccccccccccccccccccccccccc');
+    expect(otp.code).toBe(5);
+    expect(oneLineError(otp)).toBe('error: authentication failed: onlytotp@local has no YubiKey to sign in with; give a TOTP code');
+    // Before the password, nothing of it: a wrong password says only that.
+    const wrong = await store.run(['login', 'onlytotp', '--type', 'recovery', '--password-stdin', '--code', 'abcd-efgh-ijkl-mnop', '--no-session'], { input: 'not the password\n' });
+    expect(oneLineError(wrong)).toBe('error: authentication failed');
+    expect(store.auditRows().at(-2)).toMatchObject({ action: 'login', target: 'onlytotp@local', outcome: 'failed' });
+    expect(JSON.parse(store.auditRows().at(-2)!.detail!)).toMatchObject({ reason: 'no usable yubico factor', method: 'yubico' });
+    expect((await store.login('onlytotp', PW, oathtool(secret))).code).toBe(0);
+  });
+
   it('says nothing of factors before the second factor: an unknown factor id waits for it (exit 5 without one)', async () => {
     const r = await store.runAs('yan@strict', PW, ['tfa', 'disable', 'yan@strict', 'ffffffff']);
     expect(r.code, r.stderr).toBe(5);
