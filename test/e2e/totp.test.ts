@@ -130,13 +130,16 @@ describe('TOTP enrolment', () => {
     expect(ok.json().result).toMatchObject({ userid: 'walt@local', method: 'totp' });
   });
 
-  it('refuses an issuer with a colon, which the otpauth label keeps for between issuer and account, as the totp.issuer setting does', async () => {
+  it('refuses an empty issuer, and one with a colon, which the otpauth label keeps for between issuer and account, as the totp.issuer setting does', async () => {
     await addUser('iris');
     const before = store.snapshot();
     for (const args of [
       ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', 'Acme: Corp'],
       ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', 'Acme:Corp'],
+      // Not taken for the default: a script's unset $ISSUER is a mistake to say.
+      ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', ''],
       ['settings', 'set', 'totp.issuer', 'Acme: Corp'],
+      ['settings', 'set', 'totp.issuer', ''],
     ]) {
       const r = await store.run(args);
       expect(r.code, args.join(' ')).toBe(2);

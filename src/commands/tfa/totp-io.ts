@@ -138,5 +138,5 @@ export async function parseTotpRequestOptions(inv: Invocation, secretFlag = 'sec
   // Each value checked now, before what a run without a terminal lacks is said: the realm's own
   // parameters, which fill in the rest, are checked against them once the store is open.
   parseTotpParams(params);
-  return { issuer: issuer === undefined || issuer === '' ? undefined : parseIssuer(issuer), secret, params };
+  return { issuer: issuer === undefined ? undefined : parseIssuer(issuer), secret, params };
 }
