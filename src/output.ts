@@ -1,5 +1,5 @@
 import type { Io } from './context.js';
-import { escapeText, safeJson } from './domain/text.js';
+import { escapeText, hideTokenSecrets, safeJson } from './domain/text.js';
 import { OutputFailedError, StoreError, TfaError } from './errors.js';
 import { listenForInterrupts } from './interrupts.js';
 import { layRow, planTable, planWidth, type TableFit, type TablePlan } from './table-fit.js';
@@ -274,7 +274,8 @@ export class Output {
   }
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
-  warn(message: string): void {
+  warn(said: string): void {
+    const message = hideTokenSecrets(said);
     this.warnings.push(message);
     this.toStderr(`${this.errStyle.yellow('warning:')} ${escapeText(message)}\n`);
   }
@@ -332,9 +333,10 @@ export class Output {
 }
 
 function describeError(err: unknown): { code: string; message: string } {
-  if (err instanceof TfaError) return { code: err.code, message: oneLine(err.message) };
+  // Whatever a message quotes, never the secret of an API token typed where something else belonged.
+  if (err instanceof TfaError) return { code: err.code, message: hideTokenSecrets(oneLine(err.message)) };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: 'internal', message: `internal error: ${oneLine(message)} (run with --debug for details)` };
+  return { code: 'internal', message: `internal error: ${hideTokenSecrets(oneLine(message))} (run with --debug for details)` };
 }
 
 function oneLine(text: string): string {

@@ -130,3 +130,11 @@ export function countOf(n: number, noun: string, plural = `${noun}s`): string {
 export function hasOrHave(n: number): string {
   return n === 1 ? 'has' : 'have';
 }
+
+/**
+ * `text` with the secret of anything in it shaped as an API token's value (`USERID!NAME=SECRET`)
+ * replaced by `…`: errors and warnings may quote what was typed where something else belonged.
+ */
+export function hideTokenSecrets(text: string): string {
+  return text.replace(/(@[^\s!"']*![A-Za-z][A-Za-z0-9._-]{0,31}=)[^\s"']+/g, '$1…');
+}

@@ -66,6 +66,11 @@ export function realmPassedFor(name: string, existing: Iterable<string>): string
  * may be created is a further question (domain/lookalike.ts).
  */
 export function parseUserId(input: string): UserId {
+  // An API token's value where a user id belongs (TFACTL_AS for TFACTL_TOKEN): refused, as it
+  // would be (a realm holds no '!'), without its secret in the message.
+  if (TOKEN_VALUE.test(input)) {
+    throw new UsageError("invalid user id: that is an API token's value (USERID!NAME=SECRET), not repeated here; a token is given with TFACTL_TOKEN or --token @FILE", 'invalid_userid');
+  }
   if (/\p{Cs}/u.test(input)) {
     throw new UsageError(`invalid user id ${quote(input)}: it is not valid Unicode (a lone surrogate, or bytes that were not UTF-8)`, 'invalid_userid');
   }
@@ -94,6 +99,9 @@ export function parseUserId(input: string): UserId {
   }
   return { name, realm, id: `${name}@${realm}` };
 }
+
+/** What an API token's value looks like (USERID!NAME=SECRET): a user id with '@', then '!', a token name and '='. */
+const TOKEN_VALUE = /@[^!]*![A-Za-z][A-Za-z0-9._-]{0,31}=/;
 
 /** A character that would not show as itself (controls, format and invisible characters, spaces other than ASCII's, line separators, lone surrogates). */
 const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\S ]/u;

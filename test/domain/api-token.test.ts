@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatTokenValue, newTokenSecret, parseTokenName, parseTokenValue, tokenSecretHash, tokenSecretMatches } from '../../src/domain/api-token.js';
+import { hideTokenSecrets } from '../../src/domain/text.js';
+import { parseUserId } from '../../src/domain/userid.js';
 import { UsageError } from '../../src/errors.js';
 
 const SECRET = newTokenSecret(new Uint8Array(32).fill(7));
@@ -54,5 +56,40 @@ describe('token secrets', () => {
     expect(tokenSecretMatches(SECRET, stored)).toBe(true);
     expect(tokenSecretMatches(`${SECRET.slice(0, -1)}A`, stored)).toBe(false);
     expect(tokenSecretMatches(SECRET, stored.subarray(0, 31))).toBe(false);
+  });
+});
+
+describe('a token value where a user id belongs', () => {
+  it('is refused by parseUserId, and hideTokenSecrets keeps the secret out of any message that quotes it', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/),
+        fc.stringMatching(/^[a-z][a-z0-9.-]{1,10}$/),
+        fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,31}$/),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (user, realm, name, bytes) => {
+          const secret = newTokenSecret(bytes);
+          const value = formatTokenValue(`${user}@${realm}`, name, secret);
+          let message = '';
+          try {
+            parseUserId(value);
+          } catch (e) {
+            expect(e).toBeInstanceOf(UsageError);
+            expect((e as UsageError).code).toBe('invalid_userid');
+            message = (e as UsageError).message;
+          }
+          expect(message).toMatch(/^invalid user id: that is an API token's value/);
+          expect(message).not.toContain(secret);
+          const quoted = hideTokenSecrets(`no factor "${value}" (see it)`);
+          expect(quoted).toBe(`no factor "${user}@${realm}!${name}=…" (see it)`);
+        },
+      ),
+    );
+  });
+
+  it('leaves other text alone', () => {
+    for (const text of ['key=audit.keep-days, value=', 'alice@local has no factor abc', 'a!b=c', 'alice@local!ci (a token id)']) {
+      expect(hideTokenSecrets(text)).toBe(text);
+    }
   });
 });

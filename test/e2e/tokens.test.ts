@@ -27,6 +27,26 @@ async function addToken(userid: string, name: string, extra: string[] = []): Pro
 const withToken = (value: string, args: string[], extra: { input?: string } = {}) => store.run(args, { ...extra, env: { TFACTL_TOKEN: value } });
 
 describe('token add', () => {
+  it('is never echoed when given where a user id, realm or factor belongs (TFACTL_AS for TFACTL_TOKEN): exit 2, the secret left out', async () => {
+    const value = await addToken('boss', 'mixup');
+    const secret = value.split('=')[1]!;
+    for (const [args, env] of [
+      [['user', 'list', '--json'], { TFACTL_AS: value }],
+      [['--as', value, 'user', 'list'], {}],
+      [['user', 'show', value, '--json'], {}],
+      [['audit', '--user', value], {}],
+      [['realm', 'show', value], {}],
+      [['tfa', 'delete', 'ci', value], {}],
+    ] as const) {
+      const r = await store.run([...args], { env });
+      expect(r.code === 2 || r.code === 3, `${args.join(' ')}: ${r.stderr}`).toBe(true);
+      expect(r.stdout + r.stderr, args.join(' ')).not.toContain(secret);
+    }
+    const asUser = await store.run(['user', 'show', value]);
+    expect(oneLineError(asUser)).toBe("error: invalid user id: that is an API token's value (USERID!NAME=SECRET), not repeated here; a token is given with TFACTL_TOKEN or --token @FILE");
+    expect(oneLineError(await store.run(['tfa', 'delete', 'ci', value]))).toBe('error: ci@local has no factor boss@local!mixup=… (see tfactl tfa list ci@local)');
+  });
+
   it('shows the value once, in the shape USERID!NAME=SECRET, and keeps only its hash', async () => {
     const r = await store.run(['token', 'add', 'boss', 'deploy', '--comment', 'CI deploys', '--json']);
     expect(r.code, r.stderr).toBe(0);
