@@ -78,6 +78,27 @@ function wholePathInErrors(cmd: Command): Command {
 }
 
 /**
+ * An option of the command that takes a value, followed by another of its options or a global one
+ * (`--comment --enable`): its value is missing, as main.ts says of a global option's. Commander
+ * would take `--enable` for the comment and leave the user disabled. A value that only starts with
+ * dashes is taken (`--comment '--- moved ---'`), as is any with `=` (`--comment=--enable`).
+ */
+function refuseOptionAsValue(cmd: Command): void {
+  const known = new Set<string>(['-h', '--help']);
+  for (let c: Command | null = cmd; c; c = c.parent) for (const o of c.options) for (const flag of [o.long, o.short]) if (flag) known.add(flag);
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const words = (root as unknown as { rawArgs?: readonly string[] }).rawArgs ?? [];
+  const end = words.indexOf('--');
+  const line = end < 0 ? words : words.slice(0, end);
+  for (let i = 0; i < line.length - 1; i++) {
+    const option = cmd.options.find((o) => o.required && o.long === line[i]);
+    const next = line[i + 1]!;
+    if (option && next.startsWith('-') && known.has(next.split('=')[0]!)) throw new UsageError(`option '${option.flags}' argument missing`);
+  }
+}
+
+/**
  * The command tree, nothing else: names, arguments, options and help. Help and the version are
  * written to `io` (main.ts gives its own), else to the process's streams.
  *
@@ -128,6 +149,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .description(description)
       .action(async (...params: unknown[]) => {
         const cmd = params.at(-1) as Command;
+        refuseOptionAsValue(cmd);
         await runLeaf(load, cmd.args, cmd.optsWithGlobals(), commandPath(cmd));
       });
 

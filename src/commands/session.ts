@@ -2,7 +2,7 @@ import { existsSync, lstatSync, statSync, type Stats } from 'node:fs';
 import { refuseHandedOver, refuseOpenToOthers, refuseReplaceable } from '../files.js';
 import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js';
 import { parseUserId, ROOT_USERID } from '../domain/userid.js';
-import { AuthError, RefusedError, StoreError, UsageError } from '../errors.js';
+import { RefusedError, StoreError, UsageError } from '../errors.js';
 import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
 import { inputFiles, secretValue } from './options.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
@@ -305,7 +305,8 @@ export function authDeps(inv: Invocation, store: Store, secretKey: (tx?: Store) 
 /**
  * The API token this run acts with: `--token @FILE` (the file's one line), else $TFACTL_TOKEN.
  * A token given on the command line itself is refused: it would show in `ps`. A value without a
- * token's shape is refused without repeating it (exit 5).
+ * token's shape is refused without repeating it (exit 2, invalid_token, as pam config's --token
+ * file is): no token was presented, so there is none to audit or count.
  */
 function presentedToken(inv: Invocation): PresentedToken | undefined {
   const flag = (inv.opts as GlobalOptions).token;
@@ -331,7 +332,7 @@ function presentedToken(inv: Invocation): PresentedToken | undefined {
     }
   }
   const parsed = parseTokenValue(text);
-  if (!parsed) throw new AuthError(`authentication failed: ${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`);
+  if (!parsed) throw new UsageError(`${flag !== undefined ? `the --token file ${flag.slice(1)}` : 'TFACTL_TOKEN'} does not hold an API token (USERID!NAME=SECRET)`, 'invalid_token');
   return parsed;
 }
 

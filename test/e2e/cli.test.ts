@@ -113,6 +113,25 @@ describe('the command line', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("says a command's option whose value would be another option is missing its value, changing nothing; a value that only starts with dashes, or given with =, is taken", async () => {
+    await store.addUser('dashes', 'dashes password 1', ['--disabled']);
+    const before = store.snapshot();
+    for (const [args, message] of [
+      [['user', 'modify', 'dashes', '--comment', '--enable'], "option '--comment <text>' argument missing"],
+      [['user', 'modify', 'dashes', '--email', '--json'], "option '--email <email>' argument missing"],
+      [['user', 'modify', 'dashes', '--comment', '-h'], "option '--comment <text>' argument missing"],
+      [['tfa', 'add', 'totp', 'dashes', '--description', '--no-verify'], "option '--description <text>' argument missing"],
+      [['tfa', 'add', 'recovery', 'dashes', '--output', '--db=x'], "option '--output <file>' argument missing"],
+    ] as const) {
+      const r = await store.run([...args, '--json']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.json().error).toEqual({ code: 'usage', message });
+    }
+    expect(store.snapshot()).toBe(before);
+    expect((await store.run(['user', 'modify', 'dashes', '--comment', '--- moved ---'])).code).toBe(0);
+    expect((await store.run(['user', 'modify', 'dashes', '--comment=--enable', '--json'])).json().result).toMatchObject({ comment: '--enable', enabled: false });
+  });
+
   it('under sudo with --as (root acting for another user), refuses every file the command line names, and the commands on the store\'s own files', async () => {
     await store.addUser('sudoer', 'sudoer password 1', ['--admin']);
     const sudo = { SUDO_UID: '1000', SUDO_USER: 'someone' };

@@ -538,7 +538,8 @@ describe('a service stopping (SIGTERM)', () => {
 describe('a service stopping while its client is at a prompt', () => {
   it.each([
     ['a password', ['--as', 'alice', 'user', 'show', 'alice'], [] as object[], 'Enter the password of alice@local'],
-    ['a question', ['--as', 'ops', 'user', 'delete', 'eve'], [{ expect: 'Enter the password of ops@local', send: `${PW}\r` }], 'Delete eve@local'],
+    // Asked before --as signs in (a no spends no code).
+    ['a question', ['--as', 'ops', 'user', 'delete', 'eve'], [] as object[], 'Delete eve@local'],
   ])('at %s, has the client take the prompt back first, so the error is the last line the terminal shows', async (what, argv, before, prompt) => {
     const stoppingSock = join(runDir, `prompt-stopping-${what.replace(/\W/g, '')}.sock`);
     const { child } = await startService(stoppingSock);

@@ -45,6 +45,7 @@ describe('token add', () => {
     const asUser = await store.run(['user', 'show', value]);
     expect(oneLineError(asUser)).toBe("error: invalid user id: that is an API token's value (USERID!NAME=SECRET), not repeated here; a token is given with TFACTL_TOKEN or --token @FILE");
     expect(oneLineError(await store.run(['tfa', 'delete', 'ci', value]))).toBe('error: ci@local has no factor boss@local!mixup=… (see tfactl tfa list ci@local)');
+    expect((await store.run(['token', 'delete', 'boss', 'mixup'])).code).toBe(0);
   });
 
   it('shows the value once, in the shape USERID!NAME=SECRET, and keeps only its hash', async () => {
@@ -322,10 +323,15 @@ describe('a token that does not work (exit 5, audited, one message)', () => {
     await refused(fay, 'fay@local', 'unknown token');
   });
 
-  it('when TFACTL_TOKEN does not hold a token at all', async () => {
-    const r = await withToken('not a token', ['user', 'list']);
-    expect(r.code).toBe(5);
-    expect(oneLineError(r)).toBe('error: authentication failed: TFACTL_TOKEN does not hold an API token (USERID!NAME=SECRET)');
+  it('when TFACTL_TOKEN or the --token file does not hold a token at all: exit 2, invalid_token, as the README\'s table says', async () => {
+    const r = await withToken('not a token', ['user', 'list', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error).toEqual({ code: 'invalid_token', message: 'TFACTL_TOKEN does not hold an API token (USERID!NAME=SECRET)' });
+    const file = join(store.dir, 'junk-token');
+    writeFileSync(file, 'junk\n', { mode: 0o600 });
+    const flagged = await store.run(['--token', `@${file}`, 'user', 'list']);
+    expect(flagged.code).toBe(2);
+    expect(oneLineError(flagged)).toBe(`error: the --token file ${file} does not hold an API token (USERID!NAME=SECRET)`);
   });
 });
 
