@@ -97,7 +97,8 @@ describe('tfactl audit prune', () => {
     const before = trail();
     const cases: [string[], string, RegExp][] = [
       [['--yes'], 'usage', /^error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days/],
-      [[], 'confirm', /^error: this removes the audit entries older than audit.keep-days for good \(a backup keeps them\): confirm with --yes$/],
+      // audit.keep-days unset: that comes first, not advice to add a --yes that would not do.
+      [[], 'usage', /^error: say which entries go: --before YYYY-MM-DD or --keep-days N, or set audit.keep-days/],
       [['--before', '2020-01-01', '--keep-days', '5'], 'conflicting_options', /^error: give --before or --keep-days, not both$/],
       [['--keep-days', '0'], 'invalid_number', /--keep-days/],
       [['--keep-days', 'ten'], 'invalid_number', /--keep-days/],
@@ -145,6 +146,12 @@ describe('tfactl audit prune', () => {
     expect((await other.run(['settings', 'set', 'audit.keep-days', '7'])).code).toBe(0);
     expect((await other.run(['settings', 'unset', 'audit.keep-days'])).stdout).toBe('unset audit.keep-days: its default applies (empty)\n');
     expect((await other.run(['settings', 'set', 'audit.keep-days', '30'])).code).toBe(0);
+    // Set, it is what --yes is asked for without a terminal: from the day it names.
+    const noYes = await other.run(['audit', 'prune']);
+    expect({ code: noYes.code, error: oneLineError(noYes) }).toEqual({
+      code: 2,
+      error: expect.stringMatching(/^error: this removes the audit entries from before \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ for good \(a backup keeps them\): confirm with --yes$/),
+    });
     const r = await other.run(['audit', 'prune', '--yes', '--json']);
     expect({ code: r.code, entries: r.json().result.entries }).toEqual({ code: 0, entries: 1 });
     const last = other.read<Entry[]>(['audit', '--all']).at(-1);

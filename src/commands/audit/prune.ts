@@ -8,7 +8,7 @@ import type { Invocation } from '../../invocation.js';
 import { keptFrom, pruneAudit } from '../../services/audit.js';
 import type { Session } from '../../services/session.js';
 import { auditKeepDays } from '../../services/settings.js';
-import { confirm, requireConfirmation } from '../confirm.js';
+import { confirm, requireConfirmation, signsInFirst } from '../confirm.js';
 import { openSession } from '../session.js';
 import { boolOpt, stringOpt } from '../options.js';
 
@@ -24,10 +24,14 @@ export async function run(inv: Invocation): Promise<void> {
   // fails on its first run, not on the first day something is old enough), as restore asks, and
   // before a sign-in as root@local spends a code. Anyone else signing in (or an API token's user)
   // is refused once known (exit 4, audited), whatever --yes says: not first told to add it.
-  if (!dryRun && actsAsRoot(inv)) requireConfirmation(inv, given === null ? 'this removes the audit entries older than audit.keep-days for good (a backup keeps them)' : what(given.before));
+  // Without --before or --keep-days, the store's owner is asked once the setting is read: with
+  // audit.keep-days unset, that there is nothing to go by comes first, not advice to add --yes.
+  const early = !dryRun && actsAsRoot(inv) && (given !== null || signsInFirst(inv));
+  if (early) requireConfirmation(inv, given === null ? 'this removes the audit entries older than audit.keep-days for good (a backup keeps them)' : what(given.before));
   // A dry run only counts: what reads the whole trail (an admin, a read-only token) may.
   const session = await openSession(inv, { op: dryRun ? 'audit.read-all' : 'audit.prune', action: 'audit.prune' }, { readOnly: dryRun });
   const { before, why } = given ?? (await fromSetting(session));
+  if (!dryRun && actsAsRoot(inv) && !early) requireConfirmation(inv, what(before));
   const interruption = listenForInterrupts(inv.ctx.io);
   try {
     const outcome = await pruneAudit(session, before, {
