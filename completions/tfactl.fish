@@ -382,7 +382,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l no-password -d 'create the 
 complete -c tfactl -n '__tfactl_using "user add"' -l admin -d 'make the user an admin'
 complete -c tfactl -n '__tfactl_using "user add"' -l email -x -d 'email address'
 complete -c tfactl -n '__tfactl_using "user add"' -l comment -x -d 'free text'
-complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC)'
+complete -c tfactl -n '__tfactl_using "user add"' -l expire -x -d 'last day the account may be used (YYYY-MM-DD, UTC), or \'never\' (the default)'
 complete -c tfactl -n '__tfactl_using "user add"' -l disabled -d 'create the account disabled'
 complete -c tfactl -n '__tfactl_using "user add"' -l tfa -x -a 'totp yubico none' -d 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)'
 complete -c tfactl -n '__tfactl_using "user add"' -l totp-secret -x -d 'TOTP secret to use instead of a random one, or @FILE to read it from a file'

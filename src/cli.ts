@@ -177,7 +177,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--admin', 'make the user an admin')
       .option('--email <email>', 'email address')
       .option('--comment <text>', 'free text')
-      .option('--expire <date>', 'last day the account may be used (YYYY-MM-DD, UTC)')
+      .option('--expire <date>', "last day the account may be used (YYYY-MM-DD, UTC), or 'never' (the default)")
       .option('--disabled', 'create the account disabled')
       .option('--tfa <type>', 'second factor to enrol now: totp, yubico or none (default: what the realm enforces)')
       .option('--totp-secret <base32>', 'TOTP secret to use instead of a random one, or @FILE to read it from a file')

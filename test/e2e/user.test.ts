@@ -64,6 +64,12 @@ describe('tfactl user', () => {
     expect(back.json().result).toMatchObject({ admin: false, expire: null });
   });
 
+  it("takes --expire never on user add too, as user modify, token add and an import's cell do", async () => {
+    const r = await store.run(['user', 'add', 'evernew', '--no-password', '--expire', 'never', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.user).toMatchObject({ userid: 'evernew@local', expire: null });
+  });
+
   it('audits what each modify changed, to what, and what was so already', async () => {
     await store.addUser('mo', 'mo password 1');
     for (const args of [['--admin'], ['--no-admin'], ['--no-admin', '--comment', 'ops'], ['--comment', 'ops', '--disabled']]) {

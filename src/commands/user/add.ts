@@ -20,7 +20,7 @@ export async function run(inv: Invocation): Promise<void> {
   const email = parseEmail(stringOpt(inv, 'email') ?? '');
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
   const expireText = stringOpt(inv, 'expire');
-  const expire = expireText === undefined ? null : parseDate(expireText, 'expiry date');
+  const expire = expireText === undefined || expireText === 'never' ? null : parseDate(expireText, 'expiry date');
   const yubicoOtp = stringOpt(inv, 'yubicoOtp');
   // Options that only mean something for one kind of factor: given, they ask for it (as --tfa
   // would), and with another --tfa they are a mistake, never silently dropped.
