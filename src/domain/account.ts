@@ -16,10 +16,11 @@ export function parseEmail(input: string): string | null {
 
 /**
  * Validates a free-text field (a comment, a factor's description, an issuer): one line of at most
- * 256 characters under the text rule (domain/text.ts); empty means none.
+ * 256 characters under the text rule (domain/text.ts); empty, or blanks alone, means none.
  */
 export function parseComment(input: string, what = 'comment'): string | null {
-  if (input === '') return null;
+  // Blanks alone say nothing: as empty (a listing would show an empty-looking cell).
+  if (input.trim() === '') return null;
   return checkText(input, what, 256, 'invalid_comment');
 }
 

@@ -66,6 +66,6 @@ export function sameTotpParams(a: TotpParams, b: TotpParams): boolean {
  */
 export function parseIssuer(input: string, code = 'invalid_issuer'): string {
   checkText(input, 'issuer', 64, code);
-  if (input.length === 0 || input.includes(':')) throw new UsageError('invalid issuer: 1 to 64 characters, no colon or control characters', code);
+  if (input.trim().length === 0 || input.includes(':')) throw new UsageError('invalid issuer: 1 to 64 characters, not only blanks, no colon or control characters', code);
   return input;
 }

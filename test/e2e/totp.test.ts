@@ -138,12 +138,13 @@ describe('TOTP enrolment', () => {
       ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', 'Acme:Corp'],
       // Not taken for the default: a script's unset $ISSUER is a mistake to say.
       ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', ''],
+      ['tfa', 'add', 'totp', 'iris', '--no-verify', '--qr', 'none', '--issuer', '   '],
       ['settings', 'set', 'totp.issuer', 'Acme: Corp'],
       ['settings', 'set', 'totp.issuer', ''],
     ]) {
       const r = await store.run(args);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(oneLineError(r)).toBe('error: invalid issuer: 1 to 64 characters, no colon or control characters');
+      expect(oneLineError(r)).toBe('error: invalid issuer: 1 to 64 characters, not only blanks, no colon or control characters');
     }
     expect(store.snapshot()).toBe(before);
   });
@@ -457,6 +458,7 @@ describe('tfa modify', () => {
     const cases: [string[], number, string][] = [
       [['tfa', 'modify', 'renb', id], 2, 'usage'],
       [['tfa', 'modify', 'renb', id, '--description', ''], 2, 'invalid_comment'],
+      [['tfa', 'modify', 'renb', id, '--description', '   '], 2, 'invalid_comment'],
       [['tfa', 'modify', 'renb', id, '--description', 'a\u001b[31mred'], 2, 'invalid_comment'],
       [['tfa', 'modify', 'renb', id, '--description', 'x'.repeat(257)], 2, 'invalid_comment'],
       [['tfa', 'modify', 'renb', 'ffffffff', '--description', 'x'], 3, 'not_found'],
