@@ -159,7 +159,7 @@ async function opener(address: string, uid: number): Promise<() => Duplex> {
     try {
       url = new URL(address);
     } catch {
-      throw new UsageError(`--server takes a socket path (${'/run/tfactl/tfactl.sock'}) or https://HOST:PORT, not ${address}`, 'invalid_server');
+      throw new UsageError(`--server takes a socket path (${'/run/tfactl/tfactl.sock'}) or https://HOST:PORT, not ${address.trim() === '' ? 'an empty value' : address}`, 'invalid_server');
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (url.protocol === 'https:') {

@@ -287,7 +287,7 @@ const LACKED: Readonly<Record<string, string>> = { totp: 'TOTP factor', recovery
  * it), else an admin's unlock. `now`: this very answer locked it.
  */
 function totpLocked(userid: string, recovery: boolean, now = false): string {
-  const way = recovery ? 'use a recovery key, or ask an admin to unlock it' : `ask an admin to unlock it (${tfactlLine('tfa unlock', [userid])})`;
+  const way = `${recovery ? 'use a recovery key, or ' : ''}ask an admin to unlock it (${tfactlLine('tfa unlock', [userid])})`;
   return `authentication failed: ${now ? 'too many failed TOTP codes; TOTP is now locked' : 'TOTP is locked after too many failures'}: ${way}`;
 }
 

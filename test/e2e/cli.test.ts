@@ -132,6 +132,21 @@ describe('the command line', () => {
     expect((await store.run(['user', 'modify', 'dashes', '--comment=--enable', '--json'])).json().result).toMatchObject({ comment: '--enable', enabled: false });
   });
 
+  it('refuses an empty or unusable --server (exit 2, invalid_server) and a validation service of the wrong form (invalid_yubico), saying what was wrong', async () => {
+    const take = 'takes a socket path (/run/tfactl/tfactl.sock) or https://HOST:PORT, not';
+    for (const [args, env, code, message] of [
+      [['--server', '', 'user', 'list'], {}, 'invalid_server', `--server ${take} an empty value`],
+      [['user', 'list'], { TFACTL_SERVER: ' ' }, 'invalid_server', `--server ${take} an empty value`],
+      [['--server', 'nowhere', 'user', 'list'], {}, 'invalid_server', `--server ${take} nowhere`],
+      [['realm', 'set-yubico', 'local', '--api-id', '1', '--api-key', 'not base64!'], {}, 'invalid_yubico', 'invalid --api-key: expected the base64 key the validation service issued'],
+      [['realm', 'set-yubico', 'local', '--api-id', '-1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ=='], {}, 'invalid_yubico', 'invalid --api-id: a client id such as 12345'],
+    ] as const) {
+      const r = await store.run([...args, '--json'], { env });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.json().error).toEqual({ code, message });
+    }
+  });
+
   it('under sudo with --as (root acting for another user), refuses every file the command line names, and the commands on the store\'s own files', async () => {
     await store.addUser('sudoer', 'sudoer password 1', ['--admin']);
     const sudo = { SUDO_UID: '1000', SUDO_USER: 'someone' };

@@ -218,12 +218,12 @@ describe('lockout', () => {
     const keys = await addRecovery('lock1');
     for (let i = 0; i < 7; i++) expect((await login('lock1', '000000')).code).toBe(5);
     const eighth = await login('lock1', '000000');
-    expect(oneLineError(eighth)).toBe('error: authentication failed: too many failed TOTP codes; TOTP is now locked: use a recovery key, or ask an admin to unlock it');
+    expect(oneLineError(eighth)).toBe('error: authentication failed: too many failed TOTP codes; TOTP is now locked: use a recovery key, or ask an admin to unlock it (tfactl tfa unlock lock1@local)');
     const list = await store.run(['tfa', 'list', 'lock1', '--json']);
     expect(list.json().result[0]).toMatchObject({ lock: { totp: true }, signIn: { possible: true } });
     const locked = await login('lock1', oathtool(secret));
     expect(locked.code).toBe(5);
-    expect(oneLineError(locked)).toBe('error: authentication failed: TOTP is locked after too many failures: use a recovery key, or ask an admin to unlock it');
+    expect(oneLineError(locked)).toBe('error: authentication failed: TOTP is locked after too many failures: use a recovery key, or ask an admin to unlock it (tfactl tfa unlock lock1@local)');
     // Told before a code is typed: a web app's challenge says so, and so does a script's refusal without --code.
     const begun = await store.run(['login', 'lock1', '--password-stdin', '--begin', '--json'], { input: `${PW}\n` });
     expect(begun.code, begun.stderr).toBe(0);

@@ -21,11 +21,11 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     throw new UsageError('a validation service needs both --api-id and --api-key (or use --offline)');
   }
   // Starting with a letter or digit: not an option (--api-id=--json), as the service's client ids are.
-  if (!/^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/.test(apiId)) throw new UsageError('invalid --api-id: a client id such as 12345');
+  if (!/^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/.test(apiId)) throw new UsageError('invalid --api-id: a client id such as 12345', 'invalid_yubico');
   const key = Buffer.from(apiKey, 'base64');
   // A service's key is 20 bytes (Yubico's); up to 64 taken, nothing the size of a file.
   if (key.length < 16 || key.length > 64 || key.toString('base64').replace(/=+$/, '') !== apiKey.replace(/=+$/, '')) {
-    throw new UsageError('invalid --api-key: expected the base64 key the validation service issued');
+    throw new UsageError('invalid --api-key: expected the base64 key the validation service issued', 'invalid_yubico');
   }
   for (const url of urls) {
     // The URL is stored and shown as given (the URL parser would drop tabs and newlines unseen).
@@ -34,8 +34,8 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     // realm show and list print the URLs: a password in one would be shown to every admin (and a
     // URL that may hold one is not repeated in the error either).
     // An @ anywhere is refused here, where it is typed (a URL the parser reads otherwise may still hold one).
-    if (problem === 'credentials' || url.includes('@')) throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests');
-    if (problem === 'not-http') throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`);
+    if (problem === 'credentials' || url.includes('@')) throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests', 'invalid_yubico');
+    if (problem === 'not-http') throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`, 'invalid_yubico');
   }
   return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };
 }

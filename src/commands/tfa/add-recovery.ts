@@ -38,7 +38,7 @@ export async function run(inv: Invocation): Promise<void> {
   // Shown before the keys are stored, as the transaction that stores them commits: standard output
   // that cannot be written (a full disk, a reader gone) stores nothing, and with --regenerate the
   // keys in use still work.
-  const undone = regenerate ? 'nothing was stored: the recovery keys in use still work' : 'nothing was stored';
+  const undone = regenerate ? 'nothing was stored: any recovery keys in use still work' : 'nothing was stored';
   let shown = false;
   let committing: (() => void) | undefined;
   try {
