@@ -450,10 +450,10 @@ complete -c tfactl -n '__tfactl_using "realm delete"' -l yes -d 'do not ask; nee
 complete -c tfactl -n '__tfactl_argument "realm delete" 0' -a '(__tfactl_ids --argument realms)'
 
 # tfactl realm set-enforce
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default 6)'
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l digits -x -d 'TOTP digits: 6, 7 or 8 (default: as the realm enforces already, else 6)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l step -x -d 'TOTP period in seconds, 10 to 300 (default: as the realm enforces already, else 30); Proxmox\'s name for it'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l period -x -d 'the same as --step, by the name `tfa add totp` uses'
-complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)'
+complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l algorithm -x -d 'TOTP hash: SHA1, SHA256 or SHA512 (default: as the realm enforces already, else SHA1)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-id -x -d 'YubiKey validation service client id'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l api-key -x -d 'YubiKey validation service API key, or @FILE to read it from a file (stored encrypted)'
 complete -c tfactl -n '__tfactl_using "realm set-enforce"' -l url -x -d 'validation server, repeatable; asked in parallel (default: Yubico\'s cloud)'

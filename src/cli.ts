@@ -242,10 +242,10 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
             return value;
           }),
       )
-      .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default 6)')
-      .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default 30); Proxmox\'s name for it')
+      .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default: as the realm enforces already, else 6)')
+      .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default: as the realm enforces already, else 30); Proxmox\'s name for it')
       .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')
-      .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default SHA1)');
+      .option('--algorithm <name>', 'TOTP hash: SHA1, SHA256 or SHA512 (default: as the realm enforces already, else SHA1)');
     yubicoOptions(realmSetEnforce);
     yubicoOptions(
       leaf(realm, 'set-yubico', 'set how a realm validates YubiKeys, without enforcing them (opt-in keys)', () =>

@@ -1,7 +1,7 @@
 import { LOCAL_REALM, realmPassedFor } from '../domain/userid.js';
 import { countOf, hasOrHave } from '../domain/text.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import type { TotpParams } from '../domain/totp-params.js';
+import { DEFAULT_TOTP_PARAMS, parseTotpParams, type TotpParamsInput } from '../domain/totp-params.js';
 import { seal } from '../domain/secret-box.js';
 import type { EnforceType, RealmSummary, Store } from '../store/types.js';
 
@@ -90,7 +90,7 @@ export async function setRealmEnforcement(
   session: Session,
   name: string,
   enforce: EnforceType,
-  totp: TotpParams | null,
+  totpInput: TotpParamsInput | null,
   yubico: YubicoEnforcement | null = null,
 ): Promise<{ realm: RealmSummary; warnings: string[] }> {
   await authorize(session, 'realm.manage', 'realm.set-enforce', name);
@@ -99,15 +99,18 @@ export async function setRealmEnforcement(
     throw new UsageError('yubico enforcement needs --api-id and --api-key of a validation service, or --offline');
   }
   const row = yubico && (await yubicoRow(session, name, yubico));
-  const detail = { enforce, ...(totp ?? {}), ...yubicoDetail(yubico) };
   const realm = await session.store.transaction(async (tx) => {
     // As the realm is now: its validation removed since it was read would leave it enforcing
     // YubiKey OTP with nothing to check them.
     const now = await tx.getRealm(name);
     if (!now) throw new NotFoundError(`realm ${name} does not exist`);
     if (enforce === 'yubico' && !row && !now.yubico) throw new UsageError('yubico enforcement needs --api-id and --api-key of a validation service, or --offline');
+    // TOTP parameters not given keep what the realm enforces already (the same command run again
+    // changes nothing), as a YubiKey validation not given is kept; else the defaults.
+    const totp = totpInput && parseTotpParams(totpInput, now.enforce === 'totp' && now.totp ? now.totp : DEFAULT_TOTP_PARAMS);
     if (!(await tx.setRealmEnforcement(name, enforce, totp))) throw new NotFoundError(`realm ${name} does not exist`);
     if (row) await tx.setRealmYubico(name, row);
+    const detail = { enforce, ...(totp ?? {}), ...yubicoDetail(yubico) };
     await session.audit({ action: 'realm.set-enforce', target: name, outcome: 'ok', detail }, tx);
     return (await tx.getRealmSummary(name)) as RealmSummary;
   });

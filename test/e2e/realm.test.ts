@@ -43,19 +43,23 @@ describe('tfactl realm', () => {
     expect(oneLineError(r)).toBe('error: realm corp already exists');
   });
 
-  it('enforces TOTP with the realm\'s digits, step and algorithm', async () => {
+  it('enforces TOTP with the realm\'s digits, step and algorithm; run again, changes only what it is given', async () => {
     const r = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--digits', '8', '--step', '60', '--algorithm', 'sha256', '--json']);
     expect(r.code).toBe(0);
     expect(r.json().result).toMatchObject({ enforce: 'totp', totp: { digits: 8, period: 60, algorithm: 'SHA256' } });
     const byPeriod = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--period', '45', '--json']);
-    expect(byPeriod.json().result.totp).toEqual({ digits: 6, period: 45, algorithm: 'SHA1' });
+    expect(byPeriod.json().result.totp).toEqual({ digits: 8, period: 45, algorithm: 'SHA256' });
     const both = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--step', '45', '--period', '045', '--json']);
     expect(both.code, both.stderr).toBe(0);
-    const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
-    expect(defaults.json().result.totp).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
+    // A provisioning step run again: nothing changes.
+    const again = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
+    expect(again.json().result.totp).toEqual({ digits: 8, period: 45, algorithm: 'SHA256' });
     const none = await store.run(['realm', 'set-enforce', 'corp', 'none', '--json']);
     expect(none.json().result).toMatchObject({ enforce: 'none', totp: null });
-    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(5);
+    const defaults = await store.run(['realm', 'set-enforce', 'corp', 'totp', '--json']);
+    expect(defaults.json().result.totp).toEqual({ digits: 6, period: 30, algorithm: 'SHA1' });
+    expect((await store.run(['realm', 'set-enforce', 'corp', 'none'])).code).toBe(0);
+    expect(store.auditRows().filter((a) => a.action === 'realm.set-enforce')).toHaveLength(7);
   });
 
   it.each([

@@ -23,11 +23,12 @@ export async function run(inv: Invocation): Promise<void> {
   if (type !== 'totp' && given.length > 0) {
     throw new UsageError('--digits, --step (--period) and --algorithm only apply to totp enforcement', 'conflicting_options');
   }
-  const totp = type === 'totp' ? parseTotpParams(totpInput) : null;
+  // Checked before anything else; what is not given the service takes from the realm.
+  if (type === 'totp') parseTotpParams(totpInput);
   const yubico = yubicoValidation(inv);
   if (type !== 'yubico' && yubico) throw new UsageError('--api-id, --api-key, --url and --offline only apply to yubico enforcement (or realm set-yubico)', 'conflicting_options');
   const session = await openSession(inv, { op: 'realm.manage', action: 'realm.set-enforce', target: name });
-  const { realm, warnings } = await setRealmEnforcement(session, name, type, totp, yubico);
+  const { realm, warnings } = await setRealmEnforcement(session, name, type, type === 'totp' ? totpInput : null, yubico);
   for (const w of warnings) inv.out.warn(w);
   inv.out.result(realmView(realm), (r, style) => `${style.green('realm')} ${r.name} now enforces ${r.enforce}\n${realmFields(r, style)}`);
 }
