@@ -172,7 +172,11 @@ stdin, stdout = subprocess.DEVNULL, w
     expect(store.snapshot()).toBe(before);
     // Standard input is read once: a row that would make secrets fails, the others go in.
     const piped = run(['user', 'import', '-'], 'userid,tfa\nimp-d,\nimp-e,recovery\nimp-f,totp:JBSWY3DPEHPK3PXP\n');
-    expect([piped.status, piped.stderr]).toEqual([2, 'error: 1 row could not be imported (see the results)\n']);
+    // The results went nowhere: the error line says why the row failed.
+    expect([piped.status, piped.stderr]).toEqual([
+      2,
+      'error: 1 row could not be imported (line 3: standard output goes nowhere (/dev/null, or closed), so the secrets made for this row would reach no one: give --results FILE, or let them be shown; see the results)\n',
+    ]);
     expect([store.hasUser('imp-d'), store.hasUser('imp-e'), store.hasUser('imp-f')]).toEqual([true, false, true]);
     // With --results the secrets are on disk; a file whose rows make none imports as it always did.
     const results = join(store.dir, 'with-secrets.jsonl');

@@ -18,9 +18,11 @@ const RESULTS_INSTEAD = 'give --results FILE, or let them be shown';
 /** Some rows failed (exit 2); the summary of every row goes with it (see TfaError.result). */
 class ImportIncomplete extends TfaError {
   override name = 'ImportIncomplete';
-  constructor(failed: number, dryRun: boolean) {
+  constructor(failed: number, dryRun: boolean, first: string | null) {
     const rows = `${failed} row${failed === 1 ? '' : 's'}`;
-    super(dryRun ? `${rows} would fail (see the results; nothing was changed)` : `${rows} could not be imported (see the results)`, 'import_incomplete', 2);
+    // The first reason goes with it: where the results went nowhere (> /dev/null), it is all said.
+    const why = first === null ? '' : `${failed === 1 ? '' : 'the first: '}${first}; `;
+    super(dryRun ? `${rows} would fail (${why}see the results; nothing was changed)` : `${rows} could not be imported (${why}see the results)`, 'import_incomplete', 2);
   }
 }
 
@@ -182,7 +184,7 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
             : 'interrupted: run the same command again to import the rest',
         )
       : summary.failed > 0
-        ? new ImportIncomplete(summary.failed, dryRun)
+        ? new ImportIncomplete(summary.failed, dryRun, summary.results.find((r) => r.status === 'failed')?.error ?? null)
         : null;
   if (failure && inv.out.json) throw failure.withResult(view);
   inv.out.result(view, describe);
