@@ -1,10 +1,11 @@
 import { formatTime } from '../domain/dates.js';
+import { tfactlLine } from '../domain/command-line.js';
 import type { EnabledFactors } from '../domain/sign-in.js';
 import { describeTotpParams } from '../domain/totp-params.js';
 import { fields, type ListView, type Style } from '../output.js';
 import type { AuditRecord } from '../services/audit.js';
 import type { UserOverview } from '../services/factor-list.js';
-import { auditView, userView, type LockView, type RealmView, type TokenView, type UserView, type ViewTime } from './views.js';
+import { auditView, type SessionView, userView, type LockView, type RealmView, type TokenView, type UserView, type ViewTime } from './views.js';
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const orDash = (s: string | null) => s ?? '-';
@@ -63,6 +64,7 @@ export function userFields(u: UserView, style: Style): string {
       ['locked', describeLock(u.lock), u.lock.totp || u.lock.secondFactorsUntil || u.lock.passwordUntil ? style.red : undefined],
       ['failures', describeFailures(u.lock)],
       ['sign-in', u.signIn.possible ? 'possible' : `not possible: ${u.signIn.problem} (fix: ${u.signIn.fix})`, u.signIn.possible ? undefined : style.red],
+      ...(u.sessions === undefined ? [] : [['sessions', describeSessions(u.userid, u.sessions)] as const]),
       ['email', orDash(u.email)],
       ['comment', orDash(u.comment)],
       ['expires', u.expire ?? 'never'],
@@ -71,6 +73,13 @@ export function userFields(u: UserView, style: Style): string {
     ],
     style,
   );
+}
+
+/** Kept sessions (login --session) that still hold: how many, until when, and what ends them. */
+function describeSessions(userid: string, sessions: readonly SessionView[]): string {
+  if (sessions.length === 0) return 'none';
+  const last = sessions.reduce((a, b) => (b.expires > a.expires ? b : a));
+  return `${sessions.length} kept, the last until ${human(last.expires)} (${tfactlLine('user logout', [userid])} ends them)`;
 }
 
 /** `user list`: one row a user, with factors and locks at a glance. */

@@ -8,6 +8,7 @@ import type { EnrolledTotp } from '../services/kinds/totp-enrolment.js';
 import type { RealmSummary } from '../services/realms.js';
 import type { EffectiveSetting } from '../services/settings.js';
 import type { ApiTokenRecord } from '../services/tokens.js';
+import type { LiveSession } from '../services/sessions.js';
 import type { SignedIn, SignInChallenge } from '../services/authenticate.js';
 
 /**
@@ -104,6 +105,18 @@ export interface UserView {
   readonly factors: EnabledFactors;
   readonly lock: LockView;
   readonly signIn: SignInView;
+  /** `user show` only: the sessions kept for the user (login --session) that still hold, oldest first. */
+  readonly sessions?: readonly SessionView[];
+}
+
+export interface SessionView {
+  readonly created: string;
+  readonly expires: string;
+  readonly lastUsed: string | null;
+}
+
+export function sessionView(s: LiveSession): SessionView {
+  return { created: isoTime(s.created), expires: isoTime(s.expires), lastUsed: s.lastUsed === null ? null : isoTime(s.lastUsed) };
 }
 
 const timeOrNull = (epoch: number, now: number) => (epoch > now ? isoTime(epoch) : null);

@@ -55,6 +55,31 @@ export async function keepSession(deps: { readonly store: Store; now(): number; 
   return { secret, expires };
 }
 
+/** A kept session that would still sign its user in: when it began, when it ends, when last used. */
+export interface LiveSession {
+  readonly created: number;
+  readonly expires: number;
+  readonly lastUsed: number | null;
+}
+
+/**
+ * The sessions of `user` that would still sign them in at `now`, by the rules resumeSession goes
+ * by (session.minutes as it is now, the user enabled and not expired, nothing the sign-in relied
+ * on changed), with the end each has now. Precondition: the caller may read the user. Reads only:
+ * one that no longer holds is ended when next presented, as before.
+ */
+export async function liveSessions(store: Store, user: UserRecord, now: number): Promise<LiveSession[]> {
+  if (!user.enabled || isExpired(user.expire, now)) return [];
+  const kept = await store.listSessions(user.userid);
+  if (kept.length === 0) return [];
+  const seconds = await sessionSeconds(store);
+  const state = await signInState(store, user);
+  return kept
+    .map((k) => ({ k, expires: Math.min(k.expires, k.created + seconds) }))
+    .filter(({ k, expires }) => expires > now && k.created <= now + CLOCK_SKEW_SECONDS && state.equals(k.state))
+    .map(({ k, expires }) => ({ created: k.created, expires, lastUsed: k.lastUsed }));
+}
+
 /**
  * The user a ticket signs in, or null when it does not (unknown, another user's or store's,
  * expired, or the user's sign-in state changed, or the user may no longer sign in): the caller

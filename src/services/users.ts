@@ -15,6 +15,7 @@ import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import { passwordPolicy } from './settings.js';
 import type { Listing, Session } from './session.js';
+import { liveSessions, type LiveSession } from './sessions.js';
 
 /** Reads a new password, passing it to `check` (the policy), which throws UsageError to refuse it. */
 export type NewPasswordReader = (check: (password: string) => void) => Promise<string>;
@@ -152,12 +153,13 @@ export async function listUsers(session: Session, filter: { realm?: string }): P
   return () => session.store.users({ ...filter, ...own });
 }
 
-/** One user, if the actor may see them. Unknown users exit 3. */
-export async function showUser(session: Session, userid: string): Promise<UserOverview> {
+/** One user, if the actor may see them, with the sessions kept for them that still hold. Unknown users exit 3. */
+export async function showUser(session: Session, userid: string): Promise<{ readonly user: UserOverview; readonly sessions: readonly LiveSession[] }> {
   await authorize(session, 'user.read', 'user.show', userid);
   const user = await session.store.getUserOverview(userid);
-  if (!user) throw await userMissing(session.store, userid);
-  return user;
+  const record = user && (await session.store.getUser(userid));
+  if (!user || !record) throw await userMissing(session.store, userid);
+  return { user, sessions: await liveSessions(session.store, record, session.now()) };
 }
 
 /** What changing these fields takes: an admin for admin rights, expiry and enabled state. */

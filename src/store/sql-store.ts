@@ -1126,6 +1126,12 @@ export abstract class SqlStore implements Store {
     return (await this.sql('DELETE FROM sessions WHERE userid = ?').run(userid)).changes;
   }
 
+  async listSessions(userid: string) {
+    return (await this.sql('SELECT id, userid, state, created, expires, last_used AS "lastUsed" FROM sessions WHERE userid = ? ORDER BY created, id').all(userid)) as (SessionRecord & {
+      readonly lastUsed: number | null;
+    })[];
+  }
+
   async countCredentials(type: 'webauthn' | 'u2f', rpId: string | null) {
     return (await this.sql('SELECT count(*) FROM factors WHERE type = @type AND rp_id IS NOT DISTINCT FROM @rpId').pluck().get({ type, rpId })) as number;
   }

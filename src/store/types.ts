@@ -564,6 +564,8 @@ export interface TokenStore {
   deleteSession(id: string): Promise<boolean>;
   /** Ends every session of a user; how many there were. */
   deleteSessions(userid: string): Promise<number>;
+  /** The sessions kept for a user (live or not: services/sessions.ts says which hold), oldest first, with when each was last used. */
+  listSessions(userid: string): Promise<(SessionRecord & { readonly lastUsed: number | null })[]>;
 }
 
 /** The audit trail. */

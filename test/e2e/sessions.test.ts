@@ -19,7 +19,7 @@ const run = (args: string[], options: RunOptions = {}) => store.run(args, { ...o
 const login = (userid: string, extra: string[] = []) => run(['login', userid, '--password-stdin', '--session', '--json', ...extra], { input: `${PW}\n` });
 /** A command as the user with nothing on standard input: only a session can sign them in. */
 const asUser = (userid: string, args: string[]) => run(['--as', userid, ...args]);
-/** The sessions the store keeps for a user (no listing shows them: read from the store's backup). */
+/** The sessions the store keeps for a user, live or not (user show lists the live ones): read from the store's backup. */
 const sessionsOf = (userid: string) => store.atRest<{ n: number }>(`SELECT count(*) AS n FROM sessions WHERE userid = '${userid}'`)[0]!.n;
 
 beforeAll(async () => {
@@ -28,6 +28,30 @@ beforeAll(async () => {
   for (const u of ['amy', 'ben', 'cal', 'dot']) await store.addUser(u, PW);
 });
 afterAll(() => store.remove());
+
+describe('user show', () => {
+  it('lists the sessions kept for a user that still sign them in, until when, and what ends them', async () => {
+    await store.addUser('kept', PW);
+    const none = await run(['user', 'show', 'kept', '--json']);
+    expect(none.json().result.sessions).toEqual([]);
+    expect((await run(['user', 'show', 'kept'])).stdout).toMatch(/^sessions: +none$/m);
+    const r = await login('kept');
+    expect(r.code, r.stderr).toBe(0);
+    const { expires } = r.json().result.session;
+    expect((await asUser('kept', ['user', 'show', 'kept'])).code).toBe(0);
+    const shown = (await run(['user', 'show', 'kept', '--json'])).json().result.sessions;
+    expect(shown).toEqual([{ created: expect.any(String), expires, lastUsed: expect.any(String) }]);
+    expect((await run(['user', 'show', 'kept'])).stdout).toContain(`sessions: 1 kept, the last until ${expires.replace('T', ' ')} (tfactl user logout kept@local ends them)`);
+    // One that no longer signs in is not listed: its user given a new password, or logged out.
+    expect((await run(['user', 'passwd', 'kept', '--password-stdin'], { input: `${PW} 2\n` })).code).toBe(0);
+    expect((await run(['user', 'show', 'kept', '--json'])).json().result.sessions).toEqual([]);
+    expect(sessionsOf('kept@local')).toBe(1);
+    await run(['login', 'kept', '--password-stdin', '--session'], { input: `${PW} 2\n` });
+    expect((await run(['user', 'show', 'kept', '--json'])).json().result.sessions).toHaveLength(1);
+    expect((await run(['user', 'logout', 'kept'])).code).toBe(0);
+    expect((await run(['user', 'show', 'kept', '--json'])).json().result.sessions).toEqual([]);
+  });
+});
 
 describe('login --session', () => {
   it('keeps a ticket (0600, in a 0700 directory) that later --as commands use instead of signing in', async () => {
