@@ -328,7 +328,7 @@ export class Output {
       }
     }
     this.toStderr(`${this.errStyle.red('error:')} ${escapeText(message)}\n`);
-    if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${err.stack}\n`);
+    if (debug && err instanceof Error && err.stack) this.io.stderr.write(`${hideTokenSecrets(err.stack)}\n`);
   }
 }
 

@@ -136,5 +136,6 @@ export function hasOrHave(n: number): string {
  * replaced by `…`: errors and warnings may quote what was typed where something else belonged.
  */
 export function hideTokenSecrets(text: string): string {
-  return text.replace(/(@[^\s!"']*![A-Za-z][A-Za-z0-9._-]{0,31}=)[^\s"']+/g, '$1…');
+  // The shape as messages name it (`USERID!NAME=SECRET`) is left as it is; a secret ends at a blank, a quote or `)`.
+  return text.replace(/([^\s!"'(]*![A-Za-z][A-Za-z0-9._-]{0,31}=)(?!SECRET\b)[^\s"')]+/g, '$1…');
 }

@@ -66,8 +66,8 @@ export function realmPassedFor(name: string, existing: Iterable<string>): string
  * may be created is a further question (domain/lookalike.ts).
  */
 export function parseUserId(input: string): UserId {
-  // An API token's value where a user id belongs (TFACTL_AS for TFACTL_TOKEN): refused, as it
-  // would be (a realm holds no '!'), without its secret in the message.
+  // An API token's value where a user id belongs (TFACTL_AS for TFACTL_TOKEN): refused without
+  // its secret in the message.
   if (TOKEN_VALUE.test(input)) {
     throw new UsageError("invalid user id: that is an API token's value (USERID!NAME=SECRET), not repeated here; a token is given with TFACTL_TOKEN or --token @FILE", 'invalid_userid');
   }
@@ -100,8 +100,12 @@ export function parseUserId(input: string): UserId {
   return { name, realm, id: `${name}@${realm}` };
 }
 
-/** What an API token's value looks like (USERID!NAME=SECRET): a user id with '@', then '!', a token name and '='. */
-const TOKEN_VALUE = /@[^!]*![A-Za-z][A-Za-z0-9._-]{0,31}=/;
+/**
+ * What an API token's value looks like (USERID!NAME=SECRET, the realm left out for `local`): '!',
+ * a token name, '=' and a character of the secret. No user id may hold it, or `bob!ci=SECRET`
+ * would be taken for a user of realm local, its secret then shown and audited as a name.
+ */
+const TOKEN_VALUE = /![A-Za-z][A-Za-z0-9._-]{0,31}=[\x21-\x7e]/;
 
 /** A character that would not show as itself (controls, format and invisible characters, spaces other than ASCII's, line separators, lone surrogates). */
 const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|[^\S ]/u;

@@ -126,6 +126,17 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   const announce = (p: PreparedRow) => {
     if (p.totp || p.recovery) options.beforeCommit?.(resultOf(p, { totp: true, recovery: true, changed: true }), p.recovery !== null || (p.totp !== null && (p.row.totp?.secret ?? null) === null));
   };
+  // A dry run's rows are not committed, so not announced; what announcing would refuse (secrets
+  // that would reach no one) fails them as it would the import's.
+  const announceRefusal = (p: PreparedRow): RowError | null => {
+    try {
+      announce(p);
+      return null;
+    } catch (e) {
+      if (!(e instanceof TfaError && e.exitCode === 2)) throw e;
+      return new RowError(e.message);
+    }
+  };
 
   const work = async (index: number, item: ParsedRow): Promise<void> => {
     if (!item.ok) return finish(index, outcome(item.line, item.userid, 'failed', item.error));
@@ -199,7 +210,9 @@ export async function importUsers(session: Session, rows: AsyncIterable<ParsedRo
   if (fatal) throw (fatal as { readonly error: unknown }).error;
 
   if (dryRun) {
-    const outcomes = await tryRows(session, prepared, options.update);
+    const refused = new Map(prepared.flatMap((p) => (p ? [[p, announceRefusal(p)] as const] : [])).filter((e): e is readonly [PreparedRow, RowError] => e[1] !== null));
+    const outcomes = await tryRows(session, prepared.map((p) => (p && refused.has(p) ? undefined : p)), options.update);
+    for (const [p, e] of refused) outcomes.set(p, e);
     const failing = results.some((r) => r?.status === 'failed') || inputError !== null || [...outcomes.values()].some((o) => o instanceof RowError);
     const why = inputError ? 'the input is not valid past this row' : 'another row would fail';
     prepared.forEach((p, index) => {

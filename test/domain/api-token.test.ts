@@ -21,8 +21,11 @@ describe('parseTokenValue', () => {
     expect(parseTokenValue(`${formatTokenValue('alice@corp', 'ci', SECRET)}\n`)).toEqual({ userid: 'alice@corp', name: 'ci', secret: SECRET });
     // A bare name is in realm local, and the user id is read in canonical form.
     expect(parseTokenValue(`ALICE!ci=${SECRET}`)).toEqual({ userid: 'alice@local', name: 'ci', secret: SECRET });
-    // "!" and "=" may be in a user's name: the token's name and secret have neither.
-    expect(parseTokenValue(`a!b=c@local!ci=${SECRET}`)).toEqual({ userid: 'a!b=c@local', name: 'ci', secret: SECRET });
+    // "!" and "=" may be in a user's name, apart: the token's name and secret have neither.
+    expect(parseTokenValue(`a!b@local!ci=${SECRET}`)).toEqual({ userid: 'a!b@local', name: 'ci', secret: SECRET });
+    expect(parseTokenValue(`a=b@local!ci=${SECRET}`)).toEqual({ userid: 'a=b@local', name: 'ci', secret: SECRET });
+    // Not as a token's `!NAME=`: such a name is no user id (its "secret" would be shown and audited as a name).
+    expect(parseTokenValue(`a!b=c@local!ci=${SECRET}`)).toBeNull();
   });
 
   it.each(['', 'alice', `alice!ci`, `alice=${SECRET}`, `!ci=${SECRET}`, `alice!=${SECRET}`, `alice!ci=`, `alice!ci=${'x'.repeat(257)}`, `alice!ci=sec ret`, `ali ce!ci=${SECRET}`])('is null for %j', (text) => {
@@ -70,6 +73,8 @@ describe('a token value where a user id belongs', () => {
         (user, realm, name, bytes) => {
           const secret = newTokenSecret(bytes);
           const value = formatTokenValue(`${user}@${realm}`, name, secret);
+          // The realm may be left out (local): refused all the same.
+          for (const bare of [`${user}!${name}=${secret}`]) expect(() => parseUserId(bare)).toThrow(/^invalid user id: that is an API token's value/);
           let message = '';
           try {
             parseUserId(value);
@@ -88,7 +93,7 @@ describe('a token value where a user id belongs', () => {
   });
 
   it('leaves other text alone', () => {
-    for (const text of ['key=audit.keep-days, value=', 'alice@local has no factor abc', 'a!b=c', 'alice@local!ci (a token id)']) {
+    for (const text of ['key=audit.keep-days, value=', 'alice@local has no factor abc', 'a!b', 'a!=b', 'alice@local!ci (a token id)']) {
       expect(hideTokenSecrets(text)).toBe(text);
     }
   });

@@ -251,6 +251,8 @@ describe('user import --dry-run', () => {
     const rows = '{"userid":"dry-c","password":"dry password 3"}\n{"userid":"bad user"}\n';
     const dry = await store.run(['user', 'import', '-', '--atomic', '--dry-run', '--json'], { input: rows });
     expect(dry.code).toBe(2);
+    // The error names the row that fails on its own, not one --atomic fails with it.
+    expect(dry.json().error.message).toMatch(/^2 rows would fail \(the first: line 2: invalid user id "bad user"/);
     expect(dry.json().result.results.map((x: { error: string }) => x.error)).toEqual([
       'line 1: would not be imported (--atomic, and another row would fail)',
       expect.stringMatching(/^line 2: /),

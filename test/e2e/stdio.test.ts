@@ -178,6 +178,15 @@ stdin, stdout = subprocess.DEVNULL, w
       'error: 1 row could not be imported (line 3: standard output goes nowhere (/dev/null, or closed), so the secrets made for this row would reach no one: give --results FILE, or let them be shown; see the results)\n',
     ]);
     expect([store.hasUser('imp-d'), store.hasUser('imp-e'), store.hasUser('imp-f')]).toEqual([true, false, true]);
+    // A dry run says the same of both, as it says what the import would do.
+    const dryFile = run(['user', 'import', csv, '--dry-run']);
+    expect([dryFile.status, dryFile.stderr]).toEqual([refused.status, refused.stderr]);
+    const dryPiped = run(['user', 'import', '-', '--dry-run'], 'userid,tfa\nimp-g,recovery\nimp-h,\n');
+    expect([dryPiped.status, dryPiped.stderr]).toEqual([
+      2,
+      'error: 1 row would fail (line 2: standard output goes nowhere (/dev/null, or closed), so the secrets made for this row would reach no one: give --results FILE, or let them be shown; see the results; nothing was changed)\n',
+    ]);
+    expect(store.hasUser('imp-h')).toBe(false);
     // With --results the secrets are on disk; a file whose rows make none imports as it always did.
     const results = join(store.dir, 'with-secrets.jsonl');
     const kept = run(['user', 'import', csv, '--results', results]);

@@ -46,7 +46,6 @@ export async function run(inv: Invocation): Promise<void> {
   const source = arg(inv, 0);
   const globals = inv.opts as GlobalOptions;
   const resultsPath = fileOpt(inv, 'results', '--results');
-  const dryRun = boolOpt(inv, 'dryRun') === true;
   if (source === '-' && globals.passwordStdin) {
     throw new UsageError('the import is read from standard input, so passwords cannot be: authenticate on a terminal, or import from a file');
   }
@@ -57,7 +56,8 @@ export async function run(inv: Invocation): Promise<void> {
   const file = source === '-' ? undefined : inputFiles(inv).open(source, { name: 'the import file', maxBytes: INPUT_LIMITS.importFile });
   try {
     const survey = file && (await surveyImportRecords(file.chunks()));
-    if (survey && survey.firstSecretLine !== null && resultsPath === undefined && !dryRun) refuseDiscardedSecret(inv, secretsOfRows(survey.firstSecretLine), RESULTS_INSTEAD);
+    // A dry run is refused as the import would be: it says what the import would do.
+    if (survey && survey.firstSecretLine !== null && resultsPath === undefined) refuseDiscardedSecret(inv, secretsOfRows(survey.firstSecretLine), RESULTS_INSTEAD);
     const total = survey?.records;
     // Standard input through its stream, never a blocking read: an interrupt must be heard while
     // the import waits for more rows (and argon2's finished hashes committed meanwhile).
@@ -184,11 +184,18 @@ async function importRowsFrom(inv: Invocation, rows: AsyncGenerator<ParsedRow>, 
             : 'interrupted: run the same command again to import the rest',
         )
       : summary.failed > 0
-        ? new ImportIncomplete(summary.failed, dryRun, summary.results.find((r) => r.status === 'failed')?.error ?? null)
+        ? new ImportIncomplete(summary.failed, dryRun, firstReason(summary.results))
         : null;
   if (failure && inv.out.json) throw failure.withResult(view);
   inv.out.result(view, describe);
   if (failure) throw failure;
+}
+
+/** Why the first row that failed on its own failed: not one --atomic failed for another's sake. */
+function firstReason(results: readonly ImportResult[]): string | null {
+  const failed = results.filter((r) => r.status === 'failed');
+  const own = failed.find((r) => !/^line \d+: (would )?not (be )?imported \(--atomic, and /.test(r.error ?? ''));
+  return (own ?? failed[0])?.error ?? null;
 }
 
 /** Counts of rows that became final, as importUsers sums them. */
