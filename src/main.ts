@@ -152,7 +152,9 @@ function unknownOption(message: string): string {
   }
   const suggestion = /\(Did you mean (-{1,2}[\w-]+)\?\)/.exec(message)?.[1];
   if (suggestion === name && more.startsWith('=')) return `option '${name}' takes no value (what followed its = is not repeated)`;
-  return `unknown option '${name}${more}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}`;
+  // `-dash3`: perhaps a name that starts with a dash, which goes after `--` (not repeated: it may be a secret).
+  const dashed = suggestion === undefined && !name.startsWith('--') && more !== '' ? " (an argument that starts with '-' goes after --)" : '';
+  return `unknown option '${name}${more}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}${dashed}`;
 }
 
 /** Runs tfactl as this process. */

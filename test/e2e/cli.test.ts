@@ -89,7 +89,8 @@ describe('the command line', () => {
     const other = await store.run(['user', 'add', 'pwguess', '--secret=Hunter2-in-the-log']);
     expect(oneLineError(other)).toBe("error: unknown option '--secret=...'");
     // A short option with the value run on (mysql -pSECRET), and a value given to an option that takes none.
-    expect(oneLineError(await store.run(['user', 'add', 'pwguess', '-pHunter2-in-the-log']))).toBe("error: unknown option '-p...'");
+    expect(oneLineError(await store.run(['user', 'add', 'pwguess', '-pHunter2-in-the-log']))).toBe("error: unknown option '-p...' (an argument that starts with '-' goes after --)");
+    expect(oneLineError(await store.run(['user', 'show', '-x']))).toBe("error: unknown option '-x'");
     expect(oneLineError(await store.run(['user', 'add', 'pwguess', '--password-stdin=x']))).toBe("error: option '--password-stdin' takes no value (what followed its = is not repeated)");
     const typo = await store.run(['user', 'add', 'pwguess', '--passwrd-stdin']);
     expect(oneLineError(typo)).toBe("error: unknown option '--passwrd-stdin' (Did you mean --password-stdin?)");
