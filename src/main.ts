@@ -8,6 +8,7 @@ import { failed, leafContext, throughService } from './leaf-route.js';
 import { createOutput } from './output.js';
 import { parsePamArgv } from './pam-argv.js';
 import { isPostgresUrl } from './domain/store-location.js';
+import { shellWord } from './domain/command-line.js';
 import { processContext as baseContext, type StoreOpener } from './process-context.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -20,7 +21,7 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
   const json = options.includes('--json');
   // A client of tfactl serve gets no stack traces of the service's.
   const debug = options.includes('--debug') && ctx.remote === undefined;
-  const out = await createOutput(ctx.io, { json, env: ctx.env });
+  const out = await createOutput(ctx.io, { json, env: ctx.env, carried: carriedOptions(options) });
   // Ctrl-C or SIGTERM where nothing listens for it (connecting to a store, waiting on a lock or on
   // standard input): said as any cancellation, with --json one envelope, then exit 130.
   ctx.io.onUnheldInterrupt?.(() => {
@@ -81,6 +82,25 @@ export async function main(argv: readonly string[], ctx: Ctx): Promise<number> {
 function refuseUndecoded(argv: readonly string[]): void {
   const at = argv.findIndex((word) => word.includes('\uFFFD'));
   if (at >= 0) throw new UsageError(`argument ${at + 1} of the command line is not valid UTF-8 (or holds U+FFFD, the replacement character): give text in UTF-8`, 'invalid_text');
+}
+
+/**
+ * `--db` and `--server` as given on the command line, for the command lines the output suggests
+ * (output.ts withOptions): a copied `fix: tfactl tfa unlock bob` must act on this store, not the
+ * default one. From the environment (TFACTL_DB) they need no carrying. A PostgreSQL URL with a
+ * password is not repeated (it would be printed): its lines stay without it.
+ */
+function carriedOptions(options: readonly string[]): string {
+  const words: string[] = [];
+  for (const flag of ['--db', '--server']) {
+    const at = options.findIndex((w) => w === flag || w.startsWith(`${flag}=`));
+    if (at < 0) continue;
+    const value = options[at] === flag ? options[at + 1] : options[at]!.slice(flag.length + 1);
+    if (value === undefined || value.trim() === '' || value.startsWith('--')) continue;
+    if (flag === '--db' && isPostgresUrl(value) && /^[^/]*\/\/[^/@]*:[^/@]*@/.test(value)) continue;
+    words.push(flag, shellWord(value));
+  }
+  return words.join(' ');
 }
 
 /** The global options that take a value (src/cli.ts), as commander names them in its errors. */

@@ -42,7 +42,7 @@ export async function createOutput(io: Io, options: OutputOptions): Promise<Outp
   const wantOut = stdout;
   const wantErr = stderr;
   const colour = wantOut || wantErr ? await colourStyle() : PLAIN;
-  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut, columnsFrom(options.env.COLUMNS));
+  return new Output(io, options.json, wantOut ? colour : PLAIN, wantErr ? colour : PLAIN, wantOut, columnsFrom(options.env.COLUMNS), options.carried ?? '');
 }
 
 /** COLUMNS, when it is a width (as ls and others take it, before the terminal's own say). */
@@ -71,6 +71,12 @@ export function colourWanted(io: Pick<Io, 'stdout' | 'stderr'>, env: Readonly<Re
 export interface OutputOptions {
   readonly json: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The options that named the store on the command line (`--db PATH`, `--server PATH`), as
+   * typed into a shell: the tfactl command lines the output suggests get them too, or a line
+   * copied from it would act on the default store.
+   */
+  readonly carried?: string;
 }
 
 /**
@@ -98,7 +104,14 @@ export class Output {
     readonly colour = false,
     /** COLUMNS, when set to a width. */
     private readonly columnsSet?: number,
+    /** See OutputOptions.carried. */
+    private readonly carried = '',
   ) {}
+
+  /** `text` with the store's options (OutputOptions.carried) in each tfactl command line it suggests. */
+  private carry(text: string): string {
+    return this.carried === '' ? text : withOptions(text, this.carried);
+  }
 
   /**
    * Shows something to a person while a command is still running (a QR code before asking for its
@@ -137,12 +150,12 @@ export class Output {
     if (this.written) throw new Error('a command printed two results');
     this.written = true;
     if (this.json) {
-      this.io.stdout.write(`${safeJson({ ok: true, result: value, warnings: this.warnings } satisfies Envelope)}\n`);
+      this.io.stdout.write(`${safeJson({ ok: true, result: this.carried === '' ? value : mapStrings(value, (t) => this.carry(t)), warnings: this.warnings } satisfies Envelope)}\n`);
       return;
     }
     // The renderer sees the data already escaped, so whatever it interpolates (ids in a
     // sentence, cells it paints) is safe, and its own styling is left alone.
-    const text = human(escapeData(value), this.style);
+    const text = this.carry(human(escapeData(value), this.style));
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
   /**
@@ -275,14 +288,14 @@ export class Output {
 
   /** A warning: on stderr now, and in the envelope's `warnings` with --json. */
   warn(said: string): void {
-    const message = hideTokenSecrets(said);
+    const message = this.carry(hideTokenSecrets(said));
     this.warnings.push(message);
     this.toStderr(`${this.errStyle.yellow('warning:')} ${escapeText(message)}\n`);
   }
 
   /** Progress and hints for people; never part of the result. */
   note(message: string): void {
-    if (!this.json) this.toStderr(`${escapeText(message)}\n`);
+    if (!this.json) this.toStderr(`${escapeText(this.carry(message))}\n`);
   }
 
   /**
@@ -314,7 +327,8 @@ export class Output {
 
   /** Prints an error: one line on stderr (plus the stack with --debug), and the envelope with --json. */
   error(err: unknown, debug: boolean): void {
-    const { code, message } = describeError(err);
+    const { code, message: said } = describeError(err);
+    const message = this.carry(said);
     if (this.json && !this.written) {
       this.written = true;
       const result = err instanceof TfaError ? err.result : undefined;
@@ -345,12 +359,44 @@ function oneLine(text: string): string {
 
 /** A copy of a result with every string escaped (escapeText); other values as they are. */
 function escapeData<T>(value: T): T {
-  if (typeof value === 'string') return escapeText(value) as T;
-  if (Array.isArray(value)) return value.map(escapeData) as T;
+  return mapStrings(value, escapeText);
+}
+
+/** A copy of plain data with `fn` applied to every string in it; other values as they are. */
+function mapStrings<T>(value: T, fn: (text: string) => string): T {
+  if (typeof value === 'string') return fn(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => mapStrings(v, fn)) as T;
   if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeData(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, fn)])) as T;
   }
   return value;
+}
+
+/**
+ * The command lines messages suggest (`fix: tfactl user passwd bob`), which act on a store: a
+ * command by its whole name (`user passwd`, not the prose of "a tfactl user name"), then the end,
+ * a blank, a quote or a bracket.
+ */
+const STORE_COMMAND = new RegExp(
+  `(^|[\\s'"(\`])tfactl (?=(?:${[
+    'user (?:add|modify|show|list|delete|passwd|import|logout)',
+    'tfa (?:add|list|delete|modify|enable|disable|unlock)',
+    'realm (?:add|list|show|delete|set-enforce|set-yubico)',
+    'settings (?:list|set|unset)',
+    'token (?:add|list|delete)',
+    'export (?:users|totp)',
+    'import proxmox',
+    'audit(?: list| prune)?',
+    'login',
+    'logout',
+    'init',
+  ].join('|')})(?=$|[\\s'"\`)]))`,
+  'g',
+);
+
+/** `text` with `options` after `tfactl` in each command line of STORE_COMMAND it holds. */
+export function withOptions(text: string, options: string): string {
+  return text.replace(STORE_COMMAND, `$1tfactl ${options} `);
 }
 
 /**

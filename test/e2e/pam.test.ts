@@ -140,7 +140,7 @@ describe('tfactl pam config', () => {
       const r = spawnSync(process.execPath, [BIN, '--db', db, 'pam', 'config', '--json'], { encoding: 'utf8', env: { ...process.env, TFACTL_DB: '', ...env } });
       return { code: r.status, error: r.stdout === '' ? r.stderr : (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error };
     };
-    expect(config()).toEqual({ code: 6, error: { code: 'store_missing', message: `there is no tfactl store at ${db} (its owner makes one with tfactl init)` } });
+    expect(config()).toEqual({ code: 6, error: { code: 'store_missing', message: `there is no tfactl store at ${db} (its owner makes one with tfactl --db ${db} init)` } });
     expect(spawnSync(process.execPath, [BIN, '--db', db, 'init'], { encoding: 'utf8', env: { ...process.env, TFACTL_KEY_FILE: join(dir, 'moved.key') } }).status).toBe(0);
     // Made with its key file elsewhere: PAM passes the lines no TFACTL_KEY_FILE.
     expect(config({ TFACTL_KEY_FILE: join(dir, 'moved.key') })).toEqual({
@@ -224,7 +224,7 @@ describe('tfactl pam check under pamtester', () => {
     for (const command of [['pam', 'check'], ['pam', 'prompt']]) {
       const r = await runBin(['--db', missing, ...command], { env: { PAM_USER: 'alice', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' }, input: '123456\n' });
       expect(r.code, r.stderr).toBe(6);
-      expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing} (its owner makes one with tfactl init)`);
+      expect(oneLineError(r)).toBe(`error: there is no tfactl store at ${missing} (its owner makes one with tfactl --db ${missing} init)`);
     }
     expect(existsSync(dirname(missing))).toBe(false);
   });
@@ -546,7 +546,8 @@ describe('tfactl pam through tfactl serve', () => {
       };
       const fails = 'every sign-in through these lines fails';
       expect(config(tokenFile)).toEqual({ code: 0, warnings: [] });
-      expect(config(tokenFile, ['--realm', 'nosuchrealm'])).toEqual({ code: 0, warnings: [`realm nosuchrealm does not exist: 'tfactl realm list' shows those there are: ${fails} until it is there`] });
+      // The command it suggests asks the service named on the command line, as this one did.
+      expect(config(tokenFile, ['--realm', 'nosuchrealm'])).toEqual({ code: 0, warnings: [`realm nosuchrealm does not exist: 'tfactl --server ${sock} realm list' shows those there are: ${fails} until it is there`] });
       expect(config(tokenFile, [], join(store.dir, 'run', 'none.sock'))).toEqual({ code: 0, warnings: [`no tfactl service answers at ${join(store.dir, 'run', 'none.sock')}: no such file or directory (ENOENT); ${fails} until one does`] });
       await store.addUser('pamuser@corp', PW);
       expect(config(await tokenOf('pamuser@corp', 'mine'))).toEqual({ code: 0, warnings: ["the token acts for pamuser@corp, who is not an admin: the service refuses every check through these lines (give an admin's token)"] });

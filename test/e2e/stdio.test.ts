@@ -2,10 +2,10 @@
 // and files are read and written with plain system calls, and the cases where that cannot work
 // (a reader gone, a non-blocking descriptor) are driven for real from python3.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, TempStore } from './harness.js';
+import { BIN, oneLineError, TempStore } from './harness.js';
 
 const store = new TempStore();
 const PASSWORD = 'stdio-password-1';
@@ -236,6 +236,26 @@ drain = wait_then(go_away)
     expect(r.status, r.stderr).toBe(0);
     const viaPipe = await store.run(['user', 'show', 'alice', '--json']);
     expect(readFileSync(file, 'utf8')).toBe(viaPipe.stdout);
+  });
+});
+
+describe('command lines the output suggests', () => {
+  it('name the store as the command line did (--db), quoted for a shell, and not when the environment names it', async () => {
+    const dir = join(store.dir, 'a store dir');
+    mkdirSync(dir);
+    const db = join(dir, 'other.db');
+    const env = { TFACTL_DB: undefined, TFACTL_KEY_FILE: join(dir, 'key') };
+    expect((await store.run(['--db', db, 'user', 'add', 'nopw', '--no-password'], { env })).code).toBe(0);
+    const quoted = `'${db}'`;
+    const shown = await store.run(['--db', db, 'user', 'show', 'nopw'], { env });
+    expect(shown.stdout).toContain(`(fix: tfactl --db ${quoted} user passwd nopw@local)`);
+    const json = await store.run(['user', 'show', 'nopw', '--json', `--db=${db}`], { env });
+    expect(json.json().result.signIn.fix).toBe(`tfactl --db ${quoted} user passwd nopw@local`);
+    const missing = await store.run(['--db', db, 'tfa', 'delete', 'nopw', 'abcd'], { env });
+    expect(oneLineError(missing)).toBe(`error: nopw@local has no factor abcd (see tfactl --db ${quoted} tfa list nopw@local)`);
+    // Named by the environment, the line works as it is.
+    const fromEnv = await store.run(['user', 'show', 'nopw'], { env: { ...env, TFACTL_DB: db } });
+    expect(fromEnv.stdout).toContain('(fix: tfactl user passwd nopw@local)');
   });
 });
 

@@ -347,7 +347,8 @@ describe('a store that is not there (a mistyped --db)', () => {
   it('is said to be missing, exit 6, by every command but those that add something, and none is made', async () => {
     const s = fresh();
     const db = join(s.dir, 'typo', 'tfactl.db');
-    const missing = `there is no tfactl store at ${db} (its owner makes one with tfactl init)`;
+    // The store named by --db: the command to make it names it too.
+    const missing = `there is no tfactl store at ${db} (its owner makes one with tfactl --db ${db} init)`;
     for (const args of [
       ['user', 'show', 'nobody'],
       ['user', 'list', '--json'],
