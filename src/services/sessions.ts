@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CLOCK_SKEW_SECONDS, isExpired } from '../domain/dates.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import { authorize } from './authz.js';
 import { requireUser } from './lookup.js';
 import type { Session } from './session.js';
@@ -36,7 +36,7 @@ async function signInState(store: Store, user: UserRecord, basis?: SignInBasis):
  */
 export async function sessionStillHolds(store: Store, id: string, user: UserRecord, now: number): Promise<boolean> {
   const kept = await store.getSession(id);
-  return kept !== undefined && kept.userid === user.userid && Math.min(kept.expires, kept.created + (await sessionSeconds(store))) > now && (await signInState(store, user)).equals(kept.state);
+  return kept !== undefined && kept.userid === user.userid && endOf(kept, await sessionSeconds(store)) > now && (await signInState(store, user)).equals(kept.state);
 }
 
 export interface KeptSession {
@@ -69,15 +69,29 @@ export interface LiveSession {
  * one that no longer holds is ended when next presented, as before.
  */
 export async function liveSessions(store: Store, user: UserRecord, now: number): Promise<LiveSession[]> {
-  if (!user.enabled || isExpired(user.expire, now)) return [];
   const kept = await store.listSessions(user.userid);
   if (kept.length === 0) return [];
   const seconds = await sessionSeconds(store);
   const state = await signInState(store, user);
-  return kept
-    .map((k) => ({ k, expires: Math.min(k.expires, k.created + seconds) }))
-    .filter(({ k, expires }) => expires > now && k.created <= now + CLOCK_SKEW_SECONDS && state.equals(k.state))
-    .map(({ k, expires }) => ({ created: k.created, expires, lastUsed: k.lastUsed }));
+  const live: LiveSession[] = [];
+  for (const k of kept) if (await signsIn(k, user, seconds, now, async () => state)) live.push({ created: k.created, expires: endOf(k, seconds), lastUsed: k.lastUsed });
+  return live;
+}
+
+/**
+ * When kept session `kept` ends: session.minutes (`seconds`) as it is now, so that shortened (an
+ * incident) it shortens the sessions kept already.
+ */
+const endOf = (kept: SessionRecord, seconds: number): number => Math.min(kept.expires, kept.created + seconds);
+
+/**
+ * Whether kept session `kept` signs `user` in at `now`: not ended, not made in what is still the
+ * future (made while the clock ran ahead: set back, the clock would let it last that much longer,
+ * CLOCK_SKEW_SECONDS), the user enabled and not expired, and nothing the sign-in relied on changed
+ * (`state`, asked last: it reads the user's factors).
+ */
+async function signsIn(kept: SessionRecord, user: UserRecord, seconds: number, now: number, state: () => Promise<Buffer>): Promise<boolean> {
+  return endOf(kept, seconds) > now && kept.created <= now + CLOCK_SKEW_SECONDS && user.enabled && !isExpired(user.expire, now) && (await state()).equals(kept.state);
 }
 
 /**
@@ -91,11 +105,7 @@ export async function resumeSession(deps: { readonly store: Store; now(): number
   if (!kept || kept.userid !== userid) return null;
   const now = deps.now();
   const user = await deps.store.getUser(userid);
-  // session.minutes as it is now: shortened (an incident), it shortens the sessions kept already.
-  // One made in what is still the future was made while the clock ran ahead: set back, the clock
-  // would let it last that much longer (CLOCK_SKEW_SECONDS).
-  const lasts = Math.min(kept.expires, kept.created + (await sessionSeconds(deps.store)));
-  const works = user !== undefined && lasts > now && kept.created <= now + CLOCK_SKEW_SECONDS && user.enabled && !isExpired(user.expire, now) && (await signInState(deps.store, user)).equals(kept.state);
+  const works = user !== undefined && (await signsIn(kept, user, await sessionSeconds(deps.store), now, () => signInState(deps.store, user)));
   if (!works) {
     await deps.store.deleteSession(id);
     return null;
