@@ -396,7 +396,8 @@ const STORE_COMMAND = new RegExp(
 
 /** `text` with `options` after `tfactl` in each command line of STORE_COMMAND it holds. */
 export function withOptions(text: string, options: string): string {
-  return text.replace(STORE_COMMAND, `$1tfactl ${options} `);
+  // A function, not a replacement string: a path may hold `$&` or `$1`, which that would expand.
+  return text.replace(STORE_COMMAND, (_, lead: string) => `${lead}tfactl ${options} `);
 }
 
 /**
