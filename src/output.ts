@@ -375,7 +375,8 @@ function mapStrings<T>(value: T, fn: (text: string) => string): T {
 /**
  * The command lines messages suggest (`fix: tfactl user passwd bob`), which act on a store: a
  * command by its whole name (`user passwd`, not the prose of "a tfactl user name"), then the end,
- * a blank, a quote or a bracket.
+ * a blank, a quote or a bracket. A test keeps it in step with cli.ts: a new command is listed here
+ * or named there as one whose lines are not carried.
  */
 const STORE_COMMAND = new RegExp(
   `(^|[\\s'"(\`])tfactl (?=(?:${[

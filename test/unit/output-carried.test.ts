@@ -1,5 +1,19 @@
+import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli.js';
 import { withOptions } from '../../src/output.js';
+
+/** Every command one can run, as the words that name it (`user add`). */
+function leaves(cmd: Command, above: string[] = []): string[] {
+  return cmd.commands.length === 0 ? [above.join(' ')] : cmd.commands.flatMap((c) => leaves(c, [...above, c.name()]));
+}
+
+/**
+ * Commands whose suggested lines do not get the store's options, and why: `serve` names its store in
+ * its own configuration, `backup`/`restore` read as prose ("a file tfactl backup wrote"), `pam`'s lines
+ * are for a PAM stack's configuration, and the rest open no store.
+ */
+const NOT_CARRIED = ['serve', 'backup', 'restore', 'pam prompt', 'pam check', 'pam config', 'completion', '__complete', 'help'];
 
 describe('withOptions', () => {
   it('puts the store options after tfactl in each command line that acts on a store, and nowhere else', () => {
@@ -15,5 +29,14 @@ describe('withOptions', () => {
     for (const prose of ['through tfactl serve', 'not a tfactl store', 'tfactl keeps only hashes', 'tfactl-pam-curl user', '/usr/bin/tfactl user add', 'PAM_USER "ALICE" is not a tfactl user name', 'a file tfactl backup wrote', 'tfactl users']) {
       expect(withOptions(prose, o)).toBe(prose);
     }
+  });
+
+  it('knows every command of the tree: a new one is carried unless it is named as not', () => {
+    const commands = leaves(buildProgram('1.2.3', async () => undefined));
+    for (const command of commands) {
+      const line = `fix: tfactl ${command} bob`;
+      expect(withOptions(line, '--db t.db') !== line, command).toBe(!NOT_CARRIED.includes(command));
+    }
+    expect(commands).toEqual(expect.arrayContaining(NOT_CARRIED));
   });
 });
