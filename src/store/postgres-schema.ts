@@ -243,6 +243,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       'CREATE INDEX factors_public_id ON factors (public_id) WHERE public_id IS NOT NULL',
     ],
   },
+  {
+    version: 16,
+    name: 'user-order (SQLite migration 016)',
+    statements: () => ["CREATE INDEX users_listing ON users ((realm || ' ' || replace(userid, '@', ' ')))"],
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -310,13 +310,31 @@ const countsOf = (r: CountsRow): EnabledFactors => ({
   recoveryKeysLeft: r.has_recovery === 1 ? r.recovery_left : null,
 });
 
-/** The WHERE clause of a user listing, with only the conditions in use (so SQLite can use indexes). */
-function userWhere(filter: UserFilter, more: readonly string[] = []): { sql: string; params: Record<string, string> } {
-  const where: string[] = [...more];
+/**
+ * The order users are listed in: by realm, then by name, a name before the longer ones it begins
+ * (`bob`, `bob.x`, `bob2`). The realm, a space, and the user id with its '@' made a space: no realm
+ * or name holds a space or anything before it, so the key sorts as (realm, name) would. Indexed as
+ * it is written here (users_listing, migration 16 on both backends): a listing reads that index in
+ * order. Listings page on it (keyset paging) and read a realm's users as the one range of keys that
+ * start with the realm and a space.
+ */
+const USER_LISTING_KEY = "u.realm || ' ' || replace(u.userid, '@', ' ')";
+
+/**
+ * The WHERE clause of a user listing by USER_LISTING_KEY, with only the conditions in use (so the
+ * planner reads the index): one user, a realm (as its range of keys), the keys after a page's last.
+ */
+function userListingWhere(filter: UserFilter, afterKey: string | undefined): { sql: string; params: Record<string, string> } {
+  const where: string[] = [];
   const params: Record<string, string> = {};
+  if (afterKey !== undefined) {
+    where.push(`${USER_LISTING_KEY} > @afterKey`);
+    params.afterKey = afterKey;
+  }
   if (filter.realm !== undefined) {
-    where.push('u.realm = @realm');
-    params.realm = filter.realm;
+    // '!' comes right after the space: every key of the realm, and only those, lies between.
+    where.push(`${USER_LISTING_KEY} > @realmFrom AND ${USER_LISTING_KEY} < @realmTo`);
+    Object.assign(params, { realmFrom: `${filter.realm} `, realmTo: `${filter.realm}!` });
   }
   if (filter.userid !== undefined) {
     where.push('u.userid = @userid');
@@ -368,30 +386,31 @@ export const LISTING_PAGE = 1000;
  * read through indexes in the order it lists, never sort all its rows first.
  */
 export const listingQueries = {
-  /** Users with their enabled factor counts, by realm and user id. */
-  users(filter: UserFilter, after?: { readonly realm: string; readonly userid: string }) {
-    // Within one realm the user id alone says where to go on (and SQLite then searches the index by both).
-    const next = after === undefined ? [] : [filter.realm !== undefined ? 'u.userid > @afterUserid' : '(u.realm, u.userid) > (@afterRealm, @afterUserid)'];
-    const { sql, params } = userWhere(filter, next);
+  /** Users with their enabled factor counts, by realm and name (USER_LISTING_KEY). */
+  users(filter: UserFilter, after?: { readonly listing_key: string }) {
+    const { sql, params } = userListingWhere(filter, after?.listing_key);
     return {
-      sql: `SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS} FROM users u ${sql} ORDER BY u.realm, u.userid LIMIT @page`,
-      params: { ...params, page: LISTING_PAGE, ...(after && { afterUserid: after.userid, ...(filter.realm === undefined && { afterRealm: after.realm }) }) },
+      sql: `SELECT ${OVERVIEW_COLUMNS}, ${ENABLED_COUNT_COLUMNS}, ${USER_LISTING_KEY} AS listing_key FROM users u ${sql} ORDER BY listing_key LIMIT @page`,
+      params: { ...params, page: LISTING_PAGE },
     };
   },
-  /** A page of users (LISTING_PAGE of them) joined with their factors (a row per factor, one for a user without), by user id. */
-  usersWithFactors(filter: UserFilter, afterUserid?: string) {
-    const { sql, params } = userWhere(filter, afterUserid === undefined ? [] : ['u.userid > @afterUserid']);
+  /**
+   * A page of users (LISTING_PAGE of them) joined with their factors (a row per factor, one for a
+   * user without), by realm and name as `users` lists them.
+   */
+  usersWithFactors(filter: UserFilter, afterKey?: string) {
+    const { sql, params } = userListingWhere(filter, afterKey);
     return {
-      sql: `SELECT ${OVERVIEW_COLUMNS}, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
+      sql: `SELECT ${OVERVIEW_COLUMNS}, u.listing_key, f.id AS f_id, f.type AS f_type, f.description AS f_description, f.enabled AS f_enabled,
          f.verified AS f_verified, f.created AS f_created, f.last_used AS f_last_used, f.algorithm AS f_algorithm,
          f.digits AS f_digits, f.period AS f_period, f.issuer AS f_issuer, f.public_id AS f_public_id,
          f.credential_id AS f_credential_id, f.rp_id AS f_rp_id, f.last_counter AS f_last_counter,
          (SELECT count(*) FROM recovery_slots s WHERE s.factor_id = f.id AND s.hash IS NOT NULL) AS f_recovery_left,
          CASE WHEN f.type = 'yubico' AND f.enabled = 1 AND f.secret IS NULL
            AND coalesce((SELECT r.yubico_mode FROM realms r WHERE r.name = u.realm), '') <> 'online' THEN 1 ELSE 0 END AS f_unchecked
-       FROM (SELECT * FROM users u ${sql} ORDER BY u.userid LIMIT @page) u LEFT JOIN factors f ON f.userid = u.userid
-       ORDER BY u.userid, f.created, f.rowid`,
-      params: { ...params, page: LISTING_PAGE, ...(afterUserid !== undefined && { afterUserid }) },
+       FROM (SELECT u.*, ${USER_LISTING_KEY} AS listing_key FROM users u ${sql} ORDER BY listing_key LIMIT @page) u LEFT JOIN factors f ON f.userid = u.userid
+       ORDER BY u.listing_key, f.created, f.rowid`,
+      params: { ...params, page: LISTING_PAGE },
     };
   },
   /** TOTP factors with their sealed secrets, by user. */
@@ -523,7 +542,7 @@ export abstract class SqlStore implements Store {
   }
 
   async *users(filter: UserFilter) {
-    for await (const row of this.paged<OverviewRow & CountsRow>((last) => listingQueries.users(filter, last))) yield toOverview(row, countsOf(row), row.n_yubico_unchecked);
+    for await (const row of this.paged<OverviewRow & CountsRow & { listing_key: string }>((last) => listingQueries.users(filter, last))) yield toOverview(row, countsOf(row), row.n_yubico_unchecked);
   }
 
   async userIdsStartingWith(prefix: string) {
@@ -534,7 +553,7 @@ export abstract class SqlStore implements Store {
   }
 
   async *usersWithFactors(filter: UserFilter) {
-    type Row = OverviewRow & { f_id: string | null } & Record<string, unknown>;
+    type Row = OverviewRow & { f_id: string | null; listing_key: string } & Record<string, unknown>;
     // Pages of users (each with all its factors' rows); a page of fewer users than LISTING_PAGE is the last.
     const page = (after: string | undefined) => {
       const { sql, params } = listingQueries.usersWithFactors(filter, after);
@@ -545,7 +564,7 @@ export abstract class SqlStore implements Store {
         const rows = await page(after);
         yield* rows;
         more = new Set(rows.map((r) => r.userid)).size === LISTING_PAGE;
-        after = rows[rows.length - 1]?.userid;
+        after = rows[rows.length - 1]?.listing_key;
       }
     }
     // One pass over users joined with their factors, in user order: each user's rows come

@@ -27,6 +27,17 @@ const createdOf = (i: number, t: number) => NOW + (i % 8 === 1 ? 2 - t : 0);
 const listedTotps = (i: number) => (i % 8 === 1 ? [2, 1, 0] : [0, 1, 2]).slice(0, totpsOf(i));
 
 const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+/**
+ * Users whose names begin with another's, or hold characters that come before '@': listed by realm
+ * and then name, a name before the longer ones it begins (by user id, b01-z@corp came before b01@corp).
+ */
+const PREFIXED = ['b01@corp', 'b01-z@corp', 'b01.x@corp', 'b012@corp', 'b01_y@corp', 'b0@local', 'b0!@local'];
+/** How users are listed: by realm, then by name (each bytewise). */
+const byRealmAndName = (a: string, b: string) => {
+  const [nameA = '', realmA = ''] = a.split('@');
+  const [nameB = '', realmB = ''] = b.split('@');
+  return bytewise(realmA, realmB) || bytewise(nameA, nameB);
+};
 
 onEveryBackend((opened) => {
   let store: Store;
@@ -43,6 +54,10 @@ onEveryBackend((opened) => {
           await tx.insertTotpFactor({ id: `t${i}-${t}`, userid: id, description: `totp ${t}`, created: createdOf(i, t), sealedSecret: Buffer.alloc(40, t), params: totpParams, issuer: t % 2 ? `issuer ${i}` : null, lastStep: null, verified: true, secretMark: null });
         }
       }
+      for (const id of PREFIXED) {
+        all.push(id);
+        expect(await tx.insertUser(user(id))).toBe(true);
+      }
       for (let i = 0; i < USERS; i++) await tx.appendAudit({ ts: NOW + i, actor: i % 2 ? useridOf(1) : null, action: 'test', target: useridOf(i), outcome: 'ok', detail: { i } });
     });
     all.push('root@local');
@@ -54,18 +69,20 @@ onEveryBackend((opened) => {
     return out;
   };
 
-  it('lists every user once, by realm and user id, across pages, and those of one realm', async () => {
-    const byRealm = (u: string) => [u.split('@')[1] as string, u] as const;
-    const expected = [...all].sort((a, b) => bytewise(byRealm(a)[0], byRealm(b)[0]) || bytewise(a, b));
+  it('lists every user once, by realm and name, across pages, and those of one realm', async () => {
+    const expected = [...all].sort(byRealmAndName);
+    expect(expected.filter((u) => PREFIXED.includes(u))).toEqual(['b01@corp', 'b01-z@corp', 'b01.x@corp', 'b012@corp', 'b01_y@corp', 'b0@local', 'b0!@local']);
     expect((await collect(store.users({}))).map((u) => u.userid)).toEqual(expected);
     const corp = expected.filter((u) => u.endsWith('@corp'));
     expect(corp.length).toBeGreaterThan(LISTING_PAGE);
     expect((await collect(store.users({ realm: 'corp' }))).map((u) => u.userid)).toEqual(corp);
   });
 
-  it('lists every user with all their factors, by user id, across pages', async () => {
+  it('lists every user with all their factors, by realm and name as the users are listed, across pages', async () => {
     const listed = await collect(store.usersWithFactors({}));
-    expect(listed.map((l) => l.user.userid)).toEqual([...all].sort(bytewise));
+    expect(listed.map((l) => l.user.userid)).toEqual([...all].sort(byRealmAndName));
+    const corp = await collect(store.usersWithFactors({ realm: 'corp' }));
+    expect(corp.map((l) => l.user.userid)).toEqual(all.filter((u) => u.endsWith('@corp')).sort(byRealmAndName));
     const factors = listed.flatMap((l) => l.factors.map((f) => `${l.user.userid} ${f.id}`));
     const expected = all.flatMap((id, i) => Array.from({ length: i < USERS ? totpsOf(i) : 0 }, (_, t) => `${id} t${i}-${t}`));
     expect(factors.sort()).toEqual(expected.sort());

@@ -343,10 +343,24 @@ describe('migration user-listing-index', () => {
     const db = openTemp();
     migrate(db, 1, MIGRATIONS.slice(0, index));
     expect(indexes(db)).toEqual(['users_realm']);
-    migrate(db, 2, MIGRATIONS);
+    migrate(db, 2, MIGRATIONS.slice(0, index + 1));
     expect(indexes(db)).toEqual(['users_realm_userid']);
     const plan = db.prepare("EXPLAIN QUERY PLAN SELECT userid FROM users WHERE realm = 'local' ORDER BY realm, userid").all() as { detail: string }[];
     expect(plan.map((r) => r.detail)).toEqual(['SEARCH users USING COVERING INDEX users_realm_userid (realm=?)']);
+    db.close();
+  });
+});
+
+describe('migration user-order', () => {
+  it('indexes the key users are listed by, so a store from before lists by realm and name at once', () => {
+    const db = openTemp();
+    migrate(db, 1, MIGRATIONS.filter((m) => m.name !== 'user-order'));
+    const insert = db.prepare("INSERT INTO users (userid, realm, created, modified) VALUES (?, 'local', 1, 1)");
+    for (const userid of ['bob2@local', 'bob@local', 'bob.x@local']) insert.run(userid);
+    migrate(db, 2, MIGRATIONS);
+    const byKey = "SELECT userid FROM users ORDER BY realm || ' ' || replace(userid, '@', ' ')";
+    expect(db.prepare(`EXPLAIN QUERY PLAN ${byKey}`).all()).toEqual([expect.objectContaining({ detail: 'SCAN users USING INDEX users_listing' })]);
+    expect(db.prepare(byKey).pluck().all()).toEqual(['bob@local', 'bob.x@local', 'bob2@local', 'root@local']);
     db.close();
   });
 });

@@ -13,7 +13,8 @@ import { apiTokens } from './012_api_tokens.js';
 import { sessions } from './013_sessions.js';
 import { totpIssuer } from './014_totp_issuer.js';
 import { secretMarks } from './015_secret_marks.js';
+import { userOrder } from './016_user_order.js';
 import type { Migration } from './index.js';
 
 /** Every migration, oldest first. Append only; never edit one that has shipped; bump LATEST_VERSION. */
-export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico, opaqueFactors, sevenDigits, passwordRegulation, canonicalNames, replayLedger, userListingIndex, challenges, credentials, apiTokens, sessions, totpIssuer, secretMarks];
+export const MIGRATIONS: readonly Migration[] = [initial, factors, yubico, opaqueFactors, sevenDigits, passwordRegulation, canonicalNames, replayLedger, userListingIndex, challenges, credentials, apiTokens, sessions, totpIssuer, secretMarks, userOrder];

@@ -30,7 +30,7 @@ export interface Migration {
  * The schema version this tfactl writes: the last migration in ./all.ts (a test keeps them equal).
  * A constant, so that opening an up-to-date store loads no migration code.
  */
-export const LATEST_VERSION = 15;
+export const LATEST_VERSION = 16;
 
 /**
  * `PRAGMA application_id` of a tfactl store ("TFA1" in ASCII), set with the schema: what tells a
