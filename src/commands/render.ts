@@ -38,8 +38,9 @@ export function describeLock(l: LockView): string {
 
 /**
  * The failures the locks and the password ban count: `none`, or `2 wrong second factors in a row,
- * 1 wrong TOTP code in a row, 3 wrong passwords since 2026-12-01 20:14:02Z`. The counts are apart:
- * a YubiKey that works ends the first, not the second.
+ * 1 wrong TOTP code in a row, 3 failed password sign-ins since 2026-12-01 20:14:02Z`. The counts are
+ * apart: a YubiKey that works ends the first, not the second. Failed password sign-ins are wrong
+ * passwords and right ones that signed nothing in (no second factor given, the account disabled).
  */
 export function describeFailures(l: LockView): string {
   const plural = (n: number, what: string) => `${n} wrong ${what}${n === 1 ? '' : 's'}`;
@@ -47,7 +48,9 @@ export function describeFailures(l: LockView): string {
   const parts = [
     ...count(l.secondFactorFailures, 'second factor'),
     ...count(l.totpFailures, 'TOTP code'),
-    ...(l.passwordFailures > 0 && l.passwordFailuresSince !== null ? [`${plural(l.passwordFailures, 'password')} since ${human(l.passwordFailuresSince)}`] : []),
+    ...(l.passwordFailures > 0 && l.passwordFailuresSince !== null
+      ? [`${l.passwordFailures} failed password sign-in${l.passwordFailures === 1 ? '' : 's'} since ${human(l.passwordFailuresSince)}`]
+      : []),
   ];
   return parts.length ? parts.join(', ') : 'none';
 }

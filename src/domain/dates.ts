@@ -45,6 +45,12 @@ export function formatTime(epochSeconds: number): string {
   return isoTime(epochSeconds).replace('T', ' ');
 }
 
+/** A length of time for people: `15 minutes`, `2 hours`, `90 seconds`. */
+export function spanText(seconds: number): string {
+  const [n, unit] = seconds >= 3600 && seconds % 3600 === 0 ? [seconds / 3600, 'hour'] : seconds >= 60 && seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 /**
  * How far in the future a kept session or a pending challenge may have been made, as far as this
  * host's clock goes (hosts sharing a store disagree a little; Proxmox allows its tickets 300 s).

@@ -1,5 +1,5 @@
 import { tfactlLine } from '../domain/command-line.js';
-import { formatTime, isExpired, isoTime } from '../domain/dates.js';
+import { formatTime, isExpired, isoTime, spanText } from '../domain/dates.js';
 import type { Decision } from '../domain/permissions.js';
 import { RECOVERY_LOW_WATER } from '../domain/recovery.js';
 import { type CodeKind, describeOffer, inferCodeKind, type SecondFactorOffer } from '../domain/second-factor.js';
@@ -315,12 +315,22 @@ function banned(audit: Audit, context: SignInContext, until: number): Promise<ne
   return fail(audit, context, 'password sign-ins banned', message, { bannedUntil: isoTime(until) });
 }
 
-/** The right password, and still no sign-in: counted as a failed one, so the password cannot be tried freely. */
+/**
+ * The right password, and still no sign-in: counted as a failed one, so the password cannot be
+ * tried freely. Whoever gave the right password is told so, and how many more such failures ban
+ * the user's password sign-ins: a script that left out the second factor learns it before its
+ * user is banned, not after.
+ */
 async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit, reason: string, message: string): Promise<never> {
-  const count = await deps.store.recordPasswordFailure(context.userid, await passwordLimits(deps.store), deps.now());
+  const limits = await passwordLimits(deps.store);
+  const count = await deps.store.recordPasswordFailure(context.userid, limits, deps.now());
   // The failure that bans says so, as a wrong password's does: a script whose code came out empty
   // would else be told the same thing until its user could not sign in at all.
-  const banned = count.bannedUntil > 0 ? `; that was too many failed sign-ins for ${context.userid}: ${banText(context.userid, count.bannedUntil)}` : '';
+  const left = limits.failures - count.failures;
+  const banned =
+    count.bannedUntil > 0
+      ? `; that was too many failed sign-ins for ${context.userid}: ${banText(context.userid, count.bannedUntil)}`
+      : `; counted as a failed sign-in: after ${left} more within ${spanText(limits.windowSeconds)}, ${context.userid}'s sign-ins are banned for ${spanText(limits.banSeconds)}`;
   return fail(audit, context, reason, `${message}${banned}`, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dateOf, formatTime, isExpired, parseDate, startOfDate } from '../../src/domain/dates.js';
+import { dateOf, formatTime, isExpired, parseDate, spanText, startOfDate } from '../../src/domain/dates.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseDate', () => {
@@ -60,5 +60,11 @@ describe('isExpired', () => {
 describe('formatTime', () => {
   it('prints UTC to the second', () => {
     expect(formatTime(0)).toBe('1970-01-01 00:00:00Z');
+  });
+});
+
+describe('spanText', () => {
+  it('says a length of time in the largest unit that holds it whole', () => {
+    expect([1, 90, 60, 600, 900, 3600, 5400, 7200].map(spanText)).toEqual(['1 second', '90 seconds', '1 minute', '10 minutes', '15 minutes', '1 hour', '90 minutes', '2 hours']);
   });
 });

@@ -239,12 +239,19 @@ describe('second factors from standard input or a file', () => {
     // toward the password's ban, not the second factors' lockout).
     const line = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
     expect(line.code).toBe(5);
-    expect(line.json().error.message).toBe('no second factor was given for emp@local (an empty line of standard input)');
+    // Counted, and said so with what is left: a script that gives no code learns it before the ban.
+    expect(line.json().error.message).toBe(
+      "no second factor was given for emp@local (an empty line of standard input); counted as a failed sign-in: after 4 more within 10 minutes, emp@local's sign-ins are banned for 15 minutes",
+    );
     expect(state()).toBe(0);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'emp@local', outcome: 'failed' });
     expect(JSON.parse(store.auditRows().filter((e) => e.target === 'emp@local').at(-1)!.detail!)).toEqual({ reason: 'no second factor given', passwordFailures: 1 });
     // The failure that bans the password says so (a script whose code came out empty, five times).
-    for (let i = 2; i <= 4; i++) expect((await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` })).code).toBe(5);
+    for (let i = 2; i <= 4; i++) {
+      const again = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
+      expect(again.code).toBe(5);
+      expect(again.json().error.message).toContain(`after ${5 - i} more within 10 minutes`);
+    }
     const fifth = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
     expect(fifth.code).toBe(5);
     expect(fifth.json().error.message).toMatch(
@@ -360,7 +367,7 @@ describe('password guesses', () => {
     const counted = await lock();
     expect(counted).toMatchObject({ passwordFailures: 3, passwordUntil: null });
     expect(Date.parse(counted.passwordFailuresSince!) / 1000).toBeGreaterThanOrEqual(before);
-    expect((await store.run(['user', 'show', 'gus'])).stdout).toMatch(/^failures: +3 wrong passwords since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
+    expect((await store.run(['user', 'show', 'gus'])).stdout).toMatch(/^failures: +3 failed password sign-ins since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
     expect((await store.run(['user', 'list', '--json'])).json().result.find((u: { userid: string }) => u.userid === 'gus@local').lock.passwordFailures).toBe(3);
     expect((await store.run(['tfa', 'list', 'gus', '--json'])).json().result[0].lock.passwordFailures).toBe(3);
     // The window (600 s) passed: they count no more, and are not shown.
