@@ -45,6 +45,13 @@ export function addHelp(program: Command): void {
   });
 }
 
+/** Commands people look for under another name: where what they want is. */
+const ELSEWHERE: Readonly<Record<string, string>> = {
+  'tfa add u2f': "a new security key is added as WebAuthn ('tfactl tfa add webauthn'); U2F keys come only from Proxmox ('tfactl import proxmox')",
+  'tfa add passkey': "passkeys and security keys are added with 'tfactl tfa add webauthn'",
+  'tfa add fido2': "FIDO2 security keys are added with 'tfactl tfa add webauthn'",
+};
+
 /** The command `words` name (`['user', 'add']`), or a usage error that suggests a near name. */
 export function findCommand(program: Command, words: readonly string[]): Command {
   let cmd = program;
@@ -52,6 +59,8 @@ export function findCommand(program: Command, words: readonly string[]): Command
     const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!next) {
       const typed = words.slice(0, i + 1).join(' ');
+      const elsewhere = ELSEWHERE[typed];
+      if (elsewhere !== undefined) throw new UsageError(`unknown command '${typed}': ${elsewhere}`);
       const names = cmd
         .createHelp()
         .visibleCommands(cmd)

@@ -171,6 +171,10 @@ function unknownOption(message: string): string {
     return `unknown option '${name}': a password is never taken as an argument (ps shows arguments to every user); type it when asked, or give --password-stdin`;
   }
   const suggestion = /\(Did you mean (-{1,2}[\w-]+)\?\)/.exec(message)?.[1];
+  // The signing-in user's second factor, given where the command takes none (`--as bob --code 1 user list`).
+  if (name === '--code' && suggestion === undefined) {
+    return `unknown option '--code${more}' here: the second factor of the user --as signs in is --auth-code (--code goes after login, user add and tfa add totp)`;
+  }
   if (suggestion === name && more.startsWith('=')) return `option '${name}' takes no value (what followed its = is not repeated)`;
   // `-dash3`: perhaps a name that starts with a dash, which goes after `--` (not repeated: it may be a secret).
   const dashed = suggestion === undefined && !name.startsWith('--') && more !== '' ? " (an argument that starts with '-' goes after --)" : '';

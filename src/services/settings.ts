@@ -1,3 +1,4 @@
+import { nearest } from '../domain/near.js';
 import type { PasswordPolicy } from '../domain/password-policy.js';
 import { SETTINGS } from '../domain/settings.js';
 import { parseOriginList } from '../domain/webauthn-settings.js';
@@ -139,7 +140,10 @@ export interface ChangedSetting {
 export async function changeSetting(session: Session, key: string, value: string | null, { force = false }: { readonly force?: boolean } = {}): Promise<ChangedSetting> {
   // Own keys only: `__proto__` or `toString` typed as a setting are unknown ones, not Object's.
   const spec = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
-  if (!spec) throw new UsageError(`unknown setting ${quote(key)}: known are ${Object.keys(SETTINGS).join(', ')}`, 'invalid_setting');
+  if (!spec) {
+    const near = nearest(key, Object.keys(SETTINGS));
+    throw new UsageError(`unknown setting ${quote(key)}${near === undefined ? `: known are ${Object.keys(SETTINGS).join(', ')}` : ` (did you mean ${near}?)`}`, 'invalid_setting');
+  }
   const parsed = value === null ? spec.defaultValue(session.hostname) : spec.parse(value, key);
   const action = value === null ? 'settings.unset' : 'settings.set';
   await authorize(session, 'settings.change', action, key);

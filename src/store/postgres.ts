@@ -502,7 +502,7 @@ export async function openPostgresStore(location: string, options: PgOpenOptions
   } catch (e) {
     // pg reads the connection string here; what it cannot read is the caller's mistake, said
     // without the string itself (it holds a password).
-    throw new UsageError(`the PostgreSQL connection string cannot be read (${e instanceof Error ? e.message : String(e)}): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'invalid_store');
+    throw new UsageError(`the PostgreSQL connection string cannot be read (${e instanceof Error ? e.message : String(e)}): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE, with any of : / @ ? # % in the user or password percent-encoded (%2F for /)`, 'invalid_store');
   } finally {
     process.emitWarning = emitWarning;
   }

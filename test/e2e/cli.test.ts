@@ -92,6 +92,10 @@ describe('the command line', () => {
     expect(oneLineError(await store.run(['user', 'add', 'pwguess', '-pHunter2-in-the-log']))).toBe("error: unknown option '-p...' (an argument that starts with '-' goes after --)");
     expect(oneLineError(await store.run(['user', 'show', '-x']))).toBe("error: unknown option '-x'");
     expect(oneLineError(await store.run(['user', 'add', 'pwguess', '--password-stdin=x']))).toBe("error: option '--password-stdin' takes no value (what followed its = is not repeated)");
+    // A second factor given as login takes it, where --as takes --auth-code (the code not repeated).
+    expect(oneLineError(await store.run(['--as', 'root', '--password-stdin', '--code', '123456', 'user', 'list'], { input: 'x\n' }))).toBe(
+      "error: unknown option '--code' here: the second factor of the user --as signs in is --auth-code (--code goes after login, user add and tfa add totp)",
+    );
     const typo = await store.run(['user', 'add', 'pwguess', '--passwrd-stdin']);
     expect(oneLineError(typo)).toBe("error: unknown option '--passwrd-stdin' (Did you mean --password-stdin?)");
     expect((await store.run(['user', 'show', 'pwguess'])).code).toBe(3);
@@ -273,6 +277,18 @@ describe('the command line', () => {
     expect(r.code).toBe(2);
     expect(oneLineError(r)).toMatch(/^error: unknown setting "a\?a{75}\.\.\.": known are /);
     expect(r.stderr.length).toBeLessThan(1000);
+  });
+
+  it('says how to write a PostgreSQL password holding a slash, without repeating it', async () => {
+    const r = await store.run(['--db', 'postgres://tfactl:S3cr/etPG@127.0.0.1:5432/tfa', 'user', 'list']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('S3cr');
+    expect(oneLineError(r)).toMatch(/^error: the PostgreSQL connection string cannot be read \(.*\): expected postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE, .* percent-encoded \(%2F for \/\)$/);
+  });
+
+  it('names the setting a mistyped one was near', async () => {
+    const r = await store.run(['settings', 'set', 'session.minute', '10']);
+    expect({ code: r.code, error: oneLineError(r) }).toEqual({ code: 2, error: 'error: unknown setting "session.minute" (did you mean session.minutes?)' });
   });
 
   it('makes no store for a sign-in: --as, an API token and login on a store not there yet are exit 6', async () => {

@@ -62,8 +62,11 @@ describe('tfactl help', () => {
     [['bogus'], `error: unknown command 'bogus': tfactl has ${TOP_COMMANDS}`],
     [['frobnicate'], `error: unknown command 'frobnicate': tfactl has ${TOP_COMMANDS}`],
     [['user', 'add', 'extra'], "error: unknown command 'user add extra'"],
-    // No near name (a synonym): the names there are.
-    [['tfa', 'add', 'passkey'], "error: unknown command 'tfa add passkey': tfactl tfa add has totp, yubico, webauthn, recovery"],
+    // No near name: the names there are.
+    [['tfa', 'add', 'sms'], "error: unknown command 'tfa add sms': tfactl tfa add has totp, yubico, webauthn, recovery"],
+    // A name people look for (a synonym, or a kind added another way): where it is.
+    [['tfa', 'add', 'passkey'], "error: unknown command 'tfa add passkey': passkeys and security keys are added with 'tfactl tfa add webauthn'"],
+    [['tfa', 'add', 'u2f'], "error: unknown command 'tfa add u2f': a new security key is added as WebAuthn ('tfactl tfa add webauthn'); U2F keys come only from Proxmox ('tfactl import proxmox')"],
   ])('refuses an unknown command %j in one line with a suggestion, exit 2', async (path, line) => {
     const r = await runBin(['help', ...path]);
     expect(r.code).toBe(2);
