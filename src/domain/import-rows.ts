@@ -127,6 +127,13 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
   // No column it knows: a file without its header line, whose first row (a password, maybe) is
   // not repeated back.
   if (needUserid && unknown.length === names.length) {
+    // A spreadsheet's export in a locale that separates with ';' (or a tab): one unknown column
+    // whose parts are known ones.
+    const separator = names.length === 1 ? [';', '\t', '|'].find((c) => names[0]!.includes(c)) : undefined;
+    const parts = separator === undefined ? [] : names[0]!.split(separator).map((p) => p.trim());
+    if (separator !== undefined && parts.every((p) => (IMPORT_FIELDS as readonly string[]).includes(p))) {
+      throw new UsageError(`line ${line}: the columns are separated by ${separator === '\t' ? 'tabs' : `'${separator}'`}: a CSV file separates them with commas (userid,password,tfa)`, 'invalid_import');
+    }
     throw new UsageError(`line ${line}: the first line is not a header: it names no column tfactl knows (the header names the columns, e.g. userid,password,tfa; known: ${IMPORT_FIELDS.join(', ')})`, 'invalid_import');
   }
   if (unknown.length > 0) {

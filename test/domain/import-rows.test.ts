@@ -15,6 +15,13 @@ describe('import records', () => {
     expect(() => csvColumns(['userid', 'USERID'], 3)).toThrow(/line 3: column "userid" appears twice/);
   });
 
+  it("say so when the columns are separated by ';' or tabs (a spreadsheet's export), not by commas", () => {
+    expect(() => csvColumns(['UserID;Password;tfa'], 1)).toThrow("line 1: the columns are separated by ';': a CSV file separates them with commas (userid,password,tfa)");
+    expect(() => csvColumns(['userid\tcomment'], 1)).toThrow('line 1: the columns are separated by tabs: a CSV file separates them with commas (userid,password,tfa)');
+    // Not a header of known columns however it is split: said as before.
+    expect(() => csvColumns(['alice;Secret-pass'], 1)).toThrow(/the first line is not a header/);
+  });
+
   it('fail a CSV row with another number of fields than the header, not the file', () => {
     expect(csvRecord(['userid', 'comment'], ['a', 'b'], 2)).toEqual({ line: 2, fields: { userid: 'a', comment: 'b' } });
     expect(rows([csvRecord(['userid', 'comment'], ['a', 'b', 'c'], 7)])).toEqual([
