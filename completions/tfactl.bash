@@ -576,6 +576,8 @@ _tfactl() {
     _tfactl_words
     cur=${words[cword]}
     tfactl=${words[0]/#\~\//$HOME/}
+    # An alias (the README's walk-through makes one) is no command to run: what it stands for is, when one word.
+    [[ -n $tfactl && -n ${BASH_ALIASES[$tfactl]+set} && ${BASH_ALIASES[$tfactl]} != *[[:space:]]* ]] && tfactl=${BASH_ALIASES[$tfactl]/#\~\//$HOME/}
     _tfactl_node ''
     for (( i = 1; i < cword; i++ )); do
         word=${words[i]}

@@ -291,6 +291,8 @@ export function renderBash(tree) {
   out(`    ${fn}_words`);
   out('    cur=${words[cword]}');
   out("    tfactl=${words[0]/#\\~\\//$HOME/}");
+  out("    # An alias (the README's walk-through makes one) is no command to run: what it stands for is, when one word.");
+  out('    [[ -n $tfactl && -n ${BASH_ALIASES[$tfactl]+set} && ${BASH_ALIASES[$tfactl]} != *[[:space:]]* ]] && tfactl=${BASH_ALIASES[$tfactl]/#\\~\\//$HOME/}');
   out(`    ${fn}_node ''`);
   out('    for (( i = 1; i < cword; i++ )); do');
   out('        word=${words[i]}');

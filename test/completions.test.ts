@@ -93,8 +93,9 @@ const SEP = '--end-of-reply--';
 function bashComplete(...lines: (readonly string[])[]): string[][] {
   return bashCompleteWith({}, ...lines);
 }
-function bashCompleteWith(options: { env?: Record<string, string>; file?: string }, ...lines: (readonly string[])[]): string[][] {
+function bashCompleteWith(options: { env?: Record<string, string>; file?: string; prelude?: string }, ...lines: (readonly string[])[]): string[][] {
   const script = [
+    ...(options.prelude === undefined ? [] : [options.prelude]),
     `source ${sq(options.file ?? BASH_FILE)}`,
     'q() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _tfactl; printf "%s\\n" "${COMPREPLY[@]}"; echo ' + SEP + '; }',
     ...lines.map((words) => `q ${words.map(sq).join(' ')}`),
@@ -541,6 +542,11 @@ describe('values and ids from the store', () => {
     expect(readFileSync(broken, 'utf8')).not.toBe(bashText);
     const [ids] = bashCompleteWith({ env: env(), file: broken }, ['tfactl', 'tfa', 'delete', 'alice', '']);
     expect(ids).toEqual([]);
+  });
+
+  it("bash: ids through an alias, as the README's walk-through makes one (an alias is no command to run)", () => {
+    const [viaAlias] = bashCompleteWith({ env: env(), prelude: `alias tfa-here=${sq(resolve(BIN))}` }, ['tfa-here', 'user', 'show', 'b']);
+    expect(viaAlias).toEqual(['bob@corp']);
   });
 
   it('bash: ids by prefix, of the user typed, from the store --db names, with descriptions dropped', () => {
