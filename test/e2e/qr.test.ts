@@ -30,6 +30,19 @@ describe('TOTP QR codes', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
+  it('with the QR code in a file, shows neither the secret nor the URI (a CI job logs its output); --json holds them', async () => {
+    const file = join(store.dir, 'quinn-quiet.png');
+    const r = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--qr', `png:${file}`]);
+    expect(r.code, r.stderr).toBe(0);
+    const uri = zbar(file);
+    const secret = new URL(uri).searchParams.get('secret');
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(r.stdout + r.stderr).not.toContain(secret);
+    expect(r.stdout + r.stderr).not.toContain('otpauth://');
+    expect(r.stdout).toContain('Type:   TOTP, 6 digits, 30 s, SHA1');
+    expect(r.stderr).toContain(`wrote the QR code to ${file} (mode 0600: it holds the secret, which is not shown here)`);
+  });
+
   it('writes an SVG that decodes to the URI once rasterised', async () => {
     const svg = join(store.dir, 'quinn.svg');
     const png = join(store.dir, 'quinn-svg.png');

@@ -77,7 +77,11 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   const show = async (p: PreparedTotp) => {
     if (qr.kind === 'png' || qr.kind === 'svg') {
       await writeQrFile(qr.kind, qr.path, p.uri);
-      out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret)`);
+      // The file is how the secret goes to its user: not also to this terminal's scrollback, or a
+      // CI job's log, as recovery keys written with --output are not (--json still holds it).
+      out.note(`wrote the QR code to ${qr.path} (mode 0600: it holds the secret, which is not shown here)`);
+      if (!out.json) out.display(`Type:   TOTP, ${p.params.digits} digits, ${p.params.period} s, ${p.params.algorithm}`);
+      return;
     }
     if (out.json) return;
     if (qr.kind === 'terminal') {
