@@ -25,8 +25,8 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr'
-            vopts='--db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr --description'
+            vopts='--db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr --description'
             args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''

@@ -117,6 +117,24 @@ describe('TOTP enrolment', () => {
     expect(right.stdout).toContain(`Secret: ${secret}`);
   });
 
+  it('names the factor user add enrols with --description, and refuses it where no factor is named', async () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXR';
+    const added = await store.run(['user', 'add', 'dora', '--no-password', '--tfa', 'totp', '--totp-secret', secret, '--code', oathtool(secret), '--description', 'pixel 7']);
+    expect(added.code, added.stderr).toBe(0);
+    const listed = (await store.run(['tfa', 'list', 'dora', '--json'])).json().result[0].factors;
+    expect(listed.map((f: { type: string; description: string }) => [f.type, f.description])).toEqual([['totp', 'pixel 7']]);
+    const before = store.snapshot();
+    for (const [args, code] of [
+      [['--tfa', 'none', '--description', 'x'], 'conflicting_options'],
+      [['--description', 'x'], 'usage'],
+    ] as const) {
+      const r = await store.run(['user', 'add', 'dora2', '--no-password', ...args, '--json']);
+      expect({ exit: r.code, code: r.json().error.code }).toEqual({ exit: 2, code });
+      expect(r.json().error.message).toMatch(/^--description names the factor enrolled with the user: give --tfa totp or --tfa yubico/);
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('generates a 160-bit secret when none is given, and honours SHA256 with 8 digits', async () => {
     await addUser('walt');
     const r = await store.run(['tfa', 'add', 'totp', 'walt', '--no-verify', '--algorithm', 'SHA256', '--digits', '8', '--period', '60', '--json']);
