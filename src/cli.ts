@@ -40,6 +40,21 @@ Exit codes:
   6    store unavailable (or the tfactl service), damaged or from a newer tfactl; output not writable
   130  cancelled (Ctrl-C, SIGTERM or SIGHUP, or no to a question)`;
 
+/**
+ * `choices` for an option or argument, taken in any case (`TOTP` is totp), as user ids and realm
+ * names are: commander's own check is exact. The choices stay for help and completions; `hint`
+ * follows them in the refusal.
+ */
+function anyCase<T extends Option | Argument>(target: T, choices: readonly string[], hint = ''): T {
+  target.choices(choices);
+  target.argParser((value: string) => {
+    const lower = value.toLowerCase();
+    if (!choices.includes(lower)) throw new InvalidArgumentError(`Allowed choices are ${choices.join(', ')}${hint}.`);
+    return lower;
+  });
+  return target;
+}
+
 /** A command's names from below the program down to it: `tfa add totp`. */
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -150,7 +165,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .action(async (...params: unknown[]) => {
         const cmd = params.at(-1) as Command;
         refuseOptionAsValue(cmd);
-        await runLeaf(load, cmd.args, cmd.optsWithGlobals(), commandPath(cmd));
+        // Each declared argument as parsed (a choice typed in any case, in lower case; anyCase), the rest as typed.
+        const args = cmd.args.map((typed, i) => {
+          const parsed: unknown = cmd.processedArgs[i];
+          return typeof parsed === 'string' ? parsed : typed;
+        });
+        await runLeaf(load, args, cmd.optsWithGlobals(), commandPath(cmd));
       });
 
   // Groups only hold subcommands; `tfactl user --help` lists them (no `help` subcommand). A group
@@ -233,16 +253,8 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       import('./commands/realm/set-enforce.js'),
     )
       .argument('<realm>', REALM)
-      .addArgument(
-        new Command()
-          .createArgument('<type>', 'none, totp or yubico')
-          .choices(['none', 'totp', 'yubico'])
-          // The choices stay for help and completions; the refusal says which comes first.
-          .argParser((value: string) => {
-            if (!['none', 'totp', 'yubico'].includes(value)) throw new InvalidArgumentError('Allowed choices are none, totp, yubico (the realm comes first: tfactl realm set-enforce REALM TYPE).');
-            return value;
-          }),
-      )
+      // The refusal says which comes first.
+      .addArgument(anyCase(new Argument('<type>', 'none, totp or yubico'), ['none', 'totp', 'yubico'], ' (the realm comes first: tfactl realm set-enforce REALM TYPE)'))
       .option('--digits <n>', 'TOTP digits: 6, 7 or 8 (default: as the realm enforces already, else 6)')
       .option('--step <seconds>', 'TOTP period in seconds, 10 to 300 (default: as the realm enforces already, else 30); Proxmox\'s name for it')
       .option('--period <seconds>', 'the same as --step, by the name `tfa add totp` uses')
@@ -302,7 +314,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(tfa, 'delete', 'delete a second factor', () => import('./commands/tfa/delete.js'))
       .argument('<userid>', USERID)
       .argument('[id]', 'factor id, or a unique start of it, at least 4 characters (see tfa list)')
-      .addOption(new Option('--type <type>', 'delete every factor of this kind').choices(['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
+      .addOption(anyCase(new Option('--type <type>', 'delete every factor of this kind'), ['totp', 'recovery', 'yubico', 'webauthn', 'u2f']))
       .option('--all', 'delete every factor of the user')
       .option('--yes', 'with --type or --all: do not ask; needed without a terminal');
     leaf(tfa, 'enable', 'enable a second factor', () => import('./commands/tfa/enable.js'))
@@ -321,7 +333,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
   leaf(program, 'login', 'sign in: password, then a second factor if the user has one', () => import('./commands/login.js'))
     .argument('<userid>', USERID)
     .option('--code <code>', 'second factor: a TOTP code, a recovery key or a YubiKey OTP; - reads it from standard input, @FILE from a file (asked on a terminal)')
-    .addOption(new Option('--type <type>', 'what --code is (default: told from its shape)').choices(['totp', 'recovery', 'yubico']))
+    .addOption(anyCase(new Option('--type <type>', 'what --code is (default: told from its shape)'), ['totp', 'recovery', 'yubico']))
     .option('--begin', 'only check the password and hand out a challenge for the second factor (for web apps; answer it with --finish within 120 s)')
     .option('--finish', 'answer a challenge from --begin, with --response or --code')
     .option('--challenge <id>', 'the challenge --begin handed out')
@@ -345,7 +357,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
     leaf(token, 'add', 'make an API token for a user; its value is shown once', () => import('./commands/token/add.js'))
       .argument('<userid>', USERID)
       .argument('<name>', 'the token\'s name: 1 to 32 letters, digits, ".", "_" or "-", starting with a letter')
-      .addOption(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)').choices(['inherit', 'read-only']).default('inherit'))
+      .addOption(anyCase(new Option('--privileges <privileges>', 'what it may do: what its user may (inherit), or only look (read-only)'), ['inherit', 'read-only']).default('inherit'))
       .option('--expire <date>', 'the last day it works, YYYY-MM-DD (default: never)')
       .option('--comment <text>', 'what it is for');
     leaf(token, 'list', 'list API tokens: a user\'s, or every one (admins); never their values', () => import('./commands/token/list.js'))
@@ -377,7 +389,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
 
   group(program, 'export', 'export for other systems (admins)', (exporting) => {
     leaf(exporting, 'totp', 'export TOTP secrets in plain text (audited)', () => import('./commands/export/totp.js'))
-      .addOption(new Option('--format <format>', 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)').choices(['csv', 'uri', 'png-dir']).default('csv'))
+      .addOption(anyCase(new Option('--format <format>', 'csv, uri (one otpauth URI a line) or png-dir (a QR code a factor)'), ['csv', 'uri', 'png-dir']).default('csv'))
       .option('--output <path>', 'a new file (mode 0600), or a new directory for png-dir (default: standard output)');
     leaf(exporting, 'users', 'export realms, users and factor metadata as JSON, without secrets', () => import('./commands/export/users.js'));
   });
@@ -423,7 +435,7 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .option('--limit <n>', 'the newest N entries (default 100)')
       .option('--all', 'every entry, oldest first')
       .option('--action <action>', 'only entries of this action (login, tfa.add, ...), or of a group of them (tfa: tfa.add, tfa.delete, ...); sign-in: every sign-in (login, --as, API tokens, the service\'s API, PAM)')
-      .addOption(new Option('--outcome <outcome>', 'only entries with this outcome').choices(['ok', 'refused', 'failed']))
+      .addOption(anyCase(new Option('--outcome <outcome>', 'only entries with this outcome'), ['ok', 'refused', 'failed']))
       .option('--wide', WIDE);
     leaf(audit, 'prune', 'remove the entries older than a day or a number of days, in batches, with an entry saying so (root@local only)', () => import('./commands/audit/prune.js'))
       .option('--before <date>', 'remove the entries from before this day (YYYY-MM-DD, UTC; today at the latest)')
@@ -439,12 +451,12 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
 
   leaf(program, 'completion', 'print the completion script for a shell (see README "Shell completions")', () =>
     import('./commands/completion.js'),
-  ).addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']));
+  ).addArgument(anyCase(new Argument('<shell>', 'bash, zsh or fish'), ['bash', 'zsh', 'fish']));
   // What the completion scripts offer for user ids, factor ids and realms: never prompts, never fails.
   leaf(program, '__complete', 'print user ids, factor ids of a user, realms or setting names from the store', () => import('./commands/complete.js'), {
     hidden: true,
   })
-    .addArgument(new Argument('<kind>').choices(['users', 'factors', 'realms', 'settings']))
+    .addArgument(anyCase(new Argument('<kind>'), ['users', 'factors', 'realms', 'settings']))
     .argument('[userid]', 'whose factors (factors), or what has been typed of a user id (users: only those that start with it)');
 
   refuseContradictions(program);

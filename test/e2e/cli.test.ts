@@ -286,6 +286,22 @@ describe('the command line', () => {
     expect(oneLineError(r)).toMatch(/^error: the PostgreSQL connection string cannot be read \(.*\): expected postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE, .* percent-encoded \(%2F for \/\)$/);
   });
 
+  it('takes the choices of options and arguments in any case, as user ids and realm names', async () => {
+    expect((await store.run(['realm', 'add', 'anycase'])).code).toBe(0);
+    const enforced = await store.run(['realm', 'set-enforce', 'AnyCase', 'TOTP', '--json']);
+    expect(enforced.code, enforced.stderr).toBe(0);
+    expect((await store.run(['realm', 'show', 'anycase', '--json'])).json().result.enforce).toBe('totp');
+    const added = await store.run(['user', 'add', 'casey@anycase', '--no-password', '--tfa', 'None', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await store.run(['audit', '--outcome', 'OK', '--limit', '1', '--json'])).code).toBe(0);
+    expect((await store.run(['completion', 'BASH'])).stdout).toMatch(/^# bash completion for tfactl/);
+    // Not a choice in any case: refused as before, the choices named.
+    expect(oneLineError(await store.run(['realm', 'set-enforce', 'anycase', 'TOTPX']))).toBe(
+      'error: invalid type "TOTPX": expected none, totp or yubico (the realm comes first: tfactl realm set-enforce REALM TYPE)',
+    );
+    expect(oneLineError(await store.run(['audit', '--outcome', 'FINE']))).toBe('error: invalid --outcome "FINE": expected ok, refused or failed');
+  });
+
   it('names the setting a mistyped one was near', async () => {
     const r = await store.run(['settings', 'set', 'session.minute', '10']);
     expect({ code: r.code, error: oneLineError(r) }).toEqual({ code: 2, error: 'error: unknown setting "session.minute" (did you mean session.minutes?)' });

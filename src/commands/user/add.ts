@@ -32,7 +32,7 @@ export async function run(inv: Invocation): Promise<void> {
     '--qr': stringOpt(inv, 'qr') !== undefined,
   });
   const yubicoFlags = given({ '--aes-key': stringOpt(inv, 'aesKey') !== undefined, '--private-id': stringOpt(inv, 'privateId') !== undefined });
-  const tfaOption = stringOpt(inv, 'tfa');
+  const tfaOption = stringOpt(inv, 'tfa')?.toLowerCase();
   // Without --tfa, what the options name, else what the realm enforces ('auto', never typed).
   if (tfaOption !== undefined && tfaOption !== 'totp' && tfaOption !== 'yubico' && tfaOption !== 'none') {
     throw new UsageError(`invalid --tfa ${JSON.stringify(tfaOption)}: expected totp, yubico or none`);
