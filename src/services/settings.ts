@@ -129,6 +129,9 @@ export interface ChangedSetting {
   readonly warnings: readonly string[];
 }
 
+/** The shortest password NIST SP 800-63B lets a verifier accept, and password.min-length's default. */
+const NIST_MIN_LENGTH = 8;
+
 /**
  * Changes a setting (root@local), or with `value` null puts it back to its default (`settings
  * unset`: the stored value is forgotten, so a default that follows the host, such as totp.issuer's,
@@ -154,6 +157,9 @@ export async function changeSetting(session: Session, key: string, value: string
       const policy = await passwordPolicy(tx);
       const next = { ...policy, [key === 'password.min-length' ? 'minLength' : 'maxLength']: Number(parsed) };
       if (next.minLength > next.maxLength) throw new UsageError('password.min-length cannot exceed password.max-length', 'invalid_setting');
+      if (key === 'password.min-length' && next.minLength < NIST_MIN_LENGTH) {
+        warnings.push(`new passwords may now be shorter than ${NIST_MIN_LENGTH} characters, the least NIST SP 800-63B allows (tfactl's default)`);
+      }
     }
     const scope = CREDENTIAL_SCOPES[key];
     let stranded = 0;

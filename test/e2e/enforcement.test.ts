@@ -217,7 +217,10 @@ describe('settings', () => {
     expect((await store.run(['settings', 'unset', 'totp.issuer'])).stdout).toMatch(/^unset totp\.issuer: its default applies \(tfactl@/);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'settings.unset', outcome: 'ok' });
     // min above max is refused whichever way it would come about, and nothing changes.
-    expect((await store.run(['settings', 'set', 'password.min-length', '4'])).code).toBe(0);
+    // Below NIST's least (the default), taken with a warning.
+    const short = await store.run(['settings', 'set', 'password.min-length', '4', '--json']);
+    expect(short.code).toBe(0);
+    expect(short.json().warnings).toEqual(["new passwords may now be shorter than 8 characters, the least NIST SP 800-63B allows (tfactl's default)"]);
     expect((await store.run(['settings', 'set', 'password.max-length', '5'])).code).toBe(0);
     const before = store.snapshot();
     // The default minimum, 8, is above the maximum set.
