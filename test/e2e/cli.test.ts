@@ -302,6 +302,15 @@ describe('the command line', () => {
     expect(oneLineError(await store.run(['audit', '--outcome', 'FINE']))).toBe('error: invalid --outcome "FINE": expected ok, refused or failed');
   });
 
+  it('says the user comes first when a factor id was given in its place', async () => {
+    for (const command of [['tfa', 'delete'], ['tfa', 'enable'], ['tfa', 'disable'], ['tfa', 'modify']]) {
+      const r = await store.run([...command, '5b49e077', 'root@local', ...(command[1] === 'modify' ? ['--description', 'x'] : [])]);
+      expect({ code: r.code, line: oneLineError(r) }).toEqual({ code: 3, line: `error: user 5b49e077@local does not exist (the user comes first: tfactl ${command.join(' ')} USERID ID)` });
+    }
+    // A user that is not there, the id after it: only that.
+    expect(oneLineError(await store.run(['tfa', 'delete', 'nobody', '5b49e077']))).toBe('error: user nobody@local does not exist');
+  });
+
   it('names the setting a mistyped one was near', async () => {
     const r = await store.run(['settings', 'set', 'session.minute', '10']);
     expect({ code: r.code, error: oneLineError(r) }).toEqual({ code: 2, error: 'error: unknown setting "session.minute" (did you mean session.minutes?)' });

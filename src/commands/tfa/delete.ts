@@ -8,6 +8,7 @@ import { deleteFactors, factorRemovalRefusal, type FactorSelection } from '../..
 import { confirmDeletion } from '../confirm.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
+import { userBeforeFactor } from './argument-order.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
@@ -21,8 +22,10 @@ export async function run(inv: Invocation): Promise<void> {
   // Deleting more than one factor at a time is asked about (or --yes); one named factor is not.
   const many = all ? `every second factor of ${userid}` : type !== undefined ? `every ${type} factor of ${userid}` : null;
   const confirmed = many === null ? async () => undefined : await confirmDeletion(inv, `this deletes ${many}`, `Delete ${many}?`);
-  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
-  const { deleted, warnings } = await deleteFactors(session, userid, which, confirmed);
+  const { deleted, warnings } = await userBeforeFactor('tfa delete', { typed: arg(inv, 0), id: userid }, inv.args[1], async () => {
+    const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.delete', target: userid, precheck: (store, actor) => factorRemovalRefusal(store, actor, userid, which) });
+    return deleteFactors(session, userid, which, confirmed);
+  });
   for (const w of warnings) inv.out.warn(w);
   inv.out.result({ userid, deleted }, (r, style) =>
     r.deleted.length === 0 ? `${r.userid} had no such factors` : `${style.green('deleted')} ${countOf(r.deleted.length, 'factor')} of ${r.userid}: ${r.deleted.join(', ')}`,

@@ -6,6 +6,7 @@ import { describeFactor } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, stringOpt } from '../options.js';
 import { factorView } from '../views.js';
+import { userBeforeFactor } from './argument-order.js';
 import { factorName } from './render.js';
 
 /** `tfa modify USERID ID --description TEXT`: what a factor is called, as Proxmox's TFA update changes it. */
@@ -16,7 +17,8 @@ export async function run(inv: Invocation): Promise<void> {
   if (given === undefined) throw new UsageError('nothing to change: give --description');
   const description = parseComment(given, 'description');
   if (description === null) throw new UsageError('a factor\'s description cannot be empty: name the device or app', 'invalid_comment');
-  const session = await openSession(inv, { op: 'tfa.manage', action: 'tfa.modify', target: userid });
-  const factor = await describeFactor(session, userid, id, description);
+  const factor = await userBeforeFactor('tfa modify', { typed: arg(inv, 0), id: userid }, arg(inv, 1), async () =>
+    describeFactor(await openSession(inv, { op: 'tfa.manage', action: 'tfa.modify', target: userid }), userid, id, description),
+  );
   inv.out.result(factorView(factor), (f, style) => `${style.green('modified')} ${factorName(f.type)} ${f.id} of ${f.userid}: ${f.description}`);
 }
