@@ -173,7 +173,7 @@ function unknownOption(message: string): string {
   const suggestion = /\(Did you mean (-{1,2}[\w-]+)\?\)/.exec(message)?.[1];
   // The signing-in user's second factor, given where the command takes none (`--as bob --code 1 user list`).
   if (name === '--code' && suggestion === undefined) {
-    return `unknown option '--code${more}' here: the second factor of the user --as signs in is --auth-code (--code goes after login, user add and tfa add totp)`;
+    return `unknown option '--code${more}' here: --code goes after login, user add and tfa add totp; the second factor of a user signing in with --as is --auth-code`;
   }
   if (suggestion === name && more.startsWith('=')) return `option '${name}' takes no value (what followed its = is not repeated)`;
   // `-dash3`: perhaps a name that starts with a dash, which goes after `--` (not repeated: it may be a secret).

@@ -50,11 +50,14 @@ export type QrTarget = { readonly kind: 'terminal' } | { readonly kind: 'none' }
 
 /** Parses `--qr terminal|none|png:FILE|svg:FILE`. */
 export function parseQrTarget(input: string): QrTarget {
-  if (input === 'terminal' || input === 'none') return { kind: input };
-  const m = /^(png|svg):(.+)$/.exec(input);
-  if (m?.[2] === '-') throw new UsageError(`--qr ${m[1]}: takes a file name, not - (standard output is not used here; ./- is a file named -)`);
-  if (m?.[2]?.trim() === '') throw new UsageError(`--qr ${m[1]}: takes a file name, and it is empty`);
-  if (m?.[1] && m[2]) return { kind: m[1] as 'png' | 'svg', path: m[2] };
+  // The kind in any case, as every choice (`NONE`, `PNG:FILE`); the file name as typed.
+  const lower = input.toLowerCase();
+  if (lower === 'terminal' || lower === 'none') return { kind: lower };
+  const m = /^(png|svg):(.+)$/i.exec(input);
+  const kind = m?.[1]?.toLowerCase() as 'png' | 'svg' | undefined;
+  if (m?.[2] === '-') throw new UsageError(`--qr ${kind}: takes a file name, not - (standard output is not used here; ./- is a file named -)`);
+  if (m?.[2]?.trim() === '') throw new UsageError(`--qr ${kind}: takes a file name, and it is empty`);
+  if (kind && m?.[2]) return { kind, path: m[2] };
   throw new UsageError(`invalid --qr ${JSON.stringify(input)}: expected terminal, none, png:FILE or svg:FILE`);
 }
 

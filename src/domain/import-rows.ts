@@ -130,7 +130,8 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
     // A spreadsheet's export in a locale that separates with ';' (or a tab): one unknown column
     // whose parts are known ones.
     const separator = names.length === 1 ? [';', '\t', '|'].find((c) => names[0]!.includes(c)) : undefined;
-    const parts = separator === undefined ? [] : names[0]!.split(separator).map((p) => p.trim());
+    // A trailing separator (an empty last column) as spreadsheets write it.
+    const parts = separator === undefined ? [] : names[0]!.split(separator).map((p) => p.trim()).filter((p, i, all) => p !== '' || i < all.length - 1);
     if (separator !== undefined && parts.every((p) => (IMPORT_FIELDS as readonly string[]).includes(p))) {
       throw new UsageError(`line ${line}: the columns are separated by ${separator === '\t' ? 'tabs' : `'${separator}'`}: a CSV file separates them with commas (userid,password,tfa)`, 'invalid_import');
     }

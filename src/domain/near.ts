@@ -7,6 +7,8 @@ export function nearest(word: string, names: readonly string[]): string | undefi
   let best: string | undefined;
   let bestDistance = 3;
   for (const name of names) {
+    // More than two edits apart by their lengths alone: not measured (a long word would take time).
+    if (Math.abs(word.length - name.length) >= bestDistance) continue;
     const d = editDistance(word, name);
     const length = Math.max(word.length, name.length);
     if (d < bestDistance && (length - d) / length > 0.4) {

@@ -326,11 +326,13 @@ async function notSignedIn(deps: AuthDeps, context: SignInContext, audit: Audit,
   const count = await deps.store.recordPasswordFailure(context.userid, limits, deps.now());
   // The failure that bans says so, as a wrong password's does: a script whose code came out empty
   // would else be told the same thing until its user could not sign in at all.
-  const left = limits.failures - count.failures;
+  // (A user gone since its password was checked is told nothing more than a wrong password is.)
   const banned =
     count.bannedUntil > 0
       ? `; that was too many failed sign-ins for ${context.userid}: ${banText(context.userid, count.bannedUntil)}`
-      : `; counted as a failed sign-in: after ${left} more within ${spanText(limits.windowSeconds)}, ${context.userid}'s sign-ins are banned for ${spanText(limits.banSeconds)}`;
+      : reason === 'unknown user'
+        ? ''
+        : `; counted as a failed sign-in (${count.failures} of ${limits.failures} within ${spanText(limits.windowSeconds)} ban ${context.userid}'s password sign-ins for ${spanText(limits.banSeconds)})`;
   return fail(audit, context, reason, `${message}${banned}`, { passwordFailures: count.failures, ...(count.bannedUntil > 0 && { bannedUntil: isoTime(count.bannedUntil) }) });
 }
 

@@ -129,7 +129,10 @@ export interface ChangedSetting {
   readonly warnings: readonly string[];
 }
 
-/** The shortest password NIST SP 800-63B lets a verifier accept, and password.min-length's default. */
+/**
+ * The shortest password NIST SP 800-63B lets a verifier accept for a password used with a second
+ * factor (revision 4 asks 15 of one used alone), and password.min-length's default.
+ */
 const NIST_MIN_LENGTH = 8;
 
 /**
@@ -158,7 +161,7 @@ export async function changeSetting(session: Session, key: string, value: string
       const next = { ...policy, [key === 'password.min-length' ? 'minLength' : 'maxLength']: Number(parsed) };
       if (next.minLength > next.maxLength) throw new UsageError('password.min-length cannot exceed password.max-length', 'invalid_setting');
       if (key === 'password.min-length' && next.minLength < NIST_MIN_LENGTH) {
-        warnings.push(`new passwords may now be shorter than ${NIST_MIN_LENGTH} characters, the least NIST SP 800-63B allows (tfactl's default)`);
+        warnings.push(`new passwords may now be shorter than ${NIST_MIN_LENGTH} characters, the least NIST SP 800-63B allows even beside a second factor (tfactl's default)`);
       }
     }
     const scope = CREDENTIAL_SCOPES[key];

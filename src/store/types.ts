@@ -354,14 +354,14 @@ export interface UserStore {
   /** A user with their realm's rule, enabled factors and locks. */
   getUserOverview(userid: string): Promise<UserOverview | undefined>;
   /**
-   * Users in order of realm and user id, read as they are consumed, a page at a time (bounded
+   * Users by realm and then name (`bob` before `bob.x` and `bob2`), read as they are consumed, a page at a time (bounded
    * memory at any size; no read stays open while they are written out, so what changes meanwhile
    * may show in later pages: sql-store.ts LISTING_PAGE).
    */
   users(filter: UserFilter): AsyncIterable<UserOverview>;
   /** The user ids that start with `prefix` (every one for ''), in order: what completion offers. One read. */
   userIdsStartingWith(prefix: string): Promise<string[]>;
-  /** Users in order of user id, each with all their factors; read as consumed, like users(). */
+  /** Users in the order of users(), each with all their factors; read as consumed, like users(). */
   usersWithFactors(filter: UserFilter): AsyncIterable<{ readonly user: UserOverview; readonly factors: readonly FactorRecord[] }>;
   /** How many users of `realm` have no enabled factor of `type`, and the first `sample` of them. */
   usersWithout(realm: string, type: FactorType, sample: number): Promise<{ readonly count: number; readonly first: readonly string[] }>;

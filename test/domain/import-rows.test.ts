@@ -17,6 +17,7 @@ describe('import records', () => {
 
   it("say so when the columns are separated by ';' or tabs (a spreadsheet's export), not by commas", () => {
     expect(() => csvColumns(['UserID;Password;tfa'], 1)).toThrow("line 1: the columns are separated by ';': a CSV file separates them with commas (userid,password,tfa)");
+    expect(() => csvColumns(['userid;comment;'], 1)).toThrow(/^line 1: the columns are separated by ';'/);
     expect(() => csvColumns(['userid\tcomment'], 1)).toThrow('line 1: the columns are separated by tabs: a CSV file separates them with commas (userid,password,tfa)');
     // Not a header of known columns however it is split: said as before.
     expect(() => csvColumns(['alice;Secret-pass'], 1)).toThrow(/the first line is not a header/);

@@ -94,7 +94,7 @@ describe('the command line', () => {
     expect(oneLineError(await store.run(['user', 'add', 'pwguess', '--password-stdin=x']))).toBe("error: option '--password-stdin' takes no value (what followed its = is not repeated)");
     // A second factor given as login takes it, where --as takes --auth-code (the code not repeated).
     expect(oneLineError(await store.run(['--as', 'root', '--password-stdin', '--code', '123456', 'user', 'list'], { input: 'x\n' }))).toBe(
-      "error: unknown option '--code' here: the second factor of the user --as signs in is --auth-code (--code goes after login, user add and tfa add totp)",
+      "error: unknown option '--code' here: --code goes after login, user add and tfa add totp; the second factor of a user signing in with --as is --auth-code",
     );
     const typo = await store.run(['user', 'add', 'pwguess', '--passwrd-stdin']);
     expect(oneLineError(typo)).toBe("error: unknown option '--passwrd-stdin' (Did you mean --password-stdin?)");
@@ -293,7 +293,15 @@ describe('the command line', () => {
     expect((await store.run(['realm', 'show', 'anycase', '--json'])).json().result.enforce).toBe('totp');
     const added = await store.run(['user', 'add', 'casey@anycase', '--no-password', '--tfa', 'None', '--json']);
     expect(added.code, added.stderr).toBe(0);
-    expect((await store.run(['audit', '--outcome', 'OK', '--limit', '1', '--json'])).code).toBe(0);
+    const audited = await store.run(['audit', '--outcome', 'REFUSED', '--json']);
+    expect(audited.code, audited.stderr).toBe(0);
+    const outcomes = (audited.json().result as { outcome: string }[]).map((e) => e.outcome);
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(new Set(outcomes)).toEqual(new Set(['refused']));
+    const quiet = await store.run(['user', 'add', 'quincy@anycase', '--no-password', '--tfa', 'TOTP', '--no-verify', '--qr', 'NONE']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/^Secret: [A-Z2-7]{32}$/m);
+    expect(quiet.stdout).not.toContain('Scan this QR code');
     expect((await store.run(['completion', 'BASH'])).stdout).toMatch(/^# bash completion for tfactl/);
     // Not a choice in any case: refused as before, the choices named.
     expect(oneLineError(await store.run(['realm', 'set-enforce', 'anycase', 'TOTPX']))).toBe(

@@ -220,7 +220,7 @@ describe('settings', () => {
     // Below NIST's least (the default), taken with a warning.
     const short = await store.run(['settings', 'set', 'password.min-length', '4', '--json']);
     expect(short.code).toBe(0);
-    expect(short.json().warnings).toEqual(["new passwords may now be shorter than 8 characters, the least NIST SP 800-63B allows (tfactl's default)"]);
+    expect(short.json().warnings).toEqual(["new passwords may now be shorter than 8 characters, the least NIST SP 800-63B allows even beside a second factor (tfactl's default)"]);
     expect((await store.run(['settings', 'set', 'password.max-length', '5'])).code).toBe(0);
     const before = store.snapshot();
     // The default minimum, 8, is above the maximum set.

@@ -41,6 +41,11 @@ describe('TOTP QR codes', () => {
     expect(r.stdout + r.stderr).not.toContain('otpauth://');
     expect(r.stdout).toContain('Type:   TOTP, 6 digits, 30 s, SHA1');
     expect(r.stderr).toContain(`wrote the QR code to ${file} (mode 0600: it holds the secret, which is not shown here)`);
+    // --json, for the script that asked: the secret and URI in the result (and the kind in any case).
+    const upper = join(store.dir, 'quinn-json.png');
+    const json = await store.run(['tfa', 'add', 'totp', 'quinn', '--no-verify', '--qr', `PNG:${upper}`, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json().result).toMatchObject({ secret: expect.stringMatching(/^[A-Z2-7]{32}$/), uri: zbar(upper) });
   });
 
   it('writes an SVG that decodes to the URI once rasterised', async () => {

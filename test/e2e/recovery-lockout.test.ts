@@ -230,7 +230,7 @@ describe('lockout', () => {
     expect(begun.json().result).toMatchObject({ kinds: ['recovery'], recoveryKeysLeft: 10, totpLocked: true });
     const uncoded = await store.run(['login', 'lock1', '--password-stdin'], { input: `${PW}\n` });
     expect(uncoded.code).toBe(5);
-    expect(oneLineError(uncoded)).toBe('error: lock1@local needs a second factor: give it with --code (a recovery key (10 left); - reads it from standard input); TOTP is locked after too many failed codes; counted as a failed sign-in: after 4 more within 10 minutes, lock1@local\'s sign-ins are banned for 15 minutes');
+    expect(oneLineError(uncoded)).toBe('error: lock1@local needs a second factor: give it with --code (a recovery key (10 left); - reads it from standard input); TOTP is locked after too many failed codes; counted as a failed sign-in (1 of 5 within 10 minutes ban lock1@local\'s password sign-ins for 15 minutes)');
     // So does PAM's line before its prompt.
     const pam = await store.run(['--db', store.db, 'pam', 'prompt'], { env: { PAM_USER: 'lock1' } });
     expect(pam.stdout).toBe('Second factor for lock1@local (TOTP is locked after too many failures): type a recovery key (10 left) at the next prompt.\n');

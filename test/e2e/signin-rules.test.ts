@@ -241,7 +241,7 @@ describe('second factors from standard input or a file', () => {
     expect(line.code).toBe(5);
     // Counted, and said so with what is left: a script that gives no code learns it before the ban.
     expect(line.json().error.message).toBe(
-      "no second factor was given for emp@local (an empty line of standard input); counted as a failed sign-in: after 4 more within 10 minutes, emp@local's sign-ins are banned for 15 minutes",
+      "no second factor was given for emp@local (an empty line of standard input); counted as a failed sign-in (1 of 5 within 10 minutes ban emp@local's password sign-ins for 15 minutes)",
     );
     expect(state()).toBe(0);
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'login', target: 'emp@local', outcome: 'failed' });
@@ -250,7 +250,7 @@ describe('second factors from standard input or a file', () => {
     for (let i = 2; i <= 4; i++) {
       const again = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
       expect(again.code).toBe(5);
-      expect(again.json().error.message).toContain(`after ${5 - i} more within 10 minutes`);
+      expect(again.json().error.message).toContain(`counted as a failed sign-in (${i} of 5 within 10 minutes`);
     }
     const fifth = await store.run(['login', 'emp', '--password-stdin', '--code', '-', '--json'], { input: `${PW}\n\n` });
     expect(fifth.code).toBe(5);

@@ -35,7 +35,7 @@ export async function run(inv: Invocation): Promise<void> {
   const tfaOption = stringOpt(inv, 'tfa')?.toLowerCase();
   // Without --tfa, what the options name, else what the realm enforces ('auto', never typed).
   if (tfaOption !== undefined && tfaOption !== 'totp' && tfaOption !== 'yubico' && tfaOption !== 'none') {
-    throw new UsageError(`invalid --tfa ${JSON.stringify(tfaOption)}: expected totp, yubico or none`);
+    throw new UsageError(`invalid --tfa ${JSON.stringify(stringOpt(inv, 'tfa'))}: expected totp, yubico or none`);
   }
   const tfaType = tfaOption ?? (yubicoOtp !== undefined ? 'yubico' : totpFlags.length > 0 ? 'totp' : 'auto');
   if (tfaType === 'yubico' && yubicoOtp === undefined) throw new UsageError('--tfa yubico needs --yubico-otp (touch the key)');
