@@ -2,6 +2,7 @@ import { type Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { HELP_EXAMPLES, type HelpExample } from './help-examples.js';
 import { nearest } from './domain/near.js';
+import { shortened } from './domain/text.js';
 
 /** A command's names below tfactl: `['tfa', 'add', 'totp']`; `[]` for tfactl itself. */
 export function commandPath(cmd: Command): string[] {
@@ -58,7 +59,7 @@ export function findCommand(program: Command, words: readonly string[]): Command
   for (const [i, word] of words.entries()) {
     const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!next) {
-      const typed = words.slice(0, i + 1).join(' ');
+      const typed = shortened(words.slice(0, i + 1).join(' '));
       const elsewhere = ELSEWHERE[typed];
       if (elsewhere !== undefined) throw new UsageError(`unknown command '${typed}': ${elsewhere}`);
       const names = cmd

@@ -9,6 +9,7 @@ import { createOutput } from './output.js';
 import { parsePamArgv } from './pam-argv.js';
 import { isPostgresUrl } from './domain/store-location.js';
 import { shellWord } from './domain/command-line.js';
+import { shortened } from './domain/text.js';
 import { processContext as baseContext, type StoreOpener } from './process-context.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -178,7 +179,7 @@ function unknownOption(message: string): string {
   if (suggestion === name && more.startsWith('=')) return `option '${name}' takes no value (what followed its = is not repeated)`;
   // `-dash3`: perhaps a name that starts with a dash, which goes after `--` (not repeated: it may be a secret).
   const dashed = suggestion === undefined && !name.startsWith('--') && more !== '' ? " (an argument that starts with '-' goes after --)" : '';
-  return `unknown option '${name}${more}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}${dashed}`;
+  return `unknown option '${shortened(name)}${more}'${suggestion === undefined ? '' : ` (Did you mean ${suggestion}?)`}${dashed}`;
 }
 
 /** Runs tfactl as this process. */

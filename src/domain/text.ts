@@ -131,11 +131,19 @@ export function hasOrHave(n: number): string {
   return n === 1 ? 'has' : 'have';
 }
 
+/** What was typed, cut to 80 characters for a message (`aaaa...`), as quote() cuts what it quotes. */
+export function shortened(text: string): string {
+  const chars = [...text];
+  return chars.length > 80 ? `${chars.slice(0, 77).join('')}...` : text;
+}
+
 /**
  * `text` with the secret of anything in it shaped as an API token's value (`USERID!NAME=SECRET`)
  * replaced by `…`: errors and warnings may quote what was typed where something else belonged.
  */
 export function hideTokenSecrets(text: string): string {
   // The shape as messages name it (`USERID!NAME=SECRET`) is left as it is; a secret ends at a blank, a quote or `)`.
-  return text.replace(/([^\s!"'(]*![A-Za-z][A-Za-z0-9._-]{0,31}=)(?!SECRET\b)[^\s"')]+/g, '$1…');
+  // A match starts only where its user id can (the lookbehind): else each position of a long word
+  // without a token in it was tried, each to the word's end (seconds for an argument of 64 KiB).
+  return text.replace(/(?<![^\s!"'(])([^\s!"'(]*![A-Za-z][A-Za-z0-9._-]{0,31}=)(?!SECRET\b)[^\s"')]+/g, '$1…');
 }

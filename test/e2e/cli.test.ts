@@ -319,6 +319,20 @@ describe('the command line', () => {
     expect(oneLineError(await store.run(['tfa', 'delete', 'nobody', '5b49e077']))).toBe('error: user nobody@local does not exist');
   });
 
+  it('cuts a long unknown command or option short in its error', async () => {
+    const long = 'a'.repeat(60_000);
+    for (const [args, line] of [
+      [[long], `error: unknown command '${'a'.repeat(77)}...': tfactl has `],
+      [['user', long], `error: unknown command 'user ${'a'.repeat(72)}...': tfactl user has `],
+      [['user', 'list', `--${long}`], `error: unknown option '--${'a'.repeat(75)}...'`],
+    ] as const) {
+      const r = await store.run([...args]);
+      expect(r.code).toBe(2);
+      expect(oneLineError(r).startsWith(line), oneLineError(r).slice(0, 200)).toBe(true);
+      expect(r.stderr.length).toBeLessThan(1000);
+    }
+  });
+
   it('names the setting a mistyped one was near', async () => {
     const r = await store.run(['settings', 'set', 'session.minute', '10']);
     expect({ code: r.code, error: oneLineError(r) }).toEqual({ code: 2, error: 'error: unknown setting "session.minute" (did you mean session.minutes?)' });
