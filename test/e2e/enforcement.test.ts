@@ -71,8 +71,13 @@ describe('a realm that enforces TOTP', () => {
 
   it('refuses TOTP parameters other than the realm\'s', async () => {
     const r = await store.run(['tfa', 'add', 'totp', 'dan@corp', '--digits', '6', '--no-verify']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(oneLineError(r)).toContain('enforces TOTP with 8 digits');
+    const json = await store.run(['tfa', 'add', 'totp', 'dan@corp', '--algorithm', 'SHA256', '--no-verify', '--json']);
+    expect(json.code).toBe(4);
+    expect(json.json().error).toMatchObject({ code: 'realm_policy', message: expect.stringContaining('leave out --digits, --period and --algorithm') });
+    const audit = await store.run(['audit', 'list', '--outcome', 'refused', '--json']);
+    expect(audit.json().result).toContainEqual(expect.objectContaining({ action: 'tfa.add', target: 'dan@corp', outcome: 'refused', detail: { reason: expect.stringContaining('enforces TOTP with 8 digits') } }));
   });
 
   it('is not bypassed by disabling every factor', async () => {

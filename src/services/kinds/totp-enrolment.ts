@@ -2,7 +2,7 @@ import { isRoot } from '../../domain/permissions.js';
 import { typedCode } from '../../domain/second-factor.js';
 import { open, openedIs, seal, secretContext, totpSecretMark } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
-import { AuthError, NotFoundError, RefusedError, UsageError } from '../../errors.js';
+import { AuthError, NotFoundError, RefusedError } from '../../errors.js';
 import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
@@ -48,7 +48,8 @@ export async function prepareTotp(session: Session, userid: string, realm: Realm
   const realmParams = realm?.enforce === 'totp' ? realm.totp : null;
   const params = parseTotpParams(req.params, realmParams ?? undefined);
   if (realmParams && !sameTotpParams(params, realmParams)) {
-    throw new UsageError(`realm ${realm?.name} enforces TOTP with ${describeTotpParams(realmParams)}: leave out --digits, --period and --algorithm`);
+    // What the realm enforces refuses it, as a factor type the realm rules out is (exit 4, audited).
+    await refuse(session, 'tfa.add', userid, `realm ${realm?.name} enforces TOTP with ${describeTotpParams(realmParams)}: leave out --digits, --period and --algorithm`, 'realm_policy');
   }
   const secret = req.secret ?? encodeSecret(session.random.bytes(GENERATED_SECRET_BYTES));
   const issuer = req.issuer ?? (await totpIssuer(session.store, session.hostname));
