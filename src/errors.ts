@@ -53,6 +53,16 @@ export class NotFoundError extends TfaError {
   }
 }
 
+/** That a user does not exist (exit 3), saying which: what to tell about it depends on the id. */
+export class UserNotFoundError extends NotFoundError {
+  constructor(
+    readonly userid: string,
+    hint = '',
+  ) {
+    super(`user ${userid} does not exist${hint}`);
+  }
+}
+
 /** Refused by policy or in conflict with what exists (exit 4). */
 export class RefusedError extends TfaError {
   override name = 'RefusedError';

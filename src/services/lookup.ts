@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UserNotFoundError } from '../errors.js';
 import type { RealmRecord, Store, UserRecord } from '../store/types.js';
 import { nearest } from '../domain/near.js';
 import { realmPassedFor } from '../domain/userid.js';
@@ -14,10 +14,10 @@ export async function requireUser(store: Store, userid: string): Promise<UserRec
 }
 
 /** That `userid` does not exist, naming the users of its name in other realms. */
-export async function userMissing(store: Store, userid: string): Promise<NotFoundError> {
+export async function userMissing(store: Store, userid: string): Promise<UserNotFoundError> {
   const elsewhere = await store.useridsNamed(userid.slice(0, userid.lastIndexOf('@')), 4);
   const hint = elsewhere.length === 0 ? '' : ` (there ${elsewhere.length === 1 ? 'is' : 'are'} ${elsewhere.length > 3 ? `${elsewhere.slice(0, 3).join(', ')}, …` : elsewhere.join(', ')}: is the realm right?)`;
-  return new NotFoundError(`user ${userid} does not exist${hint}`);
+  return new UserNotFoundError(userid, hint);
 }
 
 /**

@@ -2,7 +2,7 @@ import { isExpired } from '../domain/dates.js';
 import { decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
 import { ROOT_USERID, type UserId } from '../domain/userid.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, UsageError, UserNotFoundError } from '../errors.js';
 import type { NewTotpFactor, UserOverview, UserPatch } from '../store/types.js';
 
 export type { UserOverview, UserPatch };
@@ -182,14 +182,14 @@ export async function modifyUser(session: Session, userid: string, patch: UserPa
   }
   return session.store.transaction(async (tx) => {
     const current = await tx.getUser(userid);
-    if (!current) throw new NotFoundError(`user ${userid} does not exist`);
+    if (!current) throw new UserNotFoundError(userid);
     // Only what differs is written, and said in the trail with its new value (a grant and a
     // revocation of admin rights read differently); what the user had already is not a change:
     // `--expire never` again ends no sessions.
     const changes = Object.fromEntries(Object.entries(patch).filter(([key, value]) => current[key as keyof UserPatch & keyof typeof current] !== value)) as UserPatch;
     const changed = Object.keys(changes);
     const unchanged = Object.keys(patch).filter((key) => !changed.includes(key));
-    if (changed.length > 0 && !(await tx.updateUser(userid, changes, session.now()))) throw new NotFoundError(`user ${userid} does not exist`);
+    if (changed.length > 0 && !(await tx.updateUser(userid, changes, session.now()))) throw new UserNotFoundError(userid);
     // Disabling an account, or changing when it expires, ends its sessions: enabled again, or
     // given a later date, it signs in afresh rather than finding them alive again.
     const ended = changes.enabled === false || changes.expire !== undefined ? await tx.deleteSessions(userid) : 0;
@@ -237,7 +237,7 @@ export async function deleteUser(session: Session, userid: string, confirmed: ()
   await requireUser(session.store, userid);
   await confirmed();
   await session.store.transaction(async (tx) => {
-    if (!(await tx.deleteUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
+    if (!(await tx.deleteUser(userid))) throw new UserNotFoundError(userid);
     await session.audit({ action: 'user.delete', target: userid, outcome: 'ok' }, tx);
   });
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, UserNotFoundError } from '../../errors.js';
 
 /** What a factor id, or the start of one, looks like (`5b49e077`, `5b49e077-6e52`): hex with a digit, in dashed groups. */
 const FACTOR_ID_LIKE = /^(?=[^-]*\d)[0-9a-f]{4,}(?:-[0-9a-f]*)*$/i;
@@ -13,7 +13,7 @@ export async function userBeforeFactor<T>(command: string, userid: { readonly ty
     return await fn();
   } catch (e) {
     const swapped = FACTOR_ID_LIKE.test(userid.typed) && factorArg !== undefined && !FACTOR_ID_LIKE.test(factorArg);
-    if (swapped && e instanceof NotFoundError && e.message.startsWith(`user ${userid.id} does not exist`)) {
+    if (swapped && e instanceof UserNotFoundError && e.userid === userid.id) {
       throw new NotFoundError(`${e.message} (the user comes first: tfactl ${command} USERID ID)`, e.code);
     }
     throw e;

@@ -2,7 +2,7 @@ import { isRoot } from '../../domain/permissions.js';
 import { typedCode } from '../../domain/second-factor.js';
 import { open, openedIs, seal, secretContext, totpSecretMark } from '../../domain/secret-box.js';
 import { describeTotpParams, parseTotpParams, sameTotpParams, type TotpParams, type TotpParamsInput } from '../../domain/totp-params.js';
-import { AuthError, NotFoundError, RefusedError } from '../../errors.js';
+import { AuthError, RefusedError, UserNotFoundError } from '../../errors.js';
 import type { NewTotpFactor, RealmRecord, Store } from '../../store/types.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
@@ -208,7 +208,7 @@ export async function enrolTotp(
   await io.confirmed?.(prepared);
   const row = await totpFactorRow(session, prepared, step);
   const raced = await session.store.transaction(async (tx) => {
-    if (!(await tx.getUser(userid))) throw new NotFoundError(`user ${userid} does not exist`);
+    if (!(await tx.getUser(userid))) throw new UserNotFoundError(userid);
     const same = await factorWithSecret(session, tx, prepared);
     if (same !== undefined) return same;
     await tx.insertTotpFactor(row);
