@@ -392,7 +392,7 @@ complete -c tfactl -n '__tfactl_using "user add"' -l private-id -x -d 'the YubiK
 complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verification code of --totp-secret; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal'
 complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE'
-complete -c tfactl -n '__tfactl_using "user add"' -l description -x -d 'what to call the factor --tfa enrols, e.g. the phone\'s name (default: TOTP or YubiKey)'
+complete -c tfactl -n '__tfactl_using "user add"' -l description -x -d 'what to call the factor --tfa (or the realm) enrols, e.g. the phone\'s name (default: TOTP or YubiKey)'
 
 # tfactl user list
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'

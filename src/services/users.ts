@@ -36,7 +36,14 @@ export interface NewUserRequest {
 
 /** Second factor to set up with a new user. `auto`: TOTP when the realm enforces it, else none. */
 export type NewUserTfa =
-  | { readonly type: 'auto' | 'totp'; readonly totp: TotpRequest; readonly verify: boolean; readonly io: TotpEnrolmentIo }
+  | {
+    readonly type: 'auto' | 'totp';
+    readonly totp: TotpRequest;
+    readonly verify: boolean;
+    readonly io: TotpEnrolmentIo;
+    /** Whether the factor was given a name (`--description`): with `auto`, only a realm that enforces TOTP has a factor to give it to. */
+    readonly named?: boolean;
+  }
   | { readonly type: 'yubico'; readonly yubico: YubicoRequest }
   | { readonly type: 'none' };
 
@@ -70,6 +77,9 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   const warnings: string[] = [];
   const wantTotp = tfa.type === 'totp' || (tfa.type === 'auto' && realm.enforce === 'totp');
   if (tfa.type === 'totp') await checkRealmAllows(session, realm, id, 'totp');
+  if (tfa.type === 'auto' && tfa.named === true && realm.enforce === 'none') {
+    throw new UsageError(`--description names the factor enrolled with the user, and realm ${realm.name} enforces none: give --tfa totp or --tfa yubico`);
+  }
   if (!wantTotp && tfa.type !== 'yubico' && realm.enforce !== 'none') {
     if (tfa.type !== 'none') {
       throw new UsageError(`realm ${realm.name} enforces ${realm.enforce}: give the user's key now, or --tfa none to add them without one`);

@@ -43,6 +43,14 @@ describe('a realm that enforces TOTP', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('names the factor the realm has enrolled with --description, without --tfa totp', async () => {
+    const r = await store.run(['user', 'add', 'dot@corp', '--no-password', '--no-verify', '--description', 'pixel 7', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.totp).toMatchObject({ userid: 'dot@corp', description: 'pixel 7', digits: 8 });
+    const listed = (await store.run(['tfa', 'list', 'dot@corp', '--json'])).json().result[0].factors;
+    expect(listed.map((f: { type: string; description: string }) => [f.type, f.description])).toEqual([['totp', 'pixel 7']]);
+  });
+
   it('enrols TOTP in any realm when --totp-secret or --code is given', async () => {
     const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJR';
     const r = await store.run(['user', 'add', 'greg', '--no-password', '--totp-secret', secret, '--no-verify', '--json']);

@@ -46,10 +46,11 @@ export async function run(inv: Invocation): Promise<void> {
     throw new UsageError(`${yubicoFlags.join(' and ')} go${yubicoFlags.length === 1 ? 'es' : ''} with --yubico-otp${other ? ` (--tfa yubico), not --tfa ${tfaOption}` : ''}`, other ? 'conflicting_options' : 'usage');
   }
   if (tfaType !== 'totp' && tfaType !== 'auto' && totpFlags.length > 0) throw new UsageError(`${totpFlags.join(', ')} go${totpFlags.length === 1 ? 'es' : ''} with --tfa totp`, 'conflicting_options');
-  // A name for the factor enrolled now: with none named, whether one is enrolled is the realm's to say.
+  // A name for the factor enrolled now: with none named, whether one is enrolled is the realm's to
+  // say (the service refuses it where the realm enforces none).
   const description = stringOpt(inv, 'description');
-  if (description !== undefined && (tfaType === 'none' || tfaType === 'auto')) {
-    throw new UsageError(`--description names the factor enrolled with the user: give --tfa totp or --tfa yubico${tfaType === 'none' ? ', not --tfa none' : ''}`, tfaType === 'none' ? 'conflicting_options' : 'usage');
+  if (description !== undefined && tfaType === 'none') {
+    throw new UsageError('--description names the factor enrolled with the user: give --tfa totp or --tfa yubico, not --tfa none', 'conflicting_options');
   }
   if (withPassword) requireSecretInput(inv, `a password for ${userid.id}`, ', or --no-password to create the account without one');
   // Standard input would carry the new user's password, which --no-password says there is none
@@ -73,6 +74,7 @@ export async function run(inv: Invocation): Promise<void> {
           type: tfaType,
           totp: { ...(await parseTotpRequestOptions(inv, 'totpSecret')), description: parseComment(description ?? '', 'description') ?? 'TOTP' },
           verify,
+          named: description !== undefined,
           io: totpIo(inv, {
             verify,
             codeFlag: '--code',
