@@ -33,13 +33,28 @@ export function parsePositiveInt(input: string, what: string, max = Number.MAX_S
   return Number(input);
 }
 
+/** Where a factor id has '-': every id is a UUID as tfactl makes them (5b49e077-6e52-4c1e-…). */
+const FACTOR_ID_DASHES = new Set([8, 13, 18, 23]);
+
+/**
+ * Whether a message may repeat what was given as a factor id: only what could start one. What is
+ * typed where an id goes may be a secret in the wrong place (a recovery key, a TOTP secret, a
+ * password), and an id that matches nothing is repeated back.
+ */
+export function factorIdShowable(input: string): boolean {
+  return input.length <= 36 && [...input].every((c, i) => (FACTOR_ID_DASHES.has(i) ? c === '-' : /[0-9a-f]/i.test(c)));
+}
+
+/** Said instead of a factor id not repeated (see factorIdShowable). */
+export const factorIdUnshown = (input: string) => `it is not repeated here (${[...input].length} characters): a factor id is hex, as tfa list shows it`;
+
 /**
  * A factor id as given on the command line: its full id or any start of it (`tfa list` shows
  * them), so at least one printable character without spaces, and no longer than an id is.
  */
 export function parseFactorIdArg(input: string): string {
   if (!/^[^\s\p{Cc}\p{Cf}]{1,64}$/u.test(input)) {
-    throw new UsageError(`invalid factor id ${quote(input)}: give the id tfa list shows, or a start of it of at least ${MIN_FACTOR_ID_PREFIX} characters`, 'invalid_factor_id');
+    throw new UsageError(`invalid factor id${factorIdShowable(input) ? ` ${quote(input)}` : ''}: give the id tfa list shows, or a start of it of at least ${MIN_FACTOR_ID_PREFIX} characters`, 'invalid_factor_id');
   }
   // Said before anything else (a sign-in that would spend a second factor): no id is this short.
   if (input.length < MIN_FACTOR_ID_PREFIX) {

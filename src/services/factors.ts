@@ -1,5 +1,5 @@
 import { tfactlLine } from '../domain/command-line.js';
-import { MIN_FACTOR_ID_PREFIX } from '../domain/account.js';
+import { factorIdShowable, factorIdUnshown, MIN_FACTOR_ID_PREFIX } from '../domain/account.js';
 import { isoTime } from '../domain/dates.js';
 import { isRoot } from '../domain/permissions.js';
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
@@ -59,7 +59,11 @@ async function requireFactor(store: Store, userid: string, idOrPrefix: string): 
   }
   const matches = startingWith(factors, idOrPrefix);
   if (matches.length === 1) return matches[0] as FactorRecord;
-  if (matches.length === 0) throw new NotFoundError(`${userid} has no factor ${idOrPrefix} (see ${tfactlLine('tfa list', [userid])})`);
+  if (matches.length === 0) throw new NotFoundError(
+      factorIdShowable(idOrPrefix)
+        ? `${userid} has no factor ${idOrPrefix} (see ${tfactlLine('tfa list', [userid])})`
+        : `${userid} has no factor of the id given; ${factorIdUnshown(idOrPrefix)} (see ${tfactlLine('tfa list', [userid])})`,
+    );
   throw new UsageError(`factor id ${idOrPrefix} is ambiguous for ${userid}: it starts ${matches.map((f) => f.id).join(', ')}; give more of it`, 'ambiguous_id');
 }
 

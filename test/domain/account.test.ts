@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseComment, parseEmail, parseFactorIdArg, parsePositiveInt } from '../../src/domain/account.js';
+import { factorIdShowable, parseComment, parseEmail, parseFactorIdArg, parsePositiveInt } from '../../src/domain/account.js';
 import { parseTotpParams } from '../../src/domain/totp-params.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -35,11 +35,33 @@ describe('parseEmail and parseComment', () => {
   });
 });
 
+describe('factorIdShowable', () => {
+  it('lets a message repeat only what could start a factor id: never a recovery key, a TOTP secret or a password', () => {
+    for (const id of ['3f2a', '3F2A1B6C', '3f2a1b6c-', '3f2a1b6c-0000-4000-8000-000000000000', '123456']) expect(factorIdShowable(id), id).toBe(true);
+    for (const text of ['6008-c778-81eb-d4c0', 'JBSWY3DPEHPK3PXP', 'hunter2', 'bob@local!ci=3f2a', '3f2a1b6c-0000-4000-8000-0000000000001', 'totp']) {
+      expect(factorIdShowable(text), text).toBe(false);
+    }
+    // Every start of a real id may be shown; nothing with a character an id never holds may.
+    fc.assert(
+      fc.property(fc.uuid(), fc.nat(36), (uuid, n) => {
+        expect(factorIdShowable(uuid.slice(0, Math.max(1, n)))).toBe(true);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), (text) => {
+        if (/[^0-9a-f-]/i.test(text)) expect(factorIdShowable(text)).toBe(false);
+      }),
+    );
+  });
+});
+
 describe('parseFactorIdArg', () => {
   it('takes an id or a start of one of at least 4 characters, and refuses empty, spaced or invisible input with a UsageError', () => {
     for (const ok of ['3f2a', '3f2a1b6c-0000-4000-8000-000000000000']) expect(parseFactorIdArg(ok)).toBe(ok);
     expect(() => parseFactorIdArg('3f2')).toThrow('factor id 3f2 is too short: give at least 4 characters of it (see tfactl tfa list)');
-    for (const bad of ['', ' ', 'a b', 'x\u200b', '\t', 'x'.repeat(65)]) expect(() => parseFactorIdArg(bad)).toThrow(/^invalid factor id /);
+    for (const bad of ['', ' ', 'a b', 'x\u200b', '\t', 'x'.repeat(65)]) expect(() => parseFactorIdArg(bad)).toThrow(/^invalid factor id[ :]/);
+    // A passphrase given as the id is not repeated.
+    expect(() => parseFactorIdArg('correct horse battery')).toThrow(/^invalid factor id: give the id tfa list shows/);
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (input) => {
         try {

@@ -52,6 +52,20 @@ describe('recovery keys', () => {
     expect(list.stdout).not.toContain(keys[3]);
   });
 
+  it('are not repeated when one is given where a factor id goes', async () => {
+    await addUser('rhea');
+    const [key] = await addRecovery('rhea');
+    for (const command of ['delete', 'disable', 'enable']) {
+      const r = await store.run(['tfa', command, 'rhea', key!, ...(command === 'delete' ? ['--yes'] : []), '--json']);
+      expect([r.code, r.json().error.code], r.stderr).toEqual([3, 'not_found']);
+      expect(r.json().error.message).toBe('rhea@local has no factor of the id given; it is not repeated here (19 characters): a factor id is hex, as tfa list shows it (see tfactl tfa list rhea@local)');
+      expect(r.stdout + r.stderr).not.toContain(key!.slice(5));
+    }
+    const spaced = await store.run(['tfa', 'delete', 'rhea', key!.replace(/-/g, ' '), '--yes']);
+    expect([spaced.code, oneLineError(spaced)]).toEqual([2, 'error: invalid factor id: give the id tfa list shows, or a start of it of at least 4 characters']);
+    expect((await login('rhea', key!)).code).toBe(0);
+  });
+
   it('warn when fewer than four are left, and say when none are', async () => {
     await addUser('lowe');
     const keys = await addRecovery('lowe');
