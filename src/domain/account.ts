@@ -4,15 +4,30 @@ import { quote } from './userid.js';
 
 const EMAIL_RE = /^[^\s@<>"',;]+@[^\s@<>"',;]+\.[^\s@<>"',;]+$/;
 
-/** Validates an email address loosely (something@domain.tld, no spaces); empty means none. */
-export function parseEmail(input: string): string | null {
+/**
+ * Validates an email address loosely (something@domain.tld, no spaces); empty means none.
+ * `shownAs` puts a refused one into the message (quoted; a file's cell by shownIfAddress).
+ */
+export function parseEmail(input: string, shownAs: (input: string) => string = quote): string | null {
   if (input === '') return null;
   checkText(input, 'email address', 254, 'invalid_email');
   if (!EMAIL_RE.test(input)) {
-    throw new UsageError(`invalid email address ${quote(input)}`, 'invalid_email');
+    throw new UsageError(`invalid email address ${shownAs(input)}`, 'invalid_email');
   }
   return input;
 }
+
+/**
+ * A cell of a file for an error message: as it is when it has the shape of what the column holds
+ * (`shape`), else by its length only. A row whose cells slid over by one (a comma in an unquoted
+ * password) puts a password where a date or a flag goes, and the message must not repeat it.
+ */
+export function cellShown(text: string, shape: RegExp): string {
+  return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
+}
+
+/** An email cell as cellShown shows it: only when it looks like an address. */
+export const shownIfAddress = (text: string) => cellShown(text, /^[^@\s]+@[^@\s]+\.[^@\s]+$/);
 
 /**
  * Validates a free-text field (a comment, a factor's description, an issuer): one line of at most

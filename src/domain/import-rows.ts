@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { parseComment, parseEmail } from './account.js';
+import { cellShown, parseComment, parseEmail, shownIfAddress } from './account.js';
 import { topLevelJsonKeys } from './json-keys.js';
 import { parseDate } from './dates.js';
 import { parseUserId, quote } from './userid.js';
@@ -64,8 +64,12 @@ export function csvColumns(header: readonly string[], line: number): string[] {
 /** A CSV record under its header's columns; a record with another number of fields fails its row. */
 export function csvRecord(columns: readonly string[], cells: readonly string[], line: number): RawRecord {
   if (cells.length !== columns.length) {
-    // Its user id still names the row in the results, where the cell is.
-    const userid = cells[columns.indexOf('userid')];
+    // Its user id still names the row in the results where the cell is sure to be its own: before
+    // the password, whose unquoted comma (the usual cause) shifts the cells after it, so that a
+    // piece of the password would stand where the user id goes.
+    const at = columns.indexOf('userid');
+    const password = columns.indexOf('password');
+    const userid = password < 0 || at < password ? cells[at] : undefined;
     return { line, fields: { __error: `has ${cells.length} fields, the header ${columns.length}`, ...(userid !== undefined && { userid }) } };
   }
   const fields: Record<string, string> = {};
@@ -137,13 +141,17 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
     }
     throw new UsageError(`line ${line}: the first line is not a header: it names no column tfactl knows (the header names the columns, e.g. userid,password,tfa; known: ${IMPORT_FIELDS.join(', ')})`, 'invalid_import');
   }
+  // Without a userid column it is no header either (a file without one, whose first row began
+  // with a cell named as a column is: `admin,PASSWORD,totp`), and its cells are not repeated.
+  if (needUserid && !names.includes('userid')) {
+    throw new UsageError(`line ${line}: the header has no userid column${unknown.length > 0 ? ` (is the first line a header? it names the columns, e.g. userid,password,tfa; known: ${IMPORT_FIELDS.join(', ')})` : ''}`, 'invalid_import');
+  }
   if (unknown.length > 0) {
     throw new UsageError(
       `line ${line}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map(quote).join(', ')} (known: ${IMPORT_FIELDS.join(', ')})`,
       'invalid_import',
     );
   }
-  if (needUserid && !names.includes('userid')) throw new UsageError(`line ${line}: the header has no userid column`, 'invalid_import');
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`line ${line}: column ${quote(dup)} appears twice`, 'invalid_import');
 }
@@ -168,13 +176,14 @@ export function importRowReader(): (record: RawRecord) => ParsedRow {
 function parseRecord(r: RawRecord): ParsedRow {
   const f = (name: Field) => (r.fields[name] ?? '').trim();
   const useridText = f('userid');
+  const useridShown = (text: string) => cellShown(text, USERID_CELL);
   if (r.fields.__error) return { ok: false, line: r.line, userid: shownUserid(useridText), error: `line ${r.line} ${r.fields.__error}` };
   const given = (name: Field) => Object.hasOwn(r.fields, name);
   // Bytes that were not UTF-8 (decodeUtf8) or JSON's "\udXXX": not text, whatever the field.
   const broken = IMPORT_FIELDS.find((name) => /\p{Cs}/u.test(r.fields[name] ?? ''));
   if (broken) return { ok: false, line: r.line, userid: null, error: `line ${r.line}: the ${broken} field is not valid UTF-8 (or holds a lone surrogate)` };
   try {
-    const id = parseUserId(useridText);
+    const id = parseUserId(useridText, useridShown);
     const adminText = f('admin').toLowerCase();
     if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${cellShown(adminText, /^$/)}: expected true, false, yes, no, 1 or 0`);
     const expire = f('expire');
@@ -188,7 +197,7 @@ function parseRecord(r: RawRecord): ParsedRow {
         realm: id.realm,
         password: password === '' ? (given('password') ? null : undefined) : password,
         admin: given('admin') ? ['true', 'yes', '1'].includes(adminText) : undefined,
-        email: given('email') ? parseImportedEmail(f('email')) : undefined,
+        email: given('email') ? parseEmail(f('email'), shownIfAddress) : undefined,
         comment: given('comment') ? parseComment(r.fields.comment ?? '') : undefined,
         expire: given('expire') ? (expire === '' || expire.toLowerCase() === 'never' ? null : parseExpiry(expire)) : undefined,
         ...tfa,
@@ -200,26 +209,6 @@ function parseRecord(r: RawRecord): ParsedRow {
   }
 }
 
-/**
- * A cell for an error message: as it is when it has the shape of what the column holds (`shape`),
- * else by its length only. A row whose cells slid over by one (a comma in an unquoted password)
- * puts a password where a date or a flag goes, and the message must not repeat it.
- */
-function cellShown(text: string, shape: RegExp): string {
-  return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
-}
-
-/** An email cell, the error naming it as cellShown does: shown only when it looks like an address. */
-function parseImportedEmail(text: string): string | null {
-  try {
-    return parseEmail(text);
-  } catch (e) {
-    // Only the refusal that repeats the cell is reworded; one that names a character (a control,
-    // an override) never repeated it.
-    if (!(e instanceof UsageError) || !e.message.startsWith('invalid email address "')) throw e;
-    throw new UsageError(`invalid email address ${cellShown(text, /^[^@\s]+@[^@\s]+\.[^@\s]+$/)}`, 'invalid_email');
-  }
-}
 
 /** An expiry cell: a date, the error naming the cell as cellShown does. */
 function parseExpiry(text: string): string {
@@ -227,12 +216,19 @@ function parseExpiry(text: string): string {
   throw new UsageError(`invalid expiry date ${cellShown(text, /^$/)}: expected a date as YYYY-MM-DD`, 'invalid_date');
 }
 
-/** A failed row's user id as the results name every other row's (`v1@local`), or as given when it is not one. */
+/**
+ * What a user id cell that is not one may be shown as: what could be a user id with a mistake
+ * (a realm too short, too long a name, a letter of another script). Any other sign (`:`, a space,
+ * `/`, a quote...) is more likely a password in the wrong column, and is not repeated.
+ */
+const USERID_CELL = /^[\p{L}\p{N}._@+-]+$/u;
+
+/** A failed row's user id as the results name every other row's (`v1@local`), or as given when it is not one (and could not be a password). */
 function shownUserid(text: string): string | null {
   try {
     return parseUserId(text).id;
   } catch {
-    return text || null;
+    return USERID_CELL.test(text) ? text : null;
   }
 }
 

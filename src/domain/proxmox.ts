@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { parseEmail } from './account.js';
+import { parseEmail, shownIfAddress } from './account.js';
 import { dateOf, isStoredTime, LAST_SECOND } from './dates.js';
 import { repeatedJsonKey } from './json-keys.js';
 import { u2fCredentialFromProxmox, webauthnCredentialFromProxmox, type U2fCredential, type WebauthnCredential } from './proxmox-credentials.js';
@@ -498,8 +498,9 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
     expire: expireSeconds === 0 ? null : dateOf(expireSeconds),
     firstname: nullIfEmpty(proxmoxText(decodeProxmoxText(firstname), 'first name', where)),
     lastname: nullIfEmpty(proxmoxText(decodeProxmoxText(lastname), 'last name', where)),
-    // Proxmox writes the e-mail address as is, unlike the free-text fields.
-    email: within(where, () => parseEmail(email)),
+    // Proxmox writes the e-mail address as is, unlike the free-text fields; a line short of a
+    // field or two puts a key (a legacy TOTP secret) there, not repeated.
+    email: within(where, () => parseEmail(email, shownIfAddress)),
     comment: nullIfEmpty(proxmoxText(decodeProxmoxText(comment), 'comment', where)),
     keys: parseUserKeys(keys, where),
     line,

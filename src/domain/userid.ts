@@ -63,20 +63,21 @@ export function realmPassedFor(name: string, existing: Iterable<string>): string
 /**
  * Parses `name@realm`, or a bare `name` meaning realm `local`, into canonical form
  * (canonicalName) before anything else sees it: `ALICE@Corp` is `alice@corp`. Whether a new name
- * may be created is a further question (domain/lookalike.ts).
+ * may be created is a further question (domain/lookalike.ts). `shownAs` puts the input into an
+ * error message (quoted; an import shows a cell only where it cannot be a password that slid over).
  */
-export function parseUserId(input: string): UserId {
+export function parseUserId(input: string, shownAs: (input: string) => string = quote): UserId {
   // An API token's value where a user id belongs (TFACTL_AS for TFACTL_TOKEN): refused without
   // its secret in the message.
   if (TOKEN_VALUE.test(input)) {
     throw new UsageError("invalid user id: that is an API token's value (USERID!NAME=SECRET), not repeated here; a token is given with TFACTL_TOKEN or --token @FILE", 'invalid_userid');
   }
   if (/\p{Cs}/u.test(input)) {
-    throw new UsageError(`invalid user id ${quote(input)}: it is not valid Unicode (a lone surrogate, or bytes that were not UTF-8)`, 'invalid_userid');
+    throw new UsageError(`invalid user id ${shownAs(input)}: it is not valid Unicode (a lone surrogate, or bytes that were not UTF-8)`, 'invalid_userid');
   }
   if (input.includes('\uFFFD')) {
     // What the command line and most decoders make of bytes that were not UTF-8.
-    throw new UsageError(`invalid user id ${quote(input)}: it holds U+FFFD, the replacement character (was the input not UTF-8?)`, 'invalid_userid');
+    throw new UsageError(`invalid user id ${shownAs(input)}: it holds U+FFFD, the replacement character (was the input not UTF-8?)`, 'invalid_userid');
   }
   const canonical = canonicalName(input);
   const at = canonical.lastIndexOf('@');
@@ -84,7 +85,7 @@ export function parseUserId(input: string): UserId {
   const realmPart = at < 0 ? LOCAL_REALM : canonical.slice(at + 1);
   if (!NAME_RE.test(name)) {
     throw new UsageError(
-      `invalid user id ${quote(input)}: ${unseen(input)}the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`,
+      `invalid user id ${shownAs(input)}: ${unseen(input)}the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`,
       'invalid_userid',
     );
   }
@@ -93,7 +94,7 @@ export function parseUserId(input: string): UserId {
     realm = parseRealmName(realmPart);
   } catch {
     throw new UsageError(
-      `invalid user id ${quote(input)}: ${unseen(input)}the realm after '@' must be 2 to 32 letters, digits, '.', '-' or '_', starting with a letter`,
+      `invalid user id ${shownAs(input)}: ${unseen(input)}the realm after '@' must be 2 to 32 letters, digits, '.', '-' or '_', starting with a letter`,
       'invalid_userid',
     );
   }

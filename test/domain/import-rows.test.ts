@@ -95,8 +95,39 @@ describe('import records', () => {
     expect(parsed[4]).toMatchObject({ ok: false, error: 'line 6: ok1@local already appears on line 2' });
     // A failed row names its user as every other row's result does; one that is no user id, as given.
     expect(parsed.map((r) => (r.ok ? r.row.userid : r.userid))).toEqual(['ok1@local', 'bad@local', 'ok2@local', 'ok3@local', 'ok1@local']);
-    const [notAnId] = rows([csvRecord(columns, ['a/b', 'maybe', '', ''], 2)]);
-    expect(notAnId).toMatchObject({ ok: false, userid: 'a/b' });
+    const [notAnId, mistyped] = rows([csvRecord(columns, ['a/b', 'maybe', '', ''], 2), csvRecord(columns, ['bob@x', '', '', ''], 3)]);
+    // One with a sign no user id holds (a password in the wrong column, maybe) is not repeated.
+    expect(notAnId).toMatchObject({ ok: false, userid: null, error: 'line 2: invalid user id of 3 characters: the name before \'@\' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " \' ` < > |' });
+    expect(mistyped).toMatchObject({ ok: false, userid: 'bob@x', error: expect.stringMatching(/^line 3: invalid user id "bob@x": the realm after '@' must be/) });
+  });
+
+  it('never repeat a password that stands where the user id goes', () => {
+    const password = 'Pw:Leak1Secret99';
+    // In the userid column; and shifted there by a comma in an unquoted password before it.
+    const [inPlace] = rows([csvRecord(['userid', 'password'], [password, 'erin'], 2)]);
+    const [shifted] = rows([csvRecord(['password', 'userid'], ['PwLeak2', 'Secret99x', 'frank'], 2)]);
+    expect(inPlace).toMatchObject({ ok: false, userid: null, error: expect.stringMatching(/^line 2: invalid user id of 16 characters: /) });
+    expect(shifted).toEqual({ ok: false, line: 2, userid: null, error: 'line 2 has 3 fields, the header 2' });
+    // Before the password, the user id is the row's own, and names it.
+    expect(rows([csvRecord(['userid', 'password'], ['gina', 'a,b', 'c'], 2)])).toMatchObject([{ ok: false, userid: 'gina@local' }]);
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 30 }).filter((p) => /[^\p{L}\p{N}._@+-]/u.test(p)), (pw) => {
+        const [row] = rows([csvRecord(['userid', 'password'], [pw, 'x'], 2)]);
+        if (!row!.ok) {
+          expect(row!.userid).toBeNull();
+          if (pw.trim().length > 3) expect(row!.error).not.toContain(pw.trim());
+        }
+      }),
+    );
+  });
+
+  it('do not repeat a first row taken for a header because a cell is named as a column', () => {
+    expect(() => csvColumns(['admin', 'PwLeak15Secret', 'totp'], 1)).toThrow(
+      /^line 1: the header has no userid column \(is the first line a header\? it names the columns, e.g. userid,password,tfa; known: /,
+    );
+    expect(() => csvColumns(['admin', 'PwLeak15Secret', 'totp'], 1)).not.toThrow(/pwleak15secret/i);
+    expect(() => csvColumns(['userid', 'pasword'], 1)).toThrow('line 1: unknown column "pasword" (known: ');
+    expect(() => csvColumns(['admin', 'password'], 1)).toThrow(/^line 1: the header has no userid column$/);
   });
 
   it('say a factor kind named twice is named twice, and a JSON field of the wrong type which', () => {

@@ -436,6 +436,8 @@ describe('parseUserCfg', () => {
     ['an email address with ESC', 'user:u@pve:1:0:::u\x1b@x.y:::', /line 1: invalid email address: it holds U\+001B/],
     // As user add takes them: listings pad every row to the widest cell.
     ['an email address of 300 characters', `user:u@pve:1:0:::${'e'.repeat(290)}@x.org:::`, /line 1: invalid email address: at most 254 characters/],
+    // A line short of two fields: its legacy TOTP key stands where the address goes.
+    ['a key where the email address goes', 'user:pxb@pve:1:0:A:B:JBSWY3DPEHPK3PXPlines:', /^user.cfg line 1: invalid email address of 21 characters$/],
   ])('refuses %s, naming the line and never echoing the text', (_what, line, message) => {
     expect(() => parseUserCfg(line)).toThrow(message);
     try {

@@ -124,6 +124,24 @@ describe('user import', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('never repeats a password that stands where a user id or column name goes', async () => {
+    const before = store.snapshot();
+    for (const [name, text] of [
+      ['in-userid.csv', 'userid,password\nPw:Leak1Secret99,erin\n'],
+      ['shifted.csv', 'password,userid\nPwLeak2,Secret99x,frank\n'],
+      ['no-header.csv', 'admin,PwLeak15Secret,totp\n'],
+    ]) {
+      const dry = await store.run(['user', 'import', file(name!, text!), '--dry-run', '--json']);
+      expect(dry.code, name).toBe(2);
+      expect(dry.stdout + dry.stderr, name).not.toMatch(/leak|secret99/i);
+      const results = join(store.dir, `${name}.results`);
+      const real = await store.run(['user', 'import', file(name!, text!), '--results', results]);
+      expect(real.code, name).toBe(2);
+      expect(real.stdout + real.stderr + (name === 'no-header.csv' ? '' : readFileSync(results, 'utf8')), name).not.toMatch(/leak|secret99/i);
+    }
+    expect(store.snapshot()).toBe(before);
+  });
+
   it('refuses a file whose quoting breaks after good rows, importing none of them', async () => {
     const before = store.snapshot();
     const r = await store.run(['user', 'import', file('late.csv', 'userid,comment\nlate1,fine\nlate2,fine\nlate3,"never closed\n'), '--json']);
@@ -248,11 +266,11 @@ describe('user import --dry-run', () => {
   });
 
   it('with --atomic says every row would fail when one would, and reads standard input too', async () => {
-    const rows = '{"userid":"dry-c","password":"dry password 3"}\n{"userid":"bad user"}\n';
+    const rows = '{"userid":"dry-c","password":"dry password 3"}\n{"userid":"bad@u"}\n';
     const dry = await store.run(['user', 'import', '-', '--atomic', '--dry-run', '--json'], { input: rows });
     expect(dry.code).toBe(2);
     // The error names the row that fails on its own, not one --atomic fails with it.
-    expect(dry.json().error.message).toMatch(/^2 rows would fail \(the first: line 2: invalid user id "bad user"/);
+    expect(dry.json().error.message).toMatch(/^2 rows would fail \(the first: line 2: invalid user id "bad@u"/);
     expect(dry.json().result.results.map((x: { error: string }) => x.error)).toEqual([
       'line 1: would not be imported (--atomic, and another row would fail)',
       expect.stringMatching(/^line 2: /),
