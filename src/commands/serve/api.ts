@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parseTokenValue } from '../../domain/api-token.js';
 import { decide } from '../../domain/permissions.js';
+import { hideTokenSecrets } from '../../domain/text.js';
 import { parseUserId } from '../../domain/userid.js';
 import { AuthError, ExitCode, RefusedError, TfaError, UsageError } from '../../errors.js';
 import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
@@ -60,7 +61,9 @@ const statusOf = (code: number): number => (code === ExitCode.ok ? 200 : (STATUS
 
 export function errorAnswer(e: unknown): ApiAnswer {
   // HTTP's own words where it has them: a body over the limit, a method the path does not take.
-  if (e instanceof TfaError) return { status: HTTP_STATUS[e.code] ?? STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: e.message }, warnings: [] } };
+  // As output.ts does for every message a command writes: a field's name or a path may be a
+  // token's value sent where something else goes (and pam_exec shows the answer on a terminal).
+  if (e instanceof TfaError) return { status: HTTP_STATUS[e.code] ?? STATUS[e.exitCode] ?? 500, body: { ok: false, error: { code: e.code, message: hideTokenSecrets(e.message) }, warnings: [] } };
   return { status: 500, body: { ok: false, error: { code: 'internal', message: 'internal error' }, warnings: [] } };
 }
 
@@ -147,7 +150,7 @@ export async function answer(req: IncomingMessage, deps: ApiDeps): Promise<ApiAn
     return runCommand(req, deps);
   }
   if (path === '/api/v1/pam/check' || path === '/api/v1/pam/prompt') return pamRun(req, deps, path === '/api/v1/pam/check' ? 'check' : 'prompt');
-  return { status: 404, body: { ok: false, error: { code: 'not_found', message: `no such API path ${JSON.stringify(path)}: see the README (tfactl serve)` }, warnings: [] } };
+  return { status: 404, body: { ok: false, error: { code: 'not_found', message: hideTokenSecrets(`no such API path ${JSON.stringify(path)}: see the README (tfactl serve)`) }, warnings: [] } };
 }
 
 /**
