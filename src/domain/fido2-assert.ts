@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import {
   AUTHENTICATOR_DATA_MIN_BYTES,
@@ -7,6 +6,7 @@ import {
   decodeBase64,
   encodeBase64Url,
   parseAuthenticatorData,
+  sameBytes,
   sha256,
   u2fPublicKey,
   type AssertionAlgorithm,
@@ -185,8 +185,6 @@ export type Fido2AssertFailure =
 export type Fido2AssertResult =
   | { readonly valid: true; readonly counter: number; readonly userPresent: true; readonly userVerified: boolean }
   | { readonly valid: false; readonly reason: Fido2AssertFailure };
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);
 
 /**
  * Checks a parsed `fido2-assert -G` answer against the challenge and one credential. Preconditions:

@@ -456,6 +456,7 @@ export async function secondFactorOffer(store: UserStore & RealmStore & FactorSt
  */
 export async function findKeyChallenge(store: ChallengeStore, userid: string, channel: PamChannel, text: string, now: number): Promise<string | null> {
   const { parseFido2AssertOutput, terminalClientDataHash } = await import('../domain/fido2-assert.js');
+  const { sameBytes } = await import('../domain/fido.js');
   let pasted;
   try {
     pasted = parseFido2AssertOutput(text);
@@ -467,7 +468,7 @@ export async function findKeyChallenge(store: ChallengeStore, userid: string, ch
     const data = JSON.parse(c.data) as ChallengeData;
     if (data.channel !== channel || !data.key) continue;
     const made = terminalClientDataHash(Buffer.from(data.key.challenge, 'base64url'), pasted.rpId);
-    if (made.equals(pasted.clientDataHash)) return c.id;
+    if (sameBytes(made, pasted.clientDataHash)) return c.id;
   }
   return null;
 }
