@@ -25,8 +25,8 @@ _tfactl_node() {
             args=() ids=() vararg=0 ;;
         'user add')
             cmds=''
-            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr --description'
-            vopts='--db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr --description'
+            opts='-V --version --db --as --password-stdin --auth-code --server --token --json --debug -h --help --no-password --admin --email --comment --expire --disabled --tfa --totp-secret --yubico-otp --aes-key --private-id --code --no-verify --qr --description --recovery-keys --recovery-output'
+            vopts='--db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr --description --recovery-output'
             args=('') ids=('') vararg=0 ;;
         'user list')
             cmds=''
@@ -373,6 +373,7 @@ _tfactl_value() {
         'user add/--as') store=users ;;
         'user add/--tfa') choices='totp yubico none' ;;
         'user add/--qr') choices='terminal none png: svg:' ;;
+        'user add/--recovery-output') files=1 ;;
         'user list/--db') files=1 ;;
         'user list/--as') store=users ;;
         'user list/--realm') store=realms ;;

@@ -129,7 +129,7 @@ function __tfactl_value_options --argument-names path
         case 'user'
             echo --db --as --auth-code --server --token
         case 'user add'
-            echo --db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr --description
+            echo --db --as --auth-code --server --token --email --comment --expire --tfa --totp-secret --yubico-otp --aes-key --private-id --code --qr --description --recovery-output
         case 'user list'
             echo --db --as --auth-code --server --token --realm
         case 'user show'
@@ -393,6 +393,8 @@ complete -c tfactl -n '__tfactl_using "user add"' -l code -x -d 'TOTP verificati
 complete -c tfactl -n '__tfactl_using "user add"' -l no-verify -d 'store the TOTP factor without a verification code (admins provisioning accounts; audited)'
 complete -c tfactl -n '__tfactl_using "user add"' -l qr -x -a 'terminal none png: svg:' -d 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE'
 complete -c tfactl -n '__tfactl_using "user add"' -l description -x -d 'what to call the factor --tfa (or the realm) enrols, e.g. the phone\'s name (default: TOTP or YubiKey)'
+complete -c tfactl -n '__tfactl_using "user add"' -l recovery-keys -d 'also create the ten single-use recovery keys (shown once, as tfa add recovery)'
+complete -c tfactl -n '__tfactl_using "user add"' -l recovery-output -r -F -d 'write the recovery keys to this new file (mode 0600), not shown (--json still holds them); implies --recovery-keys'
 
 # tfactl user list
 complete -c tfactl -n '__tfactl_using "user list"' -l realm -x -a '(__tfactl_ids realms)' -d 'only users of this realm (case does not matter)'

@@ -207,7 +207,9 @@ export function buildProgram(version: string, runLeaf: LeafRunner, io?: Pick<Io,
       .addOption(new Option('--code <code>', 'TOTP verification code of --totp-secret; - reads it from standard input, @FILE from a file (after a new secret is shown); asked on a terminal').conflicts('verify'))
       .option('--no-verify', 'store the TOTP factor without a verification code (admins provisioning accounts; audited)')
       .option('--qr <target>', 'where to show the TOTP QR code: terminal (the default), none, png:FILE or svg:FILE')
-      .option('--description <text>', "what to call the factor --tfa (or the realm) enrols, e.g. the phone's name (default: TOTP or YubiKey)");
+      .option('--description <text>', "what to call the factor --tfa (or the realm) enrols, e.g. the phone's name (default: TOTP or YubiKey)")
+      .option('--recovery-keys', 'also create the ten single-use recovery keys (shown once, as tfa add recovery)')
+      .option('--recovery-output <file>', 'write the recovery keys to this new file (mode 0600), not shown (--json still holds them); implies --recovery-keys');
     leaf(user, 'list', 'list users', () => import('./commands/user/list.js'))
       .option('--realm <realm>', 'only users of this realm (case does not matter)')
       .option('--wide', WIDE);

@@ -37,6 +37,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, readonly HelpExample[]>> = {
     ex('Add carol: password twice, a QR code to scan, then a code from the app', 'tfactl user add carol --tfa totp'),
     ex('In a script: the password on standard input, nothing asked', `printf '%s\\n' "$PASSWORD" |\n    tfactl user add dave@corp --password-stdin --email dave@example.com`),
     ex('Provision an account: no password yet, its QR code to a file', 'tfactl user add erin --no-password --tfa totp --no-verify \\\n    --qr png:erin-qr.png'),
+    ex('The same, with recovery keys in a file to hand over too', 'tfactl user add finn --no-password --tfa totp --no-verify \\\n    --qr png:finn-qr.png --recovery-output finn-keys.txt'),
     ex('Add an admin whose account ends with 2030', `printf '%s\\n' "$PASSWORD" |\n    tfactl user add ops --password-stdin --admin --expire 2030-12-31`),
   ],
   'user list': [

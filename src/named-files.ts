@@ -30,6 +30,7 @@ export function namedInputFiles(command: string, args: readonly string[], opts: 
 /** The option of the command line that writes a file (`--output`, `--results`, `--qr png:FILE`), or null. */
 export function writtenFileFlag(opts: Readonly<Record<string, unknown>>): string | null {
   if (typeof opts.output === 'string') return '--output';
+  if (typeof opts.recoveryOutput === 'string') return '--recovery-output';
   if (typeof opts.results === 'string') return '--results';
   if (typeof opts.qr === 'string' && /^(png|svg):/i.test(opts.qr)) return `--qr ${opts.qr.slice(0, 3).toLowerCase()}:FILE`;
   return null;

@@ -2,15 +2,14 @@ import { availableParallelism } from 'node:os';
 import { tfactlLine } from '../domain/command-line.js';
 import { asForOthers, decide, isRoot, type Operation } from '../domain/permissions.js';
 import { checkPassword as checkPasswordPolicy } from '../domain/password-policy.js';
-import { hashRecoveryKey, newRecoverySet } from '../domain/recovery.js';
-import { open, openedIs, seal, secretContext } from '../domain/secret-box.js';
+import { open, openedIs, secretContext } from '../domain/secret-box.js';
 import type { ImportRow, ParsedRow } from '../domain/import-rows.js';
 import { ROOT_USERID } from '../domain/userid.js';
 import { TfaError } from '../errors.js';
-import type { NewRecoverySet, NewTotpFactor, RealmRecord, Store, UserPatch } from '../store/types.js';
+import type { NewTotpFactor, RealmRecord, Store, UserPatch } from '../store/types.js';
 import { authorize } from './authz.js';
 import { type EnrolledTotp, enrolled, prepareTotp, totpFactorRow } from './kinds/totp-enrolment.js';
-import { newFactorId } from './factors.js';
+import { type PreparedRecoverySet, prepareRecoverySet } from './kinds/recovery-enrolment.js';
 import { lookalikeReason } from './new-names.js';
 import { hashPassword } from './passwords.js';
 import type { Session } from './session.js';
@@ -81,7 +80,7 @@ interface PreparedRow {
   readonly created: number | null;
   readonly passwordHash: string | null;
   readonly totp: { readonly row: NewTotpFactor; readonly result: EnrolledTotp } | null;
-  readonly recovery: { readonly set: NewRecoverySet; readonly keys: readonly string[] } | null;
+  readonly recovery: PreparedRecoverySet | null;
 }
 
 class RowError extends Error {
@@ -413,13 +412,7 @@ async function prepareRow(
   }
   let recovery: PreparedRow['recovery'] = null;
   if (row.recovery && !factors.some((f) => f.type === 'recovery')) {
-    const set = newRecoverySet((n) => session.random.bytes(n));
-    const id = newFactorId(session);
-    const sealedSecret = seal(await session.secretKey(), session.random.bytes(12), set.secret, secretContext(row.userid, id, 'recovery'));
-    recovery = {
-      set: { id, userid: row.userid, description: 'recovery keys', created: session.now(), sealedSecret, hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)) },
-      keys: set.keys,
-    };
+    recovery = await prepareRecoverySet(session, row.userid);
   }
   // A dry run writes the row only to roll it back: the hash (argon2id, the import's whole cost) is not made.
   const passwordHash = typeof row.password === 'string' ? (dryRun ? UNHASHED : await hashPassword(row.password)) : null;

@@ -9,6 +9,7 @@ export type { UserOverview, UserPatch };
 import { authorize, refuse } from './authz.js';
 import { checkRealmAllows } from './factors.js';
 import { confirmTotp, type EnrolledTotp, enrolled, type PreparedTotp, prepareTotp, type TotpEnrolmentIo, totpFactorRow, type TotpRequest } from './kinds/totp-enrolment.js';
+import { prepareRecoverySet } from './kinds/recovery-enrolment.js';
 import { type AddedYubico, prepareYubico, type YubicoRequest, yubikeyProblem } from './kinds/yubico-enrolment.js';
 import { realmMissing, requireRealm, requireUser, userMissing } from './lookup.js';
 import { lookalikeReason } from './new-names.js';
@@ -51,7 +52,20 @@ export interface AddedUser {
   readonly user: UserOverview;
   readonly totp: EnrolledTotp | null;
   readonly yubico: AddedYubico | null;
+  /** The recovery keys made with the user (`NewUserRecovery`), shown only now. */
+  readonly recovery: { readonly id: string; readonly keys: readonly string[] } | null;
   readonly warnings: readonly string[];
+}
+
+/**
+ * Recovery keys to make with a new user, as `tfa add recovery` makes them: `beforeStoring` is
+ * handed the keys before anything is stored (a file of them; nothing is stored if it throws), and
+ * `shown` the whole result inside the transaction that stores it, before it commits (nothing is
+ * stored if it throws: keys no one saw would never be used).
+ */
+export interface NewUserRecovery {
+  readonly beforeStoring?: (keys: readonly string[]) => void;
+  readonly shown: (added: AddedUser) => void;
 }
 
 /**
@@ -61,7 +75,7 @@ export interface AddedUser {
  * entry commit together. A taken user id is refused (exit 4), and so is a name that could pass for
  * another (mixed scripts, characters that look like ASCII) unless names.allow-confusable allows it.
  */
-export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa): Promise<AddedUser> {
+export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa, recoveryKeys: NewUserRecovery | null = null): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
   if (req.admin) await authorize(session, 'user.grant-admin', 'user.add', id);
@@ -105,7 +119,11 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;
   const problem = yubico && tfa.type === 'yubico' && (await yubikeyProblem(session, session.store, id, yubico, tfa.yubico.offline));
   if (problem) await refuse(session, 'user.add', id, problem.message, problem.code);
+  const recovery = recoveryKeys && (await prepareRecoverySet(session, id));
+  if (recovery) recoveryKeys?.beforeStoring?.(recovery.keys);
   const now = session.now();
+  const yubicoAdded = (): AddedYubico | null =>
+    yubico && tfa.type === 'yubico' ? { id: yubico.id, userid: id, publicId: yubico.publicId, description: tfa.yubico.description, mode: yubico.mode } : null;
   const created = await session.store.transaction(async (tx) => {
     if (!(await tx.getRealm(req.userid.realm))) throw new NotFoundError(`realm ${req.userid.realm} does not exist`);
     // Asked again in the unit that adds the key: no other registration of it slips in between.
@@ -125,6 +143,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     if (!inserted) return undefined;
     if (totp) await tx.insertTotpFactor(totp.row);
     if (yubico && tfa.type === 'yubico') await tx.insertYubicoFactor({ ...yubico, userid: id, description: tfa.yubico.description, created: now });
+    if (recovery) await tx.putRecoverySet(recovery.set, false);
     await session.audit({
       action: 'user.add',
       target: id,
@@ -136,9 +155,14 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
         expire: req.expire,
         ...(totp && { totp: totp.row.id, verified: totp.row.verified }),
         ...(yubico && { yubico: yubico.id, publicId: yubico.publicId }),
+        ...(recovery && { recovery: recovery.set.id }),
       },
     }, tx);
-    return { refused: null, user: await tx.getUserOverview(id) };
+    const user = await tx.getUserOverview(id);
+    if (recovery && user) {
+      recoveryKeys?.shown({ user, totp: totp && enrolled(totp.prepared, totp.row.verified), yubico: yubicoAdded(), recovery: { id: recovery.set.id, keys: recovery.keys }, warnings });
+    }
+    return { refused: null, user };
   });
   // Refused outside the transaction, so that its rollback does not take the audit entry with it.
   if (created?.refused) await refuse(session, 'user.add', id, created.refused.message, created.refused.code);
@@ -146,7 +170,8 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   return {
     user,
     totp: totp && enrolled(totp.prepared, totp.row.verified),
-    yubico: yubico && tfa.type === 'yubico' ? { id: yubico.id, userid: id, publicId: yubico.publicId, description: tfa.yubico.description, mode: yubico.mode } : null,
+    yubico: yubicoAdded(),
+    recovery: recovery && { id: recovery.set.id, keys: recovery.keys },
     warnings,
   };
 }

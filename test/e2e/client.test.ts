@@ -224,6 +224,7 @@ describe('an unprivileged OS user through tfactl serve', () => {
       ['restore', '/tmp/stolen.db', '--yes'],
       ['--server', sock, '--db', '/tmp/other.db', 'user', 'list'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'recovery', 'alice', '--output', '/etc/keys'],
+      ['--as', 'alice', '--password-stdin', 'user', 'add', 'newbie', '--no-password', '--recovery-output', '/etc/keys'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'totp', 'alice', '--no-verify', '--qr', 'png:/tmp/x.png'],
       ['--as', 'ops', '--password-stdin', 'export', 'totp', '--output', '/tmp/secrets.csv'],
       ['--as', 'alice', '--password-stdin', 'tfa', 'add', 'webauthn', 'alice', '--port', '80', '--no-open'],

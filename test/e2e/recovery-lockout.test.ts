@@ -52,6 +52,52 @@ describe('recovery keys', () => {
     expect(list.stdout).not.toContain(keys[3]);
   });
 
+  it('are made with a new user by user add --recovery-keys, shown before the user is stored', async () => {
+    const r = await store.run(['user', 'add', 'remy', '--password-stdin', '--tfa', 'totp', '--no-verify', '--qr', 'none', '--recovery-keys', '--json'], { input: `${PW}\n` });
+    expect(r.code, r.stderr).toBe(0);
+    const { user, totp, recovery } = r.json().result;
+    expect(user.factors).toMatchObject({ totp: 1, recoveryKeysLeft: 10 });
+    expect(recovery).toMatchObject({ id: expect.any(String), output: null });
+    expect(recovery.keys).toHaveLength(10);
+    // Keys in hand, the next step is not suggested.
+    expect(r.stderr).not.toContain('tfa add recovery');
+    expect(store.auditRows().at(-1)).toMatchObject({ action: 'user.add', target: 'remy@local', outcome: 'ok' });
+    expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ totp: totp.id, recovery: recovery.id });
+    expect(store.auditRows().at(-1)!.detail).not.toContain(recovery.keys[0].slice(5));
+    const signIn = await login('remy', recovery.keys[0]);
+    expect(signIn.json().result).toMatchObject({ method: 'recovery', recoveryKeysLeft: 9 });
+    // On a terminal's output: numbered, each key once; a second set is tfa add recovery --regenerate's.
+    const human = await store.run(['user', 'add', 'remy2', '--no-password', '--recovery-keys'], { env: { NO_COLOR: '1' } });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/\n\nrecovery keys of remy2@local:\n\n {3}1\. [0-9a-f]{4}(-[0-9a-f]{4}){3}\n[\s\S]* 10\. [0-9a-f]{4}(-[0-9a-f]{4}){3}\n\nEach key works once/);
+  });
+
+  it('are written by user add --recovery-output to a new 0600 file, which goes again when the user is not added', async () => {
+    const file = join(store.dir, 'new-user-keys.txt');
+    const r = await store.run(['user', 'add', 'rosa', '--no-password', '--recovery-output', file], { env: { NO_COLOR: '1' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const keys = readFileSync(file, 'utf8').match(/[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}/g) ?? [];
+    expect(keys).toHaveLength(10);
+    expect(r.stdout).toContain(`recovery keys of rosa@local: the 10 keys are in ${file} (mode 0600), not shown here.`);
+    for (const k of keys) expect(r.stdout).not.toContain(k);
+    const before = store.snapshot();
+    // A taken name, a user that exists, a TOTP code that is wrong: nothing stored, no file left.
+    const other = join(store.dir, 'other-keys.txt');
+    for (const [args, code] of [
+      [['rosa', '--no-password', '--recovery-output', file], 4],
+      [['rosa', '--no-password', '--recovery-output', other], 4],
+      [['rosa3', '--no-password', '--totp-secret', 'JBSWY3DPEHPK3PXP', '--code', '000000', '--recovery-output', other], 5],
+    ] as const) {
+      const failed = await store.run(['user', 'add', ...args]);
+      expect(failed.code, `${args.join(' ')}: ${failed.stderr}`).toBe(code);
+      expect(existsSync(other)).toBe(false);
+    }
+    expect(readFileSync(file, 'utf8').match(/[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}/g)).toEqual(keys);
+    expect(store.snapshot()).toBe(before);
+    expect((await store.run(['login', 'rosa', '--code', keys[3]!, '--json'])).code).not.toBe(0);
+  });
+
   it('are not repeated when one is given where a factor id goes', async () => {
     await addUser('rhea');
     const [key] = await addRecovery('rhea');

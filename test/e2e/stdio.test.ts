@@ -129,6 +129,9 @@ stdin, stdout = subprocess.DEVNULL, w
       expect(nowhere.status, nowhere.stderr).toBe(2);
       expect(nowhere.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown\n');
     }
+    // Made with a new user: shown before the user is stored, or neither is.
+    const full = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user add fullkeys2 --no-password --recovery-keys > /dev/full`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+    expect([full.status, full.stderr]).toEqual([6, 'error: cannot write standard output: no space left on the device (ENOSPC); nothing was stored: fullkeys2@local was not added\n']);
     expect(store.snapshot()).toBe(before);
     const login = await store.login('fullkeys', PASSWORD, first.json().result.keys[0]);
     expect(login.code, login.stderr).toBe(0);
@@ -144,6 +147,7 @@ stdin, stdout = subprocess.DEVNULL, w
       [['token', 'add', 'nowhere', 'ci'], "the token's value (shown only now) would reach no one: send standard output to a file only its program can read (> FILE), or let it be shown"],
       [['tfa', 'add', 'totp', 'nowhere', '--no-verify', '--qr', 'none', '--json'], 'the new TOTP secret and its QR code would reach no one: draw the code to a file with --qr png:FILE, give --secret BASE32, or let them be shown'],
       [['user', 'add', 'nowhere2', '--no-password', '--tfa', 'totp', '--no-verify'], 'the new TOTP secret and its QR code would reach no one: draw the code to a file with --qr png:FILE, give --totp-secret BASE32, or let them be shown'],
+      [['user', 'add', 'nowhere2', '--no-password', '--recovery-keys'], 'the recovery keys would reach no one: give --recovery-output FILE, or let them be shown'],
     ];
     for (const [args, why] of refusals) {
       const r = toNull(args);

@@ -9,9 +9,7 @@ import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
 import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
 import { refuseDiscardedSecret } from '../secrets.js';
-
-const ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
-const FILE_ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault, then delete this file: tfactl keeps only their hashes.';
+import { recoveryKeysFileText, recoveryKeysText } from './render.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
@@ -46,7 +44,7 @@ export async function run(inv: Invocation): Promise<void> {
       session,
       userid,
       regenerate,
-      file && ((keys) => file.write(`Recovery keys for ${userid}\n${FILE_ADVICE}\n\n${keys.join('\n')}\n`)),
+      file && ((keys) => file.write(recoveryKeysFileText(userid, keys))),
       (result) => {
         inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone);
         shown = true;
@@ -68,19 +66,7 @@ export async function run(inv: Invocation): Promise<void> {
   }
 }
 
-/**
- * The keys as a person reads them; with --output, where they are, and not the keys themselves: a
- * file was asked for so that they are not in a terminal's scrollback or a CI job's log (--json
- * still holds them, for the script that asked).
- */
+/** The keys as a person reads them (recoveryKeysText). */
 function render(r: { readonly userid: string; readonly keys: readonly string[]; readonly regenerated: boolean; readonly output: string | null }, style: Style): string {
-  const done = `${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}`;
-  if (r.output !== null) return `${done}: the ${r.keys.length} keys are in ${r.output} (mode 0600), not shown here. Each works once: print them and lock them away, or keep them in a password vault, then delete the file.`;
-  return [
-    `${done}:`,
-    '',
-    ...r.keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`),
-    '',
-    ADVICE,
-  ].join('\n');
+  return recoveryKeysText(`${style.green(r.regenerated ? 'replaced' : 'added')} recovery keys for ${r.userid}`, r.keys, r.output);
 }

@@ -81,3 +81,20 @@ export function factorList(at: ViewTime): ListView<UserFactors> {
     },
   };
 }
+
+const KEYS_ADVICE = 'Each key works once. Print them and lock them away, or keep them in a password vault: they are shown only now.';
+
+/** What a file of recovery keys (--output, --recovery-output) holds. */
+export function recoveryKeysFileText(userid: string, keys: readonly string[]): string {
+  return `Recovery keys for ${userid}\nEach key works once. Print them and lock them away, or keep them in a password vault, then delete this file: tfactl keeps only their hashes.\n\n${keys.join('\n')}\n`;
+}
+
+/**
+ * Recovery keys as a person reads them, after `done` (what was made): numbered, with what to do
+ * with them; or, written to `output`, where they are and not the keys (a file was asked for so that
+ * they are not in a terminal's scrollback or a CI job's log; --json still holds them).
+ */
+export function recoveryKeysText(done: string, keys: readonly string[], output: string | null): string {
+  if (output !== null) return `${done}: the ${keys.length} keys are in ${output} (mode 0600), not shown here. Each works once: print them and lock them away, or keep them in a password vault, then delete the file.`;
+  return [`${done}:`, '', ...keys.map((k, i) => `  ${String(i + 1).padStart(2)}. ${k}`), '', KEYS_ADVICE].join('\n');
+}

@@ -1,15 +1,19 @@
 import { parseComment, parseEmail } from '../../domain/account.js';
 import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
-import { UsageError } from '../../errors.js';
+import { StoreError, TfaError, UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { newPasswordInput } from '../credentials.js';
 import { openSession, viewTime } from '../session.js';
-import { addUser, type NewUserTfa } from '../../services/users.js';
-import { arg, boolOpt, requireSecretInput, stringOpt } from '../options.js';
+import { addUser, type AddedUser, type NewUserTfa } from '../../services/users.js';
+import { arg, boolOpt, fileOpt, requireSecretInput, stringOpt } from '../options.js';
+import { createPrivateFile, refuseTakenName } from '../../files.js';
+import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
+import type { Style } from '../../output.js';
+import { refuseDiscardedSecret } from '../secrets.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
-import { actingAs, recoveryHint, unverifiedWarning } from '../tfa/render.js';
+import { actingAs, recoveryHint, recoveryKeysFileText, recoveryKeysText, unverifiedWarning } from '../tfa/render.js';
 import { parseTotpRequestOptions, refuseUnseenTotpSecret, requireVerificationCode, totpIo } from '../tfa/totp-io.js';
 import { yubicoRequest } from '../tfa/yubico-options.js';
 import { parseYubicoOtp } from '../../domain/yubico.js';
@@ -83,35 +87,78 @@ export async function run(inv: Invocation): Promise<void> {
           }),
         };
 
+  // Recovery keys made with the user, as tfa add recovery makes them: shown (or written) before
+  // anything is stored, never to a standard output that reaches no one.
+  const recoveryOutput = fileOpt(inv, 'recoveryOutput', '--recovery-output');
+  const withRecovery = boolOpt(inv, 'recoveryKeys') === true || recoveryOutput !== undefined;
+  if (withRecovery && recoveryOutput === undefined) refuseDiscardedSecret(inv, 'the recovery keys', 'give --recovery-output FILE, or let them be shown');
+  // Before a sign-in (--as) spends its code on a file that is then refused.
+  if (recoveryOutput !== undefined && !inv.ctx.remote) refuseTakenName(recoveryOutput);
+
   const password = withPassword ? newPasswordInput(inv, `a new password for ${userid.id}`) : null;
   const session = await openSession(inv, { op: 'user.create', action: 'user.add', target: userid.id, ...(password && { precheck: (store) => password.precheck(store) }) }, { creates: true });
-  const added = await addUser(
-    session,
-    {
-      userid,
-      password: password && password.read,
-      admin: boolOpt(inv, 'admin') === true,
-      enabled: boolOpt(inv, 'disabled') !== true,
-      email,
-      comment,
-      expire,
-    },
-    tfa,
-  );
-  for (const w of added.warnings) inv.out.warn(w);
-  if (added.totp && !added.totp.verified) inv.out.warn(unverifiedWarning(added.totp));
-  const view = {
-    user: userView(added.user, await viewTime(inv, session)),
-    totp: added.totp && totpEnrolmentView(added.totp),
-    yubico: added.yubico && yubikeyView(added.yubico),
+  const time = await viewTime(inv, session);
+  const show = (added: AddedUser, beforeCommit: boolean) => {
+    for (const w of added.warnings) inv.out.warn(w);
+    if (added.totp && !added.totp.verified) inv.out.warn(unverifiedWarning(added.totp));
+    const view = {
+      user: userView(added.user, time),
+      totp: added.totp && totpEnrolmentView(added.totp),
+      yubico: added.yubico && yubikeyView(added.yubico),
+      recovery: added.recovery && { id: added.recovery.id, keys: added.recovery.keys, output: recoveryOutput ?? null },
+    };
+    const render = (r: typeof view, style: Style) =>
+      [
+        `${style.green('added')} ${r.user.userid}`,
+        userFields(r.user, style),
+        ...(r.totp ? [`${style.bold('totp:')}     ${r.totp.id}${r.totp.verified ? '' : ' (not verified)'}`] : []),
+        ...(r.yubico ? [`${style.bold('yubikey:')}  ${r.yubico.publicId} (${r.yubico.id})`] : []),
+        ...(r.recovery ? ['', recoveryKeysText(`${style.bold('recovery keys')} of ${r.user.userid}`, r.recovery.keys, r.recovery.output)] : []),
+      ].join('\n');
+    if (beforeCommit) inv.out.resultBeforeCommit(view, render, `nothing was stored: ${userid.id} was not added`);
+    else inv.out.result(view, render);
   };
-  inv.out.result(view, (r, style) =>
-    [
-      `${style.green('added')} ${r.user.userid}`,
-      userFields(r.user, style),
-      ...(r.totp ? [`${style.bold('totp:')}     ${r.totp.id}${r.totp.verified ? '' : ' (not verified)'}`] : []),
-      ...(r.yubico ? [`${style.bold('yubikey:')}  ${r.yubico.publicId} (${r.yubico.id})`] : []),
-    ].join('\n'),
-  );
-  if (view.totp) inv.out.note(recoveryHint(view.user.userid, actingAs(session.actor)));
+  // Claimed and written before anything is stored, and removed on any failure or interrupt before
+  // the commit (as tfa add recovery does): a file never holds keys that do not work.
+  const file = recoveryOutput === undefined ? undefined : createPrivateFile(recoveryOutput);
+  const keep = file && undoOnInterrupt(() => file.discard());
+  let shown = false;
+  let committing: (() => void) | undefined;
+  let added: AddedUser;
+  try {
+    added = await addUser(
+      session,
+      {
+        userid,
+        password: password && password.read,
+        admin: boolOpt(inv, 'admin') === true,
+        enabled: boolOpt(inv, 'disabled') !== true,
+        email,
+        comment,
+        expire,
+      },
+      tfa,
+      withRecovery
+        ? {
+          ...(file && { beforeStoring: (keys: readonly string[]) => file.write(recoveryKeysFileText(userid.id, keys)) }),
+          shown: (result) => {
+            show(result, true);
+            shown = true;
+            // From here the store commits: Ctrl-C or SIGTERM meanwhile must not take back the file.
+            committing = holdInterrupts();
+          },
+        }
+        : null,
+    );
+    keep?.();
+    committing?.();
+  } catch (e) {
+    keep?.();
+    committing?.();
+    file?.discard();
+    if (shown && e instanceof TfaError) throw new StoreError(`${e.message}; ${userid.id} and the recovery keys shown were not stored`, e.code);
+    throw e;
+  }
+  if (!withRecovery) show(added, false);
+  if (added.totp && !added.recovery) inv.out.note(recoveryHint(added.user.userid, actingAs(session.actor)));
 }

@@ -2,6 +2,7 @@ import { newRecoverySet, hashRecoveryKey } from '../../domain/recovery.js';
 import { seal, secretContext } from '../../domain/secret-box.js';
 import { authorize, refuse } from '../authz.js';
 import type { Session } from '../session.js';
+import type { NewRecoverySet } from '../../store/types.js';
 import { requireUser } from '../lookup.js';
 import { newFactorId } from '../factors.js';
 
@@ -9,6 +10,23 @@ import { newFactorId } from '../factors.js';
  * Enrolling recovery keys (the recovery kind's enrolment; its sign-in is kinds/recovery.ts): ten
  * single-use keys, shown once, stored as HMAC-SHA256 hashes under a sealed per-set secret.
  */
+
+/** A new set of recovery keys, ready to store (`set`), and the keys themselves, to show once. */
+export interface PreparedRecoverySet {
+  readonly set: NewRecoverySet;
+  readonly keys: readonly string[];
+}
+
+/** Makes a user's recovery keys and the row that stores them (hashes and the sealed secret). */
+export async function prepareRecoverySet(session: Session, userid: string): Promise<PreparedRecoverySet> {
+  const made = newRecoverySet((n) => session.random.bytes(n));
+  const id = newFactorId(session);
+  const sealedSecret = seal(await session.secretKey(), session.random.bytes(12), made.secret, secretContext(userid, id, 'recovery'));
+  return {
+    set: { id, userid, description: 'recovery keys', created: session.now(), sealedSecret, hashes: made.keys.map((k) => hashRecoveryKey(made.secret, k)) },
+    keys: made.keys,
+  };
+}
 
 export interface RecoveryKeys {
   readonly id: string;
@@ -40,25 +58,14 @@ export async function addRecoveryKeys(
     const spent = existing.slots.every((slot) => slot === null);
     await refuse(session, 'tfa.add', userid, spent ? `${userid} has used every recovery key of their set: use --regenerate to make a new one` : `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');
   }
-  const set = newRecoverySet((n) => session.random.bytes(n));
-  const id = newFactorId(session);
-  const key = await session.secretKey();
-  beforeStoring?.(set.keys);
+  const { set, keys } = await prepareRecoverySet(session, userid);
+  const id = set.id;
+  beforeStoring?.(keys);
   const stored = await session.store.transaction(async (tx) => {
-    const ok = await tx.putRecoverySet(
-      {
-        id,
-        userid,
-        description: 'recovery keys',
-        created: session.now(),
-        sealedSecret: seal(key, session.random.bytes(12), set.secret, secretContext(userid, id, 'recovery')),
-        hashes: set.keys.map((k) => hashRecoveryKey(set.secret, k)),
-      },
-      regenerate,
-    );
+    const ok = await tx.putRecoverySet(set, regenerate);
     if (!ok) return null;
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } }, tx);
-    const result: RecoveryKeys = { id, userid, keys: set.keys, regenerated: existing !== undefined };
+    const result: RecoveryKeys = { id, userid, keys, regenerated: existing !== undefined };
     shown?.(result);
     return result;
   });
