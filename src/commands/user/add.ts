@@ -1,16 +1,16 @@
 import { parseComment, parseEmail } from '../../domain/account.js';
 import { parseDate } from '../../domain/dates.js';
 import { parseUserId } from '../../domain/userid.js';
-import { StoreError, TfaError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { GlobalOptions, Invocation } from '../../invocation.js';
 import { newPasswordInput } from '../credentials.js';
 import { openSession, viewTime } from '../session.js';
 import { addUser, type AddedUser, type NewUserTfa } from '../../services/users.js';
 import { arg, boolOpt, fileOpt, requireSecretInput, stringOpt } from '../options.js';
-import { createPrivateFile, refuseTakenName } from '../../files.js';
-import { holdInterrupts, undoOnInterrupt } from '../../interrupt-holds.js';
+import { refuseTakenName } from '../../files.js';
 import type { Style } from '../../output.js';
 import { refuseDiscardedSecret } from '../secrets.js';
+import { storeShownKeys } from '../tfa/shown-keys.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
 import { actingAs, recoveryHint, recoveryKeysFileText, recoveryKeysText, unverifiedWarning } from '../tfa/render.js';
@@ -118,15 +118,10 @@ export async function run(inv: Invocation): Promise<void> {
     if (beforeCommit) inv.out.resultBeforeCommit(view, render, `nothing was stored: ${userid.id} was not added`);
     else inv.out.result(view, render);
   };
-  // Claimed and written before anything is stored, and removed on any failure or interrupt before
-  // the commit (as tfa add recovery does): a file never holds keys that do not work.
-  const file = recoveryOutput === undefined ? undefined : createPrivateFile(recoveryOutput);
-  const keep = file && undoOnInterrupt(() => file.discard());
-  let shown = false;
-  let committing: (() => void) | undefined;
-  let added: AddedUser;
-  try {
-    added = await addUser(
+  // The keys' file and output as tfa add recovery has them (storeShownKeys): never a key stored
+  // that nobody has, nor a file of keys that do not work.
+  const added = await storeShownKeys(recoveryOutput, `${userid.id} and the recovery keys shown were not stored`, (out) =>
+    addUser(
       session,
       {
         userid,
@@ -138,27 +133,9 @@ export async function run(inv: Invocation): Promise<void> {
         expire,
       },
       tfa,
-      withRecovery
-        ? {
-          ...(file && { beforeStoring: (keys: readonly string[]) => file.write(recoveryKeysFileText(userid.id, keys)) }),
-          shown: (result) => {
-            show(result, true);
-            shown = true;
-            // From here the store commits: Ctrl-C or SIGTERM meanwhile must not take back the file.
-            committing = holdInterrupts();
-          },
-        }
-        : null,
-    );
-    keep?.();
-    committing?.();
-  } catch (e) {
-    keep?.();
-    committing?.();
-    file?.discard();
-    if (shown && e instanceof TfaError) throw new StoreError(`${e.message}; ${userid.id} and the recovery keys shown were not stored`, e.code);
-    throw e;
-  }
+      withRecovery ? { ...(out.write && { beforeStoring: (keys: readonly string[]) => out.write?.(recoveryKeysFileText(userid.id, keys)) }), shown: (result) => out.shown(() => show(result, true)) } : null,
+    ),
+  );
   if (!withRecovery) show(added, false);
   if (added.totp && !added.recovery) inv.out.note(recoveryHint(added.user.userid, actingAs(session.actor)));
 }
