@@ -30,7 +30,14 @@ export interface AddedToken {
   readonly warnings: readonly string[];
 }
 
-export async function addToken(session: Session, userid: string, name: string, req: TokenRequest): Promise<AddedToken> {
+export async function addToken(
+  session: Session,
+  userid: string,
+  name: string,
+  req: TokenRequest,
+  /** Handed the result inside the transaction that stores the token, before it commits: its value is shown, or nothing is stored. */
+  beforeCommit?: (added: AddedToken) => void,
+): Promise<AddedToken> {
   await authorize(session, 'token.manage', 'token.add', userid);
   const user = await requireUser(session.store, userid);
   if (req.expires !== null && isExpired(req.expires, session.now())) {
@@ -47,17 +54,19 @@ export async function addToken(session: Session, userid: string, name: string, r
     created: session.now(),
     lastUsed: null,
   };
-  const added = await session.store.transaction(async (tx) => {
-    if (!(await tx.insertApiToken(token))) return false;
-    await session.audit({ action: 'token.add', target: userid, outcome: 'ok', detail: { name, privileges: req.privileges, expires: req.expires } }, tx);
-    return true;
-  });
-  if (!added) return refuse(session, 'token.add', userid, `${userid} already has a token named ${name}: delete it first, or choose another name`, 'exists');
   const warnings = [
     ...(user.enabled ? [] : [`${userid} is disabled: the token works once the account is enabled again (${tfactlLine('user modify', [userid], '--enable')})`]),
     ...(isExpired(user.expire, session.now()) ? [`${userid} expired on ${user.expire}: the token works only if the account's expiry is moved (${tfactlLine('user modify', [userid], '--expire DATE')})`] : []),
   ];
-  return { token, value: formatTokenValue(userid, name, secret), warnings };
+  const result: AddedToken = { token, value: formatTokenValue(userid, name, secret), warnings };
+  const added = await session.store.transaction(async (tx) => {
+    if (!(await tx.insertApiToken(token))) return false;
+    await session.audit({ action: 'token.add', target: userid, outcome: 'ok', detail: { name, privileges: req.privileges, expires: req.expires } }, tx);
+    beforeCommit?.(result);
+    return true;
+  });
+  if (!added) return refuse(session, 'token.add', userid, `${userid} already has a token named ${name}: delete it first, or choose another name`, 'exists');
+  return result;
 }
 
 /** The tokens of `userid`, or of every user (admins). */

@@ -58,14 +58,15 @@ export interface AddedUser {
 }
 
 /**
- * Recovery keys to make with a new user, as `tfa add recovery` makes them: `beforeStoring` is
- * handed the keys before anything is stored (a file of them; nothing is stored if it throws), and
- * `shown` the whole result inside the transaction that stores it, before it commits (nothing is
- * stored if it throws: keys no one saw would never be used).
+ * What else goes with a new user. `recoveryKeys`: recovery keys made as `tfa add recovery` makes
+ * them, `beforeStoring` handed the keys before anything is stored (a file of them; nothing is
+ * stored if it throws). `beforeCommit` is handed the whole result inside the transaction that
+ * stores it, before it commits: a result that holds secrets shown only now (recovery keys, the
+ * TOTP secret with --json) is shown, and nothing is stored if that throws.
  */
-export interface NewUserRecovery {
-  readonly beforeStoring?: (keys: readonly string[]) => void;
-  readonly shown: (added: AddedUser) => void;
+export interface NewUserExtras {
+  readonly recoveryKeys?: { readonly beforeStoring?: (keys: readonly string[]) => void };
+  readonly beforeCommit?: (added: AddedUser) => void;
 }
 
 /**
@@ -75,7 +76,7 @@ export interface NewUserRecovery {
  * entry commit together. A taken user id is refused (exit 4), and so is a name that could pass for
  * another (mixed scripts, characters that look like ASCII) unless names.allow-confusable allows it.
  */
-export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa, recoveryKeys: NewUserRecovery | null = null): Promise<AddedUser> {
+export async function addUser(session: Session, req: NewUserRequest, tfa: NewUserTfa, extras: NewUserExtras = {}): Promise<AddedUser> {
   const id = req.userid.id;
   await authorize(session, 'user.create', 'user.add', id);
   if (req.admin) await authorize(session, 'user.grant-admin', 'user.add', id);
@@ -119,8 +120,8 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
   const yubico = tfa.type === 'yubico' ? await prepareYubico(session, id, realm, tfa.yubico) : null;
   const problem = yubico && tfa.type === 'yubico' && (await yubikeyProblem(session, session.store, id, yubico, tfa.yubico.offline));
   if (problem) await refuse(session, 'user.add', id, problem.message, problem.code);
-  const recovery = recoveryKeys && (await prepareRecoverySet(session, id));
-  if (recovery) recoveryKeys?.beforeStoring?.(recovery.keys);
+  const recovery = extras.recoveryKeys ? await prepareRecoverySet(session, id) : null;
+  if (recovery) extras.recoveryKeys?.beforeStoring?.(recovery.keys);
   const now = session.now();
   const yubicoAdded = (): AddedYubico | null =>
     yubico && tfa.type === 'yubico' ? { id: yubico.id, userid: id, publicId: yubico.publicId, description: tfa.yubico.description, mode: yubico.mode } : null;
@@ -159,8 +160,8 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
       },
     }, tx);
     const user = await tx.getUserOverview(id);
-    if (recovery && user) {
-      recoveryKeys?.shown({ user, totp: totp && enrolled(totp.prepared, totp.row.verified), yubico: yubicoAdded(), recovery: { id: recovery.set.id, keys: recovery.keys }, warnings });
+    if (user) {
+      extras.beforeCommit?.({ user, totp: totp && enrolled(totp.prepared, totp.row.verified), yubico: yubicoAdded(), recovery: recovery && { id: recovery.set.id, keys: recovery.keys }, warnings });
     }
     return { refused: null, user };
   });

@@ -129,6 +129,20 @@ stdin, stdout = subprocess.DEVNULL, w
       expect(nowhere.status, nowhere.stderr).toBe(2);
       expect(nowhere.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown\n');
     }
+    // A new TOTP secret, on the terminal or in --json's result: shown before it is stored, or not stored.
+    for (const args of [
+      ['user', 'add', 'fulltotp', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none'],
+      ['user', 'add', 'fulltotp', '--no-password', '--tfa', 'totp', '--no-verify', '--qr', 'none', '--json'],
+      ['tfa', 'add', 'totp', 'fullkeys', '--no-verify', '--qr', 'none'],
+      ['tfa', 'add', 'totp', 'fullkeys', '--no-verify', '--qr', 'none', '--json'],
+      // And an API token's value.
+      ['token', 'add', 'fullkeys', 'ci'],
+      ['token', 'add', 'fullkeys', 'ci', '--json'],
+    ]) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/full`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(6);
+      expect(r.stderr.trimEnd().split('\n').at(-1), args.join(' ')).toMatch(/^error: cannot write standard output: no space left on the device \(ENOSPC\); nothing was stored(: fulltotp@local was not added)?$/);
+    }
     // Made with a new user: shown before the user is stored, or neither is.
     const full = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user add fullkeys2 --no-password --recovery-keys > /dev/full`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
     expect([full.status, full.stderr]).toEqual([6, 'error: cannot write standard output: no space left on the device (ENOSPC); nothing was stored: fullkeys2@local was not added\n']);

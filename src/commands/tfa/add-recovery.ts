@@ -8,7 +8,7 @@ import { arg, boolOpt, fileOpt } from '../options.js';
 import type { Style } from '../../output.js';
 import { refuseDiscardedSecret } from '../secrets.js';
 import { recoveryKeysFileText, recoveryKeysText } from './render.js';
-import { storeShownKeys } from './shown-keys.js';
+import { storeShownKeys } from '../before-commit.js';
 
 export async function run(inv: Invocation): Promise<void> {
   const userid = parseUserId(arg(inv, 0)).id;
@@ -36,7 +36,7 @@ export async function run(inv: Invocation): Promise<void> {
       userid,
       regenerate,
       out.write && ((keys) => out.write?.(recoveryKeysFileText(userid, keys))),
-      (result) => out.shown(() => inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone)),
+      (result) => out.shown?.(() => inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone)),
     ),
   );
 }

@@ -1,12 +1,13 @@
 import { parseComment } from '../../domain/account.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
-import { enrolTotp, noVerifyRefusal } from '../../services/kinds/totp-enrolment.js';
+import { enrolTotp, type EnrolledTotpFactor, noVerifyRefusal } from '../../services/kinds/totp-enrolment.js';
 import { checkFactorAddable } from '../../services/factors.js';
 import { openSession } from '../session.js';
 import { arg, boolOpt, stringOpt } from '../options.js';
 import { actingAs, describeEnrolled, recoveryHint, unverifiedWarning } from './render.js';
 import { totpEnrolmentView } from '../views.js';
+import { shownBeforeCommit } from '../before-commit.js';
 import { parseTotpRequestOptions, refuseUnseenTotpSecret, requireVerificationCode, totpIo } from './totp-io.js';
 
 export async function run(inv: Invocation): Promise<void> {
@@ -31,11 +32,19 @@ export async function run(inv: Invocation): Promise<void> {
     await checkFactorAddable(session, userid, 'totp');
     description = await inv.ctx.prompter.input('Description of the device or app (e.g. "pixel-7 authy"):', 'TOTP');
   }
-  const result = await enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io);
-  if (!result.verified) inv.out.warn(unverifiedWarning(result));
-  if (result.totpLocked) {
-    inv.out.warn(`${userid}'s TOTP is locked after too many wrong codes: this factor's codes are refused too until an admin runs 'tfactl tfa unlock ${userid}' (or a recovery key signs ${userid} in)`);
-  }
-  inv.out.result(totpEnrolmentView(result), describeEnrolled);
-  if (!result.hasRecoveryKeys) inv.out.note(recoveryHint(userid, actingAs(session.actor)));
+  const report = (result: EnrolledTotpFactor, beforeCommit: boolean) => {
+    if (!result.verified) inv.out.warn(unverifiedWarning(result));
+    if (result.totpLocked) {
+      inv.out.warn(`${userid}'s TOTP is locked after too many wrong codes: this factor's codes are refused too until an admin runs 'tfactl tfa unlock ${userid}' (or a recovery key signs ${userid} in)`);
+    }
+    if (beforeCommit) inv.out.resultBeforeCommit(totpEnrolmentView(result), describeEnrolled, 'nothing was stored');
+    else inv.out.result(totpEnrolmentView(result), describeEnrolled);
+  };
+  // With --json the result is where the secret is shown: written before the factor is stored, so
+  // that standard output that cannot be written stores nothing (as the terminal's QR code is).
+  const reported = await shownBeforeCommit(inv.out.json, 'the TOTP factor shown was not stored', (shown) =>
+    enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io, shown && ((r) => shown(() => report(r, true)))),
+  );
+  if (!reported.shown) report(reported.result, false);
+  if (!reported.result.hasRecoveryKeys) inv.out.note(recoveryHint(userid, actingAs(session.actor)));
 }

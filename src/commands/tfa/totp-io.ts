@@ -1,4 +1,5 @@
-import { UsageError } from '../../errors.js';
+import { rmSync } from 'node:fs';
+import { OutputFailedError, StoreError, UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { parseQrTarget, qrMatrix, renderTerminal, terminalWidth, writeQrFile } from '../../qr.js';
 import { parseIssuer, parseTotpParams } from '../../domain/totp-params.js';
@@ -74,7 +75,19 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
   // nothing needs scanning before it is checked, and nothing is shown (or written) for a code that
   // does not match. A new secret is shown first; its code (`-`, @FILE) is read after.
   const afterCode = options.verify && code !== undefined && secretGivenIn(inv);
+  // Shown before anything is stored: standard output that cannot be written (a full disk, a reader
+  // gone) stores nothing, and says so rather than that what the command did is done.
   const show = async (p: PreparedTotp) => {
+    try {
+      await draw(p);
+    } catch (e) {
+      if (!(e instanceof OutputFailedError)) throw e;
+      // The QR code drawn to a file already would be of a secret never stored.
+      if ((qr.kind === 'png' || qr.kind === 'svg') && ctx.remote === undefined) rmSync(qr.path, { force: true });
+      throw new StoreError(`cannot write standard output: ${e.reason}; nothing was stored`, 'output_failed');
+    }
+  };
+  const draw = async (p: PreparedTotp) => {
     if (qr.kind === 'png' || qr.kind === 'svg') {
       await writeQrFile(qr.kind, qr.path, p.uri);
       // The file is how the secret goes to its user: not also to this terminal's scrollback, or a

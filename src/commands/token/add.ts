@@ -8,7 +8,9 @@ import { addToken } from '../../services/tokens.js';
 import { arg, stringOpt } from '../options.js';
 import { refuseDiscardedSecret } from '../secrets.js';
 import { openSession } from '../session.js';
-import { tokenView } from '../views.js';
+import { tokenView, type TokenView } from '../views.js';
+import type { Style } from '../../output.js';
+import { shownBeforeCommit } from '../before-commit.js';
 
 /** `token add USERID NAME`: a new API token, its secret shown once. */
 export async function run(inv: Invocation): Promise<void> {
@@ -21,15 +23,24 @@ export async function run(inv: Invocation): Promise<void> {
   const comment = parseComment(stringOpt(inv, 'comment') ?? '');
   refuseDiscardedSecret(inv, 'the token\'s value (shown only now)', 'send standard output to a file only its program can read (> FILE), or let it be shown');
   const session = await openSession(inv, { op: 'token.manage', action: 'token.add', target: userid });
-  const { token, value, warnings } = await addToken(session, userid, name, { privileges, expires, comment });
-  for (const w of warnings) inv.out.warn(w);
-  inv.out.result({ ...tokenView(token), value }, (t, style) =>
-    [
-      `${style.green('added')} API token ${t.tokenid} (${t.privileges}${t.expires ? `, until ${t.expires}` : ''}). Its value, shown this once:`,
-      '',
-      `  ${t.value}`,
-      '',
-      'Keep it in a file only its program can read, and use it with TFACTL_TOKEN or --token @FILE.',
-    ].join('\n'),
+  // Shown before it is stored, as recovery keys are: standard output that cannot be written (a
+  // full disk, a reader gone) stores no token whose value nobody has.
+  await shownBeforeCommit(true, 'the token shown was not stored', (shown) =>
+    addToken(session, userid, name, { privileges, expires, comment }, ({ token, value, warnings }) =>
+      shown?.(() => {
+        for (const w of warnings) inv.out.warn(w);
+        inv.out.resultBeforeCommit({ ...tokenView(token), value }, render, 'nothing was stored');
+      }),
+    ),
   );
+}
+
+function render(t: TokenView & { readonly value: string }, style: Style): string {
+  return [
+    `${style.green('added')} API token ${t.tokenid} (${t.privileges}${t.expires ? `, until ${t.expires}` : ''}). Its value, shown this once:`,
+    '',
+    `  ${t.value}`,
+    '',
+    'Keep it in a file only its program can read, and use it with TFACTL_TOKEN or --token @FILE.',
+  ].join('\n');
 }

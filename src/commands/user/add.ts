@@ -10,7 +10,7 @@ import { arg, boolOpt, fileOpt, requireSecretInput, stringOpt } from '../options
 import { refuseTakenName } from '../../files.js';
 import type { Style } from '../../output.js';
 import { refuseDiscardedSecret } from '../secrets.js';
-import { storeShownKeys } from '../tfa/shown-keys.js';
+import { type KeysOut, shownBeforeCommit, storeShownKeys } from '../before-commit.js';
 import { userFields } from '../render.js';
 import { totpEnrolmentView, userView, yubikeyView } from '../views.js';
 import { actingAs, recoveryHint, recoveryKeysFileText, recoveryKeysText, unverifiedWarning } from '../tfa/render.js';
@@ -119,8 +119,10 @@ export async function run(inv: Invocation): Promise<void> {
     else inv.out.result(view, render);
   };
   // The keys' file and output as tfa add recovery has them (storeShownKeys): never a key stored
-  // that nobody has, nor a file of keys that do not work.
-  const added = await storeShownKeys(recoveryOutput, `${userid.id} and the recovery keys shown were not stored`, (out) =>
+  // that nobody has, nor a file of keys that do not work. With --json a TOTP secret is in the
+  // result, which then goes out before the commit too.
+  const notStored = `${userid.id} was not stored${withRecovery ? ', nor the recovery keys shown' : ''}`;
+  const store = (out: KeysOut) =>
     addUser(
       session,
       {
@@ -133,9 +135,15 @@ export async function run(inv: Invocation): Promise<void> {
         expire,
       },
       tfa,
-      withRecovery ? { ...(out.write && { beforeStoring: (keys: readonly string[]) => out.write?.(recoveryKeysFileText(userid.id, keys)) }), shown: (result) => out.shown(() => show(result, true)) } : null,
-    ),
-  );
-  if (!withRecovery) show(added, false);
+      {
+        ...(withRecovery && { recoveryKeys: { ...(out.write && { beforeStoring: (keys: readonly string[]) => out.write?.(recoveryKeysFileText(userid.id, keys)) }) } }),
+        // Only a result with a secret in it: one without is written once the user is stored.
+        ...(out.shown && { beforeCommit: (result: AddedUser) => (result.recovery || result.totp) && out.shown?.(() => show(result, true)) }),
+      },
+    );
+  const { result: added, shown } = withRecovery
+    ? { result: await storeShownKeys(recoveryOutput, notStored, store), shown: true }
+    : await shownBeforeCommit(inv.out.json, notStored, (shown) => store({ write: undefined, shown }));
+  if (!shown) show(added, false);
   if (added.totp && !added.recovery) inv.out.note(recoveryHint(added.user.userid, actingAs(session.actor)));
 }

@@ -189,12 +189,19 @@ export function enrolled(prepared: PreparedTotp, verified: boolean): EnrolledTot
  * skips it with `verify: false`), then stored with that code's step as used. The acting user's
  * password (and second factor) was checked when the session opened.
  */
+export type EnrolledTotpFactor = EnrolledTotp & { readonly hasRecoveryKeys: boolean; readonly totpLocked: boolean };
+
 export async function enrolTotp(
   session: Session,
   userid: string,
   req: TotpRequest & { verify: boolean },
   io: TotpEnrolmentIo,
-): Promise<EnrolledTotp & { readonly hasRecoveryKeys: boolean; readonly totpLocked: boolean }> {
+  /**
+   * Handed the result inside the transaction that stores it, before it commits: a result that
+   * holds the secret (--json) is shown, or nothing is stored (standard output that cannot be written).
+   */
+  beforeCommit?: (result: EnrolledTotpFactor) => void,
+): Promise<EnrolledTotpFactor> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   const user = await requireUser(session.store, userid);
   const realm = await session.store.getRealm(user.realm);
@@ -213,16 +220,16 @@ export async function enrolTotp(
     if (same !== undefined) return same;
     await tx.insertTotpFactor(row);
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'totp', id: row.id, verified: step !== null } }, tx);
-    return undefined;
+    // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
+    // A TOTP lock is the user's, not one factor's: the new factor's codes are refused too (the
+    // usual lost-phone turn: the old entry deleted, a new one enrolled) until it is lifted.
+    const result = { ...enrolled(prepared, step !== null), hasRecoveryKeys: (await tx.getRecoverySet(userid)) !== undefined, totpLocked: (await tx.getLockState(userid))?.totpLocked === true };
+    beforeCommit?.(result);
+    return result;
   });
   // Another enrolment of the same secret stored it meanwhile: refused (and audited) outside the
   // transaction, which stored nothing.
-  if (raced !== undefined) await refuseKnownSecret(session, prepared, raced);
-  // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
-  const recovery = await session.store.getRecoverySet(userid);
-  // A TOTP lock is the user's, not one factor's: the new factor's codes are refused too (the
-  // usual lost-phone turn: the old entry deleted, a new one enrolled) until it is lifted.
-  const lock = await session.store.getLockState(userid);
-  return { ...enrolled(prepared, step !== null), hasRecoveryKeys: recovery !== undefined, totpLocked: lock?.totpLocked === true };
+  if (typeof raced === 'string') return refuseKnownSecret(session, prepared, raced);
+  return raced;
 }
 
