@@ -159,7 +159,8 @@ export class LineTooLongError extends Error {
 
 /**
  * Standard input one line at a time, reading only as far as the lines asked for: a writer that
- * never stops (`yes |`, /dev/zero) costs one bounded buffer, never all of its output. From a pipe or
+ * never stops (`yes |`, /dev/zero) costs one bounded buffer, never all of its output, and from a
+ * pipe or file nothing past the last newline asked for is taken from the next program. From a pipe or
  * file it reads with plain blocking reads; from a terminal, or when a read would block, through
  * `stream` (process.stdin), paused again after each chunk so an unread terminal keeps nothing alive.
  */
@@ -183,7 +184,37 @@ export function stdinLineReader(stream: () => NodeJS.ReadStream, options: StdinO
     return readStreamChunk(stream());
   };
 
+  // From a pipe or file, a byte at a time up to the newline: what follows the lines asked for is
+  // left where it is, for the next program of a script (`{ tfactl ...; tfactl ...; } <<EOF`). A
+  // read that would wait (EAGAIN) hands what was read to the stream's way.
+  const readDirectLine = (maxBytes: number): string | null | undefined => {
+    const line = Buffer.allocUnsafe(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(0, line, length, 1, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        direct = false;
+        pending = Buffer.from(line.subarray(0, length));
+        return undefined;
+      }
+      if (n === 0) {
+        ended = true;
+        return length === 0 ? null : decodeUtf8(line.subarray(0, length)).replace(/\r$/, '');
+      }
+      if (line[length] === 10) return decodeUtf8(line.subarray(0, length)).replace(/\r$/, '');
+      length += 1;
+      if (length > maxBytes) throw new LineTooLongError(`a line of standard input is longer than ${maxBytes} bytes`);
+    }
+  };
+
   return async (maxBytes) => {
+    if (direct && !ended && pending.length === 0) {
+      const line = readDirectLine(maxBytes);
+      if (line !== undefined) return line;
+    }
     for (;;) {
       const newline = pending.indexOf(10);
       if (newline > maxBytes || (newline < 0 && pending.length > maxBytes)) throw new LineTooLongError(`a line of standard input is longer than ${maxBytes} bytes`);

@@ -289,6 +289,19 @@ describe('standard input', () => {
     expect(JSON.parse(r.stdout).result.userid).toBe('alice@local');
   });
 
+  it('--password-stdin takes only its own lines, leaving the rest for the next program of the script, from a pipe or a file', () => {
+    const file = join(store.dir, 'two-passwords.txt');
+    writeFileSync(file, `${PASSWORD}\n${PASSWORD}\nleft over\n`);
+    for (const input of [`< "${file}"`, 'from-pipe']) {
+      const script = `{ "${process.execPath}" "${BIN}" login alice --password-stdin --json; "${process.execPath}" "${BIN}" login alice --password-stdin --json; cat; }`;
+      const r = spawnSync('bash', ['-c', input === 'from-pipe' ? `cat "${file}" | ${script}` : `${script} ${input}`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.slice(0, 2).map((l) => JSON.parse(l).result.userid), input).toEqual(['alice@local', 'alice@local']);
+      expect(lines.slice(2), input).toEqual(['left over']);
+    }
+  });
+
   it('--password-stdin reads a non-blocking pipe whose writer is slow', () => {
     // The first read fails with EAGAIN: Node's stream takes over and waits for the password.
     const r = py(
