@@ -135,6 +135,18 @@ describe('TOTP enrolment', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('warns when a user now has more than one TOTP factor (a provisioning script run again adds another)', async () => {
+    await addUser('twice');
+    const first = await store.run(['tfa', 'add', 'totp', 'twice', '--no-verify', '--json']);
+    expect(first.json().warnings).toEqual([expect.stringContaining('is stored unverified')]);
+    const second = await store.run(['tfa', 'add', 'totp', 'twice', '--no-verify', '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json().warnings).toEqual([
+      expect.stringContaining('is stored unverified'),
+      'twice@local now has 2 TOTP factors, each of which signs in: if this one replaces another, delete that (see tfactl tfa list twice@local)',
+    ]);
+  });
+
   it('generates a 160-bit secret when none is given, and honours SHA256 with 8 digits', async () => {
     await addUser('walt');
     const r = await store.run(['tfa', 'add', 'totp', 'walt', '--no-verify', '--algorithm', 'SHA256', '--digits', '8', '--period', '60', '--json']);

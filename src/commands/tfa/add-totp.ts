@@ -1,4 +1,5 @@
 import { parseComment } from '../../domain/account.js';
+import { tfactlLine } from '../../domain/command-line.js';
 import { parseUserId } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { enrolTotp, type EnrolledTotpFactor, noVerifyRefusal } from '../../services/kinds/totp-enrolment.js';
@@ -34,6 +35,9 @@ export async function run(inv: Invocation): Promise<void> {
   }
   const report = (result: EnrolledTotpFactor, beforeCommit: boolean) => {
     if (!result.verified) inv.out.warn(unverifiedWarning(result));
+    if (result.totpFactors > 1) {
+      inv.out.warn(`${userid} now has ${result.totpFactors} TOTP factors, each of which signs in: if this one replaces another, delete that (see ${tfactlLine('tfa list', [userid])})`);
+    }
     if (result.totpLocked) {
       inv.out.warn(`${userid}'s TOTP is locked after too many wrong codes: this factor's codes are refused too until an admin runs 'tfactl tfa unlock ${userid}' (or a recovery key signs ${userid} in)`);
     }

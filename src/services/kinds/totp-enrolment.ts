@@ -189,7 +189,12 @@ export function enrolled(prepared: PreparedTotp, verified: boolean): EnrolledTot
  * skips it with `verify: false`), then stored with that code's step as used. The acting user's
  * password (and second factor) was checked when the session opened.
  */
-export type EnrolledTotpFactor = EnrolledTotp & { readonly hasRecoveryKeys: boolean; readonly totpLocked: boolean };
+export type EnrolledTotpFactor = EnrolledTotp & {
+  readonly hasRecoveryKeys: boolean;
+  readonly totpLocked: boolean;
+  /** How many TOTP factors the user has with this one: a script run again adds another each time. */
+  readonly totpFactors: number;
+};
 
 export async function enrolTotp(
   session: Session,
@@ -223,7 +228,12 @@ export async function enrolTotp(
     // Recovery keys are what gets a user in when the phone is lost: worth suggesting if missing.
     // A TOTP lock is the user's, not one factor's: the new factor's codes are refused too (the
     // usual lost-phone turn: the old entry deleted, a new one enrolled) until it is lifted.
-    const result = { ...enrolled(prepared, step !== null), hasRecoveryKeys: (await tx.getRecoverySet(userid)) !== undefined, totpLocked: (await tx.getLockState(userid))?.totpLocked === true };
+    const result = {
+      ...enrolled(prepared, step !== null),
+      hasRecoveryKeys: (await tx.getRecoverySet(userid)) !== undefined,
+      totpLocked: (await tx.getLockState(userid))?.totpLocked === true,
+      totpFactors: (await tx.listFactors(userid)).filter((f) => f.type === 'totp').length,
+    };
     beforeCommit?.(result);
     return result;
   });
