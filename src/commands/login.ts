@@ -1,7 +1,7 @@
 import { tfactlLine } from '../domain/command-line.js';
 import { isoTime } from '../domain/dates.js';
 import type { CodeKind } from '../domain/second-factor.js';
-import { parseUserId } from '../domain/userid.js';
+import { parseSignInUserId } from '../domain/userid.js';
 import { parseOrigin, parseRpId } from '../domain/webauthn-settings.js';
 import { StoreError, UsageError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
@@ -22,7 +22,7 @@ import { challengeView, signedInView } from './views.js';
  * `--finish --challenge ID` answers it, from another process and within 120 s.
  */
 export async function run(inv: Invocation): Promise<void> {
-  const userid = parseUserId(inv.args[0] ?? '').id;
+  const userid = parseSignInUserId(inv.args[0] ?? '').id;
   // commander has checked --type against its choices (cli.ts).
   const kind = stringOpt(inv, 'type') as CodeKind | undefined;
   const begin = boolOpt(inv, 'begin') === true;

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, statSync, type Stats } from 'node:fs';
 import { refuseHandedOver, refuseOpenToOthers, refuseReplaceable } from '../files.js';
 import { decide, NEEDS_PASSWORD, type Operation } from '../domain/permissions.js';
-import { parseUserId, ROOT_USERID } from '../domain/userid.js';
+import { parseSignInUserId, ROOT_USERID } from '../domain/userid.js';
 import { RefusedError, StoreError, UsageError } from '../errors.js';
 import { parseTokenValue, type PresentedToken } from '../domain/api-token.js';
 import { inputFiles, secretValue } from './options.js';
@@ -160,7 +160,7 @@ export async function openSession(inv: Invocation, intent?: Intent, mode: OpenMo
   if (presented && globals.token === undefined && (ctx.env.TFACTL_AS ?? '') !== '') {
     throw new UsageError('TFACTL_AS and TFACTL_TOKEN are both set: unset one of them (a token acts as its own user)', 'conflicting_options');
   }
-  const asId = presented ? undefined : asOption === undefined ? undefined : parseUserId(asOption).id;
+  const asId = presented ? undefined : asOption === undefined ? undefined : parseSignInUserId(asOption).id;
   // An empty --auth-code is said before the store is looked for, as any usage error is.
   if (asId !== undefined) refuseEmptySecondFactor('--auth-code', globals.authCode, asId);
   // Without --as it would be dropped unsaid, and the standard input lines it stood for read as

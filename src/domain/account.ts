@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { checkText } from './text.js';
-import { quote } from './userid.js';
+import { cellShown, quote } from './userid.js';
 
 const EMAIL_RE = /^[^\s@<>"',;]+@[^\s@<>"',;]+\.[^\s@<>"',;]+$/;
 
@@ -15,15 +15,6 @@ export function parseEmail(input: string, shownAs: (input: string) => string = q
     throw new UsageError(`invalid email address ${shownAs(input)}`, 'invalid_email');
   }
   return input;
-}
-
-/**
- * A cell of a file for an error message: as it is when it has the shape of what the column holds
- * (`shape`), else by its length only. A row whose cells slid over by one (a comma in an unquoted
- * password) puts a password where a date or a flag goes, and the message must not repeat it.
- */
-export function cellShown(text: string, shape: RegExp): string {
-  return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
 }
 
 /** An email cell as cellShown shows it: only when it looks like an address. */

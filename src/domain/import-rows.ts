@@ -1,8 +1,8 @@
 import { UsageError } from '../errors.js';
-import { cellShown, parseComment, parseEmail, shownIfAddress } from './account.js';
+import { parseComment, parseEmail, shownIfAddress } from './account.js';
 import { topLevelJsonKeys } from './json-keys.js';
 import { parseDate } from './dates.js';
-import { parseUserId, quote } from './userid.js';
+import { cellShown, parseUserId, quote, shownIfUserIdShaped, USERID_SHAPE } from './userid.js';
 
 /**
  * Rows of a bulk import: CSV with a header, or JSON Lines. Each row is checked on its own so one bad
@@ -176,14 +176,13 @@ export function importRowReader(): (record: RawRecord) => ParsedRow {
 function parseRecord(r: RawRecord): ParsedRow {
   const f = (name: Field) => (r.fields[name] ?? '').trim();
   const useridText = f('userid');
-  const useridShown = (text: string) => cellShown(text, USERID_CELL);
   if (r.fields.__error) return { ok: false, line: r.line, userid: shownUserid(useridText), error: `line ${r.line} ${r.fields.__error}` };
   const given = (name: Field) => Object.hasOwn(r.fields, name);
   // Bytes that were not UTF-8 (decodeUtf8) or JSON's "\udXXX": not text, whatever the field.
   const broken = IMPORT_FIELDS.find((name) => /\p{Cs}/u.test(r.fields[name] ?? ''));
   if (broken) return { ok: false, line: r.line, userid: null, error: `line ${r.line}: the ${broken} field is not valid UTF-8 (or holds a lone surrogate)` };
   try {
-    const id = parseUserId(useridText, useridShown);
+    const id = parseUserId(useridText, shownIfUserIdShaped);
     const adminText = f('admin').toLowerCase();
     if (!['', 'true', 'false', 'yes', 'no', '1', '0'].includes(adminText)) throw new UsageError(`invalid admin ${cellShown(adminText, /^$/)}: expected true, false, yes, no, 1 or 0`);
     const expire = f('expire');
@@ -216,19 +215,12 @@ function parseExpiry(text: string): string {
   throw new UsageError(`invalid expiry date ${cellShown(text, /^$/)}: expected a date as YYYY-MM-DD`, 'invalid_date');
 }
 
-/**
- * What a user id cell that is not one may be shown as: what could be a user id with a mistake
- * (a realm too short, too long a name, a letter of another script). Any other sign (`:`, a space,
- * `/`, a quote...) is more likely a password in the wrong column, and is not repeated.
- */
-const USERID_CELL = /^[\p{L}\p{N}._@+-]+$/u;
-
 /** A failed row's user id as the results name every other row's (`v1@local`), or as given when it is not one (and could not be a password). */
 function shownUserid(text: string): string | null {
   try {
     return parseUserId(text).id;
   } catch {
-    return USERID_CELL.test(text) ? text : null;
+    return USERID_SHAPE.test(text) ? text : null;
   }
 }
 

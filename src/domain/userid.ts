@@ -124,6 +124,36 @@ function unseen(input: string): string {
   return c === undefined ? '' : `it holds U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, shown as ?; `;
 }
 
+/**
+ * Input for an error message: quoted when it has the shape of what belongs there (`shape`), else
+ * by its length only. A file's cells that slid over by one (a comma in an unquoted password) put a
+ * password where a date or a user id goes, and a password typed where a user id goes (at a login
+ * prompt, in `--as`, as PAM_USER) is no user id either: the message must not repeat it.
+ */
+export function cellShown(text: string, shape: RegExp): string {
+  return shape.test(text) ? quote(text) : `of ${[...text].length} characters`;
+}
+
+/**
+ * What could be a user id with a mistake in it (a realm too short, too long a name, a letter of
+ * another script). Any other sign (`:`, a space, `/`, a quote...) is more likely a password where
+ * the user id goes, and is not repeated (cellShown).
+ */
+export const USERID_SHAPE = /^[\p{L}\p{N}._@+-]+$/u;
+
+/** Where a user id goes, as a message shows it: quoted when it has a user id's shape (USERID_SHAPE), else by its length. */
+export const shownIfUserIdShaped = (text: string) => cellShown(text, USERID_SHAPE);
+
+/**
+ * parseUserId for the user id of a sign-in (`login`, `--as`, PAM_USER, the service's login), where
+ * a password typed a line early is the likely mistake: refused without being repeated unless it
+ * has a user id's shape. (One with that shape is named as typed, as sshd's "Invalid user" does:
+ * the audit trail records failed sign-ins of unknown user ids under the id given.)
+ */
+export function parseSignInUserId(input: string): UserId {
+  return parseUserId(input, shownIfUserIdShaped);
+}
+
 /** Quotes user input for an error message, keeping it on one line and short. */
 export function quote(input: string): string {
   const clean = [...shown(input)];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalName, parseRealmName, parseUserId, quote, realmPassedFor } from '../../src/domain/userid.js';
+import { canonicalName, parseRealmName, parseSignInUserId, parseUserId, quote, realmPassedFor, USERID_SHAPE } from '../../src/domain/userid.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseUserId', () => {
@@ -181,19 +181,54 @@ describe('realmPassedFor', () => {
   });
 });
 
+/** The message a parser refuses input with, or null when it takes it. */
+const refusal = (parse: (input: string) => unknown) => (input: string) => {
+  try {
+    parse(input);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+};
+
 describe('a refused user id that holds a character shown as ?', () => {
   it('names the first such character, as the text rule names one', () => {
-    const message = (input: string) => {
-      try {
-        parseUserId(input);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return null;
-    };
+    const message = refusal(parseUserId);
     expect(message('a\u001bb')).toBe(`invalid user id "a?b": it holds U+001B, shown as ?; the name before '@' must be 1 to 64 characters without spaces or any of : / @ \\ , ; " ' \` < > |`);
     expect(message('ab\u200bc@x y')).toMatch(/^invalid user id "ab\?c@x y": it holds U\+200B, shown as \?; /);
     expect(message('bad/name')).toMatch(/^invalid user id "bad\/name": the name before '@'/);
+  });
+});
+
+describe('parseSignInUserId', () => {
+  const message = refusal(parseSignInUserId);
+
+  it('parses a user id as parseUserId does', () => {
+    expect(parseSignInUserId('Bob@corp')).toEqual(parseUserId('Bob@corp'));
+  });
+
+  it('shows a password typed where the user id goes by its length only', () => {
+    expect(message('Hunter2 secret!')).toMatch(/^invalid user id of 15 characters: /);
+    expect(message('Hunter2 secret!')).not.toContain('Hunter2');
+  });
+
+  it('names an id with a user id\'s shape as typed, as sshd names an invalid user', () => {
+    expect(message('bob@x')).toMatch(/^invalid user id "bob@x": /);
+  });
+
+  it('never repeats input that holds a sign no user id holds (a password\'s)', () => {
+    const signs = fc.constantFrom(' ', ':', '/', '"', "'", ',', ';', '\\', '`', '<', '>', '|');
+    fc.assert(
+      fc.property(fc.string({ minLength: 2, maxLength: 30 }), signs, fc.string({ minLength: 2, maxLength: 30 }), (before, sign, after) => {
+        const input = `${before}${sign}${after}`;
+        expect(USERID_SHAPE.test(input)).toBe(false);
+        const m = message(input);
+        expect(m).not.toBeNull();
+        expect(m).not.toContain(input);
+        expect(m).toMatch(/^invalid user id( of \d+ characters: |: that is an API token's value)/);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

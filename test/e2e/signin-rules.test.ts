@@ -486,3 +486,31 @@ describe('a sign-in that cannot be checked', () => {
     expect(store.auditRows().at(-1)?.detail).toContain('key_file');
   });
 });
+
+describe('a password typed where the user id goes', () => {
+  // A sign-in's user id with a sign no user id holds is likelier a password typed a line early
+  // (at a login prompt, in a script's --as, as PAM_USER): refused without repeating it.
+  const typed = 'Hunter2 secret!';
+
+  it.each([
+    ['login', () => store.login(typed, PW)],
+    ['--as', () => store.runAs(typed, PW, ['user', 'list'])],
+    ['pam check', () => store.run(['pam', 'check'], { env: { PAM_USER: typed, PAM_TYPE: 'auth' }, input: '123456\n' })],
+  ])('%s: exit 2, named by its length only, in no message and no audit row, nothing changed', async (_what, attempt) => {
+    const before = store.snapshot();
+    const audited = store.auditRows().length;
+    const r = await attempt();
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLineError(r)).toMatch(/\(?(user id|PAM_USER) of 15 characters/);
+    expect(r.stderr + r.stdout).not.toContain('Hunter2');
+    expect(store.auditRows().length).toBe(audited);
+    expect(JSON.stringify(store.auditRows())).not.toContain('Hunter2');
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('a user id with a user id\'s shape is still named as typed', async () => {
+    const r = await store.login('nobody@x', PW);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toMatch(/^error: invalid user id "nobody@x": /);
+  });
+});

@@ -1,4 +1,4 @@
-import { parseUserId, quote } from '../../domain/userid.js';
+import { parseUserId, quote, shownIfUserIdShaped } from '../../domain/userid.js';
 import { StoreError, UsageError } from '../../errors.js';
 import type { Invocation } from '../../invocation.js';
 import { stringOpt } from '../options.js';
@@ -22,9 +22,9 @@ export function pamUser(inv: Invocation): { readonly userid: string; readonly pa
   const user = env.PAM_USER;
   if (!user) throw new UsageError('PAM_USER is not set: tfactl pam runs from pam_exec.so (see tfactl pam config)', 'no_pam_user');
   if (env.PAM_TYPE !== undefined && env.PAM_TYPE !== 'auth') throw new UsageError(`tfactl pam is for the auth step, not ${env.PAM_TYPE}: put it on an auth line`, 'pam_type');
-  if (user.includes('@')) throw new UsageError(`PAM_USER ${JSON.stringify(user)} holds an @: tfactl maps a login name to a user id with --realm`, 'invalid_userid');
+  if (user.includes('@')) throw new UsageError(`PAM_USER ${shownIfUserIdShaped(user)} holds an @: tfactl maps a login name to a user id with --realm`, 'invalid_userid');
   const realm = stringOpt(inv, 'realm') ?? 'local';
-  const { id: userid, name } = parseUserId(`${user}@${realm}`);
+  const { id: userid, name } = parseUserId(`${user}@${realm}`, (whole) => (shownIfUserIdShaped(user) === quote(user) ? quote(whole) : `(PAM_USER ${shownIfUserIdShaped(user)})`));
   if (name !== user) {
     throw new UsageError(`PAM_USER ${quote(user)} is not a tfactl user name as it stands: tfactl reads it as ${name}, another login name, so it is refused`, 'invalid_userid');
   }

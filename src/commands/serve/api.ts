@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { parseTokenValue } from '../../domain/api-token.js';
 import { decide } from '../../domain/permissions.js';
 import { hideTokenSecrets } from '../../domain/text.js';
-import { parseUserId } from '../../domain/userid.js';
+import { parseSignInUserId } from '../../domain/userid.js';
 import { AuthError, ExitCode, RefusedError, TfaError, UsageError } from '../../errors.js';
 import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
 import type { AuthDeps } from '../../services/authenticate.js';
@@ -229,7 +229,7 @@ async function login(req: IncomingMessage, deps: ApiDeps): Promise<ApiAnswer> {
   const body = await readBody(req, ['userid', 'password', 'challenge', 'response']);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the request body must be a JSON object', 'invalid_body');
   const fields = body as Record<string, unknown>;
-  const userid = parseUserId(field(fields, 'userid') ?? '').id;
+  const userid = parseSignInUserId(field(fields, 'userid') ?? '').id;
   const password = field(fields, 'password');
   const challenge = field(fields, 'challenge');
   // A browser's answer may come as the object it is (AuthenticationResponseJSON), or as its text.
