@@ -126,6 +126,24 @@ export function jsonLineRecord(text: string, line: number): RawRecord | null {
 }
 
 
+/**
+ * A header line whose columns are known ones separated by ';', a tab or '|' instead of commas
+ * (a spreadsheet's export in a locale that writes ';'), each column quoted or not: the error that
+ * says so, else undefined. `text` is the header as one cell (unquoted), or its whole line when its
+ * quoting refused it as CSV (`"userid";"comment"`).
+ */
+export function otherSeparator(text: string, line: number): UsageError | undefined {
+  const separator = [';', '\t', '|'].find((c) => text.includes(c));
+  if (separator === undefined) return undefined;
+  // A trailing separator (an empty last column) as spreadsheets write it.
+  const parts = text
+    .split(separator)
+    .map((p) => p.trim().replace(/^"(.*)"$/s, '$1').trim().toLowerCase())
+    .filter((p, i, all) => p !== '' || i < all.length - 1);
+  if (!parts.every((p) => (IMPORT_FIELDS as readonly string[]).includes(p))) return undefined;
+  return new UsageError(`line ${line}: the columns are separated by ${separator === '\t' ? 'tabs' : `'${separator}'`}: a CSV file separates them with commas (userid,password,tfa)`, 'invalid_import');
+}
+
 function checkColumns(names: readonly string[], line: number, needUserid = true): void {
   const unknown = names.filter((n) => !(IMPORT_FIELDS as readonly string[]).includes(n));
   // No column it knows: a file without its header line, whose first row (a password, maybe) is
@@ -133,12 +151,8 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
   if (needUserid && unknown.length === names.length) {
     // A spreadsheet's export in a locale that separates with ';' (or a tab): one unknown column
     // whose parts are known ones.
-    const separator = names.length === 1 ? [';', '\t', '|'].find((c) => names[0]!.includes(c)) : undefined;
-    // A trailing separator (an empty last column) as spreadsheets write it.
-    const parts = separator === undefined ? [] : names[0]!.split(separator).map((p) => p.trim()).filter((p, i, all) => p !== '' || i < all.length - 1);
-    if (separator !== undefined && parts.every((p) => (IMPORT_FIELDS as readonly string[]).includes(p))) {
-      throw new UsageError(`line ${line}: the columns are separated by ${separator === '\t' ? 'tabs' : `'${separator}'`}: a CSV file separates them with commas (userid,password,tfa)`, 'invalid_import');
-    }
+    const separated = names.length === 1 ? otherSeparator(names[0]!, line) : undefined;
+    if (separated) throw separated;
     throw new UsageError(`line ${line}: the first line is not a header: it names no column tfactl knows (the header names the columns, e.g. userid,password,tfa; known: ${IMPORT_FIELDS.join(', ')})`, 'invalid_import');
   }
   // Without a userid column it is no header either (a file without one, whose first row began

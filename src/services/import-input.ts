@@ -1,6 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
-import { csvColumns, csvQuotingError, csvRecord, importFormat, importRowReader, jsonLineRecord, makesSecrets, type ParsedRow, type RawRecord } from '../domain/import-rows.js';
+import { csvColumns, csvQuotingError, csvRecord, importFormat, importRowReader, jsonLineRecord, makesSecrets, otherSeparator, type ParsedRow, type RawRecord } from '../domain/import-rows.js';
 import { decodeUtf8 } from '../domain/text.js';
 import { UsageError } from '../errors.js';
 import { describeSize, MiB } from '../files.js';
@@ -136,9 +136,10 @@ async function* csvRecords(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Ra
   };
   // parse() is typed for string records; ours are bytes turned into { fields, line } above.
   const parser = parse(options as unknown as Options);
+  const head = firstLine(chunks);
   // pipeline() passes the reader's backpressure to the source and its errors (a file too large,
   // standard input failing) to the parser, whose iteration below throws them.
-  pipeline(Readable.from(chunks), parser, () => undefined);
+  pipeline(Readable.from(head.chunks), parser, () => undefined);
   let columns: string[] | undefined;
   try {
     for await (const { fields, line } of parser as AsyncIterable<{ fields: Buffer[]; line: number }>) {
@@ -147,8 +148,29 @@ async function* csvRecords(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Ra
       else yield csvRecord(columns, cells, line);
     }
   } catch (e) {
-    throw e instanceof CsvError ? csvError(e, at) : e;
+    if (!(e instanceof CsvError)) throw e;
+    // A header of quoted columns separated by ';' is no CSV to csv-parse: said as the unquoted one is.
+    const separated = columns === undefined && at.next === 1 ? otherSeparator(head.line(), 1) : undefined;
+    throw separated ?? csvError(e, at);
   }
+}
+
+/** The first line of the input (up to 4 KiB), kept as its chunks pass through, for a header csv-parse refuses. */
+function firstLine(chunks: AsyncIterable<Uint8Array>): { chunks: AsyncIterable<Uint8Array>; line: () => string } {
+  const kept: Buffer[] = [];
+  let length = 0;
+  let done = false;
+  async function* pass(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of chunks) {
+      if (!done) {
+        kept.push(Buffer.from(chunk.subarray(0, 4096 - length)));
+        length += kept.at(-1)!.length;
+        done = length >= 4096 || chunk.includes(0x0a) || chunk.includes(0x0d);
+      }
+      yield chunk;
+    }
+  }
+  return { chunks: pass(), line: () => decodeUtf8(Buffer.concat(kept)).split(/\r\n|\n|\r/)[0]! };
 }
 
 /** How many lines a field spans beyond its first: its CR LF, CR and LF line breaks. */

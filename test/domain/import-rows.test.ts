@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { csvColumns, csvRecord, IMPORT_FIELDS, importFormat, importRowReader, jsonLineRecord, type RawRecord } from '../../src/domain/import-rows.js';
+import { csvColumns, csvRecord, IMPORT_FIELDS, importFormat, importRowReader, jsonLineRecord, otherSeparator, type RawRecord } from '../../src/domain/import-rows.js';
 import { UsageError } from '../../src/errors.js';
 
 // What a record means; reading records from bytes (csv-parse, lines) is test/services/import-input.test.ts.
@@ -21,6 +21,13 @@ describe('import records', () => {
     expect(() => csvColumns(['userid\tcomment'], 1)).toThrow('line 1: the columns are separated by tabs: a CSV file separates them with commas (userid,password,tfa)');
     // Not a header of known columns however it is split: said as before.
     expect(() => csvColumns(['alice;Secret-pass'], 1)).toThrow(/the first line is not a header/);
+  });
+
+  it("reads a header line csv-parse refused for its quotes as columns separated by ';' when they are known ones", () => {
+    expect(otherSeparator('"UserID";"Password";"tfa"', 1)?.message).toBe("line 1: the columns are separated by ';': a CSV file separates them with commas (userid,password,tfa)");
+    expect(otherSeparator('"userid"|comment|', 1)?.message).toMatch(/separated by '\|'/);
+    expect(otherSeparator('"userid";"bogus"', 1)).toBeUndefined();
+    expect(otherSeparator('"userid","comment"', 1)).toBeUndefined();
   });
 
   it('fail a CSV row with another number of fields than the header, not the file', () => {

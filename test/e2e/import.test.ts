@@ -197,6 +197,26 @@ describe('user import', () => {
   }, 120_000);
 });
 
+describe("user import of a spreadsheet's export separated by ';' or tabs", () => {
+  it.each([
+    ['unquoted', 'userid;password;tfa\nsemi1;semi one password;recovery\n', "';'"],
+    ['quoted, with a byte order mark and CR LF', '\ufeff"UserID";"Password";\r\n"semi2";"semi two password";\r\n', "';'"],
+    ['quoted, separated by tabs', '"userid"\t"comment"\n"semi3"\t"x y"\n', 'tabs'],
+  ])('%s: says what separates the columns (exit 2), nothing imported', async (_what, input, separator) => {
+    const before = store.snapshot();
+    const r = await store.run(['user', 'import', '-'], { input });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLineError(r)).toBe(`error: line 1: the columns are separated by ${separator}: a CSV file separates them with commas (userid,password,tfa)`);
+    expect(store.snapshot()).toBe(before);
+  });
+
+  it('a quoted header of unknown columns is still a quoting error, at its line', async () => {
+    const r = await store.run(['user', 'import', '-'], { input: '"userid";"bogus"\n' });
+    expect(r.code).toBe(2);
+    expect(oneLineError(r)).toBe('error: CSV line 1: text after a closing quote');
+  });
+});
+
 describe('user import --dry-run', () => {
   it('says what each row would do and changes nothing, audit trail included; the import then does just that', async () => {
     await store.addUser('dry-old', 'dry password 0', ['--comment', 'before']);
