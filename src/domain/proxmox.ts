@@ -496,15 +496,38 @@ function parseUserLine(fields: readonly string[], line: number): ProxmoxUser {
     // Proxmox reads the field as a Perl truth value: empty means disabled.
     enabled: enable === '1',
     expire: expireSeconds === 0 ? null : dateOf(expireSeconds),
-    firstname: nullIfEmpty(proxmoxText(decodeProxmoxText(firstname), 'first name', where)),
-    lastname: nullIfEmpty(proxmoxText(decodeProxmoxText(lastname), 'last name', where)),
+    firstname: nullIfEmpty(nameText(firstname, 'first name', where)),
+    lastname: nullIfEmpty(nameText(lastname, 'last name', where)),
     // Proxmox writes the e-mail address as is, unlike the free-text fields; a line short of a
     // field or two puts a key (a legacy TOTP secret) there, not repeated.
     email: within(where, () => parseEmail(email, shownIfAddress)),
-    comment: nullIfEmpty(proxmoxText(decodeProxmoxText(comment), 'comment', where)),
+    comment: nullIfEmpty(nameText(comment, 'comment', where)),
     keys: parseUserKeys(keys, where),
     line,
   };
+}
+
+/**
+ * A free-text field of a user line (a name, the comment), refused without being repeated where it
+ * holds only what looks like a legacy TOTP secret: a line short of one to three fields puts its
+ * keys there, and an import would store the secret in the clear and list it with the user.
+ */
+function nameText(raw: string, what: string, where: string): string {
+  const text = proxmoxText(decodeProxmoxText(raw), what, where);
+  if (looksLikeSecrets(text)) {
+    throw new UsageError(`${where}: the ${what} looks like a TOTP secret (is the line short of a field?); not imported, not repeated`, INVALID);
+  }
+  return text;
+}
+
+/**
+ * Text made only of what Proxmox keeps as a TOTP secret: 40 hex digits, or base32 of at least 16
+ * characters (80 bits) in capitals; several joined as the keys field joins them. A name or a
+ * comment in words never is (a space-free run of 16 capitals and digits 2-7 is not a name).
+ */
+function looksLikeSecrets(text: string): boolean {
+  const words = text.split(/[\s,;]+/).filter((w) => w !== '');
+  return words.length > 0 && words.every((w) => /^[0-9A-Fa-f]{40}$/.test(w) || /^[A-Z2-7]{16,}=*$/.test(w));
 }
 
 /**

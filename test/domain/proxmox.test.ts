@@ -438,12 +438,16 @@ describe('parseUserCfg', () => {
     ['an email address of 300 characters', `user:u@pve:1:0:::${'e'.repeat(290)}@x.org:::`, /line 1: invalid email address: at most 254 characters/],
     // A line short of two fields: its legacy TOTP key stands where the address goes.
     ['a key where the email address goes', 'user:pxb@pve:1:0:A:B:JBSWY3DPEHPK3PXPlines:', /^user.cfg line 1: invalid email address of 21 characters$/],
+    // A line short of one, three or four fields: its keys stand in the comment or a name.
+    ['a key where the comment goes', 'user:carol@pve:1:0::::GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ:', /^user.cfg line 1: the comment looks like a TOTP secret \(is the line short of a field\?\); not imported, not repeated$/],
+    ['keys where the last name goes', 'user:dave@pve:1:0::GEZDGNBVGY3TQOJQ,3132333435363738393031323334353637383930:', /^user.cfg line 1: the last name looks like a TOTP secret/],
+    ['a key where the first name goes', 'user:erin@pve:1:0:GEZDGNBVGY3TQOJQ:', /^user.cfg line 1: the first name looks like a TOTP secret/],
   ])('refuses %s, naming the line and never echoing the text', (_what, line, message) => {
     expect(() => parseUserCfg(line)).toThrow(message);
     try {
       parseUserCfg(line);
     } catch (e) {
-      expect((e as Error).message).not.toMatch(/[\x1b\n\u202e]|red|evil|lines/);
+      expect((e as Error).message).not.toMatch(/[\x1b\n\u202e]|red|evil|lines|GEZDG|313233/);
     }
   });
 
