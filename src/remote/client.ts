@@ -8,6 +8,7 @@ import { INPUT_LIMITS, readInputFile, refuseReplaceableSocket } from '../files.j
 import { PAM_ANSWER_MAX_BYTES, PAM_COMMANDS, PAM_SERVICE_WAIT_MS } from '../pam-argv.js';
 import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
 import { namedInputFiles } from '../named-files.js';
+import { checkServiceAddress, isSocketPath } from './route.js';
 
 /**
  * The CLI as a client of tfactl serve: the command, parsed here as it would be run here, goes to
@@ -132,7 +133,6 @@ function trustSocket(path: string, uid: number): void {
 }
 
 /** Whether --server names a Unix socket (else an https:// URL). */
-const isSocketPath = (address: string) => address.startsWith('/') || address.startsWith('./') || address.startsWith('../');
 
 /**
  * A connection to the service (a Unix socket path, or https://HOST:PORT), being made, and its
@@ -155,12 +155,7 @@ async function opener(address: string, uid: number): Promise<() => Duplex> {
     trustSocket(address, uid);
     return () => netConnect({ path: address });
   } else {
-    let url: URL;
-    try {
-      url = new URL(address);
-    } catch {
-      throw new UsageError(`--server takes a socket path (${'/run/tfactl/tfactl.sock'}) or https://HOST:PORT, not ${address.trim() === '' ? 'an empty value' : address}`, 'invalid_server');
-    }
+    const url = new URL(checkServiceAddress(address, '--server'));
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (url.protocol === 'https:') {
       // node:tls only for a service over TLS: a Unix socket's client never pays for loading it.

@@ -139,16 +139,23 @@ describe('the command line', () => {
 
   it('refuses an empty or unusable --server (exit 2, invalid_server) and a validation service of the wrong form (invalid_yubico), saying what was wrong', async () => {
     const take = 'takes a socket path (/run/tfactl/tfactl.sock) or https://HOST:PORT, not';
+    const withPassword = '--server holds a user name or password (https://USER:PASSWORD@HOST), not repeated: the service takes none there, only an API token (--token @FILE)';
     for (const [args, env, code, message] of [
       [['--server', '', 'user', 'list'], {}, 'invalid_server', `--server ${take} an empty value`],
-      [['user', 'list'], { TFACTL_SERVER: ' ' }, 'invalid_server', `--server ${take} an empty value`],
+      [['user', 'list'], { TFACTL_SERVER: ' ' }, 'invalid_server', `TFACTL_SERVER ${take} an empty value`],
       [['--server', 'nowhere', 'user', 'list'], {}, 'invalid_server', `--server ${take} nowhere`],
+      // A password pasted there, or in a URL: never repeated (notes, errors and PAM lines show the address).
+      [['--server', 'Pw$ecretZZ9', 'user', 'list'], {}, 'invalid_server', `--server ${take} a value of 11 characters`],
+      [['--server', 'https://admin:Pw$ecretZZ9@127.0.0.1:1', 'user', 'list'], {}, 'invalid_server', withPassword],
+      [['user', 'list', '--debug'], { TFACTL_SERVER: 'https://admin:Pw$ecretZZ9@127.0.0.1:1' }, 'invalid_server', withPassword.replace('--server', 'TFACTL_SERVER')],
+      [['pam', 'config', 'sshd', '--server', 'https://:Pw$ecretZZ9@127.0.0.1:1', '--token', '@/nonexistent'], {}, 'invalid_server', withPassword],
       [['realm', 'set-yubico', 'local', '--api-id', '1', '--api-key', 'not base64!'], {}, 'invalid_yubico', 'invalid --api-key: expected the base64 key the validation service issued'],
       [['realm', 'set-yubico', 'local', '--api-id', '-1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ=='], {}, 'invalid_yubico', 'invalid --api-id: a client id such as 12345'],
     ] as const) {
       const r = await store.run([...args, '--json'], { env });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.json().error).toEqual({ code, message });
+      expect(r.stdout + r.stderr).not.toContain('Pw$ecret');
     }
   });
 

@@ -13,6 +13,7 @@ import { boolOpt, secretValue, stringOpt } from '../options.js';
 import { parseRealmName, ROOT_USERID } from '../../domain/userid.js';
 import { tfactlLine } from '../../domain/command-line.js';
 import { serviceProblems } from './service-probe.js';
+import { checkServiceAddress } from '../../remote/route.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
 const CURL_PATHS = ['/usr/bin/curl', '/bin/curl', '/usr/local/bin/curl'];
@@ -43,7 +44,8 @@ export async function run(inv: Invocation): Promise<void> {
   }
   // Shown in the comments: a connection string never with its password.
   const db = isPostgresUrl(location) ? `${displayStoreLocation(location)} (${hostConfig(inv)?.path ?? CONFIG_FILE})` : resolve(location);
-  const serverAddress = server === undefined ? undefined : server.startsWith('/') || /^[a-z]+:/.test(server) ? server : resolve(server);
+  // A relative socket path is made absolute; a URL is held to what any --server is held to.
+  const serverAddress = server === undefined ? undefined : server.startsWith('/') ? server : /^[a-z]+:/.test(server) ? checkServiceAddress(server, '--server') : resolve(server);
   // The lines hand the admin's token to it: only the service's socket, or a service over TLS.
   if (serverAddress !== undefined && /^[a-z]+:/.test(serverAddress) && !serverAddress.startsWith('https://')) {
     throw new UsageError(`--server takes the service's socket path or https://HOST:PORT, not ${serverAddress}: the lines send an admin's token there`, 'invalid_server');
