@@ -584,12 +584,17 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
   const { userid, action } = context;
   const now = deps.now();
   const limits = await lockoutLimits(deps.store);
-  /** The answer spent, the counters reset and the success audited, on the unit of work given. */
-  const succeed = async (tx: Store, module: SignInKind, verified: Verified): Promise<Spent> => {
+  /**
+   * The answer spent, the counters reset and the success audited, on the unit of work given. The
+   * password failures only where this sign-in checked the password: a second factor alone (PAM
+   * after sshd's own password check) says nothing of them, and would give a guesser of the
+   * password a fresh count at each of the user's own sign-ins.
+   */
+  const succeed = async (tx: Store, module: SignInKind, verified: Verified, challenge: ChallengeData): Promise<Spent> => {
     const result = await verified.spend(tx);
     if (!result.spent) return result;
     await tx.recordSuccess(userid, module.liftsTotpLock);
-    await tx.clearPasswordFailures(userid);
+    if (challenge.basis?.password !== undefined) await tx.clearPasswordFailures(userid);
     await audit({ action, target: userid, outcome: 'ok', detail: { method: module.kind, factor: result.factorId } }, tx);
     return result;
   };
@@ -631,7 +636,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     if (!state || !module || module.waitsOnNetwork) return found;
     const inUnit: AuthDeps = { ...deps, store: tx, secretKey: () => deps.secretKey(tx), audit: (entry) => deps.audit(entry, tx) };
     const verified = await module.verify({ deps: inUnit, user, realm, key: answeredKey(challenge.key, answer) }, answer.code);
-    return { ...found, verified, spent: verified.ok ? await succeed(tx, module, verified) : undefined };
+    return { ...found, verified, spent: verified.ok ? await succeed(tx, module, verified, challenge) : undefined };
   });
   if ('refused' in opened) {
     if (opened.refused === 'user') return fail(audit, context, 'unknown user');
@@ -672,7 +677,7 @@ async function answerStep(deps: AuthDeps, context: SignInContext, challengeId: s
     return fail(audit, context, reason, message, { method: kind, failures: state.failures }, !locked && !totpNowLocked);
   };
   if (!verified.ok || !module) return refusal(verified.ok ? 'no module' : verified.reason);
-  const spent = opened.spent ?? (await deps.store.transaction((tx) => succeed(tx, module, verified)));
+  const spent = opened.spent ?? (await deps.store.transaction((tx) => succeed(tx, module, verified, challenge)));
   if (!spent.spent) return refusal(spent.reason);
   const warnings: string[] = [];
   const left = kind === 'recovery' ? verified.recoveryLeft : challenge.recoveryLeft;
