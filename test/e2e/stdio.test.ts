@@ -142,6 +142,8 @@ stdin, stdout = subprocess.DEVNULL, w
       const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" "$@" > /dev/full`, 'tfactl', ...args], { env: { ...process.env, ...store.env }, encoding: 'utf8' });
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(6);
       expect(r.stderr.trimEnd().split('\n').at(-1), args.join(' ')).toMatch(/^error: cannot write standard output: no space left on the device \(ENOSPC\); nothing was stored(: fulltotp@local was not added)?$/);
+      // Nor does a warning before it say the factor was stored.
+      expect(r.stderr.split('\n').filter((line) => line.startsWith('warning:') && line.includes('stored'))).toEqual([]);
     }
     // Made with a new user: shown before the user is stored, or neither is.
     const full = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user add fullkeys2 --no-password --recovery-keys > /dev/full`], { env: { ...process.env, ...store.env }, encoding: 'utf8' });

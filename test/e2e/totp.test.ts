@@ -138,11 +138,11 @@ describe('TOTP enrolment', () => {
   it('warns when a user now has more than one TOTP factor (a provisioning script run again adds another)', async () => {
     await addUser('twice');
     const first = await store.run(['tfa', 'add', 'totp', 'twice', '--no-verify', '--json']);
-    expect(first.json().warnings).toEqual([expect.stringContaining('is stored unverified')]);
+    expect(first.json().warnings).toEqual([expect.stringContaining('is unverified (--no-verify)')]);
     const second = await store.run(['tfa', 'add', 'totp', 'twice', '--no-verify', '--json']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.json().warnings).toEqual([
-      expect.stringContaining('is stored unverified'),
+      expect.stringContaining('is unverified (--no-verify)'),
       'twice@local now has 2 TOTP factors, each of which signs in: if this one replaces another, delete that (see tfactl tfa list twice@local)',
     ]);
   });
@@ -217,10 +217,10 @@ describe('TOTP enrolment', () => {
     const unverified = await store.run(['user', 'add', 'uma', '--password-stdin', '--tfa', 'totp', '--no-verify', '--json'], { input: `${PW}\n` });
     expect(unverified.code, unverified.stderr).toBe(0);
     expect(unverified.json().result.totp.verified).toBe(false);
-    expect(unverified.json().warnings).toEqual([expect.stringMatching(/^TOTP factor .* of uma@local is stored unverified/)]);
+    expect(unverified.json().warnings).toEqual([expect.stringMatching(/^TOTP factor .* of uma@local is unverified/)]);
     expect(unverified.stderr).toContain('warning: TOTP factor');
     const added = await store.run(['tfa', 'add', 'totp', 'xena', '--no-verify']);
-    expect(added.stderr).toMatch(/warning: TOTP factor .* of xena@local is stored unverified/);
+    expect(added.stderr).toMatch(/warning: TOTP factor .* of xena@local is unverified/);
   });
 
   it.each([

@@ -32,7 +32,7 @@ export function actingAs(actor: { readonly userid: string; readonly viaOwnership
 
 /** Said whenever a TOTP factor is stored without a code having confirmed it. */
 export function unverifiedWarning(t: { readonly id: string; readonly userid: string }): string {
-  return `TOTP factor ${t.id} of ${t.userid} is stored unverified (--no-verify): no code from it has been checked yet; the first sign-in with it does`;
+  return `TOTP factor ${t.id} of ${t.userid} is unverified (--no-verify): no code from it has been checked; the first sign-in with it does`;
 }
 
 function factorDetail(f: FactorView): string {
