@@ -270,6 +270,7 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
       if (!/^[A-Za-z0-9_-]{43}$/.test(String(secret))) throw new UsageError('not a session ticket', 'invalid_ticket');
       return (await box())?.write(parseUserId(String(userid)).id, String(secret)) ?? null;
     },
+    'ticket.prepare': async () => (await box())?.prepare?.() ?? null,
     'ticket.remove': async ([userid]) => (await box())?.remove(String(userid)) ?? null,
     'ticket.list': async () => (await box())?.list() ?? [],
   };

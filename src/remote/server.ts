@@ -513,6 +513,8 @@ function remoteTickets(call: (fn: string, args?: unknown[]) => Promise<unknown>)
       return typeof v === 'string' ? v : null;
     },
     write: async (userid, secret) => String(await call('ticket.write', [userid, secret])),
+    // Where the ticket will go, checked before a sign-in spends a code on it.
+    prepare: async () => void (await call('ticket.prepare')),
     remove: async (userid) => void (await call('ticket.remove', [userid])),
     list: async () => {
       const v = await call('ticket.list');
@@ -543,6 +545,8 @@ function fromErrorFrame(frame: unknown): Error {
   if (e.name === 'LineTooLongError') return new LineTooLongError(message);
   if (e.exitCode === ExitCode.cancelled) return new CancelledError(message);
   if (e.exitCode === ExitCode.usage) return new UsageError(message, typeof e.code === 'string' ? e.code : undefined);
+  // A store error of the client's (a ticket directory that is not its user's alone): met as one here.
+  if (e.exitCode === ExitCode.store && typeof e.code === 'string') return new StoreError(message, e.code);
   if (typeof e.exitCode === 'number' && typeof e.code === 'string') return new TfaError(message, e.code, e.exitCode as ExitCodeValue);
   return new Error(message);
 }

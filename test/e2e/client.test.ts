@@ -262,6 +262,26 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(after.stderr).toMatch(/cannot ask for the password/);
   });
 
+  it("refuses a ticket directory others may use in the client's $XDG_RUNTIME_DIR as on the store: login --session before signing in (exit 6), --as signs in without it", async () => {
+    const open = join(home, 'runtime-open');
+    mkdirSync(join(open, 'tfactl'), { recursive: true });
+    for (const dir of [open, join(open, 'tfactl')]) chownSync(dir, NOBODY, NOBODY);
+    chmodSync(join(open, 'tfactl'), 0o777);
+    const env = { XDG_RUNTIME_DIR: open };
+    const why = `cannot keep a session in ${open}/tfactl: others may use it (mode 0777): run 'chmod 700 ${open}/tfactl'`;
+    const logins = () => store.auditRows().filter((a) => a.target === 'sam@local' && a.action === 'login').length;
+    const before = logins();
+    const login = await viaService(['login', 'sam', '--password-stdin', '--session', '--json'], { input: `${PW}\n`, env });
+    expect(login.code, login.stderr).toBe(6);
+    expect(login.json().error).toEqual({ code: 'session_unavailable', message: why });
+    // Refused before the sign-in began: nothing of it is audited (nor a code spent).
+    expect(logins()).toBe(before);
+    const as = await viaService(['--as', 'sam', '--password-stdin', 'user', 'show', 'sam', '--json'], { input: `${PW}\n`, env });
+    expect(as.code, as.stderr).toBe(0);
+    expect(as.json().warnings).toContain(`no kept session is used: ${why}`);
+    expect(readdirSync(join(open, 'tfactl'))).toEqual([]);
+  });
+
   it('says in --debug which way a command goes', async () => {
     const r = await viaService(['--as', 'tim', '--password-stdin', '--debug', 'user', 'show', 'tim'], { input: `${PW}\n` });
     expect(r.stderr).toContain(`tfactl: through the tfactl service at ${sock} (TFACTL_SERVER)`);
