@@ -23,6 +23,13 @@ export interface Io {
     readonly readerGone?: boolean;
     /** True when nothing written reaches anyone: /dev/null, or closed (`>&-`). */
     readonly discarded?: boolean;
+    /**
+     * Where what is written goes on elsewhere (a client of tfactl serve writes it to its own
+     * standard output): resolves once all written so far is written there, or rejects with a
+     * StoreError `output_failed` saying why it was not. Undefined where a write that returned was
+     * written (this process's own standard output).
+     */
+    readonly delivered?: () => Promise<void>;
   };
   readonly stderr: { write(text: string): unknown; readonly isTTY: boolean; readonly columns?: number | undefined };
   readonly stdinIsTTY: boolean;

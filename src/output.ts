@@ -164,6 +164,19 @@ export class Output {
    * cannot be written (a full disk) or its reader has gone (`| head -1`), so the store keeps
    * nothing no one was shown. `undone` says what the command leaves as it was.
    */
+  /**
+   * Waits until what was written has been written where it goes (a client of tfactl serve writes
+   * it): a result shown before its commit is not stored when it could not be. `undone` says so.
+   */
+  async delivered(undone: string): Promise<void> {
+    try {
+      await this.io.stdout.delivered?.();
+    } catch (e) {
+      if (e instanceof TfaError && e.code === 'output_failed') throw new StoreError(`${e.message}; ${undone}`, 'output_failed');
+      throw e;
+    }
+  }
+
   resultBeforeCommit<T>(value: T, human: (value: T, style: Style) => string, undone: string): void {
     try {
       this.result(value, human);

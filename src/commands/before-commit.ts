@@ -2,8 +2,11 @@ import { StoreError, TfaError } from '../errors.js';
 import { createPrivateFile } from '../files.js';
 import { holdInterrupts, undoOnInterrupt } from '../interrupt-holds.js';
 
-/** Runs `show` (a result with a secret shown only now) inside the storing transaction, before it commits. */
-export type ShowBeforeCommit = (show: () => void) => void;
+/**
+ * Runs `show` (a result with a secret shown only now) inside the storing transaction, before it
+ * commits, and waits until it has been written where it goes (a service's client writes it).
+ */
+export type ShowBeforeCommit = (show: () => void) => Promise<void>;
 
 /**
  * Runs `store`, handing it (when `before`) a ShowBeforeCommit: a result that holds a secret shown
@@ -18,14 +21,17 @@ export async function shownBeforeCommit<T>(
   store: (shown: ShowBeforeCommit | undefined) => Promise<T>,
   /** Run once the store has answered, before an interrupt held meanwhile is heard. */
   settled?: () => void,
+  /** Output.delivered: the result written where it goes, or an error saying nothing is stored. */
+  delivered?: () => Promise<void>,
 ): Promise<{ result: T; shown: boolean }> {
   let shown = false;
   let committing: (() => void) | undefined;
   try {
     const result = await store(
       before
-        ? (show) => {
+        ? async (show) => {
           show();
+          await delivered?.();
           shown = true;
           committing = holdInterrupts();
         }
@@ -56,12 +62,12 @@ export interface KeysOut {
  * failure or on Ctrl-C/SIGTERM before the commit, rather than stay looking like a finished run's
  * with keys that never worked; the result is shown before the commit (shownBeforeCommit).
  */
-export async function storeShownKeys<T>(output: string | undefined, notStored: string, store: (out: KeysOut) => Promise<T>): Promise<T> {
+export async function storeShownKeys<T>(output: string | undefined, notStored: string, store: (out: KeysOut) => Promise<T>, delivered?: () => Promise<void>): Promise<T> {
   const file = output === undefined ? undefined : createPrivateFile(output);
   // Kept (no longer undone by an interrupt) before an interrupt held over the commit is heard.
   const keep = file && undoOnInterrupt(() => file.discard());
   try {
-    const { result } = await shownBeforeCommit(true, notStored, (shown) => store({ write: file && ((text) => file.write(text)), shown }), keep);
+    const { result } = await shownBeforeCommit(true, notStored, (shown) => store({ write: file && ((text) => file.write(text)), shown }), keep, delivered);
     return result;
   } catch (e) {
     file?.discard();

@@ -3,7 +3,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Ctx, Io, TicketBox } from '../context.js';
 import { parseUserId } from '../domain/userid.js';
-import { ExitCode, StoreError, TfaError, UsageError } from '../errors.js';
+import { ExitCode, OutputFailedError, StoreError, TfaError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, readInputFile, refuseReplaceableSocket } from '../files.js';
 import { PAM_ANSWER_MAX_BYTES, PAM_COMMANDS, PAM_SERVICE_WAIT_MS } from '../pam-argv.js';
 import { argvProblem, ENV_TO_SERVICE, FILE_PIECE, PROTOCOL, RUN_PATH, readFrames, sendFrame, type ErrorFrame, type Frame } from './frames.js';
@@ -302,6 +302,15 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
         show();
       });
     };
+    /** Whether all the output sent so far went out here: asked in turn, after it (a secret shown before its commit). */
+    const delivered = async () => {
+      if (unwritten !== null) {
+        const e = unwritten.error;
+        throw new StoreError(`cannot write standard output: ${e instanceof OutputFailedError ? e.reason : e instanceof Error ? e.message : String(e)}`, 'output_failed');
+      }
+      if (io.stdout.readerGone === true) throw new StoreError('standard output was closed before the whole result was written', 'output_failed');
+      return null;
+    };
     const takeBack = (id: number) => {
       asked.get(id)?.abort();
       const answered = answering.get(id);
@@ -340,7 +349,7 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
         } else if (f.t === 'cancel') takeBack(Number(f.id));
         else if (f.t === 'call') {
           const id = Number(f.id);
-          const fn = Object.hasOwn(calls, String(f.fn)) ? calls[String(f.fn)] : undefined;
+          const fn = f.fn === 'stdout.delivered' ? delivered : Object.hasOwn(calls, String(f.fn)) ? calls[String(f.fn)] : undefined;
           const abort = new AbortController();
           asked.set(id, abort);
           const args = Array.isArray(f.args) ? (f.args as unknown[]) : [];
@@ -361,7 +370,8 @@ function converse(socket: Duplex, head: Buffer, address: string, ctx: Ctx, first
           if (prompt) {
             abortable.add(id);
             inTurn(begin);
-          } else begin();
+          } else if (f.fn === 'stdout.delivered') inTurn(begin);
+          else begin();
         }
       },
       () => {

@@ -353,7 +353,8 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
       });
     };
     const io: Io = {
-      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, discarded: start.tty.discarded, caughtUp },
+      // The client says whether what it was sent reached its standard output (a secret shown before its commit).
+      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, discarded: start.tty.discarded, caughtUp, delivered: async () => void (await call('stdout.delivered')) },
       stderr: { write: write(2), isTTY: start.tty.stderr, columns: start.tty.columns },
       stdinIsTTY: start.tty.stdin,
       stdinChunks: () => stdinChunks(call),
@@ -607,6 +608,9 @@ export function runRequest(request: RunRequest, side: ServiceSide): Promise<RunO
         const rest = input;
         input = '';
         reply(f.id, { value: rest === '' ? null : Buffer.from(rest).toString('base64') });
+      } else if (f.t === 'call' && f.fn === 'stdout.delivered') {
+        // Kept to be sent whole as the answer: as delivered as an HTTP answer can be said to be here.
+        reply(f.id, { value: null });
       } else if (f.t === 'call') reply(f.id, { error: { name: 'Error', message: `${String(f.fn)}: not in an HTTP request` } });
     },
     listen: (f) => {

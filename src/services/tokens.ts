@@ -36,7 +36,7 @@ export async function addToken(
   name: string,
   req: TokenRequest,
   /** Handed the result inside the transaction that stores the token, before it commits: its value is shown, or nothing is stored. */
-  beforeCommit?: (added: AddedToken) => void,
+  beforeCommit?: (added: AddedToken) => void | Promise<void>,
 ): Promise<AddedToken> {
   await authorize(session, 'token.manage', 'token.add', userid);
   const user = await requireUser(session.store, userid);
@@ -62,7 +62,7 @@ export async function addToken(
   const added = await session.store.transaction(async (tx) => {
     if (!(await tx.insertApiToken(token))) return false;
     await session.audit({ action: 'token.add', target: userid, outcome: 'ok', detail: { name, privileges: req.privileges, expires: req.expires } }, tx);
-    beforeCommit?.(result);
+    await beforeCommit?.(result);
     return true;
   });
   if (!added) return refuse(session, 'token.add', userid, `${userid} already has a token named ${name}: delete it first, or choose another name`, 'exists');

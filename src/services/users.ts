@@ -66,7 +66,7 @@ export interface AddedUser {
  */
 export interface NewUserExtras {
   readonly recoveryKeys?: { readonly beforeStoring?: (keys: readonly string[]) => void };
-  readonly beforeCommit?: (added: AddedUser) => void;
+  readonly beforeCommit?: (added: AddedUser) => void | Promise<void>;
 }
 
 /**
@@ -161,7 +161,7 @@ export async function addUser(session: Session, req: NewUserRequest, tfa: NewUse
     }, tx);
     const user = await tx.getUserOverview(id);
     if (user) {
-      extras.beforeCommit?.({ user, totp: totp && enrolled(totp.prepared, totp.row.verified), yubico: yubicoAdded(), recovery: recovery && { id: recovery.set.id, keys: recovery.keys }, warnings });
+      await extras.beforeCommit?.({ user, totp: totp && enrolled(totp.prepared, totp.row.verified), yubico: yubicoAdded(), recovery: recovery && { id: recovery.set.id, keys: recovery.keys }, warnings });
     }
     return { refused: null, user };
   });

@@ -300,6 +300,31 @@ describe('an unprivileged OS user through tfactl serve', () => {
     expect(store.snapshot()).toBe(before);
   });
 
+  it('stores no secret shown only once that could not be written here (a full disk, a reader gone): exit 6, saying nothing was stored', async () => {
+    // An admin with a password alone acts for ria, whose recovery keys are in use.
+    await store.addUser('rix', PW, ['--admin']);
+    await store.addUser('ria', PW);
+    expect((await store.run(['tfa', 'add', 'recovery', 'ria'])).code).toBe(0);
+    const state = () => JSON.stringify([store.read(['tfa', 'list', 'ria']), store.read(['token', 'list', 'ria']), store.read(['user', 'list']).map((u: { userid: string }) => u.userid)]);
+    const before = state();
+    for (const [args, undone] of [
+      ['tfa add recovery ria --regenerate --yes', 'nothing was stored: any recovery keys in use still work'],
+      ['tfa add totp ria --no-verify --qr none --json', 'nothing was stored'],
+      ['token add ria lost', 'nothing was stored'],
+      ['user add rian --no-password --recovery-keys', 'nothing was stored: rian@local was not added'],
+    ] as const) {
+      for (const [to, why] of [
+        ['> /dev/full', 'cannot write standard output: no space left on the device (ENOSPC)'],
+        ['| (exec 0<&-; sleep 1); exit ${PIPESTATUS[0]}', 'standard output was closed before the whole result was written'],
+      ] as const) {
+        const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as rix --password-stdin ${args} ${to}`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
+        expect(r.status, `${args} ${to}: ${r.stderr}`).toBe(6);
+        expect(r.stderr.trimEnd().split('\n').at(-1), `${args} ${to}`).toBe(`error: ${why}; ${undone}`);
+      }
+    }
+    expect(state()).toBe(before);
+  });
+
   it('says when standard output here cannot be written (a full disk), not that the service failed', () => {
     const run = (args: string) =>
       spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as tim --password-stdin ${args} > /dev/full`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });

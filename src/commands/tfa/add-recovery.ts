@@ -38,6 +38,7 @@ export async function run(inv: Invocation): Promise<void> {
       out.write && ((keys) => out.write?.(recoveryKeysFileText(userid, keys))),
       (result) => out.shown?.(() => inv.out.resultBeforeCommit({ id: result.id, userid: result.userid, keys: result.keys, regenerated: result.regenerated, output: output ?? null }, render, undone)),
     ),
+    () => inv.out.delivered(undone),
   );
 }
 

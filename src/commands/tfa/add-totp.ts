@@ -48,6 +48,8 @@ export async function run(inv: Invocation): Promise<void> {
   // that standard output that cannot be written stores nothing (as the terminal's QR code is).
   const reported = await shownBeforeCommit(inv.out.json, 'the TOTP factor shown was not stored', (shown) =>
     enrolTotp(session, userid, { ...request, description: parseComment(description ?? '', 'description') ?? 'TOTP', verify }, io, shown && ((r) => shown(() => report(r, true)))),
+    undefined,
+    () => inv.out.delivered('nothing was stored'),
   );
   if (!reported.shown) report(reported.result, false);
   if (!reported.result.hasRecoveryKeys) inv.out.note(recoveryHint(userid, actingAs(session.actor)));

@@ -32,6 +32,8 @@ export async function run(inv: Invocation): Promise<void> {
         inv.out.resultBeforeCommit({ ...tokenView(token), value }, render, 'nothing was stored');
       }),
     ),
+    undefined,
+    () => inv.out.delivered('nothing was stored'),
   );
 }
 

@@ -122,6 +122,7 @@ export async function run(inv: Invocation): Promise<void> {
   // that nobody has, nor a file of keys that do not work. With --json a TOTP secret is in the
   // result, which then goes out before the commit too.
   const notStored = `${userid.id} was not stored${withRecovery ? ', nor the recovery keys shown' : ''}`;
+  const delivered = () => inv.out.delivered(`nothing was stored: ${userid.id} was not added`);
   const store = (out: KeysOut) =>
     addUser(
       session,
@@ -138,12 +139,14 @@ export async function run(inv: Invocation): Promise<void> {
       {
         ...(withRecovery && { recoveryKeys: { ...(out.write && { beforeStoring: (keys: readonly string[]) => out.write?.(recoveryKeysFileText(userid.id, keys)) }) } }),
         // Only a result with a secret in it: one without is written once the user is stored.
-        ...(out.shown && { beforeCommit: (result: AddedUser) => (result.recovery || result.totp) && out.shown?.(() => show(result, true)) }),
+        ...(out.shown && { beforeCommit: async (result: AddedUser) => {
+          if (result.recovery || result.totp) await out.shown?.(() => show(result, true));
+        } }),
       },
     );
   const { result: added, shown } = withRecovery
-    ? { result: await storeShownKeys(recoveryOutput, notStored, store), shown: true }
-    : await shownBeforeCommit(inv.out.json, notStored, (shown) => store({ write: undefined, shown }));
+    ? { result: await storeShownKeys(recoveryOutput, notStored, store, delivered), shown: true }
+    : await shownBeforeCommit(inv.out.json, notStored, (shown) => store({ write: undefined, shown }), undefined, delivered);
   if (!shown) show(added, false);
   if (added.totp && !added.recovery) inv.out.note(recoveryHint(added.user.userid, actingAs(session.actor)));
 }

@@ -48,7 +48,7 @@ export async function addRecoveryKeys(
   userid: string,
   regenerate: boolean,
   beforeStoring?: (keys: readonly string[]) => void,
-  shown?: (result: RecoveryKeys) => void,
+  shown?: (result: RecoveryKeys) => void | Promise<void>,
 ): Promise<RecoveryKeys> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   await requireUser(session.store, userid);
@@ -66,7 +66,7 @@ export async function addRecoveryKeys(
     if (!ok) return null;
     await session.audit({ action: 'tfa.add', target: userid, outcome: 'ok', detail: { type: 'recovery', id, regenerated: existing !== undefined } }, tx);
     const result: RecoveryKeys = { id, userid, keys, regenerated: existing !== undefined };
-    shown?.(result);
+    await shown?.(result);
     return result;
   });
   return stored ?? refuse(session, 'tfa.add', userid, `${userid} already has recovery keys: use --regenerate to replace them`, 'exists');

@@ -205,7 +205,7 @@ export async function enrolTotp(
    * Handed the result inside the transaction that stores it, before it commits: a result that
    * holds the secret (--json) is shown, or nothing is stored (standard output that cannot be written).
    */
-  beforeCommit?: (result: EnrolledTotpFactor) => void,
+  beforeCommit?: (result: EnrolledTotpFactor) => void | Promise<void>,
 ): Promise<EnrolledTotpFactor> {
   await authorize(session, 'tfa.manage', 'tfa.add', userid);
   const user = await requireUser(session.store, userid);
@@ -234,7 +234,7 @@ export async function enrolTotp(
       totpLocked: (await tx.getLockState(userid))?.totpLocked === true,
       totpFactors: (await tx.listFactors(userid)).filter((f) => f.type === 'totp').length,
     };
-    beforeCommit?.(result);
+    await beforeCommit?.(result);
     return result;
   });
   // Another enrolment of the same secret stored it meanwhile: refused (and audited) outside the
