@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { StoreError, TfaError, UsageError } from '../errors.js';
 import type { InputFiles } from '../context.js';
 import { INPUT_LIMITS, openInputFile, readInputFile } from '../files.js';
 import type { GlobalOptions, Invocation } from '../invocation.js';
@@ -43,7 +43,12 @@ export function secretValue(inv: Pick<Invocation, 'ctx'>, v: string, flag: strin
   if (!v.startsWith('@')) return v;
   const path = v.slice(1);
   if (path === '') throw new UsageError(`${flag} @FILE needs a file name`);
-  const text = inputFiles(inv).read(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile }).toString('utf8');
+  let text: string;
+  try {
+    text = inputFiles(inv).read(path, { name: `the ${flag} file`, maxBytes: INPUT_LIMITS.secretFile }).toString('utf8');
+  } catch (e) {
+    throw unrepeatedName(e, path);
+  }
   const value = text.replace(/^\uFEFF/, '').trim();
   const fail = (why: string): never => {
     throw new UsageError(`the ${flag} file ${path} ${why}`);
@@ -51,6 +56,18 @@ export function secretValue(inv: Pick<Invocation, 'ctx'>, v: string, flag: strin
   if (value === '') fail('is empty');
   if (/[\r\n]/.test(value)) fail('must hold one line');
   return value;
+}
+
+/**
+ * An error about a secret's file whose name looks like a secret (12 characters or more, without
+ * `/` or `.`, with a digit, a capital, `+`, `=` or `!`): more likely the secret itself after an `@`
+ * typed by mistake than a file, so the message names it by its length only.
+ */
+function unrepeatedName(e: unknown, path: string): unknown {
+  const secretShaped = [...path].length >= 12 && !/[/.]/.test(path) && /[0-9A-Z+=!]/.test(path);
+  if (!(e instanceof TfaError) || !secretShaped || !e.message.includes(path)) return e;
+  const message = e.message.split(path).join(`(a name of ${[...path].length} characters, not repeated: is it the secret itself, after an @?)`);
+  return e instanceof UsageError ? new UsageError(message, e.code) : e instanceof StoreError ? new StoreError(message, e.code) : new TfaError(message, e.code, e.exitCode);
 }
 
 /** A repeatable option's values, in the order given (empty when absent). */

@@ -72,4 +72,12 @@ describe('secretOpt (@FILE)', () => {
     expect(errorOf(`@${empty}`)).toBe(`the --secret file ${empty} is empty`);
     expect(errorOf('@')).toBe('--secret @FILE needs a file name');
   });
+
+  it('does not repeat a missing file\'s name that looks like a secret (the secret after an @ typed by mistake)', () => {
+    for (const secret of ['JBSWY3DPEHPK3PXP', '0123456789abcdef0123456789abcdef', 'c2VjcmV0LWFwaS1rZXk=', 'bob!ci=Zm9vYmFyYmF6cXV4']) {
+      expect(errorOf(`@${secret}`)).toBe(`cannot read the --secret file (a name of ${secret.length} characters, not repeated: is it the secret itself, after an @?): no such file or directory (ENOENT)`);
+    }
+    // A file's name as files are named is repeated (here, relative to the working directory).
+    expect(errorOf('@no-such-file')).toBe('cannot read the --secret file no-such-file: no such file or directory (ENOENT)');
+  });
 });
