@@ -61,7 +61,7 @@ export function parseOrigin(input: string, what: string, code = DEFAULT_CODE): s
   const text = input.trim();
   const url = parseUrl(text, what, code);
   const fail = (why: string): never => {
-    throw new UsageError(`invalid ${what} ${quote(text)}: ${why}`, code);
+    throw new UsageError(`invalid ${what} ${urlShown(text)}: ${why}`, code);
   };
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && url.hostname === 'localhost')) {
     fail('an origin must be https:// (or http://localhost)');
@@ -99,9 +99,9 @@ export function parseAppId(input: string, code = DEFAULT_CODE): string {
   const url = parseUrl(input, 'U2F appid', code);
   if (input !== input.trim() || /\s/.test(input)) throw new UsageError('invalid U2F appid: no white space (it is compared byte for byte)', code);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && url.hostname === 'localhost')) {
-    throw new UsageError(`invalid U2F appid ${quote(input)}: it must be an https:// URL (or http://localhost)`, code);
+    throw new UsageError(`invalid U2F appid ${urlShown(input)}: it must be an https:// URL (or http://localhost)`, code);
   }
-  if (url.username !== '' || url.password !== '') throw new UsageError(`invalid U2F appid ${quote(input)}: no user name or password`, code);
+  if (url.username !== '' || url.password !== '') throw new UsageError(`invalid U2F appid ${urlShown(input)}: no user name or password`, code);
   return input;
 }
 
@@ -132,13 +132,18 @@ export function tightenedCeremony<T extends { readonly origins: readonly string[
   };
 }
 
+/** A URL for an error message: quoted, unless it has an @ (a user name and password may be in it: then by its length). */
+function urlShown(text: string): string {
+  return text.includes('@') ? `of ${[...text].length} characters (not repeated: it holds an @)` : quote(text);
+}
+
 function parseUrl(text: string, what: string, code: string): URL {
   checkText(text, what, URL_MAX, code);
   if (text === '') throw new UsageError(`invalid ${what}: it is empty`, code);
   try {
     return new URL(text);
   } catch {
-    throw new UsageError(`invalid ${what} ${quote(text)}: not a URL`, code);
+    throw new UsageError(`invalid ${what} ${urlShown(text)}: not a URL`, code);
   }
 }
 

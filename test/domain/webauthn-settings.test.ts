@@ -98,6 +98,22 @@ describe('WebAuthn and U2F setting values', () => {
   });
 });
 
+describe('a URL with a user name or password in it', () => {
+  it('is refused without being repeated (origins, U2F appids, and what is not a URL)', () => {
+    for (const parse of [
+      () => parseOrigin('https://u:Pw$ecretZZ9@example.com', 'WebAuthn origin'),
+      () => parseOriginList('https://example.com https://u:Pw$ecretZZ9@example.com'),
+      () => parseAppId('https://u:Pw$ecretZZ9@example.com'),
+      () => parseAppId('ftp://u:Pw$ecretZZ9@example.com'),
+      () => parseOrigin('u:Pw$ecretZZ9@', 'WebAuthn origin'),
+    ]) {
+      const message = usageErrorOf(parse);
+      expect(message).not.toContain('Pw$ecret');
+      expect(message).toMatch(/of \d+ characters \(not repeated: it holds an @\)/);
+    }
+  });
+});
+
 describe('tightenedCeremony', () => {
   const waiting = { origins: ['https://a.example.com', 'https://b.example.com'], userVerification: 'preferred' as const, rpId: 'example.com' };
   it('drops origins taken out and makes user verification required, never the other way', () => {

@@ -151,6 +151,8 @@ describe('the command line', () => {
       [['pam', 'config', 'sshd', '--server', 'https://:Pw$ecretZZ9@127.0.0.1:1', '--token', '@/nonexistent'], {}, 'invalid_server', withPassword],
       [['realm', 'set-yubico', 'local', '--api-id', '1', '--api-key', 'not base64!'], {}, 'invalid_yubico', 'invalid --api-key: expected the base64 key the validation service issued'],
       [['realm', 'set-yubico', 'local', '--api-id', '-1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ=='], {}, 'invalid_yubico', 'invalid --api-id: a client id such as 12345'],
+      // The API key given where the URL goes: not repeated.
+      [['realm', 'set-yubico', 'local', '--api-id', '1', '--api-key', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ==', '--url', 'c2VjcmV0LWFwaS1rZXktMDEyMzQ1Njc4OQ=='], {}, 'invalid_yubico', 'invalid --url of 36 characters: expected an http(s) URL of a /wsapi/2.0/verify endpoint'],
     ] as const) {
       const r = await store.run([...args, '--json'], { env });
       expect(r.code, args.join(' ')).toBe(2);

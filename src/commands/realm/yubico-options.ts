@@ -35,7 +35,9 @@ export function yubicoValidation(inv: Invocation): YubicoEnforcement | null {
     // URL that may hold one is not repeated in the error either).
     // An @ anywhere is refused here, where it is typed (a URL the parser reads otherwise may still hold one).
     if (problem === 'credentials' || url.includes('@')) throw new UsageError('invalid --url: it may not hold a user or password (realm show prints it); the API key signs the requests', 'invalid_yubico');
-    if (problem === 'not-http') throw new UsageError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`, 'invalid_yubico');
+    // Not repeated unless it looks like a URL: an API key given in its place would be.
+    const shown = url.includes('://') ? JSON.stringify(url) : `of ${[...url].length} characters`;
+    if (problem === 'not-http') throw new UsageError(`invalid --url ${shown}: expected an http(s) URL of a /wsapi/2.0/verify endpoint`, 'invalid_yubico');
   }
   return { mode: 'online', apiId, apiKey, urls: urls.length > 0 ? urls : DEFAULT_VALIDATION_URLS };
 }
