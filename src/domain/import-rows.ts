@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import { parseComment, parseEmail, shownIfAddress } from './account.js';
 import { topLevelJsonKeys } from './json-keys.js';
 import { parseDate } from './dates.js';
-import { cellShown, parseUserId, quote, shownIfUserIdShaped, USERID_SHAPE } from './userid.js';
+import { cellShown, parseUserId, quote, shownIfFieldName, shownIfUserIdShaped, USERID_SHAPE } from './userid.js';
 
 /**
  * Rows of a bulk import: CSV with a header, or JSON Lines. Each row is checked on its own so one bad
@@ -162,7 +162,7 @@ function checkColumns(names: readonly string[], line: number, needUserid = true)
   }
   if (unknown.length > 0) {
     throw new UsageError(
-      `line ${line}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map(quote).join(', ')} (known: ${IMPORT_FIELDS.join(', ')})`,
+      `line ${line}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map(shownIfFieldName).join(', ')} (known: ${IMPORT_FIELDS.join(', ')})`,
       'invalid_import',
     );
   }

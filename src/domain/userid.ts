@@ -154,6 +154,13 @@ export function parseSignInUserId(input: string): UserId {
   return parseUserId(input, shownIfUserIdShaped);
 }
 
+/**
+ * The name of a field, column or key for an error message: quoted when it is a name (a letter,
+ * then letters, digits, `_`, `.`, `-`, at most 40), else by its length: a request or a file whose
+ * pieces slid over puts a password or a code where a name goes.
+ */
+export const shownIfFieldName = (text: string) => cellShown(text, /^[A-Za-z][A-Za-z0-9_.-]{0,39}$/);
+
 /** Quotes user input for an error message, keeping it on one line and short. */
 export function quote(input: string): string {
   const clean = [...shown(input)];

@@ -167,7 +167,7 @@ describe('tfactl serve', () => {
     // A token's value sent as a field's name is not repeated, as a command's messages never do.
     expect(raw('/api/v1/run', '{"args":["user","list"],"bob!ci=leakedsecret2":"x"}')).toEqual({
       status: 400,
-      error: { code: 'invalid_body', message: 'the request body has a field "bob!ci=…" this API does not take (it takes args, stdin)' },
+      error: { code: 'invalid_body', message: 'the request body has a field of 20 characters this API does not take (it takes args, stdin)' },
     });
     // An Authorization header that is no Bearer token is refused in the API's words, not dropped
     // (the command then ran as nobody, and spoke of --as and TFACTL_TOKEN).
@@ -228,7 +228,7 @@ describe('tfactl serve', () => {
       [form({ user: 'alice', answer: '123456', token: `${adminToken.slice(0, -1)}${adminToken.endsWith('x') ? 'y' : 'x'}` }), 401, expect.stringMatching(/^error: authentication failed: .*token.*\n$/)],
       [[...form({ user: 'alice', token: adminToken }), '-H', `Authorization: Bearer ${adminToken}`], 400, 'error: give the API token once: the field token or the Authorization header\n'],
       [form({ user: 'alice', token: adminToken, db: '/tmp/x' }), 400, 'error: unknown field "db" for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
-      [[...form({ user: 'alice', token: adminToken }), '--data-urlencode', '=alice@local!ci=leakedsecret1'], 400, 'error: unknown field "alice@local!ci=…" for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
+      [[...form({ user: 'alice', token: adminToken }), '--data-urlencode', '=alice@local!ci=leakedsecret1'], 400, 'error: unknown field of 28 characters for pam check: the fields are user, service, rhost, tty, type, realm, token, password, nullok, answer\n'],
       [form({ user: 'alice', token: adminToken }), 400, 'error: nothing on standard input: tfactl pam check reads what pam_exec expose_authtok passes\n'],
       [form({ user: 'root', token: adminToken, answer: '123456' }), 403, expect.stringMatching(/^error: .*root@local.*\n$/)],
       [['--data-binary', `token=${encodeURIComponent(adminToken)}&answer=${'1'.repeat(70_000)}`], 413, 'error: the request body is over 65536 bytes\n'],

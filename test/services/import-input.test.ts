@@ -74,6 +74,8 @@ describe('reading CSV (csv-parse)', () => {
     expect(await refusal('userid,comment\n"x"y,z\n')).toBe('CSV line 2: text after a closing quote');
     expect(await refusal('userid,comment\nok,fine\n\n\nbad,"never\nclosed\n')).toBe('CSV line 5: a quoted field is never closed');
     expect(await refusal('userid,shoe\nx,42\n')).toBe('line 1: unknown column "shoe" (known: userid, password, admin, email, comment, expire, tfa)');
+    // A JSON line's key that is no name (a password where a key goes) is not repeated.
+    expect(await refusal('{"userid":"x","sup3rs3cretpw!y":"1"}\n')).toBe('line 1: unknown column of 15 characters (known: userid, password, admin, email, comment, expire, tfa)');
   });
 
   it('says a file without its header line is one, never repeating the first row (its password)', async () => {

@@ -63,6 +63,8 @@ describe('the form of POST /api/v1/pam/check and /prompt', () => {
       ['nullok=true', 'check', /the field nullok is 1 or left out/],
       ['password=', 'check', /the field password is 1 or left out/],
       ['answer=123456', 'prompt', /unknown field "answer" for pam prompt/],
+      // A password and code sent without answer= are a field's name: not repeated.
+      ['user=alice&hunter2%20123456', 'check', /^unknown field of 14 characters for pam check/],
     ];
     for (const [body, command, message] of cases) expect(() => parsePamForm(body, command), body).toThrow(message);
   });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { parseTokenValue } from '../../domain/api-token.js';
 import { decide } from '../../domain/permissions.js';
 import { hideTokenSecrets } from '../../domain/text.js';
-import { parseSignInUserId } from '../../domain/userid.js';
+import { parseSignInUserId, shownIfFieldName } from '../../domain/userid.js';
 import { AuthError, ExitCode, RefusedError, TfaError, UsageError } from '../../errors.js';
 import { beginSignIn, finishSignIn } from '../../services/authenticate.js';
 import type { AuthDeps } from '../../services/authenticate.js';
@@ -105,7 +105,7 @@ async function readBody(req: IncomingMessage, fields: readonly string[], maxByte
   if (repeated !== null) throw new UsageError(`the request body gives ${JSON.stringify(repeated.slice(0, 40))} twice`, 'invalid_body');
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
     const unknown = Object.keys(body).find((k) => !fields.includes(k));
-    if (unknown !== undefined) throw new UsageError(`the request body has a field ${JSON.stringify(unknown.slice(0, 40))} this API does not take (it takes ${fields.join(', ')})`, 'invalid_body');
+    if (unknown !== undefined) throw new UsageError(`the request body has a field ${shownIfFieldName(unknown)} this API does not take (it takes ${fields.join(', ')})`, 'invalid_body');
   }
   return body;
 }

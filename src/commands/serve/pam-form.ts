@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors.js';
+import { shownIfFieldName } from '../../domain/userid.js';
 
 /**
  * What a client sends to POST /api/v1/pam/check and /api/v1/pam/prompt, an HTML form
@@ -27,7 +28,7 @@ export function parsePamForm(body: string, command: 'check' | 'prompt'): PamForm
   const allowed = new Set<string>([...Object.keys(ITEMS), 'realm', 'token', 'password', 'nullok', ...(command === 'check' ? ['answer'] : [])]);
   const fields = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(body)) {
-    if (!allowed.has(name)) throw invalid(`unknown field ${JSON.stringify(name.slice(0, 64))} for pam ${command}: the fields are ${[...allowed].join(', ')}`);
+    if (!allowed.has(name)) throw invalid(`unknown field ${shownIfFieldName(name)} for pam ${command}: the fields are ${[...allowed].join(', ')}`);
     if (fields.has(name)) throw invalid(`the field ${name} is given twice`);
     fields.set(name, value);
   }
