@@ -97,5 +97,9 @@ export class SecretSource {
  * the command would still succeed. `instead` says how to have it.
  */
 export function refuseDiscardedSecret(inv: Invocation, what: string, instead: string): void {
-  if (inv.out.discarded) throw new UsageError(`standard output goes nowhere (/dev/null, or closed), so ${what} would reach no one: ${instead}`, 'output_discarded');
+  if (!inv.out.discarded) return;
+  // Through a tfactl service no file is written for the client (--output, --results): its own
+  // standard output to a file only its user may read is the way.
+  const here = inv.ctx.remote === undefined || !/--(output|recovery-output|results) FILE/.test(instead) ? instead : `send standard output to a file only you may read ((umask 077; tfactl ... > FILE): the tfactl service writes no file for its clients), or let them be shown`;
+  throw new UsageError(`standard output goes nowhere (/dev/null, or closed), so ${what} would reach no one: ${here}`, 'output_discarded');
 }

@@ -295,8 +295,11 @@ describe('an unprivileged OS user through tfactl serve', () => {
     for (const redirect of ['> /dev/null', '>&-']) {
       const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as rio --password-stdin tfa add recovery rio ${redirect}`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
       expect(r.status, r.stderr).toBe(2);
-      expect(r.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: give --output FILE, or let them be shown\n');
+      // --output is no way through the service (it writes no file for its clients): said is what is.
+      expect(r.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the keys would reach no one: send standard output to a file only you may read ((umask 077; tfactl ... > FILE): the tfactl service writes no file for its clients), or let them be shown\n');
     }
+    const totp = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --server "${sock}" --as rio --password-stdin tfa add totp rio --no-verify > /dev/null`], { input: `${PW}\n`, encoding: 'utf8', env: { ...process.env, TFACTL_AS: undefined } });
+    expect(totp.stderr).toBe('error: standard output goes nowhere (/dev/null, or closed), so the new TOTP secret and its QR code would reach no one: give --secret BASE32, or let them be shown\n');
     expect(store.snapshot()).toBe(before);
   });
 

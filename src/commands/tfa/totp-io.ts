@@ -53,11 +53,13 @@ export function requireVerificationCode(inv: Invocation, options: TotpIoOptions)
   // would come for a code of a secret never seen (or left in a file others may read). With --json
   // they are not shown there at all: a file (--qr png:FILE), or a secret in the app already, then.
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
+  // Through a tfactl service no file is written for the client: --qr png:FILE is not offered there.
+  const toFile = inv.ctx.remote === undefined ? 'draw the code to a file with --qr png:FILE, ' : '';
   if (inv.out.json && !secretGiven && qr !== 'png' && qr !== 'svg') {
-    throw new UsageError(`with --json nothing is drawn to scan on standard output: draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
+    throw new UsageError(`with --json nothing is drawn to scan on standard output: ${toFile}${toFile === '' ? '' : 'or '}${ways}`, 'no_tty');
   }
   if (!secretGiven && !inv.ctx.io.stdout.isTTY && qr !== 'png' && qr !== 'svg') {
-    throw new UsageError(`standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, draw the code to a file with --qr png:FILE, or ${ways}`, 'no_tty');
+    throw new UsageError(`standard output is not a terminal, so the QR code and secret would not be shown before the question for their code: run it without redirecting standard output, ${toFile}or ${ways}`, 'no_tty');
   }
 }
 
@@ -143,7 +145,7 @@ export function totpIo(inv: Invocation, options: TotpIoOptions): TotpEnrolmentIo
 export function refuseUnseenTotpSecret(inv: Invocation, secretFlag: '--secret' | '--totp-secret'): void {
   const qr = parseQrTarget(stringOpt(inv, 'qr') ?? 'terminal').kind;
   if (stringOpt(inv, secretFlag === '--secret' ? 'secret' : 'totpSecret') !== undefined || qr === 'png' || qr === 'svg') return;
-  refuseDiscardedSecret(inv, 'the new TOTP secret and its QR code', `draw the code to a file with --qr png:FILE, give ${secretFlag} BASE32, or let them be shown`);
+  refuseDiscardedSecret(inv, 'the new TOTP secret and its QR code', `${inv.ctx.remote === undefined ? 'draw the code to a file with --qr png:FILE, ' : ''}give ${secretFlag} BASE32, or let them be shown`);
 }
 
 /** The TOTP options shared by `tfa add totp` and `user add --tfa totp`, parsed. */
