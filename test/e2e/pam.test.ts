@@ -545,13 +545,16 @@ describe('tfactl pam through tfactl serve', () => {
         return file;
       };
       const fails = 'every sign-in through these lines fails';
-      expect(config(tokenFile)).toEqual({ code: 0, warnings: [] });
+      // root@local has no second factor here: root's SSH sign-ins would be refused, as pam config on the store says too.
+      const rootWarning = `the login name root is root@local, who has no second factor: root's sign-ins through these lines are refused until it has one (tfactl --server ${sock} tfa add totp root@local)`;
+      expect(config(tokenFile)).toEqual({ code: 0, warnings: [rootWarning] });
+      expect(config(tokenFile, ['--nullok'])).toEqual({ code: 0, warnings: [] });
       // The command it suggests asks the service named on the command line, as this one did.
       expect(config(tokenFile, ['--realm', 'nosuchrealm'])).toEqual({ code: 0, warnings: [`realm nosuchrealm does not exist: 'tfactl --server ${sock} realm list' shows those there are: ${fails} until it is there`] });
       expect(config(tokenFile, [], join(store.dir, 'run', 'none.sock'))).toEqual({ code: 0, warnings: [`no tfactl service answers at ${join(store.dir, 'run', 'none.sock')}: no such file or directory (ENOENT); ${fails} until one does`] });
       await store.addUser('pamuser@corp', PW);
       expect(config(await tokenOf('pamuser@corp', 'mine'))).toEqual({ code: 0, warnings: ["the token acts for pamuser@corp, who is not an admin: the service refuses every check through these lines (give an admin's token)"] });
-      expect(config(await tokenOf('pamadmin@corp', 'until', ['--expire', '2099-01-01']))).toEqual({ code: 0, warnings: [`the token pamadmin@corp!until expires after 2099-01-01: ${fails} from then on`] });
+      expect(config(await tokenOf('pamadmin@corp', 'until', ['--expire', '2099-01-01']))).toEqual({ code: 0, warnings: [`the token pamadmin@corp!until expires after 2099-01-01: ${fails} from then on`, rootWarning] });
       const wrong = join(store.dir, 'wrong.token');
       writeFileSync(wrong, `pamadmin@corp!pam=${'A'.repeat(43)}\n`, { mode: 0o600 });
       const refused = config(wrong);
@@ -593,7 +596,8 @@ describe('tfactl pam through tfactl serve', () => {
         [join(copy, 'bin'), [`refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl.cjs')}: the directory ${join(copy, 'bin')} ${tail}`, `refusing the program PAM would run as root ${join(copy, 'bin', 'tfactl-pam-curl')}: the directory ${join(copy, 'bin')} ${tail}`]],
       ] as const) {
         chownSync(path, 1000, 1000);
-        for (const [extra, refusal] of [[[], refusals[0]], [['--server', sock, '--token', `@${tokenFile}`], refusals[1]]] as const) {
+        // Realm corp through the service: root's sign-ins (realm local) are not what is looked at here.
+        for (const [extra, refusal] of [[[], refusals[0]], [['--server', sock, '--token', `@${tokenFile}`, '--realm', 'corp'], refusals[1]]] as const) {
           const r = config([...extra]);
           expect({ code: r.status, stderr: r.stderr }).toEqual(refusal === null ? { code: 0, stderr: '' } : { code: 6, stderr: `error: ${refusal}\n` });
         }

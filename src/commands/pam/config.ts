@@ -11,8 +11,7 @@ import { describeErrno } from '../../domain/errno.js';
 import { parseTokenValue, type PresentedToken } from '../../domain/api-token.js';
 import { boolOpt, secretValue, stringOpt } from '../options.js';
 import { parseRealmName, ROOT_USERID } from '../../domain/userid.js';
-import { tfactlLine } from '../../domain/command-line.js';
-import { serviceProblems } from './service-probe.js';
+import { rootWithoutFactor, serviceProblems } from './service-probe.js';
 import { checkServiceAddress } from '../../remote/route.js';
 
 /** Where curl may be, in the order bin/tfactl-pam-curl looks. */
@@ -134,7 +133,7 @@ export async function run(inv: Invocation): Promise<void> {
       );
     }
     // The service is asked as the lines will ask it, with their token.
-    for (const problem of await serviceProblems(serverAddress, presented, realm)) inv.out.warn(problem);
+    for (const problem of await serviceProblems(serverAddress, presented, realm, nullok)) inv.out.warn(problem);
   }
   inv.out.result({ service, store: serverAddress ?? db, realm, nullok, client, lines, sshdConfig }, () => [...comments, ...lines].join('\n'));
 }
@@ -265,7 +264,7 @@ async function realmMissing(inv: Invocation, realm: string, nullok: boolean): Pr
   // The login name root is root@local in realm local: without a second factor of its own, every
   // SSH sign-in as root is refused once these lines are in (an admin's spare root shell closed).
   if (realm === 'local' && !nullok && !(await session.store.listFactors(ROOT_USERID)).some((f) => f.enabled)) {
-    inv.out.warn(`the login name root is ${ROOT_USERID}, who has no second factor: root's sign-ins through these lines are refused until it has one (${tfactlLine('tfa add totp', [ROOT_USERID])})`);
+    inv.out.warn(rootWithoutFactor());
   }
   return null;
 }

@@ -1,5 +1,7 @@
 import { describeErrno } from '../../domain/errno.js';
 import type { PresentedToken } from '../../domain/api-token.js';
+import { tfactlLine } from '../../domain/command-line.js';
+import { ROOT_USERID } from '../../domain/userid.js';
 
 /** How long each question to the service may take: a service that does not answer is said so. */
 const PROBE_TIMEOUT_MS = 5000;
@@ -52,7 +54,7 @@ const FAILS = 'every sign-in through these lines fails';
  * after which the token or its user stops working. Warnings, not refusals: the lines may well be
  * written before the service starts.
  */
-export async function serviceProblems(address: string, token: PresentedToken & { readonly text: string }, realm: string): Promise<string[]> {
+export async function serviceProblems(address: string, token: PresentedToken & { readonly text: string }, realm: string, nullok = false): Promise<string[]> {
   const realmShown = await ask(address, token.text, ['realm', 'show', realm]);
   if ('unreachable' in realmShown) return [`no tfactl service answers at ${address}: ${realmShown.unreachable}; ${FAILS} until one does`];
   const notAdmin = `the token acts for ${token.userid}, who is not an admin: the service refuses every check through these lines (give an admin's token)`;
@@ -70,5 +72,16 @@ export async function serviceProblems(address: string, token: PresentedToken & {
     const mine = (tokens.result as { name?: unknown; expires?: unknown }[]).find((t) => t.name === token.name);
     if (typeof mine?.expires === 'string') problems.push(`the token ${token.userid}!${token.name} expires after ${mine.expires}: ${FAILS} from then on`);
   }
+  // As on the store (pam config's realmMissing): the login name root is root@local in realm local.
+  if (realm === 'local' && !nullok) {
+    const root = await ask(address, token.text, ['tfa', 'list', ROOT_USERID]);
+    const factors = 'ok' in root && root.ok && Array.isArray(root.result) ? (root.result[0] as { factors?: { enabled?: unknown }[] } | undefined)?.factors : undefined;
+    if (Array.isArray(factors) && !factors.some((f) => f.enabled === true)) problems.push(rootWithoutFactor());
+  }
   return problems;
+}
+
+/** Said when the lines would check root's SSH sign-ins and root@local has no second factor. */
+export function rootWithoutFactor(): string {
+  return `the login name root is ${ROOT_USERID}, who has no second factor: root's sign-ins through these lines are refused until it has one (${tfactlLine('tfa add totp', [ROOT_USERID])})`;
 }
