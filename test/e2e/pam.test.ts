@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, renameSync, 
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.js';
-import { BIN, oathtool, oneLineError, runBin, startServe, TempStore } from './harness.js';
+import { BIN, nowSeconds, oathtool, oneLineError, runBin, startServe, TempStore } from './harness.js';
 
 /**
  * tfactl as the second factor of a PAM stack: the lines `tfactl pam config` prints, pasted as
@@ -214,6 +214,9 @@ describe('tfactl pam check under pamtester', () => {
     const passed = pamtester('tfactl-nullok', 'bob', '');
     expect(passed.ok).toBe(true);
     expect(passed.output).toContain('No second factor is set for bob@corp: press Enter at the next prompt.');
+    // root@local has no admin above it: the prompt says who adds one, and how.
+    const root = spawnSync(process.execPath, [BIN, '--db', store.db, 'pam', 'prompt'], { encoding: 'utf8', env: { ...process.env, ...store.env, PAM_USER: 'root', PAM_TYPE: 'auth' } });
+    expect(root.stdout).toBe(`No second factor is set for root@local, and one is needed here: the store's owner adds one on its host (tfactl --db ${store.db} tfa add totp root@local) (pressing Enter at the next prompt is refused).\n`);
     expect(lastPamEntry('bob@corp')).toEqual({ outcome: 'ok', detail: { method: 'none', nullok: true, pam: expect.objectContaining({ service: 'tfactl-nullok' }) } });
     // --nullok is no way around a factor a user has.
     expect(pamtester('tfactl-nullok', 'alice', '').ok).toBe(false);
@@ -813,5 +816,31 @@ describe('tfactl pam prompt and check, run by hand', () => {
     expect(store.auditRows().at(-1)).toMatchObject({ action: 'pam', target: 'alice@corp', outcome: 'failed' });
     expect(JSON.parse(store.auditRows().at(-1)!.detail!)).toMatchObject({ reason: 'no answer', pam: { service: 'sshd' } });
     expect(await locks()).toEqual(before);
+  });
+});
+
+describe('password failures and a PAM sign-in', () => {
+  it('are not forgiven by a sign-in with a second factor alone (PAM after sshd checked the password): only one that checked the password clears them', async () => {
+    await store.addUser('ssh', PW);
+    const secret = (await store.run(['tfa', 'add', 'totp', 'ssh', '--no-verify', '--json'])).json().result.secret as string;
+    const [key] = (await store.run(['tfa', 'add', 'recovery', 'ssh', '--json'])).json().result.keys as string[];
+    const lock = () => store.read<{ lock: { passwordFailures: number; passwordUntil: string | null } }>(['user', 'show', 'ssh']).lock;
+    const pamCheck = (code: string) => store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'ssh', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' }, input: `${code}\n` });
+    for (let i = 0; i < 4; i++) expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
+    const first = await pamCheck(oathtool(secret, { epoch: nowSeconds() }));
+    expect(first.code, first.stderr).toBe(0);
+    expect(lock()).toMatchObject({ passwordFailures: 4, passwordUntil: null });
+    // The fifth bans, and the user's own SSH sign-ins (a recovery key now) do not lift the ban.
+    expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
+    expect(lock().passwordUntil).not.toBeNull();
+    const second = await pamCheck(key!);
+    expect(second.code, second.stderr).toBe(0);
+    expect(lock().passwordUntil).not.toBeNull();
+    // Lifted, a sign-in with the password and a code clears the count.
+    expect((await store.run(['tfa', 'unlock', 'ssh'])).code).toBe(0);
+    expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
+    const signedIn = await store.login('ssh', PW, oathtool(secret, { epoch: nowSeconds() + 30 }));
+    expect(signedIn.code, signedIn.stderr).toBe(0);
+    expect(lock()).toMatchObject({ passwordFailures: 0, passwordUntil: null });
   });
 });

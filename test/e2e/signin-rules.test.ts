@@ -380,30 +380,6 @@ describe('password guesses', () => {
     expect(await lock()).toMatchObject({ passwordFailures: 0, passwordUntil: null });
   });
 
-  it('are not forgiven by a sign-in with a second factor alone (PAM after sshd checked the password): only one that checked the password clears them', async () => {
-    await store.addUser('ssh', PW);
-    const { secret } = await addTotp('ssh');
-    const [key] = await addRecovery('ssh');
-    const lock = () => store.read<{ lock: { passwordFailures: number; passwordUntil: string | null } }>(['user', 'show', 'ssh']).lock;
-    const pamCheck = (code: string) => store.run(['--db', store.db, 'pam', 'check'], { env: { PAM_USER: 'ssh', PAM_TYPE: 'auth', PAM_SERVICE: 'sshd' }, input: `${code}\n` });
-    for (let i = 0; i < 4; i++) expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
-    const first = await pamCheck(oathtool(secret, { epoch: nowSeconds() }));
-    expect(first.code, first.stderr).toBe(0);
-    expect(lock()).toMatchObject({ passwordFailures: 4, passwordUntil: null });
-    // The fifth bans, and the user's own SSH sign-ins (a recovery key now) do not lift the ban.
-    expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
-    expect(lock().passwordUntil).not.toBeNull();
-    const second = await pamCheck(key!);
-    expect(second.code, second.stderr).toBe(0);
-    expect(lock().passwordUntil).not.toBeNull();
-    // Lifted, a sign-in with the password and a code clears the count.
-    expect((await store.run(['tfa', 'unlock', 'ssh'])).code).toBe(0);
-    expect((await store.login('ssh', 'wrong password!')).code).toBe(5);
-    const signedIn = await store.login('ssh', PW, oathtool(secret, { epoch: nowSeconds() + 30 }));
-    expect(signedIn.code, signedIn.stderr).toBe(0);
-    expect(lock()).toMatchObject({ passwordFailures: 0, passwordUntil: null });
-  });
-
   it('ban for no longer than the ban from now: one made while the clock ran ahead is cut once it is set back', async () => {
     await store.addUser('fwd', PW);
     for (let i = 0; i < 5; i++) {

@@ -1,6 +1,8 @@
 import { describeOffer } from '../../domain/second-factor.js';
 import { escapeText } from '../../domain/text.js';
 import { formatTime } from '../../domain/dates.js';
+import { tfactlLine } from '../../domain/command-line.js';
+import { ROOT_USERID } from '../../domain/userid.js';
 import type { Invocation } from '../../invocation.js';
 import { pamPrompt, type PamPrompt } from '../../services/pam.js';
 import { fido2Instructions } from '../webauthn/fido2-lines.js';
@@ -38,7 +40,7 @@ function promptText(userid: string, offer: PamPrompt['offer'], keys: PamPrompt['
   if (offer === 'none') {
     return nullok
       ? `No second factor is set for ${userid}: press Enter at the next prompt.`
-      : `No second factor is set for ${userid}, and one is needed here: ask an admin to add one (pressing Enter at the next prompt is refused).`;
+      : `No second factor is set for ${userid}, and one is needed here: ${userid === ROOT_USERID ? `the store's owner adds one on its host (${tfactlLine('tfa add totp', [ROOT_USERID])})` : 'ask an admin to add one'} (pressing Enter at the next prompt is refused).`;
   }
   const keyLines = keys ? fido2Instructions(keys, false, 'and paste the line it prints at the next prompt.') : [];
   // Someone tfactl does not know (or who cannot sign in): told what anyone may type.
