@@ -354,7 +354,7 @@ export function acceptCliRun(transport: Transport, side: ServiceSide): CliRun {
     };
     const io: Io = {
       // The client says whether what it was sent reached its standard output (a secret shown before its commit).
-      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, discarded: start.tty.discarded, caughtUp, delivered: async () => void (await call('stdout.delivered')) },
+      stdout: { write: write(1), isTTY: start.tty.stdout, columns: start.tty.columns, discarded: start.tty.discarded, caughtUp, delivered: () => delivered(call) },
       stderr: { write: write(2), isTTY: start.tty.stderr, columns: start.tty.columns },
       stdinIsTTY: start.tty.stdin,
       stdinChunks: () => stdinChunks(call),
@@ -504,6 +504,26 @@ function sentFiles(files: ReadonlyMap<string, SentFile>): InputFiles {
     },
     mode: (path) => files.get(path)?.mode,
   };
+}
+
+/**
+ * How long a client may take to say it wrote a result shown before its commit: the store's write
+ * lock is held meanwhile, and a client that never answers must not hold it from everyone else.
+ */
+const DELIVERED_WAIT_MS = 10_000;
+
+/** The client's word that all output so far reached its standard output (Io's stdout.delivered). */
+async function delivered(call: (fn: string, args?: unknown[], signal?: AbortSignal) => Promise<unknown>): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), DELIVERED_WAIT_MS);
+  try {
+    await call('stdout.delivered', [], abort.signal);
+  } catch (e) {
+    if (abort.signal.aborted) throw new StoreError(`the client did not say within ${DELIVERED_WAIT_MS / 1000} s that it wrote the result`, 'output_failed');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The client's session tickets for this service, kept in its $XDG_RUNTIME_DIR. */
