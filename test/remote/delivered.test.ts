@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processContext } from '../../src/main.js';
-import type { ErrorFrame, Frame } from '../../src/remote/frames.js';
-import { acceptCliRun, type Transport } from '../../src/remote/server.js';
+import type { ErrorFrame } from '../../src/remote/frames.js';
 import { runBin, setUpOn } from '../e2e/harness.js';
+import { runOnServiceSide, runSaid } from './service-side.js';
 
 /**
  * A secret shown only once through tfactl serve is stored only once the client says it wrote it
@@ -26,34 +25,11 @@ beforeAll(() => {
 
 /** Runs `user add USER --recovery-keys --json` (an admin's token) on the service's side, answering `stdout.delivered` with `answer` (undefined: never). */
 async function addWithKeys(user: string, answer: { value: null } | { error: ErrorFrame } | undefined) {
-  const base = processContext();
-  const sent: Frame[] = [];
-  let onFrame: (f: Frame) => void = () => undefined;
-  let closed = () => undefined as void;
-  const ended = new Promise<void>((resolve) => (closed = resolve));
-  const transport: Transport = {
-    send: (f) => {
-      sent.push(f);
-      if (f.t === 'call' && f.fn === 'stdout.delivered' && answer !== undefined) queueMicrotask(() => onFrame({ t: 'reply', id: f.id, ...answer }));
-    },
-    listen: (frame) => {
-      onFrame = frame;
-      queueMicrotask(() => frame({ t: 'start', argv: ['user', 'add', user, '--no-password', '--recovery-keys', '--json'], env: { TFACTL_TOKEN: token }, tty: {}, tickets: false }));
-    },
-    end: closed,
-    destroy: closed,
-    ended,
-  };
-  acceptCliRun(transport, { storePath: db, keyPath: `${db}.key`, base, log: () => undefined, storeFor: () => base.openStore });
-  await ended;
-  const exit = sent.find((f) => f.t === 'exit');
+  const argv = ['user', 'add', user, '--no-password', '--recovery-keys', '--json'];
+  const sent = await runOnServiceSide(db, argv, { TFACTL_TOKEN: token }, (f) => (f.fn === 'stdout.delivered' ? answer : undefined));
   const users = (JSON.parse(tfactl('user', 'list', '--json')) as { result: { userid: string }[] }).result.map((u) => u.userid);
-  return {
-    code: exit ? Number(exit.code) : undefined,
-    delivered: sent.filter((f) => f.t === 'call' && f.fn === 'stdout.delivered').length,
-    stderr: sent.filter((f) => f.t === 'out' && f.fd === 2).map((f) => String(f.s)).join(''),
-    stored: users.includes(`${user}@local`),
-  };
+  const { code, calls, stderr } = runSaid(sent);
+  return { code, delivered: calls.filter((c) => c === 'stdout.delivered').length, stderr, stored: users.includes(`${user}@local`) };
 }
 
 describe('a secret shown before its commit, through the service', () => {

@@ -4,10 +4,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processContext } from '../../src/main.js';
 import { readFrames, type Frame } from '../../src/remote/frames.js';
-import { acceptCliRun, type Transport } from '../../src/remote/server.js';
 import { BIN, oathtool, setUpOn } from '../e2e/harness.js';
+import { runOnServiceSide, runSaid } from './service-side.js';
 
 /**
  * `pam check` through tfactl serve reads one line, the answer pam_exec wrote: the client reads it
@@ -31,33 +30,9 @@ beforeAll(() => {
 
 /** Runs `pam check` for `user` on the service's side with this start frame's `stdinLine` (absent: not sent); answers a stdin.line call with `asked`. */
 async function runCheck(user: string, stdinLine: string | null | undefined, asked?: string) {
-  const base = processContext();
-  const sent: Frame[] = [];
-  let onFrame: (f: Frame) => void = () => undefined;
-  let closed = () => undefined as void;
-  const ended = new Promise<void>((resolve) => (closed = resolve));
-  const transport: Transport = {
-    send: (f) => {
-      sent.push(f);
-      if (f.t === 'call' && f.fn === 'stdin.line') queueMicrotask(() => onFrame({ t: 'reply', id: f.id, value: asked ?? null }));
-    },
-    listen: (frame) => {
-      onFrame = frame;
-      const env = { TFACTL_TOKEN: token, PAM_USER: user, PAM_SERVICE: 'sshd' };
-      queueMicrotask(() => frame({ t: 'start', argv: ['pam', 'check'], env, tty: {}, tickets: false, ...(stdinLine !== undefined && { stdinLine }) }));
-    },
-    end: closed,
-    destroy: closed,
-    ended,
-  };
-  acceptCliRun(transport, { storePath: db, keyPath: `${db}.key`, base, log: () => undefined, storeFor: () => base.openStore });
-  await ended;
-  const exit = sent.find((f) => f.t === 'exit');
-  return {
-    code: exit ? Number(exit.code) : undefined,
-    calls: sent.filter((f) => f.t === 'call').map((f) => f.fn),
-    stderr: sent.filter((f) => f.t === 'out' && f.fd === 2).map((f) => String(f.s)).join(''),
-  };
+  const env = { TFACTL_TOKEN: token, PAM_USER: user, PAM_SERVICE: 'sshd' };
+  const sent = await runOnServiceSide(db, ['pam', 'check'], env, (f) => (f.fn === 'stdin.line' ? { value: asked ?? null } : undefined), stdinLine !== undefined ? { stdinLine } : {});
+  return runSaid(sent);
 }
 
 describe('the line of standard input sent with the command (the service)', () => {
