@@ -159,12 +159,6 @@ export class Output {
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
   /**
-   * Prints a result that must reach its reader before what it shows is kept (recovery keys, shown
-   * only now): called inside the transaction that stores them, it throws when standard output
-   * cannot be written (a full disk) or its reader has gone (`| head -1`), so the store keeps
-   * nothing no one was shown. `undone` says what the command leaves as it was.
-   */
-  /**
    * Waits until what was written has been written where it goes (a client of tfactl serve writes
    * it): a result shown before its commit is not stored when it could not be. `undone` says so.
    */
@@ -177,6 +171,12 @@ export class Output {
     }
   }
 
+  /**
+   * Prints a result that must reach its reader before what it shows is kept (recovery keys, shown
+   * only now): called inside the transaction that stores them, it throws when standard output
+   * cannot be written (a full disk) or its reader has gone (`| head -1`), so the store keeps
+   * nothing no one was shown. `undone` says what the command leaves as it was.
+   */
   resultBeforeCommit<T>(value: T, human: (value: T, style: Style) => string, undone: string): void {
     try {
       this.result(value, human);
